@@ -1,0 +1,60 @@
+# Two commands do everything: `make run` (the local stack) and `make test` (every test). Each sets itself up.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export PYTHONPATH := $(CURDIR)
+PYTEST_ARGS ?=
+
+.PHONY: test run lint fmt synth deploy bench layer dynamodb-local chromium clean
+
+.venv/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The Lambda runtime dependencies for arm64 / python3.13, as deployed; synth packages this folder offline.
+build/layer/.installed: functions/requirements.txt .venv/.installed
+	rm -rf build/layer
+	$(PY) -m pip install --quiet --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 \
+		--only-binary=:all: -r functions/requirements.txt -t build/layer/python
+	touch $@
+
+layer: build/layer/.installed
+
+dynamodb-local: .venv/.installed
+	$(PY) -m local.dynamodb --install-only >/dev/null
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download of its own).
+chromium:
+	@command -v chromium >/dev/null || { \
+		echo "installing Debian's chromium (needs root)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+lint: .venv/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
+
+fmt: .venv/.installed
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: .venv/.installed layer dynamodb-local chromium lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: .venv/.installed dynamodb-local
+	$(PY) -m local.stack
+
+synth: .venv/.installed layer
+	$(PY) app.py
+
+deploy: .venv/.installed layer
+	npx --yes aws-cdk@2.1148.1 deploy
+
+bench: .venv/.installed layer dynamodb-local
+	$(PY) -m bench
+
+clean:
+	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache

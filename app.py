@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""CDK app: synthesizes offline, with no Docker and no AWS credentials."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.config import ConfigError, load_config
+from stacks.constructs.lambda_code import LayerNotBuiltError
+from stacks.metering_stack import MeteringStack
+
+
+def build_app(app: cdk.App) -> MeteringStack:
+    config = load_config(app.node.try_get_context("marketplace"))
+    stack = MeteringStack(app, config.stack_name, config=config)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack
+
+
+def _cdk_json_context() -> dict[str, Any]:
+    """cdk.json's context, for `python app.py` run without the CDK CLI (which passes it itself)."""
+    context: dict[str, Any] = json.loads((Path(__file__).parent / "cdk.json").read_text())["context"]
+    return context
+
+
+def main() -> int:
+    app = cdk.App()
+    if app.node.try_get_context("marketplace") is None:  # run as `python app.py`, not by the CDK CLI
+        app = cdk.App(context=_cdk_json_context(), outdir="cdk.out")
+    try:
+        build_app(app)
+    except (ConfigError, LayerNotBuiltError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""AWS clients, created lazily on first use and cached per settings; tests pass their own instead."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from functions.settings import Settings
+
+# Retries of our own (jittered backoff, never a changed quantity) are made by the callers that need them;
+# botocore's standard mode covers the rest.
+_STANDARD = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+_NO_RETRY = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=20)
+
+
+@cache
+def dynamodb_client(settings: Settings) -> Any:
+    return boto3.client(
+        "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=_STANDARD
+    )
+
+
+@cache
+def metering_client(settings: Settings) -> Any:
+    """Marketplace Metering without botocore retries: the metering code decides what is safe to resend."""
+    return boto3.client(
+        "meteringmarketplace", region_name=settings.region, endpoint_url=settings.marketplace_endpoint, config=_NO_RETRY
+    )
+
+
+@cache
+def entitlement_client(settings: Settings) -> Any:
+    # GetEntitlements exists only in us-east-1
+    return boto3.client(
+        "marketplace-entitlement",
+        region_name="us-east-1",
+        endpoint_url=settings.entitlement_endpoint or settings.marketplace_endpoint,
+        config=_STANDARD,
+    )

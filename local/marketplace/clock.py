@@ -1,0 +1,61 @@
+"""The emulator's settable clock.
+
+It is an offset on top of real time rather than a frozen instant so that a moved clock keeps ticking:
+code under test that sleeps or measures durations still sees time pass.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+
+def parse_iso(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def iso(value: datetime) -> str:
+    """ISO-8601 UTC with a Z, second precision unless there are fractions (as AWS event payloads do)."""
+    value = value.astimezone(UTC)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Clock:
+    def __init__(self, offset_seconds: float = 0.0) -> None:
+        self._lock = threading.Lock()
+        self._offset = offset_seconds
+
+    @property
+    def offset_seconds(self) -> float:
+        with self._lock:
+            return self._offset
+
+    def now(self) -> datetime:
+        with self._lock:
+            offset = self._offset
+        return datetime.fromtimestamp(time.time() + offset, UTC)
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._offset = when.timestamp() - time.time()
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+
+    def set_offset(self, offset_seconds: float) -> None:
+        with self._lock:
+            self._offset = offset_seconds
+
+    def real(self) -> None:
+        self.set_offset(0.0)
+
+    def describe(self) -> dict[str, object]:
+        offset = self.offset_seconds
+        return {"now": iso(self.now()), "offset_seconds": offset, "real": offset == 0.0}

@@ -1,0 +1,44 @@
+"""The seller's configuration (cdk.json context key ``marketplace``), validated at synth with clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from functions.settings import Product
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names each bad field."""
+
+
+class AppConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stack_name: str = Field(default="MarketplaceMetering", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    products: tuple[Product, ...] = Field(min_length=1)
+    flush_schedule: str = Field(default="rate(1 hour)", pattern=r"^(rate|cron)\(.+\)$")
+    flush_grace_seconds: int = Field(default=300, ge=0, le=3600)
+    metering_calls_per_second: float = Field(default=10, gt=0, le=10)
+    audit_retention_days: int = Field(default=400, ge=1, le=3650)
+    log_retention_days: int = Field(default=90, ge=1)
+    notification_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    @field_validator("products")
+    @classmethod
+    def _unique_codes(cls, products: tuple[Product, ...]) -> tuple[Product, ...]:
+        codes = [p.code for p in products]
+        if len(codes) != len(set(codes)):
+            raise ValueError("product codes must be unique")
+        return products
+
+
+def load_config(context: Any) -> AppConfig:
+    if not isinstance(context, dict):
+        raise ConfigError("cdk.json context 'marketplace' is missing or not an object")
+    try:
+        return AppConfig.model_validate(context)
+    except ValidationError as error:
+        problems = "\n".join(f"  marketplace.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"invalid cdk.json context 'marketplace':\n{problems}") from error

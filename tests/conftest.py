@@ -1,0 +1,60 @@
+"""Shared fixtures: loopback stand-ins for AWS. Nothing here can reach a real AWS endpoint."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.settings import Settings
+from local.dynamodb import DynamoDBLocal
+from local.tables import create_tables, delete_tables
+
+# Dummy credentials and region for every boto3 client the tests create; no request leaves loopback.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    """DynamoDB Local started for this test session, or the one DYNAMODB_ENDPOINT names."""
+    external = os.environ.get("DYNAMODB_ENDPOINT")
+    if external:
+        yield external
+        return
+    with DynamoDBLocal() as ddb:
+        yield ddb.endpoint
+
+
+@pytest.fixture(scope="session")
+def dynamodb(dynamodb_endpoint: str) -> Any:
+    return boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture
+def settings(dynamodb: Any, dynamodb_endpoint: str) -> Iterator[Settings]:
+    """Settings naming a fresh set of tables, created from the stack's own definitions for this test."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    test_settings = Settings(
+        customers_table=f"{prefix}-customers",
+        usage_table=f"{prefix}-usage",
+        metering_table=f"{prefix}-metering",
+        idempotency_table=f"{prefix}-idempotency",
+        dynamodb_endpoint=dynamodb_endpoint,
+    )
+    create_tables(dynamodb, test_settings)
+    yield test_settings
+    delete_tables(dynamodb, test_settings)

@@ -1,0 +1,70 @@
+"""Template assertions for the stack as cdk.json configures it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from functions.storage.schema import ALL_TABLES
+from stacks.config import ConfigError
+from tests.infra.conftest import cdk_json_context, synth
+
+
+def test_each_shared_table_definition_is_a_protected_encrypted_table(template: Template) -> None:
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable")
+    assert len(tables) == len(ALL_TABLES)
+    for spec in ALL_TABLES:
+        template.has_resource(
+            "AWS::DynamoDB::GlobalTable",
+            {
+                "DeletionPolicy": "Retain",
+                "Properties": Match.object_like(
+                    {
+                        "KeySchema": Match.array_with([{"AttributeName": spec.partition_key, "KeyType": "HASH"}]),
+                        "BillingMode": "PAY_PER_REQUEST",
+                        "SSESpecification": {"SSEEnabled": True},
+                        "Replicas": [
+                            Match.object_like(
+                                {
+                                    "DeletionProtectionEnabled": True,
+                                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                                }
+                            )
+                        ],
+                        **(
+                            {"TimeToLiveSpecification": {"AttributeName": spec.ttl_attribute, "Enabled": True}}
+                            if spec.ttl_attribute
+                            else {}
+                        ),
+                    }
+                ),
+            },
+        )
+
+
+def _marketplace(**changes: Any) -> dict[str, Any]:
+    marketplace: dict[str, Any] = cdk_json_context()["marketplace"]
+    marketplace.update(changes)
+    return marketplace
+
+
+@pytest.mark.parametrize(
+    ("changes", "named_field"),
+    [
+        ({"products": []}, "marketplace.products"),
+        ({"flush_schedule": "every hour"}, "marketplace.flush_schedule"),
+        ({"metering_calls_per_second": 50}, "marketplace.metering_calls_per_second"),
+        ({"notification_email": "not-an-email"}, "marketplace.notification_email"),
+        ({"products": [{"code": "abc", "name": "x", "dimensions": []}]}, "marketplace.products.0.dimensions"),
+        ({"products": [{"code": "a-b", "name": "x", "dimensions": [{"name": "d"}]}]}, "marketplace.products.0.code"),
+        ({"unknown_setting": 1}, "marketplace.unknown_setting"),
+    ],
+)
+def test_synth_refuses_an_invalid_configuration_naming_the_field(
+    tmp_path: Path, changes: dict[str, Any], named_field: str
+) -> None:
+    with pytest.raises(ConfigError, match=named_field.replace(".", r"\.")):
+        synth(tmp_path, _marketplace(**changes))
