@@ -1,0 +1,56 @@
+"""A buyer's subscription to one product, as we know it: who they are and whether they may be metered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SubscriptionState(StrEnum):
+    PENDING = "pending"  # registered, subscription not yet confirmed: records would not be billed
+    ACTIVE = "active"
+    ENDING = "ending"  # unsubscribe under way: final usage may still be sent
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+METERABLE_STATES = frozenset({SubscriptionState.ACTIVE, SubscriptionState.ENDING})
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """How usage and events name a customer: a licence (current products) or a legacy identifier."""
+
+    product_code: str
+    license_arn: str | None = None
+    customer_identifier: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.license_arn is None) == (self.customer_identifier is None):
+            raise ValueError("a customer is named by exactly one of license_arn or customer_identifier")
+
+    @property
+    def key(self) -> str:
+        """Stable key of this customer within the product; also the Marketplace dedup identity."""
+        if self.license_arn is not None:
+            return f"LICENSE#{self.license_arn}"
+        return f"LEGACY#{self.product_code}#{self.customer_identifier}"
+
+
+@dataclass(frozen=True)
+class Customer:
+    ref: CustomerRef
+    customer_aws_account_id: str
+    state: SubscriptionState
+    # event time of the change that set ``state``: an older event never undoes a newer one
+    state_changed_at: datetime
+    registered_at: datetime | None = None
+    agreement_id: str | None = None
+    free_trial: bool = False
+    contact: dict[str, str] = field(default_factory=dict)
+    entitlements: tuple[dict[str, object], ...] = ()
+
+    @property
+    def meterable(self) -> bool:
+        return self.state in METERABLE_STATES
