@@ -129,7 +129,7 @@ def check_allocations(allocations: list[dict[str, Any]] | None, total: Decimal, 
             raise ApiError("InvalidUsageAllocationsException", f"Allocation {index}: more than one {what}")
         seen.add(tag_set)
         allocated += amount
-        normalised.append({"quantity": quantity_key(amount), "tags": {k: v for k, v in sorted(tag_set)}})
+        normalised.append({"quantity": quantity_key(amount), "tags": dict(sorted(tag_set))})
     if allocated != total:
         raise ApiError(
             "InvalidUsageAllocationsException",
@@ -232,7 +232,8 @@ def _resolve_customer_of(world: World, product: Product, record: dict[str, Any])
         return _pick([s for s in subs if s.product_code == product.code])
     if account is None:
         raise ApiError(
-            "ValidationException", "Each usage record needs CustomerAWSAccountId (with LicenseArn) or CustomerIdentifier"
+            "ValidationException",
+            "Each usage record needs CustomerAWSAccountId (with LicenseArn) or CustomerIdentifier",
         )
     if license_arn is None:
         if product.customer_mode == "license":
@@ -435,7 +436,8 @@ def register_usage(world: World, now: datetime, caller: Caller, params: dict[str
     if product is None:
         raise ApiError("InvalidProductCodeException", f"Product code {params['ProductCode']} is not valid")
     if params["PublicKeyVersion"] not in config["public_key_versions"]:
-        raise ApiError("InvalidPublicKeyVersionException", f"Public key version {params['PublicKeyVersion']} is invalid")
+        version = params["PublicKeyVersion"]
+        raise ApiError("InvalidPublicKeyVersionException", f"Public key version {version} is invalid")
     sub = _entitled_subscription(world, product, caller)
     payload = {
         "productCode": product.code,

@@ -109,9 +109,7 @@ class Token:
 
 def quantity_key(value: Decimal) -> str:
     """Canonical text of a quantity so 17, 17.0 and "17.00" compare (and persist) as the same value."""
-    normalized = value.normalize()
-    text = format(normalized, "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 @dataclass

@@ -1,0 +1,328 @@
+"""The HTTP front: AWS JSON 1.1 (metering), Smithy RPC v2 CBOR (entitlement), admin JSON, buyer pages.
+
+Stdlib ``ThreadingHTTPServer`` on loopback; HTTP/1.1 keep-alive so botocore's pooled connections are
+reused the way they are against AWS (benchmarks depend on it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import socket
+import threading
+import urllib.parse
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import cbor2
+
+from . import pages
+from .admin_api import route_admin
+from .errors import ApiError
+from .metering import Caller
+from .model_validation import operation_names
+from .notifications import Listener
+from .service import ENTITLEMENT, METERING, AdminError, Marketplace
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+METERING_TARGET = "AWSMPMeteringService"
+ENTITLEMENT_TARGET = "AWSMPEntitlementService"
+SIGNING_NAME = "aws-marketplace"
+CBOR_ERROR_NAMESPACE = "com.amazonaws.marketplaceentitlementservice"
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_RPC_PATH = re.compile(r"^/service/([^/]+)/operation/([^/?]+)$")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # AWS JSON 1.1 timestamps are epoch seconds.
+        return value.timestamp()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    marketplace: Marketplace
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_version = "MarketplaceEmulator/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+    @property
+    def marketplace(self) -> Marketplace:
+        return self.server.marketplace
+
+    # -- dispatch --------------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def do_PUT(self) -> None:
+        self._route("PUT")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
+    def _route(self, method: str) -> None:
+        try:
+            body = self._read_body()
+        except ValueError as exc:
+            self._send(400, b"", "text/plain")
+            log.debug("bad request: %s", exc)
+            return
+        parsed = urllib.parse.urlsplit(self.path)
+        path = parsed.path
+        try:
+            if method == "POST" and self.headers.get("X-Amz-Target"):
+                self._aws_json(body)
+            elif method == "POST" and _RPC_PATH.match(path):
+                self._aws_cbor(path, body)
+            elif path == "/admin" or path.startswith("/admin/"):
+                self._admin(method, path, parsed.query, body)
+            elif method == "GET" and path in ("/", "/index.html"):
+                self._html(200, pages.product_list(self.marketplace.products()))
+            elif method == "POST" and path == "/buyer/subscribe":
+                self._buyer_subscribe(body)
+            else:
+                self._send_json(404, {"error": f"no route for {method} {path}"})
+        except Exception:
+            log.exception("emulator bug while handling %s %s", method, path)
+            self._send_json(500, {"__type": "InternalServiceErrorException", "message": "emulator bug (see log)"})
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        return self.rfile.read(length) if length else b""
+
+    # -- AWS -------------------------------------------------------------------------------------------
+
+    def _caller(self) -> Caller | ApiError:
+        auth = self.headers.get("Authorization") or ""
+        match = _CREDENTIAL.search(auth)
+        if match is None:
+            return ApiError("MissingAuthenticationTokenException", "Missing Authentication Token")
+        access_key, _date, region, service = match.groups()
+        if service != SIGNING_NAME:
+            return ApiError(
+                "InvalidSignatureException", f"Credential should be scoped to correct service: '{SIGNING_NAME}'."
+            )
+        return Caller(access_key_id=access_key, region=region)
+
+    def _aws_json(self, body: bytes) -> None:
+        target = self.headers.get("X-Amz-Target") or ""
+        prefix, _, operation = target.partition(".")
+        service = {METERING_TARGET: METERING, ENTITLEMENT_TARGET: ENTITLEMENT}.get(prefix)
+        caller = self._caller()
+        if isinstance(caller, ApiError):
+            self._aws_json_error(caller, "")
+            return
+        if service is None or operation not in operation_names(service):
+            error = ApiError("UnknownOperationException", f"Unknown operation {target}")
+            self.marketplace.log_unroutable(operation or target, caller, error)
+            self._aws_json_error(error, "")
+            return
+        params: dict[str, Any] | None = None
+        parse_error = None
+        if len(body) > MAX_BODY:
+            parse_error = "Request must be less than 1 MB"
+        else:
+            try:
+                loaded = json.loads(body or b"{}")
+                params = loaded if isinstance(loaded, dict) else None
+                parse_error = None if params is not None else "Request body must be a JSON object"
+            except ValueError:
+                parse_error = "Request body is not valid JSON"
+        outcome = self.marketplace.handle_aws(service, operation, params, caller, parse_error)
+        if outcome.lose_response:
+            self._drop_connection()
+        elif outcome.error is not None:
+            self._aws_json_error(outcome.error, outcome.request_id)
+        else:
+            data = json.dumps(outcome.body, default=_json_default).encode()
+            self._send(200, data, "application/x-amz-json-1.1", {"x-amzn-RequestId": outcome.request_id})
+
+    def _aws_json_error(self, error: ApiError, request_id: str) -> None:
+        data = json.dumps({"__type": error.code, "message": error.message}).encode()
+        headers = {"x-amzn-RequestId": request_id} if request_id else {}
+        self._send(error.status, data, "application/x-amz-json-1.1", headers)
+
+    def _aws_cbor(self, path: str, body: bytes) -> None:
+        match = _RPC_PATH.match(path)
+        assert match is not None
+        target, operation = match.groups()
+        caller = self._caller()
+        if isinstance(caller, ApiError):
+            self._aws_cbor_error(caller, "")
+            return
+        if target != ENTITLEMENT_TARGET or operation not in operation_names(ENTITLEMENT):
+            error = ApiError("UnknownOperationException", f"Unknown operation {target}.{operation}")
+            self.marketplace.log_unroutable(operation, caller, error)
+            self._aws_cbor_error(error, "")
+            return
+        params: dict[str, Any] | None = None
+        parse_error = None
+        if (self.headers.get("smithy-protocol") or "") != "rpc-v2-cbor":
+            parse_error = "Missing or unsupported smithy-protocol header (expected rpc-v2-cbor)"
+        else:
+            try:
+                loaded = cbor2.loads(body) if body else {}
+                params = loaded if isinstance(loaded, dict) else None
+                parse_error = None if params is not None else "Request body must be a CBOR map"
+            except Exception:  # cbor2 raises several decoder error types
+                parse_error = "Request body is not valid CBOR"
+        outcome = self.marketplace.handle_aws(ENTITLEMENT, operation, params, caller, parse_error)
+        if outcome.lose_response:
+            self._drop_connection()
+        elif outcome.error is not None:
+            self._aws_cbor_error(outcome.error, outcome.request_id)
+        else:
+            data = cbor2.dumps(outcome.body, datetime_as_timestamp=True)
+            headers = {"smithy-protocol": "rpc-v2-cbor", "x-amzn-RequestId": outcome.request_id}
+            self._send(200, data, "application/cbor", headers)
+
+    def _aws_cbor_error(self, error: ApiError, request_id: str) -> None:
+        data = cbor2.dumps({"__type": f"{CBOR_ERROR_NAMESPACE}#{error.code}", "message": error.message})
+        headers = {"smithy-protocol": "rpc-v2-cbor"}
+        if request_id:
+            headers["x-amzn-RequestId"] = request_id
+        self._send(error.status, data, "application/cbor", headers)
+
+    def _drop_connection(self) -> None:
+        """The call was applied; now vanish without a response, as a lost reply over the network looks."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    # -- admin and pages -------------------------------------------------------------------------------
+
+    def _admin(self, method: str, path: str, query: str, body: bytes) -> None:
+        try:
+            payload: Any = json.loads(body) if body else {}
+        except ValueError:
+            self._send_json(400, {"error": "body must be JSON"})
+            return
+        if not isinstance(payload, dict):
+            self._send_json(400, {"error": "body must be a JSON object"})
+            return
+        params = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
+        try:
+            status, result = route_admin(self.marketplace, method, path, params, payload)
+        except AdminError as exc:
+            self._send_json(exc.status, {"error": str(exc)})
+            return
+        self._send_json(status, result)
+
+    def _buyer_subscribe(self, body: bytes) -> None:
+        form = {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()}
+        auto_confirm = bool(self.marketplace.world.config.get("buyer_page_auto_confirm", True))
+        try:
+            subscription = self.marketplace.subscribe(
+                {
+                    "product_code": form.get("product_code", ""),
+                    "account_id": form.get("account_id", "").strip(),
+                    "free_trial": form.get("free_trial") == "true",
+                    "confirm": auto_confirm,
+                }
+            )
+        except AdminError as exc:
+            self._html(exc.status, pages.error_page(str(exc)))
+            return
+        product = {p["code"]: p for p in self.marketplace.products()}[subscription["product_code"]]
+        self._html(200, pages.setup_account(subscription, product))
+
+    # -- output ----------------------------------------------------------------------------------------
+
+    def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload, default=_json_default).encode(), "application/json")
+
+    def _html(self, status: int, text: str) -> None:
+        self._send(status, text.encode(), "text/html; charset=utf-8")
+
+
+class EmulatorServer:
+    """In-process emulator: ``EmulatorServer(port=0).start()``, then ``server.url``; ``stop()`` or ``with``."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: str | Path | None = None,
+        marketplace: Marketplace | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.marketplace = marketplace or Marketplace(state_file)
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self._httpd.server_address[1]}"
+
+    def start(self) -> EmulatorServer:
+        if self._httpd is not None:
+            return self
+        httpd = _Server((self.host, self.port), _Handler)
+        httpd.marketplace = self.marketplace
+        self._httpd = httpd
+        self.marketplace.hub.start()
+        self._thread = threading.Thread(target=httpd.serve_forever, name="marketplace-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.marketplace.hub.stop()
+        with self.marketplace.lock:
+            self.marketplace.persist()
+        self._httpd = None
+        self._thread = None
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(notification)`` for every lifecycle notification, after the change is applied."""
+        self.marketplace.hub.add_listener(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self.marketplace.hub.remove_listener(listener)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,484 @@
+"""The emulated marketplace: one world behind one lock, plus the AWS-call pipeline and lifecycle actions.
+
+The HTTP layer (``server``) only translates bytes; everything with semantics is here so it can be driven
+the same way from the AWS side, the admin API, the buyer pages and Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import entitlement, metering
+from .clock import Clock, iso, parse_iso
+from .config import default_config, merge_config
+from .errors import ApiError
+from .faults import LOST_RESPONSE, Faults
+from .model_validation import validate
+from .notifications import NotificationHub
+from .quota import TokenBuckets
+from .world import (
+    CUSTOMER_MODES,
+    METERABLE_STATUSES,
+    PRICING_MODELS,
+    Buyer,
+    Product,
+    Subscription,
+    Token,
+    World,
+    new_agreement_id,
+    new_customer_identifier,
+    new_license_arn,
+    new_offer_id,
+    new_product_id,
+    new_registration_token,
+)
+
+log = logging.getLogger(__name__)
+
+METERING = "meteringmarketplace"
+ENTITLEMENT = "marketplace-entitlement"
+
+
+class AdminError(Exception):
+    """A refused admin request: 404 for unknown things, 400 for bad input, 409 for wrong state."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Outcome:
+    """What the HTTP layer should answer for one AWS call."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    error: ApiError | None = None
+    # The call was applied but its response must be dropped (connection closed, no bytes sent).
+    lose_response: bool = False
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+class Marketplace:
+    def __init__(self, state_file: str | Path | None = None) -> None:
+        self.lock = threading.RLock()
+        self.state_file = Path(state_file) if state_file else None
+        self.clock = Clock()
+        self.faults = Faults()
+        self.quota = TokenBuckets()
+        self.hub = NotificationHub()
+        self.world = World()
+        if self.state_file is not None and self.state_file.exists():
+            self.world = World.load(self.state_file)
+            self.clock.set_offset(self.world.clock_offset_seconds)
+
+    # -- plumbing --------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def persist(self) -> None:
+        """Write the state file (caller holds the lock); a no-op for in-memory worlds."""
+        if self.state_file is not None:
+            self.world.clock_offset_seconds = self.clock.offset_seconds
+            self.world.save(self.state_file)
+
+    def flush_notifications(self) -> None:
+        with self.lock:
+            webhooks = list(self.world.webhooks)
+        self.hub.flush(webhooks)
+
+    def tick(self) -> None:
+        """Apply what the passage of emulator time implies: finalize subscriptions whose grace ran out."""
+        with self.lock:
+            now = self.now()
+            grace = timedelta(seconds=float(self.world.config["unsubscribe_grace_seconds"]))
+            changed = False
+            for sub in self.world.subscriptions.values():
+                pending = sub.status == "unsubscribe_pending" and sub.unsubscribed_at
+                if pending and now >= parse_iso(str(sub.unsubscribed_at)) + grace:
+                    self._finalize(sub, now)
+                    changed = True
+            if changed:
+                self.persist()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.world = World()
+            self.clock.real()
+            self.faults.reset()
+            self.quota.reset()
+            self.hub.discard_pending()
+            self.persist()
+
+    # -- AWS pipeline ----------------------------------------------------------------------------------
+
+    def handle_aws(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any] | None,
+        caller: metering.Caller,
+        parse_error: str | None = None,
+    ) -> Outcome:
+        outcome = self._run_aws(service, operation, params, caller, parse_error)
+        self.flush_notifications()
+        return outcome
+
+    def _run_aws(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any] | None,
+        caller: metering.Caller,
+        parse_error: str | None,
+    ) -> Outcome:
+        self.tick()
+        delay = self.faults.latency_seconds(operation)
+        if delay:
+            time.sleep(delay)
+        lose = False
+        record_count = len(params.get("UsageRecords") or []) if isinstance(params, dict) else 0
+        try:
+            queued = self.faults.pop_error(operation)
+            if queued is not None and queued.code == LOST_RESPONSE:
+                lose = True
+            elif queued is not None:
+                raise ApiError(queued.code, queued.message, queued.status)
+            self._check_quota(operation, caller)
+            if self.faults.roll("internal_error_rate", operation):
+                raise ApiError("InternalServiceErrorException", "An internal error has occurred (emulated fault)")
+            if parse_error is not None or params is None:
+                raise ApiError("SerializationException", parse_error or "Could not read the request body")
+            violations = validate(service, operation, params)
+            if violations:
+                if service == ENTITLEMENT:
+                    raise ApiError("InvalidParameterException", metering.validation_error(violations).message)
+                raise metering.validation_error(violations)
+            with self.lock:
+                body, summary = self._dispatch(operation, params, caller)
+                self._log_call(operation, caller, 200, None, record_count, summary)
+                self.persist()
+        except ApiError as error:
+            with self.lock:
+                self._log_call(operation, caller, error.status, error, record_count, {})
+                self.persist()
+            return Outcome(status=error.status, error=error)
+        if not lose:
+            lose = self.faults.roll("lost_response_rate", operation)
+        return Outcome(status=200, body=body, lose_response=lose)
+
+    def _check_quota(self, operation: str, caller: metering.Caller) -> None:
+        config = self.world.config
+        if operation == "BatchMeterUsage":
+            rate, burst = float(config["quota_per_second"]), float(config["quota_burst"])
+        else:
+            quota = (config.get("operation_quotas") or {}).get(operation)
+            if not quota:
+                return
+            rate, burst = float(quota.get("per_second", 0)), float(quota.get("burst", 0))
+        if not self.quota.try_acquire(caller.access_key_id, operation, rate, burst):
+            raise ApiError("ThrottlingException", "Rate exceeded")
+
+    def _dispatch(
+        self, operation: str, params: dict[str, Any], caller: metering.Caller
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        world, now = self.world, self.now()
+        if operation == "BatchMeterUsage":
+            result = metering.batch_meter_usage(
+                world, now, caller, params, lambda: self.faults.roll("unprocessed_rate", operation)
+            )
+            statuses: dict[str, int] = {}
+            for item in result["Results"]:
+                statuses[item["Status"]] = statuses.get(item["Status"], 0) + 1
+            return result, {"results": statuses, "unprocessed": len(result["UnprocessedRecords"])}
+        if operation == "MeterUsage":
+            return metering.meter_usage(world, now, caller, params), {}
+        if operation == "ResolveCustomer":
+            return metering.resolve_customer(world, now, caller, params), {}
+        if operation == "RegisterUsage":
+            return metering.register_usage(world, now, caller, params), {}
+        if operation == "GetEntitlements":
+            result = entitlement.get_entitlements(
+                world, params, lambda: self.faults.roll("empty_page_rate", operation)
+            )
+            return result, {"entitlements": len(result["Entitlements"])}
+        raise ApiError("UnknownOperationException", f"Unknown operation {operation}")
+
+    def _log_call(
+        self,
+        operation: str,
+        caller: metering.Caller,
+        status: int,
+        error: ApiError | None,
+        record_count: int,
+        summary: dict[str, Any],
+    ) -> None:
+        entry: dict[str, Any] = {
+            "operation": operation,
+            "http_status": status,
+            "error_code": error.code if error else None,
+            "error_message": error.message if error else None,
+            "record_count": record_count,
+            "time": iso(self.now()),
+            "access_key_id": caller.access_key_id,
+            "region": caller.region,
+        }
+        entry.update(summary)
+        self.world.log_call(entry)
+
+    def log_unroutable(self, operation: str, caller: metering.Caller, error: ApiError) -> None:
+        with self.lock:
+            self._log_call(operation, caller, error.status, error, 0, {})
+            self.persist()
+
+    # -- seller world (admin) --------------------------------------------------------------------------
+
+    def set_config(self, update: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            try:
+                self.world.config = merge_config(self.world.config, update)
+            except ValueError as exc:
+                raise AdminError(str(exc)) from exc
+            self.persist()
+            return dict(self.world.config)
+
+    def reset_config(self) -> dict[str, Any]:
+        with self.lock:
+            self.world.config = default_config()
+            self.persist()
+            return dict(self.world.config)
+
+    def set_clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            try:
+                if body.get("real"):
+                    self.clock.real()
+                if "now" in body:
+                    self.clock.set(parse_iso(str(body["now"])))
+                if "advance_seconds" in body:
+                    self.clock.advance(float(body["advance_seconds"]))
+            except (TypeError, ValueError) as exc:
+                raise AdminError(f"bad clock request: {exc}") from exc
+            self.persist()
+        self.tick()
+        self.flush_notifications()
+        return self.clock.describe()
+
+    def add_product(self, body: dict[str, Any]) -> dict[str, Any]:
+        code = body.get("code")
+        dimensions = body.get("dimensions")
+        if not isinstance(code, str) or not code:
+            raise AdminError("code is required")
+        if not isinstance(dimensions, list) or not dimensions or not all(isinstance(d, str) and d for d in dimensions):
+            raise AdminError("dimensions must be a non-empty list of names")
+        mode = body.get("customer_mode", "license")
+        pricing = body.get("pricing", "usage")
+        if mode not in CUSTOMER_MODES:
+            raise AdminError(f"customer_mode must be one of {CUSTOMER_MODES}")
+        if pricing not in PRICING_MODELS:
+            raise AdminError(f"pricing must be one of {PRICING_MODELS}")
+        product = Product(
+            code=code,
+            id=str(body.get("id") or new_product_id()),
+            name=str(body.get("name") or code),
+            dimensions=list(dimensions),
+            customer_mode=mode,
+            fulfillment_url=str(body.get("fulfillment_url") or "http://127.0.0.1:3000/register"),
+            pricing=pricing,
+        )
+        with self.lock:
+            if code in self.world.products:
+                raise AdminError(f"product {code} exists", 409)
+            self.world.products[code] = product
+            self.persist()
+        return asdict(product)
+
+    def add_buyer(self, body: dict[str, Any]) -> dict[str, Any]:
+        account = str(body.get("account_id") or "")
+        if not (account.isdigit() and len(account) == 12):
+            raise AdminError("account_id must be 12 digits")
+        with self.lock:
+            buyer = self.world.buyers.setdefault(account, Buyer(account, str(body.get("name") or "")))
+            if body.get("name"):
+                buyer.name = str(body["name"])
+            self.persist()
+            return asdict(buyer)
+
+    def subscribe(self, body: dict[str, Any]) -> dict[str, Any]:
+        product_code = str(body.get("product_code") or "")
+        account = str(body.get("account_id") or "")
+        if not (account.isdigit() and len(account) == 12):
+            raise AdminError("account_id must be 12 digits")
+        raw_entitlements = body.get("entitlements")
+        try:
+            entitlements = [entitlement.normalize_entitlement(e) for e in raw_entitlements or []]
+        except ValueError as exc:
+            raise AdminError(str(exc)) from exc
+        with self.lock:
+            product = self.world.products.get(product_code)
+            if product is None:
+                raise AdminError(f"unknown product {product_code!r}", 404)
+            now = self.now()
+            self.world.buyers.setdefault(account, Buyer(account))
+            earlier = self.world.subscriptions_for(product_code, account)
+            if any(s.status in ("pending", *METERABLE_STATUSES) for s in earlier) and not body.get("concurrent"):
+                # Concurrent agreements exist on AWS, but an accidental double subscribe in a test is the
+                # likelier story; ask for it explicitly.
+                raise AdminError(f"account {account} already has a live subscription to {product_code}", 409)
+            sub = Subscription(
+                agreement_id=new_agreement_id(),
+                product_code=product_code,
+                account_id=account,
+                license_arn=new_license_arn(),
+                # A legacy CustomerIdentifier names the buyer for a product, so a re-subscription keeps it.
+                customer_identifier=earlier[0].customer_identifier if earlier else new_customer_identifier(),
+                offer_id=str(body.get("offer_id") or new_offer_id()),
+                status="pending",
+                free_trial=bool(body.get("free_trial", False)),
+                created_at=iso(now),
+                entitlements=entitlements,
+            )
+            self.world.subscriptions[sub.agreement_id] = sub
+            token = self._issue_token(sub, now)
+            if body.get("confirm", True):
+                self._confirm(sub, now)
+            self.persist()
+            result = self._describe(sub)
+            result["registration_token"] = token.token
+            result["token_expires_at"] = token.expires_at
+        self.flush_notifications()
+        return result
+
+    def _issue_token(self, sub: Subscription, now: datetime) -> Token:
+        ttl = timedelta(seconds=float(self.world.config["token_ttl_seconds"]))
+        token = Token(new_registration_token(), sub.agreement_id, iso(now), iso(now + ttl))
+        self.world.tokens[token.token] = token
+        return token
+
+    def _confirm(self, sub: Subscription, now: datetime) -> None:
+        sub.status = "active"
+        sub.confirmed_at = iso(now)
+        if not sub.entitlements:
+            sub.entitlements = entitlement.default_entitlements(self.world.products[sub.product_code], now)
+        self.hub.emit(self.world, "subscribe", sub, now)
+
+    def _finalize(self, sub: Subscription, now: datetime) -> None:
+        sub.status = "ended"
+        sub.ended_at = iso(now)
+        self.hub.emit(self.world, "finalize", sub, now)
+
+    def _get_sub(self, agreement_id: str) -> Subscription:
+        sub = self.world.subscriptions.get(agreement_id)
+        if sub is None:
+            raise AdminError(f"unknown agreement {agreement_id!r}", 404)
+        return sub
+
+    def _describe(self, sub: Subscription) -> dict[str, Any]:
+        data = asdict(sub)
+        data["customer_mode"] = self.world.products[sub.product_code].customer_mode
+        data["tokens"] = [t.token for t in self.world.tokens.values() if t.agreement_id == sub.agreement_id]
+        return data
+
+    def lifecycle(self, agreement_id: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = body or {}
+        extra: dict[str, Any] = {}
+        with self.lock:
+            sub = self._get_sub(agreement_id)
+            now = self.now()
+            if action == "confirm":
+                if sub.status != "pending":
+                    raise AdminError(f"agreement is {sub.status}, not pending", 409)
+                self._confirm(sub, now)
+            elif action == "fail":
+                if sub.status != "pending":
+                    raise AdminError(f"agreement is {sub.status}, not pending", 409)
+                sub.status = "failed"
+                sub.ended_at = iso(now)
+                self.hub.emit(self.world, "subscribe_fail", sub, now)
+            elif action == "unsubscribe":
+                if sub.status != "active":
+                    raise AdminError(f"agreement is {sub.status}, not active", 409)
+                sub.status = "unsubscribe_pending"
+                sub.unsubscribed_at = iso(now)
+                self.hub.emit(self.world, "unsubscribe", sub, now)
+            elif action == "finalize":
+                if sub.status == "active":
+                    sub.status = "unsubscribe_pending"
+                    sub.unsubscribed_at = iso(now)
+                    self.hub.emit(self.world, "unsubscribe", sub, now)
+                if sub.status != "unsubscribe_pending":
+                    raise AdminError(f"agreement is {sub.status}, cannot be finalized", 409)
+                self._finalize(sub, now)
+            elif action == "tokens":
+                token = self._issue_token(sub, now)
+                extra = {"registration_token": token.token, "token_expires_at": token.expires_at}
+            elif action == "entitlements":
+                try:
+                    sub.entitlements = [entitlement.normalize_entitlement(e) for e in body.get("entitlements", [])]
+                except ValueError as exc:
+                    raise AdminError(str(exc)) from exc
+                self.hub.emit(self.world, "entitlements", sub, now)
+            else:
+                raise AdminError(f"unknown action {action!r}", 404)
+            self.persist()
+            result = self._describe(sub)
+            result.update(extra)
+        self.flush_notifications()
+        return result
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def products(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [asdict(p) for p in self.world.products.values()]
+
+    def buyers(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [asdict(b) for b in self.world.buyers.values()]
+
+    def subscriptions(self, filters: dict[str, str]) -> list[dict[str, Any]]:
+        with self.lock:
+            subs = [self._describe(s) for s in self.world.subscriptions.values()]
+        return [s for s in subs if all(str(s.get(k)) == v for k, v in filters.items())]
+
+    def subscription(self, agreement_id: str) -> dict[str, Any]:
+        with self.lock:
+            return self._describe(self._get_sub(agreement_id))
+
+    def ledger(self, filters: dict[str, str]) -> list[dict[str, Any]]:
+        with self.lock:
+            records = [dict(r) for r in self.world.ledger]
+        for record in records:
+            record.pop("dedup_key", None)
+        return [r for r in records if all(str(r.get(k)) == v for k, v in filters.items())]
+
+    def calls(self, filters: dict[str, str]) -> list[dict[str, Any]]:
+        with self.lock:
+            calls = [dict(c) for c in self.world.calls]
+        return [c for c in calls if all(str(c.get(k)) == v for k, v in filters.items())]
+
+    def notifications(self, after: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(n) for n in self.world.notifications if n["seq"] > after]
+
+    def add_webhook(self, url: str) -> list[str]:
+        if not url.startswith(("http://", "https://")):
+            raise AdminError("url must be http(s)")
+        with self.lock:
+            if url not in self.world.webhooks:
+                self.world.webhooks.append(url)
+            self.persist()
+            return list(self.world.webhooks)
+
+    def remove_webhooks(self) -> None:
+        with self.lock:
+            self.world.webhooks.clear()
+            self.persist()
