@@ -1,0 +1,63 @@
+"""The lifecycle state is the same for every ordering and duplication of a buyer's events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from functions.customers.model import SubscriptionState
+from functions.lifecycle.state import LifecycleKind, LifecycleTimes
+
+T0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
+
+
+def replay(events: list[tuple[LifecycleKind, datetime]]) -> LifecycleTimes:
+    times = LifecycleTimes()
+    for kind, at in events:
+        times = times.merge(kind, at)
+    return times
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_a_buyer_life_in_order() -> None:
+    assert replay([]).state is SubscriptionState.PENDING
+    assert replay([(LifecycleKind.ACTIVATED, at(0))]).state is SubscriptionState.ACTIVE
+    life = [(LifecycleKind.ACTIVATED, at(0)), (LifecycleKind.ENDING, at(60)), (LifecycleKind.ENDED, at(120))]
+    assert replay(life[:2]).state is SubscriptionState.ENDING
+    assert replay(life).state is SubscriptionState.ENDED
+
+
+def test_a_late_deprovisioning_does_not_reopen_an_ended_subscription() -> None:
+    # Given unsubscribe-success, then a License Deprovisioned event stamped later
+    events = [(LifecycleKind.ACTIVATED, at(0)), (LifecycleKind.ENDED, at(120)), (LifecycleKind.ENDING, at(130))]
+    # Then the subscription stays ended
+    assert replay(events).state is SubscriptionState.ENDED
+
+
+def test_a_newer_subscribe_success_after_the_end_is_a_resubscription() -> None:
+    events = [(LifecycleKind.ACTIVATED, at(0)), (LifecycleKind.ENDED, at(60)), (LifecycleKind.ACTIVATED, at(90))]
+    assert replay(events).state is SubscriptionState.ACTIVE
+
+
+def test_subscribe_fail_fails_and_an_old_activation_does_not_undo_it() -> None:
+    assert replay([(LifecycleKind.FAILED, at(5)), (LifecycleKind.ACTIVATED, at(1))]).state is SubscriptionState.FAILED
+
+
+events_strategy = st.lists(
+    st.tuples(st.sampled_from(list(LifecycleKind)), st.integers(min_value=0, max_value=30).map(at)), max_size=8
+)
+
+
+@given(events=events_strategy, data=st.data())
+def test_every_ordering_and_duplication_ends_in_the_same_state(events, data) -> None:
+    # Given a buyer's events, When they arrive shuffled and some of them twice
+    shuffled = data.draw(st.permutations(events))
+    duplicated = shuffled + data.draw(st.lists(st.sampled_from(events), max_size=4)) if events else shuffled
+    # Then the state and its time are those of the events in order
+    assert replay(duplicated).state is replay(events).state
+    assert replay(duplicated).changed_at == replay(events).changed_at
