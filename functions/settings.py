@@ -25,7 +25,8 @@ class Product(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    code: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9]+$")
+    # the Metering API's own ProductCode pattern
+    code: str = Field(min_length=1, max_length=255, pattern=r"^[-a-zA-Z0-9/=:_.@]+$")
     id: str = Field(default="", max_length=255)
     name: str = Field(min_length=1, max_length=200)
     dimensions: tuple[Dimension, ...] = Field(min_length=1)

@@ -59,7 +59,7 @@ def _marketplace(**changes: Any) -> dict[str, Any]:
         ({"metering_calls_per_second": 50}, "marketplace.metering_calls_per_second"),
         ({"notification_email": "not-an-email"}, "marketplace.notification_email"),
         ({"products": [{"code": "abc", "name": "x", "dimensions": []}]}, "marketplace.products.0.dimensions"),
-        ({"products": [{"code": "a-b", "name": "x", "dimensions": [{"name": "d"}]}]}, "marketplace.products.0.code"),
+        ({"products": [{"code": "a b", "name": "x", "dimensions": [{"name": "d"}]}]}, "marketplace.products.0.code"),
         ({"unknown_setting": 1}, "marketplace.unknown_setting"),
     ],
 )
