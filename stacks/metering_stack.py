@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Stack
 from constructs import Construct
 
+from functions.storage.schema import CUSTOMERS, USAGE
 from stacks.config import AppConfig
+from stacks.constructs.api import Api, log_retention
 from stacks.constructs.lambda_code import dependencies_layer, function_code
 from stacks.constructs.tables import Tables
+from stacks.constructs.usage_api import UsageApi
 
 
 class MeteringStack(Stack):
@@ -19,3 +23,27 @@ class MeteringStack(Stack):
         self.tables = Tables(self, "Tables")
         self.code = function_code()
         self.layer = dependencies_layer(self)
+        self.api = Api(self, "Api", log_retention_days=config.log_retention_days)
+        self.usage_api = UsageApi(
+            self,
+            "UsageApi",
+            rest_api=self.api.rest_api,
+            request_validator=self.api.request_validator,
+            code=self.code,
+            layer=self.layer,
+            environment=self.function_environment(),
+            log_retention=log_retention(config.log_retention_days),
+            usage_table=self.tables.by_spec[USAGE],
+            customers_table=self.tables.by_spec[CUSTOMERS],
+        )
+
+    def function_environment(self) -> dict[str, str]:
+        """What every function reads through functions.settings (same variable names)."""
+        config = self.config
+        return {
+            **self.tables.environment(),
+            "PRODUCTS": json.dumps([p.model_dump(mode="json") for p in config.products]),
+            "FLUSH_GRACE_SECONDS": str(config.flush_grace_seconds),
+            "METERING_CALLS_PER_SECOND": str(config.metering_calls_per_second),
+            "AUDIT_RETENTION_DAYS": str(config.audit_retention_days),
+        }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,3 +41,62 @@ def dependencies_layer(scope: Construct) -> lambda_.LayerVersion:
         compatible_architectures=[ARCHITECTURE],
         description="Pinned runtime dependencies from functions/requirements.txt",
     )
+
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    handler: str,
+    code: lambda_.Code,
+    layer: lambda_.ILayerVersion,
+    environment: dict[str, str],
+    log_retention: logs.RetentionDays,
+    timeout_seconds: int = 29,
+    memory_size: int = 512,
+    reserved_concurrent_executions: int | None = None,
+    description: str | None = None,
+) -> lambda_.Function:
+    """A function as every one of ours is: arm64, python3.13, the layer, JSON logs kept ``log_retention``, X-Ray."""
+    log_group = logs.LogGroup(
+        scope, f"{construct_id}Logs", retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+    )
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=handler,
+        code=code,
+        layers=[layer],
+        environment={"POWERTOOLS_SERVICE_NAME": "marketplace-metering", **environment},
+        timeout=Duration.seconds(timeout_seconds),
+        memory_size=memory_size,
+        reserved_concurrent_executions=reserved_concurrent_executions,
+        tracing=lambda_.Tracing.ACTIVE,
+        logging_format=lambda_.LoggingFormat.JSON,
+        log_group=log_group,
+        description=description,
+    )
+    acknowledge(
+        function,
+        {
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]": (
+                "the managed basic execution policy only lets the function write its own CloudWatch logs"
+            ),
+            "AwsSolutions-IAM5[Resource::*]": (
+                "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions"
+            ),
+            "AwsSolutions-L1": (
+                "python3.13 is pinned on purpose: the dependency layer is built for exactly this runtime and arm64"
+            ),
+        },
+    )
+    return function
+
+
+def acknowledge(scope: Construct, reasons: dict[str, str]) -> None:
+    """Acknowledge cdk-nag AwsSolutions findings under ``scope``, each with its written reason."""
+    for rule, reason in reasons.items():
+        Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))

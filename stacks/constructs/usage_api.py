@@ -1,0 +1,61 @@
+"""``POST /usage``: the seller's own services (IAM-signed) record usage events."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.constructs.lambda_code import python_function
+
+HANDLER = "functions.handlers.usage.handler"
+
+
+class UsageApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rest_api: apigateway.RestApi,
+        request_validator: apigateway.IRequestValidator,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        environment: dict[str, str],
+        log_retention: logs.RetentionDays,
+        usage_table: dynamodb.ITableV2,
+        customers_table: dynamodb.ITableV2,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = python_function(
+            self,
+            "Function",
+            handler=HANDLER,
+            code=code,
+            layer=layer,
+            environment=environment,
+            log_retention=log_retention,
+            description="POST /usage: validate and record usage events exactly once",
+        )
+        # Exactly the calls the code makes: a conditional PutItem per event, a consistent GetItem per customer.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[usage_table.table_arn])
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[customers_table.table_arn])
+        )
+
+        resource = rest_api.root.add_resource("usage")
+        self.method = resource.add_method(
+            "POST",
+            apigateway.LambdaIntegration(self.function),
+            authorization_type=apigateway.AuthorizationType.IAM,
+            request_validator=request_validator,
+        )
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let a producer (a role of the seller's services) call ``POST /usage``."""
+        return self.method.grant_execute(grantee)
