@@ -109,6 +109,7 @@ class DynamoDBLocal:
             "-jar",
             str(home / "DynamoDBLocal.jar"),
             "-inMemory",
+            "-sharedDb",  # one database whatever credentials and Region a client uses
             "-disableTelemetry",
             "-port",
             str(self.port),
