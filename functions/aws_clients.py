@@ -40,3 +40,8 @@ def entitlement_client(settings: Settings) -> Any:
         endpoint_url=settings.entitlement_endpoint or settings.marketplace_endpoint,
         config=_STANDARD,
     )
+
+
+@cache
+def events_client(settings: Settings) -> Any:
+    return boto3.client("events", region_name=settings.region, config=_STANDARD)
