@@ -326,7 +326,7 @@ class Marketplace:
             product = self.world.products.get(product_code)
             if product is None:
                 raise AdminError(f"unknown product {product_code!r}", 404)
-            now = self.now()
+            now = issued = self.now()
             if body.get("start_time"):
                 # Backdating lets tests meter hours before "now" without breaking the licence period rule.
                 try:
@@ -353,7 +353,8 @@ class Marketplace:
                 entitlements=entitlements,
             )
             self.world.subscriptions[sub.agreement_id] = sub
-            token = self._issue_token(sub, now)
+            # The token is handed out now even for a backdated agreement, so it is usable straight away.
+            token = self._issue_token(sub, issued)
             if body.get("confirm", True):
                 self._confirm(sub, now)
             self.persist()
