@@ -12,6 +12,8 @@ import pytest
 
 from functions.settings import Settings
 from local.dynamodb import DynamoDBLocal
+from local.marketplace.server import EmulatorServer
+from local.marketplace.testing import EmulatorHandle, fresh_world, start_emulator
 from local.tables import create_tables, delete_tables
 
 # Dummy credentials and region for every boto3 client the tests create; no request leaves loopback.
@@ -58,3 +60,18 @@ def settings(dynamodb: Any, dynamodb_endpoint: str) -> Iterator[Settings]:
     create_tables(dynamodb, test_settings)
     yield test_settings
     delete_tables(dynamodb, test_settings)
+
+
+# The emulator fixtures for every test package (tests/emulator/conftest.py defines the same for its own tests).
+@pytest.fixture(scope="session")
+def marketplace_server() -> Iterator[EmulatorServer]:
+    server = start_emulator()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def marketplace(marketplace_server: EmulatorServer) -> EmulatorHandle:
+    return fresh_world(marketplace_server)
