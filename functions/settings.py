@@ -64,6 +64,8 @@ class Settings(BaseModel):
     flush_grace_seconds: int = Field(default=300, ge=0, le=3600)
     metering_calls_per_second: Decimal = Field(default=Decimal(10), gt=0, le=10)
     audit_retention_days: int = Field(default=400, ge=1)
+    # usage partitions per hour; the flush reads this many, so change it only with no unsealed hour left
+    usage_shards: int = Field(default=16, ge=1, le=256)
     # registration
     signing_secret: str | None = Field(default=None, repr=False)
     signing_secret_arn: str | None = None
@@ -91,6 +93,7 @@ _ENV_NAMES = {
     "flush_grace_seconds": "FLUSH_GRACE_SECONDS",
     "metering_calls_per_second": "METERING_CALLS_PER_SECOND",
     "audit_retention_days": "AUDIT_RETENTION_DAYS",
+    "usage_shards": "USAGE_SHARDS",
     "signing_secret": "SIGNING_SECRET",
     "signing_secret_arn": "SIGNING_SECRET_ARN",
     "completion_ttl_seconds": "COMPLETION_TTL_SECONDS",
