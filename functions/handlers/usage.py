@@ -1,0 +1,99 @@
+"""``POST /usage``: a batch of usage events, all validated before any is stored; each bad field named."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.observability import logger, metrics, tracer
+from functions.settings import get_settings
+from functions.storage.errors import StorageError
+from functions.usage.ingest import FieldError, UsageRejected, parse_batch
+from functions.usage.wiring import usage_recorder
+
+MAX_BODY_BYTES = 256 * 1024
+JSON_CONTENT_TYPE = "application/json"
+
+app = APIGatewayRestResolver(debug=False)
+
+
+class RequestRejected(Exception):
+    def __init__(self, status: HTTPStatus, field: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = FieldError(field, message)
+
+
+def _errors(status: HTTPStatus, errors: tuple[FieldError, ...]) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=status,
+        content_type=JSON_CONTENT_TYPE,
+        body={"message": "no event was stored", "errors": [{"field": e.field, "message": e.message} for e in errors]},
+    )
+
+
+def _json_body() -> Any:
+    event = app.current_event
+    content_type = (event.get_header_value("content-type", default_value="") or "").split(";")[0].strip().lower()
+    if content_type != JSON_CONTENT_TYPE:
+        raise RequestRejected(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "content-type", f"send {JSON_CONTENT_TYPE}")
+    raw = event.body or ""
+    try:
+        body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+    except (binascii.Error, ValueError):
+        raise RequestRejected(HTTPStatus.BAD_REQUEST, "body", "is not valid base64") from None
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestRejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body", f"is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise RequestRejected(HTTPStatus.BAD_REQUEST, "body", f"is not valid JSON ({error})") from None
+
+
+@app.post("/usage")
+def post_usage() -> Response[dict[str, Any]]:
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise RequestRejected(HTTPStatus.BAD_REQUEST, "body", 'must be a JSON object {"events": [...]}')
+    result = usage_recorder(get_settings()).ingest(parse_batch(body))
+    metrics.add_metric(name="UsageEventsAccepted", unit="Count", value=len(result.accepted))
+    metrics.add_metric(name="UsageEventsDuplicate", unit="Count", value=len(result.duplicates))
+    return Response(status_code=HTTPStatus.OK, content_type=JSON_CONTENT_TYPE, body=result.to_dict())
+
+
+def request_rejected(error: RequestRejected) -> Response[dict[str, Any]]:
+    return _errors(error.status, (error.error,))
+
+
+def usage_rejected(error: UsageRejected) -> Response[dict[str, Any]]:
+    logger.info("usage refused", extra={"errors": len(error.errors)})
+    return _errors(HTTPStatus.UNPROCESSABLE_ENTITY, error.errors)
+
+
+def storage_failed(error: StorageError) -> Response[dict[str, Any]]:
+    # Some events may be stored: a retry of the same batch counts them once (same ids), so retrying is safe.
+    logger.warning("usage storage failed", extra={"code": error.code})
+    return Response(
+        status_code=HTTPStatus.SERVICE_UNAVAILABLE,
+        content_type=JSON_CONTENT_TYPE,
+        body={"message": "storage is busy: send the same batch again (events already stored count once)"},
+    )
+
+
+app.exception_handler(RequestRejected)(request_rejected)
+app.exception_handler(UsageRejected)(usage_rejected)
+app.exception_handler(StorageError)(storage_failed)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,75 @@
+"""A usage event as stored, and the hour arithmetic the ingest and the flush share."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+HOUR = timedelta(hours=1)
+# Longest a write may still be in flight after its request was accepted (API Gateway gives up at 29 s).
+IN_FLIGHT_MARGIN = timedelta(seconds=60)
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def hour_key(hour: datetime) -> str:
+    return hour.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def parse_hour_key(key: str) -> datetime:
+    return datetime.strptime(key, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+
+
+def shard_of(event_id: str, shards: int) -> int:
+    """Stable across processes and Python versions (``hash()`` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=4).digest(), "big") % shards
+
+
+@dataclass(frozen=True)
+class Allocation:
+    tags: tuple[tuple[str, str], ...]  # sorted (key, value) pairs: one tag set, hashable
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class UsageEvent:
+    """One accepted event, validated: the customer exists and may be metered, the quantity fits the dimension."""
+
+    event_id: str
+    product_code: str
+    customer_key: str  # CustomerRef.key
+    customer_aws_account_id: str
+    dimension: str
+    quantity: Decimal
+    timestamp: datetime
+    received_at: datetime
+    license_arn: str | None = None
+    customer_identifier: str | None = None
+    allocations: tuple[Allocation, ...] = ()
+    # set when the event arrived after its hour stopped taking usage: billed in this hour instead
+    late_billing_hour: datetime | None = field(default=None)
+
+    @property
+    def hour(self) -> datetime:
+        return hour_of(self.timestamp)
+
+    @property
+    def billing_hour(self) -> datetime:
+        return self.late_billing_hour or self.hour
+
+
+def late_billing_hour(event_hour: datetime, now: datetime, grace: timedelta) -> datetime | None:
+    """The hour that bills an event of ``event_hour`` received ``now``, if its own hour no longer takes usage.
+
+    The flush seals hour H at H end + ``grace``. Ingest stops adding to H ``IN_FLIGHT_MARGIN`` earlier, so a write
+    accepted before the cutoff lands before the seal; later events go to the hour that is still open when the
+    write lands (``now + margin``), never to a sealed one. Decided by time alone: no read of a seal marker to race.
+    """
+    cutoff = event_hour + HOUR + grace - IN_FLIGHT_MARGIN
+    if now < cutoff:
+        return None
+    return hour_of(now + IN_FLIGHT_MARGIN)

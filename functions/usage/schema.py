@@ -1,0 +1,73 @@
+"""The wire shape of usage events (``POST /usage`` bodies and ``record_usage`` arguments), checked field by field."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator, model_validator
+
+MAX_EVENTS = 100
+MAX_ALLOCATIONS = 100
+# BatchMeterUsage's own patterns
+DECIMAL_QUANTITY = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,6})?$")
+MAX_INTEGER_QUANTITY = 2_147_483_647
+_TAG = r"^[a-zA-Z0-9+ -=._:\/@]+$"
+
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_TAG)]
+TagValue = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_TAG)]
+Quantity = Annotated[StrictInt, Field(ge=0, le=MAX_INTEGER_QUANTITY)] | str
+
+
+def _check_decimal(value: StrictInt | str) -> StrictInt | str:
+    if isinstance(value, str) and not DECIMAL_QUANTITY.match(value):
+        raise ValueError("must be a whole number 0..2147483647 or a decimal string like '12.5' (at most 6 decimals)")
+    return value
+
+
+class AllocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tags: dict[TagKey, TagValue] = Field(max_length=5)
+    quantity: Quantity
+
+    _quantity = field_validator("quantity")(_check_decimal)
+
+
+class UsageEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/+=@-]+$")
+    product_code: str = Field(min_length=1, max_length=255)
+    dimension: str = Field(min_length=1, max_length=255)
+    quantity: Quantity
+    license_arn: str | None = Field(default=None, min_length=1, max_length=512)
+    customer_aws_account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    customer_identifier: str | None = Field(default=None, min_length=1, max_length=255)
+    timestamp: datetime | None = None
+    allocations: tuple[AllocationIn, ...] | None = Field(default=None, min_length=1, max_length=MAX_ALLOCATIONS)
+
+    _quantity = field_validator("quantity")(_check_decimal)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must carry a time zone, e.g. 2026-11-26T10:15:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _one_customer_naming(self) -> UsageEventIn:
+        licence = self.license_arn is not None or self.customer_aws_account_id is not None
+        if licence == (self.customer_identifier is not None):
+            raise ValueError("name the customer by license_arn + customer_aws_account_id, or by customer_identifier")
+        if licence and (self.license_arn is None or self.customer_aws_account_id is None):
+            raise ValueError("license_arn and customer_aws_account_id go together")
+        return self
+
+
+class UsageBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    events: tuple[UsageEventIn, ...] = Field(min_length=1, max_length=MAX_EVENTS)

@@ -1,0 +1,52 @@
+"""The real collaborators of usage ingest, built on first use from settings (nothing at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from functions.aws_clients import dynamodb_client
+from functions.clock import Clock, SystemClock
+from functions.customers.repository import CustomerRepository, DynamoCustomerRepository
+from functions.settings import Settings
+from functions.usage.ingest import IngestResult, UsageStore, ingest, record_usage
+from functions.usage.schema import UsageBatchIn, UsageEventIn
+from functions.usage.store import DynamoUsageStore
+
+
+@dataclass(frozen=True)
+class UsageRecorder:
+    settings: Settings
+    customers: CustomerRepository
+    store: UsageStore
+    clock: Clock
+
+    def record(self, events: Sequence[dict[str, Any] | UsageEventIn]) -> IngestResult:
+        return record_usage(
+            events, settings=self.settings, customers=self.customers, store=self.store, clock=self.clock
+        )
+
+    def ingest(self, batch: UsageBatchIn) -> IngestResult:
+        return ingest(batch, settings=self.settings, customers=self.customers, store=self.store, clock=self.clock)
+
+
+def usage_store(settings: Settings) -> DynamoUsageStore:
+    return DynamoUsageStore(
+        dynamodb_client(settings),
+        settings.usage_table,
+        shards=settings.usage_shards,
+        retention=timedelta(days=settings.audit_retention_days),
+    )
+
+
+@cache
+def usage_recorder(settings: Settings, clock: Clock | None = None) -> UsageRecorder:
+    return UsageRecorder(
+        settings=settings,
+        customers=DynamoCustomerRepository(dynamodb_client(settings), settings.customers_table),
+        store=usage_store(settings),
+        clock=clock or SystemClock(),
+    )
