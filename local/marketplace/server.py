@@ -307,8 +307,7 @@ class EmulatorServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.marketplace.hub.stop()
-        with self.marketplace.lock:
-            self.marketplace.persist()
+        self.marketplace.close()
         self._httpd = None
         self._thread = None
 

@@ -38,11 +38,13 @@ from .world import (
     new_offer_id,
     new_product_id,
     new_registration_token,
+    write_state,
 )
 
 log = logging.getLogger(__name__)
 
 METERING = "meteringmarketplace"
+WRITE_COALESCE_SECONDS = 0.05
 ENTITLEMENT = "marketplace-entitlement"
 
 
@@ -75,6 +77,10 @@ class Marketplace:
         self.quota = TokenBuckets()
         self.hub = NotificationHub()
         self.world = World()
+        self._dirty = threading.Event()
+        self._closing = False
+        self._write_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
         if self.state_file is not None and self.state_file.exists():
             self.world = World.load(self.state_file)
             self.clock.set_offset(self.world.clock_offset_seconds)
@@ -85,10 +91,55 @@ class Marketplace:
         return self.clock.now()
 
     def persist(self) -> None:
-        """Write the state file (caller holds the lock); a no-op for in-memory worlds."""
-        if self.state_file is not None:
-            self.world.clock_offset_seconds = self.clock.offset_seconds
-            self.world.save(self.state_file)
+        """Schedule a state-file write after a mutation; a no-op for in-memory worlds.
+
+        Writes happen on a background thread that coalesces bursts: the whole world is rewritten each
+        time, and doing that inline would make every metered call O(ledger size) under the lock.
+        """
+        if self.state_file is None:
+            return
+        self._dirty.set()
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="marketplace-state", daemon=True)
+            self._writer.start()
+
+    def flush_state(self) -> None:
+        """Write the state file now (blocks until it is on disk)."""
+        if self.state_file is None:
+            return
+        self._dirty.clear()
+        self._write_state()
+
+    def close(self) -> None:
+        """Stop the background writer and write the final state."""
+        self._closing = True
+        self._dirty.set()
+        if self._writer is not None:
+            self._writer.join(timeout=10)
+            self._writer = None
+        self._closing = False
+        self.flush_state()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._dirty.wait()
+            if self._closing:
+                return
+            self._dirty.clear()
+            try:
+                self._write_state()
+            except OSError:
+                log.exception("could not write state file %s", self.state_file)
+            time.sleep(WRITE_COALESCE_SECONDS)
+
+    def _write_state(self) -> None:
+        assert self.state_file is not None
+        # One writer at a time, snapshot and write together, so an older snapshot never lands last.
+        with self._write_lock:
+            with self.lock:
+                self.world.clock_offset_seconds = self.clock.offset_seconds
+                data = self.world.to_json()
+            write_state(self.state_file, data)
 
     def flush_notifications(self) -> None:
         with self.lock:

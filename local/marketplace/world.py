@@ -200,20 +200,24 @@ class World:
         return world
 
     def save(self, path: Path) -> None:
-        """Write atomically: a crash mid-write must leave the previous state file intact."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as stream:
-                json.dump(self.to_json(), stream, separators=(",", ":"))
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_state(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> World:
         with path.open(encoding="utf-8") as stream:
             return cls.from_json(json.load(stream))
+
+
+def write_state(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically: a crash mid-write must leave the previous state file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, separators=(",", ":"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

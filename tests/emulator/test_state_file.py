@@ -49,7 +49,11 @@ def test_writes_are_atomic(tmp_path):
     state = tmp_path / "state.json"
     server = start_emulator(state_file=str(state))
     try:
-        AdminClient(server.url).create_product("p1", ["d"])
-        assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+        admin = AdminClient(server.url)
+        for i in range(20):
+            admin.create_product(f"p{i}", ["d"])
     finally:
         server.stop()
+    # No temp files left behind, and the file is complete JSON.
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    assert len(json.loads(state.read_text())["products"]) == 20
