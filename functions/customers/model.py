@@ -50,6 +50,8 @@ class Customer:
     free_trial: bool = False
     contact: dict[str, str] = field(default_factory=dict)
     entitlements: tuple[dict[str, object], ...] = ()
+    # a legacy customer's LicenseArn as ResolveCustomer also returned it (licence customers carry it in ``ref``)
+    legacy_license_arn: str | None = None
 
     @property
     def meterable(self) -> bool:

@@ -1,0 +1,200 @@
+"""The fulfillment URL: ``POST /register`` (AWS Marketplace's form), ``POST /register/complete`` (our form).
+
+Every answer is an HTML page with the security headers; every failure a page saying what to do next.
+``GET`` on either route answers 405 with a page explaining the URL (a bookmarked or reloaded page).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import urllib.parse
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.observability import logger, metrics, tracer
+from functions.registration import pages
+from functions.registration.marketplace import ExpiredToken, InvalidToken, MarketplaceRejected, MarketplaceUnavailable
+from functions.registration.service import (
+    CompletionExpired,
+    CompletionInvalid,
+    FormInvalid,
+    MalformedToken,
+    MissingToken,
+    RegistrationInProgress,
+    UnknownCustomer,
+)
+from functions.registration.wiring import wiring
+from functions.settings import get_settings
+from functions.storage.errors import StorageError
+
+TOKEN_FIELD = "x-amzn-marketplace-token"  # noqa: S105 (the form field name Marketplace posts, not a secret)
+OFFER_TYPE_FIELD = "x-amzn-marketplace-offer-type"
+COMPLETION_FIELD = "registration"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+MAX_BODY_BYTES = 16 * 1024
+MAX_FIELDS = 20
+
+# debug=False explicitly: Powertools' debug mode (POWERTOOLS_DEV) prints whole events, the token with them.
+app = APIGatewayRestResolver(debug=False)
+
+_START_AGAIN = (
+    "Go back to AWS Marketplace, open Your Marketplace Software (Manage subscriptions), "
+    'and click "Set up your account" on this product again.'
+)
+
+
+class RequestRejected(Exception):
+    """The HTTP request itself is unusable (content type, size, encoding); the message is shown to the buyer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# exception -> (status, page title, what the buyer should do); the message never includes request data
+ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
+    MissingToken: (400, "Registration token missing", "This address is opened from AWS Marketplace. " + _START_AGAIN),
+    MalformedToken: (400, "Registration token not valid", _START_AGAIN),
+    InvalidToken: (400, "Registration token not valid", "AWS Marketplace did not recognise it. " + _START_AGAIN),
+    ExpiredToken: (400, "Registration link expired", "It expired or was already used. " + _START_AGAIN),
+    MarketplaceUnavailable: (503, "Please try again", "AWS Marketplace is busy right now. Try again in a minute."),
+    StorageError: (503, "Please try again", "We could not save your registration just now. Try again in a minute."),
+    RegistrationInProgress: (409, "Registration in progress", "Reload this page in a few seconds to see the result."),
+    CompletionInvalid: (403, "Form not valid", "This form was not issued for your subscription. " + _START_AGAIN),
+    CompletionExpired: (400, "Form expired", "The form was open too long. " + _START_AGAIN),
+    UnknownCustomer: (404, "Subscription not found", "We have no registration for this form. " + _START_AGAIN),
+    MarketplaceRejected: (502, "Registration failed", "We could not confirm your subscription. Contact the seller."),
+}
+
+
+def _page(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=html,
+        headers={**pages.SECURITY_HEADERS, **(headers or {})},
+    )
+
+
+def error_response(error: Exception) -> Response[str]:
+    status, title, advice = next(
+        (page for kind, page in ERROR_PAGES.items() if isinstance(error, kind)),
+        (500, "Something went wrong", "Please try again later, or contact the seller."),
+    )
+    return _page(status, pages.message(title, advice))
+
+
+def _form_fields() -> dict[str, list[str]]:
+    event = app.current_event
+    content_type = event.headers.get("content-type") or ""
+    if content_type.split(";")[0].strip().lower() != FORM_CONTENT_TYPE:
+        raise RequestRejected(415, f"This address accepts only {FORM_CONTENT_TYPE} form posts.")
+    raw = event.body or ""
+    try:
+        body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+    except (binascii.Error, ValueError):
+        raise RequestRejected(400, "The request body could not be decoded.") from None
+    if not body:
+        raise RequestRejected(400, "The form arrived empty. " + _START_AGAIN)
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestRejected(413, f"The form is larger than {MAX_BODY_BYTES} bytes.")
+    try:
+        return urllib.parse.parse_qs(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise RequestRejected(400, "The form could not be read (not UTF-8, or too many fields).") from None
+
+
+def _single(fields: dict[str, list[str]], name: str) -> str | None:
+    values = fields.get(name, [])
+    if len(values) > 1:
+        raise RequestRejected(400, f"The form field {name} was sent more than once.")
+    return values[0] if values else None
+
+
+@app.post("/register")
+def register() -> Response[str]:
+    fields = _form_fields()
+    token = _single(fields, TOKEN_FIELD)
+    free_trial = _single(fields, OFFER_TYPE_FIELD) == "free-trial"
+    registered = wiring(get_settings()).registrations.register(token, free_trial=free_trial)
+    if registered.redirect_url:
+        return _page(
+            303,
+            pages.message("Continue to sign-up", "Continuing to the seller's sign-up page."),
+            {"Location": registered.redirect_url},
+        )
+    html = pages.onboarding(
+        product_name=registered.product_name,
+        completion_value=registered.completion_value,
+        action="register/complete",  # relative: right under any stage or base path
+        free_trial=registered.free_trial,
+    )
+    return _page(200, html)
+
+
+@app.post("/register/complete")
+def complete() -> Response[str]:
+    fields = _form_fields()
+    completed = wiring(get_settings()).registrations.complete(_single(fields, COMPLETION_FIELD), fields)
+    return _page(200, pages.confirmation(product_name=completed.product_name, contact=completed.customer.contact))
+
+
+@app.get("/register")
+@app.get("/register/complete")
+def explain() -> Response[str]:
+    html = pages.message(
+        "AWS Marketplace registration",
+        "This is the seller's fulfillment address: AWS Marketplace sends your browser here, with a form post, "
+        "after you subscribe.",
+        _START_AGAIN,
+    )
+    return _page(405, html, {"Allow": "POST"})
+
+
+def form_invalid(error: FormInvalid) -> Response[str]:
+    html = pages.onboarding(
+        product_name=error.product_name,
+        completion_value=error.completion_value,
+        action="complete",  # relative to .../register/complete
+        values=error.form.values,
+        errors=error.form.errors,
+    )
+    return _page(422, html)
+
+
+def request_rejected(error: RequestRejected) -> Response[str]:
+    return _page(error.status, pages.message("Request not accepted", str(error)))
+
+
+def failed(error: Exception) -> Response[str]:
+    if not any(isinstance(error, kind) for kind in ERROR_PAGES):
+        logger.exception("registration failed")
+    else:
+        logger.info("registration refused", extra={"reason": type(error).__name__})
+    metrics.add_metric(name=f"Registration{type(error).__name__}", unit="Count", value=1)
+    return error_response(error)
+
+
+@app.not_found
+def not_found(_: Exception) -> Response[str]:
+    return _page(404, pages.message("Not found", "There is nothing at this address."))
+
+
+# registered by call: Powertools' exception_handler decorator is untyped
+app.exception_handler(FormInvalid)(form_invalid)
+app.exception_handler(RequestRejected)(request_rejected)
+app.exception_handler(Exception)(failed)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring(get_settings()).idempotency.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,101 @@
+"""ResolveCustomer behind a small interface; botocore's errors become ours, transient ones are retried here.
+
+The shared metering client has botocore retries off (metering decides itself what is safe to resend), so
+this gateway retries throttling and 5xx with full-jitter exponential backoff and an injectable sleep.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+_RETRYABLE = {"ThrottlingException", "InternalServiceErrorException"}
+MAX_ATTEMPTS = 4
+BASE_DELAY_SECONDS = 0.1
+MAX_DELAY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class ResolvedCustomer:
+    product_code: str
+    customer_aws_account_id: str
+    license_arn: str | None
+    customer_identifier: str | None
+    agreement_id: str | None
+
+
+class RegistrationTokenError(Exception):
+    """Marketplace refused the token: the buyer must start again from AWS Marketplace."""
+
+
+class InvalidToken(RegistrationTokenError):
+    pass
+
+
+class ExpiredToken(RegistrationTokenError):
+    """Expired, or already used (AWS documents a resubmitted token as expired)."""
+
+
+class MarketplaceUnavailable(Exception):
+    """Throttled or failing after every retry: trying again later may succeed."""
+
+
+class MarketplaceRejected(Exception):
+    """A refusal that is our configuration's fault (wrong account or region, disabled API), not the buyer's."""
+
+
+class CustomerResolver(Protocol):
+    def resolve(self, token: str) -> ResolvedCustomer: ...
+
+
+class MarketplaceResolver:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self._client = client
+        self._sleep = sleep
+        self._jitter = jitter
+        self._max_attempts = max_attempts
+
+    def resolve(self, token: str) -> ResolvedCustomer:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                response = self._client.resolve_customer(RegistrationToken=token)
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if code == "InvalidTokenException":
+                    raise InvalidToken("the registration token is not valid") from None
+                if code == "ExpiredTokenException":
+                    raise ExpiredToken("the registration token has expired or was already used") from None
+                if code not in _RETRYABLE and status < 500:
+                    raise MarketplaceRejected(f"ResolveCustomer failed: {code}") from None
+                if attempt == self._max_attempts:
+                    raise MarketplaceUnavailable(f"ResolveCustomer still failing after {attempt} attempts") from None
+            except BotoCoreError as error:  # connection problems: as transient as a 5xx
+                if attempt == self._max_attempts:
+                    raise MarketplaceUnavailable(f"ResolveCustomer unreachable: {type(error).__name__}") from None
+            else:
+                return _resolved(response)
+            self._sleep(self._jitter(0, min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (attempt - 1))))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _resolved(response: dict[str, Any]) -> ResolvedCustomer:
+    return ResolvedCustomer(
+        product_code=response["ProductCode"],
+        customer_aws_account_id=response["CustomerAWSAccountId"],
+        license_arn=response.get("LicenseArn") or None,
+        customer_identifier=response.get("CustomerIdentifier") or None,
+        agreement_id=(response.get("Metadata") or {}).get("AgreementId"),
+    )

@@ -1,0 +1,225 @@
+"""Registering a buyer: resolve the token once, store the customer, bind the next step to it by signature."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from functions.clock import Clock
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.observability import logger, metrics
+from functions.registration import signing
+from functions.registration.events import (
+    CUSTOMER_DETAILS_SUBMITTED,
+    CUSTOMER_REGISTERED,
+    DomainEvent,
+    EventPublisher,
+    PublishFailed,
+)
+from functions.registration.forms import ContactForm, parse_contact_form
+from functions.registration.marketplace import CustomerResolver, ResolvedCustomer
+from functions.settings import Product
+from functions.storage.errors import ConditionFailed
+
+# Opaque to us; AWS's are a few hundred URL-safe characters. Anything else is refused before calling AWS.
+_TOKEN = re.compile(r"^[\x21-\x7e]{1,4096}$")
+
+
+class RegistrationStore(Protocol):
+    def upsert_registration(self, registration: Customer) -> Customer: ...
+
+    def set_contact(self, ref: CustomerRef, contact: dict[str, str]) -> Customer: ...
+
+
+# Runs ``function(request)`` at most once per registration token (Powertools idempotency in production).
+RunOnce = Callable[[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]], dict[str, Any]]
+
+
+def run_every_time(function: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+    return function(request)
+
+
+class MissingToken(ValueError):
+    pass
+
+
+class MalformedToken(ValueError):
+    pass
+
+
+class RegistrationInProgress(RuntimeError):
+    """The same token is being registered by another request right now (a double submit)."""
+
+
+class CompletionInvalid(ValueError):
+    """The form's signed value is not ours: altered or forged."""
+
+
+class CompletionExpired(ValueError):
+    pass
+
+
+class UnknownCustomer(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class FormInvalid(ValueError):
+    form: ContactForm
+    product_name: str
+    completion_value: str
+
+
+@dataclass(frozen=True)
+class Registered:
+    product_name: str
+    completion_value: str
+    free_trial: bool
+    redirect_url: str | None
+
+
+@dataclass(frozen=True)
+class Completed:
+    product_name: str
+    customer: Customer
+
+
+@dataclass
+class Registrations:
+    resolver: CustomerResolver
+    customers: RegistrationStore
+    publisher: EventPublisher
+    clock: Clock
+    signing_secret: Callable[[], str]
+    products: tuple[Product, ...]
+    completion_ttl_seconds: int
+    run_once: RunOnce = run_every_time
+
+    def register(self, token: str | None, *, free_trial: bool) -> Registered:
+        """The fulfillment URL's work. A resubmitted token replays the first answer without calling AWS."""
+        if not token:
+            raise MissingToken("x-amzn-marketplace-token is missing")
+        if not _TOKEN.match(token):
+            raise MalformedToken("x-amzn-marketplace-token is malformed")
+        stored = self.run_once(self._resolve_and_store, {"token": token, "free_trial": free_trial})
+        resolved = ResolvedCustomer(**{k: stored[k] for k in ResolvedCustomer.__dataclass_fields__})
+        product = self._product(resolved.product_code)
+        expires_at = self.clock.now().timestamp() + self.completion_ttl_seconds
+        secret = self.signing_secret()
+        redirect_url = None
+        if product is not None and product.signup_redirect_url:
+            claims = {**asdict(resolved), "free_trial": stored["free_trial"]}
+            value = signing.sign(claims, secret=secret, purpose=signing.SIGNUP, expires_at=expires_at)
+            redirect_url = _with_parameter(product.signup_redirect_url, signing.SIGNUP_PARAMETER, value)
+        ref = _ref(resolved, product)
+        completion = signing.sign(
+            {
+                "product_code": ref.product_code,
+                "license_arn": ref.license_arn,
+                "customer_identifier": ref.customer_identifier,
+            },
+            secret=secret,
+            purpose=signing.COMPLETION,
+            expires_at=expires_at,
+        )
+        return Registered(
+            product_name=product.name if product else resolved.product_code,
+            completion_value=completion,
+            free_trial=stored["free_trial"],
+            redirect_url=redirect_url,
+        )
+
+    def _resolve_and_store(self, request: dict[str, Any]) -> dict[str, Any]:
+        resolved = self.resolver.resolve(request["token"])
+        product = self._product(resolved.product_code)
+        if product is None:
+            # Keep the buyer anyway: the token is spent, and the seller can add the product to the config.
+            logger.warning("registration for a product not in the configuration", product_code=resolved.product_code)
+        now = self.clock.now()
+        ref = _ref(resolved, product)
+        customer = self.customers.upsert_registration(
+            Customer(
+                ref=ref,
+                customer_aws_account_id=resolved.customer_aws_account_id,
+                state=SubscriptionState.PENDING,
+                state_changed_at=now,
+                registered_at=now,
+                agreement_id=resolved.agreement_id,
+                free_trial=bool(request["free_trial"]),
+                legacy_license_arn=resolved.license_arn if ref.customer_identifier else None,
+            )
+        )
+        metrics.add_metric(name="CustomersRegistered", unit="Count", value=1)
+        self._publish(CUSTOMER_REGISTERED, _describe(customer))
+        # what a replay needs: never the token (Powertools stores this in the idempotency table)
+        return {**asdict(resolved), "free_trial": customer.free_trial}
+
+    def complete(self, completion_value: str | None, fields: dict[str, list[str]]) -> Completed:
+        """Attach the buyer's contact details to the customer the signed value names, and only to it."""
+        try:
+            claims = signing.verify(
+                completion_value or "",
+                secret=self.signing_secret(),
+                purpose=signing.COMPLETION,
+                now=self.clock.now().timestamp(),
+            )
+            ref = CustomerRef(
+                product_code=str(claims["product_code"]),
+                license_arn=claims.get("license_arn"),
+                customer_identifier=claims.get("customer_identifier"),
+            )
+        except signing.SignatureExpired as error:
+            raise CompletionExpired(str(error)) from None
+        except (signing.SignatureInvalid, KeyError, ValueError) as error:
+            raise CompletionInvalid(str(error)) from None
+        product = self._product(ref.product_code)
+        product_name = product.name if product else ref.product_code
+        form = parse_contact_form(fields)
+        if not form.valid:
+            raise FormInvalid(form=form, product_name=product_name, completion_value=completion_value or "")
+        try:
+            customer = self.customers.set_contact(ref, form.contact())
+        except ConditionFailed:
+            raise UnknownCustomer(f"no registered customer {ref.key}") from None
+        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**_describe(customer), "contact": customer.contact})
+        return Completed(product_name=product_name, customer=customer)
+
+    def _product(self, code: str) -> Product | None:
+        return next((p for p in self.products if p.code == code), None)
+
+    def _publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        # The customer is stored and the token spent: a failed event must not fail the buyer's registration.
+        try:
+            self.publisher.publish(DomainEvent(detail_type, detail))
+        except PublishFailed:
+            logger.exception("event not published; the customer is stored", detail_type=detail_type)
+            metrics.add_metric(name="RegistrationEventsNotPublished", unit="Count", value=1)
+
+
+def _ref(resolved: ResolvedCustomer, product: Product | None) -> CustomerRef:
+    legacy = product.customer_mode == "legacy" if product else resolved.license_arn is None
+    if legacy and resolved.customer_identifier:
+        return CustomerRef(resolved.product_code, customer_identifier=resolved.customer_identifier)
+    return CustomerRef(resolved.product_code, license_arn=resolved.license_arn)
+
+
+def _describe(customer: Customer) -> dict[str, Any]:
+    return {
+        "product_code": customer.ref.product_code,
+        "customer_aws_account_id": customer.customer_aws_account_id,
+        "license_arn": customer.ref.license_arn or customer.legacy_license_arn,
+        "customer_identifier": customer.ref.customer_identifier,
+        "agreement_id": customer.agreement_id,
+        "free_trial": customer.free_trial,
+        "state": customer.state.value,
+        "registered_at": customer.registered_at.isoformat() if customer.registered_at else None,
+    }
+
+
+def _with_parameter(url: str, name: str, value: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.urlencode([*urllib.parse.parse_qsl(parts.query, keep_blank_values=True), (name, value)])
+    return urllib.parse.urlunsplit(parts._replace(query=query))

@@ -1,0 +1,98 @@
+"""The real collaborators of registration, built on first use from settings (nothing at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
+
+from functions.aws_clients import dynamodb_client, events_client, metering_client
+from functions.clock import SystemClock
+from functions.customers.repository import DynamoCustomerRepository
+from functions.registration.events import EventBridgePublisher, EventPublisher, RecordingPublisher
+from functions.registration.marketplace import MarketplaceResolver
+from functions.registration.service import RegistrationInProgress, Registrations
+from functions.settings import Settings
+from functions.storage.errors import StorageError
+
+# A token lives 1 to 4 hours; a refresh within a day still gets the first answer instead of "expired".
+REPLAY_WINDOW_SECONDS = 24 * 3600
+SECRET_CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Wiring:
+    registrations: Registrations
+    # the handler registers each invocation's context, so an interrupted run frees the token at its deadline
+    idempotency: IdempotencyConfig
+
+
+@cache
+def wiring(settings: Settings) -> Wiring:
+    dynamodb = dynamodb_client(settings)
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="token",  # the key is the SHA-256 of the token; the token itself is never stored
+        hash_function="sha256",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=REPLAY_WINDOW_SECONDS,
+    )
+    store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
+    publisher: EventPublisher = (
+        EventBridgePublisher(events_client(settings), settings.event_bus_name)
+        if settings.event_bus_name
+        else RecordingPublisher()  # no bus locally: events go to the log
+    )
+    registrations = Registrations(
+        resolver=MarketplaceResolver(metering_client(settings)),
+        customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
+        publisher=publisher,
+        clock=SystemClock(),
+        signing_secret=_secret_reader(settings),
+        products=settings.products,
+        completion_ttl_seconds=settings.completion_ttl_seconds,
+        run_once=_powertools_once(store, idempotency),
+    )
+    return Wiring(registrations=registrations, idempotency=idempotency)
+
+
+def _secret_reader(settings: Settings) -> Callable[[], str]:
+    def read() -> str:
+        if settings.signing_secret:
+            return settings.signing_secret
+        if settings.signing_secret_arn:
+            # cached by Powertools for a few minutes: a rotated secret is picked up without a cold start
+            return str(parameters.get_secret(settings.signing_secret_arn, max_age=SECRET_CACHE_SECONDS))
+        raise RuntimeError("neither SIGNING_SECRET nor SIGNING_SECRET_ARN is set")
+
+    return read
+
+
+def _powertools_once(store: DynamoDBPersistenceLayer, config: IdempotencyConfig) -> Any:
+    def run_once(function: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+        def resolve_and_store(request: dict[str, Any]) -> dict[str, Any]:
+            return function(request)
+
+        once = idempotent_function(
+            resolve_and_store, data_keyword_argument="request", persistence_store=store, config=config
+        )
+        try:
+            result: dict[str, Any] = once(request=request)
+        except IdempotencyAlreadyInProgressError:
+            raise RegistrationInProgress("this registration is already being processed") from None
+        except IdempotencyPersistenceLayerError as error:
+            raise StorageError(f"idempotency store: {error}", code="Idempotency", retryable=True) from None
+        return result
+
+    return run_once

@@ -1,0 +1,410 @@
+"""The registration handler end to end in-process: proxy events as API Gateway sends them, DynamoDB Local,
+and the Marketplace emulator over HTTP through an unmodified boto3 client."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from functions.customers.model import CustomerRef, SubscriptionState
+from functions.customers.repository import DynamoCustomerRepository
+from functions.handlers import registration
+from functions.observability import logger
+from functions.registration import signing
+from functions.registration.marketplace import MarketplaceResolver, MarketplaceUnavailable
+from functions.settings import Settings, get_settings
+from local.apigateway import LambdaContext, proxy_event
+from local.marketplace.testing import EmulatorHandle
+
+SECRET = "integration-test-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+LICENSE_PRODUCT = "reglicence1"
+LEGACY_PRODUCT = "reglegacy1"
+REDIRECT_PRODUCT = "regredirect1"
+BUYER = "111122223333"
+XSS = "<script>alert('x')</script>\"'&"
+
+
+def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = registration.handler(event, LambdaContext(function_name="registration-test"))
+    return response
+
+
+@dataclass
+class Harness:
+    settings: Settings
+    marketplace: EmulatorHandle
+    dynamodb: Any
+
+    def subscribe(self, product_code: str = LICENSE_PRODUCT, **fields: Any) -> dict[str, Any]:
+        return self.marketplace.admin.subscribe(product_code, BUYER, **fields)
+
+    def post(self, path: str, body: bytes | str, content_type: str = FORM) -> dict[str, Any]:
+        raw = body.encode() if isinstance(body, str) else body
+        event = proxy_event("POST", path, path, headers={"Content-Type": [content_type]}, body=raw)
+        return invoke(event)
+
+    def get(self, path: str) -> dict[str, Any]:
+        return invoke(proxy_event("GET", path, path))
+
+    def register(self, token: str, **extra: str) -> dict[str, Any]:
+        return self.post("/register", urllib.parse.urlencode({"x-amzn-marketplace-token": token, **extra}))
+
+    def complete(self, completion: str, **fields: str) -> dict[str, Any]:
+        return self.post("/register/complete", urllib.parse.urlencode({"registration": completion, **fields}))
+
+    def items(self, table: str) -> list[dict[str, Any]]:
+        return list(self.dynamodb.scan(TableName=table)["Items"])
+
+    def customers(self) -> DynamoCustomerRepository:
+        return DynamoCustomerRepository(self.dynamodb, self.settings.customers_table)
+
+
+@pytest.fixture
+def harness(
+    settings: Settings, marketplace: EmulatorHandle, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Harness]:
+    products = [
+        {"code": LICENSE_PRODUCT, "name": "Acme Analytics", "customer_mode": "license"},
+        {"code": LEGACY_PRODUCT, "name": "Acme Legacy", "customer_mode": "legacy"},
+        {
+            "code": REDIRECT_PRODUCT,
+            "name": "Acme Redirect",
+            "signup_redirect_url": "https://seller.example/signup?source=marketplace",
+        },
+    ]
+    for product in products:
+        marketplace.admin.create_product(
+            product["code"],
+            ["api_calls"],
+            name=product["name"],
+            customer_mode=product.get("customer_mode", "license"),
+            fulfillment_url="http://127.0.0.1:9/register",
+        )
+    environment = {
+        "CUSTOMERS_TABLE": settings.customers_table,
+        "USAGE_TABLE": settings.usage_table,
+        "METERING_TABLE": settings.metering_table,
+        "IDEMPOTENCY_TABLE": settings.idempotency_table,
+        "DYNAMODB_ENDPOINT": str(settings.dynamodb_endpoint),
+        "MARKETPLACE_ENDPOINT": marketplace.url,
+        "SIGNING_SECRET": SECRET,
+        "PRODUCTS": json.dumps([{**p, "dimensions": [{"name": "api_calls"}]} for p in products]),
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield Harness(settings=get_settings(), marketplace=marketplace, dynamodb=dynamodb)
+    get_settings.cache_clear()
+
+
+def completion_value(page: str) -> str:
+    found = re.search(r'name="registration" value="([^"]+)"', page)
+    assert found, "the onboarding form carries the signed value"
+    return found.group(1)
+
+
+def header(response: dict[str, Any], name: str) -> str:
+    values = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+    values.update({k.lower(): [v] for k, v in (response.get("headers") or {}).items()})
+    return ",".join(values.get(name.lower(), []))
+
+
+def assert_secure_page(response: dict[str, Any]) -> None:
+    headers = {
+        n: header(response, n)
+        for n in (
+            "content-type",
+            "content-security-policy",
+            "cache-control",
+            "x-content-type-options",
+            "referrer-policy",
+        )
+    }
+    assert headers["content-type"].startswith("text/html")
+    csp = headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "form-action 'self'" in csp
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+
+
+def assert_nothing_stored(harness: Harness) -> None:
+    assert harness.items(harness.settings.customers_table) == []
+    assert harness.items(harness.settings.idempotency_table) == []
+
+
+def test_a_buyer_registers_and_completes_the_form(harness: Harness) -> None:
+    # Given a confirmed subscription and the token Marketplace hands the buyer's browser
+    subscription = harness.subscribe()
+    # When the browser posts it to the fulfillment URL
+    response = harness.register(subscription["registration_token"])
+    # Then the onboarding page names the product and the customer is stored, pending
+    assert response["statusCode"] == 200, response["body"]
+    assert_secure_page(response)
+    assert "Acme Analytics" in response["body"]
+    assert subscription["registration_token"] not in response["body"]
+    ref = CustomerRef(LICENSE_PRODUCT, license_arn=subscription["license_arn"])
+    customer = harness.customers().get(ref)
+    assert customer is not None
+    assert customer.customer_aws_account_id == BUYER
+    assert customer.agreement_id == subscription["agreement_id"]
+    assert customer.state is SubscriptionState.PENDING
+    assert customer.free_trial is False
+    assert customer.registered_at is not None
+    # When the buyer completes the form
+    done = harness.complete(
+        completion_value(response["body"]), company="Acme", contact_name="Ada", email="ada@example.com"
+    )
+    # Then the confirmation shows the details and they are stored on that customer
+    assert done["statusCode"] == 200, done["body"]
+    assert_secure_page(done)
+    assert "ada@example.com" in done["body"]
+    stored = harness.customers().get(ref)
+    assert stored is not None
+    assert stored.contact == {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com"}
+    assert stored.state is SubscriptionState.PENDING
+
+
+def test_a_free_trial_is_recorded(harness: Harness) -> None:
+    subscription = harness.subscribe(free_trial=True)
+    response = harness.register(subscription["registration_token"], **{"x-amzn-marketplace-offer-type": "free-trial"})
+    assert response["statusCode"] == 200
+    assert "free trial" in response["body"]
+    customer = harness.customers().get(CustomerRef(LICENSE_PRODUCT, license_arn=subscription["license_arn"]))
+    assert customer is not None
+    assert customer.free_trial is True
+
+
+def test_a_legacy_product_keys_the_customer_by_its_identifier(harness: Harness) -> None:
+    subscription = harness.subscribe(LEGACY_PRODUCT)
+    assert harness.register(subscription["registration_token"])["statusCode"] == 200
+    customer = harness.customers().get(
+        CustomerRef(LEGACY_PRODUCT, customer_identifier=subscription["customer_identifier"])
+    )
+    assert customer is not None
+    assert customer.legacy_license_arn == subscription["license_arn"]
+    assert customer.customer_aws_account_id == BUYER
+
+
+def test_a_refresh_replays_the_first_answer_without_spending_the_token_again(harness: Harness) -> None:
+    # Given a registration that went through
+    subscription = harness.subscribe()
+    token = subscription["registration_token"]
+    first = harness.register(token)
+    # When the browser resubmits the same token (reload, double click)
+    again = harness.register(token)
+    # Then the buyer sees the same onboarding page, and Marketplace was asked once
+    assert first["statusCode"] == again["statusCode"] == 200
+    assert "Acme Analytics" in again["body"]
+    resolves = harness.marketplace.admin.calls(operation="ResolveCustomer")
+    assert len([c for c in resolves if c["operation"] == "ResolveCustomer"]) == 1
+    assert len(harness.items(harness.settings.customers_table)) == 1
+    # and the idempotency record holds a hash of the token, never the token
+    assert token not in json.dumps(harness.items(harness.settings.idempotency_table))
+    assert token not in json.dumps(harness.items(harness.settings.customers_table))
+
+
+def test_registering_again_later_keeps_a_confirmed_state(harness: Harness) -> None:
+    # Given a registered customer the lifecycle has since confirmed
+    subscription = harness.subscribe()
+    harness.register(subscription["registration_token"])
+    repository = harness.customers()
+    ref = CustomerRef(LICENSE_PRODUCT, license_arn=subscription["license_arn"])
+    first = repository.get(ref)
+    assert first is not None
+    activated_at = datetime(2030, 1, 1, tzinfo=UTC)
+    repository.put(
+        type(first)(**{**first.__dict__, "state": SubscriptionState.ACTIVE, "state_changed_at": activated_at})
+    )
+    # When the buyer registers again with a fresh token
+    token = harness.marketplace.admin.issue_token(subscription["agreement_id"])["registration_token"]
+    assert harness.register(token)["statusCode"] == 200
+    # Then the state, its time and the first registration time are kept
+    again = repository.get(ref)
+    assert again is not None
+    assert again.state is SubscriptionState.ACTIVE
+    assert again.state_changed_at == activated_at
+    assert again.registered_at == first.registered_at
+
+
+def test_a_product_with_a_signup_url_redirects_with_a_verifiable_value(harness: Harness) -> None:
+    subscription = harness.subscribe(REDIRECT_PRODUCT)
+    response = harness.register(subscription["registration_token"])
+    assert response["statusCode"] == 303
+    location = header(response, "Location")
+    parts = urllib.parse.urlsplit(location)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "seller.example", "/signup")
+    query = urllib.parse.parse_qs(parts.query)
+    assert query["source"] == ["marketplace"]
+    claims = signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], SECRET)
+    assert claims["license_arn"] == subscription["license_arn"]
+    assert claims["customer_aws_account_id"] == BUYER
+    with pytest.raises(signing.SignatureInvalid):
+        signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], "another secret")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "says"),
+    [
+        ("", FORM, 400, "arrived empty"),
+        ("x-amzn-marketplace-offer-type=free-trial", FORM, 400, "Registration token missing"),
+        ("x-amzn-marketplace-token=", FORM, 400, "Registration token missing"),
+        ("x-amzn-marketplace-token=a%20b", FORM, 400, "Registration token not valid"),
+        ("x-amzn-marketplace-token=a&x-amzn-marketplace-token=b", FORM, 400, "sent more than once"),
+        ("x-amzn-marketplace-token=" + "a" * 20000, FORM, 413, "larger than"),
+        ('{"x-amzn-marketplace-token": "abc"}', "application/json", 415, FORM),
+        ("x-amzn-marketplace-token=not-a-real-token", FORM, 400, "did not recognise it"),
+        (b"x-amzn-marketplace-token=\xff\xfe", FORM, 400, "could not be read"),
+    ],
+)
+def test_a_bad_registration_request_gets_a_clear_page_and_stores_nothing(
+    harness: Harness, body: str | bytes, content_type: str, status: int, says: str
+) -> None:
+    response = harness.post("/register", body, content_type)
+    assert response["statusCode"] == status
+    assert says in response["body"]
+    assert_secure_page(response)
+    assert_nothing_stored(harness)
+
+
+def test_get_explains_the_fulfillment_url(harness: Harness) -> None:
+    response = harness.get("/register")
+    assert response["statusCode"] == 405
+    assert header(response, "Allow") == "POST"
+    assert "fulfillment address" in response["body"]
+    assert_secure_page(response)
+    assert_nothing_stored(harness)
+
+
+def test_an_expired_token_tells_the_buyer_to_start_again(harness: Harness) -> None:
+    subscription = harness.subscribe()
+    ttl = harness.marketplace.admin.get_config()["token_ttl_seconds"]
+    harness.marketplace.admin.advance_clock(ttl + 1)
+    response = harness.register(subscription["registration_token"])
+    assert response["statusCode"] == 400
+    assert "expired" in response["body"]
+    assert "Set up your account" in response["body"]
+    assert_nothing_stored(harness)
+
+
+def test_throttling_after_every_retry_is_a_503_and_stores_nothing(harness: Harness) -> None:
+    subscription = harness.subscribe()
+    harness.marketplace.admin.queue_errors(*[{"operation": "ResolveCustomer", "code": "ThrottlingException"}] * 4)
+    response = harness.register(subscription["registration_token"])
+    assert response["statusCode"] == 503
+    assert "Try again" in response["body"]
+    assert_nothing_stored(harness)
+    # and the token was not spent: the buyer's retry succeeds
+    assert harness.register(subscription["registration_token"])["statusCode"] == 200
+
+
+def test_the_resolver_retries_throttling_and_errors_with_growing_jittered_backoff(
+    harness: Harness, marketplace: EmulatorHandle
+) -> None:
+    subscription = harness.subscribe()
+    marketplace.admin.queue_errors(
+        {"operation": "ResolveCustomer", "code": "ThrottlingException"},
+        {"operation": "ResolveCustomer", "code": "InternalServiceErrorException"},
+    )
+    waits: list[float] = []
+    resolver = MarketplaceResolver(
+        marketplace.metering(max_attempts=1), sleep=waits.append, jitter=lambda low, high: high
+    )
+    resolved = resolver.resolve(subscription["registration_token"])
+    assert resolved.license_arn == subscription["license_arn"]
+    assert waits == [0.1, 0.2]
+    marketplace.admin.queue_errors(*[{"operation": "ResolveCustomer", "code": "InternalServiceErrorException"}] * 4)
+    with pytest.raises(MarketplaceUnavailable):
+        resolver.resolve("any-token")
+
+
+def test_a_tampered_or_expired_completion_value_is_refused(harness: Harness) -> None:
+    subscription = harness.subscribe()
+    page = harness.register(subscription["registration_token"])["body"]
+    value = completion_value(page)
+    fields = {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com"}
+    # another customer's licence in the claims, the signature unchanged
+    payload, _, mac = value.partition(".")
+    claims = json.loads(signing._unb64(payload))
+    forged = signing._b64(json.dumps({**claims, "license_arn": "arn:aws:license-manager::1:license:l-x"}).encode())
+    for tampered in (f"{forged}.{mac}", value[:-2], "", "garbage"):
+        response = harness.complete(tampered, **fields)
+        assert response["statusCode"] == 403, tampered
+        assert "not issued for your subscription" in response["body"]
+    expired = signing.sign(claims, secret=SECRET, purpose=signing.COMPLETION, expires_at=1_000_000)
+    response = harness.complete(expired, **fields)
+    assert response["statusCode"] == 400
+    assert "Form expired" in response["body"]
+    customer = harness.customers().get(CustomerRef(LICENSE_PRODUCT, license_arn=subscription["license_arn"]))
+    assert customer is not None
+    assert customer.contact == {}
+
+
+def test_missing_or_malformed_fields_reshow_the_form_with_the_errors(harness: Harness) -> None:
+    subscription = harness.subscribe()
+    value = completion_value(harness.register(subscription["registration_token"])["body"])
+    response = harness.complete(value, company="", contact_name="Ada", email="not-an-email", phone="abc")
+    assert response["statusCode"] == 422
+    body = response["body"]
+    assert "Company is required." in body
+    assert "Email must be an address" in body
+    assert "Phone may contain only digits" in body
+    assert 'value="not-an-email"' in body
+    assert completion_value(body) == value
+    assert_secure_page(response)
+    customer = harness.customers().get(CustomerRef(LICENSE_PRODUCT, license_arn=subscription["license_arn"]))
+    assert customer is not None
+    assert customer.contact == {}
+
+
+def test_what_the_buyer_types_comes_back_escaped_in_every_page(harness: Harness) -> None:
+    subscription = harness.subscribe()
+    value = completion_value(harness.register(subscription["registration_token"])["body"])
+    # an invalid email with the payload everywhere: the 422 page shows every field back
+    reshown = harness.complete(value, company=XSS, contact_name=XSS, email=XSS, phone=XSS)
+    assert reshown["statusCode"] == 422
+    assert "<script>" not in reshown["body"]
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&quot;&#x27;&amp;" in reshown["body"]
+    # valid values still carrying markup: the confirmation shows them escaped
+    done = harness.complete(value, company=XSS, contact_name=XSS, email="a<b>@example.com", phone="+1 (555) 0100")
+    assert done["statusCode"] == 200, done["body"]
+    assert "<script>" not in done["body"]
+    assert "<b>" not in done["body"]
+    assert "a&lt;b&gt;@example.com" in done["body"]
+
+
+def test_the_token_is_never_logged_even_in_debug_mode(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: Any
+) -> None:
+    # Given every switch that would log or print events turned on
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    monkeypatch.setenv("POWERTOOLS_DEV", "true")
+    monkeypatch.setenv("POWERTOOLS_EVENT_HANDLER_DEBUG", "true")
+    # (botocore's own DEBUG logging prints request bodies, as it does for every AWS call: it stays at the
+    # Lambda's application log level, INFO, and is not ours to test)
+    caplog.set_level(logging.DEBUG, logger="aws_lambda_powertools")
+    logger.setLevel(logging.DEBUG)
+    try:
+        good = harness.subscribe()["registration_token"]
+        harness.register(good)
+        harness.register(good)  # the replay
+        harness.register("bogus-token-value-123")
+        harness.subscribe(LEGACY_PRODUCT)
+    finally:
+        logger.setLevel(logging.INFO)
+    captured = capsys.readouterr()
+    output = captured.out + captured.err + caplog.text
+    assert "registration refused" in output  # the logs were captured at all
+    assert good not in output
+    assert "bogus-token-value-123" not in output
