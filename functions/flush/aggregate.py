@@ -1,0 +1,104 @@
+"""Sum an hour's usage events into one record per (product, customer, dimension): deterministic for a closed hour."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from functions.customers.model import Customer
+from functions.metering.gateway import MeteringRecord
+from functions.settings import Product
+from functions.usage.model import Allocation, UsageEvent
+
+
+@dataclass
+class _Total:
+    first: UsageEvent
+    quantity: Decimal = Decimal(0)
+    events: int = 0
+    by_tags: dict[tuple[tuple[str, str], ...], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+
+def record_key(product_code: str, customer_key: str, dimension: str) -> str:
+    return f"{product_code}#{customer_key}#{dimension}"
+
+
+def aggregate(hour: datetime, events: Iterable[UsageEvent], products: Iterable[Product]) -> list[MeteringRecord]:
+    """One record per (product, customer, dimension) billed in ``hour``; allocations summed per tag set.
+
+    Events without allocations count toward the untagged allocation, so allocations always add up to the total.
+    """
+    integer = {(p.code, d.name): d.quantity_type == "integer" for p in products for d in p.dimensions}
+    totals: dict[str, _Total] = {}
+    tagged: set[str] = set()
+    for event in events:
+        key = record_key(event.product_code, event.customer_key, event.dimension)
+        total = totals.setdefault(key, _Total(first=event))
+        total.quantity += event.quantity
+        total.events += 1
+        if event.allocations:
+            tagged.add(key)
+            for allocation in event.allocations:
+                total.by_tags[allocation.tags] += allocation.quantity
+        else:
+            total.by_tags[()] += event.quantity
+    return [
+        MeteringRecord(
+            key=key,
+            hour=hour,
+            product_code=total.first.product_code,
+            customer_key=total.first.customer_key,
+            customer_aws_account_id=total.first.customer_aws_account_id,
+            dimension=total.first.dimension,
+            quantity=total.quantity,
+            integer=integer.get((total.first.product_code, total.first.dimension), True),
+            license_arn=total.first.license_arn,
+            customer_identifier=total.first.customer_identifier,
+            allocations=tuple(
+                Allocation(tags=tags, quantity=quantity) for tags, quantity in sorted(total.by_tags.items())
+            )
+            if key in tagged
+            else (),
+            events=total.events,
+        )
+        for key, total in sorted(totals.items())
+    ]
+
+
+def zero_records(
+    hour: datetime, metered: Iterable[MeteringRecord], products: Iterable[Product], customers: Iterable[Customer]
+) -> list[MeteringRecord]:
+    """A zero-quantity record for every meterable customer of a ``zero_usage_records`` product with no use.
+
+    Only customers registered before the hour began: Marketplace refuses usage before a licence starts.
+    """
+    seen = {r.key for r in metered}
+    by_code = {p.code: p for p in products if p.zero_usage_records}
+    zeros: list[MeteringRecord] = []
+    for customer in customers:
+        product = by_code.get(customer.ref.product_code)
+        if product is None or not customer.meterable:
+            continue
+        if customer.registered_at is not None and customer.registered_at > hour:
+            continue
+        for dimension in product.dimensions:
+            key = record_key(product.code, customer.ref.key, dimension.name)
+            if key not in seen:
+                zeros.append(
+                    MeteringRecord(
+                        key=key,
+                        hour=hour,
+                        product_code=product.code,
+                        customer_key=customer.ref.key,
+                        customer_aws_account_id=customer.customer_aws_account_id,
+                        dimension=dimension.name,
+                        quantity=Decimal(0),
+                        integer=dimension.quantity_type == "integer",
+                        license_arn=customer.ref.license_arn,
+                        customer_identifier=customer.ref.customer_identifier,
+                    )
+                )
+    return sorted(zeros, key=lambda r: r.key)

@@ -1,0 +1,128 @@
+"""Send sealed records: a client-side rate limit, jittered retries of identical records, bisection of rejections."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from functions.flush.ledger import RecordResult
+from functions.metering.gateway import BatchRejected, MeteringGateway, MeteringRecord, MeteringUnavailable
+
+_STATUS = {"Success": "sent", "CustomerNotSubscribed": "not_subscribed", "DuplicateRecord": "duplicate"}
+
+
+class TokenBucket:
+    """At most ``rate`` acquisitions per second, evenly spaced: saturates a quota without bursting past it."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next = monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
+
+
+@dataclass
+class Backoff:
+    """Full-jitter exponential backoff: the n-th retry waits uniform(0, min(cap, base * 2**n)) seconds."""
+
+    base: float = 0.2
+    cap: float = 10.0
+    attempts: int = 8
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def wait(self, retry: int) -> None:
+        self.sleep(self.rng.uniform(0, min(self.cap, self.base * 2**retry)))
+
+
+@dataclass
+class SendTally:
+    sent: int = 0  # records in calls made (retries included)
+    retried: int = 0
+    results: list[RecordResult] = field(default_factory=list)
+    left_pending: list[MeteringRecord] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, sent: int = 0, retried: int = 0) -> None:
+        with self.lock:
+            self.sent += sent
+            self.retried += retried
+
+
+class Sender:
+    def __init__(
+        self,
+        gateway: MeteringGateway,
+        limiter: TokenBucket,
+        backoff: Backoff,
+        out_of_time: Callable[[], bool],
+    ) -> None:
+        self._gateway = gateway
+        self._limiter = limiter
+        self._backoff = backoff
+        self._out_of_time = out_of_time
+
+    def deliver(self, records: Sequence[MeteringRecord], tally: SendTally) -> list[RecordResult]:
+        """Outcomes of ``records`` (one product, up to 25); records still unsent are added to ``tally.left_pending``.
+
+        Retries resend the very same records (Marketplace answers an identical record with its first
+        MeteringRecordId), so a lost response or a killed run never bills twice.
+        """
+        results: list[RecordResult] = []
+        pending = list(records)
+        retry = 0
+        while pending:
+            if self._out_of_time() or retry > self._backoff.attempts:
+                tally.left_pending.extend(pending)
+                break
+            if retry:
+                self._backoff.wait(retry)
+                tally.add(retried=len(pending))
+            self._limiter.acquire()
+            tally.add(sent=len(pending))
+            try:
+                outcome = self._gateway.batch_meter_usage(pending)
+            except MeteringUnavailable:
+                retry += 1
+                continue
+            except BatchRejected as rejection:
+                results.extend(self._isolate(pending, rejection, tally))
+                break
+            by_key = {r.key: r for r in pending}
+            results.extend(
+                RecordResult(by_key[o.key], _STATUS.get(o.status, "failed"), o.metering_record_id, _reason(o.status))
+                for o in outcome.outcomes
+                if o.key in by_key
+            )
+            pending = [by_key[k] for k in outcome.unprocessed if k in by_key]
+            retry = retry + 1 if pending else 0
+        return results
+
+    def _isolate(self, records: list[MeteringRecord], rejection: BatchRejected, tally: SendTally) -> list[RecordResult]:
+        # One bad record rejects its whole batch: halve until it stands alone, so every good record is billed.
+        if len(records) == 1:
+            return [RecordResult(records[0], "failed", None, rejection.code)]
+        middle = len(records) // 2
+        return self.deliver(records[:middle], tally) + self.deliver(records[middle:], tally)
+
+
+def _reason(status: str) -> str | None:
+    return None if status == "Success" else status

@@ -1,0 +1,190 @@
+"""The flush: seal every closed hour (oldest first), then send what is unsent, within the invocation's time."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from functions.clock import Clock
+from functions.customers.repository import CustomerRepository
+from functions.flush.aggregate import aggregate, zero_records
+from functions.flush.ledger import MeteringLedger, RecordResult
+from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
+from functions.metering.gateway import MAX_RECORDS_PER_CALL, MeteringGateway, MeteringRecord
+from functions.settings import Settings
+from functions.usage.model import HOUR, UsageEvent, hour_of
+from functions.usage.schema import DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY
+
+METERING_WINDOW = timedelta(hours=24)
+MONTH_END_CUTOFF = timedelta(hours=6)  # last month's records are accepted until 06:00 UTC on the 1st
+WORKERS = 4  # enough calls in flight that 50-150 ms latency does not keep us under the rate limit
+
+
+class UsageReader(Protocol):
+    def events_of_hour(self, hour: datetime) -> Iterator[UsageEvent]: ...
+
+    def late_events_billed_in(self, hour: datetime) -> Iterator[UsageEvent]: ...
+
+
+@dataclass(frozen=True)
+class FlushDeps:
+    settings: Settings
+    usage: UsageReader
+    ledger: MeteringLedger
+    customers: CustomerRepository
+    gateway: MeteringGateway
+    clock: Clock
+    backoff: Backoff = field(default_factory=Backoff)
+    workers: int = WORKERS
+
+
+@dataclass
+class FlushReport:
+    skipped: bool = False  # another flush holds the lease
+    hours_sealed: int = 0
+    records_sent: int = 0  # records in BatchMeterUsage calls, retries included
+    records_retried: int = 0
+    succeeded: int = 0
+    failed: Counter[str] = field(default_factory=Counter)  # by reason, terminal statuses included
+    not_subscribed: int = 0
+    duplicates: int = 0
+    left_pending: int = 0
+    oldest_unsent_hour_age_seconds: float = 0.0
+    more_work: bool = False
+
+
+def closed(hour: datetime, now: datetime, grace: timedelta) -> bool:
+    return now >= hour + HOUR + grace
+
+
+def window_missed(hour: datetime, now: datetime) -> bool:
+    """Marketplace refuses a record stamped ``hour`` (its start) now: past 24 hours or past the month-end cutoff."""
+    if now - hour >= METERING_WINDOW:
+        return True
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return hour < month_start and now >= month_start + MONTH_END_CUTOFF
+
+
+def unsendable(record: MeteringRecord) -> str | None:
+    if record.integer and record.quantity > MAX_INTEGER_QUANTITY:
+        return "QuantityTooLarge"
+    if not record.integer and not DECIMAL_QUANTITY.match(format(record.quantity.normalize(), "f")):
+        return "QuantityTooLarge" if record.quantity > Decimal(0) else "QuantityInvalid"
+    return None
+
+
+def flush(deps: FlushDeps, *, remaining_ms: Callable[[], int], reserve_ms: int = 60_000) -> FlushReport:
+    """Seal closed hours and send unsent records until done or ``reserve_ms`` before the deadline.
+
+    Every step is safe to repeat: a closed hour's total is deterministic, identical records are idempotent at
+    Marketplace, and the cursor only moves forward. A run killed anywhere is finished by the next one.
+    """
+    now = deps.clock.now()
+    owner = uuid.uuid4().hex
+    if not deps.ledger.acquire_lease(owner, now + timedelta(milliseconds=remaining_ms()), now):
+        return FlushReport(skipped=True)
+    try:
+        return _flush(deps, now, lambda: remaining_ms() < reserve_ms)
+    finally:
+        deps.ledger.release_lease(owner)
+
+
+def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> FlushReport:
+    report = FlushReport()
+    fresh, report.hours_sealed, sealing_left = _seal_closed_hours(deps, now, out_of_time)
+    unsent = {(r.hour, r.key): r for r in deps.ledger.pending()}
+    unsent.update({(r.hour, r.key): r for r in fresh})
+    # oldest hour first: nearest the 24-hour limit and the month-end cutoff
+    ordered = sorted(unsent.values(), key=lambda r: (r.hour, r.product_code, r.key))
+    parked = [RecordResult(r, "failed", None, reason) for r in ordered if (reason := _cannot_send(r, now))]
+    if parked:
+        deps.ledger.write_results(parked)
+    parked_keys = {(p.record.hour, p.record.key) for p in parked}
+    tally = SendTally()
+    sender = Sender(
+        deps.gateway, TokenBucket(float(deps.settings.metering_calls_per_second)), deps.backoff, out_of_time
+    )
+
+    def send(batch: list[MeteringRecord]) -> None:
+        results = sender.deliver(batch, tally)
+        if results:
+            deps.ledger.write_results(results)
+        with tally.lock:
+            tally.results.extend(results)
+
+    batches = _batches([r for r in ordered if (r.hour, r.key) not in parked_keys])
+    with ThreadPoolExecutor(max_workers=deps.workers) as pool:
+        for _ in pool.map(send, batches):
+            pass
+    _tally(report, tally, parked, now, sealing_left)
+    return report
+
+
+def _cannot_send(record: MeteringRecord, now: datetime) -> str | None:
+    if window_missed(record.hour, now):
+        return "TimestampOutOfBounds"
+    return unsendable(record)
+
+
+def _seal_closed_hours(
+    deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]
+) -> tuple[list[MeteringRecord], int, bool]:
+    grace = timedelta(seconds=deps.settings.flush_grace_seconds)
+    products = deps.settings.products
+    # nothing older than the metering window can have been accepted, so a first run starts there
+    hour = deps.ledger.next_hour_to_seal() or hour_of(now - METERING_WINDOW)
+    fresh: list[MeteringRecord] = []
+    sealed = 0
+    while closed(hour, now, grace):
+        if out_of_time():
+            return fresh, sealed, True
+        events = [*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour)]
+        records = aggregate(hour, events, products)
+        if any(p.zero_usage_records for p in products):
+            records += zero_records(hour, records, products, deps.customers.list_all())
+        deps.ledger.write_pending(records)
+        if not deps.ledger.seal(hour):
+            break  # another flush sealed it (same records): it is sending them
+        fresh.extend(records)
+        sealed += 1
+        hour += HOUR
+    return fresh, sealed, False
+
+
+def _batches(records: list[MeteringRecord]) -> list[list[MeteringRecord]]:
+    """Full calls of one product each, in the records' order (one product per BatchMeterUsage call)."""
+    open_batches: dict[str, list[MeteringRecord]] = {}
+    batches: list[list[MeteringRecord]] = []
+    for record in records:
+        batch = open_batches.setdefault(record.product_code, [])
+        batch.append(record)
+        if len(batch) == MAX_RECORDS_PER_CALL:
+            batches.append(batch)
+            open_batches[record.product_code] = []
+    batches.extend(b for b in open_batches.values() if b)
+    return batches
+
+
+def _tally(
+    report: FlushReport, tally: SendTally, parked: list[RecordResult], now: datetime, sealing_left: bool
+) -> None:
+    report.records_sent = tally.sent
+    report.records_retried = tally.retried
+    for result in [*tally.results, *parked]:
+        if result.status == "sent":
+            report.succeeded += 1
+        else:
+            report.failed[result.reason or result.status] += 1
+        report.not_subscribed += result.status == "not_subscribed"
+        report.duplicates += result.status == "duplicate"
+    report.left_pending = len(tally.left_pending)
+    if tally.left_pending:
+        oldest = min(r.hour for r in tally.left_pending)
+        report.oldest_unsent_hour_age_seconds = (now - oldest).total_seconds()
+    report.more_work = sealing_left or bool(tally.left_pending)

@@ -1,0 +1,140 @@
+"""BatchMeterUsage behind our own interface: records in, per-record outcomes out, errors as our exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.usage.model import Allocation
+
+MAX_RECORDS_PER_CALL = 25
+RETRYABLE_CODES = frozenset({"ThrottlingException", "InternalServiceErrorException"})
+
+
+@dataclass(frozen=True)
+class MeteringRecord:
+    """One hour's sealed total for (product, customer, dimension): sent as is, never changed."""
+
+    key: str  # <product>#<customer key>#<dimension>, unique within the hour
+    hour: datetime
+    product_code: str
+    customer_key: str
+    customer_aws_account_id: str
+    dimension: str
+    quantity: Decimal
+    integer: bool
+    license_arn: str | None = None
+    customer_identifier: str | None = None
+    allocations: tuple[Allocation, ...] = ()
+    events: int = 0  # how many usage events it totals (audit)
+
+    @property
+    def customer(self) -> str:
+        """How Marketplace names the customer in its results."""
+        return self.license_arn or self.customer_identifier or ""
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    key: str
+    status: str  # Success | CustomerNotSubscribed | DuplicateRecord
+    metering_record_id: str | None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    outcomes: tuple[RecordOutcome, ...]
+    unprocessed: tuple[str, ...]  # keys Marketplace did not process: send them again
+
+
+class MeteringError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class MeteringUnavailable(MeteringError):
+    """Throttled, a 5xx or no answer: the same records may be sent again (identical records are idempotent)."""
+
+
+class BatchRejected(MeteringError):
+    """The whole request was refused because of its content (one bad record rejects all of them)."""
+
+
+class MeteringGateway(Protocol):
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        """Send up to 25 records of one product."""
+        ...
+
+
+def usage_record(record: MeteringRecord) -> dict[str, Any]:
+    usage: dict[str, Any] = {"Timestamp": record.hour, "Dimension": record.dimension}
+    if record.license_arn is not None:
+        usage["CustomerAWSAccountId"] = record.customer_aws_account_id
+        usage["LicenseArn"] = record.license_arn
+    else:
+        usage["CustomerIdentifier"] = record.customer_identifier
+    if record.integer:
+        usage["Quantity"] = int(record.quantity)
+    else:
+        usage["QuantityAsDecimal"] = _decimal_text(record.quantity)
+    if record.allocations:
+        usage["UsageAllocations"] = [
+            {
+                "AllocatedUsageQuantity": int(a.quantity),
+                **({"Tags": [{"Key": k, "Value": v} for k, v in a.tags]} if a.tags else {}),
+            }
+            if record.integer
+            else {
+                "AllocatedUsageQuantityAsDecimal": _decimal_text(a.quantity),
+                **({"Tags": [{"Key": k, "Value": v} for k, v in a.tags]} if a.tags else {}),
+            }
+            for a in record.allocations
+        ]
+    return usage
+
+
+def _decimal_text(quantity: Decimal) -> str:
+    text = format(quantity.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+class Boto3MeteringGateway:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        if not records or len(records) > MAX_RECORDS_PER_CALL:
+            raise ValueError(f"send 1..{MAX_RECORDS_PER_CALL} records, not {len(records)}")
+        request: dict[str, Any] = {"UsageRecords": [usage_record(r) for r in records]}
+        if records[0].license_arn is None:  # legacy customers; never together with LicenseArn
+            request["ProductCode"] = records[0].product_code
+        try:
+            response = self._client.batch_meter_usage(**request)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "Unknown")
+            message = error.response.get("Error", {}).get("Message", "")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in RETRYABLE_CODES or status >= 500:
+                raise MeteringUnavailable(code, message) from error
+            raise BatchRejected(code, message) from error
+        except BotoCoreError as error:  # no connection, timeout, response cut off: the outcome is unknown
+            raise MeteringUnavailable(type(error).__name__, str(error)) from error
+        by_identity = {(r.customer, r.dimension): r.key for r in records}
+
+        def key_of(usage: dict[str, Any]) -> str:
+            customer = usage.get("LicenseArn") or usage.get("CustomerIdentifier") or ""
+            return by_identity[(customer, usage["Dimension"])]
+
+        return BatchOutcome(
+            outcomes=tuple(
+                RecordOutcome(key_of(r["UsageRecord"]), r["Status"], r.get("MeteringRecordId"))
+                for r in response.get("Results", [])
+            ),
+            unprocessed=tuple(key_of(u) for u in response.get("UnprocessedRecords", [])),
+        )
