@@ -125,8 +125,7 @@ def _walk(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
         if enum and value not in enum:
             out.append(Violation(path, f"Member must satisfy enum value set: [{', '.join(enum)}]", value))
         pattern = meta.get("pattern")
-        # Smithy patterns are ECMA-262 and not implicitly anchored, hence search() and not fullmatch().
-        if pattern and re.search(pattern, value) is None:
+        if pattern and _compiled(pattern).search(value) is None:
             out.append(Violation(path, f"Member must satisfy regular expression pattern: {pattern}", value))
         return
     if kind in {"integer", "long"}:
@@ -150,6 +149,19 @@ def _walk(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float | datetime):
             out.append(Violation(path, "Member must be a timestamp (epoch seconds)", value, "type"))
         return
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    r"""Compile a Smithy (ECMA-262) pattern with ECMA semantics.
+
+    Smithy patterns are not implicitly anchored, hence search() and not fullmatch(). A trailing ``$`` in
+    ECMA-262 matches only at the very end, while Python's also matches before a final newline; ``\Z`` is the
+    ECMA meaning, so "abc" plus a newline is rejected as AWS rejects it.
+    """
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
 
 
 def _check_size(meta: dict[str, Any], size: int, value: Any, path: str, out: list[Violation]) -> None:

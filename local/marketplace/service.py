@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 METERING = "meteringmarketplace"
 WRITE_COALESCE_SECONDS = 0.05
+LEDGER_FILTER_ALIASES = {"account_id": "customer_aws_account_id"}
 ENTITLEMENT = "marketplace-entitlement"
 
 
@@ -516,7 +517,9 @@ class Marketplace:
             records = [dict(r) for r in self.world.ledger]
         for record in records:
             record.pop("dedup_key", None)
-        return [r for r in records if all(str(r.get(k)) == v for k, v in filters.items())]
+        # CONTRACT.md documents ?account_id= for the ledger; the record field is customer_aws_account_id.
+        wanted = {LEDGER_FILTER_ALIASES.get(k, k): v for k, v in filters.items()}
+        return [r for r in records if all(str(r.get(k)) == v for k, v in wanted.items())]
 
     def calls(self, filters: dict[str, str]) -> list[dict[str, Any]]:
         with self.lock:

@@ -199,6 +199,8 @@ def test_legacy_mode_uses_customer_identifier_and_product_code(env):
     result = _meter(client, [record], ProductCode="legacy-product")["Results"][0]
     assert result["Status"] == "Success"
     assert env.admin.ledger(customer_identifier=sub["customer_identifier"])[0]["quantity"] == "4"
+    assert len(env.admin.ledger(account_id="111122223333", product_code="legacy-product")) == 1
+    assert env.admin.ledger(account_id="444455556666") == []
 
 
 def test_legacy_mode_needs_product_code(env):
