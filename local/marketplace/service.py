@@ -6,6 +6,7 @@ the same way from the AWS side, the admin API, the buyer pages and Python.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -47,6 +48,17 @@ METERING = "meteringmarketplace"
 WRITE_COALESCE_SECONDS = 0.05
 LEDGER_FILTER_ALIASES = {"account_id": "customer_aws_account_id"}
 ENTITLEMENT = "marketplace-entitlement"
+
+
+def _text(value: Any) -> str:
+    # Query strings are text: compare booleans and nulls the way they are spelled in the JSON output.
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return str(value)
+
+
+def _matches(item: dict[str, Any], filters: dict[str, str]) -> bool:
+    return all(_text(item.get(key)) == wanted for key, wanted in filters.items())
 
 
 class AdminError(Exception):
@@ -506,7 +518,7 @@ class Marketplace:
     def subscriptions(self, filters: dict[str, str]) -> list[dict[str, Any]]:
         with self.lock:
             subs = [self._describe(s) for s in self.world.subscriptions.values()]
-        return [s for s in subs if all(str(s.get(k)) == v for k, v in filters.items())]
+        return [s for s in subs if _matches(s, filters)]
 
     def subscription(self, agreement_id: str) -> dict[str, Any]:
         with self.lock:
@@ -519,12 +531,12 @@ class Marketplace:
             record.pop("dedup_key", None)
         # CONTRACT.md documents ?account_id= for the ledger; the record field is customer_aws_account_id.
         wanted = {LEDGER_FILTER_ALIASES.get(k, k): v for k, v in filters.items()}
-        return [r for r in records if all(str(r.get(k)) == v for k, v in wanted.items())]
+        return [r for r in records if _matches(r, wanted)]
 
     def calls(self, filters: dict[str, str]) -> list[dict[str, Any]]:
         with self.lock:
             calls = [dict(c) for c in self.world.calls]
-        return [c for c in calls if all(str(c.get(k)) == v for k, v in filters.items())]
+        return [c for c in calls if _matches(c, filters)]
 
     def notifications(self, after: int) -> list[dict[str, Any]]:
         with self.lock:

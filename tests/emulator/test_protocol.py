@@ -90,6 +90,15 @@ def test_every_call_is_logged(marketplace):
         ("ResolveCustomer", 400, "InvalidTokenException"),
     ]
     assert all(c["access_key_id"] == "AKIAEMULATORSELLER01" for c in calls)
+    assert [c["operation"] for c in marketplace.admin.calls(error_code="null")] == ["BatchMeterUsage"]
+
+
+def test_subscription_filters(marketplace):
+    marketplace.subscribe_buyer("111122223333", free_trial=True)
+    marketplace.subscribe_buyer("444455556666", confirm=False)
+    admin = marketplace.admin
+    assert [s["account_id"] for s in admin.list_subscriptions(free_trial="true")] == ["111122223333"]
+    assert [s["account_id"] for s in admin.list_subscriptions(status="pending")] == ["444455556666"]
 
 
 def test_admin_errors(marketplace):
