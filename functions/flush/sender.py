@@ -106,13 +106,11 @@ class Sender:
             except BatchRejected as rejection:
                 results.extend(self._isolate(pending, rejection, tally))
                 break
-            by_key = {r.key: r for r in pending}
             results.extend(
-                RecordResult(by_key[o.key], _STATUS.get(o.status, "failed"), o.metering_record_id, _reason(o.status))
+                RecordResult(o.record, _STATUS.get(o.status, "failed"), o.metering_record_id, _reason(o.status))
                 for o in outcome.outcomes
-                if o.key in by_key
             )
-            pending = [by_key[k] for k in outcome.unprocessed if k in by_key]
+            pending = list(outcome.unprocessed)
             retry = retry + 1 if pending else 0
         return results
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.usage.model import Allocation
+from functions.usage.model import Allocation, hour_of
 
 MAX_RECORDS_PER_CALL = 25
 RETRYABLE_CODES = frozenset({"ThrottlingException", "InternalServiceErrorException"})
@@ -41,7 +41,7 @@ class MeteringRecord:
 
 @dataclass(frozen=True)
 class RecordOutcome:
-    key: str
+    record: MeteringRecord
     status: str  # Success | CustomerNotSubscribed | DuplicateRecord
     metering_record_id: str | None
 
@@ -49,7 +49,7 @@ class RecordOutcome:
 @dataclass(frozen=True)
 class BatchOutcome:
     outcomes: tuple[RecordOutcome, ...]
-    unprocessed: tuple[str, ...]  # keys Marketplace did not process: send them again
+    unprocessed: tuple[MeteringRecord, ...]  # Marketplace did not process these: send them again
 
 
 class MeteringError(Exception):
@@ -125,16 +125,17 @@ class Boto3MeteringGateway:
             raise BatchRejected(code, message) from error
         except BotoCoreError as error:  # no connection, timeout, response cut off: the outcome is unknown
             raise MeteringUnavailable(type(error).__name__, str(error)) from error
-        by_identity = {(r.customer, r.dimension): r.key for r in records}
+        # Marketplace's own identity of a record: customer, dimension, hour (one batch may span hours)
+        by_identity = {(r.customer, r.dimension, r.hour): r for r in records}
 
-        def key_of(usage: dict[str, Any]) -> str:
+        def record_of(usage: dict[str, Any]) -> MeteringRecord:
             customer = usage.get("LicenseArn") or usage.get("CustomerIdentifier") or ""
-            return by_identity[(customer, usage["Dimension"])]
+            return by_identity[(customer, usage["Dimension"], hour_of(usage["Timestamp"]))]
 
         return BatchOutcome(
             outcomes=tuple(
-                RecordOutcome(key_of(r["UsageRecord"]), r["Status"], r.get("MeteringRecordId"))
+                RecordOutcome(record_of(r["UsageRecord"]), r["Status"], r.get("MeteringRecordId"))
                 for r in response.get("Results", [])
             ),
-            unprocessed=tuple(key_of(u) for u in response.get("UnprocessedRecords", [])),
+            unprocessed=tuple(record_of(u) for u in response.get("UnprocessedRecords", [])),
         )

@@ -1,0 +1,241 @@
+"""The money invariant: the emulator's ledger equals accepted usage, per customer, dimension and billed hour.
+
+Real parts only: DynamoDB Local and the Marketplace emulator through unmodified boto3 clients; faults are
+injected in the emulator (5xx, unprocessed records, lost responses, throttling) or by stopping the flush.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from functions.clock import ManualClock
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.repository import DynamoCustomerRepository
+from functions.flush.ledger import DynamoMeteringLedger
+from functions.flush.sender import Backoff
+from functions.flush.service import FlushDeps, FlushReport, flush
+from functions.metering.gateway import BatchOutcome, Boto3MeteringGateway, MeteringRecord
+from functions.settings import Dimension, Product, Settings
+from functions.usage.ingest import record_usage
+from functions.usage.model import hour_key, hour_of
+from functions.usage.store import DynamoUsageStore
+from local.marketplace.testing import EmulatorHandle
+
+START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+PRODUCT = Product(
+    code="money-product",
+    name="Money",
+    dimensions=(Dimension(name="api_calls"), Dimension(name="storage_gb", quantity_type="decimal")),
+)
+FAST = Backoff(base=0.001, cap=0.01, attempts=30)
+
+
+@dataclass
+class World:
+    settings: Settings
+    clock: ManualClock
+    marketplace: EmulatorHandle
+    customers: list[dict[str, Any]]
+    dynamodb: Any
+
+    def deps(self, gateway: Any = None) -> FlushDeps:
+        return FlushDeps(
+            settings=self.settings,
+            usage=self.store(),
+            ledger=DynamoMeteringLedger(self.dynamodb, self.settings.metering_table, retention=timedelta(days=1)),
+            customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
+            gateway=gateway or Boto3MeteringGateway(self.marketplace.metering(max_attempts=1)),
+            clock=self.clock,
+            backoff=FAST,
+        )
+
+    def store(self) -> DynamoUsageStore:
+        return DynamoUsageStore(
+            self.dynamodb, self.settings.usage_table, shards=self.settings.usage_shards, retention=timedelta(days=1)
+        )
+
+    def record(self, events: list[dict[str, Any]]) -> Any:
+        return record_usage(
+            events,
+            settings=self.settings,
+            customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
+            store=self.store(),
+            clock=self.clock,
+        )
+
+    def move_to(self, moment: datetime) -> None:
+        self.clock.set(moment)
+        self.marketplace.admin.set_clock(moment.isoformat().replace("+00:00", "Z"))
+
+    def ledger_totals(self) -> dict[tuple[str, str, str], Decimal]:
+        totals: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+        for entry in self.marketplace.admin.ledger(product_code=PRODUCT.code):
+            key = (entry["license_arn"], entry["dimension"], entry["hour"][:13])
+            assert key not in totals, f"billed twice: {key}"
+            totals[key] += Decimal(entry["quantity"])
+        return dict(totals)
+
+
+@pytest.fixture
+def world(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> World:
+    test_settings = settings.model_copy(update={"products": (PRODUCT,), "usage_shards": 4, "flush_grace_seconds": 300})
+    marketplace.admin.create_product(PRODUCT.code, ["api_calls", "storage_gb"], customer_mode="license")
+    clock = ManualClock(START)
+    w = World(test_settings, clock, marketplace, [], dynamodb)
+    w.move_to(START)
+    repository = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
+    for n in range(6):
+        account = f"{100000000000 + n}"
+        sub = marketplace.admin.subscribe(PRODUCT.code, account, start_time="2026-11-25T00:00:00Z")
+        w.customers.append(sub)
+        repository.put(
+            Customer(
+                ref=CustomerRef(PRODUCT.code, license_arn=sub["license_arn"]),
+                customer_aws_account_id=account,
+                state=SubscriptionState.ACTIVE,
+                state_changed_at=START - timedelta(days=1),
+            )
+        )
+    return w
+
+
+def _event(rng: random.Random, world: World, n: int, when: datetime) -> dict[str, Any]:
+    customer = rng.choice(world.customers)
+    decimal = rng.random() < 0.3
+    event: dict[str, Any] = {
+        "event_id": f"e{n}",
+        "product_code": PRODUCT.code,
+        "license_arn": customer["license_arn"],
+        "customer_aws_account_id": customer["account_id"],
+        "dimension": "storage_gb" if decimal else "api_calls",
+        "quantity": f"{rng.randint(0, 50)}.{rng.randint(0, 999):03d}" if decimal else rng.randint(0, 1000),
+        "timestamp": when.isoformat(),
+    }
+    if not decimal and rng.random() < 0.3 and event["quantity"] >= 2:
+        half = event["quantity"] // 2
+        event["allocations"] = [
+            {"tags": {"team": rng.choice(["a", "b"])}, "quantity": half},
+            {"tags": {"team": "c"}, "quantity": event["quantity"] - half},
+        ]
+    return event
+
+
+def _run_workload(world: World, seed: int) -> dict[tuple[str, str, str], Decimal]:
+    """Ingest 3 hours of random usage (duplicates and late events included); the expected bill per billed hour."""
+    rng = random.Random(seed)
+    expected: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    n = 0
+    for step in range(12):  # every 15 minutes over 3 hours
+        now = START + timedelta(minutes=15 * step + rng.randint(0, 14))
+        world.move_to(now)
+        events = [_event(rng, world, n + i, now - timedelta(minutes=rng.randint(0, 10))) for i in range(20)]
+        n += len(events)
+        if step >= 5 and rng.random() < 0.7:  # late: stamped in an hour that no longer takes usage
+            late_time = now - timedelta(hours=1, minutes=30)
+            events.append(_event(rng, world, n, late_time))
+            n += 1
+        events.append(dict(rng.choice(events)))  # the same event id again in the same batch
+        result = world.record(events)
+        again = world.record(events[:5])  # a retry of part of the batch: all duplicates
+        assert len(again.accepted) == 0
+        accepted = set(result.accepted)
+        for event in events:
+            if event["event_id"] in accepted:
+                accepted.discard(event["event_id"])
+                when = datetime.fromisoformat(event["timestamp"])
+                billed = hour_of(when)
+                if now >= billed + timedelta(hours=1, seconds=300 - 60):
+                    billed = hour_of(now + timedelta(seconds=60))
+                expected[(event["license_arn"], event["dimension"], hour_key(billed))] += Decimal(
+                    str(event["quantity"])
+                )
+        if step % 4 == 3:  # an hourly flush, at whatever point of the hour
+            world.move_to(now + timedelta(minutes=6))
+            flush(world.deps(), remaining_ms=lambda: 900_000)
+    return expected
+
+
+def _drain(world: World) -> FlushReport:
+    world.move_to(START + timedelta(hours=4, minutes=10))
+    report = FlushReport()
+    for _ in range(5):
+        report = flush(world.deps(), remaining_ms=lambda: 900_000)
+        if not report.more_work:
+            break
+    return report
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_ledger_equals_accepted_usage_under_service_faults(world: World, seed: int) -> None:
+    # Given 5xx, unprocessed records and lost responses (Marketplace committed, the answer never came back)
+    world.marketplace.admin.put_faults(internal_error_rate=0.2, unprocessed_rate=0.2, lost_response_rate=0.2, seed=seed)
+    # When three hours of usage with duplicates and late events are ingested and flushed hourly, then drained
+    expected = _run_workload(world, seed)
+    report = _drain(world)
+    # Then every accepted unit is billed exactly once, in its hour (late ones in the next open hour)
+    assert report.left_pending == 0
+    assert world.ledger_totals() == dict(expected)
+    assert report.duplicates == 0
+    # and the faults really happened: 5xx answers and unprocessed records were retried
+    calls = world.marketplace.admin.calls()
+    assert any(c["http_status"] >= 500 for c in calls)
+    assert any(c.get("unprocessed") for c in calls)
+
+
+class _KilledAfter:
+    """Our gateway; the process dies right after call number ``calls`` committed, before its results were stored."""
+
+    def __init__(self, inner: Boto3MeteringGateway, calls: int) -> None:
+        self.inner = inner
+        self.calls = calls
+        self.lock = threading.Lock()
+
+    def batch_meter_usage(self, records: list[MeteringRecord]) -> BatchOutcome:
+        outcome = self.inner.batch_meter_usage(records)
+        with self.lock:
+            self.calls -= 1
+            dead = self.calls <= 0
+        if dead:
+            raise SystemExit("flush process killed")
+        return outcome
+
+
+def test_a_flush_killed_mid_run_and_two_concurrent_flushes_bill_once(world: World) -> None:
+    # Given three hours of accepted usage
+    world.marketplace.admin.put_faults(lost_response_rate=0.1, seed=7)
+    rng = random.Random(7)
+    for step in range(3):
+        world.move_to(START + timedelta(minutes=20 * step))
+        world.record([_event(rng, world, 100 * step + i, START + timedelta(minutes=20 * step)) for i in range(60)])
+    expected: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for item in world.dynamodb.scan(TableName=world.settings.usage_table)["Items"]:
+        expected[(item["l"]["S"], item["d"]["S"], item["pk"]["S"].split("#")[1])] += Decimal(item["q"]["S"])
+    world.move_to(START + timedelta(hours=1, minutes=10))
+    # When a flush dies right after its first call committed
+    with pytest.raises(SystemExit):
+        flush(
+            world.deps(_KilledAfter(Boto3MeteringGateway(world.marketplace.metering(max_attempts=1)), 1)),
+            remaining_ms=lambda: 900_000,
+        )
+    # and two flushes then run at once
+    reports: list[FlushReport] = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(flush(world.deps(), remaining_ms=lambda: 900_000)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    flush(world.deps(), remaining_ms=lambda: 900_000)
+    # Then the ledger holds each total once, nothing lost, and Marketplace never saw a conflicting record
+    assert world.ledger_totals() == dict(expected)
+    assert all(r.duplicates == 0 for r in reports)
