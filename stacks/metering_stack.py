@@ -8,10 +8,12 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from functions.storage.schema import CUSTOMERS, USAGE
+from functions.storage.schema import CUSTOMERS, IDEMPOTENCY, USAGE
 from stacks.config import AppConfig
 from stacks.constructs.api import Api, log_retention
+from stacks.constructs.events import EventBus
 from stacks.constructs.lambda_code import dependencies_layer, function_code
+from stacks.constructs.registration import Registration
 from stacks.constructs.tables import Tables
 from stacks.constructs.usage_api import UsageApi
 
@@ -35,6 +37,20 @@ class MeteringStack(Stack):
             log_retention=log_retention(config.log_retention_days),
             usage_table=self.tables.by_spec[USAGE],
             customers_table=self.tables.by_spec[CUSTOMERS],
+        )
+
+        self.events = EventBus(self, "Events")
+        self.registration = Registration(
+            self,
+            "Registration",
+            rest_api=self.api.rest_api,
+            code=self.code,
+            layer=self.layer,
+            environment=self.function_environment(),
+            log_retention=log_retention(config.log_retention_days),
+            customers_table=self.tables.by_spec[CUSTOMERS],
+            idempotency_table=self.tables.by_spec[IDEMPOTENCY],
+            event_bus=self.events.bus,
         )
 
     def function_environment(self) -> dict[str, str]:

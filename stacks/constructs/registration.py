@@ -1,0 +1,108 @@
+"""The fulfillment URL: public ``/register`` routes, the function resolving buyers, its signing secret."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from stacks.constructs.lambda_code import acknowledge, python_function
+
+HANDLER = "functions.handlers.registration.handler"
+
+
+class Registration(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rest_api: apigateway.RestApi,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        environment: dict[str, str],
+        log_retention: logs.RetentionDays,
+        customers_table: dynamodb.ITableV2,
+        idempotency_table: dynamodb.ITableV2,
+        event_bus: events.IEventBus,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.signing_secret = secretsmanager.Secret(
+            self,
+            "SigningSecret",
+            description="HMAC key binding the onboarding form (and a seller's sign-up link) to the registered buyer",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+        )
+        self.function = python_function(
+            self,
+            "Function",
+            handler=HANDLER,
+            code=code,
+            layer=layer,
+            environment={
+                **environment,
+                "EVENT_BUS_NAME": event_bus.event_bus_name,
+                "SIGNING_SECRET_ARN": self.signing_secret.secret_arn,
+            },
+            log_retention=log_retention,
+            description="Fulfillment URL: ResolveCustomer, store the buyer, onboarding form",
+        )
+        # Exactly the calls the code makes: UpdateItem (upsert, contact) on customers; Powertools
+        # idempotency's get/put/update/delete on its table; one secret read; PutEvents on our bus.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[customers_table.table_arn])
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                resources=[idempotency_table.table_arn],
+            )
+        )
+        self.signing_secret.grant_read(self.function)
+        event_bus.grant_put_events_to(self.function)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["aws-marketplace:ResolveCustomer"], resources=["*"])
+        )
+
+        integration = apigateway.LambdaIntegration(self.function)
+        register = rest_api.root.add_resource("register")
+        complete = register.add_resource("complete")
+        self.methods = [
+            resource.add_method(verb, integration) for resource in (register, complete) for verb in ("POST", "GET")
+        ]
+        public = (
+            "The fulfillment URL is public by AWS Marketplace's design: the buyer's browser posts the registration "
+            "token there. The token (checked by ResolveCustomer) and the HMAC-signed form value are the authorization."
+        )
+        for method in self.methods:
+            acknowledge(method, {"AwsSolutions-APIG4": public, "AwsSolutions-COG4": public})
+        acknowledge(
+            self.function,
+            {
+                "AwsSolutions-IAM5[Resource::*]": (
+                    "aws-marketplace:ResolveCustomer supports no resource-level permissions; "
+                    "the action is the only one granted on *."
+                ),
+            },
+        )
+        acknowledge(
+            self.signing_secret,
+            {
+                "AwsSolutions-SMG4": (
+                    "An HMAC key for values living at most COMPLETION_TTL_SECONDS; no credentials elsewhere depend "
+                    "on it, so it is rotated by putting a new value (forms open at that moment must be restarted)."
+                ),
+            },
+        )
+        CfnOutput(
+            self,
+            "FulfillmentUrl",
+            value=rest_api.url_for_path("/register"),
+            description="Give this to AWS Marketplace as the product's fulfillment URL",
+        )

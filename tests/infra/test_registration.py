@@ -1,0 +1,88 @@
+"""Template assertions for the registration capability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+
+def _registration_function(template: Template) -> tuple[str, Any]:
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "functions.handlers.registration.handler"}}
+    )
+    assert len(functions) == 1
+    return next(iter(functions.items()))
+
+
+def _policy_statements(template: Template, function_id: str) -> list[dict[str, Any]]:
+    role = template.to_json()["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = [
+        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+    ]
+    return [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    actions = statement["Action"]
+    return {actions} if isinstance(actions, str) else set(actions)
+
+
+def test_the_function_is_arm64_python313_traced_with_its_settings(template: Template) -> None:
+    _, function = _registration_function(template)
+    properties = function["Properties"]
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    variables = properties["Environment"]["Variables"]
+    assert {"CUSTOMERS_TABLE", "IDEMPOTENCY_TABLE", "PRODUCTS", "EVENT_BUS_NAME", "SIGNING_SECRET_ARN"} <= set(
+        variables
+    )
+    assert "SIGNING_SECRET" not in variables  # only the secret's ARN: the value is read at run time
+
+
+def test_the_function_may_do_exactly_what_registration_needs(template: Template) -> None:
+    function_id, _ = _registration_function(template)
+    statements = _policy_statements(template, function_id)
+    granted = set().union(*(_actions(s) for s in statements))
+    assert "aws-marketplace:ResolveCustomer" in granted
+    assert "events:PutEvents" in granted
+    assert "secretsmanager:GetSecretValue" in granted
+    dynamodb = {a for a in granted if a.startswith("dynamodb:")}
+    assert dynamodb == {"dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert not any(a.endswith("*") for a in granted)
+    # on "*" only what cannot be scoped: ResolveCustomer and X-Ray tracing
+    on_any_resource = set().union(*(_actions(s) for s in statements if s["Resource"] == "*"))
+    assert on_any_resource == {"aws-marketplace:ResolveCustomer", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_the_register_routes_are_public_and_proxied_to_the_function(template: Template) -> None:
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+    by_path = {r["Properties"]["PathPart"]: resource_id for resource_id, r in resources.items()}
+    assert {"register", "complete"} <= set(by_path)
+    for path in ("register", "complete"):
+        for verb in ("POST", "GET"):
+            template.has_resource_properties(
+                "AWS::ApiGateway::Method",
+                {
+                    "HttpMethod": verb,
+                    "ResourceId": {"Ref": by_path[path]},
+                    "AuthorizationType": "NONE",
+                    "Integration": Match.object_like({"Type": "AWS_PROXY"}),
+                },
+            )
+
+
+def test_a_generated_signing_secret_and_an_event_bus_exist(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"GenerateSecretString": Match.object_like({"PasswordLength": 64})},
+    )
+    template.resource_count_is("AWS::Events::EventBus", 1)
+
+
+def test_the_fulfillment_url_is_an_output(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    fulfillment = [o for name, o in outputs.items() if name.startswith("RegistrationFulfillmentUrl")]
+    assert len(fulfillment) == 1
+    assert "/register" in str(fulfillment[0]["Value"])
