@@ -12,9 +12,10 @@ import pytest
 
 from functions.settings import Settings
 from local.dynamodb import DynamoDBLocal
-from local.marketplace.server import EmulatorServer
-from local.marketplace.testing import EmulatorHandle, fresh_world, start_emulator
 from local.tables import create_tables, delete_tables
+
+# The emulator fixtures (marketplace_server per session, marketplace per test) for every test package.
+pytest_plugins = ["local.marketplace.pytest_plugin"]
 
 # Dummy credentials and region for every boto3 client the tests create; no request leaves loopback.
 os.environ.update(
@@ -60,18 +61,3 @@ def settings(dynamodb: Any, dynamodb_endpoint: str) -> Iterator[Settings]:
     create_tables(dynamodb, test_settings)
     yield test_settings
     delete_tables(dynamodb, test_settings)
-
-
-# The emulator fixtures for every test package (tests/emulator/conftest.py defines the same for its own tests).
-@pytest.fixture(scope="session")
-def marketplace_server() -> Iterator[EmulatorServer]:
-    server = start_emulator()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def marketplace(marketplace_server: EmulatorServer) -> EmulatorHandle:
-    return fresh_world(marketplace_server)
