@@ -262,6 +262,7 @@ class LocalApiGateway:
 
 def registration_routes() -> list[Route]:
     """The public registration routes, as the stack defines them (no authorization)."""
+    # imported here so the gateway itself stays usable without the app's handlers (and their imports)
     from functions.handlers import registration
 
     return [
