@@ -8,10 +8,11 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from functions.storage.schema import CUSTOMERS, IDEMPOTENCY, USAGE
+from functions.storage.schema import CUSTOMERS, IDEMPOTENCY, METERING, USAGE
 from stacks.config import AppConfig
 from stacks.constructs.api import Api, log_retention
 from stacks.constructs.events import EventBus
+from stacks.constructs.flush import Flush
 from stacks.constructs.lambda_code import dependencies_layer, function_code
 from stacks.constructs.registration import Registration
 from stacks.constructs.tables import Tables
@@ -36,6 +37,18 @@ class MeteringStack(Stack):
             environment=self.function_environment(),
             log_retention=log_retention(config.log_retention_days),
             usage_table=self.tables.by_spec[USAGE],
+            customers_table=self.tables.by_spec[CUSTOMERS],
+        )
+        self.flush = Flush(
+            self,
+            "Flush",
+            schedule=config.flush_schedule,
+            code=self.code,
+            layer=self.layer,
+            environment=self.function_environment(),
+            log_retention=log_retention(config.log_retention_days),
+            usage_table=self.tables.by_spec[USAGE],
+            metering_table=self.tables.by_spec[METERING],
             customers_table=self.tables.by_spec[CUSTOMERS],
         )
 

@@ -1,0 +1,77 @@
+"""The flush: one submitter (reserved concurrency 1), on the configured schedule, allowed BatchMeterUsage."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.constructs.lambda_code import acknowledge, python_function
+
+HANDLER = "functions.handlers.flush.handler"
+
+
+class Flush(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        schedule: str,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        environment: dict[str, str],
+        log_retention: logs.RetentionDays,
+        usage_table: dynamodb.ITableV2,
+        metering_table: dynamodb.ITableV2,
+        customers_table: dynamodb.ITableV2,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = python_function(
+            self,
+            "Function",
+            handler=HANDLER,
+            code=code,
+            layer=layer,
+            environment=environment,
+            log_retention=log_retention,
+            timeout_seconds=900,
+            memory_size=1024,
+            reserved_concurrent_executions=1,  # one submitter per account: the rate limit holds account-wide
+            description="Seal closed usage hours and send them with BatchMeterUsage, exactly once",
+        )
+        role_policy = self.function.add_to_role_policy
+        role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[usage_table.table_arn]))
+        role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{usage_table.table_arn}/index/gsi1"]))
+        role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+                resources=[metering_table.table_arn],
+            )
+        )
+        role_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{metering_table.table_arn}/index/gsi1"])
+        )
+        # zero-usage records list the customers (only for products that ask for them)
+        role_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[customers_table.table_arn]))
+        role_policy(iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"]))
+        acknowledge(
+            self.function,
+            {
+                "AwsSolutions-IAM5[Resource::*]": (
+                    "aws-marketplace:BatchMeterUsage supports no resource-level permissions (resource must be *); "
+                    "X-Ray's trace actions likewise"
+                ),
+            },
+        )
+        self.rule = events.Rule(
+            self,
+            "Schedule",
+            schedule=events.Schedule.expression(schedule),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+            description="Meter closed usage hours",
+        )

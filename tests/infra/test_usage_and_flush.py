@@ -1,0 +1,77 @@
+"""Template assertions: the usage route (IAM auth), the flush (one submitter, schedule) and least privilege."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+
+def _function(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
+    functions = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": handler}})
+    assert len(functions) == 1, handler
+    return next(iter(functions.items()))
+
+
+def _actions_of(template: Template, handler: str) -> set[str]:
+    role = _function(template, handler)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                found = statement["Action"]
+                actions |= {found} if isinstance(found, str) else set(found)
+    return actions
+
+
+def test_post_usage_is_iam_authorized_and_calls_the_usage_function(template: Template) -> None:
+    usage_id, _ = _function(template, "functions.handlers.usage.handler")
+    template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": "usage"})
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "POST",
+            "AuthorizationType": "AWS_IAM",
+            "Integration": Match.object_like({"Type": "AWS_PROXY"}),
+        },
+    )
+    assert usage_id
+
+
+def test_every_function_of_ours_is_arm64_python313_traced(template: Template) -> None:
+    for handler in ("functions.handlers.usage.handler", "functions.handlers.flush.handler"):
+        properties = _function(template, handler)[1]["Properties"]
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Runtime"] == "python3.13"
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+        assert properties["Environment"]["Variables"]["USAGE_TABLE"]
+
+
+def test_the_flush_is_one_submitter_on_the_configured_schedule(template: Template) -> None:
+    flush_id, flush = _function(template, "functions.handlers.flush.handler")
+    assert flush["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert flush["Properties"]["Timeout"] == 900
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(1 hour)",
+            "Targets": Match.array_with([Match.object_like({"Arn": {"Fn::GetAtt": [flush_id, "Arn"]}})]),
+        },
+    )
+
+
+def test_grants_are_the_actions_the_code_makes(template: Template) -> None:
+    xray = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    usage = _actions_of(template, "functions.handlers.usage.handler") - xray
+    assert usage == {"dynamodb:PutItem", "dynamodb:GetItem"}
+    flush = _actions_of(template, "functions.handlers.flush.handler") - xray
+    assert flush == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Scan",
+        "aws-marketplace:BatchMeterUsage",
+    }
