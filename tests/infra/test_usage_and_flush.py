@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
 
-def _function(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
+def _function(template: Template, handler: str) -> tuple[str, Mapping[str, Any]]:
     functions = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": handler}})
     assert len(functions) == 1, handler
     return next(iter(functions.items()))
