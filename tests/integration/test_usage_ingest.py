@@ -1,0 +1,107 @@
+"""Usage ingest against DynamoDB Local: bad input names the field and stores nothing; an event id counts once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from functions.clock import ManualClock
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.repository import DynamoCustomerRepository
+from functions.settings import Dimension, Product, Settings
+from functions.usage.ingest import UsageRejected, record_usage
+from functions.usage.store import DynamoUsageStore
+
+NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
+PRODUCT = Product(
+    code="prod-a", name="A", dimensions=(Dimension(name="api_calls"), Dimension(name="gb", quantity_type="decimal"))
+)
+LICENSE = "arn:aws:license-manager::123456789012:license:l-1"
+ENDED_LICENSE = "arn:aws:license-manager::123456789012:license:l-2"
+
+
+@pytest.fixture
+def ingest(settings: Settings, dynamodb: Any) -> Any:
+    test_settings = settings.model_copy(update={"products": (PRODUCT,)})
+    customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
+    for license_arn, state in ((LICENSE, SubscriptionState.ACTIVE), (ENDED_LICENSE, SubscriptionState.ENDED)):
+        customers.put(Customer(CustomerRef(PRODUCT.code, license_arn=license_arn), "210987654321", state, NOW))
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=timedelta(days=1))
+
+    def call(events: list[dict[str, Any]]) -> Any:
+        return record_usage(events, settings=test_settings, customers=customers, store=store, clock=ManualClock(NOW))
+
+    call.stored = lambda: dynamodb.scan(TableName=test_settings.usage_table)["Items"]  # type: ignore[attr-defined]
+    return call
+
+
+def _event(**changes: Any) -> dict[str, Any]:
+    event = {
+        "event_id": "e1",
+        "product_code": PRODUCT.code,
+        "license_arn": LICENSE,
+        "customer_aws_account_id": "210987654321",
+        "dimension": "api_calls",
+        "quantity": 3,
+    }
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"product_code": "nope"}, "events[1].product_code"),
+        ({"dimension": "nope"}, "events[1].dimension"),
+        ({"quantity": -1}, "events[1].quantity"),
+        ({"quantity": "1.5"}, "events[1].quantity"),
+        ({"quantity": "abc"}, "events[1].quantity"),
+        ({"license_arn": "arn:unknown"}, "events[1].license_arn"),
+        ({"license_arn": ENDED_LICENSE}, "events[1].license_arn"),
+        ({"customer_aws_account_id": "999999999999"}, "events[1].customer_aws_account_id"),
+        ({"timestamp": (NOW + timedelta(hours=1)).isoformat()}, "events[1].timestamp"),
+        ({"timestamp": (NOW - timedelta(hours=25)).isoformat()}, "events[1].timestamp"),
+        ({"allocations": [{"tags": {"team": "a"}, "quantity": 1}]}, "events[1].allocations"),
+        ({"allocations": [{"tags": {"team": "caf\u00e9"}, "quantity": 3}]}, "events[1].allocations[0].tags.team"),
+        ({"color": "red"}, "events[1].color"),
+    ],
+)
+def test_a_bad_event_names_its_field_and_nothing_is_stored(ingest: Any, bad: dict[str, Any], field: str) -> None:
+    # Given a batch with one good and one bad event
+    # When it is recorded
+    with pytest.raises(UsageRejected) as rejected:
+        ingest([_event(event_id="good"), _event(event_id="bad", **bad)])
+    # Then the error names the bad field, and not even the good event was stored
+    assert field in [e.field for e in rejected.value.errors], rejected.value.errors
+    assert ingest.stored() == []
+
+
+def test_too_many_events_are_refused(ingest: Any) -> None:
+    with pytest.raises(UsageRejected) as rejected:
+        ingest([_event(event_id=f"e{n}") for n in range(101)])
+    assert [e.field for e in rejected.value.errors] == ["events"]
+    assert ingest.stored() == []
+
+
+def test_the_same_event_id_counts_once_also_when_calls_race(ingest: Any) -> None:
+    # Given eight calls carrying the same 20 events, started together
+    events = [_event(event_id=f"e{n}", timestamp=NOW.isoformat()) for n in range(20)]
+    results: list[Any] = []
+    start = threading.Barrier(8)
+
+    def call() -> None:
+        start.wait()
+        results.append(ingest(events))
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then each event was accepted by exactly one call and stored once
+    accepted = [e for r in results for e in r.accepted]
+    assert sorted(accepted) == sorted(e["event_id"] for e in events)
+    assert len(ingest.stored()) == 20
