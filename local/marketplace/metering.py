@@ -116,8 +116,10 @@ def check_allocations(allocations: list[dict[str, Any]] | None, total: Decimal, 
                 "Allocations must use the same type of quantity as the usage record: "
                 "AllocatedUsageQuantity with Quantity, AllocatedUsageQuantityAsDecimal with QuantityAsDecimal",
             )
-        amount = Decimal(str(allocation["AllocatedUsageQuantityAsDecimal"])) if has_dec else Decimal(
-            int(allocation["AllocatedUsageQuantity"])
+        amount = (
+            Decimal(str(allocation["AllocatedUsageQuantityAsDecimal"]))
+            if has_dec
+            else Decimal(int(allocation["AllocatedUsageQuantity"]))
         )
         tags = allocation.get("Tags") or []
         keys = [tag["Key"] for tag in tags]

@@ -166,8 +166,8 @@ class NotificationHub:
             body = eventbridge_event(detail_type, sub, product, world.config, now)
             emitted.append(self._append(world, "eventbridge", detail_type, body, sub, step, now))
         for kind, action in sns:
-            topic = subscription_topic(sub.product_code) if kind == "subscription" else entitlement_topic(
-                sub.product_code
+            topic = (
+                subscription_topic(sub.product_code) if kind == "subscription" else entitlement_topic(sub.product_code)
             )
             body = sns_notification(topic, action, sub, now)
             emitted.append(self._append(world, "sns", topic, body, sub, step, now))

@@ -23,7 +23,7 @@ label { margin-right: 1rem; }
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body><header><strong>AWS Marketplace (local emulator)</strong></header>{body}</body></html>\n"
     )
@@ -74,4 +74,4 @@ def setup_account(subscription: dict[str, Any], product: dict[str, Any]) -> str:
 
 
 def error_page(message: str) -> str:
-    return _page("Error", f"<h1>Something went wrong</h1><p>{escape(message)}</p><p><a href=\"/\">Back</a></p>")
+    return _page("Error", f'<h1>Something went wrong</h1><p>{escape(message)}</p><p><a href="/">Back</a></p>')

@@ -270,9 +270,7 @@ class Marketplace:
         if operation == "RegisterUsage":
             return metering.register_usage(world, now, caller, params), {}
         if operation == "GetEntitlements":
-            result = entitlement.get_entitlements(
-                world, params, lambda: self.faults.roll("empty_page_rate", operation)
-            )
+            result = entitlement.get_entitlements(world, params, lambda: self.faults.roll("empty_page_rate", operation))
             return result, {"entitlements": len(result["Entitlements"])}
         raise ApiError("UnknownOperationException", f"Unknown operation {operation}")
 

@@ -143,9 +143,7 @@ class World:
         return [s for s in self.subscriptions.values() if s.customer_identifier == customer_identifier]
 
     def subscriptions_for(self, product_code: str, account_id: str) -> list[Subscription]:
-        return [
-            s for s in self.subscriptions.values() if s.product_code == product_code and s.account_id == account_id
-        ]
+        return [s for s in self.subscriptions.values() if s.product_code == product_code and s.account_id == account_id]
 
     # -- ledger --------------------------------------------------------------------------------------
 

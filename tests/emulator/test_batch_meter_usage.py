@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,9 @@ def _meter(client, records, **kwargs):
 
 
 def test_success_is_in_the_ledger(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     result = _meter(client, [usage_record(sub, "api_calls", 5, NOW)])
     (item,) = result["Results"]
@@ -42,7 +45,9 @@ def test_success_is_in_the_ledger(env):
 
 
 def test_identical_resend_returns_the_same_metering_record_id(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     first = _meter(client, [usage_record(sub, "api_calls", 17, NOW)])["Results"][0]
     # Same hour, same quantity expressed as a decimal string: compared by value, so identical.
@@ -53,7 +58,9 @@ def test_identical_resend_returns_the_same_metering_record_id(env):
 
 
 def test_changed_quantity_is_a_duplicate_record_and_the_first_stays_billed(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     _meter(client, [usage_record(sub, "api_calls", "10.5", NOW)])
     result = _meter(client, [usage_record(sub, "api_calls", "11", NOW)])["Results"][0]
@@ -63,7 +70,9 @@ def test_changed_quantity_is_a_duplicate_record_and_the_first_stays_billed(env):
 
 
 def test_each_hour_and_dimension_is_its_own_record(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     records = [
         usage_record(sub, "api_calls", 1, NOW),
         usage_record(sub, "api_calls", 2, NOW - timedelta(hours=1)),
@@ -76,7 +85,9 @@ def test_each_hour_and_dimension_is_its_own_record(env):
 
 
 def test_quantity_defaults_to_zero(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     _meter(env.metering(), [usage_record(sub, "api_calls", None, NOW)])
     assert env.admin.ledger()[0]["quantity"] == "0"
 
@@ -92,7 +103,9 @@ def test_pending_subscription_is_not_subscribed_until_confirmed(env):
 
 
 def test_metering_accepted_after_unsubscribe_until_finalize(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     env.admin.unsubscribe(sub["agreement_id"])
     assert _meter(client, [usage_record(sub, "api_calls", 1, NOW)])["Results"][0]["Status"] == "Success"
@@ -104,7 +117,9 @@ def test_metering_accepted_after_unsubscribe_until_finalize(env):
 
 def test_grace_period_ends_on_the_emulator_clock(env):
     env.admin.put_config(unsubscribe_grace_seconds=600)
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     env.admin.unsubscribe(sub["agreement_id"])
     env.admin.advance_clock(601)
@@ -139,7 +154,9 @@ def test_mixed_batch_reports_each_status(env):
 
 
 def test_26_records_are_rejected(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     records = [usage_record(sub, "api_calls", 1, NOW - timedelta(hours=i % 20)) for i in range(26)]
     # botocore does not check the list maximum client-side: the server is what refuses it.
     client = env.metering()
@@ -147,15 +164,18 @@ def test_26_records_are_rejected(env):
         _meter(client, records)
     error = caught.value.response["Error"]
     assert error["Code"] == "ValidationException"
-    assert "'usageRecords' failed to satisfy constraint: Member must have length less than or equal to 25" in (
-        error["Message"]
+    assert (
+        "'usageRecords' failed to satisfy constraint: Member must have length less than or equal to 25"
+        in (error["Message"])
     )
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert env.admin.ledger() == []
 
 
 def test_25_records_are_accepted(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     records = [usage_record(sub, "api_calls", i, NOW - timedelta(hours=i)) for i in range(13)]
     records += [usage_record(sub, "storage_gb", i, NOW - timedelta(hours=i)) for i in range(12)]
     results = _meter(env.metering(), records)["Results"]
@@ -164,7 +184,9 @@ def test_25_records_are_accepted(env):
 
 
 def test_one_bad_record_rejects_the_whole_batch(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     good = [usage_record(sub, "api_calls", 1, NOW - timedelta(hours=i)) for i in range(3)]
     with pytest.raises(client.exceptions.InvalidUsageDimensionException):
@@ -178,7 +200,9 @@ def test_one_bad_record_rejects_the_whole_batch(env):
 
 
 def test_both_quantity_fields_are_rejected(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     with pytest.raises(client.exceptions.ClientError) as caught:
         _meter(client, [usage_record(sub, "api_calls", 1, NOW, QuantityAsDecimal="1")])
@@ -194,8 +218,12 @@ def test_legacy_mode_uses_customer_identifier_and_product_code(env):
     client = env.metering()
     resolved = client.resolve_customer(RegistrationToken=sub["registration_token"])
     assert resolved["CustomerIdentifier"] == sub["customer_identifier"]
-    record = {"Timestamp": NOW, "CustomerIdentifier": resolved["CustomerIdentifier"], "Dimension": "api_calls",
-              "Quantity": 4}
+    record = {
+        "Timestamp": NOW,
+        "CustomerIdentifier": resolved["CustomerIdentifier"],
+        "Dimension": "api_calls",
+        "Quantity": 4,
+    }
     result = _meter(client, [record], ProductCode="legacy-product")["Results"][0]
     assert result["Status"] == "Success"
     assert env.admin.ledger(customer_identifier=sub["customer_identifier"])[0]["quantity"] == "4"
@@ -223,7 +251,9 @@ def test_unknown_customer_identifier_is_invalid(env):
 
 
 def test_license_product_rejects_customer_identifier(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     record = {"Timestamp": NOW, "CustomerIdentifier": sub["customer_identifier"], "Dimension": "api_calls"}
     with pytest.raises(client.exceptions.InvalidCustomerIdentifierException):
@@ -231,7 +261,9 @@ def test_license_product_rejects_customer_identifier(env):
 
 
 def test_product_code_together_with_license_arn_is_rejected(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     with pytest.raises(client.exceptions.ClientError) as caught:
         _meter(client, [usage_record(sub, "api_calls", 1, NOW)], ProductCode=sub["product_code"])
@@ -258,7 +290,9 @@ def test_invalid_licenses(env):
 
 def test_disabled_region(env):
     env.admin.put_config(disabled_regions=["eu-central-1"])
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering(region="eu-central-1")
     with pytest.raises(client.exceptions.DisabledApiException):
         _meter(client, [usage_record(sub, "api_calls", 1, NOW)])
@@ -279,7 +313,9 @@ def test_disabled_region(env):
     ],
 )
 def test_timestamp_window(env, offset, accepted):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     env.admin.set_clock(iso(NOW + timedelta(days=1)))
     client = env.metering()
     record = usage_record(sub, "api_calls", 1, NOW + timedelta(days=1) + offset)
@@ -292,7 +328,9 @@ def test_timestamp_window(env, offset, accepted):
 
 def test_window_is_configurable(env):
     env.admin.put_config(window_hours=6)
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     env.admin.set_clock(iso(NOW + timedelta(hours=8)))
     client = env.metering()
     with pytest.raises(client.exceptions.TimestampOutOfBoundsException):
@@ -301,7 +339,9 @@ def test_window_is_configurable(env):
 
 def test_previous_month_is_accepted_only_until_six_utc_on_the_first(env):
     env.admin.set_clock("2026-11-30T20:00:00Z")
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     late_november = usage_record(sub, "api_calls", 1, NOW.replace(day=30, hour=22))
     env.admin.set_clock("2026-12-01T05:59:00Z")
@@ -319,7 +359,7 @@ def test_previous_month_is_accepted_only_until_six_utc_on_the_first(env):
 
 
 def _alloc(quantity, **tags):
-    allocation = {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]} if tags else {}
+    allocation: dict[str, Any] = {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]} if tags else {}
     if isinstance(quantity, str):
         allocation["AllocatedUsageQuantityAsDecimal"] = quantity
     else:
@@ -328,7 +368,9 @@ def _alloc(quantity, **tags):
 
 
 def test_valid_allocations_with_one_untagged_bucket(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     allocations = [_alloc("1.5", team="a"), _alloc("2", team="b", env="prod"), _alloc("0.5")]
     record = usage_record(sub, "api_calls", "4", NOW, UsageAllocations=allocations)
     assert _meter(env.metering(), [record])["Results"][0]["Status"] == "Success"
@@ -348,7 +390,9 @@ def test_valid_allocations_with_one_untagged_bucket(env):
     ],
 )
 def test_invalid_usage_allocations(env, allocations):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering()
     with pytest.raises(client.exceptions.InvalidUsageAllocationsException):
         _meter(client, [usage_record(sub, "api_calls", 3, NOW, UsageAllocations=allocations)])
@@ -356,7 +400,9 @@ def test_invalid_usage_allocations(env, allocations):
 
 
 def test_allocation_count_limits(env):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering(parameter_validation=False)
     too_many = [_alloc(0, n=str(i)) for i in range(2501)]
     with pytest.raises(client.exceptions.InvalidUsageAllocationsException):
@@ -378,7 +424,9 @@ def test_allocation_count_limits(env):
     ],
 )
 def test_invalid_tags(env, tags):
-    sub = _subscribe(env, )
+    sub = _subscribe(
+        env,
+    )
     client = env.metering(parameter_validation=False)
     record = usage_record(sub, "api_calls", 2, NOW, UsageAllocations=[{"AllocatedUsageQuantity": 2, "Tags": tags}])
     with pytest.raises(client.exceptions.InvalidTagException):

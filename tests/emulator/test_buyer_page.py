@@ -48,7 +48,7 @@ def _parse(text):
 
 
 class _Fulfillment(BaseHTTPRequestHandler):
-    posts: list = []
+    posts: list[tuple[str, str]] = []
 
     def do_POST(self):
         type(self).posts.append(

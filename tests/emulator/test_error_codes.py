@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from local.marketplace.model_validation import operation_model, service_model
 
-VALID_PARAMS = {
+VALID_PARAMS: dict[str, dict[str, Any]] = {
     "BatchMeterUsage": {"UsageRecords": []},
     "MeterUsage": {"ProductCode": "p", "Timestamp": datetime(2026, 11, 18, tzinfo=UTC), "UsageDimension": "d"},
     "RegisterUsage": {"ProductCode": "p", "PublicKeyVersion": 1},
@@ -45,8 +46,10 @@ def test_every_documented_error_code_is_covered():
 
 @pytest.mark.parametrize(("service", "operation", "code"), list(_cases()))
 def test_queued_error_raises_the_modelled_exception(marketplace, service, operation, code):
-    client = marketplace.metering(max_attempts=1) if service == "meteringmarketplace" else (
-        marketplace.entitlement(max_attempts=1)
+    client = (
+        marketplace.metering(max_attempts=1)
+        if service == "meteringmarketplace"
+        else (marketplace.entitlement(max_attempts=1))
     )
     # "Throttling" without the suffix is accepted too; use the short form for half of them.
     queued = code.removesuffix("Exception") if len(code) % 2 else code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -117,7 +118,7 @@ def test_entitlement_update(env):
 
 
 def test_listener_hook(marketplace_server, env):
-    received = []
+    received: list[dict[str, Any]] = []
     marketplace_server.add_listener(received.append)
     try:
         env.subscribe_buyer()
@@ -128,7 +129,7 @@ def test_listener_hook(marketplace_server, env):
 
 class _Hook(BaseHTTPRequestHandler):
     failures_left = 1
-    received: list = []
+    received: list[dict[str, Any]] = []
     done = threading.Event()
 
     def do_POST(self):

@@ -43,11 +43,13 @@ def test_model_validation_answers_like_aws(marketplace):
     assert status == 400
     assert body["__type"] == "ValidationException"
     assert body["message"].startswith("2 validation errors detected: ")
-    assert "at 'usageRecords.1.member.dimension' failed to satisfy constraint: Member must have length less than" in (
-        body["message"]
+    assert (
+        "at 'usageRecords.1.member.dimension' failed to satisfy constraint: Member must have length less than"
+        in (body["message"])
     )
-    assert "'usageRecords.1.member.quantityAsDecimal' failed to satisfy constraint: Member must satisfy regular" in (
-        body["message"]
+    assert (
+        "'usageRecords.1.member.quantityAsDecimal' failed to satisfy constraint: Member must satisfy regular"
+        in (body["message"])
     )
 
 
@@ -119,8 +121,18 @@ def test_admin_errors(marketplace):
 def test_cli_demo(tmp_path):
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.marketplace", "--port", "0", "--demo", "--state-file", str(tmp_path / "s.json"),
-         "--fulfillment-url", "http://127.0.0.1:9999/signup"],
+        [
+            sys.executable,
+            "-m",
+            "local.marketplace",
+            "--port",
+            "0",
+            "--demo",
+            "--state-file",
+            str(tmp_path / "s.json"),
+            "--fulfillment-url",
+            "http://127.0.0.1:9999/signup",
+        ],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,
