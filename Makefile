@@ -21,7 +21,13 @@ build/layer/.installed: functions/requirements.txt .venv/.installed
 		--only-binary=:all: -r functions/requirements.txt -t build/layer/python
 	touch $@
 
-layer: build/layer/.installed
+# The same pinned requirements for this host's CPU and Python: the deployed-asset import test runs with it.
+build/layer-host/.installed: functions/requirements.txt .venv/.installed
+	rm -rf build/layer-host
+	$(PY) -m pip install --quiet -r functions/requirements.txt -t build/layer-host/python
+	touch $@
+
+layer: build/layer/.installed build/layer-host/.installed
 
 dynamodb-local: .venv/.installed
 	$(PY) -m local.dynamodb --install-only >/dev/null

@@ -16,7 +16,7 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 
 # Asset root is the project so handlers are imported as "functions.handlers.x", exactly as the tests do;
 # everything but functions/ is excluded.
-_CODE_EXCLUDES = ["*", "!functions", "!functions/**", "**/__pycache__", "**/*.pyc", "functions/requirements.txt"]
+_CODE_EXCLUDES = ["*", ".*", "!functions", "!functions/**", "**/__pycache__", "**/*.pyc", "functions/requirements.txt"]
 
 
 class LayerNotBuiltError(RuntimeError):
