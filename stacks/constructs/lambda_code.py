@@ -9,6 +9,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.runtime_environment import RUNTIME_ENVIRONMENT
+
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_DIR = ROOT / "build" / "layer"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -69,7 +71,7 @@ def python_function(
         handler=handler,
         code=code,
         layers=[layer],
-        environment={"POWERTOOLS_SERVICE_NAME": "marketplace-metering", **environment},
+        environment={**RUNTIME_ENVIRONMENT, **environment},
         timeout=Duration.seconds(timeout_seconds),
         memory_size=memory_size,
         reserved_concurrent_executions=reserved_concurrent_executions,

@@ -1,0 +1,106 @@
+"""Cold start: import time of each Lambda handler module, as a ratio to a bare ``import boto3`` measured in the
+same run, each in a fresh isolated interpreter holding only the deployed code asset and the pinned layer (built
+for this host: build/layer-host); plus the size of what is deployed.
+
+Target: each handler's import <= 1.5 x ``import boto3``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from stacks.runtime_environment import RUNTIME_ENVIRONMENT
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST_LAYER = ROOT / "build" / "layer-host" / "python"
+DEPLOYED_LAYER = ROOT / "build" / "layer"
+HANDLERS = [
+    "functions.handlers.registration",
+    "functions.handlers.usage",
+    "functions.handlers.flush",
+    "functions.handlers.lifecycle",
+]
+REPEATS = 9
+TARGET_RATIO = 1.5
+
+_PROBE = """
+import sys, time
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+start = time.perf_counter()
+__import__(sys.argv[3])
+print(time.perf_counter() - start)
+"""
+
+
+def _lambda_environment(code_dir: Path, module: str) -> dict[str, str]:
+    """What the Lambda runtime sets and libraries look at on import (the X-Ray SDK picks its Lambda mode by it)."""
+    return {
+        "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "_HANDLER": f"{module}.handler",
+        **RUNTIME_ENVIRONMENT,
+    }
+
+
+def _import_seconds(module: str, code_dir: Path) -> float:
+    samples = []
+    for _ in range(REPEATS):
+        output = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _PROBE, str(code_dir), str(HOST_LAYER), module],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=_lambda_environment(code_dir, module),
+        ).stdout
+        samples.append(float(output))
+    return statistics.median(samples)
+
+
+def _zipped_size(folder: Path) -> int:
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = Path(scratch) / "asset.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    zipped.write(path, path.relative_to(folder))
+        return archive.stat().st_size
+
+
+def run() -> dict[str, Any]:
+    if not HOST_LAYER.is_dir():
+        raise SystemExit("build/layer-host is missing: run `make layer`")
+    with tempfile.TemporaryDirectory() as scratch:
+        code_dir = Path(scratch)
+        shutil.copytree(ROOT / "functions", code_dir / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+        handlers = [m for m in HANDLERS if (code_dir / (m.replace(".", "/") + ".py")).exists()]
+        # warm the OS file cache once so the first measured module is not penalised
+        _import_seconds("boto3", code_dir)
+        reference = _import_seconds("boto3", code_dir)
+        results: dict[str, Any] = {"import boto3 (reference) ms": round(reference * 1000, 1), "handlers": {}}
+        print(f"cold start: median of {REPEATS} fresh interpreters; reference `import boto3` {reference * 1000:.1f} ms")
+        for module in handlers:
+            seconds = _import_seconds(module, code_dir)
+            ratio = seconds / reference
+            verdict = "ok" if ratio <= TARGET_RATIO else f"over target {TARGET_RATIO}"
+            print(f"  {module:40s} {seconds * 1000:7.1f} ms  ratio {ratio:.2f}  ({verdict})")
+            results["handlers"][module] = {"ms": round(seconds * 1000, 1), "ratio_to_boto3": round(ratio, 2)}
+        results["code asset zipped KiB"] = round(_zipped_size(code_dir) / 1024, 1)
+    if DEPLOYED_LAYER.is_dir():
+        results["layer zipped MiB"] = round(_zipped_size(DEPLOYED_LAYER) / 2**20, 1)
+    layer = results.get("layer zipped MiB")
+    print(f"  code asset {results['code asset zipped KiB']} KiB zipped; layer {layer} MiB zipped")
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
