@@ -13,6 +13,8 @@ from functions.settings import Settings
 # Retries of our own (jittered backoff, never a changed quantity) are made by the callers that need them;
 # botocore's standard mode covers the rest.
 _STANDARD = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+# the usage store writes with 16 threads and the flush sends from several: one pooled connection each, plus room
+_DYNAMODB = _STANDARD.merge(Config(max_pool_connections=32))
 # botocore reads retries["max_attempts"] as retries after the first try; total_max_attempts=1 is truly one try
 _NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
 
@@ -20,7 +22,7 @@ _NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1}, connec
 @cache
 def dynamodb_client(settings: Settings) -> Any:
     return boto3.client(
-        "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=_STANDARD
+        "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=_DYNAMODB
     )
 
 
@@ -46,3 +48,9 @@ def entitlement_client(settings: Settings) -> Any:
 @cache
 def events_client(settings: Settings) -> Any:
     return boto3.client("events", region_name=settings.region, config=_STANDARD)
+
+
+@cache
+def lambda_client(settings: Settings) -> Any:
+    # the flush invokes itself to continue a backlog
+    return boto3.client("lambda", region_name=settings.region, config=_STANDARD)

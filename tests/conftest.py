@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from functions.settings import Settings
 from local.dynamodb import DynamoDBLocal
@@ -44,7 +45,9 @@ def dynamodb_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def dynamodb(dynamodb_endpoint: str) -> Any:
-    return boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
+    # the usage store writes with 16 threads: a connection each (botocore's default pool keeps 10)
+    config = Config(max_pool_connections=32)
+    return boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1", config=config)
 
 
 @pytest.fixture

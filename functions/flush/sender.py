@@ -59,6 +59,7 @@ class SendTally:
     retried: int = 0
     results: list[RecordResult] = field(default_factory=list)
     left_pending: list[MeteringRecord] = field(default_factory=list)
+    exhausted: int = 0  # of left_pending: still unprocessed, throttled or 5xx after every retry (not out of time)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, *, sent: int = 0, retried: int = 0) -> None:
@@ -91,7 +92,9 @@ class Sender:
         retry = 0
         while pending:
             if self._out_of_time() or retry > self._backoff.attempts:
-                tally.left_pending.extend(pending)
+                with tally.lock:
+                    tally.left_pending.extend(pending)
+                    tally.exhausted += len(pending) if retry > self._backoff.attempts else 0
                 break
             if retry:
                 self._backoff.wait(retry)

@@ -55,8 +55,10 @@ class FlushReport:
     not_subscribed: int = 0
     duplicates: int = 0
     left_pending: int = 0
+    unprocessed_after_retries: int = 0  # of left_pending: Marketplace kept refusing them through every retry
     oldest_unsent_hour_age_seconds: float = 0.0
-    more_work: bool = False
+    more_work: bool = False  # stopped before its deadline with work left
+    continued: bool = False  # a continuation run was requested
 
 
 def closed(hour: datetime, now: datetime, grace: timedelta) -> bool:
@@ -93,6 +95,18 @@ def flush(deps: FlushDeps, *, remaining_ms: Callable[[], int], reserve_ms: int =
         return _flush(deps, now, lambda: remaining_ms() < reserve_ms)
     finally:
         deps.ledger.release_lease(owner)
+
+
+def flush_and_continue(
+    deps: FlushDeps, *, remaining_ms: Callable[[], int], continue_later: Callable[[], None]
+) -> FlushReport:
+    """One scheduled or on-demand run: flush, and if it stopped before its deadline with work left, have the
+    rest continued at once (``continue_later``) instead of an hour later."""
+    report = flush(deps, remaining_ms=remaining_ms)
+    if report.more_work:
+        continue_later()
+        report.continued = True
+    return report
 
 
 def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> FlushReport:
@@ -184,7 +198,10 @@ def _tally(
         report.not_subscribed += result.status == "not_subscribed"
         report.duplicates += result.status == "duplicate"
     report.left_pending = len(tally.left_pending)
+    report.unprocessed_after_retries = tally.exhausted
     if tally.left_pending:
         oldest = min(r.hour for r in tally.left_pending)
         report.oldest_unsent_hour_age_seconds = (now - oldest).total_seconds()
-    report.more_work = sealing_left or bool(tally.left_pending)
+    # Stopped for the deadline with work left: worth continuing at once. Records whose retries ran out wait for the
+    # next scheduled run (Marketplace is refusing them now; an immediate rerun would only hammer it).
+    report.more_work = sealing_left or report.left_pending > report.unprocessed_after_retries

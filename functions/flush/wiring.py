@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import timedelta
 
-from functions.aws_clients import dynamodb_client, metering_client
+from functions.aws_clients import dynamodb_client, lambda_client, metering_client
 from functions.clock import Clock, SystemClock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
@@ -26,3 +28,18 @@ def flush_deps(settings: Settings, clock: Clock | None = None) -> FlushDeps:
         gateway=Boto3MeteringGateway(metering_client(settings)),
         clock=clock or SystemClock(),
     )
+
+
+def self_invocation(settings: Settings, function_name: str, run: int) -> Callable[[], None]:
+    """Continue the backlog in a fresh invocation of this function, asynchronously (the caller returns at once).
+
+    Reserved concurrency 1 throttles it until this run has returned; Lambda retries throttled asynchronous
+    invocations by itself, so the continuation starts seconds later.
+    """
+
+    def invoke() -> None:
+        lambda_client(settings).invoke(
+            FunctionName=function_name, InvocationType="Event", Payload=json.dumps({"continuation": run}).encode()
+        )
+
+    return invoke

@@ -59,6 +59,14 @@ class Flush(Construct):
         # zero-usage records list the customers (only for products that ask for them)
         role_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[customers_table.table_arn]))
         role_policy(iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"]))
+        # Continuing a backlog: the function invokes itself. A policy of its own, not the role's default policy
+        # (which the function depends on), so naming the function's ARN makes no dependency cycle.
+        iam.Policy(
+            self,
+            "ContinueBacklog",
+            roles=[self.function.role] if self.function.role else [],
+            statements=[iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])],
+        )
         acknowledge(
             self.function,
             {

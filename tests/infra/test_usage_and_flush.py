@@ -75,4 +75,25 @@ def test_grants_are_the_actions_the_code_makes(template: Template) -> None:
         "dynamodb:BatchWriteItem",
         "dynamodb:Scan",
         "aws-marketplace:BatchMeterUsage",
+        "lambda:InvokeFunction",
     }
+
+
+def test_the_flush_may_invoke_only_itself_to_continue_a_backlog(template: Template) -> None:
+    flush_id, _ = _function(template, "functions.handlers.flush.handler")
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {
+                            "Action": "lambda:InvokeFunction",
+                            "Effect": "Allow",
+                            "Resource": {"Fn::GetAtt": [flush_id, "Arn"]},
+                        }
+                    )
+                ]
+            }
+        },
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,7 @@ from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.sender import Backoff
-from functions.flush.service import FlushDeps, FlushReport, flush
+from functions.flush.service import FlushDeps, FlushReport, flush, flush_and_continue
 from functions.metering.gateway import BatchOutcome, Boto3MeteringGateway, MeteringRecord
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import record_usage
@@ -177,6 +177,12 @@ def _drain(world: World) -> FlushReport:
 def test_ledger_equals_accepted_usage_under_service_faults(world: World, seed: int) -> None:
     # Given 5xx, unprocessed records and lost responses (Marketplace committed, the answer never came back)
     world.marketplace.admin.put_faults(internal_error_rate=0.2, unprocessed_rate=0.2, lost_response_rate=0.2, seed=seed)
+    # and, whatever the random draws (the flush's threads share the emulator's one seeded stream, so they vary from
+    # run to run), the first calls are certainly throttled and answered 500
+    world.marketplace.admin.queue_errors(
+        {"operation": "BatchMeterUsage", "code": "ThrottlingException", "count": 2},
+        {"operation": "BatchMeterUsage", "code": "InternalServiceErrorException"},
+    )
     # When three hours of usage with duplicates and late events are ingested and flushed hourly, then drained
     expected = _run_workload(world, seed)
     report = _drain(world)
@@ -184,6 +190,11 @@ def test_ledger_equals_accepted_usage_under_service_faults(world: World, seed: i
     assert report.left_pending == 0
     assert world.ledger_totals() == dict(expected)
     assert report.duplicates == 0
+    # and the faults really were exercised
+    calls = world.marketplace.admin.calls(operation="BatchMeterUsage")
+    assert sum(c["error_code"] == "ThrottlingException" for c in calls) >= 2
+    assert sum(c["http_status"] >= 500 for c in calls) >= 1
+    assert sum(c.get("unprocessed") or 0 for c in calls) > 0
 
 
 class _KilledAfter:
@@ -235,3 +246,54 @@ def test_a_flush_killed_mid_run_and_two_concurrent_flushes_bill_once(world: Worl
     # Then the ledger holds each total once, nothing lost, and Marketplace never saw a conflicting record
     assert world.ledger_totals() == dict(expected)
     assert all(r.duplicates == 0 for r in reports)
+
+
+class _CountingGateway:
+    """Our gateway, counting calls: the stand-in for Lambda time passing as the run works."""
+
+    def __init__(self, inner: Boto3MeteringGateway) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def batch_meter_usage(self, records: list[MeteringRecord]) -> BatchOutcome:
+        self.calls += 1
+        return self.inner.batch_meter_usage(records)
+
+
+def test_a_run_out_of_time_stops_cleanly_and_its_continuation_finishes_the_backlog(world: World) -> None:
+    # Given five closed hours of usage: a backlog of 10 calls
+    rng = random.Random(11)
+    for step in range(5):
+        world.move_to(START + timedelta(hours=step, minutes=30))
+        world.record([_event(rng, world, 100 * step + i, START + timedelta(hours=step, minutes=30)) for i in range(40)])
+    expected: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for item in world.dynamodb.scan(TableName=world.settings.usage_table)["Items"]:
+        expected[(item["l"]["S"], item["d"]["S"], item["pk"]["S"].split("#")[1])] += Decimal(item["q"]["S"])
+    world.move_to(START + timedelta(hours=5, minutes=10))
+    # When a run's deadline comes close after its first call (the budget falls under the 60 s reserve)
+    gateway = _CountingGateway(Boto3MeteringGateway(world.marketplace.metering(max_attempts=1)))
+    continuations: list[str] = []
+    first = flush_and_continue(
+        replace(world.deps(gateway), workers=1),
+        remaining_ms=lambda: 900_000 if gateway.calls < 1 else 1_000,
+        continue_later=lambda: continuations.append("again"),
+    )
+    # Then it stopped cleanly: every hour sealed, part billed, the rest left pending, and a continuation requested
+    assert first.hours_sealed >= 5
+    assert first.succeeded == 25
+    assert first.left_pending > 0
+    assert first.more_work
+    assert first.continued
+    assert continuations == ["again"]
+    assert first.unprocessed_after_retries == 0
+    assert not first.failed
+    # When the continuation runs with time to spare
+    second = flush_and_continue(
+        world.deps(), remaining_ms=lambda: 900_000, continue_later=lambda: continuations.append("again")
+    )
+    # Then it finishes the rest, asks for no further run, and the ledger holds every total exactly once
+    assert second.hours_sealed == 0
+    assert second.succeeded == first.left_pending
+    assert not second.more_work
+    assert continuations == ["again"]  # no further run asked for
+    assert world.ledger_totals() == dict(expected)
