@@ -14,7 +14,11 @@ import pytest
 
 from app import build_app
 from stacks.constructs.lambda_code import ROOT
+from stacks.runtime_environment import RUNTIME_ENVIRONMENT
 from tests.infra.conftest import cdk_json_context
+
+# Whatever a probe does, botocore must never look for credentials or a Region beyond loopback.
+OFFLINE = {"AWS_EC2_METADATA_DISABLED": "true", "AWS_ACCESS_KEY_ID": "AKIAPROBE", "AWS_SECRET_ACCESS_KEY": "probe"}
 
 # The deployed layer is built for arm64/python3.13; this host runs another CPU and Python, so the same
 # pinned requirements are installed for the host into build/layer-host (make test does) to run them here.
@@ -59,10 +63,60 @@ def test_each_handler_imports_with_only_what_is_deployed(deployed_functions: lis
             f"m = importlib.import_module({module!r}); assert callable(getattr(m, {attribute!r}))"
         )
         result = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", probe, str(asset), str(HOST_LAYER)],
+            [sys.executable, "-I", "-S", "-B", "-c", probe, str(asset), str(HOST_LAYER)],
             capture_output=True,
             text=True,
             check=False,
-            env={"AWS_REGION": "us-east-1"},
+            env={**OFFLINE, "AWS_REGION": "us-east-1"},
         )
         assert result.returncode == 0, f"{handler}: {result.stderr}"
+
+
+_SIDE_EFFECT_PROBE = r"""
+import gc, json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+seen = []
+CODE = (".py", ".pyc", ".so", ".pth", ".typed")
+# What the X-Ray SDK itself does on import in Lambda (its marker file, bundled rule files, an unconnected UDP
+# socket for its emitter) and urllib3's IPv6 probe (bind to ::1 port 0): no request leaves the process.
+THIRD_PARTY = ("/aws_xray_sdk/", "/tmp/.aws-xray/")
+REQUESTS = ("socket.connect", "socket.getaddrinfo", "socket.sendto", "socket.sendmsg", "http.client.connect")
+
+def hook(event, args):
+    if event in REQUESTS or event == "urllib.Request":
+        seen.append([event, repr(args)[:200]])
+    elif event == "open" and isinstance(args[0], str):
+        path = args[0]
+        if not path.endswith(CODE) and not any(p in path for p in THIRD_PARTY) and not path.endswith(".zip"):
+            seen.append([event, path])
+
+sys.addaudithook(hook)
+import importlib
+importlib.import_module(sys.argv[3])
+import botocore.client
+clients = [o for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
+print(json.dumps({"side_effects": seen, "clients": len(clients)}))
+"""
+
+
+def test_importing_a_handler_opens_no_connection_file_or_client(deployed_functions: list[tuple[str, Path]]) -> None:
+    for handler, asset in deployed_functions:
+        module = handler.rpartition(".")[0]
+        # Given the Lambda runtime's environment, When the handler module is imported
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", "-B", "-c", _SIDE_EFFECT_PROBE, str(asset), str(HOST_LAYER), module],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={
+                **RUNTIME_ENVIRONMENT,
+                **OFFLINE,
+                "AWS_REGION": "us-east-1",
+                "AWS_LAMBDA_FUNCTION_NAME": "probe",
+                "LAMBDA_TASK_ROOT": str(asset),
+                "_HANDLER": handler,
+            },
+        )
+        report = json.loads(result.stdout)
+        # Then nothing but code was read, no request was made and no AWS client exists yet
+        assert report == {"side_effects": [], "clients": 0}, handler
