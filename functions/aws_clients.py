@@ -53,4 +53,9 @@ def events_client(settings: Settings) -> Any:
 @cache
 def lambda_client(settings: Settings) -> Any:
     # the flush invokes itself to continue a backlog
-    return boto3.client("lambda", region_name=settings.region, config=_STANDARD)
+    return boto3.client("lambda", region_name=settings.region, endpoint_url=settings.lambda_endpoint, config=_STANDARD)
+
+
+@cache
+def sqs_client(settings: Settings) -> Any:
+    return boto3.client("sqs", region_name=settings.region, config=_STANDARD)

@@ -48,3 +48,27 @@ class OffsetClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+
+class FileOffsetClock:
+    """Real time shifted by the number of seconds written in a file: the local stack's movable clock.
+
+    The file is read on every call so that moving time (``make run``'s "advance the clock") reaches every
+    handler at once; only ever configured locally.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def now(self) -> datetime:
+        try:
+            with open(self._path) as offset:
+                seconds = float(offset.read().strip() or 0)
+        except FileNotFoundError:
+            seconds = 0.0
+        return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def app_clock(clock_file: str | None) -> Clock:
+    """The app's one clock: the system's in AWS; a movable one where the local stack names a clock file."""
+    return FileOffsetClock(clock_file) if clock_file else SystemClock()

@@ -33,6 +33,10 @@ class Product(BaseModel):
     customer_mode: Literal["license", "legacy"] = "license"
     zero_usage_records: bool = False
     signup_redirect_url: str | None = None
+    # contract pricing: License Updated means the entitlements changed, so GetEntitlements is called
+    pricing: Literal["usage", "contract"] = "usage"
+    # an older listing that still notifies through its SNS topics (aws-mp-*-notification-<code>)
+    legacy_sns: bool = False
 
     @field_validator("dimensions")
     @classmethod
@@ -60,6 +64,9 @@ class Settings(BaseModel):
     dynamodb_endpoint: str | None = None
     marketplace_endpoint: str | None = None
     entitlement_endpoint: str | None = None
+    lambda_endpoint: str | None = None
+    # local only: a file holding the clock offset in seconds (see functions.clock.app_clock)
+    clock_file: str | None = None
     # flush
     flush_grace_seconds: int = Field(default=300, ge=0, le=3600)
     metering_calls_per_second: Decimal = Field(default=Decimal(10), gt=0, le=10)
@@ -70,6 +77,10 @@ class Settings(BaseModel):
     signing_secret: str | None = Field(default=None, repr=False)
     signing_secret_arn: str | None = None
     completion_ttl_seconds: int = Field(default=3600, ge=60)
+    # lifecycle: the queue the final-usage step is scheduled on, and how long after the cutoff it runs (must cover
+    # usage writes still in flight, i.e. at least functions.usage.model.IN_FLIGHT_MARGIN, in AWS)
+    lifecycle_queue_url: str | None = None
+    final_usage_delay_seconds: int = Field(default=90, ge=0, le=900)
 
     def product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
@@ -90,6 +101,8 @@ _ENV_NAMES = {
     "dynamodb_endpoint": "DYNAMODB_ENDPOINT",
     "marketplace_endpoint": "MARKETPLACE_ENDPOINT",
     "entitlement_endpoint": "ENTITLEMENT_ENDPOINT",
+    "lambda_endpoint": "LAMBDA_ENDPOINT",
+    "clock_file": "CLOCK_FILE",
     "flush_grace_seconds": "FLUSH_GRACE_SECONDS",
     "metering_calls_per_second": "METERING_CALLS_PER_SECOND",
     "audit_retention_days": "AUDIT_RETENTION_DAYS",
@@ -97,6 +110,8 @@ _ENV_NAMES = {
     "signing_secret": "SIGNING_SECRET",
     "signing_secret_arn": "SIGNING_SECRET_ARN",
     "completion_ttl_seconds": "COMPLETION_TTL_SECONDS",
+    "lifecycle_queue_url": "LIFECYCLE_QUEUE_URL",
+    "final_usage_delay_seconds": "FINAL_USAGE_DELAY_SECONDS",
 }
 _JSON_FIELDS = {"products"}
 

@@ -1,0 +1,109 @@
+"""A local stand-in for the Lambda Invoke API, so an unmodified boto3 ``lambda`` client (a function continuing
+itself, say) reaches an in-process handler instead of AWS.
+
+    with LocalLambda({"flush": flush.handler}) as service:
+        boto3.client("lambda", endpoint_url=service.url).invoke(FunctionName="flush", InvocationType="Event")
+
+``Event`` invocations run on a background thread and answer 202, as Lambda does; ``RequestResponse`` runs
+inline and answers the handler's result. Invocations of one function run one at a time (reserved concurrency 1).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from local.apigateway import LambdaContext
+
+Handler = Callable[[Any, Any], Any]
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    service: LocalLambda
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the handlers log for themselves."""
+
+    def do_POST(self) -> None:
+        found = _INVOKE.match(self.path.split("?")[0])
+        name = found["name"].rsplit(":", 1)[-1] if found else ""
+        function = self.server.service.functions.get(name)
+        if function is None:
+            self._answer(404, {"Type": "User", "message": f"Function not found: {name}"}, "ResourceNotFoundException")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        payload = json.loads(self.rfile.read(length) or b"{}")
+        if self.headers.get("X-Amz-Invocation-Type", "RequestResponse") == "Event":
+            self.server.service.run_async(name, payload)
+            self._answer(202, None)
+            return
+        self._answer(200, self.server.service.run(name, payload))
+
+    def _answer(self, status: int, body: Any, error_type: str | None = None) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if error_type:
+            self.send_header("x-amzn-ErrorType", error_type)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class LocalLambda:
+    def __init__(self, functions: dict[str, Handler], host: str = "127.0.0.1", port: int = 0) -> None:
+        self.functions = functions
+        self._locks = {name: threading.Lock() for name in functions}
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def run(self, name: str, payload: Any, timeout_seconds: float = 900.0) -> Any:
+        with self._locks[name]:
+            return self.functions[name](payload, LambdaContext(function_name=name, timeout_seconds=timeout_seconds))
+
+    def run_async(self, name: str, payload: Any) -> None:
+        thread = threading.Thread(target=self.run, args=(name, payload), name=f"lambda-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def start(self) -> LocalLambda:
+        server = _Server(self._address, _Handler)
+        server.service = self
+        self._server = server
+        threading.Thread(target=server.serve_forever, name="local-lambda", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        for thread in self._threads:
+            thread.join()
+
+    def __enter__(self) -> LocalLambda:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
