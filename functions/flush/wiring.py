@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from functions.aws_clients import dynamodb_client, lambda_client, metering_client
-from functions.clock import Clock, SystemClock
+from functions.clock import Clock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
@@ -26,7 +26,7 @@ def flush_deps(settings: Settings, clock: Clock | None = None) -> FlushDeps:
         ),
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
         gateway=Boto3MeteringGateway(metering_client(settings)),
-        clock=clock or SystemClock(),
+        clock=clock or app_clock(settings.clock_file),
     )
 
 

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from functions.aws_clients import dynamodb_client, events_client, metering_client
-from functions.clock import SystemClock
+from functions.clock import app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.registration.events import EventBridgePublisher, EventPublisher, RecordingPublisher
 from functions.registration.marketplace import MarketplaceResolver
@@ -58,7 +58,7 @@ def wiring(settings: Settings) -> Wiring:
         resolver=MarketplaceResolver(metering_client(settings)),
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
         publisher=publisher,
-        clock=SystemClock(),
+        clock=app_clock(settings.clock_file),
         signing_secret=_secret_reader(settings),
         products=settings.products,
         completion_ttl_seconds=settings.completion_ttl_seconds,

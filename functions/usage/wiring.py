@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from functions.aws_clients import dynamodb_client
-from functions.clock import Clock, SystemClock
+from functions.clock import Clock, app_clock
 from functions.customers.repository import CustomerRepository, DynamoCustomerRepository
 from functions.settings import Settings
 from functions.usage.ingest import IngestResult, UsageStore, ingest, record_usage
@@ -48,5 +48,5 @@ def usage_recorder(settings: Settings, clock: Clock | None = None) -> UsageRecor
         settings=settings,
         customers=DynamoCustomerRepository(dynamodb_client(settings), settings.customers_table),
         store=usage_store(settings),
-        clock=clock or SystemClock(),
+        clock=clock or app_clock(settings.clock_file),
     )
