@@ -52,6 +52,11 @@ class Customer:
     entitlements: tuple[dict[str, object], ...] = ()
     # a legacy customer's LicenseArn as ResolveCustomer also returned it (licence customers carry it in ``ref``)
     legacy_license_arn: str | None = None
+    # when the final usage was sealed (unsubscribe): usage arriving later is billed in a later hour
+    final_usage_cutoff: datetime | None = None
+    # lifecycle times already announced to the seller's systems ("Customer Activated" / "Customer Ended")
+    announced_activation: datetime | None = None
+    announced_end: datetime | None = None
 
     @property
     def meterable(self) -> bool:

@@ -2,17 +2,32 @@
 
 Layout (customers table): ``pk = CustomerRef.key``, ``sk = "CUSTOMER"``; ``gsi1pk = ACCOUNT#<account id>``,
 ``gsi1sk = <product code>#<pk>`` lists an account's licences (one account may hold several).
+
+A customer's ``state`` is derived on read from the lifecycle items of the same table (``functions.lifecycle.store``)
+when there are any; the stored ``state`` is only the registration's own (pending, or what a test put).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.lifecycle.state import LifecycleTimes
+from functions.lifecycle.store import (
+    DynamoLifecycleStore,
+    customer_times,
+    is_lifecycle_item,
+    parse_time,
+    subjects_of,
+    time_text,
+    times_of_item,
+)
 from functions.storage.errors import ConditionFailed, StorageError
 
 _SK = "CUSTOMER"
@@ -48,12 +63,24 @@ def _to_item(customer: Customer) -> dict[str, Any]:
     item.update({name: {"S": value} for name, value in optional.items() if value is not None})
     if customer.contact:
         item["contact"] = {"M": {k: {"S": v} for k, v in customer.contact.items()}}
+    if customer.entitlements:
+        item["entitlements"] = {"S": json.dumps(list(customer.entitlements), sort_keys=True)}
+    moments = {
+        "final_usage_cutoff": customer.final_usage_cutoff,
+        "announced_activation": customer.announced_activation,
+        "announced_end": customer.announced_end,
+    }
+    item.update({name: {"S": time_text(value)} for name, value in moments.items() if value is not None})
     return item
 
 
 def _from_item(item: dict[str, Any]) -> Customer:
     def text(name: str) -> str | None:
         return item[name]["S"] if name in item else None
+
+    def moment(name: str) -> datetime | None:
+        value = text(name)
+        return parse_time(value) if value else None
 
     registered_at = text("registered_at")
     legacy = item["pk"]["S"].startswith("LEGACY#")
@@ -70,14 +97,32 @@ def _from_item(item: dict[str, Any]) -> Customer:
         agreement_id=text("agreement_id"),
         free_trial=item.get("free_trial", {}).get("BOOL", False),
         contact={k: v["S"] for k, v in item.get("contact", {}).get("M", {}).items()},
+        entitlements=tuple(json.loads(item["entitlements"]["S"])) if "entitlements" in item else (),
         legacy_license_arn=text("license_arn") if legacy else None,
+        final_usage_cutoff=moment("final_usage_cutoff"),
+        announced_activation=moment("announced_activation"),
+        announced_end=moment("announced_end"),
     )
+
+
+def with_lifecycle(customer: Customer, times: LifecycleTimes) -> Customer:
+    """``customer`` in the state its lifecycle events say; as stored if none has arrived yet."""
+    if times.changed_at is None:
+        return customer
+    return replace(customer, state=times.state, state_changed_at=times.changed_at)
 
 
 class DynamoCustomerRepository:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
+        self._lifecycle = DynamoLifecycleStore(client, table_name)
+
+    def lifecycle_times(self, customer: Customer) -> LifecycleTimes:
+        return customer_times(customer, self._lifecycle.times(subjects_of(customer)))
+
+    def _current(self, customer: Customer) -> Customer:
+        return with_lifecycle(customer, self.lifecycle_times(customer))
 
     def get(self, ref: CustomerRef) -> Customer | None:
         try:
@@ -87,7 +132,7 @@ class DynamoCustomerRepository:
         except ClientError as error:
             raise StorageError.from_client_error(error) from error
         item = response.get("Item")
-        return _from_item(item) if item else None
+        return self._current(_from_item(item)) if item else None
 
     def put(self, customer: Customer) -> None:
         try:
@@ -98,14 +143,74 @@ class DynamoCustomerRepository:
     def list_all(self) -> Iterator[Customer]:
         paginator = self._client.get_paginator("scan")
         try:
-            for page in paginator.paginate(
-                TableName=self._table,
-                FilterExpression="sk = :sk",
-                ExpressionAttributeValues={":sk": {"S": _SK}},
-            ):
-                yield from (_from_item(item) for item in page["Items"])
+            items = [item for page in paginator.paginate(TableName=self._table) for item in page["Items"]]
         except ClientError as error:
             raise StorageError.from_client_error(error) from error
+        lifecycle = {item["pk"]["S"]: times_of_item(item) for item in items if is_lifecycle_item(item)}
+        for item in items:
+            if item["sk"]["S"] == _SK:
+                customer = _from_item(item)
+                yield with_lifecycle(customer, customer_times(customer, lifecycle))
+
+    def of_account(self, account_id: str, product_code: str) -> list[Customer]:
+        """The account's customers of ``product_code`` (an index read: a registration a moment old may be missing)."""
+        try:
+            pages = self._client.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :account AND begins_with(gsi1sk, :product)",
+                ExpressionAttributeValues={
+                    ":account": {"S": f"ACCOUNT#{account_id}"},
+                    ":product": {"S": f"{product_code}#"},
+                },
+            )
+            return [_from_item(item) for page in pages for item in page["Items"]]
+        except ClientError as error:
+            raise StorageError.from_client_error(error) from error
+
+    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, activated: datetime | None) -> bool:
+        """Record when the final usage was sealed; False if it already was for the current subscription
+        (a cutoff older than the latest activation belonged to an earlier subscription of the same name)."""
+        condition = "attribute_exists(pk) AND (attribute_not_exists(final_usage_cutoff)"
+        values = {":cutoff": {"S": time_text(cutoff)}}
+        if activated is not None:
+            condition += " OR final_usage_cutoff < :activated"
+            values[":activated"] = {"S": time_text(activated)}
+        return self._conditional_set(ref, "final_usage_cutoff = :cutoff", condition + ")", values)
+
+    def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
+        """Remember that the lifecycle time ``at`` was announced (``announced_activation`` / ``announced_end``)."""
+        if attribute not in {"announced_activation", "announced_end"}:
+            raise ValueError(f"not an announcement attribute: {attribute}")
+        return self._conditional_set(
+            ref,
+            f"{attribute} = :at",
+            f"attribute_exists(pk) AND (attribute_not_exists({attribute}) OR {attribute} < :at)",
+            {":at": {"S": time_text(at)}},
+        )
+
+    def set_entitlements(self, ref: CustomerRef, entitlements: tuple[dict[str, object], ...]) -> bool:
+        return self._conditional_set(
+            ref,
+            "entitlements = :e",
+            "attribute_exists(pk)",
+            {":e": {"S": json.dumps(list(entitlements), sort_keys=True)}},
+        )
+
+    def _conditional_set(self, ref: CustomerRef, assignment: str, condition: str, values: dict[str, Any]) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression=f"SET {assignment}",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StorageError.from_client_error(error) from error
+        return True
 
     def upsert_registration(self, registration: Customer) -> Customer:
         """Store what ResolveCustomer said about a buyer; a state, its time and the first registration time
@@ -130,7 +235,8 @@ class DynamoCustomerRepository:
             )
         except ClientError as error:
             raise StorageError.from_client_error(error) from error
-        return _from_item(response["Attributes"])
+        # lifecycle events that arrived before the buyer registered apply now
+        return self._current(_from_item(response["Attributes"]))
 
     def set_contact(self, ref: CustomerRef, contact: dict[str, str]) -> Customer:
         """Replace a registered customer's contact details; ConditionFailed if no such customer exists."""
@@ -149,4 +255,4 @@ class DynamoCustomerRepository:
                     f"no customer {ref.key}", code="ConditionalCheckFailed", retryable=False
                 ) from error
             raise StorageError.from_client_error(error) from error
-        return _from_item(response["Attributes"])
+        return self._current(_from_item(response["Attributes"]))

@@ -11,10 +11,10 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from functions.clock import Clock
-from functions.customers.model import Customer, CustomerRef
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import CustomerRepository
 from functions.settings import Settings
-from functions.usage.model import Allocation, UsageEvent, hour_of, late_billing_hour
+from functions.usage.model import HOUR, Allocation, UsageEvent, hour_of, late_billing_hour
 from functions.usage.schema import UsageBatchIn, UsageEventIn
 
 # How far ahead of our clock an event may be stamped (producers' clocks drift), and how far back Marketplace
@@ -170,8 +170,23 @@ def _validate_event(
         license_arn=customer.ref.license_arn,
         customer_identifier=customer.ref.customer_identifier,
         allocations=allocations,
-        late_billing_hour=late_billing_hour(hour_of(timestamp), now, grace),
+        late_billing_hour=after_final_usage(
+            late_billing_hour(hour_of(timestamp), now, grace), hour_of(timestamp), customer.final_usage_cutoff
+        ),
     )
+
+
+def after_final_usage(late_hour: datetime | None, event_hour: datetime, cutoff: datetime | None) -> datetime | None:
+    """The billing hour of an event of a customer whose final usage was sealed at ``cutoff`` (unsubscribe).
+
+    The hours up to the cutoff's were sent early for this customer, and a second record for one of them would be a
+    DuplicateRecord: usage arriving later is billed in the hour after the cutoff's (still open: the cutoff's
+    hour is not yet sealed for everyone else, so neither is the next), or later if it is late anyway.
+    """
+    billing = late_hour or event_hour
+    if cutoff is None or billing > hour_of(cutoff):
+        return late_hour
+    return hour_of(cutoff) + HOUR
 
 
 def _quantity(value: int | str, integer: bool, path: str, errors: list[FieldError]) -> Decimal | None:
@@ -204,6 +219,13 @@ def _allocations(
     return tuple(allocations)
 
 
+_NOT_METERABLE = {
+    SubscriptionState.PENDING: "subscription not confirmed yet (pending): AWS Marketplace would not bill this usage",
+    SubscriptionState.FAILED: "subscription failed (subscribe-fail): this buyer may not be metered",
+    SubscriptionState.ENDED: "subscription ended: AWS Marketplace no longer accepts usage for this customer",
+}
+
+
 def _customer(
     raw: UsageEventIn,
     mode: str,
@@ -230,6 +252,6 @@ def _customer(
         errors.append(FieldError(f"{path}.customer_aws_account_id", "does not hold this licence"))
         return None
     if not customer.meterable:
-        errors.append(FieldError(naming, f"customer is not subscribed (subscription {customer.state.value})"))
+        errors.append(FieldError(naming, _NOT_METERABLE[customer.state]))
         return None
     return customer

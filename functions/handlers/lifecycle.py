@@ -1,0 +1,35 @@
+"""Marketplace lifecycle notifications from SQS (EventBridge events and legacy SNS envelopes), and our own
+delayed final-usage step. Each message on its own: a bad one is reported as a batch item failure (retried, then
+dead-lettered) while the rest of the batch succeeds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.lifecycle.wiring import lifecycle_worker
+from functions.observability import logger, metrics, tracer
+from functions.settings import get_settings
+
+# Time kept back for writing results and reporting the batch before the function's deadline.
+RESERVE_MS = 20_000
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
+    return lifecycle_worker(get_settings()).process(
+        record.body, out_of_time=lambda: lambda_context.get_remaining_time_in_millis() < RESERVE_MS
+    )
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    lifecycle_worker(get_settings()).idempotency.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,166 @@
+"""A leaving buyer's final usage, sealed and sent at once instead of at the next hourly flush.
+
+Marketplace accepts one record per (customer, dimension, hour) and bills the first quantity, so the hours that are
+still open for everyone else can be sealed early for this one customer only if nothing is added to them later.
+That is what the customer's ``final_usage_cutoff`` does: ingest bills usage arriving after it in the hour after the
+cutoff's (``functions.usage.ingest.after_final_usage``). Usage whose write began before the cutoff was stored
+lands within ``IN_FLIGHT_MARGIN``; this step runs ``final_usage_delay_seconds`` after the cutoff (an SQS delay), so
+it reads exactly what the hourly flush will read for these hours. The hourly flush later seals the same hours and
+computes the very same records for this customer: identical records, which Marketplace answers idempotently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from functions.customers.model import Customer, CustomerRef
+from functions.flush.aggregate import aggregate
+from functions.flush.ledger import RecordResult
+from functions.flush.sender import Sender, SendTally, TokenBucket
+from functions.flush.service import METERING_WINDOW, FlushDeps, unsendable, window_missed
+from functions.metering.gateway import MAX_RECORDS_PER_CALL, MeteringRecord
+from functions.usage.model import HOUR, hour_of
+
+FINAL_USAGE = "final_usage"
+
+
+class FinalUsageNotDue(RuntimeError):
+    """Asked to run before usage in flight at the cutoff has landed: try again later."""
+
+
+class FinalUsageIncomplete(RuntimeError):
+    """Some records are still unsent (throttled, out of time): they stay pending and the step is retried."""
+
+
+@dataclass(frozen=True)
+class FinalUsageReport:
+    records: int = 0
+    sent: int = 0
+    failed: int = 0
+
+
+def final_records(customer: Customer, deps: FlushDeps, now: datetime) -> list[MeteringRecord]:
+    """The customer's records of every hour up to the cutoff's that is not yet sent: unsealed hours aggregated
+    for this customer alone, plus sealed records still pending."""
+    cutoff = customer.final_usage_cutoff
+    if cutoff is None:
+        return []
+    key = customer.ref.key
+    last = hour_of(cutoff)
+    # as the flush does: nothing older than the metering window is worth reading (Marketplace refuses it)
+    oldest = hour_of(now - METERING_WINDOW)
+    hour = max(deps.ledger.next_hour_to_seal() or oldest, oldest)
+    records = [r for r in deps.ledger.pending() if r.customer_key == key]
+    while hour <= last:
+        events = [
+            e
+            for e in (*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour))
+            if e.customer_key == key
+        ]
+        records += aggregate(hour, events, deps.settings.products)
+        hour += HOUR
+    return records
+
+
+def send_final_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Callable[[], bool]) -> FinalUsageReport:
+    now = deps.clock.now()
+    cutoff = customer.final_usage_cutoff
+    if cutoff is None:
+        return FinalUsageReport()
+    if now < cutoff + timedelta(seconds=deps.settings.final_usage_delay_seconds):
+        raise FinalUsageNotDue(f"final usage of {customer.ref.key} is due at cutoff + delay, not {now.isoformat()}")
+    records = final_records(customer, deps, now)
+    if not records:
+        return FinalUsageReport()
+    deps.ledger.write_pending(records)
+    parked = [RecordResult(r, "failed", None, reason) for r in records if (reason := _cannot_send(r, now))]
+    if parked:
+        deps.ledger.write_results(parked)
+    parked_keys = {(p.record.hour, p.record.key) for p in parked}
+    sendable = [r for r in records if (r.hour, r.key) not in parked_keys]
+    sender = Sender(
+        deps.gateway, TokenBucket(float(deps.settings.metering_calls_per_second)), deps.backoff, out_of_time
+    )
+    tally = SendTally()
+    results: list[RecordResult] = []
+    for start in range(0, len(sendable), MAX_RECORDS_PER_CALL):
+        batch_results = sender.deliver(sendable[start : start + MAX_RECORDS_PER_CALL], tally)
+        if batch_results:
+            deps.ledger.write_results(batch_results)
+        results.extend(batch_results)
+    if tally.left_pending:
+        raise FinalUsageIncomplete(f"{len(tally.left_pending)} final records of {customer.ref.key} left pending")
+    return FinalUsageReport(
+        records=len(records),
+        sent=sum(r.status == "sent" for r in results),
+        failed=len(parked) + sum(r.status != "sent" for r in results),
+    )
+
+
+def _cannot_send(record: MeteringRecord, now: datetime) -> str | None:
+    if window_missed(record.hour, now):
+        return "TimestampOutOfBounds"
+    return unsendable(record)
+
+
+class CustomerReader(Protocol):
+    def get(self, ref: CustomerRef) -> Customer | None: ...
+
+
+def run_final_usage(
+    ref: CustomerRef, customers: CustomerReader, deps: FlushDeps, *, out_of_time: Callable[[], bool]
+) -> FinalUsageReport:
+    customer = customers.get(ref)
+    if customer is None:
+        return FinalUsageReport()
+    return send_final_usage(customer, deps, out_of_time=out_of_time)
+
+
+def final_usage_message(ref: CustomerRef) -> str:
+    """The body of the delayed message that runs the final-usage step (on the lifecycle queue itself)."""
+    return json.dumps(
+        {
+            FINAL_USAGE: {
+                "product_code": ref.product_code,
+                "license_arn": ref.license_arn,
+                "customer_identifier": ref.customer_identifier,
+            }
+        }
+    )
+
+
+def requested_final_usage(body: str) -> CustomerRef | None:
+    """The customer a final-usage message names; None for any other message."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or FINAL_USAGE not in document:
+        return None
+    request = document[FINAL_USAGE]
+    try:
+        return CustomerRef(
+            product_code=str(request["product_code"]),
+            license_arn=request.get("license_arn"),
+            customer_identifier=request.get("customer_identifier"),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise ValueError(f"final_usage: not a customer reference ({error})") from None
+
+
+class SqsFinalUsageScheduler:
+    """Sends the final-usage message with the delay that lets in-flight usage writes land first."""
+
+    def __init__(self, client: Any, queue_url: str, delay_seconds: int) -> None:
+        self._client = client
+        self._queue_url = queue_url
+        self._delay = delay_seconds
+
+    def schedule(self, ref: CustomerRef) -> None:
+        self._client.send_message(
+            QueueUrl=self._queue_url, MessageBody=final_usage_message(ref), DelaySeconds=self._delay
+        )
