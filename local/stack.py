@@ -1,7 +1,14 @@
-"""`make run`: the whole integration on loopback — DynamoDB Local with our tables and the Marketplace
-emulator with a demo product — printing where each part listens. Ctrl-C stops everything.
+"""`make run`: the whole integration on loopback, the way AWS runs it, printing where each part listens.
 
-Later capabilities (API routes, the flush schedule, lifecycle delivery) attach here to the same parts.
+- DynamoDB Local with our tables, and the Marketplace emulator with a demo product whose fulfillment URL is ours;
+- a local API Gateway serving every route of the stack by invoking the real handlers with REST proxy events
+  (``POST /usage``'s IAM authorization replaced by a local ``x-api-key``);
+- the flush on a schedule, through a local Lambda Invoke stand-in (so its self-continuation works too), and the
+  emulator's lifecycle notifications delivered to our lifecycle handler as SQS messages, as in AWS;
+- one movable clock for the app and the emulator, and ``/_local/`` controls to move it and flush now, so nobody
+  waits an hour for one to close.
+
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -12,38 +19,38 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import threading
-from collections.abc import Iterator
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 
 from functions.settings import Settings, settings_from_env
+from local.apigateway import LocalApiGateway, Route, registration_routes
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
+from local.lambda_service import LocalLambda
 from local.marketplace.demo import seed_demo
 from local.marketplace.server import EmulatorServer
 from local.tables import create_tables
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FLUSH_INTERVAL = 60.0
 
 
-@dataclass
-class LocalStack:
-    settings: Settings
-    dynamodb_endpoint: str
-    marketplace: EmulatorServer
-    api_url: str
+def _products_from_cdk_json() -> list[dict[str, Any]]:
+    products: list[dict[str, Any]] = json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]["products"]
+    return products
 
 
-def _products_from_cdk_json() -> str:
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]
-    return json.dumps(context["products"])
-
-
-def local_environment(dynamodb_endpoint: str, marketplace_url: str) -> dict[str, str]:
-    """The environment the Lambda handlers read their settings from, pointed at the loopback stand-ins."""
+def local_environment(dynamodb_endpoint: str, marketplace_url: str, lambda_url: str, clock_file: str) -> dict[str, str]:
+    """The environment the handlers read their settings from, pointed at the loopback stand-ins."""
     return {
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -56,29 +63,183 @@ def local_environment(dynamodb_endpoint: str, marketplace_url: str) -> dict[str,
         "USAGE_TABLE": "usage",
         "METERING_TABLE": "metering",
         "IDEMPOTENCY_TABLE": "idempotency",
-        "PRODUCTS": _products_from_cdk_json(),
+        "PRODUCTS": json.dumps(_products_from_cdk_json()),
         "DYNAMODB_ENDPOINT": dynamodb_endpoint,
         "MARKETPLACE_ENDPOINT": marketplace_url,
+        "LAMBDA_ENDPOINT": lambda_url,
+        "CLOCK_FILE": clock_file,
         "SIGNING_SECRET": secrets.token_urlsafe(32),
     }
 
 
+@dataclass
+class LocalStack:
+    settings: Settings
+    dynamodb_endpoint: str
+    marketplace: EmulatorServer
+    api: LocalApiGateway
+    lambdas: LocalLambda
+    api_key: str
+    clock_file: Path
+
+    @property
+    def api_url(self) -> str:
+        return self.api.url
+
+    def flush_now(self) -> Any:
+        """Run the flush as its schedule does, and wait for it."""
+        return self.lambdas.run("flush", scheduled_event())
+
+    def advance_clock(self, seconds: float) -> datetime:
+        """Move the app's and the emulator's clocks together."""
+        offset = float(self.clock_file.read_text() or 0) + seconds
+        self.clock_file.write_text(str(offset))
+        request = urllib.request.Request(
+            f"{self.marketplace.url}/admin/clock",
+            data=json.dumps({"advance_seconds": seconds}).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=offset)
+
+
+def scheduled_event() -> dict[str, Any]:
+    """The event an EventBridge schedule delivers."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/local-flush-schedule"],
+        "detail": {},
+    }
+
+
+def sqs_message(body: dict[str, Any]) -> dict[str, Any]:
+    """An SQS event with one message, as the lifecycle queue delivers it to the handler."""
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "local",
+                "body": json.dumps(body),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": str(int(datetime.now(UTC).timestamp())),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:local-lifecycle",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+def lifecycle_delivery(lambdas: LocalLambda, settings: Settings) -> Callable[[dict[str, Any]], None]:
+    """Deliver the emulator's notifications as AWS would: EventBridge events for every product, SNS messages
+    only for products whose legacy SNS topics are switched on."""
+    legacy = {p.code for p in settings.products if getattr(p, "legacy_sns", False)}
+
+    def deliver(notification: dict[str, Any]) -> None:
+        body = notification["body"]
+        if notification["channel"] == "sns":
+            message = json.loads(body.get("Message", "{}"))
+            if message.get("product-code") not in legacy:
+                return
+        lambdas.run_async("lifecycle", sqs_message(body))
+
+    return deliver
+
+
+def _json_response(status: int, body: Any) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body, default=str),
+    }
+
+
+def control_routes(stack: LocalStack) -> list[Route]:
+    """Local-only controls (not part of the deployed API)."""
+
+    def flush(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return _json_response(200, stack.flush_now())
+
+    def clock(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            seconds = float(json.loads(event.get("body") or "{}")["advance_seconds"])
+        except (ValueError, KeyError, TypeError):
+            return _json_response(400, {"message": 'send {"advance_seconds": N}'})
+        return _json_response(200, {"now": stack.advance_clock(seconds).isoformat()})
+
+    return [Route("POST", "/_local/flush", flush), Route("POST", "/_local/clock", clock)]
+
+
+def _schedule(every: float, job: Callable[[], Any], stopped: threading.Event) -> threading.Thread:
+    def loop() -> None:
+        while not stopped.wait(every):
+            job()
+
+    thread = threading.Thread(target=loop, name="flush-schedule", daemon=True)
+    thread.start()
+    return thread
+
+
 @contextmanager
 def running(
-    *, host: str = "127.0.0.1", api_port: int = 3000, marketplace_port: int = 3001, dynamodb_port: int = 8000
+    *,
+    host: str = "127.0.0.1",
+    api_port: int = 3000,
+    marketplace_port: int = 3001,
+    dynamodb_port: int = 8000,
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL,
 ) -> Iterator[LocalStack]:
     """Start every part; stop them all on exit, whatever happened."""
+    from functions.handlers import flush, lifecycle, usage
+
     with ExitStack() as stack:
-        external = os.environ.get("DYNAMODB_ENDPOINT")
-        endpoint = external or stack.enter_context(DynamoDBLocal(dynamodb_port)).endpoint
-        api_url = f"http://{host}:{api_port}"
+        endpoint = os.environ.get("DYNAMODB_ENDPOINT") or stack.enter_context(DynamoDBLocal(dynamodb_port)).endpoint
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="marketplace-local-")))
+        clock_file = scratch / "clock-offset-seconds"
+        clock_file.write_text("0")
+        lambdas = stack.enter_context(LocalLambda({"flush": flush.handler, "lifecycle": lifecycle.handler}, host))
         marketplace = EmulatorServer(host=host, port=marketplace_port)
-        seed_demo(marketplace.marketplace, fulfillment_url=f"{api_url}/register")
+        api_key = secrets.token_urlsafe(16)
+        routes = [*registration_routes(), Route("POST", "/usage", usage.handler, api_key=api_key)]
+        api = LocalApiGateway(routes, host, api_port).start()
+        stack.callback(api.stop)
+        seed_demo(marketplace.marketplace, fulfillment_url=f"{api.url}/register")
         stack.enter_context(marketplace)
-        os.environ.update(local_environment(endpoint, marketplace.url))
+        os.environ.update(local_environment(endpoint, marketplace.url, lambdas.url, str(clock_file)))
         settings = settings_from_env(os.environ)
         create_tables(boto3.client("dynamodb", endpoint_url=endpoint, region_name=settings.region), settings)
-        yield LocalStack(settings=settings, dynamodb_endpoint=endpoint, marketplace=marketplace, api_url=api_url)
+        local = LocalStack(settings, endpoint, marketplace, api, lambdas, api_key, clock_file)
+        routes.extend(control_routes(local))  # the gateway serves this same list
+        marketplace.add_listener(lifecycle_delivery(lambdas, settings))
+        stopped = threading.Event()
+        stack.callback(stopped.set)
+        if flush_interval > 0:
+            _schedule(flush_interval, local.flush_now, stopped)
+        yield local
+
+
+def banner(local: LocalStack, flush_interval: float) -> str:
+    api = local.api_url
+    return f"""Local stack is up (Ctrl-C stops everything):
+  DynamoDB Local        {local.dynamodb_endpoint}  tables: customers usage metering idempotency
+  Marketplace emulator  {local.marketplace.url}/   (buyer page; admin API under /admin/, ledger at /admin/ledger)
+  API (fulfillment URL) {api}/register
+  Usage API             {api}/usage   (x-api-key: {local.api_key})
+  Flush                 every {flush_interval:g}s; now: curl -X POST {api}/_local/flush
+  Clock                 move app + emulator: curl -X POST {api}/_local/clock -d '{{"advance_seconds": 3900}}'
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,18 +247,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, default=3000)
     parser.add_argument("--marketplace-port", type=int, default=3001)
     parser.add_argument("--dynamodb-port", type=int, default=8000)
+    parser.add_argument("--flush-interval", type=float, default=DEFAULT_FLUSH_INTERVAL, help="seconds; 0: never")
     args = parser.parse_args(argv)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     try:
         with running(
-            api_port=args.api_port, marketplace_port=args.marketplace_port, dynamodb_port=args.dynamodb_port
+            api_port=args.api_port,
+            marketplace_port=args.marketplace_port,
+            dynamodb_port=args.dynamodb_port,
+            flush_interval=args.flush_interval,
         ) as local:
-            print("Local stack is up (Ctrl-C stops everything):", flush=True)
-            print(f"  DynamoDB Local        {local.dynamodb_endpoint}  tables: customers usage metering idempotency")
-            print(f"  Marketplace emulator  {local.marketplace.url}/   (buyer page; admin API under /admin/)")
-            print(f"  API (fulfillment URL) {local.api_url}/register", flush=True)
+            print(banner(local, args.flush_interval), flush=True)
             stopped.wait()
     except (DynamoDBLocalError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

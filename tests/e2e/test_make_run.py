@@ -33,7 +33,7 @@ def test_the_local_stack_starts_serves_and_stops_cleanly() -> None:
     )
     try:
         assert process.stdout is not None
-        banner = [process.stdout.readline() for _ in range(4)]  # blocks until it prints where it listens
+        banner = iter(process.stdout.readline, "\n")  # blocks until it prints where it listens, up to a blank line
         text = "".join(banner)
         assert "Local stack is up" in text, text
         urls = dict(re.findall(r"^\s+(DynamoDB Local|Marketplace emulator)\s+(http://\S+?)/?\s", text, re.M))
