@@ -13,12 +13,23 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import ConfigError, load_config
 from stacks.constructs.lambda_code import LayerNotBuiltError
+from stacks.constructs.lifecycle import MARKETPLACE_REGION
+from stacks.forwarder_stack import ForwarderStack
 from stacks.metering_stack import MeteringStack
 
 
 def build_app(app: cdk.App) -> MeteringStack:
     config = load_config(app.node.try_get_context("marketplace"))
-    stack = MeteringStack(app, config.stack_name, config=config)
+    region = cdk.Environment(region=config.region) if config.region else None
+    stack = MeteringStack(app, config.stack_name, config=config, env=region)
+    if config.region and config.region != MARKETPLACE_REGION:
+        ForwarderStack(
+            app,
+            f"{config.stack_name}-Forwarder",
+            target_region=config.region,
+            products=config.products,
+            env=cdk.Environment(region=MARKETPLACE_REGION),
+        )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
 

@@ -17,6 +17,8 @@ class AppConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     stack_name: str = Field(default="MarketplaceMetering", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    # the main stack's Region; outside us-east-1 a small us-east-1 stack forwards Marketplace's events to it
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
     products: tuple[Product, ...] = Field(min_length=1)
     flush_schedule: str = Field(default="rate(1 hour)", pattern=r"^(rate|cron)\(.+\)$")
     flush_grace_seconds: int = Field(default=300, ge=0, le=3600)
@@ -24,6 +26,10 @@ class AppConfig(BaseModel):
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
     log_retention_days: int = Field(default=90, ge=1)
     notification_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # put AWS WAF (managed rule groups, per-IP rate limit) in front of the API
+    waf: bool = False
+    # alarm when unsent usage is older than this: Marketplace refuses records older than 24 hours
+    oldest_unsent_alarm_hours: float = Field(default=6, gt=0, lt=24)
 
     @field_validator("products")
     @classmethod

@@ -14,6 +14,7 @@ from stacks.constructs.api import Api, log_retention
 from stacks.constructs.events import EventBus
 from stacks.constructs.flush import Flush
 from stacks.constructs.lambda_code import dependencies_layer, function_code
+from stacks.constructs.lifecycle import Lifecycle
 from stacks.constructs.registration import Registration
 from stacks.constructs.tables import Tables
 from stacks.constructs.usage_api import UsageApi
@@ -62,6 +63,21 @@ class MeteringStack(Stack):
             environment=self.function_environment(),
             log_retention=log_retention(config.log_retention_days),
             customers_table=self.tables.by_spec[CUSTOMERS],
+            idempotency_table=self.tables.by_spec[IDEMPOTENCY],
+            event_bus=self.events.bus,
+        )
+
+        self.lifecycle = Lifecycle(
+            self,
+            "Lifecycle",
+            products=config.products,
+            code=self.code,
+            layer=self.layer,
+            environment=self.function_environment(),
+            log_retention=log_retention(config.log_retention_days),
+            customers_table=self.tables.by_spec[CUSTOMERS],
+            usage_table=self.tables.by_spec[USAGE],
+            metering_table=self.tables.by_spec[METERING],
             idempotency_table=self.tables.by_spec[IDEMPOTENCY],
             event_bus=self.events.bus,
         )
