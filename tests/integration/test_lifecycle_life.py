@@ -34,11 +34,11 @@ LEGACY_PRODUCT = "lifelegacy1"
 BUYER = "111122223333"
 
 
-def sqs_event(bodies: list[dict[str, Any]]) -> dict[str, Any]:
-    """An SQS event as Lambda receives it, one record per message body."""
+def sqs_event(bodies: list[dict[str, Any] | str]) -> dict[str, Any]:
+    """An SQS event as Lambda receives it, one record per message body (a dict is sent as its JSON)."""
     records = []
     for body in bodies:
-        text = json.dumps(body)
+        text = body if isinstance(body, str) else json.dumps(body)
         records.append(
             {
                 "messageId": str(uuid.uuid4()),
