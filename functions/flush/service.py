@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -110,17 +110,11 @@ def flush_and_continue(
 
 
 def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> FlushReport:
+    """Send while sealing: records left unsent by earlier runs go first, then each hour as soon as it is sealed,
+    so reading and storing an hour's totals overlaps the calls instead of delaying them."""
     report = FlushReport()
-    fresh, report.hours_sealed, sealing_left = _seal_closed_hours(deps, now, out_of_time)
-    unsent = {(r.hour, r.key): r for r in deps.ledger.pending()}
-    unsent.update({(r.hour, r.key): r for r in fresh})
-    # oldest hour first: nearest the 24-hour limit and the month-end cutoff
-    ordered = sorted(unsent.values(), key=lambda r: (r.hour, r.product_code, r.key))
-    parked = [RecordResult(r, "failed", None, reason) for r in ordered if (reason := _cannot_send(r, now))]
-    if parked:
-        deps.ledger.write_results(parked)
-    parked_keys = {(p.record.hour, p.record.key) for p in parked}
     tally = SendTally()
+    parked: list[RecordResult] = []
     sender = Sender(
         deps.gateway, TokenBucket(float(deps.settings.metering_calls_per_second)), deps.backoff, out_of_time
     )
@@ -132,10 +126,29 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
         with tally.lock:
             tally.results.extend(results)
 
-    batches = _batches([r for r in ordered if (r.hour, r.key) not in parked_keys])
     with ThreadPoolExecutor(max_workers=deps.workers) as pool:
-        for _ in pool.map(send, batches):
-            pass
+        batcher = _Batcher(lambda batch: pool.submit(send, batch))
+        queued: set[tuple[datetime, str]] = set()
+
+        def queue(records: list[MeteringRecord]) -> None:
+            # oldest hour first: nearest the 24-hour limit and the month-end cutoff
+            fresh = sorted(
+                (r for r in records if (r.hour, r.key) not in queued), key=lambda r: (r.hour, r.product_code, r.key)
+            )
+            queued.update((r.hour, r.key) for r in fresh)
+            hopeless = [RecordResult(r, "failed", None, reason) for r in fresh if (reason := _cannot_send(r, now))]
+            if hopeless:
+                deps.ledger.write_results(hopeless)
+                parked.extend(hopeless)
+            hopeless_keys = {(p.record.hour, p.record.key) for p in hopeless}
+            batcher.add(r for r in fresh if (r.hour, r.key) not in hopeless_keys)
+
+        # unsent records are of sealed hours, all older than any hour sealed now (a run killed between storing an
+        # hour's records and sealing it left them pending too: sealing them again yields the same, queued once)
+        queue(list(deps.ledger.pending()))
+        report.hours_sealed, sealing_left = _seal_closed_hours(deps, now, out_of_time, queue)
+        for future in batcher.finish():
+            future.result()
     _tally(report, tally, parked, now, sealing_left)
     return report
 
@@ -147,17 +160,20 @@ def _cannot_send(record: MeteringRecord, now: datetime) -> str | None:
 
 
 def _seal_closed_hours(
-    deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]
-) -> tuple[list[MeteringRecord], int, bool]:
+    deps: FlushDeps,
+    now: datetime,
+    out_of_time: Callable[[], bool],
+    sealed_records: Callable[[list[MeteringRecord]], None],
+) -> tuple[int, bool]:
+    """Seal closed hours oldest first, handing each hour's records to ``sealed_records``; (hours sealed, stopped)."""
     grace = timedelta(seconds=deps.settings.flush_grace_seconds)
     products = deps.settings.products
     # nothing older than the metering window can have been accepted, so a first run starts there
     hour = deps.ledger.next_hour_to_seal() or hour_of(now - METERING_WINDOW)
-    fresh: list[MeteringRecord] = []
     sealed = 0
     while closed(hour, now, grace):
         if out_of_time():
-            return fresh, sealed, True
+            return sealed, True
         events = [*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour)]
         records = aggregate(hour, events, products)
         if any(p.zero_usage_records for p in products):
@@ -165,24 +181,32 @@ def _seal_closed_hours(
         deps.ledger.write_pending(records)
         if not deps.ledger.seal(hour):
             break  # another flush sealed it (same records): it is sending them
-        fresh.extend(records)
+        sealed_records(records)
         sealed += 1
         hour += HOUR
-    return fresh, sealed, False
+    return sealed, False
 
 
-def _batches(records: list[MeteringRecord]) -> list[list[MeteringRecord]]:
+class _Batcher:
     """Full calls of one product each, in the records' order (one product per BatchMeterUsage call)."""
-    open_batches: dict[str, list[MeteringRecord]] = {}
-    batches: list[list[MeteringRecord]] = []
-    for record in records:
-        batch = open_batches.setdefault(record.product_code, [])
-        batch.append(record)
-        if len(batch) == MAX_RECORDS_PER_CALL:
-            batches.append(batch)
-            open_batches[record.product_code] = []
-    batches.extend(b for b in open_batches.values() if b)
-    return batches
+
+    def __init__(self, submit: Callable[[list[MeteringRecord]], Future[None]]) -> None:
+        self._submit = submit
+        self._open: dict[str, list[MeteringRecord]] = {}
+        self.submitted: list[Future[None]] = []
+
+    def add(self, records: Iterable[MeteringRecord]) -> None:
+        for record in records:
+            batch = self._open.setdefault(record.product_code, [])
+            batch.append(record)
+            if len(batch) == MAX_RECORDS_PER_CALL:
+                self.submitted.append(self._submit(batch))
+                self._open[record.product_code] = []
+
+    def finish(self) -> list[Future[None]]:
+        self.submitted.extend(self._submit(batch) for batch in self._open.values() if batch)
+        self._open.clear()
+        return self.submitted
 
 
 def _tally(

@@ -1,0 +1,74 @@
+"""Ingest: events/s for batches of 100 events through the usage API handler into DynamoDB Local.
+
+Each batch is a REST proxy event (``local.apigateway.proxy_event``) handed to ``functions.handlers.usage.handler``,
+configured by its environment as in Lambda: validation, customer look-ups, one conditional put per event.
+Reference, same run, same events: the AWS sample's way of recording usage, one unconditional PutItem per event,
+one after another, with no validation and no duplicate check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bench._local import dynamodb_client, dynamodb_local, fresh_settings, use_loopback_credentials
+from bench._usage_api import PRODUCT, post_usage_event, usage_event, usage_handler
+from bench._usage_api import add_customers as add_bench_customers
+
+BATCHES = int(os.environ.get("BENCH_INGEST_BATCHES", "50"))
+BATCH_SIZE = 100
+CUSTOMERS = 50
+
+
+def run() -> dict[str, Any]:
+    use_loopback_credentials()
+    with dynamodb_local() as endpoint:
+        client = dynamodb_client(endpoint)
+        settings = fresh_settings(client, endpoint, (PRODUCT,))
+        add_bench_customers(client, settings, CUSTOMERS)
+        now = datetime.now(UTC)
+        batches = [
+            [usage_event(f"b{b}-e{i}", (b * BATCH_SIZE + i) % CUSTOMERS, now) for i in range(BATCH_SIZE)]
+            for b in range(BATCHES)
+        ]
+        with usage_handler(settings) as handler:
+            handler(post_usage_event([usage_event("warm-up", 0, now)]))  # the first call builds clients
+            started = time.perf_counter()
+            for batch in batches:
+                response = handler(post_usage_event(batch))
+                if response["statusCode"] != 200 or json.loads(response["body"])["accepted"] != BATCH_SIZE:
+                    raise SystemExit(f"ingest refused a batch: {response['statusCode']} {response['body'][:300]}")
+            seconds = time.perf_counter() - started
+
+        reference_table = fresh_settings(client, endpoint, (PRODUCT,)).usage_table
+        started = time.perf_counter()
+        for batch in batches:
+            for event in batch:
+                client.put_item(
+                    TableName=reference_table,
+                    Item={"pk": {"S": event["license_arn"]}, "sk": {"S": event["event_id"]}}
+                    | {name: {"S": str(value)} for name, value in event.items() if name != "event_id"},
+                )
+        reference_seconds = time.perf_counter() - started
+    events = BATCHES * BATCH_SIZE
+    rate, reference_rate = events / seconds, events / reference_seconds
+    print(
+        f"ingest: {events} events in batches of {BATCH_SIZE} through the usage handler: {rate:.0f} events/s "
+        f"({seconds * 1000 / BATCHES:.0f} ms per batch); reference (one plain PutItem per event, sequential): "
+        f"{reference_rate:.0f} events/s; ours / reference = {rate / reference_rate:.2f}"
+    )
+    return {
+        "events": events,
+        "batch_size": BATCH_SIZE,
+        "events_per_second": round(rate, 1),
+        "ms_per_batch": round(seconds * 1000 / BATCHES, 1),
+        "reference_events_per_second": round(reference_rate, 1),
+        "ratio_to_reference": round(rate / reference_rate, 2),
+    }
+
+
+if __name__ == "__main__":
+    run()
