@@ -15,9 +15,11 @@ from stacks.constructs.events import EventBus
 from stacks.constructs.flush import Flush
 from stacks.constructs.lambda_code import dependencies_layer, function_code
 from stacks.constructs.lifecycle import Lifecycle
+from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.registration import Registration
 from stacks.constructs.tables import Tables
 from stacks.constructs.usage_api import UsageApi
+from stacks.constructs.waf import ApiFirewall
 
 
 class MeteringStack(Stack):
@@ -80,6 +82,22 @@ class MeteringStack(Stack):
             metering_table=self.tables.by_spec[METERING],
             idempotency_table=self.tables.by_spec[IDEMPOTENCY],
             event_bus=self.events.bus,
+        )
+        if config.waf:
+            self.firewall = ApiFirewall(self, "Firewall", stage=self.api.rest_api.deployment_stage)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            functions={
+                "Flush": self.flush.function,
+                "Usage": self.usage_api.function,
+                "Registration": self.registration.function,
+                "Lifecycle": self.lifecycle.function,
+            },
+            dead_letter_queues=self.lifecycle.dead_letter_queues,
+            rest_api=self.api.rest_api,
+            oldest_unsent_threshold_hours=config.oldest_unsent_alarm_hours,
+            notification_email=config.notification_email,
         )
 
     def function_environment(self) -> dict[str, str]:

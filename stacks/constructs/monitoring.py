@@ -1,0 +1,149 @@
+"""Alarms (to one SNS topic, optionally e-mailed) and a dashboard for the metering integration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from functions.observability import METRICS_NAMESPACE, SERVICE
+
+FIVE_MINUTES = Duration.minutes(5)
+
+
+def app_metric(name: str, *, statistic: str = "Sum", **dimensions: str) -> cloudwatch.Metric:
+    """A metric our functions emit with Powertools Metrics (EMF): namespace and service dimension as there."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE, **dimensions},
+        statistic=statistic,
+        period=FIVE_MINUTES,
+    )
+
+
+@dataclass(frozen=True)
+class AppAlarm:
+    name: str
+    metric: cloudwatch.IMetric
+    threshold: float
+    description: str
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: dict[str, lambda_.IFunction],
+        dead_letter_queues: dict[str, sqs.IQueue],
+        rest_api: apigateway.RestApi,
+        oldest_unsent_threshold_hours: float,
+        notification_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(self, "AlarmTopic", display_name="Marketplace metering alarms", enforce_ssl=True)
+        if notification_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(notification_email))
+        alarm_action = actions.SnsAction(self.topic)
+
+        alarms = [
+            AppAlarm(
+                "RecordsFailed",
+                app_metric("RecordsFailed"),
+                1,
+                "metering records were parked as failed or refused (customer not subscribed, duplicate, invalid)",
+            ),
+            AppAlarm(
+                "UnprocessedPending",
+                app_metric("RecordsUnprocessedAfterRetries"),
+                1,
+                "Marketplace left records unprocessed after every retry of a flush",
+            ),
+            AppAlarm(
+                "OldestUnsentUsage",
+                app_metric("OldestUnsentHourAgeSeconds", statistic="Maximum"),
+                oldest_unsent_threshold_hours * 3600,
+                "unsent usage is getting close to Marketplace's 24-hour limit",
+            ),
+            AppAlarm(
+                "Api5xx",
+                rest_api.metric_server_error(period=FIVE_MINUTES),
+                1,
+                "the API answered 5xx (our fault, never a client's)",
+            ),
+        ]
+        for name, function in functions.items():
+            alarms.append(
+                AppAlarm(f"{name}Errors", function.metric_errors(period=FIVE_MINUTES), 1, f"{name} raised errors")
+            )
+            alarms.append(
+                AppAlarm(f"{name}Throttles", function.metric_throttles(period=FIVE_MINUTES), 1, f"{name} was throttled")
+            )
+        for name, queue in dead_letter_queues.items():
+            alarms.append(
+                AppAlarm(
+                    f"{name}Depth",
+                    queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
+                    1,
+                    f"messages reached the dead-letter queue {name}",
+                )
+            )
+        for alarm in alarms:
+            cloudwatch.Alarm(
+                self,
+                alarm.name,
+                metric=alarm.metric,
+                threshold=alarm.threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=alarm.description,
+            ).add_alarm_action(alarm_action)
+
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(24))
+        hourly = Duration.hours(1)
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Usage events received", left=[app_metric("UsageEventsAccepted").with_(period=hourly)]
+            ),
+            cloudwatch.GraphWidget(
+                title="Records metered per hour",
+                left=[
+                    app_metric("RecordsSent").with_(period=hourly),
+                    app_metric("RecordsSucceeded").with_(period=hourly),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Failures by reason",
+                left=[
+                    cloudwatch.MathExpression(
+                        expression=(
+                            f"SEARCH('{{{METRICS_NAMESPACE},reason,service}} MetricName=\"RecordsFailed\"', "
+                            "'Sum', 3600)"
+                        ),
+                        label="",
+                        period=hourly,
+                    )
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Flush duration (ms)",
+                left=[functions["Flush"].metric_duration(period=hourly, statistic="Maximum")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Lag: oldest unsent hour (s)",
+                left=[app_metric("OldestUnsentHourAgeSeconds", statistic="Maximum").with_(period=hourly)],
+            ),
+        )

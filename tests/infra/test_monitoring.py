@@ -1,0 +1,86 @@
+"""Alarms to one topic (e-mailed when configured), the dashboard, and the optional WAF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.conftest import cdk_json_context, synth
+
+
+def _alarms(template: Template) -> dict[str, dict[str, Any]]:
+    return template.find_resources("AWS::CloudWatch::Alarm")
+
+
+def test_every_alarm_notifies_the_alarm_topic(template: Template) -> None:
+    topics = template.find_resources("AWS::SNS::Topic")
+    (topic_id,) = [k for k in topics if "AlarmTopic" in k]
+    alarms = _alarms(template)
+    assert alarms
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_the_alarms_the_seller_needs_exist(template: Template) -> None:
+    metrics = {
+        (a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) for a in _alarms(template).values()
+    }
+    for needed in [
+        ("MarketplaceMetering", "RecordsFailed"),
+        ("MarketplaceMetering", "RecordsUnprocessedAfterRetries"),
+        ("MarketplaceMetering", "OldestUnsentHourAgeSeconds"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    ]:
+        assert needed in metrics, needed
+    # one errors and one throttles alarm per function
+    lambda_alarms = [a for a in _alarms(template).values() if a["Properties"].get("Namespace") == "AWS/Lambda"]
+    assert len(lambda_alarms) == 2 * len(
+        template.find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Handler": Match.string_like_regexp("^functions\\.")}}
+        )
+    )
+    # the 24-hour limit is approached, not reached, when the lag alarm fires (default 6 hours)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "OldestUnsentHourAgeSeconds", "Threshold": 6 * 3600}
+    )
+
+
+def test_the_dashboard_shows_usage_metering_failures_duration_and_lag(template: Template) -> None:
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = str(dashboard["Properties"]["DashboardBody"])
+    for title in ["Usage events received", "Records metered per hour", "Failures by reason", "Flush duration", "Lag"]:
+        assert title in body
+
+
+def _marketplace(**changes: Any) -> dict[str, Any]:
+    marketplace: dict[str, Any] = cdk_json_context()["marketplace"]
+    marketplace.update(changes)
+    return marketplace
+
+
+def test_no_email_subscription_and_no_waf_unless_configured(template: Template) -> None:
+    template.resource_count_is("AWS::SNS::Subscription", 0)
+    template.resource_count_is("AWS::WAFv2::WebACL", 0)
+
+
+def test_email_and_waf_when_configured(tmp_path: Path) -> None:
+    _, configured = synth(tmp_path, _marketplace(notification_email="ops@example.com", waf=True))
+    configured.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+    configured.has_resource_properties(
+        "AWS::WAFv2::WebACL",
+        {
+            "Scope": "REGIONAL",
+            "Rules": Match.array_with(
+                [
+                    Match.object_like({"Name": "AWSManagedRulesCommonRuleSet"}),
+                    Match.object_like({"Name": "RateLimitPerIp"}),
+                ]
+            ),
+        },
+    )
+    configured.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
