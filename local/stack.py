@@ -242,23 +242,66 @@ def banner(local: LocalStack, flush_interval: float) -> str:
 """
 
 
+# what the operator CLI (python -m functions.cli) reads to find this stack; never the signing secret
+_DESCRIBED = (
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "CUSTOMERS_TABLE",
+    "USAGE_TABLE",
+    "METERING_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "PRODUCTS",
+    "DYNAMODB_ENDPOINT",
+    "MARKETPLACE_ENDPOINT",
+    "LAMBDA_ENDPOINT",
+    "CLOCK_FILE",
+)
+
+
+@contextmanager
+def described(local: LocalStack, path: Path) -> Iterator[None]:
+    """Write where the running stack listens to ``path`` (default .run/local.json) for the operator CLI; removed on
+    stop, unless another local stack has written its own there since."""
+    contents = json.dumps(
+        {
+            "pid": os.getpid(),
+            "api_url": local.api_url,
+            "marketplace_url": local.marketplace.url,
+            "environment": {name: os.environ[name] for name in _DESCRIBED if name in os.environ},
+        },
+        indent=2,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(contents)
+    try:
+        yield
+    finally:
+        if path.exists() and path.read_text() == contents:
+            path.unlink()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__)
     parser.add_argument("--api-port", type=int, default=3000)
     parser.add_argument("--marketplace-port", type=int, default=3001)
     parser.add_argument("--dynamodb-port", type=int, default=8000)
     parser.add_argument("--flush-interval", type=float, default=DEFAULT_FLUSH_INTERVAL, help="seconds; 0: never")
+    parser.add_argument("--run-file", type=Path, default=ROOT / ".run" / "local.json", help="for the operator CLI")
     args = parser.parse_args(argv)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     try:
-        with running(
-            api_port=args.api_port,
-            marketplace_port=args.marketplace_port,
-            dynamodb_port=args.dynamodb_port,
-            flush_interval=args.flush_interval,
-        ) as local:
+        with (
+            running(
+                api_port=args.api_port,
+                marketplace_port=args.marketplace_port,
+                dynamodb_port=args.dynamodb_port,
+                flush_interval=args.flush_interval,
+            ) as local,
+            described(local, args.run_file),
+        ):
             print(banner(local, args.flush_interval), flush=True)
             stopped.wait()
     except (DynamoDBLocalError, OSError) as error:

@@ -1,0 +1,299 @@
+"""The operator's command line: ``python -m functions.cli COMMAND [options]``.
+
+Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``. Runs against the local stack (the default
+while ``make run`` is up, or when DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P]
+[--region R]``). Aligned tables for people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed,
+2 the command was wrong (an unknown command, product, customer, dimension or stack; a bad option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.customers.model import Customer
+from functions.operations.flushing import FlushProgress
+from functions.operations.metering_view import MeteringEntry
+from functions.operations.queries import Selection, UnknownName, customers, parked, select, usage
+from functions.operations.redrive import RedriveOutcome, redrive, refusal
+from functions.operations.target import Target, TargetError, deployed_target, local_settings, local_target
+from functions.settings import SettingsError
+from functions.storage.errors import StorageError
+
+RUN_FILE = Path(__file__).resolve().parent.parent / ".run" / "local.json"
+_RELATIVE = re.compile(r"^(\d+)([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+class CommandError(ValueError):
+    """The command line is wrong; the message names the option."""
+
+
+# --- output -------------------------------------------------------------------------------------------------------
+
+Column = tuple[str, str]  # (heading, row key)
+ENTRY_COLUMNS: list[Column] = [
+    ("HOUR", "hour"),
+    ("PRODUCT", "product"),
+    ("ACCOUNT", "account"),
+    ("CUSTOMER", "customer"),
+    ("DIMENSION", "dimension"),
+    ("QUANTITY", "quantity"),
+    ("EVENTS", "events"),
+    ("STATUS", "status"),
+]
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
+    """Aligned columns under their headings; empty cells for missing values."""
+    cells = [[heading for heading, _ in columns]]
+    cells += [["" if row.get(key) is None else str(row[key]) for _, key in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells)
+
+
+def entry_row(entry: MeteringEntry) -> dict[str, Any]:
+    record = entry.record
+    return {
+        "hour": record.hour.strftime("%Y-%m-%dT%H:00Z"),
+        "product": record.product_code,
+        "account": record.customer_aws_account_id,
+        "customer": record.customer,
+        "dimension": record.dimension,
+        "quantity": format(record.quantity.normalize(), "f"),
+        "events": record.events,
+        "status": entry.status,
+        "metering_record_id": entry.metering_record_id,
+        "reason": entry.reason,
+    }
+
+
+def customer_row(customer: Customer) -> dict[str, Any]:
+    ref = customer.ref
+    return {
+        "product": ref.product_code,
+        "account": customer.customer_aws_account_id,
+        "customer": ref.license_arn or ref.customer_identifier,
+        "state": customer.state.value,
+        "registered_at": customer.registered_at.isoformat() if customer.registered_at else None,
+        "state_changed_at": customer.state_changed_at.isoformat(),
+        "free_trial": customer.free_trial,
+        "agreement_id": customer.agreement_id,
+    }
+
+
+class ProgressBar:
+    """One line redrawn in place on ``stream`` (stderr), so stdout stays the result alone."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self._stream = stream
+        self._width = width
+        self._drawn_width = 0
+
+    def __call__(self, progress: FlushProgress) -> None:
+        line = self.line(progress)
+        # pad over a longer line drawn before
+        self._stream.write("\r" + line.ljust(self._drawn_width))
+        self._stream.flush()
+        self._drawn_width = max(self._drawn_width, len(line))
+
+    def line(self, progress: FlushProgress) -> str:
+        if progress.pending is not None:
+            return f"flushing... {progress.pending} records pending"
+        known = max(progress.records_known, progress.records_done)
+        filled = self._width * progress.records_done // known if known else 0
+        bar = "#" * filled + "-" * (self._width - filled)
+        return f"[{bar}] {progress.records_done}/{known} records, {progress.hours_sealed} hours sealed"
+
+    def close(self) -> None:
+        if self._drawn_width:
+            self._stream.write("\n")
+
+
+# --- the command line ---------------------------------------------------------------------------------------------
+
+
+def moment(text: str, now: datetime, option: str) -> datetime:
+    """``2026-11-26T09:00`` (UTC unless it says otherwise), ``2026-11-26``, or ``90m`` / ``6h`` / ``2d`` ago."""
+    relative = _RELATIVE.match(text)
+    if relative:
+        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"{option}: {text!r} is neither an ISO time (2026-11-26T09:00Z) nor 90m, 6h, 2d") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
+    where = common.add_argument_group("target (default: the local stack)")
+    where.add_argument("--local", action="store_true", help="the local stack (make run)")
+    where.add_argument("--run-file", type=Path, default=RUN_FILE, help="the local stack's description file")
+    where.add_argument("--stack", metavar="NAME", help="a deployed stack, found with the caller's AWS credentials")
+    where.add_argument("--profile", help="AWS profile for --stack")
+    where.add_argument("--region", help="AWS region for --stack")
+
+    def filters(default_since: str) -> argparse.ArgumentParser:
+        chosen = argparse.ArgumentParser(add_help=False)
+        group = chosen.add_argument_group("filters")
+        group.add_argument("--product", help="product code")
+        group.add_argument("--customer", help="licence ARN, AWS account id or legacy customer identifier")
+        group.add_argument("--dimension", help="dimension name")
+        group.add_argument(
+            "--since", default=default_since, help=f"ISO time or 90m/6h/2d ago (default {default_since})"
+        )
+        group.add_argument("--until", default="0m", help="ISO time or 90m/6h/2d ago (default now)")
+        return chosen
+
+    cli = argparse.ArgumentParser(prog="python -m functions.cli", description=__doc__.split("\n\n")[0])
+    commands = cli.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    listed = commands.add_parser("customers", parents=[common], help="customers: state, licence, product, registration")
+    listed.add_argument("--product", help="product code")
+    commands.add_parser(
+        "usage", parents=[common, filters("24h")], help="usage and metering results per customer, dimension, hour"
+    )
+    commands.add_parser("failed", parents=[common, filters("7d")], help="parked records and why")
+    again = commands.add_parser(
+        "redrive", parents=[common, filters("7d")], help="send parked records again, unchanged, once the cause is fixed"
+    )
+    again.add_argument("--dry-run", action="store_true", help="say what would be sent again, change nothing")
+    run = commands.add_parser("flush", parents=[common], help="seal closed hours and send what is unsent, now")
+    shown = run.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--progress", action="store_true", default=None, help="show the progress bar (default: on a tty)"
+    )
+    shown.add_argument("--no-progress", dest="progress", action="store_false")
+    return cli
+
+
+def choose_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
+    if args.stack:
+        if args.local:
+            raise CommandError("--local and --stack: choose one")
+        return deployed_target(args.stack, profile=args.profile, region=args.region)
+    if args.profile or args.region:
+        raise CommandError("--profile and --region go with --stack NAME")
+    found = local_settings(args.run_file, environ)
+    if found is None:
+        raise TargetError(
+            f"no local stack: start one with `make run` (it writes {args.run_file}), set DYNAMODB_ENDPOINT, "
+            "or name a deployed one with --stack NAME"
+        )
+    settings, credentials = found
+    return local_target(settings, credentials=credentials)
+
+
+def _selection(args: argparse.Namespace, target: Target) -> Selection:
+    now = target.deps.clock.now()
+    since, until = moment(args.since, now, "--since"), moment(args.until, now, "--until")
+    if since > until:
+        raise CommandError(f"--since ({since.isoformat()}) is after --until ({until.isoformat()})")
+    return select(
+        target.deps,
+        since=since,
+        until=until,
+        product=args.product,
+        customer=args.customer,
+        dimension=args.dimension,
+    )
+
+
+def _redrive_row(outcome: RedriveOutcome) -> dict[str, Any]:
+    return {**entry_row(outcome.entry), "outcome": outcome.outcome, "why": outcome.why or None}
+
+
+def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> None:
+    def emit(rows: list[dict[str, Any]], columns: Sequence[Column], empty: str) -> None:
+        if args.json:
+            out.write(json.dumps(rows, indent=2) + "\n")
+        else:
+            out.write((table(rows, columns) if rows else empty) + "\n")
+
+    if args.command == "customers":
+        emit(
+            [customer_row(c) for c in customers(target.deps, args.product)],
+            [
+                ("PRODUCT", "product"),
+                ("ACCOUNT", "account"),
+                ("CUSTOMER", "customer"),
+                ("STATE", "state"),
+                ("REGISTERED", "registered_at"),
+                ("STATE SINCE", "state_changed_at"),
+            ],
+            "no customers",
+        )
+    elif args.command == "usage":
+        emit(
+            [entry_row(e) for e in usage(target.deps, _selection(args, target))],
+            [*ENTRY_COLUMNS, ("RECORD ID", "metering_record_id"), ("REASON", "reason")],
+            "no usage in these hours",
+        )
+    elif args.command == "failed":
+        now = target.deps.clock.now()
+        rows = []
+        for entry in parked(target.deps, _selection(args, target)):
+            why_not = refusal(entry, now)
+            rows.append({**entry_row(entry), "redrive": "yes" if why_not is None else f"no: {why_not}"})
+        emit(rows, [*ENTRY_COLUMNS, ("REASON", "reason"), ("REDRIVE", "redrive")], "no parked records")
+    elif args.command == "redrive":
+        outcomes = redrive(target.deps, _selection(args, target), dry_run=args.dry_run)
+        emit(
+            [_redrive_row(o) for o in outcomes],
+            [*ENTRY_COLUMNS, ("OUTCOME", "outcome"), ("WHY", "why")],
+            "no parked records",
+        )
+        if not args.json and any(o.outcome == "requeued" for o in outcomes):
+            out.write("requeued records are sent by the next flush: run `flush` to send them now\n")
+    elif args.command == "flush":
+        bar = ProgressBar(err)
+        show = err.isatty() if args.progress is None else args.progress
+        try:
+            summary = target.run_flush(bar if show else lambda _: None)
+        finally:
+            bar.close()
+        if args.json:
+            out.write(json.dumps(summary, indent=2) + "\n")
+        else:
+            rows = [{"name": k, "value": json.dumps(v) if isinstance(v, dict) else v} for k, v in summary.items()]
+            out.write(table(rows, [("FLUSH", "name"), ("", "value")]) + "\n")
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+    target: Callable[[argparse.Namespace], Target] | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed the problem (an unknown command names it)
+        return int(exit_.code or 0)
+    try:
+        chosen = target(args) if target else choose_target(args, os.environ if environ is None else environ)
+        run(args, chosen, out, err)
+    except (UnknownName, CommandError, TargetError, SettingsError) as error:
+        err.write(f"error: {error}\n")
+        return 2
+    except (StorageError, ClientError, BotoCoreError) as error:
+        err.write(f"error: {error}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""What the operator asks about: customers, usage and metering per hour, parked records; names checked first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from functions.clock import Clock
+from functions.customers.model import Customer
+from functions.flush.aggregate import aggregate
+from functions.flush.service import UsageReader, closed
+from functions.operations.metering_view import PARKED_STATUSES, MeteringEntry
+from functions.settings import Settings
+from functions.usage.model import HOUR, hour_of
+
+
+class UnknownName(ValueError):
+    """The operator named something that does not exist; the message says what and lists what does."""
+
+    def __init__(self, kind: str, name: str, known: list[str] | None = None) -> None:
+        message = f"unknown {kind}: {name!r}"
+        if known is not None:
+            listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+            message += f" (known: {listed})" if known else f" (no {kind} known)"
+        super().__init__(message)
+        self.kind = kind
+        self.name = name
+
+
+class CustomerLister(Protocol):
+    def list_all(self) -> Iterator[Customer]: ...
+
+
+class MeteringView(Protocol):
+    def next_hour_to_seal(self) -> datetime | None: ...
+
+    def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]: ...
+
+    def pending_count(self) -> int: ...
+
+    def requeue(self, entry: MeteringEntry) -> bool: ...
+
+
+@dataclass(frozen=True)
+class OperationsDeps:
+    settings: Settings
+    customers: CustomerLister
+    usage: UsageReader
+    metering: MeteringView
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Hours ``since`` .. ``until`` (both included, as hour starts); None matches everything."""
+
+    since: datetime
+    until: datetime
+    products: frozenset[str] | None = None
+    customer_keys: frozenset[str] | None = None
+    dimension: str | None = None
+
+    def hours(self) -> Iterator[datetime]:
+        hour = self.since
+        while hour <= self.until:
+            yield hour
+            hour += HOUR
+
+    def matches(self, entry: MeteringEntry) -> bool:
+        record = entry.record
+        return (
+            (self.products is None or record.product_code in self.products)
+            and (self.customer_keys is None or record.customer_key in self.customer_keys)
+            and (self.dimension is None or record.dimension == self.dimension)
+        )
+
+
+def customer_names(customer: Customer) -> set[str]:
+    """Every name an operator may use for a customer: licence ARN, AWS account id, legacy identifier, our key."""
+    names = {customer.ref.key, customer.customer_aws_account_id}
+    names |= {n for n in (customer.ref.license_arn, customer.ref.customer_identifier) if n}
+    return names
+
+
+def select(
+    deps: OperationsDeps,
+    *,
+    since: datetime,
+    until: datetime,
+    product: str | None = None,
+    customer: str | None = None,
+    dimension: str | None = None,
+) -> Selection:
+    """The operator's filters, every name checked: UnknownName for a product, customer or dimension we do not know."""
+    products = {p.code: p for p in deps.settings.products}
+    if product is not None and product not in products:
+        raise UnknownName("product", product, sorted(products))
+    chosen = [products[product]] if product else list(products.values())
+    if dimension is not None:
+        known = sorted({d.name for p in chosen for d in p.dimensions})
+        if dimension not in known:
+            raise UnknownName("dimension", dimension, known)
+    customer_keys = None
+    if customer is not None:
+        candidates = [c for c in deps.customers.list_all() if product is None or c.ref.product_code == product]
+        customer_keys = frozenset(c.ref.key for c in candidates if customer in customer_names(c))
+        if not customer_keys:
+            raise UnknownName("customer", customer, sorted({c.customer_aws_account_id for c in candidates}))
+    return Selection(
+        since=hour_of(since),
+        until=hour_of(until),
+        products=frozenset([product]) if product else None,
+        customer_keys=customer_keys,
+        dimension=dimension,
+    )
+
+
+def customers(deps: OperationsDeps, product: str | None = None) -> list[Customer]:
+    if product is not None and deps.settings.product(product) is None:
+        raise UnknownName("product", product, sorted(p.code for p in deps.settings.products))
+    found = [c for c in deps.customers.list_all() if product is None or c.ref.product_code == product]
+    return sorted(found, key=lambda c: (c.ref.product_code, c.customer_aws_account_id, c.ref.key))
+
+
+def usage(deps: OperationsDeps, selection: Selection) -> list[MeteringEntry]:
+    """Per hour, customer and dimension: sealed hours as the ledger holds them (with Marketplace's answer), later
+    hours as the flush would total them now (``open`` while the hour takes usage, ``unsealed`` once closed)."""
+    now = deps.clock.now()
+    grace = timedelta(seconds=deps.settings.flush_grace_seconds)
+    next_to_seal = deps.metering.next_hour_to_seal()
+    entries: list[MeteringEntry] = []
+    for hour in selection.hours():
+        if hour > now:
+            break
+        if next_to_seal is not None and hour < next_to_seal:
+            found = list(deps.metering.records_of_hour(hour))
+        else:
+            events = [*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour)]
+            status = "unsealed" if closed(hour, now, grace) else "open"
+            found = [MeteringEntry(r, status) for r in aggregate(hour, events, deps.settings.products)]
+        entries += sorted((e for e in found if selection.matches(e)), key=lambda e: e.record.key)
+    return entries
+
+
+def parked(deps: OperationsDeps, selection: Selection) -> list[MeteringEntry]:
+    """Records the flush parked (refused by Marketplace or unsendable), oldest hour first."""
+    next_to_seal = deps.metering.next_hour_to_seal()
+    if next_to_seal is None:
+        return []
+    return [
+        entry
+        for hour in selection.hours()
+        if hour < next_to_seal
+        for entry in sorted(deps.metering.records_of_hour(hour), key=lambda e: e.record.key)
+        if entry.status in PARKED_STATUSES and selection.matches(entry)
+    ]

@@ -1,0 +1,208 @@
+"""Where the operator's commands run: the local stack (its loopback endpoints) or a deployed stack (by name, with
+the caller's AWS profile). Both give the same thing: the app's settings, read access to its tables, and a flush."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.aws_clients import _DYNAMODB, _NO_RETRY
+from functions.clock import Clock, SystemClock, app_clock
+from functions.customers.repository import DynamoCustomerRepository
+from functions.flush.ledger import DynamoMeteringLedger
+from functions.flush.service import FlushDeps
+from functions.metering.gateway import Boto3MeteringGateway
+from functions.operations.flushing import ProgressCallback, flush_deployed, flush_here
+from functions.operations.metering_view import DynamoMeteringView
+from functions.operations.queries import OperationsDeps, UnknownName
+from functions.settings import Settings, settings_from_env
+from functions.storage.schema import ALL_TABLES
+from functions.usage.store import DynamoUsageStore
+
+FLUSH_FUNCTION_LOGICAL_ID = "FlushFunction"  # stacks/constructs/flush.py: Flush(stack, "Flush") / "Function"
+# a deployed flush may run for its whole 15-minute timeout before it answers
+_INVOKE = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=960)
+
+
+class TargetError(RuntimeError):
+    """The target cannot be used as given (no local stack running, a stack that is not ours...)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    deps: OperationsDeps
+    run_flush: Callable[[ProgressCallback], dict[str, Any]]
+
+
+def operations_deps(settings: Settings, dynamodb: Any, clock: Clock) -> OperationsDeps:
+    return OperationsDeps(
+        settings=settings,
+        customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
+        usage=_usage_store(settings, dynamodb),
+        metering=DynamoMeteringView(dynamodb, settings.metering_table),
+        clock=clock,
+    )
+
+
+def _usage_store(settings: Settings, dynamodb: Any) -> DynamoUsageStore:
+    retention = timedelta(days=settings.audit_retention_days)
+    return DynamoUsageStore(dynamodb, settings.usage_table, shards=settings.usage_shards, retention=retention)
+
+
+def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: Clock | None = None) -> Target:
+    """The local stack's tables and emulator; the flush runs in this process, as the local Lambda service runs it."""
+    session = boto3.Session(
+        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID") or "local",
+        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY") or "local",
+        region_name=settings.region,
+    )
+    dynamodb = session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint, config=_DYNAMODB)
+    moment = clock or app_clock(settings.clock_file)
+    flush_deps = FlushDeps(
+        settings=settings,
+        usage=_usage_store(settings, dynamodb),
+        ledger=DynamoMeteringLedger(
+            dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
+        ),
+        customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
+        gateway=Boto3MeteringGateway(
+            session.client("meteringmarketplace", endpoint_url=settings.marketplace_endpoint, config=_NO_RETRY)
+        ),
+        clock=moment,
+    )
+    return Target(
+        name=f"local (DynamoDB {settings.dynamodb_endpoint}, Marketplace {settings.marketplace_endpoint})",
+        deps=operations_deps(settings, dynamodb, moment),
+        run_flush=lambda on_progress: flush_here(flush_deps, on_progress),
+    )
+
+
+def local_settings(run_file: Path, environ: Mapping[str, str]) -> tuple[Settings, Mapping[str, str]] | None:
+    """The running local stack's settings (and loopback credentials): from the file ``make run`` writes while it
+    runs, else from the environment when it names a DynamoDB endpoint; None when neither does."""
+    if run_file.exists():
+        try:
+            environment: dict[str, str] = json.loads(run_file.read_text())["environment"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise TargetError(f"{run_file} is not a local stack description ({error})") from error
+        return settings_from_env(environment), environment
+    if environ.get("DYNAMODB_ENDPOINT"):
+        return settings_from_env(environ), environ
+    return None
+
+
+# --- a deployed stack ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackResource:
+    logical_id: str
+    physical_id: str
+    resource_type: str
+
+
+class StackLookup(Protocol):
+    def resources(self, stack_name: str) -> list[StackResource]:
+        """Every resource of the stack; UnknownName if there is no such stack."""
+        ...
+
+    def function_environment(self, function_name: str) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    settings: Settings
+    flush_function: str
+
+
+def _one(resources: Iterable[StackResource], prefix: str, resource_type: str) -> StackResource | None:
+    # CDK's logical ids are the construct path plus an 8-character hash
+    pattern = re.compile(rf"^{re.escape(prefix)}[0-9A-F]{{8}}$")
+    found = [r for r in resources if r.resource_type == resource_type and pattern.match(r.logical_id)]
+    return found[0] if len(found) == 1 else None
+
+
+def resolve_stack(lookup: StackLookup, stack_name: str, region: str) -> DeployedStack:
+    """Table names and the flush function from the stack's resources; products and tuning from the flush function's
+    own environment, so the CLI reads the data exactly as the deployed flush does."""
+    resources = lookup.resources(stack_name)
+    flush_function = _one(resources, FLUSH_FUNCTION_LOGICAL_ID, "AWS::Lambda::Function")
+    tables = {
+        spec.settings_field: _one(resources, f"Tables{spec.logical_name}", "AWS::DynamoDB::GlobalTable")
+        for spec in ALL_TABLES
+    }
+    missing = [name for name, table in tables.items() if table is None]
+    if flush_function is None:
+        missing.append("the flush function")
+    if missing:
+        raise TargetError(f"stack {stack_name!r} is not a metering stack: no {', '.join(missing)}")
+    assert flush_function is not None
+    environment = lookup.function_environment(flush_function.physical_id)
+    settings = settings_from_env({**environment, "AWS_REGION": region}).model_copy(
+        update={name: table.physical_id for name, table in tables.items() if table is not None}
+    )
+    return DeployedStack(settings=settings, flush_function=flush_function.physical_id)
+
+
+class Boto3StackLookup:
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def resources(self, stack_name: str) -> list[StackResource]:
+        # ListStackResources pages through every resource (DescribeStackResources stops at 100)
+        paginator = self._session.client("cloudformation").get_paginator("list_stack_resources")
+        try:
+            return [
+                StackResource(r["LogicalResourceId"], r.get("PhysicalResourceId", ""), r["ResourceType"])
+                for page in paginator.paginate(StackName=stack_name)
+                for r in page["StackResourceSummaries"]
+            ]
+        except ClientError as error:
+            if "does not exist" in str(error):
+                raise UnknownName("stack", stack_name) from error
+            raise TargetError(f"CloudFormation: {error}") from error
+
+    def function_environment(self, function_name: str) -> dict[str, str]:
+        try:
+            configuration = self._session.client("lambda").get_function_configuration(FunctionName=function_name)
+        except ClientError as error:
+            raise TargetError(f"Lambda: {error}") from error
+        variables: dict[str, str] = configuration.get("Environment", {}).get("Variables", {})
+        return variables
+
+
+def deployed_target(stack_name: str, *, profile: str | None, region: str | None) -> Target:
+    """A deployed stack, through the caller's profile. Never exercised by the tests (they stay on loopback)."""
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except BotoCoreError as error:
+        raise TargetError(str(error)) from error
+    if not session.region_name:
+        raise TargetError("no region: pass --region or set one in the profile")
+    stack = resolve_stack(Boto3StackLookup(session), stack_name, session.region_name)
+    dynamodb = session.client("dynamodb", config=_DYNAMODB)
+    deps = operations_deps(stack.settings, dynamodb, SystemClock())
+    lambda_client = session.client("lambda", config=_INVOKE)
+
+    def invoke() -> dict[str, Any]:
+        response = lambda_client.invoke(FunctionName=stack.flush_function, Payload=b"{}")
+        answer: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
+        if response.get("FunctionError"):
+            raise TargetError(f"the flush failed: {answer.get('errorMessage', answer)}")
+        return answer
+
+    return Target(
+        name=f"stack {stack_name} ({session.region_name})",
+        deps=deps,
+        run_flush=lambda on_progress: flush_deployed(invoke, deps.metering.pending_count, on_progress),
+    )
