@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from tests.infra.conftest import cdk_json_context, synth
 
 
-def _alarms(template: Template) -> dict[str, dict[str, Any]]:
+def _alarms(template: Template) -> Mapping[str, Mapping[str, Any]]:
     return template.find_resources("AWS::CloudWatch::Alarm")
 
 
