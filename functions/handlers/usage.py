@@ -41,7 +41,7 @@ def _errors(status: HTTPStatus, errors: tuple[FieldError, ...]) -> Response[dict
 
 def _json_body() -> Any:
     event = app.current_event
-    content_type = (event.get_header_value("content-type", default_value="") or "").split(";")[0].strip().lower()
+    content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != JSON_CONTENT_TYPE:
         raise RequestRejected(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "content-type", f"send {JSON_CONTENT_TYPE}")
     raw = event.body or ""
