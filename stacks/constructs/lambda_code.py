@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -59,9 +60,14 @@ def python_function(
     reserved_concurrent_executions: int | None = None,
     description: str | None = None,
 ) -> lambda_.Function:
-    """A function as every one of ours is: arm64, python3.13, the layer, JSON logs kept ``log_retention``, X-Ray."""
+    """A function as every one of ours is: arm64, python3.13, the layer, JSON logs kept ``log_retention``, X-Ray,
+    and a role of its own that may write only its own log group (no managed policy)."""
     log_group = logs.LogGroup(
         scope, f"{construct_id}Logs", retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+    )
+    role = iam.Role(scope, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    role.add_to_policy(
+        iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
     )
     function = lambda_.Function(
         scope,
@@ -71,6 +77,7 @@ def python_function(
         handler=handler,
         code=code,
         layers=[layer],
+        role=role,
         environment={**RUNTIME_ENVIRONMENT, **environment},
         timeout=Duration.seconds(timeout_seconds),
         memory_size=memory_size,
@@ -81,15 +88,18 @@ def python_function(
         description=description,
     )
     acknowledge(
+        role,
+        {
+            # tests/infra/test_least_privilege.py pins which actions may be granted on "*"
+            "AwsSolutions-IAM5[Resource::*]": (
+                "X-Ray PutTraceSegments/PutTelemetryRecords and the AWS Marketplace actions (ResolveCustomer, "
+                "BatchMeterUsage, GetEntitlements) support no resource-level permissions"
+            ),
+        },
+    )
+    acknowledge(
         function,
         {
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]": (
-                "the managed basic execution policy only lets the function write its own CloudWatch logs"
-            ),
-            "AwsSolutions-IAM5[Resource::*]": (
-                "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions"
-            ),
             "AwsSolutions-L1": (
                 "python3.13 is pinned on purpose: the dependency layer is built for exactly this runtime and arm64"
             ),
