@@ -77,6 +77,11 @@ class Selection:
         )
 
 
+def _order(entry: MeteringEntry) -> tuple[str, str, str, str]:
+    record = entry.record
+    return (record.product_code, record.customer_aws_account_id, record.customer_key, record.dimension)
+
+
 def customer_names(customer: Customer) -> set[str]:
     """Every name an operator may use for a customer: licence ARN, AWS account id, legacy identifier, our key."""
     names = {customer.ref.key, customer.customer_aws_account_id}
@@ -140,7 +145,7 @@ def usage(deps: OperationsDeps, selection: Selection) -> list[MeteringEntry]:
             events = [*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour)]
             status = "unsealed" if closed(hour, now, grace) else "open"
             found = [MeteringEntry(r, status) for r in aggregate(hour, events, deps.settings.products)]
-        entries += sorted((e for e in found if selection.matches(e)), key=lambda e: e.record.key)
+        entries += sorted((e for e in found if selection.matches(e)), key=_order)
     return entries
 
 
@@ -153,6 +158,6 @@ def parked(deps: OperationsDeps, selection: Selection) -> list[MeteringEntry]:
         entry
         for hour in selection.hours()
         if hour < next_to_seal
-        for entry in sorted(deps.metering.records_of_hour(hour), key=lambda e: e.record.key)
+        for entry in sorted(deps.metering.records_of_hour(hour), key=_order)
         if entry.status in PARKED_STATUSES and selection.matches(entry)
     ]

@@ -21,13 +21,13 @@ _UNSENDABLE = frozenset({"QuantityTooLarge", "QuantityInvalid"})
 
 def refusal(entry: MeteringEntry, now: datetime) -> str | None:
     """Why ``entry`` must not be sent again; None if it may."""
-    if entry.metering_record_id:
-        return f"Marketplace accepted it (MeteringRecordId {entry.metering_record_id})"
     if entry.status == "duplicate":
         return (
             "DuplicateRecord: Marketplace already holds another quantity for this customer, dimension and hour "
             "and bills that one; resending cannot change the bill"
         )
+    if entry.metering_record_id:
+        return f"Marketplace accepted it (MeteringRecordId {entry.metering_record_id})"
     if entry.status == "not_subscribed":
         return "CustomerNotSubscribed: Marketplace does not bill usage of an hour the buyer was not subscribed"
     if entry.status != "failed":
