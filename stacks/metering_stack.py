@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from functions.storage.schema import CUSTOMERS, IDEMPOTENCY, METERING, USAGE
@@ -99,6 +99,13 @@ class MeteringStack(Stack):
             oldest_unsent_threshold_hours=config.oldest_unsent_alarm_hours,
             notification_email=config.notification_email,
         )
+        CfnOutput(
+            self,
+            "UsageApiUrl",
+            value=self.api.rest_api.url_for_path("/usage"),
+            description="POST usage events here, SigV4-signed by an IAM principal allowed execute-api:Invoke",
+        )
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Alarm notifications")
 
     def function_environment(self) -> dict[str, str]:
         """What every function reads through functions.settings (same variable names)."""

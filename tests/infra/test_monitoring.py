@@ -85,3 +85,9 @@ def test_email_and_waf_when_configured(tmp_path: Path) -> None:
         },
     )
     configured.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+
+
+def test_the_outputs_a_seller_needs(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    for wanted in ["FulfillmentUrl", "UsageApiUrl", "EventBusName", "AlarmTopicArn"]:
+        assert any(wanted in name for name in outputs), (wanted, sorted(outputs))
