@@ -18,11 +18,10 @@ from functions.lifecycle.notifications import ENTITLEMENT_UPDATED, LifecycleEven
 from functions.lifecycle.state import LifecycleKind, LifecycleTimes
 from functions.lifecycle.store import LifecycleStore
 from functions.observability import logger, metrics
-from functions.registration.events import DomainEvent, EventPublisher
+from functions.registration.events import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, DomainEvent, EventPublisher
 from functions.settings import Product, Settings
 
-CUSTOMER_ACTIVATED = "Customer Activated"
-CUSTOMER_ENDED = "Customer Ended"
+__all__ = ["CUSTOMER_ACTIVATED", "CUSTOMER_ENDED", "Lifecycle"]
 
 
 class LifecycleCustomers(Protocol):

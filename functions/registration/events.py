@@ -16,6 +16,8 @@ from functions.observability import logger
 EVENT_SOURCE = "marketplace-metering"
 CUSTOMER_REGISTERED = "Customer Registered"
 CUSTOMER_DETAILS_SUBMITTED = "Customer Details Submitted"
+CUSTOMER_ACTIVATED = "Customer Activated"
+CUSTOMER_ENDED = "Customer Ended"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from functions.clock import Clock
@@ -13,6 +14,7 @@ from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.observability import logger, metrics
 from functions.registration import signing
 from functions.registration.events import (
+    CUSTOMER_ACTIVATED,
     CUSTOMER_DETAILS_SUBMITTED,
     CUSTOMER_REGISTERED,
     DomainEvent,
@@ -32,6 +34,8 @@ class RegistrationStore(Protocol):
     def upsert_registration(self, registration: Customer) -> Customer: ...
 
     def set_contact(self, ref: CustomerRef, contact: dict[str, str]) -> Customer: ...
+
+    def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
 
 
 # Runs ``function(request)`` at most once per registration token (Powertools idempotency in production).
@@ -154,6 +158,7 @@ class Registrations:
         )
         metrics.add_metric(name="CustomersRegistered", unit="Count", value=1)
         self._publish(CUSTOMER_REGISTERED, _describe(customer))
+        self._announce_activation(customer)
         # what a replay needs: never the token (Powertools stores this in the idempotency table)
         return {**asdict(resolved), "free_trial": customer.free_trial}
 
@@ -189,6 +194,16 @@ class Registrations:
 
     def _product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
+
+    def _announce_activation(self, customer: Customer) -> None:
+        """A subscription confirmed before the buyer registered had no customer to announce then: announce it now."""
+        announced = customer.announced_activation
+        if customer.state is not SubscriptionState.ACTIVE or (
+            announced is not None and announced >= customer.state_changed_at
+        ):
+            return
+        self._publish(CUSTOMER_ACTIVATED, _describe(customer))
+        self.customers.mark_announced(customer.ref, "announced_activation", customer.state_changed_at)
 
     def _publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         # The customer is stored and the token spent: a failed event must not fail the buyer's registration.

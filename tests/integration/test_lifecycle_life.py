@@ -209,9 +209,10 @@ def test_licence_buyer_eventbridge_events_before_registration_final_usage_billed
         life.use(ended, 1, "use-4")
     assert refused.value.errors[0].field == "events[0].license_arn"
     assert "subscription ended" in refused.value.errors[0].message
-    # (it was activated before it registered: "Customer Registered" said so, with state active)
+    # (it was activated before it registered: registration announced both, "Customer Registered" in state active)
     registered = wiring(life.settings).registrations.publisher
     assert isinstance(registered, RecordingPublisher)
+    assert [e.detail_type for e in registered.events] == ["Customer Registered", CUSTOMER_ACTIVATED]
     assert [e.detail["state"] for e in registered.events if e.detail_type == "Customer Registered"] == ["active"]
     assert life.published() == [CUSTOMER_ENDED]
     assert billed(life, subscription["license_arn"]) == 12  # nothing sent twice

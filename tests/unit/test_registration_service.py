@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from functions.clock import ManualClock
-from functions.customers.model import Customer, CustomerRef
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.handlers.registration import ERROR_PAGES, error_response
 from functions.registration.events import (
+    CUSTOMER_ACTIVATED,
     CUSTOMER_DETAILS_SUBMITTED,
     CUSTOMER_REGISTERED,
     PublishFailed,
@@ -52,13 +53,24 @@ class FakeStore:
 
     def upsert_registration(self, registration: Customer) -> Customer:
         stored = self.customers.setdefault(registration.ref.key, registration)
-        return dataclasses.replace(registration, state=stored.state, registered_at=stored.registered_at)
+        return dataclasses.replace(
+            registration,
+            state=stored.state,
+            state_changed_at=stored.state_changed_at,
+            registered_at=stored.registered_at,
+            announced_activation=stored.announced_activation,
+        )
 
     def set_contact(self, ref: CustomerRef, contact: dict[str, str]) -> Customer:
         if ref.key not in self.customers:
             raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
         self.customers[ref.key] = dataclasses.replace(self.customers[ref.key], contact=contact)
         return self.customers[ref.key]
+
+    def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
+        assert attribute == "announced_activation"
+        self.customers[ref.key] = dataclasses.replace(self.customers[ref.key], announced_activation=at)
+        return True
 
 
 class FailingPublisher:
@@ -92,6 +104,25 @@ def test_register_stores_publishes_and_signs_a_completion_bound_to_the_customer(
     completed = service.complete(registered.completion_value, CONTACT)
     assert completed.customer.contact == {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com"}
     assert publisher.events[-1].detail_type == CUSTOMER_DETAILS_SUBMITTED
+
+
+def test_a_subscription_confirmed_before_registration_is_announced_once_on_registration() -> None:
+    # Given a buyer whose subscription was confirmed (lifecycle events) before they registered
+    store = FakeStore()
+    ref = CustomerRef("prod1", license_arn=RESOLVED.license_arn)
+    confirmed_at = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+    store.customers[ref.key] = Customer(
+        ref=ref, customer_aws_account_id="111122223333", state=SubscriptionState.ACTIVE, state_changed_at=confirmed_at
+    )
+    service = registrations(FakeResolver(RESOLVED), customers=store)
+    # When they register, and register again
+    service.register("tok", free_trial=False)
+    service.register("tok-2", free_trial=False)
+    # Then "Customer Activated" went out once, remembered with the confirmation time
+    publisher = service.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    assert [e.detail_type for e in publisher.events] == [CUSTOMER_REGISTERED, CUSTOMER_ACTIVATED, CUSTOMER_REGISTERED]
+    assert store.customers[ref.key].announced_activation == confirmed_at
 
 
 @pytest.mark.parametrize(("token", "error"), [(None, MissingToken), ("", MissingToken), ("a b", MalformedToken)])
