@@ -1,0 +1,181 @@
+"""A buyer's whole life on the local stack, started as `make run` starts it: subscribe in the emulator's pages,
+register on ours in a real browser, send usage over HTTP, move the clock, flush, and find exactly that usage in
+Marketplace's ledger; then unsubscribe. Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from functions.cli import main as cli
+from local.dynamodb import free_port
+from local.marketplace.admin import AdminClient
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = "demo-saas-product"
+BUYER = "111122223333"
+DEADLINE_SECONDS = 30
+T = TypeVar("T")
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[str]
+    api_url: str
+    marketplace_url: str
+    api_key: str
+    run_file: Path
+
+    def post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        request = urllib.request.Request(
+            self.api_url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
+    def cli(self, *argv: str) -> Any:
+        """The operator CLI, finding this stack as it finds a `make run` one: through the file it writes."""
+        out, err = io.StringIO(), io.StringIO()
+        status = cli([*argv, "--json", "--run-file", str(self.run_file)], out=out, err=err, environ={})
+        assert status == 0, err.getvalue()
+        return json.loads(out.getvalue())
+
+
+def eventually(observe: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
+    """Poll observable state until ``done`` (asynchronous deliveries), within a bounded deadline."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        value = observe()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"{what}: still {value!r} after {DEADLINE_SECONDS}s"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[RunningStack]:
+    # Given the local stack started as `make run` starts it, on free ports, with no schedule of its own
+    # (the test flushes when it decides), describing itself in a file of this test's own
+    ports = {name: free_port() for name in ("api", "marketplace", "dynamodb")}
+    run_file = tmp_path / "local.json"
+    env = {k: v for k, v in os.environ.items() if k != "DYNAMODB_ENDPOINT"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local.stack",
+            *(f"--{name}-port={port}" for name, port in ports.items()),
+            "--flush-interval=0",
+            f"--run-file={run_file}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = "".join(iter(process.stdout.readline, "\n"))
+        assert "Local stack is up" in banner, banner
+        urls = dict(re.findall(r"^\s+(Marketplace emulator|Usage API)\s+(http://\S+?)/?\s", banner, re.M))
+        key = re.search(r"x-api-key: (\S+?)\)", banner)
+        assert key, banner
+        yield RunningStack(
+            process,
+            urls["Usage API"].removesuffix("/usage"),
+            urls["Marketplace emulator"],
+            key.group(1),
+            run_file,
+        )
+    finally:
+        # When Ctrl-C arrives
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    # Then everything stopped cleanly, and the description is gone with it
+    assert process.returncode == 0, output
+    assert not run_file.exists()
+
+
+def register_in_the_browser(page: Page, stack: RunningStack) -> None:
+    page.goto(stack.marketplace_url + "/")
+    product = page.locator(f'[data-product-code="{PRODUCT}"]')
+    product.locator('input[name="account_id"]').fill(BUYER)
+    product.locator(f"#subscribe-{PRODUCT}").click()
+    page.locator("#setup-account").click()
+    expect(page.get_by_role("heading", name="Welcome to Demo SaaS product")).to_be_visible()
+    assert page.url == stack.api_url + "/register"
+    page.fill("#company", "Newcomer Ltd")
+    page.fill("#contact_name", "Grace Hopper")
+    page.fill("#email", "grace@example.com")
+    page.click("#complete-registration")
+    expect(page.locator("#confirmation")).to_have_text("You are all set")
+
+
+def usage_event(event_id: str, customer: dict[str, Any], quantity: int, at: datetime) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "product_code": PRODUCT,
+        "license_arn": customer["customer"],
+        "customer_aws_account_id": BUYER,
+        "dimension": "api_calls",
+        "quantity": quantity,
+        "timestamp": at.isoformat(),
+    }
+
+
+def test_a_buyer_subscribes_registers_uses_is_billed_once_and_leaves(stack: RunningStack, page: Page) -> None:
+    admin = AdminClient(stack.marketplace_url)
+    # When a buyer subscribes on the Marketplace page and registers on ours
+    register_in_the_browser(page, stack)
+    # Then, once the subscription notifications are delivered, the operator sees an active customer
+    [customer] = eventually(
+        lambda: stack.cli("customers", "--product", PRODUCT),
+        lambda rows: [r["state"] for r in rows] == ["active"],
+        "customer state",
+    )
+    assert customer["account"] == BUYER
+    assert customer["registered_at"]
+    # When they send usage with the local key (one event twice: counted once)
+    now = datetime.now(UTC)  # the app's clock has not been moved yet
+    events = [usage_event("e1", customer, 5, now), usage_event("e2", customer, 7, now)]
+    answer = stack.post("/usage", {"events": [*events, events[0]]}, {"x-api-key": stack.api_key})
+    assert (answer["accepted"], answer["duplicates"]) == (2, 1)
+    hour = events[0]["timestamp"][:13]
+    # and the hour closes (clock moved past the hour and the grace), and the flush runs now
+    stack.post("/_local/clock", {"advance_seconds": 3600 + 600})
+    flushed = stack.post("/_local/flush", {})
+    assert (flushed["succeeded"], flushed["failed"], flushed["left_pending"]) == (1, {}, 0)
+    # Then Marketplace's ledger holds exactly that usage, once
+    billed = [(r["license_arn"], r["dimension"], r["hour"][:13], r["quantity"]) for r in admin.ledger()]
+    assert billed == [(customer["customer"], "api_calls", hour, "12")]
+    # and the operator sees it sent
+    [sent] = stack.cli("usage", "--customer", BUYER, "--since", "3h")
+    assert (sent["hour"][:13], sent["quantity"], sent["status"]) == (hour, "12", "sent")
+    assert sent["metering_record_id"] == admin.ledger()[0]["metering_record_id"]
+
+    # When they unsubscribe
+    [subscription] = admin.list_subscriptions(product_code=PRODUCT, account_id=BUYER)
+    admin.unsubscribe(subscription["agreement_id"])
+    # Then the operator sees them leaving, and nothing was billed twice
+    eventually(lambda: stack.cli("customers"), lambda rows: rows[0]["state"] == "ending", "customer state")
+    assert [r["quantity"] for r in admin.ledger()] == ["12"]
