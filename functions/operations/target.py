@@ -137,19 +137,16 @@ def resolve_stack(lookup: StackLookup, stack_name: str, region: str) -> Deployed
     own environment, so the CLI reads the data exactly as the deployed flush does."""
     resources = lookup.resources(stack_name)
     flush_function = _one(resources, FLUSH_FUNCTION_LOGICAL_ID, "AWS::Lambda::Function")
-    tables = {
-        spec.settings_field: _one(resources, f"Tables{spec.logical_name}", "AWS::DynamoDB::GlobalTable")
-        for spec in ALL_TABLES
-    }
-    missing = [name for name, table in tables.items() if table is None]
+    tables = {spec: _one(resources, f"Tables{spec.logical_name}", "AWS::DynamoDB::GlobalTable") for spec in ALL_TABLES}
+    missing = [f"the {spec.logical_name} table" for spec, table in tables.items() if table is None]
     if flush_function is None:
         missing.append("the flush function")
     if missing:
-        raise TargetError(f"stack {stack_name!r} is not a metering stack: no {', '.join(missing)}")
+        raise TargetError(f"stack {stack_name!r} is not a metering stack (missing: {', '.join(missing)})")
     assert flush_function is not None
     environment = lookup.function_environment(flush_function.physical_id)
     settings = settings_from_env({**environment, "AWS_REGION": region}).model_copy(
-        update={name: table.physical_id for name, table in tables.items() if table is not None}
+        update={spec.settings_field: table.physical_id for spec, table in tables.items() if table is not None}
     )
     return DeployedStack(settings=settings, flush_function=flush_function.physical_id)
 

@@ -1,0 +1,352 @@
+"""The operator CLI's own logic, with in-memory fakes of our interfaces: no AWS, no DynamoDB."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.cli import CommandError, ProgressBar, main, moment, table
+from functions.clock import ManualClock
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.metering.gateway import MeteringRecord
+from functions.operations.flushing import FlushProgress, flush_deployed
+from functions.operations.metering_view import MeteringEntry
+from functions.operations.queries import OperationsDeps, UnknownName, select
+from functions.operations.redrive import redrive, refusal
+from functions.operations.target import (
+    StackResource,
+    Target,
+    TargetError,
+    local_settings,
+    resolve_stack,
+)
+from functions.settings import Dimension, Product, Settings
+from functions.usage.model import UsageEvent
+
+NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
+HOUR = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
+PRODUCT = Product(code="unit-product", name="Unit", dimensions=(Dimension(name="api_calls"),))
+LICENCE = "arn:aws:license-manager::1:license:l-abc"
+
+
+def entry(status: str, *, reason: str | None = None, record_id: str | None = None, hour: datetime = HOUR) -> Any:
+    record = MeteringRecord(
+        key=f"{PRODUCT.code}#LICENSE#{LICENCE}#api_calls",
+        hour=hour,
+        product_code=PRODUCT.code,
+        customer_key=f"LICENSE#{LICENCE}",
+        customer_aws_account_id="111122223333",
+        dimension="api_calls",
+        quantity=Decimal(4),
+        integer=True,
+        license_arn=LICENCE,
+    )
+    return MeteringEntry(record, status, record_id, reason)
+
+
+class FakeCustomers:
+    def __init__(self, *customers: Customer) -> None:
+        self.customers = list(customers)
+
+    def list_all(self) -> Iterator[Customer]:
+        return iter(self.customers)
+
+
+class NoUsage:
+    def events_of_hour(self, hour: datetime) -> Iterator[UsageEvent]:
+        return iter(())
+
+    def late_events_billed_in(self, hour: datetime) -> Iterator[UsageEvent]:
+        return iter(())
+
+
+class FakeMetering:
+    """Sealed hours up to NOW's; requeue as the DynamoDB view does it: only a record still parked as seen."""
+
+    def __init__(self, *entries: MeteringEntry) -> None:
+        self.entries = {(e.record.hour, e.record.key): e for e in entries}
+
+    def next_hour_to_seal(self) -> datetime | None:
+        return NOW.replace(minute=0)
+
+    def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
+        return iter([e for (h, _), e in self.entries.items() if h == hour])
+
+    def pending_count(self) -> int:
+        return sum(e.status == "pending" for e in self.entries.values())
+
+    def requeue(self, seen: MeteringEntry) -> bool:
+        key = (seen.record.hour, seen.record.key)
+        if self.entries.get(key) != seen:
+            return False
+        self.entries[key] = MeteringEntry(seen.record, "pending")
+        return True
+
+
+def deps(*entries: MeteringEntry, now: datetime = NOW) -> OperationsDeps:
+    customer = Customer(
+        ref=CustomerRef(PRODUCT.code, license_arn=LICENCE),
+        customer_aws_account_id="111122223333",
+        state=SubscriptionState.ACTIVE,
+        state_changed_at=NOW,
+    )
+    return OperationsDeps(
+        settings=Settings(products=(PRODUCT,)),
+        customers=FakeCustomers(customer),
+        usage=NoUsage(),
+        metering=FakeMetering(*entries),
+        clock=ManualClock(now),
+    )
+
+
+# --- redrive: exactly once holds --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parked", "refused_because"),
+    [
+        (entry("duplicate", reason="DuplicateRecord", record_id="m-1"), "DuplicateRecord"),
+        (entry("sent", record_id="m-1"), "Marketplace accepted it"),
+        (entry("not_subscribed", reason="CustomerNotSubscribed"), "CustomerNotSubscribed"),
+        (entry("pending"), "not parked"),
+        (entry("failed", reason="QuantityTooLarge"), "QuantityTooLarge"),
+        (entry("failed", reason="InvalidLicenseException", hour=NOW - timedelta(hours=25)), "24-hour window"),
+    ],
+)
+def test_records_marketplace_accepted_or_can_no_longer_take_are_refused(
+    parked: MeteringEntry, refused_because: str
+) -> None:
+    why = refusal(parked, NOW)
+    assert why is not None
+    assert refused_because in why
+
+
+def test_last_months_record_is_refused_after_the_month_end_cutoff() -> None:
+    # Given a record of 23:00 on the last day of the month, 7 hours later (inside 24 hours, past 06:00 on the 1st)
+    last_hour = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    why = refusal(
+        entry("failed", reason="InvalidLicenseException", hour=last_hour), datetime(2026, 12, 1, 6, 30, tzinfo=UTC)
+    )
+    assert why is not None
+    assert "month-end" in why
+
+
+def test_a_record_marketplace_refused_as_a_whole_request_may_go_again() -> None:
+    assert refusal(entry("failed", reason="InvalidUsageDimensionException"), NOW) is None
+
+
+def test_redrive_requeues_only_what_may_go_again_and_only_once() -> None:
+    refused = entry("duplicate", reason="DuplicateRecord", record_id="m-1", hour=HOUR - timedelta(hours=1))
+    fixable = entry("failed", reason="InvalidLicenseException")
+    operations = deps(refused, fixable)
+    selection = select(operations, since=NOW - timedelta(hours=6), until=NOW)
+    # a dry run changes nothing
+    assert [o.outcome for o in redrive(operations, selection, dry_run=True)] == ["refused", "would_requeue"]
+    assert operations.metering.pending_count() == 0
+    assert [o.outcome for o in redrive(operations, selection)] == ["refused", "requeued"]
+    assert operations.metering.pending_count() == 1
+    # requeued records are pending, no longer parked: a second redrive leaves them alone
+    assert [o.outcome for o in redrive(operations, selection)] == ["refused"]
+
+
+def test_a_record_changed_since_it_was_read_is_not_requeued() -> None:
+    class ChangedMeanwhile(FakeMetering):
+        def requeue(self, seen: MeteringEntry) -> bool:
+            return False
+
+    operations = deps(entry("failed", reason="InvalidLicenseException"))
+    operations = OperationsDeps(
+        operations.settings,
+        operations.customers,
+        operations.usage,
+        ChangedMeanwhile(*operations.metering.records_of_hour(HOUR)),
+        operations.clock,
+    )
+    [outcome] = redrive(operations, select(operations, since=HOUR, until=NOW))
+    assert (outcome.outcome, outcome.why.startswith("changed meanwhile")) == ("changed", True)
+
+
+# --- names --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"product": "nope"}, "unknown product: 'nope' (known: unit-product)"),
+        ({"dimension": "nope"}, "unknown dimension: 'nope' (known: api_calls)"),
+        ({"customer": "999999999999"}, "unknown customer: '999999999999' (known: 111122223333)"),
+    ],
+)
+def test_unknown_names_are_named_with_what_is_known(filters: dict[str, str], message: str) -> None:
+    with pytest.raises(UnknownName, match=message.replace("(", r"\(").replace(")", r"\)")):
+        select(deps(), since=HOUR, until=NOW, **filters)
+
+
+@pytest.mark.parametrize("name", [LICENCE, "111122223333", f"LICENSE#{LICENCE}"])
+def test_a_customer_is_found_by_licence_account_or_key(name: str) -> None:
+    selection = select(deps(), since=HOUR, until=NOW, customer=name)
+    assert selection.customer_keys == frozenset({f"LICENSE#{LICENCE}"})
+
+
+# --- command line -------------------------------------------------------------------------------------------------
+
+
+def test_moments_are_relative_or_iso_and_utc_unless_said() -> None:
+    assert moment("90m", NOW, "--since") == NOW - timedelta(minutes=90)
+    assert moment("2d", NOW, "--since") == NOW - timedelta(days=2)
+    assert moment("2026-11-26T09:00", NOW, "--since") == datetime(2026, 11, 26, 9, tzinfo=UTC)
+    assert moment("2026-11-26T10:00+01:00", NOW, "--until") == datetime(2026, 11, 26, 9, tzinfo=UTC)
+    with pytest.raises(CommandError, match="--until: 'soon'"):
+        moment("soon", NOW, "--until")
+
+
+def test_tables_align_columns_under_their_headings() -> None:
+    text = table([{"a": "x", "b": 12345}, {"a": "longer", "b": None}], [("A", "a"), ("NUMBER", "b")])
+    assert text.splitlines() == ["A       NUMBER", "x       12345", "longer"]
+
+
+def test_the_progress_bar_fills_with_records_done_and_redraws_one_line() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(stream, width=10)
+    bar(FlushProgress(hours_sealed=3, records_known=40, records_done=10))
+    bar(FlushProgress(hours_sealed=3, records_known=40, records_done=40))
+    bar.close()
+    assert stream.getvalue() == (
+        "\r[##--------] 10/40 records, 3 hours sealed\r[##########] 40/40 records, 3 hours sealed\n"
+    )
+    assert bar.line(FlushProgress(pending=7)) == "flushing... 7 records pending"
+
+
+def run_cli(*argv: str, environ: dict[str, str] | None = None) -> tuple[int, str]:
+    err = io.StringIO()
+    return main(list(argv), out=io.StringIO(), err=err, environ=environ or {}), err.getvalue()
+
+
+def test_without_a_local_stack_or_a_stack_name_it_says_how_to_get_one(tmp_path: Path) -> None:
+    status, err = run_cli("customers", "--run-file", str(tmp_path / "none.json"))
+    assert status == 2
+    assert "no local stack: start one with `make run`" in err
+
+
+def test_a_profile_without_a_stack_name_is_refused(tmp_path: Path) -> None:
+    status, err = run_cli("usage", "--profile", "prod", "--run-file", str(tmp_path / "none.json"))
+    assert (status, err) == (2, "error: --profile and --region go with --stack NAME\n")
+
+
+def test_an_unknown_command_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("refund")[0] == 2
+    assert "invalid choice: 'refund'" in capsys.readouterr().err
+
+
+def test_the_local_stack_is_found_through_its_run_file_else_the_environment(tmp_path: Path) -> None:
+    run_file = tmp_path / "local.json"
+    run_file.write_text('{"environment": {"DYNAMODB_ENDPOINT": "http://127.0.0.1:1", "USAGE_TABLE": "u"}}')
+    found = local_settings(run_file, {"DYNAMODB_ENDPOINT": "http://127.0.0.1:2"})
+    assert found is not None
+    assert (found[0].dynamodb_endpoint, found[0].usage_table) == ("http://127.0.0.1:1", "u")
+    found = local_settings(tmp_path / "none.json", {"DYNAMODB_ENDPOINT": "http://127.0.0.1:2"})
+    assert found is not None
+    assert found[0].dynamodb_endpoint == "http://127.0.0.1:2"
+    assert local_settings(tmp_path / "none.json", {}) is None
+
+
+def test_the_cli_runs_a_command_on_the_target_it_is_given() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    target = Target("fake", deps(entry("failed", reason="InvalidLicenseException")), lambda _: {})
+    assert main(["failed"], out=out, err=err, target=lambda _: target) == 0, err.getvalue()
+    heading, row = out.getvalue().splitlines()
+    assert heading.split()[-2:] == ["REASON", "REDRIVE"]
+    assert row.split()[-3:] == ["failed", "InvalidLicenseException", "yes"]
+
+
+# --- a deployed stack, resolved through a fake of our lookup interface (never AWS) ---------------------------------
+
+
+class FakeStacks:
+    def __init__(
+        self, resources: list[StackResource], environment: dict[str, str], name: str = "MarketplaceMetering"
+    ) -> None:
+        self._name = name
+        self._resources = resources
+        self._environment = environment
+        self.environment_of: list[str] = []
+
+    def resources(self, stack_name: str) -> list[StackResource]:
+        if stack_name != self._name:
+            raise UnknownName("stack", stack_name)
+        return self._resources
+
+    def function_environment(self, function_name: str) -> dict[str, str]:
+        self.environment_of.append(function_name)
+        return self._environment
+
+
+DEPLOYED = [
+    StackResource("TablesCustomersB22215AC", "prod-customers", "AWS::DynamoDB::GlobalTable"),
+    StackResource("TablesUsageA60E9525", "prod-usage", "AWS::DynamoDB::GlobalTable"),
+    StackResource("TablesMetering32CD4458", "prod-metering", "AWS::DynamoDB::GlobalTable"),
+    StackResource("TablesIdempotency498FF680", "prod-idempotency", "AWS::DynamoDB::GlobalTable"),
+    StackResource("FlushFunction1A2B3C4D", "prod-flush-fn", "AWS::Lambda::Function"),
+    StackResource("FlushFunctionLogs9F8E7D6C", "/aws/lambda/prod-flush-fn", "AWS::Logs::LogGroup"),
+    StackResource("UsageApiFunction5E6F7A8B", "prod-usage-fn", "AWS::Lambda::Function"),
+]
+FLUSH_ENVIRONMENT = {
+    "PRODUCTS": '[{"code": "unit-product", "name": "Unit", "dimensions": [{"name": "api_calls"}]}]',
+    "FLUSH_GRACE_SECONDS": "600",
+    "USAGE_TABLE": "stale-name-ignored",
+}
+
+
+def test_a_deployed_stack_resolves_to_its_tables_flush_function_and_products() -> None:
+    stacks = FakeStacks(DEPLOYED, FLUSH_ENVIRONMENT)
+    stack = resolve_stack(stacks, "MarketplaceMetering", "eu-west-1")
+    assert stack.flush_function == "prod-flush-fn"
+    assert stacks.environment_of == ["prod-flush-fn"]
+    settings = stack.settings
+    assert (settings.customers_table, settings.usage_table, settings.metering_table, settings.idempotency_table) == (
+        "prod-customers",
+        "prod-usage",
+        "prod-metering",
+        "prod-idempotency",
+    )
+    assert (settings.region, settings.flush_grace_seconds, [p.code for p in settings.products]) == (
+        "eu-west-1",
+        600,
+        ["unit-product"],
+    )
+    assert settings.dynamodb_endpoint is None
+
+
+def test_a_stack_that_is_not_ours_or_does_not_exist_is_named() -> None:
+    without_flush = [r for r in DEPLOYED if not r.logical_id.startswith("Flush")]
+    with pytest.raises(TargetError, match=r"'Other' is not a metering stack \(missing: the flush function\)"):
+        resolve_stack(FakeStacks(without_flush, {}, name="Other"), "Other", "eu-west-1")
+    with pytest.raises(UnknownName, match="unknown stack: 'Nope'"):
+        resolve_stack(FakeStacks(DEPLOYED, {}), "Nope", "eu-west-1")
+
+
+def test_a_deployed_flush_is_watched_through_the_pending_count_until_it_answers() -> None:
+    answered = threading.Event()
+    counts = iter([5, 2])
+    seen: list[FlushProgress] = []
+
+    def pending_count() -> int:
+        count = next(counts)
+        if count == 2:
+            answered.set()  # the function answers once its backlog has shrunk to 2
+        return count
+
+    def invoke() -> dict[str, Any]:
+        assert answered.wait(timeout=30)
+        return {"succeeded": 3}
+
+    result = flush_deployed(invoke, pending_count, seen.append, poll_seconds=0.01)
+    assert result == {"succeeded": 3}
+    assert [p.pending for p in seen] == [5, 2]
