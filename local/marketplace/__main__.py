@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
 
+    # before anything is announced: a stop right after the "listening" line must still stop cleanly
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
     server = EmulatorServer(host=args.host, port=args.port, state_file=args.state_file)
     if args.demo:
         seed_demo(server.marketplace, args.fulfillment_url)
@@ -31,9 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.state_file:
         print(f"  state file: {args.state_file}", flush=True)
 
-    stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
     stopped.wait()
     server.stop()
     return 0
