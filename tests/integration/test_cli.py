@@ -36,9 +36,12 @@ class Ops:
     marketplace: EmulatorHandle
     subscriptions: list[dict[str, Any]]
     dynamodb: Any
+    _target: Target | None = None
 
     def target(self) -> Target:
-        return local_target(self.settings, credentials={}, clock=self.clock)
+        if self._target is None:
+            self._target = local_target(self.settings, credentials={}, clock=self.clock)
+        return self._target
 
     def cli(self, *argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
