@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,6 +17,8 @@ from functions.customers.repository import CustomerRepository
 from functions.settings import Settings
 from functions.usage.model import HOUR, Allocation, UsageEvent, hour_of, late_billing_hour
 from functions.usage.schema import UsageBatchIn, UsageEventIn
+
+_PARALLEL_LOOKUPS = 16
 
 # How far ahead of our clock an event may be stamped (producers' clocks drift), and how far back Marketplace
 # still accepts a record (its 24-hour window).
@@ -117,7 +120,7 @@ def validate(
     batch: UsageBatchIn, *, settings: Settings, customers: CustomerRepository, now: datetime
 ) -> list[UsageEvent]:
     errors: list[FieldError] = []
-    found: dict[CustomerRef, Customer | None] = {}
+    found = _look_up_customers(batch.events, customers)
     events: list[UsageEvent] = []
     grace = timedelta(seconds=settings.flush_grace_seconds)
     for index, raw in enumerate(batch.events):
@@ -224,6 +227,25 @@ _NOT_METERABLE = {
     SubscriptionState.FAILED: "subscription failed (subscribe-fail): this buyer may not be metered",
     SubscriptionState.ENDED: "subscription ended: AWS Marketplace no longer accepts usage for this customer",
 }
+
+
+def _look_up_customers(
+    events: Sequence[UsageEventIn], customers: CustomerRepository
+) -> dict[CustomerRef, Customer | None]:
+    """Every customer a batch names, read in parallel: sequential reads would dominate a batch's latency."""
+    refs = set()
+    for raw in events:
+        try:
+            refs.add(
+                CustomerRef(raw.product_code, license_arn=raw.license_arn, customer_identifier=raw.customer_identifier)
+            )
+        except ValueError:
+            continue  # named both ways or not at all: validation reports it
+    if len(refs) <= 1:
+        return {ref: customers.get(ref) for ref in refs}
+    ordered = list(refs)
+    with ThreadPoolExecutor(max_workers=min(_PARALLEL_LOOKUPS, len(ordered))) as pool:
+        return dict(zip(ordered, pool.map(customers.get, ordered), strict=True))
 
 
 def _customer(
