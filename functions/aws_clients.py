@@ -58,4 +58,4 @@ def lambda_client(settings: Settings) -> Any:
 
 @cache
 def sqs_client(settings: Settings) -> Any:
-    return boto3.client("sqs", region_name=settings.region, config=_STANDARD)
+    return boto3.client("sqs", region_name=settings.region, endpoint_url=settings.sqs_endpoint, config=_STANDARD)

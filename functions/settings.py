@@ -65,6 +65,7 @@ class Settings(BaseModel):
     marketplace_endpoint: str | None = None
     entitlement_endpoint: str | None = None
     lambda_endpoint: str | None = None
+    sqs_endpoint: str | None = None
     # local only: a file holding the clock offset in seconds (see functions.clock.app_clock)
     clock_file: str | None = None
     # flush
@@ -102,6 +103,7 @@ _ENV_NAMES = {
     "marketplace_endpoint": "MARKETPLACE_ENDPOINT",
     "entitlement_endpoint": "ENTITLEMENT_ENDPOINT",
     "lambda_endpoint": "LAMBDA_ENDPOINT",
+    "sqs_endpoint": "SQS_ENDPOINT",
     "clock_file": "CLOCK_FILE",
     "flush_grace_seconds": "FLUSH_GRACE_SECONDS",
     "metering_calls_per_second": "METERING_CALLS_PER_SECOND",

@@ -38,6 +38,7 @@ from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
 from local.lambda_service import LocalLambda
 from local.marketplace.demo import seed_demo
 from local.marketplace.server import EmulatorServer
+from local.sqs import LocalQueue
 from local.tables import create_tables
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,14 @@ def _products_from_cdk_json() -> list[dict[str, Any]]:
     return products
 
 
-def local_environment(dynamodb_endpoint: str, marketplace_url: str, lambda_url: str, clock_file: str) -> dict[str, str]:
+# Locally every usage write is in-process and done when its request returns, so the final-usage step needs no
+# minute of margin for writes still in flight (AWS: FINAL_USAGE_DELAY_SECONDS' default).
+LOCAL_FINAL_USAGE_DELAY_SECONDS = 5
+
+
+def local_environment(
+    dynamodb_endpoint: str, marketplace_url: str, lambda_url: str, queue: LocalQueue, clock_file: str
+) -> dict[str, str]:
     """The environment the handlers read their settings from, pointed at the loopback stand-ins."""
     return {
         "AWS_REGION": "us-east-1",
@@ -67,6 +75,9 @@ def local_environment(dynamodb_endpoint: str, marketplace_url: str, lambda_url: 
         "DYNAMODB_ENDPOINT": dynamodb_endpoint,
         "MARKETPLACE_ENDPOINT": marketplace_url,
         "LAMBDA_ENDPOINT": lambda_url,
+        "SQS_ENDPOINT": queue.url,
+        "LIFECYCLE_QUEUE_URL": queue.queue_url,
+        "FINAL_USAGE_DELAY_SECONDS": str(LOCAL_FINAL_USAGE_DELAY_SECONDS),
         "CLOCK_FILE": clock_file,
         "SIGNING_SECRET": secrets.token_urlsafe(32),
     }
@@ -120,14 +131,14 @@ def scheduled_event() -> dict[str, Any]:
     }
 
 
-def sqs_message(body: dict[str, Any]) -> dict[str, Any]:
+def sqs_message(body: dict[str, Any] | str) -> dict[str, Any]:
     """An SQS event with one message, as the lifecycle queue delivers it to the handler."""
     return {
         "Records": [
             {
                 "messageId": str(uuid.uuid4()),
                 "receiptHandle": "local",
-                "body": json.dumps(body),
+                "body": body if isinstance(body, str) else json.dumps(body),
                 "attributes": {
                     "ApproximateReceiveCount": "1",
                     "SentTimestamp": str(int(datetime.now(UTC).timestamp())),
@@ -210,6 +221,8 @@ def running(
         clock_file = scratch / "clock-offset-seconds"
         clock_file.write_text("0")
         lambdas = stack.enter_context(LocalLambda({"flush": flush.handler, "lifecycle": lifecycle.handler}, host))
+        # the lifecycle queue's delayed messages (the final-usage step) go to the lifecycle function, as in AWS
+        queue = stack.enter_context(LocalQueue(lambda body: lambdas.run_async("lifecycle", sqs_message(body)), host))
         marketplace = EmulatorServer(host=host, port=marketplace_port)
         api_key = secrets.token_urlsafe(16)
         routes = [*registration_routes(), Route("POST", "/usage", usage.handler, api_key=api_key)]
@@ -217,7 +230,7 @@ def running(
         stack.callback(api.stop)
         seed_demo(marketplace.marketplace, fulfillment_url=f"{api.url}/register")
         stack.enter_context(marketplace)
-        os.environ.update(local_environment(endpoint, marketplace.url, lambdas.url, str(clock_file)))
+        os.environ.update(local_environment(endpoint, marketplace.url, lambdas.url, queue, str(clock_file)))
         settings = settings_from_env(os.environ)
         create_tables(boto3.client("dynamodb", endpoint_url=endpoint, region_name=settings.region), settings)
         local = LocalStack(settings, endpoint, marketplace, api, lambdas, api_key, clock_file)
@@ -255,6 +268,8 @@ _DESCRIBED = (
     "DYNAMODB_ENDPOINT",
     "MARKETPLACE_ENDPOINT",
     "LAMBDA_ENDPOINT",
+    "SQS_ENDPOINT",
+    "LIFECYCLE_QUEUE_URL",
     "CLOCK_FILE",
 )
 

@@ -12,11 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,14 +46,24 @@ class RunningStack:
     run_file: Path
 
     def post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        status, answer = self.post_with_status(path, body, headers)
+        assert status == 200, answer
+        return answer
+
+    def post_with_status(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         request = urllib.request.Request(
             self.api_url + path,
             data=json.dumps(body).encode(),
             method="POST",
             headers={"Content-Type": "application/json", **(headers or {})},
         )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
 
     def cli(self, *argv: str) -> Any:
         """The operator CLI, finding this stack as it finds a `make run` one: through the file it writes."""
@@ -193,9 +204,25 @@ def test_a_buyer_subscribes_registers_uses_is_billed_once_and_leaves(stack: Runn
     assert (sent["hour"][:13], sent["quantity"], sent["status"]) == (hour, "12", "sent")
     assert sent["metering_record_id"] == admin.ledger()[0]["metering_record_id"]
 
-    # When they unsubscribe
+    # When they use 4 more in the next hour, and then unsubscribe before that hour is over
+    later = now + timedelta(seconds=3600 + 600)
+    stack.post("/usage", {"events": [usage_event("e3", customer, 4, later)]}, {"x-api-key": stack.api_key})
     [subscription] = admin.list_subscriptions(product_code=PRODUCT, account_id=BUYER)
     admin.unsubscribe(subscription["agreement_id"])
-    # Then the operator sees them leaving, and nothing was billed twice
+    # Then the operator sees them leaving, and their last usage is billed without waiting for the hour to close,
+    # before the subscription is final; nothing was billed twice
     eventually(lambda: stack.cli("customers"), lambda rows: rows[0]["state"] == "ending", "customer state")
-    assert [r["quantity"] for r in admin.ledger()] == ["12"]
+    ledger = eventually(admin.ledger, lambda records: len(records) == 2, "final usage in the ledger")
+    assert sorted(r["quantity"] for r in ledger) == ["12", "4"]
+    assert admin.get_subscription(subscription["agreement_id"])["status"] != "ended"
+    # When the subscription is final
+    admin.finalize(subscription["agreement_id"])
+    eventually(lambda: stack.cli("customers"), lambda rows: rows[0]["state"] == "ended", "customer state")
+    # Then further usage is refused, naming the customer field and why
+    status, refused = stack.post_with_status(
+        "/usage", {"events": [usage_event("e4", customer, 1, later)]}, {"x-api-key": stack.api_key}
+    )
+    assert status == 422
+    assert refused["errors"][0]["field"] == "events[0].license_arn"
+    assert "subscription ended" in refused["errors"][0]["message"]
+    assert sorted(r["quantity"] for r in admin.ledger()) == ["12", "4"]
