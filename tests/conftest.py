@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from functions.settings import Settings
+from functions.settings import Settings, get_settings
 from local.dynamodb import DynamoDBLocal
+from local.marketplace.testing import EmulatorHandle
 from local.tables import create_tables, delete_tables
 
 # The emulator fixtures (marketplace_server per session, marketplace per test) for every test package.
@@ -64,3 +66,30 @@ def settings(dynamodb: Any, dynamodb_endpoint: str) -> Iterator[Settings]:
     create_tables(dynamodb, test_settings)
     yield test_settings
     delete_tables(dynamodb, test_settings)
+
+
+@pytest.fixture
+def handler_environment(
+    settings: Settings, marketplace: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Settings]]:
+    """Point the handlers' own settings (read from the environment, as in Lambda) at this test's tables and the
+    emulator: ``configure(products, NAME=value, ...)`` returns the settings the handlers will read."""
+
+    def configure(products: list[dict[str, Any]], **variables: str) -> Settings:
+        environment = {
+            "CUSTOMERS_TABLE": settings.customers_table,
+            "USAGE_TABLE": settings.usage_table,
+            "METERING_TABLE": settings.metering_table,
+            "IDEMPOTENCY_TABLE": settings.idempotency_table,
+            "DYNAMODB_ENDPOINT": str(settings.dynamodb_endpoint),
+            "MARKETPLACE_ENDPOINT": marketplace.url,
+            "PRODUCTS": json.dumps(products),
+            **variables,
+        }
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        return get_settings()
+
+    yield configure
+    get_settings.cache_clear()

@@ -3,14 +3,13 @@ running the real registration handler, DynamoDB Local."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from functions.settings import Settings, get_settings
+from functions.settings import Settings
 from local.apigateway import LocalApiGateway, registration_routes
 from local.marketplace.testing import EmulatorHandle
 
@@ -54,24 +53,14 @@ def gateway() -> Iterator[LocalApiGateway]:
 
 @pytest.fixture
 def stack(
-    settings: Settings, marketplace: EmulatorHandle, gateway: LocalApiGateway, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, Any]]:
+    marketplace: EmulatorHandle, gateway: LocalApiGateway, handler_environment: Callable[..., Settings]
+) -> dict[str, Any]:
     """The emulator sells one product whose fulfillment URL is the local gateway's /register."""
     marketplace.admin.create_product(
         PRODUCT_CODE, ["api_calls"], name=PRODUCT_NAME, fulfillment_url=f"{gateway.url}/register"
     )
-    environment = {
-        "CUSTOMERS_TABLE": settings.customers_table,
-        "USAGE_TABLE": settings.usage_table,
-        "METERING_TABLE": settings.metering_table,
-        "IDEMPOTENCY_TABLE": settings.idempotency_table,
-        "DYNAMODB_ENDPOINT": str(settings.dynamodb_endpoint),
-        "MARKETPLACE_ENDPOINT": marketplace.url,
-        "SIGNING_SECRET": "browser-test-signing-secret",
-        "PRODUCTS": json.dumps([{"code": PRODUCT_CODE, "name": PRODUCT_NAME, "dimensions": [{"name": "api_calls"}]}]),
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield {"settings": get_settings(), "marketplace": marketplace, "gateway": gateway}
-    get_settings.cache_clear()
+    settings = handler_environment(
+        [{"code": PRODUCT_CODE, "name": PRODUCT_NAME, "dimensions": [{"name": "api_calls"}]}],
+        SIGNING_SECRET="browser-test-signing-secret",
+    )
+    return {"settings": settings, "marketplace": marketplace, "gateway": gateway}

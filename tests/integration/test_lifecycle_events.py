@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from functions.handlers import lifecycle
 from functions.lifecycle.notifications import agreement_subject, legacy_subject, licence_subject
 from functions.lifecycle.state import LifecycleKind, LifecycleTimes
 from functions.lifecycle.store import DynamoLifecycleStore, customer_times
-from functions.settings import Settings, get_settings
+from functions.settings import Settings
 from local.apigateway import LambdaContext
 from local.marketplace.testing import EmulatorHandle
 from tests.integration.test_lifecycle_life import sqs_event
@@ -75,28 +75,12 @@ def test_every_ordering_and_duplication_of_a_buyers_events_ends_in_the_same_stat
 
 
 @pytest.fixture
-def env(
-    settings: Settings, marketplace: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Settings, EmulatorHandle]]:
+def env(marketplace: EmulatorHandle, handler_environment: Callable[..., Settings]) -> tuple[Settings, EmulatorHandle]:
     products = [
         {"code": PRODUCT, "name": "Legacy", "customer_mode": "legacy", "dimensions": [{"name": "d00"}]},
         {"code": CONTRACT, "name": "Contract", "pricing": "contract", "dimensions": [{"name": d} for d in DIMENSIONS]},
     ]
-    environment = {
-        "CUSTOMERS_TABLE": settings.customers_table,
-        "USAGE_TABLE": settings.usage_table,
-        "METERING_TABLE": settings.metering_table,
-        "IDEMPOTENCY_TABLE": settings.idempotency_table,
-        "DYNAMODB_ENDPOINT": str(settings.dynamodb_endpoint),
-        "MARKETPLACE_ENDPOINT": marketplace.url,
-        "PRODUCTS": json.dumps(products),
-        "USAGE_SHARDS": "2",
-    }
-    for variable, value in environment.items():
-        monkeypatch.setenv(variable, value)
-    get_settings.cache_clear()
-    yield get_settings(), marketplace
-    get_settings.cache_clear()
+    return handler_environment(products, USAGE_SHARDS="2"), marketplace
 
 
 def invoke(bodies: list[dict[str, Any] | str]) -> tuple[dict[str, Any], dict[str, Any]]:

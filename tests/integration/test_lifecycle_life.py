@@ -8,7 +8,7 @@ import hashlib
 import json
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from functions.lifecycle.service import CUSTOMER_ACTIVATED, CUSTOMER_ENDED
 from functions.lifecycle.wiring import lifecycle_worker
 from functions.registration.events import RecordingPublisher
 from functions.registration.wiring import wiring
-from functions.settings import Settings, get_settings
+from functions.settings import Settings
 from functions.usage.ingest import IngestResult, UsageRejected, record_usage
 from functions.usage.model import HOUR, hour_key, hour_of
 from functions.usage.wiring import usage_store
@@ -122,9 +122,7 @@ class Life:
 
 
 @pytest.fixture
-def life(
-    settings: Settings, marketplace: EmulatorHandle, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Life]:
+def life(marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Settings]) -> Life:
     marketplace.admin.create_product(LICENSE_PRODUCT, ["api_calls"], fulfillment_url="http://127.0.0.1:9/register")
     marketplace.admin.create_product(
         LEGACY_PRODUCT, ["api_calls"], customer_mode="legacy", fulfillment_url="http://127.0.0.1:9/register"
@@ -139,24 +137,14 @@ def life(
             "dimensions": [{"name": "api_calls"}],
         },
     ]
-    environment = {
-        "CUSTOMERS_TABLE": settings.customers_table,
-        "USAGE_TABLE": settings.usage_table,
-        "METERING_TABLE": settings.metering_table,
-        "IDEMPOTENCY_TABLE": settings.idempotency_table,
-        "DYNAMODB_ENDPOINT": str(settings.dynamodb_endpoint),
-        "MARKETPLACE_ENDPOINT": marketplace.url,
-        "SIGNING_SECRET": "lifecycle-test-secret",
-        "PRODUCTS": json.dumps(products),
-        "USAGE_SHARDS": "2",
+    settings = handler_environment(
+        products,
+        SIGNING_SECRET="lifecycle-test-secret",
+        USAGE_SHARDS="2",
         # no in-flight usage writes in a test: the final step may run right after the cutoff
-        "FINAL_USAGE_DELAY_SECONDS": "0",
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield Life(settings=get_settings(), marketplace=marketplace, dynamodb=dynamodb)
-    get_settings.cache_clear()
+        FINAL_USAGE_DELAY_SECONDS="0",
+    )
+    return Life(settings=settings, marketplace=marketplace, dynamodb=dynamodb)
 
 
 def billed(life: Life, customer: str) -> int:

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from functions.handlers import registration
 from functions.observability import logger
 from functions.registration import signing
 from functions.registration.marketplace import MarketplaceResolver, MarketplaceUnavailable
-from functions.settings import Settings, get_settings
+from functions.settings import Settings
 from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle
 
@@ -69,9 +69,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(
-    settings: Settings, marketplace: EmulatorHandle, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Harness]:
+def harness(marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Settings]) -> Harness:
     products = [
         {"code": LICENSE_PRODUCT, "name": "Acme Analytics", "customer_mode": "license"},
         {"code": LEGACY_PRODUCT, "name": "Acme Legacy", "customer_mode": "legacy"},
@@ -89,21 +87,10 @@ def harness(
             customer_mode=product.get("customer_mode", "license"),
             fulfillment_url="http://127.0.0.1:9/register",
         )
-    environment = {
-        "CUSTOMERS_TABLE": settings.customers_table,
-        "USAGE_TABLE": settings.usage_table,
-        "METERING_TABLE": settings.metering_table,
-        "IDEMPOTENCY_TABLE": settings.idempotency_table,
-        "DYNAMODB_ENDPOINT": str(settings.dynamodb_endpoint),
-        "MARKETPLACE_ENDPOINT": marketplace.url,
-        "SIGNING_SECRET": SECRET,
-        "PRODUCTS": json.dumps([{**p, "dimensions": [{"name": "api_calls"}]} for p in products]),
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield Harness(settings=get_settings(), marketplace=marketplace, dynamodb=dynamodb)
-    get_settings.cache_clear()
+    settings = handler_environment(
+        [{**p, "dimensions": [{"name": "api_calls"}]} for p in products], SIGNING_SECRET=SECRET
+    )
+    return Harness(settings=settings, marketplace=marketplace, dynamodb=dynamodb)
 
 
 def completion_value(page: str) -> str:
