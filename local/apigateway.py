@@ -19,9 +19,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local.loopback import LoopbackServer, owner_of
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 STAGE = "local"
@@ -131,15 +132,8 @@ def invoke(route: Route, event: dict[str, Any]) -> dict[str, Any]:
         return route.handler(event, LambdaContext(function_name=f"local-{name}"))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    routes: list[Route]
-
-
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # request lines would repeat the Lambda's own logs
         pass
@@ -169,7 +163,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(url.path)
         method = self.command
-        matches = [(route, route.match(method, path)) for route in self.server.routes]
+        gateway: LocalApiGateway = owner_of(self)
+        matches = [(route, route.match(method, path)) for route in gateway.routes]
         found = next(((route, params) for route, params in matches if params is not None), None)
         if found is None:
             # API Gateway's answer for an undefined method or resource
@@ -219,45 +214,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class LocalApiGateway:
+class LocalApiGateway(LoopbackServer):
+    handler_class = _RequestHandler
+
     def __init__(self, routes: list[Route], host: str = "127.0.0.1", port: int = 0) -> None:
-        self._routes = routes
-        self._host = host
-        self._port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the gateway is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> LocalApiGateway:
-        server = _Server((self._host, self._port), _RequestHandler)
-        server.routes = self._routes
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="local-apigateway", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> LocalApiGateway:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        super().__init__(host, port)
+        self.routes = routes
 
 
 def registration_routes() -> list[Route]:

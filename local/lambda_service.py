@@ -14,41 +14,35 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from local.apigateway import LambdaContext
+from local.loopback import LoopbackServer, owner_of
 
 Handler = Callable[[Any, Any], Any]
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    service: LocalLambda
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the handlers log for themselves."""
 
     def do_POST(self) -> None:
         found = _INVOKE.match(self.path.split("?")[0])
         name = found["name"].rsplit(":", 1)[-1] if found else ""
-        function = self.server.service.functions.get(name)
+        service: LocalLambda = owner_of(self)
+        function = service.functions.get(name)
         if function is None:
             self._answer(404, {"Type": "User", "message": f"Function not found: {name}"}, "ResourceNotFoundException")
             return
         length = int(self.headers.get("Content-Length") or 0)
         payload = json.loads(self.rfile.read(length) or b"{}")
         if self.headers.get("X-Amz-Invocation-Type", "RequestResponse") == "Event":
-            self.server.service.run_async(name, payload)
+            service.run_async(name, payload)
             self._answer(202, None)
             return
-        self._answer(200, self.server.service.run(name, payload))
+        self._answer(200, service.run(name, payload))
 
     def _answer(self, status: int, body: Any, error_type: str | None = None) -> None:
         data = b"" if body is None else json.dumps(body).encode()
@@ -61,20 +55,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class LocalLambda:
+class LocalLambda(LoopbackServer):
+    handler_class = _Handler
+
     def __init__(self, functions: dict[str, Handler], host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.functions = functions
         self._locks = {name: threading.Lock() for name in functions}
-        self._address = (host, port)
-        self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def run(self, name: str, payload: Any, timeout_seconds: float = 900.0) -> Any:
         with self._locks[name]:
@@ -85,25 +73,7 @@ class LocalLambda:
         self._threads.append(thread)
         thread.start()
 
-    def start(self) -> LocalLambda:
-        server = _Server(self._address, _Handler)
-        server.service = self
-        self._server = server
-        threading.Thread(target=server.serve_forever, name="local-lambda", daemon=True).start()
-        return self
-
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
         for thread in self._threads:
             thread.join()
-
-    def __enter__(self) -> LocalLambda:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

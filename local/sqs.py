@@ -13,21 +13,15 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local.loopback import LoopbackServer, owner_of
 
 QUEUE_NAME = "lifecycle"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    queue: LocalQueue
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
@@ -41,7 +35,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not 0 <= delay <= 900:
             self._answer(400, {"__type": "com.amazonaws.sqs#InvalidParameterValue", "message": "DelaySeconds"})
             return
-        self.server.queue.send(body, delay)
+        queue: LocalQueue = owner_of(self)
+        queue.send(body, delay)
         self._answer(
             200,
             {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": hashlib.md5(body.encode()).hexdigest()},  # noqa: S324
@@ -56,20 +51,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class LocalQueue:
+class LocalQueue(LoopbackServer):
+    handler_class = _Handler
+
     def __init__(self, deliver: Callable[[str], None], host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self._deliver = deliver
-        self._address = (host, port)
-        self._server: _Server | None = None
         self._timers: list[threading.Timer] = []
         self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def queue_url(self) -> str:
@@ -82,26 +71,8 @@ class LocalQueue:
             self._timers.append(timer)
         timer.start()
 
-    def start(self) -> LocalQueue:
-        server = _Server(self._address, _Handler)
-        server.queue = self
-        self._server = server
-        threading.Thread(target=server.serve_forever, name="local-sqs", daemon=True).start()
-        return self
-
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
         with self._lock:
             for timer in self._timers:
                 timer.cancel()
-
-    def __enter__(self) -> LocalQueue:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
