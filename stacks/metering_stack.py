@@ -13,7 +13,7 @@ from stacks.config import AppConfig
 from stacks.constructs.api import Api, log_retention
 from stacks.constructs.events import EventBus
 from stacks.constructs.flush import Flush
-from stacks.constructs.lambda_code import dependencies_layer, function_code
+from stacks.constructs.lambda_code import FunctionBase, dependencies_layer, function_code
 from stacks.constructs.lifecycle import Lifecycle
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.registration import Registration
@@ -27,18 +27,19 @@ class MeteringStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.tables = Tables(self, "Tables")
-        self.code = function_code()
-        self.layer = dependencies_layer(self)
+        self.function_base = FunctionBase(
+            code=function_code(),
+            layer=dependencies_layer(self),
+            environment=self.function_environment(),
+            log_retention=log_retention(config.log_retention_days),
+        )
         self.api = Api(self, "Api", log_retention_days=config.log_retention_days)
         self.usage_api = UsageApi(
             self,
             "UsageApi",
             rest_api=self.api.rest_api,
             request_validator=self.api.request_validator,
-            code=self.code,
-            layer=self.layer,
-            environment=self.function_environment(),
-            log_retention=log_retention(config.log_retention_days),
+            base=self.function_base,
             usage_table=self.tables.by_spec[USAGE],
             customers_table=self.tables.by_spec[CUSTOMERS],
         )
@@ -46,10 +47,7 @@ class MeteringStack(Stack):
             self,
             "Flush",
             schedule=config.flush_schedule,
-            code=self.code,
-            layer=self.layer,
-            environment=self.function_environment(),
-            log_retention=log_retention(config.log_retention_days),
+            base=self.function_base,
             usage_table=self.tables.by_spec[USAGE],
             metering_table=self.tables.by_spec[METERING],
             customers_table=self.tables.by_spec[CUSTOMERS],
@@ -60,10 +58,7 @@ class MeteringStack(Stack):
             self,
             "Registration",
             rest_api=self.api.rest_api,
-            code=self.code,
-            layer=self.layer,
-            environment=self.function_environment(),
-            log_retention=log_retention(config.log_retention_days),
+            base=self.function_base,
             customers_table=self.tables.by_spec[CUSTOMERS],
             idempotency_table=self.tables.by_spec[IDEMPOTENCY],
             event_bus=self.events.bus,
@@ -73,10 +68,7 @@ class MeteringStack(Stack):
             self,
             "Lifecycle",
             products=config.products,
-            code=self.code,
-            layer=self.layer,
-            environment=self.function_environment(),
-            log_retention=log_retention(config.log_retention_days),
+            base=self.function_base,
             customers_table=self.tables.by_spec[CUSTOMERS],
             usage_table=self.tables.by_spec[USAGE],
             metering_table=self.tables.by_spec[METERING],

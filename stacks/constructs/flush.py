@@ -6,11 +6,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.constructs.lambda_code import acknowledge, python_function
+from stacks.constructs.lambda_code import FunctionBase, acknowledge, python_function
 
 HANDLER = "functions.handlers.flush.handler"
 
@@ -22,10 +20,7 @@ class Flush(Construct):
         construct_id: str,
         *,
         schedule: str,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        environment: dict[str, str],
-        log_retention: logs.RetentionDays,
+        base: FunctionBase,
         usage_table: dynamodb.ITableV2,
         metering_table: dynamodb.ITableV2,
         customers_table: dynamodb.ITableV2,
@@ -35,10 +30,7 @@ class Flush(Construct):
             self,
             "Function",
             handler=HANDLER,
-            code=code,
-            layer=layer,
-            environment=environment,
-            log_retention=log_retention,
+            base=base,
             timeout_seconds=900,
             memory_size=1024,
             reserved_concurrent_executions=1,  # one submitter per account: the rate limit holds account-wide

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
@@ -46,15 +47,23 @@ def dependencies_layer(scope: Construct) -> lambda_.LayerVersion:
     )
 
 
+@dataclass(frozen=True)
+class FunctionBase:
+    """What every function of the stack shares: the one code asset, the layer, the settings environment, retention."""
+
+    code: lambda_.Code
+    layer: lambda_.ILayerVersion
+    environment: dict[str, str]
+    log_retention: logs.RetentionDays
+
+
 def python_function(
     scope: Construct,
     construct_id: str,
     *,
+    base: FunctionBase,
     handler: str,
-    code: lambda_.Code,
-    layer: lambda_.ILayerVersion,
-    environment: dict[str, str],
-    log_retention: logs.RetentionDays,
+    environment: dict[str, str] | None = None,
     timeout_seconds: int = 29,
     memory_size: int = 512,
     reserved_concurrent_executions: int | None = None,
@@ -63,7 +72,7 @@ def python_function(
     """A function as every one of ours is: arm64, python3.13, the layer, JSON logs kept ``log_retention``, X-Ray,
     and a role of its own that may write only its own log group (no managed policy)."""
     log_group = logs.LogGroup(
-        scope, f"{construct_id}Logs", retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+        scope, f"{construct_id}Logs", retention=base.log_retention, removal_policy=RemovalPolicy.RETAIN
     )
     role = iam.Role(scope, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     role.add_to_policy(
@@ -75,10 +84,10 @@ def python_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         handler=handler,
-        code=code,
-        layers=[layer],
+        code=base.code,
+        layers=[base.layer],
         role=role,
-        environment={**RUNTIME_ENVIRONMENT, **environment},
+        environment={**RUNTIME_ENVIRONMENT, **base.environment, **(environment or {})},
         timeout=Duration.seconds(timeout_seconds),
         memory_size=memory_size,
         reserved_concurrent_executions=reserved_concurrent_executions,

@@ -10,9 +10,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -26,7 +24,7 @@ from functions.lifecycle.notifications import (
     SUBSCRIPTION_TOPIC_PREFIX,
 )
 from functions.settings import Product
-from stacks.constructs.lambda_code import acknowledge, python_function
+from stacks.constructs.lambda_code import FunctionBase, acknowledge, python_function
 
 HANDLER = "functions.handlers.lifecycle.handler"
 TIMEOUT_SECONDS = 120
@@ -69,10 +67,7 @@ class Lifecycle(Construct):
         construct_id: str,
         *,
         products: Sequence[Product],
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        environment: dict[str, str],
-        log_retention: logs.RetentionDays,
+        base: FunctionBase,
         customers_table: dynamodb.ITableV2,
         usage_table: dynamodb.ITableV2,
         metering_table: dynamodb.ITableV2,
@@ -109,14 +104,11 @@ class Lifecycle(Construct):
             self,
             "Function",
             handler=HANDLER,
-            code=code,
-            layer=layer,
+            base=base,
             environment={
-                **environment,
                 "EVENT_BUS_NAME": event_bus.event_bus_name,
                 "LIFECYCLE_QUEUE_URL": self.queue.queue_url,
             },
-            log_retention=log_retention,
             timeout_seconds=TIMEOUT_SECONDS,
             description="Subscription lifecycle: state, final usage, entitlements, customer events",
         )

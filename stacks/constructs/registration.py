@@ -7,12 +7,10 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.constructs.lambda_code import acknowledge, python_function
+from stacks.constructs.lambda_code import FunctionBase, acknowledge, python_function
 
 HANDLER = "functions.handlers.registration.handler"
 
@@ -24,10 +22,7 @@ class Registration(Construct):
         construct_id: str,
         *,
         rest_api: apigateway.RestApi,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        environment: dict[str, str],
-        log_retention: logs.RetentionDays,
+        base: FunctionBase,
         customers_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
         event_bus: events.IEventBus,
@@ -43,14 +38,11 @@ class Registration(Construct):
             self,
             "Function",
             handler=HANDLER,
-            code=code,
-            layer=layer,
+            base=base,
             environment={
-                **environment,
                 "EVENT_BUS_NAME": event_bus.event_bus_name,
                 "SIGNING_SECRET_ARN": self.signing_secret.secret_arn,
             },
-            log_retention=log_retention,
             description="Fulfillment URL: ResolveCustomer, store the buyer, onboarding form",
         )
         # Exactly the calls the code makes: UpdateItem (upsert, contact) on customers; Powertools

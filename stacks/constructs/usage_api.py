@@ -5,11 +5,9 @@ from __future__ import annotations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.constructs.lambda_code import python_function
+from stacks.constructs.lambda_code import FunctionBase, python_function
 
 HANDLER = "functions.handlers.usage.handler"
 
@@ -22,10 +20,7 @@ class UsageApi(Construct):
         *,
         rest_api: apigateway.RestApi,
         request_validator: apigateway.IRequestValidator,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        environment: dict[str, str],
-        log_retention: logs.RetentionDays,
+        base: FunctionBase,
         usage_table: dynamodb.ITableV2,
         customers_table: dynamodb.ITableV2,
     ) -> None:
@@ -34,10 +29,7 @@ class UsageApi(Construct):
             self,
             "Function",
             handler=HANDLER,
-            code=code,
-            layer=layer,
-            environment=environment,
-            log_retention=log_retention,
+            base=base,
             description="POST /usage: validate and record usage events exactly once",
         )
         # Exactly the calls the code makes: a conditional PutItem per event, a consistent GetItem per customer.
