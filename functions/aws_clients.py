@@ -12,17 +12,17 @@ from functions.settings import Settings
 
 # Retries of our own (jittered backoff, never a changed quantity) are made by the callers that need them;
 # botocore's standard mode covers the rest.
-_STANDARD = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+STANDARD_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
 # the usage store writes with 16 threads and the flush sends from several: one pooled connection each, plus room
-_DYNAMODB = _STANDARD.merge(Config(max_pool_connections=32))
+DYNAMODB_CONFIG = STANDARD_CONFIG.merge(Config(max_pool_connections=32))
 # botocore reads retries["max_attempts"] as retries after the first try; total_max_attempts=1 is truly one try
-_NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
+NO_RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
 
 
 @cache
 def dynamodb_client(settings: Settings) -> Any:
     return boto3.client(
-        "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=_DYNAMODB
+        "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=DYNAMODB_CONFIG
     )
 
 
@@ -30,7 +30,10 @@ def dynamodb_client(settings: Settings) -> Any:
 def metering_client(settings: Settings) -> Any:
     """Marketplace Metering without botocore retries: the metering code decides what is safe to resend."""
     return boto3.client(
-        "meteringmarketplace", region_name=settings.region, endpoint_url=settings.marketplace_endpoint, config=_NO_RETRY
+        "meteringmarketplace",
+        region_name=settings.region,
+        endpoint_url=settings.marketplace_endpoint,
+        config=NO_RETRY_CONFIG,
     )
 
 
@@ -41,21 +44,23 @@ def entitlement_client(settings: Settings) -> Any:
         "marketplace-entitlement",
         region_name="us-east-1",
         endpoint_url=settings.entitlement_endpoint or settings.marketplace_endpoint,
-        config=_STANDARD,
+        config=STANDARD_CONFIG,
     )
 
 
 @cache
 def events_client(settings: Settings) -> Any:
-    return boto3.client("events", region_name=settings.region, config=_STANDARD)
+    return boto3.client("events", region_name=settings.region, config=STANDARD_CONFIG)
 
 
 @cache
 def lambda_client(settings: Settings) -> Any:
     # the flush invokes itself to continue a backlog
-    return boto3.client("lambda", region_name=settings.region, endpoint_url=settings.lambda_endpoint, config=_STANDARD)
+    return boto3.client(
+        "lambda", region_name=settings.region, endpoint_url=settings.lambda_endpoint, config=STANDARD_CONFIG
+    )
 
 
 @cache
 def sqs_client(settings: Settings) -> Any:
-    return boto3.client("sqs", region_name=settings.region, endpoint_url=settings.sqs_endpoint, config=_STANDARD)
+    return boto3.client("sqs", region_name=settings.region, endpoint_url=settings.sqs_endpoint, config=STANDARD_CONFIG)

@@ -80,7 +80,7 @@ def _record_item(record: MeteringRecord, expires_at: int) -> dict[str, Any]:
     return item
 
 
-def _record(item: dict[str, Any]) -> MeteringRecord:
+def record_from_item(item: dict[str, Any]) -> MeteringRecord:
     return MeteringRecord(
         key=item["sk"]["S"],
         hour=parse_hour_key(item["pk"]["S"].removeprefix("REC#")),
@@ -146,7 +146,7 @@ class DynamoMeteringLedger:
                 KeyConditionExpression="gsi1pk = :pending",
                 ExpressionAttributeValues={":pending": {"S": PENDING}},
             ):
-                yield from (_record(item) for item in page["Items"])
+                yield from (record_from_item(item) for item in page["Items"])
         except ClientError as error:
             raise StorageError.from_client_error(error) from error
 

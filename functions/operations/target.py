@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.aws_clients import _DYNAMODB, _NO_RETRY
+from functions.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from functions.clock import Clock, SystemClock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
@@ -66,7 +66,7 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
         aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY") or "local",
         region_name=settings.region,
     )
-    dynamodb = session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint, config=_DYNAMODB)
+    dynamodb = session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint, config=DYNAMODB_CONFIG)
     moment = clock or app_clock(settings.clock_file)
     flush_deps = FlushDeps(
         settings=settings,
@@ -76,7 +76,7 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
         ),
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
         gateway=Boto3MeteringGateway(
-            session.client("meteringmarketplace", endpoint_url=settings.marketplace_endpoint, config=_NO_RETRY)
+            session.client("meteringmarketplace", endpoint_url=settings.marketplace_endpoint, config=NO_RETRY_CONFIG)
         ),
         clock=moment,
     )
@@ -187,7 +187,7 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
     if not session.region_name:
         raise TargetError("no region: pass --region or set one in the profile")
     stack = resolve_stack(Boto3StackLookup(session), stack_name, session.region_name)
-    dynamodb = session.client("dynamodb", config=_DYNAMODB)
+    dynamodb = session.client("dynamodb", config=DYNAMODB_CONFIG)
     deps = operations_deps(stack.settings, dynamodb, SystemClock())
     lambda_client = session.client("lambda", config=_INVOKE)
 
