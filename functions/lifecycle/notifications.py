@@ -10,7 +10,6 @@ so only the id is compared), legacy messages by product code + customer identifi
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SnsN
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.lifecycle.state import LifecycleKind
+from functions.lifecycle.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
 
 MARKETPLACE_SOURCE = "aws.agreement-marketplace"
 SUBSCRIPTION_TOPIC_PREFIX = "aws-mp-subscription-notification-"
@@ -55,29 +55,10 @@ _SNS_KINDS = {
     "unsubscribe-success": LifecycleKind.ENDED,
 }
 ENTITLEMENT_UPDATED = "entitlement-updated"
-_LICENCE_ID = re.compile(r"(l-[0-9A-Za-z]+)$")
 
 
 class MalformedNotification(ValueError):
     """Not a notification we can read: reported as a batch item failure, so it ends in the DLQ after retries."""
-
-
-def agreement_subject(agreement_id: str) -> str:
-    return f"AGMT#{agreement_id}"
-
-
-def licence_subject(licence_id: str) -> str:
-    return f"LIC#{licence_id}"
-
-
-def legacy_subject(product_code: str, customer_identifier: str) -> str:
-    return f"LEGACY#{product_code}#{customer_identifier}"
-
-
-def licence_id(license_arn: str | None) -> str | None:
-    """``l-...`` of a licence ARN, with or without its ``arn:`` prefix."""
-    match = _LICENCE_ID.search(license_arn or "")
-    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from typing import Any, Protocol
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.lifecycle.entitlements import EntitlementReader
-from functions.lifecycle.notifications import ENTITLEMENT_UPDATED, LifecycleEvent, licence_id
+from functions.lifecycle.notifications import ENTITLEMENT_UPDATED, LifecycleEvent
 from functions.lifecycle.state import LifecycleKind, LifecycleTimes
 from functions.lifecycle.store import LifecycleStore
+from functions.lifecycle.subjects import licence_id
 from functions.observability import logger, metrics
 from functions.registration.events import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, DomainEvent, EventPublisher
 from functions.settings import Product, Settings

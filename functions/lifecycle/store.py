@@ -18,8 +18,8 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from functions.customers.model import Customer
-from functions.lifecycle.notifications import agreement_subject, legacy_subject, licence_id, licence_subject
 from functions.lifecycle.state import LifecycleKind, LifecycleTimes
+from functions.lifecycle.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
 from functions.storage.errors import StorageError
 
 LIFECYCLE_SK = "LIFECYCLE"

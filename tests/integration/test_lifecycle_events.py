@@ -18,9 +18,9 @@ from functions.aws_clients import dynamodb_client
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
 from functions.handlers import lifecycle
-from functions.lifecycle.notifications import agreement_subject, legacy_subject, licence_subject
 from functions.lifecycle.state import LifecycleKind, LifecycleTimes
 from functions.lifecycle.store import DynamoLifecycleStore, customer_times
+from functions.lifecycle.subjects import agreement_subject, legacy_subject, licence_subject
 from functions.settings import Settings
 from local.apigateway import LambdaContext
 from local.marketplace.testing import EmulatorHandle
