@@ -41,7 +41,10 @@ class RecordResult:
 class MeteringLedger(Protocol):
     def next_hour_to_seal(self) -> datetime | None: ...
 
-    def write_pending(self, records: Sequence[MeteringRecord]) -> None: ...
+    def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        """Store the records not stored yet as pending; the records still to send: those, and those stored earlier
+        and still pending, as stored. A stored record keeps its total and its outcome (never reset to pending)."""
+        ...
 
     def seal(self, hour: datetime) -> bool:
         """Move the cursor past ``hour``; False if another flush already did."""
@@ -115,15 +118,44 @@ class DynamoMeteringLedger:
         item = self._call("get_item", Key=_CURSOR, ConsistentRead=True).get("Item")
         return parse_hour_key(item["next"]["S"]) if item else None
 
-    def write_pending(self, records: Sequence[MeteringRecord]) -> None:
-        items = []
+    def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        # An hour's records may be stored already: sent early as a leaving buyer's final usage, or by a run killed
+        # before it moved the cursor. Overwriting them would reset an outcome to pending (and a resend could come
+        # back CustomerNotSubscribed once the subscription ended) or change a total already stored.
+        stored = {
+            (r.hour, r.key): (r, status) for hour in {r.hour for r in records} for r, status in self._stored(hour)
+        }
+        to_send: list[MeteringRecord] = []
+        new: list[MeteringRecord] = []
         for record in records:
+            found = stored.get((record.hour, record.key))
+            if found is None:
+                new.append(record)
+                to_send.append(record)
+            elif found[1] == "pending":
+                to_send.append(found[0])
+            stored[(record.hour, record.key)] = (record, "listed")  # once, if ``records`` names it twice
+        items = []
+        for record in new:
             item = _record_item(record, self._expires_at(record))
             item["s"] = {"S": "pending"}
             item["gsi1pk"] = {"S": PENDING}
             item["gsi1sk"] = {"S": f"{hour_key(record.hour)}#{record.key}"}
             items.append(item)
         self._batch_put(items)
+        return to_send
+
+    def _stored(self, hour: datetime) -> Iterator[tuple[MeteringRecord, str]]:
+        try:
+            for page in self._client.get_paginator("query").paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"REC#{hour_key(hour)}"}},
+                ConsistentRead=True,
+            ):
+                yield from ((record_from_item(item), item["s"]["S"]) for item in page["Items"])
+        except ClientError as error:
+            raise StorageError.from_client_error(error) from error
 
     def seal(self, hour: datetime) -> bool:
         try:

@@ -178,10 +178,10 @@ def _seal_closed_hours(
         records = aggregate(hour, events, products)
         if any(p.zero_usage_records for p in products):
             records += zero_records(hour, records, products, deps.customers.list_all())
-        deps.ledger.write_pending(records)
+        unsent = deps.ledger.write_pending(records)
         if not deps.ledger.seal(hour):
             break  # another flush sealed it (same records): it is sending them
-        sealed_records(records)
+        sealed_records(unsent)
         sealed += 1
         hour += HOUR
     return sealed, False

@@ -76,7 +76,8 @@ def send_final_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Callab
     records = final_records(customer, deps, now)
     if not records:
         return FinalUsageReport()
-    deps.ledger.write_pending(records)
+    # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes
+    records = deps.ledger.write_pending(records)
     parked = [RecordResult(r, "failed", None, reason) for r in records if (reason := _cannot_send(r, now))]
     if parked:
         deps.ledger.write_results(parked)

@@ -54,9 +54,10 @@ class _WatchedLedger:
     def next_hour_to_seal(self) -> datetime | None:
         return self._ledger.next_hour_to_seal()
 
-    def write_pending(self, records: Sequence[MeteringRecord]) -> None:
-        self._ledger.write_pending(records)
-        self._add(records_known=len(records))
+    def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        unsent = self._ledger.write_pending(records)
+        self._add(records_known=len(unsent))
+        return unsent
 
     def seal(self, hour: datetime) -> bool:
         sealed = self._ledger.seal(hour)

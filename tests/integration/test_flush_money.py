@@ -22,6 +22,7 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, FlushReport, flush, flush_and_continue
+from functions.lifecycle.final_usage import send_final_usage
 from functions.metering.gateway import BatchOutcome, Boto3MeteringGateway, MeteringRecord
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import record_usage
@@ -294,3 +295,102 @@ def test_a_run_out_of_time_stops_cleanly_and_its_continuation_finishes_the_backl
     assert not second.more_work
     assert continuations == ["again"]  # no further run asked for
     assert world.ledger_totals() == dict(expected)
+
+
+def _metering_items(world: World, license_arn: str) -> dict[str, dict[str, Any]]:
+    items = world.dynamodb.scan(TableName=world.settings.metering_table, ConsistentRead=True)["Items"]
+    return {
+        i["pk"]["S"]: i for i in items if i["pk"]["S"].startswith("REC#") and i.get("l", {}).get("S") == license_arn
+    }
+
+
+def test_hours_sent_early_as_final_usage_are_not_reset_and_resent_when_the_flush_seals_them(world: World) -> None:
+    # Given a buyer with usage in 09:00 and in 10:00
+    leaving = world.customers[0]
+    world.move_to(START + timedelta(minutes=50))
+    world.record([{**_usage(leaving, "before", 4), "timestamp": (START + timedelta(minutes=50)).isoformat()}])
+    world.move_to(START + timedelta(hours=1, minutes=1))
+    world.record([{**_usage(leaving, "during", 7), "timestamp": (START + timedelta(hours=1, minutes=1)).isoformat()}])
+    # who unsubscribes at 10:02: the final usage step seals and sends both hours (09:00 closes only at 10:05)
+    cutoff = START + timedelta(hours=1, minutes=2)
+    world.move_to(cutoff)
+    world.marketplace.admin.unsubscribe(leaving["agreement_id"])
+    repository = DynamoCustomerRepository(world.dynamodb, world.settings.customers_table)
+    ref = CustomerRef(PRODUCT.code, license_arn=leaving["license_arn"])
+    current = repository.get(ref)
+    assert current is not None
+    repository.put(replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff))
+    world.move_to(cutoff + timedelta(seconds=world.settings.final_usage_delay_seconds))
+    final = send_final_usage(repository.get(ref) or current, world.deps(), out_of_time=lambda: False)
+    assert (final.records, final.sent) == (2, 2)
+    sent = {pk: (i["s"]["S"], i["m"]["S"]) for pk, i in _metering_items(world, leaving["license_arn"]).items()}
+    assert [status for status, _ in sent.values()] == ["sent", "sent"]
+    # When the hourly flush seals 09:00, Marketplace ends the subscription, and the next flush seals 10:00
+    world.move_to(START + timedelta(hours=1, minutes=6))
+    first = flush(world.deps(), remaining_ms=lambda: 900_000)
+    world.marketplace.admin.finalize(leaving["agreement_id"])
+    world.move_to(START + timedelta(hours=2, minutes=6))
+    second = flush(world.deps(), remaining_ms=lambda: 900_000)
+    # Then neither flush sends those records again, and the ledger keeps each one's outcome and MeteringRecordId
+    assert (first.records_sent, second.records_sent) == (0, 0)
+    assert second.not_subscribed == 0
+    after = {
+        pk: (i["s"]["S"], i.get("m", {}).get("S")) for pk, i in _metering_items(world, leaving["license_arn"]).items()
+    }
+    assert after == sent
+    assert world.ledger_totals() == {
+        (leaving["license_arn"], "api_calls", "2026-11-26T09"): Decimal(4),
+        (leaving["license_arn"], "api_calls", "2026-11-26T10"): Decimal(7),
+    }
+
+
+def _usage(customer: dict[str, Any], event_id: str, quantity: int) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "product_code": PRODUCT.code,
+        "license_arn": customer["license_arn"],
+        "customer_aws_account_id": customer["account_id"],
+        "dimension": "api_calls",
+        "quantity": quantity,
+    }
+
+
+class _KilledBeforeSeal:
+    """The real ledger; the process dies after an hour's records were stored, before the cursor moved past it."""
+
+    def __init__(self, inner: DynamoMeteringLedger) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def seal(self, hour: datetime) -> bool:
+        if hour == START:
+            raise SystemExit("flush process killed")
+        return bool(self.inner.seal(hour))
+
+
+def test_final_usage_after_a_flush_killed_before_moving_the_cursor_sends_each_record_once(world: World) -> None:
+    # Given a buyer's usage in 09:00, and a flush killed after storing 09:00's records, before sealing it
+    leaving = world.customers[0]
+    world.move_to(START + timedelta(minutes=50))
+    world.record([{**_usage(leaving, "u1", 4), "timestamp": (START + timedelta(minutes=50)).isoformat()}])
+    world.move_to(START + timedelta(hours=1, minutes=6))
+    killed = world.deps()
+    with pytest.raises(SystemExit):
+        flush(replace(killed, ledger=_KilledBeforeSeal(killed.ledger)), remaining_ms=lambda: 900_000)  # type: ignore[arg-type]
+    # When the buyer unsubscribes and the final usage step runs (09:00 is both pending and not sealed)
+    cutoff = START + timedelta(hours=1, minutes=7)
+    world.move_to(cutoff)
+    repository = DynamoCustomerRepository(world.dynamodb, world.settings.customers_table)
+    current = repository.get(CustomerRef(PRODUCT.code, license_arn=leaving["license_arn"]))
+    assert current is not None
+    ending = replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff)
+    repository.put(ending)
+    world.move_to(cutoff + timedelta(seconds=world.settings.final_usage_delay_seconds))
+    report = send_final_usage(ending, world.deps(), out_of_time=lambda: False)
+    # Then the hour's record is sent once and billed once
+    assert world.deps().ledger.next_hour_to_seal() == START
+    assert (report.records, report.sent, report.failed) == (1, 1, 0)
+    assert world.ledger_totals() == {(leaving["license_arn"], "api_calls", "2026-11-26T09"): Decimal(4)}
+    assert len(world.marketplace.admin.calls(operation="BatchMeterUsage")) == 1
