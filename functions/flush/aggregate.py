@@ -22,6 +22,10 @@ class _Total:
     by_tags: dict[tuple[tuple[str, str], ...], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
 
 
+# Marketplace takes at most this many allocations in one usage record (and refuses the whole request beyond)
+MAX_ALLOCATIONS_PER_RECORD = 2500
+
+
 def record_key(product_code: str, customer_key: str, dimension: str) -> str:
     return f"{product_code}#{customer_key}#{dimension}"
 
@@ -57,15 +61,22 @@ def aggregate(hour: datetime, events: Iterable[UsageEvent], products: Iterable[P
             integer=integer.get((total.first.product_code, total.first.dimension), True),
             license_arn=total.first.license_arn,
             customer_identifier=total.first.customer_identifier,
-            allocations=tuple(
-                Allocation(tags=tags, quantity=quantity) for tags, quantity in sorted(total.by_tags.items())
-            )
-            if key in tagged
-            else (),
+            allocations=_allocations(total.by_tags) if key in tagged else (),
             events=total.events,
         )
         for key, total in sorted(totals.items())
     ]
+
+
+def _allocations(by_tags: dict[tuple[tuple[str, str], ...], Decimal]) -> tuple[Allocation, ...]:
+    """Allocations per tag set, in tag order. Beyond Marketplace's limit the smallest tag sets are counted as
+    untagged usage: the hour is billed in full, and a record with too many allocations would never be accepted."""
+    sums = dict(by_tags)
+    if len(sums) > MAX_ALLOCATIONS_PER_RECORD:
+        tagged = sorted((tags for tags in sums if tags), key=lambda tags: (-sums[tags], tags))
+        for tags in tagged[MAX_ALLOCATIONS_PER_RECORD - 1 :]:
+            sums[()] = sums.get((), Decimal(0)) + sums.pop(tags)
+    return tuple(Allocation(tags=tags, quantity=quantity) for tags, quantity in sorted(sums.items()))
 
 
 def zero_records(

@@ -394,3 +394,23 @@ def test_final_usage_after_a_flush_killed_before_moving_the_cursor_sends_each_re
     assert (report.records, report.sent, report.failed) == (1, 1, 0)
     assert world.ledger_totals() == {(leaving["license_arn"], "api_calls", "2026-11-26T09"): Decimal(4)}
     assert len(world.marketplace.admin.calls(operation="BatchMeterUsage")) == 1
+
+
+def test_an_hour_with_more_tag_sets_than_marketplace_takes_in_one_record_is_still_billed_in_full(world: World) -> None:
+    # Given one buyer's hour whose events allocate usage to 2,600 distinct tag sets (Marketplace takes 2,500 per record)
+    buyer = world.customers[0]
+    moment = START + timedelta(minutes=10)
+    world.move_to(moment)
+    for batch in range(26):
+        allocations = [{"tags": {"request": f"r{batch:02d}-{n:02d}"}, "quantity": 1} for n in range(100)]
+        event = {**_usage(buyer, f"tagged-{batch}", 100), "timestamp": moment.isoformat(), "allocations": allocations}
+        world.record([event])
+    # When the hour is flushed
+    world.move_to(START + timedelta(hours=1, minutes=6))
+    report = flush(world.deps(), remaining_ms=lambda: 900_000)
+    # Then the whole quantity is billed (not parked), within Marketplace's allocation limit
+    assert (report.succeeded, dict(report.failed)) == (1, {})
+    assert world.ledger_totals() == {(buyer["license_arn"], "api_calls", "2026-11-26T09"): Decimal(2600)}
+    (entry,) = world.marketplace.admin.ledger(product_code=PRODUCT.code)
+    assert len(entry["allocations"]) == 2500
+    assert sum(Decimal(a["quantity"]) for a in entry["allocations"]) == 2600
