@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from functions.metering.gateway import MeteringRecord
+from functions.observability import logger
 from functions.storage.errors import ConditionFailed, StorageError
 from functions.usage.model import Allocation, hour_key, parse_hour_key
 
@@ -132,8 +133,19 @@ class DynamoMeteringLedger:
             if found is None:
                 new.append(record)
                 to_send.append(record)
-            elif found[1] == "pending":
-                to_send.append(found[0])
+            else:
+                if found[0].quantity != record.quantity:
+                    # usage landed in the hour after its record was stored (in-flight margin exceeded): it is not
+                    # billed, and Marketplace would refuse another total as DuplicateRecord
+                    logger.warning(
+                        "sealed total differs from the stored one",
+                        hour=hour_key(record.hour),
+                        record=record.key,
+                        stored=str(found[0].quantity),
+                        sealed=str(record.quantity),
+                    )
+                if found[1] == "pending":
+                    to_send.append(found[0])
             stored[(record.hour, record.key)] = (record, "listed")  # once, if ``records`` names it twice
         items = []
         for record in new:

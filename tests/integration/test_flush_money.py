@@ -414,3 +414,32 @@ def test_an_hour_with_more_tag_sets_than_marketplace_takes_in_one_record_is_stil
     (entry,) = world.marketplace.admin.ledger(product_code=PRODUCT.code)
     assert len(entry["allocations"]) == 2500
     assert sum(Decimal(a["quantity"]) for a in entry["allocations"]) == 2600
+
+
+def test_usage_landing_in_an_hour_after_its_record_was_stored_is_reported_not_silently_dropped(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a leaving buyer whose 10:00 hour was sent early as final usage (7)
+    leaving = world.customers[0]
+    world.move_to(START + timedelta(hours=1, minutes=1))
+    world.record([{**_usage(leaving, "during", 7), "timestamp": (START + timedelta(hours=1, minutes=1)).isoformat()}])
+    cutoff = START + timedelta(hours=1, minutes=2)
+    repository = DynamoCustomerRepository(world.dynamodb, world.settings.customers_table)
+    current = repository.get(CustomerRef(PRODUCT.code, license_arn=leaving["license_arn"]))
+    assert current is not None
+    ending = replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff)
+    repository.put(ending)
+    world.move_to(cutoff + timedelta(seconds=world.settings.final_usage_delay_seconds))
+    assert send_final_usage(ending, world.deps(), out_of_time=lambda: False).sent == 1
+    # and a write accepted before the cutoff that landed only now, outside the in-flight margin (a broken assumption)
+    straggler = replace(next(iter(world.store().events_of_hour(START + timedelta(hours=1)))), event_id="straggler")
+    assert world.store().add([straggler]) == [True]
+    caplog.clear()
+    # When the flush seals 10:00
+    world.move_to(START + timedelta(hours=2, minutes=6))
+    report = flush(world.deps(), remaining_ms=lambda: 900_000)
+    # Then the stored total stands (Marketplace would refuse another as DuplicateRecord), and the difference is logged
+    assert (report.records_sent, report.duplicates) == (0, 0)
+    assert world.ledger_totals() == {(leaving["license_arn"], "api_calls", "2026-11-26T10"): Decimal(7)}
+    changed = [r for r in caplog.records if r.getMessage() == "sealed total differs from the stored one"]
+    assert [(r.levelname, r.__dict__["stored"], r.__dict__["sealed"]) for r in changed] == [("WARNING", "7", "14")]
