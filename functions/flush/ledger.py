@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from functions.metering.gateway import MeteringRecord
-from functions.observability import logger
+from functions.observability import logger, metrics
 from functions.storage.errors import ConditionFailed, StorageError
 from functions.usage.model import Allocation, hour_key, parse_hour_key
 
@@ -144,6 +145,7 @@ class DynamoMeteringLedger:
                         stored=str(found[0].quantity),
                         sealed=str(record.quantity),
                     )
+                    metrics.add_metric(name="SealedTotalMismatch", unit=MetricUnit.Count, value=1)
                 if found[1] == "pending":
                     to_send.append(found[0])
             stored[(record.hour, record.key)] = (record, "listed")  # once, if ``records`` names it twice

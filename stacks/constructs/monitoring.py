@@ -70,6 +70,12 @@ class Monitoring(Construct):
                 "Marketplace left records unprocessed after every retry of a flush",
             ),
             AppAlarm(
+                "SealedTotalMismatch",
+                app_metric("SealedTotalMismatch"),
+                1,
+                "usage landed in an hour after its total was stored (slower than the in-flight margin): not billed",
+            ),
+            AppAlarm(
                 "OldestUnsentUsage",
                 app_metric("OldestUnsentHourAgeSeconds", statistic="Maximum"),
                 oldest_unsent_threshold_hours * 3600,

@@ -24,6 +24,7 @@ from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, FlushReport, flush, flush_and_continue
 from functions.lifecycle.final_usage import send_final_usage
 from functions.metering.gateway import BatchOutcome, Boto3MeteringGateway, MeteringRecord
+from functions.observability import metrics
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import record_usage
 from functions.usage.model import hour_key, hour_of
@@ -435,6 +436,7 @@ def test_usage_landing_in_an_hour_after_its_record_was_stored_is_reported_not_si
     straggler = replace(next(iter(world.store().events_of_hour(START + timedelta(hours=1)))), event_id="straggler")
     assert world.store().add([straggler]) == [True]
     caplog.clear()
+    metrics.clear_metrics()
     # When the flush seals 10:00
     world.move_to(START + timedelta(hours=2, minutes=6))
     report = flush(world.deps(), remaining_ms=lambda: 900_000)
@@ -443,3 +445,6 @@ def test_usage_landing_in_an_hour_after_its_record_was_stored_is_reported_not_si
     assert world.ledger_totals() == {(leaving["license_arn"], "api_calls", "2026-11-26T10"): Decimal(7)}
     changed = [r for r in caplog.records if r.getMessage() == "sealed total differs from the stored one"]
     assert [(r.levelname, r.__dict__["stored"], r.__dict__["sealed"]) for r in changed] == [("WARNING", "7", "14")]
+    # and counted, for the alarm
+    assert metrics.metric_set["SealedTotalMismatch"]["Value"] == [1.0]
+    metrics.clear_metrics()
