@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +15,6 @@ import boto3
 from botocore.config import Config
 
 from functions.settings import Product, Settings
-from local.dynamodb import DynamoDBLocal
 from local.tables import create_tables
 
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -37,17 +34,6 @@ def use_loopback_credentials() -> None:
         }
     )
     os.environ.pop("AWS_PROFILE", None)
-
-
-@contextmanager
-def dynamodb_local() -> Iterator[str]:
-    """An endpoint of DynamoDB Local: the one DYNAMODB_ENDPOINT names, or one started for this benchmark."""
-    external = os.environ.get("DYNAMODB_ENDPOINT")
-    if external:
-        yield external
-        return
-    with DynamoDBLocal() as ddb:
-        yield ddb.endpoint
 
 
 def dynamodb_client(endpoint: str) -> Any:

@@ -15,7 +15,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench._local import CapacityMeter, dynamodb_client, dynamodb_local, fresh_settings, use_loopback_credentials
+from bench._local import CapacityMeter, dynamodb_client, fresh_settings, use_loopback_credentials
 from bench._usage_api import PRODUCT, add_customers, post_usage_event, usage_event, usage_handler
 from bench.flush_throughput import NOW, flush_deps, subscribe_all, workload
 from bench.flush_throughput import PRODUCT as FLUSH_PRODUCT
@@ -24,6 +24,7 @@ from functions.flush.service import flush
 from functions.settings import get_settings
 from functions.usage.model import UsageEvent
 from functions.usage.store import DynamoUsageStore
+from local.dynamodb import dynamodb_endpoint as dynamodb_local
 from local.marketplace.testing import fresh_world, start_emulator
 
 INGEST_EVENTS = 1000

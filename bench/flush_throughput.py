@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bench._local import dynamodb_client, dynamodb_local, fresh_settings, use_loopback_credentials
+from bench._local import dynamodb_client, fresh_settings, use_loopback_credentials
 from functions.clock import ManualClock
 from functions.customers.model import CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
@@ -30,6 +30,7 @@ from functions.metering.gateway import MAX_RECORDS_PER_CALL, Boto3MeteringGatewa
 from functions.settings import Dimension, Product, Settings
 from functions.usage.model import UsageEvent
 from functions.usage.store import DynamoUsageStore
+from local.dynamodb import dynamodb_endpoint as dynamodb_local
 from local.marketplace.testing import EmulatorHandle, aws_client, fresh_world, start_emulator
 
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "2000"))

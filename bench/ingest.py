@@ -14,9 +14,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench._local import dynamodb_client, dynamodb_local, fresh_settings, use_loopback_credentials
+from bench._local import dynamodb_client, fresh_settings, use_loopback_credentials
 from bench._usage_api import PRODUCT, post_usage_event, usage_event, usage_handler
 from bench._usage_api import add_customers as add_bench_customers
+from local.dynamodb import dynamodb_endpoint as dynamodb_local
 
 BATCHES = int(os.environ.get("BENCH_INGEST_BATCHES", "50"))
 BATCH_SIZE = 100

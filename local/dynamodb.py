@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -152,6 +155,17 @@ class DynamoDBLocal:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def dynamodb_endpoint() -> Iterator[str]:
+    """The DynamoDB that DYNAMODB_ENDPOINT names (a Docker DynamoDB Local, say), or DynamoDB Local started here."""
+    external = os.environ.get("DYNAMODB_ENDPOINT")
+    if external:
+        yield external
+        return
+    with DynamoDBLocal() as ddb:
+        yield ddb.endpoint
 
 
 def main(argv: list[str] | None = None) -> int:

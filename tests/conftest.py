@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 
 from functions.settings import Settings, get_settings
-from local.dynamodb import DynamoDBLocal
+from local.dynamodb import dynamodb_endpoint as local_dynamodb_endpoint
 from local.marketplace.testing import EmulatorHandle
 from local.tables import create_tables, delete_tables
 
@@ -37,12 +37,8 @@ os.environ.pop("AWS_PROFILE", None)
 @pytest.fixture(scope="session")
 def dynamodb_endpoint() -> Iterator[str]:
     """DynamoDB Local started for this test session, or the one DYNAMODB_ENDPOINT names."""
-    external = os.environ.get("DYNAMODB_ENDPOINT")
-    if external:
-        yield external
-        return
-    with DynamoDBLocal() as ddb:
-        yield ddb.endpoint
+    with local_dynamodb_endpoint() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

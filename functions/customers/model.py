@@ -61,3 +61,17 @@ class Customer:
     @property
     def meterable(self) -> bool:
         return self.state in METERABLE_STATES
+
+    def event_detail(self) -> dict[str, object]:
+        """The customer as our events ("Customer Registered / Activated / Ended") describe it to the seller."""
+        return {
+            "product_code": self.ref.product_code,
+            "customer_aws_account_id": self.customer_aws_account_id,
+            "license_arn": self.ref.license_arn or self.legacy_license_arn,
+            "customer_identifier": self.ref.customer_identifier,
+            "agreement_id": self.agreement_id,
+            "free_trial": self.free_trial,
+            "state": self.state.value,
+            "state_changed_at": self.state_changed_at.isoformat(),
+            "registered_at": self.registered_at.isoformat() if self.registered_at else None,
+        }

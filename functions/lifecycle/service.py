@@ -7,9 +7,9 @@ old event cannot undo anything, and each is safe to repeat: the final usage is s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
@@ -134,17 +134,7 @@ class Lifecycle:
         if at is None or (announced is not None and announced >= at):
             return
         # published before it is remembered: a crash in between announces twice (consumers see at-least-once)
-        self.publisher.publish(DomainEvent(detail_type, describe(customer, times)))
+        # the state these times decide (the stored customer may have been read before this event's time was kept)
+        current = replace(customer, state=times.state, state_changed_at=times.changed_at or customer.state_changed_at)
+        self.publisher.publish(DomainEvent(detail_type, current.event_detail()))
         self.customers.mark_announced(customer.ref, attribute, at)
-
-
-def describe(customer: Customer, times: LifecycleTimes) -> dict[str, Any]:
-    return {
-        "product_code": customer.ref.product_code,
-        "customer_aws_account_id": customer.customer_aws_account_id,
-        "license_arn": customer.ref.license_arn or customer.legacy_license_arn,
-        "customer_identifier": customer.ref.customer_identifier,
-        "agreement_id": customer.agreement_id,
-        "state": times.state.value,
-        "state_changed_at": times.changed_at.isoformat() if times.changed_at else None,
-    }

@@ -157,7 +157,7 @@ class Registrations:
             )
         )
         metrics.add_metric(name="CustomersRegistered", unit="Count", value=1)
-        self._publish(CUSTOMER_REGISTERED, _describe(customer))
+        self._publish(CUSTOMER_REGISTERED, customer.event_detail())
         self._announce_activation(customer)
         # what a replay needs: never the token (Powertools stores this in the idempotency table)
         return {**asdict(resolved), "free_trial": customer.free_trial}
@@ -189,7 +189,7 @@ class Registrations:
             customer = self.customers.set_contact(ref, form.contact())
         except ConditionFailed:
             raise UnknownCustomer(f"no registered customer {ref.key}") from None
-        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**_describe(customer), "contact": customer.contact})
+        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), "contact": customer.contact})
         return Completed(product_name=product_name, customer=customer)
 
     def _product(self, code: str) -> Product | None:
@@ -202,7 +202,7 @@ class Registrations:
             announced is not None and announced >= customer.state_changed_at
         ):
             return
-        self._publish(CUSTOMER_ACTIVATED, _describe(customer))
+        self._publish(CUSTOMER_ACTIVATED, customer.event_detail())
         self.customers.mark_announced(customer.ref, "announced_activation", customer.state_changed_at)
 
     def _publish(self, detail_type: str, detail: dict[str, Any]) -> None:
@@ -219,19 +219,6 @@ def _ref(resolved: ResolvedCustomer, product: Product | None) -> CustomerRef:
     if legacy and resolved.customer_identifier:
         return CustomerRef(resolved.product_code, customer_identifier=resolved.customer_identifier)
     return CustomerRef(resolved.product_code, license_arn=resolved.license_arn)
-
-
-def _describe(customer: Customer) -> dict[str, Any]:
-    return {
-        "product_code": customer.ref.product_code,
-        "customer_aws_account_id": customer.customer_aws_account_id,
-        "license_arn": customer.ref.license_arn or customer.legacy_license_arn,
-        "customer_identifier": customer.ref.customer_identifier,
-        "agreement_id": customer.agreement_id,
-        "free_trial": customer.free_trial,
-        "state": customer.state.value,
-        "registered_at": customer.registered_at.isoformat() if customer.registered_at else None,
-    }
 
 
 def _with_parameter(url: str, name: str, value: str) -> str:

@@ -203,6 +203,10 @@ def test_licence_buyer_eventbridge_events_before_registration_final_usage_billed
     assert [e.detail_type for e in registered.events] == ["Customer Registered", CUSTOMER_ACTIVATED]
     assert [e.detail["state"] for e in registered.events if e.detail_type == "Customer Registered"] == ["active"]
     assert life.published() == [CUSTOMER_ENDED]
+    publisher = lifecycle_worker(life.settings).lifecycle.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    (ended_event,) = publisher.events
+    assert (ended_event.detail["state"], ended_event.detail["license_arn"]) == ("ended", subscription["license_arn"])
     assert billed(life, subscription["license_arn"]) == 12  # nothing sent twice
 
 
