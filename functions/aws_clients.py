@@ -13,8 +13,15 @@ from functions.settings import Settings
 # Retries of our own (jittered backoff, never a changed quantity) are made by the callers that need them;
 # botocore's standard mode covers the rest.
 STANDARD_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
-# the usage store writes with 16 threads and the flush sends from several: one pooled connection each, plus room
-DYNAMODB_CONFIG = STANDARD_CONFIG.merge(Config(max_pool_connections=32))
+# The usage store writes with 16 threads and the flush sends from several: one pooled connection each, plus room.
+# Tight timeouts bound how late a usage write can land: 3 tries x (2 s + 10 s) plus backoff stays well inside
+# what functions.usage.store.WRITE_START_DEADLINE leaves of the 60 s in-flight margin.
+DYNAMODB_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=10,
+    max_pool_connections=32,
+)
 # botocore reads retries["max_attempts"] as retries after the first try; total_max_attempts=1 is truly one try
 NO_RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
 

@@ -18,10 +18,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.clock import Clock
 from functions.storage.errors import StorageError
-from functions.usage.model import Allocation, UsageEvent, hour_key, parse_hour_key, shard_of
+from functions.usage.model import IN_FLIGHT_MARGIN, Allocation, UsageEvent, hour_key, parse_hour_key, shard_of
 
 _WRITERS = 16
+# A quarter of the in-flight margin: the DynamoDB client's timeouts (functions.aws_clients.DYNAMODB_CONFIG) bound a
+# started write to about 40 s, so a write started in time lands within the margin.
+WRITE_START_DEADLINE = IN_FLIGHT_MARGIN / 4
 
 
 def _partition(hour: datetime, shard: int) -> str:
@@ -82,11 +86,14 @@ def _from_item(item: dict[str, Any]) -> UsageEvent:
 
 
 class DynamoUsageStore:
-    def __init__(self, client: Any, table_name: str, *, shards: int, retention: timedelta) -> None:
+    def __init__(
+        self, client: Any, table_name: str, *, shards: int, retention: timedelta, clock: Clock | None = None
+    ) -> None:
         self._client = client
         self._table = table_name
         self._shards = shards
         self._retention = retention
+        self._clock = clock  # given where events are written: it bounds how late a write may start
 
     def add(self, events: Sequence[UsageEvent]) -> list[bool]:
         # BatchWriteItem cannot be conditional: parallel conditional PutItems keep exactly-once per event id.
@@ -96,6 +103,15 @@ class DynamoUsageStore:
             return list(pool.map(self._put, events))
 
     def _put(self, event: UsageEvent) -> bool:
+        # A write must land within IN_FLIGHT_MARGIN of its acceptance, or its hour may be sealed without it. The
+        # API's 29 s limit bounds that; an in-process producer has none, so a write not started in time is not made
+        # (a retry is accepted anew, and billed in the hour still open then).
+        if self._clock is not None and self._clock.now() - event.received_at > WRITE_START_DEADLINE:
+            raise StorageError(
+                f"usage event {event.event_id} not written: accepted too long ago; send it again",
+                code="WriteDeadlineExceeded",
+                retryable=True,
+            )
         expires_at = int((event.received_at + self._retention).timestamp())
         try:
             self._client.put_item(

@@ -33,20 +33,23 @@ class UsageRecorder:
         return ingest(batch, settings=self.settings, customers=self.customers, store=self.store, clock=self.clock)
 
 
-def usage_store(settings: Settings) -> DynamoUsageStore:
+def usage_store(settings: Settings, clock: Clock | None = None) -> DynamoUsageStore:
+    """``clock`` where events are written (it bounds how late a write may start); none where they are only read."""
     return DynamoUsageStore(
         dynamodb_client(settings),
         settings.usage_table,
         shards=settings.usage_shards,
         retention=timedelta(days=settings.audit_retention_days),
+        clock=clock,
     )
 
 
 @cache
 def usage_recorder(settings: Settings, clock: Clock | None = None) -> UsageRecorder:
+    moment = clock or app_clock(settings.clock_file)
     return UsageRecorder(
         settings=settings,
         customers=DynamoCustomerRepository(dynamodb_client(settings), settings.customers_table),
-        store=usage_store(settings),
-        clock=clock or app_clock(settings.clock_file),
+        store=usage_store(settings, moment),
+        clock=moment,
     )

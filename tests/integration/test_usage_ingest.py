@@ -12,8 +12,9 @@ from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
 from functions.settings import Dimension, Product, Settings
-from functions.usage.ingest import UsageRejected, record_usage
-from functions.usage.store import DynamoUsageStore
+from functions.storage.errors import StorageError
+from functions.usage.ingest import UsageRejected, parse_batch, record_usage, validate
+from functions.usage.store import WRITE_START_DEADLINE, DynamoUsageStore
 
 NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
 PRODUCT = Product(
@@ -105,3 +106,30 @@ def test_the_same_event_id_counts_once_also_when_calls_race(ingest: Any) -> None
     accepted = [e for r in results for e in r.accepted]
     assert sorted(accepted) == sorted(e["event_id"] for e in events)
     assert len(ingest.stored()) == 20
+
+
+def test_a_write_not_started_within_its_deadline_is_not_made(settings: Settings, dynamodb: Any) -> None:
+    # Given events accepted at NOW by an in-process producer whose writes only get going 16 s later (no API timeout
+    # bounds such a producer: a write landing after its hour was sealed would never be billed)
+    test_settings = settings.model_copy(update={"products": (PRODUCT,)})
+    customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
+    customers.put(
+        Customer(CustomerRef(PRODUCT.code, license_arn=LICENSE), "210987654321", SubscriptionState.ACTIVE, NOW)
+    )
+    clock = ManualClock(NOW)
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=timedelta(days=1), clock=clock)
+    validated = validate(
+        parse_batch({"events": [_event(event_id="slow", timestamp=NOW.isoformat())]}),
+        settings=test_settings,
+        customers=customers,
+        now=NOW,
+    )
+    clock.advance(WRITE_START_DEADLINE + timedelta(seconds=1))
+    # When the store is asked to write them, Then it refuses, retryably, and writes nothing
+    with pytest.raises(StorageError) as refused:
+        store.add(validated)
+    assert (refused.value.code, refused.value.retryable) == ("WriteDeadlineExceeded", True)
+    assert dynamodb.scan(TableName=test_settings.usage_table)["Items"] == []
+    # and a write started in time is made
+    clock.set(NOW + WRITE_START_DEADLINE)
+    assert store.add(validated) == [True]
