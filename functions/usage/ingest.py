@@ -158,7 +158,7 @@ def _validate_event(
         errors.append(FieldError(f"{path}.timestamp", "is in the future"))
     elif timestamp < now - METERING_WINDOW:
         errors.append(FieldError(f"{path}.timestamp", "is older than the 24-hour metering window"))
-    customer = _customer(raw, product.customer_mode, path, customers, found, errors)
+    customer = _customer(raw, product.customer_mode, path, customers, found, errors, now)
     if errors or customer is None or quantity is None:
         return errors, None
     return [], UsageEvent(
@@ -222,6 +222,9 @@ def _allocations(
     return tuple(allocations)
 
 
+# After an unsubscribe (unsubscribe-pending, Purchase Agreement Ended, License Deprovisioned) AWS Marketplace takes
+# the buyer's final usage for about an hour.
+FINAL_USAGE_WINDOW = timedelta(hours=1)
 _NOT_METERABLE = {
     SubscriptionState.PENDING: "subscription not confirmed yet (pending): AWS Marketplace would not bill this usage",
     SubscriptionState.FAILED: "subscription failed (subscribe-fail): this buyer may not be metered",
@@ -255,6 +258,7 @@ def _customer(
     customers: CustomerRepository,
     found: dict[CustomerRef, Customer | None],
     errors: list[FieldError],
+    now: datetime,
 ) -> Customer | None:
     if mode == "license" and raw.license_arn is None:
         errors.append(FieldError(f"{path}.license_arn", "this product names customers by licence: send license_arn"))
@@ -275,5 +279,9 @@ def _customer(
         return None
     if not customer.meterable:
         errors.append(FieldError(naming, _NOT_METERABLE[customer.state]))
+        return None
+    if customer.state is SubscriptionState.ENDING and now - customer.state_changed_at > FINAL_USAGE_WINDOW:
+        # also where the end never became final here (EventBridge sends no unsubscribe-success)
+        errors.append(FieldError(naming, "subscription ended: its final hour of usage is over"))
         return None
     return customer

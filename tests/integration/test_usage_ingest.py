@@ -133,3 +133,31 @@ def test_a_write_not_started_within_its_deadline_is_not_made(settings: Settings,
     # and a write started in time is made
     clock.set(NOW + WRITE_START_DEADLINE)
     assert store.add(validated) == [True]
+
+
+@pytest.mark.parametrize(
+    ("ending_since", "accepted"), [(timedelta(minutes=50), True), (timedelta(hours=1, minutes=1), False)]
+)
+def test_a_leaving_buyers_usage_is_taken_for_the_final_hour_only(
+    settings: Settings, dynamodb: Any, ending_since: timedelta, accepted: bool
+) -> None:
+    # Given a buyer whose subscription has been ending for a while (EventBridge may never send unsubscribe-success)
+    test_settings = settings.model_copy(update={"products": (PRODUCT,)})
+    customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
+    ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
+    customers.put(Customer(ref, "210987654321", SubscriptionState.ENDING, NOW - ending_since))
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=timedelta(days=1))
+
+    def send() -> Any:
+        event = _event(timestamp=NOW.isoformat())
+        return record_usage([event], settings=test_settings, customers=customers, store=store, clock=ManualClock(NOW))
+
+    # When usage arrives, Then it is taken within the final hour and refused, naming the customer, after it
+    if accepted:
+        assert send().accepted == ("e1",)
+    else:
+        with pytest.raises(UsageRejected) as refused:
+            send()
+        assert refused.value.errors[0].field == "events[0].license_arn"
+        assert "final hour" in refused.value.errors[0].message
+        assert dynamodb.scan(TableName=test_settings.usage_table)["Items"] == []
