@@ -18,8 +18,7 @@ from functions.flush.ledger import MeteringLedger, RecordResult
 from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
 from functions.metering.gateway import MAX_RECORDS_PER_CALL, MeteringGateway, MeteringRecord
 from functions.settings import Settings
-from functions.usage.model import HOUR, UsageEvent, hour_of
-from functions.usage.schema import DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY
+from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of
 
 METERING_WINDOW = timedelta(hours=24)
 MONTH_END_CUTOFF = timedelta(hours=6)  # last month's records are accepted until 06:00 UTC on the 1st

@@ -16,7 +16,7 @@ from functions.observability import logger, metrics, tracer
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import FieldError, UsageRejected, parse_batch
-from functions.usage.wiring import usage_recorder
+from functions.usage.recorder import usage_recorder
 
 MAX_BODY_BYTES = 256 * 1024
 JSON_CONTENT_TYPE = "application/json"

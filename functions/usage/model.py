@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 HOUR = timedelta(hours=1)
+# BatchMeterUsage's own quantity rules (QuantityAsDecimal's pattern, Quantity's maximum)
+DECIMAL_QUANTITY = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,6})?$")
+MAX_INTEGER_QUANTITY = 2_147_483_647
 # Longest a write may still be in flight after its request was accepted (API Gateway gives up at 29 s).
 IN_FLIGHT_MARGIN = timedelta(seconds=60)
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator, model_validator
 
+from functions.usage.model import DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY
+
 MAX_EVENTS = 100
 MAX_ALLOCATIONS = 100
-# BatchMeterUsage's own patterns
-DECIMAL_QUANTITY = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,6})?$")
-MAX_INTEGER_QUANTITY = 2_147_483_647
 _TAG = r"^[a-zA-Z0-9+ -=._:\/@]+$"
 
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_TAG)]
