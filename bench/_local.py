@@ -6,16 +6,12 @@ Nothing here reaches AWS: DynamoDB Local and the Marketplace emulator on loopbac
 from __future__ import annotations
 
 import os
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.config import Config
-
-from functions.settings import Product, Settings
-from local.tables import create_tables
 
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
@@ -40,21 +36,6 @@ def dynamodb_client(endpoint: str) -> Any:
     return boto3.client(
         "dynamodb", endpoint_url=endpoint, region_name="us-east-1", config=Config(max_pool_connections=32)
     )
-
-
-def fresh_settings(client: Any, endpoint: str, products: tuple[Product, ...], **changes: Any) -> Settings:
-    prefix = f"b{uuid.uuid4().hex[:10]}"
-    settings = Settings(
-        customers_table=f"{prefix}-customers",
-        usage_table=f"{prefix}-usage",
-        metering_table=f"{prefix}-metering",
-        idempotency_table=f"{prefix}-idempotency",
-        dynamodb_endpoint=endpoint,
-        products=products,
-        **changes,
-    )
-    create_tables(client, settings)
-    return settings
 
 
 @dataclass

@@ -15,7 +15,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench._local import CapacityMeter, dynamodb_client, fresh_settings, use_loopback_credentials
+from bench._local import CapacityMeter, dynamodb_client, use_loopback_credentials
 from bench._usage_api import PRODUCT, add_customers, post_usage_event, usage_event, usage_handler
 from bench.flush_throughput import NOW, flush_deps, subscribe_all, workload
 from bench.flush_throughput import PRODUCT as FLUSH_PRODUCT
@@ -26,6 +26,7 @@ from functions.usage.model import UsageEvent
 from functions.usage.store import DynamoUsageStore
 from local.dynamodb import dynamodb_endpoint as dynamodb_local
 from local.marketplace.testing import fresh_world, start_emulator
+from local.tables import create_fresh_tables
 
 INGEST_EVENTS = 1000
 FLUSH_CUSTOMERS = int(os.environ.get("BENCH_COST_CUSTOMERS", "200"))
@@ -36,7 +37,7 @@ SAMPLE_RECORDS = 500
 
 def ingest_cost(endpoint: str) -> dict[str, Any]:
     client = dynamodb_client(endpoint)
-    settings = fresh_settings(client, endpoint, (PRODUCT,))
+    settings = create_fresh_tables(client, endpoint, "b", products=(PRODUCT,))
     add_customers(client, settings, 50)
     meter = CapacityMeter()
     now = datetime.now(UTC)
@@ -66,7 +67,7 @@ def ingest_cost(endpoint: str) -> dict[str, Any]:
 
 def flush_cost(endpoint: str) -> dict[str, Any]:
     client = dynamodb_client(endpoint)
-    settings = fresh_settings(client, endpoint, (FLUSH_PRODUCT,))
+    settings = create_fresh_tables(client, endpoint, "b", products=(FLUSH_PRODUCT,))
     server = start_emulator()
     try:
         marketplace = fresh_world(server)
@@ -98,7 +99,7 @@ def flush_cost(endpoint: str) -> dict[str, Any]:
 def sample_bookkeeping(endpoint: str, events: list[UsageEvent]) -> dict[str, float]:
     """The AWS sample's table work per metering record: stored pending, then flagged sent after its call."""
     client = dynamodb_client(endpoint)
-    table = fresh_settings(client, endpoint, ()).usage_table
+    table = create_fresh_tables(client, endpoint, "b", products=()).usage_table
     meter = CapacityMeter()
     meter.attach(client)
     for event in events:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bench._local import dynamodb_client, fresh_settings, use_loopback_credentials
+from bench._local import dynamodb_client, use_loopback_credentials
 from functions.clock import ManualClock
 from functions.customers.model import CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
@@ -32,6 +32,7 @@ from functions.usage.model import UsageEvent
 from functions.usage.store import DynamoUsageStore
 from local.dynamodb import dynamodb_endpoint as dynamodb_local
 from local.marketplace.testing import EmulatorHandle, aws_client, fresh_world, start_emulator
+from local.tables import create_fresh_tables
 
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "2000"))
 HOURS = 5
@@ -141,7 +142,7 @@ def run() -> dict[str, Any]:
     try:
         with dynamodb_local() as endpoint:
             client = dynamodb_client(endpoint)
-            settings = fresh_settings(client, endpoint, (PRODUCT,))
+            settings = create_fresh_tables(client, endpoint, "b", products=(PRODUCT,))
             marketplace = fresh_world(server)
             marketplace.admin.set_clock(NOW.isoformat().replace("+00:00", "Z"))
             subscriptions = subscribe_all(marketplace, PRODUCT.code, CUSTOMERS)

@@ -14,10 +14,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench._local import dynamodb_client, fresh_settings, use_loopback_credentials
+from bench._local import dynamodb_client, use_loopback_credentials
 from bench._usage_api import PRODUCT, post_usage_event, usage_event, usage_handler
 from bench._usage_api import add_customers as add_bench_customers
 from local.dynamodb import dynamodb_endpoint as dynamodb_local
+from local.tables import create_fresh_tables
 
 BATCHES = int(os.environ.get("BENCH_INGEST_BATCHES", "50"))
 BATCH_SIZE = 100
@@ -28,7 +29,7 @@ def run() -> dict[str, Any]:
     use_loopback_credentials()
     with dynamodb_local() as endpoint:
         client = dynamodb_client(endpoint)
-        settings = fresh_settings(client, endpoint, (PRODUCT,))
+        settings = create_fresh_tables(client, endpoint, "b", products=(PRODUCT,))
         add_bench_customers(client, settings, CUSTOMERS)
         now = datetime.now(UTC)
         batches = [
@@ -44,7 +45,7 @@ def run() -> dict[str, Any]:
                     raise SystemExit(f"ingest refused a batch: {response['statusCode']} {response['body'][:300]}")
             seconds = time.perf_counter() - started
 
-        reference_table = fresh_settings(client, endpoint, (PRODUCT,)).usage_table
+        reference_table = create_fresh_tables(client, endpoint, "b", products=(PRODUCT,)).usage_table
         started = time.perf_counter()
         for batch in batches:
             for event in batch:

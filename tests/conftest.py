@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from botocore.config import Config
 from functions.settings import Settings, get_settings
 from local.dynamodb import dynamodb_endpoint as local_dynamodb_endpoint
 from local.marketplace.testing import EmulatorHandle
-from local.tables import create_tables, delete_tables
+from local.tables import create_fresh_tables, delete_tables
 
 # The emulator fixtures (marketplace_server per session, marketplace per test) for every test package.
 pytest_plugins = ["local.marketplace.pytest_plugin"]
@@ -51,15 +50,7 @@ def dynamodb(dynamodb_endpoint: str) -> Any:
 @pytest.fixture
 def settings(dynamodb: Any, dynamodb_endpoint: str) -> Iterator[Settings]:
     """Settings naming a fresh set of tables, created from the stack's own definitions for this test."""
-    prefix = f"t{uuid.uuid4().hex[:10]}"
-    test_settings = Settings(
-        customers_table=f"{prefix}-customers",
-        usage_table=f"{prefix}-usage",
-        metering_table=f"{prefix}-metering",
-        idempotency_table=f"{prefix}-idempotency",
-        dynamodb_endpoint=dynamodb_endpoint,
-    )
-    create_tables(dynamodb, test_settings)
+    test_settings = create_fresh_tables(dynamodb, dynamodb_endpoint, "t")
     yield test_settings
     delete_tables(dynamodb, test_settings)
 
