@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,9 +22,9 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from functions.cli import main as cli
-from local.dynamodb import free_port
 from local.marketplace.admin import AdminClient
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.local_stack import launched
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,44 +85,19 @@ def eventually(observe: Callable[[], T], done: Callable[[T], bool], what: str) -
 def stack(tmp_path: Path) -> Iterator[RunningStack]:
     # Given the local stack started as `make run` starts it, on free ports, with no schedule of its own
     # (the test flushes when it decides), describing itself in a file of this test's own
-    ports = {name: free_port() for name in ("api", "marketplace", "dynamodb")}
     run_file = tmp_path / "local.json"
-    env = {k: v for k, v in os.environ.items() if k != "DYNAMODB_ENDPOINT"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local.stack",
-            *(f"--{name}-port={port}" for name, port in ports.items()),
-            "--flush-interval=0",
-            f"--run-file={run_file}",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        banner = "".join(iter(process.stdout.readline, "\n"))
-        assert "Local stack is up" in banner, banner
-        urls = dict(re.findall(r"^\s+(Marketplace emulator|Usage API)\s+(http://\S+?)/?\s", banner, re.M))
-        key = re.search(r"x-api-key: (\S+?)\)", banner)
-        assert key, banner
+    with launched(run_file, "--flush-interval=0") as started:
+        key = re.search(r"x-api-key: (\S+?)\)", started.banner)
+        assert key, started.banner
         yield RunningStack(
-            process,
-            urls["Usage API"].removesuffix("/usage"),
-            urls["Marketplace emulator"],
+            started.process,
+            started.url("Usage API").removesuffix("/usage"),
+            started.url("Marketplace emulator"),
             key.group(1),
             run_file,
         )
-    finally:
-        # When Ctrl-C arrives
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    # Then everything stopped cleanly, and the description is gone with it
-    assert process.returncode == 0, output
+    # When Ctrl-C arrives, Then everything stopped cleanly, and the description is gone with it
+    assert started.process.returncode == 0, started.output
     assert not run_file.exists()
 
 
