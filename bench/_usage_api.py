@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,7 +71,7 @@ def usage_handler(settings: Settings) -> Iterator[Callable[[dict[str, Any]], dic
         "USAGE_TABLE": settings.usage_table,
         "METERING_TABLE": settings.metering_table,
         "IDEMPOTENCY_TABLE": settings.idempotency_table,
-        "PRODUCTS": json.dumps([p.model_dump(mode="json") for p in settings.products]),
+        "PRODUCTS": json.dumps([asdict(p) for p in settings.products]),
         "DYNAMODB_ENDPOINT": settings.dynamodb_endpoint or "",
     }
     saved = {name: os.environ.get(name) for name in environment}

@@ -6,5 +6,7 @@ SERVICE = "marketplace-metering"
 METRICS_NAMESPACE = "MarketplaceMetering"
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# Only the AWS SDK: our calls all go through it, and the X-Ray SDK's other patches (http.client, database drivers)
+# would cost import time and, for http.client, trace each AWS call twice.
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)

@@ -1,58 +1,129 @@
-"""Typed settings: the one place that reads the environment, at call time and never at import."""
+"""Typed settings: the one place that reads the environment, at call time and never at import.
+
+Plain frozen dataclasses rather than pydantic models: every function builds them on every cold start, and
+pydantic's model machinery alone costs about half an ``import boto3`` (bench/cold_start.py). The rules live in
+``__post_init__``; at synth, stacks/config.py validates the seller's products through these same classes with
+pydantic, so a configuration that deploys is one these checks accept.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from decimal import Decimal
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+QuantityType = Literal["integer", "decimal"]
+CustomerMode = Literal["license", "legacy"]
+Pricing = Literal["usage", "contract"]
+
+# the Metering API's own ProductCode pattern
+_PRODUCT_CODE = re.compile(r"^[-a-zA-Z0-9/=:_.@]+$")
 
 
-class Dimension(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class InvalidField(ValueError):
+    """One field breaks its rule; ``field`` names it, the message says how."""
 
-    name: str = Field(min_length=1, max_length=255)
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def _text(field: str, value: object, *, min_length: int = 0, max_length: int, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise InvalidField(field, "must be a string")
+    if not min_length <= len(value) <= max_length:
+        raise InvalidField(field, f"must be {min_length} to {max_length} characters long")
+
+
+def _choice(field: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InvalidField(field, f"must be one of {', '.join(repr(c) for c in choices)}")
+
+
+def _flag(field: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidField(field, "must be true or false")
+
+
+def _whole(field: str, value: object, low: int, high: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidField(field, "must be a whole number")
+    if value < low or (high is not None and value > high):
+        raise InvalidField(field, f"must be at least {low}" + (f" and at most {high}" if high is not None else ""))
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
     # integer dimensions are sent as Quantity, decimal ones as QuantityAsDecimal
-    quantity_type: Literal["integer", "decimal"] = "integer"
+    quantity_type: QuantityType = "integer"
+
+    def __post_init__(self) -> None:
+        _text("name", self.name, min_length=1, max_length=255)
+        _choice("quantity_type", self.quantity_type, ("integer", "decimal"))
 
 
-class Product(BaseModel):
+@dataclass(frozen=True)
+class Product:
     """A Marketplace SaaS product as the seller configured it (cdk.json context, or PRODUCTS locally)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # the Metering API's own ProductCode pattern
-    code: str = Field(min_length=1, max_length=255, pattern=r"^[-a-zA-Z0-9/=:_.@]+$")
-    id: str = Field(default="", max_length=255)
-    name: str = Field(min_length=1, max_length=200)
-    dimensions: tuple[Dimension, ...] = Field(min_length=1)
-    customer_mode: Literal["license", "legacy"] = "license"
+    code: str
+    name: str
+    dimensions: tuple[Dimension, ...]
+    id: str = ""
+    customer_mode: CustomerMode = "license"
     zero_usage_records: bool = False
     signup_redirect_url: str | None = None
     # contract pricing: License Updated means the entitlements changed, so GetEntitlements is called
-    pricing: Literal["usage", "contract"] = "usage"
+    pricing: Pricing = "usage"
     # an older listing that still notifies through its SNS topics (aws-mp-*-notification-<code>)
     legacy_sns: bool = False
 
-    @field_validator("dimensions")
-    @classmethod
-    def _unique_dimensions(cls, dimensions: tuple[Dimension, ...]) -> tuple[Dimension, ...]:
-        names = [d.name for d in dimensions]
+    def __post_init__(self) -> None:
+        _text("code", self.code, min_length=1, max_length=255)
+        if not _PRODUCT_CODE.match(self.code):
+            raise InvalidField("code", f"must match {_PRODUCT_CODE.pattern}")
+        _text("id", self.id, max_length=255)
+        _text("name", self.name, min_length=1, max_length=200)
+        if not isinstance(self.dimensions, tuple) or not all(isinstance(d, Dimension) for d in self.dimensions):
+            raise InvalidField("dimensions", "must be a list of dimensions")
+        if not self.dimensions:
+            raise InvalidField("dimensions", "must name at least one dimension")
+        names = [d.name for d in self.dimensions]
         if len(names) != len(set(names)):
-            raise ValueError("dimension names must be unique")
-        return dimensions
+            raise InvalidField("dimensions", "dimension names must be unique")
+        _choice("customer_mode", self.customer_mode, ("license", "legacy"))
+        _flag("zero_usage_records", self.zero_usage_records)
+        _text("signup_redirect_url", self.signup_redirect_url, max_length=2048, optional=True)
+        _choice("pricing", self.pricing, ("usage", "contract"))
+        _flag("legacy_sns", self.legacy_sns)
 
     def dimension(self, name: str) -> Dimension | None:
         return next((d for d in self.dimensions if d.name == name), None)
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+def product_from_json(document: object) -> Product:
+    if not isinstance(document, dict):
+        raise ValueError("must be an object")
+    dimensions = document.get("dimensions")
+    if not isinstance(dimensions, list) or not all(isinstance(d, dict) for d in dimensions):
+        raise InvalidField("dimensions", "must be a list of objects")
+    try:
+        return Product(**{**document, "dimensions": tuple(Dimension(**d) for d in dimensions)})
+    except TypeError as error:  # a key the class does not have, or a required one missing
+        raise ValueError(str(error).split("() ", 1)[-1]) from error
 
+
+@dataclass(frozen=True)
+class Settings:
     region: str = "us-east-1"
     customers_table: str = "customers"
     usage_table: str = "usage"
@@ -69,19 +140,29 @@ class Settings(BaseModel):
     # local only: a file holding the clock offset in seconds (see functions.clock.app_clock)
     clock_file: str | None = None
     # flush
-    flush_grace_seconds: int = Field(default=300, ge=0, le=3600)
-    metering_calls_per_second: Decimal = Field(default=Decimal(10), gt=0, le=10)
-    audit_retention_days: int = Field(default=400, ge=1)
+    flush_grace_seconds: int = 300
+    metering_calls_per_second: Decimal = Decimal(10)
+    audit_retention_days: int = 400
     # usage partitions per hour; the flush reads this many, so change it only with no unsealed hour left
-    usage_shards: int = Field(default=16, ge=1, le=256)
+    usage_shards: int = 16
     # registration
-    signing_secret: str | None = Field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
     signing_secret_arn: str | None = None
-    completion_ttl_seconds: int = Field(default=3600, ge=60)
+    completion_ttl_seconds: int = 3600
     # lifecycle: the queue the final-usage step is scheduled on, and how long after the cutoff it runs (must cover
     # usage writes still in flight, i.e. at least functions.usage.model.IN_FLIGHT_MARGIN, in AWS)
     lifecycle_queue_url: str | None = None
-    final_usage_delay_seconds: int = Field(default=90, ge=0, le=900)
+    final_usage_delay_seconds: int = 90
+
+    def __post_init__(self) -> None:
+        _whole("flush_grace_seconds", self.flush_grace_seconds, 0, 3600)
+        rate = self.metering_calls_per_second
+        if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 < rate <= 10:
+            raise InvalidField("metering_calls_per_second", "must be a number above 0 and at most 10")
+        _whole("audit_retention_days", self.audit_retention_days, 1)
+        _whole("usage_shards", self.usage_shards, 1, 256)
+        _whole("completion_ttl_seconds", self.completion_ttl_seconds, 60)
+        _whole("final_usage_delay_seconds", self.final_usage_delay_seconds, 0, 900)
 
     def product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
@@ -115,27 +196,65 @@ _ENV_NAMES = {
     "lifecycle_queue_url": "LIFECYCLE_QUEUE_URL",
     "final_usage_delay_seconds": "FINAL_USAGE_DELAY_SECONDS",
 }
-_JSON_FIELDS = {"products"}
+
+
+def _products(raw: str) -> tuple[Product, ...]:
+    try:
+        documents = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not valid JSON: {error}") from error
+    if not isinstance(documents, list):
+        raise ValueError("must be a JSON list of products")
+    products = []
+    for index, document in enumerate(documents):
+        try:
+            products.append(product_from_json(document))
+        except ValueError as error:
+            raise ValueError(f"[{index}] {error}") from error
+    return tuple(products)
+
+
+def _integer(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"must be a whole number, not {raw!r}") from None
+
+
+def _decimal(raw: str) -> Decimal:
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"must be a number, not {raw!r}") from None
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "products": _products,
+    "flush_grace_seconds": _integer,
+    "metering_calls_per_second": _decimal,
+    "audit_retention_days": _integer,
+    "usage_shards": _integer,
+    "completion_ttl_seconds": _integer,
+    "final_usage_delay_seconds": _integer,
+}
 
 
 def settings_from_env(environ: Mapping[str, str]) -> Settings:
-    values: dict[str, object] = {}
-    for field, variable in _ENV_NAMES.items():
+    values: dict[str, Any] = {}
+    for name, variable in _ENV_NAMES.items():
         raw = environ.get(variable)
         if raw is None or raw == "":
             continue
         try:
-            values[field] = json.loads(raw) if field in _JSON_FIELDS else raw
-        except json.JSONDecodeError as error:
-            raise SettingsError(f"{variable} is not valid JSON: {error}") from error
+            values[name] = _PARSERS.get(name, str)(raw)
+        except ValueError as error:
+            message = str(error)
+            separator = "" if message.startswith("[") else ": "
+            raise SettingsError(f"invalid configuration: {variable}{separator}{message}") from error
     try:
-        return Settings.model_validate(values)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{_ENV_NAMES.get(str(e['loc'][0]), e['loc'][0])}{''.join(f'[{p}]' for p in e['loc'][1:])}: {e['msg']}"
-            for e in error.errors()
-        )
-        raise SettingsError(f"invalid configuration: {problems}") from error
+        return Settings(**values)
+    except InvalidField as error:
+        raise SettingsError(f"invalid configuration: {_ENV_NAMES[error.field]}: {error.problem}") from None
 
 
 @cache

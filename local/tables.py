@@ -27,7 +27,7 @@ def delete_tables(dynamodb: Any, settings: Settings) -> None:
 def create_fresh_tables(dynamodb: Any, endpoint: str, prefix: str, **settings: Any) -> Settings:
     """Settings naming a new set of tables (``prefix`` and a random suffix), created as the stack defines them."""
     name = f"{prefix}{uuid.uuid4().hex[:10]}"
-    tables = {spec.settings_field: f"{name}-{spec.logical_name.lower()}" for spec in ALL_TABLES}
+    tables: dict[str, Any] = {spec.settings_field: f"{name}-{spec.logical_name.lower()}" for spec in ALL_TABLES}
     fresh = Settings(dynamodb_endpoint=endpoint, **tables, **settings)
     create_tables(dynamodb, fresh)
     return fresh

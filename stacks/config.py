@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from functions.settings import Product
+from functions.settings import InvalidField, Product
 
 
 class ConfigError(ValueError):
@@ -46,5 +46,18 @@ def load_config(context: Any) -> AppConfig:
     try:
         return AppConfig.model_validate(context)
     except ValidationError as error:
-        problems = "\n".join(f"  marketplace.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        errors = error.errors()
+        # a list whose items failed is also reported as too short; the items' own errors say more
+        failed_within = {e["loc"][:depth] for e in errors for depth in range(1, len(e["loc"]))}
+        problems = "\n".join(
+            _problem(e) for e in errors if not (e["type"] == "too_short" and e["loc"] in failed_within)
+        )
         raise ConfigError(f"invalid cdk.json context 'marketplace':\n{problems}") from error
+
+
+def _problem(error: Any) -> str:
+    location, message = [str(part) for part in error["loc"]], error["msg"]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, InvalidField):  # a rule of functions.settings: it names the field below the location
+        location, message = [*location, cause.field], cause.problem
+    return f"  marketplace.{'.'.join(location)}: {message}"

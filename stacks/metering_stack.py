@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -104,7 +105,7 @@ class MeteringStack(Stack):
         config = self.config
         return {
             **self.tables.environment(),
-            "PRODUCTS": json.dumps([p.model_dump(mode="json") for p in config.products]),
+            "PRODUCTS": json.dumps([asdict(p) for p in config.products]),
             "FLUSH_GRACE_SECONDS": str(config.flush_grace_seconds),
             "METERING_CALLS_PER_SECOND": str(config.metering_calls_per_second),
             "AUDIT_RETENTION_DAYS": str(config.audit_retention_days),

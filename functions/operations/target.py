@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -145,9 +145,8 @@ def resolve_stack(lookup: StackLookup, stack_name: str, region: str) -> Deployed
         raise TargetError(f"stack {stack_name!r} is not a metering stack (missing: {', '.join(missing)})")
     assert flush_function is not None
     environment = lookup.function_environment(flush_function.physical_id)
-    settings = settings_from_env({**environment, "AWS_REGION": region}).model_copy(
-        update={spec.settings_field: table.physical_id for spec, table in tables.items() if table is not None}
-    )
+    table_names: dict[str, Any] = {s.settings_field: t.physical_id for s, t in tables.items() if t is not None}
+    settings = replace(settings_from_env({**environment, "AWS_REGION": region}), **table_names)
     return DeployedStack(settings=settings, flush_function=flush_function.physical_id)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -89,9 +89,7 @@ class Ops:
 
 @pytest.fixture
 def ops(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Ops:
-    test_settings = settings.model_copy(
-        update={"products": (PRODUCT,), "usage_shards": 2, "marketplace_endpoint": marketplace.url}
-    )
+    test_settings = replace(settings, products=(PRODUCT,), usage_shards=2, marketplace_endpoint=marketplace.url)
     marketplace.admin.create_product(PRODUCT.code, ["api_calls", "storage_gb"], customer_mode="license")
     world = Ops(test_settings, ManualClock(START), marketplace, [], dynamodb)
     world.move_to(START)

@@ -88,7 +88,7 @@ class World:
 
 @pytest.fixture
 def world(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> World:
-    test_settings = settings.model_copy(update={"products": (PRODUCT,), "usage_shards": 4, "flush_grace_seconds": 300})
+    test_settings = replace(settings, products=(PRODUCT,), usage_shards=4, flush_grace_seconds=300)
     marketplace.admin.create_product(PRODUCT.code, ["api_calls", "storage_gb"], customer_mode="license")
     clock = ManualClock(START)
     w = World(test_settings, clock, marketplace, [], dynamodb)

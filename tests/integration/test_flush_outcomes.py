@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from functions.flush.service import FlushDeps, FlushReport, flush
 from functions.handlers.flush import publish
 from functions.metering.gateway import Boto3MeteringGateway
 from functions.observability import metrics
-from functions.settings import Dimension, Product, Settings
+from functions.settings import CustomerMode, Dimension, Product, Settings
 from functions.usage.ingest import record_usage
 from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
@@ -28,13 +29,13 @@ FLUSH_TIME = datetime(2026, 11, 26, 10, 10, tzinfo=UTC)  # 09:00 is closed
 ACCOUNT = "123456789012"
 
 
-def _product(code: str, mode: str) -> Product:
+def _product(code: str, mode: CustomerMode) -> Product:
     return Product(code=code, name=code, dimensions=(Dimension(name="api_calls"),), customer_mode=mode)
 
 
 class Setup:
     def __init__(self, settings: Settings, dynamodb: Any, marketplace: EmulatorHandle, product: Product) -> None:
-        self.settings = settings.model_copy(update={"products": (product,)})
+        self.settings = replace(settings, products=(product,))
         self.dynamodb = dynamodb
         self.marketplace = marketplace
         self.product = product

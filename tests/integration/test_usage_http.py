@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,7 +39,7 @@ def api(settings: Settings, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> I
         "IDEMPOTENCY_TABLE": settings.idempotency_table,
         "DYNAMODB_ENDPOINT": settings.dynamodb_endpoint or "",
         "AWS_REGION": "us-east-1",
-        "PRODUCTS": json.dumps([PRODUCT.model_dump(mode="json")]),
+        "PRODUCTS": json.dumps([asdict(PRODUCT)]),
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ ENDED_LICENSE = "arn:aws:license-manager::123456789012:license:l-2"
 
 @pytest.fixture
 def ingest(settings: Settings, dynamodb: Any) -> Any:
-    test_settings = settings.model_copy(update={"products": (PRODUCT,)})
+    test_settings = replace(settings, products=(PRODUCT,))
     customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
     for license_arn, state in ((LICENSE, SubscriptionState.ACTIVE), (ENDED_LICENSE, SubscriptionState.ENDED)):
         customers.put(Customer(CustomerRef(PRODUCT.code, license_arn=license_arn), "210987654321", state, NOW))
@@ -111,7 +112,7 @@ def test_the_same_event_id_counts_once_also_when_calls_race(ingest: Any) -> None
 def test_a_write_not_started_within_its_deadline_is_not_made(settings: Settings, dynamodb: Any) -> None:
     # Given events accepted at NOW by an in-process producer whose writes only get going 16 s later (no API timeout
     # bounds such a producer: a write landing after its hour was sealed would never be billed)
-    test_settings = settings.model_copy(update={"products": (PRODUCT,)})
+    test_settings = replace(settings, products=(PRODUCT,))
     customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
     customers.put(
         Customer(CustomerRef(PRODUCT.code, license_arn=LICENSE), "210987654321", SubscriptionState.ACTIVE, NOW)
@@ -142,7 +143,7 @@ def test_a_leaving_buyers_usage_is_taken_for_the_final_hour_only(
     settings: Settings, dynamodb: Any, ending_since: timedelta, accepted: bool
 ) -> None:
     # Given a buyer whose subscription has been ending for a while (EventBridge may never send unsubscribe-success)
-    test_settings = settings.model_copy(update={"products": (PRODUCT,)})
+    test_settings = replace(settings, products=(PRODUCT,))
     customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
     ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
     customers.put(Customer(ref, "210987654321", SubscriptionState.ENDING, NOW - ending_since))

@@ -171,7 +171,7 @@ def test_an_invalid_form_is_returned_with_its_values() -> None:
 
 
 def test_a_signup_redirect_carries_the_signed_parameter() -> None:
-    product = PRODUCT.model_copy(update={"signup_redirect_url": "https://seller.example/s?a=1"})
+    product = dataclasses.replace(PRODUCT, signup_redirect_url="https://seller.example/s?a=1")
     registered = registrations(FakeResolver(RESOLVED), products=(product,)).register("tok", free_trial=False)
     assert registered.redirect_url is not None
     assert registered.redirect_url.startswith("https://seller.example/s?a=1&x-marketplace-registration=")
