@@ -31,6 +31,30 @@ HANDLERS = [
 REPEATS = 15
 TARGET_RATIO = 1.5
 
+# Measured in the same rounds, to say which part of a handler's import is ours: the libraries every API handler
+# needs (Powertools set up as ours is, no code of ours), and boto3 with pydantic (its import and one model), which
+# the handlers that validate outside input with pydantic (usage, lifecycle) cannot go below.
+FLOORS = {
+    "_floor_powertools_api": """
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+logger = Logger(service="floor")
+tracer = Tracer(service="floor", patch_modules=("botocore",))
+metrics = Metrics(namespace="Floor", service="floor")
+app = APIGatewayRestResolver()
+""",
+    "_floor_boto3_pydantic": """
+import boto3
+import pydantic
+
+
+class One(pydantic.BaseModel):
+    value: int
+""",
+}
+
 _PROBE = """
 import sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
@@ -94,10 +118,13 @@ def run() -> dict[str, Any]:
         code_dir = Path(scratch)
         shutil.copytree(ROOT / "functions", code_dir / "functions", ignore=shutil.ignore_patterns("__pycache__"))
         handlers = [m for m in HANDLERS if (code_dir / (m.replace(".", "/") + ".py")).exists()]
+        asset_kib = round(_zipped_size(code_dir) / 1024, 1)
+        for floor, source in FLOORS.items():
+            (code_dir / f"{floor}.py").write_text(source)
         # warm the OS file cache (and write the code's bytecode) once so the first round is not penalised
-        for module in ["boto3", *handlers]:
+        for module in ["boto3", *handlers, *FLOORS]:
             _import_seconds(module, code_dir)
-        samples = _paired_rounds(handlers, code_dir)
+        samples = _paired_rounds([*handlers, *FLOORS], code_dir)
         reference = statistics.median(samples["boto3"])
         results: dict[str, Any] = {"import boto3 (reference) ms": round(reference * 1000, 1), "handlers": {}}
         print(f"cold start: {REPEATS} rounds of fresh interpreters; reference `import boto3` {reference * 1000:.1f} ms")
@@ -107,7 +134,14 @@ def run() -> dict[str, Any]:
             verdict = "ok" if ratio <= TARGET_RATIO else f"over target {TARGET_RATIO}"
             print(f"  {module:40s} {seconds * 1000:7.1f} ms  ratio {ratio:.2f}  ({verdict})")
             results["handlers"][module] = {"ms": round(seconds * 1000, 1), "ratio_to_boto3": round(ratio, 2)}
-        results["code asset zipped KiB"] = round(_zipped_size(code_dir) / 1024, 1)
+        print("  for comparison, measured in the same rounds:")
+        results["floors"] = {}
+        for floor in FLOORS:
+            seconds = statistics.median(samples[floor])
+            ratio = statistics.median(m / b for m, b in zip(samples[floor], samples["boto3"], strict=True))
+            print(f"  {floor:40s} {seconds * 1000:7.1f} ms  ratio {ratio:.2f}")
+            results["floors"][floor] = {"ms": round(seconds * 1000, 1), "ratio_to_boto3": round(ratio, 2)}
+        results["code asset zipped KiB"] = asset_kib
     if DEPLOYED_LAYER.is_dir():
         results["layer zipped MiB"] = round(_zipped_size(DEPLOYED_LAYER) / 2**20, 1)
     layer = results.get("layer zipped MiB")

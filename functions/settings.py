@@ -113,13 +113,19 @@ class Product:
 def product_from_json(document: object) -> Product:
     if not isinstance(document, dict):
         raise ValueError("must be an object")
-    dimensions = document.get("dimensions")
-    if not isinstance(dimensions, list) or not all(isinstance(d, dict) for d in dimensions):
+    listed = document.get("dimensions")
+    if not isinstance(listed, list) or not all(isinstance(d, dict) for d in listed):
         raise InvalidField("dimensions", "must be a list of objects")
     try:
-        return Product(**{**document, "dimensions": tuple(Dimension(**d) for d in dimensions)})
+        dimensions = []
+        for index, dimension in enumerate(listed):
+            try:
+                dimensions.append(Dimension(**dimension))
+            except InvalidField as error:
+                raise InvalidField(f"dimensions[{index}].{error.field}", error.problem) from None
+        return Product(**{**document, "dimensions": tuple(dimensions)})
     except TypeError as error:  # a key the class does not have, or a required one missing
-        raise ValueError(str(error).split("() ", 1)[-1]) from error
+        raise ValueError(str(error).split("() ", 1)[-1]) from None
 
 
 @dataclass(frozen=True)
@@ -210,7 +216,7 @@ def _products(raw: str) -> tuple[Product, ...]:
         try:
             products.append(product_from_json(document))
         except ValueError as error:
-            raise ValueError(f"[{index}] {error}") from error
+            raise ValueError(f"[{index}]: {error}") from error
     return tuple(products)
 
 
