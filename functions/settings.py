@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 QuantityType = Literal["integer", "decimal"]
 CustomerMode = Literal["license", "legacy"]
@@ -68,7 +68,7 @@ class Dimension:
 
     def __post_init__(self) -> None:
         _text("name", self.name, min_length=1, max_length=255)
-        _choice("quantity_type", self.quantity_type, ("integer", "decimal"))
+        _choice("quantity_type", self.quantity_type, get_args(QuantityType))
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,10 @@ class Product:
         names = [d.name for d in self.dimensions]
         if len(names) != len(set(names)):
             raise InvalidField("dimensions", "dimension names must be unique")
-        _choice("customer_mode", self.customer_mode, ("license", "legacy"))
+        _choice("customer_mode", self.customer_mode, get_args(CustomerMode))
         _flag("zero_usage_records", self.zero_usage_records)
         _text("signup_redirect_url", self.signup_redirect_url, max_length=2048, optional=True)
-        _choice("pricing", self.pricing, ("usage", "contract"))
+        _choice("pricing", self.pricing, get_args(Pricing))
         _flag("legacy_sns", self.legacy_sns)
 
     def dimension(self, name: str) -> Dimension | None:
