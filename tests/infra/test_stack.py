@@ -60,6 +60,18 @@ def _marketplace(**changes: Any) -> dict[str, Any]:
         ({"notification_email": "not-an-email"}, "marketplace.notification_email"),
         ({"products": [{"code": "abc", "name": "x", "dimensions": []}]}, "marketplace.products.0.dimensions"),
         ({"products": [{"code": "a b", "name": "x", "dimensions": [{"name": "d"}]}]}, "marketplace.products.0.code"),
+        (
+            {"products": [{"code": "ab", "name": "x", "dimensions": [{"name": ""}]}]},
+            "marketplace.products.0.dimensions.0.name",
+        ),
+        (
+            {"products": [{"code": "ab", "name": "x", "dimensions": [{"name": "d"}], "colour": "red"}]},
+            "marketplace.products.0.colour",
+        ),
+        (
+            {"products": [{"code": "ab", "name": "x", "dimensions": [{"name": "d"}], "pricing": "free"}]},
+            "marketplace.products.0.pricing",
+        ),
         ({"unknown_setting": 1}, "marketplace.unknown_setting"),
     ],
 )
