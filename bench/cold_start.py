@@ -101,6 +101,12 @@ def _paired_rounds(modules: list[str], code_dir: Path) -> dict[str, list[float]]
     return samples
 
 
+def _median_and_ratio(samples: dict[str, list[float]], module: str) -> tuple[float, float]:
+    """The module's median import time, and the median of its per-round ratios to ``import boto3``."""
+    ratios = (m / b for m, b in zip(samples[module], samples["boto3"], strict=True))
+    return statistics.median(samples[module]), statistics.median(ratios)
+
+
 def _zipped_size(folder: Path) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         archive = Path(scratch) / "asset.zip"
@@ -129,16 +135,14 @@ def run() -> dict[str, Any]:
         results: dict[str, Any] = {"import boto3 (reference) ms": round(reference * 1000, 1), "handlers": {}}
         print(f"cold start: {REPEATS} rounds of fresh interpreters; reference `import boto3` {reference * 1000:.1f} ms")
         for module in handlers:
-            seconds = statistics.median(samples[module])
-            ratio = statistics.median(m / b for m, b in zip(samples[module], samples["boto3"], strict=True))
+            seconds, ratio = _median_and_ratio(samples, module)
             verdict = "ok" if ratio <= TARGET_RATIO else f"over target {TARGET_RATIO}"
             print(f"  {module:40s} {seconds * 1000:7.1f} ms  ratio {ratio:.2f}  ({verdict})")
             results["handlers"][module] = {"ms": round(seconds * 1000, 1), "ratio_to_boto3": round(ratio, 2)}
         print("  for comparison, measured in the same rounds:")
         results["floors"] = {}
         for floor in FLOORS:
-            seconds = statistics.median(samples[floor])
-            ratio = statistics.median(m / b for m, b in zip(samples[floor], samples["boto3"], strict=True))
+            seconds, ratio = _median_and_ratio(samples, floor)
             print(f"  {floor:40s} {seconds * 1000:7.1f} ms  ratio {ratio:.2f}")
             results["floors"][floor] = {"ms": round(seconds * 1000, 1), "ratio_to_boto3": round(ratio, 2)}
         results["code asset zipped KiB"] = asset_kib
