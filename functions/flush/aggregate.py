@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from functions.customers.model import Customer
-from functions.metering.gateway import MeteringRecord
+from functions.metering.gateway import MeteringRecord, allocation_bytes
 from functions.settings import Product
 from functions.usage.model import Allocation, UsageEvent
 
@@ -24,6 +24,9 @@ class _Total:
 
 # Marketplace takes at most this many allocations in one usage record (and refuses the whole request beyond)
 MAX_ALLOCATIONS_PER_RECORD = 2500
+# and a record must fit in one request (1 MB) and in one ledger item (DynamoDB's 400 KB, where its allocations take
+# fewer bytes than in the request): its allocations may take this much of the request, the rest of it under 4 KB
+MAX_ALLOCATION_BYTES = 380_000
 
 
 def record_key(product_code: str, customer_key: str, dimension: str) -> str:
@@ -49,33 +52,41 @@ def aggregate(hour: datetime, events: Iterable[UsageEvent], products: Iterable[P
                 total.by_tags[allocation.tags] += allocation.quantity
         else:
             total.by_tags[()] += event.quantity
-    return [
-        MeteringRecord(
-            key=key,
-            hour=hour,
-            product_code=total.first.product_code,
-            customer_key=total.first.customer_key,
-            customer_aws_account_id=total.first.customer_aws_account_id,
-            dimension=total.first.dimension,
-            quantity=total.quantity,
-            integer=integer.get((total.first.product_code, total.first.dimension), True),
-            license_arn=total.first.license_arn,
-            customer_identifier=total.first.customer_identifier,
-            allocations=_allocations(total.by_tags) if key in tagged else (),
-            events=total.events,
+    records = []
+    for key, total in sorted(totals.items()):
+        whole = integer.get((total.first.product_code, total.first.dimension), True)
+        records.append(
+            MeteringRecord(
+                key=key,
+                hour=hour,
+                product_code=total.first.product_code,
+                customer_key=total.first.customer_key,
+                customer_aws_account_id=total.first.customer_aws_account_id,
+                dimension=total.first.dimension,
+                quantity=total.quantity,
+                integer=whole,
+                license_arn=total.first.license_arn,
+                customer_identifier=total.first.customer_identifier,
+                allocations=_allocations(total.by_tags, whole) if key in tagged else (),
+                events=total.events,
+            )
         )
-        for key, total in sorted(totals.items())
-    ]
+    return records
 
 
-def _allocations(by_tags: dict[tuple[tuple[str, str], ...], Decimal]) -> tuple[Allocation, ...]:
-    """Allocations per tag set, in tag order. Beyond Marketplace's limit the smallest tag sets are counted as
-    untagged usage: the hour is billed in full, and a record with too many allocations would never be accepted."""
+def _allocations(by_tags: dict[tuple[tuple[str, str], ...], Decimal], integer: bool) -> tuple[Allocation, ...]:
+    """Allocations per tag set, in tag order. Beyond Marketplace's limits (allocations per record, bytes per request)
+    the smallest tag sets are counted as untagged usage: the hour is billed in full, and a record over a limit would
+    never be accepted."""
     sums = dict(by_tags)
-    if len(sums) > MAX_ALLOCATIONS_PER_RECORD:
-        tagged = sorted((tags for tags in sums if tags), key=lambda tags: (-sums[tags], tags))
-        for tags in tagged[MAX_ALLOCATIONS_PER_RECORD - 1 :]:
-            sums[()] = sums.get((), Decimal(0)) + sums.pop(tags)
+    largest_first = sorted((tags for tags in sums if tags), key=lambda tags: (-sums[tags], tags))
+    kept = largest_first[: MAX_ALLOCATIONS_PER_RECORD - 1 if len(sums) > MAX_ALLOCATIONS_PER_RECORD else None]
+    size = sum(allocation_bytes(Allocation(tags, sums[tags]), integer) for tags in kept)
+    while kept and size > MAX_ALLOCATION_BYTES:
+        smallest = kept.pop()
+        size -= allocation_bytes(Allocation(smallest, sums[smallest]), integer)
+    for tags in largest_first[len(kept) :]:
+        sums[()] = sums.get((), Decimal(0)) + sums.pop(tags)
     return tuple(Allocation(tags=tags, quantity=quantity) for tags, quantity in sorted(sums.items()))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ from functions.customers.repository import CustomerRepository
 from functions.flush.aggregate import aggregate, zero_records
 from functions.flush.ledger import MeteringLedger, RecordResult
 from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
-from functions.metering.gateway import MAX_RECORDS_PER_CALL, MeteringGateway, MeteringRecord
+from functions.metering.gateway import CallPacker, MeteringGateway, MeteringRecord
 from functions.settings import Settings
 from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of
 
@@ -187,24 +187,21 @@ def _seal_closed_hours(
 
 
 class _Batcher:
-    """Full calls of one product each, in the records' order (one product per BatchMeterUsage call)."""
+    """Full calls of one product each, in the records' order (one product per BatchMeterUsage call), each under both
+    of the call's caps (records and bytes)."""
 
     def __init__(self, submit: Callable[[list[MeteringRecord]], Future[None]]) -> None:
         self._submit = submit
-        self._open: dict[str, list[MeteringRecord]] = {}
+        self._packers: dict[str, CallPacker] = defaultdict(CallPacker)
         self.submitted: list[Future[None]] = []
 
     def add(self, records: Iterable[MeteringRecord]) -> None:
         for record in records:
-            batch = self._open.setdefault(record.product_code, [])
-            batch.append(record)
-            if len(batch) == MAX_RECORDS_PER_CALL:
-                self.submitted.append(self._submit(batch))
-                self._open[record.product_code] = []
+            self.submitted.extend(self._submit(call) for call in self._packers[record.product_code].add(record))
 
     def finish(self) -> list[Future[None]]:
-        self.submitted.extend(self._submit(batch) for batch in self._open.values() if batch)
-        self._open.clear()
+        self.submitted.extend(self._submit(call) for packer in self._packers.values() if (call := packer.rest()))
+        self._packers.clear()
         return self.submitted
 
 

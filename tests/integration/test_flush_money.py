@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -149,6 +150,7 @@ def _run_workload(world: World, seed: int) -> dict[tuple[str, str, str], Decimal
         again = world.record(events[:5])  # a retry of part of the batch: all duplicates
         assert len(again.accepted) == 0
         accepted = set(result.accepted)
+        late: dict[datetime, set[str]] = defaultdict(set)
         for event in events:
             if event["event_id"] in accepted:
                 accepted.discard(event["event_id"])
@@ -156,13 +158,27 @@ def _run_workload(world: World, seed: int) -> dict[tuple[str, str, str], Decimal
                 billed = hour_of(when)
                 if now >= billed + timedelta(hours=1, seconds=300 - 60):
                     billed = hour_of(now + timedelta(seconds=60))
+                    late[billed].add(event["event_id"])
                 expected[(event["license_arn"], event["dimension"], hour_key(billed))] += Decimal(
                     str(event["quantity"])
                 )
+        _await_late_index(world, late)
         if step % 4 == 3:  # an hourly flush, at whatever point of the hour
             world.move_to(now + timedelta(minutes=6))
             flush(world.deps(), remaining_ms=lambda: 900_000)
     return expected
+
+
+def _await_late_index(world: World, late: dict[datetime, set[str]]) -> None:
+    """The late index is a GSI, which DynamoDB updates asynchronously (within a second, normally). In AWS a late
+    event's billing hour is sealed at least six minutes after the event is accepted (its billing hour's end plus the
+    grace, minus the in-flight margin); here the moved clock seals it at once, so wait until the index shows it."""
+    deadline = time.monotonic() + 10
+    store = world.store()
+    for hour, ids in late.items():
+        while not ids <= {e.event_id for e in store.late_events_billed_in(hour)}:
+            assert time.monotonic() < deadline, f"late events {ids} not in the late index of {hour}"
+            time.sleep(0.05)
 
 
 def _drain(world: World) -> FlushReport:
@@ -448,3 +464,50 @@ def test_usage_landing_in_an_hour_after_its_record_was_stored_is_reported_not_si
     # and counted, for the alarm
     assert metrics.metric_set["SealedTotalMismatch"]["Value"] == [1.0]
     metrics.clear_metrics()
+
+
+def _tagged(customer: dict[str, Any], event_id: str, batch: int, moment: datetime) -> dict[str, Any]:
+    """100 units over 100 tag sets of five long tags: about 190 KB of allocations in its record."""
+    allocations = [
+        {"tags": {f"k{t}" + "x" * 98: f"{batch:03d}-{n:03d}-" + "v" * 248 for t in range(5)}, "quantity": 1}
+        for n in range(100)
+    ]
+    return {**_usage(customer, event_id, 100), "timestamp": moment.isoformat(), "allocations": allocations}
+
+
+def test_records_too_big_for_one_request_together_go_in_several_calls_and_all_are_billed(world: World) -> None:
+    # Given an hour whose six records (one per buyer, 100 long tag sets each) take more than 1 MB together
+    moment = START + timedelta(minutes=10)
+    world.move_to(moment)
+    for n, buyer in enumerate(world.customers):
+        world.record([_tagged(buyer, f"big-{n}", n, moment)])
+    # When the hour is flushed
+    world.move_to(START + timedelta(hours=1, minutes=6))
+    report = flush(world.deps(), remaining_ms=lambda: 900_000)
+    # Then no request exceeded BatchMeterUsage's 1 MB (the emulator refuses those), and every unit is billed
+    calls = world.marketplace.admin.calls(operation="BatchMeterUsage")
+    assert [c["http_status"] for c in calls] == [200, 200]
+    assert (report.succeeded, dict(report.failed)) == (6, {})
+    assert world.ledger_totals() == {
+        (b["license_arn"], "api_calls", "2026-11-26T09"): Decimal(100) for b in world.customers
+    }
+
+
+def test_a_record_too_big_for_any_request_keeps_its_largest_tag_sets_and_is_billed_in_full(world: World) -> None:
+    # Given one buyer's hour with 700 distinct long tag sets: its allocations alone would take over 1 MB
+    buyer = world.customers[0]
+    moment = START + timedelta(minutes=10)
+    world.move_to(moment)
+    for batch in range(7):
+        world.record([_tagged(buyer, f"huge-{batch}", batch, moment)])
+    # When the hour is flushed
+    world.move_to(START + timedelta(hours=1, minutes=6))
+    report = flush(world.deps(), remaining_ms=lambda: 900_000)
+    # Then it is accepted and billed in full; the tag sets that did not fit are counted as untagged usage
+    assert (report.succeeded, dict(report.failed)) == (1, {})
+    (entry,) = world.marketplace.admin.ledger(product_code=PRODUCT.code)
+    assert Decimal(entry["quantity"]) == 700
+    assert sum(Decimal(a["quantity"]) for a in entry["allocations"]) == 700
+    untagged = [a for a in entry["allocations"] if not a.get("tags")]
+    assert len(untagged) == 1
+    assert 0 < Decimal(untagged[0]["quantity"]) < 700
