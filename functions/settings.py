@@ -159,6 +159,9 @@ class Settings:
     # usage writes still in flight, i.e. at least functions.usage.model.IN_FLIGHT_MARGIN, in AWS)
     lifecycle_queue_url: str | None = None
     final_usage_delay_seconds: int = 90
+    # how long into a leaving buyer's final hour their usage is still taken: the rest of the hour is for sending it
+    # (with the delay above and retries) before Marketplace stops accepting it
+    final_usage_cutoff_seconds: int = 2700
 
     def __post_init__(self) -> None:
         _whole("flush_grace_seconds", self.flush_grace_seconds, 0, 3600)
@@ -169,6 +172,7 @@ class Settings:
         _whole("usage_shards", self.usage_shards, 1, 256)
         _whole("completion_ttl_seconds", self.completion_ttl_seconds, 60)
         _whole("final_usage_delay_seconds", self.final_usage_delay_seconds, 0, 900)
+        _whole("final_usage_cutoff_seconds", self.final_usage_cutoff_seconds, 0, 3300)
 
     def product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
@@ -201,6 +205,7 @@ _ENV_NAMES = {
     "completion_ttl_seconds": "COMPLETION_TTL_SECONDS",
     "lifecycle_queue_url": "LIFECYCLE_QUEUE_URL",
     "final_usage_delay_seconds": "FINAL_USAGE_DELAY_SECONDS",
+    "final_usage_cutoff_seconds": "FINAL_USAGE_CUTOFF_SECONDS",
 }
 
 
@@ -242,6 +247,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "usage_shards": _integer,
     "completion_ttl_seconds": _integer,
     "final_usage_delay_seconds": _integer,
+    "final_usage_cutoff_seconds": _integer,
 }
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import boto3
 
+from functions.clock import FileOffsetClock
 from functions.settings import Settings, settings_from_env
 from local.apigateway import LocalApiGateway, Route, registration_routes
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
@@ -141,7 +142,7 @@ def sqs_message(body: dict[str, Any] | str) -> dict[str, Any]:
                 "body": body if isinstance(body, str) else json.dumps(body),
                 "attributes": {
                     "ApproximateReceiveCount": "1",
-                    "SentTimestamp": str(int(datetime.now(UTC).timestamp())),
+                    "SentTimestamp": str(int(datetime.now(UTC).timestamp() * 1000)),  # milliseconds, as SQS
                 },
                 "messageAttributes": {},
                 "md5OfBody": "",
@@ -221,8 +222,15 @@ def running(
         clock_file = scratch / "clock-offset-seconds"
         clock_file.write_text("0")
         lambdas = stack.enter_context(LocalLambda({"flush": flush.handler, "lifecycle": lifecycle.handler}, host))
-        # the lifecycle queue's delayed messages (the final-usage step) go to the lifecycle function, as in AWS
-        queue = stack.enter_context(LocalQueue(lambda body: lambdas.run_async("lifecycle", sqs_message(body)), host))
+        # the lifecycle queue's delayed messages (a leaving buyer's timer) go to the lifecycle function, as in AWS,
+        # their delays measured on the stack's movable clock
+        queue = stack.enter_context(
+            LocalQueue(
+                lambda body: lambdas.run_async("lifecycle", sqs_message(body)),
+                host,
+                clock=FileOffsetClock(str(clock_file)),
+            )
+        )
         marketplace = EmulatorServer(host=host, port=marketplace_port)
         api_key = secrets.token_urlsafe(16)
         routes = [*registration_routes(), Route("POST", "/usage", usage.handler, api_key=api_key)]

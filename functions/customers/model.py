@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -16,6 +16,18 @@ class SubscriptionState(StrEnum):
 
 
 METERABLE_STATES = frozenset({SubscriptionState.ACTIVE, SubscriptionState.ENDING})
+# After a buyer's subscription ends AWS Marketplace takes their final usage for about an hour.
+FINAL_USAGE_WINDOW = timedelta(hours=1)
+
+
+def final_usage_cutoff(ending_since: datetime, stored: datetime | None, after: timedelta) -> datetime:
+    """When a leaving buyer's usage stops being taken: ``after`` into their final hour, or earlier where the
+    lifecycle moved it (Marketplace closed the hour early). A stored cutoff older than this ending belonged to an
+    earlier one (a renewal that came late) and does not count."""
+    planned = ending_since + after
+    if stored is not None and stored >= ending_since:
+        return min(stored, planned)
+    return planned
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,7 @@ class Customer:
     entitlements: tuple[dict[str, object], ...] = ()
     # a legacy customer's LicenseArn as ResolveCustomer also returned it (licence customers carry it in ``ref``)
     legacy_license_arn: str | None = None
-    # when the final usage was sealed (unsubscribe): usage arriving later is billed in a later hour
+    # a leaving buyer's usage is taken until then, and sent once writes in flight at it have landed
     final_usage_cutoff: datetime | None = None
     # lifecycle times already announced to the seller's systems ("Customer Activated" / "Customer Ended")
     announced_activation: datetime | None = None

@@ -10,7 +10,7 @@ when there are any; the stored ``state`` is only the registration's own (pending
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,13 +20,14 @@ from botocore.exceptions import ClientError
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.lifecycle.state import LifecycleTimes
 from functions.lifecycle.store import (
+    BuyerLifecycle,
     DynamoLifecycleStore,
-    customer_times,
+    SubjectRecord,
+    buyer_lifecycle,
     is_lifecycle_item,
     parse_time,
-    subjects_of,
+    record_of_item,
     time_text,
-    times_of_item,
 )
 from functions.storage.errors import ConditionFailed, StorageError
 
@@ -118,11 +119,11 @@ class DynamoCustomerRepository:
         self._table = table_name
         self._lifecycle = DynamoLifecycleStore(client, table_name)
 
-    def lifecycle_times(self, customer: Customer) -> LifecycleTimes:
-        return customer_times(customer, self._lifecycle.times(subjects_of(customer)))
+    def lifecycle(self, customer: Customer) -> BuyerLifecycle:
+        return buyer_lifecycle(customer, self._lifecycle.read)
 
     def _current(self, customer: Customer) -> Customer:
-        return with_lifecycle(customer, self.lifecycle_times(customer))
+        return with_lifecycle(customer, self.lifecycle(customer).times)
 
     def get(self, ref: CustomerRef) -> Customer | None:
         try:
@@ -146,37 +147,45 @@ class DynamoCustomerRepository:
             items = [item for page in paginator.paginate(TableName=self._table) for item in page["Items"]]
         except ClientError as error:
             raise StorageError.from_client_error(error) from error
-        lifecycle = {item["pk"]["S"]: times_of_item(item) for item in items if is_lifecycle_item(item)}
+        lifecycle = {item["pk"]["S"]: record_of_item(item) for item in items if is_lifecycle_item(item)}
+
+        def scanned(subjects: Sequence[str]) -> dict[str, SubjectRecord]:
+            return {s: lifecycle[s] for s in subjects if s in lifecycle}
+
         for item in items:
             if item["sk"]["S"] == _SK:
                 customer = _from_item(item)
-                yield with_lifecycle(customer, customer_times(customer, lifecycle))
+                yield with_lifecycle(customer, buyer_lifecycle(customer, scanned).times)
 
-    def of_account(self, account_id: str, product_code: str) -> list[Customer]:
-        """The account's customers of ``product_code`` (an index read: a registration a moment old may be missing)."""
+    def of_account(self, account_id: str, product_code: str | None = None) -> list[Customer]:
+        """The account's customers (of ``product_code``, or of every product), as stored: an index read, so a
+        registration a moment old may be missing."""
+        values = {":account": {"S": f"ACCOUNT#{account_id}"}}
+        condition = "gsi1pk = :account"
+        if product_code is not None:
+            condition += " AND begins_with(gsi1sk, :product)"
+            values[":product"] = {"S": f"{product_code}#"}
         try:
             pages = self._client.get_paginator("query").paginate(
                 TableName=self._table,
                 IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :account AND begins_with(gsi1sk, :product)",
-                ExpressionAttributeValues={
-                    ":account": {"S": f"ACCOUNT#{account_id}"},
-                    ":product": {"S": f"{product_code}#"},
-                },
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
             return [_from_item(item) for page in pages for item in page["Items"]]
         except ClientError as error:
             raise StorageError.from_client_error(error) from error
 
-    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, activated: datetime | None) -> bool:
-        """Record when the final usage was sealed; False if it already was for the current subscription
-        (a cutoff older than the latest activation belonged to an earlier subscription of the same name)."""
-        condition = "attribute_exists(pk) AND (attribute_not_exists(final_usage_cutoff)"
-        values = {":cutoff": {"S": time_text(cutoff)}}
-        if activated is not None:
-            condition += " OR final_usage_cutoff < :activated"
-            values[":activated"] = {"S": time_text(activated)}
-        return self._conditional_set(ref, "final_usage_cutoff = :cutoff", condition + ")", values)
+    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool:
+        """Record when the leaving buyer's usage stops being taken. Only ever moved earlier for the same ending; a
+        cutoff older than the ending's start belonged to an earlier one and is replaced. False if unchanged."""
+        return self._conditional_set(
+            ref,
+            "final_usage_cutoff = :cutoff",
+            "attribute_exists(pk) AND (attribute_not_exists(final_usage_cutoff) OR final_usage_cutoff < :since"
+            " OR final_usage_cutoff > :cutoff)",
+            {":cutoff": {"S": time_text(cutoff)}, ":since": {"S": time_text(ending_since)}},
+        )
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
         """Remember that the lifecycle time ``at`` was announced (``announced_activation`` / ``announced_end``)."""

@@ -4,6 +4,7 @@ dead-lettered) while the rest of the batch succeeds."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -23,7 +24,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     return lifecycle_worker(get_settings()).process(
-        record.body, out_of_time=lambda: lambda_context.get_remaining_time_in_millis() < RESERVE_MS
+        record.body,
+        message_id=record.message_id,
+        sent_at=datetime.fromtimestamp(int(record.attributes.sent_timestamp) / 1000, UTC),
+        out_of_time=lambda: lambda_context.get_remaining_time_in_millis() < RESERVE_MS,
     )
 
 

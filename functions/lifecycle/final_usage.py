@@ -1,35 +1,33 @@
-"""A leaving buyer's final usage, sealed and sent at once instead of at the next hourly flush.
+"""A leaving buyer's final usage, sealed and sent within their final hour instead of at the next hourly flush.
 
 Marketplace accepts one record per (customer, dimension, hour) and bills the first quantity, so the hours that are
 still open for everyone else can be sealed early for this one customer only if nothing is added to them later.
-That is what the customer's ``final_usage_cutoff`` does: ingest bills usage arriving after it in the hour after the
-cutoff's (``functions.usage.ingest.after_final_usage``). Usage whose write began before the cutoff was stored
-lands within ``IN_FLIGHT_MARGIN``; this step runs ``final_usage_delay_seconds`` after the cutoff (an SQS delay), so
-it reads exactly what the hourly flush will read for these hours. The hourly flush later seals the same hours and
-computes the very same records for this customer: identical records, which Marketplace answers idempotently.
+That is what the customer's ``final_usage_cutoff`` does: ingest refuses their usage after it. This step runs
+``final_usage_delay_seconds`` after the cutoff (timed by ``functions.lifecycle.service.Lifecycle.continue_ending``),
+once every write accepted before it has landed (``IN_FLIGHT_MARGIN``), so it reads exactly what the hourly flush
+will read for these hours. The hourly flush later seals the same hours and computes the very same records for this
+customer: identical records, which Marketplace answers idempotently.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from functions.customers.model import Customer, CustomerRef
 from functions.flush.aggregate import aggregate
 from functions.flush.ledger import RecordResult
 from functions.flush.sender import Sender, SendTally, TokenBucket
 from functions.flush.service import METERING_WINDOW, FlushDeps, unsendable, window_missed
-from functions.metering.gateway import MAX_RECORDS_PER_CALL, MeteringRecord
+from functions.metering.gateway import MeteringRecord, batches
+from functions.observability import logger
 from functions.usage.model import HOUR, hour_of
 
 FINAL_USAGE = "final_usage"
-
-
-class FinalUsageNotDue(RuntimeError):
-    """Asked to run before usage in flight at the cutoff has landed: try again later."""
 
 
 class FinalUsageIncomplete(RuntimeError):
@@ -44,18 +42,14 @@ class FinalUsageReport:
 
 
 def final_records(customer: Customer, deps: FlushDeps, now: datetime) -> list[MeteringRecord]:
-    """The customer's records of every hour up to the cutoff's that is not yet sent: unsealed hours aggregated
+    """The customer's records of every hour up to the present one that is not yet sent: unsealed hours aggregated
     for this customer alone, plus sealed records still pending."""
-    cutoff = customer.final_usage_cutoff
-    if cutoff is None:
-        return []
     key = customer.ref.key
-    last = hour_of(cutoff)
     # as the flush does: nothing older than the metering window is worth reading (Marketplace refuses it)
     oldest = hour_of(now - METERING_WINDOW)
     hour = max(deps.ledger.next_hour_to_seal() or oldest, oldest)
     records = [r for r in deps.ledger.pending() if r.customer_key == key]
-    while hour <= last:
+    while hour <= hour_of(now):
         events = [
             e
             for e in (*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour))
@@ -67,12 +61,8 @@ def final_records(customer: Customer, deps: FlushDeps, now: datetime) -> list[Me
 
 
 def send_final_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Callable[[], bool]) -> FinalUsageReport:
+    """Send every unsent record of the customer now (the caller decides when: after the cutoff's writes landed)."""
     now = deps.clock.now()
-    cutoff = customer.final_usage_cutoff
-    if cutoff is None:
-        return FinalUsageReport()
-    if now < cutoff + timedelta(seconds=deps.settings.final_usage_delay_seconds):
-        raise FinalUsageNotDue(f"final usage of {customer.ref.key} is due at cutoff + delay, not {now.isoformat()}")
     records = final_records(customer, deps, now)
     if not records:
         return FinalUsageReport()
@@ -88,8 +78,8 @@ def send_final_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Callab
     )
     tally = SendTally()
     results: list[RecordResult] = []
-    for start in range(0, len(sendable), MAX_RECORDS_PER_CALL):
-        batch_results = sender.deliver(sendable[start : start + MAX_RECORDS_PER_CALL], tally)
+    for batch in batches(sendable):
+        batch_results = sender.deliver(batch, tally)
         if batch_results:
             deps.ledger.write_results(batch_results)
         results.extend(batch_results)
@@ -106,19 +96,6 @@ def _cannot_send(record: MeteringRecord, now: datetime) -> str | None:
     if window_missed(record.hour, now):
         return "TimestampOutOfBounds"
     return unsendable(record)
-
-
-class CustomerReader(Protocol):
-    def get(self, ref: CustomerRef) -> Customer | None: ...
-
-
-def run_final_usage(
-    ref: CustomerRef, customers: CustomerReader, deps: FlushDeps, *, out_of_time: Callable[[], bool]
-) -> FinalUsageReport:
-    customer = customers.get(ref)
-    if customer is None:
-        return FinalUsageReport()
-    return send_final_usage(customer, deps, out_of_time=out_of_time)
 
 
 def final_usage_message(ref: CustomerRef) -> str:
@@ -153,15 +130,21 @@ def requested_final_usage(body: str) -> CustomerRef | None:
         raise ValueError(f"final_usage: not a customer reference ({error})") from None
 
 
-class SqsFinalUsageScheduler:
-    """Sends the final-usage message with the delay that lets in-flight usage writes land first."""
+class SqsFinalUsage:
+    """The leaving buyer's timer is a message to the lifecycle queue, delayed at most as long as SQS allows; the
+    sending itself is the final-usage step above, with the flush's collaborators."""
 
-    def __init__(self, client: Any, queue_url: str, delay_seconds: int) -> None:
+    MAX_DELAY_SECONDS = 900
+
+    def __init__(self, client: Any, queue_url: str, deps: FlushDeps) -> None:
         self._client = client
         self._queue_url = queue_url
-        self._delay = delay_seconds
+        self._deps = deps
 
-    def schedule(self, ref: CustomerRef) -> None:
-        self._client.send_message(
-            QueueUrl=self._queue_url, MessageBody=final_usage_message(ref), DelaySeconds=self._delay
-        )
+    def schedule(self, ref: CustomerRef, delay_seconds: float) -> None:
+        delay = min(self.MAX_DELAY_SECONDS, max(0, math.ceil(delay_seconds)))
+        self._client.send_message(QueueUrl=self._queue_url, MessageBody=final_usage_message(ref), DelaySeconds=delay)
+
+    def send(self, customer: Customer, out_of_time: Callable[[], bool]) -> None:
+        report = send_final_usage(customer, self._deps, out_of_time=out_of_time)
+        logger.info("final usage sent", customer=customer.ref.key, records=report.records, failed=report.failed)

@@ -1,15 +1,18 @@
-"""Marketplace lifecycle notifications, in either shape AWS delivers them through SQS, as one domain event.
+"""Marketplace lifecycle notifications, in every shape AWS delivers them through SQS, as one domain event.
 
 EventBridge -> SQS: the body is the event (source ``aws.agreement-marketplace``). SNS -> SQS: the body is the SNS
-envelope whose ``Message`` is the legacy JSON. Each names the buyer by what it carries: agreement events by the
-agreement id, licence events by the licence id (``l-...``: the documented example drops the ARN's ``arn:`` prefix,
-so only the id is compared), legacy messages by product code + customer identifier. Those names are the
-``subject`` under which the event's time is kept (see ``functions.lifecycle.store``).
+envelope whose ``Message`` is the legacy JSON, or, with raw message delivery on, that JSON itself. Each names the
+buyer by what it carries (AWS's published examples, tests/fixtures/aws): agreement events by the agreement id and
+the acceptor's account, with no product and no licence; licence events by the licence id (``l-...``: the documented
+example drops the ARN's ``arn:`` prefix, so only the id is compared), with the product and the agreement; legacy
+messages by product code + customer identifier. Those names are the ``subject`` under which the event's time is
+kept (see ``functions.lifecycle.store``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,25 +32,28 @@ MARKETPLACE_SNS_ACCOUNT = "287250355862"
 AGREEMENT_CREATED = "Purchase Agreement Created"
 AGREEMENT_AMENDED = "Purchase Agreement Amended"
 AGREEMENT_ENDED = "Purchase Agreement Ended"
+AGREEMENT_ENDING = "Purchase Agreement Ending"  # advance notice of a contract's end date: informational
 LICENSE_UPDATED = "License Updated"
 LICENSE_DEPROVISIONED = "License Deprovisioned"
-# what the EventBridge rule matches
-DETAIL_TYPES = (
+# what the EventBridge rules match: agreement events by type alone (they name no product), licence events per product
+AGREEMENT_DETAIL_TYPES = (
     *(
         f"{name} - {party}"
         for name in (AGREEMENT_CREATED, AGREEMENT_AMENDED, AGREEMENT_ENDED)
         for party in ("Manufacturer", "Proposer")
     ),
-    f"{LICENSE_UPDATED} - Manufacturer",
-    f"{LICENSE_DEPROVISIONED} - Manufacturer",
+    f"{AGREEMENT_ENDING} - Proposer",
 )
+LICENSE_DETAIL_TYPES = (f"{LICENSE_UPDATED} - Manufacturer", f"{LICENSE_DEPROVISIONED} - Manufacturer")
+RENEWAL = "RENEW"
 
-_EVENTBRIDGE_KINDS = {
+_AGREEMENT_KINDS: dict[str, LifecycleKind | None] = {
     AGREEMENT_CREATED: LifecycleKind.ACTIVATED,
+    AGREEMENT_AMENDED: None,
     AGREEMENT_ENDED: LifecycleKind.ENDING,
-    LICENSE_UPDATED: LifecycleKind.ACTIVATED,
-    LICENSE_DEPROVISIONED: LifecycleKind.ENDING,
+    AGREEMENT_ENDING: None,
 }
+_LICENCE_KINDS = {LICENSE_UPDATED: LifecycleKind.ACTIVATED, LICENSE_DEPROVISIONED: LifecycleKind.ENDING}
 _SNS_KINDS = {
     "subscribe-success": LifecycleKind.ACTIVATED,
     "subscribe-fail": LifecycleKind.FAILED,
@@ -55,6 +61,8 @@ _SNS_KINDS = {
     "unsubscribe-success": LifecycleKind.ENDED,
 }
 ENTITLEMENT_UPDATED = "entitlement-updated"
+# AWS's published entitlement-updated example ends its object with a comma: read it as meant
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 
 
 class MalformedNotification(ValueError):
@@ -63,19 +71,25 @@ class MalformedNotification(ValueError):
 
 @dataclass(frozen=True)
 class LifecycleEvent:
-    event_id: str  # EventBridge id / SNS MessageId: the idempotency key
+    event_id: str  # EventBridge id / SNS MessageId (the SQS message id with raw delivery): the idempotency key
     name: str  # detail-type or legacy action, as received
-    product_code: str
-    product_id: str
     occurred_at: datetime
-    kind: LifecycleKind | None  # None: no state change (an amendment, an entitlement update, an unknown name)
+    kind: LifecycleKind | None  # None: no state change (an amendment, an advance notice, an entitlement update)
     subject: str | None  # where the time is kept; None when kind is None
+    product_code: str = ""  # licence events and legacy messages; agreement events name no product code
+    product_id: str = ""
     account_id: str | None = None  # the buyer (acceptor)
     agreement_id: str | None = None
     licence_id: str | None = None
+    previous_agreement_id: str | None = None  # a renewal names the agreement it replaces
     customer_identifier: str | None = None
     entitlements_changed: bool = False
     known: bool = True  # False: a detail-type or action we do not handle (logged, acknowledged)
+
+    @property
+    def names_agreement_only(self) -> bool:
+        """An agreement event: linked to buyers by agreement id and account, not by product."""
+        return self.licence_id is None and self.customer_identifier is None
 
 
 class _Product(BaseModel):
@@ -84,9 +98,11 @@ class _Product(BaseModel):
     id: str = Field(default="", max_length=255)
 
 
-class _Id(BaseModel):
+class _Agreement(BaseModel):
     model_config = ConfigDict(extra="ignore")
     id: str = Field(min_length=1, max_length=255)
+    intent: str | None = Field(default=None, max_length=64)
+    previousAgreementId: str | None = Field(default=None, min_length=1, max_length=255)  # AWS's field name
 
 
 class _Account(BaseModel):
@@ -101,10 +117,17 @@ class _Licence(BaseModel):
 
 class _AgreementDetail(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    agreement: _Id
+    agreement: _Agreement
+    acceptor: _Account
+    product: _Product | None = None  # only some agreement events carry it, and then with an id, never a code
+
+
+class _LicenceDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    agreement: _Agreement
+    acceptor: _Account
     product: _Product
-    acceptor: _Account | None = None
-    license: _Licence | None = None
+    license: _Licence
 
 
 class _LegacyMessage(BaseModel):
@@ -114,19 +137,32 @@ class _LegacyMessage(BaseModel):
     product_code: str = Field(alias="product-code", min_length=1, max_length=255)
 
 
-def parse_notification(body: str) -> LifecycleEvent:
-    """The domain event in an SQS message body; raises MalformedNotification naming what is wrong."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise MalformedNotification("body: is not JSON") from None
-    if not isinstance(document, dict):
-        raise MalformedNotification("body: is not a JSON object")
+def parse_notification(body: str, *, message_id: str, sent_at: datetime) -> LifecycleEvent:
+    """The domain event in an SQS message body; raises MalformedNotification naming what is wrong.
+
+    ``message_id`` and ``sent_at`` are the SQS message's: what names and dates a bare SNS message (raw delivery).
+    """
+    document = _json_object(body)
     if "detail-type" in document:
         return _from_eventbridge(document)
     if document.get("Type") == "Notification":
         return _from_sns(document)
+    if "action" in document:
+        return _legacy_event(document, event_id=message_id, occurred_at=sent_at)
     raise MalformedNotification("body: neither an EventBridge event nor an SNS notification")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        try:
+            document = json.loads(_TRAILING_COMMA.sub(r"\1", text))
+        except ValueError:
+            raise MalformedNotification("body: is not JSON") from None
+    if not isinstance(document, dict):
+        raise MalformedNotification("body: is not a JSON object")
+    return document
 
 
 def _problems(error: ValidationError, prefix: str) -> str:
@@ -141,67 +177,84 @@ def _from_eventbridge(document: dict[str, Any]) -> LifecycleEvent:
     occurred_at = envelope.time.astimezone(UTC)
     name = envelope.detail_type.rsplit(" - ", 1)[0]
     detail = envelope.detail if isinstance(envelope.detail, dict) else {}
-    if envelope.source != MARKETPLACE_SOURCE or name not in {*_EVENTBRIDGE_KINDS, AGREEMENT_AMENDED}:
-        product = detail.get("product")
-        product = product if isinstance(product, dict) else {}
-        return LifecycleEvent(
-            event_id=envelope.id,
-            name=envelope.detail_type,
-            product_code=str(product.get("code", "")),
-            product_id=str(product.get("id", "")),
-            occurred_at=occurred_at,
-            kind=None,
-            subject=None,
-            known=False,
-        )
+    if envelope.source != MARKETPLACE_SOURCE or name not in {*_AGREEMENT_KINDS, *_LICENCE_KINDS}:
+        return LifecycleEvent(envelope.id, envelope.detail_type, occurred_at, kind=None, subject=None, known=False)
+    if name in _LICENCE_KINDS:
+        return _licence_event(envelope.id, envelope.detail_type, occurred_at, _LICENCE_KINDS[name], detail)
     try:
         parsed = _AgreementDetail.model_validate(detail)
     except ValidationError as error:
         raise MalformedNotification(_problems(error, "detail.")) from None
-    licence = None
-    if name in (LICENSE_UPDATED, LICENSE_DEPROVISIONED):
-        licence = licence_id(parsed.license.arn if parsed.license else None)
-        if licence is None:
-            raise MalformedNotification("detail.license.arn: missing or without a licence id (l-...)")
-    kind = _EVENTBRIDGE_KINDS.get(name)
-    subject = None
-    if kind is not None:
-        subject = licence_subject(licence) if licence else agreement_subject(parsed.agreement.id)
-    if not (parsed.product.code or parsed.product.id):
-        raise MalformedNotification("detail.product: neither code nor id")
+    kind = _AGREEMENT_KINDS[name]
+    agreement = parsed.agreement
+    renewal = name == AGREEMENT_CREATED and agreement.intent == RENEWAL
     return LifecycleEvent(
         event_id=envelope.id,
         name=envelope.detail_type,
-        product_code=parsed.product.code,
-        product_id=parsed.product.id,
         occurred_at=occurred_at,
         kind=kind,
-        subject=subject,
-        account_id=parsed.acceptor.accountId if parsed.acceptor else None,
+        subject=agreement_subject(agreement.id) if kind else None,
+        product_id=parsed.product.id if parsed.product else "",
+        account_id=parsed.acceptor.accountId,
+        agreement_id=agreement.id,
+        previous_agreement_id=agreement.previousAgreementId if renewal else None,
+        # for contract products an amendment changes what the buyer bought (the service decides by product pricing)
+        entitlements_changed=name == AGREEMENT_AMENDED,
+    )
+
+
+def _licence_event(
+    event_id: str, name: str, occurred_at: datetime, kind: LifecycleKind, detail: dict[str, Any]
+) -> LifecycleEvent:
+    try:
+        parsed = _LicenceDetail.model_validate(detail)
+    except ValidationError as error:
+        raise MalformedNotification(_problems(error, "detail.")) from None
+    licence = licence_id(parsed.license.arn)
+    if licence is None:
+        raise MalformedNotification("detail.license.arn: without a licence id (l-...)")
+    if not (parsed.product.code or parsed.product.id):
+        raise MalformedNotification("detail.product: neither code nor id")
+    return LifecycleEvent(
+        event_id=event_id,
+        name=name,
+        occurred_at=occurred_at,
+        kind=kind,
+        subject=licence_subject(licence),
+        product_code=parsed.product.code,
+        product_id=parsed.product.id,
+        account_id=parsed.acceptor.accountId,
         agreement_id=parsed.agreement.id,
         licence_id=licence,
-        # for contract products these change what the buyer bought (the service decides by product pricing)
-        entitlements_changed=name in (LICENSE_UPDATED, AGREEMENT_AMENDED),
+        entitlements_changed=kind is LifecycleKind.ACTIVATED,
     )
 
 
 def _from_sns(document: dict[str, Any]) -> LifecycleEvent:
     try:
         envelope = SnsNotificationModel.model_validate(document)
-        message = _LegacyMessage.model_validate_json(str(envelope.Message))
     except ValidationError as error:
         raise MalformedNotification(_problems(error, "")) from None
-    kind = _SNS_KINDS.get(message.action)
-    known = kind is not None or message.action == ENTITLEMENT_UPDATED
+    message = _json_object(str(envelope.Message))
+    return _legacy_event(message, event_id=envelope.MessageId, occurred_at=envelope.Timestamp.astimezone(UTC))
+
+
+def _legacy_event(message: dict[str, Any], *, event_id: str, occurred_at: datetime) -> LifecycleEvent:
+    try:
+        parsed = _LegacyMessage.model_validate(message)
+    except ValidationError as error:
+        raise MalformedNotification(_problems(error, "Message.")) from None
+    kind = _SNS_KINDS.get(parsed.action)
+    # identifiers are alphanumeric; AWS's published examples carry a stray leading space
+    identifier = parsed.customer_identifier.strip()
     return LifecycleEvent(
-        event_id=envelope.MessageId,
-        name=message.action,
-        product_code=message.product_code,
-        product_id="",
-        occurred_at=envelope.Timestamp.astimezone(UTC),
+        event_id=event_id,
+        name=parsed.action,
+        occurred_at=occurred_at,
         kind=kind,
-        subject=legacy_subject(message.product_code, message.customer_identifier) if kind else None,
-        customer_identifier=message.customer_identifier,
-        entitlements_changed=message.action == ENTITLEMENT_UPDATED,
-        known=known,
+        subject=legacy_subject(parsed.product_code, identifier) if kind else None,
+        product_code=parsed.product_code,
+        customer_identifier=identifier,
+        entitlements_changed=parsed.action == ENTITLEMENT_UPDATED,
+        known=kind is not None or parsed.action == ENTITLEMENT_UPDATED,
     )

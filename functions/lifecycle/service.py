@@ -1,53 +1,64 @@
-"""What a lifecycle notification does: keep its time, then act on the state it leaves the buyer in.
+"""What a lifecycle notification does: keep its time and links, then act on the state it leaves each buyer in.
 
 Every follow-up is derived from the state after the event, never from the event alone, so a duplicate or a late
-old event cannot undo anything, and each is safe to repeat: the final usage is sealed once per subscription
-(a conditional cutoff) and its records are identical on every run; announcements are remembered per lifecycle time.
+old event cannot undo anything, and each is safe to repeat: the final-usage cutoff only ever moves earlier for one
+ending, the final usage's records are identical on every run, and announcements are remembered per lifecycle time.
+
+A leaving buyer's end runs on a timer (a delayed message to the lifecycle queue, ``continue_ending``): their usage
+is taken until the cutoff, sent once writes in flight at the cutoff have landed, and once their final hour has
+passed they are recorded ``ended``, so nobody stays ``ending`` for ever.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from functions.clock import Clock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.model import FINAL_USAGE_WINDOW, Customer, CustomerRef, SubscriptionState
 from functions.lifecycle.entitlements import EntitlementReader
 from functions.lifecycle.notifications import ENTITLEMENT_UPDATED, LifecycleEvent
 from functions.lifecycle.state import LifecycleKind, LifecycleTimes
-from functions.lifecycle.store import LifecycleStore
-from functions.lifecycle.subjects import licence_id
+from functions.lifecycle.store import BuyerLifecycle, LifecycleStore, primary_subject
+from functions.lifecycle.subjects import agreement_subject, licence_id, licence_subject
 from functions.observability import logger, metrics
 from functions.registration.events import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, DomainEvent, EventPublisher
 from functions.settings import Product, Settings
 
 __all__ = ["CUSTOMER_ACTIVATED", "CUSTOMER_ENDED", "Lifecycle"]
 
+LEAVING = (SubscriptionState.ENDING, SubscriptionState.ENDED)
+
 
 class LifecycleCustomers(Protocol):
     def get(self, ref: CustomerRef) -> Customer | None: ...
 
-    def of_account(self, account_id: str, product_code: str) -> list[Customer]: ...
+    def of_account(self, account_id: str, product_code: str | None = None) -> list[Customer]: ...
 
-    def lifecycle_times(self, customer: Customer) -> LifecycleTimes: ...
+    def lifecycle(self, customer: Customer) -> BuyerLifecycle: ...
 
-    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, activated: datetime | None) -> bool: ...
+    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool: ...
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
 
     def set_entitlements(self, ref: CustomerRef, entitlements: tuple[dict[str, object], ...]) -> bool: ...
 
 
-class FinalUsageScheduler(Protocol):
-    def schedule(self, ref: CustomerRef) -> None:
-        """Run the final-usage step for ``ref`` once its delay has passed."""
+class FinalUsage(Protocol):
+    def schedule(self, ref: CustomerRef, delay_seconds: float) -> None:
+        """Run ``continue_ending`` for ``ref`` after the delay (at most the queue's longest, 15 minutes)."""
+        ...
+
+    def send(self, customer: Customer, out_of_time: Callable[[], bool]) -> None:
+        """Seal and send every unsent hour of this customer's usage (idempotent)."""
         ...
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # applied | ignored
+    status: str  # applied | ignored | waiting | reactivated | ended
     customers: tuple[str, ...] = ()  # CustomerRef keys the event was applied to (registered buyers)
 
 
@@ -58,12 +69,12 @@ class Lifecycle:
     customers: LifecycleCustomers
     entitlements: EntitlementReader
     publisher: EventPublisher
-    final_usage: FinalUsageScheduler
+    final_usage: FinalUsage
     clock: Clock
 
     def handle(self, event: LifecycleEvent) -> Outcome:
         product = self._product(event)
-        if not event.known or product is None:
+        if not event.known or (product is None and not event.names_agreement_only):
             # acknowledged, not retried: nothing we could do with it later either
             logger.info(
                 "lifecycle notification ignored",
@@ -75,57 +86,114 @@ class Lifecycle:
             return Outcome("ignored")
         if event.kind is not None and event.subject is not None:
             self.events.record(event.subject, event.kind, event.occurred_at)
+        self._link(event)
         named = self._customers_named(event, product)
         if not named:
-            logger.info("event for a buyer not registered yet: applies on registration", notification=event.name)
-        for customer in named:
-            self._follow_up(customer, event, product)
-        return Outcome("applied", tuple(c.ref.key for c in named))
+            logger.info("event for no registered buyer yet: applies once linked", notification=event.name)
+        for customer, lifecycle in named:
+            self._follow_up(customer, lifecycle, event)
+        return Outcome("applied", tuple(c.ref.key for c, _ in named))
+
+    def continue_ending(self, ref: CustomerRef, out_of_time: Callable[[], bool]) -> Outcome:
+        """The timer of a leaving buyer: send their final usage once due, then end them once their hour is over."""
+        customer = self.customers.get(ref)
+        lifecycle = self.customers.lifecycle(customer) if customer else None
+        if customer is None or lifecycle is None or lifecycle.times.state not in LEAVING:
+            return Outcome("reactivated")  # subscribed again meanwhile (a renewal): nothing ends
+        times = lifecycle.times
+        now = self.clock.now()
+        cutoff = self._set_cutoff(customer, times, now)
+        due = cutoff + timedelta(seconds=self.settings.final_usage_delay_seconds)
+        if now < due:
+            self.final_usage.schedule(ref, (due - now).total_seconds())
+            return Outcome("waiting", (ref.key,))
+        self.final_usage.send(customer, out_of_time)
+        if times.state is SubscriptionState.ENDED:
+            return Outcome("ended", (ref.key,))
+        over = (times.ending or now) + FINAL_USAGE_WINDOW
+        if now < over:
+            self.final_usage.schedule(ref, (over - now).total_seconds())
+            return Outcome("waiting", (ref.key,))
+        self.events.record(primary_subject(customer), LifecycleKind.ENDED, over)
+        self._announce_end(customer, self.customers.lifecycle(customer).times)
+        return Outcome("ended", (ref.key,))
 
     def _product(self, event: LifecycleEvent) -> Product | None:
         return self.settings.product(event.product_code) or next(
             (p for p in self.settings.products if event.product_id and p.id == event.product_id), None
         )
 
-    def _customers_named(self, event: LifecycleEvent, product: Product) -> list[Customer]:
+    def _link(self, event: LifecycleEvent) -> None:
+        """What ties an agreement to a buyer: a licence event names both; a renewal names the agreement it replaces."""
+        if event.licence_id is not None and event.agreement_id is not None:
+            self.events.link(licence_subject(event.licence_id), event.agreement_id)
+        if event.previous_agreement_id is not None and event.agreement_id is not None:
+            self.events.link(agreement_subject(event.previous_agreement_id), event.agreement_id)
+
+    def _customers_named(self, event: LifecycleEvent, product: Product | None) -> list[tuple[Customer, BuyerLifecycle]]:
         if event.customer_identifier is not None:
+            if product is None:
+                return []
             customer = self.customers.get(CustomerRef(product.code, customer_identifier=event.customer_identifier))
-            return [customer] if customer else []
+            return [(customer, self.customers.lifecycle(customer))] if customer else []
         if event.account_id is None:
             return []
         found = []
-        for candidate in self.customers.of_account(event.account_id, product.code):
-            names_it = (event.agreement_id is not None and candidate.agreement_id == event.agreement_id) or (
-                event.licence_id is not None
-                and licence_id(candidate.ref.license_arn or candidate.legacy_license_arn) == event.licence_id
-            )
-            current = self.customers.get(candidate.ref) if names_it else None
+        # one account may hold several licences of one product (Concurrent Agreements): each its own customer
+        for candidate in self.customers.of_account(event.account_id, product.code if product else None):
+            if event.licence_id is not None:
+                named = licence_id(candidate.ref.license_arn or candidate.legacy_license_arn) == event.licence_id
+                if not named:
+                    continue
+            lifecycle = self.customers.lifecycle(candidate)
+            if event.licence_id is None and event.agreement_id not in lifecycle.agreements:
+                continue
+            current = self.customers.get(candidate.ref)
             if current is not None:
-                found.append(current)
+                found.append((current, lifecycle))
         return found
 
-    def _follow_up(self, customer: Customer, event: LifecycleEvent, product: Product) -> None:
-        times = self.customers.lifecycle_times(customer)
+    def _follow_up(self, customer: Customer, lifecycle: BuyerLifecycle, event: LifecycleEvent) -> None:
+        times = lifecycle.times
         state = times.state if times.changed_at else customer.state
-        if state in (SubscriptionState.ENDING, SubscriptionState.ENDED):
-            self._seal_final_usage(customer, times, event)
+        if state in LEAVING:
+            self._begin_ending(customer, times, event)
         if state is SubscriptionState.ACTIVE and times.activated is not None:
             self._announce(customer, CUSTOMER_ACTIVATED, "announced_activation", customer.announced_activation, times)
-        if state is SubscriptionState.ENDED and times.ended is not None:
-            self._announce(customer, CUSTOMER_ENDED, "announced_end", customer.announced_end, times)
-        if event.entitlements_changed and (event.name == ENTITLEMENT_UPDATED or product.pricing == "contract"):
+        if state is SubscriptionState.ENDED:
+            self._announce_end(customer, times)
+        product = self.settings.product(customer.ref.product_code)
+        contract = product is not None and product.pricing == "contract"
+        if event.entitlements_changed and (event.name == ENTITLEMENT_UPDATED or contract):
             self.customers.set_entitlements(customer.ref, self.entitlements.current(customer))
 
-    def _seal_final_usage(self, customer: Customer, times: LifecycleTimes, event: LifecycleEvent) -> None:
-        cutoff = customer.final_usage_cutoff
-        current = cutoff is not None and (times.activated is None or cutoff >= times.activated)
-        sealed_now = not current and self.customers.set_final_usage_cutoff(
-            customer.ref, self.clock.now(), times.activated
-        )
-        # an ending event seen again (a retry after a failure) schedules again: the step is idempotent
-        if sealed_now or event.kind in (LifecycleKind.ENDING, LifecycleKind.ENDED):
-            self.final_usage.schedule(customer.ref)
+    def _begin_ending(self, customer: Customer, times: LifecycleTimes, event: LifecycleEvent) -> None:
+        now = self.clock.now()
+        changed = customer.final_usage_cutoff != self._set_cutoff(customer, times, now)
+        # an ending event seen again (a retry after a failure) schedules again: the timer's step is idempotent
+        if changed or event.kind in (LifecycleKind.ENDING, LifecycleKind.ENDED):
+            self.final_usage.schedule(customer.ref, 0)
             metrics.add_metric(name="FinalUsageScheduled", unit="Count", value=1)
+
+    def _set_cutoff(self, customer: Customer, times: LifecycleTimes, now: datetime) -> datetime:
+        """The leaving buyer's cutoff: ``final_usage_cutoff_seconds`` into the final hour, or now where
+        Marketplace closed the hour first (a License Deprovisioned after the Ended that opened it). Never set in the
+        past (usage accepted until now may still be in flight: the final usage is sent once it has landed), and
+        only ever moved earlier for one ending."""
+        ending_since = times.ending or times.ended or now
+        planned = ending_since + timedelta(seconds=self.settings.final_usage_cutoff_seconds)
+        if times.state is SubscriptionState.ENDED:
+            planned = min(planned, now)
+        cutoff = max(planned, now)
+        stored = customer.final_usage_cutoff
+        if stored is not None and ending_since <= stored <= cutoff:
+            return stored
+        self.customers.set_final_usage_cutoff(customer.ref, cutoff, ending_since)
+        return cutoff
+
+    def _announce_end(self, customer: Customer, times: LifecycleTimes) -> None:
+        if times.state is SubscriptionState.ENDED:
+            self._announce(customer, CUSTOMER_ENDED, "announced_end", customer.announced_end, times)
 
     def _announce(
         self, customer: Customer, detail_type: str, attribute: str, announced: datetime | None, times: LifecycleTimes

@@ -1,14 +1,16 @@
 """The subscription state machine, as a function of the events seen so far rather than of their order.
 
 Lifecycle notifications arrive duplicated and out of order. Instead of applying transitions one by one
-(where the arrival order decides the outcome), each customer keeps the latest event time seen per kind
-of event; merging is a per-kind maximum, which is commutative and idempotent, and the state is derived
-from those times. So duplicates change nothing and every ordering of the same events ends in the same
-state, and an old event never undoes a newer one.
+(where the arrival order decides the outcome), each subject an event names (an agreement, a licence, a legacy
+customer identifier) keeps the latest event time seen per kind of event; merging is a per-kind maximum, which is
+commutative and idempotent, and a buyer's state is derived from the times of the subjects that name them
+(``buyer_times``). So duplicates change nothing, every ordering of the same events ends in the same state, and an
+old event never undoes a newer one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -19,7 +21,7 @@ from functions.customers.model import SubscriptionState
 class LifecycleKind(StrEnum):
     ACTIVATED = "activated"  # subscribe-success, Purchase Agreement Created, License Updated
     ENDING = "ending"  # unsubscribe-pending, Purchase Agreement Ended, License Deprovisioned
-    ENDED = "ended"  # unsubscribe-success
+    ENDED = "ended"  # unsubscribe-success; the final hour over (recorded by the final-usage step)
     FAILED = "failed"  # subscribe-fail
 
 
@@ -38,23 +40,67 @@ class LifecycleTimes:
             return self
         return replace(self, **{kind.value: at})
 
+    def current(self, at: datetime | None) -> bool:
+        """An end not older than the latest activation belongs to the current subscription; an activation newer
+        than it is a re-subscription (legacy customer identifiers are reused)."""
+        return at is not None and (self.activated is None or at >= self.activated)
+
     @property
     def state(self) -> SubscriptionState:
-        activated = self.activated
-        # An unsubscribe that is not older than the latest activation belongs to the current subscription;
-        # an activation newer than it is a re-subscription (legacy customer identifiers are reused).
-        if self.ended is not None and (activated is None or self.ended >= activated):
+        if self.current(self.ended):
             return SubscriptionState.ENDED
-        if self.ending is not None and (activated is None or self.ending >= activated):
+        if self.current(self.ending):
             return SubscriptionState.ENDING
-        if self.failed is not None and (activated is None or self.failed > activated):
+        if self.failed is not None and (self.activated is None or self.failed > self.activated):
             return SubscriptionState.FAILED
-        if activated is not None:
+        if self.activated is not None:
             return SubscriptionState.ACTIVE
         return SubscriptionState.PENDING
 
     @property
     def changed_at(self) -> datetime | None:
-        """Time of the event that decided the current state."""
-        times = [t for t in (self.activated, self.ending, self.ended, self.failed) if t is not None]
-        return max(times, default=None)
+        """Time of the event that decided the current state (for ``ending``: when the final hour began)."""
+        return {
+            SubscriptionState.ENDED: self.ended,
+            SubscriptionState.ENDING: self.ending,
+            SubscriptionState.FAILED: self.failed,
+            SubscriptionState.ACTIVE: self.activated,
+            SubscriptionState.PENDING: None,
+        }[self.state]
+
+
+def buyer_times(
+    licence: LifecycleTimes | None, agreements: Mapping[str, LifecycleTimes], legacy: LifecycleTimes | None
+) -> LifecycleTimes:
+    """One buyer's lifecycle from the subjects naming them: their licence, every agreement linked to it (the
+    registration's, those License events name, renewals of them) and, for a legacy product, their identifier.
+
+    - Any activation activates: subscribe-success, Purchase Agreement Created, License Updated.
+    - The final hour opens at the first of: License Deprovisioned; the Purchase Agreement Ended of the last live
+      agreement (a renewal's replaced agreement ends while its successor lives on: not an end); unsubscribe-pending.
+      AWS's sources disagree on which of Ended and Deprovisioned comes first: whichever does opens it.
+    - It closes (``ended``) at unsubscribe-success, at a License Deprovisioned that follows the Ended which opened
+      it (the seller guide's order), or when the final-usage step records that the final hour has passed (EventBridge
+      sends nothing after a Deprovisioned that came first): so no buyer stays ``ending`` for ever.
+    """
+    subjects = [t for t in (licence, *agreements.values(), legacy) if t is not None]
+    view = LifecycleTimes(activated=max((t.activated for t in subjects if t.activated), default=None))
+    all_ended = bool(agreements) and all(a.ending is not None for a in agreements.values())
+    agreements_end = max((a.ending for a in agreements.values() if a.ending), default=None) if all_ended else None
+    licence = licence or LifecycleTimes()
+    legacy = legacy or LifecycleTimes()
+    opened = [at for at in (licence.ending, agreements_end, legacy.ending) if at and view.current(at)]
+    closed = [at for at in (licence.ended, legacy.ended) if at and view.current(at)]
+    if (
+        view.current(agreements_end)
+        and licence.ending is not None
+        and agreements_end
+        and licence.ending > agreements_end
+    ):
+        closed.append(licence.ending)
+    return replace(
+        view,
+        ending=min(opened, default=None),
+        ended=min(closed, default=None),
+        failed=legacy.failed,
+    )

@@ -1,29 +1,34 @@
-"""Lifecycle event times, kept per subject (what an event names the buyer by) in the customers table.
+"""Lifecycle event times and links, kept per subject (what an event names the buyer by) in the customers table.
 
 Layout: ``pk = <subject>`` (``AGMT#<agreement id>``, ``LIC#<l-...>``, ``LEGACY#<product code>#<identifier>``),
-``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen. Each event
-is one conditional ``SET lc_<kind> = :t`` (only if absent or older): atomic, commutative and idempotent, so
-duplicates and every arrival order converge. A buyer's state is derived when the customer is read, by merging
-the subjects that name them (see ``customer_times``): so an event that arrives before the buyer registered
-needs no special path, it is simply there when the customer is read.
+``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen, and
+``agreements``, a string set of agreement ids the subject leads to: a licence's agreements (License events name
+both), an agreement's renewals (Purchase Agreement Created, intent RENEW, names its previous agreement). Each event
+is one conditional ``SET lc_<kind> = :t`` (only if absent or older) and links are ``ADD`` to a set: atomic,
+commutative and idempotent, so duplicates and every arrival order converge. A buyer's state is derived when the
+customer is read (``buyer_lifecycle``): an event that arrives before the buyer registered, or before anything links
+its agreement to them, needs no special path: it is simply there once the customer is read.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from functions.customers.model import Customer
-from functions.lifecycle.state import LifecycleKind, LifecycleTimes
+from functions.lifecycle.state import LifecycleKind, LifecycleTimes, buyer_times
 from functions.lifecycle.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
 from functions.storage.errors import StorageError
 
 LIFECYCLE_SK = "LIFECYCLE"
 _BATCH_GET = 100
+# renewals of renewals: each round reads the agreements the previous one linked
+MAX_LINK_ROUNDS = 6
 
 
 def time_text(moment: datetime) -> str:
@@ -35,55 +40,69 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class SubjectRecord:
+    times: LifecycleTimes
+    agreements: frozenset[str] = frozenset()  # agreement ids this subject leads to
+
+
+@dataclass(frozen=True)
+class BuyerLifecycle:
+    times: LifecycleTimes  # the buyer's, derived (see functions.lifecycle.state.buyer_times)
+    agreements: frozenset[str]  # every agreement linked to the buyer
+
+
 def is_lifecycle_item(item: dict[str, Any]) -> bool:
     return bool(item.get("sk", {}).get("S") == LIFECYCLE_SK)
 
 
-def times_of_item(item: dict[str, Any]) -> LifecycleTimes:
+def record_of_item(item: dict[str, Any]) -> SubjectRecord:
     times = LifecycleTimes()
     for kind in LifecycleKind:
         if f"lc_{kind.value}" in item:
             times = times.merge(kind, parse_time(item[f"lc_{kind.value}"]["S"]))
-    return times
+    return SubjectRecord(times, frozenset(item.get("agreements", {}).get("SS", ())))
 
 
-def merged(*all_times: LifecycleTimes) -> LifecycleTimes:
-    result = LifecycleTimes()
-    for times in all_times:
-        for kind in LifecycleKind:
-            at: datetime | None = getattr(times, kind.value)
-            if at is not None:
-                result = result.merge(kind, at)
-    return result
+def _licence_key(customer: Customer) -> str | None:
+    arn = customer.ref.license_arn or customer.legacy_license_arn
+    return licence_subject(licence_id(arn) or arn) if arn else None
 
 
-def subjects_of(customer: Customer) -> list[str]:
-    subjects = []
-    if customer.agreement_id:
-        subjects.append(agreement_subject(customer.agreement_id))
-    licence = licence_id(customer.ref.license_arn or customer.legacy_license_arn)
-    if licence:
-        subjects.append(licence_subject(licence))
-    if customer.ref.customer_identifier:
-        subjects.append(legacy_subject(customer.ref.product_code, customer.ref.customer_identifier))
-    return subjects
+def _legacy_key(customer: Customer) -> str | None:
+    identifier = customer.ref.customer_identifier
+    return legacy_subject(customer.ref.product_code, identifier) if identifier else None
 
 
-def customer_times(customer: Customer, by_subject: dict[str, LifecycleTimes]) -> LifecycleTimes:
-    """The buyer's lifecycle: every subject naming them, merged.
+def primary_subject(customer: Customer) -> str:
+    """Where the buyer's own end is recorded: their legacy identifier, else their licence."""
+    subject = _legacy_key(customer) or _licence_key(customer)
+    assert subject is not None  # a CustomerRef names one of the two
+    return subject
 
-    EventBridge sends no "unsubscribe-success": the first of Purchase Agreement Ended and License Deprovisioned
-    opens the final hour (ending), and once both have been seen for the current subscription it is over (ended).
-    """
-    agreement = by_subject.get(agreement_subject(customer.agreement_id or ""), LifecycleTimes())
-    licence = by_subject.get(licence_subject(licence_id(customer.ref.license_arn or customer.legacy_license_arn) or ""))
-    licence = licence or LifecycleTimes()
-    times = merged(*(by_subject[s] for s in subjects_of(customer) if s in by_subject))
-    if agreement.ending is not None and licence.ending is not None:
-        both = max(agreement.ending, licence.ending)
-        if times.activated is None or min(agreement.ending, licence.ending) >= times.activated:
-            times = times.merge(LifecycleKind.ENDED, both)
-    return times
+
+def buyer_lifecycle(customer: Customer, read: Callable[[Sequence[str]], Mapping[str, SubjectRecord]]) -> BuyerLifecycle:
+    """The buyer's lifecycle: their licence, legacy identifier and every agreement linked to them, read round by
+    round (a renewal is only found through the agreement it replaced)."""
+    licence_key, legacy_key = _licence_key(customer), _legacy_key(customer)
+    agreements = {customer.agreement_id} if customer.agreement_id else set()
+    records: dict[str, SubjectRecord] = {}
+    asked: set[str] = set()
+    wanted = [s for s in (licence_key, legacy_key) if s] + [agreement_subject(a) for a in agreements]
+    for _ in range(MAX_LINK_ROUNDS):
+        if not wanted:
+            break
+        asked.update(wanted)
+        records.update(read(wanted))
+        agreements.update(*(records[s].agreements for s in wanted if s in records))
+        wanted = [s for s in (agreement_subject(a) for a in agreements) if s not in asked]
+    empty = SubjectRecord(LifecycleTimes())
+    times = buyer_times(
+        records.get(licence_key or "", empty).times if licence_key else None,
+        {a: records.get(agreement_subject(a), empty).times for a in agreements},
+        records.get(legacy_key or "", empty).times if legacy_key else None,
+    )
+    return BuyerLifecycle(times, frozenset(agreements))
 
 
 class LifecycleStore(Protocol):
@@ -91,7 +110,11 @@ class LifecycleStore(Protocol):
         """Keep ``at`` as the latest ``kind`` time of ``subject``; False if a time as new was already kept."""
         ...
 
-    def times(self, subjects: Sequence[str]) -> dict[str, LifecycleTimes]:
+    def link(self, subject: str, agreement_id: str) -> None:
+        """Remember that ``subject`` leads to the agreement (a licence's agreement, an agreement's renewal)."""
+        ...
+
+    def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
         """Strongly consistent: an event recorded before this call is seen."""
         ...
 
@@ -117,12 +140,23 @@ class DynamoLifecycleStore:
             raise StorageError.from_client_error(error) from error
         return True
 
-    def times(self, subjects: Sequence[str]) -> dict[str, LifecycleTimes]:
-        found: dict[str, LifecycleTimes] = {}
+    def link(self, subject: str, agreement_id: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": subject}, "sk": {"S": LIFECYCLE_SK}},
+                UpdateExpression="ADD agreements :a",
+                ExpressionAttributeValues={":a": {"SS": [agreement_id]}},
+            )
+        except ClientError as error:
+            raise StorageError.from_client_error(error) from error
+
+    def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
+        found: dict[str, SubjectRecord] = {}
         unique = list(dict.fromkeys(subjects))
         for start in range(0, len(unique), _BATCH_GET):
             for item in self._batch_get(unique[start : start + _BATCH_GET]):
-                found[item["pk"]["S"]] = times_of_item(item)
+                found[item["pk"]["S"]] = record_of_item(item)
         return found
 
     def _batch_get(self, subjects: Iterable[str]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from functions.clock import Clock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.model import Customer, CustomerRef, SubscriptionState, final_usage_cutoff
 from functions.customers.repository import CustomerRepository
 from functions.settings import Settings
 from functions.usage.model import HOUR, Allocation, UsageEvent, hour_of, late_billing_hour
@@ -158,9 +158,19 @@ def _validate_event(
         errors.append(FieldError(f"{path}.timestamp", "is in the future"))
     elif timestamp < now - METERING_WINDOW:
         errors.append(FieldError(f"{path}.timestamp", "is older than the 24-hour metering window"))
-    customer = _customer(raw, product.customer_mode, path, customers, found, errors, now)
+    customer = _customer(raw, product.customer_mode, path, customers, found, errors, now, settings)
     if errors or customer is None or quantity is None:
         return errors, None
+    late_hour = late_billing_hour(hour_of(timestamp), now, grace)
+    if customer.state is SubscriptionState.ENDING:
+        cutoff = _cutoff(customer, settings)
+        if (late_hour or hour_of(timestamp)) > hour_of(cutoff):
+            # its hour is sent after the buyer's final usage, when Marketplace takes no more
+            return [
+                FieldError(f"{path}.timestamp", f"is after this subscription's final hour ({cutoff.isoformat()})")
+            ], None
+    elif customer.final_usage_cutoff is not None and now >= customer.final_usage_cutoff:
+        late_hour = after_final_usage(late_hour, hour_of(timestamp), customer.final_usage_cutoff)
     return [], UsageEvent(
         event_id=raw.event_id,
         product_code=product.code,
@@ -173,21 +183,25 @@ def _validate_event(
         license_arn=customer.ref.license_arn,
         customer_identifier=customer.ref.customer_identifier,
         allocations=allocations,
-        late_billing_hour=after_final_usage(
-            late_billing_hour(hour_of(timestamp), now, grace), hour_of(timestamp), customer.final_usage_cutoff
-        ),
+        late_billing_hour=late_hour,
     )
 
 
-def after_final_usage(late_hour: datetime | None, event_hour: datetime, cutoff: datetime | None) -> datetime | None:
-    """The billing hour of an event of a customer whose final usage was sealed at ``cutoff`` (unsubscribe).
+def _cutoff(customer: Customer, settings: Settings) -> datetime:
+    after = timedelta(seconds=settings.final_usage_cutoff_seconds)
+    return final_usage_cutoff(customer.state_changed_at, customer.final_usage_cutoff, after)
 
-    The hours up to the cutoff's were sent early for this customer, and a second record for one of them would be a
-    DuplicateRecord: usage arriving later is billed in the hour after the cutoff's (still open: the cutoff's
-    hour is not yet sealed for everyone else, so neither is the next), or later if it is late anyway.
+
+def after_final_usage(late_hour: datetime | None, event_hour: datetime, cutoff: datetime) -> datetime | None:
+    """The billing hour of an event of a customer whose final usage may have been sent at ``cutoff`` and who is
+    subscribed again (a renewal that Marketplace announced late).
+
+    The hours up to the cutoff's may have been sent early for this customer, and a second record for one of them
+    would be a DuplicateRecord: usage arriving later is billed in the hour after the cutoff's, or later if it is
+    late anyway.
     """
     billing = late_hour or event_hour
-    if cutoff is None or billing > hour_of(cutoff):
+    if billing > hour_of(cutoff):
         return late_hour
     return hour_of(cutoff) + HOUR
 
@@ -222,9 +236,6 @@ def _allocations(
     return tuple(allocations)
 
 
-# After an unsubscribe (unsubscribe-pending, Purchase Agreement Ended, License Deprovisioned) AWS Marketplace takes
-# the buyer's final usage for about an hour.
-FINAL_USAGE_WINDOW = timedelta(hours=1)
 _NOT_METERABLE = {
     SubscriptionState.PENDING: "subscription not confirmed yet (pending): AWS Marketplace would not bill this usage",
     SubscriptionState.FAILED: "subscription failed (subscribe-fail): this buyer may not be metered",
@@ -259,6 +270,7 @@ def _customer(
     found: dict[CustomerRef, Customer | None],
     errors: list[FieldError],
     now: datetime,
+    settings: Settings,
 ) -> Customer | None:
     if mode == "license" and raw.license_arn is None:
         errors.append(FieldError(f"{path}.license_arn", "this product names customers by licence: send license_arn"))
@@ -280,8 +292,8 @@ def _customer(
     if not customer.meterable:
         errors.append(FieldError(naming, _NOT_METERABLE[customer.state]))
         return None
-    if customer.state is SubscriptionState.ENDING and now - customer.state_changed_at > FINAL_USAGE_WINDOW:
-        # also where the end never became final here (EventBridge sends no unsubscribe-success)
-        errors.append(FieldError(naming, "subscription ended: its final hour of usage is over"))
+    if customer.state is SubscriptionState.ENDING and now > (cutoff := _cutoff(customer, settings)):
+        # a 200 means billed: what arrives after the cutoff could not be sent before Marketplace stops taking it
+        errors.append(FieldError(naming, f"subscription ended: its final usage was taken until {cutoff.isoformat()}"))
         return None
     return customer

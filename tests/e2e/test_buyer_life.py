@@ -176,25 +176,37 @@ def test_a_buyer_subscribes_registers_uses_is_billed_once_and_leaves(stack: Runn
     assert (sent["hour"][:13], sent["quantity"], sent["status"]) == (hour, "12", "sent")
     assert sent["metering_record_id"] == admin.ledger()[0]["metering_record_id"]
 
-    # When they use 4 more in the next hour, and then unsubscribe before that hour is over
+    # When they use 4 more in the next hour, and then unsubscribe before that hour is over (the emulator sends AWS's
+    # shapes: Purchase Agreement Ended, no product in it)
     later = now + timedelta(seconds=3600 + 600)
     stack.post("/usage", {"events": [usage_event("e3", customer, 4, later)]}, {"x-api-key": stack.api_key})
     [subscription] = admin.list_subscriptions(product_code=PRODUCT, account_id=BUYER)
     admin.unsubscribe(subscription["agreement_id"])
-    # Then the operator sees them leaving, and their last usage is billed without waiting for the hour to close,
-    # before the subscription is final; nothing was billed twice
+    # Then the operator sees them leaving; usage in their final hour is still taken
     eventually(lambda: stack.cli("customers"), lambda rows: rows[0]["state"] == "ending", "customer state")
+    stack.post("/_local/clock", {"advance_seconds": 600})
+    stack.post("/usage", {"events": [usage_event("e5", customer, 2, later)]}, {"x-api-key": stack.api_key})
+    # When the cutoff, 45 minutes into the final hour, has passed
+    stack.post("/_local/clock", {"advance_seconds": 36 * 60})
+    # Then all their usage is billed without waiting for the hour to close, before the subscription is final, and
+    # nothing was billed twice
     ledger = eventually(admin.ledger, lambda records: len(records) == 2, "final usage in the ledger")
-    assert sorted(r["quantity"] for r in ledger) == ["12", "4"]
+    assert sorted(r["quantity"] for r in ledger) == ["12", "6"]
     assert admin.get_subscription(subscription["agreement_id"])["status"] != "ended"
-    # When the subscription is final
+    # and usage after the cutoff is refused, naming the customer field and why
+    status, refused = stack.post_with_status(
+        "/usage", {"events": [usage_event("e6", customer, 1, later)]}, {"x-api-key": stack.api_key}
+    )
+    assert (status, refused["errors"][0]["field"]) == (422, "events[0].license_arn")
+    assert "final usage was taken until" in refused["errors"][0]["message"]
+    # When the subscription is final (License Deprovisioned)
     admin.finalize(subscription["agreement_id"])
     eventually(lambda: stack.cli("customers"), lambda rows: rows[0]["state"] == "ended", "customer state")
-    # Then further usage is refused, naming the customer field and why
+    # Then further usage is refused as ended, and the ledger is unchanged
     status, refused = stack.post_with_status(
         "/usage", {"events": [usage_event("e4", customer, 1, later)]}, {"x-api-key": stack.api_key}
     )
     assert status == 422
     assert refused["errors"][0]["field"] == "events[0].license_arn"
     assert "subscription ended" in refused["errors"][0]["message"]
-    assert sorted(r["quantity"] for r in admin.ledger()) == ["12", "4"]
+    assert sorted(r["quantity"] for r in admin.ledger()) == ["12", "6"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,17 +15,17 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from functions.aws_clients import dynamodb_client
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
 from functions.handlers import lifecycle
-from functions.lifecycle.state import LifecycleKind, LifecycleTimes
-from functions.lifecycle.store import DynamoLifecycleStore, customer_times
+from functions.lifecycle.state import LifecycleKind, LifecycleTimes, buyer_times
+from functions.lifecycle.store import DynamoLifecycleStore
 from functions.lifecycle.subjects import agreement_subject, legacy_subject, licence_subject
 from functions.settings import Settings
 from local.apigateway import LambdaContext
 from local.marketplace.testing import EmulatorHandle
-from tests.integration.test_lifecycle_life import sqs_event
+from tests.aws_corpus import sqs_event
+from tests.integration.lifecycle_world import LifecycleWorld, lifecycle_world
 
 T0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
 PRODUCT = "evlegacy1"
@@ -66,41 +67,37 @@ def test_every_ordering_and_duplication_of_a_buyers_events_ends_in_the_same_stat
     # Then the state is the one of the events in time order, each once
     expected: dict[str, LifecycleTimes] = {}
     for source, kind, at in sorted(history, key=lambda e: e[2]):
-        expected[subjects[source]] = expected.get(subjects[source], LifecycleTimes()).merge(kind, at)
-    in_order = customer_times(customer, expected)
+        expected[source] = expected.get(source, LifecycleTimes()).merge(kind, at)
+    in_order = buyer_times(
+        expected.get("licence", LifecycleTimes()),
+        {f"agmt-{name}": expected.get("agreement", LifecycleTimes())},
+        expected.get("legacy", LifecycleTimes()),
+    )
     found = customers.get(customer.ref)
     assert found is not None
     assert found.state is (in_order.state if in_order.changed_at else SubscriptionState.PENDING)
-    assert customers.lifecycle_times(customer) == in_order
+    assert customers.lifecycle(customer).times == in_order
 
 
 @pytest.fixture
-def env(marketplace: EmulatorHandle, handler_environment: Callable[..., Settings]) -> tuple[Settings, EmulatorHandle]:
+def world(
+    marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Settings], tmp_path: Path
+) -> Iterator[LifecycleWorld]:
     products = [
         {"code": PRODUCT, "name": "Legacy", "customer_mode": "legacy", "dimensions": [{"name": "d00"}]},
         {"code": CONTRACT, "name": "Contract", "pricing": "contract", "dimensions": [{"name": d} for d in DIMENSIONS]},
     ]
-    return handler_environment(products, USAGE_SHARDS="2"), marketplace
+    with lifecycle_world(marketplace, dynamodb, handler_environment, tmp_path, products) as lifecycle:
+        yield lifecycle
 
 
-def invoke(bodies: list[dict[str, Any] | str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    event = sqs_event(bodies)
-    response: dict[str, Any] = lifecycle.handler(event, LambdaContext(function_name="lifecycle"))
-    return event, response
-
-
-def customers_of(settings: Settings) -> DynamoCustomerRepository:
-    # the handler's own client for these settings: the test reads what the handler wrote, the same way
-    return DynamoCustomerRepository(dynamodb_client(settings), settings.customers_table)
-
-
-def register(settings: Settings, subscription: dict[str, Any], legacy: bool) -> CustomerRef:
+def register(world: LifecycleWorld, subscription: dict[str, Any], legacy: bool) -> CustomerRef:
     ref = (
         CustomerRef(subscription["product_code"], customer_identifier=subscription["customer_identifier"])
         if legacy
         else CustomerRef(subscription["product_code"], license_arn=subscription["license_arn"])
     )
-    customers_of(settings).upsert_registration(
+    world.customers.upsert_registration(
         Customer(
             ref=ref,
             customer_aws_account_id=subscription["account_id"],
@@ -114,33 +111,31 @@ def register(settings: Settings, subscription: dict[str, Any], legacy: bool) -> 
     return ref
 
 
-def test_a_malformed_message_fails_alone_and_the_others_are_applied(env: tuple[Settings, EmulatorHandle]) -> None:
-    settings, marketplace = env
+def test_a_malformed_message_fails_alone_and_the_others_are_applied(world: LifecycleWorld) -> None:
+    marketplace = world.marketplace
     marketplace.admin.create_product(PRODUCT, ["d00"], customer_mode="legacy")
     subscription = marketplace.admin.subscribe(PRODUCT, "111122223333")
-    ref = register(settings, subscription, legacy=True)
+    ref = register(world, subscription, legacy=True)
     success = next(n["body"] for n in marketplace.admin.notifications() if n["channel"] == "sns")
     unknown_action = {**success, "MessageId": str(uuid.uuid4())}
     unknown_action["Message"] = json.dumps({**json.loads(success["Message"]), "action": "something-new"})
     no_identifier = {**success, "MessageId": str(uuid.uuid4()), "Message": json.dumps({"action": "subscribe-fail"})}
     # Given a batch: not JSON, a subscribe-success, a message missing its customer, an action nobody knows
-    event, response = invoke(["{not json", success, no_identifier, unknown_action])
+    event = sqs_event(["{not json", success, no_identifier, unknown_action])
+    response = lifecycle.handler(event, LambdaContext(function_name="lifecycle"))
     # Then only the two unreadable ones are reported (retried, then dead-lettered); the rest is acknowledged
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     assert failed == {event["Records"][0]["messageId"], event["Records"][2]["messageId"]}
-    customer = customers_of(settings).get(ref)
-    assert customer is not None
-    assert customer.state is SubscriptionState.ACTIVE
+    assert world.customer(ref).state is SubscriptionState.ACTIVE
 
 
-def test_license_updated_of_a_contract_reads_every_entitlement_page(env: tuple[Settings, EmulatorHandle]) -> None:
-    settings, marketplace = env
-    admin = marketplace.admin
+def test_license_updated_of_a_contract_reads_every_entitlement_page(world: LifecycleWorld) -> None:
+    admin = world.marketplace.admin
     admin.create_product(CONTRACT, DIMENSIONS, pricing="contract")
     # every second page is empty but carries a NextToken
     admin.put_config(entitlement_empty_page_every=2)
     subscription = admin.subscribe(CONTRACT, "444455556666")
-    ref = register(settings, subscription, legacy=False)
+    ref = register(world, subscription, legacy=False)
     admin.put_entitlements(
         subscription["agreement_id"], [{"dimension": d, "value": i} for i, d in enumerate(DIMENSIONS)]
     )
@@ -149,10 +144,8 @@ def test_license_updated_of_a_contract_reads_every_entitlement_page(env: tuple[S
         for n in admin.notifications()
         if n["topic"].startswith("License Updated") and n["step"] == "entitlements"
     ]
-    _, response = invoke(updates)
-    assert response == {"batchItemFailures": []}
-    customer = customers_of(settings).get(ref)
-    assert customer is not None
+    assert world.handle(updates) == {"batchItemFailures": []}
+    customer = world.customer(ref)
     assert [(e["dimension"], e["value"]) for e in customer.entitlements] == [(d, i) for i, d in enumerate(DIMENSIONS)]
     pages = [c for c in admin.calls() if c["operation"] == "GetEntitlements"]
     assert len(pages) >= 3  # 25, an empty page, 5

@@ -1,248 +1,279 @@
-"""A buyer's whole life through the real handlers: notifications as the emulator emits them, wrapped in SQS records
-as AWS delivers them (EventBridge -> SQS: the event; SNS -> SQS: the envelope), DynamoDB Local, and the emulator's
-ledger as the proof of what was billed."""
+"""Buyers' whole lives through the real handlers, with AWS's published event shapes (tests/fixtures/aws, ids, accounts
+and times substituted) in real SQS records, DynamoDB Local, the lifecycle queue's timer on a moved clock, and the
+emulator's ledger as the proof of what was billed: every accepted unit is billed before the end, later usage is
+refused, and nobody stays ``ending``, in either order AWS's sources give for Ended and Deprovisioned."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import urllib.parse
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from functions.clock import SystemClock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.customers.repository import DynamoCustomerRepository
-from functions.handlers import lifecycle, registration
+from functions.customers.model import CustomerRef, SubscriptionState
 from functions.lifecycle.service import CUSTOMER_ACTIVATED, CUSTOMER_ENDED
-from functions.lifecycle.wiring import lifecycle_worker
-from functions.registration.events import RecordingPublisher
-from functions.registration.wiring import wiring
-from functions.settings import Settings
-from functions.usage.ingest import IngestResult, UsageRejected, record_usage
-from functions.usage.model import HOUR, hour_key, hour_of
-from functions.usage.wiring import usage_store
-from local.apigateway import LambdaContext, proxy_event
+from functions.lifecycle.subjects import licence_id
+from functions.usage.ingest import UsageRejected
 from local.marketplace.testing import EmulatorHandle
+from tests.aws_corpus import Parties, eventbridge_example, sns_envelope, sns_message, sns_topic
+from tests.integration.lifecycle_world import LifecycleWorld, lifecycle_world
 
-LICENSE_PRODUCT = "lifelicence1"
-LEGACY_PRODUCT = "lifelegacy1"
+PRODUCT = "lifelicence1"
+LEGACY = "lifelegacy1"
 BUYER = "111122223333"
-
-
-def sqs_event(bodies: list[dict[str, Any] | str]) -> dict[str, Any]:
-    """An SQS event as Lambda receives it, one record per message body (a dict is sent as its JSON)."""
-    records = []
-    for body in bodies:
-        text = body if isinstance(body, str) else json.dumps(body)
-        records.append(
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": uuid.uuid4().hex,
-                "body": text,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1764150000000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1764150000001",
-                },
-                "messageAttributes": {},
-                "md5OfBody": hashlib.md5(text.encode()).hexdigest(),  # noqa: S324 (what SQS sends)
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lifecycle",
-                "awsRegion": "us-east-1",
-            }
-        )
-    return {"Records": records}
-
-
-@dataclass
-class Life:
-    settings: Settings
-    marketplace: EmulatorHandle
-    dynamodb: Any
-    seen: int = 0
-
-    @property
-    def customers(self) -> DynamoCustomerRepository:
-        return DynamoCustomerRepository(self.dynamodb, self.settings.customers_table)
-
-    def deliver(self, channel: str) -> dict[str, Any]:
-        """Hand the emulator's new notifications of ``channel`` to the lifecycle handler, in one SQS batch."""
-        notifications = self.marketplace.admin.notifications(after=self.seen)
-        if notifications:
-            self.seen = notifications[-1]["seq"]
-        bodies = [n["body"] for n in notifications if n["channel"] == channel]
-        response: dict[str, Any] = lifecycle.handler(sqs_event(bodies), LambdaContext(function_name="lifecycle"))
-        return response
-
-    def register(self, token: str) -> None:
-        body = urllib.parse.urlencode({"x-amzn-marketplace-token": token}).encode()
-        event = proxy_event(
-            "POST", "/register", "/register", headers={"Content-Type": ["application/x-www-form-urlencoded"]}, body=body
-        )
-        response = registration.handler(event, LambdaContext(function_name="registration"))
-        assert response["statusCode"] == 200, response["body"]
-
-    def use(self, customer: Customer, quantity: int, event_id: str) -> IngestResult:
-        naming: dict[str, Any] = (
-            {"customer_identifier": customer.ref.customer_identifier}
-            if customer.ref.customer_identifier
-            else {"license_arn": customer.ref.license_arn, "customer_aws_account_id": customer.customer_aws_account_id}
-        )
-        event = {
-            "event_id": event_id,
-            "product_code": customer.ref.product_code,
-            "dimension": "api_calls",
-            "quantity": quantity,
-            **naming,
-        }
-        return record_usage(
-            [event],
-            settings=self.settings,
-            customers=self.customers,
-            store=usage_store(self.settings),
-            clock=SystemClock(),
-        )
-
-    def published(self) -> list[str]:
-        publisher = lifecycle_worker(self.settings).lifecycle.publisher
-        assert isinstance(publisher, RecordingPublisher)
-        return [e.detail_type for e in publisher.events]
-
-    def stored_usage(self, event_id: str) -> dict[str, Any]:
-        scanned: list[dict[str, Any]] = self.dynamodb.scan(TableName=self.settings.usage_table)["Items"]
-        items = [i for i in scanned if i["sk"]["S"] == event_id]
-        assert len(items) == 1
-        return items[0]
+MINUTE = 60
 
 
 @pytest.fixture
-def life(marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Settings]) -> Life:
-    marketplace.admin.create_product(LICENSE_PRODUCT, ["api_calls"], fulfillment_url="http://127.0.0.1:9/register")
+def world(
+    marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Any], tmp_path: Path
+) -> Iterator[LifecycleWorld]:
+    marketplace.admin.create_product(PRODUCT, ["api_calls"], fulfillment_url="http://127.0.0.1:9/register")
     marketplace.admin.create_product(
-        LEGACY_PRODUCT, ["api_calls"], customer_mode="legacy", fulfillment_url="http://127.0.0.1:9/register"
+        LEGACY, ["api_calls"], customer_mode="legacy", fulfillment_url="http://127.0.0.1:9/register"
     )
     products = [
-        {"code": LICENSE_PRODUCT, "name": "Licence product", "dimensions": [{"name": "api_calls"}]},
+        {"code": PRODUCT, "name": "Licence product", "dimensions": [{"name": "api_calls"}]},
         {
-            "code": LEGACY_PRODUCT,
+            "code": LEGACY,
             "name": "Legacy product",
             "customer_mode": "legacy",
             "legacy_sns": True,
             "dimensions": [{"name": "api_calls"}],
         },
     ]
-    settings = handler_environment(
-        products,
-        SIGNING_SECRET="lifecycle-test-secret",
-        USAGE_SHARDS="2",
-        # no in-flight usage writes in a test: the final step may run right after the cutoff
-        FINAL_USAGE_DELAY_SECONDS="0",
-    )
-    return Life(settings=settings, marketplace=marketplace, dynamodb=dynamodb)
+    with lifecycle_world(marketplace, dynamodb, handler_environment, tmp_path, products) as lifecycle:
+        yield lifecycle
 
 
-def billed(life: Life, customer: str) -> int:
-    return sum(
-        int(r["quantity"])
-        for r in life.marketplace.admin.ledger()
-        if customer in (r.get("license_arn"), r.get("customer_identifier"))
-    )
+class Buyer:
+    """One subscription in the emulator, whose notifications the test sends in AWS's published shapes."""
+
+    def __init__(self, world: LifecycleWorld, product: str = PRODUCT, **subscribe: Any) -> None:
+        self.world = world
+        self.subscription = world.marketplace.admin.subscribe(product, BUYER, **subscribe)
+        world.seen = world.marketplace.admin.notifications()[-1]["seq"]  # the emulator's own: not delivered
+        self.parties = Parties(
+            buyer_account=BUYER,
+            agreement_id=self.subscription["agreement_id"],
+            licence_id=str(licence_id(self.subscription["license_arn"])),
+            product_code=product,
+        )
+        self.ref = (
+            CustomerRef(product, customer_identifier=self.subscription["customer_identifier"])
+            if product == LEGACY
+            else CustomerRef(product, license_arn=self.subscription["license_arn"])
+        )
+
+    def register(self) -> None:
+        self.world.register(self.subscription["registration_token"])
+
+    def send(self, example: str, **names: str) -> None:
+        """AWS's published example, about this buyer, now."""
+        event = eventbridge_example(example, self.parties.with_(**names), at=self.world.clock.now())
+        self.world.handle([event])
+        self.world.run_timers()
+
+    def state(self) -> SubscriptionState:
+        return self.world.customer(self.ref).state
+
+    def use(self, quantity: int, event_id: str) -> None:
+        assert self.world.use(self.world.customer(self.ref), quantity, event_id).accepted == (event_id,)
+
+    def refused(self, event_id: str) -> str:
+        with pytest.raises(UsageRejected) as refusal:
+            self.world.use(self.world.customer(self.ref), 1, event_id)
+        error = refusal.value.errors[0]
+        assert error.field == "events[0].license_arn"
+        return error.message
+
+    @property
+    def billed(self) -> int:
+        return self.world.billed(self.subscription["license_arn"])
 
 
-def test_licence_buyer_eventbridge_events_before_registration_final_usage_billed_before_the_end(life: Life) -> None:
-    admin = life.marketplace.admin
-    # Given a confirmed subscription whose events arrive before the buyer registers
-    subscription = admin.subscribe(LICENSE_PRODUCT, BUYER)
-    assert life.deliver("eventbridge") == {"batchItemFailures": []}
-    life.register(subscription["registration_token"])
-    ref = CustomerRef(LICENSE_PRODUCT, license_arn=subscription["license_arn"])
-    customer = life.customers.get(ref)
-    assert customer is not None
-    assert customer.state is SubscriptionState.ACTIVE
-    # And usage recorded while active
-    assert life.use(customer, 7, "use-1").accepted == ("use-1",)
-    assert life.use(customer, 5, "use-2").accepted == ("use-2",)
-    assert billed(life, subscription["license_arn"]) == 0  # the hour is still open: nothing sent yet
-
-    # When the buyer unsubscribes
-    admin.unsubscribe(subscription["agreement_id"])
-    assert life.deliver("eventbridge") == {"batchItemFailures": []}
-
-    # Then the open hour's usage is billed at once, before the subscription is final
-    ending = life.customers.get(ref)
-    assert ending is not None
-    assert ending.state is SubscriptionState.ENDING
-    assert ending.final_usage_cutoff
-    assert admin.get_subscription(subscription["agreement_id"])["status"] != "ended"
-    assert billed(life, subscription["license_arn"]) == 12
-    # and usage arriving after the cutoff goes to the next hour, never to the one already sent
-    assert life.use(ending, 3, "use-3").accepted == ("use-3",)
-    assert life.stored_usage("use-3")["b"]["S"] == hour_key(hour_of(ending.final_usage_cutoff) + HOUR)
-
-    # When the subscription is final
-    admin.finalize(subscription["agreement_id"])
-    assert life.deliver("eventbridge") == {"batchItemFailures": []}
-
-    # Then usage is refused with the reason, and the seller's systems heard of both changes
-    ended = life.customers.get(ref)
-    assert ended is not None
-    assert ended.state is SubscriptionState.ENDED
-    with pytest.raises(UsageRejected) as refused:
-        life.use(ended, 1, "use-4")
-    assert refused.value.errors[0].field == "events[0].license_arn"
-    assert "subscription ended" in refused.value.errors[0].message
-    # (it was activated before it registered: registration announced both, "Customer Registered" in state active)
-    registered = wiring(life.settings).registrations.publisher
-    assert isinstance(registered, RecordingPublisher)
-    assert [e.detail_type for e in registered.events] == ["Customer Registered", CUSTOMER_ACTIVATED]
-    assert [e.detail["state"] for e in registered.events if e.detail_type == "Customer Registered"] == ["active"]
-    assert life.published() == [CUSTOMER_ENDED]
-    publisher = lifecycle_worker(life.settings).lifecycle.publisher
-    assert isinstance(publisher, RecordingPublisher)
-    (ended_event,) = publisher.events
-    assert (ended_event.detail["state"], ended_event.detail["license_arn"]) == ("ended", subscription["license_arn"])
-    assert billed(life, subscription["license_arn"]) == 12  # nothing sent twice
+def subscribed(world: LifecycleWorld) -> Buyer:
+    buyer = Buyer(world)
+    buyer.register()
+    buyer.send("created_proposer_new.json")
+    buyer.send("license_updated.json")
+    assert buyer.state() is SubscriptionState.ACTIVE
+    return buyer
 
 
-def test_legacy_buyer_sns_envelopes_final_usage_billed_before_unsubscribe_success(life: Life) -> None:
-    admin = life.marketplace.admin
-    # Given a buyer who registers before the subscription is confirmed
-    subscription = admin.subscribe(LEGACY_PRODUCT, BUYER, confirm=False)
-    life.register(subscription["registration_token"])
-    ref = CustomerRef(LEGACY_PRODUCT, customer_identifier=subscription["customer_identifier"])
-    pending = life.customers.get(ref)
-    assert pending is not None
-    assert pending.state is SubscriptionState.PENDING
-    with pytest.raises(UsageRejected, match="not confirmed yet"):
-        life.use(pending, 1, "early")
-    # When subscribe-success arrives (its SNS envelope, twice: SNS delivers at least once)
-    admin.confirm(subscription["agreement_id"])
-    life.seen, before = life.seen, life.seen
-    assert life.deliver("sns") == {"batchItemFailures": []}
-    life.seen = before
-    assert life.deliver("sns") == {"batchItemFailures": []}
-    active = life.customers.get(ref)
-    assert active is not None
-    assert active.state is SubscriptionState.ACTIVE
-    assert life.use(active, 4, "legacy-1").accepted == ("legacy-1",)
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("ended_proposer.json", "license_deprovisioned.json"),  # the seller guide: Ended opens, Deprovisioned closes
+        ("license_deprovisioned.json", "ended_proposer.json"),  # AWS's 2026 guidance: Deprovisioned opens
+    ],
+    ids=["ended-first", "deprovisioned-first"],
+)
+def test_a_leaving_buyers_every_accepted_unit_is_billed_before_the_end(
+    world: LifecycleWorld, order: tuple[str, str]
+) -> None:
+    buyer = subscribed(world)
+    buyer.use(7, "u-1")
+    # When the first end event arrives
+    first, second = order
+    buyer.send(first)
+    # Then the buyer is leaving, and their usage is still taken, for most of the final hour
+    assert buyer.state() is SubscriptionState.ENDING
+    world.pass_time(10 * MINUTE)
+    buyer.use(5, "u-2")
+    world.pass_time(34 * MINUTE)
+    buyer.use(3, "u-3")  # 44 minutes into the final hour
+    assert buyer.billed == 0
+    # When the cutoff has passed: usage is refused, naming why, and everything accepted is billed at once
+    world.pass_time(2 * MINUTE)
+    assert "final usage was taken until" in buyer.refused("u-4")
+    assert buyer.billed == 15
+    if first == "license_deprovisioned.json":
+        buyer.send(second)  # the agreement's end too, some minutes later: it closes nothing
+        assert buyer.state() is SubscriptionState.ENDING
+        # Then, once the final hour has passed, the buyer is ended by time alone (EventBridge sends no more)
+        world.pass_time(15 * MINUTE)
+    else:
+        # Then the licence's deprovisioning closes the final hour
+        world.pass_time(14 * MINUTE)
+        buyer.send(second)
+    assert buyer.state() is SubscriptionState.ENDED
+    assert "subscription ended" in buyer.refused("u-5")
+    assert [d for d, _ in world.published()] == [CUSTOMER_ACTIVATED, CUSTOMER_ENDED]
+    assert world.published()[-1][1]["state"] == "ended"
+    # and nothing was billed twice, nothing after the end
+    world.pass_time(2 * 60 * MINUTE)
+    assert buyer.billed == 15
+    assert world.failures == []
 
-    # When unsubscribe-pending arrives
-    admin.unsubscribe(subscription["agreement_id"])
-    assert life.deliver("sns") == {"batchItemFailures": []}
-    # Then the final usage is in the ledger before unsubscribe-success
-    assert billed(life, subscription["customer_identifier"]) == 4
-    admin.finalize(subscription["agreement_id"])
-    assert life.deliver("sns") == {"batchItemFailures": []}
-    ended = life.customers.get(ref)
-    assert ended is not None
-    assert ended.state is SubscriptionState.ENDED
-    with pytest.raises(UsageRejected, match="subscription ended"):
-        life.use(ended, 1, "late")
-    assert life.published().count(CUSTOMER_ACTIVATED) == 1
-    assert life.published()[-1] == CUSTOMER_ENDED
+
+def test_a_deprovisioning_after_the_ended_sends_the_final_usage_at_once(world: LifecycleWorld) -> None:
+    buyer = subscribed(world)
+    buyer.send("ended_proposer.json")
+    buyer.use(4, "u-1")
+    world.pass_time(20 * MINUTE)
+    # When Marketplace closes the final hour early (its Deprovisioned before our cutoff)
+    buyer.send("license_deprovisioned.json")
+    # Then the buyer is ended, their usage refused, and what was accepted is billed right away
+    assert buyer.state() is SubscriptionState.ENDED
+    assert buyer.billed == 4
+    assert "subscription ended" in buyer.refused("u-2")
+
+
+def test_an_agreement_that_ends_with_no_licence_event_ends_the_buyer_after_the_final_hour(
+    world: LifecycleWorld,
+) -> None:
+    buyer = Buyer(world)
+    buyer.register()
+    buyer.send("created_proposer_new.json")
+    buyer.use(2, "u-1")
+    buyer.send("ended_manufacturer.json")
+    world.pass_time(61 * MINUTE)
+    assert buyer.state() is SubscriptionState.ENDED
+    assert buyer.billed == 2
+    assert [d for d, _ in world.published()][-1] == CUSTOMER_ENDED
+
+
+@pytest.mark.parametrize("renewal_first", [True, False], ids=["renewal-then-end", "end-then-renewal"])
+def test_a_renewal_keeps_the_buyer_billed_whatever_order_its_events_come_in(
+    world: LifecycleWorld, renewal_first: bool
+) -> None:
+    buyer = subscribed(world)
+    buyer.use(6, "u-1")
+    renewal = "agmt-renewal" + buyer.parties.agreement_id[-13:]
+    events = [
+        ("created_proposer_renew.json", {"renewal_agreement_id": renewal}),  # names the replaced agreement
+        ("ended_proposer.json", {}),  # the replaced agreement's end
+    ]
+    for example, names in events if renewal_first else reversed(events):
+        buyer.send(example, **names)
+    # Then the buyer stays subscribed (after the end arrived first: once the renewal linked it)
+    assert buyer.state() is SubscriptionState.ACTIVE
+    world.pass_time(2 * 60 * MINUTE)
+    assert buyer.state() is SubscriptionState.ACTIVE
+    buyer.use(1, "u-2")
+    # and only the renewed agreement's end ends them
+    buyer.send("ended_proposer.json", agreement_id=renewal)
+    assert buyer.state() is SubscriptionState.ENDING
+    assert world.failures == []
+
+
+def test_a_renewal_announced_only_by_license_updated_keeps_the_buyer_subscribed(world: LifecycleWorld) -> None:
+    buyer = subscribed(world)
+    buyer.send("ended_proposer.json")
+    assert buyer.state() is SubscriptionState.ENDING
+    # When the licence is updated to a new agreement (the renewal's Created not seen)
+    buyer.send("license_updated.json", agreement_id="agmt-renewedbylicence000000")
+    # Then it is live again, and the final hour's timer ends nobody
+    assert buyer.state() is SubscriptionState.ACTIVE
+    world.pass_time(2 * 60 * MINUTE)
+    assert buyer.state() is SubscriptionState.ACTIVE
+    assert CUSTOMER_ENDED not in [d for d, _ in world.published()]
+
+
+@pytest.mark.parametrize("ending_first", ["first", "second"])
+def test_two_licences_of_one_account_are_two_customers(world: LifecycleWorld, ending_first: str) -> None:
+    # Given one account holding two concurrent agreements for the product, each with its licence
+    buyers = {"first": subscribed(world), "second": Buyer(world, concurrent=True)}
+    buyers["second"].register()
+    buyers["second"].send("created_proposer_new.json")
+    buyers["second"].send("license_updated.json")
+    leaving, staying = buyers[ending_first], buyers["second" if ending_first == "first" else "first"]
+    # When one agreement ends and, a while later, its licence is deprovisioned
+    leaving.send("ended_proposer.json")
+    world.pass_time(5 * MINUTE)
+    leaving.send("license_deprovisioned.json")
+    # Then only that customer leaves
+    assert leaving.state() is SubscriptionState.ENDED
+    assert staying.state() is SubscriptionState.ACTIVE
+    staying.use(3, "u-1")
+    world.pass_time(2 * 60 * MINUTE)
+    assert staying.state() is SubscriptionState.ACTIVE
+
+
+def test_agreement_events_before_registration_apply_once_the_buyer_registers(world: LifecycleWorld) -> None:
+    buyer = Buyer(world)
+    buyer.send("created_proposer_new.json")
+    buyer.send("license_updated.json")
+    assert world.customers.get(buyer.ref) is None
+    buyer.register()
+    assert buyer.state() is SubscriptionState.ACTIVE
+    # an agreement unknown to anyone yet is kept too, and applies once a licence event links it
+    renewal = "agmt-linkedlater000000000000"
+    buyer.send("ended_proposer.json")
+    buyer.send("created_proposer_new.json", agreement_id=renewal)
+    assert buyer.state() is SubscriptionState.ENDING
+    buyer.send("license_updated.json", agreement_id=renewal)
+    assert buyer.state() is SubscriptionState.ACTIVE
+
+
+def test_an_unknown_detail_type_is_acknowledged_not_dead_lettered(world: LifecycleWorld) -> None:
+    buyer = subscribed(world)
+    event = eventbridge_example("ended_proposer.json", buyer.parties)
+    world.handle([{**event, "detail-type": "Purchase Agreement Paused - Proposer"}])
+    assert world.failures == []
+    assert buyer.state() is SubscriptionState.ACTIVE
+
+
+def test_a_legacy_buyer_leaves_through_sns_with_the_final_usage_billed(world: LifecycleWorld) -> None:
+    buyer = Buyer(world, LEGACY)
+    buyer.register()
+    identifier = buyer.subscription["customer_identifier"]
+
+    def notify(example: str) -> None:
+        message = sns_message(example, customer_identifier=identifier, product_code=LEGACY)
+        world.handle([sns_envelope(message, sns_topic(example, LEGACY), at=world.clock.now())])
+        world.run_timers()
+
+    notify("subscription_subscribe-success.txt")
+    assert buyer.state() is SubscriptionState.ACTIVE
+    customer = world.customer(buyer.ref)
+    assert world.use(customer, 4, "legacy-1").accepted == ("legacy-1",)
+    notify("subscription_unsubscribe-pending.txt")
+    assert buyer.state() is SubscriptionState.ENDING
+    world.pass_time(46 * MINUTE)
+    assert world.billed(identifier) == 4
+    notify("subscription_unsubscribe-success.txt")
+    assert buyer.state() is SubscriptionState.ENDED
+    assert [d for d, _ in world.published()] == [CUSTOMER_ACTIVATED, CUSTOMER_ENDED]

@@ -137,28 +137,57 @@ def test_a_write_not_started_within_its_deadline_is_not_made(settings: Settings,
 
 
 @pytest.mark.parametrize(
-    ("ending_since", "accepted"), [(timedelta(minutes=50), True), (timedelta(hours=1, minutes=1), False)]
+    ("ending_since", "stored_cutoff", "refused_field"),
+    [
+        (timedelta(minutes=44), None, None),  # within the cutoff (45 minutes into the final hour): taken
+        (timedelta(minutes=46), None, "license_arn"),  # after it: refused, naming the customer
+        (timedelta(minutes=10), timedelta(minutes=-1), "license_arn"),  # Marketplace closed the hour early
+        (timedelta(hours=3), timedelta(hours=-2, minutes=-30), "license_arn"),  # an earlier ending's cutoff: stale
+    ],
 )
-def test_a_leaving_buyers_usage_is_taken_for_the_final_hour_only(
-    settings: Settings, dynamodb: Any, ending_since: timedelta, accepted: bool
+def test_a_leaving_buyers_usage_is_taken_until_the_cutoff_only(
+    settings: Settings,
+    dynamodb: Any,
+    ending_since: timedelta,
+    stored_cutoff: timedelta | None,
+    refused_field: str | None,
 ) -> None:
     # Given a buyer whose subscription has been ending for a while (EventBridge may never send unsubscribe-success)
     test_settings = replace(settings, products=(PRODUCT,))
     customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
     ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
-    customers.put(Customer(ref, "210987654321", SubscriptionState.ENDING, NOW - ending_since))
+    cutoff = NOW + stored_cutoff if stored_cutoff is not None else None
+    customers.put(
+        Customer(ref, "210987654321", SubscriptionState.ENDING, NOW - ending_since, final_usage_cutoff=cutoff)
+    )
     store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=timedelta(days=1))
 
-    def send() -> Any:
-        event = _event(timestamp=NOW.isoformat())
+    def send(timestamp: datetime = NOW) -> Any:
+        event = _event(timestamp=timestamp.isoformat())
         return record_usage([event], settings=test_settings, customers=customers, store=store, clock=ManualClock(NOW))
 
-    # When usage arrives, Then it is taken within the final hour and refused, naming the customer, after it
-    if accepted:
+    # When usage arrives, Then it is taken until the cutoff and refused, naming the customer, after it
+    if refused_field is None:
         assert send().accepted == ("e1",)
-    else:
-        with pytest.raises(UsageRejected) as refused:
-            send()
-        assert refused.value.errors[0].field == "events[0].license_arn"
-        assert "final hour" in refused.value.errors[0].message
-        assert dynamodb.scan(TableName=test_settings.usage_table)["Items"] == []
+        return
+    with pytest.raises(UsageRejected) as refused:
+        send()
+    assert refused.value.errors[0].field == f"events[0].{refused_field}"
+    assert "final usage was taken until" in refused.value.errors[0].message
+    assert dynamodb.scan(TableName=test_settings.usage_table)["Items"] == []
+
+
+def test_a_leaving_buyers_usage_stamped_after_the_final_hour_is_refused(settings: Settings, dynamodb: Any) -> None:
+    # Given a buyer whose final usage is taken until 10:58 (ending since 10:13), with usage stamped ahead of our clock
+    test_settings = replace(settings, products=(PRODUCT,))
+    customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
+    ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
+    customers.put(Customer(ref, "210987654321", SubscriptionState.ENDING, NOW - timedelta(minutes=17)))
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=timedelta(days=1))
+    clock = ManualClock(NOW.replace(minute=57))
+    event = _event(timestamp=NOW.replace(hour=NOW.hour + 1, minute=1).isoformat())  # within the 5-minute skew
+    # When it arrives, Then it is refused on its timestamp: its hour would be sent after the buyer's final usage
+    with pytest.raises(UsageRejected) as refused:
+        record_usage([event], settings=test_settings, customers=customers, store=store, clock=clock)
+    assert refused.value.errors[0].field == "events[0].timestamp"
+    assert "after this subscription's final hour" in refused.value.errors[0].message
