@@ -17,7 +17,7 @@ from constructs import Construct
 
 from functions.settings import Product
 from stacks.constructs.lambda_code import acknowledge
-from stacks.constructs.lifecycle import marketplace_event_pattern
+from stacks.constructs.lifecycle import marketplace_event_patterns
 
 
 class ForwarderStack(Stack):
@@ -37,10 +37,13 @@ class ForwarderStack(Stack):
             retention_period=Duration.days(14),
         )
         acknowledge(self.undelivered, {"AwsSolutions-SQS3": "this queue is itself the rule target's dead-letter queue"})
-        self.rule = events.Rule(
-            self,
-            "ForwardMarketplaceEvents",
-            event_pattern=marketplace_event_pattern(products),
-            targets=[targets.EventBus(target, dead_letter_queue=self.undelivered)],
-            description=f"Forward AWS Marketplace events of our products to {target_region}",
-        )
+        self.rules = {
+            name: events.Rule(
+                self,
+                f"Forward{name}",
+                event_pattern=pattern,
+                targets=[targets.EventBus(target, dead_letter_queue=self.undelivered)],
+                description=f"Forward AWS Marketplace {name[: -len('Events')].lower()} events to {target_region}",
+            )
+            for name, pattern in marketplace_event_patterns(products).items()
+        }

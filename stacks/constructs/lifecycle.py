@@ -17,8 +17,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.lifecycle.notifications import (
-    DETAIL_TYPES,
+    AGREEMENT_DETAIL_TYPES,
     ENTITLEMENT_TOPIC_PREFIX,
+    LICENSE_DETAIL_TYPES,
     MARKETPLACE_SNS_ACCOUNT,
     MARKETPLACE_SOURCE,
     SUBSCRIPTION_TOPIC_PREFIX,
@@ -31,14 +32,18 @@ TIMEOUT_SECONDS = 120
 MARKETPLACE_REGION = "us-east-1"  # where Marketplace sends its events and hosts the legacy topics
 
 
-def marketplace_event_pattern(products: Sequence[Product]) -> events.EventPattern:
-    """Marketplace's agreement and licence events for our products (by product id where configured, else code)."""
-    ids = [p.id for p in products if p.id]
-    codes = [p.code for p in products if not p.id]
-    by_product = [{"product": {"id": ids}}] if ids else []
-    by_product += [{"product": {"code": codes}}] if codes else []
-    detail = by_product[0] if len(by_product) == 1 else {"$or": by_product}
-    return events.EventPattern(source=[MARKETPLACE_SOURCE], detail_type=list(DETAIL_TYPES), detail=detail)
+def marketplace_event_patterns(products: Sequence[Product]) -> dict[str, events.EventPattern]:
+    """Marketplace's events for us, one rule each: agreement events by type alone (they name no product: AWS sends
+    them to the seller's account only, and the handler links them to buyers by agreement id), licence events of
+    our products by product code (which every licence event carries)."""
+    return {
+        "AgreementEvents": events.EventPattern(source=[MARKETPLACE_SOURCE], detail_type=list(AGREEMENT_DETAIL_TYPES)),
+        "LicenseEvents": events.EventPattern(
+            source=[MARKETPLACE_SOURCE],
+            detail_type=list(LICENSE_DETAIL_TYPES),
+            detail={"product": {"code": [p.code for p in products]}},
+        ),
+    }
 
 
 def queue_pair(scope: Construct, name: str, *, visibility_timeout: Duration) -> tuple[sqs.Queue, sqs.Queue]:
@@ -86,13 +91,16 @@ class Lifecycle(Construct):
         )
 
         # In us-east-1 Marketplace's events are on this default bus; elsewhere the forwarder stack puts them here.
-        self.rule = events.Rule(
-            self,
-            "MarketplaceEvents",
-            event_pattern=marketplace_event_pattern(products),
-            targets=[targets.SqsQueue(self.queue)],
-            description="AWS Marketplace agreement and licence events of our products",
-        )
+        self.rules = {
+            name: events.Rule(
+                self,
+                name,
+                event_pattern=pattern,
+                targets=[targets.SqsQueue(self.queue)],
+                description=f"AWS Marketplace {name[: -len('Events')].lower()} events for our products",
+            )
+            for name, pattern in marketplace_event_patterns(products).items()
+        }
         for product in products:
             if product.legacy_sns:
                 for prefix in (SUBSCRIPTION_TOPIC_PREFIX, ENTITLEMENT_TOPIC_PREFIX):

@@ -11,7 +11,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Match, Template
 
 from app import build_app
-from functions.lifecycle.notifications import DETAIL_TYPES
+from functions.lifecycle.notifications import AGREEMENT_DETAIL_TYPES, LICENSE_DETAIL_TYPES
 from tests.infra.conftest import cdk_json_context, synth
 
 HANDLER = "functions.handlers.lifecycle.handler"
@@ -46,14 +46,23 @@ def _with_products(products: list[dict[str, Any]], **extra: Any) -> dict[str, An
     return marketplace
 
 
-def test_marketplace_events_of_our_products_go_to_the_queue(template: Template) -> None:
+def test_agreement_events_by_type_and_licence_events_of_our_products_go_to_the_queue(template: Template) -> None:
+    # agreement events name no product: a rule filtering on one would drop them (tests/infra/test_event_rules.py
+    # replays AWS's own examples through these patterns)
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {"source": ["aws.agreement-marketplace"], "detail-type": list(AGREEMENT_DETAIL_TYPES)},
+            "Targets": Match.array_with([Match.object_like({"Arn": Match.any_value()})]),
+        },
+    )
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
             "EventPattern": {
                 "source": ["aws.agreement-marketplace"],
-                "detail-type": list(DETAIL_TYPES),
-                "detail": {"product": {"id": ["prod-demo0saas0001"]}},
+                "detail-type": list(LICENSE_DETAIL_TYPES),
+                "detail": {"product": {"code": ["demo-saas-product"]}},
             },
             "Targets": Match.array_with([Match.object_like({"Arn": Match.any_value()})]),
         },
@@ -122,7 +131,6 @@ def test_legacy_products_subscribe_the_queue_to_both_marketplace_topics(tmp_path
                 "TopicArn": f"arn:aws:sns:us-east-1:287250355862:aws-mp-{topic}-notification-legacy-code-1",
             },
         )
-    # a product without an id is matched by its code
     template.has_resource_properties(
         "AWS::Events::Rule",
         {"EventPattern": Match.object_like({"detail": {"product": {"code": ["legacy-code-1"]}}})},
@@ -140,12 +148,14 @@ def test_outside_us_east_1_a_forwarder_stack_sends_the_events_to_the_main_region
     assert forwarders[0].region == "us-east-1"
     assert main.region == "eu-west-1"
     forwarder = Template.from_stack(forwarders[0])
-    rule = next(iter(forwarder.find_resources("AWS::Events::Rule").values()))["Properties"]
-    assert rule["EventPattern"]["source"] == ["aws.agreement-marketplace"]
-    target = rule["Targets"][0]
-    assert "eu-west-1" in str(target["Arn"])
-    assert ":event-bus/default" in str(target["Arn"])
-    assert "DeadLetterConfig" in target
+    rules = [r["Properties"] for r in forwarder.find_resources("AWS::Events::Rule").values()]
+    assert len(rules) == 2
+    for rule in rules:
+        assert rule["EventPattern"]["source"] == ["aws.agreement-marketplace"]
+        target = rule["Targets"][0]
+        assert "eu-west-1" in str(target["Arn"])
+        assert ":event-bus/default" in str(target["Arn"])
+        assert "DeadLetterConfig" in target
 
 
 def test_in_us_east_1_there_is_no_forwarder(tmp_path: Path) -> None:
