@@ -100,7 +100,8 @@ class AdminClient:
         return list(self._call("GET", "buyers")["buyers"])
 
     def subscribe(self, product_code: str, account_id: str, **fields: Any) -> dict[str, Any]:
-        """POST /admin/subscriptions; fields: free_trial, confirm, entitlements, offer_id, concurrent."""
+        """POST /admin/subscriptions; fields: free_trial, confirm, entitlements, offer_id, start_time, concurrent,
+        proposer_account_id (a channel partner's offer), resale_authorization_id."""
         body = {"product_code": product_code, "account_id": account_id, **fields}
         return dict(self._call("POST", "subscriptions", body))
 
@@ -124,6 +125,14 @@ class AdminClient:
 
     def issue_token(self, agreement_id: str) -> dict[str, Any]:
         return dict(self._call("POST", f"subscriptions/{agreement_id}/tokens", {}))
+
+    def renew(self, agreement_id: str, **fields: Any) -> dict[str, Any]:
+        """Renew the agreement; returns the new (renewal) agreement. Fields: offer_id, entitlements."""
+        return dict(self._call("POST", f"subscriptions/{agreement_id}/renew", fields))
+
+    def notify_ending(self, agreement_id: str, days_before_end: int = 30) -> dict[str, Any]:
+        """Send the advance notice that the agreement ends in ``days_before_end`` days."""
+        return dict(self._call("POST", f"subscriptions/{agreement_id}/ending", {"days_before_end": days_before_end}))
 
     def put_entitlements(self, agreement_id: str, entitlements: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(self._call("PUT", f"subscriptions/{agreement_id}/entitlements", {"entitlements": entitlements}))

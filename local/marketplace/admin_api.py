@@ -7,7 +7,7 @@ from typing import Any
 from .demo import DEFAULT_FULFILLMENT_URL, seed_demo
 from .service import AdminError, Marketplace
 
-_LIFECYCLE_POSTS = {"confirm", "fail", "unsubscribe", "finalize", "tokens"}
+_LIFECYCLE_POSTS = {"confirm", "fail", "unsubscribe", "finalize", "tokens", "renew", "ending"}
 
 
 def route_admin(

@@ -21,14 +21,19 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "MeterUsage": {"per_second": 10, "burst": 10},
         "RegisterUsage": {"per_second": 5, "burst": 5},
     },
-    "token_ttl_seconds": 3600,
-    "token_single_use": True,
+    # Registration tokens. AWS's sources disagree on reuse: the API reference lists a resubmitted token among the
+    # causes of ExpiredTokenException (token_single_use=True); AWS's 2026 metering guidance says a token resolves
+    # again, with the same answer, until it expires after about 4 hours (the default). README.md cites both.
+    "token_ttl_seconds": 14400,
+    "token_single_use": False,
     "unsubscribe_grace_seconds": 3600,
     # Where the emulated caller runs; MeterUsage/RegisterUsage signed for another region fail.
     "region": "us-east-1",
     # Regions where the API answers DisabledApiException.
     "disabled_regions": [],
     "seller_account_id": "123456789012",
+    # The seller's display name: EventBridge ``proposer.name`` where AWS's examples carry one.
+    "seller_account_name": "Emulated Seller",
     # MeterUsage/RegisterUsage are signed by the buyer: map access key ids to buyer accounts. A 12-digit
     # access key id is taken as the account itself, which keeps tests short.
     "access_key_accounts": {},
@@ -40,12 +45,25 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # GetEntitlements: every Nth page of a listing is served empty but with a NextToken (0 = never),
     # because AWS documents that this happens and clients must keep paging.
     "entitlement_empty_page_every": 3,
-    # The documented License event example carries the ARN without the "arn:" prefix; set True to
-    # reproduce that quirk.
-    "eventbridge_license_arn_without_prefix": False,
+    # License events' ``license.arn``: "documented" is the seller guide's example form
+    # (``aws:license-manager:us-east-1:<seller account>:l-<id>``, no "arn:" prefix); "arn" is the LicenseArn that
+    # ResolveCustomer returns. Only the ``l-<id>`` is the same in both.
+    "eventbridge_license_arn_format": "documented",
+    # Which event opens the buyer's last hour of usage (sources disagree, README.md "Notifications"):
+    # "ended_first" (seller guide, Pricing for SaaS subscriptions): unsubscribe sends Purchase Agreement Ended and
+    # finalize sends License Deprovisioned; "deprovisioned_first" (seller guide, EventBridge integration page, and
+    # AWS's 2026 metering guidance): unsubscribe sends License Deprovisioned then Ended, finalize sends no event.
+    "end_order": "ended_first",
     # Subscriptions made on the buyer page are confirmed at once unless this is False.
     "buyer_page_auto_confirm": True,
     "max_calls_kept": 100000,
+}
+
+
+# Text switches and the values each accepts.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "eventbridge_license_arn_format": ("documented", "arn"),
+    "end_order": ("ended_first", "deprovisioned_first"),
 }
 
 
@@ -69,5 +87,7 @@ def merge_config(current: dict[str, Any], update: dict[str, Any]) -> dict[str, A
                     raise ValueError(f"{key} must be >= 0")
             elif not isinstance(value, type(default)):
                 raise ValueError(f"{key} must be of type {type(default).__name__}")
+            if key in CHOICES and value not in CHOICES[key]:
+                raise ValueError(f"{key} must be one of {', '.join(CHOICES[key])}")
         merged[key] = copy.deepcopy(value)
     return merged

@@ -21,7 +21,7 @@ from typing import Any
 from .clock import iso, parse_iso
 from .errors import ApiError
 from .model_validation import Violation, summary
-from .world import METERABLE_STATUSES, Product, Subscription, World, quantity_key
+from .world import METERABLE_STATUSES, Product, Subscription, World, pick_current, quantity_key
 
 # Not a secret: RegisterUsage signatures only need to be checkable by tests against this emulator.
 SIGNING_KEY = b"aws-marketplace-emulator-register-usage"
@@ -141,8 +141,10 @@ def check_allocations(allocations: list[dict[str, Any]] | None, total: Decimal, 
     return normalised
 
 
-def _started_hour(sub: Subscription) -> datetime:
-    return hour_of(parse_iso(sub.confirmed_at or sub.created_at))
+def _started_hour(world: World, sub: Subscription) -> datetime:
+    """The first hour of the licence: a renewal keeps the licence, so its start is the first agreement's."""
+    starts = [parse_iso(s.confirmed_at or s.created_at) for s in world.subscriptions_by_license(sub.license_arn)]
+    return hour_of(min(starts, default=parse_iso(sub.confirmed_at or sub.created_at)))
 
 
 # -- ResolveCustomer -------------------------------------------------------------------------------------
@@ -206,13 +208,6 @@ def _batch_product(world: World, records: list[dict[str, Any]], product_code: st
     return world.products[sub.product_code]
 
 
-def _pick(subs: list[Subscription]) -> Subscription | None:
-    live = [s for s in subs if s.status in METERABLE_STATUSES]
-    if live:
-        return live[-1]
-    return subs[-1] if subs else None
-
-
 def _resolve_customer_of(world: World, product: Product, record: dict[str, Any]) -> Subscription | None:
     """The subscription a record bills, None if the customer is known but not subscribed."""
     identifier = record.get("CustomerIdentifier")
@@ -231,7 +226,7 @@ def _resolve_customer_of(world: World, product: Product, record: dict[str, Any])
         subs = world.subscriptions_by_customer_identifier(str(identifier))
         if not subs:
             raise ApiError("InvalidCustomerIdentifierException", f"Customer identifier {identifier} does not exist")
-        return _pick([s for s in subs if s.product_code == product.code])
+        return pick_current([s for s in subs if s.product_code == product.code])
     if account is None:
         raise ApiError(
             "ValidationException",
@@ -240,7 +235,7 @@ def _resolve_customer_of(world: World, product: Product, record: dict[str, Any])
     if license_arn is None:
         if product.customer_mode == "license":
             raise ApiError("InvalidLicenseException", f"LicenseArn is required to meter product {product.code}")
-        return _pick(world.subscriptions_for(product.code, str(account)))
+        return pick_current(world.subscriptions_for(product.code, str(account)))
     sub = world.subscription_by_license(str(license_arn))
     if sub is None:
         raise ApiError("InvalidLicenseException", f"License {license_arn} is not valid")
@@ -272,7 +267,7 @@ def batch_meter_usage(
             )
         ts = _timestamp(record["Timestamp"])
         check_timestamp(ts, now, float(world.config["window_hours"]), world.config)
-        if sub is not None and record.get("LicenseArn") is not None and hour_of(ts) < _started_hour(sub):
+        if sub is not None and record.get("LicenseArn") is not None and hour_of(ts) < _started_hour(world, sub):
             raise ApiError("InvalidLicenseException", "Usage is before the license activation period")
         quantity, kind = _quantity(record, "Quantity", "QuantityAsDecimal")
         allocations = check_allocations(record.get("UsageAllocations"), quantity, kind)
@@ -289,7 +284,8 @@ def batch_meter_usage(
         if sub is None or sub.status not in METERABLE_STATUSES:
             results.append(_result(item.record, str(uuid.uuid4()), "CustomerNotSubscribed"))
             continue
-        key = f"batch|{product.code}|{sub.agreement_id}|{item.record['Dimension']}|{iso(hour_of(item.ts))}"
+        # Per licence, as AWS dedups: a renewal's new agreement keeps the licence and must not bill an hour twice.
+        key = f"batch|{product.code}|{sub.license_arn}|{item.record['Dimension']}|{iso(hour_of(item.ts))}"
         existing = world.ledger_record_for(key)
         if existing is not None:
             same = Decimal(existing["quantity"]) == item.quantity
@@ -353,7 +349,7 @@ def caller_account(config: dict[str, Any], caller: Caller) -> str | None:
 
 def _entitled_subscription(world: World, product: Product, caller: Caller) -> Subscription:
     account = caller_account(world.config, caller)
-    sub = _pick(world.subscriptions_for(product.code, account)) if account else None
+    sub = pick_current(world.subscriptions_for(product.code, account)) if account else None
     if sub is None or sub.status not in METERABLE_STATUSES:
         raise ApiError(
             "CustomerNotEntitledException",

@@ -1,10 +1,11 @@
-"""Subscription lifecycle notifications in the two shapes AWS Marketplace sends them, and their delivery.
+"""What each lifecycle step sends, on which channel, and the delivery of it.
 
-EventBridge (source ``aws.agreement-marketplace``, us-east-1 default bus) is the current channel; the SNS
-topics ``aws-mp-subscription-notification-<code>`` / ``aws-mp-entitlement-notification-<code>`` are the
-legacy one still used by existing listings. The emulator emits both for every lifecycle change so code can
-be tested against either. Every notification lands in the world's queue (polled by the admin API); the
-hub additionally pushes it to Python listeners and webhooks.
+EventBridge (source ``aws.agreement-marketplace``, us-east-1 default bus; shapes in ``eventbridge``) is the current
+channel; the SNS topics ``aws-mp-subscription-notification-<code>`` / ``aws-mp-entitlement-notification-<code>``
+(shapes in ``sns``) the legacy one still used by existing listings. A step sends what AWS sends on each channel
+(most steps on both), so code can be tested against either. Every notification lands in the world's queue (polled
+by the admin API); the hub additionally pushes it to Python listeners and webhooks. README.md ("Notifications")
+gives each rule's source.
 """
 
 from __future__ import annotations
@@ -15,120 +16,84 @@ import queue
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from . import sns
 from .clock import iso
-from .world import SNS_ACCOUNT, Product, Subscription, World
+from .eventbridge import EventFactory
+from .world import Subscription, World
 
 log = logging.getLogger(__name__)
-
-EVENT_SOURCE = "aws.agreement-marketplace"
-EVENT_REGION = "us-east-1"
-AGREEMENT_CREATED = "Purchase Agreement Created - Manufacturer"
-AGREEMENT_ENDED = "Purchase Agreement Ended - Manufacturer"
-LICENSE_UPDATED = "License Updated - Manufacturer"
-LICENSE_DEPROVISIONED = "License Deprovisioned - Manufacturer"
 
 Listener = Callable[[dict[str, Any]], None]
 
 
-def subscription_topic(product_code: str) -> str:
-    return f"arn:aws:sns:us-east-1:{SNS_ACCOUNT}:aws-mp-subscription-notification-{product_code}"
+@dataclass(frozen=True)
+class Message:
+    channel: str  # "eventbridge" | "sns"
+    topic: str  # the detail-type, or the SNS topic ARN
+    agreement_id: str
+    body: dict[str, Any]
 
 
-def entitlement_topic(product_code: str) -> str:
-    return f"arn:aws:sns:us-east-1:{SNS_ACCOUNT}:aws-mp-entitlement-notification-{product_code}"
-
-
-def _agreement_end(sub: Subscription, product: Product, start: datetime) -> str:
-    if sub.ended_at or sub.unsubscribed_at:
-        return str(sub.unsubscribed_at or sub.ended_at)
-    # Pay-as-you-go SaaS agreements have no natural end; contracts default to a year.
-    years = 1 if product.pricing == "contract" else 100
-    return iso(start + timedelta(days=365 * years))
-
-
-def eventbridge_event(
-    detail_type: str, sub: Subscription, product: Product, config: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    seller = str(config["seller_account_id"])
-    detail: dict[str, Any] = {
-        "requestId": str(uuid.uuid4()),
-        "catalog": "AWSMarketplace",
-        "agreement": {"id": sub.agreement_id},
-        "acceptor": {"accountId": sub.account_id},
-        "proposer": {"accountId": seller},
-        "offer": {"id": sub.offer_id},
-        "product": {"id": product.id, "code": product.code, "title": product.name},
-    }
-    resources = [f"arn:aws:aws-marketplace:{EVENT_REGION}:{seller}:AWSMarketplace/Agreement/{sub.agreement_id}"]
-    if detail_type in (AGREEMENT_CREATED, AGREEMENT_ENDED):
-        start = sub.confirmed_at or sub.created_at
-        ended = detail_type == AGREEMENT_ENDED
-        detail["agreement"].update(
-            {
-                "intent": "NEW",
-                "status": "CANCELLED" if ended else "ACTIVE",
-                "createdTime": sub.created_at,
-                "startTime": start,
-                "endTime": _agreement_end(sub, product, datetime.fromisoformat(start.replace("Z", "+00:00"))),
-            }
-        )
-        detail["isFreeTrial"] = sub.free_trial
-    else:
-        arn = sub.license_arn
-        if config.get("eventbridge_license_arn_without_prefix"):
-            arn = arn.removeprefix("arn:")
-        detail["license"] = {"arn": arn}
-        resources.append(sub.license_arn)
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": detail_type,
-        "source": EVENT_SOURCE,
-        "account": seller,
-        "time": iso(now.replace(microsecond=0)),
-        "region": EVENT_REGION,
-        "resources": resources,
-        "detail": detail,
-    }
-
-
-def sns_notification(topic_arn: str, action: str, sub: Subscription, now: datetime) -> dict[str, Any]:
-    message = {
-        "action": action,
-        "customer-identifier": sub.customer_identifier,
-        "product-code": sub.product_code,
-        "offer-identifier": sub.offer_id,
-        "isFreeTrialTermPresent": "true" if sub.free_trial else "false",
-    }
-    message_id = str(uuid.uuid4())
-    return {
-        "Type": "Notification",
-        "MessageId": message_id,
-        "TopicArn": topic_arn,
-        "Message": json.dumps(message),
-        "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
-        "SignatureVersion": "1",
-        # Not a real signature: nothing in a local run can verify one against AWS's certificate.
-        "Signature": "EMULATOR",
-        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-emulator.pem",
-        "UnsubscribeURL": f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic_arn}",
-    }
-
-
-# What each lifecycle step emits, per channel.
-LIFECYCLE: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
-    # step: ([eventbridge detail-types], [(sns topic kind, sns action)])
-    "subscribe": ([AGREEMENT_CREATED, LICENSE_UPDATED], [("subscription", "subscribe-success")]),
-    "subscribe_fail": ([], [("subscription", "subscribe-fail")]),
-    "unsubscribe": ([AGREEMENT_ENDED], [("subscription", "unsubscribe-pending")]),
-    "finalize": ([LICENSE_DEPROVISIONED], [("subscription", "unsubscribe-success")]),
-    "entitlements": ([LICENSE_UPDATED], [("entitlement", "entitlement-updated")]),
+# The legacy SNS message of each step (topic kind, action); steps not listed send none. A renewal's new contract
+# term is an entitlement change, which the entitlement topic announces ("entitlement-updated").
+SNS_PLAN: dict[str, tuple[str, str]] = {
+    "subscribe": (sns.SUBSCRIPTION, "subscribe-success"),
+    "subscribe_fail": (sns.SUBSCRIPTION, "subscribe-fail"),
+    "unsubscribe": (sns.SUBSCRIPTION, "unsubscribe-pending"),
+    "finalize": (sns.SUBSCRIPTION, "unsubscribe-success"),
+    "entitlements": (sns.ENTITLEMENT, "entitlement-updated"),
+    "renew": (sns.ENTITLEMENT, "entitlement-updated"),
 }
+
+
+def _eventbridge_plan(
+    world: World, events: EventFactory, step: str, sub: Subscription, extra: dict[str, Any]
+) -> list[tuple[Subscription, dict[str, Any] | None]]:
+    """(agreement, event) pairs of one step in the order AWS sends them; None where the seller gets no event."""
+    deprovisioned_first = world.config["end_order"] == "deprovisioned_first"
+    if step == "subscribe":
+        return [(sub, events.created(sub)), (sub, events.license_updated(sub))]
+    if step == "unsubscribe" and deprovisioned_first:
+        return [(sub, events.license_deprovisioned(sub)), (sub, events.ended(sub))]
+    if step == "unsubscribe":
+        return [(sub, events.ended(sub))]
+    if step == "finalize":
+        return [] if deprovisioned_first else [(sub, events.license_deprovisioned(sub))]
+    if step == "entitlements":
+        return [(sub, events.amended(sub)), (sub, events.license_updated(sub))]
+    if step == "renew":
+        renewed = world.subscriptions[str(sub.previous_agreement_id)]
+        return [
+            (sub, events.created(sub)),
+            (sub, events.license_updated(sub)),
+            (renewed, events.ended(renewed, "RENEWED")),
+        ]
+    if step == "ending":
+        return [(sub, events.ending(sub, int(extra["days_before_end"])))]
+    return []
+
+
+def messages(world: World, step: str, sub: Subscription, now: datetime, **extra: Any) -> list[Message]:
+    """The messages of one lifecycle step: its EventBridge events, then its SNS message."""
+    events = EventFactory(world.config, world.products[sub.product_code], now)
+    sent = [
+        Message("eventbridge", body["detail-type"], about.agreement_id, body)
+        for about, body in _eventbridge_plan(world, events, step, sub, extra)
+        if body is not None
+    ]
+    if step in SNS_PLAN:
+        kind, action = SNS_PLAN[step]
+        sent.append(
+            Message(
+                "sns", sns.topic_arn(kind, sub.product_code), sub.agreement_id, sns.notification(kind, action, sub, now)
+            )
+        )
+    return sent
 
 
 class NotificationHub:
@@ -157,34 +122,20 @@ class NotificationHub:
         with self._lock:
             self._listeners.remove(listener)
 
-    def emit(self, world: World, step: str, sub: Subscription, now: datetime) -> list[dict[str, Any]]:
+    def emit(self, world: World, step: str, sub: Subscription, now: datetime, **extra: Any) -> list[dict[str, Any]]:
         """Record the notifications of one lifecycle step (caller holds the world lock)."""
-        product = world.products[sub.product_code]
-        detail_types, sns = LIFECYCLE[step]
-        emitted: list[dict[str, Any]] = []
-        for detail_type in detail_types:
-            body = eventbridge_event(detail_type, sub, product, world.config, now)
-            emitted.append(self._append(world, "eventbridge", detail_type, body, sub, step, now))
-        for kind, action in sns:
-            topic = (
-                subscription_topic(sub.product_code) if kind == "subscription" else entitlement_topic(sub.product_code)
-            )
-            body = sns_notification(topic, action, sub, now)
-            emitted.append(self._append(world, "sns", topic, body, sub, step, now))
-        return emitted
+        return [self._append(world, message, step, now) for message in messages(world, step, sub, now, **extra)]
 
-    def _append(
-        self, world: World, channel: str, topic: str, body: dict[str, Any], sub: Subscription, step: str, now: datetime
-    ) -> dict[str, Any]:
+    def _append(self, world: World, message: Message, step: str, now: datetime) -> dict[str, Any]:
         world.notification_seq += 1
         entry = {
             "seq": world.notification_seq,
-            "channel": channel,
-            "topic": topic,
+            "channel": message.channel,
+            "topic": message.topic,
             "step": step,
-            "agreement_id": sub.agreement_id,
+            "agreement_id": message.agreement_id,
             "time": iso(now),
-            "body": body,
+            "body": message.body,
         }
         world.notifications.append(entry)
         with self._lock:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import entitlement, metering
+from . import agreements, entitlement, metering
 from .clock import Clock, iso, parse_iso
 from .config import default_config, merge_config
 from .errors import ApiError
@@ -26,7 +26,7 @@ from .notifications import NotificationHub
 from .quota import TokenBuckets
 from .world import (
     CUSTOMER_MODES,
-    METERABLE_STATUSES,
+    LIVE_STATUSES,
     PRICING_MODELS,
     Buyer,
     Product,
@@ -382,6 +382,7 @@ class Marketplace:
         raw_entitlements = body.get("entitlements")
         try:
             entitlements = [entitlement.normalize_entitlement(e) for e in raw_entitlements or []]
+            channel = agreements.sale_channel(body)
         except ValueError as exc:
             raise AdminError(str(exc)) from exc
         with self.lock:
@@ -397,7 +398,7 @@ class Marketplace:
                     raise AdminError(f"bad start_time: {exc}") from exc
             self.world.buyers.setdefault(account, Buyer(account))
             earlier = self.world.subscriptions_for(product_code, account)
-            if any(s.status in ("pending", *METERABLE_STATUSES) for s in earlier) and not body.get("concurrent"):
+            if any(s.status in LIVE_STATUSES for s in earlier) and not body.get("concurrent"):
                 # Concurrent agreements exist on AWS, but an accidental double subscribe in a test is the
                 # likelier story; ask for it explicitly.
                 raise AdminError(f"account {account} already has a live subscription to {product_code}", 409)
@@ -413,6 +414,8 @@ class Marketplace:
                 free_trial=bool(body.get("free_trial", False)),
                 created_at=iso(now),
                 entitlements=entitlements,
+                proposer_account_id=channel["proposer_account_id"],
+                resale_authorization_id=channel["resale_authorization_id"],
             )
             self.world.subscriptions[sub.agreement_id] = sub
             # The token is handed out now even for a backdated agreement, so it is usable straight away.
@@ -443,6 +446,21 @@ class Marketplace:
         sub.status = "ended"
         sub.ended_at = iso(now)
         self.hub.emit(self.world, "finalize", sub, now)
+
+    def _renew(self, sub: Subscription, now: datetime, body: dict[str, Any]) -> Subscription:
+        """A renewal: a new agreement takes over the licence; the renewed one is no longer live ("replaced")."""
+        if sub.status != "active":
+            raise AdminError(f"agreement is {sub.status}, not active", 409)
+        try:
+            renewal = agreements.renewal_of(sub, self.world.products[sub.product_code], now, body)
+        except ValueError as exc:
+            raise AdminError(str(exc)) from exc
+        sub.status = "replaced"
+        sub.ended_at = iso(now)
+        sub.replaced_by = renewal.agreement_id
+        self.world.subscriptions[renewal.agreement_id] = renewal
+        self.hub.emit(self.world, "renew", renewal, now)
+        return renewal
 
     def _get_sub(self, agreement_id: str) -> Subscription:
         sub = self.world.subscriptions.get(agreement_id)
@@ -495,6 +513,15 @@ class Marketplace:
                 except ValueError as exc:
                     raise AdminError(str(exc)) from exc
                 self.hub.emit(self.world, "entitlements", sub, now)
+            elif action == "renew":
+                sub = self._renew(sub, now, body)
+            elif action == "ending":
+                days = body.get("days_before_end", 30)
+                if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+                    raise AdminError("days_before_end must be a positive whole number of days")
+                if sub.status != "active":
+                    raise AdminError(f"agreement is {sub.status}, not active", 409)
+                self.hub.emit(self.world, "ending", sub, now, days_before_end=days)
             else:
                 raise AdminError(f"unknown action {action!r}", 404)
             self.persist()

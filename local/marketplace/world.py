@@ -26,9 +26,10 @@ SNS_ACCOUNT = "287250355862"
 CUSTOMER_MODES = ("license", "legacy")
 PRICING_MODELS = ("usage", "contract")
 # pending: created, not yet confirmed; active; unsubscribe_pending: cancelled, final usage still accepted;
-# ended: finalized, no more usage; failed: subscribe-fail.
-SUBSCRIPTION_STATUSES = ("pending", "active", "unsubscribe_pending", "ended", "failed")
+# ended: finalized, no more usage; failed: subscribe-fail; replaced: a renewal's new agreement took over its licence.
+SUBSCRIPTION_STATUSES = ("pending", "active", "unsubscribe_pending", "ended", "failed", "replaced")
 METERABLE_STATUSES = ("active", "unsubscribe_pending")
+LIVE_STATUSES = ("pending", *METERABLE_STATUSES)
 
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
@@ -96,6 +97,25 @@ class Subscription:
     unsubscribed_at: str | None = None
     ended_at: str | None = None
     entitlements: list[dict[str, Any]] = field(default_factory=list)
+    # Who proposed the offer: None is the seller itself (a direct offer); another account is a channel partner.
+    proposer_account_id: str | None = None
+    # Set when the agreement was sold through a resale authorization ("resaleauthz-...").
+    resale_authorization_id: str | None = None
+    # A renewal's agreement names the one it renewed; the renewed one names its successor.
+    previous_agreement_id: str | None = None
+    replaced_by: str | None = None
+
+
+def pick_current(subs: list[Subscription]) -> Subscription | None:
+    """The record that speaks for a buyer or a licence now: the newest meterable one, else the newest of any.
+
+    Several records can share a licence (a renewal keeps it and leaves the renewed agreement behind) or a legacy
+    customer identifier (a re-subscription keeps it), so a lookup must not stop at the first match.
+    """
+    live = [s for s in subs if s.status in METERABLE_STATUSES]
+    if live:
+        return live[-1]
+    return subs[-1] if subs else None
 
 
 @dataclass
@@ -133,11 +153,11 @@ class World:
 
     # -- lookups -------------------------------------------------------------------------------------
 
+    def subscriptions_by_license(self, license_arn: str) -> list[Subscription]:
+        return [s for s in self.subscriptions.values() if s.license_arn == license_arn]
+
     def subscription_by_license(self, license_arn: str) -> Subscription | None:
-        for sub in self.subscriptions.values():
-            if sub.license_arn == license_arn:
-                return sub
-        return None
+        return pick_current(self.subscriptions_by_license(license_arn))
 
     def subscriptions_by_customer_identifier(self, customer_identifier: str) -> list[Subscription]:
         return [s for s in self.subscriptions.values() if s.customer_identifier == customer_identifier]
@@ -177,7 +197,8 @@ class World:
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported state file version {data.get('version')!r}")
         config = default_config()
-        config.update(data.get("config") or {})
+        # Keys a newer emulator dropped (e.g. eventbridge_license_arn_without_prefix) are left behind.
+        config.update({k: v for k, v in (data.get("config") or {}).items() if k in config})
         world = cls(
             config=config,
             clock_offset_seconds=float(data.get("clock_offset_seconds", 0.0)),

@@ -17,6 +17,7 @@ def test_state_survives_restart(tmp_path):
     try:
         admin = AdminClient(server.url)
         admin.set_clock(iso(NOW))
+        admin.put_config(token_single_use=True)  # so that "used" is state the restart must keep
         admin.create_product("p1", ["api_calls"])
         sub = admin.subscribe("p1", "111122223333", start_time=iso(NOW - timedelta(days=1)))
         client = aws_client("meteringmarketplace", server.url)

@@ -1,6 +1,11 @@
-"""Registration tokens: ResolveCustomer answers, expiry on the emulator clock, single use."""
+"""Registration tokens: ResolveCustomer answers, expiry on the emulator clock, and both readings of reuse.
+
+AWS's 2026 metering guidance (the default): a token resolves again, with the same answer, until it expires after
+about 4 hours. The API reference (``token_single_use``): a resubmitted token is ExpiredTokenException."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 
@@ -26,10 +31,13 @@ def test_resolve_customer_license_mode(env):
     assert "CustomerIdentifier" not in resolved
 
 
-def test_token_expires_on_the_emulator_clock(env):
+def test_token_lives_about_four_hours_by_default(env):
     sub = env.subscribe_buyer()
-    env.admin.advance_clock(3601)
+    assert sub["token_expires_at"].startswith(iso(NOW + timedelta(hours=4))[:-1])
     client = env.metering(max_attempts=1)
+    env.admin.advance_clock(4 * 3600 - 1)
+    assert client.resolve_customer(RegistrationToken=sub["registration_token"])["LicenseArn"] == sub["license_arn"]
+    env.admin.advance_clock(1)
     with pytest.raises(client.exceptions.ExpiredTokenException):
         client.resolve_customer(RegistrationToken=sub["registration_token"])
 
@@ -41,24 +49,33 @@ def test_token_ttl_is_configurable_and_fresh_tokens_can_be_issued(env):
     client = env.metering(max_attempts=1)
     assert client.resolve_customer(RegistrationToken=sub["registration_token"])
     env.admin.advance_clock(120)
+    with pytest.raises(client.exceptions.ExpiredTokenException):
+        client.resolve_customer(RegistrationToken=sub["registration_token"])
     fresh = env.admin.issue_token(sub["agreement_id"])["registration_token"]
     assert client.resolve_customer(RegistrationToken=fresh)["LicenseArn"] == sub["license_arn"]
 
 
-def test_token_is_single_use_by_default(env):
+def test_by_default_a_token_resolves_again_with_the_same_answer_until_it_expires(env):
+    sub = env.subscribe_buyer()
+    client = env.metering(max_attempts=1)
+    first = client.resolve_customer(RegistrationToken=sub["registration_token"])
+    env.admin.advance_clock(3 * 3600)
+    again = client.resolve_customer(RegistrationToken=sub["registration_token"])
+    first.pop("ResponseMetadata")
+    again.pop("ResponseMetadata")
+    assert again == first
+    env.admin.advance_clock(3600)
+    with pytest.raises(client.exceptions.ExpiredTokenException):
+        client.resolve_customer(RegistrationToken=sub["registration_token"])
+
+
+def test_single_use_switch_refuses_a_resubmitted_token(env):
+    env.admin.put_config(token_single_use=True)
     sub = env.subscribe_buyer()
     client = env.metering(max_attempts=1)
     client.resolve_customer(RegistrationToken=sub["registration_token"])
     with pytest.raises(client.exceptions.ExpiredTokenException):
         client.resolve_customer(RegistrationToken=sub["registration_token"])
-
-
-def test_reuse_can_be_allowed(env):
-    env.admin.put_config(token_single_use=False)
-    sub = env.subscribe_buyer()
-    client = env.metering(max_attempts=1)
-    for _ in range(2):
-        assert client.resolve_customer(RegistrationToken=sub["registration_token"])
 
 
 @pytest.mark.parametrize("token", ["garbled", "x" * 300, "ab+/=="])
@@ -69,10 +86,19 @@ def test_unknown_token_is_invalid(env, token):
         client.resolve_customer(RegistrationToken=token)
 
 
-def test_lost_resolve_response_burns_the_token(env):
-    # The awkward real-world case: the token was consumed but the answer never arrived.
+def test_lost_resolve_response_burns_a_single_use_token(env):
+    # The awkward case under the API reference's reading: the token was spent but the answer never arrived.
+    env.admin.put_config(token_single_use=True)
     sub = env.subscribe_buyer()
     env.admin.queue_errors({"operation": "ResolveCustomer", "code": "LostResponse"})
     client = env.metering(max_attempts=2)
     with pytest.raises(client.exceptions.ExpiredTokenException):
         client.resolve_customer(RegistrationToken=sub["registration_token"])
+
+
+def test_lost_resolve_response_is_recovered_by_a_retry_by_default(env):
+    sub = env.subscribe_buyer()
+    env.admin.queue_errors({"operation": "ResolveCustomer", "code": "LostResponse"})
+    client = env.metering(max_attempts=2)
+    assert client.resolve_customer(RegistrationToken=sub["registration_token"])["LicenseArn"] == sub["license_arn"]
+    assert [c["operation"] for c in env.admin.calls()] == ["ResolveCustomer", "ResolveCustomer"]

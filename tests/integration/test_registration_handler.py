@@ -68,8 +68,16 @@ class Harness:
         return DynamoCustomerRepository(self.dynamodb, self.settings.customers_table)
 
 
-@pytest.fixture
-def harness(marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Settings]) -> Harness:
+@pytest.fixture(params=["reusable-tokens", "single-use-tokens"])
+def harness(
+    request: pytest.FixtureRequest,
+    marketplace: EmulatorHandle,
+    dynamodb: Any,
+    handler_environment: Callable[..., Settings],
+) -> Harness:
+    # AWS's sources disagree: a token resolves again until it expires (2026 metering guidance, the emulator's
+    # default), or a resubmitted token is ExpiredTokenException (the API reference): every test runs under both
+    marketplace.admin.put_config(token_single_use=request.param == "single-use-tokens")
     products = [
         {"code": LICENSE_PRODUCT, "name": "Acme Analytics", "customer_mode": "license"},
         {"code": LEGACY_PRODUCT, "name": "Acme Legacy", "customer_mode": "legacy"},
