@@ -38,6 +38,12 @@ chromium:
 		echo "installing Debian's chromium (needs root)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# The AWS SDK for JavaScript v3 that tests/emulator/test_js_sdk.py drives the emulator with: exact versions from
+# the npm registry, as package-lock.json pins them.
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund
+	touch $@
+
 lint: .venv/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -47,7 +53,7 @@ fmt: .venv/.installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: .venv/.installed layer dynamodb-local chromium lint
+test: .venv/.installed layer dynamodb-local chromium tests/js/node_modules/.installed lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: .venv/.installed dynamodb-local

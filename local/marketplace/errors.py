@@ -4,11 +4,7 @@ from __future__ import annotations
 
 
 class ApiError(Exception):
-    """An AWS-shaped error: ``__type`` code, message, HTTP status.
-
-    Only InternalServiceErrorException is a 5xx fault in the service model; everything else the
-    Marketplace APIs answer with is a 400, which is what makes botocore classify retryability correctly.
-    """
+    """An AWS-shaped error: ``__type`` code, message, HTTP status (see :func:`default_status`)."""
 
     def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
@@ -17,11 +13,27 @@ class ApiError(Exception):
         self.status = status if status is not None else default_status(code)
 
 
+# Statuses the AWS service model sets with Smithy's httpError trait. botocore's JSON model drops that trait;
+# the AWS SDK for JavaScript v3 keeps it in its error schemas, and tests/emulator/test_js_sdk.py checks every
+# modelled error of both services against them.
+MODELLED_STATUS = {"IdempotencyConflictException": 409}
+# Answered by AWS's front end before the request reaches the service, so not in the service model.
+FRONT_END_STATUS = {
+    "MissingAuthenticationTokenException": 403,
+    "InvalidSignatureException": 403,
+    "AccessDeniedException": 403,
+    "RequestEntityTooLargeException": 413,
+}
+
+
 def default_status(code: str) -> int:
+    """The model's status for ``code``; otherwise Smithy's default: 500 for a server fault, 400 for the rest."""
+    if code in MODELLED_STATUS:
+        return MODELLED_STATUS[code]
+    if code in FRONT_END_STATUS:
+        return FRONT_END_STATUS[code]
     if code == "InternalServiceErrorException":
         return 500
-    if code in {"MissingAuthenticationTokenException", "InvalidSignatureException", "AccessDeniedException"}:
-        return 403
     return 400
 
 

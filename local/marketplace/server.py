@@ -31,7 +31,9 @@ from .service import ENTITLEMENT, METERING, AdminError, Marketplace
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024
+# "BatchMeterUsage requests must be less than 1MB in size" (API reference), on top of the 25-record cap; 1 MB
+# read as 1,048,576 bytes, the stricter reading would be 1,000,000. See README "Request size".
+BATCH_METER_USAGE_MAX_BYTES = 1024 * 1024
 METERING_TARGET = "AWSMPMeteringService"
 ENTITLEMENT_TARGET = "AWSMPEntitlementService"
 SIGNING_NAME = "aws-marketplace"
@@ -141,17 +143,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.marketplace.log_unroutable(operation or target, caller, error)
             self._aws_json_error(error, "")
             return
+        if operation == "BatchMeterUsage" and len(body) >= BATCH_METER_USAGE_MAX_BYTES:
+            # Refused in front of the service, like other oversized requests: no quota taken, nothing parsed.
+            error = ApiError(
+                "RequestEntityTooLargeException",
+                f"Request of {len(body)} bytes is too large: BatchMeterUsage requests must be less than "
+                f"{BATCH_METER_USAGE_MAX_BYTES} bytes",
+            )
+            self.marketplace.log_unroutable(operation, caller, error)
+            self._aws_json_error(error, "")
+            return
         params: dict[str, Any] | None = None
         parse_error = None
-        if len(body) > MAX_BODY:
-            parse_error = "Request must be less than 1 MB"
-        else:
-            try:
-                loaded = json.loads(body or b"{}")
-                params = loaded if isinstance(loaded, dict) else None
-                parse_error = None if params is not None else "Request body must be a JSON object"
-            except ValueError:
-                parse_error = "Request body is not valid JSON"
+        try:
+            loaded = json.loads(body or b"{}")
+            params = loaded if isinstance(loaded, dict) else None
+            parse_error = None if params is not None else "Request body must be a JSON object"
+        except ValueError:
+            parse_error = "Request body is not valid JSON"
         outcome = self.marketplace.handle_aws(service, operation, params, caller, parse_error)
         if outcome.lose_response:
             self._drop_connection()

@@ -57,7 +57,8 @@ def test_queued_error_raises_the_modelled_exception(marketplace, service, operat
     exception_class = getattr(client.exceptions, code)
     with pytest.raises(exception_class) as caught:
         getattr(client, _method(operation))(**VALID_PARAMS[operation])
-    expected_status = 500 if code == "InternalServiceErrorException" else 400
+    # IdempotencyConflictException carries httpError 409 in AWS's Smithy model (see test_js_sdk.py).
+    expected_status = {"InternalServiceErrorException": 500, "IdempotencyConflictException": 409}.get(code, 400)
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == expected_status
     assert caught.value.response["Error"]["Code"] == code
     (call,) = marketplace.admin.calls()
