@@ -74,6 +74,13 @@ class Customer:
     def meterable(self) -> bool:
         return self.state in METERABLE_STATES
 
+    @property
+    def activation_announced(self) -> bool:
+        """"Customer Activated" went out for the current subscription: a renewal, a licence update or a repeated event
+        announces nothing more; a subscription after an announced end is announced again."""
+        announced = self.announced_activation
+        return announced is not None and (self.announced_end is None or announced > self.announced_end)
+
     def event_detail(self) -> dict[str, object]:
         """The customer as our events ("Customer Registered / Activated / Ended") describe it to the seller."""
         return {

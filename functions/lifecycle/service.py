@@ -158,7 +158,7 @@ class Lifecycle:
         state = times.state if times.changed_at else customer.state
         if state in LEAVING:
             self._begin_ending(customer, times, event)
-        if state is SubscriptionState.ACTIVE and times.activated is not None:
+        if state is SubscriptionState.ACTIVE and not customer.activation_announced:
             self._announce(customer, CUSTOMER_ACTIVATED, "announced_activation", customer.announced_activation, times)
         if state is SubscriptionState.ENDED:
             self._announce_end(customer, times)

@@ -197,10 +197,7 @@ class Registrations:
 
     def _announce_activation(self, customer: Customer) -> None:
         """A subscription confirmed before the buyer registered had no customer to announce then: announce it now."""
-        announced = customer.announced_activation
-        if customer.state is not SubscriptionState.ACTIVE or (
-            announced is not None and announced >= customer.state_changed_at
-        ):
+        if customer.state is not SubscriptionState.ACTIVE or customer.activation_announced:
             return
         self._publish(CUSTOMER_ACTIVATED, customer.event_detail())
         self.customers.mark_announced(customer.ref, "announced_activation", customer.state_changed_at)

@@ -277,3 +277,34 @@ def test_a_legacy_buyer_leaves_through_sns_with_the_final_usage_billed(world: Li
     notify("subscription_unsubscribe-success.txt")
     assert buyer.state() is SubscriptionState.ENDED
     assert [d for d, _ in world.published()] == [CUSTOMER_ACTIVATED, CUSTOMER_ENDED]
+
+
+@pytest.mark.parametrize("licence_format", ["documented", "arn"])
+@pytest.mark.parametrize("end_order", ["ended_first", "deprovisioned_first"])
+def test_the_emulators_own_events_carry_a_buyer_from_subscription_to_the_end(
+    world: LifecycleWorld, end_order: str, licence_format: str
+) -> None:
+    admin = world.marketplace.admin
+    admin.put_config(end_order=end_order, eventbridge_license_arn_format=licence_format)
+    # Given a buyer who subscribes (the emulator's Created and License Updated) and registers
+    subscription = admin.subscribe(PRODUCT, BUYER)
+    world.deliver()
+    world.register(subscription["registration_token"])
+    ref = CustomerRef(PRODUCT, license_arn=subscription["license_arn"])
+    assert world.customer(ref).state is SubscriptionState.ACTIVE
+    assert world.use(world.customer(ref), 9, "u-1").accepted == ("u-1",)
+    # When their agreement is renewed, Then they stay subscribed through the replaced agreement's end
+    renewed = admin.renew(subscription["agreement_id"])
+    world.deliver()
+    assert world.customer(ref).state is SubscriptionState.ACTIVE
+    # When they unsubscribe, and the emulator's grace (the final hour) runs out
+    admin.unsubscribe(renewed["agreement_id"])
+    world.deliver()
+    assert world.customer(ref).state is SubscriptionState.ENDING
+    assert world.use(world.customer(ref), 3, "u-2").accepted == ("u-2",)
+    world.pass_time(65 * MINUTE)
+    # Then everything accepted was billed before the end, and they are ended
+    assert world.customer(ref).state is SubscriptionState.ENDED
+    assert world.billed(subscription["license_arn"]) == 12
+    assert [d for d, _ in world.published()] == [CUSTOMER_ENDED]  # activation announced at registration
+    assert world.failures == []
