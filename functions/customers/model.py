@@ -76,8 +76,8 @@ class Customer:
 
     @property
     def activation_announced(self) -> bool:
-        """"Customer Activated" went out for the current subscription: a renewal, a licence update or a repeated event
-        announces nothing more; a subscription after an announced end is announced again."""
+        """Whether "Customer Activated" went out for the current subscription: a renewal, a licence update or a
+        repeated event announces nothing more; a subscription after an announced end is announced again."""
         announced = self.announced_activation
         return announced is not None and (self.announced_end is None or announced > self.announced_end)
 
