@@ -55,6 +55,8 @@ def _json_body() -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise RequestRejected(HTTPStatus.BAD_REQUEST, "body", f"is not valid JSON ({error})") from None
+    except RecursionError:
+        raise RequestRejected(HTTPStatus.BAD_REQUEST, "body", "is nested too deeply") from None
 
 
 @app.post("/usage")
@@ -78,12 +80,20 @@ def usage_rejected(error: UsageRejected) -> Response[dict[str, Any]]:
 
 
 def storage_failed(error: StorageError) -> Response[dict[str, Any]]:
-    # Some events may be stored: a retry of the same batch counts them once (same ids), so retrying is safe.
-    logger.warning("usage storage failed", extra={"code": error.code})
+    # Some events may be stored: a retry of the same batch counts them once (same ids), so retrying is safe; but
+    # only a retryable failure (throttling, a 5xx) is worth it: anything else is ours to fix, and says so.
+    if error.retryable:
+        logger.warning("usage storage failed", extra={"code": error.code})
+        return Response(
+            status_code=HTTPStatus.SERVICE_UNAVAILABLE,
+            content_type=JSON_CONTENT_TYPE,
+            body={"message": "storage is busy: send the same batch again (events already stored count once)"},
+        )
+    logger.error("usage storage refused a write", extra={"code": error.code})
     return Response(
-        status_code=HTTPStatus.SERVICE_UNAVAILABLE,
+        status_code=HTTPStatus.INTERNAL_SERVER_ERROR,
         content_type=JSON_CONTENT_TYPE,
-        body={"message": "storage is busy: send the same batch again (events already stored count once)"},
+        body={"message": "the usage store refused this batch: sending it again will not help; the seller is alerted"},
     )
 
 

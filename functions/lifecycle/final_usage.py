@@ -115,7 +115,7 @@ def requested_final_usage(body: str) -> CustomerRef | None:
     """The customer a final-usage message names; None for any other message."""
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not ours: the notification parser says what is wrong with it
         return None
     if not isinstance(document, dict) or FINAL_USAGE not in document:
         return None

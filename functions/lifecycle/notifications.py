@@ -155,10 +155,12 @@ def parse_notification(body: str, *, message_id: str, sent_at: datetime) -> Life
 def _json_object(text: str) -> dict[str, Any]:
     try:
         document = json.loads(text)
+    except RecursionError:
+        raise MalformedNotification("body: nested too deeply") from None
     except ValueError:
         try:
             document = json.loads(_TRAILING_COMMA.sub(r"\1", text))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MalformedNotification("body: is not JSON") from None
     if not isinstance(document, dict):
         raise MalformedNotification("body: is not a JSON object")

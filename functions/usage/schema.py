@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from functions.usage.model import DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY
 
@@ -16,6 +26,26 @@ _TAG = r"^[a-zA-Z0-9+ -=._:\/@]+$"
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_TAG)]
 TagValue = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_TAG)]
 Quantity = Annotated[StrictInt, Field(ge=0, le=MAX_INTEGER_QUANTITY)] | str
+# BatchMeterUsage's own LicenseArn pattern (botocore's model): ASCII, so our keys stay within DynamoDB's byte limits
+_LICENSE_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:[A-Za-z0-9][A-Za-z0-9_/.-]{0,62}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9_/.-]{0,63}"
+    r":[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,1023}$"
+)
+_ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:\d{2})$")
+_TIMESTAMP_FORMAT = "must be an ISO 8601 date-time with a time zone, e.g. 2026-11-26T10:15:00Z"
+
+
+def _iso_8601(value: Any) -> Any:
+    """The contract's one timestamp format: not epoch seconds, milliseconds or floats, which pydantic would guess at.
+    In-process producers may pass an aware datetime."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_8601.match(value):
+        raise ValueError(_TIMESTAMP_FORMAT)
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 def _check_decimal(value: StrictInt | str) -> StrictInt | str:
@@ -43,10 +73,17 @@ class UsageEventIn(BaseModel):
     license_arn: str | None = Field(default=None, min_length=1, max_length=512)
     customer_aws_account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
     customer_identifier: str | None = Field(default=None, min_length=1, max_length=255)
-    timestamp: datetime | None = None
+    timestamp: Timestamp | None = None
     allocations: tuple[AllocationIn, ...] | None = Field(default=None, min_length=1, max_length=MAX_ALLOCATIONS)
 
     _quantity = field_validator("quantity")(_check_decimal)
+
+    @field_validator("license_arn")
+    @classmethod
+    def _licence(cls, value: str | None) -> str | None:
+        if value is not None and not _LICENSE_ARN.match(value):
+            raise ValueError("must be the buyer's LicenseArn, as ResolveCustomer returned it (arn:aws:...)")
+        return value
 
     @field_validator("timestamp")
     @classmethod

@@ -105,8 +105,9 @@ def test_a_good_batch_is_stored_and_a_repeat_counts_as_duplicates(api: Any) -> N
         (b"[1, 2]", "application/json", 400, "body"),
         (b'{"events": ["' + b"x" * MAX_BODY_BYTES + b'"]}', "application/json", 413, "body"),
         (_body(*(_event(n) for n in range(101))), "application/json", 422, "events"),
+        (b'{"events": [' + b"[" * 20_000 + b"]" * 20_000 + b"]}", "application/json", 400, "body"),
     ],
-    ids=["content type", "malformed JSON", "not an object", "too large", "over 100 events"],
+    ids=["content type", "malformed JSON", "not an object", "too large", "over 100 events", "nested 20,000 deep"],
 )
 def test_a_bad_request_is_refused_naming_why_and_nothing_is_stored(
     api: Any, body: bytes, content_type: str, status: int, field: str
@@ -127,6 +128,13 @@ def test_a_bad_request_is_refused_naming_why_and_nothing_is_stored(
         ({"quantity": "1.5.2"}, "events[1].quantity"),
         ({"quantity": "2.5"}, "events[1].quantity"),  # a whole-unit dimension
         ({"timestamp": (datetime.now(UTC) + timedelta(hours=2)).isoformat()}, "events[1].timestamp"),
+        # a key DynamoDB would refuse (over 2,048 bytes): not a licence ARN anyway, so a 422, never a 503 "retry"
+        ({"license_arn": "\U0001f600" * 512}, "events[1].license_arn"),
+        # the contract's one timestamp format: ISO 8601 with a time zone, never a guess at epoch numbers
+        ({"timestamp": int(datetime.now(UTC).timestamp())}, "events[1].timestamp"),
+        ({"timestamp": datetime.now(UTC).timestamp()}, "events[1].timestamp"),
+        ({"timestamp": str(int(datetime.now(UTC).timestamp() * 1000))}, "events[1].timestamp"),
+        ({"timestamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")}, "events[1].timestamp"),
     ],
 )
 def test_a_bad_event_is_a_422_naming_its_field_and_nothing_of_the_batch_is_stored(
@@ -136,3 +144,16 @@ def test_a_bad_event_is_a_422_naming_its_field_and_nothing_of_the_batch_is_store
     assert status == 422
     assert field in _fields(answer)
     assert api.stored() == []
+
+
+def test_a_storage_failure_retrying_cannot_fix_is_a_500_that_does_not_say_retry(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a usage table that does not exist (a deployment mistake: DynamoDB answers ResourceNotFoundException)
+    monkeypatch.setenv("USAGE_TABLE", "no-such-usage-table")
+    get_settings.cache_clear()
+    # When a good batch arrives
+    status, answer = api(_body(_event(0)))
+    # Then it is a 500 that tells the producer a retry will not help (never the 503 "send it again")
+    assert status == 500
+    assert "will not help" in answer["message"]

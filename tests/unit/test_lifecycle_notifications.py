@@ -146,6 +146,7 @@ def _without(example: str, *path: str) -> dict[str, object]:
         (_without("ended_proposer.json", "detail", "acceptor"), "detail.acceptor"),
         (_without("ended_proposer.json", "detail", "agreement", "id"), "detail.agreement.id"),
         ('{"action": "subscribe-success"}', "Message.customer-identifier"),
+        ("[" * 20_000 + "]" * 20_000, "nested too deeply"),
     ],
 )
 def test_malformed_messages_say_what_is_wrong(body: dict[str, object] | str, named: str) -> None:
