@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
 from functions.customers.model import Customer
 from functions.metering.gateway import MeteringRecord, allocation_bytes
 from functions.settings import Product
-from functions.usage.model import Allocation, UsageEvent
+from functions.usage.model import HOUR, MAX_DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY, Allocation, UsageEvent
 
 
 @dataclass
@@ -124,3 +124,51 @@ def zero_records(
                     )
                 )
     return sorted(zeros, key=lambda r: r.key)
+
+
+def spill(
+    hour: datetime, records: Sequence[MeteringRecord], carried: Sequence[MeteringRecord]
+) -> tuple[list[MeteringRecord], list[MeteringRecord]]:
+    """``hour``'s records with what earlier hours carried into them, each within Marketplace's largest quantity, and
+    what they carry into the next hour (records of that hour).
+
+    Marketplace takes one record per (customer, dimension, hour), of at most 2,147,483,647 units (9,999,999,999.999999
+    for a decimal dimension), so an hour whose usage exceeds it cannot be billed in one record: the excess is billed
+    in the next hours of the same customer and dimension, as untagged usage. Deterministic for the same inputs, so
+    the hourly flush and a leaving buyer's final usage compute the same records.
+    """
+    by_key = {r.key: r for r in records}
+    for carry in carried:
+        record = by_key.get(carry.key)
+        if record is None:
+            by_key[carry.key] = replace(carry, hour=hour, events=0)
+            continue
+        allocations = record.allocations
+        if allocations:
+            untagged = sum((a.quantity for a in allocations if not a.tags), Decimal(0)) + carry.quantity
+            allocations = (Allocation((), untagged), *(a for a in allocations if a.tags))
+        by_key[carry.key] = replace(record, quantity=record.quantity + carry.quantity, allocations=allocations)
+    billed: list[MeteringRecord] = []
+    carry_out: list[MeteringRecord] = []
+    for key in sorted(by_key):
+        record = by_key[key]
+        cap = Decimal(MAX_INTEGER_QUANTITY) if record.integer else MAX_DECIMAL_QUANTITY
+        if record.quantity <= cap:
+            billed.append(record)
+            continue
+        excess = record.quantity - cap
+        billed.append(replace(record, quantity=cap, allocations=_without(record.allocations, excess)))
+        carry_out.append(replace(record, hour=hour + HOUR, quantity=excess, allocations=(), events=0))
+    return billed, carry_out
+
+
+def _without(allocations: tuple[Allocation, ...], amount: Decimal) -> tuple[Allocation, ...]:
+    """``allocations`` less ``amount`` units: from the untagged usage first, then from the smallest tag sets."""
+    left = amount
+    kept: list[Allocation] = []
+    for allocation in sorted(allocations, key=lambda a: (bool(a.tags), a.quantity, a.tags)):
+        taken = min(left, allocation.quantity)
+        left -= taken
+        if allocation.quantity > taken:
+            kept.append(Allocation(allocation.tags, allocation.quantity - taken))
+    return tuple(sorted(kept, key=lambda a: a.tags))

@@ -58,6 +58,14 @@ class MeteringLedger(Protocol):
 
     def write_results(self, results: Sequence[RecordResult]) -> None: ...
 
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        """What earlier hours carried into ``hour`` (usage over one record's maximum quantity)."""
+        ...
+
+    def write_carry(self, records: Sequence[MeteringRecord]) -> None:
+        """Keep what is carried into each record's hour (the same records again change nothing)."""
+        ...
+
     def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool: ...
 
     def release_lease(self, owner: str) -> None: ...
@@ -88,7 +96,7 @@ def _record_item(record: MeteringRecord, expires_at: int) -> dict[str, Any]:
 def record_from_item(item: dict[str, Any]) -> MeteringRecord:
     return MeteringRecord(
         key=item["sk"]["S"],
-        hour=parse_hour_key(item["pk"]["S"].removeprefix("REC#")),
+        hour=parse_hour_key(item["pk"]["S"].partition("#")[2]),  # REC#<hour> (a record), CARRY#<hour> (carried in)
         product_code=item["p"]["S"],
         customer_key=item["c"]["S"],
         customer_aws_account_id=item["a"]["S"],
@@ -206,6 +214,26 @@ class DynamoMeteringLedger:
                 item["m"] = {"S": result.metering_record_id}
             if result.reason:
                 item["e"] = {"S": result.reason}
+            items.append(item)
+        self._batch_put(items)
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        try:
+            pages = self._client.get_paginator("query").paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"CARRY#{hour_key(hour)}"}},
+                ConsistentRead=True,
+            )
+            return [record_from_item(item) for page in pages for item in page["Items"]]
+        except ClientError as error:
+            raise StorageError.from_client_error(error) from error
+
+    def write_carry(self, records: Sequence[MeteringRecord]) -> None:
+        items = []
+        for record in records:
+            item = _record_item(record, self._expires_at(record))
+            item["pk"] = {"S": f"CARRY#{hour_key(record.hour)}"}
             items.append(item)
         self._batch_put(items)
 

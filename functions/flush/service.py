@@ -13,7 +13,7 @@ from typing import Protocol
 
 from functions.clock import Clock
 from functions.customers.repository import CustomerRepository
-from functions.flush.aggregate import aggregate, zero_records
+from functions.flush.aggregate import aggregate, spill, zero_records
 from functions.flush.ledger import MeteringLedger, RecordResult
 from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
 from functions.metering.gateway import CallPacker, MeteringGateway, MeteringRecord
@@ -174,10 +174,12 @@ def _seal_closed_hours(
         if out_of_time():
             return sealed, True
         events = [*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour)]
-        records = aggregate(hour, events, products)
+        records, carry = spill(hour, aggregate(hour, events, products), deps.ledger.carried_into(hour))
         if any(p.zero_usage_records for p in products):
             records += zero_records(hour, records, products, deps.customers.list_all())
         unsent = deps.ledger.write_pending(records)
+        if carry:
+            deps.ledger.write_carry(carry)
         if not deps.ledger.seal(hour):
             break  # another flush sealed it (same records): it is sending them
         sealed_records(unsent)

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from functions.customers.model import Customer, CustomerRef
-from functions.flush.aggregate import aggregate
+from functions.flush.aggregate import aggregate, spill
 from functions.flush.ledger import RecordResult
 from functions.flush.sender import Sender, SendTally, TokenBucket
 from functions.flush.service import METERING_WINDOW, FlushDeps, unsendable, window_missed
@@ -49,13 +49,16 @@ def final_records(customer: Customer, deps: FlushDeps, now: datetime) -> list[Me
     oldest = hour_of(now - METERING_WINDOW)
     hour = max(deps.ledger.next_hour_to_seal() or oldest, oldest)
     records = [r for r in deps.ledger.pending() if r.customer_key == key]
+    carried = [r for r in deps.ledger.carried_into(hour) if r.customer_key == key]
     while hour <= hour_of(now):
         events = [
             e
             for e in (*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour))
             if e.customer_key == key
         ]
-        records += aggregate(hour, events, deps.settings.products)
+        # as the hourly flush will seal these hours: an hour over one record's maximum carries into the next
+        sealed, carried = spill(hour, aggregate(hour, events, deps.settings.products), carried)
+        records += sealed
         hour += HOUR
     return records
 

@@ -59,6 +59,12 @@ class _WatchedLedger:
         self._add(records_known=len(unsent))
         return unsent
 
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return self._ledger.carried_into(hour)
+
+    def write_carry(self, records: Sequence[MeteringRecord]) -> None:
+        self._ledger.write_carry(records)
+
     def seal(self, hour: datetime) -> bool:
         sealed = self._ledger.seal(hour)
         if sealed:

@@ -12,6 +12,7 @@ HOUR = timedelta(hours=1)
 # BatchMeterUsage's own quantity rules (QuantityAsDecimal's pattern, Quantity's maximum)
 DECIMAL_QUANTITY = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,6})?$")
 MAX_INTEGER_QUANTITY = 2_147_483_647
+MAX_DECIMAL_QUANTITY = Decimal("9999999999.999999")
 # Longest a write may still be in flight after its request was accepted (API Gateway gives up at 29 s).
 IN_FLIGHT_MARGIN = timedelta(seconds=60)
 

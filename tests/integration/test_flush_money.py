@@ -6,6 +6,7 @@ injected in the emulator (5xx, unprocessed records, lost responses, throttling) 
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -23,14 +24,20 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, FlushReport, flush, flush_and_continue
+from functions.lifecycle.entitlements import Boto3EntitlementReader
 from functions.lifecycle.final_usage import send_final_usage
+from functions.lifecycle.notifications import parse_notification
+from functions.lifecycle.service import Lifecycle
+from functions.lifecycle.store import DynamoLifecycleStore
 from functions.metering.gateway import BatchOutcome, Boto3MeteringGateway, MeteringRecord
 from functions.observability import metrics
+from functions.registration.events import RecordingPublisher
 from functions.settings import Dimension, Product, Settings
-from functions.usage.ingest import record_usage
-from functions.usage.model import hour_key, hour_of
+from functions.usage.ingest import UsageRejected, record_usage
+from functions.usage.model import MAX_INTEGER_QUANTITY, hour_key, hour_of
 from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
+from tests.aws_corpus import Parties, eventbridge_example
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 PRODUCT = Product(
@@ -105,6 +112,7 @@ def world(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Wor
                 customer_aws_account_id=account,
                 state=SubscriptionState.ACTIVE,
                 state_changed_at=START - timedelta(days=1),
+                agreement_id=sub["agreement_id"],
             )
         )
     return w
@@ -511,3 +519,139 @@ def test_a_record_too_big_for_any_request_keeps_its_largest_tag_sets_and_is_bill
     untagged = [a for a in entry["allocations"] if not a.get("tags")]
     assert len(untagged) == 1
     assert 0 < Decimal(untagged[0]["quantity"]) < 700
+
+
+class _Timers:
+    """The lifecycle queue's delayed messages, on the world's moved clock (our FinalUsage port, in memory)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.due: list[tuple[datetime, CustomerRef]] = []
+        self.lifecycle: Lifecycle | None = None
+
+    def schedule(self, ref: CustomerRef, delay_seconds: float) -> None:
+        self.due.append((self.world.clock.now() + timedelta(seconds=min(900, delay_seconds)), ref))
+
+    def send(self, customer: Customer, out_of_time: Any) -> None:
+        send_final_usage(customer, self.world.deps(), out_of_time=out_of_time)
+
+    def move_to(self, moment: datetime) -> None:
+        """Move the world's clock to ``moment``, each timer running at its own time on the way, as SQS delivers."""
+        assert self.lifecycle is not None
+        while due := sorted((at, ref.key, ref) for at, ref in self.due if at <= moment):
+            at, _, ref = due[0]
+            self.due.remove((at, ref))
+            self.world.move_to(max(at, self.world.clock.now()))
+            self.lifecycle.continue_ending(ref, lambda: False)
+        self.world.move_to(moment)
+
+
+def _lifecycle(world: World) -> tuple[Lifecycle, _Timers]:
+    timers = _Timers(world)
+    timers.lifecycle = Lifecycle(
+        settings=replace(world.settings, final_usage_delay_seconds=90),
+        events=DynamoLifecycleStore(world.dynamodb, world.settings.customers_table),
+        customers=DynamoCustomerRepository(world.dynamodb, world.settings.customers_table),
+        entitlements=Boto3EntitlementReader(world.marketplace.entitlement()),
+        publisher=RecordingPublisher(),
+        final_usage=timers,
+        clock=world.clock,
+    )
+    return timers.lifecycle, timers
+
+
+def _leave(world: World, lifecycle: Lifecycle, customer: dict[str, Any]) -> None:
+    """The buyer unsubscribes in Marketplace, and AWS's Purchase Agreement Ended (its published shape) arrives."""
+    world.marketplace.admin.unsubscribe(customer["agreement_id"])
+    parties = Parties(buyer_account=customer["account_id"], agreement_id=customer["agreement_id"])
+    event = eventbridge_example("ended_proposer.json", parties, at=world.clock.now())
+    lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=world.clock.now()))
+
+
+def _refused(error: UsageRejected) -> set[int]:
+    return {int(e.field.split("]")[0].removeprefix("events[")) for e in error.errors}
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_every_accepted_unit_is_billed_with_leaving_buyers_and_hours_over_the_maximum(world: World, seed: int) -> None:
+    # Given usage over three hours, some of it huge (an hour of one buyer over Marketplace's 2,147,483,647 a record),
+    # and two buyers leaving along the way (AWS's Ended event), their usage still sent during their final hour
+    rng = random.Random(seed)
+    lifecycle, timers = _lifecycle(world)
+    leaving = {world.customers[0]["license_arn"]: 2, world.customers[1]["license_arn"]: 6}  # at steps 2 and 6
+    accepted: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    refused = 0
+    refusals: list[str] = []
+    n = 0
+    for step in range(12):
+        now = START + timedelta(minutes=15 * step + rng.randint(0, 14))
+        timers.move_to(now)
+        for customer in world.customers:
+            if leaving.get(customer["license_arn"]) == step:
+                _leave(world, lifecycle, customer)
+        events = [_event(rng, world, n + i, now - timedelta(minutes=rng.randint(0, 10))) for i in range(20)]
+        for event in events:
+            if event["dimension"] == "api_calls" and event["license_arn"] not in leaving and rng.random() < 0.1:
+                event["quantity"] = MAX_INTEGER_QUANTITY - rng.randint(0, 5)
+                event.pop("allocations", None)
+        n += len(events)
+        while events:
+            try:
+                result = world.record(events)
+            except UsageRejected as error:
+                # a leaving buyer's usage after their cutoff: refused at the door (422), so never "accepted, unbilled"
+                bad = _refused(error)
+                refusals.extend(events[i]["license_arn"] for i in bad)
+                refused += len(bad)
+                events = [e for i, e in enumerate(events) if i not in bad]
+                continue
+            for event in events:
+                if event["event_id"] in result.accepted:
+                    accepted[(event["license_arn"], event["dimension"])] += Decimal(str(event["quantity"]))
+            break
+        if step % 4 == 3:
+            timers.move_to(now + timedelta(minutes=6))
+            flush(world.deps(), remaining_ms=lambda: 900_000)
+    # When the hours close and are flushed (long enough for what spilled over to be billed too)
+    for hours in range(4, 8):
+        timers.move_to(START + timedelta(hours=hours, minutes=10))
+        report = flush(world.deps(), remaining_ms=lambda: 900_000)
+        assert report.left_pending == 0
+    # Then every accepted unit is billed, once; leaving buyers' by the end of their subscription, and no record is
+    # over the maximum
+    billed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for entry in world.marketplace.admin.ledger(product_code=PRODUCT.code):
+        billed[(entry["license_arn"], entry["dimension"])] += Decimal(entry["quantity"])
+        assert Decimal(entry["quantity"]) <= MAX_INTEGER_QUANTITY
+        if entry["license_arn"] in leaving:
+            ended = world.marketplace.admin.get_subscription(_agreement(world, entry["license_arn"]))
+            assert ended["status"] == "ended"
+            assert entry["received_at"] < ended["ended_at"]
+    assert set(refusals) <= set(leaving)
+    assert dict(billed) == dict(accepted)
+    assert refused > 0  # the cutoff really was exercised
+    assert max(accepted.values()) > MAX_INTEGER_QUANTITY  # and hours over the maximum
+    assert all(c["error_code"] is None for c in world.marketplace.admin.calls(operation="BatchMeterUsage"))
+
+
+def _agreement(world: World, license_arn: str) -> str:
+    return next(str(c["agreement_id"]) for c in world.customers if c["license_arn"] == license_arn)
+
+
+def test_an_hour_over_the_maximum_quantity_is_billed_over_the_next_hours_not_parked(world: World) -> None:
+    # Given two events of 2,147,483,647 units for one buyer and hour, each accepted
+    buyer = world.customers[0]
+    moment = START + timedelta(minutes=10)
+    world.move_to(moment)
+    events = [{**_usage(buyer, f"max-{n}", MAX_INTEGER_QUANTITY), "timestamp": moment.isoformat()} for n in range(2)]
+    assert len(world.record(events).accepted) == 2
+    # When that hour and the next are flushed
+    for hours in (1, 2):
+        world.move_to(START + timedelta(hours=hours, minutes=6))
+        report = flush(world.deps(), remaining_ms=lambda: 900_000)
+        assert (report.succeeded, dict(report.failed)) == (1, {})
+    # Then each hour's record holds the maximum: every unit is billed, none parked as too large
+    assert world.ledger_totals() == {
+        (buyer["license_arn"], "api_calls", "2026-11-26T09"): Decimal(MAX_INTEGER_QUANTITY),
+        (buyer["license_arn"], "api_calls", "2026-11-26T10"): Decimal(MAX_INTEGER_QUANTITY),
+    }
