@@ -17,7 +17,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.observability import logger, metrics, tracer
 from functions.registration import pages
-from functions.registration.marketplace import ExpiredToken, InvalidToken, MarketplaceRejected, MarketplaceUnavailable
+from functions.registration.marketplace import (
+    AnswerLost,
+    ExpiredToken,
+    InvalidToken,
+    MarketplaceRejected,
+    MarketplaceUnavailable,
+)
 from functions.registration.service import (
     CompletionExpired,
     CompletionInvalid,
@@ -61,6 +67,13 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
     MalformedToken: (400, "Registration token not valid", _START_AGAIN),
     InvalidToken: (400, "Registration token not valid", "AWS Marketplace did not recognise it. " + _START_AGAIN),
     ExpiredToken: (400, "Registration link expired", "It expired or was already used. " + _START_AGAIN),
+    # an outage on the way back from AWS, not the buyer's doing: the link is spent, a new one works
+    AnswerLost: (
+        502,
+        "Registration interrupted",
+        "AWS Marketplace's answer did not reach us, and this link works only once. Your subscription is not "
+        "affected. " + _START_AGAIN,
+    ),
     MarketplaceUnavailable: (503, "Please try again", "AWS Marketplace is busy right now. Try again in a minute."),
     StorageError: (503, "Please try again", "We could not save your registration just now. Try again in a minute."),
     RegistrationInProgress: (409, "Registration in progress", "Reload this page in a few seconds to see the result."),
@@ -81,6 +94,8 @@ def _page(status: int, html: str, headers: dict[str, str] | None = None) -> Resp
 
 
 def error_response(error: Exception) -> Response[str]:
+    if isinstance(error, StorageError) and not error.retryable:  # ours to fix: trying again would not help
+        return _page(500, pages.message("Something went wrong", "Please contact the seller."))
     status, title, advice = next(
         (page for kind, page in ERROR_PAGES.items() if isinstance(error, kind)),
         (500, "Something went wrong", "Please try again later, or contact the seller."),
@@ -175,6 +190,8 @@ def request_rejected(error: RequestRejected) -> Response[str]:
 def failed(error: Exception) -> Response[str]:
     if not any(isinstance(error, kind) for kind in ERROR_PAGES):
         logger.exception("registration failed")
+    elif isinstance(error, AnswerLost):
+        logger.warning("registration interrupted: ResolveCustomer's answer was lost")
     else:
         logger.info("registration refused", extra={"reason": type(error).__name__})
     metrics.add_metric(name=f"Registration{type(error).__name__}", unit="Count", value=1)

@@ -41,6 +41,11 @@ class ExpiredToken(RegistrationTokenError):
     """Expired, or already used (AWS documents a resubmitted token as expired)."""
 
 
+class AnswerLost(RegistrationTokenError):
+    """Marketplace may have resolved the token, but the answer never arrived, and the token resolves only once: the
+    buyer did nothing wrong, and needs a new link (an outage, not an expired link)."""
+
+
 class MarketplaceUnavailable(Exception):
     """Throttled or failing after every retry: trying again later may succeed."""
 
@@ -68,6 +73,9 @@ class MarketplaceResolver:
         self._max_attempts = max_attempts
 
     def resolve(self, token: str) -> ResolvedCustomer:
+        # an attempt whose outcome is unknown (no answer, a 5xx) may have resolved the token: where tokens resolve
+        # again (AWS's 2026 guidance) the retry gets the same answer; where they are single use it is refused
+        maybe_resolved = False
         for attempt in range(1, self._max_attempts + 1):
             try:
                 response = self._client.resolve_customer(RegistrationToken=token)
@@ -76,13 +84,17 @@ class MarketplaceResolver:
                 status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
                 if code == "InvalidTokenException":
                     raise InvalidToken("the registration token is not valid") from None
+                if code == "ExpiredTokenException" and maybe_resolved:
+                    raise AnswerLost("ResolveCustomer's answer was lost and the token resolves only once") from None
                 if code == "ExpiredTokenException":
                     raise ExpiredToken("the registration token has expired or was already used") from None
                 if code not in _RETRYABLE and status < 500:
                     raise MarketplaceRejected(f"ResolveCustomer failed: {code}") from None
+                maybe_resolved = maybe_resolved or status >= 500
                 if attempt == self._max_attempts:
                     raise MarketplaceUnavailable(f"ResolveCustomer still failing after {attempt} attempts") from None
             except BotoCoreError as error:  # connection problems: as transient as a 5xx
+                maybe_resolved = True
                 if attempt == self._max_attempts:
                     raise MarketplaceUnavailable(f"ResolveCustomer unreachable: {type(error).__name__}") from None
             else:

@@ -43,6 +43,7 @@ class Harness:
     settings: Settings
     marketplace: EmulatorHandle
     dynamodb: Any
+    single_use_tokens: bool = False
 
     def subscribe(self, product_code: str = LICENSE_PRODUCT, **fields: Any) -> dict[str, Any]:
         return self.marketplace.admin.subscribe(product_code, BUYER, **fields)
@@ -98,7 +99,8 @@ def harness(
     settings = handler_environment(
         [{**p, "dimensions": [{"name": "api_calls"}]} for p in products], SIGNING_SECRET=SECRET
     )
-    return Harness(settings=settings, marketplace=marketplace, dynamodb=dynamodb)
+    single_use = request.param == "single-use-tokens"
+    return Harness(settings=settings, marketplace=marketplace, dynamodb=dynamodb, single_use_tokens=single_use)
 
 
 def completion_value(page: str) -> str:
@@ -289,6 +291,27 @@ def test_an_expired_token_tells_the_buyer_to_start_again(harness: Harness) -> No
     response = harness.register(subscription["registration_token"])
     assert response["statusCode"] == 400
     assert "expired" in response["body"]
+    assert "Set up your account" in response["body"]
+    assert_nothing_stored(harness)
+
+
+def test_a_lost_resolve_customer_answer_is_retried_or_named_an_outage_never_an_expired_link(harness: Harness) -> None:
+    # Given Marketplace resolves the token but its answer never reaches us (the connection drops)
+    subscription = harness.subscribe()
+    harness.marketplace.admin.queue_errors({"operation": "ResolveCustomer", "code": "LostResponse"})
+    # When the buyer's registration arrives
+    response = harness.register(subscription["registration_token"])
+    assert len(harness.marketplace.admin.calls(operation="ResolveCustomer")) == 2  # the lost one, and our retry
+    if not harness.single_use_tokens:
+        # Then, where a token resolves again until it expires (AWS's 2026 guidance), the retry registers the buyer
+        assert response["statusCode"] == 200
+        assert harness.customers().get(CustomerRef(LICENSE_PRODUCT, license_arn=subscription["license_arn"]))
+        return
+    # Then, where it resolves only once, the buyer is told it was an interruption, not an expired link, nothing is
+    # stored, and it counts as an outage (a 5xx, which the API's 5xx alarm watches)
+    assert response["statusCode"] == 502
+    assert "Registration interrupted" in response["body"]
+    assert "expired" not in response["body"]
     assert "Set up your account" in response["body"]
     assert_nothing_stored(harness)
 
