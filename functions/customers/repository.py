@@ -221,10 +221,11 @@ class DynamoCustomerRepository:
             raise StorageError.from_client_error(error) from error
         return True
 
-    def upsert_registration(self, registration: Customer) -> Customer:
+    def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
         """Store what ResolveCustomer said about a buyer; a state, its time and the first registration time
-        already stored win (registering again never resets a confirmed or ended subscription)."""
-        item = _to_item(registration)
+        already stored win (registering again never resets a confirmed or ended subscription). The onboarding
+        form of this registration is the one ``completion_nonce`` names (see ``set_contact``)."""
+        item = {**_to_item(registration), "completion_nonce": {"S": completion_nonce}}
         kept = {"state", "state_changed_at", "registered_at"}
         updated = {name: value for name, value in item.items() if name not in {"pk", "sk", "contact"}}
         names = {f"#a{i}": name for i, name in enumerate(updated)}
@@ -247,21 +248,27 @@ class DynamoCustomerRepository:
         # lifecycle events that arrived before the buyer registered apply now
         return self._current(_from_item(response["Attributes"]))
 
-    def set_contact(self, ref: CustomerRef, contact: dict[str, str]) -> Customer:
-        """Replace a registered customer's contact details; ConditionFailed if no such customer exists."""
+    def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
+        """Set a registered customer's contact details from the form ``completion_nonce`` names, once: None if it
+        was used already or a later registration replaced it; ConditionFailed if no such customer exists."""
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
-                UpdateExpression="SET contact = :contact",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":contact": {"M": {k: {"S": v} for k, v in contact.items()}}},
+                UpdateExpression="SET contact = :contact REMOVE completion_nonce",
+                ConditionExpression="attribute_exists(pk) AND completion_nonce = :nonce",
+                ExpressionAttributeValues={
+                    ":contact": {"M": {k: {"S": v} for k, v in contact.items()}},
+                    ":nonce": {"S": completion_nonce},
+                },
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise StorageError.from_client_error(error) from error
+            if self.get(ref) is None:
                 raise ConditionFailed(
                     f"no customer {ref.key}", code="ConditionalCheckFailed", retryable=False
                 ) from error
-            raise StorageError.from_client_error(error) from error
+            return None
         return self._current(_from_item(response["Attributes"]))

@@ -27,6 +27,7 @@ from functions.registration.marketplace import (
 from functions.registration.service import (
     CompletionExpired,
     CompletionInvalid,
+    CompletionUsed,
     FormInvalid,
     MalformedToken,
     MissingToken,
@@ -79,6 +80,11 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
     RegistrationInProgress: (409, "Registration in progress", "Reload this page in a few seconds to see the result."),
     CompletionInvalid: (403, "Form not valid", "This form was not issued for your subscription. " + _START_AGAIN),
     CompletionExpired: (400, "Form expired", "The form was open too long. " + _START_AGAIN),
+    CompletionUsed: (
+        409,
+        "Details already saved",
+        "This form was submitted already; nothing was changed. To correct your details, contact the seller.",
+    ),
     UnknownCustomer: (404, "Subscription not found", "We have no registration for this form. " + _START_AGAIN),
     MarketplaceRejected: (502, "Registration failed", "We could not confirm your subscription. Contact the seller."),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -31,9 +32,12 @@ _TOKEN = re.compile(r"^[\x21-\x7e]{1,4096}$")
 
 
 class RegistrationStore(Protocol):
-    def upsert_registration(self, registration: Customer) -> Customer: ...
+    def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer: ...
 
-    def set_contact(self, ref: CustomerRef, contact: dict[str, str]) -> Customer: ...
+    def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
+        """None if that completion was used already (or a later registration replaced it); ConditionFailed if
+        there is no such customer."""
+        ...
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
 
@@ -64,6 +68,10 @@ class CompletionInvalid(ValueError):
 
 class CompletionExpired(ValueError):
     pass
+
+
+class CompletionUsed(ValueError):
+    """The form was submitted already with this completion value: a replay changes nothing."""
 
 
 class UnknownCustomer(LookupError):
@@ -124,6 +132,8 @@ class Registrations:
                 "product_code": ref.product_code,
                 "license_arn": ref.license_arn,
                 "customer_identifier": ref.customer_identifier,
+                # single use: completing the form spends it, and a later registration replaces it
+                "nonce": stored["completion_nonce"],
             },
             secret=secret,
             purpose=signing.COMPLETION,
@@ -144,6 +154,7 @@ class Registrations:
             logger.warning("registration for a product not in the configuration", product_code=resolved.product_code)
         now = self.clock.now()
         ref = _ref(resolved, product)
+        nonce = secrets.token_urlsafe(16)
         customer = self.customers.upsert_registration(
             Customer(
                 ref=ref,
@@ -154,13 +165,14 @@ class Registrations:
                 agreement_id=resolved.agreement_id,
                 free_trial=bool(request["free_trial"]),
                 legacy_license_arn=resolved.license_arn if ref.customer_identifier else None,
-            )
+            ),
+            nonce,
         )
         metrics.add_metric(name="CustomersRegistered", unit="Count", value=1)
         self._publish(CUSTOMER_REGISTERED, customer.event_detail())
         self._announce_activation(customer)
         # what a replay needs: never the token (Powertools stores this in the idempotency table)
-        return {**asdict(resolved), "free_trial": customer.free_trial}
+        return {**asdict(resolved), "free_trial": customer.free_trial, "completion_nonce": nonce}
 
     def complete(self, completion_value: str | None, fields: dict[str, list[str]]) -> Completed:
         """Attach the buyer's contact details to the customer the signed value names, and only to it."""
@@ -176,6 +188,7 @@ class Registrations:
                 license_arn=claims.get("license_arn"),
                 customer_identifier=claims.get("customer_identifier"),
             )
+            nonce = str(claims["nonce"])
         except signing.SignatureExpired as error:
             raise CompletionExpired(str(error)) from None
         except (signing.SignatureInvalid, KeyError, ValueError) as error:
@@ -186,9 +199,11 @@ class Registrations:
         if not form.valid:
             raise FormInvalid(form=form, product_name=product_name, completion_value=completion_value or "")
         try:
-            customer = self.customers.set_contact(ref, form.contact())
+            customer = self.customers.set_contact(ref, form.contact(), nonce)
         except ConditionFailed:
             raise UnknownCustomer(f"no registered customer {ref.key}") from None
+        if customer is None:
+            raise CompletionUsed("this form was submitted already")
         self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), "contact": customer.contact})
         return Completed(product_name=product_name, customer=customer)
 

@@ -106,7 +106,8 @@ def register(world: LifecycleWorld, subscription: dict[str, Any], legacy: bool) 
             registered_at=T0,
             agreement_id=subscription["agreement_id"],
             legacy_license_arn=subscription["license_arn"] if legacy else None,
-        )
+        ),
+        "nonce",
     )
     return ref
 

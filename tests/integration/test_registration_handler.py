@@ -171,6 +171,16 @@ def test_a_buyer_registers_and_completes_the_form(harness: Harness) -> None:
     assert stored is not None
     assert stored.contact == {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com"}
     assert stored.state is SubscriptionState.PENDING
+    # When the same completed form is sent again (a replay), with other details
+    replay = harness.complete(
+        completion_value(response["body"]), company="Mallory", contact_name="Eve", email="eve@example.com"
+    )
+    # Then it changes nothing, and says so
+    assert replay["statusCode"] == 409
+    assert "already" in replay["body"]
+    again = harness.customers().get(ref)
+    assert again is not None
+    assert again.contact == stored.contact
 
 
 def test_a_free_trial_is_recorded(harness: Harness) -> None:

@@ -18,10 +18,17 @@ from functions.registration.events import (
     PublishFailed,
     RecordingPublisher,
 )
-from functions.registration.marketplace import ExpiredToken, InvalidToken, MarketplaceUnavailable, ResolvedCustomer
+from functions.registration.marketplace import (
+    AnswerLost,
+    ExpiredToken,
+    InvalidToken,
+    MarketplaceUnavailable,
+    ResolvedCustomer,
+)
 from functions.registration.service import (
     CompletionExpired,
     CompletionInvalid,
+    CompletionUsed,
     FormInvalid,
     MalformedToken,
     MissingToken,
@@ -50,8 +57,10 @@ class FakeResolver:
 class FakeStore:
     def __init__(self) -> None:
         self.customers: dict[str, Customer] = {}
+        self.nonces: dict[str, str] = {}
 
-    def upsert_registration(self, registration: Customer) -> Customer:
+    def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
+        self.nonces[registration.ref.key] = completion_nonce
         stored = self.customers.setdefault(registration.ref.key, registration)
         return dataclasses.replace(
             registration,
@@ -61,9 +70,11 @@ class FakeStore:
             announced_activation=stored.announced_activation,
         )
 
-    def set_contact(self, ref: CustomerRef, contact: dict[str, str]) -> Customer:
+    def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
         if ref.key not in self.customers:
             raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        if self.nonces.pop(ref.key, None) != completion_nonce:
+            return None
         self.customers[ref.key] = dataclasses.replace(self.customers[ref.key], contact=contact)
         return self.customers[ref.key]
 
@@ -185,9 +196,13 @@ def test_a_signup_redirect_carries_the_signed_parameter() -> None:
         (ExpiredToken("x"), 400),
         (MarketplaceUnavailable("x"), 503),
         (StorageError("x", code="Throttling", retryable=True), 503),
-        (ConditionFailed("x", code="ConditionalCheckFailed", retryable=False), 503),
+        # what a retry cannot fix is never answered "try again"
+        (StorageError("x", code="ResourceNotFoundException", retryable=False), 500),
+        (ConditionFailed("x", code="ConditionalCheckFailed", retryable=False), 500),
+        (AnswerLost("x"), 502),
         (CompletionInvalid("x"), 403),
         (CompletionExpired("x"), 400),
+        (CompletionUsed("x"), 409),
         (RuntimeError("a bug"), 500),
     ],
 )
