@@ -153,8 +153,32 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle()
 
+    # API Gateway serves every method; ours defines none of these, which it answers like any undefined method
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_OPTIONS(self) -> None:
+        self._handle()
+
+    def do_TRACE(self) -> None:
+        self._handle()
+
+    def _content_length(self) -> int | None:
+        """The body's length; None for a request whose body cannot be delimited (then the connection is closed,
+        so its bytes are never read as another request)."""
+        if self.headers.get("Transfer-Encoding"):
+            return None
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return 0
+        return int(raw) if raw.strip().isdigit() else None
+
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._content_length()
+        if length is None:
+            self.close_connection = True
+            self._send(400, {"Content-Type": ["application/json"]}, b'{"message":"Bad Request"}')
+            return
         if length > MAX_PAYLOAD_BYTES:
             self.close_connection = True
             self._send(413, {"Content-Type": ["application/json"]}, b'{"message":"Request Too Long"}')
@@ -210,8 +234,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             for value in values:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 class LocalApiGateway(LoopbackServer):

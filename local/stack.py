@@ -21,6 +21,8 @@ import signal
 import sys
 import tempfile
 import threading
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,6 +39,7 @@ from functions.settings import Settings, settings_from_env
 from local.apigateway import LocalApiGateway, Route, registration_routes
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
 from local.lambda_service import LocalLambda
+from local.marketplace.clock import clock_move
 from local.marketplace.demo import seed_demo
 from local.marketplace.server import EmulatorServer
 from local.sqs import LocalQueue
@@ -103,17 +106,21 @@ class LocalStack:
         return self.lambdas.run("flush", scheduled_event())
 
     def advance_clock(self, seconds: float) -> datetime:
-        """Move the app's and the emulator's clocks together."""
-        offset = float(self.clock_file.read_text() or 0) + seconds
-        self.clock_file.write_text(str(offset))
+        """Move the app's and the emulator's clocks together (the emulator first: it refuses a move too far, and
+        then neither moved). ValueError names what was refused."""
         request = urllib.request.Request(
             f"{self.marketplace.url}/admin/clock",
             data=json.dumps({"advance_seconds": seconds}).encode(),
             method="PUT",
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+        except urllib.error.HTTPError as error:
+            raise ValueError(json.loads(error.read() or b"{}").get("error", "refused")) from None
+        offset = float(self.clock_file.read_text() or 0) + seconds
+        self.clock_file.write_text(str(offset))
         return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=offset)
 
 
@@ -178,18 +185,33 @@ def _json_response(status: int, body: Any) -> dict[str, Any]:
     }
 
 
+def _refused(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Why a local control request is refused, if it is: a web page open in the developer's browser must not drive
+    the stack. Cross-site requests carry their page's ``Origin``, and cannot send JSON without a CORS preflight,
+    which the local gateway never grants."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    origin = headers.get("origin")
+    if origin is not None and urllib.parse.urlsplit(origin).netloc != headers.get("host", ""):
+        return _json_response(403, {"message": "cross-origin request refused"})
+    if (headers.get("content-type") or "").split(";")[0].strip().lower() != "application/json":
+        return _json_response(415, {"message": "send Content-Type: application/json"})
+    return None
+
+
 def control_routes(stack: LocalStack) -> list[Route]:
     """Local-only controls (not part of the deployed API)."""
 
     def flush(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return _json_response(200, stack.flush_now())
+        return _refused(event) or _json_response(200, stack.flush_now())
 
     def clock(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if refusal := _refused(event):
+            return refusal
         try:
-            seconds = float(json.loads(event.get("body") or "{}")["advance_seconds"])
-        except (ValueError, KeyError, TypeError):
-            return _json_response(400, {"message": 'send {"advance_seconds": N}'})
-        return _json_response(200, {"now": stack.advance_clock(seconds).isoformat()})
+            moved = stack.advance_clock(clock_move(json.loads(event.get("body") or "{}")["advance_seconds"]))
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
+            return _json_response(400, {"message": f'send {{"advance_seconds": N}}: {error}'})
+        return _json_response(200, {"now": moved.isoformat()})
 
     return [Route("POST", "/_local/flush", flush), Route("POST", "/_local/clock", clock)]
 
@@ -251,6 +273,11 @@ def running(
         yield local
 
 
+# the local controls take JSON only: a web page cannot send it cross-site without a CORS preflight (never granted)
+JSON_HEADER = "content-type: application/json"
+ADVANCE = '{"advance_seconds": 3900}'
+
+
 def banner(local: LocalStack, flush_interval: float) -> str:
     api = local.api_url
     return f"""Local stack is up (Ctrl-C stops everything):
@@ -258,8 +285,8 @@ def banner(local: LocalStack, flush_interval: float) -> str:
   Marketplace emulator  {local.marketplace.url}/   (buyer page; admin API under /admin/, ledger at /admin/ledger)
   API (fulfillment URL) {api}/register
   Usage API             {api}/usage   (x-api-key: {local.api_key})
-  Flush                 every {flush_interval:g}s; now: curl -X POST {api}/_local/flush
-  Clock                 move app + emulator: curl -X POST {api}/_local/clock -d '{{"advance_seconds": 3900}}'
+  Flush                 every {flush_interval:g}s; now: curl -X POST {api}/_local/flush -H '{JSON_HEADER}'
+  Clock                 move app + emulator: curl -X POST {api}/_local/clock -H '{JSON_HEADER}' -d '{ADVANCE}'
 """
 
 

@@ -6,9 +6,31 @@ code under test that sleeps or measures durations still sees time pass.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+# How far a moved clock may be from real time: far enough for any test or demo, near enough that datetime arithmetic
+# everywhere (the app's too) stays in range.
+MAX_OFFSET = timedelta(days=3660)
+
+
+def clock_move(value: object) -> float:
+    """``value`` as seconds to move a clock by: a finite JSON number within ``MAX_OFFSET``, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("advance_seconds must be a finite number of seconds")
+    if abs(value) > MAX_OFFSET.total_seconds():
+        raise ValueError(f"advance_seconds must be within {int(MAX_OFFSET.total_seconds())} seconds")
+    return float(value)
+
+
+def clock_time(value: object) -> datetime:
+    """``value`` as a moment to set a clock to: ISO 8601, within ``MAX_OFFSET`` of real time, else ValueError."""
+    moment = parse_iso(str(value))
+    if abs(moment - datetime.now(UTC)) > MAX_OFFSET:
+        raise ValueError(f"now must be within {MAX_OFFSET.days} days of real time")
+    return moment
 
 
 def parse_iso(value: str) -> datetime:

@@ -99,11 +99,13 @@ class _Handler(BaseHTTPRequestHandler):
             elif method == "POST" and _RPC_PATH.match(path):
                 self._aws_cbor(path, body)
             elif path == "/admin" or path.startswith("/admin/"):
-                self._admin(method, path, parsed.query, body)
+                if method == "GET" or self._trusted(json_only=True):
+                    self._admin(method, path, parsed.query, body)
             elif method == "GET" and path in ("/", "/index.html"):
                 self._html(200, pages.product_list(self.marketplace.products()))
             elif method == "POST" and path == "/buyer/subscribe":
-                self._buyer_subscribe(body)
+                if self._trusted(json_only=False):
+                    self._buyer_subscribe(body)
             else:
                 self._send_json(404, {"error": f"no route for {method} {path}"})
         except Exception:
@@ -223,6 +225,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     # -- admin and pages -------------------------------------------------------------------------------
+
+    def _trusted(self, *, json_only: bool) -> bool:
+        """Whether a request that changes the world may: a web page open in the developer's browser must not drive
+        the emulator. Cross-site requests carry their page's ``Origin``; and they cannot send a JSON body without a
+        CORS preflight, which the emulator never grants. Answers the refusal itself."""
+        origin = self.headers.get("Origin")
+        if origin is not None and urllib.parse.urlsplit(origin).netloc != (self.headers.get("Host") or ""):
+            self._send_json(403, {"error": f"cross-origin request from {origin!r} refused"})
+            return False
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if json_only and content_type != "application/json":
+            self._send_json(415, {"error": "send Content-Type: application/json"})
+            return False
+        return True
 
     def _admin(self, method: str, path: str, query: str, body: bytes) -> None:
         try:

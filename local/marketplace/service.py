@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import agreements, entitlement, metering
-from .clock import Clock, iso, parse_iso
+from .clock import MAX_OFFSET, Clock, clock_move, clock_time, iso, parse_iso
 from .config import default_config, merge_config
 from .errors import ApiError
 from .faults import LOST_RESPONSE, Faults
@@ -319,16 +319,20 @@ class Marketplace:
             return dict(self.world.config)
 
     def set_clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        # every value checked before any is applied: a bad request changes nothing
+        try:
+            moment = clock_time(body["now"]) if "now" in body else None
+            seconds = clock_move(body["advance_seconds"]) if "advance_seconds" in body else None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise AdminError(f"bad clock request: {exc}") from exc
         with self.lock:
-            try:
-                if body.get("real"):
-                    self.clock.real()
-                if "now" in body:
-                    self.clock.set(parse_iso(str(body["now"])))
-                if "advance_seconds" in body:
-                    self.clock.advance(float(body["advance_seconds"]))
-            except (TypeError, ValueError) as exc:
-                raise AdminError(f"bad clock request: {exc}") from exc
+            offset = 0.0 if body.get("real") else self.clock.offset_seconds
+            if moment is not None:
+                offset = moment.timestamp() - time.time()
+            offset += seconds or 0.0
+            if abs(offset) > MAX_OFFSET.total_seconds():
+                raise AdminError(f"bad clock request: the clock may be at most {MAX_OFFSET.days} days off")
+            self.clock.set_offset(offset)
             self.persist()
         self.tick()
         self.flush_notifications()

@@ -1,0 +1,142 @@
+"""The local stack cannot be broken by one request: bad control input is refused and changes nothing, a web page in
+the developer's browser cannot drive it, and the local API Gateway answers odd requests as API Gateway does."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.local_stack import LaunchedStack, launched
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedStack]:
+    with launched(tmp_path_factory.mktemp("controls") / "local.json", "--flush-interval=0") as started:
+        yield started
+
+
+def call(url: str, method: str = "POST", body: bytes | None = None, **headers: str) -> tuple[int, Any]:
+    """The status and the answer: its JSON, its text (a page), or None (no body)."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    if not raw:
+        return status, None
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode()
+
+
+def api(stack: LaunchedStack) -> str:
+    return stack.url("Usage API").removesuffix("/usage")
+
+
+def emulator_now(stack: LaunchedStack) -> str:
+    status, clock = call(f"{stack.url('Marketplace emulator')}/admin/clock", "GET")
+    assert status == 200
+    return str(clock["offset_seconds"])
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        (b'{"advance_seconds": "nan"}', JSON, 400),
+        (b'{"advance_seconds": NaN}', JSON, 400),
+        (b'{"advance_seconds": 1e300}', JSON, 400),
+        (b'{"advance_seconds": true}', JSON, 400),
+        (b'{"advance_seconds": 60}', {"Content-Type": "text/plain"}, 415),  # a cross-site "simple" POST
+        (b'{"advance_seconds": 60}', {**JSON, "Origin": "https://evil.example"}, 403),
+    ],
+    ids=["nan text", "NaN literal", "1e300", "boolean", "text/plain", "another origin"],
+)
+def test_bad_clock_control_input_is_refused_and_changes_nothing(
+    stack: LaunchedStack, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    before = emulator_now(stack)
+    answered, _ = call(f"{api(stack)}/_local/clock", body=body, **headers)
+    assert answered == status
+    assert emulator_now(stack) == before
+    # and every part still answers
+    assert call(f"{api(stack)}/_local/clock", body=b'{"advance_seconds": 0}', **JSON)[0] == 200
+    assert call(f"{stack.url('Marketplace emulator')}/admin/health", "GET")[0] == 200
+    assert call(f"{api(stack)}/register", "GET")[0] == 405  # the registration page explains itself
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "headers", "status"),
+    [
+        ("clock", b'{"advance_seconds": "nan"}', JSON, 400),
+        ("clock", b'{"advance_seconds": 1e300}', JSON, 400),
+        ("clock", b'{"now": "9999-12-31T00:00:00Z"}', JSON, 400),
+        ("reset", b"{}", {"Content-Type": "text/plain"}, 415),
+        ("reset", b"{}", {**JSON, "Origin": "https://evil.example"}, 403),
+    ],
+)
+def test_the_emulators_admin_routes_refuse_bad_and_cross_site_requests(
+    stack: LaunchedStack, route: str, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    emulator = stack.url("Marketplace emulator")
+    products_before = call(f"{emulator}/admin/products", "GET")[1]
+    before = emulator_now(stack)
+    assert call(f"{emulator}/admin/{route}", "PUT" if route == "clock" else "POST", body, **headers)[0] == status
+    assert emulator_now(stack) == before
+    assert call(f"{emulator}/admin/products", "GET")[1] == products_before  # the world was not reset
+
+
+def test_a_cross_site_subscription_on_the_buyer_page_is_refused(stack: LaunchedStack) -> None:
+    emulator = stack.url("Marketplace emulator")
+    form = b"product_code=demo-saas-product&account_id=999988887777"
+    status, _ = call(
+        f"{emulator}/buyer/subscribe",
+        body=form,
+        **{"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"},
+    )
+    assert status == 403
+    assert call(f"{emulator}/admin/subscriptions?account_id=999988887777", "GET")[1] == {"subscriptions": []}
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "TRACE"])
+def test_methods_no_route_defines_get_api_gateways_answer(stack: LaunchedStack, method: str) -> None:
+    status, body = call(f"{api(stack)}/usage", method)
+    assert status == 403
+    assert body == (None if method == "HEAD" else {"message": "Missing Authentication Token"})
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1 0"])
+def test_a_bad_content_length_gets_one_400_and_the_connection_closed(stack: LaunchedStack, length: str) -> None:
+    host, port = re.match(r"http://([^:]+):(\d+)", api(stack)).groups()  # type: ignore[union-attr]
+    request = (
+        f"POST /usage HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+        "GET /register HTTP/1.1\r\nHost: x\r\n\r\n"  # smuggled: must never be answered as a request
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):  # the server closes the connection: recv returns b""
+            received += chunk
+    assert received.count(b"HTTP/1.1 ") == 1
+    assert received.startswith(b"HTTP/1.1 400 ")
+
+
+def test_controls_still_work_for_the_readme_commands(stack: LaunchedStack, tmp_path: Path) -> None:
+    status, moved = call(f"{api(stack)}/_local/clock", body=b'{"advance_seconds": 60}', **JSON)
+    assert status == 200
+    assert "now" in moved
+    status, flushed = call(f"{api(stack)}/_local/flush", body=b"{}", **JSON)
+    assert (status, flushed["failed"]) == (200, {})
