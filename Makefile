@@ -70,7 +70,7 @@ bench: .venv/.installed layer dynamodb-local
 
 # The operator CLI: make cli ARGS="usage --since 6h" (against `make run`'s stack, or --stack NAME for AWS)
 cli: .venv/.installed
-	$(PY) -m functions.cli $(ARGS)
+	$(PY) -m operations.cli $(ARGS)
 
 clean:
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -290,7 +290,7 @@ def banner(local: LocalStack, flush_interval: float) -> str:
 """
 
 
-# what the operator CLI (python -m functions.cli) reads to find this stack; never the signing secret
+# what the operator CLI (python -m operations.cli) reads to find this stack; never the signing secret
 _DESCRIBED = (
     "AWS_REGION",
     "AWS_ACCESS_KEY_ID",

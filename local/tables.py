@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from functions.settings import Settings
-from functions.storage.schema import ALL_TABLES, create_table_request
+from stacks.schema import ALL_TABLES, create_table_request
 
 
 def create_tables(dynamodb: Any, settings: Settings) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from functions.storage.schema import CUSTOMERS, IDEMPOTENCY, METERING, USAGE
 from stacks.config import AppConfig
 from stacks.constructs.api import Api, log_retention
 from stacks.constructs.events import EventBus
@@ -21,6 +20,7 @@ from stacks.constructs.registration import Registration
 from stacks.constructs.tables import Tables
 from stacks.constructs.usage_api import UsageApi
 from stacks.constructs.waf import ApiFirewall
+from stacks.schema import CUSTOMERS, IDEMPOTENCY, METERING, USAGE
 
 
 class MeteringStack(Stack):

@@ -1,4 +1,4 @@
-"""DynamoDB tables from the shared definitions in functions/storage/schema.py."""
+"""DynamoDB tables from the shared definitions in stacks/schema.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from functions.storage.schema import ALL_TABLES, TableSpec
+from stacks.schema import ALL_TABLES, TableSpec
 
 
 def _attribute(name: str) -> dynamodb.Attribute:

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from functions.cli import main as cli
 from local.marketplace.admin import AdminClient
+from operations.cli import main as cli
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.local_stack import launched
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
-from functions.operations.target import StackResource, resolve_stack
+from operations.target import StackResource, resolve_stack
 
 
 class SynthesizedStack:

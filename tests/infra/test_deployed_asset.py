@@ -120,3 +120,32 @@ def test_importing_a_handler_opens_no_connection_file_or_client(deployed_functio
         report = json.loads(result.stdout)
         # Then nothing but code was read, no request was made and no AWS client exists yet
         assert report == {"side_effects": [], "clients": 0}, handler
+
+
+_LOADED_PROBE = r"""
+import importlib, json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+for module in sys.argv[3:]:
+    importlib.import_module(module)
+print(json.dumps(sorted(m for m in sys.modules if m == "functions" or m.startswith("functions."))))
+"""
+
+
+def test_what_ships_to_lambda_is_what_runs_there(deployed_functions: list[tuple[str, Path]]) -> None:
+    # Given the one code asset, When every deployed handler is imported from it
+    (asset,) = {asset for _, asset in deployed_functions}
+    handlers = sorted({handler.rpartition(".")[0] for handler, _ in deployed_functions})
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", _LOADED_PROBE, str(asset), str(HOST_LAYER), *handlers],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**OFFLINE, "AWS_REGION": "us-east-1"},
+    )
+    loaded = set(json.loads(result.stdout))
+    # Then every module in the asset is one a handler runs (operator tools, the CLI, stay out)
+    shipped = {
+        ".".join(path.relative_to(asset).with_suffix("").parts).removesuffix(".__init__")
+        for path in asset.rglob("*.py")
+    }
+    assert shipped == loaded

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from functions.storage.schema import ALL_TABLES
 from stacks.config import ConfigError
+from stacks.schema import ALL_TABLES
 from tests.infra.conftest import cdk_json_context, synth
 
 

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from functions.cli import main
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
-from functions.operations.target import Target, local_target
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import record_usage
 from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle, usage_record
+from operations.cli import main
+from operations.target import Target, local_target
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 PRODUCT = Product(

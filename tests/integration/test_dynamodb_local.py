@@ -3,7 +3,7 @@
 from typing import Any
 
 from functions.settings import Settings
-from functions.storage.schema import ALL_TABLES
+from stacks.schema import ALL_TABLES
 
 
 def test_every_table_of_the_stack_is_created_with_its_keys_and_ttl(dynamodb: Any, settings: Settings) -> None:

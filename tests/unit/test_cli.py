@@ -12,23 +12,23 @@ from typing import Any
 
 import pytest
 
-from functions.cli import CommandError, ProgressBar, main, moment, table
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.metering.gateway import MeteringRecord
-from functions.operations.flushing import FlushProgress, flush_deployed
-from functions.operations.metering_view import MeteringEntry
-from functions.operations.queries import OperationsDeps, UnknownName, select
-from functions.operations.redrive import redrive, refusal
-from functions.operations.target import (
+from functions.settings import Dimension, Product, Settings
+from functions.usage.model import UsageEvent
+from operations.cli import CommandError, ProgressBar, main, moment, table
+from operations.flushing import FlushProgress, flush_deployed
+from operations.metering_view import MeteringEntry
+from operations.queries import OperationsDeps, UnknownName, select
+from operations.redrive import redrive, refusal
+from operations.target import (
     StackResource,
     Target,
     TargetError,
     local_settings,
     resolve_stack,
 )
-from functions.settings import Dimension, Product, Settings
-from functions.usage.model import UsageEvent
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 HOUR = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)

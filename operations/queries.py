@@ -11,9 +11,9 @@ from functions.clock import Clock
 from functions.customers.model import Customer
 from functions.flush.aggregate import aggregate
 from functions.flush.service import UsageReader, closed
-from functions.operations.metering_view import PARKED_STATUSES, MeteringEntry
 from functions.settings import Settings
 from functions.usage.model import HOUR, hour_of
+from operations.metering_view import PARKED_STATUSES, MeteringEntry
 
 
 class UnknownName(ValueError):

@@ -1,4 +1,4 @@
-"""The operator's command line: ``python -m functions.cli COMMAND [options]``.
+"""The operator's command line: ``python -m operations.cli COMMAND [options]``.
 
 Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``. Runs against the local stack (the default
 while ``make run`` is up, or when DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P]
@@ -21,13 +21,13 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.customers.model import Customer
-from functions.operations.flushing import FlushProgress
-from functions.operations.metering_view import MeteringEntry
-from functions.operations.queries import Selection, UnknownName, customers, parked, select, usage
-from functions.operations.redrive import RedriveOutcome, redrive, refusal
-from functions.operations.target import Target, TargetError, deployed_target, local_settings, local_target
 from functions.settings import SettingsError
 from functions.storage.errors import StorageError
+from operations.flushing import FlushProgress
+from operations.metering_view import MeteringEntry
+from operations.queries import Selection, UnknownName, customers, parked, select, usage
+from operations.redrive import RedriveOutcome, redrive, refusal
+from operations.target import Target, TargetError, deployed_target, local_settings, local_target
 
 RUN_FILE = Path(__file__).resolve().parent.parent / ".run" / "local.json"
 _RELATIVE = re.compile(r"^(\d+)([mhd])$")
@@ -156,7 +156,7 @@ def parser() -> argparse.ArgumentParser:
         group.add_argument("--until", default="0m", help="ISO time or 90m/6h/2d ago (default now)")
         return chosen
 
-    cli = argparse.ArgumentParser(prog="python -m functions.cli", description=__doc__.split("\n\n")[0])
+    cli = argparse.ArgumentParser(prog="python -m operations.cli", description=__doc__.split("\n\n")[0])
     commands = cli.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listed = commands.add_parser("customers", parents=[common], help="customers: state, licence, product, registration")
     listed.add_argument("--product", help="product code")

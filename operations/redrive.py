@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from functions.flush.service import window_missed
-from functions.operations.metering_view import MeteringEntry
-from functions.operations.queries import OperationsDeps, Selection, parked
+from operations.metering_view import MeteringEntry
+from operations.queries import OperationsDeps, Selection, parked
 
 # our own reasons for a record that cannot be sent with its quantity (functions.flush.service.unsendable)
 _UNSENDABLE = frozenset({"QuantityTooLarge", "QuantityInvalid"})

@@ -21,12 +21,12 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
 from functions.metering.gateway import Boto3MeteringGateway
-from functions.operations.flushing import ProgressCallback, flush_deployed, flush_here
-from functions.operations.metering_view import DynamoMeteringView
-from functions.operations.queries import OperationsDeps, UnknownName
 from functions.settings import Settings, settings_from_env
-from functions.storage.schema import ALL_TABLES
 from functions.usage.store import DynamoUsageStore
+from operations.flushing import ProgressCallback, flush_deployed, flush_here
+from operations.metering_view import DynamoMeteringView
+from operations.queries import OperationsDeps, UnknownName
+from stacks.schema import ALL_TABLES
 
 FLUSH_FUNCTION_LOGICAL_ID = "FlushFunction"  # stacks/constructs/flush.py: Flush(stack, "Flush") / "Function"
 # a deployed flush may run for its whole 15-minute timeout before it answers
