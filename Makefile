@@ -6,7 +6,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: test run lint fmt synth deploy bench cli layer dynamodb-local chromium clean
+.PHONY: test run lint fmt synth deploy bench cli docs layer dynamodb-local chromium clean
 
 .venv/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -67,6 +67,10 @@ deploy: .venv/.installed layer
 
 bench: .venv/.installed layer dynamodb-local
 	$(PY) -m bench
+
+# Documents generated from the code (docs/generate.py); a test fails when they drift.
+docs: .venv/.installed
+	$(PY) -m docs.generate
 
 # The operator CLI: make cli ARGS="usage --since 6h" (against `make run`'s stack, or --stack NAME for AWS)
 cli: .venv/.installed

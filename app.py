@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ def _cdk_json_context() -> dict[str, Any]:
 def main() -> int:
     app = cdk.App()
     if app.node.try_get_context("marketplace") is None:  # run as `python app.py`, not by the CDK CLI
-        app = cdk.App(context=_cdk_json_context(), outdir="cdk.out")
+        # the CLI names the output directory in CDK_OUTDIR; by hand it may be named the same way
+        app = cdk.App(context=_cdk_json_context(), outdir=os.environ.get("CDK_OUTDIR") or "cdk.out")
     try:
         build_app(app)
     except (ConfigError, LayerNotBuiltError) as error:

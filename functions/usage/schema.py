@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -25,7 +26,11 @@ _TAG = r"^[a-zA-Z0-9+ -=._:\/@]+$"
 
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_TAG)]
 TagValue = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_TAG)]
-Quantity = Annotated[StrictInt, Field(ge=0, le=MAX_INTEGER_QUANTITY)] | str
+# the string form is checked by ``_check_decimal`` (its message is clearer than a pattern's); the schema says so too
+Quantity = (
+    Annotated[StrictInt, Field(ge=0, le=MAX_INTEGER_QUANTITY)]
+    | Annotated[str, WithJsonSchema({"type": "string", "pattern": DECIMAL_QUANTITY.pattern})]
+)
 # BatchMeterUsage's own LicenseArn pattern (botocore's model): ASCII, so our keys stay within DynamoDB's byte limits
 _LICENSE_ARN = re.compile(
     r"^arn:aws[a-zA-Z-]*:[A-Za-z0-9][A-Za-z0-9_/.-]{0,62}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9_/.-]{0,63}"
@@ -45,7 +50,11 @@ def _iso_8601(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_iso_8601)]
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_iso_8601),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _ISO_8601.pattern}),
+]
 
 
 def _check_decimal(value: StrictInt | str) -> StrictInt | str:
@@ -70,7 +79,9 @@ class UsageEventIn(BaseModel):
     product_code: str = Field(min_length=1, max_length=255)
     dimension: str = Field(min_length=1, max_length=255)
     quantity: Quantity
-    license_arn: str | None = Field(default=None, min_length=1, max_length=512)
+    license_arn: str | None = Field(
+        default=None, min_length=1, max_length=512, json_schema_extra={"pattern": _LICENSE_ARN.pattern}
+    )
     customer_aws_account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
     customer_identifier: str | None = Field(default=None, min_length=1, max_length=255)
     timestamp: Timestamp | None = None

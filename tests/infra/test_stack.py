@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 
 from stacks.config import ConfigError
 from stacks.schema import ALL_TABLES
-from tests.infra.conftest import cdk_json_context, synth
+from tests.infra.conftest import ROOT, cdk_json_context, synth
 
 
 def test_each_shared_table_definition_is_a_protected_encrypted_table(template: Template) -> None:
@@ -80,3 +83,20 @@ def test_synth_refuses_an_invalid_configuration_naming_the_field(
 ) -> None:
     with pytest.raises(ConfigError, match=named_field.replace(".", r"\.")):
         synth(tmp_path, _marketplace(**changes))
+
+
+def test_python_app_py_writes_where_cdk_outdir_says(tmp_path: Path) -> None:
+    # When the app is run by hand with CDK_OUTDIR set (as the CDK CLI sets it)
+    outdir = tmp_path / "elsewhere"
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env={**os.environ, "CDK_OUTDIR": str(outdir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Then the cloud assembly is there
+    assert result.returncode == 0, result.stderr
+    assert (outdir / "manifest.json").is_file()
+    assert list(outdir.glob("*.template.json"))
