@@ -1,12 +1,15 @@
 # Two commands do everything: `make run` (the local stack) and `make test` (every test). Each sets itself up.
 SHELL := /bin/bash
 PY := .venv/bin/python
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+# CDK runs on a supported Node.js, pinned in tools/cdk (the npm registry's `node` package), with the pinned CDK CLI;
+# jsii (aws-cdk-lib's Python runtime) starts the node JSII_NODE names.
+TOOLCHAIN := $(CURDIR)/tools/cdk/node_modules
+export JSII_NODE := $(TOOLCHAIN)/.bin/node
+CDK := PATH="$(TOOLCHAIN)/.bin:$$PATH" CDK_DISABLE_CLI_TELEMETRY=true $(TOOLCHAIN)/.bin/cdk --no-notices
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: test run lint fmt synth deploy bench cli docs layer dynamodb-local chromium clean
+.PHONY: test run lint fmt synth diff deploy cdk bench cli docs layer toolchain dynamodb-local chromium clean
 
 .venv/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -53,17 +56,30 @@ fmt: .venv/.installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: .venv/.installed layer dynamodb-local chromium tests/js/node_modules/.installed lint
+$(TOOLCHAIN)/.installed: tools/cdk/package.json tools/cdk/package-lock.json
+	npm ci --prefix tools/cdk --no-audit --no-fund
+	touch $@
+
+toolchain: $(TOOLCHAIN)/.installed
+
+test: .venv/.installed layer toolchain dynamodb-local chromium tests/js/node_modules/.installed lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: .venv/.installed dynamodb-local
 	$(PY) -m local.stack
 
-synth: .venv/.installed layer
-	$(PY) app.py
+synth: .venv/.installed layer toolchain
+	$(CDK) synth --quiet
 
-deploy: .venv/.installed layer
-	npx --yes aws-cdk@2.1148.1 deploy
+diff: .venv/.installed layer toolchain
+	$(CDK) diff
+
+deploy: .venv/.installed layer toolchain
+	$(CDK) deploy
+
+# Any other CDK CLI command with the pinned toolchain: make cdk ARGS="bootstrap aws://ACCOUNT/REGION"
+cdk: .venv/.installed layer toolchain
+	$(CDK) $(ARGS)
 
 bench: .venv/.installed layer dynamodb-local
 	$(PY) -m bench
