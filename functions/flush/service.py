@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -158,6 +159,13 @@ def _cannot_send(record: MeteringRecord, now: datetime) -> str | None:
     return unsendable(record)
 
 
+def hour_records(deps: FlushDeps, hour: datetime) -> tuple[list[MeteringRecord], list[MeteringRecord]]:
+    """The hour's records and what they carry into the next hour. The events stream through: memory grows with the
+    hour's customers and dimensions, not with its events."""
+    events = itertools.chain(deps.usage.events_of_hour(hour), deps.usage.late_events_billed_in(hour))
+    return spill(hour, aggregate(hour, events, deps.settings.products), deps.ledger.carried_into(hour))
+
+
 def _seal_closed_hours(
     deps: FlushDeps,
     now: datetime,
@@ -173,8 +181,7 @@ def _seal_closed_hours(
     while closed(hour, now, grace):
         if out_of_time():
             return sealed, True
-        events = [*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour)]
-        records, carry = spill(hour, aggregate(hour, events, products), deps.ledger.carried_into(hour))
+        records, carry = hour_records(deps, hour)
         if any(p.zero_usage_records for p in products):
             records += zero_records(hour, records, products, deps.customers.list_all())
         unsent = deps.ledger.write_pending(records)

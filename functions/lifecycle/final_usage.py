@@ -11,6 +11,7 @@ customer: identical records, which Marketplace answers idempotently.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -51,11 +52,11 @@ def final_records(customer: Customer, deps: FlushDeps, now: datetime) -> list[Me
     records = [r for r in deps.ledger.pending() if r.customer_key == key]
     carried = [r for r in deps.ledger.carried_into(hour) if r.customer_key == key]
     while hour <= hour_of(now):
-        events = [
+        events = (
             e
-            for e in (*deps.usage.events_of_hour(hour), *deps.usage.late_events_billed_in(hour))
+            for e in itertools.chain(deps.usage.events_of_hour(hour), deps.usage.late_events_billed_in(hour))
             if e.customer_key == key
-        ]
+        )
         # as the hourly flush will seal these hours: an hour over one record's maximum carries into the next
         sealed, carried = spill(hour, aggregate(hour, events, deps.settings.products), carried)
         records += sealed

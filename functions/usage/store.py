@@ -32,6 +32,9 @@ def _partition(hour: datetime, shard: int) -> str:
     return f"U#{hour_key(hour)}#{shard}"
 
 
+_PAGE_ITEMS = 200
+
+
 def _late_partition(billing_hour: datetime, shard: int) -> str:
     return f"LATE#{hour_key(billing_hour)}#{shard}"
 
@@ -146,8 +149,12 @@ class DynamoUsageStore:
                 yield _from_item(item)
 
     def _query(self, **request: Any) -> Iterator[dict[str, Any]]:
+        # pages of a bounded number of items: an hour's events stream through in the same memory however many
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table, PaginationConfig={"PageSize": _PAGE_ITEMS}, **request
+        )
         try:
-            for page in self._client.get_paginator("query").paginate(TableName=self._table, **request):
+            for page in pages:
                 yield from page["Items"]
         except ClientError as error:
             raise StorageError.from_client_error(error) from error
