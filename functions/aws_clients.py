@@ -24,6 +24,9 @@ DYNAMODB_CONFIG = Config(
 )
 # botocore reads retries["max_attempts"] as retries after the first try; total_max_attempts=1 is truly one try
 NO_RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
+# GetAgreementTerms runs while the buyer waits for the registration page, and without an answer the registration goes
+# on (the free trial stays a claim): two quick tries at most, about 15 s in the worst case.
+AGREEMENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=5)
 
 
 @cache
@@ -52,6 +55,18 @@ def entitlement_client(settings: Settings) -> Any:
         region_name="us-east-1",
         endpoint_url=settings.entitlement_endpoint or settings.marketplace_endpoint,
         config=STANDARD_CONFIG,
+    )
+
+
+@cache
+def agreement_client(settings: Settings) -> Any:
+    # the Agreement Service answers only in us-east-1 (seller guide, "Supported AWS Regions for the AWS Marketplace
+    # Agreement API"), wherever the stack runs
+    return boto3.client(
+        "marketplace-agreement",
+        region_name="us-east-1",
+        endpoint_url=settings.marketplace_endpoint,
+        config=AGREEMENT_CONFIG,
     )
 
 

@@ -59,7 +59,12 @@ class Customer:
     state_changed_at: datetime
     registered_at: datetime | None = None
     agreement_id: str | None = None
+    # confirmed by AWS Marketplace (the agreement's terms, or a legacy subscribe-success): what the seller may act on
     free_trial: bool = False
+    # when Marketplace last said whether it is a free trial (None: it has not said, and ``free_trial`` is False)
+    free_trial_known_at: datetime | None = None
+    # what the buyer's browser said at registration (x-amzn-marketplace-offer-type): anyone can send it
+    free_trial_claimed: bool = False
     contact: dict[str, str] = field(default_factory=dict)
     entitlements: tuple[dict[str, object], ...] = ()
     # a legacy customer's LicenseArn as ResolveCustomer also returned it (licence customers carry it in ``ref``)
@@ -90,6 +95,7 @@ class Customer:
             "customer_identifier": self.ref.customer_identifier,
             "agreement_id": self.agreement_id,
             "free_trial": self.free_trial,
+            "free_trial_claimed": self.free_trial_claimed,
             "state": self.state.value,
             "state_changed_at": self.state_changed_at.isoformat(),
             "registered_at": self.registered_at.isoformat() if self.registered_at else None,

@@ -5,6 +5,11 @@ Layout (customers table): ``pk = CustomerRef.key``, ``sk = "CUSTOMER"``; ``gsi1p
 
 A customer's ``state`` is derived on read from the lifecycle items of the same table (``functions.lifecycle.store``)
 when there are any; the stored ``state`` is only the registration's own (pending, or what a test put).
+
+A free trial is kept as ``free_trial_claimed`` (what the buyer's browser said) apart from ``free_trial_confirmed``
+(what the agreement's terms said at registration, read at ``free_trial_known_at``). A legacy subscribe-success's word is
+kept on the buyer's lifecycle item instead; a customer reads as whichever word of Marketplace is newer. Items written
+before claims were kept apart have a single ``free_trial``, which was the browser's word: they read as a claim.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.lifecycle.state import LifecycleTimes
 from functions.lifecycle.store import (
     BuyerLifecycle,
     DynamoLifecycleStore,
@@ -32,6 +36,11 @@ from functions.lifecycle.store import (
 from functions.storage.errors import ConditionFailed, StorageError
 
 _SK = "CUSTOMER"
+FREE_TRIAL_CONFIRMED = "free_trial_confirmed"
+FREE_TRIAL_CLAIMED = "free_trial_claimed"
+FREE_TRIAL_KNOWN_AT = "free_trial_known_at"
+# before claims were kept apart, the browser's offer type was stored here, unconfirmed
+UNCONFIRMED_FREE_TRIAL = "free_trial"
 
 
 class CustomerRepository(Protocol):
@@ -53,7 +62,8 @@ def _to_item(customer: Customer) -> dict[str, Any]:
         "customer_aws_account_id": {"S": customer.customer_aws_account_id},
         "state": {"S": customer.state.value},
         "state_changed_at": {"S": customer.state_changed_at.isoformat()},
-        "free_trial": {"BOOL": customer.free_trial},
+        FREE_TRIAL_CONFIRMED: {"BOOL": customer.free_trial},
+        FREE_TRIAL_CLAIMED: {"BOOL": customer.free_trial_claimed},
     }
     optional = {
         "license_arn": ref.license_arn or customer.legacy_license_arn,
@@ -67,6 +77,7 @@ def _to_item(customer: Customer) -> dict[str, Any]:
     if customer.entitlements:
         item["entitlements"] = {"S": json.dumps(list(customer.entitlements), sort_keys=True)}
     moments = {
+        FREE_TRIAL_KNOWN_AT: customer.free_trial_known_at,
         "final_usage_cutoff": customer.final_usage_cutoff,
         "announced_activation": customer.announced_activation,
         "announced_end": customer.announced_end,
@@ -83,8 +94,15 @@ def _from_item(item: dict[str, Any]) -> Customer:
         value = text(name)
         return parse_time(value) if value else None
 
+    def flag(name: str) -> bool:
+        return bool(item.get(name, {}).get("BOOL", False))
+
     registered_at = text("registered_at")
     legacy = item["pk"]["S"].startswith("LEGACY#")
+    if FREE_TRIAL_CLAIMED in item:
+        free_trial, claimed = flag(FREE_TRIAL_CONFIRMED), flag(FREE_TRIAL_CLAIMED)
+    else:  # written before claims were kept apart: never confirmed
+        free_trial, claimed = False, flag(UNCONFIRMED_FREE_TRIAL)
     return Customer(
         ref=CustomerRef(
             product_code=item["product_code"]["S"],
@@ -96,7 +114,9 @@ def _from_item(item: dict[str, Any]) -> Customer:
         state_changed_at=datetime.fromisoformat(item["state_changed_at"]["S"]),
         registered_at=datetime.fromisoformat(registered_at) if registered_at else None,
         agreement_id=text("agreement_id"),
-        free_trial=item.get("free_trial", {}).get("BOOL", False),
+        free_trial=free_trial,
+        free_trial_known_at=moment(FREE_TRIAL_KNOWN_AT) if FREE_TRIAL_CLAIMED in item else None,
+        free_trial_claimed=claimed,
         contact={k: v["S"] for k, v in item.get("contact", {}).get("M", {}).items()},
         entitlements=tuple(json.loads(item["entitlements"]["S"])) if "entitlements" in item else (),
         legacy_license_arn=text("license_arn") if legacy else None,
@@ -106,8 +126,14 @@ def _from_item(item: dict[str, Any]) -> Customer:
     )
 
 
-def with_lifecycle(customer: Customer, times: LifecycleTimes) -> Customer:
-    """``customer`` in the state its lifecycle events say; as stored if none has arrived yet."""
+def with_lifecycle(customer: Customer, lifecycle: BuyerLifecycle) -> Customer:
+    """``customer`` in the state its lifecycle events say (as stored if none has arrived yet), with the free trial
+    of Marketplace's newest word: the registration's reading of the agreement's terms or a legacy subscribe-success."""
+    word = lifecycle.free_trial
+    known_at = customer.free_trial_known_at
+    if word is not None and (known_at is None or word.at > known_at):
+        customer = replace(customer, free_trial=word.free_trial, free_trial_known_at=word.at)
+    times = lifecycle.times
     if times.changed_at is None:
         return customer
     return replace(customer, state=times.state, state_changed_at=times.changed_at)
@@ -123,7 +149,7 @@ class DynamoCustomerRepository:
         return buyer_lifecycle(customer, self._lifecycle.read)
 
     def _current(self, customer: Customer) -> Customer:
-        return with_lifecycle(customer, self.lifecycle(customer).times)
+        return with_lifecycle(customer, self.lifecycle(customer))
 
     def get(self, ref: CustomerRef) -> Customer | None:
         try:
@@ -155,7 +181,7 @@ class DynamoCustomerRepository:
         for item in items:
             if item["sk"]["S"] == _SK:
                 customer = _from_item(item)
-                yield with_lifecycle(customer, buyer_lifecycle(customer, scanned).times)
+                yield with_lifecycle(customer, buyer_lifecycle(customer, scanned))
 
     def of_account(self, account_id: str, product_code: str | None = None) -> list[Customer]:
         """The account's customers (of ``product_code``, or of every product), as stored: an index read, so a
@@ -224,9 +250,15 @@ class DynamoCustomerRepository:
     def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
         """Store what ResolveCustomer said about a buyer; a state, its time and the first registration time
         already stored win (registering again never resets a confirmed or ended subscription). The onboarding
-        form of this registration is the one ``completion_nonce`` names (see ``set_contact``)."""
+        form of this registration is the one ``completion_nonce`` names (see ``set_contact``).
+
+        The free trial the registration read from the agreement's terms (``free_trial_known_at`` set) is the truth
+        about the agreement now stored (a renewal's paid terms end a trial); where they could not be read, what was
+        stored stays."""
         item = {**_to_item(registration), "completion_nonce": {"S": completion_nonce}}
         kept = {"state", "state_changed_at", "registered_at"}
+        if registration.free_trial_known_at is None:
+            kept.add(FREE_TRIAL_CONFIRMED)
         updated = {name: value for name, value in item.items() if name not in {"pk", "sk", "contact"}}
         names = {f"#a{i}": name for i, name in enumerate(updated)}
         values = {f":v{i}": value for i, value in enumerate(updated.values())}
@@ -234,11 +266,13 @@ class DynamoCustomerRepository:
             f"{alias} = if_not_exists({alias}, :v{i})" if name in kept else f"{alias} = :v{i}"
             for i, (alias, name) in enumerate(names.items())
         ]
+        # the attribute of items written before claims were kept apart (an unconfirmed claim) goes
+        names["#unconfirmed"] = UNCONFIRMED_FREE_TRIAL
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": item["pk"], "sk": item["sk"]},
-                UpdateExpression="SET " + ", ".join(assignments),
+                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE #unconfirmed",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",

@@ -142,8 +142,9 @@ def _single(fields: dict[str, list[str]], name: str) -> str | None:
 def register() -> Response[str]:
     fields = _form_fields()
     token = _single(fields, TOKEN_FIELD)
-    free_trial = _single(fields, OFFER_TYPE_FIELD) == "free-trial"
-    registered = wiring(get_settings()).registrations.register(token, free_trial=free_trial)
+    # the browser's word: registration checks it against the agreement's terms before anything relies on it
+    claims_free_trial = _single(fields, OFFER_TYPE_FIELD) == "free-trial"
+    registered = wiring(get_settings()).registrations.register(token, free_trial_claimed=claims_free_trial)
     if registered.redirect_url:
         return _page(
             303,
@@ -154,7 +155,7 @@ def register() -> Response[str]:
         product_name=registered.product_name,
         completion_value=registered.completion_value,
         action="register/complete",  # relative: right under any stage or base path
-        free_trial=registered.free_trial,
+        free_trial=registered.free_trial,  # confirmed by Marketplace, never the browser's claim
     )
     return _page(200, html)
 

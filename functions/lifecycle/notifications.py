@@ -85,6 +85,8 @@ class LifecycleEvent:
     customer_identifier: str | None = None
     entitlements_changed: bool = False
     known: bool = True  # False: a detail-type or action we do not handle (logged, acknowledged)
+    # a legacy message's isFreeTrialTermPresent: whether the subscription has a free-trial term; None: not said
+    free_trial_term: bool | None = None
 
     @property
     def names_agreement_only(self) -> bool:
@@ -135,6 +137,9 @@ class _LegacyMessage(BaseModel):
     action: str = Field(min_length=1, max_length=100)
     customer_identifier: str = Field(alias="customer-identifier", min_length=1, max_length=255)
     product_code: str = Field(alias="product-code", min_length=1, max_length=255)
+    # AWS sends the text "true" or "false" (seller guide examples); the entitlement topic's messages have none. Any
+    # other value says nothing rather than failing the message: the subscription itself is still news.
+    free_trial_term: object = Field(default=None, alias="isFreeTrialTermPresent")
 
 
 def parse_notification(body: str, *, message_id: str, sent_at: datetime) -> LifecycleEvent:
@@ -259,4 +264,14 @@ def _legacy_event(message: dict[str, Any], *, event_id: str, occurred_at: dateti
         customer_identifier=identifier,
         entitlements_changed=parsed.action == ENTITLEMENT_UPDATED,
         known=kind is not None or parsed.action == ENTITLEMENT_UPDATED,
+        free_trial_term=_flag(parsed.free_trial_term),
     )
+
+
+def _flag(value: object) -> bool | None:
+    """The flag as AWS writes it, the text "true" or "false" (or a JSON boolean); None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    return None

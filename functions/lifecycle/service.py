@@ -21,7 +21,7 @@ from functions.customers.model import FINAL_USAGE_WINDOW, Customer, CustomerRef,
 from functions.lifecycle.entitlements import EntitlementReader
 from functions.lifecycle.notifications import ENTITLEMENT_UPDATED, LifecycleEvent
 from functions.lifecycle.state import LifecycleKind, LifecycleTimes
-from functions.lifecycle.store import BuyerLifecycle, LifecycleStore, primary_subject
+from functions.lifecycle.store import BuyerLifecycle, FreeTrialWord, LifecycleStore, primary_subject
 from functions.lifecycle.subjects import agreement_subject, licence_id, licence_subject
 from functions.observability import logger, metrics
 from functions.registration.events import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, DomainEvent, EventPublisher
@@ -62,6 +62,14 @@ class Outcome:
     customers: tuple[str, ...] = ()  # CustomerRef keys the event was applied to (registered buyers)
 
 
+def _says_free_trial(event: LifecycleEvent) -> bool:
+    """A legacy subscribe-success: its isFreeTrialTermPresent is Marketplace's word on the subscription it starts.
+    Other messages of a customer identifier (reused when the buyer subscribes again) may describe an earlier
+    subscription. A "false" undoes a confirmation only when it is newer (a later, paid subscription), never when an
+    older message arrives late: SNS delivers out of order."""
+    return event.kind is LifecycleKind.ACTIVATED and event.customer_identifier is not None
+
+
 @dataclass
 class Lifecycle:
     settings: Settings
@@ -86,6 +94,11 @@ class Lifecycle:
             return Outcome("ignored")
         if event.kind is not None and event.subject is not None:
             self.events.record(event.subject, event.kind, event.occurred_at)
+            if _says_free_trial(event) and event.free_trial_term is not None:
+                # kept with the subject, like its times: it applies when the buyer registers later, as often happens
+                word = FreeTrialWord(event.free_trial_term, event.occurred_at)
+                if self.events.record_free_trial_term(event.subject, word) and word.free_trial:
+                    metrics.add_metric(name="FreeTrialsConfirmedByLegacyNotification", unit="Count", value=1)
         self._link(event)
         named = self._customers_named(event, product)
         if not named:

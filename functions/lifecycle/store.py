@@ -7,7 +7,9 @@ both), an agreement's renewals (Purchase Agreement Created, intent RENEW, names 
 is one conditional ``SET lc_<kind> = :t`` (only if absent or older) and links are ``ADD`` to a set: atomic,
 commutative and idempotent, so duplicates and every arrival order converge. A buyer's state is derived when the
 customer is read (``buyer_lifecycle``): an event that arrives before the buyer registered, or before anything links
-its agreement to them, needs no special path: it is simply there once the customer is read.
+its agreement to them, needs no special path: it is simply there once the customer is read. A legacy subscribe-success
+keeps its ``isFreeTrialTermPresent`` the same way: ``free_trial_term`` with its time ``free_trial_term_at``, replaced
+only by a newer one (a reused customer identifier's later subscription is the current one; a late old message is not).
 """
 
 from __future__ import annotations
@@ -41,15 +43,25 @@ def parse_time(text: str) -> datetime:
 
 
 @dataclass(frozen=True)
+class FreeTrialWord:
+    """What Marketplace last said about a subscription's free trial, and when."""
+
+    free_trial: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
 class SubjectRecord:
     times: LifecycleTimes
     agreements: frozenset[str] = frozenset()  # agreement ids this subject leads to
+    free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's isFreeTrialTermPresent
 
 
 @dataclass(frozen=True)
 class BuyerLifecycle:
     times: LifecycleTimes  # the buyer's, derived (see functions.lifecycle.state.buyer_times)
     agreements: frozenset[str]  # every agreement linked to the buyer
+    free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's word on a free trial
 
 
 def is_lifecycle_item(item: dict[str, Any]) -> bool:
@@ -61,7 +73,12 @@ def record_of_item(item: dict[str, Any]) -> SubjectRecord:
     for kind in LifecycleKind:
         if f"lc_{kind.value}" in item:
             times = times.merge(kind, parse_time(item[f"lc_{kind.value}"]["S"]))
-    return SubjectRecord(times, frozenset(item.get("agreements", {}).get("SS", ())))
+    free_trial = None
+    if "free_trial_term_at" in item:
+        free_trial = FreeTrialWord(
+            bool(item.get("free_trial_term", {}).get("BOOL", False)), parse_time(item["free_trial_term_at"]["S"])
+        )
+    return SubjectRecord(times, frozenset(item.get("agreements", {}).get("SS", ())), free_trial)
 
 
 def _licence_key(customer: Customer) -> str | None:
@@ -102,7 +119,9 @@ def buyer_lifecycle(customer: Customer, read: Callable[[Sequence[str]], Mapping[
         {a: records.get(agreement_subject(a), empty).times for a in agreements},
         records.get(legacy_key or "", empty).times if legacy_key else None,
     )
-    return BuyerLifecycle(times, frozenset(agreements))
+    # only the legacy subject carries it: SNS messages name the buyer by product code and customer identifier
+    free_trial = records.get(legacy_key, empty).free_trial if legacy_key else None
+    return BuyerLifecycle(times, frozenset(agreements), free_trial)
 
 
 class LifecycleStore(Protocol):
@@ -116,6 +135,10 @@ class LifecycleStore(Protocol):
 
     def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
         """Strongly consistent: an event recorded before this call is seen."""
+        ...
+
+    def record_free_trial_term(self, subject: str, word: FreeTrialWord) -> bool:
+        """Keep what a subscribe-success said about a free trial unless a newer one was kept; False if one was."""
         ...
 
 
@@ -150,6 +173,22 @@ class DynamoLifecycleStore:
             )
         except ClientError as error:
             raise StorageError.from_client_error(error) from error
+
+    def record_free_trial_term(self, subject: str, word: FreeTrialWord) -> bool:
+        # the newest word wins, as event times do: duplicates and every arrival order end the same
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": subject}, "sk": {"S": LIFECYCLE_SK}},
+                UpdateExpression="SET free_trial_term = :f, free_trial_term_at = :t",
+                ConditionExpression="attribute_not_exists(free_trial_term_at) OR free_trial_term_at < :t",
+                ExpressionAttributeValues={":f": {"BOOL": word.free_trial}, ":t": {"S": time_text(word.at)}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StorageError.from_client_error(error) from error
+        return True
 
     def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
         found: dict[str, SubjectRecord] = {}

@@ -1,7 +1,8 @@
-"""ResolveCustomer behind a small interface; botocore's errors become ours, transient ones are retried here.
+"""ResolveCustomer and GetAgreementTerms behind small interfaces; botocore's errors become ours.
 
 The shared metering client has botocore retries off (metering decides itself what is safe to resend), so
-this gateway retries throttling and 5xx with full-jitter exponential backoff and an injectable sleep.
+the resolver retries throttling and 5xx with full-jitter exponential backoff and an injectable sleep. The agreement
+client keeps botocore's standard retries: reading terms changes nothing, so a resend is always safe.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _RETRYABLE = {"ThrottlingException", "InternalServiceErrorException"}
 MAX_ATTEMPTS = 4
 BASE_DELAY_SECONDS = 0.1
 MAX_DELAY_SECONDS = 1.0
+# An agreement has a handful of terms; a service that kept answering with a nextToken would loop for ever.
+MAX_TERM_PAGES = 20
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,22 @@ class MarketplaceRejected(Exception):
 
 class CustomerResolver(Protocol):
     def resolve(self, token: str) -> ResolvedCustomer: ...
+
+
+class AgreementTermsUnavailable(Exception):
+    """Marketplace did not say what the agreement's terms are: throttled, denied (the seller is no party to a
+    channel partner's agreement), not found, failing or unreachable. ``reason`` is the error code, nothing else."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"GetAgreementTerms failed: {reason}")
+        self.reason = reason
+
+
+class AgreementTerms(Protocol):
+    def includes_free_trial(self, agreement_id: str) -> bool:
+        """Whether the buyer accepted a free-trial pricing term in the agreement; AgreementTermsUnavailable if
+        Marketplace could not say."""
+        ...
 
 
 class MarketplaceResolver:
@@ -101,6 +120,32 @@ class MarketplaceResolver:
                 return _resolved(response)
             self._sleep(self._jitter(0, min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (attempt - 1))))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class MarketplaceAgreementTerms:
+    """GetAgreementTerms (AWS Marketplace Agreement Service): an agreement whose accepted terms include a
+    ``freeTrialPricingTerm`` is a free trial (API reference, AcceptedTerm)."""
+
+    def __init__(self, client: Any, *, max_pages: int = MAX_TERM_PAGES) -> None:
+        self._client = client
+        self._max_pages = max_pages
+
+    def includes_free_trial(self, agreement_id: str) -> bool:
+        request: dict[str, Any] = {"agreementId": agreement_id}
+        for _ in range(self._max_pages):
+            try:
+                page = self._client.get_agreement_terms(**request)
+            except ClientError as error:
+                raise AgreementTermsUnavailable(error.response.get("Error", {}).get("Code", "Unknown")) from None
+            except BotoCoreError as error:  # unreachable, timed out, or an answer botocore could not read
+                raise AgreementTermsUnavailable(type(error).__name__) from None
+            if any(term.get("freeTrialPricingTerm") for term in page.get("acceptedTerms") or []):
+                return True
+            token = page.get("nextToken")
+            if not token:
+                return False
+            request["nextToken"] = token
+        raise AgreementTermsUnavailable(f"still paging after {self._max_pages} pages")
 
 
 def _resolved(response: dict[str, Any]) -> ResolvedCustomer:

@@ -1,4 +1,10 @@
-"""Registering a buyer: resolve the token once, store the customer, bind the next step to it by signature."""
+"""Registering a buyer: resolve the token once, store the customer, bind the next step to it by signature.
+
+A free trial is what AWS Marketplace says, never what the browser says: ``x-amzn-marketplace-offer-type=free-trial``
+arrives with the buyer's form post, so anyone can add it. It is kept as the customer's ``free_trial_claimed``; the
+customer's ``free_trial`` is the agreement's terms (GetAgreementTerms) or a legacy subscribe-success, and only that is
+shown on the page and signed into the seller's sign-up value.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,12 @@ from functions.registration.events import (
     PublishFailed,
 )
 from functions.registration.forms import ContactForm, parse_contact_form
-from functions.registration.marketplace import CustomerResolver, ResolvedCustomer
+from functions.registration.marketplace import (
+    AgreementTerms,
+    AgreementTermsUnavailable,
+    CustomerResolver,
+    ResolvedCustomer,
+)
 from functions.settings import Product
 from functions.storage.errors import ConditionFailed
 
@@ -32,7 +43,10 @@ _TOKEN = re.compile(r"^[\x21-\x7e]{1,4096}$")
 
 
 class RegistrationStore(Protocol):
-    def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer: ...
+    def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
+        """Where the agreement's terms could not be read (``registration.free_trial_known_at`` is None), the free
+        trial already stored stays as it is."""
+        ...
 
     def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
         """None if that completion was used already (or a later registration replaced it); ConditionFailed if
@@ -89,7 +103,7 @@ class FormInvalid(ValueError):
 class Registered:
     product_name: str
     completion_value: str
-    free_trial: bool
+    free_trial: bool  # confirmed by AWS Marketplace
     redirect_url: str | None
 
 
@@ -102,6 +116,7 @@ class Completed:
 @dataclass
 class Registrations:
     resolver: CustomerResolver
+    agreement_terms: AgreementTerms
     customers: RegistrationStore
     publisher: EventPublisher
     clock: Clock
@@ -110,20 +125,24 @@ class Registrations:
     completion_ttl_seconds: int
     run_once: RunOnce = run_every_time
 
-    def register(self, token: str | None, *, free_trial: bool) -> Registered:
-        """The fulfillment URL's work. A resubmitted token replays the first answer without calling AWS."""
+    def register(self, token: str | None, *, free_trial_claimed: bool) -> Registered:
+        """The fulfillment URL's work. A resubmitted token replays the first answer without calling AWS.
+
+        ``free_trial_claimed``: the browser's form said ``x-amzn-marketplace-offer-type=free-trial``."""
         if not token:
             raise MissingToken("x-amzn-marketplace-token is missing")
         if not _TOKEN.match(token):
             raise MalformedToken("x-amzn-marketplace-token is malformed")
-        stored = self.run_once(self._resolve_and_store, {"token": token, "free_trial": free_trial})
+        stored = self.run_once(self._resolve_and_store, {"token": token, "free_trial_claimed": free_trial_claimed})
+        free_trial = _confirmed_free_trial(stored)
         resolved = ResolvedCustomer(**{k: stored[k] for k in ResolvedCustomer.__dataclass_fields__})
         product = self._product(resolved.product_code)
         expires_at = self.clock.now().timestamp() + self.completion_ttl_seconds
         secret = self.signing_secret()
         redirect_url = None
         if product is not None and product.signup_redirect_url:
-            claims = {**asdict(resolved), "free_trial": stored["free_trial"]}
+            # the confirmed trial only: what we sign, the seller's page trusts, and a claim is anyone's to make
+            claims = {**asdict(resolved), "free_trial": free_trial}
             value = signing.sign(claims, secret=secret, purpose=signing.SIGNUP, expires_at=expires_at)
             redirect_url = _with_parameter(product.signup_redirect_url, signing.SIGNUP_PARAMETER, value)
         ref = _ref(resolved, product)
@@ -142,7 +161,7 @@ class Registrations:
         return Registered(
             product_name=product.name if product else resolved.product_code,
             completion_value=completion,
-            free_trial=stored["free_trial"],
+            free_trial=free_trial,
             redirect_url=redirect_url,
         )
 
@@ -152,6 +171,8 @@ class Registrations:
         if product is None:
             # Keep the buyer anyway: the token is spent, and the seller can add the product to the config.
             logger.warning("registration for a product not in the configuration", product_code=resolved.product_code)
+        claimed = bool(request["free_trial_claimed"])
+        free_trial = self._free_trial_terms(resolved.agreement_id, claimed)
         now = self.clock.now()
         ref = _ref(resolved, product)
         nonce = secrets.token_urlsafe(16)
@@ -163,7 +184,9 @@ class Registrations:
                 state_changed_at=now,
                 registered_at=now,
                 agreement_id=resolved.agreement_id,
-                free_trial=bool(request["free_trial"]),
+                free_trial=bool(free_trial),
+                free_trial_known_at=now if free_trial is not None else None,
+                free_trial_claimed=claimed,
                 legacy_license_arn=resolved.license_arn if ref.customer_identifier else None,
             ),
             nonce,
@@ -172,7 +195,37 @@ class Registrations:
         self._publish(CUSTOMER_REGISTERED, customer.event_detail())
         self._announce_activation(customer)
         # what a replay needs: never the token (Powertools stores this in the idempotency table)
-        return {**asdict(resolved), "free_trial": customer.free_trial, "completion_nonce": nonce}
+        return {
+            **asdict(resolved),
+            "free_trial": customer.free_trial,
+            "free_trial_claimed": customer.free_trial_claimed,
+            "completion_nonce": nonce,
+        }
+
+    def _free_trial_terms(self, agreement_id: str | None, claimed: bool) -> bool | None:
+        """Whether the agreement's terms include a free trial; None where Marketplace did not say. A failed read does
+        not fail the registration: the token is spent and the buyer is subscribed, so the trial stays a claim."""
+        if agreement_id is None:
+            # ResolveCustomer named no agreement (a legacy product): only a legacy subscribe-success can confirm it
+            return None
+        try:
+            confirmed = self.agreement_terms.includes_free_trial(agreement_id)
+        except AgreementTermsUnavailable as error:
+            logger.warning(
+                "agreement terms not read: the free trial stays unconfirmed",
+                agreement_id=agreement_id,
+                reason=error.reason,
+                free_trial_claimed=claimed,
+            )
+            metrics.add_metric(name="AgreementTermsUnavailable", unit="Count", value=1)
+            return None
+        if claimed and not confirmed:
+            # a paid buyer's browser said free-trial: kept as the claim it is, and worth a look
+            logger.warning(
+                "a free trial was claimed that the agreement's terms do not include", agreement_id=agreement_id
+            )
+            metrics.add_metric(name="FreeTrialClaimsNotConfirmed", unit="Count", value=1)
+        return confirmed
 
     def complete(self, completion_value: str | None, fields: dict[str, list[str]]) -> Completed:
         """Attach the buyer's contact details to the customer the signed value names, and only to it."""
@@ -224,6 +277,12 @@ class Registrations:
         except PublishFailed:
             logger.exception("event not published; the customer is stored", detail_type=detail_type)
             metrics.add_metric(name="RegistrationEventsNotPublished", unit="Count", value=1)
+
+
+def _confirmed_free_trial(stored: dict[str, Any]) -> bool:
+    """The confirmed free trial of a stored answer. One stored before claims were kept apart (replayed within a day
+    of the upgrade) has the browser's word under ``free_trial``: that is a claim, not a confirmation."""
+    return bool(stored["free_trial"]) if "free_trial_claimed" in stored else False
 
 
 def _ref(resolved: ResolvedCustomer, product: Product | None) -> CustomerRef:

@@ -73,6 +73,11 @@ def verify_signup_value(value: str, secret: str, now: float | None = None) -> di
         {"product_code": ..., "customer_aws_account_id": ..., "license_arn": ... or None,
          "customer_identifier": ... or None, "agreement_id": ... or None, "free_trial": bool, "exp": epoch}
 
+    ``free_trial`` is true only where AWS Marketplace confirmed it (the agreement's terms include a free trial). The
+    browser's ``x-amzn-marketplace-offer-type`` is never signed: anyone can send it, and a value we sign is one your
+    page trusts. Where Marketplace could not be asked, a true free trial reads false here; the "Customer Registered"
+    event also carries ``free_trial_claimed``.
+
     and raises :class:`SignatureInvalid` (forged or altered: refuse) or :class:`SignatureExpired` (send the
     buyer back to AWS Marketplace's "Set up your account"). A value is valid for ``COMPLETION_TTL_SECONDS``.
     """

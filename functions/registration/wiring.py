@@ -18,11 +18,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
 )
 
-from functions.aws_clients import dynamodb_client, events_client, metering_client
+from functions.aws_clients import agreement_client, dynamodb_client, events_client, metering_client
 from functions.clock import app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.registration.events import EventBridgePublisher, EventPublisher, RecordingPublisher
-from functions.registration.marketplace import MarketplaceResolver
+from functions.registration.marketplace import MarketplaceAgreementTerms, MarketplaceResolver
 from functions.registration.service import RegistrationInProgress, Registrations
 from functions.settings import Settings
 from functions.storage.errors import StorageError
@@ -56,6 +56,7 @@ def wiring(settings: Settings) -> Wiring:
     )
     registrations = Registrations(
         resolver=MarketplaceResolver(metering_client(settings)),
+        agreement_terms=MarketplaceAgreementTerms(agreement_client(settings)),
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
         publisher=publisher,
         clock=app_clock(settings.clock_file),

@@ -45,6 +45,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # GetEntitlements: every Nth page of a listing is served empty but with a NextToken (0 = never),
     # because AWS documents that this happens and clients must keep paging.
     "entitlement_empty_page_every": 3,
+    # GetAgreementTerms: at most this many terms per page whatever maxResults asks (0 = up to maxResults, default
+    # 50), so a client's paging is exercised without it asking for small pages.
+    "agreement_terms_page_size": 0,
     # License events' ``license.arn``: "documented" is the seller guide's example form
     # (``aws:license-manager:us-east-1:<seller account>:l-<id>``, no "arn:" prefix); "arn" is the LicenseArn that
     # ResolveCustomer returns. Only the ``l-<id>`` is the same in both.

@@ -55,6 +55,16 @@ def validate(service: str, operation: str, params: Any) -> list[Violation]:
     return violations
 
 
+def output_violations(service: str, operation: str, body: Any) -> list[Violation]:
+    """What in the emulator's own answer ``body`` breaks the operation's output shape, members the shape does not
+    have included: a client ignores those silently, so only a check against the same model finds them."""
+    shape = operation_model(service, operation).output_shape
+    violations: list[Violation] = []
+    if shape is not None:
+        _walk(shape, body, "", violations, strict=True)
+    return violations
+
+
 def summary(violations: list[Violation]) -> str:
     constraint = [v for v in violations if v.kind == "constraint"]
     count = len(constraint)
@@ -78,7 +88,8 @@ def _show(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _walk(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
+def _walk(shape: Shape, value: Any, path: str, out: list[Violation], strict: bool = False) -> None:
+    """``strict``: members the shape does not model are violations too (for checking answers, not requests)."""
     kind = shape.type_name
     meta = shape.metadata
     if kind == "structure":
@@ -89,9 +100,18 @@ def _walk(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
         for name in shape.required_members:
             if value.get(name) is None:
                 out.append(Violation(_join(path, _camel(name)), "Member must not be null", None))
+        if meta.get("union"):
+            # a Smithy union (the Agreement Service's AcceptedTerm): exactly one member is set
+            present = [name for name in shape.members if value.get(name) is not None]
+            if len(present) != 1:
+                out.append(Violation(path, "Member must have exactly one member set", f"{len(present)} members"))
+        if strict:
+            for name in value:
+                if name not in shape.members:
+                    out.append(Violation(_join(path, _camel(name)), "Member is not in the model", value[name]))
         for name, member in shape.members.items():
             if value.get(name) is not None:
-                _walk(member, value[name], _join(path, _camel(name)), out)
+                _walk(member, value[name], _join(path, _camel(name)), out, strict)
         return
     if kind == "list":
         assert isinstance(shape, ListShape)
@@ -103,7 +123,7 @@ def _walk(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
             if item is None:
                 out.append(Violation(f"{path}.{index}.member", "Member must not be null", None))
             else:
-                _walk(shape.member, item, f"{path}.{index}.member", out)
+                _walk(shape.member, item, f"{path}.{index}.member", out, strict)
         return
     if kind == "map":
         assert isinstance(shape, MapShape)
@@ -112,9 +132,9 @@ def _walk(shape: Shape, value: Any, path: str, out: list[Violation]) -> None:
             return
         _check_size(meta, len(value), value, path, out)
         for key, item in value.items():
-            _walk(shape.key, key, f"{path}.{key}.key", out)
+            _walk(shape.key, key, f"{path}.{key}.key", out, strict)
             if item is not None:
-                _walk(shape.value, item, f"{path}.{key}.value", out)
+                _walk(shape.value, item, f"{path}.{key}.value", out, strict)
         return
     if kind == "string":
         if not isinstance(value, str):

@@ -1,4 +1,5 @@
-"""The HTTP front: AWS JSON 1.1 (metering), Smithy RPC v2 CBOR (entitlement), admin JSON, buyer pages.
+"""The HTTP front: AWS JSON 1.1 (metering, entitlement), AWS JSON 1.0 (agreement), Smithy RPC v2 CBOR
+(entitlement, agreement), admin JSON, buyer pages.
 
 Stdlib ``ThreadingHTTPServer`` on loopback; HTTP/1.1 keep-alive so botocore's pooled connections are
 reused the way they are against AWS (benchmarks depend on it).
@@ -25,9 +26,8 @@ from . import pages
 from .admin_api import route_admin
 from .errors import ApiError
 from .metering import Caller
-from .model_validation import operation_names
 from .notifications import Listener
-from .service import ENTITLEMENT, METERING, AdminError, Marketplace
+from .service import AGREEMENT, ENTITLEMENT, METERING, AdminError, Marketplace, serves
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,26 @@ log = logging.getLogger(__name__)
 BATCH_METER_USAGE_MAX_BYTES = 1024 * 1024
 METERING_TARGET = "AWSMPMeteringService"
 ENTITLEMENT_TARGET = "AWSMPEntitlementService"
+AGREEMENT_TARGET = "AWSMPCommerceService_v20200301"
 SIGNING_NAME = "aws-marketplace"
-CBOR_ERROR_NAMESPACE = "com.amazonaws.marketplaceentitlementservice"
+# X-Amz-Target prefixes (JSON) and RPC v2 service names (CBOR) are the models' targetPrefix
+JSON_TARGETS = {METERING_TARGET: METERING, ENTITLEMENT_TARGET: ENTITLEMENT, AGREEMENT_TARGET: AGREEMENT}
+CBOR_TARGETS = {ENTITLEMENT_TARGET: ENTITLEMENT, AGREEMENT_TARGET: AGREEMENT}
+# the models' jsonVersion: 1.0 for the Agreement Service, 1.1 for the others
+JSON_CONTENT_TYPES = {AGREEMENT: "application/x-amz-json-1.0"}
+JSON_1_1 = "application/x-amz-json-1.1"
+# the Smithy namespace a CBOR error's __type is qualified with
+CBOR_ERROR_NAMESPACES = {
+    ENTITLEMENT: "com.amazonaws.marketplaceentitlementservice",
+    AGREEMENT: "com.amazonaws.marketplaceagreement",
+}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _RPC_PATH = re.compile(r"^/service/([^/]+)/operation/([^/?]+)$")
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        # AWS JSON 1.1 timestamps are epoch seconds.
+        # AWS JSON 1.0 and 1.1 timestamps are epoch seconds.
         return value.timestamp()
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
@@ -135,15 +146,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _aws_json(self, body: bytes) -> None:
         target = self.headers.get("X-Amz-Target") or ""
         prefix, _, operation = target.partition(".")
-        service = {METERING_TARGET: METERING, ENTITLEMENT_TARGET: ENTITLEMENT}.get(prefix)
+        service = JSON_TARGETS.get(prefix)
+        content_type = JSON_CONTENT_TYPES.get(service or "", JSON_1_1)
         caller = self._caller()
         if isinstance(caller, ApiError):
-            self._aws_json_error(caller, "")
+            self._aws_json_error(caller, "", content_type)
             return
-        if service is None or operation not in operation_names(service):
+        if service is None or not serves(service, operation):
             error = ApiError("UnknownOperationException", f"Unknown operation {target}")
             self.marketplace.log_unroutable(operation or target, caller, error)
-            self._aws_json_error(error, "")
+            self._aws_json_error(error, "", content_type)
             return
         if operation == "BatchMeterUsage" and len(body) >= BATCH_METER_USAGE_MAX_BYTES:
             # Refused in front of the service, like other oversized requests: no quota taken, nothing parsed.
@@ -153,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"{BATCH_METER_USAGE_MAX_BYTES} bytes",
             )
             self.marketplace.log_unroutable(operation, caller, error)
-            self._aws_json_error(error, "")
+            self._aws_json_error(error, "", content_type)
             return
         params: dict[str, Any] | None = None
         parse_error = None
@@ -167,28 +179,30 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome.lose_response:
             self._drop_connection()
         elif outcome.error is not None:
-            self._aws_json_error(outcome.error, outcome.request_id)
+            self._aws_json_error(outcome.error, outcome.request_id, content_type)
         else:
             data = json.dumps(outcome.body, default=_json_default).encode()
-            self._send(200, data, "application/x-amz-json-1.1", {"x-amzn-RequestId": outcome.request_id})
+            self._send(200, data, content_type, {"x-amzn-RequestId": outcome.request_id})
 
-    def _aws_json_error(self, error: ApiError, request_id: str) -> None:
-        data = json.dumps({"__type": error.code, "message": error.message}).encode()
+    def _aws_json_error(self, error: ApiError, request_id: str, content_type: str = JSON_1_1) -> None:
+        data = json.dumps({**error.fields, "__type": error.code, "message": error.message}).encode()
         headers = {"x-amzn-RequestId": request_id} if request_id else {}
-        self._send(error.status, data, "application/x-amz-json-1.1", headers)
+        self._send(error.status, data, content_type, headers)
 
     def _aws_cbor(self, path: str, body: bytes) -> None:
         match = _RPC_PATH.match(path)
         assert match is not None
         target, operation = match.groups()
+        service = CBOR_TARGETS.get(target)
+        namespace = CBOR_ERROR_NAMESPACES[service or ENTITLEMENT]
         caller = self._caller()
         if isinstance(caller, ApiError):
-            self._aws_cbor_error(caller, "")
+            self._aws_cbor_error(caller, "", namespace)
             return
-        if target != ENTITLEMENT_TARGET or operation not in operation_names(ENTITLEMENT):
+        if service is None or not serves(service, operation):
             error = ApiError("UnknownOperationException", f"Unknown operation {target}.{operation}")
             self.marketplace.log_unroutable(operation, caller, error)
-            self._aws_cbor_error(error, "")
+            self._aws_cbor_error(error, "", namespace)
             return
         params: dict[str, Any] | None = None
         parse_error = None
@@ -201,18 +215,18 @@ class _Handler(BaseHTTPRequestHandler):
                 parse_error = None if params is not None else "Request body must be a CBOR map"
             except Exception:  # cbor2 raises several decoder error types
                 parse_error = "Request body is not valid CBOR"
-        outcome = self.marketplace.handle_aws(ENTITLEMENT, operation, params, caller, parse_error)
+        outcome = self.marketplace.handle_aws(service, operation, params, caller, parse_error)
         if outcome.lose_response:
             self._drop_connection()
         elif outcome.error is not None:
-            self._aws_cbor_error(outcome.error, outcome.request_id)
+            self._aws_cbor_error(outcome.error, outcome.request_id, namespace)
         else:
             data = cbor2.dumps(outcome.body, datetime_as_timestamp=True)
             headers = {"smithy-protocol": "rpc-v2-cbor", "x-amzn-RequestId": outcome.request_id}
             self._send(200, data, "application/cbor", headers)
 
-    def _aws_cbor_error(self, error: ApiError, request_id: str) -> None:
-        data = cbor2.dumps({"__type": f"{CBOR_ERROR_NAMESPACE}#{error.code}", "message": error.message})
+    def _aws_cbor_error(self, error: ApiError, request_id: str, namespace: str) -> None:
+        data = cbor2.dumps({**error.fields, "__type": f"{namespace}#{error.code}", "message": error.message})
         headers = {"smithy-protocol": "rpc-v2-cbor"}
         if request_id:
             headers["x-amzn-RequestId"] = request_id

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import agreements, entitlement, metering
+from . import agreement_terms, agreements, entitlement, metering
 from .clock import MAX_OFFSET, Clock, clock_move, clock_time, iso, parse_iso
 from .config import default_config, merge_config
 from .errors import ApiError
 from .faults import LOST_RESPONSE, Faults
-from .model_validation import validate
+from .model_validation import operation_names, validate
 from .notifications import NotificationHub
 from .quota import TokenBuckets
 from .world import (
@@ -48,6 +48,19 @@ METERING = "meteringmarketplace"
 WRITE_COALESCE_SECONDS = 0.05
 LEDGER_FILTER_ALIASES = {"account_id": "customer_aws_account_id"}
 ENTITLEMENT = "marketplace-entitlement"
+AGREEMENT = "marketplace-agreement"
+# The Agreement Service models dozens of operations; a SaaS seller's registration reads the terms of one agreement.
+# Every other operation of it is answered UnknownOperationException, as an operation of no service is.
+AGREEMENT_OPERATIONS = ("GetAgreementTerms",)
+# Each model names its server fault: "InternalServiceErrorException" in the metering and entitlement models.
+SERVER_FAULT = {AGREEMENT: "InternalServerException"}
+
+
+def serves(service: str, operation: str) -> bool:
+    """Whether the emulator answers ``operation`` of ``service`` (the HTTP layer routes nothing else)."""
+    if service == AGREEMENT:
+        return operation in AGREEMENT_OPERATIONS
+    return operation in operation_names(service)
 
 
 def _text(value: Any) -> str:
@@ -218,19 +231,24 @@ class Marketplace:
                 raise ApiError(queued.code, queued.message, queued.status)
             self._check_quota(operation, caller)
             if self.faults.roll("internal_error_rate", operation):
-                raise ApiError("InternalServiceErrorException", "An internal error has occurred (emulated fault)")
+                fault = SERVER_FAULT.get(service, "InternalServiceErrorException")
+                raise ApiError(fault, "An internal error has occurred (emulated fault)")
             if parse_error is not None or params is None:
                 raise ApiError("SerializationException", parse_error or "Could not read the request body")
             violations = validate(service, operation, params)
             if violations:
                 if service == ENTITLEMENT:
                     raise ApiError("InvalidParameterException", metering.validation_error(violations).message)
+                if service == AGREEMENT:
+                    raise agreement_terms.validation_error(violations)
                 raise metering.validation_error(violations)
             with self.lock:
                 body, summary = self._dispatch(operation, params, caller)
                 self._log_call(operation, caller, 200, None, record_count, summary)
                 self.persist()
-        except ApiError as error:
+        except ApiError as raised:
+            # the same code answers with another status in another service (ThrottlingException: 400 or 429)
+            error = raised.for_service(service)
             with self.lock:
                 self._log_call(operation, caller, error.status, error, record_count, {})
                 self.persist()
@@ -272,6 +290,9 @@ class Marketplace:
         if operation == "GetEntitlements":
             result = entitlement.get_entitlements(world, params, lambda: self.faults.roll("empty_page_rate", operation))
             return result, {"entitlements": len(result["Entitlements"])}
+        if operation == "GetAgreementTerms":
+            result = agreement_terms.get_agreement_terms(world, params)
+            return result, {"terms": len(result["acceptedTerms"])}
         raise ApiError("UnknownOperationException", f"Unknown operation {operation}")
 
     def _log_call(

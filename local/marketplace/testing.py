@@ -43,7 +43,7 @@ def aws_client(
     max_attempts: int | None = None,
     parameter_validation: bool = True,
 ) -> Any:
-    """An unmodified boto3 client for ``meteringmarketplace`` or ``marketplace-entitlement``.
+    """An unmodified boto3 client for ``meteringmarketplace``, ``marketplace-entitlement`` or ``marketplace-agreement``.
 
     ``max_attempts`` is botocore's total attempts (1 = no retries), handy to observe a single error.
     """
@@ -102,6 +102,9 @@ class EmulatorHandle:
 
     def entitlement(self, **kwargs: Any) -> Any:
         return aws_client("marketplace-entitlement", self.url, **kwargs)
+
+    def agreement(self, **kwargs: Any) -> Any:
+        return aws_client("marketplace-agreement", self.url, **kwargs)
 
     def product(
         self, code: str = TEST_PRODUCT_CODE, dimensions: list[str] | None = None, **fields: Any

@@ -46,7 +46,8 @@ class Registration(Construct):
             description="Fulfillment URL: ResolveCustomer, store the buyer, onboarding form",
         )
         # Exactly the calls the code makes: UpdateItem (upsert, contact) on customers; Powertools
-        # idempotency's get/put/update/delete on its table; one secret read; PutEvents on our bus.
+        # idempotency's get/put/update/delete on its table; one secret read; PutEvents on our bus; ResolveCustomer;
+        # GetAgreementTerms (is the buyer's free trial real).
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[customers_table.table_arn])
         )
@@ -60,6 +61,19 @@ class Registration(Construct):
         event_bus.grant_put_events_to(self.function)
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=["aws-marketplace:ResolveCustomer"], resources=["*"])
+        )
+        # As AWS grants it to sellers (managed policy AWSMarketplaceSellerFullAccess, and the seller guide's agreement
+        # permissions example): on "*", narrowed to purchase agreements the seller proposed. A channel partner's
+        # agreement is refused either way (the seller is no party to it), and only public offers have free trials.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["aws-marketplace:GetAgreementTerms"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws-marketplace:PartyType": "Proposer"},
+                    "ForAllValues:StringEquals": {"aws-marketplace:AgreementType": ["PurchaseAgreement"]},
+                },
+            )
         )
 
         integration = apigateway.LambdaIntegration(self.function)
@@ -78,8 +92,9 @@ class Registration(Construct):
             self.function,
             {
                 "AwsSolutions-IAM5[Resource::*]": (
-                    "aws-marketplace:ResolveCustomer supports no resource-level permissions; "
-                    "the action is the only one granted on *."
+                    "aws-marketplace:ResolveCustomer and aws-marketplace:GetAgreementTerms support no resource-level "
+                    "permissions (agreements have no ARN to grant on); they are the only actions granted on *, "
+                    "GetAgreementTerms only for purchase agreements the seller proposed."
                 ),
             },
         )

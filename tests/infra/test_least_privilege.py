@@ -14,6 +14,8 @@ WILDCARD_ONLY = {
     "aws-marketplace:ResolveCustomer",
     "aws-marketplace:BatchMeterUsage",
     "aws-marketplace:GetEntitlements",
+    # agreements have no ARN to grant on; AWS's own grants of it are on "*" (the registration construct says where)
+    "aws-marketplace:GetAgreementTerms",
 }
 
 

@@ -51,9 +51,30 @@ def test_the_function_may_do_exactly_what_registration_needs(template: Template)
     dynamodb = {a for a in granted if a.startswith("dynamodb:")}
     assert dynamodb == {"dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
     assert not any(a.endswith("*") for a in granted)
-    # on "*" only what cannot be scoped: ResolveCustomer and X-Ray tracing
+    # on "*" only what cannot be scoped: ResolveCustomer, GetAgreementTerms and X-Ray tracing
     on_any_resource = set().union(*(_actions(s) for s in statements if s["Resource"] == "*"))
-    assert on_any_resource == {"aws-marketplace:ResolveCustomer", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert on_any_resource == {
+        "aws-marketplace:ResolveCustomer",
+        "aws-marketplace:GetAgreementTerms",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+
+
+def test_agreement_terms_are_readable_only_for_purchase_agreements_the_seller_proposed(template: Template) -> None:
+    function_id, _ = _registration_function(template)
+    statements = [
+        s for s in _policy_statements(template, function_id) if "aws-marketplace:GetAgreementTerms" in _actions(s)
+    ]
+    # one statement, with nothing else in it, under the conditions AWS's own grants of the action use
+    assert len(statements) == 1
+    (statement,) = statements
+    assert _actions(statement) == {"aws-marketplace:GetAgreementTerms"}
+    assert statement["Effect"] == "Allow"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws-marketplace:PartyType": "Proposer"},
+        "ForAllValues:StringEquals": {"aws-marketplace:AgreementType": ["PurchaseAgreement"]},
+    }
 
 
 def test_the_register_routes_are_public_and_proxied_to_the_function(template: Template) -> None:

@@ -6,13 +6,18 @@ dead-lettered."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from functions.customers.model import CustomerRef, SubscriptionState
+from functions.lifecycle.service import CUSTOMER_ACTIVATED
 from functions.lifecycle.subjects import licence_id
+from functions.registration.events import CUSTOMER_REGISTERED, RecordingPublisher
+from functions.registration.wiring import wiring
+from functions.settings import get_settings
 from local.marketplace.testing import EmulatorHandle
 from tests.aws_corpus import (
     EVENTBRIDGE_EXAMPLES,
@@ -146,3 +151,82 @@ def test_each_sns_example_is_handled_as_aws_means_it(world: LifecycleWorld, exam
     assert world.customer(ref).state is after
     if example.startswith("entitlement_"):
         assert len(world.marketplace.admin.calls(operation="GetEntitlements")) > calls
+
+
+# AWS's published subscribe-success says isFreeTrialTermPresent "true"
+FREE_TRIAL_SUBSCRIBE_SUCCESS = "subscription_subscribe-success.txt"
+
+
+def legacy_subscribe_success(identifier: str, at: datetime) -> dict[str, Any]:
+    message = sns_message(FREE_TRIAL_SUBSCRIBE_SUCCESS, customer_identifier=identifier, product_code=LEGACY)
+    return sns_envelope(message, sns_topic(FREE_TRIAL_SUBSCRIBE_SUCCESS, LEGACY), at=at)
+
+
+def agreement_terms_unreadable(world: LifecycleWorld) -> None:
+    """GetAgreementTerms fails on both of the registration's tries: only the notification can confirm a trial."""
+    world.marketplace.admin.queue_errors({"operation": "GetAgreementTerms", "code": "ThrottlingException", "count": 2})
+
+
+def test_a_legacy_subscribe_success_with_a_free_trial_term_confirms_the_free_trial(world: LifecycleWorld) -> None:
+    # Given a registered legacy buyer whose registration could not confirm a free trial
+    agreement_terms_unreadable(world)
+    subscription, ref = registered(world, LEGACY)
+    assert world.customer(ref).free_trial is False
+    # When AWS's published subscribe-success about them arrives
+    world.advance(1)
+    world.handle([legacy_subscribe_success(subscription["customer_identifier"], world.clock.now())])
+    # Then the buyer is subscribed, on a confirmed free trial, and announced so
+    assert world.failures == []
+    customer = world.customer(ref)
+    assert (customer.state, customer.free_trial) == (ACTIVE, True)
+    activated = [detail for kind, detail in world.published() if kind == CUSTOMER_ACTIVATED]
+    assert [(d["customer_identifier"], d["free_trial"]) for d in activated] == [(ref.customer_identifier, True)]
+
+
+def test_a_free_trial_confirmed_before_the_buyer_registers_applies_once_they_do(world: LifecycleWorld) -> None:
+    # Given AWS's subscribe-success (a free trial) about a legacy buyer who has not registered yet
+    subscription = world.marketplace.admin.subscribe(LEGACY, BUYER)
+    world.seen = world.marketplace.admin.notifications()[-1]["seq"]
+    ref = CustomerRef(LEGACY, customer_identifier=subscription["customer_identifier"])
+    world.handle([legacy_subscribe_success(subscription["customer_identifier"], world.clock.now())])
+    assert world.failures == []
+    # When the buyer registers, and the registration cannot read the agreement's terms
+    agreement_terms_unreadable(world)
+    world.advance(1)
+    world.register(subscription["registration_token"])
+    # Then the free trial is confirmed, and "Customer Registered" says so
+    customer = world.customer(ref)
+    assert (customer.free_trial, customer.free_trial_claimed) == (True, False)
+    publisher = wiring(get_settings()).registrations.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    (registered_detail,) = [e.detail for e in publisher.events if e.detail_type == CUSTOMER_REGISTERED]
+    assert registered_detail["free_trial"] is True
+
+
+def test_a_newer_paid_subscription_ends_the_free_trial_and_a_late_older_message_does_not_undo_it(
+    world: LifecycleWorld,
+) -> None:
+    # Given a legacy buyer on a free trial, told by the emulator's own notifications (isFreeTrialTermPresent "true")
+    trial = world.marketplace.admin.subscribe(LEGACY, BUYER, free_trial=True)
+    world.register(trial["registration_token"])
+    world.deliver("sns")
+    ref = CustomerRef(LEGACY, customer_identifier=trial["customer_identifier"])
+    assert world.customer(ref).free_trial is True
+    trial_started = world.clock.now()
+    # When the trial's subscription ends and the buyer subscribes again, paid, under the same customer identifier
+    world.advance(60)
+    world.marketplace.admin.finalize(trial["agreement_id"])
+    world.deliver("sns")
+    assert world.customer(ref).state is ENDED
+    world.advance(60)
+    paid = world.marketplace.admin.subscribe(LEGACY, BUYER)
+    assert paid["customer_identifier"] == trial["customer_identifier"]
+    world.deliver("sns")
+    # Then the newer subscribe-success ("false") is Marketplace's word on the current subscription
+    assert world.failures == []
+    customer = world.customer(ref)
+    assert (customer.state, customer.free_trial) == (ACTIVE, False)
+    # and AWS's subscribe-success saying "true", dated in the trial, arriving late, changes nothing
+    world.handle([legacy_subscribe_success(trial["customer_identifier"], trial_started)])
+    assert world.failures == []
+    assert world.customer(ref).free_trial is False

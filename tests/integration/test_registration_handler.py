@@ -19,8 +19,10 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.handlers import registration
 from functions.observability import logger
 from functions.registration import signing
+from functions.registration.events import CUSTOMER_REGISTERED, RecordingPublisher
 from functions.registration.marketplace import MarketplaceResolver, MarketplaceUnavailable
-from functions.settings import Settings
+from functions.registration.wiring import wiring
+from functions.settings import Settings, get_settings
 from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle
 
@@ -31,6 +33,8 @@ LEGACY_PRODUCT = "reglegacy1"
 REDIRECT_PRODUCT = "regredirect1"
 BUYER = "111122223333"
 XSS = "<script>alert('x')</script>\"'&"
+# what a free-trial buyer's browser adds to the form: and what anyone else's can add too
+CLAIMS_FREE_TRIAL = {"x-amzn-marketplace-offer-type": "free-trial"}
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -183,14 +187,112 @@ def test_a_buyer_registers_and_completes_the_form(harness: Harness) -> None:
     assert again.contact == stored.contact
 
 
-def test_a_free_trial_is_recorded(harness: Harness) -> None:
-    subscription = harness.subscribe(free_trial=True)
-    response = harness.register(subscription["registration_token"], **{"x-amzn-marketplace-offer-type": "free-trial"})
-    assert response["statusCode"] == 200
-    assert "free trial" in response["body"]
-    customer = harness.customers().get(CustomerRef(LICENSE_PRODUCT, license_arn=subscription["license_arn"]))
+def registered_announcements() -> list[dict[str, Any]]:
+    """The "Customer Registered" events published (no bus in tests: the publisher records them)."""
+    publisher = wiring(get_settings()).registrations.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    return [event.detail for event in publisher.events if event.detail_type == CUSTOMER_REGISTERED]
+
+
+def signup_claims(response: dict[str, Any]) -> dict[str, Any]:
+    """What the seller's sign-up page gets, checked the way the seller checks it."""
+    assert response["statusCode"] == 303, response["body"]
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(header(response, "Location")).query)
+    return signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], SECRET)
+
+
+def agreement_terms_calls(harness: Harness) -> list[dict[str, Any]]:
+    return list(harness.marketplace.admin.calls(operation="GetAgreementTerms"))
+
+
+def test_a_paid_buyer_whose_browser_claims_a_free_trial_is_registered_as_paid(harness: Harness) -> None:
+    # Given a paid subscription, and a browser that adds the free-trial offer type to Marketplace's form post
+    paid = harness.subscribe()
+    # When it registers
+    response = harness.register(paid["registration_token"], **CLAIMS_FREE_TRIAL)
+    # Then the buyer is registered, and the page does not promise a free trial
+    assert response["statusCode"] == 200, response["body"]
+    assert "free trial" not in response["body"].lower()
+    # and Marketplace was asked about the agreement
+    assert [c["http_status"] for c in agreement_terms_calls(harness)] == [200]
+    # and the customer is stored, and announced, with the claim kept apart from what Marketplace confirmed
+    customer = harness.customers().get(CustomerRef(LICENSE_PRODUCT, license_arn=paid["license_arn"]))
     assert customer is not None
-    assert customer.free_trial is True
+    assert (customer.free_trial, customer.free_trial_claimed) == (False, True)
+    (announced,) = registered_announcements()
+    assert (announced["agreement_id"], announced["free_trial"], announced["free_trial_claimed"]) == (
+        paid["agreement_id"],
+        False,
+        True,
+    )
+    # When a paid buyer of a product with its own sign-up page does the same
+    redirected = harness.subscribe(REDIRECT_PRODUCT)
+    claims = signup_claims(harness.register(redirected["registration_token"], **CLAIMS_FREE_TRIAL))
+    # Then the value signed for the seller's page does not say free trial, and carries no claim at all
+    assert claims["agreement_id"] == redirected["agreement_id"]
+    assert claims["free_trial"] is False
+    assert not any("claim" in name for name in claims)
+
+
+def test_a_real_free_trial_is_confirmed_by_the_agreement_read_to_its_last_page(harness: Harness) -> None:
+    # Given a free-trial subscription, and a Marketplace that answers one term per page (the free trial comes last)
+    harness.marketplace.admin.put_config(agreement_terms_page_size=1)
+    trial = harness.subscribe(free_trial=True)
+    # When the buyer's browser registers it
+    response = harness.register(trial["registration_token"], **CLAIMS_FREE_TRIAL)
+    # Then every page was read (legal, pricing and validity terms, then the free trial) and the trial is confirmed
+    assert len(agreement_terms_calls(harness)) == 4
+    assert response["statusCode"] == 200, response["body"]
+    assert "Your free trial has started." in response["body"]
+    customer = harness.customers().get(CustomerRef(LICENSE_PRODUCT, license_arn=trial["license_arn"]))
+    assert customer is not None
+    assert (customer.free_trial, customer.free_trial_claimed) == (True, True)
+    (announced,) = registered_announcements()
+    assert (announced["free_trial"], announced["free_trial_claimed"]) == (True, True)
+    # and a free trial is one whether or not the browser said so: the seller's sign-up value says it
+    redirected = harness.subscribe(REDIRECT_PRODUCT, free_trial=True)
+    claims = signup_claims(harness.register(redirected["registration_token"]))
+    assert claims["free_trial"] is True
+
+
+@pytest.mark.parametrize(
+    ("failure", "attempts", "reason"),
+    [
+        ("ThrottlingException", 2, "ThrottlingException"),
+        ("InternalServerException", 2, "InternalServerException"),
+        ("LostResponse", 2, "ConnectionClosedError"),  # no answer at all: botocore gives up on the connection
+        # the seller is no party to a channel partner's agreement: denied, and not retried
+        ("channel-partner", 1, "AccessDeniedException"),
+    ],
+)
+def test_when_marketplace_cannot_say_the_buyer_registers_and_the_free_trial_stays_a_claim(
+    harness: Harness, failure: str, attempts: int, reason: str, capsys: pytest.CaptureFixture[str], caplog: Any
+) -> None:
+    # Given a free-trial subscription whose terms cannot be read
+    if failure == "channel-partner":
+        trial = harness.subscribe(free_trial=True, proposer_account_id="999988887777")
+    else:
+        trial = harness.subscribe(free_trial=True)
+        harness.marketplace.admin.queue_errors({"operation": "GetAgreementTerms", "code": failure, "count": 2})
+    # When the buyer registers
+    response = harness.register(trial["registration_token"], **CLAIMS_FREE_TRIAL)
+    # Then the registration goes through, without promising a free trial nobody confirmed
+    assert response["statusCode"] == 200, response["body"]
+    assert "free trial" not in response["body"].lower()
+    customer = harness.customers().get(CustomerRef(LICENSE_PRODUCT, license_arn=trial["license_arn"]))
+    assert customer is not None
+    assert (customer.free_trial, customer.free_trial_claimed) == (False, True)
+    (announced,) = registered_announcements()
+    assert (announced["free_trial"], announced["free_trial_claimed"]) == (False, True)
+    # after a bounded number of tries, logged and counted with the reason
+    assert len(agreement_terms_calls(harness)) == attempts
+    assert harness.marketplace.admin.get_faults()["next_errors"] == []
+    (warning,) = [r for r in caplog.records if "agreement terms not read" in r.getMessage()]
+    assert warning.getMessage() == "agreement terms not read: the free trial stays unconfirmed"
+    assert (warning.__dict__["reason"], warning.__dict__["agreement_id"]) == (reason, trial["agreement_id"])
+    metrics = capsys.readouterr().out  # the registration's metrics, as CloudWatch embedded metric format
+    assert '"AgreementTermsUnavailable":[1.0]' in metrics
+    assert trial["registration_token"] not in metrics + caplog.text
 
 
 def test_a_legacy_product_keys_the_customer_by_its_identifier(harness: Harness) -> None:

@@ -103,8 +103,29 @@ def test_each_sns_example_is_read_as_published_typos_and_all(example: str, raw_d
     assert (event.customer_identifier, event.product_code) == ("CUST0001", "prod-1")
     assert event.subject == ("LEGACY#prod-1#CUST0001" if event.kind else None)
     assert event.entitlements_changed == example.startswith("entitlement_")
+    # the subscription topic's published examples all say isFreeTrialTermPresent "true"; the entitlement one: nothing
+    assert event.free_trial_term is (True if example.startswith("subscription_") else None)
     # raw delivery has no envelope: the SQS message names and dates it
     assert (event.event_id, event.occurred_at) == (("m-1", SENT) if raw_delivery else (envelope["MessageId"], SENT))
+
+
+@pytest.mark.parametrize(
+    ("flag", "free_trial_term"),
+    [('"TRUE"', True), ("true", True), ('"false"', False), ("false", False), ('""', None),
+     ('{"nested": "true"}', None), ("null", None), ("1", None)],
+)  # fmt: skip
+def test_the_free_trial_flag_is_read_as_aws_writes_it_and_anything_else_says_nothing(
+    flag: str, free_trial_term: bool | None
+) -> None:
+    published = sns_message("subscription_subscribe-success.txt", customer_identifier="CUST0001", product_code="p")
+    message = published.replace('"isFreeTrialTermPresent":"true"', f'"isFreeTrialTermPresent": {flag}')
+    assert message != published
+    event = parse(message)
+    assert event.kind is ACTIVATED  # an odd flag never costs the subscription itself
+    assert event.free_trial_term is free_trial_term
+    without = json.loads(published)
+    del without["isFreeTrialTermPresent"]
+    assert parse(json.dumps(without)).free_trial_term is None
 
 
 @pytest.mark.parametrize(

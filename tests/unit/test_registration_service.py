@@ -11,6 +11,7 @@ import pytest
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.handlers.registration import ERROR_PAGES, error_response
+from functions.registration import signing
 from functions.registration.events import (
     CUSTOMER_ACTIVATED,
     CUSTOMER_DETAILS_SUBMITTED,
@@ -19,6 +20,7 @@ from functions.registration.events import (
     RecordingPublisher,
 )
 from functions.registration.marketplace import (
+    AgreementTermsUnavailable,
     AnswerLost,
     ExpiredToken,
     InvalidToken,
@@ -54,21 +56,41 @@ class FakeResolver:
         return self.outcome
 
 
+class FakeAgreementTerms:
+    """An agreement's free trial as Marketplace would say it; an exception where it could not."""
+
+    def __init__(self, outcome: bool | Exception = False) -> None:
+        self.outcome = outcome
+        self.asked: list[str] = []
+
+    def includes_free_trial(self, agreement_id: str) -> bool:
+        self.asked.append(agreement_id)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
 class FakeStore:
+    """Keeps what the DynamoDB repository keeps: the first state and registration time, the latest registration
+    otherwise, and a confirmed free trial when the registration could not read the agreement's terms."""
+
     def __init__(self) -> None:
         self.customers: dict[str, Customer] = {}
         self.nonces: dict[str, str] = {}
 
     def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
         self.nonces[registration.ref.key] = completion_nonce
-        stored = self.customers.setdefault(registration.ref.key, registration)
-        return dataclasses.replace(
+        stored = self.customers.get(registration.ref.key, registration)
+        merged = dataclasses.replace(
             registration,
             state=stored.state,
             state_changed_at=stored.state_changed_at,
             registered_at=stored.registered_at,
             announced_activation=stored.announced_activation,
+            free_trial=stored.free_trial if registration.free_trial_known_at is None else registration.free_trial,
         )
+        self.customers[registration.ref.key] = merged
+        return merged
 
     def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
         if ref.key not in self.customers:
@@ -92,6 +114,7 @@ class FailingPublisher:
 def registrations(resolver: FakeResolver, **changes: Any) -> Registrations:
     defaults: dict[str, Any] = {
         "resolver": resolver,
+        "agreement_terms": FakeAgreementTerms(),
         "customers": FakeStore(),
         "publisher": RecordingPublisher(),
         "clock": ManualClock(datetime(2026, 11, 26, 10, tzinfo=UTC)),
@@ -103,8 +126,8 @@ def registrations(resolver: FakeResolver, **changes: Any) -> Registrations:
 
 
 def test_register_stores_publishes_and_signs_a_completion_bound_to_the_customer() -> None:
-    service = registrations(FakeResolver(RESOLVED))
-    registered = service.register("tok", free_trial=True)
+    service = registrations(FakeResolver(RESOLVED), agreement_terms=FakeAgreementTerms(True))
+    registered = service.register("tok", free_trial_claimed=True)
     assert registered.product_name == "Acme"
     assert registered.free_trial is True
     assert registered.redirect_url is None
@@ -127,8 +150,8 @@ def test_a_subscription_confirmed_before_registration_is_announced_once_on_regis
     )
     service = registrations(FakeResolver(RESOLVED), customers=store)
     # When they register, and register again
-    service.register("tok", free_trial=False)
-    service.register("tok-2", free_trial=False)
+    service.register("tok", free_trial_claimed=False)
+    service.register("tok-2", free_trial_claimed=False)
     # Then "Customer Activated" went out once, remembered with the confirmation time
     publisher = service.publisher
     assert isinstance(publisher, RecordingPublisher)
@@ -140,7 +163,7 @@ def test_a_subscription_confirmed_before_registration_is_announced_once_on_regis
 def test_a_missing_or_malformed_token_never_reaches_marketplace(token: str | None, error: type[Exception]) -> None:
     resolver = FakeResolver(RESOLVED)
     with pytest.raises(error):
-        registrations(resolver).register(token, free_trial=False)
+        registrations(resolver).register(token, free_trial_claimed=False)
     assert resolver.tokens == []
 
 
@@ -148,7 +171,7 @@ def test_a_missing_or_malformed_token_never_reaches_marketplace(token: str | Non
 def test_a_refused_token_stores_and_publishes_nothing(failure: Exception) -> None:
     service = registrations(FakeResolver(failure))
     with pytest.raises(type(failure)):
-        service.register("tok", free_trial=False)
+        service.register("tok", free_trial_claimed=False)
     assert isinstance(service.customers, FakeStore)
     assert service.customers.customers == {}
     assert isinstance(service.publisher, RecordingPublisher)
@@ -157,13 +180,13 @@ def test_a_refused_token_stores_and_publishes_nothing(failure: Exception) -> Non
 
 def test_a_failed_event_does_not_fail_the_registration() -> None:
     service = registrations(FakeResolver(RESOLVED), publisher=FailingPublisher())
-    assert service.register("tok", free_trial=False).product_name == "Acme"
+    assert service.register("tok", free_trial_claimed=False).product_name == "Acme"
 
 
 def test_a_completion_value_expires_and_cannot_be_forged() -> None:
     clock = ManualClock(datetime(2026, 11, 26, 10, tzinfo=UTC))
     service = registrations(FakeResolver(RESOLVED), clock=clock)
-    value = service.register("tok", free_trial=False).completion_value
+    value = service.register("tok", free_trial_claimed=False).completion_value
     with pytest.raises(CompletionInvalid):
         registrations(FakeResolver(RESOLVED), signing_secret=lambda: "other").complete(value, CONTACT)
     clock.advance(timedelta(seconds=600))
@@ -173,7 +196,7 @@ def test_a_completion_value_expires_and_cannot_be_forged() -> None:
 
 def test_an_invalid_form_is_returned_with_its_values() -> None:
     service = registrations(FakeResolver(RESOLVED))
-    value = service.register("tok", free_trial=False).completion_value
+    value = service.register("tok", free_trial_claimed=False).completion_value
     with pytest.raises(FormInvalid) as raised:
         service.complete(value, {"company": ["<b>"], "email": ["x"]})
     assert raised.value.form.values["company"] == "<b>"
@@ -181,9 +204,88 @@ def test_an_invalid_form_is_returned_with_its_values() -> None:
     assert raised.value.completion_value == value
 
 
+REDIRECTING = dataclasses.replace(PRODUCT, signup_redirect_url="https://seller.example/s")
+
+
+def signed_free_trial(registered: Any) -> bool:
+    value = registered.redirect_url.split(f"{signing.SIGNUP_PARAMETER}=", 1)[1]
+    claims = signing.verify(value, secret="secret", purpose=signing.SIGNUP, now=0)
+    return bool(claims["free_trial"])
+
+
+def test_a_free_trial_the_agreement_does_not_include_is_kept_as_a_claim_and_never_signed() -> None:
+    # Given a paid buyer whose browser says free-trial
+    terms = FakeAgreementTerms(False)
+    service = registrations(FakeResolver(RESOLVED), agreement_terms=terms, products=(REDIRECTING,))
+    registered = service.register("tok", free_trial_claimed=True)
+    # Then Marketplace was asked about the buyer's agreement, and its answer is what counts
+    assert terms.asked == [RESOLVED.agreement_id]
+    assert registered.free_trial is False
+    assert signed_free_trial(registered) is False
+    assert isinstance(service.customers, FakeStore)
+    (customer,) = service.customers.customers.values()
+    assert (customer.free_trial, customer.free_trial_claimed) == (False, True)
+    assert isinstance(service.publisher, RecordingPublisher)
+    detail = service.publisher.events[0].detail
+    assert (detail["free_trial"], detail["free_trial_claimed"]) == (False, True)
+
+
+def test_a_free_trial_the_agreement_includes_is_confirmed_whatever_the_browser_said() -> None:
+    service = registrations(FakeResolver(RESOLVED), agreement_terms=FakeAgreementTerms(True), products=(REDIRECTING,))
+    registered = service.register("tok", free_trial_claimed=False)
+    assert registered.free_trial is True
+    assert signed_free_trial(registered) is True
+    assert isinstance(service.publisher, RecordingPublisher)
+    detail = service.publisher.events[0].detail
+    assert (detail["free_trial"], detail["free_trial_claimed"]) == (True, False)
+
+
+def test_unreadable_terms_register_the_buyer_and_keep_a_confirmed_trial_confirmed() -> None:
+    # Given a buyer whose free trial an earlier registration confirmed
+    store = FakeStore()
+    registrations(FakeResolver(RESOLVED), customers=store, agreement_terms=FakeAgreementTerms(True)).register(
+        "tok", free_trial_claimed=True
+    )
+    # When they register again while Marketplace cannot say (throttled, denied, down)
+    failing = FakeAgreementTerms(AgreementTermsUnavailable("ThrottlingException"))
+    service = registrations(FakeResolver(RESOLVED), customers=store, agreement_terms=failing, products=(REDIRECTING,))
+    registered = service.register("tok-2", free_trial_claimed=True)
+    # Then the registration goes through and the confirmation stands
+    assert registered.product_name == "Acme"
+    assert registered.free_trial is True
+    # and a buyer never confirmed stays a claim
+    fresh = registrations(FakeResolver(RESOLVED), agreement_terms=failing, products=(REDIRECTING,))
+    unconfirmed = fresh.register("tok", free_trial_claimed=True)
+    assert unconfirmed.free_trial is False
+    assert signed_free_trial(unconfirmed) is False
+
+
+def test_without_an_agreement_id_marketplace_is_not_asked_and_nothing_is_confirmed() -> None:
+    terms = FakeAgreementTerms(True)
+    legacy = dataclasses.replace(RESOLVED, agreement_id=None)
+    registered = registrations(FakeResolver(legacy), agreement_terms=terms).register("tok", free_trial_claimed=True)
+    assert terms.asked == []
+    assert registered.free_trial is False
+
+
+def test_an_answer_stored_before_claims_were_kept_apart_replays_its_free_trial_as_a_claim() -> None:
+    # Given an idempotency record written by the previous version, whose "free_trial" was the browser's word
+    earlier = {**dataclasses.asdict(RESOLVED), "free_trial": True, "completion_nonce": "n-1"}
+
+    def replay(function: Any, request: dict[str, Any]) -> dict[str, Any]:
+        return earlier
+
+    service = registrations(FakeResolver(RESOLVED), run_once=replay, products=(REDIRECTING,))
+    # When the buyer's browser resubmits that token
+    registered = service.register("tok", free_trial_claimed=True)
+    # Then it is not signed or shown as a free trial
+    assert registered.free_trial is False
+    assert signed_free_trial(registered) is False
+
+
 def test_a_signup_redirect_carries_the_signed_parameter() -> None:
     product = dataclasses.replace(PRODUCT, signup_redirect_url="https://seller.example/s?a=1")
-    registered = registrations(FakeResolver(RESOLVED), products=(product,)).register("tok", free_trial=False)
+    registered = registrations(FakeResolver(RESOLVED), products=(product,)).register("tok", free_trial_claimed=False)
     assert registered.redirect_url is not None
     assert registered.redirect_url.startswith("https://seller.example/s?a=1&x-marketplace-registration=")
 
