@@ -24,9 +24,10 @@ from bench._local import dynamodb_client, use_loopback_credentials
 from functions.clock import ManualClock
 from functions.customers.model import CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
+from functions.flush.calls import MAX_RECORDS_PER_CALL
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps, FlushReport, flush
-from functions.metering.gateway import MAX_RECORDS_PER_CALL, Boto3MeteringGateway
+from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Dimension, Product, Settings
 from functions.usage.model import UsageEvent
 from functions.usage.store import DynamoUsageStore

@@ -22,7 +22,7 @@ from functions.clock import ManualClock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps, hour_records
-from functions.metering.gateway import Boto3MeteringGateway
+from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Dimension, Product
 from functions.usage.model import UsageEvent, shard_of
 from functions.usage.store import DynamoUsageStore, _to_item

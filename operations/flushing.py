@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from functions.flush.ledger import MeteringLedger, RecordResult
+from functions.flush.records import MeteringRecord
 from functions.flush.service import FlushDeps, FlushReport, flush
-from functions.metering.gateway import MeteringRecord
 
 # a Lambda invocation's own limit: a run in this process stops sending this long after it started
 RUN_BUDGET_MS = 900_000

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from functions.flush.ledger import PENDING, DynamoMeteringLedger
 from functions.flush.ledger import record_from_item as record_of_item
-from functions.metering.gateway import MeteringRecord
+from functions.flush.records import MeteringRecord
 from functions.storage.errors import StorageError
 from functions.usage.model import hour_key
 

@@ -20,7 +20,7 @@ from functions.clock import Clock, SystemClock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
-from functions.metering.gateway import Boto3MeteringGateway
+from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
 from operations.flushing import ProgressCallback, flush_deployed, flush_here

@@ -3,8 +3,9 @@
 Layout (customers table): ``pk = CustomerRef.key``, ``sk = "CUSTOMER"``; ``gsi1pk = ACCOUNT#<account id>``,
 ``gsi1sk = <product code>#<pk>`` lists an account's licences (one account may hold several).
 
-A customer's ``state`` is derived on read from the lifecycle items of the same table (``functions.lifecycle.store``)
-when there are any; the stored ``state`` is only the registration's own (pending, or what a test put).
+A customer's ``state`` is derived on read from the lifecycle items of the same table
+(``functions.customers.lifecycle_store``) when there are any; the stored ``state`` is only the registration's own
+(pending, or what a test put).
 
 A free trial is kept as ``free_trial_claimed`` (what the buyer's browser said) apart from ``free_trial_confirmed``
 (what the agreement's terms said at registration, read at ``free_trial_known_at``). A legacy subscribe-success's word is
@@ -22,18 +23,17 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.lifecycle.store import (
+from functions.customers.lifecycle_store import (
     BuyerLifecycle,
     DynamoLifecycleStore,
     SubjectRecord,
     buyer_lifecycle,
     is_lifecycle_item,
-    parse_time,
     record_of_item,
-    time_text,
 )
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.storage.errors import ConditionFailed, StorageError
+from functions.storage.times import parse_time, time_text
 
 _SK = "CUSTOMER"
 FREE_TRIAL_CONFIRMED = "free_trial_confirmed"

@@ -9,7 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from functions.customers.model import Customer
-from functions.metering.gateway import MeteringRecord, allocation_bytes
+from functions.flush.calls import allocation_bytes
+from functions.flush.records import MeteringRecord
 from functions.settings import Product
 from functions.usage.model import HOUR, MAX_DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY, Allocation, UsageEvent
 

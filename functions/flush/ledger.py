@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from functions.metering.gateway import MeteringRecord
+from functions.flush.records import MeteringRecord
 from functions.observability import logger, metrics
 from functions.storage.errors import ConditionFailed, StorageError
 from functions.usage.model import Allocation, hour_key, parse_hour_key

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from functions.flush.ledger import RecordResult
-from functions.metering.gateway import BatchRejected, MeteringGateway, MeteringRecord, MeteringUnavailable
+from functions.flush.records import BatchRejected, MeteringGateway, MeteringRecord, MeteringUnavailable
 
 _STATUS = {"Success": "sent", "CustomerNotSubscribed": "not_subscribed", "DuplicateRecord": "duplicate"}
 

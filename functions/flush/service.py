@@ -15,9 +15,10 @@ from typing import Protocol
 from functions.clock import Clock
 from functions.customers.repository import CustomerRepository
 from functions.flush.aggregate import aggregate, spill, zero_records
+from functions.flush.calls import CallPacker
 from functions.flush.ledger import MeteringLedger, RecordResult
+from functions.flush.records import MeteringGateway, MeteringRecord
 from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
-from functions.metering.gateway import CallPacker, MeteringGateway, MeteringRecord
 from functions.settings import Settings
 from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of
 

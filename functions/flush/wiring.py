@@ -11,7 +11,7 @@ from functions.clock import Clock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
-from functions.metering.gateway import Boto3MeteringGateway
+from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Settings
 from functions.usage.wiring import usage_store
 

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.observability import logger, metrics, tracer
 from functions.registration import pages
-from functions.registration.marketplace import (
+from functions.registration.resolution import (
     AnswerLost,
     ExpiredToken,
     InvalidToken,

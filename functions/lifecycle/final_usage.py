@@ -21,10 +21,11 @@ from typing import Any
 
 from functions.customers.model import Customer, CustomerRef
 from functions.flush.aggregate import aggregate, spill
+from functions.flush.calls import batches
 from functions.flush.ledger import RecordResult
+from functions.flush.records import MeteringRecord
 from functions.flush.sender import Sender, SendTally, TokenBucket
 from functions.flush.service import METERING_WINDOW, FlushDeps, unsendable, window_missed
-from functions.metering.gateway import MeteringRecord, batches
 from functions.observability import logger
 from functions.usage.model import HOUR, hour_of
 

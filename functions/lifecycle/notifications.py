@@ -6,7 +6,7 @@ buyer by what it carries (AWS's published examples, tests/fixtures/aws): agreeme
 the acceptor's account, with no product and no licence; licence events by the licence id (``l-...``: the documented
 example drops the ARN's ``arn:`` prefix, so only the id is compared), with the product and the agreement; legacy
 messages by product code + customer identifier. Those names are the ``subject`` under which the event's time is
-kept (see ``functions.lifecycle.store``).
+kept (see ``functions.customers.lifecycle_store``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SnsNotificationModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions.lifecycle.state import LifecycleKind
-from functions.lifecycle.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
+from functions.customers.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
+from functions.customers.subscription import LifecycleKind
 
 MARKETPLACE_SOURCE = "aws.agreement-marketplace"
 SUBSCRIPTION_TOPIC_PREFIX = "aws-mp-subscription-notification-"

@@ -17,14 +17,14 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from functions.clock import Clock
+from functions.customers.lifecycle_store import BuyerLifecycle, FreeTrialWord, LifecycleStore, primary_subject
 from functions.customers.model import FINAL_USAGE_WINDOW, Customer, CustomerRef, SubscriptionState
+from functions.customers.subjects import agreement_subject, licence_id, licence_subject
+from functions.customers.subscription import LifecycleKind, LifecycleTimes
 from functions.lifecycle.entitlements import EntitlementReader
 from functions.lifecycle.notifications import ENTITLEMENT_UPDATED, LifecycleEvent
-from functions.lifecycle.state import LifecycleKind, LifecycleTimes
-from functions.lifecycle.store import BuyerLifecycle, FreeTrialWord, LifecycleStore, primary_subject
-from functions.lifecycle.subjects import agreement_subject, licence_id, licence_subject
 from functions.observability import logger, metrics
-from functions.registration.events import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, DomainEvent, EventPublisher
+from functions.seller_events import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, DomainEvent, EventPublisher
 from functions.settings import Product, Settings
 
 __all__ = ["CUSTOMER_ACTIVATED", "CUSTOMER_ENDED", "Lifecycle"]

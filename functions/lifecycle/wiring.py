@@ -16,15 +16,16 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from functions.aws_clients import dynamodb_client, entitlement_client, events_client, sqs_client
 from functions.clock import Clock, app_clock
+from functions.customers.lifecycle_store import DynamoLifecycleStore
 from functions.customers.repository import DynamoCustomerRepository
+from functions.eventbridge import EventBridgePublisher
 from functions.flush.wiring import flush_deps
-from functions.lifecycle.entitlements import Boto3EntitlementReader
 from functions.lifecycle.final_usage import SqsFinalUsage, requested_final_usage
 from functions.lifecycle.notifications import parse_notification
 from functions.lifecycle.service import Lifecycle
-from functions.lifecycle.store import DynamoLifecycleStore
+from functions.marketplace.entitlements import Boto3EntitlementReader
 from functions.observability import logger
-from functions.registration.events import EventBridgePublisher, EventPublisher, RecordingPublisher
+from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings, SettingsError
 
 # Duplicates of a notification arrive within minutes; a message lives at most 4 days in the queue.

@@ -20,20 +20,20 @@ from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.observability import logger, metrics
 from functions.registration import signing
-from functions.registration.events import (
+from functions.registration.forms import ContactForm, parse_contact_form
+from functions.registration.resolution import (
+    AgreementTerms,
+    AgreementTermsUnavailable,
+    CustomerResolver,
+    ResolvedCustomer,
+)
+from functions.seller_events import (
     CUSTOMER_ACTIVATED,
     CUSTOMER_DETAILS_SUBMITTED,
     CUSTOMER_REGISTERED,
     DomainEvent,
     EventPublisher,
     PublishFailed,
-)
-from functions.registration.forms import ContactForm, parse_contact_form
-from functions.registration.marketplace import (
-    AgreementTerms,
-    AgreementTermsUnavailable,
-    CustomerResolver,
-    ResolvedCustomer,
 )
 from functions.settings import Product
 from functions.storage.errors import ConditionFailed

@@ -21,9 +21,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from functions.aws_clients import agreement_client, dynamodb_client, events_client, metering_client
 from functions.clock import app_clock
 from functions.customers.repository import DynamoCustomerRepository
-from functions.registration.events import EventBridgePublisher, EventPublisher, RecordingPublisher
-from functions.registration.marketplace import MarketplaceAgreementTerms, MarketplaceResolver
+from functions.eventbridge import EventBridgePublisher
+from functions.marketplace.agreements import MarketplaceAgreementTerms
+from functions.marketplace.customers import MarketplaceResolver
 from functions.registration.service import RegistrationInProgress, Registrations
+from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings
 from functions.storage.errors import StorageError
 

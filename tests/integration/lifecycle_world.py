@@ -20,7 +20,7 @@ from functions.customers.model import Customer, CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
 from functions.handlers import lifecycle, registration
 from functions.lifecycle.wiring import lifecycle_worker
-from functions.registration.events import RecordingPublisher
+from functions.seller_events import RecordingPublisher
 from functions.settings import Settings
 from functions.usage.ingest import IngestResult, record_usage
 from functions.usage.wiring import usage_store

@@ -19,19 +19,20 @@ from typing import Any
 import pytest
 
 from functions.clock import ManualClock
+from functions.customers.lifecycle_store import DynamoLifecycleStore
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
+from functions.flush.records import BatchOutcome, MeteringRecord
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, FlushReport, flush, flush_and_continue
-from functions.lifecycle.entitlements import Boto3EntitlementReader
 from functions.lifecycle.final_usage import send_final_usage
 from functions.lifecycle.notifications import parse_notification
 from functions.lifecycle.service import Lifecycle
-from functions.lifecycle.store import DynamoLifecycleStore
-from functions.metering.gateway import BatchOutcome, Boto3MeteringGateway, MeteringRecord
+from functions.marketplace.entitlements import Boto3EntitlementReader
+from functions.marketplace.metering import Boto3MeteringGateway
 from functions.observability import metrics
-from functions.registration.events import RecordingPublisher
+from functions.seller_events import RecordingPublisher
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import UsageRejected, record_usage
 from functions.usage.model import MAX_INTEGER_QUANTITY, hour_key, hour_of

@@ -17,7 +17,7 @@ from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, FlushReport, flush
 from functions.handlers.flush import publish
-from functions.metering.gateway import Boto3MeteringGateway
+from functions.marketplace.metering import Boto3MeteringGateway
 from functions.observability import metrics
 from functions.settings import CustomerMode, Dimension, Product, Settings
 from functions.usage.ingest import record_usage

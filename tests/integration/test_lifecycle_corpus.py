@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from functions.customers.model import CustomerRef, SubscriptionState
+from functions.customers.subjects import licence_id
 from functions.lifecycle.service import CUSTOMER_ACTIVATED
-from functions.lifecycle.subjects import licence_id
-from functions.registration.events import CUSTOMER_REGISTERED, RecordingPublisher
 from functions.registration.wiring import wiring
+from functions.seller_events import CUSTOMER_REGISTERED, RecordingPublisher
 from functions.settings import get_settings
 from local.marketplace.testing import EmulatorHandle
 from tests.aws_corpus import (
@@ -42,8 +42,8 @@ ACTIVE, ENDING, ENDED, FAILED, PENDING = (
     SubscriptionState.PENDING,
 )
 # What each published example does to a registered buyer whose subscription is active (AWS's meaning, see
-# functions.lifecycle.state.buyer_times): the agreement's and the licence's end open the final hour; a renewal, an
-# amendment and the advance notice of a contract's end leave the buyer active.
+# functions.customers.subscription.buyer_times): the agreement's and the licence's end open the final hour; a
+# renewal, an amendment and the advance notice of a contract's end leave the buyer active.
 EVENTBRIDGE_OUTCOMES = {
     "amended_manufacturer.json": ACTIVE,
     "amended_proposer.json": ACTIVE,

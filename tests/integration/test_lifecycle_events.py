@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from functions.customers.lifecycle_store import DynamoLifecycleStore
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
+from functions.customers.subjects import agreement_subject, legacy_subject, licence_subject
+from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
 from functions.handlers import lifecycle
-from functions.lifecycle.state import LifecycleKind, LifecycleTimes, buyer_times
-from functions.lifecycle.store import DynamoLifecycleStore
-from functions.lifecycle.subjects import agreement_subject, legacy_subject, licence_subject
 from functions.settings import Settings
 from local.apigateway import LambdaContext
 from local.marketplace.testing import EmulatorHandle

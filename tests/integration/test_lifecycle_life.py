@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from functions.customers.model import CustomerRef, SubscriptionState
+from functions.customers.subjects import licence_id
 from functions.lifecycle.service import CUSTOMER_ACTIVATED, CUSTOMER_ENDED
-from functions.lifecycle.subjects import licence_id
 from functions.usage.ingest import UsageRejected
 from local.marketplace.testing import EmulatorHandle
 from tests.aws_corpus import Parties, eventbridge_example, sns_envelope, sns_message, sns_topic

@@ -17,11 +17,12 @@ import pytest
 from functions.customers.model import CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
 from functions.handlers import registration
+from functions.marketplace.customers import MarketplaceResolver
 from functions.observability import logger
 from functions.registration import signing
-from functions.registration.events import CUSTOMER_REGISTERED, RecordingPublisher
-from functions.registration.marketplace import MarketplaceResolver, MarketplaceUnavailable
+from functions.registration.resolution import MarketplaceUnavailable
 from functions.registration.wiring import wiring
+from functions.seller_events import CUSTOMER_REGISTERED, RecordingPublisher
 from functions.settings import Settings, get_settings
 from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle

@@ -14,7 +14,7 @@ import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.metering.gateway import MeteringRecord
+from functions.flush.records import MeteringRecord
 from functions.settings import Dimension, Product, Settings
 from functions.usage.model import UsageEvent
 from operations.cli import CommandError, ProgressBar, main, moment, table

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from functions.flush.records import BatchOutcome, BatchRejected, MeteringRecord, MeteringUnavailable, RecordOutcome
 from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
-from functions.metering.gateway import BatchOutcome, BatchRejected, MeteringRecord, MeteringUnavailable, RecordOutcome
 
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.customers.model import CustomerRef
+from functions.customers.subscription import LifecycleKind
 from functions.lifecycle.final_usage import final_usage_message, requested_final_usage
 from functions.lifecycle.notifications import LifecycleEvent, MalformedNotification, parse_notification
-from functions.lifecycle.state import LifecycleKind
 from functions.usage.ingest import after_final_usage
 from tests.aws_corpus import (
     EVENTBRIDGE_EXAMPLES,

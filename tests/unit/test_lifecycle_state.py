@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from functions.customers.model import SubscriptionState
-from functions.lifecycle.state import LifecycleKind, LifecycleTimes
+from functions.customers.subscription import LifecycleKind, LifecycleTimes
 
 T0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
 

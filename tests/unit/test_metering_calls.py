@@ -7,17 +7,11 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.metering.gateway import (
-    MAX_RECORDS_PER_CALL,
-    MAX_REQUEST_BYTES,
-    MeteringRecord,
-    batches,
-    record_bytes,
-    usage_record,
-)
+from functions.flush.calls import MAX_RECORDS_PER_CALL, MAX_REQUEST_BYTES, batches, record_bytes, usage_record
+from functions.flush.records import MeteringRecord
 from functions.usage.model import Allocation
 
 HOUR = datetime(2026, 11, 26, 10, tzinfo=UTC)
@@ -47,6 +41,7 @@ def test_a_records_size_is_what_botocore_puts_in_the_body() -> None:
 
 
 @given(st.lists(st.integers(min_value=0, max_value=1200), min_size=1, max_size=60))
+@settings(deadline=None, max_examples=40)  # big records take a while to size; the property, not speed, is tested
 def test_calls_keep_every_record_in_order_under_both_caps(tag_sets: list[int]) -> None:
     records = [record(n, count) for n, count in enumerate(tag_sets)]
     calls = batches(records)

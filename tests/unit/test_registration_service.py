@@ -12,14 +12,7 @@ from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.handlers.registration import ERROR_PAGES, error_response
 from functions.registration import signing
-from functions.registration.events import (
-    CUSTOMER_ACTIVATED,
-    CUSTOMER_DETAILS_SUBMITTED,
-    CUSTOMER_REGISTERED,
-    PublishFailed,
-    RecordingPublisher,
-)
-from functions.registration.marketplace import (
+from functions.registration.resolution import (
     AgreementTermsUnavailable,
     AnswerLost,
     ExpiredToken,
@@ -35,6 +28,13 @@ from functions.registration.service import (
     MalformedToken,
     MissingToken,
     Registrations,
+)
+from functions.seller_events import (
+    CUSTOMER_ACTIVATED,
+    CUSTOMER_DETAILS_SUBMITTED,
+    CUSTOMER_REGISTERED,
+    PublishFailed,
+    RecordingPublisher,
 )
 from functions.settings import Dimension, Product
 from functions.storage.errors import ConditionFailed, StorageError

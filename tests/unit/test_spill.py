@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from functions.flush.aggregate import spill
-from functions.metering.gateway import MeteringRecord
+from functions.flush.records import MeteringRecord
 from functions.usage.model import MAX_DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY, Allocation
 
 HOUR = datetime(2026, 11, 26, 10, tzinfo=UTC)

@@ -17,29 +17,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from functions.customers.model import Customer
-from functions.lifecycle.state import LifecycleKind, LifecycleTimes, buyer_times
-from functions.lifecycle.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
+from functions.customers.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
+from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
 from functions.storage.errors import StorageError
+from functions.storage.times import parse_time, time_text
 
 LIFECYCLE_SK = "LIFECYCLE"
 _BATCH_GET = 100
 # renewals of renewals: each round reads the agreements the previous one linked
 MAX_LINK_ROUNDS = 6
-
-
-def time_text(moment: datetime) -> str:
-    """Fixed-width UTC text, so DynamoDB's string comparison orders times correctly."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -59,7 +51,7 @@ class SubjectRecord:
 
 @dataclass(frozen=True)
 class BuyerLifecycle:
-    times: LifecycleTimes  # the buyer's, derived (see functions.lifecycle.state.buyer_times)
+    times: LifecycleTimes  # the buyer's, derived (see functions.customers.subscription.buyer_times)
     agreements: frozenset[str]  # every agreement linked to the buyer
     free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's word on a free trial
 

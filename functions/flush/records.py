@@ -1,0 +1,68 @@
+"""What the flush sends: one hour's sealed total per (product, customer, dimension), what Marketplace answers for
+it, and the port the flush sends through (``functions.marketplace.metering`` is BatchMeterUsage's adapter)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from functions.usage.model import Allocation
+
+
+@dataclass(frozen=True)
+class MeteringRecord:
+    """One hour's sealed total for (product, customer, dimension): sent as is, never changed."""
+
+    key: str  # <product>#<customer key>#<dimension>, unique within the hour
+    hour: datetime
+    product_code: str
+    customer_key: str
+    customer_aws_account_id: str
+    dimension: str
+    quantity: Decimal
+    integer: bool
+    license_arn: str | None = None
+    customer_identifier: str | None = None
+    allocations: tuple[Allocation, ...] = ()
+    events: int = 0  # how many usage events it totals (audit)
+
+    @property
+    def customer(self) -> str:
+        """How Marketplace names the customer in its results."""
+        return self.license_arn or self.customer_identifier or ""
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    record: MeteringRecord
+    status: str  # Success | CustomerNotSubscribed | DuplicateRecord
+    metering_record_id: str | None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    outcomes: tuple[RecordOutcome, ...]
+    unprocessed: tuple[MeteringRecord, ...]  # Marketplace did not process these: send them again
+
+
+class MeteringError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class MeteringUnavailable(MeteringError):
+    """Throttled, a 5xx or no answer: the same records may be sent again (identical records are idempotent)."""
+
+
+class BatchRejected(MeteringError):
+    """The whole request was refused because of its content (one bad record rejects all of them)."""
+
+
+class MeteringGateway(Protocol):
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        """Send up to 25 records of one product."""
+        ...

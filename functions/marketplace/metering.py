@@ -1,0 +1,51 @@
+"""BatchMeterUsage: the flush's records in, per-record outcomes out, botocore's errors as the flush's exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.flush.calls import MAX_RECORDS_PER_CALL, usage_record
+from functions.flush.records import BatchOutcome, BatchRejected, MeteringRecord, MeteringUnavailable, RecordOutcome
+from functions.usage.model import hour_of
+
+RETRYABLE_CODES = frozenset({"ThrottlingException", "InternalServiceErrorException"})
+
+
+class Boto3MeteringGateway:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        if not records or len(records) > MAX_RECORDS_PER_CALL:
+            raise ValueError(f"send 1..{MAX_RECORDS_PER_CALL} records, not {len(records)}")
+        request: dict[str, Any] = {"UsageRecords": [usage_record(r) for r in records]}
+        if records[0].license_arn is None:  # legacy customers; never together with LicenseArn
+            request["ProductCode"] = records[0].product_code
+        try:
+            response = self._client.batch_meter_usage(**request)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "Unknown")
+            message = error.response.get("Error", {}).get("Message", "")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in RETRYABLE_CODES or status >= 500:
+                raise MeteringUnavailable(code, message) from error
+            raise BatchRejected(code, message) from error
+        except BotoCoreError as error:  # no connection, timeout, response cut off: the outcome is unknown
+            raise MeteringUnavailable(type(error).__name__, str(error)) from error
+        # Marketplace's own identity of a record: customer, dimension, hour (one batch may span hours)
+        by_identity = {(r.customer, r.dimension, r.hour): r for r in records}
+
+        def record_of(usage: dict[str, Any]) -> MeteringRecord:
+            customer = usage.get("LicenseArn") or usage.get("CustomerIdentifier") or ""
+            return by_identity[(customer, usage["Dimension"], hour_of(usage["Timestamp"]))]
+
+        return BatchOutcome(
+            outcomes=tuple(
+                RecordOutcome(record_of(r["UsageRecord"]), r["Status"], r.get("MeteringRecordId"))
+                for r in response.get("Results", [])
+            ),
+            unprocessed=tuple(record_of(u) for u in response.get("UnprocessedRecords", [])),
+        )
