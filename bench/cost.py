@@ -19,11 +19,11 @@ from bench._local import CapacityMeter, dynamodb_client, use_loopback_credential
 from bench._usage_api import PRODUCT, add_customers, post_usage_event, usage_event, usage_handler
 from bench.flush_throughput import NOW, flush_deps, subscribe_all, workload
 from bench.flush_throughput import PRODUCT as FLUSH_PRODUCT
-from functions.aws_clients import dynamodb_client as app_dynamodb_client
 from functions.flush.service import flush
 from functions.settings import get_settings
 from functions.usage.model import UsageEvent
 from functions.usage.store import DynamoUsageStore
+from functions.wiring.aws_clients import dynamodb_client as app_dynamodb_client
 from local.dynamodb import dynamodb_endpoint as dynamodb_local
 from local.marketplace.testing import fresh_world, start_emulator
 from local.tables import create_fresh_tables

@@ -12,6 +12,9 @@ class Clock(Protocol):
         """The current time, timezone-aware UTC."""
         ...
 
+    # composition roots are cached per (settings, clock): a clock is hashable, as every object is by default
+    def __hash__(self) -> int: ...
+
 
 class SystemClock:
     def now(self) -> datetime:

@@ -15,7 +15,6 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from functions.clock import Clock, SystemClock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
@@ -23,6 +22,7 @@ from functions.flush.service import FlushDeps
 from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
+from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
 from operations.metering_view import DynamoMeteringView
 from operations.queries import OperationsDeps, UnknownName

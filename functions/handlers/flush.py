@@ -12,9 +12,9 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.flush.service import FlushReport, flush_and_continue
-from functions.flush.wiring import flush_deps, self_invocation
 from functions.observability import METRICS_NAMESPACE, SERVICE, logger, metrics, tracer
 from functions.settings import get_settings
+from functions.wiring import flush as flush_wiring
 
 
 def publish(report: FlushReport) -> None:
@@ -65,9 +65,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     run = int(event.get("continuation", 0)) if isinstance(event, dict) else 0
     report = flush_and_continue(
-        flush_deps(settings),
+        flush_wiring.build(settings),
         remaining_ms=context.get_remaining_time_in_millis,
-        continue_later=self_invocation(settings, context.function_name, run + 1),
+        continue_later=flush_wiring.self_invocation(settings, context.function_name, run + 1),
     )
     publish(report)
     result = summary(report)

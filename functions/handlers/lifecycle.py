@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.lifecycle.wiring import lifecycle_worker
 from functions.observability import logger, metrics, tracer
 from functions.settings import get_settings
+from functions.wiring import lifecycle as lifecycle_wiring
 
 # Time kept back for writing results and reporting the batch before the function's deadline.
 RESERVE_MS = 20_000
@@ -23,7 +23,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
-    return lifecycle_worker(get_settings()).process(
+    return lifecycle_wiring.build(get_settings()).process(
         record.body,
         message_id=record.message_id,
         sent_at=datetime.fromtimestamp(int(record.attributes.sent_timestamp) / 1000, UTC),
@@ -35,5 +35,5 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    lifecycle_worker(get_settings()).idempotency.register_lambda_context(context)
+    lifecycle_wiring.build(get_settings()).idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -34,9 +34,9 @@ from functions.registration.service import (
     RegistrationInProgress,
     UnknownCustomer,
 )
-from functions.registration.wiring import wiring
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
+from functions.wiring import registration as registration_wiring
 
 TOKEN_FIELD = "x-amzn-marketplace-token"  # noqa: S105 (the form field name Marketplace posts, not a secret)
 OFFER_TYPE_FIELD = "x-amzn-marketplace-offer-type"
@@ -144,7 +144,9 @@ def register() -> Response[str]:
     token = _single(fields, TOKEN_FIELD)
     # the browser's word: registration checks it against the agreement's terms before anything relies on it
     claims_free_trial = _single(fields, OFFER_TYPE_FIELD) == "free-trial"
-    registered = wiring(get_settings()).registrations.register(token, free_trial_claimed=claims_free_trial)
+    registered = registration_wiring.build(get_settings()).registrations.register(
+        token, free_trial_claimed=claims_free_trial
+    )
     if registered.redirect_url:
         return _page(
             303,
@@ -163,7 +165,9 @@ def register() -> Response[str]:
 @app.post("/register/complete")
 def complete() -> Response[str]:
     fields = _form_fields()
-    completed = wiring(get_settings()).registrations.complete(_single(fields, COMPLETION_FIELD), fields)
+    completed = registration_wiring.build(get_settings()).registrations.complete(
+        _single(fields, COMPLETION_FIELD), fields
+    )
     return _page(200, pages.confirmation(product_name=completed.product_name, contact=completed.customer.contact))
 
 
@@ -220,5 +224,5 @@ app.exception_handler(Exception)(failed)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    wiring(get_settings()).idempotency.register_lambda_context(context)
+    registration_wiring.build(get_settings()).idempotency.register_lambda_context(context)
     return app.resolve(event, context)

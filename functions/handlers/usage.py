@@ -16,7 +16,7 @@ from functions.observability import logger, metrics, tracer
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import FieldError, UsageRejected, parse_batch
-from functions.usage.recorder import usage_recorder
+from functions.wiring import usage as usage_wiring
 
 MAX_BODY_BYTES = 256 * 1024
 JSON_CONTENT_TYPE = "application/json"
@@ -64,7 +64,7 @@ def post_usage() -> Response[dict[str, Any]]:
     body = _json_body()
     if not isinstance(body, dict):
         raise RequestRejected(HTTPStatus.BAD_REQUEST, "body", 'must be a JSON object {"events": [...]}')
-    result = usage_recorder(get_settings()).ingest(parse_batch(body))
+    result = usage_wiring.build(get_settings()).ingest(parse_batch(body))
     metrics.add_metric(name="UsageEventsAccepted", unit="Count", value=len(result.accepted))
     metrics.add_metric(name="UsageEventsDuplicate", unit="Count", value=len(result.duplicates))
     return Response(status_code=HTTPStatus.OK, content_type=JSON_CONTENT_TYPE, body=result.to_dict())

@@ -1,19 +1,16 @@
-"""Usage ingest with its real collaborators, built on first use from settings (nothing at import time)."""
+"""Usage ingest for a producer: validate and store events with the collaborators it was built with."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from functions.aws_clients import dynamodb_client
-from functions.clock import Clock, app_clock
-from functions.customers.repository import CustomerRepository, DynamoCustomerRepository
+from functions.clock import Clock
+from functions.customers.repository import CustomerRepository
 from functions.settings import Settings
 from functions.usage.ingest import IngestResult, UsageStore, ingest, record_usage
 from functions.usage.schema import UsageBatchIn, UsageEventIn
-from functions.usage.wiring import usage_store
 
 
 @dataclass(frozen=True)
@@ -30,14 +27,3 @@ class UsageRecorder:
 
     def ingest(self, batch: UsageBatchIn) -> IngestResult:
         return ingest(batch, settings=self.settings, customers=self.customers, store=self.store, clock=self.clock)
-
-
-@cache
-def usage_recorder(settings: Settings, clock: Clock | None = None) -> UsageRecorder:
-    moment = clock or app_clock(settings.clock_file)
-    return UsageRecorder(
-        settings=settings,
-        customers=DynamoCustomerRepository(dynamodb_client(settings), settings.customers_table),
-        store=usage_store(settings, moment),
-        clock=moment,
-    )

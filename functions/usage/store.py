@@ -23,8 +23,8 @@ from functions.storage.errors import StorageError
 from functions.usage.model import IN_FLIGHT_MARGIN, Allocation, UsageEvent, hour_key, parse_hour_key, shard_of
 
 _WRITERS = 16
-# A quarter of the in-flight margin: the DynamoDB client's timeouts (functions.aws_clients.DYNAMODB_CONFIG) bound a
-# started write to about 40 s, so a write started in time lands within the margin.
+# A quarter of the in-flight margin: the DynamoDB client's timeouts (functions.wiring.aws_clients) bound a started
+# write to about 40 s, so a write started in time lands within the margin.
 WRITE_START_DEADLINE = IN_FLIGHT_MARGIN / 4
 
 

@@ -19,11 +19,11 @@ from functions.clock import FileOffsetClock
 from functions.customers.model import Customer, CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
 from functions.handlers import lifecycle, registration
-from functions.lifecycle.wiring import lifecycle_worker
 from functions.seller_events import RecordingPublisher
 from functions.settings import Settings
 from functions.usage.ingest import IngestResult, record_usage
-from functions.usage.wiring import usage_store
+from functions.wiring import lifecycle as lifecycle_wiring
+from functions.wiring.usage import usage_store
 from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle
 from local.sqs import LocalQueue
@@ -133,7 +133,7 @@ class LifecycleWorld:
         )
 
     def published(self) -> list[tuple[str, dict[str, Any]]]:
-        publisher = lifecycle_worker(self.settings).lifecycle.publisher
+        publisher = lifecycle_wiring.build(self.settings).lifecycle.publisher
         assert isinstance(publisher, RecordingPublisher)
         return [(e.detail_type, e.detail) for e in publisher.events]
 

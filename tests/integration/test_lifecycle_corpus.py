@@ -15,9 +15,9 @@ import pytest
 from functions.customers.model import CustomerRef, SubscriptionState
 from functions.customers.subjects import licence_id
 from functions.lifecycle.service import CUSTOMER_ACTIVATED
-from functions.registration.wiring import wiring
 from functions.seller_events import CUSTOMER_REGISTERED, RecordingPublisher
 from functions.settings import get_settings
+from functions.wiring import registration as registration_wiring
 from local.marketplace.testing import EmulatorHandle
 from tests.aws_corpus import (
     EVENTBRIDGE_EXAMPLES,
@@ -197,7 +197,7 @@ def test_a_free_trial_confirmed_before_the_buyer_registers_applies_once_they_do(
     # Then the free trial is confirmed, and "Customer Registered" says so
     customer = world.customer(ref)
     assert (customer.free_trial, customer.free_trial_claimed) == (True, False)
-    publisher = wiring(get_settings()).registrations.publisher
+    publisher = registration_wiring.build(get_settings()).registrations.publisher
     assert isinstance(publisher, RecordingPublisher)
     (registered_detail,) = [e.detail for e in publisher.events if e.detail_type == CUSTOMER_REGISTERED]
     assert registered_detail["free_trial"] is True

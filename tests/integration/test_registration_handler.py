@@ -21,9 +21,9 @@ from functions.marketplace.customers import MarketplaceResolver
 from functions.observability import logger
 from functions.registration import signing
 from functions.registration.resolution import MarketplaceUnavailable
-from functions.registration.wiring import wiring
 from functions.seller_events import CUSTOMER_REGISTERED, RecordingPublisher
 from functions.settings import Settings, get_settings
+from functions.wiring import registration as registration_wiring
 from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle
 
@@ -190,7 +190,7 @@ def test_a_buyer_registers_and_completes_the_form(harness: Harness) -> None:
 
 def registered_announcements() -> list[dict[str, Any]]:
     """The "Customer Registered" events published (no bus in tests: the publisher records them)."""
-    publisher = wiring(get_settings()).registrations.publisher
+    publisher = registration_wiring.build(get_settings()).registrations.publisher
     assert isinstance(publisher, RecordingPublisher)
     return [event.detail for event in publisher.events if event.detail_type == CUSTOMER_REGISTERED]
 

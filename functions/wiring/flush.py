@@ -1,22 +1,24 @@
-"""The flush's real collaborators, built from settings on first use."""
+"""The flush with its real collaborators, and its continuation in a fresh invocation."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
 
-from functions.aws_clients import dynamodb_client, lambda_client, metering_client
 from functions.clock import Clock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
 from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Settings
-from functions.usage.wiring import usage_store
+from functions.wiring.aws_clients import dynamodb_client, lambda_client, metering_client
+from functions.wiring.usage import usage_store
 
 
-def flush_deps(settings: Settings, clock: Clock | None = None) -> FlushDeps:
+@cache
+def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
     dynamodb = dynamodb_client(settings)
     return FlushDeps(
         settings=settings,

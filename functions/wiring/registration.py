@@ -1,4 +1,5 @@
-"""The real collaborators of registration, built on first use from settings (nothing at import time)."""
+"""Registration with its real collaborators: Marketplace, the customers table, the seller events, the signing secret,
+and Powertools idempotency keyed on the token."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
 )
 
-from functions.aws_clients import agreement_client, dynamodb_client, events_client, metering_client
 from functions.clock import app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.eventbridge import EventBridgePublisher
@@ -28,6 +28,7 @@ from functions.registration.service import RegistrationInProgress, Registrations
 from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings
 from functions.storage.errors import StorageError
+from functions.wiring.aws_clients import agreement_client, dynamodb_client, events_client, metering_client
 
 # A token lives 1 to 4 hours; a refresh within a day still gets the first answer instead of "expired".
 REPLAY_WINDOW_SECONDS = 24 * 3600
@@ -35,14 +36,14 @@ SECRET_CACHE_SECONDS = 300
 
 
 @dataclass(frozen=True)
-class Wiring:
+class RegistrationWiring:
     registrations: Registrations
     # the handler registers each invocation's context, so an interrupted run frees the token at its deadline
     idempotency: IdempotencyConfig
 
 
 @cache
-def wiring(settings: Settings) -> Wiring:
+def build(settings: Settings) -> RegistrationWiring:
     dynamodb = dynamodb_client(settings)
     idempotency = IdempotencyConfig(
         event_key_jmespath="token",  # the key is the SHA-256 of the token; the token itself is never stored
@@ -67,7 +68,7 @@ def wiring(settings: Settings) -> Wiring:
         completion_ttl_seconds=settings.completion_ttl_seconds,
         run_once=_powertools_once(store, idempotency),
     )
-    return Wiring(registrations=registrations, idempotency=idempotency)
+    return RegistrationWiring(registrations=registrations, idempotency=idempotency)
 
 
 def _secret_reader(settings: Settings) -> Callable[[], str]:
