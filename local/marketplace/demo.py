@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .service import AdminError, Marketplace
+from .errors import AdminError
+from .service import Marketplace
 
 DEFAULT_FULFILLMENT_URL = "http://127.0.0.1:3000/register"
 DEMO_PRODUCT_CODE = "demo-saas-product"

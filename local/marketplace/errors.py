@@ -1,4 +1,5 @@
-"""The one exception type the AWS-facing operations raise; the HTTP layer turns it into an AWS error body."""
+"""The two refusals the emulator raises: :class:`ApiError` on the AWS side, which the HTTP layer turns into an AWS
+error body, and :class:`AdminError` on the admin side (admin API, buyer pages, Python callers)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,14 @@ def modelled_status(service: str, code: str) -> int:
         return default_status(code)
     status = (shape.metadata.get("error") or {}).get("httpStatusCode")
     return int(status) if status else default_status(code)
+
+
+class AdminError(Exception):
+    """A refused admin request: 404 for unknown things, 400 for bad input, 409 for wrong state."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def normalize_code(code: str) -> str:

@@ -23,11 +23,12 @@ from typing import Any
 import cbor2
 
 from . import pages
-from .admin_api import route_admin
-from .errors import ApiError
+from .admin_routes import route_admin
+from .aws_pipeline import AGREEMENT, ENTITLEMENT, METERING, serves
+from .errors import AdminError, ApiError
 from .metering import Caller
 from .notifications import Listener
-from .service import AGREEMENT, ENTITLEMENT, METERING, AdminError, Marketplace, serves
+from .service import Marketplace
 
 log = logging.getLogger(__name__)
 

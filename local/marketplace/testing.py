@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from .admin import AdminClient
+from .admin_client import AdminClient
 from .server import EmulatorServer
 
 SELLER_ACCESS_KEY = "AKIAEMULATORSELLER01"

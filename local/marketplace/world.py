@@ -1,7 +1,7 @@
 """The seller's world: products, buyers, subscriptions, tokens, the ledger, the call log, notifications.
 
 Plain dataclasses holding JSON-friendly values (timestamps as ISO strings) so the whole world can be
-written to and read back from a state file without a custom encoder. Callers hold the service lock.
+written to and read back from a state file without a custom encoder. Callers hold the world lock (``service``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.marketplace.admin import AdminAPIError
+from local.marketplace.admin_client import AdminAPIError
 from local.marketplace.testing import EmulatorHandle
 from tests.aws_corpus import (
     EVENTBRIDGE_EXAMPLES,

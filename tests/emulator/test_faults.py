@@ -122,7 +122,7 @@ def test_faults_can_target_operations(env):
 
 
 def test_bad_fault_settings_are_refused(env):
-    from local.marketplace.admin import AdminAPIError
+    from local.marketplace.admin_client import AdminAPIError
 
     with pytest.raises(AdminAPIError) as caught:
         env.admin.put_faults(internal_error_rate=2)

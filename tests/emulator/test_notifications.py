@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from local.marketplace.admin import AdminAPIError
+from local.marketplace.admin_client import AdminAPIError
 from local.marketplace.testing import usage_record
 
 from .helpers import NOW, iso

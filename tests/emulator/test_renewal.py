@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from local.marketplace.admin import AdminAPIError
+from local.marketplace.admin_client import AdminAPIError
 from local.marketplace.testing import usage_record
 
 from .helpers import NOW, iso

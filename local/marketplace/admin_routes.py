@@ -1,11 +1,17 @@
-"""Server side of the admin API (``/admin/...``): JSON in, JSON out, see CONTRACT.md and README.md."""
+"""The admin API's routes (``/admin/...``): which :class:`Marketplace` method each method and path calls, and the
+status it answers with. JSON in, JSON out (README.md "Admin API", CONTRACT.md); the client is ``admin_client``.
+
+The routes hold no lock and leave the checking of bodies to the operations (``world_admin``, ``lifecycle``,
+``queries``), which take the lock and refuse with :class:`AdminError`; the HTTP layer answers that ``{"error": ...}``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .demo import DEFAULT_FULFILLMENT_URL, seed_demo
-from .service import AdminError, Marketplace
+from .errors import AdminError
+from .service import Marketplace
 
 _LIFECYCLE_POSTS = {"confirm", "fail", "unsubscribe", "finalize", "tokens", "renew", "ending"}
 
@@ -14,6 +20,7 @@ def route_admin(
     mp: Marketplace, method: str, path: str, query: dict[str, str], body: dict[str, Any]
 ) -> tuple[int, Any]:
     parts = [p for p in path.split("/") if p][1:]  # drop "admin"
+    # time passed since the last request is applied first, so what an admin reads is up to date
     mp.tick()
     try:
         return _route(mp, method, parts, query, body)
@@ -34,8 +41,7 @@ def _route(
         return 200, {"ok": True}
     if head == "config" and not rest:
         if method == "GET":
-            with mp.lock:
-                return 200, dict(mp.world.config)
+            return 200, mp.config()
         if method == "PUT":
             return 200, mp.set_config(body)
         if method == "DELETE":
@@ -49,11 +55,7 @@ def _route(
         if method == "GET":
             return 200, mp.faults.describe()
         if method == "PUT":
-            try:
-                mp.faults.update(body)
-            except (TypeError, ValueError) as exc:
-                raise AdminError(str(exc)) from exc
-            return 200, mp.faults.describe()
+            return 200, mp.set_faults(body)
         if method == "DELETE":
             mp.faults.reset()
             return 200, mp.faults.describe()
@@ -91,13 +93,7 @@ def _route(
             return 200, {"notifications": mp.notifications(after)}
         if rest == ["webhooks"]:
             if method == "GET":
-                with mp.lock:
-                    hooks = list(mp.world.webhooks)
-                return 200, {
-                    "webhooks": hooks,
-                    "deliveries": mp.hub.webhook_deliveries,
-                    "failures": list(mp.hub.webhook_failures),
-                }
+                return 200, mp.webhooks()
             if method == "POST":
                 return 201, {"webhooks": mp.add_webhook(str(body.get("url") or ""))}
             if method == "DELETE":
@@ -106,6 +102,5 @@ def _route(
     if key == ("POST", "demo", 0):
         return 200, seed_demo(mp, str(body.get("fulfillment_url") or DEFAULT_FULFILLMENT_URL))
     if key == ("GET", "state", 0):
-        with mp.lock:
-            return 200, mp.world.to_json()
+        return 200, mp.state()
     raise AdminError(f"no admin route {method} /admin/{'/'.join(parts)}", 404)

@@ -1,0 +1,182 @@
+"""What happens to an agreement after it is made: confirm, fail, unsubscribe, finalize, renew, advance notice of its
+end, changed entitlements, fresh registration tokens, and what the passage of emulator time implies (``tick``).
+
+Each step changes the subscription record and emits the notifications AWS sends for it (``notifications``) under the
+world lock; the notifications are delivered after the lock is released. Subscription statuses are those of
+``world.SUBSCRIPTION_STATUSES``; a step asked of an agreement in the wrong status is refused with 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from . import agreements, entitlement
+from .clock import iso, parse_iso
+from .errors import AdminError
+from .queries import describe_subscription, find_subscription
+from .world import Subscription, Token, World, new_registration_token
+
+if TYPE_CHECKING:
+    from .service import Marketplace
+
+    # A step answers with the agreement to describe (a renewal's is the new one) and extra fields for the answer.
+    StepResult = tuple[Subscription, dict[str, Any]]
+    Step = Callable[[Marketplace, Subscription, datetime, dict[str, Any]], StepResult]
+
+
+def tick(mp: Marketplace) -> None:
+    """Apply what the passage of emulator time implies: finalize subscriptions whose grace ran out.
+
+    There is no timer thread: every AWS call and admin request calls this first, and a clock move right after
+    moving, so whatever the seller's code or a test sees is up to date however far the clock was moved.
+    """
+    with mp.lock:
+        now = mp.now()
+        grace = timedelta(seconds=float(mp.world.config["unsubscribe_grace_seconds"]))
+        changed = False
+        for sub in mp.world.subscriptions.values():
+            pending = sub.status == "unsubscribe_pending" and sub.unsubscribed_at
+            if pending and now >= parse_iso(str(sub.unsubscribed_at)) + grace:
+                finalize(mp, sub, now)
+                changed = True
+        if changed:
+            mp.persist()
+
+
+def step(mp: Marketplace, agreement_id: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one lifecycle step (an admin route's last path segment) and answer with the agreement it leaves."""
+    body = body or {}
+    with mp.lock:
+        sub = find_subscription(mp.world, agreement_id)
+        run = STEPS.get(action)
+        if run is None:
+            raise AdminError(f"unknown action {action!r}", 404)
+        sub, extra = run(mp, sub, mp.now(), body)
+        mp.persist()
+        result = describe_subscription(mp.world, sub)
+        result.update(extra)
+    mp.flush_notifications()
+    return result
+
+
+# -- the steps, shared with subscribe and tick (caller holds the world lock) ---------------------------------------
+
+
+def issue_token(world: World, sub: Subscription, now: datetime) -> Token:
+    ttl = timedelta(seconds=float(world.config["token_ttl_seconds"]))
+    token = Token(new_registration_token(), sub.agreement_id, iso(now), iso(now + ttl))
+    world.tokens[token.token] = token
+    return token
+
+
+def confirm(mp: Marketplace, sub: Subscription, now: datetime) -> None:
+    sub.status = "active"
+    sub.confirmed_at = iso(now)
+    if not sub.entitlements:
+        sub.entitlements = entitlement.default_entitlements(mp.world.products[sub.product_code], now)
+    mp.hub.emit(mp.world, "subscribe", sub, now)
+
+
+def finalize(mp: Marketplace, sub: Subscription, now: datetime) -> None:
+    sub.status = "ended"
+    sub.ended_at = iso(now)
+    mp.hub.emit(mp.world, "finalize", sub, now)
+
+
+def _require(sub: Subscription, status: str) -> None:
+    if sub.status != status:
+        raise AdminError(f"agreement is {sub.status}, not {status}", 409)
+
+
+def _unsubscribe(mp: Marketplace, sub: Subscription, now: datetime) -> None:
+    sub.status = "unsubscribe_pending"
+    sub.unsubscribed_at = iso(now)
+    mp.hub.emit(mp.world, "unsubscribe", sub, now)
+
+
+# -- one function per admin action ---------------------------------------------------------------------------------
+
+
+def _confirm_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    _require(sub, "pending")
+    confirm(mp, sub, now)
+    return sub, {}
+
+
+def _fail_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    _require(sub, "pending")
+    sub.status = "failed"
+    sub.ended_at = iso(now)
+    mp.hub.emit(mp.world, "subscribe_fail", sub, now)
+    return sub, {}
+
+
+def _unsubscribe_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    _require(sub, "active")
+    _unsubscribe(mp, sub, now)
+    return sub, {}
+
+
+def _finalize_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    # Finalizing an active agreement is an unsubscribe and its finalize at once: both steps' notifications are sent.
+    if sub.status == "active":
+        _unsubscribe(mp, sub, now)
+    if sub.status != "unsubscribe_pending":
+        raise AdminError(f"agreement is {sub.status}, cannot be finalized", 409)
+    finalize(mp, sub, now)
+    return sub, {}
+
+
+def _tokens_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    token = issue_token(mp.world, sub, now)
+    return sub, {"registration_token": token.token, "token_expires_at": token.expires_at}
+
+
+def _entitlements_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    try:
+        sub.entitlements = [entitlement.normalize_entitlement(e) for e in body.get("entitlements", [])]
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+    mp.hub.emit(mp.world, "entitlements", sub, now)
+    return sub, {}
+
+
+def _renew_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    """A renewal: a new agreement takes over the licence; the renewed one is no longer live ("replaced").
+
+    Answers with the new agreement: it holds the licence now, so the seller's metering by licence bills it.
+    """
+    _require(sub, "active")
+    try:
+        renewal = agreements.renewal_of(sub, mp.world.products[sub.product_code], now, body)
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+    sub.status = "replaced"
+    sub.ended_at = iso(now)
+    sub.replaced_by = renewal.agreement_id
+    mp.world.subscriptions[renewal.agreement_id] = renewal
+    mp.hub.emit(mp.world, "renew", renewal, now)
+    return renewal, {}
+
+
+def _ending_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    days = body.get("days_before_end", 30)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise AdminError("days_before_end must be a positive whole number of days")
+    _require(sub, "active")
+    mp.hub.emit(mp.world, "ending", sub, now, days_before_end=days)
+    return sub, {}
+
+
+STEPS: dict[str, Step] = {
+    "confirm": _confirm_step,
+    "fail": _fail_step,
+    "unsubscribe": _unsubscribe_step,
+    "finalize": _finalize_step,
+    "tokens": _tokens_step,
+    "entitlements": _entitlements_step,
+    "renew": _renew_step,
+    "ending": _ending_step,
+}
