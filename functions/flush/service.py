@@ -137,7 +137,7 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
                 (r for r in records if (r.hour, r.key) not in queued), key=lambda r: (r.hour, r.product_code, r.key)
             )
             queued.update((r.hour, r.key) for r in fresh)
-            hopeless = [RecordResult(r, "failed", None, reason) for r in fresh if (reason := _cannot_send(r, now))]
+            hopeless = [RecordResult(r, "failed", None, reason) for r in fresh if (reason := cannot_send(r, now))]
             if hopeless:
                 deps.ledger.write_results(hopeless)
                 parked.extend(hopeless)
@@ -154,7 +154,8 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
     return report
 
 
-def _cannot_send(record: MeteringRecord, now: datetime) -> str | None:
+def cannot_send(record: MeteringRecord, now: datetime) -> str | None:
+    """Why Marketplace would refuse the record now, before it is sent: out of its window, or a quantity it takes not."""
     if window_missed(record.hour, now):
         return "TimestampOutOfBounds"
     return unsendable(record)

@@ -4,6 +4,7 @@ the event id."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -15,12 +16,15 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from functions.clock import Clock, app_clock
 from functions.customers.lifecycle_store import DynamoLifecycleStore
+from functions.customers.model import Customer
 from functions.customers.repository import DynamoCustomerRepository
 from functions.eventbridge import EventBridgePublisher
-from functions.lifecycle.final_usage import SqsFinalUsage
+from functions.flush.customer import send_customer_usage
+from functions.lifecycle.final_usage import SendUsage, SqsFinalUsage
 from functions.lifecycle.service import Lifecycle
 from functions.lifecycle.worker import LifecycleWorker
 from functions.marketplace.entitlements import Boto3EntitlementReader
+from functions.observability import logger
 from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings, SettingsError
 from functions.wiring import flush
@@ -49,7 +53,7 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
         customers=customers,
         entitlements=Boto3EntitlementReader(entitlement_client(settings)),
         publisher=publisher,
-        final_usage=SqsFinalUsage(sqs_client(settings), settings.lifecycle_queue_url, flush.build(settings, clock)),
+        final_usage=SqsFinalUsage(sqs_client(settings), settings.lifecycle_queue_url, _final_usage(settings, clock)),
         clock=moment,
     )
     idempotency = IdempotencyConfig(
@@ -65,3 +69,14 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
         handle, data_keyword_argument="request", persistence_store=store, config=idempotency
     )
     return worker
+
+
+def _final_usage(settings: Settings, clock: Clock | None) -> SendUsage:
+    """A leaving buyer's final usage, sent by the flush with its own collaborators."""
+    deps = flush.build(settings, clock)
+
+    def send(customer: Customer, out_of_time: Callable[[], bool]) -> None:
+        report = send_customer_usage(customer.ref.key, deps, out_of_time=out_of_time)
+        logger.info("final usage sent", customer=customer.ref.key, records=report.records, failed=report.failed)
+
+    return send

@@ -19,9 +19,11 @@ MAX = Decimal(MAX_INTEGER_QUANTITY)
 
 def record(hour: datetime, quantity: Decimal, *, integer: bool = True, tagged: bool = False) -> MeteringRecord:
     allocations: tuple[Allocation, ...] = ()
-    if tagged and quantity:
+    if tagged and quantity >= 2:
         half = (quantity / 2).to_integral_value() if integer else quantity / 2
         allocations = (Allocation((("team", "a"),), half), Allocation((("team", "b"),), quantity - half))
+    elif tagged and quantity:
+        allocations = (Allocation((("team", "a"),), quantity),)
     return MeteringRecord(
         key="p#LICENSE#l-1#d",
         hour=hour,
