@@ -28,7 +28,7 @@ def build_app(app: cdk.App) -> MeteringStack:
             app,
             f"{config.stack_name}-Forwarder",
             target_region=config.region,
-            products=config.products,
+            products=config.settings.products,
             env=cdk.Environment(region=MARKETPLACE_REGION),
         )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import Field, asdict, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any, Literal, get_args
@@ -128,14 +128,25 @@ def product_from_json(document: object) -> Product:
         raise ValueError(str(error).split("() ", 1)[-1]) from None
 
 
+def _env(name: str | None = None, *, stack: bool = False) -> dict[str, object]:
+    """A field's metadata: its environment variable, if not its upper-cased name; ``stack``: the seller sets it in
+    cdk.json (context ``marketplace``, same key) and the stack passes it to every function."""
+    return {"env": name, "stack": stack}
+
+
 @dataclass(frozen=True)
 class Settings:
-    region: str = "us-east-1"
+    """Everything a function reads, in one place: each field is one environment variable (its name upper-cased
+    unless its metadata says otherwise), parsed by its type and checked in ``__post_init__``. The stack, ``make run``
+    and the tests write the environment from these same fields (``settings_environment``); a field marked ``stack``
+    is also a cdk.json key, validated at synth by this same class."""
+
+    region: str = field(default="us-east-1", metadata=_env("AWS_REGION"))
     customers_table: str = "customers"
     usage_table: str = "usage"
     metering_table: str = "metering"
     idempotency_table: str = "idempotency"
-    products: tuple[Product, ...] = ()
+    products: tuple[Product, ...] = field(default=(), metadata=_env(stack=True))
     event_bus_name: str | None = None
     # loopback stand-ins: set locally and in tests, unset in AWS
     dynamodb_endpoint: str | None = None
@@ -146,9 +157,9 @@ class Settings:
     # local only: a file holding the clock offset in seconds (see functions.clock.app_clock)
     clock_file: str | None = None
     # flush
-    flush_grace_seconds: int = 300
-    metering_calls_per_second: Decimal = Decimal(10)
-    audit_retention_days: int = 400
+    flush_grace_seconds: int = field(default=300, metadata=_env(stack=True))
+    metering_calls_per_second: Decimal = field(default=Decimal(10), metadata=_env(stack=True))
+    audit_retention_days: int = field(default=400, metadata=_env(stack=True))
     # usage partitions per hour; the flush reads this many, so change it only with no unsealed hour left
     usage_shards: int = 16
     # registration
@@ -158,21 +169,29 @@ class Settings:
     # lifecycle: the queue the final-usage step is scheduled on, and how long after the cutoff it runs (must cover
     # usage writes still in flight, i.e. at least functions.usage.model.IN_FLIGHT_MARGIN, in AWS)
     lifecycle_queue_url: str | None = None
-    final_usage_delay_seconds: int = 90
+    final_usage_delay_seconds: int = field(default=90, metadata=_env(stack=True))
     # how long into a leaving buyer's final hour their usage is still taken: the rest of the hour is for sending it
     # (with the delay above and retries) before Marketplace stops accepting it
-    final_usage_cutoff_seconds: int = 2700
+    final_usage_cutoff_seconds: int = field(default=2700, metadata=_env(stack=True))
 
     def __post_init__(self) -> None:
         _whole("flush_grace_seconds", self.flush_grace_seconds, 0, 3600)
         rate = self.metering_calls_per_second
+        if not isinstance(rate, Decimal) and isinstance(rate, int | float) and not isinstance(rate, bool):
+            rate = Decimal(str(rate))  # a JSON number from cdk.json: exact from here on
+            object.__setattr__(self, "metering_calls_per_second", rate)
         if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 < rate <= 10:
             raise InvalidField("metering_calls_per_second", "must be a number above 0 and at most 10")
-        _whole("audit_retention_days", self.audit_retention_days, 1)
+        _whole("audit_retention_days", self.audit_retention_days, 1, 3650)
         _whole("usage_shards", self.usage_shards, 1, 256)
         _whole("completion_ttl_seconds", self.completion_ttl_seconds, 60)
         _whole("final_usage_delay_seconds", self.final_usage_delay_seconds, 0, 900)
         _whole("final_usage_cutoff_seconds", self.final_usage_cutoff_seconds, 0, 3300)
+        if not isinstance(self.products, tuple) or not all(isinstance(p, Product) for p in self.products):
+            raise InvalidField("products", "must be a list of products")
+        codes = [p.code for p in self.products]
+        if len(codes) != len(set(codes)):
+            raise InvalidField("products", "product codes must be unique")
 
     def product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
@@ -182,31 +201,11 @@ class SettingsError(RuntimeError):
     """The environment does not describe a valid configuration; the message names the variable."""
 
 
-_ENV_NAMES = {
-    "region": "AWS_REGION",
-    "customers_table": "CUSTOMERS_TABLE",
-    "usage_table": "USAGE_TABLE",
-    "metering_table": "METERING_TABLE",
-    "idempotency_table": "IDEMPOTENCY_TABLE",
-    "products": "PRODUCTS",
-    "event_bus_name": "EVENT_BUS_NAME",
-    "dynamodb_endpoint": "DYNAMODB_ENDPOINT",
-    "marketplace_endpoint": "MARKETPLACE_ENDPOINT",
-    "entitlement_endpoint": "ENTITLEMENT_ENDPOINT",
-    "lambda_endpoint": "LAMBDA_ENDPOINT",
-    "sqs_endpoint": "SQS_ENDPOINT",
-    "clock_file": "CLOCK_FILE",
-    "flush_grace_seconds": "FLUSH_GRACE_SECONDS",
-    "metering_calls_per_second": "METERING_CALLS_PER_SECOND",
-    "audit_retention_days": "AUDIT_RETENTION_DAYS",
-    "usage_shards": "USAGE_SHARDS",
-    "signing_secret": "SIGNING_SECRET",
-    "signing_secret_arn": "SIGNING_SECRET_ARN",
-    "completion_ttl_seconds": "COMPLETION_TTL_SECONDS",
-    "lifecycle_queue_url": "LIFECYCLE_QUEUE_URL",
-    "final_usage_delay_seconds": "FINAL_USAGE_DELAY_SECONDS",
-    "final_usage_cutoff_seconds": "FINAL_USAGE_CUTOFF_SECONDS",
-}
+def env_name(setting: Field[Any]) -> str:
+    return str(setting.metadata.get("env") or setting.name.upper())
+
+
+STACK_SETTINGS = tuple(f.name for f in fields(Settings) if f.metadata.get("stack"))
 
 
 def _products(raw: str) -> tuple[Product, ...]:
@@ -239,34 +238,48 @@ def _decimal(raw: str) -> Decimal:
         raise ValueError(f"must be a number, not {raw!r}") from None
 
 
+# how each type of field is read from its variable, and written to it
 _PARSERS: dict[str, Callable[[str], object]] = {
-    "products": _products,
-    "flush_grace_seconds": _integer,
-    "metering_calls_per_second": _decimal,
-    "audit_retention_days": _integer,
-    "usage_shards": _integer,
-    "completion_ttl_seconds": _integer,
-    "final_usage_delay_seconds": _integer,
-    "final_usage_cutoff_seconds": _integer,
+    "int": _integer,
+    "Decimal": _decimal,
+    "tuple[Product, ...]": _products,
 }
+
+
+def _env_text(value: object) -> str:
+    if isinstance(value, tuple):  # the products
+        return json.dumps([asdict(p) for p in value])
+    return str(value)
 
 
 def settings_from_env(environ: Mapping[str, str]) -> Settings:
     values: dict[str, Any] = {}
-    for name, variable in _ENV_NAMES.items():
-        raw = environ.get(variable)
+    for setting in fields(Settings):
+        raw = environ.get(env_name(setting))
         if raw is None or raw == "":
             continue
         try:
-            values[name] = _PARSERS.get(name, str)(raw)
+            values[setting.name] = _PARSERS.get(str(setting.type), str)(raw)
         except ValueError as error:
             message = str(error)
             separator = "" if message.startswith("[") else ": "
-            raise SettingsError(f"invalid configuration: {variable}{separator}{message}") from error
+            raise SettingsError(f"invalid configuration: {env_name(setting)}{separator}{message}") from error
     try:
         return Settings(**values)
     except InvalidField as error:
-        raise SettingsError(f"invalid configuration: {_ENV_NAMES[error.field]}: {error.problem}") from None
+        variable = next(env_name(f) for f in fields(Settings) if f.name == error.field.split("[")[0].split(".")[0])
+        raise SettingsError(f"invalid configuration: {variable}: {error.problem}") from None
+
+
+def settings_environment(settings: Settings, *, only: Iterable[str] | None = None) -> dict[str, str]:
+    """The environment that ``settings_from_env`` reads back as ``settings`` (every field set, or the ``only`` ones):
+    what the stack gives its functions, ``make run`` its handlers and the tests theirs."""
+    chosen = set(only) if only is not None else {f.name for f in fields(Settings)}
+    return {
+        env_name(f): _env_text(value)
+        for f in fields(Settings)
+        if f.name in chosen and (value := getattr(settings, f.name)) is not None
+    }
 
 
 @cache

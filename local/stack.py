@@ -27,7 +27,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from typing import Any
 import boto3
 
 from functions.clock import FileOffsetClock
-from functions.settings import Settings, settings_from_env
+from functions.settings import Settings, settings_environment, settings_from_env
 from local.apigateway import LocalApiGateway, Route, registration_routes
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
 from local.lambda_service import LocalLambda
@@ -44,14 +44,10 @@ from local.marketplace.demo import seed_demo
 from local.marketplace.server import EmulatorServer
 from local.sqs import LocalQueue
 from local.tables import create_tables
+from stacks.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FLUSH_INTERVAL = 60.0
-
-
-def _products_from_cdk_json() -> list[dict[str, Any]]:
-    products: list[dict[str, Any]] = json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]["products"]
-    return products
 
 
 # Locally every usage write is in-process and done when its request returns, so the final-usage step needs no
@@ -62,28 +58,28 @@ LOCAL_FINAL_USAGE_DELAY_SECONDS = 5
 def local_environment(
     dynamodb_endpoint: str, marketplace_url: str, lambda_url: str, queue: LocalQueue, clock_file: str
 ) -> dict[str, str]:
-    """The environment the handlers read their settings from, pointed at the loopback stand-ins."""
+    """The environment the handlers read their settings from: cdk.json's, as the stack would deploy them (validated
+    the same way), pointed at the loopback stand-ins."""
+    deployed = load_config(json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]).settings
+    local = replace(
+        deployed,
+        dynamodb_endpoint=dynamodb_endpoint,
+        marketplace_endpoint=marketplace_url,
+        lambda_endpoint=lambda_url,
+        sqs_endpoint=queue.url,
+        lifecycle_queue_url=queue.queue_url,
+        final_usage_delay_seconds=LOCAL_FINAL_USAGE_DELAY_SECONDS,
+        clock_file=clock_file,
+        signing_secret=secrets.token_urlsafe(32),
+    )
     return {
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": local.region,
         "AWS_ACCESS_KEY_ID": "AKIALOCALSTACKSELLER",
         "AWS_SECRET_ACCESS_KEY": "local-only",
         "AWS_EC2_METADATA_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "MarketplaceMetering",
-        "CUSTOMERS_TABLE": "customers",
-        "USAGE_TABLE": "usage",
-        "METERING_TABLE": "metering",
-        "IDEMPOTENCY_TABLE": "idempotency",
-        "PRODUCTS": json.dumps(_products_from_cdk_json()),
-        "DYNAMODB_ENDPOINT": dynamodb_endpoint,
-        "MARKETPLACE_ENDPOINT": marketplace_url,
-        "LAMBDA_ENDPOINT": lambda_url,
-        "SQS_ENDPOINT": queue.url,
-        "LIFECYCLE_QUEUE_URL": queue.queue_url,
-        "FINAL_USAGE_DELAY_SECONDS": str(LOCAL_FINAL_USAGE_DELAY_SECONDS),
-        "CLOCK_FILE": clock_file,
-        "SIGNING_SECRET": secrets.token_urlsafe(32),
+        **settings_environment(local),
     }
 
 

@@ -1,12 +1,18 @@
-"""The seller's configuration (cdk.json context key ``marketplace``), validated at synth with clear errors."""
+"""The seller's configuration (cdk.json context key ``marketplace``), validated at synth with clear errors.
+
+Two kinds of keys: what only the stack uses (its name, Region, schedule, alarms...), checked here; and the settings
+every function reads (``functions.settings.STACK_SETTINGS``: products, grace, rate, retention, the final hour...),
+checked by building ``functions.settings.Settings`` itself, so a configuration that deploys is one the functions
+accept, and a new stack-wide setting is one field there.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from functions.settings import InvalidField, Product
+from functions.settings import STACK_SETTINGS, InvalidField, Settings
 
 
 class ConfigError(ValueError):
@@ -19,30 +25,30 @@ class AppConfig(BaseModel):
     stack_name: str = Field(default="MarketplaceMetering", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
     # the main stack's Region; outside us-east-1 a small us-east-1 stack forwards Marketplace's events to it
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
-    products: tuple[Product, ...] = Field(min_length=1)
     flush_schedule: str = Field(default="rate(1 hour)", pattern=r"^(rate|cron)\(.+\)$")
-    flush_grace_seconds: int = Field(default=300, ge=0, le=3600)
-    metering_calls_per_second: float = Field(default=10, gt=0, le=10)
-    audit_retention_days: int = Field(default=400, ge=1, le=3650)
     log_retention_days: int = Field(default=90, ge=1)
     notification_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     # put AWS WAF (managed rule groups, per-IP rate limit) in front of the API
     waf: bool = False
     # alarm when unsent usage is older than this: Marketplace refuses records older than 24 hours
     oldest_unsent_alarm_hours: float = Field(default=6, gt=0, lt=24)
+    # the functions' settings, from the keys of the same names
+    settings: Settings
 
-    @field_validator("products")
+    @model_validator(mode="before")
     @classmethod
-    def _unique_codes(cls, products: tuple[Product, ...]) -> tuple[Product, ...]:
-        codes = [p.code for p in products]
-        if len(codes) != len(set(codes)):
-            raise ValueError("product codes must be unique")
-        return products
+    def _settings_from_their_keys(cls, context: Any) -> Any:
+        if not isinstance(context, dict) or "settings" in context:
+            return context
+        settings = {key: context[key] for key in STACK_SETTINGS if key in context}
+        return {**{k: v for k, v in context.items() if k not in STACK_SETTINGS}, "settings": settings}
 
 
 def load_config(context: Any) -> AppConfig:
     if not isinstance(context, dict):
         raise ConfigError("cdk.json context 'marketplace' is missing or not an object")
+    if not context.get("products"):
+        raise ConfigError("invalid cdk.json context 'marketplace':\n  marketplace.products: list at least one product")
     try:
         return AppConfig.model_validate(context)
     except ValidationError as error:
@@ -57,7 +63,10 @@ def load_config(context: Any) -> AppConfig:
 
 def _problem(error: Any) -> str:
     location, message = [str(part) for part in error["loc"]], error["msg"]
+    if location[:1] == ["settings"]:  # cdk.json spells the functions' settings at the top level
+        location = location[1:]
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, InvalidField):  # a rule of functions.settings: it names the field below the location
-        location, message = [*location, cause.field], cause.problem
+        location, message = [*location, *cause.field.replace("[", ".").replace("]", "").split(".")], cause.problem
+        location = [part for i, part in enumerate(location) if part and not (i and part == location[i - 1])]
     return f"  marketplace.{'.'.join(location)}: {message}"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from functions.settings import STACK_SETTINGS, settings_environment
 from stacks.config import AppConfig
 from stacks.constructs.api import Api, log_retention
 from stacks.constructs.events import EventBus
@@ -68,7 +67,7 @@ class MeteringStack(Stack):
         self.lifecycle = Lifecycle(
             self,
             "Lifecycle",
-            products=config.products,
+            products=config.settings.products,
             base=self.function_base,
             customers_table=self.tables.by_spec[CUSTOMERS],
             usage_table=self.tables.by_spec[USAGE],
@@ -101,12 +100,5 @@ class MeteringStack(Stack):
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Alarm notifications")
 
     def function_environment(self) -> dict[str, str]:
-        """What every function reads through functions.settings (same variable names)."""
-        config = self.config
-        return {
-            **self.tables.environment(),
-            "PRODUCTS": json.dumps([asdict(p) for p in config.products]),
-            "FLUSH_GRACE_SECONDS": str(config.flush_grace_seconds),
-            "METERING_CALLS_PER_SECOND": str(config.metering_calls_per_second),
-            "AUDIT_RETENTION_DAYS": str(config.audit_retention_days),
-        }
+        """What every function reads through functions.settings: the tables and the seller's stack-wide settings."""
+        return {**self.tables.environment(), **settings_environment(self.config.settings, only=STACK_SETTINGS)}

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from functions.settings import Settings, get_settings
+from functions.settings import Settings, get_settings, settings_environment
 from local.dynamodb import dynamodb_endpoint as local_dynamodb_endpoint
 from local.marketplace.testing import EmulatorHandle
 from local.tables import create_fresh_tables, delete_tables
@@ -64,12 +65,7 @@ def handler_environment(
 
     def configure(products: list[dict[str, Any]], **variables: str) -> Settings:
         environment = {
-            "CUSTOMERS_TABLE": settings.customers_table,
-            "USAGE_TABLE": settings.usage_table,
-            "METERING_TABLE": settings.metering_table,
-            "IDEMPOTENCY_TABLE": settings.idempotency_table,
-            "DYNAMODB_ENDPOINT": str(settings.dynamodb_endpoint),
-            "MARKETPLACE_ENDPOINT": marketplace.url,
+            **settings_environment(replace(settings, marketplace_endpoint=marketplace.url)),
             "PRODUCTS": json.dumps(products),
             **variables,
         }

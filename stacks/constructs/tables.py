@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from functions.settings import Settings, settings_environment
 from stacks.schema import ALL_TABLES, TableSpec
 
 
@@ -46,4 +49,5 @@ class Tables(Construct):
 
     def environment(self) -> dict[str, str]:
         """The table-name variables every function reads through functions.settings."""
-        return {spec.settings_field.upper(): table.table_name for spec, table in self.by_spec.items()}
+        names: dict[str, Any] = {spec.settings_field: table.table_name for spec, table in self.by_spec.items()}
+        return settings_environment(Settings(**names), only=names)

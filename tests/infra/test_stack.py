@@ -60,6 +60,9 @@ def _marketplace(**changes: Any) -> dict[str, Any]:
         ({"products": []}, "marketplace.products"),
         ({"flush_schedule": "every hour"}, "marketplace.flush_schedule"),
         ({"metering_calls_per_second": 50}, "marketplace.metering_calls_per_second"),
+        # bounded by the functions' own settings, at synth as at run time (one definition)
+        ({"audit_retention_days": 4000}, "marketplace.audit_retention_days"),
+        ({"final_usage_cutoff_seconds": 3500}, "marketplace.final_usage_cutoff_seconds"),
         ({"notification_email": "not-an-email"}, "marketplace.notification_email"),
         ({"products": [{"code": "abc", "name": "x", "dimensions": []}]}, "marketplace.products.0.dimensions"),
         ({"products": [{"code": "a b", "name": "x", "dimensions": [{"name": "d"}]}]}, "marketplace.products.0.code"),
@@ -100,3 +103,13 @@ def test_python_app_py_writes_where_cdk_outdir_says(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (outdir / "manifest.json").is_file()
     assert list(outdir.glob("*.template.json"))
+
+
+def test_a_stack_wide_setting_reaches_every_function_as_the_functions_read_it(tmp_path: Path) -> None:
+    # Given a seller's cdk.json setting one of the functions' settings
+    _, template = synth(tmp_path, _marketplace(final_usage_cutoff_seconds=1800, metering_calls_per_second=7.5))
+    # Then every function's environment carries it, spelled as functions.settings reads it back
+    functions = template.find_resources("AWS::Lambda::Function")
+    for function in functions.values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert (variables["FINAL_USAGE_CUTOFF_SECONDS"], variables["METERING_CALLS_PER_SECOND"]) == ("1800", "7.5")

@@ -22,11 +22,11 @@ from functions.clock import ManualClock
 from functions.customers.lifecycle_store import DynamoLifecycleStore
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
+from functions.flush.customer import send_customer_usage
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.records import BatchOutcome, MeteringRecord
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, FlushReport, flush, flush_and_continue
-from functions.lifecycle.final_usage import send_final_usage
 from functions.lifecycle.notifications import parse_notification
 from functions.lifecycle.service import Lifecycle
 from functions.marketplace.entitlements import Boto3EntitlementReader
@@ -347,7 +347,7 @@ def test_hours_sent_early_as_final_usage_are_not_reset_and_resent_when_the_flush
     assert current is not None
     repository.put(replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff))
     world.move_to(cutoff + timedelta(seconds=world.settings.final_usage_delay_seconds))
-    final = send_final_usage(repository.get(ref) or current, world.deps(), out_of_time=lambda: False)
+    final = send_customer_usage(ref.key, world.deps(), out_of_time=lambda: False)
     assert (final.records, final.sent) == (2, 2)
     sent = {pk: (i["s"]["S"], i["m"]["S"]) for pk, i in _metering_items(world, leaving["license_arn"]).items()}
     assert [status for status, _ in sent.values()] == ["sent", "sent"]
@@ -414,7 +414,7 @@ def test_final_usage_after_a_flush_killed_before_moving_the_cursor_sends_each_re
     ending = replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff)
     repository.put(ending)
     world.move_to(cutoff + timedelta(seconds=world.settings.final_usage_delay_seconds))
-    report = send_final_usage(ending, world.deps(), out_of_time=lambda: False)
+    report = send_customer_usage(ending.ref.key, world.deps(), out_of_time=lambda: False)
     # Then the hour's record is sent once and billed once
     assert world.deps().ledger.next_hour_to_seal() == START
     assert (report.records, report.sent, report.failed) == (1, 1, 0)
@@ -456,7 +456,7 @@ def test_usage_landing_in_an_hour_after_its_record_was_stored_is_reported_not_si
     ending = replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff)
     repository.put(ending)
     world.move_to(cutoff + timedelta(seconds=world.settings.final_usage_delay_seconds))
-    assert send_final_usage(ending, world.deps(), out_of_time=lambda: False).sent == 1
+    assert send_customer_usage(ending.ref.key, world.deps(), out_of_time=lambda: False).sent == 1
     # and a write accepted before the cutoff that landed only now, outside the in-flight margin (a broken assumption)
     straggler = replace(next(iter(world.store().events_of_hour(START + timedelta(hours=1)))), event_id="straggler")
     assert world.store().add([straggler]) == [True]
@@ -534,7 +534,7 @@ class _Timers:
         self.due.append((self.world.clock.now() + timedelta(seconds=min(900, delay_seconds)), ref))
 
     def send(self, customer: Customer, out_of_time: Any) -> None:
-        send_final_usage(customer, self.world.deps(), out_of_time=out_of_time)
+        send_customer_usage(customer.ref.key, self.world.deps(), out_of_time=out_of_time)
 
     def move_to(self, moment: datetime) -> None:
         """Move the world's clock to ``moment``, each timer running at its own time on the way, as SQS delivers."""

@@ -6,7 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from functions.settings import Dimension, Product, SettingsError, settings_from_env
+from functions.settings import (
+    STACK_SETTINGS,
+    Dimension,
+    Product,
+    Settings,
+    SettingsError,
+    product_from_json,
+    settings_environment,
+    settings_from_env,
+)
 
 PRODUCT = {"code": "prod1", "name": "P", "dimensions": [{"name": "api_calls"}]}
 
@@ -67,3 +76,21 @@ def test_the_signing_secret_is_left_out_of_the_settings_repr() -> None:
     settings = settings_from_env({"SIGNING_SECRET": "s3cr3t-value"})
     assert settings.signing_secret == "s3cr3t-value"
     assert "s3cr3t-value" not in repr(settings)
+
+
+def test_every_setting_round_trips_through_the_environment_the_stack_and_local_stack_write() -> None:
+    settings = Settings(
+        products=(product_from_json(PRODUCT),),
+        event_bus_name="bus",
+        flush_grace_seconds=120,
+        metering_calls_per_second=Decimal("7.5"),
+        final_usage_cutoff_seconds=1800,
+        signing_secret="s",
+    )
+    assert settings_from_env(settings_environment(settings)) == settings
+
+
+def test_stack_settings_are_the_cdk_json_keys_the_functions_read() -> None:
+    expected = {"products", "flush_grace_seconds", "audit_retention_days", "final_usage_cutoff_seconds"}
+    assert set(STACK_SETTINGS) >= expected
+    assert "customers_table" not in STACK_SETTINGS  # the stack names its tables itself
