@@ -51,6 +51,7 @@ lint: .venv/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
+	.venv/bin/lint-imports --no-cache
 
 fmt: .venv/.installed
 	$(PY) -m ruff format .

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from functions.flush.ledger import MeteringLedger, RecordResult
-from functions.flush.records import MeteringRecord
+from functions.flush.records import MeteringLedger, MeteringRecord, RecordResult
 from functions.flush.service import FlushDeps, FlushReport, flush
 
 # a Lambda invocation's own limit: a run in this process stops sending this long after it started

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from functions.flush.ledger import PENDING, DynamoMeteringLedger
 from functions.flush.ledger import record_from_item as record_of_item
 from functions.flush.records import MeteringRecord
-from functions.storage.errors import StorageError
+from functions.storage.dynamodb import storage_error
 from functions.usage.model import hour_key
 
 # what the flush writes once Marketplace (or the flush itself) has decided a record's fate
@@ -57,7 +57,7 @@ class DynamoMeteringView:
             ):
                 yield from (_entry(item) for item in page["Items"])
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
 
     def pending_count(self) -> int:
         try:
@@ -70,7 +70,7 @@ class DynamoMeteringView:
             )
             return sum(int(page["Count"]) for page in pages)
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
 
     def requeue(self, entry: MeteringEntry) -> bool:
         """Put a parked record back in the PENDING index, its quantity untouched; False if it is no longer the
@@ -93,5 +93,5 @@ class DynamoMeteringView:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         return True

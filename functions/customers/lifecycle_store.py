@@ -6,54 +6,30 @@ Layout: ``pk = <subject>`` (``AGMT#<agreement id>``, ``LIC#<l-...>``, ``LEGACY#<
 both), an agreement's renewals (Purchase Agreement Created, intent RENEW, names its previous agreement). Each event
 is one conditional ``SET lc_<kind> = :t`` (only if absent or older) and links are ``ADD`` to a set: atomic,
 commutative and idempotent, so duplicates and every arrival order converge. A buyer's state is derived when the
-customer is read (``buyer_lifecycle``): an event that arrives before the buyer registered, or before anything links
-its agreement to them, needs no special path: it is simply there once the customer is read. A legacy subscribe-success
-keeps its ``isFreeTrialTermPresent`` the same way: ``free_trial_term`` with its time ``free_trial_term_at``, replaced
-only by a newer one (a reused customer identifier's later subscription is the current one; a late old message is not).
+customer is read (``functions.customers.subjects.buyer_lifecycle``): an event that arrives before the buyer
+registered, or before anything links its agreement to them, needs no special path: it is simply there once the
+customer is read. A legacy subscribe-success keeps its ``isFreeTrialTermPresent`` the same way: ``free_trial_term``
+with its time ``free_trial_term_at``, replaced only by a newer one (a reused customer identifier's later subscription
+is the current one; a late old message is not).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.customers.model import Customer
-from functions.customers.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
-from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
+from functions.customers.subjects import FreeTrialWord, SubjectRecord
+from functions.customers.subscription import LifecycleKind, LifecycleTimes
+from functions.storage.dynamodb import condition_failed, storage_error
 from functions.storage.errors import StorageError
 from functions.storage.times import parse_time, time_text
 
 LIFECYCLE_SK = "LIFECYCLE"
 _BATCH_GET = 100
-# renewals of renewals: each round reads the agreements the previous one linked
-MAX_LINK_ROUNDS = 6
-
-
-@dataclass(frozen=True)
-class FreeTrialWord:
-    """What Marketplace last said about a subscription's free trial, and when."""
-
-    free_trial: bool
-    at: datetime
-
-
-@dataclass(frozen=True)
-class SubjectRecord:
-    times: LifecycleTimes
-    agreements: frozenset[str] = frozenset()  # agreement ids this subject leads to
-    free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's isFreeTrialTermPresent
-
-
-@dataclass(frozen=True)
-class BuyerLifecycle:
-    times: LifecycleTimes  # the buyer's, derived (see functions.customers.subscription.buyer_times)
-    agreements: frozenset[str]  # every agreement linked to the buyer
-    free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's word on a free trial
 
 
 def is_lifecycle_item(item: dict[str, Any]) -> bool:
@@ -73,67 +49,6 @@ def record_of_item(item: dict[str, Any]) -> SubjectRecord:
     return SubjectRecord(times, frozenset(item.get("agreements", {}).get("SS", ())), free_trial)
 
 
-def _licence_key(customer: Customer) -> str | None:
-    arn = customer.ref.license_arn or customer.legacy_license_arn
-    return licence_subject(licence_id(arn) or arn) if arn else None
-
-
-def _legacy_key(customer: Customer) -> str | None:
-    identifier = customer.ref.customer_identifier
-    return legacy_subject(customer.ref.product_code, identifier) if identifier else None
-
-
-def primary_subject(customer: Customer) -> str:
-    """Where the buyer's own end is recorded: their legacy identifier, else their licence."""
-    subject = _legacy_key(customer) or _licence_key(customer)
-    assert subject is not None  # a CustomerRef names one of the two
-    return subject
-
-
-def buyer_lifecycle(customer: Customer, read: Callable[[Sequence[str]], Mapping[str, SubjectRecord]]) -> BuyerLifecycle:
-    """The buyer's lifecycle: their licence, legacy identifier and every agreement linked to them, read round by
-    round (a renewal is only found through the agreement it replaced)."""
-    licence_key, legacy_key = _licence_key(customer), _legacy_key(customer)
-    agreements = {customer.agreement_id} if customer.agreement_id else set()
-    records: dict[str, SubjectRecord] = {}
-    asked: set[str] = set()
-    wanted = [s for s in (licence_key, legacy_key) if s] + [agreement_subject(a) for a in agreements]
-    for _ in range(MAX_LINK_ROUNDS):
-        if not wanted:
-            break
-        asked.update(wanted)
-        records.update(read(wanted))
-        agreements.update(*(records[s].agreements for s in wanted if s in records))
-        wanted = [s for s in (agreement_subject(a) for a in agreements) if s not in asked]
-    empty = SubjectRecord(LifecycleTimes())
-    times = buyer_times(
-        records.get(licence_key or "", empty).times if licence_key else None,
-        {a: records.get(agreement_subject(a), empty).times for a in agreements},
-        records.get(legacy_key or "", empty).times if legacy_key else None,
-    )
-    # only the legacy subject carries it: SNS messages name the buyer by product code and customer identifier
-    free_trial = records.get(legacy_key, empty).free_trial if legacy_key else None
-    return BuyerLifecycle(times, frozenset(agreements), free_trial)
-
-
-class LifecycleStore(Protocol):
-    def record(self, subject: str, kind: LifecycleKind, at: datetime) -> bool:
-        """Keep ``at`` as the latest ``kind`` time of ``subject``; False if a time as new was already kept."""
-        ...
-
-    def link(self, subject: str, agreement_id: str) -> None:
-        """Remember that ``subject`` leads to the agreement (a licence's agreement, an agreement's renewal)."""
-        ...
-
-    def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
-        """Strongly consistent: an event recorded before this call is seen."""
-        ...
-
-    def record_free_trial_term(self, subject: str, word: FreeTrialWord) -> bool:
-        """Keep what a subscribe-success said about a free trial unless a newer one was kept; False if one was."""
-        ...
-
-
 class DynamoLifecycleStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -150,9 +65,9 @@ class DynamoLifecycleStore:
                 ExpressionAttributeValues={":t": {"S": time_text(at)}},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         return True
 
     def link(self, subject: str, agreement_id: str) -> None:
@@ -164,7 +79,7 @@ class DynamoLifecycleStore:
                 ExpressionAttributeValues={":a": {"SS": [agreement_id]}},
             )
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
 
     def record_free_trial_term(self, subject: str, word: FreeTrialWord) -> bool:
         # the newest word wins, as event times do: duplicates and every arrival order end the same
@@ -177,9 +92,9 @@ class DynamoLifecycleStore:
                 ExpressionAttributeValues={":f": {"BOOL": word.free_trial}, ":t": {"S": time_text(word.at)}},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         return True
 
     def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
@@ -199,7 +114,7 @@ class DynamoLifecycleStore:
             try:
                 response = self._client.batch_get_item(RequestItems=request)
             except ClientError as error:
-                raise StorageError.from_client_error(error) from error
+                raise storage_error(error) from error
             items.extend(response.get("Responses", {}).get(self._table, []))
             request = response.get("UnprocessedKeys") or {}
             if request:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 
 class SubscriptionState(StrEnum):
@@ -100,3 +102,11 @@ class Customer:
             "state_changed_at": self.state_changed_at.isoformat(),
             "registered_at": self.registered_at.isoformat() if self.registered_at else None,
         }
+
+
+class CustomerRepository(Protocol):
+    def get(self, ref: CustomerRef) -> Customer | None: ...
+
+    def put(self, customer: Customer) -> None: ...
+
+    def list_all(self) -> Iterator[Customer]: ...

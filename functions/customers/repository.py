@@ -19,20 +19,15 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.customers.lifecycle_store import (
-    BuyerLifecycle,
-    DynamoLifecycleStore,
-    SubjectRecord,
-    buyer_lifecycle,
-    is_lifecycle_item,
-    record_of_item,
-)
+from functions.customers.lifecycle_store import DynamoLifecycleStore, is_lifecycle_item, record_of_item
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.storage.errors import ConditionFailed, StorageError
+from functions.customers.subjects import BuyerLifecycle, SubjectRecord, buyer_lifecycle
+from functions.storage.dynamodb import condition_failed, storage_error
+from functions.storage.errors import ConditionFailed
 from functions.storage.times import parse_time, time_text
 
 _SK = "CUSTOMER"
@@ -41,14 +36,6 @@ FREE_TRIAL_CLAIMED = "free_trial_claimed"
 FREE_TRIAL_KNOWN_AT = "free_trial_known_at"
 # before claims were kept apart, the browser's offer type was stored here, unconfirmed
 UNCONFIRMED_FREE_TRIAL = "free_trial"
-
-
-class CustomerRepository(Protocol):
-    def get(self, ref: CustomerRef) -> Customer | None: ...
-
-    def put(self, customer: Customer) -> None: ...
-
-    def list_all(self) -> Iterator[Customer]: ...
 
 
 def _to_item(customer: Customer) -> dict[str, Any]:
@@ -157,7 +144,7 @@ class DynamoCustomerRepository:
                 TableName=self._table, Key={"pk": {"S": ref.key}, "sk": {"S": _SK}}, ConsistentRead=True
             )
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         item = response.get("Item")
         return self._current(_from_item(item)) if item else None
 
@@ -165,14 +152,14 @@ class DynamoCustomerRepository:
         try:
             self._client.put_item(TableName=self._table, Item=_to_item(customer))
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
 
     def list_all(self) -> Iterator[Customer]:
         paginator = self._client.get_paginator("scan")
         try:
             items = [item for page in paginator.paginate(TableName=self._table) for item in page["Items"]]
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         lifecycle = {item["pk"]["S"]: record_of_item(item) for item in items if is_lifecycle_item(item)}
 
         def scanned(subjects: Sequence[str]) -> dict[str, SubjectRecord]:
@@ -200,7 +187,7 @@ class DynamoCustomerRepository:
             )
             return [_from_item(item) for page in pages for item in page["Items"]]
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
 
     def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool:
         """Record when the leaving buyer's usage stops being taken. Only ever moved earlier for the same ending; a
@@ -242,9 +229,9 @@ class DynamoCustomerRepository:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         return True
 
     def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
@@ -278,7 +265,7 @@ class DynamoCustomerRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         # lifecycle events that arrived before the buyer registered apply now
         return self._current(_from_item(response["Attributes"]))
 
@@ -298,8 +285,8 @@ class DynamoCustomerRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise StorageError.from_client_error(error) from error
+            if not condition_failed(error):
+                raise storage_error(error) from error
             if self.get(ref) is None:
                 raise ConditionFailed(
                     f"no customer {ref.key}", code="ConditionalCheckFailed", retryable=False

@@ -1,11 +1,23 @@
-"""The names a buyer's lifecycle times are kept under: the ones Marketplace's notifications use for them.
+"""The subjects a buyer's lifecycle is kept under (the names Marketplace's notifications use for them: an agreement, a
+licence, a legacy customer identifier), what is kept under each, and a buyer's lifecycle read from them.
 
-Kept apart from the notification models so that reading a customer (every handler does) imports no parser.
+Kept apart from the notification models so that reading a customer (every handler does) imports no parser, and
+from the DynamoDB store (``functions.customers.lifecycle_store``) so that the lifecycle's rules import no boto3.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from functions.customers.model import Customer
+from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
+
+# renewals of renewals: each round reads the agreements the previous one linked
+MAX_LINK_ROUNDS = 6
 
 _LICENCE_ID = re.compile(r"(l-[0-9A-Za-z]+)$")
 
@@ -26,3 +38,86 @@ def licence_id(license_arn: str | None) -> str | None:
     """``l-...`` of a licence ARN, with or without its ``arn:`` prefix."""
     match = _LICENCE_ID.search(license_arn or "")
     return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class FreeTrialWord:
+    """What Marketplace last said about a subscription's free trial, and when."""
+
+    free_trial: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SubjectRecord:
+    times: LifecycleTimes
+    agreements: frozenset[str] = frozenset()  # agreement ids this subject leads to
+    free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's isFreeTrialTermPresent
+
+
+@dataclass(frozen=True)
+class BuyerLifecycle:
+    times: LifecycleTimes  # the buyer's, derived (see functions.customers.subscription.buyer_times)
+    agreements: frozenset[str]  # every agreement linked to the buyer
+    free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's word on a free trial
+
+
+def _licence_key(customer: Customer) -> str | None:
+    arn = customer.ref.license_arn or customer.legacy_license_arn
+    return licence_subject(licence_id(arn) or arn) if arn else None
+
+
+def _legacy_key(customer: Customer) -> str | None:
+    identifier = customer.ref.customer_identifier
+    return legacy_subject(customer.ref.product_code, identifier) if identifier else None
+
+
+def primary_subject(customer: Customer) -> str:
+    """Where the buyer's own end is recorded: their legacy identifier, else their licence."""
+    subject = _legacy_key(customer) or _licence_key(customer)
+    assert subject is not None  # a CustomerRef names one of the two
+    return subject
+
+
+def buyer_lifecycle(customer: Customer, read: Callable[[Sequence[str]], Mapping[str, SubjectRecord]]) -> BuyerLifecycle:
+    """The buyer's lifecycle: their licence, legacy identifier and every agreement linked to them, read round by
+    round (a renewal is only found through the agreement it replaced)."""
+    licence_key, legacy_key = _licence_key(customer), _legacy_key(customer)
+    agreements = {customer.agreement_id} if customer.agreement_id else set()
+    records: dict[str, SubjectRecord] = {}
+    asked: set[str] = set()
+    wanted = [s for s in (licence_key, legacy_key) if s] + [agreement_subject(a) for a in agreements]
+    for _ in range(MAX_LINK_ROUNDS):
+        if not wanted:
+            break
+        asked.update(wanted)
+        records.update(read(wanted))
+        agreements.update(*(records[s].agreements for s in wanted if s in records))
+        wanted = [s for s in (agreement_subject(a) for a in agreements) if s not in asked]
+    empty = SubjectRecord(LifecycleTimes())
+    times = buyer_times(
+        records.get(licence_key or "", empty).times if licence_key else None,
+        {a: records.get(agreement_subject(a), empty).times for a in agreements},
+        records.get(legacy_key or "", empty).times if legacy_key else None,
+    )
+    # only the legacy subject carries it: SNS messages name the buyer by product code and customer identifier
+    free_trial = records.get(legacy_key, empty).free_trial if legacy_key else None
+    return BuyerLifecycle(times, frozenset(agreements), free_trial)
+
+
+class LifecycleStore(Protocol):
+    def record(self, subject: str, kind: LifecycleKind, at: datetime) -> bool:
+        """Keep ``at`` as the latest ``kind`` time of ``subject``; False if a time as new was already kept."""
+        ...
+
+    def link(self, subject: str, agreement_id: str) -> None:
+        """Remember that ``subject`` leads to the agreement (a licence's agreement, an agreement's renewal)."""
+        ...
+
+    def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
+        """Strongly consistent: an event recorded before this call is seen."""
+        ...
+
+    def record_free_trial_term(self, subject: str, word: FreeTrialWord) -> bool:
+        """Keep what a subscribe-success said about a free trial unless a newer one was kept; False if one was."""
+        ...

@@ -18,8 +18,7 @@ from datetime import datetime
 
 from functions.flush.aggregate import aggregate, spill
 from functions.flush.calls import batches
-from functions.flush.ledger import RecordResult
-from functions.flush.records import MeteringRecord
+from functions.flush.records import MeteringRecord, RecordResult
 from functions.flush.sender import Sender, SendTally, TokenBucket
 from functions.flush.service import METERING_WINDOW, FlushDeps, cannot_send
 from functions.usage.model import HOUR, hour_of

@@ -13,16 +13,16 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from functions.flush.records import MeteringRecord
+from functions.flush.records import MeteringRecord, RecordResult
 from functions.observability import logger, metrics
+from functions.storage.dynamodb import condition_failed, storage_error
 from functions.storage.errors import ConditionFailed, StorageError
 from functions.usage.model import Allocation, hour_key, parse_hour_key
 
@@ -30,45 +30,6 @@ PENDING = "PENDING"
 _BATCH = 25
 _CURSOR = {"pk": {"S": "SEAL"}, "sk": {"S": "CURSOR"}}
 _LEASE = {"pk": {"S": "LEASE"}, "sk": {"S": "FLUSH"}}
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    record: MeteringRecord
-    status: str  # sent | not_subscribed | duplicate | failed
-    metering_record_id: str | None = None
-    reason: str | None = None
-
-
-class MeteringLedger(Protocol):
-    def next_hour_to_seal(self) -> datetime | None: ...
-
-    def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
-        """Store the records not stored yet as pending; the records still to send: those, and those stored earlier
-        and still pending, as stored. A stored record keeps its total and its outcome (never reset to pending)."""
-        ...
-
-    def seal(self, hour: datetime) -> bool:
-        """Move the cursor past ``hour``; False if another flush already did."""
-        ...
-
-    def pending(self) -> Iterator[MeteringRecord]:
-        """Unsent records, oldest hour first."""
-        ...
-
-    def write_results(self, results: Sequence[RecordResult]) -> None: ...
-
-    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
-        """What earlier hours carried into ``hour`` (usage over one record's maximum quantity)."""
-        ...
-
-    def write_carry(self, records: Sequence[MeteringRecord]) -> None:
-        """Keep what is carried into each record's hour (the same records again change nothing)."""
-        ...
-
-    def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool: ...
-
-    def release_lease(self, owner: str) -> None: ...
 
 
 def _record_item(record: MeteringRecord, expires_at: int) -> dict[str, Any]:
@@ -177,7 +138,7 @@ class DynamoMeteringLedger:
             ):
                 yield from ((record_from_item(item), item["s"]["S"]) for item in page["Items"])
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
 
     def seal(self, hour: datetime) -> bool:
         try:
@@ -202,7 +163,7 @@ class DynamoMeteringLedger:
             ):
                 yield from (record_from_item(item) for item in page["Items"])
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
 
     def write_results(self, results: Sequence[RecordResult]) -> None:
         items = []
@@ -227,7 +188,7 @@ class DynamoMeteringLedger:
             )
             return [record_from_item(item) for page in pages for item in page["Items"]]
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
 
     def write_carry(self, records: Sequence[MeteringRecord]) -> None:
         items = []
@@ -278,14 +239,14 @@ class DynamoMeteringLedger:
         try:
             response: dict[str, Any] = self._client.batch_write_item(RequestItems=request_items)
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         return response
 
     def _call(self, operation: str, **request: Any) -> dict[str, Any]:
         try:
             response: dict[str, Any] = getattr(self._client, operation)(TableName=self._table, **request)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 raise ConditionFailed(str(error), code="ConditionalCheckFailedException", retryable=False) from error
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         return response

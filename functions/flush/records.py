@@ -3,7 +3,7 @@ it, and the port the flush sends through (``functions.marketplace.metering`` is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -66,3 +66,42 @@ class MeteringGateway(Protocol):
     def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
         """Send up to 25 records of one product."""
         ...
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    record: MeteringRecord
+    status: str  # sent | not_subscribed | duplicate | failed
+    metering_record_id: str | None = None
+    reason: str | None = None
+
+
+class MeteringLedger(Protocol):
+    def next_hour_to_seal(self) -> datetime | None: ...
+
+    def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        """Store the records not stored yet as pending; the records still to send: those, and those stored earlier
+        and still pending, as stored. A stored record keeps its total and its outcome (never reset to pending)."""
+        ...
+
+    def seal(self, hour: datetime) -> bool:
+        """Move the cursor past ``hour``; False if another flush already did."""
+        ...
+
+    def pending(self) -> Iterator[MeteringRecord]:
+        """Unsent records, oldest hour first."""
+        ...
+
+    def write_results(self, results: Sequence[RecordResult]) -> None: ...
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        """What earlier hours carried into ``hour`` (usage over one record's maximum quantity)."""
+        ...
+
+    def write_carry(self, records: Sequence[MeteringRecord]) -> None:
+        """Keep what is carried into each record's hour (the same records again change nothing)."""
+        ...
+
+    def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool: ...
+
+    def release_lease(self, owner: str) -> None: ...

@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from functions.flush.ledger import RecordResult
-from functions.flush.records import BatchRejected, MeteringGateway, MeteringRecord, MeteringUnavailable
+from functions.flush.records import BatchRejected, MeteringGateway, MeteringRecord, MeteringUnavailable, RecordResult
 
 _STATUS = {"Success": "sent", "CustomerNotSubscribed": "not_subscribed", "DuplicateRecord": "duplicate"}
 

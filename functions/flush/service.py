@@ -13,11 +13,10 @@ from decimal import Decimal
 from typing import Protocol
 
 from functions.clock import Clock
-from functions.customers.repository import CustomerRepository
+from functions.customers.model import CustomerRepository
 from functions.flush.aggregate import aggregate, spill, zero_records
 from functions.flush.calls import CallPacker
-from functions.flush.ledger import MeteringLedger, RecordResult
-from functions.flush.records import MeteringGateway, MeteringRecord
+from functions.flush.records import MeteringGateway, MeteringLedger, MeteringRecord, RecordResult
 from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
 from functions.settings import Settings
 from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of

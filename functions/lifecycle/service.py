@@ -17,9 +17,16 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from functions.clock import Clock
-from functions.customers.lifecycle_store import BuyerLifecycle, FreeTrialWord, LifecycleStore, primary_subject
 from functions.customers.model import FINAL_USAGE_WINDOW, Customer, CustomerRef, SubscriptionState
-from functions.customers.subjects import agreement_subject, licence_id, licence_subject
+from functions.customers.subjects import (
+    BuyerLifecycle,
+    FreeTrialWord,
+    LifecycleStore,
+    agreement_subject,
+    licence_id,
+    licence_subject,
+    primary_subject,
+)
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
 from functions.lifecycle.entitlements import EntitlementReader
 from functions.lifecycle.notifications import ENTITLEMENT_UPDATED, LifecycleEvent

@@ -1,10 +1,6 @@
-"""Our own storage exceptions: callers never see botocore's ClientError."""
+"""Our own storage exceptions: callers never see botocore's ClientError (``functions.storage.dynamodb`` maps it)."""
 
 from __future__ import annotations
-
-from botocore.exceptions import ClientError
-
-_THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 
 
 class StorageError(RuntimeError):
@@ -14,12 +10,6 @@ class StorageError(RuntimeError):
         super().__init__(message)
         self.code = code
         self.retryable = retryable
-
-    @classmethod
-    def from_client_error(cls, error: ClientError) -> StorageError:
-        code = error.response.get("Error", {}).get("Code", "Unknown")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return cls(f"DynamoDB {code}: {error}", code=code, retryable=code in _THROTTLING or status >= 500)
 
 
 class ConditionFailed(StorageError):

@@ -12,8 +12,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from functions.clock import Clock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState, final_usage_cutoff
-from functions.customers.repository import CustomerRepository
+from functions.customers.model import Customer, CustomerRef, CustomerRepository, SubscriptionState, final_usage_cutoff
 from functions.settings import Settings
 from functions.usage.model import HOUR, Allocation, UsageEvent, hour_of, late_billing_hour
 from functions.usage.schema import UsageBatchIn, UsageEventIn

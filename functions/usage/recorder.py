@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.clock import Clock
-from functions.customers.repository import CustomerRepository
+from functions.customers.model import CustomerRepository
 from functions.settings import Settings
 from functions.usage.ingest import IngestResult, UsageStore, ingest, record_usage
 from functions.usage.schema import UsageBatchIn, UsageEventIn

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.clock import Clock
+from functions.storage.dynamodb import condition_failed, storage_error
 from functions.storage.errors import StorageError
 from functions.usage.model import IN_FLIGHT_MARGIN, Allocation, UsageEvent, hour_key, parse_hour_key, shard_of
 
@@ -123,9 +124,9 @@ class DynamoUsageStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
         return True
 
     def events_of_hour(self, hour: datetime) -> Iterator[UsageEvent]:
@@ -157,4 +158,4 @@ class DynamoUsageStore:
             for page in pages:
                 yield from page["Items"]
         except ClientError as error:
-            raise StorageError.from_client_error(error) from error
+            raise storage_error(error) from error
