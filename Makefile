@@ -9,7 +9,7 @@ CDK := PATH="$(TOOLCHAIN)/.bin:$$PATH" CDK_DISABLE_CLI_TELEMETRY=true $(TOOLCHAI
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: test run lint fmt synth diff deploy cdk bench cli docs layer toolchain dynamodb-local chromium clean
+.PHONY: test unit run lint fmt synth diff deploy cdk bench cli docs layer toolchain dynamodb-local chromium clean
 
 .venv/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -65,6 +65,10 @@ toolchain: $(TOOLCHAIN)/.installed
 
 test: .venv/.installed layer toolchain dynamodb-local chromium tests/js/node_modules/.installed lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fast layer alone: our rules on in-memory fakes of our own ports (tests/fakes.py); no Java, browser or network.
+unit: .venv/.installed
+	$(PY) -m pytest tests/unit -q
 
 run: .venv/.installed dynamodb-local
 	$(PY) -m local.stack

@@ -16,7 +16,6 @@ from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.records import MeteringRecord
 from functions.settings import Dimension, Product, Settings
-from functions.usage.model import UsageEvent
 from operations.cli import CommandError, ProgressBar, main, moment, table
 from operations.flushing import FlushProgress, flush_deployed
 from operations.metering_view import MeteringEntry
@@ -29,6 +28,7 @@ from operations.target import (
     local_settings,
     resolve_stack,
 )
+from tests.fakes import InMemoryCustomers, InMemoryUsage
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 HOUR = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
@@ -49,22 +49,6 @@ def entry(status: str, *, reason: str | None = None, record_id: str | None = Non
         license_arn=LICENCE,
     )
     return MeteringEntry(record, status, record_id, reason)
-
-
-class FakeCustomers:
-    def __init__(self, *customers: Customer) -> None:
-        self.customers = list(customers)
-
-    def list_all(self) -> Iterator[Customer]:
-        return iter(self.customers)
-
-
-class NoUsage:
-    def events_of_hour(self, hour: datetime) -> Iterator[UsageEvent]:
-        return iter(())
-
-    def late_events_billed_in(self, hour: datetime) -> Iterator[UsageEvent]:
-        return iter(())
 
 
 class FakeMetering:
@@ -97,10 +81,12 @@ def deps(*entries: MeteringEntry, now: datetime = NOW) -> OperationsDeps:
         state=SubscriptionState.ACTIVE,
         state_changed_at=NOW,
     )
+    customers = InMemoryCustomers()
+    customers.put(customer)
     return OperationsDeps(
         settings=Settings(products=(PRODUCT,)),
-        customers=FakeCustomers(customer),
-        usage=NoUsage(),
+        customers=customers,
+        usage=InMemoryUsage(),
         metering=FakeMetering(*entries),
         clock=ManualClock(now),
     )

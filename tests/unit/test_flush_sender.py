@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from functions.flush.records import BatchOutcome, BatchRejected, MeteringRecord, MeteringUnavailable, RecordOutcome
+from functions.flush.records import MeteringRecord
 from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
+from tests.fakes import FakeMarketplace
 
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
 
@@ -16,29 +16,13 @@ def _record(n: int) -> MeteringRecord:
     return MeteringRecord(f"p#c{n}#d", HOUR, "p", f"c{n}", "123456789012", "d", Decimal(n), True, license_arn=f"l{n}")
 
 
-class FakeGateway:
-    def __init__(self, bad: set[str], failures: int = 0) -> None:
-        self.bad = bad
-        self.failures = failures
-        self.calls: list[list[MeteringRecord]] = []
-
-    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
-        self.calls.append(list(records))
-        if self.failures:
-            self.failures -= 1
-            raise MeteringUnavailable("ThrottlingException", "slow down")
-        if any(r.key in self.bad for r in records):
-            raise BatchRejected("InvalidLicenseException", "bad licence")
-        return BatchOutcome(tuple(RecordOutcome(r, "Success", f"id-{r.key}") for r in records), ())
-
-
-def _sender(gateway: FakeGateway, sleeps: list[float]) -> Sender:
+def _sender(gateway: FakeMarketplace, sleeps: list[float]) -> Sender:
     return Sender(gateway, TokenBucket(1000, sleep=sleeps.append), Backoff(sleep=sleeps.append), lambda: False)
 
 
 def test_one_bad_record_is_isolated_and_every_good_one_billed() -> None:
     # Given a batch of 25 with one record Marketplace rejects
-    gateway = FakeGateway(bad={"p#c7#d"})
+    gateway = FakeMarketplace(refuse={"l7"})
     # When it is delivered
     results = _sender(gateway, []).deliver([_record(n) for n in range(25)], SendTally())
     # Then 24 are sent and the bad one is parked failed with the reason
@@ -48,7 +32,7 @@ def test_one_bad_record_is_isolated_and_every_good_one_billed() -> None:
 
 
 def test_throttling_is_retried_with_the_identical_records_after_a_jittered_wait() -> None:
-    gateway = FakeGateway(bad=set(), failures=3)
+    gateway = FakeMarketplace(unavailable=3)
     sleeps: list[float] = []
     records = [_record(n) for n in range(5)]
     results = _sender(gateway, sleeps).deliver(records, SendTally())

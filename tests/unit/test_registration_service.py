@@ -38,72 +38,11 @@ from functions.seller_events import (
 )
 from functions.settings import Dimension, Product
 from functions.storage.errors import ConditionFailed, StorageError
+from tests.fakes import FakeAgreementTerms, FakeResolver, InMemoryCustomers
 
 PRODUCT = Product(code="prod1", name="Acme", dimensions=(Dimension(name="api_calls"),))
 RESOLVED = ResolvedCustomer("prod1", "111122223333", "arn:aws:license-manager::1:license:l-1", None, "agmt-1")
 CONTACT = {"company": ["Acme"], "contact_name": ["Ada"], "email": ["ada@example.com"]}
-
-
-class FakeResolver:
-    def __init__(self, outcome: ResolvedCustomer | Exception) -> None:
-        self.outcome = outcome
-        self.tokens: list[str] = []
-
-    def resolve(self, token: str) -> ResolvedCustomer:
-        self.tokens.append(token)
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        return self.outcome
-
-
-class FakeAgreementTerms:
-    """An agreement's free trial as Marketplace would say it; an exception where it could not."""
-
-    def __init__(self, outcome: bool | Exception = False) -> None:
-        self.outcome = outcome
-        self.asked: list[str] = []
-
-    def includes_free_trial(self, agreement_id: str) -> bool:
-        self.asked.append(agreement_id)
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        return self.outcome
-
-
-class FakeStore:
-    """Keeps what the DynamoDB repository keeps: the first state and registration time, the latest registration
-    otherwise, and a confirmed free trial when the registration could not read the agreement's terms."""
-
-    def __init__(self) -> None:
-        self.customers: dict[str, Customer] = {}
-        self.nonces: dict[str, str] = {}
-
-    def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
-        self.nonces[registration.ref.key] = completion_nonce
-        stored = self.customers.get(registration.ref.key, registration)
-        merged = dataclasses.replace(
-            registration,
-            state=stored.state,
-            state_changed_at=stored.state_changed_at,
-            registered_at=stored.registered_at,
-            announced_activation=stored.announced_activation,
-            free_trial=stored.free_trial if registration.free_trial_known_at is None else registration.free_trial,
-        )
-        self.customers[registration.ref.key] = merged
-        return merged
-
-    def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
-        if ref.key not in self.customers:
-            raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
-        if self.nonces.pop(ref.key, None) != completion_nonce:
-            return None
-        self.customers[ref.key] = dataclasses.replace(self.customers[ref.key], contact=contact)
-        return self.customers[ref.key]
-
-    def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
-        assert attribute == "announced_activation"
-        self.customers[ref.key] = dataclasses.replace(self.customers[ref.key], announced_activation=at)
-        return True
 
 
 class FailingPublisher:
@@ -115,7 +54,7 @@ def registrations(resolver: FakeResolver, **changes: Any) -> Registrations:
     defaults: dict[str, Any] = {
         "resolver": resolver,
         "agreement_terms": FakeAgreementTerms(),
-        "customers": FakeStore(),
+        "customers": InMemoryCustomers(),
         "publisher": RecordingPublisher(),
         "clock": ManualClock(datetime(2026, 11, 26, 10, tzinfo=UTC)),
         "signing_secret": lambda: "secret",
@@ -142,10 +81,10 @@ def test_register_stores_publishes_and_signs_a_completion_bound_to_the_customer(
 
 def test_a_subscription_confirmed_before_registration_is_announced_once_on_registration() -> None:
     # Given a buyer whose subscription was confirmed (lifecycle events) before they registered
-    store = FakeStore()
+    store = InMemoryCustomers()
     ref = CustomerRef("prod1", license_arn=RESOLVED.license_arn)
     confirmed_at = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
-    store.customers[ref.key] = Customer(
+    store.stored[ref.key] = Customer(
         ref=ref, customer_aws_account_id="111122223333", state=SubscriptionState.ACTIVE, state_changed_at=confirmed_at
     )
     service = registrations(FakeResolver(RESOLVED), customers=store)
@@ -156,7 +95,7 @@ def test_a_subscription_confirmed_before_registration_is_announced_once_on_regis
     publisher = service.publisher
     assert isinstance(publisher, RecordingPublisher)
     assert [e.detail_type for e in publisher.events] == [CUSTOMER_REGISTERED, CUSTOMER_ACTIVATED, CUSTOMER_REGISTERED]
-    assert store.customers[ref.key].announced_activation == confirmed_at
+    assert store.stored[ref.key].announced_activation == confirmed_at
 
 
 @pytest.mark.parametrize(("token", "error"), [(None, MissingToken), ("", MissingToken), ("a b", MalformedToken)])
@@ -172,8 +111,8 @@ def test_a_refused_token_stores_and_publishes_nothing(failure: Exception) -> Non
     service = registrations(FakeResolver(failure))
     with pytest.raises(type(failure)):
         service.register("tok", free_trial_claimed=False)
-    assert isinstance(service.customers, FakeStore)
-    assert service.customers.customers == {}
+    assert isinstance(service.customers, InMemoryCustomers)
+    assert service.customers.stored == {}
     assert isinstance(service.publisher, RecordingPublisher)
     assert service.publisher.events == []
 
@@ -219,11 +158,11 @@ def test_a_free_trial_the_agreement_does_not_include_is_kept_as_a_claim_and_neve
     service = registrations(FakeResolver(RESOLVED), agreement_terms=terms, products=(REDIRECTING,))
     registered = service.register("tok", free_trial_claimed=True)
     # Then Marketplace was asked about the buyer's agreement, and its answer is what counts
-    assert terms.asked == [RESOLVED.agreement_id]
+    assert terms.agreements == [RESOLVED.agreement_id]
     assert registered.free_trial is False
     assert signed_free_trial(registered) is False
-    assert isinstance(service.customers, FakeStore)
-    (customer,) = service.customers.customers.values()
+    assert isinstance(service.customers, InMemoryCustomers)
+    (customer,) = service.customers.stored.values()
     assert (customer.free_trial, customer.free_trial_claimed) == (False, True)
     assert isinstance(service.publisher, RecordingPublisher)
     detail = service.publisher.events[0].detail
@@ -242,7 +181,7 @@ def test_a_free_trial_the_agreement_includes_is_confirmed_whatever_the_browser_s
 
 def test_unreadable_terms_register_the_buyer_and_keep_a_confirmed_trial_confirmed() -> None:
     # Given a buyer whose free trial an earlier registration confirmed
-    store = FakeStore()
+    store = InMemoryCustomers()
     registrations(FakeResolver(RESOLVED), customers=store, agreement_terms=FakeAgreementTerms(True)).register(
         "tok", free_trial_claimed=True
     )
@@ -264,7 +203,7 @@ def test_without_an_agreement_id_marketplace_is_not_asked_and_nothing_is_confirm
     terms = FakeAgreementTerms(True)
     legacy = dataclasses.replace(RESOLVED, agreement_id=None)
     registered = registrations(FakeResolver(legacy), agreement_terms=terms).register("tok", free_trial_claimed=True)
-    assert terms.asked == []
+    assert terms.agreements == []
     assert registered.free_trial is False
 
 

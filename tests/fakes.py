@@ -1,0 +1,286 @@
+"""In-memory fakes of our own ports (never of boto3), shared by the unit tests: each keeps what its DynamoDB or AWS
+adapter would, with the same contract, so the rules above them run in microseconds.
+
+The lifecycle state is derived by the same code the DynamoDB repository uses (``buyer_lifecycle`` over the subjects
+kept here), so a fake customer is in the state a real one would be.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from functions.customers.model import Customer, CustomerRef
+from functions.customers.repository import with_lifecycle
+from functions.customers.subjects import BuyerLifecycle, FreeTrialWord, SubjectRecord, buyer_lifecycle
+from functions.customers.subscription import LifecycleKind, LifecycleTimes
+from functions.flush.records import (
+    BatchOutcome,
+    BatchRejected,
+    MeteringRecord,
+    MeteringUnavailable,
+    RecordOutcome,
+    RecordResult,
+)
+from functions.registration.resolution import ResolvedCustomer
+from functions.storage.errors import ConditionFailed
+from functions.usage.model import HOUR, UsageEvent
+
+
+class InMemoryLifecycleStore:
+    """``functions.customers.subjects.LifecycleStore``: the latest time per kind, links, free-trial words."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, SubjectRecord] = {}
+
+    def record(self, subject: str, kind: LifecycleKind, at: datetime) -> bool:
+        current = self.records.get(subject, SubjectRecord(LifecycleTimes()))
+        merged = current.times.merge(kind, at)
+        self.records[subject] = replace(current, times=merged)
+        return merged != current.times
+
+    def link(self, subject: str, agreement_id: str) -> None:
+        current = self.records.get(subject, SubjectRecord(LifecycleTimes()))
+        self.records[subject] = replace(current, agreements=current.agreements | {agreement_id})
+
+    def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
+        return {s: self.records[s] for s in subjects if s in self.records}
+
+    def record_free_trial_term(self, subject: str, word: FreeTrialWord) -> bool:
+        current = self.records.get(subject, SubjectRecord(LifecycleTimes()))
+        if current.free_trial is not None and current.free_trial.at >= word.at:
+            return False
+        self.records[subject] = replace(current, free_trial=word)
+        return True
+
+
+@dataclass
+class InMemoryCustomers:
+    """The customers table: ``CustomerRepository``, ``LifecycleCustomers`` and ``RegistrationStore`` at once."""
+
+    lifecycle_store: InMemoryLifecycleStore = field(default_factory=InMemoryLifecycleStore)
+    stored: dict[str, Customer] = field(default_factory=dict)
+    nonces: dict[str, str] = field(default_factory=dict)
+
+    def put(self, customer: Customer) -> None:
+        self.stored[customer.ref.key] = customer
+
+    def get(self, ref: CustomerRef) -> Customer | None:
+        customer = self.stored.get(ref.key)
+        return with_lifecycle(customer, self.lifecycle(customer)) if customer else None
+
+    def list_all(self) -> Iterator[Customer]:
+        for customer in list(self.stored.values()):
+            yield with_lifecycle(customer, self.lifecycle(customer))
+
+    def of_account(self, account_id: str, product_code: str | None = None) -> list[Customer]:
+        return [
+            c
+            for c in self.stored.values()
+            if c.customer_aws_account_id == account_id and product_code in (None, c.ref.product_code)
+        ]
+
+    def lifecycle(self, customer: Customer) -> BuyerLifecycle:
+        return buyer_lifecycle(customer, self.lifecycle_store.read)
+
+    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool:
+        stored = self.stored[ref.key].final_usage_cutoff
+        if stored is not None and ending_since <= stored <= cutoff:
+            return False
+        self.stored[ref.key] = replace(self.stored[ref.key], final_usage_cutoff=cutoff)
+        return True
+
+    def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
+        current: datetime | None = getattr(self.stored[ref.key], attribute)
+        if current is not None and current >= at:
+            return False
+        if attribute == "announced_activation":
+            self.stored[ref.key] = replace(self.stored[ref.key], announced_activation=at)
+        else:
+            self.stored[ref.key] = replace(self.stored[ref.key], announced_end=at)
+        return True
+
+    def set_entitlements(self, ref: CustomerRef, entitlements: tuple[dict[str, object], ...]) -> bool:
+        self.stored[ref.key] = replace(self.stored[ref.key], entitlements=entitlements)
+        return True
+
+    def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
+        self.nonces[registration.ref.key] = completion_nonce
+        stored = self.stored.setdefault(registration.ref.key, registration)
+        kept = replace(
+            registration,
+            state=stored.state,
+            state_changed_at=stored.state_changed_at,
+            registered_at=stored.registered_at,
+            announced_activation=stored.announced_activation,
+        )
+        if registration.free_trial_known_at is None:  # terms not read: what was stored stays
+            kept = replace(kept, free_trial=stored.free_trial, free_trial_known_at=stored.free_trial_known_at)
+        self.stored[registration.ref.key] = kept
+        return with_lifecycle(kept, self.lifecycle(kept))
+
+    def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
+        if ref.key not in self.stored:
+            raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        if self.nonces.pop(ref.key, None) != completion_nonce:
+            return None
+        self.stored[ref.key] = replace(self.stored[ref.key], contact=contact)
+        return self.stored[ref.key]
+
+
+class InMemoryUsage:
+    """The usage table: ``UsageStore`` (ingest writes) and ``UsageReader`` (the flush reads)."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[datetime, str], UsageEvent] = {}
+
+    def add(self, events: Sequence[UsageEvent]) -> list[bool]:
+        new = []
+        for event in events:
+            key = (event.hour, event.event_id)
+            new.append(key not in self.events)
+            self.events.setdefault(key, event)
+        return new
+
+    def events_of_hour(self, hour: datetime) -> Iterator[UsageEvent]:
+        return iter([e for (h, _), e in sorted(self.events.items()) if h == hour and e.late_billing_hour is None])
+
+    def late_events_billed_in(self, hour: datetime) -> Iterator[UsageEvent]:
+        return iter([e for e in self.events.values() if e.late_billing_hour == hour])
+
+
+class InMemoryLedger:
+    """``functions.flush.records.MeteringLedger``: sealed records with their outcomes, the cursor, carries, lease."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[datetime, str], tuple[MeteringRecord, str]] = {}
+        self.results: dict[tuple[datetime, str], RecordResult] = {}
+        self.carries: dict[datetime, list[MeteringRecord]] = defaultdict(list)
+        self.next_hour: datetime | None = None
+        self.lease: tuple[str, datetime] | None = None
+
+    def next_hour_to_seal(self) -> datetime | None:
+        return self.next_hour
+
+    def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        unsent = []
+        for record in records:
+            stored = self.records.setdefault((record.hour, record.key), (record, "pending"))
+            if stored[1] == "pending":
+                unsent.append(stored[0])
+        return unsent
+
+    def seal(self, hour: datetime) -> bool:
+        if self.next_hour is not None and self.next_hour != hour:
+            return False
+        self.next_hour = hour + HOUR
+        return True
+
+    def pending(self) -> Iterator[MeteringRecord]:
+        return iter(sorted((r for r, s in self.records.values() if s == "pending"), key=lambda r: (r.hour, r.key)))
+
+    def write_results(self, results: Sequence[RecordResult]) -> None:
+        for result in results:
+            key = (result.record.hour, result.record.key)
+            self.records[key] = (result.record, result.status)
+            self.results[key] = result
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return list(self.carries.get(hour, []))
+
+    def write_carry(self, records: Sequence[MeteringRecord]) -> None:
+        for record in records:
+            self.carries[record.hour] = [c for c in self.carries[record.hour] if c.key != record.key] + [record]
+
+    def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool:
+        if self.lease is not None and self.lease[1] >= now:
+            return False
+        self.lease = (owner, until)
+        return True
+
+    def release_lease(self, owner: str) -> None:
+        if self.lease is not None and self.lease[0] == owner:
+            self.lease = None
+
+    def status(self, record: MeteringRecord) -> str:
+        return self.records[(record.hour, record.key)][1]
+
+
+class FakeMarketplace:
+    """``functions.flush.records.MeteringGateway`` with Marketplace's billing rules: one record per (customer,
+    dimension, hour), an identical resend answered with the first id, a different one DuplicateRecord. ``refuse``
+    names customers whose records reject their whole call; ``unavailable`` fails the next calls; ``unprocessed``
+    leaves the next calls' records unprocessed."""
+
+    def __init__(self, *, refuse: set[str] | None = None, unavailable: int = 0, unprocessed: int = 0) -> None:
+        self.refuse = refuse or set()
+        self.unavailable = unavailable
+        self.unprocessed = unprocessed
+        self.billed: dict[tuple[str, str, datetime], tuple[MeteringRecord, str]] = {}
+        self.calls: list[list[MeteringRecord]] = []
+
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        self.calls.append(list(records))
+        if self.unavailable:
+            self.unavailable -= 1
+            raise MeteringUnavailable("ThrottlingException", "Rate exceeded")
+        if any(r.customer in self.refuse for r in records):
+            raise BatchRejected("InvalidLicenseException", "refused")
+        if self.unprocessed:
+            self.unprocessed -= 1
+            return BatchOutcome((), tuple(records))
+        outcomes = []
+        for record in records:
+            key = (record.customer, record.dimension, record.hour)
+            first = self.billed.setdefault(key, (record, str(uuid.uuid4())))
+            same = first[0].quantity == record.quantity
+            outcomes.append(RecordOutcome(record, "Success" if same else "DuplicateRecord", first[1]))
+        return BatchOutcome(tuple(outcomes), ())
+
+    def units(self, customer: str) -> int:
+        return int(sum(r.quantity for (c, _, _), (r, _) in self.billed.items() if c == customer))
+
+
+class FakeResolver:
+    """``functions.registration.resolution.CustomerResolver``: one answer (or failure) for every token."""
+
+    def __init__(self, outcome: ResolvedCustomer | Exception) -> None:
+        self.outcome = outcome
+        self.tokens: list[str] = []
+
+    def resolve(self, token: str) -> ResolvedCustomer:
+        self.tokens.append(token)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+class FakeAgreementTerms:
+    """``functions.registration.resolution.AgreementTerms``: whether each agreement has a free trial (or a failure)."""
+
+    def __init__(self, free_trial: bool | Exception = False) -> None:
+        self.free_trial = free_trial
+        self.agreements: list[str] = []
+
+    def includes_free_trial(self, agreement_id: str) -> bool:
+        self.agreements.append(agreement_id)
+        if isinstance(self.free_trial, Exception):
+            raise self.free_trial
+        return self.free_trial
+
+
+@dataclass
+class Timers:
+    """The lifecycle's ``FinalUsage`` port: delayed messages kept for the test to deliver, sending through ``send``."""
+
+    send_usage: Callable[[Customer, Callable[[], bool]], None] = lambda customer, out_of_time: None
+    scheduled: list[tuple[CustomerRef, float]] = field(default_factory=list)
+
+    def schedule(self, ref: CustomerRef, delay_seconds: float) -> None:
+        self.scheduled.append((ref, delay_seconds))
+
+    def send(self, customer: Customer, out_of_time: Callable[[], bool]) -> None:
+        self.send_usage(customer, out_of_time)

@@ -1,0 +1,152 @@
+"""The lifecycle's follow-ups on in-memory fakes, with AWS's published event shapes (tests/fixtures/aws): activation
+announced once, a leaving buyer's cutoff and timer, their end after the final hour, renewals and concurrent licences."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from functions.clock import ManualClock
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.lifecycle.notifications import parse_notification
+from functions.lifecycle.service import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, Lifecycle
+from functions.seller_events import RecordingPublisher
+from functions.settings import Dimension, Product, Settings
+from tests.aws_corpus import Parties, eventbridge_example
+from tests.fakes import InMemoryCustomers, InMemoryLifecycleStore, Timers
+
+T0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
+PRODUCT = Product(code="prod-code-1", name="P", dimensions=(Dimension("calls"),))
+ACCOUNT = "845735284135"
+
+
+class NoEntitlements:
+    def current(self, customer: Customer) -> tuple[dict[str, object], ...]:
+        return ()
+
+
+class Buyer:
+    def __init__(self, n: int = 1) -> None:
+        self.licence = f"l-{n:032x}"
+        self.ref = CustomerRef(
+            PRODUCT.code, license_arn=f"arn:aws:license-manager::294406891311:license:{self.licence}"
+        )
+        self.parties = Parties(
+            buyer_account=ACCOUNT, agreement_id=f"agmt-{n:025d}", licence_id=self.licence, product_code=PRODUCT.code
+        )
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = ManualClock(T0)
+        self.customers = InMemoryCustomers(InMemoryLifecycleStore())
+        self.timers = Timers(send_usage=lambda customer, out_of_time: self.sent.append(customer.ref.key))
+        self.sent: list[str] = []
+        self.publisher = RecordingPublisher()
+        self.lifecycle = Lifecycle(
+            settings=Settings(products=(PRODUCT,)),
+            events=self.customers.lifecycle_store,
+            customers=self.customers,
+            entitlements=NoEntitlements(),
+            publisher=self.publisher,
+            final_usage=self.timers,
+            clock=self.clock,
+        )
+
+    def register(self, buyer: Buyer) -> None:
+        self.customers.put(
+            Customer(buyer.ref, ACCOUNT, SubscriptionState.PENDING, T0, agreement_id=buyer.parties.agreement_id)
+        )
+
+    def send(self, buyer: Buyer, example: str, **names: Any) -> None:
+        event = eventbridge_example(example, buyer.parties.with_(**names), at=self.clock.now())
+        self.lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=self.clock.now()))
+
+    def pass_time(self, minutes: int) -> None:
+        """Minutes pass; the lifecycle queue delivers each timer when its delay is over."""
+        end = self.clock.now() + timedelta(minutes=minutes)
+        while self.timers.scheduled:
+            ref, delay = self.timers.scheduled.pop(0)
+            due = self.clock.now() + timedelta(seconds=delay)
+            if due > end:
+                self.timers.scheduled.insert(0, (ref, (due - end).total_seconds()))
+                break
+            self.clock.set(due)
+            self.lifecycle.continue_ending(ref, lambda: False)
+        self.clock.set(end)
+
+    def state(self, buyer: Buyer) -> SubscriptionState:
+        customer = self.customers.get(buyer.ref)
+        assert customer is not None
+        return customer.state
+
+    def announced(self) -> list[str]:
+        return [e.detail_type for e in self.publisher.events]
+
+
+def subscribed(world: World, buyer: Buyer) -> None:
+    world.register(buyer)
+    world.send(buyer, "created_proposer_new.json")
+    world.send(buyer, "license_updated.json")
+
+
+def test_an_activation_is_announced_once_whatever_events_repeat_it() -> None:
+    world, buyer = World(), Buyer()
+    subscribed(world, buyer)
+    world.clock.set(T0 + timedelta(minutes=5))
+    world.send(buyer, "license_updated.json")
+    world.send(buyer, "amended_proposer.json")
+    assert world.state(buyer) is SubscriptionState.ACTIVE
+    assert world.announced() == [CUSTOMER_ACTIVATED]
+
+
+def test_a_leaving_buyer_gets_a_cutoff_their_final_usage_after_it_and_an_end_after_the_hour() -> None:
+    world, buyer = World(), Buyer()
+    subscribed(world, buyer)
+    world.clock.set(T0 + timedelta(minutes=10))
+    world.send(buyer, "license_deprovisioned.json")
+    customer = world.customers.get(buyer.ref)
+    assert customer is not None
+    assert customer.final_usage_cutoff == T0 + timedelta(minutes=55)  # 45 minutes into the final hour
+    world.pass_time(40)
+    assert world.sent == []
+    world.pass_time(10)  # the cutoff and the delay for writes in flight have passed
+    assert world.sent == [buyer.ref.key]
+    assert world.state(buyer) is SubscriptionState.ENDING
+    world.pass_time(15)  # the final hour is over: nothing more will come from EventBridge
+    assert world.state(buyer) is SubscriptionState.ENDED
+    assert world.announced() == [CUSTOMER_ACTIVATED, CUSTOMER_ENDED]
+
+
+def test_a_renewals_replaced_agreement_ends_nobody() -> None:
+    world, buyer = World(), Buyer()
+    subscribed(world, buyer)
+    world.clock.set(T0 + timedelta(minutes=10))
+    world.send(buyer, "ended_proposer.json")  # before the renewal that explains it
+    assert world.state(buyer) is SubscriptionState.ENDING
+    world.send(buyer, "created_proposer_renew.json", renewal_agreement_id="agmt-renewed0000000000000000")
+    assert world.state(buyer) is SubscriptionState.ACTIVE
+    world.pass_time(120)
+    assert world.state(buyer) is SubscriptionState.ACTIVE
+    assert CUSTOMER_ENDED not in world.announced()
+
+
+def test_one_licences_events_never_touch_the_accounts_other_licence() -> None:
+    world, first, second = World(), Buyer(1), Buyer(2)
+    subscribed(world, first)
+    subscribed(world, second)
+    world.clock.set(T0 + timedelta(minutes=10))
+    world.send(first, "ended_proposer.json")
+    world.clock.set(T0 + timedelta(minutes=20))
+    world.send(first, "license_deprovisioned.json")
+    assert (world.state(first), world.state(second)) == (SubscriptionState.ENDED, SubscriptionState.ACTIVE)
+
+
+def test_events_before_registration_apply_once_the_buyer_registers() -> None:
+    world, buyer = World(), Buyer()
+    world.send(buyer, "created_proposer_new.json")
+    world.send(buyer, "license_updated.json")
+    assert world.customers.get(buyer.ref) is None
+    world.register(buyer)
+    assert world.state(buyer) is SubscriptionState.ACTIVE
