@@ -4,9 +4,10 @@ Every request of the client under test asks for ``ReturnConsumedCapacity=INDEXES
 ``bench._local.CapacityMeter``) and the answers are summed per table and index. DynamoDB Local reports capacity as
 DynamoDB does for these item sizes (1 write unit per KB written, per table and per index written).
 
-Targets: at most 1 write unit per ingested event (index writes included); flush bookkeeping of at most 0.2 write
-requests per metered record. Reference, measured in the same run on the same records: the AWS sample's
-bookkeeping, which stores each metering record with ``metering_pending`` and updates that item once it is sent.
+Targets: at most 1 write unit per ingested event (index writes included); flush bookkeeping of at most 1.5 write
+units per metered record (what DynamoDB bills: per KB of each item written, per table and index), reads reported
+beside it. Reference, measured in the same run on the same records: the AWS sample's bookkeeping, which stores each
+metering record with ``metering_pending`` and updates that item once it is sent.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from functions.usage.store import DynamoUsageStore
 from functions.wiring.aws_clients import dynamodb_client as app_dynamodb_client
 from local.dynamodb import dynamodb_endpoint as dynamodb_local
 from local.marketplace.testing import fresh_world, start_emulator
-from local.tables import create_fresh_tables
+from local.tables import FIXED_DATE_RETENTION, create_fresh_tables
 
 INGEST_EVENTS = 1000
 FLUSH_CUSTOMERS = int(os.environ.get("BENCH_COST_CUSTOMERS", "200"))
 TARGET_WCU_PER_EVENT = 1.0
-TARGET_WRITES_PER_RECORD = 0.2
+TARGET_WCU_PER_RECORD = 1.5
 SAMPLE_RECORDS = 500
 
 
@@ -73,7 +74,9 @@ def flush_cost(endpoint: str) -> dict[str, Any]:
         marketplace = fresh_world(server)
         marketplace.admin.set_clock(NOW.isoformat().replace("+00:00", "Z"))
         events = workload(subscribe_all(marketplace, FLUSH_PRODUCT.code, FLUSH_CUSTOMERS), FLUSH_PRODUCT.code)
-        DynamoUsageStore(client, settings.usage_table, shards=settings.usage_shards, retention=timedelta(1)).add(events)
+        DynamoUsageStore(
+            client, settings.usage_table, shards=settings.usage_shards, retention=FIXED_DATE_RETENTION
+        ).add(events)
         meter = CapacityMeter()
         meter.attach(client)
         report = flush(flush_deps(settings, client, marketplace), remaining_ms=lambda: 900_000)
@@ -125,8 +128,8 @@ def run() -> dict[str, Any]:
         metering = flush_cost(endpoint)
     on_time, late = ingest["on_time"], ingest["late"]
     wcu = on_time["write_units_per_event"]
-    writes = metering["bookkeeping_write_requests_per_record"]
-    sample_writes = metering["reference"]["write_requests_per_record"]
+    record_wcu = metering["bookkeeping_write_units_per_record"]
+    sample_wcu = metering["reference"]["write_units_per_record"]
     print("cost (DynamoDB, ReturnConsumedCapacity=INDEXES):")
     for kind, figures in ingest.items():
         print(
@@ -144,18 +147,18 @@ def run() -> dict[str, Any]:
         "1 WCU for it)"
     )
     print(
-        f"  flush of {metering['records']} records: {writes:.3f} bookkeeping write requests per record (target <= "
-        f"{TARGET_WRITES_PER_RECORD}: {'ok' if writes <= TARGET_WRITES_PER_RECORD else 'OVER'}; the AWS sample's "
-        f"{sample_writes:.3f}, ours / sample = {writes / sample_writes:.3f}), "
-        f"{metering['bookkeeping_write_units_per_record']:.3f} WCU, "
+        f"  flush of {metering['records']} records: {record_wcu:.3f} bookkeeping WCU per record (target <= "
+        f"{TARGET_WCU_PER_RECORD}: {'ok' if record_wcu <= TARGET_WCU_PER_RECORD else 'OVER'}; the AWS sample's "
+        f"{sample_wcu:.3f}, ours / sample = {record_wcu / sample_wcu:.3f}) in "
+        f"{metering['bookkeeping_write_requests_per_record']:.3f} write requests; reads: "
         f"{metering['bookkeeping_read_units_per_record']:.3f} RCU of the metering table and "
-        f"{metering['usage_read_units_per_record']:.3f} RCU of usage reads per record"
+        f"{metering['usage_read_units_per_record']:.3f} RCU of usage per record"
     )
     return {
         "ingest": ingest,
         "flush": metering,
-        "targets": {"wcu_per_event": TARGET_WCU_PER_EVENT, "write_requests_per_record": TARGET_WRITES_PER_RECORD},
-        "ratio_to_reference": round(writes / sample_writes, 3),
+        "targets": {"wcu_per_event": TARGET_WCU_PER_EVENT, "wcu_per_record": TARGET_WCU_PER_RECORD},
+        "ratio_to_reference": round(record_wcu / sample_wcu, 3),
     }
 
 

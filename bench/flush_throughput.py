@@ -33,7 +33,7 @@ from functions.usage.model import UsageEvent
 from functions.usage.store import DynamoUsageStore
 from local.dynamodb import dynamodb_endpoint as dynamodb_local
 from local.marketplace.testing import EmulatorHandle, aws_client, fresh_world, start_emulator
-from local.tables import create_fresh_tables
+from local.tables import FIXED_DATE_RETENTION, create_fresh_tables
 
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "2000"))
 HOURS = 5
@@ -97,7 +97,7 @@ def seed(store: DynamoUsageStore, events: list[UsageEvent]) -> None:
 
 
 def flush_deps(settings: Settings, client: Any, marketplace: EmulatorHandle) -> FlushDeps:
-    retention = timedelta(days=1)
+    retention = FIXED_DATE_RETENTION
     return FlushDeps(
         settings=settings,
         usage=DynamoUsageStore(client, settings.usage_table, shards=settings.usage_shards, retention=retention),
@@ -150,7 +150,9 @@ def run() -> dict[str, Any]:
             events = workload(subscriptions, PRODUCT.code)
             started = time.perf_counter()
             seed(
-                DynamoUsageStore(client, settings.usage_table, shards=settings.usage_shards, retention=timedelta(1)),
+                DynamoUsageStore(
+                    client, settings.usage_table, shards=settings.usage_shards, retention=FIXED_DATE_RETENTION
+                ),
                 events,
             )
             seeded_in = time.perf_counter() - started

@@ -27,7 +27,7 @@ from functions.settings import Dimension, Product
 from functions.usage.model import UsageEvent, shard_of
 from functions.usage.store import DynamoUsageStore, _to_item
 from local.dynamodb import dynamodb_endpoint as dynamodb_local
-from local.tables import create_fresh_tables
+from local.tables import FIXED_DATE_RETENTION, create_fresh_tables
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 SIZES = [int(n * SCALE) for n in (10_000, 50_000, 200_000)]
@@ -83,8 +83,8 @@ def run() -> dict[str, Any]:
             _seed(client, settings.usage_table, count)
             deps = FlushDeps(
                 settings=settings,
-                usage=DynamoUsageStore(client, settings.usage_table, shards=SHARDS, retention=timedelta(days=2)),
-                ledger=DynamoMeteringLedger(client, settings.metering_table, retention=timedelta(days=2)),
+                usage=DynamoUsageStore(client, settings.usage_table, shards=SHARDS, retention=FIXED_DATE_RETENTION),
+                ledger=DynamoMeteringLedger(client, settings.metering_table, retention=FIXED_DATE_RETENTION),
                 customers=DynamoCustomerRepository(client, settings.customers_table),
                 gateway=Boto3MeteringGateway(None),  # sealing sends nothing
                 clock=ManualClock(HOUR + timedelta(hours=1, minutes=10)),

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from functions.settings import Settings
 from stacks.schema import ALL_TABLES, create_table_request
+
+# Retention for stores that tests and benchmarks build on fixed dates. DynamoDB Local deletes items whose TTL has
+# passed by the real clock, as DynamoDB does, so a short retention on a date days ago would let items vanish mid-test.
+FIXED_DATE_RETENTION = timedelta(days=3650)
 
 
 def create_tables(dynamodb: Any, settings: Settings) -> None:
@@ -28,6 +33,7 @@ def create_fresh_tables(dynamodb: Any, endpoint: str, prefix: str, **settings: A
     """Settings naming a new set of tables (``prefix`` and a random suffix), created as the stack defines them."""
     name = f"{prefix}{uuid.uuid4().hex[:10]}"
     tables: dict[str, Any] = {spec.settings_field: f"{name}-{spec.logical_name.lower()}" for spec in ALL_TABLES}
+    settings.setdefault("audit_retention_days", FIXED_DATE_RETENTION.days)
     fresh = Settings(dynamodb_endpoint=endpoint, **tables, **settings)
     create_tables(dynamodb, fresh)
     return fresh

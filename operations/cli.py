@@ -21,10 +21,10 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.customers.model import Customer
+from functions.flush.records import MeteringEntry
 from functions.settings import SettingsError
 from functions.storage.errors import StorageError
 from operations.flushing import FlushProgress
-from operations.metering_view import MeteringEntry
 from operations.queries import Selection, UnknownName, customers, parked, select, usage
 from operations.redrive import RedriveOutcome, redrive, refusal
 from operations.target import Target, TargetError, deployed_target, local_settings, local_target

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from functions.flush.records import MeteringLedger, MeteringRecord, RecordResult
+from functions.flush.records import MeteringLedger, MeteringRecord, RecordResult, UnsentMark
 from functions.flush.service import FlushDeps, FlushReport, flush
 
 # a Lambda invocation's own limit: a run in this process stops sending this long after it started
@@ -25,7 +25,7 @@ class FlushProgress:
     hours_sealed: int = 0
     records_known: int = 0  # unsent when the run started, plus those sealed since
     records_done: int = 0  # with an outcome (sent, or parked)
-    pending: int | None = None  # a deployed flush is watched through the PENDING index only
+    pending: int | None = None  # a deployed flush is watched through its ledger's unsent records only
 
 
 ProgressCallback = Callable[[FlushProgress], None]
@@ -70,10 +70,16 @@ class _WatchedLedger:
             self._add(hours_sealed=1)
         return sealed
 
-    def pending(self) -> Iterator[MeteringRecord]:
-        unsent = list(self._ledger.pending())
+    def unsent_mark(self) -> UnsentMark:
+        return self._ledger.unsent_mark()
+
+    def pending(self, mark: UnsentMark) -> Iterator[MeteringRecord]:
+        unsent = list(self._ledger.pending(mark))
         self._add(records_known=len(unsent))
         return iter(unsent)
+
+    def move_unsent_mark(self, mark: UnsentMark, hour: datetime) -> bool:
+        return self._ledger.move_unsent_mark(mark, hour)
 
     def write_results(self, results: Sequence[RecordResult]) -> None:
         self._ledger.write_results(results)
@@ -142,7 +148,7 @@ def flush_deployed(
     *,
     poll_seconds: float = 2.0,
 ) -> dict[str, Any]:
-    """Invoke the deployed flush and wait for its answer, reporting the PENDING index's size meanwhile."""
+    """Invoke the deployed flush and wait for its answer, reporting how many records are unsent meanwhile."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         answer = pool.submit(invoke)
         while True:

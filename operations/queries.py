@@ -10,10 +10,11 @@ from typing import Protocol
 from functions.clock import Clock
 from functions.customers.model import Customer
 from functions.flush.aggregate import aggregate
+from functions.flush.records import MeteringEntry
 from functions.flush.service import UsageReader, closed
 from functions.settings import Settings
 from functions.usage.model import HOUR, hour_of
-from operations.metering_view import PARKED_STATUSES, MeteringEntry
+from operations.metering_view import PARKED_STATUSES
 
 
 class UnknownName(ValueError):

@@ -1,7 +1,7 @@
 """Send parked records again once their cause is fixed, without ever breaking exactly-once.
 
 Only a record Marketplace never accepted goes back, and it goes back unchanged: the same quantity for the same
-customer, dimension and hour, through the flush's PENDING index. Marketplace bills the first quantity it accepted for
+customer, dimension and hour, unsent again for the next flush. Marketplace bills the first quantity it accepted for
 a (customer, dimension, hour) and answers any other with DuplicateRecord, so a record it accepted or refused as a
 duplicate is never resent, and one past the metering window can no longer be sent at all.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from functions.flush.records import MeteringEntry
 from functions.flush.service import window_missed
-from operations.metering_view import MeteringEntry
 from operations.queries import OperationsDeps, Selection, parked
 
 # our own reasons for a record that cannot be sent with its quantity (functions.flush.service.unsendable)

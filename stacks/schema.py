@@ -38,12 +38,7 @@ USAGE = TableSpec(
     indexes=(Index("gsi1", "gsi1pk", "gsi1sk"),),
     ttl_attribute="expires_at",
 )
-METERING = TableSpec(
-    logical_name="Metering",
-    settings_field="metering_table",
-    indexes=(Index("gsi1", "gsi1pk", "gsi1sk"),),
-    ttl_attribute="expires_at",
-)
+METERING = TableSpec(logical_name="Metering", settings_field="metering_table", ttl_attribute="expires_at")
 # Powertools idempotency's own layout: partition key "id", TTL "expiration".
 IDEMPOTENCY = TableSpec(
     logical_name="Idempotency",

@@ -24,6 +24,7 @@ from functions.flush.records import (
     MeteringUnavailable,
     RecordOutcome,
     RecordResult,
+    UnsentMark,
 )
 from functions.registration.resolution import ResolvedCustomer
 from functions.storage.errors import ConditionFailed
@@ -160,6 +161,7 @@ class InMemoryLedger:
         self.results: dict[tuple[datetime, str], RecordResult] = {}
         self.carries: dict[datetime, list[MeteringRecord]] = defaultdict(list)
         self.next_hour: datetime | None = None
+        self.mark = UnsentMark(None, 0)
         self.lease: tuple[str, datetime] | None = None
 
     def next_hour_to_seal(self) -> datetime | None:
@@ -179,8 +181,26 @@ class InMemoryLedger:
         self.next_hour = hour + HOUR
         return True
 
-    def pending(self) -> Iterator[MeteringRecord]:
-        return iter(sorted((r for r, s in self.records.values() if s == "pending"), key=lambda r: (r.hour, r.key)))
+    def unsent_mark(self) -> UnsentMark:
+        return self.mark
+
+    def pending(self, mark: UnsentMark) -> Iterator[MeteringRecord]:
+        # as the table is read: only sealed hours from the mark on, so a mark moved too far loses records here too
+        found = (
+            r
+            for r, s in self.records.values()
+            if s == "pending" and (mark.hour is None or r.hour >= mark.hour) and self.sealed(r.hour)
+        )
+        return iter(sorted(found, key=lambda r: (r.hour, r.key)))
+
+    def sealed(self, hour: datetime) -> bool:
+        return self.next_hour is not None and hour < self.next_hour
+
+    def move_unsent_mark(self, mark: UnsentMark, hour: datetime) -> bool:
+        if mark.version != self.mark.version:
+            return False
+        self.mark = UnsentMark(hour, mark.version + 1)
+        return True
 
     def write_results(self, results: Sequence[RecordResult]) -> None:
         for result in results:

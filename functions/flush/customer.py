@@ -42,7 +42,7 @@ def customer_records(customer_key: str, deps: FlushDeps, now: datetime) -> list[
     # as the flush does: nothing older than the metering window is worth reading (Marketplace refuses it)
     oldest = hour_of(now - METERING_WINDOW)
     hour = max(deps.ledger.next_hour_to_seal() or oldest, oldest)
-    records = [r for r in deps.ledger.pending() if r.customer_key == key]
+    records = [r for r in deps.ledger.pending(deps.ledger.unsent_mark()) if r.customer_key == key]
     carried = [r for r in deps.ledger.carried_into(hour) if r.customer_key == key]
     while hour <= hour_of(now):
         events = (

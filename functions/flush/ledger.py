@@ -1,18 +1,34 @@
-"""Sealed hourly records and their sending state in the metering table.
+"""Sealed hourly records and their outcomes in the metering table, packed so DynamoDB bills little for them.
 
-Layout: ``pk = REC#<hour>``, ``sk = <product>#<customer key>#<dimension>`` is one immutable total (its quantity is
-never rewritten with another value); while unsent it carries ``gsi1pk = PENDING``, ``gsi1sk = <hour>#<sk>``, a
-sparse index read oldest hour first. ``pk = SEAL, sk = CURSOR`` holds the next hour to seal (advanced by a
-conditional write: the seal marker); ``pk = LEASE, sk = FLUSH`` keeps a second flush from doing the same work.
-Records and results go in BatchWriteItem requests of 25.
+DynamoDB bills a write per KB of the item written (and again per index it lands in), never less than one per item.
+One item per record, moved in and out of an index of unsent records, costs four write units per record; here it is
+a fraction of one:
+
+- ``pk = REC#<hour>``, ``sk = <first record's key>~<token>``: a *chunk*, the records of one product that make one
+  BatchMeterUsage call (``rs``, JSON; written once, never rewritten) and, once known, each record's outcome by its
+  index in the chunk (``o``: ``{s, m, e}``: status, MeteringRecordId, reason). One put when the hour is sealed and one
+  update per call. The token keeps two writers' chunks apart (a leaving buyer's final usage stored while the flush
+  seals the hour); a record found in two chunks is the same total, and the copy with an outcome is the one that counts.
+- ``pk = SEAL, sk = CURSOR``: the next hour to seal, moved by a conditional write (the seal marker).
+- ``pk = SEAL, sk = UNSENT``: every record of an hour before ``hour`` has its outcome, so the flush looks for unsent
+  records from there on (reads, a quarter of the price of the index writes they replace). ``v`` counts its moves: a
+  flush moves it forward only from the version it read, a redrive moves it back.
+- ``pk = CARRY#<hour>``: usage carried into the hour, one item per record (rare: hours over a record's maximum).
+- ``pk = LEASE, sk = FLUSH``: keeps a second flush from doing the same work.
+
+Items of the earlier layout (one per record: its fields and ``s``, its status) are read as chunks of one record and
+their outcomes written as before, so records an earlier version left unsent are still found and sent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,16 +36,110 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from functions.flush.records import MeteringRecord, RecordResult
+from functions.customers.model import CustomerRef
+from functions.flush.calls import CallPacker
+from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult, UnsentMark
 from functions.observability import logger, metrics
 from functions.storage.dynamodb import condition_failed, storage_error
 from functions.storage.errors import ConditionFailed, StorageError
-from functions.usage.model import Allocation, hour_key, parse_hour_key
+from functions.usage.model import HOUR, Allocation, hour_key, parse_hour_key
 
-PENDING = "PENDING"
 _BATCH = 25
 _CURSOR = {"pk": {"S": "SEAL"}, "sk": {"S": "CURSOR"}}
+_UNSENT = {"pk": {"S": "SEAL"}, "sk": {"S": "UNSENT"}}
 _LEASE = {"pk": {"S": "LEASE"}, "sk": {"S": "FLUSH"}}
+# a chunk's records take at most this much of its item (DynamoDB's cap is 400 KB); one record always fits, its
+# allocations being capped below this in a request's larger encoding (functions.flush.aggregate)
+_CHUNK_BYTES = 380_000
+# without an UNSENT mark (a table an earlier version wrote), unsent records are looked for over the hours a record
+# may still be sent in: the metering window, and the hour under way
+_NO_MARK_LOOKBACK = timedelta(hours=25)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a record is stored: its item's sort key, and its index in the chunk (None: an item of its own)."""
+
+    sk: str
+    index: int | None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    entry: MeteringEntry
+    where: _Where
+
+
+def _encode(record: MeteringRecord) -> list[Any]:
+    allocations = [[list(map(list, a.tags)), str(a.quantity)] for a in record.allocations] or None
+    return [
+        record.customer_aws_account_id,
+        record.dimension,
+        str(record.quantity),
+        record.integer,
+        record.license_arn,
+        record.customer_identifier,
+        allocations,
+        record.events,
+    ]
+
+
+def _decode(fields: list[Any], product_code: str, hour: datetime) -> MeteringRecord:
+    account, dimension, quantity, integer, license_arn, identifier, allocations, events = fields
+    customer_key = CustomerRef(product_code, license_arn=license_arn, customer_identifier=identifier).key
+    return MeteringRecord(
+        key=f"{product_code}#{customer_key}#{dimension}",
+        hour=hour,
+        product_code=product_code,
+        customer_key=customer_key,
+        customer_aws_account_id=account,
+        dimension=dimension,
+        quantity=Decimal(quantity),
+        integer=integer,
+        license_arn=license_arn,
+        customer_identifier=identifier,
+        allocations=tuple(Allocation(tuple((k, v) for k, v in tags), Decimal(q)) for tags, q in allocations or ()),
+        events=events,
+    )
+
+
+def _chunk_item(records: Sequence[MeteringRecord], expires_at: int) -> dict[str, Any]:
+    first = records[0]
+    return {
+        "pk": {"S": f"REC#{hour_key(first.hour)}"},
+        "sk": {"S": f"{first.key}~{uuid.uuid4().hex[:12]}"},
+        "p": {"S": first.product_code},
+        "rs": {"S": json.dumps([_encode(r) for r in records], separators=(",", ":"), ensure_ascii=False)},
+        "o": {"M": {}},
+        "expires_at": {"N": str(expires_at)},
+    }
+
+
+def _outcome(result: RecordResult) -> dict[str, Any]:
+    outcome = {"s": {"S": result.status}}
+    if result.metering_record_id:
+        outcome["m"] = {"S": result.metering_record_id}
+    if result.reason:
+        outcome["e"] = {"S": result.reason}
+    return outcome
+
+
+def _entry(record: MeteringRecord, outcome: dict[str, Any] | None) -> MeteringEntry:
+    if outcome is None or outcome["s"]["S"] == "pending":
+        return MeteringEntry(record, "pending")
+    return MeteringEntry(record, outcome["s"]["S"], outcome.get("m", {}).get("S"), outcome.get("e", {}).get("S"))
+
+
+def _stored_of(item: dict[str, Any]) -> Iterator[_Stored]:
+    sk = item["sk"]["S"]
+    if "rs" not in item:  # the earlier layout: one record, its outcome beside it
+        yield _Stored(_entry(record_from_item(item), item), _Where(sk, None))
+        return
+    hour = parse_hour_key(item["pk"]["S"].partition("#")[2])
+    outcomes = item.get("o", {}).get("M", {})
+    for index, fields in enumerate(json.loads(item["rs"]["S"])):
+        record = _decode(fields, item["p"]["S"], hour)
+        yield _Stored(_entry(record, outcomes.get(str(index), {}).get("M")), _Where(sk, index))
 
 
 def _record_item(record: MeteringRecord, expires_at: int) -> dict[str, Any]:
@@ -55,9 +165,10 @@ def _record_item(record: MeteringRecord, expires_at: int) -> dict[str, Any]:
 
 
 def record_from_item(item: dict[str, Any]) -> MeteringRecord:
+    """A record stored in an item of its own: carried usage (``CARRY#<hour>``), or a record of the earlier layout."""
     return MeteringRecord(
         key=item["sk"]["S"],
-        hour=parse_hour_key(item["pk"]["S"].partition("#")[2]),  # REC#<hour> (a record), CARRY#<hour> (carried in)
+        hour=parse_hour_key(item["pk"]["S"].partition("#")[2]),
         product_code=item["p"]["S"],
         customer_key=item["c"]["S"],
         customer_aws_account_id=item["a"]["S"],
@@ -76,14 +187,46 @@ def record_from_item(item: dict[str, Any]) -> MeteringRecord:
     )
 
 
+def _chunks(records: Sequence[MeteringRecord]) -> Iterator[list[MeteringRecord]]:
+    """Records of one hour in the calls the flush makes of them (one product each, under both of a call's caps), each
+    also under an item's size."""
+    by_product: dict[str, list[MeteringRecord]] = {}
+    for record in sorted(records, key=lambda r: (r.product_code, r.key)):
+        by_product.setdefault(record.product_code, []).append(record)
+    for product_records in by_product.values():
+        packer = CallPacker()
+        for record in product_records:
+            for call in packer.add(record):
+                yield from _under_item_size(call)
+        if rest := packer.rest():
+            yield from _under_item_size(rest)
+
+
+def _under_item_size(call: list[MeteringRecord]) -> Iterator[list[MeteringRecord]]:
+    chunk: list[MeteringRecord] = []
+    size = 0
+    for record in call:
+        length = len(json.dumps(_encode(record), ensure_ascii=False).encode())
+        if chunk and size + length > _CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(record)
+        size += length
+    if chunk:
+        yield chunk
+
+
 class DynamoMeteringLedger:
     def __init__(self, client: Any, table_name: str, *, retention: timedelta) -> None:
         self._client = client
         self._table = table_name
         self._retention = retention
+        # where the records this ledger handed out as unsent are stored, so their outcomes go straight there
+        self._where: dict[tuple[datetime, str], _Where] = {}
+        self._lock = threading.Lock()
 
-    def _expires_at(self, record: MeteringRecord) -> int:
-        return int((record.hour + self._retention).timestamp())
+    def _expires_at(self, hour: datetime) -> int:
+        return int((hour + self._retention).timestamp())
 
     def next_hour_to_seal(self) -> datetime | None:
         item = self._call("get_item", Key=_CURSOR, ConsistentRead=True).get("Item")
@@ -91,44 +234,51 @@ class DynamoMeteringLedger:
 
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         # An hour's records may be stored already: sent early as a leaving buyer's final usage, or by a run killed
-        # before it moved the cursor. Overwriting them would reset an outcome to pending (and a resend could come
+        # before it moved the cursor. Storing them again would reset an outcome to pending (and a resend could come
         # back CustomerNotSubscribed once the subscription ended) or change a total already stored.
-        stored = {
-            (r.hour, r.key): (r, status) for hour in {r.hour for r in records} for r, status in self._stored(hour)
-        }
         to_send: list[MeteringRecord] = []
-        new: list[MeteringRecord] = []
+        items = []
+        by_hour: dict[datetime, dict[str, MeteringRecord]] = {}
         for record in records:
-            found = stored.get((record.hour, record.key))
-            if found is None:
-                new.append(record)
-                to_send.append(record)
-            else:
-                if found[0].quantity != record.quantity:
+            by_hour.setdefault(record.hour, {}).setdefault(record.key, record)  # once, if named twice
+        for hour, hour_records in by_hour.items():
+            stored = self._entries(hour)
+            new = []
+            for key, record in hour_records.items():
+                found = stored.get(key)
+                if found is None:
+                    new.append(record)
+                    continue
+                if found.entry.record.quantity != record.quantity:
                     # usage landed in the hour after its record was stored (in-flight margin exceeded): it is not
                     # billed, and Marketplace would refuse another total as DuplicateRecord
                     logger.warning(
                         "sealed total differs from the stored one",
-                        hour=hour_key(record.hour),
-                        record=record.key,
-                        stored=str(found[0].quantity),
+                        hour=hour_key(hour),
+                        record=key,
+                        stored=str(found.entry.record.quantity),
                         sealed=str(record.quantity),
                     )
                     metrics.add_metric(name="SealedTotalMismatch", unit=MetricUnit.Count, value=1)
-                if found[1] == "pending":
-                    to_send.append(found[0])
-            stored[(record.hour, record.key)] = (record, "listed")  # once, if ``records`` names it twice
-        items = []
-        for record in new:
-            item = _record_item(record, self._expires_at(record))
-            item["s"] = {"S": "pending"}
-            item["gsi1pk"] = {"S": PENDING}
-            item["gsi1sk"] = {"S": f"{hour_key(record.hour)}#{record.key}"}
-            items.append(item)
+                if found.entry.status == "pending":
+                    to_send.append(self._handed_out(found))
+            for chunk in _chunks(new):
+                item = _chunk_item(chunk, self._expires_at(hour))
+                items.append(item)
+                with self._lock:
+                    for index, record in enumerate(chunk):
+                        self._where[(hour, record.key)] = _Where(item["sk"]["S"], index)
+                to_send.extend(chunk)
         self._batch_put(items)
         return to_send
 
-    def _stored(self, hour: datetime) -> Iterator[tuple[MeteringRecord, str]]:
+    def _handed_out(self, stored: _Stored) -> MeteringRecord:
+        record = stored.entry.record
+        with self._lock:
+            self._where[(record.hour, record.key)] = stored.where
+        return record
+
+    def _stored(self, hour: datetime) -> Iterator[_Stored]:
         try:
             for page in self._client.get_paginator("query").paginate(
                 TableName=self._table,
@@ -136,9 +286,22 @@ class DynamoMeteringLedger:
                 ExpressionAttributeValues={":pk": {"S": f"REC#{hour_key(hour)}"}},
                 ConsistentRead=True,
             ):
-                yield from ((record_from_item(item), item["s"]["S"]) for item in page["Items"])
+                for item in page["Items"]:
+                    yield from _stored_of(item)
         except ClientError as error:
             raise storage_error(error) from error
+
+    def _entries(self, hour: datetime) -> dict[str, _Stored]:
+        """The hour's records by key; of two copies of one (two writers' chunks), the one with an outcome."""
+        entries: dict[str, _Stored] = {}
+        for stored in self._stored(hour):
+            key = stored.entry.record.key
+            if key not in entries or entries[key].entry.status == "pending":
+                entries[key] = stored
+        return entries
+
+    def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]:
+        return [stored.entry for stored in self._entries(hour).values()]
 
     def seal(self, hour: datetime) -> bool:
         try:
@@ -153,30 +316,131 @@ class DynamoMeteringLedger:
             return False
         return True
 
-    def pending(self) -> Iterator[MeteringRecord]:
+    def unsent_mark(self) -> UnsentMark:
+        item = self._call("get_item", Key=_UNSENT, ConsistentRead=True).get("Item")
+        if item is None:
+            return UnsentMark(None, 0)
+        hour = item.get("hour", {}).get("S")  # none yet, when a redrive came first
+        return UnsentMark(parse_hour_key(hour) if hour else None, int(item["v"]["N"]))
+
+    def pending(self, mark: UnsentMark) -> Iterator[MeteringRecord]:
+        until = self.next_hour_to_seal()
+        if until is None:
+            return
+        hour = mark.hour or until - _NO_MARK_LOOKBACK
+        while hour < until:
+            for stored in sorted(self._entries(hour).values(), key=lambda s: s.entry.record.key):
+                if stored.entry.status == "pending":
+                    yield self._handed_out(stored)
+            hour += HOUR
+
+    def move_unsent_mark(self, mark: UnsentMark, hour: datetime) -> bool:
         try:
-            for page in self._client.get_paginator("query").paginate(
-                TableName=self._table,
-                IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :pending",
-                ExpressionAttributeValues={":pending": {"S": PENDING}},
-            ):
-                yield from (record_from_item(item) for item in page["Items"])
-        except ClientError as error:
-            raise storage_error(error) from error
+            self._call(
+                "put_item",
+                Item={**_UNSENT, "hour": {"S": hour_key(hour)}, "v": {"N": str(mark.version + 1)}},
+                ConditionExpression="attribute_not_exists(pk) OR v = :seen",
+                ExpressionAttributeValues={":seen": {"N": str(mark.version)}},
+            )
+        except ConditionFailed:
+            return False  # a redrive moved it back meanwhile: the next run looks from there
+        return True
 
     def write_results(self, results: Sequence[RecordResult]) -> None:
-        items = []
+        by_item: dict[tuple[datetime, str], list[tuple[int | None, RecordResult]]] = {}
         for result in results:
-            # the same total as sealed, now with its outcome; leaving the PENDING index
-            item = _record_item(result.record, self._expires_at(result.record))
-            item["s"] = {"S": result.status}
-            if result.metering_record_id:
-                item["m"] = {"S": result.metering_record_id}
-            if result.reason:
-                item["e"] = {"S": result.reason}
-            items.append(item)
-        self._batch_put(items)
+            where = self._where_of(result.record)
+            by_item.setdefault((result.record.hour, where.sk), []).append((where.index, result))
+        for (hour, sk), outcomes in by_item.items():
+            key = {"pk": {"S": f"REC#{hour_key(hour)}"}, "sk": {"S": sk}}
+            if outcomes[0][0] is None:  # an item of the earlier layout: its outcome beside the record
+                outcome = _outcome(outcomes[0][1])
+                self._call(
+                    "update_item",
+                    Key=key,
+                    UpdateExpression="SET "
+                    + ", ".join(f"{name} = :{name}" for name in outcome)
+                    + " REMOVE gsi1pk, gsi1sk",
+                    ExpressionAttributeValues={f":{name}": value for name, value in outcome.items()},
+                )
+                continue
+            names = {"#o": "o"} | {f"#i{n}": str(index) for n, (index, _) in enumerate(outcomes)}
+            self._call(
+                "update_item",
+                Key=key,
+                UpdateExpression="SET " + ", ".join(f"#o.#i{n} = :o{n}" for n in range(len(outcomes))),
+                ConditionExpression="attribute_exists(rs)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":o{n}": {"M": _outcome(r)} for n, (_, r) in enumerate(outcomes)},
+            )
+        with self._lock:
+            for result in results:
+                self._where.pop((result.record.hour, result.record.key), None)
+
+    def _where_of(self, record: MeteringRecord) -> _Where:
+        with self._lock:
+            where = self._where.get((record.hour, record.key))
+        if where is None:  # not handed out by this ledger (another process stored it): look it up
+            stored = self._entries(record.hour).get(record.key)
+            if stored is None:
+                raise StorageError(
+                    f"record {record.key} of {hour_key(record.hour)} is not stored", code="NotStored", retryable=False
+                )
+            where = stored.where
+        return where
+
+    def requeue(self, entry: MeteringEntry) -> bool:
+        """Make a parked record unsent again, its quantity untouched; False if it is no longer the parked record
+        ``entry`` shows (another flush or redrive changed it meanwhile)."""
+        record = entry.record
+        stored = self._entries(record.hour).get(record.key)
+        if stored is None or stored.entry != entry:
+            return False
+        # the mark first: a flush running now must not move it past this hour, whatever it has read
+        self._move_mark_back(record.hour)
+        key = {"pk": {"S": f"REC#{hour_key(record.hour)}"}, "sk": {"S": stored.where.sk}}
+        seen = {":status": {"S": entry.status}}
+        try:
+            if stored.where.index is None:
+                self._call(
+                    "update_item",
+                    Key=key,
+                    UpdateExpression="SET s = :pending REMOVE e",
+                    ConditionExpression="s = :status AND attribute_not_exists(m)",
+                    ExpressionAttributeValues=seen | {":pending": {"S": "pending"}},
+                )
+            else:
+                self._call(
+                    "update_item",
+                    Key=key,
+                    UpdateExpression="REMOVE #o.#i",
+                    ConditionExpression="#o.#i.s = :status AND attribute_not_exists(#o.#i.m)",
+                    ExpressionAttributeNames={"#o": "o", "#i": str(stored.where.index)},
+                    ExpressionAttributeValues=seen,
+                )
+        except ConditionFailed:
+            return False
+        return True
+
+    def _move_mark_back(self, hour: datetime) -> None:
+        try:
+            self._call(
+                "update_item",
+                Key=_UNSENT,
+                UpdateExpression="SET #hour = :hour ADD v :one",
+                ConditionExpression="attribute_exists(pk) AND #hour > :hour",
+                ExpressionAttributeNames={"#hour": "hour"},
+                ExpressionAttributeValues={":hour": {"S": hour_key(hour)}, ":one": {"N": "1"}},
+            )
+        except ConditionFailed:
+            # already at or before ``hour`` (or no mark: every hour in the window is looked at); a new version all
+            # the same, so a flush that read the mark before this cannot move it past ``hour``
+            self._call(
+                "update_item",
+                Key=_UNSENT,
+                UpdateExpression="ADD v :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
 
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         try:
@@ -193,7 +457,7 @@ class DynamoMeteringLedger:
     def write_carry(self, records: Sequence[MeteringRecord]) -> None:
         items = []
         for record in records:
-            item = _record_item(record, self._expires_at(record))
+            item = _record_item(record, self._expires_at(record.hour))
             item["pk"] = {"S": f"CARRY#{hour_key(record.hour)}"}
             items.append(item)
         self._batch_put(items)

@@ -76,6 +76,25 @@ class RecordResult:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class MeteringEntry:
+    """A record as the ledger holds it, with its outcome once known."""
+
+    record: MeteringRecord
+    status: str  # pending | sent | failed | duplicate | not_subscribed (operators' views: open | unsealed too)
+    metering_record_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class UnsentMark:
+    """Every record of an hour before ``hour`` has its outcome (None: not known, look over the whole window), as
+    read at ``version``: moving it on from this reading fails if it was moved since (a redrive moves it back)."""
+
+    hour: datetime | None
+    version: int
+
+
 class MeteringLedger(Protocol):
     def next_hour_to_seal(self) -> datetime | None: ...
 
@@ -88,8 +107,15 @@ class MeteringLedger(Protocol):
         """Move the cursor past ``hour``; False if another flush already did."""
         ...
 
-    def pending(self) -> Iterator[MeteringRecord]:
-        """Unsent records, oldest hour first."""
+    def unsent_mark(self) -> UnsentMark: ...
+
+    def pending(self, mark: UnsentMark) -> Iterator[MeteringRecord]:
+        """Unsent records of the sealed hours from ``mark`` on, oldest hour first."""
+        ...
+
+    def move_unsent_mark(self, mark: UnsentMark, hour: datetime) -> bool:
+        """Every record of the hours before ``hour`` has its outcome; False if the mark moved since ``mark`` was read
+        (then it stays where it is, and the next run looks from there)."""
         ...
 
     def write_results(self, results: Sequence[RecordResult]) -> None: ...

@@ -145,11 +145,16 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
 
         # unsent records are of sealed hours, all older than any hour sealed now (a run killed between storing an
         # hour's records and sealing it left them pending too: sealing them again yields the same, queued once)
-        queue(list(deps.ledger.pending()))
-        report.hours_sealed, sealing_left = _seal_closed_hours(deps, now, out_of_time, queue)
+        mark = deps.ledger.unsent_mark()
+        queue(list(deps.ledger.pending(mark)))
+        report.hours_sealed, sealing_left, first_unsealed = _seal_closed_hours(deps, now, out_of_time, queue)
         for future in batcher.finish():
             future.result()
     _tally(report, tally, parked, now, sealing_left)
+    # every record of an hour before this has its outcome now: later runs need not look there
+    oldest_unsent = min((r.hour for r in tally.left_pending), default=first_unsealed)
+    if mark.hour is None or oldest_unsent > mark.hour:
+        deps.ledger.move_unsent_mark(mark, oldest_unsent)
     return report
 
 
@@ -172,8 +177,9 @@ def _seal_closed_hours(
     now: datetime,
     out_of_time: Callable[[], bool],
     sealed_records: Callable[[list[MeteringRecord]], None],
-) -> tuple[int, bool]:
-    """Seal closed hours oldest first, handing each hour's records to ``sealed_records``; (hours sealed, stopped)."""
+) -> tuple[int, bool, datetime]:
+    """Seal closed hours oldest first, handing each hour's records to ``sealed_records``; (hours sealed, stopped,
+    the first hour not sealed by this run)."""
     grace = timedelta(seconds=deps.settings.flush_grace_seconds)
     products = deps.settings.products
     # nothing older than the metering window can have been accepted, so a first run starts there
@@ -181,7 +187,7 @@ def _seal_closed_hours(
     sealed = 0
     while closed(hour, now, grace):
         if out_of_time():
-            return sealed, True
+            return sealed, True, hour
         records, carry = hour_records(deps, hour)
         if any(p.zero_usage_records for p in products):
             records += zero_records(hour, records, products, deps.customers.list_all())
@@ -193,21 +199,28 @@ def _seal_closed_hours(
         sealed_records(unsent)
         sealed += 1
         hour += HOUR
-    return sealed, False
+    return sealed, False, hour
 
 
 class _Batcher:
     """Full calls of one product each, in the records' order (one product per BatchMeterUsage call), each under both
-    of the call's caps (records and bytes)."""
+    of the call's caps (records and bytes). A call holds one hour's records: the calls are then the ledger's chunks,
+    and each call's outcomes one write."""
 
     def __init__(self, submit: Callable[[list[MeteringRecord]], Future[None]]) -> None:
         self._submit = submit
         self._packers: dict[str, CallPacker] = defaultdict(CallPacker)
+        self._hours: dict[str, datetime] = {}
         self.submitted: list[Future[None]] = []
 
     def add(self, records: Iterable[MeteringRecord]) -> None:
         for record in records:
-            self.submitted.extend(self._submit(call) for call in self._packers[record.product_code].add(record))
+            packer = self._packers[record.product_code]
+            if self._hours.setdefault(record.product_code, record.hour) != record.hour:
+                self._hours[record.product_code] = record.hour
+                if call := packer.rest():
+                    self.submitted.append(self._submit(call))
+            self.submitted.extend(self._submit(call) for call in packer.add(record))
 
     def finish(self) -> list[Future[None]]:
         self.submitted.extend(self._submit(call) for packer in self._packers.values() if (call := packer.rest()))

@@ -1,7 +1,7 @@
 """The hourly flush (EventBridge schedule, on demand, or its own continuation): one submitter, reserved concurrency 1.
 
 A run that stops before its deadline with work left invokes this function again asynchronously, so a backlog
-bigger than one invocation is worked through at once; state lives in the metering table (cursor, PENDING index).
+bigger than one invocation is worked through at once; state lives in the metering table (seal cursor, unsent mark).
 """
 
 from __future__ import annotations

@@ -41,12 +41,16 @@ class Flush(Construct):
         role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{usage_table.table_arn}/index/gsi1"]))
         role_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:Query",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:BatchWriteItem",
+                ],
                 resources=[metering_table.table_arn],
             )
-        )
-        role_policy(
-            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{metering_table.table_arn}/index/gsi1"])
         )
         # zero-usage records list the customers (only for products that ask for them)
         role_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[customers_table.table_arn]))

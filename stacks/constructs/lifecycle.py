@@ -156,8 +156,10 @@ class Lifecycle(Construct):
             (["dynamodb:Query"], f"{customers.table_arn}/index/gsi1"),
             (["dynamodb:Query"], usage.table_arn),
             (["dynamodb:Query"], f"{usage.table_arn}/index/gsi1"),
-            (["dynamodb:GetItem", "dynamodb:BatchWriteItem"], metering.table_arn),
-            (["dynamodb:Query"], f"{metering.table_arn}/index/gsi1"),
+            (
+                ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"],
+                metering.table_arn,
+            ),
             (
                 ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 idempotency.table_arn,

@@ -72,6 +72,7 @@ def test_grants_are_the_actions_the_code_makes(template: Template) -> None:
         "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Scan",

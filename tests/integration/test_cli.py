@@ -17,6 +17,7 @@ from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import record_usage
 from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle, usage_record
+from local.tables import FIXED_DATE_RETENTION
 from operations.cli import main
 from operations.target import Target, local_target
 
@@ -74,7 +75,10 @@ class Ops:
             settings=self.settings,
             customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
             store=DynamoUsageStore(
-                self.dynamodb, self.settings.usage_table, shards=self.settings.usage_shards, retention=timedelta(1)
+                self.dynamodb,
+                self.settings.usage_table,
+                shards=self.settings.usage_shards,
+                retention=FIXED_DATE_RETENTION,
             ),
             clock=self.clock,
         )

@@ -23,6 +23,7 @@ from functions.settings import CustomerMode, Dimension, Product, Settings
 from functions.usage.ingest import record_usage
 from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
+from local.tables import FIXED_DATE_RETENTION
 
 EVENT_TIME = datetime(2026, 11, 26, 9, 20, tzinfo=UTC)
 FLUSH_TIME = datetime(2026, 11, 26, 10, 10, tzinfo=UTC)  # 09:00 is closed
@@ -71,7 +72,7 @@ class Setup:
             [{**event, **naming, "timestamp": EVENT_TIME.isoformat()}],
             settings=self.settings,
             customers=self.customers,
-            store=DynamoUsageStore(self.dynamodb, self.settings.usage_table, shards=4, retention=timedelta(days=1)),
+            store=DynamoUsageStore(self.dynamodb, self.settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION),
             clock=self.clock,
         )
         assert result.accepted == (event_id,)
@@ -81,8 +82,8 @@ class Setup:
         self.marketplace.admin.set_clock(FLUSH_TIME.isoformat())
         deps = FlushDeps(
             settings=self.settings,
-            usage=DynamoUsageStore(self.dynamodb, self.settings.usage_table, shards=4, retention=timedelta(days=1)),
-            ledger=DynamoMeteringLedger(self.dynamodb, self.settings.metering_table, retention=timedelta(days=1)),
+            usage=DynamoUsageStore(self.dynamodb, self.settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION),
+            ledger=DynamoMeteringLedger(self.dynamodb, self.settings.metering_table, retention=FIXED_DATE_RETENTION),
             customers=self.customers,
             gateway=Boto3MeteringGateway(self.marketplace.metering(max_attempts=1)),
             clock=self.clock,
@@ -91,8 +92,8 @@ class Setup:
         return flush(deps, remaining_ms=lambda: 900_000)
 
     def stored_statuses(self) -> dict[str, str]:
-        items = self.dynamodb.scan(TableName=self.settings.metering_table)["Items"]
-        return {item["c"]["S"]: item["s"]["S"] for item in items if item["pk"]["S"].startswith("REC#")}
+        ledger = DynamoMeteringLedger(self.dynamodb, self.settings.metering_table, retention=FIXED_DATE_RETENTION)
+        return {e.record.customer_key: e.status for e in ledger.entries_of_hour(EVENT_TIME.replace(minute=0))}
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from functions.settings import Dimension, Product, Settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import UsageRejected, parse_batch, record_usage, validate
 from functions.usage.store import WRITE_START_DEADLINE, DynamoUsageStore
+from local.tables import FIXED_DATE_RETENTION
 
 NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
 PRODUCT = Product(
@@ -31,7 +32,7 @@ def ingest(settings: Settings, dynamodb: Any) -> Any:
     customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
     for license_arn, state in ((LICENSE, SubscriptionState.ACTIVE), (ENDED_LICENSE, SubscriptionState.ENDED)):
         customers.put(Customer(CustomerRef(PRODUCT.code, license_arn=license_arn), "210987654321", state, NOW))
-    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=timedelta(days=1))
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION)
 
     def call(events: list[dict[str, Any]]) -> Any:
         return record_usage(events, settings=test_settings, customers=customers, store=store, clock=ManualClock(NOW))
@@ -118,7 +119,7 @@ def test_a_write_not_started_within_its_deadline_is_not_made(settings: Settings,
         Customer(CustomerRef(PRODUCT.code, license_arn=LICENSE), "210987654321", SubscriptionState.ACTIVE, NOW)
     )
     clock = ManualClock(NOW)
-    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=timedelta(days=1), clock=clock)
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION, clock=clock)
     validated = validate(
         parse_batch({"events": [_event(event_id="slow", timestamp=NOW.isoformat())]}),
         settings=test_settings,
@@ -160,7 +161,7 @@ def test_a_leaving_buyers_usage_is_taken_until_the_cutoff_only(
     customers.put(
         Customer(ref, "210987654321", SubscriptionState.ENDING, NOW - ending_since, final_usage_cutoff=cutoff)
     )
-    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=timedelta(days=1))
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION)
 
     def send(timestamp: datetime = NOW) -> Any:
         event = _event(timestamp=timestamp.isoformat())
@@ -183,7 +184,7 @@ def test_a_leaving_buyers_usage_stamped_after_the_final_hour_is_refused(settings
     customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
     ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
     customers.put(Customer(ref, "210987654321", SubscriptionState.ENDING, NOW - timedelta(minutes=17)))
-    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=timedelta(days=1))
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION)
     clock = ManualClock(NOW.replace(minute=57))
     event = _event(timestamp=NOW.replace(hour=NOW.hour + 1, minute=1).isoformat())  # within the 5-minute skew
     # When it arrives, Then it is refused on its timestamp: its hour would be sent after the buyer's final usage

@@ -14,11 +14,10 @@ import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.records import MeteringRecord
+from functions.flush.records import MeteringEntry, MeteringRecord
 from functions.settings import Dimension, Product, Settings
 from operations.cli import CommandError, ProgressBar, main, moment, table
 from operations.flushing import FlushProgress, flush_deployed
-from operations.metering_view import MeteringEntry
 from operations.queries import OperationsDeps, UnknownName, select
 from operations.redrive import redrive, refusal
 from operations.target import (

@@ -1,0 +1,185 @@
+"""The metering ledger on DynamoDB Local: records packed in one item per call, outcomes written into them, the
+unsent mark that replaces an index of unsent records, and items an earlier version wrote (one per record)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from functions.customers.model import CustomerRef
+from functions.flush.ledger import DynamoMeteringLedger
+from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult, UnsentMark
+from functions.settings import Settings
+from functions.usage.model import Allocation
+from local.tables import FIXED_DATE_RETENTION
+
+HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
+DYNAMODB_ITEM_BYTES = 400 * 1024
+
+
+def _record(n: int, product: str = "p-1", hour: datetime = HOUR, **fields: Any) -> MeteringRecord:
+    licence = f"arn:aws:license-manager::294406891311:license:l-{n:032x}"
+    customer = CustomerRef(product, license_arn=licence).key
+    return MeteringRecord(
+        key=f"{product}#{customer}#api_calls",
+        hour=hour,
+        product_code=product,
+        customer_key=customer,
+        customer_aws_account_id=f"{100000000000 + n}",
+        dimension="api_calls",
+        quantity=Decimal(n + 1),
+        integer=True,
+        license_arn=licence,
+        events=n + 2,
+        **fields,
+    )
+
+
+@pytest.fixture
+def ledger(settings: Settings, dynamodb: Any) -> DynamoMeteringLedger:
+    return DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+
+
+def _items(settings: Settings, dynamodb: Any, hour: datetime = HOUR) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = dynamodb.query(
+        TableName=settings.metering_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"REC#{hour:%Y-%m-%dT%H}"}},
+        ConsistentRead=True,
+    )["Items"]
+    return items
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's size of an item: attribute names and values (strings as UTF-8), enough for our attributes."""
+
+    def size(value: dict[str, Any]) -> int:
+        kind, inner = next(iter(value.items()))
+        if kind == "M":
+            return 3 + sum(len(k.encode()) + size(v) for k, v in inner.items())
+        return len(str(inner).encode())
+
+    return sum(len(name.encode()) + size(value) for name, value in item.items())
+
+
+def test_an_hour_is_stored_as_one_item_per_call_and_read_back_as_written(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given 60 records of one product and 10 of another, one with allocations
+    tagged = _record(3, allocations=(Allocation((("team", "a"),), Decimal(1)), Allocation((), Decimal(3))))
+    records = [tagged, *(_record(n) for n in range(60) if n != 3), *(_record(n, "p-2") for n in range(10))]
+    # When they are stored as the hour's pending records
+    unsent = ledger.write_pending(records)
+    # Then all are to be sent, stored in 4 items (25 + 25 + 10 of one product, 10 of the other: one call each)
+    assert sorted(r.key for r in unsent) == sorted(r.key for r in records)
+    items = _items(settings, dynamodb)
+    assert sorted(len(json.loads(i["rs"]["S"])) for i in items) == [10, 10, 25, 25]
+    # and read back field for field, each pending
+    assert sorted(ledger.entries_of_hour(HOUR), key=lambda e: e.record.key) == sorted(
+        (MeteringEntry(r, "pending") for r in records), key=lambda e: e.record.key
+    )
+    # When their outcomes are written
+    results = [RecordResult(r, "sent", f"id-{r.key}") for r in records[:30]]
+    results += [RecordResult(r, "failed", None, "InvalidLicenseException") for r in records[30:]]
+    ledger.write_results(results)
+    # Then each record carries its own outcome, and storing the hour again sends nothing and changes nothing
+    assert {e.record.key: (e.status, e.metering_record_id, e.reason) for e in ledger.entries_of_hour(HOUR)} == {
+        r.record.key: (r.status, r.metering_record_id, r.reason) for r in results
+    }
+    assert ledger.write_pending(records) == []
+    assert len(_items(settings, dynamodb)) == 4
+
+
+def test_records_with_large_allocations_are_split_so_no_item_exceeds_dynamodbs_cap(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given records whose allocations take about 150 KB each (3 would overflow one 400 KB item)
+    def heavy(n: int) -> MeteringRecord:
+        allocations = tuple(Allocation(((f"key-{n}-{t}", "v" * 200),), Decimal(1)) for t in range(650))
+        return replace(_record(n), allocations=allocations, quantity=Decimal(650))
+
+    records = [heavy(n) for n in range(5)]
+    # When they are stored
+    ledger.write_pending(records)
+    # Then they fit in several items, each under DynamoDB's item cap, and read back whole
+    items = _items(settings, dynamodb)
+    assert len(items) >= 3
+    assert max(_item_bytes(i) for i in items) < DYNAMODB_ITEM_BYTES
+    assert {e.record for e in ledger.entries_of_hour(HOUR)} == set(records)
+
+
+def test_a_flush_cannot_move_the_unsent_mark_past_a_record_redriven_meanwhile(ledger: DynamoMeteringLedger) -> None:
+    # Given a sealed hour whose one record was parked, and a flush that read the mark before a redrive
+    record = _record(1)
+    ledger.write_pending([record])
+    assert ledger.seal(HOUR)
+    ledger.write_results([RecordResult(record, "failed", None, "InvalidLicenseException")])
+    assert ledger.move_unsent_mark(UnsentMark(None, 0), HOUR + timedelta(hours=1))
+    flush_read = ledger.unsent_mark()
+    assert list(ledger.pending(flush_read)) == []
+    # When the operator redrives the record, and the flush then moves the mark on from what it read
+    parked = MeteringEntry(record, "failed", None, "InvalidLicenseException")
+    assert ledger.requeue(parked)
+    moved = ledger.move_unsent_mark(flush_read, HOUR + timedelta(hours=1))
+    # Then the flush's move is refused, and the record is found unsent by the next run
+    assert not moved
+    assert list(ledger.pending(ledger.unsent_mark())) == [record]
+    # and a second redrive of the same (now unsent) record changes nothing
+    assert not ledger.requeue(parked)
+
+
+def test_of_two_copies_of_a_record_the_one_with_an_outcome_counts(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given a leaving buyer's record stored and sent by the final-usage step
+    record = _record(1)
+    ledger.write_pending([record])
+    ledger.write_results([RecordResult(record, "sent", "id-1")])
+    # and a copy of it the flush stored, unsent, having read the hour before the final-usage step wrote it
+    (sent_copy,) = _items(settings, dynamodb)
+    racing_copy = {**sent_copy, "sk": {"S": f"{record.key}~racing"}, "o": {"M": {}}}
+    dynamodb.put_item(TableName=settings.metering_table, Item=racing_copy)
+    assert ledger.seal(HOUR)
+    # Then the hour shows the record once, sent, nothing is unsent, and storing it again sends nothing
+    assert ledger.entries_of_hour(HOUR) == [MeteringEntry(record, "sent", "id-1")]
+    assert list(ledger.pending(ledger.unsent_mark())) == []
+    assert ledger.write_pending([record]) == []
+
+
+def test_records_an_earlier_version_left_unsent_are_found_sent_and_keep_their_outcome(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given a table an earlier version wrote: one item per record, in the PENDING index, an hour sealed, no mark
+    record = _record(7)
+    legacy = {
+        "pk": {"S": "REC#2026-11-26T09"},
+        "sk": {"S": record.key},
+        "p": {"S": record.product_code},
+        "c": {"S": record.customer_key},
+        "a": {"S": record.customer_aws_account_id},
+        "d": {"S": record.dimension},
+        "q": {"S": "8"},
+        "n": {"BOOL": True},
+        "ev": {"N": "9"},
+        "l": {"S": record.license_arn},
+        "s": {"S": "pending"},
+        "gsi1pk": {"S": "PENDING"},
+        "gsi1sk": {"S": f"2026-11-26T09#{record.key}"},
+        "expires_at": {"N": "4102444800"},
+    }
+    dynamodb.put_item(TableName=settings.metering_table, Item=legacy)
+    assert ledger.seal(HOUR)
+    # When the new ledger looks for unsent records, and stores the outcome of sending it
+    mark = ledger.unsent_mark()
+    (found,) = ledger.pending(mark)
+    ledger.write_results([RecordResult(found, "sent", "id-7")])
+    # Then it was that record, field for field, and it now holds its outcome where it was
+    assert found == record
+    (item,) = _items(settings, dynamodb)
+    assert (item["s"]["S"], item["m"]["S"], "gsi1pk" in item) == ("sent", "id-7", False)
+    assert list(ledger.pending(mark)) == []
