@@ -23,6 +23,9 @@ Pricing = Literal["usage", "contract"]
 
 # the Metering API's own ProductCode pattern
 _PRODUCT_CODE = re.compile(r"^[-a-zA-Z0-9/=:_.@]+$")
+# BatchMeterUsage's quota is 10 calls/s per account and Region; AWS raises it on request, so the client-side rate may
+# be set up to what was granted (and no higher than this, a bound on the flush's threads)
+MAX_METERING_CALLS_PER_SECOND = 100
 
 
 class InvalidField(ValueError):
@@ -180,8 +183,12 @@ class Settings:
         if not isinstance(rate, Decimal) and isinstance(rate, int | float) and not isinstance(rate, bool):
             rate = Decimal(str(rate))  # a JSON number from cdk.json: exact from here on
             object.__setattr__(self, "metering_calls_per_second", rate)
-        if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 < rate <= 10:
-            raise InvalidField("metering_calls_per_second", "must be a number above 0 and at most 10")
+        if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 < rate <= MAX_METERING_CALLS_PER_SECOND:
+            raise InvalidField(
+                "metering_calls_per_second",
+                f"must be a number above 0 and at most {MAX_METERING_CALLS_PER_SECOND} (the quota AWS granted you; "
+                "10 unless raised)",
+            )
         _whole("audit_retention_days", self.audit_retention_days, 1, 3650)
         _whole("usage_shards", self.usage_shards, 1, 256)
         _whole("completion_ttl_seconds", self.completion_ttl_seconds, 60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -23,7 +24,14 @@ from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, 
 
 METERING_WINDOW = timedelta(hours=24)
 MONTH_END_CUTOFF = timedelta(hours=6)  # last month's records are accepted until 06:00 UTC on the 1st
-WORKERS = 4  # enough calls in flight that 50-150 ms latency does not keep us under the rate limit
+# A call holds a worker for Marketplace's answer (50-150 ms typically) and the write of its outcomes: with a worker
+# per this many seconds of the rate, calls in flight never hold the flush under its rate limit
+CALL_SECONDS = 0.4
+MIN_WORKERS = 4
+
+
+def workers_for(calls_per_second: Decimal) -> int:
+    return max(MIN_WORKERS, math.ceil(calls_per_second * Decimal(str(CALL_SECONDS))))
 
 
 class UsageReader(Protocol):
@@ -41,7 +49,7 @@ class FlushDeps:
     gateway: MeteringGateway
     clock: Clock
     backoff: Backoff = field(default_factory=Backoff)
-    workers: int = WORKERS
+    workers: int | None = None  # None: as many as the rate limit needs (workers_for)
 
 
 @dataclass
@@ -126,7 +134,8 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
         with tally.lock:
             tally.results.extend(results)
 
-    with ThreadPoolExecutor(max_workers=deps.workers) as pool:
+    rate = deps.settings.metering_calls_per_second
+    with ThreadPoolExecutor(max_workers=deps.workers or workers_for(rate)) as pool:
         batcher = _Batcher(lambda batch: pool.submit(send, batch))
         queued: set[tuple[datetime, str]] = set()
 

@@ -13,17 +13,20 @@ from functions.settings import Settings
 # Retries of our own (jittered backoff, never a changed quantity) are made by the callers that need them;
 # botocore's standard mode covers the rest.
 STANDARD_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
-# The usage store writes with 16 threads and the flush sends from several: one pooled connection each, plus room.
+# The usage store writes with 16 threads and the flush's workers write outcomes: one pooled connection each, plus room.
 # Tight timeouts bound how late a usage write can land: 3 tries x (2 s + 10 s) plus backoff stays well inside
 # what functions.usage.store.WRITE_START_DEADLINE leaves of the 60 s in-flight margin.
 DYNAMODB_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=10,
-    max_pool_connections=32,
+    max_pool_connections=64,
 )
-# botocore reads retries["max_attempts"] as retries after the first try; total_max_attempts=1 is truly one try
-NO_RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
+# botocore reads retries["max_attempts"] as retries after the first try; total_max_attempts=1 is truly one try.
+# A pooled connection per flush worker (functions.flush.service.workers_for: 40 at the highest rate allowed).
+NO_RETRY_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20, max_pool_connections=48
+)
 # GetAgreementTerms runs while the buyer waits for the registration page, and without an answer the registration goes
 # on (the free trial stays a claim): two quick tries at most, about 15 s in the worst case.
 AGREEMENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=5)
