@@ -45,11 +45,14 @@ class Registration(Construct):
             },
             description="Fulfillment URL: ResolveCustomer, store the buyer, onboarding form",
         )
-        # Exactly the calls the code makes: UpdateItem (upsert, contact) on customers; Powertools
-        # idempotency's get/put/update/delete on its table; one secret read; PutEvents on our bus; ResolveCustomer;
+        # Exactly the calls the code makes: UpdateItem (upsert, contact) on customers and BatchGetItem of the
+        # buyer's lifecycle items (events that came before the registration); Powertools idempotency's
+        # get/put/update/delete on its table; one secret read; PutEvents on our bus; ResolveCustomer;
         # GetAgreementTerms (is the buyer's free trial real).
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[customers_table.table_arn])
+            iam.PolicyStatement(
+                actions=["dynamodb:UpdateItem", "dynamodb:BatchGetItem"], resources=[customers_table.table_arn]
+            )
         )
         self.function.add_to_role_policy(
             iam.PolicyStatement(

@@ -32,12 +32,13 @@ class UsageApi(Construct):
             base=base,
             description="POST /usage: validate and record usage events exactly once",
         )
-        # Exactly the calls the code makes: a conditional PutItem per event, a consistent GetItem per customer.
+        # Exactly the calls the code makes: a conditional PutItem per event; the batch's customers and their
+        # lifecycle items read together (consistent BatchGetItem).
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[usage_table.table_arn])
         )
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[customers_table.table_arn])
+            iam.PolicyStatement(actions=["dynamodb:BatchGetItem"], resources=[customers_table.table_arn])
         )
 
         resource = rest_api.root.add_resource("usage")

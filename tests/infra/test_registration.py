@@ -49,7 +49,13 @@ def test_the_function_may_do_exactly_what_registration_needs(template: Template)
     assert "events:PutEvents" in granted
     assert "secretsmanager:GetSecretValue" in granted
     dynamodb = {a for a in granted if a.startswith("dynamodb:")}
-    assert dynamodb == {"dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert dynamodb == {
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+    }
     assert not any(a.endswith("*") for a in granted)
     # on "*" only what cannot be scoped: ResolveCustomer, GetAgreementTerms and X-Ray tracing
     on_any_resource = set().union(*(_actions(s) for s in statements if s["Resource"] == "*"))
