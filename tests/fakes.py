@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -72,6 +72,9 @@ class InMemoryCustomers:
     def get(self, ref: CustomerRef) -> Customer | None:
         customer = self.stored.get(ref.key)
         return with_lifecycle(customer, self.lifecycle(customer)) if customer else None
+
+    def get_many(self, refs: Collection[CustomerRef]) -> dict[CustomerRef, Customer | None]:
+        return {ref: self.get(ref) for ref in refs}
 
     def list_all(self) -> Iterator[Customer]:
         for customer in list(self.stored.values()):

@@ -15,8 +15,7 @@ is the current one; a late old message is not).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,12 +23,10 @@ from botocore.exceptions import ClientError
 
 from functions.customers.subjects import FreeTrialWord, SubjectRecord
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
-from functions.storage.dynamodb import condition_failed, storage_error
-from functions.storage.errors import StorageError
+from functions.storage.dynamodb import batch_get, condition_failed, storage_error
 from functions.storage.times import parse_time, time_text
 
 LIFECYCLE_SK = "LIFECYCLE"
-_BATCH_GET = 100
 
 
 def is_lifecycle_item(item: dict[str, Any]) -> bool:
@@ -98,28 +95,5 @@ class DynamoLifecycleStore:
         return True
 
     def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
-        found: dict[str, SubjectRecord] = {}
-        unique = list(dict.fromkeys(subjects))
-        for start in range(0, len(unique), _BATCH_GET):
-            for item in self._batch_get(unique[start : start + _BATCH_GET]):
-                found[item["pk"]["S"]] = record_of_item(item)
-        return found
-
-    def _batch_get(self, subjects: Iterable[str]) -> list[dict[str, Any]]:
-        keys = [{"pk": {"S": s}, "sk": {"S": LIFECYCLE_SK}} for s in subjects]
-        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-        items: list[dict[str, Any]] = []
-        attempt = 0
-        while request:
-            try:
-                response = self._client.batch_get_item(RequestItems=request)
-            except ClientError as error:
-                raise storage_error(error) from error
-            items.extend(response.get("Responses", {}).get(self._table, []))
-            request = response.get("UnprocessedKeys") or {}
-            if request:
-                attempt += 1
-                if attempt > 8:
-                    raise StorageError("DynamoDB left keys unprocessed", code="Unprocessed", retryable=True)
-                time.sleep(min(2.0, 0.05 * 2**attempt))
-        return items
+        keys = [{"pk": {"S": s}, "sk": {"S": LIFECYCLE_SK}} for s in dict.fromkeys(subjects)]
+        return {item["pk"]["S"]: record_of_item(item) for item in batch_get(self._client, self._table, keys)}

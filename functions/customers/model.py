@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -106,6 +106,10 @@ class Customer:
 
 class CustomerRepository(Protocol):
     def get(self, ref: CustomerRef) -> Customer | None: ...
+
+    def get_many(self, refs: Collection[CustomerRef]) -> dict[CustomerRef, Customer | None]:
+        """Several customers read together (None for an unknown one): a batch of usage names many."""
+        ...
 
     def put(self, customer: Customer) -> None: ...
 

@@ -16,7 +16,7 @@ before claims were kept apart have a single ``free_trial``, which was the browse
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -25,8 +25,8 @@ from botocore.exceptions import ClientError
 
 from functions.customers.lifecycle_store import DynamoLifecycleStore, is_lifecycle_item, record_of_item
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.customers.subjects import BuyerLifecycle, SubjectRecord, buyer_lifecycle
-from functions.storage.dynamodb import condition_failed, storage_error
+from functions.customers.subjects import BuyerLifecycle, SubjectRecord, buyer_lifecycle, buyer_lifecycles
+from functions.storage.dynamodb import batch_get, condition_failed, storage_error
 from functions.storage.errors import ConditionFailed
 from functions.storage.times import parse_time, time_text
 
@@ -147,6 +147,18 @@ class DynamoCustomerRepository:
             raise storage_error(error) from error
         item = response.get("Item")
         return self._current(_from_item(item)) if item else None
+
+    def get_many(self, refs: Collection[CustomerRef]) -> dict[CustomerRef, Customer | None]:
+        """Every customer of ``refs`` (None if unknown): a read of all their items, then one of all their lifecycles
+        per round, however many they are (up to 100 items per request)."""
+        keys = [{"pk": {"S": key}, "sk": {"S": _SK}} for key in dict.fromkeys(ref.key for ref in refs)]
+        stored = {item["pk"]["S"]: _from_item(item) for item in batch_get(self._client, self._table, keys)}
+        customers = list(stored.values())
+        current = {
+            c.ref.key: with_lifecycle(c, lifecycle)
+            for c, lifecycle in zip(customers, buyer_lifecycles(customers, self._lifecycle.read), strict=True)
+        }
+        return {ref: current.get(ref.key) for ref in refs}
 
     def put(self, customer: Customer) -> None:
         try:

@@ -82,18 +82,37 @@ def primary_subject(customer: Customer) -> str:
 def buyer_lifecycle(customer: Customer, read: Callable[[Sequence[str]], Mapping[str, SubjectRecord]]) -> BuyerLifecycle:
     """The buyer's lifecycle: their licence, legacy identifier and every agreement linked to them, read round by
     round (a renewal is only found through the agreement it replaced)."""
-    licence_key, legacy_key = _licence_key(customer), _legacy_key(customer)
-    agreements = {customer.agreement_id} if customer.agreement_id else set()
+    return buyer_lifecycles([customer], read)[0]
+
+
+def buyer_lifecycles(
+    customers: Sequence[Customer], read: Callable[[Sequence[str]], Mapping[str, SubjectRecord]]
+) -> list[BuyerLifecycle]:
+    """Each buyer's lifecycle, all read together: one read per round for every buyer at once."""
+    agreements = [{c.agreement_id} if c.agreement_id else set() for c in customers]
     records: dict[str, SubjectRecord] = {}
     asked: set[str] = set()
-    wanted = [s for s in (licence_key, legacy_key) if s] + [agreement_subject(a) for a in agreements]
+    wanted = list(
+        dict.fromkeys(
+            [s for c in customers for s in (_licence_key(c), _legacy_key(c)) if s]
+            + [agreement_subject(a) for found in agreements for a in found]
+        )
+    )
     for _ in range(MAX_LINK_ROUNDS):
         if not wanted:
             break
         asked.update(wanted)
         records.update(read(wanted))
-        agreements.update(*(records[s].agreements for s in wanted if s in records))
-        wanted = [s for s in (agreement_subject(a) for a in agreements) if s not in asked]
+        for customer, found in zip(customers, agreements, strict=True):
+            subjects = [s for s in (_licence_key(customer), _legacy_key(customer)) if s]
+            subjects += [agreement_subject(a) for a in found]
+            found.update(*(records[s].agreements for s in subjects if s in records))
+        wanted = list(dict.fromkeys(s for found in agreements for s in map(agreement_subject, found) if s not in asked))
+    return [_lifecycle(c, found, records) for c, found in zip(customers, agreements, strict=True)]
+
+
+def _lifecycle(customer: Customer, agreements: set[str], records: Mapping[str, SubjectRecord]) -> BuyerLifecycle:
+    licence_key, legacy_key = _licence_key(customer), _legacy_key(customer)
     empty = SubjectRecord(LifecycleTimes())
     times = buyer_times(
         records.get(licence_key or "", empty).times if licence_key else None,

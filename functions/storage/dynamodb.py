@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 from functions.storage.errors import StorageError
 
 _THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+_BATCH_GET = 100  # BatchGetItem's most keys per request
 
 
 def storage_error(error: ClientError) -> StorageError:
@@ -18,3 +23,24 @@ def storage_error(error: ClientError) -> StorageError:
 def condition_failed(error: ClientError) -> bool:
     """A conditional write found the item in another state: an answer, not a failure."""
     return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def batch_get(client: Any, table: str, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of ``keys`` that exist (strongly consistent), in requests of 100, unprocessed keys asked again."""
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(keys), _BATCH_GET):
+        request: dict[str, Any] = {table: {"Keys": list(keys[start : start + _BATCH_GET]), "ConsistentRead": True}}
+        attempt = 0
+        while request:
+            try:
+                response = client.batch_get_item(RequestItems=request)
+            except ClientError as error:
+                raise storage_error(error) from error
+            items.extend(response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if request:
+                attempt += 1
+                if attempt > 8:
+                    raise StorageError("DynamoDB left keys unprocessed", code="Unprocessed", retryable=True)
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+    return items

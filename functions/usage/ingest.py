@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,8 +15,6 @@ from functions.customers.model import Customer, CustomerRef, CustomerRepository,
 from functions.settings import Settings
 from functions.usage.model import HOUR, Allocation, UsageEvent, hour_of, late_billing_hour
 from functions.usage.schema import UsageBatchIn, UsageEventIn
-
-_PARALLEL_LOOKUPS = 16
 
 # How far ahead of our clock an event may be stamped (producers' clocks drift), and how far back Marketplace
 # still accepts a record (its 24-hour window).
@@ -245,7 +242,7 @@ _NOT_METERABLE = {
 def _look_up_customers(
     events: Sequence[UsageEventIn], customers: CustomerRepository
 ) -> dict[CustomerRef, Customer | None]:
-    """Every customer a batch names, read in parallel: sequential reads would dominate a batch's latency."""
+    """Every customer a batch names, read together: a read per customer would dominate a batch's latency."""
     refs = set()
     for raw in events:
         try:
@@ -254,11 +251,7 @@ def _look_up_customers(
             )
         except ValueError:
             continue  # named both ways or not at all: validation reports it
-    if len(refs) <= 1:
-        return {ref: customers.get(ref) for ref in refs}
-    ordered = list(refs)
-    with ThreadPoolExecutor(max_workers=min(_PARALLEL_LOOKUPS, len(ordered))) as pool:
-        return dict(zip(ordered, pool.map(customers.get, ordered), strict=True))
+    return customers.get_many(refs) if refs else {}
 
 
 def _customer(

@@ -10,6 +10,8 @@ the hour that bills them. Short attribute names keep an item well under 1 KB (on
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -98,13 +100,22 @@ class DynamoUsageStore:
         self._shards = shards
         self._retention = retention
         self._clock = clock  # given where events are written: it bounds how late a write may start
+        self._writers: ThreadPoolExecutor | None = None
+        self._writers_lock = threading.Lock()
 
     def add(self, events: Sequence[UsageEvent]) -> list[bool]:
         # BatchWriteItem cannot be conditional: parallel conditional PutItems keep exactly-once per event id.
         if len(events) <= 1:
             return [self._put(e) for e in events]
-        with ThreadPoolExecutor(max_workers=min(_WRITERS, len(events))) as pool:
-            return list(pool.map(self._put, events))
+        return list(self._writer_pool().map(self._put, events))
+
+    def _writer_pool(self) -> ThreadPoolExecutor:
+        # Kept for the store's life (a warm Lambda's batches): starting threads per batch cost more than the writes
+        with self._writers_lock:
+            if self._writers is None:
+                self._writers = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="usage-writer")
+                weakref.finalize(self, self._writers.shutdown, wait=False)
+            return self._writers
 
     def _put(self, event: UsageEvent) -> bool:
         # A write must land within IN_FLIGHT_MARGIN of its acceptance, or its hour may be sealed without it. The

@@ -16,11 +16,14 @@ STANDARD_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connec
 # The usage store writes with 16 threads and the flush's workers write outcomes: one pooled connection each, plus room.
 # Tight timeouts bound how late a usage write can land: 3 tries x (2 s + 10 s) plus backoff stays well inside
 # what functions.usage.store.WRITE_START_DEADLINE leaves of the 60 s in-flight margin.
+# DynamoDB validates every request itself (a bad one is a ValidationException all the same); botocore's own check
+# of each request against the model is a quarter of a usage write's client CPU, so it is left to the server.
 DYNAMODB_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=10,
     max_pool_connections=64,
+    parameter_validation=False,
 )
 # botocore reads retries["max_attempts"] as retries after the first try; total_max_attempts=1 is truly one try.
 # A pooled connection per flush worker (functions.flush.service.workers_for: 40 at the highest rate allowed).
@@ -89,3 +92,17 @@ def lambda_client(settings: Settings) -> Any:
 @cache
 def sqs_client(settings: Settings) -> Any:
     return boto3.client("sqs", region_name=settings.region, endpoint_url=settings.sqs_endpoint, config=STANDARD_CONFIG)
+
+
+def clear_clients() -> None:
+    """Forget every client made (a SnapStart copy must not reuse the snapshot's connections and credentials)."""
+    for factory in (
+        dynamodb_client,
+        metering_client,
+        entitlement_client,
+        agreement_client,
+        events_client,
+        lambda_client,
+        sqs_client,
+    ):
+        factory.cache_clear()

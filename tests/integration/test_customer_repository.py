@@ -1,8 +1,12 @@
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from functions.customers.lifecycle_store import DynamoLifecycleStore
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
+from functions.customers.subjects import agreement_subject, licence_subject
+from functions.customers.subscription import LifecycleKind
 from functions.settings import Settings
 
 
@@ -34,3 +38,35 @@ def test_a_customer_round_trips_and_one_account_holds_several_licences(dynamodb:
     assert {c.ref for c in repository.list_all()} == {first.ref, second.ref}
     assert first.meterable
     assert not second.meterable
+
+
+def test_many_customers_read_together_are_each_what_reading_them_alone_gives(dynamodb: Any, settings: Settings) -> None:
+    # Given 150 licence buyers (more than one BatchGetItem takes): without events, activated by a licence event, and
+    # activated by a renewal found only through the agreement it replaced (a second round of reads)
+    repository = DynamoCustomerRepository(dynamodb, settings.customers_table)
+    lifecycle = DynamoLifecycleStore(dynamodb, settings.customers_table)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    refs = []
+    for n in range(150):
+        licence = f"l-{n:032x}"
+        ref = CustomerRef("prod1", license_arn=f"arn:aws:license-manager::123456789012:license:{licence}")
+        repository.put(
+            Customer(
+                ref, "123456789012", SubscriptionState.PENDING, start, agreement_id=f"agmt-{n}", registered_at=start
+            )
+        )
+        refs.append(ref)
+        if n % 3 == 1:
+            lifecycle.record(licence_subject(licence), LifecycleKind.ACTIVATED, start + timedelta(hours=1))
+        if n % 3 == 2:
+            lifecycle.link(agreement_subject(f"agmt-{n}"), f"renewal-{n}")
+            lifecycle.record(agreement_subject(f"renewal-{n}"), LifecycleKind.ACTIVATED, start + timedelta(days=2))
+    unknown = CustomerRef("prod1", customer_identifier="nobody")
+    other_product = CustomerRef("prod2", license_arn=refs[0].license_arn)  # the same key as refs[0]
+    # When they are read together, and one by one
+    together = repository.get_many([*refs, unknown, other_product])
+    alone = {ref: repository.get(ref) for ref in [*refs, unknown, other_product]}
+    # Then each reads the same, and the lifecycles really differ (the renewal's activation found through its link)
+    assert together == alone
+    states = Counter(c.state for c in together.values() if c is not None)
+    assert states == {SubscriptionState.PENDING: 51, SubscriptionState.ACTIVE: 100}  # refs[0] twice: other_product
