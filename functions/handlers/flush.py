@@ -11,10 +11,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import snapstart
 from functions.flush.service import FlushReport, flush_and_continue
 from functions.observability import METRICS_NAMESPACE, SERVICE, logger, metrics, tracer
 from functions.settings import get_settings
 from functions.wiring import flush as flush_wiring
+
+snapstart.register(flush_wiring.build.cache_clear)  # before the snapshot: see functions.snapstart
 
 
 def publish(report: FlushReport) -> None:

@@ -12,9 +12,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import snapstart
 from functions.observability import logger, metrics, tracer
 from functions.settings import get_settings
 from functions.wiring import lifecycle as lifecycle_wiring
+
+snapstart.register(lifecycle_wiring.build.cache_clear)  # before the snapshot: see functions.snapstart
 
 # Time kept back for writing results and reporting the batch before the function's deadline.
 RESERVE_MS = 20_000

@@ -12,11 +12,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import snapstart
 from functions.observability import logger, metrics, tracer
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import FieldError, UsageRejected, parse_batch
 from functions.wiring import usage as usage_wiring
+
+snapstart.register(usage_wiring.build.cache_clear)  # before the snapshot: see functions.snapstart
 
 MAX_BODY_BYTES = 256 * 1024
 JSON_CONTENT_TYPE = "application/json"
