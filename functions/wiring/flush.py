@@ -14,7 +14,7 @@ from functions.flush.service import FlushDeps
 from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Settings
 from functions.wiring.aws_clients import dynamodb_client, lambda_client, metering_client
-from functions.wiring.usage import usage_store
+from functions.wiring.usage_store import usage_store
 
 
 @cache

@@ -23,7 +23,7 @@ from functions.seller_events import RecordingPublisher
 from functions.settings import Settings
 from functions.usage.ingest import IngestResult, record_usage
 from functions.wiring import lifecycle as lifecycle_wiring
-from functions.wiring.usage import usage_store
+from functions.wiring.usage_store import usage_store
 from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle
 from local.sqs import LocalQueue

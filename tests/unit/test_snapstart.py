@@ -46,4 +46,3 @@ def test_a_restored_copy_builds_its_clients_and_wiring_anew() -> None:
 def test_the_hook_is_registered_with_lambdas_runtime(lambda_runtime: list[Callable[[], None]]) -> None:
     snapstart.register()
     assert len(lambda_runtime) == 1
-

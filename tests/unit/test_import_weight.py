@@ -1,0 +1,33 @@
+"""A handler imports only the libraries it uses: every module more is paid on each cold start (bench/cold_start.py
+measures how much). pydantic alone is about a third of ``import boto3``; the flush and registration need none."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_PROBE = r"""
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted({m.partition(".")[0] for m in sys.modules})))
+"""
+
+
+@pytest.mark.parametrize("handler", ["functions.handlers.flush", "functions.handlers.registration"])
+def test_the_handler_does_not_import_pydantic(handler: str) -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", _PROBE, handler],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_REGION": "us-east-1", "PYTHONPATH": str(ROOT)},
+    ).stdout
+    top_level = set(json.loads(loaded))
+    assert "functions" in top_level  # the probe really imported it
+    assert "pydantic" not in top_level
