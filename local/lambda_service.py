@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -24,13 +25,20 @@ Handler = Callable[[Any, Any], Any]
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
+def _function_name(name: str) -> str:
+    """Lambda's FunctionName as any of its forms: a name, a name with a qualifier, a function ARN (qualified or not)."""
+    if ":function:" in name:
+        name = name.partition(":function:")[2]
+    return name.partition(":")[0]
+
+
 class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the handlers log for themselves."""
 
     def do_POST(self) -> None:
         found = _INVOKE.match(self.path.split("?")[0])
-        name = found["name"].rsplit(":", 1)[-1] if found else ""
+        name = _function_name(urllib.parse.unquote(found["name"])) if found else ""
         service: LocalLambda = owner_of(self)
         function = service.functions.get(name)
         if function is None:

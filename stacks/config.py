@@ -8,7 +8,7 @@ accept, and a new stack-wide setting is one field there.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -32,6 +32,8 @@ class AppConfig(BaseModel):
     waf: bool = False
     # alarm when unsent usage is older than this: Marketplace refuses records older than 24 hours
     oldest_unsent_alarm_hours: float = Field(default=6, gt=0, lt=24)
+    # functions restored from a snapshot instead of started cold (Lambda SnapStart; see README "Cold starts")
+    snap_start: frozenset[Literal["registration", "usage", "flush", "lifecycle"]] = frozenset()
     # the functions' settings, from the keys of the same names
     settings: Settings
 

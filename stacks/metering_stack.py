@@ -32,6 +32,7 @@ class MeteringStack(Stack):
             layer=dependencies_layer(self),
             environment=self.function_environment(),
             log_retention=log_retention(config.log_retention_days),
+            snap_start=frozenset(config.snap_start),
         )
         self.api = Api(self, "Api", log_retention_days=config.log_retention_days)
         self.usage_api = UsageApi(

@@ -70,7 +70,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = flush_and_continue(
         flush_wiring.build(settings),
         remaining_ms=context.get_remaining_time_in_millis,
-        continue_later=flush_wiring.self_invocation(settings, context.function_name, run + 1),
+        # as it was invoked (an alias with SnapStart): the continuation starts the way the schedule started it
+        continue_later=flush_wiring.self_invocation(settings, context.invoked_function_arn, run + 1),
     )
     publish(report)
     result = summary(report)

@@ -33,7 +33,8 @@ def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
 
 
 def self_invocation(settings: Settings, function_name: str, run: int) -> Callable[[], None]:
-    """Continue the backlog in a fresh invocation of this function, asynchronously (the caller returns at once).
+    """Continue the backlog in a fresh invocation of this function (``function_name``: a name or an ARN, an alias's
+    where SnapStart is on), asynchronously (the caller returns at once).
 
     Reserved concurrency 1 throttles it until this run has returned; Lambda retries throttled asynchronous
     invocations by itself, so the continuation starts seconds later.

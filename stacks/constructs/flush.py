@@ -8,7 +8,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.constructs.lambda_code import FunctionBase, acknowledge, python_function
+from stacks.constructs.lambda_code import FunctionBase, acknowledge, invocation_target, python_function
 
 HANDLER = "functions.handlers.flush.handler"
 
@@ -57,11 +57,13 @@ class Flush(Construct):
         role_policy(iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"]))
         # Continuing a backlog: the function invokes itself. A policy of its own, not the role's default policy
         # (which the function depends on), so naming the function's ARN makes no dependency cycle.
+        # The continuation invokes what the schedule invoked: the function, or its SnapStart alias.
+        self.target = invocation_target(self.function, base, HANDLER)
         iam.Policy(
             self,
             "ContinueBacklog",
             roles=[self.function.role] if self.function.role else [],
-            statements=[iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])],
+            statements=[iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.target.function_arn])],
         )
         acknowledge(
             self.function,
@@ -76,6 +78,6 @@ class Flush(Construct):
             self,
             "Schedule",
             schedule=events.Schedule.expression(schedule),
-            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+            targets=[targets.LambdaFunction(self.target, retry_attempts=2)],
             description="Meter closed usage hours",
         )

@@ -55,6 +55,10 @@ class FunctionBase:
     layer: lambda_.ILayerVersion
     environment: dict[str, str]
     log_retention: logs.RetentionDays
+    snap_start: frozenset[str] = frozenset()  # the functions (by handler module name) restored from snapshots
+
+    def snap_starts(self, handler: str) -> bool:
+        return handler.split(".")[2] in self.snap_start  # "functions.handlers.<name>.handler"
 
 
 def python_function(
@@ -95,6 +99,7 @@ def python_function(
         logging_format=lambda_.LoggingFormat.JSON,
         log_group=log_group,
         description=description,
+        snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if base.snap_starts(handler) else None,
     )
     acknowledge(
         role,
@@ -115,6 +120,15 @@ def python_function(
         },
     )
     return function
+
+
+def invocation_target(function: lambda_.Function, base: FunctionBase, handler: str) -> lambda_.IFunction:
+    """What API Gateway, the queue and the schedule invoke. SnapStart restores only published versions, so with it on
+    they invoke alias ``live`` of the version each deployment publishes (a new one whenever the code or the
+    configuration changed); without it, the function itself."""
+    if not base.snap_starts(handler):
+        return function
+    return lambda_.Alias(function, "Live", alias_name="live", version=function.current_version)
 
 
 def acknowledge(scope: Construct, reasons: dict[str, str]) -> None:

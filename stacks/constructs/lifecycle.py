@@ -25,7 +25,7 @@ from functions.lifecycle.notifications import (
     SUBSCRIPTION_TOPIC_PREFIX,
 )
 from functions.settings import Product
-from stacks.constructs.lambda_code import FunctionBase, acknowledge, python_function
+from stacks.constructs.lambda_code import FunctionBase, acknowledge, invocation_target, python_function
 
 HANDLER = "functions.handlers.lifecycle.handler"
 TIMEOUT_SECONDS = 120
@@ -120,9 +120,8 @@ class Lifecycle(Construct):
             timeout_seconds=TIMEOUT_SECONDS,
             description="Subscription lifecycle: state, final usage, entitlements, customer events",
         )
-        self.function.add_event_source(
-            sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)
-        )
+        self.target = invocation_target(self.function, base, HANDLER)
+        self.target.add_event_source(sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True))
         # the delayed final-usage step is a message to this same queue
         self.queue.grant_send_messages(self.function)
         event_bus.grant_put_events_to(self.function)

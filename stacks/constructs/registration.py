@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.constructs.lambda_code import FunctionBase, acknowledge, python_function
+from stacks.constructs.lambda_code import FunctionBase, acknowledge, invocation_target, python_function
 
 HANDLER = "functions.handlers.registration.handler"
 
@@ -79,7 +79,8 @@ class Registration(Construct):
             )
         )
 
-        integration = apigateway.LambdaIntegration(self.function)
+        self.target = invocation_target(self.function, base, HANDLER)
+        integration = apigateway.LambdaIntegration(self.target)
         register = rest_api.root.add_resource("register")
         complete = register.add_resource("complete")
         self.methods = [

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.constructs.lambda_code import FunctionBase, python_function
+from stacks.constructs.lambda_code import FunctionBase, invocation_target, python_function
 
 HANDLER = "functions.handlers.usage.handler"
 
@@ -41,10 +41,11 @@ class UsageApi(Construct):
             iam.PolicyStatement(actions=["dynamodb:BatchGetItem"], resources=[customers_table.table_arn])
         )
 
+        self.target = invocation_target(self.function, base, HANDLER)
         resource = rest_api.root.add_resource("usage")
         self.method = resource.add_method(
             "POST",
-            apigateway.LambdaIntegration(self.function),
+            apigateway.LambdaIntegration(self.target),
             authorization_type=apigateway.AuthorizationType.IAM,
             request_validator=request_validator,
         )

@@ -61,6 +61,7 @@ HANDLERS = {
     "lifecycle": "functions.handlers.lifecycle.handler",
 }
 ITSELF = "itself"  # a call naming the calling function (the flush continuing its backlog)
+FUNCTION_ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"  # local.apigateway.LambdaContext's ARNs
 ANY = "*"
 TABLE_OF_VARIABLE = {spec.settings_field.upper(): spec.logical_name for spec in ALL_TABLES}
 BUYER = "111122223333"
@@ -191,7 +192,8 @@ def target_of(need: Need, environment: dict[str, str], function_name: str) -> Ta
     """The resource a recorded call names, by the environment variable that named it to the handler."""
     if need.resource is None:
         return Target(ANY)
-    if need.action.startswith("lambda:") and need.resource == function_name:
+    # by name, or by the ARN it was invoked by (the flush continues through what invoked it)
+    if need.action.startswith("lambda:") and need.resource in (function_name, f"{FUNCTION_ARN_PREFIX}{function_name}"):
         return Target(ITSELF)
     variables = [name for name, value in environment.items() if value == need.resource]
     if len(variables) != 1:
