@@ -139,14 +139,7 @@ class DynamoCustomerRepository:
         return with_lifecycle(customer, self.lifecycle(customer))
 
     def get(self, ref: CustomerRef) -> Customer | None:
-        try:
-            response = self._client.get_item(
-                TableName=self._table, Key={"pk": {"S": ref.key}, "sk": {"S": _SK}}, ConsistentRead=True
-            )
-        except ClientError as error:
-            raise storage_error(error) from error
-        item = response.get("Item")
-        return self._current(_from_item(item)) if item else None
+        return self.get_many([ref])[ref]
 
     def get_many(self, refs: Collection[CustomerRef]) -> dict[CustomerRef, Customer | None]:
         """Every customer of ``refs`` (None if unknown): a read of all their items, then one of all their lifecycles

@@ -151,7 +151,7 @@ class Lifecycle(Construct):
         """Exactly the calls the code makes: lifecycle items and customers; the final usage reads usage hours
         and the metering cursor and writes its records; Powertools idempotency on its table."""
         grants = [
-            (["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"], customers.table_arn),
+            (["dynamodb:UpdateItem", "dynamodb:BatchGetItem"], customers.table_arn),
             (["dynamodb:Query"], f"{customers.table_arn}/index/gsi1"),
             (["dynamodb:Query"], usage.table_arn),
             (["dynamodb:Query"], f"{usage.table_arn}/index/gsi1"),
