@@ -32,6 +32,9 @@ from local.tables import FIXED_DATE_RETENTION, create_fresh_tables
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 SIZES = [int(n * SCALE) for n in (10_000, 50_000, 200_000)]
 CUSTOMERS = 200
+# what "flat" and "linear" allow: a round's peak memory and per-event time within these of the first round's
+FLAT_MEMORY = 1.1
+LINEAR_TIME = 1.25
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
 PRODUCT = Product(
     code="seal-product",
@@ -119,7 +122,18 @@ def run() -> dict[str, Any]:
             f"first round's); peak memory {current['peak_memory_kib']} KiB "
             f"(x{current['peak_memory_ratio_to_first']} of the first round's)"
         )
-    return {"customers": CUSTOMERS, "dimensions": 2, "rounds": rounds}
+    flat = all(r["peak_memory_ratio_to_first"] <= FLAT_MEMORY for r in rounds)
+    linear = all(r["time_per_event_ratio_to_first"] <= LINEAR_TIME for r in rounds)
+    print(
+        f"seal_scale: memory flat in N (each round <= x{FLAT_MEMORY} of the first): {'ok' if flat else 'NOT MET'}; "
+        f"time linear in N (per event <= x{LINEAR_TIME} of the first): {'ok' if linear else 'NOT MET'}"
+    )
+    return {
+        "customers": CUSTOMERS,
+        "dimensions": 2,
+        "rounds": rounds,
+        "targets": {"peak_memory_ratio_to_first": FLAT_MEMORY, "time_per_event_ratio_to_first": LINEAR_TIME},
+    }
 
 
 if __name__ == "__main__":
