@@ -20,13 +20,17 @@ from stacks.metering_stack import MeteringStack
 
 
 def build_app(app: cdk.App) -> MeteringStack:
-    config = load_config(app.node.try_get_context("marketplace"))
+    context = app.node.try_get_context("marketplace")
+    stage = app.node.try_get_context("stage")  # `cdk deploy --context stage=beta` overrides cdk.json's
+    if stage is not None and isinstance(context, dict):
+        context = {**context, "stage": stage}
+    config = load_config(context)
     region = cdk.Environment(region=config.region) if config.region else None
-    stack = MeteringStack(app, config.stack_name, config=config, env=region)
+    stack = MeteringStack(app, config.deployed_name, config=config, env=region)
     if config.region and config.region != MARKETPLACE_REGION:
         ForwarderStack(
             app,
-            f"{config.stack_name}-Forwarder",
+            f"{config.deployed_name}-Forwarder",
             target_region=config.region,
             products=config.settings.products,
             env=cdk.Environment(region=MARKETPLACE_REGION),

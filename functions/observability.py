@@ -10,3 +10,10 @@ logger = Logger(service=SERVICE)
 # would cost import time and, for http.client, trace each AWS call twice.
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+
+
+def for_stage(stage: str | None) -> None:
+    """Tag this function's metrics with its stage, so stages in one account keep their series (and alarms) apart;
+    the production stack, with no stage, keeps its series as they were. Called per invocation, with the settings."""
+    if stage:
+        metrics.set_default_dimensions(stage=stage)

@@ -23,9 +23,11 @@ Pricing = Literal["usage", "contract"]
 
 # the Metering API's own ProductCode pattern
 _PRODUCT_CODE = re.compile(r"^[-a-zA-Z0-9/=:_.@]+$")
+_STAGE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 # BatchMeterUsage's quota is 10 calls/s per account and Region; AWS raises it on request, so the client-side rate may
 # be set up to what was granted (and no higher than this, a bound on the flush's threads)
 MAX_METERING_CALLS_PER_SECOND = 100
+METERING_MODES = ("live", "dry-run")
 
 
 class InvalidField(ValueError):
@@ -150,6 +152,9 @@ class Settings:
     metering_table: str = "metering"
     idempotency_table: str = "idempotency"
     products: tuple[Product, ...] = field(default=(), metadata=_env(stack=True))
+    # a stage (cdk.json, or `cdk deploy --context stage=beta`) is its own stack, "<stack_name>-<stage>", beside the
+    # others in one account, its metrics tagged with it; any stage but "prod" meters dry-run unless it says "live"
+    stage: str | None = field(default=None, metadata=_env(stack=True))
     event_bus_name: str | None = None
     # loopback stand-ins: set locally and in tests, unset in AWS
     dynamodb_endpoint: str | None = None
@@ -162,6 +167,8 @@ class Settings:
     # flush
     flush_grace_seconds: int = field(default=300, metadata=_env(stack=True))
     metering_calls_per_second: Decimal = field(default=Decimal(10), metadata=_env(stack=True))
+    # live: BatchMeterUsage bills; dry-run: the flush does everything else and records what it would have sent
+    metering_mode: str = field(default="live", metadata=_env(stack=True))
     audit_retention_days: int = field(default=400, metadata=_env(stack=True))
     # usage partitions per hour; the flush reads this many, so change it only with no unsealed hour left
     usage_shards: int = 16
@@ -189,6 +196,9 @@ class Settings:
                 f"must be a number above 0 and at most {MAX_METERING_CALLS_PER_SECOND} (the quota AWS granted you; "
                 "10 unless raised)",
             )
+        if self.stage is not None and not _STAGE.match(str(self.stage)):
+            raise InvalidField("stage", "must be 1 to 16 lower-case letters and digits, starting with a letter")
+        _choice("metering_mode", self.metering_mode, METERING_MODES)
         _whole("audit_retention_days", self.audit_retention_days, 1, 3650)
         _whole("usage_shards", self.usage_shards, 1, 256)
         _whole("completion_ttl_seconds", self.completion_ttl_seconds, 60)

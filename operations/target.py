@@ -19,10 +19,10 @@ from functions.clock import Clock, SystemClock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
-from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
 from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
+from functions.wiring.flush import metering_gateway
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
 from operations.metering_view import DynamoMeteringView
 from operations.queries import OperationsDeps, UnknownName
@@ -75,8 +75,12 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
             dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
         ),
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
-        gateway=Boto3MeteringGateway(
-            session.client("meteringmarketplace", endpoint_url=settings.marketplace_endpoint, config=NO_RETRY_CONFIG)
+        gateway=metering_gateway(
+            settings,
+            moment,
+            lambda: session.client(
+                "meteringmarketplace", endpoint_url=settings.marketplace_endpoint, config=NO_RETRY_CONFIG
+            ),
         ),
         clock=moment,
     )

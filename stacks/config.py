@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from functions.settings import STACK_SETTINGS, InvalidField, Settings
 
+PRODUCTION_STAGE = "prod"
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names each bad field."""
@@ -43,7 +45,17 @@ class AppConfig(BaseModel):
         if not isinstance(context, dict) or "settings" in context:
             return context
         settings = {key: context[key] for key in STACK_SETTINGS if key in context}
+        stage = context.get("stage")
+        if stage is not None and stage != PRODUCTION_STAGE:
+            # a staging stack metering a real buyer would bill them twice: it goes live only by saying so
+            settings.setdefault("metering_mode", "dry-run")
         return {**{k: v for k, v in context.items() if k not in STACK_SETTINGS}, "settings": settings}
+
+    @property
+    def deployed_name(self) -> str:
+        """The stack's name: ``stack_name``, with the stage when there is one."""
+        stage = self.settings.stage
+        return f"{self.stack_name}-{stage}" if stage else self.stack_name
 
 
 def load_config(context: Any) -> AppConfig:

@@ -33,6 +33,7 @@ class MeteringStack(Stack):
             environment=self.function_environment(),
             log_retention=log_retention(config.log_retention_days),
             snap_start=frozenset(config.snap_start),
+            bills=config.settings.metering_mode == "live",
         )
         self.api = Api(self, "Api", log_retention_days=config.log_retention_days)
         self.usage_api = UsageApi(
@@ -91,6 +92,7 @@ class MeteringStack(Stack):
             rest_api=self.api.rest_api,
             oldest_unsent_threshold_hours=config.oldest_unsent_alarm_hours,
             notification_email=config.notification_email,
+            stage=config.settings.stage,
         )
         CfnOutput(
             self,

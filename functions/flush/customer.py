@@ -32,6 +32,7 @@ class CustomerUsageIncomplete(RuntimeError):
 class CustomerUsageReport:
     records: int = 0
     sent: int = 0
+    dry_run: int = 0
     failed: int = 0
 
 
@@ -85,5 +86,6 @@ def send_customer_usage(customer_key: str, deps: FlushDeps, *, out_of_time: Call
     return CustomerUsageReport(
         records=len(records),
         sent=sum(r.status == "sent" for r in results),
-        failed=len(parked) + sum(r.status != "sent" for r in results),
+        dry_run=sum(r.status == "dry_run" for r in results),
+        failed=len(parked) + sum(r.status not in ("sent", "dry_run") for r in results),
     )

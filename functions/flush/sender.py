@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 from functions.flush.records import BatchRejected, MeteringGateway, MeteringRecord, MeteringUnavailable, RecordResult
 
-_STATUS = {"Success": "sent", "CustomerNotSubscribed": "not_subscribed", "DuplicateRecord": "duplicate"}
+# Marketplace's statuses, and DryRun: what functions.flush.dry_run answers instead of billing
+_STATUS = {
+    "Success": "sent",
+    "CustomerNotSubscribed": "not_subscribed",
+    "DuplicateRecord": "duplicate",
+    "DryRun": "dry_run",
+}
 
 
 class TokenBucket:
@@ -125,4 +131,4 @@ class Sender:
 
 
 def _reason(status: str) -> str | None:
-    return None if status == "Success" else status
+    return None if status in ("Success", "DryRun") else status

@@ -59,6 +59,7 @@ class FlushReport:
     records_sent: int = 0  # records in BatchMeterUsage calls, retries included
     records_retried: int = 0
     succeeded: int = 0
+    dry_run: int = 0  # answered by the dry-run gateway (metering_mode dry-run): stored, never billed
     failed: Counter[str] = field(default_factory=Counter)  # by reason, terminal statuses included
     not_subscribed: int = 0
     duplicates: int = 0
@@ -245,6 +246,8 @@ def _tally(
     for result in [*tally.results, *parked]:
         if result.status == "sent":
             report.succeeded += 1
+        elif result.status == "dry_run":
+            report.dry_run += 1
         else:
             report.failed[result.reason or result.status] += 1
         report.not_subscribed += result.status == "not_subscribed"

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
 from functions.flush.service import FlushReport, flush_and_continue
-from functions.observability import METRICS_NAMESPACE, SERVICE, logger, metrics, tracer
+from functions.observability import METRICS_NAMESPACE, SERVICE, for_stage, logger, metrics, tracer
 from functions.settings import get_settings
 from functions.wiring import flush as flush_wiring
 
@@ -23,6 +23,7 @@ snapstart.register(flush_wiring.build.cache_clear)  # before the snapshot: see f
 def publish(report: FlushReport) -> None:
     metrics.add_metric(name="RecordsSent", unit=MetricUnit.Count, value=report.records_sent)
     metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=report.succeeded)
+    metrics.add_metric(name="RecordsDryRun", unit=MetricUnit.Count, value=report.dry_run)
     metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=report.records_retried)
     # the total (service dimension only) is what the alarm watches; the per-reason series below explain it
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=sum(report.failed.values()))
@@ -42,7 +43,7 @@ def publish(report: FlushReport) -> None:
             unit=MetricUnit.Count,
             value=count,
             namespace=METRICS_NAMESPACE,
-            default_dimensions={"service": SERVICE},
+            default_dimensions={"service": SERVICE, **metrics.default_dimensions},
         ) as metric:
             metric.add_dimension(name="reason", value=reason)
 
@@ -53,6 +54,7 @@ def summary(report: FlushReport) -> dict[str, Any]:
         "hours_sealed": report.hours_sealed,
         "records_sent": report.records_sent,
         "succeeded": report.succeeded,
+        "dry_run": report.dry_run,
         "failed": dict(report.failed),
         "left_pending": report.left_pending,
         "unprocessed_after_retries": report.unprocessed_after_retries,
@@ -66,6 +68,7 @@ def summary(report: FlushReport) -> dict[str, Any]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
+    for_stage(settings.stage)
     run = int(event.get("continuation", 0)) if isinstance(event, dict) else 0
     report = flush_and_continue(
         flush_wiring.build(settings),

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
-from functions.observability import logger, metrics, tracer
+from functions.observability import for_stage, logger, metrics, tracer
 from functions.settings import get_settings
 from functions.wiring import lifecycle as lifecycle_wiring
 
@@ -38,5 +38,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    lifecycle_wiring.build(get_settings()).idempotency.register_lambda_context(context)
+    settings = get_settings()
+    for_stage(settings.stage)
+    lifecycle_wiring.build(settings).idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
-from functions.observability import logger, metrics, tracer
+from functions.observability import for_stage, logger, metrics, tracer
 from functions.registration import pages
 from functions.registration.resolution import (
     AnswerLost,
@@ -227,5 +227,7 @@ app.exception_handler(Exception)(failed)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    registration_wiring.build(get_settings()).idempotency.register_lambda_context(context)
+    settings = get_settings()
+    for_stage(settings.stage)
+    registration_wiring.build(settings).idempotency.register_lambda_context(context)
     return app.resolve(event, context)

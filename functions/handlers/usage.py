@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
-from functions.observability import logger, metrics, tracer
+from functions.observability import for_stage, logger, metrics, tracer
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import FieldError, UsageRejected, parse_batch
@@ -109,4 +109,5 @@ app.exception_handler(StorageError)(storage_failed)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    for_stage(get_settings().stage)
     return app.resolve(event, context)

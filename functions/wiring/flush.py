@@ -6,10 +6,13 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
+from typing import Any
 
 from functions.clock import Clock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
+from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.ledger import DynamoMeteringLedger
+from functions.flush.records import MeteringGateway
 from functions.flush.service import FlushDeps
 from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Settings
@@ -20,6 +23,7 @@ from functions.wiring.usage_store import usage_store
 @cache
 def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
     dynamodb = dynamodb_client(settings)
+    moment = clock or app_clock(settings.clock_file)
     return FlushDeps(
         settings=settings,
         usage=usage_store(settings),
@@ -27,9 +31,17 @@ def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
             dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
         ),
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
-        gateway=Boto3MeteringGateway(metering_client(settings)),
-        clock=clock or app_clock(settings.clock_file),
+        gateway=metering_gateway(settings, moment),
+        clock=moment,
     )
+
+
+def metering_gateway(settings: Settings, clock: Clock, client: Callable[[], Any] | None = None) -> MeteringGateway:
+    """BatchMeterUsage (through ``client``, the app's own by default) when live; in dry-run, a gateway that checks
+    each call and bills nothing (and the stack grants no BatchMeterUsage at all)."""
+    if settings.metering_mode == "dry-run":
+        return DryRunMeteringGateway(clock)
+    return Boto3MeteringGateway(client() if client else metering_client(settings))
 
 
 def self_invocation(settings: Settings, function_name: str, run: int) -> Callable[[], None]:

@@ -1,4 +1,5 @@
-"""The flush: one submitter (reserved concurrency 1), on the configured schedule, allowed BatchMeterUsage."""
+"""The flush: one submitter (reserved concurrency 1), on the configured schedule, allowed BatchMeterUsage when the
+stack meters live."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ class Flush(Construct):
         )
         # zero-usage records list the customers (only for products that ask for them)
         role_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[customers_table.table_arn]))
-        role_policy(iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"]))
+        if base.bills:
+            role_policy(iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"]))
         # Continuing a backlog: the function invokes itself. A policy of its own, not the role's default policy
         # (which the function depends on), so naming the function's ARN makes no dependency cycle.
         # The continuation invokes what the schedule invoked: the function, or its SnapStart alias.
@@ -69,8 +71,8 @@ class Flush(Construct):
             self.function,
             {
                 "AwsSolutions-IAM5[Resource::*]": (
-                    "aws-marketplace:BatchMeterUsage supports no resource-level permissions (resource must be *); "
-                    "X-Ray's trace actions likewise"
+                    "aws-marketplace:BatchMeterUsage (granted when metering live) supports no resource-level "
+                    "permissions (resource must be *); X-Ray's trace actions likewise"
                 ),
             },
         )

@@ -56,6 +56,7 @@ class FunctionBase:
     environment: dict[str, str]
     log_retention: logs.RetentionDays
     snap_start: frozenset[str] = frozenset()  # the functions (by handler module name) restored from snapshots
+    bills: bool = True  # metering_mode live: BatchMeterUsage is granted; in dry-run no role may call it
 
     def snap_starts(self, handler: str) -> bool:
         return handler.split(".")[2] in self.snap_start  # "functions.handlers.<name>.handler"

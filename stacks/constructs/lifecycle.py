@@ -126,11 +126,10 @@ class Lifecycle(Construct):
         self.queue.grant_send_messages(self.function)
         event_bus.grant_put_events_to(self.function)
         self._grant_tables(customers_table, usage_table, metering_table, idempotency_table)
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["aws-marketplace:GetEntitlements", "aws-marketplace:BatchMeterUsage"], resources=["*"]
-            )
-        )
+        marketplace_actions = ["aws-marketplace:GetEntitlements"]
+        if base.bills:  # a leaving buyer's final usage
+            marketplace_actions.append("aws-marketplace:BatchMeterUsage")
+        self.function.add_to_role_policy(iam.PolicyStatement(actions=marketplace_actions, resources=["*"]))
         acknowledge(
             self.function,
             {

@@ -19,7 +19,7 @@ from functions.observability import METRICS_NAMESPACE, SERVICE
 FIVE_MINUTES = Duration.minutes(5)
 
 
-def app_metric(name: str, *, statistic: str = "Sum", **dimensions: str) -> cloudwatch.Metric:
+def stage_metric(name: str, *, statistic: str = "Sum", **dimensions: str) -> cloudwatch.Metric:
     """A metric our functions emit with Powertools Metrics (EMF): namespace and service dimension as there."""
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
@@ -49,8 +49,18 @@ class Monitoring(Construct):
         rest_api: apigateway.RestApi,
         oldest_unsent_threshold_hours: float,
         notification_email: str | None,
+        stage: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # a stage's functions tag their metrics with it (functions.observability.for_stage): its alarms watch its own
+        stage_dimension = {"stage": stage} if stage else {}
+
+        def app_metric(name: str, *, statistic: str = "Sum") -> cloudwatch.Metric:
+            return stage_metric(name, statistic=statistic, **stage_dimension)
+
+        search_dimensions = "reason,service,stage" if stage else "reason,service"
+        search_stage = f' stage="{stage}"' if stage else ""
+
         self.topic = sns.Topic(self, "AlarmTopic", display_name="Marketplace metering alarms", enforce_ssl=True)
         if notification_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(notification_email))
@@ -134,8 +144,8 @@ class Monitoring(Construct):
                 left=[
                     cloudwatch.MathExpression(
                         expression=(
-                            f"SEARCH('{{{METRICS_NAMESPACE},reason,service}} MetricName=\"RecordsFailed\"', "
-                            "'Sum', 3600)"
+                            f'SEARCH(\'{{{METRICS_NAMESPACE},{search_dimensions}}} MetricName="RecordsFailed"'
+                            f"{search_stage}', 'Sum', 3600)"
                         ),
                         label="",
                         period=hourly,
