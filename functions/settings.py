@@ -148,6 +148,7 @@ class Settings:
 
     region: str = field(default="us-east-1", metadata=_env("AWS_REGION"))
     customers_table: str = "customers"
+    contacts_table: str = "contacts"
     usage_table: str = "usage"
     metering_table: str = "metering"
     idempotency_table: str = "idempotency"

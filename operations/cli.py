@@ -1,9 +1,9 @@
 """The operator's command line: ``python -m operations.cli COMMAND [options]``.
 
-Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``. Runs against the local stack (the default
-while ``make run`` is up, or when DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P]
-[--region R]``). Aligned tables for people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed,
-2 the command was wrong (an unknown command, product, customer, dimension or stack; a bad option).
+Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``, ``forget-customer``. Runs against the local
+stack (the default while ``make run`` is up, or when DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME
+[--profile P] [--region R]``). Aligned tables for people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or
+storage failed, 2 the command was wrong (an unknown command, product, customer, dimension or stack; a bad option).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from functions.customers.model import Customer
 from functions.flush.records import MeteringEntry
 from functions.settings import SettingsError
 from functions.storage.errors import StorageError
+from operations.erasure import forget_customer
 from operations.flushing import FlushProgress
 from operations.queries import Selection, UnknownName, customers, parked, select, usage
 from operations.redrive import RedriveOutcome, redrive, refusal
@@ -168,6 +169,14 @@ def parser() -> argparse.ArgumentParser:
         "redrive", parents=[common, filters("7d")], help="send parked records again, unchanged, once the cause is fixed"
     )
     again.add_argument("--dry-run", action="store_true", help="say what would be sent again, change nothing")
+    forget = commands.add_parser(
+        "forget-customer",
+        parents=[common],
+        help="erase a buyer's personal data (their form's answers); billing and audit records stay",
+    )
+    forget.add_argument("customer", help="licence ARN, AWS account id, legacy customer identifier or customer key")
+    forget.add_argument("--product", help="product code (when the account holds several)")
+    forget.add_argument("--dry-run", action="store_true", help="say which fields would be erased, change nothing")
     run = commands.add_parser("flush", parents=[common], help="seal closed hours and send what is unsent, now")
     shown = run.add_mutually_exclusive_group()
     shown.add_argument(
@@ -255,6 +264,27 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> N
         )
         if not args.json and any(o.outcome == "requeued" for o in outcomes):
             out.write("requeued records are sent by the next flush: run `flush` to send them now\n")
+    elif args.command == "forget-customer":
+        erasures = forget_customer(
+            target.deps, target.contacts, args.customer, product=args.product, dry_run=args.dry_run
+        )
+        emit(
+            [{**customer_row(e.customer), "outcome": e.outcome, "fields": ", ".join(e.fields)} for e in erasures],
+            [
+                ("PRODUCT", "product"),
+                ("ACCOUNT", "account"),
+                ("CUSTOMER", "customer"),
+                ("OUTCOME", "outcome"),
+                ("FIELDS", "fields"),
+            ],
+            "no such customer",
+        )
+        for erasure in erasures:  # the request's trace: who, what was erased (field names, never values), when
+            if erasure.outcome == "erased":
+                err.write(
+                    f"{target.deps.clock.now().isoformat()} erased the personal data of {erasure.customer.ref.key}: "
+                    f"{', '.join(erasure.fields)}\n"
+                )
     elif args.command == "flush":
         bar = ProgressBar(err)
         show = err.isatty() if args.progress is None else args.progress

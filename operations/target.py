@@ -23,6 +23,7 @@ from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
 from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from functions.wiring.flush import metering_gateway
+from operations.erasure import ContactKeeper
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
 from operations.metering_view import DynamoMeteringView
 from operations.queries import OperationsDeps, UnknownName
@@ -42,6 +43,11 @@ class Target:
     name: str
     deps: OperationsDeps
     run_flush: Callable[[ProgressCallback], dict[str, Any]]
+    contacts: ContactKeeper  # the buyers' personal data, for erasure
+
+
+def contacts(settings: Settings, dynamodb: Any) -> DynamoCustomerRepository:
+    return DynamoCustomerRepository(dynamodb, settings.customers_table, settings.contacts_table)
 
 
 def operations_deps(settings: Settings, dynamodb: Any, clock: Clock) -> OperationsDeps:
@@ -88,6 +94,7 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
         name=f"local (DynamoDB {settings.dynamodb_endpoint}, Marketplace {settings.marketplace_endpoint})",
         deps=operations_deps(settings, dynamodb, moment),
         run_flush=lambda on_progress: flush_here(flush_deps, on_progress),
+        contacts=contacts(settings, dynamodb),
     )
 
 
@@ -205,4 +212,5 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
         name=f"stack {stack_name} ({session.region_name})",
         deps=deps,
         run_flush=lambda on_progress: flush_deployed(invoke, deps.metering.pending_count, on_progress),
+        contacts=contacts(stack.settings, dynamodb),
     )

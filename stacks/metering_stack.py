@@ -19,7 +19,7 @@ from stacks.constructs.registration import Registration
 from stacks.constructs.tables import Tables
 from stacks.constructs.usage_api import UsageApi
 from stacks.constructs.waf import ApiFirewall
-from stacks.schema import CUSTOMERS, IDEMPOTENCY, METERING, USAGE
+from stacks.schema import CONTACTS, CUSTOMERS, IDEMPOTENCY, METERING, USAGE
 
 
 class MeteringStack(Stack):
@@ -62,6 +62,7 @@ class MeteringStack(Stack):
             rest_api=self.api.rest_api,
             base=self.function_base,
             customers_table=self.tables.by_spec[CUSTOMERS],
+            contacts_table=self.tables.by_spec[CONTACTS],
             idempotency_table=self.tables.by_spec[IDEMPOTENCY],
             event_bus=self.events.bus,
         )

@@ -39,6 +39,9 @@ USAGE = TableSpec(
     ttl_attribute="expires_at",
 )
 METERING = TableSpec(logical_name="Metering", settings_field="metering_table", ttl_attribute="expires_at")
+# A buyer's personal data (the onboarding form's answers), apart from who they are to AWS and their lifecycle: erased
+# on request (`cli forget-customer`) while everything billing and audit need stays in the other tables.
+CONTACTS = TableSpec(logical_name="Contacts", settings_field="contacts_table")
 # Powertools idempotency's own layout: partition key "id", TTL "expiration".
 IDEMPOTENCY = TableSpec(
     logical_name="Idempotency",
@@ -48,7 +51,7 @@ IDEMPOTENCY = TableSpec(
     ttl_attribute="expiration",
 )
 
-ALL_TABLES = (CUSTOMERS, USAGE, METERING, IDEMPOTENCY)
+ALL_TABLES = (CUSTOMERS, CONTACTS, USAGE, METERING, IDEMPOTENCY)
 
 
 def create_table_request(spec: TableSpec, table_name: str) -> dict[str, object]:

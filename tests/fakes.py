@@ -60,11 +60,13 @@ class InMemoryLifecycleStore:
 
 @dataclass
 class InMemoryCustomers:
-    """The customers table: ``CustomerRepository``, ``LifecycleCustomers`` and ``RegistrationStore`` at once."""
+    """The customers and contacts tables: ``CustomerRepository``, ``LifecycleCustomers``, ``RegistrationStore`` and
+    the operator's ``ContactKeeper`` at once."""
 
     lifecycle_store: InMemoryLifecycleStore = field(default_factory=InMemoryLifecycleStore)
     stored: dict[str, Customer] = field(default_factory=dict)
     nonces: dict[str, str] = field(default_factory=dict)
+    contacts: dict[str, dict[str, str]] = field(default_factory=dict)  # the contacts table: personal data apart
 
     def put(self, customer: Customer) -> None:
         self.stored[customer.ref.key] = customer
@@ -131,8 +133,14 @@ class InMemoryCustomers:
             raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
         if self.nonces.pop(ref.key, None) != completion_nonce:
             return None
-        self.stored[ref.key] = replace(self.stored[ref.key], contact=contact)
+        self.contacts[ref.key] = dict(contact)
         return self.stored[ref.key]
+
+    def contact(self, ref: CustomerRef) -> dict[str, str]:
+        return dict(self.contacts.get(ref.key, {}))
+
+    def forget_contact(self, ref: CustomerRef) -> list[str]:
+        return sorted(self.contacts.pop(ref.key, {}))
 
 
 class InMemoryUsage:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -67,7 +67,6 @@ class Customer:
     free_trial_known_at: datetime | None = None
     # what the buyer's browser said at registration (x-amzn-marketplace-offer-type): anyone can send it
     free_trial_claimed: bool = False
-    contact: dict[str, str] = field(default_factory=dict)
     entitlements: tuple[dict[str, object], ...] = ()
     # a legacy customer's LicenseArn as ResolveCustomer also returned it (licence customers carry it in ``ref``)
     legacy_license_arn: str | None = None

@@ -31,6 +31,7 @@ from functions.storage.errors import ConditionFailed
 from functions.storage.times import parse_time, time_text
 
 _SK = "CUSTOMER"
+_CONTACT_SK = "CONTACT"
 FREE_TRIAL_CONFIRMED = "free_trial_confirmed"
 FREE_TRIAL_CLAIMED = "free_trial_claimed"
 FREE_TRIAL_KNOWN_AT = "free_trial_known_at"
@@ -59,8 +60,6 @@ def _to_item(customer: Customer) -> dict[str, Any]:
         "registered_at": customer.registered_at.isoformat() if customer.registered_at else None,
     }
     item.update({name: {"S": value} for name, value in optional.items() if value is not None})
-    if customer.contact:
-        item["contact"] = {"M": {k: {"S": v} for k, v in customer.contact.items()}}
     if customer.entitlements:
         item["entitlements"] = {"S": json.dumps(list(customer.entitlements), sort_keys=True)}
     moments = {
@@ -104,7 +103,6 @@ def _from_item(item: dict[str, Any]) -> Customer:
         free_trial=free_trial,
         free_trial_known_at=moment(FREE_TRIAL_KNOWN_AT) if FREE_TRIAL_CLAIMED in item else None,
         free_trial_claimed=claimed,
-        contact={k: v["S"] for k, v in item.get("contact", {}).get("M", {}).items()},
         entitlements=tuple(json.loads(item["entitlements"]["S"])) if "entitlements" in item else (),
         legacy_license_arn=text("license_arn") if legacy else None,
         final_usage_cutoff=moment("final_usage_cutoff"),
@@ -127,10 +125,16 @@ def with_lifecycle(customer: Customer, lifecycle: BuyerLifecycle) -> Customer:
 
 
 class DynamoCustomerRepository:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, contacts_table: str | None = None) -> None:
         self._client = client
         self._table = table_name
+        self._contacts_table = contacts_table  # only registration and the operator's erasure need it
         self._lifecycle = DynamoLifecycleStore(client, table_name)
+
+    def _contacts(self) -> str:
+        if self._contacts_table is None:
+            raise RuntimeError("this repository was built without the contacts table (pass contacts_table)")
+        return self._contacts_table
 
     def lifecycle(self, customer: Customer) -> BuyerLifecycle:
         return buyer_lifecycle(customer, self._lifecycle.read)
@@ -275,26 +279,79 @@ class DynamoCustomerRepository:
         return self._current(_from_item(response["Attributes"]))
 
     def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
-        """Set a registered customer's contact details from the form ``completion_nonce`` names, once: None if it
-        was used already or a later registration replaced it; ConditionFailed if no such customer exists."""
+        """Keep a registered customer's contact details from the form ``completion_nonce`` names, once, in the
+        contacts table (personal data apart): None if that form was used already or a later registration replaced
+        it; ConditionFailed if no such customer exists. Spending the form and storing its answers are one
+        transaction: a run that dies between them leaves neither."""
         try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
-                UpdateExpression="SET contact = :contact REMOVE completion_nonce",
-                ConditionExpression="attribute_exists(pk) AND completion_nonce = :nonce",
-                ExpressionAttributeValues={
-                    ":contact": {"M": {k: {"S": v} for k, v in contact.items()}},
-                    ":nonce": {"S": completion_nonce},
-                },
-                ReturnValues="ALL_NEW",
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                            "UpdateExpression": "REMOVE completion_nonce",
+                            "ConditionExpression": "attribute_exists(pk) AND completion_nonce = :nonce",
+                            "ExpressionAttributeValues": {":nonce": {"S": completion_nonce}},
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._contacts(),
+                            "Item": {
+                                "pk": {"S": ref.key},
+                                "sk": {"S": _CONTACT_SK},
+                                "contact": {"M": {k: {"S": v} for k, v in contact.items()}},
+                            },
+                        }
+                    },
+                ]
             )
         except ClientError as error:
-            if not condition_failed(error):
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise storage_error(error) from error
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if reasons[:1] != ["ConditionalCheckFailed"]:
+                raise storage_error(error) from error  # a conflict or throttling: the caller may try again
             if self.get(ref) is None:
                 raise ConditionFailed(
                     f"no customer {ref.key}", code="ConditionalCheckFailed", retryable=False
                 ) from error
             return None
-        return self._current(_from_item(response["Attributes"]))
+        return self.get(ref)
+
+    def contact(self, ref: CustomerRef) -> dict[str, str]:
+        """The customer's contact details ({} if none, or erased); those an earlier version kept on the customer's
+        own item are found there."""
+        try:
+            stored = self._client.get_item(
+                TableName=self._contacts(), Key={"pk": {"S": ref.key}, "sk": {"S": _CONTACT_SK}}, ConsistentRead=True
+            ).get("Item") or self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": ref.key}, "sk": {"S": _SK}}, ConsistentRead=True
+            ).get("Item", {})
+        except ClientError as error:
+            raise storage_error(error) from error
+        return {k: v["S"] for k, v in stored.get("contact", {}).get("M", {}).items()}
+
+    def forget_contact(self, ref: CustomerRef) -> list[str]:
+        """Erase the customer's contact details (the contacts item, and what an earlier version kept on the
+        customer's item); the names of the fields erased, [] if there was nothing to erase. Who the customer is to
+        AWS, their lifecycle and their metered usage stay: billing and audit need them."""
+        key = {"pk": {"S": ref.key}}
+        try:
+            erased = self._client.delete_item(
+                TableName=self._contacts(), Key={**key, "sk": {"S": _CONTACT_SK}}, ReturnValues="ALL_OLD"
+            ).get("Attributes", {})
+            legacy = self._client.update_item(
+                TableName=self._table,
+                Key={**key, "sk": {"S": _SK}},
+                UpdateExpression="REMOVE contact",
+                ConditionExpression="attribute_exists(contact)",
+                ReturnValues="UPDATED_OLD",
+            ).get("Attributes", {})
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+            legacy = {}
+        fields = {*erased.get("contact", {}).get("M", {}), *legacy.get("contact", {}).get("M", {})}
+        return sorted(fields)

@@ -171,7 +171,7 @@ def complete() -> Response[str]:
     completed = registration_wiring.build(get_settings()).registrations.complete(
         _single(fields, COMPLETION_FIELD), fields
     )
-    return _page(200, pages.confirmation(product_name=completed.product_name, contact=completed.customer.contact))
+    return _page(200, pages.confirmation(product_name=completed.product_name, contact=completed.contact))
 
 
 @app.get("/register")

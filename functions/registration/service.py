@@ -111,6 +111,7 @@ class Registered:
 class Completed:
     product_name: str
     customer: Customer
+    contact: dict[str, str]  # what the form stored (in the contacts table, apart from the customer)
 
 
 @dataclass
@@ -257,8 +258,9 @@ class Registrations:
             raise UnknownCustomer(f"no registered customer {ref.key}") from None
         if customer is None:
             raise CompletionUsed("this form was submitted already")
-        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), "contact": customer.contact})
-        return Completed(product_name=product_name, customer=customer)
+        contact = form.contact()
+        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), "contact": contact})
+        return Completed(product_name=product_name, customer=customer, contact=contact)
 
     def _product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)

@@ -60,7 +60,7 @@ def build(settings: Settings) -> RegistrationWiring:
     registrations = Registrations(
         resolver=MarketplaceResolver(metering_client(settings)),
         agreement_terms=MarketplaceAgreementTerms(agreement_client(settings)),
-        customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
+        customers=DynamoCustomerRepository(dynamodb, settings.customers_table, settings.contacts_table),
         publisher=publisher,
         clock=app_clock(settings.clock_file),
         signing_secret=_secret_reader(settings),

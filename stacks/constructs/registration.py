@@ -24,6 +24,7 @@ class Registration(Construct):
         rest_api: apigateway.RestApi,
         base: FunctionBase,
         customers_table: dynamodb.ITableV2,
+        contacts_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
         event_bus: events.IEventBus,
     ) -> None:
@@ -45,14 +46,18 @@ class Registration(Construct):
             },
             description="Fulfillment URL: ResolveCustomer, store the buyer, onboarding form",
         )
-        # Exactly the calls the code makes: UpdateItem (upsert, contact) on customers and BatchGetItem of the
-        # buyer's lifecycle items (events that came before the registration); Powertools idempotency's
+        # Exactly the calls the code makes: UpdateItem (upsert, spending the form) on customers and BatchGetItem of
+        # the buyer's lifecycle items (events that came before the registration); PutItem of the form's answers in
+        # the contacts table (personal data apart, in one transaction with the form spent); Powertools idempotency's
         # get/put/update/delete on its table; one secret read; PutEvents on our bus; ResolveCustomer;
         # GetAgreementTerms (is the buyer's free trial real).
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:UpdateItem", "dynamodb:BatchGetItem"], resources=[customers_table.table_arn]
             )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[contacts_table.table_arn])
         )
         self.function.add_to_role_policy(
             iam.PolicyStatement(

@@ -51,16 +51,16 @@ def test_a_buyer_subscribes_registers_and_completes_the_form(page: Page, stack: 
     # and the customer is stored with every field
     subscription = only_subscription(stack)
     settings = stack["settings"]
-    customer = DynamoCustomerRepository(dynamodb, settings.customers_table).get(
-        CustomerRef(PRODUCT_CODE, license_arn=subscription["license_arn"])
-    )
+    repository = DynamoCustomerRepository(dynamodb, settings.customers_table, settings.contacts_table)
+    ref = CustomerRef(PRODUCT_CODE, license_arn=subscription["license_arn"])
+    customer = repository.get(ref)
     assert customer is not None
     assert customer.customer_aws_account_id == BUYER
     assert customer.agreement_id == subscription["agreement_id"]
     assert customer.state is SubscriptionState.PENDING
     assert customer.free_trial is False
     assert customer.registered_at is not None
-    assert customer.contact == {
+    assert repository.contact(ref) == {
         "company": "Acme <Corp>",
         "contact_name": "Ada Lovelace",
         "email": "ada@example.com",

@@ -34,6 +34,7 @@ def test_the_cli_resolves_the_synthesized_stack(template: Template) -> None:
     resolved = stack.settings
     named = {
         "Customers": resolved.customers_table,
+        "Contacts": resolved.contacts_table,
         "Usage": resolved.usage_table,
         "Metering": resolved.metering_table,
         "Idempotency": resolved.idempotency_table,

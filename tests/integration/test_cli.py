@@ -244,3 +244,66 @@ def test_flush_draws_a_progress_bar_on_stderr_only(ops: Ops) -> None:
     assert "[##############################]" in err
     assert out.splitlines()[0].split() == ["FLUSH"]
     assert ("succeeded", "2") in [tuple(line.split()) for line in out.splitlines()]
+
+
+def test_forget_customer_erases_a_buyers_personal_data_and_keeps_what_billing_needs(ops: Ops) -> None:
+    # Given a buyer who completed the onboarding form, whose usage was metered, and another buyer whose details an
+    # earlier version kept on the customer's own item
+    repository = DynamoCustomerRepository(ops.dynamodb, ops.settings.customers_table, ops.settings.contacts_table)
+    first, second = (CustomerRef(PRODUCT.code, license_arn=s["license_arn"]) for s in ops.subscriptions)
+    registered = repository.get(first)
+    assert registered is not None
+    repository.upsert_registration(registered, "nonce-1")
+    assert repository.set_contact(first, {"company": "Acme", "email": "ada@example.com"}, "nonce-1") is not None
+    ops.dynamodb.update_item(
+        TableName=ops.settings.customers_table,
+        Key={"pk": {"S": second.key}, "sk": {"S": "CUSTOMER"}},
+        UpdateExpression="SET contact = :c",
+        ExpressionAttributeValues={":c": {"M": {"email": {"S": "grace@example.com"}}}},
+    )
+    ops.use(0, "api_calls", 5, "u1")
+    ops.move_to(START + timedelta(hours=1, minutes=10))
+    assert ops.cli("flush", "--no-progress")[0] == 0
+    before = (repository.get(first), ops.billed(), ops.json("usage", "--since", "2h"))
+    # When the operator looks first, then erases each buyer's details
+    status, looked, _ = ops.cli("forget-customer", ACCOUNTS[0], "--dry-run")
+    assert status == 0
+    assert "would_erase" in looked
+    assert "company, email" in looked
+    assert "ada@example.com" not in looked
+    assert repository.contact(first) == {"company": "Acme", "email": "ada@example.com"}  # a dry run changes nothing
+    (erased,) = ops.json("forget-customer", ACCOUNTS[0])
+    (legacy,) = ops.json("forget-customer", second.license_arn or "")
+    # Then their details are gone, from the contacts table and from the earlier layout
+    assert (erased["outcome"], erased["fields"]) == ("erased", "company, email")
+    assert (legacy["outcome"], legacy["fields"]) == ("erased", "email")
+    assert repository.contact(first) == repository.contact(second) == {}
+    items = ops.dynamodb.scan(TableName=ops.settings.customers_table)["Items"]
+    assert not any("contact" in item for item in items)
+    assert ops.dynamodb.scan(TableName=ops.settings.contacts_table)["Count"] == 0
+    # and who they are to AWS, their usage and what Marketplace billed are as they were
+    assert (repository.get(first), ops.billed(), ops.json("usage", "--since", "2h")) == before
+    assert ops.billed() == [(ACCOUNTS[0], "api_calls", "2026-11-26T09", "5")]
+    # and asking again erases nothing; the trace names the buyer and the fields, never their values
+    (again,) = ops.json("forget-customer", ACCOUNTS[0])
+    assert again["outcome"] == "nothing_to_erase"
+    status, _, trace = ops.cli("forget-customer", ACCOUNTS[0])
+    assert status == 0
+    assert trace == ""
+    status, _, error = ops.cli("forget-customer", "999999999999")
+    assert status == 2
+    assert "unknown customer: '999999999999'" in error
+
+
+def test_the_erasure_trace_names_the_customer_and_fields_only(ops: Ops) -> None:
+    repository = DynamoCustomerRepository(ops.dynamodb, ops.settings.customers_table, ops.settings.contacts_table)
+    ref = CustomerRef(PRODUCT.code, license_arn=ops.subscriptions[0]["license_arn"])
+    customer = repository.get(ref)
+    assert customer is not None
+    repository.upsert_registration(customer, "n")
+    repository.set_contact(ref, {"contact_name": "Ada Lovelace", "email": "ada@example.com"}, "n")
+    status, _, trace = ops.cli("forget-customer", ACCOUNTS[0])
+    assert status == 0
+    assert f"erased the personal data of {ref.key}: contact_name, email" in trace
+    assert "Ada" not in trace
+    assert "ada@example.com" not in trace

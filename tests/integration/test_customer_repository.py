@@ -20,7 +20,6 @@ def test_a_customer_round_trips_and_one_account_holds_several_licences(dynamodb:
         state=SubscriptionState.ACTIVE,
         state_changed_at=now,
         registered_at=now,
-        contact={"email": "a@example.com"},
     )
     second = Customer(
         ref=CustomerRef("prod1", license_arn="arn:aws:license-manager::123456789012:license:l-2"),

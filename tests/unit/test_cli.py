@@ -244,7 +244,7 @@ def test_the_local_stack_is_found_through_its_run_file_else_the_environment(tmp_
 
 def test_the_cli_runs_a_command_on_the_target_it_is_given() -> None:
     out, err = io.StringIO(), io.StringIO()
-    target = Target("fake", deps(entry("failed", reason="InvalidLicenseException")), lambda _: {})
+    target = Target("fake", deps(entry("failed", reason="InvalidLicenseException")), lambda _: {}, InMemoryCustomers())
     assert main(["failed"], out=out, err=err, target=lambda _: target) == 0, err.getvalue()
     heading, row = out.getvalue().splitlines()
     assert heading.split()[-2:] == ["REASON", "REDRIVE"]
@@ -275,6 +275,7 @@ class FakeStacks:
 
 DEPLOYED = [
     StackResource("TablesCustomersB22215AC", "prod-customers", "AWS::DynamoDB::GlobalTable"),
+    StackResource("TablesContactsF93627A8", "prod-contacts", "AWS::DynamoDB::GlobalTable"),
     StackResource("TablesUsageA60E9525", "prod-usage", "AWS::DynamoDB::GlobalTable"),
     StackResource("TablesMetering32CD4458", "prod-metering", "AWS::DynamoDB::GlobalTable"),
     StackResource("TablesIdempotency498FF680", "prod-idempotency", "AWS::DynamoDB::GlobalTable"),

@@ -75,7 +75,9 @@ def test_register_stores_publishes_and_signs_a_completion_bound_to_the_customer(
     assert [e.detail_type for e in publisher.events] == [CUSTOMER_REGISTERED]
     assert publisher.events[0].detail["license_arn"] == RESOLVED.license_arn
     completed = service.complete(registered.completion_value, CONTACT)
-    assert completed.customer.contact == {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com"}
+    assert completed.contact == {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com"}
+    assert isinstance(service.customers, InMemoryCustomers)
+    assert service.customers.contact(completed.customer.ref) == completed.contact
     assert publisher.events[-1].detail_type == CUSTOMER_DETAILS_SUBMITTED
 
 
