@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import agreement_terms, entitlement, lifecycle, metering
+from . import agreement_terms, cloudtrail, entitlement, lifecycle, metering
 from .clock import iso
 from .errors import ApiError
 from .faults import LOST_RESPONSE
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 METERING = "meteringmarketplace"
 ENTITLEMENT = "marketplace-entitlement"
 AGREEMENT = "marketplace-agreement"
+CLOUDTRAIL = cloudtrail.CLOUDTRAIL
 # The Agreement Service models dozens of operations; a SaaS seller's registration reads the terms of one agreement.
 # Every other operation of it is answered UnknownOperationException, as an operation of no service is.
 AGREEMENT_OPERATIONS = ("GetAgreementTerms",)
@@ -37,6 +38,8 @@ def serves(service: str, operation: str) -> bool:
     """Whether the emulator answers ``operation`` of ``service`` (the HTTP layer routes nothing else)."""
     if service == AGREEMENT:
         return operation in AGREEMENT_OPERATIONS
+    if service == CLOUDTRAIL:
+        return operation in cloudtrail.CLOUDTRAIL_OPERATIONS
     return operation in operation_names(service)
 
 
@@ -82,6 +85,7 @@ def _run(
     parse_error: str | None,
 ) -> Outcome:
     lifecycle.tick(mp)
+    request_id = str(uuid.uuid4())
     # Slept, rolled and counted outside the world lock: a slow or throttled call must not hold up the others.
     delay = mp.faults.latency_seconds(operation)
     if delay:
@@ -106,21 +110,26 @@ def _run(
                 raise ApiError("InvalidParameterException", metering.validation_error(violations).message)
             if service == AGREEMENT:
                 raise agreement_terms.validation_error(violations)
+            if service == CLOUDTRAIL:
+                raise cloudtrail.validation_error(violations)
             raise metering.validation_error(violations)
         with mp.lock:
             body, summary = _dispatch(mp, operation, params, caller)
             _log_call(mp, operation, caller, 200, None, record_count, summary)
+            cloudtrail.record_call(mp.world, mp.now(), operation, params, caller, request_id, body, None)
             mp.persist()
     except ApiError as raised:
         # the same code answers with another status in another service (ThrottlingException: 400 or 429)
         error = raised.for_service(service)
         with mp.lock:
             _log_call(mp, operation, caller, error.status, error, record_count, {})
+            if service == METERING:
+                cloudtrail.record_call(mp.world, mp.now(), operation, params, caller, request_id, None, error)
             mp.persist()
-        return Outcome(status=error.status, error=error)
+        return Outcome(status=error.status, error=error, request_id=request_id)
     if not lose:
         lose = mp.faults.roll("lost_response_rate", operation)
-    return Outcome(status=200, body=body, lose_response=lose)
+    return Outcome(status=200, body=body, lose_response=lose, request_id=request_id)
 
 
 def _check_quota(mp: Marketplace, operation: str, caller: metering.Caller) -> None:
@@ -159,6 +168,9 @@ def _dispatch(
     if operation == "GetEntitlements":
         result = entitlement.get_entitlements(world, params, lambda: mp.faults.roll("empty_page_rate", operation))
         return result, {"entitlements": len(result["Entitlements"])}
+    if operation == "LookupEvents":
+        result = cloudtrail.lookup_events(world, now, caller.region, params)
+        return result, {"events": len(result["Events"])}
     if operation == "GetAgreementTerms":
         result = agreement_terms.get_agreement_terms(world, params)
         return result, {"terms": len(result["acceptedTerms"])}

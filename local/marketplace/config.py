@@ -60,6 +60,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Subscriptions made on the buyer page are confirmed at once unless this is False.
     "buyer_page_auto_confirm": True,
     "max_calls_kept": 100000,
+    # CloudTrail delivers an API call's event "within about 15 minutes"; LookupEvents shows it this long after it.
+    "cloudtrail_delivery_delay_seconds": 0,
 }
 
 

@@ -31,6 +31,9 @@ SIGNING_KEY = b"aws-marketplace-emulator-register-usage"
 class Caller:
     access_key_id: str
     region: str
+    # what CloudTrail records of the caller (cloudtrail.py): its address and its SDK's User-Agent
+    source_ip: str = ""
+    user_agent: str = ""
 
 
 def validation_error(violations: list[Violation]) -> ApiError:

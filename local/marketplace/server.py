@@ -24,7 +24,7 @@ import cbor2
 
 from . import pages
 from .admin_routes import route_admin
-from .aws_pipeline import AGREEMENT, ENTITLEMENT, METERING, serves
+from .aws_pipeline import AGREEMENT, CLOUDTRAIL, ENTITLEMENT, METERING, serves
 from .errors import AdminError, ApiError
 from .metering import Caller
 from .notifications import Listener
@@ -38,9 +38,17 @@ BATCH_METER_USAGE_MAX_BYTES = 1024 * 1024
 METERING_TARGET = "AWSMPMeteringService"
 ENTITLEMENT_TARGET = "AWSMPEntitlementService"
 AGREEMENT_TARGET = "AWSMPCommerceService_v20200301"
+CLOUDTRAIL_TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
 SIGNING_NAME = "aws-marketplace"
+# The models' signingName (endpointPrefix where there is none): every Marketplace service signs as aws-marketplace.
+SIGNING_NAMES = {CLOUDTRAIL: "cloudtrail"}
 # X-Amz-Target prefixes (JSON) and RPC v2 service names (CBOR) are the models' targetPrefix
-JSON_TARGETS = {METERING_TARGET: METERING, ENTITLEMENT_TARGET: ENTITLEMENT, AGREEMENT_TARGET: AGREEMENT}
+JSON_TARGETS = {
+    METERING_TARGET: METERING,
+    ENTITLEMENT_TARGET: ENTITLEMENT,
+    AGREEMENT_TARGET: AGREEMENT,
+    CLOUDTRAIL_TARGET: CLOUDTRAIL,
+}
 CBOR_TARGETS = {ENTITLEMENT_TARGET: ENTITLEMENT, AGREEMENT_TARGET: AGREEMENT}
 # the models' jsonVersion: 1.0 for the Agreement Service, 1.1 for the others
 JSON_CONTENT_TYPES = {AGREEMENT: "application/x-amz-json-1.0"}
@@ -132,24 +140,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- AWS -------------------------------------------------------------------------------------------
 
-    def _caller(self) -> Caller | ApiError:
+    def _caller(self, target_service: str | None = None) -> Caller | ApiError:
         auth = self.headers.get("Authorization") or ""
         match = _CREDENTIAL.search(auth)
         if match is None:
             return ApiError("MissingAuthenticationTokenException", "Missing Authentication Token")
         access_key, _date, region, service = match.groups()
-        if service != SIGNING_NAME:
+        signing_name = SIGNING_NAMES.get(target_service or "", SIGNING_NAME)
+        if service != signing_name:
             return ApiError(
-                "InvalidSignatureException", f"Credential should be scoped to correct service: '{SIGNING_NAME}'."
+                "InvalidSignatureException", f"Credential should be scoped to correct service: '{signing_name}'."
             )
-        return Caller(access_key_id=access_key, region=region)
+        return Caller(
+            access_key_id=access_key,
+            region=region,
+            source_ip=self.client_address[0],
+            user_agent=self.headers.get("User-Agent") or "",
+        )
 
     def _aws_json(self, body: bytes) -> None:
         target = self.headers.get("X-Amz-Target") or ""
-        prefix, _, operation = target.partition(".")
+        prefix, _, operation = target.rpartition(".")
         service = JSON_TARGETS.get(prefix)
         content_type = JSON_CONTENT_TYPES.get(service or "", JSON_1_1)
-        caller = self._caller()
+        caller = self._caller(service)
         if isinstance(caller, ApiError):
             self._aws_json_error(caller, "", content_type)
             return

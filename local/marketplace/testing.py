@@ -43,7 +43,8 @@ def aws_client(
     max_attempts: int | None = None,
     parameter_validation: bool = True,
 ) -> Any:
-    """An unmodified boto3 client for ``meteringmarketplace``, ``marketplace-entitlement`` or ``marketplace-agreement``.
+    """An unmodified boto3 client for ``meteringmarketplace``, ``marketplace-entitlement``, ``marketplace-agreement``
+    or ``cloudtrail`` (LookupEvents over the calls the emulator received).
 
     ``max_attempts`` is botocore's total attempts (1 = no retries), handy to observe a single error.
     """
@@ -105,6 +106,9 @@ class EmulatorHandle:
 
     def agreement(self, **kwargs: Any) -> Any:
         return aws_client("marketplace-agreement", self.url, **kwargs)
+
+    def cloudtrail(self, **kwargs: Any) -> Any:
+        return aws_client("cloudtrail", self.url, **kwargs)
 
     def product(
         self, code: str = TEST_PRODUCT_CODE, dimensions: list[str] | None = None, **fields: Any

@@ -143,6 +143,9 @@ class World:
     ledger: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     call_seq: int = 0
+    # CloudTrail's event history of the Metering Service calls received (cloudtrail.py), oldest first.
+    trail: list[dict[str, Any]] = field(default_factory=list)
+    trail_seq: int = 0
     notifications: list[dict[str, Any]] = field(default_factory=list)
     notification_seq: int = 0
     webhooks: list[str] = field(default_factory=list)
@@ -184,6 +187,14 @@ class World:
         if limit and len(self.calls) > limit:
             del self.calls[: len(self.calls) - limit]
 
+    def add_trail_event(self, event: dict[str, Any]) -> None:
+        self.trail_seq += 1
+        event["seq"] = self.trail_seq
+        self.trail.append(event)
+        limit = int(self.config.get("max_calls_kept") or 0)
+        if limit and len(self.trail) > limit:
+            del self.trail[: len(self.trail) - limit]
+
     # -- persistence ---------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
@@ -209,6 +220,8 @@ class World:
             ledger=list(data.get("ledger", [])),
             calls=list(data.get("calls", [])),
             call_seq=int(data.get("call_seq", 0)),
+            trail=list(data.get("trail", [])),
+            trail_seq=int(data.get("trail_seq", 0)),
             notifications=list(data.get("notifications", [])),
             notification_seq=int(data.get("notification_seq", 0)),
             webhooks=list(data.get("webhooks", [])),
