@@ -20,10 +20,16 @@ from typing import Any, Literal, get_args
 QuantityType = Literal["integer", "decimal"]
 CustomerMode = Literal["license", "legacy"]
 Pricing = Literal["usage", "contract"]
+ContactKind = Literal["text", "email", "tel"]
 
 # the Metering API's own ProductCode pattern
 _PRODUCT_CODE = re.compile(r"^[-a-zA-Z0-9/=:_.@]+$")
 _STAGE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# the onboarding form's own hidden field
+_RESERVED_FIELD_NAMES = frozenset({"registration"})
+MAX_CONTACT_FIELDS = 10
+MAX_CONTACT_FIELD_LENGTH = 1000
 # BatchMeterUsage's quota is 10 calls/s per account and Region; AWS raises it on request, so the client-side rate may
 # be set up to what was granted (and no higher than this, a bound on the flush's threads)
 MAX_METERING_CALLS_PER_SECOND = 100
@@ -115,6 +121,40 @@ class Product:
         return next((d for d in self.dimensions if d.name == name), None)
 
 
+@dataclass(frozen=True)
+class ContactField:
+    """One field of the onboarding form. Only the fields the seller lists are asked for and stored, each at most
+    ``max_length`` characters: a buyer's personal data is kept to what the seller chose to need."""
+
+    name: str
+    label: str
+    required: bool = True
+    max_length: int = 200
+    # how the value is checked (and the browser's input type): free text, an e-mail address, a phone number
+    kind: ContactKind = "text"
+
+    def __post_init__(self) -> None:
+        _text("name", self.name, min_length=1, max_length=32)
+        if not _FIELD_NAME.match(self.name) or self.name in _RESERVED_FIELD_NAMES:
+            raise InvalidField(
+                "name",
+                "must be lower-case letters, digits and _, starting with a letter, and not "
+                + ", ".join(repr(name) for name in sorted(_RESERVED_FIELD_NAMES)),
+            )
+        _text("label", self.label, min_length=1, max_length=100)
+        _flag("required", self.required)
+        _whole("max_length", self.max_length, 1, MAX_CONTACT_FIELD_LENGTH)
+        _choice("kind", self.kind, get_args(ContactKind))
+
+
+DEFAULT_CONTACT_FIELDS = (
+    ContactField("company", "Company"),
+    ContactField("contact_name", "Contact name"),
+    ContactField("email", "Email", max_length=254, kind="email"),
+    ContactField("phone", "Phone", required=False, max_length=40, kind="tel"),
+)
+
+
 def product_from_json(document: object) -> Product:
     if not isinstance(document, dict):
         raise ValueError("must be an object")
@@ -156,6 +196,8 @@ class Settings:
     # a stage (cdk.json, or `cdk deploy --context stage=beta`) is its own stack, "<stack_name>-<stage>", beside the
     # others in one account, its metrics tagged with it; any stage but "prod" meters dry-run unless it says "live"
     stage: str | None = field(default=None, metadata=_env(stack=True))
+    # the onboarding form's fields: only these are asked for and stored (in the contacts table)
+    contact_fields: tuple[ContactField, ...] = field(default=DEFAULT_CONTACT_FIELDS, metadata=_env(stack=True))
     event_bus_name: str | None = None
     # loopback stand-ins: set locally and in tests, unset in AWS
     dynamodb_endpoint: str | None = None
@@ -210,6 +252,14 @@ class Settings:
         codes = [p.code for p in self.products]
         if len(codes) != len(set(codes)):
             raise InvalidField("products", "product codes must be unique")
+        contact_fields = self.contact_fields
+        if not isinstance(contact_fields, tuple) or not all(isinstance(f, ContactField) for f in contact_fields):
+            raise InvalidField("contact_fields", "must be a list of fields")
+        if not 1 <= len(contact_fields) <= MAX_CONTACT_FIELDS:
+            raise InvalidField("contact_fields", f"must list 1 to {MAX_CONTACT_FIELDS} fields")
+        names = [f.name for f in contact_fields]
+        if len(names) != len(set(names)):
+            raise InvalidField("contact_fields", "field names must be unique")
 
     def product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
@@ -242,6 +292,24 @@ def _products(raw: str) -> tuple[Product, ...]:
     return tuple(products)
 
 
+def _contact_fields(raw: str) -> tuple[ContactField, ...]:
+    try:
+        documents = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not valid JSON: {error}") from error
+    if not isinstance(documents, list) or not all(isinstance(d, dict) for d in documents):
+        raise ValueError("must be a JSON list of fields")
+    listed = []
+    for index, document in enumerate(documents):
+        try:
+            listed.append(ContactField(**document))
+        except InvalidField as error:
+            raise ValueError(f"[{index}].{error.field}: {error.problem}") from None
+        except TypeError as error:  # a key the class does not have, or a required one missing
+            raise ValueError(f"[{index}]: {str(error).split('() ', 1)[-1]}") from None
+    return tuple(listed)
+
+
 def _integer(raw: str) -> int:
     try:
         return int(raw)
@@ -261,11 +329,12 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "int": _integer,
     "Decimal": _decimal,
     "tuple[Product, ...]": _products,
+    "tuple[ContactField, ...]": _contact_fields,
 }
 
 
 def _env_text(value: object) -> str:
-    if isinstance(value, tuple):  # the products
+    if isinstance(value, tuple):  # the products, the contact fields
         return json.dumps([asdict(p) for p in value])
     return str(value)
 

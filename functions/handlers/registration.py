@@ -160,6 +160,7 @@ def register() -> Response[str]:
         product_name=registered.product_name,
         completion_value=registered.completion_value,
         action="register/complete",  # relative: right under any stage or base path
+        fields=get_settings().contact_fields,
         free_trial=registered.free_trial,  # confirmed by Marketplace, never the browser's claim
     )
     return _page(200, html)
@@ -171,7 +172,10 @@ def complete() -> Response[str]:
     completed = registration_wiring.build(get_settings()).registrations.complete(
         _single(fields, COMPLETION_FIELD), fields
     )
-    return _page(200, pages.confirmation(product_name=completed.product_name, contact=completed.contact))
+    html = pages.confirmation(
+        product_name=completed.product_name, contact=completed.contact, fields=get_settings().contact_fields
+    )
+    return _page(200, html)
 
 
 @app.get("/register")
@@ -191,6 +195,7 @@ def form_invalid(error: FormInvalid) -> Response[str]:
         product_name=error.product_name,
         completion_value=error.completion_value,
         action="complete",  # relative to .../register/complete
+        fields=get_settings().contact_fields,
         values=error.form.values,
         errors=error.form.errors,
     )

@@ -6,7 +6,7 @@ import base64
 import hashlib
 from html import escape
 
-from functions.registration.forms import FIELDS, LABELS
+from functions.settings import ContactField
 
 _STYLE = (
     "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;background:#f5f6f8;color:#16191f;margin:0}"
@@ -51,6 +51,7 @@ def onboarding(
     product_name: str,
     completion_value: str,
     action: str,
+    fields: tuple[ContactField, ...],
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     free_trial: bool = False,
@@ -65,7 +66,7 @@ def onboarding(
     )
     if errors:
         intro += '<p class="error" role="alert">Please correct the fields marked below.</p>'
-    inputs = "".join(_input(name, values.get(name, ""), errors.get(name)) for name in FIELDS)
+    inputs = "".join(_input(spec, values.get(spec.name, ""), errors.get(spec.name)) for spec in fields)
     form = (
         f'<form id="onboarding" method="post" action="{escape(action)}">'
         f'<input type="hidden" name="registration" value="{escape(completion_value)}">'
@@ -74,22 +75,24 @@ def onboarding(
     return _page(f"Set up your {product_name} account", intro + form)
 
 
-def _input(name: str, value: str, error: str | None) -> str:
-    kind = {"email": "email", "phone": "tel"}.get(name, "text")
-    required = "" if name == "phone" else " required"
+def _input(spec: ContactField, value: str, error: str | None) -> str:
+    name = spec.name
+    required = " required" if spec.required else ""
     invalid = ' aria-invalid="true"' if error else ""
     message = f'<p class="error" id="{name}-error">{escape(error)}</p>' if error else ""
+    label = spec.label if spec.required else f"{spec.label} (optional)"
     return (
-        f'<label for="{name}">{escape(LABELS[name])}</label>'
-        f'<input id="{name}" name="{name}" type="{kind}" value="{escape(value)}"{required}{invalid}>{message}'
+        f'<label for="{name}">{escape(label)}</label>'
+        f'<input id="{name}" name="{name}" type="{spec.kind}" value="{escape(value)}" maxlength="{spec.max_length}"'
+        f"{required}{invalid}>{message}"
     )
 
 
-def confirmation(*, product_name: str, contact: dict[str, str]) -> str:
+def confirmation(*, product_name: str, contact: dict[str, str], fields: tuple[ContactField, ...]) -> str:
     rows = "".join(
-        f"<dt>{escape(LABELS[name].removesuffix(' (optional)'))}</dt><dd>{escape(contact[name])}</dd>"
-        for name in FIELDS
-        if contact.get(name)
+        f"<dt>{escape(spec.label)}</dt><dd>{escape(contact[spec.name])}</dd>"
+        for spec in fields
+        if contact.get(spec.name)
     )
     body = (
         f'<h1 id="confirmation">You are all set</h1><p>Thank you. Your {escape(product_name)} account is being '

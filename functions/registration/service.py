@@ -35,7 +35,7 @@ from functions.seller_events import (
     EventPublisher,
     PublishFailed,
 )
-from functions.settings import Product
+from functions.settings import DEFAULT_CONTACT_FIELDS, ContactField, Product
 from functions.storage.errors import ConditionFailed
 
 # Opaque to us; AWS's are a few hundred URL-safe characters. Anything else is refused before calling AWS.
@@ -124,6 +124,7 @@ class Registrations:
     signing_secret: Callable[[], str]
     products: tuple[Product, ...]
     completion_ttl_seconds: int
+    contact_fields: tuple[ContactField, ...] = DEFAULT_CONTACT_FIELDS
     run_once: RunOnce = run_every_time
 
     def register(self, token: str | None, *, free_trial_claimed: bool) -> Registered:
@@ -249,7 +250,7 @@ class Registrations:
             raise CompletionInvalid(str(error)) from None
         product = self._product(ref.product_code)
         product_name = product.name if product else ref.product_code
-        form = parse_contact_form(fields)
+        form = parse_contact_form(fields, self.contact_fields)
         if not form.valid:
             raise FormInvalid(form=form, product_name=product_name, completion_value=completion_value or "")
         try:

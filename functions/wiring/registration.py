@@ -66,6 +66,7 @@ def build(settings: Settings) -> RegistrationWiring:
         signing_secret=_secret_reader(settings),
         products=settings.products,
         completion_ttl_seconds=settings.completion_ttl_seconds,
+        contact_fields=settings.contact_fields,
         run_once=_powertools_once(store, idempotency),
     )
     return RegistrationWiring(registrations=registrations, idempotency=idempotency)

@@ -79,6 +79,10 @@ def _marketplace(**changes: Any) -> dict[str, Any]:
             "marketplace.products.0.pricing",
         ),
         ({"unknown_setting": 1}, "marketplace.unknown_setting"),
+        # the onboarding form: only fields the seller lists, each bounded
+        ({"contact_fields": [{"name": "team", "label": "Team", "max_length": 5000}]}, "marketplace.contact_fields.0"),
+        ({"contact_fields": [{"name": "Team!", "label": "Team"}]}, "marketplace.contact_fields.0"),
+        ({"contact_fields": []}, "marketplace.contact_fields"),
     ],
 )
 def test_synth_refuses_an_invalid_configuration_naming_the_field(

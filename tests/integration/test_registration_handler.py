@@ -190,6 +190,37 @@ def test_a_buyer_registers_and_completes_the_form(harness: Harness) -> None:
     assert harness.customers().contact(ref) == {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com"}
 
 
+def test_only_the_fields_the_seller_lists_are_asked_for_and_stored(
+    harness: Harness, handler_environment: Callable[..., Settings]
+) -> None:
+    # Given a seller whose cdk.json asks for a team name (at most 12 characters) and an optional billing address
+    fields = [
+        {"name": "team", "label": "Team name", "max_length": 12},
+        {"name": "billing_email", "label": "Billing email", "kind": "email", "required": False},
+    ]
+    products = [{"code": LICENSE_PRODUCT, "name": "Acme Analytics", "dimensions": [{"name": "api_calls"}]}]
+    handler_environment(products, SIGNING_SECRET=SECRET, CONTACT_FIELDS=json.dumps(fields))
+    subscription = harness.subscribe()
+    page = harness.register(subscription["registration_token"])
+    # Then the form asks for exactly those
+    assert page["statusCode"] == 200, page["body"]
+    assert 'name="team"' in page["body"]
+    assert 'maxlength="12"' in page["body"]
+    assert 'name="company"' not in page["body"]
+    ref = CustomerRef(LICENSE_PRODUCT, license_arn=subscription["license_arn"])
+    # When a value is over its bound, the form comes back naming it and nothing is stored
+    too_long = harness.complete(completion_value(page["body"]), team="A" * 13)
+    assert too_long["statusCode"] == 422
+    assert "Team name must be at most 12 characters." in too_long["body"]
+    assert harness.customers().contact(ref) == {}
+    # When the browser also posts fields the seller did not ask for
+    done = harness.complete(completion_value(page["body"]), team="Platform", company="Acme", phone="+1 555 0100")
+    # Then only the seller's fields are kept
+    assert done["statusCode"] == 200, done["body"]
+    assert harness.customers().contact(ref) == {"team": "Platform"}
+    assert "Acme" not in json.dumps(harness.items(harness.settings.contacts_table))
+
+
 def registered_announcements() -> list[dict[str, Any]]:
     """The "Customer Registered" events published (no bus in tests: the publisher records them)."""
     publisher = registration_wiring.build(get_settings()).registrations.publisher
