@@ -27,6 +27,8 @@ from operations.erasure import ContactKeeper
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
 from operations.metering_view import DynamoMeteringView
 from operations.queries import OperationsDeps, UnknownName
+from operations.reconcile import TrailReader
+from operations.trail import CloudTrailReader
 from stacks.schema import ALL_TABLES
 
 FLUSH_FUNCTION_LOGICAL_ID = "FlushFunction"  # stacks/constructs/flush.py: Flush(stack, "Flush") / "Function"
@@ -44,6 +46,7 @@ class Target:
     deps: OperationsDeps
     run_flush: Callable[[ProgressCallback], dict[str, Any]]
     contacts: ContactKeeper  # the buyers' personal data, for erasure
+    trail: Callable[[], TrailReader] | None = None  # CloudTrail's event history where AWS received the metering
 
 
 def contacts(settings: Settings, dynamodb: Any) -> DynamoCustomerRepository:
@@ -95,6 +98,8 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
         deps=operations_deps(settings, dynamodb, moment),
         run_flush=lambda on_progress: flush_here(flush_deps, on_progress),
         contacts=contacts(settings, dynamodb),
+        # the emulator answers CloudTrail's LookupEvents for the calls it received
+        trail=lambda: CloudTrailReader(session.client("cloudtrail", endpoint_url=settings.marketplace_endpoint)),
     )
 
 
@@ -213,4 +218,5 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
         deps=deps,
         run_flush=lambda on_progress: flush_deployed(invoke, deps.metering.pending_count, on_progress),
         contacts=contacts(stack.settings, dynamodb),
+        trail=lambda: CloudTrailReader(session.client("cloudtrail")),
     )

@@ -132,6 +132,8 @@ def record_call(
             "EventTime": iso(now),
             # sorts and compares exactly (ISO text with and without fractions does not)
             "Epoch": now.timestamp(),
+            # delivery is decided when the call is made: a later change of the delay does not move it
+            "VisibleAt": now.timestamp() + float(world.config.get("cloudtrail_delivery_delay_seconds") or 0),
             "EventSource": EVENT_SOURCE,
             "Username": user_name,
             "Region": caller.region,
@@ -199,12 +201,11 @@ def lookup_events(world: World, now: datetime, region: str, params: dict[str, An
         # No trail here enables Insights, so there are no Insights events to return.
         return {"Events": []}
     limit = int(params.get("MaxResults") or DEFAULT_MAX_RESULTS)
-    visible_until = now - timedelta(seconds=float(world.config.get("cloudtrail_delivery_delay_seconds") or 0))
     oldest = now - RETENTION
     matched: list[dict[str, Any]] = []
     for event in world.trail:
         moment = datetime.fromtimestamp(event["Epoch"], UTC)
-        if event["Region"] != region or moment > visible_until or moment < oldest:
+        if event["Region"] != region or event.get("VisibleAt", 0) > now.timestamp() or moment < oldest:
             continue
         if (start is not None and moment < start) or (end is not None and moment > end):
             continue

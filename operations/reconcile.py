@@ -1,0 +1,245 @@
+"""Did every unit our customers used reach AWS? Per customer, dimension and hour, side by side: the units our usage
+API accepted, the sealed record, what Marketplace answered, and what CloudTrail shows AWS received; every mismatch
+named with its reason.
+
+AWS's metering guidance answers "what did AWS receive" from CloudTrail's event history of BatchMeterUsage calls (90
+days, ``cloudtrail:LookupEvents``, event source ``metering-marketplace.amazonaws.com``); the event history is read
+through :class:`TrailReader` (``operations/trail.py`` is its boto3 adapter), our tables through ``queries``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from functions.flush.aggregate import aggregate
+from functions.flush.records import MeteringEntry, MeteringRecord
+from functions.flush.service import closed
+from operations.queries import OperationsDeps, Selection
+
+# CloudTrail keeps 90 days of event history; an hour older than this (less a day of sending) cannot be checked there
+TRAIL_RETENTION = timedelta(days=90)
+# What Marketplace answered, by the ledger's status
+MARKETPLACE_ANSWER = {
+    "sent": "Success",
+    "duplicate": "DuplicateRecord",
+    "not_subscribed": "CustomerNotSubscribed",
+}
+# the reasons a row is a mismatch
+QUANTITY_DIFFERS = "quantity differs"
+NOT_YET_SENT = "not yet sent"
+FAILED = "failed"
+PARKED = "parked"
+ABSENT_FROM_CLOUDTRAIL = "sent but absent from CloudTrail"
+UNKNOWN_TO_LEDGER = "in CloudTrail but not in our ledger"
+
+
+@dataclass(frozen=True)
+class TrailResult:
+    """One usage record's result in a BatchMeterUsage call CloudTrail logged."""
+
+    customer: str  # licence ARN or legacy customer identifier, as the record named the customer
+    customer_aws_account_id: str | None
+    dimension: str
+    hour: datetime
+    quantity: Decimal
+    status: str  # Success | CustomerNotSubscribed | DuplicateRecord
+    metering_record_id: str | None
+    event_time: datetime
+    product_code: str | None = None  # only when the call named it (legacy customers)
+
+
+class TrailReader(Protocol):
+    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+        """Every record result of the BatchMeterUsage calls CloudTrail logged from ``start`` until now."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReconciledRow:
+    """One (product, customer, dimension, hour): each side's view, and why they disagree (None: they agree)."""
+
+    hour: datetime
+    product_code: str
+    customer: str
+    customer_aws_account_id: str
+    dimension: str
+    accepted: Decimal | None  # units our usage API accepted, billed in this hour
+    events: int
+    sealed: Decimal | None  # the sealed record's quantity (None: not sealed)
+    status: str  # the ledger's status; open / unsealed before the hour is sealed
+    metering_record_id: str | None
+    marketplace: str | None  # what Marketplace answered (Success, DuplicateRecord, CustomerNotSubscribed)
+    cloudtrail: Decimal | None  # units CloudTrail shows AWS billed (a Success result) for it
+    cloudtrail_status: str | None
+    mismatch: str | None = None  # the reason kind, one of the constants above
+    detail: str | None = None  # the reason in words
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    since: datetime
+    until: datetime
+    rows: list[ReconciledRow]
+    cloudtrail_checked: bool  # False when the hours are older than CloudTrail's event history
+
+    @property
+    def mismatches(self) -> list[ReconciledRow]:
+        return [r for r in self.rows if r.mismatch is not None]
+
+
+def _quantity(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _accepted(deps: OperationsDeps, hour: datetime) -> dict[tuple[str, str], MeteringRecord]:
+    events = itertools.chain(deps.usage.events_of_hour(hour), deps.usage.late_events_billed_in(hour))
+    return {(r.product_code, r.key): r for r in aggregate(hour, events, deps.settings.products)}
+
+
+def _trail_index(results: Iterable[TrailResult]) -> dict[tuple[str, str, datetime], list[TrailResult]]:
+    index: dict[tuple[str, str, datetime], list[TrailResult]] = {}
+    for result in results:
+        index.setdefault((result.customer, result.dimension, result.hour), []).append(result)
+    return index
+
+
+def reconcile(
+    deps: OperationsDeps,
+    trail: TrailReader,
+    selection: Selection,
+    *,
+    customer_filter: Callable[[str], bool] | None = None,
+) -> Reconciliation:
+    """Every (product, customer, dimension) hour of ``selection`` that has usage, a record or a CloudTrail result."""
+    now = deps.clock.now()
+    grace = timedelta(seconds=deps.settings.flush_grace_seconds)
+    next_to_seal = deps.metering.next_hour_to_seal()
+    checked = now - selection.since < TRAIL_RETENTION
+    # records of an hour are sent after it closes (up to 24 hours later, a redrive later still): read up to now
+    trail_results = list(trail.metering_results(selection.since)) if checked else []
+    in_range = [t for t in trail_results if selection.since <= t.hour <= selection.until]
+    by_customer = _trail_index(in_range)
+    matched: set[int] = set()
+    rows: list[ReconciledRow] = []
+    for hour in selection.hours():
+        if hour > now:
+            break
+        accepted = _accepted(deps, hour)
+        sealed: dict[tuple[str, str], MeteringEntry] = {}
+        if next_to_seal is not None and hour < next_to_seal:
+            sealed = {(e.record.product_code, e.record.key): e for e in deps.metering.records_of_hour(hour)}
+        hour_closed = closed(hour, now, grace)
+        for key in sorted(set(accepted) | set(sealed)):
+            entry = sealed.get(key)
+            record = entry.record if entry is not None else accepted[key]
+            if not selection.matches(MeteringEntry(record, "")):
+                continue
+            seen = by_customer.get((record.customer, record.dimension, hour), [])
+            matched.update(id(t) for t in seen)
+            rows.append(_row(record, accepted.get(key), entry, seen, hour_closed, checked))
+    for result in in_range:
+        if id(result) in matched or result.status != "Success":
+            continue
+        if customer_filter is not None and not customer_filter(result.customer):
+            continue
+        if selection.dimension is not None and result.dimension != selection.dimension:
+            continue
+        if selection.products is not None and result.product_code not in (None, *selection.products):
+            continue
+        rows.append(_unknown(result))
+    rows.sort(key=lambda r: (r.hour, r.product_code, r.customer_aws_account_id, r.customer, r.dimension))
+    return Reconciliation(since=selection.since, until=selection.until, rows=rows, cloudtrail_checked=checked)
+
+
+def _row(
+    record: MeteringRecord,
+    accepted: MeteringRecord | None,
+    entry: MeteringEntry | None,
+    seen: list[TrailResult],
+    hour_closed: bool,
+    checked: bool,
+) -> ReconciledRow:
+    billed = [t for t in seen if t.status == "Success"]
+    # the record's own result (same MeteringRecordId) if CloudTrail has it, else any Success for it
+    own = [t for t in billed if entry is not None and t.metering_record_id == entry.metering_record_id]
+    shown = next(iter(own or billed or seen), None)
+    status = entry.status if entry is not None else ("unsealed" if hour_closed else "open")
+    row = ReconciledRow(
+        hour=record.hour,
+        product_code=record.product_code,
+        customer=record.customer,
+        customer_aws_account_id=record.customer_aws_account_id,
+        dimension=record.dimension,
+        accepted=accepted.quantity if accepted is not None else None,
+        events=accepted.events if accepted is not None else 0,
+        sealed=entry.record.quantity if entry is not None else None,
+        status=status,
+        metering_record_id=entry.metering_record_id if entry is not None else None,
+        marketplace=MARKETPLACE_ANSWER.get(status),
+        cloudtrail=shown.quantity if shown is not None and shown.status == "Success" else None,
+        cloudtrail_status=shown.status if shown is not None else None,
+    )
+    mismatch, detail = _why(row, entry, billed, own, checked)
+    return replace(row, mismatch=mismatch, detail=detail)
+
+
+def _why(
+    row: ReconciledRow,
+    entry: MeteringEntry | None,
+    billed: list[TrailResult],
+    own: list[TrailResult],
+    checked: bool,
+) -> tuple[str | None, str | None]:
+    accepted = row.accepted if row.accepted is not None else Decimal(0)
+    if row.status == "open":
+        return None, None  # the hour still takes usage: nothing is due yet
+    if entry is None:
+        return NOT_YET_SENT, f"hour closed, not sealed yet: {_quantity(accepted)} units accepted"
+    sealed = entry.record.quantity
+    if sealed != accepted:
+        return QUANTITY_DIFFERS, f"accepted {_quantity(accepted)} units, sealed {_quantity(sealed)}"
+    if entry.status == "pending":
+        return NOT_YET_SENT, "sealed, waiting for the flush to send it"
+    if entry.status == "failed":
+        return FAILED, f"never billed: {entry.reason or 'failed'}"
+    if entry.status in ("duplicate", "not_subscribed"):
+        answer = MARKETPLACE_ANSWER[entry.status]
+        return PARKED, f"Marketplace answered {answer}" + (f" ({entry.reason})" if entry.reason else "")
+    if entry.status == "dry_run":
+        return None, None  # metering_mode dry-run: stored, never billed, by design
+    if entry.status != "sent" or not checked:
+        return None, None
+    if not billed:
+        return ABSENT_FROM_CLOUDTRAIL, (
+            f"Marketplace answered Success ({entry.metering_record_id}) but CloudTrail shows no such result "
+            "(CloudTrail delivers within about 15 minutes: if it was just sent, run again later)"
+        )
+    shown = (own or billed)[0]
+    if shown.quantity != sealed:
+        return QUANTITY_DIFFERS, f"sealed {_quantity(sealed)} units, CloudTrail shows {_quantity(shown.quantity)}"
+    return None, None
+
+
+def _unknown(result: TrailResult) -> ReconciledRow:
+    return ReconciledRow(
+        hour=result.hour,
+        product_code=result.product_code or "",
+        customer=result.customer,
+        customer_aws_account_id=result.customer_aws_account_id or "",
+        dimension=result.dimension,
+        accepted=None,
+        events=0,
+        sealed=None,
+        status="",
+        metering_record_id=result.metering_record_id,
+        marketplace=None,
+        cloudtrail=result.quantity,
+        cloudtrail_status=result.status,
+        mismatch=UNKNOWN_TO_LEDGER,
+        detail=f"AWS billed {_quantity(result.quantity)} units that no record of ours accounts for",
+    )

@@ -1,0 +1,124 @@
+"""``cli reconcile``: the reconciliation as a table (or ``--json``), exit status 1 when anything disagrees, so a
+scheduled job can alarm on it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, TextIO
+
+from operations.queries import Selection, customer_names
+from operations.reconcile import ReconciledRow, Reconciliation, reconcile
+from operations.target import Target, TargetError
+
+COLUMNS: list[tuple[str, str]] = [
+    ("HOUR", "hour"),
+    ("PRODUCT", "product"),
+    ("ACCOUNT", "account"),
+    ("DIMENSION", "dimension"),
+    ("ACCEPTED", "accepted"),
+    ("SEALED", "sealed"),
+    ("STATUS", "status"),
+    ("MARKETPLACE", "marketplace"),
+    ("RECORD ID", "metering_record_id"),
+    ("CLOUDTRAIL", "cloudtrail"),
+    ("MISMATCH", "mismatch"),
+]
+
+
+def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    """The ``reconcile`` subcommand, its window named ``--from``/``--to`` (``--since``/``--until`` also work)."""
+    command = commands.add_parser(
+        "reconcile",
+        parents=[common],
+        help="per customer, dimension and hour: accepted, sealed, Marketplace's answer and CloudTrail; exit 1 on a "
+        "mismatch",
+    )
+    command.add_argument("--from", "--since", dest="since", default="24h", help="ISO time or 90m/6h/2d ago (24h)")
+    command.add_argument("--to", "--until", dest="until", default="0m", help="ISO time or 90m/6h/2d ago (now)")
+    command.add_argument("--product", help="product code")
+    command.add_argument("--customer", help="licence ARN, AWS account id or legacy customer identifier")
+    command.add_argument("--dimension", help="dimension name")
+
+
+def _amount(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+def row_json(row: ReconciledRow) -> dict[str, Any]:
+    return {
+        "hour": row.hour.strftime("%Y-%m-%dT%H:00Z"),
+        "product": row.product_code,
+        "account": row.customer_aws_account_id,
+        "customer": row.customer,
+        "dimension": row.dimension,
+        "accepted": _amount(row.accepted),
+        "events": row.events,
+        "sealed": _amount(row.sealed),
+        "status": row.status,
+        "metering_record_id": row.metering_record_id,
+        "marketplace": row.marketplace,
+        "cloudtrail": _amount(row.cloudtrail),
+        "cloudtrail_status": row.cloudtrail_status,
+        "mismatch": row.mismatch,
+        "detail": row.detail,
+    }
+
+
+def run_reconcile(
+    target: Target, selection: Selection, customer: str | None, as_json: bool, out: TextIO, table: Any
+) -> int:
+    """Print the reconciliation; 1 when any row disagrees, else 0."""
+    if target.trail is None:
+        raise TargetError(f"{target.name} has no CloudTrail to reconcile against")
+    names: set[str] = set()
+    if customer is not None:
+        for known in target.deps.customers.list_all():
+            if selection.customer_keys is not None and known.ref.key in selection.customer_keys:
+                names |= customer_names(known)
+    result = reconcile(
+        target.deps,
+        target.trail(),
+        selection,
+        customer_filter=(lambda c: c in names) if customer is not None else None,
+    )
+    write(result, as_json, out, table)
+    return 1 if result.mismatches else 0
+
+
+def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> None:
+    rows = [row_json(r) for r in result.rows]
+    if as_json:
+        document = {
+            "from": result.since.isoformat(),
+            "to": result.until.isoformat(),
+            "cloudtrail_checked": result.cloudtrail_checked,
+            "mismatches": len(result.mismatches),
+            "rows": rows,
+        }
+        out.write(json.dumps(document, indent=2) + "\n")
+        return
+    out.write((table(rows, COLUMNS) if rows else "no usage, records or CloudTrail results in these hours") + "\n")
+    if not result.cloudtrail_checked:
+        out.write("CloudTrail not checked: these hours are older than its 90 days of event history\n")
+    mismatches = result.mismatches
+    if not mismatches:
+        out.write(f"\n{len(rows)} rows, no mismatches\n")
+        return
+    out.write(f"\n{len(mismatches)} mismatches:\n")
+    listed: Sequence[dict[str, Any]] = [{**row_json(r), "why": f"{r.mismatch}: {r.detail}"} for r in mismatches]
+    out.write(
+        table(
+            listed,
+            [
+                ("HOUR", "hour"),
+                ("ACCOUNT", "account"),
+                ("CUSTOMER", "customer"),
+                ("DIMENSION", "dimension"),
+                ("WHY", "why"),
+            ],
+        )
+        + "\n"
+    )

@@ -1,0 +1,260 @@
+"""``cli reconcile`` against DynamoDB Local and the Marketplace emulator (its CloudTrail event history included), after
+a buyer life with injected faults: zero mismatches where everything was billed, each unbilled or parked record named
+with its reason otherwise, and the exit status a scheduled job alarms on."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from functions.clock import ManualClock
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.repository import DynamoCustomerRepository
+from functions.settings import Dimension, Product, Settings
+from functions.usage.ingest import record_usage
+from functions.usage.store import DynamoUsageStore
+from local.marketplace.testing import EmulatorHandle, usage_record
+from local.tables import FIXED_DATE_RETENTION
+from operations.cli import main
+from operations.target import Target, local_target
+
+START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+PRODUCT = Product(
+    code="reconcile-product",
+    name="Reconcile",
+    dimensions=(Dimension(name="api_calls"), Dimension(name="storage_gb", quantity_type="decimal")),
+)
+ACCOUNTS = ("200000000001", "200000000002", "200000000003")
+
+
+@dataclass
+class Life:
+    settings: Settings
+    clock: ManualClock
+    marketplace: EmulatorHandle
+    subscriptions: list[dict[str, Any]]
+    dynamodb: Any
+    _target: Target | None = None
+
+    def cli(self, *argv: str) -> tuple[int, str, str]:
+        if self._target is None:
+            self._target = local_target(self.settings, credentials={}, clock=self.clock)
+        out, err = io.StringIO(), io.StringIO()
+        target = self._target
+        status = main(list(argv), out=out, err=err, target=lambda _: target)
+        return status, out.getvalue(), err.getvalue()
+
+    def reconcile(self, *argv: str) -> tuple[int, dict[str, Any]]:
+        status, out, err = self.cli("reconcile", *argv, "--json")
+        assert status in (0, 1), err
+        return status, json.loads(out)
+
+    def move_to(self, moment: datetime) -> None:
+        self.clock.set(moment)
+        self.marketplace.admin.set_clock(moment.isoformat().replace("+00:00", "Z"))
+
+    def use(self, account_index: int, dimension: str, quantity: int | str, event_id: str) -> None:
+        subscription = self.subscriptions[account_index]
+        result = record_usage(
+            [
+                {
+                    "event_id": event_id,
+                    "product_code": PRODUCT.code,
+                    "license_arn": subscription["license_arn"],
+                    "customer_aws_account_id": subscription["account_id"],
+                    "dimension": dimension,
+                    "quantity": quantity,
+                    "timestamp": self.clock.now().isoformat(),
+                }
+            ],
+            settings=self.settings,
+            customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
+            store=DynamoUsageStore(
+                self.dynamodb,
+                self.settings.usage_table,
+                shards=self.settings.usage_shards,
+                retention=FIXED_DATE_RETENTION,
+            ),
+            clock=self.clock,
+        )
+        assert list(result.accepted) == [event_id]
+
+    def flush(self) -> dict[str, Any]:
+        status, out, err = self.cli("flush", "--json")
+        assert status == 0, err
+        summary: dict[str, Any] = json.loads(out)
+        return summary
+
+    def ledger(self) -> dict[tuple[str, str, str], Decimal]:
+        return {
+            (r["customer_aws_account_id"], r["dimension"], r["hour"][:13]): Decimal(r["quantity"])
+            for r in self.marketplace.admin.ledger(product_code=PRODUCT.code)
+        }
+
+
+@pytest.fixture
+def life(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Life:
+    test_settings = replace(settings, products=(PRODUCT,), usage_shards=2, marketplace_endpoint=marketplace.url)
+    marketplace.admin.create_product(PRODUCT.code, ["api_calls", "storage_gb"], customer_mode="license")
+    world = Life(test_settings, ManualClock(START), marketplace, [], dynamodb)
+    world.move_to(START)
+    repository = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
+    for account in ACCOUNTS:
+        subscription = marketplace.admin.subscribe(PRODUCT.code, account, start_time="2026-11-25T00:00:00Z")
+        world.subscriptions.append(subscription)
+        repository.put(
+            Customer(
+                ref=CustomerRef(PRODUCT.code, license_arn=subscription["license_arn"]),
+                customer_aws_account_id=account,
+                state=SubscriptionState.ACTIVE,
+                state_changed_at=START - timedelta(days=1),
+                registered_at=START - timedelta(days=1),
+            )
+        )
+    return world
+
+
+def _sides(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (r["hour"][:13], r["account"], r["dimension"], r["accepted"], r["sealed"], r["marketplace"], r["cloudtrail"])
+        for r in rows
+    ]
+
+
+def test_zero_mismatches_when_everything_was_billed_through_faults(life: Life) -> None:
+    # Given a buyer life over two hours
+    life.use(0, "api_calls", 5, "a1")
+    life.use(0, "api_calls", 2, "a2")
+    life.use(1, "storage_gb", "1.5", "b1")
+    life.move_to(START + timedelta(hours=1, minutes=10))
+    life.use(0, "api_calls", 4, "a3")
+    life.use(2, "api_calls", 9, "c1")
+    # whose first flush loses Marketplace's answer once and is throttled once (both sent again, identical)
+    life.marketplace.admin.queue_errors(
+        {"operation": "BatchMeterUsage", "code": "LostResponse"},
+        {"operation": "BatchMeterUsage", "code": "ThrottlingException"},
+    )
+    assert life.flush()["succeeded"] == 2
+    life.move_to(START + timedelta(hours=2, minutes=10))
+    assert life.flush()["succeeded"] == 2
+    # When the operator reconciles the hours
+    status, report = life.reconcile("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T10:00Z")
+    # Then every side agrees, and each figure is the one Marketplace billed
+    assert (status, report["mismatches"], report["cloudtrail_checked"]) == (0, 0, True), report["rows"]
+    ledger = life.ledger()
+    assert _sides(report["rows"]) == [
+        ("2026-11-26T09", ACCOUNTS[0], "api_calls", "7", "7", "Success", "7"),
+        ("2026-11-26T09", ACCOUNTS[1], "storage_gb", "1.5", "1.5", "Success", "1.5"),
+        ("2026-11-26T10", ACCOUNTS[0], "api_calls", "4", "4", "Success", "4"),
+        ("2026-11-26T10", ACCOUNTS[2], "api_calls", "9", "9", "Success", "9"),
+    ]
+    assert {(r["account"], r["dimension"], r["hour"][:13]): Decimal(r["cloudtrail"]) for r in report["rows"]} == ledger
+    # the lost answer's call is in CloudTrail too: AWS received it, so the record is found twice, billed once
+    assert all(r["metering_record_id"] for r in report["rows"])
+    # and the table for people says so
+    status, out, _ = life.cli("reconcile", "--from", "2026-11-26T09:00Z", "--to", "2026-11-26T10:00Z")
+    assert status == 0
+    assert out.splitlines()[0].split()[:6] == ["HOUR", "PRODUCT", "ACCOUNT", "DIMENSION", "ACCEPTED", "SEALED"]
+    assert out.rstrip().endswith("4 rows, no mismatches")
+
+
+def test_each_record_a_fault_left_unbilled_or_parked_is_named_with_its_reason(life: Life) -> None:
+    hour = [START + timedelta(hours=n) for n in range(6)]
+    # Given hour 09: a record Marketplace refuses (the licence)
+    life.use(1, "api_calls", 12, "b1")
+    life.move_to(hour[1] + timedelta(minutes=10))
+    life.marketplace.admin.queue_errors({"operation": "BatchMeterUsage", "code": "InvalidLicenseException"})
+    assert life.flush()["failed"] == {"InvalidLicenseException": 1}
+    # hour 10: one record billed, one a duplicate of a record someone else sent for that customer's hour
+    life.marketplace.metering().batch_meter_usage(
+        UsageRecords=[usage_record(life.subscriptions[2], "api_calls", 99, hour[1])]
+    )
+    life.use(0, "api_calls", 3, "a1")
+    life.use(2, "api_calls", 6, "c1")
+    life.move_to(hour[2] + timedelta(minutes=10))
+    summary = life.flush()
+    assert (summary["succeeded"], summary["failed"]) == (1, {"DuplicateRecord": 1})
+    # hour 11: sent and billed, but CloudTrail has not delivered the call's event yet
+    life.use(0, "storage_gb", "2.25", "a2")
+    life.move_to(hour[3] + timedelta(minutes=10))
+    life.marketplace.admin.put_config(cloudtrail_delivery_delay_seconds=7200)
+    assert life.flush()["succeeded"] == 1
+    # hour 12: closed, not flushed yet
+    life.move_to(hour[3] + timedelta(minutes=20))
+    life.use(1, "storage_gb", "0.5", "b2")
+    life.move_to(hour[4] + timedelta(minutes=10))
+    # When the operator reconciles
+    status, report = life.reconcile("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T12:00Z")
+    # Then it exits 1 and names each record and why
+    assert status == 1
+    named = [(r["hour"][:13], r["account"], r["dimension"], r["mismatch"]) for r in report["rows"] if r["mismatch"]]
+    assert named == [
+        ("2026-11-26T09", ACCOUNTS[1], "api_calls", "failed"),
+        ("2026-11-26T10", ACCOUNTS[2], "api_calls", "parked"),
+        ("2026-11-26T11", ACCOUNTS[0], "storage_gb", "sent but absent from CloudTrail"),
+        ("2026-11-26T12", ACCOUNTS[1], "storage_gb", "not yet sent"),
+    ]
+    assert report["mismatches"] == 4
+    by_reason = {r["mismatch"]: r for r in report["rows"] if r["mismatch"]}
+    assert "InvalidLicenseException" in by_reason["failed"]["detail"]
+    assert "DuplicateRecord" in by_reason["parked"]["detail"]
+    # the duplicate's hour: AWS billed someone else's 99 units, not our 6, and CloudTrail shows it
+    assert (by_reason["parked"]["accepted"], by_reason["parked"]["cloudtrail"]) == ("6", "99")
+    assert (by_reason["not yet sent"]["accepted"], by_reason["not yet sent"]["status"]) == ("0.5", "unsealed")
+    agreed = [r for r in report["rows"] if not r["mismatch"]]
+    assert [(r["hour"][:13], r["account"], r["sealed"], r["cloudtrail"]) for r in agreed] == [
+        ("2026-11-26T10", ACCOUNTS[0], "3", "3")
+    ]
+    # When CloudTrail has delivered and the last hour is flushed, only the refused and the parked one are left
+    life.marketplace.admin.put_config(cloudtrail_delivery_delay_seconds=0)
+    life.move_to(hour[4] + timedelta(minutes=30))
+    assert life.flush()["succeeded"] == 1
+    life.move_to(hour[5] + timedelta(minutes=11))
+    status, report = life.reconcile("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T12:00Z")
+    assert status == 1
+    assert [r["mismatch"] for r in report["rows"] if r["mismatch"]] == ["failed", "parked"]
+    # and the table for people lists them after the rows
+    status, out, _ = life.cli("reconcile", "--from", "2026-11-26T09:00Z", "--to", "2026-11-26T12:00Z")
+    assert status == 1
+    tail = out.split("\n2 mismatches:\n")[1]
+    assert "failed: never billed: InvalidLicenseException" in tail
+    assert "parked: Marketplace answered DuplicateRecord" in tail
+
+
+def test_a_billed_record_our_ledger_does_not_hold_is_a_mismatch(life: Life) -> None:
+    # Given someone else billed one of our customers with our product's credentials, and we had no usage then
+    life.marketplace.metering().batch_meter_usage(
+        UsageRecords=[usage_record(life.subscriptions[1], "storage_gb", "4", START)]
+    )
+    life.move_to(START + timedelta(hours=1, minutes=10))
+    life.flush()
+    status, report = life.reconcile("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T09:00Z")
+    assert status == 1
+    [row] = report["rows"]
+    assert (row["account"], row["cloudtrail"], row["mismatch"]) == (
+        ACCOUNTS[1],
+        "4",
+        "in CloudTrail but not in our ledger",
+    )
+    # a customer filter that names another customer leaves it out
+    status, report = life.reconcile(
+        "--from", "2026-11-26T09:00Z", "--to", "2026-11-26T09:00Z", "--customer", ACCOUNTS[0]
+    )
+    assert (status, report["rows"]) == (0, [])
+
+
+def test_bad_options_exit_2_and_name_them(life: Life) -> None:
+    for argv, named in [
+        (["reconcile", "--from", "yesterday"], "--since: 'yesterday'"),
+        (["reconcile", "--customer", "999999999999"], "unknown customer: '999999999999'"),
+        (["reconcile", "--from", "1h", "--to", "2h"], "is after"),
+    ]:
+        status, out, err = life.cli(*argv)
+        assert (status, out) == (2, ""), argv
+        assert named in err

@@ -1,0 +1,249 @@
+"""The reconciliation's rules on in-memory fakes, and CloudTrail's BatchMeterUsage entry read as AWS documents it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from functions.clock import ManualClock
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.flush.records import MeteringEntry, MeteringRecord
+from functions.settings import Dimension, Product, Settings
+from functions.usage.model import UsageEvent
+from operations.queries import OperationsDeps, select
+from operations.reconcile import TrailResult, reconcile
+from operations.trail import results_of
+from tests.fakes import InMemoryCustomers, InMemoryUsage
+
+NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
+HOUR = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
+PRODUCT = Product(code="unit-product", name="Unit", dimensions=(Dimension(name="api_calls"),))
+LICENCE = "arn:aws:license-manager::1:license:l-abc"
+ACCOUNT = "111122223333"
+
+
+def record(quantity: int) -> MeteringRecord:
+    return MeteringRecord(
+        key=f"{PRODUCT.code}#LICENSE#{LICENCE}#api_calls",
+        hour=HOUR,
+        product_code=PRODUCT.code,
+        customer_key=f"LICENSE#{LICENCE}",
+        customer_aws_account_id=ACCOUNT,
+        dimension="api_calls",
+        quantity=Decimal(quantity),
+        integer=True,
+        license_arn=LICENCE,
+    )
+
+
+class Ledger:
+    def __init__(self, *entries: MeteringEntry) -> None:
+        self.entries = list(entries)
+
+    def next_hour_to_seal(self) -> datetime | None:
+        return HOUR + timedelta(hours=1)
+
+    def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
+        return iter([e for e in self.entries if e.record.hour == hour])
+
+    def pending_count(self) -> int:
+        return 0
+
+    def requeue(self, entry: MeteringEntry) -> bool:
+        return False
+
+
+class Trail:
+    def __init__(self, *results: TrailResult) -> None:
+        self.results = list(results)
+        self.asked: list[datetime] = []
+
+    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+        self.asked.append(start)
+        return iter(self.results)
+
+
+def trail_result(quantity: int, status: str = "Success", record_id: str | None = "m-1") -> TrailResult:
+    return TrailResult(LICENCE, ACCOUNT, "api_calls", HOUR, Decimal(quantity), status, record_id, NOW)
+
+
+def deps(accepted: list[int], *entries: MeteringEntry, now: datetime = NOW) -> OperationsDeps:
+    customers = InMemoryCustomers()
+    customers.put(
+        Customer(
+            ref=CustomerRef(PRODUCT.code, license_arn=LICENCE),
+            customer_aws_account_id=ACCOUNT,
+            state=SubscriptionState.ACTIVE,
+            state_changed_at=NOW,
+        )
+    )
+    usage = InMemoryUsage()
+    usage.add(
+        [
+            UsageEvent(
+                event_id=f"e{index}",
+                product_code=PRODUCT.code,
+                customer_key=f"LICENSE#{LICENCE}",
+                customer_aws_account_id=ACCOUNT,
+                dimension="api_calls",
+                quantity=Decimal(quantity),
+                timestamp=HOUR + timedelta(minutes=index),
+                received_at=HOUR + timedelta(minutes=index),
+                license_arn=LICENCE,
+            )
+            for index, quantity in enumerate(accepted)
+        ]
+    )
+    return OperationsDeps(
+        settings=Settings(products=(PRODUCT,)),
+        customers=customers,
+        usage=usage,
+        metering=Ledger(*entries),
+        clock=ManualClock(now),
+    )
+
+
+def run(ops: OperationsDeps, trail: Trail) -> list[tuple[str | None, str | None]]:
+    result = reconcile(ops, trail, select(ops, since=HOUR, until=HOUR))
+    return [(r.mismatch, r.detail) for r in result.rows]
+
+
+def test_all_sides_agree() -> None:
+    ops = deps([3, 4], MeteringEntry(record(7), "sent", "m-1"))
+    assert run(ops, Trail(trail_result(7))) == [(None, None)]
+
+
+@pytest.mark.parametrize(
+    ("accepted", "entry", "trail", "mismatch", "said"),
+    [
+        (
+            [3, 4],
+            MeteringEntry(record(6), "sent", "m-1"),
+            [trail_result(6)],
+            "quantity differs",
+            "accepted 7 units, sealed 6",
+        ),
+        ([7], MeteringEntry(record(7), "sent", "m-1"), [trail_result(8)], "quantity differs", "CloudTrail shows 8"),
+        ([7], MeteringEntry(record(7), "sent", "m-1"), [], "sent but absent from CloudTrail", "m-1"),
+        (
+            [7],
+            MeteringEntry(record(7), "sent", "m-1"),
+            [trail_result(7, "DuplicateRecord")],
+            "sent but absent from CloudTrail",
+            "m-1",
+        ),
+        ([7], MeteringEntry(record(7), "pending"), [], "not yet sent", "waiting for the flush"),
+        ([7], MeteringEntry(record(7), "failed", None, "TimestampOutOfBounds"), [], "failed", "TimestampOutOfBounds"),
+        ([7], MeteringEntry(record(7), "not_subscribed"), [], "parked", "CustomerNotSubscribed"),
+        ([7], MeteringEntry(record(7), "dry_run"), [], None, None),
+    ],
+)
+def test_each_disagreement_is_named(
+    accepted: list[int], entry: MeteringEntry, trail: list[TrailResult], mismatch: str | None, said: str | None
+) -> None:
+    [(found, detail)] = run(deps(accepted, entry), Trail(*trail))
+    assert found == mismatch
+    assert (detail is None) if said is None else (said in (detail or ""))
+
+
+def test_an_hour_still_taking_usage_is_not_due_and_a_closed_unsealed_one_is() -> None:
+    open_hour = deps([5], now=HOUR + timedelta(minutes=30))
+    open_hour.metering.entries = []  # type: ignore[attr-defined]
+    assert run(open_hour, Trail()) == [(None, None)]
+    closed = deps([5], now=HOUR + timedelta(hours=1, minutes=30))
+    [(mismatch, detail)] = run(closed, Trail())
+    assert mismatch == "not yet sent"
+    assert "5 units accepted" in (detail or "")
+
+
+def test_cloudtrail_is_not_read_for_hours_past_its_90_days() -> None:
+    trail = Trail()
+    ops = deps([7], MeteringEntry(record(7), "sent", "m-1"), now=HOUR + timedelta(days=91))
+    result = reconcile(ops, trail, select(ops, since=HOUR, until=HOUR))
+    assert (result.cloudtrail_checked, trail.asked, result.mismatches) == (False, [], [])
+
+
+# --- CloudTrail's record ------------------------------------------------------------------------------------------
+
+# The seller guide's BatchMeterUsage entry (docs.aws.amazon.com/marketplace/latest/userguide/cloudtrail-logging.html)
+DOCUMENTED = {
+    "eventVersion": "1.05",
+    "eventTime": "2018-04-19T16:32:51Z",
+    "eventSource": "metering-marketplace.amazonaws.com",
+    "eventName": "BatchMeterUsage",
+    "requestParameters": {
+        "usageRecords": [
+            {
+                "dimension": "Dimension1",
+                "timestamp": "Apr 19, 2018 4:32:50 PM",
+                "customerIdentifier": "customer1",
+                "quantity": 1,
+            }
+        ],
+        "productCode": "EXAMPLE_proCode",
+    },
+    "responseElements": {
+        "results": [
+            {
+                "usageRecord": {
+                    "dimension": "Dimension1",
+                    "timestamp": "Apr 19, 2018 4:32:50 PM",
+                    "customerIdentifier": "customer1",
+                    "customerAWSAccountID": "987654321098",
+                    "quantity": 1,
+                },
+                "meteringRecordId": "bEXAMPLE-98f0-4e90-8bd2-bf0EXAMPLE1e",
+                "status": "Success",
+            }
+        ],
+        "unprocessedRecords": [],
+    },
+    "readOnly": False,
+    "eventType": "AwsApiCall",
+}
+
+
+def test_the_documented_entry_is_read() -> None:
+    at = datetime(2018, 4, 19, 16, 32, 51, tzinfo=UTC)
+    [result] = results_of(DOCUMENTED, at)
+    assert result == TrailResult(
+        customer="customer1",
+        customer_aws_account_id="987654321098",
+        dimension="Dimension1",
+        hour=datetime(2018, 4, 19, 16, 0, tzinfo=UTC),
+        quantity=Decimal(1),
+        status="Success",
+        metering_record_id="bEXAMPLE-98f0-4e90-8bd2-bf0EXAMPLE1e",
+        event_time=at,
+        product_code="EXAMPLE_proCode",
+    )
+
+
+def test_a_refused_call_and_other_operations_billed_nothing() -> None:
+    at = datetime(2018, 4, 19, 16, 32, 51, tzinfo=UTC)
+    assert results_of({**DOCUMENTED, "errorCode": "ThrottlingException", "responseElements": None}, at) == []
+    assert results_of({**DOCUMENTED, "eventName": "MeterUsage"}, at) == []
+
+
+def test_a_licence_record_with_a_decimal_quantity_is_read() -> None:
+    usage = {
+        "dimension": "storage_gb",
+        "timestamp": "Nov 26, 2026 12:05:09 AM",
+        "licenseArn": LICENCE,
+        "customerAWSAccountId": ACCOUNT,
+        "quantityAsDecimal": "2.25",
+    }
+    event = {
+        "eventName": "BatchMeterUsage",
+        "responseElements": {"results": [{"usageRecord": usage, "status": "Success"}]},
+    }
+    [result] = results_of(event, NOW)
+    assert (result.customer, result.customer_aws_account_id, result.quantity, result.hour) == (
+        LICENCE,
+        ACCOUNT,
+        Decimal("2.25"),
+        datetime(2026, 11, 26, 0, 0, tzinfo=UTC),
+    )
