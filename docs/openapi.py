@@ -129,6 +129,7 @@ def _form_schemas() -> dict[str, Any]:
             },
             "required": [token],
         },
+        "Form": {"type": "object", "additionalProperties": {"type": "string"}},
         "CompletionForm": {
             "type": "object",
             "description": (
@@ -171,7 +172,11 @@ def _usage_path() -> dict[str, Any]:
                 "415": _json_answer(f"the content type is not {JSON}", "UsageRefused"),
                 "422": _json_answer("an event is invalid (each bad field named): nothing was stored", "UsageRefused"),
                 "429": _json_answer(f"API Gateway's throttle: {retry}, after a pause", "Message"),
-                "500": _json_answer("the usage store refused the batch: sending it again will not help", "Message"),
+                "500": _json_answer(
+                    "API Gateway could not invoke the function (Lambda's throttling is answered 500), or the usage "
+                    f"store refused the batch: {retry}, after a pause (if the store refused it, the seller is alerted)",
+                    "Message",
+                ),
                 "502": _json_answer(f"API Gateway could not run the function: {retry}", "Message"),
                 "503": _json_answer(f"storage is busy: {retry}", "Message"),
                 "504": _json_answer(f"API Gateway timed out: {retry}", "Message"),
@@ -214,32 +219,39 @@ def _explained(operation_id: str) -> dict[str, Any]:
 
 
 def _registration_paths() -> dict[str, Any]:
-    return {
-        "/register": {
-            "post": _form_post(
-                "postRegister",
-                "The fulfillment URL: AWS Marketplace's form post after a buyer subscribes",
-                "RegistrationForm",
-                {
-                    "200": _page("our onboarding page, bound to this buyer by a signed, expiring value"),
-                    "303": _page("on to the seller's own sign-up page (`Location`)"),
-                },
-            ),
-            "get": _explained("getRegister"),
-        },
-        "/register/complete": {
-            "post": _form_post(
-                "postRegisterComplete",
-                "The onboarding form: the buyer's contact details",
-                "CompletionForm",
-                {
-                    "200": _page("the confirmation page"),
-                    "422": _page("the form again, each bad field named"),
-                },
-            ),
-            "get": _explained("getRegisterComplete"),
-        },
+    described = {
+        "/register": _form_post(
+            "postRegister",
+            "The fulfillment URL: AWS Marketplace's form post after a buyer subscribes",
+            "RegistrationForm",
+            {
+                "200": _page("our onboarding page, bound to this buyer by a signed, expiring value"),
+                "303": _page("on to the seller's own sign-up page (`Location`)"),
+            },
+        ),
+        "/register/complete": _form_post(
+            "postRegisterComplete",
+            "The onboarding form: the buyer's contact details",
+            "CompletionForm",
+            {"200": _page("the confirmation page"), "422": _page("the form again, each bad field named")},
+        ),
     }
+    # every route the registration handler serves (its resolver's table): one not described above is a form post
+    # described by its function's docstring, so a new route is in the document as soon as `make docs` runs
+    paths: dict[str, Any] = {}
+    app = registration_handler.app
+    for route in sorted((*app._static_routes, *app._dynamic_routes), key=lambda r: (r.path, r.method)):
+        name = "".join(part.capitalize() for part in route.path.split("/"))
+        method = route.method.lower()
+        if method == "get":
+            operation = _explained(f"get{name}")
+        else:
+            summary = (route.func.__doc__ or route.path).strip().splitlines()[0]
+            operation = described.get(route.path) or _form_post(
+                f"post{name}", summary, "Form", {"200": _page("the page saying it is done")}
+            )
+        paths.setdefault(route.path, {})[method] = operation
+    return paths
 
 
 def openapi() -> dict[str, Any]:

@@ -48,6 +48,7 @@ from stacks.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FLUSH_INTERVAL = 60.0
+OPENAPI = ROOT / "docs" / "openapi.json"
 
 
 # Locally every usage write is in-process and done when its request returns, so the final-usage step needs no
@@ -209,7 +210,29 @@ def control_routes(stack: LocalStack) -> list[Route]:
             return _json_response(400, {"message": f'send {{"advance_seconds": N}}: {error}'})
         return _json_response(200, {"now": moved.isoformat()})
 
-    return [Route("POST", "/_local/flush", flush), Route("POST", "/_local/clock", clock)]
+    def openapi(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return _json_response(200, local_openapi(stack.api_url))
+
+    return [
+        Route("POST", "/_local/flush", flush),
+        Route("POST", "/_local/clock", clock),
+        Route("GET", "/_local/openapi.json", openapi),
+    ]
+
+
+def local_openapi(api_url: str) -> dict[str, Any]:
+    """The API's OpenAPI document as shipped (docs/openapi.json, `make docs`), for this stack: its URL, and the
+    local ``x-api-key`` where AWS takes SigV4."""
+    document: dict[str, Any] = json.loads(OPENAPI.read_text())
+    document["servers"] = [{"url": api_url, "description": "this local stack (`make run`)"}]
+    document["components"]["securitySchemes"] = {
+        "localApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key", "description": "printed by `make run`"}
+    }
+    for item in document["paths"].values():
+        for operation in item.values():
+            if operation.get("security"):
+                operation["security"] = [{"localApiKey": []}]
+    return document
 
 
 def _schedule(every: float, job: Callable[[], Any], stopped: threading.Event) -> threading.Thread:
@@ -281,6 +304,7 @@ def banner(local: LocalStack, flush_interval: float) -> str:
   Marketplace emulator  {local.marketplace.url}/   (buyer page; admin API under /admin/, ledger at /admin/ledger)
   API (fulfillment URL) {api}/register
   Usage API             {api}/usage   (x-api-key: {local.api_key})
+  OpenAPI               {api}/_local/openapi.json
   Flush                 every {flush_interval:g}s; now: curl -X POST {api}/_local/flush -H '{JSON_HEADER}'
   Clock                 move app + emulator: curl -X POST {api}/_local/clock -H '{JSON_HEADER}' -d '{ADVANCE}'
 """
@@ -307,13 +331,15 @@ _DESCRIBED = (
 
 @contextmanager
 def described(local: LocalStack, path: Path) -> Iterator[None]:
-    """Write where the running stack listens to ``path`` (default .run/local.json) for the operator CLI; removed on
-    stop, unless another local stack has written its own there since."""
+    """Write where the running stack listens to ``path`` (default .run/local.json) for the operator CLI and the
+    producer client's local mode (``UsageClient.local()``); removed on stop, unless another local stack has written
+    its own there since."""
     contents = json.dumps(
         {
             "pid": os.getpid(),
             "api_url": local.api_url,
             "marketplace_url": local.marketplace.url,
+            "usage_api_key": local.api_key,  # for the producer client's local mode (usage_client)
             "environment": {name: os.environ[name] for name in _DESCRIBED if name in os.environ},
         },
         indent=2,
