@@ -259,4 +259,6 @@ def registration_routes() -> list[Route]:
         Route("GET", "/register", registration.handler),
         Route("POST", "/register/complete", registration.handler),
         Route("GET", "/register/complete", registration.handler),
+        Route("POST", "/register/tenant", registration.handler),
+        Route("GET", "/register/tenant", registration.handler),
     ]

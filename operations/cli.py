@@ -1,9 +1,10 @@
 """The operator's command line: ``python -m operations.cli COMMAND [options]``.
 
-Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``, ``forget-customer``. Runs against the local
-stack (the default while ``make run`` is up, or when DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME
-[--profile P] [--region R]``). Aligned tables for people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or
-storage failed, 2 the command was wrong (an unknown command, product, customer, dimension or stack; a bad option).
+Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``, ``forget-customer``, ``set-tenant``,
+``reconcile``. Runs against the local stack (the default while ``make run`` is up, or when DYNAMODB_ENDPOINT is set)
+or a deployed stack (``--stack NAME [--profile P] [--region R]``). Aligned tables for people, ``--json`` for
+scripts. Exit status: 0 done, 1 AWS or storage failed (``reconcile``: or a mismatch was found), 2 the command was
+wrong (an unknown command, product, customer, dimension or stack; a bad option).
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ from functions.customers.model import Customer
 from functions.flush.records import MeteringEntry
 from functions.settings import SettingsError
 from functions.storage.errors import StorageError
+from operations import estimates
 from operations.erasure import forget_customer
 from operations.flushing import FlushProgress
 from operations.queries import Selection, UnknownName, customers, parked, select, usage
+from operations.reconcile_cli import add_parser as add_reconcile_parser
+from operations.reconcile_cli import run_reconcile
 from operations.redrive import RedriveOutcome, redrive, refusal
 from operations.target import Target, TargetError, deployed_target, local_settings, local_target
+from operations.tenants import TenantRefused, set_tenant
 
 RUN_FILE = Path(__file__).resolve().parent.parent / ".run" / "local.json"
 _RELATIVE = re.compile(r"^(\d+)([mhd])$")
@@ -89,6 +94,7 @@ def customer_row(customer: Customer) -> dict[str, Any]:
         "state_changed_at": customer.state_changed_at.isoformat(),
         "free_trial": customer.free_trial,
         "agreement_id": customer.agreement_id,
+        "tenant": customer.tenant_id,
     }
 
 
@@ -161,6 +167,14 @@ def parser() -> argparse.ArgumentParser:
     commands = cli.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listed = commands.add_parser("customers", parents=[common], help="customers: state, licence, product, registration")
     listed.add_argument("--product", help="product code")
+    listed.add_argument("--tenant", help="only the customers linked to this tenant id of yours")
+    link = commands.add_parser(
+        "set-tenant", parents=[common], help="link a customer to your own tenant id (cli customers --tenant finds it)"
+    )
+    link.add_argument("customer", help="licence ARN, AWS account id, legacy customer identifier or customer key")
+    link.add_argument("tenant_id", help="your id for the buyer's account")
+    link.add_argument("--product", help="product code (when the account holds several)")
+    link.add_argument("--replace", action="store_true", help="move a customer linked to another tenant")
     commands.add_parser(
         "usage", parents=[common, filters("24h")], help="usage and metering results per customer, dimension, hour"
     )
@@ -183,6 +197,7 @@ def parser() -> argparse.ArgumentParser:
         "--progress", action="store_true", default=None, help="show the progress bar (default: on a tty)"
     )
     shown.add_argument("--no-progress", dest="progress", action="store_false")
+    add_reconcile_parser(commands, common)
     return cli
 
 
@@ -222,7 +237,7 @@ def _redrive_row(outcome: RedriveOutcome) -> dict[str, Any]:
     return {**entry_row(outcome.entry), "outcome": outcome.outcome, "why": outcome.why or None}
 
 
-def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> None:
+def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> int | None:
     def emit(rows: list[dict[str, Any]], columns: Sequence[Column], empty: str) -> None:
         if args.json:
             out.write(json.dumps(rows, indent=2) + "\n")
@@ -231,7 +246,7 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> N
 
     if args.command == "customers":
         emit(
-            [customer_row(c) for c in customers(target.deps, args.product)],
+            [customer_row(c) for c in customers(target.deps, args.product, args.tenant)],
             [
                 ("PRODUCT", "product"),
                 ("ACCOUNT", "account"),
@@ -239,15 +254,36 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> N
                 ("STATE", "state"),
                 ("REGISTERED", "registered_at"),
                 ("STATE SINCE", "state_changed_at"),
+                ("TENANT", "tenant"),
             ],
             "no customers",
         )
-    elif args.command == "usage":
+    elif args.command == "set-tenant":
+        links = set_tenant(target.deps, args.customer, args.tenant_id, product=args.product, replace=args.replace)
         emit(
-            [entry_row(e) for e in usage(target.deps, _selection(args, target))],
-            [*ENTRY_COLUMNS, ("RECORD ID", "metering_record_id"), ("REASON", "reason")],
+            [
+                {**customer_row(k.customer), "tenant": args.tenant_id, "outcome": k.outcome, "previous": k.previous}
+                for k in links
+            ],
+            [
+                ("PRODUCT", "product"),
+                ("CUSTOMER", "customer"),
+                ("TENANT", "tenant"),
+                ("OUTCOME", "outcome"),
+                ("PREVIOUS", "previous"),
+            ],
+            "no such customer",
+        )
+    elif args.command == "usage":
+        used = usage(target.deps, _selection(args, target))
+        emit(
+            [{**entry_row(e), **estimates.row_fields(target.deps.settings, e)} for e in used],
+            [*ENTRY_COLUMNS, ("RECORD ID", "metering_record_id"), ("REASON", "reason"), ("EST.", "estimated_charge")],
             "no usage in these hours",
         )
+        monthly = estimates.monthly_rows(estimates.monthly(target.deps.settings, used))
+        if monthly and not args.json:
+            out.write(f"\n{estimates.LABEL}\n{table(monthly, estimates.MONTHLY_COLUMNS)}\n")
     elif args.command == "failed":
         now = target.deps.clock.now()
         rows = []
@@ -285,6 +321,8 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> N
                     f"{target.deps.clock.now().isoformat()} erased the personal data of {erasure.customer.ref.key}: "
                     f"{', '.join(erasure.fields)}\n"
                 )
+    elif args.command == "reconcile":
+        return run_reconcile(target, _selection(args, target), args.customer, args.json, out, table)
     elif args.command == "flush":
         bar = ProgressBar(err)
         show = err.isatty() if args.progress is None else args.progress
@@ -297,6 +335,7 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> N
         else:
             rows = [{"name": k, "value": json.dumps(v) if isinstance(v, dict) else v} for k, v in summary.items()]
             out.write(table(rows, [("FLUSH", "name"), ("", "value")]) + "\n")
+    return None
 
 
 def main(
@@ -315,14 +354,14 @@ def main(
         return int(exit_.code or 0)
     try:
         chosen = target(args) if target else choose_target(args, os.environ if environ is None else environ)
-        run(args, chosen, out, err)
-    except (UnknownName, CommandError, TargetError, SettingsError) as error:
+        status = run(args, chosen, out, err)
+    except (UnknownName, CommandError, TargetError, SettingsError, TenantRefused) as error:
         err.write(f"error: {error}\n")
         return 2
     except (StorageError, ClientError, BotoCoreError) as error:
         err.write(f"error: {error}\n")
         return 1
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

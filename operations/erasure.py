@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from functions.customers.model import Customer, CustomerRef
-from operations.queries import OperationsDeps, UnknownName, customer_names
+from operations.queries import OperationsDeps, named_customers
 
 
 class ContactKeeper(Protocol):
@@ -35,14 +35,8 @@ def forget_customer(
 ) -> list[Erasure]:
     """Erase the personal data of every customer ``customer`` names (licence ARN, account id, legacy identifier or
     our key; of ``product`` if given)."""
-    if product is not None and deps.settings.product(product) is None:
-        raise UnknownName("product", product, sorted(p.code for p in deps.settings.products))
-    candidates = [c for c in keeper.list_all() if product is None or c.ref.product_code == product]
-    chosen = [c for c in candidates if customer in customer_names(c)]
-    if not chosen:
-        raise UnknownName("customer", customer, sorted({c.customer_aws_account_id for c in candidates}))
     erasures = []
-    for found in sorted(chosen, key=lambda c: (c.ref.product_code, c.ref.key)):
+    for found in named_customers(deps, keeper.list_all(), customer, product):
         if dry_run:
             fields = tuple(sorted(keeper.contact(found.ref)))
             erasures.append(Erasure(found, "would_erase" if fields else "nothing_to_erase", fields))

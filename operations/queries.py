@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from functions.clock import Clock
-from functions.customers.model import Customer
+from functions.customers.model import Customer, CustomerRef
 from functions.flush.aggregate import aggregate
 from functions.flush.records import MeteringEntry
 from functions.flush.service import UsageReader, closed
@@ -34,6 +34,14 @@ class CustomerLister(Protocol):
     def list_all(self) -> Iterator[Customer]: ...
 
 
+class CustomerDirectory(CustomerLister, Protocol):
+    def of_tenant(self, tenant_id: str) -> list[Customer]: ...
+
+    def set_tenant(self, ref: CustomerRef, tenant_id: str, *, replace: bool = False) -> bool:
+        """True if the link changed; TenantConflict if linked to another tenant; ConditionFailed if no customer."""
+        ...
+
+
 class MeteringView(Protocol):
     def next_hour_to_seal(self) -> datetime | None: ...
 
@@ -47,7 +55,7 @@ class MeteringView(Protocol):
 @dataclass(frozen=True)
 class OperationsDeps:
     settings: Settings
-    customers: CustomerLister
+    customers: CustomerDirectory
     usage: UsageReader
     metering: MeteringView
     clock: Clock
@@ -90,6 +98,20 @@ def customer_names(customer: Customer) -> set[str]:
     return names
 
 
+def named_customers(
+    deps: OperationsDeps, listed: Iterable[Customer], customer: str, product: str | None = None
+) -> list[Customer]:
+    """The customers of ``listed`` that ``customer`` names (see ``customer_names``), of ``product`` if given, in a
+    stable order; UnknownName when none."""
+    if product is not None and deps.settings.product(product) is None:
+        raise UnknownName("product", product, sorted(p.code for p in deps.settings.products))
+    candidates = [c for c in listed if product is None or c.ref.product_code == product]
+    chosen = [c for c in candidates if customer in customer_names(c)]
+    if not chosen:
+        raise UnknownName("customer", customer, sorted({c.customer_aws_account_id for c in candidates}))
+    return sorted(chosen, key=lambda c: (c.ref.product_code, c.ref.key))
+
+
 def select(
     deps: OperationsDeps,
     *,
@@ -123,10 +145,12 @@ def select(
     )
 
 
-def customers(deps: OperationsDeps, product: str | None = None) -> list[Customer]:
+def customers(deps: OperationsDeps, product: str | None = None, tenant: str | None = None) -> list[Customer]:
+    """Every customer, or those of ``product``, or those the seller linked to ``tenant``."""
     if product is not None and deps.settings.product(product) is None:
         raise UnknownName("product", product, sorted(p.code for p in deps.settings.products))
-    found = [c for c in deps.customers.list_all() if product is None or c.ref.product_code == product]
+    listed = deps.customers.of_tenant(tenant) if tenant is not None else deps.customers.list_all()
+    found = [c for c in listed if product is None or c.ref.product_code == product]
     return sorted(found, key=lambda c: (c.ref.product_code, c.customer_aws_account_id, c.ref.key))
 
 

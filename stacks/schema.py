@@ -29,7 +29,8 @@ class TableSpec:
 CUSTOMERS = TableSpec(
     logical_name="Customers",
     settings_field="customers_table",
-    indexes=(Index("gsi1", "gsi1pk", "gsi1sk"),),
+    # gsi1: an account's customers; tenant: the customers the seller linked to one of their tenants (sparse)
+    indexes=(Index("gsi1", "gsi1pk", "gsi1sk"), Index("tenant", "tenant_id", "pk")),
     ttl_attribute="expires_at",
 )
 USAGE = TableSpec(

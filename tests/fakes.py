@@ -7,13 +7,14 @@ kept here), so a fake customer is in the state a real one would be.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from functions.customers.model import Customer, CustomerRef
+from functions.customers.model import Customer, CustomerRef, TenantConflict
 from functions.customers.repository import with_lifecycle
 from functions.customers.subjects import BuyerLifecycle, FreeTrialWord, SubjectRecord, buyer_lifecycle
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
@@ -122,6 +123,7 @@ class InMemoryCustomers:
             state_changed_at=stored.state_changed_at,
             registered_at=stored.registered_at,
             announced_activation=stored.announced_activation,
+            tenant_id=stored.tenant_id,
         )
         if registration.free_trial_known_at is None:  # terms not read: what was stored stays
             kept = replace(kept, free_trial=stored.free_trial, free_trial_known_at=stored.free_trial_known_at)
@@ -135,6 +137,18 @@ class InMemoryCustomers:
             return None
         self.contacts[ref.key] = dict(contact)
         return self.stored[ref.key]
+
+    def of_tenant(self, tenant_id: str) -> list[Customer]:
+        return [c for c in self.list_all() if c.tenant_id == tenant_id]
+
+    def set_tenant(self, ref: CustomerRef, tenant_id: str, *, replace: bool = False) -> bool:
+        stored = self.stored.get(ref.key)
+        if stored is None:
+            raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        if stored.tenant_id not in (None, tenant_id) and not replace:
+            raise TenantConflict(stored.tenant_id)
+        self.stored[ref.key] = dataclasses.replace(stored, tenant_id=tenant_id)
+        return stored.tenant_id != tenant_id
 
     def contact(self, ref: CustomerRef) -> dict[str, str]:
         return dict(self.contacts.get(ref.key, {}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,26 @@ def final_usage_cutoff(ending_since: datetime, stored: datetime | None, after: t
     if stored is not None and stored >= ending_since:
         return min(stored, planned)
     return planned
+
+
+TENANT_ID_MAX_LENGTH = 128
+# what a seller's tenant or account id looks like: no spaces or control characters, nothing that needs escaping
+_TENANT_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+
+def tenant_id_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a tenant id, or None."""
+    if not isinstance(value, str) or not _TENANT_ID.match(value):
+        return f"tenant_id must be 1 to {TENANT_ID_MAX_LENGTH} characters of letters, digits and . _ : @ / + = -"
+    return None
+
+
+class TenantConflict(Exception):
+    """The customer is linked to another of the seller's tenants already; ``current`` names it."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__("the customer is linked to another tenant")
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,8 @@ class Customer:
     # lifecycle times already announced to the seller's systems ("Customer Activated" / "Customer Ended")
     announced_activation: datetime | None = None
     announced_end: datetime | None = None
+    # the seller's own name for the buyer's account in their systems (cli set-tenant, or the sign-up page's link)
+    tenant_id: str | None = None
 
     @property
     def meterable(self) -> bool:

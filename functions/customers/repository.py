@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.customers.lifecycle_store import DynamoLifecycleStore, is_lifecycle_item, record_of_item
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.model import Customer, CustomerRef, SubscriptionState, TenantConflict
 from functions.customers.subjects import BuyerLifecycle, SubjectRecord, buyer_lifecycle, buyer_lifecycles
 from functions.storage.dynamodb import batch_get, condition_failed, storage_error
 from functions.storage.errors import ConditionFailed
@@ -37,6 +37,9 @@ FREE_TRIAL_CLAIMED = "free_trial_claimed"
 FREE_TRIAL_KNOWN_AT = "free_trial_known_at"
 # before claims were kept apart, the browser's offer type was stored here, unconfirmed
 UNCONFIRMED_FREE_TRIAL = "free_trial"
+# the seller's tenant id, and the sparse index that finds a tenant's customers by it
+TENANT_ID = "tenant_id"
+TENANT_INDEX = "tenant"
 
 
 def _to_item(customer: Customer) -> dict[str, Any]:
@@ -58,6 +61,7 @@ def _to_item(customer: Customer) -> dict[str, Any]:
         "customer_identifier": ref.customer_identifier,
         "agreement_id": customer.agreement_id,
         "registered_at": customer.registered_at.isoformat() if customer.registered_at else None,
+        TENANT_ID: customer.tenant_id,
     }
     item.update({name: {"S": value} for name, value in optional.items() if value is not None})
     if customer.entitlements:
@@ -108,6 +112,7 @@ def _from_item(item: dict[str, Any]) -> Customer:
         final_usage_cutoff=moment("final_usage_cutoff"),
         announced_activation=moment("announced_activation"),
         announced_end=moment("announced_end"),
+        tenant_id=text(TENANT_ID),
     )
 
 
@@ -197,6 +202,49 @@ class DynamoCustomerRepository:
             return [_from_item(item) for page in pages for item in page["Items"]]
         except ClientError as error:
             raise storage_error(error) from error
+
+    def of_tenant(self, tenant_id: str) -> list[Customer]:
+        """The customers the seller linked to ``tenant_id`` (an index read: a link a moment old may be missing)."""
+        try:
+            pages = self._client.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=TENANT_INDEX,
+                KeyConditionExpression="tenant_id = :tenant",
+                ExpressionAttributeValues={":tenant": {"S": tenant_id}},
+            )
+            found = [_from_item(item) for page in pages for item in page["Items"]]
+        except ClientError as error:
+            raise storage_error(error) from error
+        return [c for c in self.get_many([c.ref for c in found]).values() if c is not None]
+
+    def set_tenant(self, ref: CustomerRef, tenant_id: str, *, replace: bool = False) -> bool:
+        """Link the customer to the seller's ``tenant_id``: True if it changed, False if it was linked to it
+        already. TenantConflict if it is linked to another (unless ``replace``); ConditionFailed if no such
+        customer."""
+        condition = "attribute_exists(pk)"
+        if not replace:
+            condition += " AND (attribute_not_exists(tenant_id) OR tenant_id = :tenant)"
+        try:
+            old = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression="SET tenant_id = :tenant",
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":tenant": {"S": tenant_id}},
+                ReturnValues="UPDATED_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+            current = error.response.get("Item", {}).get(TENANT_ID, {}).get("S")
+            if current is None:
+                raise ConditionFailed(
+                    f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
+                ) from None
+            raise TenantConflict(current) from None
+        previous: str | None = old.get("Attributes", {}).get(TENANT_ID, {}).get("S")
+        return previous != tenant_id
 
     def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool:
         """Record when the leaving buyer's usage stops being taken. Only ever moved earlier for the same ending; a

@@ -1,4 +1,5 @@
-"""The fulfillment URL: ``POST /register`` (AWS Marketplace's form), ``POST /register/complete`` (our form).
+"""The fulfillment URL: ``POST /register`` (AWS Marketplace's form), ``POST /register/complete`` (our form),
+``POST /register/tenant`` (the seller's sign-up page linking the buyer's account to the subscription).
 
 Every answer is an HTML page with the security headers; every failure a page saying what to do next.
 ``GET`` on either route answers 405 with a page explaining the URL (a bookmarked or reloaded page).
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
 from functions.observability import for_stage, logger, metrics, tracer
-from functions.registration import pages
+from functions.registration import pages, signing
 from functions.registration.resolution import (
     AnswerLost,
     ExpiredToken,
@@ -33,6 +34,8 @@ from functions.registration.service import (
     MalformedToken,
     MissingToken,
     RegistrationInProgress,
+    TenantLinkInvalid,
+    TenantTaken,
     UnknownCustomer,
 )
 from functions.settings import get_settings
@@ -90,6 +93,12 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
     ),
     UnknownCustomer: (404, "Subscription not found", "We have no registration for this form. " + _START_AGAIN),
     MarketplaceRejected: (502, "Registration failed", "We could not confirm your subscription. Contact the seller."),
+    TenantLinkInvalid: (
+        400,
+        "Link not valid",
+        "This link was not issued by the seller's sign-up page, or it expired. Return to the sign-up page.",
+    ),
+    TenantTaken: (409, "Already linked", "This subscription is linked to another account. Contact the seller."),
 }
 
 
@@ -178,8 +187,18 @@ def complete() -> Response[str]:
     return _page(200, html)
 
 
+@app.post("/register/tenant")
+def link_tenant() -> Response[str]:
+    """The seller's sign-up page links the buyer's new account to their subscription (see signing.tenant_link)."""
+    fields = _form_fields()
+    registration_wiring.build(get_settings()).registrations.link_tenant(_single(fields, signing.TENANT_LINK_FIELD))
+    html = pages.message("Account linked", "Your AWS Marketplace subscription is linked to your account.")
+    return _page(200, html)
+
+
 @app.get("/register")
 @app.get("/register/complete")
+@app.get("/register/tenant")
 def explain() -> Response[str]:
     html = pages.message(
         "AWS Marketplace registration",

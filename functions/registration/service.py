@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from functions.clock import Clock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.model import Customer, CustomerRef, SubscriptionState, TenantConflict, tenant_id_problem
 from functions.observability import logger, metrics
 from functions.registration import signing
 from functions.registration.forms import ContactForm, parse_contact_form
@@ -55,6 +55,12 @@ class RegistrationStore(Protocol):
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
 
+    def get(self, ref: CustomerRef) -> Customer | None: ...
+
+    def set_tenant(self, ref: CustomerRef, tenant_id: str, *, replace: bool = False) -> bool:
+        """True if the link changed; TenantConflict if linked to another tenant; ConditionFailed if no customer."""
+        ...
+
 
 # Runs ``function(request)`` at most once per registration token (Powertools idempotency in production).
 RunOnce = Callable[[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]], dict[str, Any]]
@@ -90,6 +96,15 @@ class CompletionUsed(ValueError):
 
 class UnknownCustomer(LookupError):
     pass
+
+
+class TenantLinkInvalid(ValueError):
+    """The tenant link was not made with the seller's secret, has expired, or names no valid tenant id."""
+
+
+class TenantTaken(ValueError):
+    """The customer is linked to another of the seller's tenants already; an operator may move it (cli set-tenant
+    --replace)."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +277,36 @@ class Registrations:
         contact = form.contact()
         self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), "contact": contact})
         return Completed(product_name=product_name, customer=customer, contact=contact)
+
+    def link_tenant(self, value: str | None) -> Customer:
+        """Link the customer a seller's tenant link names to the seller's tenant (idempotent)."""
+        try:
+            claims = signing.verify(
+                value or "", secret=self.signing_secret(), purpose=signing.TENANT_LINK, now=self.clock.now().timestamp()
+            )
+            ref = CustomerRef(
+                product_code=str(claims["product_code"]),
+                license_arn=claims.get("license_arn"),
+                customer_identifier=claims.get("customer_identifier"),
+            )
+            tenant_id = claims["tenant_id"]
+        except signing.SignatureExpired as error:
+            raise TenantLinkInvalid(f"{signing.TENANT_LINK_FIELD} has expired") from error
+        except (signing.SignatureInvalid, KeyError, ValueError) as error:
+            raise TenantLinkInvalid(f"{signing.TENANT_LINK_FIELD} is not valid: {error}") from None
+        if (problem := tenant_id_problem(tenant_id)) is not None:
+            raise TenantLinkInvalid(problem)
+        try:
+            self.customers.set_tenant(ref, tenant_id)
+        except ConditionFailed:
+            raise UnknownCustomer(f"no registered customer {ref.key}") from None
+        except TenantConflict:
+            raise TenantTaken("the customer is linked to another tenant") from None
+        customer = self.customers.get(ref)
+        if customer is None:  # erased between the two calls: nothing to answer for
+            raise UnknownCustomer(f"no registered customer {ref.key}")
+        logger.info("customer linked to a tenant", customer=ref.key)
+        return customer
 
     def _product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)

@@ -19,6 +19,11 @@ from typing import Any
 
 COMPLETION = "registration-completion"
 SIGNUP = "seller-signup"
+# the seller's answer: this buyer is our tenant X (made by the seller's sign-up page, see tenant_link)
+TENANT_LINK = "seller-tenant-link"
+# the form field of POST /register/tenant that carries it
+TENANT_LINK_FIELD = "tenant_link"
+TENANT_LINK_TTL_SECONDS = 3600
 # the query parameter of a seller's sign-up URL that carries the signed value
 SIGNUP_PARAMETER = "x-marketplace-registration"
 
@@ -82,3 +87,21 @@ def verify_signup_value(value: str, secret: str, now: float | None = None) -> di
     buyer back to AWS Marketplace's "Set up your account"). A value is valid for ``COMPLETION_TTL_SECONDS``.
     """
     return verify(value, secret=secret, purpose=SIGNUP, now=time.time() if now is None else now)
+
+
+def tenant_link(signup_claims: dict[str, Any], tenant_id: str, secret: str, now: float | None = None) -> str:
+    """For the seller's sign-up page, once it has created the buyer's account: the value to post back as
+    ``tenant_link`` to ``<fulfillment URL>/tenant`` (that is, ``POST /register/tenant``), which links our customer to
+    ``tenant_id`` (``cli customers --tenant`` finds it again).
+
+    ``signup_claims`` are what :func:`verify_signup_value` returned for this buyer (keep them in your session: the
+    link may be made long after the sign-up value itself expired). Signed with the same secret, so only the seller
+    can make one; valid for ``TENANT_LINK_TTL_SECONDS``."""
+    claims = {
+        "product_code": signup_claims["product_code"],
+        "license_arn": signup_claims.get("license_arn"),
+        "customer_identifier": signup_claims.get("customer_identifier"),
+        "tenant_id": tenant_id,
+    }
+    issued = time.time() if now is None else now
+    return sign(claims, secret=secret, purpose=TENANT_LINK, expires_at=issued + TENANT_LINK_TTL_SECONDS)

@@ -46,11 +46,11 @@ class Registration(Construct):
             },
             description="Fulfillment URL: ResolveCustomer, store the buyer, onboarding form",
         )
-        # Exactly the calls the code makes: UpdateItem (upsert, spending the form) on customers and BatchGetItem of
-        # the buyer's lifecycle items (events that came before the registration); PutItem of the form's answers in
-        # the contacts table (personal data apart, in one transaction with the form spent); Powertools idempotency's
-        # get/put/update/delete on its table; one secret read; PutEvents on our bus; ResolveCustomer;
-        # GetAgreementTerms (is the buyer's free trial real).
+        # Exactly the calls the code makes: UpdateItem (upsert, spending the form, the seller's tenant link) on
+        # customers and BatchGetItem of the customer and the buyer's lifecycle items (events that came before the
+        # registration); PutItem of the form's answers in the contacts table (personal data apart, in one transaction
+        # with the form spent); Powertools idempotency's get/put/update/delete on its table; one secret read;
+        # PutEvents on our bus; ResolveCustomer; GetAgreementTerms (is the buyer's free trial real).
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:UpdateItem", "dynamodb:BatchGetItem"], resources=[customers_table.table_arn]
@@ -88,12 +88,16 @@ class Registration(Construct):
         integration = apigateway.LambdaIntegration(self.target)
         register = rest_api.root.add_resource("register")
         complete = register.add_resource("complete")
+        tenant = register.add_resource("tenant")
         self.methods = [
-            resource.add_method(verb, integration) for resource in (register, complete) for verb in ("POST", "GET")
+            resource.add_method(verb, integration)
+            for resource in (register, complete, tenant)
+            for verb in ("POST", "GET")
         ]
         public = (
             "The fulfillment URL is public by AWS Marketplace's design: the buyer's browser posts the registration "
-            "token there. The token (checked by ResolveCustomer) and the HMAC-signed form value are the authorization."
+            "token there. The token (checked by ResolveCustomer) and the HMAC-signed form value (or the seller's "
+            "signed tenant link) are the authorization."
         )
         for method in self.methods:
             acknowledge(method, {"AwsSolutions-APIG4": public, "AwsSolutions-COG4": public})

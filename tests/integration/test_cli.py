@@ -307,3 +307,36 @@ def test_the_erasure_trace_names_the_customer_and_fields_only(ops: Ops) -> None:
     assert f"erased the personal data of {ref.key}: contact_name, email" in trace
     assert "Ada" not in trace
     assert "ada@example.com" not in trace
+
+
+def test_set_tenant_links_a_customer_to_the_sellers_tenant_and_customers_finds_it(ops: Ops) -> None:
+    first, second = (s["license_arn"] for s in ops.subscriptions)
+    # When the operator links the first buyer to the seller's tenant "acme-42"
+    (linked,) = ops.json("set-tenant", ACCOUNTS[0], "acme-42")
+    assert (linked["customer"], linked["tenant"], linked["outcome"], linked["previous"]) == (
+        first,
+        "acme-42",
+        "linked",
+        None,
+    )
+    # Then the tenant finds it, and only it
+    (found,) = ops.json("customers", "--tenant", "acme-42")
+    assert (found["customer"], found["tenant"]) == (first, "acme-42")
+    assert ops.json("customers", "--tenant", "nobody") == []
+    # And linking again changes nothing; another tenant needs --replace, and a bad id is refused naming the field
+    (again,) = ops.json("set-tenant", first, "acme-42")
+    assert again["outcome"] == "unchanged"
+    status, _, error = ops.cli("set-tenant", ACCOUNTS[0], "other-7")
+    assert status == 2
+    assert "linked to another tenant already" in error
+    status, _, error = ops.cli("set-tenant", ACCOUNTS[1], "has space")
+    assert status == 2
+    assert "tenant_id must be" in error
+    assert ops.json("customers", "--tenant", "other-7") == []
+    (moved,) = ops.json("set-tenant", ACCOUNTS[0], "other-7", "--replace")
+    assert (moved["outcome"], moved["previous"]) == ("moved", "acme-42")
+    assert [c["customer"] for c in ops.json("customers", "--tenant", "other-7")] == [first]
+    assert ops.json("customers", "--tenant", "acme-42") == []
+    # And the second buyer was never touched
+    (untouched,) = [c for c in ops.json("customers") if c["customer"] == second]
+    assert untouched["tenant"] is None

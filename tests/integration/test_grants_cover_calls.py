@@ -43,6 +43,7 @@ from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
 from functions.customers.subjects import licence_id
 from functions.handlers import flush, registration, usage
+from functions.registration import signing
 from functions.settings import Settings, settings_environment
 from functions.usage.model import hour_of
 from local.apigateway import LambdaContext, proxy_event
@@ -390,6 +391,11 @@ def test_the_registration_functions_calls_are_granted(
         contact = {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com"}
         done = post_form("/register/complete", {"registration": found.group(1), **contact})
         assert done["statusCode"] == 200, done["body"]
+        # the seller's sign-up page links the buyer to its tenant
+        claims = {"product_code": "grantsreg1", "license_arn": trial["license_arn"]}
+        secret = settings.signing_secret or ""
+        linked = post_form("/register/tenant", {"tenant_link": signing.tenant_link(claims, "tenant-1", secret)})
+        assert linked["statusCode"] == 200, linked["body"]
         # the page reloaded (the first answer replayed), and a token Marketplace does not know (the record freed)
         assert post_form("/register", token)["statusCode"] == 200
         assert post_form("/register", {"x-amzn-marketplace-token": "unknown-token-123"})["statusCode"] == 400

@@ -397,6 +397,53 @@ def test_a_product_with_a_signup_url_redirects_with_a_verifiable_value(harness: 
         signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], "another secret")
 
 
+def test_the_sellers_sign_up_page_links_the_buyer_to_its_tenant_and_only_it_can(harness: Harness) -> None:
+    # Given a buyer sent to the seller's sign-up page with a signed value the page verified
+    subscription = harness.subscribe(REDIRECT_PRODUCT)
+    location = header(harness.register(subscription["registration_token"]), "Location")
+    signup = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)[signing.SIGNUP_PARAMETER][0]
+    claims = signing.verify_signup_value(signup, SECRET)
+    ref = CustomerRef(REDIRECT_PRODUCT, license_arn=subscription["license_arn"])
+
+    def link(value: str) -> dict[str, Any]:
+        return harness.post("/register/tenant", urllib.parse.urlencode({signing.TENANT_LINK_FIELD: value}))
+
+    now = datetime.now(UTC).timestamp()  # the handler's clock (no clock file: the real one)
+    # When a link not made with the seller's secret, an expired one or one naming no valid tenant id arrives
+    forged = signing.tenant_link(claims, "acme-42", "another secret", now=now)
+    expired = signing.tenant_link(claims, "acme-42", SECRET, now=now - signing.TENANT_LINK_TTL_SECONDS - 1)
+    spaced = signing.tenant_link(claims, "acme 42", SECRET, now=now)
+    for value, status, says in [
+        (forged, 400, "Link not valid"),
+        (expired, 400, "Link not valid"),
+        (spaced, 400, "Link not valid"),
+    ]:
+        refused = link(value)
+        assert refused["statusCode"] == status, refused["body"]
+        assert says in refused["body"]
+    # Then nothing was linked
+    customer = harness.customers().get(ref)
+    assert customer is not None
+    assert customer.tenant_id is None
+    # When the page, having created the buyer's account, posts its own signed link (twice: a reload)
+    for _ in range(2):
+        linked = link(signing.tenant_link(claims, "acme-42", SECRET, now=now))
+        assert linked["statusCode"] == 200, linked["body"]
+    # Then the customer carries the tenant, and the tenant finds the customer
+    customer = harness.customers().get(ref)
+    assert customer is not None
+    assert customer.tenant_id == "acme-42"
+    assert [c.ref for c in harness.customers().of_tenant("acme-42")] == [ref]
+    # And a link to another tenant does not move it (an operator can: cli set-tenant --replace)
+    moved = link(signing.tenant_link(claims, "other-7", SECRET, now=now))
+    assert moved["statusCode"] == 409
+    assert "linked to another account" in moved["body"]
+    assert harness.customers().of_tenant("other-7") == []
+    # And a link for a buyer who never registered is a 404
+    stranger = {**claims, "license_arn": subscription["license_arn"] + "0"}
+    assert link(signing.tenant_link(stranger, "acme-42", SECRET, now=now))["statusCode"] == 404
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "says"),
     [
