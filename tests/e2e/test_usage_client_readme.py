@@ -55,7 +55,9 @@ def post_form(url: str, fields: dict[str, str]) -> str:
         return str(response.read().decode())
 
 
-def test_the_readme_example_sends_usage_to_make_runs_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_readme_example_sends_usage_to_make_runs_stack_which_serves_the_openapi_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_file = tmp_path / ".run" / "local.json"  # where `make run` writes it, relative to where the example runs
     with launched(run_file, "--flush-interval=0") as stack:
         api = stack.url("Usage API").removesuffix("/usage")
@@ -76,6 +78,14 @@ def test_the_readme_example_sends_usage_to_make_runs_stack(tmp_path: Path, monke
             return json.loads(out.getvalue())
 
         eventually(customers, lambda rows: [r["state"] for r in rows] == ["active"], "customer state")
+
+        # And the stack serves the API's OpenAPI document, pointed at itself and its local key
+        with urllib.request.urlopen(f"{api}/_local/openapi.json", timeout=30) as response:
+            served = json.load(response)
+        shipped = json.loads((ROOT / "docs" / "openapi.json").read_text())
+        assert served["paths"].keys() == shipped["paths"].keys()
+        assert served["servers"][0]["url"] == api
+        assert served["paths"]["/usage"]["post"]["security"] == [{"localApiKey": []}]
 
         # When README's example runs as printed, from where `make run` was started
         monkeypatch.chdir(tmp_path)
