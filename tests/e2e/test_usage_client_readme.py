@@ -90,7 +90,7 @@ def test_the_readme_example_sends_usage_to_make_runs_stack_which_serves_the_open
         # When README's example runs as printed, from where `make run` was started
         monkeypatch.chdir(tmp_path)
         example = readme_example()
-        namespace: dict[str, Any] = {"LICENSE_ARN": subscription["license_arn"], "BUYER_ACCOUNT": BUYER}
+        namespace: dict[str, Any] = {"LICENSE": subscription["license_arn"], "BUYER": BUYER}
         exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 (README's own example)
 
         # Then the units it sent are stored once, for that buyer
