@@ -26,6 +26,7 @@ ContactKind = Literal["text", "email", "tel"]
 _PRODUCT_CODE = re.compile(r"^[-a-zA-Z0-9/=:_.@]+$")
 _STAGE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 # the onboarding form's own hidden field
 _RESERVED_FIELD_NAMES = frozenset({"registration"})
 MAX_CONTACT_FIELDS = 10
@@ -76,10 +77,32 @@ class Dimension:
     name: str
     # integer dimensions are sent as Quantity, decimal ones as QuantityAsDecimal
     quantity_type: QuantityType = "integer"
+    # the listing's price per unit, for the operator's estimates only (private offers differ): "0.01" or 0.01
+    price: str | float | None = None
+    currency: str = "USD"
 
     def __post_init__(self) -> None:
         _text("name", self.name, min_length=1, max_length=255)
         _choice("quantity_type", self.quantity_type, get_args(QuantityType))
+        if self.price is not None and _unit_price(self.price) is None:
+            raise InvalidField("price", "must be a number of currency units per unit, 0 or more, such as \"0.01\"")
+        if not isinstance(self.currency, str) or not _CURRENCY.match(self.currency):
+            raise InvalidField("currency", "must be a three-letter ISO 4217 code, such as \"USD\"")
+
+    @property
+    def unit_price(self) -> Decimal | None:
+        return None if self.price is None else _unit_price(self.price)
+
+
+def _unit_price(value: object) -> Decimal | None:
+    """``value`` as a finite Decimal of 0 or more; None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and number >= 0 else None
 
 
 @dataclass(frozen=True)
