@@ -55,8 +55,6 @@ class RegistrationStore(Protocol):
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
 
-    def get(self, ref: CustomerRef) -> Customer | None: ...
-
     def set_tenant(self, ref: CustomerRef, tenant_id: str, *, replace: bool = False) -> bool:
         """True if the link changed; TenantConflict if linked to another tenant; ConditionFailed if no customer."""
         ...
@@ -278,7 +276,7 @@ class Registrations:
         self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), "contact": contact})
         return Completed(product_name=product_name, customer=customer, contact=contact)
 
-    def link_tenant(self, value: str | None) -> Customer:
+    def link_tenant(self, value: str | None) -> CustomerRef:
         """Link the customer a seller's tenant link names to the seller's tenant (idempotent)."""
         try:
             claims = signing.verify(
@@ -302,11 +300,8 @@ class Registrations:
             raise UnknownCustomer(f"no registered customer {ref.key}") from None
         except TenantConflict:
             raise TenantTaken("the customer is linked to another tenant") from None
-        customer = self.customers.get(ref)
-        if customer is None:  # erased between the two calls: nothing to answer for
-            raise UnknownCustomer(f"no registered customer {ref.key}")
         logger.info("customer linked to a tenant", customer=ref.key)
-        return customer
+        return ref
 
     def _product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)

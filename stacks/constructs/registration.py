@@ -47,7 +47,7 @@ class Registration(Construct):
             description="Fulfillment URL: ResolveCustomer, store the buyer, onboarding form",
         )
         # Exactly the calls the code makes: UpdateItem (upsert, spending the form, the seller's tenant link) on
-        # customers and BatchGetItem of the customer and the buyer's lifecycle items (events that came before the
+        # customers and BatchGetItem of the buyer's lifecycle items (events that came before the
         # registration); PutItem of the form's answers in the contacts table (personal data apart, in one transaction
         # with the form spent); Powertools idempotency's get/put/update/delete on its table; one secret read;
         # PutEvents on our bus; ResolveCustomer; GetAgreementTerms (is the buyer's free trial real).
