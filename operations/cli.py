@@ -1,10 +1,10 @@
 """The operator's command line: ``python -m operations.cli COMMAND [options]``.
 
 Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``, ``forget-customer``, ``set-tenant``,
-``reconcile``. Runs against the local stack (the default while ``make run`` is up, or when DYNAMODB_ENDPOINT is set)
-or a deployed stack (``--stack NAME [--profile P] [--region R]``). Aligned tables for people, ``--json`` for
-scripts. Exit status: 0 done, 1 AWS or storage failed (``reconcile``: or a mismatch was found), 2 the command was
-wrong (an unknown command, product, customer, dimension or stack; a bad option).
+``reconcile``, ``report``. Runs against the local stack (the default while ``make run`` is up, or when
+DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P] [--region R]``). Aligned tables for
+people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed (``reconcile``: or a mismatch was
+found), 2 the command was wrong (an unknown command, product, customer, dimension or stack; a bad option).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from operations.queries import Selection, UnknownName, customers, parked, select
 from operations.reconcile_cli import add_parser as add_reconcile_parser
 from operations.reconcile_cli import run_reconcile
 from operations.redrive import RedriveOutcome, redrive, refusal
+from operations.report_cli import ReportError, run_report
+from operations.report_cli import add_parser as add_report_parser
 from operations.target import Target, TargetError, deployed_target, local_settings, local_target
 from operations.tenants import TenantRefused, set_tenant
 
@@ -198,6 +200,7 @@ def parser() -> argparse.ArgumentParser:
     )
     shown.add_argument("--no-progress", dest="progress", action="store_false")
     add_reconcile_parser(commands, common)
+    add_report_parser(commands, common)
     return cli
 
 
@@ -323,6 +326,8 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
                 )
     elif args.command == "reconcile":
         return run_reconcile(target, _selection(args, target), args.customer, args.json, out, table)
+    elif args.command == "report":
+        return run_report(target, args.month, args.html, out)
     elif args.command == "flush":
         bar = ProgressBar(err)
         show = err.isatty() if args.progress is None else args.progress
@@ -355,7 +360,7 @@ def main(
     try:
         chosen = target(args) if target else choose_target(args, os.environ if environ is None else environ)
         status = run(args, chosen, out, err)
-    except (UnknownName, CommandError, TargetError, SettingsError, TenantRefused) as error:
+    except (UnknownName, CommandError, TargetError, SettingsError, TenantRefused, ReportError) as error:
         err.write(f"error: {error}\n")
         return 2
     except (StorageError, ClientError, BotoCoreError) as error:

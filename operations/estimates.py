@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from functions.flush.records import MeteringEntry
@@ -36,7 +36,8 @@ def charge(settings: Settings, entry: MeteringEntry) -> tuple[Decimal, str] | No
 
 
 def money(amount: Decimal) -> str:
-    return format(amount.quantize(Decimal("0.01")), "f")
+    """Cents, half up (as an invoice rounds)."""
+    return format(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), "f")
 
 
 def row_fields(settings: Settings, entry: MeteringEntry) -> dict[str, Any]:

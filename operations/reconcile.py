@@ -134,6 +134,7 @@ def reconcile(
         if next_to_seal is not None and hour < next_to_seal:
             sealed = {(e.record.product_code, e.record.key): e for e in deps.metering.records_of_hour(hour)}
         hour_closed = closed(hour, now, grace)
+        hour_sealed = next_to_seal is not None and hour < next_to_seal
         for key in sorted(set(accepted) | set(sealed)):
             entry = sealed.get(key)
             record = entry.record if entry is not None else accepted[key]
@@ -141,7 +142,7 @@ def reconcile(
                 continue
             seen = by_customer.get((record.customer, record.dimension, hour), [])
             matched.update(id(t) for t in seen)
-            rows.append(_row(record, accepted.get(key), entry, seen, hour_closed, checked))
+            rows.append(_row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked))
     for result in in_range:
         if id(result) in matched or result.status != "Success":
             continue
@@ -162,6 +163,7 @@ def _row(
     entry: MeteringEntry | None,
     seen: list[TrailResult],
     hour_closed: bool,
+    hour_sealed: bool,
     checked: bool,
 ) -> ReconciledRow:
     billed = [t for t in seen if t.status == "Success"]
@@ -184,7 +186,7 @@ def _row(
         cloudtrail=shown.quantity if shown is not None and shown.status == "Success" else None,
         cloudtrail_status=shown.status if shown is not None else None,
     )
-    mismatch, detail = _why(row, entry, billed, own, checked)
+    mismatch, detail = _why(row, entry, billed, own, hour_sealed, checked)
     return replace(row, mismatch=mismatch, detail=detail)
 
 
@@ -193,11 +195,15 @@ def _why(
     entry: MeteringEntry | None,
     billed: list[TrailResult],
     own: list[TrailResult],
+    hour_sealed: bool,
     checked: bool,
 ) -> tuple[str | None, str | None]:
     accepted = row.accepted if row.accepted is not None else Decimal(0)
     if row.status == "open":
         return None, None  # the hour still takes usage: nothing is due yet
+    if entry is None and hour_sealed:
+        # usage stored after its hour was sealed (the flush counts it as SealedTotalMismatch): never billed
+        return QUANTITY_DIFFERS, f"accepted {_quantity(accepted)} units, sealed none: stored after its hour was sealed"
     if entry is None:
         return NOT_YET_SENT, f"hour closed, not sealed yet: {_quantity(accepted)} units accepted"
     sealed = entry.record.quantity

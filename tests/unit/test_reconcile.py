@@ -42,9 +42,10 @@ def record(quantity: int) -> MeteringRecord:
 class Ledger:
     def __init__(self, *entries: MeteringEntry) -> None:
         self.entries = list(entries)
+        self.next: datetime | None = HOUR + timedelta(hours=1)
 
     def next_hour_to_seal(self) -> datetime | None:
-        return HOUR + timedelta(hours=1)
+        return self.next
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter([e for e in self.entries if e.record.hour == hour])
@@ -151,12 +152,20 @@ def test_each_disagreement_is_named(
 
 def test_an_hour_still_taking_usage_is_not_due_and_a_closed_unsealed_one_is() -> None:
     open_hour = deps([5], now=HOUR + timedelta(minutes=30))
-    open_hour.metering.entries = []  # type: ignore[attr-defined]
+    open_hour.metering.next = HOUR  # type: ignore[attr-defined]
     assert run(open_hour, Trail()) == [(None, None)]
     closed = deps([5], now=HOUR + timedelta(hours=1, minutes=30))
+    closed.metering.next = HOUR  # type: ignore[attr-defined]
     [(mismatch, detail)] = run(closed, Trail())
     assert mismatch == "not yet sent"
     assert "5 units accepted" in (detail or "")
+
+
+def test_usage_stored_after_its_hour_was_sealed_is_named() -> None:
+    # the hour is sealed without a record for this customer and dimension: the usage was never billed
+    [(mismatch, detail)] = run(deps([5]), Trail())
+    assert mismatch == "quantity differs"
+    assert "stored after its hour was sealed" in (detail or "")
 
 
 def test_cloudtrail_is_not_read_for_hours_past_its_90_days() -> None:
