@@ -37,7 +37,7 @@ PRODUCT = Product(
 )
 ACCOUNTS = ("300000000001", "300000000002", "300000000003")
 # (hours after START, account index, dimension, quantity): a day and a half of three buyers' usage
-USAGE = [
+USAGE: list[tuple[int, int, str, int | str]] = [
     (0, 0, "api_calls", 1200),
     (0, 1, "api_calls", 300),
     (0, 1, "storage_gb", "12.5"),
