@@ -20,6 +20,7 @@ from typing import Any
 from functions.handlers import registration as registration_handler
 from functions.handlers import usage as usage_handler
 from functions.registration import service as registration_service
+from functions.registration import signing
 from functions.usage.schema import MAX_EVENTS, UsageBatchIn
 
 OPENAPI_VERSION = "3.1.0"
@@ -130,6 +131,21 @@ def _form_schemas() -> dict[str, Any]:
             "required": [token],
         },
         "Form": {"type": "object", "additionalProperties": {"type": "string"}},
+        "TenantLinkForm": {
+            "type": "object",
+            "description": "posted by the seller's sign-up page once it has created the buyer's account",
+            "properties": {
+                signing.TENANT_LINK_FIELD: {
+                    "type": "string",
+                    "description": (
+                        "signing.tenant_link(claims, tenant_id, secret): the sign-up value's customer and the "
+                        f"seller's tenant id, HMAC-signed with the registration secret, valid "
+                        f"{signing.TENANT_LINK_TTL_SECONDS} s"
+                    ),
+                },
+            },
+            "required": [signing.TENANT_LINK_FIELD],
+        },
         "CompletionForm": {
             "type": "object",
             "description": (
@@ -234,6 +250,12 @@ def _registration_paths() -> dict[str, Any]:
             "The onboarding form: the buyer's contact details",
             "CompletionForm",
             {"200": _page("the confirmation page"), "422": _page("the form again, each bad field named")},
+        ),
+        "/register/tenant": _form_post(
+            "postRegisterTenant",
+            "The seller's sign-up page links the buyer's account (its tenant id) to the subscription",
+            "TenantLinkForm",
+            {"200": _page("linked (posting the same link again changes nothing)")},
         ),
     }
     # every route the registration handler serves (its resolver's table): one not described above is a form post
