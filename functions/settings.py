@@ -85,9 +85,9 @@ class Dimension:
         _text("name", self.name, min_length=1, max_length=255)
         _choice("quantity_type", self.quantity_type, get_args(QuantityType))
         if self.price is not None and _unit_price(self.price) is None:
-            raise InvalidField("price", "must be a number of currency units per unit, 0 or more, such as \"0.01\"")
+            raise InvalidField("price", 'must be a number of currency units per unit, 0 or more, such as "0.01"')
         if not isinstance(self.currency, str) or not _CURRENCY.match(self.currency):
-            raise InvalidField("currency", "must be a three-letter ISO 4217 code, such as \"USD\"")
+            raise InvalidField("currency", 'must be a three-letter ISO 4217 code, such as "USD"')
 
     @property
     def unit_price(self) -> Decimal | None:

@@ -10,53 +10,28 @@ through :class:`TrailReader` (``operations/trail.py`` is its boto3 adapter), our
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
 
 from functions.flush.aggregate import aggregate
+from functions.flush.audit import (
+    MARKETPLACE_ANSWER,
+    NOT_YET_SENT,
+    QUANTITY_DIFFERS,
+    UNKNOWN_TO_LEDGER,
+    TrailReader,
+    TrailResult,
+    sealed_mismatch,
+    trail_of,
+)
 from functions.flush.records import MeteringEntry, MeteringRecord
 from functions.flush.service import closed
 from operations.queries import OperationsDeps, Selection
 
-# CloudTrail keeps 90 days of event history; an hour older than this (less a day of sending) cannot be checked there
+# CloudTrail keeps 90 days of event history; an hour older than this cannot be checked there
 TRAIL_RETENTION = timedelta(days=90)
-# What Marketplace answered, by the ledger's status
-MARKETPLACE_ANSWER = {
-    "sent": "Success",
-    "duplicate": "DuplicateRecord",
-    "not_subscribed": "CustomerNotSubscribed",
-}
-# the reasons a row is a mismatch
-QUANTITY_DIFFERS = "quantity differs"
-NOT_YET_SENT = "not yet sent"
-FAILED = "failed"
-PARKED = "parked"
-ABSENT_FROM_CLOUDTRAIL = "sent but absent from CloudTrail"
-UNKNOWN_TO_LEDGER = "in CloudTrail but not in our ledger"
-
-
-@dataclass(frozen=True)
-class TrailResult:
-    """One usage record's result in a BatchMeterUsage call CloudTrail logged."""
-
-    customer: str  # licence ARN or legacy customer identifier, as the record named the customer
-    customer_aws_account_id: str | None
-    dimension: str
-    hour: datetime
-    quantity: Decimal
-    status: str  # Success | CustomerNotSubscribed | DuplicateRecord
-    metering_record_id: str | None
-    event_time: datetime
-    product_code: str | None = None  # only when the call named it (legacy customers)
-
-
-class TrailReader(Protocol):
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
-        """Every record result of the BatchMeterUsage calls CloudTrail logged from ``start`` until now."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -166,9 +141,7 @@ def _row(
     hour_sealed: bool,
     checked: bool,
 ) -> ReconciledRow:
-    billed = [t for t in seen if t.status == "Success"]
-    # the record's own result (same MeteringRecordId) if CloudTrail has it, else any Success for it
-    own = [t for t in billed if entry is not None and t.metering_record_id == entry.metering_record_id]
+    billed, own = trail_of(entry, seen) if entry is not None else ([t for t in seen if t.status == "Success"], [])
     shown = next(iter(own or billed or seen), None)
     status = entry.status if entry is not None else ("unsealed" if hour_closed else "open")
     row = ReconciledRow(
@@ -209,26 +182,7 @@ def _why(
     sealed = entry.record.quantity
     if sealed != accepted:
         return QUANTITY_DIFFERS, f"accepted {_quantity(accepted)} units, sealed {_quantity(sealed)}"
-    if entry.status == "pending":
-        return NOT_YET_SENT, "sealed, waiting for the flush to send it"
-    if entry.status == "failed":
-        return FAILED, f"never billed: {entry.reason or 'failed'}"
-    if entry.status in ("duplicate", "not_subscribed"):
-        answer = MARKETPLACE_ANSWER[entry.status]
-        return PARKED, f"Marketplace answered {answer}" + (f" ({entry.reason})" if entry.reason else "")
-    if entry.status == "dry_run":
-        return None, None  # metering_mode dry-run: stored, never billed, by design
-    if entry.status != "sent" or not checked:
-        return None, None
-    if not billed:
-        return ABSENT_FROM_CLOUDTRAIL, (
-            f"Marketplace answered Success ({entry.metering_record_id}) but CloudTrail shows no such result "
-            "(CloudTrail delivers within about 15 minutes: if it was just sent, run again later)"
-        )
-    shown = (own or billed)[0]
-    if shown.quantity != sealed:
-        return QUANTITY_DIFFERS, f"sealed {_quantity(sealed)} units, CloudTrail shows {_quantity(shown.quantity)}"
-    return None, None
+    return sealed_mismatch(entry, billed, own, checked)
 
 
 def _unknown(result: TrailResult) -> ReconciledRow:

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from functions.flush.audit import TrailReader
 from functions.settings import Settings
 from functions.usage.model import HOUR
 from operations.estimates import price_of
 from operations.queries import OperationsDeps, Selection
-from operations.reconcile import ReconciledRow, TrailReader, reconcile
+from operations.reconcile import ReconciledRow, reconcile
 
 TOP_CUSTOMERS = 10
 

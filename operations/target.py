@@ -17,8 +17,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.clock import Clock, SystemClock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
+from functions.flush.audit import TrailReader
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
+from functions.marketplace.cloudtrail import CloudTrailReader
 from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
 from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
@@ -27,8 +29,6 @@ from operations.erasure import ContactKeeper
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
 from operations.metering_view import DynamoMeteringView
 from operations.queries import OperationsDeps, UnknownName
-from operations.reconcile import TrailReader
-from operations.trail import CloudTrailReader
 from stacks.schema import ALL_TABLES
 
 FLUSH_FUNCTION_LOGICAL_ID = "FlushFunction"  # stacks/constructs/flush.py: Flush(stack, "Flush") / "Function"

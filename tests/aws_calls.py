@@ -47,6 +47,7 @@ IAM_PREFIX = {
     "sqs": "sqs",
     "secretsmanager": "secretsmanager",
     "lambda": "lambda",
+    "cloudtrail": "cloudtrail",
 }
 # operations whose IAM action is not named after them
 IAM_ACTION_NAME = {("lambda", "Invoke"): "InvokeFunction"}

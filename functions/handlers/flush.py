@@ -6,18 +6,21 @@ bigger than one invocation is worked through at once; state lives in the meterin
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
+from functions.flush.audit import Finding, TrailUnavailable, audit_hour, settled_hour
 from functions.flush.service import FlushReport, flush_and_continue
 from functions.observability import METRICS_NAMESPACE, SERVICE, for_stage, logger, metrics, tracer
-from functions.settings import get_settings
+from functions.settings import Settings, get_settings
 from functions.wiring import flush as flush_wiring
 
 snapstart.register(flush_wiring.build.cache_clear)  # before the snapshot: see functions.snapstart
+snapstart.register(flush_wiring.audit.cache_clear)
 
 
 def publish(report: FlushReport) -> None:
@@ -46,6 +49,32 @@ def publish(report: FlushReport) -> None:
             default_dimensions={"service": SERVICE, **metrics.default_dimensions},
         ) as metric:
             metric.add_dimension(name="reason", value=reason)
+
+
+def audit_settled_hour(settings: Settings, now: datetime) -> list[Finding] | None:
+    """The reconciliation's check of the hour that closed two hours ago (sent by now, and in CloudTrail): its sealed
+    records against what CloudTrail shows AWS received. Metric ``ReconciliationMismatches`` (its alarm and dashboard
+    widget), or ``ReconciliationUnavailable`` when CloudTrail cannot be read; None then."""
+    hour = settled_hour(now)
+    try:
+        findings = audit_hour(flush_wiring.audit(settings), hour)
+    except TrailUnavailable:
+        logger.exception("reconciliation: CloudTrail could not be read", extra={"hour": hour.isoformat()})
+        metrics.add_metric(name="ReconciliationUnavailable", unit=MetricUnit.Count, value=1)
+        return None
+    metrics.add_metric(name="ReconciliationMismatches", unit=MetricUnit.Count, value=len(findings))
+    for finding in findings:
+        logger.warning(
+            "reconciliation mismatch",
+            extra={
+                "hour": finding.hour.isoformat(),
+                "customer": finding.customer,
+                "dimension": finding.dimension,
+                "mismatch": finding.kind,
+                "detail": finding.detail,
+            },
+        )
+    return findings
 
 
 def summary(report: FlushReport) -> dict[str, Any]:
@@ -78,5 +107,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     publish(report)
     result = summary(report)
+    # once per scheduled or on-demand run (not per continuation), and only where records are billed
+    if run == 0 and not report.skipped and settings.metering_mode == "live":
+        findings = audit_settled_hour(settings, flush_wiring.build(settings).clock.now())
+        result["reconciliation_mismatches"] = None if findings is None else len(findings)
     logger.info("flush finished", extra={**result, "continuation": run})
     return result

@@ -90,6 +90,14 @@ def lambda_client(settings: Settings) -> Any:
 
 
 @cache
+def cloudtrail_client(settings: Settings) -> Any:
+    # the flush's hourly audit reads CloudTrail's event history (LookupEvents); locally the emulator answers it
+    return boto3.client(
+        "cloudtrail", region_name=settings.region, endpoint_url=settings.marketplace_endpoint, config=STANDARD_CONFIG
+    )
+
+
+@cache
 def sqs_client(settings: Settings) -> Any:
     return boto3.client("sqs", region_name=settings.region, endpoint_url=settings.sqs_endpoint, config=STANDARD_CONFIG)
 
@@ -104,5 +112,6 @@ def clear_clients() -> None:
         events_client,
         lambda_client,
         sqs_client,
+        cloudtrail_client,
     ):
         factory.cache_clear()

@@ -10,13 +10,15 @@ from typing import Any
 
 from functions.clock import Clock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
+from functions.flush.audit import AuditDeps
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.records import MeteringGateway
 from functions.flush.service import FlushDeps
+from functions.marketplace.cloudtrail import CloudTrailReader
 from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Settings
-from functions.wiring.aws_clients import dynamodb_client, lambda_client, metering_client
+from functions.wiring.aws_clients import cloudtrail_client, dynamodb_client, lambda_client, metering_client
 from functions.wiring.usage_store import usage_store
 
 
@@ -34,6 +36,15 @@ def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
         gateway=metering_gateway(settings, moment),
         clock=moment,
     )
+
+
+@cache
+def audit(settings: Settings) -> AuditDeps:
+    """The hourly check of one settled hour: the ledger's records of an hour against CloudTrail's event history."""
+    ledger = DynamoMeteringLedger(
+        dynamodb_client(settings), settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
+    )
+    return AuditDeps(entries_of_hour=ledger.entries_of_hour, trail=CloudTrailReader(cloudtrail_client(settings)))
 
 
 def metering_gateway(settings: Settings, clock: Clock, client: Callable[[], Any] | None = None) -> MeteringGateway:

@@ -57,6 +57,9 @@ class Flush(Construct):
         role_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[customers_table.table_arn]))
         if base.bills:
             role_policy(iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"]))
+            # the hourly reconciliation of a settled hour reads CloudTrail's event history (a stage that never bills
+            # has nothing to reconcile and is not granted it)
+            role_policy(iam.PolicyStatement(actions=["cloudtrail:LookupEvents"], resources=["*"]))
         # Continuing a backlog: the function invokes itself. A policy of its own, not the role's default policy
         # (which the function depends on), so naming the function's ARN makes no dependency cycle.
         # The continuation invokes what the schedule invoked: the function, or its SnapStart alias.
@@ -71,8 +74,8 @@ class Flush(Construct):
             self.function,
             {
                 "AwsSolutions-IAM5[Resource::*]": (
-                    "aws-marketplace:BatchMeterUsage (granted when metering live) supports no resource-level "
-                    "permissions (resource must be *); X-Ray's trace actions likewise"
+                    "aws-marketplace:BatchMeterUsage and cloudtrail:LookupEvents (both granted when metering live) "
+                    "support no resource-level permissions (resource must be *); X-Ray's trace actions likewise"
                 ),
             },
         )

@@ -86,6 +86,19 @@ class Monitoring(Construct):
                 "usage landed in an hour after its total was stored (slower than the in-flight margin): not billed",
             ),
             AppAlarm(
+                "ReconciliationMismatch",
+                app_metric("ReconciliationMismatches"),
+                1,
+                "the hourly reconciliation found a sealed record AWS did not bill as sealed, or a billed one we hold "
+                "no record of (cli reconcile names them)",
+            ),
+            AppAlarm(
+                "ReconciliationUnavailable",
+                app_metric("ReconciliationUnavailable"),
+                1,
+                "the hourly reconciliation could not read CloudTrail's event history",
+            ),
+            AppAlarm(
                 "OldestUnsentUsage",
                 app_metric("OldestUnsentHourAgeSeconds", statistic="Maximum"),
                 oldest_unsent_threshold_hours * 3600,
@@ -161,5 +174,9 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Lag: oldest unsent hour (s)",
                 left=[app_metric("OldestUnsentHourAgeSeconds", statistic="Maximum").with_(period=hourly)],
+            ),
+            cloudwatch.GraphWidget(
+                title="Reconciliation mismatches (the hour closed 2 h before each flush, against CloudTrail)",
+                left=[app_metric("ReconciliationMismatches").with_(period=hourly)],
             ),
         )

@@ -77,6 +77,7 @@ def test_grants_are_the_actions_the_code_makes(template: Template) -> None:
         "dynamodb:BatchWriteItem",
         "dynamodb:Scan",
         "aws-marketplace:BatchMeterUsage",
+        "cloudtrail:LookupEvents",
         "lambda:InvokeFunction",
     }
 

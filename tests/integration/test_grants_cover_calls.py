@@ -458,6 +458,7 @@ def test_the_flush_functions_calls_are_granted(
             ("dynamodb:Scan", "Customers"),
             ("dynamodb:UpdateItem", "Metering"),
             ("aws-marketplace:BatchMeterUsage", ANY),
+            ("cloudtrail:LookupEvents", ANY),
             ("lambda:InvokeFunction", ITSELF),
         },
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,6 +17,8 @@ import pytest
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
+from functions.handlers.flush import audit_settled_hour
+from functions.observability import metrics
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import record_usage
 from functions.usage.store import DynamoUsageStore
@@ -258,3 +261,64 @@ def test_bad_options_exit_2_and_name_them(life: Life) -> None:
         status, out, err = life.cli(*argv)
         assert (status, out) == (2, ""), argv
         assert named in err
+
+
+# --- the flush's hourly reconciliation of a settled hour (its metric feeds the dashboard widget and the alarm) -------
+
+
+def _published(capsys: pytest.CaptureFixture[str], name: str) -> list[float]:
+    metrics.flush_metrics()
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    values = [d[name] for d in documents if name in d]
+    return [float(v[0] if isinstance(v, list) else v) for v in values]
+
+
+def test_the_flush_counts_the_mismatches_of_the_hour_that_closed_two_hours_ago(
+    life: Life, handler_environment: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    products = [
+        {
+            "code": PRODUCT.code,
+            "name": PRODUCT.name,
+            "dimensions": [{"name": "api_calls"}, {"name": "storage_gb", "quantity_type": "decimal"}],
+        }
+    ]
+    settings = handler_environment(products)
+    # Given hour 09 billed in full
+    life.use(0, "api_calls", 3, "a1")
+    life.move_to(START + timedelta(hours=1, minutes=10))
+    assert life.flush()["succeeded"] == 1
+    # When the flush checks it three hours on
+    capsys.readouterr()
+    assert audit_settled_hour(settings, START + timedelta(hours=3, minutes=5)) == []
+    assert _published(capsys, "ReconciliationMismatches") == [0.0]
+    # Given hour 10: a record sent whose event CloudTrail has not delivered, and one AWS billed we hold no record of
+    life.marketplace.metering().batch_meter_usage(
+        UsageRecords=[usage_record(life.subscriptions[2], "storage_gb", "4", START + timedelta(hours=1))]
+    )
+    life.use(1, "api_calls", 8, "b1")
+    life.move_to(START + timedelta(hours=2, minutes=10))
+    life.marketplace.admin.put_config(cloudtrail_delivery_delay_seconds=86400)
+    assert life.flush()["succeeded"] == 1
+    # Then its check counts both, names them in the log, and publishes the count
+    findings = audit_settled_hour(settings, START + timedelta(hours=4, minutes=5))
+    assert findings is not None
+    assert sorted((f.customer, f.kind) for f in findings) == sorted(
+        [
+            (life.subscriptions[1]["license_arn"], "sent but absent from CloudTrail"),
+            (life.subscriptions[2]["license_arn"], "in CloudTrail but not in our ledger"),
+        ]
+    )
+    assert _published(capsys, "ReconciliationMismatches") == [2.0]
+
+
+def test_an_unreadable_cloudtrail_is_published_not_raised(
+    life: Life, handler_environment: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    products = [{"code": PRODUCT.code, "name": PRODUCT.name, "dimensions": [{"name": "api_calls"}]}]
+    settings = handler_environment(products)
+    life.marketplace.admin.queue_errors({"operation": "LookupEvents", "code": "AccessDeniedException", "status": 403})
+    capsys.readouterr()
+    assert audit_settled_hour(settings, START + timedelta(hours=3)) is None
+    assert _published(capsys, "ReconciliationUnavailable") == [1.0]
+    assert _published(capsys, "ReconciliationMismatches") == []

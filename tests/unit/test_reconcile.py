@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,12 +11,13 @@ import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.flush.audit import AuditDeps, TrailResult, audit_hour, settled_hour
 from functions.flush.records import MeteringEntry, MeteringRecord
+from functions.marketplace.cloudtrail import results_of
 from functions.settings import Dimension, Product, Settings
 from functions.usage.model import UsageEvent
 from operations.queries import OperationsDeps, select
-from operations.reconcile import TrailResult, reconcile
-from operations.trail import results_of
+from operations.reconcile import reconcile
 from tests.fakes import InMemoryCustomers, InMemoryUsage
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
@@ -256,3 +258,28 @@ def test_a_licence_record_with_a_decimal_quantity_is_read() -> None:
         Decimal("2.25"),
         datetime(2026, 11, 26, 0, 0, tzinfo=UTC),
     )
+
+
+# --- the flush's hourly check of one settled hour (functions.flush.audit) ----------------------------------------
+
+
+def test_the_settled_hour_is_the_one_that_closed_two_hours_ago() -> None:
+    assert settled_hour(datetime(2026, 11, 26, 14, 5, tzinfo=UTC)) == datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
+
+
+def test_the_hourly_audit_counts_each_disagreement_of_its_hour_only() -> None:
+    entries = [
+        MeteringEntry(record(7), "sent", "m-1"),
+        MeteringEntry(replace(record(3), key="k2", dimension="storage_gb"), "failed", None, "TimestampOutOfBounds"),
+    ]
+    other_customer = replace(trail_result(5, record_id="m-9"), customer="arn:aws:license-manager::1:license:l-zzz")
+    earlier_hour = replace(trail_result(7), hour=HOUR - timedelta(hours=1))
+    trail = Trail(trail_result(7), other_customer, earlier_hour)
+    findings = audit_hour(AuditDeps(lambda hour: [e for e in entries if e.record.hour == hour], trail), HOUR)
+    assert [(f.customer, f.dimension, f.kind) for f in findings] == [
+        (LICENCE, "storage_gb", "failed"),
+        ("arn:aws:license-manager::1:license:l-zzz", "api_calls", "in CloudTrail but not in our ledger"),
+    ]
+    assert trail.asked == [HOUR]
+    # all agreeing: nothing to report
+    assert audit_hour(AuditDeps(lambda hour: entries[:1], Trail(trail_result(7))), HOUR) == []
