@@ -147,20 +147,25 @@ def _weighted(common: list[Any], rare: list[Any]) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def usage_events(draw: st.DrawFn) -> dict[str, Any]:
+def usage_events(draw: st.DrawFn, *, valid: bool = False) -> dict[str, Any]:
     """An event from the document's UsageEventIn schema, mostly re-aimed at the customers, dimensions, quantities and
-    times that exist (else nearly every batch would be refused for one of them), sometimes left as generated."""
+    times that exist (else nearly every batch would be refused for one of them), sometimes left as generated;
+    ``valid``: always re-aimed, never at what is refused."""
+
+    def weighted(common: list[Any], rare: list[Any]) -> st.SearchStrategy[Any]:
+        return st.sampled_from(common) if valid else _weighted(common, rare)
+
     event: dict[str, Any] = draw(SCHEMAS.strategy(SCHEMAS.component("UsageEventIn")))
-    if draw(st.integers(0, 9)) == 0:
+    if not valid and draw(st.integers(0, 9)) == 0:
         return event
     for name in ("license_arn", "customer_aws_account_id", "customer_identifier", "allocations"):
         event.pop(name, None)
-    event.update(draw(_weighted(ACTIVE_NAMINGS, REFUSED_NAMINGS)))
-    event["dimension"] = draw(_weighted(["api_calls", "gb"], ["unknown"]))
+    event.update(draw(weighted(ACTIVE_NAMINGS, REFUSED_NAMINGS)))
+    event["dimension"] = draw(weighted(["api_calls", "gb"], ["unknown"]))
     decimals = st.decimals(0, 10**6, places=3, allow_nan=False, allow_infinity=False).map(lambda d: f"{d:f}")
     event["quantity"] = draw(decimals if event["dimension"] == "gb" else st.integers(0, 10**6))
     event["event_id"] = draw(st.sampled_from(["a", "b", "c"]) | st.uuids().map(str))  # repeats within a batch too
-    ago = draw(_weighted([st.integers(-60, 3600)], [st.integers(-3600, 30 * 3600)]).flatmap(lambda s: s))
+    ago = draw(weighted([st.integers(-60, 3600)], [st.integers(-3600, 30 * 3600)]).flatmap(lambda s: s))
     event["timestamp"] = (datetime.now(UTC) - timedelta(seconds=ago)).isoformat()
     return event
 
@@ -177,9 +182,15 @@ def usage_bodies() -> st.SearchStrategy[tuple[bytes, str]]:
         small, too_many.map(lambda e: {"events": e}), SCHEMAS.strategy(SCHEMAS.component("UsageBatchIn")), json_values
     ).map(lambda body: (json.dumps(body).encode(), JSON_TYPE))
     raw = st.tuples(st.binary(max_size=64), st.sampled_from([JSON_TYPE, "text/plain", FORM_TYPE]))
-    # half of the requests a producer's plausible batch (each may hold a bad event), the rest anything
-    return st.integers(0, 1).flatmap(
-        lambda n: small.map(lambda body: (json.dumps(body).encode(), JSON_TYPE)) if n else st.one_of(as_json, raw)
+    valid = st.lists(usage_events(valid=True), min_size=1, max_size=5).map(lambda events: {"events": events})
+    # a third of the requests a producer's plausible batch (each may hold a bad event), a third a batch of valid
+    # events (so stored batches are many, even when a busy store answers some 503), the rest anything
+    return st.integers(0, 2).flatmap(
+        lambda n: (
+            st.one_of(as_json, raw)
+            if n == 0
+            else (small if n == 1 else valid).map(lambda body: (json.dumps(body).encode(), JSON_TYPE))
+        )
     )
 
 
