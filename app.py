@@ -17,6 +17,8 @@ from stacks.constructs.lambda_code import LayerNotBuiltError
 from stacks.constructs.lifecycle import MARKETPLACE_REGION
 from stacks.forwarder_stack import ForwarderStack
 from stacks.metering_stack import MeteringStack
+from stacks.regional_stack import RegionalMeteringStack
+from stacks.schema import CUSTOMERS
 
 
 def build_app(app: cdk.App) -> MeteringStack:
@@ -27,6 +29,14 @@ def build_app(app: cdk.App) -> MeteringStack:
     config = load_config(context)
     region = cdk.Environment(region=config.region) if config.region else None
     stack = MeteringStack(app, config.deployed_name, config=config, env=region)
+    for other in config.regions:
+        RegionalMeteringStack(
+            app,
+            f"{config.deployed_name}-{other}",
+            config=config,
+            customers=stack.tables.by_spec[CUSTOMERS].replica(other),
+            env=cdk.Environment(region=other),
+        )
     if config.region and config.region != MARKETPLACE_REGION:
         ForwarderStack(
             app,

@@ -8,13 +8,14 @@ accept, and a new stack-wide setting is one field there.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from functions.settings import STACK_SETTINGS, InvalidField, Settings
 
 PRODUCTION_STAGE = "prod"
+_REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
 
 
 class ConfigError(ValueError):
@@ -26,7 +27,10 @@ class AppConfig(BaseModel):
 
     stack_name: str = Field(default="MarketplaceMetering", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
     # the main stack's Region; outside us-east-1 a small us-east-1 stack forwards Marketplace's events to it
-    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+    region: str | None = Field(default=None, pattern=_REGION)
+    # more Regions that meter (BatchMeterUsage's quota and dedup are per Region): each gets a metering stack of its
+    # own (usage API, usage and metering tables, flush) reading a replica of the customers table; needs `region`
+    regions: tuple[Annotated[str, Field(pattern=_REGION)], ...] = ()
     flush_schedule: str = Field(default="rate(1 hour)", pattern=r"^(rate|cron)\(.+\)$")
     log_retention_days: int = Field(default=90, ge=1)
     notification_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -50,6 +54,18 @@ class AppConfig(BaseModel):
             # a staging stack metering a real buyer would bill them twice: it goes live only by saying so
             settings.setdefault("metering_mode", "dry-run")
         return {**{k: v for k, v in context.items() if k not in STACK_SETTINGS}, "settings": settings}
+
+    @model_validator(mode="after")
+    def _regions_beside_the_main_one(self) -> AppConfig:
+        if not self.regions:
+            return self
+        if self.region is None:
+            raise ValueError("regions: set `region` too (the main stack's, whose customers table they replicate)")
+        if self.region in self.regions:
+            raise ValueError(f"regions: {self.region} is the main stack's region, which meters already")
+        if len(set(self.regions)) != len(self.regions):
+            raise ValueError("regions: each Region once")
+        return self
 
     @property
     def deployed_name(self) -> str:

@@ -24,9 +24,10 @@ from stacks.schema import CONTACTS, CUSTOMERS, IDEMPOTENCY, METERING, USAGE
 
 class MeteringStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        # with other metering Regions, their stacks read the customers table's replica by a cross-Region reference
+        super().__init__(scope, construct_id, cross_region_references=bool(config.regions) or None, **kwargs)
         self.config = config
-        self.tables = Tables(self, "Tables")
+        self.tables = Tables(self, "Tables", replica_regions=config.regions)
         self.function_base = FunctionBase(
             code=function_code(),
             layer=dependencies_layer(self),

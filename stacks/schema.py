@@ -24,6 +24,8 @@ class TableSpec:
     sort_key: str | None = "sk"
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
+    # replicated to every metering Region (cdk.json `regions`), so each checks buyers locally
+    replicated: bool = False
 
 
 CUSTOMERS = TableSpec(
@@ -32,6 +34,7 @@ CUSTOMERS = TableSpec(
     # gsi1: an account's customers; tenant: the customers the seller linked to one of their tenants (sparse)
     indexes=(Index("gsi1", "gsi1pk", "gsi1sk"), Index("tenant", "tenant_id", "pk")),
     ttl_attribute="expires_at",
+    replicated=True,
 )
 USAGE = TableSpec(
     logical_name="Usage",
@@ -53,6 +56,8 @@ IDEMPOTENCY = TableSpec(
 )
 
 ALL_TABLES = (CUSTOMERS, CONTACTS, USAGE, METERING, IDEMPOTENCY)
+# what a metering stack of another Region keeps for itself (it reads the customers table's replica there)
+REGIONAL_TABLES = (USAGE, METERING)
 
 
 def create_table_request(spec: TableSpec, table_name: str) -> dict[str, object]:

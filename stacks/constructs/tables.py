@@ -17,12 +17,21 @@ def _attribute(name: str) -> dynamodb.Attribute:
 
 
 class Tables(Construct):
-    """One on-demand table per definition: encrypted, point-in-time recovery, retained and protected."""
+    """One on-demand table per definition: encrypted, point-in-time recovery, retained and protected. The replicated
+    ones (the customers table) also live in each of ``replica_regions``."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        specs: tuple[TableSpec, ...] = ALL_TABLES,
+        replica_regions: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
         self.by_spec: dict[TableSpec, dynamodb.TableV2] = {}
-        for spec in ALL_TABLES:
+        for spec in specs:
+            replicas = [dynamodb.ReplicaTableProps(region=region) for region in replica_regions if spec.replicated]
             table = dynamodb.TableV2(
                 self,
                 spec.logical_name,
@@ -36,6 +45,7 @@ class Tables(Construct):
                 deletion_protection=True,
                 removal_policy=RemovalPolicy.RETAIN,
                 time_to_live_attribute=spec.ttl_attribute,
+                replicas=replicas or None,
                 global_secondary_indexes=[
                     dynamodb.GlobalSecondaryIndexPropsV2(
                         index_name=index.name,

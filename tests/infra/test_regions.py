@@ -1,0 +1,143 @@
+"""Metering in several Regions (cdk.json `regions`): the main stack keeps the lifecycle, registration and its own
+metering; each listed Region gets a metering stack of its own (usage API, usage and metering tables, one flush) that
+checks buyers against its Region's replica of the customers table. Personal data stays in the main Region."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from app import build_app
+from stacks.config import ConfigError
+from stacks.schema import CUSTOMERS
+from tests.infra.conftest import cdk_json_context
+from tests.infra.test_least_privilege import WILDCARD_ONLY
+from tests.infra.test_upgrade import REPLACED_BY
+
+MAIN = "us-east-1"
+OTHERS = ("eu-west-1", "ap-southeast-2")
+
+
+def synth(tmp_path: Path, **changes: Any) -> dict[str, dict[str, Any]]:
+    """Each stack's template, by the stack's Region."""
+    context = cdk_json_context()
+    context["marketplace"] = {**context["marketplace"], **changes}
+    app = cdk.App(context=context, outdir=str(tmp_path / "cdk.out"))
+    build_app(app)
+    return {stack.environment.region: stack.template for stack in app.synth().stacks}
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return synth(tmp_path_factory.mktemp("regions"), region=MAIN, regions=list(OTHERS))
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def our_functions(template: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: f
+        for name, f in resources(template, "AWS::Lambda::Function").items()
+        if f["Properties"].get("Handler", "").startswith("functions.")
+    }
+
+
+def statements_of(template: dict[str, Any], function: dict[str, Any]) -> list[dict[str, Any]]:
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_only_the_customers_table_is_replicated_to_every_metering_region(templates: dict[str, Any]) -> None:
+    tables = resources(templates[MAIN], "AWS::DynamoDB::GlobalTable")
+    replicated = {
+        name: sorted(replica["Region"] for replica in table["Properties"]["Replicas"]) for name, table in tables.items()
+    }
+    customers = next(name for name in replicated if name.startswith(f"Tables{CUSTOMERS.logical_name}"))
+    assert replicated.pop(customers) == sorted((MAIN, *OTHERS))
+    # personal data (Contacts), idempotency records and the main Region's own usage and ledger stay where they are
+    assert all(regions == [MAIN] for regions in replicated.values()), replicated
+
+
+def test_each_region_meters_with_its_own_usage_api_tables_and_one_flush(templates: dict[str, Any]) -> None:
+    assert set(templates) == {MAIN, *OTHERS}
+    for region in OTHERS:
+        template = templates[region]
+        handlers = sorted(f["Properties"]["Handler"] for f in our_functions(template).values())
+        assert handlers == ["functions.handlers.flush.handler", "functions.handlers.usage.handler"]
+        tables = resources(template, "AWS::DynamoDB::GlobalTable")
+        assert sorted(name.split("Tables")[1][:5] for name in tables) == ["Meter", "Usage"]
+        assert all([r["Region"] for r in t["Properties"]["Replicas"]] == [region] for t in tables.values())
+        schedules = [
+            r for r in resources(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+        ]
+        assert len(schedules) == 1
+        methods = resources(template, "AWS::ApiGateway::Method")
+        assert [m["Properties"]["AuthorizationType"] for m in methods.values()] == ["AWS_IAM"]
+    # the main stack still meters in its own Region
+    main_handlers = {f["Properties"]["Handler"] for f in our_functions(templates[MAIN]).values()}
+    assert "functions.handlers.flush.handler" in main_handlers
+    assert "functions.handlers.lifecycle.handler" in main_handlers
+
+
+def test_a_regions_functions_reach_only_their_regions_tables_and_the_customers_replica_there(
+    templates: dict[str, Any],
+) -> None:
+    for region in OTHERS:
+        template = templates[region]
+        own_tables = set(resources(template, "AWS::DynamoDB::GlobalTable"))
+        for function in our_functions(template).values():
+            # the customers table, by the name the main stack publishes, in this Region
+            customers_name = function["Properties"]["Environment"]["Variables"]["CUSTOMERS_TABLE"]
+            assert customers_name["Fn::GetStackOutput"]["Region"] == MAIN
+            for statement in statements_of(template, function):
+                actions = {statement["Action"]} if isinstance(statement["Action"], str) else set(statement["Action"])
+                if statement["Resource"] == "*":
+                    assert actions <= WILDCARD_ONLY, actions
+                    continue
+                if not any(a.startswith("dynamodb:") for a in actions):
+                    continue
+                resource = json.dumps(statement["Resource"])
+                on_own_table = any(f'"{name}"' in resource for name in own_tables)
+                on_replica_here = f"arn:aws:dynamodb:{region}:" in resource and "GetStackOutput" in resource
+                assert on_own_table or on_replica_here, (actions, resource)
+                if on_replica_here:  # buyers are read, never written, outside the main Region
+                    assert actions <= {"dynamodb:BatchGetItem", "dynamodb:Scan"}, actions
+
+
+def stateful(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"Type": r["Type"], **{k: r["Properties"][k] for k in REPLACED_BY[r["Type"]] if k in r["Properties"]}}
+        for name, r in template["Resources"].items()
+        if r["Type"] in REPLACED_BY
+    }
+
+
+def test_adding_regions_replaces_nothing_in_the_main_stack(tmp_path: Path, templates: dict[str, Any]) -> None:
+    one_region = synth(tmp_path, region=MAIN)
+    assert list(one_region) == [MAIN]
+    assert stateful(templates[MAIN]) == stateful(one_region[MAIN])
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"regions": ["eu-west-1"]}, "set `region` too"),
+        ({"region": MAIN, "regions": [MAIN]}, "is the main stack's region"),
+        ({"region": MAIN, "regions": ["eu-west-1", "eu-west-1"]}, "each Region once"),
+        ({"region": MAIN, "regions": ["Europe"]}, "marketplace.regions.0"),
+    ],
+)
+def test_a_bad_region_list_is_refused_naming_it(tmp_path: Path, changes: dict[str, Any], says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        synth(tmp_path, **changes)
