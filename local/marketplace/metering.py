@@ -288,7 +288,10 @@ def batch_meter_usage(
             results.append(_result(item.record, str(uuid.uuid4()), "CustomerNotSubscribed"))
             continue
         # Per licence, as AWS dedups: a renewal's new agreement keeps the licence and must not bill an hour twice.
-        key = f"batch|{product.code}|{sub.license_arn}|{item.record['Dimension']}|{iso(hour_of(item.ts))}"
+        # And per Region: a seller metering where usage happens bills each Region's hour on its own.
+        key = (
+            f"batch|{caller.region}|{product.code}|{sub.license_arn}|{item.record['Dimension']}|{iso(hour_of(item.ts))}"
+        )
         existing = world.ledger_record_for(key)
         if existing is not None:
             same = Decimal(existing["quantity"]) == item.quantity

@@ -57,6 +57,26 @@ def test_identical_resend_returns_the_same_metering_record_id(env):
     assert len(env.admin.ledger()) == 1
 
 
+def test_dedup_is_per_region_each_region_billing_its_own_record(env):
+    # AWS's metering guidance: the seller meters where usage happens, a stack per Region; dedup is per Region
+    sub = _subscribe(env)
+    home, europe = env.metering(region="us-east-1"), env.metering(region="eu-west-1")
+    first = _meter(home, [usage_record(sub, "api_calls", 7, NOW)])["Results"][0]
+    there = _meter(europe, [usage_record(sub, "api_calls", 3, NOW)])["Results"][0]
+    again = _meter(europe, [usage_record(sub, "api_calls", 3, NOW)])["Results"][0]
+    changed = _meter(europe, [usage_record(sub, "api_calls", 4, NOW)])["Results"][0]
+    assert (first["Status"], there["Status"], again["Status"], changed["Status"]) == (
+        "Success",
+        "Success",
+        "Success",
+        "DuplicateRecord",
+    )
+    assert there["MeteringRecordId"] != first["MeteringRecordId"]
+    assert again["MeteringRecordId"] == there["MeteringRecordId"]
+    billed = sorted((r["region"], r["quantity"]) for r in env.admin.ledger())
+    assert billed == [("eu-west-1", "3"), ("us-east-1", "7")]
+
+
 def test_changed_quantity_is_a_duplicate_record_and_the_first_stays_billed(env):
     sub = _subscribe(
         env,
