@@ -3,8 +3,11 @@
 - DynamoDB Local with our tables, and the Marketplace emulator with a demo product whose fulfillment URL is ours;
 - a local API Gateway serving every route of the stack by invoking the real handlers with REST proxy events
   (``POST /usage``'s IAM authorization replaced by a local ``x-api-key``);
-- the flush on a schedule, through a local Lambda Invoke stand-in (so its self-continuation works too), and the
-  emulator's lifecycle notifications delivered to our lifecycle handler as SQS messages, as in AWS;
+- the flush on a schedule, through a local Lambda Invoke stand-in (so its self-continuation works too);
+- the emulator's lifecycle notifications routed as in AWS, on moto (``local.routing``): its events put on
+  EventBridge, where the rules of the template we synthesize send what they match to the lifecycle queue (its
+  dead-letter queue and redrive policy as synthesized; legacy SNS topics subscribed likewise), and Lambda's SQS event
+  source (``local.event_source``) handing the queue's batches to our lifecycle handler;
 - one movable clock for the app and the emulator, and ``/_local/`` controls to move it and flush now, so nobody
   waits an hour for one to close.
 
@@ -38,13 +41,17 @@ from functions.clock import FileOffsetClock
 from functions.settings import Settings, settings_environment, settings_from_env
 from local.apigateway import LocalApiGateway, Route, registration_routes
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
+from local.event_source import SqsEventSource
 from local.lambda_service import LocalLambda
 from local.marketplace.clock import clock_move
 from local.marketplace.demo import seed_demo
 from local.marketplace.server import EmulatorServer
-from local.sqs import LocalQueue
+from local.routing import MotoServer, Routing, moto_as_aws, routing_plan, synthesized_templates
+from local.routing import client as routing_client
 from local.tables import create_tables
 from stacks.config import load_config
+from stacks.constructs.lambda_code import LayerNotBuiltError
+from stacks.constructs.lifecycle import HANDLER as LIFECYCLE_HANDLER
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FLUSH_INTERVAL = 60.0
@@ -57,7 +64,7 @@ LOCAL_FINAL_USAGE_DELAY_SECONDS = 5
 
 
 def local_environment(
-    dynamodb_endpoint: str, marketplace_url: str, lambda_url: str, queue: LocalQueue, clock_file: str
+    dynamodb_endpoint: str, marketplace_url: str, lambda_url: str, sqs_endpoint: str, queue_url: str, clock_file: str
 ) -> dict[str, str]:
     """The environment the handlers read their settings from: cdk.json's, as the stack would deploy them (validated
     the same way), pointed at the loopback stand-ins."""
@@ -67,8 +74,8 @@ def local_environment(
         dynamodb_endpoint=dynamodb_endpoint,
         marketplace_endpoint=marketplace_url,
         lambda_endpoint=lambda_url,
-        sqs_endpoint=queue.url,
-        lifecycle_queue_url=queue.queue_url,
+        sqs_endpoint=sqs_endpoint,
+        lifecycle_queue_url=queue_url,
         final_usage_delay_seconds=LOCAL_FINAL_USAGE_DELAY_SECONDS,
         clock_file=clock_file,
         signing_secret=secrets.token_urlsafe(32),
@@ -93,6 +100,8 @@ class LocalStack:
     lambdas: LocalLambda
     api_key: str
     clock_file: Path
+    routing: Routing
+    lifecycle_events: SqsEventSource
 
     @property
     def api_url(self) -> str:
@@ -136,44 +145,6 @@ def scheduled_event() -> dict[str, Any]:
     }
 
 
-def sqs_message(body: dict[str, Any] | str) -> dict[str, Any]:
-    """An SQS event with one message, as the lifecycle queue delivers it to the handler."""
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "local",
-                "body": body if isinstance(body, str) else json.dumps(body),
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": str(int(datetime.now(UTC).timestamp() * 1000)),  # milliseconds, as SQS
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:local-lifecycle",
-                "awsRegion": "us-east-1",
-            }
-        ]
-    }
-
-
-def lifecycle_delivery(lambdas: LocalLambda, settings: Settings) -> Callable[[dict[str, Any]], None]:
-    """Deliver the emulator's notifications as AWS would: EventBridge events for every product, SNS messages
-    only for products whose legacy SNS topics are switched on."""
-    legacy = {p.code for p in settings.products if getattr(p, "legacy_sns", False)}
-
-    def deliver(notification: dict[str, Any]) -> None:
-        body = notification["body"]
-        if notification["channel"] == "sns":
-            message = json.loads(body.get("Message", "{}"))
-            if message.get("product-code") not in legacy:
-                return
-        lambdas.run_async("lifecycle", sqs_message(body))
-
-    return deliver
-
-
 def _json_response(status: int, body: Any) -> dict[str, Any]:
     return {
         "statusCode": status,
@@ -213,10 +184,22 @@ def control_routes(stack: LocalStack) -> list[Route]:
     def openapi(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _json_response(200, local_openapi(stack.api_url))
 
+    def drain(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if refusal := _refused(event):
+            return refusal
+        try:
+            stack.lifecycle_events.drain()
+        except TimeoutError as error:
+            return _json_response(504, {"message": str(error)})
+        source = stack.lifecycle_events
+        return _json_response(200, {"delivered": source.delivered, "failed": source.failed})
+
     return [
         Route("POST", "/_local/flush", flush),
         Route("POST", "/_local/clock", clock),
         Route("GET", "/_local/openapi.json", openapi),
+        # waits until the lifecycle queue has nothing visible and nothing in hand: what was routed is handled
+        Route("POST", "/_local/drain", drain),
     ]
 
 
@@ -253,8 +236,10 @@ def running(
     marketplace_port: int = 3001,
     dynamodb_port: int = 8000,
     flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+    templates: list[dict[str, Any]] | None = None,
 ) -> Iterator[LocalStack]:
-    """Start every part; stop them all on exit, whatever happened."""
+    """Start every part; stop them all on exit, whatever happened. The lifecycle notifications are routed by
+    ``templates`` (default: this checkout's, synthesized)."""
     from functions.handlers import flush, lifecycle, usage
 
     with ExitStack() as stack:
@@ -263,15 +248,12 @@ def running(
         clock_file = scratch / "clock-offset-seconds"
         clock_file.write_text("0")
         lambdas = stack.enter_context(LocalLambda({"flush": flush.handler, "lifecycle": lifecycle.handler}, host))
-        # the lifecycle queue's delayed messages (a leaving buyer's timer) go to the lifecycle function, as in AWS,
-        # their delays measured on the stack's movable clock
-        queue = stack.enter_context(
-            LocalQueue(
-                lambda body: lambdas.run_async("lifecycle", sqs_message(body)),
-                host,
-                clock=FileOffsetClock(str(clock_file)),
-            )
-        )
+        # EventBridge, SNS and SQS on moto, their delays and visibility timeouts on the stack's movable clock
+        moto = stack.enter_context(MotoServer(host))
+        stack.enter_context(moto_as_aws(FileOffsetClock(str(clock_file))))
+        routing = Routing(moto.url, routing_plan(synthesized_templates() if templates is None else templates))
+        routing.provision()
+        source, queue_url = routing.source_queue(LIFECYCLE_HANDLER)
         marketplace = EmulatorServer(host=host, port=marketplace_port)
         api_key = secrets.token_urlsafe(16)
         routes = [*registration_routes(), Route("POST", "/usage", usage.handler, api_key=api_key)]
@@ -279,12 +261,24 @@ def running(
         stack.callback(api.stop)
         seed_demo(marketplace.marketplace, fulfillment_url=f"{api.url}/register")
         stack.enter_context(marketplace)
-        os.environ.update(local_environment(endpoint, marketplace.url, lambdas.url, queue, str(clock_file)))
+        os.environ.update(
+            local_environment(endpoint, marketplace.url, lambdas.url, moto.url, queue_url, str(clock_file))
+        )
         settings = settings_from_env(os.environ)
         create_tables(boto3.client("dynamodb", endpoint_url=endpoint, region_name=settings.region), settings)
-        local = LocalStack(settings, endpoint, marketplace, api, lambdas, api_key, clock_file)
+        # the lifecycle queue's batches to the lifecycle function, as its event source mapping does
+        events = SqsEventSource(
+            routing_client("sqs", moto.url),
+            queue_url,
+            routing.queue_arn(source.queue),
+            lambda event: lambdas.run("lifecycle", event),
+            batch_size=source.batch_size,
+            reports_item_failures=source.reports_item_failures,
+        ).start()
+        stack.callback(events.stop)
+        local = LocalStack(settings, endpoint, marketplace, api, lambdas, api_key, clock_file, routing, events)
         routes.extend(control_routes(local))  # the gateway serves this same list
-        marketplace.add_listener(lifecycle_delivery(lambdas, settings))
+        marketplace.add_listener(routing.emulator_listener())
         stopped = threading.Event()
         stack.callback(stopped.set)
         if flush_interval > 0:
@@ -307,6 +301,8 @@ def banner(local: LocalStack, flush_interval: float) -> str:
   OpenAPI               {api}/_local/openapi.json
   Flush                 every {flush_interval:g}s; now: curl -X POST {api}/_local/flush -H '{JSON_HEADER}'
   Clock                 move app + emulator: curl -X POST {api}/_local/clock -H '{JSON_HEADER}' -d '{ADVANCE}'
+  Event routing         {local.routing.endpoint}  (moto: EventBridge, SNS, SQS; the synthesized rules and queues)
+  Lifecycle queue       wait until handled: curl -X POST {api}/_local/drain -H '{JSON_HEADER}'
 """
 
 
@@ -360,6 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dynamodb-port", type=int, default=8000)
     parser.add_argument("--flush-interval", type=float, default=DEFAULT_FLUSH_INTERVAL, help="seconds; 0: never")
     parser.add_argument("--run-file", type=Path, default=ROOT / ".run" / "local.json", help="for the operator CLI")
+    parser.add_argument(
+        "--template",
+        type=Path,
+        action="append",
+        help="route lifecycle notifications by this synthesized template (repeatable; default: this checkout's)",
+    )
     args = parser.parse_args(argv)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -371,12 +373,13 @@ def main(argv: list[str] | None = None) -> int:
                 marketplace_port=args.marketplace_port,
                 dynamodb_port=args.dynamodb_port,
                 flush_interval=args.flush_interval,
+                templates=[json.loads(path.read_text()) for path in args.template] if args.template else None,
             ) as local,
             described(local, args.run_file),
         ):
             print(banner(local, args.flush_interval), flush=True)
             stopped.wait()
-    except (DynamoDBLocalError, OSError) as error:
+    except (DynamoDBLocalError, OSError, LayerNotBuiltError, LookupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print("stopped", flush=True)
