@@ -70,8 +70,10 @@ test: .venv/.installed layer toolchain dynamodb-local chromium tests/js/node_mod
 unit: .venv/.installed
 	$(PY) -m pytest tests/unit -q
 
+# REGIONS="eu-west-1 ...": also a metering stack of each (as cdk.json `regions` deploys them)
+REGIONS ?=
 run: .venv/.installed dynamodb-local
-	$(PY) -m local.stack
+	$(PY) -m local.stack $(foreach region,$(REGIONS),--region-stack=$(region))
 
 synth: .venv/.installed layer toolchain
 	$(CDK) synth --quiet

@@ -362,7 +362,16 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="route lifecycle notifications by this synthesized template (repeatable; default: this checkout's)",
     )
+    parser.add_argument(
+        "--region-stack",
+        action="append",
+        default=[],
+        metavar="REGION",
+        help="also a metering stack of this Region beside this one (local.region; repeatable)",
+    )
     args = parser.parse_args(argv)
+    from local import region  # it builds on this module
+
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
@@ -376,10 +385,11 @@ def main(argv: list[str] | None = None) -> int:
                 templates=[json.loads(path.read_text()) for path in args.template] if args.template else None,
             ) as local,
             described(local, args.run_file),
+            region.launched(args.region_stack, args.run_file, args.flush_interval) as regional_banners,
         ):
-            print(banner(local, args.flush_interval), flush=True)
+            print(banner(local, args.flush_interval), *regional_banners, sep="\n", flush=True)
             stopped.wait()
-    except (DynamoDBLocalError, OSError, LayerNotBuiltError, LookupError) as error:
+    except (DynamoDBLocalError, OSError, LayerNotBuiltError, LookupError, region.RegionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print("stopped", flush=True)

@@ -7,15 +7,15 @@ from datetime import timedelta
 from typing import Any
 
 from functions.settings import Settings
-from stacks.schema import ALL_TABLES, create_table_request
+from stacks.schema import ALL_TABLES, TableSpec, create_table_request
 
 # Retention for stores that tests and benchmarks build on fixed dates. DynamoDB Local deletes items whose TTL has
 # passed by the real clock, as DynamoDB does, so a short retention on a date days ago would let items vanish mid-test.
 FIXED_DATE_RETENTION = timedelta(days=3650)
 
 
-def create_tables(dynamodb: Any, settings: Settings) -> None:
-    for spec in ALL_TABLES:
+def create_tables(dynamodb: Any, settings: Settings, specs: tuple[TableSpec, ...] = ALL_TABLES) -> None:
+    for spec in specs:
         name = getattr(settings, spec.settings_field)
         dynamodb.create_table(**create_table_request(spec, name))
         if spec.ttl_attribute:

@@ -1,0 +1,94 @@
+"""Two Regions on one machine: `make run`'s stack and a metering stack of eu-west-1 beside it (`python -m
+local.region`, as `make run REGIONS=eu-west-1` starts it), over one customers table. One buyer's usage is billed in
+both, each in its own Region of the emulator's ledger, exactly once each."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.marketplace.admin import AdminClient
+from tests.e2e.local_stack import launched
+from tests.e2e.test_buyer_life import RunningStack, eventually, register_in_a_browser, usage_event
+
+pytestmark = pytest.mark.browser
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def two_regions(tmp_path: Path) -> Iterator[tuple[RunningStack, str, str]]:
+    """The local stack started as `make run REGIONS=eu-west-1` starts it; the Region's usage API and key."""
+    run_file = tmp_path / "local.json"
+    with launched(run_file, "--flush-interval=0", f"--region-stack={REGION}") as started:
+        assert started.process.stdout is not None
+        regional = "".join(iter(started.process.stdout.readline, "\n"))  # printed after the main stack's
+        main_key = re.search(r"x-api-key: (\S+?)\)", started.banner)
+        found = re.search(r"Usage API\s+(http://\S+)/usage\s+\(x-api-key: (\S+?)\)", regional)
+        assert main_key, started.banner
+        assert found, regional
+        main = RunningStack(
+            started.process,
+            started.url("Usage API").removesuffix("/usage"),
+            started.url("Marketplace emulator"),
+            main_key.group(1),
+            run_file,
+        )
+        yield main, found.group(1), found.group(2)
+    # Ctrl-C stops the Region's stack with the main one, cleanly
+    assert started.process.returncode == 0, started.output
+    assert f"Regional metering stack {REGION}" in regional
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_one_buyers_usage_is_billed_in_each_region_where_it_happened(
+    two_regions: tuple[RunningStack, str, str],
+) -> None:
+    stack, regional_url, regional_key = two_regions
+    admin = AdminClient(stack.marketplace_url)
+    # Given a buyer registered through the main stack (us-east-1), and a metering stack in eu-west-1 beside it
+    register_in_a_browser(stack)
+    [customer] = eventually(
+        lambda: stack.cli("customers"), lambda rows: [r["state"] for r in rows] == ["active"], "customer state"
+    )
+    # When the buyer's usage happens in both Regions, in the same hour, with the same event ids
+    now = datetime.now(UTC)
+    stack.post("/usage", {"events": [usage_event("e1", customer, 5, now)]}, {"x-api-key": stack.api_key})
+    events = [usage_event("e1", customer, 3, now), usage_event("e2", customer, 4, now)]
+    status, answer = post(f"{regional_url}/usage", {"events": events}, {"x-api-key": regional_key})
+    assert (status, answer["accepted"]) == (200, 2), answer
+    # and a stranger's usage is refused there as at home: the Region reads the same buyers
+    stranger = {**usage_event("e3", customer, 1, now), "customer_aws_account_id": "999999999999"}
+    status, refused = post(f"{regional_url}/usage", {"events": [stranger]}, {"x-api-key": regional_key})
+    assert status == 422, refused
+    # and the hour closes and each Region's flush runs (twice: a repeat bills nothing more)
+    stack.post("/_local/clock", {"advance_seconds": 3600 + 600})
+    for _ in range(2):
+        stack.post("/_local/flush", {})
+        status, flushed = post(f"{regional_url}/_local/flush", {})
+        assert status == 200, flushed
+    # Then each Region billed its own usage once, in its own Region of the ledger
+    billed = sorted((r["region"], r["dimension"], r["quantity"]) for r in admin.ledger())
+    assert billed == [("eu-west-1", "api_calls", "7"), ("us-east-1", "api_calls", "5")]
+    calls = admin.calls(operation="BatchMeterUsage")
+    assert {c["region"] for c in calls} == {"us-east-1", "eu-west-1"}
