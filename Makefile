@@ -72,7 +72,8 @@ unit: .venv/.installed
 
 # REGIONS="eu-west-1 ...": also a metering stack of each (as cdk.json `regions` deploys them)
 REGIONS ?=
-run: .venv/.installed dynamodb-local
+# the layer and CDK's toolchain: make run routes notifications by the template it synthesizes (local/routing.py)
+run: .venv/.installed dynamodb-local layer toolchain
 	$(PY) -m local.stack $(foreach region,$(REGIONS),--region-stack=$(region))
 
 synth: .venv/.installed layer toolchain

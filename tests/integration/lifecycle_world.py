@@ -1,13 +1,17 @@
-"""A seller's world for lifecycle tests: the real handlers over DynamoDB Local, the emulator, and the lifecycle queue's
-local stand-in, with one movable clock for the app and the emulator so a leaving buyer's final hour takes no hour.
+"""A seller's world for lifecycle tests: the real handlers over DynamoDB Local, the emulator, and a lifecycle queue on
+moto's SQS (one server per test session, a queue per world), with one movable clock for the app, the emulator and
+moto, so a leaving buyer's final hour takes no hour.
 
 Notifications reach the lifecycle handler inside real SQS records, as AWS delivers them; the queue's delayed
-messages (a leaving buyer's timer) are delivered when the test says, once the moved clock has passed their delay.
+messages (a leaving buyer's timer) are received and handled when the test says, as Lambda's SQS event source would
+(``local.event_source``), once the moved clock has passed their delay.
 """
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,9 +29,20 @@ from functions.usage.ingest import IngestResult, record_usage
 from functions.wiring import lifecycle as lifecycle_wiring
 from functions.wiring.usage_store import usage_store
 from local.apigateway import LambdaContext, proxy_event
+from local.event_source import SqsEventSource
 from local.marketplace.testing import EmulatorHandle
-from local.sqs import LocalQueue
+from local.routing import MotoServer, moto_as_aws
+from local.routing import client as routing_client
 from tests.aws_corpus import sqs_event
+
+
+@dataclass(frozen=True)
+class TimerQueue:
+    """The world's lifecycle queue on moto."""
+
+    sqs: Any
+    url: str
+    arn: str
 
 
 @dataclass
@@ -35,7 +50,7 @@ class LifecycleWorld:
     settings: Settings
     marketplace: EmulatorHandle
     dynamodb: Any
-    queue: LocalQueue
+    queue: TimerQueue
     clock_file: Path
     seen: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -59,10 +74,12 @@ class LifecycleWorld:
         self.marketplace.admin.advance_clock(seconds)
 
     def handle(self, bodies: list[dict[str, Any] | str]) -> dict[str, Any]:
-        """One SQS batch through the lifecycle handler; item failures are kept in ``failures``."""
-        response: dict[str, Any] = lifecycle.handler(
-            sqs_event(bodies, sent_at=self.clock.now()), LambdaContext(function_name="lifecycle")
-        )
+        """One SQS batch of these bodies through the lifecycle handler."""
+        return self.invoke(sqs_event(bodies, sent_at=self.clock.now()))
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The lifecycle handler with one SQS event; item failures are kept in ``failures``."""
+        response: dict[str, Any] = lifecycle.handler(event, LambdaContext(function_name="lifecycle"))
         self.failures.extend(response["batchItemFailures"])
         return response
 
@@ -80,10 +97,10 @@ class LifecycleWorld:
 
     def run_timers(self) -> int:
         """Deliver the queue's messages whose delay has passed on the moved clock, until none is due."""
+        source = SqsEventSource(self.queue.sqs, self.queue.url, self.queue.arn, self.invoke)
         delivered = 0
-        while due := self.queue.due():
-            self.handle(list(due))
-            delivered += len(due)
+        while received := source.poll_once():
+            delivered += received
         return delivered
 
     def pass_time(self, seconds: float, step: float = 300) -> None:
@@ -149,11 +166,15 @@ def lifecycle_world(
 ) -> Iterator[LifecycleWorld]:
     clock_file = scratch / "clock-offset-seconds"
     clock_file.write_text("0")
-    with LocalQueue(clock=FileOffsetClock(str(clock_file))) as queue:
+    endpoint = _moto().url
+    sqs = routing_client("sqs", endpoint)
+    name = f"lifecycle-{uuid.uuid4().hex[:12]}"
+    queue = TimerQueue(sqs, sqs.create_queue(QueueName=name)["QueueUrl"], f"arn:aws:sqs:us-east-1:123456789012:{name}")
+    with moto_as_aws(FileOffsetClock(str(clock_file))):
         settings = configure(
             products,
-            SQS_ENDPOINT=queue.url,
-            LIFECYCLE_QUEUE_URL=queue.queue_url,
+            SQS_ENDPOINT=endpoint,
+            LIFECYCLE_QUEUE_URL=queue.url,
             CLOCK_FILE=str(clock_file),
             SIGNING_SECRET="lifecycle-test-secret",
             USAGE_SHARDS="2",
@@ -162,6 +183,12 @@ def lifecycle_world(
             **variables,
         )
         yield LifecycleWorld(settings, marketplace, dynamodb, queue, clock_file)
+
+
+@functools.cache
+def _moto() -> MotoServer:
+    """One moto server for the test session (its thread ends with the process)."""
+    return MotoServer().start()
 
 
 def now() -> datetime:

@@ -2,7 +2,7 @@
 
 The roles say they grant "exactly the calls the code makes"; here the code's calls are recorded rather than read:
 each handler runs representative flows in-process, as Lambda invokes it, against DynamoDB Local, the Marketplace
-emulator and the loopback stand-ins (SQS, Lambda, EventBridge), with botocore event hooks on boto3's default session
+emulator, moto's SQS and the loopback stand-ins (Lambda, EventBridge), with botocore hooks on boto3's default session
 recording every call (tests/aws_calls.py). Each call is then looked up in the stack's template: the IAM action it
 needs (``<prefix>:<Operation>``) must be allowed, by that function's own role, on the resource the call names, which
 is found the way the deployed function finds it, through the environment variable the template gives the function
@@ -470,10 +470,10 @@ class RecordedWorld(LifecycleWorld):
 
     recorder: CallRecorder | None = None
 
-    def handle(self, bodies: list[dict[str, Any] | str]) -> dict[str, Any]:
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         assert self.recorder is not None
         with self.recorder.invoking("lifecycle"):
-            return super().handle(bodies)
+            return super().invoke(event)
 
     def register(self, token: str) -> None:
         assert self.recorder is not None
