@@ -140,3 +140,13 @@ def test_controls_still_work_for_the_readme_commands(stack: LaunchedStack, tmp_p
     assert "now" in moved
     status, flushed = call(f"{api(stack)}/_local/flush", body=b"{}", **JSON)
     assert (status, flushed["failed"]) == (200, {})
+
+
+def test_the_drain_control_refuses_other_sites_and_answers_what_the_handler_got(stack: LaunchedStack) -> None:
+    drain = f"{api(stack)}/_local/drain"
+    assert call(drain, body=b"{}", **{**JSON, "Origin": "https://evil.example"})[0] == 403
+    assert call(drain, body=b"{}", **{"Content-Type": "text/plain"})[0] == 415
+    status, drained = call(drain, body=b"{}", **JSON)
+    assert status == 200
+    assert set(drained) == {"delivered", "failed"}
+    assert drained["failed"] == 0
