@@ -25,6 +25,7 @@ ContactKind = Literal["text", "email", "tel"]
 # the Metering API's own ProductCode pattern
 _PRODUCT_CODE = re.compile(r"^[-a-zA-Z0-9/=:_.@]+$")
 _STAGE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # the onboarding form's own hidden field
@@ -249,6 +250,8 @@ class Settings:
     # how long into a leaving buyer's final hour their usage is still taken: the rest of the hour is for sending it
     # (with the delay above and retries) before Marketplace stops accepting it
     final_usage_cutoff_seconds: int = field(default=2700, metadata=_env(stack=True))
+    # the other Regions that meter (cdk.json `regions`): a leaving buyer's final usage is asked of each of them too
+    other_metering_regions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _whole("flush_grace_seconds", self.flush_grace_seconds, 0, 3600)
@@ -275,6 +278,9 @@ class Settings:
         codes = [p.code for p in self.products]
         if len(codes) != len(set(codes)):
             raise InvalidField("products", "product codes must be unique")
+        regions = self.other_metering_regions
+        if not isinstance(regions, tuple) or not all(isinstance(r, str) and _REGION.match(r) for r in regions):
+            raise InvalidField("other_metering_regions", "must be Region names such as eu-west-1, comma-separated")
         contact_fields = self.contact_fields
         if not isinstance(contact_fields, tuple) or not all(isinstance(f, ContactField) for f in contact_fields):
             raise InvalidField("contact_fields", "must be a list of fields")
@@ -353,10 +359,13 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "Decimal": _decimal,
     "tuple[Product, ...]": _products,
     "tuple[ContactField, ...]": _contact_fields,
+    "tuple[str, ...]": lambda raw: tuple(part.strip() for part in raw.split(",") if part.strip()),
 }
 
 
 def _env_text(value: object) -> str:
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):  # Regions
+        return ",".join(value)
     if isinstance(value, tuple):  # the products, the contact fields
         return json.dumps([asdict(p) for p in value])
     return str(value)

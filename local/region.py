@@ -27,6 +27,7 @@ from typing import IO, Any
 
 import boto3
 
+from functions.flush.customer import FINAL_USAGE_REQUESTS
 from functions.settings import Settings, settings_environment, settings_from_env
 from local.apigateway import LocalApiGateway, Route
 from local.lambda_service import LocalLambda
@@ -93,6 +94,11 @@ class RegionalStack:
     def flush_now(self) -> Any:
         return self.lambdas.run("flush", scheduled_event())
 
+    def answer_final_usage_requests(self) -> Any:
+        """What the Region's second schedule does (every 5 minutes in AWS): send the leaving buyers' usage the main
+        stack asked for."""
+        return self.lambdas.run("flush", {FINAL_USAGE_REQUESTS: True})
+
 
 @contextmanager
 def running(
@@ -122,8 +128,15 @@ def running(
         def flush_route(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return _refused(event) or _json_response(200, regional.flush_now())
 
+        def final_usage_route(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return _refused(event) or _json_response(200, regional.answer_final_usage_requests())
+
         regional.api.routes.extend(
-            [Route("POST", "/usage", usage.handler, api_key=api_key), Route("POST", "/_local/flush", flush_route)]
+            [
+                Route("POST", "/usage", usage.handler, api_key=api_key),
+                Route("POST", "/_local/flush", flush_route),
+                Route("POST", "/_local/final-usage", final_usage_route),
+            ]
         )
         regional.api.start()
         stack.callback(regional.api.stop)
@@ -131,6 +144,7 @@ def running(
         stack.callback(stopped.set)
         if flush_interval > 0:
             _schedule(flush_interval, regional.flush_now, stopped)
+            _schedule(flush_interval, regional.answer_final_usage_requests, stopped)
         yield regional
 
 
@@ -141,6 +155,7 @@ def banner(regional: RegionalStack, flush_interval: float) -> str:
   Usage API             {api}/usage   (x-api-key: {regional.api_key})
   Tables                {settings.usage_table} {settings.metering_table}; buyers from {settings.customers_table}
   Flush                 every {flush_interval:g}s; now: curl -X POST {api}/_local/flush -H '{JSON_HEADER}'
+  Final usage asked     every {flush_interval:g}s; now: curl -X POST {api}/_local/final-usage -H '{JSON_HEADER}'
 """
 
 

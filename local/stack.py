@@ -64,10 +64,17 @@ LOCAL_FINAL_USAGE_DELAY_SECONDS = 5
 
 
 def local_environment(
-    dynamodb_endpoint: str, marketplace_url: str, lambda_url: str, sqs_endpoint: str, queue_url: str, clock_file: str
+    dynamodb_endpoint: str,
+    marketplace_url: str,
+    lambda_url: str,
+    sqs_endpoint: str,
+    queue_url: str,
+    clock_file: str,
+    other_regions: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """The environment the handlers read their settings from: cdk.json's, as the stack would deploy them (validated
-    the same way), pointed at the loopback stand-ins."""
+    the same way), pointed at the loopback stand-ins; ``other_regions``: the Regions whose metering stacks run
+    beside this one (``local.region``)."""
     deployed = load_config(json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]).settings
     local = replace(
         deployed,
@@ -79,6 +86,7 @@ def local_environment(
         final_usage_delay_seconds=LOCAL_FINAL_USAGE_DELAY_SECONDS,
         clock_file=clock_file,
         signing_secret=secrets.token_urlsafe(32),
+        other_metering_regions=other_regions,
     )
     return {
         "AWS_DEFAULT_REGION": local.region,
@@ -237,9 +245,11 @@ def running(
     dynamodb_port: int = 8000,
     flush_interval: float = DEFAULT_FLUSH_INTERVAL,
     templates: list[dict[str, Any]] | None = None,
+    other_regions: tuple[str, ...] = (),
 ) -> Iterator[LocalStack]:
     """Start every part; stop them all on exit, whatever happened. The lifecycle notifications are routed by
-    ``templates`` (default: this checkout's, synthesized)."""
+    ``templates`` (default: this checkout's, synthesized); a leaving buyer's final usage is also asked of
+    ``other_regions`` (their stacks: ``local.region``)."""
     from functions.handlers import flush, lifecycle, usage
 
     with ExitStack() as stack:
@@ -262,7 +272,9 @@ def running(
         seed_demo(marketplace.marketplace, fulfillment_url=f"{api.url}/register")
         stack.enter_context(marketplace)
         os.environ.update(
-            local_environment(endpoint, marketplace.url, lambdas.url, moto.url, queue_url, str(clock_file))
+            local_environment(
+                endpoint, marketplace.url, lambdas.url, moto.url, queue_url, str(clock_file), tuple(other_regions)
+            )
         )
         settings = settings_from_env(os.environ)
         create_tables(boto3.client("dynamodb", endpoint_url=endpoint, region_name=settings.region), settings)
@@ -383,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                 dynamodb_port=args.dynamodb_port,
                 flush_interval=args.flush_interval,
                 templates=[json.loads(path.read_text()) for path in args.template] if args.template else None,
+                other_regions=tuple(args.region_stack),
             ) as local,
             described(local, args.run_file),
             region.launched(args.region_stack, args.run_file, args.flush_interval) as regional_banners,

@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from functions.settings import STACK_SETTINGS, settings_environment
+from functions.settings import STACK_SETTINGS, Settings, settings_environment
 from stacks.config import AppConfig
 from stacks.constructs.api import Api, log_retention
 from stacks.constructs.events import EventBus
@@ -106,4 +106,12 @@ class MeteringStack(Stack):
 
     def function_environment(self) -> dict[str, str]:
         """What every function reads through functions.settings: the tables and the seller's stack-wide settings."""
-        return {**self.tables.environment(), **settings_environment(self.config.settings, only=STACK_SETTINGS)}
+        # the lifecycle asks each other metering Region for a leaving buyer's final usage there
+        regions = settings_environment(
+            Settings(other_metering_regions=self.config.regions), only=["other_metering_regions"]
+        )
+        return {
+            **self.tables.environment(),
+            **settings_environment(self.config.settings, only=STACK_SETTINGS),
+            **(regions if self.config.regions else {}),
+        }

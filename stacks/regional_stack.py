@@ -72,6 +72,7 @@ class RegionalMeteringStack(Stack):
             usage_table=self.tables.by_spec[USAGE],
             metering_table=self.tables.by_spec[METERING],
             customers_table=customers,
+            answers_final_usage_requests=True,
         )
         self.monitoring = Monitoring(
             self,

@@ -45,6 +45,14 @@ def tenant_id_problem(value: object) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class FinalUsageRequest:
+    """Another Region's ask (``functions.customers.final_usage_requests``): send this leaving buyer's usage now."""
+
+    customer_key: str
+    requested_at: str
+
+
 class TenantConflict(Exception):
     """The customer is linked to another of the seller's tenants already; ``current`` names it."""
 

@@ -15,7 +15,9 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
+from functions.customers.model import FinalUsageRequest
 from functions.flush.aggregate import aggregate, spill
 from functions.flush.calls import batches
 from functions.flush.records import MeteringRecord, RecordResult
@@ -89,3 +91,33 @@ def send_customer_usage(customer_key: str, deps: FlushDeps, *, out_of_time: Call
         dry_run=sum(r.status == "dry_run" for r in results),
         failed=len(parked) + sum(r.status not in ("sent", "dry_run") for r in results),
     )
+
+
+# the flush's event in another metering Region, on a schedule of its own: answer the main Region's requests
+FINAL_USAGE_REQUESTS = "final_usage_requests"
+
+
+class FinalUsageRequests(Protocol):
+    def pending(self, region: str) -> list[FinalUsageRequest]: ...
+
+    def answered(self, region: str, request: FinalUsageRequest) -> None: ...
+
+
+def answer_final_usage_requests(
+    deps: FlushDeps, requests: FinalUsageRequests, *, out_of_time: Callable[[], bool]
+) -> dict[str, CustomerUsageReport | None]:
+    """In a metering Region other than the main one: send the usage of each leaving buyer the main Region asked
+    about (its final-usage step), at once, before Marketplace stops taking it. Each request is answered once its
+    customer's usage is all sent; one left incomplete (None here: throttled, out of time) stays for the next run."""
+    region = deps.settings.region
+    answers: dict[str, CustomerUsageReport | None] = {}
+    for request in requests.pending(region):
+        if out_of_time():
+            break
+        try:
+            answers[request.customer_key] = send_customer_usage(request.customer_key, deps, out_of_time=out_of_time)
+        except CustomerUsageIncomplete:
+            answers[request.customer_key] = None
+            continue
+        requests.answered(region, request)
+    return answers

@@ -6,6 +6,7 @@ bigger than one invocation is worked through at once; state lives in the meterin
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
+from functions.flush import customer
 from functions.flush.audit import Finding, TrailUnavailable, audit_hour, settled_hour
 from functions.flush.service import FlushReport, flush_and_continue
 from functions.observability import METRICS_NAMESPACE, SERVICE, for_stage, logger, metrics, tracer
@@ -20,6 +22,8 @@ from functions.settings import Settings, get_settings
 from functions.wiring import flush as flush_wiring
 
 snapstart.register(flush_wiring.build.cache_clear)  # before the snapshot: see functions.snapstart
+
+RESERVE_MS = 60_000
 snapstart.register(flush_wiring.audit.cache_clear)
 
 
@@ -92,12 +96,28 @@ def summary(report: FlushReport) -> dict[str, Any]:
     }
 
 
+def answer_final_usage_requests(settings: Settings, context: LambdaContext) -> dict[str, Any]:
+    """Another metering Region's schedule (every few minutes): the leaving buyers the main Region asked about."""
+    answers = customer.answer_final_usage_requests(
+        flush_wiring.build(settings),
+        flush_wiring.final_usage_requests(settings),
+        out_of_time=lambda: context.get_remaining_time_in_millis() < RESERVE_MS,
+    )
+    sent = {key: asdict(report) for key, report in answers.items() if report is not None}
+    metrics.add_metric(name="FinalUsageRequestsAnswered", unit=MetricUnit.Count, value=len(sent))
+    metrics.add_metric(name="FinalUsageRequestsLeft", unit=MetricUnit.Count, value=len(answers) - len(sent))
+    logger.info("final usage requests answered", extra={"answered": sorted(sent), "left": len(answers) - len(sent)})
+    return {"final_usage_requests": sent, "left": sorted(key for key, report in answers.items() if report is None)}
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     for_stage(settings.stage)
+    if isinstance(event, dict) and event.get(customer.FINAL_USAGE_REQUESTS) is True:
+        return answer_final_usage_requests(settings, context)
     run = int(event.get("continuation", 0)) if isinstance(event, dict) else 0
     report = flush_and_continue(
         flush_wiring.build(settings),

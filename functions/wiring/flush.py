@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from functions.clock import Clock, app_clock
+from functions.customers.final_usage_requests import DynamoFinalUsageRequests
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.audit import AuditDeps
 from functions.flush.dry_run import DryRunMeteringGateway
@@ -45,6 +46,11 @@ def audit(settings: Settings) -> AuditDeps:
         dynamodb_client(settings), settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
     )
     return AuditDeps(entries_of_hour=ledger.entries_of_hour, trail=CloudTrailReader(cloudtrail_client(settings)))
+
+
+def final_usage_requests(settings: Settings) -> DynamoFinalUsageRequests:
+    """What the main Region asked this one to send now (a leaving buyer's final usage)."""
+    return DynamoFinalUsageRequests(dynamodb_client(settings), settings.customers_table)
 
 
 def metering_gateway(settings: Settings, clock: Clock, client: Callable[[], Any] | None = None) -> MeteringGateway:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from functions.clock import Clock, app_clock
+from functions.customers.final_usage_requests import DynamoFinalUsageRequests
 from functions.customers.lifecycle_store import DynamoLifecycleStore
 from functions.customers.model import Customer
 from functions.customers.repository import DynamoCustomerRepository
@@ -72,10 +73,14 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
 
 
 def _final_usage(settings: Settings, clock: Clock | None) -> SendUsage:
-    """A leaving buyer's final usage, sent by the flush with its own collaborators."""
+    """A leaving buyer's final usage, sent by the flush with its own collaborators; asked of every other metering
+    Region first, so a failure here delays none of theirs."""
     deps = flush.build(settings, clock)
+    elsewhere = DynamoFinalUsageRequests(dynamodb_client(settings), settings.customers_table)
 
     def send(customer: Customer, out_of_time: Callable[[], bool]) -> None:
+        if settings.other_metering_regions:
+            elsewhere.request(customer.ref.key, settings.other_metering_regions, deps.clock.now())
         report = send_customer_usage(customer.ref.key, deps, out_of_time=out_of_time)
         logger.info("final usage sent", customer=customer.ref.key, records=report.records, failed=report.failed)
 

@@ -3,15 +3,20 @@ stack meters live."""
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from functions.flush.customer import FINAL_USAGE_REQUESTS
 from stacks.constructs.lambda_code import FunctionBase, acknowledge, invocation_target, python_function
 
 HANDLER = "functions.handlers.flush.handler"
+# a leaving buyer's usage is taken until 45 minutes into their final hour (final_usage_cutoff_seconds) and must be
+# sent before it ends: asked every 5 minutes, it is sent with minutes to spare
+FINAL_USAGE_REQUESTS_EVERY_MINUTES = 5
 
 
 class Flush(Construct):
@@ -25,6 +30,7 @@ class Flush(Construct):
         usage_table: dynamodb.ITableV2,
         metering_table: dynamodb.ITableV2,
         customers_table: dynamodb.ITableV2,
+        answers_final_usage_requests: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = python_function(
@@ -86,3 +92,24 @@ class Flush(Construct):
             targets=[targets.LambdaFunction(self.target, retry_attempts=2)],
             description="Meter closed usage hours",
         )
+        if answers_final_usage_requests:
+            # another metering Region: what the main Region's lifecycle asks of it (a leaving buyer's usage, to send
+            # within their final hour) is read, and answered, in the customers table's replica here
+            role_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:Query", "dynamodb:DeleteItem"], resources=[customers_table.table_arn]
+                )
+            )
+            self.final_usage_rule = events.Rule(
+                self,
+                "FinalUsageSchedule",
+                schedule=events.Schedule.rate(Duration.minutes(FINAL_USAGE_REQUESTS_EVERY_MINUTES)),
+                targets=[
+                    targets.LambdaFunction(
+                        self.target,
+                        event=events.RuleTargetInput.from_object({FINAL_USAGE_REQUESTS: True}),
+                        retry_attempts=2,
+                    )
+                ],
+                description="Send the final usage the main Region asks for (leaving buyers)",
+            )

@@ -92,3 +92,29 @@ def test_one_buyers_usage_is_billed_in_each_region_where_it_happened(
     assert billed == [("eu-west-1", "api_calls", "7"), ("us-east-1", "api_calls", "5")]
     calls = admin.calls(operation="BatchMeterUsage")
     assert {c["region"] for c in calls} == {"us-east-1", "eu-west-1"}
+
+    # When, in the next hour, the buyer uses 1 at home and 2 in eu-west-1, and unsubscribes
+    later = datetime.fromtimestamp(now.timestamp() + 3600 + 600, UTC)  # the app's clock, moved
+    stack.post("/usage", {"events": [usage_event("f1", customer, 1, later)]}, {"x-api-key": stack.api_key})
+    status, answer = post(
+        f"{regional_url}/usage", {"events": [usage_event("f2", customer, 2, later)]}, {"x-api-key": regional_key}
+    )
+    assert (status, answer["accepted"]) == (200, 1), answer
+    [subscription] = admin.list_subscriptions(account_id=customer["account"])
+    admin.unsubscribe(subscription["agreement_id"])
+    eventually(lambda: stack.cli("customers"), lambda rows: rows[0]["state"] == "ending", "customer state")
+    # and the cutoff, 45 minutes into the final hour, passes: the main stack's final-usage step sends its usage
+    stack.post("/_local/clock", {"advance_seconds": 46 * 60})
+    eventually(admin.ledger, lambda records: len(records) == 3, "the main Region's final usage in the ledger")
+    # Then eu-west-1, asked by that step, sends its usage of the final hour at once (its 5-minute schedule)
+    status, answered = post(f"{regional_url}/_local/final-usage", {})
+    assert status == 200, answered
+    assert [report["sent"] for report in answered["final_usage_requests"].values()] == [1]
+    billed = sorted((r["region"], r["hour"][:13], r["quantity"]) for r in admin.ledger())
+    final_hour = later.strftime("%Y-%m-%dT%H")
+    assert [b for b in billed if b[1] == final_hour] == [("eu-west-1", final_hour, "2"), ("us-east-1", final_hour, "1")]
+    # before the subscription is final, and nothing was billed twice: asked again, nothing more is sent
+    assert admin.get_subscription(subscription["agreement_id"])["status"] != "ended"
+    status, again = post(f"{regional_url}/_local/final-usage", {})
+    assert (status, again["final_usage_requests"]) == (200, {})
+    assert len(admin.ledger()) == 4

@@ -78,16 +78,21 @@ def test_each_region_meters_with_its_own_usage_api_tables_and_one_flush(template
         tables = resources(template, "AWS::DynamoDB::GlobalTable")
         assert sorted(name.split("Tables")[1][:5] for name in tables) == ["Meter", "Usage"]
         assert all([r["Region"] for r in t["Properties"]["Replicas"]] == [region] for t in tables.values())
-        schedules = [
-            r for r in resources(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
-        ]
-        assert len(schedules) == 1
+        schedules = sorted(
+            (r["Properties"]["ScheduleExpression"], r["Properties"]["Targets"][0].get("Input"))
+            for r in resources(template, "AWS::Events::Rule").values()
+            if "ScheduleExpression" in r["Properties"]
+        )
+        # the hourly flush, and every 5 minutes the main Region's requests for leaving buyers' final usage
+        assert schedules == [("rate(1 hour)", None), ("rate(5 minutes)", '{"final_usage_requests":true}')]
+
         methods = resources(template, "AWS::ApiGateway::Method")
         assert [m["Properties"]["AuthorizationType"] for m in methods.values()] == ["AWS_IAM"]
-    # the main stack still meters in its own Region
-    main_handlers = {f["Properties"]["Handler"] for f in our_functions(templates[MAIN]).values()}
-    assert "functions.handlers.flush.handler" in main_handlers
-    assert "functions.handlers.lifecycle.handler" in main_handlers
+    # the main stack still meters in its own Region, and its lifecycle asks the others for leaving buyers' usage
+    main_functions = {f["Properties"]["Handler"]: f for f in our_functions(templates[MAIN]).values()}
+    assert "functions.handlers.flush.handler" in main_functions
+    lifecycle = main_functions["functions.handlers.lifecycle.handler"]["Properties"]["Environment"]["Variables"]
+    assert lifecycle["OTHER_METERING_REGIONS"] == ",".join(OTHERS)
 
 
 def test_a_regions_functions_reach_only_their_regions_tables_and_the_customers_replica_there(
@@ -96,6 +101,7 @@ def test_a_regions_functions_reach_only_their_regions_tables_and_the_customers_r
     for region in OTHERS:
         template = templates[region]
         own_tables = set(resources(template, "AWS::DynamoDB::GlobalTable"))
+        granted_here: dict[str, set[str]] = {}
         for function in our_functions(template).values():
             # the customers table, by the name the main stack publishes, in this Region
             customers_name = function["Properties"]["Environment"]["Variables"]["CUSTOMERS_TABLE"]
@@ -111,8 +117,21 @@ def test_a_regions_functions_reach_only_their_regions_tables_and_the_customers_r
                 on_own_table = any(f'"{name}"' in resource for name in own_tables)
                 on_replica_here = f"arn:aws:dynamodb:{region}:" in resource and "GetStackOutput" in resource
                 assert on_own_table or on_replica_here, (actions, resource)
-                if on_replica_here:  # buyers are read, never written, outside the main Region
-                    assert actions <= {"dynamodb:BatchGetItem", "dynamodb:Scan"}, actions
+                if on_replica_here:  # buyers are read, never written, outside the main Region; only the main
+                    # Region's requests for a leaving buyer's final usage are read and answered (deleted)
+                    assert actions <= {
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:Scan",
+                        "dynamodb:Query",
+                        "dynamodb:DeleteItem",
+                    }
+                    granted_here.setdefault(function["Properties"]["Handler"], set()).update(actions)
+        # and each does exactly what it needs there: usage reads buyers; the flush lists them (zero-usage records)
+        # and reads and answers the main Region's final-usage requests
+        assert granted_here == {
+            "functions.handlers.usage.handler": {"dynamodb:BatchGetItem"},
+            "functions.handlers.flush.handler": {"dynamodb:Scan", "dynamodb:Query", "dynamodb:DeleteItem"},
+        }
 
 
 def stateful(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
