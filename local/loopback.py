@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 
 
 class _Server(ThreadingHTTPServer):
@@ -60,3 +60,14 @@ class LoopbackServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def read_banner(output: IO[str]) -> str:
+    """What a starting process printed up to its first blank line (its banner), or up to the end of its output if
+    it stopped first: never waits past a process that exited."""
+    lines = []
+    for line in iter(output.readline, ""):
+        if line == "\n":
+            break
+        lines.append(line)
+    return "".join(lines)

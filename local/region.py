@@ -31,6 +31,7 @@ from functions.flush.customer import FINAL_USAGE_REQUESTS
 from functions.settings import Settings, settings_environment, settings_from_env
 from local.apigateway import LocalApiGateway, Route
 from local.lambda_service import LocalLambda
+from local.loopback import read_banner
 from local.stack import (
     DEFAULT_FLUSH_INTERVAL,
     JSON_HEADER,
@@ -187,7 +188,7 @@ def launched(regions: list[str], run_file: Path, flush_interval: float) -> Itera
             stack.callback(process.wait, 60)
             stack.callback(process.send_signal, signal.SIGINT)
             assert process.stdout is not None
-            banner = "".join(iter(process.stdout.readline, "\n"))
+            banner = read_banner(process.stdout)
             if "is up" not in banner:
                 raise RegionError(f"the {region} stack did not start: {banner or 'no output'}")
             banners.append(banner)

@@ -13,8 +13,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from functions.settings import STACK_SETTINGS, InvalidField, Settings
+from functions.usage.model import IN_FLIGHT_MARGIN
 
 PRODUCTION_STAGE = "prod"
+# how often another metering Region looks for the main Region's final-usage requests (stacks/constructs/flush.py)
+FINAL_USAGE_REQUESTS_EVERY_MINUTES = 5
 _REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
 
 
@@ -65,6 +68,22 @@ class AppConfig(BaseModel):
             raise ValueError(f"regions: {self.region} is the main stack's region, which meters already")
         if len(set(self.regions)) != len(self.regions):
             raise ValueError("regions: each Region once")
+        # another Region sends a leaving buyer's usage up to its schedule's period after the main Region asks (at
+        # the cutoff, plus the delay for writes in flight), and once its own writes in flight have landed: all of
+        # it must fit in the final hour, or Marketplace refuses that usage
+        settings = self.settings
+        finish = (
+            settings.final_usage_cutoff_seconds
+            + settings.final_usage_delay_seconds
+            + FINAL_USAGE_REQUESTS_EVERY_MINUTES * 60
+            + int(IN_FLIGHT_MARGIN.total_seconds())
+        )
+        if finish >= 3600:
+            raise ValueError(
+                f"regions: final_usage_cutoff_seconds + final_usage_delay_seconds + "
+                f"{FINAL_USAGE_REQUESTS_EVERY_MINUTES * 60 + int(IN_FLIGHT_MARGIN.total_seconds())} s (the other "
+                f"Regions' schedule and writes in flight) is {finish} s: it must be under 3600, the final hour"
+            )
         return self
 
     @property

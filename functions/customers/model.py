@@ -45,14 +45,6 @@ def tenant_id_problem(value: object) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class FinalUsageRequest:
-    """Another Region's ask (``functions.customers.final_usage_requests``): send this leaving buyer's usage now."""
-
-    customer_key: str
-    requested_at: str
-
-
 class TenantConflict(Exception):
     """The customer is linked to another of the seller's tenants already; ``current`` names it."""
 
@@ -79,6 +71,15 @@ class CustomerRef:
         if self.license_arn is not None:
             return f"LICENSE#{self.license_arn}"
         return f"LEGACY#{self.product_code}#{self.customer_identifier}"
+
+
+@dataclass(frozen=True)
+class FinalUsageRequest:
+    """The main Region's ask of another (``functions.customers.final_usage_requests``): send this leaving buyer's
+    usage now."""
+
+    ref: CustomerRef
+    requested_at: str
 
 
 @dataclass(frozen=True)

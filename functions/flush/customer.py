@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from functions.customers.model import FinalUsageRequest
+from functions.customers.model import FinalUsageRequest, SubscriptionState
 from functions.flush.aggregate import aggregate, spill
 from functions.flush.calls import batches
 from functions.flush.records import MeteringRecord, RecordResult
 from functions.flush.sender import Sender, SendTally, TokenBucket
 from functions.flush.service import METERING_WINDOW, FlushDeps, cannot_send
-from functions.usage.model import HOUR, hour_of
+from functions.usage.model import HOUR, IN_FLIGHT_MARGIN, hour_of
 
 
 class CustomerUsageIncomplete(RuntimeError):
@@ -95,6 +95,7 @@ def send_customer_usage(customer_key: str, deps: FlushDeps, *, out_of_time: Call
 
 # the flush's event in another metering Region, on a schedule of its own: answer the main Region's requests
 FINAL_USAGE_REQUESTS = "final_usage_requests"
+LEAVING = (SubscriptionState.ENDING, SubscriptionState.ENDED)
 
 
 class FinalUsageRequests(Protocol):
@@ -107,17 +108,32 @@ def answer_final_usage_requests(
     deps: FlushDeps, requests: FinalUsageRequests, *, out_of_time: Callable[[], bool]
 ) -> dict[str, CustomerUsageReport | None]:
     """In a metering Region other than the main one: send the usage of each leaving buyer the main Region asked
-    about (its final-usage step), at once, before Marketplace stops taking it. Each request is answered once its
-    customer's usage is all sent; one left incomplete (None here: throttled, out of time) stays for the next run."""
+    about (its final-usage step), at once, before Marketplace stops taking it.
+
+    Checked here first, on this Region's replica, as the main Region checks before it sends: a buyer no longer
+    leaving (subscribed again) has nothing sent early, and the request is answered; one whose cutoff here has not
+    passed, with the writes in flight at it, is left for the next run (sealing their hour early would lose usage
+    this Region still takes). Answered once all the customer's usage is sent; one left incomplete (throttled, out of
+    time) stays too. Per customer key: the report, an empty one where nothing was due, None where left."""
     region = deps.settings.region
+    now = deps.clock.now()
     answers: dict[str, CustomerUsageReport | None] = {}
     for request in requests.pending(region):
         if out_of_time():
             break
+        key = request.ref.key
+        customer = deps.customers.get(request.ref)
+        if customer is None or customer.state not in LEAVING or customer.final_usage_cutoff is None:
+            answers[key] = CustomerUsageReport()  # the hourly flush bills them as everyone
+            requests.answered(region, request)
+            continue
+        if now < customer.final_usage_cutoff + IN_FLIGHT_MARGIN:
+            answers[key] = None
+            continue
         try:
-            answers[request.customer_key] = send_customer_usage(request.customer_key, deps, out_of_time=out_of_time)
+            answers[key] = send_customer_usage(key, deps, out_of_time=out_of_time)
         except CustomerUsageIncomplete:
-            answers[request.customer_key] = None
+            answers[key] = None
             continue
         requests.answered(region, request)
     return answers

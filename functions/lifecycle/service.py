@@ -63,6 +63,12 @@ class FinalUsage(Protocol):
         ...
 
 
+class OtherRegions(Protocol):
+    def ask(self, ref: CustomerRef, at: datetime) -> None:
+        """Ask every other metering Region (cdk.json ``regions``) to send this leaving buyer's usage there now."""
+        ...
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: str  # applied | ignored | waiting | reactivated | ended
@@ -86,6 +92,8 @@ class Lifecycle:
     publisher: EventPublisher
     final_usage: FinalUsage
     clock: Clock
+    # where a buyer's usage may also be metered (their stacks answer on a schedule); None: this Region only
+    other_regions: OtherRegions | None = None
 
     def handle(self, event: LifecycleEvent) -> Outcome:
         product = self._product(event)
@@ -127,6 +135,8 @@ class Lifecycle:
         if now < due:
             self.final_usage.schedule(ref, (due - now).total_seconds())
             return Outcome("waiting", (ref.key,))
+        if self.other_regions is not None:  # asked first: a failure sending here delays none of theirs
+            self.other_regions.ask(ref, now)
         self.final_usage.send(customer, out_of_time)
         if times.state is SubscriptionState.ENDED:
             return Outcome("ended", (ref.key,))

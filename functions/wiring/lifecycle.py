@@ -56,6 +56,10 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
         publisher=publisher,
         final_usage=SqsFinalUsage(sqs_client(settings), settings.lifecycle_queue_url, _final_usage(settings, clock)),
         clock=moment,
+        # a leaving buyer's final usage is asked of every other metering Region too
+        other_regions=DynamoFinalUsageRequests(dynamodb, settings.customers_table, settings.other_metering_regions)
+        if settings.other_metering_regions
+        else None,
     )
     idempotency = IdempotencyConfig(
         event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
@@ -73,14 +77,10 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
 
 
 def _final_usage(settings: Settings, clock: Clock | None) -> SendUsage:
-    """A leaving buyer's final usage, sent by the flush with its own collaborators; asked of every other metering
-    Region first, so a failure here delays none of theirs."""
+    """A leaving buyer's final usage, sent by the flush with its own collaborators."""
     deps = flush.build(settings, clock)
-    elsewhere = DynamoFinalUsageRequests(dynamodb_client(settings), settings.customers_table)
 
     def send(customer: Customer, out_of_time: Callable[[], bool]) -> None:
-        if settings.other_metering_regions:
-            elsewhere.request(customer.ref.key, settings.other_metering_regions, deps.clock.now())
         report = send_customer_usage(customer.ref.key, deps, out_of_time=out_of_time)
         logger.info("final usage sent", customer=customer.ref.key, records=report.records, failed=report.failed)
 

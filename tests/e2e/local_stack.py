@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local.dynamodb import free_port
+from local.loopback import read_banner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +53,7 @@ def launched(run_file: Path, *options: str) -> Iterator[LaunchedStack]:
         text=True,
     )
     assert process.stdout is not None
-    stack = LaunchedStack(process, "".join(iter(process.stdout.readline, "\n")), ports)
+    stack = LaunchedStack(process, read_banner(process.stdout), ports)
     try:
         assert "Local stack is up" in stack.banner, stack.banner
         yield stack

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from local.loopback import read_banner
 from local.marketplace.admin import AdminClient
 from tests.e2e.local_stack import launched
 from tests.e2e.test_buyer_life import RunningStack, eventually, register_in_a_browser, usage_event
@@ -29,7 +30,7 @@ def two_regions(tmp_path: Path) -> Iterator[tuple[RunningStack, str, str]]:
     run_file = tmp_path / "local.json"
     with launched(run_file, "--flush-interval=0", f"--region-stack={REGION}") as started:
         assert started.process.stdout is not None
-        regional = "".join(iter(started.process.stdout.readline, "\n"))  # printed after the main stack's
+        regional = read_banner(started.process.stdout)  # printed after the main stack's
         main_key = re.search(r"x-api-key: (\S+?)\)", started.banner)
         found = re.search(r"Usage API\s+(http://\S+)/usage\s+\(x-api-key: (\S+?)\)", regional)
         assert main_key, started.banner
@@ -104,7 +105,8 @@ def test_one_buyers_usage_is_billed_in_each_region_where_it_happened(
     admin.unsubscribe(subscription["agreement_id"])
     eventually(lambda: stack.cli("customers"), lambda rows: rows[0]["state"] == "ending", "customer state")
     # and the cutoff, 45 minutes into the final hour, passes: the main stack's final-usage step sends its usage
-    stack.post("/_local/clock", {"advance_seconds": 46 * 60})
+    stack.post("/_local/clock", {"advance_seconds": 47 * 60})
+    stack.post("/_local/drain", {})  # the leaving buyer's timer, due now, handled
     eventually(admin.ledger, lambda records: len(records) == 3, "the main Region's final usage in the ledger")
     # Then eu-west-1, asked by that step, sends its usage of the final hour at once (its 5-minute schedule)
     status, answered = post(f"{regional_url}/_local/final-usage", {})

@@ -126,11 +126,16 @@ def test_a_regions_functions_reach_only_their_regions_tables_and_the_customers_r
                         "dynamodb:DeleteItem",
                     }
                     granted_here.setdefault(function["Properties"]["Handler"], set()).update(actions)
-        # and each does exactly what it needs there: usage reads buyers; the flush lists them (zero-usage records)
-        # and reads and answers the main Region's final-usage requests
+        # and each does exactly what it needs there: usage reads buyers; the flush lists them (zero-usage records),
+        # reads whether a buyer asked about is still leaving, and reads and answers the main Region's requests
         assert granted_here == {
             "functions.handlers.usage.handler": {"dynamodb:BatchGetItem"},
-            "functions.handlers.flush.handler": {"dynamodb:Scan", "dynamodb:Query", "dynamodb:DeleteItem"},
+            "functions.handlers.flush.handler": {
+                "dynamodb:Scan",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:DeleteItem",
+            },
         }
 
 
@@ -155,6 +160,8 @@ def test_adding_regions_replaces_nothing_in_the_main_stack(tmp_path: Path, templ
         ({"region": MAIN, "regions": [MAIN]}, "is the main stack's region"),
         ({"region": MAIN, "regions": ["eu-west-1", "eu-west-1"]}, "each Region once"),
         ({"region": MAIN, "regions": ["Europe"]}, "marketplace.regions.0"),
+        # 3300 + 90 + 300 + 60 s: another Region's final send would fall after the final hour
+        ({"region": MAIN, "regions": ["eu-west-1"], "final_usage_cutoff_seconds": 3300}, "must be under 3600"),
     ],
 )
 def test_a_bad_region_list_is_refused_naming_it(tmp_path: Path, changes: dict[str, Any], says: str) -> None:

@@ -37,8 +37,18 @@ class Buyer:
         )
 
 
+class OtherRegionsAsked:
+    """The other metering Regions (our OtherRegions port): each ask kept, in order with what was sent here."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def ask(self, ref: CustomerRef, at: datetime) -> None:
+        self.log.append(f"asked {ref.key} at {at:%H:%M}")
+
+
 class World:
-    def __init__(self) -> None:
+    def __init__(self, *, other_regions: bool = False) -> None:
         self.clock = ManualClock(T0)
         self.customers = InMemoryCustomers(InMemoryLifecycleStore())
         self.timers = Timers(send_usage=lambda customer, out_of_time: self.sent.append(customer.ref.key))
@@ -52,6 +62,7 @@ class World:
             publisher=self.publisher,
             final_usage=self.timers,
             clock=self.clock,
+            other_regions=OtherRegionsAsked(self.sent) if other_regions else None,
         )
 
     def register(self, buyer: Buyer) -> None:
@@ -117,6 +128,18 @@ def test_a_leaving_buyer_gets_a_cutoff_their_final_usage_after_it_and_an_end_aft
     world.pass_time(15)  # the final hour is over: nothing more will come from EventBridge
     assert world.state(buyer) is SubscriptionState.ENDED
     assert world.announced() == [CUSTOMER_ACTIVATED, CUSTOMER_ENDED]
+
+
+def test_a_leaving_buyers_other_metering_regions_are_asked_first_and_only_when_due() -> None:
+    world, buyer = World(other_regions=True), Buyer()
+    subscribed(world, buyer)
+    world.clock.set(T0 + timedelta(minutes=10))
+    world.send(buyer, "license_deprovisioned.json")
+    world.pass_time(40)
+    assert world.sent == []  # before the cutoff, nobody is asked
+    world.pass_time(10)
+    # asked at the cutoff (10:55) plus the delay for writes in flight, before this Region sends its own
+    assert world.sent == [f"asked {buyer.ref.key} at 10:56", buyer.ref.key]
 
 
 def test_a_renewals_replaced_agreement_ends_nobody() -> None:
