@@ -102,6 +102,10 @@ class SqsEventSource:
         kept: set[str] = set()
         if self._reports_item_failures and isinstance(answer, dict):
             kept = {str(f.get("itemIdentifier")) for f in answer.get("batchItemFailures") or []}
+            if kept - {r["messageId"] for r in records}:
+                # as Lambda does: a failure naming no message of the batch (missing, empty, unknown) fails it all
+                log.error("batchItemFailures names no message of the batch: its batch of %d stays", len(records))
+                kept = {r["messageId"] for r in records}
         self.failed += len(kept)
         done = [r for r in records if r["messageId"] not in kept]
         for start in range(0, len(done), 10):

@@ -260,9 +260,14 @@ class Routing:
     plan: RoutingPlan
     queue_urls: dict[str, str] = field(default_factory=dict)
     topic_arns: dict[str, str] = field(default_factory=dict)  # Marketplace's topic ARN: its local one
+    # made once (the emulator publishes from its request threads; clients are thread-safe, their creation is not)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._clients.update({name: client(name, self.endpoint) for name in ("sqs", "events", "sns")})
 
     def provision(self) -> Self:
-        sqs, events, sns = (client(name, self.endpoint) for name in ("sqs", "events", "sns"))
+        sqs, events, sns = (self._clients[name] for name in ("sqs", "events", "sns"))
         # dead-letter queues first: a redrive policy names one that exists
         for spec in sorted(self.plan.queues, key=lambda q: q.dead_letters is not None):
             attributes = {"VisibilityTimeout": str(spec.visibility_timeout)}
@@ -280,7 +285,9 @@ class Routing:
             events.put_targets(Rule=rule.name, Targets=targets)
         for subscription in self.plan.subscriptions:
             name = subscription.topic_arn.rsplit(":", 1)[-1]
-            local = self.topic_arns.setdefault(subscription.topic_arn, sns.create_topic(Name=name)["TopicArn"])
+            if subscription.topic_arn not in self.topic_arns:
+                self.topic_arns[subscription.topic_arn] = sns.create_topic(Name=name)["TopicArn"]
+            local = self.topic_arns[subscription.topic_arn]
             sns.subscribe(
                 TopicArn=local,
                 Protocol="sqs",
@@ -308,7 +315,7 @@ class Routing:
             "Resources": event.get("resources", []),
             "Time": datetime.fromisoformat(event["time"].replace("Z", "+00:00")),
         }
-        answer = client("events", self.endpoint).put_events(Entries=[entry])
+        answer = self._clients["events"].put_events(Entries=[entry])
         if answer.get("FailedEntryCount"):
             raise RuntimeError(f"PutEvents refused {event['detail-type']}: {answer['Entries']}")
 
@@ -318,7 +325,7 @@ class Routing:
         local = self.topic_arns.get(topic_arn)
         if local is None:
             return False
-        client("sns", self.endpoint).publish(TopicArn=local, Message=message)
+        self._clients["sns"].publish(TopicArn=local, Message=message)
         return True
 
     def emulator_listener(self) -> Callable[[dict[str, Any]], None]:

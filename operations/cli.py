@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.customers.model import Customer
+from functions.flush.audit import TrailUnavailable
 from functions.flush.records import MeteringEntry
 from functions.settings import SettingsError
 from functions.storage.errors import StorageError
@@ -363,7 +364,7 @@ def main(
     except (UnknownName, CommandError, TargetError, SettingsError, TenantRefused, ReportError) as error:
         err.write(f"error: {error}\n")
         return 2
-    except (StorageError, ClientError, BotoCoreError) as error:
+    except (StorageError, ClientError, BotoCoreError, TrailUnavailable) as error:
         err.write(f"error: {error}\n")
         return 1
     return status or 0

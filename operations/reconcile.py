@@ -4,7 +4,8 @@ named with its reason.
 
 AWS's metering guidance answers "what did AWS receive" from CloudTrail's event history of BatchMeterUsage calls (90
 days, ``cloudtrail:LookupEvents``, event source ``metering-marketplace.amazonaws.com``); the event history is read
-through :class:`TrailReader` (``operations/trail.py`` is its boto3 adapter), our tables through ``queries``.
+through :class:`TrailReader` (``functions/marketplace/cloudtrail.py`` is its boto3 adapter), our tables through
+``queries``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from functions.flush.audit import (
     UNKNOWN_TO_LEDGER,
     TrailReader,
     TrailResult,
+    quantity_text,
     sealed_mismatch,
     trail_of,
 )
@@ -65,10 +67,6 @@ class Reconciliation:
     @property
     def mismatches(self) -> list[ReconciledRow]:
         return [r for r in self.rows if r.mismatch is not None]
-
-
-def _quantity(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def _accepted(deps: OperationsDeps, hour: datetime) -> dict[tuple[str, str], MeteringRecord]:
@@ -176,12 +174,15 @@ def _why(
         return None, None  # the hour still takes usage: nothing is due yet
     if entry is None and hour_sealed:
         # usage stored after its hour was sealed (the flush counts it as SealedTotalMismatch): never billed
-        return QUANTITY_DIFFERS, f"accepted {_quantity(accepted)} units, sealed none: stored after its hour was sealed"
+        return (
+            QUANTITY_DIFFERS,
+            f"accepted {quantity_text(accepted)} units, sealed none: stored after its hour was sealed",
+        )
     if entry is None:
-        return NOT_YET_SENT, f"hour closed, not sealed yet: {_quantity(accepted)} units accepted"
+        return NOT_YET_SENT, f"hour closed, not sealed yet: {quantity_text(accepted)} units accepted"
     sealed = entry.record.quantity
     if sealed != accepted:
-        return QUANTITY_DIFFERS, f"accepted {_quantity(accepted)} units, sealed {_quantity(sealed)}"
+        return QUANTITY_DIFFERS, f"accepted {quantity_text(accepted)} units, sealed {quantity_text(sealed)}"
     return sealed_mismatch(entry, billed, own, checked)
 
 
@@ -201,5 +202,5 @@ def _unknown(result: TrailResult) -> ReconciledRow:
         cloudtrail=result.quantity,
         cloudtrail_status=result.status,
         mismatch=UNKNOWN_TO_LEDGER,
-        detail=f"AWS billed {_quantity(result.quantity)} units that no record of ours accounts for",
+        detail=f"AWS billed {quantity_text(result.quantity)} units that no record of ours accounts for",
     )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TextIO
 
+from functions.flush.audit import quantity_text
 from operations.queries import Selection, customer_names
 from operations.reconcile import ReconciledRow, Reconciliation, reconcile
 from operations.target import Target, TargetError
@@ -44,7 +45,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _amount(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
+    return None if value is None else quantity_text(value)
 
 
 def row_json(row: ReconciledRow) -> dict[str, Any]:
@@ -73,17 +74,13 @@ def run_reconcile(
     """Print the reconciliation; 1 when any row disagrees, else 0."""
     if target.trail is None:
         raise TargetError(f"{target.name} has no CloudTrail to reconcile against")
+    # CloudTrail's results are ours to reconcile only where they name our customers (the chosen one, with
+    # --customer): the seller may meter other products from the same account and Region outside this stack
     names: set[str] = set()
-    if customer is not None:
-        for known in target.deps.customers.list_all():
-            if selection.customer_keys is not None and known.ref.key in selection.customer_keys:
-                names |= customer_names(known)
-    result = reconcile(
-        target.deps,
-        target.trail(),
-        selection,
-        customer_filter=(lambda c: c in names) if customer is not None else None,
-    )
+    for known in target.deps.customers.list_all():
+        if customer is None or (selection.customer_keys is not None and known.ref.key in selection.customer_keys):
+            names |= customer_names(known)
+    result = reconcile(target.deps, target.trail(), selection, customer_filter=names.__contains__)
     write(result, as_json, out, table)
     return 1 if result.mismatches else 0
 

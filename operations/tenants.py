@@ -29,15 +29,18 @@ def set_tenant(
         raise TenantRefused(problem)
     chosen = named_customers(deps, deps.customers.list_all(), customer, product)
     taken = [c for c in chosen if c.tenant_id not in (None, tenant_id)]
-    if taken and not replace:  # checked for all first: nothing is half-done
+    if taken and not replace:  # checked for all first, so a refusal changes nothing
         names = ", ".join(f"{c.ref.key} ({c.tenant_id})" for c in taken)
         raise TenantRefused(f"linked to another tenant already: {names}; --replace moves them")
-    links = []
+    links: list[TenantLink] = []
     for found in chosen:
         try:
             changed = deps.customers.set_tenant(found.ref, tenant_id, replace=replace)
-        except TenantConflict as conflict:  # linked by the sign-up page a moment ago
-            raise TenantRefused(f"{found.ref.key} was just linked to {conflict.current}; --replace moves it") from None
+        except TenantConflict as conflict:  # linked by the sign-up page a moment ago: say what was done before it
+            done = ", ".join(f"{link.customer.ref.key} {link.outcome}" for link in links) or "nothing"
+            raise TenantRefused(
+                f"{found.ref.key} was just linked to {conflict.current} (--replace moves it); done before it: {done}"
+            ) from None
         outcome = "unchanged" if not changed else "moved" if found.tenant_id else "linked"
         links.append(TenantLink(found, outcome, found.tenant_id))
     return links

@@ -44,12 +44,15 @@ class UsageClientError(Exception):
 
 class UsageApiError(UsageClientError):
     """The API refused the request itself (not an event of it): not authorized, or not a request it takes.
-    Nothing of the batch was stored."""
+    Nothing of that batch was stored; earlier batches were (``sent``). Once the cause is fixed, send ``unsent``
+    (those events with their ids and timestamps), not the events first given: they would get new ids, and what was
+    stored would count again."""
 
-    def __init__(self, status: int, message: str, sent: SendResult) -> None:
-        super().__init__(f"POST /usage answered {status}: {message}")
+    def __init__(self, status: int, message: str, sent: SendResult, unsent: Sequence[dict[str, Any]]) -> None:
+        super().__init__(f"POST /usage answered {status}: {message}; {len(unsent)} events unsent")
         self.status = status
         self.sent = sent
+        self.unsent = tuple(unsent)
 
 
 class UsageApiUnavailable(UsageClientError):
@@ -257,14 +260,15 @@ class UsageClient:
         rejections: list[Rejection] = []
         pending = list(batches(completed))
         for index, batch in enumerate(pending):
-            status, answer = self._post(batch, result, [e for b in pending[index:] for e in b])
+            unsent = [e for b in pending[index:] for e in b]
+            status, answer = self._post(batch, result, unsent)
             if status == 200:
                 for entry in answer.get("results", ()):
                     (result.accepted if entry["status"] == "accepted" else result.duplicates).append(entry["event_id"])
             elif status == 422:
                 rejections.extend(_rejections(batch, answer))
             else:
-                raise UsageApiError(status, _message(answer), result)
+                raise UsageApiError(status, _message(answer), result, unsent)
         if rejections:
             raise EventsRejected(rejections, result)
         return result

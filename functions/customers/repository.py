@@ -215,7 +215,9 @@ class DynamoCustomerRepository:
             found = [_from_item(item) for page in pages for item in page["Items"]]
         except ClientError as error:
             raise storage_error(error) from error
-        return [c for c in self.get_many([c.ref for c in found]).values() if c is not None]
+        # read again, consistently (with their lifecycle): one moved to another tenant a moment ago is not listed
+        current = self.get_many([c.ref for c in found]).values()
+        return [c for c in current if c is not None and c.tenant_id == tenant_id]
 
     def set_tenant(self, ref: CustomerRef, tenant_id: str, *, replace: bool = False) -> bool:
         """Link the customer to the seller's ``tenant_id``: True if it changed, False if it was linked to it

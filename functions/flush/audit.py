@@ -117,6 +117,9 @@ class Finding:
 class AuditDeps:
     entries_of_hour: Callable[[datetime], Iterable[MeteringEntry]]
     trail: TrailReader
+    # whether a result CloudTrail shows names one of our customers: the seller may meter other products from the
+    # same account and Region, outside this stack, and those are not ours to reconcile
+    ours: Callable[[TrailResult], bool] = lambda result: True
 
 
 def settled_hour(now: datetime) -> datetime:
@@ -137,13 +140,8 @@ def audit_hour(deps: AuditDeps, hour: datetime) -> list[Finding]:
         kind, detail = sealed_mismatch(entry, billed, own, checked=True)
         if kind is not None:
             findings.append(Finding(hour, entry.record.customer, entry.record.dimension, kind, detail or ""))
-    known = {(e.record.customer, e.record.dimension) for e in entries}
     for result in results:
-        if (
-            result.status == "Success"
-            and id(result) not in accounted
-            and (result.customer, result.dimension) not in known
-        ):
+        if result.status == "Success" and id(result) not in accounted and deps.ours(result):
             what = f"AWS billed {quantity_text(result.quantity)} units that no record of ours accounts for"
             findings.append(Finding(hour, result.customer, result.dimension, UNKNOWN_TO_LEDGER, what))
     return findings

@@ -19,6 +19,7 @@ from functions.flush.audit import Finding, TrailUnavailable, audit_hour, settled
 from functions.flush.service import FlushReport, flush_and_continue
 from functions.observability import METRICS_NAMESPACE, SERVICE, for_stage, logger, metrics, tracer
 from functions.settings import Settings, get_settings
+from functions.storage.errors import StorageError
 from functions.wiring import flush as flush_wiring
 
 snapstart.register(flush_wiring.build.cache_clear)  # before the snapshot: see functions.snapstart
@@ -62,8 +63,8 @@ def audit_settled_hour(settings: Settings, now: datetime) -> list[Finding] | Non
     hour = settled_hour(now)
     try:
         findings = audit_hour(flush_wiring.audit(settings), hour)
-    except TrailUnavailable:
-        logger.exception("reconciliation: CloudTrail could not be read", extra={"hour": hour.isoformat()})
+    except (TrailUnavailable, StorageError):  # the flush billed; its check waits for the next hour's run
+        logger.exception("reconciliation: CloudTrail or the ledger could not be read", extra={"hour": hour.isoformat()})
         metrics.add_metric(name="ReconciliationUnavailable", unit=MetricUnit.Count, value=1)
         return None
     metrics.add_metric(name="ReconciliationMismatches", unit=MetricUnit.Count, value=len(findings))
@@ -127,8 +128,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     publish(report)
     result = summary(report)
-    # once per scheduled or on-demand run (not per continuation), and only where records are billed
-    if run == 0 and not report.skipped and settings.metering_mode == "live":
+    # once per scheduled or on-demand run (not per continuation, nor a run that left work for one: its time is
+    # spent), and only where records are billed
+    if run == 0 and not report.skipped and not report.continued and settings.metering_mode == "live":
         findings = audit_settled_hour(settings, flush_wiring.build(settings).clock.now())
         result["reconciliation_mismatches"] = None if findings is None else len(findings)
     logger.info("flush finished", extra={**result, "continuation": run})

@@ -10,8 +10,9 @@ from typing import Any
 
 from functions.clock import Clock, app_clock
 from functions.customers.final_usage_requests import DynamoFinalUsageRequests
+from functions.customers.model import CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
-from functions.flush.audit import AuditDeps
+from functions.flush.audit import AuditDeps, TrailResult
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.records import MeteringGateway
@@ -42,10 +43,25 @@ def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
 @cache
 def audit(settings: Settings) -> AuditDeps:
     """The hourly check of one settled hour: the ledger's records of an hour against CloudTrail's event history."""
+    dynamodb = dynamodb_client(settings)
     ledger = DynamoMeteringLedger(
-        dynamodb_client(settings), settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
+        dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
     )
-    return AuditDeps(entries_of_hour=ledger.entries_of_hour, trail=CloudTrailReader(cloudtrail_client(settings)))
+    customers = DynamoCustomerRepository(dynamodb, settings.customers_table)
+
+    def ours(result: TrailResult) -> bool:
+        """A legacy result names its product and identifier; a licence alone names a customer (of any product)."""
+        if result.product_code is not None:
+            if settings.product(result.product_code) is None:
+                return False
+            return customers.get(CustomerRef(result.product_code, customer_identifier=result.customer)) is not None
+        if not settings.products:
+            return False
+        return customers.get(CustomerRef(settings.products[0].code, license_arn=result.customer)) is not None
+
+    return AuditDeps(
+        entries_of_hour=ledger.entries_of_hour, trail=CloudTrailReader(cloudtrail_client(settings)), ours=ours
+    )
 
 
 def final_usage_requests(settings: Settings) -> DynamoFinalUsageRequests:

@@ -11,12 +11,10 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from functions.flush.customer import FINAL_USAGE_REQUESTS
+from stacks.config import FINAL_USAGE_REQUESTS_EVERY_MINUTES
 from stacks.constructs.lambda_code import FunctionBase, acknowledge, invocation_target, python_function
 
 HANDLER = "functions.handlers.flush.handler"
-# a leaving buyer's usage is taken until 45 minutes into their final hour (final_usage_cutoff_seconds) and must be
-# sent before it ends: asked every 5 minutes, it is sent with minutes to spare
-FINAL_USAGE_REQUESTS_EVERY_MINUTES = 5
 
 
 class Flush(Construct):
@@ -59,8 +57,11 @@ class Flush(Construct):
                 resources=[metering_table.table_arn],
             )
         )
-        # zero-usage records list the customers (only for products that ask for them)
-        role_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[customers_table.table_arn]))
+        # zero-usage records list the customers (only for products that ask for them); the hourly reconciliation
+        # (when live) reads whether a result CloudTrail shows is one of our customers', and another Region reads
+        # whether a buyer it is asked about is still leaving
+        reads = ["dynamodb:BatchGetItem"] if base.bills or answers_final_usage_requests else []
+        role_policy(iam.PolicyStatement(actions=["dynamodb:Scan", *reads], resources=[customers_table.table_arn]))
         if base.bills:
             role_policy(iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"]))
             # the hourly reconciliation of a settled hour reads CloudTrail's event history (a stage that never bills

@@ -200,6 +200,25 @@ def test_a_function_error_keeps_the_whole_batch(engine: MotoServer, clock: Clock
     assert sorted(working.bodies) == ["one", "two"]
 
 
+def test_a_failure_naming_no_message_of_the_batch_keeps_the_whole_batch(engine: MotoServer, clock: Clock) -> None:
+    # as Lambda treats a batchItemFailures entry with a missing, empty or unknown itemIdentifier
+    routing = Routing(engine.url, RoutingPlan(queues=(QueueSpec("work", 30),))).provision()
+    sqs = client("sqs", engine.url)
+    for body in ("one", "two"):
+        sqs.send_message(QueueUrl=routing.queue_urls["work"], MessageBody=body)
+
+    def confused(event: dict[str, Any]) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": ""}]}
+
+    source = SqsEventSource(sqs, routing.queue_urls["work"], routing.queue_arn("work"), confused)
+    assert poll_all(source) == 2
+    assert source.failed == 2
+    clock.advance(31)
+    working = Function()
+    assert poll_all(SqsEventSource(sqs, routing.queue_urls["work"], routing.queue_arn("work"), working)) == 2
+    assert sorted(working.bodies) == ["one", "two"]
+
+
 def test_a_delayed_message_waits_on_the_stack_clock(engine: MotoServer, clock: Clock) -> None:
     routing = Routing(engine.url, RoutingPlan(queues=(QueueSpec("work"),))).provision()
     sqs = client("sqs", engine.url)

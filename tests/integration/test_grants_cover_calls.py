@@ -446,6 +446,9 @@ def test_the_flush_functions_calls_are_granted(
             short = flush.handler({"source": "aws.events"}, LambdaContext(function_name="flush", timeout_seconds=30))
             assert short["continued"] is True
             report = flush.handler({"continuation": 1}, LambdaContext(function_name="flush", timeout_seconds=900))
+            # the next scheduled run, with its time to spare, checks the settled hour against CloudTrail
+            checked = flush.handler({"source": "aws.events"}, LambdaContext(function_name="flush", timeout_seconds=900))
+            assert "reconciliation_mismatches" in checked
     assert continued == [{"continuation": 1}]
     assert report["succeeded"] >= 1, report
     assert sum(int(r["quantity"]) for r in marketplace.admin.ledger(product_code="grantsflush1")) == 5
@@ -593,11 +596,11 @@ def test_a_call_the_role_does_not_allow_is_reported_by_handler_call_and_table(ro
     index_query = Need("dynamodb:Query", "c-table", "gsi1")
     assert problems("lifecycle", _call("lifecycle", "dynamodb", "Query", index_query)) == []
     # a granted action, on another function's role
-    batch = Need("dynamodb:BatchGetItem", "c-table")
-    assert problems("usage", _call("usage", "dynamodb", "BatchGetItem", batch)) == []
-    (refused,) = problems("flush", _call("flush", "dynamodb", "BatchGetItem", batch))
-    assert "flush" in refused
-    assert "the Customers table" in refused
+    put = Need("dynamodb:PutItem", "u-table")
+    assert problems("usage", _call("usage", "dynamodb", "PutItem", put)) == []
+    (refused,) = problems("registration", _call("registration", "dynamodb", "PutItem", put))
+    assert "registration" in refused
+    assert "the Usage table" in refused
     # a service nobody mapped, and a resource no environment variable names
     (refused,) = problems("usage", _call("usage", "s3", "GetObject", Need("s3:GetObject")))
     assert "no IAM prefix known" in refused

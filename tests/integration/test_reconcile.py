@@ -322,3 +322,14 @@ def test_an_unreadable_cloudtrail_is_published_not_raised(
     assert audit_settled_hour(settings, START + timedelta(hours=3)) is None
     assert _published(capsys, "ReconciliationUnavailable") == [1.0]
     assert _published(capsys, "ReconciliationMismatches") == []
+
+
+def test_an_unreadable_ledger_is_published_not_raised(
+    life: Life, handler_environment: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the flush has billed by the time it checks: a store it cannot read then must not fail it (and be retried)
+    products = [{"code": PRODUCT.code, "name": PRODUCT.name, "dimensions": [{"name": "api_calls"}]}]
+    settings = replace(handler_environment(products), metering_table="no-such-table")
+    capsys.readouterr()
+    assert audit_settled_hour(settings, START + timedelta(hours=3)) is None
+    assert _published(capsys, "ReconciliationUnavailable") == [1.0]

@@ -218,6 +218,23 @@ def test_a_request_refused_as_a_whole_is_not_retried(world: World) -> None:
     assert world.stored() == []
 
 
+def test_after_a_refusal_midway_sending_what_is_unsent_counts_every_event_once(world: World) -> None:
+    # Given a producer whose second batch is refused as a whole (its credentials expired between two requests)
+    events = [event(n % 3 + 1) for n in range(MAX_EVENTS + 5)]
+    units = sum(e["quantity"] for e in events)
+    world.front.script.extend(["forward", 403])
+    with pytest.raises(UsageApiError, match="403") as refused:
+        world.client().send(events)
+    # Then the first batch was stored, and what is unsent is the rest, ids and timestamps set
+    assert len(refused.value.sent.accepted) == MAX_EVENTS
+    assert len(refused.value.unsent) == 5
+    assert all(e["event_id"] and e["timestamp"] for e in refused.value.unsent)
+    # When the producer sends what is unsent once fixed, Then every event counts once, with the units it was sent with
+    world.client().send(refused.value.unsent)
+    assert len(world.stored()) == MAX_EVENTS + 5
+    assert world.units() == units
+
+
 @pytest.mark.parametrize("world", ["sigv4"], indirect=True)
 def test_a_request_signed_with_other_credentials_is_refused(world: World) -> None:
     session = boto3.Session(aws_access_key_id=PRODUCER.access_key, aws_secret_access_key="wrong", region_name=REGION)

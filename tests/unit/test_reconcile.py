@@ -283,3 +283,13 @@ def test_the_hourly_audit_counts_each_disagreement_of_its_hour_only() -> None:
     assert trail.asked == [HOUR]
     # all agreeing: nothing to report
     assert audit_hour(AuditDeps(lambda hour: entries[:1], Trail(trail_result(7))), HOUR) == []
+
+
+def test_the_hourly_audit_leaves_out_what_the_seller_bills_outside_this_stack() -> None:
+    # Given CloudTrail showing, beside our record, a result for a licence of another product this stack does not
+    # meter (the seller's other integration, same account and Region)
+    other = replace(trail_result(5, record_id="m-9"), customer="arn:aws:license-manager::1:license:l-zzz")
+    entries = [MeteringEntry(record(7), "sent", "m-1")]
+    ours = AuditDeps(lambda hour: entries, Trail(trail_result(7), other), ours=lambda r: r.customer == LICENCE)
+    # Then it is not ours to reconcile: nothing to report, and the alarm stays quiet
+    assert audit_hour(ours, HOUR) == []
