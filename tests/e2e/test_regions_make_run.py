@@ -43,6 +43,8 @@ def two_regions(tmp_path: Path) -> Iterator[tuple[RunningStack, str, str]]:
             run_file,
         )
         yield main, found.group(1), found.group(2)
+    # the stacks' logs, shown by pytest only where the test failed: what each function did, and when
+    print(started.output[-20000:])
     # Ctrl-C stops the Region's stack with the main one, cleanly
     assert started.process.returncode == 0, started.output
     assert f"Regional metering stack {REGION}" in regional
