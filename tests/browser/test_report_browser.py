@@ -3,7 +3,6 @@ its figures are the emulator ledger's. Keeps the screenshot README shows (docs/r
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,16 +12,9 @@ from typing import Any
 
 from playwright.sync_api import Browser, Route
 
-from functions.clock import ManualClock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.customers.repository import DynamoCustomerRepository
 from functions.settings import Dimension, Product, Settings
-from functions.usage.ingest import record_usage
-from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
-from local.tables import FIXED_DATE_RETENTION
-from operations.cli import main
-from operations.target import local_target
+from tests.operator_world import OperatorWorld
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "report.png"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -52,66 +44,7 @@ REFUSED_AT = 23
 CENT = Decimal("0.01")
 
 
-class World:
-    def __init__(self, settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> None:
-        self.settings = settings
-        self.clock = ManualClock(START)
-        self.marketplace = marketplace
-        self.dynamodb = dynamodb
-        self.subscriptions = [
-            marketplace.admin.subscribe(PRODUCT.code, account, start_time="2026-11-25T00:00:00Z")
-            for account in ACCOUNTS
-        ]
-        repository = DynamoCustomerRepository(dynamodb, settings.customers_table)
-        for account, subscription in zip(ACCOUNTS, self.subscriptions, strict=True):
-            repository.put(
-                Customer(
-                    ref=CustomerRef(PRODUCT.code, license_arn=subscription["license_arn"]),
-                    customer_aws_account_id=account,
-                    state=SubscriptionState.ACTIVE,
-                    state_changed_at=START - timedelta(days=1),
-                    registered_at=START - timedelta(days=1),
-                )
-            )
-        self.target = local_target(settings, credentials={}, clock=self.clock)
-
-    def move_to(self, moment: datetime) -> None:
-        self.clock.set(moment)
-        self.marketplace.admin.set_clock(moment.isoformat().replace("+00:00", "Z"))
-
-    def use(self, index: int, dimension: str, quantity: int | str, event_id: str) -> None:
-        subscription = self.subscriptions[index]
-        result = record_usage(
-            [
-                {
-                    "event_id": event_id,
-                    "product_code": PRODUCT.code,
-                    "license_arn": subscription["license_arn"],
-                    "customer_aws_account_id": subscription["account_id"],
-                    "dimension": dimension,
-                    "quantity": quantity,
-                    "timestamp": self.clock.now().isoformat(),
-                }
-            ],
-            settings=self.settings,
-            customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
-            store=DynamoUsageStore(
-                self.dynamodb,
-                self.settings.usage_table,
-                shards=self.settings.usage_shards,
-                retention=FIXED_DATE_RETENTION,
-            ),
-            clock=self.clock,
-        )
-        assert list(result.accepted) == [event_id]
-
-    def cli(self, *argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        status = main(list(argv), out=out, err=err, target=lambda _: self.target)
-        return status, out.getvalue(), err.getvalue()
-
-
-def _live(world: World) -> None:
+def _live(world: OperatorWorld) -> None:
     """Each hour's usage, then the flush an hour later (the last hour's flush has not run yet)."""
     hours = sorted({hours for hours, *_ in USAGE})
     for hour in hours:
@@ -132,9 +65,8 @@ def test_the_report_opens_offline_and_its_figures_are_the_ledgers(
     browser: Browser, settings: Settings, marketplace: EmulatorHandle, dynamodb: Any, tmp_path: Path
 ) -> None:
     # Given a month with three buyers, one record refused and one hour not flushed yet
-    marketplace.admin.create_product(PRODUCT.code, ["api_calls", "storage_gb"], customer_mode="license")
     test_settings = replace(settings, products=(PRODUCT,), usage_shards=2, marketplace_endpoint=marketplace.url)
-    world = World(test_settings, marketplace, dynamodb)
+    world = OperatorWorld.with_buyers(test_settings, marketplace, dynamodb, PRODUCT, ACCOUNTS, START)
     _live(world)
     # When the operator writes the month's report
     report = tmp_path / "report.html"

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from functions.clock import ManualClock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.model import CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
 from functions.settings import Dimension, Product, Settings
-from functions.usage.ingest import record_usage
-from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle, usage_record
-from local.tables import FIXED_DATE_RETENTION
-from operations.cli import main
-from operations.target import Target, local_target
+from tests.operator_world import OperatorWorld
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 PRODUCT = Product(
@@ -30,59 +24,11 @@ PRODUCT = Product(
 ACCOUNTS = ("100000000001", "100000000002")
 
 
-@dataclass
-class Ops:
-    settings: Settings
-    clock: ManualClock
-    marketplace: EmulatorHandle
-    subscriptions: list[dict[str, Any]]
-    dynamodb: Any
-    _target: Target | None = None
-
-    def target(self) -> Target:
-        if self._target is None:
-            self._target = local_target(self.settings, credentials={}, clock=self.clock)
-        return self._target
-
-    def cli(self, *argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        status = main(list(argv), out=out, err=err, target=lambda _: self.target())
-        return status, out.getvalue(), err.getvalue()
-
+class Ops(OperatorWorld):
     def json(self, *argv: str) -> Any:
         status, out, err = self.cli(*argv, "--json")
         assert status == 0, err
         return json.loads(out)
-
-    def move_to(self, moment: datetime) -> None:
-        self.clock.set(moment)
-        self.marketplace.admin.set_clock(moment.isoformat().replace("+00:00", "Z"))
-
-    def use(self, account_index: int, dimension: str, quantity: int | str, event_id: str) -> None:
-        subscription = self.subscriptions[account_index]
-        result = record_usage(
-            [
-                {
-                    "event_id": event_id,
-                    "product_code": PRODUCT.code,
-                    "license_arn": subscription["license_arn"],
-                    "customer_aws_account_id": subscription["account_id"],
-                    "dimension": dimension,
-                    "quantity": quantity,
-                    "timestamp": self.clock.now().isoformat(),
-                }
-            ],
-            settings=self.settings,
-            customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
-            store=DynamoUsageStore(
-                self.dynamodb,
-                self.settings.usage_table,
-                shards=self.settings.usage_shards,
-                retention=FIXED_DATE_RETENTION,
-            ),
-            clock=self.clock,
-        )
-        assert list(result.accepted) == [event_id]
 
     def billed(self) -> list[tuple[str, str, str, str]]:
         return sorted(
@@ -94,23 +40,7 @@ class Ops:
 @pytest.fixture
 def ops(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Ops:
     test_settings = replace(settings, products=(PRODUCT,), usage_shards=2, marketplace_endpoint=marketplace.url)
-    marketplace.admin.create_product(PRODUCT.code, ["api_calls", "storage_gb"], customer_mode="license")
-    world = Ops(test_settings, ManualClock(START), marketplace, [], dynamodb)
-    world.move_to(START)
-    repository = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
-    for account in ACCOUNTS:
-        subscription = marketplace.admin.subscribe(PRODUCT.code, account, start_time="2026-11-25T00:00:00Z")
-        world.subscriptions.append(subscription)
-        repository.put(
-            Customer(
-                ref=CustomerRef(PRODUCT.code, license_arn=subscription["license_arn"]),
-                customer_aws_account_id=account,
-                state=SubscriptionState.ACTIVE,
-                state_changed_at=START - timedelta(days=1),
-                registered_at=START - timedelta(days=1),
-            )
-        )
-    return world
+    return Ops.with_buyers(test_settings, marketplace, dynamodb, PRODUCT, ACCOUNTS, START)
 
 
 def test_customers_lists_state_licence_product_and_registration(ops: Ops) -> None:

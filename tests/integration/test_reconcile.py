@@ -4,28 +4,20 @@ with its reason otherwise, and the exit status a scheduled job alarms on."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from functions.clock import ManualClock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.customers.repository import DynamoCustomerRepository
 from functions.handlers.flush import audit_settled_hour
 from functions.observability import metrics
 from functions.settings import Dimension, Product, Settings
-from functions.usage.ingest import record_usage
-from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle, usage_record
-from local.tables import FIXED_DATE_RETENTION
-from operations.cli import main
-from operations.target import Target, local_target
+from tests.operator_world import OperatorWorld
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 PRODUCT = Product(
@@ -36,57 +28,11 @@ PRODUCT = Product(
 ACCOUNTS = ("200000000001", "200000000002", "200000000003")
 
 
-@dataclass
-class Life:
-    settings: Settings
-    clock: ManualClock
-    marketplace: EmulatorHandle
-    subscriptions: list[dict[str, Any]]
-    dynamodb: Any
-    _target: Target | None = None
-
-    def cli(self, *argv: str) -> tuple[int, str, str]:
-        if self._target is None:
-            self._target = local_target(self.settings, credentials={}, clock=self.clock)
-        out, err = io.StringIO(), io.StringIO()
-        target = self._target
-        status = main(list(argv), out=out, err=err, target=lambda _: target)
-        return status, out.getvalue(), err.getvalue()
-
+class Life(OperatorWorld):
     def reconcile(self, *argv: str) -> tuple[int, dict[str, Any]]:
         status, out, err = self.cli("reconcile", *argv, "--json")
         assert status in (0, 1), err
         return status, json.loads(out)
-
-    def move_to(self, moment: datetime) -> None:
-        self.clock.set(moment)
-        self.marketplace.admin.set_clock(moment.isoformat().replace("+00:00", "Z"))
-
-    def use(self, account_index: int, dimension: str, quantity: int | str, event_id: str) -> None:
-        subscription = self.subscriptions[account_index]
-        result = record_usage(
-            [
-                {
-                    "event_id": event_id,
-                    "product_code": PRODUCT.code,
-                    "license_arn": subscription["license_arn"],
-                    "customer_aws_account_id": subscription["account_id"],
-                    "dimension": dimension,
-                    "quantity": quantity,
-                    "timestamp": self.clock.now().isoformat(),
-                }
-            ],
-            settings=self.settings,
-            customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
-            store=DynamoUsageStore(
-                self.dynamodb,
-                self.settings.usage_table,
-                shards=self.settings.usage_shards,
-                retention=FIXED_DATE_RETENTION,
-            ),
-            clock=self.clock,
-        )
-        assert list(result.accepted) == [event_id]
 
     def flush(self) -> dict[str, Any]:
         status, out, err = self.cli("flush", "--json")
@@ -104,23 +50,7 @@ class Life:
 @pytest.fixture
 def life(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Life:
     test_settings = replace(settings, products=(PRODUCT,), usage_shards=2, marketplace_endpoint=marketplace.url)
-    marketplace.admin.create_product(PRODUCT.code, ["api_calls", "storage_gb"], customer_mode="license")
-    world = Life(test_settings, ManualClock(START), marketplace, [], dynamodb)
-    world.move_to(START)
-    repository = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
-    for account in ACCOUNTS:
-        subscription = marketplace.admin.subscribe(PRODUCT.code, account, start_time="2026-11-25T00:00:00Z")
-        world.subscriptions.append(subscription)
-        repository.put(
-            Customer(
-                ref=CustomerRef(PRODUCT.code, license_arn=subscription["license_arn"]),
-                customer_aws_account_id=account,
-                state=SubscriptionState.ACTIVE,
-                state_changed_at=START - timedelta(days=1),
-                registered_at=START - timedelta(days=1),
-            )
-        )
-    return world
+    return Life.with_buyers(test_settings, marketplace, dynamodb, PRODUCT, ACCOUNTS, START)
 
 
 def _sides(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
