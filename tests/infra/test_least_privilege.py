@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
+from tests.infra.conftest import actions, function_statements
+
 # AWS gives these no resource-level permissions: "*" is the only resource they take.
 WILDCARD_ONLY = {
     "xray:PutTraceSegments",
@@ -29,20 +31,6 @@ def _our_functions(template: Template) -> dict[str, Any]:
     )
 
 
-def _statements_of(template: Template, role_id: str) -> list[dict[str, Any]]:
-    return [
-        statement
-        for policy in template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
 def test_each_function_has_its_own_role_without_managed_policies(template: Template) -> None:
     functions = _our_functions(template)
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
@@ -54,20 +42,20 @@ def test_each_function_has_its_own_role_without_managed_policies(template: Templ
 
 def test_wildcard_resources_carry_only_actions_without_resource_level_permissions(template: Template) -> None:
     for function in _our_functions(template).values():
-        role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
-        for statement in _statements_of(template, role_id):
+        for statement in function_statements(template.to_json()["Resources"], function):
             if statement["Resource"] == "*":
-                assert _actions(statement) <= WILDCARD_ONLY, statement
+                assert actions(statement) <= WILDCARD_ONLY, statement
 
 
 def test_a_function_writes_logs_only_to_its_own_log_group(template: Template) -> None:
     for function in _our_functions(template).values():
-        role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
         log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         log_statements = [
-            s for s in _statements_of(template, role_id) if any(a.startswith("logs:") for a in _actions(s))
+            s
+            for s in function_statements(template.to_json()["Resources"], function)
+            if any(a.startswith("logs:") for a in actions(s))
         ]
         assert log_statements
         for statement in log_statements:
-            assert _actions(statement) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+            assert actions(statement) == {"logs:CreateLogStream", "logs:PutLogEvents"}
             assert statement["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 
 from app import build_app
 from functions.lifecycle.notifications import AGREEMENT_DETAIL_TYPES, LICENSE_DETAIL_TYPES
-from tests.infra.conftest import cdk_json_context, synth
+from tests.infra.conftest import actions, cdk_json_context, function_statements, synth
 
 HANDLER = "functions.handlers.lifecycle.handler"
 
@@ -24,21 +24,8 @@ def _function(template: Template) -> tuple[str, Mapping[str, Any]]:
 
 
 def _statements(template: Template, function_id: str) -> list[dict[str, Any]]:
-    role = template.find_resources("AWS::Lambda::Function")[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    return [
-        statement
-        for policy in template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _actions(statements: list[dict[str, Any]]) -> set[str]:
-    actions: set[str] = set()
-    for statement in statements:
-        found = statement["Action"]
-        actions |= {found} if isinstance(found, str) else set(found)
-    return actions
+    resources = template.to_json()["Resources"]
+    return function_statements(resources, resources[function_id])
 
 
 def _with_products(products: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -104,17 +91,17 @@ def test_the_handler_reports_partial_batch_failures(template: Template) -> None:
 def test_the_handler_may_do_only_what_it_does(template: Template) -> None:
     function_id, _ = _function(template)
     statements = _statements(template, function_id)
-    actions = _actions(statements)
-    assert {"aws-marketplace:GetEntitlements", "aws-marketplace:BatchMeterUsage", "events:PutEvents"} <= actions
-    assert {"dynamodb:BatchGetItem", "dynamodb:UpdateItem", "sqs:SendMessage", "sqs:DeleteMessage"} <= actions
-    assert not {a for a in actions if a.endswith("*") and a != "xray:*"}
+    granted = actions(*statements)
+    assert {"aws-marketplace:GetEntitlements", "aws-marketplace:BatchMeterUsage", "events:PutEvents"} <= granted
+    assert {"dynamodb:BatchGetItem", "dynamodb:UpdateItem", "sqs:SendMessage", "sqs:DeleteMessage"} <= granted
+    assert not {a for a in granted if a.endswith("*") and a != "xray:*"}
     forbidden = {"dynamodb:Scan", "dynamodb:DeleteTable", "aws-marketplace:ResolveCustomer", "dynamodb:PutItem"}
     # PutItem only on the idempotency table (Powertools' own records)
-    put_items = [s for s in statements if "dynamodb:PutItem" in _actions([s])]
+    put_items = [s for s in statements if "dynamodb:PutItem" in actions(s)]
     assert len(put_items) == 1
-    assert not (forbidden - {"dynamodb:PutItem"}) & actions
+    assert not (forbidden - {"dynamodb:PutItem"}) & granted
     on_star = [s for s in statements if s["Resource"] == "*"]
-    assert _actions(on_star) - {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} == {
+    assert actions(*on_star) - {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} == {
         "aws-marketplace:GetEntitlements",
         "aws-marketplace:BatchMeterUsage",
     }

@@ -14,7 +14,7 @@ import pytest
 from app import build_app
 from stacks.config import ConfigError
 from stacks.schema import CUSTOMERS
-from tests.infra.conftest import cdk_json_context
+from tests.infra.conftest import actions, cdk_json_context, function_statements
 from tests.infra.test_least_privilege import WILDCARD_ONLY
 from tests.infra.test_upgrade import REPLACED_BY
 
@@ -46,16 +46,6 @@ def our_functions(template: dict[str, Any]) -> dict[str, Any]:
         for name, f in resources(template, "AWS::Lambda::Function").items()
         if f["Properties"].get("Handler", "").startswith("functions.")
     }
-
-
-def statements_of(template: dict[str, Any], function: dict[str, Any]) -> list[dict[str, Any]]:
-    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
-    return [
-        statement
-        for policy in resources(template, "AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
 
 
 def test_only_the_customers_table_is_replicated_to_every_metering_region(templates: dict[str, Any]) -> None:
@@ -106,26 +96,26 @@ def test_a_regions_functions_reach_only_their_regions_tables_and_the_customers_r
             # the customers table, by the name the main stack publishes, in this Region
             customers_name = function["Properties"]["Environment"]["Variables"]["CUSTOMERS_TABLE"]
             assert customers_name["Fn::GetStackOutput"]["Region"] == MAIN
-            for statement in statements_of(template, function):
-                actions = {statement["Action"]} if isinstance(statement["Action"], str) else set(statement["Action"])
+            for statement in function_statements(template["Resources"], function):
+                granted = actions(statement)
                 if statement["Resource"] == "*":
-                    assert actions <= WILDCARD_ONLY, actions
+                    assert granted <= WILDCARD_ONLY, granted
                     continue
-                if not any(a.startswith("dynamodb:") for a in actions):
+                if not any(a.startswith("dynamodb:") for a in granted):
                     continue
                 resource = json.dumps(statement["Resource"])
                 on_own_table = any(f'"{name}"' in resource for name in own_tables)
                 on_replica_here = f"arn:aws:dynamodb:{region}:" in resource and "GetStackOutput" in resource
-                assert on_own_table or on_replica_here, (actions, resource)
+                assert on_own_table or on_replica_here, (granted, resource)
                 if on_replica_here:  # buyers are read, never written, outside the main Region; only the main
                     # Region's requests for a leaving buyer's final usage are read and answered (deleted)
-                    assert actions <= {
+                    assert granted <= {
                         "dynamodb:BatchGetItem",
                         "dynamodb:Scan",
                         "dynamodb:Query",
                         "dynamodb:DeleteItem",
                     }
-                    granted_here.setdefault(function["Properties"]["Handler"], set()).update(actions)
+                    granted_here.setdefault(function["Properties"]["Handler"], set()).update(granted)
         # and each does exactly what it needs there: usage reads buyers; the flush lists them (zero-usage records),
         # reads whether a buyer asked about is still leaving, and reads and answers the main Region's requests
         assert granted_here == {

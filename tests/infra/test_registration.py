@@ -6,6 +6,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
+from tests.infra.conftest import actions, function_statements
+
 
 def _registration_function(template: Template) -> tuple[str, Any]:
     functions = template.find_resources(
@@ -16,16 +18,8 @@ def _registration_function(template: Template) -> tuple[str, Any]:
 
 
 def _policy_statements(template: Template, function_id: str) -> list[dict[str, Any]]:
-    role = template.to_json()["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    policies = [
-        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
-    ]
-    return [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    actions = statement["Action"]
-    return {actions} if isinstance(actions, str) else set(actions)
+    resources = template.to_json()["Resources"]
+    return function_statements(resources, resources[function_id])
 
 
 def test_the_function_is_arm64_python313_traced_with_its_settings(template: Template) -> None:
@@ -44,7 +38,7 @@ def test_the_function_is_arm64_python313_traced_with_its_settings(template: Temp
 def test_the_function_may_do_exactly_what_registration_needs(template: Template) -> None:
     function_id, _ = _registration_function(template)
     statements = _policy_statements(template, function_id)
-    granted = set().union(*(_actions(s) for s in statements))
+    granted = actions(*statements)
     assert "aws-marketplace:ResolveCustomer" in granted
     assert "events:PutEvents" in granted
     assert "secretsmanager:GetSecretValue" in granted
@@ -58,7 +52,7 @@ def test_the_function_may_do_exactly_what_registration_needs(template: Template)
     }
     assert not any(a.endswith("*") for a in granted)
     # on "*" only what cannot be scoped: ResolveCustomer, GetAgreementTerms and X-Ray tracing
-    on_any_resource = set().union(*(_actions(s) for s in statements if s["Resource"] == "*"))
+    on_any_resource = actions(*(s for s in statements if s["Resource"] == "*"))
     assert on_any_resource == {
         "aws-marketplace:ResolveCustomer",
         "aws-marketplace:GetAgreementTerms",
@@ -70,12 +64,12 @@ def test_the_function_may_do_exactly_what_registration_needs(template: Template)
 def test_agreement_terms_are_readable_only_for_purchase_agreements_the_seller_proposed(template: Template) -> None:
     function_id, _ = _registration_function(template)
     statements = [
-        s for s in _policy_statements(template, function_id) if "aws-marketplace:GetAgreementTerms" in _actions(s)
+        s for s in _policy_statements(template, function_id) if "aws-marketplace:GetAgreementTerms" in actions(s)
     ]
     # one statement, with nothing else in it, under the conditions AWS's own grants of the action use
     assert len(statements) == 1
     (statement,) = statements
-    assert _actions(statement) == {"aws-marketplace:GetAgreementTerms"}
+    assert actions(statement) == {"aws-marketplace:GetAgreementTerms"}
     assert statement["Effect"] == "Allow"
     assert statement["Condition"] == {
         "StringEquals": {"aws-marketplace:PartyType": "Proposer"},

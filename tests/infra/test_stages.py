@@ -12,7 +12,7 @@ from aws_cdk.assertions import Template
 
 from app import build_app
 from stacks.config import ConfigError
-from tests.infra.conftest import cdk_json_context, synth
+from tests.infra.conftest import actions, cdk_json_context, synth
 
 
 def _marketplace(**changes: Any) -> dict[str, Any]:
@@ -28,12 +28,8 @@ def _stack_name_and_template(tmp_path: Path, context: dict[str, Any]) -> tuple[s
 
 
 def _granted_actions(template: Template) -> set[str]:
-    actions: set[str] = set()
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            found = statement["Action"]
-            actions |= {found} if isinstance(found, str) else set(found)
-    return actions
+    policies = template.find_resources("AWS::IAM::Policy").values()
+    return actions(*(s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]))
 
 
 def _metering_modes(template: Template) -> set[str]:

@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
+from tests.infra.conftest import actions, function_statements
+
 
 def _function(template: Template, handler: str) -> tuple[str, Mapping[str, Any]]:
     functions = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": handler}})
@@ -15,14 +17,7 @@ def _function(template: Template, handler: str) -> tuple[str, Mapping[str, Any]]
 
 
 def _actions_of(template: Template, handler: str) -> set[str]:
-    role = _function(template, handler)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
-    actions: set[str] = set()
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role} in policy["Properties"]["Roles"]:
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                found = statement["Action"]
-                actions |= {found} if isinstance(found, str) else set(found)
-    return actions
+    return actions(*function_statements(template.to_json()["Resources"], _function(template, handler)[1]))
 
 
 def test_post_usage_is_iam_authorized_and_calls_the_usage_function(template: Template) -> None:
