@@ -34,6 +34,21 @@ DEADLINE_SECONDS = 30
 T = TypeVar("T")
 
 
+def post_json(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """POST ``body`` as JSON; the answer's status and JSON body, whatever the status."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
 @dataclass
 class RunningStack:
     process: subprocess.Popen[str]
@@ -50,17 +65,7 @@ class RunningStack:
     def post_with_status(
         self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
     ) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            self.api_url + path,
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json", **(headers or {})},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
+        return post_json(self.api_url + path, body, headers)
 
     def cli(self, *argv: str) -> Any:
         """The operator CLI, finding this stack as it finds a `make run` one: through the file it writes."""

@@ -4,21 +4,17 @@ both, each in its own Region of the emulator's ledger, exactly once each."""
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from local.loopback import read_banner
 from local.marketplace.admin import AdminClient
 from tests.e2e.local_stack import launched
-from tests.e2e.test_buyer_life import RunningStack, eventually, register_in_a_browser, usage_event
+from tests.e2e.test_buyer_life import RunningStack, eventually, post_json, register_in_a_browser, usage_event
 
 pytestmark = pytest.mark.browser
 REGION = "eu-west-1"
@@ -50,20 +46,6 @@ def two_regions(tmp_path: Path) -> Iterator[tuple[RunningStack, str, str]]:
     assert f"Regional metering stack {REGION}" in regional
 
 
-def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
-
-
 def test_one_buyers_usage_is_billed_in_each_region_where_it_happened(
     two_regions: tuple[RunningStack, str, str],
 ) -> None:
@@ -78,17 +60,17 @@ def test_one_buyers_usage_is_billed_in_each_region_where_it_happened(
     now = datetime.now(UTC)
     stack.post("/usage", {"events": [usage_event("e1", customer, 5, now)]}, {"x-api-key": stack.api_key})
     events = [usage_event("e1", customer, 3, now), usage_event("e2", customer, 4, now)]
-    status, answer = post(f"{regional_url}/usage", {"events": events}, {"x-api-key": regional_key})
+    status, answer = post_json(f"{regional_url}/usage", {"events": events}, {"x-api-key": regional_key})
     assert (status, answer["accepted"]) == (200, 2), answer
     # and a stranger's usage is refused there as at home: the Region reads the same buyers
     stranger = {**usage_event("e3", customer, 1, now), "customer_aws_account_id": "999999999999"}
-    status, refused = post(f"{regional_url}/usage", {"events": [stranger]}, {"x-api-key": regional_key})
+    status, refused = post_json(f"{regional_url}/usage", {"events": [stranger]}, {"x-api-key": regional_key})
     assert status == 422, refused
     # and the hour closes and each Region's flush runs (twice: a repeat bills nothing more)
     stack.post("/_local/clock", {"advance_seconds": 3600 + 600})
     for _ in range(2):
         stack.post("/_local/flush", {})
-        status, flushed = post(f"{regional_url}/_local/flush", {})
+        status, flushed = post_json(f"{regional_url}/_local/flush", {})
         assert status == 200, flushed
     # Then each Region billed its own usage once, in its own Region of the ledger
     billed = sorted((r["region"], r["dimension"], r["quantity"]) for r in admin.ledger())
@@ -99,7 +81,7 @@ def test_one_buyers_usage_is_billed_in_each_region_where_it_happened(
     # When, in the next hour, the buyer uses 1 at home and 2 in eu-west-1, and unsubscribes
     later = datetime.fromtimestamp(now.timestamp() + 3600 + 600, UTC)  # the app's clock, moved
     stack.post("/usage", {"events": [usage_event("f1", customer, 1, later)]}, {"x-api-key": stack.api_key})
-    status, answer = post(
+    status, answer = post_json(
         f"{regional_url}/usage", {"events": [usage_event("f2", customer, 2, later)]}, {"x-api-key": regional_key}
     )
     assert (status, answer["accepted"]) == (200, 1), answer
@@ -111,7 +93,7 @@ def test_one_buyers_usage_is_billed_in_each_region_where_it_happened(
     stack.post("/_local/drain", {})  # the leaving buyer's timer, due now, handled
     eventually(admin.ledger, lambda records: len(records) == 3, "the main Region's final usage in the ledger")
     # Then eu-west-1, asked by that step, sends its usage of the final hour at once (its 5-minute schedule)
-    status, answered = post(f"{regional_url}/_local/final-usage", {})
+    status, answered = post_json(f"{regional_url}/_local/final-usage", {})
     assert status == 200, answered
     assert [report["sent"] for report in answered["final_usage_requests"].values()] == [1]
     billed = sorted((r["region"], r["hour"][:13], r["quantity"]) for r in admin.ledger())
@@ -119,6 +101,6 @@ def test_one_buyers_usage_is_billed_in_each_region_where_it_happened(
     assert [b for b in billed if b[1] == final_hour] == [("eu-west-1", final_hour, "2"), ("us-east-1", final_hour, "1")]
     # before the subscription is final, and nothing was billed twice: asked again, nothing more is sent
     assert admin.get_subscription(subscription["agreement_id"])["status"] != "ended"
-    status, again = post(f"{regional_url}/_local/final-usage", {})
+    status, again = post_json(f"{regional_url}/_local/final-usage", {})
     assert (status, again["final_usage_requests"]) == (200, {})
     assert len(admin.ledger()) == 4
