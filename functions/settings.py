@@ -25,7 +25,8 @@ ContactKind = Literal["text", "email", "tel"]
 # the Metering API's own ProductCode pattern
 _PRODUCT_CODE = re.compile(r"^[-a-zA-Z0-9/=:_.@]+$")
 _STAGE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+# an AWS Region's name (eu-west-1): cdk.json's `region` and `regions`, and the local stacks, check it too
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # the onboarding form's own hidden field
@@ -279,7 +280,7 @@ class Settings:
         if len(codes) != len(set(codes)):
             raise InvalidField("products", "product codes must be unique")
         regions = self.other_metering_regions
-        if not isinstance(regions, tuple) or not all(isinstance(r, str) and _REGION.match(r) for r in regions):
+        if not isinstance(regions, tuple) or not all(isinstance(r, str) and REGION_NAME.match(r) for r in regions):
             raise InvalidField("other_metering_regions", "must be Region names such as eu-west-1, comma-separated")
         contact_fields = self.contact_fields
         if not isinstance(contact_fields, tuple) or not all(isinstance(f, ContactField) for f in contact_fields):

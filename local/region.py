@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from typing import IO, Any
 import boto3
 
 from functions.flush.customer import FINAL_USAGE_REQUESTS
-from functions.settings import Settings, settings_environment, settings_from_env
+from functions.settings import REGION_NAME, Settings, settings_environment, settings_from_env
 from local.apigateway import LocalApiGateway, Route
 from local.lambda_service import LocalLambda
 from local.loopback import read_banner
@@ -45,7 +44,6 @@ from local.tables import create_tables
 from stacks.config import load_config
 from stacks.schema import REGIONAL_TABLES
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 # what a regional stack takes from the main one: where the shared parts listen, its buyers, its clock
 _SHARED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DYNAMODB_ENDPOINT", "MARKETPLACE_ENDPOINT", "CLOCK_FILE")
 
@@ -57,7 +55,7 @@ class RegionError(ValueError):
 def regional_settings(main_environment: Mapping[str, str], region: str, lambda_url: str) -> Settings:
     """cdk.json's settings (validated as the stack validates them) for a metering stack in ``region``: its own usage
     and metering tables, the main stack's customers table, the shared DynamoDB Local, emulator and clock."""
-    if not _REGION.match(region):
+    if not REGION_NAME.match(region):
         raise RegionError(f"--region: {region!r} is not a Region name such as eu-west-1")
     main = settings_from_env(main_environment)
     if region == main.region:

@@ -12,13 +12,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from functions.settings import STACK_SETTINGS, InvalidField, Settings
+from functions.settings import REGION_NAME, STACK_SETTINGS, InvalidField, Settings
 from functions.usage.model import IN_FLIGHT_MARGIN
 
 PRODUCTION_STAGE = "prod"
 # how often another metering Region looks for the main Region's final-usage requests (stacks/constructs/flush.py)
 FINAL_USAGE_REQUESTS_EVERY_MINUTES = 5
-_REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
 
 
 class ConfigError(ValueError):
@@ -30,10 +29,10 @@ class AppConfig(BaseModel):
 
     stack_name: str = Field(default="MarketplaceMetering", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
     # the main stack's Region; outside us-east-1 a small us-east-1 stack forwards Marketplace's events to it
-    region: str | None = Field(default=None, pattern=_REGION)
+    region: str | None = Field(default=None, pattern=REGION_NAME.pattern)
     # more Regions that meter (BatchMeterUsage's quota and dedup are per Region): each gets a metering stack of its
     # own (usage API, usage and metering tables, flush) reading a replica of the customers table; needs `region`
-    regions: tuple[Annotated[str, Field(pattern=_REGION)], ...] = ()
+    regions: tuple[Annotated[str, Field(pattern=REGION_NAME.pattern)], ...] = ()
     flush_schedule: str = Field(default="rate(1 hour)", pattern=r"^(rate|cron)\(.+\)$")
     log_retention_days: int = Field(default=90, ge=1)
     notification_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -19,6 +19,8 @@ class SubscriptionState(StrEnum):
 
 
 METERABLE_STATES = frozenset({SubscriptionState.ACTIVE, SubscriptionState.ENDING})
+# unsubscribed: their final usage is sent early, then they end
+LEAVING_STATES = frozenset({SubscriptionState.ENDING, SubscriptionState.ENDED})
 # After a buyer's subscription ends AWS Marketplace takes their final usage for about an hour.
 FINAL_USAGE_WINDOW = timedelta(hours=1)
 

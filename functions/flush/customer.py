@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from functions.customers.model import FinalUsageRequest, SubscriptionState
+from functions.customers.model import LEAVING_STATES, FinalUsageRequest
 from functions.flush.aggregate import aggregate, spill
 from functions.flush.calls import batches
 from functions.flush.records import MeteringRecord, RecordResult
@@ -95,7 +95,6 @@ def send_customer_usage(customer_key: str, deps: FlushDeps, *, out_of_time: Call
 
 # the flush's event in another metering Region, on a schedule of its own: answer the main Region's requests
 FINAL_USAGE_REQUESTS = "final_usage_requests"
-LEAVING = (SubscriptionState.ENDING, SubscriptionState.ENDED)
 
 
 class FinalUsageRequests(Protocol):
@@ -123,7 +122,7 @@ def answer_final_usage_requests(
             break
         key = request.ref.key
         customer = deps.customers.get(request.ref)
-        if customer is None or customer.state not in LEAVING or customer.final_usage_cutoff is None:
+        if customer is None or customer.state not in LEAVING_STATES or customer.final_usage_cutoff is None:
             answers[key] = CustomerUsageReport()  # the hourly flush bills them as everyone
             requests.answered(region, request)
             continue

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from functions.clock import Clock
-from functions.customers.model import FINAL_USAGE_WINDOW, Customer, CustomerRef, SubscriptionState
+from functions.customers.model import FINAL_USAGE_WINDOW, LEAVING_STATES, Customer, CustomerRef, SubscriptionState
 from functions.customers.subjects import (
     BuyerLifecycle,
     FreeTrialWord,
@@ -35,8 +35,6 @@ from functions.seller_events import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, DomainEv
 from functions.settings import Product, Settings
 
 __all__ = ["CUSTOMER_ACTIVATED", "CUSTOMER_ENDED", "Lifecycle"]
-
-LEAVING = (SubscriptionState.ENDING, SubscriptionState.ENDED)
 
 
 class LifecycleCustomers(Protocol):
@@ -126,7 +124,7 @@ class Lifecycle:
         """The timer of a leaving buyer: send their final usage once due, then end them once their hour is over."""
         customer = self.customers.get(ref)
         lifecycle = self.customers.lifecycle(customer) if customer else None
-        if customer is None or lifecycle is None or lifecycle.times.state not in LEAVING:
+        if customer is None or lifecycle is None or lifecycle.times.state not in LEAVING_STATES:
             return Outcome("reactivated")  # subscribed again meanwhile (a renewal): nothing ends
         times = lifecycle.times
         now = self.clock.now()
@@ -186,7 +184,7 @@ class Lifecycle:
     def _follow_up(self, customer: Customer, lifecycle: BuyerLifecycle, event: LifecycleEvent) -> None:
         times = lifecycle.times
         state = times.state if times.changed_at else customer.state
-        if state in LEAVING:
+        if state in LEAVING_STATES:
             self._begin_ending(customer, times, event)
         if state is SubscriptionState.ACTIVE and not customer.activation_announced:
             self._announce(customer, CUSTOMER_ACTIVATED, "announced_activation", customer.announced_activation, times)
