@@ -22,7 +22,7 @@ from stacks.constructs.lambda_code import FunctionBase, dependencies_layer, func
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.tables import Tables
 from stacks.constructs.usage_api import UsageApi
-from stacks.schema import CUSTOMERS, METERING, REGIONAL_TABLES, USAGE
+from stacks.schema import METERING, REGIONAL_TABLES, USAGE
 
 
 class RegionalMeteringStack(Stack):
@@ -39,15 +39,13 @@ class RegionalMeteringStack(Stack):
         super().__init__(scope, construct_id, cross_region_references=True, **kwargs)
         self.tables = Tables(self, "Tables", specs=REGIONAL_TABLES)
         self.customers = customers
-        names: dict[str, Any] = {
-            **{spec.settings_field: table.table_name for spec, table in self.tables.by_spec.items()},
-            CUSTOMERS.settings_field: customers.table_name,
-        }
+        replica = Settings(customers_table=customers.table_name)
         base = FunctionBase(
             code=function_code(),
             layer=dependencies_layer(self),
             environment={
-                **settings_environment(Settings(**names), only=names),
+                **self.tables.environment(),
+                **settings_environment(replica, only=["customers_table"]),
                 **settings_environment(config.settings, only=STACK_SETTINGS),
             },
             log_retention=log_retention(config.log_retention_days),
