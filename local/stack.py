@@ -17,6 +17,7 @@ Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import secrets
@@ -387,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
+    # `kill -USR1` prints every thread's stack: where a stop that does not finish is waiting
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         with (
             running(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -59,4 +60,12 @@ def launched(run_file: Path, *options: str) -> Iterator[LaunchedStack]:
         yield stack
     finally:
         process.send_signal(signal.SIGINT)
-        stack.output, _ = process.communicate(timeout=60)
+        try:
+            stack.output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # every thread's stack, to say where the stop waits
+            with contextlib.suppress(subprocess.TimeoutExpired):  # still waiting: the stacks are printed by now
+                process.communicate(timeout=5)
+            process.kill()
+            stack.output, _ = process.communicate(timeout=60)
+            raise AssertionError(f"the stack did not stop within 60 s after Ctrl-C:\n{stack.output[-30000:]}") from None
