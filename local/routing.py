@@ -23,6 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -175,13 +178,34 @@ def synthesize(context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return [dict(stack.template) for stack in app.synth().stacks]
 
 
+class SynthFailed(RuntimeError):
+    """The app did not synthesize (its message says why: the layer not built, cdk.json invalid...)."""
+
+
+def synthesized_apart() -> list[dict[str, Any]]:
+    """Every stack's template, synthesized by ``python app.py`` in a process of its own: the local stack itself then
+    runs no CDK, nor the Node.js process its jsii runtime keeps."""
+    with tempfile.TemporaryDirectory(prefix="local-routing-") as outdir:
+        done = subprocess.run(
+            [sys.executable, "app.py"],
+            cwd=ROOT,
+            env={**os.environ, "CDK_OUTDIR": outdir},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SynthFailed(done.stderr.strip() or f"python app.py exited {done.returncode}")
+        return [json.loads(path.read_text()) for path in sorted(Path(outdir).glob("*.template.json"))]
+
+
 def synthesized_templates(cache: Path = CACHE) -> list[dict[str, Any]]:
     """This checkout's templates: from the cache when its sources are unchanged, else synthesized (and kept)."""
     kept = cache / f"templates-{_sources_digest()}.json"
     if kept.exists():
         templates: list[dict[str, Any]] = json.loads(kept.read_text())
         return templates
-    templates = synthesize()
+    templates = synthesized_apart()
     cache.mkdir(parents=True, exist_ok=True)
     for old in cache.glob("templates-*.json"):
         old.unlink()

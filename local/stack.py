@@ -47,15 +47,15 @@ from local.lambda_service import LocalLambda
 from local.marketplace.clock import clock_move
 from local.marketplace.demo import seed_demo
 from local.marketplace.server import EmulatorServer
-from local.routing import MotoServer, Routing, moto_as_aws, routing_plan, synthesized_templates
+from local.routing import MotoServer, Routing, SynthFailed, moto_as_aws, routing_plan, synthesized_templates
 from local.routing import client as routing_client
 from local.tables import create_tables
 from stacks.config import load_config
-from stacks.constructs.lambda_code import LayerNotBuiltError
-from stacks.constructs.lifecycle import HANDLER as LIFECYCLE_HANDLER
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FLUSH_INTERVAL = 60.0
+# stacks/constructs/lifecycle.py's HANDLER, named here so that make run imports no CDK (tests/e2e/test_make_run.py)
+LIFECYCLE_HANDLER = "functions.handlers.lifecycle.handler"
 OPENAPI = ROOT / "docs" / "openapi.json"
 
 
@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         ):
             print(banner(local, args.flush_interval), *regional_banners, sep="\n", flush=True)
             stopped.wait()
-    except (DynamoDBLocalError, OSError, LayerNotBuiltError, LookupError, region.RegionError) as error:
+    except (DynamoDBLocalError, OSError, SynthFailed, LookupError, region.RegionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print("stopped", flush=True)

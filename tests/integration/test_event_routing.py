@@ -27,6 +27,8 @@ from local.routing import (
     client,
     moto_as_aws,
     routing_plan,
+    synthesize,
+    synthesized_apart,
     synthesized_templates,
 )
 from stacks.constructs.lifecycle import HANDLER, TIMEOUT_SECONDS
@@ -45,6 +47,11 @@ def engine() -> Iterator[MotoServer]:
 @pytest.fixture(scope="module")
 def synthesized() -> RoutingPlan:
     return routing_plan(synthesized_templates())
+
+
+def test_the_templates_synthesized_apart_are_the_apps_own(synthesized: RoutingPlan) -> None:
+    # make run synthesizes in `python app.py` (no CDK in its own process) when its cache is stale: the same plan
+    assert routing_plan(synthesized_apart()) == synthesized == routing_plan(synthesize())
 
 
 class Clock:

@@ -31,3 +31,26 @@ def test_the_handler_does_not_import_pydantic(handler: str) -> None:
     top_level = set(json.loads(loaded))
     assert "functions" in top_level  # the probe really imported it
     assert "pydantic" not in top_level
+
+
+@pytest.mark.parametrize("module", ["local.stack", "local.region"])
+def test_the_local_stack_runs_no_cdk(module: str) -> None:
+    # the CDK's jsii runtime keeps a Node.js process and threads of its own: make run reads the synthesized templates
+    # (synthesized apart, in `python app.py`) and needs none of it
+    loaded = subprocess.run(
+        [sys.executable, "-c", _PROBE, module],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_REGION": "us-east-1", "PYTHONPATH": str(ROOT)},
+    ).stdout
+    top_level = set(json.loads(loaded))
+    assert "local" in top_level
+    assert not {"aws_cdk", "jsii"} & top_level
+
+
+def test_the_local_stack_names_the_lifecycle_handler_as_the_stack_does() -> None:
+    from local.stack import LIFECYCLE_HANDLER
+    from stacks.constructs.lifecycle import HANDLER
+
+    assert LIFECYCLE_HANDLER == HANDLER
