@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -67,7 +68,9 @@ def test_reconcile_on_make_runs_stack_after_faults(stack: RunningStack) -> None:
     # Given the next hour's usage, refused by Marketplace when flushed (a licence fault): parked, never billed
     second = datetime.fromtimestamp(first.timestamp() + 3600 + 600, UTC)  # the app's clock, moved
     stack.post("/usage", {"events": [usage_event("r3", customer, 4, second)]}, key)
-    stack.post("/_local/clock", {"advance_seconds": 3600})
+    # past the end of that hour and the flush's grace, wherever in its hour the test began
+    closed = second.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1, minutes=10)
+    stack.post("/_local/clock", {"advance_seconds": math.ceil((closed - second).total_seconds())})
     admin.queue_errors({"operation": "BatchMeterUsage", "code": "InvalidLicenseException"})
     assert stack.post("/_local/flush", {})["failed"] == {"InvalidLicenseException": 1}
     # When the operator reconciles both hours, Then it exits 1 naming that record and why; the first still agrees
