@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from functions.customers.model import LEAVING_STATES, FinalUsageRequest
+from functions.customers.model import LEAVING_STATES, Customer, FinalUsageRequest
 from functions.flush.aggregate import aggregate, spill
 from functions.flush.calls import batches
 from functions.flush.records import MeteringRecord, RecordResult
-from functions.flush.sender import Sender, SendTally, TokenBucket
-from functions.flush.service import METERING_WINDOW, FlushDeps, cannot_send
+from functions.flush.sender import Sender, SendTally
+from functions.flush.service import METERING_WINDOW, FlushDeps, cannot_send, rate_limiter
+from functions.observability import logger
 from functions.usage.model import HOUR, IN_FLIGHT_MARGIN, hour_of
 
 
@@ -73,9 +74,7 @@ def send_customer_usage(customer_key: str, deps: FlushDeps, *, out_of_time: Call
         deps.ledger.write_results(parked)
     parked_keys = {(p.record.hour, p.record.key) for p in parked}
     sendable = [r for r in records if (r.hour, r.key) not in parked_keys]
-    sender = Sender(
-        deps.gateway, TokenBucket(float(deps.settings.metering_calls_per_second)), deps.backoff, out_of_time
-    )
+    sender = Sender(deps.gateway, rate_limiter(deps), deps.backoff, out_of_time)
     tally = SendTally()
     results: list[RecordResult] = []
     for batch in batches(sendable):
@@ -91,6 +90,16 @@ def send_customer_usage(customer_key: str, deps: FlushDeps, *, out_of_time: Call
         dry_run=sum(r.status == "dry_run" for r in results),
         failed=len(parked) + sum(r.status not in ("sent", "dry_run") for r in results),
     )
+
+
+def final_usage_sender(deps: FlushDeps) -> Callable[[Customer, Callable[[], bool]], None]:
+    """A leaving buyer's final usage, as the lifecycle's timer sends it (its ``FinalUsage.send``)."""
+
+    def send(customer: Customer, out_of_time: Callable[[], bool]) -> None:
+        report = send_customer_usage(customer.ref.key, deps, out_of_time=out_of_time)
+        logger.info("final usage sent", customer=customer.ref.key, records=report.records, failed=report.failed)
+
+    return send
 
 
 # the flush's event in another metering Region, on a schedule of its own: answer the main Region's requests

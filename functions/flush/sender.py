@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from functions.flush.records import BatchRejected, MeteringGateway, MeteringRecord, MeteringUnavailable, RecordResult
 
@@ -17,6 +18,12 @@ _STATUS = {
     "DuplicateRecord": "duplicate",
     "DryRun": "dry_run",
 }
+
+
+class RateLimiter(Protocol):
+    def acquire(self) -> None:
+        """Wait until one more BatchMeterUsage call may be made."""
+        ...
 
 
 class TokenBucket:
@@ -77,7 +84,7 @@ class Sender:
     def __init__(
         self,
         gateway: MeteringGateway,
-        limiter: TokenBucket,
+        limiter: RateLimiter,
         backoff: Backoff,
         out_of_time: Callable[[], bool],
     ) -> None:

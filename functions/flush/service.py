@@ -7,7 +7,7 @@ import math
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,7 +18,7 @@ from functions.customers.model import CustomerRepository
 from functions.flush.aggregate import aggregate, spill, zero_records
 from functions.flush.calls import CallPacker
 from functions.flush.records import MeteringGateway, MeteringLedger, MeteringRecord, RecordResult
-from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
+from functions.flush.sender import Backoff, RateLimiter, Sender, SendTally, TokenBucket
 from functions.settings import Settings
 from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of
 
@@ -50,6 +50,14 @@ class FlushDeps:
     clock: Clock
     backoff: Backoff = field(default_factory=Backoff)
     workers: int | None = None  # None: as many as the rate limit needs (workers_for)
+    # every sender of these deps (the flush, a leaving buyer's final usage) shares it; None: one per run
+    limiter: RateLimiter | None = None
+    # runs the calls in flight (``executor(max_workers=n)``); the simulator (sim/) runs them on its own scheduler
+    executor: Callable[..., Executor] = ThreadPoolExecutor
+
+
+def rate_limiter(deps: FlushDeps) -> RateLimiter:
+    return deps.limiter or TokenBucket(float(deps.settings.metering_calls_per_second))
 
 
 @dataclass
@@ -124,9 +132,7 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
     report = FlushReport()
     tally = SendTally()
     parked: list[RecordResult] = []
-    sender = Sender(
-        deps.gateway, TokenBucket(float(deps.settings.metering_calls_per_second)), deps.backoff, out_of_time
-    )
+    sender = Sender(deps.gateway, rate_limiter(deps), deps.backoff, out_of_time)
 
     def send(batch: list[MeteringRecord]) -> None:
         results = sender.deliver(batch, tally)
@@ -136,7 +142,7 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
             tally.results.extend(results)
 
     rate = deps.settings.metering_calls_per_second
-    with ThreadPoolExecutor(max_workers=deps.workers or workers_for(rate)) as pool:
+    with deps.executor(max_workers=deps.workers or workers_for(rate)) as pool:
         batcher = _Batcher(lambda batch: pool.submit(send, batch))
         queued: set[tuple[datetime, str]] = set()
 

@@ -7,94 +7,22 @@ bigger than one invocation is worked through at once; state lives in the meterin
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
 from functions.flush import customer
-from functions.flush.audit import Finding, TrailUnavailable, audit_hour, settled_hour
-from functions.flush.service import FlushReport, flush_and_continue
-from functions.observability import METRICS_NAMESPACE, SERVICE, for_stage, logger, metrics, tracer
+from functions.flush.run import flush_run
+from functions.observability import for_stage, logger, metrics, tracer
 from functions.settings import Settings, get_settings
-from functions.storage.errors import StorageError
 from functions.wiring import flush as flush_wiring
 
 snapstart.register(flush_wiring.build.cache_clear)  # before the snapshot: see functions.snapstart
 
 RESERVE_MS = 60_000
 snapstart.register(flush_wiring.audit.cache_clear)
-
-
-def publish(report: FlushReport) -> None:
-    metrics.add_metric(name="RecordsSent", unit=MetricUnit.Count, value=report.records_sent)
-    metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=report.succeeded)
-    metrics.add_metric(name="RecordsDryRun", unit=MetricUnit.Count, value=report.dry_run)
-    metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=report.records_retried)
-    # the total (service dimension only) is what the alarm watches; the per-reason series below explain it
-    metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=sum(report.failed.values()))
-    metrics.add_metric(
-        name="RecordsUnprocessedAfterRetries", unit=MetricUnit.Count, value=report.unprocessed_after_retries
-    )
-    metrics.add_metric(name="CustomerNotSubscribed", unit=MetricUnit.Count, value=report.not_subscribed)
-    metrics.add_metric(name="DuplicateRecord", unit=MetricUnit.Count, value=report.duplicates)
-    metrics.add_metric(name="HoursSealed", unit=MetricUnit.Count, value=report.hours_sealed)
-    metrics.add_metric(
-        name="OldestUnsentHourAgeSeconds", unit=MetricUnit.Seconds, value=report.oldest_unsent_hour_age_seconds
-    )
-    for reason, count in sorted(report.failed.items()):
-        # its own EMF document: one metric name, one more dimension, whatever the reason
-        with single_metric(
-            name="RecordsFailed",
-            unit=MetricUnit.Count,
-            value=count,
-            namespace=METRICS_NAMESPACE,
-            default_dimensions={"service": SERVICE, **metrics.default_dimensions},
-        ) as metric:
-            metric.add_dimension(name="reason", value=reason)
-
-
-def audit_settled_hour(settings: Settings, now: datetime) -> list[Finding] | None:
-    """The reconciliation's check of the hour that closed two hours ago (sent by now, and in CloudTrail): its sealed
-    records against what CloudTrail shows AWS received. Metric ``ReconciliationMismatches`` (its alarm and dashboard
-    widget), or ``ReconciliationUnavailable`` when CloudTrail cannot be read; None then."""
-    hour = settled_hour(now)
-    try:
-        findings = audit_hour(flush_wiring.audit(settings), hour)
-    except (TrailUnavailable, StorageError):  # the flush billed; its check waits for the next hour's run
-        logger.exception("reconciliation: CloudTrail or the ledger could not be read", extra={"hour": hour.isoformat()})
-        metrics.add_metric(name="ReconciliationUnavailable", unit=MetricUnit.Count, value=1)
-        return None
-    metrics.add_metric(name="ReconciliationMismatches", unit=MetricUnit.Count, value=len(findings))
-    for finding in findings:
-        logger.warning(
-            "reconciliation mismatch",
-            extra={
-                "hour": finding.hour.isoformat(),
-                "customer": finding.customer,
-                "dimension": finding.dimension,
-                "mismatch": finding.kind,
-                "detail": finding.detail,
-            },
-        )
-    return findings
-
-
-def summary(report: FlushReport) -> dict[str, Any]:
-    return {
-        "skipped": report.skipped,
-        "hours_sealed": report.hours_sealed,
-        "records_sent": report.records_sent,
-        "succeeded": report.succeeded,
-        "dry_run": report.dry_run,
-        "failed": dict(report.failed),
-        "left_pending": report.left_pending,
-        "unprocessed_after_retries": report.unprocessed_after_retries,
-        "more_work": report.more_work,
-        "continued": report.continued,
-    }
 
 
 def answer_final_usage_requests(settings: Settings, context: LambdaContext) -> dict[str, Any]:
@@ -120,18 +48,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and event.get(customer.FINAL_USAGE_REQUESTS) is True:
         return answer_final_usage_requests(settings, context)
     run = int(event.get("continuation", 0)) if isinstance(event, dict) else 0
-    report = flush_and_continue(
+    outcome = flush_run(
         flush_wiring.build(settings),
+        lambda: flush_wiring.audit(settings),
+        run=run,
         remaining_ms=context.get_remaining_time_in_millis,
         # as it was invoked (an alias with SnapStart): the continuation starts the way the schedule started it
         continue_later=flush_wiring.self_invocation(settings, context.invoked_function_arn, run + 1),
     )
-    publish(report)
-    result = summary(report)
-    # once per scheduled or on-demand run (not per continuation, nor a run that left work for one: its time is
-    # spent), and only where records are billed
-    if run == 0 and not report.skipped and not report.continued and settings.metering_mode == "live":
-        findings = audit_settled_hour(settings, flush_wiring.build(settings).clock.now())
-        result["reconciliation_mismatches"] = None if findings is None else len(findings)
+    result = outcome.summary()
+    if outcome.audited is not None:
+        result["reconciliation_mismatches"] = None if outcome.findings is None else len(outcome.findings)
     logger.info("flush finished", extra={**result, "continuation": run})
     return result

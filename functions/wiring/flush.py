@@ -16,6 +16,7 @@ from functions.flush.audit import AuditDeps, TrailResult
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.records import MeteringGateway
+from functions.flush.sender import TokenBucket
 from functions.flush.service import FlushDeps
 from functions.marketplace.cloudtrail import CloudTrailReader
 from functions.marketplace.metering import Boto3MeteringGateway
@@ -37,6 +38,8 @@ def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
         gateway=metering_gateway(settings, moment),
         clock=moment,
+        # one rate for every sender in this process: the flush's calls in flight and a leaving buyer's final usage
+        limiter=TokenBucket(float(settings.metering_calls_per_second)),
     )
 
 

@@ -4,7 +4,6 @@ the event id."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -17,15 +16,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 from functions.clock import Clock, app_clock
 from functions.customers.final_usage_requests import DynamoFinalUsageRequests
 from functions.customers.lifecycle_store import DynamoLifecycleStore
-from functions.customers.model import Customer
 from functions.customers.repository import DynamoCustomerRepository
 from functions.eventbridge import EventBridgePublisher
-from functions.flush.customer import send_customer_usage
+from functions.flush.customer import final_usage_sender
 from functions.lifecycle.final_usage import SendUsage, SqsFinalUsage
 from functions.lifecycle.service import Lifecycle
 from functions.lifecycle.worker import LifecycleWorker
 from functions.marketplace.entitlements import Boto3EntitlementReader
-from functions.observability import logger
 from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings, SettingsError
 from functions.wiring import flush
@@ -78,10 +75,4 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
 
 def _final_usage(settings: Settings, clock: Clock | None) -> SendUsage:
     """A leaving buyer's final usage, sent by the flush with its own collaborators."""
-    deps = flush.build(settings, clock)
-
-    def send(customer: Customer, out_of_time: Callable[[], bool]) -> None:
-        report = send_customer_usage(customer.ref.key, deps, out_of_time=out_of_time)
-        logger.info("final usage sent", customer=customer.ref.key, records=report.records, failed=report.failed)
-
-    return send
+    return final_usage_sender(flush.build(settings, clock))

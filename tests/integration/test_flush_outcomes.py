@@ -14,9 +14,9 @@ from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
+from functions.flush.run import publish
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, FlushReport, flush
-from functions.handlers.flush import publish
 from functions.marketplace.metering import Boto3MeteringGateway
 from functions.observability import metrics
 from functions.settings import CustomerMode, Dimension, Product, Settings

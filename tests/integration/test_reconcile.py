@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from functions.handlers.flush import audit_settled_hour
+from functions.flush.run import audit_settled_hour
 from functions.observability import metrics
 from functions.settings import Dimension, Product, Settings
+from functions.wiring import flush as flush_wiring
 from local.marketplace.testing import EmulatorHandle, usage_record
 from tests.operator_world import OperatorWorld
 
@@ -220,7 +221,7 @@ def test_the_flush_counts_the_mismatches_of_the_hour_that_closed_two_hours_ago(
     assert life.flush()["succeeded"] == 1
     # When the flush checks it three hours on
     capsys.readouterr()
-    assert audit_settled_hour(settings, START + timedelta(hours=3, minutes=5)) == []
+    assert audit_settled_hour(flush_wiring.audit(settings), START + timedelta(hours=3, minutes=5)) == []
     assert _published(capsys, "ReconciliationMismatches") == [0.0]
     # Given hour 10: a record sent whose event CloudTrail has not delivered, and one AWS billed we hold no record of
     life.marketplace.metering().batch_meter_usage(
@@ -231,7 +232,7 @@ def test_the_flush_counts_the_mismatches_of_the_hour_that_closed_two_hours_ago(
     life.marketplace.admin.put_config(cloudtrail_delivery_delay_seconds=86400)
     assert life.flush()["succeeded"] == 1
     # Then its check counts both, names them in the log, and publishes the count
-    findings = audit_settled_hour(settings, START + timedelta(hours=4, minutes=5))
+    findings = audit_settled_hour(flush_wiring.audit(settings), START + timedelta(hours=4, minutes=5))
     assert findings is not None
     assert sorted((f.customer, f.kind) for f in findings) == sorted(
         [
@@ -249,7 +250,7 @@ def test_an_unreadable_cloudtrail_is_published_not_raised(
     settings = handler_environment(products)
     life.marketplace.admin.queue_errors({"operation": "LookupEvents", "code": "AccessDeniedException", "status": 403})
     capsys.readouterr()
-    assert audit_settled_hour(settings, START + timedelta(hours=3)) is None
+    assert audit_settled_hour(flush_wiring.audit(settings), START + timedelta(hours=3)) is None
     assert _published(capsys, "ReconciliationUnavailable") == [1.0]
     assert _published(capsys, "ReconciliationMismatches") == []
 
@@ -261,5 +262,5 @@ def test_an_unreadable_ledger_is_published_not_raised(
     products = [{"code": PRODUCT.code, "name": PRODUCT.name, "dimensions": [{"name": "api_calls"}]}]
     settings = replace(handler_environment(products), metering_table="no-such-table")
     capsys.readouterr()
-    assert audit_settled_hour(settings, START + timedelta(hours=3)) is None
+    assert audit_settled_hour(flush_wiring.audit(settings), START + timedelta(hours=3)) is None
     assert _published(capsys, "ReconciliationUnavailable") == [1.0]
