@@ -9,7 +9,7 @@ CDK := PATH="$(TOOLCHAIN)/.bin:$$PATH" CDK_DISABLE_CLI_TELEMETRY=true $(TOOLCHAI
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: test unit run lint fmt synth diff deploy cdk bench cli docs layer toolchain dynamodb-local chromium clean
+.PHONY: test unit sim run lint fmt synth diff deploy cdk bench cli docs layer toolchain dynamodb-local chromium clean
 
 .venv/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -69,6 +69,12 @@ test: .venv/.installed layer toolchain dynamodb-local chromium tests/js/node_mod
 # The fast layer alone: our rules on in-memory fakes of our own ports (tests/fakes.py); no Java, browser or network.
 unit: .venv/.installed
 	$(PY) -m pytest tests/unit -q
+
+# The deterministic simulation of the money path (docs/simulation.md), over every core with a progress bar:
+# make sim SEEDS=100000; one seed replayed with its trace: make sim SEED=12 [KEEP=3,5,8]; MUTANT=name: a broken variant
+SEEDS ?= 10000
+sim: .venv/.installed
+	$(PY) -m sim $(if $(SEED),--seed $(SEED) $(if $(KEEP),--keep $(KEEP)),--seeds $(SEEDS)) $(if $(MUTANT),--mutant $(MUTANT))
 
 # REGIONS="eu-west-1 ...": also a metering stack of each (as cdk.json `regions` deploys them)
 REGIONS ?=

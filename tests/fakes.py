@@ -177,6 +177,9 @@ class InMemoryUsage:
     def late_events_billed_in(self, hour: datetime) -> Iterator[UsageEvent]:
         return iter([e for e in self.events.values() if e.late_billing_hour == hour])
 
+    def stored(self) -> list[UsageEvent]:
+        return list(self.events.values())
+
 
 class InMemoryLedger:
     """``functions.flush.records.MeteringLedger``: sealed records with their outcomes, the cursor, carries, lease."""

@@ -1,0 +1,137 @@
+"""``python -m sim`` (``make sim``): many seeds over every core with a progress bar, or one seed replayed exactly.
+
+    python -m sim --seeds 100000            # seeds 0..99999; each failure's seed and first broken invariant
+    python -m sim --seed 1234 --keep 3,8,21 # one world, only those actions of its plan, with its whole trace
+    python -m sim --mutant per-hour-dedup   # the same against a deliberately broken variant (sim/mutants.py)
+
+A failing run is shrunk (fewer actions, fewer actors) and printed with its trace and the command that replays it.
+Runs are deterministic: the world's seed decides every interleaving and fault (string hashing is pinned too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from sim.mutants import MUTANTS
+from sim.plan import draw
+from sim.run import Progress, Result, many, simulate
+from sim.shrink import shrink
+
+
+def _keep(text: str) -> set[int]:
+    try:
+        return {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError("--keep: action numbers separated by commas, e.g. 3,8,21") from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(prog="python -m sim", description=__doc__.split("\n\n")[0])
+    parse.add_argument("--seeds", type=_count, default=1000, help="how many seeds to run (default 1000)")
+    parse.add_argument("--first", type=_count, default=0, help="the first seed (default 0)")
+    parse.add_argument("--jobs", type=_count, default=0, help="processes (default: every core)")
+    parse.add_argument("--seed", type=_count, help="replay this one seed, with its trace")
+    parse.add_argument("--keep", type=_keep, help="with --seed: only these actions of its plan")
+    parse.add_argument("--mutant", choices=sorted(MUTANTS), help="run against a deliberately broken variant")
+    parse.add_argument("--no-shrink", action="store_true", help="report a failure without shrinking it")
+    return parse
+
+
+def replay_command(seed: int, keep: Sequence[int] | None, mutant: str | None) -> str:
+    command = f"make sim SEED={seed}"
+    if keep is not None:
+        command += f" KEEP={','.join(map(str, keep))}"
+    if mutant:
+        command += f" MUTANT={mutant}"
+    return command
+
+
+def report(result: Result, keep: Sequence[int] | None, mutant: str | None, *, out: list[str]) -> None:
+    plan = draw(result.seed)
+    kept = set(keep) if keep is not None else None
+    first = result.first
+    if first is None:
+        out.append(f"seed {result.seed}: every invariant holds ({result.steps} steps)")
+        return
+    invariant, detail, at = first
+    out.append(f"seed {result.seed}: FAILED at {at:%Y-%m-%d %H:%M:%S}: {invariant}")
+    out.append(f"  {detail}")
+    others = sorted({v[0] for v in result.violations} - {invariant})
+    if others:
+        out.append(f"  also broken: {'; '.join(others)}")
+    out.append(
+        f"world: {len(plan.buyers)} buyers, faults: {plan.faults.describe()}, flush timeout "
+        f"{plan.flush_timeout_seconds:.0f}s, notifications late by up to {plan.notification_delay_seconds:.0f}s"
+        + (f", flush outage {plan.outage[0]:%H:%M}-{plan.outage[1]:%d %H:%M}" if plan.outage else "")
+    )
+    out.append("actions:")
+    out.extend(f"  {a.describe()}" for a in plan.actions if kept is None or a.id in kept or a.scheduled)
+    if result.trace:
+        out.append(f"trace ({len(result.trace)} lines):")
+        out.extend(f"  {line}" for line in result.trace)
+    out.append(f"replay: {replay_command(result.seed, keep, mutant)}")
+
+
+def _pin_hashing() -> None:
+    """String hashing decides set order: pinned, so a seed replays the same in every process."""
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "sim", *sys.argv[1:]])  # noqa: S606 - the same program
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.keep is not None and args.seed is None:
+        parser().error("--keep goes with --seed")
+    if args.seed is not None:
+        result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant)
+        lines: list[str] = []
+        report(result, sorted(args.keep) if args.keep is not None else None, args.mutant, out=lines)
+        print("\n".join(lines))
+        return 1 if result.violations else 0
+    progress = Progress(args.seeds, enabled=True)
+    failed: list[Result] = []
+    buyer_hours = 0.0
+    for result in many(args.first, args.seeds, jobs=args.jobs, mutant=args.mutant):
+        progress.add(result)
+        buyer_hours += result.buyer_hours
+        if result.violations:
+            failed.append(result)
+    print(f"{progress.done:,} seeds, {buyer_hours:,.0f} buyer-hours simulated, {len(failed)} failed")
+    for result in failed[:20]:
+        assert result.first is not None
+        print(f"  seed {result.seed}: {result.first[0]}: {result.first[1]}")
+    if failed:
+        first = failed[0]
+        assert first.first is not None
+        lines = []
+        if args.no_shrink:
+            report(simulate(first.seed, trace=True, mutant=args.mutant), None, args.mutant, out=lines)
+        else:
+            shrunk = shrink(first.seed, first.first[0], mutant=args.mutant)
+            kept = shrunk.keep
+            lines.append(
+                f"\nseed {first.seed} shrunk from {shrunk.actions} actions to {len(kept)} and the flush's schedule "
+                f"({shrunk.runs} runs):"
+            )
+            report(simulate(first.seed, keep=set(kept), trace=True, mutant=args.mutant), kept, args.mutant, out=lines)
+        print("\n".join(lines))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    _pin_hashing()
+    sys.exit(main())

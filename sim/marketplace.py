@@ -1,0 +1,161 @@
+"""AWS Marketplace as the simulator's buyers live in it: who is subscribed when, BatchMeterUsage with the rules its
+reference and our emulator keep (../shared/reference/marketplace-api.md, local/marketplace/README.md), and CloudTrail's
+event history of the calls.
+
+- One record per (customer, dimension, hour); an identical record again answers the first MeteringRecordId, another
+  quantity ``DuplicateRecord`` (the first is billed).
+- A record stamped outside the 24-hour window, or last month's after 06:00 UTC on the 1st, fails its whole call
+  (TimestampOutOfBounds); so does one stamped before the buyer's licence started (InvalidLicense: usage outside the
+  licence's activation period).
+- ``CustomerNotSubscribed`` for a buyer whose final hour is over (an hour after they unsubscribed).
+- Faults (the scheduler's): throttling and 5xx before the call, unprocessed records, and an answer lost after the
+  records were committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from functions.flush.audit import TrailResult
+from functions.flush.records import BatchOutcome, BatchRejected, MeteringRecord, RecordOutcome
+from functions.flush.service import window_missed
+from functions.usage.model import hour_of
+from sim.scheduler import Scheduler
+
+# After a buyer unsubscribes, Marketplace takes their usage for about an hour (marketplace-api.md)
+FINAL_HOUR = timedelta(hours=1)
+
+
+@dataclass
+class Licence:
+    license_arn: str
+    account: str
+    started_at: datetime
+    closes_at: datetime | None = None  # Marketplace takes no more records for it from then on
+
+
+@dataclass(frozen=True)
+class Billed:
+    quantity: Decimal
+    metering_record_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TrailCall:
+    at: datetime
+    results: tuple[TrailResult, ...]
+    delivered_at: datetime  # CloudTrail shows it from then on (within about 15 minutes)
+
+
+@dataclass
+class SimMarketplace:
+    scheduler: Scheduler
+    violation: Callable[[str, str], None]
+    licences: dict[str, Licence] = field(default_factory=dict)
+    billed: dict[tuple[str, str, datetime], Billed] = field(default_factory=dict)
+    calls: list[TrailCall] = field(default_factory=list)
+    refused: list[tuple[MeteringRecord, str]] = field(default_factory=list)  # whole calls refused, per record
+    not_subscribed: list[MeteringRecord] = field(default_factory=list)
+    _ids: int = 0
+
+    # the world's side
+    def subscribe(self, license_arn: str, account: str) -> None:
+        self.licences[license_arn] = Licence(license_arn, account, self.scheduler.now)
+
+    def unsubscribe(self, license_arn: str) -> None:
+        licence = self.licences[license_arn]
+        if licence.closes_at is None:
+            licence.closes_at = self.scheduler.now + FINAL_HOUR
+
+    def units(self, customer: str, dimension: str) -> Decimal:
+        return sum((b.quantity for (c, d, _), b in self.billed.items() if (c, d) == (customer, dimension)), Decimal(0))
+
+    # MeteringGateway
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        self.scheduler.port("marketplace.BatchMeterUsage", "before")
+        now = self.scheduler.now
+        for record in records:
+            licence = self.licences.get(record.customer)
+            if window_missed(record.hour, now):
+                self._refuse(records, "TimestampOutOfBoundsException")
+            if licence is None or record.hour < hour_of(licence.started_at):
+                self._refuse(records, "InvalidLicenseException")
+        outcomes: list[RecordOutcome] = []
+        unprocessed: list[MeteringRecord] = []
+        for record in records:
+            if self.scheduler.rng.random() < self.unprocessed_rate:
+                unprocessed.append(record)
+                continue
+            outcomes.append(self._meter(record, now))
+        self.calls.append(
+            TrailCall(
+                now,
+                tuple(self._trail_result(o, now) for o in outcomes),
+                now + timedelta(seconds=self.scheduler.rng.uniform(30, 900)),
+            )
+        )
+        if self.scheduler.log is not None:
+            self.scheduler.log(
+                "[marketplace] BatchMeterUsage: "
+                + ", ".join(f"{_short(o.record)}={o.record.quantity} {o.status}" for o in outcomes)
+                + (f"; {len(unprocessed)} unprocessed" if unprocessed else "")
+            )
+        self.scheduler.port("marketplace.BatchMeterUsage", "after")  # the answer may be lost here
+        return BatchOutcome(tuple(outcomes), tuple(unprocessed))
+
+    unprocessed_rate = 0.0
+
+    def _refuse(self, records: Sequence[MeteringRecord], code: str) -> None:
+        self.refused.extend((r, code) for r in records)
+        if self.scheduler.log is not None:
+            self.scheduler.log(f"[marketplace] BatchMeterUsage refused: {code} ({', '.join(map(_short, records))})")
+        raise BatchRejected(code, "refused by the simulated Marketplace")
+
+    def _meter(self, record: MeteringRecord, now: datetime) -> RecordOutcome:
+        licence = self.licences[record.customer]
+        if licence.closes_at is not None and now >= licence.closes_at:
+            self.not_subscribed.append(record)
+            return RecordOutcome(record, "CustomerNotSubscribed", None)
+        key = (record.customer, record.dimension, record.hour)
+        first = self.billed.get(key)
+        if first is None:
+            self._ids += 1
+            self.billed[key] = Billed(record.quantity, f"mr-{self._ids:06d}", now)
+            return RecordOutcome(record, "Success", self.billed[key].metering_record_id)
+        if first.quantity == record.quantity:
+            return RecordOutcome(record, "Success", first.metering_record_id)
+        self.violation(
+            "no record Marketplace has seen is ever sent again with a different quantity",
+            f"{record.key} of {record.hour:%Y-%m-%dT%H}: billed {first.quantity}, sent again as {record.quantity}",
+        )
+        return RecordOutcome(record, "DuplicateRecord", first.metering_record_id)
+
+    @staticmethod
+    def _trail_result(outcome: RecordOutcome, now: datetime) -> TrailResult:
+        record = outcome.record
+        return TrailResult(
+            customer=record.customer,
+            customer_aws_account_id=record.customer_aws_account_id,
+            dimension=record.dimension,
+            hour=record.hour,
+            quantity=record.quantity,
+            status=outcome.status,
+            metering_record_id=outcome.metering_record_id,
+            event_time=now,
+        )
+
+    # TrailReader (CloudTrail's event history)
+    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+        self.scheduler.port("cloudtrail.LookupEvents", "before")
+        now = self.scheduler.now
+        found = [r for call in self.calls if call.at >= start and call.delivered_at <= now for r in call.results]
+        return iter(found)
+
+
+def _short(record: MeteringRecord) -> str:
+    """A record as a trace names it: the licence's last characters, dimension and hour."""
+    return f"{record.customer[-6:]}/{record.dimension}@{record.hour:%d %H}h"

@@ -1,0 +1,277 @@
+"""A world drawn from a seed: its product, its buyers' lives in AWS Marketplace, what their producers send and when, the
+flush's schedule, and how hostile its infrastructure is. A plan is data: the shrinker removes actions from it, and
+a plan with the same seed and the same actions runs the same way every time.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from functions.settings import Dimension, Product
+from sim.faults import FaultProfile
+
+SELLER_ACCOUNT = "123456789012"
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+# where worlds start: an ordinary day, the last hours of a month (Marketplace's month-end cutoff), of a year
+_STARTS = (
+    datetime(2026, 11, 24, 0, tzinfo=UTC),
+    datetime(2026, 11, 30, 17, tzinfo=UTC),
+    datetime(2026, 12, 31, 18, tzinfo=UTC),
+)
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """One licence: a buyer's subscription to the product, as Marketplace sees it."""
+
+    n: int
+    account: str
+    licence_id: str
+    agreement_id: str
+    subscribes: datetime
+    registers: datetime
+    leaves: datetime | None = None
+    ended_first: bool = True  # the seller guide's order (Ended, then Deprovisioned an hour later); else AWS's 2026 one
+    renews: datetime | None = None
+    renewal_agreement_id: str | None = None
+
+    @property
+    def license_arn(self) -> str:
+        return f"arn:aws:license-manager::{SELLER_ACCOUNT}:license:{self.licence_id}"
+
+    @property
+    def name(self) -> str:
+        return f"buyer{self.n}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A usage event as a producer makes it. ``stamp``: how its timestamp is chosen when it is made: ``recent``
+    (``offset`` seconds ago), ``late`` (hours ago), ``none`` (no timestamp: the server's clock), ``before_licence``
+    (``offset`` seconds before the buyer subscribed), ``future`` (``offset`` seconds ahead)."""
+
+    event_id: str
+    dimension: str
+    quantity: int | str
+    stamp: str
+    offset: float
+
+
+@dataclass(frozen=True)
+class Action:
+    id: int
+    at: datetime
+    kind: str  # subscribe | register | renew | amend | leave | batch | resend | flush
+    buyer: int | None = None
+    events: tuple[Event, ...] = ()
+    # batch: how a retry resends (identical | restamp); resend: identical | restamp | changed
+    style: str = "identical"
+    made: datetime | None = None  # resend: when its events were made (their first batch)
+    scheduled: bool = False  # the flush's hourly schedule: infrastructure, never shrunk away
+
+    def describe(self) -> str:
+        what = f"#{self.id} {self.at:%m-%d %H:%M:%S} {self.kind}"
+        if self.buyer is not None:
+            what += f" buyer{self.buyer}"
+        if self.events:
+            what += " [" + ", ".join(f"{e.event_id} {e.dimension}={e.quantity} {e.stamp}" for e in self.events) + "]"
+        if self.kind in ("batch", "resend"):
+            what += f" ({self.style}" + (f", made {self.made:%H:%M:%S})" if self.made else ")")
+        if self.scheduled:
+            what += " (schedule)"
+        return what
+
+
+@dataclass(frozen=True)
+class Plan:
+    seed: int
+    start: datetime
+    product: Product
+    buyers: tuple[Buyer, ...]
+    actions: tuple[Action, ...]
+    faults: FaultProfile
+    flush_timeout_seconds: float
+    notification_delay_seconds: float  # at most: EventBridge and SQS deliver within this
+    duplicate_rate: float  # of notifications delivered twice
+    outage: tuple[datetime, datetime] | None  # no scheduled flush runs in between
+    end: datetime  # quiet for hours before it: everything due is done by then
+    quiet_from: datetime  # faults stop (the world heals)
+
+    def keeping(self, ids: set[int]) -> Plan:
+        return replace(self, actions=tuple(a for a in self.actions if a.id in ids or a.scheduled))
+
+    @property
+    def removable(self) -> list[int]:
+        return [a.id for a in self.actions if not a.scheduled]
+
+
+@dataclass
+class _Draw:
+    rng: random.Random
+    actions: list[Action] = field(default_factory=list)
+    events: int = 0
+
+    def add(self, at: datetime, kind: str, **fields: object) -> None:
+        self.actions.append(Action(len(self.actions), at, kind, **fields))  # type: ignore[arg-type]
+
+    def minutes(self, low: float, high: float) -> timedelta:
+        return timedelta(minutes=self.rng.uniform(low, high))
+
+
+def draw(seed: int) -> Plan:
+    rng = random.Random(seed)
+    d = _Draw(rng)
+    start = rng.choice(_STARTS) + timedelta(minutes=rng.randrange(0, 6 * 60))
+    product = _product(rng)
+    activity_end = start + timedelta(hours=rng.uniform(5, 8))
+    buyers = _buyers(d, start, activity_end)
+    for buyer in buyers:
+        _life(d, buyer)
+        _producer(d, buyer, product, activity_end)
+    outage = None
+    if rng.random() < 0.05:
+        begins = start + d.minutes(30, 240)
+        outage = (begins, begins + timedelta(hours=rng.uniform(2, 28)))
+    quiet_from = max(activity_end, outage[1] if outage else activity_end)
+    end = quiet_from + timedelta(hours=6)
+    _flushes(d, start, end, outage, activity_end)
+    actions = sorted(d.actions, key=lambda a: (a.at, a.id))
+    return Plan(
+        seed=seed,
+        start=start,
+        product=product,
+        buyers=tuple(buyers),
+        actions=tuple(actions),
+        faults=FaultProfile.draw(rng),
+        flush_timeout_seconds=900 if rng.random() < 0.8 else rng.uniform(70, 240),
+        notification_delay_seconds=rng.choice((2, 60, 600, 1200)),
+        duplicate_rate=rng.choice((0.0, 0.1, 0.3)),
+        outage=outage,
+        end=end,
+        quiet_from=quiet_from,
+    )
+
+
+def _product(rng: random.Random) -> Product:
+    dimensions = [Dimension("calls")]
+    if rng.random() < 0.5:
+        dimensions.append(Dimension("gb", quantity_type="decimal"))
+    if rng.random() < 0.3:
+        dimensions.append(Dimension("seats"))
+    return Product(
+        code="sim-product",
+        name="Simulated",
+        id="prod-sim",
+        dimensions=tuple(dimensions),
+        zero_usage_records=rng.random() < 0.2,
+    )
+
+
+def _buyers(d: _Draw, start: datetime, activity_end: datetime) -> list[Buyer]:
+    rng = d.rng
+    buyers: list[Buyer] = []
+    for n in range(1, rng.randint(1, 3) + 1):
+        account = f"{200000000000 + n:012d}"
+        subscribes = start + d.minutes(0, 120)
+        buyers.append(_buyer(d, n, account, subscribes, activity_end))
+        last = buyers[-1]
+        if last.leaves is not None and rng.random() < 0.25:  # the same account subscribes again: a new licence
+            again = last.leaves + d.minutes(5, 90)
+            if again < activity_end - HOUR:
+                buyers.append(_buyer(d, n + 10, account, again, activity_end))
+    return buyers
+
+
+def _buyer(d: _Draw, n: int, account: str, subscribes: datetime, activity_end: datetime) -> Buyer:
+    rng = d.rng
+    leaves = renews = None
+    if rng.random() < 0.55:
+        leaves = subscribes + d.minutes(40, 300)
+        if leaves > activity_end - HOUR:
+            leaves = None
+    if rng.random() < 0.25:
+        renews = subscribes + d.minutes(20, 200)
+        if renews > (leaves or activity_end) - 10 * MINUTE:
+            renews = None
+    return Buyer(
+        n=n,
+        account=account,
+        licence_id=f"l-{n:08x}{rng.getrandbits(64):016x}",
+        agreement_id=f"agmt-{n:04d}{rng.getrandbits(64):016x}",
+        subscribes=subscribes,
+        registers=subscribes + timedelta(seconds=rng.uniform(20, 25 * 60)),
+        leaves=leaves,
+        ended_first=rng.random() < 0.5,
+        renews=renews,
+        renewal_agreement_id=f"agmt-{n:04d}renew{rng.getrandbits(48):012x}" if renews else None,
+    )
+
+
+def _life(d: _Draw, buyer: Buyer) -> None:
+    d.add(buyer.subscribes, "subscribe", buyer=buyer.n)
+    d.add(buyer.registers, "register", buyer=buyer.n)
+    if buyer.renews is not None:
+        d.add(buyer.renews, "renew", buyer=buyer.n)
+    if d.rng.random() < 0.3:
+        d.add(buyer.subscribes + d.minutes(5, 120), "amend", buyer=buyer.n)
+    if buyer.leaves is not None:
+        d.add(buyer.leaves, "leave", buyer=buyer.n)
+
+
+def _producer(d: _Draw, buyer: Buyer, product: Product, activity_end: datetime) -> None:
+    rng = d.rng
+    stop = min(activity_end, buyer.leaves + 55 * MINUTE) if buyer.leaves else activity_end
+    at = buyer.registers + d.minutes(0, 8)
+    while at < stop:
+        events = tuple(_event(d, buyer, product) for _ in range(rng.randint(1, 4)))
+        style = "restamp" if rng.random() < 0.15 else "identical"
+        d.add(at, "batch", buyer=buyer.n, events=events, style=style)
+        if rng.random() < 0.2:  # the same events sent again later: just after the top of the hour, or any time
+            if rng.random() < 0.5:
+                again = at.replace(minute=0, second=0, microsecond=0) + HOUR + d.minutes(0, 6)
+            else:
+                again = at + d.minutes(1, 120)
+            resend = rng.choices(("identical", "restamp", "changed"), (0.5, 0.3, 0.2))[0]
+            d.add(again, "resend", buyer=buyer.n, events=events, style=resend, made=at)
+        at += d.minutes(3, 30)
+
+
+def _event(d: _Draw, buyer: Buyer, product: Product) -> Event:
+    rng = d.rng
+    d.events += 1
+    dimension = rng.choice(product.dimensions)
+    quantity: int | str
+    if dimension.quantity_type == "decimal":
+        quantity = f"{rng.randint(0, 40)}.{rng.randint(0, 999):03d}".rstrip("0").rstrip(".") or "0"
+    elif rng.random() < 0.02:  # an hour over one record's maximum once summed
+        quantity = rng.randint(700_000_000, 2_000_000_000)
+    else:
+        quantity = rng.randint(0, 50)
+    stamp, offset = rng.choices(
+        (
+            ("recent", rng.uniform(0, 90)),
+            ("late", rng.uniform(600, 6 * 3600)),
+            ("none", 0.0),
+            ("before_licence", rng.uniform(60, 3 * 3600)),
+            ("future", rng.uniform(60, 480)),
+        ),
+        (0.72, 0.08, 0.08, 0.06, 0.06),
+    )[0]
+    return Event(f"{buyer.name}-e{d.events}", dimension.name, quantity, stamp, offset)
+
+
+def _flushes(
+    d: _Draw, start: datetime, end: datetime, outage: tuple[datetime, datetime] | None, activity_end: datetime
+) -> None:
+    rng = d.rng
+    tick = start + d.minutes(0, 60)  # the schedule's rate(1 hour), from whenever it was created
+    while tick < end:
+        if outage is None or not outage[0] <= tick < outage[1]:
+            d.add(tick, "flush", scheduled=True)
+        tick += HOUR
+    for _ in range(rng.randint(0, 3)):  # on demand (cli flush), overlapping the schedule's runs or not
+        d.add(start + (activity_end - start) * rng.random(), "flush")

@@ -1,0 +1,295 @@
+"""Our ports as the simulator runs them: the unit tests' in-memory fakes (``tests/fakes.py``), and a metering ledger
+that keeps what the DynamoDB one keeps, each call marked before and after on the scheduler (where it may switch, fail,
+or kill) with the store's latency.
+
+The ledger is modelled on ``functions/flush/ledger.py`` step by step, not as one atomic call: storing an hour's
+records reads the hour, then writes what it did not find, so two writers racing (the hourly flush and a leaving
+buyer's final usage) can both store a record, as they can on DynamoDB. It also watches the first invariant it can:
+a record's stored total never changes, whichever copy of it is read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from functions.flush.calls import batches
+from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult, UnsentMark
+from functions.observability import metrics
+from functions.storage.errors import StorageError
+from functions.usage.model import HOUR, UsageEvent
+from functions.usage.store import WRITE_START_DEADLINE
+from sim.scheduler import Actor, Scheduler
+from tests.fakes import InMemoryUsage
+
+# without an UNSENT mark, the ledger looks over the hours a record may still be sent in (as functions/flush/ledger.py)
+_NO_MARK_LOOKBACK = timedelta(hours=25)
+
+
+class Instrumented:
+    """Any of our in-memory fakes, each method call a port call on the scheduler."""
+
+    def __init__(self, target: Any, scheduler: Scheduler, name: str) -> None:
+        self._target = target
+        self._scheduler = scheduler
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        value = getattr(self._target, attribute)
+        if not callable(value):
+            return value
+        port = f"{self._name}.{attribute}"
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._scheduler.port(port, "before")
+            result = value(*args, **kwargs)
+            self._scheduler.port(port, "after")
+            return result
+
+        return call
+
+
+class SimUsage:
+    """The usage table (``UsageStore`` and ``UsageReader``): the unit tests' fake behind the DynamoDB store's own rules.
+    Each event is its own conditional write, as there (16 in flight: one failing leaves the others stored), and a
+    write not started within ``WRITE_START_DEADLINE`` of its acceptance is refused as retryable."""
+
+    def __init__(self, scheduler: Scheduler, inner: InMemoryUsage | None = None) -> None:
+        self.inner = inner or InMemoryUsage()
+        self._scheduler = scheduler
+
+    def add(self, events: Sequence[UsageEvent]) -> list[Any]:
+        results: list[Any] = []
+        failure: BaseException | None = None
+        for event in events:
+            try:
+                self._scheduler.port("usage.put", "before")
+                if self._scheduler.now - event.received_at > WRITE_START_DEADLINE:
+                    raise StorageError(
+                        f"usage event {event.event_id} not written: accepted too long ago; send it again",
+                        code="WriteDeadlineExceeded",
+                        retryable=True,
+                    )
+                results.extend(self.inner.add([event]))
+                self._scheduler.port("usage.put", "after")
+            except StorageError as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        return results
+
+    def events_of_hour(self, hour: datetime) -> Iterator[UsageEvent]:
+        self._scheduler.port("usage.query", "before")
+        return iter(list(self.inner.events_of_hour(hour)))
+
+    def late_events_billed_in(self, hour: datetime) -> Iterator[UsageEvent]:
+        self._scheduler.port("usage.query", "before")
+        return iter(list(self.inner.late_events_billed_in(hour)))
+
+    def __getattr__(self, attribute: str) -> Any:  # a port method the store gains: through, marked
+        return Instrumented(self.inner, self._scheduler, "usage").__getattr__(attribute)
+
+
+@dataclass(eq=False)
+class _Chunk:
+    sk: int
+    records: list[MeteringRecord]
+    outcomes: dict[int, RecordResult] = field(default_factory=dict)
+
+    def entry(self, index: int) -> MeteringEntry:
+        record, outcome = self.records[index], self.outcomes.get(index)
+        if outcome is None:
+            return MeteringEntry(record, "pending")
+        return MeteringEntry(record, outcome.status, outcome.metering_record_id, outcome.reason)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    entry: MeteringEntry
+    chunk: _Chunk
+    index: int
+
+
+class SimLedger:
+    """``functions.flush.records.MeteringLedger`` (and ``entries_of_hour``, the audit's read) as the DynamoDB ledger
+    keeps it: chunks of records with their outcomes per hour, the seal cursor, the versioned unsent mark, carries, the
+    lease. ``rewrites``: a mutant that stores a record again over what was stored (see ``sim/mutants.py``)."""
+
+    rewrites = False
+
+    def __init__(self, scheduler: Scheduler, violation: Callable[[str, str], None]) -> None:
+        self._scheduler = scheduler
+        self._violation = violation
+        self.hours: dict[datetime, list[_Chunk]] = defaultdict(list)
+        self.cursor: datetime | None = None
+        self.mark = UnsentMark(None, 0)
+        self.carries: dict[datetime, dict[str, MeteringRecord]] = defaultdict(dict)
+        self.lease: tuple[str, datetime] | None = None
+        self.totals: dict[tuple[datetime, str], Decimal] = {}  # the first total stored per record
+        self._chunks = 0
+        # where each invocation's handed-out records are stored (the DynamoDB ledger's per-process cache)
+        self._where: dict[tuple[Actor | None, datetime, str], tuple[_Chunk, int]] = {}
+
+    def _port(self, name: str, phase: str) -> None:
+        self._scheduler.port(f"ledger.{name}", phase)
+
+    def _invocation(self) -> Actor | None:
+        actor = self._scheduler.current()
+        return actor.invocation if actor else None
+
+    # reads
+    def _entries(self, hour: datetime) -> dict[str, _Stored]:
+        """The hour's records by key; of two copies, the one with an outcome (as the DynamoDB ledger reads them)."""
+        entries: dict[str, _Stored] = {}
+        for chunk in self.hours.get(hour, []):
+            for index, record in enumerate(chunk.records):
+                stored = _Stored(chunk.entry(index), chunk, index)
+                if record.key not in entries or entries[record.key].entry.status == "pending":
+                    entries[record.key] = stored
+        return entries
+
+    def _handed_out(self, stored: _Stored) -> MeteringRecord:
+        record = stored.entry.record
+        self._where[(self._invocation(), record.hour, record.key)] = (stored.chunk, stored.index)
+        return record
+
+    def next_hour_to_seal(self) -> datetime | None:
+        self._port("get_cursor", "before")
+        return self.cursor
+
+    def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]:
+        self._port("query", "before")
+        return [stored.entry for stored in self._entries(hour).values()]
+
+    def unsent_mark(self) -> UnsentMark:
+        self._port("get_mark", "before")
+        return self.mark
+
+    def pending(self, mark: UnsentMark) -> Iterator[MeteringRecord]:
+        self._port("query", "before")
+        until = self.cursor
+        if until is None:
+            return iter(())
+        hour = mark.hour or until - _NO_MARK_LOOKBACK
+        found = []
+        while hour < until:
+            for stored in sorted(self._entries(hour).values(), key=lambda s: s.entry.record.key):
+                if stored.entry.status == "pending":
+                    found.append(self._handed_out(stored))
+            hour += HOUR
+        return iter(found)
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        self._port("query", "before")
+        return list(self.carries.get(hour, {}).values())
+
+    # writes
+    def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        self._port("query", "before")
+        to_send: list[MeteringRecord] = []
+        new: list[MeteringRecord] = []
+        by_hour: dict[datetime, dict[str, MeteringRecord]] = {}
+        for record in records:
+            by_hour.setdefault(record.hour, {}).setdefault(record.key, record)
+        for hour, hour_records in by_hour.items():
+            stored = self._entries(hour)
+            for key, record in hour_records.items():
+                found = stored.get(key)
+                if found is None or self.rewrites:
+                    new.append(record)
+                    continue
+                if found.entry.record.quantity != record.quantity:
+                    metrics.add_metric(name="SealedTotalMismatch", unit="Count", value=1)
+                if found.entry.status == "pending":
+                    to_send.append(self._handed_out(found))
+        self._port("query", "after")
+        if new:
+            self._port("batch_write", "before")
+            for hour in sorted({r.hour for r in new}):
+                of_hour = sorted((r for r in new if r.hour == hour), key=lambda r: (r.product_code, r.key))
+                for product in sorted({r.product_code for r in of_hour}):
+                    for call in batches([r for r in of_hour if r.product_code == product]):
+                        self._store(hour, call)
+                        to_send.extend(call)
+            self._port("batch_write", "after")
+        return to_send
+
+    def _store(self, hour: datetime, records: list[MeteringRecord]) -> None:
+        self._chunks += 1
+        chunk = _Chunk(self._chunks, list(records))
+        if self.rewrites:  # the mutant: what was stored for these records is replaced, outcomes and all
+            keys = {r.key for r in records}
+            for old in self.hours[hour]:
+                old.records = [r for r in old.records if r.key not in keys]
+                old.outcomes = {}
+        self.hours[hour].append(chunk)
+        for index, record in enumerate(records):
+            first = self.totals.setdefault((hour, record.key), record.quantity)
+            if first != record.quantity:
+                self._violation(
+                    "a sealed total never changes",
+                    f"{record.key} of {hour:%Y-%m-%dT%H}: stored {first}, now also {record.quantity}",
+                )
+            self._where[(self._invocation(), hour, record.key)] = (chunk, index)
+
+    def seal(self, hour: datetime) -> bool:
+        self._port("put_cursor", "before")
+        if self.cursor is not None and self.cursor != hour:
+            return False
+        self.cursor = hour + HOUR
+        self._port("put_cursor", "after")
+        return True
+
+    def move_unsent_mark(self, mark: UnsentMark, hour: datetime) -> bool:
+        self._port("put_mark", "before")
+        if self.mark.version != mark.version:
+            return False
+        self.mark = UnsentMark(hour, mark.version + 1)
+        self._port("put_mark", "after")
+        return True
+
+    def write_results(self, results: Sequence[RecordResult]) -> None:
+        by_chunk: dict[int, tuple[_Chunk, list[tuple[int, RecordResult]]]] = {}
+        for result in results:
+            record = result.record
+            where = self._where.get((self._invocation(), record.hour, record.key))
+            if where is None:
+                stored = self._entries(record.hour).get(record.key)
+                if stored is None:
+                    raise StorageError(f"record {record.key} is not stored", code="NotStored", retryable=False)
+                where = (stored.chunk, stored.index)
+            by_chunk.setdefault(where[0].sk, (where[0], []))[1].append((where[1], result))
+        for chunk, outcomes in by_chunk.values():
+            self._port("update_outcomes", "before")
+            for index, result in outcomes:
+                chunk.outcomes[index] = result
+            self._port("update_outcomes", "after")
+
+    def write_carry(self, records: Sequence[MeteringRecord]) -> None:
+        self._port("batch_write", "before")
+        for record in records:
+            self.carries[record.hour][record.key] = record
+        self._port("batch_write", "after")
+
+    def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool:
+        self._port("put_lease", "before")
+        if self.lease is not None and self.lease[1] >= now:
+            return False
+        self.lease = (owner, until)
+        self._port("put_lease", "after")
+        return True
+
+    def release_lease(self, owner: str) -> None:
+        self._port("delete_lease", "before")
+        if self.lease is not None and self.lease[0] == owner:
+            self.lease = None
+        self._port("delete_lease", "after")
+
+    # for the invariants
+    def stored(self) -> Iterator[MeteringEntry]:
+        for hour in sorted(self.hours):
+            yield from (stored.entry for stored in self._entries(hour).values())

@@ -1,0 +1,518 @@
+"""A plan, run: our real code (usage ingest, registration, the lifecycle and a leaving buyer's timer, the flush with its
+sealing, sending and reconciliation) on the simulator's ports, driven by actors, with the infrastructure's faults.
+
+- **Producers** send batches as the seller's services would (``POST /usage``'s body, through the same ``parse_batch``
+  and ingest), wait at most API Gateway's 29 s for an answer, and resend after a lost answer, a 503 or a 5xx:
+  identically, or re-stamping their events' timestamps, as the plan says.
+- **Marketplace** subscribes and unsubscribes buyers and notifies in AWS's published shapes
+  (``tests/fixtures/aws``), delivered late, twice, and out of order by the lifecycle queue, with SQS's redelivery.
+- **The flush** runs on its hourly schedule (and on demand), is killed or times out, retries as Lambda retries an
+  asynchronous invocation, and continues itself.
+Everything observed is kept for the invariants (``sim/invariants.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+from functions.customers.model import Customer, CustomerRef
+from functions.flush.audit import AuditDeps, Finding
+from functions.flush.customer import final_usage_sender
+from functions.flush.records import MeteringError
+from functions.flush.run import RunResult, flush_run
+from functions.flush.sender import Backoff, TokenBucket
+from functions.flush.service import FlushDeps
+from functions.lifecycle.final_usage import SqsFinalUsage, final_usage_message, requested_final_usage
+from functions.lifecycle.service import Lifecycle
+from functions.lifecycle.worker import LifecycleWorker
+from functions.observability import logger, metrics
+from functions.registration.resolution import ResolvedCustomer
+from functions.registration.service import Registrations
+from functions.seller_events import RecordingPublisher
+from functions.settings import Settings
+from functions.storage.errors import StorageError
+from functions.usage.ingest import UsageRejected, parse_batch
+from functions.usage.recorder import UsageRecorder
+from sim.faults import Faults
+from sim.marketplace import SimMarketplace
+from sim.plan import SELLER_ACCOUNT, Action, Buyer, Event, Plan
+from sim.ports import Instrumented, SimLedger, SimUsage
+from sim.scheduler import Actor, Killed, Scheduler, SimExecutor
+from tests.aws_corpus import Parties, eventbridge_example
+from tests.fakes import FakeAgreementTerms, InMemoryCustomers, InMemoryLifecycleStore
+
+API_TIMEOUT = 29.0  # API Gateway gives up on the usage API's answer after this
+LIFECYCLE_TIMEOUT = 120.0  # the lifecycle function's timeout (stacks/constructs/lifecycle.py)
+LIFECYCLE_RESERVE = 20.0  # its handler stops taking on work this long before it
+VISIBILITY_TIMEOUT = 6 * LIFECYCLE_TIMEOUT  # the lifecycle queue's, as the stack sets it
+MAX_RECEIVES = 5  # then the dead-letter queue; an operator redrives it within the hour (its alarm)
+FLUSH_RESERVE = 60.0  # the flush handler's reserve (functions/handlers/flush.py)
+# Lambda retries a failed asynchronous invocation (the schedule's, a continuation) twice, a minute or two apart
+ASYNC_RETRY_DELAYS = (60.0, 120.0)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a producer was told about one event of a request it sent."""
+
+    content: tuple[str, str, str | None]  # dimension, quantity, timestamp sent (None: the server's clock)
+    status: str  # accepted | duplicate | refused | retry (503) | error (500) | lost (no answer)
+    at: datetime
+
+
+@dataclass
+class Observed:
+    answers: dict[tuple[str, str], list[Answer]] = field(default_factory=dict)  # (licence, event id) -> answers
+    runs: list[tuple[datetime, RunResult]] = field(default_factory=list)
+    metrics: Counter[str] = field(default_factory=Counter)
+    crashes: list[str] = field(default_factory=list)
+    dead_letters: int = 0
+    # a leaving buyer's timer that failed (a fault: throttled, killed) before Marketplace closed their final hour
+    timer_failures: Counter[str] = field(default_factory=Counter)
+
+
+class NoEntitlements:
+    def current(self, customer: Customer) -> tuple[dict[str, object], ...]:
+        return ()
+
+
+class Resolver:
+    """ResolveCustomer for the world's tokens: one per buyer, naming their licence and agreement."""
+
+    def __init__(self, plan: Plan) -> None:
+        self._buyers = {f"token-{b.n}": b for b in plan.buyers}
+        self._product = plan.product.code
+
+    def resolve(self, token: str) -> ResolvedCustomer:
+        buyer = self._buyers[token]
+        return ResolvedCustomer(self._product, buyer.account, buyer.license_arn, None, buyer.agreement_id)
+
+
+class World:
+    def __init__(self, plan: Plan, *, trace: bool = False) -> None:
+        self.plan = plan
+        self.rng = random.Random(plan.seed * 7919 + 17)
+        self.scheduler = Scheduler(self.rng, plan.start)
+        self.faults = Faults(self.scheduler, plan.faults)
+        self.scheduler.fault = self.faults
+        self.scheduler.after_step = self._after_step
+        self.trace: list[str] | None = [] if trace else None
+        if self.trace is not None:
+            self.scheduler.log = self.log
+        self.violations: list[tuple[str, str, datetime]] = []
+        self.observed = Observed()
+        self.buyers = {b.n: b for b in plan.buyers}
+        self.marketplace = SimMarketplace(self.scheduler, self.violation)
+        self.marketplace.unprocessed_rate = plan.faults.unprocessed
+        self.usage = SimUsage(self.scheduler)
+        self.ledger = SimLedger(self.scheduler, self.violation)
+        self.customers_store = InMemoryCustomers(InMemoryLifecycleStore())
+        customers = Instrumented(self.customers_store, self.scheduler, "customers")
+        clock = self.scheduler.clock
+        self.settings = Settings(products=(plan.product,), metering_mode="live", lifecycle_queue_url="sim")
+        self.flush_deps = FlushDeps(
+            settings=self.settings,
+            usage=self.usage,
+            ledger=self.ledger,
+            customers=customers,
+            gateway=self.marketplace,
+            clock=clock,
+            backoff=Backoff(sleep=self.scheduler.sleep, rng=self.rng),
+            limiter=TokenBucket(
+                float(self.settings.metering_calls_per_second),
+                monotonic=lambda: self.scheduler.now.timestamp(),
+                sleep=self.scheduler.sleep,
+            ),
+            executor=lambda max_workers: SimExecutor(self.scheduler, max_workers),
+        )
+        self.audit = AuditDeps(entries_of_hour=self.ledger.entries_of_hour, trail=self.marketplace)
+        self.recorder = UsageRecorder(self.settings, customers, self.usage, clock)
+        self.lifecycle = Lifecycle(
+            settings=self.settings,
+            events=Instrumented(self.customers_store.lifecycle_store, self.scheduler, "lifecycle_store"),
+            customers=customers,
+            entitlements=NoEntitlements(),
+            publisher=RecordingPublisher(),
+            final_usage=Timers(self),
+            clock=clock,
+        )
+        self.worker = LifecycleWorker(self.lifecycle, IdempotencyConfig(), run_once=lambda request: request)
+        self.worker.run_once = self.worker.handle
+        self.registrations = Registrations(
+            resolver=Resolver(plan),
+            agreement_terms=FakeAgreementTerms(False),
+            customers=customers,
+            publisher=RecordingPublisher(),
+            clock=clock,
+            signing_secret=lambda: "simulated",
+            products=(plan.product,),
+            completion_ttl_seconds=3600,
+        )
+        self._messages = 0
+        self._events = 0
+        self.agreement: dict[int, str] = {b.n: b.agreement_id for b in plan.buyers}
+
+    # observing
+    def log(self, text: str) -> None:
+        if self.trace is not None:
+            self.trace.append(f"{self.scheduler.now:%m-%d %H:%M:%S.%f}"[:-3] + f"  {text}")
+
+    def violation(self, invariant: str, detail: str) -> None:
+        self.violations.append((invariant, detail, self.scheduler.now))
+        self.log(f"VIOLATION {invariant}: {detail}")
+
+    def _after_step(self) -> None:
+        for name, metric in metrics.metric_set.items():
+            self.observed.metrics[name] += int(sum(metric["Value"]))
+        metrics.clear_metrics()
+
+    # running
+    def run(self) -> None:
+        for action in self.plan.actions:
+            self.scheduler.spawn(f"plan#{action.id}", "world", self._performer(action), at=action.at)
+        self.scheduler.run(self.plan.quiet_from)
+        self.faults.calm = True
+        self.log("-- faults stop: the world heals --")
+        self.scheduler.run(self.plan.end)
+        for actor in self.scheduler.unwind_the_dead():
+            self.violation("every invocation finishes", f"{actor.name} never finished")
+
+    def _performer(self, action: Action) -> Callable[[], None]:
+        def perform() -> None:
+            self.log(f"plan {action.describe()}")
+            {
+                "subscribe": self._subscribe,
+                "register": self._register,
+                "renew": self._renew,
+                "amend": self._amend,
+                "leave": self._leave,
+                "batch": self._batch,
+                "resend": self._batch,
+                "flush": self._flush,
+            }[action.kind](action)
+
+        return perform
+
+    # Marketplace's side of a buyer's life
+    def _subscribe(self, action: Action) -> None:
+        buyer = self.buyers[action.buyer or 0]
+        self.marketplace.subscribe(buyer.license_arn, buyer.account)
+        self._notify("created_proposer_new.json", buyer, agreement=buyer.agreement_id)
+        self._notify("license_updated.json", buyer, agreement=buyer.agreement_id)
+
+    def _renew(self, action: Action) -> None:
+        buyer = self.buyers[action.buyer or 0]
+        old, new = self.agreement[buyer.n], buyer.renewal_agreement_id or ""
+        self.agreement[buyer.n] = new
+        self._notify("created_proposer_renew.json", buyer, agreement=old, renewal=new)
+        self._notify("ended_proposer.json", buyer, agreement=old)
+        self._notify("license_updated.json", buyer, agreement=new)
+
+    def _amend(self, action: Action) -> None:
+        buyer = self.buyers[action.buyer or 0]
+        self._notify("amended_proposer.json", buyer, agreement=self.agreement[buyer.n])
+
+    def _leave(self, action: Action) -> None:
+        buyer = self.buyers[action.buyer or 0]
+        self.marketplace.unsubscribe(buyer.license_arn)
+        agreement = self.agreement[buyer.n]
+        if buyer.ended_first:  # the seller guide: Ended opens the final hour, Deprovisioned closes it
+            self._notify("ended_proposer.json", buyer, agreement=agreement)
+            self._notify("license_deprovisioned.json", buyer, agreement=agreement, later=3600)
+        else:  # AWS's 2026 guidance: Deprovisioned opens it, Ended marks the agreement inactive
+            self._notify("license_deprovisioned.json", buyer, agreement=agreement)
+            self._notify("ended_proposer.json", buyer, agreement=agreement, later=self.rng.uniform(0, 300))
+
+    def _notify(
+        self, example: str, buyer: Buyer, *, agreement: str, renewal: str | None = None, later: float = 0.0
+    ) -> None:
+        at = self.scheduler.now + timedelta(seconds=later)
+        parties = Parties(
+            seller_account=SELLER_ACCOUNT,
+            buyer_account=buyer.account,
+            agreement_id=agreement,
+            renewal_agreement_id=renewal or agreement,
+            licence_id=buyer.licence_id,
+            product_code=self.plan.product.code,
+            product_id=self.plan.product.id,
+        )
+        event = eventbridge_example(example, parties, at=at)
+        self._events += 1
+        event["id"] = f"sim-event-{self._events}"
+        details = event["detail"].get("agreement", {})
+        for moment in ("acceptanceTime", "startTime"):
+            if moment in details:
+                details[moment] = event["time"]
+        body = json.dumps(event)
+        delay = later + self.rng.uniform(0, self.plan.notification_delay_seconds)
+        self.send_message(body, delay, f"{example} for {buyer.name}")
+        if self.rng.random() < self.plan.duplicate_rate:
+            self.send_message(body, delay + self.rng.uniform(0, 3 * self.plan.notification_delay_seconds + 60), "again")
+
+    # the lifecycle queue
+    def send_message(self, body: str, delay: float, what: str) -> None:
+        self._messages += 1
+        message_id = f"m{self._messages}"
+        sent_at = self.scheduler.now
+        self.log(f"queue {message_id} {what}, in {delay:.0f}s")
+        self._deliver(message_id, body, sent_at, self.scheduler.now + timedelta(seconds=delay), 1)
+
+    def _deliver(self, message_id: str, body: str, sent_at: datetime, at: datetime, receive: int) -> None:
+        def handle() -> None:
+            deadline = self.scheduler.now + timedelta(seconds=LIFECYCLE_TIMEOUT)
+            self._watchdog(invocation, deadline)
+            status = self.worker.process(
+                body,
+                message_id=message_id,
+                sent_at=sent_at,
+                out_of_time=lambda: (deadline - self.scheduler.now).total_seconds() < LIFECYCLE_RESERVE,
+            )
+            self.log(f"[{invocation.name}] handled: {status}")
+
+        def redeliver() -> None:
+            if (ref := requested_final_usage(body)) is not None:
+                self.observed.timer_failures[ref.key] += 1
+            if receive >= MAX_RECEIVES:
+                self.observed.dead_letters += 1
+                self.log(f"queue {message_id} dead-lettered; redriven in an hour")
+                self._deliver(message_id, body, sent_at, self.scheduler.now + timedelta(hours=1), 1)
+            else:
+                self._deliver(
+                    message_id, body, sent_at, self.scheduler.now + timedelta(seconds=VISIBILITY_TIMEOUT), receive + 1
+                )
+
+        invocation = self._invocation(
+            f"lifecycle:{message_id}.{receive}", "lifecycle", handle, at, on_failure=redeliver
+        )
+
+    # invocations
+    def _invocation(
+        self,
+        name: str,
+        kind: str,
+        body: Callable[[], Any],
+        at: datetime,
+        *,
+        on_failure: Callable[[], None] | None = None,
+        on_end: Callable[[], None] | None = None,
+        expected: tuple[type[BaseException], ...] = (StorageError, MeteringError),
+    ) -> Actor:
+        """A Lambda invocation: ``on_failure`` when it raises or is killed, ``on_end`` however it ends."""
+
+        def run() -> None:
+            failed = True
+            try:
+                body()
+                failed = False
+            except Killed:
+                self.log(f"[{name}] killed")
+                raise
+            except expected as error:
+                self.log(f"[{name}] failed: {type(error).__name__}: {error}")
+            except Exception as error:
+                self._crash(name, error)
+            finally:
+                if failed and on_failure is not None:
+                    on_failure()
+                if on_end is not None:
+                    on_end()
+
+        return self.scheduler.spawn(name, kind, run, at=at)
+
+    def _crash(self, name: str, error: BaseException) -> None:
+        import traceback
+
+        text = "".join(traceback.format_exception(error)).strip().splitlines()
+        self.observed.crashes.append(f"{name}: {text[-1]}")
+        self.violation("no invocation crashes", f"{name}: " + " | ".join(text[-6:]))
+
+    def _watchdog(self, invocation: Actor, deadline: datetime) -> None:
+        """Lambda ends an invocation at its timeout, wherever it is."""
+
+        def watch() -> None:
+            if not invocation.done and not invocation.dead:
+                self.log(f"[{invocation.name}] timed out")
+                invocation.dead = True
+                for child in invocation.children:
+                    child.dead = True
+
+        self.scheduler.spawn(f"timeout:{invocation.name}", "world", watch, at=deadline)
+
+    # the flush
+    def _flush(self, action: Action, run: int = 0, attempt: int = 0) -> None:
+        name = f"flush#{action.id}" + (f".c{run}" if run else "") + (f".r{attempt}" if attempt else "")
+        continued: list[bool] = []
+
+        def body() -> None:
+            deadline = self.scheduler.now + timedelta(seconds=self.plan.flush_timeout_seconds)
+            self._watchdog(invocation, deadline)
+            result = flush_run(
+                self.flush_deps,
+                lambda: self.audit,
+                run=run,
+                remaining_ms=lambda: int((deadline - self.scheduler.now).total_seconds() * 1000),
+                continue_later=lambda: self._continue(continued),
+            )
+            self.observed.runs.append((self.scheduler.now, result))
+            self.log(f"[{name}] {_run_text(result)}" + _audit_text(result))
+
+        def failed() -> None:
+            if attempt < len(ASYNC_RETRY_DELAYS):
+                retry_at = self.scheduler.now + timedelta(seconds=ASYNC_RETRY_DELAYS[attempt])
+                self.scheduler.spawn(
+                    f"retry:{name}", "world", lambda: self._flush(action, run, attempt + 1), at=retry_at
+                )
+
+        def ended() -> None:
+            if continued:  # invoked asynchronously: it starts once this one has freed the concurrency of 1
+                at = self.scheduler.now + timedelta(seconds=self.rng.uniform(1, 30))
+                self.scheduler.spawn(f"continue:{name}", "world", lambda: self._flush(action, run + 1), at=at)
+
+        invocation = self._invocation(name, "flush", body, self.scheduler.now, on_failure=failed, on_end=ended)
+
+    def _continue(self, continued: list[bool]) -> None:
+        self.scheduler.port("lambda.Invoke", "before")
+        continued.append(True)
+
+    # registration
+    def _register(self, action: Action, attempt: int = 0) -> None:
+        buyer = self.buyers[action.buyer or 0]
+
+        def body() -> None:
+            self.registrations.register(f"token-{buyer.n}", free_trial_claimed=False)
+            self.log(f"[register {buyer.name}] registered")
+
+        def failed() -> None:  # the buyer's browser: they press the button again
+            if attempt < 5:
+                again = self.scheduler.now + timedelta(seconds=self.rng.uniform(5, 120))
+                self.scheduler.spawn(
+                    f"again:{buyer.name}", "world", lambda: self._register(action, attempt + 1), at=again
+                )
+
+        self._invocation(f"register:{buyer.name}.{attempt}", "api", body, self.scheduler.now, on_failure=failed)
+
+    # producers
+    def _batch(self, action: Action) -> None:
+        buyer = self.buyers[action.buyer or 0]
+        made = action.made if action.style in ("identical", "changed") and action.made else self.scheduler.now
+        events = [self._body(buyer, e, made, changed=action.style == "changed") for e in action.events]
+        for attempt in range(8):
+            if attempt and action.style == "restamp":
+                events = [self._body(buyer, e, self.scheduler.now) for e in action.events]
+            answers = self._post(events)
+            for event, status in zip(events, answers, strict=True):
+                answer = Answer(
+                    (event["dimension"], str(event["quantity"]), event.get("timestamp")), status, self.scheduler.now
+                )
+                self.observed.answers.setdefault((buyer.license_arn, event["event_id"]), []).append(answer)
+            if answers[0] not in ("retry", "lost", "error"):
+                return
+            self.scheduler.sleep(self.rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
+
+    def _body(self, buyer: Buyer, event: Event, made: datetime, *, changed: bool = False) -> dict[str, Any]:
+        stamps = {
+            "recent": made - timedelta(seconds=event.offset),
+            "late": made - timedelta(seconds=event.offset),
+            "before_licence": buyer.subscribes - timedelta(seconds=event.offset),
+            "future": made + timedelta(seconds=event.offset),
+        }
+        quantity: int | str = event.quantity
+        if changed:
+            quantity = quantity + 1 if isinstance(quantity, int) else str(Decimal(quantity) + 1)
+        body: dict[str, Any] = {
+            "event_id": event.event_id,
+            "product_code": self.plan.product.code,
+            "license_arn": buyer.license_arn,
+            "customer_aws_account_id": buyer.account,
+            "dimension": event.dimension,
+            "quantity": quantity,
+        }
+        if event.stamp in stamps:
+            body["timestamp"] = stamps[event.stamp].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return body
+
+    def _post(self, events: list[dict[str, Any]]) -> list[str]:
+        """POST /usage as the handler answers it: per event, accepted | duplicate; the whole batch refused (4xx),
+        503 (retry), 500 (error); lost: no answer within API Gateway's timeout (or the invocation died)."""
+        answer: list[list[str]] = []
+
+        def request() -> None:
+            try:
+                result = self.recorder.ingest(parse_batch({"events": events}))
+            except UsageRejected as rejection:
+                self.log(f"[api] 422: {rejection}")
+                answer.append(["refused"] * len(events))
+                return
+            except StorageError as error:
+                self.log(f"[api] {'503' if error.retryable else '500'}: {error}")
+                answer.append([("retry" if error.retryable else "error")] * len(events))
+                return
+            statuses = {r["event_id"]: r["status"] for r in result.to_dict()["results"]}
+            answer.append([statuses[e["event_id"]] for e in events])
+            self.log("[api] 200: " + ", ".join(f"{e['event_id']} {statuses[e['event_id']]}" for e in events))
+
+        actor = self._invocation("api:usage", "api", request, self.scheduler.now)
+        self.scheduler.join(actor, timeout=API_TIMEOUT)
+        return answer[0] if answer else ["lost"] * len(events)
+
+
+class Timers:
+    """The lifecycle's ``FinalUsage`` port: the timer is a delayed message on the lifecycle queue (as SqsFinalUsage
+    sends it: at most SQS's longest delay), the send the flush's own (``final_usage_sender``)."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+        self.send = final_usage_sender(world.flush_deps)
+
+    def schedule(self, ref: CustomerRef, delay_seconds: float) -> None:
+        world = self._world
+        world.scheduler.port("sqs.SendMessage", "before")
+        delay = min(SqsFinalUsage.MAX_DELAY_SECONDS, max(0, math.ceil(delay_seconds)))
+        world.send_message(final_usage_message(ref), delay, f"timer of {ref.key}")
+        world.scheduler.port("sqs.SendMessage", "after")
+
+
+def _run_text(result: RunResult) -> str:
+    report = result.report
+    if report.skipped:
+        return "skipped: another run holds the lease"
+    text = f"sealed {report.hours_sealed} hours, {report.records_sent} records sent, {report.succeeded} billed"
+    if report.failed:
+        text += f", parked {dict(report.failed)}"
+    if report.left_pending:
+        text += f", {report.left_pending} left unsent"
+    return text + (", continues" if report.continued else "")
+
+
+def _audit_text(result: RunResult) -> str:
+    if result.audited is None:
+        return ""
+    findings: list[Finding] = result.findings or []
+    count = len(findings) if result.findings is not None else "CloudTrail unreadable"
+    text = f"; reconciled {result.audited:%d %H}h: {count} mismatches"
+    return text + "".join(f"\n      {f.kind}: {f.customer[-10:]} {f.dimension} {f.detail}" for f in findings)
+
+
+@contextlib.contextmanager
+def quiet() -> Any:
+    """Our code logs and prints EMF as in Lambda: in a simulation, nobody reads it."""
+    level = logger.log_level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
