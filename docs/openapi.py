@@ -95,10 +95,22 @@ def _usage_schemas() -> dict[str, Any]:
         "FieldError": field_error,
         "UsageRefused": {
             "type": "object",
-            "description": "nothing of the batch was stored",
+            "description": (
+                "nothing of the batch was stored by this request; `results` lists its events that an earlier request"
+                " stored exactly as sent (a resend after a lost answer): they count once, as stored"
+            ),
             "properties": {
-                "message": {"const": "no event was stored"},
+                "message": {"type": "string"},
                 "errors": {"type": "array", "items": _ref("FieldError")},
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"event_id": {"type": "string"}, "status": {"const": "duplicate"}},
+                        "required": ["event_id", "status"],
+                        "additionalProperties": False,
+                    },
+                },
             },
             "required": ["message", "errors"],
             "additionalProperties": False,
@@ -173,8 +185,9 @@ def _usage_path() -> dict[str, Any]:
             "description": (
                 f"At most {MAX_EVENTS} events and {usage_handler.MAX_BODY_BYTES} bytes of body per request. Every "
                 "event is validated before any is stored: a refusal stores nothing and names each bad field. An "
-                "event's identity is its `event_id` within the hour of its `timestamp` (ISO 8601 with a time zone; "
-                "always send one): sending it again counts it once."
+                "event counts once per customer and `event_id` for as long as Marketplace can bill it, whatever "
+                "`timestamp` (required: ISO 8601 with a time zone) a resend carries: sent again as it was, it is a "
+                "duplicate; sent again with another dimension, quantity, hour or allocations, it is refused (409)."
             ),
             "security": [{SIGV4: []}],
             "requestBody": {"required": True, "content": {JSON: {"schema": _ref("UsageBatchIn")}}},
@@ -182,9 +195,17 @@ def _usage_path() -> dict[str, Any]:
                 "200": _json_answer(
                     "stored: each event accepted (new) or a duplicate (stored before)", "UsageAccepted"
                 ),
-                "400": _json_answer("the body is not a JSON object, or not valid JSON or base64", "UsageRefused"),
+                "400": _json_answer(
+                    "the body is not a JSON object, or not valid JSON or base64; or an event has no `timestamp`",
+                    "UsageRefused",
+                ),
                 "403": _json_answer("API Gateway: not signed (SigV4) by a principal allowed to invoke it", "Message"),
                 "413": _json_answer(f"the body is larger than {usage_handler.MAX_BODY_BYTES} bytes", "UsageRefused"),
+                "409": _json_answer(
+                    "an event id was stored before with another dimension, quantity, hour or allocations (each named;"
+                    " the version stored counts): nothing of the batch was stored",
+                    "UsageRefused",
+                ),
                 "415": _json_answer(f"the content type is not {JSON}", "UsageRefused"),
                 "422": _json_answer("an event is invalid (each bad field named): nothing was stored", "UsageRefused"),
                 "429": _json_answer(f"API Gateway's throttle: {retry}, after a pause", "Message"),
@@ -194,7 +215,11 @@ def _usage_path() -> dict[str, Any]:
                     "Message",
                 ),
                 "502": _json_answer(f"API Gateway could not run the function: {retry}", "Message"),
-                "503": _json_answer(f"storage is busy: {retry}", "Message"),
+                "503": _json_answer(
+                    f"storage is busy, or an event's first send may still be being written: {retry}, after the "
+                    "`Retry-After` header's seconds where it has one",
+                    "Message",
+                ),
                 "504": _json_answer(f"API Gateway timed out: {retry}", "Message"),
             },
         }

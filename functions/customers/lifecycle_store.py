@@ -1,7 +1,8 @@
 """Lifecycle event times and links, kept per subject (what an event names the buyer by) in the customers table.
 
 Layout: ``pk = <subject>`` (``AGMT#<agreement id>``, ``LIC#<l-...>``, ``LEGACY#<product code>#<identifier>``),
-``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen, and
+``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen (and
+``lc_started``, the earliest activation: when the subscription started), and
 ``agreements``, a string set of agreement ids the subject leads to: a licence's agreements (License events name
 both), an agreement's renewals (Purchase Agreement Created, intent RENEW, names its previous agreement). Each event
 is one conditional ``SET lc_<kind> = :t`` (only if absent or older) and links are ``ADD`` to a set: atomic,
@@ -35,6 +36,8 @@ def is_lifecycle_item(item: dict[str, Any]) -> bool:
 
 def record_of_item(item: dict[str, Any]) -> SubjectRecord:
     times = LifecycleTimes()
+    if "lc_started" in item:  # before the latest activation's: merging that keeps it the earliest
+        times = times.merge(LifecycleKind.ACTIVATED, parse_time(item["lc_started"]["S"]))
     for kind in LifecycleKind:
         if f"lc_{kind.value}" in item:
             times = times.merge(kind, parse_time(item[f"lc_{kind.value}"]["S"]))
@@ -52,6 +55,8 @@ class DynamoLifecycleStore:
         self._table = table_name
 
     def record(self, subject: str, kind: LifecycleKind, at: datetime) -> bool:
+        if kind is LifecycleKind.ACTIVATED:
+            self._record_start(subject, at)
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -66,6 +71,20 @@ class DynamoLifecycleStore:
                 return False
             raise storage_error(error) from error
         return True
+
+    def _record_start(self, subject: str, at: datetime) -> None:
+        """The earliest activation: ``lc_started`` only ever moves back (every order of events ends the same)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": subject}, "sk": {"S": LIFECYCLE_SK}},
+                UpdateExpression="SET lc_started = :t",
+                ConditionExpression="attribute_not_exists(lc_started) OR lc_started > :t",
+                ExpressionAttributeValues={":t": {"S": time_text(at)}},
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
 
     def link(self, subject: str, agreement_id: str) -> None:
         try:

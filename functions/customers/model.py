@@ -104,11 +104,16 @@ class Customer:
     legacy_license_arn: str | None = None
     # a leaving buyer's usage is taken until then, and sent once writes in flight at it have landed
     final_usage_cutoff: datetime | None = None
+    # the cutoff whose final usage was sent (or may have been: marked first): the hours up to its hour are sent early
+    # for this buyer, so usage of theirs accepted later (a renewal announced late) goes to the hour after
+    final_usage_sent: datetime | None = None
     # lifecycle times already announced to the seller's systems ("Customer Activated" / "Customer Ended")
     announced_activation: datetime | None = None
     announced_end: datetime | None = None
     # the seller's own name for the buyer's account in their systems (cli set-tenant, or the sign-up page's link)
     tenant_id: str | None = None
+    # when the subscription started (its earliest activation event; None: not known): no usage before it is theirs
+    subscribed_at: datetime | None = None
 
     @property
     def meterable(self) -> bool:

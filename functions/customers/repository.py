@@ -69,6 +69,7 @@ def _to_item(customer: Customer) -> dict[str, Any]:
     moments = {
         FREE_TRIAL_KNOWN_AT: customer.free_trial_known_at,
         "final_usage_cutoff": customer.final_usage_cutoff,
+        "final_usage_sent": customer.final_usage_sent,
         "announced_activation": customer.announced_activation,
         "announced_end": customer.announced_end,
     }
@@ -110,6 +111,7 @@ def _from_item(item: dict[str, Any]) -> Customer:
         entitlements=tuple(json.loads(item["entitlements"]["S"])) if "entitlements" in item else (),
         legacy_license_arn=text("license_arn") if legacy else None,
         final_usage_cutoff=moment("final_usage_cutoff"),
+        final_usage_sent=moment("final_usage_sent"),
         announced_activation=moment("announced_activation"),
         announced_end=moment("announced_end"),
         tenant_id=text(TENANT_ID),
@@ -124,6 +126,8 @@ def with_lifecycle(customer: Customer, lifecycle: BuyerLifecycle) -> Customer:
     if word is not None and (known_at is None or word.at > known_at):
         customer = replace(customer, free_trial=word.free_trial, free_trial_known_at=word.at)
     times = lifecycle.times
+    if times.started is not None:
+        customer = replace(customer, subscribed_at=times.started)
     if times.changed_at is None:
         return customer
     return replace(customer, state=times.state, state_changed_at=times.changed_at)
@@ -257,6 +261,12 @@ class DynamoCustomerRepository:
             "attribute_exists(pk) AND (attribute_not_exists(final_usage_cutoff) OR final_usage_cutoff < :since"
             " OR final_usage_cutoff > :cutoff)",
             {":cutoff": {"S": time_text(cutoff)}, ":since": {"S": time_text(ending_since)}},
+        )
+
+    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool:
+        """Remember that the leaving buyer's final usage for ``cutoff`` is being sent (before it is)."""
+        return self._conditional_set(
+            ref, "final_usage_sent = :cutoff", "attribute_exists(pk)", {":cutoff": {"S": time_text(cutoff)}}
         )
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:

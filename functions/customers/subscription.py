@@ -33,12 +33,17 @@ class LifecycleTimes:
     ending: datetime | None = None
     ended: datetime | None = None
     failed: datetime | None = None
+    # the earliest activation seen: when the subscription started (usage stamped before it is not the buyer's)
+    started: datetime | None = None
 
     def merge(self, kind: LifecycleKind, at: datetime) -> LifecycleTimes:
+        merged = self
+        if kind is LifecycleKind.ACTIVATED and (self.started is None or at < self.started):
+            merged = replace(merged, started=at)
         current: datetime | None = getattr(self, kind.value)
         if current is not None and current >= at:
-            return self
-        return replace(self, **{kind.value: at})
+            return merged
+        return replace(merged, **{kind.value: at})
 
     def current(self, at: datetime | None) -> bool:
         """An end not older than the latest activation belongs to the current subscription; an activation newer
@@ -84,7 +89,10 @@ def buyer_times(
       sends nothing after a Deprovisioned that came first): so no buyer stays ``ending`` for ever.
     """
     subjects = [t for t in (licence, *agreements.values(), legacy) if t is not None]
-    view = LifecycleTimes(activated=max((t.activated for t in subjects if t.activated), default=None))
+    view = LifecycleTimes(
+        activated=max((t.activated for t in subjects if t.activated), default=None),
+        started=min((t.started for t in subjects if t.started), default=None),
+    )
     all_ended = bool(agreements) and all(a.ending is not None for a in agreements.values())
     agreements_end = max((a.ending for a in agreements.values() if a.ending), default=None) if all_ended else None
     licence = licence or LifecycleTimes()

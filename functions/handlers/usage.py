@@ -77,9 +77,26 @@ def request_rejected(error: RequestRejected) -> Response[dict[str, Any]]:
     return _errors(error.status, (error.error,))
 
 
+# an event breaks a rule | an event lacks its timestamp | an event id was sent before with other content
+_REFUSALS = {
+    "invalid": HTTPStatus.UNPROCESSABLE_ENTITY,
+    "malformed": HTTPStatus.BAD_REQUEST,
+    "conflict": HTTPStatus.CONFLICT,
+}
+
+
 def usage_rejected(error: UsageRejected) -> Response[dict[str, Any]]:
-    logger.info("usage refused", extra={"errors": len(error.errors)})
-    return _errors(HTTPStatus.UNPROCESSABLE_ENTITY, error.errors)
+    logger.info("usage refused", extra={"errors": len(error.errors), "kind": error.kind})
+    response = _errors(_REFUSALS[error.kind], error.errors)
+    if error.duplicates:
+        # a resend: what an earlier request stored counts once, as stored, and the producer is told so
+        assert isinstance(response.body, dict)
+        response.body["results"] = [{"event_id": e, "status": "duplicate"} for e in error.duplicates]
+        response.body["message"] = (
+            "no event of this request was stored; those listed in results were stored by an earlier request and count"
+            " once"
+        )
+    return response
 
 
 def storage_failed(error: StorageError) -> Response[dict[str, Any]]:
@@ -87,10 +104,14 @@ def storage_failed(error: StorageError) -> Response[dict[str, Any]]:
     # only a retryable failure (throttling, a 5xx) is worth it: anything else is ours to fix, and says so.
     if error.retryable:
         logger.warning("usage storage failed", extra={"code": error.code})
+        # a resend while its first send may still be written is answered once that write has landed or never will
+        wait = {"Retry-After": str(int(error.retry_after))} if error.retry_after else None
+        message = str(error) if error.retry_after else "storage is busy"
         return Response(
             status_code=HTTPStatus.SERVICE_UNAVAILABLE,
             content_type=JSON_CONTENT_TYPE,
-            body={"message": "storage is busy: send the same batch again (events already stored count once)"},
+            body={"message": f"{message}: send the same batch again (events already stored count once)"},
+            headers=wait,
         )
     logger.error("usage storage refused a write", extra={"code": error.code})
     return Response(

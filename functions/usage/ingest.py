@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef, CustomerRepository, SubscriptionState, final_usage_cutoff
 from functions.settings import Settings
-from functions.usage.model import HOUR, Allocation, UsageEvent, hour_of, late_billing_hour
+from functions.usage.model import (
+    HOUR,
+    IDENTITY_LIFETIME,
+    Allocation,
+    UsageEvent,
+    hour_of,
+    late_billing_hour,
+    resent_differently,
+)
+from functions.usage.once import Conflict, UsageStore, store_once
 from functions.usage.schema import UsageBatchIn, UsageEventIn
 
 # How far ahead of our clock an event may be stamped (producers' clocks drift), and how far back Marketplace
@@ -28,18 +38,21 @@ class FieldError:
     message: str
 
 
-class UsageRejected(Exception):
-    """The batch was refused and nothing of it stored; ``errors`` names each bad field."""
+# why a batch was refused: an event breaks a rule | an event lacks its timestamp | an event id was sent before with
+# other content
+Refusal = Literal["invalid", "malformed", "conflict"]
 
-    def __init__(self, errors: Sequence[FieldError]) -> None:
+
+class UsageRejected(Exception):
+    """The batch was refused and nothing of it stored; ``errors`` names each bad field, ``kind`` says why.
+    ``duplicates``: events of it that an earlier request stored as they are (a resend after a lost answer): they count
+    once, as stored, whatever this request was refused for."""
+
+    def __init__(self, errors: Sequence[FieldError], kind: Refusal = "invalid", duplicates: Sequence[str] = ()) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = tuple(errors)
-
-
-class UsageStore(Protocol):
-    def add(self, events: Sequence[UsageEvent]) -> list[bool]:
-        """Store each event unless its id is already stored for its hour; True where it was new."""
-        ...
+        self.kind = kind
+        self.duplicates = tuple(duplicates)
 
 
 @dataclass(frozen=True)
@@ -67,12 +80,12 @@ def parse_batch(body: Mapping[str, Any]) -> UsageBatchIn:
     try:
         return UsageBatchIn.model_validate(body)
     except ValidationError as error:
-        raise UsageRejected(
-            [
-                FieldError(field_path([p for p in e["loc"] if not _is_union_branch(p)]) or "body", e["msg"])
-                for e in error.errors()
-            ]
-        ) from None
+        errors = [
+            FieldError(field_path([p for p in e["loc"] if not _is_union_branch(p)]) or "body", e["msg"])
+            for e in error.errors()
+        ]
+        untimed = any(e["type"] == "missing" and e["loc"][-1:] == ("timestamp",) for e in error.errors())
+        raise UsageRejected(errors, kind="malformed" if untimed else "invalid") from None
 
 
 def _is_union_branch(part: int | str) -> bool:
@@ -97,36 +110,108 @@ def ingest(
     batch: UsageBatchIn, *, settings: Settings, customers: CustomerRepository, store: UsageStore, clock: Clock
 ) -> IngestResult:
     now = clock.now()
-    accepted = validate(batch, settings=settings, customers=customers, now=now)
-    # an event's identity is its id within its hour (the stored key); a repeat inside one batch is a duplicate too
-    unique: dict[tuple[str, datetime], UsageEvent] = {}
+    checked = check(batch, settings=settings, customers=customers, now=now)
+    # a refused event that an earlier request stored as it is counts as stored: a resend after a lost answer is told
+    # "duplicate" even once the buyer has left, so that a refusal always means "not billed"
+    refused = {index for index, (problems, _) in enumerate(checked) if problems}
+    before = stored_before([(i, batch.events[i]) for i in sorted(refused)], store, now) if refused else set()
+    errors = [problem for index, (problems, _) in enumerate(checked) if index not in before for problem in problems]
+    stored_earlier = [batch.events[i].event_id for i in sorted(before)]
+    if errors:
+        raise UsageRejected(errors, duplicates=stored_earlier)
+    # an event counts once per customer and id (its identity), whatever its timestamp; a repeat inside one batch is a
+    # duplicate, or a conflict when its content differs
+    unique: dict[tuple[str, str], tuple[int, UsageEvent]] = {}
     repeats: list[str] = []
-    for event in accepted:
-        if (event.event_id, event.hour) in unique:
-            repeats.append(event.event_id)
+    conflicts: list[Conflict] = []
+    for index, (_, event) in enumerate(checked):
+        if event is None:
+            continue
+        if (first := unique.get(event.identity)) is None:
+            unique[event.identity] = (index, event)
+        elif (field := resent_differently(first[1], event)) is not None:
+            conflicts.append(Conflict(index, field, event.event_id, first[1]))
         else:
-            unique[(event.event_id, event.hour)] = event
-    new = store.add(list(unique.values()))
-    fresh = [e.event_id for e, is_new in zip(unique.values(), new, strict=True) if is_new]
-    seen = [e.event_id for e, is_new in zip(unique.values(), new, strict=True) if not is_new]
-    return IngestResult(accepted=tuple(fresh), duplicates=(*seen, *repeats))
+            repeats.append(event.event_id)
+    if conflicts:  # within the batch: nothing was claimed
+        raise UsageRejected([_conflict(c) for c in conflicts], kind="conflict", duplicates=stored_earlier)
+    stored = store_once(list(unique.values()), store, request=uuid.uuid4().hex, now=now)
+    if stored.conflicts:  # with what was stored before: nothing of this batch was stored
+        earlier = [*stored_earlier, *stored.duplicates]
+        raise UsageRejected([_conflict(c) for c in stored.conflicts], kind="conflict", duplicates=earlier)
+    return IngestResult(accepted=stored.accepted, duplicates=(*stored.duplicates, *repeats, *stored_earlier))
+
+
+def stored_before(raws: Sequence[tuple[int, UsageEventIn]], store: UsageStore, now: datetime) -> set[int]:
+    """Indexes of the events an earlier request stored exactly as they are sent now (and still counts once)."""
+    named: dict[tuple[str, str], list[tuple[int, UsageEventIn]]] = {}
+    for index, raw in raws:
+        try:
+            ref = CustomerRef(
+                raw.product_code, license_arn=raw.license_arn, customer_identifier=raw.customer_identifier
+            )
+        except ValueError:
+            continue
+        named.setdefault((ref.key, raw.event_id), []).append((index, raw))
+    kept = store.kept(list(named))
+    found = set()
+    for identity, first in kept.items():
+        same = [index for index, raw in named[identity] if _sent_as(raw, first)]
+        if same and first.billing_hour + IDENTITY_LIFETIME >= now and store.is_stored(first):
+            found.update(same)
+    return found
+
+
+def _sent_as(raw: UsageEventIn, first: UsageEvent) -> bool:
+    try:
+        quantity = Decimal(raw.quantity)
+    except ArithmeticError:
+        return False
+    allocations = sorted((tuple(sorted(a.tags.items())), Decimal(a.quantity)) for a in raw.allocations or ())
+    return (
+        raw.dimension == first.dimension
+        and quantity == first.quantity
+        and hour_of(raw.timestamp) == first.hour
+        and allocations == sorted((a.tags, a.quantity) for a in first.allocations)
+    )
+
+
+def _conflict(conflict: Conflict) -> FieldError:
+    first = conflict.first
+    was = {
+        "dimension": first.dimension,
+        "quantity": str(first.quantity),
+        "timestamp": f"in the hour of {first.hour.isoformat()}",
+        "allocations": "other allocations",
+    }[conflict.field]
+    return FieldError(
+        f"events[{conflict.index}].{conflict.field}",
+        f"event {conflict.event_id} was stored before with {conflict.field} {was}, and counts as stored: an event id"
+        " counts once; send new usage under a new id",
+    )
+
+
+def check(
+    batch: UsageBatchIn, *, settings: Settings, customers: CustomerRepository, now: datetime
+) -> list[tuple[list[FieldError], UsageEvent | None]]:
+    """Each event of the batch checked: its problems, or the event as it would be stored."""
+    found = _look_up_customers(batch.events, customers)
+    grace = timedelta(seconds=settings.flush_grace_seconds)
+    return [
+        _validate_event(raw, f"events[{index}]", settings, customers, found, now, grace)
+        for index, raw in enumerate(batch.events)
+    ]
 
 
 def validate(
     batch: UsageBatchIn, *, settings: Settings, customers: CustomerRepository, now: datetime
 ) -> list[UsageEvent]:
-    errors: list[FieldError] = []
-    found = _look_up_customers(batch.events, customers)
-    events: list[UsageEvent] = []
-    grace = timedelta(seconds=settings.flush_grace_seconds)
-    for index, raw in enumerate(batch.events):
-        problems, event = _validate_event(raw, f"events[{index}]", settings, customers, found, now, grace)
-        errors.extend(problems)
-        if event is not None:
-            events.append(event)
+    """Every event of the batch checked; UsageRejected naming each problem if any."""
+    checked = check(batch, settings=settings, customers=customers, now=now)
+    errors = [problem for problems, _ in checked for problem in problems]
     if errors:
         raise UsageRejected(errors)
-    return events
+    return [event for _, event in checked if event is not None]
 
 
 def _validate_event(
@@ -149,12 +234,21 @@ def _validate_event(
     integer = dimension is not None and dimension.quantity_type == "integer"
     quantity = _quantity(raw.quantity, integer, f"{path}.quantity", errors)
     allocations = _allocations(raw, quantity, integer, path, errors)
-    timestamp = raw.timestamp or now
+    timestamp = raw.timestamp
     if timestamp > now + FUTURE_SKEW:
         errors.append(FieldError(f"{path}.timestamp", "is in the future"))
     elif timestamp < now - METERING_WINDOW:
         errors.append(FieldError(f"{path}.timestamp", "is older than the 24-hour metering window"))
     customer = _customer(raw, product.customer_mode, path, customers, found, errors, now, settings)
+    if customer is not None and customer.subscribed_at is not None and timestamp < customer.subscribed_at:
+        # BatchMeterUsage refuses usage outside the licence's activation period (InvalidLicenseException); in a later,
+        # open hour (a late event) it would be billed: either way not the buyer's to pay
+        errors.append(
+            FieldError(
+                f"{path}.timestamp",
+                f"is before this buyer's subscription started ({customer.subscribed_at.isoformat()}): it is not theirs",
+            )
+        )
     if errors or customer is None or quantity is None:
         return errors, None
     late_hour = late_billing_hour(hour_of(timestamp), now, grace)
@@ -165,8 +259,8 @@ def _validate_event(
             return [
                 FieldError(f"{path}.timestamp", f"is after this subscription's final hour ({cutoff.isoformat()})")
             ], None
-    elif customer.final_usage_cutoff is not None and now >= customer.final_usage_cutoff:
-        late_hour = after_final_usage(late_hour, hour_of(timestamp), customer.final_usage_cutoff)
+    elif customer.final_usage_sent is not None:
+        late_hour = after_final_usage(late_hour, hour_of(timestamp), customer.final_usage_sent)
     return [], UsageEvent(
         event_id=raw.event_id,
         product_code=product.code,

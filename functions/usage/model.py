@@ -15,6 +15,12 @@ MAX_INTEGER_QUANTITY = 2_147_483_647
 MAX_DECIMAL_QUANTITY = Decimal("9999999999.999999")
 # Longest a write may still be in flight after its request was accepted (API Gateway gives up at 29 s).
 IN_FLIGHT_MARGIN = timedelta(seconds=60)
+# A write not started within this of its acceptance is not made: the DynamoDB client's timeouts then bound a started
+# write to about 40 s (functions.wiring.aws_clients), so a write started in time lands within the margin.
+WRITE_START_DEADLINE = IN_FLIGHT_MARGIN / 4
+# How long an event id counts once: as long as Marketplace can bill its record (its billing hour, 24 hours after it,
+# and last month's hours until 06:00 UTC on the 1st), with an hour to spare
+IDENTITY_LIFETIME = timedelta(hours=32)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -65,6 +71,30 @@ class UsageEvent:
     @property
     def billing_hour(self) -> datetime:
         return self.late_billing_hour or self.hour
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """What the event counts once under: its id, per customer (a licence names one product), whatever its
+        timestamp (``identity_of``)."""
+        return identity_of(self)
+
+
+def identity_of(event: UsageEvent) -> tuple[str, str]:
+    return (event.customer_key, event.event_id)
+
+
+def resent_differently(first: UsageEvent, again: UsageEvent) -> str | None:
+    """The field a resend of ``first`` changes (what Marketplace would bill differently), or None when it is the same
+    event: same dimension, quantity, hour and allocations (the minute within the hour may differ)."""
+    if again.dimension != first.dimension:
+        return "dimension"
+    if again.quantity != first.quantity:
+        return "quantity"
+    if again.hour != first.hour:
+        return "timestamp"
+    if sorted(again.allocations, key=lambda a: a.tags) != sorted(first.allocations, key=lambda a: a.tags):
+        return "allocations"
+    return None
 
 
 def late_billing_hour(event_hour: datetime, now: datetime, grace: timedelta) -> datetime | None:

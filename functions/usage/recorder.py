@@ -9,7 +9,8 @@ from typing import Any
 from functions.clock import Clock
 from functions.customers.model import CustomerRepository
 from functions.settings import Settings
-from functions.usage.ingest import IngestResult, UsageStore, ingest, record_usage
+from functions.usage.ingest import IngestResult, ingest, record_usage
+from functions.usage.once import UsageStore
 from functions.usage.schema import UsageBatchIn, UsageEventIn
 
 

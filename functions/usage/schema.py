@@ -84,7 +84,9 @@ class UsageEventIn(BaseModel):
     )
     customer_aws_account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
     customer_identifier: str | None = Field(default=None, min_length=1, max_length=255)
-    timestamp: Timestamp | None = None
+    # required: an event's identity holds whatever its timestamp, but without one a resend could not be told apart
+    # from new usage in another hour (AWS's own UsageRecord requires Timestamp too)
+    timestamp: Timestamp
     allocations: tuple[AllocationIn, ...] | None = Field(default=None, min_length=1, max_length=MAX_ALLOCATIONS)
 
     _quantity = field_validator("quantity")(_check_decimal)
@@ -98,8 +100,8 @@ class UsageEventIn(BaseModel):
 
     @field_validator("timestamp")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
             raise ValueError("must carry a time zone, e.g. 2026-11-26T10:15:00Z")
         return value
 

@@ -1,10 +1,20 @@
-"""Usage events in DynamoDB: one small item per event, sharded per hour, written once.
+"""Usage events in DynamoDB: each event's identity, and the event itself sharded per hour; each written once.
 
-Layout (usage table): ``pk = U#<event hour>#<shard>`` (shard = stable hash of the event id, so one busy customer
-spreads over all shards), ``sk = <event id>``; a conditional put makes the id count once per hour, also when
-two calls race. A late event (its hour no longer takes usage) keeps its own key, so dedup stays exact, and also
-gets ``gsi1pk = LATE#<billing hour>#<shard>``: a sparse index only late events pay for, read by the flush of
-the hour that bills them. Short attribute names keep an item well under 1 KB (one write unit).
+Layout (usage table):
+
+- The event, where the flush reads it: ``pk = U#<event hour>#<shard>`` (shard = stable hash of the event id, so one
+  busy customer spreads over all shards), ``sk = <event id>|<customer key>``, written with a conditional put (items
+  an earlier version wrote have ``sk = <event id>``: they are read the same). A late event (its hour
+  no longer takes usage) keeps its own key and also gets ``gsi1pk = LATE#<billing hour>#<shard>``: a sparse index
+  only late events pay for, read by the flush of the hour that bills them.
+- Its identity: ``pk = ID#<customer key>#<event id>``, ``sk = <event id>``, the event as first accepted (the same
+  attributes, no index keys) with ``rq`` (the request that claimed it) and ``until`` (when the id may count again:
+  ``IDENTITY_LIFETIME`` after its billing hour; also its TTL). Claimed with a conditional put that hands back the
+  identity already kept (``ReturnValuesOnConditionCheckFailure``), so a resend costs no extra read. The rules that
+  use it are ``functions.usage.once``.
+
+Short attribute names keep each item well under 1 KB (one write unit): two write units per event, three for a late
+one (its index entry).
 """
 
 from __future__ import annotations
@@ -12,23 +22,29 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from functions.clock import Clock
-from functions.storage.dynamodb import condition_failed, storage_error
+from functions.storage.dynamodb import batch_get, condition_failed, storage_error
 from functions.storage.errors import StorageError
-from functions.usage.model import IN_FLIGHT_MARGIN, Allocation, UsageEvent, hour_key, parse_hour_key, shard_of
+from functions.usage.model import (
+    IDENTITY_LIFETIME,
+    WRITE_START_DEADLINE,
+    Allocation,
+    UsageEvent,
+    hour_key,
+    parse_hour_key,
+    shard_of,
+)
 
 _WRITERS = 16
-# A quarter of the in-flight margin: the DynamoDB client's timeouts (functions.wiring.aws_clients) bound a started
-# write to about 40 s, so a write started in time lands within the margin.
-WRITE_START_DEADLINE = IN_FLIGHT_MARGIN / 4
+T = TypeVar("T")
 
 
 def _partition(hour: datetime, shard: int) -> str:
@@ -42,10 +58,15 @@ def _late_partition(billing_hour: datetime, shard: int) -> str:
     return f"LATE#{hour_key(billing_hour)}#{shard}"
 
 
+def _event_sort_key(event: UsageEvent) -> str:
+    """The event's id and its customer: two customers' events may carry one id (``|`` is in no id: its pattern)."""
+    return f"{event.event_id}|{event.customer_key}"
+
+
 def _to_item(event: UsageEvent, shard: int, expires_at: int) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": {"S": _partition(event.hour, shard)},
-        "sk": {"S": event.event_id},
+        "sk": {"S": _event_sort_key(event)},
         "p": {"S": event.product_code},
         "c": {"S": event.customer_key},
         "a": {"S": event.customer_aws_account_id},
@@ -63,15 +84,32 @@ def _to_item(event: UsageEvent, shard: int, expires_at: int) -> dict[str, Any]:
         item["al"] = {"S": json.dumps([[list(map(list, a.tags)), str(a.quantity)] for a in event.allocations])}
     if event.late_billing_hour is not None:
         item["gsi1pk"] = {"S": _late_partition(event.late_billing_hour, shard)}
-        item["gsi1sk"] = {"S": event.event_id}
+        item["gsi1sk"] = {"S": _event_sort_key(event)}
         item["b"] = {"S": hour_key(event.late_billing_hour)}
     return item
+
+
+def _identity_key(event: UsageEvent) -> dict[str, Any]:
+    customer, event_id = event.identity
+    return {"pk": {"S": f"ID#{customer}#{event_id}"}, "sk": {"S": event_id}}
+
+
+def _identity_item(event: UsageEvent, request: str) -> dict[str, Any]:
+    item = {k: v for k, v in _to_item(event, 0, 0).items() if k not in ("gsi1pk", "gsi1sk")}
+    until = int((event.billing_hour + IDENTITY_LIFETIME).timestamp())
+    return {
+        **item,
+        **_identity_key(event),
+        "rq": {"S": request},
+        "until": {"N": str(until)},
+        "expires_at": {"N": str(until)},
+    }
 
 
 def _from_item(item: dict[str, Any]) -> UsageEvent:
     billing = item.get("b", {}).get("S")
     return UsageEvent(
-        event_id=item["sk"]["S"],
+        event_id=item["sk"]["S"].partition("|")[0],  # an item of an earlier version: the id alone
         product_code=item["p"]["S"],
         customer_key=item["c"]["S"],
         customer_aws_account_id=item["a"]["S"],
@@ -105,9 +143,82 @@ class DynamoUsageStore:
 
     def add(self, events: Sequence[UsageEvent]) -> list[bool]:
         # BatchWriteItem cannot be conditional: parallel conditional PutItems keep exactly-once per event id.
+        return self._each(self._put, events)
+
+    def claim(self, events: Sequence[UsageEvent], request: str) -> list[UsageEvent | None]:
+        return self._each(lambda event: self._claim(event, request), events)
+
+    def _claim(self, event: UsageEvent, request: str) -> UsageEvent | None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_identity_item(event, request),
+                ConditionExpression="attribute_not_exists(pk) OR #until < :now",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues={":now": {"N": str(int(event.received_at.timestamp()))}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if condition_failed(error):
+                return _from_item(error.response["Item"])
+            raise storage_error(error) from error
+        return None
+
+    def release(self, events: Sequence[UsageEvent], request: str) -> None:
+        def release(event: UsageEvent) -> None:
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=_identity_key(event),
+                    ConditionExpression="rq = :request",
+                    ExpressionAttributeValues={":request": {"S": request}},
+                )
+            except ClientError as error:
+                if not condition_failed(error):
+                    raise storage_error(error) from error
+
+        self._each(release, events)
+
+    def kept(self, identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
+        keys = [{"pk": {"S": f"ID#{customer}#{event_id}"}, "sk": {"S": event_id}} for customer, event_id in identities]
+        return {
+            (event.customer_key, event.event_id): event
+            for event in map(_from_item, batch_get(self._client, self._table, keys))
+        }
+
+    def is_stored(self, event: UsageEvent) -> bool:
+        try:
+            found = self._client.get_item(
+                TableName=self._table,
+                Key={
+                    "pk": {"S": _partition(event.hour, shard_of(event.event_id, self._shards))},
+                    "sk": {"S": _event_sort_key(event)},
+                },
+                ConsistentRead=True,
+                ProjectionExpression="pk",
+            )
+        except ClientError as error:
+            raise storage_error(error) from error
+        return "Item" in found
+
+    def reclaim(self, event: UsageEvent, kept: UsageEvent) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_identity_item(event, "reclaimed"),
+                ConditionExpression="r = :kept",
+                ExpressionAttributeValues={":kept": {"S": kept.received_at.isoformat()}},
+            )
+        except ClientError as error:
+            if condition_failed(error):
+                return False
+            raise storage_error(error) from error
+        return True
+
+    def _each(self, write: Callable[[UsageEvent], T], events: Sequence[UsageEvent]) -> list[T]:
         if len(events) <= 1:
-            return [self._put(e) for e in events]
-        return list(self._writer_pool().map(self._put, events))
+            return [write(e) for e in events]
+        return list(self._writer_pool().map(write, events))
 
     def _writer_pool(self) -> ThreadPoolExecutor:
         # Kept for the store's life (a warm Lambda's batches): starting threads per batch cost more than the writes

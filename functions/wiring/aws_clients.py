@@ -15,7 +15,7 @@ from functions.settings import Settings
 STANDARD_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
 # The usage store writes with 16 threads and the flush's workers write outcomes: one pooled connection each, plus room.
 # Tight timeouts bound how late a usage write can land: 3 tries x (2 s + 10 s) plus backoff stays well inside
-# what functions.usage.store.WRITE_START_DEADLINE leaves of the 60 s in-flight margin.
+# what functions.usage.model.WRITE_START_DEADLINE leaves of the 60 s in-flight margin.
 # DynamoDB validates every request itself (a bad one is a ValidationException all the same); botocore's own check
 # of each request against the model is a quarter of a usage write's client CPU, so it is left to the server.
 DYNAMODB_CONFIG = Config(

@@ -32,10 +32,15 @@ class UsageApi(Construct):
             base=base,
             description="POST /usage: validate and record usage events exactly once",
         )
-        # Exactly the calls the code makes: a conditional PutItem per event; the batch's customers and their
-        # lifecycle items read together (consistent BatchGetItem).
+        # Exactly the calls the code makes: conditional PutItems per event (its identity, then the event), a claim
+        # undone (DeleteItem) when the batch is refused, and a resend's checks (GetItem of the event, BatchGetItem of
+        # identities: functions/usage/once.py); the batch's customers and their lifecycle items read together
+        # (consistent BatchGetItem).
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[usage_table.table_arn])
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
+                resources=[usage_table.table_arn],
+            )
         )
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=["dynamodb:BatchGetItem"], resources=[customers_table.table_arn])

@@ -33,6 +33,7 @@ from functions.usage.schema import MAX_EVENTS
 from local.apigateway import LocalApiGateway, Route, registration_routes
 from local.marketplace.testing import EmulatorHandle
 from tests.schema_strategies import SchemaStrategies
+from tests.usage_table import event_id
 
 DOCUMENT = json.loads(OPENAPI.read_text())
 SCHEMAS = SchemaStrategies(DOCUMENT)
@@ -195,9 +196,15 @@ def usage_bodies() -> st.SearchStrategy[tuple[bytes, str]]:
 
 
 def _stored_as_sent(stored: list[dict[str, Any]], body: bytes, answer: dict[str, Any]) -> None:
-    """Each stored item is the first event of its id within its hour, with the units it was sent with."""
+    """Each accepted event is stored once (its item, and its identity), the first event of its id for its customer,
+    with the units it was sent with (two customers' events may carry one id)."""
     accepted = sorted(r["event_id"] for r in answer["results"] if r["status"] == "accepted")
-    assert sorted(item["sk"]["S"] for item in stored) == accepted
+    events = [item for item in stored if item["pk"]["S"].startswith("U#")]
+    identities = [item for item in stored if item["pk"]["S"].startswith("ID#")]
+    assert len(events) + len(identities) == len(stored)
+    assert sorted(event_id(item) for item in events) == accepted
+    assert sorted(item["sk"]["S"] for item in identities) == accepted
+    stored = events
     assert len(stored) == answer["accepted"]
     assert len(answer["results"]) == len(json.loads(body)["events"])
     for item in stored:
@@ -205,7 +212,9 @@ def _stored_as_sent(stored: list[dict[str, Any]], body: bytes, answer: dict[str,
         first = next(
             e
             for e in json.loads(body)["events"]
-            if e["event_id"] == item["sk"]["S"]
+            if e["event_id"] == event_id(item)
+            and (e.get("license_arn"), e.get("customer_identifier"))
+            == (item.get("l", {}).get("S"), item.get("i", {}).get("S"))
             and (e.get("timestamp") is None or hour_of(datetime.fromisoformat(e["timestamp"])) == hour_of(at))
         )
         assert Decimal(item["q"]["S"]) == Decimal(first["quantity"])

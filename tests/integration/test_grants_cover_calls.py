@@ -587,8 +587,8 @@ def test_a_call_the_role_does_not_allow_is_reported_by_handler_call_and_table(ro
         return refusals(roles[handler], handler, [(call, n, target_of(n, environment, handler)) for n in call.needs])
 
     # an action the role lacks on a table
-    (refused,) = problems("usage", _call("usage", "dynamodb", "DeleteItem", Need("dynamodb:DeleteItem", "u-table")))
-    assert all(part in refused for part in ("usage", "dynamodb.DeleteItem", "the Usage table", "NOT GRANTED"))
+    (refused,) = problems("usage", _call("usage", "dynamodb", "UpdateItem", Need("dynamodb:UpdateItem", "u-table")))
+    assert all(part in refused for part in ("usage", "dynamodb.UpdateItem", "the Usage table", "NOT GRANTED"))
     # the table's grant does not cover its index, nor the index's grant the table
     query = Need("dynamodb:Query", "c-table")
     (refused,) = problems("lifecycle", _call("lifecycle", "dynamodb", "Query", query))

@@ -28,6 +28,7 @@ from functions.settings import Dimension, Product, Settings, get_settings
 from functions.usage.schema import MAX_EVENTS
 from local.apigateway import LocalApiGateway, Route
 from local.loopback import LoopbackServer, owner_of
+from tests.usage_table import event_items
 from usage_client import EventsRejected, UsageApiError, UsageApiUnavailable, UsageClient, usage_event
 
 API_KEY = "client-test-key"
@@ -152,7 +153,7 @@ def world(
         LocalApiGateway([Route("POST", "/usage", handler, api_key=API_KEY)]) as gateway,
         Front(target=gateway.url, sigv4=request.param == "sigv4") as front,
     ):
-        yield World(front, lambda: dynamodb.scan(TableName=settings.usage_table)["Items"], [])
+        yield World(front, lambda: event_items(dynamodb, settings.usage_table), [])
     get_settings.cache_clear()
 
 

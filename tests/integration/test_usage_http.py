@@ -18,6 +18,7 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.handlers.usage import MAX_BODY_BYTES, handler
 from functions.settings import Dimension, Product, Settings, get_settings
 from local.apigateway import LocalApiGateway, Route
+from tests.usage_table import event_items
 
 API_KEY = "local-usage-key"
 PRODUCT = Product(
@@ -62,7 +63,7 @@ def api(settings: Settings, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> I
             except urllib.error.HTTPError as error:
                 return error.code, json.loads(error.read())
 
-        post.stored = lambda: dynamodb.scan(TableName=settings.usage_table)["Items"]  # type: ignore[attr-defined]
+        post.stored = lambda: event_items(dynamodb, settings.usage_table)  # type: ignore[attr-defined]
         yield post
     get_settings.cache_clear()
 

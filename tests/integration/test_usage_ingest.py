@@ -10,13 +10,18 @@ from typing import Any
 import pytest
 
 from functions.clock import ManualClock
+from functions.customers.lifecycle_store import DynamoLifecycleStore
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
+from functions.customers.subjects import licence_id, licence_subject
+from functions.customers.subscription import LifecycleKind
 from functions.settings import Dimension, Product, Settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import UsageRejected, parse_batch, record_usage, validate
-from functions.usage.store import WRITE_START_DEADLINE, DynamoUsageStore
+from functions.usage.model import WRITE_START_DEADLINE
+from functions.usage.store import DynamoUsageStore
 from local.tables import FIXED_DATE_RETENTION
+from tests.usage_table import event_id, event_items
 
 NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
 PRODUCT = Product(
@@ -34,10 +39,14 @@ def ingest(settings: Settings, dynamodb: Any) -> Any:
         customers.put(Customer(CustomerRef(PRODUCT.code, license_arn=license_arn), "210987654321", state, NOW))
     store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION)
 
-    def call(events: list[dict[str, Any]]) -> Any:
-        return record_usage(events, settings=test_settings, customers=customers, store=store, clock=ManualClock(NOW))
+    clock = ManualClock(NOW)
 
+    def call(events: list[dict[str, Any]]) -> Any:
+        return record_usage(events, settings=test_settings, customers=customers, store=store, clock=clock)
+
+    call.clock = clock  # type: ignore[attr-defined]
     call.stored = lambda: dynamodb.scan(TableName=test_settings.usage_table)["Items"]  # type: ignore[attr-defined]
+    call.events = lambda: event_items(dynamodb, test_settings.usage_table)  # type: ignore[attr-defined]
     return call
 
 
@@ -49,6 +58,7 @@ def _event(**changes: Any) -> dict[str, Any]:
         "customer_aws_account_id": "210987654321",
         "dimension": "api_calls",
         "quantity": 3,
+        "timestamp": NOW.isoformat(),
     }
     event.update(changes)
     return {k: v for k, v in event.items() if v is not None}
@@ -107,7 +117,7 @@ def test_the_same_event_id_counts_once_also_when_calls_race(ingest: Any) -> None
     # Then each event was accepted by exactly one call and stored once
     accepted = [e for r in results for e in r.accepted]
     assert sorted(accepted) == sorted(e["event_id"] for e in events)
-    assert len(ingest.stored()) == 20
+    assert len(ingest.events()) == 20
 
 
 def test_a_write_not_started_within_its_deadline_is_not_made(settings: Settings, dynamodb: Any) -> None:
@@ -192,3 +202,121 @@ def test_a_leaving_buyers_usage_stamped_after_the_final_hour_is_refused(settings
         record_usage([event], settings=test_settings, customers=customers, store=store, clock=clock)
     assert refused.value.errors[0].field == "events[0].timestamp"
     assert "after this subscription's final hour" in refused.value.errors[0].message
+
+
+# --- an event id counts once per customer, whatever hour a resend's timestamp names (issue 23) ----------------------
+# Each of these fails on the code before identities: there an event's identity was its id within its hour.
+
+
+def test_an_event_without_a_timestamp_is_refused_as_malformed_naming_it(ingest: Any) -> None:
+    with pytest.raises(UsageRejected) as refused:
+        ingest([_event(event_id="good"), _event(event_id="untimed", timestamp=None)])
+    assert refused.value.kind == "malformed"
+    assert [e.field for e in refused.value.errors] == ["events[1].timestamp"]
+    assert ingest.stored() == []
+
+
+def test_a_resend_stamped_in_the_next_hour_is_refused_as_a_conflict_and_the_first_counts(ingest: Any) -> None:
+    # Given an event accepted at 10:59
+    first = _event(event_id="top", timestamp=NOW.replace(minute=59).isoformat())
+    ingest.clock.set(NOW.replace(minute=59, second=30))
+    assert ingest([first]).accepted == ("top",)
+    # When the producer, its answer lost, re-stamps it at the top of the hour and sends it again with a new event
+    next_hour = NOW.replace(minute=0) + timedelta(hours=1)
+    ingest.clock.set(next_hour + timedelta(seconds=5))
+    resent = {**first, "timestamp": next_hour.isoformat()}
+    with pytest.raises(UsageRejected) as refused:
+        ingest([_event(event_id="new"), resent])
+    # Then it is refused as a conflict naming its timestamp; nothing of the batch is stored; the first version counts
+    assert refused.value.kind == "conflict"
+    assert [e.field for e in refused.value.errors] == ["events[1].timestamp"]
+    assert "counts as stored" in refused.value.errors[0].message
+    events = ingest.events()
+    assert [(event_id(e), e["q"]["S"], e["t"]["S"][11:16]) for e in events] == [("top", "3", "10:59")]
+
+
+def test_a_resend_with_another_quantity_is_a_conflict_and_an_identical_one_a_duplicate(ingest: Any) -> None:
+    assert ingest([_event(event_id="q")]).accepted == ("q",)
+    with pytest.raises(UsageRejected) as refused:
+        ingest([_event(event_id="q", quantity=4)])
+    assert [e.field for e in refused.value.errors] == ["events[0].quantity"]
+    assert ingest([_event(event_id="q", timestamp=NOW.replace(minute=30).isoformat())]).duplicates == ("q",)
+    assert [e["q"]["S"] for e in ingest.events()] == ["3"]
+
+
+def test_a_claim_whose_event_never_landed_is_stored_by_the_resend_once_its_first_send_cannot_land(
+    settings: Settings, dynamodb: Any
+) -> None:
+    # Given an event claimed at NOW by a request that died before writing it (its identity kept, the event not)
+    test_settings = replace(settings, products=(PRODUCT,))
+    customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
+    ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
+    customers.put(Customer(ref, "210987654321", SubscriptionState.ACTIVE, NOW - timedelta(days=1)))
+    clock = ManualClock(NOW)
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION, clock=clock)
+    claimed = validate(
+        parse_batch({"events": [_event(event_id="orphan")]}), settings=test_settings, customers=customers, now=NOW
+    )
+    assert store.claim(claimed, "died") == [None]
+
+    def resend() -> Any:
+        return record_usage(
+            [_event(event_id="orphan")], settings=test_settings, customers=customers, store=store, clock=clock
+        )
+
+    # When it is sent again 30 s later, its first send may still land: answered retryably, after a minute
+    clock.advance(timedelta(seconds=30))
+    with pytest.raises(StorageError) as busy:
+        resend()
+    assert (busy.value.code, busy.value.retryable, busy.value.retry_after) == ("FirstSendInFlight", True, 60.0)
+    assert event_items(dynamodb, test_settings.usage_table) == []
+    # and sent again after the minute, it is stored: once, however often it is sent after
+    clock.advance(timedelta(seconds=31))
+    assert resend().accepted == ("orphan",)
+    assert resend().duplicates == ("orphan",)
+    assert [(event_id(e), e["q"]["S"]) for e in event_items(dynamodb, test_settings.usage_table)] == [("orphan", "3")]
+
+
+def test_usage_stamped_before_the_subscription_started_is_refused_naming_its_timestamp(
+    settings: Settings, dynamodb: Any
+) -> None:
+    # Given a buyer whose licence was activated at 10:20 (AWS's License Updated) and a producer that recorded usage
+    # at 10:05, before it (fails on the code before: accepted, and billed to the buyer)
+    test_settings = replace(settings, products=(PRODUCT,))
+    customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
+    ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
+    customers.put(Customer(ref, "210987654321", SubscriptionState.PENDING, NOW))
+    DynamoLifecycleStore(dynamodb, test_settings.customers_table).record(
+        licence_subject(licence_id(LICENSE) or ""), LifecycleKind.ACTIVATED, NOW.replace(minute=20)
+    )
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION)
+    clock = ManualClock(NOW.replace(minute=40))
+
+    def send(minute: int) -> Any:
+        event = _event(event_id=f"m{minute}", timestamp=NOW.replace(minute=minute).isoformat())
+        return record_usage([event], settings=test_settings, customers=customers, store=store, clock=clock)
+
+    with pytest.raises(UsageRejected) as refused:
+        send(5)
+    assert [e.field for e in refused.value.errors] == ["events[0].timestamp"]
+    assert "before this buyer's subscription started" in refused.value.errors[0].message
+    assert event_items(dynamodb, test_settings.usage_table) == []
+    assert send(21).accepted == ("m21",)
+
+
+def test_a_resend_of_stored_events_after_the_buyer_left_is_told_they_count(settings: Settings, dynamodb: Any) -> None:
+    # Given events stored (their answer lost), and the buyer's subscription ended since
+    test_settings = replace(settings, products=(PRODUCT,))
+    customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
+    ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
+    customers.put(Customer(ref, "210987654321", SubscriptionState.ACTIVE, NOW - timedelta(days=1)))
+    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION)
+    events = [_event(event_id="kept"), _event(event_id="other")]
+    record_usage(events[:1], settings=test_settings, customers=customers, store=store, clock=ManualClock(NOW))
+    customers.put(Customer(ref, "210987654321", SubscriptionState.ENDED, NOW + timedelta(minutes=1)))
+    # When the producer sends the batch again, Then it is refused (the buyer has left), and told what an earlier
+    # request stored: a refusal never hides usage that is billed (fails on the code before: refused, no word)
+    with pytest.raises(UsageRejected) as refused:
+        record_usage(events, settings=test_settings, customers=customers, store=store, clock=ManualClock(NOW))
+    assert [e.field for e in refused.value.errors] == ["events[1].license_arn"]
+    assert refused.value.duplicates == ("kept",)

@@ -20,7 +20,8 @@ def test_each_generated_document_is_what_the_code_generates(path) -> None:
 
 def test_the_schema_describes_what_the_model_enforces() -> None:
     event = json.loads(USAGE_SCHEMA.read_text())["$defs"]["UsageEventIn"]
-    assert event["properties"]["timestamp"]["anyOf"][0]["format"] == "date-time"
+    assert event["properties"]["timestamp"]["format"] == "date-time"
+    assert "timestamp" in event["required"]  # an event's identity holds whatever its timestamp: one is required
     assert event["properties"]["license_arn"]["pattern"].startswith("^arn:aws")  # applies to strings, not null
     assert event["additionalProperties"] is False
 
