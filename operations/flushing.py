@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from functions.flush.records import MeteringLedger, MeteringRecord, RecordResult, UnsentMark
+from functions.flush.records import MeteringEntry, MeteringLedger, MeteringRecord, Placement, RecordResult, UnsentMark
 from functions.flush.service import FlushDeps, FlushReport, flush
 
 # a Lambda invocation's own limit: a run in this process stops sending this long after it started
@@ -58,11 +58,34 @@ class _WatchedLedger:
         self._add(records_known=len(unsent))
         return unsent
 
+    def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        unsent = self._ledger.write_hour(hour, records)
+        self._add(records_known=len(unsent))
+        return unsent
+
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         return self._ledger.carried_into(hour)
 
     def write_carry(self, records: Sequence[MeteringRecord]) -> None:
         self._ledger.write_carry(records)
+
+    def consume_carry(self, record: MeteringRecord) -> bool:
+        return self._ledger.consume_carry(record)
+
+    def place_carry(self, record: MeteringRecord, placement: Placement) -> Placement | None:
+        return self._ledger.place_carry(record, placement)
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return self._ledger.placements_into(hour)
+
+    def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]:
+        return self._ledger.entries_of_hour(hour)
+
+    def reconciled_until(self) -> datetime | None:
+        return self._ledger.reconciled_until()
+
+    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
+        return self._ledger.move_reconciled(seen, to)
 
     def seal(self, hour: datetime) -> bool:
         sealed = self._ledger.seal(hour)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef, TenantConflict
 from functions.customers.repository import with_lifecycle
 from functions.customers.subjects import BuyerLifecycle, FreeTrialWord, SubjectRecord, buyer_lifecycle
@@ -21,15 +22,17 @@ from functions.customers.subscription import LifecycleKind, LifecycleTimes
 from functions.flush.records import (
     BatchOutcome,
     BatchRejected,
+    MeteringEntry,
     MeteringRecord,
     MeteringUnavailable,
+    Placement,
     RecordOutcome,
     RecordResult,
     UnsentMark,
 )
 from functions.registration.resolution import ResolvedCustomer
-from functions.storage.errors import ConditionFailed
-from functions.usage.model import HOUR, UsageEvent
+from functions.storage.errors import ConditionFailed, StorageError
+from functions.usage.model import HOUR, IDENTITY_LIFETIME, WRITE_START_DEADLINE, UsageEvent, identity_of
 
 
 class InMemoryLifecycleStore:
@@ -100,6 +103,10 @@ class InMemoryCustomers:
         self.stored[ref.key] = replace(self.stored[ref.key], final_usage_cutoff=cutoff)
         return True
 
+    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool:
+        self.stored[ref.key] = replace(self.stored[ref.key], final_usage_sent=cutoff)
+        return True
+
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
         current: datetime | None = getattr(self.stored[ref.key], attribute)
         if current is not None and current >= at:
@@ -158,21 +165,59 @@ class InMemoryCustomers:
 
 
 class InMemoryUsage:
-    """The usage table: ``UsageStore`` (ingest writes) and ``UsageReader`` (the flush reads)."""
+    """The usage table: ``UsageStore`` (ingest writes: identities, then events) and ``UsageReader`` (the flush reads),
+    with the DynamoDB store's rules (``functions/usage/store.py``): an identity is kept until ``IDENTITY_LIFETIME``
+    after its billing hour, an event once under its hour and id; with ``clock``, a write not started within
+    ``WRITE_START_DEADLINE`` of its acceptance is refused (retryable)."""
 
-    def __init__(self) -> None:
-        self.events: dict[tuple[datetime, str], UsageEvent] = {}
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.events: dict[tuple[datetime, str, str], UsageEvent] = {}
+        self.identities: dict[tuple[str, str], tuple[UsageEvent, str]] = {}
+        self._clock = clock
+
+    def claim(self, events: Sequence[UsageEvent], request: str) -> list[UsageEvent | None]:
+        kept: list[UsageEvent | None] = []
+        for event in events:
+            found = self.identities.get(identity_of(event))
+            if found is not None and found[0].billing_hour + IDENTITY_LIFETIME >= event.received_at:
+                kept.append(found[0])
+                continue
+            self.identities[identity_of(event)] = (event, request)
+            kept.append(None)
+        return kept
+
+    def release(self, events: Sequence[UsageEvent], request: str) -> None:
+        for event in events:
+            if self.identities.get(identity_of(event), (None, ""))[1] == request:
+                del self.identities[identity_of(event)]
+
+    def reclaim(self, event: UsageEvent, kept: UsageEvent) -> bool:
+        found = self.identities.get(identity_of(event))
+        if found is None or found[0].received_at != kept.received_at:
+            return False
+        self.identities[identity_of(event)] = (event, "reclaimed")
+        return True
+
+    def kept(self, identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
+        return {identity: self.identities[identity][0] for identity in identities if identity in self.identities}
+
+    def is_stored(self, event: UsageEvent) -> bool:
+        return (event.hour, event.event_id, event.customer_key) in self.events
 
     def add(self, events: Sequence[UsageEvent]) -> list[bool]:
         new = []
         for event in events:
-            key = (event.hour, event.event_id)
+            if self._clock is not None and self._clock.now() - event.received_at > WRITE_START_DEADLINE:
+                raise StorageError(
+                    f"usage event {event.event_id} not written", code="WriteDeadlineExceeded", retryable=True
+                )
+            key = (event.hour, event.event_id, event.customer_key)
             new.append(key not in self.events)
             self.events.setdefault(key, event)
         return new
 
     def events_of_hour(self, hour: datetime) -> Iterator[UsageEvent]:
-        return iter([e for (h, _), e in sorted(self.events.items()) if h == hour and e.late_billing_hour is None])
+        return iter([e for (h, _, _), e in sorted(self.events.items()) if h == hour and e.late_billing_hour is None])
 
     def late_events_billed_in(self, hour: datetime) -> Iterator[UsageEvent]:
         return iter([e for e in self.events.values() if e.late_billing_hour == hour])
@@ -188,9 +233,21 @@ class InMemoryLedger:
         self.records: dict[tuple[datetime, str], tuple[MeteringRecord, str]] = {}
         self.results: dict[tuple[datetime, str], RecordResult] = {}
         self.carries: dict[datetime, list[MeteringRecord]] = defaultdict(list)
+        self.consumed: set[tuple[datetime, str]] = set()
+        self.placed: dict[tuple[datetime, str], Placement] = {}
         self.next_hour: datetime | None = None
         self.mark = UnsentMark(None, 0)
         self.lease: tuple[str, datetime] | None = None
+        self.reconciled: datetime | None = None
+
+    def reconciled_until(self) -> datetime | None:
+        return self.reconciled
+
+    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
+        if self.reconciled != seen:
+            return False
+        self.reconciled = to
+        return True
 
     def next_hour_to_seal(self) -> datetime | None:
         return self.next_hour
@@ -203,6 +260,14 @@ class InMemoryLedger:
                 unsent.append(stored[0])
         return unsent
 
+    def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        unsent = self.write_pending(records)
+        given = {r.key for r in records}
+        stale = [
+            r for (h, key), (r, s) in sorted(self.records.items()) if h == hour and key not in given and s == "pending"
+        ]
+        return unsent + stale
+
     def seal(self, hour: datetime) -> bool:
         if self.next_hour is not None and self.next_hour != hour:
             return False
@@ -211,6 +276,18 @@ class InMemoryLedger:
 
     def unsent_mark(self) -> UnsentMark:
         return self.mark
+
+    def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]:
+        entries = []
+        for (h, key), (record, status) in sorted(self.records.items()):
+            if h == hour:
+                result = self.results.get((h, key))
+                entries.append(
+                    MeteringEntry(
+                        record, status, *((result.metering_record_id, result.reason, result.at) if result else ())
+                    )
+                )
+        return entries
 
     def pending(self, mark: UnsentMark) -> Iterator[MeteringRecord]:
         # as the table is read: only sealed hours from the mark on, so a mark moved too far loses records here too
@@ -237,11 +314,28 @@ class InMemoryLedger:
             self.results[key] = result
 
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
-        return list(self.carries.get(hour, []))
+        return [c for c in self.carries.get(hour, []) if (hour, c.key) not in self.placed]
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return [(c, self.placed[(hour, c.key)]) for c in self.carries.get(hour, []) if (hour, c.key) in self.placed]
 
     def write_carry(self, records: Sequence[MeteringRecord]) -> None:
         for record in records:
-            self.carries[record.hour] = [c for c in self.carries[record.hour] if c.key != record.key] + [record]
+            if all(c.key != record.key for c in self.carries[record.hour]):
+                self.carries[record.hour].append(record)
+
+    def consume_carry(self, record: MeteringRecord) -> bool:
+        if (record.hour, record.key) in self.placed:
+            return False
+        self.consumed.add((record.hour, record.key))
+        return True
+
+    def place_carry(self, record: MeteringRecord, placement: Placement) -> Placement | None:
+        key = (record.hour, record.key)
+        if key in self.consumed:
+            return None
+        self.write_carry([record])
+        return self.placed.setdefault(key, list(placement))
 
     def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool:
         if self.lease is not None and self.lease[1] >= now:

@@ -1,5 +1,6 @@
 """What AWS received against what we sealed: the reconciliation's rules for sealed records, shared by the operator's
-``cli reconcile`` and the flush's hourly check of one settled hour (metric ``ReconciliationMismatches``).
+``cli reconcile`` and the flush's reconciliation of every settled hour, once, oldest first (``reconcile_due``; metrics
+``ReconciliationMismatches`` and ``ReconciliationHoursBehind``).
 
 AWS's metering guidance answers "what did AWS receive" from CloudTrail's event history of BatchMeterUsage calls (90
 days, event source ``metering-marketplace.amazonaws.com``); it is read through :class:`TrailReader`
@@ -8,18 +9,22 @@ days, event source ``metering-marketplace.amazonaws.com``); it is read through :
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from functions.flush.records import MeteringEntry
-from functions.usage.model import hour_of
+from functions.flush.records import MeteringEntry, RecordResult
+from functions.usage.model import HOUR, hour_of
 
-# An hour checked by the flush: closed two hours ago, so the hourly flush has sent it and CloudTrail (which delivers
-# within about 15 minutes) shows it
+# An hour is reconciled by the flush once it closed two hours ago (the hourly flush has sent it), every record of it
+# has Marketplace's answer, and the last answer came long enough ago for CloudTrail (which delivers within about 15
+# minutes) to show it
 SETTLED_AFTER = timedelta(hours=3)
+CLOUDTRAIL_DELIVERY = timedelta(minutes=20)
+# where a reconciliation that has never run starts: every hour whose records Marketplace may still take
+RECONCILE_FIRST = timedelta(hours=24)
 MARKETPLACE_ANSWER = {"sent": "Success", "duplicate": "DuplicateRecord", "not_subscribed": "CustomerNotSubscribed"}
 # the reasons a record is a mismatch
 QUANTITY_DIFFERS = "quantity differs"
@@ -27,6 +32,7 @@ NOT_YET_SENT = "not yet sent"
 FAILED = "failed"
 PARKED = "parked"
 ABSENT_FROM_CLOUDTRAIL = "sent but absent from CloudTrail"
+BILLED_AFTER_ALL = "billed after all"
 UNKNOWN_TO_LEDGER = "in CloudTrail but not in our ledger"
 
 
@@ -83,6 +89,11 @@ def sealed_mismatch(
     sealed = entry.record.quantity
     if entry.status == "pending":
         return NOT_YET_SENT, "sealed, waiting for the flush to send it"
+    if (shown := billed_after_all(entry, billed)) is not None:
+        return BILLED_AFTER_ALL, (
+            f"parked as {entry.reason or entry.status}, but CloudTrail shows it billed ({shown.metering_record_id}): "
+            "its first send was committed, its answer lost; the flush's reconciliation corrects the ledger"
+        )
     if entry.status == "failed":
         return FAILED, f"never billed: {entry.reason or 'failed'}"
     if entry.status in ("duplicate", "not_subscribed"):
@@ -104,6 +115,14 @@ def sealed_mismatch(
     return None, None
 
 
+def billed_after_all(entry: MeteringEntry, billed: list[TrailResult]) -> TrailResult | None:
+    """A record parked when sent again (the customer had left, its hour was out of the window) whose first send
+    Marketplace had committed, its answer lost: CloudTrail shows it billed, as sealed."""
+    if entry.status not in ("not_subscribed", "failed"):
+        return None
+    return next((r for r in billed if r.quantity == entry.record.quantity), None)
+
+
 @dataclass(frozen=True)
 class Finding:
     hour: datetime
@@ -113,6 +132,19 @@ class Finding:
     detail: str
 
 
+class ReconciliationMark(Protocol):
+    """Where the reconciliation is (the metering ledger keeps it), which hours are sealed, and the outcomes it
+    corrects (a record billed after all)."""
+
+    def reconciled_until(self) -> datetime | None: ...
+
+    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool: ...
+
+    def next_hour_to_seal(self) -> datetime | None: ...
+
+    def write_results(self, results: Sequence[RecordResult]) -> None: ...
+
+
 @dataclass(frozen=True)
 class AuditDeps:
     entries_of_hour: Callable[[datetime], Iterable[MeteringEntry]]
@@ -120,18 +152,105 @@ class AuditDeps:
     # whether a result CloudTrail shows names one of our customers: the seller may meter other products from the
     # same account and Region, outside this stack, and those are not ours to reconcile
     ours: Callable[[TrailResult], bool] = lambda result: True
+    mark: ReconciliationMark | None = None  # the flush's reconciliation of every hour; None: hours audited on demand
 
 
 def settled_hour(now: datetime) -> datetime:
     return hour_of(now - SETTLED_AFTER)
 
 
-def audit_hour(deps: AuditDeps, hour: datetime) -> list[Finding]:
+@dataclass(frozen=True)
+class HourReconciled:
+    hour: datetime
+    findings: list[Finding]
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What one run reconciled: the hours it finished (oldest first), how many settled hours are left, and why it
+    stopped before them (None: it caught up)."""
+
+    hours: list[HourReconciled]
+    behind: int
+    waiting: str | None = None
+
+
+def reconcile_due(
+    deps: AuditDeps,
+    now: datetime,
+    out_of_time: Callable[[], bool],
+    report: Callable[[HourReconciled], None] = lambda hour: None,
+) -> Reconciled:
+    """Reconcile every settled hour not reconciled yet, oldest first, each once: an hour is finished, and the mark
+    moved past it, only when every record of it has Marketplace's answer and CloudTrail can show it; the run stops at
+    the first hour that is not there yet (an outage, a backlog), and the next run starts from it. Each hour is
+    ``report``-ed before the mark moves past it: a run that dies in between leaves it to the next (reported twice at
+    worst, never lost)."""
+    assert deps.mark is not None
+    mark = deps.mark.reconciled_until()
+    last = settled_hour(now)
+    # a first run starts with every hour Marketplace may still bill (a new stack's first hours among them)
+    hour = mark or hour_of(now - RECONCILE_FIRST)
+    sealed = deps.mark.next_hour_to_seal()
+    done: list[HourReconciled] = []
+    waiting = None
+    trail: list[TrailResult] | None = None  # read once a run, from the first hour it reconciles
+    while hour <= last:
+        if out_of_time():
+            waiting = "out of time"
+            break
+        if sealed is None or hour >= sealed:
+            waiting = f"hour {hour.isoformat()} is not sealed yet"
+            break
+        entries = list(deps.entries_of_hour(hour))
+        if unsent := [e for e in entries if e.status == "pending"]:
+            waiting = f"{len(unsent)} records of hour {hour.isoformat()} are not sent yet"
+            break
+        answered = max((e.at for e in entries if e.at is not None), default=None)
+        if answered is not None and now - answered < CLOUDTRAIL_DELIVERY:
+            waiting = f"hour {hour.isoformat()} was sent {now - answered} ago: CloudTrail may not show it yet"
+            break
+        if trail is None:
+            trail = list(deps.trail.metering_results(hour))
+        entries = _corrected(deps.mark, entries, [r for r in trail if r.hour == hour])
+        reconciled = HourReconciled(hour, audit_hour(deps, hour, entries, trail))
+        report(reconciled)
+        if not deps.mark.move_reconciled(mark, hour + HOUR):
+            waiting = "another run is reconciling"
+            break
+        done.append(reconciled)
+        mark = hour = hour + HOUR
+    return Reconciled(done, max(0, int((last - hour) / HOUR) + 1), waiting)
+
+
+def _corrected(
+    ledger: ReconciliationMark, entries: list[MeteringEntry], results: list[TrailResult]
+) -> list[MeteringEntry]:
+    """The hour's entries, those billed after all recorded as sent (in the ledger too)."""
+    corrections: dict[int, RecordResult] = {}
+    for index, entry in enumerate(entries):
+        billed, _ = trail_of(entry, results)
+        if (shown := billed_after_all(entry, billed)) is not None:
+            corrections[index] = RecordResult(entry.record, "sent", shown.metering_record_id, None, shown.event_time)
+    if corrections:
+        ledger.write_results(list(corrections.values()))
+    return [
+        MeteringEntry(c.record, c.status, c.metering_record_id, None, c.at) if (c := corrections.get(i)) else entry
+        for i, entry in enumerate(entries)
+    ]
+
+
+def audit_hour(
+    deps: AuditDeps,
+    hour: datetime,
+    entries: Iterable[MeteringEntry] | None = None,
+    trail: Iterable[TrailResult] | None = None,
+) -> list[Finding]:
     """Every sealed record of ``hour`` against CloudTrail, and every result CloudTrail shows AWS billed for that hour
     that no record of ours accounts for. (Usage accepted after its hour was sealed is counted by the flush itself,
-    ``SealedTotalMismatch``.)"""
-    entries = list(deps.entries_of_hour(hour))
-    results = [r for r in deps.trail.metering_results(hour) if r.hour == hour]
+    ``SealedTotalMismatch``.) ``entries``, ``trail``: as already read."""
+    entries = list(deps.entries_of_hour(hour) if entries is None else entries)
+    results = [r for r in (deps.trail.metering_results(hour) if trail is None else trail) if r.hour == hour]
     findings: list[Finding] = []
     accounted: set[int] = set()
     for entry in sorted(entries, key=lambda e: e.record.key):

@@ -12,19 +12,24 @@ answers idempotently.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.customers.model import LEAVING_STATES, Customer, FinalUsageRequest
 from functions.flush.aggregate import aggregate, spill
 from functions.flush.calls import batches
-from functions.flush.records import MeteringRecord, RecordResult
+from functions.flush.records import MeteringRecord, Placement, RecordResult
+from functions.flush.run import publish_failed
 from functions.flush.sender import Sender, SendTally
-from functions.flush.service import METERING_WINDOW, FlushDeps, cannot_send, rate_limiter
-from functions.observability import logger
-from functions.usage.model import HOUR, IN_FLIGHT_MARGIN, hour_of
+from functions.flush.service import METERING_WINDOW, FlushDeps, answered, cannot_send, rate_limiter
+from functions.observability import logger, metrics
+from functions.usage.model import HOUR, IN_FLIGHT_MARGIN, MAX_DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY, hour_of
 
 
 class CustomerUsageIncomplete(RuntimeError):
@@ -37,18 +42,23 @@ class CustomerUsageReport:
     sent: int = 0
     dry_run: int = 0
     failed: int = 0
+    reasons: tuple[tuple[str, int], ...] = ()  # what ``failed`` counts, by reason (a status where it has none)
 
 
-def customer_records(customer_key: str, deps: FlushDeps, now: datetime) -> list[MeteringRecord]:
-    """The customer's records of every hour up to the present one that is not yet sent: unsealed hours aggregated
-    for this customer alone, plus sealed records still pending."""
+def customer_records(
+    customer_key: str, deps: FlushDeps, now: datetime, until: datetime | None = None
+) -> tuple[list[MeteringRecord], list[MeteringRecord]]:
+    """The customer's records of every hour up to the present one (or their final hour, ``until``, if earlier) that is
+    not yet sent: unsealed hours aggregated for this customer alone, plus sealed records still pending; and what the
+    last of them carries on (usage over one record's maximum, into the hour after it)."""
     key = customer_key
     # as the flush does: nothing older than the metering window is worth reading (Marketplace refuses it)
     oldest = hour_of(now - METERING_WINDOW)
     hour = max(deps.ledger.next_hour_to_seal() or oldest, oldest)
     records = [r for r in deps.ledger.pending(deps.ledger.unsent_mark()) if r.customer_key == key]
     carried = [r for r in deps.ledger.carried_into(hour) if r.customer_key == key]
-    while hour <= hour_of(now):
+    last = min(hour_of(now), until) if until is not None else hour_of(now)
+    while hour <= last:
         events = (
             e
             for e in itertools.chain(deps.usage.events_of_hour(hour), deps.usage.late_events_billed_in(hour))
@@ -58,18 +68,58 @@ def customer_records(customer_key: str, deps: FlushDeps, now: datetime) -> list[
         sealed, carried = spill(hour, aggregate(hour, events, deps.settings.products), carried)
         records += sealed
         hour += HOUR
-    return records
+    return records, carried
 
 
-def send_customer_usage(customer_key: str, deps: FlushDeps, *, out_of_time: Callable[[], bool]) -> CustomerUsageReport:
-    """Send every unsent record of the customer now (the caller decides when: once their usage is final)."""
+def placed_carries(
+    carried: list[MeteringRecord], records: list[MeteringRecord], deps: FlushDeps, now: datetime, since: datetime | None
+) -> tuple[list[MeteringRecord], list[MeteringRecord]]:
+    """What a leaving buyer's last hour carries on, billed in earlier hours of theirs instead: Marketplace keeps one
+    record per customer, dimension and hour and takes records up to 24 hours old, so any hour of theirs with no
+    record for that dimension will do (from the latest). The records to send there, and those parked (no hour left):
+    the ledger keeps the placement first (``place_carry``), so a retry places it the same, and an hour's sealing that
+    took the carry in already (the carry is then its) places nothing."""
+    earliest = max(hour_of(now - METERING_WINDOW) + HOUR, hour_of(since) if since else hour_of(now - METERING_WINDOW))
+    placed: list[MeteringRecord] = []
+    parked: list[MeteringRecord] = []
+    for carry in carried:
+        taken = {r.hour for r in records if r.key == carry.key}
+        hour, left = hour_of(now), carry.quantity
+        plan: Placement = []
+        cap = Decimal(MAX_INTEGER_QUANTITY) if carry.integer else MAX_DECIMAL_QUANTITY
+        while left > 0 and hour >= earliest:
+            if hour not in taken and all(e.record.key != carry.key for e in deps.ledger.entries_of_hour(hour)):
+                plan.append((hour, min(left, cap)))
+                left -= min(left, cap)
+            hour -= HOUR
+        if left > 0:
+            plan.append((None, left))
+        kept = deps.ledger.place_carry(carry, plan)
+        for where, quantity in kept or ():
+            record = replace(carry, hour=where or carry.hour, quantity=quantity, allocations=(), events=0)
+            (placed if where else parked).append(record)
+    return placed, parked
+
+
+def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Callable[[], bool]) -> CustomerUsageReport:
+    """Send every unsent record of a leaving customer now, up to their final hour (the caller decides when: once their
+    usage is final); what that hour would carry on is billed in earlier hours of theirs instead."""
     now = deps.clock.now()
-    records = customer_records(customer_key, deps, now)
+    customer_key, since = customer.ref.key, customer.subscribed_at
+    final_hour = hour_of(customer.final_usage_cutoff) if customer.final_usage_cutoff else None
+    records, carried = customer_records(customer_key, deps, now, final_hour)
+    placed, no_hour_left = placed_carries(carried, records, deps, now, since)
+    records += placed + no_hour_left
     if not records:
         return CustomerUsageReport()
     # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes
     records = deps.ledger.write_pending(records)
-    parked = [RecordResult(r, "failed", None, reason) for r in records if (reason := cannot_send(r, now))]
+    nowhere = {(r.hour, r.key) for r in no_hour_left}
+    parked = [
+        RecordResult(r, "failed", None, "CarriedPastEnd" if (r.hour, r.key) in nowhere else reason)
+        for r in records
+        if (r.hour, r.key) in nowhere or (reason := cannot_send(r, now))
+    ]
     if parked:
         deps.ledger.write_results(parked)
     parked_keys = {(p.record.hour, p.record.key) for p in parked}
@@ -78,17 +128,19 @@ def send_customer_usage(customer_key: str, deps: FlushDeps, *, out_of_time: Call
     tally = SendTally()
     results: list[RecordResult] = []
     for batch in batches(sendable):
-        batch_results = sender.deliver(batch, tally)
+        batch_results = answered(sender.deliver(batch, tally), deps.clock)
         if batch_results:
             deps.ledger.write_results(batch_results)
         results.extend(batch_results)
     if tally.left_pending:
         raise CustomerUsageIncomplete(f"{len(tally.left_pending)} records of {customer_key} left pending")
+    failed = Counter(r.reason or r.status for r in [*parked, *results] if r.status not in ("sent", "dry_run"))
     return CustomerUsageReport(
         records=len(records),
         sent=sum(r.status == "sent" for r in results),
         dry_run=sum(r.status == "dry_run" for r in results),
-        failed=len(parked) + sum(r.status not in ("sent", "dry_run") for r in results),
+        failed=sum(failed.values()),
+        reasons=tuple(sorted(failed.items())),
     )
 
 
@@ -96,8 +148,11 @@ def final_usage_sender(deps: FlushDeps) -> Callable[[Customer, Callable[[], bool
     """A leaving buyer's final usage, as the lifecycle's timer sends it (its ``FinalUsage.send``)."""
 
     def send(customer: Customer, out_of_time: Callable[[], bool]) -> None:
-        report = send_customer_usage(customer.ref.key, deps, out_of_time=out_of_time)
+        report = send_customer_usage(customer, deps, out_of_time=out_of_time)
         logger.info("final usage sent", customer=customer.ref.key, records=report.records, failed=report.failed)
+        # counted as the flush counts its own (the same alarms): a record parked here is never silently absent
+        metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=report.sent)
+        publish_failed(Counter(dict(report.reasons)))
 
     return send
 
@@ -139,7 +194,7 @@ def answer_final_usage_requests(
             answers[key] = None
             continue
         try:
-            answers[key] = send_customer_usage(key, deps, out_of_time=out_of_time)
+            answers[key] = send_customer_usage(customer, deps, out_of_time=out_of_time)
         except CustomerUsageIncomplete:
             answers[key] = None
             continue

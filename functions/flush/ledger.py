@@ -13,7 +13,11 @@ a fraction of one:
 - ``pk = SEAL, sk = UNSENT``: every record of an hour before ``hour`` has its outcome, so the flush looks for unsent
   records from there on (reads, a quarter of the price of the index writes they replace). ``v`` counts its moves: a
   flush moves it forward only from the version it read, a redrive moves it back.
-- ``pk = CARRY#<hour>``: usage carried into the hour, one item per record (rare: hours over a record's maximum).
+- ``pk = CARRY#<hour>``: usage carried into the hour, one item per record (rare: hours over a record's maximum);
+  ``consumed`` once an hour's sealing took it in, ``placed`` (the hours it went to instead) where a leaving buyer's
+  final usage billed it in earlier hours of theirs: each conditional on the other's absence, so one of them bills it.
+- ``pk = SEAL, sk = RECONCILED``: the oldest hour the reconciliation has not finished (``next``), moved by a
+  conditional write: each hour is reconciled once, oldest first.
 - ``pk = LEASE, sk = FLUSH``: keeps a second flush from doing the same work.
 
 Items of the earlier layout (one per record: its fields and ``s``, its status) are read as chunks of one record and
@@ -29,7 +33,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -38,7 +42,7 @@ from botocore.exceptions import ClientError
 
 from functions.customers.model import CustomerRef
 from functions.flush.calls import CallPacker
-from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult, UnsentMark
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RecordResult, UnsentMark
 from functions.observability import logger, metrics
 from functions.storage.dynamodb import condition_failed, storage_error
 from functions.storage.errors import ConditionFailed, StorageError
@@ -48,6 +52,7 @@ _BATCH = 25
 _CURSOR = {"pk": {"S": "SEAL"}, "sk": {"S": "CURSOR"}}
 _UNSENT = {"pk": {"S": "SEAL"}, "sk": {"S": "UNSENT"}}
 _LEASE = {"pk": {"S": "LEASE"}, "sk": {"S": "FLUSH"}}
+_RECONCILED = {"pk": {"S": "SEAL"}, "sk": {"S": "RECONCILED"}}
 # a chunk's records take at most this much of its item (DynamoDB's cap is 400 KB); one record always fits, its
 # allocations being capped below this in a request's larger encoding (functions.flush.aggregate)
 _CHUNK_BYTES = 380_000
@@ -121,13 +126,16 @@ def _outcome(result: RecordResult) -> dict[str, Any]:
         outcome["m"] = {"S": result.metering_record_id}
     if result.reason:
         outcome["e"] = {"S": result.reason}
+    if result.at is not None:
+        outcome["t"] = {"N": str(int(result.at.timestamp()))}
     return outcome
 
 
 def _entry(record: MeteringRecord, outcome: dict[str, Any] | None) -> MeteringEntry:
     if outcome is None or outcome["s"]["S"] == "pending":
         return MeteringEntry(record, "pending")
-    return MeteringEntry(record, outcome["s"]["S"], outcome.get("m", {}).get("S"), outcome.get("e", {}).get("S"))
+    at = datetime.fromtimestamp(int(outcome["t"]["N"]), UTC) if "t" in outcome else None
+    return MeteringEntry(record, outcome["s"]["S"], outcome.get("m", {}).get("S"), outcome.get("e", {}).get("S"), at)
 
 
 def _stored_of(item: dict[str, Any]) -> Iterator[_Stored]:
@@ -162,6 +170,18 @@ def _record_item(record: MeteringRecord, expires_at: int) -> dict[str, Any]:
     if record.allocations:
         item["al"] = {"S": json.dumps([[list(map(list, a.tags)), str(a.quantity)] for a in record.allocations])}
     return item
+
+
+def _carry_key(record: MeteringRecord) -> dict[str, Any]:
+    return {"pk": {"S": f"CARRY#{hour_key(record.hour)}"}, "sk": {"S": record.key}}
+
+
+def _carry_item(record: MeteringRecord, ledger: DynamoMeteringLedger) -> dict[str, Any]:
+    return {**_record_item(record, ledger._expires_at(record.hour)), **_carry_key(record)}
+
+
+def _placement(item: dict[str, Any]) -> Placement:
+    return [(parse_hour_key(h) if h else None, Decimal(q)) for h, q in json.loads(item["placed"]["S"])]
 
 
 def record_from_item(item: dict[str, Any]) -> MeteringRecord:
@@ -233,16 +253,28 @@ class DynamoMeteringLedger:
         return parse_hour_key(item["next"]["S"]) if item else None
 
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        return self._write_pending(records, ())
+
+    def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        return self._write_pending(records, (hour,))
+
+    def _write_pending(self, records: Sequence[MeteringRecord], whole: Sequence[datetime]) -> list[MeteringRecord]:
         # An hour's records may be stored already: sent early as a leaving buyer's final usage, or by a run killed
         # before it moved the cursor. Storing them again would reset an outcome to pending (and a resend could come
         # back CustomerNotSubscribed once the subscription ended) or change a total already stored.
         to_send: list[MeteringRecord] = []
         items = []
-        by_hour: dict[datetime, dict[str, MeteringRecord]] = {}
+        by_hour: dict[datetime, dict[str, MeteringRecord]] = {hour: {} for hour in whole}
         for record in records:
             by_hour.setdefault(record.hour, {}).setdefault(record.key, record)  # once, if named twice
         for hour, hour_records in by_hour.items():
             stored = self._entries(hour)
+            if hour in whole:  # stored by a run that died, and not among these (a zero record of a buyer since ended)
+                to_send.extend(
+                    self._handed_out(found)
+                    for key, found in sorted(stored.items())
+                    if key not in hour_records and found.entry.status == "pending"
+                )
             new = []
             for key, record in hour_records.items():
                 found = stored.get(key)
@@ -442,7 +474,7 @@ class DynamoMeteringLedger:
                 ExpressionAttributeValues={":one": {"N": "1"}},
             )
 
-    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+    def _carries(self, hour: datetime) -> list[dict[str, Any]]:
         try:
             pages = self._client.get_paginator("query").paginate(
                 TableName=self._table,
@@ -450,17 +482,75 @@ class DynamoMeteringLedger:
                 ExpressionAttributeValues={":pk": {"S": f"CARRY#{hour_key(hour)}"}},
                 ConsistentRead=True,
             )
-            return [record_from_item(item) for page in pages for item in page["Items"]]
+            return [item for page in pages for item in page["Items"]]
         except ClientError as error:
             raise storage_error(error) from error
 
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return [record_from_item(item) for item in self._carries(hour) if "placed" not in item]
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return [(record_from_item(item), _placement(item)) for item in self._carries(hour) if "placed" in item]
+
     def write_carry(self, records: Sequence[MeteringRecord]) -> None:
-        items = []
+        # each once: a carry a leaving buyer's final usage placed in earlier hours keeps its placement
         for record in records:
-            item = _record_item(record, self._expires_at(record.hour))
-            item["pk"] = {"S": f"CARRY#{hour_key(record.hour)}"}
-            items.append(item)
-        self._batch_put(items)
+            with contextlib.suppress(ConditionFailed):
+                self._call("put_item", Item=_carry_item(record, self), ConditionExpression="attribute_not_exists(pk)")
+
+    def consume_carry(self, record: MeteringRecord) -> bool:
+        try:
+            self._call(
+                "update_item",
+                Key=_carry_key(record),
+                UpdateExpression="SET #consumed = :yes",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#placed)",
+                ExpressionAttributeNames={"#consumed": "consumed", "#placed": "placed"},
+                ExpressionAttributeValues={":yes": {"BOOL": True}},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def place_carry(self, record: MeteringRecord, placement: Placement) -> Placement | None:
+        placed = {"S": json.dumps([[hour_key(h) if h else None, str(q)] for h, q in placement])}
+        with contextlib.suppress(ConditionFailed):
+            self._call(
+                "put_item",
+                Item={**_carry_item(record, self), "placed": placed},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return placement
+        with contextlib.suppress(ConditionFailed):
+            self._call(
+                "update_item",
+                Key=_carry_key(record),
+                UpdateExpression="SET #placed = :placed",
+                ConditionExpression="attribute_not_exists(#consumed) AND attribute_not_exists(#placed)",
+                ExpressionAttributeNames={"#consumed": "consumed", "#placed": "placed"},
+                ExpressionAttributeValues={":placed": placed},
+            )
+            return placement
+        item = self._call("get_item", Key=_carry_key(record), ConsistentRead=True).get("Item", {})
+        return _placement(item) if "placed" in item else None
+
+    def reconciled_until(self) -> datetime | None:
+        item = self._call("get_item", Key=_RECONCILED, ConsistentRead=True).get("Item")
+        return parse_hour_key(item["next"]["S"]) if item else None
+
+    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        if seen is not None:
+            condition = {
+                "ConditionExpression": "#next = :seen",
+                "ExpressionAttributeNames": {"#next": "next"},
+                "ExpressionAttributeValues": {":seen": {"S": hour_key(seen)}},
+            }
+        try:
+            self._call("put_item", Item={**_RECONCILED, "next": {"S": hour_key(to)}}, **condition)
+        except ConditionFailed:
+            return False
+        return True
 
     def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool:
         try:

@@ -74,6 +74,7 @@ class RecordResult:
     status: str  # sent | not_subscribed | duplicate | failed
     metering_record_id: str | None = None
     reason: str | None = None
+    at: datetime | None = None  # when Marketplace answered (CloudTrail shows the call within about 15 minutes)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,11 @@ class MeteringEntry:
     status: str  # pending | sent | failed | duplicate | not_subscribed (operators' views: open | unsealed too)
     metering_record_id: str | None = None
     reason: str | None = None
+    at: datetime | None = None  # when its outcome came (None: not yet, or stored before outcomes had a time)
+
+
+# where carried usage was billed instead of its hour: (hour, quantity) each; an hour of None: nowhere (parked)
+Placement = list[tuple[datetime | None, Decimal]]
 
 
 @dataclass(frozen=True)
@@ -103,8 +109,17 @@ class MeteringLedger(Protocol):
         and still pending, as stored. A stored record keeps its total and its outcome (never reset to pending)."""
         ...
 
+    def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        """``write_pending`` of a whole hour being sealed: the records still to send are also those stored for the
+        hour before (by a run that died before sealing it) and still pending, whether or not among ``records``."""
+        ...
+
     def seal(self, hour: datetime) -> bool:
         """Move the cursor past ``hour``; False if another flush already did."""
+        ...
+
+    def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]:
+        """The hour's records as stored, with their outcomes."""
         ...
 
     def unsent_mark(self) -> UnsentMark: ...
@@ -121,11 +136,33 @@ class MeteringLedger(Protocol):
     def write_results(self, results: Sequence[RecordResult]) -> None: ...
 
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
-        """What earlier hours carried into ``hour`` (usage over one record's maximum quantity)."""
+        """What earlier hours carried into ``hour`` (usage over one record's maximum quantity), less what was placed
+        elsewhere (``place_carry``)."""
         ...
 
     def write_carry(self, records: Sequence[MeteringRecord]) -> None:
-        """Keep what is carried into each record's hour (the same records again change nothing)."""
+        """Keep what is carried into each record's hour (a carry kept already stays as it is)."""
+        ...
+
+    def consume_carry(self, record: MeteringRecord) -> bool:
+        """Its hour's sealing takes the carry in; False if it was placed elsewhere (then it bills it not)."""
+        ...
+
+    def place_carry(self, record: MeteringRecord, placement: Placement) -> Placement | None:
+        """A leaving buyer's carry billed in earlier hours instead (``placement``): the placement kept (this one, or
+        the one an earlier try kept); None if its hour's sealing took it in already."""
+        ...
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        """The carries into ``hour`` that were placed elsewhere, with where (the operator's reconciliation)."""
+        ...
+
+    def reconciled_until(self) -> datetime | None:
+        """The oldest hour not reconciled yet (None: reconciliation has not started)."""
+        ...
+
+    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
+        """Every hour before ``to`` is reconciled; False if the mark is no longer ``seen`` (another run moved it)."""
         ...
 
     def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool: ...

@@ -8,7 +8,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -135,7 +135,7 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
     sender = Sender(deps.gateway, rate_limiter(deps), deps.backoff, out_of_time)
 
     def send(batch: list[MeteringRecord]) -> None:
-        results = sender.deliver(batch, tally)
+        results = answered(sender.deliver(batch, tally), deps.clock)
         if results:
             deps.ledger.write_results(results)
         with tally.lock:
@@ -174,6 +174,12 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
     return report
 
 
+def answered(results: list[RecordResult], clock: Clock) -> list[RecordResult]:
+    """Marketplace's answers, with when they came (the reconciliation waits for CloudTrail to show them)."""
+    now = clock.now()
+    return [replace(result, at=now) for result in results]
+
+
 def cannot_send(record: MeteringRecord, now: datetime) -> str | None:
     """Why Marketplace would refuse the record now, before it is sent: out of its window, or a quantity it takes not."""
     if window_missed(record.hour, now):
@@ -185,7 +191,9 @@ def hour_records(deps: FlushDeps, hour: datetime) -> tuple[list[MeteringRecord],
     """The hour's records and what they carry into the next hour. The events stream through: memory grows with the
     hour's customers and dimensions, not with its events."""
     events = itertools.chain(deps.usage.events_of_hour(hour), deps.usage.late_events_billed_in(hour))
-    return spill(hour, aggregate(hour, events, deps.settings.products), deps.ledger.carried_into(hour))
+    # a carry a leaving buyer's final usage billed in earlier hours instead is not this hour's
+    carried = [carry for carry in deps.ledger.carried_into(hour) if deps.ledger.consume_carry(carry)]
+    return spill(hour, aggregate(hour, events, deps.settings.products), carried)
 
 
 def _seal_closed_hours(
@@ -207,7 +215,7 @@ def _seal_closed_hours(
         records, carry = hour_records(deps, hour)
         if any(p.zero_usage_records for p in products):
             records += zero_records(hour, records, products, deps.customers.list_all())
-        unsent = deps.ledger.write_pending(records)
+        unsent = deps.ledger.write_hour(hour, records)
         if carry:
             deps.ledger.write_carry(carry)
         if not deps.ledger.seal(hour):

@@ -57,7 +57,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         continue_later=flush_wiring.self_invocation(settings, context.invoked_function_arn, run + 1),
     )
     result = outcome.summary()
-    if outcome.audited is not None:
-        result["reconciliation_mismatches"] = None if outcome.findings is None else len(outcome.findings)
     logger.info("flush finished", extra={**result, "continuation": run})
     return result

@@ -46,6 +46,8 @@ class LifecycleCustomers(Protocol):
 
     def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool: ...
 
+    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool: ...
+
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
 
     def set_entitlements(self, ref: CustomerRef, entitlements: tuple[dict[str, object], ...]) -> bool: ...
@@ -135,7 +137,10 @@ class Lifecycle:
             return Outcome("waiting", (ref.key,))
         if self.other_regions is not None:  # asked first: a failure sending here delays none of theirs
             self.other_regions.ask(ref, now)
-        self.final_usage.send(customer, out_of_time)
+        # marked first: usage accepted after it (should they be subscribed again) must not go into the hours it sends
+        self.customers.mark_final_usage_sent(ref, cutoff)
+        # sent up to the final hour, the cutoff's: nothing later is theirs (what it carries on goes to earlier hours)
+        self.final_usage.send(replace(customer, final_usage_cutoff=cutoff), out_of_time)
         if times.state is SubscriptionState.ENDED:
             return Outcome("ended", (ref.key,))
         over = (times.ending or now) + FINAL_USAGE_WINDOW

@@ -45,7 +45,7 @@ def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
 
 @cache
 def audit(settings: Settings) -> AuditDeps:
-    """The hourly check of one settled hour: the ledger's records of an hour against CloudTrail's event history."""
+    """The reconciliation: the ledger's records of each settled hour against CloudTrail's event history."""
     dynamodb = dynamodb_client(settings)
     ledger = DynamoMeteringLedger(
         dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
@@ -63,7 +63,10 @@ def audit(settings: Settings) -> AuditDeps:
         return customers.get(CustomerRef(settings.products[0].code, license_arn=result.customer)) is not None
 
     return AuditDeps(
-        entries_of_hour=ledger.entries_of_hour, trail=CloudTrailReader(cloudtrail_client(settings)), ours=ours
+        entries_of_hour=ledger.entries_of_hour,
+        trail=CloudTrailReader(cloudtrail_client(settings)),
+        ours=ours,
+        mark=ledger,
     )
 
 

@@ -72,7 +72,8 @@ def test_a_dry_run_stage_meters_everything_and_marketplace_hears_nothing(
     # When 09:00 is flushed, and the leaving buyer's final usage (10:00, still open for others) is sent early
     clock.set(EVENT_TIME.replace(minute=6) + timedelta(hours=1))
     report = flush(deps, remaining_ms=lambda: 900_000)
-    leaving = CustomerRef(PRODUCT.code, license_arn=buyers[0]["license_arn"]).key
+    leaving = customers.get(CustomerRef(PRODUCT.code, license_arn=buyers[0]["license_arn"]))
+    assert leaving is not None
     final = send_customer_usage(leaving, deps, out_of_time=lambda: False)
     # Then every record was metered dry-run, none billed, none failed
     assert (report.dry_run, report.succeeded, dict(report.failed)) == (2, 0, {})

@@ -40,6 +40,7 @@ from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
 from local.tables import FIXED_DATE_RETENTION
 from tests.aws_corpus import Parties, eventbridge_example
+from tests.usage_table import event_items
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 PRODUCT = Product(
@@ -263,7 +264,7 @@ def test_a_flush_killed_mid_run_and_two_concurrent_flushes_bill_once(world: Worl
         world.move_to(START + timedelta(minutes=20 * step))
         world.record([_event(rng, world, 100 * step + i, START + timedelta(minutes=20 * step)) for i in range(60)])
     expected: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for item in world.dynamodb.scan(TableName=world.settings.usage_table)["Items"]:
+    for item in event_items(world.dynamodb, world.settings.usage_table):
         expected[(item["l"]["S"], item["d"]["S"], item["pk"]["S"].split("#")[1])] += Decimal(item["q"]["S"])
     world.move_to(START + timedelta(hours=1, minutes=10))
     # When a flush dies right after its first call committed
@@ -307,7 +308,7 @@ def test_a_run_out_of_time_stops_cleanly_and_its_continuation_finishes_the_backl
         world.move_to(START + timedelta(hours=step, minutes=30))
         world.record([_event(rng, world, 100 * step + i, START + timedelta(hours=step, minutes=30)) for i in range(40)])
     expected: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for item in world.dynamodb.scan(TableName=world.settings.usage_table)["Items"]:
+    for item in event_items(world.dynamodb, world.settings.usage_table):
         expected[(item["l"]["S"], item["d"]["S"], item["pk"]["S"].split("#")[1])] += Decimal(item["q"]["S"])
     world.move_to(START + timedelta(hours=5, minutes=10))
     # When a run's deadline comes close after its first call (the budget falls under the 60 s reserve)
@@ -364,9 +365,10 @@ def test_hours_sent_early_as_final_usage_are_not_reset_and_resent_when_the_flush
     ref = CustomerRef(PRODUCT.code, license_arn=leaving["license_arn"])
     current = repository.get(ref)
     assert current is not None
-    repository.put(replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff))
+    ending = replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff)
+    repository.put(ending)
     world.move_to(cutoff + timedelta(seconds=world.settings.final_usage_delay_seconds))
-    final = send_customer_usage(ref.key, world.deps(), out_of_time=lambda: False)
+    final = send_customer_usage(ending, world.deps(), out_of_time=lambda: False)
     assert (final.records, final.sent) == (2, 2)
     sent = {h: (e.status, e.metering_record_id) for h, e in _metering_entries(world, leaving["license_arn"]).items()}
     assert [status for status, _ in sent.values()] == ["sent", "sent"]
@@ -431,7 +433,7 @@ def test_final_usage_after_a_flush_killed_before_moving_the_cursor_sends_each_re
     ending = replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff)
     repository.put(ending)
     world.move_to(cutoff + timedelta(seconds=world.settings.final_usage_delay_seconds))
-    report = send_customer_usage(ending.ref.key, world.deps(), out_of_time=lambda: False)
+    report = send_customer_usage(ending, world.deps(), out_of_time=lambda: False)
     # Then the hour's record is sent once and billed once
     assert world.deps().ledger.next_hour_to_seal() == START
     assert (report.records, report.sent, report.failed) == (1, 1, 0)
@@ -473,7 +475,7 @@ def test_usage_landing_in_an_hour_after_its_record_was_stored_is_reported_not_si
     ending = replace(current, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff)
     repository.put(ending)
     world.move_to(cutoff + timedelta(seconds=world.settings.final_usage_delay_seconds))
-    assert send_customer_usage(ending.ref.key, world.deps(), out_of_time=lambda: False).sent == 1
+    assert send_customer_usage(ending, world.deps(), out_of_time=lambda: False).sent == 1
     # and a write accepted before the cutoff that landed only now, outside the in-flight margin (a broken assumption)
     straggler = replace(next(iter(world.store().events_of_hour(START + timedelta(hours=1)))), event_id="straggler")
     assert world.store().add([straggler]) == [True]
@@ -551,7 +553,7 @@ class _Timers:
         self.due.append((self.world.clock.now() + timedelta(seconds=min(900, delay_seconds)), ref))
 
     def send(self, customer: Customer, out_of_time: Any) -> None:
-        send_customer_usage(customer.ref.key, self.world.deps(), out_of_time=out_of_time)
+        send_customer_usage(customer, self.world.deps(), out_of_time=out_of_time)
 
     def move_to(self, moment: datetime) -> None:
         """Move the world's clock to ``moment``, each timer running at its own time on the way, as SQS delivers."""
