@@ -59,7 +59,7 @@ class Faults:
         self.injected[what] = self.injected.get(what, 0) + 1
 
     def __call__(self, actor: Actor, port: str, phase: str) -> None:
-        scheduler, profile, rng = self._scheduler, self.profile, self._scheduler.rng
+        scheduler, profile, rng = self._scheduler, self.profile, actor.rng
         marketplace = port.startswith(MARKETPLACE)
         killable = actor.invocation.kind in KILLABLE
         if not self.calm:

@@ -64,7 +64,8 @@ class SimMarketplace:
 
     # the world's side
     def subscribe(self, license_arn: str, account: str) -> None:
-        self.licences[license_arn] = Licence(license_arn, account, self.scheduler.now)
+        # to the second, as AWS's events give its time
+        self.licences[license_arn] = Licence(license_arn, account, self.scheduler.now.replace(microsecond=0))
 
     def unsubscribe(self, license_arn: str) -> None:
         licence = self.licences[license_arn]
@@ -87,7 +88,7 @@ class SimMarketplace:
         outcomes: list[RecordOutcome] = []
         unprocessed: list[MeteringRecord] = []
         for record in records:
-            if self.scheduler.rng.random() < self.unprocessed_rate:
+            if self.scheduler.random.random() < self.unprocessed_rate:
                 unprocessed.append(record)
                 continue
             outcomes.append(self._meter(record, now))
@@ -95,7 +96,7 @@ class SimMarketplace:
             TrailCall(
                 now,
                 tuple(self._trail_result(o, now) for o in outcomes),
-                now + timedelta(seconds=self.scheduler.rng.uniform(30, 900)),
+                now + timedelta(seconds=self.scheduler.random.uniform(30, 900)),
             )
         )
         if self.scheduler.log is not None:
@@ -151,9 +152,12 @@ class SimMarketplace:
     # TrailReader (CloudTrail's event history)
     def metering_results(self, start: datetime) -> Iterator[TrailResult]:
         self.scheduler.port("cloudtrail.LookupEvents", "before")
+        return self.shown(start)
+
+    def shown(self, start: datetime) -> Iterator[TrailResult]:
+        """What CloudTrail shows now of the calls from ``start`` on."""
         now = self.scheduler.now
-        found = [r for call in self.calls if call.at >= start and call.delivered_at <= now for r in call.results]
-        return iter(found)
+        return iter([r for call in self.calls if call.at >= start and call.delivered_at <= now for r in call.results])
 
 
 def _short(record: MeteringRecord) -> str:

@@ -114,6 +114,9 @@ class _Draw:
     rng: random.Random
     actions: list[Action] = field(default_factory=list)
     events: int = 0
+    of_buyer: dict[int, int] = field(default_factory=dict)
+    # producers that number their events per buyer (two customers' events then share ids) or across all
+    shared_ids: bool = False
 
     def add(self, at: datetime, kind: str, **fields: object) -> None:
         self.actions.append(Action(len(self.actions), at, kind, **fields))  # type: ignore[arg-type]
@@ -124,7 +127,7 @@ class _Draw:
 
 def draw(seed: int) -> Plan:
     rng = random.Random(seed)
-    d = _Draw(rng)
+    d = _Draw(rng, shared_ids=rng.random() < 0.5)
     start = rng.choice(_STARTS) + timedelta(minutes=rng.randrange(0, 6 * 60))
     product = _product(rng)
     activity_end = start + timedelta(hours=rng.uniform(5, 8))
@@ -261,7 +264,9 @@ def _event(d: _Draw, buyer: Buyer, product: Product) -> Event:
         ),
         (0.72, 0.08, 0.08, 0.06, 0.06),
     )[0]
-    return Event(f"{buyer.name}-e{d.events}", dimension.name, quantity, stamp, offset)
+    d.of_buyer[buyer.n] = d.of_buyer.get(buyer.n, 0) + 1
+    event_id = f"e{d.of_buyer[buyer.n]}" if d.shared_ids else f"{buyer.name}-e{d.events}"
+    return Event(event_id, dimension.name, quantity, stamp, offset)
 
 
 def _flushes(

@@ -15,19 +15,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from functions.flush.calls import batches
-from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult, UnsentMark
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RecordResult, UnsentMark
 from functions.observability import metrics
 from functions.storage.errors import StorageError
 from functions.usage.model import HOUR, UsageEvent
-from functions.usage.store import WRITE_START_DEADLINE
 from sim.scheduler import Actor, Scheduler
 from tests.fakes import InMemoryUsage
 
 # without an UNSENT mark, the ledger looks over the hours a record may still be sent in (as functions/flush/ledger.py)
 _NO_MARK_LOOKBACK = timedelta(hours=25)
+T = TypeVar("T")
 
 
 class Instrumented:
@@ -54,33 +54,49 @@ class Instrumented:
 
 
 class SimUsage:
-    """The usage table (``UsageStore`` and ``UsageReader``): the unit tests' fake behind the DynamoDB store's own rules.
-    Each event is its own conditional write, as there (16 in flight: one failing leaves the others stored), and a
-    write not started within ``WRITE_START_DEADLINE`` of its acceptance is refused as retryable."""
+    """The usage table (``UsageStore`` and ``UsageReader``): the unit tests' fake, which keeps the DynamoDB store's
+    rules, each event's write a port call of its own as there (16 in flight: one failing leaves the others done)."""
 
     def __init__(self, scheduler: Scheduler, inner: InMemoryUsage | None = None) -> None:
-        self.inner = inner or InMemoryUsage()
+        self.inner = inner or InMemoryUsage(clock=scheduler.clock)
         self._scheduler = scheduler
 
-    def add(self, events: Sequence[UsageEvent]) -> list[Any]:
-        results: list[Any] = []
-        failure: BaseException | None = None
+    def _each(self, port: str, write: Callable[[UsageEvent], T], events: Sequence[UsageEvent]) -> list[T]:
+        results: list[T] = []
+        failure: StorageError | None = None
         for event in events:
             try:
-                self._scheduler.port("usage.put", "before")
-                if self._scheduler.now - event.received_at > WRITE_START_DEADLINE:
-                    raise StorageError(
-                        f"usage event {event.event_id} not written: accepted too long ago; send it again",
-                        code="WriteDeadlineExceeded",
-                        retryable=True,
-                    )
-                results.extend(self.inner.add([event]))
-                self._scheduler.port("usage.put", "after")
+                self._scheduler.port(port, "before")
+                results.append(write(event))
+                self._scheduler.port(port, "after")
             except StorageError as error:
                 failure = failure or error
         if failure is not None:
             raise failure
         return results
+
+    def claim(self, events: Sequence[UsageEvent], request: str) -> list[UsageEvent | None]:
+        return self._each("usage.claim", lambda e: self.inner.claim([e], request)[0], events)
+
+    def release(self, events: Sequence[UsageEvent], request: str) -> None:
+        self._each("usage.release", lambda e: self.inner.release([e], request), events)
+
+    def add(self, events: Sequence[UsageEvent]) -> list[bool]:
+        return self._each("usage.put", lambda e: self.inner.add([e])[0], events)
+
+    def kept(self, identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
+        self._scheduler.port("usage.batch_get", "before")
+        return self.inner.kept(identities)
+
+    def is_stored(self, event: UsageEvent) -> bool:
+        self._scheduler.port("usage.get", "before")
+        return self.inner.is_stored(event)
+
+    def reclaim(self, event: UsageEvent, kept: UsageEvent) -> bool:
+        self._scheduler.port("usage.reclaim", "before")
+        done = self.inner.reclaim(event, kept)
+        self._scheduler.port("usage.reclaim", "after")
+        return done
 
     def events_of_hour(self, hour: datetime) -> Iterator[UsageEvent]:
         self._scheduler.port("usage.query", "before")
@@ -89,9 +105,6 @@ class SimUsage:
     def late_events_billed_in(self, hour: datetime) -> Iterator[UsageEvent]:
         self._scheduler.port("usage.query", "before")
         return iter(list(self.inner.late_events_billed_in(hour)))
-
-    def __getattr__(self, attribute: str) -> Any:  # a port method the store gains: through, marked
-        return Instrumented(self.inner, self._scheduler, "usage").__getattr__(attribute)
 
 
 @dataclass(eq=False)
@@ -104,7 +117,7 @@ class _Chunk:
         record, outcome = self.records[index], self.outcomes.get(index)
         if outcome is None:
             return MeteringEntry(record, "pending")
-        return MeteringEntry(record, outcome.status, outcome.metering_record_id, outcome.reason)
+        return MeteringEntry(record, outcome.status, outcome.metering_record_id, outcome.reason, outcome.at)
 
 
 @dataclass(frozen=True)
@@ -128,7 +141,12 @@ class SimLedger:
         self.cursor: datetime | None = None
         self.mark = UnsentMark(None, 0)
         self.carries: dict[datetime, dict[str, MeteringRecord]] = defaultdict(dict)
+        self.consumed: set[tuple[datetime, str]] = set()
+        self.placed: dict[tuple[datetime, str], Placement] = {}
         self.lease: tuple[str, datetime] | None = None
+        self.reconciled: datetime | None = None
+        self.first_reconciling: datetime | None = None  # when a flush first read where the reconciliation stood
+        self.on_reconciled: Callable[[datetime], None] = lambda hour: None
         self.totals: dict[tuple[datetime, str], Decimal] = {}  # the first total stored per record
         self._chunks = 0
         # where each invocation's handed-out records are stored (the DynamoDB ledger's per-process cache)
@@ -185,18 +203,54 @@ class SimLedger:
 
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         self._port("query", "before")
-        return list(self.carries.get(hour, {}).values())
+        return [c for c in self.carries.get(hour, {}).values() if (hour, c.key) not in self.placed]
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        self._port("query", "before")
+        return [
+            (c, self.placed[(hour, c.key)]) for c in self.carries.get(hour, {}).values() if (hour, c.key) in self.placed
+        ]
+
+    def consume_carry(self, record: MeteringRecord) -> bool:
+        self._port("update_carry", "before")
+        if (record.hour, record.key) in self.placed:
+            return False
+        self.consumed.add((record.hour, record.key))
+        self._port("update_carry", "after")
+        return True
+
+    def place_carry(self, record: MeteringRecord, placement: Placement) -> Placement | None:
+        self._port("update_carry", "before")
+        key = (record.hour, record.key)
+        if key in self.consumed:
+            return None
+        self.carries[record.hour].setdefault(record.key, record)
+        kept = self.placed.setdefault(key, list(placement))
+        self._port("update_carry", "after")
+        return kept
 
     # writes
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        return self._write_pending(records, ())
+
+    def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        return self._write_pending(records, (hour,))
+
+    def _write_pending(self, records: Sequence[MeteringRecord], whole: Sequence[datetime]) -> list[MeteringRecord]:
         self._port("query", "before")
         to_send: list[MeteringRecord] = []
         new: list[MeteringRecord] = []
-        by_hour: dict[datetime, dict[str, MeteringRecord]] = {}
+        by_hour: dict[datetime, dict[str, MeteringRecord]] = {hour: {} for hour in whole}
         for record in records:
             by_hour.setdefault(record.hour, {}).setdefault(record.key, record)
         for hour, hour_records in by_hour.items():
             stored = self._entries(hour)
+            if hour in whole:
+                to_send.extend(
+                    self._handed_out(found)
+                    for key, found in sorted(stored.items())
+                    if key not in hour_records and found.entry.status == "pending"
+                )
             for key, record in hour_records.items():
                 found = stored.get(key)
                 if found is None or self.rewrites:
@@ -270,10 +324,25 @@ class SimLedger:
             self._port("update_outcomes", "after")
 
     def write_carry(self, records: Sequence[MeteringRecord]) -> None:
-        self._port("batch_write", "before")
         for record in records:
-            self.carries[record.hour][record.key] = record
-        self._port("batch_write", "after")
+            self._port("put_carry", "before")
+            self.carries[record.hour].setdefault(record.key, record)
+            self._port("put_carry", "after")
+
+    def reconciled_until(self) -> datetime | None:
+        self._port("get_reconciled", "before")
+        if self.first_reconciling is None:
+            self.first_reconciling = self._scheduler.now
+        return self.reconciled
+
+    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
+        self._port("put_reconciled", "before")
+        if self.reconciled != seen:
+            return False
+        self.reconciled = to
+        self.on_reconciled(to - HOUR)
+        self._port("put_reconciled", "after")
+        return True
 
     def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool:
         self._port("put_lease", "before")
@@ -290,6 +359,10 @@ class SimLedger:
         self._port("delete_lease", "after")
 
     # for the invariants
+    def peek(self, hour: datetime) -> list[MeteringEntry]:
+        """The hour's entries as they stand (not a port call)."""
+        return [stored.entry for stored in self._entries(hour).values()]
+
     def stored(self) -> Iterator[MeteringEntry]:
         for hour in sorted(self.hours):
             yield from (stored.entry for stored in self._entries(hour).values())

@@ -42,6 +42,11 @@ class Actor:
     result: Any = None
     # which suspension a wake-up is for: a wake-up left over from an earlier one (a join's timeout) is ignored
     suspension: int = 0
+    # its own random source, from the world's seed and its name: removing another actor (shrinking) changes none of
+    # this one's draws
+    rng: random.Random = field(default_factory=random.Random)
+    spawned: int = 0
+    key: str = ""
 
     @property
     def invocation(self) -> Actor:
@@ -61,9 +66,24 @@ class SimClock:
 FaultHook = Callable[["Actor", str, str], None]
 
 
+class ActorRandom(random.Random):
+    """A random source that draws from the current actor's own (the world's when no actor runs): what our code is
+    handed where it takes one (``Backoff.rng``)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        super().__init__(0)
+        self._scheduler = scheduler
+
+    def random(self) -> float:
+        actor = self._scheduler.current()
+        return (actor.rng if actor is not None else self._scheduler.base).random()
+
+
 class Scheduler:
-    def __init__(self, rng: random.Random, start: datetime) -> None:
-        self.rng = rng
+    def __init__(self, seed: int, start: datetime) -> None:
+        self.seed = seed
+        self.base = random.Random(f"{seed}/world")
+        self.random = ActorRandom(self)
         self.now = start
         self.clock = SimClock(self)
         self.steps = 0
@@ -75,6 +95,7 @@ class Scheduler:
         # called at every port call, before and after it (phase): may raise a fault, kill, or sleep
         self.fault: FaultHook = lambda actor, port, phase: None
         self.after_step: Callable[[], None] = lambda: None
+        self.last: Actor | None = None  # the actor that ran last
         self.log: Callable[[str], None] | None = None
 
     # actors
@@ -87,6 +108,13 @@ class Scheduler:
         actor = Actor(name, kind, root=parent.invocation if parent else None)
         if parent is not None:
             parent.invocation.children.append(actor)
+        spawner = self.current()
+        if spawner is None:  # the world's own (the plan's actions): named uniquely
+            actor.key = f"{self.seed}/{name}"
+        else:
+            spawner.spawned += 1
+            actor.key = f"{spawner.key}/{spawner.spawned}:{name}"
+        actor.rng = random.Random(actor.key)
 
         def run() -> None:
             try:
@@ -108,7 +136,7 @@ class Scheduler:
         return self._actors.get(getcurrent())
 
     def _push(self, actor: Actor, when: datetime) -> None:
-        heapq.heappush(self._heap, (when, self.rng.random(), self._seq, actor, actor.suspension))
+        heapq.heappush(self._heap, (when, actor.rng.random(), self._seq, actor, actor.suspension))
         self._seq += 1
 
     def _finished(self, actor: Actor) -> None:
@@ -177,6 +205,7 @@ class Scheduler:
                 self._unwind(actor)
                 continue
             self.steps += 1
+            self.last = actor
             actor.glet.switch()
             self.after_step()
         self.now = max(self.now, until)

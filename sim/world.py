@@ -18,9 +18,8 @@ import io
 import json
 import logging
 import math
-import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,8 +28,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from functions.customers.model import Customer, CustomerRef
-from functions.flush.audit import AuditDeps, Finding
-from functions.flush.customer import final_usage_sender
+from functions.flush.audit import AuditDeps, Finding, TrailResult, audit_hour
+from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
 from functions.flush.records import MeteringError
 from functions.flush.run import RunResult, flush_run
 from functions.flush.sender import Backoff, TokenBucket
@@ -39,12 +38,13 @@ from functions.lifecycle.final_usage import SqsFinalUsage, final_usage_message, 
 from functions.lifecycle.service import Lifecycle
 from functions.lifecycle.worker import LifecycleWorker
 from functions.observability import logger, metrics
-from functions.registration.resolution import ResolvedCustomer
+from functions.registration.resolution import InvalidToken, ResolvedCustomer
 from functions.registration.service import Registrations
 from functions.seller_events import RecordingPublisher
 from functions.settings import Settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import UsageRejected, parse_batch
+from functions.usage.model import hour_of
 from functions.usage.recorder import UsageRecorder
 from sim.faults import Faults
 from sim.marketplace import SimMarketplace
@@ -62,6 +62,7 @@ MAX_RECEIVES = 5  # then the dead-letter queue; an operator redrives it within t
 FLUSH_RESERVE = 60.0  # the flush handler's reserve (functions/handlers/flush.py)
 # Lambda retries a failed asynchronous invocation (the schedule's, a continuation) twice, a minute or two apart
 ASYNC_RETRY_DELAYS = (60.0, 120.0)
+PRODUCER_BACKOFF, PRODUCER_MAX_BACKOFF = 0.2, 10.0  # usage_client's defaults
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class Observed:
     dead_letters: int = 0
     # a leaving buyer's timer that failed (a fault: throttled, killed) before Marketplace closed their final hour
     timer_failures: Counter[str] = field(default_factory=Counter)
+    # each hour the flush's reconciliation moved past: when, and what it finds there
+    reconciled: list[tuple[datetime, datetime, list[Finding]]] = field(default_factory=list)
 
 
 class NoEntitlements:
@@ -90,22 +93,26 @@ class NoEntitlements:
 
 
 class Resolver:
-    """ResolveCustomer for the world's tokens: one per buyer, naming their licence and agreement."""
+    """ResolveCustomer for the world's tokens: one per buyer, naming their licence and agreement once they have
+    subscribed (a plan shrunk without the subscription has no token to resolve)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, marketplace: SimMarketplace) -> None:
         self._buyers = {f"token-{b.n}": b for b in plan.buyers}
         self._product = plan.product.code
+        self._marketplace = marketplace
 
     def resolve(self, token: str) -> ResolvedCustomer:
         buyer = self._buyers[token]
+        if buyer.license_arn not in self._marketplace.licences:
+            raise InvalidToken("no such subscription")
         return ResolvedCustomer(self._product, buyer.account, buyer.license_arn, None, buyer.agreement_id)
 
 
 class World:
     def __init__(self, plan: Plan, *, trace: bool = False) -> None:
         self.plan = plan
-        self.rng = random.Random(plan.seed * 7919 + 17)
-        self.scheduler = Scheduler(self.rng, plan.start)
+        self.scheduler = Scheduler(plan.seed, plan.start)
+        self.rng = self.scheduler.random  # the current actor's own
         self.faults = Faults(self.scheduler, plan.faults)
         self.scheduler.fault = self.faults
         self.scheduler.after_step = self._after_step
@@ -119,6 +126,9 @@ class World:
         self.marketplace.unprocessed_rate = plan.faults.unprocessed
         self.usage = SimUsage(self.scheduler)
         self.ledger = SimLedger(self.scheduler, self.violation)
+        # a stack already running: its flush has sealed every hour before the world's (a stack's very first run looks
+        # back 24 hours only: docs/metering.md)
+        self.ledger.cursor = hour_of(plan.start)
         self.customers_store = InMemoryCustomers(InMemoryLifecycleStore())
         customers = Instrumented(self.customers_store, self.scheduler, "customers")
         clock = self.scheduler.clock
@@ -138,7 +148,7 @@ class World:
             ),
             executor=lambda max_workers: SimExecutor(self.scheduler, max_workers),
         )
-        self.audit = AuditDeps(entries_of_hour=self.ledger.entries_of_hour, trail=self.marketplace)
+        self.audit = AuditDeps(entries_of_hour=self.ledger.entries_of_hour, trail=self.marketplace, mark=self.ledger)
         self.recorder = UsageRecorder(self.settings, customers, self.usage, clock)
         self.lifecycle = Lifecycle(
             settings=self.settings,
@@ -152,7 +162,7 @@ class World:
         self.worker = LifecycleWorker(self.lifecycle, IdempotencyConfig(), run_once=lambda request: request)
         self.worker.run_once = self.worker.handle
         self.registrations = Registrations(
-            resolver=Resolver(plan),
+            resolver=Resolver(plan, self.marketplace),
             agreement_terms=FakeAgreementTerms(False),
             customers=customers,
             publisher=RecordingPublisher(),
@@ -163,6 +173,8 @@ class World:
         )
         self._messages = 0
         self._events = 0
+        self._metrics: dict[Actor, Counter[str]] = {}
+        self.ledger.on_reconciled = self._reconciled
         self.agreement: dict[int, str] = {b.n: b.agreement_id for b in plan.buyers}
 
     # observing
@@ -174,24 +186,48 @@ class World:
         self.violations.append((invariant, detail, self.scheduler.now))
         self.log(f"VIOLATION {invariant}: {detail}")
 
+    # metrics, as Lambda publishes them: buffered per invocation and printed when it returns (or when our code flushes
+    # them), lost with an invocation that is killed
     def _after_step(self) -> None:
+        if self.scheduler.last is not None:
+            self._harvest(self.scheduler.last.invocation)
+
+    def _harvest(self, invocation: Actor) -> None:
+        pending = self._metrics.setdefault(invocation, Counter())
         for name, metric in metrics.metric_set.items():
-            self.observed.metrics[name] += int(sum(metric["Value"]))
+            pending[name] += int(sum(metric["Value"]))
         metrics.clear_metrics()
+
+    def _publish(self, invocation: Actor) -> None:
+        self._harvest(invocation)
+        self.observed.metrics.update(self._metrics.pop(invocation, Counter()))
+
+    def _flush_metrics(self, *args: Any, **kwargs: Any) -> None:
+        actor = self.scheduler.current()
+        if actor is not None and not actor.dead:
+            self._publish(actor.invocation)
 
     # running
     def run(self) -> None:
         for action in self.plan.actions:
             self.scheduler.spawn(f"plan#{action.id}", "world", self._performer(action), at=action.at)
-        self.scheduler.run(self.plan.quiet_from)
-        self.faults.calm = True
-        self.log("-- faults stop: the world heals --")
-        self.scheduler.run(self.plan.end)
-        for actor in self.scheduler.unwind_the_dead():
-            self.violation("every invocation finishes", f"{actor.name} never finished")
+        metrics.flush_metrics = self._flush_metrics  # type: ignore[method-assign]  # what an invocation prints now
+        try:
+            self.scheduler.run(self.plan.quiet_from)
+            self.faults.calm = True
+            self.log("-- faults stop: the world heals --")
+            self.scheduler.run(self.plan.end)
+            for actor in self.scheduler.unwind_the_dead():
+                self.violation("every invocation finishes", f"{actor.name} never finished")
+        finally:
+            del metrics.flush_metrics
 
     def _performer(self, action: Action) -> Callable[[], None]:
         def perform() -> None:
+            buyer = self.buyers.get(action.buyer or 0)
+            subscribed = buyer is not None and buyer.license_arn in self.marketplace.licences
+            if action.kind in ("renew", "amend", "leave") and not subscribed:
+                return  # Marketplace has no such subscription to change (a plan shrunk without it)
             self.log(f"plan {action.describe()}")
             {
                 "subscribe": self._subscribe,
@@ -294,9 +330,10 @@ class World:
                     message_id, body, sent_at, self.scheduler.now + timedelta(seconds=VISIBILITY_TIMEOUT), receive + 1
                 )
 
-        invocation = self._invocation(
-            f"lifecycle:{message_id}.{receive}", "lifecycle", handle, at, on_failure=redeliver
-        )
+        # a final usage left incomplete (throttled, out of time) fails its message, as in Lambda: SQS delivers it again
+        incomplete = (StorageError, MeteringError, CustomerUsageIncomplete)
+        name = f"lifecycle:{message_id}.{receive}"
+        invocation = self._invocation(name, "lifecycle", handle, at, on_failure=redeliver, expected=incomplete)
 
     # invocations
     def _invocation(
@@ -319,18 +356,27 @@ class World:
                 failed = False
             except Killed:
                 self.log(f"[{name}] killed")
+                self._metrics.pop(actor, None)  # its buffered metrics die with it
                 raise
             except expected as error:
                 self.log(f"[{name}] failed: {type(error).__name__}: {error}")
             except Exception as error:
                 self._crash(name, error)
             finally:
+                if not actor.dead:
+                    self._publish(actor)
                 if failed and on_failure is not None:
                     on_failure()
                 if on_end is not None:
                     on_end()
 
-        return self.scheduler.spawn(name, kind, run, at=at)
+        actor = self.scheduler.spawn(name, kind, run, at=at)
+        return actor
+
+    def _reconciled(self, hour: datetime) -> None:
+        """The flush moved the reconciliation past ``hour``: what it finds there now, read as it stands."""
+        peek = AuditDeps(entries_of_hour=self.ledger.peek, trail=PeekTrail(self.marketplace))
+        self.observed.reconciled.append((hour, self.scheduler.now, audit_hour(peek, hour)))
 
     def _crash(self, name: str, error: BaseException) -> None:
         import traceback
@@ -392,7 +438,11 @@ class World:
         buyer = self.buyers[action.buyer or 0]
 
         def body() -> None:
-            self.registrations.register(f"token-{buyer.n}", free_trial_claimed=False)
+            try:
+                self.registrations.register(f"token-{buyer.n}", free_trial_claimed=False)
+            except InvalidToken:
+                self.log(f"[register {buyer.name}] no subscription: nothing to register")
+                return
             self.log(f"[register {buyer.name}] registered")
 
         def failed() -> None:  # the buyer's browser: they press the button again
@@ -412,7 +462,7 @@ class World:
         for attempt in range(8):
             if attempt and action.style == "restamp":
                 events = [self._body(buyer, e, self.scheduler.now) for e in action.events]
-            answers = self._post(events)
+            answers, retry_after = self._post(events)
             for event, status in zip(events, answers, strict=True):
                 answer = Answer(
                     (event["dimension"], str(event["quantity"]), event.get("timestamp")), status, self.scheduler.now
@@ -420,7 +470,9 @@ class World:
                 self.observed.answers.setdefault((buyer.license_arn, event["event_id"]), []).append(answer)
             if answers[0] not in ("retry", "lost", "error"):
                 return
-            self.scheduler.sleep(self.rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
+            # as usage_client retries: exponential backoff with jitter, and a 503's Retry-After honoured
+            delay = min(PRODUCER_MAX_BACKOFF, PRODUCER_BACKOFF * 2**attempt)
+            self.scheduler.sleep(max(self.rng.uniform(delay / 2, delay), retry_after))
 
     def _body(self, buyer: Buyer, event: Event, made: datetime, *, changed: bool = False) -> dict[str, Any]:
         stamps = {
@@ -444,21 +496,41 @@ class World:
             body["timestamp"] = stamps[event.stamp].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return body
 
-    def _post(self, events: list[dict[str, Any]]) -> list[str]:
+    def _post(self, events: list[dict[str, Any]]) -> tuple[list[str], float]:
         """POST /usage as the handler answers it: per event, accepted | duplicate; the whole batch refused (4xx),
         503 (retry), 500 (error); lost: no answer within API Gateway's timeout (or the invocation died)."""
         answer: list[list[str]] = []
+        retry_after: list[float] = []
 
         def request() -> None:
             try:
                 result = self.recorder.ingest(parse_batch({"events": events}))
             except UsageRejected as rejection:
-                self.log(f"[api] 422: {rejection}")
-                answer.append(["refused"] * len(events))
+                self.log(
+                    f"[api] {rejection.kind}: {rejection}"
+                    + (f"; stored before: {rejection.duplicates}" if rejection.duplicates else "")
+                )
+                named = {
+                    int(e.field.split("]")[0].removeprefix("events["))
+                    for e in rejection.errors
+                    if e.field.startswith("events[")
+                }
+                conflicts = {events[i]["event_id"] for i in named} if rejection.kind == "conflict" else set()
+                answer.append(
+                    [
+                        "duplicate"
+                        if e["event_id"] in rejection.duplicates
+                        else "conflict"
+                        if e["event_id"] in conflicts  # the version stored before counts
+                        else "refused"
+                        for e in events
+                    ]
+                )
                 return
             except StorageError as error:
                 self.log(f"[api] {'503' if error.retryable else '500'}: {error}")
                 answer.append([("retry" if error.retryable else "error")] * len(events))
+                retry_after.append(error.retry_after or 0.0)
                 return
             statuses = {r["event_id"]: r["status"] for r in result.to_dict()["results"]}
             answer.append([statuses[e["event_id"]] for e in events])
@@ -466,7 +538,17 @@ class World:
 
         actor = self._invocation("api:usage", "api", request, self.scheduler.now)
         self.scheduler.join(actor, timeout=API_TIMEOUT)
-        return answer[0] if answer else ["lost"] * len(events)
+        return (answer[0] if answer else ["lost"] * len(events)), (retry_after[0] if retry_after else 0.0)
+
+
+class PeekTrail:
+    """CloudTrail as it stands, read by the simulator's own checks (not a port call: no fault, no switch)."""
+
+    def __init__(self, marketplace: SimMarketplace) -> None:
+        self._marketplace = marketplace
+
+    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+        return self._marketplace.shown(start)
 
 
 class Timers:
@@ -498,11 +580,12 @@ def _run_text(result: RunResult) -> str:
 
 
 def _audit_text(result: RunResult) -> str:
-    if result.audited is None:
+    done = result.reconciled
+    if done is None:
         return ""
-    findings: list[Finding] = result.findings or []
-    count = len(findings) if result.findings is not None else "CloudTrail unreadable"
-    text = f"; reconciled {result.audited:%d %H}h: {count} mismatches"
+    text = "".join(f"; reconciled {h.hour:%d %H}h: {len(h.findings)} mismatches" for h in done.hours)
+    text += f"; {done.behind} hours behind" + (f" ({done.waiting})" if done.waiting and done.behind else "")
+    findings: list[Finding] = [f for h in done.hours for f in h.findings]
     return text + "".join(f"\n      {f.kind}: {f.customer[-10:]} {f.dimension} {f.detail}" for f in findings)
 
 
