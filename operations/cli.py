@@ -134,7 +134,7 @@ class ProgressBar:
 
 def moment(text: str, now: datetime, option: str) -> datetime:
     """``2026-11-26T09:00`` (UTC unless it says otherwise), ``2026-11-26``, or ``90m`` / ``6h`` / ``2d`` ago."""
-    relative = _RELATIVE.match(text)
+    relative = _RELATIVE.fullmatch(text)
     if relative:
         return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
     try:

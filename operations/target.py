@@ -144,7 +144,7 @@ class DeployedStack:
 def _one(resources: Iterable[StackResource], prefix: str, resource_type: str) -> StackResource | None:
     # CDK's logical ids are the construct path plus an 8-character hash
     pattern = re.compile(rf"^{re.escape(prefix)}[0-9A-F]{{8}}$")
-    found = [r for r in resources if r.resource_type == resource_type and pattern.match(r.logical_id)]
+    found = [r for r in resources if r.resource_type == resource_type and pattern.fullmatch(r.logical_id)]
     return found[0] if len(found) == 1 else None
 
 

@@ -37,9 +37,9 @@ def _problem(spec: ContactField, given: list[str], value: str) -> str | None:
         return f"{spec.label} must be at most {spec.max_length} characters."
     if _CONTROL.search(value):
         return f"{spec.label} must not contain control characters."
-    if spec.kind == "email" and not _EMAIL.match(value):
+    if spec.kind == "email" and not _EMAIL.fullmatch(value):
         return f"{spec.label} must be an address like name@example.com."
-    if spec.kind == "tel" and not _PHONE.match(value):
+    if spec.kind == "tel" and not _PHONE.fullmatch(value):
         return f"{spec.label} may contain only digits, spaces and + ( ) . / -, at least 5 of them."
     return None
 

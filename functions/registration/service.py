@@ -146,7 +146,7 @@ class Registrations:
         ``free_trial_claimed``: the browser's form said ``x-amzn-marketplace-offer-type=free-trial``."""
         if not token:
             raise MissingToken("x-amzn-marketplace-token is missing")
-        if not _TOKEN.match(token):
+        if not _TOKEN.fullmatch(token):
             raise MalformedToken("x-amzn-marketplace-token is malformed")
         stored = self.run_once(self._resolve_and_store, {"token": token, "free_trial_claimed": free_trial_claimed})
         free_trial = _confirmed_free_trial(stored)

@@ -116,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if method == "POST" and self.headers.get("X-Amz-Target"):
                 self._aws_json(body)
-            elif method == "POST" and _RPC_PATH.match(path):
+            elif method == "POST" and _RPC_PATH.fullmatch(path):
                 self._aws_cbor(path, body)
             elif path == "/admin" or path.startswith("/admin/"):
                 if method == "GET" or self._trusted(json_only=True):
@@ -205,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error.status, data, content_type, headers)
 
     def _aws_cbor(self, path: str, body: bytes) -> None:
-        match = _RPC_PATH.match(path)
+        match = _RPC_PATH.fullmatch(path)
         assert match is not None
         target, operation = match.groups()
         service = CBOR_TARGETS.get(target)

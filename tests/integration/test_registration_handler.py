@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from functions.customers.model import CustomerRef, SubscriptionState
-from functions.customers.repository import DynamoCustomerRepository
-from functions.handlers import registration
 from functions.marketplace.customers import MarketplaceResolver
 from functions.observability import logger
 from functions.registration import signing
@@ -24,54 +20,24 @@ from functions.registration.resolution import MarketplaceUnavailable
 from functions.seller_events import CUSTOMER_REGISTERED, RecordingPublisher
 from functions.settings import Settings, get_settings
 from functions.wiring import registration as registration_wiring
-from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle
+from tests.integration.registration_world import (
+    BUYER,
+    FORM,
+    LEGACY_PRODUCT,
+    LICENSE_PRODUCT,
+    REDIRECT_PRODUCT,
+    SECRET,
+    Harness,
+    assert_secure_page,
+    completion_value,
+    header,
+    registration_harness,
+)
 
-SECRET = "integration-test-signing-secret"
-FORM = "application/x-www-form-urlencoded"
-LICENSE_PRODUCT = "reglicence1"
-LEGACY_PRODUCT = "reglegacy1"
-REDIRECT_PRODUCT = "regredirect1"
-BUYER = "111122223333"
-XSS = "<script>alert('x')</script>\"'&"
 # what a free-trial buyer's browser adds to the form: and what anyone else's can add too
 CLAIMS_FREE_TRIAL = {"x-amzn-marketplace-offer-type": "free-trial"}
-
-
-def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = registration.handler(event, LambdaContext(function_name="registration-test"))
-    return response
-
-
-@dataclass
-class Harness:
-    settings: Settings
-    marketplace: EmulatorHandle
-    dynamodb: Any
-    single_use_tokens: bool = False
-
-    def subscribe(self, product_code: str = LICENSE_PRODUCT, **fields: Any) -> dict[str, Any]:
-        return self.marketplace.admin.subscribe(product_code, BUYER, **fields)
-
-    def post(self, path: str, body: bytes | str, content_type: str = FORM) -> dict[str, Any]:
-        raw = body.encode() if isinstance(body, str) else body
-        event = proxy_event("POST", path, path, headers={"Content-Type": [content_type]}, body=raw)
-        return invoke(event)
-
-    def get(self, path: str) -> dict[str, Any]:
-        return invoke(proxy_event("GET", path, path))
-
-    def register(self, token: str, **extra: str) -> dict[str, Any]:
-        return self.post("/register", urllib.parse.urlencode({"x-amzn-marketplace-token": token, **extra}))
-
-    def complete(self, completion: str, **fields: str) -> dict[str, Any]:
-        return self.post("/register/complete", urllib.parse.urlencode({"registration": completion, **fields}))
-
-    def items(self, table: str) -> list[dict[str, Any]]:
-        return list(self.dynamodb.scan(TableName=table)["Items"])
-
-    def customers(self) -> DynamoCustomerRepository:
-        return DynamoCustomerRepository(self.dynamodb, self.settings.customers_table, self.settings.contacts_table)
+XSS = "<script>alert('x')</script>\"'&"
 
 
 @pytest.fixture(params=["reusable-tokens", "single-use-tokens"])
@@ -83,62 +49,8 @@ def harness(
 ) -> Harness:
     # AWS's sources disagree: a token resolves again until it expires (2026 metering guidance, the emulator's
     # default), or a resubmitted token is ExpiredTokenException (the API reference): every test runs under both
-    marketplace.admin.put_config(token_single_use=request.param == "single-use-tokens")
-    products = [
-        {"code": LICENSE_PRODUCT, "name": "Acme Analytics", "customer_mode": "license"},
-        {"code": LEGACY_PRODUCT, "name": "Acme Legacy", "customer_mode": "legacy"},
-        {
-            "code": REDIRECT_PRODUCT,
-            "name": "Acme Redirect",
-            "signup_redirect_url": "https://seller.example/signup?source=marketplace",
-        },
-    ]
-    for product in products:
-        marketplace.admin.create_product(
-            product["code"],
-            ["api_calls"],
-            name=product["name"],
-            customer_mode=product.get("customer_mode", "license"),
-            fulfillment_url="http://127.0.0.1:9/register",
-        )
-    settings = handler_environment(
-        [{**p, "dimensions": [{"name": "api_calls"}]} for p in products], SIGNING_SECRET=SECRET
-    )
     single_use = request.param == "single-use-tokens"
-    return Harness(settings=settings, marketplace=marketplace, dynamodb=dynamodb, single_use_tokens=single_use)
-
-
-def completion_value(page: str) -> str:
-    found = re.search(r'name="registration" value="([^"]+)"', page)
-    assert found, "the onboarding form carries the signed value"
-    return found.group(1)
-
-
-def header(response: dict[str, Any], name: str) -> str:
-    values = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
-    values.update({k.lower(): [v] for k, v in (response.get("headers") or {}).items()})
-    return ",".join(values.get(name.lower(), []))
-
-
-def assert_secure_page(response: dict[str, Any]) -> None:
-    headers = {
-        n: header(response, n)
-        for n in (
-            "content-type",
-            "content-security-policy",
-            "cache-control",
-            "x-content-type-options",
-            "referrer-policy",
-        )
-    }
-    assert headers["content-type"].startswith("text/html")
-    csp = headers["content-security-policy"]
-    assert "default-src 'none'" in csp
-    assert "frame-ancestors 'none'" in csp
-    assert "form-action 'self'" in csp
-    assert headers["cache-control"] == "no-store"
-    assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer"
+    return registration_harness(marketplace, dynamodb, handler_environment, single_use_tokens=single_use)
 
 
 def assert_nothing_stored(harness: Harness) -> None:

@@ -1,0 +1,124 @@
+"""A seller's registration world for tests: the registration handler invoked in-process with the proxy events API
+Gateway sends, its settings from the environment as in Lambda, DynamoDB Local, and the Marketplace emulator over
+HTTP through an unmodified boto3 client. Shared by the registration, strict-input and erasure tests."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from functions.customers.repository import DynamoCustomerRepository
+from functions.handlers import registration
+from functions.settings import Settings
+from local.apigateway import LambdaContext, proxy_event
+from local.marketplace.testing import EmulatorHandle
+
+SECRET = "integration-test-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+LICENSE_PRODUCT = "reglicence1"
+LEGACY_PRODUCT = "reglegacy1"
+REDIRECT_PRODUCT = "regredirect1"
+SIGNUP_URL = "https://seller.example/signup?source=marketplace"
+BUYER = "111122223333"
+API_CALLS = [{"name": "api_calls"}]
+PRODUCTS = [
+    {"code": LICENSE_PRODUCT, "name": "Acme Analytics", "customer_mode": "license"},
+    {"code": LEGACY_PRODUCT, "name": "Acme Legacy", "customer_mode": "legacy"},
+    {"code": REDIRECT_PRODUCT, "name": "Acme Redirect", "signup_redirect_url": SIGNUP_URL},
+]
+
+
+def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = registration.handler(event, LambdaContext(function_name="registration-test"))
+    return response
+
+
+@dataclass
+class Harness:
+    settings: Settings
+    marketplace: EmulatorHandle
+    dynamodb: Any
+    single_use_tokens: bool = False
+
+    def subscribe(self, product_code: str = LICENSE_PRODUCT, account: str = BUYER, **fields: Any) -> dict[str, Any]:
+        return self.marketplace.admin.subscribe(product_code, account, **fields)
+
+    def post(self, path: str, body: bytes | str, content_type: str = FORM) -> dict[str, Any]:
+        raw = body.encode() if isinstance(body, str) else body
+        event = proxy_event("POST", path, path, headers={"Content-Type": [content_type]}, body=raw)
+        return invoke(event)
+
+    def get(self, path: str) -> dict[str, Any]:
+        return invoke(proxy_event("GET", path, path))
+
+    def register(self, token: str, **extra: str) -> dict[str, Any]:
+        return self.post("/register", urllib.parse.urlencode({"x-amzn-marketplace-token": token, **extra}))
+
+    def complete(self, completion: str, **fields: str) -> dict[str, Any]:
+        return self.post("/register/complete", urllib.parse.urlencode({"registration": completion, **fields}))
+
+    def items(self, table: str) -> list[dict[str, Any]]:
+        return list(self.dynamodb.scan(TableName=table)["Items"])
+
+    def customers(self) -> DynamoCustomerRepository:
+        return DynamoCustomerRepository(self.dynamodb, self.settings.customers_table, self.settings.contacts_table)
+
+
+def registration_harness(
+    marketplace: EmulatorHandle,
+    dynamodb: Any,
+    handler_environment: Callable[..., Settings],
+    *,
+    single_use_tokens: bool = False,
+    products: list[dict[str, Any]] = PRODUCTS,
+    **variables: str,
+) -> Harness:
+    """``products`` in the emulator and in the handler's settings (by default one ``api_calls`` dimension each)."""
+    marketplace.admin.put_config(token_single_use=single_use_tokens)
+    for product in products:
+        marketplace.admin.create_product(
+            product["code"],
+            [d["name"] for d in product.get("dimensions", API_CALLS)],
+            name=product["name"],
+            customer_mode=product.get("customer_mode", "license"),
+            fulfillment_url="http://127.0.0.1:9/register",
+        )
+    configured = [{"dimensions": API_CALLS, **p} for p in products]
+    settings = handler_environment(configured, SIGNING_SECRET=SECRET, **variables)
+    return Harness(settings=settings, marketplace=marketplace, dynamodb=dynamodb, single_use_tokens=single_use_tokens)
+
+
+def completion_value(page: str) -> str:
+    found = re.search(r'name="registration" value="([^"]+)"', page)
+    assert found, "the onboarding form carries the signed value"
+    return found.group(1)
+
+
+def header(response: dict[str, Any], name: str) -> str:
+    values = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+    values.update({k.lower(): [v] for k, v in (response.get("headers") or {}).items()})
+    return ",".join(values.get(name.lower(), []))
+
+
+def assert_secure_page(response: dict[str, Any]) -> None:
+    headers = {
+        n: header(response, n)
+        for n in (
+            "content-type",
+            "content-security-policy",
+            "cache-control",
+            "x-content-type-options",
+            "referrer-policy",
+        )
+    }
+    assert headers["content-type"].startswith("text/html")
+    csp = headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "form-action 'self'" in csp
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
