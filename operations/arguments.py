@@ -5,8 +5,10 @@ naming the option (``error: ...``, exit 2), whatever was typed: a newline, a NUL
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NoReturn
 
 from functions.customers.model import tenant_id_problem
@@ -33,16 +35,23 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def shown(value: str) -> str:
-    """``value`` as it may be echoed in a one-line message: quoted and escaped, long ones cut short."""
-    text = repr(value[:_SHOWN])
-    return text + "..." if len(value) > _SHOWN else text
+    """``value`` as it may be echoed in a one-line message: quoted and escaped, a long one cut in the middle (its
+    end is often what is wrong)."""
+    if len(value) <= _SHOWN:
+        return repr(value)
+    half = _SHOWN // 2
+    return f"{value[:half]!r}...{value[-half:]!r}"
 
 
 def one_line(message: str) -> str:
     """``message`` on one printable line: control characters, and what is not UTF-8 (argv's surrogate escapes),
     written as escapes; at most a screenful."""
-    escaped = "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else repr(c)[1:-1] for c in message)
+    escaped = "".join(c if _printable(c) else repr(c)[1:-1] for c in message)
     return escaped if len(escaped) <= 500 else escaped[:500] + "..."
+
+
+def _printable(character: str) -> bool:
+    return character.isprintable() and not 0xD800 <= ord(character) <= 0xDFFF
 
 
 def moment(text: str, now: datetime, option: str) -> datetime:
@@ -71,6 +80,24 @@ def within_records(when: datetime, now: datetime, retention_days: int, option: s
     if when > now + FUTURE_ALLOWANCE:
         raise CommandError(f"{option}: {when.isoformat()} is more than a day ahead of now ({now.isoformat()})")
     return when
+
+
+def file_name(path: Path, option: str) -> Path:
+    """``path``, if its name is printable UTF-8 text: a newline or a NUL in it is a slip, not a file wanted."""
+    if not all(_printable(c) for c in str(path)):
+        raise CommandError(f"{option}: {shown(str(path))} is not a file name (control characters, or not UTF-8)")
+    return path
+
+
+def new_file(path: Path, option: str) -> Path:
+    """``path``, if a file can be written there: checked before the work whose result it will hold."""
+    file_name(path, option)
+    directory = path.parent
+    if not directory.is_dir():
+        raise CommandError(f"{option}: {shown(str(directory))} is not a directory")
+    if len(os.fsencode(path.name)) > os.pathconf(directory, "PC_NAME_MAX"):
+        raise CommandError(f"{option}: the file name {shown(path.name)} is too long")
+    return path
 
 
 def tenant_id(value: str, option: str) -> str:

@@ -195,7 +195,7 @@ def choose_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targe
         return deployed_target(arguments.stack_name(args.stack), profile=args.profile, region=region)
     if args.profile or args.region:
         raise CommandError("--profile and --region go with --stack NAME")
-    found = local_settings(args.run_file, environ)
+    found = local_settings(arguments.file_name(args.run_file, "--run-file"), environ)
     if found is None:
         raise TargetError(
             f"no local stack: start one with `make run` (it writes {args.run_file}), set DYNAMODB_ENDPOINT, "
@@ -315,7 +315,7 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
     elif args.command == "reconcile":
         return run_reconcile(target, _selection(args, target), args.customer, args.json, out, table)
     elif args.command == "report":
-        return run_report(target, args.month, args.html, out)
+        return run_report(target, args.month, arguments.new_file(args.html, "--html"), out)
     elif args.command == "flush":
         bar = ProgressBar(err)
         show = err.isatty() if args.progress is None else args.progress

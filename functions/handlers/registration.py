@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import urllib.parse
 from typing import Any
 
@@ -46,6 +47,8 @@ snapstart.register(registration_wiring.build.cache_clear)  # before the snapshot
 
 TOKEN_FIELD = "x-amzn-marketplace-token"  # noqa: S105 (the form field name Marketplace posts, not a secret)
 OFFER_TYPE_FIELD = "x-amzn-marketplace-offer-type"
+# AWS sends "free-trial" (and nothing for other offers); another well-formed value is no claim, anything else a mistake
+_OFFER_TYPE = re.compile(r"[A-Za-z0-9_-]{0,64}")
 COMPLETION_FIELD = "registration"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY_BYTES = 16 * 1024
@@ -102,6 +105,10 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 
+# refusals of the seller's own requests (its sign-up page's link): the page says which field and why
+SAY_WHY = (TenantLinkInvalid,)
+
+
 def _page(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
@@ -118,6 +125,8 @@ def error_response(error: Exception) -> Response[str]:
         (page for kind, page in ERROR_PAGES.items() if isinstance(error, kind)),
         (500, "Something went wrong", "Please try again later, or contact the seller."),
     )
+    if isinstance(error, SAY_WHY):  # their messages are ours alone, never the request's data
+        return _page(status, pages.message(title, str(error), advice))
     return _page(status, pages.message(title, advice))
 
 
@@ -136,11 +145,26 @@ def _form_fields() -> dict[str, list[str]]:
     if len(body) > MAX_BODY_BYTES:
         raise RequestRejected(413, f"The form is larger than {MAX_BODY_BYTES} bytes.")
     try:
-        return urllib.parse.parse_qs(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS
+        # bytes that are not UTF-8 (raw or percent-encoded) are kept as escapes, so the field holding them is named
+        fields = urllib.parse.parse_qs(
+            body.decode("utf-8", "surrogateescape"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_FIELDS,
+            errors="surrogateescape",
         )
-    except (UnicodeDecodeError, ValueError):
-        raise RequestRejected(400, "The form could not be read (not UTF-8, or too many fields).") from None
+    except ValueError:
+        raise RequestRejected(400, f"The form has more than {MAX_FIELDS} fields.") from None
+    for name, values in fields.items():
+        if not _utf8(name):
+            raise RequestRejected(400, "A form field's name is not UTF-8 text.")
+        if not all(_utf8(value) for value in values):
+            raise RequestRejected(400, f"The form field {name} is not UTF-8 text.")
+    return fields
+
+
+def _utf8(text: str) -> bool:
+    return not any(0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
 def _single(fields: dict[str, list[str]], name: str) -> str | None:
@@ -154,8 +178,11 @@ def _single(fields: dict[str, list[str]], name: str) -> str | None:
 def register() -> Response[str]:
     fields = _form_fields()
     token = _single(fields, TOKEN_FIELD)
+    offer_type = _single(fields, OFFER_TYPE_FIELD)
+    if offer_type is not None and not _OFFER_TYPE.fullmatch(offer_type):
+        raise RequestRejected(400, f"The form field {OFFER_TYPE_FIELD} is not an offer type.")
     # the browser's word: registration checks it against the agreement's terms before anything relies on it
-    claims_free_trial = _single(fields, OFFER_TYPE_FIELD) == "free-trial"
+    claims_free_trial = offer_type == "free-trial"
     registered = registration_wiring.build(get_settings()).registrations.register(
         token, free_trial_claimed=claims_free_trial
     )
