@@ -25,6 +25,7 @@ from functions.registration.resolution import (
     AgreementTerms,
     AgreementTermsUnavailable,
     CustomerResolver,
+    MarketplaceRejected,
     ResolvedCustomer,
 )
 from functions.seller_events import (
@@ -155,12 +156,19 @@ class Registrations:
         expires_at = self.clock.now().timestamp() + self.completion_ttl_seconds
         secret = self.signing_secret()
         redirect_url = None
+        ref = _ref(resolved, product)
         if product is not None and product.signup_redirect_url:
-            # the confirmed trial only: what we sign, the seller's page trusts, and a claim is anyone's to make
-            claims = {**asdict(resolved), "free_trial": free_trial}
+            claims = {
+                **asdict(resolved),
+                # the customer exactly as we keep it (one of licence or identifier), whatever ResolveCustomer returned:
+                # the tenant link the seller's page makes from these claims names it so
+                "license_arn": ref.license_arn,
+                "customer_identifier": ref.customer_identifier,
+                # the confirmed trial only: what we sign, the seller's page trusts, and a claim is anyone's to make
+                "free_trial": free_trial,
+            }
             value = signing.sign(claims, secret=secret, purpose=signing.SIGNUP, expires_at=expires_at)
             redirect_url = _with_parameter(product.signup_redirect_url, signing.SIGNUP_PARAMETER, value)
-        ref = _ref(resolved, product)
         completion = signing.sign(
             {
                 "product_code": ref.product_code,
@@ -329,10 +337,14 @@ def _confirmed_free_trial(stored: dict[str, Any]) -> bool:
 
 
 def _ref(resolved: ResolvedCustomer, product: Product | None) -> CustomerRef:
+    """How we name the buyer: as the product meters (its ``customer_mode``), by the one name ResolveCustomer gave where
+    it gave one only (a legacy product's answer from before LicenseArn; a licence product's)."""
     legacy = product.customer_mode == "legacy" if product else resolved.license_arn is None
-    if legacy and resolved.customer_identifier:
+    if resolved.customer_identifier and (legacy or resolved.license_arn is None):
         return CustomerRef(resolved.product_code, customer_identifier=resolved.customer_identifier)
-    return CustomerRef(resolved.product_code, license_arn=resolved.license_arn)
+    if resolved.license_arn:
+        return CustomerRef(resolved.product_code, license_arn=resolved.license_arn)
+    raise MarketplaceRejected("ResolveCustomer named neither a licence nor a customer identifier")
 
 
 def _with_parameter(url: str, name: str, value: str) -> str:

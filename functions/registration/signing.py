@@ -78,6 +78,9 @@ def verify_signup_value(value: str, secret: str, now: float | None = None) -> di
         {"product_code": ..., "customer_aws_account_id": ..., "license_arn": ... or None,
          "customer_identifier": ... or None, "agreement_id": ... or None, "free_trial": bool, "exp": epoch}
 
+    Exactly one of ``license_arn`` and ``customer_identifier`` is set: the name we keep the customer by (the product's
+    ``customer_mode``), whichever of them ResolveCustomer returned.
+
     ``free_trial`` is true only where AWS Marketplace confirmed it (the agreement's terms include a free trial). The
     browser's ``x-amzn-marketplace-offer-type`` is never signed: anyone can send it, and a value we sign is one your
     page trusts. Where Marketplace could not be asked, a true free trial reads false here; the "Customer Registered"

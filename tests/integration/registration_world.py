@@ -4,6 +4,7 @@ HTTP through an unmodified boto3 client. Shared by the registration, strict-inpu
 
 from __future__ import annotations
 
+import io
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from functions.handlers import registration
 from functions.settings import Settings
 from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle
+from operations.cli import main
+from operations.target import local_target
 
 SECRET = "integration-test-signing-secret"
 FORM = "application/x-www-form-urlencoded"
@@ -76,19 +79,30 @@ def registration_harness(
     products: list[dict[str, Any]] = PRODUCTS,
     **variables: str,
 ) -> Harness:
-    """``products`` in the emulator and in the handler's settings (by default one ``api_calls`` dimension each)."""
+    """``products`` in the emulator and in the handler's settings (by default one ``api_calls`` dimension each; a
+    product's ``emulated`` fields are the emulator's alone, such as the ResolveCustomer shape it answers with)."""
     marketplace.admin.put_config(token_single_use=single_use_tokens)
     for product in products:
+        # the emulator's product is the seller's configuration, unless ``emulated`` says how Marketplace differs
+        emulated = {"customer_mode": product.get("customer_mode", "license"), **product.get("emulated", {})}
         marketplace.admin.create_product(
             product["code"],
             [d["name"] for d in product.get("dimensions", API_CALLS)],
             name=product["name"],
-            customer_mode=product.get("customer_mode", "license"),
             fulfillment_url="http://127.0.0.1:9/register",
+            **emulated,
         )
-    configured = [{"dimensions": API_CALLS, **p} for p in products]
+    configured = [{"dimensions": API_CALLS, **{k: v for k, v in p.items() if k != "emulated"}} for p in products]
     settings = handler_environment(configured, SIGNING_SECRET=SECRET, **variables)
     return Harness(settings=settings, marketplace=marketplace, dynamodb=dynamodb, single_use_tokens=single_use_tokens)
+
+
+def cli(harness: Harness, *argv: str) -> tuple[int, str, str]:
+    """The operator's command line on this world's tables (the local target, as `make run`'s)."""
+    out, err = io.StringIO(), io.StringIO()
+    target = local_target(harness.settings, credentials={})
+    status = main(list(argv), out=out, err=err, target=lambda _: target)
+    return status, out.getvalue(), err.getvalue()
 
 
 def completion_value(page: str) -> str:

@@ -33,6 +33,7 @@ from tests.integration.registration_world import (
     SECRET,
     SIGNUP_URL,
     Harness,
+    cli,
     completion_value,
     header,
     registration_harness,
@@ -51,14 +52,6 @@ PRODUCTS: list[dict[str, Any]] = [
 @pytest.fixture
 def harness(marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Settings]) -> Harness:
     return registration_harness(marketplace, dynamodb, handler_environment, products=PRODUCTS)
-
-
-def cli(harness: Harness, *argv: str) -> tuple[int, str, str]:
-    """The operator's command line on this world's tables (the local target, as `make run`'s)."""
-    out, err = io.StringIO(), io.StringIO()
-    target = local_target(harness.settings, credentials={})
-    status = main(list(argv), out=out, err=err, target=lambda _: target)
-    return status, out.getvalue(), err.getvalue()
 
 
 def post_usage(events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from functions.registration.resolution import (
     AnswerLost,
     ExpiredToken,
     InvalidToken,
+    MarketplaceRejected,
     MarketplaceUnavailable,
     ResolvedCustomer,
 )
@@ -229,6 +230,45 @@ def test_a_signup_redirect_carries_the_signed_parameter() -> None:
     registered = registrations(FakeResolver(RESOLVED), products=(product,)).register("tok", free_trial_claimed=False)
     assert registered.redirect_url is not None
     assert registered.redirect_url.startswith("https://seller.example/s?a=1&x-marketplace-registration=")
+
+
+@pytest.mark.parametrize(
+    ("mode", "license_arn", "identifier", "named_by"),
+    [
+        ("license", "arn:aws:license-manager::1:license:l-1", None, "license_arn"),
+        ("license", "arn:aws:license-manager::1:license:l-1", "ident-1", "license_arn"),
+        ("legacy", "arn:aws:license-manager::1:license:l-1", "ident-1", "customer_identifier"),
+        ("legacy", None, "ident-1", "customer_identifier"),
+        # configured by licence, but Marketplace gave the identifier alone: the one name there is
+        ("license", None, "ident-1", "customer_identifier"),
+    ],
+)
+def test_the_buyer_is_kept_and_signed_by_one_name_whatever_resolve_customer_returned(
+    mode: str, license_arn: str | None, identifier: str | None, named_by: str
+) -> None:
+    product = dataclasses.replace(REDIRECTING, customer_mode="legacy" if mode == "legacy" else "license")
+    resolved = dataclasses.replace(RESOLVED, license_arn=license_arn, customer_identifier=identifier)
+    service = registrations(FakeResolver(resolved), products=(product,))
+    registered = service.register("tok", free_trial_claimed=False)
+    assert isinstance(service.customers, InMemoryCustomers)
+    (customer,) = service.customers.stored.values()
+    assert getattr(customer.ref, named_by) is not None
+    assert registered.redirect_url is not None
+    value = registered.redirect_url.split(f"{signing.SIGNUP_PARAMETER}=", 1)[1]
+    claims = signing.verify(value, secret="secret", purpose=signing.SIGNUP, now=0)
+    assert (claims["license_arn"], claims["customer_identifier"]) == (
+        customer.ref.license_arn,
+        customer.ref.customer_identifier,
+    )
+
+
+def test_an_answer_naming_no_customer_is_refused_before_anything_is_stored() -> None:
+    nameless = dataclasses.replace(RESOLVED, license_arn=None, customer_identifier=None)
+    service = registrations(FakeResolver(nameless))
+    with pytest.raises(MarketplaceRejected):
+        service.register("tok", free_trial_claimed=False)
+    assert isinstance(service.customers, InMemoryCustomers)
+    assert service.customers.stored == {}
 
 
 @pytest.mark.parametrize(
