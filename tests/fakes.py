@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from functions.customers.model import Customer, CustomerRef, TenantConflict
+from functions.customers.model import Customer, CustomerRef, SingleUseExpired, SingleUseSpent, TenantConflict
 from functions.customers.repository import with_lifecycle
 from functions.customers.subjects import BuyerLifecycle, FreeTrialWord, SubjectRecord, buyer_lifecycle
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
@@ -68,6 +68,8 @@ class InMemoryCustomers:
     stored: dict[str, Customer] = field(default_factory=dict)
     nonces: dict[str, str] = field(default_factory=dict)
     contacts: dict[str, dict[str, str]] = field(default_factory=dict)  # the contacts table: personal data apart
+    signups: dict[str, str] = field(default_factory=dict)  # the sign-up value each customer may exchange
+    tenant_links: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # the tenant link it allows, until
 
     def put(self, customer: Customer) -> None:
         self.stored[customer.ref.key] = customer
@@ -137,6 +139,35 @@ class InMemoryCustomers:
             return None
         self.contacts[ref.key] = dict(contact)
         return self.stored[ref.key]
+
+    def start_signup(self, ref: CustomerRef, nonce: str) -> None:
+        if ref.key not in self.stored:
+            raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        self.signups[ref.key] = nonce
+
+    def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
+        if ref.key not in self.stored:
+            raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        if self.signups.get(ref.key) != nonce:
+            raise SingleUseSpent("spent")
+        del self.signups[ref.key]
+        self.tenant_links[ref.key] = (link_nonce, link_until)
+        return self.stored[ref.key]
+
+    def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:
+        stored = self.stored.get(ref.key)
+        if stored is None:
+            raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        allowed, until = self.tenant_links.get(ref.key, ("", now))
+        if allowed != nonce:
+            raise SingleUseSpent("spent")
+        if until <= now:
+            raise SingleUseExpired("expired")
+        if stored.tenant_id not in (None, tenant_id):
+            raise TenantConflict(stored.tenant_id)
+        del self.tenant_links[ref.key]
+        self.stored[ref.key] = dataclasses.replace(stored, tenant_id=tenant_id)
+        return stored.tenant_id != tenant_id
 
     def of_tenant(self, tenant_id: str) -> list[Customer]:
         return [c for c in self.list_all() if c.tenant_id == tenant_id]

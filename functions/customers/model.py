@@ -55,6 +55,15 @@ class TenantConflict(Exception):
         self.current = current
 
 
+class SingleUseSpent(Exception):
+    """A single-use value (a sign-up value, a tenant link) was used already, replaced by a later one, or never this
+    customer's."""
+
+
+class SingleUseExpired(Exception):
+    """A single-use value's time is up."""
+
+
 @dataclass(frozen=True)
 class CustomerRef:
     """How usage and events name a customer: a licence (current products) or a legacy identifier."""

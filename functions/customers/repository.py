@@ -24,7 +24,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.customers.lifecycle_store import DynamoLifecycleStore, is_lifecycle_item, record_of_item
-from functions.customers.model import Customer, CustomerRef, SubscriptionState, TenantConflict
+from functions.customers.model import (
+    Customer,
+    CustomerRef,
+    SingleUseExpired,
+    SingleUseSpent,
+    SubscriptionState,
+    TenantConflict,
+)
 from functions.customers.subjects import BuyerLifecycle, SubjectRecord, buyer_lifecycle, buyer_lifecycles
 from functions.storage.dynamodb import batch_get, condition_failed, storage_error
 from functions.storage.errors import ConditionFailed
@@ -40,6 +47,10 @@ UNCONFIRMED_FREE_TRIAL = "free_trial"
 # the seller's tenant id, and the sparse index that finds a tenant's customers by it
 TENANT_ID = "tenant_id"
 TENANT_INDEX = "tenant"
+# single-use values on the customer's item: the sign-up value that may be exchanged, then the tenant link it allows
+SIGNUP_NONCE = "signup_nonce"
+TENANT_LINK_NONCE = "tenant_link_nonce"
+TENANT_LINK_UNTIL = "tenant_link_until"
 
 
 def _to_item(customer: Customer) -> dict[str, Any]:
@@ -245,6 +256,78 @@ class DynamoCustomerRepository:
                     f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
                 ) from None
             raise TenantConflict(current) from None
+        previous: str | None = old.get("Attributes", {}).get(TENANT_ID, {}).get("S")
+        return previous != tenant_id
+
+    def start_signup(self, ref: CustomerRef, nonce: str) -> None:
+        """The sign-up value ``nonce`` names is the customer's one exchangeable value (a later one replaces it).
+        ConditionFailed if no such customer."""
+        if not self._conditional_set(ref, f"{SIGNUP_NONCE} = :nonce", "attribute_exists(pk)", {":nonce": {"S": nonce}}):
+            raise ConditionFailed(f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False)
+
+    def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
+        """Spend the sign-up value ``nonce`` names, once, allowing one tenant link (``link_nonce``) until
+        ``link_until``: the customer as stored. SingleUseSpent if that value was exchanged already or replaced;
+        ConditionFailed if no such customer."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression=f"SET {TENANT_LINK_NONCE} = :link, {TENANT_LINK_UNTIL} = :until REMOVE {SIGNUP_NONCE}",
+                ConditionExpression=f"{SIGNUP_NONCE} = :nonce",
+                ExpressionAttributeValues={
+                    ":nonce": {"S": nonce},
+                    ":link": {"S": link_nonce},
+                    ":until": {"S": time_text(link_until)},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+            if "Item" not in error.response:
+                raise ConditionFailed(
+                    f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
+                ) from None
+            raise SingleUseSpent("the sign-up value was exchanged already, or a later one replaced it") from None
+        return self._current(_from_item(response["Attributes"]))
+
+    def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:
+        """The seller's tenant link: link the customer to ``tenant_id`` with the single use the sign-up exchange
+        allowed (``nonce``, before its time is up). True if the link changed. SingleUseSpent if that use is spent or
+        not this customer's, SingleUseExpired if its time is up, TenantConflict if the customer is linked to another
+        tenant, ConditionFailed if there is no such customer."""
+        try:
+            old = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression=f"SET {TENANT_ID} = :tenant REMOVE {TENANT_LINK_NONCE}, {TENANT_LINK_UNTIL}",
+                ConditionExpression=(
+                    f"{TENANT_LINK_NONCE} = :nonce AND {TENANT_LINK_UNTIL} > :now"
+                    f" AND (attribute_not_exists({TENANT_ID}) OR {TENANT_ID} = :tenant)"
+                ),
+                ExpressionAttributeValues={
+                    ":tenant": {"S": tenant_id},
+                    ":nonce": {"S": nonce},
+                    ":now": {"S": time_text(now)},
+                },
+                ReturnValues="UPDATED_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+            item = error.response.get("Item")
+            if item is None:
+                raise ConditionFailed(
+                    f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
+                ) from None
+            if item.get(TENANT_LINK_NONCE, {}).get("S") != nonce:
+                raise SingleUseSpent("the tenant link was used already, or is not this customer's") from None
+            if item.get(TENANT_LINK_UNTIL, {}).get("S", "") <= time_text(now):
+                raise SingleUseExpired("the tenant link's time is up") from None
+            raise TenantConflict(item[TENANT_ID]["S"]) from None
         previous: str | None = old.get("Attributes", {}).get(TENANT_ID, {}).get("S")
         return previous != tenant_id
 

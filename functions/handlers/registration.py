@@ -1,14 +1,17 @@
 """The fulfillment URL: ``POST /register`` (AWS Marketplace's form), ``POST /register/complete`` (our form),
-``POST /register/tenant`` (the seller's sign-up page linking the buyer's account to the subscription).
+``POST /register/signup`` (the seller's back end exchanging the sign-up value its page was sent, server to server),
+``POST /register/tenant`` (the seller linking the buyer's account to the subscription).
 
-Every answer is an HTML page with the security headers; every failure a page saying what to do next.
-``GET`` on either route answers 405 with a page explaining the URL (a bookmarked or reloaded page).
+Every answer is an HTML page with the security headers (among them ``Referrer-Policy: no-referrer``); every failure a
+page saying what to do next. The sign-up exchange, a machine's request, answers JSON, its refusals naming the field.
+``GET`` on any route answers 405 with a page explaining the URL (a bookmarked or reloaded page).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import urllib.parse
 from typing import Any
@@ -31,11 +34,16 @@ from functions.registration.service import (
     CompletionExpired,
     CompletionInvalid,
     CompletionUsed,
+    ExchangeNotSigned,
     FormInvalid,
     MalformedToken,
     MissingToken,
     RegistrationInProgress,
+    SignupExpired,
+    SignupInvalid,
+    SignupUsed,
     TenantLinkInvalid,
+    TenantLinkUsed,
     TenantTaken,
     UnknownCustomer,
 )
@@ -101,12 +109,26 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
         "Link not valid",
         "This link was not issued by the seller's sign-up page, or it expired. Return to the sign-up page.",
     ),
+    TenantLinkUsed: (
+        409,
+        "Link already used",
+        "A link is used once: this one was, or it is not this subscription's. Return to the sign-up page.",
+    ),
     TenantTaken: (409, "Already linked", "This subscription is linked to another account. Contact the seller."),
 }
+# the sign-up exchange's refusals, to the seller's back end: (status, the field at fault)
+EXCHANGE_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    SignupInvalid: (400, signing.SIGNUP_PARAMETER),
+    ExchangeNotSigned: (403, signing.SIGNATURE_FIELD),
+    UnknownCustomer: (404, signing.SIGNUP_PARAMETER),
+    SignupUsed: (409, signing.SIGNUP_PARAMETER),
+    SignupExpired: (410, signing.SIGNUP_PARAMETER),
+}
+SIGNUP_EXCHANGE_ROUTE = "/register/signup"
 
 
 # refusals of the seller's own requests (its sign-up page's link): the page says which field and why
-SAY_WHY = (TenantLinkInvalid,)
+SAY_WHY = (TenantLinkInvalid, TenantLinkUsed)
 
 
 def _page(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
@@ -116,6 +138,31 @@ def _page(status: int, html: str, headers: dict[str, str] | None = None) -> Resp
         body=html,
         headers={**pages.SECURITY_HEADERS, **(headers or {})},
     )
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body),
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def exchange_error_response(error: Exception) -> Response[str]:
+    """A refusal of the sign-up exchange, as JSON naming the field; never "try again" for what a retry cannot fix."""
+    if isinstance(error, RequestRejected):
+        return _json(error.status, {"message": str(error), "field": "body"})
+    if isinstance(error, StorageError):
+        if error.retryable:
+            return _json(503, {"message": "storage is busy: send the same request again"})
+        return _json(500, {"message": "the exchange failed on our side: sending it again will not help"})
+    status, field = next(
+        (answer for kind, answer in EXCHANGE_ERRORS.items() if isinstance(error, kind)),
+        (500, ""),
+    )
+    message = str(error) if field else "the exchange failed on our side"
+    return _json(status, {"message": message, "field": field} if field else {"message": message})
 
 
 def error_response(error: Exception) -> Response[str]:
@@ -214,6 +261,17 @@ def complete() -> Response[str]:
     return _page(200, html)
 
 
+@app.post(SIGNUP_EXCHANGE_ROUTE)
+def exchange_signup() -> Response[str]:
+    """The seller's back end, server to server: the sign-up value its page was sent, exchanged once for the buyer's
+    claims (see signing.signup_exchange)."""
+    fields = _form_fields()
+    claims = registration_wiring.build(get_settings()).registrations.exchange_signup(
+        _single(fields, signing.SIGNUP_PARAMETER), _single(fields, signing.SIGNATURE_FIELD)
+    )
+    return _json(200, {"customer": claims})
+
+
 @app.post("/register/tenant")
 def link_tenant() -> Response[str]:
     """The seller's sign-up page links the buyer's new account to their subscription (see signing.tenant_link)."""
@@ -225,6 +283,7 @@ def link_tenant() -> Response[str]:
 
 @app.get("/register")
 @app.get("/register/complete")
+@app.get(SIGNUP_EXCHANGE_ROUTE)
 @app.get("/register/tenant")
 def explain() -> Response[str]:
     html = pages.message(
@@ -248,19 +307,25 @@ def form_invalid(error: FormInvalid) -> Response[str]:
     return _page(422, html)
 
 
+def _exchanging() -> bool:
+    return app.current_event.resource == SIGNUP_EXCHANGE_ROUTE and app.current_event.http_method == "POST"
+
+
 def request_rejected(error: RequestRejected) -> Response[str]:
+    if _exchanging():
+        return exchange_error_response(error)
     return _page(error.status, pages.message("Request not accepted", str(error)))
 
 
 def failed(error: Exception) -> Response[str]:
-    if not any(isinstance(error, kind) for kind in ERROR_PAGES):
+    if not any(isinstance(error, kind) for kind in (*ERROR_PAGES, *EXCHANGE_ERRORS)):
         logger.exception("registration failed")
     elif isinstance(error, AnswerLost):
         logger.warning("registration interrupted: ResolveCustomer's answer was lost")
     else:
         logger.info("registration refused", extra={"reason": type(error).__name__})
     metrics.add_metric(name=f"Registration{type(error).__name__}", unit="Count", value=1)
-    return error_response(error)
+    return exchange_error_response(error) if _exchanging() else error_response(error)
 
 
 @app.not_found

@@ -88,16 +88,18 @@ class Registration(Construct):
         integration = apigateway.LambdaIntegration(self.target)
         register = rest_api.root.add_resource("register")
         complete = register.add_resource("complete")
+        signup = register.add_resource("signup")
         tenant = register.add_resource("tenant")
         self.methods = [
             resource.add_method(verb, integration)
-            for resource in (register, complete, tenant)
+            for resource in (register, complete, signup, tenant)
             for verb in ("POST", "GET")
         ]
         public = (
             "The fulfillment URL is public by AWS Marketplace's design: the buyer's browser posts the registration "
-            "token there. The token (checked by ResolveCustomer) and the HMAC-signed form value (or the seller's "
-            "signed tenant link) are the authorization."
+            "token there. The token (checked by ResolveCustomer) and the HMAC-signed form value are the "
+            "authorization; the seller's back end signs its sign-up exchange and tenant link with the registration "
+            "secret, each single use."
         )
         for method in self.methods:
             acknowledge(method, {"AwsSolutions-APIG4": public, "AwsSolutions-COG4": public})

@@ -5,6 +5,7 @@ HTTP through an unmodified boto3 client. Shared by the registration, strict-inpu
 from __future__ import annotations
 
 import io
+import json
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 
 from functions.customers.repository import DynamoCustomerRepository
 from functions.handlers import registration
+from functions.registration import signing
 from functions.settings import Settings
 from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle
@@ -95,6 +97,31 @@ def registration_harness(
     configured = [{"dimensions": API_CALLS, **{k: v for k, v in p.items() if k != "emulated"}} for p in products]
     settings = handler_environment(configured, SIGNING_SECRET=SECRET, **variables)
     return Harness(settings=settings, marketplace=marketplace, dynamodb=dynamodb, single_use_tokens=single_use_tokens)
+
+
+def signup_value(response: dict[str, Any]) -> str:
+    """The value our answer to a registration sends the buyer's browser to the seller's sign-up page with."""
+    assert response["statusCode"] == 303, response["body"]
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(header(response, "Location")).query)
+    return query[signing.SIGNUP_PARAMETER][0]
+
+
+def exchange(harness: Harness, value: str, secret: str = SECRET) -> dict[str, Any]:
+    """The seller's back end exchanges the value its page was sent (server to server, signed with ``secret``)."""
+    return harness.post("/register/signup", urllib.parse.urlencode(signing.signup_exchange(value, secret)))
+
+
+def seller_signup(harness: Harness, response: dict[str, Any]) -> dict[str, Any]:
+    """What the seller's back end learns of the buyer our answer sent to its page: the exchange's claims."""
+    answer = exchange(harness, signup_value(response))
+    assert answer["statusCode"] == 200, answer["body"]
+    claims: dict[str, Any] = json.loads(answer["body"])["customer"]
+    return claims
+
+
+def post_link(harness: Harness, link: str) -> dict[str, Any]:
+    """The seller's back end posts its tenant link."""
+    return harness.post("/register/tenant", urllib.parse.urlencode({signing.TENANT_LINK_FIELD: link}))
 
 
 def cli(harness: Harness, *argv: str) -> tuple[int, str, str]:

@@ -31,8 +31,11 @@ from tests.integration.registration_world import (
     Harness,
     assert_secure_page,
     completion_value,
+    exchange,
     header,
+    post_link,
     registration_harness,
+    seller_signup,
 )
 
 # what a free-trial buyer's browser adds to the form: and what anyone else's can add too
@@ -140,11 +143,9 @@ def registered_announcements() -> list[dict[str, Any]]:
     return [event.detail for event in publisher.events if event.detail_type == CUSTOMER_REGISTERED]
 
 
-def signup_claims(response: dict[str, Any]) -> dict[str, Any]:
-    """What the seller's sign-up page gets, checked the way the seller checks it."""
-    assert response["statusCode"] == 303, response["body"]
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(header(response, "Location")).query)
-    return signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], SECRET)
+def signup_claims(harness: Harness, response: dict[str, Any]) -> dict[str, Any]:
+    """What the seller's back end gets for the buyer sent to its sign-up page: the sign-up exchange's claims."""
+    return seller_signup(harness, response)
 
 
 def agreement_terms_calls(harness: Harness) -> list[dict[str, Any]]:
@@ -173,7 +174,7 @@ def test_a_paid_buyer_whose_browser_claims_a_free_trial_is_registered_as_paid(ha
     )
     # When a paid buyer of a product with its own sign-up page does the same
     redirected = harness.subscribe(REDIRECT_PRODUCT)
-    claims = signup_claims(harness.register(redirected["registration_token"], **CLAIMS_FREE_TRIAL))
+    claims = signup_claims(harness, harness.register(redirected["registration_token"], **CLAIMS_FREE_TRIAL))
     # Then the value signed for the seller's page does not say free trial, and carries no claim at all
     assert claims["agreement_id"] == redirected["agreement_id"]
     assert claims["free_trial"] is False
@@ -197,7 +198,7 @@ def test_a_real_free_trial_is_confirmed_by_the_agreement_read_to_its_last_page(h
     assert (announced["free_trial"], announced["free_trial_claimed"]) == (True, True)
     # and a free trial is one whether or not the browser said so: the seller's sign-up value says it
     redirected = harness.subscribe(REDIRECT_PRODUCT, free_trial=True)
-    claims = signup_claims(harness.register(redirected["registration_token"]))
+    claims = signup_claims(harness, harness.register(redirected["registration_token"]))
     assert claims["free_trial"] is True
 
 
@@ -293,33 +294,28 @@ def test_registering_again_later_keeps_a_confirmed_state(harness: Harness) -> No
     assert again.registered_at == first.registered_at
 
 
-def test_a_product_with_a_signup_url_redirects_with_a_verifiable_value(harness: Harness) -> None:
+def test_a_product_with_a_signup_url_redirects_with_a_value_only_the_seller_can_exchange(harness: Harness) -> None:
     subscription = harness.subscribe(REDIRECT_PRODUCT)
     response = harness.register(subscription["registration_token"])
     assert response["statusCode"] == 303
+    assert_secure_page(response)
     location = header(response, "Location")
     parts = urllib.parse.urlsplit(location)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "seller.example", "/signup")
     query = urllib.parse.parse_qs(parts.query)
     assert query["source"] == ["marketplace"]
-    claims = signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], SECRET)
+    value = query[signing.SIGNUP_PARAMETER][0]
+    assert exchange(harness, value, secret="another secret")["statusCode"] == 403
+    claims = seller_signup(harness, response)
     assert claims["license_arn"] == subscription["license_arn"]
     assert claims["customer_aws_account_id"] == BUYER
-    with pytest.raises(signing.SignatureInvalid):
-        signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], "another secret")
 
 
 def test_the_sellers_sign_up_page_links_the_buyer_to_its_tenant_and_only_it_can(harness: Harness) -> None:
-    # Given a buyer sent to the seller's sign-up page with a signed value the page verified
+    # Given a buyer sent to the seller's sign-up page, whose back end exchanged the value it was sent
     subscription = harness.subscribe(REDIRECT_PRODUCT)
-    location = header(harness.register(subscription["registration_token"]), "Location")
-    signup = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)[signing.SIGNUP_PARAMETER][0]
-    claims = signing.verify_signup_value(signup, SECRET)
+    claims = seller_signup(harness, harness.register(subscription["registration_token"]))
     ref = CustomerRef(REDIRECT_PRODUCT, license_arn=subscription["license_arn"])
-
-    def link(value: str) -> dict[str, Any]:
-        return harness.post("/register/tenant", urllib.parse.urlencode({signing.TENANT_LINK_FIELD: value}))
-
     now = datetime.now(UTC).timestamp()  # the handler's clock (no clock file: the real one)
     # When a link not made with the seller's secret, an expired one or one naming no valid tenant id arrives
     forged = signing.tenant_link(claims, "acme-42", "another secret", now=now)
@@ -330,30 +326,35 @@ def test_the_sellers_sign_up_page_links_the_buyer_to_its_tenant_and_only_it_can(
         (expired, 400, "Link not valid"),
         (spaced, 400, "Link not valid"),
     ]:
-        refused = link(value)
+        refused = post_link(harness, value)
         assert refused["statusCode"] == status, refused["body"]
         assert says in refused["body"]
     # Then nothing was linked
     customer = harness.customers().get(ref)
     assert customer is not None
     assert customer.tenant_id is None
-    # When the page, having created the buyer's account, posts its own signed link (twice: a reload)
-    for _ in range(2):
-        linked = link(signing.tenant_link(claims, "acme-42", SECRET, now=now))
-        assert linked["statusCode"] == 200, linked["body"]
+    # When the page, having created the buyer's account, posts its own signed link
+    linked = post_link(harness, signing.tenant_link(claims, "acme-42", SECRET, now=now))
+    assert linked["statusCode"] == 200, linked["body"]
     # Then the customer carries the tenant, and the tenant finds the customer
     customer = harness.customers().get(ref)
     assert customer is not None
     assert customer.tenant_id == "acme-42"
     assert [c.ref for c in harness.customers().of_tenant("acme-42")] == [ref]
-    # And a link to another tenant does not move it (an operator can: cli set-tenant --replace)
-    moved = link(signing.tenant_link(claims, "other-7", SECRET, now=now))
+    # And a link is used once: posting it again is refused, and changes nothing
+    reposted = post_link(harness, signing.tenant_link(claims, "acme-42", SECRET, now=now))
+    assert reposted["statusCode"] == 409
+    assert "used already" in reposted["body"]
+    # And a link to another tenant, after a new sign-up, does not move it (an operator can: cli set-tenant --replace)
+    token = harness.marketplace.admin.issue_token(subscription["agreement_id"])["registration_token"]
+    again = seller_signup(harness, harness.register(token))
+    moved = post_link(harness, signing.tenant_link(again, "other-7", SECRET, now=now))
     assert moved["statusCode"] == 409
     assert "linked to another account" in moved["body"]
     assert harness.customers().of_tenant("other-7") == []
     # And a link for a buyer who never registered is a 404
-    stranger = {**claims, "license_arn": subscription["license_arn"] + "0"}
-    assert link(signing.tenant_link(stranger, "acme-42", SECRET, now=now))["statusCode"] == 404
+    stranger = {**again, "license_arn": subscription["license_arn"] + "0"}
+    assert post_link(harness, signing.tenant_link(stranger, "acme-42", SECRET, now=now))["statusCode"] == 404
 
 
 @pytest.mark.parametrize(

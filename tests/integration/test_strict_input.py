@@ -35,8 +35,9 @@ from tests.integration.registration_world import (
     Harness,
     cli,
     completion_value,
-    header,
     registration_harness,
+    seller_signup,
+    signup_value,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,11 +87,9 @@ def legacy_customer(harness: Harness) -> Customer:
 
 
 def signup_claims(harness: Harness, product_code: str = REDIRECT_PRODUCT) -> dict[str, Any]:
-    """A buyer registered for a product with the seller's own sign-up page, and the claims that page verified."""
-    response = harness.register(harness.subscribe(product_code)["registration_token"])
-    assert response["statusCode"] == 303, response["body"]
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(header(response, "Location")).query)
-    return signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], SECRET)
+    """A buyer registered for a product with the seller's own sign-up page, and the claims its back end got for
+    them (the sign-up exchange)."""
+    return seller_signup(harness, harness.register(harness.subscribe(product_code)["registration_token"]))
 
 
 def test_a_value_with_a_trailing_newline_matches_no_pattern(harness: Harness) -> None:
@@ -161,18 +160,31 @@ def test_every_registration_field_refuses_bad_input_naming_it_and_stores_nothing
     claims = signup_claims(harness)
     now = datetime.now(UTC).timestamp()
     contact = {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com", "phone": "+1 555 0100"}
-    # each public field: the route, a valid form, and what a refusal of that field says
-    fields: list[tuple[str, dict[str, str], str, str]] = [
-        ("/register", {"x-amzn-marketplace-token": token}, "x-amzn-marketplace-token", "Registration token"),
-        (
-            "/register",
-            {"x-amzn-marketplace-token": token, "x-amzn-marketplace-offer-type": "free-trial"},
-            "x-amzn-marketplace-offer-type",
-            "x-amzn-marketplace-offer-type",
-        ),
-        ("/register/complete", {"registration": completion, **contact}, "registration", "Form"),
+    another = harness.subscribe(REDIRECT_PRODUCT, "444455556666")
+    unexchanged = signup_value(harness.register(another["registration_token"]))
+
+    def replacing(valid: dict[str, str], name: str) -> Callable[[str | bytes], dict[str, str | bytes]]:
+        return lambda value: {**valid, name: value}
+
+    def signed_exchange(value: str | bytes) -> dict[str, str | bytes]:
+        # the seller's back end signs whatever it posts: a bad value arrives with a good signature of it (bytes that
+        # are not text cannot be signed: the form's reading refuses them first)
+        if isinstance(value, bytes):
+            return {signing.SIGNUP_PARAMETER: value, signing.SIGNATURE_FIELD: "unsigned"}
+        return signing.signup_exchange(value, SECRET)
+
+    token_form = {"x-amzn-marketplace-token": token}
+    trial_form = {**token_form, "x-amzn-marketplace-offer-type": "free-trial"}
+    completion_form = {"registration": completion, **contact}
+    exchange_form = signing.signup_exchange(unexchanged, SECRET)
+    link_form = {signing.TENANT_LINK_FIELD: signing.tenant_link(claims, "acme-42", SECRET, now=now)}
+    # each public field: the route, its valid value, the form with another value there, what its refusal says
+    fields: list[tuple[str, str, Callable[[str | bytes], dict[str, str | bytes]], str]] = [
+        ("/register", token, replacing(token_form, "x-amzn-marketplace-token"), "Registration token"),
+        ("/register", "free-trial", replacing(trial_form, "x-amzn-marketplace-offer-type"), "offer type"),
+        ("/register/complete", completion, replacing(completion_form, "registration"), "Form"),
         *[
-            ("/register/complete", {"registration": completion, **contact}, name, label)
+            ("/register/complete", contact[name], replacing(completion_form, name), label)
             for name, label in [
                 ("company", "Company"),
                 ("contact_name", "Contact name"),
@@ -180,24 +192,26 @@ def test_every_registration_field_refuses_bad_input_naming_it_and_stores_nothing
                 ("phone", "Phone"),
             ]
         ],
+        ("/register/signup", unexchanged, signed_exchange, f'"field": "{signing.SIGNUP_PARAMETER}"'),
         (
-            "/register/tenant",
-            {signing.TENANT_LINK_FIELD: signing.tenant_link(claims, "acme-42", SECRET, now=now)},
-            signing.TENANT_LINK_FIELD,
-            "Link",
+            "/register/signup",
+            exchange_form[signing.SIGNATURE_FIELD],
+            replacing(exchange_form, signing.SIGNATURE_FIELD),
+            f'"field": "{signing.SIGNATURE_FIELD}"',
         ),
+        ("/register/tenant", link_form[signing.TENANT_LINK_FIELD], replacing(link_form, "tenant_link"), "Link"),
     ]
     before = stored(harness)
     resolves = len(harness.marketplace.admin.calls(operation="ResolveCustomer"))
-    for route, valid, name, says in fields:
+    for route, valid, with_value, says in fields:
         for kind, bad in BAD_INPUTS.items():
             # When that one field carries bad input
-            response = harness.post(route, form({**valid, name: bad(valid[name])}))
-            # Then a 4xx page says what is wrong with it, and nothing is stored or asked of Marketplace
-            case = f"{route} {name} with {kind}"
+            response = harness.post(route, form(with_value(bad(valid))))
+            # Then a 4xx answer says what is wrong with it, and nothing is stored or asked of Marketplace
+            case = f"{route} {says} with {kind}"
             assert 400 <= response["statusCode"] < 500, (case, response["statusCode"], response["body"])
-            # by its label, or by its name where the form itself could not be read
-            assert says in response["body"] or f"form field {name} " in response["body"], (case, response["body"])
+            # by its label or name, or by its name where the form itself could not be read
+            assert says in response["body"] or " is not UTF-8 text" in response["body"], (case, response["body"])
             assert stored(harness) == before, case
             assert len(harness.marketplace.admin.calls(operation="ResolveCustomer")) == resolves, case
     # and the tenant id inside a link the seller signed is checked the same way
