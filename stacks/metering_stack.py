@@ -103,6 +103,12 @@ class MeteringStack(Stack):
             description="POST usage events here, SigV4-signed by an IAM principal allowed execute-api:Invoke",
         )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Alarm notifications")
+        CfnOutput(
+            self,
+            "ContactsTableName",
+            value=self.tables.by_spec[CONTACTS].table_name,
+            description="Buyers' contact details: GetItem pk=<customer_key of Customer Details Submitted>, sk=CONTACT",
+        )
 
     def function_environment(self) -> dict[str, str]:
         """What every function reads through functions.settings: the tables and the seller's stack-wide settings."""

@@ -185,7 +185,13 @@ class InMemoryCustomers:
         return dict(self.contacts.get(ref.key, {}))
 
     def forget_contact(self, ref: CustomerRef) -> list[str]:
-        return sorted(self.contacts.pop(ref.key, {}))
+        for single_use in (self.nonces, self.signups, self.tenant_links):
+            single_use.pop(ref.key, None)
+        stored = self.stored.get(ref.key)
+        tenant = [] if stored is None or stored.tenant_id is None else ["tenant_id"]
+        if stored is not None:
+            self.stored[ref.key] = dataclasses.replace(stored, tenant_id=None)
+        return sorted(self.contacts.pop(ref.key, {})) + tenant
 
 
 class InMemoryUsage:

@@ -51,6 +51,9 @@ TENANT_INDEX = "tenant"
 SIGNUP_NONCE = "signup_nonce"
 TENANT_LINK_NONCE = "tenant_link_nonce"
 TENANT_LINK_UNTIL = "tenant_link_until"
+COMPLETION_NONCE = "completion_nonce"
+# what an erasure removes from the customer's item: personal data, and every single-use value that could write it back
+_ERASED_WITH_THE_CONTACT = ("contact", TENANT_ID, COMPLETION_NONCE, SIGNUP_NONCE, TENANT_LINK_NONCE, TENANT_LINK_UNTIL)
 
 
 def _to_item(customer: Customer) -> dict[str, Any]:
@@ -467,24 +470,31 @@ class DynamoCustomerRepository:
         return {k: v["S"] for k, v in stored.get("contact", {}).get("M", {}).items()}
 
     def forget_contact(self, ref: CustomerRef) -> list[str]:
-        """Erase the customer's contact details (the contacts item, and what an earlier version kept on the
-        customer's item); the names of the fields erased, [] if there was nothing to erase. Who the customer is to
-        AWS, their lifecycle and their metered usage stay: billing and audit need them."""
+        """Erase the customer's personal data: the contacts item (and what an earlier version kept on the customer's
+        own item) and the seller's tenant id (it may be an e-mail address). The names of the fields erased, [] if there
+        was nothing to erase. Who the customer is to AWS, their lifecycle and their metered usage stay: billing and
+        audit need them.
+
+        The customer's single-use values go first, in the same write: a form, a sign-up exchange or a tenant link
+        still in flight then finds its value spent, and its conditional write stores nothing after the erasure."""
         key = {"pk": {"S": ref.key}}
         try:
-            erased = self._client.delete_item(
-                TableName=self._contacts(), Key={**key, "sk": {"S": _CONTACT_SK}}, ReturnValues="ALL_OLD"
-            ).get("Attributes", {})
-            legacy = self._client.update_item(
+            spent = self._client.update_item(
                 TableName=self._table,
                 Key={**key, "sk": {"S": _SK}},
-                UpdateExpression="REMOVE contact",
-                ConditionExpression="attribute_exists(contact)",
+                UpdateExpression=f"REMOVE {', '.join(_ERASED_WITH_THE_CONTACT)}",
+                ConditionExpression="attribute_exists(pk)",
                 ReturnValues="UPDATED_OLD",
             ).get("Attributes", {})
         except ClientError as error:
             if not condition_failed(error):
                 raise storage_error(error) from error
-            legacy = {}
-        fields = {*erased.get("contact", {}).get("M", {}), *legacy.get("contact", {}).get("M", {})}
-        return sorted(fields)
+            spent = {}  # no such customer: their contacts item, if any, still goes
+        try:
+            erased = self._client.delete_item(
+                TableName=self._contacts(), Key={**key, "sk": {"S": _CONTACT_SK}}, ReturnValues="ALL_OLD"
+            ).get("Attributes", {})
+        except ClientError as error:
+            raise storage_error(error) from error
+        fields = {*erased.get("contact", {}).get("M", {}), *spent.get("contact", {}).get("M", {})}
+        return sorted(fields) + ([TENANT_ID] if TENANT_ID in spent else [])

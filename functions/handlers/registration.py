@@ -99,8 +99,9 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
     CompletionExpired: (400, "Form expired", "The form was open too long. " + _START_AGAIN),
     CompletionUsed: (
         409,
-        "Details already saved",
-        "This form was submitted already; nothing was changed. To correct your details, contact the seller.",
+        "Form already used",
+        "This form was submitted already, or is no longer valid; nothing was changed. To correct your details, "
+        "contact the seller.",
     ),
     UnknownCustomer: (404, "Subscription not found", "We have no registration for this form. " + _START_AGAIN),
     MarketplaceRejected: (502, "Registration failed", "We could not confirm your subscription. Contact the seller."),

@@ -108,7 +108,8 @@ class CompletionExpired(ValueError):
 
 
 class CompletionUsed(ValueError):
-    """The form was submitted already with this completion value: a replay changes nothing."""
+    """The form was submitted already with this completion value (a replay changes nothing), a later registration
+    replaced it, or the buyer's personal data were erased since it was issued."""
 
 
 class UnknownCustomer(LookupError):
@@ -348,7 +349,10 @@ class Registrations:
         if customer is None:
             raise CompletionUsed("this form was submitted already")
         contact = form.contact()
-        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), "contact": contact})
+        # a reference, never the details: the seller reads them where they are kept (the Contacts table, by this key),
+        # so an erasure there leaves no copy in the seller's event consumers, archives or logs
+        reference = {"customer_key": ref.key, "contact_fields": sorted(contact)}
+        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), **reference})
         return Completed(product_name=product_name, customer=customer, contact=contact)
 
     def link_tenant(self, value: str | None) -> CustomerRef:

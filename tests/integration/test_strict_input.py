@@ -171,7 +171,7 @@ def test_every_registration_field_refuses_bad_input_naming_it_and_stores_nothing
         # are not text cannot be signed: the form's reading refuses them first)
         if isinstance(value, bytes):
             return {signing.SIGNUP_PARAMETER: value, signing.SIGNATURE_FIELD: "unsigned"}
-        return signing.signup_exchange(value, SECRET)
+        return {**signing.signup_exchange(value, SECRET)}
 
     token_form = {"x-amzn-marketplace-token": token}
     trial_form = {**token_form, "x-amzn-marketplace-offer-type": "free-trial"}
