@@ -57,17 +57,6 @@ class MeteringStack(Stack):
         )
 
         self.events = EventBus(self, "Events")
-        self.registration = Registration(
-            self,
-            "Registration",
-            rest_api=self.api.rest_api,
-            base=self.function_base,
-            customers_table=self.tables.by_spec[CUSTOMERS],
-            contacts_table=self.tables.by_spec[CONTACTS],
-            idempotency_table=self.tables.by_spec[IDEMPOTENCY],
-            event_bus=self.events.bus,
-        )
-
         self.lifecycle = Lifecycle(
             self,
             "Lifecycle",
@@ -78,6 +67,17 @@ class MeteringStack(Stack):
             metering_table=self.tables.by_spec[METERING],
             idempotency_table=self.tables.by_spec[IDEMPOTENCY],
             event_bus=self.events.bus,
+        )
+        self.registration = Registration(
+            self,
+            "Registration",
+            rest_api=self.api.rest_api,
+            base=self.function_base,
+            customers_table=self.tables.by_spec[CUSTOMERS],
+            contacts_table=self.tables.by_spec[CONTACTS],
+            idempotency_table=self.tables.by_spec[IDEMPOTENCY],
+            event_bus=self.events.bus,
+            lifecycle_queue=self.lifecycle.queue,
         )
         if config.waf:
             self.firewall = ApiFirewall(self, "Firewall", stage=self.api.rest_api.deployment_stage)

@@ -140,6 +140,13 @@ class InMemoryCustomers:
         self.contacts[ref.key] = dict(contact)
         return self.stored[ref.key]
 
+    def confirm_free_trial(self, ref: CustomerRef, free_trial: bool, at: datetime) -> bool:
+        stored = self.stored.get(ref.key)
+        if stored is None or (stored.free_trial_known_at is not None and stored.free_trial_known_at >= at):
+            return False
+        self.stored[ref.key] = dataclasses.replace(stored, free_trial=free_trial, free_trial_known_at=at)
+        return True
+
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
         if ref.key not in self.stored:
             raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)

@@ -334,6 +334,16 @@ class DynamoCustomerRepository:
         previous: str | None = old.get("Attributes", {}).get(TENANT_ID, {}).get("S")
         return previous != tenant_id
 
+    def confirm_free_trial(self, ref: CustomerRef, free_trial: bool, at: datetime) -> bool:
+        """What the agreement's terms said about the free trial, read at ``at``: kept unless Marketplace's word
+        stored is newer. False if unchanged."""
+        return self._conditional_set(
+            ref,
+            f"{FREE_TRIAL_CONFIRMED} = :trial, {FREE_TRIAL_KNOWN_AT} = :at",
+            f"attribute_exists(pk) AND (attribute_not_exists({FREE_TRIAL_KNOWN_AT}) OR {FREE_TRIAL_KNOWN_AT} < :at)",
+            {":trial": {"BOOL": free_trial}, ":at": {"S": time_text(at)}},
+        )
+
     def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool:
         """Record when the leaving buyer's usage stops being taken. Only ever moved earlier for the same ending; a
         cutoff older than the ending's start belonged to an earlier one and is replaced. False if unchanged."""

@@ -29,6 +29,7 @@ from functions.customers.model import (
 from functions.observability import logger, metrics
 from functions.registration import signing
 from functions.registration.forms import ContactForm, parse_contact_form
+from functions.registration.free_trial import Check, FreeTrialChecks
 from functions.registration.resolution import (
     AgreementTerms,
     AgreementTermsUnavailable,
@@ -179,6 +180,8 @@ class Registrations:
     completion_ttl_seconds: int
     contact_fields: tuple[ContactField, ...] = DEFAULT_CONTACT_FIELDS
     run_once: RunOnce = run_every_time
+    # where a free-trial claim Marketplace could not confirm now is asked about again later
+    free_trial_checks: FreeTrialChecks | None = None
 
     def register(self, token: str | None, *, free_trial_claimed: bool) -> Registered:
         """The fulfillment URL's work. A resubmitted token replays the first answer without calling AWS.
@@ -287,6 +290,9 @@ class Registrations:
             nonce,
         )
         metrics.add_metric(name="CustomersRegistered", unit="Count", value=1)
+        if claimed and customer.free_trial_known_at is None and customer.agreement_id and self.free_trial_checks:
+            # the terms could not be read: asked again later, from the lifecycle function, until Marketplace says
+            self.free_trial_checks.later(Check(ref, claimed_at=now))
         self._publish(CUSTOMER_REGISTERED, customer.event_detail())
         self._announce_activation(customer)
         # what a replay needs: never the token (Powertools stores this in the idempotency table)

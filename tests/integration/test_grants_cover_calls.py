@@ -487,10 +487,10 @@ class RecordedWorld(LifecycleWorld):
         with self.recorder.invoking("lifecycle"):
             return super().invoke(event)
 
-    def register(self, token: str) -> None:
+    def register(self, token: str, **form: str) -> None:
         assert self.recorder is not None
         with self.recorder.invoking("registration"):
-            super().register(token)
+            super().register(token, **form)
 
     def send(self, example: str, subscription: dict[str, Any], **names: str) -> None:
         """AWS's published example about this subscription, now, and any timer it set off."""
@@ -539,6 +539,13 @@ def test_the_lifecycle_functions_calls_are_granted(
     world.send("created_proposer_new.json", contract, buyer_account="444455556666")
     world.send("license_updated.json", contract, buyer_account="444455556666")
     assert world.state(contract) is SubscriptionState.ACTIVE
+    # a free-trial claim whose terms could not be read at registration: asked again later by the lifecycle function
+    trial = admin.subscribe("grantslife1", "777788889999", free_trial=True)
+    world.seen = admin.notifications()[-1]["seq"]
+    admin.queue_errors({"operation": "GetAgreementTerms", "code": "ThrottlingException", "count": 2})
+    world.register(trial["registration_token"], **{"x-amzn-marketplace-offer-type": "free-trial"})
+    world.pass_time(2 * MINUTE, step=MINUTE)
+    assert world.customer(CustomerRef("grantslife1", license_arn=trial["license_arn"])).free_trial
     # a buyer who subscribes, uses, and leaves: their final usage is sent by the lifecycle function
     leaving = admin.subscribe("grantslife1", BUYER)
     world.seen = admin.notifications()[-1]["seq"]
@@ -569,10 +576,16 @@ def test_the_lifecycle_functions_calls_are_granted(
             ("dynamodb:UpdateItem", "Metering"),
             ("aws-marketplace:BatchMeterUsage", ANY),
             ("events:PutEvents", "EVENT_BUS_NAME"),
+            ("aws-marketplace:GetAgreementTerms", ANY),
         },
     )
-    # the registrations in this world are the registration function's, and are granted too
-    assert_covered(roles, Flow(world.settings, recorder), "registration", {("aws-marketplace:ResolveCustomer", ANY)})
+    # the registrations in this world are the registration function's, and are granted too (the claim's timer too)
+    assert_covered(
+        roles,
+        Flow(world.settings, recorder),
+        "registration",
+        {("aws-marketplace:ResolveCustomer", ANY), ("sqs:SendMessage", "LIFECYCLE_QUEUE_URL")},
+    )
 
 
 # --- what cannot be recorded locally, and the checker itself -------------------------------------------------------
