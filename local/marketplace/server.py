@@ -26,6 +26,7 @@ from . import pages
 from .admin_routes import route_admin
 from .aws_pipeline import AGREEMENT, CLOUDTRAIL, ENTITLEMENT, METERING, serves
 from .errors import AdminError, ApiError
+from .hosts import loopback_host
 from .metering import Caller
 from .notifications import Listener
 from .service import Marketplace
@@ -113,6 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         parsed = urllib.parse.urlsplit(self.path)
         path = parsed.path
+        if not loopback_host(self.headers.get("Host"), str(self.server.server_address[0])):
+            # a page that rebound its name to this address (DNS rebinding) sends its own name: never answered
+            self._send_json(403, {"error": "requests must be addressed to a loopback host (localhost, 127.0.0.1)"})
+            return
         try:
             if method == "POST" and self.headers.get("X-Amz-Target"):
                 self._aws_json(body)
