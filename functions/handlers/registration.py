@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions import snapstart
 from functions.observability import for_stage, logger, metrics, tracer
 from functions.registration import pages, signing
+from functions.registration.claims import UnknownCustomer
 from functions.registration.resolution import (
     AnswerLost,
     ExpiredToken,
@@ -30,22 +31,23 @@ from functions.registration.resolution import (
     MarketplaceRejected,
     MarketplaceUnavailable,
 )
-from functions.registration.service import (
-    CompletionExpired,
-    CompletionInvalid,
-    CompletionUsed,
+from functions.registration.seller_signup import (
     ExchangeNotSigned,
-    FormInvalid,
-    MalformedToken,
-    MissingToken,
-    RegistrationInProgress,
     SignupExpired,
     SignupInvalid,
     SignupUsed,
     TenantLinkInvalid,
     TenantLinkUsed,
     TenantTaken,
-    UnknownCustomer,
+)
+from functions.registration.service import (
+    CompletionExpired,
+    CompletionInvalid,
+    CompletionUsed,
+    FormInvalid,
+    MalformedToken,
+    MissingToken,
+    RegistrationInProgress,
 )
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
@@ -267,7 +269,7 @@ def exchange_signup() -> Response[str]:
     """The seller's back end, server to server: the sign-up value its page was sent, exchanged once for the buyer's
     claims (see signing.signup_exchange)."""
     fields = _form_fields()
-    claims = registration_wiring.build(get_settings()).registrations.exchange_signup(
+    claims = registration_wiring.build(get_settings()).signups.exchange(
         _single(fields, signing.SIGNUP_PARAMETER), _single(fields, signing.SIGNATURE_FIELD)
     )
     return _json(200, {"customer": claims})
@@ -277,7 +279,7 @@ def exchange_signup() -> Response[str]:
 def link_tenant() -> Response[str]:
     """The seller's sign-up page links the buyer's new account to their subscription (see signing.tenant_link)."""
     fields = _form_fields()
-    registration_wiring.build(get_settings()).registrations.link_tenant(_single(fields, signing.TENANT_LINK_FIELD))
+    registration_wiring.build(get_settings()).signups.link_tenant(_single(fields, signing.TENANT_LINK_FIELD))
     html = pages.message("Account linked", "Your AWS Marketplace subscription is linked to your account.")
     return _page(200, html)
 

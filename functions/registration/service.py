@@ -13,21 +13,14 @@ import secrets
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from functions.clock import Clock
-from functions.customers.model import (
-    Customer,
-    CustomerRef,
-    SingleUseExpired,
-    SingleUseSpent,
-    SubscriptionState,
-    TenantConflict,
-    tenant_id_problem,
-)
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.observability import logger, metrics
 from functions.registration import signing
+from functions.registration.claims import UnknownCustomer, claimed_ref, ref_claims
 from functions.registration.forms import ContactForm, parse_contact_form
 from functions.registration.free_trial import Check, FreeTrialChecks
 from functions.registration.resolution import (
@@ -37,6 +30,7 @@ from functions.registration.resolution import (
     MarketplaceRejected,
     ResolvedCustomer,
 )
+from functions.registration.seller_signup import signup_value
 from functions.seller_events import (
     CUSTOMER_ACTIVATED,
     CUSTOMER_DETAILS_SUBMITTED,
@@ -67,16 +61,6 @@ class RegistrationStore(Protocol):
 
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
         """The sign-up value ``nonce`` names is the one it may exchange; ConditionFailed if no customer."""
-        ...
-
-    def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
-        """Spend that value once, allowing one tenant link until ``link_until``; SingleUseSpent if spent or
-        replaced; ConditionFailed if no customer."""
-        ...
-
-    def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:
-        """True if the link changed; SingleUseSpent, SingleUseExpired, TenantConflict; ConditionFailed if no
-        customer."""
         ...
 
 
@@ -111,39 +95,6 @@ class CompletionExpired(ValueError):
 class CompletionUsed(ValueError):
     """The form was submitted already with this completion value (a replay changes nothing), a later registration
     replaced it, or the buyer's personal data were erased since it was issued."""
-
-
-class UnknownCustomer(LookupError):
-    pass
-
-
-class TenantLinkInvalid(ValueError):
-    """The tenant link was not made with the seller's secret, has expired, or names no valid tenant id."""
-
-
-class TenantLinkUsed(ValueError):
-    """The tenant link was used already (a link is used once), or is not the customer's it names."""
-
-
-class SignupInvalid(ValueError):
-    """The sign-up value to exchange is missing, or was not made by us."""
-
-
-class SignupExpired(ValueError):
-    """The sign-up value's time is up: the buyer starts again from AWS Marketplace."""
-
-
-class SignupUsed(ValueError):
-    """The sign-up value was exchanged already, or a later registration replaced it: a value is exchanged once."""
-
-
-class ExchangeNotSigned(ValueError):
-    """The exchange request is not signed with the seller's secret: only the seller's back end may exchange."""
-
-
-class TenantTaken(ValueError):
-    """The customer is linked to another of the seller's tenants already; an operator may move it (cli set-tenant
-    --replace)."""
 
 
 @dataclass(frozen=True)
@@ -199,12 +150,11 @@ class Registrations:
         redirect_url = None
         ref = _ref(resolved, product)
         if product is not None and product.signup_redirect_url:
-            redirect_url = _with_parameter(
-                product.signup_redirect_url, signing.SIGNUP_PARAMETER, self._signup_value(ref, secret)
-            )
+            value = signup_value(self.customers, ref, secret, self.clock.now())
+            redirect_url = _with_parameter(product.signup_redirect_url, signing.SIGNUP_PARAMETER, value)
         completion = signing.sign(
             # single use: completing the form spends it, and a later registration replaces it
-            {**_ref_claims(ref), "nonce": stored["completion_nonce"]},
+            {**ref_claims(ref), "nonce": stored["completion_nonce"]},
             secret=secret,
             purpose=signing.COMPLETION,
             expires_at=self.clock.now().timestamp() + self.completion_ttl_seconds,
@@ -215,53 +165,6 @@ class Registrations:
             free_trial=free_trial,
             redirect_url=redirect_url,
         )
-
-    def _signup_value(self, ref: CustomerRef, secret: str) -> str:
-        """What the buyer's browser carries to the seller's sign-up page: the customer's name and a single-use nonce,
-        nothing personal, valid a few minutes. Each registration makes a new one; the one before is worthless."""
-        nonce = secrets.token_urlsafe(16)
-        self.customers.start_signup(ref, nonce)
-        return signing.sign(
-            {**_ref_claims(ref), "nonce": nonce},
-            secret=secret,
-            purpose=signing.SIGNUP,
-            expires_at=self.clock.now().timestamp() + signing.SIGNUP_TTL_SECONDS,
-        )
-
-    def exchange_signup(self, value: str | None, signature: str | None) -> dict[str, Any]:
-        """The seller's back end exchanges the sign-up value its page was sent, once, for the buyer's claims (the
-        customer as we keep it, and the single use of a tenant link)."""
-        if not value:
-            raise SignupInvalid(f"{signing.SIGNUP_PARAMETER} is missing")
-        secret = self.signing_secret()
-        if not signature or not signing.signup_exchange_signed(value, signature, secret):
-            raise ExchangeNotSigned(f"{signing.SIGNATURE_FIELD} is not the seller's signature of this value")
-        now = self.clock.now()
-        try:
-            claims = signing.verify(value, secret=secret, purpose=signing.SIGNUP, now=now.timestamp())
-            ref = _claimed_ref(claims)
-            nonce = str(claims["nonce"])
-        except signing.SignatureExpired:
-            raise SignupExpired(f"{signing.SIGNUP_PARAMETER} has expired") from None
-        except (signing.SignatureInvalid, KeyError, TypeError, ValueError):
-            raise SignupInvalid(f"{signing.SIGNUP_PARAMETER} is not a sign-up value of ours") from None
-        link_nonce = secrets.token_urlsafe(16)
-        link_until = now + timedelta(seconds=signing.TENANT_LINK_TTL_SECONDS)
-        try:
-            customer = self.customers.exchange_signup(ref, nonce, link_nonce, link_until)
-        except ConditionFailed:
-            raise UnknownCustomer(f"no registered customer {ref.key}") from None
-        except SingleUseSpent:
-            raise SignupUsed(f"{signing.SIGNUP_PARAMETER} was exchanged already (or a later one replaced it)") from None
-        logger.info("sign-up value exchanged", customer=ref.key)
-        return {
-            **_ref_claims(ref),
-            "customer_aws_account_id": customer.customer_aws_account_id,
-            "agreement_id": customer.agreement_id,
-            # confirmed by Marketplace: what the seller may act on (the browser's claim never is)
-            "free_trial": customer.free_trial,
-            signing.TENANT_LINK_NONCE: link_nonce,
-        }
 
     def _resolve_and_store(self, request: dict[str, Any]) -> dict[str, Any]:
         resolved = self.resolver.resolve(request["token"])
@@ -337,7 +240,7 @@ class Registrations:
                 purpose=signing.COMPLETION,
                 now=self.clock.now().timestamp(),
             )
-            ref = _claimed_ref(claims)
+            ref = claimed_ref(claims)
             nonce = str(claims["nonce"])
         except signing.SignatureExpired as error:
             raise CompletionExpired(str(error)) from None
@@ -360,38 +263,6 @@ class Registrations:
         reference = {"customer_key": ref.key, "contact_fields": sorted(contact)}
         self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), **reference})
         return Completed(product_name=product_name, customer=customer, contact=contact)
-
-    def link_tenant(self, value: str | None) -> CustomerRef:
-        """Link the customer a seller's tenant link names to the seller's tenant, with the single use its sign-up
-        exchange allowed."""
-        now = self.clock.now()
-        try:
-            claims = signing.verify(
-                value or "", secret=self.signing_secret(), purpose=signing.TENANT_LINK, now=now.timestamp()
-            )
-            ref = _claimed_ref(claims)
-            tenant_id = claims["tenant_id"]
-            nonce = str(claims["nonce"])
-        except signing.SignatureExpired:
-            raise TenantLinkInvalid(f"{signing.TENANT_LINK_FIELD} has expired") from None
-        except KeyError as missing:
-            raise TenantLinkInvalid(f"{signing.TENANT_LINK_FIELD} is not valid: it names no {missing}") from None
-        except (signing.SignatureInvalid, TypeError, ValueError) as error:
-            raise TenantLinkInvalid(f"{signing.TENANT_LINK_FIELD} is not valid: {error}") from None
-        if (problem := tenant_id_problem(tenant_id)) is not None:
-            raise TenantLinkInvalid(problem)
-        try:
-            self.customers.link_tenant(ref, tenant_id, nonce, now)
-        except ConditionFailed:
-            raise UnknownCustomer(f"no registered customer {ref.key}") from None
-        except SingleUseSpent:
-            raise TenantLinkUsed(f"{signing.TENANT_LINK_FIELD} was used already, or is not this customer's") from None
-        except SingleUseExpired:
-            raise TenantLinkInvalid(f"{signing.TENANT_LINK_FIELD} came too long after its sign-up exchange") from None
-        except TenantConflict:
-            raise TenantTaken("the customer is linked to another tenant") from None
-        logger.info("customer linked to a tenant", customer=ref.key)
-        return ref
 
     def _product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
@@ -427,24 +298,6 @@ def _ref(resolved: ResolvedCustomer, product: Product | None) -> CustomerRef:
     if resolved.license_arn:
         return CustomerRef(resolved.product_code, license_arn=resolved.license_arn)
     raise MarketplaceRejected("ResolveCustomer named neither a licence nor a customer identifier")
-
-
-def _ref_claims(ref: CustomerRef) -> dict[str, str | None]:
-    """The customer exactly as we keep it: by one of licence or identifier, whatever ResolveCustomer returned."""
-    return {
-        "product_code": ref.product_code,
-        "license_arn": ref.license_arn,
-        "customer_identifier": ref.customer_identifier,
-    }
-
-
-def _claimed_ref(claims: dict[str, Any]) -> CustomerRef:
-    """The customer signed claims name (ValueError or KeyError if they name none, or two)."""
-    return CustomerRef(
-        product_code=str(claims["product_code"]),
-        license_arn=claims.get("license_arn"),
-        customer_identifier=claims.get("customer_identifier"),
-    )
 
 
 def _with_parameter(url: str, name: str, value: str) -> str:

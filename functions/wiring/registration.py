@@ -25,6 +25,7 @@ from functions.eventbridge import EventBridgePublisher
 from functions.marketplace.agreements import MarketplaceAgreementTerms
 from functions.marketplace.customers import MarketplaceResolver
 from functions.registration.free_trial import FreeTrialChecks
+from functions.registration.seller_signup import SellerSignups
 from functions.registration.service import RegistrationInProgress, Registrations
 from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings
@@ -46,6 +47,7 @@ SECRET_CACHE_SECONDS = 300
 @dataclass(frozen=True)
 class RegistrationWiring:
     registrations: Registrations
+    signups: SellerSignups  # the seller's back end: the sign-up exchange and the tenant link
     # the handler registers each invocation's context, so an interrupted run frees the token at its deadline
     idempotency: IdempotencyConfig
 
@@ -66,20 +68,23 @@ def build(settings: Settings) -> RegistrationWiring:
         else RecordingPublisher()  # no bus locally: events go to the log
     )
     clock = app_clock(settings.clock_file)
+    customers = DynamoCustomerRepository(dynamodb, settings.customers_table, settings.contacts_table)
+    secret = _secret_reader(settings)
     registrations = Registrations(
         resolver=MarketplaceResolver(metering_client(settings)),
         agreement_terms=MarketplaceAgreementTerms(agreement_client(settings)),
-        customers=DynamoCustomerRepository(dynamodb, settings.customers_table, settings.contacts_table),
+        customers=customers,
         publisher=publisher,
         clock=clock,
-        signing_secret=_secret_reader(settings),
+        signing_secret=secret,
         products=settings.products,
         completion_ttl_seconds=settings.completion_ttl_seconds,
         contact_fields=settings.contact_fields,
         run_once=_powertools_once(store, idempotency),
         free_trial_checks=free_trial_checks(settings, dynamodb, publisher, clock),
     )
-    return RegistrationWiring(registrations=registrations, idempotency=idempotency)
+    signups = SellerSignups(customers=customers, clock=clock, signing_secret=secret)
+    return RegistrationWiring(registrations=registrations, signups=signups, idempotency=idempotency)
 
 
 def free_trial_checks(settings: Settings, dynamodb: Any, publisher: EventPublisher, clock: Clock) -> FreeTrialChecks:

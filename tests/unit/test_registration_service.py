@@ -21,6 +21,7 @@ from functions.registration.resolution import (
     MarketplaceUnavailable,
     ResolvedCustomer,
 )
+from functions.registration.seller_signup import SellerSignups
 from functions.registration.service import (
     CompletionExpired,
     CompletionInvalid,
@@ -152,7 +153,9 @@ REDIRECTING = dataclasses.replace(PRODUCT, signup_redirect_url="https://seller.e
 def signed_free_trial(service: Registrations, registered: Any) -> bool:
     """The free trial the seller's back end learns when it exchanges the value its sign-up page was sent."""
     value = registered.redirect_url.split(f"{signing.SIGNUP_PARAMETER}=", 1)[1]
-    claims = service.exchange_signup(value, signing.signup_exchange(value, "secret")[signing.SIGNATURE_FIELD])
+    assert isinstance(service.customers, InMemoryCustomers)
+    signups = SellerSignups(service.customers, service.clock, service.signing_secret)
+    claims = signups.exchange(value, signing.signup_exchange(value, "secret")[signing.SIGNATURE_FIELD])
     return bool(claims["free_trial"])
 
 
