@@ -143,6 +143,60 @@ def _form_schemas() -> dict[str, Any]:
             "required": [token],
         },
         "Form": {"type": "object", "additionalProperties": {"type": "string"}},
+        "SignupExchangeForm": {
+            "type": "object",
+            "description": "posted by the seller's back end (server to server): signing.signup_exchange(value, secret)",
+            "properties": {
+                signing.SIGNUP_PARAMETER: {
+                    "type": "string",
+                    "description": (
+                        f"the value the seller's sign-up page was sent in its URL: valid {signing.SIGNUP_TTL_SECONDS} "
+                        "s, exchanged once"
+                    ),
+                },
+                signing.SIGNATURE_FIELD: {
+                    "type": "string",
+                    "description": "HMAC-SHA256 of the value with the registration secret: only the seller can sign",
+                },
+            },
+            "required": [signing.SIGNUP_PARAMETER, signing.SIGNATURE_FIELD],
+        },
+        "SignupClaims": {
+            "type": "object",
+            "properties": {
+                "customer": {
+                    "type": "object",
+                    "description": (
+                        "the buyer as we keep them: exactly one of license_arn and customer_identifier; free_trial "
+                        "as AWS Marketplace confirmed it; the nonce of the one tenant link this exchange allows"
+                    ),
+                    "properties": {
+                        "product_code": {"type": "string"},
+                        "customer_aws_account_id": {"type": "string"},
+                        "license_arn": {"type": ["string", "null"]},
+                        "customer_identifier": {"type": ["string", "null"]},
+                        "agreement_id": {"type": ["string", "null"]},
+                        "free_trial": {"type": "boolean"},
+                        signing.TENANT_LINK_NONCE: {"type": "string"},
+                    },
+                    "required": [
+                        "product_code",
+                        "customer_aws_account_id",
+                        "license_arn",
+                        "customer_identifier",
+                        "agreement_id",
+                        "free_trial",
+                        signing.TENANT_LINK_NONCE,
+                    ],
+                }
+            },
+            "required": ["customer"],
+        },
+        "ExchangeRefused": {
+            "type": "object",
+            "properties": {"message": {"type": "string"}, "field": {"type": "string"}},
+            "required": ["message", "field"],
+        },
         "TenantLinkForm": {
             "type": "object",
             "description": "posted by the seller's sign-up page once it has created the buyer's account",
@@ -250,6 +304,31 @@ def _form_post(operation_id: str, summary: str, schema: str, answers: dict[str, 
     }
 
 
+def _signup_exchange() -> dict[str, Any]:
+    refused = {
+        str(status): _json_answer(str(kind.__doc__).strip().splitlines()[0], "ExchangeRefused")
+        for kind, (status, _) in registration_handler.EXCHANGE_ERRORS.items()
+    }
+    return {
+        "operationId": "postRegisterSignup",
+        "summary": "The seller's back end exchanges the sign-up value its page was sent for the buyer's claims, once",
+        "description": (
+            f"Server to server, signed with the registration secret. At most {registration_handler.MAX_BODY_BYTES} "
+            "bytes. Every answer is JSON; a refusal names the field."
+        ),
+        "security": [],
+        "requestBody": {"required": True, "content": {FORM: {"schema": _ref("SignupExchangeForm")}}},
+        "responses": {
+            "200": _json_answer("the buyer's claims; the value is spent", "SignupClaims"),
+            **refused,
+            "413": _json_answer("the form is too large", "ExchangeRefused"),
+            "415": _json_answer("not a form post", "ExchangeRefused"),
+            "500": _json_answer("the exchange failed on our side: sending it again will not help", "Message"),
+            "503": _json_answer("storage is busy: send the same request again", "Message"),
+        },
+    }
+
+
 def _explained(operation_id: str) -> dict[str, Any]:
     return {
         "operationId": operation_id,
@@ -276,11 +355,12 @@ def _registration_paths() -> dict[str, Any]:
             "CompletionForm",
             {"200": _page("the confirmation page"), "422": _page("the form again, each bad field named")},
         ),
+        "/register/signup": _signup_exchange(),
         "/register/tenant": _form_post(
             "postRegisterTenant",
-            "The seller's sign-up page links the buyer's account (its tenant id) to the subscription",
+            "The seller links the buyer's account (its tenant id) to the subscription",
             "TenantLinkForm",
-            {"200": _page("linked (posting the same link again changes nothing)")},
+            {"200": _page("linked (a link is used once: posting it again is 409)")},
         ),
     }
     # every route the registration handler serves (its resolver's table): one not described above is a form post

@@ -12,6 +12,8 @@ from functions.observability import logger
 EVENT_SOURCE = "marketplace-metering"
 CUSTOMER_REGISTERED = "Customer Registered"
 CUSTOMER_DETAILS_SUBMITTED = "Customer Details Submitted"
+# a free trial the buyer claimed at registration, confirmed by AWS Marketplace later (registration could not ask it)
+CUSTOMER_FREE_TRIAL_CONFIRMED = "Customer Free Trial Confirmed"
 CUSTOMER_ACTIVATED = "Customer Activated"
 CUSTOMER_ENDED = "Customer Ended"
 

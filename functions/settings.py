@@ -88,7 +88,7 @@ class Dimension:
         _choice("quantity_type", self.quantity_type, get_args(QuantityType))
         if self.price is not None and _unit_price(self.price) is None:
             raise InvalidField("price", 'must be a number of currency units per unit, 0 or more, such as "0.01"')
-        if not isinstance(self.currency, str) or not _CURRENCY.match(self.currency):
+        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
             raise InvalidField("currency", 'must be a three-letter ISO 4217 code, such as "USD"')
 
     @property
@@ -125,7 +125,7 @@ class Product:
 
     def __post_init__(self) -> None:
         _text("code", self.code, min_length=1, max_length=255)
-        if not _PRODUCT_CODE.match(self.code):
+        if not _PRODUCT_CODE.fullmatch(self.code):
             raise InvalidField("code", f"must match {_PRODUCT_CODE.pattern}")
         _text("id", self.id, max_length=255)
         _text("name", self.name, min_length=1, max_length=200)
@@ -160,7 +160,7 @@ class ContactField:
 
     def __post_init__(self) -> None:
         _text("name", self.name, min_length=1, max_length=32)
-        if not _FIELD_NAME.match(self.name) or self.name in _RESERVED_FIELD_NAMES:
+        if not _FIELD_NAME.fullmatch(self.name) or self.name in _RESERVED_FIELD_NAMES:
             raise InvalidField(
                 "name",
                 "must be lower-case letters, digits and _, starting with a letter, and not "
@@ -266,7 +266,7 @@ class Settings:
                 f"must be a number above 0 and at most {MAX_METERING_CALLS_PER_SECOND} (the quota AWS granted you; "
                 "10 unless raised)",
             )
-        if self.stage is not None and not _STAGE.match(str(self.stage)):
+        if self.stage is not None and not _STAGE.fullmatch(str(self.stage)):
             raise InvalidField("stage", "must be 1 to 16 lower-case letters and digits, starting with a letter")
         _choice("metering_mode", self.metering_mode, METERING_MODES)
         _whole("audit_retention_days", self.audit_retention_days, 1, 3650)
@@ -280,7 +280,7 @@ class Settings:
         if len(codes) != len(set(codes)):
             raise InvalidField("products", "product codes must be unique")
         regions = self.other_metering_regions
-        if not isinstance(regions, tuple) or not all(isinstance(r, str) and REGION_NAME.match(r) for r in regions):
+        if not isinstance(regions, tuple) or not all(isinstance(r, str) and REGION_NAME.fullmatch(r) for r in regions):
             raise InvalidField("other_metering_regions", "must be Region names such as eu-west-1, comma-separated")
         contact_fields = self.contact_fields
         if not isinstance(contact_fields, tuple) or not all(isinstance(f, ContactField) for f in contact_fields):

@@ -259,6 +259,8 @@ def registration_routes() -> list[Route]:
         Route("GET", "/register", registration.handler),
         Route("POST", "/register/complete", registration.handler),
         Route("GET", "/register/complete", registration.handler),
+        Route("POST", "/register/signup", registration.handler),
+        Route("GET", "/register/signup", registration.handler),
         Route("POST", "/register/tenant", registration.handler),
         Route("GET", "/register/tenant", registration.handler),
     ]

@@ -37,7 +37,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the handlers log for themselves."""
 
     def do_POST(self) -> None:
-        found = _INVOKE.match(self.path.split("?")[0])
+        found = _INVOKE.fullmatch(self.path.split("?")[0])
         name = _function_name(urllib.parse.unquote(found["name"])) if found else ""
         service: LocalLambda = owner_of(self)
         function = service.functions.get(name)

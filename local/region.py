@@ -55,7 +55,7 @@ class RegionError(ValueError):
 def regional_settings(main_environment: Mapping[str, str], region: str, lambda_url: str) -> Settings:
     """cdk.json's settings (validated as the stack validates them) for a metering stack in ``region``: its own usage
     and metering tables, the main stack's customers table, the shared DynamoDB Local, emulator and clock."""
-    if not REGION_NAME.match(region):
+    if not REGION_NAME.fullmatch(region):
         raise RegionError(f"--region: {region!r} is not a Region name such as eu-west-1")
     main = settings_from_env(main_environment)
     if region == main.region:

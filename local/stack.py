@@ -44,8 +44,9 @@ from local.apigateway import LocalApiGateway, Route, registration_routes
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
 from local.event_source import SqsEventSource
 from local.lambda_service import LocalLambda
-from local.marketplace.clock import clock_move
+from local.marketplace.clock import MAX_OFFSET, clock_move
 from local.marketplace.demo import seed_demo
+from local.marketplace.hosts import loopback_host
 from local.marketplace.server import EmulatorServer
 from local.routing import MotoServer, Routing, SynthFailed, moto_as_aws, routing_plan, synthesized_templates
 from local.routing import client as routing_client
@@ -121,8 +122,13 @@ class LocalStack:
         return self.lambdas.run("flush", scheduled_event())
 
     def advance_clock(self, seconds: float) -> datetime:
-        """Move the app's and the emulator's clocks together (the emulator first: it refuses a move too far, and
-        then neither moved). ValueError names what was refused."""
+        """Move the app's and the emulator's clocks together: the app's offset is checked against the emulator's
+        bound first, then the emulator moves (it refuses a move too far for its own clock), then the app; a refusal
+        moves neither. ValueError names what was refused."""
+        offset = float(self.clock_file.read_text() or 0) + seconds
+        if abs(offset) > MAX_OFFSET.total_seconds():
+            # the emulator's clock may have been moved apart (its admin API): the app's is bounded the same way
+            raise ValueError(f"the app's clock may be at most {MAX_OFFSET.days} days off (it would be {offset:.0f} s)")
         request = urllib.request.Request(
             f"{self.marketplace.url}/admin/clock",
             data=json.dumps({"advance_seconds": seconds}).encode(),
@@ -134,7 +140,6 @@ class LocalStack:
                 pass
         except urllib.error.HTTPError as error:
             raise ValueError(json.loads(error.read() or b"{}").get("error", "refused")) from None
-        offset = float(self.clock_file.read_text() or 0) + seconds
         self.clock_file.write_text(str(offset))
         return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=offset)
 
@@ -164,9 +169,11 @@ def _json_response(status: int, body: Any) -> dict[str, Any]:
 
 def _refused(event: dict[str, Any]) -> dict[str, Any] | None:
     """Why a local control request is refused, if it is: a web page open in the developer's browser must not drive
-    the stack. Cross-site requests carry their page's ``Origin``, and cannot send JSON without a CORS preflight,
-    which the local gateway never grants."""
+    the stack. A page that rebinds its own name to loopback sends that name as ``Host``; cross-site requests carry
+    their page's ``Origin``, and cannot send JSON without a CORS preflight, which the local gateway never grants."""
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    if not loopback_host(headers.get("host")):
+        return _json_response(403, {"message": "requests must be addressed to a loopback host (localhost, 127.0.0.1)"})
     origin = headers.get("origin")
     if origin is not None and urllib.parse.urlsplit(origin).netloc != headers.get("host", ""):
         return _json_response(403, {"message": "cross-origin request refused"})
@@ -191,6 +198,9 @@ def control_routes(stack: LocalStack) -> list[Route]:
         return _json_response(200, {"now": moved.isoformat()})
 
     def openapi(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        if not loopback_host(headers.get("host")):
+            return _json_response(403, {"message": "requests must be addressed to a loopback host"})
         return _json_response(200, local_openapi(stack.api_url))
 
     def drain(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,7 +24,8 @@ from functions.flush.audit import TrailUnavailable
 from functions.flush.records import MeteringEntry
 from functions.settings import SettingsError
 from functions.storage.errors import StorageError
-from operations import estimates
+from operations import arguments, estimates
+from operations.arguments import CommandError, OneLineParser, moment, one_line, within_records
 from operations.erasure import forget_customer
 from operations.flushing import FlushProgress
 from operations.queries import Selection, UnknownName, customers, parked, select, usage
@@ -39,12 +38,7 @@ from operations.target import Target, TargetError, deployed_target, local_settin
 from operations.tenants import TenantRefused, set_tenant
 
 RUN_FILE = Path(__file__).resolve().parent.parent / ".run" / "local.json"
-_RELATIVE = re.compile(r"^(\d+)([mhd])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-class CommandError(ValueError):
-    """The command line is wrong; the message names the option."""
+__all__ = ["CommandError", "main", "moment", "parser"]
 
 
 # --- output -------------------------------------------------------------------------------------------------------
@@ -132,20 +126,8 @@ class ProgressBar:
 # --- the command line ---------------------------------------------------------------------------------------------
 
 
-def moment(text: str, now: datetime, option: str) -> datetime:
-    """``2026-11-26T09:00`` (UTC unless it says otherwise), ``2026-11-26``, or ``90m`` / ``6h`` / ``2d`` ago."""
-    relative = _RELATIVE.match(text)
-    if relative:
-        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"{option}: {text!r} is neither an ISO time (2026-11-26T09:00Z) nor 90m, 6h, 2d") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     common.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
     where = common.add_argument_group("target (default: the local stack)")
     where.add_argument("--local", action="store_true", help="the local stack (make run)")
@@ -154,8 +136,8 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--profile", help="AWS profile for --stack")
     where.add_argument("--region", help="AWS region for --stack")
 
-    def filters(default_since: str) -> argparse.ArgumentParser:
-        chosen = argparse.ArgumentParser(add_help=False)
+    def filters(default_since: str) -> OneLineParser:
+        chosen = OneLineParser(add_help=False)
         group = chosen.add_argument_group("filters")
         group.add_argument("--product", help="product code")
         group.add_argument("--customer", help="licence ARN, AWS account id or legacy customer identifier")
@@ -166,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
         group.add_argument("--until", default="0m", help="ISO time or 90m/6h/2d ago (default now)")
         return chosen
 
-    cli = argparse.ArgumentParser(prog="python -m operations.cli", description=__doc__.split("\n\n")[0])
+    cli = OneLineParser(prog="python -m operations.cli", description=__doc__.split("\n\n")[0])
     commands = cli.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listed = commands.add_parser("customers", parents=[common], help="customers: state, licence, product, registration")
     listed.add_argument("--product", help="product code")
@@ -209,10 +191,11 @@ def choose_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targe
     if args.stack:
         if args.local:
             raise CommandError("--local and --stack: choose one")
-        return deployed_target(args.stack, profile=args.profile, region=args.region)
+        region = arguments.region_name(args.region) if args.region is not None else None
+        return deployed_target(arguments.stack_name(args.stack), profile=args.profile, region=region)
     if args.profile or args.region:
         raise CommandError("--profile and --region go with --stack NAME")
-    found = local_settings(args.run_file, environ)
+    found = local_settings(arguments.file_name(args.run_file, "--run-file"), environ)
     if found is None:
         raise TargetError(
             f"no local stack: start one with `make run` (it writes {args.run_file}), set DYNAMODB_ENDPOINT, "
@@ -224,9 +207,12 @@ def choose_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targe
 
 def _selection(args: argparse.Namespace, target: Target) -> Selection:
     now = target.deps.clock.now()
-    since, until = moment(args.since, now, "--since"), moment(args.until, now, "--until")
+    kept = target.deps.settings.audit_retention_days
+    first, last = ("--from", "--to") if args.command == "reconcile" else ("--since", "--until")
+    since = within_records(moment(args.since, now, first), now, kept, first)
+    until = within_records(moment(args.until, now, last), now, kept, last)
     if since > until:
-        raise CommandError(f"--since ({since.isoformat()}) is after --until ({until.isoformat()})")
+        raise CommandError(f"{first} ({since.isoformat()}) is after {last} ({until.isoformat()})")
     return select(
         target.deps,
         since=since,
@@ -249,8 +235,9 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
             out.write((table(rows, columns) if rows else empty) + "\n")
 
     if args.command == "customers":
+        tenant = arguments.tenant_id(args.tenant, "--tenant") if args.tenant is not None else None
         emit(
-            [customer_row(c) for c in customers(target.deps, args.product, args.tenant)],
+            [customer_row(c) for c in customers(target.deps, args.product, tenant)],
             [
                 ("PRODUCT", "product"),
                 ("ACCOUNT", "account"),
@@ -328,7 +315,7 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
     elif args.command == "reconcile":
         return run_reconcile(target, _selection(args, target), args.customer, args.json, out, table)
     elif args.command == "report":
-        return run_report(target, args.month, args.html, out)
+        return run_report(target, args.month, arguments.new_file(args.html, "--html"), out)
     elif args.command == "flush":
         bar = ProgressBar(err)
         show = err.isatty() if args.progress is None else args.progress
@@ -356,16 +343,15 @@ def main(
     err = err or sys.stderr
     try:
         args = parser().parse_args(argv)
-    except SystemExit as exit_:  # argparse has printed the problem (an unknown command names it)
-        return int(exit_.code or 0)
-    try:
         chosen = target(args) if target else choose_target(args, os.environ if environ is None else environ)
         status = run(args, chosen, out, err)
+    except SystemExit as exit_:  # --help was printed
+        return int(exit_.code or 0)
     except (UnknownName, CommandError, TargetError, SettingsError, TenantRefused, ReportError) as error:
-        err.write(f"error: {error}\n")
+        err.write(f"error: {one_line(str(error))}\n")
         return 2
     except (StorageError, ClientError, BotoCoreError, TrailUnavailable) as error:
-        err.write(f"error: {error}\n")
+        err.write(f"error: {one_line(str(error))}\n")
         return 1
     return status or 0
 

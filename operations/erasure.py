@@ -1,5 +1,6 @@
-"""A buyer's right to erasure: their personal data (the onboarding form's answers) erased on request, while what
-billing and audit need stays (who they are to AWS, their subscription's lifecycle, their usage and metered records).
+"""A buyer's right to erasure: their personal data (the onboarding form's answers, and the seller's tenant id, which may
+be an e-mail address) erased on request, while what billing and audit need stays (who they are to AWS, their
+subscription's lifecycle, their usage and metered records).
 
 Idempotent (a second request finds nothing to erase), and a dry run says what would be erased: the names of the
 fields, never their values.
@@ -38,7 +39,7 @@ def forget_customer(
     erasures = []
     for found in named_customers(deps, keeper.list_all(), customer, product):
         if dry_run:
-            fields = tuple(sorted(keeper.contact(found.ref)))
+            fields = tuple(sorted(keeper.contact(found.ref)) + (["tenant_id"] if found.tenant_id else []))
             erasures.append(Erasure(found, "would_erase" if fields else "nothing_to_erase", fields))
         else:
             fields = tuple(keeper.forget_contact(found.ref))

@@ -14,6 +14,7 @@ from functions.flush.records import MeteringEntry
 from functions.flush.service import UsageReader, closed
 from functions.settings import Settings
 from functions.usage.model import HOUR, hour_of
+from operations.arguments import shown
 from operations.metering_view import PARKED_STATUSES
 
 
@@ -21,7 +22,7 @@ class UnknownName(ValueError):
     """The operator named something that does not exist; the message says what and lists what does."""
 
     def __init__(self, kind: str, name: str, known: list[str] | None = None) -> None:
-        message = f"unknown {kind}: {name!r}"
+        message = f"unknown {kind}: {shown(name)}"
         if known is not None:
             listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
             message += f" (known: {listed})" if known else f" (no {kind} known)"

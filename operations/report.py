@@ -11,6 +11,7 @@ from decimal import Decimal
 from functions.flush.audit import TrailReader
 from functions.settings import Settings
 from functions.usage.model import HOUR
+from operations.arguments import shown
 from operations.estimates import price_of
 from operations.queries import OperationsDeps, Selection
 from operations.reconcile import ReconciledRow, reconcile
@@ -22,9 +23,9 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     """``YYYY-MM`` as its first hour and the first hour of the next month; ValueError naming the format."""
     try:
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"--month: {month!r} is not a month such as 2026-11") from None
-    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    except (ValueError, OverflowError):  # 9999-12 has no following month a datetime can hold
+        raise ValueError(f"--month: {shown(month)} is not a month such as 2026-11") from None
     return start, following
 
 
@@ -98,6 +99,9 @@ def build(deps: OperationsDeps, trail: TrailReader, month: str) -> MonthReport:
     last = min(following - HOUR, now.replace(minute=0, second=0, microsecond=0))
     if last < start:
         raise ValueError(f"--month: {month} has not started yet")
+    kept = deps.settings.audit_retention_days
+    if last < now - timedelta(days=kept):
+        raise ValueError(f"--month: {month} ended more than the {kept} days ago that usage and records are kept")
     reconciled = reconcile(deps, trail, Selection(since=start, until=last))
     rows = [r for r in reconciled.rows if r.product_code]  # results no record of ours accounts for: mismatches only
     report = _summarise(deps.settings, month, start, last, now, rows)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
+from operations.arguments import shown
 from operations.report import build
 from operations.report_html import render
 from operations.target import Target, TargetError
@@ -35,7 +36,9 @@ def run_report(target: Target, month: str, path: Path, out: TextIO) -> int:
     try:
         path.write_text(render(report), encoding="utf-8")
     except OSError as error:
-        raise ReportError(f"--html: cannot write {path}: {error.strerror}") from None
+        raise ReportError(f"--html: cannot write {shown(str(path))}: {error.strerror}") from None
+    except ValueError:  # a NUL in the path
+        raise ReportError(f"--html: {shown(str(path))} is not a file name") from None
     records = sum(d.records_billed for d in report.dimensions)
     out.write(f"wrote {path}: {records} records billed, {len(report.mismatches)} mismatches\n")
     return 0

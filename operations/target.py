@@ -25,6 +25,7 @@ from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
 from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from functions.wiring.flush import metering_gateway
+from operations.arguments import shown
 from operations.erasure import ContactKeeper
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
 from operations.metering_view import DynamoMeteringView
@@ -106,9 +107,13 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
 def local_settings(run_file: Path, environ: Mapping[str, str]) -> tuple[Settings, Mapping[str, str]] | None:
     """The running local stack's settings (and loopback credentials): from the file ``make run`` writes while it
     runs, else from the environment when it names a DynamoDB endpoint; None when neither does."""
-    if run_file.exists():
+    try:
+        described = run_file.read_text() if run_file.exists() else None
+    except (OSError, ValueError) as error:  # a directory, unreadable, a name too long or holding a NUL
+        raise TargetError(f"--run-file: cannot read {shown(str(run_file))}: {error}") from None
+    if described is not None:
         try:
-            environment: dict[str, str] = json.loads(run_file.read_text())["environment"]
+            environment: dict[str, str] = json.loads(described)["environment"]
         except (ValueError, KeyError, TypeError) as error:
             raise TargetError(f"{run_file} is not a local stack description ({error})") from error
         return settings_from_env(environment), environment
@@ -144,7 +149,7 @@ class DeployedStack:
 def _one(resources: Iterable[StackResource], prefix: str, resource_type: str) -> StackResource | None:
     # CDK's logical ids are the construct path plus an 8-character hash
     pattern = re.compile(rf"^{re.escape(prefix)}[0-9A-F]{{8}}$")
-    found = [r for r in resources if r.resource_type == resource_type and pattern.match(r.logical_id)]
+    found = [r for r in resources if r.resource_type == resource_type and pattern.fullmatch(r.logical_id)]
     return found[0] if len(found) == 1 else None
 
 

@@ -57,17 +57,6 @@ class MeteringStack(Stack):
         )
 
         self.events = EventBus(self, "Events")
-        self.registration = Registration(
-            self,
-            "Registration",
-            rest_api=self.api.rest_api,
-            base=self.function_base,
-            customers_table=self.tables.by_spec[CUSTOMERS],
-            contacts_table=self.tables.by_spec[CONTACTS],
-            idempotency_table=self.tables.by_spec[IDEMPOTENCY],
-            event_bus=self.events.bus,
-        )
-
         self.lifecycle = Lifecycle(
             self,
             "Lifecycle",
@@ -78,6 +67,17 @@ class MeteringStack(Stack):
             metering_table=self.tables.by_spec[METERING],
             idempotency_table=self.tables.by_spec[IDEMPOTENCY],
             event_bus=self.events.bus,
+        )
+        self.registration = Registration(
+            self,
+            "Registration",
+            rest_api=self.api.rest_api,
+            base=self.function_base,
+            customers_table=self.tables.by_spec[CUSTOMERS],
+            contacts_table=self.tables.by_spec[CONTACTS],
+            idempotency_table=self.tables.by_spec[IDEMPOTENCY],
+            event_bus=self.events.bus,
+            lifecycle_queue=self.lifecycle.queue,
         )
         if config.waf:
             self.firewall = ApiFirewall(self, "Firewall", stage=self.api.rest_api.deployment_stage)
@@ -103,6 +103,12 @@ class MeteringStack(Stack):
             description="POST usage events here, SigV4-signed by an IAM principal allowed execute-api:Invoke",
         )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Alarm notifications")
+        CfnOutput(
+            self,
+            "ContactsTableName",
+            value=self.tables.by_spec[CONTACTS].table_name,
+            description="Buyers' contact details: GetItem pk=<customer_key of Customer Details Submitted>, sk=CONTACT",
+        )
 
     def function_environment(self) -> dict[str, str]:
         """What every function reads through functions.settings: the tables and the seller's stack-wide settings."""

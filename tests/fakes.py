@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from functions.clock import Clock
-from functions.customers.model import Customer, CustomerRef, TenantConflict
+from functions.customers.model import Customer, CustomerRef, SingleUseExpired, SingleUseSpent, TenantConflict
 from functions.customers.repository import with_lifecycle
 from functions.customers.subjects import BuyerLifecycle, FreeTrialWord, SubjectRecord, buyer_lifecycle
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
@@ -71,6 +71,8 @@ class InMemoryCustomers:
     stored: dict[str, Customer] = field(default_factory=dict)
     nonces: dict[str, str] = field(default_factory=dict)
     contacts: dict[str, dict[str, str]] = field(default_factory=dict)  # the contacts table: personal data apart
+    signups: dict[str, str] = field(default_factory=dict)  # the sign-up value each customer may exchange
+    tenant_links: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # the tenant link it allows, until
 
     def put(self, customer: Customer) -> None:
         self.stored[customer.ref.key] = customer
@@ -145,6 +147,42 @@ class InMemoryCustomers:
         self.contacts[ref.key] = dict(contact)
         return self.stored[ref.key]
 
+    def confirm_free_trial(self, ref: CustomerRef, free_trial: bool, at: datetime) -> bool:
+        stored = self.stored.get(ref.key)
+        if stored is None or (stored.free_trial_known_at is not None and stored.free_trial_known_at >= at):
+            return False
+        self.stored[ref.key] = dataclasses.replace(stored, free_trial=free_trial, free_trial_known_at=at)
+        return True
+
+    def start_signup(self, ref: CustomerRef, nonce: str) -> None:
+        if ref.key not in self.stored:
+            raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        self.signups[ref.key] = nonce
+
+    def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
+        if ref.key not in self.stored:
+            raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        if self.signups.get(ref.key) != nonce:
+            raise SingleUseSpent("spent")
+        del self.signups[ref.key]
+        self.tenant_links[ref.key] = (link_nonce, link_until)
+        return self.stored[ref.key]
+
+    def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:
+        stored = self.stored.get(ref.key)
+        if stored is None:
+            raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        allowed, until = self.tenant_links.get(ref.key, ("", now))
+        if allowed != nonce:
+            raise SingleUseSpent("spent")
+        if until <= now:
+            raise SingleUseExpired("expired")
+        if stored.tenant_id not in (None, tenant_id):
+            raise TenantConflict(stored.tenant_id)
+        del self.tenant_links[ref.key]
+        self.stored[ref.key] = dataclasses.replace(stored, tenant_id=tenant_id)
+        return stored.tenant_id != tenant_id
+
     def of_tenant(self, tenant_id: str) -> list[Customer]:
         return [c for c in self.list_all() if c.tenant_id == tenant_id]
 
@@ -161,7 +199,13 @@ class InMemoryCustomers:
         return dict(self.contacts.get(ref.key, {}))
 
     def forget_contact(self, ref: CustomerRef) -> list[str]:
-        return sorted(self.contacts.pop(ref.key, {}))
+        for single_use in (self.nonces, self.signups, self.tenant_links):
+            single_use.pop(ref.key, None)
+        stored = self.stored.get(ref.key)
+        tenant = [] if stored is None or stored.tenant_id is None else ["tenant_id"]
+        if stored is not None:
+            self.stored[ref.key] = dataclasses.replace(stored, tenant_id=None)
+        return sorted(self.contacts.pop(ref.key, {})) + tenant
 
 
 class InMemoryUsage:

@@ -34,7 +34,7 @@ from usage_client.limits import EVENT_ID_MAX_LENGTH, EVENT_ID_PATTERN, MAX_BODY_
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_RUN_FILE = Path(".run") / "local.json"
 _EVENT_PATH = re.compile(r"^events\[(\d+)\](.*)$")
-_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\Z")
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 
 
@@ -148,7 +148,7 @@ def _complete(event: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(completed.get("quantity"), Decimal):
         completed["quantity"] = _quantity(completed["quantity"])
     event_id = completed["event_id"]
-    if not isinstance(event_id, str) or len(event_id) > EVENT_ID_MAX_LENGTH or not _EVENT_ID.match(event_id):
+    if not isinstance(event_id, str) or len(event_id) > EVENT_ID_MAX_LENGTH or not _EVENT_ID.fullmatch(event_id):
         raise ValueError(f"event_id {event_id!r}: at most {EVENT_ID_MAX_LENGTH} of A-Za-z0-9._:/+=@-")
     return completed
 
@@ -316,7 +316,7 @@ def _rejections(batch: Sequence[dict[str, Any]], answer: Mapping[str, Any]) -> l
     """Each refused field of a batch, with the event it belongs to (``events[3].quantity``: the batch's fourth)."""
     found = []
     for error in answer.get("errors") or []:
-        where = _EVENT_PATH.match(str(error.get("field", "")))
+        where = _EVENT_PATH.fullmatch(str(error.get("field", "")))
         if where and int(where.group(1)) < len(batch):
             found.append(Rejection(batch[int(where.group(1))], where.group(2).lstrip("."), error.get("message", "")))
         else:  # the batch as a whole ("events": too many): every event of it is refused with it

@@ -42,7 +42,7 @@ _TENANT_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
 def tenant_id_problem(value: object) -> str | None:
     """Why ``value`` cannot be a tenant id, or None."""
-    if not isinstance(value, str) or not _TENANT_ID.match(value):
+    if not isinstance(value, str) or not _TENANT_ID.fullmatch(value):
         return f"tenant_id must be 1 to {TENANT_ID_MAX_LENGTH} characters of letters, digits and . _ : @ / + = -"
     return None
 
@@ -53,6 +53,15 @@ class TenantConflict(Exception):
     def __init__(self, current: str) -> None:
         super().__init__("the customer is linked to another tenant")
         self.current = current
+
+
+class SingleUseSpent(Exception):
+    """A single-use value (a sign-up value, a tenant link) was used already, replaced by a later one, or never this
+    customer's."""
+
+
+class SingleUseExpired(Exception):
+    """A single-use value's time is up."""
 
 
 @dataclass(frozen=True)

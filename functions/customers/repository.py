@@ -24,7 +24,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.customers.lifecycle_store import DynamoLifecycleStore, is_lifecycle_item, record_of_item
-from functions.customers.model import Customer, CustomerRef, SubscriptionState, TenantConflict
+from functions.customers.model import (
+    Customer,
+    CustomerRef,
+    SingleUseExpired,
+    SingleUseSpent,
+    SubscriptionState,
+    TenantConflict,
+)
 from functions.customers.subjects import BuyerLifecycle, SubjectRecord, buyer_lifecycle, buyer_lifecycles
 from functions.storage.dynamodb import batch_get, condition_failed, storage_error
 from functions.storage.errors import ConditionFailed
@@ -40,6 +47,13 @@ UNCONFIRMED_FREE_TRIAL = "free_trial"
 # the seller's tenant id, and the sparse index that finds a tenant's customers by it
 TENANT_ID = "tenant_id"
 TENANT_INDEX = "tenant"
+# single-use values on the customer's item: the sign-up value that may be exchanged, then the tenant link it allows
+SIGNUP_NONCE = "signup_nonce"
+TENANT_LINK_NONCE = "tenant_link_nonce"
+TENANT_LINK_UNTIL = "tenant_link_until"
+COMPLETION_NONCE = "completion_nonce"
+# what an erasure removes from the customer's item: personal data, and every single-use value that could write it back
+_ERASED_WITH_THE_CONTACT = ("contact", TENANT_ID, COMPLETION_NONCE, SIGNUP_NONCE, TENANT_LINK_NONCE, TENANT_LINK_UNTIL)
 
 
 def _to_item(customer: Customer) -> dict[str, Any]:
@@ -252,6 +266,88 @@ class DynamoCustomerRepository:
         previous: str | None = old.get("Attributes", {}).get(TENANT_ID, {}).get("S")
         return previous != tenant_id
 
+    def start_signup(self, ref: CustomerRef, nonce: str) -> None:
+        """The sign-up value ``nonce`` names is the customer's one exchangeable value (a later one replaces it).
+        ConditionFailed if no such customer."""
+        if not self._conditional_set(ref, f"{SIGNUP_NONCE} = :nonce", "attribute_exists(pk)", {":nonce": {"S": nonce}}):
+            raise ConditionFailed(f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False)
+
+    def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
+        """Spend the sign-up value ``nonce`` names, once, allowing one tenant link (``link_nonce``) until
+        ``link_until``: the customer as stored. SingleUseSpent if that value was exchanged already or replaced;
+        ConditionFailed if no such customer."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression=f"SET {TENANT_LINK_NONCE} = :link, {TENANT_LINK_UNTIL} = :until REMOVE {SIGNUP_NONCE}",
+                ConditionExpression=f"{SIGNUP_NONCE} = :nonce",
+                ExpressionAttributeValues={
+                    ":nonce": {"S": nonce},
+                    ":link": {"S": link_nonce},
+                    ":until": {"S": time_text(link_until)},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+            if "Item" not in error.response:
+                raise ConditionFailed(
+                    f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
+                ) from None
+            raise SingleUseSpent("the sign-up value was exchanged already, or a later one replaced it") from None
+        return self._current(_from_item(response["Attributes"]))
+
+    def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:
+        """The seller's tenant link: link the customer to ``tenant_id`` with the single use the sign-up exchange
+        allowed (``nonce``, before its time is up). True if the link changed. SingleUseSpent if that use is spent or
+        not this customer's, SingleUseExpired if its time is up, TenantConflict if the customer is linked to another
+        tenant, ConditionFailed if there is no such customer."""
+        try:
+            old = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression=f"SET {TENANT_ID} = :tenant REMOVE {TENANT_LINK_NONCE}, {TENANT_LINK_UNTIL}",
+                ConditionExpression=(
+                    f"{TENANT_LINK_NONCE} = :nonce AND {TENANT_LINK_UNTIL} > :now"
+                    f" AND (attribute_not_exists({TENANT_ID}) OR {TENANT_ID} = :tenant)"
+                ),
+                ExpressionAttributeValues={
+                    ":tenant": {"S": tenant_id},
+                    ":nonce": {"S": nonce},
+                    ":now": {"S": time_text(now)},
+                },
+                ReturnValues="UPDATED_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+            item = error.response.get("Item")
+            if item is None:
+                raise ConditionFailed(
+                    f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
+                ) from None
+            if item.get(TENANT_LINK_NONCE, {}).get("S") != nonce:
+                raise SingleUseSpent("the tenant link was used already, or is not this customer's") from None
+            if item.get(TENANT_LINK_UNTIL, {}).get("S", "") <= time_text(now):
+                raise SingleUseExpired("the tenant link's time is up") from None
+            raise TenantConflict(item[TENANT_ID]["S"]) from None
+        previous: str | None = old.get("Attributes", {}).get(TENANT_ID, {}).get("S")
+        return previous != tenant_id
+
+    def confirm_free_trial(self, ref: CustomerRef, free_trial: bool, at: datetime) -> bool:
+        """What the agreement's terms said about the free trial, read at ``at``: kept unless Marketplace's word
+        stored is newer. False if unchanged."""
+        return self._conditional_set(
+            ref,
+            f"{FREE_TRIAL_CONFIRMED} = :trial, {FREE_TRIAL_KNOWN_AT} = :at",
+            f"attribute_exists(pk) AND (attribute_not_exists({FREE_TRIAL_KNOWN_AT}) OR {FREE_TRIAL_KNOWN_AT} < :at)",
+            {":trial": {"BOOL": free_trial}, ":at": {"S": time_text(at)}},
+        )
+
     def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool:
         """Record when the leaving buyer's usage stops being taken. Only ever moved earlier for the same ending; a
         cutoff older than the ending's start belonged to an earlier one and is replaced. False if unchanged."""
@@ -394,24 +490,31 @@ class DynamoCustomerRepository:
         return {k: v["S"] for k, v in stored.get("contact", {}).get("M", {}).items()}
 
     def forget_contact(self, ref: CustomerRef) -> list[str]:
-        """Erase the customer's contact details (the contacts item, and what an earlier version kept on the
-        customer's item); the names of the fields erased, [] if there was nothing to erase. Who the customer is to
-        AWS, their lifecycle and their metered usage stay: billing and audit need them."""
+        """Erase the customer's personal data: the contacts item (and what an earlier version kept on the customer's
+        own item) and the seller's tenant id (it may be an e-mail address). The names of the fields erased, [] if there
+        was nothing to erase. Who the customer is to AWS, their lifecycle and their metered usage stay: billing and
+        audit need them.
+
+        The customer's single-use values go first, in the same write: a form, a sign-up exchange or a tenant link
+        still in flight then finds its value spent, and its conditional write stores nothing after the erasure."""
         key = {"pk": {"S": ref.key}}
         try:
-            erased = self._client.delete_item(
-                TableName=self._contacts(), Key={**key, "sk": {"S": _CONTACT_SK}}, ReturnValues="ALL_OLD"
-            ).get("Attributes", {})
-            legacy = self._client.update_item(
+            spent = self._client.update_item(
                 TableName=self._table,
                 Key={**key, "sk": {"S": _SK}},
-                UpdateExpression="REMOVE contact",
-                ConditionExpression="attribute_exists(contact)",
+                UpdateExpression=f"REMOVE {', '.join(_ERASED_WITH_THE_CONTACT)}",
+                ConditionExpression="attribute_exists(pk)",
                 ReturnValues="UPDATED_OLD",
             ).get("Attributes", {})
         except ClientError as error:
             if not condition_failed(error):
                 raise storage_error(error) from error
-            legacy = {}
-        fields = {*erased.get("contact", {}).get("M", {}), *legacy.get("contact", {}).get("M", {})}
-        return sorted(fields)
+            spent = {}  # no such customer: their contacts item, if any, still goes
+        try:
+            erased = self._client.delete_item(
+                TableName=self._contacts(), Key={**key, "sk": {"S": _CONTACT_SK}}, ReturnValues="ALL_OLD"
+            ).get("Attributes", {})
+        except ClientError as error:
+            raise storage_error(error) from error
+        fields = {*erased.get("contact", {}).get("M", {}), *spent.get("contact", {}).get("M", {})}
+        return sorted(fields) + ([TENANT_ID] if TENANT_ID in spent else [])

@@ -19,7 +19,7 @@ from functions.customers.subscription import LifecycleKind, LifecycleTimes, buye
 # renewals of renewals: each round reads the agreements the previous one linked
 MAX_LINK_ROUNDS = 6
 
-_LICENCE_ID = re.compile(r"(l-[0-9A-Za-z]+)$")
+_LICENCE_ID = re.compile(r"(l-[0-9A-Za-z]+)\Z")
 
 
 def agreement_subject(agreement_id: str) -> str:

@@ -1,14 +1,18 @@
 """The fulfillment URL: ``POST /register`` (AWS Marketplace's form), ``POST /register/complete`` (our form),
-``POST /register/tenant`` (the seller's sign-up page linking the buyer's account to the subscription).
+``POST /register/signup`` (the seller's back end exchanging the sign-up value its page was sent, server to server),
+``POST /register/tenant`` (the seller linking the buyer's account to the subscription).
 
-Every answer is an HTML page with the security headers; every failure a page saying what to do next.
-``GET`` on either route answers 405 with a page explaining the URL (a bookmarked or reloaded page).
+Every answer is an HTML page with the security headers (among them ``Referrer-Policy: no-referrer``); every failure a
+page saying what to do next. The sign-up exchange, a machine's request, answers JSON, its refusals naming the field.
+``GET`` on any route answers 405 with a page explaining the URL (a bookmarked or reloaded page).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 import urllib.parse
 from typing import Any
 
@@ -19,12 +23,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions import snapstart
 from functions.observability import for_stage, logger, metrics, tracer
 from functions.registration import pages, signing
+from functions.registration.claims import UnknownCustomer
 from functions.registration.resolution import (
     AnswerLost,
     ExpiredToken,
     InvalidToken,
     MarketplaceRejected,
     MarketplaceUnavailable,
+)
+from functions.registration.seller_signup import (
+    ExchangeNotSigned,
+    SignupExpired,
+    SignupInvalid,
+    SignupUsed,
+    TenantLinkInvalid,
+    TenantLinkUsed,
+    TenantTaken,
 )
 from functions.registration.service import (
     CompletionExpired,
@@ -34,9 +48,6 @@ from functions.registration.service import (
     MalformedToken,
     MissingToken,
     RegistrationInProgress,
-    TenantLinkInvalid,
-    TenantTaken,
-    UnknownCustomer,
 )
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
@@ -46,6 +57,8 @@ snapstart.register(registration_wiring.build.cache_clear)  # before the snapshot
 
 TOKEN_FIELD = "x-amzn-marketplace-token"  # noqa: S105 (the form field name Marketplace posts, not a secret)
 OFFER_TYPE_FIELD = "x-amzn-marketplace-offer-type"
+# AWS sends "free-trial" (and nothing for other offers); another well-formed value is no claim, anything else a mistake
+_OFFER_TYPE = re.compile(r"[A-Za-z0-9_-]{0,64}")
 COMPLETION_FIELD = "registration"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY_BYTES = 16 * 1024
@@ -88,8 +101,9 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
     CompletionExpired: (400, "Form expired", "The form was open too long. " + _START_AGAIN),
     CompletionUsed: (
         409,
-        "Details already saved",
-        "This form was submitted already; nothing was changed. To correct your details, contact the seller.",
+        "Form already used",
+        "This form was submitted already, or is no longer valid; nothing was changed. To correct your details, "
+        "contact the seller.",
     ),
     UnknownCustomer: (404, "Subscription not found", "We have no registration for this form. " + _START_AGAIN),
     MarketplaceRejected: (502, "Registration failed", "We could not confirm your subscription. Contact the seller."),
@@ -98,8 +112,26 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
         "Link not valid",
         "This link was not issued by the seller's sign-up page, or it expired. Return to the sign-up page.",
     ),
+    TenantLinkUsed: (
+        409,
+        "Link already used",
+        "A link is used once: this one was, or it is not this subscription's. Return to the sign-up page.",
+    ),
     TenantTaken: (409, "Already linked", "This subscription is linked to another account. Contact the seller."),
 }
+# the sign-up exchange's refusals, to the seller's back end: (status, the field at fault)
+EXCHANGE_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    SignupInvalid: (400, signing.SIGNUP_PARAMETER),
+    ExchangeNotSigned: (403, signing.SIGNATURE_FIELD),
+    UnknownCustomer: (404, signing.SIGNUP_PARAMETER),
+    SignupUsed: (409, signing.SIGNUP_PARAMETER),
+    SignupExpired: (410, signing.SIGNUP_PARAMETER),
+}
+SIGNUP_EXCHANGE_ROUTE = "/register/signup"
+
+
+# refusals of the seller's own requests (its sign-up page's link): the page says which field and why
+SAY_WHY = (TenantLinkInvalid, TenantLinkUsed)
 
 
 def _page(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
@@ -111,6 +143,31 @@ def _page(status: int, html: str, headers: dict[str, str] | None = None) -> Resp
     )
 
 
+def _json(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body),
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def exchange_error_response(error: Exception) -> Response[str]:
+    """A refusal of the sign-up exchange, as JSON naming the field; never "try again" for what a retry cannot fix."""
+    if isinstance(error, RequestRejected):
+        return _json(error.status, {"message": str(error), "field": "body"})
+    if isinstance(error, StorageError):
+        if error.retryable:
+            return _json(503, {"message": "storage is busy: send the same request again"})
+        return _json(500, {"message": "the exchange failed on our side: sending it again will not help"})
+    status, field = next(
+        (answer for kind, answer in EXCHANGE_ERRORS.items() if isinstance(error, kind)),
+        (500, ""),
+    )
+    message = str(error) if field else "the exchange failed on our side"
+    return _json(status, {"message": message, "field": field} if field else {"message": message})
+
+
 def error_response(error: Exception) -> Response[str]:
     if isinstance(error, StorageError) and not error.retryable:  # ours to fix: trying again would not help
         return _page(500, pages.message("Something went wrong", "Please contact the seller."))
@@ -118,6 +175,8 @@ def error_response(error: Exception) -> Response[str]:
         (page for kind, page in ERROR_PAGES.items() if isinstance(error, kind)),
         (500, "Something went wrong", "Please try again later, or contact the seller."),
     )
+    if isinstance(error, SAY_WHY):  # their messages are ours alone, never the request's data
+        return _page(status, pages.message(title, str(error), advice))
     return _page(status, pages.message(title, advice))
 
 
@@ -136,11 +195,26 @@ def _form_fields() -> dict[str, list[str]]:
     if len(body) > MAX_BODY_BYTES:
         raise RequestRejected(413, f"The form is larger than {MAX_BODY_BYTES} bytes.")
     try:
-        return urllib.parse.parse_qs(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS
+        # bytes that are not UTF-8 (raw or percent-encoded) are kept as escapes, so the field holding them is named
+        fields = urllib.parse.parse_qs(
+            body.decode("utf-8", "surrogateescape"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_FIELDS,
+            errors="surrogateescape",
         )
-    except (UnicodeDecodeError, ValueError):
-        raise RequestRejected(400, "The form could not be read (not UTF-8, or too many fields).") from None
+    except ValueError:
+        raise RequestRejected(400, f"The form has more than {MAX_FIELDS} fields.") from None
+    for name, values in fields.items():
+        if not _utf8(name):
+            raise RequestRejected(400, "A form field's name is not UTF-8 text.")
+        if not all(_utf8(value) for value in values):
+            raise RequestRejected(400, f"The form field {name} is not UTF-8 text.")
+    return fields
+
+
+def _utf8(text: str) -> bool:
+    return not any(0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
 def _single(fields: dict[str, list[str]], name: str) -> str | None:
@@ -154,8 +228,11 @@ def _single(fields: dict[str, list[str]], name: str) -> str | None:
 def register() -> Response[str]:
     fields = _form_fields()
     token = _single(fields, TOKEN_FIELD)
+    offer_type = _single(fields, OFFER_TYPE_FIELD)
+    if offer_type is not None and not _OFFER_TYPE.fullmatch(offer_type):
+        raise RequestRejected(400, f"The form field {OFFER_TYPE_FIELD} is not an offer type.")
     # the browser's word: registration checks it against the agreement's terms before anything relies on it
-    claims_free_trial = _single(fields, OFFER_TYPE_FIELD) == "free-trial"
+    claims_free_trial = offer_type == "free-trial"
     registered = registration_wiring.build(get_settings()).registrations.register(
         token, free_trial_claimed=claims_free_trial
     )
@@ -187,17 +264,29 @@ def complete() -> Response[str]:
     return _page(200, html)
 
 
+@app.post(SIGNUP_EXCHANGE_ROUTE)
+def exchange_signup() -> Response[str]:
+    """The seller's back end, server to server: the sign-up value its page was sent, exchanged once for the buyer's
+    claims (see signing.signup_exchange)."""
+    fields = _form_fields()
+    claims = registration_wiring.build(get_settings()).signups.exchange(
+        _single(fields, signing.SIGNUP_PARAMETER), _single(fields, signing.SIGNATURE_FIELD)
+    )
+    return _json(200, {"customer": claims})
+
+
 @app.post("/register/tenant")
 def link_tenant() -> Response[str]:
     """The seller's sign-up page links the buyer's new account to their subscription (see signing.tenant_link)."""
     fields = _form_fields()
-    registration_wiring.build(get_settings()).registrations.link_tenant(_single(fields, signing.TENANT_LINK_FIELD))
+    registration_wiring.build(get_settings()).signups.link_tenant(_single(fields, signing.TENANT_LINK_FIELD))
     html = pages.message("Account linked", "Your AWS Marketplace subscription is linked to your account.")
     return _page(200, html)
 
 
 @app.get("/register")
 @app.get("/register/complete")
+@app.get(SIGNUP_EXCHANGE_ROUTE)
 @app.get("/register/tenant")
 def explain() -> Response[str]:
     html = pages.message(
@@ -221,19 +310,25 @@ def form_invalid(error: FormInvalid) -> Response[str]:
     return _page(422, html)
 
 
+def _exchanging() -> bool:
+    return app.current_event.resource == SIGNUP_EXCHANGE_ROUTE and app.current_event.http_method == "POST"
+
+
 def request_rejected(error: RequestRejected) -> Response[str]:
+    if _exchanging():
+        return exchange_error_response(error)
     return _page(error.status, pages.message("Request not accepted", str(error)))
 
 
 def failed(error: Exception) -> Response[str]:
-    if not any(isinstance(error, kind) for kind in ERROR_PAGES):
+    if not any(isinstance(error, kind) for kind in (*ERROR_PAGES, *EXCHANGE_ERRORS)):
         logger.exception("registration failed")
     elif isinstance(error, AnswerLost):
         logger.warning("registration interrupted: ResolveCustomer's answer was lost")
     else:
         logger.info("registration refused", extra={"reason": type(error).__name__})
     metrics.add_metric(name=f"Registration{type(error).__name__}", unit="Count", value=1)
-    return error_response(error)
+    return exchange_error_response(error) if _exchanging() else error_response(error)
 
 
 @app.not_found

@@ -21,14 +21,20 @@ class LifecycleWorker:
     lifecycle: Lifecycle
     idempotency: IdempotencyConfig
     run_once: Callable[..., dict[str, Any]]  # run_once(request=...) runs ``handle`` once per event id
+    # other capabilities' timers on this queue (the composition root's): each handles its own messages, None for others
+    timers: tuple[Callable[[str], str | None], ...] = ()
 
     def process(self, body: str, *, message_id: str, sent_at: datetime, out_of_time: Callable[[], bool]) -> str:
-        """One SQS message: a lifecycle notification (once per event id) or a leaving buyer's timer."""
+        """One SQS message: a lifecycle notification (once per event id), a leaving buyer's timer, or another
+        capability's timer."""
         ref = requested_final_usage(body)
         if ref is not None:
             outcome = self.lifecycle.continue_ending(ref, out_of_time)
             logger.info("leaving buyer's timer", customer=ref.key, outcome=outcome.status)
             return outcome.status
+        for timer in self.timers:
+            if (status := timer(body)) is not None:
+                return status
         event = parse_notification(body, message_id=message_id, sent_at=sent_at)
         request = {"event_id": event.event_id, "body": body, "message_id": message_id, "sent_at": sent_at.isoformat()}
         return str(self.run_once(request=request)["status"])

@@ -17,16 +17,20 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from functions.clock import Clock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState, TenantConflict, tenant_id_problem
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.observability import logger, metrics
 from functions.registration import signing
+from functions.registration.claims import UnknownCustomer, claimed_ref, ref_claims
 from functions.registration.forms import ContactForm, parse_contact_form
+from functions.registration.free_trial import Check, FreeTrialChecks
 from functions.registration.resolution import (
     AgreementTerms,
     AgreementTermsUnavailable,
     CustomerResolver,
+    MarketplaceRejected,
     ResolvedCustomer,
 )
+from functions.registration.seller_signup import signup_value
 from functions.seller_events import (
     CUSTOMER_ACTIVATED,
     CUSTOMER_DETAILS_SUBMITTED,
@@ -55,8 +59,8 @@ class RegistrationStore(Protocol):
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
 
-    def set_tenant(self, ref: CustomerRef, tenant_id: str, *, replace: bool = False) -> bool:
-        """True if the link changed; TenantConflict if linked to another tenant; ConditionFailed if no customer."""
+    def start_signup(self, ref: CustomerRef, nonce: str) -> None:
+        """The sign-up value ``nonce`` names is the one it may exchange; ConditionFailed if no customer."""
         ...
 
 
@@ -89,20 +93,8 @@ class CompletionExpired(ValueError):
 
 
 class CompletionUsed(ValueError):
-    """The form was submitted already with this completion value: a replay changes nothing."""
-
-
-class UnknownCustomer(LookupError):
-    pass
-
-
-class TenantLinkInvalid(ValueError):
-    """The tenant link was not made with the seller's secret, has expired, or names no valid tenant id."""
-
-
-class TenantTaken(ValueError):
-    """The customer is linked to another of the seller's tenants already; an operator may move it (cli set-tenant
-    --replace)."""
+    """The form was submitted already with this completion value (a replay changes nothing), a later registration
+    replaced it, or the buyer's personal data were erased since it was issued."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +131,8 @@ class Registrations:
     completion_ttl_seconds: int
     contact_fields: tuple[ContactField, ...] = DEFAULT_CONTACT_FIELDS
     run_once: RunOnce = run_every_time
+    # where a free-trial claim Marketplace could not confirm now is asked about again later
+    free_trial_checks: FreeTrialChecks | None = None
 
     def register(self, token: str | None, *, free_trial_claimed: bool) -> Registered:
         """The fulfillment URL's work. A resubmitted token replays the first answer without calling AWS.
@@ -146,32 +140,24 @@ class Registrations:
         ``free_trial_claimed``: the browser's form said ``x-amzn-marketplace-offer-type=free-trial``."""
         if not token:
             raise MissingToken("x-amzn-marketplace-token is missing")
-        if not _TOKEN.match(token):
+        if not _TOKEN.fullmatch(token):
             raise MalformedToken("x-amzn-marketplace-token is malformed")
         stored = self.run_once(self._resolve_and_store, {"token": token, "free_trial_claimed": free_trial_claimed})
         free_trial = _confirmed_free_trial(stored)
         resolved = ResolvedCustomer(**{k: stored[k] for k in ResolvedCustomer.__dataclass_fields__})
         product = self._product(resolved.product_code)
-        expires_at = self.clock.now().timestamp() + self.completion_ttl_seconds
         secret = self.signing_secret()
         redirect_url = None
-        if product is not None and product.signup_redirect_url:
-            # the confirmed trial only: what we sign, the seller's page trusts, and a claim is anyone's to make
-            claims = {**asdict(resolved), "free_trial": free_trial}
-            value = signing.sign(claims, secret=secret, purpose=signing.SIGNUP, expires_at=expires_at)
-            redirect_url = _with_parameter(product.signup_redirect_url, signing.SIGNUP_PARAMETER, value)
         ref = _ref(resolved, product)
+        if product is not None and product.signup_redirect_url:
+            value = signup_value(self.customers, ref, secret, self.clock.now())
+            redirect_url = _with_parameter(product.signup_redirect_url, signing.SIGNUP_PARAMETER, value)
         completion = signing.sign(
-            {
-                "product_code": ref.product_code,
-                "license_arn": ref.license_arn,
-                "customer_identifier": ref.customer_identifier,
-                # single use: completing the form spends it, and a later registration replaces it
-                "nonce": stored["completion_nonce"],
-            },
+            # single use: completing the form spends it, and a later registration replaces it
+            {**ref_claims(ref), "nonce": stored["completion_nonce"]},
             secret=secret,
             purpose=signing.COMPLETION,
-            expires_at=expires_at,
+            expires_at=self.clock.now().timestamp() + self.completion_ttl_seconds,
         )
         return Registered(
             product_name=product.name if product else resolved.product_code,
@@ -207,6 +193,9 @@ class Registrations:
             nonce,
         )
         metrics.add_metric(name="CustomersRegistered", unit="Count", value=1)
+        if claimed and customer.free_trial_known_at is None and customer.agreement_id and self.free_trial_checks:
+            # the terms could not be read: asked again later, from the lifecycle function, until Marketplace says
+            self.free_trial_checks.later(Check(ref, claimed_at=now))
         self._publish(CUSTOMER_REGISTERED, customer.event_detail())
         self._announce_activation(customer)
         # what a replay needs: never the token (Powertools stores this in the idempotency table)
@@ -251,11 +240,7 @@ class Registrations:
                 purpose=signing.COMPLETION,
                 now=self.clock.now().timestamp(),
             )
-            ref = CustomerRef(
-                product_code=str(claims["product_code"]),
-                license_arn=claims.get("license_arn"),
-                customer_identifier=claims.get("customer_identifier"),
-            )
+            ref = claimed_ref(claims)
             nonce = str(claims["nonce"])
         except signing.SignatureExpired as error:
             raise CompletionExpired(str(error)) from None
@@ -273,35 +258,11 @@ class Registrations:
         if customer is None:
             raise CompletionUsed("this form was submitted already")
         contact = form.contact()
-        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), "contact": contact})
+        # a reference, never the details: the seller reads them where they are kept (the Contacts table, by this key),
+        # so an erasure there leaves no copy in the seller's event consumers, archives or logs
+        reference = {"customer_key": ref.key, "contact_fields": sorted(contact)}
+        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), **reference})
         return Completed(product_name=product_name, customer=customer, contact=contact)
-
-    def link_tenant(self, value: str | None) -> CustomerRef:
-        """Link the customer a seller's tenant link names to the seller's tenant (idempotent)."""
-        try:
-            claims = signing.verify(
-                value or "", secret=self.signing_secret(), purpose=signing.TENANT_LINK, now=self.clock.now().timestamp()
-            )
-            ref = CustomerRef(
-                product_code=str(claims["product_code"]),
-                license_arn=claims.get("license_arn"),
-                customer_identifier=claims.get("customer_identifier"),
-            )
-            tenant_id = claims["tenant_id"]
-        except signing.SignatureExpired as error:
-            raise TenantLinkInvalid(f"{signing.TENANT_LINK_FIELD} has expired") from error
-        except (signing.SignatureInvalid, KeyError, ValueError) as error:
-            raise TenantLinkInvalid(f"{signing.TENANT_LINK_FIELD} is not valid: {error}") from None
-        if (problem := tenant_id_problem(tenant_id)) is not None:
-            raise TenantLinkInvalid(problem)
-        try:
-            self.customers.set_tenant(ref, tenant_id)
-        except ConditionFailed:
-            raise UnknownCustomer(f"no registered customer {ref.key}") from None
-        except TenantConflict:
-            raise TenantTaken("the customer is linked to another tenant") from None
-        logger.info("customer linked to a tenant", customer=ref.key)
-        return ref
 
     def _product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
@@ -329,10 +290,14 @@ def _confirmed_free_trial(stored: dict[str, Any]) -> bool:
 
 
 def _ref(resolved: ResolvedCustomer, product: Product | None) -> CustomerRef:
+    """How we name the buyer: as the product meters (its ``customer_mode``), by the one name ResolveCustomer gave where
+    it gave one only (a legacy product's answer from before LicenseArn; a licence product's)."""
     legacy = product.customer_mode == "legacy" if product else resolved.license_arn is None
-    if legacy and resolved.customer_identifier:
+    if resolved.customer_identifier and (legacy or resolved.license_arn is None):
         return CustomerRef(resolved.product_code, customer_identifier=resolved.customer_identifier)
-    return CustomerRef(resolved.product_code, license_arn=resolved.license_arn)
+    if resolved.license_arn:
+        return CustomerRef(resolved.product_code, license_arn=resolved.license_arn)
+    raise MarketplaceRejected("ResolveCustomer named neither a licence nor a customer identifier")
 
 
 def _with_parameter(url: str, name: str, value: str) -> str:

@@ -1,10 +1,12 @@
-"""HMAC-SHA256 signed, expiring values: the completion form's binding and the seller sign-up parameter.
+"""HMAC-SHA256 signed, expiring values: the completion form's binding, the seller sign-up parameter, the seller's
+sign-up exchange request and its tenant link.
 
 A value is ``<base64url(JSON claims)>.<base64url(HMAC-SHA256(secret, purpose + "." + first part))>``.
 The claims carry ``exp`` (epoch seconds); the purpose is signed but not sent, so a value made for one use
 (the completion form) is worthless for another (a seller's sign-up URL), even under the same secret.
 
-Standard library only on purpose: a seller's application may copy :func:`verify_signup_value` as it is.
+Standard library only on purpose: a seller's back end may copy :func:`signup_exchange` and :func:`tenant_link` as
+they are.
 """
 
 from __future__ import annotations
@@ -19,13 +21,21 @@ from typing import Any
 
 COMPLETION = "registration-completion"
 SIGNUP = "seller-signup"
-# the seller's answer: this buyer is our tenant X (made by the seller's sign-up page, see tenant_link)
+# the query parameter of a seller's sign-up URL that carries the signed value, and the exchange form's field
+SIGNUP_PARAMETER = "x-marketplace-registration"
+# the value in the URL names the buyer and nothing more, lives this long and is exchanged once for the buyer's claims
+SIGNUP_TTL_SECONDS = 15 * 60
+# the seller's back end signs its exchange request (POST <fulfillment URL>/signup) with the secret: only it can make one
+SIGNUP_EXCHANGE = "seller-signup-exchange"
+SIGNATURE_FIELD = "signature"
+# the seller's answer: this buyer is our tenant X (made by the seller's back end, see tenant_link)
 TENANT_LINK = "seller-tenant-link"
 # the form field of POST /register/tenant that carries it
 TENANT_LINK_FIELD = "tenant_link"
+# a link is made and posted within this long of the exchange, once
 TENANT_LINK_TTL_SECONDS = 3600
-# the query parameter of a seller's sign-up URL that carries the signed value
-SIGNUP_PARAMETER = "x-marketplace-registration"
+# the exchange's claim that binds a link to that one exchange
+TENANT_LINK_NONCE = "tenant_link_nonce"
 
 
 class SignatureInvalid(ValueError):
@@ -70,37 +80,42 @@ def verify(value: str, *, secret: str, purpose: str, now: float) -> dict[str, An
     return claims
 
 
-def verify_signup_value(value: str, secret: str, now: float | None = None) -> dict[str, Any]:
-    """For the seller's sign-up page: check the ``x-marketplace-registration`` query parameter.
+def signup_exchange(value: str, secret: str) -> dict[str, str]:
+    """For the seller's back end: the form to post to ``<fulfillment URL>/signup`` (``POST /register/signup``) to
+    exchange the ``x-marketplace-registration`` value its sign-up page was sent for the buyer's claims (JSON)::
 
-    ``secret`` is the registration signing secret (the stack's Secrets Manager secret). Returns the claims::
+        {"customer": {"product_code": ..., "customer_aws_account_id": ..., "license_arn": ... or None,
+                      "customer_identifier": ... or None, "agreement_id": ... or None, "free_trial": bool,
+                      "tenant_link_nonce": ...}}
 
-        {"product_code": ..., "customer_aws_account_id": ..., "license_arn": ... or None,
-         "customer_identifier": ... or None, "agreement_id": ... or None, "free_trial": bool, "exp": epoch}
+    Exactly one of ``license_arn`` and ``customer_identifier`` is set: the name we keep the customer by (the
+    product's ``customer_mode``), whichever of them ResolveCustomer returned. ``free_trial`` is true only where AWS
+    Marketplace confirmed it (the agreement's terms include a free trial); the browser's
+    ``x-amzn-marketplace-offer-type`` is never taken for it.
 
-    ``free_trial`` is true only where AWS Marketplace confirmed it (the agreement's terms include a free trial). The
-    browser's ``x-amzn-marketplace-offer-type`` is never signed: anyone can send it, and a value we sign is one your
-    page trusts. Where Marketplace could not be asked, a true free trial reads false here; the "Customer Registered"
-    event also carries ``free_trial_claimed``.
+    The value lives ``SIGNUP_TTL_SECONDS`` and is exchanged once: a second exchange is 409, an expired value 410 (send
+    the buyer back to AWS Marketplace's "Set up your account"), a forged one 400; a request not signed with ``secret``
+    is 403. Standard library only: copy this module into your back end if you prefer."""
+    return {SIGNUP_PARAMETER: value, SIGNATURE_FIELD: _mac(secret, SIGNUP_EXCHANGE, value)}
 
-    and raises :class:`SignatureInvalid` (forged or altered: refuse) or :class:`SignatureExpired` (send the
-    buyer back to AWS Marketplace's "Set up your account"). A value is valid for ``COMPLETION_TTL_SECONDS``.
-    """
-    return verify(value, secret=secret, purpose=SIGNUP, now=time.time() if now is None else now)
+
+def signup_exchange_signed(value: str, signature: str, secret: str) -> bool:
+    """Whether ``signature`` is the seller's (``signup_exchange``) for ``value``."""
+    return hmac.compare_digest(signature.encode(), _mac(secret, SIGNUP_EXCHANGE, value).encode())
 
 
 def tenant_link(signup_claims: dict[str, Any], tenant_id: str, secret: str, now: float | None = None) -> str:
-    """For the seller's sign-up page, once it has created the buyer's account: the value to post back as
-    ``tenant_link`` to ``<fulfillment URL>/tenant`` (that is, ``POST /register/tenant``), which links our customer to
-    ``tenant_id`` (``cli customers --tenant`` finds it again).
+    """For the seller's back end, once it has created the buyer's account: the value to post as ``tenant_link`` to
+    ``<fulfillment URL>/tenant`` (``POST /register/tenant``), which links our customer to ``tenant_id`` (``cli
+    customers --tenant`` finds it again).
 
-    ``signup_claims`` are what :func:`verify_signup_value` returned for this buyer (keep them in your session: the
-    link may be made long after the sign-up value itself expired). Signed with the same secret, so only the seller
-    can make one; valid for ``TENANT_LINK_TTL_SECONDS``."""
+    ``signup_claims`` are the ``customer`` the sign-up exchange answered for this buyer. Signed with the same secret,
+    so only the seller can make one; a link is used once, within ``TENANT_LINK_TTL_SECONDS`` of the exchange."""
     claims = {
         "product_code": signup_claims["product_code"],
         "license_arn": signup_claims.get("license_arn"),
         "customer_identifier": signup_claims.get("customer_identifier"),
+        "nonce": signup_claims[TENANT_LINK_NONCE],
         "tenant_id": tenant_id,
     }
     issued = time.time() if now is None else now

@@ -45,7 +45,7 @@ def _iso_8601(value: Any) -> Any:
     In-process producers may pass an aware datetime."""
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or not _ISO_8601.match(value):
+    if not isinstance(value, str) or not _ISO_8601.fullmatch(value):
         raise ValueError(_TIMESTAMP_FORMAT)
     return value
 
@@ -58,7 +58,7 @@ Timestamp = Annotated[
 
 
 def _check_decimal(value: StrictInt | str) -> StrictInt | str:
-    if isinstance(value, str) and not DECIMAL_QUANTITY.match(value):
+    if isinstance(value, str) and not DECIMAL_QUANTITY.fullmatch(value):
         raise ValueError("must be a whole number 0..2147483647 or a decimal string like '12.5' (at most 6 decimals)")
     return value
 
@@ -94,7 +94,7 @@ class UsageEventIn(BaseModel):
     @field_validator("license_arn")
     @classmethod
     def _licence(cls, value: str | None) -> str | None:
-        if value is not None and not _LICENSE_ARN.match(value):
+        if value is not None and not _LICENSE_ARN.fullmatch(value):
             raise ValueError("must be the buyer's LicenseArn, as ResolveCustomer returned it (arn:aws:...)")
         return value
 

@@ -19,16 +19,25 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
 )
 
-from functions.clock import app_clock
+from functions.clock import Clock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.eventbridge import EventBridgePublisher
 from functions.marketplace.agreements import MarketplaceAgreementTerms
 from functions.marketplace.customers import MarketplaceResolver
+from functions.registration.free_trial import FreeTrialChecks
+from functions.registration.seller_signup import SellerSignups
 from functions.registration.service import RegistrationInProgress, Registrations
 from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings
+from functions.sqs_timer import SqsTimer
 from functions.storage.errors import StorageError
-from functions.wiring.aws_clients import agreement_client, dynamodb_client, events_client, metering_client
+from functions.wiring.aws_clients import (
+    agreement_client,
+    dynamodb_client,
+    events_client,
+    metering_client,
+    sqs_client,
+)
 
 # A token lives 1 to 4 hours; a refresh within a day still gets the first answer instead of "expired".
 REPLAY_WINDOW_SECONDS = 24 * 3600
@@ -38,6 +47,7 @@ SECRET_CACHE_SECONDS = 300
 @dataclass(frozen=True)
 class RegistrationWiring:
     registrations: Registrations
+    signups: SellerSignups  # the seller's back end: the sign-up exchange and the tenant link
     # the handler registers each invocation's context, so an interrupted run frees the token at its deadline
     idempotency: IdempotencyConfig
 
@@ -57,19 +67,37 @@ def build(settings: Settings) -> RegistrationWiring:
         if settings.event_bus_name
         else RecordingPublisher()  # no bus locally: events go to the log
     )
+    clock = app_clock(settings.clock_file)
+    customers = DynamoCustomerRepository(dynamodb, settings.customers_table, settings.contacts_table)
+    secret = _secret_reader(settings)
     registrations = Registrations(
         resolver=MarketplaceResolver(metering_client(settings)),
         agreement_terms=MarketplaceAgreementTerms(agreement_client(settings)),
-        customers=DynamoCustomerRepository(dynamodb, settings.customers_table, settings.contacts_table),
+        customers=customers,
         publisher=publisher,
-        clock=app_clock(settings.clock_file),
-        signing_secret=_secret_reader(settings),
+        clock=clock,
+        signing_secret=secret,
         products=settings.products,
         completion_ttl_seconds=settings.completion_ttl_seconds,
         contact_fields=settings.contact_fields,
         run_once=_powertools_once(store, idempotency),
+        free_trial_checks=free_trial_checks(settings, dynamodb, publisher, clock),
     )
-    return RegistrationWiring(registrations=registrations, idempotency=idempotency)
+    signups = SellerSignups(customers=customers, clock=clock, signing_secret=secret)
+    return RegistrationWiring(registrations=registrations, signups=signups, idempotency=idempotency)
+
+
+def free_trial_checks(settings: Settings, dynamodb: Any, publisher: EventPublisher, clock: Clock) -> FreeTrialChecks:
+    """Asking Marketplace again about a free-trial claim it could not confirm at registration: registration leaves
+    the timer on the lifecycle queue, the lifecycle function runs the check."""
+    queue = settings.lifecycle_queue_url
+    return FreeTrialChecks(
+        agreement_terms=MarketplaceAgreementTerms(agreement_client(settings)),
+        customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
+        publisher=publisher,
+        clock=clock,
+        timer=SqsTimer(sqs_client(settings), queue) if queue else None,
+    )
 
 
 def _secret_reader(settings: Settings) -> Callable[[], str]:

@@ -168,6 +168,12 @@ def resolve_customer(world: World, now: datetime, caller: Caller, params: dict[s
         raise ApiError("ExpiredTokenException", "Registration token has already been used")
     token.used_at = token.used_at or iso(now)
     product = world.products[sub.product_code]
+    if product.resolve_customer_shape == "identifier-only":  # the answer before AWS added LicenseArn and Metadata
+        return {
+            "CustomerIdentifier": sub.customer_identifier,
+            "ProductCode": sub.product_code,
+            "CustomerAWSAccountId": sub.account_id,
+        }
     result: dict[str, Any] = {
         "ProductCode": sub.product_code,
         "CustomerAWSAccountId": sub.account_id,

@@ -26,6 +26,7 @@ from . import pages
 from .admin_routes import route_admin
 from .aws_pipeline import AGREEMENT, CLOUDTRAIL, ENTITLEMENT, METERING, serves
 from .errors import AdminError, ApiError
+from .hosts import loopback_host
 from .metering import Caller
 from .notifications import Listener
 from .service import Marketplace
@@ -113,10 +114,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         parsed = urllib.parse.urlsplit(self.path)
         path = parsed.path
+        if not loopback_host(self.headers.get("Host"), str(self.server.server_address[0])):
+            # a page that rebound its name to this address (DNS rebinding) sends its own name: never answered
+            self._send_json(403, {"error": "requests must be addressed to a loopback host (localhost, 127.0.0.1)"})
+            return
         try:
             if method == "POST" and self.headers.get("X-Amz-Target"):
                 self._aws_json(body)
-            elif method == "POST" and _RPC_PATH.match(path):
+            elif method == "POST" and _RPC_PATH.fullmatch(path):
                 self._aws_cbor(path, body)
             elif path == "/admin" or path.startswith("/admin/"):
                 if method == "GET" or self._trusted(json_only=True):
@@ -205,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error.status, data, content_type, headers)
 
     def _aws_cbor(self, path: str, body: bytes) -> None:
-        match = _RPC_PATH.match(path)
+        match = _RPC_PATH.fullmatch(path)
         assert match is not None
         target, operation = match.groups()
         service = CBOR_TARGETS.get(target)

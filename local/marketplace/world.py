@@ -24,6 +24,9 @@ LICENSE_ISSUER_ACCOUNT = "294406891311"
 SNS_ACCOUNT = "287250355862"
 
 CUSTOMER_MODES = ("license", "legacy")
+# what ResolveCustomer answers for a product: today's fields, or (a legacy product only) those of the answer before AWS
+# added LicenseArn and Metadata: CustomerIdentifier, CustomerAWSAccountId and ProductCode (README "ResolveCustomer")
+RESOLVE_CUSTOMER_SHAPES = ("current", "identifier-only")
 PRICING_MODELS = ("usage", "contract")
 # pending: created, not yet confirmed; active; unsubscribe_pending: cancelled, final usage still accepted;
 # ended: finalized, no more usage; failed: subscribe-fail; replaced: a renewal's new agreement took over its licence.
@@ -74,6 +77,7 @@ class Product:
     customer_mode: str = "license"
     fulfillment_url: str = "http://127.0.0.1:3000/register"
     pricing: str = "usage"
+    resolve_customer_shape: str = "current"
 
 
 @dataclass

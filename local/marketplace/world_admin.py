@@ -20,6 +20,7 @@ from .world import (
     CUSTOMER_MODES,
     LIVE_STATUSES,
     PRICING_MODELS,
+    RESOLVE_CUSTOMER_SHAPES,
     Buyer,
     Product,
     Subscription,
@@ -131,6 +132,11 @@ def add_product(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
         raise AdminError(f"customer_mode must be one of {CUSTOMER_MODES}")
     if pricing not in PRICING_MODELS:
         raise AdminError(f"pricing must be one of {PRICING_MODELS}")
+    shape = body.get("resolve_customer_shape", "current")
+    if shape not in RESOLVE_CUSTOMER_SHAPES:
+        raise AdminError(f"resolve_customer_shape must be one of {RESOLVE_CUSTOMER_SHAPES}")
+    if shape == "identifier-only" and mode != "legacy":
+        raise AdminError("resolve_customer_shape identifier-only is a legacy product's (customer_mode legacy)")
     product = Product(
         code=code,
         id=str(body.get("id") or new_product_id()),
@@ -139,6 +145,7 @@ def add_product(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
         customer_mode=mode,
         fulfillment_url=str(body.get("fulfillment_url") or "http://127.0.0.1:3000/register"),
         pricing=pricing,
+        resolve_customer_shape=shape,
     )
     with mp.lock:
         if code in mp.world.products:

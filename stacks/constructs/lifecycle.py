@@ -26,6 +26,7 @@ from functions.lifecycle.notifications import (
 )
 from functions.settings import Product
 from stacks.constructs.lambda_code import FunctionBase, acknowledge, invocation_target, python_function
+from stacks.constructs.registration import read_agreement_terms
 
 HANDLER = "functions.handlers.lifecycle.handler"
 TIMEOUT_SECONDS = 120
@@ -130,12 +131,15 @@ class Lifecycle(Construct):
         if base.bills:  # a leaving buyer's final usage
             marketplace_actions.append("aws-marketplace:BatchMeterUsage")
         self.function.add_to_role_policy(iam.PolicyStatement(actions=marketplace_actions, resources=["*"]))
+        # a free-trial claim registration could not confirm is checked again here (its timer on this queue)
+        self.function.add_to_role_policy(read_agreement_terms())
         acknowledge(
             self.function,
             {
                 "AwsSolutions-IAM5[Resource::*]": (
-                    "aws-marketplace:GetEntitlements and BatchMeterUsage support no resource-level permissions "
-                    "(resource must be *); X-Ray's trace actions likewise"
+                    "aws-marketplace:GetEntitlements, BatchMeterUsage and GetAgreementTerms support no resource-level "
+                    "permissions (resource must be *; GetAgreementTerms only for purchase agreements the seller "
+                    "proposed); X-Ray's trace actions likewise"
                 ),
             },
         )

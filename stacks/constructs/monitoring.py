@@ -99,6 +99,12 @@ class Monitoring(Construct):
                 "the hourly reconciliation could not read CloudTrail's event history",
             ),
             AppAlarm(
+                "FreeTrialClaimsUnconfirmed",
+                app_metric("FreeTrialClaimsUnconfirmed"),
+                1,
+                "a buyer's free-trial claim stayed unconfirmed a day after registration (GetAgreementTerms failing)",
+            ),
+            AppAlarm(
                 "OldestUnsentUsage",
                 app_metric("OldestUnsentHourAgeSeconds", statistic="Maximum"),
                 oldest_unsent_threshold_hours * 3600,

@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +151,69 @@ def test_the_drain_control_refuses_other_sites_and_answers_what_the_handler_got(
     assert status == 200
     assert set(drained) == {"delivered", "failed"}
     assert drained["failed"] == 0
+
+
+def rebound(url: str) -> str:
+    """The Host a page at evil.example sends once its name resolves to this loopback address (DNS rebinding)."""
+    return f"evil.example:{urllib.parse.urlsplit(url).port}"
+
+
+@pytest.mark.parametrize(
+    ("server", "method", "path", "body"),
+    [
+        ("api", "POST", "/_local/clock", b'{"advance_seconds": 60}'),
+        ("api", "POST", "/_local/flush", b"{}"),
+        ("api", "POST", "/_local/drain", b"{}"),
+        ("api", "GET", "/_local/openapi.json", None),
+        ("emulator", "PUT", "/admin/clock", b'{"advance_seconds": 60}'),
+        ("emulator", "POST", "/admin/reset", b"{}"),
+        ("emulator", "GET", "/admin/subscriptions", None),  # registration tokens: a page must not read them either
+        ("emulator", "POST", "/buyer/subscribe", b"product_code=demo-saas-product&account_id=999988887777"),
+    ],
+)
+def test_a_page_rebinding_its_name_to_loopback_drives_nothing(
+    stack: LaunchedStack, server: str, method: str, path: str, body: bytes | None
+) -> None:
+    base = api(stack) if server == "api" else stack.url("Marketplace emulator")
+    emulator = stack.url("Marketplace emulator")
+    products_before = call(f"{emulator}/admin/products", "GET")[1]
+    clock_before = emulator_now(stack)
+    # Given a page at evil.example whose name now resolves to 127.0.0.1: its requests are same-origin to it
+    host = rebound(base)
+    content_type = "application/x-www-form-urlencoded" if path == "/buyer/subscribe" else "application/json"
+    headers = {"Host": host, "Origin": f"http://{host}", "Content-Type": content_type}
+    # When it calls a local control or the emulator's admin API
+    status, answer = call(f"{base}{path}", method, body, **headers)
+    # Then it is refused, and nothing moved or was reset
+    assert status == 403, answer
+    assert "loopback" in json.dumps(answer)
+    assert emulator_now(stack) == clock_before
+    assert call(f"{emulator}/admin/products", "GET")[1] == products_before
+    assert call(f"{emulator}/admin/subscriptions?account_id=999988887777", "GET")[1] == {"subscriptions": []}
+    # while a request addressed to localhost is answered
+    local = base.replace("127.0.0.1", "localhost")
+    if server == "api":
+        assert call(f"{local}/_local/clock", body=b'{"advance_seconds": 0}', **JSON)[0] == 200
+    else:
+        assert call(f"{local}/admin/health", "GET")[0] == 200
+
+
+@pytest.mark.parametrize("direction", [1, -1], ids=["forwards", "backwards"])
+def test_the_apps_clock_moves_no_further_than_the_emulators_may(stack: LaunchedStack, direction: int) -> None:
+    clock = f"{api(stack)}/_local/clock"
+    emulator = stack.url("Marketplace emulator")
+    far = direction * 3600 * 86400  # 3,600 days: inside the emulator's 3,660-day bound
+    # Given both clocks moved far, then the emulator's alone set back to real time (its admin API)
+    assert call(clock, body=json.dumps({"advance_seconds": far}).encode(), **JSON)[0] == 200
+    assert call(f"{emulator}/admin/clock", "PUT", b'{"real": true}', **JSON)[0] == 200
+    try:
+        # When the stack's clock is moved as far again: the emulator would take it, the app's clock would not
+        status, answer = call(clock, body=json.dumps({"advance_seconds": far}).encode(), **JSON)
+        # Then it is refused, naming the bound, and neither clock moved
+        assert status == 400, answer
+        assert "at most 3660 days off" in answer["message"]
+        assert emulator_now(stack) == "0.0"
+    finally:
+        # (both clocks back where they were, for the other tests of this stack)
+        assert call(clock, body=json.dumps({"advance_seconds": -far}).encode(), **JSON)[0] == 200
+        assert call(f"{emulator}/admin/clock", "PUT", b'{"real": true}', **JSON)[0] == 200

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 
+from local.marketplace.admin_client import AdminAPIError
+
 from .helpers import NOW, iso
 
 
@@ -29,6 +31,33 @@ def test_resolve_customer_license_mode(env):
     assert sub["agreement_id"].startswith("agmt-")
     # New (licence-mode) products do not get a CustomerIdentifier.
     assert "CustomerIdentifier" not in resolved
+
+
+@pytest.mark.parametrize(
+    ("mode", "shape", "members"),
+    [
+        ("license", None, {"ProductCode", "CustomerAWSAccountId", "LicenseArn", "Metadata"}),
+        ("legacy", None, {"ProductCode", "CustomerAWSAccountId", "LicenseArn", "Metadata", "CustomerIdentifier"}),
+        ("legacy", "identifier-only", {"ProductCode", "CustomerAWSAccountId", "CustomerIdentifier"}),
+    ],
+)
+def test_resolve_customer_answers_each_shape_aws_has_answered(env, mode, shape, members):
+    env.admin.create_product(
+        "shape-product", ["api_calls"], customer_mode=mode, resolve_customer_shape=shape or "current"
+    )
+    sub = env.admin.subscribe("shape-product", "111122223333")
+    resolved = env.metering().resolve_customer(RegistrationToken=sub["registration_token"])
+    assert set(resolved) - {"ResponseMetadata"} == members
+    assert resolved["CustomerAWSAccountId"] == sub["account_id"]
+    if "CustomerIdentifier" in members:
+        assert resolved["CustomerIdentifier"] == sub["customer_identifier"]
+
+
+def test_a_licence_product_cannot_answer_without_its_licence(env):
+    with pytest.raises(AdminAPIError, match="identifier-only is a legacy product"):
+        env.admin.create_product("p", ["api_calls"], resolve_customer_shape="identifier-only")
+    with pytest.raises(AdminAPIError, match="resolve_customer_shape must be one of"):
+        env.admin.create_product("p", ["api_calls"], customer_mode="legacy", resolve_customer_shape="old")
 
 
 def test_token_lives_about_four_hours_by_default(env):

@@ -52,7 +52,7 @@ def test_the_code_keeps_every_contract() -> None:
 )
 def test_each_crossing_breaks_a_contract(tmp_path: Path, module: str, crossing: str) -> None:
     # Given a copy of the code with one import that crosses the written layers
-    for part in ("functions", "operations", "local", "stacks", "bench", "tests", "docs", "usage_client"):
+    for part in ("functions", "operations", "local", "stacks", "bench", "tests", "docs", "usage_client", "sim"):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     target = tmp_path / module

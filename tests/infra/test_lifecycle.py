@@ -104,6 +104,14 @@ def test_the_handler_may_do_only_what_it_does(template: Template) -> None:
     assert actions(*on_star) - {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} == {
         "aws-marketplace:GetEntitlements",
         "aws-marketplace:BatchMeterUsage",
+        # a free-trial claim checked again: only for purchase agreements the seller proposed
+        "aws-marketplace:GetAgreementTerms",
+    }
+    (terms,) = [s for s in statements if "aws-marketplace:GetAgreementTerms" in actions(s)]
+    assert actions(terms) == {"aws-marketplace:GetAgreementTerms"}
+    assert terms["Condition"] == {
+        "StringEquals": {"aws-marketplace:PartyType": "Proposer"},
+        "ForAllValues:StringEquals": {"aws-marketplace:AgreementType": ["PurchaseAgreement"]},
     }
 
 

@@ -29,9 +29,14 @@ def test_the_function_is_arm64_python313_traced_with_its_settings(template: Temp
     assert properties["Architectures"] == ["arm64"]
     assert properties["TracingConfig"] == {"Mode": "Active"}
     variables = properties["Environment"]["Variables"]
-    assert {"CUSTOMERS_TABLE", "IDEMPOTENCY_TABLE", "PRODUCTS", "EVENT_BUS_NAME", "SIGNING_SECRET_ARN"} <= set(
-        variables
-    )
+    assert {
+        "CUSTOMERS_TABLE",
+        "IDEMPOTENCY_TABLE",
+        "PRODUCTS",
+        "EVENT_BUS_NAME",
+        "SIGNING_SECRET_ARN",
+        "LIFECYCLE_QUEUE_URL",
+    } <= set(variables)
     assert "SIGNING_SECRET" not in variables  # only the secret's ARN: the value is read at run time
 
 
@@ -51,6 +56,11 @@ def test_the_function_may_do_exactly_what_registration_needs(template: Template)
         "dynamodb:DeleteItem",
     }
     assert not any(a.endswith("*") for a in granted)
+    # a free-trial claim to check again later: a message to the lifecycle queue, and nothing else of SQS
+    (queue_statement,) = [s for s in statements if any(a.startswith("sqs:") for a in actions(s))]
+    assert actions(queue_statement) == {"sqs:SendMessage"}
+    queue_id = queue_statement["Resource"]["Fn::GetAtt"][0]
+    assert "LifecycleNotifications" in queue_id
     # on "*" only what cannot be scoped: ResolveCustomer, GetAgreementTerms and X-Ray tracing
     on_any_resource = actions(*(s for s in statements if s["Resource"] == "*"))
     assert on_any_resource == {

@@ -111,8 +111,8 @@ class LifecycleWorld:
             left -= step
             self.deliver("eventbridge")
 
-    def register(self, token: str) -> None:
-        body = urllib.parse.urlencode({"x-amzn-marketplace-token": token}).encode()
+    def register(self, token: str, **form: str) -> None:
+        body = urllib.parse.urlencode({"x-amzn-marketplace-token": token, **form}).encode()
         event = proxy_event(
             "POST", "/register", "/register", headers={"Content-Type": ["application/x-www-form-urlencoded"]}, body=body
         )

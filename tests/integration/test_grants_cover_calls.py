@@ -378,9 +378,12 @@ def test_the_registration_functions_calls_are_granted(
     marketplace: EmulatorHandle,
     bus: LocalEventBus,
 ) -> None:
-    marketplace.admin.create_product("grantsreg1", ["api_calls"], fulfillment_url="http://127.0.0.1:9/register")
-    settings = handler_environment([product("grantsreg1")], **environment)
+    for code in ("grantsreg1", "grantsreg2"):
+        marketplace.admin.create_product(code, ["api_calls"], fulfillment_url="http://127.0.0.1:9/register")
+    signup_page = {"signup_redirect_url": "https://seller.example/signup"}
+    settings = handler_environment([product("grantsreg1"), product("grantsreg2", **signup_page)], **environment)
     trial = marketplace.admin.subscribe("grantsreg1", BUYER, free_trial=True)
+    redirected = marketplace.admin.subscribe("grantsreg2", BUYER)
     token = {"x-amzn-marketplace-token": trial["registration_token"]}
     with recorder.invoking("registration"):
         # a free-trial buyer registers (the claim checked with GetAgreementTerms) and completes the form
@@ -391,9 +394,15 @@ def test_the_registration_functions_calls_are_granted(
         contact = {"company": "Acme", "contact_name": "Ada", "email": "ada@example.com"}
         done = post_form("/register/complete", {"registration": found.group(1), **contact})
         assert done["statusCode"] == 200, done["body"]
-        # the seller's sign-up page links the buyer to its tenant
-        claims = {"product_code": "grantsreg1", "license_arn": trial["license_arn"]}
+        # a buyer sent to the seller's sign-up page: its back end exchanges the value, then links them to its tenant
+        sent = post_form("/register", {"x-amzn-marketplace-token": redirected["registration_token"]})
+        assert sent["statusCode"] == 303, sent["body"]
+        location = sent["multiValueHeaders"]["Location"][0]
+        value = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)[signing.SIGNUP_PARAMETER][0]
         secret = settings.signing_secret or ""
+        exchanged = post_form("/register/signup", signing.signup_exchange(value, secret))
+        assert exchanged["statusCode"] == 200, exchanged["body"]
+        claims = json.loads(exchanged["body"])["customer"]
         linked = post_form("/register/tenant", {"tenant_link": signing.tenant_link(claims, "tenant-1", secret)})
         assert linked["statusCode"] == 200, linked["body"]
         # the page reloaded (the first answer replayed), and a token Marketplace does not know (the record freed)
@@ -478,10 +487,10 @@ class RecordedWorld(LifecycleWorld):
         with self.recorder.invoking("lifecycle"):
             return super().invoke(event)
 
-    def register(self, token: str) -> None:
+    def register(self, token: str, **form: str) -> None:
         assert self.recorder is not None
         with self.recorder.invoking("registration"):
-            super().register(token)
+            super().register(token, **form)
 
     def send(self, example: str, subscription: dict[str, Any], **names: str) -> None:
         """AWS's published example about this subscription, now, and any timer it set off."""
@@ -530,6 +539,13 @@ def test_the_lifecycle_functions_calls_are_granted(
     world.send("created_proposer_new.json", contract, buyer_account="444455556666")
     world.send("license_updated.json", contract, buyer_account="444455556666")
     assert world.state(contract) is SubscriptionState.ACTIVE
+    # a free-trial claim whose terms could not be read at registration: asked again later by the lifecycle function
+    trial = admin.subscribe("grantslife1", "777788889999", free_trial=True)
+    world.seen = admin.notifications()[-1]["seq"]
+    admin.queue_errors({"operation": "GetAgreementTerms", "code": "ThrottlingException", "count": 2})
+    world.register(trial["registration_token"], **{"x-amzn-marketplace-offer-type": "free-trial"})
+    world.pass_time(2 * MINUTE, step=MINUTE)
+    assert world.customer(CustomerRef("grantslife1", license_arn=trial["license_arn"])).free_trial
     # a buyer who subscribes, uses, and leaves: their final usage is sent by the lifecycle function
     leaving = admin.subscribe("grantslife1", BUYER)
     world.seen = admin.notifications()[-1]["seq"]
@@ -560,10 +576,16 @@ def test_the_lifecycle_functions_calls_are_granted(
             ("dynamodb:UpdateItem", "Metering"),
             ("aws-marketplace:BatchMeterUsage", ANY),
             ("events:PutEvents", "EVENT_BUS_NAME"),
+            ("aws-marketplace:GetAgreementTerms", ANY),
         },
     )
-    # the registrations in this world are the registration function's, and are granted too
-    assert_covered(roles, Flow(world.settings, recorder), "registration", {("aws-marketplace:ResolveCustomer", ANY)})
+    # the registrations in this world are the registration function's, and are granted too (the claim's timer too)
+    assert_covered(
+        roles,
+        Flow(world.settings, recorder),
+        "registration",
+        {("aws-marketplace:ResolveCustomer", ANY), ("sqs:SendMessage", "LIFECYCLE_QUEUE_URL")},
+    )
 
 
 # --- what cannot be recorded locally, and the checker itself -------------------------------------------------------

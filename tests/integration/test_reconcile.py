@@ -186,7 +186,7 @@ def test_a_billed_record_our_ledger_does_not_hold_is_a_mismatch(life: Life) -> N
 
 def test_bad_options_exit_2_and_name_them(life: Life) -> None:
     for argv, named in [
-        (["reconcile", "--from", "yesterday"], "--since: 'yesterday'"),
+        (["reconcile", "--from", "yesterday"], "--from: 'yesterday'"),
         (["reconcile", "--customer", "999999999999"], "unknown customer: '999999999999'"),
         (["reconcile", "--from", "1h", "--to", "2h"], "is after"),
     ]:

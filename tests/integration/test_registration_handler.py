@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from functions.customers.model import CustomerRef, SubscriptionState
-from functions.customers.repository import DynamoCustomerRepository
-from functions.handlers import registration
 from functions.marketplace.customers import MarketplaceResolver
 from functions.observability import logger
 from functions.registration import signing
@@ -24,54 +20,27 @@ from functions.registration.resolution import MarketplaceUnavailable
 from functions.seller_events import CUSTOMER_REGISTERED, RecordingPublisher
 from functions.settings import Settings, get_settings
 from functions.wiring import registration as registration_wiring
-from local.apigateway import LambdaContext, proxy_event
 from local.marketplace.testing import EmulatorHandle
+from tests.integration.registration_world import (
+    BUYER,
+    FORM,
+    LEGACY_PRODUCT,
+    LICENSE_PRODUCT,
+    REDIRECT_PRODUCT,
+    SECRET,
+    Harness,
+    assert_secure_page,
+    completion_value,
+    exchange,
+    header,
+    post_link,
+    registration_harness,
+    seller_signup,
+)
 
-SECRET = "integration-test-signing-secret"
-FORM = "application/x-www-form-urlencoded"
-LICENSE_PRODUCT = "reglicence1"
-LEGACY_PRODUCT = "reglegacy1"
-REDIRECT_PRODUCT = "regredirect1"
-BUYER = "111122223333"
-XSS = "<script>alert('x')</script>\"'&"
 # what a free-trial buyer's browser adds to the form: and what anyone else's can add too
 CLAIMS_FREE_TRIAL = {"x-amzn-marketplace-offer-type": "free-trial"}
-
-
-def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = registration.handler(event, LambdaContext(function_name="registration-test"))
-    return response
-
-
-@dataclass
-class Harness:
-    settings: Settings
-    marketplace: EmulatorHandle
-    dynamodb: Any
-    single_use_tokens: bool = False
-
-    def subscribe(self, product_code: str = LICENSE_PRODUCT, **fields: Any) -> dict[str, Any]:
-        return self.marketplace.admin.subscribe(product_code, BUYER, **fields)
-
-    def post(self, path: str, body: bytes | str, content_type: str = FORM) -> dict[str, Any]:
-        raw = body.encode() if isinstance(body, str) else body
-        event = proxy_event("POST", path, path, headers={"Content-Type": [content_type]}, body=raw)
-        return invoke(event)
-
-    def get(self, path: str) -> dict[str, Any]:
-        return invoke(proxy_event("GET", path, path))
-
-    def register(self, token: str, **extra: str) -> dict[str, Any]:
-        return self.post("/register", urllib.parse.urlencode({"x-amzn-marketplace-token": token, **extra}))
-
-    def complete(self, completion: str, **fields: str) -> dict[str, Any]:
-        return self.post("/register/complete", urllib.parse.urlencode({"registration": completion, **fields}))
-
-    def items(self, table: str) -> list[dict[str, Any]]:
-        return list(self.dynamodb.scan(TableName=table)["Items"])
-
-    def customers(self) -> DynamoCustomerRepository:
-        return DynamoCustomerRepository(self.dynamodb, self.settings.customers_table, self.settings.contacts_table)
+XSS = "<script>alert('x')</script>\"'&"
 
 
 @pytest.fixture(params=["reusable-tokens", "single-use-tokens"])
@@ -83,62 +52,8 @@ def harness(
 ) -> Harness:
     # AWS's sources disagree: a token resolves again until it expires (2026 metering guidance, the emulator's
     # default), or a resubmitted token is ExpiredTokenException (the API reference): every test runs under both
-    marketplace.admin.put_config(token_single_use=request.param == "single-use-tokens")
-    products = [
-        {"code": LICENSE_PRODUCT, "name": "Acme Analytics", "customer_mode": "license"},
-        {"code": LEGACY_PRODUCT, "name": "Acme Legacy", "customer_mode": "legacy"},
-        {
-            "code": REDIRECT_PRODUCT,
-            "name": "Acme Redirect",
-            "signup_redirect_url": "https://seller.example/signup?source=marketplace",
-        },
-    ]
-    for product in products:
-        marketplace.admin.create_product(
-            product["code"],
-            ["api_calls"],
-            name=product["name"],
-            customer_mode=product.get("customer_mode", "license"),
-            fulfillment_url="http://127.0.0.1:9/register",
-        )
-    settings = handler_environment(
-        [{**p, "dimensions": [{"name": "api_calls"}]} for p in products], SIGNING_SECRET=SECRET
-    )
     single_use = request.param == "single-use-tokens"
-    return Harness(settings=settings, marketplace=marketplace, dynamodb=dynamodb, single_use_tokens=single_use)
-
-
-def completion_value(page: str) -> str:
-    found = re.search(r'name="registration" value="([^"]+)"', page)
-    assert found, "the onboarding form carries the signed value"
-    return found.group(1)
-
-
-def header(response: dict[str, Any], name: str) -> str:
-    values = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
-    values.update({k.lower(): [v] for k, v in (response.get("headers") or {}).items()})
-    return ",".join(values.get(name.lower(), []))
-
-
-def assert_secure_page(response: dict[str, Any]) -> None:
-    headers = {
-        n: header(response, n)
-        for n in (
-            "content-type",
-            "content-security-policy",
-            "cache-control",
-            "x-content-type-options",
-            "referrer-policy",
-        )
-    }
-    assert headers["content-type"].startswith("text/html")
-    csp = headers["content-security-policy"]
-    assert "default-src 'none'" in csp
-    assert "frame-ancestors 'none'" in csp
-    assert "form-action 'self'" in csp
-    assert headers["cache-control"] == "no-store"
-    assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer"
+    return registration_harness(marketplace, dynamodb, handler_environment, single_use_tokens=single_use)
 
 
 def assert_nothing_stored(harness: Harness) -> None:
@@ -228,11 +143,9 @@ def registered_announcements() -> list[dict[str, Any]]:
     return [event.detail for event in publisher.events if event.detail_type == CUSTOMER_REGISTERED]
 
 
-def signup_claims(response: dict[str, Any]) -> dict[str, Any]:
-    """What the seller's sign-up page gets, checked the way the seller checks it."""
-    assert response["statusCode"] == 303, response["body"]
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(header(response, "Location")).query)
-    return signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], SECRET)
+def signup_claims(harness: Harness, response: dict[str, Any]) -> dict[str, Any]:
+    """What the seller's back end gets for the buyer sent to its sign-up page: the sign-up exchange's claims."""
+    return seller_signup(harness, response)
 
 
 def agreement_terms_calls(harness: Harness) -> list[dict[str, Any]]:
@@ -261,7 +174,7 @@ def test_a_paid_buyer_whose_browser_claims_a_free_trial_is_registered_as_paid(ha
     )
     # When a paid buyer of a product with its own sign-up page does the same
     redirected = harness.subscribe(REDIRECT_PRODUCT)
-    claims = signup_claims(harness.register(redirected["registration_token"], **CLAIMS_FREE_TRIAL))
+    claims = signup_claims(harness, harness.register(redirected["registration_token"], **CLAIMS_FREE_TRIAL))
     # Then the value signed for the seller's page does not say free trial, and carries no claim at all
     assert claims["agreement_id"] == redirected["agreement_id"]
     assert claims["free_trial"] is False
@@ -285,7 +198,7 @@ def test_a_real_free_trial_is_confirmed_by_the_agreement_read_to_its_last_page(h
     assert (announced["free_trial"], announced["free_trial_claimed"]) == (True, True)
     # and a free trial is one whether or not the browser said so: the seller's sign-up value says it
     redirected = harness.subscribe(REDIRECT_PRODUCT, free_trial=True)
-    claims = signup_claims(harness.register(redirected["registration_token"]))
+    claims = signup_claims(harness, harness.register(redirected["registration_token"]))
     assert claims["free_trial"] is True
 
 
@@ -381,33 +294,28 @@ def test_registering_again_later_keeps_a_confirmed_state(harness: Harness) -> No
     assert again.registered_at == first.registered_at
 
 
-def test_a_product_with_a_signup_url_redirects_with_a_verifiable_value(harness: Harness) -> None:
+def test_a_product_with_a_signup_url_redirects_with_a_value_only_the_seller_can_exchange(harness: Harness) -> None:
     subscription = harness.subscribe(REDIRECT_PRODUCT)
     response = harness.register(subscription["registration_token"])
     assert response["statusCode"] == 303
+    assert_secure_page(response)
     location = header(response, "Location")
     parts = urllib.parse.urlsplit(location)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "seller.example", "/signup")
     query = urllib.parse.parse_qs(parts.query)
     assert query["source"] == ["marketplace"]
-    claims = signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], SECRET)
+    value = query[signing.SIGNUP_PARAMETER][0]
+    assert exchange(harness, value, secret="another secret")["statusCode"] == 403
+    claims = seller_signup(harness, response)
     assert claims["license_arn"] == subscription["license_arn"]
     assert claims["customer_aws_account_id"] == BUYER
-    with pytest.raises(signing.SignatureInvalid):
-        signing.verify_signup_value(query[signing.SIGNUP_PARAMETER][0], "another secret")
 
 
 def test_the_sellers_sign_up_page_links_the_buyer_to_its_tenant_and_only_it_can(harness: Harness) -> None:
-    # Given a buyer sent to the seller's sign-up page with a signed value the page verified
+    # Given a buyer sent to the seller's sign-up page, whose back end exchanged the value it was sent
     subscription = harness.subscribe(REDIRECT_PRODUCT)
-    location = header(harness.register(subscription["registration_token"]), "Location")
-    signup = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)[signing.SIGNUP_PARAMETER][0]
-    claims = signing.verify_signup_value(signup, SECRET)
+    claims = seller_signup(harness, harness.register(subscription["registration_token"]))
     ref = CustomerRef(REDIRECT_PRODUCT, license_arn=subscription["license_arn"])
-
-    def link(value: str) -> dict[str, Any]:
-        return harness.post("/register/tenant", urllib.parse.urlencode({signing.TENANT_LINK_FIELD: value}))
-
     now = datetime.now(UTC).timestamp()  # the handler's clock (no clock file: the real one)
     # When a link not made with the seller's secret, an expired one or one naming no valid tenant id arrives
     forged = signing.tenant_link(claims, "acme-42", "another secret", now=now)
@@ -418,30 +326,35 @@ def test_the_sellers_sign_up_page_links_the_buyer_to_its_tenant_and_only_it_can(
         (expired, 400, "Link not valid"),
         (spaced, 400, "Link not valid"),
     ]:
-        refused = link(value)
+        refused = post_link(harness, value)
         assert refused["statusCode"] == status, refused["body"]
         assert says in refused["body"]
     # Then nothing was linked
     customer = harness.customers().get(ref)
     assert customer is not None
     assert customer.tenant_id is None
-    # When the page, having created the buyer's account, posts its own signed link (twice: a reload)
-    for _ in range(2):
-        linked = link(signing.tenant_link(claims, "acme-42", SECRET, now=now))
-        assert linked["statusCode"] == 200, linked["body"]
+    # When the page, having created the buyer's account, posts its own signed link
+    linked = post_link(harness, signing.tenant_link(claims, "acme-42", SECRET, now=now))
+    assert linked["statusCode"] == 200, linked["body"]
     # Then the customer carries the tenant, and the tenant finds the customer
     customer = harness.customers().get(ref)
     assert customer is not None
     assert customer.tenant_id == "acme-42"
     assert [c.ref for c in harness.customers().of_tenant("acme-42")] == [ref]
-    # And a link to another tenant does not move it (an operator can: cli set-tenant --replace)
-    moved = link(signing.tenant_link(claims, "other-7", SECRET, now=now))
+    # And a link is used once: posting it again is refused, and changes nothing
+    reposted = post_link(harness, signing.tenant_link(claims, "acme-42", SECRET, now=now))
+    assert reposted["statusCode"] == 409
+    assert "used already" in reposted["body"]
+    # And a link to another tenant, after a new sign-up, does not move it (an operator can: cli set-tenant --replace)
+    token = harness.marketplace.admin.issue_token(subscription["agreement_id"])["registration_token"]
+    again = seller_signup(harness, harness.register(token))
+    moved = post_link(harness, signing.tenant_link(again, "other-7", SECRET, now=now))
     assert moved["statusCode"] == 409
     assert "linked to another account" in moved["body"]
     assert harness.customers().of_tenant("other-7") == []
     # And a link for a buyer who never registered is a 404
-    stranger = {**claims, "license_arn": subscription["license_arn"] + "0"}
-    assert link(signing.tenant_link(stranger, "acme-42", SECRET, now=now))["statusCode"] == 404
+    stranger = {**again, "license_arn": subscription["license_arn"] + "0"}
+    assert post_link(harness, signing.tenant_link(stranger, "acme-42", SECRET, now=now))["statusCode"] == 404
 
 
 @pytest.mark.parametrize(
@@ -455,7 +368,7 @@ def test_the_sellers_sign_up_page_links_the_buyer_to_its_tenant_and_only_it_can(
         ("x-amzn-marketplace-token=" + "a" * 20000, FORM, 413, "larger than"),
         ('{"x-amzn-marketplace-token": "abc"}', "application/json", 415, FORM),
         ("x-amzn-marketplace-token=not-a-real-token", FORM, 400, "did not recognise it"),
-        (b"x-amzn-marketplace-token=\xff\xfe", FORM, 400, "could not be read"),
+        (b"x-amzn-marketplace-token=\xff\xfe", FORM, 400, "x-amzn-marketplace-token is not UTF-8 text"),
     ],
 )
 def test_a_bad_registration_request_gets_a_clear_page_and_stores_nothing(

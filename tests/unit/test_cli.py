@@ -225,9 +225,48 @@ def test_a_profile_without_a_stack_name_is_refused(tmp_path: Path) -> None:
     assert (status, err) == (2, "error: --profile and --region go with --stack NAME\n")
 
 
-def test_an_unknown_command_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli("refund")[0] == 2
-    assert "invalid choice: 'refund'" in capsys.readouterr().err
+def test_an_unknown_command_exits_2_naming_it() -> None:
+    status, err = run_cli("refund")
+    assert status == 2
+    assert "invalid choice: 'refund'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["report", "--month", "9999-12", "--html", "r.html"], "--month: '9999-12'"),
+        (["report", "--month", "2020-01", "--html", "r.html"], "--month: 2020-01 ended more than the 400 days"),
+        (["report", "--month", "2026-11", "--html", "dir/\x00.html"], "--html:"),
+        (["usage", "--since", "99999999d"], "--since: '99999999d'"),
+        (["usage", "--until", "999999999999999999999h"], "--until:"),
+        (["usage", "--since", "0001-01-01"], "--since: 0001-01-01T00:00:00+00:00 is before"),
+        (["failed", "--until", "9999-12-31T23:00"], "--until: 9999-12-31T23:00:00+00:00 is more than a day ahead"),
+        (["reconcile", "--from", "2099-01-01"], "--from: 2099-01-01T00:00:00+00:00 is more than a day ahead"),
+        (["usage", "--since", "-5h"], "argument --since: expected one argument"),
+        (["usage", "--bogus"], "unrecognized arguments: --bogus"),
+        (["customers", "--tenant", "acme 42"], "--tenant: tenant_id must be"),
+        (["customers", "--stack", "not a stack"], "--stack: 'not a stack' is not a stack name"),
+        (["customers", "--stack", "Metering", "--region", "moon-1"], "--region: 'moon-1' is not a Region name"),
+        (["customers", "--run-file", "x" * 10_000], "--run-file: cannot read"),
+        (["usage", "--customer", "9" * 10_000], "unknown customer: '99999"),
+    ],
+)
+def test_an_argument_out_of_range_answers_one_line_and_exits_2(argv: list[str], says: str, tmp_path: Path) -> None:
+    # Given the CLI on a stack (fakes of our interfaces), its clock at NOW
+    target = Target("fake", deps(), lambda _: {}, InMemoryCustomers(), trail=lambda: FakeTrail())
+    argv = [a.replace("r.html", str(tmp_path / "r.html")).replace("dir/", f"{tmp_path}/") for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    # When an argument is out of range, malformed or unknown
+    chooses = None if {"--stack", "--run-file"} & set(argv) else (lambda _: target)
+    status = main(argv, out=out, err=err, target=chooses, environ={})
+    # Then one line names it, the exit status is 2, nothing was written or read beyond it
+    assert status == 2
+    assert err.getvalue().startswith("error: ")
+    assert says in err.getvalue()
+    assert err.getvalue().count("\n") == 1
+    assert len(err.getvalue()) < 600
+    assert out.getvalue() == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_local_stack_is_found_through_its_run_file_else_the_environment(tmp_path: Path) -> None:
@@ -249,6 +288,13 @@ def test_the_cli_runs_a_command_on_the_target_it_is_given() -> None:
     heading, row = out.getvalue().splitlines()
     assert heading.split()[-2:] == ["REASON", "REDRIVE"]
     assert row.split()[-3:] == ["failed", "InvalidLicenseException", "yes"]
+
+
+class FakeTrail:
+    """CloudTrail with nothing in it."""
+
+    def metering_results(self, start: datetime) -> Iterator[Any]:
+        return iter(())
 
 
 # --- a deployed stack, resolved through a fake of our lookup interface (never AWS) ---------------------------------

@@ -17,9 +17,11 @@ from functions.registration.resolution import (
     AnswerLost,
     ExpiredToken,
     InvalidToken,
+    MarketplaceRejected,
     MarketplaceUnavailable,
     ResolvedCustomer,
 )
+from functions.registration.seller_signup import SellerSignups
 from functions.registration.service import (
     CompletionExpired,
     CompletionInvalid,
@@ -148,9 +150,12 @@ def test_an_invalid_form_is_returned_with_its_values() -> None:
 REDIRECTING = dataclasses.replace(PRODUCT, signup_redirect_url="https://seller.example/s")
 
 
-def signed_free_trial(registered: Any) -> bool:
+def signed_free_trial(service: Registrations, registered: Any) -> bool:
+    """The free trial the seller's back end learns when it exchanges the value its sign-up page was sent."""
     value = registered.redirect_url.split(f"{signing.SIGNUP_PARAMETER}=", 1)[1]
-    claims = signing.verify(value, secret="secret", purpose=signing.SIGNUP, now=0)
+    assert isinstance(service.customers, InMemoryCustomers)
+    signups = SellerSignups(service.customers, service.clock, service.signing_secret)
+    claims = signups.exchange(value, signing.signup_exchange(value, "secret")[signing.SIGNATURE_FIELD])
     return bool(claims["free_trial"])
 
 
@@ -162,7 +167,7 @@ def test_a_free_trial_the_agreement_does_not_include_is_kept_as_a_claim_and_neve
     # Then Marketplace was asked about the buyer's agreement, and its answer is what counts
     assert terms.agreements == [RESOLVED.agreement_id]
     assert registered.free_trial is False
-    assert signed_free_trial(registered) is False
+    assert signed_free_trial(service, registered) is False
     assert isinstance(service.customers, InMemoryCustomers)
     (customer,) = service.customers.stored.values()
     assert (customer.free_trial, customer.free_trial_claimed) == (False, True)
@@ -175,7 +180,7 @@ def test_a_free_trial_the_agreement_includes_is_confirmed_whatever_the_browser_s
     service = registrations(FakeResolver(RESOLVED), agreement_terms=FakeAgreementTerms(True), products=(REDIRECTING,))
     registered = service.register("tok", free_trial_claimed=False)
     assert registered.free_trial is True
-    assert signed_free_trial(registered) is True
+    assert signed_free_trial(service, registered) is True
     assert isinstance(service.publisher, RecordingPublisher)
     detail = service.publisher.events[0].detail
     assert (detail["free_trial"], detail["free_trial_claimed"]) == (True, False)
@@ -198,7 +203,7 @@ def test_unreadable_terms_register_the_buyer_and_keep_a_confirmed_trial_confirme
     fresh = registrations(FakeResolver(RESOLVED), agreement_terms=failing, products=(REDIRECTING,))
     unconfirmed = fresh.register("tok", free_trial_claimed=True)
     assert unconfirmed.free_trial is False
-    assert signed_free_trial(unconfirmed) is False
+    assert signed_free_trial(fresh, unconfirmed) is False
 
 
 def test_without_an_agreement_id_marketplace_is_not_asked_and_nothing_is_confirmed() -> None:
@@ -216,12 +221,15 @@ def test_an_answer_stored_before_claims_were_kept_apart_replays_its_free_trial_a
     def replay(function: Any, request: dict[str, Any]) -> dict[str, Any]:
         return earlier
 
-    service = registrations(FakeResolver(RESOLVED), run_once=replay, products=(REDIRECTING,))
+    store = InMemoryCustomers()
+    ref = CustomerRef("prod1", license_arn=RESOLVED.license_arn)
+    store.put(Customer(ref, "111122223333", SubscriptionState.PENDING, datetime(2026, 11, 26, 9, tzinfo=UTC)))
+    service = registrations(FakeResolver(RESOLVED), run_once=replay, products=(REDIRECTING,), customers=store)
     # When the buyer's browser resubmits that token
     registered = service.register("tok", free_trial_claimed=True)
     # Then it is not signed or shown as a free trial
     assert registered.free_trial is False
-    assert signed_free_trial(registered) is False
+    assert signed_free_trial(service, registered) is False
 
 
 def test_a_signup_redirect_carries_the_signed_parameter() -> None:
@@ -229,6 +237,45 @@ def test_a_signup_redirect_carries_the_signed_parameter() -> None:
     registered = registrations(FakeResolver(RESOLVED), products=(product,)).register("tok", free_trial_claimed=False)
     assert registered.redirect_url is not None
     assert registered.redirect_url.startswith("https://seller.example/s?a=1&x-marketplace-registration=")
+
+
+@pytest.mark.parametrize(
+    ("mode", "license_arn", "identifier", "named_by"),
+    [
+        ("license", "arn:aws:license-manager::1:license:l-1", None, "license_arn"),
+        ("license", "arn:aws:license-manager::1:license:l-1", "ident-1", "license_arn"),
+        ("legacy", "arn:aws:license-manager::1:license:l-1", "ident-1", "customer_identifier"),
+        ("legacy", None, "ident-1", "customer_identifier"),
+        # configured by licence, but Marketplace gave the identifier alone: the one name there is
+        ("license", None, "ident-1", "customer_identifier"),
+    ],
+)
+def test_the_buyer_is_kept_and_signed_by_one_name_whatever_resolve_customer_returned(
+    mode: str, license_arn: str | None, identifier: str | None, named_by: str
+) -> None:
+    product = dataclasses.replace(REDIRECTING, customer_mode="legacy" if mode == "legacy" else "license")
+    resolved = dataclasses.replace(RESOLVED, license_arn=license_arn, customer_identifier=identifier)
+    service = registrations(FakeResolver(resolved), products=(product,))
+    registered = service.register("tok", free_trial_claimed=False)
+    assert isinstance(service.customers, InMemoryCustomers)
+    (customer,) = service.customers.stored.values()
+    assert getattr(customer.ref, named_by) is not None
+    assert registered.redirect_url is not None
+    value = registered.redirect_url.split(f"{signing.SIGNUP_PARAMETER}=", 1)[1]
+    claims = signing.verify(value, secret="secret", purpose=signing.SIGNUP, now=0)
+    assert (claims["license_arn"], claims["customer_identifier"]) == (
+        customer.ref.license_arn,
+        customer.ref.customer_identifier,
+    )
+
+
+def test_an_answer_naming_no_customer_is_refused_before_anything_is_stored() -> None:
+    nameless = dataclasses.replace(RESOLVED, license_arn=None, customer_identifier=None)
+    service = registrations(FakeResolver(nameless))
+    with pytest.raises(MarketplaceRejected):
+        service.register("tok", free_trial_claimed=False)
+    assert isinstance(service.customers, InMemoryCustomers)
+    assert service.customers.stored == {}
 
 
 @pytest.mark.parametrize(
