@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from functions.flush.records import MeteringEntry, RecordResult
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RecordResult
 from functions.usage.model import HOUR, hour_of
 
 # An hour is reconciled by the flush once it closed two hours ago (the hourly flush has sent it), every record of it
@@ -32,6 +32,7 @@ NOT_YET_SENT = "not yet sent"
 FAILED = "failed"
 PARKED = "parked"
 ABSENT_FROM_CLOUDTRAIL = "sent but absent from CloudTrail"
+ACCEPTED_NOT_SEALED = "accepted, not in its sealed total"
 BILLED_AFTER_ALL = "billed after all"
 UNKNOWN_TO_LEDGER = "in CloudTrail but not in our ledger"
 
@@ -132,7 +133,13 @@ class Finding:
     detail: str
 
 
-class ReconciliationMark(Protocol):
+class CarryReader(Protocol):
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]: ...
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]: ...
+
+
+class ReconciliationMark(CarryReader, Protocol):
     """Where the reconciliation is (the metering ledger keeps it), which hours are sealed, and the outcomes it
     corrects (a record billed after all)."""
 
@@ -153,6 +160,8 @@ class AuditDeps:
     # same account and Region, outside this stack, and those are not ours to reconcile
     ours: Callable[[TrailResult], bool] = lambda result: True
     mark: ReconciliationMark | None = None  # the flush's reconciliation of every hour; None: hours audited on demand
+    # the records an hour's accepted usage adds up to, as sealing aggregates it (None: not compared)
+    accepted: Callable[[datetime], list[MeteringRecord]] | None = None
 
 
 def settled_hour(now: datetime) -> datetime:
@@ -213,7 +222,8 @@ def reconcile_due(
         if trail is None:
             trail = list(deps.trail.metering_results(hour))
         entries = _corrected(deps.mark, entries, [r for r in trail if r.hour == hour])
-        reconciled = HourReconciled(hour, audit_hour(deps, hour, entries, trail))
+        findings = audit_hour(deps, hour, entries, trail) + unsealed(deps, hour, entries, deps.mark)
+        reconciled = HourReconciled(hour, findings)
         report(reconciled)
         if not deps.mark.move_reconciled(mark, hour + HOUR):
             waiting = "another run is reconciling"
@@ -238,6 +248,33 @@ def _corrected(
         MeteringEntry(c.record, c.status, c.metering_record_id, None, c.at) if (c := corrections.get(i)) else entry
         for i, entry in enumerate(entries)
     ]
+
+
+def unsealed(deps: AuditDeps, hour: datetime, entries: list[MeteringEntry], carries: CarryReader) -> list[Finding]:
+    """Usage accepted for ``hour`` that its sealed totals do not hold: stored after the hour was sealed (a write that
+    landed later than the in-flight margin allows). Marketplace would refuse another total for the hour, so it is not
+    billed: counted here, never silently absent. Each total is the usage accepted, plus what earlier hours carried
+    into it, less what it carried on (into the next hour, or placed in a leaving buyer's earlier hours)."""
+    if deps.accepted is None:
+        return []
+    accepted = {r.key: r for r in deps.accepted(hour)}
+    sealed = {e.record.key: e.record for e in entries}
+    carried_in = {c.key: c.quantity for c in carries.carried_into(hour)}
+    later = hour + HOUR
+    carried_on = {c.key: c.quantity for c in carries.carried_into(later)}
+    carried_on |= {c.key: c.quantity for c, _ in carries.placements_into(later)}
+    findings = []
+    for key, usage in sorted(accepted.items()):
+        record = sealed.get(key)
+        expected = usage.quantity + carried_in.get(key, Decimal(0)) - carried_on.get(key, Decimal(0))
+        held = record.quantity if record is not None else Decimal(0)
+        if held < expected:
+            what = (
+                f"accepted {quantity_text(expected)} units, sealed {quantity_text(held)}: "
+                f"{quantity_text(expected - held)} stored after the hour was sealed, not billed"
+            )
+            findings.append(Finding(hour, usage.customer, usage.dimension, ACCEPTED_NOT_SEALED, what))
+    return findings
 
 
 def audit_hour(

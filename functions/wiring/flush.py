@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
+from itertools import chain
 from typing import Any
 
 from functions.clock import Clock, app_clock
 from functions.customers.final_usage_requests import DynamoFinalUsageRequests
 from functions.customers.model import CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
+from functions.flush.aggregate import aggregate
 from functions.flush.audit import AuditDeps, TrailResult
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.ledger import DynamoMeteringLedger
-from functions.flush.records import MeteringGateway
+from functions.flush.records import MeteringGateway, MeteringRecord
 from functions.flush.sender import TokenBucket
 from functions.flush.service import FlushDeps
 from functions.marketplace.cloudtrail import CloudTrailReader
@@ -62,11 +64,17 @@ def audit(settings: Settings) -> AuditDeps:
             return False
         return customers.get(CustomerRef(settings.products[0].code, license_arn=result.customer)) is not None
 
+    usage = usage_store(settings)
+
+    def accepted(hour: datetime) -> list[MeteringRecord]:
+        return aggregate(hour, chain(usage.events_of_hour(hour), usage.late_events_billed_in(hour)), settings.products)
+
     return AuditDeps(
         entries_of_hour=ledger.entries_of_hour,
         trail=CloudTrailReader(cloudtrail_client(settings)),
         ours=ours,
         mark=ledger,
+        accepted=accepted,
     )
 
 
