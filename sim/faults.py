@@ -25,6 +25,9 @@ class FaultProfile:
     throttle: float = 0.0  # BatchMeterUsage throttled or 5xx
     lost_answer: float = 0.0  # BatchMeterUsage committed, its answer lost
     unprocessed: float = 0.0  # a record left unprocessed
+    # a usage write that lands 60 to 180 s after its acceptance, later than the in-flight margin assumes (a client
+    # retrying beyond its timeouts): its hour may be sealed without it
+    late_write: float = 0.0
 
     @classmethod
     def draw(cls, rng: random.Random) -> FaultProfile:
@@ -40,6 +43,7 @@ class FaultProfile:
             throttle=rng.uniform(0, 0.08) * scale,
             lost_answer=rng.uniform(0, 0.05) * scale,
             unprocessed=rng.uniform(0, 0.03) * scale,
+            late_write=rng.uniform(0, 0.004) * scale if rng.random() < 0.3 else 0.0,
         )
 
     def describe(self) -> str:
@@ -62,6 +66,12 @@ class Faults:
         scheduler, profile, rng = self._scheduler, self.profile, actor.rng
         marketplace = port.startswith(MARKETPLACE)
         killable = actor.invocation.kind in KILLABLE
+        if phase == "landing":
+            if not self.calm and rng.random() < profile.late_write:
+                self._count("write landed late")
+                self._trace(actor, f"{port}: lands late")
+                scheduler.sleep(rng.uniform(60, 180))
+            return
         if not self.calm:
             roll = rng.random()
             if phase == "before":

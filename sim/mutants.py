@@ -1,11 +1,151 @@
-"""Deliberately broken variants of our code, each one a hole the simulator must find (``tests/sim/test_mutants.py``)."""
+"""Deliberately broken variants of our code: each a hole the simulator must find within 1,000 seeds
+(``tests/sim/test_mutants.py``). A mutant that survives is a hole in the simulator, not a pass.
+
+Each patches our real code (or, for the ledger, the model of the DynamoDB ledger's contract the simulator runs) for
+as long as its context lasts: in the worker process that runs the seeds.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
-MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {}
+from functions.flush import service
+from functions.flush.records import BatchOutcome, MeteringGateway, MeteringRecord
+from functions.flush.sender import Sender
+from functions.lifecycle.service import Lifecycle
+from functions.usage import model
+from functions.usage.model import UsageEvent, hour_key
+from sim.ports import SimLedger
+from tests import fakes
+
+
+@contextlib.contextmanager
+def _patched(target: Any, name: str, value: Any) -> Iterator[None]:
+    original = getattr(target, name)
+    setattr(target, name, value)
+    try:
+        yield
+    finally:
+        setattr(target, name, original)
+
+
+@contextlib.contextmanager
+def per_hour_dedup() -> Iterator[None]:
+    """An event id counts once per hour only (the code before issue 23): a resend stamped in another hour is new."""
+
+    def identity(event: UsageEvent) -> tuple[str, str]:
+        return (event.customer_key, f"{event.event_id}@{hour_key(event.hour)}")
+
+    with _patched(model, "identity_of", identity), _patched(fakes, "identity_of", identity):
+        yield
+
+
+@contextlib.contextmanager
+def rewrite_sealed_total() -> Iterator[None]:
+    """Sealing stores an hour's records again over what was stored (outcomes and all)."""
+    with _patched(SimLedger, "rewrites", True):
+        yield
+
+
+class _Refreshing:
+    """A gateway whose retries send a record again with its total refreshed (one more unit, as if re-read)."""
+
+    def __init__(self, gateway: MeteringGateway) -> None:
+        self._gateway = gateway
+        self._tried: set[tuple[datetime, str]] = set()
+
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        changed = [replace(r, quantity=r.quantity + 1) if (r.hour, r.key) in self._tried else r for r in records]
+        self._tried.update((r.hour, r.key) for r in records)
+        return self._gateway.batch_meter_usage(changed)
+
+
+@contextlib.contextmanager
+def resend_changed_record() -> Iterator[None]:
+    """A retry (after throttling, a 5xx, a lost answer, unprocessed records) resends a changed record."""
+    original = Sender.deliver
+
+    def deliver(self: Sender, records: Sequence[MeteringRecord], tally: Any) -> Any:
+        gateway = self._gateway
+        self._gateway = _Refreshing(gateway)
+        try:
+            return original(self, records, tally)
+        finally:
+            self._gateway = gateway
+
+    with _patched(Sender, "deliver", deliver):
+        yield
+
+
+@contextlib.contextmanager
+def skip_final_usage() -> Iterator[None]:
+    """A leaving buyer's final-usage step sends nothing (their timer runs, they end)."""
+    original = Lifecycle.continue_ending
+
+    class _Nothing:
+        def __init__(self, timers: Any) -> None:
+            self._timers = timers
+
+        def schedule(self, *args: Any) -> None:
+            self._timers.schedule(*args)
+
+        def send(self, *args: Any) -> None:
+            return None
+
+    def continue_ending(self: Lifecycle, *args: Any, **kwargs: Any) -> Any:
+        timers = self.final_usage
+        self.final_usage = _Nothing(timers)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            self.final_usage = timers
+
+    with _patched(Lifecycle, "continue_ending", continue_ending):
+        yield
+
+
+@contextlib.contextmanager
+def cursor_before_records() -> Iterator[None]:
+    """The flush moves its seal cursor past an hour before that hour's records are stored."""
+
+    def seal_closed_hours(
+        deps: service.FlushDeps,
+        now: datetime,
+        out_of_time: Callable[[], bool],
+        sealed_records: Callable[[list[MeteringRecord]], None],
+    ) -> tuple[int, bool, datetime]:
+        grace = timedelta(seconds=deps.settings.flush_grace_seconds)
+        hour = deps.ledger.next_hour_to_seal() or model.hour_of(now - service.METERING_WINDOW)
+        sealed = 0
+        while service.closed(hour, now, grace):
+            if out_of_time():
+                return sealed, True, hour
+            if not deps.ledger.seal(hour):  # the mutation: first the cursor...
+                break
+            records, carry = service.hour_records(deps, hour)
+            unsent = deps.ledger.write_hour(hour, records)  # ...then the records
+            if carry:
+                deps.ledger.write_carry(carry)
+            sealed_records(unsent)
+            sealed += 1
+            hour += model.HOUR
+        return sealed, False, hour
+
+    with _patched(service, "_seal_closed_hours", seal_closed_hours):
+        yield
+
+
+MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
+    "per-hour-dedup": per_hour_dedup,
+    "rewrite-sealed-total": rewrite_sealed_total,
+    "resend-changed-record": resend_changed_record,
+    "skip-final-usage": skip_final_usage,
+    "cursor-before-records": cursor_before_records,
+}
 
 
 @contextlib.contextmanager

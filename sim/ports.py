@@ -82,7 +82,14 @@ class SimUsage:
         self._each("usage.release", lambda e: self.inner.release([e], request), events)
 
     def add(self, events: Sequence[UsageEvent]) -> list[bool]:
-        return self._each("usage.put", lambda e: self.inner.add([e])[0], events)
+        def put(event: UsageEvent) -> bool:
+            # the write deadline is checked as the write starts; the write may then take its time to land
+            if self.inner.late(event):
+                return self.inner.add([event])[0]  # refused as it is by the fake
+            self._scheduler.port("usage.put", "landing")
+            return self.inner.add([event])[0]
+
+        return self._each("usage.put", put, events)
 
     def kept(self, identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
         self._scheduler.port("usage.batch_get", "before")
@@ -148,6 +155,7 @@ class SimLedger:
         self.first_reconciling: datetime | None = None  # when a flush first read where the reconciliation stood
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
         self.totals: dict[tuple[datetime, str], Decimal] = {}  # the first total stored per record
+        self.answered: set[tuple[datetime, str]] = set()  # records with an outcome written
         self._chunks = 0
         # where each invocation's handed-out records are stored (the DynamoDB ledger's per-process cache)
         self._where: dict[tuple[Actor | None, datetime, str], tuple[_Chunk, int]] = {}
@@ -281,12 +289,18 @@ class SimLedger:
                 old.records = [r for r in old.records if r.key not in keys]
                 old.outcomes = {}
         self.hours[hour].append(chunk)
+        entries = self._entries(hour)
         for index, record in enumerate(records):
             first = self.totals.setdefault((hour, record.key), record.quantity)
             if first != record.quantity:
                 self._violation(
                     "a sealed total never changes",
                     f"{record.key} of {hour:%Y-%m-%dT%H}: stored {first}, now also {record.quantity}",
+                )
+            if (hour, record.key) in self.answered and entries[record.key].entry.status == "pending":
+                self._violation(
+                    "a sealed total never changes",
+                    f"{record.key} of {hour:%Y-%m-%dT%H}: stored again, its outcome (Marketplace's answer) lost",
                 )
             self._where[(self._invocation(), hour, record.key)] = (chunk, index)
 
@@ -321,6 +335,7 @@ class SimLedger:
             self._port("update_outcomes", "before")
             for index, result in outcomes:
                 chunk.outcomes[index] = result
+                self.answered.add((result.record.hour, result.record.key))
             self._port("update_outcomes", "after")
 
     def write_carry(self, records: Sequence[MeteringRecord]) -> None:
@@ -358,7 +373,15 @@ class SimLedger:
             self.lease = None
         self._port("delete_lease", "after")
 
-    # for the invariants
+    # for the invariants: the ledger as it stands (not port calls)
+    def peek_carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return [c for c in self.carries.get(hour, {}).values() if (hour, c.key) not in self.placed]
+
+    def peek_placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return [
+            (c, self.placed[(hour, c.key)]) for c in self.carries.get(hour, {}).values() if (hour, c.key) in self.placed
+        ]
+
     def peek(self, hour: datetime) -> list[MeteringEntry]:
         """The hour's entries as they stand (not a port call)."""
         return [stored.entry for stored in self._entries(hour).values()]

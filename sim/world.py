@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import logging
 import math
@@ -28,9 +29,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from functions.customers.model import Customer, CustomerRef
-from functions.flush.audit import AuditDeps, Finding, TrailResult, audit_hour
+from functions.flush.aggregate import aggregate
+from functions.flush.audit import AuditDeps, Finding, TrailResult, audit_hour, unsealed
 from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
-from functions.flush.records import MeteringError
+from functions.flush.records import MeteringError, MeteringRecord
 from functions.flush.run import RunResult, flush_run
 from functions.flush.sender import Backoff, TokenBucket
 from functions.flush.service import FlushDeps
@@ -148,7 +150,12 @@ class World:
             ),
             executor=lambda max_workers: SimExecutor(self.scheduler, max_workers),
         )
-        self.audit = AuditDeps(entries_of_hour=self.ledger.entries_of_hour, trail=self.marketplace, mark=self.ledger)
+        self.audit = AuditDeps(
+            entries_of_hour=self.ledger.entries_of_hour,
+            trail=self.marketplace,
+            mark=self.ledger,
+            accepted=lambda hour: self._accepted(hour, self.usage),
+        )
         self.recorder = UsageRecorder(self.settings, customers, self.usage, clock)
         self.lifecycle = Lifecycle(
             settings=self.settings,
@@ -373,10 +380,20 @@ class World:
         actor = self.scheduler.spawn(name, kind, run, at=at)
         return actor
 
+    def _accepted(self, hour: datetime, usage: Any) -> list[MeteringRecord]:
+        events = itertools.chain(usage.events_of_hour(hour), usage.late_events_billed_in(hour))
+        return aggregate(hour, events, self.settings.products)
+
     def _reconciled(self, hour: datetime) -> None:
         """The flush moved the reconciliation past ``hour``: what it finds there now, read as it stands."""
-        peek = AuditDeps(entries_of_hour=self.ledger.peek, trail=PeekTrail(self.marketplace))
-        self.observed.reconciled.append((hour, self.scheduler.now, audit_hour(peek, hour)))
+        peek = AuditDeps(
+            entries_of_hour=self.ledger.peek,
+            trail=PeekTrail(self.marketplace),
+            accepted=lambda at: self._accepted(at, self.usage.inner),
+        )
+        entries = self.ledger.peek(hour)
+        findings = audit_hour(peek, hour, entries) + unsealed(peek, hour, entries, PeekLedger(self.ledger))
+        self.observed.reconciled.append((hour, self.scheduler.now, findings))
 
     def _crash(self, name: str, error: BaseException) -> None:
         import traceback
@@ -549,6 +566,14 @@ class PeekTrail:
 
     def metering_results(self, start: datetime) -> Iterator[TrailResult]:
         return self._marketplace.shown(start)
+
+
+class PeekLedger:
+    """The carries of the ledger as they stand, for the simulator's own checks (not port calls)."""
+
+    def __init__(self, ledger: SimLedger) -> None:
+        self.carried_into = ledger.peek_carried_into
+        self.placements_into = ledger.peek_placements_into
 
 
 class Timers:

@@ -248,10 +248,14 @@ class InMemoryUsage:
     def is_stored(self, event: UsageEvent) -> bool:
         return (event.hour, event.event_id, event.customer_key) in self.events
 
+    def late(self, event: UsageEvent) -> bool:
+        """Whether a write of ``event`` starting now would start too late (and be refused)."""
+        return self._clock is not None and self._clock.now() - event.received_at > WRITE_START_DEADLINE
+
     def add(self, events: Sequence[UsageEvent]) -> list[bool]:
         new = []
         for event in events:
-            if self._clock is not None and self._clock.now() - event.received_at > WRITE_START_DEADLINE:
+            if self.late(event):
                 raise StorageError(
                     f"usage event {event.event_id} not written", code="WriteDeadlineExceeded", retryable=True
                 )
