@@ -93,6 +93,13 @@ class Monitoring(Construct):
                 "no record of (cli reconcile names them)",
             ),
             AppAlarm(
+                "ReconciliationBehind",
+                app_metric("ReconciliationHoursBehind", statistic="Maximum"),
+                4,
+                "the reconciliation is more than 3 hours behind the hours that have settled: hours are waiting for "
+                "records not sent yet, or runs failed (the flush's log says what it waits for)",
+            ),
+            AppAlarm(
                 "ReconciliationUnavailable",
                 app_metric("ReconciliationUnavailable"),
                 1,

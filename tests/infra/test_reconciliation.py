@@ -57,6 +57,18 @@ def test_mismatches_and_an_unreadable_cloudtrail_raise_alarms(template: Template
         assert {"Name": "service", "Value": "marketplace-metering"} in alarm["Dimensions"]
 
 
+def test_a_reconciliation_more_than_three_hours_behind_raises_an_alarm(template: Template) -> None:
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    (alarm,) = [
+        a["Properties"] for a in alarms.values() if a["Properties"].get("MetricName") == "ReconciliationHoursBehind"
+    ]
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Maximum",
+        4,
+        "GreaterThanOrEqualToThreshold",
+    )
+
+
 def test_the_dashboard_shows_the_mismatch_count(template: Template) -> None:
     (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
     body = str(dashboard["Properties"]["DashboardBody"])
