@@ -32,6 +32,8 @@ from typing import Any
 from usage_client.limits import EVENT_ID_MAX_LENGTH, EVENT_ID_PATTERN, MAX_BODY_BYTES, MAX_EVENTS
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# the longest Retry-After honoured (the API asks for 60 s at most)
+MAX_RETRY_AFTER_SECONDS = 120.0
 DEFAULT_RUN_FILE = Path(".run") / "local.json"
 _EVENT_PATH = re.compile(r"^events\[(\d+)\](.*)$")
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\Z")
@@ -265,8 +267,12 @@ class UsageClient:
             if status == 200:
                 for entry in answer.get("results", ()):
                     (result.accepted if entry["status"] == "accepted" else result.duplicates).append(entry["event_id"])
-            elif status == 422:
+            elif status in (400, 409, 422) and answer.get("errors"):
+                # events named: refused (409: sent before with other content, the version stored counts); the
+                # batch's others were not stored by this request (nor by an earlier one, unless listed in results)
                 rejections.extend(_rejections(batch, answer))
+                for entry in answer.get("results", ()):
+                    result.duplicates.append(entry["event_id"])
             else:
                 raise UsageApiError(status, _message(answer), result, unsent)
         if rejections:
@@ -276,12 +282,18 @@ class UsageClient:
     def _post(
         self, batch: list[dict[str, Any]], result: SendResult, unsent: list[dict[str, Any]]
     ) -> tuple[int, dict[str, Any]]:
+        # the very same bytes every attempt: the API counts an event once per customer and id, and a resend with another
+        # timestamp (a retry that re-stamps) or quantity would be refused as a conflict, not counted twice
         body = _encoded(batch)
         reason = ""
+        retry_after = 0.0
         for attempt in range(self.attempts):
             if attempt:
                 delay = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
-                self._sleep(random.uniform(delay / 2, delay))  # jitter: producers retrying together spread out
+                # jitter: producers retrying together spread out; a 503's Retry-After (the first send of an event
+                # may still be being written) is waited for in full
+                self._sleep(max(random.uniform(delay / 2, delay), min(retry_after, MAX_RETRY_AFTER_SECONDS)))
+                retry_after = 0.0
             headers = self._sign(self.url, body, {"Content-Type": "application/json"})
             request = urllib.request.Request(self.url, data=body, method="POST", headers=headers)  # noqa: S310 (http(s))
             result.requests += 1
@@ -293,9 +305,17 @@ class UsageClient:
                 if error.code not in RETRYABLE_STATUSES:
                     return error.code, answer
                 reason = f"{error.code} {_message(answer)}"
+                retry_after = _seconds(error.headers.get("Retry-After"))
             except (TimeoutError, urllib.error.URLError, http.client.HTTPException, ConnectionError) as error:
                 reason = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
         raise UsageApiUnavailable(reason, result, unsent)
+
+
+def _seconds(value: str | None) -> float:
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _json(raw: bytes) -> dict[str, Any]:

@@ -88,14 +88,18 @@ class Front(LoopbackServer):
                 return None
             if isinstance(action, int):
                 return self._answer(action, b'{"message":"try again"}')
+            if action == "in-flight":  # the API's answer to a resend whose first send may still be being written
+                return self._answer(503, b'{"message":"send it again in a minute"}', {"Retry-After": "60"})
             status, answer = forward(front.target + self.path, body, headers)
             if action == "lose-answer":  # stored, but the answer never reaches the producer
                 self.close_connection = True
                 return None
             return self._answer(status, answer)
 
-        def _answer(self, status: int, body: bytes) -> None:
+        def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -190,6 +194,26 @@ def test_retryable_failures_are_retried_with_the_same_events_and_counted_once(
     assert world.units() == 12
     assert len(world.sleeps) == len(failures)
     assert all(b >= a / 2 for a, b in zip(world.sleeps, world.sleeps[1:], strict=False))  # backing off
+
+
+def test_a_retry_after_is_waited_for_and_the_identical_batch_sent_again(world: World) -> None:
+    # fails on the client before: it retried at once, within the minute the API asked for
+    world.front.script.extend(["in-flight"])
+    events = [event(5)]
+    sent = world.client().send(events)
+    assert sent.requests == 2
+    assert world.sleeps[0] >= 60
+    assert len(set(world.front.seen)) == 1
+    assert world.units() == 5
+
+
+def test_an_event_resent_with_other_content_is_named_as_a_conflict(world: World) -> None:
+    first = event(5, event_id="once")
+    world.client().send([first])
+    with pytest.raises(EventsRejected, match="once: quantity") as refused:
+        world.client().send([{**first, "quantity": 6}])
+    assert [(r.event["event_id"], r.field) for r in refused.value.rejections] == [("once", "quantity")]
+    assert world.units() == 5
 
 
 def test_a_refused_event_is_named_not_retried_and_its_batch_stores_nothing(world: World) -> None:
