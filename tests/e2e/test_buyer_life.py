@@ -173,8 +173,19 @@ def test_a_buyer_subscribes_registers_uses_is_billed_once_and_leaves(stack: Runn
     answer = stack.post("/usage", {"events": [*events, events[0]]}, {"x-api-key": stack.api_key})
     assert (answer["accepted"], answer["duplicates"]) == (2, 1)
     hour = events[0]["timestamp"][:13]
-    # and the hour closes (clock moved past the hour and the grace), and the flush runs now
+    # and the hour closes (clock moved past the hour and the grace)
     stack.post("/_local/clock", {"advance_seconds": 3600 + 600})
+    # When producers retry across the top of the hour: the same batch as sent (a lost answer), a retry that re-stamps
+    # its event in the new hour, and one that changes its quantity (fails on the code before issue 23: the re-stamped
+    # one was accepted in the new hour and billed twice)
+    key = {"x-api-key": stack.api_key}
+    again = stack.post("/usage", {"events": events}, key)
+    assert (again["accepted"], again["duplicates"]) == (0, 2)
+    restamped = usage_event("e2", customer, 7, now + timedelta(seconds=3600 + 600))
+    for retry, field in ((restamped, "timestamp"), (usage_event("e1", customer, 6, now), "quantity")):
+        status, conflict = stack.post_with_status("/usage", {"events": [retry]}, key)
+        assert (status, [e["field"] for e in conflict["errors"]]) == (409, [f"events[0].{field}"])
+    # and the flush runs now
     flushed = stack.post("/_local/flush", {})
     assert (flushed["succeeded"], flushed["failed"], flushed["left_pending"]) == (1, {}, 0)
     # Then Marketplace's ledger holds exactly that usage, once

@@ -20,6 +20,7 @@ import pytest
 from local.marketplace.admin import AdminClient
 from operations.cli import main as cli
 from tests.e2e.local_stack import launched
+from tests.usage_table import event_items
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = "demo-saas-product"
@@ -96,7 +97,7 @@ def test_the_readme_example_sends_usage_to_make_runs_stack_which_serves_the_open
         # Then the units it sent are stored once, for that buyer
         environment = json.loads(run_file.read_text())["environment"]
         dynamodb = boto3.client("dynamodb", endpoint_url=environment["DYNAMODB_ENDPOINT"], region_name="us-east-1")
-        items = dynamodb.scan(TableName=environment["USAGE_TABLE"])["Items"]
+        items = event_items(dynamodb, environment["USAGE_TABLE"])
         sent = re.search(r'usage_event\("demo-saas-product", "api_calls", (\d+)', example)
         assert sent, example
         assert [(i["l"]["S"], Decimal(i["q"]["S"])) for i in items] == [
