@@ -4,8 +4,9 @@ Every request of the client under test asks for ``ReturnConsumedCapacity=INDEXES
 ``bench._local.CapacityMeter``) and the answers are summed per table and index. DynamoDB Local reports capacity as
 DynamoDB does for these item sizes (1 write unit per KB written, per table and per index written).
 
-Targets: at most 1 write unit per ingested event (index writes included); flush bookkeeping of at most 1.5 write
-units per metered record (what DynamoDB bills: per KB of each item written, per table and index), reads reported
+Targets: at most 2 write units per ingested event (index writes included): an event is kept under its identity (customer
+and id, so a resend in another hour counts once) and then where the flush reads it; flush bookkeeping of at most 1.5
+write units per metered record (what DynamoDB bills: per KB of each item written, per table and index), reads reported
 beside it. Reference, measured in the same run on the same records: the AWS sample's bookkeeping, which stores each
 metering record with ``metering_pending`` and updates that item once it is sent.
 """
@@ -31,7 +32,7 @@ from local.tables import FIXED_DATE_RETENTION, create_fresh_tables
 
 INGEST_EVENTS = 1000
 FLUSH_CUSTOMERS = int(os.environ.get("BENCH_COST_CUSTOMERS", "200"))
-TARGET_WCU_PER_EVENT = 1.0
+TARGET_WCU_PER_EVENT = 2.0
 TARGET_WCU_PER_RECORD = 1.5
 SAMPLE_RECORDS = 500
 
@@ -140,7 +141,7 @@ def run() -> dict[str, Any]:
     print(
         f"  ingest target <= {TARGET_WCU_PER_EVENT} WCU per event: on time {wcu:.3f} "
         f"({'ok' if wcu <= TARGET_WCU_PER_EVENT else 'OVER'}), late {late['write_units_per_event']:.3f} "
-        f"(a late event also writes the sparse late index)"
+        f"(its identity and the event; a late event also writes the sparse late index)"
     )
     print(
         "  (a duplicate's refused conditional put shows 0 WCU here: DynamoDB Local reports none; DynamoDB charges "
