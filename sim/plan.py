@@ -112,6 +112,7 @@ class Plan:
 @dataclass
 class _Draw:
     rng: random.Random
+    seed: int = 0
     actions: list[Action] = field(default_factory=list)
     events: int = 0
     of_buyer: dict[int, int] = field(default_factory=dict)
@@ -127,7 +128,7 @@ class _Draw:
 
 def draw(seed: int) -> Plan:
     rng = random.Random(seed)
-    d = _Draw(rng, shared_ids=rng.random() < 0.5)
+    d = _Draw(rng, seed, shared_ids=rng.random() < 0.5)
     start = rng.choice(_STARTS) + timedelta(minutes=rng.randrange(0, 6 * 60))
     product = _product(rng)
     activity_end = start + timedelta(hours=rng.uniform(5, 8))
@@ -186,6 +187,13 @@ def _buyers(d: _Draw, start: datetime, activity_end: datetime) -> list[Buyer]:
             again = last.leaves + d.minutes(5, 90)
             if again < activity_end - HOUR:
                 buyers.append(_buyer(d, n + 10, account, again, activity_end))
+        # Concurrent Agreements: the account takes a second licence while the first lives (a stream of its own: the
+        # worlds drawn before it are drawn the same)
+        concurrent = random.Random(f"{d.seed}/concurrent/{n}")
+        if concurrent.random() < 0.15:
+            also = subscribes + timedelta(minutes=concurrent.uniform(10, 120))
+            if also < activity_end - HOUR:
+                buyers.append(_buyer(d, n + 20, account, also, activity_end))
     return buyers
 
 
