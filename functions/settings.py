@@ -253,6 +253,9 @@ class Settings:
     final_usage_cutoff_seconds: int = field(default=2700, metadata=_env(stack=True))
     # the other Regions that meter (cdk.json `regions`): a leaving buyer's final usage is asked of each of them too
     other_metering_regions: tuple[str, ...] = ()
+    # the customers table is a replica (another metering Region's stack): a buyer registered a second ago in the main
+    # Region may not be in it yet (functions.customers.replicas)
+    customers_replica: bool = False
 
     def __post_init__(self) -> None:
         _whole("flush_grace_seconds", self.flush_grace_seconds, 0, 3600)
@@ -356,6 +359,7 @@ def _decimal(raw: str) -> Decimal:
 
 # how each type of field is read from its variable, and written to it
 _PARSERS: dict[str, Callable[[str], object]] = {
+    "bool": lambda raw: _flag_text(raw),
     "int": _integer,
     "Decimal": _decimal,
     "tuple[Product, ...]": _products,
@@ -364,7 +368,15 @@ _PARSERS: dict[str, Callable[[str], object]] = {
 }
 
 
+def _flag_text(raw: str) -> bool:
+    if raw not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return raw == "true"
+
+
 def _env_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple) and all(isinstance(v, str) for v in value):  # Regions
         return ",".join(value)
     if isinstance(value, tuple):  # the products, the contact fields

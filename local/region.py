@@ -65,6 +65,7 @@ def regional_settings(main_environment: Mapping[str, str], region: str, lambda_u
         deployed,
         region=region,
         customers_table=main.customers_table,
+        customers_replica=True,  # as deployed (locally the main stack's table itself: nothing to wait for)
         usage_table=f"{main.usage_table}-{region}",
         metering_table=f"{main.metering_table}-{region}",
         dynamodb_endpoint=main.dynamodb_endpoint,

@@ -39,13 +39,13 @@ class RegionalMeteringStack(Stack):
         super().__init__(scope, construct_id, cross_region_references=True, **kwargs)
         self.tables = Tables(self, "Tables", specs=REGIONAL_TABLES)
         self.customers = customers
-        replica = Settings(customers_table=customers.table_name)
+        replica = Settings(customers_table=customers.table_name, customers_replica=True)
         base = FunctionBase(
             code=function_code(),
             layer=dependencies_layer(self),
             environment={
                 **self.tables.environment(),
-                **settings_environment(replica, only=["customers_table"]),
+                **settings_environment(replica, only=["customers_table", "customers_replica"]),
                 **settings_environment(config.settings, only=STACK_SETTINGS),
             },
             log_retention=log_retention(config.log_retention_days),
