@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from functions.customers.model import CustomerRef, SubscriptionState
+from functions.customers.model import SubscriptionState
 from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
 from functions.flush.records import MeteringEntry
 from functions.usage.model import HOUR, UsageEvent, hour_of
@@ -122,9 +122,9 @@ def _content_hour(timestamp: str | None) -> datetime | None:
 
 def _answers(world: World, stored: list[UsageEvent]) -> None:
     first = _first_stored(stored)
-    by_licence = {e.license_arn: e.customer_key for e in stored if e.license_arn}
-    for (licence, event_id), answers in sorted(world.observed.answers.items()):
-        event = first.get((by_licence.get(licence, CustomerRef("x", license_arn=licence).key), event_id))
+    keys = {(e.license_arn or e.customer_identifier): e.customer_key for e in stored}
+    for (customer, event_id), answers in sorted(world.observed.answers.items()):
+        event = first.get((keys.get(customer, ""), event_id))
         oks = [a for a in answers if a.status in ("accepted", "duplicate")]
         if event is None:
             if oks:
@@ -158,20 +158,19 @@ def _answers(world: World, stored: list[UsageEvent]) -> None:
 
 def _windows(world: World, stored: list[UsageEvent]) -> None:
     for event in _first_stored(stored).values():
-        licence = world.marketplace.licences.get(event.license_arn or "")
-        if licence is None:
+        licence = world.marketplace.licences.get(event.customer_identifier or event.license_arn or "")
+        if licence is None or licence.open_at(event.timestamp):
             continue
-        if event.timestamp < licence.started_at:
-            world.violation(
-                "nobody is metered outside their subscription",
-                f"{event.event_id} stamped {event.timestamp:%H:%M:%S}, before the licence started at "
-                f"{licence.started_at:%H:%M:%S}: accepted, billed to the buyer",
-            )
-        elif licence.closes_at is not None and event.timestamp >= licence.closes_at:
-            world.violation(
-                "nobody is metered outside their subscription",
-                f"{event.event_id} stamped {event.timestamp:%H:%M:%S}, after the subscription closed",
-            )
+        before = event.timestamp < licence.started_at
+        world.violation(
+            "nobody is metered outside their subscription",
+            f"{event.event_id} stamped {event.timestamp:%H:%M:%S}, "
+            + (
+                f"before the licence started at {licence.started_at:%H:%M:%S}: accepted, billed to the buyer"
+                if before
+                else "outside their subscriptions"
+            ),
+        )
 
 
 def _reconciled(world: World) -> None:

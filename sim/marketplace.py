@@ -31,10 +31,22 @@ FINAL_HOUR = timedelta(hours=1)
 
 @dataclass
 class Licence:
+    """A licence (or a legacy customer identifier, reused when the buyer subscribes again): its subscriptions."""
+
     license_arn: str
     account: str
-    started_at: datetime
-    closes_at: datetime | None = None  # Marketplace takes no more records for it from then on
+    windows: list[tuple[datetime, datetime | None]]  # (started, closes: Marketplace takes nothing for it from then)
+
+    @property
+    def started_at(self) -> datetime:
+        return self.windows[0][0]
+
+    @property
+    def closes_at(self) -> datetime | None:
+        return self.windows[-1][1]
+
+    def open_at(self, moment: datetime) -> bool:
+        return any(start <= moment and (closes is None or moment < closes) for start, closes in self.windows)
 
 
 @dataclass(frozen=True)
@@ -64,13 +76,15 @@ class SimMarketplace:
 
     # the world's side
     def subscribe(self, license_arn: str, account: str) -> None:
-        # to the second, as AWS's events give its time
-        self.licences[license_arn] = Licence(license_arn, account, self.scheduler.now.replace(microsecond=0))
+        now = self.scheduler.now.replace(microsecond=0)  # to the second, as AWS's events give its time
+        licence = self.licences.setdefault(license_arn, Licence(license_arn, account, []))
+        if not licence.windows or licence.closes_at is not None:  # subscribed while subscribed: nothing changes
+            licence.windows.append((now, None))
 
     def unsubscribe(self, license_arn: str) -> None:
         licence = self.licences[license_arn]
         if licence.closes_at is None:
-            licence.closes_at = self.scheduler.now + FINAL_HOUR
+            licence.windows[-1] = (licence.windows[-1][0], self.scheduler.now + FINAL_HOUR)
 
     def units(self, customer: str, dimension: str) -> Decimal:
         return sum((b.quantity for (c, d, _), b in self.billed.items() if (c, d) == (customer, dimension)), Decimal(0))
@@ -118,7 +132,7 @@ class SimMarketplace:
 
     def _meter(self, record: MeteringRecord, now: datetime) -> RecordOutcome:
         licence = self.licences[record.customer]
-        if licence.closes_at is not None and now >= licence.closes_at:
+        if not licence.open_at(now):
             self.not_subscribed.append(record)
             return RecordOutcome(record, "CustomerNotSubscribed", None)
         key = (record.customer, record.dimension, record.hour)

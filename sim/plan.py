@@ -38,10 +38,17 @@ class Buyer:
     ended_first: bool = True  # the seller guide's order (Ended, then Deprovisioned an hour later); else AWS's 2026 one
     renews: datetime | None = None
     renewal_agreement_id: str | None = None
+    # a legacy product's buyer: named by this identifier (reused when they subscribe again), notified over SNS
+    identifier: str | None = None
 
     @property
     def license_arn(self) -> str:
         return f"arn:aws:license-manager::{SELLER_ACCOUNT}:license:{self.licence_id}"
+
+    @property
+    def customer(self) -> str:
+        """How Marketplace names them in a usage record: their licence, or their legacy identifier."""
+        return self.identifier or self.license_arn
 
     @property
     def name(self) -> str:
@@ -131,8 +138,22 @@ def draw(seed: int) -> Plan:
     d = _Draw(rng, seed, shared_ids=rng.random() < 0.5)
     start = rng.choice(_STARTS) + timedelta(minutes=rng.randrange(0, 6 * 60))
     product = _product(rng)
+    # a quarter of the worlds sell a legacy product (customer identifiers, SNS): a stream of its own, so the worlds
+    # drawn before are drawn the same
+    if random.Random(f"{seed}/legacy").random() < 0.25:
+        product = replace(product, customer_mode="legacy", legacy_sns=True)
     activity_end = start + timedelta(hours=rng.uniform(5, 8))
     buyers = _buyers(d, start, activity_end)
+    if product.customer_mode == "legacy":
+        # one identifier per account (reused by a buyer who subscribes again); no concurrent licences, no agreements
+        firsts: dict[str, Buyer] = {}
+        for buyer in buyers:
+            firsts.setdefault(buyer.account, buyer)
+        buyers = [
+            replace(b, identifier=f"cust-{firsts[b.account].n:03d}", renews=None)
+            for b in buyers
+            if b is firsts[b.account] or b.subscribes > (firsts[b.account].leaves or b.subscribes)
+        ]
     for buyer in buyers:
         _life(d, buyer)
         _producer(d, buyer, product, activity_end)
@@ -273,7 +294,9 @@ def _event(d: _Draw, buyer: Buyer, product: Product) -> Event:
         (0.72, 0.08, 0.08, 0.06, 0.06),
     )[0]
     d.of_buyer[buyer.n] = d.of_buyer.get(buyer.n, 0) + 1
-    event_id = f"e{d.of_buyer[buyer.n]}" if d.shared_ids else f"{buyer.name}-e{d.events}"
+    # shared: two customers' ids collide, never one customer's (a buyer subscribing again, n >= 10, numbers afresh)
+    shared = f"e{d.of_buyer[buyer.n]}" if buyer.n < 10 else f"s{buyer.n}e{d.of_buyer[buyer.n]}"
+    event_id = shared if d.shared_ids else f"{buyer.name}-e{d.events}"
     return Event(event_id, dimension.name, quantity, stamp, offset)
 
 

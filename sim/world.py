@@ -53,7 +53,7 @@ from sim.marketplace import SimMarketplace
 from sim.plan import SELLER_ACCOUNT, Action, Buyer, Event, Plan
 from sim.ports import Instrumented, SimLedger, SimUsage
 from sim.scheduler import Actor, Killed, Scheduler, SimExecutor
-from tests.aws_corpus import Parties, eventbridge_example
+from tests.aws_corpus import Parties, eventbridge_example, sns_envelope, sns_message, sns_topic
 from tests.fakes import FakeAgreementTerms, InMemoryCustomers, InMemoryLifecycleStore
 
 API_TIMEOUT = 29.0  # API Gateway gives up on the usage API's answer after this
@@ -105,8 +105,10 @@ class Resolver:
 
     def resolve(self, token: str) -> ResolvedCustomer:
         buyer = self._buyers[token]
-        if buyer.license_arn not in self._marketplace.licences:
+        if buyer.customer not in self._marketplace.licences:
             raise InvalidToken("no such subscription")
+        if buyer.identifier:  # an existing product: ResolveCustomer names both (helper's issue 24, item 1)
+            return ResolvedCustomer(self._product, buyer.account, buyer.license_arn, buyer.identifier, None)
         return ResolvedCustomer(self._product, buyer.account, buyer.license_arn, None, buyer.agreement_id)
 
 
@@ -232,7 +234,7 @@ class World:
     def _performer(self, action: Action) -> Callable[[], None]:
         def perform() -> None:
             buyer = self.buyers.get(action.buyer or 0)
-            subscribed = buyer is not None and buyer.license_arn in self.marketplace.licences
+            subscribed = buyer is not None and buyer.customer in self.marketplace.licences
             if action.kind in ("renew", "amend", "leave") and not subscribed:
                 return  # Marketplace has no such subscription to change (a plan shrunk without it)
             self.log(f"plan {action.describe()}")
@@ -252,7 +254,10 @@ class World:
     # Marketplace's side of a buyer's life
     def _subscribe(self, action: Action) -> None:
         buyer = self.buyers[action.buyer or 0]
-        self.marketplace.subscribe(buyer.license_arn, buyer.account)
+        self.marketplace.subscribe(buyer.customer, buyer.account)
+        if buyer.identifier:
+            self._sns("subscription_subscribe-success.txt", buyer)
+            return
         self._notify("created_proposer_new.json", buyer, agreement=buyer.agreement_id)
         self._notify("license_updated.json", buyer, agreement=buyer.agreement_id)
 
@@ -266,11 +271,18 @@ class World:
 
     def _amend(self, action: Action) -> None:
         buyer = self.buyers[action.buyer or 0]
+        if buyer.identifier:
+            self._sns("entitlement_entitlement-updated.txt", buyer)
+            return
         self._notify("amended_proposer.json", buyer, agreement=self.agreement[buyer.n])
 
     def _leave(self, action: Action) -> None:
         buyer = self.buyers[action.buyer or 0]
-        self.marketplace.unsubscribe(buyer.license_arn)
+        self.marketplace.unsubscribe(buyer.customer)
+        if buyer.identifier:  # unsubscribe-pending: about an hour left; unsubscribe-success once it is over
+            self._sns("subscription_unsubscribe-pending.txt", buyer)
+            self._sns("subscription_unsubscribe-success.txt", buyer, later=3600)
+            return
         agreement = self.agreement[buyer.n]
         if buyer.ended_first:  # the seller guide: Ended opens the final hour, Deprovisioned closes it
             self._notify("ended_proposer.json", buyer, agreement=agreement)
@@ -300,6 +312,20 @@ class World:
             if moment in details:
                 details[moment] = event["time"]
         body = json.dumps(event)
+        delay = later + self.rng.uniform(0, self.plan.notification_delay_seconds)
+        self.send_message(body, delay, f"{example} for {buyer.name}")
+        if self.rng.random() < self.plan.duplicate_rate:
+            self.send_message(body, delay + self.rng.uniform(0, 3 * self.plan.notification_delay_seconds + 60), "again")
+
+    def _sns(self, example: str, buyer: Buyer, *, later: float = 0.0) -> None:
+        """A legacy message, as SNS delivers it to the subscribed queue (raw delivery off: the envelope)."""
+        assert buyer.identifier is not None
+        at = self.scheduler.now + timedelta(seconds=later)
+        message = sns_message(example, customer_identifier=buyer.identifier, product_code=self.plan.product.code)
+        envelope = sns_envelope(message, sns_topic(example, self.plan.product.code), at=at)
+        self._events += 1
+        envelope["MessageId"] = f"sim-sns-{self._events}"
+        body = json.dumps(envelope)
         delay = later + self.rng.uniform(0, self.plan.notification_delay_seconds)
         self.send_message(body, delay, f"{example} for {buyer.name}")
         if self.rng.random() < self.plan.duplicate_rate:
@@ -484,7 +510,7 @@ class World:
                 answer = Answer(
                     (event["dimension"], str(event["quantity"]), event.get("timestamp")), status, self.scheduler.now
                 )
-                self.observed.answers.setdefault((buyer.license_arn, event["event_id"]), []).append(answer)
+                self.observed.answers.setdefault((buyer.customer, event["event_id"]), []).append(answer)
             if answers[0] not in ("retry", "lost", "error"):
                 return
             # as usage_client retries: exponential backoff with jitter, and a 503's Retry-After honoured
@@ -504,11 +530,13 @@ class World:
         body: dict[str, Any] = {
             "event_id": event.event_id,
             "product_code": self.plan.product.code,
-            "license_arn": buyer.license_arn,
-            "customer_aws_account_id": buyer.account,
             "dimension": event.dimension,
             "quantity": quantity,
         }
+        if buyer.identifier:
+            body["customer_identifier"] = buyer.identifier
+        else:
+            body |= {"license_arn": buyer.license_arn, "customer_aws_account_id": buyer.account}
         if event.stamp in stamps:
             body["timestamp"] = stamps[event.stamp].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return body

@@ -131,7 +131,12 @@ class InMemoryCustomers:
             state=stored.state,
             state_changed_at=stored.state_changed_at,
             registered_at=stored.registered_at,
+            # as the DynamoDB repository's update: what the registration does not name stays as stored
             announced_activation=stored.announced_activation,
+            announced_end=registration.announced_end or stored.announced_end,
+            final_usage_cutoff=registration.final_usage_cutoff or stored.final_usage_cutoff,
+            final_usage_sent=registration.final_usage_sent or stored.final_usage_sent,
+            entitlements=registration.entitlements or stored.entitlements,
             tenant_id=stored.tenant_id,
         )
         if registration.free_trial_known_at is None:  # terms not read: what was stored stays

@@ -2,7 +2,7 @@
 
 Layout: ``pk = <subject>`` (``AGMT#<agreement id>``, ``LIC#<l-...>``, ``LEGACY#<product code>#<identifier>``),
 ``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen (and
-``lc_started``, the earliest activation: when the subscription started), and
+``lc_activations``, a string set of every activation's time: when each subscription started), and
 ``agreements``, a string set of agreement ids the subject leads to: a licence's agreements (License events name
 both), an agreement's renewals (Purchase Agreement Created, intent RENEW, names its previous agreement). Each event
 is one conditional ``SET lc_<kind> = :t`` (only if absent or older) and links are ``ADD`` to a set: atomic,
@@ -36,8 +36,8 @@ def is_lifecycle_item(item: dict[str, Any]) -> bool:
 
 def record_of_item(item: dict[str, Any]) -> SubjectRecord:
     times = LifecycleTimes()
-    if "lc_started" in item:  # before the latest activation's: merging that keeps it the earliest
-        times = times.merge(LifecycleKind.ACTIVATED, parse_time(item["lc_started"]["S"]))
+    for activation in item.get("lc_activations", {}).get("SS", ()):
+        times = times.merge(LifecycleKind.ACTIVATED, parse_time(activation))
     for kind in LifecycleKind:
         if f"lc_{kind.value}" in item:
             times = times.merge(kind, parse_time(item[f"lc_{kind.value}"]["S"]))
@@ -56,7 +56,7 @@ class DynamoLifecycleStore:
 
     def record(self, subject: str, kind: LifecycleKind, at: datetime) -> bool:
         if kind is LifecycleKind.ACTIVATED:
-            self._record_start(subject, at)
+            self._record_activation(subject, at)
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -72,19 +72,18 @@ class DynamoLifecycleStore:
             raise storage_error(error) from error
         return True
 
-    def _record_start(self, subject: str, at: datetime) -> None:
-        """The earliest activation: ``lc_started`` only ever moves back (every order of events ends the same)."""
+    def _record_activation(self, subject: str, at: datetime) -> None:
+        """Every activation's time, in a set (``ADD``: every order of events ends the same): a re-subscription's start
+        is told from its earlier one's (``functions.customers.subscription.buyer_times``)."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": subject}, "sk": {"S": LIFECYCLE_SK}},
-                UpdateExpression="SET lc_started = :t",
-                ConditionExpression="attribute_not_exists(lc_started) OR lc_started > :t",
-                ExpressionAttributeValues={":t": {"S": time_text(at)}},
+                UpdateExpression="ADD lc_activations :t",
+                ExpressionAttributeValues={":t": {"SS": [time_text(at)]}},
             )
         except ClientError as error:
-            if not condition_failed(error):
-                raise storage_error(error) from error
+            raise storage_error(error) from error
 
     def link(self, subject: str, agreement_id: str) -> None:
         try:

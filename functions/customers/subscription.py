@@ -33,17 +33,25 @@ class LifecycleTimes:
     ending: datetime | None = None
     ended: datetime | None = None
     failed: datetime | None = None
-    # the earliest activation seen: when the subscription started (usage stamped before it is not the buyer's)
+    # every activation seen (kept as a set: merged by union, so every order ends the same)
+    activations: frozenset[datetime] = frozenset()
+    # a buyer's, derived (buyer_times): when their current subscription started (usage before it is not theirs)
     started: datetime | None = None
 
     def merge(self, kind: LifecycleKind, at: datetime) -> LifecycleTimes:
         merged = self
-        if kind is LifecycleKind.ACTIVATED and (self.started is None or at < self.started):
-            merged = replace(merged, started=at)
+        if kind is LifecycleKind.ACTIVATED and at not in self.activations:
+            merged = replace(merged, activations=self.activations | {at})
         current: datetime | None = getattr(self, kind.value)
         if current is not None and current >= at:
             return merged
-        return replace(merged, **{kind.value: at})
+        if kind is LifecycleKind.ACTIVATED:
+            return replace(merged, activated=at)
+        if kind is LifecycleKind.ENDING:
+            return replace(merged, ending=at)
+        if kind is LifecycleKind.ENDED:
+            return replace(merged, ended=at)
+        return replace(merged, failed=at)
 
     def current(self, at: datetime | None) -> bool:
         """An end not older than the latest activation belongs to the current subscription; an activation newer
@@ -89,10 +97,7 @@ def buyer_times(
       sends nothing after a Deprovisioned that came first): so no buyer stays ``ending`` for ever.
     """
     subjects = [t for t in (licence, *agreements.values(), legacy) if t is not None]
-    view = LifecycleTimes(
-        activated=max((t.activated for t in subjects if t.activated), default=None),
-        started=min((t.started for t in subjects if t.started), default=None),
-    )
+    view = LifecycleTimes(activated=max((t.activated for t in subjects if t.activated), default=None))
     all_ended = bool(agreements) and all(a.ending is not None for a in agreements.values())
     agreements_end = max((a.ending for a in agreements.values() if a.ending), default=None) if all_ended else None
     licence = licence or LifecycleTimes()
@@ -111,4 +116,15 @@ def buyer_times(
         ending=min(opened, default=None),
         ended=min(closed, default=None),
         failed=legacy.failed,
+        started=_started(subjects, (licence.ending, licence.ended, legacy.ending, legacy.ended, agreements_end), view),
     )
+
+
+def _started(
+    subjects: list[LifecycleTimes], ends: tuple[datetime | None, ...], view: LifecycleTimes
+) -> datetime | None:
+    """When the current subscription started: its first activation after the buyer's last end before it (a legacy
+    customer identifier is reused when the buyer subscribes again; a renewal's agreement ending is no end)."""
+    previous = max((e for e in ends if e and view.activated and e < view.activated), default=None)
+    activations = [a for t in subjects for a in t.activations if previous is None or a > previous]
+    return min(activations, default=None)
