@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from functions.customers.model import SubscriptionState
-from functions.customers.subscription import LifecycleKind, LifecycleTimes
+from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
 
 T0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
 
@@ -61,3 +61,26 @@ def test_every_ordering_and_duplication_ends_in_the_same_state(events, data) -> 
     # Then the state and its time are those of the events in order
     assert replay(duplicated).state is replay(events).state
     assert replay(duplicated).changed_at == replay(events).changed_at
+
+
+def test_a_subscription_starts_at_its_first_activation_after_the_buyers_last_end() -> None:
+    # a legacy customer identifier, reused: subscribed at 09, left (10, 11), subscribed again at 12 and 13
+    legacy = LifecycleTimes()
+    for kind, hour in (
+        (LifecycleKind.ACTIVATED, 13),
+        (LifecycleKind.ENDED, 11),
+        (LifecycleKind.ACTIVATED, 9),
+        (LifecycleKind.ENDING, 10),
+        (LifecycleKind.ACTIVATED, 12),
+    ):  # out of order, as SNS delivers
+        legacy = legacy.merge(kind, _at(hour))
+    assert buyer_times(None, {}, legacy).started == _at(12)
+    # a renewal: the replaced agreement's end is no end of the subscription, which started at 09
+    licence = LifecycleTimes().merge(LifecycleKind.ACTIVATED, _at(9)).merge(LifecycleKind.ACTIVATED, _at(12))
+    replaced = LifecycleTimes().merge(LifecycleKind.ACTIVATED, _at(9)).merge(LifecycleKind.ENDING, _at(11))
+    renewal = LifecycleTimes().merge(LifecycleKind.ACTIVATED, _at(11))
+    assert buyer_times(licence, {"old": replaced, "new": renewal}, None).started == _at(9)
+
+
+def _at(hour: int) -> datetime:
+    return datetime(2026, 11, 26, hour, tzinfo=UTC)
