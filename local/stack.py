@@ -28,8 +28,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -40,7 +39,19 @@ import boto3
 
 from functions.clock import FileOffsetClock
 from functions.settings import Settings, settings_environment, settings_from_env
+from local import region
 from local.apigateway import LocalApiGateway, Route, registration_routes
+from local.controls import (
+    DEFAULT_FLUSH_INTERVAL,
+    JSON_HEADER,
+    ROOT,
+    RUN_FILE,
+    deployed_settings,
+    every,
+    json_response,
+    refused,
+    scheduled_event,
+)
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
 from local.event_source import SqsEventSource
 from local.lambda_service import LocalLambda
@@ -50,10 +61,7 @@ from local.marketplace.server import EmulatorServer
 from local.routing import MotoServer, Routing, SynthFailed, moto_as_aws, routing_plan, synthesized_templates
 from local.routing import client as routing_client
 from local.tables import create_tables
-from stacks.config import load_config
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FLUSH_INTERVAL = 60.0
 # stacks/constructs/lifecycle.py's HANDLER, named here so that make run imports no CDK (tests/e2e/test_make_run.py)
 LIFECYCLE_HANDLER = "functions.handlers.lifecycle.handler"
 OPENAPI = ROOT / "docs" / "openapi.json"
@@ -76,9 +84,8 @@ def local_environment(
     """The environment the handlers read their settings from: cdk.json's, as the stack would deploy them (validated
     the same way), pointed at the loopback stand-ins; ``other_regions``: the Regions whose metering stacks run
     beside this one (``local.region``)."""
-    deployed = load_config(json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]).settings
     local = replace(
-        deployed,
+        deployed_settings(),
         dynamodb_endpoint=dynamodb_endpoint,
         marketplace_endpoint=marketplace_url,
         lambda_endpoint=lambda_url,
@@ -139,69 +146,33 @@ class LocalStack:
         return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=offset)
 
 
-def scheduled_event() -> dict[str, Any]:
-    """The event an EventBridge schedule delivers."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:000000000000:rule/local-flush-schedule"],
-        "detail": {},
-    }
-
-
-def _json_response(status: int, body: Any) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body, default=str),
-    }
-
-
-def _refused(event: dict[str, Any]) -> dict[str, Any] | None:
-    """Why a local control request is refused, if it is: a web page open in the developer's browser must not drive
-    the stack. Cross-site requests carry their page's ``Origin``, and cannot send JSON without a CORS preflight,
-    which the local gateway never grants."""
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    origin = headers.get("origin")
-    if origin is not None and urllib.parse.urlsplit(origin).netloc != headers.get("host", ""):
-        return _json_response(403, {"message": "cross-origin request refused"})
-    if (headers.get("content-type") or "").split(";")[0].strip().lower() != "application/json":
-        return _json_response(415, {"message": "send Content-Type: application/json"})
-    return None
-
-
 def control_routes(stack: LocalStack) -> list[Route]:
     """Local-only controls (not part of the deployed API)."""
 
     def flush(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return _refused(event) or _json_response(200, stack.flush_now())
+        return refused(event) or json_response(200, stack.flush_now())
 
     def clock(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if refusal := _refused(event):
+        if refusal := refused(event):
             return refusal
         try:
             moved = stack.advance_clock(clock_move(json.loads(event.get("body") or "{}")["advance_seconds"]))
         except (ValueError, KeyError, TypeError, RecursionError) as error:
-            return _json_response(400, {"message": f'send {{"advance_seconds": N}}: {error}'})
-        return _json_response(200, {"now": moved.isoformat()})
+            return json_response(400, {"message": f'send {{"advance_seconds": N}}: {error}'})
+        return json_response(200, {"now": moved.isoformat()})
 
     def openapi(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return _json_response(200, local_openapi(stack.api_url))
+        return json_response(200, local_openapi(stack.api_url))
 
     def drain(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if refusal := _refused(event):
+        if refusal := refused(event):
             return refusal
         try:
             stack.lifecycle_events.drain()
         except TimeoutError as error:
-            return _json_response(504, {"message": str(error)})
+            return json_response(504, {"message": str(error)})
         source = stack.lifecycle_events
-        return _json_response(200, {"delivered": source.delivered, "failed": source.failed})
+        return json_response(200, {"delivered": source.delivered, "failed": source.failed})
 
     return [
         Route("POST", "/_local/flush", flush),
@@ -225,16 +196,6 @@ def local_openapi(api_url: str) -> dict[str, Any]:
             if operation.get("security"):
                 operation["security"] = [{"localApiKey": []}]
     return document
-
-
-def _schedule(every: float, job: Callable[[], Any], stopped: threading.Event) -> threading.Thread:
-    def loop() -> None:
-        while not stopped.wait(every):
-            job()
-
-    thread = threading.Thread(target=loop, name="flush-schedule", daemon=True)
-    thread.start()
-    return thread
 
 
 @contextmanager
@@ -295,12 +256,10 @@ def running(
         stopped = threading.Event()
         stack.callback(stopped.set)
         if flush_interval > 0:
-            _schedule(flush_interval, local.flush_now, stopped)
+            every(flush_interval, local.flush_now, stopped)
         yield local
 
 
-# the local controls take JSON only: a web page cannot send it cross-site without a CORS preflight (never granted)
-JSON_HEADER = "content-type: application/json"
 ADVANCE = '{"advance_seconds": 3900}'
 
 
@@ -368,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--marketplace-port", type=int, default=3001)
     parser.add_argument("--dynamodb-port", type=int, default=8000)
     parser.add_argument("--flush-interval", type=float, default=DEFAULT_FLUSH_INTERVAL, help="seconds; 0: never")
-    parser.add_argument("--run-file", type=Path, default=ROOT / ".run" / "local.json", help="for the operator CLI")
+    parser.add_argument("--run-file", type=Path, default=RUN_FILE, help="for the operator CLI")
     parser.add_argument(
         "--template",
         type=Path,
@@ -383,8 +342,6 @@ def main(argv: list[str] | None = None) -> int:
         help="also a metering stack of this Region beside this one (local.region; repeatable)",
     )
     args = parser.parse_args(argv)
-    from local import region  # it builds on this module
-
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

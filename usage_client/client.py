@@ -140,7 +140,7 @@ def _timestamp(value: datetime | str) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _complete(event: Mapping[str, Any]) -> dict[str, Any]:
+def completed_event(event: Mapping[str, Any]) -> dict[str, Any]:
     """The event with an id and timestamp of its own (fixed here, once, for every attempt)."""
     completed = dict(event)
     completed.setdefault("event_id", uuid.uuid4().hex)
@@ -153,7 +153,7 @@ def _complete(event: Mapping[str, Any]) -> dict[str, Any]:
     return completed
 
 
-def _encoded(events: Sequence[dict[str, Any]]) -> bytes:
+def request_body(events: Sequence[dict[str, Any]]) -> bytes:
     return json.dumps({"events": list(events)}, separators=(",", ":")).encode()
 
 
@@ -161,9 +161,9 @@ def batches(events: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """The events in order, in batches within the API's limits (events per request, bytes per body)."""
     batch: list[dict[str, Any]] = []
     for event in events:
-        if len(_encoded([event])) > MAX_BODY_BYTES:
+        if len(request_body([event])) > MAX_BODY_BYTES:
             raise ValueError(f"event {event['event_id']!r} alone is larger than the API's {MAX_BODY_BYTES} bytes")
-        if batch and (len(batch) == MAX_EVENTS or len(_encoded([*batch, event])) > MAX_BODY_BYTES):
+        if batch and (len(batch) == MAX_EVENTS or len(request_body([*batch, event])) > MAX_BODY_BYTES):
             yield batch
             batch = []
         batch.append(event)
@@ -255,7 +255,7 @@ class UsageClient:
         """Send every event, in batches within the API's limits. Raises EventsRejected (naming each refused event
         and field), UsageApiError (a request refused as a whole) or UsageApiUnavailable; each says what was
         stored."""
-        completed = [_complete(event) for event in events]
+        completed = [completed_event(event) for event in events]
         result = SendResult()
         rejections: list[Rejection] = []
         pending = list(batches(completed))
@@ -266,7 +266,7 @@ class UsageClient:
                 for entry in answer.get("results", ()):
                     (result.accepted if entry["status"] == "accepted" else result.duplicates).append(entry["event_id"])
             elif status == 422:
-                rejections.extend(_rejections(batch, answer))
+                rejections.extend(rejections_of(batch, answer))
             else:
                 raise UsageApiError(status, _message(answer), result, unsent)
         if rejections:
@@ -276,7 +276,7 @@ class UsageClient:
     def _post(
         self, batch: list[dict[str, Any]], result: SendResult, unsent: list[dict[str, Any]]
     ) -> tuple[int, dict[str, Any]]:
-        body = _encoded(batch)
+        body = request_body(batch)
         reason = ""
         for attempt in range(self.attempts):
             if attempt:
@@ -312,7 +312,7 @@ def _message(answer: Mapping[str, Any]) -> str:
     return f"{answer.get('message', '')}{f' ({details})' if details else ''}"
 
 
-def _rejections(batch: Sequence[dict[str, Any]], answer: Mapping[str, Any]) -> list[Rejection]:
+def rejections_of(batch: Sequence[dict[str, Any]], answer: Mapping[str, Any]) -> list[Rejection]:
     """Each refused field of a batch, with the event it belongs to (``events[3].quantity``: the batch's fourth)."""
     found = []
     for error in answer.get("errors") or []:

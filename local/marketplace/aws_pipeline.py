@@ -12,16 +12,14 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import agreement_terms, cloudtrail, entitlement, lifecycle, metering
 from .clock import iso
 from .errors import ApiError
 from .faults import LOST_RESPONSE
 from .model_validation import operation_names, validate
-
-if TYPE_CHECKING:
-    from .service import Marketplace
+from .state import EmulatorState
 
 METERING = "meteringmarketplace"
 ENTITLEMENT = "marketplace-entitlement"
@@ -56,7 +54,7 @@ class Outcome:
 
 
 def handle_aws(
-    mp: Marketplace,
+    mp: EmulatorState,
     service: str,
     operation: str,
     params: dict[str, Any] | None,
@@ -69,7 +67,7 @@ def handle_aws(
     return outcome
 
 
-def log_unroutable(mp: Marketplace, operation: str, caller: metering.Caller, error: ApiError) -> None:
+def log_unroutable(mp: EmulatorState, operation: str, caller: metering.Caller, error: ApiError) -> None:
     """Log a call the HTTP layer refused before the pipeline (unknown operation, oversized body)."""
     with mp.lock:
         _log_call(mp, operation, caller, error.status, error, 0, {})
@@ -77,7 +75,7 @@ def log_unroutable(mp: Marketplace, operation: str, caller: metering.Caller, err
 
 
 def _run(
-    mp: Marketplace,
+    mp: EmulatorState,
     service: str,
     operation: str,
     params: dict[str, Any] | None,
@@ -132,7 +130,7 @@ def _run(
     return Outcome(status=200, body=body, lose_response=lose, request_id=request_id)
 
 
-def _check_quota(mp: Marketplace, operation: str, caller: metering.Caller) -> None:
+def _check_quota(mp: EmulatorState, operation: str, caller: metering.Caller) -> None:
     # Read without the world lock: the config dict is only ever replaced whole, never changed in place.
     config = mp.world.config
     if operation == "BatchMeterUsage":
@@ -147,7 +145,7 @@ def _check_quota(mp: Marketplace, operation: str, caller: metering.Caller) -> No
 
 
 def _dispatch(
-    mp: Marketplace, operation: str, params: dict[str, Any], caller: metering.Caller
+    mp: EmulatorState, operation: str, params: dict[str, Any], caller: metering.Caller
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The operation's answer, and the summary of it the call log keeps (caller holds the world lock)."""
     world, now = mp.world, mp.now()
@@ -178,7 +176,7 @@ def _dispatch(
 
 
 def _log_call(
-    mp: Marketplace,
+    mp: EmulatorState,
     operation: str,
     caller: metering.Caller,
     status: int,

@@ -1,0 +1,75 @@
+"""What the local stacks share (``local.stack``'s and each Region's, ``local.region``): where the project is,
+cdk.json's settings as the stack deploys them, the flush's schedule and the ``/_local/`` control routes' answers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from functions.settings import Settings
+from stacks.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_FILE = ROOT / ".run" / "local.json"  # where a running local stack describes itself (operations.cli reads it)
+DEFAULT_FLUSH_INTERVAL = 60.0
+# the local controls take JSON only: a web page cannot send it cross-site without a CORS preflight (never granted)
+JSON_HEADER = "content-type: application/json"
+
+
+def deployed_settings() -> Settings:
+    """cdk.json's settings, validated as synth validates them."""
+    return load_config(json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]).settings
+
+
+def scheduled_event() -> dict[str, Any]:
+    """The event an EventBridge schedule delivers."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/local-flush-schedule"],
+        "detail": {},
+    }
+
+
+def every(interval: float, job: Callable[[], Any], stopped: threading.Event) -> threading.Thread:
+    """Run ``job`` every ``interval`` seconds on a thread of its own until ``stopped`` is set."""
+
+    def loop() -> None:
+        while not stopped.wait(interval):
+            job()
+
+    thread = threading.Thread(target=loop, name="flush-schedule", daemon=True)
+    thread.start()
+    return thread
+
+
+def json_response(status: int, body: Any) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body, default=str),
+    }
+
+
+def refused(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Why a local control request is refused, if it is: a web page open in the developer's browser must not drive
+    the stack. Cross-site requests carry their page's ``Origin``, and cannot send JSON without a CORS preflight,
+    which the local gateway never grants."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    origin = headers.get("origin")
+    if origin is not None and urllib.parse.urlsplit(origin).netloc != headers.get("host", ""):
+        return json_response(403, {"message": "cross-origin request refused"})
+    if (headers.get("content-type") or "").split(";")[0].strip().lower() != "application/json":
+        return json_response(415, {"message": "send Content-Type: application/json"})
+    return None
