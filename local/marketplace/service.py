@@ -17,7 +17,7 @@ from typing import Any
 from . import aws_pipeline, lifecycle, queries, world_admin
 from .aws_pipeline import Outcome
 from .errors import ApiError
-from .metering import Caller
+from .operation import Caller
 from .state import EmulatorState
 
 
