@@ -4,6 +4,7 @@ cdk.json's settings as the stack deploys them, the flush's schedule and the ``/_
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import urllib.parse
 import uuid
@@ -52,6 +53,19 @@ def every(interval: float, job: Callable[[], Any], stopped: threading.Event) -> 
     thread = threading.Thread(target=loop, name="flush-schedule", daemon=True)
     thread.start()
     return thread
+
+
+def stop_on_signals(stopped: threading.Event) -> None:
+    """Set ``stopped`` on Ctrl-C or SIGTERM, once: a second signal (a terminal's and a supervisor's at once) arriving
+    while the first handler is inside ``Event.set`` would wait on the lock the interrupted call holds, for ever."""
+
+    def stop(*_: Any) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        stopped.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
 
 
 def json_response(status: int, body: Any) -> dict[str, Any]:

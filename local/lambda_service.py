@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -22,6 +23,8 @@ from local.apigateway import LambdaContext
 from local.loopback import LoopbackServer, owner_of
 
 Handler = Callable[[Any, Any], Any]
+# told of each invocation as Lambda's metrics are: the function's name, whether it raised, how long it ran (ms)
+InvocationObserver = Callable[[str, bool, float], None]
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
@@ -71,10 +74,21 @@ class LocalLambda(LoopbackServer):
         self.functions = functions
         self._locks = {name: threading.Lock() for name in functions}
         self._threads: list[threading.Thread] = []
+        self.observer: InvocationObserver | None = None
 
     def run(self, name: str, payload: Any, timeout_seconds: float = 900.0) -> Any:
         with self._locks[name]:
-            return self.functions[name](payload, LambdaContext(function_name=name, timeout_seconds=timeout_seconds))
+            started = time.monotonic()
+            failed = True
+            try:
+                answer = self.functions[name](
+                    payload, LambdaContext(function_name=name, timeout_seconds=timeout_seconds)
+                )
+                failed = False
+                return answer
+            finally:
+                if self.observer is not None:
+                    self.observer(name, failed, (time.monotonic() - started) * 1000)
 
     def run_async(self, name: str, payload: Any) -> None:
         thread = threading.Thread(target=self.run, args=(name, payload), name=f"lambda-{name}", daemon=True)

@@ -39,6 +39,7 @@ from local.controls import (
     json_response,
     refused,
     scheduled_event,
+    stop_on_signals,
 )
 from local.lambda_service import LocalLambda
 from local.loopback import read_banner
@@ -203,8 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-file", type=Path, default=RUN_FILE, help="the main stack's")
     args = parser.parse_args(argv)
     stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+    stop_on_signals(stopped)
     try:
         with running(args.region, args.run_file, api_port=args.api_port, flush_interval=args.flush_interval) as up:
             print(banner(up, args.flush_interval), flush=True)

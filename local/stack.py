@@ -51,6 +51,7 @@ from local.controls import (
     json_response,
     refused,
     scheduled_event,
+    stop_on_signals,
 )
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
 from local.event_source import SqsEventSource
@@ -58,12 +59,15 @@ from local.lambda_service import LocalLambda
 from local.marketplace.clock import clock_move
 from local.marketplace.demo import seed_demo
 from local.marketplace.server import EmulatorServer
+from local.metrics import InvocationMetrics, alarm_specs, provision_alarms
+from local.routing import ACCOUNT as ROUTING_ACCOUNT
 from local.routing import MotoServer, Routing, SynthFailed, moto_as_aws, routing_plan, synthesized_templates
 from local.routing import client as routing_client
 from local.tables import create_tables
 
 # stacks/constructs/lifecycle.py's HANDLER, named here so that make run imports no CDK (tests/e2e/test_make_run.py)
 LIFECYCLE_HANDLER = "functions.handlers.lifecycle.handler"
+FLUSH_HANDLER = "functions.handlers.flush.handler"  # stacks/constructs/flush.py's, likewise
 OPENAPI = ROOT / "docs" / "openapi.json"
 
 
@@ -118,6 +122,7 @@ class LocalStack:
     clock_file: Path
     routing: Routing
     lifecycle_events: SqsEventSource
+    template: dict[str, Any]  # the main stack's, as synthesized
 
     @property
     def api_url(self) -> str:
@@ -126,6 +131,40 @@ class LocalStack:
     def flush_now(self) -> Any:
         """Run the flush as its schedule does, and wait for it."""
         return self.lambdas.run("flush", scheduled_event())
+
+    def scheduled_flush(self) -> Any:
+        """What the schedule does: the flush, while its rule is enabled (disabled on the engine, as an operator may on
+        AWS, it runs no more)."""
+        schedule = self.routing.schedule_of(FLUSH_HANDLER)
+        if schedule is None or self.routing.rule_enabled(schedule.name):
+            return self.flush_now()
+        return None
+
+    def description(self) -> dict[str, Any]:
+        """What CloudFormation tells of a deployed stack (``DescribeStacks``' outputs, ``ListStackResources``), for
+        this one: the template's outputs that have a local value, and its resources that exist here under their local
+        names (rules, queues and alarms on the engine, the functions in the local Lambda service)."""
+        functions = {FLUSH_HANDLER: "flush", LIFECYCLE_HANDLER: "lifecycle"}
+        local_outputs = {"FulfillmentUrl": f"{self.api_url}/register", "UsageApiUrl": f"{self.api_url}/usage"}
+        outputs = {
+            key: value
+            for key in self.template.get("Outputs", {})
+            for name, value in local_outputs.items()
+            if name in key
+        }
+        resources = []
+        for logical, resource in self.template["Resources"].items():
+            kind = resource["Type"]
+            physical = None
+            if kind in ("AWS::Events::Rule", "AWS::CloudWatch::Alarm"):
+                physical = logical
+            elif kind == "AWS::SQS::Queue":
+                physical = self.routing.queue_urls.get(logical)
+            elif kind == "AWS::Lambda::Function":
+                physical = functions.get(resource["Properties"].get("Handler"))
+            if physical is not None:
+                resources.append({"logical_id": logical, "physical_id": physical, "type": kind})
+        return {"name": "local", "account": ROUTING_ACCOUNT, "outputs": outputs, "resources": resources}
 
     def advance_clock(self, seconds: float) -> datetime:
         """Move the app's and the emulator's clocks together (the emulator first: it refuses a move too far, and
@@ -144,6 +183,12 @@ class LocalStack:
         offset = float(self.clock_file.read_text() or 0) + seconds
         self.clock_file.write_text(str(offset))
         return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=offset)
+
+
+def main_template(templates: list[dict[str, Any]]) -> dict[str, Any]:
+    """The main stack's template: the one whose outputs give the fulfillment URL."""
+    (found,) = [t for t in templates if any("FulfillmentUrl" in key for key in t.get("Outputs", {}))]
+    return found
 
 
 def control_routes(stack: LocalStack) -> list[Route]:
@@ -223,8 +268,12 @@ def running(
         # EventBridge, SNS and SQS on moto, their delays and visibility timeouts on the stack's movable clock
         moto = stack.enter_context(MotoServer(host))
         stack.enter_context(moto_as_aws(FileOffsetClock(str(clock_file))))
-        routing = Routing(moto.url, routing_plan(synthesized_templates() if templates is None else templates))
+        templates = synthesized_templates() if templates is None else templates
+        routing = Routing(moto.url, routing_plan(templates))
         routing.provision()
+        cloudwatch = routing_client("cloudwatch", moto.url)
+        provision_alarms(cloudwatch, alarm_specs(templates))
+        lambdas.observer = InvocationMetrics(cloudwatch, FileOffsetClock(str(clock_file)))
         source, queue_url = routing.source_queue(LIFECYCLE_HANDLER)
         marketplace = EmulatorServer(host=host, port=marketplace_port)
         api_key = secrets.token_urlsafe(16)
@@ -250,13 +299,24 @@ def running(
             reports_item_failures=source.reports_item_failures,
         ).start()
         stack.callback(events.stop)
-        local = LocalStack(settings, endpoint, marketplace, api, lambdas, api_key, clock_file, routing, events)
+        local = LocalStack(
+            settings,
+            endpoint,
+            marketplace,
+            api,
+            lambdas,
+            api_key,
+            clock_file,
+            routing,
+            events,
+            main_template(templates),
+        )
         routes.extend(control_routes(local))  # the gateway serves this same list
         marketplace.add_listener(routing.emulator_listener())
         stopped = threading.Event()
         stack.callback(stopped.set)
         if flush_interval > 0:
-            every(flush_interval, local.flush_now, stopped)
+            every(flush_interval, local.scheduled_flush, stopped)
         yield local
 
 
@@ -308,6 +368,7 @@ def described(local: LocalStack, path: Path) -> Iterator[None]:
             "api_url": local.api_url,
             "marketplace_url": local.marketplace.url,
             "usage_api_key": local.api_key,  # for the producer client's local mode (usage_client)
+            "stack": local.description(),  # for cli doctor: what CloudFormation would tell
             "environment": {name: os.environ[name] for name in _DESCRIBED if name in os.environ},
         },
         indent=2,
@@ -343,8 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+    stop_on_signals(stopped)
     # `kill -USR1` prints every thread's stack: where a stop that does not finish is waiting
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:

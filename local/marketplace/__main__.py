@@ -32,8 +32,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # before anything is announced: a stop right after the "listening" line must still stop cleanly
     stopped = threading.Event()
+
+    def stop(*_: object) -> None:
+        # once: a second signal landing inside the first one's Event.set would wait on its lock for ever
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        stopped.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+        signal.signal(sig, stop)
     try:
         server = EmulatorServer(host=args.host, port=args.port, state_file=args.state_file)
     except (OSError, ValueError, KeyError, TypeError) as error:
