@@ -38,7 +38,7 @@ from typing import Any
 import boto3
 
 from functions.clock import FileOffsetClock
-from functions.settings import Settings, settings_environment, settings_from_env
+from functions.settings import METERING_MODES, Settings, settings_environment, settings_from_env
 from local import region
 from local.apigateway import LocalApiGateway, Route, registration_routes
 from local.controls import (
@@ -84,6 +84,7 @@ def local_environment(
     queue_url: str,
     clock_file: str,
     other_regions: tuple[str, ...] = (),
+    metering_mode: str | None = None,
 ) -> dict[str, str]:
     """The environment the handlers read their settings from: cdk.json's, as the stack would deploy them (validated
     the same way), pointed at the loopback stand-ins; ``other_regions``: the Regions whose metering stacks run
@@ -100,6 +101,8 @@ def local_environment(
         signing_secret=secrets.token_urlsafe(32),
         other_metering_regions=other_regions,
     )
+    if metering_mode is not None:  # as cdk.json's "metering_mode" would set it
+        local = replace(local, metering_mode=metering_mode)
     return {
         "AWS_DEFAULT_REGION": local.region,
         "AWS_ACCESS_KEY_ID": "AKIALOCALSTACKSELLER",
@@ -253,6 +256,7 @@ def running(
     flush_interval: float = DEFAULT_FLUSH_INTERVAL,
     templates: list[dict[str, Any]] | None = None,
     other_regions: tuple[str, ...] = (),
+    metering_mode: str | None = None,
 ) -> Iterator[LocalStack]:
     """Start every part; stop them all on exit, whatever happened. The lifecycle notifications are routed by
     ``templates`` (default: this checkout's, synthesized); a leaving buyer's final usage is also asked of
@@ -284,7 +288,14 @@ def running(
         stack.enter_context(marketplace)
         os.environ.update(
             local_environment(
-                endpoint, marketplace.url, lambdas.url, moto.url, queue_url, str(clock_file), tuple(other_regions)
+                endpoint,
+                marketplace.url,
+                lambdas.url,
+                moto.url,
+                queue_url,
+                str(clock_file),
+                tuple(other_regions),
+                metering_mode,
             )
         )
         settings = settings_from_env(os.environ)
@@ -348,6 +359,8 @@ _DESCRIBED = (
     "METERING_TABLE",
     "IDEMPOTENCY_TABLE",
     "PRODUCTS",
+    "METERING_MODE",  # the CLI's flush meters as the stack's does
+    "STAGE",
     "DYNAMODB_ENDPOINT",
     "MARKETPLACE_ENDPOINT",
     "LAMBDA_ENDPOINT",
@@ -396,6 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         help="route lifecycle notifications by this synthesized template (repeatable; default: this checkout's)",
     )
     parser.add_argument(
+        "--metering-mode",
+        choices=METERING_MODES,
+        help="meter live or dry-run whatever cdk.json says (as a stage's metering_mode would)",
+    )
+    parser.add_argument(
         "--region-stack",
         action="append",
         default=[],
@@ -416,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush_interval=args.flush_interval,
                 templates=[json.loads(path.read_text()) for path in args.template] if args.template else None,
                 other_regions=tuple(args.region_stack),
+                metering_mode=args.metering_mode,
             ) as local,
             described(local, args.run_file),
             region.launched(args.region_stack, args.run_file, args.flush_interval) as regional_banners,

@@ -69,10 +69,10 @@ def resource(running: RunningStack, prefix: str) -> str:
     return str(found)
 
 
-def register(running: RunningStack) -> dict[str, Any]:
+def register(running: RunningStack, account: str = BUYER) -> dict[str, Any]:
     """A buyer subscribed in the emulator and registered on our fulfillment URL, as a browser posts it; active once
     the lifecycle queue is handled."""
-    subscription = AdminClient(running.marketplace_url).subscribe(PRODUCT, BUYER)
+    subscription = AdminClient(running.marketplace_url).subscribe(PRODUCT, account)
     form = urllib.parse.urlencode({"x-amzn-marketplace-token": subscription["registration_token"]}).encode()
     request = urllib.request.Request(
         running.api_url + "/register", data=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
@@ -80,7 +80,7 @@ def register(running: RunningStack) -> dict[str, Any]:
     with urllib.request.urlopen(request, timeout=30) as page:
         assert page.status == 200
     running.post("/_local/drain", {})
-    [customer] = running.cli("customers")
+    [customer] = [c for c in running.cli("customers") if c["account"] == account]
     assert customer["state"] == "active"
     return dict(customer)
 
