@@ -37,7 +37,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.handlers.registration import ERROR_PAGES
 from functions.lifecycle.notifications import MARKETPLACE_SOURCE
 from functions.registration.service import MissingToken
-from functions.usage.model import HOUR
 from operations.queries import OperationsDeps, select, usage
 from operations.redrive import refusal
 
@@ -277,7 +276,8 @@ def last_flush(deps: DoctorDeps) -> Check:
 
 def backlog(deps: DoctorDeps) -> Check:
     now = deps.operations.clock.now()
-    selection = select(deps.operations, since=now - MARKETPLACE_WINDOW, until=now - BACKLOG_OLDER_THAN - HOUR)
+    # every hour that began more than 6 hours ago and is still within Marketplace's window
+    selection = select(deps.operations, since=now - MARKETPLACE_WINDOW, until=now - BACKLOG_OLDER_THAN)
     entries = usage(deps.operations, selection)
     unsent = [e for e in entries if e.status in _UNSENT_STATUSES]
     parked = [e for e in entries if e.status == "failed" and refusal(e, now) is None]
