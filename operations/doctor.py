@@ -176,9 +176,10 @@ def example_events(account: str, product_codes: Sequence[str]) -> Iterator[tuple
     """AWS's published EventBridge examples, as they reach this account (licence ones: for each of our products)."""
     for path in sorted(AWS_EXAMPLES.glob("*.json")):
         text = _EXAMPLE_ACCOUNT.sub(json.dumps(account), path.read_text(encoding="utf-8"))
-        for code in product_codes if EXAMPLE_PRODUCT_CODE in text else [None]:
+        published = json.dumps(EXAMPLE_PRODUCT_CODE)  # the code itself, not the product ids built from it
+        for code in product_codes if published in text else [None]:
             label = f"{path.name} ({code})" if code else path.name
-            yield label, json.loads(text.replace(EXAMPLE_PRODUCT_CODE, code) if code else text)
+            yield label, json.loads(text.replace(published, json.dumps(code)) if code else text)
 
 
 def lifecycle_rules(deps: DoctorDeps) -> Check:
