@@ -11,6 +11,7 @@ inline and answers the handler's result. Invocations of one function run one at 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from local.apigateway import LambdaContext
 from local.loopback import LoopbackServer, owner_of
 
+log = logging.getLogger(__name__)
 Handler = Callable[[Any, Any], Any]
 # told of each invocation as Lambda's metrics are: the function's name, whether it raised, how long it ran (ms)
 InvocationObserver = Callable[[str, bool, float], None]
@@ -88,7 +90,15 @@ class LocalLambda(LoopbackServer):
                 return answer
             finally:
                 if self.observer is not None:
-                    self.observer(name, failed, (time.monotonic() - started) * 1000)
+                    self._observe(name, failed, (time.monotonic() - started) * 1000)
+
+    def _observe(self, name: str, failed: bool, duration_ms: float) -> None:
+        """Lambda's metrics are published beside the invocation: failing to, it neither fails nor changes it."""
+        assert self.observer is not None
+        try:
+            self.observer(name, failed, duration_ms)
+        except Exception:  # the metrics' endpoint gone (a stack stopping), or refusing: say so and go on
+            log.warning("the invocation metrics of %s were not published", name, exc_info=True)
 
     def run_async(self, name: str, payload: Any) -> None:
         thread = threading.Thread(target=self.run, args=(name, payload), name=f"lambda-{name}", daemon=True)
