@@ -3,6 +3,8 @@
 - ``docs/usage-batch.schema.json``: the JSON Schema of a ``POST /usage`` body, from the model that validates it.
 - ``docs/openapi.json``: the OpenAPI document of the API's routes (``docs/openapi.py``), served by ``make run``.
 - ``usage_client/limits.py``: the API's limits the producer client batches to, from the constants the API enforces.
+- ``local/marketplace/CONFORMANCE.md``: every operation and error of botocore's Marketplace models, served by the
+  emulator or not and why (``local.marketplace.conformance``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from docs.openapi import openapi
 from functions.handlers.usage import MAX_BODY_BYTES
 from functions.usage.schema import MAX_EVENTS, UsageBatchIn, UsageEventIn
+from local.marketplace import conformance
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -46,7 +49,12 @@ EVENT_ID_MAX_LENGTH = {event_id["maxLength"]}
 '''
 
 
-GENERATED = {USAGE_SCHEMA: usage_schema, OPENAPI: openapi_document, CLIENT_LIMITS: client_limits}
+GENERATED = {
+    USAGE_SCHEMA: usage_schema,
+    OPENAPI: openapi_document,
+    CLIENT_LIMITS: client_limits,
+    conformance.TABLE: conformance.conformance_table,
+}
 
 
 def main() -> int:

@@ -132,7 +132,7 @@ def _form_schemas() -> dict[str, Any]:
             "properties": {
                 token: {
                     "type": "string",
-                    "pattern": registration_service._TOKEN.pattern,
+                    "pattern": registration_service.REGISTRATION_TOKEN.pattern,
                     "description": "the registration token ResolveCustomer takes; single use, expiring; never logged",
                 },
                 registration_handler.OFFER_TYPE_FIELD: {

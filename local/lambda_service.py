@@ -11,8 +11,10 @@ inline and answers the handler's result. Invocations of one function run one at 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -21,7 +23,10 @@ from typing import Any
 from local.apigateway import LambdaContext
 from local.loopback import LoopbackServer, owner_of
 
+log = logging.getLogger(__name__)
 Handler = Callable[[Any, Any], Any]
+# told of each invocation as Lambda's metrics are: the function's name, whether it raised, how long it ran (ms)
+InvocationObserver = Callable[[str, bool, float], None]
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
@@ -71,10 +76,29 @@ class LocalLambda(LoopbackServer):
         self.functions = functions
         self._locks = {name: threading.Lock() for name in functions}
         self._threads: list[threading.Thread] = []
+        self.observer: InvocationObserver | None = None
 
     def run(self, name: str, payload: Any, timeout_seconds: float = 900.0) -> Any:
         with self._locks[name]:
-            return self.functions[name](payload, LambdaContext(function_name=name, timeout_seconds=timeout_seconds))
+            started = time.monotonic()
+            failed = True
+            try:
+                answer = self.functions[name](
+                    payload, LambdaContext(function_name=name, timeout_seconds=timeout_seconds)
+                )
+                failed = False
+                return answer
+            finally:
+                if self.observer is not None:
+                    self._observe(name, failed, (time.monotonic() - started) * 1000)
+
+    def _observe(self, name: str, failed: bool, duration_ms: float) -> None:
+        """Lambda's metrics are published beside the invocation: failing to, it neither fails nor changes it."""
+        assert self.observer is not None
+        try:
+            self.observer(name, failed, duration_ms)
+        except Exception:  # the metrics' endpoint gone (a stack stopping), or refusing: say so and go on
+            log.warning("the invocation metrics of %s were not published", name, exc_info=True)
 
     def run_async(self, name: str, payload: Any) -> None:
         thread = threading.Thread(target=self.run, args=(name, payload), name=f"lambda-{name}", daemon=True)

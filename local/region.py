@@ -29,19 +29,21 @@ import boto3
 from functions.flush.customer import FINAL_USAGE_REQUESTS
 from functions.settings import REGION_NAME, Settings, settings_environment, settings_from_env
 from local.apigateway import LocalApiGateway, Route
-from local.lambda_service import LocalLambda
-from local.loopback import read_banner
-from local.stack import (
+from local.controls import (
     DEFAULT_FLUSH_INTERVAL,
     JSON_HEADER,
     ROOT,
-    _json_response,
-    _refused,
-    _schedule,
+    RUN_FILE,
+    deployed_settings,
+    every,
+    json_response,
+    refused,
     scheduled_event,
+    stop_on_signals,
 )
+from local.lambda_service import LocalLambda
+from local.loopback import read_banner
 from local.tables import create_tables
-from stacks.config import load_config
 from stacks.schema import REGIONAL_TABLES
 
 # what a regional stack takes from the main one: where the shared parts listen, its buyers, its clock
@@ -60,9 +62,8 @@ def regional_settings(main_environment: Mapping[str, str], region: str, lambda_u
     main = settings_from_env(main_environment)
     if region == main.region:
         raise RegionError(f"--region: {region} is the main stack's Region, which meters already")
-    deployed = load_config(json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]).settings
     return replace(
-        deployed,
+        deployed_settings(),
         region=region,
         customers_table=main.customers_table,
         customers_replica=True,  # as deployed (locally the main stack's table itself: nothing to wait for)
@@ -126,10 +127,10 @@ def running(
         regional = RegionalStack(settings, LocalApiGateway([], host, api_port), lambdas, api_key)
 
         def flush_route(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            return _refused(event) or _json_response(200, regional.flush_now())
+            return refused(event) or json_response(200, regional.flush_now())
 
         def final_usage_route(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            return _refused(event) or _json_response(200, regional.answer_final_usage_requests())
+            return refused(event) or json_response(200, regional.answer_final_usage_requests())
 
         regional.api.routes.extend(
             [
@@ -143,8 +144,8 @@ def running(
         stopped = threading.Event()
         stack.callback(stopped.set)
         if flush_interval > 0:
-            _schedule(flush_interval, regional.flush_now, stopped)
-            _schedule(flush_interval, regional.answer_final_usage_requests, stopped)
+            every(flush_interval, regional.flush_now, stopped)
+            every(flush_interval, regional.answer_final_usage_requests, stopped)
         yield regional
 
 
@@ -201,11 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", required=True, help="the Region this metering stack stands for, e.g. eu-west-1")
     parser.add_argument("--api-port", type=int, default=0)
     parser.add_argument("--flush-interval", type=float, default=DEFAULT_FLUSH_INTERVAL, help="seconds; 0: never")
-    parser.add_argument("--run-file", type=Path, default=ROOT / ".run" / "local.json", help="the main stack's")
+    parser.add_argument("--run-file", type=Path, default=RUN_FILE, help="the main stack's")
     args = parser.parse_args(argv)
     stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+    stop_on_signals(stopped)
     try:
         with running(args.region, args.run_file, api_port=args.api_port, flush_interval=args.flush_interval) as up:
             print(banner(up, args.flush_interval), flush=True)

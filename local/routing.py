@@ -14,8 +14,8 @@ polls it). Synthesizing takes seconds, so the templates are kept under build/ ke
 Two local differences, both forced by the engine, neither by our code: moto delivers an SNS message to SQS only within
 one account, so Marketplace's legacy topics are made under their own names in the seller's account (the emulator
 publishes to those); and moto's clock is the stack's movable one (``moto_as_aws``), so moving it releases delayed
-messages and visibility timeouts as the same wait would in AWS. ``moto_as_aws`` also corrects one moto 5.2.5 slip:
-its rule targets got events without their ``account``.
+messages and visibility timeouts as the same wait would in AWS. ``moto_as_aws`` also corrects two moto 5.2.5 slips:
+its rule targets got events without their ``account``, and TestEventPattern answered nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from typing import Any, Self
 
 import boto3
 import moto.core.utils
+from moto.events.models import EventPattern
+from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
@@ -69,6 +71,18 @@ class RuleSpec:
     name: str
     pattern: dict[str, Any]
     queues: tuple[str, ...]
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A scheduled rule (the flush's): made on the engine so its state can be read and changed as on AWS; the local
+    stack's scheduler runs the function only while it is enabled."""
+
+    name: str
+    expression: str
+    enabled: bool = True
+    handler: str | None = None  # the Handler of the function it invokes
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,7 @@ class RoutingPlan:
     rules: tuple[RuleSpec, ...] = ()
     subscriptions: tuple[SubscriptionSpec, ...] = ()
     sources: tuple[EventSourceSpec, ...] = ()
+    schedules: tuple[ScheduleSpec, ...] = ()
 
 
 def _queue_of(value: Any, resources: dict[str, Any]) -> str | None:
@@ -104,7 +119,9 @@ def _queue_of(value: Any, resources: dict[str, Any]) -> str | None:
 
 
 def _handler_of(value: Any, resources: dict[str, Any]) -> str | None:
-    """The Handler of the function a FunctionName expression names (directly, or through an alias)."""
+    """The Handler of the function a FunctionName or target expression names (directly, or through an alias)."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return _handler_of({"Ref": value["Fn::GetAtt"][0]}, resources)
     if isinstance(value, dict) and "Ref" in value:
         resource = resources.get(value["Ref"], {})
         if resource.get("Type") == "AWS::Lambda::Alias":
@@ -119,6 +136,7 @@ def routing_plan(templates: Iterable[dict[str, Any]]) -> RoutingPlan:
     rules: list[RuleSpec] = []
     subscriptions: list[SubscriptionSpec] = []
     sources: list[EventSourceSpec] = []
+    schedules: list[ScheduleSpec] = []
     for template in templates:
         resources: dict[str, Any] = template.get("Resources", {})
         for logical, resource in resources.items():
@@ -136,8 +154,14 @@ def routing_plan(templates: Iterable[dict[str, Any]]) -> RoutingPlan:
                 )
             elif kind == "AWS::Events::Rule" and "EventPattern" in properties:
                 targets = tuple(q for t in properties.get("Targets", []) if (q := _queue_of(t["Arn"], resources)))
-                if targets and properties.get("State", "ENABLED") == "ENABLED":
-                    rules.append(RuleSpec(logical, properties["EventPattern"], targets))
+                if targets:
+                    enabled = properties.get("State", "ENABLED") == "ENABLED"
+                    rules.append(RuleSpec(logical, properties["EventPattern"], targets, enabled))
+            elif kind == "AWS::Events::Rule" and "ScheduleExpression" in properties:
+                enabled = properties.get("State", "ENABLED") == "ENABLED"
+                handlers = [h for t in properties.get("Targets", []) if (h := _handler_of(t["Arn"], resources))]
+                handler = handlers[0] if handlers else None
+                schedules.append(ScheduleSpec(logical, properties["ScheduleExpression"], enabled, handler))
             elif kind == "AWS::SNS::Subscription" and properties.get("Protocol") == "sqs":
                 queue = _queue_of(properties["Endpoint"], resources)
                 if queue is not None:
@@ -149,7 +173,7 @@ def routing_plan(templates: Iterable[dict[str, Any]]) -> RoutingPlan:
                 if queue is not None and handler is not None:
                     failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
                     sources.append(EventSourceSpec(queue, handler, int(properties.get("BatchSize", 10)), failures))
-    return RoutingPlan(tuple(queues), tuple(rules), tuple(subscriptions), tuple(sources))
+    return RoutingPlan(tuple(queues), tuple(rules), tuple(subscriptions), tuple(sources), tuple(schedules))
 
 
 # -- the templates: synthesized once per version of their sources ----------------------------------------------------
@@ -252,17 +276,29 @@ WHOLE_EVENT = (
 )
 
 
+def _test_event_pattern(handler: EventsHandler) -> tuple[str, dict[str, Any]]:
+    """TestEventPattern, which moto 5.2.5 answers with nothing: its own pattern engine's verdict, as AWS answers it
+    (``{"Result": bool}``)."""
+    pattern = EventPattern.load(handler._get_param("EventPattern"))
+    event = json.loads(handler._get_param("Event"))
+    return json.dumps({"Result": pattern.matches_event(event)}), handler.response_headers
+
+
 @contextmanager
 def moto_as_aws(clock: Clock) -> Iterator[None]:
     """Until exit, moto's clock (message timestamps, delays, visibility timeouts: every time reading it makes goes
-    through ``moto.core.utils.utcnow``, naive UTC) is ``clock``, and its EventBridge targets get whole events."""
+    through ``moto.core.utils.utcnow``, naive UTC) is ``clock``, its EventBridge targets get whole events, and its
+    EventBridge answers TestEventPattern."""
     original = moto.core.utils.utcnow, EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    unanswered = EventsHandler.test_event_pattern
     moto.core.utils.utcnow = lambda: clock.now().astimezone(UTC).replace(tzinfo=None)
     EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = WHOLE_EVENT
+    setattr(EventsHandler, "test_event_pattern", _test_event_pattern)  # noqa: B010 (a method, as mypy sees it)
     try:
         yield
     finally:
         moto.core.utils.utcnow, EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = original
+        setattr(EventsHandler, "test_event_pattern", unanswered)  # noqa: B010
 
 
 def client(service: str, endpoint: str) -> Any:
@@ -304,9 +340,13 @@ class Routing:
                 )
             self.queue_urls[spec.name] = sqs.create_queue(QueueName=spec.name, Attributes=attributes)["QueueUrl"]
         for rule in self.plan.rules:
-            events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern), State="ENABLED")
+            state = "ENABLED" if rule.enabled else "DISABLED"
+            events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern), State=state)
             targets = [{"Id": f"Target{i}", "Arn": self.queue_arn(q)} for i, q in enumerate(rule.queues)]
             events.put_targets(Rule=rule.name, Targets=targets)
+        for schedule in self.plan.schedules:
+            state = "ENABLED" if schedule.enabled else "DISABLED"
+            events.put_rule(Name=schedule.name, ScheduleExpression=schedule.expression, State=state)
         for subscription in self.plan.subscriptions:
             name = subscription.topic_arn.rsplit(":", 1)[-1]
             if subscription.topic_arn not in self.topic_arns:
@@ -319,6 +359,14 @@ class Routing:
                 Attributes={"RawMessageDelivery": str(subscription.raw).lower()},
             )
         return self
+
+    def schedule_of(self, handler: str) -> ScheduleSpec | None:
+        """The scheduled rule that invokes ``handler`` without input (the first, where a Region has several)."""
+        return next((s for s in self.plan.schedules if s.handler == handler), None)
+
+    def rule_enabled(self, name: str) -> bool:
+        """Whether the rule ``name`` is enabled now (an operator may have disabled it, as on AWS)."""
+        return bool(self._clients["events"].describe_rule(Name=name)["State"] == "ENABLED")
 
     def queue_arn(self, name: str) -> str:
         return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"

@@ -28,8 +28,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -39,8 +38,21 @@ from typing import Any
 import boto3
 
 from functions.clock import FileOffsetClock
-from functions.settings import Settings, settings_environment, settings_from_env
+from functions.settings import METERING_MODES, Settings, settings_environment, settings_from_env
+from local import region
 from local.apigateway import LocalApiGateway, Route, registration_routes
+from local.controls import (
+    DEFAULT_FLUSH_INTERVAL,
+    JSON_HEADER,
+    ROOT,
+    RUN_FILE,
+    deployed_settings,
+    every,
+    json_response,
+    refused,
+    scheduled_event,
+    stop_on_signals,
+)
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
 from local.event_source import SqsEventSource
 from local.lambda_service import LocalLambda
@@ -48,15 +60,15 @@ from local.marketplace.clock import MAX_OFFSET, clock_move
 from local.marketplace.demo import seed_demo
 from local.marketplace.hosts import loopback_host
 from local.marketplace.server import EmulatorServer
+from local.metrics import InvocationMetrics, alarm_specs, provision_alarms
+from local.routing import ACCOUNT as ROUTING_ACCOUNT
 from local.routing import MotoServer, Routing, SynthFailed, moto_as_aws, routing_plan, synthesized_templates
 from local.routing import client as routing_client
 from local.tables import create_tables
-from stacks.config import load_config
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FLUSH_INTERVAL = 60.0
 # stacks/constructs/lifecycle.py's HANDLER, named here so that make run imports no CDK (tests/e2e/test_make_run.py)
 LIFECYCLE_HANDLER = "functions.handlers.lifecycle.handler"
+FLUSH_HANDLER = "functions.handlers.flush.handler"  # stacks/constructs/flush.py's, likewise
 OPENAPI = ROOT / "docs" / "openapi.json"
 
 
@@ -73,13 +85,13 @@ def local_environment(
     queue_url: str,
     clock_file: str,
     other_regions: tuple[str, ...] = (),
+    metering_mode: str | None = None,
 ) -> dict[str, str]:
     """The environment the handlers read their settings from: cdk.json's, as the stack would deploy them (validated
     the same way), pointed at the loopback stand-ins; ``other_regions``: the Regions whose metering stacks run
     beside this one (``local.region``)."""
-    deployed = load_config(json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]).settings
     local = replace(
-        deployed,
+        deployed_settings(),
         dynamodb_endpoint=dynamodb_endpoint,
         marketplace_endpoint=marketplace_url,
         lambda_endpoint=lambda_url,
@@ -90,6 +102,8 @@ def local_environment(
         signing_secret=secrets.token_urlsafe(32),
         other_metering_regions=other_regions,
     )
+    if metering_mode is not None:  # as cdk.json's "metering_mode" would set it
+        local = replace(local, metering_mode=metering_mode)
     return {
         "AWS_DEFAULT_REGION": local.region,
         "AWS_ACCESS_KEY_ID": "AKIALOCALSTACKSELLER",
@@ -112,6 +126,7 @@ class LocalStack:
     clock_file: Path
     routing: Routing
     lifecycle_events: SqsEventSource
+    template: dict[str, Any]  # the main stack's, as synthesized
 
     @property
     def api_url(self) -> str:
@@ -120,6 +135,40 @@ class LocalStack:
     def flush_now(self) -> Any:
         """Run the flush as its schedule does, and wait for it."""
         return self.lambdas.run("flush", scheduled_event())
+
+    def scheduled_flush(self) -> Any:
+        """What the schedule does: the flush, while its rule is enabled (disabled on the engine, as an operator may on
+        AWS, it runs no more)."""
+        schedule = self.routing.schedule_of(FLUSH_HANDLER)
+        if schedule is None or self.routing.rule_enabled(schedule.name):
+            return self.flush_now()
+        return None
+
+    def description(self) -> dict[str, Any]:
+        """What CloudFormation tells of a deployed stack (``DescribeStacks``' outputs, ``ListStackResources``), for
+        this one: the template's outputs that have a local value, and its resources that exist here under their local
+        names (rules, queues and alarms on the engine, the functions in the local Lambda service)."""
+        functions = {FLUSH_HANDLER: "flush", LIFECYCLE_HANDLER: "lifecycle"}
+        local_outputs = {"FulfillmentUrl": f"{self.api_url}/register", "UsageApiUrl": f"{self.api_url}/usage"}
+        outputs = {
+            key: value
+            for key in self.template.get("Outputs", {})
+            for name, value in local_outputs.items()
+            if name in key
+        }
+        resources = []
+        for logical, resource in self.template["Resources"].items():
+            kind = resource["Type"]
+            physical = None
+            if kind in ("AWS::Events::Rule", "AWS::CloudWatch::Alarm"):
+                physical = logical
+            elif kind == "AWS::SQS::Queue":
+                physical = self.routing.queue_urls.get(logical)
+            elif kind == "AWS::Lambda::Function":
+                physical = functions.get(resource["Properties"].get("Handler"))
+            if physical is not None:
+                resources.append({"logical_id": logical, "physical_id": physical, "type": kind})
+        return {"name": "local", "account": ROUTING_ACCOUNT, "outputs": outputs, "resources": resources}
 
     def advance_clock(self, seconds: float) -> datetime:
         """Move the app's and the emulator's clocks together: the app's offset is checked against the emulator's
@@ -144,74 +193,42 @@ class LocalStack:
         return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=offset)
 
 
-def scheduled_event() -> dict[str, Any]:
-    """The event an EventBridge schedule delivers."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:000000000000:rule/local-flush-schedule"],
-        "detail": {},
-    }
-
-
-def _json_response(status: int, body: Any) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body, default=str),
-    }
-
-
-def _refused(event: dict[str, Any]) -> dict[str, Any] | None:
-    """Why a local control request is refused, if it is: a web page open in the developer's browser must not drive
-    the stack. A page that rebinds its own name to loopback sends that name as ``Host``; cross-site requests carry
-    their page's ``Origin``, and cannot send JSON without a CORS preflight, which the local gateway never grants."""
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    if not loopback_host(headers.get("host")):
-        return _json_response(403, {"message": "requests must be addressed to a loopback host (localhost, 127.0.0.1)"})
-    origin = headers.get("origin")
-    if origin is not None and urllib.parse.urlsplit(origin).netloc != headers.get("host", ""):
-        return _json_response(403, {"message": "cross-origin request refused"})
-    if (headers.get("content-type") or "").split(";")[0].strip().lower() != "application/json":
-        return _json_response(415, {"message": "send Content-Type: application/json"})
-    return None
+def main_template(templates: list[dict[str, Any]]) -> dict[str, Any]:
+    """The main stack's template: the one whose outputs give the fulfillment URL."""
+    (found,) = [t for t in templates if any("FulfillmentUrl" in key for key in t.get("Outputs", {}))]
+    return found
 
 
 def control_routes(stack: LocalStack) -> list[Route]:
     """Local-only controls (not part of the deployed API)."""
 
     def flush(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return _refused(event) or _json_response(200, stack.flush_now())
+        return refused(event) or json_response(200, stack.flush_now())
 
     def clock(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if refusal := _refused(event):
+        if refusal := refused(event):
             return refusal
         try:
             moved = stack.advance_clock(clock_move(json.loads(event.get("body") or "{}")["advance_seconds"]))
         except (ValueError, KeyError, TypeError, RecursionError) as error:
-            return _json_response(400, {"message": f'send {{"advance_seconds": N}}: {error}'})
-        return _json_response(200, {"now": moved.isoformat()})
+            return json_response(400, {"message": f'send {{"advance_seconds": N}}: {error}'})
+        return json_response(200, {"now": moved.isoformat()})
 
     def openapi(event: dict[str, Any], context: Any) -> dict[str, Any]:
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         if not loopback_host(headers.get("host")):
-            return _json_response(403, {"message": "requests must be addressed to a loopback host"})
-        return _json_response(200, local_openapi(stack.api_url))
+            return json_response(403, {"message": "requests must be addressed to a loopback host"})
+        return json_response(200, local_openapi(stack.api_url))
 
     def drain(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if refusal := _refused(event):
+        if refusal := refused(event):
             return refusal
         try:
             stack.lifecycle_events.drain()
         except TimeoutError as error:
-            return _json_response(504, {"message": str(error)})
+            return json_response(504, {"message": str(error)})
         source = stack.lifecycle_events
-        return _json_response(200, {"delivered": source.delivered, "failed": source.failed})
+        return json_response(200, {"delivered": source.delivered, "failed": source.failed})
 
     return [
         Route("POST", "/_local/flush", flush),
@@ -237,16 +254,6 @@ def local_openapi(api_url: str) -> dict[str, Any]:
     return document
 
 
-def _schedule(every: float, job: Callable[[], Any], stopped: threading.Event) -> threading.Thread:
-    def loop() -> None:
-        while not stopped.wait(every):
-            job()
-
-    thread = threading.Thread(target=loop, name="flush-schedule", daemon=True)
-    thread.start()
-    return thread
-
-
 @contextmanager
 def running(
     *,
@@ -257,6 +264,7 @@ def running(
     flush_interval: float = DEFAULT_FLUSH_INTERVAL,
     templates: list[dict[str, Any]] | None = None,
     other_regions: tuple[str, ...] = (),
+    metering_mode: str | None = None,
 ) -> Iterator[LocalStack]:
     """Start every part; stop them all on exit, whatever happened. The lifecycle notifications are routed by
     ``templates`` (default: this checkout's, synthesized); a leaving buyer's final usage is also asked of
@@ -272,8 +280,12 @@ def running(
         # EventBridge, SNS and SQS on moto, their delays and visibility timeouts on the stack's movable clock
         moto = stack.enter_context(MotoServer(host))
         stack.enter_context(moto_as_aws(FileOffsetClock(str(clock_file))))
-        routing = Routing(moto.url, routing_plan(synthesized_templates() if templates is None else templates))
+        templates = synthesized_templates() if templates is None else templates
+        routing = Routing(moto.url, routing_plan(templates))
         routing.provision()
+        cloudwatch = routing_client("cloudwatch", moto.url)
+        provision_alarms(cloudwatch, alarm_specs(templates))
+        lambdas.observer = InvocationMetrics(cloudwatch, FileOffsetClock(str(clock_file)))
         source, queue_url = routing.source_queue(LIFECYCLE_HANDLER)
         marketplace = EmulatorServer(host=host, port=marketplace_port)
         api_key = secrets.token_urlsafe(16)
@@ -284,7 +296,14 @@ def running(
         stack.enter_context(marketplace)
         os.environ.update(
             local_environment(
-                endpoint, marketplace.url, lambdas.url, moto.url, queue_url, str(clock_file), tuple(other_regions)
+                endpoint,
+                marketplace.url,
+                lambdas.url,
+                moto.url,
+                queue_url,
+                str(clock_file),
+                tuple(other_regions),
+                metering_mode,
             )
         )
         settings = settings_from_env(os.environ)
@@ -299,18 +318,27 @@ def running(
             reports_item_failures=source.reports_item_failures,
         ).start()
         stack.callback(events.stop)
-        local = LocalStack(settings, endpoint, marketplace, api, lambdas, api_key, clock_file, routing, events)
+        local = LocalStack(
+            settings,
+            endpoint,
+            marketplace,
+            api,
+            lambdas,
+            api_key,
+            clock_file,
+            routing,
+            events,
+            main_template(templates),
+        )
         routes.extend(control_routes(local))  # the gateway serves this same list
         marketplace.add_listener(routing.emulator_listener())
         stopped = threading.Event()
         stack.callback(stopped.set)
         if flush_interval > 0:
-            _schedule(flush_interval, local.flush_now, stopped)
+            every(flush_interval, local.scheduled_flush, stopped)
         yield local
 
 
-# the local controls take JSON only: a web page cannot send it cross-site without a CORS preflight (never granted)
-JSON_HEADER = "content-type: application/json"
 ADVANCE = '{"advance_seconds": 3900}'
 
 
@@ -339,6 +367,8 @@ _DESCRIBED = (
     "METERING_TABLE",
     "IDEMPOTENCY_TABLE",
     "PRODUCTS",
+    "METERING_MODE",  # the CLI's flush meters as the stack's does
+    "STAGE",
     "DYNAMODB_ENDPOINT",
     "MARKETPLACE_ENDPOINT",
     "LAMBDA_ENDPOINT",
@@ -359,6 +389,7 @@ def described(local: LocalStack, path: Path) -> Iterator[None]:
             "api_url": local.api_url,
             "marketplace_url": local.marketplace.url,
             "usage_api_key": local.api_key,  # for the producer client's local mode (usage_client)
+            "stack": local.description(),  # for cli doctor: what CloudFormation would tell
             "environment": {name: os.environ[name] for name in _DESCRIBED if name in os.environ},
         },
         indent=2,
@@ -378,12 +409,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--marketplace-port", type=int, default=3001)
     parser.add_argument("--dynamodb-port", type=int, default=8000)
     parser.add_argument("--flush-interval", type=float, default=DEFAULT_FLUSH_INTERVAL, help="seconds; 0: never")
-    parser.add_argument("--run-file", type=Path, default=ROOT / ".run" / "local.json", help="for the operator CLI")
+    parser.add_argument("--run-file", type=Path, default=RUN_FILE, help="for the operator CLI")
     parser.add_argument(
         "--template",
         type=Path,
         action="append",
         help="route lifecycle notifications by this synthesized template (repeatable; default: this checkout's)",
+    )
+    parser.add_argument(
+        "--metering-mode",
+        choices=METERING_MODES,
+        help="meter live or dry-run whatever cdk.json says (as a stage's metering_mode would)",
     )
     parser.add_argument(
         "--region-stack",
@@ -393,11 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         help="also a metering stack of this Region beside this one (local.region; repeatable)",
     )
     args = parser.parse_args(argv)
-    from local import region  # it builds on this module
-
     stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+    stop_on_signals(stopped)
     # `kill -USR1` prints every thread's stack: where a stop that does not finish is waiting
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
@@ -409,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush_interval=args.flush_interval,
                 templates=[json.loads(path.read_text()) for path in args.template] if args.template else None,
                 other_regions=tuple(args.region_stack),
+                metering_mode=args.metering_mode,
             ) as local,
             described(local, args.run_file),
             region.launched(args.region_stack, args.run_file, args.flush_interval) as regional_banners,

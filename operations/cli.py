@@ -1,10 +1,11 @@
 """The operator's command line: ``python -m operations.cli COMMAND [options]``.
 
 Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``, ``forget-customer``, ``set-tenant``,
-``reconcile``, ``report``. Runs against the local stack (the default while ``make run`` is up, or when
+``reconcile``, ``report``, ``doctor``. Runs against the local stack (the default while ``make run`` is up, or when
 DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P] [--region R]``). Aligned tables for
-people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed (``reconcile``: or a mismatch was
-found), 2 the command was wrong (an unknown command, product, customer, dimension or stack; a bad option).
+people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed (``reconcile``: a mismatch found;
+``doctor``: a check failed), 2 the command was wrong (an unknown command, product, customer, dimension or stack;
+a bad option).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.customers.model import Customer
 from functions.flush.audit import TrailUnavailable
 from functions.flush.records import MeteringEntry
-from functions.settings import SettingsError
+from functions.settings import METERING_MODES, InvalidField, Settings, SettingsError
 from functions.storage.errors import StorageError
 from operations import arguments, estimates
 from operations.arguments import CommandError, OneLineParser, moment, one_line, within_records
+from operations.doctor import examine, report
+from operations.doctor_target import deployed_doctor, local_doctor
 from operations.erasure import forget_customer
 from operations.flushing import FlushProgress
 from operations.queries import Selection, UnknownName, customers, parked, select, usage
@@ -37,7 +40,8 @@ from operations.report_cli import add_parser as add_report_parser
 from operations.target import Target, TargetError, deployed_target, local_settings, local_target
 from operations.tenants import TenantRefused, set_tenant
 
-RUN_FILE = Path(__file__).resolve().parent.parent / ".run" / "local.json"
+ROOT = Path(__file__).resolve().parent.parent
+RUN_FILE = ROOT / ".run" / "local.json"
 __all__ = ["CommandError", "main", "moment", "parser"]
 
 
@@ -126,6 +130,28 @@ class ProgressBar:
 # --- the command line ---------------------------------------------------------------------------------------------
 
 
+def stage_name(text: str) -> str:
+    try:
+        Settings(stage=text)  # the stack's own rule for a stage's name
+    except InvalidField as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+    return text
+
+
+def run_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    """Exit 0 when every check passes, 1 when one fails."""
+    if args.stage or args.stack or args.profile or args.region:
+        if args.local:
+            raise CommandError("--local and a deployed stack (--stage, --stack, --profile, --region): choose one")
+        name = args.stack or deployed_stack_name(args.stage)
+        deps = deployed_doctor(name, profile=args.profile, region=args.region)
+    else:
+        deps = local_doctor(args.run_file)
+    checks = examine(deps, args.expect)
+    out.write(report(checks, args.json) + "\n")
+    return 0 if all(c.passed for c in checks) else 1
+
+
 def parser() -> argparse.ArgumentParser:
     common = OneLineParser(add_help=False)
     common.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
@@ -184,7 +210,21 @@ def parser() -> argparse.ArgumentParser:
     shown.add_argument("--no-progress", dest="progress", action="store_false")
     add_reconcile_parser(commands, common)
     add_report_parser(commands, common)
+    doctor = commands.add_parser(
+        "doctor",
+        parents=[common],
+        help="is the stack ready to bill? each check on a line: what it found, and the fix (exit 1 when one fails)",
+    )
+    doctor.add_argument("--stage", type=stage_name, help="the deployed stack of this stage (<stack_name>-<stage>)")
+    doctor.add_argument("--expect", choices=METERING_MODES, help="the metering mode the stage must have")
     return cli
+
+
+def deployed_stack_name(stage: str | None) -> str:
+    """The stack cdk.json deploys (``stack_name``), or its stage's: ``<stack_name>-<stage>``."""
+    configured = json.loads((ROOT / "cdk.json").read_text())["context"]["marketplace"]
+    name = str(configured.get("stack_name", "MarketplaceMetering"))
+    return f"{name}-{stage}" if stage else name
 
 
 def choose_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
@@ -343,6 +383,8 @@ def main(
     err = err or sys.stderr
     try:
         args = parser().parse_args(argv)
+        if args.command == "doctor":  # it finds its own stack: CloudFormation's outputs, its rules, queues, alarms
+            return run_doctor(args, out)
         chosen = target(args) if target else choose_target(args, os.environ if environ is None else environ)
         status = run(args, chosen, out, err)
     except SystemExit as exit_:  # --help was printed

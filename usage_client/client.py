@@ -142,7 +142,7 @@ def _timestamp(value: datetime | str) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _complete(event: Mapping[str, Any]) -> dict[str, Any]:
+def completed_event(event: Mapping[str, Any]) -> dict[str, Any]:
     """The event with an id and timestamp of its own (fixed here, once, for every attempt)."""
     completed = dict(event)
     completed.setdefault("event_id", uuid.uuid4().hex)
@@ -155,7 +155,7 @@ def _complete(event: Mapping[str, Any]) -> dict[str, Any]:
     return completed
 
 
-def _encoded(events: Sequence[dict[str, Any]]) -> bytes:
+def request_body(events: Sequence[dict[str, Any]]) -> bytes:
     return json.dumps({"events": list(events)}, separators=(",", ":")).encode()
 
 
@@ -163,9 +163,9 @@ def batches(events: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """The events in order, in batches within the API's limits (events per request, bytes per body)."""
     batch: list[dict[str, Any]] = []
     for event in events:
-        if len(_encoded([event])) > MAX_BODY_BYTES:
+        if len(request_body([event])) > MAX_BODY_BYTES:
             raise ValueError(f"event {event['event_id']!r} alone is larger than the API's {MAX_BODY_BYTES} bytes")
-        if batch and (len(batch) == MAX_EVENTS or len(_encoded([*batch, event])) > MAX_BODY_BYTES):
+        if batch and (len(batch) == MAX_EVENTS or len(request_body([*batch, event])) > MAX_BODY_BYTES):
             yield batch
             batch = []
         batch.append(event)
@@ -257,7 +257,7 @@ class UsageClient:
         """Send every event, in batches within the API's limits. Raises EventsRejected (naming each refused event
         and field), UsageApiError (a request refused as a whole) or UsageApiUnavailable; each says what was
         stored."""
-        completed = [_complete(event) for event in events]
+        completed = [completed_event(event) for event in events]
         result = SendResult()
         rejections: list[Rejection] = []
         pending = list(batches(completed))
@@ -270,7 +270,7 @@ class UsageClient:
             elif status in (400, 409, 422) and answer.get("errors"):
                 # events named: refused (409: sent before with other content, the version stored counts); the
                 # batch's others were not stored by this request (nor by an earlier one, unless listed in results)
-                rejections.extend(_rejections(batch, answer))
+                rejections.extend(rejections_of(batch, answer))
                 for entry in answer.get("results", ()):
                     result.duplicates.append(entry["event_id"])
             else:
@@ -284,7 +284,7 @@ class UsageClient:
     ) -> tuple[int, dict[str, Any]]:
         # the very same bytes every attempt: the API counts an event once per customer and id, and a resend with another
         # timestamp (a retry that re-stamps) or quantity would be refused as a conflict, not counted twice
-        body = _encoded(batch)
+        body = request_body(batch)
         reason = ""
         retry_after = 0.0
         for attempt in range(self.attempts):
@@ -332,7 +332,7 @@ def _message(answer: Mapping[str, Any]) -> str:
     return f"{answer.get('message', '')}{f' ({details})' if details else ''}"
 
 
-def _rejections(batch: Sequence[dict[str, Any]], answer: Mapping[str, Any]) -> list[Rejection]:
+def rejections_of(batch: Sequence[dict[str, Any]], answer: Mapping[str, Any]) -> list[Rejection]:
     """Each refused field of a batch, with the event it belongs to (``events[3].quantity``: the batch's fourth)."""
     found = []
     for error in answer.get("errors") or []:

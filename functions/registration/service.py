@@ -43,7 +43,7 @@ from functions.settings import DEFAULT_CONTACT_FIELDS, ContactField, Product
 from functions.storage.errors import ConditionFailed
 
 # Opaque to us; AWS's are a few hundred URL-safe characters. Anything else is refused before calling AWS.
-_TOKEN = re.compile(r"^[\x21-\x7e]{1,4096}$")
+REGISTRATION_TOKEN = re.compile(r"^[\x21-\x7e]{1,4096}$")
 
 
 class RegistrationStore(Protocol):
@@ -140,7 +140,7 @@ class Registrations:
         ``free_trial_claimed``: the browser's form said ``x-amzn-marketplace-offer-type=free-trial``."""
         if not token:
             raise MissingToken("x-amzn-marketplace-token is missing")
-        if not _TOKEN.fullmatch(token):
+        if not REGISTRATION_TOKEN.fullmatch(token):
             raise MalformedToken("x-amzn-marketplace-token is malformed")
         stored = self.run_once(self._resolve_and_store, {"token": token, "free_trial_claimed": free_trial_claimed})
         free_trial = _confirmed_free_trial(stored)

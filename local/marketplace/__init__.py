@@ -1,5 +1,5 @@
-"""A local AWS Marketplace for SaaS sellers: metering, entitlement, subscriptions, notifications.
+"""A local AWS Marketplace for SaaS sellers: metering, entitlement, agreements, subscriptions, notifications.
 
-Start it with ``python -m local.marketplace --port 8090 --demo`` or in-process with
-:class:`local.marketplace.server.EmulatorServer`; see README.md and CONTRACT.md.
+Start it with ``marketplace-emulator --port 8090 --demo`` (installed as ``marketplace_emulator``; in its repository
+``python -m local.marketplace``) or in-process with :class:`server.EmulatorServer`; see README.md and CONTRACT.md.
 """

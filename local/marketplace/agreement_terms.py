@@ -20,6 +20,7 @@ from typing import Any
 from .errors import ApiError
 from .eventbridge import agreement_end, agreement_start
 from .model_validation import Violation, summary
+from .operation import AGREEMENT, Answer, Operation, Request
 from .world import Product, Subscription, World
 
 # maxResults' largest value in the model; a smaller ``agreement_terms_page_size`` in the config caps every page
@@ -189,3 +190,24 @@ def get_agreement_terms(world: World, params: dict[str, Any]) -> dict[str, Any]:
     if offset + size < len(terms):
         result["nextToken"] = _encode_token(offset + size, agreement_id)
     return result
+
+
+def _get_agreement_terms(request: Request) -> Answer:
+    result = get_agreement_terms(request.world, request.params)
+    return result, {"terms": len(result["acceptedTerms"])}
+
+
+GET_AGREEMENT_TERMS = Operation(
+    AGREEMENT,
+    "GetAgreementTerms",
+    _get_agreement_terms,
+    {
+        "ValidationException": (
+            "a model violation (with the model's `reason` and `fields`), or a nextToken of another agreement"
+        ),
+        "AccessDeniedException": "a channel partner's agreement (`proposer_account_id` on subscribe)",
+        "ResourceNotFoundException": "no such agreement",
+        "ThrottlingException": "over config `operation_quotas.GetAgreementTerms` (unlimited by default); HTTP 429",
+        "InternalServerException": "a random server fault (faults `internal_error_rate`)",
+    },
+)

@@ -1,9 +1,9 @@
 """Every AWS call's path through the emulator, once the HTTP layer has read it.
 
 In order: emulator time catches up (``lifecycle.tick``) and injected latency is slept; then the checks in the order
-AWS's front end makes them (README.md, "What it emulates"): the fault queue, the quota, random server faults,
-parsing, model validation; then the operation itself (``metering``, ``entitlement``, ``agreement_terms``) under the
-world lock. Every call, refused or not, lands in the call log (``/admin/calls``); a refused call commits nothing else. A
+AWS's front end makes them (README.md, "What it emulates"): the fault queue, the caller's account, the quota, random
+server faults, parsing, model validation; then the operation itself (its record in ``catalog``) under the world
+lock. Every call, refused or not, lands in the call log (``/admin/calls``); a refused call commits nothing else. A
 lost response is decided last: the call is applied and committed, only its answer is dropped.
 """
 
@@ -12,35 +12,15 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import agreement_terms, cloudtrail, entitlement, lifecycle, metering
+from . import catalog, cloudtrail, lifecycle
 from .clock import iso
 from .errors import ApiError
 from .faults import LOST_RESPONSE
-from .model_validation import operation_names, validate
-
-if TYPE_CHECKING:
-    from .service import Marketplace
-
-METERING = "meteringmarketplace"
-ENTITLEMENT = "marketplace-entitlement"
-AGREEMENT = "marketplace-agreement"
-CLOUDTRAIL = cloudtrail.CLOUDTRAIL
-# The Agreement Service models dozens of operations; a SaaS seller's registration reads the terms of one agreement.
-# Every other operation of it is answered UnknownOperationException, as an operation of no service is.
-AGREEMENT_OPERATIONS = ("GetAgreementTerms",)
-# Each model names its server fault: "InternalServiceErrorException" in the metering and entitlement models.
-SERVER_FAULT = {AGREEMENT: "InternalServerException"}
-
-
-def serves(service: str, operation: str) -> bool:
-    """Whether the emulator answers ``operation`` of ``service`` (the HTTP layer routes nothing else)."""
-    if service == AGREEMENT:
-        return operation in AGREEMENT_OPERATIONS
-    if service == CLOUDTRAIL:
-        return operation in cloudtrail.CLOUDTRAIL_OPERATIONS
-    return operation in operation_names(service)
+from .model_validation import validate
+from .operation import METERING, Caller, Operation, Request
+from .state import EmulatorState
 
 
 @dataclass
@@ -56,11 +36,11 @@ class Outcome:
 
 
 def handle_aws(
-    mp: Marketplace,
+    mp: EmulatorState,
     service: str,
     operation: str,
     params: dict[str, Any] | None,
-    caller: metering.Caller,
+    caller: Caller,
     parse_error: str | None = None,
 ) -> Outcome:
     """Run one AWS call; ``params`` is None when the body could not be read (``parse_error`` says why)."""
@@ -69,7 +49,7 @@ def handle_aws(
     return outcome
 
 
-def log_unroutable(mp: Marketplace, operation: str, caller: metering.Caller, error: ApiError) -> None:
+def log_unroutable(mp: EmulatorState, operation: str, caller: Caller, error: ApiError) -> None:
     """Log a call the HTTP layer refused before the pipeline (unknown operation, oversized body)."""
     with mp.lock:
         _log_call(mp, operation, caller, error.status, error, 0, {})
@@ -77,13 +57,16 @@ def log_unroutable(mp: Marketplace, operation: str, caller: metering.Caller, err
 
 
 def _run(
-    mp: Marketplace,
+    mp: EmulatorState,
     service: str,
     operation: str,
     params: dict[str, Any] | None,
-    caller: metering.Caller,
+    caller: Caller,
     parse_error: str | None,
 ) -> Outcome:
+    served = catalog.operation(service, operation)
+    if served is None:  # the HTTP layer routes only what is served
+        raise ValueError(f"{service} {operation} is not served")
     lifecycle.tick(mp)
     request_id = str(uuid.uuid4())
     # Slept, rolled and counted outside the world lock: a slow or throttled call must not hold up the others.
@@ -98,23 +81,18 @@ def _run(
             lose = True
         elif queued is not None:
             raise ApiError(queued.code, queued.message, queued.status)
+        _check_seller(mp, served, caller)
         _check_quota(mp, operation, caller)
         if mp.faults.roll("internal_error_rate", operation):
-            fault = SERVER_FAULT.get(service, "InternalServiceErrorException")
-            raise ApiError(fault, "An internal error has occurred (emulated fault)")
+            raise ApiError(catalog.SERVICES[service].server_fault, "An internal error has occurred (emulated fault)")
         if parse_error is not None or params is None:
             raise ApiError("SerializationException", parse_error or "Could not read the request body")
         violations = validate(service, operation, params)
         if violations:
-            if service == ENTITLEMENT:
-                raise ApiError("InvalidParameterException", metering.validation_error(violations).message)
-            if service == AGREEMENT:
-                raise agreement_terms.validation_error(violations)
-            if service == CLOUDTRAIL:
-                raise cloudtrail.validation_error(violations)
-            raise metering.validation_error(violations)
+            raise catalog.SERVICES[service].validation_error(violations)
         with mp.lock:
-            body, summary = _dispatch(mp, operation, params, caller)
+            roll = lambda switch: mp.faults.roll(switch, operation)  # noqa: E731
+            body, summary = served.run(Request(mp.world, mp.now(), caller, params, roll))
             _log_call(mp, operation, caller, 200, None, record_count, summary)
             cloudtrail.record_call(mp.world, mp.now(), operation, params, caller, request_id, body, None)
             mp.persist()
@@ -132,7 +110,23 @@ def _run(
     return Outcome(status=200, body=body, lose_response=lose, request_id=request_id)
 
 
-def _check_quota(mp: Marketplace, operation: str, caller: metering.Caller) -> None:
+def _check_seller(mp: EmulatorState, served: Operation, caller: Caller) -> None:
+    """A seller's operation signed with another account's credentials (config ``access_key_accounts`` maps the access
+    key to an account that is not ``seller_account_id``) is refused as AWS's front end refuses a caller without the
+    permission: AccessDeniedException (every Marketplace API reference's "Common Errors", HTTP 400)."""
+    if served.signed_by != "seller":
+        return
+    config = mp.world.config  # read without the lock: replaced whole, never changed in place
+    account = (config.get("access_key_accounts") or {}).get(caller.access_key_id)
+    if account is not None and str(account) != str(config["seller_account_id"]):
+        raise ApiError(
+            "AccessDeniedException",
+            f"User: arn:aws:iam::{account}:user/emulated is not authorized to perform: "
+            f"aws-marketplace:{served.name} (the products are published by {config['seller_account_id']})",
+        )
+
+
+def _check_quota(mp: EmulatorState, operation: str, caller: Caller) -> None:
     # Read without the world lock: the config dict is only ever replaced whole, never changed in place.
     config = mp.world.config
     if operation == "BatchMeterUsage":
@@ -146,41 +140,10 @@ def _check_quota(mp: Marketplace, operation: str, caller: metering.Caller) -> No
         raise ApiError("ThrottlingException", "Rate exceeded")
 
 
-def _dispatch(
-    mp: Marketplace, operation: str, params: dict[str, Any], caller: metering.Caller
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The operation's answer, and the summary of it the call log keeps (caller holds the world lock)."""
-    world, now = mp.world, mp.now()
-    if operation == "BatchMeterUsage":
-        result = metering.batch_meter_usage(
-            world, now, caller, params, lambda: mp.faults.roll("unprocessed_rate", operation)
-        )
-        statuses: dict[str, int] = {}
-        for item in result["Results"]:
-            statuses[item["Status"]] = statuses.get(item["Status"], 0) + 1
-        return result, {"results": statuses, "unprocessed": len(result["UnprocessedRecords"])}
-    if operation == "MeterUsage":
-        return metering.meter_usage(world, now, caller, params), {}
-    if operation == "ResolveCustomer":
-        return metering.resolve_customer(world, now, caller, params), {}
-    if operation == "RegisterUsage":
-        return metering.register_usage(world, now, caller, params), {}
-    if operation == "GetEntitlements":
-        result = entitlement.get_entitlements(world, params, lambda: mp.faults.roll("empty_page_rate", operation))
-        return result, {"entitlements": len(result["Entitlements"])}
-    if operation == "LookupEvents":
-        result = cloudtrail.lookup_events(world, now, caller.region, params)
-        return result, {"events": len(result["Events"])}
-    if operation == "GetAgreementTerms":
-        result = agreement_terms.get_agreement_terms(world, params)
-        return result, {"terms": len(result["acceptedTerms"])}
-    raise ApiError("UnknownOperationException", f"Unknown operation {operation}")
-
-
 def _log_call(
-    mp: Marketplace,
+    mp: EmulatorState,
     operation: str,
-    caller: metering.Caller,
+    caller: Caller,
     status: int,
     error: ApiError | None,
     record_count: int,

@@ -26,10 +26,9 @@ from typing import Any
 from .clock import iso
 from .errors import ApiError
 from .model_validation import Violation
+from .operation import CLOUDTRAIL, Answer, Operation, Request
 from .world import World
 
-CLOUDTRAIL = "cloudtrail"
-CLOUDTRAIL_OPERATIONS = ("LookupEvents",)
 EVENT_SOURCE = "metering-marketplace.amazonaws.com"
 # The Metering Service operations AWS documents CloudTrail entries for (API Reference, "Logging AWS Marketplace
 # Metering API calls with CloudTrail"). ResolveCustomer is left out: its request carries a registration token.
@@ -241,3 +240,23 @@ def _shown(event: dict[str, Any]) -> dict[str, Any]:
         "Resources": [],
         "CloudTrailEvent": event["CloudTrailEvent"],
     }
+
+
+def _lookup_events(request: Request) -> Answer:
+    result = lookup_events(request.world, request.now, request.caller.region, request.params)
+    return result, {"events": len(result["Events"])}
+
+
+LOOKUP_EVENTS = Operation(
+    CLOUDTRAIL,
+    "LookupEvents",
+    _lookup_events,
+    {
+        "InvalidLookupAttributesException": "more than one lookup attribute, or one the model refuses",
+        "InvalidTimeRangeException": "StartTime after EndTime",
+        "InvalidMaxResultsException": "MaxResults outside 1 to 50",
+        "InvalidNextTokenException": "a NextToken issued for other parameters",
+        "InvalidEventCategoryException": "an EventCategory the model refuses",
+    },
+    signed_by="anyone",
+)

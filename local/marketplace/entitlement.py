@@ -10,8 +10,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import metering
 from .clock import iso, parse_iso
 from .errors import ApiError
+from .model_validation import Violation
+from .operation import ENTITLEMENT, Answer, Operation, Request
 from .world import METERABLE_STATUSES, Product, Subscription, World
 
 DEFAULT_PAGE_SIZE = 25
@@ -132,3 +135,29 @@ def get_entitlements(world: World, params: dict[str, Any], empty_page: Callable[
     if offset + size < len(rows):
         result["NextToken"] = _encode_token(offset + size, page + 1, query)
     return result
+
+
+def validation_error(violations: list[Violation]) -> ApiError:
+    """The Entitlement Service answers every bad parameter InvalidParameterException (its model has no other), with
+    the message the metering front end gives."""
+    return ApiError("InvalidParameterException", metering.validation_error(violations).message)
+
+
+def _get_entitlements(request: Request) -> Answer:
+    result = get_entitlements(request.world, request.params, lambda: request.roll("empty_page_rate"))
+    return result, {"entitlements": len(result["Entitlements"])}
+
+
+GET_ENTITLEMENTS = Operation(
+    ENTITLEMENT,
+    "GetEntitlements",
+    _get_entitlements,
+    {
+        "InvalidParameterException": (
+            "a model violation, a ProductCode that names no product, both CUSTOMER_IDENTIFIER and "
+            "CUSTOMER_AWS_ACCOUNT_ID filters, or a NextToken of another query"
+        ),
+        "ThrottlingException": "over config `operation_quotas.GetEntitlements` (unlimited by default)",
+        "InternalServiceErrorException": "a random server fault (faults `internal_error_rate`)",
+    },
+)

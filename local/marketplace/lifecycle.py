@@ -16,17 +16,16 @@ from . import agreements, entitlement
 from .clock import iso, parse_iso
 from .errors import AdminError
 from .queries import describe_subscription, find_subscription
+from .state import EmulatorState
 from .world import Subscription, Token, World, new_registration_token
 
 if TYPE_CHECKING:
-    from .service import Marketplace
-
     # A step answers with the agreement to describe (a renewal's is the new one) and extra fields for the answer.
     StepResult = tuple[Subscription, dict[str, Any]]
-    Step = Callable[[Marketplace, Subscription, datetime, dict[str, Any]], StepResult]
+    Step = Callable[[EmulatorState, Subscription, datetime, dict[str, Any]], StepResult]
 
 
-def tick(mp: Marketplace) -> None:
+def tick(mp: EmulatorState) -> None:
     """Apply what the passage of emulator time implies: finalize subscriptions whose grace ran out.
 
     There is no timer thread: every AWS call and admin request calls this first, and a clock move right after
@@ -45,7 +44,7 @@ def tick(mp: Marketplace) -> None:
             mp.persist()
 
 
-def step(mp: Marketplace, agreement_id: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def step(mp: EmulatorState, agreement_id: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one lifecycle step (an admin route's last path segment) and answer with the agreement it leaves."""
     body = body or {}
     with mp.lock:
@@ -71,7 +70,7 @@ def issue_token(world: World, sub: Subscription, now: datetime) -> Token:
     return token
 
 
-def confirm(mp: Marketplace, sub: Subscription, now: datetime) -> None:
+def confirm(mp: EmulatorState, sub: Subscription, now: datetime) -> None:
     sub.status = "active"
     sub.confirmed_at = iso(now)
     if not sub.entitlements:
@@ -79,7 +78,7 @@ def confirm(mp: Marketplace, sub: Subscription, now: datetime) -> None:
     mp.hub.emit(mp.world, "subscribe", sub, now)
 
 
-def finalize(mp: Marketplace, sub: Subscription, now: datetime) -> None:
+def finalize(mp: EmulatorState, sub: Subscription, now: datetime) -> None:
     sub.status = "ended"
     sub.ended_at = iso(now)
     mp.hub.emit(mp.world, "finalize", sub, now)
@@ -90,7 +89,7 @@ def _require(sub: Subscription, status: str) -> None:
         raise AdminError(f"agreement is {sub.status}, not {status}", 409)
 
 
-def _unsubscribe(mp: Marketplace, sub: Subscription, now: datetime) -> None:
+def _unsubscribe(mp: EmulatorState, sub: Subscription, now: datetime) -> None:
     sub.status = "unsubscribe_pending"
     sub.unsubscribed_at = iso(now)
     mp.hub.emit(mp.world, "unsubscribe", sub, now)
@@ -99,13 +98,13 @@ def _unsubscribe(mp: Marketplace, sub: Subscription, now: datetime) -> None:
 # -- one function per admin action ---------------------------------------------------------------------------------
 
 
-def _confirm_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+def _confirm_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
     _require(sub, "pending")
     confirm(mp, sub, now)
     return sub, {}
 
 
-def _fail_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+def _fail_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
     _require(sub, "pending")
     sub.status = "failed"
     sub.ended_at = iso(now)
@@ -113,13 +112,13 @@ def _fail_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str
     return sub, {}
 
 
-def _unsubscribe_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+def _unsubscribe_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
     _require(sub, "active")
     _unsubscribe(mp, sub, now)
     return sub, {}
 
 
-def _finalize_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+def _finalize_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
     # Finalizing an active agreement is an unsubscribe and its finalize at once: both steps' notifications are sent.
     if sub.status == "active":
         _unsubscribe(mp, sub, now)
@@ -129,12 +128,12 @@ def _finalize_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict
     return sub, {}
 
 
-def _tokens_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+def _tokens_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
     token = issue_token(mp.world, sub, now)
     return sub, {"registration_token": token.token, "token_expires_at": token.expires_at}
 
 
-def _entitlements_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+def _entitlements_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
     try:
         sub.entitlements = [entitlement.normalize_entitlement(e) for e in body.get("entitlements", [])]
     except ValueError as exc:
@@ -143,7 +142,7 @@ def _entitlements_step(mp: Marketplace, sub: Subscription, now: datetime, body: 
     return sub, {}
 
 
-def _renew_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+def _renew_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
     """A renewal: a new agreement takes over the licence; the renewed one is no longer live ("replaced").
 
     Answers with the new agreement: it holds the licence now, so the seller's metering by licence bills it.
@@ -161,7 +160,7 @@ def _renew_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[st
     return renewal, {}
 
 
-def _ending_step(mp: Marketplace, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+def _ending_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
     days = body.get("days_before_end", 30)
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise AdminError("days_before_end must be a positive whole number of days")

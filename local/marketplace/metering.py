@@ -21,19 +21,11 @@ from typing import Any
 from .clock import iso, parse_iso
 from .errors import ApiError
 from .model_validation import Violation, summary
+from .operation import METERING, Answer, Caller, Operation, Request
 from .world import METERABLE_STATUSES, Product, Subscription, World, pick_current, quantity_key
 
 # Not a secret: RegisterUsage signatures only need to be checkable by tests against this emulator.
 SIGNING_KEY = b"aws-marketplace-emulator-register-usage"
-
-
-@dataclass(frozen=True)
-class Caller:
-    access_key_id: str
-    region: str
-    # what CloudTrail records of the caller (cloudtrail.py): its address and its SDK's User-Agent
-    source_ip: str = ""
-    user_agent: str = ""
 
 
 def validation_error(violations: list[Violation]) -> ApiError:
@@ -458,3 +450,100 @@ def register_usage(world: World, now: datetime, caller: Caller, params: dict[str
         "issuedAt": iso(now),
     }
     return {"Signature": sign_jwt(payload)}
+
+
+# -- the operations (catalog.py lists them) ----------------------------------------------------------------------
+
+SERVER_FAULT = "a random server fault (faults `internal_error_rate`), nothing committed"
+NOT_SIGNED_HERE = "signed for a Region in config `disabled_regions`"
+TAGS = "an allocation's tags break the model's constraints (1 to 5, key and value patterns) or repeat a key"
+ALLOCATIONS = (
+    "allocations break the model's constraints, do not add up to the quantity, repeat a tag set, have more than one "
+    "untagged allocation, or mix integer and decimal quantities"
+)
+
+
+def _batch_meter_usage(request: Request) -> Answer:
+    result = batch_meter_usage(
+        request.world, request.now, request.caller, request.params, lambda: request.roll("unprocessed_rate")
+    )
+    statuses: dict[str, int] = {}
+    for item in result["Results"]:
+        statuses[item["Status"]] = statuses.get(item["Status"], 0) + 1
+    return result, {"results": statuses, "unprocessed": len(result["UnprocessedRecords"])}
+
+
+RESOLVE_CUSTOMER = Operation(
+    METERING,
+    "ResolveCustomer",
+    lambda r: (resolve_customer(r.world, r.now, r.caller, r.params), {}),
+    {
+        "InvalidTokenException": "the token was never issued, or its subscription failed",
+        "ExpiredTokenException": (
+            "the token is older than config `token_ttl_seconds`, or was resolved before and `token_single_use` is on"
+        ),
+        "ThrottlingException": "over config `operation_quotas.ResolveCustomer` (unlimited by default)",
+        "InternalServiceErrorException": SERVER_FAULT,
+        "DisabledApiException": NOT_SIGNED_HERE,
+    },
+)
+BATCH_METER_USAGE = Operation(
+    METERING,
+    "BatchMeterUsage",
+    _batch_meter_usage,
+    {
+        "InternalServiceErrorException": SERVER_FAULT,
+        "InvalidProductCodeException": "the call's ProductCode (legacy customers) names no product",
+        "InvalidUsageDimensionException": "a record's Dimension is not one of its product's",
+        "InvalidTagException": TAGS,
+        "InvalidUsageAllocationsException": ALLOCATIONS,
+        "InvalidCustomerIdentifierException": (
+            "a CustomerIdentifier for a licence-mode product, or one that never existed"
+        ),
+        "TimestampOutOfBoundsException": (
+            "a Timestamp older than config `window_hours` (24), ahead by more than `future_tolerance_seconds`, or of "
+            "last month after `month_end_cutoff_hour` (6) UTC on the 1st"
+        ),
+        "ThrottlingException": "over config `quota_per_second` / `quota_burst` (10/s) per access key",
+        "DisabledApiException": NOT_SIGNED_HERE,
+        "InvalidLicenseException": (
+            "an unknown LicenseArn, one of another account or product, or usage before the licence's first hour"
+        ),
+    },
+)
+METER_USAGE = Operation(
+    METERING,
+    "MeterUsage",
+    lambda r: (meter_usage(r.world, r.now, r.caller, r.params), {}),
+    {
+        "InternalServiceErrorException": SERVER_FAULT,
+        "InvalidProductCodeException": "ProductCode names no product",
+        "InvalidUsageDimensionException": "UsageDimension is not one of the product's",
+        "InvalidTagException": TAGS,
+        "InvalidUsageAllocationsException": ALLOCATIONS,
+        "InvalidEndpointRegionException": "signed for another Region than config `region`",
+        "TimestampOutOfBoundsException": "a Timestamp older than config `meter_usage_window_hours` (6), or ahead",
+        "DuplicateRequestException": "another quantity for the same product, dimension and hour",
+        "IdempotencyConflictException": "a ClientToken used before with other parameters (HTTP 409)",
+        "ThrottlingException": "over config `operation_quotas.MeterUsage` (10/s)",
+        "CustomerNotEntitledException": "the calling buyer holds no meterable subscription to the product",
+        "DryRunOperation": "DryRun set on a request that would succeed (not in the model: a plain ClientError)",
+    },
+    signed_by="buyer",
+)
+REGISTER_USAGE = Operation(
+    METERING,
+    "RegisterUsage",
+    lambda r: (register_usage(r.world, r.now, r.caller, r.params), {}),
+    {
+        "InvalidProductCodeException": "ProductCode names no product",
+        "InvalidRegionException": "signed for another Region than config `region`",
+        "InvalidPublicKeyVersionException": "PublicKeyVersion not in config `public_key_versions`",
+        "PlatformNotSupportedException": "config `caller_platform` not in `supported_platforms`",
+        "CustomerNotEntitledException": "the calling buyer holds no meterable subscription to the product",
+        "ThrottlingException": "over config `operation_quotas.RegisterUsage` (5/s)",
+        "InternalServiceErrorException": SERVER_FAULT,
+        "DisabledApiException": NOT_SIGNED_HERE,
+    },
+    signed_by="buyer",
+)

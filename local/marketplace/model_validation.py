@@ -40,10 +40,6 @@ def operation_model(service: str, operation: str) -> OperationModel:
     return service_model(service).operation_model(operation)
 
 
-def operation_names(service: str) -> list[str]:
-    return list(service_model(service).operation_names)
-
-
 def validate(service: str, operation: str, params: Any) -> list[Violation]:
     shape = operation_model(service, operation).input_shape
     violations: list[Violation] = []

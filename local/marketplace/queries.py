@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import AdminError
+from .state import EmulatorState
 from .world import Subscription, World
-
-if TYPE_CHECKING:
-    from .service import Marketplace
 
 # CONTRACT.md documents ?account_id= for the ledger; the record field is customer_aws_account_id.
 LEDGER_FILTER_ALIASES = {"account_id": "customer_aws_account_id"}
@@ -53,28 +51,28 @@ def describe_subscription(world: World, sub: Subscription) -> dict[str, Any]:
 # -- listings -----------------------------------------------------------------------------------------------------
 
 
-def products(mp: Marketplace) -> list[dict[str, Any]]:
+def products(mp: EmulatorState) -> list[dict[str, Any]]:
     with mp.lock:
         return [asdict(p) for p in mp.world.products.values()]
 
 
-def buyers(mp: Marketplace) -> list[dict[str, Any]]:
+def buyers(mp: EmulatorState) -> list[dict[str, Any]]:
     with mp.lock:
         return [asdict(b) for b in mp.world.buyers.values()]
 
 
-def subscriptions(mp: Marketplace, filters: dict[str, str]) -> list[dict[str, Any]]:
+def subscriptions(mp: EmulatorState, filters: dict[str, str]) -> list[dict[str, Any]]:
     with mp.lock:
         subs = [describe_subscription(mp.world, s) for s in mp.world.subscriptions.values()]
     return [s for s in subs if _matches(s, filters)]
 
 
-def subscription(mp: Marketplace, agreement_id: str) -> dict[str, Any]:
+def subscription(mp: EmulatorState, agreement_id: str) -> dict[str, Any]:
     with mp.lock:
         return describe_subscription(mp.world, find_subscription(mp.world, agreement_id))
 
 
-def ledger(mp: Marketplace, filters: dict[str, str]) -> list[dict[str, Any]]:
+def ledger(mp: EmulatorState, filters: dict[str, str]) -> list[dict[str, Any]]:
     with mp.lock:
         records = [dict(r) for r in mp.world.ledger]
     for record in records:
@@ -83,13 +81,13 @@ def ledger(mp: Marketplace, filters: dict[str, str]) -> list[dict[str, Any]]:
     return [r for r in records if _matches(r, wanted)]
 
 
-def calls(mp: Marketplace, filters: dict[str, str]) -> list[dict[str, Any]]:
+def calls(mp: EmulatorState, filters: dict[str, str]) -> list[dict[str, Any]]:
     with mp.lock:
         logged = [dict(c) for c in mp.world.calls]
     return [c for c in logged if _matches(c, filters)]
 
 
-def notifications(mp: Marketplace, after: int) -> list[dict[str, Any]]:
+def notifications(mp: EmulatorState, after: int) -> list[dict[str, Any]]:
     with mp.lock:
         return [dict(n) for n in mp.world.notifications if n["seq"] > after]
 
@@ -97,19 +95,19 @@ def notifications(mp: Marketplace, after: int) -> list[dict[str, Any]]:
 # -- settings and the whole world ---------------------------------------------------------------------------------
 
 
-def config(mp: Marketplace) -> dict[str, Any]:
+def config(mp: EmulatorState) -> dict[str, Any]:
     with mp.lock:
         return dict(mp.world.config)
 
 
-def webhooks(mp: Marketplace) -> dict[str, Any]:
+def webhooks(mp: EmulatorState) -> dict[str, Any]:
     """The registered webhooks and how delivering to them went."""
     with mp.lock:
         hooks = list(mp.world.webhooks)
     return {"webhooks": hooks, "deliveries": mp.hub.webhook_deliveries, "failures": list(mp.hub.webhook_failures)}
 
 
-def state(mp: Marketplace) -> dict[str, Any]:
+def state(mp: EmulatorState) -> dict[str, Any]:
     """The whole world as JSON (``GET /admin/state``)."""
     with mp.lock:
         return mp.world.to_json()

@@ -22,13 +22,12 @@ from typing import Any
 
 import cbor2
 
-from . import pages
+from . import catalog, pages
 from .admin_routes import route_admin
-from .aws_pipeline import AGREEMENT, CLOUDTRAIL, ENTITLEMENT, METERING, serves
 from .errors import AdminError, ApiError
 from .hosts import loopback_host
-from .metering import Caller
 from .notifications import Listener
+from .operation import AGREEMENT, CLOUDTRAIL, ENTITLEMENT, METERING, Caller
 from .service import Marketplace
 
 log = logging.getLogger(__name__)
@@ -172,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(caller, ApiError):
             self._aws_json_error(caller, "", content_type)
             return
-        if service is None or not serves(service, operation):
+        if service is None or catalog.operation(service, operation) is None:
             error = ApiError("UnknownOperationException", f"Unknown operation {target}")
             self.marketplace.log_unroutable(operation or target, caller, error)
             self._aws_json_error(error, "", content_type)
@@ -219,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(caller, ApiError):
             self._aws_cbor_error(caller, "", namespace)
             return
-        if service is None or not serves(service, operation):
+        if service is None or catalog.operation(service, operation) is None:
             error = ApiError("UnknownOperationException", f"Unknown operation {target}.{operation}")
             self.marketplace.log_unroutable(operation, caller, error)
             self._aws_cbor_error(error, "", namespace)

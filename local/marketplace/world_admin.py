@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import agreements, entitlement, lifecycle
 from .clock import MAX_OFFSET, clock_move, clock_time, iso, parse_iso
 from .config import default_config, merge_config
 from .errors import AdminError
 from .queries import describe_subscription
+from .state import EmulatorState
 from .world import (
     CUSTOMER_MODES,
     LIVE_STATUSES,
@@ -32,11 +33,8 @@ from .world import (
     new_product_id,
 )
 
-if TYPE_CHECKING:
-    from .service import Marketplace
 
-
-def reset(mp: Marketplace) -> None:
+def reset(mp: EmulatorState) -> None:
     """An empty world, default config, faults off, real clock, full quota buckets, no undelivered notifications."""
     with mp.lock:
         mp.world = World()
@@ -50,7 +48,7 @@ def reset(mp: Marketplace) -> None:
 # -- switches ------------------------------------------------------------------------------------------------------
 
 
-def set_config(mp: Marketplace, update: dict[str, Any]) -> dict[str, Any]:
+def set_config(mp: EmulatorState, update: dict[str, Any]) -> dict[str, Any]:
     with mp.lock:
         try:
             # replaced whole, never changed in place: code reading one key without the lock sees one config
@@ -61,14 +59,14 @@ def set_config(mp: Marketplace, update: dict[str, Any]) -> dict[str, Any]:
         return dict(mp.world.config)
 
 
-def reset_config(mp: Marketplace) -> dict[str, Any]:
+def reset_config(mp: EmulatorState) -> dict[str, Any]:
     with mp.lock:
         mp.world.config = default_config()
         mp.persist()
         return dict(mp.world.config)
 
 
-def set_clock(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
+def set_clock(mp: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """``{"now": iso}``, ``{"advance_seconds": n}`` or ``{"real": true}``; a moved clock keeps ticking."""
     # every value checked before any is applied: a bad request changes nothing
     try:
@@ -91,7 +89,7 @@ def set_clock(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
     return mp.clock.describe()
 
 
-def set_faults(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
+def set_faults(mp: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """Merge a ``PUT /admin/faults`` body (``Faults.update`` checks it whole first)."""
     try:
         mp.faults.update(body)
@@ -100,7 +98,7 @@ def set_faults(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
     return mp.faults.describe()
 
 
-def add_webhook(mp: Marketplace, url: str) -> list[str]:
+def add_webhook(mp: EmulatorState, url: str) -> list[str]:
     if not url.startswith(("http://", "https://")):
         raise AdminError("url must be http(s)")
     with mp.lock:
@@ -110,7 +108,7 @@ def add_webhook(mp: Marketplace, url: str) -> list[str]:
         return list(mp.world.webhooks)
 
 
-def remove_webhooks(mp: Marketplace) -> None:
+def remove_webhooks(mp: EmulatorState) -> None:
     with mp.lock:
         mp.world.webhooks.clear()
         mp.persist()
@@ -119,7 +117,7 @@ def remove_webhooks(mp: Marketplace) -> None:
 # -- products, buyers, subscriptions -------------------------------------------------------------------------------
 
 
-def add_product(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
+def add_product(mp: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
     code = body.get("code")
     dimensions = body.get("dimensions")
     if not isinstance(code, str) or not code:
@@ -155,7 +153,7 @@ def add_product(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
     return asdict(product)
 
 
-def add_buyer(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
+def add_buyer(mp: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
     account = str(body.get("account_id") or "")
     if not (account.isdigit() and len(account) == 12):
         raise AdminError("account_id must be 12 digits")
@@ -167,7 +165,7 @@ def add_buyer(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
         return asdict(buyer)
 
 
-def subscribe(mp: Marketplace, body: dict[str, Any]) -> dict[str, Any]:
+def subscribe(mp: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
     """A new agreement, confirmed unless ``confirm`` is false; answers it with its first registration token."""
     product_code = str(body.get("product_code") or "")
     account = str(body.get("account_id") or "")

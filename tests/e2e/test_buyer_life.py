@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from local.marketplace.admin import AdminClient
 from operations.cli import main as cli
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.local_stack import launched
+from tests.e2e.local_stack import LaunchedStack, launched
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +56,13 @@ class RunningStack:
     marketplace_url: str
     api_key: str
     run_file: Path
+
+    @classmethod
+    def of(cls, started: LaunchedStack, run_file: Path) -> RunningStack:
+        key = re.search(r"x-api-key: (\S+?)\)", started.banner)
+        assert key, started.banner
+        api_url = started.url("Usage API").removesuffix("/usage")
+        return cls(started.process, api_url, started.url("Marketplace emulator"), key.group(1), run_file)
 
     def post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
         status, answer = self.post_with_status(path, body, headers)
@@ -92,15 +99,7 @@ def stack(tmp_path: Path) -> Iterator[RunningStack]:
     # (the test flushes when it decides), describing itself in a file of this test's own
     run_file = tmp_path / "local.json"
     with launched(run_file, "--flush-interval=0") as started:
-        key = re.search(r"x-api-key: (\S+?)\)", started.banner)
-        assert key, started.banner
-        yield RunningStack(
-            started.process,
-            started.url("Usage API").removesuffix("/usage"),
-            started.url("Marketplace emulator"),
-            key.group(1),
-            run_file,
-        )
+        yield RunningStack.of(started, run_file)
     # When Ctrl-C arrives, Then everything stopped cleanly, and the description is gone with it
     assert started.process.returncode == 0, started.output
     assert not run_file.exists()

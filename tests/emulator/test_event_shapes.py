@@ -15,6 +15,7 @@ import pytest
 
 from local.marketplace.admin_client import AdminAPIError
 from local.marketplace.testing import EmulatorHandle
+from local.marketplace.tests.helpers import NOW, iso
 from tests.aws_corpus import (
     EVENTBRIDGE_EXAMPLES,
     SNS_EXAMPLES,
@@ -23,8 +24,6 @@ from tests.aws_corpus import (
     shape,
     sns_envelope,
 )
-
-from .helpers import NOW, iso
 
 PARTNER = "999988887777"
 RESALE = "resaleauthz-yaxjqxiskysxa"

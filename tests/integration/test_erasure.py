@@ -23,8 +23,8 @@ from functions.settings import get_settings
 from functions.wiring import lifecycle as lifecycle_wiring
 from functions.wiring import registration as registration_wiring
 from local.apigateway import LambdaContext, proxy_event
+from local.controls import scheduled_event
 from local.marketplace.testing import EmulatorHandle
-from local.stack import scheduled_event
 from operations.cli import main
 from operations.target import local_target
 from stacks.schema import ALL_TABLES

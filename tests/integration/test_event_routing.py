@@ -31,6 +31,7 @@ from local.routing import (
     synthesized_apart,
     synthesized_templates,
 )
+from stacks.constructs.flush import HANDLER as FLUSH_HANDLER
 from stacks.constructs.lifecycle import HANDLER, TIMEOUT_SECONDS
 from tests.aws_corpus import AGREEMENT_EXAMPLES, LICENCE_EXAMPLES, Parties, eventbridge_example, sns_message, sns_topic
 
@@ -126,10 +127,17 @@ def test_the_synthesized_queue_rules_and_event_source_are_made_on_the_engine(
     redrive = json.loads(attributes["RedrivePolicy"])
     [dead_letters] = [q for q in synthesized.queues if q.name != spec.queue]
     assert redrive == {"deadLetterTargetArn": routing.queue_arn(dead_letters.name), "maxReceiveCount": 5}
-    # every rule on the default bus sends to that queue, with its pattern as synthesized
+    # every rule on the default bus sends to that queue, with its pattern as synthesized; and the flush's schedule,
+    # enabled, with no target here (the local stack's scheduler runs the flush while the rule is enabled)
     rules = {r["Name"]: r for r in events.list_rules()["Rules"]}
-    assert set(rules) == {r.name for r in synthesized.rules}
-    assert len(rules) == 2  # agreement events, licence events
+    assert set(rules) == {r.name for r in synthesized.rules} | {s.name for s in synthesized.schedules}
+    assert len(synthesized.rules) == 2  # agreement events, licence events
+    [schedule] = synthesized.schedules
+    assert (schedule.handler, schedule.expression, schedule.enabled) == (FLUSH_HANDLER, "rate(1 hour)", True)
+    assert (rules[schedule.name]["ScheduleExpression"], rules[schedule.name]["State"]) == ("rate(1 hour)", "ENABLED")
+    assert routing.rule_enabled(schedule.name)
+    events.disable_rule(Name=schedule.name)
+    assert not routing.rule_enabled(schedule.name)
     for rule in synthesized.rules:
         assert json.loads(rules[rule.name]["EventPattern"]) == rule.pattern
         targets = events.list_targets_by_rule(Rule=rule.name)["Targets"]

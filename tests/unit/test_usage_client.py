@@ -11,7 +11,7 @@ import pytest
 
 from functions.handlers.usage import MAX_BODY_BYTES
 from functions.usage.schema import MAX_EVENTS, UsageEventIn
-from usage_client.client import _complete, _encoded, _rejections, batches, region_of, usage_event
+from usage_client.client import batches, completed_event, region_of, rejections_of, request_body, usage_event
 
 LICENSE = "arn:aws:license-manager::123456789012:license:l-1"
 
@@ -22,7 +22,7 @@ def test_an_event_is_made_once_with_its_own_id_and_a_utc_timestamp_the_api_takes
     assert first["event_id"] != second["event_id"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["timestamp"])
     UsageEventIn.model_validate(first)  # the API's own model takes it as made
-    assert _complete(first) == first  # sending it (again) keeps its id and timestamp
+    assert completed_event(first) == first  # sending it (again) keeps its id and timestamp
 
 
 def test_timestamps_are_converted_to_utc_and_naive_ones_refused() -> None:
@@ -42,16 +42,16 @@ def test_quantities_are_sent_as_the_api_takes_them() -> None:
 
 
 def test_a_plain_dict_gets_an_id_and_timestamp_once_and_a_bad_id_is_refused_before_sending() -> None:
-    completed = _complete({"product_code": "p", "dimension": "d", "quantity": 1, "customer_identifier": "c"})
+    completed = completed_event({"product_code": "p", "dimension": "d", "quantity": 1, "customer_identifier": "c"})
     assert completed["event_id"]
     assert completed["timestamp"].endswith("Z")
     assert datetime.fromisoformat(completed["timestamp"]) <= datetime.now(UTC)
     with pytest.raises(ValueError, match="event_id"):
-        _complete({**completed, "event_id": "has spaces"})
+        completed_event({**completed, "event_id": "has spaces"})
 
 
 def test_batches_hold_at_most_the_apis_events_per_request() -> None:
-    events = [_complete(usage_event("p", "d", n, customer_identifier="c")) for n in range(2 * MAX_EVENTS + 50)]
+    events = [completed_event(usage_event("p", "d", n, customer_identifier="c")) for n in range(2 * MAX_EVENTS + 50)]
     sizes = [len(batch) for batch in batches(events)]
     assert sizes == [MAX_EVENTS, MAX_EVENTS, 50]
     assert [e for batch in batches(events) for e in batch] == events  # in order, none lost
@@ -70,7 +70,7 @@ def test_batches_stay_within_the_apis_body_size() -> None:
         for _ in range(3)
     ]
     sized = list(batches(big))
-    assert all(len(_encoded(batch)) <= MAX_BODY_BYTES for batch in sized)
+    assert all(len(request_body(batch)) <= MAX_BODY_BYTES for batch in sized)
     assert len(sized) > 1
     with pytest.raises(ValueError, match="larger than"):
         list(batches([{**big[0], "product_code": "p" * MAX_BODY_BYTES}]))
@@ -85,7 +85,7 @@ def test_refusals_name_the_event_they_belong_to() -> None:
             {"field": "events", "message": "at most 100"},
         ],
     }
-    rejections = _rejections(batch, answer)
+    rejections = rejections_of(batch, answer)
     assert (rejections[0].event, rejections[0].field) == (batch[2], "quantity")
     assert [r.event for r in rejections[1:]] == batch  # a refusal of the whole batch names every event
 

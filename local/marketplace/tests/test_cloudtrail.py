@@ -9,9 +9,8 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from local.marketplace.cloudtrail import cloudtrail_time
-from local.marketplace.testing import usage_record
-
+from ..cloudtrail import cloudtrail_time
+from ..testing import usage_record
 from .helpers import NOW, iso
 
 SOURCE = {"AttributeKey": "EventSource", "AttributeValue": "metering-marketplace.amazonaws.com"}
@@ -246,7 +245,7 @@ def test_a_lookup_signed_for_another_service_is_refused(env):
 
 
 def test_answers_match_the_model(env):
-    from local.marketplace.model_validation import output_violations
+    from ..model_validation import output_violations
 
     sub = _subscribe(env)
     env.metering().batch_meter_usage(UsageRecords=[usage_record(sub, "api_calls", 1, NOW)])

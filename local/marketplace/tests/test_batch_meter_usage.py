@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from local.marketplace.testing import usage_record
-
+from ..testing import usage_record
 from .helpers import NOW, iso
 
 

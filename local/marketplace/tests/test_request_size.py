@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.serialize import create_serializer
 
-from local.marketplace.model_validation import operation_model
-from local.marketplace.testing import usage_record
+from ..model_validation import operation_model
+from ..testing import usage_record
 
 LIMIT = 1024 * 1024
 TAGS_PER_ALLOCATION = 5

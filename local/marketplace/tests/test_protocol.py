@@ -7,11 +7,11 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from local.marketplace.admin_client import AdminClient
+from ..admin_client import AdminClient
+from .helpers import PACKAGE, PACKAGE_ROOT
 
 AUTH = (
     "AWS4-HMAC-SHA256 Credential=AKIAEMULATORSELLER01/20261118/us-east-1/aws-marketplace/aws4_request, "
@@ -104,7 +104,7 @@ def test_subscription_filters(marketplace):
 
 
 def test_admin_errors(marketplace):
-    from local.marketplace.admin_client import AdminAPIError
+    from ..admin_client import AdminAPIError
 
     with pytest.raises(AdminAPIError) as caught:
         marketplace.admin.put_config(no_such_setting=1)
@@ -119,20 +119,19 @@ def test_admin_errors(marketplace):
 
 
 def test_admin_client_at_the_contract_import_path():
-    # CONTRACT.md promises ``local.marketplace.admin``; the client lives in ``admin_client``
-    from local.marketplace import admin, admin_client
+    # CONTRACT.md promises ``<package>.admin``; the client lives in ``admin_client``
+    from .. import admin, admin_client
 
     assert admin.AdminClient is admin_client.AdminClient
     assert admin.AdminAPIError is admin_client.AdminAPIError
 
 
 def test_cli_demo(tmp_path):
-    root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "local.marketplace",
+            PACKAGE,
             "--port",
             "0",
             "--demo",
@@ -141,7 +140,7 @@ def test_cli_demo(tmp_path):
             "--fulfillment-url",
             "http://127.0.0.1:9999/signup",
         ],
-        cwd=root,
+        cwd=PACKAGE_ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )

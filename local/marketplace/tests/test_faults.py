@@ -8,8 +8,7 @@ from datetime import timedelta
 import botocore.exceptions
 import pytest
 
-from local.marketplace.testing import usage_record
-
+from ..testing import usage_record
 from .helpers import NOW, iso
 
 
@@ -122,7 +121,7 @@ def test_faults_can_target_operations(env):
 
 
 def test_bad_fault_settings_are_refused(env):
-    from local.marketplace.admin_client import AdminAPIError
+    from ..admin_client import AdminAPIError
 
     with pytest.raises(AdminAPIError) as caught:
         env.admin.put_faults(internal_error_rate=2)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from local.marketplace.admin_client import AdminClient
-from local.marketplace.testing import aws_client, start_emulator, usage_record
-
+from ..admin_client import AdminClient
+from ..testing import aws_client, start_emulator, usage_record
 from .helpers import NOW, iso
 
 

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from local.marketplace.testing import usage_record
-
+from ..testing import usage_record
 from .helpers import NOW, iso
 
 

@@ -18,7 +18,7 @@ from botocore.endpoint import create_request_object
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
-from local.marketplace.model_validation import operation_model, output_violations
+from ..model_validation import operation_model, output_violations
 
 SERVICE = "marketplace-agreement"
 OPERATION = "GetAgreementTerms"

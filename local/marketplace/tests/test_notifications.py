@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from local.marketplace.admin_client import AdminAPIError
-from local.marketplace.testing import usage_record
-
+from ..admin_client import AdminAPIError
+from ..testing import usage_record
 from .helpers import NOW, iso
 
 

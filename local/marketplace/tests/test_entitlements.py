@@ -13,8 +13,7 @@ from botocore.credentials import Credentials
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
-from local.marketplace.model_validation import operation_model
-
+from ..model_validation import operation_model
 from .helpers import NOW, iso
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local.marketplace.model_validation import operation_model, service_model
+from ..model_validation import operation_model, service_model
 
 VALID_PARAMS: dict[str, dict[str, Any]] = {
     "BatchMeterUsage": {"UsageRecords": []},

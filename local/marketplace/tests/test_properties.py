@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local.marketplace.model_validation import service_model
-from local.marketplace.testing import usage_record
-
+from ..model_validation import service_model
+from ..testing import usage_record
 from .helpers import NOW, iso
 
 PROPERTY_SETTINGS = settings(

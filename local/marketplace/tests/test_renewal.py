@@ -7,9 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from local.marketplace.admin_client import AdminAPIError
-from local.marketplace.testing import usage_record
-
+from ..admin_client import AdminAPIError
+from ..testing import usage_record
 from .helpers import NOW, iso
 
 PARTNER = "999988887777"
