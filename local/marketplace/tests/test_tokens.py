@@ -9,8 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from local.marketplace.admin_client import AdminAPIError
-
+from ..admin_client import AdminAPIError
 from .helpers import NOW, iso
 
 
