@@ -80,9 +80,12 @@ def parse_batch(body: Mapping[str, Any]) -> UsageBatchIn:
     try:
         return UsageBatchIn.model_validate(body)
     except ValidationError as error:
+        # a batch whose every event is invalid is also "too short" once they are dropped: that says nothing more
+        items_invalid = any(e["loc"][:1] == ("events",) and len(e["loc"]) > 1 for e in error.errors())
         errors = [
             FieldError(field_path([p for p in e["loc"] if not _is_union_branch(p)]) or "body", e["msg"])
             for e in error.errors()
+            if not (items_invalid and e["type"] == "too_short" and e["loc"] == ("events",))
         ]
         untimed = any(e["type"] == "missing" and e["loc"][-1:] == ("timestamp",) for e in error.errors())
         raise UsageRejected(errors, kind="malformed" if untimed else "invalid") from None

@@ -8,8 +8,9 @@ resend finds the identity and makes sure the event is stored (``_duplicate``):
 
 - stored: a duplicate, counted once;
 - not stored, and the first send's write may still land (it was accepted less than ``IN_FLIGHT_MARGIN`` ago): the
-  first send's own item is written now, as it would have been; both writes are conditional, so one lands. Past the
-  write deadline that write is refused (retryable): the first send's write may still be under way;
+  identity is taken over (so a refusal of the first send's batch, releasing its claims, leaves it), then the first
+  send's own item is written now, as it would have been; both writes are conditional, so one lands. Past the write
+  deadline that write is refused (retryable): the first send's write may still be under way;
 - not stored, and it never will be (the first send died): accepted anew, received now (so billed in the hour that
   is open now), its identity moved to this version first so that two resends racing store it once.
 """
@@ -124,6 +125,10 @@ def _duplicate(resend: UsageEvent, first: UsageEvent, store: UsageStore, now: da
     if not changed and store.is_stored(first):
         return True
     if not changed and now - first.received_at < IN_FLIGHT_MARGIN:
+        # the identity taken over first: the first send's batch may yet be refused, and its release must not then
+        # remove the identity of an event this resend stores (a later resend would be accepted and billed again)
+        if not store.reclaim(first, first):
+            raise FirstSendInFlight(first.event_id)  # released or taken over meanwhile: a retry sees which
         try:
             store.add([first])  # as the first send would have written it: once, whichever lands first
         except StorageError as error:

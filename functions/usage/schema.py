@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -103,6 +103,10 @@ class UsageEventIn(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("must carry a time zone, e.g. 2026-11-26T10:15:00Z")
+        try:
+            value.astimezone(UTC)  # every rule reads it in UTC (its hour, the window)
+        except OverflowError:
+            raise ValueError("is outside the calendar in UTC (years 1 to 9999)") from None
         return value
 
     @model_validator(mode="after")

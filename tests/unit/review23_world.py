@@ -1,0 +1,158 @@
+"""Review of issue 23 (scaffolding for its failing tests): the real ingest, lifecycle, final-usage step and flush on
+the unit tests' fakes, with one buyer whose life is driven by AWS's published events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from functions.clock import ManualClock
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
+from functions.flush.records import MeteringError
+from functions.flush.sender import Backoff
+from functions.flush.service import FlushDeps, flush
+from functions.lifecycle.notifications import parse_notification
+from functions.lifecycle.service import Lifecycle
+from functions.seller_events import RecordingPublisher
+from functions.settings import Dimension, Product, Settings
+from functions.storage.errors import StorageError
+from functions.usage.ingest import IngestResult, record_usage
+from tests.aws_corpus import Parties, eventbridge_example
+from tests.fakes import (
+    FakeMarketplace,
+    InMemoryCustomers,
+    InMemoryLedger,
+    InMemoryLifecycleStore,
+    InMemoryUsage,
+    Timers,
+)
+
+T0 = datetime(2026, 11, 26, 8, tzinfo=UTC)
+PRODUCT = Product(code="prod-code-1", name="P", dimensions=(Dimension("calls"),))
+ACCOUNT = "845735284135"
+LICENCE = "l-0000000000000000000000000000abcd"
+VISIBILITY_TIMEOUT = 720.0  # the lifecycle queue's (6 x the function's 120 s timeout)
+LICENCE_ARN = f"arn:aws:license-manager::294406891311:license:{LICENCE}"
+
+
+class NoEntitlements:
+    def current(self, customer: Customer) -> tuple[dict[str, object], ...]:
+        return ()
+
+
+class World:
+    def __init__(
+        self,
+        product: Product = PRODUCT,
+        usage: type[InMemoryUsage] = InMemoryUsage,
+        marketplace: Callable[[ManualClock], FakeMarketplace] = lambda clock: FakeMarketplace(),
+    ) -> None:
+        self.product = product
+        self.clock = ManualClock(T0)
+        self.settings = Settings(products=(product,))
+        self.customers = InMemoryCustomers(InMemoryLifecycleStore())
+        self.usage = usage(self.clock)
+        self.ledger = InMemoryLedger()
+        self.ledger.next_hour = T0  # a stack already running: every hour before T0 sealed
+        self.marketplace = marketplace(self.clock)
+        self.deps = FlushDeps(
+            settings=self.settings,
+            usage=self.usage,
+            ledger=self.ledger,
+            customers=self.customers,
+            gateway=self.marketplace,
+            clock=self.clock,
+            backoff=Backoff(sleep=lambda _: None),
+            workers=1,
+        )
+        self.timers = Timers(send_usage=final_usage_sender(self.deps))
+        self.lifecycle = Lifecycle(
+            settings=self.settings,
+            events=self.customers.lifecycle_store,
+            customers=self.customers,
+            entitlements=NoEntitlements(),
+            publisher=RecordingPublisher(),
+            final_usage=self.timers,
+            clock=self.clock,
+        )
+        self.ref = CustomerRef(product.code, license_arn=LICENCE_ARN)
+        self.parties = Parties(
+            buyer_account=ACCOUNT,
+            agreement_id="agmt-0000000000000000000000001",
+            licence_id=LICENCE,
+            product_code=product.code,
+        )
+
+    def at(self, moment: datetime) -> None:
+        """Time passes to ``moment``: the flush runs on its hourly schedule (at :06), the lifecycle queue delivers
+        each timer when due."""
+        while True:
+            due = [(self.clock.now() + timedelta(seconds=d), ref) for ref, d in self.timers.scheduled]
+            next_flush = self.clock.now().replace(minute=6, second=0, microsecond=0)
+            if next_flush <= self.clock.now():
+                next_flush += timedelta(hours=1)
+            first_timer = min(due, default=None, key=lambda d: d[0])
+            step = min([t for t in (next_flush, first_timer[0] if first_timer else None) if t is not None])
+            if step > moment:
+                break
+            self.clock.set(step)
+            if first_timer is not None and step == first_timer[0]:
+                self.timers.scheduled = [(ref, (d - step).total_seconds()) for d, ref in due if (d, ref) != first_timer]
+                try:
+                    self.lifecycle.continue_ending(first_timer[1], lambda: False)
+                except (CustomerUsageIncomplete, MeteringError, StorageError):
+                    # the message fails: SQS delivers it again after the queue's visibility timeout
+                    self.timers.scheduled.append((first_timer[1], VISIBILITY_TIMEOUT))
+            else:
+                self.timers.scheduled = [(ref, (d - step).total_seconds()) for d, ref in due]
+                flush(self.deps, remaining_ms=lambda: 900_000)
+        self.timers.scheduled = [
+            (ref, (self.clock.now() + timedelta(seconds=d) - moment).total_seconds())
+            for ref, d in self.timers.scheduled
+        ]
+        self.clock.set(moment)
+
+    def subscribe(self) -> None:
+        self.customers.put(
+            Customer(
+                self.ref, ACCOUNT, SubscriptionState.PENDING, self.clock.now(), agreement_id=self.parties.agreement_id
+            )
+        )
+        self.send("created_proposer_new.json")
+        self.send("license_updated.json")
+
+    def send(self, example: str, **names: Any) -> None:
+        event = eventbridge_example(example, self.parties.with_(**names), at=self.clock.now())
+        self.lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=self.clock.now()))
+
+    def usage_event(self, event_id: str, quantity: int, stamp: datetime | None = None, **more: Any) -> dict[str, Any]:
+        return {
+            "event_id": event_id,
+            "product_code": self.product.code,
+            "license_arn": LICENCE_ARN,
+            "customer_aws_account_id": ACCOUNT,
+            "dimension": "calls",
+            "quantity": quantity,
+            "timestamp": (stamp or self.clock.now()).isoformat(),
+            **more,
+        }
+
+    def record(self, *events: dict[str, Any]) -> IngestResult:
+        return record_usage(
+            list(events), settings=self.settings, customers=self.customers, store=self.usage, clock=self.clock
+        )
+
+    def customer(self) -> Customer:
+        customer = self.customers.get(self.ref)
+        assert customer is not None
+        return customer
+
+    def billed_hours(self) -> dict[datetime, int]:
+        return {hour: int(record.quantity) for (_, _, hour), (record, _) in sorted(self.marketplace.billed.items())}
+
+
+def hour(h: int, minutes: float = 0) -> datetime:
+    return datetime(2026, 11, 26, h, tzinfo=UTC) + timedelta(minutes=minutes)
