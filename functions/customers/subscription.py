@@ -92,9 +92,10 @@ def buyer_times(
     - The final hour opens at the first of: License Deprovisioned; the Purchase Agreement Ended of the last live
       agreement (a renewal's replaced agreement ends while its successor lives on: not an end); unsubscribe-pending.
       AWS's sources disagree on which of Ended and Deprovisioned comes first: whichever does opens it.
-    - It closes (``ended``) at unsubscribe-success, at a License Deprovisioned that follows the Ended which opened
-      it (the seller guide's order), or when the final-usage step records that the final hour has passed (EventBridge
-      sends nothing after a Deprovisioned that came first): so no buyer stays ``ending`` for ever.
+    - It closes (``ended``) at unsubscribe-success (this subscription's: ``_legacy_end``), at a License Deprovisioned
+      that follows the Ended which opened it (the seller guide's order), or when the final-usage step records that the
+      final hour has passed (EventBridge sends nothing after a Deprovisioned that came first): so no buyer stays
+      ``ending`` for ever.
     """
     subjects = [t for t in (licence, *agreements.values(), legacy) if t is not None]
     view = LifecycleTimes(activated=max((t.activated for t in subjects if t.activated), default=None))
@@ -103,7 +104,7 @@ def buyer_times(
     licence = licence or LifecycleTimes()
     legacy = legacy or LifecycleTimes()
     opened = [at for at in (licence.ending, agreements_end, legacy.ending) if at and view.current(at)]
-    closed = [at for at in (licence.ended, legacy.ended) if at and view.current(at)]
+    closed = [at for at in (licence.ended, _legacy_end(legacy, view)) if at and view.current(at)]
     if (
         view.current(agreements_end)
         and licence.ending is not None
@@ -118,6 +119,16 @@ def buyer_times(
         failed=legacy.failed,
         started=_started(subjects, (licence.ending, licence.ended, legacy.ending, legacy.ended, agreements_end), view),
     )
+
+
+def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes) -> datetime | None:
+    """A legacy unsubscribe-success ends the subscription whose unsubscribe-pending it follows (about an hour later,
+    AWS's SaaS guide). One after a subscribe-success again (the identifier reused) whose last pending is before that
+    subscription began is the earlier subscription's end, not this one's: with no pending since it began, it is not
+    leaving."""
+    if legacy.ended and legacy.ending and view.activated and legacy.ending < view.activated <= legacy.ended:
+        return None
+    return legacy.ended
 
 
 def _started(
