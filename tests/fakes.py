@@ -306,6 +306,15 @@ class InMemoryLedger:
         return self.next_hour
 
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        if records:  # as the DynamoDB ledger: the marks back to the earliest hour (the unsent one a new version)
+            earliest = min(r.hour for r in records)
+            hour = self.mark.hour if self.mark.hour is None or self.mark.hour <= earliest else earliest
+            self.mark = UnsentMark(hour, self.mark.version + 1)
+            if self.reconciled is not None and self.reconciled > earliest:
+                self.reconciled = earliest
+        return self._write(records)
+
+    def _write(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         unsent = []
         for record in records:
             stored = self.records.setdefault((record.hour, record.key), (record, "pending"))
@@ -314,7 +323,7 @@ class InMemoryLedger:
         return unsent
 
     def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
-        unsent = self.write_pending(records)
+        unsent = self._write(records)
         given = {r.key for r in records}
         stale = [
             r for (h, key), (r, s) in sorted(self.records.items()) if h == hour and key not in given and s == "pending"

@@ -24,7 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from functions.customers.model import LEAVING_STATES, Customer, FinalUsageRequest
 from functions.flush.aggregate import aggregate, spill
 from functions.flush.calls import batches
-from functions.flush.records import MeteringRecord, Placement, RecordResult
+from functions.flush.records import PARKED_CARRY, MeteringRecord, Placement, RecordResult
 from functions.flush.run import publish_failed
 from functions.flush.sender import Sender, SendTally
 from functions.flush.service import METERING_WINDOW, FlushDeps, answered, cannot_send, rate_limiter
@@ -56,8 +56,14 @@ def customer_records(
     oldest = hour_of(now - METERING_WINDOW)
     hour = max(deps.ledger.next_hour_to_seal() or oldest, oldest)
     records = [r for r in deps.ledger.pending(deps.ledger.unsent_mark()) if r.customer_key == key]
-    carried = [r for r in deps.ledger.carried_into(hour) if r.customer_key == key]
     last = min(hour_of(now), until) if until is not None else hour_of(now)
+    carried = [r for r in deps.ledger.carried_into(hour) if r.customer_key == key]
+    if hour > last:
+        # their last hour sealed already: what it carries on is stored, and placed if a try of this step placed it
+        # (and then died before writing the records it placed: this try places them the same)
+        after = last + HOUR
+        carried = [r for r in deps.ledger.carried_into(after) if r.customer_key == key]
+        carried += [c for c, _ in deps.ledger.placements_into(after) if c.customer_key == key]
     while hour <= last:
         events = (
             e
@@ -68,23 +74,42 @@ def customer_records(
         sealed, carried = spill(hour, aggregate(hour, events, deps.settings.products), carried)
         records += sealed
         hour += HOUR
+        if carried and hour <= last:
+            # into an hour of theirs: a carry an earlier subscription's final-usage step placed (a legacy buyer's,
+            # the identifier reused) is not this one's. (Into the hour after: placed_carries keeps a retry's.)
+            placed = {c.key for c, _ in deps.ledger.placements_into(hour)}
+            carried = [c for c in carried if c.key not in placed]
     return records, carried
 
 
 def placed_carries(
-    carried: list[MeteringRecord], records: list[MeteringRecord], deps: FlushDeps, now: datetime, since: datetime | None
+    carried: list[MeteringRecord],
+    records: list[MeteringRecord],
+    deps: FlushDeps,
+    now: datetime,
+    hours: tuple[datetime | None, datetime | None],
 ) -> tuple[list[MeteringRecord], list[MeteringRecord]]:
     """What a leaving buyer's last hour carries on, billed in earlier hours of theirs instead: Marketplace keeps one
-    record per customer, dimension and hour and takes records up to 24 hours old, so any hour of theirs with no
-    record for that dimension will do (from the latest). The records to send there, and those parked (no hour left):
-    the ledger keeps the placement first (``place_carry``), so a retry places it the same, and an hour's sealing that
+    record per customer, dimension and hour and takes records up to 24 hours old, so any sealed hour of theirs
+    (``hours``: from their subscription's start to their final hour) with no record for that dimension will do, from
+    the latest;
+    never one after their final hour, though the step may run in it (it would bill usage they did not have then, and
+    a renewed buyer's usage of that hour would find its record taken). The records to send there, and those parked
+    (no hour left): the ledger keeps the placement first (``place_carry``), so a retry places it the same, and an
+    hour's sealing that
     took the carry in already (the carry is then its) places nothing."""
+    since, final_hour = hours
     earliest = max(hour_of(now - METERING_WINDOW) + HOUR, hour_of(since) if since else hour_of(now - METERING_WINDOW))
+    latest = min(hour_of(now), final_hour) if final_hour else hour_of(now)
+    # only hours sealed already: the flush seals an open one with records of its own (a zero record, usage stamped
+    # late), and the hour keeps one record per key: the first written, the other lost
+    unsealed = deps.ledger.next_hour_to_seal()
+    latest = min(latest, unsealed - HOUR) if unsealed else earliest - HOUR
     placed: list[MeteringRecord] = []
     parked: list[MeteringRecord] = []
     for carry in carried:
         taken = {r.hour for r in records if r.key == carry.key}
-        hour, left = hour_of(now), carry.quantity
+        hour, left = latest, carry.quantity
         plan: Placement = []
         cap = Decimal(MAX_INTEGER_QUANTITY) if carry.integer else MAX_DECIMAL_QUANTITY
         while left > 0 and hour >= earliest:
@@ -97,6 +122,10 @@ def placed_carries(
         kept = deps.ledger.place_carry(carry, plan)
         for where, quantity in kept or ():
             record = replace(carry, hour=where or carry.hour, quantity=quantity, allocations=(), events=0)
+            if where is None:
+                # kept under a key of its own: the buyer, subscribed again (a legacy identifier is reused), may have
+                # a record of that dimension in this hour, which the parked one must not stand in for
+                record = replace(record, key=record.key + PARKED_CARRY)
             (placed if where else parked).append(record)
     return placed, parked
 
@@ -108,7 +137,7 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     customer_key, since = customer.ref.key, customer.subscribed_at
     final_hour = hour_of(customer.final_usage_cutoff) if customer.final_usage_cutoff else None
     records, carried = customer_records(customer_key, deps, now, final_hour)
-    placed, no_hour_left = placed_carries(carried, records, deps, now, since)
+    placed, no_hour_left = placed_carries(carried, records, deps, now, (since, final_hour))
     records += placed + no_hour_left
     if not records:
         return CustomerUsageReport()

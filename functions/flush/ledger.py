@@ -253,6 +253,11 @@ class DynamoMeteringLedger:
         return parse_hour_key(item["next"]["S"]) if item else None
 
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        if records:
+            # the marks first: a flush running now must not move them past these hours, whatever it has read
+            earliest = min(r.hour for r in records)
+            self._move_mark_back(earliest)
+            self._move_reconciled_back(earliest)
         return self._write_pending(records, ())
 
     def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
@@ -551,6 +556,19 @@ class DynamoMeteringLedger:
         except ConditionFailed:
             return False
         return True
+
+    def _move_reconciled_back(self, hour: datetime) -> None:
+        # a leaving buyer's carry placed in an hour reconciled already: that hour is reconciled again, with it (the
+        # condition fails where the reconciliation has not come that far, or not started: it will see them then)
+        with contextlib.suppress(ConditionFailed):
+            self._call(
+                "update_item",
+                Key=_RECONCILED,
+                UpdateExpression="SET #next = :hour",
+                ConditionExpression="attribute_exists(pk) AND #next > :hour",
+                ExpressionAttributeNames={"#next": "next"},
+                ExpressionAttributeValues={":hour": {"S": hour_key(hour)}},
+            )
 
     def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool:
         try:

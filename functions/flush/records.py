@@ -35,6 +35,10 @@ class MeteringRecord:
         return self.license_arn or self.customer_identifier or ""
 
 
+# the key a leaving buyer's carry that no hour of theirs could take is parked under: its own, plus this
+PARKED_CARRY = "#carried-past-end"
+
+
 @dataclass(frozen=True)
 class RecordOutcome:
     record: MeteringRecord
@@ -106,7 +110,11 @@ class MeteringLedger(Protocol):
 
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         """Store the records not stored yet as pending; the records still to send: those, and those stored earlier
-        and still pending, as stored. A stored record keeps its total and its outcome (never reset to pending)."""
+        and still pending, as stored. A stored record keeps its total and its outcome (never reset to pending).
+
+        Written outside the hourly sealing (a leaving buyer's final usage, in hours the flush may have passed), so the
+        unsent mark is first moved back to the earliest of their hours: if the sender dies or fails, the flush sends
+        them, as it sends every pending record from its mark on."""
         ...
 
     def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:

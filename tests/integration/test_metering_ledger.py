@@ -13,7 +13,7 @@ import pytest
 
 from functions.customers.model import CustomerRef
 from functions.flush.ledger import DynamoMeteringLedger
-from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult, UnsentMark
+from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult
 from functions.settings import Settings
 from functions.usage.model import Allocation
 from local.tables import FIXED_DATE_RETENTION
@@ -119,7 +119,7 @@ def test_a_flush_cannot_move_the_unsent_mark_past_a_record_redriven_meanwhile(le
     ledger.write_pending([record])
     assert ledger.seal(HOUR)
     ledger.write_results([RecordResult(record, "failed", None, "InvalidLicenseException")])
-    assert ledger.move_unsent_mark(UnsentMark(None, 0), HOUR + timedelta(hours=1))
+    assert ledger.move_unsent_mark(ledger.unsent_mark(), HOUR + timedelta(hours=1))
     flush_read = ledger.unsent_mark()
     assert list(ledger.pending(flush_read)) == []
     # When the operator redrives the record, and the flush then moves the mark on from what it read
@@ -183,3 +183,28 @@ def test_records_an_earlier_version_left_unsent_are_found_sent_and_keep_their_ou
     (item,) = _items(settings, dynamodb)
     assert (item["s"]["S"], item["m"]["S"], "gsi1pk" in item) == ("sent", "id-7", False)
     assert list(ledger.pending(mark)) == []
+
+
+def test_records_written_outside_the_sealing_move_both_marks_back_to_their_hour(ledger: DynamoMeteringLedger) -> None:
+    # Given a ledger whose flush has sent and reconciled every hour up to 12:00
+    noon = HOUR + timedelta(hours=3)
+    assert ledger.move_unsent_mark(ledger.unsent_mark(), noon)
+    assert ledger.move_reconciled(None, noon)
+    before = ledger.unsent_mark()
+    # When a leaving buyer's final usage stores a record of 09:00 (a carry placed in a free hour of theirs)
+    ledger.write_pending([_record(1, hour=HOUR)])
+    # Then the flush sends it (the unsent mark is back at 09:00, a new version: a flush that read the mark before
+    # cannot move it on) and reconciles 09:00 again, with it
+    after = ledger.unsent_mark()
+    assert after.hour == HOUR
+    assert after.version > before.version
+    assert not ledger.move_unsent_mark(before, noon)
+    assert ledger.reconciled_until() == HOUR
+
+
+def test_records_written_for_hours_not_reconciled_yet_leave_the_reconciliation_where_it_is(
+    ledger: DynamoMeteringLedger,
+) -> None:
+    assert ledger.move_reconciled(None, HOUR)
+    ledger.write_pending([_record(1, hour=HOUR + timedelta(hours=2))])
+    assert ledger.reconciled_until() == HOUR
