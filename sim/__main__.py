@@ -76,6 +76,7 @@ def report(result: Result, keep: Sequence[int] | None, mutant: str | None, *, ou
         f"world: {len(plan.buyers)} buyers, faults: {plan.faults.describe()}, flush timeout "
         f"{plan.flush_timeout_seconds:.0f}s, notifications late by up to {plan.notification_delay_seconds:.0f}s"
         + (f", flush outage {plan.outage[0]:%H:%M}-{plan.outage[1]:%d %H:%M}" if plan.outage else "")
+        + (f", Marketplace down {plan.incident[0]:%H:%M}-{plan.incident[1]:%H:%M}" if plan.incident else "")
     )
     out.append("actions:")
     out.extend(f"  {a.describe()}" for a in plan.actions if kept is None or a.id in kept or a.scheduled)

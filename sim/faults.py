@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 
 from functions.flush.records import MeteringUnavailable
 from functions.storage.errors import StorageError
@@ -51,11 +52,15 @@ class FaultProfile:
 
 
 class Faults:
-    """The scheduler's fault hook for one world (``Scheduler.fault``); ``calm``: the world is healing, none now."""
+    """The scheduler's fault hook for one world (``Scheduler.fault``); ``calm``: the world is healing, none now.
+    ``incident``: a window in which Marketplace throttles every call (an outage of its own, for minutes or hours)."""
 
-    def __init__(self, scheduler: Scheduler, profile: FaultProfile) -> None:
+    def __init__(
+        self, scheduler: Scheduler, profile: FaultProfile, incident: tuple[datetime, datetime] | None = None
+    ) -> None:
         self._scheduler = scheduler
         self.profile = profile
+        self.incident = incident
         self.calm = False
         self.injected: dict[str, int] = {}
 
@@ -75,6 +80,9 @@ class Faults:
         if not self.calm:
             roll = rng.random()
             if phase == "before":
+                if marketplace and self.incident and self.incident[0] <= scheduler.now < self.incident[1]:
+                    self._count("Marketplace down")
+                    raise MeteringUnavailable("ServiceUnavailableException", "Marketplace incident (simulated)")
                 if marketplace and roll < profile.throttle:
                     self._count("throttled")
                     scheduler.sleep(rng.uniform(0.01, 0.05))

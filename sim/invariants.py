@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
-from functions.flush.records import MeteringEntry
+from functions.flush.records import PARKED_CARRY, MeteringEntry
 from functions.usage.model import HOUR, UsageEvent, hour_of
 from sim.world import World
 
@@ -55,12 +55,17 @@ def _explained(world: World, entry: MeteringEntry) -> bool:
 
 
 def _no_hour_left(world: World, entry: MeteringEntry) -> bool:
-    """A leaving buyer's carry parked: every hour of their subscription before it already holds a record of its key."""
+    """A leaving buyer's carry parked: every hour of their subscription before it, sealed as it was placed, already
+    holds a record of its key."""
     record = entry.record
     licence = world.marketplace.licences[record.customer]
-    taken = {e.record.hour for e in world.ledger.stored() if e.record.key == record.key}
-    hour = hour_of(licence.started_at)
-    while hour < record.hour:
+    key = record.key.removesuffix(PARKED_CARRY)
+    taken = {e.record.hour for e in world.ledger.stored() if e.record.key == key}
+    # the subscription it ends: the last to start before it (a legacy identifier is reused by a buyer back)
+    hour = hour_of(max(start for start, _ in licence.windows if hour_of(start) < record.hour))
+    # only hours sealed as it was placed could take it
+    sealed_before = world.ledger.sealed_before.get((record.hour, key)) or hour
+    while hour < min(record.hour, sealed_before):
         if hour not in taken:
             return False
         hour += HOUR
@@ -189,16 +194,16 @@ def _reconciled(world: World) -> None:
     first = hour_of(started - RECONCILE_FIRST) if started else last + HOUR
     for hour in sorted({e.record.hour for e in stored if first <= e.record.hour <= last}):
         runs = done[hour]
-        if len(runs) != 1:
+        if len(runs) != 1 and not (len(runs) > 1 and hour in world.ledger.reopened):
             world.violation(
                 "every closed hour is reconciled, once", f"hour {hour:%Y-%m-%dT%H} was reconciled {len(runs)} times"
             )
             continue
-        found = {(f.customer, f.dimension) for f in runs[0]}
+        found = {(f.customer, f.dimension) for f in runs[-1]}  # as the hour stands: a reopened one's last
         late_writes = bool(world.faults.injected.get("write landed late"))
         unexplained = [
             f
-            for f in runs[0]
+            for f in runs[-1]
             if not (f.kind == ACCEPTED_NOT_SEALED and late_writes)
             and (f.kind not in (FAILED, PARKED) or (f.customer, f.dimension, f.hour) not in explained)
         ]

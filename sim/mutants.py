@@ -51,6 +51,14 @@ def rewrite_sealed_total() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def strand_final_usage() -> Iterator[None]:
+    """A leaving buyer's records, written outside the hourly sealing, leave the unsent mark where it is: a record
+    placed in an hour the flush has passed (a carry) and not sent by the step is sent by nobody."""
+    with _patched(SimLedger, "strands", True):
+        yield
+
+
 class _Refreshing:
     """A gateway whose retries send a record again with its total refreshed (one more unit, as if re-read)."""
 
@@ -145,6 +153,7 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "resend-changed-record": resend_changed_record,
     "skip-final-usage": skip_final_usage,
     "cursor-before-records": cursor_before_records,
+    "strand-final-usage": strand_final_usage,
 }
 
 

@@ -105,6 +105,7 @@ class Plan:
     notification_delay_seconds: float  # at most: EventBridge and SQS deliver within this
     duplicate_rate: float  # of notifications delivered twice
     outage: tuple[datetime, datetime] | None  # no scheduled flush runs in between
+    incident: tuple[datetime, datetime] | None  # Marketplace answers no call in between
     end: datetime  # quiet for hours before it: everything due is done by then
     quiet_from: datetime  # faults stop (the world heals)
 
@@ -157,11 +158,33 @@ def draw(seed: int) -> Plan:
     for buyer in buyers:
         _life(d, buyer)
         _producer(d, buyer, product, activity_end)
+    # some leaving buyers use the most in their final hour, over one record's maximum: what it carries on is billed
+    # in their earlier hours (a stream of its own: the worlds drawn before stay so)
+    heavy = random.Random(f"{seed}/heavy")
+    for buyer in buyers:
+        if buyer.leaves is not None and heavy.random() < 0.3:
+            events = tuple(
+                Event(f"{buyer.name}-h{k}", "calls", heavy.randint(1_200_000_000, 2_000_000_000), "recent", 0.0)
+                for k in range(heavy.randint(2, 3))
+            )
+            d.add(
+                buyer.leaves + timedelta(minutes=heavy.uniform(1, 40)),
+                "batch",
+                buyer=buyer.n,
+                events=events,
+                style="identical",
+            )
     outage = None
     if rng.random() < 0.05:
         begins = start + d.minutes(30, 240)
         outage = (begins, begins + timedelta(hours=rng.uniform(2, 28)))
-    quiet_from = max(activity_end, outage[1] if outage else activity_end)
+    # a fifth of the worlds see Marketplace down for a while (a stream of its own: the worlds drawn before stay so)
+    incident = None
+    incidents = random.Random(f"{seed}/incident")
+    if incidents.random() < 0.2:
+        begins = start + timedelta(minutes=incidents.uniform(30, (activity_end - start).total_seconds() / 60))
+        incident = (begins, begins + timedelta(minutes=incidents.uniform(10, 150)))
+    quiet_from = max(activity_end, outage[1] if outage else activity_end, incident[1] if incident else activity_end)
     end = quiet_from + timedelta(hours=6)
     _flushes(d, start, end, outage, activity_end)
     actions = sorted(d.actions, key=lambda a: (a.at, a.id))
@@ -176,6 +199,7 @@ def draw(seed: int) -> Plan:
         notification_delay_seconds=rng.choice((2, 60, 600, 1200)),
         duplicate_rate=rng.choice((0.0, 0.1, 0.3)),
         outage=outage,
+        incident=incident,
         end=end,
         quiet_from=quiet_from,
     )

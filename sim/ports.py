@@ -137,9 +137,11 @@ class _Stored:
 class SimLedger:
     """``functions.flush.records.MeteringLedger`` (and ``entries_of_hour``, the audit's read) as the DynamoDB ledger
     keeps it: chunks of records with their outcomes per hour, the seal cursor, the versioned unsent mark, carries, the
-    lease. ``rewrites``: a mutant that stores a record again over what was stored (see ``sim/mutants.py``)."""
+    lease. Mutants (see ``sim/mutants.py``): ``rewrites`` stores a record again over what was stored; ``strands``
+    writes a leaving buyer's records without moving the unsent mark back."""
 
     rewrites = False
+    strands = False
 
     def __init__(self, scheduler: Scheduler, violation: Callable[[str, str], None]) -> None:
         self._scheduler = scheduler
@@ -150,9 +152,11 @@ class SimLedger:
         self.carries: dict[datetime, dict[str, MeteringRecord]] = defaultdict(dict)
         self.consumed: set[tuple[datetime, str]] = set()
         self.placed: dict[tuple[datetime, str], Placement] = {}
+        self.sealed_before: dict[tuple[datetime, str], datetime | None] = {}  # the seal cursor as each was placed
         self.lease: tuple[str, datetime] | None = None
         self.reconciled: datetime | None = None
         self.first_reconciling: datetime | None = None  # when a flush first read where the reconciliation stood
+        self.reopened: set[datetime] = set()  # hours reconciled before a leaving buyer's carry was placed in them
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
         self.totals: dict[tuple[datetime, str], Decimal] = {}  # the first total stored per record
         self.answered: set[tuple[datetime, str]] = set()  # records with an outcome written
@@ -234,11 +238,27 @@ class SimLedger:
             return None
         self.carries[record.hour].setdefault(record.key, record)
         kept = self.placed.setdefault(key, list(placement))
+        self.sealed_before.setdefault(key, self.cursor)  # the invariants: only sealed hours could take it
         self._port("update_carry", "after")
         return kept
 
     # writes
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
+        if records and not self.strands:
+            # as the DynamoDB ledger: the unsent mark back to the earliest hour first, a new version either way
+            self._port("update_mark", "before")
+            earliest = min(r.hour for r in records)
+            hour = self.mark.hour if self.mark.hour is None or self.mark.hour <= earliest else earliest
+            self.mark = UnsentMark(hour, self.mark.version + 1)
+            self._port("update_mark", "after")
+            self._port("update_reconciled", "before")
+            if self.reconciled is not None and self.reconciled > earliest:
+                hour = earliest
+                while hour < self.reconciled:
+                    self.reopened.add(hour)
+                    hour += HOUR
+                self.reconciled = earliest
+            self._port("update_reconciled", "after")
         return self._write_pending(records, ())
 
     def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:

@@ -117,7 +117,7 @@ class World:
         self.plan = plan
         self.scheduler = Scheduler(plan.seed, plan.start)
         self.rng = self.scheduler.random  # the current actor's own
-        self.faults = Faults(self.scheduler, plan.faults)
+        self.faults = Faults(self.scheduler, plan.faults, plan.incident)
         self.scheduler.fault = self.faults
         self.scheduler.after_step = self._after_step
         self.trace: list[str] | None = [] if trace else None

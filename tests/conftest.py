@@ -11,11 +11,17 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from hypothesis import settings as hypothesis_settings
 
 from functions.settings import Settings, get_settings, settings_environment
 from local.dynamodb import dynamodb_endpoint as local_dynamodb_endpoint
 from local.marketplace.testing import EmulatorHandle
 from local.tables import create_fresh_tables, delete_tables
+
+# Properties are tested, never speed: a shared CI machine's pauses must not fail an example (Hypothesis's 200 ms
+# deadline did, on a loaded two-core run)
+hypothesis_settings.register_profile("no-deadline", deadline=None)
+hypothesis_settings.load_profile("no-deadline")
 
 # The emulator fixtures (marketplace_server per session, marketplace per test) for every test package.
 pytest_plugins = ["local.marketplace.pytest_plugin"]
