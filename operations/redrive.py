@@ -32,6 +32,12 @@ def refusal(entry: MeteringEntry, now: datetime) -> str | None:
         return "CustomerNotSubscribed: Marketplace does not bill usage of an hour the buyer was not subscribed"
     if entry.status != "failed":
         return f"not parked (status {entry.status})"
+    if entry.reason == "CarriedPastEnd":
+        return (
+            "CarriedPastEnd: no hour of the leaving buyer's subscription could take it; sent for the hour after "
+            "their end, Marketplace refuses it (CustomerNotSubscribed) or, were they subscribed again, bills it "
+            "for their new usage"
+        )
     if entry.reason in _UNSENDABLE:
         return f"{entry.reason}: the quantity cannot be sent as it is, and a sealed quantity is never changed"
     if window_missed(entry.record.hour, now):

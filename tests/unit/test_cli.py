@@ -102,6 +102,7 @@ def deps(*entries: MeteringEntry, now: datetime = NOW) -> OperationsDeps:
         (entry("not_subscribed", reason="CustomerNotSubscribed"), "CustomerNotSubscribed"),
         (entry("pending"), "not parked"),
         (entry("failed", reason="QuantityTooLarge"), "QuantityTooLarge"),
+        (entry("failed", reason="CarriedPastEnd"), "no hour of the leaving buyer's subscription"),
         (entry("failed", reason="InvalidLicenseException", hour=NOW - timedelta(hours=25)), "24-hour window"),
     ],
 )
