@@ -10,6 +10,7 @@ from typing import Protocol
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef
 from functions.flush.aggregate import aggregate
+from functions.flush.audit import CarryReader
 from functions.flush.records import MeteringEntry
 from functions.flush.service import UsageReader, closed
 from functions.settings import Settings
@@ -43,7 +44,10 @@ class CustomerDirectory(CustomerLister, Protocol):
         ...
 
 
-class MeteringView(Protocol):
+class MeteringView(CarryReader, Protocol):
+    """The ledger as the operator reads it, with the usage carried between hours (over one record's maximum, or a
+    leaving buyer's placed in their earlier hours)."""
+
     def next_hour_to_seal(self) -> datetime | None: ...
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]: ...

@@ -29,11 +29,39 @@ from functions.flush.audit import (
     trail_of,
 )
 from functions.flush.records import MeteringEntry, MeteringRecord
-from functions.flush.service import closed
-from operations.queries import OperationsDeps, Selection
+from functions.flush.service import METERING_WINDOW, closed
+from functions.usage.model import HOUR, hour_of
+from operations.queries import MeteringView, OperationsDeps, Selection
 
 # CloudTrail keeps 90 days of event history; an hour older than this cannot be checked there
 TRAIL_RETENTION = timedelta(days=90)
+# a leaving buyer's carry is placed in their hours Marketplace still takes (24 hours back from their final hour): the
+# carries placed in an hour are kept under hours up to this much later
+PLACED_FROM = METERING_WINDOW + HOUR
+
+
+def _hour_text(hour: datetime) -> str:
+    return hour.strftime("%Y-%m-%dT%H:00Z")
+
+
+@dataclass(frozen=True)
+class Carried:
+    """Units of ``source``'s usage billed in another hour: over one record's maximum, carried into the next hour; or a
+    leaving buyer's, placed in an earlier hour of theirs instead (Marketplace takes nothing after their end).
+    ``into``: the hour whose record holds them; ``parked``: no hour of theirs was left, so their record, in ``into``,
+    is parked (``CarriedPastEnd``)."""
+
+    units: Decimal
+    source: datetime
+    into: datetime
+    parked: bool = False
+
+    @property
+    def text(self) -> str:
+        moved = f"carried {quantity_text(self.units)} units from hour {_hour_text(self.source)}"
+        if self.parked:
+            return f"{moved} past the buyer's end: no hour of theirs left to bill them in (parked)"
+        return f"{moved} into hour {_hour_text(self.into)}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +83,15 @@ class ReconciledRow:
     cloudtrail_status: str | None
     mismatch: str | None = None  # the reason kind, one of the constants above
     detail: str | None = None  # the reason in words
+    carried: tuple[Carried, ...] = ()  # units carried into this hour's record or out of this hour's usage
+
+    @property
+    def carried_in(self) -> Decimal:
+        return sum((c.units for c in self.carried if c.into == self.hour), Decimal(0))
+
+    @property
+    def carried_out(self) -> Decimal:
+        return sum((c.units for c in self.carried if c.source == self.hour), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -72,6 +109,24 @@ class Reconciliation:
 def _accepted(deps: OperationsDeps, hour: datetime) -> dict[tuple[str, str], MeteringRecord]:
     events = itertools.chain(deps.usage.events_of_hour(hour), deps.usage.late_events_billed_in(hour))
     return {(r.product_code, r.key): r for r in aggregate(hour, events, deps.settings.products)}
+
+
+def _carries(view: MeteringView, selection: Selection, now: datetime) -> dict[tuple[datetime, str], list[Carried]]:
+    """Every carry into or out of an hour of ``selection``, under each hour it touches and the record's key. The
+    ledger keeps a carry under the hour after the one it came from (``CARRY#<hour>``), with where a leaving buyer's
+    final usage placed it instead."""
+    found: dict[tuple[datetime, str], list[Carried]] = {}
+    hour, last = selection.since, min(selection.until + PLACED_FROM, hour_of(now) + HOUR)
+    while hour <= last:
+        moves = [(r.key, Carried(r.quantity, hour - HOUR, hour)) for r in view.carried_into(hour)]
+        for record, placement in view.placements_into(hour):
+            # what no hour was left for is parked in a record of the carry's own hour
+            moves += [(record.key, Carried(q, hour - HOUR, where or hour, where is None)) for where, q in placement]
+        for key, carried in moves:
+            for touched in {carried.source, carried.into}:
+                found.setdefault((touched, key), []).append(carried)
+        hour += HOUR
+    return found
 
 
 def _trail_index(results: Iterable[TrailResult]) -> dict[tuple[str, str, datetime], list[TrailResult]]:
@@ -98,6 +153,7 @@ def reconcile(
     in_range = [t for t in trail_results if selection.since <= t.hour <= selection.until]
     by_customer = _trail_index(in_range)
     matched: set[int] = set()
+    carries = _carries(deps.metering, selection, now)
     rows: list[ReconciledRow] = []
     for hour in selection.hours():
         if hour > now:
@@ -115,7 +171,8 @@ def reconcile(
                 continue
             seen = by_customer.get((record.customer, record.dimension, hour), [])
             matched.update(id(t) for t in seen)
-            rows.append(_row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked))
+            carried = tuple(carries.get((hour, record.key), ()))
+            rows.append(_row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked, carried))
     for result in in_range:
         if id(result) in matched or result.status != "Success":
             continue
@@ -138,6 +195,7 @@ def _row(
     hour_closed: bool,
     hour_sealed: bool,
     checked: bool,
+    carried: tuple[Carried, ...],
 ) -> ReconciledRow:
     billed, own = trail_of(entry, seen) if entry is not None else ([t for t in seen if t.status == "Success"], [])
     shown = next(iter(own or billed or seen), None)
@@ -156,6 +214,7 @@ def _row(
         marketplace=MARKETPLACE_ANSWER.get(status),
         cloudtrail=shown.quantity if shown is not None and shown.status == "Success" else None,
         cloudtrail_status=shown.status if shown is not None else None,
+        carried=carried,
     )
     mismatch, detail = _why(row, entry, billed, own, hour_sealed, checked)
     return replace(row, mismatch=mismatch, detail=detail)
@@ -172,17 +231,22 @@ def _why(
     accepted = row.accepted if row.accepted is not None else Decimal(0)
     if row.status == "open":
         return None, None  # the hour still takes usage: nothing is due yet
+    # the hour's record holds its usage and what was carried into it, less what it carried on
+    due = accepted + row.carried_in - row.carried_out
+    moved = ""
+    if row.carried:
+        moved = f", {quantity_text(row.carried_in)} carried in, {quantity_text(row.carried_out)} carried on"
     if entry is None and hour_sealed:
         # usage stored after its hour was sealed (the flush counts it as SealedTotalMismatch): never billed
         return (
             QUANTITY_DIFFERS,
-            f"accepted {quantity_text(accepted)} units, sealed none: stored after its hour was sealed",
+            f"accepted {quantity_text(accepted)} units{moved}, sealed none: stored after its hour was sealed",
         )
     if entry is None:
         return NOT_YET_SENT, f"hour closed, not sealed yet: {quantity_text(accepted)} units accepted"
     sealed = entry.record.quantity
-    if sealed != accepted:
-        return QUANTITY_DIFFERS, f"accepted {quantity_text(accepted)} units, sealed {quantity_text(sealed)}"
+    if sealed != due:
+        return QUANTITY_DIFFERS, f"accepted {quantity_text(accepted)} units{moved}, sealed {quantity_text(sealed)}"
     return sealed_mismatch(entry, billed, own, checked)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -26,6 +27,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("RECORD ID", "metering_record_id"),
     ("CLOUDTRAIL", "cloudtrail"),
     ("MISMATCH", "mismatch"),
+    ("CARRIED", "carried_text"),
 ]
 
 
@@ -48,9 +50,13 @@ def _amount(value: Decimal | None) -> str | None:
     return None if value is None else quantity_text(value)
 
 
+def _hour(hour: datetime) -> str:
+    return hour.strftime("%Y-%m-%dT%H:00Z")
+
+
 def row_json(row: ReconciledRow) -> dict[str, Any]:
     return {
-        "hour": row.hour.strftime("%Y-%m-%dT%H:00Z"),
+        "hour": _hour(row.hour),
         "product": row.product_code,
         "account": row.customer_aws_account_id,
         "customer": row.customer,
@@ -65,6 +71,10 @@ def row_json(row: ReconciledRow) -> dict[str, Any]:
         "cloudtrail_status": row.cloudtrail_status,
         "mismatch": row.mismatch,
         "detail": row.detail,
+        "carried": [
+            {"units": quantity_text(c.units), "from": _hour(c.source), "into": None if c.parked else _hour(c.into)}
+            for c in row.carried
+        ],
     }
 
 
@@ -97,7 +107,10 @@ def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> Non
         }
         out.write(json.dumps(document, indent=2) + "\n")
         return
-    out.write((table(rows, COLUMNS) if rows else "no usage, records or CloudTrail results in these hours") + "\n")
+    shown = [
+        {**row, "carried_text": "; ".join(c.text for c in r.carried)} for r, row in zip(result.rows, rows, strict=True)
+    ]
+    out.write((table(shown, COLUMNS) if rows else "no usage, records or CloudTrail results in these hours") + "\n")
     if not result.cloudtrail_checked:
         out.write("CloudTrail not checked: these hours are older than its 90 days of event history\n")
     mismatches = result.mismatches

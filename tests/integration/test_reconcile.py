@@ -13,12 +13,21 @@ from typing import Any
 
 import pytest
 
+from functions.customers.model import CustomerRef, SubscriptionState
+from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.audit import Reconciled
+from functions.flush.customer import send_customer_usage
+from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.run import reconcile
+from functions.flush.service import FlushDeps
+from functions.marketplace.metering import Boto3MeteringGateway
 from functions.observability import metrics
 from functions.settings import Dimension, Product, Settings
+from functions.usage.model import MAX_INTEGER_QUANTITY
+from functions.usage.store import DynamoUsageStore
 from functions.wiring import flush as flush_wiring
 from local.marketplace.testing import EmulatorHandle, usage_record
+from local.tables import FIXED_DATE_RETENTION
 from tests.operator_world import OperatorWorld
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -41,6 +50,22 @@ class Life(OperatorWorld):
         assert status == 0, err
         summary: dict[str, Any] = json.loads(out)
         return summary
+
+    def flush_deps(self) -> FlushDeps:
+        """The flush's collaborators on this world's tables and emulator (a leaving buyer's final usage)."""
+        return FlushDeps(
+            settings=self.settings,
+            usage=DynamoUsageStore(
+                self.dynamodb,
+                self.settings.usage_table,
+                shards=self.settings.usage_shards,
+                retention=FIXED_DATE_RETENTION,
+            ),
+            ledger=DynamoMeteringLedger(self.dynamodb, self.settings.metering_table, retention=FIXED_DATE_RETENTION),
+            customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
+            gateway=Boto3MeteringGateway(self.marketplace.metering(max_attempts=1)),
+            clock=self.clock,
+        )
 
     def ledger(self) -> dict[tuple[str, str, str], Decimal]:
         return {
@@ -182,6 +207,67 @@ def test_a_billed_record_our_ledger_does_not_hold_is_a_mismatch(life: Life) -> N
         "--from", "2026-11-26T09:00Z", "--to", "2026-11-26T09:00Z", "--customer", ACCOUNTS[0]
     )
     assert (status, report["rows"]) == (0, [])
+
+
+def test_quantities_carried_between_hours_are_shown_as_carried_not_as_mismatches(life: Life) -> None:
+    # Given an hour over one record's maximum (two events of the maximum): it bills the maximum, carries the rest
+    # into the next hour, which has no usage of its own (a record of 0 events)
+    most = str(MAX_INTEGER_QUANTITY)
+    life.move_to(START + timedelta(minutes=10))
+    life.use(0, "api_calls", MAX_INTEGER_QUANTITY, "max-1")
+    life.use(0, "api_calls", 5, "max-2")
+    for hours in (1, 2):
+        life.move_to(START + timedelta(hours=hours, minutes=10))
+        assert life.flush()["succeeded"] == 1
+    # When the operator reconciles both hours
+    status, report = life.reconcile("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T10:00Z")
+    # Then nothing disagrees, and each hour says what it carried (a failing test before: "quantity differs" in both)
+    assert (status, report["mismatches"]) == (0, 0), report["rows"]
+    moved = {"units": "5", "from": "2026-11-26T09:00Z", "into": "2026-11-26T10:00Z"}
+    assert [(r["hour"][:13], r["accepted"], r["events"], r["sealed"], r["carried"]) for r in report["rows"]] == [
+        ("2026-11-26T09", str(MAX_INTEGER_QUANTITY + 5), 2, most, [moved]),
+        ("2026-11-26T10", None, 0, "5", [moved]),
+    ]
+    status, out, _ = life.cli("reconcile", "--from", "2026-11-26T09:00Z", "--to", "2026-11-26T10:00Z")
+    assert status == 0
+    assert out.count("carried 5 units from hour 2026-11-26T09:00Z into hour 2026-11-26T10:00Z") == 2
+
+
+def test_a_leaving_buyers_carry_placed_in_an_earlier_hour_is_shown_as_carried(life: Life) -> None:
+    # Given a buyer whose final hour (11:00) is over the maximum, with no usage in 10:00
+    final = START + timedelta(hours=2)
+    life.use(0, "api_calls", 4, "early")
+    life.move_to(final + timedelta(minutes=6))
+    assert life.flush()["succeeded"] == 1
+    life.move_to(final + timedelta(minutes=10))
+    life.use(0, "api_calls", MAX_INTEGER_QUANTITY, "last-1")
+    life.use(0, "api_calls", 7, "last-2")
+    # who leaves: their final usage bills the maximum in 11:00 and places the rest in 10:00, the latest hour of theirs
+    # without a record
+    cutoff = final + timedelta(minutes=45)
+    life.move_to(cutoff)
+    repository = DynamoCustomerRepository(life.dynamodb, life.settings.customers_table)
+    customer = repository.get(CustomerRef(PRODUCT.code, license_arn=life.subscriptions[0]["license_arn"]))
+    assert customer is not None
+    ending = replace(customer, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff)
+    repository.put(ending)
+    life.move_to(cutoff + timedelta(seconds=90))
+    deps = life.flush_deps()
+    assert send_customer_usage(ending, deps, out_of_time=lambda: False).sent == 2
+    assert life.ledger()[(ACCOUNTS[0], "api_calls", "2026-11-26T10")] == Decimal(7)
+    # and the hourly flush seals 11:00 after it, keeping the records sent
+    life.move_to(final + timedelta(hours=1, minutes=6))
+    assert life.flush()["succeeded"] == 0
+    # When the operator reconciles the three hours
+    status, report = life.reconcile("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T11:00Z")
+    # Then nothing disagrees (a failing test before: "quantity differs" in 10:00 and 11:00), and both hours say so
+    assert (status, report["mismatches"]) == (0, 0), report["rows"]
+    placed = {"units": "7", "from": "2026-11-26T11:00Z", "into": "2026-11-26T10:00Z"}
+    assert [(r["hour"][:13], r["accepted"], r["sealed"], r["carried"]) for r in report["rows"]] == [
+        ("2026-11-26T09", "4", "4", []),
+        ("2026-11-26T10", None, "7", [placed]),
+        ("2026-11-26T11", str(MAX_INTEGER_QUANTITY + 7), str(MAX_INTEGER_QUANTITY), [placed]),
+    ]
 
 
 def test_bad_options_exit_2_and_name_them(life: Life) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.records import MeteringEntry, MeteringRecord
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement
 from functions.settings import Dimension, Product, Settings
 from operations.cli import CommandError, ProgressBar, main, moment, table
 from operations.flushing import FlushProgress, flush_deployed
@@ -61,6 +61,12 @@ class FakeMetering:
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter([e for (h, _), e in self.entries.items() if h == hour])
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return []
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return []
 
     def pending_count(self) -> int:
         return sum(e.status == "pending" for e in self.entries.values())

@@ -12,10 +12,10 @@ import pytest
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.audit import AuditDeps, TrailResult, audit_hour, settled_hour
-from functions.flush.records import MeteringEntry, MeteringRecord
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement
 from functions.marketplace.cloudtrail import results_of
 from functions.settings import Dimension, Product, Settings
-from functions.usage.model import UsageEvent
+from functions.usage.model import MAX_INTEGER_QUANTITY, UsageEvent
 from operations.queries import OperationsDeps, select
 from operations.reconcile import reconcile
 from tests.fakes import InMemoryCustomers, InMemoryUsage
@@ -45,6 +45,14 @@ class Ledger:
     def __init__(self, *entries: MeteringEntry) -> None:
         self.entries = list(entries)
         self.next: datetime | None = HOUR + timedelta(hours=1)
+        # carries by the hour they are kept under (the one after their own), as placed or not
+        self.carries: dict[datetime, list[tuple[MeteringRecord, Placement | None]]] = {}
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return [record for record, placed in self.carries.get(hour, []) if placed is None]
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return [(record, placed) for record, placed in self.carries.get(hour, []) if placed is not None]
 
     def next_hour_to_seal(self) -> datetime | None:
         return self.next
@@ -168,6 +176,55 @@ def test_usage_stored_after_its_hour_was_sealed_is_named() -> None:
     [(mismatch, detail)] = run(deps([5]), Trail())
     assert mismatch == "quantity differs"
     assert "stored after its hour was sealed" in (detail or "")
+
+
+def test_a_leaving_buyers_carry_placed_in_an_earlier_hour_or_parked_is_shown_as_carried() -> None:
+    # Given a leaving buyer's final hour (11:00) over the maximum by 9: their final usage placed 5 in 10:00 (a record of
+    # 0 events) and parked 4, no hour of theirs being left, in a record of 12:00
+    most = int(MAX_INTEGER_QUANTITY)
+    earlier, later = HOUR - timedelta(hours=1), HOUR + timedelta(hours=1)
+    ops = deps(
+        [most, 9],
+        MeteringEntry(record(most), "sent", "m-11"),
+        MeteringEntry(replace(record(5), hour=earlier, events=0), "sent", "m-10"),
+        MeteringEntry(replace(record(4), hour=later, events=0), "failed", None, "CarriedPastEnd"),
+        now=later + timedelta(hours=1, minutes=30),
+    )
+    ledger = ops.metering
+    assert isinstance(ledger, Ledger)
+    ledger.next = later + timedelta(hours=1)
+    ledger.carries[later] = [(replace(record(9), hour=later, events=0), [(earlier, Decimal(5)), (None, Decimal(4))])]
+    trail = Trail(
+        replace(trail_result(most, record_id="m-11")), replace(trail_result(5, record_id="m-10"), hour=earlier)
+    )
+    # When the operator reconciles the three hours
+    result = reconcile(ops, trail, select(ops, since=earlier, until=later))
+    # Then the hours that billed the carry agree, the parked one is a mismatch for what it is, and each says where
+    # the units went (a failing test before: "quantity differs" in all three hours)
+    assert [(r.hour, r.events, r.mismatch) for r in result.rows] == [
+        (earlier, 0, None),
+        (HOUR, 2, None),
+        (later, 0, "failed"),
+    ]
+    placed = "carried 5 units from hour 2026-11-26T11:00Z into hour 2026-11-26T10:00Z"
+    parked = "carried 4 units from hour 2026-11-26T11:00Z past the buyer's end: no hour of theirs left"
+    texts = [[c.text for c in r.carried] for r in result.rows]
+    assert texts[0] == [placed]
+    assert texts[1][0] == placed
+    assert texts[1][1].startswith(parked)
+    assert texts[2][0].startswith(parked)
+    assert "CarriedPastEnd" in (result.rows[2].detail or "")
+
+
+def test_a_carry_that_does_not_add_up_is_still_a_mismatch_naming_it() -> None:
+    # Given 3 units carried into the hour, whose record holds 7 of its own 7 accepted: 3 are missing
+    ops = deps([7], MeteringEntry(record(7), "sent", "m-1"))
+    ledger = ops.metering
+    assert isinstance(ledger, Ledger)
+    ledger.carries[HOUR] = [(record(3), None)]
+    [(mismatch, detail)] = run(ops, Trail(trail_result(7)))
+    assert mismatch == "quantity differs"
+    assert detail == "accepted 7 units, 3 carried in, 0 carried on, sealed 7"
 
 
 def test_cloudtrail_is_not_read_for_hours_past_its_90_days() -> None:
