@@ -353,7 +353,7 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
                     f"{', '.join(erasure.fields)}\n"
                 )
     elif args.command == "reconcile":
-        return run_reconcile(target, _selection(args, target), args.customer, args.json, out, table)
+        return run_reconcile(target, _selection(args, target), args.json, out, table)
     elif args.command == "report":
         return run_report(target, args.month, arguments.new_file(args.html, "--html"), out)
     elif args.command == "flush":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -10,7 +10,7 @@ from typing import Protocol
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef
 from functions.flush.aggregate import aggregate
-from functions.flush.audit import CarryReader
+from functions.flush.audit import CarryReader, TrailReader, UnreadableSink
 from functions.flush.records import MeteringEntry
 from functions.flush.service import UsageReader, closed
 from functions.settings import Settings
@@ -55,6 +55,11 @@ class MeteringView(CarryReader, Protocol):
     def pending_count(self) -> int: ...
 
     def requeue(self, entry: MeteringEntry) -> bool: ...
+
+
+# CloudTrail's event history where AWS received the metering, read through a reader that reports what it cannot read
+# to the sink it is given (the command counts and shows it)
+TrailSource = Callable[[UnreadableSink], TrailReader]
 
 
 @dataclass(frozen=True)

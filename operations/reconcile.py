@@ -4,14 +4,14 @@ named with its reason.
 
 AWS's metering guidance answers "what did AWS receive" from CloudTrail's event history of BatchMeterUsage calls (90
 days, ``cloudtrail:LookupEvents``, event source ``metering-marketplace.amazonaws.com``); the event history is read
-through :class:`TrailReader` (``functions/marketplace/cloudtrail.py`` is its boto3 adapter), our tables through
-``queries``.
+through :class:`TrailReader` (``functions/marketplace/cloudtrail.py`` is its boto3 adapter, reporting each result
+it cannot read), our tables through ``queries``.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,8 +22,10 @@ from functions.flush.audit import (
     NOT_YET_SENT,
     QUANTITY_DIFFERS,
     UNKNOWN_TO_LEDGER,
-    TrailReader,
     TrailResult,
+    Unreadable,
+    customer_of,
+    ours_by,
     quantity_text,
     sealed_mismatch,
     trail_of,
@@ -31,7 +33,7 @@ from functions.flush.audit import (
 from functions.flush.records import MeteringEntry, MeteringRecord
 from functions.flush.service import METERING_WINDOW, closed
 from functions.usage.model import HOUR, hour_of
-from operations.queries import MeteringView, OperationsDeps, Selection
+from operations.queries import MeteringView, OperationsDeps, Selection, TrailSource
 
 # CloudTrail keeps 90 days of event history; an hour older than this cannot be checked there
 TRAIL_RETENTION = timedelta(days=90)
@@ -100,6 +102,7 @@ class Reconciliation:
     until: datetime
     rows: list[ReconciledRow]
     cloudtrail_checked: bool  # False when the hours are older than CloudTrail's event history
+    unreadable: tuple[Unreadable, ...] = ()  # CloudTrail's results that could not be read, so were not checked
 
     @property
     def mismatches(self) -> list[ReconciledRow]:
@@ -136,21 +139,21 @@ def _trail_index(results: Iterable[TrailResult]) -> dict[tuple[str, str, datetim
     return index
 
 
-def reconcile(
-    deps: OperationsDeps,
-    trail: TrailReader,
-    selection: Selection,
-    *,
-    customer_filter: Callable[[str], bool] | None = None,
-) -> Reconciliation:
-    """Every (product, customer, dimension) hour of ``selection`` that has usage, a record or a CloudTrail result."""
+def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) -> Reconciliation:
+    """Every (product, customer, dimension) hour of ``selection`` that has usage, a record or a CloudTrail result of
+    one of our customers (``ours_by``: the seller may meter other products from the same account and Region outside
+    this stack, and those are not ours to show)."""
     now = deps.clock.now()
     grace = timedelta(seconds=deps.settings.flush_grace_seconds)
     next_to_seal = deps.metering.next_hour_to_seal()
     checked = now - selection.since < TRAIL_RETENTION
+    unreadable: list[Unreadable] = []
     # records of an hour are sent after it closes (up to 24 hours later, a redrive later still): read up to now
-    trail_results = list(trail.metering_results(selection.since)) if checked else []
-    in_range = [t for t in trail_results if selection.since <= t.hour <= selection.until]
+    trail_results = list(trail(unreadable.append).metering_results(selection.since)) if checked else []
+    products = tuple(p.code for p in deps.settings.products)
+    known = {c.ref.key for c in deps.customers.list_all()}
+    ours = ours_by(products, lambda ref: ref.key in known)
+    in_range = [t for t in trail_results if selection.since <= t.hour <= selection.until and ours(t)]
     by_customer = _trail_index(in_range)
     matched: set[int] = set()
     carries = _carries(deps.metering, selection, now)
@@ -176,7 +179,8 @@ def reconcile(
     for result in in_range:
         if id(result) in matched or result.status != "Success":
             continue
-        if customer_filter is not None and not customer_filter(result.customer):
+        ref = customer_of(result, products)
+        if selection.customer_keys is not None and (ref is None or ref.key not in selection.customer_keys):
             continue
         if selection.dimension is not None and result.dimension != selection.dimension:
             continue
@@ -184,7 +188,7 @@ def reconcile(
             continue
         rows.append(_unknown(result))
     rows.sort(key=lambda r: (r.hour, r.product_code, r.customer_aws_account_id, r.customer, r.dimension))
-    return Reconciliation(since=selection.since, until=selection.until, rows=rows, cloudtrail_checked=checked)
+    return Reconciliation(selection.since, selection.until, rows, checked, tuple(unreadable))
 
 
 def _row(

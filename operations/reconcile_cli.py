@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from functions.flush.audit import quantity_text
-from operations.queries import Selection, customer_names
+from functions.flush.audit import Unreadable, quantity_text
+from operations.queries import Selection
 from operations.reconcile import ReconciledRow, Reconciliation, reconcile
 from operations.target import Target, TargetError
 
@@ -78,21 +79,22 @@ def row_json(row: ReconciledRow) -> dict[str, Any]:
     }
 
 
-def run_reconcile(
-    target: Target, selection: Selection, customer: str | None, as_json: bool, out: TextIO, table: Any
-) -> int:
-    """Print the reconciliation; 1 when any row disagrees, else 0."""
+def run_reconcile(target: Target, selection: Selection, as_json: bool, out: TextIO, table: Any) -> int:
+    """Print the reconciliation; 1 when any row disagrees or a CloudTrail result could not be read, else 0."""
     if target.trail is None:
         raise TargetError(f"{target.name} has no CloudTrail to reconcile against")
-    # CloudTrail's results are ours to reconcile only where they name our customers (the chosen one, with
-    # --customer): the seller may meter other products from the same account and Region outside this stack
-    names: set[str] = set()
-    for known in target.deps.customers.list_all():
-        if customer is None or (selection.customer_keys is not None and known.ref.key in selection.customer_keys):
-            names |= customer_names(known)
-    result = reconcile(target.deps, target.trail(), selection, customer_filter=names.__contains__)
+    result = reconcile(target.deps, target.trail, selection)
     write(result, as_json, out, table)
-    return 1 if result.mismatches else 0
+    return 1 if result.mismatches or result.unreadable else 0
+
+
+def unreadable_text(unreadable: Sequence[Unreadable]) -> str:
+    """How many CloudTrail results could not be read, and the commonest reason (what a person acts on)."""
+    [(why, _)] = Counter(u.why for u in unreadable).most_common(1)
+    return (
+        f"{len(unreadable)} CloudTrail results could not be read, so were not checked (such as: {why}); "
+        "the CloudTrail console shows their events"
+    )
 
 
 def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> None:
@@ -103,6 +105,7 @@ def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> Non
             "to": result.until.isoformat(),
             "cloudtrail_checked": result.cloudtrail_checked,
             "mismatches": len(result.mismatches),
+            "unreadable": [{"event_id": u.event_id, "why": u.why} for u in result.unreadable],
             "rows": rows,
         }
         out.write(json.dumps(document, indent=2) + "\n")
@@ -113,6 +116,8 @@ def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> Non
     out.write((table(shown, COLUMNS) if rows else "no usage, records or CloudTrail results in these hours") + "\n")
     if not result.cloudtrail_checked:
         out.write("CloudTrail not checked: these hours are older than its 90 days of event history\n")
+    if result.unreadable:
+        out.write(unreadable_text(result.unreadable) + "\n")
     mismatches = result.mismatches
     if not mismatches:
         out.write(f"\n{len(rows)} rows, no mismatches\n")

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from functions.flush.audit import TrailReader
+from functions.flush.audit import Unreadable
 from functions.settings import Settings
 from functions.usage.model import HOUR
 from operations.arguments import shown
 from operations.estimates import price_of
-from operations.queries import OperationsDeps, Selection
+from operations.queries import OperationsDeps, Selection, TrailSource
 from operations.reconcile import ReconciledRow, reconcile
 
 TOP_CUSTOMERS = 10
@@ -75,6 +75,7 @@ class MonthReport:
     mismatches: list[ReconciledRow]
     estimated_billed: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
     estimated_to_bill: dict[str, Decimal] = field(default_factory=dict)
+    unreadable: tuple[Unreadable, ...] = ()  # CloudTrail's results that could not be read, so were not checked
 
     @property
     def hours(self) -> int:
@@ -93,7 +94,7 @@ def _to_bill(row: ReconciledRow) -> Decimal:
     return Decimal(0)
 
 
-def build(deps: OperationsDeps, trail: TrailReader, month: str) -> MonthReport:
+def build(deps: OperationsDeps, trail: TrailSource, month: str) -> MonthReport:
     start, following = month_bounds(month)
     now = deps.clock.now()
     last = min(following - HOUR, now.replace(minute=0, second=0, microsecond=0))
@@ -107,6 +108,7 @@ def build(deps: OperationsDeps, trail: TrailReader, month: str) -> MonthReport:
     report = _summarise(deps.settings, month, start, last, now, rows)
     report.cloudtrail_checked = reconciled.cloudtrail_checked
     report.mismatches = reconciled.mismatches
+    report.unreadable = reconciled.unreadable
     return report
 
 

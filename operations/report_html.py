@@ -10,7 +10,7 @@ from decimal import Decimal
 from html import escape
 
 from operations.estimates import LABEL, money
-from operations.reconcile_cli import row_json
+from operations.reconcile_cli import row_json, unreadable_text
 from operations.report import MonthReport
 
 PALETTE = ("#2563eb", "#d97706", "#059669", "#dc2626", "#7c3aed", "#0891b2", "#65a30d", "#db2777")
@@ -48,6 +48,11 @@ def render(report: MonthReport) -> str:
         f"{report.generated_at:%Y-%m-%d %H:%M} UTC. "
         + ("CloudTrail checked." if report.cloudtrail_checked else "CloudTrail not checked (older than 90 days).")
         + "</p>",
+        *(
+            [f'<p class="note" data-testid="unreadable">{escape(unreadable_text(report.unreadable))}.</p>']
+            if report.unreadable
+            else []
+        ),
         _totals(report),
         _dimension_table(report),
         "<h2>Units per hour, per dimension</h2>",

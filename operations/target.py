@@ -17,7 +17,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.clock import Clock, SystemClock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
-from functions.flush.audit import TrailReader
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
 from functions.marketplace.cloudtrail import CloudTrailReader
@@ -29,7 +28,7 @@ from operations.arguments import shown
 from operations.erasure import ContactKeeper
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
 from operations.metering_view import DynamoMeteringView
-from operations.queries import OperationsDeps, UnknownName
+from operations.queries import OperationsDeps, TrailSource, UnknownName
 from stacks.schema import ALL_TABLES
 
 FLUSH_FUNCTION_LOGICAL_ID = "FlushFunction"  # stacks/constructs/flush.py: Flush(stack, "Flush") / "Function"
@@ -47,7 +46,7 @@ class Target:
     deps: OperationsDeps
     run_flush: Callable[[ProgressCallback], dict[str, Any]]
     contacts: ContactKeeper  # the buyers' personal data, for erasure
-    trail: Callable[[], TrailReader] | None = None  # CloudTrail's event history where AWS received the metering
+    trail: TrailSource | None = None  # CloudTrail's event history where AWS received the metering
 
 
 def contacts(settings: Settings, dynamodb: Any) -> DynamoCustomerRepository:
@@ -100,7 +99,9 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
         run_flush=lambda on_progress: flush_here(flush_deps, on_progress),
         contacts=contacts(settings, dynamodb),
         # the emulator answers CloudTrail's LookupEvents for the calls it received
-        trail=lambda: CloudTrailReader(session.client("cloudtrail", endpoint_url=settings.marketplace_endpoint)),
+        trail=lambda unreadable: CloudTrailReader(
+            session.client("cloudtrail", endpoint_url=settings.marketplace_endpoint), unreadable
+        ),
     )
 
 
@@ -223,5 +224,5 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
         deps=deps,
         run_flush=lambda on_progress: flush_deployed(invoke, deps.metering.pending_count, on_progress),
         contacts=contacts(stack.settings, dynamodb),
-        trail=lambda: CloudTrailReader(session.client("cloudtrail")),
+        trail=lambda unreadable: CloudTrailReader(session.client("cloudtrail"), unreadable),
     )

@@ -5,7 +5,7 @@ the app and the emulator. Shared by the CLI, reconcile and report tests."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Self
 
@@ -18,6 +18,7 @@ from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
 from local.tables import FIXED_DATE_RETENTION
 from operations.cli import main
+from operations.queries import TrailSource
 from operations.target import Target, local_target
 
 
@@ -67,6 +68,10 @@ class OperatorWorld:
         if self._target is None:
             self._target = local_target(self.settings, credentials={}, clock=self.clock)
         return self._target
+
+    def reading_cloudtrail(self, trail: TrailSource) -> None:
+        """The CLI reads CloudTrail's event history through ``trail`` instead of the emulator's."""
+        self._target = replace(self.target(), trail=trail)
 
     def cli(self, *argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()

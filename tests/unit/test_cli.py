@@ -259,7 +259,7 @@ def test_an_unknown_command_exits_2_naming_it() -> None:
 )
 def test_an_argument_out_of_range_answers_one_line_and_exits_2(argv: list[str], says: str, tmp_path: Path) -> None:
     # Given the CLI on a stack (fakes of our interfaces), its clock at NOW
-    target = Target("fake", deps(), lambda _: {}, InMemoryCustomers(), trail=lambda: FakeTrail())
+    target = Target("fake", deps(), lambda _: {}, InMemoryCustomers(), trail=lambda _: FakeTrail())
     argv = [a.replace("r.html", str(tmp_path / "r.html")).replace("dir/", f"{tmp_path}/") for a in argv]
     out, err = io.StringIO(), io.StringIO()
     # When an argument is out of range, malformed or unknown

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.audit import AuditDeps, TrailResult, audit_hour, settled_hour
+from functions.flush.audit import AuditDeps, TrailResult, Unreadable, UnreadableSink, audit_hour, settled_hour
 from functions.flush.records import MeteringEntry, MeteringRecord, Placement
 from functions.marketplace.cloudtrail import results_of
 from functions.settings import Dimension, Product, Settings
@@ -68,12 +70,22 @@ class Ledger:
 
 
 class Trail:
-    def __init__(self, *results: TrailResult) -> None:
+    """CloudTrail's results, and those it could not read (reported to the sink it was built with)."""
+
+    def __init__(self, *results: TrailResult, unreadable: tuple[Unreadable, ...] = ()) -> None:
         self.results = list(results)
+        self.unreadable = unreadable
         self.asked: list[datetime] = []
+        self.report: UnreadableSink = lambda gap: None
+
+    def __call__(self, report: UnreadableSink) -> Trail:
+        self.report = report
+        return self
 
     def metering_results(self, start: datetime) -> Iterator[TrailResult]:
         self.asked.append(start)
+        for gap in self.unreadable:
+            self.report(gap)
         return iter(self.results)
 
 
@@ -309,12 +321,43 @@ def test_a_licence_record_with_a_decimal_quantity_is_read() -> None:
         "responseElements": {"results": [{"usageRecord": usage, "status": "Success"}]},
     }
     [result] = results_of(event, NOW)
+    assert isinstance(result, TrailResult)
     assert (result.customer, result.customer_aws_account_id, result.quantity, result.hour) == (
         LICENCE,
         ACCOUNT,
         Decimal("2.25"),
         datetime(2026, 11, 26, 0, 0, tzinfo=UTC),
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda e: e.update(responseElements=None), "a BatchMeterUsage call answered without a list of results"),
+        (lambda e: e["responseElements"].update(results="none"), "without a list of results"),
+        (lambda e: e["responseElements"]["results"][0].pop("usageRecord"), "a result without its usageRecord"),
+        (lambda e: _usage_of(e).update(timestamp="yesterday"), "a usageRecord without a readable timestamp"),
+        (lambda e: _usage_of(e).update(timestamp=1e300), "a usageRecord without a readable timestamp"),
+        (lambda e: _usage_of(e).pop("customerIdentifier"), "without a readable licenseArn or customerIdentifier"),
+        (lambda e: _usage_of(e).pop("dimension"), "a usageRecord without a readable dimension"),
+        (lambda e: _usage_of(e).update(quantity="lots"), "a usageRecord whose quantity is not a number"),
+        (lambda e: _usage_of(e).update(quantity="NaN"), "a usageRecord whose quantity is not a number"),
+    ],
+)
+def test_a_logged_result_that_cannot_be_read_is_reported_never_skipped(change: Any, why: str) -> None:
+    # Given the documented entry, changed where a reader could not make sense of it
+    event = copy.deepcopy(DOCUMENTED)
+    change(event)
+    # Then it is reported as unreadable, named by its event, and the reason says what was missing, never the values
+    [found] = results_of(event, datetime(2018, 4, 19, 16, 32, 51, tzinfo=UTC), "e-1")
+    assert isinstance(found, Unreadable)
+    assert found.event_id == "e-1"
+    assert why in found.why
+
+
+def _usage_of(event: dict[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = event["responseElements"]["results"][0]["usageRecord"]
+    return record
 
 
 # --- the flush's hourly check of one settled hour (functions.flush.audit) ----------------------------------------
