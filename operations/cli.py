@@ -241,8 +241,7 @@ def choose_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targe
             f"no local stack: start one with `make run` (it writes {args.run_file}), set DYNAMODB_ENDPOINT, "
             "or name a deployed one with --stack NAME"
         )
-    settings, credentials = found
-    return local_target(settings, credentials=credentials)
+    return local_target(found.settings, credentials=found.credentials, regions=found.regions)
 
 
 def _selection(args: argparse.Namespace, target: Target) -> Selection:

@@ -72,6 +72,19 @@ class OperationsDeps:
 
 
 @dataclass(frozen=True)
+class MeteringRegion:
+    """One Region's metering as the operator reads it (cdk.json ``regions``: a stack each, its own usage and metering
+    tables, buyers from the customers table's replica there): its tables, and CloudTrail's event history there."""
+
+    deps: OperationsDeps
+    trail: TrailSource | None = None
+
+    @property
+    def name(self) -> str:
+        return self.deps.settings.region
+
+
+@dataclass(frozen=True)
 class Selection:
     """Hours ``since`` .. ``until`` (both included, as hour starts); None matches everything."""
 
