@@ -305,13 +305,27 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
             "no such customer",
         )
     elif args.command == "usage":
-        used = usage(target.deps, _selection(args, target))
+        # every Region that meters (cdk.json `regions`), each hour's rows side by side
+        selection, regions = _selection(args, target), target.regions()
+        found = sorted(
+            ((r.name, e) for r in regions for e in usage(r.deps, selection)), key=lambda pair: pair[1].record.hour
+        )
         emit(
-            [{**entry_row(e), **estimates.row_fields(target.deps.settings, e)} for e in used],
-            [*ENTRY_COLUMNS, ("RECORD ID", "metering_record_id"), ("REASON", "reason"), ("EST.", "estimated_charge")],
+            [{**entry_row(e), "region": name, **estimates.row_fields(target.deps.settings, e)} for name, e in found],
+            [
+                ENTRY_COLUMNS[0],
+                ("REGION", "region"),
+                *ENTRY_COLUMNS[1:],
+                ("RECORD ID", "metering_record_id"),
+                ("REASON", "reason"),
+                ("EST.", "estimated_charge"),
+            ],
             "no usage in these hours",
         )
+        used = [e for _, e in found]
         monthly = estimates.monthly_rows(estimates.monthly(target.deps.settings, used))
+        if not args.json:
+            out.write(f"Regions read: {', '.join(r.name for r in regions)}\n")
         if monthly and not args.json:
             out.write(f"\n{estimates.LABEL}\n{table(monthly, estimates.MONTHLY_COLUMNS)}\n")
     elif args.command == "failed":

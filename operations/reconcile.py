@@ -11,7 +11,7 @@ it cannot read), our tables through ``queries``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,7 +33,7 @@ from functions.flush.audit import (
 from functions.flush.records import MeteringEntry, MeteringRecord
 from functions.flush.service import METERING_WINDOW, closed
 from functions.usage.model import HOUR, hour_of
-from operations.queries import MeteringView, OperationsDeps, Selection, TrailSource
+from operations.queries import MeteringRegion, MeteringView, OperationsDeps, Selection, TrailSource
 
 # CloudTrail keeps 90 days of event history; an hour older than this cannot be checked there
 TRAIL_RETENTION = timedelta(days=90)
@@ -86,6 +86,7 @@ class ReconciledRow:
     mismatch: str | None = None  # the reason kind, one of the constants above
     detail: str | None = None  # the reason in words
     carried: tuple[Carried, ...] = ()  # units carried into this hour's record or out of this hour's usage
+    region: str = ""  # where it was metered (BatchMeterUsage and CloudTrail are per Region)
 
     @property
     def carried_in(self) -> Decimal:
@@ -103,6 +104,7 @@ class Reconciliation:
     rows: list[ReconciledRow]
     cloudtrail_checked: bool  # False when the hours are older than CloudTrail's event history
     unreadable: tuple[Unreadable, ...] = ()  # CloudTrail's results that could not be read, so were not checked
+    regions: tuple[str, ...] = ()  # the Regions read
 
     @property
     def mismatches(self) -> list[ReconciledRow]:
@@ -187,8 +189,29 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
         if selection.products is not None and result.product_code not in (None, *selection.products):
             continue
         rows.append(_unknown(result))
+    region = deps.settings.region
     rows.sort(key=lambda r: (r.hour, r.product_code, r.customer_aws_account_id, r.customer, r.dimension))
-    return Reconciliation(selection.since, selection.until, rows, checked, tuple(unreadable))
+    rows = [replace(r, region=region) for r in rows]
+    return Reconciliation(selection.since, selection.until, rows, checked, tuple(unreadable), (region,))
+
+
+def reconcile_regions(regions: Sequence[MeteringRegion], selection: Selection) -> Reconciliation:
+    """Every Region's reconciliation side by side (each meters, and CloudTrail logs it, in its own Region); a Region
+    without CloudTrail to read is a ValueError naming it."""
+    parts = []
+    for region in regions:
+        if region.trail is None:
+            raise ValueError(f"{region.name} has no CloudTrail to reconcile against")
+        parts.append(reconcile(region.deps, region.trail, selection))
+    return Reconciliation(
+        selection.since,
+        selection.until,
+        # each hour's rows Region by Region, the main stack's first
+        sorted((row for part in parts for row in part.rows), key=lambda row: row.hour),
+        all(part.cloudtrail_checked for part in parts),
+        tuple(gap for part in parts for gap in part.unreadable),
+        tuple(name for part in parts for name in part.regions),
+    )
 
 
 def _row(

@@ -13,11 +13,12 @@ from typing import Any, TextIO
 
 from functions.flush.audit import Unreadable, quantity_text
 from operations.queries import Selection
-from operations.reconcile import ReconciledRow, Reconciliation, reconcile
+from operations.reconcile import ReconciledRow, Reconciliation, reconcile_regions
 from operations.target import Target, TargetError
 
 COLUMNS: list[tuple[str, str]] = [
     ("HOUR", "hour"),
+    ("REGION", "region"),
     ("PRODUCT", "product"),
     ("ACCOUNT", "account"),
     ("DIMENSION", "dimension"),
@@ -58,6 +59,7 @@ def _hour(hour: datetime) -> str:
 def row_json(row: ReconciledRow) -> dict[str, Any]:
     return {
         "hour": _hour(row.hour),
+        "region": row.region,
         "product": row.product_code,
         "account": row.customer_aws_account_id,
         "customer": row.customer,
@@ -81,9 +83,10 @@ def row_json(row: ReconciledRow) -> dict[str, Any]:
 
 def run_reconcile(target: Target, selection: Selection, as_json: bool, out: TextIO, table: Any) -> int:
     """Print the reconciliation; 1 when any row disagrees or a CloudTrail result could not be read, else 0."""
-    if target.trail is None:
-        raise TargetError(f"{target.name} has no CloudTrail to reconcile against")
-    result = reconcile(target.deps, target.trail, selection)
+    try:
+        result = reconcile_regions(target.regions(), selection)
+    except ValueError as error:
+        raise TargetError(f"{target.name}: {error}") from None
     write(result, as_json, out, table)
     return 1 if result.mismatches or result.unreadable else 0
 
@@ -103,6 +106,7 @@ def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> Non
         document = {
             "from": result.since.isoformat(),
             "to": result.until.isoformat(),
+            "regions": list(result.regions),
             "cloudtrail_checked": result.cloudtrail_checked,
             "mismatches": len(result.mismatches),
             "unreadable": [{"event_id": u.event_id, "why": u.why} for u in result.unreadable],
@@ -118,6 +122,7 @@ def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> Non
         out.write("CloudTrail not checked: these hours are older than its 90 days of event history\n")
     if result.unreadable:
         out.write(unreadable_text(result.unreadable) + "\n")
+    out.write(f"Regions read: {', '.join(result.regions)}\n")
     mismatches = result.mismatches
     if not mismatches:
         out.write(f"\n{len(rows)} rows, no mismatches\n")
@@ -129,6 +134,7 @@ def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> Non
             listed,
             [
                 ("HOUR", "hour"),
+                ("REGION", "region"),
                 ("ACCOUNT", "account"),
                 ("CUSTOMER", "customer"),
                 ("DIMENSION", "dimension"),

@@ -135,7 +135,15 @@ def test_zero_mismatches_when_everything_was_billed_through_faults(life: Life) -
     # and the table for people says so
     status, out, _ = life.cli("reconcile", "--from", "2026-11-26T09:00Z", "--to", "2026-11-26T10:00Z")
     assert status == 0
-    assert out.splitlines()[0].split()[:6] == ["HOUR", "PRODUCT", "ACCOUNT", "DIMENSION", "ACCEPTED", "SEALED"]
+    assert out.splitlines()[0].split()[:7] == [
+        "HOUR",
+        "REGION",
+        "PRODUCT",
+        "ACCOUNT",
+        "DIMENSION",
+        "ACCEPTED",
+        "SEALED",
+    ]
     assert out.rstrip().endswith("4 rows, no mismatches")
 
 
