@@ -18,8 +18,8 @@ from functions.flush.records import MeteringEntry, MeteringRecord, Placement
 from functions.marketplace.cloudtrail import results_of
 from functions.settings import Dimension, Product, Settings
 from functions.usage.model import MAX_INTEGER_QUANTITY, UsageEvent
-from operations.queries import OperationsDeps, select
-from operations.reconcile import reconcile
+from operations.queries import MeteringRegion, OperationsDeps, select
+from operations.reconcile import reconcile, reconcile_regions
 from tests.fakes import InMemoryCustomers, InMemoryUsage
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
@@ -170,6 +170,25 @@ def test_each_disagreement_is_named(
     [(found, detail)] = run(deps(accepted, entry), Trail(*trail))
     assert found == mismatch
     assert (detail is None) if said is None else (said in (detail or ""))
+
+
+def test_every_region_is_reconciled_against_its_own_cloudtrail_each_row_naming_it() -> None:
+    # Given the main Region billed 7 as CloudTrail shows there, and eu-west-1 sealed 5 that its CloudTrail shows as 6
+    home = deps([7], MeteringEntry(record(7), "sent", "m-1"))
+    away = deps([5], MeteringEntry(record(5), "sent", "m-1"))
+    away = replace(away, settings=replace(away.settings, region="eu-west-1"))
+    regions = [MeteringRegion(home, Trail(trail_result(7))), MeteringRegion(away, Trail(trail_result(6)))]
+    # When both are reconciled
+    result = reconcile_regions(regions, select(home, since=HOUR, until=HOUR))
+    # Then each Region's row is checked against its own CloudTrail, and names its Region
+    assert result.regions == ("us-east-1", "eu-west-1")
+    assert [(r.region, r.sealed, r.cloudtrail, r.mismatch) for r in result.rows] == [
+        ("us-east-1", Decimal(7), Decimal(7), None),
+        ("eu-west-1", Decimal(5), Decimal(6), "quantity differs"),
+    ]
+    # and a Region whose CloudTrail cannot be read is named, never left out
+    with pytest.raises(ValueError, match="eu-west-1 has no CloudTrail"):
+        reconcile_regions([regions[0], MeteringRegion(away)], select(home, since=HOUR, until=HOUR))
 
 
 def test_an_hour_still_taking_usage_is_not_due_and_a_closed_unsealed_one_is() -> None:
