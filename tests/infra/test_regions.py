@@ -13,7 +13,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from app import build_app
-from operations.target import resolve_regional
+from operations.target import resolve_regional, resolve_stack
 from stacks.config import ConfigError
 from stacks.schema import CUSTOMERS
 from tests.infra.conftest import actions, cdk_json_context, function_statements
@@ -163,7 +163,10 @@ def test_a_bad_region_list_is_refused_naming_it(tmp_path: Path, changes: dict[st
 
 
 def test_the_cli_resolves_each_regions_synthesized_metering_stack(templates: dict[str, Any]) -> None:
-    # cli usage and reconcile read each Region's stack <stack>-<region> by the logical ids it synthesizes
+    # cli usage and reconcile learn the Regions from the main stack's flush, then read each Region's stack
+    # <stack>-<region> by the logical ids it synthesizes
+    main = resolve_stack(SynthesizedStack(Template.from_json(templates[MAIN])), "MarketplaceMetering", MAIN)
+    assert main.settings.other_metering_regions == OTHERS
     for other in OTHERS:
         template = Template.from_json(templates[other])
         settings = resolve_regional(SynthesizedStack(template), "MarketplaceMetering", other)
