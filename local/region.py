@@ -54,9 +54,10 @@ class RegionError(ValueError):
     """The Region or the main stack's run file cannot be used; the message says why."""
 
 
-def regional_settings(main_environment: Mapping[str, str], region: str, lambda_url: str) -> Settings:
+def regional_settings(main_environment: Mapping[str, str], region: str, lambda_url: str | None = None) -> Settings:
     """cdk.json's settings (validated as the stack validates them) for a metering stack in ``region``: its own usage
-    and metering tables, the main stack's customers table, the shared DynamoDB Local, emulator and clock."""
+    and metering tables, the main stack's customers table, the shared DynamoDB Local, emulator and clock (and its
+    local Lambda service, ``lambda_url``, where it runs one)."""
     if not REGION_NAME.fullmatch(region):
         raise RegionError(f"--region: {region!r} is not a Region name such as eu-west-1")
     main = settings_from_env(main_environment)

@@ -368,6 +368,7 @@ _DESCRIBED = (
     "IDEMPOTENCY_TABLE",
     "PRODUCTS",
     "METERING_MODE",  # the CLI's flush meters as the stack's does
+    "OTHER_METERING_REGIONS",  # their stacks are described beside this one's
     "STAGE",
     "DYNAMODB_ENDPOINT",
     "MARKETPLACE_ENDPOINT",
@@ -376,6 +377,14 @@ _DESCRIBED = (
     "LIFECYCLE_QUEUE_URL",
     "CLOCK_FILE",
 )
+
+
+def _regional(other: str) -> dict[str, str]:
+    """What the CLI reads of the metering stack of ``other`` beside this one (``local.region`` starts it): its own
+    Region and tables, this stack's shared parts and credentials."""
+    regional = settings_environment(region.regional_settings(os.environ, other))
+    credentials = {name: os.environ[name] for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    return {**{name: regional[name] for name in _DESCRIBED if name in regional}, **credentials}
 
 
 @contextmanager
@@ -391,6 +400,8 @@ def described(local: LocalStack, path: Path) -> Iterator[None]:
             "usage_api_key": local.api_key,  # for the producer client's local mode (usage_client)
             "stack": local.description(),  # for cli doctor: what CloudFormation would tell
             "environment": {name: os.environ[name] for name in _DESCRIBED if name in os.environ},
+            # the metering stacks of its other Regions (local.region), as the CLI reads them: their own tables
+            "regions": {other: _regional(other) for other in local.settings.other_metering_regions},
         },
         indent=2,
     )

@@ -241,8 +241,7 @@ def choose_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targe
             f"no local stack: start one with `make run` (it writes {args.run_file}), set DYNAMODB_ENDPOINT, "
             "or name a deployed one with --stack NAME"
         )
-    settings, credentials = found
-    return local_target(settings, credentials=credentials)
+    return local_target(found.settings, credentials=found.credentials, regions=found.regions)
 
 
 def _selection(args: argparse.Namespace, target: Target) -> Selection:
@@ -306,13 +305,27 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
             "no such customer",
         )
     elif args.command == "usage":
-        used = usage(target.deps, _selection(args, target))
+        # every Region that meters (cdk.json `regions`), each hour's rows side by side
+        selection, regions = _selection(args, target), target.regions()
+        found = sorted(
+            ((r.name, e) for r in regions for e in usage(r.deps, selection)), key=lambda pair: pair[1].record.hour
+        )
         emit(
-            [{**entry_row(e), **estimates.row_fields(target.deps.settings, e)} for e in used],
-            [*ENTRY_COLUMNS, ("RECORD ID", "metering_record_id"), ("REASON", "reason"), ("EST.", "estimated_charge")],
+            [{**entry_row(e), "region": name, **estimates.row_fields(target.deps.settings, e)} for name, e in found],
+            [
+                ENTRY_COLUMNS[0],
+                ("REGION", "region"),
+                *ENTRY_COLUMNS[1:],
+                ("RECORD ID", "metering_record_id"),
+                ("REASON", "reason"),
+                ("EST.", "estimated_charge"),
+            ],
             "no usage in these hours",
         )
+        used = [e for _, e in found]
         monthly = estimates.monthly_rows(estimates.monthly(target.deps.settings, used))
+        if not args.json:
+            out.write(f"Regions read: {', '.join(r.name for r in regions)}\n")
         if monthly and not args.json:
             out.write(f"\n{estimates.LABEL}\n{table(monthly, estimates.MONTHLY_COLUMNS)}\n")
     elif args.command == "failed":
@@ -353,7 +366,7 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
                     f"{', '.join(erasure.fields)}\n"
                 )
     elif args.command == "reconcile":
-        return run_reconcile(target, _selection(args, target), args.customer, args.json, out, table)
+        return run_reconcile(target, _selection(args, target), args.json, out, table)
     elif args.command == "report":
         return run_report(target, args.month, arguments.new_file(args.html, "--html"), out)
     elif args.command == "flush":

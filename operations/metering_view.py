@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from functions.flush.ledger import DynamoMeteringLedger
-from functions.flush.records import MeteringEntry
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement
 
 # what the flush writes once Marketplace (or the flush itself) has decided a record's fate
 PARKED_STATUSES = frozenset({"failed", "duplicate", "not_subscribed"})
@@ -23,6 +23,12 @@ class DynamoMeteringView:
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter(self._ledger.entries_of_hour(hour))
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return self._ledger.carried_into(hour)
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return self._ledger.placements_into(hour)
 
     def pending_count(self) -> int:
         return sum(1 for _ in self._ledger.pending(self._ledger.unsent_mark()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -10,6 +10,7 @@ from typing import Protocol
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef
 from functions.flush.aggregate import aggregate
+from functions.flush.audit import CarryReader, TrailReader, UnreadableSink
 from functions.flush.records import MeteringEntry
 from functions.flush.service import UsageReader, closed
 from functions.settings import Settings
@@ -43,7 +44,10 @@ class CustomerDirectory(CustomerLister, Protocol):
         ...
 
 
-class MeteringView(Protocol):
+class MeteringView(CarryReader, Protocol):
+    """The ledger as the operator reads it, with the usage carried between hours (over one record's maximum, or a
+    leaving buyer's placed in their earlier hours)."""
+
     def next_hour_to_seal(self) -> datetime | None: ...
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]: ...
@@ -53,6 +57,11 @@ class MeteringView(Protocol):
     def requeue(self, entry: MeteringEntry) -> bool: ...
 
 
+# CloudTrail's event history where AWS received the metering, read through a reader that reports what it cannot read
+# to the sink it is given (the command counts and shows it)
+TrailSource = Callable[[UnreadableSink], TrailReader]
+
+
 @dataclass(frozen=True)
 class OperationsDeps:
     settings: Settings
@@ -60,6 +69,19 @@ class OperationsDeps:
     usage: UsageReader
     metering: MeteringView
     clock: Clock
+
+
+@dataclass(frozen=True)
+class MeteringRegion:
+    """One Region's metering as the operator reads it (cdk.json ``regions``: a stack each, its own usage and metering
+    tables, buyers from the customers table's replica there): its tables, and CloudTrail's event history there."""
+
+    deps: OperationsDeps
+    trail: TrailSource | None = None
+
+    @property
+    def name(self) -> str:
+        return self.deps.settings.region
 
 
 @dataclass(frozen=True)

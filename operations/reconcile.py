@@ -4,14 +4,14 @@ named with its reason.
 
 AWS's metering guidance answers "what did AWS receive" from CloudTrail's event history of BatchMeterUsage calls (90
 days, ``cloudtrail:LookupEvents``, event source ``metering-marketplace.amazonaws.com``); the event history is read
-through :class:`TrailReader` (``functions/marketplace/cloudtrail.py`` is its boto3 adapter), our tables through
-``queries``.
+through :class:`TrailReader` (``functions/marketplace/cloudtrail.py`` is its boto3 adapter, reporting each result
+it cannot read), our tables through ``queries``.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,18 +22,48 @@ from functions.flush.audit import (
     NOT_YET_SENT,
     QUANTITY_DIFFERS,
     UNKNOWN_TO_LEDGER,
-    TrailReader,
     TrailResult,
+    Unreadable,
+    customer_of,
+    ours_by,
     quantity_text,
     sealed_mismatch,
     trail_of,
 )
 from functions.flush.records import MeteringEntry, MeteringRecord
-from functions.flush.service import closed
-from operations.queries import OperationsDeps, Selection
+from functions.flush.service import METERING_WINDOW, closed
+from functions.usage.model import HOUR, hour_of
+from operations.queries import MeteringRegion, MeteringView, OperationsDeps, Selection, TrailSource
 
 # CloudTrail keeps 90 days of event history; an hour older than this cannot be checked there
 TRAIL_RETENTION = timedelta(days=90)
+# a leaving buyer's carry is placed in their hours Marketplace still takes (24 hours back from their final hour): the
+# carries placed in an hour are kept under hours up to this much later
+PLACED_FROM = METERING_WINDOW + HOUR
+
+
+def _hour_text(hour: datetime) -> str:
+    return hour.strftime("%Y-%m-%dT%H:00Z")
+
+
+@dataclass(frozen=True)
+class Carried:
+    """Units of ``source``'s usage billed in another hour: over one record's maximum, carried into the next hour; or a
+    leaving buyer's, placed in an earlier hour of theirs instead (Marketplace takes nothing after their end).
+    ``into``: the hour whose record holds them; ``parked``: no hour of theirs was left, so their record, in ``into``,
+    is parked (``CarriedPastEnd``)."""
+
+    units: Decimal
+    source: datetime
+    into: datetime
+    parked: bool = False
+
+    @property
+    def text(self) -> str:
+        moved = f"carried {quantity_text(self.units)} units from hour {_hour_text(self.source)}"
+        if self.parked:
+            return f"{moved} past the buyer's end: no hour of theirs left to bill them in (parked)"
+        return f"{moved} into hour {_hour_text(self.into)}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +85,16 @@ class ReconciledRow:
     cloudtrail_status: str | None
     mismatch: str | None = None  # the reason kind, one of the constants above
     detail: str | None = None  # the reason in words
+    carried: tuple[Carried, ...] = ()  # units carried into this hour's record or out of this hour's usage
+    region: str = ""  # where it was metered (BatchMeterUsage and CloudTrail are per Region)
+
+    @property
+    def carried_in(self) -> Decimal:
+        return sum((c.units for c in self.carried if c.into == self.hour), Decimal(0))
+
+    @property
+    def carried_out(self) -> Decimal:
+        return sum((c.units for c in self.carried if c.source == self.hour), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -63,6 +103,8 @@ class Reconciliation:
     until: datetime
     rows: list[ReconciledRow]
     cloudtrail_checked: bool  # False when the hours are older than CloudTrail's event history
+    unreadable: tuple[Unreadable, ...] = ()  # CloudTrail's results that could not be read, so were not checked
+    regions: tuple[str, ...] = ()  # the Regions read
 
     @property
     def mismatches(self) -> list[ReconciledRow]:
@@ -74,6 +116,24 @@ def _accepted(deps: OperationsDeps, hour: datetime) -> dict[tuple[str, str], Met
     return {(r.product_code, r.key): r for r in aggregate(hour, events, deps.settings.products)}
 
 
+def _carries(view: MeteringView, selection: Selection, now: datetime) -> dict[tuple[datetime, str], list[Carried]]:
+    """Every carry into or out of an hour of ``selection``, under each hour it touches and the record's key. The
+    ledger keeps a carry under the hour after the one it came from (``CARRY#<hour>``), with where a leaving buyer's
+    final usage placed it instead."""
+    found: dict[tuple[datetime, str], list[Carried]] = {}
+    hour, last = selection.since, min(selection.until + PLACED_FROM, hour_of(now) + HOUR)
+    while hour <= last:
+        moves = [(r.key, Carried(r.quantity, hour - HOUR, hour)) for r in view.carried_into(hour)]
+        for record, placement in view.placements_into(hour):
+            # what no hour was left for is parked in a record of the carry's own hour
+            moves += [(record.key, Carried(q, hour - HOUR, where or hour, where is None)) for where, q in placement]
+        for key, carried in moves:
+            for touched in {carried.source, carried.into}:
+                found.setdefault((touched, key), []).append(carried)
+        hour += HOUR
+    return found
+
+
 def _trail_index(results: Iterable[TrailResult]) -> dict[tuple[str, str, datetime], list[TrailResult]]:
     index: dict[tuple[str, str, datetime], list[TrailResult]] = {}
     for result in results:
@@ -81,23 +141,24 @@ def _trail_index(results: Iterable[TrailResult]) -> dict[tuple[str, str, datetim
     return index
 
 
-def reconcile(
-    deps: OperationsDeps,
-    trail: TrailReader,
-    selection: Selection,
-    *,
-    customer_filter: Callable[[str], bool] | None = None,
-) -> Reconciliation:
-    """Every (product, customer, dimension) hour of ``selection`` that has usage, a record or a CloudTrail result."""
+def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) -> Reconciliation:
+    """Every (product, customer, dimension) hour of ``selection`` that has usage, a record or a CloudTrail result of
+    one of our customers (``ours_by``: the seller may meter other products from the same account and Region outside
+    this stack, and those are not ours to show)."""
     now = deps.clock.now()
     grace = timedelta(seconds=deps.settings.flush_grace_seconds)
     next_to_seal = deps.metering.next_hour_to_seal()
     checked = now - selection.since < TRAIL_RETENTION
+    unreadable: list[Unreadable] = []
     # records of an hour are sent after it closes (up to 24 hours later, a redrive later still): read up to now
-    trail_results = list(trail.metering_results(selection.since)) if checked else []
-    in_range = [t for t in trail_results if selection.since <= t.hour <= selection.until]
+    trail_results = list(trail(unreadable.append).metering_results(selection.since)) if checked else []
+    products = tuple(p.code for p in deps.settings.products)
+    known = {c.ref.key for c in deps.customers.list_all()}
+    ours = ours_by(products, lambda ref: ref.key in known)
+    in_range = [t for t in trail_results if selection.since <= t.hour <= selection.until and ours(t)]
     by_customer = _trail_index(in_range)
     matched: set[int] = set()
+    carries = _carries(deps.metering, selection, now)
     rows: list[ReconciledRow] = []
     for hour in selection.hours():
         if hour > now:
@@ -115,19 +176,42 @@ def reconcile(
                 continue
             seen = by_customer.get((record.customer, record.dimension, hour), [])
             matched.update(id(t) for t in seen)
-            rows.append(_row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked))
+            carried = tuple(carries.get((hour, record.key), ()))
+            rows.append(_row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked, carried))
     for result in in_range:
         if id(result) in matched or result.status != "Success":
             continue
-        if customer_filter is not None and not customer_filter(result.customer):
+        ref = customer_of(result, products)
+        if selection.customer_keys is not None and (ref is None or ref.key not in selection.customer_keys):
             continue
         if selection.dimension is not None and result.dimension != selection.dimension:
             continue
         if selection.products is not None and result.product_code not in (None, *selection.products):
             continue
         rows.append(_unknown(result))
+    region = deps.settings.region
     rows.sort(key=lambda r: (r.hour, r.product_code, r.customer_aws_account_id, r.customer, r.dimension))
-    return Reconciliation(since=selection.since, until=selection.until, rows=rows, cloudtrail_checked=checked)
+    rows = [replace(r, region=region) for r in rows]
+    return Reconciliation(selection.since, selection.until, rows, checked, tuple(unreadable), (region,))
+
+
+def reconcile_regions(regions: Sequence[MeteringRegion], selection: Selection) -> Reconciliation:
+    """Every Region's reconciliation side by side (each meters, and CloudTrail logs it, in its own Region); a Region
+    without CloudTrail to read is a ValueError naming it."""
+    parts = []
+    for region in regions:
+        if region.trail is None:
+            raise ValueError(f"{region.name} has no CloudTrail to reconcile against")
+        parts.append(reconcile(region.deps, region.trail, selection))
+    return Reconciliation(
+        selection.since,
+        selection.until,
+        # each hour's rows Region by Region, the main stack's first
+        sorted((row for part in parts for row in part.rows), key=lambda row: row.hour),
+        all(part.cloudtrail_checked for part in parts),
+        tuple(gap for part in parts for gap in part.unreadable),
+        tuple(name for part in parts for name in part.regions),
+    )
 
 
 def _row(
@@ -138,6 +222,7 @@ def _row(
     hour_closed: bool,
     hour_sealed: bool,
     checked: bool,
+    carried: tuple[Carried, ...],
 ) -> ReconciledRow:
     billed, own = trail_of(entry, seen) if entry is not None else ([t for t in seen if t.status == "Success"], [])
     shown = next(iter(own or billed or seen), None)
@@ -156,6 +241,7 @@ def _row(
         marketplace=MARKETPLACE_ANSWER.get(status),
         cloudtrail=shown.quantity if shown is not None and shown.status == "Success" else None,
         cloudtrail_status=shown.status if shown is not None else None,
+        carried=carried,
     )
     mismatch, detail = _why(row, entry, billed, own, hour_sealed, checked)
     return replace(row, mismatch=mismatch, detail=detail)
@@ -172,17 +258,22 @@ def _why(
     accepted = row.accepted if row.accepted is not None else Decimal(0)
     if row.status == "open":
         return None, None  # the hour still takes usage: nothing is due yet
+    # the hour's record holds its usage and what was carried into it, less what it carried on
+    due = accepted + row.carried_in - row.carried_out
+    moved = ""
+    if row.carried:
+        moved = f", {quantity_text(row.carried_in)} carried in, {quantity_text(row.carried_out)} carried on"
     if entry is None and hour_sealed:
         # usage stored after its hour was sealed (the flush counts it as SealedTotalMismatch): never billed
         return (
             QUANTITY_DIFFERS,
-            f"accepted {quantity_text(accepted)} units, sealed none: stored after its hour was sealed",
+            f"accepted {quantity_text(accepted)} units{moved}, sealed none: stored after its hour was sealed",
         )
     if entry is None:
         return NOT_YET_SENT, f"hour closed, not sealed yet: {quantity_text(accepted)} units accepted"
     sealed = entry.record.quantity
-    if sealed != accepted:
-        return QUANTITY_DIFFERS, f"accepted {quantity_text(accepted)} units, sealed {quantity_text(sealed)}"
+    if sealed != due:
+        return QUANTITY_DIFFERS, f"accepted {quantity_text(accepted)} units{moved}, sealed {quantity_text(sealed)}"
     return sealed_mismatch(entry, billed, own, checked)
 
 

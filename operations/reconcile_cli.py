@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from functions.flush.audit import quantity_text
-from operations.queries import Selection, customer_names
-from operations.reconcile import ReconciledRow, Reconciliation, reconcile
+from functions.flush.audit import Unreadable, quantity_text
+from operations.queries import Selection
+from operations.reconcile import ReconciledRow, Reconciliation, reconcile_regions
 from operations.target import Target, TargetError
 
 COLUMNS: list[tuple[str, str]] = [
     ("HOUR", "hour"),
+    ("REGION", "region"),
     ("PRODUCT", "product"),
     ("ACCOUNT", "account"),
     ("DIMENSION", "dimension"),
@@ -26,6 +29,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("RECORD ID", "metering_record_id"),
     ("CLOUDTRAIL", "cloudtrail"),
     ("MISMATCH", "mismatch"),
+    ("CARRIED", "carried_text"),
 ]
 
 
@@ -48,9 +52,14 @@ def _amount(value: Decimal | None) -> str | None:
     return None if value is None else quantity_text(value)
 
 
+def _hour(hour: datetime) -> str:
+    return hour.strftime("%Y-%m-%dT%H:00Z")
+
+
 def row_json(row: ReconciledRow) -> dict[str, Any]:
     return {
-        "hour": row.hour.strftime("%Y-%m-%dT%H:00Z"),
+        "hour": _hour(row.hour),
+        "region": row.region,
         "product": row.product_code,
         "account": row.customer_aws_account_id,
         "customer": row.customer,
@@ -65,24 +74,30 @@ def row_json(row: ReconciledRow) -> dict[str, Any]:
         "cloudtrail_status": row.cloudtrail_status,
         "mismatch": row.mismatch,
         "detail": row.detail,
+        "carried": [
+            {"units": quantity_text(c.units), "from": _hour(c.source), "into": None if c.parked else _hour(c.into)}
+            for c in row.carried
+        ],
     }
 
 
-def run_reconcile(
-    target: Target, selection: Selection, customer: str | None, as_json: bool, out: TextIO, table: Any
-) -> int:
-    """Print the reconciliation; 1 when any row disagrees, else 0."""
-    if target.trail is None:
-        raise TargetError(f"{target.name} has no CloudTrail to reconcile against")
-    # CloudTrail's results are ours to reconcile only where they name our customers (the chosen one, with
-    # --customer): the seller may meter other products from the same account and Region outside this stack
-    names: set[str] = set()
-    for known in target.deps.customers.list_all():
-        if customer is None or (selection.customer_keys is not None and known.ref.key in selection.customer_keys):
-            names |= customer_names(known)
-    result = reconcile(target.deps, target.trail(), selection, customer_filter=names.__contains__)
+def run_reconcile(target: Target, selection: Selection, as_json: bool, out: TextIO, table: Any) -> int:
+    """Print the reconciliation; 1 when any row disagrees or a CloudTrail result could not be read, else 0."""
+    try:
+        result = reconcile_regions(target.regions(), selection)
+    except ValueError as error:
+        raise TargetError(f"{target.name}: {error}") from None
     write(result, as_json, out, table)
-    return 1 if result.mismatches else 0
+    return 1 if result.mismatches or result.unreadable else 0
+
+
+def unreadable_text(unreadable: Sequence[Unreadable]) -> str:
+    """How many CloudTrail results could not be read, and the commonest reason (what a person acts on)."""
+    [(why, _)] = Counter(u.why for u in unreadable).most_common(1)
+    return (
+        f"{len(unreadable)} CloudTrail results could not be read, so were not checked (such as: {why}); "
+        "the CloudTrail console shows their events"
+    )
 
 
 def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> None:
@@ -91,15 +106,23 @@ def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> Non
         document = {
             "from": result.since.isoformat(),
             "to": result.until.isoformat(),
+            "regions": list(result.regions),
             "cloudtrail_checked": result.cloudtrail_checked,
             "mismatches": len(result.mismatches),
+            "unreadable": [{"event_id": u.event_id, "why": u.why} for u in result.unreadable],
             "rows": rows,
         }
         out.write(json.dumps(document, indent=2) + "\n")
         return
-    out.write((table(rows, COLUMNS) if rows else "no usage, records or CloudTrail results in these hours") + "\n")
+    shown = [
+        {**row, "carried_text": "; ".join(c.text for c in r.carried)} for r, row in zip(result.rows, rows, strict=True)
+    ]
+    out.write((table(shown, COLUMNS) if rows else "no usage, records or CloudTrail results in these hours") + "\n")
     if not result.cloudtrail_checked:
         out.write("CloudTrail not checked: these hours are older than its 90 days of event history\n")
+    if result.unreadable:
+        out.write(unreadable_text(result.unreadable) + "\n")
+    out.write(f"Regions read: {', '.join(result.regions)}\n")
     mismatches = result.mismatches
     if not mismatches:
         out.write(f"\n{len(rows)} rows, no mismatches\n")
@@ -111,6 +134,7 @@ def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> Non
             listed,
             [
                 ("HOUR", "hour"),
+                ("REGION", "region"),
                 ("ACCOUNT", "account"),
                 ("CUSTOMER", "customer"),
                 ("DIMENSION", "dimension"),

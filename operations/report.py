@@ -4,17 +4,18 @@ billed per day, top customers by estimated charge, and the reconciliation's mism
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from functions.flush.audit import TrailReader
+from functions.flush.audit import Unreadable
 from functions.settings import Settings
 from functions.usage.model import HOUR
 from operations.arguments import shown
 from operations.estimates import price_of
-from operations.queries import OperationsDeps, Selection
-from operations.reconcile import ReconciledRow, reconcile
+from operations.queries import MeteringRegion, Selection
+from operations.reconcile import ReconciledRow, reconcile_regions
 
 TOP_CUSTOMERS = 10
 
@@ -75,6 +76,8 @@ class MonthReport:
     mismatches: list[ReconciledRow]
     estimated_billed: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
     estimated_to_bill: dict[str, Decimal] = field(default_factory=dict)
+    unreadable: tuple[Unreadable, ...] = ()  # CloudTrail's results that could not be read, so were not checked
+    regions: tuple[str, ...] = ()  # the Regions read
 
     @property
     def hours(self) -> int:
@@ -93,7 +96,9 @@ def _to_bill(row: ReconciledRow) -> Decimal:
     return Decimal(0)
 
 
-def build(deps: OperationsDeps, trail: TrailReader, month: str) -> MonthReport:
+def build(regions: Sequence[MeteringRegion], month: str) -> MonthReport:
+    """The month in every Region that meters (``regions``, the main stack's first)."""
+    deps = regions[0].deps
     start, following = month_bounds(month)
     now = deps.clock.now()
     last = min(following - HOUR, now.replace(minute=0, second=0, microsecond=0))
@@ -102,11 +107,13 @@ def build(deps: OperationsDeps, trail: TrailReader, month: str) -> MonthReport:
     kept = deps.settings.audit_retention_days
     if last < now - timedelta(days=kept):
         raise ValueError(f"--month: {month} ended more than the {kept} days ago that usage and records are kept")
-    reconciled = reconcile(deps, trail, Selection(since=start, until=last))
+    reconciled = reconcile_regions(regions, Selection(since=start, until=last))
     rows = [r for r in reconciled.rows if r.product_code]  # results no record of ours accounts for: mismatches only
     report = _summarise(deps.settings, month, start, last, now, rows)
     report.cloudtrail_checked = reconciled.cloudtrail_checked
     report.mismatches = reconciled.mismatches
+    report.unreadable = reconciled.unreadable
+    report.regions = reconciled.regions
     return report
 
 

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from operations.arguments import shown
 from operations.report import build
 from operations.report_html import render
-from operations.target import Target, TargetError
+from operations.target import Target
 
 
 class ReportError(ValueError):
@@ -27,10 +27,8 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_report(target: Target, month: str, path: Path, out: TextIO) -> int:
-    if target.trail is None:
-        raise TargetError(f"{target.name} has no CloudTrail to reconcile against")
     try:
-        report = build(target.deps, target.trail(), month)
+        report = build(target.regions(), month)
     except ValueError as error:
         raise ReportError(str(error)) from None
     try:
@@ -40,5 +38,6 @@ def run_report(target: Target, month: str, path: Path, out: TextIO) -> int:
     except ValueError:  # a NUL in the path
         raise ReportError(f"--html: {shown(str(path))} is not a file name") from None
     records = sum(d.records_billed for d in report.dimensions)
-    out.write(f"wrote {path}: {records} records billed, {len(report.mismatches)} mismatches\n")
+    unread = f", {len(report.unreadable)} CloudTrail results could not be read" if report.unreadable else ""
+    out.write(f"wrote {path}: {records} records billed, {len(report.mismatches)} mismatches{unread}\n")
     return 0

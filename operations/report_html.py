@@ -10,7 +10,7 @@ from decimal import Decimal
 from html import escape
 
 from operations.estimates import LABEL, money
-from operations.reconcile_cli import row_json
+from operations.reconcile_cli import row_json, unreadable_text
 from operations.report import MonthReport
 
 PALETTE = ("#2563eb", "#d97706", "#059669", "#dc2626", "#7c3aed", "#0891b2", "#65a30d", "#db2777")
@@ -22,7 +22,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}p.meta{colo
 min-width:150px}.card b{display:block;font-size:20px}.card span{color:#4b5563;font-size:12px}
 .bad b{color:#b91c1c}.good b{color:#047857}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e5e7eb;padding:4px 8px;
-text-align:left}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}td.k{white-space:nowrap}
 .note{color:#92400e;background:#fffbeb;border:1px solid #fde68a;border-radius:6px;padding:6px 10px;font-size:13px}
 svg{display:block;margin:4px 0 12px}svg text{font:11px system-ui,sans-serif;fill:#374151}
 """
@@ -45,9 +45,14 @@ def render(report: MonthReport) -> str:
         f"<title>Metering report {escape(report.month)}</title><style>{STYLE}</style></head><body>",
         f"<h1>Metering report, {escape(report.month)}</h1>",
         f'<p class="meta">Hours {report.start:%Y-%m-%d %H:00} to {report.end:%Y-%m-%d %H:00} UTC; generated '
-        f"{report.generated_at:%Y-%m-%d %H:%M} UTC. "
+        f"{report.generated_at:%Y-%m-%d %H:%M} UTC; Regions {escape(', '.join(report.regions))}. "
         + ("CloudTrail checked." if report.cloudtrail_checked else "CloudTrail not checked (older than 90 days).")
         + "</p>",
+        *(
+            [f'<p class="note" data-testid="unreadable">{escape(unreadable_text(report.unreadable))}.</p>']
+            if report.unreadable
+            else []
+        ),
         _totals(report),
         _dimension_table(report),
         "<h2>Units per hour, per dimension</h2>",
@@ -195,7 +200,8 @@ def _mismatch_table(report: MonthReport) -> str:
     if not report.mismatches:
         return '<h2>Mismatches</h2><p data-testid="no-mismatches">None: every unit accepted was billed as sealed.</p>'
     head = (
-        "<tr><th>Hour</th><th>Account</th><th>Dimension</th><th class=n>Accepted</th><th class=n>Sealed</th>"
+        "<tr><th>Hour</th><th>Region</th><th>Account</th><th>Dimension</th><th class=n>Accepted</th>"
+        "<th class=n>Sealed</th>"
         "<th>Status</th><th class=n>CloudTrail</th><th>Mismatch</th><th>Why</th></tr>"
     )
     lines = []
@@ -203,6 +209,7 @@ def _mismatch_table(report: MonthReport) -> str:
         data = row_json(row)
         cells: Sequence[str] = (
             data["hour"],
+            data["region"],
             data["account"],
             data["dimension"],
             data["accepted"] or "",
@@ -212,7 +219,8 @@ def _mismatch_table(report: MonthReport) -> str:
             data["mismatch"] or "",
             data["detail"] or "",
         )
-        classes = ("", "", "", " class=n", " class=n", "", " class=n", "", "")
+        # the hour and the Region read whole (not wrapped at their hyphens)
+        classes = (" class=k", " class=k", "", "", " class=n", " class=n", "", " class=n", "", "")
         lines.append(
             '<tr data-testid="mismatch">'
             + "".join(f"<td{c}>{escape(str(v))}</td>" for c, v in zip(classes, cells, strict=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +17,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.clock import Clock, SystemClock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
-from functions.flush.audit import TrailReader
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
 from functions.marketplace.cloudtrail import CloudTrailReader
@@ -29,8 +28,8 @@ from operations.arguments import shown
 from operations.erasure import ContactKeeper
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
 from operations.metering_view import DynamoMeteringView
-from operations.queries import OperationsDeps, UnknownName
-from stacks.schema import ALL_TABLES
+from operations.queries import MeteringRegion, OperationsDeps, TrailSource, UnknownName
+from stacks.schema import ALL_TABLES, REGIONAL_TABLES, TableSpec
 
 FLUSH_FUNCTION_LOGICAL_ID = "FlushFunction"  # stacks/constructs/flush.py: Flush(stack, "Flush") / "Function"
 # a deployed flush may run for its whole 15-minute timeout before it answers
@@ -47,7 +46,13 @@ class Target:
     deps: OperationsDeps
     run_flush: Callable[[ProgressCallback], dict[str, Any]]
     contacts: ContactKeeper  # the buyers' personal data, for erasure
-    trail: Callable[[], TrailReader] | None = None  # CloudTrail's event history where AWS received the metering
+    trail: TrailSource | None = None  # CloudTrail's event history where AWS received the metering
+    # the other Regions that meter (cdk.json `regions`), found when a command first reads them
+    other_regions: Callable[[], Sequence[MeteringRegion]] = tuple
+
+    def regions(self) -> list[MeteringRegion]:
+        """Every Region that meters, this stack's first: what ``usage`` and ``reconcile`` read."""
+        return [MeteringRegion(self.deps, self.trail), *self.other_regions()]
 
 
 def contacts(settings: Settings, dynamodb: Any) -> DynamoCustomerRepository:
@@ -69,13 +74,17 @@ def _usage_store(settings: Settings, dynamodb: Any) -> DynamoUsageStore:
     return DynamoUsageStore(dynamodb, settings.usage_table, shards=settings.usage_shards, retention=retention)
 
 
-def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: Clock | None = None) -> Target:
-    """The local stack's tables and emulator; the flush runs in this process, as the local Lambda service runs it."""
-    session = boto3.Session(
-        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID") or "local",
-        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY") or "local",
-        region_name=settings.region,
-    )
+def local_target(
+    settings: Settings,
+    *,
+    credentials: Mapping[str, str],
+    clock: Clock | None = None,
+    regions: Sequence[Settings] = (),
+) -> Target:
+    """The local stack's tables and emulator; the flush runs in this process, as the local Lambda service runs it.
+    ``regions``: the metering stacks of other Regions beside it (``make run REGIONS=...``), read by ``usage`` and
+    ``reconcile``."""
+    session = _local_session(settings, credentials)
     dynamodb = session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint, config=DYNAMODB_CONFIG)
     moment = clock or app_clock(settings.clock_file)
     flush_deps = FlushDeps(
@@ -99,27 +108,68 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
         deps=operations_deps(settings, dynamodb, moment),
         run_flush=lambda on_progress: flush_here(flush_deps, on_progress),
         contacts=contacts(settings, dynamodb),
-        # the emulator answers CloudTrail's LookupEvents for the calls it received
-        trail=lambda: CloudTrailReader(session.client("cloudtrail", endpoint_url=settings.marketplace_endpoint)),
+        trail=_trail(settings, session),
+        other_regions=lambda: [_local_region(regional, credentials, moment) for regional in regions],
     )
 
 
-def local_settings(run_file: Path, environ: Mapping[str, str]) -> tuple[Settings, Mapping[str, str]] | None:
-    """The running local stack's settings (and loopback credentials): from the file ``make run`` writes while it
-    runs, else from the environment when it names a DynamoDB endpoint; None when neither does."""
+def _local_session(settings: Settings, credentials: Mapping[str, str]) -> Any:
+    # signed for the stack's Region: the emulator bills, and keeps CloudTrail's history, per Region
+    return boto3.Session(
+        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID") or "local",
+        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY") or "local",
+        region_name=settings.region,
+    )
+
+
+def _trail(settings: Settings, session: Any) -> TrailSource:
+    # CloudTrail of the session's Region (locally, the emulator answers LookupEvents for the calls it received)
+    return lambda unreadable: CloudTrailReader(
+        session.client("cloudtrail", endpoint_url=settings.marketplace_endpoint), unreadable
+    )
+
+
+def _local_region(settings: Settings, credentials: Mapping[str, str], clock: Clock) -> MeteringRegion:
+    session = _local_session(settings, credentials)
+    dynamodb = session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint, config=DYNAMODB_CONFIG)
+    return MeteringRegion(operations_deps(settings, dynamodb, clock), _trail(settings, session))
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """A running local stack as its run file (or the environment) describes it."""
+
+    settings: Settings
+    credentials: Mapping[str, str]
+    regions: tuple[Settings, ...] = ()  # the metering stacks of its other Regions (make run REGIONS=...)
+
+
+def local_settings(run_file: Path, environ: Mapping[str, str]) -> LocalStack | None:
+    """The running local stack's settings (and loopback credentials, and its other Regions' stacks): from the file
+    ``make run`` writes while it runs, else from the environment when it names a DynamoDB endpoint; None when neither
+    does."""
     try:
         described = run_file.read_text() if run_file.exists() else None
     except (OSError, ValueError) as error:  # a directory, unreadable, a name too long or holding a NUL
         raise TargetError(f"--run-file: cannot read {shown(str(run_file))}: {error}") from None
     if described is not None:
         try:
-            environment: dict[str, str] = json.loads(described)["environment"]
-        except (ValueError, KeyError, TypeError) as error:
+            document = json.loads(described)
+            environment: dict[str, str] = document["environment"]
+            regional: dict[str, dict[str, str]] = document.get("regions") or {}
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise TargetError(f"{run_file} is not a local stack description ({error})") from error
-        return settings_from_env(environment), environment
-    if environ.get("DYNAMODB_ENDPOINT"):
-        return settings_from_env(environ), environ
-    return None
+    elif environ.get("DYNAMODB_ENDPOINT"):
+        environment, regional = dict(environ), {}
+    else:
+        return None
+    settings = settings_from_env(environment)
+    missing = [r for r in settings.other_metering_regions if not isinstance(regional.get(r), dict)]
+    if missing:
+        where = run_file if described is not None else "the environment"
+        raise TargetError(f"{where} names metering Regions it does not describe: {', '.join(missing)}")
+    regions = tuple(settings_from_env(regional[r]) for r in settings.other_metering_regions)
+    return LocalStack(settings, environment, regions)
 
 
 # --- a deployed stack ---------------------------------------------------------------------------------------------
@@ -153,12 +203,15 @@ def _one(resources: Iterable[StackResource], prefix: str, resource_type: str) ->
     return found[0] if len(found) == 1 else None
 
 
-def resolve_stack(lookup: StackLookup, stack_name: str, region: str) -> DeployedStack:
+def resolve_stack(
+    lookup: StackLookup, stack_name: str, region: str, specs: tuple[TableSpec, ...] = ALL_TABLES
+) -> DeployedStack:
     """Table names and the flush function from the stack's resources; products and tuning from the flush function's
-    own environment, so the CLI reads the data exactly as the deployed flush does."""
+    own environment, so the CLI reads the data exactly as the deployed flush does. ``specs``: the tables the stack
+    holds (another Region's holds its usage and metering tables, its flush names the customers table's replica)."""
     resources = lookup.resources(stack_name)
     flush_function = _one(resources, FLUSH_FUNCTION_LOGICAL_ID, "AWS::Lambda::Function")
-    tables = {spec: _one(resources, f"Tables{spec.logical_name}", "AWS::DynamoDB::GlobalTable") for spec in ALL_TABLES}
+    tables = {spec: _one(resources, f"Tables{spec.logical_name}", "AWS::DynamoDB::GlobalTable") for spec in specs}
     missing = [f"the {spec.logical_name} table" for spec, table in tables.items() if table is None]
     if flush_function is None:
         missing.append("the flush function")
@@ -169,6 +222,12 @@ def resolve_stack(lookup: StackLookup, stack_name: str, region: str) -> Deployed
     table_names: dict[str, Any] = {s.settings_field: t.physical_id for s, t in tables.items() if t is not None}
     settings = replace(settings_from_env({**environment, "AWS_REGION": region}), **table_names)
     return DeployedStack(settings=settings, flush_function=flush_function.physical_id)
+
+
+def resolve_regional(lookup: StackLookup, stack_name: str, region: str) -> Settings:
+    """The settings of the metering stack ``stack_name`` deployed in ``region`` (cdk.json ``regions``: app.py names it
+    ``<stack>-<region>``)."""
+    return resolve_stack(lookup, f"{stack_name}-{region}", region, REGIONAL_TABLES).settings
 
 
 class Boto3StackLookup:
@@ -218,10 +277,21 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
             raise TargetError(f"the flush failed: {answer.get('errorMessage', answer)}")
         return answer
 
+    def other_regions() -> list[MeteringRegion]:
+        # each Region's stack is <stack>-<region> (app.py), read with the same credentials in its own Region
+        found = []
+        for region in stack.settings.other_metering_regions:
+            regional = boto3.Session(profile_name=profile, region_name=region)
+            settings = resolve_regional(Boto3StackLookup(regional), stack_name, region)
+            dynamodb = regional.client("dynamodb", config=DYNAMODB_CONFIG)
+            found.append(MeteringRegion(operations_deps(settings, dynamodb, SystemClock()), _trail(settings, regional)))
+        return found
+
     return Target(
         name=f"stack {stack_name} ({session.region_name})",
         deps=deps,
         run_flush=lambda on_progress: flush_deployed(invoke, deps.metering.pending_count, on_progress),
         contacts=contacts(stack.settings, dynamodb),
-        trail=lambda: CloudTrailReader(session.client("cloudtrail")),
+        trail=_trail(stack.settings, session),
+        other_regions=other_regions,
     )

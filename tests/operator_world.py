@@ -5,7 +5,7 @@ the app and the emulator. Shared by the CLI, reconcile and report tests."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Self
 
@@ -18,6 +18,7 @@ from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
 from local.tables import FIXED_DATE_RETENTION
 from operations.cli import main
+from operations.queries import TrailSource
 from operations.target import Target, local_target
 
 
@@ -29,6 +30,7 @@ class OperatorWorld:
     dynamodb: Any
     product: Product
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    regions: tuple[Settings, ...] = ()  # other Regions' metering stacks (their own usage and metering tables)
     _target: Target | None = None
 
     @classmethod
@@ -65,8 +67,12 @@ class OperatorWorld:
 
     def target(self) -> Target:
         if self._target is None:
-            self._target = local_target(self.settings, credentials={}, clock=self.clock)
+            self._target = local_target(self.settings, credentials={}, clock=self.clock, regions=self.regions)
         return self._target
+
+    def reading_cloudtrail(self, trail: TrailSource) -> None:
+        """The CLI reads CloudTrail's event history through ``trail`` instead of the emulator's."""
+        self._target = replace(self.target(), trail=trail)
 
     def cli(self, *argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
@@ -78,7 +84,17 @@ class OperatorWorld:
         self.clock.set(moment)
         self.marketplace.admin.set_clock(moment.isoformat().replace("+00:00", "Z"))
 
-    def use(self, account_index: int, dimension: str, quantity: int | str, event_id: str) -> None:
+    def use(
+        self,
+        account_index: int,
+        dimension: str,
+        quantity: int | str,
+        event_id: str,
+        *,
+        region: Settings | None = None,
+    ) -> None:
+        """Usage through the usage capability, of this stack or of the metering stack of ``region``."""
+        settings = region or self.settings
         subscription = self.subscriptions[account_index]
         result = record_usage(
             [
@@ -92,12 +108,12 @@ class OperatorWorld:
                     "timestamp": self.clock.now().isoformat(),
                 }
             ],
-            settings=self.settings,
-            customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
+            settings=settings,
+            customers=DynamoCustomerRepository(self.dynamodb, settings.customers_table),
             store=DynamoUsageStore(
                 self.dynamodb,
-                self.settings.usage_table,
-                shards=self.settings.usage_shards,
+                settings.usage_table,
+                shards=settings.usage_shards,
                 retention=FIXED_DATE_RETENTION,
             ),
             clock=self.clock,

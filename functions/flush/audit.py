@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from functions.customers.model import CustomerRef
 from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RecordResult
 from functions.usage.model import HOUR, hour_of
 
@@ -50,6 +51,44 @@ class TrailResult:
     metering_record_id: str | None
     event_time: datetime
     product_code: str | None = None  # only when the call named it (legacy customers)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A record result CloudTrail logged (or a whole logged call) that could not be read: the reconciliation cannot
+    check it, so it is counted and shown, never silently dropped. ``why`` names what was missing or malformed, never
+    the values."""
+
+    event_id: str | None
+    why: str
+
+
+# where a reader of CloudTrail reports what it could not read
+UnreadableSink = Callable[[Unreadable], None]
+
+
+def customer_of(result: TrailResult, products: Sequence[str]) -> CustomerRef | None:
+    """The customer a CloudTrail result names, as this stack would keep them, or None where it names a product that is
+    not ours: a legacy result names its product and identifier; a licence alone names a customer (whatever product the
+    licence is of: the key is the licence's), ours to look up only if this stack meters a product at all."""
+    if result.product_code is not None:
+        if result.product_code not in products:
+            return None
+        return CustomerRef(result.product_code, customer_identifier=result.customer)
+    return CustomerRef(products[0], license_arn=result.customer) if products else None
+
+
+def ours_by(products: Sequence[str], known: Callable[[CustomerRef], bool]) -> Callable[[TrailResult], bool]:
+    """Whether a result CloudTrail shows is one of our customers' (``known``: the customer is in our customers table):
+    the seller may meter other products from the same account and Region outside this stack, and those are neither
+    ours to reconcile nor to show. The one rule the flush's reconciliation, ``cli reconcile`` and ``cli report``
+    share."""
+
+    def ours(result: TrailResult) -> bool:
+        ref = customer_of(result, products)
+        return ref is not None and known(ref)
+
+    return ours
 
 
 class TrailUnavailable(Exception):

@@ -11,10 +11,9 @@ from typing import Any
 
 from functions.clock import Clock, app_clock
 from functions.customers.final_usage_requests import DynamoFinalUsageRequests
-from functions.customers.model import CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.aggregate import aggregate
-from functions.flush.audit import AuditDeps, TrailResult
+from functions.flush.audit import AuditDeps, Unreadable, ours_by
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.records import MeteringGateway, MeteringRecord
@@ -22,6 +21,7 @@ from functions.flush.sender import TokenBucket
 from functions.flush.service import FlushDeps
 from functions.marketplace.cloudtrail import CloudTrailReader
 from functions.marketplace.metering import Boto3MeteringGateway
+from functions.observability import logger
 from functions.settings import Settings
 from functions.wiring.aws_clients import cloudtrail_client, dynamodb_client, lambda_client, metering_client
 from functions.wiring.usage_store import usage_store
@@ -53,17 +53,7 @@ def audit(settings: Settings) -> AuditDeps:
         dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
     )
     customers = DynamoCustomerRepository(dynamodb, settings.customers_table)
-
-    def ours(result: TrailResult) -> bool:
-        """A legacy result names its product and identifier; a licence alone names a customer (of any product)."""
-        if result.product_code is not None:
-            if settings.product(result.product_code) is None:
-                return False
-            return customers.get(CustomerRef(result.product_code, customer_identifier=result.customer)) is not None
-        if not settings.products:
-            return False
-        return customers.get(CustomerRef(settings.products[0].code, license_arn=result.customer)) is not None
-
+    products = tuple(p.code for p in settings.products)
     usage = usage_store(settings)
 
     def accepted(hour: datetime) -> list[MeteringRecord]:
@@ -71,11 +61,16 @@ def audit(settings: Settings) -> AuditDeps:
 
     return AuditDeps(
         entries_of_hour=ledger.entries_of_hour,
-        trail=CloudTrailReader(cloudtrail_client(settings)),
-        ours=ours,
+        trail=CloudTrailReader(cloudtrail_client(settings), unreadable=_unreadable),
+        ours=ours_by(products, lambda ref: customers.get(ref) is not None),
         mark=ledger,
         accepted=accepted,
     )
+
+
+def _unreadable(gap: Unreadable) -> None:
+    # what the reconciliation cannot read it cannot check: said in the log, never dropped silently
+    logger.warning("a CloudTrail result could not be read", extra={"event_id": gap.event_id, "why": gap.why})
 
 
 def final_usage_requests(settings: Settings) -> DynamoFinalUsageRequests:

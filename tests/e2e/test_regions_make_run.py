@@ -77,6 +77,15 @@ def test_one_buyers_usage_is_billed_in_each_region_where_it_happened(
     assert billed == [("eu-west-1", "api_calls", "7"), ("us-east-1", "api_calls", "5")]
     calls = admin.calls(operation="BatchMeterUsage")
     assert {c["region"] for c in calls} == {"us-east-1", "eu-west-1"}
+    # and the operator's usage and reconciliation, finding the stack through make run's run file, read both Regions
+    used = sorted((r["region"], r["quantity"], r["status"]) for r in stack.cli("usage"))
+    assert used == [("eu-west-1", "7", "sent"), ("us-east-1", "5", "sent")]
+    reconciled = stack.cli("reconcile")
+    assert (reconciled["regions"], reconciled["mismatches"]) == (["us-east-1", "eu-west-1"], 0)
+    assert sorted((r["region"], r["sealed"], r["cloudtrail"]) for r in reconciled["rows"]) == [
+        ("eu-west-1", "7", "7"),
+        ("us-east-1", "5", "5"),
+    ]
 
     # When, in the next hour, the buyer uses 1 at home and 2 in eu-west-1, and unsubscribes
     later = datetime.fromtimestamp(now.timestamp() + 3600 + 600, UTC)  # the app's clock, moved

@@ -10,11 +10,14 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
 
 from app import build_app
+from operations.target import resolve_regional, resolve_stack
 from stacks.config import ConfigError
 from stacks.schema import CUSTOMERS
 from tests.infra.conftest import actions, cdk_json_context, function_statements
+from tests.infra.test_cli_resolution import SynthesizedStack
 from tests.infra.test_least_privilege import WILDCARD_ONLY
 from tests.infra.test_upgrade import REPLACED_BY
 
@@ -157,3 +160,17 @@ def test_adding_regions_replaces_nothing_in_the_main_stack(tmp_path: Path, templ
 def test_a_bad_region_list_is_refused_naming_it(tmp_path: Path, changes: dict[str, Any], says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         synth(tmp_path, **changes)
+
+
+def test_the_cli_resolves_each_regions_synthesized_metering_stack(templates: dict[str, Any]) -> None:
+    # cli usage and reconcile learn the Regions from the main stack's flush, then read each Region's stack
+    # <stack>-<region> by the logical ids it synthesizes
+    main = resolve_stack(SynthesizedStack(Template.from_json(templates[MAIN])), "MarketplaceMetering", MAIN)
+    assert main.settings.other_metering_regions == OTHERS
+    for other in OTHERS:
+        template = Template.from_json(templates[other])
+        settings = resolve_regional(SynthesizedStack(template), "MarketplaceMetering", other)
+        tables = template.find_resources("AWS::DynamoDB::GlobalTable")
+        assert sorted((settings.usage_table, settings.metering_table)) == sorted(tables)
+        assert settings.region == other
+        assert settings.products, "products come from the Region's flush function's environment"

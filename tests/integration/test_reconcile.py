@@ -5,20 +5,33 @@ with its reason otherwise, and the exit status a scheduled job alarms on."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from functions.customers.model import CustomerRef, SubscriptionState
+from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.audit import Reconciled
+from functions.flush.customer import send_customer_usage
+from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.run import reconcile
+from functions.flush.service import FlushDeps
+from functions.marketplace.cloudtrail import CloudTrailReader
+from functions.marketplace.metering import Boto3MeteringGateway
 from functions.observability import metrics
 from functions.settings import Dimension, Product, Settings
+from functions.usage.model import MAX_INTEGER_QUANTITY
+from functions.usage.store import DynamoUsageStore
 from functions.wiring import flush as flush_wiring
-from local.marketplace.testing import EmulatorHandle, usage_record
+from local.marketplace.testing import EmulatorHandle, aws_client, usage_record
+from local.tables import FIXED_DATE_RETENTION
 from tests.operator_world import OperatorWorld
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -42,6 +55,22 @@ class Life(OperatorWorld):
         summary: dict[str, Any] = json.loads(out)
         return summary
 
+    def flush_deps(self) -> FlushDeps:
+        """The flush's collaborators on this world's tables and emulator (a leaving buyer's final usage)."""
+        return FlushDeps(
+            settings=self.settings,
+            usage=DynamoUsageStore(
+                self.dynamodb,
+                self.settings.usage_table,
+                shards=self.settings.usage_shards,
+                retention=FIXED_DATE_RETENTION,
+            ),
+            ledger=DynamoMeteringLedger(self.dynamodb, self.settings.metering_table, retention=FIXED_DATE_RETENTION),
+            customers=DynamoCustomerRepository(self.dynamodb, self.settings.customers_table),
+            gateway=Boto3MeteringGateway(self.marketplace.metering(max_attempts=1)),
+            clock=self.clock,
+        )
+
     def ledger(self) -> dict[tuple[str, str, str], Decimal]:
         return {
             (r["customer_aws_account_id"], r["dimension"], r["hour"][:13]): Decimal(r["quantity"])
@@ -53,6 +82,17 @@ class Life(OperatorWorld):
 def life(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Life:
     test_settings = replace(settings, products=(PRODUCT,), usage_shards=2, marketplace_endpoint=marketplace.url)
     return Life.with_buyers(test_settings, marketplace, dynamodb, PRODUCT, ACCOUNTS, START)
+
+
+# the month's report reads every hour of the month up to now: a world at its start keeps it short
+FIRST_OF_MONTH = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+OPENING = "2026-12-01T09:00Z"
+
+
+@pytest.fixture
+def monthly(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Life:
+    test_settings = replace(settings, products=(PRODUCT,), usage_shards=2, marketplace_endpoint=marketplace.url)
+    return Life.with_buyers(test_settings, marketplace, dynamodb, PRODUCT, ACCOUNTS, FIRST_OF_MONTH)
 
 
 def _sides(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -95,7 +135,15 @@ def test_zero_mismatches_when_everything_was_billed_through_faults(life: Life) -
     # and the table for people says so
     status, out, _ = life.cli("reconcile", "--from", "2026-11-26T09:00Z", "--to", "2026-11-26T10:00Z")
     assert status == 0
-    assert out.splitlines()[0].split()[:6] == ["HOUR", "PRODUCT", "ACCOUNT", "DIMENSION", "ACCEPTED", "SEALED"]
+    assert out.splitlines()[0].split()[:7] == [
+        "HOUR",
+        "REGION",
+        "PRODUCT",
+        "ACCOUNT",
+        "DIMENSION",
+        "ACCEPTED",
+        "SEALED",
+    ]
     assert out.rstrip().endswith("4 rows, no mismatches")
 
 
@@ -182,6 +230,170 @@ def test_a_billed_record_our_ledger_does_not_hold_is_a_mismatch(life: Life) -> N
         "--from", "2026-11-26T09:00Z", "--to", "2026-11-26T09:00Z", "--customer", ACCOUNTS[0]
     )
     assert (status, report["rows"]) == (0, [])
+
+
+def test_quantities_carried_between_hours_are_shown_as_carried_not_as_mismatches(life: Life) -> None:
+    # Given an hour over one record's maximum (two events of the maximum): it bills the maximum, carries the rest
+    # into the next hour, which has no usage of its own (a record of 0 events)
+    most = str(MAX_INTEGER_QUANTITY)
+    life.move_to(START + timedelta(minutes=10))
+    life.use(0, "api_calls", MAX_INTEGER_QUANTITY, "max-1")
+    life.use(0, "api_calls", 5, "max-2")
+    for hours in (1, 2):
+        life.move_to(START + timedelta(hours=hours, minutes=10))
+        assert life.flush()["succeeded"] == 1
+    # When the operator reconciles both hours
+    status, report = life.reconcile("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T10:00Z")
+    # Then nothing disagrees, and each hour says what it carried (a failing test before: "quantity differs" in both)
+    assert (status, report["mismatches"]) == (0, 0), report["rows"]
+    moved = {"units": "5", "from": "2026-11-26T09:00Z", "into": "2026-11-26T10:00Z"}
+    assert [(r["hour"][:13], r["accepted"], r["events"], r["sealed"], r["carried"]) for r in report["rows"]] == [
+        ("2026-11-26T09", str(MAX_INTEGER_QUANTITY + 5), 2, most, [moved]),
+        ("2026-11-26T10", None, 0, "5", [moved]),
+    ]
+    status, out, _ = life.cli("reconcile", "--from", "2026-11-26T09:00Z", "--to", "2026-11-26T10:00Z")
+    assert status == 0
+    assert out.count("carried 5 units from hour 2026-11-26T09:00Z into hour 2026-11-26T10:00Z") == 2
+
+
+def test_a_leaving_buyers_carry_placed_in_an_earlier_hour_is_shown_as_carried(life: Life) -> None:
+    # Given a buyer whose final hour (11:00) is over the maximum, with no usage in 10:00
+    final = START + timedelta(hours=2)
+    life.use(0, "api_calls", 4, "early")
+    life.move_to(final + timedelta(minutes=6))
+    assert life.flush()["succeeded"] == 1
+    life.move_to(final + timedelta(minutes=10))
+    life.use(0, "api_calls", MAX_INTEGER_QUANTITY, "last-1")
+    life.use(0, "api_calls", 7, "last-2")
+    # who leaves: their final usage bills the maximum in 11:00 and places the rest in 10:00, the latest hour of theirs
+    # without a record
+    cutoff = final + timedelta(minutes=45)
+    life.move_to(cutoff)
+    repository = DynamoCustomerRepository(life.dynamodb, life.settings.customers_table)
+    customer = repository.get(CustomerRef(PRODUCT.code, license_arn=life.subscriptions[0]["license_arn"]))
+    assert customer is not None
+    ending = replace(customer, state=SubscriptionState.ENDING, state_changed_at=cutoff, final_usage_cutoff=cutoff)
+    repository.put(ending)
+    life.move_to(cutoff + timedelta(seconds=90))
+    deps = life.flush_deps()
+    assert send_customer_usage(ending, deps, out_of_time=lambda: False).sent == 2
+    assert life.ledger()[(ACCOUNTS[0], "api_calls", "2026-11-26T10")] == Decimal(7)
+    # and the hourly flush seals 11:00 after it, keeping the records sent
+    life.move_to(final + timedelta(hours=1, minutes=6))
+    assert life.flush()["succeeded"] == 0
+    # When the operator reconciles the three hours
+    status, report = life.reconcile("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T11:00Z")
+    # Then nothing disagrees (a failing test before: "quantity differs" in 10:00 and 11:00), and both hours say so
+    assert (status, report["mismatches"]) == (0, 0), report["rows"]
+    placed = {"units": "7", "from": "2026-11-26T11:00Z", "into": "2026-11-26T10:00Z"}
+    assert [(r["hour"][:13], r["accepted"], r["sealed"], r["carried"]) for r in report["rows"]] == [
+        ("2026-11-26T09", "4", "4", []),
+        ("2026-11-26T10", None, "7", [placed]),
+        ("2026-11-26T11", str(MAX_INTEGER_QUANTITY + 7), str(MAX_INTEGER_QUANTITY), [placed]),
+    ]
+
+
+def test_another_products_results_in_cloudtrail_show_neither_in_reconcile_nor_in_the_report(
+    monthly: Life, tmp_path: Path
+) -> None:
+    # Given the seller's other product, metered from the same account and Region outside this stack (the emulator
+    # bills it; the stack's configuration does not know it), a licence one and a legacy one
+    stranger_account = "299999999999"
+    monthly.marketplace.admin.create_product("other-product", ["api_calls"], customer_mode="license")
+    monthly.marketplace.admin.create_product("other-legacy", ["api_calls"], customer_mode="legacy")
+    strangers = [
+        monthly.marketplace.admin.subscribe(code, stranger_account, start_time="2026-11-25T00:00:00Z")
+        for code in ("other-product", "other-legacy")
+    ]
+    for stranger, code in zip(strangers, ("other-product", "other-legacy"), strict=True):
+        extra = {"ProductCode": code} if code == "other-legacy" else {}
+        monthly.marketplace.metering().batch_meter_usage(
+            UsageRecords=[usage_record(stranger, "api_calls", 8, FIRST_OF_MONTH)], **extra
+        )
+    # and our buyer's usage of the same hour, billed
+    monthly.use(0, "api_calls", 3, "a1")
+    monthly.move_to(FIRST_OF_MONTH + timedelta(hours=1, minutes=10))
+    assert monthly.flush()["succeeded"] == 1
+    # When the operator reconciles the hour
+    status, report = monthly.reconcile("--from", OPENING, "--to", OPENING)
+    # Then only our buyer is there, in agreement
+    assert (status, report["mismatches"]) == (0, 0), report["rows"]
+    assert [r["account"] for r in report["rows"]] == [ACCOUNTS[0]]
+    # and when the operator writes the month's report (a failing test before: the other product's two results
+    # were mismatches, their buyer's account id printed)
+    page = tmp_path / "report.html"
+    status, out, err = monthly.cli("report", "--month", "2026-12", "--html", str(page))
+    assert (status, out) == (0, f"wrote {page}: 1 records billed, 0 mismatches\n"), err
+    html = page.read_text()
+    assert 'data-testid="no-mismatches"' in html
+    for shown in (stranger_account, strangers[0]["license_arn"], strangers[1]["customer_identifier"]):
+        assert shown not in html
+        assert shown not in out
+
+
+def _cloudtrail_serving(events: list[dict[str, Any]]) -> tuple[ThreadingHTTPServer, str]:
+    """A stand-in for CloudTrail's LookupEvents over HTTP, answering ``events`` (one page), as AWS's JSON protocol
+    does: what the emulator never logs (it logs what it received, faithfully), for boto3 to read unmodified."""
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"Events": events}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_cloudtrail_results_that_cannot_be_read_are_counted_and_shown(monthly: Life, tmp_path: Path) -> None:
+    # Given our buyer's hour billed, and CloudTrail's history of it with, beside its call, an event whose
+    # CloudTrailEvent is not JSON and a call whose result has lost its timestamp
+    monthly.use(0, "api_calls", 3, "a1")
+    monthly.move_to(FIRST_OF_MONTH + timedelta(hours=1, minutes=10))
+    assert monthly.flush()["succeeded"] == 1
+    logged = monthly.marketplace.cloudtrail().lookup_events(StartTime=FIRST_OF_MONTH)["Events"]
+    events = [{**e, "EventTime": e["EventTime"].timestamp()} for e in logged]
+    [call] = [json.loads(e["CloudTrailEvent"]) for e in events]
+    del call["responseElements"]["results"][0]["usageRecord"]["timestamp"]
+    at = events[0]["EventTime"]
+    events += [
+        {"EventId": "e-not-json", "EventName": "BatchMeterUsage", "EventTime": at, "CloudTrailEvent": "{not json"},
+        {"EventId": "e-no-time", "EventName": "BatchMeterUsage", "EventTime": at, "CloudTrailEvent": json.dumps(call)},
+    ]
+    server, url = _cloudtrail_serving(events)
+    try:
+        client = aws_client("cloudtrail", url)
+        monthly.reading_cloudtrail(lambda unreadable: CloudTrailReader(client, unreadable))
+        # When the operator reconciles the hour
+        status, report = monthly.reconcile("--from", OPENING, "--to", OPENING)
+        # Then what was read agrees, and what was not is counted, named by its event, never dropped in silence (a
+        # failing test before: both were skipped, and the reconciliation said all was well)
+        assert (status, report["mismatches"]) == (1, 0), report
+        assert [(r["account"], r["mismatch"]) for r in report["rows"]] == [(ACCOUNTS[0], None)]
+        assert report["unreadable"] == [
+            {"event_id": "e-not-json", "why": "its CloudTrailEvent is not JSON"},
+            {"event_id": "e-no-time", "why": "a usageRecord without a readable timestamp"},
+        ]
+        status, out, _ = monthly.cli("reconcile", "--from", OPENING, "--to", OPENING)
+        assert status == 1
+        assert "2 CloudTrail results could not be read" in out
+        # and the month's report says so too
+        page = tmp_path / "report.html"
+        status, out, err = monthly.cli("report", "--month", "2026-12", "--html", str(page))
+        assert status == 0, err
+        assert out.endswith("0 mismatches, 2 CloudTrail results could not be read\n")
+        assert "2 CloudTrail results could not be read" in page.read_text()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_bad_options_exit_2_and_name_them(life: Life) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.records import MeteringEntry, MeteringRecord
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement
 from functions.settings import Dimension, Product, Settings
 from operations.cli import CommandError, ProgressBar, main, moment, table
 from operations.flushing import FlushProgress, flush_deployed
@@ -25,6 +26,7 @@ from operations.target import (
     Target,
     TargetError,
     local_settings,
+    resolve_regional,
     resolve_stack,
 )
 from tests.fakes import InMemoryCustomers, InMemoryUsage
@@ -61,6 +63,12 @@ class FakeMetering:
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter([e for (h, _), e in self.entries.items() if h == hour])
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return []
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return []
 
     def pending_count(self) -> int:
         return sum(e.status == "pending" for e in self.entries.values())
@@ -254,7 +262,7 @@ def test_an_unknown_command_exits_2_naming_it() -> None:
 )
 def test_an_argument_out_of_range_answers_one_line_and_exits_2(argv: list[str], says: str, tmp_path: Path) -> None:
     # Given the CLI on a stack (fakes of our interfaces), its clock at NOW
-    target = Target("fake", deps(), lambda _: {}, InMemoryCustomers(), trail=lambda: FakeTrail())
+    target = Target("fake", deps(), lambda _: {}, InMemoryCustomers(), trail=lambda _: FakeTrail())
     argv = [a.replace("r.html", str(tmp_path / "r.html")).replace("dir/", f"{tmp_path}/") for a in argv]
     out, err = io.StringIO(), io.StringIO()
     # When an argument is out of range, malformed or unknown
@@ -275,11 +283,27 @@ def test_the_local_stack_is_found_through_its_run_file_else_the_environment(tmp_
     run_file.write_text('{"environment": {"DYNAMODB_ENDPOINT": "http://127.0.0.1:1", "USAGE_TABLE": "u"}}')
     found = local_settings(run_file, {"DYNAMODB_ENDPOINT": "http://127.0.0.1:2"})
     assert found is not None
-    assert (found[0].dynamodb_endpoint, found[0].usage_table) == ("http://127.0.0.1:1", "u")
+    assert (found.settings.dynamodb_endpoint, found.settings.usage_table) == ("http://127.0.0.1:1", "u")
     found = local_settings(tmp_path / "none.json", {"DYNAMODB_ENDPOINT": "http://127.0.0.1:2"})
     assert found is not None
-    assert found[0].dynamodb_endpoint == "http://127.0.0.1:2"
+    assert found.settings.dynamodb_endpoint == "http://127.0.0.1:2"
     assert local_settings(tmp_path / "none.json", {}) is None
+
+
+def test_a_local_stack_metering_in_other_regions_is_read_with_their_tables(tmp_path: Path) -> None:
+    # Given make run REGIONS=eu-west-1's run file: the main stack and, beside it, the Region's own tables
+    run_file = tmp_path / "local.json"
+    main_stack = {"DYNAMODB_ENDPOINT": "http://127.0.0.1:1", "USAGE_TABLE": "u", "OTHER_METERING_REGIONS": "eu-west-1"}
+    regional = {**main_stack, "AWS_REGION": "eu-west-1", "USAGE_TABLE": "u-eu-west-1", "OTHER_METERING_REGIONS": ""}
+    run_file.write_text(json.dumps({"environment": main_stack, "regions": {"eu-west-1": regional}}))
+    # When the CLI finds the stack, then it finds the Region's stack with its own Region and usage table
+    found = local_settings(run_file, {})
+    assert found is not None
+    assert [(r.region, r.usage_table) for r in found.regions] == [("eu-west-1", "u-eu-west-1")]
+    # and a run file naming a metering Region it does not describe is refused, naming the Region, never half read
+    run_file.write_text(json.dumps({"environment": main_stack}))
+    with pytest.raises(TargetError, match=r"names metering Regions it does not describe: eu-west-1"):
+        local_settings(run_file, {})
 
 
 def test_the_cli_runs_a_command_on_the_target_it_is_given() -> None:
@@ -363,6 +387,24 @@ def test_a_stack_that_is_not_ours_or_does_not_exist_is_named() -> None:
         resolve_stack(FakeStacks(without_flush, {}, name="Other"), "Other", "eu-west-1")
     with pytest.raises(UnknownName, match="unknown stack: 'Nope'"):
         resolve_stack(FakeStacks(DEPLOYED, {}), "Nope", "eu-west-1")
+
+
+def test_a_deployed_regions_metering_stack_resolves_to_its_own_tables_and_the_customers_replica() -> None:
+    # Given cdk.json `regions` deploying MarketplaceMetering-eu-west-1: its usage and metering tables, its flush naming
+    # the customers table's replica there
+    regional = [r for r in DEPLOYED if r.logical_id.startswith(("TablesUsage", "TablesMetering", "Flush"))]
+    stacks = FakeStacks(
+        regional, {**FLUSH_ENVIRONMENT, "CUSTOMERS_TABLE": "prod-customers"}, "MarketplaceMetering-eu-west-1"
+    )
+    # When the CLI resolves the Region's stack by the main stack's name
+    settings = resolve_regional(stacks, "MarketplaceMetering", "eu-west-1")
+    # Then it reads that Region's tables there
+    assert (settings.region, settings.usage_table, settings.metering_table, settings.customers_table) == (
+        "eu-west-1",
+        "prod-usage",
+        "prod-metering",
+        "prod-customers",
+    )
 
 
 def test_a_deployed_flush_is_watched_through_the_pending_count_until_it_answers() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.records import MeteringEntry, MeteringRecord
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement
 from functions.settings import Dimension, InvalidField, Product, Settings, settings_environment, settings_from_env
 from operations.cli import main
 from operations.estimates import LABEL, monthly
@@ -107,6 +107,12 @@ class Ledger:
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter([e for e in ENTRIES if e.record.hour == hour])
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return []
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return []
 
     def pending_count(self) -> int:
         return 0

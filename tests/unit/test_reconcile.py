@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.audit import AuditDeps, TrailResult, audit_hour, settled_hour
-from functions.flush.records import MeteringEntry, MeteringRecord
+from functions.flush.audit import AuditDeps, TrailResult, Unreadable, UnreadableSink, audit_hour, settled_hour
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement
 from functions.marketplace.cloudtrail import results_of
 from functions.settings import Dimension, Product, Settings
-from functions.usage.model import UsageEvent
-from operations.queries import OperationsDeps, select
-from operations.reconcile import reconcile
+from functions.usage.model import MAX_INTEGER_QUANTITY, UsageEvent
+from operations.queries import MeteringRegion, OperationsDeps, select
+from operations.reconcile import reconcile, reconcile_regions
 from tests.fakes import InMemoryCustomers, InMemoryUsage
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
@@ -45,6 +47,14 @@ class Ledger:
     def __init__(self, *entries: MeteringEntry) -> None:
         self.entries = list(entries)
         self.next: datetime | None = HOUR + timedelta(hours=1)
+        # carries by the hour they are kept under (the one after their own), as placed or not
+        self.carries: dict[datetime, list[tuple[MeteringRecord, Placement | None]]] = {}
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return [record for record, placed in self.carries.get(hour, []) if placed is None]
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return [(record, placed) for record, placed in self.carries.get(hour, []) if placed is not None]
 
     def next_hour_to_seal(self) -> datetime | None:
         return self.next
@@ -60,12 +70,22 @@ class Ledger:
 
 
 class Trail:
-    def __init__(self, *results: TrailResult) -> None:
+    """CloudTrail's results, and those it could not read (reported to the sink it was built with)."""
+
+    def __init__(self, *results: TrailResult, unreadable: tuple[Unreadable, ...] = ()) -> None:
         self.results = list(results)
+        self.unreadable = unreadable
         self.asked: list[datetime] = []
+        self.report: UnreadableSink = lambda gap: None
+
+    def __call__(self, report: UnreadableSink) -> Trail:
+        self.report = report
+        return self
 
     def metering_results(self, start: datetime) -> Iterator[TrailResult]:
         self.asked.append(start)
+        for gap in self.unreadable:
+            self.report(gap)
         return iter(self.results)
 
 
@@ -152,6 +172,25 @@ def test_each_disagreement_is_named(
     assert (detail is None) if said is None else (said in (detail or ""))
 
 
+def test_every_region_is_reconciled_against_its_own_cloudtrail_each_row_naming_it() -> None:
+    # Given the main Region billed 7 as CloudTrail shows there, and eu-west-1 sealed 5 that its CloudTrail shows as 6
+    home = deps([7], MeteringEntry(record(7), "sent", "m-1"))
+    away = deps([5], MeteringEntry(record(5), "sent", "m-1"))
+    away = replace(away, settings=replace(away.settings, region="eu-west-1"))
+    regions = [MeteringRegion(home, Trail(trail_result(7))), MeteringRegion(away, Trail(trail_result(6)))]
+    # When both are reconciled
+    result = reconcile_regions(regions, select(home, since=HOUR, until=HOUR))
+    # Then each Region's row is checked against its own CloudTrail, and names its Region
+    assert result.regions == ("us-east-1", "eu-west-1")
+    assert [(r.region, r.sealed, r.cloudtrail, r.mismatch) for r in result.rows] == [
+        ("us-east-1", Decimal(7), Decimal(7), None),
+        ("eu-west-1", Decimal(5), Decimal(6), "quantity differs"),
+    ]
+    # and a Region whose CloudTrail cannot be read is named, never left out
+    with pytest.raises(ValueError, match="eu-west-1 has no CloudTrail"):
+        reconcile_regions([regions[0], MeteringRegion(away)], select(home, since=HOUR, until=HOUR))
+
+
 def test_an_hour_still_taking_usage_is_not_due_and_a_closed_unsealed_one_is() -> None:
     open_hour = deps([5], now=HOUR + timedelta(minutes=30))
     open_hour.metering.next = HOUR  # type: ignore[attr-defined]
@@ -168,6 +207,55 @@ def test_usage_stored_after_its_hour_was_sealed_is_named() -> None:
     [(mismatch, detail)] = run(deps([5]), Trail())
     assert mismatch == "quantity differs"
     assert "stored after its hour was sealed" in (detail or "")
+
+
+def test_a_leaving_buyers_carry_placed_in_an_earlier_hour_or_parked_is_shown_as_carried() -> None:
+    # Given a leaving buyer's final hour (11:00) over the maximum by 9: their final usage placed 5 in 10:00 (a record of
+    # 0 events) and parked 4, no hour of theirs being left, in a record of 12:00
+    most = int(MAX_INTEGER_QUANTITY)
+    earlier, later = HOUR - timedelta(hours=1), HOUR + timedelta(hours=1)
+    ops = deps(
+        [most, 9],
+        MeteringEntry(record(most), "sent", "m-11"),
+        MeteringEntry(replace(record(5), hour=earlier, events=0), "sent", "m-10"),
+        MeteringEntry(replace(record(4), hour=later, events=0), "failed", None, "CarriedPastEnd"),
+        now=later + timedelta(hours=1, minutes=30),
+    )
+    ledger = ops.metering
+    assert isinstance(ledger, Ledger)
+    ledger.next = later + timedelta(hours=1)
+    ledger.carries[later] = [(replace(record(9), hour=later, events=0), [(earlier, Decimal(5)), (None, Decimal(4))])]
+    trail = Trail(
+        replace(trail_result(most, record_id="m-11")), replace(trail_result(5, record_id="m-10"), hour=earlier)
+    )
+    # When the operator reconciles the three hours
+    result = reconcile(ops, trail, select(ops, since=earlier, until=later))
+    # Then the hours that billed the carry agree, the parked one is a mismatch for what it is, and each says where
+    # the units went (a failing test before: "quantity differs" in all three hours)
+    assert [(r.hour, r.events, r.mismatch) for r in result.rows] == [
+        (earlier, 0, None),
+        (HOUR, 2, None),
+        (later, 0, "failed"),
+    ]
+    placed = "carried 5 units from hour 2026-11-26T11:00Z into hour 2026-11-26T10:00Z"
+    parked = "carried 4 units from hour 2026-11-26T11:00Z past the buyer's end: no hour of theirs left"
+    texts = [[c.text for c in r.carried] for r in result.rows]
+    assert texts[0] == [placed]
+    assert texts[1][0] == placed
+    assert texts[1][1].startswith(parked)
+    assert texts[2][0].startswith(parked)
+    assert "CarriedPastEnd" in (result.rows[2].detail or "")
+
+
+def test_a_carry_that_does_not_add_up_is_still_a_mismatch_naming_it() -> None:
+    # Given 3 units carried into the hour, whose record holds 7 of its own 7 accepted: 3 are missing
+    ops = deps([7], MeteringEntry(record(7), "sent", "m-1"))
+    ledger = ops.metering
+    assert isinstance(ledger, Ledger)
+    ledger.carries[HOUR] = [(record(3), None)]
+    [(mismatch, detail)] = run(ops, Trail(trail_result(7)))
+    assert mismatch == "quantity differs"
+    assert detail == "accepted 7 units, 3 carried in, 0 carried on, sealed 7"
 
 
 def test_cloudtrail_is_not_read_for_hours_past_its_90_days() -> None:
@@ -252,12 +340,43 @@ def test_a_licence_record_with_a_decimal_quantity_is_read() -> None:
         "responseElements": {"results": [{"usageRecord": usage, "status": "Success"}]},
     }
     [result] = results_of(event, NOW)
+    assert isinstance(result, TrailResult)
     assert (result.customer, result.customer_aws_account_id, result.quantity, result.hour) == (
         LICENCE,
         ACCOUNT,
         Decimal("2.25"),
         datetime(2026, 11, 26, 0, 0, tzinfo=UTC),
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda e: e.update(responseElements=None), "a BatchMeterUsage call answered without a list of results"),
+        (lambda e: e["responseElements"].update(results="none"), "without a list of results"),
+        (lambda e: e["responseElements"]["results"][0].pop("usageRecord"), "a result without its usageRecord"),
+        (lambda e: _usage_of(e).update(timestamp="yesterday"), "a usageRecord without a readable timestamp"),
+        (lambda e: _usage_of(e).update(timestamp=1e300), "a usageRecord without a readable timestamp"),
+        (lambda e: _usage_of(e).pop("customerIdentifier"), "without a readable licenseArn or customerIdentifier"),
+        (lambda e: _usage_of(e).pop("dimension"), "a usageRecord without a readable dimension"),
+        (lambda e: _usage_of(e).update(quantity="lots"), "a usageRecord whose quantity is not a number"),
+        (lambda e: _usage_of(e).update(quantity="NaN"), "a usageRecord whose quantity is not a number"),
+    ],
+)
+def test_a_logged_result_that_cannot_be_read_is_reported_never_skipped(change: Any, why: str) -> None:
+    # Given the documented entry, changed where a reader could not make sense of it
+    event = copy.deepcopy(DOCUMENTED)
+    change(event)
+    # Then it is reported as unreadable, named by its event, and the reason says what was missing, never the values
+    [found] = results_of(event, datetime(2018, 4, 19, 16, 32, 51, tzinfo=UTC), "e-1")
+    assert isinstance(found, Unreadable)
+    assert found.event_id == "e-1"
+    assert why in found.why
+
+
+def _usage_of(event: dict[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = event["responseElements"]["results"][0]["usageRecord"]
+    return record
 
 
 # --- the flush's hourly check of one settled hour (functions.flush.audit) ----------------------------------------
