@@ -15,6 +15,7 @@ from sim.faults import FaultProfile
 SELLER_ACCOUNT = "123456789012"
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
+FLUSH_TIMEOUT = timedelta(seconds=900)  # the longest a flush run may take (its Lambda timeout)
 
 # where worlds start: an ordinary day, the last hours of a month (Marketplace's month-end cutoff), of a year
 _STARTS = (
@@ -195,7 +196,7 @@ def draw(seed: int) -> Plan:
         buyers=tuple(buyers),
         actions=tuple(actions),
         faults=FaultProfile.draw(rng),
-        flush_timeout_seconds=900 if rng.random() < 0.8 else rng.uniform(70, 240),
+        flush_timeout_seconds=FLUSH_TIMEOUT.total_seconds() if rng.random() < 0.8 else rng.uniform(70, 240),
         notification_delay_seconds=rng.choice((2, 60, 600, 1200)),
         duplicate_rate=rng.choice((0.0, 0.1, 0.3)),
         outage=outage,
@@ -329,7 +330,7 @@ def _flushes(
 ) -> None:
     rng = d.rng
     tick = start + d.minutes(0, 60)  # the schedule's rate(1 hour), from whenever it was created
-    while tick < end:
+    while tick < end - FLUSH_TIMEOUT:  # each run has its time to finish before the world ends
         if outage is None or not outage[0] <= tick < outage[1]:
             d.add(tick, "flush", scheduled=True)
         tick += HOUR
