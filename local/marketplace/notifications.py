@@ -75,6 +75,8 @@ def _eventbridge_plan(
         ]
     if step == "ending":
         return [(sub, events.ending(sub, int(extra["days_before_end"])))]
+    if step == "cancellation":
+        return [(sub, events.cancellation(sub, extra["cancellation"]))]
     return []
 
 
