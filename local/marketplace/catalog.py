@@ -4,7 +4,7 @@ generated from botocore's models by ``make docs``)."""
 
 from __future__ import annotations
 
-from . import agreement_terms, cancellations, cloudtrail, entitlement, metering
+from . import agreement_entitlements, agreement_terms, cancellations, cloudtrail, entitlement, metering
 from .operation import AGREEMENT, CLOUDTRAIL, ENTITLEMENT, METERING, Operation, Service
 
 SERVICES = {
@@ -26,6 +26,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         metering.REGISTER_USAGE,
         entitlement.GET_ENTITLEMENTS,
         agreement_terms.GET_AGREEMENT_TERMS,
+        agreement_entitlements.GET_AGREEMENT_ENTITLEMENTS,
         cancellations.SEND_AGREEMENT_CANCELLATION_REQUEST,
         cloudtrail.LOOKUP_EVENTS,
     )
@@ -34,7 +35,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 # Why a modelled operation is not served, per service.
 NOT_SERVED = {
     AGREEMENT: (
-        "a SaaS seller's registration and metering read an agreement's terms (GetAgreementTerms), and its operator "
+        "a SaaS seller's registration and metering read an agreement's terms (GetAgreementTerms) and its licence "
+        "(GetAgreementEntitlements), and its operator "
         "asks for a test agreement's cancellation (SendAgreementCancellationRequest; the buyer's answer is the admin "
         "API's); its other operations (searching and describing agreements, approvals, the buyer's side of "
         "cancellations, payment requests, billing adjustments, purchase orders) are not emulated yet"
