@@ -1,10 +1,11 @@
 """The operator's command line: ``python -m operations.cli COMMAND [options]``.
 
 Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``, ``forget-customer``, ``set-tenant``,
-``reconcile``, ``report``, ``doctor``. Runs against the local stack (the default while ``make run`` is up, or when
-DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P] [--region R]``). Aligned tables for
-people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed (``reconcile``: a mismatch found;
-``doctor``: a check failed), 2 the command was wrong (an unknown command, product, customer, dimension or stack;
+``reconcile``, ``report``, ``cancel-agreement``, ``doctor``. Runs against the local stack (the default while
+``make run`` is up, or when DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P]
+[--region R]``). Aligned tables for people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed
+(``reconcile``: a mismatch found; ``doctor``: a check failed; ``cancel-agreement``: refused or not sent), 2 the
+command was wrong (an unknown command, product, customer, dimension or stack;
 a bad option).
 """
 
@@ -27,11 +28,13 @@ from functions.settings import METERING_MODES, InvalidField, Settings, SettingsE
 from functions.storage.errors import StorageError
 from operations import arguments, estimates
 from operations.arguments import CommandError, OneLineParser, moment, one_line, within_records
+from operations.cancel_cli import add_parser as add_cancel_parser
+from operations.cancel_cli import run_cancel
 from operations.doctor import examine, report
 from operations.doctor_target import deployed_doctor, local_doctor
 from operations.erasure import forget_customer
 from operations.flushing import FlushProgress
-from operations.queries import Selection, UnknownName, customers, parked, select, usage
+from operations.queries import Selection, UnknownName, customer_notices, customers, parked, select, usage
 from operations.reconcile_cli import add_parser as add_reconcile_parser
 from operations.reconcile_cli import run_reconcile
 from operations.redrive import RedriveOutcome, redrive, refusal
@@ -210,6 +213,7 @@ def parser() -> argparse.ArgumentParser:
     shown.add_argument("--no-progress", dest="progress", action="store_false")
     add_reconcile_parser(commands, common)
     add_report_parser(commands, common)
+    add_cancel_parser(commands, common)
     doctor = commands.add_parser(
         "doctor",
         parents=[common],
@@ -276,8 +280,16 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
 
     if args.command == "customers":
         tenant = arguments.tenant_id(args.tenant, "--tenant") if args.tenant is not None else None
+        listed = customers(target.deps, args.product, tenant)
+        of_customer, unlinked = customer_notices(target.deps)
+        rows = [customer_row(c) for c in listed]
+        for customer, row in zip(listed, rows, strict=True):
+            row["notices"] = [n.summary() for n in of_customer.get(customer.ref.key, [])]
+        if not args.json:  # what AWS said of each one's agreements: an advisory, a cancellation, a refund, a reminder
+            for row in rows:
+                row["notices"] = "; ".join(row["notices"]) or None
         emit(
-            [customer_row(c) for c in customers(target.deps, args.product, tenant)],
+            rows,
             [
                 ("PRODUCT", "product"),
                 ("ACCOUNT", "account"),
@@ -286,9 +298,14 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
                 ("REGISTERED", "registered_at"),
                 ("STATE SINCE", "state_changed_at"),
                 ("TENANT", "tenant"),
+                ("NOTICES", "notices"),
             ],
             "no customers",
         )
+        if unlinked and not args.json and tenant is None and args.product is None:
+            out.write("\nagreements of no registered customer:\n")
+            notes = [{"agreement": n.agreement_id, "at": n.at.isoformat(), "notice": n.summary()} for n in unlinked]
+            out.write(table(notes, [("AGREEMENT", "agreement"), ("AT", "at"), ("NOTICE", "notice")]) + "\n")
     elif args.command == "set-tenant":
         links = set_tenant(target.deps, args.customer, args.tenant_id, product=args.product, replace=args.replace)
         emit(
@@ -356,6 +373,8 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
         return run_reconcile(target, _selection(args, target), args.customer, args.json, out, table)
     elif args.command == "report":
         return run_report(target, args.month, arguments.new_file(args.html, "--html"), out)
+    elif args.command == "cancel-agreement":
+        return run_cancel(args, target, out)
     elif args.command == "flush":
         bar = ProgressBar(err)
         show = err.isatty() if args.progress is None else args.progress

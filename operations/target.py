@@ -20,6 +20,8 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.audit import TrailReader
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
+from functions.lifecycle.cancellation import AgreementCancellations
+from functions.marketplace.cancellations import MarketplaceAgreementCancellations
 from functions.marketplace.cloudtrail import CloudTrailReader
 from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
@@ -32,6 +34,8 @@ from operations.metering_view import DynamoMeteringView
 from operations.queries import OperationsDeps, UnknownName
 from stacks.schema import ALL_TABLES
 
+# the Agreement Service answers only in us-east-1, wherever the stack runs (functions.wiring.aws_clients)
+AGREEMENT_REGION = "us-east-1"
 FLUSH_FUNCTION_LOGICAL_ID = "FlushFunction"  # stacks/constructs/flush.py: Flush(stack, "Flush") / "Function"
 # a deployed flush may run for its whole 15-minute timeout before it answers
 _INVOKE = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=960)
@@ -48,6 +52,8 @@ class Target:
     run_flush: Callable[[ProgressCallback], dict[str, Any]]
     contacts: ContactKeeper  # the buyers' personal data, for erasure
     trail: Callable[[], TrailReader] | None = None  # CloudTrail's event history where AWS received the metering
+    # the Agreement Service's cancellation requests, with the caller's credentials (``cli cancel-agreement``)
+    cancellations: Callable[[], AgreementCancellations] | None = None
 
 
 def contacts(settings: Settings, dynamodb: Any) -> DynamoCustomerRepository:
@@ -61,6 +67,7 @@ def operations_deps(settings: Settings, dynamodb: Any, clock: Clock) -> Operatio
         usage=_usage_store(settings, dynamodb),
         metering=DynamoMeteringView(dynamodb, settings.metering_table),
         clock=clock,
+        notices=DynamoCustomerRepository(dynamodb, settings.customers_table),
     )
 
 
@@ -101,6 +108,12 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
         contacts=contacts(settings, dynamodb),
         # the emulator answers CloudTrail's LookupEvents for the calls it received
         trail=lambda: CloudTrailReader(session.client("cloudtrail", endpoint_url=settings.marketplace_endpoint)),
+        # the emulator answers the Agreement Service too
+        cancellations=lambda: MarketplaceAgreementCancellations(
+            session.client(
+                "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
+            )
+        ),
     )
 
 
@@ -224,4 +237,7 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
         run_flush=lambda on_progress: flush_deployed(invoke, deps.metering.pending_count, on_progress),
         contacts=contacts(stack.settings, dynamodb),
         trail=lambda: CloudTrailReader(session.client("cloudtrail")),
+        cancellations=lambda: MarketplaceAgreementCancellations(
+            session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+        ),
     )

@@ -171,7 +171,8 @@ def _ending_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict
 
 def _cancellation_approve_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
     """The buyer approves the seller's cancellation request (AcceptAgreementCancellationRequest): the request's event,
-    then the agreement is cancelled and ends as a cancelled agreement does (Ended, License Deprovisioned)."""
+    then the agreement is cancelled as a buyer's own cancellation is (unsubscribed: metered until it is finalized, when
+    ``unsubscribe_grace_seconds`` have passed)."""
     request = cancellations.pending_request(mp.world, sub)
     cancellations.decide(request, cancellations.APPROVED, now)
     mp.hub.emit(mp.world, "cancellation", sub, now, cancellation=request)
@@ -180,7 +181,6 @@ def _cancellation_approve_step(mp: EmulatorState, sub: Subscription, now: dateti
         sub.ended_at = iso(now)
         return sub, {"cancellation": cancellations.answer(request)}
     _unsubscribe(mp, sub, now)
-    finalize(mp, sub, now)
     return sub, {"cancellation": cancellations.answer(request)}
 
 

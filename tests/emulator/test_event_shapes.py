@@ -124,6 +124,7 @@ def _cancellations(env) -> None:
             agreementId=sub["agreement_id"], reasonCode="TEST_AGREEMENT"
         )
     env.admin.approve_cancellation(approved["agreement_id"])
+    env.admin.finalize(approved["agreement_id"])
     env.admin.reject_cancellation(rejected["agreement_id"])
 
 

@@ -84,7 +84,9 @@ def test_approved_the_agreement_ends_and_rejected_it_goes_on(env: Any) -> None:
     for sub in (approved, rejected):
         client.send_agreement_cancellation_request(agreementId=sub["agreement_id"], reasonCode="TEST_AGREEMENT")
     seen = env.admin.notifications()[-1]["seq"]
-    assert env.admin.approve_cancellation(approved["agreement_id"])["status"] == "ended"
+    # cancelled as a buyer's own cancellation is: metered until finalized after the grace
+    assert env.admin.approve_cancellation(approved["agreement_id"])["status"] == "unsubscribe_pending"
+    env.admin.finalize(approved["agreement_id"])
     types = [n["body"]["detail-type"] for n in env.admin.notifications(after=seen) if n["channel"] == "eventbridge"]
     assert types == [
         "Agreement Cancellation Request Approved - Proposer",
