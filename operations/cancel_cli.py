@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any, TextIO
 
-from functions.lifecycle.cancellation import (
+from operations.agreement_cancellation import (
     DESCRIPTION_LIMIT,
     REASON_CODES,
     CancellationRefused,

@@ -20,13 +20,12 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.audit import TrailReader
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
-from functions.lifecycle.cancellation import AgreementCancellations
-from functions.marketplace.cancellations import MarketplaceAgreementCancellations
 from functions.marketplace.cloudtrail import CloudTrailReader
 from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
 from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from functions.wiring.flush import metering_gateway
+from operations.agreement_cancellation import MarketplaceAgreementCancellations
 from operations.arguments import shown
 from operations.erasure import ContactKeeper
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
@@ -53,7 +52,7 @@ class Target:
     contacts: ContactKeeper  # the buyers' personal data, for erasure
     trail: Callable[[], TrailReader] | None = None  # CloudTrail's event history where AWS received the metering
     # the Agreement Service's cancellation requests, with the caller's credentials (``cli cancel-agreement``)
-    cancellations: Callable[[], AgreementCancellations] | None = None
+    cancellations: Callable[[], MarketplaceAgreementCancellations] | None = None
 
 
 def contacts(settings: Settings, dynamodb: Any) -> DynamoCustomerRepository:

@@ -1,5 +1,10 @@
-"""SendAgreementCancellationRequest (AWS Marketplace Agreement Service): the seller asks the buyer to let an agreement
-be cancelled.
+"""SendAgreementCancellationRequest (AWS Marketplace Agreement Service), for ``cli cancel-agreement``: asking a buyer
+to let an agreement be cancelled (a test agreement at go-live), with the model's reason codes.
+
+Only the operator asks it, with their own credentials: no function of the stack does, so it lives here and not in
+``functions/`` (whose modules are each one a handler imports: ``tests/infra/test_deployed_asset.py``). What follows is
+the lifecycle's: the request's events are kept as notices, and an approved one ends the buyer through the final-usage
+path (``functions.lifecycle.service``).
 
 Its client keeps botocore's standard retries: every request carries a client token, so a resend after a lost answer is
 the same request, never a second one.
@@ -7,11 +12,45 @@ the same request, never a second one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.lifecycle.cancellation import CancellationRefused, CancellationRequest, CancellationUnavailable
+# botocore's marketplace-agreement model, AgreementCancellationRequestReasonCode
+REASON_CODES = (
+    "INCORRECT_TERMS_ACCEPTED",
+    "REPLACING_AGREEMENT",
+    "TEST_AGREEMENT",
+    "ALTERNATIVE_PROCUREMENT_CHANNEL",
+    "PRODUCT_DISCONTINUED",
+    "UNINTENDED_RENEWAL",
+    "BUYER_DISSATISFACTION",
+    "OTHER",
+)
+DESCRIPTION_LIMIT = 2000  # the model's AgreementCancellationRequestDescription
+
+
+@dataclass(frozen=True)
+class CancellationRequest:
+    agreement_id: str
+    request_id: str
+    status: str  # PENDING_APPROVAL until the buyer answers (the request's events say what became of it)
+    reason_code: str
+
+
+class CancellationRefused(RuntimeError):
+    """The Agreement Service refused the request (no such agreement, not ours, not live, one already pending...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class CancellationUnavailable(RuntimeError):
+    """The Agreement Service could not be asked (throttled, a server fault, no connection): ask again (the same
+    client token makes a retry the same request)."""
+
 
 # the model's errors that are answers about the request itself: asking again changes nothing
 REFUSALS = {"ValidationException", "ResourceNotFoundException", "ConflictException", "AccessDeniedException"}
