@@ -4,7 +4,16 @@ generated from botocore's models by ``make docs``)."""
 
 from __future__ import annotations
 
-from . import agreement_entitlements, agreement_terms, cancellations, cloudtrail, entitlement, metering
+from . import (
+    agreement_entitlements,
+    agreement_terms,
+    billing_adjustments,
+    cancellations,
+    cloudtrail,
+    entitlement,
+    invoices,
+    metering,
+)
 from .operation import AGREEMENT, CLOUDTRAIL, ENTITLEMENT, METERING, Operation, Service
 
 SERVICES = {
@@ -28,6 +37,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         agreement_terms.GET_AGREEMENT_TERMS,
         agreement_entitlements.GET_AGREEMENT_ENTITLEMENTS,
         cancellations.SEND_AGREEMENT_CANCELLATION_REQUEST,
+        invoices.LIST_AGREEMENT_INVOICE_LINE_ITEMS,
+        billing_adjustments.BATCH_CREATE_BILLING_ADJUSTMENT_REQUEST,
         cloudtrail.LOOKUP_EVENTS,
     )
 }
@@ -36,10 +47,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 NOT_SERVED = {
     AGREEMENT: (
         "a SaaS seller's registration and metering read an agreement's terms (GetAgreementTerms) and its licence "
-        "(GetAgreementEntitlements), and its operator "
+        "(GetAgreementEntitlements), and its operator refunds over-billing (ListAgreementInvoiceLineItems, "
+        "BatchCreateBillingAdjustmentRequest) and "
         "asks for a test agreement's cancellation (SendAgreementCancellationRequest; the buyer's answer is the admin "
         "API's); its other operations (searching and describing agreements, approvals, the buyer's side of "
-        "cancellations, payment requests, billing adjustments, purchase orders) are not emulated yet"
+        "cancellations, payment requests, reading billing adjustments back, purchase orders) are not emulated yet"
     ),
     CLOUDTRAIL: "only the event history of the metering calls received is emulated (LookupEvents)",
 }

@@ -159,6 +159,25 @@ class EventFactory:
         event["resources"] = []
         return event
 
+    def billing_adjustment(self, sub: Subscription, adjustment: dict[str, Any]) -> dict[str, Any]:
+        """``billing_adjustment_completed_proposer.json``: the seller's refund, processed. The example names no buyer,
+        lists no resources, and writes the amount as a credit: negative, where the request's was positive."""
+        detail = {
+            "requestId": str(uuid.uuid4()),
+            "catalog": CATALOG,
+            "agreement": {"id": sub.agreement_id},
+            "billingAdjustmentRequest": {
+                "id": adjustment["billingAdjustmentRequestId"],
+                "adjustmentAmount": "-" + str(adjustment["adjustmentAmount"]),
+                "currencyCode": adjustment["currencyCode"],
+                "adjustmentReasonCode": adjustment["adjustmentReasonCode"],
+            },
+            "invoice": {"originalInvoiceId": adjustment["originalInvoiceId"]},
+        }
+        event = self._event(f"Purchase Agreement Billing Adjustment Completed - {PROPOSER}", sub.agreement_id, detail)
+        event["resources"] = []
+        return event
+
     # -- parts -----------------------------------------------------------------------------------------
 
     def license_arn(self, sub: Subscription) -> str:

@@ -55,6 +55,7 @@ def _corpus_name(event: dict[str, Any]) -> str | None:
         "Agreement Cancellation Request Pending Approval - Proposer": "cancellation_pending_approval_proposer.json",
         "Agreement Cancellation Request Approved - Proposer": "cancellation_approved_proposer.json",
         "Agreement Cancellation Request Rejected - Proposer": "cancellation_rejected_proposer.json",
+        "Purchase Agreement Billing Adjustment Completed - Proposer": "billing_adjustment_completed_proposer.json",
     }
     return kinds.get(detail_type)
 
@@ -68,8 +69,7 @@ NOT_EMITTED = {
     "renewal_upcoming_proposer.json": "the renewal decision deadline is not emulated",
     "cancellation_cancelled_proposer.json": "CancelAgreementCancellationRequest is not served",
     "cancellation_validation_failed_proposer.json": "AWS's validation of a cancellation request is not emulated",
-    "billing_adjustment_completed_proposer.json": "BatchCreateBillingAdjustmentRequest is not served",
-    "billing_adjustment_failed_proposer.json": "BatchCreateBillingAdjustmentRequest is not served",
+    "billing_adjustment_failed_proposer.json": "a refund the emulator takes is processed at once: none fails later",
 }
 
 
@@ -128,7 +128,28 @@ def _cancellations(env) -> None:
     env.admin.reject_cancellation(rejected["agreement_id"])
 
 
-SCENARIOS = (_direct_lifecycle, _direct_renewal, _partner_lifecycle, _failed_subscription, _cancellations)
+def _refund(env) -> None:
+    """billing_adjustment_completed_proposer: the seller refunds part of a month's invoice."""
+    sub = env.admin.subscribe("contract-product", "565656565656", resale_authorization_id=RESALE)
+    record = {"Timestamp": NOW, "Dimension": "seats", "Quantity": 100, "CustomerAWSAccountId": "565656565656"}
+    record["LicenseArn"] = sub["license_arn"]
+    env.metering().batch_meter_usage(UsageRecords=[record])
+    agreement = env.agreement()
+    (invoice,) = agreement.list_agreement_invoice_line_items(agreementId=sub["agreement_id"], groupBy="INVOICE_ID")[
+        "agreementInvoiceLineItemGroupSummaries"
+    ]
+    entry = {
+        "agreementId": sub["agreement_id"],
+        "originalInvoiceId": invoice["invoiceId"],
+        "adjustmentAmount": "0.50",
+        "currencyCode": "USD",
+        "adjustmentReasonCode": "INCORRECT_METERING",
+        "clientToken": "shape-refund-1",
+    }
+    assert agreement.batch_create_billing_adjustment_request(billingAdjustmentRequestEntries=[entry])["errors"] == []
+
+
+SCENARIOS = (_refund, _direct_lifecycle, _direct_renewal, _partner_lifecycle, _failed_subscription, _cancellations)
 
 
 def _drive(env: EmulatorHandle, end_order: str) -> list[dict[str, Any]]:
