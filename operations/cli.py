@@ -1,11 +1,11 @@
 """The operator's command line: ``python -m operations.cli COMMAND [options]``.
 
 Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``, ``forget-customer``, ``set-tenant``,
-``reconcile``, ``report``, ``cancel-agreement``, ``doctor``. Runs against the local stack (the default while
-``make run`` is up, or when DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P]
+``reconcile``, ``report``, ``adjust``, ``cancel-agreement``, ``doctor``. Runs against the local stack (the default
+while ``make run`` is up, or when DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P]
 [--region R]``). Aligned tables for people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed
-(``reconcile``: a mismatch found; ``doctor``: a check failed; ``cancel-agreement``: refused or not sent), 2 the
-command was wrong (an unknown command, product, customer, dimension or stack;
+(``reconcile``: a mismatch found; ``doctor``: a check failed; ``cancel-agreement``, ``adjust``: refused or not sent),
+2 the command was wrong (an unknown command, product, customer, dimension or stack;
 a bad option).
 """
 
@@ -27,6 +27,9 @@ from functions.flush.records import MeteringEntry
 from functions.settings import METERING_MODES, InvalidField, Settings, SettingsError
 from functions.storage.errors import StorageError
 from operations import arguments, estimates
+from operations.adjust_cli import add_parser as add_adjust_parser
+from operations.adjust_cli import run_adjust
+from operations.agreement_billing import AgreementBillingUnavailable
 from operations.arguments import CommandError, OneLineParser, moment, one_line, within_records
 from operations.cancel_cli import add_parser as add_cancel_parser
 from operations.cancel_cli import run_cancel
@@ -214,6 +217,7 @@ def parser() -> argparse.ArgumentParser:
     add_reconcile_parser(commands, common)
     add_report_parser(commands, common)
     add_cancel_parser(commands, common)
+    add_adjust_parser(commands, common)
     doctor = commands.add_parser(
         "doctor",
         parents=[common],
@@ -252,7 +256,7 @@ def choose_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targe
 def _selection(args: argparse.Namespace, target: Target) -> Selection:
     now = target.deps.clock.now()
     kept = target.deps.settings.audit_retention_days
-    first, last = ("--from", "--to") if args.command == "reconcile" else ("--since", "--until")
+    first, last = ("--from", "--to") if args.command in ("reconcile", "adjust") else ("--since", "--until")
     since = within_records(moment(args.since, now, first), now, kept, first)
     until = within_records(moment(args.until, now, last), now, kept, last)
     if since > until:
@@ -375,6 +379,8 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
         return run_report(target, args.month, arguments.new_file(args.html, "--html"), out)
     elif args.command == "cancel-agreement":
         return run_cancel(args, target, out)
+    elif args.command == "adjust":
+        return run_adjust(args, target, _selection(args, target), out, table)
     elif args.command == "flush":
         bar = ProgressBar(err)
         show = err.isatty() if args.progress is None else args.progress
@@ -411,7 +417,7 @@ def main(
     except (UnknownName, CommandError, TargetError, SettingsError, TenantRefused, ReportError) as error:
         err.write(f"error: {one_line(str(error))}\n")
         return 2
-    except (StorageError, ClientError, BotoCoreError, TrailUnavailable) as error:
+    except (StorageError, ClientError, BotoCoreError, TrailUnavailable, AgreementBillingUnavailable) as error:
         err.write(f"error: {one_line(str(error))}\n")
         return 1
     return status or 0

@@ -25,6 +25,7 @@ from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
 from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from functions.wiring.flush import metering_gateway
+from operations.agreement_billing import MarketplaceAgreementBilling
 from operations.agreement_cancellation import MarketplaceAgreementCancellations
 from operations.arguments import shown
 from operations.erasure import ContactKeeper
@@ -53,6 +54,8 @@ class Target:
     trail: Callable[[], TrailReader] | None = None  # CloudTrail's event history where AWS received the metering
     # the Agreement Service's cancellation requests, with the caller's credentials (``cli cancel-agreement``)
     cancellations: Callable[[], MarketplaceAgreementCancellations] | None = None
+    # the agreements' invoices and refunds, likewise (``cli adjust``)
+    billing: Callable[[], MarketplaceAgreementBilling] | None = None
 
 
 def contacts(settings: Settings, dynamodb: Any) -> DynamoCustomerRepository:
@@ -109,6 +112,11 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
         trail=lambda: CloudTrailReader(session.client("cloudtrail", endpoint_url=settings.marketplace_endpoint)),
         # the emulator answers the Agreement Service too
         cancellations=lambda: MarketplaceAgreementCancellations(
+            session.client(
+                "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
+            )
+        ),
+        billing=lambda: MarketplaceAgreementBilling(
             session.client(
                 "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
             )
@@ -237,6 +245,9 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
         contacts=contacts(stack.settings, dynamodb),
         trail=lambda: CloudTrailReader(session.client("cloudtrail")),
         cancellations=lambda: MarketplaceAgreementCancellations(
+            session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+        ),
+        billing=lambda: MarketplaceAgreementBilling(
             session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
         ),
     )
