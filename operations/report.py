@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from functions.customers.notices import AgreementNotice, NoticeKind
 from functions.flush.audit import TrailReader
 from functions.settings import Settings
 from functions.usage.model import HOUR
@@ -73,6 +74,8 @@ class MonthReport:
     daily: dict[tuple[str, str], dict[str, tuple[Decimal, Decimal]]]
     top_customers: list[CustomerCharge]
     mismatches: list[ReconciledRow]
+    # the seller's refunds AWS processed (or failed) this month: Billing Adjustment Completed / Failed, as kept
+    refunds: list[AgreementNotice] = field(default_factory=list)
     estimated_billed: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
     estimated_to_bill: dict[str, Decimal] = field(default_factory=dict)
 
@@ -107,6 +110,10 @@ def build(deps: OperationsDeps, trail: TrailReader, month: str) -> MonthReport:
     report = _summarise(deps.settings, month, start, last, now, rows)
     report.cloudtrail_checked = reconciled.cloudtrail_checked
     report.mismatches = reconciled.mismatches
+    if deps.notices is not None:
+        report.refunds = [
+            n for n in deps.notices.notices() if n.kind is NoticeKind.BILLING_ADJUSTMENT and start <= n.at < following
+        ]
     return report
 
 

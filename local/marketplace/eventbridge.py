@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from .clock import parse_iso
@@ -22,6 +23,7 @@ MANUFACTURER = "Manufacturer"
 LICENSE_UPDATED = "License Updated - Manufacturer"
 LICENSE_DEPROVISIONED = "License Deprovisioned - Manufacturer"
 ENDING = "Purchase Agreement Ending - Proposer"
+CENT = Decimal("0.01")
 # A cancellation request's status as its event's detail-type spells it
 CANCELLATION_STATUS_WORDS = {
     "PENDING_APPROVAL": "Pending Approval",
@@ -168,7 +170,8 @@ class EventFactory:
             "agreement": {"id": sub.agreement_id},
             "billingAdjustmentRequest": {
                 "id": adjustment["billingAdjustmentRequestId"],
-                "adjustmentAmount": "-" + str(adjustment["adjustmentAmount"]),
+                # the example writes a credit with two decimals ("-100.00"), whatever the request's form
+                "adjustmentAmount": "-" + format(Decimal(str(adjustment["adjustmentAmount"])).quantize(CENT), "f"),
                 "currencyCode": adjustment["currencyCode"],
                 "adjustmentReasonCode": adjustment["adjustmentReasonCode"],
             },

@@ -9,12 +9,15 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from functions.customers.lifecycle_store import DynamoLifecycleStore
 from functions.customers.model import CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
+from functions.lifecycle.notifications import parse_notification
 from functions.settings import Dimension, Product, Settings
 from local.marketplace.testing import EmulatorHandle, usage_record
 from tests.operator_world import OperatorWorld
@@ -111,3 +114,27 @@ def test_a_refund_is_never_more_than_the_invoice_allows(
     assert (refund["charge"], refund["max_adjustment"], refund["amount"], refund["capped"]) == ("50", "10", "10", True)
     (sent,) = world.refunds_sent()
     assert Decimal(sent["adjustmentAmount"]) == Decimal(10)
+
+
+def test_the_refunds_event_is_kept_and_the_month_report_shows_it(world: Refunds, tmp_path: Path) -> None:
+    world.over_bill(1000)
+    assert world.adjust("--send")[0] == 0
+    (sent,) = [n["body"] for n in world.marketplace.admin.notifications() if "Billing Adjustment" in n["topic"]]
+    # the emulator's event as the lifecycle reads and keeps it (the handler's own path: the corpus tests)
+    event = parse_notification(json.dumps(sent), message_id="m-1", sent_at=world.clock.now())
+    assert event.notice is not None
+    store = DynamoLifecycleStore(world.dynamodb, world.settings.customers_table)
+    assert store.record_notice(event.notice)
+    status, out, err = world.cli("report", "--month", "2026-11", "--html", str(tmp_path / "r.html"))
+    assert status == 0, err
+    page = (tmp_path / "r.html").read_text()
+    assert page.count('data-testid="refund"') == 1
+    assert "-10.00 USD" in page
+    assert "INCORRECT_METERING" in page
+    # and cli customers shows it beside the customer whose agreement it refunded
+    status, out, _ = world.cli("customers", "--json")
+    rows = {r["account"]: r["notices"] for r in json.loads(out)}
+    assert rows[ACCOUNTS[0]] == [
+        f"refund COMPLETED -10.00 USD (invoice {sent['detail']['invoice']['originalInvoiceId']})"
+    ]
+    assert rows[ACCOUNTS[1]] == []
