@@ -20,6 +20,7 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.audit import TrailReader
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
+from functions.marketplace.agreements import MarketplaceAgreementEntitlements
 from functions.marketplace.cloudtrail import CloudTrailReader
 from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
@@ -54,6 +55,8 @@ class Target:
     trail: Callable[[], TrailReader] | None = None  # CloudTrail's event history where AWS received the metering
     # the Agreement Service's cancellation requests, with the caller's credentials (``cli cancel-agreement``)
     cancellations: Callable[[], MarketplaceAgreementCancellations] | None = None
+    # each agreement's licence and provisioning status (``cli reconcile`` shows it beside each buyer)
+    agreement_entitlements: Callable[[], MarketplaceAgreementEntitlements] | None = None
     # the agreements' invoices and refunds, likewise (``cli adjust``)
     billing: Callable[[], MarketplaceAgreementBilling] | None = None
 
@@ -117,6 +120,11 @@ def local_target(settings: Settings, *, credentials: Mapping[str, str], clock: C
             )
         ),
         billing=lambda: MarketplaceAgreementBilling(
+            session.client(
+                "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
+            )
+        ),
+        agreement_entitlements=lambda: MarketplaceAgreementEntitlements(
             session.client(
                 "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
             )
@@ -248,6 +256,9 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
             session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
         ),
         billing=lambda: MarketplaceAgreementBilling(
+            session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+        ),
+        agreement_entitlements=lambda: MarketplaceAgreementEntitlements(
             session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
         ),
     )
