@@ -16,6 +16,10 @@ CUSTOMER_DETAILS_SUBMITTED = "Customer Details Submitted"
 CUSTOMER_FREE_TRIAL_CONFIRMED = "Customer Free Trial Confirmed"
 CUSTOMER_ACTIVATED = "Customer Activated"
 CUSTOMER_ENDED = "Customer Ended"
+# AWS Marketplace suspects fraud or abuse on a buyer's agreement, or the buyer's account closed (and its resolution):
+# the seller may want to hold the buyer's access meanwhile
+CUSTOMER_ADVISORY_ISSUED = "Customer Advisory Issued"
+CUSTOMER_ADVISORY_RESOLVED = "Customer Advisory Resolved"
 
 
 @dataclass(frozen=True)

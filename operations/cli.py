@@ -1,10 +1,11 @@
 """The operator's command line: ``python -m operations.cli COMMAND [options]``.
 
 Commands: ``customers``, ``usage``, ``failed``, ``redrive``, ``flush``, ``forget-customer``, ``set-tenant``,
-``reconcile``, ``report``, ``doctor``. Runs against the local stack (the default while ``make run`` is up, or when
-DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P] [--region R]``). Aligned tables for
-people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed (``reconcile``: a mismatch found;
-``doctor``: a check failed), 2 the command was wrong (an unknown command, product, customer, dimension or stack;
+``reconcile``, ``report``, ``adjust``, ``cancel-agreement``, ``doctor``. Runs against the local stack (the default
+while ``make run`` is up, or when DYNAMODB_ENDPOINT is set) or a deployed stack (``--stack NAME [--profile P]
+[--region R]``). Aligned tables for people, ``--json`` for scripts. Exit status: 0 done, 1 AWS or storage failed
+(``reconcile``: a mismatch found; ``doctor``: a check failed; ``cancel-agreement``, ``adjust``: refused or not sent),
+2 the command was wrong (an unknown command, product, customer, dimension or stack;
 a bad option).
 """
 
@@ -26,12 +27,17 @@ from functions.flush.records import MeteringEntry
 from functions.settings import METERING_MODES, InvalidField, Settings, SettingsError
 from functions.storage.errors import StorageError
 from operations import arguments, estimates
+from operations.adjust_cli import add_parser as add_adjust_parser
+from operations.adjust_cli import run_adjust
+from operations.agreement_billing import AgreementBillingUnavailable
 from operations.arguments import CommandError, OneLineParser, moment, one_line, within_records
+from operations.cancel_cli import add_parser as add_cancel_parser
+from operations.cancel_cli import run_cancel
 from operations.doctor import examine, report
 from operations.doctor_target import deployed_doctor, local_doctor
 from operations.erasure import forget_customer
 from operations.flushing import FlushProgress
-from operations.queries import Selection, UnknownName, customers, parked, select, usage
+from operations.queries import Selection, UnknownName, customer_notices, customers, parked, select, usage
 from operations.reconcile_cli import add_parser as add_reconcile_parser
 from operations.reconcile_cli import run_reconcile
 from operations.redrive import RedriveOutcome, redrive, refusal
@@ -210,6 +216,8 @@ def parser() -> argparse.ArgumentParser:
     shown.add_argument("--no-progress", dest="progress", action="store_false")
     add_reconcile_parser(commands, common)
     add_report_parser(commands, common)
+    add_cancel_parser(commands, common)
+    add_adjust_parser(commands, common)
     doctor = commands.add_parser(
         "doctor",
         parents=[common],
@@ -247,7 +255,7 @@ def choose_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targe
 def _selection(args: argparse.Namespace, target: Target) -> Selection:
     now = target.deps.clock.now()
     kept = target.deps.settings.audit_retention_days
-    first, last = ("--from", "--to") if args.command == "reconcile" else ("--since", "--until")
+    first, last = ("--from", "--to") if args.command in ("reconcile", "adjust") else ("--since", "--until")
     since = within_records(moment(args.since, now, first), now, kept, first)
     until = within_records(moment(args.until, now, last), now, kept, last)
     if since > until:
@@ -275,8 +283,16 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
 
     if args.command == "customers":
         tenant = arguments.tenant_id(args.tenant, "--tenant") if args.tenant is not None else None
+        listed = customers(target.deps, args.product, tenant)
+        of_customer, unlinked = customer_notices(target.deps)
+        rows = [customer_row(c) for c in listed]
+        for customer, row in zip(listed, rows, strict=True):
+            row["notices"] = [n.summary() for n in of_customer.get(customer.ref.key, [])]
+        if not args.json:  # what AWS said of each one's agreements: an advisory, a cancellation, a refund, a reminder
+            for row in rows:
+                row["notices"] = "; ".join(row["notices"]) or None
         emit(
-            [customer_row(c) for c in customers(target.deps, args.product, tenant)],
+            rows,
             [
                 ("PRODUCT", "product"),
                 ("ACCOUNT", "account"),
@@ -285,9 +301,14 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
                 ("REGISTERED", "registered_at"),
                 ("STATE SINCE", "state_changed_at"),
                 ("TENANT", "tenant"),
+                ("NOTICES", "notices"),
             ],
             "no customers",
         )
+        if unlinked and not args.json and tenant is None and args.product is None:
+            out.write("\nagreements of no registered customer:\n")
+            notes = [{"agreement": n.agreement_id, "at": n.at.isoformat(), "notice": n.summary()} for n in unlinked]
+            out.write(table(notes, [("AGREEMENT", "agreement"), ("AT", "at"), ("NOTICE", "notice")]) + "\n")
     elif args.command == "set-tenant":
         links = set_tenant(target.deps, args.customer, args.tenant_id, product=args.product, replace=args.replace)
         emit(
@@ -369,6 +390,10 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
         return run_reconcile(target, _selection(args, target), args.json, out, table)
     elif args.command == "report":
         return run_report(target, args.month, arguments.new_file(args.html, "--html"), out)
+    elif args.command == "cancel-agreement":
+        return run_cancel(args, target, out)
+    elif args.command == "adjust":
+        return run_adjust(args, target, _selection(args, target), out, table)
     elif args.command == "flush":
         bar = ProgressBar(err)
         show = err.isatty() if args.progress is None else args.progress
@@ -405,7 +430,7 @@ def main(
     except (UnknownName, CommandError, TargetError, SettingsError, TenantRefused, ReportError) as error:
         err.write(f"error: {one_line(str(error))}\n")
         return 2
-    except (StorageError, ClientError, BotoCoreError, TrailUnavailable) as error:
+    except (StorageError, ClientError, BotoCoreError, TrailUnavailable, AgreementBillingUnavailable) as error:
         err.write(f"error: {one_line(str(error))}\n")
         return 1
     return status or 0

@@ -179,7 +179,9 @@ def example_events(account: str, product_codes: Sequence[str]) -> Iterator[tuple
         published = json.dumps(EXAMPLE_PRODUCT_CODE)  # the code itself, not the product ids built from it
         for code in product_codes if published in text else [None]:
             label = f"{path.name} ({code})" if code else path.name
-            yield label, json.loads(text.replace(published, json.dumps(code)) if code else text)
+            event = json.loads(text.replace(published, json.dumps(code)) if code else text)
+            event["account"] = account  # the seller's: a placeholder in the older examples, a made-up one in newer
+            yield label, event
 
 
 def lifecycle_rules(deps: DoctorDeps) -> Check:

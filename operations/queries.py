@@ -9,6 +9,7 @@ from typing import Protocol
 
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef
+from functions.customers.notices import AgreementNotice
 from functions.flush.aggregate import aggregate
 from functions.flush.audit import CarryReader, TrailReader, UnreadableSink
 from functions.flush.records import MeteringEntry
@@ -62,6 +63,18 @@ class MeteringView(CarryReader, Protocol):
 TrailSource = Callable[[UnreadableSink], TrailReader]
 
 
+class NoticeReader(Protocol):
+    """What AWS said of each agreement besides its lifecycle (``functions.customers.notices``)."""
+
+    def with_notices(self) -> list[tuple[Customer, list[AgreementNotice]]]:
+        """Every customer with the newest notices of the agreements linked to them, newest first."""
+        ...
+
+    def notices(self) -> list[AgreementNotice]:
+        """Every agreement's newest notices, a registered buyer's or not, newest first."""
+        ...
+
+
 @dataclass(frozen=True)
 class OperationsDeps:
     settings: Settings
@@ -69,6 +82,18 @@ class OperationsDeps:
     usage: UsageReader
     metering: MeteringView
     clock: Clock
+    notices: NoticeReader | None = None  # None: the views show no notices
+
+
+def customer_notices(deps: OperationsDeps) -> tuple[dict[str, list[AgreementNotice]], list[AgreementNotice]]:
+    """The notices of each customer's agreements (by customer key), and those of agreements no customer is linked to
+    (a test agreement never registered, a buyer still to register)."""
+    if deps.notices is None:
+        return {}, []
+    of_customer = {customer.ref.key: found for customer, found in deps.notices.with_notices()}
+    linked = {(n.agreement_id, n.key) for found in of_customer.values() for n in found}
+    unlinked = [n for n in deps.notices.notices() if (n.agreement_id, n.key) not in linked]
+    return of_customer, unlinked
 
 
 @dataclass(frozen=True)

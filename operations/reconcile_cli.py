@@ -11,8 +11,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from functions.customers.model import Customer
+from functions.customers.subjects import licence_id
 from functions.flush.audit import Unreadable, quantity_text
-from operations.queries import Selection
+from functions.lifecycle.agreement_entitlements import (
+    AgreementEntitlement,
+    AgreementEntitlementReader,
+    AgreementEntitlementsUnavailable,
+)
+from operations.queries import Selection, customer_names
 from operations.reconcile import ReconciledRow, Reconciliation, reconcile_regions
 from operations.target import Target, TargetError
 
@@ -30,6 +37,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("CLOUDTRAIL", "cloudtrail"),
     ("MISMATCH", "mismatch"),
     ("CARRIED", "carried_text"),
+    ("ENTITLEMENT", "entitlement"),
 ]
 
 
@@ -87,7 +95,8 @@ def run_reconcile(target: Target, selection: Selection, as_json: bool, out: Text
         result = reconcile_regions(target.regions(), selection)
     except ValueError as error:
         raise TargetError(f"{target.name}: {error}") from None
-    write(result, as_json, out, table)
+    reader = target.agreement_entitlements() if target.agreement_entitlements is not None else None
+    write(result, as_json, out, table, entitlements(list(target.deps.customers.list_all()), result, reader))
     return 1 if result.mismatches or result.unreadable else 0
 
 
@@ -100,8 +109,38 @@ def unreadable_text(unreadable: Sequence[Unreadable]) -> str:
     )
 
 
-def write(result: Reconciliation, as_json: bool, out: TextIO, table: Any) -> None:
-    rows = [row_json(r) for r in result.rows]
+def entitlements(
+    listed: list[Customer], result: Reconciliation, reader: AgreementEntitlementReader | None
+) -> dict[str, str]:
+    """Each reconciled buyer's entitlement, as GetAgreementEntitlements reports it for their agreement (their
+    licence's): PROVISIONED, SCHEDULED, PENDING, FAILED or DEPROVISIONED, with AWS's reason code; by customer name."""
+    if reader is None:
+        return {}
+    asked: dict[str, list[AgreementEntitlement] | str] = {}
+    shown: dict[str, str] = {}
+    for name in {row.customer for row in result.rows}:
+        found = next((c for c in listed if name in customer_names(c)), None)
+        if found is None or found.agreement_id is None:
+            continue
+        if found.agreement_id not in asked:
+            try:
+                asked[found.agreement_id] = reader.of(found.agreement_id)
+            except AgreementEntitlementsUnavailable as error:
+                asked[found.agreement_id] = f"unavailable ({error})"
+        answer = asked[found.agreement_id]
+        if isinstance(answer, str):
+            shown[name] = answer
+            continue
+        licence = licence_id(found.ref.license_arn)
+        mine = [e for e in answer if licence is None or licence_id(e.licence_arn) == licence] or answer
+        shown[name] = ", ".join(f"{e.status or '?'}" + (f" ({e.reason})" if e.reason else "") for e in mine) or "none"
+    return shown
+
+
+def write(
+    result: Reconciliation, as_json: bool, out: TextIO, table: Any, entitled: dict[str, str] | None = None
+) -> None:
+    rows = [{**row_json(r), "entitlement": (entitled or {}).get(r.customer)} for r in result.rows]
     if as_json:
         document = {
             "from": result.since.isoformat(),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from functions.customers.notices import AgreementNotice, NoticeKind
 from functions.flush.audit import Unreadable
 from functions.settings import Settings
 from functions.usage.model import HOUR
@@ -74,6 +75,8 @@ class MonthReport:
     daily: dict[tuple[str, str], dict[str, tuple[Decimal, Decimal]]]
     top_customers: list[CustomerCharge]
     mismatches: list[ReconciledRow]
+    # the seller's refunds AWS processed (or failed) this month: Billing Adjustment Completed / Failed, as kept
+    refunds: list[AgreementNotice] = field(default_factory=list)
     estimated_billed: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
     estimated_to_bill: dict[str, Decimal] = field(default_factory=dict)
     unreadable: tuple[Unreadable, ...] = ()  # CloudTrail's results that could not be read, so were not checked
@@ -114,6 +117,10 @@ def build(regions: Sequence[MeteringRegion], month: str) -> MonthReport:
     report.mismatches = reconciled.mismatches
     report.unreadable = reconciled.unreadable
     report.regions = reconciled.regions
+    if deps.notices is not None:
+        report.refunds = [
+            n for n in deps.notices.notices() if n.kind is NoticeKind.BILLING_ADJUSTMENT and start <= n.at < following
+        ]
     return report
 
 

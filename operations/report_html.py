@@ -63,6 +63,7 @@ def render(report: MonthReport) -> str:
         f'<p class="note">{escape(LABEL)}.</p>',
         _customer_chart(report),
         _mismatch_table(report),
+        _refund_table(report),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -248,3 +249,30 @@ def _hour(epoch: float) -> str:
 
 def _day(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%d")
+
+
+def _refund_table(report: MonthReport) -> str:
+    """The refunds AWS processed this month (``cli adjust``'s, or the seller's own); a failed one raised an alarm."""
+    if not report.refunds:
+        return '<h2>Refunds</h2><p data-testid="no-refunds">None this month.</p>'
+    head = (
+        "<tr><th>When</th><th>Agreement</th><th>Invoice</th><th class=n>Amount</th><th>Status</th><th>Reason</th></tr>"
+    )
+    lines = []
+    for notice in report.refunds:
+        details = notice.details
+        cells = (
+            notice.at.strftime("%Y-%m-%d %H:%MZ"),
+            notice.agreement_id,
+            details.get("invoice_id", ""),
+            f"{details.get('amount', '')} {details.get('currency', '')}".strip(),
+            notice.status,
+            details.get("reason_code", ""),
+        )
+        classes = ("", "", "", " class=n", "", "")
+        lines.append(
+            f'<tr data-testid="refund" class="{"bad" if notice.status == "FAILED" else ""}">'
+            + "".join(f"<td{c}>{escape(str(v))}</td>" for c, v in zip(classes, cells, strict=True))
+            + "</tr>"
+        )
+    return f"<h2>Refunds ({len(report.refunds)})</h2><table>{head}{''.join(lines)}</table>"

@@ -19,11 +19,14 @@ from functions.clock import Clock, SystemClock, app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
+from functions.marketplace.agreements import MarketplaceAgreementEntitlements
 from functions.marketplace.cloudtrail import CloudTrailReader
 from functions.settings import Settings, settings_from_env
 from functions.usage.store import DynamoUsageStore
 from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from functions.wiring.flush import metering_gateway
+from operations.agreement_billing import MarketplaceAgreementBilling
+from operations.agreement_cancellation import MarketplaceAgreementCancellations
 from operations.arguments import shown
 from operations.erasure import ContactKeeper
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
@@ -31,6 +34,8 @@ from operations.metering_view import DynamoMeteringView
 from operations.queries import MeteringRegion, OperationsDeps, TrailSource, UnknownName
 from stacks.schema import ALL_TABLES, REGIONAL_TABLES, TableSpec
 
+# the Agreement Service answers only in us-east-1, wherever the stack runs (functions.wiring.aws_clients)
+AGREEMENT_REGION = "us-east-1"
 FLUSH_FUNCTION_LOGICAL_ID = "FlushFunction"  # stacks/constructs/flush.py: Flush(stack, "Flush") / "Function"
 # a deployed flush may run for its whole 15-minute timeout before it answers
 _INVOKE = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=960)
@@ -50,6 +55,13 @@ class Target:
     # the other Regions that meter (cdk.json `regions`), found when a command first reads them
     other_regions: Callable[[], Sequence[MeteringRegion]] = tuple
 
+    # the Agreement Service's cancellation requests, with the caller's credentials (``cli cancel-agreement``)
+    cancellations: Callable[[], MarketplaceAgreementCancellations] | None = None
+    # each agreement's licence and provisioning status (``cli reconcile`` shows it beside each buyer)
+    agreement_entitlements: Callable[[], MarketplaceAgreementEntitlements] | None = None
+    # the agreements' invoices and refunds, likewise (``cli adjust``)
+    billing: Callable[[], MarketplaceAgreementBilling] | None = None
+
     def regions(self) -> list[MeteringRegion]:
         """Every Region that meters, this stack's first: what ``usage`` and ``reconcile`` read."""
         return [MeteringRegion(self.deps, self.trail), *self.other_regions()]
@@ -66,6 +78,7 @@ def operations_deps(settings: Settings, dynamodb: Any, clock: Clock) -> Operatio
         usage=_usage_store(settings, dynamodb),
         metering=DynamoMeteringView(dynamodb, settings.metering_table),
         clock=clock,
+        notices=DynamoCustomerRepository(dynamodb, settings.customers_table),
     )
 
 
@@ -110,6 +123,22 @@ def local_target(
         contacts=contacts(settings, dynamodb),
         trail=_trail(settings, session),
         other_regions=lambda: [_local_region(regional, credentials, moment) for regional in regions],
+        # the emulator answers the Agreement Service too
+        cancellations=lambda: MarketplaceAgreementCancellations(
+            session.client(
+                "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
+            )
+        ),
+        billing=lambda: MarketplaceAgreementBilling(
+            session.client(
+                "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
+            )
+        ),
+        agreement_entitlements=lambda: MarketplaceAgreementEntitlements(
+            session.client(
+                "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
+            )
+        ),
     )
 
 
@@ -294,4 +323,13 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
         contacts=contacts(stack.settings, dynamodb),
         trail=_trail(stack.settings, session),
         other_regions=other_regions,
+        cancellations=lambda: MarketplaceAgreementCancellations(
+            session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+        ),
+        billing=lambda: MarketplaceAgreementBilling(
+            session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+        ),
+        agreement_entitlements=lambda: MarketplaceAgreementEntitlements(
+            session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+        ),
     )

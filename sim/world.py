@@ -36,6 +36,7 @@ from functions.flush.records import MeteringError, MeteringRecord
 from functions.flush.run import RunResult, flush_run
 from functions.flush.sender import Backoff, TokenBucket
 from functions.flush.service import FlushDeps
+from functions.lifecycle.agreement_entitlements import AgreementEntitlement
 from functions.lifecycle.final_usage import SqsFinalUsage, final_usage_message, requested_final_usage
 from functions.lifecycle.service import Lifecycle
 from functions.lifecycle.worker import LifecycleWorker
@@ -92,6 +93,14 @@ class Observed:
 class NoEntitlements:
     def current(self, customer: Customer) -> tuple[dict[str, object], ...]:
         return ()
+
+
+class NoAgreementEntitlements:
+    """GetAgreementEntitlements knowing no licence yet (PENDING: the worlds link agreements to licences through
+    registration and License events, as before the lookup existed)."""
+
+    def of(self, agreement_id: str) -> list[AgreementEntitlement]:
+        return []
 
 
 class Resolver:
@@ -167,6 +176,7 @@ class World:
             publisher=RecordingPublisher(),
             final_usage=Timers(self),
             clock=clock,
+            agreement_entitlements=NoAgreementEntitlements(),
         )
         self.worker = LifecycleWorker(self.lifecycle, IdempotencyConfig(), run_once=lambda request: request)
         self.worker.run_once = self.worker.handle

@@ -32,9 +32,16 @@ EXAMPLE_ACCEPTOR = "845735284135"
 EXAMPLE_PROPOSER = "123456512334"
 EXAMPLE_LICENCE = "l-e52ca6f38bf84d0fafb8802ca15ac11x"
 EXAMPLE_LICENCE_PRODUCT_CODE = "aw4fgf5tyo5w2ap6fEXAMPLE"
-EXAMPLE_PRODUCT_IDS = ("prod-qtwveEXAMPLE", "prod-aw4fgf5tyo5w2ap6fEXAMPLE")
+EXAMPLE_PRODUCT_IDS = ("prod-qtwveEXAMPLE", "prod-aw4fgf5tyo5w2ap6fEXAMPLE", "prod-exampleid")
 EXAMPLE_TIME = "2024-08-30T21:36:03Z"
 EXAMPLE_EVENT_ID = "12345678-1234-1234-1234-123456789012"
+# the cancellation and billing-adjustment examples' own values (the guide's section for them uses other ones)
+EXAMPLE_REQUEST_AGREEMENT = "agmt-abcdexampleid"
+EXAMPLE_REQUEST_ACCEPTOR = "123465789012"  # sic: the guide's acceptorId, not its seller account 123456789012
+EXAMPLE_CANCELLATION_REQUEST = "acr-abcdexampleid"
+EXAMPLE_BILLING_ADJUSTMENT = "ba-abcdexampleid"
+EXAMPLE_INVOICE = "2028746221"
+EXAMPLE_ADVISORY_SELLER = "987654321098"  # the advisory examples' seller (account and proposer)
 EXAMPLE_SNS_CUSTOMER = "X01EXAMPLEX"
 EXAMPLE_SNS_PRODUCT_CODE = "n0123EXAMPLEXXXXXXXXXXXX"
 
@@ -62,6 +69,9 @@ class Parties:
     licence_id: str = EXAMPLE_LICENCE
     product_code: str = EXAMPLE_LICENCE_PRODUCT_CODE
     product_id: str | None = None  # keep the published one unless given
+    cancellation_request_id: str = EXAMPLE_CANCELLATION_REQUEST
+    billing_adjustment_id: str = EXAMPLE_BILLING_ADJUSTMENT
+    invoice_id: str = EXAMPLE_INVOICE
 
     def with_(self, **changes: Any) -> Parties:
         return Parties(**{**self.__dict__, **changes})
@@ -76,17 +86,25 @@ def eventbridge_example(name: str, parties: Parties | None = None, *, at: dateti
     replacements = {
         EXAMPLE_RENEWAL: parties.renewal_agreement_id,
         EXAMPLE_AGREEMENT: parties.agreement_id,
+        EXAMPLE_REQUEST_AGREEMENT: parties.agreement_id,
         EXAMPLE_ACCEPTOR: parties.buyer_account,
+        EXAMPLE_REQUEST_ACCEPTOR: parties.buyer_account,
         EXAMPLE_PROPOSER: parties.proposer_account or parties.seller_account,
+        EXAMPLE_ADVISORY_SELLER: parties.proposer_account or parties.seller_account,
+        EXAMPLE_CANCELLATION_REQUEST: parties.cancellation_request_id,
+        EXAMPLE_BILLING_ADJUSTMENT: parties.billing_adjustment_id,
+        EXAMPLE_INVOICE: parties.invoice_id,
         EXAMPLE_LICENCE: parties.licence_id,
         EXAMPLE_LICENCE_PRODUCT_CODE: parties.product_code,
-        EXAMPLE_EVENT_ID: str(uuid.uuid4()),
     }
     if parties.product_id is not None:
         replacements.update(dict.fromkeys(EXAMPLE_PRODUCT_IDS, parties.product_id))
     for published, ours in replacements.items():
         text = text.replace(published, ours)
     event: dict[str, Any] = json.loads(text)
+    # every example's account is the seller's (a placeholder in most, a real-looking one in the newer ones)
+    event["account"] = parties.seller_account
+    event["id"] = str(uuid.uuid4())  # a fresh one: handlers take an event id once
     if at is not None:
         event["time"] = _time_text(at)
     return event

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef, SingleUseExpired, SingleUseSpent, TenantConflict
+from functions.customers.notices import AgreementNotice
 from functions.customers.repository import with_lifecycle
 from functions.customers.subjects import BuyerLifecycle, FreeTrialWord, SubjectRecord, buyer_lifecycle
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
@@ -30,6 +31,7 @@ from functions.flush.records import (
     RecordResult,
     UnsentMark,
 )
+from functions.lifecycle.agreement_entitlements import AgreementEntitlement, AgreementEntitlementsUnavailable
 from functions.registration.resolution import ResolvedCustomer
 from functions.storage.errors import ConditionFailed, StorageError
 from functions.usage.model import HOUR, IDENTITY_LIFETIME, WRITE_START_DEADLINE, UsageEvent, identity_of
@@ -40,6 +42,7 @@ class InMemoryLifecycleStore:
 
     def __init__(self) -> None:
         self.records: dict[str, SubjectRecord] = {}
+        self.notices: dict[tuple[str, str], AgreementNotice] = {}  # (agreement id, key): the newest
 
     def record(self, subject: str, kind: LifecycleKind, at: datetime) -> bool:
         current = self.records.get(subject, SubjectRecord(LifecycleTimes()))
@@ -59,6 +62,13 @@ class InMemoryLifecycleStore:
         if current.free_trial is not None and current.free_trial.at >= word.at:
             return False
         self.records[subject] = replace(current, free_trial=word)
+        return True
+
+    def record_notice(self, notice: AgreementNotice) -> bool:
+        kept = self.notices.get((notice.agreement_id, notice.key))
+        if kept is not None and kept.order >= notice.order:
+            return False
+        self.notices[(notice.agreement_id, notice.key)] = notice
         return True
 
 
@@ -488,3 +498,18 @@ class Timers:
 
     def send(self, customer: Customer, out_of_time: Callable[[], bool]) -> None:
         self.send_usage(customer, out_of_time)
+
+
+@dataclass
+class FakeAgreementEntitlements:
+    """GetAgreementEntitlements: each agreement's entitlements as set, every ask kept; ``failing``: it is refused."""
+
+    known: dict[str, list[AgreementEntitlement]] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+    failing: bool = False
+
+    def of(self, agreement_id: str) -> list[AgreementEntitlement]:
+        self.asked.append(agreement_id)
+        if self.failing:
+            raise AgreementEntitlementsUnavailable("ThrottlingException")
+        return list(self.known.get(agreement_id, []))

@@ -12,6 +12,10 @@ registered, or before anything links its agreement to them, needs no special pat
 customer is read. A legacy subscribe-success keeps its ``isFreeTrialTermPresent`` the same way: ``free_trial_term``
 with its time ``free_trial_term_at``, replaced only by a newer one (a reused customer identifier's later subscription
 is the current one; a late old message is not).
+
+Notices (``functions.customers.notices``) are kept beside the agreement's lifecycle item, ``pk = AGMT#<agreement id>``,
+``sk = NOTICE#<key>``: ``kind``, ``status``, ``at``, ``details`` (a map of text) and ``notice_order`` (its time and step
+as text, so one conditional write keeps the newest: the same convergence as the event times).
 """
 
 from __future__ import annotations
@@ -22,16 +26,38 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.customers.subjects import FreeTrialWord, SubjectRecord
+from functions.customers.notices import AgreementNotice, NoticeKind
+from functions.customers.subjects import FreeTrialWord, SubjectRecord, agreement_subject
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
 from functions.storage.dynamodb import batch_get, condition_failed, storage_error
 from functions.storage.times import parse_time, time_text
 
 LIFECYCLE_SK = "LIFECYCLE"
+NOTICE_SK_PREFIX = "NOTICE#"
 
 
 def is_lifecycle_item(item: dict[str, Any]) -> bool:
     return bool(item.get("sk", {}).get("S") == LIFECYCLE_SK)
+
+
+def is_notice_item(item: dict[str, Any]) -> bool:
+    return str(item.get("sk", {}).get("S", "")).startswith(NOTICE_SK_PREFIX)
+
+
+def _notice_order(notice: AgreementNotice) -> str:
+    at, step = notice.order
+    return f"{time_text(at)}#{step}"
+
+
+def notice_of_item(item: dict[str, Any]) -> AgreementNotice:
+    return AgreementNotice(
+        agreement_id=item["agreement_id"]["S"],
+        kind=NoticeKind(item["kind"]["S"]),
+        key=item["sk"]["S"][len(NOTICE_SK_PREFIX) :],
+        status=item["status"]["S"],
+        at=parse_time(item["at"]["S"]),
+        details={name: value["S"] for name, value in item.get("details", {}).get("M", {}).items()},
+    )
 
 
 def record_of_item(item: dict[str, Any]) -> SubjectRecord:
@@ -105,6 +131,34 @@ class DynamoLifecycleStore:
                 UpdateExpression="SET free_trial_term = :f, free_trial_term_at = :t",
                 ConditionExpression="attribute_not_exists(free_trial_term_at) OR free_trial_term_at < :t",
                 ExpressionAttributeValues={":f": {"BOOL": word.free_trial}, ":t": {"S": time_text(word.at)}},
+            )
+        except ClientError as error:
+            if condition_failed(error):
+                return False
+            raise storage_error(error) from error
+        return True
+
+    def record_notice(self, notice: AgreementNotice) -> bool:
+        """Keep the notice unless a newer one of its key was kept; False if one was (a duplicate, a late old one)."""
+        order = _notice_order(notice)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": agreement_subject(notice.agreement_id)}, "sk": {"S": NOTICE_SK_PREFIX + notice.key}},
+                UpdateExpression=(
+                    "SET agreement_id = :agreement, kind = :kind, #status = :status, #at = :at, details = :details, "
+                    "notice_order = :order"
+                ),
+                ConditionExpression="attribute_not_exists(notice_order) OR notice_order < :order",
+                ExpressionAttributeNames={"#status": "status", "#at": "at"},
+                ExpressionAttributeValues={
+                    ":agreement": {"S": notice.agreement_id},
+                    ":kind": {"S": notice.kind.value},
+                    ":status": {"S": notice.status},
+                    ":at": {"S": time_text(notice.at)},
+                    ":details": {"M": {name: {"S": value} for name, value in notice.details.items()}},
+                    ":order": {"S": order},
+                },
             )
         except ClientError as error:
             if condition_failed(error):

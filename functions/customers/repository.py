@@ -23,7 +23,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.customers.lifecycle_store import DynamoLifecycleStore, is_lifecycle_item, record_of_item
+from functions.customers.lifecycle_store import (
+    DynamoLifecycleStore,
+    is_lifecycle_item,
+    is_notice_item,
+    notice_of_item,
+    record_of_item,
+)
 from functions.customers.model import (
     Customer,
     CustomerRef,
@@ -32,6 +38,7 @@ from functions.customers.model import (
     SubscriptionState,
     TenantConflict,
 )
+from functions.customers.notices import AgreementNotice, latest
 from functions.customers.subjects import BuyerLifecycle, SubjectRecord, buyer_lifecycle, buyer_lifecycles
 from functions.storage.dynamodb import batch_get, condition_failed, storage_error
 from functions.storage.errors import ConditionFailed
@@ -186,12 +193,18 @@ class DynamoCustomerRepository:
         except ClientError as error:
             raise storage_error(error) from error
 
-    def list_all(self) -> Iterator[Customer]:
+    def _scan(self) -> list[dict[str, Any]]:
         paginator = self._client.get_paginator("scan")
         try:
-            items = [item for page in paginator.paginate(TableName=self._table) for item in page["Items"]]
+            return [item for page in paginator.paginate(TableName=self._table) for item in page["Items"]]
         except ClientError as error:
             raise storage_error(error) from error
+
+    def list_all(self) -> Iterator[Customer]:
+        for customer, _ in self._customers_in(self._scan()):
+            yield customer
+
+    def _customers_in(self, items: list[dict[str, Any]]) -> Iterator[tuple[Customer, BuyerLifecycle]]:
         lifecycle = {item["pk"]["S"]: record_of_item(item) for item in items if is_lifecycle_item(item)}
 
         def scanned(subjects: Sequence[str]) -> dict[str, SubjectRecord]:
@@ -200,7 +213,25 @@ class DynamoCustomerRepository:
         for item in items:
             if item["sk"]["S"] == _SK:
                 customer = _from_item(item)
-                yield with_lifecycle(customer, buyer_lifecycle(customer, scanned))
+                found = buyer_lifecycle(customer, scanned)
+                yield with_lifecycle(customer, found), found
+
+    def with_notices(self) -> list[tuple[Customer, list[AgreementNotice]]]:
+        """Every customer with the newest notices of every agreement linked to them (newest first), in one scan."""
+        items = self._scan()
+        notices: dict[str, list[AgreementNotice]] = {}
+        for item in items:
+            if is_notice_item(item):
+                notice = notice_of_item(item)
+                notices.setdefault(notice.agreement_id, []).append(notice)
+        return [
+            (customer, latest(n for agreement in found.agreements for n in notices.get(agreement, ())))
+            for customer, found in self._customers_in(items)
+        ]
+
+    def notices(self) -> list[AgreementNotice]:
+        """Every agreement's notices, registered buyers' or not (newest first)."""
+        return latest(notice_of_item(item) for item in self._scan() if is_notice_item(item))
 
     def of_account(self, account_id: str, product_code: str | None = None) -> list[Customer]:
         """The account's customers (of ``product_code``, or of every product), as stored: an index read, so a

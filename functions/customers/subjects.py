@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from functions.customers.model import Customer
+from functions.customers.notices import AgreementNotice
 from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
 
 # renewals of renewals: each round reads the agreements the previous one linked
@@ -139,4 +140,8 @@ class LifecycleStore(Protocol):
 
     def record_free_trial_term(self, subject: str, word: FreeTrialWord) -> bool:
         """Keep what a subscribe-success said about a free trial unless a newer one was kept; False if one was."""
+        ...
+
+    def record_notice(self, notice: AgreementNotice) -> bool:
+        """Keep an agreement's notice unless a newer one of its key was kept; False if one was."""
         ...

@@ -7,6 +7,12 @@ the acceptor's account, with no product and no licence; licence events by the li
 example drops the ARN's ``arn:`` prefix, so only the id is compared), with the product and the agreement; legacy
 messages by product code + customer identifier. Those names are the ``subject`` under which the event's time is
 kept (see ``functions.customers.lifecycle_store``).
+
+The seller's other agreement events (the advisories, the renewal and end reminders, the seller's own cancellation
+requests and billing adjustments: the seller guide's examples in tests/fixtures/aws) are read into an
+``AgreementNotice`` kept under their agreement; of them only an approved cancellation changes a buyer's state (it
+ends the agreement, as its Ended does). Any other detail-type of the source is read as unknown: logged and counted by
+the service, never dropped unseen.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SnsNotificationModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from functions.customers.notices import AgreementNotice, NoticeKind, notice_key
 from functions.customers.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
 from functions.customers.subscription import LifecycleKind
 
@@ -35,7 +42,25 @@ AGREEMENT_ENDED = "Purchase Agreement Ended"
 AGREEMENT_ENDING = "Purchase Agreement Ending"  # advance notice of a contract's end date: informational
 LICENSE_UPDATED = "License Updated"
 LICENSE_DEPROVISIONED = "License Deprovisioned"
-# what the EventBridge rules match: agreement events by type alone (they name no product), licence events per product
+ADVISORY_ISSUED = "Purchase Agreement Advisory Issued"  # AWS suspects fraud, abuse or a closed account
+ADVISORY_RESOLVED = "Purchase Agreement Advisory Resolved"
+RENEWAL_TERMS_FINALIZED = "Purchase Agreement Renewal Terms Finalized"
+RENEWAL_UPCOMING = "Purchase Agreement Renewal Upcoming"
+CANCELLATION_REQUEST = "Agreement Cancellation Request"  # + its status: the seller's own request (Cancellation API)
+CANCELLATION_STATUSES = {
+    "Pending Approval": "PENDING_APPROVAL",
+    "Approved": "APPROVED",
+    "Rejected": "REJECTED",
+    "Cancelled": "CANCELLED",
+    "Validation Failed": "VALIDATION_FAILED",
+}
+CANCELLATION_APPROVED = f"{CANCELLATION_REQUEST} Approved"
+BILLING_ADJUSTMENT = "Purchase Agreement Billing Adjustment"  # + Completed / Failed: the seller's refund
+BILLING_ADJUSTMENT_COMPLETED = f"{BILLING_ADJUSTMENT} Completed"
+BILLING_ADJUSTMENT_FAILED = f"{BILLING_ADJUSTMENT} Failed"
+# What the EventBridge rules match: every event of the source but licence events (by type alone: agreement events
+# name no product), so an event AWS adds is heard, logged and counted; licence events per product. These are the
+# types the seller guide lists for a seller (tests/fixtures/aws has an example of each).
 AGREEMENT_DETAIL_TYPES = (
     *(
         f"{name} - {party}"
@@ -43,7 +68,16 @@ AGREEMENT_DETAIL_TYPES = (
         for party in ("Manufacturer", "Proposer")
     ),
     f"{AGREEMENT_ENDING} - Proposer",
+    f"{ADVISORY_ISSUED} - Manufacturer",
+    f"{ADVISORY_RESOLVED} - Manufacturer",
+    f"{RENEWAL_TERMS_FINALIZED} - Proposer",
+    f"{RENEWAL_UPCOMING} - Proposer",
+    *(f"{CANCELLATION_REQUEST} {status} - Proposer" for status in CANCELLATION_STATUSES),
+    f"{BILLING_ADJUSTMENT_COMPLETED} - Proposer",
+    f"{BILLING_ADJUSTMENT_FAILED} - Proposer",
 )
+SELLER_PARTIES = ("Proposer", "Manufacturer")  # the seller's roles; an event's type ends in " - <role>"
+ACCEPTOR = "Acceptor"  # the buyer's role: sent to the seller's account only for what that account bought
 LICENSE_DETAIL_TYPES = (f"{LICENSE_UPDATED} - Manufacturer", f"{LICENSE_DEPROVISIONED} - Manufacturer")
 RENEWAL = "RENEW"
 
@@ -52,6 +86,14 @@ _AGREEMENT_KINDS: dict[str, LifecycleKind | None] = {
     AGREEMENT_AMENDED: None,
     AGREEMENT_ENDED: LifecycleKind.ENDING,
     AGREEMENT_ENDING: None,
+}
+# the agreement events that are notices only (Ending above is both: no state change, and a notice)
+_AGREEMENT_NOTICES = {
+    AGREEMENT_ENDING: NoticeKind.ENDING,
+    ADVISORY_ISSUED: NoticeKind.ADVISORY,
+    ADVISORY_RESOLVED: NoticeKind.ADVISORY,
+    RENEWAL_TERMS_FINALIZED: NoticeKind.RENEWAL_TERMS_FINALIZED,
+    RENEWAL_UPCOMING: NoticeKind.RENEWAL_UPCOMING,
 }
 _LICENCE_KINDS = {LICENSE_UPDATED: LifecycleKind.ACTIVATED, LICENSE_DEPROVISIONED: LifecycleKind.ENDING}
 _SNS_KINDS = {
@@ -87,6 +129,9 @@ class LifecycleEvent:
     known: bool = True  # False: a detail-type or action we do not handle (logged, acknowledged)
     # a legacy message's isFreeTrialTermPresent: whether the subscription has a free-trial term; None: not said
     free_trial_term: bool | None = None
+    notice: AgreementNotice | None = None  # what an advisory, reminder, cancellation or refund event says
+    # a seller's event of AWS Marketplace's source this code does not know (AWS added it): logged, counted, alarmed
+    unfamiliar: bool = False
 
     @property
     def names_agreement_only(self) -> bool:
@@ -100,11 +145,32 @@ class _Product(BaseModel):
     id: str = Field(default="", max_length=255)
 
 
+_TEXT = 255  # the longest id, code or time text kept from an event
+_AMOUNT = r"^-?[0-9]{1,20}(\.[0-9]{1,8})?$"  # a decimal amount as AWS writes it ("-100.00")
+
+
 class _Agreement(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    id: str = Field(min_length=1, max_length=255)
+    id: str = Field(min_length=1, max_length=_TEXT)
     intent: str | None = Field(default=None, max_length=64)
-    previousAgreementId: str | None = Field(default=None, min_length=1, max_length=255)  # AWS's field name
+    previousAgreementId: str | None = Field(default=None, min_length=1, max_length=_TEXT)  # AWS's field names
+    endTime: str | None = Field(default=None, max_length=64)
+    daysBeforeEndTime: int | None = Field(default=None, ge=0, le=100_000)
+    autoRenewalEnabled: bool | None = None
+
+
+class _RenewalSummary(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    tcv: str | None = Field(default=None, pattern=_AMOUNT)
+    currency: str | None = Field(default=None, max_length=3)
+    lockoutStartTime: str | None = Field(default=None, max_length=64)
+    lockoutReached: bool | None = None
+
+
+class _Advisory(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    issuedAt: str | None = Field(default=None, max_length=64)
+    resolvedAt: str | None = Field(default=None, max_length=64)
 
 
 class _Account(BaseModel):
@@ -122,6 +188,52 @@ class _AgreementDetail(BaseModel):
     agreement: _Agreement
     acceptor: _Account
     product: _Product | None = None  # only some agreement events carry it, and then with an id, never a code
+    renewalSummary: _RenewalSummary | None = None  # the reminders'
+    advisory: _Advisory | None = None  # the advisories'
+
+
+class _RequestAgreement(BaseModel):
+    """A cancellation or billing-adjustment event's agreement: its buyer and product inside it, by id."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1, max_length=_TEXT)
+    acceptorId: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    productId: str | None = Field(default=None, max_length=_TEXT)
+
+
+class _CancellationRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1, max_length=_TEXT)
+    reasonCode: str | None = Field(default=None, max_length=64)
+    statusCode: str = Field(min_length=1, max_length=64)
+    statusMessage: str | None = Field(default=None, max_length=2000)
+
+
+class _CancellationDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    agreement: _RequestAgreement
+    agreementCancellationRequest: _CancellationRequest
+
+
+class _BillingAdjustment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1, max_length=_TEXT)
+    # a channel partner's refund, as its manufacturer hears of it, carries no amount (seller guide, "Refunds")
+    adjustmentAmount: str | None = Field(default=None, pattern=_AMOUNT)
+    currencyCode: str | None = Field(default=None, max_length=3)
+    adjustmentReasonCode: str | None = Field(default=None, max_length=64)
+
+
+class _Invoice(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    originalInvoiceId: str | None = Field(default=None, max_length=1024)
+
+
+class _AdjustmentDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    agreement: _RequestAgreement
+    billingAdjustmentRequest: _BillingAdjustment
+    invoice: _Invoice | None = None
 
 
 class _LicenceDetail(BaseModel):
@@ -182,17 +294,30 @@ def _from_eventbridge(document: dict[str, Any]) -> LifecycleEvent:
     except ValidationError as error:
         raise MalformedNotification(_problems(error, "")) from None
     occurred_at = envelope.time.astimezone(UTC)
-    name = envelope.detail_type.rsplit(" - ", 1)[0]
+    name, separator, party = envelope.detail_type.rpartition(" - ")
+    if not separator:
+        name, party = envelope.detail_type, ""
     detail = envelope.detail if isinstance(envelope.detail, dict) else {}
-    if envelope.source != MARKETPLACE_SOURCE or name not in {*_AGREEMENT_KINDS, *_LICENCE_KINDS}:
-        return LifecycleEvent(envelope.id, envelope.detail_type, occurred_at, kind=None, subject=None, known=False)
+    known = party in SELLER_PARTIES and (
+        name in {*_AGREEMENT_KINDS, *_LICENCE_KINDS, *_AGREEMENT_NOTICES} or _request_event(name)
+    )
+    if envelope.source != MARKETPLACE_SOURCE or not known:
+        # an Acceptor's event is the seller's account buying something itself: not a buyer of ours, nothing new
+        unfamiliar = envelope.source == MARKETPLACE_SOURCE and party != ACCEPTOR
+        return LifecycleEvent(
+            envelope.id, envelope.detail_type, occurred_at, kind=None, subject=None, known=False, unfamiliar=unfamiliar
+        )
     if name in _LICENCE_KINDS:
         return _licence_event(envelope.id, envelope.detail_type, occurred_at, _LICENCE_KINDS[name], detail)
+    if name.startswith(CANCELLATION_REQUEST):
+        return _cancellation_event(envelope.id, envelope.detail_type, occurred_at, name, detail)
+    if name.startswith(BILLING_ADJUSTMENT):
+        return _adjustment_event(envelope.id, envelope.detail_type, occurred_at, name, detail)
     try:
         parsed = _AgreementDetail.model_validate(detail)
     except ValidationError as error:
         raise MalformedNotification(_problems(error, "detail.")) from None
-    kind = _AGREEMENT_KINDS[name]
+    kind = _AGREEMENT_KINDS.get(name)
     agreement = parsed.agreement
     renewal = name == AGREEMENT_CREATED and agreement.intent == RENEWAL
     return LifecycleEvent(
@@ -207,6 +332,121 @@ def _from_eventbridge(document: dict[str, Any]) -> LifecycleEvent:
         previous_agreement_id=agreement.previousAgreementId if renewal else None,
         # for contract products an amendment changes what the buyer bought (the service decides by product pricing)
         entitlements_changed=name == AGREEMENT_AMENDED,
+        notice=_agreement_notice(name, parsed, occurred_at),
+    )
+
+
+def _request_event(name: str) -> bool:
+    """A cancellation request's or a billing adjustment's event, by its status in the name."""
+    if name.startswith(f"{CANCELLATION_REQUEST} "):
+        return name[len(CANCELLATION_REQUEST) + 1 :] in CANCELLATION_STATUSES
+    return name in (BILLING_ADJUSTMENT_COMPLETED, BILLING_ADJUSTMENT_FAILED)
+
+
+def _texts(**values: object) -> dict[str, str]:
+    """The details worth keeping, as text; what the event does not say is left out."""
+    kept = {name: value for name, value in values.items() if value is not None}
+    return {name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in kept.items()}
+
+
+def _agreement_notice(name: str, parsed: _AgreementDetail, at: datetime) -> AgreementNotice | None:
+    agreement, summary = parsed.agreement, parsed.renewalSummary or _RenewalSummary()
+    if name in (ADVISORY_ISSUED, ADVISORY_RESOLVED):
+        advisory = parsed.advisory or _Advisory()
+        issued = name == ADVISORY_ISSUED
+        details = _texts(issued_at=advisory.issuedAt) if issued else _texts(resolved_at=advisory.resolvedAt)
+        status = "ISSUED" if issued else "RESOLVED"
+        return AgreementNotice(agreement.id, NoticeKind.ADVISORY, notice_key(NoticeKind.ADVISORY), status, at, details)
+    if name not in _AGREEMENT_NOTICES:
+        return None
+    kind = _AGREEMENT_NOTICES[name]
+    details = _texts(
+        end_time=agreement.endTime,
+        days_before_end=agreement.daysBeforeEndTime,
+        auto_renewal=agreement.autoRenewalEnabled,
+        tcv=summary.tcv,
+        currency=summary.currency,
+        lockout_start_time=summary.lockoutStartTime,
+        lockout_reached=summary.lockoutReached,
+    )
+    status = {
+        NoticeKind.ENDING: f"{agreement.daysBeforeEndTime} DAYS" if agreement.daysBeforeEndTime is not None else "DUE",
+        NoticeKind.RENEWAL_TERMS_FINALIZED: "FINALIZED",
+        NoticeKind.RENEWAL_UPCOMING: "UPCOMING",
+    }[kind]
+    return AgreementNotice(agreement.id, kind, notice_key(kind), status, at, details)
+
+
+def _cancellation_event(
+    event_id: str, detail_type: str, occurred_at: datetime, name: str, detail: dict[str, Any]
+) -> LifecycleEvent:
+    try:
+        parsed = _CancellationDetail.model_validate(detail)
+    except ValidationError as error:
+        raise MalformedNotification(_problems(error, "detail.")) from None
+    request, agreement = parsed.agreementCancellationRequest, parsed.agreement
+    status = CANCELLATION_STATUSES[name[len(CANCELLATION_REQUEST) + 1 :]]
+    # AWS's own words on why validation failed; any other status message is the buyer's, and may be personal data
+    message = request.statusMessage if status == "VALIDATION_FAILED" and request.statusMessage else None
+    kind = NoticeKind.CANCELLATION_REQUEST
+    notice = AgreementNotice(
+        agreement.id,
+        kind,
+        notice_key(kind, request.id),
+        status,
+        occurred_at,
+        _texts(request_id=request.id, reason_code=request.reasonCode, status_message=message),
+    )
+    # an approved cancellation cancels the agreement (seller guide, "Refunds and cancellations"): it ends as an Ended
+    # of it would end it, and the buyer's final usage is sent as for any other end
+    approved = name == CANCELLATION_APPROVED
+    return LifecycleEvent(
+        event_id=event_id,
+        name=detail_type,
+        occurred_at=occurred_at,
+        kind=LifecycleKind.ENDING if approved else None,
+        subject=agreement_subject(agreement.id) if approved else None,
+        product_id=agreement.productId or "",
+        account_id=agreement.acceptorId,
+        agreement_id=agreement.id,
+        notice=notice,
+    )
+
+
+def _adjustment_event(
+    event_id: str, detail_type: str, occurred_at: datetime, name: str, detail: dict[str, Any]
+) -> LifecycleEvent:
+    try:
+        parsed = _AdjustmentDetail.model_validate(detail)
+    except ValidationError as error:
+        raise MalformedNotification(_problems(error, "detail.")) from None
+    adjustment, agreement = parsed.billingAdjustmentRequest, parsed.agreement
+    kind = NoticeKind.BILLING_ADJUSTMENT
+    notice = AgreementNotice(
+        agreement.id,
+        kind,
+        notice_key(kind, adjustment.id),
+        "COMPLETED" if name == BILLING_ADJUSTMENT_COMPLETED else "FAILED",
+        occurred_at,
+        _texts(
+            request_id=adjustment.id,
+            amount=adjustment.adjustmentAmount,
+            currency=adjustment.currencyCode,
+            reason_code=adjustment.adjustmentReasonCode,
+            invoice_id=parsed.invoice.originalInvoiceId if parsed.invoice else None,
+        ),
+    )
+    # it names no buyer: it is kept under its agreement, where the operator's views find it
+    return LifecycleEvent(
+        event_id=event_id,
+        name=detail_type,
+        occurred_at=occurred_at,
+        kind=None,
+        subject=None,
+        product_id=agreement.productId or "",
+        account_id=agreement.acceptorId,
+        agreement_id=agreement.id,
+        notice=notice,
     )
 
 

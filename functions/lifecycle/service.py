@@ -4,6 +4,12 @@ Every follow-up is derived from the state after the event, never from the event 
 old event cannot undo anything, and each is safe to repeat: the final-usage cutoff only ever moves earlier for one
 ending, the final usage's records are identical on every run, and announcements are remembered per lifecycle time.
 
+What AWS tells the seller besides (an advisory, a reminder, the seller's own cancellation requests and refunds) is
+kept as a notice of its agreement for the operator's views; an advisory is published to the seller's systems too, and
+an advisory issued or a refund that failed is counted for its alarm. An agreement event that names no registered
+buyer asks GetAgreementEntitlements for its licence, so a buyer who registers later (or whose registration named no
+agreement) is linked to it at once.
+
 A leaving buyer's end runs on a timer (a delayed message to the lifecycle queue, ``continue_ending``): their usage
 is taken until the cutoff, sent once writes in flight at the cutoff have landed, and once their final hour has
 passed they are recorded ``ended``, so nobody stays ``ending`` for ever.
@@ -18,6 +24,7 @@ from typing import Protocol
 
 from functions.clock import Clock
 from functions.customers.model import FINAL_USAGE_WINDOW, LEAVING_STATES, Customer, CustomerRef, SubscriptionState
+from functions.customers.notices import AgreementNotice, NoticeKind, notice_key
 from functions.customers.subjects import (
     BuyerLifecycle,
     FreeTrialWord,
@@ -28,13 +35,36 @@ from functions.customers.subjects import (
     primary_subject,
 )
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
+from functions.lifecycle.agreement_entitlements import AgreementEntitlementReader, AgreementEntitlementsUnavailable
 from functions.lifecycle.entitlements import EntitlementReader
 from functions.lifecycle.notifications import ENTITLEMENT_UPDATED, LifecycleEvent
 from functions.observability import logger, metrics
-from functions.seller_events import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, DomainEvent, EventPublisher
+from functions.seller_events import (
+    CUSTOMER_ACTIVATED,
+    CUSTOMER_ADVISORY_ISSUED,
+    CUSTOMER_ADVISORY_RESOLVED,
+    CUSTOMER_ENDED,
+    DomainEvent,
+    EventPublisher,
+)
 from functions.settings import Product, Settings
 
-__all__ = ["CUSTOMER_ACTIVATED", "CUSTOMER_ENDED", "Lifecycle"]
+__all__ = [
+    "CUSTOMER_ACTIVATED",
+    "CUSTOMER_ADVISORY_ISSUED",
+    "CUSTOMER_ADVISORY_RESOLVED",
+    "CUSTOMER_ENDED",
+    "Lifecycle",
+]
+
+# What a notice counts (the alarmed ones first: an advisory issued, a refund that failed), by kind and status.
+NOTICE_METRICS = {
+    (NoticeKind.ADVISORY, "ISSUED"): "AgreementAdvisoriesIssued",
+    (NoticeKind.BILLING_ADJUSTMENT, "FAILED"): "BillingAdjustmentsFailed",
+    (NoticeKind.ADVISORY, "RESOLVED"): "AgreementAdvisoriesResolved",
+    (NoticeKind.BILLING_ADJUSTMENT, "COMPLETED"): "BillingAdjustmentsCompleted",
+    (NoticeKind.CANCELLATION_REQUEST, "APPROVED"): "CancellationRequestsApproved",
+}
 
 
 class LifecycleCustomers(Protocol):
@@ -92,11 +122,17 @@ class Lifecycle:
     publisher: EventPublisher
     final_usage: FinalUsage
     clock: Clock
+    # an agreement's licence and its status, asked for an agreement event that names no registered buyer
+    agreement_entitlements: AgreementEntitlementReader
     # where a buyer's usage may also be metered (their stacks answer on a schedule); None: this Region only
     other_regions: OtherRegions | None = None
 
     def handle(self, event: LifecycleEvent) -> Outcome:
         product = self._product(event)
+        if event.unfamiliar:
+            # a type AWS added after this code was written: heard, logged and counted (alarmed), never dropped unseen
+            logger.warning("unknown AWS Marketplace event", notification=event.name, event_id=event.event_id)
+            metrics.add_metric(name="UnknownMarketplaceEvents", unit="Count", value=1)
         if not event.known or (product is None and not event.names_agreement_only):
             # acknowledged, not retried: nothing we could do with it later either
             logger.info(
@@ -116,11 +152,75 @@ class Lifecycle:
                     metrics.add_metric(name="FreeTrialsConfirmedByLegacyNotification", unit="Count", value=1)
         self._link(event)
         named = self._customers_named(event, product)
+        if not named and event.names_agreement_only and event.kind is not None and self._look_up_licence(event):
+            named = self._customers_named(event, product)  # a registered buyer it now links to (their licence's)
         if not named:
             logger.info("event for no registered buyer yet: applies once linked", notification=event.name)
+        if event.notice is not None:
+            self._note(event, event.notice, [c for c, _ in named])
         for customer, lifecycle in named:
             self._follow_up(customer, lifecycle, event)
         return Outcome("applied", tuple(c.ref.key for c, _ in named))
+
+    def _look_up_licence(self, event: LifecycleEvent) -> bool:
+        """The agreement's licence from GetAgreementEntitlements, linked to it (with its status kept as a notice):
+        True if one was. A failure here costs nothing the licence's own event or the registration would not link."""
+        assert event.agreement_id is not None
+        try:
+            entitlements = self.agreement_entitlements.of(event.agreement_id)
+        except AgreementEntitlementsUnavailable as error:
+            logger.warning("agreement entitlements unavailable", agreement_id=event.agreement_id, error=str(error))
+            metrics.add_metric(name="AgreementEntitlementsUnavailable", unit="Count", value=1)
+            return False
+        linked = False
+        for entitlement in entitlements:
+            licence = licence_id(entitlement.licence_arn)
+            if licence is not None:
+                self.events.link(licence_subject(licence), event.agreement_id)
+                linked = True
+            details = {
+                "licence_arn": entitlement.licence_arn,
+                "reason_code": entitlement.reason,
+                "product_id": entitlement.product_id,
+            }
+            self.events.record_notice(
+                AgreementNotice(
+                    event.agreement_id,
+                    NoticeKind.ENTITLEMENT,
+                    notice_key(NoticeKind.ENTITLEMENT, licence),
+                    entitlement.status or "UNKNOWN",
+                    self.clock.now(),
+                    {name: value for name, value in details.items() if value},
+                )
+            )
+        return linked
+
+    def _note(self, event: LifecycleEvent, notice: AgreementNotice, customers: list[Customer]) -> None:
+        """Keep the notice under its agreement; an advisory also goes to the seller's systems (published before it
+        is kept: a crash in between publishes it twice, as our other events may be)."""
+        if notice.kind is NoticeKind.ADVISORY:
+            issued = notice.status == "ISSUED"
+            detail: dict[str, object] = {
+                "agreement_id": notice.agreement_id,
+                "customer_aws_account_id": event.account_id,
+                "product_id": event.product_id or None,
+                **notice.details,
+                # the registered customers of the agreement (none yet: the buyer has not registered)
+                "customers": [c.event_detail() for c in customers],
+            }
+            self.publisher.publish(
+                DomainEvent(CUSTOMER_ADVISORY_ISSUED if issued else CUSTOMER_ADVISORY_RESOLVED, detail)
+            )
+        kept = self.events.record_notice(notice)
+        if (name := NOTICE_METRICS.get((notice.kind, notice.status))) is not None:
+            metrics.add_metric(name=name, unit="Count", value=1)
+        logger.info(
+            "agreement notice",
+            notification=event.name,
+            agreement_id=notice.agreement_id,
+            status=notice.status,
+            kept=kept,
+        )
 
     def continue_ending(self, ref: CustomerRef, out_of_time: Callable[[], bool]) -> Outcome:
         """The timer of a leaving buyer: send their final usage once due, then end them once their hour is over."""

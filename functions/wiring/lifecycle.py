@@ -1,6 +1,6 @@
-"""The lifecycle with its real collaborators: the customers table, GetEntitlements, the seller events, the lifecycle
-queue (a leaving buyer's timer) with the flush's collaborators for their final usage, and Powertools idempotency on
-the event id."""
+"""The lifecycle with its real collaborators: the customers table, GetEntitlements and GetAgreementEntitlements, the
+seller events, the lifecycle queue (a leaving buyer's timer) with the flush's collaborators for their final usage, and
+Powertools idempotency on the event id."""
 
 from __future__ import annotations
 
@@ -22,11 +22,18 @@ from functions.flush.customer import final_usage_sender
 from functions.lifecycle.final_usage import SendUsage, SqsFinalUsage
 from functions.lifecycle.service import Lifecycle
 from functions.lifecycle.worker import LifecycleWorker
+from functions.marketplace.agreements import MarketplaceAgreementEntitlements
 from functions.marketplace.entitlements import Boto3EntitlementReader
 from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings, SettingsError
 from functions.wiring import flush
-from functions.wiring.aws_clients import dynamodb_client, entitlement_client, events_client, sqs_client
+from functions.wiring.aws_clients import (
+    agreement_client,
+    dynamodb_client,
+    entitlement_client,
+    events_client,
+    sqs_client,
+)
 from functions.wiring.registration import free_trial_checks
 
 # Duplicates of a notification arrive within minutes; a message lives at most 4 days in the queue.
@@ -54,6 +61,7 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
         publisher=publisher,
         final_usage=SqsFinalUsage(sqs_client(settings), settings.lifecycle_queue_url, _final_usage(settings, clock)),
         clock=moment,
+        agreement_entitlements=MarketplaceAgreementEntitlements(agreement_client(settings)),
         # a leaving buyer's final usage is asked of every other metering Region too
         other_regions=DynamoFinalUsageRequests(dynamodb, settings.customers_table, settings.other_metering_regions)
         if settings.other_metering_regions

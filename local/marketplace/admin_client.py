@@ -131,6 +131,14 @@ class AdminClient:
         """Renew the agreement; returns the new (renewal) agreement. Fields: offer_id, entitlements."""
         return dict(self._call("POST", f"subscriptions/{agreement_id}/renew", fields))
 
+    def approve_cancellation(self, agreement_id: str) -> dict[str, Any]:
+        """The buyer approves the seller's cancellation request pending on the agreement: it is cancelled and ends."""
+        return dict(self._call("POST", f"subscriptions/{agreement_id}/cancellation_approve", {}))
+
+    def reject_cancellation(self, agreement_id: str) -> dict[str, Any]:
+        """The buyer rejects the seller's cancellation request pending on the agreement: it goes on."""
+        return dict(self._call("POST", f"subscriptions/{agreement_id}/cancellation_reject", {}))
+
     def notify_ending(self, agreement_id: str, days_before_end: int = 30) -> dict[str, Any]:
         """Send the advance notice that the agreement ends in ``days_before_end`` days."""
         return dict(self._call("POST", f"subscriptions/{agreement_id}/ending", {"days_before_end": days_before_end}))

@@ -13,7 +13,17 @@ from .demo import DEFAULT_FULFILLMENT_URL, seed_demo
 from .errors import AdminError
 from .service import Marketplace
 
-_LIFECYCLE_POSTS = {"confirm", "fail", "unsubscribe", "finalize", "tokens", "renew", "ending"}
+_LIFECYCLE_POSTS = {
+    "confirm",
+    "fail",
+    "unsubscribe",
+    "finalize",
+    "tokens",
+    "renew",
+    "ending",
+    "cancellation_approve",
+    "cancellation_reject",
+}
 
 
 def route_admin(

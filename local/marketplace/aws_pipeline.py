@@ -21,6 +21,7 @@ from .faults import LOST_RESPONSE
 from .model_validation import validate
 from .operation import METERING, Caller, Operation, Request
 from .state import EmulatorState
+from .world import Subscription
 
 
 @dataclass
@@ -92,7 +93,12 @@ def _run(
             raise catalog.SERVICES[service].validation_error(violations)
         with mp.lock:
             roll = lambda switch: mp.faults.roll(switch, operation)  # noqa: E731
-            body, summary = served.run(Request(mp.world, mp.now(), caller, params, roll))
+            now = mp.now()
+
+            def emit(step: str, sub: Subscription, **extra: Any) -> object:
+                return mp.hub.emit(mp.world, step, sub, now, **extra)
+
+            body, summary = served.run(Request(mp.world, now, caller, params, roll, emit))
             _log_call(mp, operation, caller, 200, None, record_count, summary)
             cloudtrail.record_call(mp.world, mp.now(), operation, params, caller, request_id, body, None)
             mp.persist()
@@ -105,6 +111,7 @@ def _run(
                 cloudtrail.record_call(mp.world, mp.now(), operation, params, caller, request_id, None, error)
             mp.persist()
         return Outcome(status=error.status, error=error, request_id=request_id)
+    mp.flush_notifications()  # what the call sent (a cancellation request's event), delivered outside the lock
     if not lose:
         lose = mp.faults.roll("lost_response_rate", operation)
     return Outcome(status=200, body=body, lose_response=lose, request_id=request_id)

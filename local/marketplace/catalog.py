@@ -4,7 +4,16 @@ generated from botocore's models by ``make docs``)."""
 
 from __future__ import annotations
 
-from . import agreement_terms, cloudtrail, entitlement, metering
+from . import (
+    agreement_entitlements,
+    agreement_terms,
+    billing_adjustments,
+    cancellations,
+    cloudtrail,
+    entitlement,
+    invoices,
+    metering,
+)
 from .operation import AGREEMENT, CLOUDTRAIL, ENTITLEMENT, METERING, Operation, Service
 
 SERVICES = {
@@ -26,6 +35,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         metering.REGISTER_USAGE,
         entitlement.GET_ENTITLEMENTS,
         agreement_terms.GET_AGREEMENT_TERMS,
+        agreement_entitlements.GET_AGREEMENT_ENTITLEMENTS,
+        cancellations.SEND_AGREEMENT_CANCELLATION_REQUEST,
+        invoices.LIST_AGREEMENT_INVOICE_LINE_ITEMS,
+        billing_adjustments.BATCH_CREATE_BILLING_ADJUSTMENT_REQUEST,
         cloudtrail.LOOKUP_EVENTS,
     )
 }
@@ -33,9 +46,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 # Why a modelled operation is not served, per service.
 NOT_SERVED = {
     AGREEMENT: (
-        "a SaaS seller's registration and metering read one thing of the Agreement Service, an agreement's terms "
-        "(GetAgreementTerms); its other operations (searching and describing agreements, approvals, cancellations, "
-        "payment requests, billing adjustments, purchase orders) are not emulated yet"
+        "a SaaS seller's registration and metering read an agreement's terms (GetAgreementTerms) and its licence "
+        "(GetAgreementEntitlements), and its operator refunds over-billing (ListAgreementInvoiceLineItems, "
+        "BatchCreateBillingAdjustmentRequest) and "
+        "asks for a test agreement's cancellation (SendAgreementCancellationRequest; the buyer's answer is the admin "
+        "API's); its other operations (searching and describing agreements, approvals, the buyer's side of "
+        "cancellations, payment requests, reading billing adjustments back, purchase orders) are not emulated yet"
     ),
     CLOUDTRAIL: "only the event history of the metering calls received is emulated (LookupEvents)",
 }

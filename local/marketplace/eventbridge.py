@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from .clock import parse_iso
@@ -22,6 +23,15 @@ MANUFACTURER = "Manufacturer"
 LICENSE_UPDATED = "License Updated - Manufacturer"
 LICENSE_DEPROVISIONED = "License Deprovisioned - Manufacturer"
 ENDING = "Purchase Agreement Ending - Proposer"
+CENT = Decimal("0.01")
+# A cancellation request's status as its event's detail-type spells it
+CANCELLATION_STATUS_WORDS = {
+    "PENDING_APPROVAL": "Pending Approval",
+    "APPROVED": "Approved",
+    "REJECTED": "Rejected",
+    "CANCELLED": "Cancelled",
+    "VALIDATION_FAILED": "Validation Failed",
+}
 # Pay-as-you-go agreements have no natural end; contracts run a year unless renewed.
 CONTRACT_TERM = timedelta(days=365)
 OPEN_ENDED_TERM = timedelta(days=365 * 100)
@@ -123,6 +133,53 @@ class EventFactory:
     def license_deprovisioned(self, sub: Subscription) -> dict[str, Any]:
         """``license_deprovisioned.json``."""
         return self._event(LICENSE_DEPROVISIONED, sub.agreement_id, self._license_detail(sub))
+
+    def cancellation(self, sub: Subscription, request: dict[str, Any]) -> dict[str, Any]:
+        """``cancellation_<status>_proposer.json``: the seller's own request, so only its proposer hears of it. The
+        examples name the buyer and product inside ``agreement`` and list no resources."""
+        status = CANCELLATION_STATUS_WORDS[str(request["status"])]
+        detail = {
+            "requestId": str(uuid.uuid4()),
+            "catalog": CATALOG,
+            "agreement": {
+                "id": sub.agreement_id,
+                "acceptorId": sub.account_id,
+                "productId": self.product.id,
+                "offerId": sub.offer_id,
+            },
+            "agreementCancellationRequest": {
+                "id": request["agreementCancellationRequestId"],
+                "reasonCode": request["reasonCode"],
+                "reasonMessage": request.get("description") or "",
+                "statusCode": request["status"],
+                "statusMessage": "",
+                "createdAt": event_time(str(request["createdAt"])),
+                "updatedAt": event_time(str(request["updatedAt"])),
+            },
+        }
+        event = self._event(f"Agreement Cancellation Request {status} - {PROPOSER}", sub.agreement_id, detail)
+        event["resources"] = []
+        return event
+
+    def billing_adjustment(self, sub: Subscription, adjustment: dict[str, Any]) -> dict[str, Any]:
+        """``billing_adjustment_completed_proposer.json``: the seller's refund, processed. The example names no buyer,
+        lists no resources, and writes the amount as a credit: negative, where the request's was positive."""
+        detail = {
+            "requestId": str(uuid.uuid4()),
+            "catalog": CATALOG,
+            "agreement": {"id": sub.agreement_id},
+            "billingAdjustmentRequest": {
+                "id": adjustment["billingAdjustmentRequestId"],
+                # the example writes a credit with two decimals ("-100.00"), whatever the request's form
+                "adjustmentAmount": "-" + format(Decimal(str(adjustment["adjustmentAmount"])).quantize(CENT), "f"),
+                "currencyCode": adjustment["currencyCode"],
+                "adjustmentReasonCode": adjustment["adjustmentReasonCode"],
+            },
+            "invoice": {"originalInvoiceId": adjustment["originalInvoiceId"]},
+        }
+        event = self._event(f"Purchase Agreement Billing Adjustment Completed - {PROPOSER}", sub.agreement_id, detail)
+        event["resources"] = []
+        return event
 
     # -- parts -----------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import agreements, entitlement
+from . import agreements, cancellations, entitlement
 from .clock import iso, parse_iso
 from .errors import AdminError
 from .queries import describe_subscription, find_subscription
@@ -169,6 +169,29 @@ def _ending_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict
     return sub, {}
 
 
+def _cancellation_approve_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    """The buyer approves the seller's cancellation request (AcceptAgreementCancellationRequest): the request's event,
+    then the agreement is cancelled as a buyer's own cancellation is (unsubscribed: metered until it is finalized, when
+    ``unsubscribe_grace_seconds`` have passed)."""
+    request = cancellations.pending_request(mp.world, sub)
+    cancellations.decide(request, cancellations.APPROVED, now)
+    mp.hub.emit(mp.world, "cancellation", sub, now, cancellation=request)
+    if sub.status == "pending":
+        sub.status = "failed"
+        sub.ended_at = iso(now)
+        return sub, {"cancellation": cancellations.answer(request)}
+    _unsubscribe(mp, sub, now)
+    return sub, {"cancellation": cancellations.answer(request)}
+
+
+def _cancellation_reject_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[str, Any]) -> StepResult:
+    """The buyer rejects it (RejectAgreementCancellationRequest): the agreement goes on."""
+    request = cancellations.pending_request(mp.world, sub)
+    cancellations.decide(request, cancellations.REJECTED, now)
+    mp.hub.emit(mp.world, "cancellation", sub, now, cancellation=request)
+    return sub, {"cancellation": cancellations.answer(request)}
+
+
 STEPS: dict[str, Step] = {
     "confirm": _confirm_step,
     "fail": _fail_step,
@@ -178,4 +201,6 @@ STEPS: dict[str, Step] = {
     "entitlements": _entitlements_step,
     "renew": _renew_step,
     "ending": _ending_step,
+    "cancellation_approve": _cancellation_approve_step,
+    "cancellation_reject": _cancellation_reject_step,
 }

@@ -75,6 +75,10 @@ def _eventbridge_plan(
         ]
     if step == "ending":
         return [(sub, events.ending(sub, int(extra["days_before_end"])))]
+    if step == "cancellation":
+        return [(sub, events.cancellation(sub, extra["cancellation"]))]
+    if step == "billing_adjustment":
+        return [(sub, events.billing_adjustment(sub, extra["adjustment"]))]
     return []
 
 

@@ -43,6 +43,9 @@ class Request:
     params: dict[str, Any]
     # rolls one of the run-time fault switches for this call (``unprocessed_rate``, ``empty_page_rate``)
     roll: Callable[[str], bool]
+    # sends the notifications of a lifecycle step the call makes (``notifications.messages``), delivered after the
+    # call: ``emit(step, subscription, **extra)``; most operations change no agreement and send none
+    emit: Callable[..., object] = lambda *step, **extra: None
 
 
 # the answer's body, and what the call log keeps of it (``/admin/calls``)

@@ -155,6 +155,10 @@ class World:
     webhooks: list[str] = field(default_factory=list)
     # MeterUsage ClientToken -> {"fingerprint": ..., "metering_record_id": ...}
     client_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The seller's agreement cancellation requests (cancellations.py): request id -> the request as the API answers it
+    cancellation_requests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The seller's billing adjustments (refunds, billing_adjustments.py): request id -> the adjustment
+    billing_adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Derived, rebuilt on load: dedup key -> ledger index.
     dedup: dict[str, int] = field(default_factory=dict)
 
@@ -230,6 +234,8 @@ class World:
             notification_seq=int(data.get("notification_seq", 0)),
             webhooks=list(data.get("webhooks", [])),
             client_tokens=dict(data.get("client_tokens", {})),
+            cancellation_requests=dict(data.get("cancellation_requests", {})),
+            billing_adjustments=dict(data.get("billing_adjustments", {})),
         )
         for index, record in enumerate(world.ledger):
             world.dedup[record["dedup_key"]] = index

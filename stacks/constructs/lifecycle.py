@@ -17,7 +17,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.lifecycle.notifications import (
-    AGREEMENT_DETAIL_TYPES,
     ENTITLEMENT_TOPIC_PREFIX,
     LICENSE_DETAIL_TYPES,
     MARKETPLACE_SNS_ACCOUNT,
@@ -34,11 +33,14 @@ MARKETPLACE_REGION = "us-east-1"  # where Marketplace sends its events and hosts
 
 
 def marketplace_event_patterns(products: Sequence[Product]) -> dict[str, events.EventPattern]:
-    """Marketplace's events for us, one rule each: agreement events by type alone (they name no product: AWS sends
-    them to the seller's account only, and the handler links them to buyers by agreement id), licence events of
-    our products by product code (which every licence event carries)."""
+    """Marketplace's events for us, one rule each: every event of the source but licence events (agreement events
+    name no product: AWS sends them to the seller's account only, and the handler links them to buyers by agreement
+    id; a type AWS adds later reaches the handler too, which logs and counts it, instead of being dropped by the rule),
+    and licence events of our products by product code (which every licence event carries)."""
     return {
-        "AgreementEvents": events.EventPattern(source=[MARKETPLACE_SOURCE], detail_type=list(AGREEMENT_DETAIL_TYPES)),
+        "AgreementEvents": events.EventPattern(
+            source=[MARKETPLACE_SOURCE], detail_type=events.Match.anything_but(*LICENSE_DETAIL_TYPES)
+        ),
         "LicenseEvents": events.EventPattern(
             source=[MARKETPLACE_SOURCE],
             detail_type=list(LICENSE_DETAIL_TYPES),
@@ -133,13 +135,22 @@ class Lifecycle(Construct):
         self.function.add_to_role_policy(iam.PolicyStatement(actions=marketplace_actions, resources=["*"]))
         # a free-trial claim registration could not confirm is checked again here (its timer on this queue)
         self.function.add_to_role_policy(read_agreement_terms())
+        # an agreement event naming no registered buyer: its licence (as AWS's Agreement API example grants it)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["aws-marketplace:GetAgreementEntitlements"],
+                resources=["*"],
+                conditions={"ForAllValues:StringEquals": {"aws-marketplace:AgreementType": ["PurchaseAgreement"]}},
+            )
+        )
         acknowledge(
             self.function,
             {
                 "AwsSolutions-IAM5[Resource::*]": (
-                    "aws-marketplace:GetEntitlements, BatchMeterUsage and GetAgreementTerms support no resource-level "
-                    "permissions (resource must be *; GetAgreementTerms only for purchase agreements the seller "
-                    "proposed); X-Ray's trace actions likewise"
+                    "aws-marketplace:GetEntitlements, BatchMeterUsage, GetAgreementTerms and GetAgreementEntitlements "
+                    "support no resource-level permissions (resource must be *; the Agreement Service's reads only for "
+                    "purchase agreements, GetAgreementTerms only those the seller proposed); X-Ray's trace actions "
+                    "likewise"
                 ),
             },
         )

@@ -112,6 +112,27 @@ class Monitoring(Construct):
                 "a buyer's free-trial claim stayed unconfirmed a day after registration (GetAgreementTerms failing)",
             ),
             AppAlarm(
+                "AgreementAdvisoryIssued",
+                app_metric("AgreementAdvisoriesIssued"),
+                1,
+                "AWS Marketplace issued an advisory on a buyer's agreement (it suspects fraud or abuse, or the buyer's "
+                "account closed): `cli customers` names the buyer; the seller's systems got Customer Advisory Issued",
+            ),
+            AppAlarm(
+                "BillingAdjustmentFailed",
+                app_metric("BillingAdjustmentsFailed"),
+                1,
+                "a refund (billing adjustment) the seller asked for failed AWS Marketplace's validation: nothing was "
+                "refunded (`cli customers` and the month report name it; propose it again with `cli adjust`)",
+            ),
+            AppAlarm(
+                "UnknownMarketplaceEvent",
+                app_metric("UnknownMarketplaceEvents"),
+                1,
+                "AWS Marketplace sent an event type this code does not know (the lifecycle function logged its "
+                "detail-type): acknowledged, nothing done with it",
+            ),
+            AppAlarm(
                 "OldestUnsentUsage",
                 app_metric("OldestUnsentHourAgeSeconds", statistic="Maximum"),
                 oldest_unsent_threshold_hours * 3600,

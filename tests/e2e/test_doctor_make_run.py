@@ -121,7 +121,9 @@ def test_doctor_checks_make_runs_stack_and_names_each_fault(stack: RunningStack,
     found = failing(run_file)
     assert list(found) == ["lifecycle rules"]
     assert f"{agreements} is DISABLED" in found["lifecycle rules"]
-    assert "no enabled rule matches amended_manufacturer.json" in found["lifecycle rules"]
+    # every agreement example, the seller's other events' too (the first in the list: the advisories)
+    assert "no enabled rule matches advisory_issued_manufacturer.json" in found["lifecycle rules"]
+    assert "amended_manufacturer.json, " in found["lifecycle rules"]
     events.enable_rule(Name=agreements)
     pattern = events.describe_rule(Name=licences)["EventPattern"]
     events.put_rule(Name=licences, EventPattern=pattern.replace(PRODUCT, "another-product"))

@@ -52,8 +52,25 @@ def _corpus_name(event: dict[str, Any]) -> str | None:
         "Purchase Agreement Ending - Proposer": "ending_proposer.json",
         "License Updated - Manufacturer": "license_updated.json",
         "License Deprovisioned - Manufacturer": "license_deprovisioned.json",
+        "Agreement Cancellation Request Pending Approval - Proposer": "cancellation_pending_approval_proposer.json",
+        "Agreement Cancellation Request Approved - Proposer": "cancellation_approved_proposer.json",
+        "Agreement Cancellation Request Rejected - Proposer": "cancellation_rejected_proposer.json",
+        "Purchase Agreement Billing Adjustment Completed - Proposer": "billing_adjustment_completed_proposer.json",
     }
     return kinds.get(detail_type)
+
+
+# AWS's examples of what the emulator does not send (yet), and why: each is still read by the seller's code (the
+# lifecycle corpus tests), only the emulator cannot produce it.
+NOT_EMITTED = {
+    "advisory_issued_manufacturer.json": "AWS's own fraud and abuse checks: nothing in the emulator raises an advisory",
+    "advisory_resolved_manufacturer.json": "likewise",
+    "renewal_terms_finalized_proposer.json": "percentage-range renewal pricing is not emulated",
+    "renewal_upcoming_proposer.json": "the renewal decision deadline is not emulated",
+    "cancellation_cancelled_proposer.json": "CancelAgreementCancellationRequest is not served",
+    "cancellation_validation_failed_proposer.json": "AWS's validation of a cancellation request is not emulated",
+    "billing_adjustment_failed_proposer.json": "a refund the emulator takes is processed at once: none fails later",
+}
 
 
 def _lenient_json(text: str) -> Any:
@@ -97,7 +114,42 @@ def _failed_subscription(env) -> None:
     env.admin.fail(sub["agreement_id"])
 
 
-SCENARIOS = (_direct_lifecycle, _direct_renewal, _partner_lifecycle, _failed_subscription)
+def _cancellations(env) -> None:
+    """cancellation_pending_approval_proposer, cancellation_approved_proposer, cancellation_rejected_proposer: the
+    seller's SendAgreementCancellationRequest, the buyer's answers."""
+    approved = env.admin.subscribe("contract-product", "121212121212", resale_authorization_id=RESALE)
+    rejected = env.admin.subscribe("contract-product", "343434343434", resale_authorization_id=RESALE)
+    for sub in (approved, rejected):
+        env.agreement().send_agreement_cancellation_request(
+            agreementId=sub["agreement_id"], reasonCode="TEST_AGREEMENT"
+        )
+    env.admin.approve_cancellation(approved["agreement_id"])
+    env.admin.finalize(approved["agreement_id"])
+    env.admin.reject_cancellation(rejected["agreement_id"])
+
+
+def _refund(env) -> None:
+    """billing_adjustment_completed_proposer: the seller refunds part of a month's invoice."""
+    sub = env.admin.subscribe("contract-product", "565656565656", resale_authorization_id=RESALE)
+    record = {"Timestamp": NOW, "Dimension": "seats", "Quantity": 100, "CustomerAWSAccountId": "565656565656"}
+    record["LicenseArn"] = sub["license_arn"]
+    env.metering().batch_meter_usage(UsageRecords=[record])
+    agreement = env.agreement()
+    (invoice,) = agreement.list_agreement_invoice_line_items(agreementId=sub["agreement_id"], groupBy="INVOICE_ID")[
+        "agreementInvoiceLineItemGroupSummaries"
+    ]
+    entry = {
+        "agreementId": sub["agreement_id"],
+        "originalInvoiceId": invoice["invoiceId"],
+        "adjustmentAmount": "0.50",
+        "currencyCode": "USD",
+        "adjustmentReasonCode": "INCORRECT_METERING",
+        "clientToken": "shape-refund-1",
+    }
+    assert agreement.batch_create_billing_adjustment_request(billingAdjustmentRequestEntries=[entry])["errors"] == []
+
+
+SCENARIOS = (_refund, _direct_lifecycle, _direct_renewal, _partner_lifecycle, _failed_subscription, _cancellations)
 
 
 def _drive(env: EmulatorHandle, end_order: str) -> list[dict[str, Any]]:
@@ -116,7 +168,8 @@ def test_every_eventbridge_event_has_the_shape_of_its_example(env, end_order):
         assert name is not None, f"no published example of {event['detail-type']}"
         assert shape(event) == shape(eventbridge_example(name)), name
         matched.add(name)
-    assert matched == set(EVENTBRIDGE_EXAMPLES)
+    assert matched == set(EVENTBRIDGE_EXAMPLES) - set(NOT_EMITTED)
+    assert set(NOT_EMITTED) <= set(EVENTBRIDGE_EXAMPLES)
 
 
 def test_every_sns_message_has_the_shape_of_its_example(env):

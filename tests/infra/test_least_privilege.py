@@ -18,6 +18,8 @@ WILDCARD_ONLY = {
     "aws-marketplace:GetEntitlements",
     # agreements have no ARN to grant on; AWS's own grants of it are on "*" (the registration construct says where)
     "aws-marketplace:GetAgreementTerms",
+    # likewise (the IAM service authorization reference lists no resource type for the Agreement Service's actions)
+    "aws-marketplace:GetAgreementEntitlements",
     # the flush's hourly reconciliation: LookupEvents takes no resource (CloudTrail's service authorization reference)
     "cloudtrail:LookupEvents",
 }

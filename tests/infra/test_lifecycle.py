@@ -11,7 +11,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Match, Template
 
 from app import build_app
-from functions.lifecycle.notifications import AGREEMENT_DETAIL_TYPES, LICENSE_DETAIL_TYPES
+from functions.lifecycle.notifications import LICENSE_DETAIL_TYPES
 from tests.infra.conftest import actions, cdk_json_context, function_statements, synth
 
 HANDLER = "functions.handlers.lifecycle.handler"
@@ -33,13 +33,16 @@ def _with_products(products: list[dict[str, Any]], **extra: Any) -> dict[str, An
     return marketplace
 
 
-def test_agreement_events_by_type_and_licence_events_of_our_products_go_to_the_queue(template: Template) -> None:
-    # agreement events name no product: a rule filtering on one would drop them (tests/infra/test_event_rules.py
-    # replays AWS's own examples through these patterns)
+def test_every_event_but_licence_events_and_licence_events_of_our_products_go_to_the_queue(template: Template) -> None:
+    # agreement events name no product: a rule filtering on one would drop them; and a type AWS adds must reach the
+    # handler, which counts it (tests/infra/test_event_rules.py replays AWS's own examples through these patterns)
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
-            "EventPattern": {"source": ["aws.agreement-marketplace"], "detail-type": list(AGREEMENT_DETAIL_TYPES)},
+            "EventPattern": {
+                "source": ["aws.agreement-marketplace"],
+                "detail-type": [{"anything-but": list(LICENSE_DETAIL_TYPES)}],
+            },
             "Targets": Match.array_with([Match.object_like({"Arn": Match.any_value()})]),
         },
     )
@@ -106,12 +109,23 @@ def test_the_handler_may_do_only_what_it_does(template: Template) -> None:
         "aws-marketplace:BatchMeterUsage",
         # a free-trial claim checked again: only for purchase agreements the seller proposed
         "aws-marketplace:GetAgreementTerms",
+        # an agreement event naming no registered buyer: its licence, only of purchase agreements
+        "aws-marketplace:GetAgreementEntitlements",
     }
     (terms,) = [s for s in statements if "aws-marketplace:GetAgreementTerms" in actions(s)]
     assert actions(terms) == {"aws-marketplace:GetAgreementTerms"}
     assert terms["Condition"] == {
         "StringEquals": {"aws-marketplace:PartyType": "Proposer"},
         "ForAllValues:StringEquals": {"aws-marketplace:AgreementType": ["PurchaseAgreement"]},
+    }
+    (entitlements,) = [s for s in statements if "aws-marketplace:GetAgreementEntitlements" in actions(s)]
+    assert actions(entitlements) == {"aws-marketplace:GetAgreementEntitlements"}
+    assert entitlements["Condition"] == {
+        "ForAllValues:StringEquals": {"aws-marketplace:AgreementType": ["PurchaseAgreement"]}
+    }
+    # the seller's Agreement Service writes (refunds, cancellations) are the operator's, never the function's
+    assert not {a for a in granted if a.startswith("aws-marketplace:") and not a.startswith("aws-marketplace:Get")} - {
+        "aws-marketplace:BatchMeterUsage"
     }
 
 

@@ -29,6 +29,7 @@ from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, FlushReport, flush, flush_and_continue
 from functions.lifecycle.notifications import parse_notification
 from functions.lifecycle.service import Lifecycle
+from functions.marketplace.agreements import MarketplaceAgreementEntitlements
 from functions.marketplace.entitlements import Boto3EntitlementReader
 from functions.marketplace.metering import Boto3MeteringGateway
 from functions.observability import metrics
@@ -576,6 +577,7 @@ def _lifecycle(world: World) -> tuple[Lifecycle, _Timers]:
         publisher=RecordingPublisher(),
         final_usage=timers,
         clock=world.clock,
+        agreement_entitlements=MarketplaceAgreementEntitlements(world.marketplace.agreement()),
     )
     return timers.lifecycle, timers
 

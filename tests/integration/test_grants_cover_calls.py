@@ -540,6 +540,11 @@ def test_the_lifecycle_functions_calls_are_granted(
     world.send("created_proposer_new.json", contract, buyer_account="444455556666")
     world.send("license_updated.json", contract, buyer_account="444455556666")
     assert world.state(contract) is SubscriptionState.ACTIVE
+    # an agreement event before its buyer registered: its licence asked of GetAgreementEntitlements
+    early = admin.subscribe("grantslife1", "123123123123")
+    world.seen = admin.notifications()[-1]["seq"]
+    world.send("created_proposer_new.json", early, buyer_account="123123123123")
+    assert [c["operation"] for c in admin.calls(operation="GetAgreementEntitlements")] == ["GetAgreementEntitlements"]
     # a free-trial claim whose terms could not be read at registration: asked again later by the lifecycle function
     trial = admin.subscribe("grantslife1", "777788889999", free_trial=True)
     world.seen = admin.notifications()[-1]["seq"]
@@ -578,6 +583,7 @@ def test_the_lifecycle_functions_calls_are_granted(
             ("aws-marketplace:BatchMeterUsage", ANY),
             ("events:PutEvents", "EVENT_BUS_NAME"),
             ("aws-marketplace:GetAgreementTerms", ANY),
+            ("aws-marketplace:GetAgreementEntitlements", ANY),
         },
     )
     # the registrations in this world are the registration function's, and are granted too (the claim's timer too)

@@ -55,6 +55,18 @@ EVENTBRIDGE_OUTCOMES = {
     "ending_proposer.json": ACTIVE,
     "license_deprovisioned.json": ENDING,
     "license_updated.json": ACTIVE,
+    # the seller's other events: an approved cancellation request cancels the agreement, the rest are kept as notices
+    "advisory_issued_manufacturer.json": ACTIVE,
+    "advisory_resolved_manufacturer.json": ACTIVE,
+    "renewal_terms_finalized_proposer.json": ACTIVE,
+    "renewal_upcoming_proposer.json": ACTIVE,
+    "cancellation_pending_approval_proposer.json": ACTIVE,
+    "cancellation_approved_proposer.json": ENDING,
+    "cancellation_rejected_proposer.json": ACTIVE,
+    "cancellation_cancelled_proposer.json": ACTIVE,
+    "cancellation_validation_failed_proposer.json": ACTIVE,
+    "billing_adjustment_completed_proposer.json": ACTIVE,
+    "billing_adjustment_failed_proposer.json": ACTIVE,
 }
 # legacy messages: (the state before, the state after)
 SNS_OUTCOMES = {
@@ -125,6 +137,19 @@ def test_each_eventbridge_example_is_handled_as_aws_means_it(world: LifecycleWor
     # Then it is acknowledged and leaves the buyer as AWS means it
     assert world.failures == []
     assert world.customer(ref).state is EVENTBRIDGE_OUTCOMES[example]
+
+
+def test_an_event_type_aws_adds_later_is_acknowledged_and_changes_nothing(world: LifecycleWorld) -> None:
+    subscription, ref = registered(world, PRODUCT)
+    names = parties(subscription)
+    world.handle([eventbridge_example("license_updated.json", names, at=world.clock.now())])
+    new_type = {
+        **eventbridge_example("ended_proposer.json", names),
+        "detail-type": "Purchase Agreement Paused - Proposer",
+    }
+    world.handle([new_type])
+    assert world.failures == []  # not retried for ever, not dead-lettered: logged and counted (the handler's metric)
+    assert world.customer(ref).state is ACTIVE
 
 
 @pytest.mark.parametrize("raw_delivery", [False, True], ids=["sns-envelope", "raw-message-delivery"])

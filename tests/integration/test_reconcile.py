@@ -522,3 +522,23 @@ def test_an_unreadable_ledger_is_published_not_raised(
     capsys.readouterr()
     assert _reconcile(settings, START + timedelta(hours=3)) is None
     assert _published(capsys, "ReconciliationUnavailable") == [1.0]
+
+
+def test_each_buyers_entitlement_status_is_shown_beside_them(life: Life) -> None:
+    # Given two buyers registered with their agreements, one of which has since ended
+    repository = DynamoCustomerRepository(life.dynamodb, life.settings.customers_table)
+    for subscription in life.subscriptions[:2]:
+        ref = CustomerRef(PRODUCT.code, license_arn=subscription["license_arn"])
+        customer = repository.get(ref)
+        assert customer is not None
+        repository.put(replace(customer, agreement_id=subscription["agreement_id"]))
+    life.use(0, "api_calls", 5, "e-0")
+    life.use(1, "api_calls", 6, "e-1")
+    life.marketplace.admin.finalize(life.subscriptions[1]["agreement_id"])
+    life.move_to(START + timedelta(hours=1, minutes=10))
+    # When the operator reconciles
+    _, report = life.reconcile("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T09:00Z")
+    # Then GetAgreementEntitlements' status (and reason) is beside each buyer; none for a buyer with no agreement known
+    shown = {r["account"]: r["entitlement"] for r in report["rows"]}
+    assert shown == {ACCOUNTS[0]: "PROVISIONED", ACCOUNTS[1]: "DEPROVISIONED (AGREEMENT_INACTIVE)"}
+    assert len(life.marketplace.admin.calls(operation="GetAgreementEntitlements")) == 2

@@ -22,6 +22,7 @@ from functions.storage.errors import StorageError
 from functions.usage.ingest import IngestResult, record_usage
 from tests.aws_corpus import Parties, eventbridge_example
 from tests.fakes import (
+    FakeAgreementEntitlements,
     FakeMarketplace,
     InMemoryCustomers,
     InMemoryLedger,
@@ -74,6 +75,7 @@ class World:
             events=self.customers.lifecycle_store,
             customers=self.customers,
             entitlements=NoEntitlements(),
+            agreement_entitlements=FakeAgreementEntitlements(),
             publisher=RecordingPublisher(),
             final_usage=self.timers,
             clock=self.clock,

@@ -61,7 +61,7 @@ def test_the_report_is_a_line_per_check_with_the_fix_under_a_failure() -> None:
 
 def test_awss_examples_reach_the_stacks_account_and_each_product() -> None:
     events = dict(example_events("210987654321", ["ours-a", "ours-b"]))
-    assert len(events) == 8 + 2 * 2  # 8 agreement examples once, 2 licence examples per product
+    assert len(events) == 19 + 2 * 2  # 19 agreement examples once, 2 licence examples per product
     assert {e["account"] for e in events.values()} == {"210987654321"}
     assert events["license_updated.json (ours-b)"]["detail"]["product"]["code"] == "ours-b"
     assert "<" not in json.dumps(events)  # no placeholder left

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.customers.model import CustomerRef
+from functions.customers.notices import NoticeKind
 from functions.customers.subscription import LifecycleKind
 from functions.lifecycle.final_usage import final_usage_message, requested_final_usage
 from functions.lifecycle.notifications import LifecycleEvent, MalformedNotification, parse_notification
@@ -50,6 +51,72 @@ EVENTBRIDGE_MEANING = {
     "ending_proposer.json": (None, None),
     "license_updated.json": (ACTIVATED, f"LIC#{EXAMPLE_LICENCE}"),
     "license_deprovisioned.json": (ENDING, f"LIC#{EXAMPLE_LICENCE}"),
+    # the seller's other events change no state, but for an approved cancellation: it ends the agreement
+    "advisory_issued_manufacturer.json": (None, None),
+    "advisory_resolved_manufacturer.json": (None, None),
+    "renewal_terms_finalized_proposer.json": (None, None),
+    "renewal_upcoming_proposer.json": (None, None),
+    "cancellation_pending_approval_proposer.json": (None, None),
+    "cancellation_approved_proposer.json": (ENDING, f"AGMT#{EXAMPLE_AGREEMENT}"),
+    "cancellation_rejected_proposer.json": (None, None),
+    "cancellation_cancelled_proposer.json": (None, None),
+    "cancellation_validation_failed_proposer.json": (None, None),
+    "billing_adjustment_completed_proposer.json": (None, None),
+    "billing_adjustment_failed_proposer.json": (None, None),
+}
+# the notice each is kept as (kind, status, details), under its agreement: what `cli customers` shows
+ADVISORY, CANCELLATION, ADJUSTMENT = NoticeKind.ADVISORY, NoticeKind.CANCELLATION_REQUEST, NoticeKind.BILLING_ADJUSTMENT
+REQUEST = {"request_id": "acr-abcdexampleid", "reason_code": "INCORRECT_TERMS_ACCEPTED"}
+REFUND = {"request_id": "ba-abcdexampleid", "currency": "USD", "reason_code": "INCORRECT_TERMS_ACCEPTED"}
+NOTICE_MEANING: dict[str, tuple[NoticeKind, str, dict[str, str]]] = {
+    "ending_proposer.json": (
+        NoticeKind.ENDING,
+        "180 DAYS",
+        {
+            "end_time": "2026-12-31T00:00:00Z",
+            "days_before_end": "180",
+            "auto_renewal": "true",
+            "lockout_start_time": "2026-12-01T00:00:00Z",
+        },
+    ),
+    "advisory_issued_manufacturer.json": (ADVISORY, "ISSUED", {"issued_at": "2026-07-02T14:28:00Z"}),
+    "advisory_resolved_manufacturer.json": (ADVISORY, "RESOLVED", {"resolved_at": "2026-08-02T11:13:05Z"}),
+    "renewal_terms_finalized_proposer.json": (
+        NoticeKind.RENEWAL_TERMS_FINALIZED,
+        "FINALIZED",
+        {
+            "end_time": "2026-12-31T00:00:00Z",
+            "tcv": "105000.00",
+            "currency": "USD",
+            "lockout_start_time": "2026-12-01T00:00:00Z",
+            "lockout_reached": "false",
+        },
+    ),
+    "renewal_upcoming_proposer.json": (
+        NoticeKind.RENEWAL_UPCOMING,
+        "UPCOMING",
+        {"end_time": "2026-12-31T00:00:00Z", "tcv": "105000.00", "currency": "USD", "lockout_reached": "true"},
+    ),
+    "cancellation_pending_approval_proposer.json": (CANCELLATION, "PENDING_APPROVAL", REQUEST),
+    "cancellation_approved_proposer.json": (CANCELLATION, "APPROVED", REQUEST),
+    # the buyer's words on a rejection may be personal data: only AWS's own on a failed validation are kept
+    "cancellation_rejected_proposer.json": (CANCELLATION, "REJECTED", REQUEST),
+    "cancellation_cancelled_proposer.json": (CANCELLATION, "CANCELLED", REQUEST),
+    "cancellation_validation_failed_proposer.json": (
+        CANCELLATION,
+        "VALIDATION_FAILED",
+        {**REQUEST, "status_message": "Agreement has a renewal agreement that must be canceled first"},
+    ),
+    "billing_adjustment_completed_proposer.json": (
+        ADJUSTMENT,
+        "COMPLETED",
+        {**REFUND, "amount": "-100.00", "invoice_id": "2028746221"},
+    ),
+    "billing_adjustment_failed_proposer.json": (
+        ADJUSTMENT,
+        "FAILED",
+        {**REFUND, "amount": "-1000.00", "invoice_id": "2028746221"},
+    ),
 }
 SNS_MEANING = {
     "subscription_subscribe-success.txt": ACTIVATED,
@@ -73,15 +140,38 @@ def test_every_published_example_has_its_meaning_written_down() -> None:
 def test_each_eventbridge_example_names_its_buyer_and_what_happened(example: str) -> None:
     event = parse(eventbridge_example(example))
     assert (event.kind, event.subject) == EVENTBRIDGE_MEANING[example]
-    assert event.known
-    assert event.account_id == "845735284135"  # the acceptor: the buyer
+    assert (event.known, event.unfamiliar) == (True, False)
+    # the acceptor: the buyer (a billing adjustment's event names none)
+    assert event.account_id == (None if example.startswith("billing_") else "845735284135")
     assert event.agreement_id in (EXAMPLE_AGREEMENT, EXAMPLE_RENEWAL)
-    assert event.occurred_at == datetime(2024, 8, 30, 21, 36, 3, tzinfo=UTC) or example == "ending_proposer.json"
     if example.startswith("license_"):
         assert (event.licence_id, event.product_code) == (EXAMPLE_LICENCE, "aw4fgf5tyo5w2ap6fEXAMPLE")
     else:  # agreement events name no product code and no licence: they are linked by agreement id
         assert (event.licence_id, event.product_code) == (None, "")
         assert event.names_agreement_only
+
+
+@pytest.mark.parametrize("example", sorted(EVENTBRIDGE_MEANING))
+def test_each_sellers_notice_is_read_with_what_it_says_and_nothing_personal(example: str) -> None:
+    event = parse(eventbridge_example(example))
+    if example not in NOTICE_MEANING:
+        assert event.notice is None
+        return
+    assert event.notice is not None
+    kind, status, details = NOTICE_MEANING[example]
+    assert (event.notice.kind, event.notice.status, dict(event.notice.details)) == (kind, status, details)
+    assert (event.notice.agreement_id, event.notice.at) == (EXAMPLE_AGREEMENT, event.occurred_at)
+    # one notice per kind; one per request of a request's kind, so a second request is kept beside the first
+    assert event.notice.key == (f"{kind.value}#{details['request_id']}" if "request_id" in details else kind.value)
+
+
+def test_a_cancellation_requests_outcome_in_the_same_second_outranks_its_start() -> None:
+    pending = parse(eventbridge_example("cancellation_pending_approval_proposer.json")).notice
+    approved = parse(eventbridge_example("cancellation_approved_proposer.json", at=pending.at if pending else None))
+    assert pending is not None
+    assert approved.notice is not None
+    assert approved.notice.at == pending.at
+    assert approved.notice.order > pending.order
 
 
 def test_a_renewal_names_the_agreement_it_replaces() -> None:
@@ -141,10 +231,14 @@ def test_a_licence_event_is_kept_under_its_licence_id_with_or_without_arn_prefix
     assert parse(event).subject == "LIC#l-0123abc"
 
 
-def test_an_unknown_detail_type_is_read_but_marked_unknown() -> None:
+def test_an_unknown_detail_type_is_read_but_marked_unknown_and_unfamiliar_if_it_is_a_sellers() -> None:
     event = parse({**eventbridge_example("ended_proposer.json"), "detail-type": "Something New - Manufacturer"})
-    assert not event.known
-    assert event.kind is None
+    assert (event.known, event.unfamiliar, event.kind) == (False, True, None)
+    # the seller's account buying something itself: a known type, but not the seller's event
+    own = parse({**eventbridge_example("ended_proposer.json"), "detail-type": "Purchase Agreement Ended - Acceptor"})
+    assert (own.known, own.unfamiliar, own.kind) == (False, False, None)
+    other = parse({**eventbridge_example("ended_proposer.json"), "source": "aws.marketplacecatalog"})
+    assert (other.known, other.unfamiliar) == (False, False)
 
 
 def _without(example: str, *path: str) -> dict[str, object]:
@@ -166,6 +260,11 @@ def _without(example: str, *path: str) -> dict[str, object]:
         (_without("license_updated.json", "detail", "license"), "detail.license"),
         (_without("ended_proposer.json", "detail", "acceptor"), "detail.acceptor"),
         (_without("ended_proposer.json", "detail", "agreement", "id"), "detail.agreement.id"),
+        (
+            _without("cancellation_approved_proposer.json", "detail", "agreementCancellationRequest", "statusCode"),
+            "detail.agreementCancellationRequest.statusCode",
+        ),
+        (_without("billing_adjustment_failed_proposer.json", "detail", "billingAdjustmentRequest"), "detail.billing"),
         ('{"action": "subscribe-success"}', "Message.customer-identifier"),
         ("[" * 20_000 + "]" * 20_000, "nested too deeply"),
     ],

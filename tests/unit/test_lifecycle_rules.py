@@ -14,7 +14,7 @@ from functions.lifecycle.service import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, Life
 from functions.seller_events import RecordingPublisher
 from functions.settings import Dimension, Product, Settings
 from tests.aws_corpus import Parties, eventbridge_example
-from tests.fakes import InMemoryCustomers, InMemoryLifecycleStore, Timers
+from tests.fakes import FakeAgreementEntitlements, InMemoryCustomers, InMemoryLifecycleStore, Timers
 
 T0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
 PRODUCT = Product(code="prod-code-1", name="P", dimensions=(Dimension("calls"),))
@@ -54,6 +54,7 @@ class World:
         self.timers = Timers(send_usage=lambda customer, out_of_time: self.sent.append(customer.ref.key))
         self.sent: list[str] = []
         self.publisher = RecordingPublisher()
+        self.agreement_entitlements = FakeAgreementEntitlements()
         self.lifecycle = Lifecycle(
             settings=Settings(products=(PRODUCT,)),
             events=self.customers.lifecycle_store,
@@ -62,6 +63,7 @@ class World:
             publisher=self.publisher,
             final_usage=self.timers,
             clock=self.clock,
+            agreement_entitlements=self.agreement_entitlements,
             other_regions=OtherRegionsAsked(self.sent) if other_regions else None,
         )
 

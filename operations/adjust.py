@@ -1,0 +1,162 @@
+"""Refunds of what was over-billed: for each hour ``cli reconcile`` finds AWS billed more units than our usage API
+accepted, the excess at the dimension's list price (cdk.json), refunded on the agreement's invoice of that month
+(reason ``INCORRECT_METERING``).
+
+One refund per invoice, summing its over-billed hours, never more than the invoice's ``maxAdjustmentAmount`` (what
+AWS says may still be refunded: capped to it, and said so), each with a client token made from what it refunds, so
+proposing and sending it again is the same refund, never a second one. What cannot be proposed is said with why (no
+list price, no agreement known, no invoice yet, nothing left to refund).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from functions.customers.model import Customer
+from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
+from operations.estimates import price_of
+from operations.queries import OperationsDeps, customer_names
+from operations.reconcile import Reconciliation
+
+REASON = "INCORRECT_METERING"
+DESCRIPTION_LIMIT = 500  # the model's BillingAdjustmentDescription
+
+
+class InvoiceBook(Protocol):
+    def invoices(self, agreement_id: str, year: int, month: int) -> list[Invoice]: ...
+
+    def refund(self, entries: list[RefundEntry]) -> list[RefundOutcome]: ...
+
+
+@dataclass(frozen=True)
+class OverBilled:
+    hour: datetime
+    product_code: str
+    customer: str
+    account: str
+    dimension: str
+    billed: Decimal  # units AWS billed (CloudTrail)
+    accepted: Decimal  # units our usage API accepted
+
+    @property
+    def excess(self) -> Decimal:
+        return self.billed - self.accepted
+
+
+@dataclass
+class Proposal:
+    """One refund to propose: an invoice's over-billed hours, or why there is none."""
+
+    agreement_id: str | None
+    year: int
+    month: int
+    hours: list[OverBilled] = field(default_factory=list)
+    charge: Decimal = Decimal(0)  # the hours' excess at list price
+    currency: str | None = None
+    invoice: Invoice | None = None
+    amount: Decimal | None = None  # what is proposed: the charge, capped at maxAdjustmentAmount
+    capped: bool = False
+    problem: str | None = None
+
+    @property
+    def client_token(self) -> str:
+        hours = ",".join(sorted(f"{h.hour:%Y%m%dT%H}/{h.customer}/{h.dimension}/{h.excess}" for h in self.hours))
+        asked = f"{self.agreement_id}\0{self.invoice.invoice_id if self.invoice else ''}\0{self.amount}\0{hours}"
+        return "adjust-" + hashlib.sha256(asked.encode()).hexdigest()[:40]
+
+    @property
+    def description(self) -> str:
+        units = ", ".join(f"{h.hour:%Y-%m-%dT%H}Z {h.dimension} {h.excess}" for h in self.hours)
+        text = f"Over-billed units refunded ({len(self.hours)} hours): {units}"
+        return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 3] + "..."
+
+    def entry(self) -> RefundEntry:
+        if self.invoice is None or self.amount is None or self.currency is None:
+            raise ValueError(f"no refund to send: {self.problem}")
+        return RefundEntry(
+            agreement_id=str(self.agreement_id),
+            invoice_id=self.invoice.invoice_id,
+            amount=self.amount,
+            currency=self.currency,
+            reason_code=REASON,
+            description=self.description,
+            client_token=self.client_token,
+        )
+
+
+def over_billed(reconciliation: Reconciliation) -> list[OverBilled]:
+    """The hours AWS billed more units than we accepted (a unit billed twice, one nobody used)."""
+    found = []
+    for row in reconciliation.rows:
+        if row.cloudtrail is None:
+            continue
+        accepted = row.accepted if row.accepted is not None else Decimal(0)
+        if row.cloudtrail > accepted:
+            found.append(
+                OverBilled(
+                    row.hour,
+                    row.product_code,
+                    row.customer,
+                    row.customer_aws_account_id,
+                    row.dimension,
+                    row.cloudtrail,
+                    accepted,
+                )
+            )
+    return found
+
+
+def _customer_named(customers: Iterable[Customer], name: str) -> Customer | None:
+    return next((c for c in customers if name in customer_names(c)), None)
+
+
+def proposals(deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook) -> list[Proposal]:
+    """The refunds to propose, an invoice each; the hours no refund can be proposed for, grouped by why."""
+    known = list(deps.customers.list_all())
+    grouped: dict[tuple[str | None, int, int, str | None], Proposal] = {}
+    for hour in hours:
+        customer = _customer_named(known, hour.customer)
+        agreement = customer.agreement_id if customer is not None else None
+        # CloudTrail names no product for a record by licence: the customer's is the one billed
+        product = hour.product_code or (customer.ref.product_code if customer is not None else "")
+        priced = price_of(deps.settings, product, hour.dimension)
+        problem = None
+        if agreement is None:
+            problem = "no agreement known for this customer"
+        elif priced is None:
+            problem = f"no list price for {hour.dimension} in cdk.json: the refund's amount cannot be worked out"
+        key = (agreement, hour.hour.year, hour.hour.month, problem)
+        proposal = grouped.setdefault(key, Proposal(agreement, hour.hour.year, hour.hour.month, problem=problem))
+        proposal.hours.append(hour)
+        if priced is not None:
+            price, currency = priced
+            proposal.charge += hour.excess * price
+            proposal.currency = currency
+    for proposal in grouped.values():
+        if proposal.problem is None:
+            _price(proposal, book)
+    return sorted(grouped.values(), key=lambda p: (p.year, p.month, p.agreement_id or "", p.problem or ""))
+
+
+def _price(proposal: Proposal, book: InvoiceBook) -> None:
+    """The invoice the refund goes on, and its amount: never above what AWS says may still be refunded."""
+    assert proposal.agreement_id is not None
+    if proposal.charge <= 0:
+        proposal.problem = "nothing to refund at the list price"
+        return
+    invoices = [i for i in book.invoices(proposal.agreement_id, proposal.year, proposal.month) if i.max_adjustment > 0]
+    if not invoices:
+        proposal.problem = f"no invoice of {proposal.year}-{proposal.month:02d} with anything left to refund (yet)"
+        return
+    invoice = max(invoices, key=lambda i: i.max_adjustment)
+    if invoice.currency != proposal.currency:
+        proposal.problem = f"the invoice is in {invoice.currency}, the list price in {proposal.currency}"
+        return
+    proposal.invoice = invoice
+    proposal.amount = min(proposal.charge, invoice.max_adjustment)
+    proposal.capped = proposal.amount < proposal.charge

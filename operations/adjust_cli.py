@@ -1,0 +1,117 @@
+"""``cli adjust --from T --to T [--customer N] [--send]``: refund what was over-billed (``operations.adjust``).
+
+A dry run is the default: it reads the reconciliation and the agreements' invoices and prints each refund it would
+send (its invoice, amount, the most AWS allows, its client token) and each over-billed hour it cannot refund, and
+why; it sends nothing. ``--send`` sends the refunds in one BatchCreateBillingAdjustmentRequest and shows each entry's
+outcome: its billing adjustment, or the error AWS gave it alone. Exit 1 when an entry was refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from decimal import Decimal
+from typing import Any, TextIO
+
+from functions.flush.audit import quantity_text
+from operations.adjust import Proposal, over_billed, proposals
+from operations.agreement_billing import RefundOutcome, amount_text
+from operations.queries import Selection
+from operations.reconcile import reconcile
+from operations.target import Target, TargetError
+
+COLUMNS = [
+    ("MONTH", "month"),
+    ("AGREEMENT", "agreement"),
+    ("INVOICE", "invoice"),
+    ("HOURS", "hours"),
+    ("UNITS", "units"),
+    ("AT LIST PRICE", "charge"),
+    ("MAX", "max_adjustment"),
+    ("REFUND", "amount"),
+    ("OUTCOME", "outcome"),
+]
+
+
+def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    command = commands.add_parser(
+        "adjust",
+        parents=[common],
+        help="refund what AWS over-billed (the reconciliation's hours), an invoice each: a dry run unless --send",
+    )
+    command.add_argument("--from", "--since", dest="since", default="24h", help="ISO time or 90m/6h/2d ago (24h)")
+    command.add_argument("--to", "--until", dest="until", default="0m", help="ISO time or 90m/6h/2d ago (now)")
+    command.add_argument("--product", help="product code")
+    command.add_argument("--customer", help="licence ARN, AWS account id or legacy customer identifier")
+    command.add_argument("--dimension", help="dimension name")
+    sent = command.add_mutually_exclusive_group()
+    sent.add_argument("--dry-run", dest="send", action="store_false", help="say what would be sent (the default)")
+    sent.add_argument("--send", dest="send", action="store_true", help="send the refunds")
+    command.set_defaults(send=False)  # store_false's own default would be True: a dry run that sends
+
+
+def row(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "month": f"{proposal.year}-{proposal.month:02d}",
+        "agreement": proposal.agreement_id,
+        "invoice": proposal.invoice.invoice_id if proposal.invoice else None,
+        "hours": len(proposal.hours),
+        "units": quantity_text(sum((h.excess for h in proposal.hours), Decimal(0))),
+        "charge": amount_text(proposal.charge),
+        "currency": proposal.currency,
+        "max_adjustment": amount_text(proposal.invoice.max_adjustment) if proposal.invoice else None,
+        "amount": amount_text(proposal.amount) if proposal.amount is not None else None,
+        "capped": proposal.capped,
+        "client_token": proposal.client_token if proposal.problem is None else None,
+        "over_billed": [
+            {
+                "hour": h.hour.strftime("%Y-%m-%dT%H:00Z"),
+                "customer": h.customer,
+                "dimension": h.dimension,
+                "billed": quantity_text(h.billed),
+                "accepted": quantity_text(h.accepted),
+            }
+            for h in proposal.hours
+        ],
+        "outcome": (
+            f"cannot refund: {proposal.problem}"
+            if proposal.problem
+            else "dry run: nothing sent" + (" (capped at maxAdjustmentAmount)" if proposal.capped else "")
+        ),
+    }
+
+
+def _outcome(found: RefundOutcome | None) -> str:
+    if found is None:
+        return "no answer for this entry"
+    if found.request_id is not None:
+        return f"refund requested: {found.request_id}"
+    return f"refused: {found.error_code}: {found.error}"
+
+
+def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, out: TextIO, table: Any) -> int:
+    if target.trail is None or target.billing is None:
+        raise TargetError(f"{target.name} has no CloudTrail or Agreement Service to refund against")
+    # the main Region's: the Agreement Service invoices what was billed there (--customer: the selection's)
+    reconciliation = reconcile(target.deps, target.trail, selection)
+    book = target.billing()
+    proposed = proposals(target.deps, over_billed(reconciliation), book)
+    rows = [row(p) for p in proposed]
+    refused = False
+    if args.send:
+        ready = [(p, r) for p, r in zip(proposed, rows, strict=True) if p.problem is None]
+        outcomes = {o.client_token: o for o in book.refund([p.entry() for p, _ in ready])} if ready else {}
+        for proposal, shown in ready:
+            found = outcomes.get(proposal.client_token)
+            shown["outcome"] = _outcome(found)
+            refused = refused or found is None or found.request_id is None
+    if args.json:
+        out.write(
+            json.dumps(
+                {"from": selection.since.isoformat(), "to": selection.until.isoformat(), "refunds": rows}, indent=2
+            )
+            + "\n"
+        )
+    else:
+        out.write((table(rows, COLUMNS) if rows else "nothing over-billed in these hours") + "\n")
+    return 1 if refused else 0
