@@ -123,10 +123,14 @@ def buyer_times(
 
 def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes) -> datetime | None:
     """A legacy unsubscribe-success ends the subscription whose unsubscribe-pending it follows (about an hour later,
-    AWS's SaaS guide). One after a subscribe-success again (the identifier reused) whose last pending is before that
-    subscription began is the earlier subscription's end, not this one's: with no pending since it began, it is not
-    leaving."""
-    if legacy.ended and legacy.ending and view.activated and legacy.ending < view.activated <= legacy.ended:
+    AWS's SaaS guide). So it is not this subscription's end when it came before the latest pending (that pending is
+    a later leave, its own success still to come), nor when the latest pending is before this subscription began
+    (the identifier reused: both are the earlier subscription's)."""
+    if legacy.ended is None or legacy.ending is None:
+        return legacy.ended
+    if legacy.ended < legacy.ending:
+        return None
+    if view.activated and legacy.ending < view.activated <= legacy.ended:
         return None
     return legacy.ended
 
