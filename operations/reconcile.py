@@ -30,7 +30,7 @@ from functions.flush.audit import (
     sealed_mismatch,
     trail_of,
 )
-from functions.flush.records import MeteringEntry, MeteringRecord
+from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord
 from functions.flush.service import METERING_WINDOW, closed
 from functions.usage.model import HOUR, hour_of
 from operations.queries import MeteringRegion, MeteringView, OperationsDeps, Selection, TrailSource
@@ -174,7 +174,9 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
             record = entry.record if entry is not None else accepted[key]
             if not selection.matches(MeteringEntry(record, "")):
                 continue
-            seen = by_customer.get((record.customer, record.dimension, hour), [])
+            # a parked carry is never sent: CloudTrail's result there is the record's of that key (a buyer back)
+            parked_carry = record.key.endswith(PARKED_CARRY)
+            seen = [] if parked_carry else by_customer.get((record.customer, record.dimension, hour), [])
             matched.update(id(t) for t in seen)
             carried = tuple(carries.get((hour, record.key), ()))
             rows.append(_row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked, carried))

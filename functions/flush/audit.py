@@ -16,7 +16,14 @@ from decimal import Decimal
 from typing import Protocol
 
 from functions.customers.model import CustomerRef
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RecordResult
+from functions.flush.records import (
+    PARKED_CARRY,
+    MeteringEntry,
+    MeteringRecord,
+    Placement,
+    ReconciledMark,
+    RecordResult,
+)
 from functions.usage.model import HOUR, hour_of
 
 # An hour is reconciled by the flush once it closed two hours ago (the hourly flush has sent it), every record of it
@@ -107,8 +114,11 @@ def quantity_text(value: Decimal) -> str:
 
 def trail_of(entry: MeteringEntry, results: Iterable[TrailResult]) -> tuple[list[TrailResult], list[TrailResult]]:
     """CloudTrail's Success results for the entry's customer, dimension and hour; and those of its own
-    MeteringRecordId (the same record sent twice, a lost answer say, has one id)."""
+    MeteringRecordId (the same record sent twice, a lost answer say, has one id). A parked carry is never sent: a
+    result for its customer, dimension and hour is another record's (the buyer's, subscribed again), not its."""
     record = entry.record
+    if record.key.endswith(PARKED_CARRY):
+        return [], []
     billed = [
         r
         for r in results
@@ -182,9 +192,9 @@ class ReconciliationMark(CarryReader, Protocol):
     """Where the reconciliation is (the metering ledger keeps it), which hours are sealed, and the outcomes it
     corrects (a record billed after all)."""
 
-    def reconciled_until(self) -> datetime | None: ...
+    def reconciled_until(self) -> ReconciledMark: ...
 
-    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool: ...
+    def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool: ...
 
     def next_hour_to_seal(self) -> datetime | None: ...
 
@@ -238,7 +248,7 @@ def reconcile_due(
     mark = deps.mark.reconciled_until()
     last = settled_hour(now)
     # a first run starts with every hour Marketplace may still bill (a new stack's first hours among them)
-    hour = mark or hour_of(now - RECONCILE_FIRST)
+    hour = mark.hour or hour_of(now - RECONCILE_FIRST)
     sealed = deps.mark.next_hour_to_seal()
     done: list[HourReconciled] = []
     waiting = None
@@ -268,7 +278,8 @@ def reconcile_due(
             waiting = "another run is reconciling"
             break
         done.append(reconciled)
-        mark = hour = hour + HOUR
+        hour += HOUR
+        mark = ReconciledMark(hour, mark.version + 1)
     return Reconciled(done, max(0, int((last - hour) / HOUR) + 1), waiting)
 
 
