@@ -12,7 +12,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from functions.flush.records import MeteringEntry, MeteringLedger, MeteringRecord, Placement, RecordResult, UnsentMark
+from functions.flush.records import (
+    MeteringEntry,
+    MeteringLedger,
+    MeteringRecord,
+    Placement,
+    ReconciledMark,
+    RecordResult,
+    UnsentMark,
+)
 from functions.flush.service import FlushDeps, FlushReport, flush
 
 # a Lambda invocation's own limit: a run in this process stops sending this long after it started
@@ -81,10 +89,10 @@ class _WatchedLedger:
     def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]:
         return self._ledger.entries_of_hour(hour)
 
-    def reconciled_until(self) -> datetime | None:
+    def reconciled_until(self) -> ReconciledMark:
         return self._ledger.reconciled_until()
 
-    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
+    def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
         return self._ledger.move_reconciled(seen, to)
 
     def seal(self, hour: datetime) -> bool:

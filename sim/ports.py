@@ -18,7 +18,14 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from functions.flush.calls import batches
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RecordResult, UnsentMark
+from functions.flush.records import (
+    MeteringEntry,
+    MeteringRecord,
+    Placement,
+    ReconciledMark,
+    RecordResult,
+    UnsentMark,
+)
 from functions.observability import metrics
 from functions.storage.errors import StorageError
 from functions.usage.model import HOUR, UsageEvent
@@ -156,6 +163,7 @@ class SimLedger:
         self.lease: tuple[str, datetime] | None = None
         self.reconciled: datetime | None = None
         self.first_reconciling: datetime | None = None  # when a flush first read where the reconciliation stood
+        self.reconciled_version = 0
         self.reopened: set[datetime] = set()  # hours reconciled before a leaving buyer's carry was placed in them
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
         self.totals: dict[tuple[datetime, str], Decimal] = {}  # the first total stored per record
@@ -244,22 +252,30 @@ class SimLedger:
 
     # writes
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
-        if records and not self.strands:
-            # as the DynamoDB ledger: the unsent mark back to the earliest hour first, a new version either way
-            self._port("update_mark", "before")
-            earliest = min(r.hour for r in records)
-            hour = self.mark.hour if self.mark.hour is None or self.mark.hour <= earliest else earliest
-            self.mark = UnsentMark(hour, self.mark.version + 1)
-            self._port("update_mark", "after")
-            self._port("update_reconciled", "before")
-            if self.reconciled is not None and self.reconciled > earliest:
-                hour = earliest
-                while hour < self.reconciled:
-                    self.reopened.add(hour)
-                    hour += HOUR
-                self.reconciled = earliest
-            self._port("update_reconciled", "after")
-        return self._write_pending(records, ())
+        if not records:
+            return []
+        # as the DynamoDB ledger: the marks back to the earliest hour, each a new version, before and after
+        earliest = min(r.hour for r in records)
+        self._move_marks_back(earliest)
+        to_send = self._write_pending(records, ())
+        self._move_marks_back(earliest)
+        return to_send
+
+    def _move_marks_back(self, earliest: datetime) -> None:
+        if self.strands:
+            return
+        self._port("update_mark", "before")
+        hour = self.mark.hour if self.mark.hour is None or self.mark.hour <= earliest else earliest
+        self.mark = UnsentMark(hour, self.mark.version + 1)
+        self._port("update_mark", "after")
+        self._port("update_reconciled", "before")
+        if self.reconciled is not None and self.reconciled >= earliest:
+            hour = earliest
+            while hour < self.reconciled:
+                self.reopened.add(hour)
+                hour += HOUR
+            self.reconciled, self.reconciled_version = earliest, self.reconciled_version + 1
+        self._port("update_reconciled", "after")
 
     def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         return self._write_pending(records, (hour,))
@@ -364,17 +380,17 @@ class SimLedger:
             self.carries[record.hour].setdefault(record.key, record)
             self._port("put_carry", "after")
 
-    def reconciled_until(self) -> datetime | None:
+    def reconciled_until(self) -> ReconciledMark:
         self._port("get_reconciled", "before")
         if self.first_reconciling is None:
             self.first_reconciling = self._scheduler.now
-        return self.reconciled
+        return ReconciledMark(self.reconciled, self.reconciled_version)
 
-    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
+    def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
         self._port("put_reconciled", "before")
-        if self.reconciled != seen:
+        if ReconciledMark(self.reconciled, self.reconciled_version) != seen:
             return False
-        self.reconciled = to
+        self.reconciled, self.reconciled_version = to, seen.version + 1
         self.on_reconciled(to - HOUR)
         self._port("put_reconciled", "after")
         return True

@@ -27,6 +27,7 @@ from functions.flush.records import (
     MeteringRecord,
     MeteringUnavailable,
     Placement,
+    ReconciledMark,
     RecordOutcome,
     RecordResult,
     UnsentMark,
@@ -302,27 +303,35 @@ class InMemoryLedger:
         self.mark = UnsentMark(None, 0)
         self.lease: tuple[str, datetime] | None = None
         self.reconciled: datetime | None = None
+        self.reconciled_version = 0
 
-    def reconciled_until(self) -> datetime | None:
-        return self.reconciled
+    def reconciled_until(self) -> ReconciledMark:
+        return ReconciledMark(self.reconciled, self.reconciled_version)
 
-    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
-        if self.reconciled != seen:
+    def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
+        if ReconciledMark(self.reconciled, self.reconciled_version) != seen:
             return False
-        self.reconciled = to
+        self.reconciled, self.reconciled_version = to, seen.version + 1
         return True
 
     def next_hour_to_seal(self) -> datetime | None:
         return self.next_hour
 
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
-        if records:  # as the DynamoDB ledger: the marks back to the earliest hour (the unsent one a new version)
-            earliest = min(r.hour for r in records)
-            hour = self.mark.hour if self.mark.hour is None or self.mark.hour <= earliest else earliest
-            self.mark = UnsentMark(hour, self.mark.version + 1)
-            if self.reconciled is not None and self.reconciled > earliest:
-                self.reconciled = earliest
-        return self._write(records)
+        if not records:
+            return []
+        # as the DynamoDB ledger: the marks back to the earliest hour (each a new version), before and after
+        earliest = min(r.hour for r in records)
+        self._move_marks_back(earliest)
+        unsent = self._write(records)
+        self._move_marks_back(earliest)
+        return unsent
+
+    def _move_marks_back(self, earliest: datetime) -> None:
+        hour = self.mark.hour if self.mark.hour is None or self.mark.hour <= earliest else earliest
+        self.mark = UnsentMark(hour, self.mark.version + 1)
+        if self.reconciled is not None and self.reconciled >= earliest:
+            self.reconciled, self.reconciled_version = earliest, self.reconciled_version + 1
 
     def _write(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         unsent = []

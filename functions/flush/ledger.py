@@ -42,7 +42,14 @@ from botocore.exceptions import ClientError
 
 from functions.customers.model import CustomerRef
 from functions.flush.calls import CallPacker
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RecordResult, UnsentMark
+from functions.flush.records import (
+    MeteringEntry,
+    MeteringRecord,
+    Placement,
+    ReconciledMark,
+    RecordResult,
+    UnsentMark,
+)
 from functions.observability import logger, metrics
 from functions.storage.dynamodb import condition_failed, storage_error
 from functions.storage.errors import ConditionFailed, StorageError
@@ -253,12 +260,19 @@ class DynamoMeteringLedger:
         return parse_hour_key(item["next"]["S"]) if item else None
 
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
-        if records:
-            # the marks first: a flush running now must not move them past these hours, whatever it has read
-            earliest = min(r.hour for r in records)
-            self._move_mark_back(earliest)
-            self._move_reconciled_back(earliest)
-        return self._write_pending(records, ())
+        if not records:
+            return []
+        earliest = min(r.hour for r in records)
+        # the marks back before (a step that dies after writing leaves the records to the flush) and after (a flush
+        # or reconciliation that read their hour before they landed cannot move on from what it read)
+        self._move_marks_back(earliest)
+        to_send = self._write_pending(records, ())
+        self._move_marks_back(earliest)
+        return to_send
+
+    def _move_marks_back(self, hour: datetime) -> None:
+        self._move_mark_back(hour)
+        self._move_reconciled_back(hour)
 
     def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         return self._write_pending(records, (hour,))
@@ -433,8 +447,8 @@ class DynamoMeteringLedger:
         stored = self._entries(record.hour).get(record.key)
         if stored is None or stored.entry != entry:
             return False
-        # the mark first: a flush running now must not move it past this hour, whatever it has read
-        self._move_mark_back(record.hour)
+        # the marks first: a flush running now must not move them past this hour, whatever it has read
+        self._move_marks_back(record.hour)
         key = {"pk": {"S": f"REC#{hour_key(record.hour)}"}, "sk": {"S": stored.where.sk}}
         seen = {":status": {"S": entry.status}}
         try:
@@ -457,6 +471,7 @@ class DynamoMeteringLedger:
                 )
         except ConditionFailed:
             return False
+        self._move_marks_back(record.hour)  # and after: a run that read the hour before cannot move past it
         return True
 
     def _move_mark_back(self, hour: datetime) -> None:
@@ -539,35 +554,41 @@ class DynamoMeteringLedger:
         item = self._call("get_item", Key=_carry_key(record), ConsistentRead=True).get("Item", {})
         return _placement(item) if "placed" in item else None
 
-    def reconciled_until(self) -> datetime | None:
+    def reconciled_until(self) -> ReconciledMark:
         item = self._call("get_item", Key=_RECONCILED, ConsistentRead=True).get("Item")
-        return parse_hour_key(item["next"]["S"]) if item else None
+        if not item:
+            return ReconciledMark(None, 0)
+        return ReconciledMark(parse_hour_key(item["next"]["S"]), int(item.get("v", {}).get("N", "0")))
 
-    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
+    def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
         condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
-        if seen is not None:
+        if seen.hour is not None:
+            version = "v = :v" if seen.version else "attribute_not_exists(v)"
             condition = {
-                "ConditionExpression": "#next = :seen",
+                "ConditionExpression": f"#next = :seen AND {version}",
                 "ExpressionAttributeNames": {"#next": "next"},
-                "ExpressionAttributeValues": {":seen": {"S": hour_key(seen)}},
+                "ExpressionAttributeValues": {":seen": {"S": hour_key(seen.hour)}}
+                | ({":v": {"N": str(seen.version)}} if seen.version else {}),
             }
+        item = {**_RECONCILED, "next": {"S": hour_key(to)}, "v": {"N": str(seen.version + 1)}}
         try:
-            self._call("put_item", Item={**_RECONCILED, "next": {"S": hour_key(to)}}, **condition)
+            self._call("put_item", Item=item, **condition)
         except ConditionFailed:
             return False
         return True
 
     def _move_reconciled_back(self, hour: datetime) -> None:
-        # a leaving buyer's carry placed in an hour reconciled already: that hour is reconciled again, with it (the
+        # records written in an hour the reconciliation has reached (a leaving buyer's carry placed, a redrive): it
+        # is reconciled again, with them; a new version, so that a run reading it now cannot move past it (the
         # condition fails where the reconciliation has not come that far, or not started: it will see them then)
         with contextlib.suppress(ConditionFailed):
             self._call(
                 "update_item",
                 Key=_RECONCILED,
-                UpdateExpression="SET #next = :hour",
-                ConditionExpression="attribute_exists(pk) AND #next > :hour",
+                UpdateExpression="SET #next = :hour ADD v :one",
+                ConditionExpression="attribute_exists(pk) AND #next >= :hour",
                 ExpressionAttributeNames={"#next": "next"},
-                ExpressionAttributeValues={":hour": {"S": hour_key(hour)}},
+                ExpressionAttributeValues={":hour": {"S": hour_key(hour)}, ":one": {"N": "1"}},
             )
 
     def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool:

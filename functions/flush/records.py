@@ -97,6 +97,15 @@ Placement = list[tuple[datetime | None, Decimal]]
 
 
 @dataclass(frozen=True)
+class ReconciledMark:
+    """The oldest hour not reconciled yet (None: reconciliation has not started), as read at ``version``: moving it
+    on from this reading fails if it was moved since, or touched (records written in an hour it has reached)."""
+
+    hour: datetime | None
+    version: int
+
+
+@dataclass(frozen=True)
 class UnsentMark:
     """Every record of an hour before ``hour`` has its outcome (None: not known, look over the whole window), as
     read at ``version``: moving it on from this reading fails if it was moved since (a redrive moves it back)."""
@@ -165,12 +174,13 @@ class MeteringLedger(Protocol):
         """The carries into ``hour`` that were placed elsewhere, with where (the operator's reconciliation)."""
         ...
 
-    def reconciled_until(self) -> datetime | None:
-        """The oldest hour not reconciled yet (None: reconciliation has not started)."""
+    def reconciled_until(self) -> ReconciledMark:
+        """Where the reconciliation is."""
         ...
 
-    def move_reconciled(self, seen: datetime | None, to: datetime) -> bool:
-        """Every hour before ``to`` is reconciled; False if the mark is no longer ``seen`` (another run moved it)."""
+    def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
+        """Every hour before ``to`` is reconciled; False if the mark is no longer ``seen`` (another run moved it,
+        or records were written in an hour it had reached: that hour is then reconciled again, with them)."""
         ...
 
     def acquire_lease(self, owner: str, until: datetime, now: datetime) -> bool: ...

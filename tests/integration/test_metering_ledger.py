@@ -189,7 +189,7 @@ def test_records_written_outside_the_sealing_move_both_marks_back_to_their_hour(
     # Given a ledger whose flush has sent and reconciled every hour up to 12:00
     noon = HOUR + timedelta(hours=3)
     assert ledger.move_unsent_mark(ledger.unsent_mark(), noon)
-    assert ledger.move_reconciled(None, noon)
+    assert ledger.move_reconciled(ledger.reconciled_until(), noon)
     before = ledger.unsent_mark()
     # When a leaving buyer's final usage stores a record of 09:00 (a carry placed in a free hour of theirs)
     ledger.write_pending([_record(1, hour=HOUR)])
@@ -199,12 +199,35 @@ def test_records_written_outside_the_sealing_move_both_marks_back_to_their_hour(
     assert after.hour == HOUR
     assert after.version > before.version
     assert not ledger.move_unsent_mark(before, noon)
-    assert ledger.reconciled_until() == HOUR
+    assert ledger.reconciled_until().hour == HOUR
 
 
 def test_records_written_for_hours_not_reconciled_yet_leave_the_reconciliation_where_it_is(
     ledger: DynamoMeteringLedger,
 ) -> None:
-    assert ledger.move_reconciled(None, HOUR)
+    assert ledger.move_reconciled(ledger.reconciled_until(), HOUR)
     ledger.write_pending([_record(1, hour=HOUR + timedelta(hours=2))])
-    assert ledger.reconciled_until() == HOUR
+    assert ledger.reconciled_until().hour == HOUR
+
+
+# Review 23b: write_pending moves the reconciliation's cursor back to the hours it writes (a record in an hour
+# reconciled already is reconciled again, with it: seed 77's fix), but the operator's redrive (``requeue``) moves only
+# the unsent mark. A record parked in an hour the reconciliation has passed (its last word on that hour: "never
+# billed: InvalidLicenseException"), redriven once the cause is fixed, is then sent and billed, and its hour is never
+# reconciled again: the units billed for it are checked against CloudTrail by no run, and the hour's last
+# reconciliation says they were not billed. On DynamoDB Local, the ledger as deployed.
+def test_a_redriven_record_in_a_reconciled_hour_has_its_hour_reconciled_again(ledger: DynamoMeteringLedger) -> None:
+    # Given a sealed hour whose one record (2 units) was parked, and the reconciliation three hours past it
+    record = _record(1)
+    ledger.write_pending([record])
+    assert ledger.seal(HOUR)
+    ledger.write_results([RecordResult(record, "failed", None, "InvalidLicenseException")])
+    assert ledger.move_unsent_mark(ledger.unsent_mark(), HOUR + timedelta(hours=1))
+    assert ledger.move_reconciled(ledger.reconciled_until(), HOUR + timedelta(hours=3))
+    # When the operator redrives it (the next flush sends it: 2 units billed for HOUR)
+    assert ledger.requeue(MeteringEntry(record, "failed", None, "InvalidLicenseException"))
+    assert list(ledger.pending(ledger.unsent_mark())) == [record]
+    # Then its hour is reconciled again, as one written by write_pending would be
+    until = ledger.reconciled_until().hour
+    assert until is not None
+    assert until <= HOUR, f"reconciliation stays at {until:%H:%M}: {record.quantity} units of {HOUR:%H:%M} unchecked"

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.records import PARKED_CARRY, MeteringEntry
+from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord, Placement
 from functions.flush.service import flush
 from operations.queries import OperationsDeps, select
 from operations.redrive import redrive
@@ -33,6 +33,12 @@ class LedgerView:
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter(self.ledger.entries_of_hour(hour))
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return self.ledger.carried_into(hour)
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return self.ledger.placements_into(hour)
 
     def pending_count(self) -> int:
         return sum(s == "pending" for _, s in self.ledger.records.values())
