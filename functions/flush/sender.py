@@ -66,11 +66,11 @@ class SharedTokenBucket:
     schedule, evenly spaced, so together they saturate the quota and never burst past it.
 
     Slots are taken a block at a time: one, one, then twice as many each time while the sender keeps calling, up to
-    ``MAX_BLOCK_SECONDS`` of the rate; a sender that took none for ``IDLE_SECONDS`` (a warm Lambda's next invocation)
-    starts again at one. A final-usage step making a call or two takes what it uses; the flush takes a few blocks a
-    second. A slot missed by more than one interval (every worker was busy) is left unused: spending it late would be a
-    burst on top of the other senders' slots. The first slot of a block is used by the worker that took it, however
-    long the reservation itself took.
+    ``MAX_BLOCK_SECONDS`` of the rate, one block on its way at a time (other workers meanwhile take a slot each); a
+    sender that took none for ``IDLE_SECONDS`` (a warm Lambda's next invocation) starts again at one. A final-usage
+    step making a call or two takes what it uses; the flush takes a few blocks a second. A slot missed by more than
+    one interval (every worker was busy) is left unused: spending it late would be a burst on top of the other
+    senders' slots. The first slot of a block is used by the worker that took it, however long the reservation took.
     """
 
     MAX_BLOCK_SECONDS = 0.5
@@ -92,8 +92,24 @@ class SharedTokenBucket:
         self._block = 1
         self._blocks = 0
         self._reserved_at = -math.inf
+        self._reserving = 0  # reservations on their way
         self._free: deque[float] = deque()
         self._lock = threading.Lock()
+
+    def _next_block(self, now: float) -> int:
+        """How many slots to reserve now (under the lock): one while another worker's block is on its way, so a
+        busy flush never holds more than one block ahead of its calls."""
+        self._reserving += 1
+        if self._reserving > 1:
+            return 1
+        if now - self._reserved_at > self.IDLE_SECONDS:
+            self._block, self._blocks = 1, 0
+        self._reserved_at = now
+        block = self._block
+        self._blocks += 1
+        if self._blocks >= 2:
+            self._block = min(2 * self._block, self._max_block)
+        return block
 
     def acquire(self) -> None:
         with self._lock:
@@ -102,16 +118,14 @@ class SharedTokenBucket:
                 self._free.popleft()
             slot = self._free.popleft() if self._free else None
             if slot is None:
-                if now - self._reserved_at > self.IDLE_SECONDS:
-                    self._block, self._blocks = 1, 0
-                self._reserved_at = now
-                block = self._block
-                self._blocks += 1
-                if self._blocks >= 2:
-                    self._block = min(2 * self._block, self._max_block)
+                block = self._next_block(now)
         if slot is None:
-            # reserved outside the lock (a write to DynamoDB): workers that find no slot meanwhile reserve their own
-            slot = self._slots.reserve(block, self._interval, now)
+            # reserved outside the lock (a write to DynamoDB): workers that find no slot meanwhile take one of their own
+            try:
+                slot = self._slots.reserve(block, self._interval, now)
+            finally:
+                with self._lock:
+                    self._reserving -= 1
             with self._lock:
                 self._free = deque(sorted([*self._free, *(slot + n * self._interval for n in range(1, block))]))
         wait = slot - self._clock()

@@ -125,3 +125,28 @@ def test_a_sender_idle_for_a_second_takes_one_slot_again_not_a_whole_block() -> 
     bucket.acquire()
     # Then it reserved one slot, leaving the rest of the schedule to the other senders
     assert slots.blocks[blocks:] == [1]
+
+
+def test_while_a_block_is_on_its_way_other_workers_reserve_one_slot_each_not_blocks_of_their_own() -> None:
+    # Given a flush's bucket that has grown to blocks of 8, whose next reservation is slow: another worker asks for a
+    # slot while it is on its way
+    time = _Time()
+    bucket: SharedTokenBucket
+
+    class SlowSlots(InMemoryQuotaSlots):
+        arrived = False
+
+        def reserve(self, count: int, interval: float, now: float) -> float:
+            if count > 1 and not self.arrived:
+                self.arrived = True
+                bucket.acquire()  # the other worker, meanwhile
+            return super().reserve(count, interval, now)
+
+    slots = SlowSlots()
+    bucket = SharedTokenBucket(40, slots, clock=lambda: time.now, sleep=time.sleep)
+    bucket.acquire()
+    bucket.acquire()
+    # When the third reservation (a block of 2) is on its way and the other worker arrives
+    bucket.acquire()
+    # Then that worker took one slot of its own, and the block came after it: the flush holds one block ahead at most
+    assert slots.blocks == [1, 1, 1, 2]
