@@ -13,7 +13,17 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+WRITE_OPERATIONS = {
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "BatchExecuteStatement",
+}
+KB = 1024
+# the indexes of our tables and their key attributes (stacks/schema.py: every index projects ALL attributes)
+_INDEX_KEYS = {"gsi1": "gsi1pk", "tenant": "tenant_id"}
 
 
 def use_loopback_credentials() -> None:
@@ -46,6 +56,7 @@ class CapacityMeter:
     """
 
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)  # (operation, table)
+    refused: Counter[str] = field(default_factory=Counter)  # PartiQL statements refused (DuplicateItem), per table
     units: Counter[tuple[str, str]] = field(default_factory=Counter)  # ("write" | "read", "table" or "table/index")
 
     def attach(self, client: Any) -> Any:
@@ -56,6 +67,7 @@ class CapacityMeter:
     def reset(self) -> None:
         self.requests.clear()
         self.units.clear()
+        self.refused.clear()
 
     @staticmethod
     def _ask_for_capacity(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
@@ -65,10 +77,15 @@ class CapacityMeter:
         context["bench_tables"] = (
             [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
         )
+        if "Statements" in params:  # PartiQL INSERT INTO "table" VALUE {'name': ?, ...}
+            context["bench_statements"] = [_inserted(statement) for statement in params["Statements"]]
 
     def _count(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         consumed = parsed.get("ConsumedCapacity") or []
         kind = "write" if model.name in WRITE_OPERATIONS else "read"
+        if model.name == "BatchExecuteStatement":
+            self._count_statements(parsed, context)
+            return
         for table in context.get("bench_tables", []):
             self.requests[(model.name, table)] += 1
         for capacity in [consumed] if isinstance(consumed, dict) else consumed:
@@ -78,6 +95,21 @@ class CapacityMeter:
             )
             for index, used in (capacity.get("GlobalSecondaryIndexes") or {}).items():
                 self.units[(kind, f"{table}/{index}")] += used["CapacityUnits"]
+
+    def _count_statements(self, parsed: dict[str, Any], context: dict[str, Any]) -> None:
+        """PartiQL INSERTs: DynamoDB bills each as a PutItem of its item (table and each index it lands in), and a
+        refused one (DuplicateItem, a failed condition) one unit; DynamoDB Local reports no capacity for them, so they
+        are sized here by DynamoDB's rules (``item_size``)."""
+        table = context["bench_statements"][0][0]
+        self.requests[("BatchExecuteStatement", table)] += 1
+        for (named, item), answer in zip(context["bench_statements"], parsed["Responses"], strict=True):
+            if "Error" in answer:
+                self.refused[named] += 1
+                continue
+            self.units[("write", named)] += write_units(item)
+            for index, key in _INDEX_KEYS.items():
+                if key in item:
+                    self.units[("write", f"{named}/{index}")] += write_units(item)
 
     def requests_of(self, table: str, kind: str) -> int:
         writes = {(o, t): n for (o, t), n in self.requests.items() if t == table and o in WRITE_OPERATIONS}
@@ -90,3 +122,39 @@ class CapacityMeter:
     def units_of(self, table: str, kind: str) -> float:
         """``kind`` ("write" or "read") capacity units of ``table`` including its indexes."""
         return sum(u for (k, name), u in self.units.items() if k == kind and name.split("/")[0] == table)
+
+
+def _inserted(statement: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The table and the item of a PartiQL INSERT (its attribute names in the statement, their values parameters)."""
+    text = statement["Statement"]
+    table = text.split('"')[1]
+    names = [part.split("'")[1] for part in text.partition("{")[2].split(",")]
+    return table, dict(zip(names, statement["Parameters"], strict=True))
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, content),) = value.items()
+    if kind == "S":
+        return len(content.encode())
+    if kind == "N":  # about one byte per two significant digits, and one
+        digits = content.lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in content.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in content)
+    if kind == "B":
+        return len(content)
+    return sum(_value_size({kind[0]: element}) for element in content)  # SS, NS, BS
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: each attribute's name and value in bytes (the developer guide's "Item sizes
+    and formats")."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def write_units(item: dict[str, Any]) -> int:
+    return max(1, -(-item_size(item) // KB))

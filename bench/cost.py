@@ -9,17 +9,27 @@ and id, so a resend in another hour counts once) and then where the flush reads 
 write units per metered record (what DynamoDB bills: per KB of each item written, per table and index), reads reported
 beside it. Reference, measured in the same run on the same records: the AWS sample's bookkeeping, which stores each
 metering record with ``metering_pending`` and updates that item once it is sent.
+
+Dollars: one million events in an hour from 1,000 buyers x 2 dimensions, each line priced (``bench/prices.py``) from
+what this run measured (units, bytes stored and logged, the handler's and the flush's milliseconds), beside the same
+workload done the sample's way (its record per event, one call per customer per hour). Target: ours at or below it.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench._local import CapacityMeter, dynamodb_client, use_loopback_credentials
+from bench import prices
+from bench._local import CapacityMeter, dynamodb_client, item_size, use_loopback_credentials
 from bench._usage_api import PRODUCT, add_customers, post_usage_event, usage_event, usage_handler
-from bench.flush_throughput import NOW, flush_deps, subscribe_all, workload
+from bench.flush_throughput import LATENCY_MS, NOW, flush_deps, sample_way, subscribe_all, workload
 from bench.flush_throughput import PRODUCT as FLUSH_PRODUCT
 from functions.flush.service import flush
 from functions.settings import get_settings
@@ -35,6 +45,21 @@ FLUSH_CUSTOMERS = int(os.environ.get("BENCH_COST_CUSTOMERS", "200"))
 TARGET_WCU_PER_EVENT = 2.0
 TARGET_WCU_PER_RECORD = 1.5
 SAMPLE_RECORDS = 500
+SAMPLE_CALLS_EVENTS = 400  # the sample's calls are timed for the customers of the first 400 events (40 customers)
+_INDEXED_BY = ("gsi1pk",)  # the usage table's index (stacks/schema.py), projecting ALL attributes
+
+# The workload the dollars are for: one million usage events in an hour from 1,000 buyers, 2 dimensions each, sent in
+# batches of 100; kept for the retention (settings.audit_retention_days). Marketplace bills 2,000 records.
+MILLION = 1_000_000
+BUYERS, DIMENSIONS = 1_000, 2
+RECORDS = BUYERS * DIMENSIONS
+BATCH = 100
+RETENTION_MONTHS = 400 / 30.4
+USAGE_MEMORY_GB, FLUSH_MEMORY_GB = 0.5, 1.0  # stacks/constructs: lambda_code's default, the flush's own
+SAMPLE_MEMORY_GB = 0.5  # the sample's hourly job, given the usage function's memory
+# metric names the functions publish (add_metric in functions/), each a custom metric charged by the month (more:
+# RecordsFailed is also published per reason)
+METRICS_PUBLISHED = 28
 
 
 def ingest_cost(endpoint: str) -> dict[str, Any]:
@@ -50,21 +75,63 @@ def ingest_cost(endpoint: str) -> dict[str, Any]:
         "late": [[usage_event(f"l{b}-{i}", (b + i) % 50, late) for i in range(100)] for b in range(2)],
     }
     results: dict[str, Any] = {}
-    with usage_handler(settings) as handler:
+    with usage_handler(settings) as handler, _logged() as logged:
         meter.attach(app_dynamodb_client(get_settings()))  # the very client the handler writes with
         for kind, kind_batches in [*batches.items(), ("duplicates", batches["on_time"][:2])]:
             meter.reset()
+            logged.seek(0)
+            logged.truncate()
+            milliseconds = []
             for batch in kind_batches:
+                started = time.perf_counter()
                 assert handler(post_usage_event(batch))["statusCode"] == 200
+                milliseconds.append((time.perf_counter() - started) * 1000)
             events = sum(len(b) for b in kind_batches)
             results[kind] = {
+                "handler_ms_per_batch": round(statistics.median(milliseconds), 1),
+                "log_bytes_per_batch": round(len(logged.getvalue().encode()) / len(kind_batches)),
                 "events": events,
                 "write_units_per_event": round(meter.units_of(settings.usage_table, "write") / events, 3),
                 "write_requests_per_event": round(meter.requests_of(settings.usage_table, "write") / events, 3),
                 "read_units_per_event": round(meter.units_of(settings.customers_table, "read") / events, 3),
                 "read_requests_per_event": round(meter.requests_of(settings.customers_table, "read") / events, 3),
             }
+    stored = sum(len(b) for kind in ("on_time", "late") for b in batches[kind])
+    results["stored_bytes_per_event"] = round(_stored_bytes(client, settings.usage_table) / stored, 1)
     return results
+
+
+def _stored_bytes(client: Any, table: str) -> int:
+    """What DynamoDB bills storage for: each item's size and 100 bytes of overhead (the developer guide), and as much
+    again for each index it is projected into (every index projects ALL attributes)."""
+    total = 0
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            copies = 1 + sum(key in item for key in _INDEXED_BY)
+            total += copies * (item_size(item) + 100)
+    return total
+
+
+@contextmanager
+def _logged() -> Iterator[io.StringIO]:
+    """What the handler writes to CloudWatch Logs as deployed: its INFO log lines and its EMF metrics document (the
+    bench otherwise turns both off)."""
+    from functions.observability import logger
+
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    stream = handler.setStream(buffer)  # type: ignore[attr-defined]
+    level = logger.log_level
+    logger.setLevel("INFO")
+    saved = os.environ.get("POWERTOOLS_METRICS_DISABLED")
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
+    try:
+        with redirect_stdout(buffer):
+            yield buffer
+    finally:
+        handler.setStream(stream)  # type: ignore[attr-defined]
+        logger.setLevel(level)
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = saved or "true"
 
 
 def flush_cost(endpoint: str) -> dict[str, Any]:
@@ -80,7 +147,14 @@ def flush_cost(endpoint: str) -> dict[str, Any]:
         ).add(events)
         meter = CapacityMeter()
         meter.attach(client)
+        marketplace.admin.put_faults(latency_ms=LATENCY_MS, seed=1)
+        started = time.perf_counter()
         report = flush(flush_deps(settings, client, marketplace), remaining_ms=lambda: 900_000)
+        flush_seconds = time.perf_counter() - started
+        # the sample's hourly job: one call per customer, in turn (the same records again: answered as before)
+        sample_events = [e for e in events if e.customer_key in {e.customer_key for e in events[:SAMPLE_CALLS_EVENTS]}]
+        _, sample_seconds, _ = sample_way(marketplace, sample_events)
+        sample_calls = len({e.customer_key for e in sample_events})
     finally:
         server.stop()
     records = report.succeeded
@@ -96,7 +170,8 @@ def flush_cost(endpoint: str) -> dict[str, Any]:
         "bookkeeping_read_units_per_record": round(meter.units_of(settings.metering_table, "read") / records, 3),
         "usage_read_units_per_record": round(meter.units_of(settings.usage_table, "read") / records, 3),
         "usage_read_requests_per_record": round(meter.requests_of(settings.usage_table, "read") / records, 3),
-        "reference": sample,
+        "flush_seconds_per_record": round(flush_seconds / records, 5),
+        "reference": sample | {"seconds_per_call": round(sample_seconds / sample_calls, 4)},
     }
 
 
@@ -116,10 +191,80 @@ def sample_bookkeeping(endpoint: str, events: list[UsageEvent]) -> dict[str, flo
             UpdateExpression="SET metering_pending = :sent, metering_response = :response",
             ExpressionAttributeValues={":sent": {"S": "false"}, ":response": {"S": "Success"}},
         )
+    # the hourly job reads every pending record once (its index query: the same bytes, eventually consistent)
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        del page
     return {
         "write_requests_per_record": round(meter.requests_of(table, "write") / len(events), 3),
         "write_units_per_record": round(meter.units_of(table, "write") / len(events), 3),
+        "read_units_per_record": round(meter.units_of(table, "read") / len(events), 4),
+        "stored_bytes_per_record": round(_stored_bytes(client, table) / len(events), 1),
     }
+
+
+def dollars(ingest: dict[str, Any], metering: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each line's cost of the workload, ours and the AWS sample's way, from the units measured in this run."""
+    on_time, reference = ingest["on_time"], metering["reference"]
+    batches = MILLION / BATCH
+    gb_seconds = prices.LAMBDA_ARM_PER_GB_SECOND
+    per_write, per_read = (
+        prices.DYNAMODB_PER_MILLION_WRITE_UNITS / MILLION,
+        prices.DYNAMODB_PER_MILLION_READ_UNITS / MILLION,
+    )
+    ours = {
+        "API Gateway requests": batches * prices.API_GATEWAY_REST_PER_MILLION_REQUESTS / MILLION,
+        "Lambda requests and GB-seconds": (batches + 1) * prices.LAMBDA_PER_MILLION_REQUESTS / MILLION
+        + batches * on_time["handler_ms_per_batch"] / 1000 * USAGE_MEMORY_GB * gb_seconds
+        + RECORDS * metering["flush_seconds_per_record"] * FLUSH_MEMORY_GB * gb_seconds,
+        "DynamoDB write units": (
+            MILLION * on_time["write_units_per_event"] + RECORDS * metering["bookkeeping_write_units_per_record"]
+        )
+        * per_write,
+        "DynamoDB read units": (
+            MILLION * (on_time["read_units_per_event"] + metering["usage_read_units_per_record"])
+            + RECORDS * metering["bookkeeping_read_units_per_record"]
+        )
+        * per_read,
+        "DynamoDB storage for the retention": MILLION
+        * ingest["stored_bytes_per_event"]
+        / 2**30
+        * RETENTION_MONTHS
+        * prices.DYNAMODB_PER_GB_MONTH,
+        "EventBridge": 0.0,  # no PutEvents per usage event; the hourly schedule's events are AWS's, not charged
+        "CloudWatch logs and metrics": batches * on_time["log_bytes_per_batch"] / 2**30 * prices.CLOUDWATCH_LOGS_PER_GB,
+    }
+    sample = {
+        "API Gateway requests": 0.0,  # its producers write to DynamoDB themselves
+        "Lambda requests and GB-seconds": prices.LAMBDA_PER_MILLION_REQUESTS / MILLION
+        + BUYERS * reference["seconds_per_call"] * SAMPLE_MEMORY_GB * gb_seconds,
+        "DynamoDB write units": MILLION * reference["write_units_per_record"] * per_write,
+        "DynamoDB read units": MILLION * reference["read_units_per_record"] * per_read,
+        "DynamoDB storage for the retention": MILLION
+        * reference["stored_bytes_per_record"]
+        / 2**30
+        * RETENTION_MONTHS
+        * prices.DYNAMODB_PER_GB_MONTH,
+        "EventBridge": 0.0,
+        "CloudWatch logs and metrics": 0.0,  # not measured for the sample: flatters it
+    }
+    return {"ours": ours, "sample": sample}
+
+
+def _print_dollars(lines: dict[str, dict[str, float]]) -> None:
+    print(
+        f"  per million events ({BUYERS:,} buyers x {DIMENSIONS} dimensions in an hour, batches of {BATCH}), "
+        f"{prices.REGION} on-demand, prices of {prices.PRICES_AS_OF} (bench/prices.py):"
+    )
+    for line in lines["ours"]:
+        ours, sample = lines["ours"][line], lines["sample"][line]
+        cheaper = "same" if abs(ours - sample) < 0.0005 else ("ours" if ours < sample else "sample")
+        print(f"    {line:36s} ours ${ours:8.3f}   sample ${sample:8.3f}   cheaper: {cheaper}")
+    total, sample_total = sum(lines["ours"].values()), sum(lines["sample"].values())
+    print(
+        f"    {'total':36s} ours ${total:8.3f}   sample ${sample_total:8.3f}   ours / sample = "
+        f"{total / sample_total:.2f}; plus {METRICS_PUBLISHED} custom metrics at "
+        f"${prices.CLOUDWATCH_PER_METRIC_MONTH:.2f} a month whatever the volume"
+    )
 
 
 def run() -> dict[str, Any]:
@@ -132,7 +277,7 @@ def run() -> dict[str, Any]:
     record_wcu = metering["bookkeeping_write_units_per_record"]
     sample_wcu = metering["reference"]["write_units_per_record"]
     print("cost (DynamoDB, ReturnConsumedCapacity=INDEXES):")
-    for kind, figures in ingest.items():
+    for kind, figures in ((k, v) for k, v in ingest.items() if isinstance(v, dict)):
         print(
             f"  ingest {kind:10s} {figures['write_units_per_event']:.3f} WCU/event "
             f"({figures['write_requests_per_event']:.3f} write requests), customer look-ups "
@@ -155,7 +300,10 @@ def run() -> dict[str, Any]:
         f"{metering['bookkeeping_read_units_per_record']:.3f} RCU of the metering table and "
         f"{metering['usage_read_units_per_record']:.3f} RCU of usage per record"
     )
+    lines = dollars(ingest, metering)
+    _print_dollars(lines)
     return {
+        "dollars_per_million_events": {side: {k: round(v, 4) for k, v in by.items()} for side, by in lines.items()},
         "ingest": ingest,
         "flush": metering,
         "targets": {"wcu_per_event": TARGET_WCU_PER_EVENT, "wcu_per_record": TARGET_WCU_PER_RECORD},

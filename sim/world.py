@@ -34,7 +34,7 @@ from functions.flush.audit import AuditDeps, Finding, TrailResult, audit_hour, u
 from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
 from functions.flush.records import MeteringError, MeteringRecord
 from functions.flush.run import RunResult, flush_run
-from functions.flush.sender import Backoff, TokenBucket
+from functions.flush.sender import Backoff, SharedTokenBucket
 from functions.flush.service import FlushDeps
 from functions.lifecycle.agreement_entitlements import AgreementEntitlement
 from functions.lifecycle.final_usage import SqsFinalUsage, final_usage_message, requested_final_usage
@@ -53,6 +53,7 @@ from sim.faults import Faults
 from sim.marketplace import SimMarketplace
 from sim.plan import SELLER_ACCOUNT, Action, Buyer, Event, Plan
 from sim.ports import Instrumented, SimLedger, SimUsage
+from sim.quota import SimQuotaSlots
 from sim.scheduler import Actor, Killed, Scheduler, SimExecutor
 from tests.aws_corpus import Parties, eventbridge_example, sns_envelope, sns_message, sns_topic
 from tests.fakes import FakeAgreementTerms, InMemoryCustomers, InMemoryLifecycleStore
@@ -154,9 +155,10 @@ class World:
             gateway=self.marketplace,
             clock=clock,
             backoff=Backoff(sleep=self.scheduler.sleep, rng=self.rng),
-            limiter=TokenBucket(
+            limiter=SharedTokenBucket(
                 float(self.settings.metering_calls_per_second),
-                monotonic=lambda: self.scheduler.now.timestamp(),
+                SimQuotaSlots(self.scheduler),
+                clock=lambda: self.scheduler.now.timestamp(),
                 sleep=self.scheduler.sleep,
             ),
             executor=lambda max_workers: SimExecutor(self.scheduler, max_workers),

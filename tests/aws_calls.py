@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -60,6 +61,14 @@ _TRANSACT_ACTIONS = {
     "Get": "GetItem",
 }
 _PARAMS_KEY = "tests.aws_calls.params"
+# BatchExecuteStatement / ExecuteStatement are authorized per statement, by its PartiQL action on the table it names
+_PARTIQL_ACTIONS = {
+    "INSERT": "PartiQLInsert",
+    "UPDATE": "PartiQLUpdate",
+    "DELETE": "PartiQLDelete",
+    "SELECT": "PartiQLSelect",
+}
+_PARTIQL_TABLE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|SELECT\s.*?\sFROM)\s+"([^"]+)"', re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,14 @@ def iam_action(service: str, operation: str) -> str:
     return f"{prefix}:{IAM_ACTION_NAME.get((service, operation), operation)}"
 
 
+def _partiql_need(statement: dict[str, Any]) -> Need:
+    found = _PARTIQL_TABLE.match(statement["Statement"])
+    if found is None:
+        raise AssertionError(f"a PartiQL statement naming no table the recorder can read: {statement['Statement']!r}")
+    verb = found.group(1).split()[0].upper()
+    return Need(f"{IAM_PREFIX['dynamodb']}:{_PARTIQL_ACTIONS[verb]}", found.group(2))
+
+
 def needs_of(service: str, operation: str, params: dict[str, Any]) -> tuple[Need, ...]:
     """The permissions a call with these (API) parameters needs."""
     action = iam_action(service, operation)
@@ -104,6 +121,8 @@ def needs_of(service: str, operation: str, params: dict[str, Any]) -> tuple[Need
                 for item in params["TransactItems"]
                 for kind, body in item.items()
             )
+        if "Statements" in params or "Statement" in params:
+            return tuple(dict.fromkeys(map(_partiql_need, params.get("Statements") or [params])))
         if "TableName" in params:
             return (Need(action, params["TableName"], params.get("IndexName")),)
         return (Need(action),)

@@ -432,6 +432,21 @@ class InMemoryLedger:
         return self.records[(record.hour, record.key)][1]
 
 
+class InMemoryQuotaSlots:
+    """``functions.flush.sender.QuotaSlots``: the one call schedule every sender shares, as the metering table keeps it
+    (``functions/flush/quota.py``): slots handed out in turn, from ``now`` where nobody holds a later one."""
+
+    def __init__(self) -> None:
+        self.next: float | None = None
+        self.blocks: list[int] = []  # each reservation's count
+
+    def reserve(self, count: int, interval: float, now: float) -> float:
+        start = now if self.next is None or self.next < now else self.next
+        self.next = start + count * interval
+        self.blocks.append(count)
+        return start
+
+
 class FakeMarketplace:
     """``functions.flush.records.MeteringGateway`` with Marketplace's billing rules: one record per (customer,
     dimension, hour), an identical resend answered with the first id, a different one DuplicateRecord. ``refuse``

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -49,6 +51,86 @@ class TokenBucket:
             self._next = slot + self._interval
         if slot > now:
             self._sleep(slot - now)
+
+
+class QuotaSlots(Protocol):
+    def reserve(self, count: int, interval: float, now: float) -> float:
+        """Take the next ``count`` slots, ``interval`` seconds apart, of the one call schedule every sender of the
+        account and Region shares: the first slot's time (seconds since the epoch), ``now`` at the earliest."""
+        ...
+
+
+class SharedTokenBucket:
+    """At most ``rate`` calls a second for every sender that shares ``slots``: the flush's calls in flight and each
+    leaving buyer's final usage, in as many Lambda invocations as there are. Each takes its call slots from one shared
+    schedule, evenly spaced, so together they saturate the quota and never burst past it.
+
+    Slots are taken a block at a time: one, one, then twice as many each time while the sender keeps calling, up to
+    ``MAX_BLOCK_SECONDS`` of the rate, one block on its way at a time (other workers meanwhile take a slot each); a
+    sender that took none for ``IDLE_SECONDS`` (a warm Lambda's next invocation) starts again at one. A final-usage
+    step making a call or two takes what it uses; the flush takes a few blocks a second. A slot missed by more than
+    one interval (every worker was busy) is left unused: spending it late would be a burst on top of the other
+    senders' slots. The first slot of a block is used by the worker that took it, however long the reservation took.
+    """
+
+    MAX_BLOCK_SECONDS = 0.5
+    IDLE_SECONDS = 1.0
+
+    def __init__(
+        self,
+        rate: float,
+        slots: QuotaSlots,
+        *,
+        clock: Callable[[], float] = time.time,  # the schedule is shared across machines: wall-clock time
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate
+        self._slots = slots
+        self._clock = clock
+        self._sleep = sleep
+        self._max_block = max(1, math.floor(rate * self.MAX_BLOCK_SECONDS))
+        self._block = 1
+        self._blocks = 0
+        self._reserved_at = -math.inf
+        self._reserving = 0  # reservations on their way
+        self._free: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def _next_block(self, now: float) -> int:
+        """How many slots to reserve now (under the lock): one while another worker's block is on its way, so a
+        busy flush never holds more than one block ahead of its calls."""
+        self._reserving += 1
+        if self._reserving > 1:
+            return 1
+        if now - self._reserved_at > self.IDLE_SECONDS:
+            self._block, self._blocks = 1, 0
+        self._reserved_at = now
+        block = self._block
+        self._blocks += 1
+        if self._blocks >= 2:
+            self._block = min(2 * self._block, self._max_block)
+        return block
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            while self._free and self._free[0] < now - self._interval:
+                self._free.popleft()
+            slot = self._free.popleft() if self._free else None
+            if slot is None:
+                block = self._next_block(now)
+        if slot is None:
+            # reserved outside the lock (a write to DynamoDB): workers that find no slot meanwhile take one of their own
+            try:
+                slot = self._slots.reserve(block, self._interval, now)
+            finally:
+                with self._lock:
+                    self._reserving -= 1
+            with self._lock:
+                self._free = deque(sorted([*self._free, *(slot + n * self._interval for n in range(1, block))]))
+        wait = slot - self._clock()
+        if wait > 0:
+            self._sleep(wait)
 
 
 @dataclass

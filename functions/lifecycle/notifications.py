@@ -21,10 +21,9 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SnsNotificationModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from functions.customers.notices import AgreementNotice, NoticeKind, notice_key
 from functions.customers.subjects import agreement_subject, legacy_subject, licence_id, licence_subject
@@ -244,6 +243,52 @@ class _LicenceDetail(BaseModel):
     license: _Licence
 
 
+# The two envelopes, as Powertools' parser models read them (EventBridgeModel, SnsNotificationModel: the same fields,
+# required where they require them), written here because importing any of those models imports all of Powertools'
+# event models, a third of this handler's cold start.
+class _EventBridgeEnvelope(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    version: str
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any]
+    replay_name: str | None = Field(default=None, alias="replay-name")
+
+
+class _SnsAttribute(BaseModel):
+    Type: str
+    Value: str
+
+
+class _SnsEnvelope(BaseModel):
+    Subject: str | None = None
+    TopicArn: str
+    UnsubscribeUrl: HttpUrl
+    Type: Literal["Notification"]
+    MessageAttributes: dict[str, _SnsAttribute] | None = None
+    Message: str
+    MessageId: str
+    SigningCertUrl: HttpUrl | None = None
+    Signature: str | None = None
+    Timestamp: datetime
+    SignatureVersion: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sqs_spelling(cls, values: Any) -> Any:
+        # SNS delivering to SQS spells two of its fields ...URL
+        if isinstance(values, dict) and any(key in values for key in ("UnsubscribeURL", "SigningCertURL")):
+            values = dict(values)
+            values["UnsubscribeUrl"] = values.pop("UnsubscribeURL", None)
+            values["SigningCertUrl"] = values.pop("SigningCertURL", None)
+        return values
+
+
 class _LegacyMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     action: str = Field(min_length=1, max_length=100)
@@ -290,7 +335,7 @@ def _problems(error: ValidationError, prefix: str) -> str:
 
 def _from_eventbridge(document: dict[str, Any]) -> LifecycleEvent:
     try:
-        envelope = EventBridgeModel.model_validate(document)
+        envelope = _EventBridgeEnvelope.model_validate(document)
     except ValidationError as error:
         raise MalformedNotification(_problems(error, "")) from None
     occurred_at = envelope.time.astimezone(UTC)
@@ -479,7 +524,7 @@ def _licence_event(
 
 def _from_sns(document: dict[str, Any]) -> LifecycleEvent:
     try:
-        envelope = SnsNotificationModel.model_validate(document)
+        envelope = _SnsEnvelope.model_validate(document)
     except ValidationError as error:
         raise MalformedNotification(_problems(error, "")) from None
     message = _json_object(str(envelope.Message))

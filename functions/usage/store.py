@@ -15,12 +15,20 @@ Layout (usage table):
 
 Short attribute names keep each item well under 1 KB (one write unit): two write units per event, three for a late
 one (its index entry).
+
+Both writes are PartiQL ``INSERT`` statements, 25 to a ``BatchExecuteStatement`` request: an INSERT is a conditional
+put (it fails with ``DuplicateItem`` where an item with its key exists) billed as a PutItem, each statement succeeding
+or failing on its own, so a batch of 100 events is 8 requests instead of 200 while every write stays conditional.
+A claim that finds an identity kept reads it (consistently) and, only if its lifetime is over, takes it over with a
+conditional PutItem.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +53,17 @@ from functions.usage.model import (
 
 _WRITERS = 16
 T = TypeVar("T")
+W = TypeVar("W")
+_STATEMENTS = 25  # BatchExecuteStatement's most statements per request
+# a statement's own error that trying it again may cure (BatchStatementError codes); any other is final
+_RETRYABLE_STATEMENT = {
+    "ProvisionedThroughputExceeded",
+    "ThrottlingError",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "TransactionConflict",
+}
+_STATEMENT_ATTEMPTS = 6
 
 
 def _partition(hour: datetime, shard: int) -> str:
@@ -106,6 +125,18 @@ def _identity_item(event: UsageEvent, request: str) -> dict[str, Any]:
     }
 
 
+def _insert_statement(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    """PartiQL's conditional put: the item's attributes as parameters (names are ours, never the caller's)."""
+    names = list(item)
+    struct = ", ".join(f"'{name}': ?" for name in names)
+    return {"Statement": f'INSERT INTO "{table}" VALUE {{{struct}}}', "Parameters": [item[n] for n in names]}
+
+
+def _expired(kept: UsageEvent, event: UsageEvent) -> bool:
+    """The kept identity's lifetime is over when ``event`` arrives (its id may count again)."""
+    return kept.billing_hour + IDENTITY_LIFETIME < event.received_at
+
+
 def _from_item(item: dict[str, Any]) -> UsageEvent:
     billing = item.get("b", {}).get("S")
     return UsageEvent(
@@ -142,11 +173,67 @@ class DynamoUsageStore:
         self._writers_lock = threading.Lock()
 
     def add(self, events: Sequence[UsageEvent]) -> list[bool]:
-        # BatchWriteItem cannot be conditional: parallel conditional PutItems keep exactly-once per event id.
-        return self._each(self._put, events)
+        # BatchWriteItem cannot be conditional: INSERTs (conditional puts, batched) keep exactly-once per event id
+        items = [_to_item(e, shard_of(e.event_id, self._shards), self._expires_at(e)) for e in events]
+        return self._insert_all(items, lambda: self._check_deadline(events))
 
     def claim(self, events: Sequence[UsageEvent], request: str) -> list[UsageEvent | None]:
-        return self._each(lambda event: self._claim(event, request), events)
+        claimed = self._insert_all([_identity_item(e, request) for e in events], lambda: None)
+        found = [e for e, new in zip(events, claimed, strict=True) if not new]
+        kept = self.kept([e.identity for e in found]) if found else {}
+        answers: list[UsageEvent | None] = []
+        for event, new in zip(events, claimed, strict=True):
+            first = None if new else kept.get(event.identity)
+            if not new and (first is None or _expired(first, event)):
+                # its lifetime over (the id may count again), or released meanwhile: claimed as a PutItem would
+                first = self._claim(event, request)
+            answers.append(first)
+        return answers
+
+    def _insert_all(self, items: list[dict[str, Any]], before_each: Callable[[], None]) -> list[bool]:
+        """INSERT each item unless its key is stored: True where it was new. ``before_each`` runs before every request
+        (the write deadline)."""
+        new = [False] * len(items)
+        first_of: dict[tuple[str, str], int] = {}
+        for index, item in enumerate(items):  # an item named twice in one call is written once (as PutItems would)
+            first_of.setdefault((item["pk"]["S"], item["sk"]["S"]), index)
+        unique = sorted(first_of.values())
+        chunks = [unique[start : start + _STATEMENTS] for start in range(0, len(unique), _STATEMENTS)]
+
+        def insert(chunk: list[int]) -> None:
+            for index, done in zip(chunk, self._insert([items[i] for i in chunk], before_each), strict=True):
+                new[index] = done
+
+        self._each(insert, chunks)
+        return new
+
+    def _insert(self, items: list[dict[str, Any]], before_each: Callable[[], None]) -> list[bool]:
+        new = [False] * len(items)
+        todo = list(range(len(items)))
+        for attempt in range(_STATEMENT_ATTEMPTS):
+            if attempt:  # jittered: writers throttled together spread out
+                time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+            before_each()
+            try:
+                answers = self._client.batch_execute_statement(
+                    Statements=[_insert_statement(self._table, items[i]) for i in todo]
+                )["Responses"]
+            except ClientError as error:
+                raise storage_error(error) from error
+            again = []
+            for index, answer in zip(todo, answers, strict=True):
+                code = answer.get("Error", {}).get("Code")
+                if code is None:
+                    new[index] = True
+                elif code in _RETRYABLE_STATEMENT:
+                    again.append(index)
+                elif code != "DuplicateItem":
+                    message = answer["Error"].get("Message", "")
+                    raise StorageError(f"DynamoDB {code}: {message}", code=code, retryable=False)
+            if not again:
+                return new
+            todo = again
+        raise StorageError("DynamoDB kept refusing writes (throttled)", code="ThrottlingError", retryable=True)
 
     def _claim(self, event: UsageEvent, request: str) -> UsageEvent | None:
         try:
@@ -215,10 +302,10 @@ class DynamoUsageStore:
             raise storage_error(error) from error
         return True
 
-    def _each(self, write: Callable[[UsageEvent], T], events: Sequence[UsageEvent]) -> list[T]:
-        if len(events) <= 1:
-            return [write(e) for e in events]
-        return list(self._writer_pool().map(write, events))
+    def _each(self, write: Callable[[W], T], work: Sequence[W]) -> list[T]:
+        if len(work) <= 1:
+            return [write(w) for w in work]
+        return list(self._writer_pool().map(write, work))
 
     def _writer_pool(self) -> ThreadPoolExecutor:
         # Kept for the store's life (a warm Lambda's batches): starting threads per batch cost more than the writes
@@ -228,28 +315,23 @@ class DynamoUsageStore:
                 weakref.finalize(self, self._writers.shutdown, wait=False)
             return self._writers
 
-    def _put(self, event: UsageEvent) -> bool:
+    def _check_deadline(self, events: Sequence[UsageEvent]) -> None:
         # A write must land within IN_FLIGHT_MARGIN of its acceptance, or its hour may be sealed without it. The
         # API's 29 s limit bounds that; an in-process producer has none, so a write not started in time is not made
         # (a retry is accepted anew, and billed in the hour still open then).
-        if self._clock is not None and self._clock.now() - event.received_at > WRITE_START_DEADLINE:
-            raise StorageError(
-                f"usage event {event.event_id} not written: accepted too long ago; send it again",
-                code="WriteDeadlineExceeded",
-                retryable=True,
-            )
-        expires_at = int((event.received_at + self._retention).timestamp())
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_to_item(event, shard_of(event.event_id, self._shards), expires_at),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise storage_error(error) from error
-        return True
+        if self._clock is None:
+            return
+        now = self._clock.now()
+        for event in events:
+            if now - event.received_at > WRITE_START_DEADLINE:
+                raise StorageError(
+                    f"usage event {event.event_id} not written: accepted too long ago; send it again",
+                    code="WriteDeadlineExceeded",
+                    retryable=True,
+                )
+
+    def _expires_at(self, event: UsageEvent) -> int:
+        return int((event.received_at + self._retention).timestamp())
 
     def events_of_hour(self, hour: datetime) -> Iterator[UsageEvent]:
         """Events stamped in ``hour`` that it bills itself (late ones are billed by their billing hour)."""

@@ -16,8 +16,9 @@ from functions.flush.aggregate import aggregate
 from functions.flush.audit import AuditDeps, Unreadable, ours_by
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.ledger import DynamoMeteringLedger
+from functions.flush.quota import DynamoQuotaSlots
 from functions.flush.records import MeteringGateway, MeteringRecord
-from functions.flush.sender import TokenBucket
+from functions.flush.sender import SharedTokenBucket
 from functions.flush.service import FlushDeps
 from functions.marketplace.cloudtrail import CloudTrailReader
 from functions.marketplace.metering import Boto3MeteringGateway
@@ -40,8 +41,15 @@ def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
         gateway=metering_gateway(settings, moment),
         clock=moment,
-        # one rate for every sender in this process: the flush's calls in flight and a leaving buyer's final usage
-        limiter=TokenBucket(float(settings.metering_calls_per_second)),
+        limiter=metering_rate(settings, dynamodb),
+    )
+
+
+def metering_rate(settings: Settings, dynamodb: Any) -> SharedTokenBucket:
+    """One BatchMeterUsage quota for every sender of the account and Region (the flush's calls in flight, each leaving
+    buyer's final usage, whatever Lambda runs them): slots of one schedule in the metering table."""
+    return SharedTokenBucket(
+        float(settings.metering_calls_per_second), DynamoQuotaSlots(dynamodb, settings.metering_table)
     )
 
 

@@ -32,13 +32,20 @@ class UsageApi(Construct):
             base=base,
             description="POST /usage: validate and record usage events exactly once",
         )
-        # Exactly the calls the code makes: conditional PutItems per event (its identity, then the event), a claim
-        # undone (DeleteItem) when the batch is refused, and a resend's checks (GetItem of the event, BatchGetItem of
-        # identities: functions/usage/once.py); the batch's customers and their lifecycle items read together
-        # (consistent BatchGetItem).
+        # Exactly the calls the code makes: conditional puts per event (its identity, then the event), as PartiQL
+        # INSERTs in batches (BatchExecuteStatement is authorized per statement: PartiQLInsert), a PutItem taking over
+        # an identity whose lifetime is over, a claim undone (DeleteItem) when the batch is refused, and a resend's
+        # checks (GetItem of the event, BatchGetItem of identities: functions/usage/once.py); the batch's customers
+        # and their lifecycle items read together (consistent BatchGetItem).
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
+                actions=[
+                    "dynamodb:PartiQLInsert",
+                    "dynamodb:PutItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                ],
                 resources=[usage_table.table_arn],
             )
         )

@@ -61,7 +61,13 @@ def test_grants_are_the_actions_the_code_makes(template: Template) -> None:
     # every function writes traces and its own log group (see tests/infra/test_least_privilege.py)
     xray = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "logs:CreateLogStream", "logs:PutLogEvents"}
     usage = _actions_of(template, "functions.handlers.usage.handler") - xray
-    assert usage == {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    assert usage == {
+        "dynamodb:PartiQLInsert",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+    }
     flush = _actions_of(template, "functions.handlers.flush.handler") - xray
     assert flush == {
         "dynamodb:Query",

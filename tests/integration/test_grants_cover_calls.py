@@ -366,7 +366,7 @@ def test_the_usage_functions_calls_are_granted(
         roles,
         Flow(settings, recorder),
         "usage",
-        {("dynamodb:PutItem", "Usage"), ("dynamodb:BatchGetItem", "Customers")},
+        {("dynamodb:PartiQLInsert", "Usage"), ("dynamodb:BatchGetItem", "Customers")},
     )
 
 

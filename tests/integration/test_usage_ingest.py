@@ -120,6 +120,38 @@ def test_the_same_event_id_counts_once_also_when_calls_race(ingest: Any) -> None
     assert len(ingest.events()) == 20
 
 
+def test_a_batch_over_several_requests_stores_each_new_event_once_and_names_those_stored_before(ingest: Any) -> None:
+    # Given 30 events stored by an earlier batch (the writes go 25 to a request: these span two)
+    earlier = [_event(event_id=f"e{n}") for n in range(0, 90, 3)]
+    assert len(ingest(earlier).accepted) == 30
+    # When a batch of 100 holding them again among 70 new ones is sent
+    result = ingest([_event(event_id=f"e{n}") for n in range(100)])
+    # Then each new one is accepted, each earlier one is a duplicate, and every event is stored once
+    assert sorted(result.accepted) == sorted(f"e{n}" for n in range(100) if n % 3 or n >= 90)
+    assert sorted(result.duplicates) == sorted(e["event_id"] for e in earlier)
+    assert sorted(event_id(e) for e in ingest.events()) == sorted(f"e{n}" for n in range(100))
+
+
+def test_an_event_id_counts_again_once_its_identity_lifetime_is_over(ingest: Any) -> None:
+    # Given an event accepted at NOW
+    assert ingest([_event(event_id="reused")]).accepted == ("reused",)
+    # When the producer uses its id again 34 hours later (past IDENTITY_LIFETIME: Marketplace can no longer bill the
+    # first), with another quantity
+    later = NOW + timedelta(hours=34)
+    ingest.clock.set(later)
+    result = ingest([_event(event_id="reused", quantity=5, timestamp=later.isoformat())])
+    # Then it is new usage: accepted, stored in its own hour beside the first
+    assert result.accepted == ("reused",)
+    assert sorted((e["t"]["S"][:13], e["q"]["S"]) for e in ingest.events()) == [
+        (NOW.isoformat()[:13], "3"),
+        (later.isoformat()[:13], "5"),
+    ]
+    # and from now on a resend of it with the first quantity is a conflict with the new one
+    with pytest.raises(UsageRejected) as refused:
+        ingest([_event(event_id="reused", timestamp=later.isoformat())])
+    assert [e.field for e in refused.value.errors] == ["events[0].quantity"]
+
+
 def test_a_write_not_started_within_its_deadline_is_not_made(settings: Settings, dynamodb: Any) -> None:
     # Given events accepted at NOW by an in-process producer whose writes only get going 16 s later (no API timeout
     # bounds such a producer: a write landing after its hour was sealed would never be billed)

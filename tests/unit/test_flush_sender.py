@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from functions.flush.records import MeteringRecord
-from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
-from tests.fakes import FakeMarketplace
+from functions.flush.sender import Backoff, Sender, SendTally, SharedTokenBucket, TokenBucket
+from tests.fakes import FakeMarketplace, InMemoryQuotaSlots
 
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
 
@@ -54,3 +54,99 @@ def test_the_token_bucket_spaces_calls_at_the_rate() -> None:
     for _ in range(11):
         bucket.acquire()
     assert abs(now[0] - 1.0) < 1e-9  # 11 calls at 10/s: the 11th waits until t = 1 s
+
+
+class _Time:
+    """One clock for senders that sleep in turn (each sleep moves it)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+        self.calls: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _call(bucket: SharedTokenBucket, time: _Time) -> None:
+    bucket.acquire()
+    time.calls.append(time.now)
+
+
+def test_senders_sharing_the_schedule_together_keep_to_the_rate() -> None:
+    # Given the flush and three leaving buyers' final-usage steps, each with its own bucket (its own Lambda) at the
+    # full rate of 10 calls/s, over one shared schedule
+    time, slots = _Time(), InMemoryQuotaSlots()
+    flush, *leaving = [SharedTokenBucket(10, slots, clock=lambda: time.now, sleep=time.sleep) for _ in range(4)]
+    # When the flush calls steadily and each leaving buyer makes two calls among its calls
+    for n in range(40):
+        _call(flush, time)
+        if n in (5, 12, 20):
+            for bucket in leaving:
+                _call(bucket, time)
+    # Then no two of the 46 calls are closer than a tenth of a second: together at the rate, not four times it
+    gaps = [later - earlier for earlier, later in zip(time.calls, time.calls[1:], strict=False)]
+    assert min(gaps) >= 0.1 - 1e-6
+    # and taking a block at a time, the flush reserved a handful of times, not once per call
+    assert len(slots.blocks) < 46 / 2
+
+
+def test_a_sender_takes_one_slot_then_doubling_blocks_up_to_half_a_second_of_the_rate() -> None:
+    time, slots = _Time(), InMemoryQuotaSlots()
+    bucket = SharedTokenBucket(40, slots, clock=lambda: time.now, sleep=time.sleep)
+    for _ in range(80):
+        bucket.acquire()
+    # 1, 1, 2, 4, 8, 16, then 20 at a time (half a second at 40 calls/s)
+    assert slots.blocks[:8] == [1, 1, 2, 4, 8, 16, 20, 20]
+
+
+def test_a_slot_missed_while_every_worker_was_busy_is_left_unused() -> None:
+    # Given a sender holding a block of slots for the next half second
+    time, slots = _Time(), InMemoryQuotaSlots()
+    bucket = SharedTokenBucket(10, slots, clock=lambda: time.now, sleep=time.sleep)
+    for _ in range(8):
+        _call(bucket, time)
+    # When it calls again only after a pause longer than its block
+    time.now += 2.0
+    _call(bucket, time)
+    _call(bucket, time)
+    # Then it does not spend the missed slots at once (a burst): its calls are a tenth of a second apart again
+    assert time.calls[-1] - time.calls[-2] >= 0.1 - 1e-6
+
+
+def test_a_sender_idle_for_a_second_takes_one_slot_again_not_a_whole_block() -> None:
+    # Given a warm Lambda's bucket that took growing blocks in its last invocation
+    time, slots = _Time(), InMemoryQuotaSlots()
+    bucket = SharedTokenBucket(40, slots, clock=lambda: time.now, sleep=time.sleep)
+    for _ in range(40):
+        bucket.acquire()
+    # When its next invocation, a minute later, makes one call
+    time.now += 60
+    blocks = len(slots.blocks)
+    bucket.acquire()
+    # Then it reserved one slot, leaving the rest of the schedule to the other senders
+    assert slots.blocks[blocks:] == [1]
+
+
+def test_while_a_block_is_on_its_way_other_workers_reserve_one_slot_each_not_blocks_of_their_own() -> None:
+    # Given a flush's bucket that has grown to blocks of 8, whose next reservation is slow: another worker asks for a
+    # slot while it is on its way
+    time = _Time()
+    bucket: SharedTokenBucket
+
+    class SlowSlots(InMemoryQuotaSlots):
+        arrived = False
+
+        def reserve(self, count: int, interval: float, now: float) -> float:
+            if count > 1 and not self.arrived:
+                self.arrived = True
+                bucket.acquire()  # the other worker, meanwhile
+            return super().reserve(count, interval, now)
+
+    slots = SlowSlots()
+    bucket = SharedTokenBucket(40, slots, clock=lambda: time.now, sleep=time.sleep)
+    bucket.acquire()
+    bucket.acquire()
+    # When the third reservation (a block of 2) is on its way and the other worker arrives
+    bucket.acquire()
+    # Then that worker took one slot of its own, and the block came after it: the flush holds one block ahead at most
+    assert slots.blocks == [1, 1, 1, 2]
