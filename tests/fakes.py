@@ -73,6 +73,7 @@ class InMemoryCustomers:
     contacts: dict[str, dict[str, str]] = field(default_factory=dict)  # the contacts table: personal data apart
     signups: dict[str, str] = field(default_factory=dict)  # the sign-up value each customer may exchange
     tenant_links: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # the tenant link it allows, until
+    erased: set[str] = field(default_factory=set)  # erased since their last registration: no sign-up value starts
 
     def put(self, customer: Customer) -> None:
         self.stored[customer.ref.key] = customer
@@ -125,6 +126,7 @@ class InMemoryCustomers:
 
     def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
         self.nonces[registration.ref.key] = completion_nonce
+        self.erased.discard(registration.ref.key)
         stored = self.stored.setdefault(registration.ref.key, registration)
         kept = replace(
             registration,
@@ -162,6 +164,8 @@ class InMemoryCustomers:
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
         if ref.key not in self.stored:
             raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        if ref.key in self.erased:
+            raise SingleUseSpent("erased")
         self.signups[ref.key] = nonce
 
     def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
@@ -206,6 +210,7 @@ class InMemoryCustomers:
     def forget_contact(self, ref: CustomerRef) -> list[str]:
         for single_use in (self.nonces, self.signups, self.tenant_links):
             single_use.pop(ref.key, None)
+        self.erased.add(ref.key)
         stored = self.stored.get(ref.key)
         tenant = [] if stored is None or stored.tenant_id is None else ["tenant_id"]
         if stored is not None:

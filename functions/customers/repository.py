@@ -54,6 +54,9 @@ TENANT_LINK_UNTIL = "tenant_link_until"
 COMPLETION_NONCE = "completion_nonce"
 # what an erasure removes from the customer's item: personal data, and every single-use value that could write it back
 _ERASED_WITH_THE_CONTACT = ("contact", TENANT_ID, COMPLETION_NONCE, SIGNUP_NONCE, TENANT_LINK_NONCE, TENANT_LINK_UNTIL)
+# set by an erasure, removed by the buyer's next registration (a new token): until then no sign-up value is started, so
+# a registration answer replayed from the idempotency record (a reload, the Back button) writes nothing back
+ERASED = "contact_erased"
 
 
 def _to_item(customer: Customer) -> dict[str, Any]:
@@ -268,9 +271,25 @@ class DynamoCustomerRepository:
 
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
         """The sign-up value ``nonce`` names is the customer's one exchangeable value (a later one replaces it).
-        ConditionFailed if no such customer."""
-        if not self._conditional_set(ref, f"{SIGNUP_NONCE} = :nonce", "attribute_exists(pk)", {":nonce": {"S": nonce}}):
-            raise ConditionFailed(f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False)
+        SingleUseSpent if the customer's personal data were erased since they registered; ConditionFailed if no such
+        customer."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression=f"SET {SIGNUP_NONCE} = :nonce",
+                ConditionExpression=f"attribute_exists(pk) AND attribute_not_exists({ERASED})",
+                ExpressionAttributeValues={":nonce": {"S": nonce}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+            if "Item" not in error.response:
+                raise ConditionFailed(
+                    f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
+                ) from None
+            raise SingleUseSpent("the customer's personal data were erased since this registration") from None
 
     def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
         """Spend the sign-up value ``nonce`` names, once, allowing one tenant link (``link_nonce``) until
@@ -418,13 +437,15 @@ class DynamoCustomerRepository:
             f"{alias} = if_not_exists({alias}, :v{i})" if name in kept else f"{alias} = :v{i}"
             for i, (alias, name) in enumerate(names.items())
         ]
-        # the attribute of items written before claims were kept apart (an unconfirmed claim) goes
+        # the attribute of items written before claims were kept apart (an unconfirmed claim) goes, and so does an
+        # erasure's mark: this is a new registration (a new token), whose sign-up value may be started
         names["#unconfirmed"] = UNCONFIRMED_FREE_TRIAL
+        names["#erased"] = ERASED
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": item["pk"], "sk": item["sk"]},
-                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE #unconfirmed",
+                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE #unconfirmed, #erased",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
@@ -502,8 +523,9 @@ class DynamoCustomerRepository:
             spent = self._client.update_item(
                 TableName=self._table,
                 Key={**key, "sk": {"S": _SK}},
-                UpdateExpression=f"REMOVE {', '.join(_ERASED_WITH_THE_CONTACT)}",
+                UpdateExpression=f"REMOVE {', '.join(_ERASED_WITH_THE_CONTACT)} SET {ERASED} = :erased",
                 ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":erased": {"BOOL": True}},
                 ReturnValues="UPDATED_OLD",
             ).get("Attributes", {})
         except ClientError as error:

@@ -31,7 +31,8 @@ from functions.storage.errors import ConditionFailed
 
 class SignupStart(Protocol):
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
-        """The sign-up value ``nonce`` names is the one it may exchange; ConditionFailed if no customer."""
+        """The sign-up value ``nonce`` names is the one it may exchange; SingleUseSpent if the customer's personal
+        data were erased since they registered; ConditionFailed if no customer."""
         ...
 
 
@@ -80,7 +81,13 @@ def signup_value(customers: SignupStart, ref: CustomerRef, secret: str, now: dat
     """What the buyer's browser carries to the seller's sign-up page: the customer's name and a single-use nonce,
     nothing personal, valid a few minutes. Each one replaces the one before."""
     nonce = secrets.token_urlsafe(16)
-    customers.start_signup(ref, nonce)
+    try:
+        customers.start_signup(ref, nonce)
+    except SingleUseSpent:
+        # erased since this registration (its answer replayed: a reload, the Back button): the value names a nonce
+        # never stored, so the seller's exchange answers 409 (sends the buyer back to AWS Marketplace) and nothing
+        # the erasure removed is written back
+        logger.info("no sign-up value started: the customer's personal data were erased", customer=ref.key)
     return signing.sign(
         {**ref_claims(ref), "nonce": nonce},
         secret=secret,
