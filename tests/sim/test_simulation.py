@@ -15,7 +15,27 @@ from sim.run import many, simulate
 ROOT = Path(__file__).resolve().parents[2]
 FAST_LAYER_SEEDS = 1000
 # Seeds that found a bug (the commit fixing it names each), kept as regression tests: each world runs clean
-FOUND_BUGS = (1, 2, 3, 17, 19, 135, 184, 345, 413, 415, 1294, 1778, 2348, 2503, 3022, 4704, 4127, 5670, 13016)
+FOUND_BUGS: tuple[int, ...] = (
+    1,
+    2,
+    3,
+    17,
+    19,
+    135,
+    184,
+    345,
+    413,
+    415,
+    1294,
+    1778,
+    2348,
+    2503,
+    3022,
+    4704,
+    4127,
+    5670,
+    13016,
+)
 # with leaving buyers' heavy final hours and Marketplace incidents: a legacy buyer's earlier subscription's placed
 # carry billed again (73), a carry placed in an hour reconciled already (77), placed in an open hour the flush then
 # sealed with a zero record (1158), a step killed between placing and writing (1944), and a stranded carry (1746)
