@@ -21,6 +21,7 @@ from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.observability import logger, metrics
 from functions.registration import signing
 from functions.registration.claims import UnknownCustomer, claimed_ref, ref_claims
+from functions.registration.event_retries import SellerEventRetries
 from functions.registration.forms import ContactForm, parse_contact_form
 from functions.registration.free_trial import Check, FreeTrialChecks
 from functions.registration.resolution import (
@@ -133,6 +134,8 @@ class Registrations:
     run_once: RunOnce = run_every_time
     # where a free-trial claim Marketplace could not confirm now is asked about again later
     free_trial_checks: FreeTrialChecks | None = None
+    # where a seller event that could not be published now is published again later (None: it is logged as lost)
+    event_retries: SellerEventRetries | None = None
 
     def register(self, token: str | None, *, free_trial_claimed: bool) -> Registered:
         """The fulfillment URL's work. A resubmitted token replays the first answer without calling AWS.
@@ -275,12 +278,14 @@ class Registrations:
         self.customers.mark_announced(customer.ref, "announced_activation", customer.state_changed_at)
 
     def _publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        # The customer is stored and the token spent: a failed event must not fail the buyer's registration.
+        # The customer is stored and the token spent: a failed event must not fail the buyer's registration, and
+        # nothing the buyer does would publish it again, so it is sent again from the lifecycle queue.
+        event = DomainEvent(detail_type, detail)
         try:
-            self.publisher.publish(DomainEvent(detail_type, detail))
-        except PublishFailed:
-            logger.exception("event not published; the customer is stored", detail_type=detail_type)
-            metrics.add_metric(name="RegistrationEventsNotPublished", unit="Count", value=1)
+            self.publisher.publish(event)
+        except PublishFailed as error:
+            logger.warning("event not published; the customer is stored", detail_type=detail_type, reason=str(error))
+            (self.event_retries or SellerEventRetries(self.publisher, timer=None)).later(event)
 
 
 def _confirmed_free_trial(stored: dict[str, Any]) -> bool:

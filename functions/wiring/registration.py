@@ -24,6 +24,7 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.eventbridge import EventBridgePublisher
 from functions.marketplace.agreements import MarketplaceAgreementTerms
 from functions.marketplace.customers import MarketplaceResolver
+from functions.registration.event_retries import SellerEventRetries
 from functions.registration.free_trial import FreeTrialChecks
 from functions.registration.seller_signup import SellerSignups
 from functions.registration.service import RegistrationInProgress, Registrations
@@ -82,6 +83,7 @@ def build(settings: Settings) -> RegistrationWiring:
         contact_fields=settings.contact_fields,
         run_once=_powertools_once(store, idempotency),
         free_trial_checks=free_trial_checks(settings, dynamodb, publisher, clock),
+        event_retries=seller_event_retries(settings, publisher),
     )
     signups = SellerSignups(customers=customers, clock=clock, signing_secret=secret)
     return RegistrationWiring(registrations=registrations, signups=signups, idempotency=idempotency)
@@ -98,6 +100,13 @@ def free_trial_checks(settings: Settings, dynamodb: Any, publisher: EventPublish
         clock=clock,
         timer=SqsTimer(sqs_client(settings), queue) if queue else None,
     )
+
+
+def seller_event_retries(settings: Settings, publisher: EventPublisher) -> SellerEventRetries:
+    """Publishing again a seller event registration could not publish: registration leaves it on the lifecycle queue,
+    the lifecycle function publishes it."""
+    queue = settings.lifecycle_queue_url
+    return SellerEventRetries(publisher=publisher, timer=SqsTimer(sqs_client(settings), queue) if queue else None)
 
 
 def _secret_reader(settings: Settings) -> Callable[[], str]:

@@ -112,6 +112,13 @@ class Monitoring(Construct):
                 "a buyer's free-trial claim stayed unconfirmed a day after registration (GetAgreementTerms failing)",
             ),
             AppAlarm(
+                "RegistrationEventsNotPublished",
+                app_metric("RegistrationEventsNotPublished"),
+                1,
+                "registration could not publish a seller event (EventBridge failing): it is sent again from the "
+                "lifecycle queue; its dead-letter queue, or a 'seller event lost' log line, says one never arrived",
+            ),
+            AppAlarm(
                 "OldestUnsentUsage",
                 app_metric("OldestUnsentHourAgeSeconds", statistic="Maximum"),
                 oldest_unsent_threshold_hours * 3600,

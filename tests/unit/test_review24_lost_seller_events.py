@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 import pytest
 
 from functions.clock import ManualClock
+from functions.registration.event_retries import SellerEventRetries
 from functions.registration.resolution import ResolvedCustomer
 from functions.registration.service import CompletionUsed, Registrations
 from functions.seller_events import CUSTOMER_DETAILS_SUBMITTED, DomainEvent, PublishFailed
 from functions.settings import Dimension, Product
 from tests.fakes import FakeAgreementTerms, FakeResolver, InMemoryCustomers
+from tests.unit.test_free_trial_checks import FakeTimer
 
 PRODUCT = Product(code="prod1", name="Acme", dimensions=(Dimension(name="api_calls"),))
 RESOLVED = ResolvedCustomer("prod1", "111122223333", "arn:aws:license-manager::1:license:l-1", None, "agmt-1")
@@ -39,6 +41,10 @@ class BusDownOnce:
 
 def test_details_submitted_reaches_the_seller_after_an_event_bus_outage() -> None:
     bus = BusDownOnce()
+    # (fix) the lifecycle queue, as registration's composition root gives it: the lifecycle function delivers its
+    # messages to the same retries' handle
+    queue = FakeTimer()
+    retries = SellerEventRetries(publisher=bus, timer=queue)
     service = Registrations(
         resolver=FakeResolver(RESOLVED),
         agreement_terms=FakeAgreementTerms(),
@@ -48,6 +54,7 @@ def test_details_submitted_reaches_the_seller_after_an_event_bus_outage() -> Non
         signing_secret=lambda: "secret",
         products=(PRODUCT,),
         completion_ttl_seconds=600,
+        event_retries=retries,
     )
     registered = service.register("tok", free_trial_claimed=False)
     completed = service.complete(registered.completion_value, CONTACT)  # the buyer sees "You are all set"
@@ -58,5 +65,25 @@ def test_details_submitted_reaches_the_seller_after_an_event_bus_outage() -> Non
     with pytest.raises(CompletionUsed):
         service.complete(registered.completion_value, CONTACT)
     service.register("tok", free_trial_claimed=False)  # (production replays this from the idempotency record)
+    # (fix) what none of those does, the lifecycle function does: it publishes the event the queue carries
+    assert [retries.handle(body) for body, _ in queue.scheduled] == ["published"]
 
     assert CUSTOMER_DETAILS_SUBMITTED in [e.detail_type for e in bus.delivered]
+
+
+def test_a_retry_that_fails_again_fails_its_message_and_other_messages_are_not_ours() -> None:
+    """SQS delivers a failed message again (then to the dead-letter queue): the retry is at least once."""
+
+    class BusDown:
+        def publish(self, event: DomainEvent) -> None:
+            raise PublishFailed("PutEvents failed: EndpointConnectionError")
+
+    queue = FakeTimer()
+    SellerEventRetries(publisher=BusDown(), timer=queue).later(DomainEvent(CUSTOMER_DETAILS_SUBMITTED, {"k": "v"}))
+    ((body, delay),) = queue.scheduled
+    assert delay > 0
+    with pytest.raises(PublishFailed):
+        SellerEventRetries(publisher=BusDown(), timer=None).handle(body)
+    assert SellerEventRetries(publisher=BusDown(), timer=None).handle('{"free_trial_check": {}}') is None
+    with pytest.raises(ValueError, match="seller_event_retry"):
+        SellerEventRetries(publisher=BusDown(), timer=None).handle('{"seller_event_retry": {"detail": 1}}')
