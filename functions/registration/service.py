@@ -8,11 +8,12 @@ shown on the page and signed into the seller's sign-up value.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -71,6 +72,20 @@ RunOnce = Callable[[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]],
 
 def run_every_time(function: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
     return function(request)
+
+
+@dataclass
+class RememberedInProcess:
+    """A RunOnce keeping each answer in this process, by the SHA-256 of the request's token (never the token): what the
+    resolve step needs where no idempotency table is given (production keeps it in the idempotency table)."""
+
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __call__(self, function: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+        key = hashlib.sha256(str(request["token"]).encode()).hexdigest()
+        if key not in self.answers:
+            self.answers[key] = function(request)
+        return self.answers[key]
 
 
 class MissingToken(ValueError):
@@ -132,6 +147,9 @@ class Registrations:
     completion_ttl_seconds: int
     contact_fields: tuple[ContactField, ...] = DEFAULT_CONTACT_FIELDS
     run_once: RunOnce = run_every_time
+    # ResolveCustomer's answer, kept apart from the registration's: a token may resolve only once, so a registration
+    # that failed after it (a throttled write: "try again in a minute") finishes on the retry with the answer kept
+    resolve_once: RunOnce = field(default_factory=RememberedInProcess)
     # where a free-trial claim Marketplace could not confirm now is asked about again later
     free_trial_checks: FreeTrialChecks | None = None
     # where a seller event that could not be published now is published again later (None: it is logged as lost)
@@ -170,7 +188,7 @@ class Registrations:
         )
 
     def _resolve_and_store(self, request: dict[str, Any]) -> dict[str, Any]:
-        resolved = self.resolver.resolve(request["token"])
+        resolved = ResolvedCustomer(**self.resolve_once(self._resolve, {"token": request["token"]}))
         product = self._product(resolved.product_code)
         if product is None:
             # Keep the buyer anyway: the token is spent, and the seller can add the product to the config.
@@ -208,6 +226,10 @@ class Registrations:
             "free_trial_claimed": customer.free_trial_claimed,
             "completion_nonce": nonce,
         }
+
+    def _resolve(self, request: dict[str, Any]) -> dict[str, Any]:
+        # what is kept of the answer (in the idempotency table): never the token, which is its key's hash only
+        return asdict(self.resolver.resolve(request["token"]))
 
     def _free_trial_terms(self, agreement_id: str | None, claimed: bool) -> bool | None:
         """Whether the agreement's terms include a free trial; None where Marketplace did not say. A failed read does

@@ -43,6 +43,8 @@ from functions.wiring.aws_clients import (
 # A token lives 1 to 4 hours; a refresh within a day still gets the first answer instead of "expired".
 REPLAY_WINDOW_SECONDS = 24 * 3600
 SECRET_CACHE_SECONDS = 300
+# the idempotency key prefix of ResolveCustomer's answer, kept apart from the whole registration's
+RESOLVE_STEP = "registration.resolve-customer"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,12 @@ def build(settings: Settings) -> RegistrationWiring:
         completion_ttl_seconds=settings.completion_ttl_seconds,
         contact_fields=settings.contact_fields,
         run_once=_powertools_once(store, idempotency),
+        # a persistence layer of its own: Powertools keeps the function name on the layer, and the steps nest
+        resolve_once=_powertools_once(
+            DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
+            idempotency,
+            key_prefix=RESOLVE_STEP,
+        ),
         free_trial_checks=free_trial_checks(settings, dynamodb, publisher, clock),
         event_retries=seller_event_retries(settings, publisher),
     )
@@ -121,13 +129,17 @@ def _secret_reader(settings: Settings) -> Callable[[], str]:
     return read
 
 
-def _powertools_once(store: DynamoDBPersistenceLayer, config: IdempotencyConfig) -> Any:
+def _powertools_once(store: DynamoDBPersistenceLayer, config: IdempotencyConfig, key_prefix: str | None = None) -> Any:
     def run_once(function: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
         def resolve_and_store(request: dict[str, Any]) -> dict[str, Any]:
             return function(request)
 
         once = idempotent_function(
-            resolve_and_store, data_keyword_argument="request", persistence_store=store, config=config
+            resolve_and_store,
+            data_keyword_argument="request",
+            persistence_store=store,
+            config=config,
+            key_prefix=key_prefix,
         )
         try:
             result: dict[str, Any] = once(request=request)
