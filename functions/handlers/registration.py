@@ -348,5 +348,7 @@ app.exception_handler(Exception)(failed)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     for_stage(settings.stage)
-    registration_wiring.build(settings).idempotency.register_lambda_context(context)
+    wiring = registration_wiring.build(settings)
+    wiring.idempotency.register_lambda_context(context)
+    wiring.deadline.start(context)
     return app.resolve(event, context)

@@ -9,6 +9,7 @@ shown on the page and signed into the seller's sign-up value.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import urllib.parse
@@ -150,6 +151,10 @@ class Registrations:
     # ResolveCustomer's answer, kept apart from the registration's: a token may resolve only once, so a registration
     # that failed after it (a throttled write: "try again in a minute") finishes on the retry with the answer kept
     resolve_once: RunOnce = field(default_factory=RememberedInProcess)
+    # how long this invocation may still work before answering, and how long reading the agreement's terms may take:
+    # without time for it, the free trial stays a claim, asked about again later (free_trial_checks)
+    seconds_left: Callable[[], float] = lambda: math.inf
+    agreement_terms_seconds: float = 0.0
     # where a free-trial claim Marketplace could not confirm now is asked about again later
     free_trial_checks: FreeTrialChecks | None = None
     # where a seller event that could not be published now is published again later (None: it is logged as lost)
@@ -238,6 +243,8 @@ class Registrations:
             # ResolveCustomer named no agreement (a legacy product): only a legacy subscribe-success can confirm it
             return None
         try:
+            if self.seconds_left() < self.agreement_terms_seconds:
+                raise AgreementTermsUnavailable("NoTimeLeft")  # the buyer's page first: a slow ResolveCustomer took it
             confirmed = self.agreement_terms.includes_free_trial(agreement_id)
         except AgreementTermsUnavailable as error:
             logger.warning(

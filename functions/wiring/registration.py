@@ -3,10 +3,11 @@ and Powertools idempotency keyed on the token."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
@@ -33,18 +34,44 @@ from functions.settings import Settings
 from functions.sqs_timer import SqsTimer
 from functions.storage.errors import StorageError
 from functions.wiring.aws_clients import (
+    AGREEMENT_CONFIG,
+    RESOLVE_CONFIG,
     agreement_client,
     dynamodb_client,
     events_client,
-    metering_client,
+    resolve_client,
     sqs_client,
 )
 
 # A token lives 1 to 4 hours; a refresh within a day still gets the first answer instead of "expired".
 REPLAY_WINDOW_SECONDS = 24 * 3600
 SECRET_CACHE_SECONDS = 300
+# what storing the registration and answering need after Marketplace's calls, out of the function's 29 s
+ANSWER_MARGIN_SECONDS = 5.0
+# GetAgreementTerms at most: two tries of connect + read (AGREEMENT_CONFIG) and botocore's backoff
+AGREEMENT_TERMS_SECONDS = 2 * (AGREEMENT_CONFIG.connect_timeout + AGREEMENT_CONFIG.read_timeout) + 1
 # the idempotency key prefix of ResolveCustomer's answer, kept apart from the whole registration's
 RESOLVE_STEP = "registration.resolve-customer"
+
+
+class RemainingTime(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...  # Lambda's context has it
+
+
+class InvocationDeadline:
+    """How long the current invocation may still work before answering: the Lambda context's remaining time less
+    what rendering and sending our page needs (without a context, as in tests: unlimited)."""
+
+    def __init__(self) -> None:
+        self._context: RemainingTime | None = None
+
+    def start(self, context: RemainingTime) -> None:
+        self._context = context
+
+    def seconds_left(self) -> float:
+        if self._context is None:
+            return math.inf
+        return self._context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -53,6 +80,8 @@ class RegistrationWiring:
     signups: SellerSignups  # the seller's back end: the sign-up exchange and the tenant link
     # the handler registers each invocation's context, so an interrupted run frees the token at its deadline
     idempotency: IdempotencyConfig
+    # and starts each invocation's deadline: ResolveCustomer's retries and GetAgreementTerms stop in time for our page
+    deadline: InvocationDeadline
 
 
 @cache
@@ -73,8 +102,13 @@ def build(settings: Settings) -> RegistrationWiring:
     clock = app_clock(settings.clock_file)
     customers = DynamoCustomerRepository(dynamodb, settings.customers_table, settings.contacts_table)
     secret = _secret_reader(settings)
+    deadline = InvocationDeadline()
     registrations = Registrations(
-        resolver=MarketplaceResolver(metering_client(settings)),
+        resolver=MarketplaceResolver(
+            resolve_client(settings),
+            seconds_left=deadline.seconds_left,
+            attempt_seconds=RESOLVE_CONFIG.connect_timeout + RESOLVE_CONFIG.read_timeout,
+        ),
         agreement_terms=MarketplaceAgreementTerms(agreement_client(settings)),
         customers=customers,
         publisher=publisher,
@@ -92,9 +126,11 @@ def build(settings: Settings) -> RegistrationWiring:
         ),
         free_trial_checks=free_trial_checks(settings, dynamodb, publisher, clock),
         event_retries=seller_event_retries(settings, publisher),
+        seconds_left=deadline.seconds_left,
+        agreement_terms_seconds=AGREEMENT_TERMS_SECONDS,
     )
     signups = SellerSignups(customers=customers, clock=clock, signing_secret=secret)
-    return RegistrationWiring(registrations=registrations, signups=signups, idempotency=idempotency)
+    return RegistrationWiring(registrations=registrations, signups=signups, idempotency=idempotency, deadline=deadline)
 
 
 def free_trial_checks(settings: Settings, dynamodb: Any, publisher: EventPublisher, clock: Clock) -> FreeTrialChecks:
