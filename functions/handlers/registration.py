@@ -252,8 +252,25 @@ def register() -> Response[str]:
     return _page(200, html)
 
 
+def _refuse_cross_site() -> None:
+    """Our onboarding form posts to itself only: a post another site's page made the buyer's browser send (a forged
+    form bound to someone else's subscription) is refused. The browser says where it came from: ``Sec-Fetch-Site``
+    (every current browser), or ``Origin`` naming another host. ``Origin: null`` passes: browsers send it for our own
+    form, whose page has ``Referrer-Policy: no-referrer``. ``POST /register`` is exempt: AWS Marketplace's page posts
+    it cross-site by design, and its token is Marketplace's, resolved once, never bound by us to a browser."""
+    headers = app.current_event.headers
+    if (headers.get("sec-fetch-site") or "").strip().lower() == "cross-site":
+        raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
+    origin = (headers.get("origin") or "").strip()
+    if origin and origin != "null":
+        host = (headers.get("host") or "").strip().lower()
+        if urllib.parse.urlsplit(origin).netloc.lower() != host:
+            raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
+
+
 @app.post("/register/complete")
 def complete() -> Response[str]:
+    _refuse_cross_site()
     fields = _form_fields()
     completed = registration_wiring.build(get_settings()).registrations.complete(
         _single(fields, COMPLETION_FIELD), fields

@@ -53,3 +53,33 @@ def test_a_post_from_a_foreign_site_never_shows_a_form_bound_to_someone_elses_su
     assert shown["statusCode"] == 403, f"a cross-site post answered {shown['statusCode']}{chain}"
     assert attackers_value not in shown["body"]
     assert harness.items(harness.settings.contacts_table) == []
+
+
+def test_our_own_form_posts_pass_and_a_foreign_origin_without_fetch_metadata_is_refused(
+    marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Settings]
+) -> None:
+    """(fix) What the browser sends for our own form passes: the same host in Origin, or Origin: null (our pages'
+    Referrer-Policy: no-referrer makes browsers send it), with Sec-Fetch-Site same-origin. Another host in Origin is
+    refused even where the browser sends no Sec-Fetch-Site."""
+    harness = registration_harness(marketplace, dynamodb, handler_environment)
+
+    def post(account: str, headers: dict[str, list[str]]) -> dict[str, Any]:
+        value = completion_value(harness.register(harness.subscribe(account=account)["registration_token"])["body"])
+        event = proxy_event(
+            "POST",
+            "/register/complete",
+            "/register/complete",
+            headers={"Content-Type": [FORM], "Host": ["api.example"], **headers},
+            body=urllib.parse.urlencode({"registration": value, **VICTIM}).encode(),
+        )
+        return invoke(event)
+
+    foreign = post("444455556666", {"Origin": ["https://evil.example"]})
+    assert foreign["statusCode"] == 403, foreign["body"]
+    assert "accepted only from its own page" in foreign["body"]
+    assert harness.items(harness.settings.contacts_table) == []
+    same = post("555566667777", {"Origin": ["https://api.example"], "Sec-Fetch-Site": ["same-origin"]})
+    assert same["statusCode"] == 200, same["body"]
+    opaque = post("666677778888", {"Origin": ["null"], "Sec-Fetch-Site": ["same-origin"]})
+    assert opaque["statusCode"] == 200, opaque["body"]
+    assert len(harness.items(harness.settings.contacts_table)) == 2
