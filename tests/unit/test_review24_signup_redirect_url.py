@@ -32,3 +32,22 @@ def test_a_signup_redirect_url_that_is_not_an_absolute_https_url_is_refused(kind
             dimensions=(Dimension(name="api_calls"),),
             signup_redirect_url=BAD_URLS[kind],
         )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://seller.example/signup?source=marketplace", "http://127.0.0.1:8080/signup", "http://localhost/signup", ""],
+)
+def test_an_https_url_or_a_loopback_http_one_is_accepted(url: str) -> None:
+    """(fix) make run's own sign-up page is plain http on loopback; "" is no sign-up page."""
+    product = Product(code="prod1", name="Acme", dimensions=(Dimension(name="api_calls"),), signup_redirect_url=url)
+    assert product.signup_redirect_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://user:pw@seller.example/signup", "ftp://seller.example/x", "https:///nohost", "https://a b.example/"],
+)
+def test_credentials_other_schemes_no_host_and_spaces_are_refused_naming_the_field(url: str) -> None:
+    with pytest.raises(InvalidField, match="signup_redirect_url"):
+        Product(code="prod1", name="Acme", dimensions=(Dimension(name="api_calls"),), signup_redirect_url=url)
