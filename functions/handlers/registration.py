@@ -209,8 +209,15 @@ def _form_fields() -> dict[str, list[str]]:
         if not _utf8(name):
             raise RequestRejected(400, "A form field's name is not UTF-8 text.")
         if not all(_utf8(value) for value in values):
-            raise RequestRejected(400, f"The form field {name} is not UTF-8 text.")
+            # a field of ours is named; any other name is the request's own text, never shown on our page
+            named = f"The form field {name}" if name in _known_fields() else "A form field"
+            raise RequestRejected(400, f"{named} is not UTF-8 text.")
     return fields
+
+
+def _known_fields() -> set[str]:
+    ours = {TOKEN_FIELD, OFFER_TYPE_FIELD, COMPLETION_FIELD, signing.SIGNUP_PARAMETER, signing.SIGNATURE_FIELD}
+    return ours | {signing.TENANT_LINK_FIELD} | {spec.name for spec in get_settings().contact_fields}
 
 
 def _utf8(text: str) -> bool:
