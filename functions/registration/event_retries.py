@@ -51,20 +51,22 @@ class SellerEventRetries:
     publisher: EventPublisher
     timer: Timer | None  # None: nowhere to leave a timer (no lifecycle queue configured)
 
-    def later(self, event: DomainEvent) -> None:
-        """Publish ``event`` again from the lifecycle queue. Never fails the caller: the registration is done."""
+    def later(self, event: DomainEvent) -> bool:
+        """Publish ``event`` again from the lifecycle queue: False if it could not be queued (lost). Never fails the
+        caller: the registration is done."""
         metrics.add_metric(name=NOT_PUBLISHED_METRIC, unit="Count", value=1)
         if self.timer is None:
             logger.error("seller event lost: not published, and no lifecycle queue", detail_type=event.detail_type)
-            return
+            return False
         try:
             self.timer.schedule(retry_message(event), RETRY_DELAY_SECONDS)
         except TimerUnavailable as error:
             logger.error(
                 "seller event lost: not published nor queued", detail_type=event.detail_type, reason=str(error)
             )
-            return
+            return False
         logger.warning("seller event not published: sent again from the lifecycle queue", detail_type=event.detail_type)
+        return True
 
     def handle(self, body: str) -> str | None:
         """One lifecycle-queue message: publish the event it carries (PublishFailed fails the message: SQS delivers it

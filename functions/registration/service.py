@@ -60,7 +60,13 @@ class RegistrationStore(Protocol):
         there is no such customer."""
         ...
 
-    def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
+    def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
+        """Claim the announcement of the lifecycle time ``at``: False if it was claimed already."""
+        ...
+
+    def release_announcement(self, ref: CustomerRef, attribute: str, at: datetime) -> None:
+        """Give back a claim ``mark_announced`` made for ``at`` (its event was lost), so a later run announces it."""
+        ...
 
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
         """The sign-up value ``nonce`` names is the one it may exchange; ConditionFailed if no customer."""
@@ -303,10 +309,15 @@ class Registrations:
         """A subscription confirmed before the buyer registered had no customer to announce then: announce it now."""
         if customer.state is not SubscriptionState.ACTIVE or customer.activation_announced:
             return
-        self._publish(CUSTOMER_ACTIVATED, customer.event_detail())
-        self.customers.mark_announced(customer.ref, "announced_activation", customer.state_changed_at)
+        # claimed before publishing: of two registrations at once only one announces; a failed publish is sent again
+        # from the lifecycle queue, and one that could not even be queued gives the claim back
+        if not self.customers.mark_announced(customer.ref, "announced_activation", customer.state_changed_at):
+            return
+        if not self._publish(CUSTOMER_ACTIVATED, customer.event_detail()):
+            self.customers.release_announcement(customer.ref, "announced_activation", customer.state_changed_at)
 
-    def _publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+    def _publish(self, detail_type: str, detail: dict[str, Any]) -> bool:
+        """Whether the event was published, or queued to be published again later."""
         # The customer is stored and the token spent: a failed event must not fail the buyer's registration, and
         # nothing the buyer does would publish it again, so it is sent again from the lifecycle queue.
         event = DomainEvent(detail_type, detail)
@@ -314,7 +325,8 @@ class Registrations:
             self.publisher.publish(event)
         except PublishFailed as error:
             logger.warning("event not published; the customer is stored", detail_type=detail_type, reason=str(error))
-            (self.event_retries or SellerEventRetries(self.publisher, timer=None)).later(event)
+            return (self.event_retries or SellerEventRetries(self.publisher, timer=None)).later(event)
+        return True
 
 
 def _confirmed_free_trial(stored: dict[str, Any]) -> bool:

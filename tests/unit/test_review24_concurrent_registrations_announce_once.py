@@ -15,7 +15,7 @@ from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.registration.resolution import ResolvedCustomer
 from functions.registration.service import Registrations
-from functions.seller_events import CUSTOMER_ACTIVATED, CUSTOMER_REGISTERED, DomainEvent
+from functions.seller_events import CUSTOMER_ACTIVATED, CUSTOMER_REGISTERED, DomainEvent, PublishFailed
 from functions.settings import Dimension, Product
 from tests.fakes import FakeAgreementTerms, FakeResolver, InMemoryCustomers
 
@@ -62,4 +62,41 @@ def test_two_registrations_at_once_announce_the_activation_once() -> None:
     activations = [e for e in publisher.events if e.detail_type == CUSTOMER_ACTIVATED]
     assert len([e for e in publisher.events if e.detail_type == CUSTOMER_REGISTERED]) == 2  # both registrations ran
     assert len(activations) == 1, [e.detail_type for e in publisher.events]
+    assert store.stored[ref.key].announced_activation == confirmed_at
+
+
+def test_an_activation_that_could_be_neither_published_nor_queued_is_announced_by_the_next_registration() -> None:
+    """(fix) The claim is given back when the event is lost, so at least once still holds."""
+    class Bus:
+        def __init__(self) -> None:
+            self.down = True
+            self.events: list[DomainEvent] = []
+
+        def publish(self, event: DomainEvent) -> None:
+            if self.down:
+                raise PublishFailed("PutEvents failed")
+            self.events.append(event)
+
+    store = InMemoryCustomers()
+    ref = CustomerRef("prod1", license_arn=RESOLVED.license_arn)
+    confirmed_at = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+    store.stored[ref.key] = Customer(
+        ref=ref, customer_aws_account_id="111122223333", state=SubscriptionState.ACTIVE, state_changed_at=confirmed_at
+    )
+    bus = Bus()
+    service = Registrations(
+        resolver=FakeResolver(RESOLVED),
+        agreement_terms=FakeAgreementTerms(),
+        customers=store,
+        publisher=bus,
+        clock=ManualClock(datetime(2026, 11, 26, 10, tzinfo=UTC)),
+        signing_secret=lambda: "secret",
+        products=(PRODUCT,),
+        completion_ttl_seconds=600,
+    )
+    service.register("first", free_trial_claimed=False)  # no lifecycle queue here: the event is lost
+    assert store.stored[ref.key].announced_activation is None
+    bus.down = False
+    service.register("second", free_trial_claimed=False)
+    assert [e.detail_type for e in bus.events].count(CUSTOMER_ACTIVATED) == 1
     assert store.stored[ref.key].announced_activation == confirmed_at
