@@ -67,6 +67,7 @@ def test_two_registrations_at_once_announce_the_activation_once() -> None:
 
 def test_an_activation_that_could_be_neither_published_nor_queued_is_announced_by_the_next_registration() -> None:
     """(fix) The claim is given back when the event is lost, so at least once still holds."""
+
     class Bus:
         def __init__(self) -> None:
             self.down = True
