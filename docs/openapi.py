@@ -151,7 +151,7 @@ def _form_schemas() -> dict[str, Any]:
                     "type": "string",
                     "description": (
                         f"the value the seller's sign-up page was sent in its URL: valid {signing.SIGNUP_TTL_SECONDS} "
-                        "s, exchanged once"
+                        "s, exchanged once (the same request again answers the same claims)"
                     ),
                 },
                 signing.SIGNATURE_FIELD: {
@@ -360,7 +360,7 @@ def _registration_paths() -> dict[str, Any]:
             "postRegisterTenant",
             "The seller links the buyer's account (its tenant id) to the subscription",
             "TenantLinkForm",
-            {"200": _page("linked (a link is used once: posting it again is 409)")},
+            {"200": _page("linked (or by this very link already: a retry); another link of one exchange is 409")},
         ),
     }
     # every route the registration handler serves (its resolver's table): one not described above is a form post

@@ -8,9 +8,11 @@ pydantic, so a configuration that deploys is one these checks accept.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import Field, asdict, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
@@ -55,6 +57,35 @@ def _text(field: str, value: object, *, min_length: int = 0, max_length: int, op
         raise InvalidField(field, "must be a string")
     if not min_length <= len(value) <= max_length:
         raise InvalidField(field, f"must be {min_length} to {max_length} characters long")
+
+
+def _redirect_url(field: str, value: str | None) -> None:
+    """Where registration sends every buyer's browser with a bearer value: an absolute https URL with a host, no
+    credentials, no control characters (plain http for a loopback host only: ``make run``'s own sign-up page)."""
+    if not value:
+        return
+    if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F for c in value):
+        raise InvalidField(field, "must not contain spaces or control characters")
+    parts = urllib.parse.urlsplit(value)
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if parts.scheme not in ("https", "http") or not host:
+        raise InvalidField(field, "must be an absolute https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidField(field, "must not carry credentials (user:password@)")
+    if parts.scheme == "http" and not _loopback(host):
+        raise InvalidField(field, "must be https:// (plain http only for a loopback host)")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _choice(field: str, value: object, choices: tuple[str, ...]) -> None:
@@ -139,6 +170,7 @@ class Product:
         _choice("customer_mode", self.customer_mode, get_args(CustomerMode))
         _flag("zero_usage_records", self.zero_usage_records)
         _text("signup_redirect_url", self.signup_redirect_url, max_length=2048, optional=True)
+        _redirect_url("signup_redirect_url", self.signup_redirect_url)
         _choice("pricing", self.pricing, get_args(Pricing))
         _flag("legacy_sns", self.legacy_sns)
 

@@ -140,9 +140,11 @@ def _order(entry: MeteringEntry) -> tuple[str, str, str, str]:
 
 
 def customer_names(customer: Customer) -> set[str]:
-    """Every name an operator may use for a customer: licence ARN, AWS account id, legacy identifier, our key."""
+    """Every name an operator may use for a customer: licence ARN (a legacy product's buyer's too: our events name them
+    by it), AWS account id, legacy identifier, our key."""
     names = {customer.ref.key, customer.customer_aws_account_id}
-    names |= {n for n in (customer.ref.license_arn, customer.ref.customer_identifier) if n}
+    given = (customer.ref.license_arn, customer.legacy_license_arn, customer.ref.customer_identifier)
+    names |= {n for n in given if n}
     return names
 
 

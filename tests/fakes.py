@@ -84,6 +84,9 @@ class InMemoryCustomers:
     contacts: dict[str, dict[str, str]] = field(default_factory=dict)  # the contacts table: personal data apart
     signups: dict[str, str] = field(default_factory=dict)  # the sign-up value each customer may exchange
     tenant_links: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # the tenant link it allows, until
+    erased: set[str] = field(default_factory=set)  # erased since their last registration: no sign-up value starts
+    exchanged: dict[str, str] = field(default_factory=dict)  # the sign-up value exchanged (a retry answers it again)
+    linked: dict[str, str] = field(default_factory=dict)  # the tenant link used (a retry of it is done already)
 
     def put(self, customer: Customer) -> None:
         self.stored[customer.ref.key] = customer
@@ -130,12 +133,20 @@ class InMemoryCustomers:
             self.stored[ref.key] = replace(self.stored[ref.key], announced_end=at)
         return True
 
+    def release_announcement(self, ref: CustomerRef, attribute: str, at: datetime) -> None:
+        stored = self.stored[ref.key]
+        if attribute == "announced_activation" and stored.announced_activation == at:
+            self.stored[ref.key] = replace(stored, announced_activation=None)
+        elif attribute == "announced_end" and stored.announced_end == at:
+            self.stored[ref.key] = replace(stored, announced_end=None)
+
     def set_entitlements(self, ref: CustomerRef, entitlements: tuple[dict[str, object], ...]) -> bool:
         self.stored[ref.key] = replace(self.stored[ref.key], entitlements=entitlements)
         return True
 
     def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
         self.nonces[registration.ref.key] = completion_nonce
+        self.erased.discard(registration.ref.key)
         stored = self.stored.setdefault(registration.ref.key, registration)
         kept = replace(
             registration,
@@ -173,29 +184,40 @@ class InMemoryCustomers:
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
         if ref.key not in self.stored:
             raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        if ref.key in self.erased:
+            raise SingleUseSpent("erased")
         self.signups[ref.key] = nonce
+        self.exchanged.pop(ref.key, None)
 
-    def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
+    def exchange_signup(
+        self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime
+    ) -> tuple[Customer, str]:
         if ref.key not in self.stored:
             raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
         if self.signups.get(ref.key) != nonce:
+            if self.exchanged.get(ref.key) == nonce and ref.key in self.tenant_links:
+                return self.stored[ref.key], self.tenant_links[ref.key][0]
             raise SingleUseSpent("spent")
         del self.signups[ref.key]
+        self.exchanged[ref.key] = nonce
+        self.linked.pop(ref.key, None)
         self.tenant_links[ref.key] = (link_nonce, link_until)
-        return self.stored[ref.key]
+        return self.stored[ref.key], link_nonce
 
     def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:
         stored = self.stored.get(ref.key)
         if stored is None:
             raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
+        if self.linked.get(ref.key) == nonce and stored.tenant_id == tenant_id:
+            return False
         allowed, until = self.tenant_links.get(ref.key, ("", now))
-        if allowed != nonce:
+        if allowed != nonce or ref.key in self.linked:
             raise SingleUseSpent("spent")
         if until <= now:
             raise SingleUseExpired("expired")
         if stored.tenant_id not in (None, tenant_id):
             raise TenantConflict(stored.tenant_id)
-        del self.tenant_links[ref.key]
+        self.linked[ref.key] = nonce
         self.stored[ref.key] = dataclasses.replace(stored, tenant_id=tenant_id)
         return stored.tenant_id != tenant_id
 
@@ -215,8 +237,9 @@ class InMemoryCustomers:
         return dict(self.contacts.get(ref.key, {}))
 
     def forget_contact(self, ref: CustomerRef) -> list[str]:
-        for single_use in (self.nonces, self.signups, self.tenant_links):
+        for single_use in (self.nonces, self.signups, self.tenant_links, self.exchanged, self.linked):
             single_use.pop(ref.key, None)
+        self.erased.add(ref.key)
         stored = self.stored.get(ref.key)
         tenant = [] if stored is None or stored.tenant_id is None else ["tenant_id"]
         if stored is not None:

@@ -58,9 +58,25 @@ TENANT_INDEX = "tenant"
 SIGNUP_NONCE = "signup_nonce"
 TENANT_LINK_NONCE = "tenant_link_nonce"
 TENANT_LINK_UNTIL = "tenant_link_until"
+# what the seller's identical retry (its answer lost) is answered with again: the sign-up value exchanged (its nonce)
+# and the tenant link used (its nonce); neither allows anything new
+SIGNUP_EXCHANGED = "signup_exchanged"
+TENANT_LINKED = "tenant_linked"
 COMPLETION_NONCE = "completion_nonce"
 # what an erasure removes from the customer's item: personal data, and every single-use value that could write it back
-_ERASED_WITH_THE_CONTACT = ("contact", TENANT_ID, COMPLETION_NONCE, SIGNUP_NONCE, TENANT_LINK_NONCE, TENANT_LINK_UNTIL)
+_ERASED_WITH_THE_CONTACT = (
+    "contact",
+    TENANT_ID,
+    COMPLETION_NONCE,
+    SIGNUP_NONCE,
+    SIGNUP_EXCHANGED,
+    TENANT_LINK_NONCE,
+    TENANT_LINK_UNTIL,
+    TENANT_LINKED,
+)
+# set by an erasure, removed by the buyer's next registration (a new token): until then no sign-up value is started, so
+# a registration answer replayed from the idempotency record (a reload, the Back button) writes nothing back
+ERASED = "contact_erased"
 
 
 def _to_item(customer: Customer) -> dict[str, Any]:
@@ -299,19 +315,41 @@ class DynamoCustomerRepository:
 
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
         """The sign-up value ``nonce`` names is the customer's one exchangeable value (a later one replaces it).
-        ConditionFailed if no such customer."""
-        if not self._conditional_set(ref, f"{SIGNUP_NONCE} = :nonce", "attribute_exists(pk)", {":nonce": {"S": nonce}}):
-            raise ConditionFailed(f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False)
+        SingleUseSpent if the customer's personal data were erased since they registered; ConditionFailed if no such
+        customer."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression=f"SET {SIGNUP_NONCE} = :nonce REMOVE {SIGNUP_EXCHANGED}",
+                ConditionExpression=f"attribute_exists(pk) AND attribute_not_exists({ERASED})",
+                ExpressionAttributeValues={":nonce": {"S": nonce}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+            if "Item" not in error.response:
+                raise ConditionFailed(
+                    f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
+                ) from None
+            raise SingleUseSpent("the customer's personal data were erased since this registration") from None
 
-    def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
+    def exchange_signup(
+        self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime
+    ) -> tuple[Customer, str]:
         """Spend the sign-up value ``nonce`` names, once, allowing one tenant link (``link_nonce``) until
-        ``link_until``: the customer as stored. SingleUseSpent if that value was exchanged already or replaced;
-        ConditionFailed if no such customer."""
+        ``link_until``: the customer as stored, and the tenant link's nonce. The same value exchanged again (the
+        seller's retry of a lost answer) answers the same nonce, and allows nothing new. SingleUseSpent if that value
+        was replaced by a later one or erased; ConditionFailed if no such customer."""
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
-                UpdateExpression=f"SET {TENANT_LINK_NONCE} = :link, {TENANT_LINK_UNTIL} = :until REMOVE {SIGNUP_NONCE}",
+                UpdateExpression=(
+                    f"SET {TENANT_LINK_NONCE} = :link, {TENANT_LINK_UNTIL} = :until, {SIGNUP_EXCHANGED} = :nonce"
+                    f" REMOVE {SIGNUP_NONCE}, {TENANT_LINKED}"
+                ),
                 ConditionExpression=f"{SIGNUP_NONCE} = :nonce",
                 ExpressionAttributeValues={
                     ":nonce": {"S": nonce},
@@ -324,25 +362,31 @@ class DynamoCustomerRepository:
         except ClientError as error:
             if not condition_failed(error):
                 raise storage_error(error) from error
-            if "Item" not in error.response:
+            item = error.response.get("Item")
+            if item is None:
                 raise ConditionFailed(
                     f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
                 ) from None
-            raise SingleUseSpent("the sign-up value was exchanged already, or a later one replaced it") from None
-        return self._current(_from_item(response["Attributes"]))
+            allowed = item.get(TENANT_LINK_NONCE, {}).get("S")
+            if item.get(SIGNUP_EXCHANGED, {}).get("S") == nonce and allowed:
+                return self._current(_from_item(item)), allowed
+            raise SingleUseSpent("a later sign-up value replaced this one, or it was erased") from None
+        return self._current(_from_item(response["Attributes"])), link_nonce
 
     def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:
         """The seller's tenant link: link the customer to ``tenant_id`` with the single use the sign-up exchange
-        allowed (``nonce``, before its time is up). True if the link changed. SingleUseSpent if that use is spent or
-        not this customer's, SingleUseExpired if its time is up, TenantConflict if the customer is linked to another
-        tenant, ConditionFailed if there is no such customer."""
+        allowed (``nonce``, before its time is up). True if the link changed; False for the same link again (the
+        seller's retry of a lost answer: the customer is linked to that tenant by it). SingleUseSpent if that use is
+        spent or not this customer's, SingleUseExpired if its time is up, TenantConflict if the customer is linked to
+        another tenant, ConditionFailed if there is no such customer."""
         try:
             old = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
-                UpdateExpression=f"SET {TENANT_ID} = :tenant REMOVE {TENANT_LINK_NONCE}, {TENANT_LINK_UNTIL}",
+                UpdateExpression=f"SET {TENANT_ID} = :tenant, {TENANT_LINKED} = :nonce",
                 ConditionExpression=(
                     f"{TENANT_LINK_NONCE} = :nonce AND {TENANT_LINK_UNTIL} > :now"
+                    f" AND attribute_not_exists({TENANT_LINKED})"
                     f" AND (attribute_not_exists({TENANT_ID}) OR {TENANT_ID} = :tenant)"
                 ),
                 ExpressionAttributeValues={
@@ -361,7 +405,9 @@ class DynamoCustomerRepository:
                 raise ConditionFailed(
                     f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
                 ) from None
-            if item.get(TENANT_LINK_NONCE, {}).get("S") != nonce:
+            if item.get(TENANT_LINKED, {}).get("S") == nonce and item.get(TENANT_ID, {}).get("S") == tenant_id:
+                return False  # this very link, again: done already
+            if item.get(TENANT_LINK_NONCE, {}).get("S") != nonce or TENANT_LINKED in item:
                 raise SingleUseSpent("the tenant link was used already, or is not this customer's") from None
             if item.get(TENANT_LINK_UNTIL, {}).get("S", "") <= time_text(now):
                 raise SingleUseExpired("the tenant link's time is up") from None
@@ -407,6 +453,22 @@ class DynamoCustomerRepository:
             {":at": {"S": time_text(at)}},
         )
 
+    def release_announcement(self, ref: CustomerRef, attribute: str, at: datetime) -> None:
+        """Give back the claim ``mark_announced`` made for ``at`` (its event was lost): removed only if still ``at``."""
+        if attribute not in {"announced_activation", "announced_end"}:
+            raise ValueError(f"not an announcement attribute: {attribute}")
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression=f"REMOVE {attribute}",
+                ConditionExpression=f"{attribute} = :at",
+                ExpressionAttributeValues={":at": {"S": time_text(at)}},
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+
     def set_entitlements(self, ref: CustomerRef, entitlements: tuple[dict[str, object], ...]) -> bool:
         return self._conditional_set(
             ref,
@@ -449,13 +511,15 @@ class DynamoCustomerRepository:
             f"{alias} = if_not_exists({alias}, :v{i})" if name in kept else f"{alias} = :v{i}"
             for i, (alias, name) in enumerate(names.items())
         ]
-        # the attribute of items written before claims were kept apart (an unconfirmed claim) goes
+        # the attribute of items written before claims were kept apart (an unconfirmed claim) goes, and so does an
+        # erasure's mark: this is a new registration (a new token), whose sign-up value may be started
         names["#unconfirmed"] = UNCONFIRMED_FREE_TRIAL
+        names["#erased"] = ERASED
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": item["pk"], "sk": item["sk"]},
-                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE #unconfirmed",
+                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE #unconfirmed, #erased",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
@@ -533,8 +597,9 @@ class DynamoCustomerRepository:
             spent = self._client.update_item(
                 TableName=self._table,
                 Key={**key, "sk": {"S": _SK}},
-                UpdateExpression=f"REMOVE {', '.join(_ERASED_WITH_THE_CONTACT)}",
+                UpdateExpression=f"REMOVE {', '.join(_ERASED_WITH_THE_CONTACT)} SET {ERASED} = :erased",
                 ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":erased": {"BOOL": True}},
                 ReturnValues="UPDATED_OLD",
             ).get("Attributes", {})
         except ClientError as error:

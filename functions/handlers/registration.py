@@ -209,8 +209,15 @@ def _form_fields() -> dict[str, list[str]]:
         if not _utf8(name):
             raise RequestRejected(400, "A form field's name is not UTF-8 text.")
         if not all(_utf8(value) for value in values):
-            raise RequestRejected(400, f"The form field {name} is not UTF-8 text.")
+            # a field of ours is named; any other name is the request's own text, never shown on our page
+            named = f"The form field {name}" if name in _known_fields() else "A form field"
+            raise RequestRejected(400, f"{named} is not UTF-8 text.")
     return fields
+
+
+def _known_fields() -> set[str]:
+    ours = {TOKEN_FIELD, OFFER_TYPE_FIELD, COMPLETION_FIELD, signing.SIGNUP_PARAMETER, signing.SIGNATURE_FIELD}
+    return ours | {signing.TENANT_LINK_FIELD} | {spec.name for spec in get_settings().contact_fields}
 
 
 def _utf8(text: str) -> bool:
@@ -252,8 +259,25 @@ def register() -> Response[str]:
     return _page(200, html)
 
 
+def _refuse_cross_site() -> None:
+    """Our onboarding form posts to itself only: a post another site's page made the buyer's browser send (a forged
+    form bound to someone else's subscription) is refused. The browser says where it came from: ``Sec-Fetch-Site``
+    (every current browser), or ``Origin`` naming another host. ``Origin: null`` passes: browsers send it for our own
+    form, whose page has ``Referrer-Policy: no-referrer``. ``POST /register`` is exempt: AWS Marketplace's page posts
+    it cross-site by design, and its token is Marketplace's, resolved once, never bound by us to a browser."""
+    headers = app.current_event.headers
+    if (headers.get("sec-fetch-site") or "").strip().lower() == "cross-site":
+        raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
+    origin = (headers.get("origin") or "").strip()
+    if origin and origin != "null":
+        host = (headers.get("host") or "").strip().lower()
+        if urllib.parse.urlsplit(origin).netloc.lower() != host:
+            raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
+
+
 @app.post("/register/complete")
 def complete() -> Response[str]:
+    _refuse_cross_site()
     fields = _form_fields()
     completed = registration_wiring.build(get_settings()).registrations.complete(
         _single(fields, COMPLETION_FIELD), fields
@@ -348,5 +372,7 @@ app.exception_handler(Exception)(failed)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     for_stage(settings.stage)
-    registration_wiring.build(settings).idempotency.register_lambda_context(context)
+    wiring = registration_wiring.build(settings)
+    wiring.idempotency.register_lambda_context(context)
+    wiring.deadline.start(context)
     return app.resolve(event, context)

@@ -1,11 +1,14 @@
 """ResolveCustomer: a registration token in, the customer it names out; botocore's errors become registration's.
 
-The shared metering client has botocore retries off (metering decides itself what is safe to resend), so the resolver
-retries throttling and 5xx with full-jitter exponential backoff and an injectable sleep.
+The resolver's client has botocore retries off, so the resolver retries throttling and 5xx itself, with full-jitter
+exponential backoff and an injectable sleep, and only while the invocation has time for another attempt
+(``seconds_left``: the Lambda context's remaining time less what our answer needs): a slow Marketplace ends in our
+"try again in a minute" page, never in API Gateway's raw timeout.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -23,9 +26,15 @@ from functions.registration.resolution import (
 )
 
 _RETRYABLE = {"ThrottlingException", "InternalServiceErrorException"}
-MAX_ATTEMPTS = 4
+# 3 x (connect 2 s + read 5 s, the resolver's client: aws_clients.RESOLVE_CONFIG) + 2 x 1 s of backoff = 23 s at most,
+# inside the registration function's 29 s; the remaining time is checked before each retry besides
+MAX_ATTEMPTS = 3
 BASE_DELAY_SECONDS = 0.1
 MAX_DELAY_SECONDS = 1.0
+
+
+def unlimited() -> float:
+    return math.inf
 
 
 class MarketplaceResolver:
@@ -36,11 +45,18 @@ class MarketplaceResolver:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
         max_attempts: int = MAX_ATTEMPTS,
+        seconds_left: Callable[[], float] = unlimited,
+        attempt_seconds: float = 0.0,
     ) -> None:
+        """``seconds_left``: how long this invocation may still spend on ResolveCustomer; ``attempt_seconds``: how
+        long one attempt may take (the client's connect and read timeouts). No retry starts that would not end in
+        time."""
         self._client = client
         self._sleep = sleep
         self._jitter = jitter
         self._max_attempts = max_attempts
+        self._seconds_left = seconds_left
+        self._attempt_seconds = attempt_seconds
 
     def resolve(self, token: str) -> ResolvedCustomer:
         # an attempt whose outcome is unknown (no answer, a 5xx) may have resolved the token: where tokens resolve
@@ -69,7 +85,10 @@ class MarketplaceResolver:
                     raise MarketplaceUnavailable(f"ResolveCustomer unreachable: {type(error).__name__}") from None
             else:
                 return _resolved(response)
-            self._sleep(self._jitter(0, min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (attempt - 1))))
+            delay = self._jitter(0, min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (attempt - 1)))
+            if self._seconds_left() < delay + self._attempt_seconds:
+                raise MarketplaceUnavailable(f"ResolveCustomer still failing after {attempt} attempts: out of time")
+            self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

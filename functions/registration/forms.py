@@ -4,6 +4,7 @@ values kept to show them again. Nothing outside those fields is read or stored."
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from functions.settings import ContactField
@@ -11,7 +12,15 @@ from functions.settings import ContactField
 # deliberately loose: one @, no spaces, a dot in the domain; the seller confirms the address by mail
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{4,38}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# refused in any field: Unicode's control characters (Cc: C0, DEL, C1 such as NEL and the 8-bit CSI escape), line and
+# paragraph separators (Zl, Zp) and the bidirectional controls (which reorder what the seller's systems show); other
+# format characters (Cf: joiners a real name may need) pass
+_REFUSED_CATEGORIES = {"Cc", "Zl", "Zp"}
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _has_control(text: str) -> bool:
+    return any(c in _BIDI_CONTROLS or unicodedata.category(c) in _REFUSED_CATEGORIES for c in text)
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,7 @@ class ContactForm:
 def _problem(spec: ContactField, given: list[str], value: str) -> str | None:
     if len(given) > 1:
         return f"{spec.label} was sent more than once."
-    if given and _CONTROL.search(given[0]):  # as sent: a newline is not trimmed away like the spaces around it
+    if given and _has_control(given[0]):  # as sent: a newline is not trimmed away like the spaces around it
         return f"{spec.label} must not contain control characters."
     if not value:
         return f"{spec.label} is required." if spec.required else None

@@ -31,19 +31,23 @@ from functions.storage.errors import ConditionFailed
 
 class SignupStart(Protocol):
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
-        """The sign-up value ``nonce`` names is the one it may exchange; ConditionFailed if no customer."""
+        """The sign-up value ``nonce`` names is the one it may exchange; SingleUseSpent if the customer's personal
+        data were erased since they registered; ConditionFailed if no customer."""
         ...
 
 
 class SignupStore(SignupStart, Protocol):
-    def exchange_signup(self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime) -> Customer:
-        """Spend that value once, allowing one tenant link until ``link_until``; SingleUseSpent if spent or
-        replaced; ConditionFailed if no customer."""
+    def exchange_signup(
+        self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime
+    ) -> tuple[Customer, str]:
+        """Spend that value once, allowing one tenant link until ``link_until``: the customer and the link's nonce
+        (the first exchange's again when the same value is exchanged again); SingleUseSpent if replaced or erased;
+        ConditionFailed if no customer."""
         ...
 
     def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:
-        """True if the link changed; SingleUseSpent, SingleUseExpired, TenantConflict; ConditionFailed if no
-        customer."""
+        """True if the link changed, False if this link made it already; SingleUseSpent, SingleUseExpired,
+        TenantConflict; ConditionFailed if no customer."""
         ...
 
 
@@ -56,7 +60,8 @@ class SignupExpired(ValueError):
 
 
 class SignupUsed(ValueError):
-    """The sign-up value was exchanged already, or a later registration replaced it: a value is exchanged once."""
+    """A later registration replaced the sign-up value, or the buyer's data were erased since: worth nothing now.
+    (The same value exchanged again answers the first exchange's claims: the seller's retry of a lost answer.)"""
 
 
 class ExchangeNotSigned(ValueError):
@@ -80,7 +85,13 @@ def signup_value(customers: SignupStart, ref: CustomerRef, secret: str, now: dat
     """What the buyer's browser carries to the seller's sign-up page: the customer's name and a single-use nonce,
     nothing personal, valid a few minutes. Each one replaces the one before."""
     nonce = secrets.token_urlsafe(16)
-    customers.start_signup(ref, nonce)
+    try:
+        customers.start_signup(ref, nonce)
+    except SingleUseSpent:
+        # erased since this registration (its answer replayed: a reload, the Back button): the value names a nonce
+        # never stored, so the seller's exchange answers 409 (sends the buyer back to AWS Marketplace) and nothing
+        # the erasure removed is written back
+        logger.info("no sign-up value started: the customer's personal data were erased", customer=ref.key)
     return signing.sign(
         {**ref_claims(ref), "nonce": nonce},
         secret=secret,
@@ -112,14 +123,14 @@ class SellerSignups:
             raise SignupExpired(f"{signing.SIGNUP_PARAMETER} has expired") from None
         except (signing.SignatureInvalid, KeyError, TypeError, ValueError):
             raise SignupInvalid(f"{signing.SIGNUP_PARAMETER} is not a sign-up value of ours") from None
-        link_nonce = secrets.token_urlsafe(16)
         link_until = now + timedelta(seconds=signing.TENANT_LINK_TTL_SECONDS)
         try:
-            customer = self.customers.exchange_signup(ref, nonce, link_nonce, link_until)
+            # the seller's identical retry (its answer lost) gets the same claims: one link nonce per value, ever
+            customer, link_nonce = self.customers.exchange_signup(ref, nonce, secrets.token_urlsafe(16), link_until)
         except ConditionFailed:
             raise UnknownCustomer(f"no registered customer {ref.key}") from None
         except SingleUseSpent:
-            raise SignupUsed(f"{signing.SIGNUP_PARAMETER} was exchanged already (or a later one replaced it)") from None
+            raise SignupUsed(f"{signing.SIGNUP_PARAMETER} was replaced by a later one, or is no longer valid") from None
         logger.info("sign-up value exchanged", customer=ref.key)
         return {
             **ref_claims(ref),

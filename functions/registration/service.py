@@ -8,11 +8,13 @@ shown on the page and signed into the seller's sign-up value.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 import secrets
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -21,6 +23,7 @@ from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.observability import logger, metrics
 from functions.registration import signing
 from functions.registration.claims import UnknownCustomer, claimed_ref, ref_claims
+from functions.registration.event_retries import SellerEventRetries
 from functions.registration.forms import ContactForm, parse_contact_form
 from functions.registration.free_trial import Check, FreeTrialChecks
 from functions.registration.resolution import (
@@ -57,7 +60,13 @@ class RegistrationStore(Protocol):
         there is no such customer."""
         ...
 
-    def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
+    def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
+        """Claim the announcement of the lifecycle time ``at``: False if it was claimed already."""
+        ...
+
+    def release_announcement(self, ref: CustomerRef, attribute: str, at: datetime) -> None:
+        """Give back a claim ``mark_announced`` made for ``at`` (its event was lost), so a later run announces it."""
+        ...
 
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
         """The sign-up value ``nonce`` names is the one it may exchange; ConditionFailed if no customer."""
@@ -70,6 +79,20 @@ RunOnce = Callable[[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]],
 
 def run_every_time(function: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
     return function(request)
+
+
+@dataclass
+class RememberedInProcess:
+    """A RunOnce keeping each answer in this process, by the SHA-256 of the request's token (never the token): what the
+    resolve step needs where no idempotency table is given (production keeps it in the idempotency table)."""
+
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __call__(self, function: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+        key = hashlib.sha256(str(request["token"]).encode()).hexdigest()
+        if key not in self.answers:
+            self.answers[key] = function(request)
+        return self.answers[key]
 
 
 class MissingToken(ValueError):
@@ -131,8 +154,17 @@ class Registrations:
     completion_ttl_seconds: int
     contact_fields: tuple[ContactField, ...] = DEFAULT_CONTACT_FIELDS
     run_once: RunOnce = run_every_time
+    # ResolveCustomer's answer, kept apart from the registration's: a token may resolve only once, so a registration
+    # that failed after it (a throttled write: "try again in a minute") finishes on the retry with the answer kept
+    resolve_once: RunOnce = field(default_factory=RememberedInProcess)
+    # how long this invocation may still work before answering, and how long reading the agreement's terms may take:
+    # without time for it, the free trial stays a claim, asked about again later (free_trial_checks)
+    seconds_left: Callable[[], float] = lambda: math.inf
+    agreement_terms_seconds: float = 0.0
     # where a free-trial claim Marketplace could not confirm now is asked about again later
     free_trial_checks: FreeTrialChecks | None = None
+    # where a seller event that could not be published now is published again later (None: it is logged as lost)
+    event_retries: SellerEventRetries | None = None
 
     def register(self, token: str | None, *, free_trial_claimed: bool) -> Registered:
         """The fulfillment URL's work. A resubmitted token replays the first answer without calling AWS.
@@ -167,7 +199,7 @@ class Registrations:
         )
 
     def _resolve_and_store(self, request: dict[str, Any]) -> dict[str, Any]:
-        resolved = self.resolver.resolve(request["token"])
+        resolved = ResolvedCustomer(**self.resolve_once(self._resolve, {"token": request["token"]}))
         product = self._product(resolved.product_code)
         if product is None:
             # Keep the buyer anyway: the token is spent, and the seller can add the product to the config.
@@ -206,6 +238,10 @@ class Registrations:
             "completion_nonce": nonce,
         }
 
+    def _resolve(self, request: dict[str, Any]) -> dict[str, Any]:
+        # what is kept of the answer (in the idempotency table): never the token, which is its key's hash only
+        return asdict(self.resolver.resolve(request["token"]))
+
     def _free_trial_terms(self, agreement_id: str | None, claimed: bool) -> bool | None:
         """Whether the agreement's terms include a free trial; None where Marketplace did not say. A failed read does
         not fail the registration: the token is spent and the buyer is subscribed, so the trial stays a claim."""
@@ -213,6 +249,8 @@ class Registrations:
             # ResolveCustomer named no agreement (a legacy product): only a legacy subscribe-success can confirm it
             return None
         try:
+            if self.seconds_left() < self.agreement_terms_seconds:
+                raise AgreementTermsUnavailable("NoTimeLeft")  # the buyer's page first: a slow ResolveCustomer took it
             confirmed = self.agreement_terms.includes_free_trial(agreement_id)
         except AgreementTermsUnavailable as error:
             logger.warning(
@@ -271,16 +309,24 @@ class Registrations:
         """A subscription confirmed before the buyer registered had no customer to announce then: announce it now."""
         if customer.state is not SubscriptionState.ACTIVE or customer.activation_announced:
             return
-        self._publish(CUSTOMER_ACTIVATED, customer.event_detail())
-        self.customers.mark_announced(customer.ref, "announced_activation", customer.state_changed_at)
+        # claimed before publishing: of two registrations at once only one announces; a failed publish is sent again
+        # from the lifecycle queue, and one that could not even be queued gives the claim back
+        if not self.customers.mark_announced(customer.ref, "announced_activation", customer.state_changed_at):
+            return
+        if not self._publish(CUSTOMER_ACTIVATED, customer.event_detail()):
+            self.customers.release_announcement(customer.ref, "announced_activation", customer.state_changed_at)
 
-    def _publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        # The customer is stored and the token spent: a failed event must not fail the buyer's registration.
+    def _publish(self, detail_type: str, detail: dict[str, Any]) -> bool:
+        """Whether the event was published, or queued to be published again later."""
+        # The customer is stored and the token spent: a failed event must not fail the buyer's registration, and
+        # nothing the buyer does would publish it again, so it is sent again from the lifecycle queue.
+        event = DomainEvent(detail_type, detail)
         try:
-            self.publisher.publish(DomainEvent(detail_type, detail))
-        except PublishFailed:
-            logger.exception("event not published; the customer is stored", detail_type=detail_type)
-            metrics.add_metric(name="RegistrationEventsNotPublished", unit="Count", value=1)
+            self.publisher.publish(event)
+        except PublishFailed as error:
+            logger.warning("event not published; the customer is stored", detail_type=detail_type, reason=str(error))
+            return (self.event_retries or SellerEventRetries(self.publisher, timer=None)).later(event)
+        return True
 
 
 def _confirmed_free_trial(stored: dict[str, Any]) -> bool:

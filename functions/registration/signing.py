@@ -93,7 +93,8 @@ def signup_exchange(value: str, secret: str) -> dict[str, str]:
     Marketplace confirmed it (the agreement's terms include a free trial); the browser's
     ``x-amzn-marketplace-offer-type`` is never taken for it.
 
-    The value lives ``SIGNUP_TTL_SECONDS`` and is exchanged once: a second exchange is 409, an expired value 410 (send
+    The value lives ``SIGNUP_TTL_SECONDS`` and is exchanged once: the same request again (a lost answer) answers the
+    same claims, a value a later registration replaced is 409, an expired value 410 (send
     the buyer back to AWS Marketplace's "Set up your account"), a forged one 400; a request not signed with ``secret``
     is 403. Standard library only: copy this module into your back end if you prefer."""
     return {SIGNUP_PARAMETER: value, SIGNATURE_FIELD: _mac(secret, SIGNUP_EXCHANGE, value)}

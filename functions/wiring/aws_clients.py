@@ -30,6 +30,9 @@ DYNAMODB_CONFIG = Config(
 NO_RETRY_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20, max_pool_connections=48
 )
+# ResolveCustomer runs while the buyer waits (29 s at most): short timeouts, and the resolver's own retries, bounded by
+# the invocation's remaining time (functions.marketplace.customers)
+RESOLVE_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2, read_timeout=5)
 # GetAgreementTerms runs while the buyer waits for the registration page, and without an answer the registration goes
 # on (the free trial stays a claim): two quick tries at most, about 15 s in the worst case.
 AGREEMENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=5)
@@ -50,6 +53,17 @@ def metering_client(settings: Settings) -> Any:
         region_name=settings.region,
         endpoint_url=settings.marketplace_endpoint,
         config=NO_RETRY_CONFIG,
+    )
+
+
+@cache
+def resolve_client(settings: Settings) -> Any:
+    """Marketplace Metering for ResolveCustomer: no botocore retries (the resolver's own are bounded by time)."""
+    return boto3.client(
+        "meteringmarketplace",
+        region_name=settings.region,
+        endpoint_url=settings.marketplace_endpoint,
+        config=RESOLVE_CONFIG,
     )
 
 
@@ -107,6 +121,7 @@ def clear_clients() -> None:
     for factory in (
         dynamodb_client,
         metering_client,
+        resolve_client,
         entitlement_client,
         agreement_client,
         events_client,

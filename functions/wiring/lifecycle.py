@@ -34,7 +34,7 @@ from functions.wiring.aws_clients import (
     events_client,
     sqs_client,
 )
-from functions.wiring.registration import free_trial_checks
+from functions.wiring.registration import free_trial_checks, seller_event_retries
 
 # Duplicates of a notification arrive within minutes; a message lives at most 4 days in the queue.
 IDEMPOTENCY_SECONDS = 4 * 24 * 3600
@@ -71,9 +71,12 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
         event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
     )
     store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
-    # the timers registration leaves on this queue: a free-trial claim to check again
+    # the timers registration leaves on this queue: a free-trial claim to check again, a seller event to publish again
     checks = free_trial_checks(settings, dynamodb, publisher, moment)
-    worker = LifecycleWorker(lifecycle, idempotency, run_once=lambda request: request, timers=(checks.handle,))
+    retries = seller_event_retries(settings, publisher)
+    worker = LifecycleWorker(
+        lifecycle, idempotency, run_once=lambda request: request, timers=(checks.handle, retries.handle)
+    )
 
     def handle(request: dict[str, Any]) -> dict[str, Any]:
         return worker.handle(request)

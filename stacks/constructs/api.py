@@ -39,7 +39,7 @@ class Api(Construct):
                 access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
                     caller=True,
                     http_method=True,
-                    ip=True,
+                    ip=False,  # a buyer's IP address is personal data: the fulfillment URL's requests log none
                     protocol=True,
                     request_time=True,
                     resource_path=True,

@@ -133,6 +133,13 @@ class Monitoring(Construct):
                 "detail-type): acknowledged, nothing done with it",
             ),
             AppAlarm(
+                "RegistrationEventsNotPublished",
+                app_metric("RegistrationEventsNotPublished"),
+                1,
+                "registration could not publish a seller event (EventBridge failing): it is sent again from the "
+                "lifecycle queue; its dead-letter queue, or a 'seller event lost' log line, says one never arrived",
+            ),
+            AppAlarm(
                 "OldestUnsentUsage",
                 app_metric("OldestUnsentHourAgeSeconds", statistic="Maximum"),
                 oldest_unsent_threshold_hours * 3600,

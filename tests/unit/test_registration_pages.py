@@ -128,3 +128,23 @@ def test_a_bad_field_list_is_refused_naming_it(listed: tuple[ContactField, ...],
 def test_a_bad_field_is_refused_naming_it(document: dict[str, object], named: str) -> None:
     with pytest.raises(SettingsError, match=rf"CONTACT_FIELDS\[0\]\.{named}: "):
         settings_from_env({"CONTACT_FIELDS": json.dumps([document])})
+
+
+@pytest.mark.parametrize(
+    "hidden", ["\u0085", "\u009b", "\u2028", "\u2029", "\u202e", "\u2066", "\u200f", "\x00", "\x7f"]
+)
+def test_unicode_controls_separators_and_bidi_controls_are_refused_naming_the_field(hidden: str) -> None:
+    form = parse_contact_form(
+        {"company": [f"Acme{hidden}Corp"], "contact_name": ["Ada"], "email": ["ada@example.com"]},
+        DEFAULT_CONTACT_FIELDS,
+    )
+    assert form.errors == {"company": "Company must not contain control characters."}
+
+
+def test_a_name_that_needs_a_zero_width_joiner_passes() -> None:
+    name = "\u0915\u094d\u200d\u0937"  # क्‍ष: a real name may need a joiner (Cf)
+    form = parse_contact_form(
+        {"company": ["Acme"], "contact_name": [name], "email": ["ada@example.com"]}, DEFAULT_CONTACT_FIELDS
+    )
+    assert form.valid
+    assert form.contact()["contact_name"] == name
