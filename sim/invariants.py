@@ -20,6 +20,7 @@ from functions.customers.model import SubscriptionState
 from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
 from functions.flush.records import PARKED_CARRY, MeteringEntry
 from functions.usage.model import HOUR, UsageEvent, hour_of
+from sim.marketplace import FINAL_HOUR
 from sim.world import World
 
 PARKED_STATUSES = frozenset({"failed", "not_subscribed", "duplicate"})
@@ -33,6 +34,7 @@ def check(world: World) -> None:
     _windows(world, stored)
     _reconciled(world)
     _nobody_ending(world)
+    _state_as_marketplace_holds_it(world)
 
 
 def _first_stored(stored: list[UsageEvent]) -> dict[tuple[str, str], UsageEvent]:
@@ -233,3 +235,26 @@ def _nobody_ending(world: World) -> None:
     for customer in world.customers_store.list_all():
         if customer.state is SubscriptionState.ENDING:
             world.violation("no buyer stays ending", f"{customer.ref.key[-12:]} is still ending at the end")
+
+
+def _state_as_marketplace_holds_it(world: World) -> None:
+    """Once every notification is in, a buyer Marketplace holds subscribed is active (their usage is not refused),
+    and one it ended is ended, not before they left (a legacy identifier's earlier subscription's end is not theirs)."""
+    for customer in world.customers_store.list_all():
+        licence = world.marketplace.licences.get(customer.ref.license_arn or customer.ref.customer_identifier or "")
+        if licence is None or not licence.windows:
+            continue
+        _, closes = licence.windows[-1]
+        name = customer.ref.key[-12:]
+        if closes is None and customer.state is not SubscriptionState.ACTIVE:
+            world.violation(
+                "a buyer's state is Marketplace's",
+                f"{name} is {customer.state} while Marketplace holds them subscribed",
+            )
+        elif closes is not None and customer.state is SubscriptionState.ENDED:
+            left = closes - FINAL_HOUR
+            if customer.state_changed_at is not None and customer.state_changed_at < left:
+                world.violation(
+                    "a buyer's state is Marketplace's",
+                    f"{name} ended at {customer.state_changed_at:%H:%M:%S}, before they left ({left:%H:%M:%S})",
+                )

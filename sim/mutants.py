@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from functions.customers import subscription
 from functions.flush import service
 from functions.flush.records import BatchOutcome, MeteringGateway, MeteringRecord
 from functions.flush.sender import Sender
@@ -56,6 +57,14 @@ def strand_final_usage() -> Iterator[None]:
     """A leaving buyer's records, written outside the hourly sealing, leave the unsent mark where it is: a record
     placed in an hour the flush has passed (a carry) and not sent by the step is sent by nobody."""
     with _patched(SimLedger, "strands", True):
+        yield
+
+
+@contextlib.contextmanager
+def legacy_success_ends_any() -> Iterator[None]:
+    """A legacy unsubscribe-success ends whatever subscription the identifier has now (the code before review 23): a
+    buyer back under the same identifier is ended by their earlier subscription's success."""
+    with _patched(subscription, "_legacy_end", lambda legacy, view: legacy.ended):
         yield
 
 
@@ -154,6 +163,7 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "skip-final-usage": skip_final_usage,
     "cursor-before-records": cursor_before_records,
     "strand-final-usage": strand_final_usage,
+    "legacy-success-ends-any": legacy_success_ends_any,
 }
 
 
