@@ -2,7 +2,7 @@
 ``POST /register/signup`` (the seller's back end exchanging the sign-up value its page was sent, server to server),
 ``POST /register/tenant`` (the seller linking the buyer's account to the subscription).
 
-Every answer is an HTML page with the security headers (among them ``Referrer-Policy: no-referrer``); every failure a
+Every answer is an HTML page with the security headers (among them ``Referrer-Policy: same-origin``); every failure a
 page saying what to do next. The sign-up exchange, a machine's request, answers JSON, its refusals naming the field.
 ``GET`` on any route answers 405 with a page explaining the URL (a bookmarked or reloaded page).
 """
@@ -260,18 +260,22 @@ def register() -> Response[str]:
 
 
 def _refuse_cross_site() -> None:
-    """Our onboarding form posts to itself only: a post another site's page made the buyer's browser send (a forged
-    form bound to someone else's subscription) is refused. The browser says where it came from: ``Sec-Fetch-Site``
-    (every current browser), or ``Origin`` naming another host. ``Origin: null`` passes: browsers send it for our own
-    form, whose page has ``Referrer-Policy: no-referrer``. ``POST /register`` is exempt: AWS Marketplace's page posts
-    it cross-site by design, and its token is Marketplace's, resolved once, never bound by us to a browser."""
+    """Our onboarding form posts to itself only: a post another page made the buyer's browser send (a forged form
+    bound to someone else's subscription, from another site or a sibling host of ours) is refused. Our own form's post
+    is same-origin: ``Sec-Fetch-Site``, where the browser sends it, is ``same-origin`` (or ``none``, typed by the user),
+    and ``Origin``, where sent, is our own (our pages' ``Referrer-Policy: same-origin`` lets the browser send it). An
+    opaque ``Origin: null`` (a sandboxed frame, a no-referrer form elsewhere) is never ours. ``POST /register`` is
+    exempt: AWS Marketplace's page posts it cross-site by design, and its token is Marketplace's, resolved once, never
+    bound by us to a browser."""
     headers = app.current_event.headers
-    if (headers.get("sec-fetch-site") or "").strip().lower() == "cross-site":
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
         raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
-    origin = (headers.get("origin") or "").strip()
-    if origin and origin != "null":
+    origin = headers.get("origin")
+    if origin is not None:
         host = (headers.get("host") or "").strip().lower()
-        if urllib.parse.urlsplit(origin).netloc.lower() != host:
+        parts = urllib.parse.urlsplit(origin.strip())
+        if parts.scheme not in ("https", "http") or parts.netloc.lower() != host:
             raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
 
 

@@ -162,4 +162,4 @@ def assert_secure_page(response: dict[str, Any]) -> None:
     assert "form-action 'self'" in csp
     assert headers["cache-control"] == "no-store"
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["referrer-policy"] == "same-origin"

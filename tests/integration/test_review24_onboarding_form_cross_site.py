@@ -58,8 +58,8 @@ def test_a_post_from_a_foreign_site_never_shows_a_form_bound_to_someone_elses_su
 def test_our_own_form_posts_pass_and_a_foreign_origin_without_fetch_metadata_is_refused(
     marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Settings]
 ) -> None:
-    """(fix) What the browser sends for our own form passes: the same host in Origin, or Origin: null (our pages'
-    Referrer-Policy: no-referrer makes browsers send it), with Sec-Fetch-Site same-origin. Another host in Origin is
+    """(fix) What the browser sends for our own form passes: the same host in Origin, with Sec-Fetch-Site same-origin
+    (review 24b: Origin: null is refused; our pages' Referrer-Policy: same-origin lets our form send its Origin). Another host in Origin is
     refused even where the browser sends no Sec-Fetch-Site."""
     harness = registration_harness(marketplace, dynamodb, handler_environment)
 
@@ -81,5 +81,5 @@ def test_our_own_form_posts_pass_and_a_foreign_origin_without_fetch_metadata_is_
     same = post("555566667777", {"Origin": ["https://api.example"], "Sec-Fetch-Site": ["same-origin"]})
     assert same["statusCode"] == 200, same["body"]
     opaque = post("666677778888", {"Origin": ["null"], "Sec-Fetch-Site": ["same-origin"]})
-    assert opaque["statusCode"] == 200, opaque["body"]
-    assert len(harness.items(harness.settings.contacts_table)) == 2
+    assert opaque["statusCode"] == 403, opaque["body"]  # review 24b: an opaque origin is never our own form's
+    assert len(harness.items(harness.settings.contacts_table)) == 1
