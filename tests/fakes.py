@@ -86,6 +86,7 @@ class InMemoryCustomers:
     tenant_links: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # the tenant link it allows, until
     erased: set[str] = field(default_factory=set)  # erased since their last registration: no sign-up value starts
     exchanged: dict[str, str] = field(default_factory=dict)  # the sign-up value exchanged (a retry answers it again)
+    exchange_keys: dict[str, str | None] = field(default_factory=dict)  # the first exchange's Idempotency-Key
     linked: dict[str, str] = field(default_factory=dict)  # the tenant link used (a retry of it is done already)
 
     def put(self, customer: Customer) -> None:
@@ -190,16 +191,18 @@ class InMemoryCustomers:
         self.exchanged.pop(ref.key, None)
 
     def exchange_signup(
-        self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime
+        self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime, idempotency_key: str | None = None
     ) -> tuple[Customer, str]:
         if ref.key not in self.stored:
             raise ConditionFailed("none", code="ConditionalCheckFailed", retryable=False)
         if self.signups.get(ref.key) != nonce:
-            if self.exchanged.get(ref.key) == nonce and ref.key in self.tenant_links:
+            same_key = idempotency_key is not None and self.exchange_keys.get(ref.key) == idempotency_key
+            if self.exchanged.get(ref.key) == nonce and ref.key in self.tenant_links and same_key:
                 return self.stored[ref.key], self.tenant_links[ref.key][0]
             raise SingleUseSpent("spent")
         del self.signups[ref.key]
         self.exchanged[ref.key] = nonce
+        self.exchange_keys[ref.key] = idempotency_key
         self.linked.pop(ref.key, None)
         self.tenant_links[ref.key] = (link_nonce, link_until)
         return self.stored[ref.key], link_nonce
@@ -237,7 +240,14 @@ class InMemoryCustomers:
         return dict(self.contacts.get(ref.key, {}))
 
     def forget_contact(self, ref: CustomerRef) -> list[str]:
-        for single_use in (self.nonces, self.signups, self.tenant_links, self.exchanged, self.linked):
+        for single_use in (
+            self.nonces,
+            self.signups,
+            self.tenant_links,
+            self.exchanged,
+            self.exchange_keys,
+            self.linked,
+        ):
             single_use.pop(ref.key, None)
         self.erased.add(ref.key)
         stored = self.stored.get(ref.key)

@@ -61,6 +61,8 @@ TENANT_LINK_UNTIL = "tenant_link_until"
 # what the seller's identical retry (its answer lost) is answered with again: the sign-up value exchanged (its nonce)
 # and the tenant link used (its nonce); neither allows anything new
 SIGNUP_EXCHANGED = "signup_exchanged"
+# the Idempotency-Key the seller's back end sent with the first exchange: only a repeat carrying it is answered again
+SIGNUP_EXCHANGE_KEY = "signup_exchange_key"
 TENANT_LINKED = "tenant_linked"
 COMPLETION_NONCE = "completion_nonce"
 # what an erasure removes from the customer's item: personal data, and every single-use value that could write it back
@@ -70,6 +72,7 @@ _ERASED_WITH_THE_CONTACT = (
     COMPLETION_NONCE,
     SIGNUP_NONCE,
     SIGNUP_EXCHANGED,
+    SIGNUP_EXCHANGE_KEY,
     TENANT_LINK_NONCE,
     TENANT_LINK_UNTIL,
     TENANT_LINKED,
@@ -321,7 +324,7 @@ class DynamoCustomerRepository:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
-                UpdateExpression=f"SET {SIGNUP_NONCE} = :nonce REMOVE {SIGNUP_EXCHANGED}",
+                UpdateExpression=f"SET {SIGNUP_NONCE} = :nonce REMOVE {SIGNUP_EXCHANGED}, {SIGNUP_EXCHANGE_KEY}",
                 ConditionExpression=f"attribute_exists(pk) AND attribute_not_exists({ERASED})",
                 ExpressionAttributeValues={":nonce": {"S": nonce}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -336,26 +339,29 @@ class DynamoCustomerRepository:
             raise SingleUseSpent("the customer's personal data were erased since this registration") from None
 
     def exchange_signup(
-        self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime
+        self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime, idempotency_key: str | None = None
     ) -> tuple[Customer, str]:
         """Spend the sign-up value ``nonce`` names, once, allowing one tenant link (``link_nonce``) until
-        ``link_until``: the customer as stored, and the tenant link's nonce. The same value exchanged again (the
-        seller's retry of a lost answer) answers the same nonce, and allows nothing new. SingleUseSpent if that value
-        was replaced by a later one or erased; ConditionFailed if no such customer."""
+        ``link_until``: the customer as stored, and the tenant link's nonce. The same value exchanged again with the
+        first exchange's ``idempotency_key`` (the seller's retry of a lost answer) answers the same nonce and allows
+        nothing new; without it, or with another key, SingleUseSpent (a leaked URL opened again). SingleUseSpent also
+        if that value was replaced by a later one or erased; ConditionFailed if no such customer."""
+        values = {":nonce": {"S": nonce}, ":link": {"S": link_nonce}, ":until": {"S": time_text(link_until)}}
+        keep_key = f"{SIGNUP_EXCHANGE_KEY} = :key" if idempotency_key else ""
+        if idempotency_key:
+            values[":key"] = {"S": idempotency_key}
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
                 UpdateExpression=(
                     f"SET {TENANT_LINK_NONCE} = :link, {TENANT_LINK_UNTIL} = :until, {SIGNUP_EXCHANGED} = :nonce"
-                    f" REMOVE {SIGNUP_NONCE}, {TENANT_LINKED}"
+                    + (f", {keep_key}" if keep_key else "")
+                    + f" REMOVE {SIGNUP_NONCE}, {TENANT_LINKED}"
+                    + ("" if keep_key else f", {SIGNUP_EXCHANGE_KEY}")
                 ),
                 ConditionExpression=f"{SIGNUP_NONCE} = :nonce",
-                ExpressionAttributeValues={
-                    ":nonce": {"S": nonce},
-                    ":link": {"S": link_nonce},
-                    ":until": {"S": time_text(link_until)},
-                },
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -368,9 +374,10 @@ class DynamoCustomerRepository:
                     f"no customer {ref.key}", code="ConditionalCheckFailedException", retryable=False
                 ) from None
             allowed = item.get(TENANT_LINK_NONCE, {}).get("S")
-            if item.get(SIGNUP_EXCHANGED, {}).get("S") == nonce and allowed:
+            same_key = idempotency_key is not None and item.get(SIGNUP_EXCHANGE_KEY, {}).get("S") == idempotency_key
+            if item.get(SIGNUP_EXCHANGED, {}).get("S") == nonce and allowed and same_key:
                 return self._current(_from_item(item)), allowed
-            raise SingleUseSpent("a later sign-up value replaced this one, or it was erased") from None
+            raise SingleUseSpent("exchanged already, replaced by a later sign-up value, or erased") from None
         return self._current(_from_item(response["Attributes"])), link_nonce
 
     def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:

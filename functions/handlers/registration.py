@@ -32,6 +32,8 @@ from functions.registration.resolution import (
     MarketplaceUnavailable,
 )
 from functions.registration.seller_signup import (
+    IDEMPOTENCY_KEY_HEADER,
+    IdempotencyKeyInvalid,
     ExchangeNotSigned,
     SignupExpired,
     SignupInvalid,
@@ -126,6 +128,7 @@ EXCHANGE_ERRORS: dict[type[Exception], tuple[int, str]] = {
     UnknownCustomer: (404, signing.SIGNUP_PARAMETER),
     SignupUsed: (409, signing.SIGNUP_PARAMETER),
     SignupExpired: (410, signing.SIGNUP_PARAMETER),
+    IdempotencyKeyInvalid: (400, IDEMPOTENCY_KEY_HEADER),
 }
 SIGNUP_EXCHANGE_ROUTE = "/register/signup"
 
@@ -298,7 +301,9 @@ def exchange_signup() -> Response[str]:
     claims (see signing.signup_exchange)."""
     fields = _form_fields()
     claims = registration_wiring.build(get_settings()).signups.exchange(
-        _single(fields, signing.SIGNUP_PARAMETER), _single(fields, signing.SIGNATURE_FIELD)
+        _single(fields, signing.SIGNUP_PARAMETER),
+        _single(fields, signing.SIGNATURE_FIELD),
+        app.current_event.headers.get(IDEMPOTENCY_KEY_HEADER.lower()),
     )
     return _json(200, {"customer": claims})
 

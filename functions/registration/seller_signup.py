@@ -8,6 +8,7 @@ link; the link then attaches that buyer, and only it, to the seller's tenant, on
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,11 +39,11 @@ class SignupStart(Protocol):
 
 class SignupStore(SignupStart, Protocol):
     def exchange_signup(
-        self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime
+        self, ref: CustomerRef, nonce: str, link_nonce: str, link_until: datetime, idempotency_key: str | None = None
     ) -> tuple[Customer, str]:
         """Spend that value once, allowing one tenant link until ``link_until``: the customer and the link's nonce
-        (the first exchange's again when the same value is exchanged again); SingleUseSpent if replaced or erased;
-        ConditionFailed if no customer."""
+        (the first exchange's again when the same value is exchanged again with the first's ``idempotency_key``);
+        SingleUseSpent if exchanged already without that key, replaced or erased; ConditionFailed if no customer."""
         ...
 
     def link_tenant(self, ref: CustomerRef, tenant_id: str, nonce: str, now: datetime) -> bool:
@@ -60,8 +61,18 @@ class SignupExpired(ValueError):
 
 
 class SignupUsed(ValueError):
-    """A later registration replaced the sign-up value, or the buyer's data were erased since: worth nothing now.
-    (The same value exchanged again answers the first exchange's claims: the seller's retry of a lost answer.)"""
+    """The sign-up value was exchanged already, a later registration replaced it, or the buyer's data were erased
+    since: worth nothing now. (Only a repeat carrying the first exchange's Idempotency-Key, the seller's retry of a lost
+    answer, gets the first exchange's claims again: a leaked URL opened again does not.)"""
+
+
+class IdempotencyKeyInvalid(ValueError):
+    """The exchange's Idempotency-Key header is not 1 to 255 characters of letters, digits and ``-_.:~``."""
+
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+# chosen by the seller's back end per sign-up session; bounded so what we store with the exchange stays small
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:~-]{1,255}")
 
 
 class ExchangeNotSigned(ValueError):
@@ -106,9 +117,14 @@ class SellerSignups:
     clock: Clock
     signing_secret: Callable[[], str]
 
-    def exchange(self, value: str | None, signature: str | None) -> dict[str, Any]:
+    def exchange(self, value: str | None, signature: str | None, idempotency_key: str | None = None) -> dict[str, Any]:
         """The seller's back end exchanges the sign-up value its page was sent, once, for the buyer's claims (the
-        customer as we keep it, and the single use of a tenant link)."""
+        customer as we keep it, and the single use of a tenant link). A repeat is refused, unless it carries the first
+        exchange's ``idempotency_key`` (the seller's retry of a lost answer): then it gets the same claims."""
+        if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise IdempotencyKeyInvalid(
+                f"{IDEMPOTENCY_KEY_HEADER} must be 1 to 255 characters of letters, digits and -_.:~"
+            )
         if not value:
             raise SignupInvalid(f"{signing.SIGNUP_PARAMETER} is missing")
         secret = self.signing_secret()
@@ -125,12 +141,18 @@ class SellerSignups:
             raise SignupInvalid(f"{signing.SIGNUP_PARAMETER} is not a sign-up value of ours") from None
         link_until = now + timedelta(seconds=signing.TENANT_LINK_TTL_SECONDS)
         try:
-            # the seller's identical retry (its answer lost) gets the same claims: one link nonce per value, ever
-            customer, link_nonce = self.customers.exchange_signup(ref, nonce, secrets.token_urlsafe(16), link_until)
+            # the seller's retry with the first exchange's key (its answer lost) gets the same claims: one link nonce
+            # per value, ever; a repeat without that key (a leaked URL opened again) is refused
+            customer, link_nonce = self.customers.exchange_signup(
+                ref, nonce, secrets.token_urlsafe(16), link_until, idempotency_key
+            )
         except ConditionFailed:
             raise UnknownCustomer(f"no registered customer {ref.key}") from None
         except SingleUseSpent:
-            raise SignupUsed(f"{signing.SIGNUP_PARAMETER} was replaced by a later one, or is no longer valid") from None
+            raise SignupUsed(
+                f"{signing.SIGNUP_PARAMETER} was exchanged already (a retry must repeat the first exchange's "
+                f"{IDEMPOTENCY_KEY_HEADER}), was replaced by a later one, or is no longer valid"
+            ) from None
         logger.info("sign-up value exchanged", customer=ref.key)
         return {
             **ref_claims(ref),

@@ -51,9 +51,11 @@ class Harness:
     def subscribe(self, product_code: str = LICENSE_PRODUCT, account: str = BUYER, **fields: Any) -> dict[str, Any]:
         return self.marketplace.admin.subscribe(product_code, account, **fields)
 
-    def post(self, path: str, body: bytes | str, content_type: str = FORM) -> dict[str, Any]:
+    def post(
+        self, path: str, body: bytes | str, content_type: str = FORM, headers: dict[str, list[str]] | None = None
+    ) -> dict[str, Any]:
         raw = body.encode() if isinstance(body, str) else body
-        event = proxy_event("POST", path, path, headers={"Content-Type": [content_type]}, body=raw)
+        event = proxy_event("POST", path, path, headers={"Content-Type": [content_type], **(headers or {})}, body=raw)
         return invoke(event)
 
     def get(self, path: str) -> dict[str, Any]:
@@ -106,9 +108,13 @@ def signup_value(response: dict[str, Any]) -> str:
     return query[signing.SIGNUP_PARAMETER][0]
 
 
-def exchange(harness: Harness, value: str, secret: str = SECRET) -> dict[str, Any]:
-    """The seller's back end exchanges the value its page was sent (server to server, signed with ``secret``)."""
-    return harness.post("/register/signup", urllib.parse.urlencode(signing.signup_exchange(value, secret)))
+def exchange(harness: Harness, value: str, secret: str = SECRET, idempotency_key: str | None = None) -> dict[str, Any]:
+    """The seller's back end exchanges the value its page was sent (server to server, signed with ``secret``; with
+    ``idempotency_key``, its sign-up session's Idempotency-Key)."""
+    headers = {"Idempotency-Key": [idempotency_key]} if idempotency_key is not None else None
+    return harness.post(
+        "/register/signup", urllib.parse.urlencode(signing.signup_exchange(value, secret)), headers=headers
+    )
 
 
 def seller_signup(harness: Harness, response: dict[str, Any]) -> dict[str, Any]:

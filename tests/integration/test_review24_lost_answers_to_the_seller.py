@@ -41,11 +41,14 @@ def test_the_sellers_identical_retry_of_an_exchange_whose_answer_was_lost_gets_t
 ) -> None:
     harness = registration_harness(marketplace, dynamodb, handler_environment)
     request = urllib.parse.urlencode(signing.signup_exchange(a_buyer_at_the_sellers_page(harness), SECRET))
-    lost = harness.post("/register/signup", request)
+    session = {"Idempotency-Key": ["signup-session-7f3a"]}  # review 24b: the retry repeats the first exchange's key
+    lost = harness.post("/register/signup", request, headers=session)
     assert lost["statusCode"] == 200  # done on our side; the answer never reaches the seller
-    retried = harness.post("/register/signup", request)  # the very same signed request, a second later
+    retried = harness.post("/register/signup", request, headers=session)  # the very same request, a second later
     assert retried["statusCode"] == 200, retried["body"]
     assert json.loads(retried["body"]) == json.loads(lost["body"])
+    # without the key (a leaked URL opened again) the repeat is refused: issue 24 §2's single use
+    assert harness.post("/register/signup", request)["statusCode"] == 409
 
 
 def test_the_sellers_identical_retry_of_a_link_whose_answer_was_lost_is_not_called_a_failure(

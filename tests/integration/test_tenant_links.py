@@ -120,18 +120,24 @@ def test_a_sign_up_value_is_exchanged_once_and_only_by_the_sellers_back_end(harn
         assert json.loads(refused["body"])["field"] == signing.SIGNATURE_FIELD
         assert BUYER not in refused["body"]
     # When the seller's back end exchanges it (server to server, signed)
-    first = exchange(harness, value)
+    first = exchange(harness, value, idempotency_key="session-1")
     # Then it gets the buyer's claims
     assert first["statusCode"] == 200, first["body"]
     claims = json.loads(first["body"])["customer"]
     assert (claims["product_code"], claims["customer_aws_account_id"]) == (customer.ref.product_code, BUYER)
     assert claims["license_arn"] == customer.ref.license_arn
     assert claims["free_trial"] is False
-    # and the seller's identical retry (its answer lost; only the secret's holder can sign it) gets the same claims,
-    # the same tenant-link nonce among them: the value still allows one link, ever
-    again = exchange(harness, value)
+    # and the seller's retry with its first exchange's Idempotency-Key (its answer lost) gets the same claims, the
+    # same tenant-link nonce among them: the value still allows one link, ever
+    again = exchange(harness, value, idempotency_key="session-1")
     assert again["statusCode"] == 200, again["body"]
     assert json.loads(again["body"])["customer"] == claims
+    # but a repeat without that key, or with another (a leaked URL opened again), is refused (review 24b)
+    assert exchange(harness, value)["statusCode"] == 409
+    assert exchange(harness, value, idempotency_key="session-2")["statusCode"] == 409
+    malformed = exchange(harness, value, idempotency_key="bad key\n")
+    assert malformed["statusCode"] == 400
+    assert json.loads(malformed["body"])["field"] == "Idempotency-Key"
     # and each registration again (the buyer's reload) sends a new value, which makes the one before worthless
     older = signup_value(harness.register(token))
     newer = signup_value(harness.register(token))
