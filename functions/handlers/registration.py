@@ -33,8 +33,8 @@ from functions.registration.resolution import (
 )
 from functions.registration.seller_signup import (
     IDEMPOTENCY_KEY_HEADER,
-    IdempotencyKeyInvalid,
     ExchangeNotSigned,
+    IdempotencyKeyInvalid,
     SignupExpired,
     SignupInvalid,
     SignupUsed,
@@ -123,12 +123,12 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
 }
 # the sign-up exchange's refusals, to the seller's back end: (status, the field at fault)
 EXCHANGE_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    IdempotencyKeyInvalid: (400, IDEMPOTENCY_KEY_HEADER),  # before SignupInvalid, its kind: the field it names
     SignupInvalid: (400, signing.SIGNUP_PARAMETER),
     ExchangeNotSigned: (403, signing.SIGNATURE_FIELD),
     UnknownCustomer: (404, signing.SIGNUP_PARAMETER),
     SignupUsed: (409, signing.SIGNUP_PARAMETER),
     SignupExpired: (410, signing.SIGNUP_PARAMETER),
-    IdempotencyKeyInvalid: (400, IDEMPOTENCY_KEY_HEADER),
 }
 SIGNUP_EXCHANGE_ROUTE = "/register/signup"
 

@@ -53,7 +53,7 @@ class SignupStore(SignupStart, Protocol):
 
 
 class SignupInvalid(ValueError):
-    """The sign-up value to exchange is missing, or was not made by us."""
+    """The sign-up value to exchange is missing or not ours, or the exchange's Idempotency-Key is malformed."""
 
 
 class SignupExpired(ValueError):
@@ -66,7 +66,7 @@ class SignupUsed(ValueError):
     answer, gets the first exchange's claims again: a leaked URL opened again does not.)"""
 
 
-class IdempotencyKeyInvalid(ValueError):
+class IdempotencyKeyInvalid(SignupInvalid):
     """The exchange's Idempotency-Key header is not 1 to 255 characters of letters, digits and ``-_.:~``."""
 
 

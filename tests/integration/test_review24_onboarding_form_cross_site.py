@@ -59,8 +59,8 @@ def test_our_own_form_posts_pass_and_a_foreign_origin_without_fetch_metadata_is_
     marketplace: EmulatorHandle, dynamodb: Any, handler_environment: Callable[..., Settings]
 ) -> None:
     """(fix) What the browser sends for our own form passes: the same host in Origin, with Sec-Fetch-Site same-origin
-    (review 24b: Origin: null is refused; our pages' Referrer-Policy: same-origin lets our form send its Origin). Another host in Origin is
-    refused even where the browser sends no Sec-Fetch-Site."""
+    (review 24b: Origin: null is refused; our pages' Referrer-Policy: same-origin lets our form send its Origin).
+    Another host in Origin is refused even where the browser sends no Sec-Fetch-Site."""
     harness = registration_harness(marketplace, dynamodb, handler_environment)
 
     def post(account: str, headers: dict[str, list[str]]) -> dict[str, Any]:
