@@ -147,7 +147,6 @@ class InMemoryCustomers:
 
     def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
         self.nonces[registration.ref.key] = completion_nonce
-        self.erased.discard(registration.ref.key)
         stored = self.stored.setdefault(registration.ref.key, registration)
         kept = replace(
             registration,
@@ -166,6 +165,9 @@ class InMemoryCustomers:
             kept = replace(kept, free_trial=stored.free_trial, free_trial_known_at=stored.free_trial_known_at)
         self.stored[registration.ref.key] = kept
         return with_lifecycle(kept, self.lifecycle(kept))
+
+    def clear_erasure(self, ref: CustomerRef) -> None:
+        self.erased.discard(ref.key)
 
     def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
         if ref.key not in self.stored:

@@ -518,15 +518,14 @@ class DynamoCustomerRepository:
             f"{alias} = if_not_exists({alias}, :v{i})" if name in kept else f"{alias} = :v{i}"
             for i, (alias, name) in enumerate(names.items())
         ]
-        # the attribute of items written before claims were kept apart (an unconfirmed claim) goes, and so does an
-        # erasure's mark: this is a new registration (a new token), whose sign-up value may be started
+        # the attribute of items written before claims were kept apart (an unconfirmed claim) goes; an erasure's mark
+        # stays (only a token resolved afresh clears it: clear_erasure)
         names["#unconfirmed"] = UNCONFIRMED_FREE_TRIAL
-        names["#erased"] = ERASED
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": item["pk"], "sk": item["sk"]},
-                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE #unconfirmed, #erased",
+                UpdateExpression="SET " + ", ".join(assignments) + " REMOVE #unconfirmed",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
@@ -535,6 +534,20 @@ class DynamoCustomerRepository:
             raise storage_error(error) from error
         # lifecycle events that arrived before the buyer registered apply now
         return self._current(_from_item(response["Attributes"]))
+
+    def clear_erasure(self, ref: CustomerRef) -> None:
+        """The buyer registered again with a token resolved afresh since an erasure (a new "Set up your account"):
+        their sign-up value may be started again. Nothing if there is no such customer or mark."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
+                UpdateExpression=f"REMOVE {ERASED}",
+                ConditionExpression=f"attribute_exists({ERASED})",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
 
     def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
         """Keep a registered customer's contact details from the form ``completion_nonce`` names, once, in the

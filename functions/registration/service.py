@@ -55,6 +55,10 @@ class RegistrationStore(Protocol):
         trial already stored stays as it is."""
         ...
 
+    def clear_erasure(self, ref: CustomerRef) -> None:
+        """A token resolved afresh since an erasure: the customer's sign-up value may be started again."""
+        ...
+
     def set_contact(self, ref: CustomerRef, contact: dict[str, str], completion_nonce: str) -> Customer | None:
         """None if that completion was used already (or a later registration replaced it); ConditionFailed if
         there is no such customer."""
@@ -199,7 +203,13 @@ class Registrations:
         )
 
     def _resolve_and_store(self, request: dict[str, Any]) -> dict[str, Any]:
-        resolved = ResolvedCustomer(**self.resolve_once(self._resolve, {"token": request["token"]}))
+        resolved_afresh: list[bool] = []
+
+        def resolve(resolve_request: dict[str, Any]) -> dict[str, Any]:
+            resolved_afresh.append(True)  # not when resolve_once answers from its kept record (a reload, a retry)
+            return self._resolve(resolve_request)
+
+        resolved = ResolvedCustomer(**self.resolve_once(resolve, {"token": request["token"]}))
         product = self._product(resolved.product_code)
         if product is None:
             # Keep the buyer anyway: the token is spent, and the seller can add the product to the config.
@@ -209,6 +219,11 @@ class Registrations:
         now = self.clock.now()
         ref = _ref(resolved, product)
         nonce = secrets.token_urlsafe(16)
+        if resolved_afresh:
+            # a new token, resolved after any erasure: this buyer's sign-up value may be started again. One resolved
+            # before (its answer kept: a reload of an old page) never undoes an erasure. Cleared before storing, so a
+            # retry after a failed store (resolved from the kept record) finds it cleared already.
+            self.customers.clear_erasure(ref)
         customer = self.customers.upsert_registration(
             Customer(
                 ref=ref,
