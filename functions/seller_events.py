@@ -4,6 +4,7 @@ records and logs (below)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,6 +27,19 @@ CUSTOMER_ADVISORY_RESOLVED = "Customer Advisory Resolved"
 class DomainEvent:
     detail_type: str
     detail: dict[str, Any]
+
+
+# the seller's dedupe key: seller events are at least once (a crash after publishing, before remembering it, sends the
+# event again), and every copy of one fact carries the same id
+EVENT_ID = "event_id"
+
+
+def identified(detail_type: str, detail: dict[str, Any], subject: str, fact: str) -> DomainEvent:
+    """The event with its ``event_id``: a hash of whom it is about (the customer's key, or the agreement), its kind
+    and what makes the fact itself (the time it records, the registration's resolution), so the same fact, published
+    again from anywhere, carries the same id."""
+    digest = hashlib.sha256("\x1f".join((subject, detail_type, fact)).encode()).hexdigest()[:32]
+    return DomainEvent(detail_type, {**detail, EVENT_ID: digest})
 
 
 class PublishFailed(RuntimeError):

@@ -44,8 +44,8 @@ from functions.seller_events import (
     CUSTOMER_ADVISORY_ISSUED,
     CUSTOMER_ADVISORY_RESOLVED,
     CUSTOMER_ENDED,
-    DomainEvent,
     EventPublisher,
+    identified,
 )
 from functions.settings import Product, Settings
 
@@ -208,9 +208,9 @@ class Lifecycle:
                 # the registered customers of the agreement (none yet: the buyer has not registered)
                 "customers": [c.event_detail() for c in customers],
             }
-            self.publisher.publish(
-                DomainEvent(CUSTOMER_ADVISORY_ISSUED if issued else CUSTOMER_ADVISORY_RESOLVED, detail)
-            )
+            kind = CUSTOMER_ADVISORY_ISSUED if issued else CUSTOMER_ADVISORY_RESOLVED
+            # the notification's id is the fact: SQS's redelivery of it carries the same
+            self.publisher.publish(identified(kind, detail, str(notice.agreement_id), event.event_id))
         kept = self.events.record_notice(notice)
         if (name := NOTICE_METRICS.get((notice.kind, notice.status))) is not None:
             metrics.add_metric(name=name, unit="Count", value=1)
@@ -337,5 +337,5 @@ class Lifecycle:
         # published before it is remembered: a crash in between announces twice (consumers see at-least-once)
         # the state these times decide (the stored customer may have been read before this event's time was kept)
         current = replace(customer, state=times.state, state_changed_at=times.changed_at or customer.state_changed_at)
-        self.publisher.publish(DomainEvent(detail_type, current.event_detail()))
+        self.publisher.publish(identified(detail_type, current.event_detail(), customer.ref.key, at.isoformat()))
         self.customers.mark_announced(customer.ref, attribute, at)

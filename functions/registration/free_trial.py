@@ -19,7 +19,7 @@ from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef
 from functions.observability import logger, metrics
 from functions.registration.resolution import AgreementTerms, AgreementTermsUnavailable
-from functions.seller_events import CUSTOMER_FREE_TRIAL_CONFIRMED, DomainEvent, EventPublisher, PublishFailed
+from functions.seller_events import CUSTOMER_FREE_TRIAL_CONFIRMED, EventPublisher, PublishFailed, identified
 from functions.storage.times import parse_time, time_text
 
 FREE_TRIAL_CHECK = "free_trial_check"
@@ -151,7 +151,9 @@ class FreeTrialChecks:
     def _announce(self, customer: Customer) -> None:
         detail: dict[str, Any] = {**customer.event_detail(), "free_trial": True}
         try:
-            self.publisher.publish(DomainEvent(CUSTOMER_FREE_TRIAL_CONFIRMED, detail))
+            self.publisher.publish(
+                identified(CUSTOMER_FREE_TRIAL_CONFIRMED, detail, customer.ref.key, str(customer.agreement_id))
+            )
         except PublishFailed:  # confirmed and stored: the seller reads it with the customer
             logger.exception("event not published; the free trial is stored", detail_type=CUSTOMER_FREE_TRIAL_CONFIRMED)
             metrics.add_metric(name="RegistrationEventsNotPublished", unit="Count", value=1)

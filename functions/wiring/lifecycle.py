@@ -4,6 +4,7 @@ Powertools idempotency on the event id."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -84,6 +85,20 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
     worker.run_once = idempotent_function(
         handle, data_keyword_argument="request", persistence_store=store, config=idempotency
     )
+
+    def publish_once(function: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+        # a retried seller event once per its event_id (SQS may deliver its message again)
+        once = idempotent_function(
+            function,
+            data_keyword_argument="request",
+            persistence_store=store,
+            config=idempotency,
+            key_prefix="seller_event_retry",
+        )
+        result: dict[str, Any] = once(request=request)
+        return result
+
+    retries.run_once = publish_once
     return worker
 
 
