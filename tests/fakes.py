@@ -134,13 +134,6 @@ class InMemoryCustomers:
             self.stored[ref.key] = replace(self.stored[ref.key], announced_end=at)
         return True
 
-    def release_announcement(self, ref: CustomerRef, attribute: str, at: datetime) -> None:
-        stored = self.stored[ref.key]
-        if attribute == "announced_activation" and stored.announced_activation == at:
-            self.stored[ref.key] = replace(stored, announced_activation=None)
-        elif attribute == "announced_end" and stored.announced_end == at:
-            self.stored[ref.key] = replace(stored, announced_end=None)
-
     def set_entitlements(self, ref: CustomerRef, entitlements: tuple[dict[str, object], ...]) -> bool:
         self.stored[ref.key] = replace(self.stored[ref.key], entitlements=entitlements)
         return True

@@ -460,22 +460,6 @@ class DynamoCustomerRepository:
             {":at": {"S": time_text(at)}},
         )
 
-    def release_announcement(self, ref: CustomerRef, attribute: str, at: datetime) -> None:
-        """Give back the claim ``mark_announced`` made for ``at`` (its event was lost): removed only if still ``at``."""
-        if attribute not in {"announced_activation", "announced_end"}:
-            raise ValueError(f"not an announcement attribute: {attribute}")
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": ref.key}, "sk": {"S": _SK}},
-                UpdateExpression=f"REMOVE {attribute}",
-                ConditionExpression=f"{attribute} = :at",
-                ExpressionAttributeValues={":at": {"S": time_text(at)}},
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise storage_error(error) from error
-
     def set_entitlements(self, ref: CustomerRef, entitlements: tuple[dict[str, object], ...]) -> bool:
         return self._conditional_set(
             ref,

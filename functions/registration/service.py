@@ -41,6 +41,7 @@ from functions.seller_events import (
     DomainEvent,
     EventPublisher,
     PublishFailed,
+    identified,
 )
 from functions.settings import DEFAULT_CONTACT_FIELDS, ContactField, Product
 from functions.storage.errors import ConditionFailed
@@ -65,17 +66,16 @@ class RegistrationStore(Protocol):
         ...
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
-        """Claim the announcement of the lifecycle time ``at``: False if it was claimed already."""
-        ...
-
-    def release_announcement(self, ref: CustomerRef, attribute: str, at: datetime) -> None:
-        """Give back a claim ``mark_announced`` made for ``at`` (its event was lost), so a later run announces it."""
+        """Remember the announcement of the lifecycle time ``at`` (made): False if it was remembered already."""
         ...
 
     def start_signup(self, ref: CustomerRef, nonce: str) -> None:
         """The sign-up value ``nonce`` names is the one it may exchange; ConditionFailed if no customer."""
         ...
 
+
+# the kept ResolveCustomer answer's id of that resolution (random): the registration's fact, for its event_id
+RESOLUTION_ID = "resolution_id"
 
 # Runs ``function(request)`` at most once per registration token (Powertools idempotency in production).
 RunOnce = Callable[[Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]], dict[str, Any]]
@@ -209,7 +209,8 @@ class Registrations:
             resolved_afresh.append(True)  # not when resolve_once answers from its kept record (a reload, a retry)
             return self._resolve(resolve_request)
 
-        resolved = ResolvedCustomer(**self.resolve_once(resolve, {"token": request["token"]}))
+        answer = self.resolve_once(resolve, {"token": request["token"]})
+        resolved = ResolvedCustomer(**{k: answer[k] for k in ResolvedCustomer.__dataclass_fields__})
         product = self._product(resolved.product_code)
         if product is None:
             # Keep the buyer anyway: the token is spent, and the seller can add the product to the config.
@@ -243,7 +244,9 @@ class Registrations:
         if claimed and customer.free_trial_known_at is None and customer.agreement_id and self.free_trial_checks:
             # the terms could not be read: asked again later, from the lifecycle function, until Marketplace says
             self.free_trial_checks.later(Check(ref, claimed_at=now))
-        self._publish(CUSTOMER_REGISTERED, customer.event_detail())
+        # one registration, one fact: its retries (from the kept answer) publish it with the same event_id
+        resolution = str(answer.get(RESOLUTION_ID) or customer.registered_at)
+        self._publish(identified(CUSTOMER_REGISTERED, customer.event_detail(), ref.key, resolution))
         self._announce_activation(customer)
         # what a replay needs: never the token (Powertools stores this in the idempotency table)
         return {
@@ -254,8 +257,9 @@ class Registrations:
         }
 
     def _resolve(self, request: dict[str, Any]) -> dict[str, Any]:
-        # what is kept of the answer (in the idempotency table): never the token, which is its key's hash only
-        return asdict(self.resolver.resolve(request["token"]))
+        # what is kept of the answer (in the idempotency table): never the token, which is its key's hash only; and
+        # a random id of this resolution, what "Customer Registered"'s event_id is made of
+        return {**asdict(self.resolver.resolve(request["token"])), RESOLUTION_ID: secrets.token_hex(16)}
 
     def _free_trial_terms(self, agreement_id: str | None, claimed: bool) -> bool | None:
         """Whether the agreement's terms include a free trial; None where Marketplace did not say. A failed read does
@@ -314,7 +318,7 @@ class Registrations:
         # a reference, never the details: the seller reads them where they are kept (the Contacts table, by this key),
         # so an erasure there leaves no copy in the seller's event consumers, archives or logs
         reference = {"customer_key": ref.key, "contact_fields": sorted(contact)}
-        self._publish(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), **reference})
+        self._publish(identified(CUSTOMER_DETAILS_SUBMITTED, {**customer.event_detail(), **reference}, ref.key, nonce))
         return Completed(product_name=product_name, customer=customer, contact=contact)
 
     def _product(self, code: str) -> Product | None:
@@ -324,22 +328,23 @@ class Registrations:
         """A subscription confirmed before the buyer registered had no customer to announce then: announce it now."""
         if customer.state is not SubscriptionState.ACTIVE or customer.activation_announced:
             return
-        # claimed before publishing: of two registrations at once only one announces; a failed publish is sent again
-        # from the lifecycle queue, and one that could not even be queued gives the claim back
-        if not self.customers.mark_announced(customer.ref, "announced_activation", customer.state_changed_at):
-            return
-        if not self._publish(CUSTOMER_ACTIVATED, customer.event_detail()):
-            self.customers.release_announcement(customer.ref, "announced_activation", customer.state_changed_at)
+        # published (or queued to be) before it is marked: a crash in between sends it again on the buyer's next
+        # registration, never loses it; two registrations at once may both send it, with the same event_id (the
+        # lifecycle's announcement of the same activation too), which is the seller's dedupe key
+        at = customer.state_changed_at
+        if self._publish(identified(CUSTOMER_ACTIVATED, customer.event_detail(), customer.ref.key, at.isoformat())):
+            self.customers.mark_announced(customer.ref, "announced_activation", at)
 
-    def _publish(self, detail_type: str, detail: dict[str, Any]) -> bool:
+    def _publish(self, event: DomainEvent) -> bool:
         """Whether the event was published, or queued to be published again later."""
         # The customer is stored and the token spent: a failed event must not fail the buyer's registration, and
         # nothing the buyer does would publish it again, so it is sent again from the lifecycle queue.
-        event = DomainEvent(detail_type, detail)
         try:
             self.publisher.publish(event)
         except PublishFailed as error:
-            logger.warning("event not published; the customer is stored", detail_type=detail_type, reason=str(error))
+            logger.warning(
+                "event not published; the customer is stored", detail_type=event.detail_type, reason=str(error)
+            )
             return (self.event_retries or SellerEventRetries(self.publisher, timer=None)).later(event)
         return True
 

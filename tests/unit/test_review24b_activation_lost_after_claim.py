@@ -66,3 +66,7 @@ def test_an_invocation_ended_between_claim_and_publish_does_not_lose_customer_ac
     service.register("second-token", free_trial_claimed=False)
 
     assert [e.detail_type for e in bus.events].count(CUSTOMER_ACTIVATED) == 1, [e.detail_type for e in bus.events]
+    # (fix) published, then marked: the mark stands now, and the event carries the seller's dedupe key
+    assert store.stored[ref.key].announced_activation == datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+    (activated,) = [e for e in bus.events if e.detail_type == CUSTOMER_ACTIVATED]
+    assert activated.detail["event_id"]
