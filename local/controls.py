@@ -56,6 +56,14 @@ def every(interval: float, job: Callable[[], Any], stopped: threading.Event) -> 
     return thread
 
 
+def wait_for_stop(stopped: threading.Event) -> None:
+    """Wait until ``stopped`` is set, waking every half second: the kernel may hand Ctrl-C to any of the stack's
+    threads, and Python runs the handler only once the main thread wakes, which a lock wait without a timeout need
+    not do (a stack that did not stop within 60 s of Ctrl-C, seen once in CI, its main thread still waiting)."""
+    while not stopped.wait(0.5):
+        pass
+
+
 def stop_on_signals(stopped: threading.Event) -> None:
     """Set ``stopped`` on Ctrl-C or SIGTERM, once: a second signal (a terminal's and a supervisor's at once) arriving
     while the first handler is inside ``Event.set`` would wait on the lock the interrupted call holds, for ever."""

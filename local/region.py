@@ -40,6 +40,7 @@ from local.controls import (
     refused,
     scheduled_event,
     stop_on_signals,
+    wait_for_stop,
 )
 from local.lambda_service import LocalLambda
 from local.loopback import read_banner
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with running(args.region, args.run_file, api_port=args.api_port, flush_interval=args.flush_interval) as up:
             print(banner(up, args.flush_interval), flush=True)
-            stopped.wait()
+            wait_for_stop(stopped)
     except (RegionError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -52,6 +52,7 @@ from local.controls import (
     refused,
     scheduled_event,
     stop_on_signals,
+    wait_for_stop,
 )
 from local.dynamodb import DynamoDBLocal, DynamoDBLocalError
 from local.event_source import SqsEventSource
@@ -459,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
             region.launched(args.region_stack, args.run_file, args.flush_interval) as regional_banners,
         ):
             print(banner(local, args.flush_interval), *regional_banners, sep="\n", flush=True)
-            stopped.wait()
+            wait_for_stop(stopped)
     except (DynamoDBLocalError, OSError, SynthFailed, LookupError, region.RegionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
