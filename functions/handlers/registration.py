@@ -276,9 +276,9 @@ def _refuse_cross_site() -> None:
         raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
     origin = headers.get("origin")
     if origin is not None:
+        # compared as the browser serializes it (scheme://host[:port]), never parsed: a malformed Origin is not ours
         host = (headers.get("host") or "").strip().lower()
-        parts = urllib.parse.urlsplit(origin.strip())
-        if parts.scheme not in ("https", "http") or parts.netloc.lower() != host:
+        if not host or origin.strip().lower() not in (f"https://{host}", f"http://{host}"):
             raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
 
 
