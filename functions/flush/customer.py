@@ -92,12 +92,10 @@ def placed_carries(
     """What a leaving buyer's last hour carries on, billed in earlier hours of theirs instead: Marketplace keeps one
     record per customer, dimension and hour and takes records up to 24 hours old, so any sealed hour of theirs
     (``hours``: from their subscription's start to their final hour) with no record for that dimension will do, from
-    the latest;
-    never one after their final hour, though the step may run in it (it would bill usage they did not have then, and
-    a renewed buyer's usage of that hour would find its record taken). The records to send there, and those parked
-    (no hour left): the ledger keeps the placement first (``place_carry``), so a retry places it the same, and an
-    hour's sealing that
-    took the carry in already (the carry is then its) places nothing."""
+    the latest; never one after their final hour, though the step may run in it (it would bill usage they did not
+    have then, and a renewed buyer's usage of that hour would find its record taken). The records to send there, and
+    those parked (no hour left): the ledger keeps the placement first (``place_carry``), so a retry places it the
+    same, and an hour's sealing that took the carry in already (the carry is then its) places nothing."""
     since, final_hour = hours
     earliest = max(hour_of(now - METERING_WINDOW) + HOUR, hour_of(since) if since else hour_of(now - METERING_WINDOW))
     latest = min(hour_of(now), final_hour) if final_hour else hour_of(now)
