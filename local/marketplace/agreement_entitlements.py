@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .agreement_terms import sellers_agreement
 from .clock import parse_iso
 from .errors import ApiError
 from .operation import AGREEMENT, Answer, Operation, Request
@@ -50,16 +51,7 @@ def entitlement(world: World, sub: Subscription, now_iso: str) -> dict[str, Any]
 
 def get_agreement_entitlements(world: World, params: dict[str, Any], now_iso: str) -> dict[str, Any]:
     agreement_id = str(params["agreementId"])
-    sub = world.subscriptions.get(agreement_id)
-    if sub is None:
-        raise ApiError(
-            "ResourceNotFoundException",
-            f"Agreement {agreement_id} not found",
-            fields={"resourceId": agreement_id, "resourceType": "Agreement"},
-        )
-    seller = str(world.config["seller_account_id"])
-    if sub.proposer_account_id not in (None, seller):
-        raise ApiError("AccessDeniedException", f"You are not a party to agreement {agreement_id}")
+    sub = sellers_agreement(world, agreement_id)
     if params.get("nextToken"):
         # one entitlement per agreement: the emulator never hands out a nextToken
         message = "nextToken is not valid"

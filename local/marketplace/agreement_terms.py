@@ -166,8 +166,11 @@ def validation_error(violations: list[Violation]) -> ApiError:
     return ApiError("ValidationException", summary(violations), fields={"reason": reason, "fields": fields})
 
 
-def get_agreement_terms(world: World, params: dict[str, Any]) -> dict[str, Any]:
-    agreement_id = str(params["agreementId"])
+def sellers_agreement(world: World, agreement_id: str, *, role: str = "a party to") -> Subscription:
+    """The agreement the Agreement Service's operations act on, if the seller may: ResourceNotFoundException where
+    there is none; AccessDeniedException where a channel partner proposed it. The API answers "an agreement that you
+    participated in as proposer or acceptor" (API reference), and the seller, its manufacturer, is neither; ``role``
+    is what the answer says the seller is not (the operations that only a proposer may call: "the proposer of")."""
     sub = world.subscriptions.get(agreement_id)
     if sub is None:
         raise ApiError(
@@ -175,11 +178,14 @@ def get_agreement_terms(world: World, params: dict[str, Any]) -> dict[str, Any]:
             f"Agreement {agreement_id} not found",
             fields={"resourceId": agreement_id, "resourceType": "Agreement"},
         )
-    seller = str(world.config["seller_account_id"])
-    if sub.proposer_account_id not in (None, seller):
-        # the API answers "an agreement that you participated in as proposer or acceptor" (API reference): a channel
-        # partner proposed this one, and the seller, its manufacturer, is neither
-        raise ApiError("AccessDeniedException", f"You are not a party to agreement {agreement_id}")
+    if sub.proposer_account_id not in (None, str(world.config["seller_account_id"])):
+        raise ApiError("AccessDeniedException", f"You are not {role} agreement {agreement_id}")
+    return sub
+
+
+def get_agreement_terms(world: World, params: dict[str, Any]) -> dict[str, Any]:
+    agreement_id = str(params["agreementId"])
+    sub = sellers_agreement(world, agreement_id)
     terms = accepted_terms(sub, world.products[sub.product_code])
     offset = _decode_token(str(params["nextToken"]), agreement_id) if params.get("nextToken") else 0
     size = int(params.get("maxResults") or MAX_PAGE_SIZE)

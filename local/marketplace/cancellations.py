@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from .agreement_terms import sellers_agreement
 from .clock import iso, parse_iso
 from .errors import AdminError, ApiError
 from .operation import AGREEMENT, Answer, Operation, Request
@@ -26,14 +27,6 @@ APPROVED = "APPROVED"
 REJECTED = "REJECTED"
 # an agreement that can still be cancelled: the emulator's live statuses (world.SUBSCRIPTION_STATUSES)
 CANCELLABLE = ("pending", "active")
-
-
-def _not_found(agreement_id: str) -> ApiError:
-    return ApiError(
-        "ResourceNotFoundException",
-        f"Agreement {agreement_id} not found",
-        fields={"resourceId": agreement_id, "resourceType": "Agreement"},
-    )
 
 
 def _fingerprint(params: dict[str, Any]) -> str:
@@ -63,13 +56,8 @@ def send(world: World, params: dict[str, Any], now: datetime) -> tuple[dict[str,
                         fields={"resourceId": existing["agreementCancellationRequestId"], "resourceType": "Agreement"},
                     )
                 return existing, False
-    sub = world.subscriptions.get(agreement_id)
-    if sub is None:
-        raise _not_found(agreement_id)
-    seller = str(world.config["seller_account_id"])
-    if sub.proposer_account_id not in (None, seller):
-        # only the proposer may ask (API reference: "Allows sellers (proposers)"); a channel partner proposed it
-        raise ApiError("AccessDeniedException", f"You are not the proposer of agreement {agreement_id}")
+    # only the proposer may ask (API reference: "Allows sellers (proposers)")
+    sub = sellers_agreement(world, agreement_id, role="the proposer of")
     if sub.status not in CANCELLABLE:
         raise ApiError(
             "ConflictException",

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from .agreement_terms import CURRENCY, PRICE_PER_UNIT
+from .agreement_terms import CURRENCY, PRICE_PER_UNIT, sellers_agreement
 from .clock import parse_iso
 from .errors import ApiError
 from .operation import AGREEMENT, Answer, Operation, Request
@@ -103,16 +103,7 @@ def _moment(value: Any) -> datetime:
 
 def list_agreement_invoice_line_items(world: World, params: dict[str, Any]) -> dict[str, Any]:
     agreement_id = str(params["agreementId"])
-    sub = world.subscriptions.get(agreement_id)
-    if sub is None:
-        raise ApiError(
-            "ResourceNotFoundException",
-            f"Agreement {agreement_id} not found",
-            fields={"resourceId": agreement_id, "resourceType": "Agreement"},
-        )
-    seller = str(world.config["seller_account_id"])
-    if sub.proposer_account_id not in (None, seller):
-        raise ApiError("AccessDeniedException", f"You are not the proposer of agreement {agreement_id}")
+    sellers_agreement(world, agreement_id, role="the proposer of")  # its checks
     if params.get("nextToken"):
         message = "nextToken is not valid"  # every invoice fits one page: the emulator never hands one out
         raise ApiError(
