@@ -8,10 +8,15 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from functions.customers.model import CustomerRef
+from functions.usage.model import UsageEvent
 
 WRITE_OPERATIONS = {
     "PutItem",
@@ -24,6 +29,23 @@ WRITE_OPERATIONS = {
 KB = 1024
 # the indexes of our tables and their key attributes (stacks/schema.py: every index projects ALL attributes)
 _INDEX_KEYS = {"gsi1": "gsi1pk", "tenant": "tenant_id"}
+
+
+def licence_usage(
+    subscription: dict[str, Any], product_code: str, event_id: str, dimension: str, quantity: Decimal, at: datetime
+) -> UsageEvent:
+    """An event of an emulator subscription's licence (``admin.subscribe``'s answer), received as it happened."""
+    return UsageEvent(
+        event_id=event_id,
+        product_code=product_code,
+        customer_key=CustomerRef(product_code, license_arn=subscription["license_arn"]).key,
+        customer_aws_account_id=subscription["account_id"],
+        dimension=dimension,
+        quantity=quantity,
+        timestamp=at,
+        received_at=at,
+        license_arn=subscription["license_arn"],
+    )
 
 
 def use_loopback_credentials() -> None:

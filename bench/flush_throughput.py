@@ -22,9 +22,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bench._local import dynamodb_client, use_loopback_credentials
+from bench._local import dynamodb_client, licence_usage, use_loopback_credentials
 from functions.clock import ManualClock
-from functions.customers.model import CustomerRef
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.calls import MAX_RECORDS_PER_CALL
 from functions.flush.ledger import DynamoMeteringLedger
@@ -75,19 +74,7 @@ def workload(subscriptions: list[dict[str, Any]], product_code: str) -> list[Usa
             moment = FIRST_HOUR + timedelta(hours=h, minutes=(n * 7 + h) % 60)
             for dimension in DIMENSIONS:
                 quantity = Decimal(1 + (n + h) % 97) if dimension == "api_calls" else Decimal(f"{(n + h) % 13}.25")
-                events.append(
-                    UsageEvent(
-                        event_id=f"{n}-{h}-{dimension}",
-                        product_code=product_code,
-                        customer_key=CustomerRef(product_code, license_arn=sub["license_arn"]).key,
-                        customer_aws_account_id=sub["account_id"],
-                        dimension=dimension,
-                        quantity=quantity,
-                        timestamp=moment,
-                        received_at=moment,
-                        license_arn=sub["license_arn"],
-                    )
-                )
+                events.append(licence_usage(sub, product_code, f"{n}-{h}-{dimension}", dimension, quantity, moment))
     return events
 
 

@@ -26,7 +26,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from bench._local import dynamodb_client, use_loopback_credentials
+from bench._local import dynamodb_client, licence_usage, use_loopback_credentials
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
@@ -89,19 +89,8 @@ def _events(subscriptions: list[dict[str, Any]], hours: Sequence[datetime], tag:
             moment = hour + timedelta(minutes=n % 9)  # the open hour's events are before NOW (12:10)
             for dimension in DIMENSIONS:
                 quantity = Decimal(1 + n % 97) if dimension == "api_calls" else Decimal(f"{n % 13}.25")
-                events.append(
-                    UsageEvent(
-                        event_id=f"{tag}-{n}-{hour:%H}-{dimension}",
-                        product_code=PRODUCT.code,
-                        customer_key=CustomerRef(PRODUCT.code, license_arn=sub["license_arn"]).key,
-                        customer_aws_account_id=sub["account_id"],
-                        dimension=dimension,
-                        quantity=quantity,
-                        timestamp=moment,
-                        received_at=moment,
-                        license_arn=sub["license_arn"],
-                    )
-                )
+                event_id = f"{tag}-{n}-{hour:%H}-{dimension}"
+                events.append(licence_usage(sub, PRODUCT.code, event_id, dimension, quantity, moment))
     return events
 
 
