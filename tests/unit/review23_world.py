@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from functions.seller_events import RecordingPublisher
 from functions.settings import Dimension, Product, Settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import IngestResult, record_usage
-from tests.aws_corpus import Parties, eventbridge_example
+from tests.aws_corpus import Parties, eventbridge_example, sns_envelope, sns_message, sns_topic
 from tests.fakes import (
     FakeAgreementEntitlements,
     FakeMarketplace,
@@ -158,3 +159,27 @@ class World:
 
 def hour(h: int, minutes: float = 0) -> datetime:
     return datetime(2026, 11, 26, h, tzinfo=UTC) + timedelta(minutes=minutes)
+
+
+# a legacy product's buyer (customer identifiers, SNS), who may subscribe again under the same identifier
+LEGACY = replace(PRODUCT, customer_mode="legacy", legacy_sns=True)
+IDENTIFIER = "cust-0001"
+
+
+def legacy_sns(world: World, example: str) -> None:
+    """AWS's example SNS message ``example`` for the legacy buyer, delivered now."""
+    message = sns_message(example, customer_identifier=IDENTIFIER, product_code=LEGACY.code)
+    body = json.dumps(sns_envelope(message, sns_topic(example, LEGACY.code), at=world.clock.now()))
+    world.lifecycle.handle(parse_notification(body, message_id="m", sent_at=world.clock.now()))
+
+
+def legacy_usage(world: World, event_id: str, quantity: int) -> dict[str, object]:
+    """A usage event of the legacy buyer's, stamped now."""
+    return {
+        "event_id": event_id,
+        "product_code": LEGACY.code,
+        "customer_identifier": IDENTIFIER,
+        "dimension": "calls",
+        "quantity": quantity,
+        "timestamp": world.clock.now().isoformat(),
+    }

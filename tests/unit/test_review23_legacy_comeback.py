@@ -5,39 +5,25 @@ unsubscribe: their usage is refused from then on, for ever, though Marketplace b
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
-
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.lifecycle.notifications import parse_notification
 from functions.usage.ingest import UsageRejected
-from tests.aws_corpus import sns_envelope, sns_message, sns_topic
-from tests.unit.review23_world import PRODUCT, World, hour
-
-LEGACY = replace(PRODUCT, customer_mode="legacy", legacy_sns=True)
-IDENTIFIER = "cust-0001"
-
-
-def sns(world: World, example: str) -> None:
-    message = sns_message(example, customer_identifier=IDENTIFIER, product_code=LEGACY.code)
-    body = json.dumps(sns_envelope(message, sns_topic(example, LEGACY.code), at=world.clock.now()))
-    world.lifecycle.handle(parse_notification(body, message_id="m", sent_at=world.clock.now()))
+from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns
 
 
 def test_a_legacy_buyer_subscribed_again_is_not_ended_by_their_first_subscriptions_unsubscribe_success() -> None:
     world = World(product=LEGACY)
     ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
     world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    sns(world, "subscription_subscribe-success.txt")  # 08:00
+    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
     world.at(hour(9))
-    sns(world, "subscription_unsubscribe-pending.txt")  # leaves: about an hour left
+    legacy_sns(world, "subscription_unsubscribe-pending.txt")  # leaves: about an hour left
     world.at(hour(9, 30))
-    sns(world, "subscription_subscribe-success.txt")  # and subscribes again, under the same identifier
+    legacy_sns(world, "subscription_subscribe-success.txt")  # and subscribes again, under the same identifier
     customer = world.customers.get(ref)
     assert customer is not None
     assert customer.state is SubscriptionState.ACTIVE
     world.at(hour(10))
-    sns(world, "subscription_unsubscribe-success.txt")  # the first subscription's end, an hour after leaving
+    legacy_sns(world, "subscription_unsubscribe-success.txt")  # the first subscription's end, an hour after leaving
     # Then the buyer, subscribed since 09:30, is still metered
     customer = world.customers.get(ref)
     assert customer is not None

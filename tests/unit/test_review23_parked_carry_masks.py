@@ -6,54 +6,30 @@ more than was accepted). Simulator seeds 77 and 945 with the review's final-hour
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from decimal import Decimal
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.lifecycle.notifications import parse_notification
-from tests.aws_corpus import sns_envelope, sns_message, sns_topic
-from tests.unit.review23_world import PRODUCT, World, hour
-
-LEGACY = replace(PRODUCT, customer_mode="legacy", legacy_sns=True)
-IDENTIFIER = "cust-0001"
-
-
-def sns(world: World, example: str) -> None:
-    message = sns_message(example, customer_identifier=IDENTIFIER, product_code=LEGACY.code)
-    body = json.dumps(sns_envelope(message, sns_topic(example, LEGACY.code), at=world.clock.now()))
-    world.lifecycle.handle(parse_notification(body, message_id="m", sent_at=world.clock.now()))
-
-
-def usage(world: World, event_id: str, quantity: int) -> dict[str, object]:
-    return {
-        "event_id": event_id,
-        "product_code": LEGACY.code,
-        "customer_identifier": IDENTIFIER,
-        "dimension": "calls",
-        "quantity": quantity,
-        "timestamp": world.clock.now().isoformat(),
-    }
+from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
 
 
 def test_usage_of_a_buyer_back_in_the_hour_after_their_parked_carry_is_billed() -> None:
     world = World(product=LEGACY)
     ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
     world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    sns(world, "subscription_subscribe-success.txt")  # 08:00
+    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
     for h in (8, 9):  # a record every hour: no earlier hour free for a carry
         world.at(hour(h, 10))
-        world.record(usage(world, f"u{h}", 1))
+        world.record(legacy_usage(world, f"u{h}", 1))
     world.at(hour(10))
-    sns(world, "subscription_unsubscribe-pending.txt")  # usage taken until 10:45, final usage at 10:46:30
+    legacy_sns(world, "subscription_unsubscribe-pending.txt")  # usage taken until 10:45, final usage at 10:46:30
     world.at(hour(10, 5))
-    world.record(usage(world, "big-1", 2_000_000_000), usage(world, "big-2", 2_000_000_000))
+    world.record(legacy_usage(world, "big-1", 2_000_000_000), legacy_usage(world, "big-2", 2_000_000_000))
     world.at(hour(10, 55))
-    sns(world, "subscription_unsubscribe-success.txt")
+    legacy_sns(world, "subscription_unsubscribe-success.txt")
     world.at(hour(11, 5))
-    sns(world, "subscription_subscribe-success.txt")  # the buyer subscribes again
+    legacy_sns(world, "subscription_subscribe-success.txt")  # the buyer subscribes again
     world.at(hour(11, 10))
-    assert world.record(usage(world, "back", 5)).accepted == ("back",)  # a 200: billed in 11:00
+    assert world.record(legacy_usage(world, "back", 5)).accepted == ("back",)  # a 200: billed in 11:00
     world.at(hour(14, 10))
     billed = sum(world.billed_hours().values())
     parked = sum((r.record.quantity for r in world.ledger.results.values() if r.status != "sent"), Decimal(0))

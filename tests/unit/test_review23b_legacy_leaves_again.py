@@ -12,36 +12,24 @@ from datetime import timedelta
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.usage.ingest import UsageRejected
-from tests.unit.review23_world import World, hour
-from tests.unit.test_review23_legacy_comeback import IDENTIFIER, LEGACY, sns
-
-
-def event(world: World, event_id: str, quantity: int) -> dict[str, object]:
-    return {
-        "event_id": event_id,
-        "product_code": LEGACY.code,
-        "customer_identifier": IDENTIFIER,
-        "dimension": "calls",
-        "quantity": quantity,
-        "timestamp": world.clock.now().isoformat(),
-    }
+from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
 
 
 def test_a_buyer_back_during_their_final_hour_who_leaves_again_keeps_their_second_final_hour() -> None:
     world = World(product=LEGACY)
     ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
     world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    sns(world, "subscription_subscribe-success.txt")  # 08:00
+    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
     world.at(hour(9))
-    sns(world, "subscription_unsubscribe-pending.txt")  # leaves
+    legacy_sns(world, "subscription_unsubscribe-pending.txt")  # leaves
     world.at(hour(9, 30))
-    sns(world, "subscription_subscribe-success.txt")  # back, same identifier
+    legacy_sns(world, "subscription_subscribe-success.txt")  # back, same identifier
     world.at(hour(10))
-    sns(world, "subscription_unsubscribe-success.txt")  # the first subscription's end
+    legacy_sns(world, "subscription_unsubscribe-success.txt")  # the first subscription's end
     world.at(hour(11, 10))
-    assert world.record(event(world, "second-sub", 7)).accepted == ("second-sub",)
+    assert world.record(legacy_usage(world, "second-sub", 7)).accepted == ("second-sub",)
     world.at(hour(12))
-    sns(world, "subscription_unsubscribe-pending.txt")  # the second subscription leaves: its final hour begins
+    legacy_sns(world, "subscription_unsubscribe-pending.txt")  # the second subscription leaves: its final hour begins
     customer = world.customers.get(ref)
     assert customer is not None
     # Then the buyer is leaving (ending), their final hour from 12:00, not ended at 10:00 by the first's success
@@ -51,7 +39,7 @@ def test_a_buyer_back_during_their_final_hour_who_leaves_again_keeps_their_secon
     )
     world.at(hour(12, 10))
     try:
-        world.record(event(world, "final-hour", 3))
+        world.record(legacy_usage(world, "final-hour", 3))
     except UsageRejected as refused:
         raise AssertionError(f"a subscribed buyer's usage in their final hour refused: {refused}") from None
     world.at(hour(16) + timedelta(minutes=10))

@@ -15,8 +15,7 @@ from decimal import Decimal
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.audit import AuditDeps, TrailResult, reconcile_due
 from functions.flush.records import PARKED_CARRY
-from tests.unit.review23_world import World, hour
-from tests.unit.test_review23_parked_carry_masks import IDENTIFIER, LEGACY, sns, usage
+from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
 
 
 class MarketplaceTrail:
@@ -37,20 +36,22 @@ def test_a_parked_carry_is_not_reconciled_as_billed_by_the_returning_buyers_reco
     world = World(product=LEGACY)
     ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
     world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    sns(world, "subscription_subscribe-success.txt")  # 08:00
+    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
     for h in (8, 9):  # a record every hour: no earlier hour free for a carry
         world.at(hour(h, 10))
-        world.record(usage(world, f"u{h}", 1))
+        world.record(legacy_usage(world, f"u{h}", 1))
     world.at(hour(10))
-    sns(world, "subscription_unsubscribe-pending.txt")
+    legacy_sns(world, "subscription_unsubscribe-pending.txt")
     world.at(hour(10, 5))
-    world.record(usage(world, "big-1", 1_073_741_824), usage(world, "big-2", 1_073_741_824))  # 2**31: 1 over
+    world.record(
+        legacy_usage(world, "big-1", 1_073_741_824), legacy_usage(world, "big-2", 1_073_741_824)
+    )  # 2**31: 1 over
     world.at(hour(10, 55))
-    sns(world, "subscription_unsubscribe-success.txt")
+    legacy_sns(world, "subscription_unsubscribe-success.txt")
     world.at(hour(11, 5))
-    sns(world, "subscription_subscribe-success.txt")  # back, same identifier
+    legacy_sns(world, "subscription_subscribe-success.txt")  # back, same identifier
     world.at(hour(11, 10))
-    assert world.record(usage(world, "back", 1)).accepted == ("back",)
+    assert world.record(legacy_usage(world, "back", 1)).accepted == ("back",)
     world.at(hour(14, 30))
     [parked] = [e for e in world.ledger.entries_of_hour(hour(11)) if e.record.key.endswith(PARKED_CARRY)]
     assert (parked.status, parked.reason, parked.record.quantity) == ("failed", "CarriedPastEnd", Decimal(1))

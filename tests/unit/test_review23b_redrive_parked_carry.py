@@ -18,8 +18,7 @@ from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord,
 from functions.flush.service import flush
 from operations.queries import OperationsDeps, select
 from operations.redrive import redrive
-from tests.unit.review23_world import World, hour
-from tests.unit.test_review23_parked_carry_masks import IDENTIFIER, LEGACY, sns, usage
+from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
 
 
 class LedgerView:
@@ -57,20 +56,20 @@ def test_a_parked_carry_is_never_redriven_to_marketplace() -> None:
     world = World(product=LEGACY)
     ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
     world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    sns(world, "subscription_subscribe-success.txt")  # 08:00
+    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
     for h in (8, 9):  # a record every hour: no earlier hour free for a carry
         world.at(hour(h, 10))
-        world.record(usage(world, f"u{h}", 1))
+        world.record(legacy_usage(world, f"u{h}", 1))
     world.at(hour(10))
-    sns(world, "subscription_unsubscribe-pending.txt")
+    legacy_sns(world, "subscription_unsubscribe-pending.txt")
     world.at(hour(10, 5))
-    world.record(usage(world, "big-1", 2_000_000_000), usage(world, "big-2", 2_000_000_000))
+    world.record(legacy_usage(world, "big-1", 2_000_000_000), legacy_usage(world, "big-2", 2_000_000_000))
     world.at(hour(10, 55))
-    sns(world, "subscription_unsubscribe-success.txt")
+    legacy_sns(world, "subscription_unsubscribe-success.txt")
     world.at(hour(11, 5))
-    sns(world, "subscription_subscribe-success.txt")  # the buyer subscribes again
+    legacy_sns(world, "subscription_subscribe-success.txt")  # the buyer subscribes again
     world.at(hour(11, 10))
-    assert world.record(usage(world, "back", 5)).accepted == ("back",)
+    assert world.record(legacy_usage(world, "back", 5)).accepted == ("back",)
     [parked] = [e for e in world.ledger.entries_of_hour(hour(11)) if e.record.key.endswith(PARKED_CARRY)]
     assert (parked.status, parked.reason) == ("failed", "CarriedPastEnd")
     carry = parked.record.quantity
