@@ -155,7 +155,7 @@ def _renew_step(mp: EmulatorState, sub: Subscription, now: datetime, body: dict[
     sub.status = "replaced"
     sub.ended_at = iso(now)
     sub.replaced_by = renewal.agreement_id
-    mp.world.subscriptions[renewal.agreement_id] = renewal
+    mp.world.add_subscription(renewal)
     mp.hub.emit(mp.world, "renew", renewal, now)
     return renewal, {}
 

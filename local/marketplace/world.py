@@ -161,11 +161,18 @@ class World:
     billing_adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Derived, rebuilt on load: dedup key -> ledger index.
     dedup: dict[str, int] = field(default_factory=dict)
+    # Derived, rebuilt on load: licence ARN -> its agreements' ids, oldest first (a renewal keeps the licence). Every
+    # metered record looks its licence up: a scan of every subscription would make a call's cost grow with the buyers.
+    by_license: dict[str, list[str]] = field(default_factory=dict)
+
+    def add_subscription(self, sub: Subscription) -> None:
+        self.subscriptions[sub.agreement_id] = sub
+        self.by_license.setdefault(sub.license_arn, []).append(sub.agreement_id)
 
     # -- lookups -------------------------------------------------------------------------------------
 
     def subscriptions_by_license(self, license_arn: str) -> list[Subscription]:
-        return [s for s in self.subscriptions.values() if s.license_arn == license_arn]
+        return [self.subscriptions[agreement] for agreement in self.by_license.get(license_arn, ())]
 
     def subscription_by_license(self, license_arn: str) -> Subscription | None:
         return pick_current(self.subscriptions_by_license(license_arn))
@@ -208,6 +215,7 @@ class World:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("dedup")
+        data.pop("by_license")
         data["version"] = STATE_VERSION
         return data
 
@@ -239,6 +247,8 @@ class World:
         )
         for index, record in enumerate(world.ledger):
             world.dedup[record["dedup_key"]] = index
+        for sub in world.subscriptions.values():
+            world.by_license.setdefault(sub.license_arn, []).append(sub.agreement_id)
         return world
 
     def save(self, path: Path) -> None:

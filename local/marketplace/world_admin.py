@@ -209,7 +209,7 @@ def subscribe(mp: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
             proposer_account_id=channel["proposer_account_id"],
             resale_authorization_id=channel["resale_authorization_id"],
         )
-        mp.world.subscriptions[sub.agreement_id] = sub
+        mp.world.add_subscription(sub)
         # The token is handed out now even for a backdated agreement, so it is usable straight away.
         token = lifecycle.issue_token(mp.world, sub, issued)
         if body.get("confirm", True):
