@@ -37,7 +37,7 @@ MAX_CONTACT_FIELDS = 10
 MAX_CONTACT_FIELD_LENGTH = 1000
 # BatchMeterUsage's quota is 10 calls/s per account and Region; AWS raises it on request, so the client-side rate may
 # be set up to what was granted (and no higher than this, a bound on the flush's threads)
-MAX_METERING_CALLS_PER_SECOND = 100
+MAX_METERING_CALLS_PER_SECOND = 200
 METERING_MODES = ("live", "dry-run")
 
 

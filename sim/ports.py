@@ -4,8 +4,10 @@ or kill) with the store's latency.
 
 The ledger is modelled on ``functions/flush/ledger.py`` step by step, not as one atomic call: storing an hour's
 records reads the hour, then writes what it did not find, so two writers racing (the hourly flush and a leaving
-buyer's final usage) can both store a record, as they can on DynamoDB. It also watches the first invariant it can:
-a record's stored total never changes, whichever copy of it is read.
+buyer's final usage) can both store a record, as they can on DynamoDB. An hour's chunks are dealt over the ledger's
+``SHARDS`` partitions as there, and an hour is read a partition at a time, with the store's latency between them,
+where other actors run and may write. It also watches the first invariant it can: a record's stored total never
+changes, whichever copy of it is read.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from functions.flush.calls import batches
+from functions.flush.ledger import SHARDS
 from functions.flush.records import (
     MeteringEntry,
     MeteringRecord,
@@ -34,6 +37,7 @@ from tests.fakes import InMemoryUsage
 
 # without an UNSENT mark, the ledger looks over the hours a record may still be sent in (as functions/flush/ledger.py)
 _NO_MARK_LOOKBACK = timedelta(hours=25)
+QUERY_SECONDS = 0.005  # one more partition's query of an hour
 T = TypeVar("T")
 
 
@@ -124,6 +128,7 @@ class SimUsage:
 @dataclass(eq=False)
 class _Chunk:
     sk: int
+    shard: int
     records: list[MeteringRecord]
     outcomes: dict[int, RecordResult] = field(default_factory=dict)
 
@@ -180,14 +185,19 @@ class SimLedger:
         return actor.invocation if actor else None
 
     # reads
-    def _entries(self, hour: datetime) -> dict[str, _Stored]:
-        """The hour's records by key; of two copies, the one with an outcome (as the DynamoDB ledger reads them)."""
+    def _entries(self, hour: datetime, *, queried: bool = True) -> dict[str, _Stored]:
+        """The hour's records by key; of two copies, the one with an outcome (as the DynamoDB ledger reads them).
+        ``queried``: as the DynamoDB ledger reads it, a partition at a time, the store's latency between two (other
+        actors run there and may write); else as it stands (a write's own check)."""
         entries: dict[str, _Stored] = {}
-        for chunk in self.hours.get(hour, []):
-            for index, record in enumerate(chunk.records):
-                stored = _Stored(chunk.entry(index), chunk, index)
-                if record.key not in entries or entries[record.key].entry.status == "pending":
-                    entries[record.key] = stored
+        for shard in range(SHARDS):
+            if queried and shard:
+                self._scheduler.sleep(QUERY_SECONDS)
+            for chunk in [c for c in self.hours.get(hour, []) if c.shard == shard]:
+                for index, record in enumerate(chunk.records):
+                    stored = _Stored(chunk.entry(index), chunk, index)
+                    if record.key not in entries or entries[record.key].entry.status == "pending":
+                        entries[record.key] = stored
         return entries
 
     def _handed_out(self, stored: _Stored) -> MeteringRecord:
@@ -309,23 +319,27 @@ class SimLedger:
             self._port("batch_write", "before")
             for hour in sorted({r.hour for r in new}):
                 of_hour = sorted((r for r in new if r.hour == hour), key=lambda r: (r.product_code, r.key))
-                for product in sorted({r.product_code for r in of_hour}):
-                    for call in batches([r for r in of_hour if r.product_code == product]):
-                        self._store(hour, call)
-                        to_send.extend(call)
+                calls = [
+                    call
+                    for product in sorted({r.product_code for r in of_hour})
+                    for call in batches([r for r in of_hour if r.product_code == product])
+                ]
+                for number, call in enumerate(calls):  # dealt over the partitions in the order they are sent
+                    self._store(hour, call, number % SHARDS)
+                    to_send.extend(call)
             self._port("batch_write", "after")
         return to_send
 
-    def _store(self, hour: datetime, records: list[MeteringRecord]) -> None:
+    def _store(self, hour: datetime, records: list[MeteringRecord], shard: int) -> None:
         self._chunks += 1
-        chunk = _Chunk(self._chunks, list(records))
+        chunk = _Chunk(self._chunks, shard, list(records))
         if self.rewrites:  # the mutant: what was stored for these records is replaced, outcomes and all
             keys = {r.key for r in records}
             for old in self.hours[hour]:
                 old.records = [r for r in old.records if r.key not in keys]
                 old.outcomes = {}
         self.hours[hour].append(chunk)
-        entries = self._entries(hour)
+        entries = self._entries(hour, queried=False)
         for index, record in enumerate(records):
             first = self.totals.setdefault((hour, record.key), record.quantity)
             if first != record.quantity:
@@ -420,8 +434,8 @@ class SimLedger:
 
     def peek(self, hour: datetime) -> list[MeteringEntry]:
         """The hour's entries as they stand (not a port call)."""
-        return [stored.entry for stored in self._entries(hour).values()]
+        return [stored.entry for stored in self._entries(hour, queried=False).values()]
 
     def stored(self) -> Iterator[MeteringEntry]:
         for hour in sorted(self.hours):
-            yield from (stored.entry for stored in self._entries(hour).values())
+            yield from (stored.entry for stored in self._entries(hour, queried=False).values())

@@ -4,11 +4,16 @@ DynamoDB bills a write per KB of the item written (and again per index it lands 
 One item per record, moved in and out of an index of unsent records, costs four write units per record; here it is
 a fraction of one:
 
-- ``pk = REC#<hour>``, ``sk = <first record's key>~<token>``: a *chunk*, the records of one product that make one
-  BatchMeterUsage call (``rs``, JSON; written once, never rewritten) and, once known, each record's outcome by its
-  index in the chunk (``o``: ``{s, m, e}``: status, MeteringRecordId, reason). One put when the hour is sealed and one
-  update per call. The token keeps two writers' chunks apart (a leaving buyer's final usage stored while the flush
-  seals the hour); a record found in two chunks is the same total, and the copy with an outcome is the one that counts.
+- ``pk = REC#<hour>`` or ``REC#<hour>#<shard>``, ``sk = <first record's key>~<token>``: a *chunk*, the records of one
+  product that make one BatchMeterUsage call (``rs``, JSON; written once, never rewritten) and, once known, each
+  record's outcome by its index in the chunk (``o``: ``{s, m, e}``: status, MeteringRecordId, reason). One put when
+  the hour is sealed and one update per call. The token keeps two writers' chunks apart (a leaving buyer's final
+  usage stored while the flush seals the hour); a record found in two chunks is the same total, and the copy with an
+  outcome is the one that counts. An hour's chunks are dealt over ``SHARDS`` partition keys in the order they are
+  sent (shard 0 is ``REC#<hour>`` itself, where earlier versions kept every chunk), so consecutive calls' writes land
+  on different partitions: DynamoDB caps a partition near 1,000 write units a second, and an hour sent at a raised
+  quota of 160 calls/s writes about 2,000 (each chunk a put when sealed and an update per call, a few KB each). An
+  hour is read a partition at a time, as its pages always were: no read of it was ever one snapshot.
 - ``pk = SEAL, sk = CURSOR``: the next hour to seal, moved by a conditional write (the seal marker).
 - ``pk = SEAL, sk = UNSENT``: every record of an hour before ``hour`` has its outcome, so the flush looks for unsent
   records from there on (reads, a quarter of the price of the index writes they replace). ``v`` counts its moves: a
@@ -66,14 +71,30 @@ _CHUNK_BYTES = 380_000
 # without an UNSENT mark (a table an earlier version wrote), unsent records are looked for over the hours a record
 # may still be sent in: the metering window, and the hour under way
 _NO_MARK_LOOKBACK = timedelta(hours=25)
+# partition keys an hour's chunks are dealt over: each takes an eighth of the hour's writes, so an hour's sending stays
+# under DynamoDB's per-partition cap up to about 600 calls/s (functions.settings.MAX_METERING_CALLS_PER_SECOND is less)
+SHARDS = 8
+
+
+def _hour_partition(hour: datetime, shard: int) -> str:
+    return f"REC#{hour_key(hour)}" + (f"#{shard}" if shard else "")
+
+
+def _hour_of_partition(pk: str) -> datetime:
+    return parse_hour_key(pk.split("#")[1])
 
 
 @dataclass(frozen=True)
 class _Where:
-    """Where a record is stored: its item's sort key, and its index in the chunk (None: an item of its own)."""
+    """Where a record is stored: its item's keys, and its index in the chunk (None: an item of its own)."""
 
+    pk: str
     sk: str
     index: int | None
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return {"pk": {"S": self.pk}, "sk": {"S": self.sk}}
 
 
 @dataclass(frozen=True)
@@ -115,10 +136,10 @@ def _decode(fields: list[Any], product_code: str, hour: datetime) -> MeteringRec
     )
 
 
-def _chunk_item(records: Sequence[MeteringRecord], expires_at: int) -> dict[str, Any]:
+def _chunk_item(records: Sequence[MeteringRecord], shard: int, expires_at: int) -> dict[str, Any]:
     first = records[0]
     return {
-        "pk": {"S": f"REC#{hour_key(first.hour)}"},
+        "pk": {"S": _hour_partition(first.hour, shard)},
         "sk": {"S": f"{first.key}~{uuid.uuid4().hex[:12]}"},
         "p": {"S": first.product_code},
         "rs": {"S": json.dumps([_encode(r) for r in records], separators=(",", ":"), ensure_ascii=False)},
@@ -146,15 +167,15 @@ def _entry(record: MeteringRecord, outcome: dict[str, Any] | None) -> MeteringEn
 
 
 def _stored_of(item: dict[str, Any]) -> Iterator[_Stored]:
-    sk = item["sk"]["S"]
+    pk, sk = item["pk"]["S"], item["sk"]["S"]
     if "rs" not in item:  # the earlier layout: one record, its outcome beside it
-        yield _Stored(_entry(record_from_item(item), item), _Where(sk, None))
+        yield _Stored(_entry(record_from_item(item), item), _Where(pk, sk, None))
         return
-    hour = parse_hour_key(item["pk"]["S"].partition("#")[2])
+    hour = _hour_of_partition(pk)
     outcomes = item.get("o", {}).get("M", {})
     for index, fields in enumerate(json.loads(item["rs"]["S"])):
         record = _decode(fields, item["p"]["S"], hour)
-        yield _Stored(_entry(record, outcomes.get(str(index), {}).get("M")), _Where(sk, index))
+        yield _Stored(_entry(record, outcomes.get(str(index), {}).get("M")), _Where(pk, sk, index))
 
 
 def _record_item(record: MeteringRecord, expires_at: int) -> dict[str, Any]:
@@ -313,12 +334,12 @@ class DynamoMeteringLedger:
                     metrics.add_metric(name="SealedTotalMismatch", unit=MetricUnit.Count, value=1)
                 if found.entry.status == "pending":
                     to_send.append(self._handed_out(found))
-            for chunk in _chunks(new):
-                item = _chunk_item(chunk, self._expires_at(hour))
+            for number, chunk in enumerate(_chunks(new)):  # dealt over the partitions in the order they are sent
+                item = _chunk_item(chunk, number % SHARDS, self._expires_at(hour))
                 items.append(item)
                 with self._lock:
                     for index, record in enumerate(chunk):
-                        self._where[(hour, record.key)] = _Where(item["sk"]["S"], index)
+                        self._where[(hour, record.key)] = _Where(item["pk"]["S"], item["sk"]["S"], index)
                 to_send.extend(chunk)
         self._batch_put(items)
         return to_send
@@ -331,14 +352,15 @@ class DynamoMeteringLedger:
 
     def _stored(self, hour: datetime) -> Iterator[_Stored]:
         try:
-            for page in self._client.get_paginator("query").paginate(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"REC#{hour_key(hour)}"}},
-                ConsistentRead=True,
-            ):
-                for item in page["Items"]:
-                    yield from _stored_of(item)
+            for shard in range(SHARDS):
+                for page in self._client.get_paginator("query").paginate(
+                    TableName=self._table,
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": _hour_partition(hour, shard)}},
+                    ConsistentRead=True,
+                ):
+                    for item in page["Items"]:
+                        yield from _stored_of(item)
         except ClientError as error:
             raise storage_error(error) from error
 
@@ -398,12 +420,12 @@ class DynamoMeteringLedger:
         return True
 
     def write_results(self, results: Sequence[RecordResult]) -> None:
-        by_item: dict[tuple[datetime, str], list[tuple[int | None, RecordResult]]] = {}
+        by_item: dict[tuple[str, str], list[tuple[int | None, RecordResult]]] = {}
         for result in results:
             where = self._where_of(result.record)
-            by_item.setdefault((result.record.hour, where.sk), []).append((where.index, result))
-        for (hour, sk), outcomes in by_item.items():
-            key = {"pk": {"S": f"REC#{hour_key(hour)}"}, "sk": {"S": sk}}
+            by_item.setdefault((where.pk, where.sk), []).append((where.index, result))
+        for (pk, sk), outcomes in by_item.items():
+            key = {"pk": {"S": pk}, "sk": {"S": sk}}
             if outcomes[0][0] is None:  # an item of the earlier layout: its outcome beside the record
                 outcome = _outcome(outcomes[0][1])
                 self._call(
@@ -449,7 +471,7 @@ class DynamoMeteringLedger:
             return False
         # the marks first: a flush running now must not move them past this hour, whatever it has read
         self._move_marks_back(record.hour)
-        key = {"pk": {"S": f"REC#{hour_key(record.hour)}"}, "sk": {"S": stored.where.sk}}
+        key = stored.where.key
         seen = {":status": {"S": entry.status}}
         try:
             if stored.where.index is None:

@@ -59,7 +59,7 @@ def _marketplace(**changes: Any) -> dict[str, Any]:
     [
         ({"products": []}, "marketplace.products"),
         ({"flush_schedule": "every hour"}, "marketplace.flush_schedule"),
-        ({"metering_calls_per_second": 101}, "marketplace.metering_calls_per_second"),
+        ({"metering_calls_per_second": 201}, "marketplace.metering_calls_per_second"),
         # bounded by the functions' own settings, at synth as at run time (one definition)
         ({"audit_retention_days": 4000}, "marketplace.audit_retention_days"),
         ({"final_usage_cutoff_seconds": 3500}, "marketplace.final_usage_cutoff_seconds"),

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from functions.customers.model import CustomerRef
-from functions.flush.ledger import DynamoMeteringLedger
+from functions.flush.ledger import SHARDS, DynamoMeteringLedger
 from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult
 from functions.settings import Settings
 from functions.usage.model import Allocation
@@ -45,14 +45,23 @@ def ledger(settings: Settings, dynamodb: Any) -> DynamoMeteringLedger:
     return DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
 
 
+def _partitions(hour: datetime = HOUR) -> list[str]:
+    """The partition keys an hour's chunks are dealt over: ``REC#<hour>`` (where an earlier version kept them all), then
+    ``REC#<hour>#1`` .. ``#7``."""
+    return [f"REC#{hour:%Y-%m-%dT%H}" + (f"#{shard}" if shard else "") for shard in range(SHARDS)]
+
+
 def _items(settings: Settings, dynamodb: Any, hour: datetime = HOUR) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = dynamodb.query(
-        TableName=settings.metering_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"REC#{hour:%Y-%m-%dT%H}"}},
-        ConsistentRead=True,
-    )["Items"]
-    return items
+    return [
+        item
+        for pk in _partitions(hour)
+        for item in dynamodb.query(
+            TableName=settings.metering_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ConsistentRead=True,
+        )["Items"]
+    ]
 
 
 def _item_bytes(item: dict[str, Any]) -> int:
@@ -93,6 +102,29 @@ def test_an_hour_is_stored_as_one_item_per_call_and_read_back_as_written(
     }
     assert ledger.write_pending(records) == []
     assert len(_items(settings, dynamodb)) == 4
+
+
+def test_an_hours_calls_are_dealt_over_eight_partitions_in_the_order_they_are_sent(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given an hour of 500 records: 20 calls
+    records = [_record(n) for n in range(500)]
+    # When they are stored, sent in their order, and each call's outcomes written
+    unsent = ledger.write_pending(records)
+    calls = [unsent[start : start + 25] for start in range(0, 500, 25)]
+    for call in calls:
+        ledger.write_results([RecordResult(r, "sent", f"id-{r.key}") for r in call])
+    # Then consecutive calls' items are on different partitions (DynamoDB caps each near 1,000 write units a second),
+    # dealt evenly: each of the 8 holds 2 or 3 of the 20 items
+    partitions = _partitions()
+    on = {pk: [i for i in _items(settings, dynamodb) if i["pk"]["S"] == pk] for pk in partitions}
+    assert sorted(len(items) for items in on.values()) == [2, 2, 2, 2, 3, 3, 3, 3]
+    first_keys = {json.loads(i["rs"]["S"])[0][4]: pk for pk, items in on.items() for i in items}
+    assert [first_keys[call[0].license_arn] for call in calls[:8]] == partitions
+    # and every outcome is where its record is: the hour reads back whole, each record sent once
+    assert sorted((e.record.key, e.status, e.metering_record_id) for e in ledger.entries_of_hour(HOUR)) == sorted(
+        (r.key, "sent", f"id-{r.key}") for r in records
+    )
 
 
 def test_records_with_large_allocations_are_split_so_no_item_exceeds_dynamodbs_cap(

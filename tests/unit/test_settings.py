@@ -48,7 +48,7 @@ def test_settings_are_read_from_the_given_environment() -> None:
         ({"USAGE_SHARDS": "many"}, "USAGE_SHARDS"),
         ({"USAGE_SHARDS": "0"}, "USAGE_SHARDS"),
         ({"METERING_CALLS_PER_SECOND": "NaN"}, "METERING_CALLS_PER_SECOND"),
-        ({"METERING_CALLS_PER_SECOND": "101"}, "METERING_CALLS_PER_SECOND"),
+        ({"METERING_CALLS_PER_SECOND": "201"}, "METERING_CALLS_PER_SECOND"),
     ],
 )
 def test_an_invalid_environment_is_refused_naming_the_variable(environ: dict[str, str], named: str) -> None:
