@@ -7,23 +7,34 @@ DynamoDB does for these item sizes (1 write unit per KB written, per table and p
 Targets: at most 2 write units per ingested event (index writes included): an event is kept under its identity (customer
 and id, so a resend in another hour counts once) and then where the flush reads it; flush bookkeeping of at most 1.5
 write units per metered record (what DynamoDB bills: per KB of each item written, per table and index), reads reported
-beside it. Reference, measured in the same run on the same records: the AWS sample's bookkeeping, which stores each
-metering record with ``metering_pending`` and updates that item once it is sent.
+beside it. Reference, measured in the same run on the same records: the AWS sample's bookkeeping
+(aws-samples/aws-marketplace-serverless-saas-integration, ``template.yaml`` and ``src/metering-*.js``): its table
+``AWSMarketplaceMeteringRecords`` (``customerIdentifier``, ``create_timestamp``) with the index
+``PendingMeteringRecordsIndex`` on ``metering_pending`` (projecting ALL), a record put with ``metering_pending`` per
+usage event, the hourly job's query of that index, and each record's update once its customer's call is answered
+(``set metering_response = <the call's answer, JSON>, metering_failed = :mf remove metering_pending``).
 
 Dollars: one million events in an hour from 1,000 buyers x 2 dimensions, each line priced (``bench/prices.py``) from
 what this run measured (units, bytes stored and logged, the handler's and the flush's milliseconds), beside the same
-workload done the sample's way (its record per event, one call per customer per hour). Target: ours at or below it.
+workload done the sample's way (its record per event, one call per customer per hour). Storage is each item's bytes
+for as long as it is kept: an event for the audit retention, its identity until the id may count again (its TTL, a
+day and a half; DynamoDB deletes expired items without charge), the sample's records for the same retention (it
+keeps them for ever). Target: ours at or below it.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import statistics
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from bench import prices
@@ -47,6 +58,27 @@ TARGET_WCU_PER_RECORD = 1.5
 SAMPLE_RECORDS = 500
 SAMPLE_CALLS_EVENTS = 400  # the sample's calls are timed for the customers of the first 400 events (40 customers)
 _INDEXED_BY = ("gsi1pk",)  # the usage table's index (stacks/schema.py), projecting ALL attributes
+# the sample's metering table, as its template.yaml defines it
+SAMPLE_INDEX = "PendingMeteringRecordsIndex"
+SAMPLE_TABLE: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "customerIdentifier", "AttributeType": "S"},
+        {"AttributeName": "create_timestamp", "AttributeType": "N"},
+        {"AttributeName": "metering_pending", "AttributeType": "S"},
+    ],
+    "KeySchema": [
+        {"AttributeName": "customerIdentifier", "KeyType": "HASH"},
+        {"AttributeName": "create_timestamp", "KeyType": "RANGE"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": SAMPLE_INDEX,
+            "KeySchema": [{"AttributeName": "metering_pending", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
 
 # The workload the dollars are for: one million usage events in an hour from 1,000 buyers, 2 dimensions each, sent in
 # batches of 100; kept for the retention (settings.audit_retention_days). Marketplace bills 2,000 records.
@@ -55,6 +87,7 @@ BUYERS, DIMENSIONS = 1_000, 2
 RECORDS = BUYERS * DIMENSIONS
 BATCH = 100
 RETENTION_MONTHS = 400 / 30.4
+HOURS_A_MONTH = 30.4 * 24
 USAGE_MEMORY_GB, FLUSH_MEMORY_GB = 0.5, 1.0  # stacks/constructs: lambda_code's default, the flush's own
 SAMPLE_MEMORY_GB = 0.5  # the sample's hourly job, given the usage function's memory
 # metric names the functions publish (add_metric in functions/), each a custom metric charged by the month (more:
@@ -96,20 +129,45 @@ def ingest_cost(endpoint: str) -> dict[str, Any]:
                 "read_units_per_event": round(meter.units_of(settings.customers_table, "read") / events, 3),
                 "read_requests_per_event": round(meter.requests_of(settings.customers_table, "read") / events, 3),
             }
-    stored = sum(len(b) for kind in ("on_time", "late") for b in batches[kind])
-    results["stored_bytes_per_event"] = round(_stored_bytes(client, settings.usage_table) / stored, 1)
+    # what an on-time event leaves stored (the million are on time): its event item and its identity's
+    on_time = sum(len(b) for b in batches["on_time"])
+    identities = _stored(
+        client, settings.usage_table, lambda item: _on_time(item) and item["pk"]["S"].startswith("ID#")
+    )
+    kept = _stored(client, settings.usage_table, lambda item: _on_time(item) and item["pk"]["S"].startswith("U#"))
+    if identities.items != on_time or kept.items != on_time:
+        raise SystemExit(f"{on_time} events on time, found {kept.items} stored and {identities.items} identities")
+    results["stored_bytes_per_event"] = round(kept.bytes / on_time, 1)
+    results["identity_bytes_per_event"] = round(identities.bytes / on_time, 1)
+    results["identity_kept_hours"] = round(identities.kept_seconds / identities.items / 3600, 1)
     return results
 
 
-def _stored_bytes(client: Any, table: str) -> int:
-    """What DynamoDB bills storage for: each item's size and 100 bytes of overhead (the developer guide), and as much
-    again for each index it is projected into (every index projects ALL attributes)."""
-    total = 0
+def _on_time(item: dict[str, Any]) -> bool:
+    return str(item["sk"]["S"]).startswith("t")  # the on-time batches' event ids (the identity's sort key is the id)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    items: int
+    bytes: int  # what DynamoDB bills storage for
+    kept_seconds: float  # summed: each item from when it was received to its TTL
+
+
+def _stored(
+    client: Any, table: str, chosen: Callable[[dict[str, Any]], bool], indexed: tuple[str, ...] = _INDEXED_BY
+) -> _Kept:
+    """The chosen items of ``table``: their size and 100 bytes of overhead each (the developer guide), and as much
+    again for each index an item is projected into (every index projects ALL attributes)."""
+    items = size = 0
+    kept = 0.0
     for page in client.get_paginator("scan").paginate(TableName=table):
-        for item in page["Items"]:
-            copies = 1 + sum(key in item for key in _INDEXED_BY)
-            total += copies * (item_size(item) + 100)
-    return total
+        for item in filter(chosen, page["Items"]):
+            items += 1
+            size += (1 + sum(key in item for key in indexed)) * (item_size(item) + 100)
+            if "r" in item and "expires_at" in item:
+                kept += int(item["expires_at"]["N"]) - datetime.fromisoformat(item["r"]["S"]).timestamp()
+    return _Kept(items, size, kept)
 
 
 @contextmanager
@@ -176,30 +234,75 @@ def flush_cost(endpoint: str) -> dict[str, Any]:
 
 
 def sample_bookkeeping(endpoint: str, events: list[UsageEvent]) -> dict[str, float]:
-    """The AWS sample's table work per metering record: stored pending, then flagged sent after its call."""
+    """The AWS sample's table work per metering record, on its own table and index (``SAMPLE_TABLE``): each usage
+    event a record put pending, the hourly job's query of the pending index, and each record updated with its
+    customer's call's answer."""
     client = dynamodb_client(endpoint)
-    table = create_fresh_tables(client, endpoint, "b", products=()).usage_table
+    table = f"sample-{uuid.uuid4().hex[:10]}"
+    client.create_table(TableName=table, **SAMPLE_TABLE)
     meter = CapacityMeter()
     meter.attach(client)
-    for event in events:
-        key = {"pk": {"S": event.customer_key}, "sk": {"S": f"{event.hour.isoformat()}#{event.dimension}"}}
-        quantity = {"N": str(event.quantity)}
-        client.put_item(TableName=table, Item={**key, "quantity": quantity, "metering_pending": {"S": "true"}})
-        client.update_item(
+    identifiers = {key: f"{n:011x}" for n, key in enumerate(dict.fromkeys(e.customer_key for e in events))}
+    created: dict[str, list[int]] = {}
+    for n, event in enumerate(events):  # src/metering-*.js: one record per usage event, written by the seller
+        identifier = identifiers[event.customer_key]
+        created.setdefault(identifier, []).append(1_750_000_000_000 + n)
+        usage = {"M": {"dimension": {"S": event.dimension}, "value": {"N": str(event.quantity)}}}
+        client.put_item(
             TableName=table,
-            Key=key,
-            UpdateExpression="SET metering_pending = :sent, metering_response = :response",
-            ExpressionAttributeValues={":sent": {"S": "false"}, ":response": {"S": "Success"}},
+            Item={
+                "customerIdentifier": {"S": identifier},
+                "create_timestamp": {"N": str(created[identifier][-1])},
+                "dimension_usage": {"L": [usage]},
+                "metering_pending": {"S": "true"},
+            },
         )
-    # the hourly job reads every pending record once (its index query: the same bytes, eventually consistent)
-    for page in client.get_paginator("scan").paginate(TableName=table):
-        del page
+    pages = client.get_paginator("query").paginate(  # metering-hourly-job.js
+        TableName=table,
+        IndexName=SAMPLE_INDEX,
+        KeyConditionExpression="metering_pending = :b",
+        ExpressionAttributeValues={":b": {"S": "true"}},
+    )
+    pending = [item for page in pages for item in page["Items"]]
+    for identifier, stamps in created.items():  # metering-sqs.js: the call's answer on each of the customer's records
+        answer = _sample_answer(identifier, [e for e in events if identifiers[e.customer_key] == identifier])
+        for stamp in stamps:
+            client.update_item(
+                TableName=table,
+                Key={"customerIdentifier": {"S": identifier}, "create_timestamp": {"N": str(stamp)}},
+                UpdateExpression="set metering_response = :x, metering_failed = :mf remove metering_pending",
+                ExpressionAttributeValues={":x": {"S": answer}, ":mf": {"BOOL": False}},
+            )
+    kept = _stored(client, table, lambda item: True, indexed=("metering_pending",))
     return {
+        "pending_read": len(pending),
         "write_requests_per_record": round(meter.requests_of(table, "write") / len(events), 3),
         "write_units_per_record": round(meter.units_of(table, "write") / len(events), 3),
         "read_units_per_record": round(meter.units_of(table, "read") / len(events), 4),
-        "stored_bytes_per_record": round(_stored_bytes(client, table) / len(events), 1),
+        "stored_bytes_per_record": round(kept.bytes / len(events), 1),
     }
+
+
+def _sample_answer(identifier: str, events: list[UsageEvent]) -> str:
+    """BatchMeterUsage's answer to the sample's call for one customer (its dimensions summed, stamped when sent), as
+    ``JSON.stringify`` writes it: what it stores on each of the customer's records."""
+    totals: dict[str, Decimal] = {}
+    for event in events:
+        totals[event.dimension] = totals.get(event.dimension, Decimal(0)) + event.quantity
+    results = [
+        {
+            "UsageRecord": {
+                "Timestamp": "2026-11-26T12:00:07.123Z",
+                "CustomerIdentifier": identifier,
+                "Dimension": dimension,
+                "Quantity": int(total),
+            },
+            "MeteringRecordId": str(uuid.uuid4()),
+            "Status": "Success",
+        }
+        for dimension, total in totals.items()
+    ]
+    return json.dumps({"Results": results, "UnprocessedRecords": []}, separators=(",", ":"))
 
 
 def dollars(ingest: dict[str, Any], metering: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -226,9 +329,11 @@ def dollars(ingest: dict[str, Any], metering: dict[str, Any]) -> dict[str, dict[
         )
         * per_read,
         "DynamoDB storage for the retention": MILLION
-        * ingest["stored_bytes_per_event"]
+        * (
+            ingest["stored_bytes_per_event"] * RETENTION_MONTHS
+            + ingest["identity_bytes_per_event"] * ingest["identity_kept_hours"] / HOURS_A_MONTH
+        )
         / 2**30
-        * RETENTION_MONTHS
         * prices.DYNAMODB_PER_GB_MONTH,
         "EventBridge": 0.0,  # no PutEvents per usage event; the hourly schedule's events are AWS's, not charged
         "CloudWatch logs and metrics": batches * on_time["log_bytes_per_batch"] / 2**30 * prices.CLOUDWATCH_LOGS_PER_GB,
@@ -299,6 +404,17 @@ def run() -> dict[str, Any]:
         f"{metering['bookkeeping_write_requests_per_record']:.3f} write requests; reads: "
         f"{metering['bookkeeping_read_units_per_record']:.3f} RCU of the metering table and "
         f"{metering['usage_read_units_per_record']:.3f} RCU of usage per record"
+    )
+    print(
+        f"  stored per on-time event: its event {ingest['stored_bytes_per_event']:.0f} bytes for the retention, its "
+        f"identity {ingest['identity_bytes_per_event']:.0f} bytes for {ingest['identity_kept_hours']:.1f} h (its TTL); "
+        f"the sample's record {metering['reference']['stored_bytes_per_record']:.0f} bytes once sent (DynamoDB's 100 "
+        f"bytes of overhead in each)"
+    )
+    print(
+        f"  the sample's bookkeeping (its index of pending records included): "
+        f"{metering['reference']['write_units_per_record']:.3f} WCU per record in "
+        f"{metering['reference']['write_requests_per_record']:.3f} requests"
     )
     lines = dollars(ingest, metering)
     _print_dollars(lines)
