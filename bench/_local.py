@@ -6,7 +6,10 @@ Nothing here reaches AWS: DynamoDB Local and the Marketplace emulator on loopbac
 from __future__ import annotations
 
 import os
-from collections import Counter
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -180,3 +183,49 @@ def item_size(item: dict[str, Any]) -> int:
 
 def write_units(item: dict[str, Any]) -> int:
     return max(1, -(-item_size(item) // KB))
+
+
+@dataclass
+class PartitionMeter:
+    """Write units per partition key of one table, and when each landed: what DynamoDB's cap of about 1,000 write
+    units a second per partition is about. Units as DynamoDB Local reports them for single-item writes, and by
+    DynamoDB's item-size rules (``write_units``) for each item a BatchWriteItem wrote (not those left unprocessed).
+    """
+
+    table: str
+    writes: list[tuple[float, str, float]] = field(default_factory=list)  # (perf_counter, partition key, units)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, client: Any) -> Any:
+        client.meta.events.register("provide-client-params.dynamodb.*", self._note_partitions)
+        client.meta.events.register("after-call.dynamodb.*", self._count)
+        return client
+
+    def _note_partitions(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == self.table and model.name in ("PutItem", "UpdateItem", "DeleteItem"):
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+            context["bench_partition"] = (params.get("Key") or params["Item"])["pk"]["S"]
+        elif model.name == "BatchWriteItem" and self.table in params["RequestItems"]:
+            context["bench_puts"] = [r["PutRequest"]["Item"] for r in params["RequestItems"][self.table]]
+
+    def _count(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        now = time.perf_counter()
+        landed: list[tuple[str, float]] = []
+        if "bench_partition" in context and "Error" not in parsed:
+            consumed = parsed.get("ConsumedCapacity") or {}
+            landed.append((context["bench_partition"], consumed.get("CapacityUnits", 0.0)))
+        for item in context.get("bench_puts", []):
+            left = parsed.get("UnprocessedItems", {}).get(self.table, [])
+            if {"PutRequest": {"Item": item}} not in left:
+                landed.append((item["pk"]["S"], write_units(item)))
+        with self.lock:
+            self.writes.extend((now, partition, units) for partition, units in landed)
+
+    def busiest(self, group: Callable[[str], str] = lambda pk: pk, window: float = 1.0) -> tuple[str, float]:
+        """The partition (or group of partitions) with the most write units in any ``window`` seconds, per second."""
+        start = min(t for t, _, _ in self.writes)
+        units: defaultdict[tuple[str, int], float] = defaultdict(float)
+        for moment, partition, used in self.writes:
+            units[(group(partition), int((moment - start) / window))] += used
+        (name, _), most = max(units.items(), key=lambda kv: kv[1])
+        return name, most / window

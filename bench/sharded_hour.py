@@ -1,0 +1,188 @@
+"""One hour sealed and sent at a raised quota of 160 BatchMeterUsage calls/s (4,000 records/s), and how its writes
+spread over DynamoDB partitions.
+
+DynamoDB caps one partition near 1,000 write units a second. The flush writes each of an hour's calls to the metering
+table twice (the chunk of records when the hour is sealed, its outcomes once answered), a few KB each; at 160 calls/s
+that is about 2,000 write units a second for the hour, so its chunks are dealt over ``SHARDS`` partition keys
+(``functions/flush/ledger.py``). Workload: ``BENCH_SHARD_CUSTOMERS`` (8,000) customers x 2 dimensions in one closed
+hour, 16,000 records, 640 calls; the flush as the Lambda is wired (``functions.wiring.flush.build``: the shared quota
+schedule, the production clients and pools), against the emulator in a process of its own (so the flush's threads do
+not share an interpreter lock with it) at a quota of 160 calls/s with 50-150 ms latency.
+
+Figures: records/s while calling (first call to last) against the 4,000 ceiling, target >= 0.9, and over the whole
+flush (reading and sealing the hour included) beside it; the busiest partition's write units in any one second, target
+under 1,000, beside the same run's writes of the hour's partitions taken together, which is what one partition took
+before they were dealt (the reference). DynamoDB Local's reported units, and DynamoDB's item-size rules for batches.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bench._local import PartitionMeter, dynamodb_client, licence_usage, use_loopback_credentials
+from bench.flush_throughput import seed
+from functions.clock import ManualClock
+from functions.flush.calls import MAX_RECORDS_PER_CALL
+from functions.flush.ledger import SHARDS
+from functions.flush.records import BatchOutcome, MeteringGateway, MeteringRecord
+from functions.flush.service import flush
+from functions.settings import Dimension, Product
+from functions.usage.store import DynamoUsageStore
+from functions.wiring import aws_clients
+from functions.wiring.flush import build
+from local.dynamodb import dynamodb_endpoint as dynamodb_local
+from local.marketplace.testing import fresh_world
+from local.tables import FIXED_DATE_RETENTION, create_fresh_tables
+
+CUSTOMERS = int(os.environ.get("BENCH_SHARD_CUSTOMERS", "8000"))
+CALLS_PER_SECOND = 160
+LATENCY_MS = [50, 150]
+TARGET = 0.9
+PARTITION_CAP = 1000  # write units a second
+NOW = datetime(2026, 11, 26, 12, 10, tzinfo=UTC)
+HOUR = NOW.replace(minute=0) - timedelta(hours=1)
+PRODUCT = Product(
+    code="bench-shard-product",
+    name="Bench",
+    dimensions=(Dimension(name="api_calls"), Dimension(name="storage_gb", quantity_type="decimal")),
+)
+
+
+@contextmanager
+def emulator_process() -> Iterator[str]:
+    """The emulator as ``make run`` starts it, in a process of its own; its URL once it says it listens."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.marketplace", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "listening on " not in line:
+            raise SystemExit(f"the emulator did not start: {line!r}")
+        threading.Thread(target=process.stdout.read, daemon=True).start()  # its further output, drained
+        yield line.rsplit(" ", 1)[1].strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@dataclass
+class _CallLog:
+    """The gateway the flush calls through, noting when each call started."""
+
+    inner: MeteringGateway
+    started: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        with self.lock:
+            self.started.append(time.perf_counter())
+        return self.inner.batch_meter_usage(records)
+
+
+def _hour_of(partition: str) -> str:
+    """``REC#<hour>#<shard>`` -> ``REC#<hour>``: the one partition an hour's chunks were all written to before."""
+    return "#".join(partition.split("#")[:2])
+
+
+def run() -> dict[str, Any]:
+    use_loopback_credentials()
+    with dynamodb_local() as endpoint, emulator_process() as url:
+        marketplace = fresh_world(url)
+        marketplace.admin.set_clock(NOW.isoformat().replace("+00:00", "Z"))
+        marketplace.admin.put_config(quota_per_second=CALLS_PER_SECOND, quota_burst=CALLS_PER_SECOND)
+        marketplace.admin.create_product(PRODUCT.code, ["api_calls", "storage_gb"], customer_mode="license")
+        start = (HOUR - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+        subscriptions = [
+            marketplace.admin.subscribe(PRODUCT.code, f"{400000000000 + n}", start_time=start) for n in range(CUSTOMERS)
+        ]
+        client = dynamodb_client(endpoint)
+        settings = replace(
+            create_fresh_tables(client, endpoint, "s", products=(PRODUCT,)),
+            metering_calls_per_second=Decimal(CALLS_PER_SECOND),
+            marketplace_endpoint=url,
+            region="us-east-1",
+        )
+        events = [
+            licence_usage(
+                sub, PRODUCT.code, f"{n}-{dimension}", dimension, quantity, HOUR + timedelta(seconds=n % 3600)
+            )
+            for n, sub in enumerate(subscriptions)
+            for dimension, quantity in (("api_calls", Decimal(1 + n % 97)), ("storage_gb", Decimal(f"{n % 13}.25")))
+        ]
+        seed(
+            DynamoUsageStore(
+                client, settings.usage_table, shards=settings.usage_shards, retention=FIXED_DATE_RETENTION
+            ),
+            events,
+        )
+        deps = build(settings, ManualClock(NOW))
+        log = _CallLog(deps.gateway)
+        meter = PartitionMeter(settings.metering_table)
+        meter.attach(aws_clients.dynamodb_client(settings))  # the client the flush writes its ledger with
+        marketplace.admin.put_faults(latency_ms=LATENCY_MS, seed=1)
+        started = time.perf_counter()
+        report = flush(replace(deps, gateway=log), remaining_ms=lambda: 900_000)
+        seconds = time.perf_counter() - started
+        calls = marketplace.admin.calls(operation="BatchMeterUsage")
+        billed = len(marketplace.admin.ledger(product_code=PRODUCT.code))
+    throttled = sum(c["error_code"] == "ThrottlingException" for c in calls)
+    ceiling = CALLS_PER_SECOND * MAX_RECORDS_PER_CALL
+    calling = max(log.started) - min(log.started)
+    # n calls at the quota take (n - 1) intervals from the first to the last
+    while_calling = (len(log.started) - 1) * MAX_RECORDS_PER_CALL / calling
+    records = [w for w in meter.writes if w[1].startswith("REC#")]
+    busiest, busiest_rate = PartitionMeter(meter.table, records).busiest()
+    _, hour_rate = PartitionMeter(meter.table, records).busiest(_hour_of)
+    partitions = sorted({w[1] for w in records})
+    figures = {
+        "calls_per_second": CALLS_PER_SECOND,
+        "records": len(events),
+        "calls": len(calls),
+        "throttled_calls": throttled,
+        "billed_in_emulator": billed,
+        "succeeded": report.succeeded,
+        "first_to_last_call_seconds": round(calling, 2),
+        "records_per_second_while_calling": round(while_calling, 1),
+        "fraction_of_ceiling_while_calling": round(while_calling / ceiling, 3),
+        "flush_seconds": round(seconds, 1),
+        "fraction_of_ceiling_over_the_flush": round(report.succeeded / seconds / ceiling, 3),
+        "partitions_of_the_hour": len(partitions),
+        "busiest_partition": busiest,
+        "busiest_partition_write_units_per_second": round(busiest_rate),
+        "hour_in_one_partition_write_units_per_second": round(hour_rate),
+        "write_units_of_the_hour": round(sum(w[2] for w in records)),
+        "target_fraction": TARGET,
+        "partition_cap": PARTITION_CAP,
+    }
+    ok = while_calling / ceiling >= TARGET and throttled == 0 and billed == len(events) and busiest_rate < PARTITION_CAP
+    print(
+        f"one hour at {CALLS_PER_SECOND} calls/s ({len(events)} records, emulator latency 50-150 ms, "
+        "its own process):\n"
+        f"  {len(calls)} calls, {throttled} throttled, {billed} billed; {calling:.2f} s from the first call to "
+        f"the last = {while_calling:.0f} records/s = {while_calling / ceiling:.3f} of the {ceiling} ceiling "
+        f"(target >= {TARGET}: {'ok' if ok else 'NOT MET'}); over the whole flush, reading and sealing the hour "
+        f"included: {seconds:.1f} s = {report.succeeded / seconds / ceiling:.3f}\n"
+        f"  busiest partition {busiest} (of {len(partitions)}, SHARDS = {SHARDS}): {busiest_rate:.0f} write units in "
+        f"its busiest second (cap about {PARTITION_CAP}); reference, the hour's partitions together (one partition "
+        f"before they were dealt): {hour_rate:.0f}, ratio {busiest_rate / hour_rate:.2f}; "
+        f"{figures['write_units_of_the_hour']} write units for the hour"
+    )
+    return figures
+
+
+if __name__ == "__main__":
+    run()
