@@ -66,15 +66,18 @@ class SharedTokenBucket:
     schedule, evenly spaced, so together they saturate the quota and never burst past it.
 
     Slots are taken a block at a time: one, one, then twice as many each time while the sender keeps calling, up to
-    ``MAX_BLOCK_SECONDS`` of the rate, one block on its way at a time (other workers meanwhile take a slot each); a
-    sender that took none for ``IDLE_SECONDS`` (a warm Lambda's next invocation) starts again at one. A final-usage
-    step making a call or two takes what it uses; the flush takes a few blocks a second. A slot missed by more than
-    one interval (every worker was busy) is left unused: spending it late would be a burst on top of the other
-    senders' slots. The first slot of a block is used by the worker that took it, however long the reservation took.
+    ``MAX_BLOCK_SECONDS`` of the rate; a sender that took none for ``IDLE_SECONDS`` (a warm Lambda's next invocation)
+    starts again at one. A final-usage step making a call or two takes what it uses; the flush takes a few blocks a
+    second. One block is on its way at a time: a worker that finds no slot while it is waits for it (looking again
+    every ``WAIT_SECONDS`` at most, through ``sleep``: the simulator runs these workers as its own actors), so a flush
+    of many workers makes one reservation per block, not one per call (a write each, all to one item). A slot missed by
+    more than one interval (every worker was busy) is left unused: spending it late would be a burst on top of the
+    other senders' slots. The first slot of a block is used by the worker that took it, however long that took.
     """
 
     MAX_BLOCK_SECONDS = 0.5
     IDLE_SECONDS = 1.0
+    WAIT_SECONDS = 0.01  # about a reservation's round trip
 
     def __init__(
         self,
@@ -92,16 +95,12 @@ class SharedTokenBucket:
         self._block = 1
         self._blocks = 0
         self._reserved_at = -math.inf
-        self._reserving = 0  # reservations on their way
+        self._reserving = False  # a block on its way
         self._free: deque[float] = deque()
         self._lock = threading.Lock()
 
     def _next_block(self, now: float) -> int:
-        """How many slots to reserve now (under the lock): one while another worker's block is on its way, so a
-        busy flush never holds more than one block ahead of its calls."""
-        self._reserving += 1
-        if self._reserving > 1:
-            return 1
+        """How many slots to reserve now (under the lock)."""
         if now - self._reserved_at > self.IDLE_SECONDS:
             self._block, self._blocks = 1, 0
         self._reserved_at = now
@@ -112,22 +111,28 @@ class SharedTokenBucket:
         return block
 
     def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            while self._free and self._free[0] < now - self._interval:
-                self._free.popleft()
-            slot = self._free.popleft() if self._free else None
-            if slot is None:
-                block = self._next_block(now)
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._free and self._free[0] < now - self._interval:
+                    self._free.popleft()
+                slot = self._free.popleft() if self._free else None
+                waiting = slot is None and self._reserving
+                if slot is None and not waiting:
+                    self._reserving = True
+                    block = self._next_block(now)
+            if not waiting:
+                break
+            self._sleep(min(self.WAIT_SECONDS, self._interval))  # the block on its way
         if slot is None:
-            # reserved outside the lock (a write to DynamoDB): workers that find no slot meanwhile take one of their own
+            # reserved outside the lock (a write to DynamoDB); the workers that find no slot meanwhile wait for it
             try:
                 slot = self._slots.reserve(block, self._interval, now)
             finally:
                 with self._lock:
-                    self._reserving -= 1
-            with self._lock:
-                self._free = deque(sorted([*self._free, *(slot + n * self._interval for n in range(1, block))]))
+                    self._reserving = False
+                    if slot is not None:
+                        self._free.extend(slot + n * self._interval for n in range(1, block))
         wait = slot - self._clock()
         if wait > 0:
             self._sleep(wait)

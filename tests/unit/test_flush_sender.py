@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -127,26 +128,60 @@ def test_a_sender_idle_for_a_second_takes_one_slot_again_not_a_whole_block() -> 
     assert slots.blocks[blocks:] == [1]
 
 
-def test_while_a_block_is_on_its_way_other_workers_reserve_one_slot_each_not_blocks_of_their_own() -> None:
-    # Given a flush's bucket that has grown to blocks of 8, whose next reservation is slow: another worker asks for a
-    # slot while it is on its way
+def test_a_worker_finding_no_slot_while_a_block_is_on_its_way_waits_for_it_instead_of_reserving_its_own() -> None:
+    # Given a flush's bucket whose third reservation (a block of 2) is on its way when another worker asks for a slot
     time = _Time()
     bucket: SharedTokenBucket
+    other = threading.Thread(target=lambda: _call(bucket, time))
+    other_acted, block_arrived = threading.Event(), threading.Event()
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is other and not block_arrived.is_set():
+            other_acted.set()  # waiting for the block
+            block_arrived.wait()
+        else:
+            time.sleep(seconds)
 
     class SlowSlots(InMemoryQuotaSlots):
-        arrived = False
-
         def reserve(self, count: int, interval: float, now: float) -> float:
-            if count > 1 and not self.arrived:
-                self.arrived = True
-                bucket.acquire()  # the other worker, meanwhile
+            if threading.current_thread() is other:
+                other_acted.set()  # reserving a slot of its own (the code before: one write per call)
+            elif count > 1:
+                other.start()  # the other worker, meanwhile
+                other_acted.wait()
             return super().reserve(count, interval, now)
 
     slots = SlowSlots()
-    bucket = SharedTokenBucket(40, slots, clock=lambda: time.now, sleep=time.sleep)
+    bucket = SharedTokenBucket(40, slots, clock=lambda: time.now, sleep=sleep)
     bucket.acquire()
     bucket.acquire()
-    # When the third reservation (a block of 2) is on its way and the other worker arrives
+    # When the block arrives
     bucket.acquire()
-    # Then that worker took one slot of its own, and the block came after it: the flush holds one block ahead at most
-    assert slots.blocks == [1, 1, 1, 2]
+    block_arrived.set()
+    other.join()
+    # Then the waiting worker took the block's second slot: one reservation for the two of them
+    assert slots.blocks == [1, 1, 2]
+    assert len(time.calls) == 1  # the other worker made its call
+
+
+def test_many_workers_make_one_reservation_per_block_not_one_per_call() -> None:
+    # Given a flush's 16 workers sharing its bucket at 1,000 calls/s, each making 25 calls
+    time = _Time()
+    slots = InMemoryQuotaSlots()
+    bucket = SharedTokenBucket(1000, slots, clock=lambda: time.now, sleep=lambda seconds: None)
+    start = threading.Barrier(16)
+
+    def worker() -> None:
+        start.wait()
+        for _ in range(25):
+            bucket.acquire()
+
+    workers = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    # Then the 400 slots came in growing blocks, each reserved once: 1, 1, 2, 4, ... (a handful of writes, not 400)
+    assert sum(slots.blocks) >= 400
+    assert len(slots.blocks) <= 12
+    assert slots.blocks[:6] == [1, 1, 2, 4, 8, 16]
