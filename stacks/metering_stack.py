@@ -50,6 +50,7 @@ class MeteringStack(Stack):
             self,
             "Flush",
             schedule=config.flush_schedule,
+            calls_per_second=config.settings.metering_calls_per_second,
             base=self.function_base,
             usage_table=self.tables.by_spec[USAGE],
             metering_table=self.tables.by_spec[METERING],

@@ -66,6 +66,7 @@ class RegionalMeteringStack(Stack):
             self,
             "Flush",
             schedule=config.flush_schedule,
+            calls_per_second=config.settings.metering_calls_per_second,
             base=base,
             usage_table=self.tables.by_spec[USAGE],
             metering_table=self.tables.by_spec[METERING],

@@ -117,3 +117,16 @@ def test_a_stack_wide_setting_reaches_every_function_as_the_functions_read_it(tm
     for function in functions.values():
         variables = function["Properties"]["Environment"]["Variables"]
         assert (variables["FINAL_USAGE_CUTOFF_SECONDS"], variables["METERING_CALLS_PER_SECOND"]) == ("1800", "7.5")
+
+
+@pytest.mark.parametrize(("calls_per_second", "memory_mb"), [(10, 1024), (50, 1024), (160, 2048)])
+def test_the_flush_gets_the_cpu_its_quota_needs(tmp_path: Path, calls_per_second: int, memory_mb: int) -> None:
+    # Given a seller's quota (10 calls/s unless AWS raised it)
+    _, template = synth(tmp_path, _marketplace(metering_calls_per_second=calls_per_second))
+    # Then the flush has the memory (Lambda's CPU grows with it) to make that many calls a second
+    flush = [
+        f["Properties"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "functions.handlers.flush.handler"
+    ]
+    assert [f["MemorySize"] for f in flush] == [memory_mb]
