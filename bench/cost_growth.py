@@ -23,9 +23,10 @@ How each figure is measured, all in the same run:
   per KB of the item, never less than one): the chunk items it puts when the hour is sealed, built by the ledger's
   own ``_chunks`` and ``_chunk_item``; one UpdateItem per chunk for its outcomes (``_outcome``), billed at the larger
   of the item's size before and after; the lease put and its delete, the seal cursor's put and the unsent mark's put,
-  each an item well under 1 KB, one unit. Computing them is simpler and as exact as running the DynamoDB ledger
-  against a stand-in of boto3's client (which our rules forbid), and DynamoDB Local's figure for the same writes is
-  the flush-throughput benchmark's (``bench/flush_throughput.py``).
+  each an item well under 1 KB, one unit. Computing them is simpler than running the DynamoDB ledger against a
+  stand-in of boto3's client (which our rules forbid), and the reference checks it is as exact: one point
+  (``REFERENCE``) is flushed again with the DynamoDB ledger on DynamoDB Local in the same run, and the write units
+  DynamoDB Local reports for it (``bench._local.CapacityMeter``) are printed beside the count.
 - Peak memory: ``tracemalloc`` over the flush, in a round of its own (tracing slows Python several times); it counts
   the in-memory ledger's and gateway's keeping (stand-ins of DynamoDB and Marketplace), which grow with records too.
 - Times: the median of ``ROUNDS`` untraced rounds, each on a fresh ledger and gateway over the same stored events
@@ -53,16 +54,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench._local import item_size, write_units
+from bench._local import CapacityMeter, dynamodb_client, item_size, use_loopback_credentials, write_units
 from functions.clock import ManualClock
 from functions.customers.model import CustomerRef
 from functions.flush.calls import MAX_RECORDS_PER_CALL
-from functions.flush.ledger import _chunk_item, _chunks, _outcome
-from functions.flush.records import BatchOutcome, MeteringRecord, RecordOutcome, RecordResult, UnsentMark
+from functions.flush.ledger import DynamoMeteringLedger, _chunk_item, _chunks, _outcome
+from functions.flush.records import (
+    BatchOutcome,
+    MeteringLedger,
+    MeteringRecord,
+    RecordOutcome,
+    RecordResult,
+    UnsentMark,
+)
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, flush
 from functions.settings import Dimension, Product, Settings
 from functions.usage.model import UsageEvent
+from local.dynamodb import dynamodb_endpoint as dynamodb_local
+from local.tables import FIXED_DATE_RETENTION, create_fresh_tables
 from tests.fakes import InMemoryCustomers, InMemoryLedger, InMemoryUsage
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
@@ -70,6 +80,8 @@ EVENTS = [int(n * SCALE) for n in (10_000, 100_000, 1_000_000)]
 BUYERS = (100, 10_000)
 DIMENSIONS = (1, 20)
 ROUNDS = 3
+# the point whose write units DynamoDB Local counts too (events, buyers, dimensions): the same flush, the same items
+REFERENCE = (10_000, 100, 20)
 # what "the same at the same records" allows: the largest of a figure over the event counts within this of the least
 SAME = 1.1
 # what "linear in events" allows: sealing time per event within this of the smallest event count's
@@ -239,12 +251,8 @@ class _Round:
     totals: dict[str, Decimal] = field(default_factory=dict)
 
 
-def _flush_once(settings: Settings, usage: StreamedUsage, *, traced: bool) -> _Round:
-    ledger = BilledLedger(timedelta(days=settings.audit_retention_days))
-    ledger.next_hour = HOUR  # the steady state: the hour before is sealed, nothing of it left unsent
-    ledger.mark = UnsentMark(HOUR, 0)
-    gateway = SuccessGateway()
-    deps = FlushDeps(
+def _deps(settings: Settings, usage: StreamedUsage, ledger: MeteringLedger, gateway: SuccessGateway) -> FlushDeps:
+    return FlushDeps(
         settings=settings,
         usage=usage,
         ledger=ledger,
@@ -254,6 +262,14 @@ def _flush_once(settings: Settings, usage: StreamedUsage, *, traced: bool) -> _R
         backoff=Backoff(sleep=lambda _: None),
         limiter=Unmetered(),
     )
+
+
+def _flush_once(settings: Settings, usage: StreamedUsage, *, traced: bool) -> _Round:
+    ledger = BilledLedger(timedelta(days=settings.audit_retention_days))
+    ledger.next_hour = HOUR  # the steady state: the hour before is sealed, nothing of it left unsent
+    ledger.mark = UnsentMark(HOUR, 0)
+    gateway = SuccessGateway()
+    deps = _deps(settings, usage, ledger, gateway)
     if traced:
         tracemalloc.start()
     started = time.perf_counter()
@@ -326,6 +342,36 @@ def _point(events: int, buyers: int, dimensions: int) -> dict[str, Any]:
     }
 
 
+def _on_dynamodb_local(events: int, buyers: int, dimensions: int) -> dict[str, Any]:
+    """The reference for the write units: one flush of the same hour with the DynamoDB ledger on DynamoDB Local, its
+    write units as DynamoDB Local reports them, beside ``BilledLedger``'s count of the same flush."""
+    use_loopback_credentials()
+    product = _product(dimensions)
+    usage = StreamedUsage(_stored(events, buyers, product))
+    meter = CapacityMeter()
+    with dynamodb_local() as endpoint:
+        client = meter.attach(dynamodb_client(endpoint))
+        settings = create_fresh_tables(client, endpoint, "g", products=(product,))
+        ledger = DynamoMeteringLedger(client, settings.metering_table, retention=FIXED_DATE_RETENTION)
+        ledger.seal(HOUR - timedelta(hours=1))  # the steady state, as the in-memory rounds start
+        ledger.move_unsent_mark(UnsentMark(None, 0), HOUR)
+        meter.reset()
+        report = flush(_deps(settings, usage, ledger, SuccessGateway()), remaining_ms=lambda: 900_000)
+        if report.hours_sealed != 1 or report.left_pending or report.failed:
+            raise SystemExit(f"cost_growth: the flush on DynamoDB Local did not bill the hour at once: {report}")
+        reported = meter.units_of(settings.metering_table, "write")
+    counted = _flush_once(settings, usage, traced=False).units
+    return {
+        "events": events,
+        "buyers": buyers,
+        "dimensions": dimensions,
+        "records": report.succeeded,
+        "write_units_dynamodb_local": reported,
+        "write_units_counted": counted,
+        "counted_over_reported": round(counted / reported, 4),
+    }
+
+
 def _fit(points: list[dict[str, Any]], figure: str) -> dict[str, float]:
     """``figure = fixed + per_event * events + per_record * records``, least squares of the relative errors (the
     points span three orders of magnitude: each counts alike)."""
@@ -337,6 +383,11 @@ def _fit(points: list[dict[str, Any]], figure: str) -> dict[str, float]:
     values = numpy.ones(len(points))
     (fixed, per_event, per_record), *_ = numpy.linalg.lstsq(terms, values, rcond=None)
     return {"fixed": float(fixed), "per_event": float(per_event), "per_record": float(per_record)}
+
+
+def _number(value: float) -> str:
+    """Four significant digits; what is left of an exact zero after least squares (1e-12) shows as 0."""
+    return f"{round(value, 6) + 0.0:,.4g}"
 
 
 def _spread(values: list[float]) -> float:
@@ -420,13 +471,22 @@ def _plot(points: list[dict[str, Any]]) -> None:
         axis.grid(True, which="both", alpha=0.3)
     axes.flat[0].legend(fontsize=8)
     figure.suptitle(
-        "One hour's flush on the in-memory fakes: everything but sealing time follows the records billed, not events"
+        "One hour's flush on the in-memory fakes (median of rounds)\ncalls, write units and peak memory follow the "
+        "records billed (flat where those are the same); sealing time follows the events"
     )
     figure.savefig(FIGURE, dpi=80, metadata={"Software": None})
     plt.close(figure)
 
 
 def run() -> dict[str, Any]:
+    reference = _on_dynamodb_local(*REFERENCE)
+    print(
+        f"cost_growth: reference, same run: one flush of {reference['events']:,} events from {reference['buyers']:,} "
+        f"buyers x {reference['dimensions']} dim. ({reference['records']:,} records) with the DynamoDB ledger on "
+        f"DynamoDB Local: {reference['write_units_dynamodb_local']:,} WCU reported; counted here "
+        f"{reference['write_units_counted']:,} (x{reference['counted_over_reported']})",
+        flush=True,
+    )
     points = []
     for events in EVENTS:
         for buyers, dimensions in _pairs():
@@ -445,17 +505,18 @@ def run() -> dict[str, Any]:
         figure: _fit(points, figure)
         for figure in ("seal_seconds", "store_and_send_seconds", "calls", "write_units", "peak_memory_kib")
     }
-    for figure, unit, scale in (
-        ("seal_seconds", "us", 1e6),
-        ("store_and_send_seconds", "us", 1e6),
-        ("calls", "calls", 1),
-        ("write_units", "WCU", 1),
-        ("peak_memory_kib", "bytes", 1024),
+    for figure, unit, scale, per_events in (
+        ("seal_seconds", "us", 1e6, 1),
+        ("store_and_send_seconds", "us", 1e6, 1),
+        ("calls", "calls", 1, 1_000_000),
+        ("write_units", "WCU", 1, 1_000_000),
+        ("peak_memory_kib", "bytes", 1024, 1_000_000),
     ):
         fit = fits[figure]
         print(
-            f"cost_growth: {figure} = {fit['fixed'] * scale:,.4g} {unit} + {fit['per_record'] * scale:,.4g} {unit} "
-            f"per record + {fit['per_event'] * scale * 1e6:,.4g} {unit} per million events (fitted to the 12 points)"
+            f"cost_growth: {figure} = {_number(fit['fixed'] * scale)} {unit} + {_number(fit['per_record'] * scale)} "
+            f"{unit} per record + {_number(fit['per_event'] * scale * per_events)} {unit} per "
+            f"{'event' if per_events == 1 else 'million events'} (fitted to the 12 points)"
         )
     verdicts = _verdicts(points)
     for figure in ("calls", "write_units", "peak_memory_kib"):
@@ -487,6 +548,7 @@ def run() -> dict[str, Any]:
         print(f"cost_growth: BENCH_SCALE={SCALE}: {FIGURE.relative_to(ROOT)} left as it is")
     return {
         "rounds": ROUNDS,
+        "reference": reference,
         "points": points,
         "fits": fits,
         "verdicts": verdicts,
