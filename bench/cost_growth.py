@@ -7,15 +7,16 @@ The claim: every figure but sealing time grows with the records Marketplace bill
 hour: here the buyer x dimension pairs the hour's events touch, so at most buyers x dimensions), never with events.
 Events go round the pairs, so 100 x 1, 100 x 20 and 10,000 x 1 have the same records at every event count (calls,
 write units and memory must then be the same, within x1.1); 10,000 x 20 (200,000 pairs) has fewer records than
-events allow below 1M, and there each figure must stay in proportion to the records. Sealing reads each event once,
-so its time grows with events: that it stays linear (a constant time per event) is what is checked.
+events allow below 1M, and there each figure per record must not grow (x1.1) as the records do. Sealing reads each
+event once, so its time grows with events: that it stays linear (a constant time per event) is what is checked.
 
 How each figure is measured, all in the same run:
 
-- Events are stored in the unit tests' ``InMemoryUsage`` directly (its ``add``, not the handler) before anything is
-  measured, and read back streaming (``StreamedUsage``): the fake's own read copies and sorts the hour (fine for a
-  test), which would put the hour's events in memory at once; the DynamoDB store pages through them in the same
-  memory however many there are, and so does this reader.
+- Events are stored in the unit tests' ``InMemoryUsage`` directly (its ``add``, not the handler; ``tests/fakes.py``
+  is plain Python, no pytest, as the simulator uses it too) before anything is measured, and read back streaming
+  (``StreamedUsage``): the fake's own read copies and sorts the hour (fine for a test), which would put the hour's
+  events in memory at once; the DynamoDB store pages through them in the same memory however many there are, and so
+  does this reader.
 - Calls: the ``BatchMeterUsage`` calls made, counted by an in-memory gateway answering every record Success with a
   MeteringRecordId of the size Marketplace's (and the emulator's) has, a UUID.
 - Write units: ``InMemoryLedger`` keeps the records; ``BilledLedger`` adds what DynamoDB would bill the DynamoDB
