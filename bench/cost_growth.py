@@ -30,10 +30,12 @@ How each figure is measured, all in the same run:
   DynamoDB Local reports for it (``bench._local.CapacityMeter``) are printed beside the count.
 - Peak memory: ``tracemalloc`` over the flush, in a round of its own (tracing slows Python several times); it counts
   the in-memory ledger's and gateway's keeping (stand-ins of DynamoDB and Marketplace), which grow with records too.
-- Times: the median of ``ROUNDS`` untraced rounds, each on a fresh ledger and gateway over the same stored events
-  (frozen out of the garbage collector's passes: they stand in for the table, not the Lambda's memory); sealing is
-  the time from the flush's start to its first store of the hour's records (reading and totalling the events), the
-  rest is storing and sending. The steady state: the previous hour is sealed and nothing is unsent.
+- Times: the median of ``ROUNDS`` untraced rounds, each on a fresh ledger and gateway over the same stored events,
+  the event counts of one buyers x dimensions taken in turn (a machine busy with something else slows them alike);
+  the stored events are frozen out of the garbage collector's passes (they stand in for the table, not the Lambda's
+  memory); sealing is the time from the flush's start to its first store of the hour's records (reading and
+  totalling the events), the rest is storing and sending. The steady state: the previous hour is sealed and nothing
+  is unsent.
 - Slopes: each figure fitted as ``fixed + per_event * events + per_record * records`` over the 12 points (least
   squares of the relative errors); "never with events" reads as a per-event term near nothing.
 """
@@ -296,20 +298,29 @@ def _flush_once(settings: Settings, usage: StreamedUsage, *, traced: bool) -> _R
     )
 
 
-def _point(events: int, buyers: int, dimensions: int) -> dict[str, Any]:
+def _measure_series(buyers: int, dimensions: int) -> list[dict[str, Any]]:
+    """The points of one buyers x dimensions, one per event count; their rounds taken in turn (a round of each count,
+    then the next round), so that whatever else the machine runs meanwhile weighs on each count alike."""
     product = _product(dimensions)
     settings = Settings(products=(product,))
-    store = _stored(events, buyers, product)
-    usage = StreamedUsage(store)
+    stores = {events: _stored(events, buyers, product) for events in EVENTS}
     # the stored events stand in for the usage table, not the Lambda's memory: kept out of the garbage collector's
     # passes, which would otherwise slow the flush in proportion to them
     gc.collect()
     gc.freeze()
     try:
-        rounds = [_flush_once(settings, usage, traced=False) for _ in range(ROUNDS)]
-        traced = _flush_once(settings, usage, traced=True)
+        rounds: dict[int, list[_Round]] = {events: [] for events in EVENTS}
+        for _ in range(ROUNDS):
+            for events in EVENTS:
+                rounds[events].append(_flush_once(settings, StreamedUsage(stores[events]), traced=False))
+        traced = {events: _flush_once(settings, StreamedUsage(stores[events]), traced=True) for events in EVENTS}
     finally:
         gc.unfreeze()
+    return [_point(stores[events], buyers, dimensions, rounds[events], traced[events]) for events in EVENTS]
+
+
+def _point(store: InMemoryUsage, buyers: int, dimensions: int, rounds: list[_Round], traced: _Round) -> dict[str, Any]:
+    events = len(store.events)
     expected: dict[str, Decimal] = {}
     for event in store.events.values():
         key = f"{PRODUCT_CODE}#{event.customer_key}#{event.dimension}"
@@ -383,7 +394,8 @@ def _fit(points: list[dict[str, Any]], figure: str) -> dict[str, float]:
     )
     values = numpy.ones(len(points))
     (fixed, per_event, per_record), *_ = numpy.linalg.lstsq(terms, values, rcond=None)
-    return {"fixed": float(fixed), "per_event": float(per_event), "per_record": float(per_record)}
+    fitted = {"fixed": fixed, "per_event": per_event, "per_record": per_record}
+    return {name: float(f"{value:.4g}") for name, value in fitted.items()}
 
 
 def _number(value: float) -> str:
@@ -489,10 +501,10 @@ def run() -> dict[str, Any]:
         flush=True,
     )
     points = []
-    for events in EVENTS:
-        for buyers, dimensions in _pairs():
-            point = _point(events, buyers, dimensions)
+    for buyers, dimensions in _pairs():
+        for point in _measure_series(buyers, dimensions):
             points.append(point)
+            events = point["events"]
             print(
                 f"cost_growth: {events:>9,} events, {buyers:>6,} buyers x {dimensions:>2} dim. -> "
                 f"{point['records']:>7,} records: seal {point['seal_seconds']:.3f} s "
