@@ -61,7 +61,7 @@ from bench._local import CapacityMeter, dynamodb_client, item_size, use_loopback
 from functions.clock import ManualClock
 from functions.customers.model import CustomerRef
 from functions.flush.calls import MAX_RECORDS_PER_CALL
-from functions.flush.ledger import DynamoMeteringLedger, _chunk_item, _chunks, _outcome
+from functions.flush.ledger import SHARDS, DynamoMeteringLedger, _chunk_item, _chunks, _outcome
 from functions.flush.records import (
     BatchOutcome,
     MeteringLedger,
@@ -151,8 +151,8 @@ class BilledLedger(InMemoryLedger):
             self.first_store = time.perf_counter()
         new = [r for r in records if (r.hour, r.key) not in self.records]
         expires_at = int((hour + self.retention).timestamp())
-        for chunk in _chunks(new):
-            item = _chunk_item(chunk, expires_at)
+        for number, chunk in enumerate(_chunks(new)):  # dealt over the ledger's partitions as it deals them
+            item = _chunk_item(chunk, number % SHARDS, expires_at)
             self.units += write_units(item)
             self.bytes += item_size(item)
             outcomes = item_size({"o": item.pop("o")})
