@@ -17,9 +17,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 from functions.clock import Clock, app_clock
 from functions.customers.final_usage_requests import DynamoFinalUsageRequests
 from functions.customers.lifecycle_store import DynamoLifecycleStore
+from functions.customers.model import Customer
 from functions.customers.repository import DynamoCustomerRepository
 from functions.eventbridge import EventBridgePublisher
-from functions.flush.customer import final_usage_sender
 from functions.lifecycle.final_usage import SendUsage, SqsFinalUsage
 from functions.lifecycle.service import Lifecycle
 from functions.lifecycle.worker import LifecycleWorker
@@ -27,7 +27,6 @@ from functions.marketplace.agreements import MarketplaceAgreementEntitlements
 from functions.marketplace.entitlements import Boto3EntitlementReader
 from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings, SettingsError
-from functions.wiring import flush
 from functions.wiring.aws_clients import (
     agreement_client,
     dynamodb_client,
@@ -35,7 +34,7 @@ from functions.wiring.aws_clients import (
     events_client,
     sqs_client,
 )
-from functions.wiring.registration import free_trial_checks, seller_event_retries
+from functions.wiring.registration_timers import free_trial_checks, seller_event_retries
 
 # Duplicates of a notification arrive within minutes; a message lives at most 4 days in the queue.
 IDEMPOTENCY_SECONDS = 4 * 24 * 3600
@@ -104,4 +103,14 @@ def build(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
 
 def _final_usage(settings: Settings, clock: Clock | None) -> SendUsage:
     """A leaving buyer's final usage, sent by the flush with its own collaborators."""
-    return final_usage_sender(flush.build(settings, clock))
+
+    def send(customer: Customer, out_of_time: Callable[[], bool]) -> None:
+        # Imported and built on the first final usage this environment sends, not at start-up: most messages of this
+        # queue (notifications, other timers) send none, and the flush's modules would be a third of this function's
+        # own import time (bench/cold_start.py). flush.build is cached, so it is built once.
+        from functions.flush.customer import final_usage_sender
+        from functions.wiring import flush
+
+        final_usage_sender(flush.build(settings, clock))(customer, out_of_time)
+
+    return send

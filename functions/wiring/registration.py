@@ -20,18 +20,15 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
 )
 
-from functions.clock import Clock, app_clock
+from functions.clock import app_clock
 from functions.customers.repository import DynamoCustomerRepository
 from functions.eventbridge import EventBridgePublisher
 from functions.marketplace.agreements import MarketplaceAgreementTerms
 from functions.marketplace.customers import MarketplaceResolver
-from functions.registration.event_retries import SellerEventRetries
-from functions.registration.free_trial import FreeTrialChecks
 from functions.registration.seller_signup import SellerSignups
 from functions.registration.service import RegistrationInProgress, Registrations
 from functions.seller_events import EventPublisher, RecordingPublisher
 from functions.settings import Settings
-from functions.sqs_timer import SqsTimer
 from functions.storage.errors import StorageError
 from functions.wiring.aws_clients import (
     AGREEMENT_CONFIG,
@@ -40,8 +37,8 @@ from functions.wiring.aws_clients import (
     dynamodb_client,
     events_client,
     resolve_client,
-    sqs_client,
 )
+from functions.wiring.registration_timers import free_trial_checks, seller_event_retries
 
 # A token lives 1 to 4 hours; a refresh within a day still gets the first answer instead of "expired".
 REPLAY_WINDOW_SECONDS = 24 * 3600
@@ -131,26 +128,6 @@ def build(settings: Settings) -> RegistrationWiring:
     )
     signups = SellerSignups(customers=customers, clock=clock, signing_secret=secret)
     return RegistrationWiring(registrations=registrations, signups=signups, idempotency=idempotency, deadline=deadline)
-
-
-def free_trial_checks(settings: Settings, dynamodb: Any, publisher: EventPublisher, clock: Clock) -> FreeTrialChecks:
-    """Asking Marketplace again about a free-trial claim it could not confirm at registration: registration leaves
-    the timer on the lifecycle queue, the lifecycle function runs the check."""
-    queue = settings.lifecycle_queue_url
-    return FreeTrialChecks(
-        agreement_terms=MarketplaceAgreementTerms(agreement_client(settings)),
-        customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
-        publisher=publisher,
-        clock=clock,
-        timer=SqsTimer(sqs_client(settings), queue) if queue else None,
-    )
-
-
-def seller_event_retries(settings: Settings, publisher: EventPublisher) -> SellerEventRetries:
-    """Publishing again a seller event registration could not publish: registration leaves it on the lifecycle queue,
-    the lifecycle function publishes it."""
-    queue = settings.lifecycle_queue_url
-    return SellerEventRetries(publisher=publisher, timer=SqsTimer(sqs_client(settings), queue) if queue else None)
 
 
 def _secret_reader(settings: Settings) -> Callable[[], str]:
