@@ -386,3 +386,40 @@ def test_an_hour_the_previous_version_stored_in_one_partition_is_found_sent_and_
     entries = {e.record.key: e for e in flush.entries_of_hour(HOUR)}
     assert {k: e.status for k, e in entries.items()} == {r.key: "sent" for r in records} | {late.key: "pending"}
     assert list(flush.pending(flush.unsent_mark())) == [late]
+
+
+# Review 25: a record stored twice by two writers that raced (the flush sealing the hour and a leaving buyer's final
+# usage, each having read the hour before the other wrote; the copies now usually in different partitions), each copy
+# sent by its writer and each parked with the same reason. The operator fixes the cause and redrives it: ``requeue``
+# answers True ("requeued: sent by the next flush"), but it cleared only the copy it read first; the other copy still
+# holds the parked outcome, so the hour reads the record as parked again and no flush sends it. The units are never
+# billed unless the operator notices and redrives a second time within Marketplace's window.
+def test_a_record_both_of_whose_copies_were_parked_is_sent_again_when_redriven(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given a record (2 units) in REC#<hour> and a racing writer's copy in REC#<hour>#3, both sent and parked
+    record = _record(1)
+    ledger.write_pending([record])
+    (first,) = _items(settings, dynamodb)
+    copy = {**first, "pk": {"S": _partitions()[3]}, "sk": {"S": f"{record.key}~racing"}}
+    dynamodb.put_item(TableName=settings.metering_table, Item=copy)
+    parked = {"M": {"0": {"M": {"s": {"S": "failed"}, "e": {"S": "InvalidLicenseException"}}}}}
+    for item in (first, copy):
+        dynamodb.update_item(
+            TableName=settings.metering_table,
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            UpdateExpression="SET o = :o",
+            ExpressionAttributeValues={":o": parked},
+        )
+    assert ledger.seal(HOUR)
+    assert ledger.move_unsent_mark(ledger.unsent_mark(), HOUR + timedelta(hours=1))
+    entry = MeteringEntry(record, "failed", None, "InvalidLicenseException")
+    assert ledger.entries_of_hour(HOUR) == [entry]
+    # When the operator redrives it
+    assert ledger.requeue(entry)
+    # Then the next flush sends it (its 2 units), and the hour no longer shows it parked
+    flush = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    unsent = list(flush.pending(flush.unsent_mark()))
+    assert unsent == [record], f"redriven, yet {ledger.entries_of_hour(HOUR)}: {record.quantity} units never sent"
+    flush.write_results([RecordResult(record, "sent", "id-1")])
+    assert flush.entries_of_hour(HOUR) == [MeteringEntry(record, "sent", "id-1")]
