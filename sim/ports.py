@@ -150,10 +150,12 @@ class SimLedger:
     """``functions.flush.records.MeteringLedger`` (and ``entries_of_hour``, the audit's read) as the DynamoDB ledger
     keeps it: chunks of records with their outcomes per hour, the seal cursor, the versioned unsent mark, carries, the
     lease. Mutants (see ``sim/mutants.py``): ``rewrites`` stores a record again over what was stored; ``strands``
-    writes a leaving buyer's records without moving the unsent mark back."""
+    writes a leaving buyer's records without moving the unsent mark back; ``partitions_read`` is how many of an hour's
+    partitions a query of it reads (1: ``REC#<hour>`` alone, as the ledger before the partitions did)."""
 
     rewrites = False
     strands = False
+    partitions_read = SHARDS
 
     def __init__(self, scheduler: Scheduler, violation: Callable[[str, str], None]) -> None:
         self._scheduler = scheduler
@@ -190,7 +192,7 @@ class SimLedger:
         ``queried``: as the DynamoDB ledger reads it, a partition at a time, the store's latency between two (other
         actors run there and may write); else as it stands (a write's own check)."""
         entries: dict[str, _Stored] = {}
-        for shard in range(SHARDS):
+        for shard in range(self.partitions_read if queried else SHARDS):
             if queried and shard:
                 self._scheduler.sleep(QUERY_SECONDS)
             for chunk in [c for c in self.hours.get(hour, []) if c.shard == shard]:
