@@ -61,6 +61,14 @@ def strand_final_usage() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def read_one_partition() -> Iterator[None]:
+    """An hour is read from ``REC#<hour>`` alone, as the ledger before its chunks were dealt over partitions read it
+    (a rollback to it, or a reader that forgot the other partitions): records stored in the others are never found."""
+    with _patched(SimLedger, "partitions_read", 1):
+        yield
+
+
+@contextlib.contextmanager
 def legacy_success_ends_any() -> Iterator[None]:
     """A legacy unsubscribe-success ends whatever subscription the identifier has now (the code before review 23): a
     buyer back under the same identifier is ended by their earlier subscription's success."""
@@ -163,6 +171,7 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "skip-final-usage": skip_final_usage,
     "cursor-before-records": cursor_before_records,
     "strand-final-usage": strand_final_usage,
+    "read-one-partition": read_one_partition,
     "legacy-success-ends-any": legacy_success_ends_any,
 }
 

@@ -5,8 +5,9 @@ or kill) with the store's latency.
 The ledger is modelled on ``functions/flush/ledger.py`` step by step, not as one atomic call: storing an hour's
 records reads the hour, then writes what it did not find, so two writers racing (the hourly flush and a leaving
 buyer's final usage) can both store a record, as they can on DynamoDB. An hour's chunks are dealt over the ledger's
-``SHARDS`` partitions as there, and an hour is read a partition at a time, with the store's latency between them,
-where other actors run and may write. It also watches the first invariant it can: a record's stored total never
+``SHARDS`` partitions as there (the flush's after the calls of buyers outside the world, so that they land in every
+partition), and an hour is read a partition at a time, with the store's latency between them, where other actors run
+and may write. It also watches the first invariant it can: a record's stored total never
 changes, whichever copy of it is read.
 """
 
@@ -39,6 +40,13 @@ from tests.fakes import InMemoryUsage
 _NO_MARK_LOOKBACK = timedelta(hours=25)
 QUERY_SECONDS = 0.005  # one more partition's query of an hour
 T = TypeVar("T")
+
+
+def _calls_before(hour: datetime) -> int:
+    """The calls of the product's buyers outside the world that the flush makes of an hour before its buyers': a world's
+    hour is one call (at most 9 records), so without them every chunk would be in ``REC#<hour>`` and the other
+    partitions never read. Stable per hour, no draw from the random source: a world replays as before."""
+    return hour.hour % SHARDS
 
 
 class Instrumented:
@@ -150,10 +158,12 @@ class SimLedger:
     """``functions.flush.records.MeteringLedger`` (and ``entries_of_hour``, the audit's read) as the DynamoDB ledger
     keeps it: chunks of records with their outcomes per hour, the seal cursor, the versioned unsent mark, carries, the
     lease. Mutants (see ``sim/mutants.py``): ``rewrites`` stores a record again over what was stored; ``strands``
-    writes a leaving buyer's records without moving the unsent mark back."""
+    writes a leaving buyer's records without moving the unsent mark back; ``partitions_read`` is how many of an hour's
+    partitions a query of it reads (1: ``REC#<hour>`` alone, as the ledger before the partitions did)."""
 
     rewrites = False
     strands = False
+    partitions_read = SHARDS
 
     def __init__(self, scheduler: Scheduler, violation: Callable[[str, str], None]) -> None:
         self._scheduler = scheduler
@@ -190,7 +200,7 @@ class SimLedger:
         ``queried``: as the DynamoDB ledger reads it, a partition at a time, the store's latency between two (other
         actors run there and may write); else as it stands (a write's own check)."""
         entries: dict[str, _Stored] = {}
-        for shard in range(SHARDS):
+        for shard in range(self.partitions_read if queried else SHARDS):
             if queried and shard:
                 self._scheduler.sleep(QUERY_SECONDS)
             for chunk in [c for c in self.hours.get(hour, []) if c.shard == shard]:
@@ -324,7 +334,11 @@ class SimLedger:
                     for product in sorted({r.product_code for r in of_hour})
                     for call in batches([r for r in of_hour if r.product_code == product])
                 ]
-                for number, call in enumerate(calls):  # dealt over the partitions in the order they are sent
+                # dealt over the partitions in the order they are sent, after the calls of the product's other buyers
+                # (a world holds a few of them): the flush's calls of an hour begin in any partition; a leaving buyer's
+                # own (write_pending: theirs alone) in REC#<hour>, as on DynamoDB
+                first = _calls_before(hour) if hour in whole else 0
+                for number, call in enumerate(calls, start=first):
                     self._store(hour, call, number % SHARDS)
                     to_send.extend(call)
             self._port("batch_write", "after")

@@ -9,11 +9,12 @@ a fraction of one:
   record's outcome by its index in the chunk (``o``: ``{s, m, e}``: status, MeteringRecordId, reason). One put when
   the hour is sealed and one update per call. The token keeps two writers' chunks apart (a leaving buyer's final
   usage stored while the flush seals the hour); a record found in two chunks is the same total, and the copy with an
-  outcome is the one that counts. An hour's chunks are dealt over ``SHARDS`` partition keys in the order they are
-  sent (shard 0 is ``REC#<hour>`` itself, where earlier versions kept every chunk), so consecutive calls' writes land
-  on different partitions: DynamoDB caps a partition near 1,000 write units a second, and an hour sent at a raised
-  quota of 160 calls/s writes about 2,000 (each chunk a put when sealed and an update per call, a few KB each). An
-  hour is read a partition at a time, as its pages always were: no read of it was ever one snapshot.
+  outcome is the one that counts (a redrive makes every copy parked alike unsent, else another would count). An
+  hour's chunks are dealt over ``SHARDS`` partition keys in the order they are sent (shard 0 is ``REC#<hour>``
+  itself, where earlier versions kept every chunk), so consecutive calls' writes land on different partitions:
+  DynamoDB caps a partition near 1,000 write units a second, and an hour sent at a raised quota of 160 calls/s writes
+  about 2,000 (each chunk a put when sealed and an update per call, a few KB each). An hour is read a partition at a
+  time, as its pages always were: no read of it was ever one snapshot.
 - ``pk = SEAL, sk = CURSOR``: the next hour to seal, moved by a conditional write (the seal marker).
 - ``pk = SEAL, sk = UNSENT``: every record of an hour before ``hour`` has its outcome, so the flush looks for unsent
   records from there on (reads, a quarter of the price of the index writes they replace). ``v`` counts its moves: a
@@ -36,7 +37,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -176,6 +177,22 @@ def _stored_of(item: dict[str, Any]) -> Iterator[_Stored]:
     for index, fields in enumerate(json.loads(item["rs"]["S"])):
         record = _decode(fields, item["p"]["S"], hour)
         yield _Stored(_entry(record, outcomes.get(str(index), {}).get("M")), _Where(pk, sk, index))
+
+
+def _counted(stored: Iterable[_Stored]) -> dict[str, _Stored]:
+    """Records by key; of two copies of one (two writers' chunks), the first read with an outcome, else the last."""
+    entries: dict[str, _Stored] = {}
+    for copy in stored:
+        key = copy.entry.record.key
+        if key not in entries or entries[key].entry.status == "pending":
+            entries[key] = copy
+    return entries
+
+
+def _parked_as(copy: MeteringEntry, entry: MeteringEntry) -> bool:
+    """``copy`` is parked as ``entry`` is, and would be sent as it would (its quantity and allocations)."""
+    same = (copy.record.quantity, copy.record.allocations) == (entry.record.quantity, entry.record.allocations)
+    return same and copy.status == entry.status and copy.metering_record_id is None
 
 
 def _record_item(record: MeteringRecord, expires_at: int) -> dict[str, Any]:
@@ -366,12 +383,7 @@ class DynamoMeteringLedger:
 
     def _entries(self, hour: datetime) -> dict[str, _Stored]:
         """The hour's records by key; of two copies of one (two writers' chunks), the one with an outcome."""
-        entries: dict[str, _Stored] = {}
-        for stored in self._stored(hour):
-            key = stored.entry.record.key
-            if key not in entries or entries[key].entry.status == "pending":
-                entries[key] = stored
-        return entries
+        return _counted(self._stored(hour))
 
     def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]:
         return [stored.entry for stored in self._entries(hour).values()]
@@ -466,35 +478,44 @@ class DynamoMeteringLedger:
         """Make a parked record unsent again, its quantity untouched; False if it is no longer the parked record
         ``entry`` shows (another flush or redrive changed it meanwhile)."""
         record = entry.record
-        stored = self._entries(record.hour).get(record.key)
+        copies = [stored for stored in self._stored(record.hour) if stored.entry.record.key == record.key]
+        stored = _counted(copies).get(record.key)
         if stored is None or stored.entry != entry:
             return False
         # the marks first: a flush running now must not move them past this hour, whatever it has read
         self._move_marks_back(record.hour)
-        key = stored.where.key
-        seen = {":status": {"S": entry.status}}
         try:
-            if stored.where.index is None:
-                self._call(
-                    "update_item",
-                    Key=key,
-                    UpdateExpression="SET s = :pending REMOVE e",
-                    ConditionExpression="s = :status AND attribute_not_exists(m)",
-                    ExpressionAttributeValues=seen | {":pending": {"S": "pending"}},
-                )
-            else:
-                self._call(
-                    "update_item",
-                    Key=key,
-                    UpdateExpression="REMOVE #o.#i",
-                    ConditionExpression="#o.#i.s = :status AND attribute_not_exists(#o.#i.m)",
-                    ExpressionAttributeNames={"#o": "o", "#i": str(stored.where.index)},
-                    ExpressionAttributeValues=seen,
-                )
+            self._unpark(stored.where, entry.status)
         except ConditionFailed:
             return False
+        # and any other copy parked alike (two writers that raced each sent their own): left parked, it would count
+        # for the record again and no flush would send it (one that would send another quantity is left as it is)
+        for other in copies:
+            if other is not stored and _parked_as(other.entry, entry):
+                with contextlib.suppress(ConditionFailed):  # answered or redriven meanwhile
+                    self._unpark(other.where, entry.status)
         self._move_marks_back(record.hour)  # and after: a run that read the hour before cannot move past it
         return True
+
+    def _unpark(self, where: _Where, status: str) -> None:
+        seen = {":status": {"S": status}}
+        if where.index is None:
+            self._call(
+                "update_item",
+                Key=where.key,
+                UpdateExpression="SET s = :pending REMOVE e",
+                ConditionExpression="s = :status AND attribute_not_exists(m)",
+                ExpressionAttributeValues=seen | {":pending": {"S": "pending"}},
+            )
+        else:
+            self._call(
+                "update_item",
+                Key=where.key,
+                UpdateExpression="REMOVE #o.#i",
+                ConditionExpression="#o.#i.s = :status AND attribute_not_exists(#o.#i.m)",
+                ExpressionAttributeNames={"#o": "o", "#i": str(where.index)},
+                ExpressionAttributeValues=seen,
+            )
 
     def _move_mark_back(self, hour: datetime) -> None:
         try:

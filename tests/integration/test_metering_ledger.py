@@ -263,3 +263,163 @@ def test_a_redriven_record_in_a_reconciled_hour_has_its_hour_reconciled_again(le
     until = ledger.reconciled_until().hour
     assert until is not None
     assert until <= HOUR, f"reconciliation stays at {until:%H:%M}: {record.quantity} units of {HOUR:%H:%M} unchecked"
+
+
+# Review 25: the hour's chunks dealt over 8 partitions. Records found, answered and redriven where they are, whichever
+# partition that is; copies of a record in two partitions; a table the previous version wrote (every chunk in
+# ``REC#<hour>``). On DynamoDB Local, the ledger as deployed.
+
+
+def _partition_of(settings: Settings, dynamodb: Any, record: MeteringRecord) -> str:
+    (pk,) = {str(i["pk"]["S"]) for i in _items(settings, dynamodb) if record.license_arn in i["rs"]["S"]}
+    return pk
+
+
+def test_a_record_parked_in_a_later_partition_is_redriven_sent_and_answered_where_it_is(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given a sealed hour of 200 records (8 calls, one per partition), sent, but for the 6th call's, parked
+    records = [_record(n) for n in range(200)]
+    calls = [records[start : start + 25] for start in range(0, 200, 25)]
+    ledger.write_pending(records)
+    assert ledger.seal(HOUR)
+    ledger.write_results([RecordResult(r, "sent", f"id-{r.key}") for call in calls[:5] + calls[6:] for r in call])
+    ledger.write_results([RecordResult(r, "failed", None, "InvalidLicenseException") for r in calls[5]])
+    assert ledger.move_unsent_mark(ledger.unsent_mark(), HOUR + timedelta(hours=1))
+    parked = calls[5][7]
+    assert _partition_of(settings, dynamodb, parked) == _partitions()[5]
+    before = {(i["pk"]["S"], i["sk"]["S"]): i for i in _items(settings, dynamodb) if i["pk"]["S"] != _partitions()[5]}
+    # When an operator's process redrives one of them, and the next flush (another process) sends it
+    operator = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    assert operator.requeue(MeteringEntry(parked, "failed", None, "InvalidLicenseException"))
+    flush = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    assert list(flush.pending(flush.unsent_mark())) == [parked]
+    flush.write_results([RecordResult(parked, "sent", "id-redriven")])
+    # Then its outcome is in its own item of partition 5, the other partitions are as they were, and the hour reads
+    # back with every record once: 199 + 1 sent (its quantity unchanged), 24 still parked, nothing unsent
+    assert {
+        (i["pk"]["S"], i["sk"]["S"]): i for i in _items(settings, dynamodb) if i["pk"]["S"] != _partitions()[5]
+    } == (before)
+    entries = {e.record.key: e for e in flush.entries_of_hour(HOUR)}
+    assert len(entries) == 200
+    assert entries[parked.key] == MeteringEntry(parked, "sent", "id-redriven")
+    assert sum(e.record.quantity for e in entries.values() if e.status == "sent") == sum(
+        r.quantity for r in records if r not in calls[5] or r == parked
+    )
+    assert sum(1 for e in entries.values() if e.status == "failed") == 24
+    assert list(flush.pending(flush.unsent_mark())) == []
+
+
+def test_an_outcome_written_by_a_process_that_did_not_store_the_record_lands_in_its_partition(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given an hour of 100 records (4 calls: partitions 0 to 3) stored by one process
+    records = [_record(n) for n in range(100)]
+    ledger.write_pending(records)
+    assert ledger.seal(HOUR)
+    # When another process (the reconciliation correcting a record, say) writes the outcome of the 4th call's records
+    other = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    other.write_results([RecordResult(r, "sent", f"id-{r.key}") for r in records[75:]])
+    # Then they are answered in partition 3, the others still unsent
+    assert {i["pk"]["S"]: len(i["o"]["M"]) for i in _items(settings, dynamodb)} == dict(
+        zip(_partitions()[:4], [0, 0, 0, 25], strict=True)
+    )
+    assert sorted(r.key for r in other.pending(other.unsent_mark())) == sorted(r.key for r in records[:75])
+
+
+@pytest.mark.parametrize("answered_in", [0, 3], ids=["answered copy in REC#<hour>", "answered copy in REC#<hour>#3"])
+def test_of_two_copies_in_different_partitions_the_one_with_an_outcome_counts(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any, answered_in: int
+) -> None:
+    # Given a record stored twice by two writers that raced (each read the hour before the other wrote), one copy in
+    # REC#<hour> and one in REC#<hour>#3, and one of them sent
+    record = _record(1)
+    ledger.write_pending([record])
+    (first,) = _items(settings, dynamodb)
+    copy = {**first, "pk": {"S": _partitions()[3]}, "sk": {"S": f"{record.key}~racing"}}
+    dynamodb.put_item(TableName=settings.metering_table, Item=copy)
+    answered = first if answered_in == 0 else copy
+    dynamodb.update_item(
+        TableName=settings.metering_table,
+        Key={"pk": answered["pk"], "sk": answered["sk"]},
+        UpdateExpression="SET o = :o",
+        ExpressionAttributeValues={":o": {"M": {"0": {"M": {"s": {"S": "sent"}, "m": {"S": "id-1"}}}}}},
+    )
+    assert ledger.seal(HOUR)
+    # Then the hour shows it once, sent; no run sends it again, and storing it again stores and sends nothing
+    fresh = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    assert fresh.entries_of_hour(HOUR) == [MeteringEntry(record, "sent", "id-1")]
+    assert list(fresh.pending(fresh.unsent_mark())) == []
+    assert fresh.write_pending([record]) == []
+    assert len(_items(settings, dynamodb)) == 2
+
+
+def test_an_hour_the_previous_version_stored_in_one_partition_is_found_sent_and_answered_there(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given an hour of 300 records the previous version stored (12 chunks, every one in REC#<hour>), sealed, 100 sent
+    records = [_record(n) for n in range(300)]
+    ledger.write_pending(records)
+    for item in _items(settings, dynamodb):
+        if item["pk"]["S"] != _partitions()[0]:
+            dynamodb.delete_item(TableName=settings.metering_table, Key={"pk": item["pk"], "sk": item["sk"]})
+            dynamodb.put_item(TableName=settings.metering_table, Item={**item, "pk": {"S": _partitions()[0]}})
+    old = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    old.write_results([RecordResult(r, "sent", f"id-{r.key}") for r in records[:100]])
+    assert ledger.seal(HOUR)
+    assert {i["pk"]["S"] for i in _items(settings, dynamodb)} == {_partitions()[0]}
+    # When the new version's flush looks for unsent records and answers them, and a leaving buyer's final usage (new
+    # version) stores a record of that hour it had not
+    flush = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    unsent = list(flush.pending(flush.unsent_mark()))
+    flush.write_results([RecordResult(r, "sent", f"id-{r.key}") for r in unsent])
+    late = _record(300)
+    assert flush.write_pending([*records, late]) == [late]
+    # Then it found exactly the 200 unsent, answered them in their items of REC#<hour>, and the hour reads back whole:
+    # 300 sent once each, the late one unsent
+    assert sorted(r.key for r in unsent) == sorted(r.key for r in records[100:])
+    assert all(
+        len(i["o"]["M"]) == 25
+        for i in _items(settings, dynamodb)
+        if "~" in i["sk"]["S"] and late.license_arn not in i["rs"]["S"]
+    )
+    entries = {e.record.key: e for e in flush.entries_of_hour(HOUR)}
+    assert {k: e.status for k, e in entries.items()} == {r.key: "sent" for r in records} | {late.key: "pending"}
+    assert list(flush.pending(flush.unsent_mark())) == [late]
+
+
+# Review 25: a record stored twice by two writers that raced (the flush sealing the hour and a leaving buyer's final
+# usage, each having read the hour before the other wrote; the copies now usually in different partitions), each copy
+# sent by its writer and each parked with the same reason. The operator fixes the cause and redrives it: ``requeue``
+# answers True ("requeued: sent by the next flush"), but it cleared only the copy it read first; the other copy still
+# holds the parked outcome, so the hour reads the record as parked again and no flush sends it. The units are never
+# billed unless the operator notices and redrives a second time within Marketplace's window.
+def test_a_record_both_of_whose_copies_were_parked_is_sent_again_when_redriven(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given a record (2 units) in REC#<hour> and a racing writer's copy in REC#<hour>#3, both sent and parked
+    record = _record(1)
+    ledger.write_pending([record])
+    (first,) = _items(settings, dynamodb)
+    copy = {**first, "pk": {"S": _partitions()[3]}, "sk": {"S": f"{record.key}~racing"}}
+    dynamodb.put_item(TableName=settings.metering_table, Item=copy)
+    parked = {"M": {"0": {"M": {"s": {"S": "failed"}, "e": {"S": "InvalidLicenseException"}}}}}
+    for item in (first, copy):
+        dynamodb.update_item(
+            TableName=settings.metering_table,
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            UpdateExpression="SET o = :o",
+            ExpressionAttributeValues={":o": parked},
+        )
+    assert ledger.seal(HOUR)
+    assert ledger.move_unsent_mark(ledger.unsent_mark(), HOUR + timedelta(hours=1))
+    entry = MeteringEntry(record, "failed", None, "InvalidLicenseException")
+    assert ledger.entries_of_hour(HOUR) == [entry]
+    # When the operator redrives it
+    assert ledger.requeue(entry)
+    # Then the next flush sends it (its 2 units), and the hour no longer shows it parked
+    flush = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    unsent = list(flush.pending(flush.unsent_mark()))
+    assert unsent == [record], f"redriven, yet {ledger.entries_of_hour(HOUR)}: {record.quantity} units never sent"
+    flush.write_results([RecordResult(record, "sent", "id-1")])
+    assert flush.entries_of_hour(HOUR) == [MeteringEntry(record, "sent", "id-1")]

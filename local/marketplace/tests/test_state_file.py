@@ -57,3 +57,57 @@ def test_writes_are_atomic(tmp_path):
     # No temp files left behind, and the file is complete JSON.
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
     assert len(json.loads(state.read_text())["products"]) == 20
+
+
+def test_a_renewed_licence_is_metered_as_before_after_a_restart(tmp_path):
+    # Review 25: subscriptions are looked up by licence through an index rebuilt on load; a renewal made before the
+    # restart and one made after it keep the licence, its start (the first agreement's) and its billed hours.
+    state = tmp_path / "marketplace.json"
+    server = start_emulator(state_file=str(state))
+    try:
+        admin = AdminClient(server.url)
+        admin.set_clock(iso(NOW))
+        admin.create_product("p1", ["api_calls"])
+        other = admin.subscribe("p1", "444455556666", start_time=iso(NOW - timedelta(hours=20)))
+        sub = admin.subscribe("p1", "111122223333", start_time=iso(NOW - timedelta(hours=3)))
+        renewal = admin.renew(sub["agreement_id"])
+        client = aws_client("meteringmarketplace", server.url, max_attempts=1)
+        first = client.batch_meter_usage(UsageRecords=[usage_record(sub, "api_calls", 3, NOW)])["Results"][0]
+    finally:
+        server.stop()
+
+    server = start_emulator(state_file=str(state))
+    try:
+        admin = AdminClient(server.url)
+        client = aws_client("meteringmarketplace", server.url, max_attempts=1)
+
+        def meter(subscription, quantity, at):
+            return client.batch_meter_usage(UsageRecords=[usage_record(subscription, "api_calls", quantity, at)])
+
+        # the hour billed before the restart: the same record, the same id; another quantity: DuplicateRecord
+        again = meter(sub, 3, NOW)["Results"][0]
+        assert (again["Status"], again["MeteringRecordId"]) == ("Success", first["MeteringRecordId"])
+        changed = meter(sub, 4, NOW)["Results"][0]
+        assert (changed["Status"], changed["MeteringRecordId"]) == ("DuplicateRecord", first["MeteringRecordId"])
+        # an hour of the first agreement, before the renewal started: billed; before the licence started: refused
+        assert meter(sub, 2, NOW - timedelta(hours=2))["Results"][0]["Status"] == "Success"
+        try:
+            meter(sub, 2, NOW - timedelta(hours=5))
+            raise AssertionError("usage before the licence started must be refused")
+        except client.exceptions.InvalidLicenseException:
+            pass
+        # another buyer's licence, subscribed earlier, is still theirs (not the renewed buyer's)
+        assert meter(other, 1, NOW - timedelta(hours=5))["Results"][0]["Status"] == "Success"
+        # renewed again after the restart: the licence is still meterable, the billed hour still the same record
+        third = admin.renew(renewal["agreement_id"])
+        late = meter(sub, 3, NOW)["Results"][0]
+        assert (late["Status"], late["MeteringRecordId"]) == ("Success", first["MeteringRecordId"])
+        assert meter(sub, 5, NOW - timedelta(hours=1))["Results"][0]["Status"] == "Success"
+        assert [(r["agreement_id"], r["quantity"]) for r in admin.ledger()] == [
+            (renewal["agreement_id"], "3"),
+            (renewal["agreement_id"], "2"),
+            (other["agreement_id"], "1"),
+            (third["agreement_id"], "5"),
+        ]
+    finally:
+        server.stop()
