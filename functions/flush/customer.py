@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -24,7 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from functions.customers.model import LEAVING_STATES, Customer, FinalUsageRequest
 from functions.flush.aggregate import aggregate, spill
 from functions.flush.calls import batches
-from functions.flush.records import PARKED_CARRY, MeteringRecord, Placement, RecordResult
+from functions.flush.records import MeteringRecord, Placement, RecordResult, placed_records
 from functions.flush.run import publish_failed
 from functions.flush.sender import Sender, SendTally
 from functions.flush.service import METERING_WINDOW, FlushDeps, answered, cannot_send, rate_limiter
@@ -117,14 +117,9 @@ def placed_carries(
             hour -= HOUR
         if left > 0:
             plan.append((None, left))
-        kept = deps.ledger.place_carry(carry, plan)
-        for where, quantity in kept or ():
-            record = replace(carry, hour=where or carry.hour, quantity=quantity, allocations=(), events=0)
-            if where is None:
-                # kept under a key of its own: the buyer, subscribed again (a legacy identifier is reused), may have
-                # a record of that dimension in this hour, which the parked one must not stand in for
-                record = replace(record, key=record.key + PARKED_CARRY)
-            (placed if where else parked).append(record)
+        in_earlier_hours, nowhere = placed_records(carry, deps.ledger.place_carry(carry, plan) or [])
+        placed += in_earlier_hours
+        parked += nowhere
     return placed, parked
 
 

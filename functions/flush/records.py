@@ -4,7 +4,7 @@ it, and the port the flush sends through (``functions.marketplace.metering`` is 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -94,6 +94,21 @@ class MeteringEntry:
 
 # where carried usage was billed instead of its hour: (hour, quantity) each; an hour of None: nowhere (parked)
 Placement = list[tuple[datetime | None, Decimal]]
+
+
+def placed_records(carry: MeteringRecord, placement: Placement) -> tuple[list[MeteringRecord], list[MeteringRecord]]:
+    """The records a carry's placement bills: in the earlier hours it went to, and parked where no hour of the buyer's
+    could take it (under a key of its own: the buyer, subscribed again under a reused legacy identifier, may have a
+    record of that dimension in the carry's hour, which the parked one must not stand in for)."""
+    placed: list[MeteringRecord] = []
+    parked: list[MeteringRecord] = []
+    for where, quantity in placement:
+        record = replace(carry, hour=where or carry.hour, quantity=quantity, allocations=(), events=0)
+        if where is None:
+            parked.append(replace(record, key=record.key + PARKED_CARRY))
+        else:
+            placed.append(record)
+    return placed, parked
 
 
 @dataclass(frozen=True)

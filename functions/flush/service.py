@@ -17,7 +17,7 @@ from functions.clock import Clock
 from functions.customers.model import CustomerRepository
 from functions.flush.aggregate import aggregate, spill, zero_records
 from functions.flush.calls import CallPacker
-from functions.flush.records import MeteringGateway, MeteringLedger, MeteringRecord, RecordResult
+from functions.flush.records import MeteringGateway, MeteringLedger, MeteringRecord, RecordResult, placed_records
 from functions.flush.sender import Backoff, RateLimiter, Sender, SendTally, TokenBucket
 from functions.settings import Settings
 from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of
@@ -196,6 +196,30 @@ def hour_records(deps: FlushDeps, hour: datetime) -> tuple[list[MeteringRecord],
     return spill(hour, aggregate(hour, events, deps.settings.products), carried)
 
 
+def finish_placements(deps: FlushDeps, hour: datetime) -> list[MeteringRecord]:
+    """Write the records of every carry into ``hour`` that a leaving buyer's final-usage step placed in earlier hours
+    of theirs (or parked), as that step writes them, and return those to send. A step that dies after placing and is
+    never retried (the buyer came back under a reused legacy identifier: no final usage is due any more) would leave
+    the carry billed nowhere: the hour's sealing does not take a placed carry in. Records stored already keep what
+    they have (the step finished, or an operator redrove one); a parked record stored here is parked as the step
+    parks it. A step still running may write the same records: the same totals, answered once by Marketplace."""
+    placed: list[MeteringRecord] = []
+    parked: list[MeteringRecord] = []
+    for carry, placement in deps.ledger.placements_into(hour):
+        in_earlier_hours, nowhere = placed_records(carry, placement)
+        placed += in_earlier_hours
+        parked += nowhere
+    if not placed and not parked:
+        return []
+    stored = {(e.record.hour, e.record.key) for e in deps.ledger.entries_of_hour(hour)} if parked else set()
+    new_parked = [r for r in parked if (r.hour, r.key) not in stored]
+    to_send = deps.ledger.write_pending([*placed, *new_parked])
+    if new_parked:
+        deps.ledger.write_results([RecordResult(r, "failed", None, "CarriedPastEnd") for r in new_parked])
+    parked_now = {(r.hour, r.key) for r in new_parked}
+    return [r for r in to_send if (r.hour, r.key) not in parked_now]
+
+
 def _seal_closed_hours(
     deps: FlushDeps,
     now: datetime,
@@ -218,6 +242,7 @@ def _seal_closed_hours(
         unsent = deps.ledger.write_hour(hour, records)
         if carry:
             deps.ledger.write_carry(carry)
+        unsent += finish_placements(deps, hour)
         if not deps.ledger.seal(hour):
             break  # another flush sealed it (same records): it is sending them
         sealed_records(unsent)
