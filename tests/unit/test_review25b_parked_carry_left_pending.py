@@ -7,6 +7,7 @@ they subscribed again, taking that hour's record from their new usage)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
@@ -73,10 +74,8 @@ def test_a_flush_that_died_before_parking_what_it_wrote_leaves_no_carry_to_send(
     _, parked = _placed_carry(world)  # the step died right after placing
     world.at(hour(11, 5))
     ledger.throttle = True
-    try:
-        flush(world.deps, remaining_ms=lambda: 900_000)  # seals hour 10: finish_placements dies parking the 3
-    except StorageError:
-        pass
+    with contextlib.suppress(StorageError):
+        flush(world.deps, remaining_ms=lambda: 900_000)  # seals hour 10: its writer dies parking the 3
     assert not ledger.throttle
     world.at(hour(12, 30))  # the next flushes seal hour 10 again, and 11
     _assert_parked_never_sent(world, parked)
