@@ -15,7 +15,7 @@ from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
-from functions.flush.records import PARKED_CARRY, MeteringRecord
+from functions.flush.records import PARKED_CARRY, MeteringRecord, RecordResult
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, flush
 from functions.marketplace.metering import Boto3MeteringGateway
@@ -90,3 +90,33 @@ def test_a_parked_carry_a_dead_step_left_pending_is_parked_by_the_flush_and_neve
     assert (stored.status, stored.reason, stored.record.quantity) == ("failed", "CarriedPastEnd", Decimal(3))
     [sent] = ledger().entries_of_hour(NINE)
     assert (sent.status, sent.record.quantity) == ("sent", Decimal(7))
+
+
+def test_a_parked_carry_and_the_buyers_own_record_of_its_hour_are_stored_apart(
+    settings: Settings, dynamodb: Any
+) -> None:
+    ledger = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    ref = CustomerRef(PRODUCT.code, customer_identifier="cust-0001")  # a legacy buyer, subscribed again
+    own = MeteringRecord(
+        key=f"{PRODUCT.code}#{ref.key}#api_calls",
+        hour=TEN,
+        product_code=PRODUCT.code,
+        customer_key=ref.key,
+        customer_aws_account_id=ACCOUNT,
+        dimension="api_calls",
+        quantity=Decimal(5),
+        integer=True,
+        customer_identifier="cust-0001",
+        events=1,
+    )
+    parked = replace(own, key=own.key + PARKED_CARRY, quantity=Decimal(3), events=0)
+    # Given the parked carry stored by a step, and again by a flush that did not see it (each writer its own ledger)
+    assert ledger.write_pending([parked]) == [parked]
+    ledger.write_results([RecordResult(parked, "failed", None, "CarriedPastEnd")])
+    other = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    assert other.write_pending([parked]) == []  # stored already, with its outcome: kept, not sent
+    # When the hour is sealed with the buyer's own record
+    assert other.write_hour(TEN, [own]) == [own]
+    # Then each is read back under its key, with its own quantity and outcome
+    stored = {e.record.key: (e.record.quantity, e.status, e.reason) for e in ledger.entries_of_hour(TEN)}
+    assert stored == {own.key: (Decimal(5), "pending", None), parked.key: (Decimal(3), "failed", "CarriedPastEnd")}
