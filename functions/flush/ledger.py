@@ -27,7 +27,9 @@ a fraction of one:
 - ``pk = LEASE, sk = FLUSH``: keeps a second flush from doing the same work.
 
 Items of the earlier layout (one per record: its fields and ``s``, its status) are read as chunks of one record and
-their outcomes written as before, so records an earlier version left unsent are still found and sent.
+their outcomes written as before, so records an earlier version left unsent are still found and sent. A record under a
+key of its own (a leaving buyer's parked carry, ``#carried-past-end``) is written in that layout still: a chunk
+derives its records' keys from their fields, and would give it back as the buyer's record of that dimension and hour.
 """
 
 from __future__ import annotations
