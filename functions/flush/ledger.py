@@ -49,6 +49,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from functions.customers.model import CustomerRef
+from functions.flush.aggregate import record_key
 from functions.flush.calls import CallPacker
 from functions.flush.records import (
     MeteringEntry,
@@ -124,7 +125,7 @@ def _decode(fields: list[Any], product_code: str, hour: datetime) -> MeteringRec
     account, dimension, quantity, integer, license_arn, identifier, allocations, events = fields
     customer_key = CustomerRef(product_code, license_arn=license_arn, customer_identifier=identifier).key
     return MeteringRecord(
-        key=_derived_key(product_code, customer_key, dimension),
+        key=record_key(product_code, customer_key, dimension),
         hour=hour,
         product_code=product_code,
         customer_key=customer_key,
@@ -139,16 +140,11 @@ def _decode(fields: list[Any], product_code: str, hour: datetime) -> MeteringRec
     )
 
 
-def _derived_key(product_code: str, customer_key: str, dimension: str) -> str:
-    """A record's key as a chunk gives it back: from its fields (a chunk does not keep keys)."""
-    return f"{product_code}#{customer_key}#{dimension}"
-
-
 def _keyed_apart(record: MeteringRecord) -> bool:
     """A record under a key of its own (a leaving buyer's parked carry), which a chunk would give back as the buyer's
     record of that dimension: stored in an item of its own (the earlier layout, which every version reads), the key
     in it."""
-    return record.key != _derived_key(record.product_code, record.customer_key, record.dimension)
+    return record.key != record_key(record.product_code, record.customer_key, record.dimension)
 
 
 def _chunk_item(records: Sequence[MeteringRecord], shard: int, expires_at: int) -> dict[str, Any]:
