@@ -79,3 +79,14 @@ def test_a_flush_that_died_before_parking_what_it_wrote_leaves_no_carry_to_send(
     assert not ledger.throttle
     world.at(hour(12, 30))  # the next flushes seal hour 10 again, and 11
     _assert_parked_never_sent(world, parked)
+
+
+def test_a_carry_the_flush_parks_is_counted_among_its_failed_records() -> None:
+    world = World()
+    _, parked = _placed_carry(world)  # the step died right after placing
+    world.at(hour(11, 5))
+    report = flush(world.deps, remaining_ms=lambda: 900_000)  # seals hour 10
+    # counted as the step counts it (RecordsFailed, alarmed): a parked carry is never silently absent
+    assert report.failed == {"CarriedPastEnd": 1}
+    assert world.billed_hours() == {hour(8): 5, hour(9): 7}
+    _assert_parked_never_sent(world, parked)
