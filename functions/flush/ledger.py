@@ -27,7 +27,9 @@ a fraction of one:
 - ``pk = LEASE, sk = FLUSH``: keeps a second flush from doing the same work.
 
 Items of the earlier layout (one per record: its fields and ``s``, its status) are read as chunks of one record and
-their outcomes written as before, so records an earlier version left unsent are still found and sent.
+their outcomes written as before, so records an earlier version left unsent are still found and sent. A record under a
+key of its own (a leaving buyer's parked carry, ``#carried-past-end``) is written in that layout still: a chunk
+derives its records' keys from their fields, and would give it back as the buyer's record of that dimension and hour.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from functions.customers.model import CustomerRef
+from functions.flush.aggregate import record_key
 from functions.flush.calls import CallPacker
 from functions.flush.records import (
     MeteringEntry,
@@ -122,7 +125,7 @@ def _decode(fields: list[Any], product_code: str, hour: datetime) -> MeteringRec
     account, dimension, quantity, integer, license_arn, identifier, allocations, events = fields
     customer_key = CustomerRef(product_code, license_arn=license_arn, customer_identifier=identifier).key
     return MeteringRecord(
-        key=f"{product_code}#{customer_key}#{dimension}",
+        key=record_key(product_code, customer_key, dimension),
         hour=hour,
         product_code=product_code,
         customer_key=customer_key,
@@ -135,6 +138,13 @@ def _decode(fields: list[Any], product_code: str, hour: datetime) -> MeteringRec
         allocations=tuple(Allocation(tuple((k, v) for k, v in tags), Decimal(q)) for tags, q in allocations or ()),
         events=events,
     )
+
+
+def _keyed_apart(record: MeteringRecord) -> bool:
+    """A record under a key of its own (a leaving buyer's parked carry), which a chunk would give back as the buyer's
+    record of that dimension: stored in an item of its own (the earlier layout, which every version reads), the key
+    in it."""
+    return record.key != record_key(record.product_code, record.customer_key, record.dimension)
 
 
 def _chunk_item(records: Sequence[MeteringRecord], shard: int, expires_at: int) -> dict[str, Any]:
@@ -351,6 +361,10 @@ class DynamoMeteringLedger:
                     metrics.add_metric(name="SealedTotalMismatch", unit=MetricUnit.Count, value=1)
                 if found.entry.status == "pending":
                     to_send.append(self._handed_out(found))
+            for record in (r for r in new if _keyed_apart(r)):
+                if (kept := self._put_apart(record)) is not None:
+                    to_send.append(kept)
+            new = [r for r in new if not _keyed_apart(r)]
             for number, chunk in enumerate(_chunks(new)):  # dealt over the partitions in the order they are sent
                 item = _chunk_item(chunk, number % SHARDS, self._expires_at(hour))
                 items.append(item)
@@ -360,6 +374,19 @@ class DynamoMeteringLedger:
                 to_send.extend(chunk)
         self._batch_put(items)
         return to_send
+
+    def _put_apart(self, record: MeteringRecord) -> MeteringRecord | None:
+        """Store ``record`` pending in an item of its own, once: the record to send, or None if another writer stored
+        it first and it has its outcome (put conditionally: a second put would reset that outcome)."""
+        item = {**_record_item(record, self._expires_at(record.hour)), "s": {"S": "pending"}}
+        try:
+            self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ConditionFailed:
+            found = self._entries(record.hour).get(record.key)
+            return self._handed_out(found) if found is not None and found.entry.status == "pending" else None
+        with self._lock:
+            self._where[(record.hour, record.key)] = _Where(item["pk"]["S"], item["sk"]["S"], None)
+        return record
 
     def _handed_out(self, stored: _Stored) -> MeteringRecord:
         record = stored.entry.record

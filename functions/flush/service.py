@@ -17,7 +17,14 @@ from functions.clock import Clock
 from functions.customers.model import CustomerRepository
 from functions.flush.aggregate import aggregate, spill, zero_records
 from functions.flush.calls import CallPacker
-from functions.flush.records import MeteringGateway, MeteringLedger, MeteringRecord, RecordResult, placed_records
+from functions.flush.records import (
+    PARKED_CARRY,
+    MeteringGateway,
+    MeteringLedger,
+    MeteringRecord,
+    RecordResult,
+    placed_records,
+)
 from functions.flush.sender import Backoff, RateLimiter, Sender, SendTally, TokenBucket
 from functions.settings import Settings
 from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of
@@ -181,7 +188,11 @@ def answered(results: list[RecordResult], clock: Clock) -> list[RecordResult]:
 
 
 def cannot_send(record: MeteringRecord, now: datetime) -> str | None:
-    """Why Marketplace would refuse the record now, before it is sent: out of its window, or a quantity it takes not."""
+    """Why the record is not sent: a leaving buyer's carry parked (no hour of theirs could take it: stored pending
+    until marked so, which a writer dying in between leaves undone, and never redriven), or Marketplace would refuse
+    it now (out of its window, a quantity it takes not)."""
+    if record.key.endswith(PARKED_CARRY):
+        return "CarriedPastEnd"
     if window_missed(record.hour, now):
         return "TimestampOutOfBounds"
     return unsendable(record)
@@ -198,26 +209,17 @@ def hour_records(deps: FlushDeps, hour: datetime) -> tuple[list[MeteringRecord],
 
 def finish_placements(deps: FlushDeps, hour: datetime) -> list[MeteringRecord]:
     """Write the records of every carry into ``hour`` that a leaving buyer's final-usage step placed in earlier hours
-    of theirs (or parked), as that step writes them, and return those to send. A step that dies after placing and is
-    never retried (the buyer came back under a reused legacy identifier: no final usage is due any more) would leave
-    the carry billed nowhere: the hour's sealing does not take a placed carry in. Records stored already keep what
-    they have (the step finished, or an operator redrove one); a parked record stored here is parked as the step
-    parks it. A step still running may write the same records: the same totals, answered once by Marketplace."""
-    placed: list[MeteringRecord] = []
-    parked: list[MeteringRecord] = []
+    of theirs (or parked), as that step writes them, and return those still to send. A step that dies after placing
+    and is never retried (the buyer came back under a reused legacy identifier: no final usage is due any more) would
+    leave the carry billed nowhere: the hour's sealing does not take a placed carry in. Records stored already keep
+    what they have (the step finished, or an operator redrove one); a parked one still pending is parked when queued
+    (``cannot_send``), never sent. A step still running may write the same records: the same totals, answered once
+    by Marketplace."""
+    records: list[MeteringRecord] = []
     for carry, placement in deps.ledger.placements_into(hour):
         in_earlier_hours, nowhere = placed_records(carry, placement)
-        placed += in_earlier_hours
-        parked += nowhere
-    if not placed and not parked:
-        return []
-    stored = {(e.record.hour, e.record.key) for e in deps.ledger.entries_of_hour(hour)} if parked else set()
-    new_parked = [r for r in parked if (r.hour, r.key) not in stored]
-    to_send = deps.ledger.write_pending([*placed, *new_parked])
-    if new_parked:
-        deps.ledger.write_results([RecordResult(r, "failed", None, "CarriedPastEnd") for r in new_parked])
-    parked_now = {(r.hour, r.key) for r in new_parked}
-    return [r for r in to_send if (r.hour, r.key) not in parked_now]
+        records += in_earlier_hours + nowhere
+    return deps.ledger.write_pending(records)
 
 
 def _seal_closed_hours(
