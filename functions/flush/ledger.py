@@ -243,7 +243,7 @@ def record_from_item(item: dict[str, Any]) -> MeteringRecord:
     """A record stored in an item of its own: carried usage (``CARRY#<hour>``), or a record of the earlier layout."""
     return MeteringRecord(
         key=item["sk"]["S"],
-        hour=parse_hour_key(item["pk"]["S"].partition("#")[2]),
+        hour=_hour_of_partition(item["pk"]["S"]),
         product_code=item["p"]["S"],
         customer_key=item["c"]["S"],
         customer_aws_account_id=item["a"]["S"],
