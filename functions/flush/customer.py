@@ -88,14 +88,15 @@ def placed_carries(
     deps: FlushDeps,
     now: datetime,
     hours: tuple[datetime | None, datetime | None],
-) -> tuple[list[MeteringRecord], list[MeteringRecord]]:
+) -> list[MeteringRecord]:
     """What a leaving buyer's last hour carries on, billed in earlier hours of theirs instead: Marketplace keeps one
     record per customer, dimension and hour and takes records up to 24 hours old, so any sealed hour of theirs
     (``hours``: from their subscription's start to their final hour) with no record for that dimension will do, from
     the latest; never one after their final hour, though the step may run in it (it would bill usage they did not
-    have then, and a renewed buyer's usage of that hour would find its record taken). The records to send there, and
-    those parked (no hour left): the ledger keeps the placement first (``place_carry``), so a retry places it the
-    same, and an hour's sealing that took the carry in already (the carry is then its) places nothing."""
+    have then, and a renewed buyer's usage of that hour would find its record taken). The records it bills there, and
+    those parked where no hour is left (``cannot_send`` parks them): the ledger keeps the placement first
+    (``place_carry``), so a retry places it the same, and an hour's sealing that took the carry in already (the carry
+    is then its) places nothing."""
     since, final_hour = hours
     earliest = max(hour_of(now - METERING_WINDOW) + HOUR, hour_of(since) if since else hour_of(now - METERING_WINDOW))
     latest = min(hour_of(now), final_hour) if final_hour else hour_of(now)
@@ -104,7 +105,6 @@ def placed_carries(
     unsealed = deps.ledger.next_hour_to_seal()
     latest = min(latest, unsealed - HOUR) if unsealed else earliest - HOUR
     placed: list[MeteringRecord] = []
-    parked: list[MeteringRecord] = []
     for carry in carried:
         taken = {r.hour for r in records if r.key == carry.key}
         hour, left = latest, carry.quantity
@@ -117,10 +117,8 @@ def placed_carries(
             hour -= HOUR
         if left > 0:
             plan.append((None, left))
-        in_earlier_hours, nowhere = placed_records(carry, deps.ledger.place_carry(carry, plan) or [])
-        placed += in_earlier_hours
-        parked += nowhere
-    return placed, parked
+        placed += placed_records(carry, deps.ledger.place_carry(carry, plan) or [])
+    return placed
 
 
 def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Callable[[], bool]) -> CustomerUsageReport:
@@ -130,18 +128,14 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     customer_key, since = customer.ref.key, customer.subscribed_at
     final_hour = hour_of(customer.final_usage_cutoff) if customer.final_usage_cutoff else None
     records, carried = customer_records(customer_key, deps, now, final_hour)
-    placed, no_hour_left = placed_carries(carried, records, deps, now, (since, final_hour))
-    records += placed + no_hour_left
+    records += placed_carries(carried, records, deps, now, (since, final_hour))
     if not records:
         return CustomerUsageReport()
     # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes
     records = deps.ledger.write_pending(records)
-    nowhere = {(r.hour, r.key) for r in no_hour_left}
-    parked = [
-        RecordResult(r, "failed", None, "CarriedPastEnd" if (r.hour, r.key) in nowhere else reason)
-        for r in records
-        if (r.hour, r.key) in nowhere or (reason := cannot_send(r, now))
-    ]
+    # a carry no hour of theirs could take is parked (cannot_send: CarriedPastEnd), as is any record Marketplace
+    # would refuse now
+    parked = [RecordResult(r, "failed", None, reason) for r in records if (reason := cannot_send(r, now))]
     if parked:
         deps.ledger.write_results(parked)
     parked_keys = {(p.record.hour, p.record.key) for p in parked}

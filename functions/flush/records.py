@@ -96,19 +96,15 @@ class MeteringEntry:
 Placement = list[tuple[datetime | None, Decimal]]
 
 
-def placed_records(carry: MeteringRecord, placement: Placement) -> tuple[list[MeteringRecord], list[MeteringRecord]]:
+def placed_records(carry: MeteringRecord, placement: Placement) -> list[MeteringRecord]:
     """The records a carry's placement bills: in the earlier hours it went to, and parked where no hour of the buyer's
     could take it (under a key of its own: the buyer, subscribed again under a reused legacy identifier, may have a
     record of that dimension in the carry's hour, which the parked one must not stand in for)."""
-    placed: list[MeteringRecord] = []
-    parked: list[MeteringRecord] = []
+    records = []
     for where, quantity in placement:
         record = replace(carry, hour=where or carry.hour, quantity=quantity, allocations=(), events=0)
-        if where is None:
-            parked.append(replace(record, key=record.key + PARKED_CARRY))
-        else:
-            placed.append(record)
-    return placed, parked
+        records.append(record if where else replace(record, key=record.key + PARKED_CARRY))
+    return records
 
 
 @dataclass(frozen=True)

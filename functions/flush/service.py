@@ -215,10 +215,7 @@ def finish_placements(deps: FlushDeps, hour: datetime) -> list[MeteringRecord]:
     what they have (the step finished, or an operator redrove one); a parked one still pending is parked when queued
     (``cannot_send``), never sent. A step still running may write the same records: the same totals, answered once
     by Marketplace."""
-    records: list[MeteringRecord] = []
-    for carry, placement in deps.ledger.placements_into(hour):
-        in_earlier_hours, nowhere = placed_records(carry, placement)
-        records += in_earlier_hours + nowhere
+    records = [r for carry, placement in deps.ledger.placements_into(hour) for r in placed_records(carry, placement)]
     return deps.ledger.write_pending(records)
 
 
