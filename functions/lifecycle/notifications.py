@@ -21,7 +21,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
@@ -104,6 +104,9 @@ _SNS_KINDS = {
 ENTITLEMENT_UPDATED = "entitlement-updated"
 # AWS's published entitlement-updated example ends its object with a comma: read it as meant
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class MalformedNotification(ValueError):
@@ -329,15 +332,17 @@ def _json_object(text: str) -> dict[str, Any]:
     return document
 
 
-def _problems(error: ValidationError, prefix: str) -> str:
-    return "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+def _validated(model: type[_Model], document: dict[str, Any], prefix: str) -> _Model:
+    """``document`` as ``model``, or MalformedNotification naming each field at fault (under ``prefix``)."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        problems = (f"{prefix}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise MalformedNotification("; ".join(problems)) from None
 
 
 def _from_eventbridge(document: dict[str, Any]) -> LifecycleEvent:
-    try:
-        envelope = _EventBridgeEnvelope.model_validate(document)
-    except ValidationError as error:
-        raise MalformedNotification(_problems(error, "")) from None
+    envelope = _validated(_EventBridgeEnvelope, document, "")
     occurred_at = envelope.time.astimezone(UTC)
     name, separator, party = envelope.detail_type.rpartition(" - ")
     if not separator:
@@ -358,10 +363,7 @@ def _from_eventbridge(document: dict[str, Any]) -> LifecycleEvent:
         return _cancellation_event(envelope.id, envelope.detail_type, occurred_at, name, detail)
     if name.startswith(BILLING_ADJUSTMENT):
         return _adjustment_event(envelope.id, envelope.detail_type, occurred_at, name, detail)
-    try:
-        parsed = _AgreementDetail.model_validate(detail)
-    except ValidationError as error:
-        raise MalformedNotification(_problems(error, "detail.")) from None
+    parsed = _validated(_AgreementDetail, detail, "detail.")
     kind = _AGREEMENT_KINDS.get(name)
     agreement = parsed.agreement
     renewal = name == AGREEMENT_CREATED and agreement.intent == RENEWAL
@@ -425,10 +427,7 @@ def _agreement_notice(name: str, parsed: _AgreementDetail, at: datetime) -> Agre
 def _cancellation_event(
     event_id: str, detail_type: str, occurred_at: datetime, name: str, detail: dict[str, Any]
 ) -> LifecycleEvent:
-    try:
-        parsed = _CancellationDetail.model_validate(detail)
-    except ValidationError as error:
-        raise MalformedNotification(_problems(error, "detail.")) from None
+    parsed = _validated(_CancellationDetail, detail, "detail.")
     request, agreement = parsed.agreementCancellationRequest, parsed.agreement
     status = CANCELLATION_STATUSES[name[len(CANCELLATION_REQUEST) + 1 :]]
     # AWS's own words on why validation failed; any other status message is the buyer's, and may be personal data
@@ -444,27 +443,14 @@ def _cancellation_event(
     )
     # an approved cancellation cancels the agreement (seller guide, "Refunds and cancellations"): it ends as an Ended
     # of it would end it, and the buyer's final usage is sent as for any other end
-    approved = name == CANCELLATION_APPROVED
-    return LifecycleEvent(
-        event_id=event_id,
-        name=detail_type,
-        occurred_at=occurred_at,
-        kind=LifecycleKind.ENDING if approved else None,
-        subject=agreement_subject(agreement.id) if approved else None,
-        product_id=agreement.productId or "",
-        account_id=agreement.acceptorId,
-        agreement_id=agreement.id,
-        notice=notice,
-    )
+    ends = name == CANCELLATION_APPROVED
+    return _request_notice_event(event_id, detail_type, occurred_at, agreement, notice, ends=ends)
 
 
 def _adjustment_event(
     event_id: str, detail_type: str, occurred_at: datetime, name: str, detail: dict[str, Any]
 ) -> LifecycleEvent:
-    try:
-        parsed = _AdjustmentDetail.model_validate(detail)
-    except ValidationError as error:
-        raise MalformedNotification(_problems(error, "detail.")) from None
+    parsed = _validated(_AdjustmentDetail, detail, "detail.")
     adjustment, agreement = parsed.billingAdjustmentRequest, parsed.agreement
     kind = NoticeKind.BILLING_ADJUSTMENT
     notice = AgreementNotice(
@@ -482,12 +468,26 @@ def _adjustment_event(
         ),
     )
     # it names no buyer: it is kept under its agreement, where the operator's views find it
+    return _request_notice_event(event_id, detail_type, occurred_at, agreement, notice, ends=False)
+
+
+def _request_notice_event(
+    event_id: str,
+    detail_type: str,
+    occurred_at: datetime,
+    agreement: _RequestAgreement,
+    notice: AgreementNotice,
+    *,
+    ends: bool,
+) -> LifecycleEvent:
+    """A cancellation request's or billing adjustment's event: its notice, kept under its agreement; ``ends``: it
+    ends the agreement as an Ended would."""
     return LifecycleEvent(
         event_id=event_id,
         name=detail_type,
         occurred_at=occurred_at,
-        kind=None,
-        subject=None,
+        kind=LifecycleKind.ENDING if ends else None,
+        subject=agreement_subject(agreement.id) if ends else None,
         product_id=agreement.productId or "",
         account_id=agreement.acceptorId,
         agreement_id=agreement.id,
@@ -498,10 +498,7 @@ def _adjustment_event(
 def _licence_event(
     event_id: str, name: str, occurred_at: datetime, kind: LifecycleKind, detail: dict[str, Any]
 ) -> LifecycleEvent:
-    try:
-        parsed = _LicenceDetail.model_validate(detail)
-    except ValidationError as error:
-        raise MalformedNotification(_problems(error, "detail.")) from None
+    parsed = _validated(_LicenceDetail, detail, "detail.")
     licence = licence_id(parsed.license.arn)
     if licence is None:
         raise MalformedNotification("detail.license.arn: without a licence id (l-...)")
@@ -523,19 +520,13 @@ def _licence_event(
 
 
 def _from_sns(document: dict[str, Any]) -> LifecycleEvent:
-    try:
-        envelope = _SnsEnvelope.model_validate(document)
-    except ValidationError as error:
-        raise MalformedNotification(_problems(error, "")) from None
+    envelope = _validated(_SnsEnvelope, document, "")
     message = _json_object(str(envelope.Message))
     return _legacy_event(message, event_id=envelope.MessageId, occurred_at=envelope.Timestamp.astimezone(UTC))
 
 
 def _legacy_event(message: dict[str, Any], *, event_id: str, occurred_at: datetime) -> LifecycleEvent:
-    try:
-        parsed = _LegacyMessage.model_validate(message)
-    except ValidationError as error:
-        raise MalformedNotification(_problems(error, "Message.")) from None
+    parsed = _validated(_LegacyMessage, message, "Message.")
     kind = _SNS_KINDS.get(parsed.action)
     # identifiers are alphanumeric; AWS's published examples carry a stray leading space
     identifier = parsed.customer_identifier.strip()
