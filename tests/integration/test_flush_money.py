@@ -41,6 +41,7 @@ from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
 from local.tables import FIXED_DATE_RETENTION
 from tests.aws_corpus import Parties, eventbridge_example
+from tests.integration.buyers import active_buyers
 from tests.usage_table import event_items
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -106,19 +107,8 @@ def world(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Wor
     w = World(test_settings, clock, marketplace, [], dynamodb)
     w.move_to(START)
     repository = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
-    for n in range(6):
-        account = f"{100000000000 + n}"
-        sub = marketplace.admin.subscribe(PRODUCT.code, account, start_time="2026-11-25T00:00:00Z")
-        w.customers.append(sub)
-        repository.put(
-            Customer(
-                ref=CustomerRef(PRODUCT.code, license_arn=sub["license_arn"]),
-                customer_aws_account_id=account,
-                state=SubscriptionState.ACTIVE,
-                state_changed_at=START - timedelta(days=1),
-                agreement_id=sub["agreement_id"],
-            )
-        )
+    accounts = [f"{100000000000 + n}" for n in range(6)]
+    w.customers += active_buyers(marketplace, repository, PRODUCT.code, accounts, START - timedelta(days=1))
     return w
 
 

@@ -28,6 +28,7 @@ from functions.usage.ingest import record_usage
 from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
 from local.tables import FIXED_DATE_RETENTION
+from tests.integration.buyers import active_buyers
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 SEALED_AT = START + timedelta(hours=1, minutes=6)
@@ -112,19 +113,8 @@ def hour(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Hour
     world = Hour(test_settings, ManualClock(START), marketplace, dynamodb, [], {})
     world.move_to(START)
     repository = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
-    for n in range(BUYERS):
-        account = f"{200000000000 + n}"
-        sub = marketplace.admin.subscribe(PRODUCT.code, account, start_time="2026-11-25T00:00:00Z")
-        world.buyers.append(sub)
-        repository.put(
-            Customer(
-                ref=CustomerRef(PRODUCT.code, license_arn=sub["license_arn"]),
-                customer_aws_account_id=account,
-                state=SubscriptionState.ACTIVE,
-                state_changed_at=START - timedelta(days=1),
-                agreement_id=sub["agreement_id"],
-            )
-        )
+    accounts = [f"{200000000000 + n}" for n in range(BUYERS)]
+    world.buyers += active_buyers(marketplace, repository, PRODUCT.code, accounts, START - timedelta(days=1))
     world.move_to(START + timedelta(minutes=30))
     events = []
     for n, sub in enumerate(world.buyers):
