@@ -3,6 +3,7 @@ exactly, a failure is shrunk to a replayable run, and the seeds that found the r
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 from sim.mutants import MUTANTS
+from sim.plan import Buyer, draw
 from sim.run import many, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +67,22 @@ def test_the_seeds_that_found_the_reviews_bugs_stay_fixed() -> None:
     for seed in FOUND_BUGS:
         result = simulate(seed)
         assert result.violations == (), (seed, result.first, _replay_command(seed))
+
+
+def test_a_legacy_identifier_is_never_subscribed_twice_at_once() -> None:
+    """Marketplace gives a legacy buyer one customer identifier, subscribed or not: a buyer back subscribes only after
+    their last subscription was left (seeds 22265, 25937, 41815 and 48644 drew two at once, and the world then sent an
+    unsubscribe-pending for a subscription Marketplace had already closed)."""
+    for seed in (22265, 25937, 41815, 48644, *range(2000)):
+        plan = draw(seed)
+        by_identifier: dict[str, list[Buyer]] = {}
+        for buyer in plan.buyers:
+            if buyer.identifier:
+                by_identifier.setdefault(buyer.identifier, []).append(buyer)
+        for identifier, buyers in by_identifier.items():
+            buyers.sort(key=lambda b: b.subscribes)
+            for earlier, later in itertools.pairwise(buyers):
+                assert earlier.leaves is not None and earlier.leaves < later.subscribes, (seed, identifier)
 
 
 def test_a_world_replays_exactly_in_this_process_and_in_another() -> None:
