@@ -147,14 +147,19 @@ def draw(seed: int) -> Plan:
     activity_end = start + timedelta(hours=rng.uniform(5, 8))
     buyers = _buyers(d, start, activity_end)
     if product.customer_mode == "legacy":
-        # one identifier per account (reused by a buyer who subscribes again); no concurrent licences, no agreements
+        # one identifier per account (reused by a buyer who subscribes again), subscribed once at a time: a buyer back
+        # only after their last subscription was left; no concurrent licences, no agreements
         firsts: dict[str, Buyer] = {}
-        for buyer in buyers:
+        latest: dict[str, Buyer] = {}
+        kept: set[int] = set()
+        for buyer in sorted(buyers, key=lambda b: b.subscribes):
             firsts.setdefault(buyer.account, buyer)
+            before = latest.get(buyer.account)
+            if before is None or (before.leaves is not None and before.leaves < buyer.subscribes):
+                latest[buyer.account] = buyer
+                kept.add(buyer.n)
         buyers = [
-            replace(b, identifier=f"cust-{firsts[b.account].n:03d}", renews=None)
-            for b in buyers
-            if b is firsts[b.account] or b.subscribes > (firsts[b.account].leaves or b.subscribes)
+            replace(b, identifier=f"cust-{firsts[b.account].n:03d}", renews=None) for b in buyers if b.n in kept
         ]
     for buyer in buyers:
         _life(d, buyer)
