@@ -19,6 +19,7 @@ from decimal import Decimal
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
 from functions.flush.records import PARKED_CARRY, MeteringEntry
+from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
 from functions.usage.model import HOUR, UsageEvent, hour_of
 from sim.marketplace import FINAL_HOUR
 from sim.world import World
@@ -53,7 +54,16 @@ def _explained(world: World, entry: MeteringEntry) -> bool:
         return entry.record.quantity == 0 or world.observed.timer_failures[entry.record.customer_key] > 0
     if entry.status == "failed" and entry.reason == "CarriedPastEnd":
         return _no_hour_left(world, entry)
-    return entry.status == "failed" and entry.reason == "TimestampOutOfBounds" and world.plan.outage is not None
+    if entry.status != "failed" or entry.reason != "TimestampOutOfBounds":
+        return False
+    return world.plan.outage is not None or _down_at_the_cutoff(world, entry.record.hour)
+
+
+def _down_at_the_cutoff(world: World, hour: datetime) -> bool:
+    """Marketplace was down at the flush's last run before the month-end cutoff that would refuse ``hour``'s record."""
+    incident = world.plan.incident
+    cutoff = (hour.replace(day=1, hour=0) + timedelta(days=32)).replace(day=1) + MONTH_END_CUTOFF
+    return incident is not None and incident[0] < cutoff and incident[1] >= cutoff - MONTH_END_RUNS_EVERY
 
 
 def _no_hour_left(world: World, entry: MeteringEntry) -> bool:

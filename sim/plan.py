@@ -9,6 +9,7 @@ import random
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
 from functions.settings import Dimension, Product
 from sim.faults import FaultProfile
 
@@ -158,9 +159,7 @@ def draw(seed: int) -> Plan:
             if before is None or (before.leaves is not None and before.leaves < buyer.subscribes):
                 latest[buyer.account] = buyer
                 kept.add(buyer.n)
-        buyers = [
-            replace(b, identifier=f"cust-{firsts[b.account].n:03d}", renews=None) for b in buyers if b.n in kept
-        ]
+        buyers = [replace(b, identifier=f"cust-{firsts[b.account].n:03d}", renews=None) for b in buyers if b.n in kept]
     for buyer in buyers:
         _life(d, buyer)
         _producer(d, buyer, product, activity_end)
@@ -339,5 +338,12 @@ def _flushes(
         if outage is None or not outage[0] <= tick < outage[1]:
             d.add(tick, "flush", scheduled=True)
         tick += HOUR
+    # and the stack's month-end schedule: every 10 minutes on the 1st until the cutoff (no draw: worlds stay as drawn)
+    for first in sorted({moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0) for moment in (start, end)}):
+        tick = first
+        while tick < min(first + MONTH_END_CUTOFF, end - FLUSH_TIMEOUT):
+            if tick >= start and (outage is None or not outage[0] <= tick < outage[1]):
+                d.add(tick, "flush", scheduled=True)
+            tick += MONTH_END_RUNS_EVERY
     for _ in range(rng.randint(0, 3)):  # on demand (cli flush), overlapping the schedule's runs or not
         d.add(start + (activity_end - start) * rng.random(), "flush")

@@ -31,6 +31,9 @@ from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, 
 
 METERING_WINDOW = timedelta(hours=24)
 MONTH_END_CUTOFF = timedelta(hours=6)  # last month's records are accepted until 06:00 UTC on the 1st
+# On the 1st, until the cutoff, the flush also runs this often (the stack's month-end schedule): last month's records a
+# Marketplace outage kept from the hourly run before the cutoff still go out
+MONTH_END_RUNS_EVERY = timedelta(minutes=10)
 # A call holds a worker for Marketplace's answer (50-150 ms typically) and the write of its outcomes: with a worker
 # per this many seconds of the rate, calls in flight never hold the flush under its rate limit
 CALL_SECONDS = 0.4

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from functions.flush.customer import FINAL_USAGE_REQUESTS
+from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
 from stacks.config import FINAL_USAGE_REQUESTS_EVERY_MINUTES
 from stacks.constructs.lambda_code import FunctionBase, acknowledge, invocation_target, python_function
 
@@ -103,6 +104,19 @@ class Flush(Construct):
             schedule=events.Schedule.expression(schedule),
             targets=[targets.LambdaFunction(self.target, retry_attempts=2)],
             description="Meter closed usage hours",
+        )
+        # last month's records are taken only until the cutoff on the 1st: more runs that morning, so a Marketplace
+        # outage over the scheduled run before it does not forfeit them
+        self.month_end_rule = events.Rule(
+            self,
+            "MonthEndSchedule",
+            schedule=events.Schedule.cron(
+                minute=f"0/{MONTH_END_RUNS_EVERY.seconds // 60}",
+                hour=f"0-{MONTH_END_CUTOFF.seconds // 3600 - 1}",
+                day="1",
+            ),
+            targets=[targets.LambdaFunction(self.target, retry_attempts=2)],
+            description="Meter last month's hours again before Marketplace's month-end cutoff",
         )
         if answers_final_usage_requests:
             # another metering Region: what the main Region's lifecycle asks of it (a leaving buyer's usage, to send

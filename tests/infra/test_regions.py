@@ -76,8 +76,13 @@ def test_each_region_meters_with_its_own_usage_api_tables_and_one_flush(template
             for r in resources(template, "AWS::Events::Rule").values()
             if "ScheduleExpression" in r["Properties"]
         )
-        # the hourly flush, and every 5 minutes the main Region's requests for leaving buyers' final usage
-        assert schedules == [("rate(1 hour)", None), ("rate(5 minutes)", '{"final_usage_requests":true}')]
+        # the hourly flush, its runs before the month-end cutoff, and every 5 minutes the main Region's requests for
+        # leaving buyers' final usage
+        assert schedules == [
+            ("cron(0/10 0-5 1 * ? *)", None),
+            ("rate(1 hour)", None),
+            ("rate(5 minutes)", '{"final_usage_requests":true}'),
+        ]
 
         methods = resources(template, "AWS::ApiGateway::Method")
         assert [m["Properties"]["AuthorizationType"] for m in methods.values()] == ["AWS_IAM"]

@@ -132,7 +132,13 @@ def test_the_synthesized_queue_rules_and_event_source_are_made_on_the_engine(
     rules = {r["Name"]: r for r in events.list_rules()["Rules"]}
     assert set(rules) == {r.name for r in synthesized.rules} | {s.name for s in synthesized.schedules}
     assert len(synthesized.rules) == 2  # agreement events, licence events
-    [schedule] = synthesized.schedules
+    # the hourly schedule, and the month-end one (runs before Marketplace's cutoff on the 1st)
+    schedule, month_end = synthesized.schedules
+    assert (month_end.handler, month_end.expression, month_end.enabled) == (
+        FLUSH_HANDLER,
+        "cron(0/10 0-5 1 * ? *)",
+        True,
+    )
     assert (schedule.handler, schedule.expression, schedule.enabled) == (FLUSH_HANDLER, "rate(1 hour)", True)
     assert (rules[schedule.name]["ScheduleExpression"], rules[schedule.name]["State"]) == ("rate(1 hour)", "ENABLED")
     assert routing.rule_enabled(schedule.name)

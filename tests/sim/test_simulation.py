@@ -85,7 +85,8 @@ def test_a_legacy_identifier_is_never_subscribed_twice_at_once() -> None:
         for identifier, buyers in by_identifier.items():
             buyers.sort(key=lambda b: b.subscribes)
             for earlier, later in itertools.pairwise(buyers):
-                assert earlier.leaves is not None and earlier.leaves < later.subscribes, (seed, identifier)
+                assert earlier.leaves is not None, (seed, identifier)
+                assert earlier.leaves < later.subscribes, (seed, identifier)
 
 
 def test_a_world_replays_exactly_in_this_process_and_in_another() -> None:
