@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from functions.customers import subscription
-from functions.flush import service
+from functions.flush import ledger, service
 from functions.flush.records import BatchOutcome, MeteringGateway, MeteringRecord
 from functions.flush.sender import Sender
 from functions.lifecycle.service import Lifecycle
@@ -65,6 +65,14 @@ def read_one_partition() -> Iterator[None]:
     """An hour is read from ``REC#<hour>`` alone, as the ledger before its chunks were dealt over partitions read it
     (a rollback to it, or a reader that forgot the other partitions): records stored in the others are never found."""
     with _patched(SimLedger, "partitions_read", 1):
+        yield
+
+
+@contextlib.contextmanager
+def chunk_parked_carry() -> Iterator[None]:
+    """A parked carry (``#carried-past-end``) is stored in a chunk like any record (the ledger before review 25b): a
+    chunk rebuilds each record's key from its fields, so it reads back as the buyer's own record of that hour."""
+    with _patched(ledger, "_keyed_apart", lambda record: False):
         yield
 
 
@@ -173,6 +181,7 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "strand-final-usage": strand_final_usage,
     "read-one-partition": read_one_partition,
     "legacy-success-ends-any": legacy_success_ends_any,
+    "chunk-parked-carry": chunk_parked_carry,
 }
 
 

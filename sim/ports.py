@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from functions.flush.calls import batches
-from functions.flush.ledger import SHARDS
+from functions.flush.ledger import SHARDS, read_back
 from functions.flush.records import (
     MeteringEntry,
     MeteringRecord,
@@ -346,7 +346,7 @@ class SimLedger:
 
     def _store(self, hour: datetime, records: list[MeteringRecord], shard: int) -> None:
         self._chunks += 1
-        chunk = _Chunk(self._chunks, shard, list(records))
+        chunk = _Chunk(self._chunks, shard, [read_back(r) for r in records])  # as the table gives them back
         if self.rewrites:  # the mutant: what was stored for these records is replaced, outcomes and all
             keys = {r.key for r in records}
             for old in self.hours[hour]:
@@ -354,19 +354,19 @@ class SimLedger:
                 old.outcomes = {}
         self.hours[hour].append(chunk)
         entries = self._entries(hour, queried=False)
-        for index, record in enumerate(records):
-            first = self.totals.setdefault((hour, record.key), record.quantity)
-            if first != record.quantity:
+        for index, (record, stored) in enumerate(zip(records, chunk.records, strict=True)):
+            first = self.totals.setdefault((hour, stored.key), stored.quantity)
+            if first != stored.quantity:
                 self._violation(
                     "a sealed total never changes",
-                    f"{record.key} of {hour:%Y-%m-%dT%H}: stored {first}, now also {record.quantity}",
+                    f"{stored.key} of {hour:%Y-%m-%dT%H}: stored {first}, now also {stored.quantity}",
                 )
-            if (hour, record.key) in self.answered and entries[record.key].entry.status == "pending":
+            if (hour, stored.key) in self.answered and entries[stored.key].entry.status == "pending":
                 self._violation(
                     "a sealed total never changes",
-                    f"{record.key} of {hour:%Y-%m-%dT%H}: stored again, its outcome (Marketplace's answer) lost",
+                    f"{stored.key} of {hour:%Y-%m-%dT%H}: stored again, its outcome (Marketplace's answer) lost",
                 )
-            self._where[(self._invocation(), hour, record.key)] = (chunk, index)
+            self._where[(self._invocation(), hour, record.key)] = (chunk, index)  # as the writer's process knows it
 
     def seal(self, hour: datetime) -> bool:
         self._port("put_cursor", "before")

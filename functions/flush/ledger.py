@@ -147,6 +147,15 @@ def _keyed_apart(record: MeteringRecord) -> bool:
     return record.key != record_key(record.product_code, record.customer_key, record.dimension)
 
 
+def read_back(record: MeteringRecord) -> MeteringRecord:
+    """``record`` as a read of the table gives it back once written: a chunk keeps its fields and rebuilds its key
+    from them; a record keyed apart is kept whole in an item of its own. The simulator's ledger stores this, so it
+    loses what the table would."""
+    if _keyed_apart(record):
+        return record_from_item(_record_item(record, 0))
+    return _decode(_encode(record), record.product_code, record.hour)
+
+
 def _chunk_item(records: Sequence[MeteringRecord], shard: int, expires_at: int) -> dict[str, Any]:
     first = records[0]
     return {
