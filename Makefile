@@ -18,10 +18,11 @@ PYTEST_ARGS ?=
 	touch $@
 
 # The Lambda runtime dependencies for arm64 / python3.13, as deployed; synth packages this folder offline.
-build/layer/.installed: functions/requirements.txt .venv/.installed
+build/layer/.installed: functions/requirements.txt stacks/bytecode.py .venv/.installed
 	rm -rf build/layer
 	$(PY) -m pip install --quiet --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 \
 		--only-binary=:all: -r functions/requirements.txt -t build/layer/python
+	$(PY) -m stacks.bytecode build/layer/python  # the runtime's bytecode, not this machine's
 	touch $@
 
 # The same pinned requirements for this host's CPU and Python: the deployed-asset import test runs with it.

@@ -4,6 +4,12 @@ for this host: build/layer-host); plus the size of what is deployed.
 
 Targets: the registration handler's (the buyer waits on it) <= 1.5 x ``import boto3``; every handler within 0.25 of
 its library floor (the same libraries, set up as ours, no code of ours), measured in the same rounds.
+
+Those rounds let each interpreter keep the bytecode it compiles, which Lambda (read-only folders) never does. So a
+second part, with an interpreter of the runtime's version (stacks/bytecode.py), imports each handler and boto3 as
+Lambda does, writing nothing: once from sources alone (what the deployment shipped before it carried bytecode: every
+cold start compiles) and once with the runtime's bytecode as now deployed, paired per round; it prints both and their
+ratio. It installs the pinned requirements for this host and that version in build/layer-runtime (PyPI) on first use.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from stacks.bytecode import compile_for_runtime, drop_bytecode, runtime_python
 from stacks.runtime_environment import RUNTIME_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +37,8 @@ HANDLERS = [
     "functions.handlers.lifecycle",
 ]
 REPEATS = 15
+RUNTIME_LAYER = ROOT / "build" / "layer-runtime" / "python"  # the requirements for this host, at the runtime's version
+BYTECODE_REPEATS = 5  # an import compiling everything takes seconds
 BUYER_FACING = "functions.handlers.registration"  # the buyer waits for its first page
 TARGET_RATIO = 1.5
 
@@ -125,6 +134,72 @@ def _paired_rounds(modules: list[str], code_dir: Path) -> dict[str, list[float]]
     return samples
 
 
+def _runtime_import_seconds(interpreter: str, module: str, code_dir: Path, layer: Path) -> float:
+    output = subprocess.run(
+        [interpreter, "-I", "-S", "-B", "-c", _PROBE, str(code_dir), str(layer), module],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_lambda_environment(code_dir, module),
+    ).stdout
+    return float(output)
+
+
+def _as_lambda_imports(handlers: list[str]) -> dict[str, Any]:
+    """Each handler and boto3 imported as Lambda does (nothing written), from sources alone and with the runtime's
+    bytecode, paired in each round."""
+    interpreter = runtime_python()
+    if interpreter is None:
+        print("  as Lambda imports: no interpreter of the runtime's version here; not measured")
+        return {}
+    if not RUNTIME_LAYER.is_dir():
+        subprocess.run(
+            [
+                interpreter,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "-r",
+                str(ROOT / "functions" / "requirements.txt"),
+                "-t",
+                str(RUNTIME_LAYER),
+            ],
+            check=True,
+        )
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        trees = {}
+        for variant in ("sources", "bytecode"):
+            tree = Path(scratch) / variant
+            shutil.copytree(ROOT / "functions", tree / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(RUNTIME_LAYER, tree / "layer")
+            for folder in (tree / "functions", tree / "layer"):
+                if variant == "bytecode":
+                    compile_for_runtime(folder)
+                else:
+                    drop_bytecode(folder)
+            trees[variant] = tree
+        print(f"  as Lambda imports (nothing written; {BYTECODE_REPEATS} rounds, {Path(interpreter).name}):")
+        for module in ["boto3", *handlers]:
+            samples: dict[str, list[float]] = {"sources": [], "bytecode": []}
+            for _ in range(BYTECODE_REPEATS):
+                for variant, tree in trees.items():
+                    samples[variant].append(_runtime_import_seconds(interpreter, module, tree, tree / "layer"))
+            sources, bytecode = (statistics.median(samples[v]) for v in ("sources", "bytecode"))
+            ratio = statistics.median(b / s for b, s in zip(samples["bytecode"], samples["sources"], strict=True))
+            print(
+                f"    {module:34s} sources only {sources * 1000:7.1f} ms; with the runtime's bytecode "
+                f"{bytecode * 1000:6.1f} ms ({ratio:.2f} of it)"
+            )
+            results[module] = {
+                "sources_only_ms": round(sources * 1000, 1),
+                "with_bytecode_ms": round(bytecode * 1000, 1),
+                "ratio": round(ratio, 2),
+            }
+    return results
+
+
 def _median_and_ratio(samples: dict[str, list[float]], module: str) -> tuple[float, float]:
     """The module's median import time, and the median of its per-round ratios to ``import boto3``."""
     ratios = (m / b for m, b in zip(samples[module], samples["boto3"], strict=True))
@@ -136,7 +211,7 @@ def _zipped_size(folder: Path) -> int:
         archive = Path(scratch) / "asset.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
             for path in sorted(folder.rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts:
+                if path.is_file():  # with the bytecode that ships
                     zipped.write(path, path.relative_to(folder))
         return archive.stat().st_size
 
@@ -148,7 +223,10 @@ def run() -> dict[str, Any]:
         code_dir = Path(scratch)
         shutil.copytree(ROOT / "functions", code_dir / "functions", ignore=shutil.ignore_patterns("__pycache__"))
         handlers = [m for m in HANDLERS if (code_dir / (m.replace(".", "/") + ".py")).exists()]
-        asset_kib = round(_zipped_size(code_dir) / 1024, 1)
+        with tempfile.TemporaryDirectory() as deployed:  # the asset as it ships: sources and the runtime's bytecode
+            shutil.copytree(code_dir / "functions", Path(deployed) / "functions")
+            compile_for_runtime(Path(deployed) / "functions")
+            asset_kib = round(_zipped_size(Path(deployed)) / 1024, 1)
         floors = {_floor_module(h): FLOORS[h] for h in handlers}
         for floor, source in floors.items():
             (code_dir / f"{floor}.py").write_text(source)
@@ -181,6 +259,7 @@ def run() -> dict[str, Any]:
                 "above_floor": round(above, 2),
             }
         results["code asset zipped KiB"] = asset_kib
+        results["as Lambda imports"] = _as_lambda_imports(handlers)
     if DEPLOYED_LAYER.is_dir():
         results["layer zipped MiB"] = round(_zipped_size(DEPLOYED_LAYER) / 2**20, 1)
     layer = results.get("layer zipped MiB")

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import Acknowledgment, Annotations, Duration, RemovalPolicy, Validations
+import jsii
+from aws_cdk import (
+    Acknowledgment,
+    Annotations,
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Validations,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.bytecode import MISSING, compile_for_runtime, runtime_python
 from stacks.runtime_environment import RUNTIME_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,17 +31,29 @@ LAYER_DIR = ROOT / "build" / "layer"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-# Asset root is the project so handlers are imported as "functions.handlers.x", exactly as the tests do;
-# everything but functions/ is excluded.
-_CODE_EXCLUDES = ["*", ".*", "!functions", "!functions/**", "**/__pycache__", "**/*.pyc", "functions/requirements.txt"]
+# The asset is functions/ at its root, so handlers are imported as "functions.handlers.x", exactly as the tests do;
+# the bundling below copies it there, our sources only, with the runtime's bytecode (stacks/bytecode.py)
+_NOT_DEPLOYED = shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt")
 
 
 class LayerNotBuiltError(RuntimeError):
     pass
 
 
+@jsii.implements(ILocalBundling)
+class _SourcesWithBytecode:
+    """Bundling on this machine (never Docker): functions/ and the runtime's bytecode of it."""
+
+    def try_bundle(self, output_dir: str, *_options: Any, **_named: Any) -> bool:
+        package = Path(output_dir) / "functions"
+        shutil.copytree(ROOT / "functions", package, ignore=_NOT_DEPLOYED)
+        compile_for_runtime(package)
+        return True
+
+
 def function_code() -> lambda_.Code:
-    return lambda_.Code.from_asset(str(ROOT), exclude=_CODE_EXCLUDES)
+    bundling = BundlingOptions(image=DockerImage.from_registry("local-bundling-only"), local=_SourcesWithBytecode())
+    return lambda_.Code.from_asset(str(ROOT / "functions"), bundling=bundling)
 
 
 def dependencies_layer(scope: Construct) -> lambda_.LayerVersion:
@@ -37,6 +62,8 @@ def dependencies_layer(scope: Construct) -> lambda_.LayerVersion:
             f"{LAYER_DIR}/python is missing: run `make layer` once (pip installs functions/requirements.txt "
             "for arm64/python3.13 there; synth itself then needs no network and no Docker)"
         )
+    if runtime_python() is None:
+        Annotations.of(scope).add_warning_v2("marketplace:noRuntimeBytecode", MISSING)
     return lambda_.LayerVersion(
         scope,
         "Dependencies",

@@ -13,6 +13,7 @@ import aws_cdk as cdk
 import pytest
 
 from app import build_app
+from stacks.bytecode import runtime_python
 from stacks.constructs.lambda_code import ROOT
 from stacks.runtime_environment import RUNTIME_ENVIRONMENT
 from tests.infra.conftest import cdk_json_context
@@ -50,8 +51,46 @@ def test_every_function_shares_the_one_code_asset_holding_only_our_code(
     assert len(assets) == 1
     (asset,) = assets
     assert sorted(p.name for p in asset.iterdir()) == ["functions"]
-    assert not list(asset.rglob("__pycache__"))
     assert not (asset / "functions" / "requirements.txt").exists()
+    assert _runtime_bytecode_of_every_module(asset)
+
+
+def test_the_layer_ships_the_runtimes_bytecode_and_no_other() -> None:
+    assert _runtime_bytecode_of_every_module(ROOT / "build" / "layer" / "python")
+
+
+# Run by the runtime's interpreter over a deployed folder: every module's bytecode is its version's, hash-based and
+# unchecked, of that very source (an unchecked file that did not match would run code that is not deployed); no other
+# file in any __pycache__
+_BYTECODE_PROBE = """
+import importlib.util, pathlib, sys
+root, wrong = pathlib.Path(sys.argv[1]), []
+for source in root.rglob("*.py"):
+    cached = pathlib.Path(importlib.util.cache_from_source(str(source)))
+    data = cached.read_bytes() if cached.exists() else b""
+    header_ok = data[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(data[4:8], "little") == 0b01
+    if not header_ok or data[8:16] != importlib.util.source_hash(source.read_bytes()):
+        wrong.append(str(source.relative_to(root)))
+cached = {str(p) for p in root.rglob("__pycache__/*")}
+expected = {importlib.util.cache_from_source(str(s)) for s in root.rglob("*.py")}
+wrong += sorted(cached - expected)
+print(len(expected), *wrong[:20])
+"""
+
+
+def _runtime_bytecode_of_every_module(folder: Path) -> bool:
+    """The runtime's bytecode for every module in ``folder`` and nothing else in its caches; without an interpreter of
+    the runtime's version on this machine (the build then warns), no bytecode at all."""
+    interpreter = runtime_python()
+    if interpreter is None:
+        return not list(folder.rglob("__pycache__"))
+    output = subprocess.run(
+        [interpreter, "-I", "-S", "-B", "-c", _BYTECODE_PROBE, str(folder)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    modules, wrong = int(output[0]), output[1:]
+    assert modules > 0, folder
+    assert wrong == [], wrong
+    return True
 
 
 def test_each_handler_imports_with_only_what_is_deployed(deployed_functions: list[tuple[str, Path]]) -> None:
