@@ -237,18 +237,25 @@ def dead_letters(deps: DoctorDeps) -> Check:
     return Check("dead letters", True, f"{len(queues)} dead-letter queue(s) empty")
 
 
+# the hourly schedule, and the runs on the 1st before Marketplace's cutoff for last month's records
+FLUSH_SCHEDULES = ("FlushSchedule", "FlushMonthEndSchedule")
+
+
 def flush_schedule(deps: DoctorDeps) -> Check:
-    rules = deps.stack.of_type("AWS::Events::Rule", "FlushSchedule")
-    if len(rules) != 1:
-        return Check("flush schedule", False, "the stack has no flush schedule", "deploy this version of the stack")
-    try:
-        described = deps.client("events").describe_rule(Name=rules[0].physical_id)
-    except ClientError as error:
-        return Check("flush schedule", False, f"{rules[0].physical_id}: {_aws_error(error)}", "deploy the stack again")
-    found = f"{rules[0].physical_id} {described.get('ScheduleExpression')} {described.get('State')}"
-    if described.get("State") != "ENABLED":
-        return Check("flush schedule", False, found, f"aws events enable-rule --name {rules[0].physical_id}")
-    return Check("flush schedule", True, found)
+    found = []
+    for prefix in FLUSH_SCHEDULES:
+        rules = deps.stack.of_type("AWS::Events::Rule", prefix)
+        if len(rules) != 1:
+            return Check("flush schedule", False, f"the stack has no {prefix}", "deploy this version of the stack")
+        name = rules[0].physical_id
+        try:
+            described = deps.client("events").describe_rule(Name=name)
+        except ClientError as error:
+            return Check("flush schedule", False, f"{name}: {_aws_error(error)}", "deploy the stack again")
+        found.append(f"{name} {described.get('ScheduleExpression')} {described.get('State')}")
+        if described.get("State") != "ENABLED":
+            return Check("flush schedule", False, found[-1], f"aws events enable-rule --name {name}")
+    return Check("flush schedule", True, "; ".join(found))
 
 
 def _sum(cloudwatch: Any, metric: str, function: str, start: Any, end: Any) -> float:
