@@ -56,10 +56,10 @@ def _explained(world: World, entry: MeteringEntry) -> bool:
         return _no_hour_left(world, entry)
     if entry.status != "failed" or entry.reason != "TimestampOutOfBounds":
         return False
-    return world.plan.outage is not None or _down_at_the_cutoff(world, entry.record)
+    return world.plan.outage is not None or down_at_the_cutoff(world, entry.record)
 
 
-def _down_at_the_cutoff(world: World, record: MeteringRecord) -> bool:
+def down_at_the_cutoff(world: World, record: MeteringRecord) -> bool:
     """Refused at the month-end cutoff, with Marketplace down from the first scheduled run after the record was stored
     to the flush's last run before the cutoff: no run could send it. Not a record parked before the cutoff (only the
     24-hour window refuses one then), nor one a run could have sent while Marketplace answered."""

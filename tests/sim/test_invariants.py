@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import cast
 
 from functions.flush.records import MeteringRecord
-from sim.invariants import _down_at_the_cutoff
+from sim.invariants import down_at_the_cutoff
 from sim.plan import Action
 from sim.world import World
 
@@ -53,22 +53,22 @@ def _world(incident: tuple[str, str] | None, stored: str, parked: str) -> World:
 
 def test_a_record_stored_while_marketplace_was_down_through_the_last_run_before_the_cutoff_is_explained() -> None:
     # a leaving buyer's carry placed into December's last hour at 04:35, Marketplace down 04:30-06:05
-    assert _down_at_the_cutoff(_world(("1 04:30", "1 06:05"), stored="1 04:35", parked="1 06:12"), RECORD)
+    assert down_at_the_cutoff(_world(("1 04:30", "1 06:05"), stored="1 04:35", parked="1 06:12"), RECORD)
     # down from just before the first run after it was stored (04:40) to just after 05:50
-    assert _down_at_the_cutoff(_world(("1 04:39", "1 05:51"), stored="1 04:35", parked="1 06:12"), RECORD)
+    assert down_at_the_cutoff(_world(("1 04:39", "1 05:51"), stored="1 04:35", parked="1 06:12"), RECORD)
 
 
-def test_a_record_a_run_could_have_sent_is_not_explained_by_marketplace_down_at_the_cutoff() -> None:
+def test_a_record_a_run_could_have_sent_is_not_explained_by_marketplacedown_at_the_cutoff() -> None:
     # stored at 00:10 (the hour sealed), Marketplace answering until 04:11: the runs from 00:20 on could send it
-    assert not _down_at_the_cutoff(_world(("1 04:11", "1 06:04"), stored="1 00:10", parked="1 06:12"), RECORD)
+    assert not down_at_the_cutoff(_world(("1 04:11", "1 06:04"), stored="1 00:10", parked="1 06:12"), RECORD)
     # Marketplace back at 05:50: the last run before the cutoff could send it
-    assert not _down_at_the_cutoff(_world(("1 04:30", "1 05:50"), stored="1 04:35", parked="1 06:12"), RECORD)
+    assert not down_at_the_cutoff(_world(("1 04:30", "1 05:50"), stored="1 04:35", parked="1 06:12"), RECORD)
     # down only from 05:56: the 05:50 run found it answering
-    assert not _down_at_the_cutoff(_world(("1 05:56", "1 06:37"), stored="1 05:45", parked="1 06:12"), RECORD)
+    assert not down_at_the_cutoff(_world(("1 05:56", "1 06:37"), stored="1 05:45", parked="1 06:12"), RECORD)
     # no incident at all
-    assert not _down_at_the_cutoff(_world(None, stored="1 04:35", parked="1 06:12"), RECORD)
+    assert not down_at_the_cutoff(_world(None, stored="1 04:35", parked="1 06:12"), RECORD)
 
 
 def test_a_record_parked_before_the_cutoff_is_not_explained_by_it() -> None:
     # parked at 00:10, hours before Marketplace went down and before the cutoff refuses anything
-    assert not _down_at_the_cutoff(_world(("1 00:05", "1 06:05"), stored="1 00:10", parked="1 00:10"), RECORD)
+    assert not down_at_the_cutoff(_world(("1 00:05", "1 06:05"), stored="1 00:10", parked="1 00:10"), RECORD)
