@@ -102,6 +102,19 @@ def test_marketplace_down_at_the_month_end_cutoff_excuses_no_record_parked_befor
         assert "TimestampOutOfBounds" in detail, (seed, detail)
 
 
+def test_a_flush_outage_excuses_no_record_parked_while_marketplace_would_still_take_it() -> None:
+    """A flush outage explains a record out of Marketplace's window only when it was parked once the window had
+    closed: in seeds 100 and 180 the outage ended at 00:59 and 00:55 on the 1st, and a flush that takes last month's
+    records for refused from midnight (mutant cutoff-at-midnight) parked them at its next runs, hours before the 06:00
+    UTC cutoff; the outage excused it."""
+    for seed in (100, 180):
+        result = simulate(seed, mutant="cutoff-at-midnight")
+        assert result.first is not None, (seed, _replay_command(seed))
+        invariant, detail, _ = result.first
+        assert invariant == "accepted usage is billed, or parked for a reason the world explains", (seed, invariant)
+        assert "TimestampOutOfBounds" in detail, (seed, detail)
+
+
 def test_a_world_replays_exactly_in_this_process_and_in_another() -> None:
     first, again = simulate(31, trace=True), simulate(31, trace=True)
     assert first.trace == again.trace
