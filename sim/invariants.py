@@ -19,7 +19,7 @@ from decimal import Decimal
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
 from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord
-from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
+from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, window_missed
 from functions.usage.model import HOUR, UsageEvent, hour_of
 from sim.marketplace import FINAL_HOUR
 from sim.world import World
@@ -47,7 +47,8 @@ def _first_stored(stored: list[UsageEvent]) -> dict[tuple[str, str], UsageEvent]
 
 
 def _explained(world: World, entry: MeteringEntry) -> bool:
-    """A record parked for a reason the world explains: out of Marketplace's window after an outage of the flush; a
+    """A record parked for a reason the world explains: out of Marketplace's window (parked once it had closed) after
+    an outage of the flush or with Marketplace down at the month-end cutoff (``down_at_the_cutoff``); a
     leaving buyer's, after Marketplace ended them, where faults kept their final usage from going out before (or a
     zero-quantity record: nothing to bill)."""
     if entry.status == "not_subscribed":
@@ -55,6 +56,10 @@ def _explained(world: World, entry: MeteringEntry) -> bool:
     if entry.status == "failed" and entry.reason == "CarriedPastEnd":
         return _no_hour_left(world, entry)
     if entry.status != "failed" or entry.reason != "TimestampOutOfBounds":
+        return False
+    # parked while Marketplace would still have taken it: no outage or incident excuses that
+    parked = world.ledger.parked_at.get((entry.record.hour, entry.record.key))
+    if parked is None or not window_missed(entry.record.hour, parked):
         return False
     return world.plan.outage is not None or down_at_the_cutoff(world, entry.record)
 
