@@ -425,7 +425,8 @@ class SimLedger:
         if ReconciledMark(self.reconciled, self.reconciled_version) != seen:
             return False
         self.reconciled, self.reconciled_version = to, seen.version + 1
-        self.on_reconciled(to - HOUR)
+        if seen.hour is not None:  # a first run writing where it starts has reconciled nothing yet
+            self.on_reconciled(to - HOUR)
         self._port("put_reconciled", "after")
         return True
 
