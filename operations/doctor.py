@@ -9,7 +9,7 @@ one line: what it found, and the fix when it fails. In order:
 4. ``lifecycle rules``: the EventBridge rules of Marketplace's events exist, are enabled, and match AWS's published
    example events (replayed with TestEventPattern);
 5. ``dead letters``: the lifecycle queue's dead-letter queue is empty;
-6. ``flush schedule``: the flush's scheduled rule is enabled;
+6. ``flush schedule``: the flush's scheduled rules (hourly, and before the month-end cutoff) are enabled;
 7. ``last flush``: a flush finished within the last 2 hours (Lambda's own metrics of the flush function);
 8. ``backlog``: nothing unsent, and nothing parked that could still be sent, of an hour that began more than 6 hours
    ago (Marketplace takes a record for 24 hours);
@@ -237,7 +237,7 @@ def dead_letters(deps: DoctorDeps) -> Check:
     return Check("dead letters", True, f"{len(queues)} dead-letter queue(s) empty")
 
 
-# the hourly schedule, and the runs on the 1st before Marketplace's cutoff for last month's records
+# the flush's scheduled rules: the hourly one, and the month-end one (every 10 minutes on the 1st until 06:00 UTC)
 FLUSH_SCHEDULES = ("FlushSchedule", "FlushMonthEndSchedule")
 
 
@@ -252,9 +252,10 @@ def flush_schedule(deps: DoctorDeps) -> Check:
             described = deps.client("events").describe_rule(Name=name)
         except ClientError as error:
             return Check("flush schedule", False, f"{name}: {_aws_error(error)}", "deploy the stack again")
-        found.append(f"{name} {described.get('ScheduleExpression')} {described.get('State')}")
+        state = f"{name} {described.get('ScheduleExpression')} {described.get('State')}"
         if described.get("State") != "ENABLED":
-            return Check("flush schedule", False, found[-1], f"aws events enable-rule --name {name}")
+            return Check("flush schedule", False, state, f"aws events enable-rule --name {name}")
+        found.append(state)
     return Check("flush schedule", True, "; ".join(found))
 
 

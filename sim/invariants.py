@@ -18,8 +18,8 @@ from decimal import Decimal
 
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
-from functions.flush.records import PARKED_CARRY, MeteringEntry
-from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
+from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord
+from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, window_missed
 from functions.usage.model import HOUR, UsageEvent, hour_of
 from sim.marketplace import FINAL_HOUR
 from sim.world import World
@@ -47,7 +47,8 @@ def _first_stored(stored: list[UsageEvent]) -> dict[tuple[str, str], UsageEvent]
 
 
 def _explained(world: World, entry: MeteringEntry) -> bool:
-    """A record parked for a reason the world explains: out of Marketplace's window after an outage of the flush; a
+    """A record parked for a reason the world explains: out of Marketplace's window (parked once it had closed) after
+    an outage of the flush or with Marketplace down at the month-end cutoff (``down_at_the_cutoff``); a
     leaving buyer's, after Marketplace ended them, where faults kept their final usage from going out before (or a
     zero-quantity record: nothing to bill)."""
     if entry.status == "not_subscribed":
@@ -56,14 +57,25 @@ def _explained(world: World, entry: MeteringEntry) -> bool:
         return _no_hour_left(world, entry)
     if entry.status != "failed" or entry.reason != "TimestampOutOfBounds":
         return False
-    return world.plan.outage is not None or _down_at_the_cutoff(world, entry.record.hour)
+    # parked while Marketplace would still have taken it: no outage or incident excuses that
+    parked = world.ledger.parked_at.get((entry.record.hour, entry.record.key))
+    if parked is None or not window_missed(entry.record.hour, parked):
+        return False
+    return world.plan.outage is not None or down_at_the_cutoff(world, entry.record)
 
 
-def _down_at_the_cutoff(world: World, hour: datetime) -> bool:
-    """Marketplace was down at the flush's last run before the month-end cutoff that would refuse ``hour``'s record."""
+def down_at_the_cutoff(world: World, record: MeteringRecord) -> bool:
+    """Refused at the month-end cutoff, with Marketplace down from the first scheduled run after the record was stored
+    to the flush's last run before the cutoff: no run could send it. Not a record parked before the cutoff (only the
+    24-hour window refuses one then), nor one a run could have sent while Marketplace answered."""
     incident = world.plan.incident
-    cutoff = (hour.replace(day=1, hour=0) + timedelta(days=32)).replace(day=1) + MONTH_END_CUTOFF
-    return incident is not None and incident[0] < cutoff and incident[1] >= cutoff - MONTH_END_RUNS_EVERY
+    stored = world.ledger.stored_at.get((record.hour, record.key))
+    parked = world.ledger.parked_at.get((record.hour, record.key))
+    cutoff = (record.hour.replace(day=1, hour=0) + timedelta(days=32)).replace(day=1) + MONTH_END_CUTOFF
+    if incident is None or stored is None or parked is None or parked < cutoff:
+        return False
+    runs = (a.at for a in world.plan.actions if a.kind == "flush" and a.scheduled and a.at >= stored)
+    return incident[0] <= min(runs, default=cutoff) and incident[1] > cutoff - MONTH_END_RUNS_EVERY
 
 
 def _no_hour_left(world: World, entry: MeteringEntry) -> bool:

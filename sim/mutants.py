@@ -84,6 +84,19 @@ def legacy_success_ends_any() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def cutoff_at_midnight() -> Iterator[None]:
+    """The flush takes last month's records for refused from midnight on the 1st (the month-end cutoff forgotten): it
+    parks them TimestampOutOfBounds unsent, though Marketplace would take them until 06:00 UTC."""
+
+    def window_missed(hour: datetime, now: datetime) -> bool:
+        month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return now - hour >= service.METERING_WINDOW or hour < month_start
+
+    with _patched(service, "window_missed", window_missed):
+        yield
+
+
 class _Refreshing:
     """A gateway whose retries send a record again with its total refreshed (one more unit, as if re-read)."""
 
@@ -182,6 +195,7 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "read-one-partition": read_one_partition,
     "legacy-success-ends-any": legacy_success_ends_any,
     "chunk-parked-carry": chunk_parked_carry,
+    "cutoff-at-midnight": cutoff_at_midnight,
 }
 
 

@@ -183,6 +183,9 @@ class SimLedger:
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
         self.totals: dict[tuple[datetime, str], Decimal] = {}  # the first total stored per record
         self.answered: set[tuple[datetime, str]] = set()  # records with an outcome written
+        # when each record was first stored, and first parked (a failed outcome): what explains a record out of bounds
+        self.stored_at: dict[tuple[datetime, str], datetime] = {}
+        self.parked_at: dict[tuple[datetime, str], datetime] = {}
         self._chunks = 0
         # where each invocation's handed-out records are stored (the DynamoDB ledger's per-process cache)
         self._where: dict[tuple[Actor | None, datetime, str], tuple[_Chunk, int]] = {}
@@ -356,6 +359,7 @@ class SimLedger:
         entries = self._entries(hour, queried=False)
         for index, (record, stored) in enumerate(zip(records, chunk.records, strict=True)):
             first = self.totals.setdefault((hour, stored.key), stored.quantity)
+            self.stored_at.setdefault((hour, stored.key), self._scheduler.now)
             if first != stored.quantity:
                 self._violation(
                     "a sealed total never changes",
@@ -400,6 +404,8 @@ class SimLedger:
             for index, result in outcomes:
                 chunk.outcomes[index] = result
                 self.answered.add((result.record.hour, result.record.key))
+                if result.status == "failed":
+                    self.parked_at.setdefault((result.record.hour, result.record.key), self._scheduler.now)
             self._port("update_outcomes", "after")
 
     def write_carry(self, records: Sequence[MeteringRecord]) -> None:
@@ -419,7 +425,8 @@ class SimLedger:
         if ReconciledMark(self.reconciled, self.reconciled_version) != seen:
             return False
         self.reconciled, self.reconciled_version = to, seen.version + 1
-        self.on_reconciled(to - HOUR)
+        if seen.hour is not None:  # a first run writing where it starts has reconciled nothing yet
+            self.on_reconciled(to - HOUR)
         self._port("put_reconciled", "after")
         return True
 

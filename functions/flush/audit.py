@@ -247,8 +247,14 @@ def reconcile_due(
     assert deps.mark is not None
     mark = deps.mark.reconciled_until()
     last = settled_hour(now)
-    # a first run starts with every hour Marketplace may still bill (a new stack's first hours among them)
+    # a first run starts with every hour Marketplace may still bill (a new stack's first hours among them), and keeps
+    # that start before it reads anything: a first run that fails (CloudTrail unreadable) leaves it to the next, which
+    # may come more than a day later, instead of letting the start move with it past hours billed meanwhile
     hour = mark.hour or hour_of(now - RECONCILE_FIRST)
+    if mark.hour is None:
+        if not deps.mark.move_reconciled(mark, hour):
+            return Reconciled([], max(0, int((last - hour) / HOUR) + 1), "another run is reconciling")
+        mark = ReconciledMark(hour, mark.version + 1)
     sealed = deps.mark.next_hour_to_seal()
     done: list[HourReconciled] = []
     waiting = None

@@ -145,7 +145,8 @@ def test_doctor_checks_make_runs_stack_and_names_each_fault(stack: RunningStack,
     events.disable_rule(Name=schedule)
     assert failing(run_file) == {"flush schedule": f"{schedule} rate(1 hour) DISABLED"}
     events.enable_rule(Name=schedule)
-    # and its runs before the month-end cutoff
+    # its month-end schedule disabled: a Marketplace outage over the hourly run before 06:00 UTC on the 1st would
+    # forfeit last month's records again
     month_end = resource(stack, "FlushMonthEndSchedule")
     events.disable_rule(Name=month_end)
     assert failing(run_file) == {"flush schedule": f"{month_end} cron(0/10 0-5 1 * ? *) DISABLED"}

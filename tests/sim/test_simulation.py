@@ -89,6 +89,32 @@ def test_a_legacy_identifier_is_never_subscribed_twice_at_once() -> None:
                 assert earlier.leaves < later.subscribes, (seed, identifier)
 
 
+def test_marketplace_down_at_the_month_end_cutoff_excuses_no_record_parked_before_it() -> None:
+    """Marketplace down over the flush's last run before 06:00 UTC on the 1st explains last month's records refused at
+    the cutoff, never those a flush parked hours before it: in seeds 187, 772 and 974 (down 04:11-06:04, 04:33-06:23,
+    05:00-07:10) a flush that takes last month's records for refused from midnight (mutant cutoff-at-midnight) parked
+    them at 00:10, unsent, and the month-end explanation excused it."""
+    for seed in (187, 772, 974):
+        result = simulate(seed, mutant="cutoff-at-midnight")
+        assert result.first is not None, (seed, _replay_command(seed))
+        invariant, detail, _ = result.first
+        assert invariant == "accepted usage is billed, or parked for a reason the world explains", (seed, invariant)
+        assert "TimestampOutOfBounds" in detail, (seed, detail)
+
+
+def test_a_flush_outage_excuses_no_record_parked_while_marketplace_would_still_take_it() -> None:
+    """A flush outage explains a record out of Marketplace's window only when it was parked once the window had
+    closed: in seed 100 the outage ended at 00:59 on the 1st, in seed 12 it began at 02:14, and a flush that takes
+    last month's records for refused from midnight (mutant cutoff-at-midnight) parked them at its runs before 06:00
+    UTC, while Marketplace would still take them; the outage excused it."""
+    for seed in (100, 12):
+        result = simulate(seed, mutant="cutoff-at-midnight")
+        assert result.first is not None, (seed, _replay_command(seed))
+        invariant, detail, _ = result.first
+        assert invariant == "accepted usage is billed, or parked for a reason the world explains", (seed, invariant)
+        assert "TimestampOutOfBounds" in detail, (seed, detail)
+
+
 def test_a_world_replays_exactly_in_this_process_and_in_another() -> None:
     first, again = simulate(31, trace=True), simulate(31, trace=True)
     assert first.trace == again.trace
