@@ -361,7 +361,8 @@ class Routing:
         return self
 
     def schedule_of(self, handler: str) -> ScheduleSpec | None:
-        """The scheduled rule that invokes ``handler`` without input (the first, where a Region has several)."""
+        """The first scheduled rule that invokes ``handler``, as the template orders them (the flush's hourly schedule
+        before its month-end one and, in another Region, before its final-usage requests)."""
         return next((s for s in self.plan.schedules if s.handler == handler), None)
 
     def rule_enabled(self, name: str) -> bool:
