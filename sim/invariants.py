@@ -19,7 +19,7 @@ from decimal import Decimal
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
 from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord
-from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, window_missed
+from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, OUT_OF_WINDOW, window_missed
 from functions.usage.model import HOUR, UsageEvent, hour_of
 from sim.marketplace import FINAL_HOUR
 from sim.world import World
@@ -55,7 +55,7 @@ def _explained(world: World, entry: MeteringEntry) -> bool:
         return entry.record.quantity == 0 or world.observed.timer_failures[entry.record.customer_key] > 0
     if entry.status == "failed" and entry.reason == "CarriedPastEnd":
         return _no_hour_left(world, entry)
-    if entry.status != "failed" or entry.reason != "TimestampOutOfBounds":
+    if entry.status != "failed" or entry.reason != OUT_OF_WINDOW:
         return False
     # parked while Marketplace would still have taken it: no outage or incident excuses that
     parked = world.ledger.parked_at.get((entry.record.hour, entry.record.key))

@@ -87,7 +87,7 @@ def legacy_success_ends_any() -> Iterator[None]:
 @contextlib.contextmanager
 def cutoff_at_midnight() -> Iterator[None]:
     """The flush takes last month's records for refused from midnight on the 1st (the month-end cutoff forgotten): it
-    parks them TimestampOutOfBounds unsent, though Marketplace would take them until 06:00 UTC."""
+    parks them TimestampOutOfBoundsException unsent, though Marketplace would take them until 06:00 UTC."""
 
     def window_missed(hour: datetime, now: datetime) -> bool:
         month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -30,6 +30,9 @@ from functions.settings import Settings
 from functions.usage.model import DECIMAL_QUANTITY, HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of
 
 METERING_WINDOW = timedelta(hours=24)
+# the reason a record out of Marketplace's window is parked with: Marketplace's own error code, whether it refused the
+# call or the flush did not send it
+OUT_OF_WINDOW = "TimestampOutOfBoundsException"
 MONTH_END_CUTOFF = timedelta(hours=6)  # last month's records are accepted until 06:00 UTC on the 1st
 # On the 1st, until the cutoff, the flush also runs this often (the stack's month-end schedule): last month's records a
 # Marketplace outage kept from the hourly run before the cutoff still go out
@@ -197,7 +200,7 @@ def cannot_send(record: MeteringRecord, now: datetime) -> str | None:
     if record.key.endswith(PARKED_CARRY):
         return "CarriedPastEnd"
     if window_missed(record.hour, now):
-        return "TimestampOutOfBounds"
+        return OUT_OF_WINDOW
     return unsendable(record)
 
 
