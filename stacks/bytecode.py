@@ -1,8 +1,8 @@
 """Bytecode for the Lambda runtime, shipped with the code asset and the layer.
 
 Lambda's /var/task and /opt are read-only, so the runtime never keeps the bytecode it compiles: without bytecode of
-its own Python version in the deployment, every cold start compiles every module it imports (about twice the import
-time of the registration handler, measured by ``bench/cold_start.py``). pip on the build machine compiles for the
+its own Python version in the deployment, every cold start compiles every module it imports (about three times the
+import time of the registration handler, measured by ``bench/cold_start.py``). pip on the build machine compiles for the
 build machine's Python, which the runtime ignores. So both are compiled here by an interpreter of the runtime's
 version, hash-based and unchecked: a zip does not keep the modification times a timestamp check compares, and a
 deployed asset never changes under its bytecode (tests/infra/test_deployed_asset.py checks each file's hash).
