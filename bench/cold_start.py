@@ -113,9 +113,13 @@ def _lambda_environment(code_dir: Path, module: str) -> dict[str, str]:
     }
 
 
-def _import_seconds(module: str, code_dir: Path) -> float:
+def _import_seconds(
+    module: str, code_dir: Path, *, interpreter: str = sys.executable, layer: Path = HOST_LAYER, writes: bool = True
+) -> float:
+    """One import of ``module`` in a fresh isolated interpreter; ``writes=False``: as Lambda, no bytecode kept."""
+    flags = ["-I", "-S"] if writes else ["-I", "-S", "-B"]
     output = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", _PROBE, str(code_dir), str(HOST_LAYER), module],
+        [interpreter, *flags, "-c", _PROBE, str(code_dir), str(layer), module],
         capture_output=True,
         text=True,
         check=True,
@@ -132,17 +136,6 @@ def _paired_rounds(modules: list[str], code_dir: Path) -> dict[str, list[float]]
         for module in samples:
             samples[module].append(_import_seconds(module, code_dir))
     return samples
-
-
-def _runtime_import_seconds(interpreter: str, module: str, code_dir: Path, layer: Path) -> float:
-    output = subprocess.run(
-        [interpreter, "-I", "-S", "-B", "-c", _PROBE, str(code_dir), str(layer), module],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=_lambda_environment(code_dir, module),
-    ).stdout
-    return float(output)
 
 
 def _as_lambda_imports(handlers: list[str]) -> dict[str, Any]:
@@ -185,7 +178,9 @@ def _as_lambda_imports(handlers: list[str]) -> dict[str, Any]:
             samples: dict[str, list[float]] = {"sources": [], "bytecode": []}
             for _ in range(BYTECODE_REPEATS):
                 for variant, tree in trees.items():
-                    samples[variant].append(_runtime_import_seconds(interpreter, module, tree, tree / "layer"))
+                    samples[variant].append(
+                        _import_seconds(module, tree, interpreter=interpreter, layer=tree / "layer", writes=False)
+                    )
             sources, bytecode = (statistics.median(samples[v]) for v in ("sources", "bytecode"))
             ratio = statistics.median(b / s for b, s in zip(samples["bytecode"], samples["sources"], strict=True))
             print(
