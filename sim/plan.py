@@ -333,17 +333,20 @@ def _flushes(
     d: _Draw, start: datetime, end: datetime, outage: tuple[datetime, datetime] | None, activity_end: datetime
 ) -> None:
     rng = d.rng
+    def scheduled(tick: datetime) -> None:
+        if outage is None or not outage[0] <= tick < outage[1]:  # the flush is out: its schedule invokes nothing
+            d.add(tick, "flush", scheduled=True)
+
     tick = start + d.minutes(0, 60)  # the schedule's rate(1 hour), from whenever it was created
     while tick < end - FLUSH_TIMEOUT:  # each run has its time to finish before the world ends
-        if outage is None or not outage[0] <= tick < outage[1]:
-            d.add(tick, "flush", scheduled=True)
+        scheduled(tick)
         tick += HOUR
     # and the stack's month-end schedule: every 10 minutes on the 1st until the cutoff (no draw: worlds stay as drawn)
     for first in sorted({moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0) for moment in (start, end)}):
         tick = first
         while tick < min(first + MONTH_END_CUTOFF, end - FLUSH_TIMEOUT):
-            if tick >= start and (outage is None or not outage[0] <= tick < outage[1]):
-                d.add(tick, "flush", scheduled=True)
+            if tick >= start:
+                scheduled(tick)
             tick += MONTH_END_RUNS_EVERY
     for _ in range(rng.randint(0, 3)):  # on demand (cli flush), overlapping the schedule's runs or not
         d.add(start + (activity_end - start) * rng.random(), "flush")
