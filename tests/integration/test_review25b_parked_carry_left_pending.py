@@ -30,6 +30,30 @@ NINE = datetime(2026, 11, 26, 9, tzinfo=UTC)
 TEN = NINE + timedelta(hours=1)
 
 
+def _api_calls_of_ten(
+    ref: CustomerRef,
+    quantity: Decimal,
+    *,
+    events: int,
+    license_arn: str | None = None,
+    customer_identifier: str | None = None,
+) -> MeteringRecord:
+    """The buyer's api_calls record of 10:00, named by their licence ARN or legacy identifier."""
+    return MeteringRecord(
+        key=f"{PRODUCT.code}#{ref.key}#api_calls",
+        hour=TEN,
+        product_code=PRODUCT.code,
+        customer_key=ref.key,
+        customer_aws_account_id=ACCOUNT,
+        dimension="api_calls",
+        quantity=quantity,
+        integer=True,
+        license_arn=license_arn,
+        customer_identifier=customer_identifier,
+        events=events,
+    )
+
+
 def test_a_parked_carry_a_dead_step_left_pending_is_parked_by_the_flush_and_never_sent(
     settings: Settings, dynamodb: Any, marketplace: EmulatorHandle
 ) -> None:
@@ -47,18 +71,7 @@ def test_a_parked_carry_a_dead_step_left_pending_is_parked_by_the_flush_and_neve
     assert ledger().seal(NINE)  # hours up to 09:00 sealed (no usage in 09:00), 10:00 open
 
     # Given the buyer's final-usage step (its own ledger) placed a carry of 10 into 10:00: 7 in 09:00, 3 parked
-    carry = MeteringRecord(
-        key=f"{PRODUCT.code}#{ref.key}#api_calls",
-        hour=TEN,
-        product_code=PRODUCT.code,
-        customer_key=ref.key,
-        customer_aws_account_id=ACCOUNT,
-        dimension="api_calls",
-        quantity=Decimal(10),
-        integer=True,
-        license_arn=sub["license_arn"],
-        events=2,
-    )
+    carry = _api_calls_of_ten(ref, Decimal(10), events=2, license_arn=sub["license_arn"])
     step = ledger()
     placement = [(NINE, Decimal(7)), (None, Decimal(3))]
     assert step.place_carry(carry, placement) == placement
@@ -97,18 +110,7 @@ def test_a_parked_carry_and_the_buyers_own_record_of_its_hour_are_stored_apart(
 ) -> None:
     ledger = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
     ref = CustomerRef(PRODUCT.code, customer_identifier="cust-0001")  # a legacy buyer, subscribed again
-    own = MeteringRecord(
-        key=f"{PRODUCT.code}#{ref.key}#api_calls",
-        hour=TEN,
-        product_code=PRODUCT.code,
-        customer_key=ref.key,
-        customer_aws_account_id=ACCOUNT,
-        dimension="api_calls",
-        quantity=Decimal(5),
-        integer=True,
-        customer_identifier="cust-0001",
-        events=1,
-    )
+    own = _api_calls_of_ten(ref, Decimal(5), events=1, customer_identifier="cust-0001")
     parked = replace(own, key=own.key + PARKED_CARRY, quantity=Decimal(3), events=0)
     # Given the parked carry stored by a step, and again by a flush that did not see it (each writer its own ledger)
     assert ledger.write_pending([parked]) == [parked]
