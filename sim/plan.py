@@ -333,6 +333,7 @@ def _flushes(
     d: _Draw, start: datetime, end: datetime, outage: tuple[datetime, datetime] | None, activity_end: datetime
 ) -> None:
     rng = d.rng
+
     def scheduled(tick: datetime) -> None:
         if outage is None or not outage[0] <= tick < outage[1]:  # the flush is out: its schedule invokes nothing
             d.add(tick, "flush", scheduled=True)
