@@ -38,7 +38,7 @@ def test_the_alarms_the_seller_needs_exist(template: Template) -> None:
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     ]:
         assert needed in metrics, needed
-    # one errors and one throttles alarm per function
+    # one errors alarm per function, and one alarm on its throttles or, for the flush, on runs it gave up
     lambda_alarms = [a for a in _alarms(template).values() if a["Properties"].get("Namespace") == "AWS/Lambda"]
     assert len(lambda_alarms) == 2 * len(
         template.find_resources(
@@ -49,6 +49,33 @@ def test_the_alarms_the_seller_needs_exist(template: Template) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm", {"MetricName": "OldestUnsentHourAgeSeconds", "Threshold": 6 * 3600}
     )
+
+
+def _function_of(template: Template, handler: str) -> str:
+    (function_id,) = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": handler}})
+    return function_id
+
+
+def _lambda_alarms_of(template: Template, function_id: str) -> dict[str, Mapping[str, Any]]:
+    return {
+        alarm["Properties"]["MetricName"]: alarm["Properties"]
+        for alarm in _alarms(template).values()
+        if alarm["Properties"].get("Namespace") == "AWS/Lambda"
+        and alarm["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+    }
+
+
+def test_a_flush_run_waiting_for_the_one_before_is_no_alarm_but_a_run_given_up_is(template: Template) -> None:
+    """The flush runs one at a time (reserved concurrency 1): a scheduled run, or a continuation invoked while its
+    run is still finishing, is throttled and kept by Lambda's queue (up to 6 hours), by design. Its throttles would
+    page the operator at every continuation; a run Lambda gives up (AsyncEventsDropped) is what must."""
+    flush = _lambda_alarms_of(template, _function_of(template, "functions.handlers.flush.handler"))
+    assert set(flush) == {"Errors", "AsyncEventsDropped"}
+    assert flush["AsyncEventsDropped"]["Threshold"] == 1
+    assert flush["AsyncEventsDropped"]["Statistic"] == "Sum"
+    # a buyer's or a producer's request throttled is a refusal: those functions keep their throttles alarm
+    for handler in ["functions.handlers.registration.handler", "functions.handlers.usage.handler"]:
+        assert set(_lambda_alarms_of(template, _function_of(template, handler))) == {"Errors", "Throttles"}
 
 
 def test_the_dashboard_shows_usage_metering_failures_duration_and_lag(template: Template) -> None:
