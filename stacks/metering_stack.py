@@ -91,6 +91,7 @@ class MeteringStack(Stack):
                 "Registration": self.registration.function,
                 "Lifecycle": self.lifecycle.function,
             },
+            one_at_a_time=["Flush"],
             dead_letter_queues=self.lifecycle.dead_letter_queues,
             rest_api=self.api.rest_api,
             oldest_unsent_threshold_hours=config.oldest_unsent_alarm_hours,

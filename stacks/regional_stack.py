@@ -77,6 +77,7 @@ class RegionalMeteringStack(Stack):
             self,
             "Monitoring",
             functions={"Flush": self.flush.function, "Usage": self.usage_api.function},
+            one_at_a_time=["Flush"],
             dead_letter_queues={},
             rest_api=self.api.rest_api,
             oldest_unsent_threshold_hours=config.oldest_unsent_alarm_hours,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from aws_cdk import Duration
@@ -45,6 +46,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         functions: dict[str, lambda_.IFunction],
+        one_at_a_time: Collection[str] = (),
         dead_letter_queues: dict[str, sqs.IQueue],
         rest_api: apigateway.RestApi,
         oldest_unsent_threshold_hours: float,
@@ -156,9 +158,14 @@ class Monitoring(Construct):
             alarms.append(
                 AppAlarm(f"{name}Errors", function.metric_errors(period=FIVE_MINUTES), 1, f"{name} raised errors")
             )
-            alarms.append(
-                AppAlarm(f"{name}Throttles", function.metric_throttles(period=FIVE_MINUTES), 1, f"{name} was throttled")
-            )
+            if name in one_at_a_time:
+                # reserved concurrency 1: a run invoked while another runs (a continuation, a tick during a long run)
+                # is throttled and kept in Lambda's queue, retried for up to 6 hours; only a run given up is lost
+                dropped = function.metric("AsyncEventsDropped", period=FIVE_MINUTES, statistic="Sum")
+                alarms.append(AppAlarm(f"{name}RunsDropped", dropped, 1, f"Lambda gave up a {name} run unrun"))
+            else:
+                throttles = function.metric_throttles(period=FIVE_MINUTES)
+                alarms.append(AppAlarm(f"{name}Throttles", throttles, 1, f"{name} was throttled"))
         for name, queue in dead_letter_queues.items():
             alarms.append(
                 AppAlarm(
