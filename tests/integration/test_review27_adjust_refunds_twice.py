@@ -31,7 +31,8 @@ def _over_bill(world: Refunds, hour_offset: int, units: int) -> None:
 def _adjust(world: Refunds, since: str, until: str) -> dict[str, Any]:
     status, out, err = world.cli("adjust", "--from", since, "--to", until, "--send", "--json")
     assert status == 0, err + out
-    return json.loads(out)
+    shown: dict[str, Any] = json.loads(out)
+    return shown
 
 
 def test_a_second_run_over_a_wider_window_refunds_each_over_billed_hour_once(
@@ -50,7 +51,11 @@ def test_a_second_run_over_a_wider_window_refunds_each_over_billed_hour_once(
     first = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T10:00Z")  # the 10:00 hour
     assert [r["units"] for r in first["refunds"]] == ["1000"]
     second = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T11:00Z")  # the operator widens the window
-    assert second["refunds"], second
+    outcomes = {tuple(h["hour"] for h in r["over_billed"]): r["outcome"] for r in second["refunds"]}
+    token = first["refunds"][0]["client_token"]
+    assert outcomes[("2026-11-26T10:00Z",)] == f"cannot refund: refunded before (client token {token})"
+    assert outcomes[("2026-11-26T11:00Z",)].startswith("refund requested: ba-")
+    _adjust(world, "2026-11-26T09:00Z", "2026-11-26T12:00Z")  # and again, wider still: nothing more to refund
 
     refunded = sum((Decimal(r["adjustmentAmount"]) for r in world.refunds_sent()), Decimal(0))
     over_billed_units = 1000 + 700
