@@ -55,11 +55,13 @@ class OverBilled:
     account: str
     dimension: str
     billed: Decimal  # units AWS billed (CloudTrail)
-    accepted: Decimal  # units our usage API accepted
+    # units the hour's record was due to bill: what our usage API accepted in it, with what an hour over one record's
+    # maximum carried into it, less what it carried on (``Reconciliation``'s own rule)
+    due: Decimal
 
     @property
     def excess(self) -> Decimal:
-        return self.billed - self.accepted
+        return self.billed - self.due
 
 
 def refund_key(hour: OverBilled) -> str:
@@ -109,13 +111,15 @@ class Proposal:
 
 
 def over_billed(reconciliation: Reconciliation) -> list[OverBilled]:
-    """The hours AWS billed more units than we accepted (a unit billed twice, one nobody used)."""
+    """The hours AWS billed more units than were due (a unit billed twice, one nobody used); usage carried into an
+    hour (its own was over one record's maximum, or a leaving buyer's placed there) is due there, billed once."""
     found = []
     for row in reconciliation.rows:
         if row.cloudtrail is None:
             continue
         accepted = row.accepted if row.accepted is not None else Decimal(0)
-        if row.cloudtrail > accepted:
+        due = accepted + row.carried_in - row.carried_out
+        if row.cloudtrail > due:
             found.append(
                 OverBilled(
                     row.hour,
@@ -124,7 +128,7 @@ def over_billed(reconciliation: Reconciliation) -> list[OverBilled]:
                     row.customer_aws_account_id,
                     row.dimension,
                     row.cloudtrail,
-                    accepted,
+                    due,
                 )
             )
     return found

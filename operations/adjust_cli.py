@@ -69,7 +69,7 @@ def row(proposal: Proposal) -> dict[str, Any]:
                 "customer": h.customer,
                 "dimension": h.dimension,
                 "billed": quantity_text(h.billed),
-                "accepted": quantity_text(h.accepted),
+                "due": quantity_text(h.due),
             }
             for h in proposal.hours
         ],
