@@ -304,7 +304,10 @@ class Settings:
         if self.stage is not None and not _STAGE.fullmatch(str(self.stage)):
             raise InvalidField("stage", "must be 1 to 16 lower-case letters and digits, starting with a letter")
         _choice("metering_mode", self.metering_mode, METERING_MODES)
-        _whole("audit_retention_days", self.audit_retention_days, 1, 3650)
+        # a usage event must outlive its identity (functions.usage.model.IDENTITY_LIFETIME, 32 hours after the hour
+        # that bills it, at most 33 after the event was received): an identity whose event had expired took an
+        # identical resend as a first send that never landed, and billed it again (review 27)
+        _whole("audit_retention_days", self.audit_retention_days, 2, 3650)
         _whole("usage_shards", self.usage_shards, 1, 256)
         _whole("completion_ttl_seconds", self.completion_ttl_seconds, 60)
         _whole("final_usage_delay_seconds", self.final_usage_delay_seconds, 0, 900)

@@ -99,8 +99,8 @@ class RegionalStack:
 
     def answer_final_usage_requests(self) -> Any:
         """What the Region's second schedule does (every 5 minutes in AWS): send the leaving buyers' usage the main
-        stack asked for."""
-        return self.lambdas.run("flush", {FINAL_USAGE_REQUESTS: True})
+        stack asked for, by a function of its own (in AWS too), never waiting for a flush run."""
+        return self.lambdas.run("final_usage", {FINAL_USAGE_REQUESTS: True})
 
 
 @contextmanager
@@ -111,7 +111,7 @@ def running(
 
     shared = main_environment(run_file)
     with ExitStack() as stack:
-        lambdas = stack.enter_context(LocalLambda({"flush": flush.handler}, host))
+        lambdas = stack.enter_context(LocalLambda({"flush": flush.handler, "final_usage": flush.handler}, host))
         settings = regional_settings(shared, region, lambdas.url)
         os.environ.update(
             {

@@ -4,14 +4,16 @@ accepted, the excess at the dimension's list price (cdk.json), refunded on the a
 
 One refund per invoice, summing its over-billed hours, never more than the invoice's ``maxAdjustmentAmount`` (what
 AWS says may still be refunded: capped to it, and said so), each with a client token made from what it refunds, so
-proposing and sending it again is the same refund, never a second one. What cannot be proposed is said with why (no
-list price, no agreement known, no invoice yet, nothing left to refund).
+proposing and sending it again is the same refund, never a second one. An hour an earlier refund asked for (another
+window, or one more over-billed hour beside it, makes another token) is left out, named with that refund's token
+(``RefundClaims``, kept by ``operations.refund_claims``): each hour is refunded once. What cannot be proposed is said
+with why (no list price, no agreement known, no invoice yet, nothing left to refund, refunded before).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -33,6 +35,18 @@ class InvoiceBook(Protocol):
     def refund(self, entries: list[RefundEntry]) -> list[RefundOutcome]: ...
 
 
+class RefundClaims(Protocol):
+    """Which refund (its client token) asked for each over-billed hour (``refund_key``)."""
+
+    def claimed(self, keys: Sequence[str]) -> dict[str, str]: ...
+
+    def claim(self, keys: Sequence[str], token: str, at: datetime) -> bool:
+        """All of ``keys`` for ``token``, or none (False) where another token holds one."""
+        ...
+
+    def release(self, keys: Sequence[str], token: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class OverBilled:
     hour: datetime
@@ -41,11 +55,18 @@ class OverBilled:
     account: str
     dimension: str
     billed: Decimal  # units AWS billed (CloudTrail)
-    accepted: Decimal  # units our usage API accepted
+    # units the hour's record was due to bill: what our usage API accepted in it, with what an hour over one record's
+    # maximum carried into it, less what it carried on (``Reconciliation``'s own rule)
+    due: Decimal
 
     @property
     def excess(self) -> Decimal:
-        return self.billed - self.accepted
+        return self.billed - self.due
+
+
+def refund_key(hour: OverBilled) -> str:
+    """What one refund covers once: a customer's dimension in one hour (Marketplace bills it one record)."""
+    return f"{hour.product_code}#{hour.customer}#{hour.dimension}#{hour.hour:%Y-%m-%dT%H}"
 
 
 @dataclass
@@ -90,13 +111,15 @@ class Proposal:
 
 
 def over_billed(reconciliation: Reconciliation) -> list[OverBilled]:
-    """The hours AWS billed more units than we accepted (a unit billed twice, one nobody used)."""
+    """The hours AWS billed more units than were due (a unit billed twice, one nobody used); usage carried into an
+    hour (its own was over one record's maximum, or a leaving buyer's placed there) is due there, billed once."""
     found = []
     for row in reconciliation.rows:
         if row.cloudtrail is None:
             continue
         accepted = row.accepted if row.accepted is not None else Decimal(0)
-        if row.cloudtrail > accepted:
+        due = accepted + row.carried_in - row.carried_out
+        if row.cloudtrail > due:
             found.append(
                 OverBilled(
                     row.hour,
@@ -105,7 +128,7 @@ def over_billed(reconciliation: Reconciliation) -> list[OverBilled]:
                     row.customer_aws_account_id,
                     row.dimension,
                     row.cloudtrail,
-                    accepted,
+                    due,
                 )
             )
     return found
@@ -115,8 +138,31 @@ def _customer_named(customers: Iterable[Customer], name: str) -> Customer | None
     return next((c for c in customers if name in customer_names(c)), None)
 
 
-def proposals(deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook) -> list[Proposal]:
-    """The refunds to propose, an invoice each; the hours no refund can be proposed for, grouped by why."""
+def proposals(
+    deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook, asked: Mapping[str, str] | None = None
+) -> list[Proposal]:
+    """The refunds to propose, an invoice each; the hours no refund can be proposed for, grouped by why. ``asked``:
+    the client token of the refund that asked for an hour before (``refund_key``); such an hour is left out of any
+    other refund (its token is made from its hours, so one more hour beside it would make a second refund of it)."""
+    asked = asked or {}
+    before: dict[str, str] = {}
+    while True:  # each turn leaves out more hours: it ends
+        found = _grouped(deps, hours, book, before)
+        again = {
+            key: asked[key]
+            for proposal in found
+            if proposal.problem is None
+            for key in map(refund_key, proposal.hours)
+            if asked.get(key, proposal.client_token) != proposal.client_token
+        }
+        if not again:
+            return found
+        before.update(again)
+
+
+def _grouped(
+    deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook, before: Mapping[str, str]
+) -> list[Proposal]:
     known = list(deps.customers.list_all())
     grouped: dict[tuple[str | None, int, int, str | None], Proposal] = {}
     for hour in hours:
@@ -126,7 +172,9 @@ def proposals(deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook) 
         product = hour.product_code or (customer.ref.product_code if customer is not None else "")
         priced = price_of(deps.settings, product, hour.dimension)
         problem = None
-        if agreement is None:
+        if (token := before.get(refund_key(hour))) is not None:
+            problem = f"refunded before (client token {token})"
+        elif agreement is None:
             problem = "no agreement known for this customer"
         elif priced is None:
             problem = f"no list price for {hour.dimension} in cdk.json: the refund's amount cannot be worked out"

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from functions.flush.audit import quantity_text
-from operations.adjust import Proposal, over_billed, proposals
+from operations.adjust import Proposal, over_billed, proposals, refund_key
 from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import Selection
 from operations.reconcile import reconcile
@@ -69,7 +69,7 @@ def row(proposal: Proposal) -> dict[str, Any]:
                 "customer": h.customer,
                 "dimension": h.dimension,
                 "billed": quantity_text(h.billed),
-                "accepted": quantity_text(h.accepted),
+                "due": quantity_text(h.due),
             }
             for h in proposal.hours
         ],
@@ -90,21 +90,35 @@ def _outcome(found: RefundOutcome | None) -> str:
 
 
 def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, out: TextIO, table: Any) -> int:
-    if target.trail is None or target.billing is None:
+    if target.trail is None or target.billing is None or target.refund_claims is None:
         raise TargetError(f"{target.name} has no CloudTrail or Agreement Service to refund against")
     # the main Region's: the Agreement Service invoices what was billed there (--customer: the selection's)
     reconciliation = reconcile(target.deps, target.trail, selection)
     book = target.billing()
-    proposed = proposals(target.deps, over_billed(reconciliation), book)
+    claims = target.refund_claims()
+    hours = over_billed(reconciliation)
+    # hours an earlier refund asked for are left out of any other (a dry run shows it as the send would do)
+    proposed = proposals(target.deps, hours, book, claims.claimed([refund_key(h) for h in hours]))
     rows = [row(p) for p in proposed]
     refused = False
     if args.send:
-        ready = [(p, r) for p, r in zip(proposed, rows, strict=True) if p.problem is None]
+        ready = []
+        for proposal, shown in zip(proposed, rows, strict=True):
+            if proposal.problem is None:
+                # claimed first: a refund whose answer is lost keeps its hours, never offered again under another token
+                keys = [refund_key(h) for h in proposal.hours]
+                if claims.claim(keys, proposal.client_token, target.deps.clock.now()):
+                    ready.append((proposal, shown))
+                else:
+                    shown["outcome"] = "not sent: another adjust asked for one of these hours meanwhile; run it again"
+                    refused = True
         outcomes = {o.client_token: o for o in book.refund([p.entry() for p, _ in ready])} if ready else {}
         for proposal, shown in ready:
             found = outcomes.get(proposal.client_token)
             shown["outcome"] = _outcome(found)
             refused = refused or found is None or found.request_id is None
+            if found is not None and found.request_id is None:  # refused by AWS: nothing refunded, the hours free
+                claims.release([refund_key(h) for h in proposal.hours], proposal.client_token)
     if args.json:
         out.write(
             json.dumps(

@@ -32,6 +32,7 @@ from operations.erasure import ContactKeeper
 from operations.flushing import ProgressCallback, flush_deployed, flush_here
 from operations.metering_view import DynamoMeteringView
 from operations.queries import MeteringRegion, OperationsDeps, TrailSource, UnknownName
+from operations.refund_claims import DynamoRefundClaims
 from stacks.schema import ALL_TABLES, REGIONAL_TABLES, TableSpec
 
 # the Agreement Service answers only in us-east-1, wherever the stack runs (functions.wiring.aws_clients)
@@ -59,8 +60,9 @@ class Target:
     cancellations: Callable[[], MarketplaceAgreementCancellations] | None = None
     # each agreement's licence and provisioning status (``cli reconcile`` shows it beside each buyer)
     agreement_entitlements: Callable[[], MarketplaceAgreementEntitlements] | None = None
-    # the agreements' invoices and refunds, likewise (``cli adjust``)
+    # the agreements' invoices and refunds, likewise (``cli adjust``), and the hours refunds asked for (once each)
     billing: Callable[[], MarketplaceAgreementBilling] | None = None
+    refund_claims: Callable[[], DynamoRefundClaims] | None = None
 
     def regions(self) -> list[MeteringRegion]:
         """Every Region that meters, this stack's first: what ``usage`` and ``reconcile`` read."""
@@ -134,6 +136,7 @@ def local_target(
                 "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
             )
         ),
+        refund_claims=lambda: DynamoRefundClaims(dynamodb, settings.metering_table),
         agreement_entitlements=lambda: MarketplaceAgreementEntitlements(
             session.client(
                 "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
@@ -329,6 +332,7 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
         billing=lambda: MarketplaceAgreementBilling(
             session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
         ),
+        refund_claims=lambda: DynamoRefundClaims(dynamodb, stack.settings.metering_table),
         agreement_entitlements=lambda: MarketplaceAgreementEntitlements(
             session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
         ),

@@ -76,8 +76,12 @@ class RegionalMeteringStack(Stack):
         self.monitoring = Monitoring(
             self,
             "Monitoring",
-            functions={"Flush": self.flush.function, "Usage": self.usage_api.function},
-            one_at_a_time=["Flush"],
+            functions={
+                "Flush": self.flush.function,
+                "FinalUsage": self.flush.final_usage_function,
+                "Usage": self.usage_api.function,
+            },
+            one_at_a_time=["Flush", "FinalUsage"],
             dead_letter_queues={},
             rest_api=self.api.rest_api,
             oldest_unsent_threshold_hours=config.oldest_unsent_alarm_hours,

@@ -146,8 +146,11 @@ def spill(
             continue
         allocations = record.allocations
         if allocations:
-            untagged = sum((a.quantity for a in allocations if not a.tags), Decimal(0)) + carry.quantity
-            allocations = (Allocation((), untagged), *(a for a in allocations if a.tags))
+            by_tags = {a.tags: a.quantity for a in allocations}
+            by_tags[()] = by_tags.get((), Decimal(0)) + carry.quantity
+            # within Marketplace's limits again: a record of 2,500 tag sets and no untagged usage gains a 2,501st
+            # allocation here, which Marketplace refuses with the whole record (review 27)
+            allocations = _allocations(by_tags, record.integer)
         by_key[carry.key] = replace(record, quantity=record.quantity + carry.quantity, allocations=allocations)
     billed: list[MeteringRecord] = []
     carry_out: list[MeteringRecord] = []

@@ -10,6 +10,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from functions.flush.customer import FINAL_USAGE_REQUESTS
@@ -53,32 +54,17 @@ class Flush(Construct):
             reserved_concurrent_executions=1,  # one submitter per account: the rate limit holds account-wide
             description="Seal closed usage hours and send them with BatchMeterUsage, exactly once",
         )
-        role_policy = self.function.add_to_role_policy
-        role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[usage_table.table_arn]))
-        role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{usage_table.table_arn}/index/gsi1"]))
-        role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:Query",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:BatchWriteItem",
-                ],
-                resources=[metering_table.table_arn],
-            )
-        )
+        _grant_sending(self.function, usage_table, metering_table, bills=base.bills)
         # zero-usage records list the customers (only for products that ask for them); the hourly reconciliation
-        # (when live) reads whether a result CloudTrail shows is one of our customers', and another Region reads
-        # whether a buyer it is asked about is still leaving
-        reads = ["dynamodb:BatchGetItem"] if base.bills or answers_final_usage_requests else []
-        role_policy(iam.PolicyStatement(actions=["dynamodb:Scan", *reads], resources=[customers_table.table_arn]))
+        # (when live) reads whether a result CloudTrail shows is one of our customers'
+        reads = ["dynamodb:BatchGetItem"] if base.bills else []
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:Scan", *reads], resources=[customers_table.table_arn])
+        )
         if base.bills:
-            role_policy(iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"]))
             # the hourly reconciliation of a settled hour reads CloudTrail's event history (a stage that never bills
             # has nothing to reconcile and is not granted it)
-            role_policy(iam.PolicyStatement(actions=["cloudtrail:LookupEvents"], resources=["*"]))
+            self.function.add_to_role_policy(iam.PolicyStatement(actions=["cloudtrail:LookupEvents"], resources=["*"]))
         # Continuing a backlog: the function invokes itself. A policy of its own, not the role's default policy
         # (which the function depends on), so naming the function's ARN makes no dependency cycle.
         # The continuation invokes what the schedule invoked: the function, or its SnapStart alias.
@@ -119,23 +105,84 @@ class Flush(Construct):
             description="Meter last month's hours again before Marketplace's month-end cutoff",
         )
         if answers_final_usage_requests:
-            # another metering Region: what the main Region's lifecycle asks of it (a leaving buyer's usage, to send
-            # within their final hour) is read, and answered, in the customers table's replica here
-            role_policy(
-                iam.PolicyStatement(
-                    actions=["dynamodb:Query", "dynamodb:DeleteItem"], resources=[customers_table.table_arn]
+            self.final_usage_function = self._final_usage_answers(base, usage_table, metering_table, customers_table)
+
+    def _final_usage_answers(
+        self,
+        base: FunctionBase,
+        usage_table: dynamodb.ITableV2,
+        metering_table: dynamodb.ITableV2,
+        customers_table: dynamodb.ITableV2,
+    ) -> lambda_.Function:
+        """Another metering Region: what the main Region's lifecycle asks of it (a leaving buyer's usage, to send
+        within their final hour) is read, and answered, in the customers table's replica here, every 5 minutes.
+
+        By a function of its own, as the main Region's lifecycle worker sends its final usage beside the flush (both
+        take their calls' times from the shared quota schedule): the flush runs one at a time for up to 15 minutes,
+        and a tick invoking it while it ran would wait in Lambda's queue, maybe past the buyer's final hour."""
+        function = python_function(
+            self,
+            "FinalUsageFunction",
+            handler=HANDLER,
+            base=base,
+            timeout_seconds=FINAL_USAGE_REQUESTS_EVERY_MINUTES * 60,
+            memory_size=1024,
+            reserved_concurrent_executions=1,  # one tick at a time: each answers every request it finds
+            description="Send the final usage of leaving buyers the main Region asks for, beside the flush",
+        )
+        _grant_sending(function, usage_table, metering_table, bills=base.bills)
+        # whether a buyer asked about is still leaving (read), and the requests (read, and answered: deleted)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DeleteItem"],
+                resources=[customers_table.table_arn],
+            )
+        )
+        self.final_usage_rule = events.Rule(
+            self,
+            "FinalUsageSchedule",
+            schedule=events.Schedule.rate(Duration.minutes(FINAL_USAGE_REQUESTS_EVERY_MINUTES)),
+            targets=[
+                targets.LambdaFunction(
+                    invocation_target(function, base, HANDLER),
+                    event=events.RuleTargetInput.from_object({FINAL_USAGE_REQUESTS: True}),
+                    retry_attempts=2,
                 )
-            )
-            self.final_usage_rule = events.Rule(
-                self,
-                "FinalUsageSchedule",
-                schedule=events.Schedule.rate(Duration.minutes(FINAL_USAGE_REQUESTS_EVERY_MINUTES)),
-                targets=[
-                    targets.LambdaFunction(
-                        self.target,
-                        event=events.RuleTargetInput.from_object({FINAL_USAGE_REQUESTS: True}),
-                        retry_attempts=2,
-                    )
-                ],
-                description="Send the final usage the main Region asks for (leaving buyers)",
-            )
+            ],
+            description="Send the final usage the main Region asks for (leaving buyers)",
+        )
+        acknowledge(
+            function,
+            {
+                "AwsSolutions-IAM5[Resource::*]": (
+                    "aws-marketplace:BatchMeterUsage (granted when metering live) supports no resource-level "
+                    "permissions (resource must be *); X-Ray's trace actions likewise"
+                ),
+            },
+        )
+        return function
+
+
+def _grant_sending(
+    function: lambda_.Function, usage_table: dynamodb.ITableV2, metering_table: dynamodb.ITableV2, *, bills: bool
+) -> None:
+    """What sealing and sending usage takes: the usage table read, the metering ledger (and the shared quota schedule
+    in it) written, BatchMeterUsage when the stack meters live."""
+    role_policy = function.add_to_role_policy
+    role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[usage_table.table_arn]))
+    role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{usage_table.table_arn}/index/gsi1"]))
+    role_policy(
+        iam.PolicyStatement(
+            actions=[
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
+            ],
+            resources=[metering_table.table_arn],
+        )
+    )
+    if bills:
+        role_policy(iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"]))

@@ -67,7 +67,12 @@ def test_each_region_meters_with_its_own_usage_api_tables_and_one_flush(template
     for region in OTHERS:
         template = templates[region]
         handlers = sorted(f["Properties"]["Handler"] for f in our_functions(template).values())
-        assert handlers == ["functions.handlers.flush.handler", "functions.handlers.usage.handler"]
+        # the flush, and beside it (review 27) the function answering the main Region's final-usage requests
+        assert handlers == [
+            "functions.handlers.flush.handler",
+            "functions.handlers.flush.handler",
+            "functions.handlers.usage.handler",
+        ]
         tables = resources(template, "AWS::DynamoDB::GlobalTable")
         assert sorted(name.split("Tables")[1][:5] for name in tables) == ["Meter", "Usage"]
         assert all([r["Region"] for r in t["Properties"]["Replicas"]] == [region] for t in tables.values())

@@ -1,0 +1,62 @@
+"""Review 27: ``cli adjust --send`` run again over a window that adds an over-billed hour refunds the hours it
+refunded before a second time.
+
+The refund's client token is made from the set of hours it refunds, so the same hours proposed again are the same
+refund (``test_adjust.py``); but a run whose window holds one more over-billed hour (the default window, the last 24
+hours, run the next morning; or ``--to`` a little later) proposes a new set, a new token, and AWS takes it: the
+hours of the first refund are refunded again. The seller pays the buyer back twice for the same units."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from functions.settings import Settings
+from local.marketplace.testing import EmulatorHandle, usage_record
+from tests.integration.test_adjust import START, Refunds, refunds
+
+PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
+
+
+def _over_bill(world: Refunds, hour_offset: int, units: int) -> None:
+    """Someone billed our first customer ``units`` in an hour they used nothing."""
+    at = START + timedelta(hours=hour_offset, minutes=5)
+    world.move_to(at)
+    records = [usage_record(world.subscriptions[0], "api_calls", units, at)]
+    assert world.marketplace.metering().batch_meter_usage(UsageRecords=records)["UnprocessedRecords"] == []
+
+
+def _adjust(world: Refunds, since: str, until: str) -> dict[str, Any]:
+    status, out, err = world.cli("adjust", "--from", since, "--to", until, "--send", "--json")
+    assert status == 0, err + out
+    shown: dict[str, Any] = json.loads(out)
+    return shown
+
+
+def test_a_second_run_over_a_wider_window_refunds_each_over_billed_hour_once(
+    settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
+) -> None:
+    world = refunds(str(PRICE), settings, marketplace, dynamodb)
+    # the buyer's honest usage at 09:00, billed by our flush: their invoice has room beyond what was over-billed
+    world.move_to(START + timedelta(minutes=5))
+    world.use(0, "api_calls", 5000, "honest-0")
+    _over_bill(world, 1, 1000)  # 10:05, 1,000 units nobody used
+    _over_bill(world, 2, 700)  # 11:05, 700 more
+    world.move_to(START + timedelta(hours=4, minutes=10))
+    status, _, err = world.cli("flush", "--json")
+    assert status == 0, err
+
+    first = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T10:00Z")  # the 10:00 hour
+    assert [r["units"] for r in first["refunds"]] == ["1000"]
+    second = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T11:00Z")  # the operator widens the window
+    outcomes = {tuple(h["hour"] for h in r["over_billed"]): r["outcome"] for r in second["refunds"]}
+    token = first["refunds"][0]["client_token"]
+    assert outcomes[("2026-11-26T10:00Z",)] == f"cannot refund: refunded before (client token {token})"
+    assert outcomes[("2026-11-26T11:00Z",)].startswith("refund requested: ba-")
+    _adjust(world, "2026-11-26T09:00Z", "2026-11-26T12:00Z")  # and again, wider still: nothing more to refund
+
+    refunded = sum((Decimal(r["adjustmentAmount"]) for r in world.refunds_sent()), Decimal(0))
+    over_billed_units = 1000 + 700
+    assert refunded == over_billed_units * PRICE  # 17.00; not 27.00 (10:00's 1,000 units refunded twice)
