@@ -64,6 +64,11 @@ import pydantic
 class One(pydantic.BaseModel):
     value: int
 """
+# the lifecycle's notification shapes: typed dicts whose validators are built on their first use, none at import
+_PYDANTIC_SHAPES = """
+from pydantic import ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
+"""
 _IDEMPOTENCY = """
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 """
@@ -78,7 +83,7 @@ FLOORS = {
     # imports Powertools' parser models (it does whenever pydantic is loaded), which the handler never loads
     "functions.handlers.lifecycle": _OBSERVABILITY
     + "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response\n"
-    + _PYDANTIC
+    + _PYDANTIC_SHAPES
     + _IDEMPOTENCY,
 }
 TARGET_ABOVE_FLOOR = 0.25
