@@ -7,7 +7,8 @@ AWS says may still be refunded: capped to it, and said so), each with a client t
 proposing and sending it again is the same refund, never a second one. An hour an earlier refund asked for (another
 window, or one more over-billed hour beside it, makes another token) is left out, named with that refund's token
 (``RefundClaims``, kept by ``operations.refund_claims``): each hour is refunded once. What cannot be proposed is said
-with why (no list price, no agreement known, no invoice yet, nothing left to refund, refunded before).
+with why (no list price, no agreement known, no invoice yet, nothing left to refund, refunded before, its usage
+past ``audit_retention_days``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
 from functions.customers.model import Customer
+from functions.usage.model import HOUR
 from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
 from operations.estimates import price_of
 from operations.queries import OperationsDeps, customer_names
@@ -164,6 +166,10 @@ def _grouped(
     deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook, before: Mapping[str, str]
 ) -> list[Proposal]:
     known = list(deps.customers.list_all())
+    # an hour's usage events and record expire (their TTL) from ``audit_retention_days`` after it, CloudTrail's 90 days
+    # later: past it what AWS billed looks over-billed in full (review 27b); an hour of margin for events received
+    # early (stamped up to FUTURE_SKEW ahead) and a run that lasts
+    kept_from = deps.clock.now() - timedelta(days=deps.settings.audit_retention_days) + HOUR
     grouped: dict[tuple[str | None, int, int, str | None], Proposal] = {}
     for hour in hours:
         customer = _customer_named(known, hour.customer)
@@ -172,7 +178,12 @@ def _grouped(
         product = hour.product_code or (customer.ref.product_code if customer is not None else "")
         priced = price_of(deps.settings, product, hour.dimension)
         problem = None
-        if (token := before.get(refund_key(hour))) is not None:
+        if hour.hour < kept_from:
+            problem = (
+                f"its usage is kept {deps.settings.audit_retention_days} days (audit_retention_days) and may have "
+                "expired: what was due cannot be told"
+            )
+        elif (token := before.get(refund_key(hour))) is not None:
             problem = f"refunded before (client token {token})"
         elif agreement is None:
             problem = "no agreement known for this customer"
