@@ -60,3 +60,40 @@ def test_a_refund_aws_never_received_is_sent_by_the_next_run_whatever_its_window
     refunded = sum((Decimal(r["adjustmentAmount"]) for r in world.refunds_sent()), Decimal(0))
     # 17.00; not 7.00: 10:00's 1,000 units shown "refunded before" under the token AWS never received
     assert refunded == (1000 + 700) * PRICE, out
+
+
+def test_a_refund_whose_run_stopped_midway_through_its_claims_is_sent_again_with_all_its_hours(
+    settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
+) -> None:
+    world = refunds(str(PRICE), settings, marketplace, dynamodb)
+    world.move_to(START + timedelta(minutes=5))
+    world.use(0, "api_calls", 5000, "honest-0")
+    over_bill(world, 1, 1000)  # 10:05
+    over_bill(world, 2, 300)  # 11:05
+    world.move_to(START + timedelta(hours=3, minutes=10))
+    status, _, err = world.cli("flush", "--json")
+    assert status == 0, err
+    window = ("--from", "2026-11-26T10:00Z", "--to", "2026-11-26T13:00Z")
+    world.marketplace.admin.queue_errors({"operation": BATCH, "code": "InternalServerException", "count": 20})
+    status, _, _ = world.cli("adjust", *window, "--send")
+    assert status != 0
+    world.marketplace.admin.clear_faults()
+    # as if that run had stopped (a storage error) after claiming 10:00 and before claiming 11:00
+    claims = dynamodb.query(
+        TableName=world.settings.metering_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "REFUND"}},
+    )["Items"]
+    (eleven,) = [c for c in claims if c["sk"]["S"].endswith("#2026-11-26T11")]
+    dynamodb.delete_item(TableName=world.settings.metering_table, Key={"pk": eleven["pk"], "sk": eleven["sk"]})
+
+    over_bill(world, 4, 700)  # 13:05, one more hour of the invoice
+    world.move_to(START + timedelta(hours=6, minutes=10))
+    status, _, err = world.cli("flush", "--json")
+    assert status == 0, err
+    for _ in range(2):
+        status, out, err = world.cli("adjust", *window, "--send", "--json")
+        assert status == 0, err + out
+
+    refunded = sum((Decimal(r["adjustmentAmount"]) for r in world.refunds_sent()), Decimal(0))
+    assert refunded == (1000 + 300 + 700) * PRICE, out  # 20.00: each hour once, 11:00 not again beside 13:00
