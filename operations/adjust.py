@@ -6,15 +6,15 @@ One refund per invoice, summing its over-billed hours, never more than the invoi
 AWS says may still be refunded: capped to it, and said so), each with a client token made from what it refunds, so
 proposing and sending it again is the same refund, never a second one. An hour an earlier refund asked for (another
 window, or one more over-billed hour beside it, makes another token) is left out, named with that refund's token
-(``RefundClaims``, kept by ``operations.refund_claims``): each hour is refunded once. What cannot be proposed is said
-with why (no list price, no agreement known, no invoice yet, nothing left to refund, refunded before, its usage
-past ``audit_retention_days``).
+(kept by ``operations.refund_claims``, which sends a refund whose answer never came again as it was): each hour is
+refunded once. What cannot be proposed is said with why (no list price, no agreement known, no invoice yet, nothing
+left to refund, refunded before, its usage past ``audit_retention_days``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,18 +35,6 @@ class InvoiceBook(Protocol):
     def invoices(self, agreement_id: str, year: int, month: int) -> list[Invoice]: ...
 
     def refund(self, entries: list[RefundEntry]) -> list[RefundOutcome]: ...
-
-
-class RefundClaims(Protocol):
-    """Which refund (its client token) asked for each over-billed hour (``refund_key``)."""
-
-    def claimed(self, keys: Sequence[str]) -> dict[str, str]: ...
-
-    def claim(self, keys: Sequence[str], token: str, at: datetime) -> bool:
-        """All of ``keys`` for ``token``, or none (False) where another token holds one."""
-        ...
-
-    def release(self, keys: Sequence[str], token: str) -> None: ...
 
 
 @dataclass(frozen=True)
