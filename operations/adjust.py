@@ -73,11 +73,16 @@ class Proposal:
     amount: Decimal | None = None  # what is proposed: the charge, capped at maxAdjustmentAmount
     capped: bool = False
     problem: str | None = None
+    # the billing adjustments AWS failed (refunding nothing) that asked for its hours before: its token differs from
+    # theirs, which AWS would answer with the failed adjustment again
+    after: set[str] = field(default_factory=set)
 
     @property
     def client_token(self) -> str:
         hours = ",".join(sorted(f"{h.hour:%Y%m%dT%H}/{h.customer}/{h.dimension}/{h.excess}" for h in self.hours))
         asked = f"{self.agreement_id}\0{self.invoice.invoice_id if self.invoice else ''}\0{self.amount}\0{hours}"
+        if self.after:
+            asked += "\0after " + ",".join(sorted(self.after))
         return "adjust-" + hashlib.sha256(asked.encode()).hexdigest()[:40]
 
     @property
@@ -129,15 +134,20 @@ def _customer_named(customers: Iterable[Customer], name: str) -> Customer | None
 
 
 def proposals(
-    deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook, asked: Mapping[str, str] | None = None
+    deps: OperationsDeps,
+    hours: list[OverBilled],
+    book: InvoiceBook,
+    asked: Mapping[str, str] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> list[Proposal]:
     """The refunds to propose, an invoice each; the hours no refund can be proposed for, grouped by why. ``asked``:
     the client token of the refund that asked for an hour before (``refund_key``); such an hour is left out of any
-    other refund (its token is made from its hours, so one more hour beside it would make a second refund of it)."""
-    asked = asked or {}
+    other refund (its token is made from its hours, so one more hour beside it would make a second refund of it).
+    ``failed``: the billing adjustment AWS failed that asked for an hour before (refunding nothing)."""
+    asked, failed = asked or {}, failed or {}
     before: dict[str, str] = {}
     while True:  # each turn leaves out more hours: it ends
-        found = _grouped(deps, hours, book, before)
+        found = _grouped(deps, hours, book, before, failed)
         again = {
             key: asked[key]
             for proposal in found
@@ -151,7 +161,11 @@ def proposals(
 
 
 def _grouped(
-    deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook, before: Mapping[str, str]
+    deps: OperationsDeps,
+    hours: list[OverBilled],
+    book: InvoiceBook,
+    before: Mapping[str, str],
+    failed: Mapping[str, str],
 ) -> list[Proposal]:
     known = list(deps.customers.list_all())
     # an hour's usage events and record expire (their TTL) from ``audit_retention_days`` after it, CloudTrail's 90 days
@@ -180,6 +194,8 @@ def _grouped(
         key = (agreement, hour.hour.year, hour.hour.month, problem)
         proposal = grouped.setdefault(key, Proposal(agreement, hour.hour.year, hour.hour.month, problem=problem))
         proposal.hours.append(hour)
+        if (failed_id := failed.get(refund_key(hour))) is not None:
+            proposal.after.add(failed_id)
         if priced is not None:
             price, currency = priced
             proposal.charge += hour.excess * price

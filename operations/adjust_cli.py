@@ -13,10 +13,11 @@ import json
 from decimal import Decimal
 from typing import Any, TextIO
 
+from functions.customers.notices import NoticeKind
 from functions.flush.audit import quantity_text
 from operations.adjust import Proposal, over_billed, proposals, refund_key
 from operations.agreement_billing import RefundOutcome, amount_text
-from operations.queries import Selection
+from operations.queries import OperationsDeps, Selection
 from operations.reconcile import reconcile
 from operations.refund_claims import AskedRefund
 from operations.target import Target, TargetError
@@ -116,6 +117,16 @@ def _again_row(asked: AskedRefund) -> dict[str, Any]:
     }
 
 
+def _failed_adjustments(deps: OperationsDeps) -> set[str]:
+    """The billing adjustments AWS failed (``Purchase Agreement Billing Adjustment Failed``): they refunded nothing."""
+    notices = deps.notices.notices() if deps.notices is not None else []
+    return {
+        n.details["request_id"]
+        for n in notices
+        if n.kind is NoticeKind.BILLING_ADJUSTMENT and n.status == "FAILED" and "request_id" in n.details
+    }
+
+
 def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, out: TextIO, table: Any) -> int:
     if target.trail is None or target.billing is None or target.refund_claims is None:
         raise TargetError(f"{target.name} has no CloudTrail or Agreement Service to refund against")
@@ -125,12 +136,18 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     claims = target.refund_claims()
     hours = over_billed(reconciliation)
     asked = claims.claimed([refund_key(h) for h in hours])
+    kept = claims.refunds(asked.values())
+    # a refund AWS failed after taking it refunded nothing: its hours are asked for again, under a token of its own
+    failed_ids = _failed_adjustments(target.deps)
+    failed = {r.entry.client_token: r for r in kept if r.request_id is not None and r.request_id in failed_ids}
+    asked = {key: token for key, token in asked.items() if token not in failed}
     # a refund whose answer never came is sent again as it was (its token: the same refund where AWS took it), and
     # every hour it covers is its own, claimed or not yet (a run stopped midway through claiming)
-    again = claims.unanswered(asked.values())
+    again = [r for r in kept if r.request_id is None]
     asked.update({key: a.entry.client_token for a in again for key in a.keys})
+    retried = {key: str(r.request_id) for r in failed.values() for key in r.keys if key not in asked}
     # hours an earlier refund asked for are left out of any other (a dry run shows it as the send would do)
-    proposed = proposals(target.deps, hours, book, asked)
+    proposed = proposals(target.deps, hours, book, asked, retried)
     rows = [row(p) for p in proposed]
     same = {p.client_token for p in proposed if p.problem is None}
     again = [a for a in again if a.entry.client_token not in same]  # proposed again as it was: sent once
@@ -143,7 +160,7 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
             *zip(again, again_rows, strict=True),
         ]:
             # kept and claimed first: a refund whose answer is lost keeps its hours, never offered under another token
-            if claims.claim(asking, target.deps.clock.now()):
+            if claims.claim(asking, target.deps.clock.now(), replacing=failed):
                 ready.append((asking, shown))
             else:
                 shown["outcome"] = "not sent: another adjust asked for one of these hours meanwhile; run it again"

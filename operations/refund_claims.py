@@ -10,7 +10,8 @@ The refund itself is kept beside its claims (``sk = ASKED#<token>``: the entry a
 AWS answers it (``request_id``): a refund whose answer never came (AWS down on every attempt, the run stopped before
 the call) is sent again, as it was, by the next run whose window holds one of its hours, whatever else that window
 holds; its token makes it the same refund where AWS took it (review 27b: another token left the hour "refunded
-before" and never sent).
+before" and never sent). A refund AWS took and then failed (``Purchase Agreement Billing Adjustment Failed``, kept as a
+notice) refunded nothing: its hours are claimed again by the next refund of them, under a token of its own.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ def _key(hour: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class AskedRefund:
-    """A refund sent before whose answer never came: sent again as it was."""
+    """A refund as it was sent: one whose answer never came is sent again as it was."""
 
     entry: RefundEntry
     keys: tuple[str, ...]  # the hours it refunds (``operations.adjust.refund_key``)
     month: str
     units: str
+    request_id: str | None = None  # the billing adjustment AWS made of it (None: no answer came)
 
 
 def _refund_item(asked: AskedRefund, at: datetime) -> dict[str, Any]:
@@ -73,7 +75,9 @@ def _asked(item: dict[str, Any]) -> AskedRefund:
         description=item["description"]["S"],
         client_token=item["token"]["S"],
     )
-    return AskedRefund(entry, tuple(k["S"] for k in item["hours"]["L"]), item["month"]["S"], item["units"]["S"])
+    keys = tuple(k["S"] for k in item["hours"]["L"])
+    request_id = item["request_id"]["S"] if "request_id" in item else None
+    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id)
 
 
 class DynamoRefundClaims:
@@ -86,14 +90,16 @@ class DynamoRefundClaims:
         items = batch_get(self._client, self._table, [_key(k) for k in dict.fromkeys(keys)])
         return {item["sk"]["S"]: item["token"]["S"] for item in items}
 
-    def unanswered(self, tokens: Iterable[str]) -> list[AskedRefund]:
-        """The refunds of these tokens sent before whose answer never came, by token."""
+    def refunds(self, tokens: Iterable[str]) -> list[AskedRefund]:
+        """The refunds of these tokens as they were sent (kept since review 27b), by token."""
         items = batch_get(self._client, self._table, [_key(_ASKED + t) for t in sorted(set(tokens))])
-        return sorted((_asked(i) for i in items if "request_id" not in i), key=lambda a: a.entry.client_token)
+        return sorted((_asked(i) for i in items), key=lambda a: a.entry.client_token)
 
-    def claim(self, asked: AskedRefund, at: datetime) -> bool:
-        """Keep the refund, then claim every hour of it; False (and nothing claimed) if another refund holds one."""
+    def claim(self, asked: AskedRefund, at: datetime, replacing: Iterable[str] = ()) -> bool:
+        """Keep the refund, then claim every hour of it; False (and nothing claimed) if another refund holds one.
+        ``replacing``: the tokens of refunds AWS failed, whose hours are free to claim again."""
         token = asked.entry.client_token
+        holders = {":token": {"S": token}} | {f":failed{i}": {"S": t} for i, t in enumerate(sorted(set(replacing)))}
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -109,9 +115,9 @@ class DynamoRefundClaims:
                 self._client.put_item(
                     TableName=self._table,
                     Item={**_key(key), "token": {"S": token}, "at": {"S": time_text(at)}},
-                    ConditionExpression="attribute_not_exists(pk) OR #token = :token",
+                    ConditionExpression=f"attribute_not_exists(pk) OR #token IN ({', '.join(holders)})",
                     ExpressionAttributeNames={"#token": "token"},
-                    ExpressionAttributeValues={":token": {"S": token}},
+                    ExpressionAttributeValues=holders,
                 )
             except ClientError as error:
                 if not condition_failed(error):
