@@ -6,20 +6,22 @@ One refund per invoice, summing its over-billed hours, never more than the invoi
 AWS says may still be refunded: capped to it, and said so), each with a client token made from what it refunds, so
 proposing and sending it again is the same refund, never a second one. An hour an earlier refund asked for (another
 window, or one more over-billed hour beside it, makes another token) is left out, named with that refund's token
-(``RefundClaims``, kept by ``operations.refund_claims``): each hour is refunded once. What cannot be proposed is said
-with why (no list price, no agreement known, no invoice yet, nothing left to refund, refunded before).
+(kept by ``operations.refund_claims``, which sends a refund whose answer never came again as it was): each hour is
+refunded once. What cannot be proposed is said with why (no list price, no agreement known, no invoice yet, nothing
+left to refund, refunded before, its usage past ``audit_retention_days``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
 from functions.customers.model import Customer
+from functions.usage.model import HOUR
 from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
 from operations.estimates import price_of
 from operations.queries import OperationsDeps, customer_names
@@ -33,18 +35,6 @@ class InvoiceBook(Protocol):
     def invoices(self, agreement_id: str, year: int, month: int) -> list[Invoice]: ...
 
     def refund(self, entries: list[RefundEntry]) -> list[RefundOutcome]: ...
-
-
-class RefundClaims(Protocol):
-    """Which refund (its client token) asked for each over-billed hour (``refund_key``)."""
-
-    def claimed(self, keys: Sequence[str]) -> dict[str, str]: ...
-
-    def claim(self, keys: Sequence[str], token: str, at: datetime) -> bool:
-        """All of ``keys`` for ``token``, or none (False) where another token holds one."""
-        ...
-
-    def release(self, keys: Sequence[str], token: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -83,11 +73,16 @@ class Proposal:
     amount: Decimal | None = None  # what is proposed: the charge, capped at maxAdjustmentAmount
     capped: bool = False
     problem: str | None = None
+    # the billing adjustments AWS failed (refunding nothing) that asked for its hours before: its token differs from
+    # theirs, which AWS would answer with the failed adjustment again
+    after: set[str] = field(default_factory=set)
 
     @property
     def client_token(self) -> str:
         hours = ",".join(sorted(f"{h.hour:%Y%m%dT%H}/{h.customer}/{h.dimension}/{h.excess}" for h in self.hours))
         asked = f"{self.agreement_id}\0{self.invoice.invoice_id if self.invoice else ''}\0{self.amount}\0{hours}"
+        if self.after:
+            asked += "\0after " + ",".join(sorted(self.after))
         return "adjust-" + hashlib.sha256(asked.encode()).hexdigest()[:40]
 
     @property
@@ -139,15 +134,20 @@ def _customer_named(customers: Iterable[Customer], name: str) -> Customer | None
 
 
 def proposals(
-    deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook, asked: Mapping[str, str] | None = None
+    deps: OperationsDeps,
+    hours: list[OverBilled],
+    book: InvoiceBook,
+    asked: Mapping[str, str] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> list[Proposal]:
     """The refunds to propose, an invoice each; the hours no refund can be proposed for, grouped by why. ``asked``:
     the client token of the refund that asked for an hour before (``refund_key``); such an hour is left out of any
-    other refund (its token is made from its hours, so one more hour beside it would make a second refund of it)."""
-    asked = asked or {}
+    other refund (its token is made from its hours, so one more hour beside it would make a second refund of it).
+    ``failed``: the billing adjustment AWS failed that asked for an hour before (refunding nothing)."""
+    asked, failed = asked or {}, failed or {}
     before: dict[str, str] = {}
     while True:  # each turn leaves out more hours: it ends
-        found = _grouped(deps, hours, book, before)
+        found = _grouped(deps, hours, book, before, failed)
         again = {
             key: asked[key]
             for proposal in found
@@ -161,9 +161,17 @@ def proposals(
 
 
 def _grouped(
-    deps: OperationsDeps, hours: list[OverBilled], book: InvoiceBook, before: Mapping[str, str]
+    deps: OperationsDeps,
+    hours: list[OverBilled],
+    book: InvoiceBook,
+    before: Mapping[str, str],
+    failed: Mapping[str, str],
 ) -> list[Proposal]:
     known = list(deps.customers.list_all())
+    # an hour's usage events and record expire (their TTL) from ``audit_retention_days`` after it, CloudTrail's 90 days
+    # later: past it what AWS billed looks over-billed in full (review 27b); an hour of margin for events received
+    # early (stamped up to FUTURE_SKEW ahead) and a run that lasts
+    kept_from = deps.clock.now() - timedelta(days=deps.settings.audit_retention_days) + HOUR
     grouped: dict[tuple[str | None, int, int, str | None], Proposal] = {}
     for hour in hours:
         customer = _customer_named(known, hour.customer)
@@ -172,7 +180,12 @@ def _grouped(
         product = hour.product_code or (customer.ref.product_code if customer is not None else "")
         priced = price_of(deps.settings, product, hour.dimension)
         problem = None
-        if (token := before.get(refund_key(hour))) is not None:
+        if hour.hour < kept_from:
+            problem = (
+                f"its usage is kept {deps.settings.audit_retention_days} days (audit_retention_days) and may have "
+                "expired: what was due cannot be told"
+            )
+        elif (token := before.get(refund_key(hour))) is not None:
             problem = f"refunded before (client token {token})"
         elif agreement is None:
             problem = "no agreement known for this customer"
@@ -181,6 +194,8 @@ def _grouped(
         key = (agreement, hour.hour.year, hour.hour.month, problem)
         proposal = grouped.setdefault(key, Proposal(agreement, hour.hour.year, hour.hour.month, problem=problem))
         proposal.hours.append(hour)
+        if (failed_id := failed.get(refund_key(hour))) is not None:
+            proposal.after.add(failed_id)
         if priced is not None:
             price, currency = priced
             proposal.charge += hour.excess * price

@@ -13,11 +13,13 @@ import json
 from decimal import Decimal
 from typing import Any, TextIO
 
+from functions.customers.notices import NoticeKind
 from functions.flush.audit import quantity_text
 from operations.adjust import Proposal, over_billed, proposals, refund_key
 from operations.agreement_billing import RefundOutcome, amount_text
-from operations.queries import Selection
+from operations.queries import OperationsDeps, Selection
 from operations.reconcile import reconcile
+from operations.refund_claims import AskedRefund
 from operations.target import Target, TargetError
 
 COLUMNS = [
@@ -89,6 +91,42 @@ def _outcome(found: RefundOutcome | None) -> str:
     return f"refused: {found.error_code}: {found.error}"
 
 
+def _asked(proposal: Proposal) -> AskedRefund:
+    keys = tuple(refund_key(h) for h in proposal.hours)
+    units = quantity_text(sum((h.excess for h in proposal.hours), Decimal(0)))
+    return AskedRefund(proposal.entry(), keys, f"{proposal.year}-{proposal.month:02d}", units)
+
+
+def _again_row(asked: AskedRefund) -> dict[str, Any]:
+    """A refund sent before whose answer never came, shown as a proposal's row."""
+    entry = asked.entry
+    return {
+        "month": asked.month,
+        "agreement": entry.agreement_id,
+        "invoice": entry.invoice_id,
+        "hours": len(asked.keys),
+        "units": asked.units,
+        "charge": None,
+        "currency": entry.currency,
+        "max_adjustment": None,
+        "amount": amount_text(entry.amount),
+        "capped": False,
+        "client_token": entry.client_token,
+        "over_billed": [{"refund_key": k} for k in asked.keys],
+        "outcome": "dry run: sent before, no answer came; --send sends it again as it was",
+    }
+
+
+def _failed_adjustments(deps: OperationsDeps) -> set[str]:
+    """The billing adjustments AWS failed (``Purchase Agreement Billing Adjustment Failed``): they refunded nothing."""
+    notices = deps.notices.notices() if deps.notices is not None else []
+    return {
+        n.details["request_id"]
+        for n in notices
+        if n.kind is NoticeKind.BILLING_ADJUSTMENT and n.status == "FAILED" and "request_id" in n.details
+    }
+
+
 def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, out: TextIO, table: Any) -> int:
     if target.trail is None or target.billing is None or target.refund_claims is None:
         raise TargetError(f"{target.name} has no CloudTrail or Agreement Service to refund against")
@@ -97,28 +135,47 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     book = target.billing()
     claims = target.refund_claims()
     hours = over_billed(reconciliation)
+    asked = claims.claimed([refund_key(h) for h in hours])
+    kept = claims.refunds(asked.values())
+    # a refund AWS failed after taking it refunded nothing: its hours are asked for again, under a token of its own
+    failed_ids = _failed_adjustments(target.deps)
+    failed = {r.entry.client_token: r for r in kept if r.request_id is not None and r.request_id in failed_ids}
+    asked = {key: token for key, token in asked.items() if token not in failed}
+    # a refund whose answer never came is sent again as it was (its token: the same refund where AWS took it), and
+    # every hour it covers is its own, claimed or not yet (a run stopped midway through claiming)
+    again = [r for r in kept if r.request_id is None]
+    asked.update({key: a.entry.client_token for a in again for key in a.keys})
+    retried = {key: str(r.request_id) for r in failed.values() for key in r.keys if key not in asked}
     # hours an earlier refund asked for are left out of any other (a dry run shows it as the send would do)
-    proposed = proposals(target.deps, hours, book, claims.claimed([refund_key(h) for h in hours]))
+    proposed = proposals(target.deps, hours, book, asked, retried)
     rows = [row(p) for p in proposed]
+    same = {p.client_token for p in proposed if p.problem is None}
+    again = [a for a in again if a.entry.client_token not in same]  # proposed again as it was: sent once
+    again_rows = [_again_row(a) for a in again]
     refused = False
     if args.send:
-        ready = []
-        for proposal, shown in zip(proposed, rows, strict=True):
-            if proposal.problem is None:
-                # claimed first: a refund whose answer is lost keeps its hours, never offered again under another token
-                keys = [refund_key(h) for h in proposal.hours]
-                if claims.claim(keys, proposal.client_token, target.deps.clock.now()):
-                    ready.append((proposal, shown))
-                else:
-                    shown["outcome"] = "not sent: another adjust asked for one of these hours meanwhile; run it again"
-                    refused = True
-        outcomes = {o.client_token: o for o in book.refund([p.entry() for p, _ in ready])} if ready else {}
-        for proposal, shown in ready:
-            found = outcomes.get(proposal.client_token)
+        ready: list[tuple[AskedRefund, dict[str, Any]]] = []
+        for asking, shown in [
+            *((_asked(p), r) for p, r in zip(proposed, rows, strict=True) if p.problem is None),
+            *zip(again, again_rows, strict=True),
+        ]:
+            # kept and claimed first: a refund whose answer is lost keeps its hours, never offered under another token
+            if claims.claim(asking, target.deps.clock.now(), replacing=failed):
+                ready.append((asking, shown))
+            else:
+                shown["outcome"] = "not sent: another adjust asked for one of these hours meanwhile; run it again"
+                refused = True
+        outcomes = {o.client_token: o for o in book.refund([a.entry for a, _ in ready])} if ready else {}
+        for asking, shown in ready:
+            token = asking.entry.client_token
+            found = outcomes.get(token)
             shown["outcome"] = _outcome(found)
             refused = refused or found is None or found.request_id is None
-            if found is not None and found.request_id is None:  # refused by AWS: nothing refunded, the hours free
-                claims.release([refund_key(h) for h in proposal.hours], proposal.client_token)
+            if found is not None and found.request_id is not None:
+                claims.answered(token, found.request_id)
+            elif found is not None:  # refused by AWS: nothing refunded, the hours free
+                claims.release(asking.keys, token)
+    rows += again_rows
     if args.json:
         out.write(
             json.dumps(

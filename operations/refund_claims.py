@@ -5,24 +5,79 @@ refund (another window, a new over-billed hour beside them) leaves them out: eac
 A claim is written before its refund is sent (conditional: no claim of the hour, or one by the same token, a retry of
 the same refund) and removed only when AWS refused the refund; an answer that never came keeps it, so that hour is
 never offered again under another token. No expiry: the refunds of a month are asked for months after it.
+
+The refund itself is kept beside its claims (``sk = ASKED#<token>``: the entry as sent and the hours it covers) until
+AWS answers it (``request_id``): a refund whose answer never came (AWS down on every attempt, the run stopped before
+the call) is sent again, as it was, by the next run whose window holds one of its hours, whatever else that window
+holds; its token makes it the same refund where AWS took it (review 27b: another token left the hour "refunded
+before" and never sent). A refund AWS took and then failed (``Purchase Agreement Billing Adjustment Failed``, kept as a
+notice) refunded nothing: its hours are claimed again by the next refund of them, under a token of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from functions.storage.dynamodb import batch_get, condition_failed, storage_error
 from functions.storage.times import time_text
+from operations.agreement_billing import RefundEntry
 
 _PK = "REFUND"
+_ASKED = "ASKED#"  # the refund a client token sent
 
 
 def _key(hour: str) -> dict[str, Any]:
     return {"pk": {"S": _PK}, "sk": {"S": hour}}
+
+
+@dataclass(frozen=True)
+class AskedRefund:
+    """A refund as it was sent: one whose answer never came is sent again as it was."""
+
+    entry: RefundEntry
+    keys: tuple[str, ...]  # the hours it refunds (``operations.adjust.refund_key``)
+    month: str
+    units: str
+    request_id: str | None = None  # the billing adjustment AWS made of it (None: no answer came)
+
+
+def _refund_item(asked: AskedRefund, at: datetime) -> dict[str, Any]:
+    entry = asked.entry
+    return {
+        **_key(_ASKED + entry.client_token),
+        "token": {"S": entry.client_token},
+        "at": {"S": time_text(at)},
+        "agreement": {"S": entry.agreement_id},
+        "invoice": {"S": entry.invoice_id},
+        "amount": {"S": str(entry.amount)},
+        "currency": {"S": entry.currency},
+        "reason": {"S": entry.reason_code},
+        "description": {"S": entry.description},
+        "hours": {"L": [{"S": k} for k in asked.keys]},
+        "month": {"S": asked.month},
+        "units": {"S": asked.units},
+    }
+
+
+def _asked(item: dict[str, Any]) -> AskedRefund:
+    entry = RefundEntry(
+        agreement_id=item["agreement"]["S"],
+        invoice_id=item["invoice"]["S"],
+        amount=Decimal(item["amount"]["S"]),
+        currency=item["currency"]["S"],
+        reason_code=item["reason"]["S"],
+        description=item["description"]["S"],
+        client_token=item["token"]["S"],
+    )
+    keys = tuple(k["S"] for k in item["hours"]["L"])
+    request_id = item["request_id"]["S"] if "request_id" in item else None
+    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id)
 
 
 class DynamoRefundClaims:
@@ -35,29 +90,58 @@ class DynamoRefundClaims:
         items = batch_get(self._client, self._table, [_key(k) for k in dict.fromkeys(keys)])
         return {item["sk"]["S"]: item["token"]["S"] for item in items}
 
-    def claim(self, keys: Sequence[str], token: str, at: datetime) -> bool:
-        """Claim every hour for the refund ``token``; False (and nothing claimed) if another refund holds one."""
+    def refunds(self, tokens: Iterable[str]) -> list[AskedRefund]:
+        """The refunds of these tokens as they were sent (kept since review 27b), by token."""
+        items = batch_get(self._client, self._table, [_key(_ASKED + t) for t in sorted(set(tokens))])
+        return sorted((_asked(i) for i in items), key=lambda a: a.entry.client_token)
+
+    def claim(self, asked: AskedRefund, at: datetime, replacing: Iterable[str] = ()) -> bool:
+        """Keep the refund, then claim every hour of it; False (and nothing claimed) if another refund holds one.
+        ``replacing``: the tokens of refunds AWS failed, whose hours are free to claim again."""
+        token = asked.entry.client_token
+        holders = {":token": {"S": token}} | {f":failed{i}": {"S": t} for i, t in enumerate(sorted(set(replacing)))}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_refund_item(asked, at),
+                ConditionExpression="attribute_not_exists(pk)",  # kept already: this is a retry of it
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
         done: list[str] = []
-        for key in dict.fromkeys(keys):
+        for key in dict.fromkeys(asked.keys):
             try:
                 self._client.put_item(
                     TableName=self._table,
                     Item={**_key(key), "token": {"S": token}, "at": {"S": time_text(at)}},
-                    ConditionExpression="attribute_not_exists(pk) OR #token = :token",
+                    ConditionExpression=f"attribute_not_exists(pk) OR #token IN ({', '.join(holders)})",
                     ExpressionAttributeNames={"#token": "token"},
-                    ExpressionAttributeValues={":token": {"S": token}},
+                    ExpressionAttributeValues=holders,
                 )
             except ClientError as error:
                 if not condition_failed(error):
                     raise storage_error(error) from error
-                self.release(done, token)
+                self.release(asked.keys, token)
                 return False
             done.append(key)
         return True
 
+    def answered(self, token: str, request_id: str) -> None:
+        """AWS took the refund ``token``: it is never sent again."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(_ASKED + token),
+                UpdateExpression="SET request_id = :id",
+                ExpressionAttributeValues={":id": {"S": request_id}},
+            )
+        except ClientError as error:
+            raise storage_error(error) from error
+
     def release(self, keys: Sequence[str], token: str) -> None:
-        """Remove the refund ``token``'s claims of these hours (AWS refused it: nothing was refunded)."""
-        for key in keys:
+        """Remove the refund ``token`` and its claims of these hours (AWS refused it: nothing was refunded)."""
+        for key in (*keys, _ASKED + token):
             try:
                 self._client.delete_item(
                     TableName=self._table,
