@@ -41,6 +41,14 @@ class Refunds(OperatorWorld):
     def refunds_sent(self) -> list[dict[str, Any]]:
         return list(self.marketplace.admin.state()["billing_adjustments"].values())
 
+    def bill_unused(self, hour_offset: int, units: int) -> None:
+        """Someone billed our first customer ``units`` at 5 past the hour ``hour_offset`` hours after START, an hour
+        they used nothing in (the clock moves there)."""
+        at = START + timedelta(hours=hour_offset, minutes=5)
+        self.move_to(at)
+        records = [usage_record(self.subscriptions[0], "api_calls", units, at)]
+        assert self.marketplace.metering().batch_meter_usage(UsageRecords=records)["UnprocessedRecords"] == []
+
     def over_bill(self, units: int) -> None:
         """Someone billed our first customer ``units`` in an hour they used nothing; the hours then settle."""
         records = [usage_record(self.subscriptions[0], "api_calls", units, START + timedelta(minutes=5))]

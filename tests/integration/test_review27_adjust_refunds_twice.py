@@ -14,18 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from functions.settings import Settings
-from local.marketplace.testing import EmulatorHandle, usage_record
+from local.marketplace.testing import EmulatorHandle
 from tests.integration.test_adjust import START, Refunds, refunds
 
 PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
-
-
-def _over_bill(world: Refunds, hour_offset: int, units: int) -> None:
-    """Someone billed our first customer ``units`` in an hour they used nothing."""
-    at = START + timedelta(hours=hour_offset, minutes=5)
-    world.move_to(at)
-    records = [usage_record(world.subscriptions[0], "api_calls", units, at)]
-    assert world.marketplace.metering().batch_meter_usage(UsageRecords=records)["UnprocessedRecords"] == []
 
 
 def _adjust(world: Refunds, since: str, until: str) -> dict[str, Any]:
@@ -42,8 +34,8 @@ def test_a_second_run_over_a_wider_window_refunds_each_over_billed_hour_once(
     # the buyer's honest usage at 09:00, billed by our flush: their invoice has room beyond what was over-billed
     world.move_to(START + timedelta(minutes=5))
     world.use(0, "api_calls", 5000, "honest-0")
-    _over_bill(world, 1, 1000)  # 10:05, 1,000 units nobody used
-    _over_bill(world, 2, 700)  # 11:05, 700 more
+    world.bill_unused(1, 1000)  # 10:05, 1,000 units nobody used
+    world.bill_unused(2, 700)  # 11:05, 700 more
     world.move_to(START + timedelta(hours=4, minutes=10))
     status, _, err = world.cli("flush", "--json")
     assert status == 0, err

@@ -15,18 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from functions.settings import Settings
-from local.marketplace.testing import EmulatorHandle, usage_record
-from tests.integration.test_adjust import BATCH, START, Refunds, refunds
+from local.marketplace.testing import EmulatorHandle
+from tests.integration.test_adjust import BATCH, START, refunds
 
 PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
-
-
-def over_bill(world: Refunds, hour_offset: int, units: int) -> None:
-    """Someone billed our first customer ``units`` in an hour they used nothing."""
-    at = START + timedelta(hours=hour_offset, minutes=5)
-    world.move_to(at)
-    records = [usage_record(world.subscriptions[0], "api_calls", units, at)]
-    assert world.marketplace.metering().batch_meter_usage(UsageRecords=records)["UnprocessedRecords"] == []
 
 
 def test_a_refund_aws_never_received_is_sent_by_the_next_run_whatever_its_window(
@@ -35,7 +27,7 @@ def test_a_refund_aws_never_received_is_sent_by_the_next_run_whatever_its_window
     world = refunds(str(PRICE), settings, marketplace, dynamodb)
     world.move_to(START + timedelta(minutes=5))
     world.use(0, "api_calls", 5000, "honest-0")  # the invoice has room beyond what was over-billed
-    over_bill(world, 1, 1000)  # 10:05, 1,000 units nobody used
+    world.bill_unused(1, 1000)  # 10:05, 1,000 units nobody used
     world.move_to(START + timedelta(hours=3, minutes=10))
     status, _, err = world.cli("flush", "--json")
     assert status == 0, err
@@ -48,7 +40,7 @@ def test_a_refund_aws_never_received_is_sent_by_the_next_run_whatever_its_window
     world.marketplace.admin.clear_faults()
     assert world.refunds_sent() == []
 
-    over_bill(world, 4, 700)  # meanwhile 13:05, 700 more nobody used: the same agreement's invoice of the month
+    world.bill_unused(4, 700)  # meanwhile 13:05, 700 more nobody used: the same agreement's invoice of the month
     world.move_to(START + timedelta(hours=6, minutes=10))
     status, _, err = world.cli("flush", "--json")
     assert status == 0, err
@@ -68,8 +60,8 @@ def test_a_refund_whose_run_stopped_midway_through_its_claims_is_sent_again_with
     world = refunds(str(PRICE), settings, marketplace, dynamodb)
     world.move_to(START + timedelta(minutes=5))
     world.use(0, "api_calls", 5000, "honest-0")
-    over_bill(world, 1, 1000)  # 10:05
-    over_bill(world, 2, 300)  # 11:05
+    world.bill_unused(1, 1000)  # 10:05
+    world.bill_unused(2, 300)  # 11:05
     world.move_to(START + timedelta(hours=3, minutes=10))
     status, _, err = world.cli("flush", "--json")
     assert status == 0, err
@@ -87,7 +79,7 @@ def test_a_refund_whose_run_stopped_midway_through_its_claims_is_sent_again_with
     (eleven,) = [c for c in claims if c["sk"]["S"].endswith("#2026-11-26T11")]
     dynamodb.delete_item(TableName=world.settings.metering_table, Key={"pk": eleven["pk"], "sk": eleven["sk"]})
 
-    over_bill(world, 4, 700)  # 13:05, one more hour of the invoice
+    world.bill_unused(4, 700)  # 13:05, one more hour of the invoice
     world.move_to(START + timedelta(hours=6, minutes=10))
     status, _, err = world.cli("flush", "--json")
     assert status == 0, err
