@@ -2,7 +2,8 @@
 breaks) and once it has healed (``check``). The first broken invariant is what a failure reports.
 
 1. Every unit the usage API accepted is in Marketplace's ledger exactly once, or parked with a reason a metric counts
-   (never silently absent); nothing refused is ever billed; a 200 means billed as sent.
+   (never silently absent), under the tag set its producer allocated it to (where no unit could have been carried);
+   nothing refused is ever billed; a 200 means billed as sent.
 2. No record Marketplace has seen is ever sent again with a different quantity (``sim/marketplace.py``).
 3. A sealed total never changes (``sim/ports.py``).
 4. Every closed hour is reconciled, and its reconciliation finds no unexplained difference.
@@ -13,14 +14,17 @@ And our code never crashes, and every invocation finishes.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
 from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, OUT_OF_WINDOW, window_missed
-from functions.usage.model import HOUR, UsageEvent, hour_of
+from functions.usage.model import HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of
 from sim.marketplace import FINAL_HOUR
 from sim.world import World
 
@@ -129,6 +133,7 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
         for f in found
         if f.kind == ACCEPTED_NOT_SEALED
     }
+    _units_per_tag_set(world, stored, truth, billed, parked)
     for key in sorted(set(truth) | set(billed) | set(parked)):
         accounted = billed[key] + parked[key]
         if accounted < truth[key] and key in reported and world.faults.injected.get("write landed late"):
@@ -143,6 +148,57 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
                 "every accepted unit is billed exactly once, or parked",
                 f"{key[0][-12:]} {key[1]}: accepted {truth[key]}, billed {billed[key]}, parked {parked[key]}",
             )
+
+
+_Tagged = dict[tuple[str, str, tuple[tuple[str, str], ...]], Decimal]
+
+
+def _by_tag_set(into: _Tagged, customer: str, dimension: str, quantity: Decimal, allocations: Iterable[Any]) -> None:
+    """Units by the tag set they were allocated to; what no allocation names is untagged (``()``)."""
+    for allocation in allocations:
+        into[(customer, dimension, allocation.tags)] += allocation.quantity
+        quantity -= allocation.quantity
+    if quantity:
+        into[(customer, dimension, ())] += quantity
+
+
+def _units_per_tag_set(
+    world: World,
+    stored: list[UsageEvent],
+    truth: dict[tuple[str, str], Decimal],
+    billed: dict[tuple[str, str], Decimal],
+    parked: dict[tuple[str, str], Decimal],
+) -> None:
+    """Each accepted unit billed (or parked) under the tag set its producer allocated it to, where every unit of the
+    customer's dimension is accounted for and none could have been carried (a carry moves units to the untagged
+    allocation of another hour, by design)."""
+    accepted: _Tagged = defaultdict(Decimal)
+    for event in _first_stored(stored).values():
+        customer = event.license_arn or event.customer_identifier or ""
+        _by_tag_set(accepted, customer, event.dimension, event.quantity, event.allocations)
+    accounted: _Tagged = defaultdict(Decimal)
+    for (customer, dimension, _), first in world.marketplace.billed.items():
+        _by_tag_set(accounted, customer, dimension, first.quantity, (_Tags(t, q) for t, q in first.allocations))
+    for entry in world.ledger.stored():
+        if entry.status in PARKED_STATUSES:
+            record = entry.record
+            _by_tag_set(accounted, record.customer, record.dimension, record.quantity, record.allocations)
+    for customer, dimension, tags in sorted(set(accepted) | set(accounted)):
+        key = (customer, dimension)
+        if truth[key] != billed[key] + parked[key] or truth[key] >= MAX_INTEGER_QUANTITY:
+            continue
+        if accepted[(customer, dimension, tags)] != accounted[(customer, dimension, tags)]:
+            world.violation(
+                "every accepted unit is billed exactly once, under the tag set it was allocated to",
+                f"{customer[-12:]} {dimension} {dict(tags) or 'untagged'}: accepted "
+                f"{accepted[(customer, dimension, tags)]}, billed or parked {accounted[(customer, dimension, tags)]}",
+            )
+
+
+@dataclass(frozen=True)
+class _Tags:
+    tags: tuple[tuple[str, str], ...]
+    quantity: Decimal
 
 
 def _content_hour(timestamp: str | None) -> datetime | None:

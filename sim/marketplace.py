@@ -4,6 +4,9 @@ event history of the calls.
 
 - One record per (customer, dimension, hour); an identical record again answers the first MeteringRecordId, another
   quantity ``DuplicateRecord`` (the first is billed).
+- A record whose UsageAllocations Marketplace would not take (not adding up to its quantity, over 2,500, a tag set
+  twice, two untagged) fails its whole call (InvalidUsageAllocationsException); an identical record again means the
+  same quantity and the same allocations.
 - A record stamped outside the 24-hour window, or last month's after 06:00 UTC on the 1st, fails its whole call
   (TimestampOutOfBounds); so does one stamped before the buyer's licence started (InvalidLicense: usage outside the
   licence's activation period).
@@ -54,6 +57,7 @@ class Billed:
     quantity: Decimal
     metering_record_id: str
     at: datetime
+    allocations: tuple[tuple[tuple[tuple[str, str], ...], Decimal], ...] = ()  # (tag set, quantity), sorted
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class SimMarketplace:
                 self._refuse(records, "TimestampOutOfBoundsException")
             if licence is None or record.hour < hour_of(licence.started_at):
                 self._refuse(records, "InvalidLicenseException")
+            if record.allocations and not _allocations_valid(record):
+                self._refuse(records, "InvalidUsageAllocationsException")
         outcomes: list[RecordOutcome] = []
         unprocessed: list[MeteringRecord] = []
         for record in records:
@@ -137,15 +143,17 @@ class SimMarketplace:
             return RecordOutcome(record, "CustomerNotSubscribed", None)
         key = (record.customer, record.dimension, record.hour)
         first = self.billed.get(key)
+        allocations = _allocations_of(record)
         if first is None:
             self._ids += 1
-            self.billed[key] = Billed(record.quantity, f"mr-{self._ids:06d}", now)
+            self.billed[key] = Billed(record.quantity, f"mr-{self._ids:06d}", now, allocations)
             return RecordOutcome(record, "Success", self.billed[key].metering_record_id)
-        if first.quantity == record.quantity:
+        if (first.quantity, first.allocations) == (record.quantity, allocations):
             return RecordOutcome(record, "Success", first.metering_record_id)
         self.violation(
             "no record Marketplace has seen is ever sent again with a different quantity",
-            f"{record.key} of {record.hour:%Y-%m-%dT%H}: billed {first.quantity}, sent again as {record.quantity}",
+            f"{record.key} of {record.hour:%Y-%m-%dT%H}: billed {first.quantity} {first.allocations}, sent again as "
+            f"{record.quantity} {allocations}",
         )
         return RecordOutcome(record, "DuplicateRecord", first.metering_record_id)
 
@@ -172,6 +180,22 @@ class SimMarketplace:
         """What CloudTrail shows now of the calls from ``start`` on."""
         now = self.scheduler.now
         return iter([r for call in self.calls if call.at >= start and call.delivered_at <= now for r in call.results])
+
+
+def _allocations_of(record: MeteringRecord) -> tuple[tuple[tuple[tuple[str, str], ...], Decimal], ...]:
+    return tuple(sorted((a.tags, a.quantity) for a in record.allocations))
+
+
+def _allocations_valid(record: MeteringRecord) -> bool:
+    """UsageAllocations as Marketplace takes them (local/marketplace/README.md): 1 to 2,500, their quantities adding
+    up to the record's, each tag set once, at most one without tags."""
+    tag_sets = [a.tags for a in record.allocations]
+    return (
+        len(tag_sets) <= 2500
+        and sum((a.quantity for a in record.allocations), Decimal(0)) == record.quantity
+        and len(set(tag_sets)) == len(tag_sets)
+        and tag_sets.count(()) <= 1
+    )
 
 
 def _short(record: MeteringRecord) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from functions.customers import subscription
-from functions.flush import ledger, service
+from functions.flush import aggregate, ledger, service
 from functions.flush.records import BatchOutcome, MeteringGateway, MeteringRecord
 from functions.flush.sender import Sender
 from functions.lifecycle.service import Lifecycle
@@ -185,6 +185,21 @@ def cursor_before_records() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def allocations_misattributed() -> Iterator[None]:
+    """Sealing pairs an hour's tag sets with each other's totals (off by one): every record's total is right, and each
+    tag set is billed another's usage."""
+    allocations = aggregate._allocations
+
+    def misattributed(by_tags: dict[Any, Any], integer: bool) -> tuple[Any, ...]:
+        kept = allocations(by_tags, integer)
+        quantities = [a.quantity for a in kept]
+        return tuple(replace(a, quantity=q) for a, q in zip(kept, quantities[1:] + quantities[:1], strict=True))
+
+    with _patched(aggregate, "_allocations", misattributed):
+        yield
+
+
 MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "per-hour-dedup": per_hour_dedup,
     "rewrite-sealed-total": rewrite_sealed_total,
@@ -196,6 +211,7 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "legacy-success-ends-any": legacy_success_ends_any,
     "chunk-parked-carry": chunk_parked_carry,
     "cutoff-at-midnight": cutoff_at_midnight,
+    "allocations-misattributed": allocations_misattributed,
 }
 
 

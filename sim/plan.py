@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
 from functions.settings import Dimension, Product
@@ -68,6 +69,8 @@ class Event:
     quantity: int | str
     stamp: str
     offset: float
+    # UsageAllocations: (the ``team`` tag's value, its part of the quantity), the parts adding up to the quantity
+    allocations: tuple[tuple[str, int | str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,11 @@ def draw(seed: int) -> Plan:
                 events=events,
                 style="identical",
             )
+    # three in ten worlds' producers tag their usage (UsageAllocations): a stream of its own, the worlds drawn before
+    # stay so
+    tagging = random.Random(f"{seed}/allocations")
+    if tagging.random() < 0.3:
+        d.actions = _tagged(tagging, d.actions)
     outage = None
     if rng.random() < 0.05:
         begins = start + d.minutes(30, 240)
@@ -327,6 +335,43 @@ def _event(d: _Draw, buyer: Buyer, product: Product) -> Event:
     shared = f"e{d.of_buyer[buyer.n]}" if buyer.n < 10 else f"s{buyer.n}e{d.of_buyer[buyer.n]}"
     event_id = shared if d.shared_ids else f"{buyer.name}-e{d.events}"
     return Event(event_id, dimension.name, quantity, stamp, offset)
+
+
+_TEAMS = ("blue", "green", "red", "gold")
+
+
+def _tagged(rng: random.Random, actions: list[Action]) -> list[Action]:
+    """The producers' events, half of them split over one to three of the ``team`` tag's values; an event sent again
+    keeps its allocations (a resend changed in quantity adds to its first part)."""
+    allocated: dict[tuple[int | None, str], Event] = {}
+    for action in actions:
+        for event in action.events:
+            key = (action.buyer, event.event_id)
+            if key not in allocated:
+                allocated[key] = _allocated(rng, event) if rng.random() < 0.5 else event
+    return [
+        replace(action, events=tuple(allocated[(action.buyer, e.event_id)] for e in action.events))
+        if action.events
+        else action
+        for action in actions
+    ]
+
+
+def _allocated(rng: random.Random, event: Event) -> Event:
+    decimal = isinstance(event.quantity, str)
+    units = round(Decimal(event.quantity) * 1000) if decimal else int(event.quantity)  # decimals in thousandths
+    teams = rng.sample(_TEAMS, rng.randint(1, 3))
+    if units < len(teams):
+        return event
+    cuts = sorted(rng.sample(range(1, units), len(teams) - 1))
+    parts = [b - a for a, b in zip([0, *cuts], [*cuts, units], strict=True)]
+    return replace(
+        event,
+        allocations=tuple(
+            (team, format(Decimal(part) / 1000, "f") if decimal else part)
+            for team, part in zip(teams, parts, strict=True)
+        ),
+    )
 
 
 def _flushes(

@@ -551,6 +551,14 @@ class World:
             body |= {"license_arn": buyer.license_arn, "customer_aws_account_id": buyer.account}
         if event.stamp in stamps:
             body["timestamp"] = stamps[event.stamp].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if event.allocations:
+            parts: list[dict[str, Any]] = [
+                {"tags": {"team": team}, "quantity": part} for team, part in event.allocations
+            ]
+            if changed:  # the quantity changed by one: so does its first part
+                first = parts[0]["quantity"]
+                parts[0]["quantity"] = first + 1 if isinstance(first, int) else str(Decimal(first) + 1)
+            body["allocations"] = parts
         return body
 
     def _post(self, events: list[dict[str, Any]]) -> tuple[list[str], float]:
