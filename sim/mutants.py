@@ -189,14 +189,14 @@ def cursor_before_records() -> Iterator[None]:
 def allocations_misattributed() -> Iterator[None]:
     """Sealing pairs an hour's tag sets with each other's totals (off by one): every record's total is right, and each
     tag set is billed another's usage."""
-    allocations = aggregate._allocations
+    allocations = aggregate.allocations_within_limits
 
     def misattributed(by_tags: dict[Any, Any], integer: bool) -> tuple[Any, ...]:
         kept = allocations(by_tags, integer)
         quantities = [a.quantity for a in kept]
         return tuple(replace(a, quantity=q) for a, q in zip(kept, quantities[1:] + quantities[:1], strict=True))
 
-    with _patched(aggregate, "_allocations", misattributed):
+    with _patched(aggregate, "allocations_within_limits", misattributed):
         yield
 
 

@@ -68,14 +68,16 @@ def aggregate(hour: datetime, events: Iterable[UsageEvent], products: Iterable[P
                 integer=whole,
                 license_arn=total.first.license_arn,
                 customer_identifier=total.first.customer_identifier,
-                allocations=_allocations(total.by_tags, whole) if key in tagged else (),
+                allocations=allocations_within_limits(total.by_tags, whole) if key in tagged else (),
                 events=total.events,
             )
         )
     return records
 
 
-def _allocations(by_tags: dict[tuple[tuple[str, str], ...], Decimal], integer: bool) -> tuple[Allocation, ...]:
+def allocations_within_limits(
+    by_tags: dict[tuple[tuple[str, str], ...], Decimal], integer: bool
+) -> tuple[Allocation, ...]:
     """Allocations per tag set, in tag order. Beyond Marketplace's limits (allocations per record, bytes per request)
     the smallest tag sets are counted as untagged usage: the hour is billed in full, and a record over a limit would
     never be accepted."""
@@ -150,7 +152,7 @@ def spill(
             by_tags[()] = by_tags.get((), Decimal(0)) + carry.quantity
             # within Marketplace's limits again: a record of 2,500 tag sets and no untagged usage gains a 2,501st
             # allocation here, which Marketplace refuses with the whole record (review 27)
-            allocations = _allocations(by_tags, record.integer)
+            allocations = allocations_within_limits(by_tags, record.integer)
         by_key[carry.key] = replace(record, quantity=record.quantity + carry.quantity, allocations=allocations)
     billed: list[MeteringRecord] = []
     carry_out: list[MeteringRecord] = []
