@@ -135,22 +135,12 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     book = target.billing()
     claims = target.refund_claims()
     hours = over_billed(reconciliation)
-    asked = claims.claimed([refund_key(h) for h in hours])
-    kept = claims.refunds(asked.values())
-    # a refund AWS failed after taking it refunded nothing: its hours are asked for again, under a token of its own
-    failed_ids = _failed_adjustments(target.deps)
-    failed = {r.entry.client_token: r for r in kept if r.request_id is not None and r.request_id in failed_ids}
-    asked = {key: token for key, token in asked.items() if token not in failed}
-    # a refund whose answer never came is sent again as it was (its token: the same refund where AWS took it), and
-    # every hour it covers is its own, claimed or not yet (a run stopped midway through claiming)
-    again = [r for r in kept if r.request_id is None]
-    asked.update({key: a.entry.client_token for a in again for key in a.keys})
-    retried = {key: str(r.request_id) for r in failed.values() for key in r.keys if key not in asked}
+    earlier = claims.earlier([refund_key(h) for h in hours], _failed_adjustments(target.deps))
     # hours an earlier refund asked for are left out of any other (a dry run shows it as the send would do)
-    proposed = proposals(target.deps, hours, book, asked, retried)
+    proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried)
     rows = [row(p) for p in proposed]
     same = {p.client_token for p in proposed if p.problem is None}
-    again = [a for a in again if a.entry.client_token not in same]  # proposed again as it was: sent once
+    again = [a for a in earlier.unanswered if a.entry.client_token not in same]  # proposed again as it was: sent once
     again_rows = [_again_row(a) for a in again]
     refused = False
     if args.send:
@@ -160,7 +150,7 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
             *zip(again, again_rows, strict=True),
         ]:
             # kept and claimed first: a refund whose answer is lost keeps its hours, never offered under another token
-            if claims.claim(asking, target.deps.clock.now(), replacing=failed):
+            if claims.claim(asking, target.deps.clock.now(), replacing=earlier.failed):
                 ready.append((asking, shown))
             else:
                 shown["outcome"] = "not sent: another adjust asked for one of these hours meanwhile; run it again"

@@ -80,6 +80,16 @@ def _asked(item: dict[str, Any]) -> AskedRefund:
     return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id)
 
 
+@dataclass(frozen=True)
+class EarlierRefunds:
+    """What earlier runs asked AWS to refund of some hours, as the next run must take it."""
+
+    asked: dict[str, str]  # an hour's key: the token of the refund that holds it (left out of any other refund)
+    retried: dict[str, str]  # an hour's key: the billing adjustment AWS failed for it (asked for again, a new token)
+    unanswered: list[AskedRefund]  # sent before, no answer came: sent again as they were
+    failed: frozenset[str]  # the tokens of the refunds AWS failed: their hours are free to claim again
+
+
 class DynamoRefundClaims:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -95,6 +105,21 @@ class DynamoRefundClaims:
         items = batch_get(self._client, self._table, [_key(_ASKED + t) for t in sorted(set(tokens))])
         return sorted((_asked(i) for i in items), key=lambda a: a.entry.client_token)
 
+    def earlier(self, keys: Sequence[str], failed_adjustments: set[str]) -> EarlierRefunds:
+        """The refunds earlier runs asked for of these hours. ``failed_adjustments``: the billing adjustments AWS
+        failed after taking them (they refunded nothing)."""
+        asked = self.claimed(keys)
+        kept = self.refunds(asked.values())
+        # a refund AWS failed after taking it refunded nothing: its hours are asked for again, under a token of its own
+        failed = {r.entry.client_token: r for r in kept if r.request_id in failed_adjustments}
+        asked = {key: token for key, token in asked.items() if token not in failed}
+        # a refund whose answer never came is sent again as it was (its token: the same refund where AWS took it), and
+        # every hour it covers is its own, claimed or not yet (a run stopped midway through claiming)
+        unanswered = [r for r in kept if r.request_id is None]
+        asked.update({key: a.entry.client_token for a in unanswered for key in a.keys})
+        retried = {key: str(r.request_id) for r in failed.values() for key in r.keys if key not in asked}
+        return EarlierRefunds(asked, retried, unanswered, frozenset(failed))
+
     def claim(self, asked: AskedRefund, at: datetime, replacing: Iterable[str] = ()) -> bool:
         """Keep the refund, then claim every hour of it; False (and nothing claimed) if another refund holds one.
         ``replacing``: the tokens of refunds AWS failed, whose hours are free to claim again."""
@@ -109,7 +134,6 @@ class DynamoRefundClaims:
         except ClientError as error:
             if not condition_failed(error):
                 raise storage_error(error) from error
-        done: list[str] = []
         for key in dict.fromkeys(asked.keys):
             try:
                 self._client.put_item(
@@ -124,7 +148,6 @@ class DynamoRefundClaims:
                     raise storage_error(error) from error
                 self.release(asked.keys, token)
                 return False
-            done.append(key)
         return True
 
     def answered(self, token: str, request_id: str) -> None:
