@@ -15,16 +15,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
 from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, OUT_OF_WINDOW, window_missed
-from functions.usage.model import HOUR, MAX_INTEGER_QUANTITY, UsageEvent, hour_of
+from functions.usage.model import HOUR, MAX_INTEGER_QUANTITY, Allocation, UsageEvent, hour_of
 from sim.marketplace import FINAL_HOUR
 from sim.world import World
 
@@ -153,7 +151,9 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
 _Tagged = dict[tuple[str, str, tuple[tuple[str, str], ...]], Decimal]
 
 
-def _by_tag_set(into: _Tagged, customer: str, dimension: str, quantity: Decimal, allocations: Iterable[Any]) -> None:
+def _by_tag_set(
+    into: _Tagged, customer: str, dimension: str, quantity: Decimal, allocations: Iterable[Allocation]
+) -> None:
     """Units by the tag set they were allocated to; what no allocation names is untagged (``()``)."""
     for allocation in allocations:
         into[(customer, dimension, allocation.tags)] += allocation.quantity
@@ -178,7 +178,7 @@ def _units_per_tag_set(
         _by_tag_set(accepted, customer, event.dimension, event.quantity, event.allocations)
     accounted: _Tagged = defaultdict(Decimal)
     for (customer, dimension, _), first in world.marketplace.billed.items():
-        _by_tag_set(accounted, customer, dimension, first.quantity, (_Tags(t, q) for t, q in first.allocations))
+        _by_tag_set(accounted, customer, dimension, first.quantity, (Allocation(t, q) for t, q in first.allocations))
     for entry in world.ledger.stored():
         if entry.status in PARKED_STATUSES:
             record = entry.record
@@ -193,12 +193,6 @@ def _units_per_tag_set(
                 f"{customer[-12:]} {dimension} {dict(tags) or 'untagged'}: accepted "
                 f"{accepted[(customer, dimension, tags)]}, billed or parked {accounted[(customer, dimension, tags)]}",
             )
-
-
-@dataclass(frozen=True)
-class _Tags:
-    tags: tuple[tuple[str, str], ...]
-    quantity: Decimal
 
 
 def _content_hour(timestamp: str | None) -> datetime | None:
