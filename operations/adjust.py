@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -57,6 +57,12 @@ class OverBilled:
 def refund_key(hour: OverBilled) -> str:
     """What one refund covers once: a customer's dimension in one hour (Marketplace bills it one record)."""
     return f"{hour.product_code}#{hour.customer}#{hour.dimension}#{hour.hour:%Y-%m-%dT%H}"
+
+
+def former_keys(hours: Iterable[OverBilled]) -> dict[str, str]:
+    """The key each hour may have been claimed under before review 28, with its ``refund_key``: an hour only
+    CloudTrail knew, of a licence's record (which names no product), was claimed under no product."""
+    return {refund_key(replace(h, product_code="")): refund_key(h) for h in hours if h.product_code}
 
 
 @dataclass
@@ -105,9 +111,14 @@ class Proposal:
         )
 
 
-def over_billed(reconciliation: Reconciliation) -> list[OverBilled]:
+def over_billed(reconciliation: Reconciliation, customers: Iterable[Customer]) -> list[OverBilled]:
     """The hours AWS billed more units than were due (a unit billed twice, one nobody used); usage carried into an
-    hour (its own was over one record's maximum, or a leaving buyer's placed there) is due there, billed once."""
+    hour (its own was over one record's maximum, or a leaving buyer's placed there) is due there, billed once.
+
+    Each is named by its customer's product: CloudTrail names none for a licence's record, and an hour only it knows
+    is the same hour to refund once our ledger knows it too (a leaving buyer's usage placed there later), never a
+    second one (review 28)."""
+    known = list(customers)
     found = []
     for row in reconciliation.rows:
         if row.cloudtrail is None:
@@ -115,10 +126,11 @@ def over_billed(reconciliation: Reconciliation) -> list[OverBilled]:
         accepted = row.accepted if row.accepted is not None else Decimal(0)
         due = accepted + row.carried_in - row.carried_out
         if row.cloudtrail > due:
+            customer = _customer_named(known, row.customer) if not row.product_code else None
             found.append(
                 OverBilled(
                     row.hour,
-                    row.product_code,
+                    row.product_code or (customer.ref.product_code if customer is not None else ""),
                     row.customer,
                     row.customer_aws_account_id,
                     row.dimension,
@@ -176,9 +188,7 @@ def _grouped(
     for hour in hours:
         customer = _customer_named(known, hour.customer)
         agreement = customer.agreement_id if customer is not None else None
-        # CloudTrail names no product for a record by licence: the customer's is the one billed
-        product = hour.product_code or (customer.ref.product_code if customer is not None else "")
-        priced = price_of(deps.settings, product, hour.dimension)
+        priced = price_of(deps.settings, hour.product_code, hour.dimension)
         problem = None
         if hour.hour < kept_from:
             problem = (

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from functions.customers.notices import NoticeKind
 from functions.flush.audit import quantity_text
-from operations.adjust import Proposal, over_billed, proposals, refund_key
+from operations.adjust import Proposal, former_keys, over_billed, proposals, refund_key
 from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import OperationsDeps, Selection
 from operations.reconcile import reconcile
@@ -134,8 +134,8 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     reconciliation = reconcile(target.deps, target.trail, selection)
     book = target.billing()
     claims = target.refund_claims()
-    hours = over_billed(reconciliation)
-    earlier = claims.earlier([refund_key(h) for h in hours], _failed_adjustments(target.deps))
+    hours = over_billed(reconciliation, target.deps.customers.list_all())
+    earlier = claims.earlier([refund_key(h) for h in hours], _failed_adjustments(target.deps), former_keys(hours))
     # hours an earlier refund asked for are left out of any other (a dry run shows it as the send would do)
     proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried)
     rows = [row(p) for p in proposed]

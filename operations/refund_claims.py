@@ -16,7 +16,7 @@ notice) refunded nothing: its hours are claimed again by the next refund of them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -105,10 +105,14 @@ class DynamoRefundClaims:
         items = batch_get(self._client, self._table, [_key(_ASKED + t) for t in sorted(set(tokens))])
         return sorted((_asked(i) for i in items), key=lambda a: a.entry.client_token)
 
-    def earlier(self, keys: Sequence[str], failed_adjustments: set[str]) -> EarlierRefunds:
+    def earlier(
+        self, keys: Sequence[str], failed_adjustments: set[str], formerly: Mapping[str, str] | None = None
+    ) -> EarlierRefunds:
         """The refunds earlier runs asked for of these hours. ``failed_adjustments``: the billing adjustments AWS
-        failed after taking them (they refunded nothing)."""
-        asked = self.claimed(keys)
+        failed after taking them (they refunded nothing). ``formerly``: a key an hour may have been claimed under by
+        an earlier version, with the hour's key now (``operations.adjust.former_keys``)."""
+        formerly = formerly or {}
+        asked = {formerly.get(k, k): token for k, token in self.claimed([*keys, *formerly]).items()}
         kept = self.refunds(asked.values())
         # a refund AWS failed after taking it refunded nothing: its hours are asked for again, under a token of its own
         failed = {r.entry.client_token: r for r in kept if r.request_id in failed_adjustments}
@@ -116,8 +120,13 @@ class DynamoRefundClaims:
         # a refund whose answer never came is sent again as it was (its token: the same refund where AWS took it), and
         # every hour it covers is its own, claimed or not yet (a run stopped midway through claiming)
         unanswered = [r for r in kept if r.request_id is None]
-        asked.update({key: a.entry.client_token for a in unanswered for key in a.keys})
-        retried = {key: str(r.request_id) for r in failed.values() for key in r.keys if key not in asked}
+        asked.update({formerly.get(key, key): a.entry.client_token for a in unanswered for key in a.keys})
+        retried = {
+            formerly.get(key, key): str(r.request_id)
+            for r in failed.values()
+            for key in r.keys
+            if formerly.get(key, key) not in asked
+        }
         return EarlierRefunds(asked, retried, unanswered, frozenset(failed))
 
     def claim(self, asked: AskedRefund, at: datetime, replacing: Iterable[str] = ()) -> bool:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from operations.adjust import over_billed, proposals, refund_key
-from operations.reconcile import Carried, Reconciliation, ReconciledRow
+from operations.reconcile import Carried, ReconciledRow, Reconciliation
 from tests.unit.test_adjust import HOUR, LICENCE, PRODUCT, Book, deps
 
 

@@ -1,0 +1,71 @@
+"""Review 28: an hour claimed before its refund key named the customer's product stays refunded once.
+
+Until review 28, an over-billed hour only CloudTrail knew, of a licence's record (CloudTrail names no product for it),
+was claimed under a key naming no product; now it names the customer's product. A table holding claims of the
+earlier version must still leave those hours out of any other refund: read here as that version kept them. Against
+DynamoDB Local and the Marketplace emulator."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from functions.settings import Settings
+from local.marketplace.testing import EmulatorHandle
+from tests.integration.test_adjust import START, Refunds, refunds
+
+PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
+
+
+def _adjust(world: Refunds, since: str, until: str) -> dict[str, Any]:
+    status, out, err = world.cli("adjust", "--from", since, "--to", until, "--send", "--json")
+    assert status == 0, err + out
+    shown: dict[str, Any] = json.loads(out)
+    return shown
+
+
+def _as_the_earlier_version_kept_them(world: Refunds) -> int:
+    """Every claim's key without its product, as the earlier version wrote an hour only CloudTrail knew."""
+    table, client = world.settings.metering_table, world.dynamodb
+    items = client.query(
+        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "REFUND"}}
+    )["Items"]
+    unnamed = world.settings.products[0].code + "#"
+    moved = 0
+    for item in items:
+        key = item["sk"]["S"]
+        if key.startswith("ASKED#"):
+            hours = [{"S": "#" + h["S"].removeprefix(unnamed)} for h in item["hours"]["L"]]
+            client.put_item(TableName=table, Item={**item, "hours": {"L": hours}})
+        else:
+            client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+            client.put_item(TableName=table, Item={**item, "sk": {"S": "#" + key.removeprefix(unnamed)}})
+            moved += 1
+    return moved
+
+
+def test_an_hour_claimed_under_no_product_is_not_refunded_again(
+    settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
+) -> None:
+    world = refunds(str(PRICE), settings, marketplace, dynamodb)
+    world.move_to(START + timedelta(minutes=5))
+    world.use(0, "api_calls", 5000, "honest-0")  # billed by our flush: the invoice has room beyond the over-billing
+    world.bill_unused(1, 1000)  # 10:05, 1,000 units nobody used: only CloudTrail knows the hour
+    world.bill_unused(2, 700)  # 11:05, 700 more
+    world.move_to(START + timedelta(hours=4, minutes=10))
+    status, _, err = world.cli("flush", "--json")
+    assert status == 0, err
+
+    first = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T10:00Z")
+    assert [r["units"] for r in first["refunds"]] == ["1000"]
+    assert _as_the_earlier_version_kept_them(world) == 1
+    second = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T11:00Z")  # one more hour: another token
+    outcomes = {tuple(h["hour"] for h in r["over_billed"]): r["outcome"] for r in second["refunds"]}
+    token = first["refunds"][0]["client_token"]
+    assert outcomes[("2026-11-26T10:00Z",)] == f"cannot refund: refunded before (client token {token})"
+    assert outcomes[("2026-11-26T11:00Z",)].startswith("refund requested: ba-")
+
+    refunded = sum((Decimal(r["adjustmentAmount"]) for r in world.refunds_sent()), Decimal(0))
+    assert refunded == (1000 + 700) * PRICE  # 17.00; not 27.00 (10:00 refunded again)
