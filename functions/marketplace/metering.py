@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from functions.flush.calls import MAX_RECORDS_PER_CALL, usage_record
 from functions.flush.records import BatchOutcome, BatchRejected, MeteringRecord, MeteringUnavailable, RecordOutcome
@@ -33,6 +33,8 @@ class Boto3MeteringGateway:
             if code in RETRYABLE_CODES or status >= 500:
                 raise MeteringUnavailable(code, message) from error
             raise BatchRejected(code, message) from error
+        except ParamValidationError as error:  # botocore's own check of the request: never sent, and never will be
+            raise BatchRejected(type(error).__name__, str(error)) from error
         except BotoCoreError as error:  # no connection, timeout, response cut off: the outcome is unknown
             raise MeteringUnavailable(type(error).__name__, str(error)) from error
         # Marketplace's own identity of a record: customer, dimension, hour (one batch may span hours)
