@@ -17,7 +17,7 @@ Against DynamoDB Local and the Marketplace emulator."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +32,7 @@ UNITS = 10  # billed each hour, used by nobody
 FIRST, LAST = START + timedelta(hours=1), START + timedelta(hours=HOURS)  # 10:00 on the 26th .. 12:00 on the 28th
 
 
-def _hour(at: Any) -> str:
+def _hour(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:00Z")
 
 
