@@ -59,10 +59,27 @@ def refund_key(hour: OverBilled) -> str:
     return f"{hour.product_code}#{hour.customer}#{hour.dimension}#{hour.hour:%Y-%m-%dT%H}"
 
 
+def former_key(hour: OverBilled) -> str | None:
+    """The key an earlier version may have claimed the hour under (before review 28): an hour only CloudTrail knew, of
+    a licence's record (which names no product there), was claimed under no product."""
+    return refund_key(replace(hour, product_code="")) if hour.product_code else None
+
+
+def claim_keys(hour: OverBilled) -> tuple[str, ...]:
+    """Every key a refund claims the hour under: its key now, and its former key, so that a run of the earlier version
+    (which reads that one) sees the claim too."""
+    return (refund_key(hour), *filter(None, [former_key(hour)]))
+
+
 def former_keys(hours: Iterable[OverBilled]) -> dict[str, str]:
-    """The key each hour may have been claimed under before review 28, with its ``refund_key``: an hour only
-    CloudTrail knew, of a licence's record (which names no product), was claimed under no product."""
-    return {refund_key(replace(h, product_code="")): refund_key(h) for h in hours if h.product_code}
+    """Each hour's former key (``former_key``), with its key now."""
+    return {former: refund_key(h) for h in hours if (former := former_key(h)) is not None}
+
+
+def hours_named(keys: Iterable[str]) -> int:
+    """How many hours these claim keys name: an hour is claimed under its key now and its former key, which differ
+    in their product only (``<product>#<customer>#<dimension>#<hour>``)."""
+    return len({key.partition("#")[2] for key in keys})
 
 
 @dataclass

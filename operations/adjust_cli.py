@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from functions.customers.notices import NoticeKind
 from functions.flush.audit import quantity_text
-from operations.adjust import Proposal, former_keys, over_billed, proposals, refund_key
+from operations.adjust import Proposal, claim_keys, former_keys, hours_named, over_billed, proposals, refund_key
 from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import OperationsDeps, Selection
 from operations.reconcile import reconcile
@@ -92,19 +92,19 @@ def _outcome(found: RefundOutcome | None) -> str:
 
 
 def _asked(proposal: Proposal) -> AskedRefund:
-    keys = tuple(refund_key(h) for h in proposal.hours)
+    keys = tuple(key for h in proposal.hours for key in claim_keys(h))
     units = quantity_text(sum((h.excess for h in proposal.hours), Decimal(0)))
     return AskedRefund(proposal.entry(), keys, f"{proposal.year}-{proposal.month:02d}", units)
 
 
-def _again_row(asked: AskedRefund) -> dict[str, Any]:
+def _again_row(asked: AskedRefund, outcome: str) -> dict[str, Any]:
     """A refund sent before whose answer never came, shown as a proposal's row."""
     entry = asked.entry
     return {
         "month": asked.month,
         "agreement": entry.agreement_id,
         "invoice": entry.invoice_id,
-        "hours": len(asked.keys),
+        "hours": hours_named(asked.keys),
         "units": asked.units,
         "charge": None,
         "currency": entry.currency,
@@ -113,7 +113,7 @@ def _again_row(asked: AskedRefund) -> dict[str, Any]:
         "capped": False,
         "client_token": entry.client_token,
         "over_billed": [{"refund_key": k} for k in asked.keys],
-        "outcome": "dry run: sent before, no answer came; --send sends it again as it was",
+        "outcome": outcome,
     }
 
 
@@ -141,8 +141,17 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     rows = [row(p) for p in proposed]
     same = {p.client_token for p in proposed if p.problem is None}
     again = [a for a in earlier.unanswered if a.entry.client_token not in same]  # proposed again as it was: sent once
-    again_rows = [_again_row(a) for a in again]
-    refused = False
+    again_rows = [_again_row(a, "dry run: sent before, no answer came; --send sends it again as it was") for a in again]
+    # another refund holds one of its hours: it may have refunded them, and whether AWS took this one is not known
+    held = [
+        _again_row(
+            a,
+            "held: sent before, no answer came, and another refund holds some of its hours; not sent again: "
+            "ask AWS (GetBillingAdjustmentRequest) whether it took it",
+        )
+        for a in earlier.overlapping
+    ]
+    refused = bool(held)
     if args.send:
         ready: list[tuple[AskedRefund, dict[str, Any]]] = []
         for asking, shown in [
@@ -165,7 +174,7 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
                 claims.answered(token, found.request_id)
             elif found is not None:  # refused by AWS: nothing refunded, the hours free
                 claims.release(asking.keys, token)
-    rows += again_rows
+    rows += again_rows + held
     if args.json:
         out.write(
             json.dumps(

@@ -17,7 +17,7 @@ notice) refunded nothing: its hours are claimed again by the next refund of them
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -84,21 +84,57 @@ def _asked(item: dict[str, Any]) -> AskedRefund:
 class EarlierRefunds:
     """What earlier runs asked AWS to refund of some hours, as the next run must take it."""
 
-    asked: dict[str, str]  # an hour's key: the token of the refund that holds it (left out of any other refund)
+    # an hour's key: the token(s) of the refund(s) that hold it (left out of any other refund)
+    asked: dict[str, str]
     retried: dict[str, str]  # an hour's key: the billing adjustment AWS failed for it (asked for again, a new token)
-    unanswered: list[AskedRefund]  # sent before, no answer came: sent again as they were
+    unanswered: list[AskedRefund]  # sent before, no answer came, its hours its own: sent again as they were
     failed: frozenset[str]  # the tokens of the refunds AWS failed: their hours are free to claim again
+    # sent before, no answer came, and another refund holds one of its hours: never sent again (see earlier_refunds)
+    overlapping: list[AskedRefund] = field(default_factory=list)
+
+
+def earlier_refunds(
+    claims: Iterable[tuple[str, str]],
+    kept: Iterable[AskedRefund],
+    failed_adjustments: set[str],
+    formerly: Mapping[str, str],
+) -> EarlierRefunds:
+    """What the next run must take of earlier refunds: ``claims``, each hour's key with the token that claimed it
+    (an hour may be claimed under its former key too, ``formerly`` maps it to its key now, and by several refunds);
+    ``kept``, those refunds as sent; ``failed_adjustments``, the billing adjustments AWS failed after taking them.
+
+    Every refund that holds an hour is kept in view, never one of them only (review 28: whichever claim was read last
+    won, and an hour refunded once was refunded again where the other refund of it had failed). A refund AWS failed
+    refunded nothing: its hours are free, asked for again under a token of their own. A refund whose answer never
+    came is sent again as it was, its hours all its own (claimed or not yet: a run stopped midway), unless another
+    refund holds one of them: that one may have refunded them, and whether AWS took this one is not known, so it is
+    never sent again, and its hours stay held (an earlier version could claim an hour twice)."""
+    holders: dict[str, set[str]] = {}
+    for key, token in claims:
+        holders.setdefault(formerly.get(key, key), set()).add(token)
+    refunds = {r.entry.client_token: r for r in kept}
+    failed = {token: r for token, r in refunds.items() if r.request_id in failed_adjustments}
+    unanswered = [r for r in refunds.values() if r.request_id is None]
+    for refund in unanswered:
+        for key in refund.keys:
+            holders.setdefault(formerly.get(key, key), set()).add(refund.entry.client_token)
+    live = {key: sorted(t for t in tokens if t not in failed) for key, tokens in holders.items()}
+    # held by two refunds or more: named by all, so no proposal's token is its holder's (it is left out of every one)
+    asked = {key: ", ".join(tokens) for key, tokens in live.items() if tokens}
+    alone = [r for r in unanswered if all(asked[formerly.get(k, k)] == r.entry.client_token for k in r.keys)]
+    retried = {
+        key: min(str(failed[t].request_id) for t in tokens if t in failed)
+        for key, tokens in holders.items()
+        if key not in asked and any(t in failed for t in tokens)
+    }
+    overlapping = [r for r in unanswered if r not in alone]
+    return EarlierRefunds(asked, retried, alone, frozenset(failed), overlapping)
 
 
 class DynamoRefundClaims:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
-
-    def claimed(self, keys: Sequence[str]) -> dict[str, str]:
-        """The client token of the refund that claimed each of these hours, where one did."""
-        items = batch_get(self._client, self._table, [_key(k) for k in dict.fromkeys(keys)])
-        return {item["sk"]["S"]: item["token"]["S"] for item in items}
 
     def refunds(self, tokens: Iterable[str]) -> list[AskedRefund]:
         """The refunds of these tokens as they were sent (kept since review 27b), by token."""
@@ -108,26 +144,14 @@ class DynamoRefundClaims:
     def earlier(
         self, keys: Sequence[str], failed_adjustments: set[str], formerly: Mapping[str, str] | None = None
     ) -> EarlierRefunds:
-        """The refunds earlier runs asked for of these hours. ``failed_adjustments``: the billing adjustments AWS
-        failed after taking them (they refunded nothing). ``formerly``: a key an hour may have been claimed under by
-        an earlier version, with the hour's key now (``operations.adjust.former_keys``)."""
+        """The refunds earlier runs asked for of these hours (``earlier_refunds``). ``failed_adjustments``: the
+        billing adjustments AWS failed after taking them (they refunded nothing). ``formerly``: a key an hour may have
+        been claimed under by an earlier version, with the hour's key now (``operations.adjust.former_keys``)."""
         formerly = formerly or {}
-        asked = {formerly.get(k, k): token for k, token in self.claimed([*keys, *formerly]).items()}
-        kept = self.refunds(asked.values())
-        # a refund AWS failed after taking it refunded nothing: its hours are asked for again, under a token of its own
-        failed = {r.entry.client_token: r for r in kept if r.request_id in failed_adjustments}
-        asked = {key: token for key, token in asked.items() if token not in failed}
-        # a refund whose answer never came is sent again as it was (its token: the same refund where AWS took it), and
-        # every hour it covers is its own, claimed or not yet (a run stopped midway through claiming)
-        unanswered = [r for r in kept if r.request_id is None]
-        asked.update({formerly.get(key, key): a.entry.client_token for a in unanswered for key in a.keys})
-        retried = {
-            formerly.get(key, key): str(r.request_id)
-            for r in failed.values()
-            for key in r.keys
-            if formerly.get(key, key) not in asked
-        }
-        return EarlierRefunds(asked, retried, unanswered, frozenset(failed))
+        items = batch_get(self._client, self._table, [_key(k) for k in dict.fromkeys([*keys, *formerly])])
+        claims = [(item["sk"]["S"], item["token"]["S"]) for item in items]
+        kept = self.refunds(token for _, token in claims)
+        return earlier_refunds(claims, kept, failed_adjustments, formerly)
 
     def claim(self, asked: AskedRefund, at: datetime, replacing: Iterable[str] = ()) -> bool:
         """Keep the refund, then claim every hour of it; False (and nothing claimed) if another refund holds one.

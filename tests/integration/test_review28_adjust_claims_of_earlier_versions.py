@@ -26,8 +26,9 @@ def _adjust(world: Refunds, since: str, until: str) -> dict[str, Any]:
     return shown
 
 
-def _as_the_earlier_version_kept_them(world: Refunds) -> int:
-    """Every claim's key without its product, as the earlier version wrote an hour only CloudTrail knew."""
+def as_the_earlier_version_kept_them(world: Refunds) -> int:
+    """Every claim's key without its product, as the earlier version wrote an hour only CloudTrail knew (this version
+    claims both); how many hours were claimed."""
     table, client = world.settings.metering_table, world.dynamodb
     items = client.query(
         TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "REFUND"}}
@@ -37,9 +38,11 @@ def _as_the_earlier_version_kept_them(world: Refunds) -> int:
     for item in items:
         key = item["sk"]["S"]
         if key.startswith("ASKED#"):
-            hours = [{"S": "#" + h["S"].removeprefix(unnamed)} for h in item["hours"]["L"]]
-            client.put_item(TableName=table, Item={**item, "hours": {"L": hours}})
-        else:
+            hours = dict.fromkeys(
+                "#" + h["S"].removeprefix(unnamed) if h["S"].startswith(unnamed) else h["S"] for h in item["hours"]["L"]
+            )
+            client.put_item(TableName=table, Item={**item, "hours": {"L": [{"S": h} for h in hours]}})
+        elif key.startswith(unnamed):
             client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
             client.put_item(TableName=table, Item={**item, "sk": {"S": "#" + key.removeprefix(unnamed)}})
             moved += 1
@@ -60,7 +63,7 @@ def test_an_hour_claimed_under_no_product_is_not_refunded_again(
 
     first = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T10:00Z")
     assert [r["units"] for r in first["refunds"]] == ["1000"]
-    assert _as_the_earlier_version_kept_them(world) == 1
+    assert as_the_earlier_version_kept_them(world) == 1
     second = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T11:00Z")  # one more hour: another token
     outcomes = {tuple(h["hour"] for h in r["over_billed"]): r["outcome"] for r in second["refunds"]}
     token = first["refunds"][0]["client_token"]

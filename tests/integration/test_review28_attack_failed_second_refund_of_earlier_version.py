@@ -26,6 +26,7 @@ from functions.settings import Settings
 from local.marketplace.testing import EmulatorHandle
 from tests.integration.test_adjust import START, Refunds, refunds
 from tests.integration.test_review27b_adjust_failed_refund_never_asked_again import _failed
+from tests.integration.test_review28_adjust_claims_of_earlier_versions import as_the_earlier_version_kept_them
 
 PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
 HOURS = 20  # over-billed hours, each in the state described: read in one request, in an order DynamoDB picks
@@ -66,21 +67,16 @@ def _as_the_earlier_version_kept_them(world: Refunds, answered: bool = True) -> 
     took it, else its answer never came)."""
     table, client = world.settings.metering_table, world.dynamodb
     unnamed = world.settings.products[0].code + "#"
+    assert as_the_earlier_version_kept_them(world) == HOURS  # A, under no product
     items = _refund_items(world)
     claims = [i for i in items if not i["sk"]["S"].startswith("ASKED#")]
     (asked,) = [i for i in items if i["sk"]["S"].startswith("ASKED#")]
     assert len(claims) == HOURS
     for claim in claims:
-        key_now = claim["sk"]["S"]
-        assert key_now.startswith(unnamed)
-        client.delete_item(TableName=table, Key={"pk": claim["pk"], "sk": claim["sk"]})
-        client.put_item(TableName=table, Item={**claim, "sk": {"S": "#" + key_now.removeprefix(unnamed)}})
         # B: the same hour once usage placed there named its product, under its key now
-        client.put_item(TableName=table, Item={**claim, "token": {"S": SECOND}})
-    hours = [h["S"] for h in asked["hours"]["L"]]
-    client.put_item(
-        TableName=table, Item={**asked, "hours": {"L": [{"S": "#" + h.removeprefix(unnamed)} for h in hours]}}
-    )
+        key_now = unnamed + claim["sk"]["S"].removeprefix("#")
+        client.put_item(TableName=table, Item={**claim, "sk": {"S": key_now}, "token": {"S": SECOND}})
+    hours = [unnamed + h["S"].removeprefix("#") for h in asked["hours"]["L"]]
     second = {
         **asked,
         "sk": {"S": "ASKED#" + SECOND},

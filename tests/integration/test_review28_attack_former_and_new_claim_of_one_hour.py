@@ -25,6 +25,7 @@ from functions.settings import Settings
 from local.marketplace.testing import EmulatorHandle
 from tests.integration.test_adjust import START, Refunds, refunds
 from tests.integration.test_review27b_adjust_failed_refund_never_asked_again import _failed
+from tests.integration.test_review28_adjust_claims_of_earlier_versions import as_the_earlier_version_kept_them
 
 PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
 HOURS = 51  # over-billed hours: their keys now and former keys are 102, two requests of BatchGetItem
@@ -41,23 +42,6 @@ def _adjust(world: Refunds, since: str, until: str) -> tuple[int, dict[str, Any]
     assert status in (0, 1), err + out
     shown: dict[str, Any] = json.loads(out)
     return status, shown
-
-
-def _as_the_earlier_version_kept_them(world: Refunds) -> None:
-    """Every claim's key without its product, as the earlier version wrote an hour only CloudTrail knew."""
-    table, client = world.settings.metering_table, world.dynamodb
-    items = client.query(
-        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "REFUND"}}
-    )["Items"]
-    unnamed = world.settings.products[0].code + "#"
-    for item in items:
-        key = item["sk"]["S"]
-        if key.startswith("ASKED#"):
-            hours = [{"S": "#" + h["S"].removeprefix(unnamed)} for h in item["hours"]["L"]]
-            client.put_item(TableName=table, Item={**item, "hours": {"L": hours}})
-        else:
-            client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
-            client.put_item(TableName=table, Item={**item, "sk": {"S": "#" + key.removeprefix(unnamed)}})
 
 
 def _refunded(world: Refunds, failed: set[str]) -> Decimal:
@@ -88,7 +72,7 @@ def test_an_hour_refunded_again_after_a_former_refund_failed_leaves_the_others_o
     assert status == 0, first
     (asked,) = first["refunds"]
     assert asked["units"] == str(HOURS * UNITS)
-    _as_the_earlier_version_kept_them(world)
+    as_the_earlier_version_kept_them(world)
     (sent,) = world.refunds_sent()
     _failed(world, sent)
     failed = {sent["billingAdjustmentRequestId"]}
@@ -125,7 +109,7 @@ def test_a_refund_whose_answer_never_came_is_sent_again_though_a_former_claim_of
     window = (_hour(FIRST), _hour(LAST))
     status, first = _adjust(world, *window)
     assert status == 0, first
-    _as_the_earlier_version_kept_them(world)
+    as_the_earlier_version_kept_them(world)
     (sent,) = world.refunds_sent()
     _failed(world, sent)
     failed = {sent["billingAdjustmentRequestId"]}
