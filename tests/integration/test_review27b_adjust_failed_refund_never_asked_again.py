@@ -25,7 +25,7 @@ from tests.integration.test_adjust import START, Refunds, refunds
 FAILED = Path(__file__).parents[1] / "fixtures" / "aws" / "billing_adjustment_failed_proposer.json"
 
 
-def _failed(world: Refunds, sent: dict[str, Any]) -> None:
+def fail_refund(world: Refunds, sent: dict[str, Any]) -> None:
     """AWS's Failed event for the refund ``sent``, kept as the lifecycle keeps it."""
     event = json.loads(FAILED.read_text())
     event["time"] = world.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -53,7 +53,7 @@ def test_an_hour_whose_refund_failed_is_refunded_by_the_next_run(
     status, _ = world.adjust("--send")
     assert status == 0
     (sent,) = world.refunds_sent()
-    _failed(world, sent)  # AWS processed it and refunded nothing
+    fail_refund(world, sent)  # AWS processed it and refunded nothing
 
     status, again = world.adjust("--send")
     assert status == 0, again

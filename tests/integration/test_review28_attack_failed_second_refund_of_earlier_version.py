@@ -25,7 +25,7 @@ from typing import Any
 from functions.settings import Settings
 from local.marketplace.testing import EmulatorHandle
 from tests.integration.test_adjust import START, Refunds, refunds
-from tests.integration.test_review27b_adjust_failed_refund_never_asked_again import _failed
+from tests.integration.test_review27b_adjust_failed_refund_never_asked_again import fail_refund
 from tests.integration.test_review28_adjust_claims_of_earlier_versions import as_the_earlier_version_kept_them
 
 PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
@@ -101,7 +101,7 @@ def test_an_hour_refunded_once_by_the_earlier_version_is_not_refunded_again(
     assert [r["units"] for r in first["refunds"]] == [str(HOURS * UNITS)]
     (done,) = world.refunds_sent()
     _as_the_earlier_version_kept_them(world)
-    _failed(world, {**done, "billingAdjustmentRequestId": SECOND_ID})  # AWS failed B: it refunded nothing
+    fail_refund(world, {**done, "billingAdjustmentRequestId": SECOND_ID})  # AWS failed B: it refunded nothing
 
     outcomes = []
     for _ in range(2):  # this version, over the same hour, twice

@@ -24,7 +24,7 @@ from typing import Any
 from functions.settings import Settings
 from local.marketplace.testing import EmulatorHandle
 from tests.integration.test_adjust import START, Refunds, refunds
-from tests.integration.test_review27b_adjust_failed_refund_never_asked_again import _failed
+from tests.integration.test_review27b_adjust_failed_refund_never_asked_again import fail_refund
 from tests.integration.test_review28_adjust_claims_of_earlier_versions import as_the_earlier_version_kept_them
 
 PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
@@ -74,7 +74,7 @@ def test_an_hour_refunded_again_after_a_former_refund_failed_leaves_the_others_o
     assert asked["units"] == str(HOURS * UNITS)
     as_the_earlier_version_kept_them(world)
     (sent,) = world.refunds_sent()
-    _failed(world, sent)
+    fail_refund(world, sent)
     failed = {sent["billingAdjustmentRequestId"]}
 
     # this version: the operator refunds the last two hours first (0.20): asked again under their keys now
@@ -111,7 +111,7 @@ def test_a_refund_whose_answer_never_came_is_sent_again_though_a_former_claim_of
     assert status == 0, first
     as_the_earlier_version_kept_them(world)
     (sent,) = world.refunds_sent()
-    _failed(world, sent)
+    fail_refund(world, sent)
     failed = {sent["billingAdjustmentRequestId"]}
 
     # the last two hours asked for again under their keys now; AWS answers 500 to every attempt: never received
