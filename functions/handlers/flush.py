@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions import snapstart
 from functions.flush import customer
 from functions.flush.run import flush_run
+from functions.handlers import imported
 from functions.observability import for_stage, logger, metrics, tracer
 from functions.settings import Settings, get_settings
 from functions.wiring import flush as flush_wiring
@@ -59,3 +60,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = outcome.summary()
     logger.info("flush finished", extra={**result, "continuation": run})
     return result
+
+
+imported()  # last: see functions.handlers

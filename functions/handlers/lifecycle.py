@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
+from functions.handlers import imported
 from functions.observability import for_stage, logger, metrics, tracer
 from functions.settings import get_settings
 from functions.wiring import lifecycle as lifecycle_wiring
@@ -42,3 +43,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     for_stage(settings.stage)
     lifecycle_wiring.build(settings).idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+imported()  # last: see functions.handlers

@@ -21,6 +21,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
+from functions.handlers import imported
 from functions.observability import for_stage, logger, metrics, tracer
 from functions.registration import pages, signing
 from functions.registration.claims import UnknownCustomer
@@ -385,3 +386,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     wiring.idempotency.register_lambda_context(context)
     wiring.deadline.start(context)
     return app.resolve(event, context)
+
+
+imported()  # last: see functions.handlers

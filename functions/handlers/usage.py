@@ -13,6 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
+from functions.handlers import imported
 from functions.observability import for_stage, logger, metrics, tracer
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
@@ -132,3 +133,6 @@ app.exception_handler(StorageError)(storage_failed)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for_stage(get_settings().stage)
     return app.resolve(event, context)
+
+
+imported()  # last: see functions.handlers

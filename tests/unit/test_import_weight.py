@@ -54,3 +54,32 @@ def test_the_local_stack_names_the_lifecycle_handler_as_the_stack_does() -> None
     from stacks.constructs.lifecycle import HANDLER
 
     assert LIFECYCLE_HANDLER == HANDLER
+
+
+_COLLECTIONS = r"""
+import gc, importlib, json, sys
+before = [g["collections"] for g in gc.get_stats()]
+importlib.import_module(sys.argv[1])
+after = [g["collections"] for g in gc.get_stats()]
+print(json.dumps({"during": [a - b for a, b in zip(after, before)], "enabled": gc.isenabled(),
+                  "frozen": gc.get_freeze_count()}))
+"""
+HANDLERS = [f"functions.handlers.{name}" for name in ("flush", "lifecycle", "registration", "usage")]
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_a_handlers_import_collects_no_garbage_and_collection_goes_on_after_it(handler: str) -> None:
+    # each full collection an import triggers walks every object imported so far (functions.handlers): none while a
+    # handler is imported; after it, collection goes on and never walks what was imported
+    found = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", _COLLECTIONS, handler],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"AWS_REGION": "us-east-1", "PYTHONPATH": str(ROOT)},
+        ).stdout
+    )
+    assert found["during"] == [0, 0, 0]
+    assert found["enabled"] is True
+    assert found["frozen"] > 10_000  # boto3, Powertools and ours: tens of thousands of objects
