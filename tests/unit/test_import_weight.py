@@ -64,7 +64,11 @@ after = [g["collections"] for g in gc.get_stats()]
 print(json.dumps({"during": [a - b for a, b in zip(after, before)], "enabled": gc.isenabled(),
                   "frozen": gc.get_freeze_count()}))
 """
-HANDLERS = [f"functions.handlers.{name}" for name in ("flush", "lifecycle", "registration", "usage")]
+HANDLERS = sorted(
+    f"functions.handlers.{path.stem}"
+    for path in (ROOT / "functions" / "handlers").glob("*.py")
+    if path.stem != "__init__"
+)
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
