@@ -49,6 +49,24 @@ class Refunds(OperatorWorld):
         records = [usage_record(self.subscriptions[0], "api_calls", units, at)]
         assert self.marketplace.metering().batch_meter_usage(UsageRecords=records)["UnprocessedRecords"] == []
 
+    def adjust_send(self, since: str, until: str) -> dict[str, Any]:
+        """``cli adjust --send`` over the hours ``since`` to ``until``: what it showed."""
+        status, out, err = self.cli("adjust", "--from", since, "--to", until, "--send", "--json")
+        assert status == 0, err + out
+        shown: dict[str, Any] = json.loads(out)
+        return shown
+
+    def bill_two_unused_hours(self) -> None:
+        """Our first customer's honest 5,000 units at 09:00, billed by our flush (the invoice has room beyond what is
+        over-billed); 1,000 units nobody used at 10:05 and 700 at 11:05, known to CloudTrail only."""
+        self.move_to(START + timedelta(minutes=5))
+        self.use(0, "api_calls", 5000, "honest-0")
+        self.bill_unused(1, 1000)
+        self.bill_unused(2, 700)
+        self.move_to(START + timedelta(hours=4, minutes=10))
+        status, _, err = self.cli("flush", "--json")
+        assert status == 0, err
+
     def over_bill(self, units: int) -> None:
         """Someone billed our first customer ``units`` in an hour they used nothing; the hours then settle."""
         records = [usage_record(self.subscriptions[0], "api_calls", units, START + timedelta(minutes=5))]

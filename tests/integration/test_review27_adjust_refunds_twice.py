@@ -8,46 +8,30 @@ hours of the first refund are refunded again. The seller pays the buyer back twi
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from functions.settings import Settings
 from local.marketplace.testing import EmulatorHandle
-from tests.integration.test_adjust import START, Refunds, refunds
+from tests.integration.test_adjust import refunds
 
 PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
-
-
-def _adjust(world: Refunds, since: str, until: str) -> dict[str, Any]:
-    status, out, err = world.cli("adjust", "--from", since, "--to", until, "--send", "--json")
-    assert status == 0, err + out
-    shown: dict[str, Any] = json.loads(out)
-    return shown
 
 
 def test_a_second_run_over_a_wider_window_refunds_each_over_billed_hour_once(
     settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
 ) -> None:
     world = refunds(str(PRICE), settings, marketplace, dynamodb)
-    # the buyer's honest usage at 09:00, billed by our flush: their invoice has room beyond what was over-billed
-    world.move_to(START + timedelta(minutes=5))
-    world.use(0, "api_calls", 5000, "honest-0")
-    world.bill_unused(1, 1000)  # 10:05, 1,000 units nobody used
-    world.bill_unused(2, 700)  # 11:05, 700 more
-    world.move_to(START + timedelta(hours=4, minutes=10))
-    status, _, err = world.cli("flush", "--json")
-    assert status == 0, err
+    world.bill_two_unused_hours()  # 10:00 and 11:00: 1,000 and 700 units nobody used
 
-    first = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T10:00Z")  # the 10:00 hour
+    first = world.adjust_send("2026-11-26T10:00Z", "2026-11-26T10:00Z")  # the 10:00 hour
     assert [r["units"] for r in first["refunds"]] == ["1000"]
-    second = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T11:00Z")  # the operator widens the window
+    second = world.adjust_send("2026-11-26T10:00Z", "2026-11-26T11:00Z")  # the operator widens the window
     outcomes = {tuple(h["hour"] for h in r["over_billed"]): r["outcome"] for r in second["refunds"]}
     token = first["refunds"][0]["client_token"]
     assert outcomes[("2026-11-26T10:00Z",)] == f"cannot refund: refunded before (client token {token})"
     assert outcomes[("2026-11-26T11:00Z",)].startswith("refund requested: ba-")
-    _adjust(world, "2026-11-26T09:00Z", "2026-11-26T12:00Z")  # and again, wider still: nothing more to refund
+    world.adjust_send("2026-11-26T09:00Z", "2026-11-26T12:00Z")  # and again, wider still: nothing more to refund
 
     refunded = sum((Decimal(r["adjustmentAmount"]) for r in world.refunds_sent()), Decimal(0))
     over_billed_units = 1000 + 700

@@ -7,23 +7,14 @@ DynamoDB Local and the Marketplace emulator."""
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from functions.settings import Settings
 from local.marketplace.testing import EmulatorHandle
-from tests.integration.test_adjust import START, Refunds, refunds
+from tests.integration.test_adjust import Refunds, refunds
 
 PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
-
-
-def _adjust(world: Refunds, since: str, until: str) -> dict[str, Any]:
-    status, out, err = world.cli("adjust", "--from", since, "--to", until, "--send", "--json")
-    assert status == 0, err + out
-    shown: dict[str, Any] = json.loads(out)
-    return shown
 
 
 def as_the_earlier_version_kept_them(world: Refunds) -> int:
@@ -53,18 +44,12 @@ def test_an_hour_claimed_under_no_product_is_not_refunded_again(
     settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
 ) -> None:
     world = refunds(str(PRICE), settings, marketplace, dynamodb)
-    world.move_to(START + timedelta(minutes=5))
-    world.use(0, "api_calls", 5000, "honest-0")  # billed by our flush: the invoice has room beyond the over-billing
-    world.bill_unused(1, 1000)  # 10:05, 1,000 units nobody used: only CloudTrail knows the hour
-    world.bill_unused(2, 700)  # 11:05, 700 more
-    world.move_to(START + timedelta(hours=4, minutes=10))
-    status, _, err = world.cli("flush", "--json")
-    assert status == 0, err
+    world.bill_two_unused_hours()  # 10:00 and 11:00: 1,000 and 700 units nobody used
 
-    first = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T10:00Z")
+    first = world.adjust_send("2026-11-26T10:00Z", "2026-11-26T10:00Z")
     assert [r["units"] for r in first["refunds"]] == ["1000"]
     assert as_the_earlier_version_kept_them(world) == 1
-    second = _adjust(world, "2026-11-26T10:00Z", "2026-11-26T11:00Z")  # one more hour: another token
+    second = world.adjust_send("2026-11-26T10:00Z", "2026-11-26T11:00Z")  # one more hour: another token
     outcomes = {tuple(h["hour"] for h in r["over_billed"]): r["outcome"] for r in second["refunds"]}
     token = first["refunds"][0]["client_token"]
     assert outcomes[("2026-11-26T10:00Z",)] == f"cannot refund: refunded before (client token {token})"

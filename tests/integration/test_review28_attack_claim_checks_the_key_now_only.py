@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +25,7 @@ from local.marketplace.testing import EmulatorHandle
 from operations.agreement_billing import Invoice, MarketplaceAgreementBilling, RefundEntry, RefundOutcome
 from operations.cli import main
 from operations.refund_claims import AskedRefund, DynamoRefundClaims
-from tests.integration.test_adjust import START, Refunds, refunds
+from tests.integration.test_adjust import Refunds, refunds
 
 PRICE = Decimal("0.01")  # the emulator's invoice price per unit, and our list price
 
@@ -70,13 +69,7 @@ def test_an_hour_the_earlier_version_refunds_meanwhile_is_not_refunded_again(
     settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
 ) -> None:
     world = refunds(str(PRICE), settings, marketplace, dynamodb)
-    world.move_to(START + timedelta(minutes=5))
-    world.use(0, "api_calls", 5000, "honest-0")  # billed by our flush: the invoice has room beyond the over-billing
-    world.bill_unused(1, 1000)  # 10:05, 1,000 units nobody used: only CloudTrail knows the hour
-    world.bill_unused(2, 700)  # 11:05, 700 more
-    world.move_to(START + timedelta(hours=4, minutes=10))
-    status, _, err = world.cli("flush", "--json")
-    assert status == 0, err
+    world.bill_two_unused_hours()  # 10:00 and 11:00: 1,000 and 700 units nobody used
 
     plain = world.target()
     assert plain.billing is not None
