@@ -12,6 +12,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
+def _printed(probe: str, module: str) -> str:
+    """What ``probe`` prints about importing ``module`` in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-c", probe, module],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_REGION": "us-east-1", "PYTHONPATH": str(ROOT)},
+    ).stdout
+
+
 _PROBE = r"""
 import importlib, json, sys
 importlib.import_module(sys.argv[1])
@@ -21,13 +33,7 @@ print(json.dumps(sorted({m.partition(".")[0] for m in sys.modules})))
 
 @pytest.mark.parametrize("handler", ["functions.handlers.flush", "functions.handlers.registration"])
 def test_the_handler_does_not_import_pydantic(handler: str) -> None:
-    loaded = subprocess.run(
-        [sys.executable, "-c", _PROBE, handler],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"AWS_REGION": "us-east-1", "PYTHONPATH": str(ROOT)},
-    ).stdout
+    loaded = _printed(_PROBE, handler)
     top_level = set(json.loads(loaded))
     assert "functions" in top_level  # the probe really imported it
     assert "pydantic" not in top_level
@@ -37,13 +43,7 @@ def test_the_handler_does_not_import_pydantic(handler: str) -> None:
 def test_the_local_stack_runs_no_cdk(module: str) -> None:
     # the CDK's jsii runtime keeps a Node.js process and threads of its own: make run reads the synthesized templates
     # (synthesized apart, in `python app.py`) and needs none of it
-    loaded = subprocess.run(
-        [sys.executable, "-c", _PROBE, module],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"AWS_REGION": "us-east-1", "PYTHONPATH": str(ROOT)},
-    ).stdout
+    loaded = _printed(_PROBE, module)
     top_level = set(json.loads(loaded))
     assert "local" in top_level
     assert not {"aws_cdk", "jsii"} & top_level
@@ -75,15 +75,7 @@ HANDLERS = sorted(
 def test_a_handlers_import_collects_no_garbage_and_collection_goes_on_after_it(handler: str) -> None:
     # each full collection an import triggers walks every object imported so far (functions.handlers): none while a
     # handler is imported; after it, collection goes on and never walks what was imported
-    found = json.loads(
-        subprocess.run(
-            [sys.executable, "-c", _COLLECTIONS, handler],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={"AWS_REGION": "us-east-1", "PYTHONPATH": str(ROOT)},
-        ).stdout
-    )
+    found = json.loads(_printed(_COLLECTIONS, handler))
     assert found["during"] == [0, 0, 0]
     assert found["enabled"] is True
     assert found["frozen"] > 10_000  # boto3, Powertools and ours: tens of thousands of objects
