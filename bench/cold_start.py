@@ -4,8 +4,9 @@ for this host: build/layer-host); plus the size of what is deployed.
 
 Targets: the registration handler's (the buyer waits on it) <= 1.5 x ``import boto3``; every handler within 0.25 of
 its library floor (the same libraries, set up as ours, no code of ours), measured in the same rounds. A handler
-module pauses garbage collection while it is imported (functions.handlers); each floor does the same, and ``import
-boto3`` so paused is printed beside the reference, so the share of a handler's figure that is the pause's is in view.
+module pauses garbage collection while it is imported (functions.handlers); each floor does the same, and so does a
+second reference, ``import boto3`` paused alike: the registration line is judged against the stricter of the two
+(the pause speeds boto3's own import up too).
 
 Those rounds let each interpreter keep the bytecode it compiles, which Lambda (read-only folders) never does. So a
 second part, with an interpreter of the runtime's version (stacks/bytecode.py), imports each handler and boto3 as
@@ -213,9 +214,9 @@ def _as_lambda_imports(handlers: list[str]) -> dict[str, Any]:
     return results
 
 
-def _median_and_ratio(samples: dict[str, list[float]], module: str) -> tuple[float, float]:
-    """The module's median import time, and the median of its per-round ratios to ``import boto3``."""
-    ratios = (m / b for m, b in zip(samples[module], samples["boto3"], strict=True))
+def _median_and_ratio(samples: dict[str, list[float]], module: str, reference: str = "boto3") -> tuple[float, float]:
+    """The module's median import time, and the median of its per-round ratios to ``reference``'s."""
+    ratios = (m / b for m, b in zip(samples[module], samples[reference], strict=True))
     return statistics.median(samples[module]), statistics.median(ratios)
 
 
@@ -265,12 +266,20 @@ def run() -> dict[str, Any]:
                 f"{TARGET_ABOVE_FLOOR})"
             ]
             if module == BUYER_FACING:
-                verdicts.append(f"{'ok' if ratio <= TARGET_RATIO else 'OVER'} <= {TARGET_RATIO}")
+                # judged by the stricter of the two references: the pause speeds boto3's import up too
+                _, like_for_like = _median_and_ratio(samples, module, PAUSED_BOTO3)
+                judged = max(ratio, like_for_like)
+                verdicts.append(
+                    f"{like_for_like:.2f} of boto3 imported as it is; {'ok' if judged <= TARGET_RATIO else 'OVER'} "
+                    f"<= {TARGET_RATIO}"
+                )
+                results["handlers"][module] = {"ratio_to_boto3_imported_as_a_handler": round(like_for_like, 2)}
             print(
                 f"  {module:34s} {seconds * 1000:6.1f} ms  ratio {ratio:.2f}; its libraries alone "
                 f"{floor_seconds * 1000:6.1f} ms, ratio {floor_ratio:.2f}; " + "; ".join(verdicts)
             )
             results["handlers"][module] = {
+                **results["handlers"].get(module, {}),
                 "ms": round(seconds * 1000, 1),
                 "ratio_to_boto3": round(ratio, 2),
                 "floor_ms": round(floor_seconds * 1000, 1),

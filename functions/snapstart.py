@@ -4,8 +4,9 @@ With SnapStart (``snap_start`` in cdk.json) Lambda runs a function's import once
 every later copy from that snapshot. Whatever the import left behind is then the same in every copy: the ``random``
 module's state (so every copy would draw the same retry jitter: a thundering herd against a throttled API), and
 anything built before the snapshot (clients, their connections, the credentials they resolved), long stale once a
-copy runs. Our handlers build nothing at import, and the caches below are cleared on restore all the same, so a
-change that warms them early stays safe.
+copy runs. Our handlers build nothing at import, and the caches below are cleared on restore all the same. A change
+that warms them early should do it in a before-snapshot hook, not at import: what a handler's import leaves is frozen
+(functions.handlers), so a client built there and dropped on restore would never be freed.
 
 The hooks come from ``snapshot_restore_py``, which only Lambda's Python runtime provides; elsewhere there is
 nothing to register.

@@ -72,7 +72,7 @@ HANDLERS = sorted(
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
-def test_a_handlers_import_collects_no_garbage_and_collection_goes_on_after_it(handler: str) -> None:
+def test_no_collection_runs_while_a_handler_is_imported_and_collection_goes_on_after_it(handler: str) -> None:
     # each full collection an import triggers walks every object imported so far (functions.handlers): none while a
     # handler is imported; after it, collection goes on and never walks what was imported
     found = json.loads(_printed(_COLLECTIONS, handler))
