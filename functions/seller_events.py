@@ -25,6 +25,8 @@ CUSTOMER_ADVISORY_RESOLVED = "Customer Advisory Resolved"
 
 @dataclass(frozen=True)
 class DomainEvent:
+    """An event for the seller's systems, as published on their bus."""
+
     detail_type: str
     detail: dict[str, Any]
 

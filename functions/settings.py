@@ -107,6 +107,8 @@ def _whole(field: str, value: object, low: int, high: int | None = None) -> None
 
 @dataclass(frozen=True)
 class Dimension:
+    """A product's usage dimension as the seller configured it."""
+
     name: str
     # integer dimensions are sent as Quantity, decimal ones as QuantityAsDecimal
     quantity_type: QuantityType = "integer"

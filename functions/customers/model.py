@@ -95,6 +95,9 @@ class FinalUsageRequest:
 
 @dataclass(frozen=True)
 class Customer:
+    """A registered buyer of one product: who they are to Marketplace, their subscription's state, and what
+    registration and the lifecycle recorded of them."""
+
     ref: CustomerRef
     customer_aws_account_id: str
     state: SubscriptionState

@@ -39,6 +39,9 @@ _LATER_STEPS = {
 
 @dataclass(frozen=True)
 class AgreementNotice:
+    """What one of the seller's agreement events said (an advisory, a reminder, a cancellation request, a refund's
+    outcome), kept under its agreement."""
+
     agreement_id: str
     kind: NoticeKind
     key: str  # which notice of the agreement it is: one per kind, per request for requests, per licence

@@ -51,6 +51,8 @@ class FreeTrialWord:
 
 @dataclass(frozen=True)
 class SubjectRecord:
+    """What one subject (an agreement, a licence, a legacy customer) has recorded of the lifecycle."""
+
     times: LifecycleTimes
     agreements: frozenset[str] = frozenset()  # agreement ids this subject leads to
     free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's isFreeTrialTermPresent
@@ -58,6 +60,8 @@ class SubjectRecord:
 
 @dataclass(frozen=True)
 class BuyerLifecycle:
+    """A buyer's lifecycle as their subjects' records tell it together."""
+
     times: LifecycleTimes  # the buyer's, derived (see functions.customers.subscription.buyer_times)
     agreements: frozenset[str]  # every agreement linked to the buyer
     free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's word on a free trial

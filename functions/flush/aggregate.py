@@ -17,6 +17,8 @@ from functions.usage.model import HOUR, MAX_DECIMAL_QUANTITY, MAX_INTEGER_QUANTI
 
 @dataclass
 class _Total:
+    """One record's total while an hour's events are summed, with its usage per tag set."""
+
     first: UsageEvent
     quantity: Decimal = Decimal(0)
     events: int = 0

@@ -175,6 +175,8 @@ def billed_after_all(entry: MeteringEntry, billed: list[TrailResult]) -> TrailRe
 
 @dataclass(frozen=True)
 class Finding:
+    """One disagreement between the ledger and CloudTrail in an hour, and why."""
+
     hour: datetime
     customer: str
     dimension: str
@@ -203,6 +205,8 @@ class ReconciliationMark(CarryReader, Protocol):
 
 @dataclass(frozen=True)
 class AuditDeps:
+    """What reconciling an hour reads: the ledger's records of it and CloudTrail's results."""
+
     entries_of_hour: Callable[[datetime], Iterable[MeteringEntry]]
     trail: TrailReader
     # whether a result CloudTrail shows names one of our customers: the seller may meter other products from the
@@ -219,6 +223,8 @@ def settled_hour(now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class HourReconciled:
+    """An hour reconciled, with what it found."""
+
     hour: datetime
     findings: list[Finding]
 

@@ -38,6 +38,8 @@ class CustomerUsageIncomplete(RuntimeError):
 
 @dataclass(frozen=True)
 class CustomerUsageReport:
+    """What sending one buyer's usage did: records sent, answered in dry run, failed and why."""
+
     records: int = 0
     sent: int = 0
     dry_run: int = 0

@@ -103,6 +103,8 @@ class _Where:
 
 @dataclass(frozen=True)
 class _Stored:
+    """A ledger entry with the item that holds it."""
+
     entry: MeteringEntry
     where: _Where
 

@@ -41,6 +41,8 @@ PARKED_CARRY = "#carried-past-end"
 
 @dataclass(frozen=True)
 class RecordOutcome:
+    """Marketplace's result for one record of a call."""
+
     record: MeteringRecord
     status: str  # Success | CustomerNotSubscribed | DuplicateRecord
     metering_record_id: str | None
@@ -48,6 +50,8 @@ class RecordOutcome:
 
 @dataclass(frozen=True)
 class BatchOutcome:
+    """Marketplace's answer to one BatchMeterUsage call: each record's result, and the records it left unprocessed."""
+
     outcomes: tuple[RecordOutcome, ...]
     unprocessed: tuple[MeteringRecord, ...]  # Marketplace did not process these: send them again
 
@@ -74,6 +78,8 @@ class MeteringGateway(Protocol):
 
 @dataclass(frozen=True)
 class RecordResult:
+    """What became of one record: sent, refused for good, or failed with its reason."""
+
     record: MeteringRecord
     status: str  # sent | not_subscribed | duplicate | failed
     metering_record_id: str | None = None

@@ -23,6 +23,8 @@ from functions.storage.errors import StorageError
 
 @dataclass(frozen=True)
 class RunResult:
+    """One flush run: its report, and the hours it reconciled."""
+
     report: FlushReport
     # the hours it reconciled (None: none were tried: skipped, continued, dry run, or CloudTrail unreadable)
     reconciled: Reconciled | None = None

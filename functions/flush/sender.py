@@ -154,6 +154,8 @@ class Backoff:
 
 @dataclass
 class SendTally:
+    """What the sending workers did together in one run (shared between threads, under ``lock``)."""
+
     sent: int = 0  # records in calls made (retries included)
     retried: int = 0
     results: list[RecordResult] = field(default_factory=list)

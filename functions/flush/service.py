@@ -55,6 +55,8 @@ class UsageReader(Protocol):
 
 @dataclass(frozen=True)
 class FlushDeps:
+    """Everything a flush run uses: settings, stores, Marketplace, the clock and how it paces and retries."""
+
     settings: Settings
     usage: UsageReader
     ledger: MeteringLedger
@@ -75,6 +77,8 @@ def rate_limiter(deps: FlushDeps) -> RateLimiter:
 
 @dataclass
 class FlushReport:
+    """What one flush run did: hours sealed, records sent and their outcomes, and what it left."""
+
     skipped: bool = False  # another flush holds the lease
     hours_sealed: int = 0
     records_sent: int = 0  # records in BatchMeterUsage calls, retries included

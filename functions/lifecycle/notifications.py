@@ -115,6 +115,8 @@ class MalformedNotification(ValueError):
 
 @dataclass(frozen=True)
 class LifecycleEvent:
+    """One Marketplace notification, whatever its shape, as the lifecycle reads it."""
+
     event_id: str  # EventBridge id / SNS MessageId (the SQS message id with raw delivery): the idempotency key
     name: str  # detail-type or legacy action, as received
     occurred_at: datetime

@@ -101,6 +101,8 @@ class OtherRegions(Protocol):
 
 @dataclass(frozen=True)
 class Outcome:
+    """What handling one notification or timer did."""
+
     status: str  # applied | ignored | waiting | reactivated | ended
     customers: tuple[str, ...] = ()  # CustomerRef keys the event was applied to (registered buyers)
 
@@ -115,6 +117,8 @@ def _says_free_trial(event: LifecycleEvent) -> bool:
 
 @dataclass
 class Lifecycle:
+    """The lifecycle's rules: a notification applied to the buyers it names, and a leaving buyer's final usage."""
+
     settings: Settings
     events: LifecycleStore
     customers: LifecycleCustomers

@@ -18,6 +18,8 @@ from functions.observability import logger
 
 @dataclass
 class LifecycleWorker:
+    """The lifecycle queue's consumer: each message handled once, by the lifecycle or by the timer it belongs to."""
+
     lifecycle: Lifecycle
     idempotency: IdempotencyConfig
     run_once: Callable[..., dict[str, Any]]  # run_once(request=...) runs ``handle`` once per event id

@@ -72,6 +72,8 @@ class PublishedInProcess:
 
 @dataclass
 class SellerEventRetries:
+    """Seller events whose publishing failed, published again later from the lifecycle queue."""
+
     publisher: EventPublisher
     timer: Timer | None  # None: nowhere to leave a timer (no lifecycle queue configured)
     run_once: PublishOnce = field(default_factory=PublishedInProcess)

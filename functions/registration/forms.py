@@ -25,6 +25,8 @@ def _has_control(text: str) -> bool:
 
 @dataclass(frozen=True)
 class ContactForm:
+    """The onboarding form as the buyer filled it in, with what is wrong in it by field."""
+
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
 

@@ -49,6 +49,8 @@ class FreeTrialStore(Protocol):
 
 @dataclass(frozen=True)
 class Check:
+    """A timer's message: ask AWS again whether a buyer's claimed free trial is real."""
+
     ref: CustomerRef
     claimed_at: datetime
     attempt: int = 0
@@ -93,6 +95,8 @@ def requested_check(body: str) -> Check | None:
 
 @dataclass
 class FreeTrialChecks:
+    """Free-trial claims checked against the agreement's terms, now and later from the lifecycle queue."""
+
     agreement_terms: AgreementTerms
     customers: FreeTrialStore
     publisher: EventPublisher

@@ -10,6 +10,8 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class ResolvedCustomer:
+    """Who ResolveCustomer says a registration token names."""
+
     product_code: str
     customer_aws_account_id: str
     license_arn: str | None

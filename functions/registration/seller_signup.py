@@ -113,6 +113,8 @@ def signup_value(customers: SignupStart, ref: CustomerRef, secret: str, now: dat
 
 @dataclass
 class SellerSignups:
+    """The seller's back end's requests: the sign-up exchange and the tenant link."""
+
     customers: SignupStore
     clock: Clock
     signing_secret: Callable[[], str]

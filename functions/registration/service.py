@@ -126,6 +126,8 @@ class CompletionUsed(ValueError):
 
 @dataclass(frozen=True)
 class FormInvalid(ValueError):
+    """The onboarding form has mistakes: shown again with them."""
+
     form: ContactForm
     product_name: str
     completion_value: str
@@ -133,6 +135,8 @@ class FormInvalid(ValueError):
 
 @dataclass(frozen=True)
 class Registered:
+    """A token resolved and the buyer stored: the onboarding form comes next."""
+
     product_name: str
     completion_value: str
     free_trial: bool  # confirmed by AWS Marketplace
@@ -141,6 +145,8 @@ class Registered:
 
 @dataclass(frozen=True)
 class Completed:
+    """A registration completed: the buyer's onboarding form stored."""
+
     product_name: str
     customer: Customer
     contact: dict[str, str]  # what the form stored (in the contacts table, apart from the customer)
@@ -148,6 +154,8 @@ class Completed:
 
 @dataclass
 class Registrations:
+    """Registration's rules: a token resolved to a stored buyer, then their onboarding form."""
+
     resolver: CustomerResolver
     agreement_terms: AgreementTerms
     customers: RegistrationStore

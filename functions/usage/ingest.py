@@ -34,6 +34,8 @@ METERING_WINDOW = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class FieldError:
+    """One field of a usage request that is wrong, and why."""
+
     field: str  # e.g. "events[3].quantity"
     message: str
 
@@ -57,6 +59,8 @@ class UsageRejected(Exception):
 
 @dataclass(frozen=True)
 class IngestResult:
+    """The events of a batch accepted, and those sent before (duplicates)."""
+
     accepted: tuple[str, ...]
     duplicates: tuple[str, ...]
 

@@ -42,6 +42,8 @@ def shard_of(event_id: str, shards: int) -> int:
 
 @dataclass(frozen=True)
 class Allocation:
+    """Part of an event's quantity attributed to one tag set (UsageAllocations)."""
+
     tags: tuple[tuple[str, str], ...]  # sorted (key, value) pairs: one tag set, hashable
     quantity: Decimal
 

@@ -57,6 +57,8 @@ class UsageStore(Protocol):
 
 @dataclass(frozen=True)
 class Conflict:
+    """An event id sent before with other content."""
+
     index: int  # in the batch
     field: str
     event_id: str
@@ -65,6 +67,8 @@ class Conflict:
 
 @dataclass(frozen=True)
 class StoredOnce:
+    """What storing a batch once did: events stored, duplicates, and conflicts."""
+
     accepted: tuple[str, ...]
     duplicates: tuple[str, ...]
     conflicts: tuple[Conflict, ...] = ()

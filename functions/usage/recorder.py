@@ -16,6 +16,8 @@ from functions.usage.schema import UsageBatchIn, UsageEventIn
 
 @dataclass(frozen=True)
 class UsageRecorder:
+    """Usage events checked against the buyer's subscription and stored."""
+
     settings: Settings
     customers: CustomerRepository
     store: UsageStore

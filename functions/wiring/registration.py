@@ -73,6 +73,8 @@ class InvocationDeadline:
 
 @dataclass(frozen=True)
 class RegistrationWiring:
+    """What the registration handler uses, built once per environment."""
+
     registrations: Registrations
     signups: SellerSignups  # the seller's back end: the sign-up exchange and the tenant link
     # the handler registers each invocation's context, so an interrupted run frees the token at its deadline
