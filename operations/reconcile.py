@@ -25,6 +25,7 @@ from functions.flush.audit import (
     TrailResult,
     Unreadable,
     customer_of,
+    once_each,
     ours_by,
     quantity_text,
     sealed_mismatch,
@@ -155,7 +156,7 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
     products = tuple(p.code for p in deps.settings.products)
     known = {c.ref.key for c in deps.customers.list_all()}
     ours = ours_by(products, lambda ref: ref.key in known)
-    in_range = [t for t in trail_results if selection.since <= t.hour <= selection.until and ours(t)]
+    in_range = once_each(t for t in trail_results if selection.since <= t.hour <= selection.until and ours(t))
     by_customer = _trail_index(in_range)
     matched: set[int] = set()
     carries = _carries(deps.metering, selection, now)

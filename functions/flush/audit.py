@@ -112,6 +112,22 @@ def quantity_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def once_each(results: Iterable[TrailResult]) -> list[TrailResult]:
+    """Each billing once: CloudTrail logs every call, and a record sent again as it was (a retry after a lost answer,
+    ours or anyone's) is answered with its first MeteringRecordId and billed once (review 28: another sender's retry
+    read as a second billing was refunded twice)."""
+    kept: list[TrailResult] = []
+    billed: set[str] = set()
+    for result in results:
+        # a DuplicateRecord answer names the id of the record it duplicates: not a billing, kept as it is
+        if result.status == "Success" and result.metering_record_id is not None:
+            if result.metering_record_id in billed:
+                continue
+            billed.add(result.metering_record_id)
+        kept.append(result)
+    return kept
+
+
 def trail_of(entry: MeteringEntry, results: Iterable[TrailResult]) -> tuple[list[TrailResult], list[TrailResult]]:
     """CloudTrail's Success results for the entry's customer, dimension and hour; and those of its own
     MeteringRecordId (the same record sent twice, a lost answer say, has one id). A parked carry is never sent: a
@@ -349,7 +365,7 @@ def audit_hour(
     that no record of ours accounts for. (Usage accepted after its hour was sealed is counted by the flush itself,
     ``SealedTotalMismatch``.) ``entries``, ``trail``: as already read."""
     entries = list(deps.entries_of_hour(hour) if entries is None else entries)
-    results = [r for r in (deps.trail.metering_results(hour) if trail is None else trail) if r.hour == hour]
+    results = once_each(r for r in (deps.trail.metering_results(hour) if trail is None else trail) if r.hour == hour)
     findings: list[Finding] = []
     accounted: set[int] = set()
     for entry in sorted(entries, key=lambda e: e.record.key):
