@@ -8,11 +8,13 @@ kept here), so a fake customer is in the state a real one would be.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef, SingleUseExpired, SingleUseSpent, TenantConflict
@@ -36,6 +38,9 @@ from functions.lifecycle.agreement_entitlements import AgreementEntitlement, Agr
 from functions.registration.resolution import ResolvedCustomer
 from functions.storage.errors import ConditionFailed, StorageError
 from functions.usage.model import HOUR, IDENTITY_LIFETIME, WRITE_START_DEADLINE, UsageEvent, identity_of
+from operations.refund_claims import AskedRefund, EarlierRefunds, earlier_refunds
+
+T = TypeVar("T")
 
 
 class InMemoryLifecycleStore:
@@ -565,3 +570,86 @@ class FakeAgreementEntitlements:
         if self.failing:
             raise AgreementEntitlementsUnavailable("ThrottlingException")
         return list(self.known.get(agreement_id, []))
+
+
+class InMemoryRefundClaims:
+    """``operations.refund_claims.DynamoRefundClaims`` on a dict of the items it keeps under ``pk = REFUND``: the
+    refund as sent (``ASKED#<token>``, kept if absent), each hour's claim (kept if absent or held by one of the
+    tokens allowed), an answer set on the refund (an update: it makes the item where none is, as DynamoDB does),
+    removals only by the token that holds them. What earlier runs asked for is read by the same rules
+    (``earlier_refunds``). ``step(operation, phase)``: called before and after each item's read or write (the
+    simulator's port calls)."""
+
+    def __init__(self, step: Callable[[str, str], None] = lambda operation, phase: None) -> None:
+        self.step = step
+        self.claims: dict[str, tuple[str, datetime]] = {}  # an hour's key: (the token holding it, when claimed)
+        self.asked: dict[str, AskedRefund] = {}  # a token: the refund as sent (with AWS's answer once it came)
+        self.answer_only: dict[str, str] = {}  # a token answered with no refund kept: an item with request_id alone
+
+    def _call(self, operation: str, act: Callable[[], T]) -> T:
+        self.step(operation, "before")
+        done = act()
+        self.step(operation, "after")
+        return done
+
+    def refunds(self, tokens: Iterable[str]) -> list[AskedRefund]:
+        wanted = sorted(set(tokens))
+
+        def read() -> list[AskedRefund]:
+            if any(t in self.answer_only for t in wanted):
+                raise KeyError("agreement")  # DynamoRefundClaims reads an item holding request_id alone so
+            return [self.asked[t] for t in wanted if t in self.asked]
+
+        return self._call("batch_get_item", read)
+
+    def earlier(
+        self, keys: Sequence[str], failed_adjustments: set[str], formerly: Mapping[str, str] | None = None
+    ) -> EarlierRefunds:
+        formerly = formerly or {}
+        wanted = list(dict.fromkeys([*keys, *formerly]))
+        claims = self._call("batch_get_item", lambda: [(k, self.claims[k][0]) for k in wanted if k in self.claims])
+        kept = self.refunds(token for _, token in claims)
+        return earlier_refunds(claims, kept, failed_adjustments, formerly)
+
+    def claim(self, asked: AskedRefund, at: datetime, replacing: Iterable[str] = ()) -> bool:
+        token = asked.entry.client_token
+        holders = {token, *replacing}
+
+        def keep() -> None:
+            if token not in self.answer_only:  # kept already (as a whole or not): this is a retry of it
+                self.asked.setdefault(token, asked)
+
+        self._call("put_item", keep)
+        for key in dict.fromkeys(asked.keys):
+
+            def put(key: str = key) -> bool:
+                holder = self.claims.get(key)
+                if holder is not None and holder[0] not in holders:
+                    return False
+                self.claims[key] = (token, at)
+                return True
+
+            if not self._call("put_item", put):
+                self.release(asked.keys, token)
+                return False
+        return True
+
+    def answered(self, token: str, request_id: str) -> None:
+        def update() -> None:
+            if token in self.asked:
+                self.asked[token] = replace(self.asked[token], request_id=request_id)
+            else:
+                self.answer_only[token] = request_id
+
+        self._call("update_item", update)
+
+    def release(self, keys: Sequence[str], token: str) -> None:
+        def delete(key: str) -> None:
+            if key.startswith("ASKED#"):
+                if key.removeprefix("ASKED#") == token:
+                    self.asked.pop(token, None)
+            elif self.claims.get(key, ("",))[0] == token:
+                del self.claims[key]
+
+        for key in (*keys, "ASKED#" + token):
+            self._call("delete_item", functools.partial(delete, key))
