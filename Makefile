@@ -72,10 +72,11 @@ unit: .venv/.installed
 	$(PY) -m pytest tests/unit -q
 
 # The deterministic simulation of the money path (docs/simulation.md), over every core with a progress bar:
-# make sim SEEDS=100000; one seed replayed with its trace: make sim SEED=12 [KEEP=3,5,8]; MUTANT=name: a broken variant
+# make sim SEEDS=100000; one seed replayed with its trace: make sim SEED=12 [KEEP=3,5,8]; MUTANT=name: a broken variant;
+# REFUNDS=1: some worlds also see an outsider over-bill the buyers and the operator refund it (cli adjust)
 SEEDS ?= 10000
 sim: .venv/.installed
-	$(PY) -m sim $(if $(SEED),--seed $(SEED) $(if $(KEEP),--keep $(KEEP)),--seeds $(SEEDS)) $(if $(MUTANT),--mutant $(MUTANT))
+	$(PY) -m sim $(if $(SEED),--seed $(SEED) $(if $(KEEP),--keep $(KEEP)),--seeds $(SEEDS)) $(if $(MUTANT),--mutant $(MUTANT)) $(if $(REFUNDS),--refunds)
 
 # REGIONS="eu-west-1 ...": also a metering stack of each (as cdk.json `regions` deploys them)
 REGIONS ?=

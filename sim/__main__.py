@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from sim.mutants import MUTANTS
+from sim.mutants import MUTANTS, REFUND_MUTANTS
 from sim.plan import draw
 from sim.run import Progress, Result, many, simulate
 from sim.shrink import shrink
@@ -47,11 +47,17 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--keep", type=_keep, help="with --seed: only these actions of its plan")
     parse.add_argument("--mutant", choices=sorted(MUTANTS), help="run against a deliberately broken variant")
     parse.add_argument("--no-shrink", action="store_true", help="report a failure without shrinking it")
+    parse.add_argument(
+        "--refunds",
+        action="store_true",
+        help="some worlds draw an outsider over-billing the buyers and the operator refunding it (cli adjust)",
+    )
+    parse.add_argument("--refund-worlds-only", action="store_true", help="only the worlds that draw refunds")
     return parse
 
 
-def replay_command(seed: int, keep: Sequence[int] | None, mutant: str | None) -> str:
-    command = f"make sim SEED={seed}"
+def replay_command(seed: int, keep: Sequence[int] | None, mutant: str | None, refunds: bool = False) -> str:
+    command = f"make sim SEED={seed}" + (" REFUNDS=1" if refunds else "")
     if keep is not None:
         command += f" KEEP={','.join(map(str, keep))}"
     if mutant:
@@ -59,8 +65,10 @@ def replay_command(seed: int, keep: Sequence[int] | None, mutant: str | None) ->
     return command
 
 
-def report(result: Result, keep: Sequence[int] | None, mutant: str | None, *, out: list[str]) -> None:
-    plan = draw(result.seed)
+def report(
+    result: Result, keep: Sequence[int] | None, mutant: str | None, *, out: list[str], refunds: bool = False
+) -> None:
+    plan = draw(result.seed, refunds=refunds)
     kept = set(keep) if keep is not None else None
     first = result.first
     if first is None:
@@ -83,7 +91,7 @@ def report(result: Result, keep: Sequence[int] | None, mutant: str | None, *, ou
     if result.trace:
         out.append(f"trace ({len(result.trace)} lines):")
         out.extend(f"  {line}" for line in result.trace)
-    out.append(f"replay: {replay_command(result.seed, keep, mutant)}")
+    out.append(f"replay: {replay_command(result.seed, keep, mutant, refunds)}")
 
 
 def _pin_hashing() -> None:
@@ -97,16 +105,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.keep is not None and args.seed is None:
         parser().error("--keep goes with --seed")
+    refunds = args.refunds or args.refund_worlds_only or args.mutant in REFUND_MUTANTS
     if args.seed is not None:
-        result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant)
+        result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant, refunds=refunds)
         lines: list[str] = []
-        report(result, sorted(args.keep) if args.keep is not None else None, args.mutant, out=lines)
+        report(result, sorted(args.keep) if args.keep is not None else None, args.mutant, out=lines, refunds=refunds)
         print("\n".join(lines))
         return 1 if result.violations else 0
     progress = Progress(args.seeds, enabled=True)
     failed: list[Result] = []
     buyer_hours = 0.0
-    for result in many(args.first, args.seeds, jobs=args.jobs, mutant=args.mutant):
+    worlds = many(
+        args.first,
+        args.seeds,
+        jobs=args.jobs,
+        mutant=args.mutant,
+        refunds=refunds,
+        refund_worlds_only=args.refund_worlds_only,
+    )
+    for result in worlds:
         progress.add(result)
         buyer_hours += result.buyer_hours
         if result.violations:
@@ -120,15 +137,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         assert first.first is not None
         lines = []
         if args.no_shrink:
-            report(simulate(first.seed, trace=True, mutant=args.mutant), None, args.mutant, out=lines)
+            result = simulate(first.seed, trace=True, mutant=args.mutant, refunds=refunds)
+            report(result, None, args.mutant, out=lines, refunds=refunds)
         else:
-            shrunk = shrink(first.seed, first.first[0], mutant=args.mutant)
+            shrunk = shrink(first.seed, first.first[0], mutant=args.mutant, refunds=refunds)
             kept = shrunk.keep
             lines.append(
                 f"\nseed {first.seed} shrunk from {shrunk.actions} actions to {len(kept)} and the flush's schedule "
                 f"({shrunk.runs} runs):"
             )
-            report(simulate(first.seed, keep=set(kept), trace=True, mutant=args.mutant), kept, args.mutant, out=lines)
+            result = simulate(first.seed, keep=set(kept), trace=True, mutant=args.mutant, refunds=refunds)
+            report(result, kept, args.mutant, out=lines, refunds=refunds)
         print("\n".join(lines))
     return 1 if failed else 0
 

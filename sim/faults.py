@@ -9,12 +9,15 @@ from datetime import datetime
 
 from functions.flush.records import MeteringUnavailable
 from functions.storage.errors import StorageError
+from operations.agreement_billing import AgreementBillingUnavailable
 from sim.scheduler import Actor, Scheduler
 
-# an invocation of these may be killed (a Lambda timing out or crashing): the API's, the flush's, the lifecycle's
-KILLABLE = frozenset({"api", "flush", "lifecycle"})
-STORAGE_PORTS = ("usage.", "ledger.", "customers.", "lifecycle_store.")
+# an invocation of these may be killed (a Lambda timing out or crashing): the API's, the flush's, the lifecycle's, and
+# an operator's command (interrupted, their laptop gone)
+KILLABLE = frozenset({"api", "flush", "lifecycle", "operator"})
+STORAGE_PORTS = ("usage.", "ledger.", "customers.", "lifecycle_store.", "refund_claims.")
 MARKETPLACE = "marketplace."
+AGREEMENT = "agreement."  # the Agreement Service (cli adjust's invoices and refunds)
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ class Faults:
 
     def __call__(self, actor: Actor, port: str, phase: str) -> None:
         scheduler, profile, rng = self._scheduler, self.profile, actor.rng
-        marketplace = port.startswith(MARKETPLACE)
+        marketplace = port.startswith((MARKETPLACE, AGREEMENT))
+        unavailable = AgreementBillingUnavailable if port.startswith(AGREEMENT) else MeteringUnavailable
         killable = actor.invocation.kind in KILLABLE
         if phase == "landing":
             if not self.calm and rng.random() < profile.late_write:
@@ -82,11 +86,11 @@ class Faults:
             if phase == "before":
                 if marketplace and self.incident and self.incident[0] <= scheduler.now < self.incident[1]:
                     self._count("Marketplace down")
-                    raise MeteringUnavailable("ServiceUnavailableException", "Marketplace incident (simulated)")
+                    raise _error(unavailable, "ServiceUnavailableException", "Marketplace incident (simulated)")
                 if marketplace and roll < profile.throttle:
                     self._count("throttled")
                     scheduler.sleep(rng.uniform(0.01, 0.05))
-                    raise MeteringUnavailable("ThrottlingException", "Rate exceeded (simulated)")
+                    raise _error(unavailable, "ThrottlingException", "Rate exceeded (simulated)")
                 if port.startswith(STORAGE_PORTS) and roll < profile.storage_error:
                     self._count("storage error")
                     raise StorageError(f"{port}: throttled (simulated)", code="ThrottlingException", retryable=True)
@@ -98,7 +102,7 @@ class Faults:
                 if marketplace and roll < profile.lost_answer:
                     self._count("answer lost")
                     scheduler.sleep(rng.uniform(1, 5))
-                    raise MeteringUnavailable("RequestTimeout", "no answer (simulated): the records were committed")
+                    raise _error(unavailable, "RequestTimeout", "no answer (simulated): the call took effect")
                 if killable and rng.random() < profile.kill_after:
                     self._count("killed after a call")
                     self._trace(actor, f"killed after {port}")
@@ -111,6 +115,12 @@ class Faults:
     def _trace(self, actor: Actor, text: str) -> None:
         if self._scheduler.log is not None:
             self._scheduler.log(f"[{actor.name}] {text}")
+
+
+def _error(kind: type[Exception], code: str, message: str) -> Exception:
+    if kind is MeteringUnavailable:
+        return MeteringUnavailable(code, message)
+    return kind(f"{code}: {message}")
 
 
 def _latency(port: str, rng: random.Random) -> float:

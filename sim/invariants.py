@@ -19,11 +19,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from functions.customers.model import SubscriptionState
-from functions.flush.audit import ACCEPTED_NOT_SEALED, FAILED, PARKED, RECONCILE_FIRST, SETTLED_AFTER, Finding
+from functions.flush.audit import (
+    ACCEPTED_NOT_SEALED,
+    FAILED,
+    PARKED,
+    RECONCILE_FIRST,
+    SETTLED_AFTER,
+    UNKNOWN_TO_LEDGER,
+    Finding,
+)
 from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, OUT_OF_WINDOW, window_missed
 from functions.usage.model import HOUR, MAX_INTEGER_QUANTITY, Allocation, UsageEvent, hour_of
-from sim.marketplace import FINAL_HOUR
+from sim.marketplace import FINAL_HOUR, Billed
 from sim.world import World
 
 PARKED_STATUSES = frozenset({"failed", "not_subscribed", "duplicate"})
@@ -53,6 +61,9 @@ def _explained(world: World, entry: MeteringEntry) -> bool:
     an outage of the flush or with Marketplace down at the month-end cutoff (``down_at_the_cutoff``); a
     leaving buyer's, after Marketplace ended them, where faults kept their final usage from going out before (or a
     zero-quantity record: nothing to bill)."""
+    if entry.status == "duplicate":  # an outsider billed its customer's dimension in that hour first
+        record = entry.record
+        return (record.customer, record.dimension, record.hour) in world.marketplace.outsider
     if entry.status == "not_subscribed":
         return entry.record.quantity == 0 or world.observed.timer_failures[entry.record.customer_key] > 0
     if entry.status == "failed" and entry.reason == "CarriedPastEnd":
@@ -103,7 +114,7 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
     for event in _first_stored(stored).values():
         truth[(event.license_arn or event.customer_identifier or "", event.dimension)] += event.quantity
     billed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for (customer, dimension, _), first in world.marketplace.billed.items():
+    for (customer, dimension, _), first in ours_billed(world):
         billed[(customer, dimension)] += first.quantity
     parked: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     unsent = 0
@@ -148,6 +159,25 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
             )
 
 
+def ours_billed(world: World) -> list[tuple[tuple[str, str, datetime], Billed]]:
+    """What Marketplace billed of our records: not what an outsider billed first (ours came second: DuplicateRecord,
+    parked, or the same quantity again: Success, billed once, by whoever sent it first)."""
+    billed = [(key, first) for key, first in world.marketplace.billed.items() if key not in world.marketplace.outsider]
+    billed += [
+        (
+            (e.record.customer, e.record.dimension, e.record.hour),
+            Billed(e.record.quantity, e.metering_record_id or "", e.at or world.plan.end, _allocations(e.record)),
+        )
+        for e in world.ledger.stored()
+        if e.status == "sent" and (e.record.customer, e.record.dimension, e.record.hour) in world.marketplace.outsider
+    ]
+    return billed
+
+
+def _allocations(record: MeteringRecord) -> tuple[tuple[tuple[tuple[str, str], ...], Decimal], ...]:
+    return tuple(sorted((a.tags, a.quantity) for a in record.allocations))
+
+
 _Tagged = dict[tuple[str, str, tuple[tuple[str, str], ...]], Decimal]
 
 
@@ -177,7 +207,7 @@ def _units_per_tag_set(
         customer = event.license_arn or event.customer_identifier or ""
         _by_tag_set(accepted, customer, event.dimension, event.quantity, event.allocations)
     accounted: _Tagged = defaultdict(Decimal)
-    for (customer, dimension, _), first in world.marketplace.billed.items():
+    for (customer, dimension, _), first in ours_billed(world):
         _by_tag_set(accounted, customer, dimension, first.quantity, (Allocation(t, q) for t, q in first.allocations))
     for entry in world.ledger.stored():
         if entry.status in PARKED_STATUSES:
@@ -279,6 +309,7 @@ def _reconciled(world: World) -> None:
             f
             for f in runs[-1]
             if not (f.kind == ACCEPTED_NOT_SEALED and late_writes)
+            and not (f.kind == UNKNOWN_TO_LEDGER and (f.customer, f.dimension, f.hour) in world.marketplace.outsider)
             and (f.kind not in (FAILED, PARKED) or (f.customer, f.dimension, f.hour) not in explained)
         ]
         if unexplained:

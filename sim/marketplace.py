@@ -11,6 +11,10 @@ event history of the calls.
   (TimestampOutOfBounds); so does one stamped before the buyer's licence started (InvalidLicense: usage outside the
   licence's activation period).
 - ``CustomerNotSubscribed`` for a buyer whose final hour is over (an hour after they unsubscribed).
+- An outsider (a script with the seller's credentials, another stack of the product) may bill our buyers too, with
+  the same rules: the first record of a (customer, dimension, hour) is billed, whoever sent it, and ours after it is
+  ``DuplicateRecord`` (``outsider``: what it billed first). Each licence's agreements over time say whose invoice an
+  hour's billing is on (``agreement_at``).
 - Faults (the scheduler's): throttling and 5xx before the call, unprocessed records, and an answer lost after the
   records were committed.
 """
@@ -76,6 +80,10 @@ class SimMarketplace:
     calls: list[TrailCall] = field(default_factory=list)
     refused: list[tuple[MeteringRecord, str]] = field(default_factory=list)  # whole calls refused, per record
     not_subscribed: list[MeteringRecord] = field(default_factory=list)
+    # (customer, dimension, hour): the units an outsider billed there first (ours, if any, came second)
+    outsider: dict[tuple[str, str, datetime], Decimal] = field(default_factory=dict)
+    # each licence's agreements, from when each held it (a renewal is a new agreement of the same licence)
+    agreements: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
     _ids: int = 0
 
     # the world's side
@@ -89,6 +97,44 @@ class SimMarketplace:
         licence = self.licences[license_arn]
         if licence.closes_at is None:
             licence.windows[-1] = (licence.windows[-1][0], self.scheduler.now + FINAL_HOUR)
+
+    def agree(self, license_arn: str, agreement_id: str) -> None:
+        held = self.agreements.setdefault(license_arn, [])
+        if not held or held[-1][1] != agreement_id:
+            held.append((self.scheduler.now, agreement_id))
+
+    def agreement_at(self, customer: str, hour: datetime) -> str | None:
+        """The agreement whose invoice an hour's billing is on: the one holding the licence when the hour began (or
+        its first)."""
+        held = self.agreements.get(customer, [])
+        found = [agreement for since, agreement in held if hour_of(since) <= hour]
+        return found[-1] if found else (held[0][1] if held else None)
+
+    def owner_of(self, agreement_id: str) -> str | None:
+        return next((c for c, held in self.agreements.items() if any(a == agreement_id for _, a in held)), None)
+
+    def meter_outside(self, record: MeteringRecord) -> str:
+        """An outsider's BatchMeterUsage of one record, by Marketplace's rules (not our code: no port call, no fault):
+        its result's status, or the error that refused it."""
+        now = self.scheduler.now
+        licence = self.licences.get(record.customer)
+        if window_missed(record.hour, now):
+            return "TimestampOutOfBoundsException"
+        if licence is None or record.hour < hour_of(licence.started_at):
+            return "InvalidLicenseException"
+        key = (record.customer, record.dimension, record.hour)
+        first = key not in self.billed
+        outcome = self._meter(record, now, outsider=True)
+        if first and outcome.status == "Success":
+            self.outsider[key] = record.quantity
+        self.calls.append(
+            TrailCall(
+                now,
+                (self._trail_result(outcome, now),),
+                now + timedelta(seconds=self.scheduler.random.uniform(30, 900)),
+            )
+        )
+        return outcome.status
 
     def units(self, customer: str, dimension: str) -> Decimal:
         return sum((b.quantity for (c, d, _), b in self.billed.items() if (c, d) == (customer, dimension)), Decimal(0))
@@ -136,7 +182,7 @@ class SimMarketplace:
             self.scheduler.log(f"[marketplace] BatchMeterUsage refused: {code} ({', '.join(map(_short, records))})")
         raise BatchRejected(code, "refused by the simulated Marketplace")
 
-    def _meter(self, record: MeteringRecord, now: datetime) -> RecordOutcome:
+    def _meter(self, record: MeteringRecord, now: datetime, *, outsider: bool = False) -> RecordOutcome:
         licence = self.licences[record.customer]
         if not licence.open_at(now):
             self.not_subscribed.append(record)
@@ -150,6 +196,8 @@ class SimMarketplace:
             return RecordOutcome(record, "Success", self.billed[key].metering_record_id)
         if (first.quantity, first.allocations) == (record.quantity, allocations):
             return RecordOutcome(record, "Success", first.metering_record_id)
+        if outsider or key in self.outsider:  # two senders of one hour: the second is DuplicateRecord, as AWS answers
+            return RecordOutcome(record, "DuplicateRecord", first.metering_record_id)
         self.violation(
             "no record Marketplace has seen is ever sent again with a different quantity",
             f"{record.key} of {record.hour:%Y-%m-%dT%H}: billed {first.quantity} {first.allocations}, sent again as "
@@ -169,6 +217,8 @@ class SimMarketplace:
             status=outcome.status,
             metering_record_id=outcome.metering_record_id,
             event_time=now,
+            # CloudTrail names the product of a call naming a customer identifier (legacy), none of a licence's
+            product_code=record.product_code if record.customer_identifier else None,
         )
 
     # TrailReader (CloudTrail's event history)

@@ -77,13 +77,15 @@ class Event:
 class Action:
     id: int
     at: datetime
-    kind: str  # subscribe | register | renew | amend | leave | batch | resend | flush
+    kind: str  # subscribe | register | renew | amend | leave | batch | resend | flush | overbill | adjust
     buyer: int | None = None
     events: tuple[Event, ...] = ()
-    # batch: how a retry resends (identical | restamp); resend: identical | restamp | changed
+    # batch: how a retry resends (identical | restamp); resend: identical | restamp | changed; adjust: plain | lost
+    # (its refund's answer lost) | killed (midway) | final (after the world healed, over its whole span)
     style: str = "identical"
     made: datetime | None = None  # resend: when its events were made (their first batch)
     scheduled: bool = False  # the flush's hourly schedule: infrastructure, never shrunk away
+    window: tuple[datetime, datetime] | None = None  # adjust: the hours it reads (--from, --to)
 
     def describe(self) -> str:
         what = f"#{self.id} {self.at:%m-%d %H:%M:%S} {self.kind}"
@@ -93,6 +95,8 @@ class Action:
             what += " [" + ", ".join(f"{e.event_id} {e.dimension}={e.quantity} {e.stamp}" for e in self.events) + "]"
         if self.kind in ("batch", "resend"):
             what += f" ({self.style}" + (f", made {self.made:%H:%M:%S})" if self.made else ")")
+        if self.window is not None:
+            what += f" {self.window[0]:%m-%d %H}h..{self.window[1]:%m-%d %H}h ({self.style})"
         if self.scheduled:
             what += " (schedule)"
         return what
@@ -113,6 +117,8 @@ class Plan:
     incident: tuple[datetime, datetime] | None  # Marketplace answers no call in between
     end: datetime  # quiet for hours before it: everything due is done by then
     quiet_from: datetime  # faults stop (the world heals)
+    # an outsider bills the buyers too, and the operator refunds what was over-billed (cli adjust)
+    refunds: bool = False
 
     def keeping(self, ids: set[int]) -> Plan:
         return replace(self, actions=tuple(a for a in self.actions if a.id in ids or a.scheduled))
@@ -139,7 +145,9 @@ class _Draw:
         return timedelta(minutes=self.rng.uniform(low, high))
 
 
-def draw(seed: int) -> Plan:
+def draw(seed: int, *, refunds: bool = False) -> Plan:
+    """``refunds``: some worlds (``REFUND_WORLDS``) draw an outsider's over-billing and the operator's refunds (opt in:
+    ``python -m sim --refunds``, until the product bugs they found are fixed, docs/simulation.md)."""
     rng = random.Random(seed)
     d = _Draw(rng, seed, shared_ids=rng.random() < 0.5)
     start = rng.choice(_STARTS) + timedelta(minutes=rng.randrange(0, 6 * 60))
@@ -200,6 +208,13 @@ def draw(seed: int) -> Plan:
     quiet_from = max(activity_end, outage[1] if outage else activity_end, incident[1] if incident else activity_end)
     end = quiet_from + timedelta(hours=6)
     _flushes(d, start, end, outage, activity_end)
+    # three in ten worlds see an outsider over-bill their buyers and the operator refund it (a stream of its own: the
+    # worlds drawn before stay so, but for the prices their dimensions list)
+    refunding = random.Random(f"{seed}/refunds")
+    refunds = refunds and refunding.random() < REFUND_WORLDS
+    if refunds:
+        product = _priced(refunding, product)
+        _refunds(d, refunding, product, buyers, start, activity_end, end)
     actions = sorted(d.actions, key=lambda a: (a.at, a.id))
     return Plan(
         seed=seed,
@@ -215,7 +230,56 @@ def draw(seed: int) -> Plan:
         incident=incident,
         end=end,
         quiet_from=quiet_from,
+        refunds=refunds,
     )
+
+
+REFUND_WORLDS = 0.3
+_PRICES = ("0.01", "0.001", "0.25", "2", "0.0035")
+
+
+def _priced(rng: random.Random, product: Product) -> Product:
+    """The dimensions' list prices (cdk.json's ``price``): what a refund's amount is worked out from."""
+    return replace(product, dimensions=tuple(replace(d, price=rng.choice(_PRICES)) for d in product.dimensions))
+
+
+def _refunds(
+    d: _Draw,
+    rng: random.Random,
+    product: Product,
+    buyers: list[Buyer],
+    start: datetime,
+    activity_end: datetime,
+    end: datetime,
+) -> None:
+    """An outsider billing buyers in hours they used nothing or some (``overbill``: the event's ``offset`` is how many
+    hours back from the hour it is sent in), and the operator's ``cli adjust --send`` runs: at random times over
+    random windows, some twice (at once or later), some killed midway or losing their refund's answer; and one
+    final run over the whole span once the world has healed (infrastructure: never shrunk away)."""
+    if not buyers:
+        return
+    for k in range(rng.randint(1, 6)):
+        buyer = rng.choice(buyers)
+        dimension = rng.choice(product.dimensions)
+        quantity: int | str = (
+            f"{rng.randint(0, 30)}.{rng.randint(1, 999):03d}".rstrip("0")
+            if dimension.quantity_type == "decimal"
+            else rng.randint(1, 500)
+        )
+        at = buyer.subscribes + timedelta(seconds=rng.uniform(0, (activity_end - buyer.subscribes).total_seconds()))
+        back = rng.choice((0, 0, 0, 1, 2, 6))
+        event = Event(f"outsider-{k}", dimension.name, quantity, "recent", float(back))
+        d.add(at, "overbill", buyer=buyer.n, events=(event,))
+    for _ in range(rng.randint(1, 4)):
+        at = start + timedelta(seconds=rng.uniform(3600, (end - start).total_seconds() - 3600))
+        since = start - HOUR + timedelta(seconds=rng.uniform(0, (at - start).total_seconds()))
+        until = min(at, since + timedelta(hours=rng.uniform(0, 30)))
+        style = rng.choices(("plain", "lost", "killed"), (0.6, 0.2, 0.2))[0]
+        d.add(at, "adjust", window=(since, until), style=style)
+        if rng.random() < 0.3:  # run again: at once (two terminals), or later
+            again = at + (timedelta(seconds=rng.uniform(0, 3)) if rng.random() < 0.5 else d.minutes(5, 180))
+            d.add(again, "adjust", window=(since, until), style=rng.choice(("plain", "plain", "lost", "killed")))
+    d.add(end - 20 * MINUTE, "adjust", window=(start - HOUR, end), style="final", scheduled=True)
 
 
 def _product(rng: random.Random) -> Product:

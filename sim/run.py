@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sim import invariants, mutants
+from sim import invariants, mutants, refund_invariants
 from sim.plan import Plan, draw
 from sim.world import World, quiet
 
@@ -29,14 +29,17 @@ class Result:
         return self.violations[0] if self.violations else None
 
 
-def simulate(seed: int, *, keep: set[int] | None = None, trace: bool = False, mutant: str | None = None) -> Result:
-    plan = draw(seed)
+def simulate(
+    seed: int, *, keep: set[int] | None = None, trace: bool = False, mutant: str | None = None, refunds: bool = False
+) -> Result:
+    plan = draw(seed, refunds=refunds)
     if keep is not None:
         plan = plan.keeping(keep)
     with quiet(), mutants.applied(mutant):
         world = World(plan, trace=trace)
         world.run()
         invariants.check(world)
+        refund_invariants.check(world)
     return Result(
         seed=seed,
         violations=tuple(world.violations),
@@ -55,17 +58,33 @@ def _buyer_hours(plan: Plan) -> float:
     return hours
 
 
-def _run_range(args: tuple[int, int, str | None]) -> list[Result]:
-    first, count, mutant = args
-    return [simulate(seed, mutant=mutant) for seed in range(first, first + count)]
+def _run_range(args: tuple[int, int, str | None, bool, bool]) -> list[Result]:
+    first, count, mutant, refunds, only = args
+    seeds = range(first, first + count)
+    return [
+        simulate(seed, mutant=mutant, refunds=refunds) for seed in seeds if not only or draw(seed, refunds=True).refunds
+    ]
 
 
 def many(
-    first: int, count: int, *, jobs: int = 0, mutant: str | None = None, chunk: int = 25, stop_at_first: bool = False
+    first: int,
+    count: int,
+    *,
+    jobs: int = 0,
+    mutant: str | None = None,
+    chunk: int = 25,
+    stop_at_first: bool = False,
+    refunds: bool = False,
+    refund_worlds_only: bool = False,
 ) -> Iterator[Result]:
-    """Seeds ``first`` .. ``first + count - 1`` over ``jobs`` processes (every core by default), in chunks."""
+    """Seeds ``first`` .. ``first + count - 1`` over ``jobs`` processes (every core by default), in chunks;
+    ``refunds``: some worlds draw an outsider's over-billing and the operator's refunds; ``refund_worlds_only``: only
+    those run."""
     jobs = jobs or os.cpu_count() or 1
-    chunks = [(start, min(chunk, first + count - start), mutant) for start in range(first, first + count, chunk)]
+    chunks = [
+        (start, min(chunk, first + count - start), mutant, refunds or refund_worlds_only, refund_worlds_only)
+        for start in range(first, first + count, chunk)
+    ]
     if jobs == 1:
         for args in chunks:
             results = _run_range(args)

@@ -49,8 +49,12 @@ from functions.storage.errors import StorageError
 from functions.usage.ingest import UsageRejected, parse_batch
 from functions.usage.model import hour_of
 from functions.usage.recorder import UsageRecorder
+from operations.agreement_billing import AgreementBillingUnavailable
+from operations.estimates import price_of
+from sim.agreements import SimAgreements
 from sim.faults import Faults
 from sim.marketplace import SimMarketplace
+from sim.operator import Operator
 from sim.plan import SELLER_ACCOUNT, Action, Buyer, Event, Plan
 from sim.ports import Instrumented, SimLedger, SimUsage
 from sim.quota import SimQuotaSlots
@@ -197,6 +201,12 @@ class World:
         self._metrics: dict[Actor, Counter[str]] = {}
         self.ledger.on_reconciled = self._reconciled
         self.agreement: dict[int, str] = {b.n: b.agreement_id for b in plan.buyers}
+        # cli adjust's world: the Agreement Service, and the operator's command with its refund claims
+        self.agreements = SimAgreements(self.scheduler, self.marketplace, self._list_price)
+        self.operator = Operator(
+            self.scheduler, self.settings, customers, self.usage, self.ledger, self.marketplace, self.agreements
+        )
+        self.adjusted_at: datetime | None = None  # when the final adjust over the world's span finished
 
     # observing
     def log(self, text: str) -> None:
@@ -259,6 +269,8 @@ class World:
                 "batch": self._batch,
                 "resend": self._batch,
                 "flush": self._flush,
+                "overbill": self._overbill,
+                "adjust": self._adjust,
             }[action.kind](action)
 
         return perform
@@ -267,9 +279,10 @@ class World:
     def _subscribe(self, action: Action) -> None:
         buyer = self.buyers[action.buyer or 0]
         self.marketplace.subscribe(buyer.customer, buyer.account)
-        if buyer.identifier:
+        if buyer.identifier:  # no agreement named: the legacy messages carry none
             self._sns("subscription_subscribe-success.txt", buyer)
             return
+        self.marketplace.agree(buyer.customer, buyer.agreement_id)
         self._notify("created_proposer_new.json", buyer, agreement=buyer.agreement_id)
         self._notify("license_updated.json", buyer, agreement=buyer.agreement_id)
 
@@ -277,6 +290,7 @@ class World:
         buyer = self.buyers[action.buyer or 0]
         old, new = self.agreement[buyer.n], buyer.renewal_agreement_id or ""
         self.agreement[buyer.n] = new
+        self.marketplace.agree(buyer.customer, new)
         self._notify("created_proposer_renew.json", buyer, agreement=old, renewal=new)
         self._notify("ended_proposer.json", buyer, agreement=old)
         self._notify("license_updated.json", buyer, agreement=new)
@@ -488,6 +502,51 @@ class World:
         self.scheduler.port("lambda.Invoke", "before")
         continued.append(True)
 
+    # refunds: an outsider over-bills, the operator runs cli adjust
+    def _list_price(self, dimension: str) -> Decimal | None:
+        priced = price_of(self.settings, self.plan.product.code, dimension)
+        return priced[0] if priced is not None else None
+
+    def _overbill(self, action: Action) -> None:
+        buyer = self.buyers[action.buyer or 0]
+        event = action.events[0]
+        hour = hour_of(self.scheduler.now) - timedelta(hours=event.offset)
+        dimension = self.plan.product.dimension(event.dimension)
+        record = MeteringRecord(
+            f"outsider#{buyer.customer}#{event.dimension}",
+            hour,
+            self.plan.product.code,
+            buyer.customer,
+            buyer.account,
+            event.dimension,
+            Decimal(event.quantity),
+            integer=dimension is None or dimension.quantity_type != "decimal",
+            license_arn=None if buyer.identifier else buyer.license_arn,
+            customer_identifier=buyer.identifier,
+        )
+        status = self.marketplace.meter_outside(record)
+        self.log(f"[outsider] BatchMeterUsage {buyer.name} {event.dimension}={event.quantity} @{hour:%d %H}h: {status}")
+
+    def _adjust(self, action: Action) -> None:
+        assert action.window is not None
+        since, until = action.window
+        name = f"adjust#{action.id}"
+
+        def body() -> None:
+            if action.style == "killed":  # interrupted midway (Ctrl-C, the laptop gone)
+                self._watchdog(invocation, self.scheduler.now + timedelta(seconds=self.rng.uniform(0.01, 2.0)))
+            elif action.style == "lost":
+                self.agreements.lose.add(invocation)
+            code, out = self.operator.adjust(since, until)
+            refunds = json.loads(out)["refunds"]
+            self.log(f"[{name}] exit {code}: " + "; ".join(_refund_text(r) for r in refunds))
+            if action.style == "final":
+                self.adjusted_at = self.scheduler.now
+
+        invocation = self._invocation(
+            name, "operator", body, self.scheduler.now, expected=(StorageError, AgreementBillingUnavailable)
+        )
+
     # registration
     def _register(self, action: Action, attempt: int = 0) -> None:
         buyer = self.buyers[action.buyer or 0]
@@ -638,6 +697,11 @@ class Timers:
         delay = min(SqsFinalUsage.MAX_DELAY_SECONDS, max(0, math.ceil(delay_seconds)))
         world.send_message(final_usage_message(ref), delay, f"timer of {ref.key}")
         world.scheduler.port("sqs.SendMessage", "after")
+
+
+def _refund_text(row: dict[str, Any]) -> str:
+    hours = ",".join(h["hour"][8:13] for h in row["over_billed"] if "hour" in h)
+    return f"{row['agreement'] and row['agreement'][-6:]} {row['month']} [{hours}] {row['amount']}: {row['outcome']}"
 
 
 def _run_text(result: RunResult) -> str:

@@ -1,0 +1,90 @@
+"""The operator at their terminal: ``cli adjust --send`` (``operations.adjust_cli.run_adjust``, our real code) against
+the world, over the window an action of the plan names. It reads what the CLI reads (the reconciliation of our
+tables against CloudTrail, the agreements' invoices) and keeps its refund claims in an in-memory store of
+``DynamoRefundClaims``'s contract (``tests.fakes.InMemoryRefundClaims``), each item's read and write a port call."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, cast
+
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement
+from functions.settings import Settings
+from functions.usage.model import hour_of
+from operations.adjust_cli import run_adjust
+from operations.queries import OperationsDeps, Selection
+from operations.target import Target
+from sim.agreements import SimAgreements
+from sim.marketplace import SimMarketplace
+from sim.ports import SimLedger
+from sim.scheduler import Scheduler
+from tests.fakes import InMemoryRefundClaims
+
+
+class SimMeteringView:
+    """``operations.queries.MeteringView`` on the simulated ledger: what ``reconcile`` reads of it."""
+
+    def __init__(self, ledger: SimLedger) -> None:
+        self._ledger = ledger
+
+    def next_hour_to_seal(self) -> datetime | None:
+        return self._ledger.next_hour_to_seal()
+
+    def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
+        return iter(self._ledger.entries_of_hour(hour))
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
+        return self._ledger.carried_into(hour)
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
+        return self._ledger.placements_into(hour)
+
+    def pending_count(self) -> int:
+        raise NotImplementedError("cli adjust reads no pending count")
+
+    def requeue(self, entry: MeteringEntry) -> bool:
+        raise NotImplementedError("cli adjust requeues nothing")
+
+
+class Operator:
+    """What ``cli adjust`` runs against: the world's tables, CloudTrail, the Agreement Service, the refund claims."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        settings: Settings,
+        customers: Any,
+        usage: Any,
+        ledger: SimLedger,
+        marketplace: SimMarketplace,
+        agreements: SimAgreements,
+    ) -> None:
+        self.claims = InMemoryRefundClaims(
+            step=lambda operation, phase: scheduler.port(f"refund_claims.{operation}", phase)
+        )
+        deps = OperationsDeps(
+            settings=settings,
+            customers=customers,
+            usage=usage,
+            metering=SimMeteringView(ledger),
+            clock=scheduler.clock,
+        )
+        self.target = Target(
+            name="sim",
+            deps=deps,
+            run_flush=lambda progress: {},
+            contacts=cast(Any, None),
+            trail=lambda unreadable: marketplace,
+            billing=lambda: cast(Any, agreements),
+            refund_claims=lambda: cast(Any, self.claims),
+        )
+
+    def adjust(self, since: datetime, until: datetime) -> tuple[int, str]:
+        """``cli adjust --from since --to until --send --json``: its exit code and what it printed."""
+        out = io.StringIO()
+        selection = Selection(hour_of(since), hour_of(until))
+        code = run_adjust(argparse.Namespace(send=True, json=True), self.target, selection, out, lambda rows, c: "")
+        return code, out.getvalue()
