@@ -20,6 +20,7 @@ from functions.flush.sender import Sender
 from functions.lifecycle.service import Lifecycle
 from functions.usage import model
 from functions.usage.model import UsageEvent, hour_key
+from operations.refund_claims import AskedRefund, EarlierRefunds
 from sim.ports import SimLedger
 from tests import fakes
 
@@ -200,6 +201,23 @@ def allocations_misattributed() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def refunds_unclaimed() -> Iterator[None]:
+    """``cli adjust`` keeps no claims (review 27, before 7c34e29): no earlier refund is known, every hour is claimed by
+    any token. The client token is made from the hours a refund covers, so a window holding one more over-billed hour
+    makes another token, and AWS refunds the first hours again."""
+
+    def earlier(claims: Any, kept: Any, failed: Any, formerly: Any) -> EarlierRefunds:
+        return EarlierRefunds({}, {}, [], frozenset())
+
+    def claim(self: fakes.InMemoryRefundClaims, asked: AskedRefund, at: datetime, replacing: Any = ()) -> bool:
+        self.asked.setdefault(asked.entry.client_token, asked)
+        return True
+
+    with _patched(fakes, "earlier_refunds", earlier), _patched(fakes.InMemoryRefundClaims, "claim", claim):
+        yield
+
+
 MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "per-hour-dedup": per_hour_dedup,
     "rewrite-sealed-total": rewrite_sealed_total,
@@ -212,7 +230,12 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "chunk-parked-carry": chunk_parked_carry,
     "cutoff-at-midnight": cutoff_at_midnight,
     "allocations-misattributed": allocations_misattributed,
+    "refunds-unclaimed": refunds_unclaimed,
 }
+
+
+# mutants of cli adjust: caught only in worlds that draw refunds (``draw(refunds=True)``)
+REFUND_MUTANTS = frozenset({"refunds-unclaimed"})
 
 
 @contextlib.contextmanager

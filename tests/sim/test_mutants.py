@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from sim.mutants import MUTANTS
+from sim.mutants import MUTANTS, REFUND_MUTANTS
 from sim.run import many
 
 WITHIN = 1000
@@ -18,7 +18,15 @@ def test_the_simulator_catches_the_mutant_within_a_thousand_seeds(mutant: str) -
     caught = next(
         (
             r
-            for r in many(0, WITHIN, jobs=os.cpu_count() or 1, mutant=mutant, chunk=8, stop_at_first=True)
+            for r in many(
+                0,
+                WITHIN,
+                jobs=os.cpu_count() or 1,
+                mutant=mutant,
+                chunk=8,
+                stop_at_first=True,
+                refunds=mutant in REFUND_MUTANTS,
+            )
             if r.violations
         ),
         None,
