@@ -253,9 +253,9 @@ def _refunds(
     end: datetime,
 ) -> None:
     """An outsider billing buyers in hours they used nothing or some (``overbill``: the event's ``offset`` is how many
-    hours back from the hour it is sent in), and the operator's ``cli adjust --send`` runs: at random times over
-    random windows, some twice (at once or later), some killed midway or losing their refund's answer; and one
-    final run over the whole span once the world has healed (infrastructure: never shrunk away)."""
+    hours back from the hour it is made in; some sent again as they were), and the operator's ``cli adjust --send``
+    runs: at random times over random windows, some twice (at once or later), some killed midway or losing their
+    refund's answer; and one final run over the whole span once the world has healed (never shrunk away)."""
     if not buyers:
         return
     for k in range(rng.randint(1, 6)):
@@ -270,6 +270,9 @@ def _refunds(
         back = rng.choice((0, 0, 0, 1, 2, 6))
         event = Event(f"outsider-{k}", dimension.name, quantity, "recent", float(back))
         d.add(at, "overbill", buyer=buyer.n, events=(event,))
+        if rng.random() < 0.2:  # its call sent again as it was (an SDK's retry after a lost answer): billed once
+            again = at + timedelta(seconds=rng.uniform(1, 600))
+            d.add(again, "overbill", buyer=buyer.n, events=(event,), style="identical", made=at)
     for _ in range(rng.randint(1, 4)):
         at = start + timedelta(seconds=rng.uniform(3600, (end - start).total_seconds() - 3600))
         since = start - HOUR + timedelta(seconds=rng.uniform(0, (at - start).total_seconds()))

@@ -510,7 +510,7 @@ class World:
     def _overbill(self, action: Action) -> None:
         buyer = self.buyers[action.buyer or 0]
         event = action.events[0]
-        hour = hour_of(self.scheduler.now) - timedelta(hours=event.offset)
+        hour = hour_of(action.made or self.scheduler.now) - timedelta(hours=event.offset)
         dimension = self.plan.product.dimension(event.dimension)
         record = MeteringRecord(
             f"outsider#{buyer.customer}#{event.dimension}",
