@@ -156,3 +156,17 @@ def test_a_failure_prints_its_seed_the_invariant_a_shrunk_trace_and_the_command_
     assert result.first is not None
     assert result.first[0] in first_line
     assert "per-hour-dedup" in MUTANTS
+
+
+def test_a_world_with_refunds_refunds_the_outsiders_over_billing_once_and_replays_exactly() -> None:
+    """Seed 32 with refunds drawn: an outsider bills buyer1 478 units in an hour they used fewer (its call sent twice,
+    billed once); cli adjust refunds the excess once and names the hour refunded before in every later run (every
+    refund invariant holds). Without --refunds the world draws none."""
+    first, again = simulate(32, trace=True, refunds=True), simulate(32, trace=True, refunds=True)
+    assert first.violations == (), first.first
+    assert first.trace == again.trace
+    assert any("[outsider] BatchMeterUsage" in line and line.endswith("Success") for line in first.trace)
+    taken = [line for line in first.trace if "BatchCreateBillingAdjustmentRequest" in line and " ba-" in line]
+    assert taken, "no refund was taken"
+    assert draw(32, refunds=True).refunds
+    assert not draw(32).refunds
