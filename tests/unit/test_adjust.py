@@ -5,7 +5,7 @@ be refunded named with why."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from functions.clock import ManualClock
@@ -18,6 +18,7 @@ from tests.fakes import InMemoryCustomers, InMemoryUsage
 from tests.unit.test_estimates import Ledger
 
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
+SETTLED = HOUR + timedelta(days=2)  # what was due in the hours is final (operations.adjust)
 PRODUCT = Product(
     code="priced",
     name="Priced",
@@ -44,7 +45,7 @@ class Book:
         return [RefundOutcome(e.client_token, f"ba-{i}") for i, e in enumerate(entries)]
 
 
-def deps() -> OperationsDeps:
+def deps(now: datetime = SETTLED) -> OperationsDeps:
     customers = InMemoryCustomers()
     customers.put(
         Customer(
@@ -55,7 +56,7 @@ def deps() -> OperationsDeps:
             agreement_id=AGREEMENT,
         )
     )
-    return OperationsDeps(Settings(products=(PRODUCT,)), customers, InMemoryUsage(), Ledger(), ManualClock(HOUR))
+    return OperationsDeps(Settings(products=(PRODUCT,)), customers, InMemoryUsage(), Ledger(), ManualClock(now))
 
 
 def billed(units: int, accepted: int, *, hour: int = 9, dimension: str = "api_calls", customer: str = LICENCE):
