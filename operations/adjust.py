@@ -25,7 +25,7 @@ from functions.usage.model import HOUR
 from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
 from operations.estimates import price_of
 from operations.queries import OperationsDeps, customer_names
-from operations.reconcile import Reconciliation
+from operations.reconcile import PLACED_FROM, Reconciliation
 
 REASON = "INCORRECT_METERING"
 DESCRIPTION_LIMIT = 500  # the model's BillingAdjustmentDescription
@@ -200,7 +200,8 @@ def _grouped(
     # an hour's usage events and record expire (their TTL) from ``audit_retention_days`` after it, CloudTrail's 90 days
     # later: past it what AWS billed looks over-billed in full (review 27b); an hour of margin for events received
     # early (stamped up to FUTURE_SKEW ahead) and a run that lasts
-    kept_from = deps.clock.now() - timedelta(days=deps.settings.audit_retention_days) + HOUR
+    now = deps.clock.now()
+    kept_from = now - timedelta(days=deps.settings.audit_retention_days) + HOUR
     grouped: dict[tuple[str | None, int, int, str | None], Proposal] = {}
     for hour in hours:
         customer = _customer_named(known, hour.customer)
@@ -211,6 +212,13 @@ def _grouped(
             problem = (
                 f"its usage is kept {deps.settings.audit_retention_days} days (audit_retention_days) and may have "
                 "expired: what was due cannot be told"
+            )
+        elif now < (final := hour.hour + PLACED_FROM):
+            # a leaving buyer's usage is placed in an hour of theirs Marketplace still takes, and an hour not sealed has
+            # no record of ours yet: what AWS billed there is not over-billed until what was due is final (review 28)
+            problem = (
+                "what was due in it is not final while Marketplace takes records of it (a leaving buyer's usage may "
+                f"yet be placed there): refund it from {final:%Y-%m-%dT%H:%MZ}"
             )
         elif (token := before.get(refund_key(hour))) is not None:
             problem = f"refunded before (client token {token})"

@@ -41,8 +41,15 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="refund what AWS over-billed (the reconciliation's hours), an invoice each: a dry run unless --send",
     )
-    command.add_argument("--from", "--since", dest="since", default="24h", help="ISO time or 90m/6h/2d ago (24h)")
-    command.add_argument("--to", "--until", dest="until", default="0m", help="ISO time or 90m/6h/2d ago (now)")
+    command.add_argument("--from", "--since", dest="since", default="7d", help="ISO time or 90m/6h/2d ago (7d)")
+    # an hour is refunded once what was due in it is final, 25 hours after it (operations.adjust)
+    command.add_argument(
+        "--to",
+        "--until",
+        dest="until",
+        default="25h",
+        help="ISO time or 90m/6h/2d ago (25h: later hours are not final)",
+    )
     command.add_argument("--product", help="product code")
     command.add_argument("--customer", help="licence ARN, AWS account id or legacy customer identifier")
     command.add_argument("--dimension", help="dimension name")

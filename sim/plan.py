@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
 from functions.settings import Dimension, Product
+from operations.reconcile import PLACED_FROM
 from sim.faults import FaultProfile
 
 SELLER_ACCOUNT = "123456789012"
@@ -206,12 +207,14 @@ def draw(seed: int, *, refunds: bool = False) -> Plan:
         begins = start + timedelta(minutes=incidents.uniform(30, (activity_end - start).total_seconds() / 60))
         incident = (begins, begins + timedelta(minutes=incidents.uniform(10, 150)))
     quiet_from = max(activity_end, outage[1] if outage else activity_end, incident[1] if incident else activity_end)
-    end = quiet_from + timedelta(hours=6)
-    _flushes(d, start, end, outage, activity_end)
     # three in ten worlds see an outsider over-bill their buyers and the operator refund it (a stream of its own: the
     # worlds drawn before stay so, but for the prices their dimensions list)
     refunding = random.Random(f"{seed}/refunds")
     refunds = refunds and refunding.random() < REFUND_WORLDS
+    # an hour is refunded once what was due in it is final (operations.adjust, 25 hours after it): a world with refunds
+    # runs on until every hour of its activity is
+    end = quiet_from + (PLACED_FROM + 2 * HOUR if refunds else timedelta(hours=6))
+    _flushes(d, start, end, outage, activity_end)
     if refunds:
         product = _priced(refunding, product)
         _refunds(d, refunding, product, buyers, start, activity_end, end)

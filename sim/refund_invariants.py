@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from functions.flush.records import PARKED_CARRY
 from operations.estimates import price_of
+from operations.reconcile import PLACED_FROM
 from sim.world import World
 
 Key = tuple[str, str, datetime]  # customer (licence or identifier), dimension, hour
@@ -123,6 +124,8 @@ def _all_refunded(world: World, truth: dict[Key, Decimal], refunds_of: dict[Key,
     for key, excess in sorted(truth.items()):
         customer, dimension, hour = key
         if excess == 0 or refunds_of.get(key) or customer not in agreements:
+            continue
+        if hour + PLACED_FROM > world.adjusted_at:  # what was due there was not final yet: refunded later
             continue
         agreement = world.marketplace.agreement_at(customer, hour)
         if agreement is None or world.agreements.room(agreement, hour.year, hour.month) <= 0:

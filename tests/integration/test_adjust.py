@@ -6,6 +6,7 @@ BatchCreateBillingAdjustmentRequest in the emulator's call log), ``--send`` refu
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from functions.customers.repository import DynamoCustomerRepository
 from functions.lifecycle.notifications import parse_notification
 from functions.settings import Dimension, Product, Settings
 from local.marketplace.testing import EmulatorHandle, usage_record
+from operations.reconcile import PLACED_FROM
 from tests.operator_world import OperatorWorld
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -33,6 +35,19 @@ def product(price: str) -> Product:
 
 
 class Refunds(OperatorWorld):
+    def cli(self, *argv: str) -> tuple[int, str, str]:
+        if argv[:1] == ("adjust",):
+            self.settle(argv)
+        return super().cli(*argv)
+
+    def settle(self, argv: Sequence[str]) -> None:
+        """``cli adjust`` refunds an hour once what was due in it is final, ``PLACED_FROM`` after it: the clock moves
+        there for the last hour of the window ``--to`` names (where it is not there yet)."""
+        until = argv[argv.index("--to") + 1] if "--to" in argv else ""
+        if "T" in until:
+            last = datetime.fromisoformat(until.replace("Z", "+00:00"))
+            self.move_to(max(self.clock.now(), last + PLACED_FROM))
+
     def adjust(self, *argv: str) -> tuple[int, dict[str, Any]]:
         status, out, err = self.cli("adjust", *WINDOW, *argv, "--json")
         assert status in (0, 1), err

@@ -77,6 +77,7 @@ def test_an_hour_the_earlier_version_refunds_meanwhile_is_not_refunded_again(
     target = replace(plain, billing=lambda: book)
     out, err_text = io.StringIO(), io.StringIO()
     argv = ["adjust", "--from", "2026-11-26T10:00Z", "--to", "2026-11-26T11:00Z", "--send", "--json"]
+    world.settle(argv)  # as world.cli does for adjust: the window's hours final
     status = main(argv, out=out, err=err_text, target=lambda _: target)
     assert book.played
     outcomes = [r["outcome"] for r in json.loads(out.getvalue())["refunds"]] if status in (0, 1) else []
