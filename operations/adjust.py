@@ -14,7 +14,7 @@ left to refund, refunded before, its usage past ``audit_retention_days``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -69,6 +69,18 @@ def claim_keys(hour: OverBilled) -> tuple[str, ...]:
     """Every key a refund claims the hour under: its key now, and its former key, so that a run of the earlier version
     (which reads that one) sees the claim too."""
     return (refund_key(hour), *filter(None, [former_key(hour)]))
+
+
+def claim_aliases(products: Iterable[str]) -> Callable[[str], tuple[str, ...]]:
+    """Every key an hour's claim may be under, given one of them: under no product (an earlier version's) and under
+    each of ``products`` (``<product>#<customer>#<dimension>#<hour>``)."""
+    codes = tuple(products)
+
+    def aliases(key: str) -> tuple[str, ...]:
+        rest = key.partition("#")[2]
+        return (f"#{rest}", *(f"{code}#{rest}" for code in codes))
+
+    return aliases
 
 
 def former_keys(hours: Iterable[OverBilled]) -> dict[str, str]:

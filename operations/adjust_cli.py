@@ -15,7 +15,16 @@ from typing import Any, TextIO
 
 from functions.customers.notices import NoticeKind
 from functions.flush.audit import quantity_text
-from operations.adjust import Proposal, claim_keys, former_keys, hours_named, over_billed, proposals, refund_key
+from operations.adjust import (
+    Proposal,
+    claim_aliases,
+    claim_keys,
+    former_keys,
+    hours_named,
+    over_billed,
+    proposals,
+    refund_key,
+)
 from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import OperationsDeps, Selection
 from operations.reconcile import reconcile
@@ -142,7 +151,10 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     book = target.billing()
     claims = target.refund_claims()
     hours = over_billed(reconciliation, target.deps.customers.list_all())
-    earlier = claims.earlier([refund_key(h) for h in hours], _failed_adjustments(target.deps), former_keys(hours))
+    products = (p.code for p in target.deps.settings.products)
+    earlier = claims.earlier(
+        [refund_key(h) for h in hours], _failed_adjustments(target.deps), former_keys(hours), claim_aliases(products)
+    )
     # hours an earlier refund asked for are left out of any other (a dry run shows it as the send would do)
     proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried)
     rows = [row(p) for p in proposed]

@@ -16,7 +16,7 @@ notice) refunded nothing: its hours are claimed again by the next refund of them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -93,11 +93,15 @@ class EarlierRefunds:
     overlapping: list[AskedRefund] = field(default_factory=list)
 
 
+Aliases = Callable[[str], Iterable[str]]  # every key an hour's claim may be under (``operations.adjust.claim_aliases``)
+
+
 def earlier_refunds(
     claims: Iterable[tuple[str, str]],
     kept: Iterable[AskedRefund],
     failed_adjustments: set[str],
     formerly: Mapping[str, str],
+    nearby: tuple[Iterable[tuple[str, str]], Iterable[AskedRefund], Aliases] | None = None,
 ) -> EarlierRefunds:
     """What the next run must take of earlier refunds: ``claims``, each hour's key with the token that claimed it
     (an hour may be claimed under its former key too, ``formerly`` maps it to its key now, and by several refunds);
@@ -108,7 +112,10 @@ def earlier_refunds(
     refunded nothing: its hours are free, asked for again under a token of their own. A refund whose answer never
     came is sent again as it was, its hours all its own (claimed or not yet: a run stopped midway), unless another
     refund holds one of them: that one may have refunded them, and whether AWS took this one is not known, so it is
-    never sent again, and its hours stay held (an earlier version could claim an hour twice)."""
+    never sent again, and its hours stay held (an earlier version could claim an hour twice). ``nearby``: the claims
+    under every alias of such a refund's hours, the window's or not, with their refunds and the aliases: a holder
+    outside the window holds it too (review 29: a narrower window sent it again)."""
+    claims = list(claims)
     holders: dict[str, set[str]] = {}
     for key, token in claims:
         holders.setdefault(formerly.get(key, key), set()).add(token)
@@ -127,6 +134,18 @@ def earlier_refunds(
         for key, tokens in holders.items()
         if key not in asked and any(t in failed for t in tokens)
     }
+    if nearby is not None:
+        around, around_kept, aliases = nearby
+        by_key: dict[str, set[str]] = {}
+        for key, token in [*claims, *around]:
+            by_key.setdefault(key, set()).add(token)
+        gone = set(failed) | {r.entry.client_token for r in around_kept if r.request_id in failed_adjustments}
+
+        def shared(refund: AskedRefund) -> bool:
+            token = refund.entry.client_token
+            return any(t not in (token, *gone) for k in refund.keys for a in aliases(k) for t in by_key.get(a, ()))
+
+        alone = [r for r in alone if not shared(r)]
     overlapping = [r for r in unanswered if r not in alone]
     return EarlierRefunds(asked, retried, alone, frozenset(failed), overlapping)
 
@@ -142,16 +161,33 @@ class DynamoRefundClaims:
         return sorted((_asked(i) for i in items), key=lambda a: a.entry.client_token)
 
     def earlier(
-        self, keys: Sequence[str], failed_adjustments: set[str], formerly: Mapping[str, str] | None = None
+        self,
+        keys: Sequence[str],
+        failed_adjustments: set[str],
+        formerly: Mapping[str, str] | None = None,
+        aliases: Aliases | None = None,
     ) -> EarlierRefunds:
         """The refunds earlier runs asked for of these hours (``earlier_refunds``). ``failed_adjustments``: the
         billing adjustments AWS failed after taking them (they refunded nothing). ``formerly``: a key an hour may have
-        been claimed under by an earlier version, with the hour's key now (``operations.adjust.former_keys``)."""
+        been claimed under by an earlier version, with the hour's key now (``operations.adjust.former_keys``);
+        ``aliases``: every key an unanswered refund's hours may be claimed under, read too."""
         formerly = formerly or {}
-        items = batch_get(self._client, self._table, [_key(k) for k in dict.fromkeys([*keys, *formerly])])
-        claims = [(item["sk"]["S"], item["token"]["S"]) for item in items]
+        read = list(dict.fromkeys([*keys, *formerly]))
+        claims = self._claims(read)
         kept = self.refunds(token for _, token in claims)
-        return earlier_refunds(claims, kept, failed_adjustments, formerly)
+        if aliases is None:
+            return earlier_refunds(claims, kept, failed_adjustments, formerly)
+        known = set(read)
+        wanted = [a for r in kept if r.request_id is None for k in r.keys for a in aliases(k) if a not in known]
+        around = self._claims(list(dict.fromkeys(wanted)))
+        mine = {r.entry.client_token for r in kept}
+        around_kept = self.refunds(token for _, token in around if token not in mine)
+        return earlier_refunds(claims, kept, failed_adjustments, formerly, (around, around_kept, aliases))
+
+    def _claims(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+        """Each of these hours' claims, as (key, token)."""
+        items = batch_get(self._client, self._table, [_key(k) for k in keys]) if keys else []
+        return [(item["sk"]["S"], item["token"]["S"]) for item in items]
 
     def claim(self, asked: AskedRefund, at: datetime, replacing: Iterable[str] = ()) -> bool:
         """Keep the refund, then claim every hour of it; False (and nothing claimed) if another refund holds one.

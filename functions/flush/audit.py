@@ -113,17 +113,19 @@ def quantity_text(value: Decimal) -> str:
 
 
 def once_each(results: Iterable[TrailResult]) -> list[TrailResult]:
-    """Each billing once: CloudTrail logs every call, and a record sent again as it was (a retry after a lost answer,
-    ours or anyone's) is answered with its first MeteringRecordId and billed once (review 28: another sender's retry
-    read as a second billing was refunded twice)."""
+    """Each billing once. Marketplace bills one record per customer, dimension and hour (of a product): the same record
+    sent again (a retry after a lost answer, ours or anyone's) is answered with its first MeteringRecordId, another
+    with DuplicateRecord; but CloudTrail logs every call, so one billing can show as several Success results (review
+    28: another sender's retry was refunded twice), and an entry without its id, or under another (review 29), is no
+    second billing either. The first Success of each is kept; results of other statuses are kept as they are."""
     kept: list[TrailResult] = []
-    billed: set[str] = set()
+    billed: set[tuple[str | None, str, str, datetime]] = set()
     for result in results:
-        # a DuplicateRecord answer names the id of the record it duplicates: not a billing, kept as it is
-        if result.status == "Success" and result.metering_record_id is not None:
-            if result.metering_record_id in billed:
+        if result.status == "Success":
+            key = (result.product_code, result.customer, result.dimension, result.hour)
+            if key in billed:
                 continue
-            billed.add(result.metering_record_id)
+            billed.add(key)
         kept.append(result)
     return kept
 
