@@ -3,7 +3,8 @@
 A dry run is the default: it reads the reconciliation and the agreements' invoices and prints each refund it would
 send (its invoice, amount, the most AWS allows, its client token) and each over-billed hour it cannot refund, and
 why; it sends nothing. ``--send`` sends the refunds in one BatchCreateBillingAdjustmentRequest and shows each entry's
-outcome: its billing adjustment, or the error AWS gave it alone. Exit 1 when an entry was refused.
+outcome: its billing adjustment, or the error AWS gave it alone. Exit 1 when an entry was refused, or a refund sent
+before is held (its answer never came and another refund holds some of its hours).
 """
 
 from __future__ import annotations
