@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -150,6 +150,37 @@ def earlier_refunds(
     return EarlierRefunds(asked, retried, alone, frozenset(failed), overlapping)
 
 
+class ClaimReads(Protocol):
+    def claims_of(self, keys: Sequence[str]) -> list[tuple[str, str]]: ...
+
+    def refunds(self, tokens: Iterable[str]) -> list[AskedRefund]: ...
+
+
+def read_earlier(
+    store: ClaimReads,
+    keys: Sequence[str],
+    failed_adjustments: set[str],
+    formerly: Mapping[str, str],
+    aliases: Aliases | None,
+) -> EarlierRefunds:
+    """The refunds earlier runs asked for of these hours, as any store of claims reads them (``earlier_refunds``).
+    ``failed_adjustments``: the billing adjustments AWS failed after taking them (they refunded nothing).
+    ``formerly``: a key an hour may have been claimed under by an earlier version, with the hour's key now
+    (``operations.adjust.former_keys``); ``aliases``: every key an unanswered refund's hours may be claimed under,
+    read too, whether or not the window holds them."""
+    read = list(dict.fromkeys([*keys, *formerly]))
+    claims = store.claims_of(read)
+    kept = store.refunds(token for _, token in claims)
+    if aliases is None:
+        return earlier_refunds(claims, kept, failed_adjustments, formerly)
+    known = set(read)
+    wanted = [a for r in kept if r.request_id is None for k in r.keys for a in aliases(k) if a not in known]
+    around = store.claims_of(list(dict.fromkeys(wanted)))
+    mine = {r.entry.client_token for r in kept}
+    around_kept = store.refunds(token for _, token in around if token not in mine)
+    return earlier_refunds(claims, kept, failed_adjustments, formerly, (around, around_kept, aliases))
+
+
 class DynamoRefundClaims:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -167,24 +198,10 @@ class DynamoRefundClaims:
         formerly: Mapping[str, str] | None = None,
         aliases: Aliases | None = None,
     ) -> EarlierRefunds:
-        """The refunds earlier runs asked for of these hours (``earlier_refunds``). ``failed_adjustments``: the
-        billing adjustments AWS failed after taking them (they refunded nothing). ``formerly``: a key an hour may have
-        been claimed under by an earlier version, with the hour's key now (``operations.adjust.former_keys``);
-        ``aliases``: every key an unanswered refund's hours may be claimed under, read too."""
-        formerly = formerly or {}
-        read = list(dict.fromkeys([*keys, *formerly]))
-        claims = self._claims(read)
-        kept = self.refunds(token for _, token in claims)
-        if aliases is None:
-            return earlier_refunds(claims, kept, failed_adjustments, formerly)
-        known = set(read)
-        wanted = [a for r in kept if r.request_id is None for k in r.keys for a in aliases(k) if a not in known]
-        around = self._claims(list(dict.fromkeys(wanted)))
-        mine = {r.entry.client_token for r in kept}
-        around_kept = self.refunds(token for _, token in around if token not in mine)
-        return earlier_refunds(claims, kept, failed_adjustments, formerly, (around, around_kept, aliases))
+        """The refunds earlier runs asked for of these hours (``read_earlier``)."""
+        return read_earlier(self, keys, failed_adjustments, formerly or {}, aliases)
 
-    def _claims(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+    def claims_of(self, keys: Sequence[str]) -> list[tuple[str, str]]:
         """Each of these hours' claims, as (key, token)."""
         items = batch_get(self._client, self._table, [_key(k) for k in keys]) if keys else []
         return [(item["sk"]["S"], item["token"]["S"]) for item in items]

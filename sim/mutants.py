@@ -207,14 +207,14 @@ def refunds_unclaimed() -> Iterator[None]:
     any token. The client token is made from the hours a refund covers, so a window holding one more over-billed hour
     makes another token, and AWS refunds the first hours again."""
 
-    def earlier(claims: Any, kept: Any, failed: Any, formerly: Any) -> EarlierRefunds:
+    def earlier(store: Any, keys: Any, failed: Any, formerly: Any, aliases: Any) -> EarlierRefunds:
         return EarlierRefunds({}, {}, [], frozenset())
 
     def claim(self: fakes.InMemoryRefundClaims, asked: AskedRefund, at: datetime, replacing: Any = ()) -> bool:
         self.asked.setdefault(asked.entry.client_token, asked)
         return True
 
-    with _patched(fakes, "earlier_refunds", earlier), _patched(fakes.InMemoryRefundClaims, "claim", claim):
+    with _patched(fakes, "read_earlier", earlier), _patched(fakes.InMemoryRefundClaims, "claim", claim):
         yield
 
 

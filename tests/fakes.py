@@ -38,7 +38,7 @@ from functions.lifecycle.agreement_entitlements import AgreementEntitlement, Agr
 from functions.registration.resolution import ResolvedCustomer
 from functions.storage.errors import ConditionFailed, StorageError
 from functions.usage.model import HOUR, IDENTITY_LIFETIME, WRITE_START_DEADLINE, UsageEvent, identity_of
-from operations.refund_claims import Aliases, AskedRefund, EarlierRefunds, earlier_refunds
+from operations.refund_claims import Aliases, AskedRefund, EarlierRefunds, read_earlier
 
 T = TypeVar("T")
 
@@ -609,19 +609,9 @@ class InMemoryRefundClaims:
         formerly: Mapping[str, str] | None = None,
         aliases: Aliases | None = None,
     ) -> EarlierRefunds:
-        formerly = formerly or {}
-        read = list(dict.fromkeys([*keys, *formerly]))
-        claims = self._claims(read)
-        kept = self.refunds(token for _, token in claims)
-        if aliases is None:
-            return earlier_refunds(claims, kept, failed_adjustments, formerly)
-        wanted = [a for r in kept if r.request_id is None for k in r.keys for a in aliases(k) if a not in set(read)]
-        around = self._claims(list(dict.fromkeys(wanted)))
-        mine = {r.entry.client_token for r in kept}
-        around_kept = self.refunds(token for _, token in around if token not in mine)
-        return earlier_refunds(claims, kept, failed_adjustments, formerly, (around, around_kept, aliases))
+        return read_earlier(self, keys, failed_adjustments, formerly or {}, aliases)
 
-    def _claims(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+    def claims_of(self, keys: Sequence[str]) -> list[tuple[str, str]]:
         if not keys:
             return []
         return self._call("batch_get_item", lambda: [(k, self.claims[k][0]) for k in keys if k in self.claims])
