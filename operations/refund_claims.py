@@ -101,7 +101,7 @@ def earlier_refunds(
     kept: Iterable[AskedRefund],
     failed_adjustments: set[str],
     formerly: Mapping[str, str],
-    nearby: tuple[Iterable[tuple[str, str]], Iterable[AskedRefund], Aliases] | None = None,
+    nearby: tuple[Iterable[tuple[str, str]], Iterable[AskedRefund], Aliases],
 ) -> EarlierRefunds:
     """What the next run must take of earlier refunds: ``claims``, each hour's key with the token that claimed it
     (an hour may be claimed under its former key too, ``formerly`` maps it to its key now, and by several refunds);
@@ -134,18 +134,17 @@ def earlier_refunds(
         for key, tokens in holders.items()
         if key not in asked and any(t in failed for t in tokens)
     }
-    if nearby is not None:
-        around, around_kept, aliases = nearby
-        by_key: dict[str, set[str]] = {}
-        for key, token in [*claims, *around]:
-            by_key.setdefault(key, set()).add(token)
-        gone = set(failed) | {r.entry.client_token for r in around_kept if r.request_id in failed_adjustments}
+    around, around_kept, aliases = nearby
+    by_key: dict[str, set[str]] = {}
+    for key, token in [*claims, *around]:
+        by_key.setdefault(key, set()).add(token)
+    gone = set(failed) | {r.entry.client_token for r in around_kept if r.request_id in failed_adjustments}
 
-        def shared(refund: AskedRefund) -> bool:
-            token = refund.entry.client_token
-            return any(t not in (token, *gone) for k in refund.keys for a in aliases(k) for t in by_key.get(a, ()))
+    def shared(refund: AskedRefund) -> bool:
+        token = refund.entry.client_token
+        return any(t not in (token, *gone) for k in refund.keys for a in aliases(k) for t in by_key.get(a, ()))
 
-        alone = [r for r in alone if not shared(r)]
+    alone = [r for r in alone if not shared(r)]
     overlapping = [r for r in unanswered if r not in alone]
     return EarlierRefunds(asked, retried, alone, frozenset(failed), overlapping)
 
@@ -161,7 +160,7 @@ def read_earlier(
     keys: Sequence[str],
     failed_adjustments: set[str],
     formerly: Mapping[str, str],
-    aliases: Aliases | None,
+    aliases: Aliases,
 ) -> EarlierRefunds:
     """The refunds earlier runs asked for of these hours, as any store of claims reads them (``earlier_refunds``).
     ``failed_adjustments``: the billing adjustments AWS failed after taking them (they refunded nothing).
@@ -171,8 +170,6 @@ def read_earlier(
     read = list(dict.fromkeys([*keys, *formerly]))
     claims = store.claims_of(read)
     kept = store.refunds(token for _, token in claims)
-    if aliases is None:
-        return earlier_refunds(claims, kept, failed_adjustments, formerly)
     known = set(read)
     wanted = [a for r in kept if r.request_id is None for k in r.keys for a in aliases(k) if a not in known]
     around = store.claims_of(list(dict.fromkeys(wanted)))
@@ -195,11 +192,11 @@ class DynamoRefundClaims:
         self,
         keys: Sequence[str],
         failed_adjustments: set[str],
-        formerly: Mapping[str, str] | None = None,
-        aliases: Aliases | None = None,
+        formerly: Mapping[str, str],
+        aliases: Aliases,
     ) -> EarlierRefunds:
         """The refunds earlier runs asked for of these hours (``read_earlier``)."""
-        return read_earlier(self, keys, failed_adjustments, formerly or {}, aliases)
+        return read_earlier(self, keys, failed_adjustments, formerly, aliases)
 
     def claims_of(self, keys: Sequence[str]) -> list[tuple[str, str]]:
         """Each of these hours' claims, as (key, token)."""

@@ -606,10 +606,10 @@ class InMemoryRefundClaims:
         self,
         keys: Sequence[str],
         failed_adjustments: set[str],
-        formerly: Mapping[str, str] | None = None,
-        aliases: Aliases | None = None,
+        formerly: Mapping[str, str],
+        aliases: Aliases,
     ) -> EarlierRefunds:
-        return read_earlier(self, keys, failed_adjustments, formerly or {}, aliases)
+        return read_earlier(self, keys, failed_adjustments, formerly, aliases)
 
     def claims_of(self, keys: Sequence[str]) -> list[tuple[str, str]]:
         if not keys:

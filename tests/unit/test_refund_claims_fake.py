@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from operations.adjust import claim_aliases
 from operations.agreement_billing import RefundEntry
 from operations.refund_claims import AskedRefund
 from tests.fakes import InMemoryRefundClaims
 
 AT = datetime(2026, 11, 24, 12, tzinfo=UTC)
+ALIASES = claim_aliases(["p"])  # every key an hour's claim may be under
 
 
 def _asked(token: str, *hours: str, amount: str = "10") -> AskedRefund:
@@ -45,14 +47,14 @@ def test_earlier_refunds_are_read_by_the_dynamo_rules_unanswered_sent_again_answ
     assert claims.claim(_asked("t1", "09", "10"), AT)
     assert claims.claim(_asked("t2", "11"), AT)
     claims.answered("t2", "ba-2")
-    earlier = claims.earlier(["p#c#calls#2026-11-24T09", "p#c#calls#2026-11-24T11"], set())
+    earlier = claims.earlier(["p#c#calls#2026-11-24T09", "p#c#calls#2026-11-24T11"], set(), {}, ALIASES)
     assert earlier.asked == {
         "p#c#calls#2026-11-24T09": "t1",
         "p#c#calls#2026-11-24T10": "t1",  # every hour of an unanswered refund is its own
         "p#c#calls#2026-11-24T11": "t2",
     }
     assert [a.entry.client_token for a in earlier.unanswered] == ["t1"]
-    failed = claims.earlier(["p#c#calls#2026-11-24T11"], {"ba-2"})
+    failed = claims.earlier(["p#c#calls#2026-11-24T11"], {"ba-2"}, {}, ALIASES)
     assert (failed.asked, failed.retried, failed.failed) == ({}, {"p#c#calls#2026-11-24T11": "ba-2"}, frozenset({"t2"}))
 
 

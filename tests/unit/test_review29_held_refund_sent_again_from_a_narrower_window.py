@@ -47,7 +47,9 @@ def _claims() -> InMemoryRefundClaims:
 
 
 def test_the_doubly_claimed_hour_in_the_window_holds_the_unanswered_refund() -> None:
-    found = _claims().earlier([NINE_NOW, TEN_NOW], set(), {NINE_FORMER: NINE_NOW, TEN_FORMER: TEN_NOW})
+    found = _claims().earlier(
+        [NINE_NOW, TEN_NOW], set(), {NINE_FORMER: NINE_NOW, TEN_FORMER: TEN_NOW}, claim_aliases(["p"])
+    )
     assert [r.entry.client_token for r in found.overlapping] == ["adjust-beside"]
     assert found.unanswered == []
 
