@@ -265,6 +265,7 @@ def run() -> dict[str, Any]:
                 f"{above:+.2f} from its floor ({'ok' if above <= TARGET_ABOVE_FLOOR else 'OVER'} <= "
                 f"{TARGET_ABOVE_FLOOR})"
             ]
+            judged_alike: dict[str, float] = {}
             if module == BUYER_FACING:
                 # judged by the stricter of the two references: the pause speeds boto3's import up too
                 _, like_for_like = _median_and_ratio(samples, module, PAUSED_BOTO3)
@@ -273,13 +274,13 @@ def run() -> dict[str, Any]:
                     f"{like_for_like:.2f} of boto3 imported as it is; {'ok' if judged <= TARGET_RATIO else 'OVER'} "
                     f"<= {TARGET_RATIO}"
                 )
-                results["handlers"][module] = {"ratio_to_boto3_imported_as_a_handler": round(like_for_like, 2)}
+                judged_alike["ratio_to_boto3_imported_as_a_handler"] = round(like_for_like, 2)
             print(
                 f"  {module:34s} {seconds * 1000:6.1f} ms  ratio {ratio:.2f}; its libraries alone "
                 f"{floor_seconds * 1000:6.1f} ms, ratio {floor_ratio:.2f}; " + "; ".join(verdicts)
             )
             results["handlers"][module] = {
-                **results["handlers"].get(module, {}),
+                **judged_alike,
                 "ms": round(seconds * 1000, 1),
                 "ratio_to_boto3": round(ratio, 2),
                 "floor_ms": round(floor_seconds * 1000, 1),
