@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.records import MeteringEntry, MeteringRecord, Placement
@@ -14,21 +14,41 @@ from functions.flush.records import MeteringEntry, MeteringRecord, Placement
 PARKED_STATUSES = frozenset({"failed", "duplicate", "not_subscribed"})
 
 
-class DynamoMeteringView:
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._ledger = DynamoMeteringLedger(client, table_name, retention=timedelta(0))  # retention shapes writes
+class LedgerReads(Protocol):
+    """What ``LedgerView`` reads of a ledger (``functions.flush.ledger.DynamoMeteringLedger``, or a simulated one)."""
+
+    def next_hour_to_seal(self) -> datetime | None: ...
+
+    def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]: ...
+
+    def carried_into(self, hour: datetime) -> list[MeteringRecord]: ...
+
+    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]: ...
+
+
+class LedgerView:
+    """The ledger's hours as ``cli reconcile`` reads them: each sealed hour's records, and the carries between hours."""
+
+    def __init__(self, ledger: LedgerReads) -> None:
+        self._reads = ledger
 
     def next_hour_to_seal(self) -> datetime | None:
-        return self._ledger.next_hour_to_seal()
+        return self._reads.next_hour_to_seal()
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
-        return iter(self._ledger.entries_of_hour(hour))
+        return iter(self._reads.entries_of_hour(hour))
 
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
-        return self._ledger.carried_into(hour)
+        return self._reads.carried_into(hour)
 
     def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
-        return self._ledger.placements_into(hour)
+        return self._reads.placements_into(hour)
+
+
+class DynamoMeteringView(LedgerView):
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ledger = DynamoMeteringLedger(client, table_name, retention=timedelta(0))  # retention shapes writes
+        super().__init__(self._ledger)
 
     def pending_count(self) -> int:
         return sum(1 for _ in self._ledger.pending(self._ledger.unsent_mark()))

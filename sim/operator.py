@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import argparse
 import io
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, cast
 
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement
+from functions.flush.records import MeteringEntry
 from functions.settings import Settings
 from functions.usage.model import hour_of
 from operations.adjust_cli import run_adjust
+from operations.metering_view import LedgerView
 from operations.queries import OperationsDeps, Selection
 from operations.target import Target
 from sim.agreements import SimAgreements
@@ -24,23 +24,8 @@ from sim.scheduler import Scheduler
 from tests.fakes import InMemoryRefundClaims
 
 
-class SimMeteringView:
+class SimMeteringView(LedgerView):
     """``operations.queries.MeteringView`` on the simulated ledger: what ``reconcile`` reads of it."""
-
-    def __init__(self, ledger: SimLedger) -> None:
-        self._ledger = ledger
-
-    def next_hour_to_seal(self) -> datetime | None:
-        return self._ledger.next_hour_to_seal()
-
-    def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
-        return iter(self._ledger.entries_of_hour(hour))
-
-    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
-        return self._ledger.carried_into(hour)
-
-    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
-        return self._ledger.placements_into(hour)
 
     def pending_count(self) -> int:
         raise NotImplementedError("cli adjust reads no pending count")
