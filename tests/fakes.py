@@ -576,8 +576,8 @@ class InMemoryRefundClaims:
     """``operations.refund_claims.DynamoRefundClaims`` on a dict of the items it keeps under ``pk = REFUND``: the
     refund as sent (``ASKED#<token>``, kept if absent), each hour's claim (kept if absent or held by one of the
     tokens allowed), an answer set on the refund (an update: it makes the item where none is, as DynamoDB does),
-    removals only by the token that holds them. What earlier runs asked for is read by the same rules
-    (``earlier_refunds``). ``step(operation, phase)``: called before and after each item's read or write (the
+    removals only by the token that holds them. What earlier runs asked for is read by the same code
+    (``read_earlier``). ``step(operation, phase)``: called before and after each item's read or write (the
     simulator's port calls)."""
 
     def __init__(self, step: Callable[[str, str], None] = lambda operation, phase: None) -> None:
