@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from functions.customers.model import Customer
+from functions.customers.subjects import BuyerLifecycle
 from functions.usage.model import HOUR
 from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
 from operations.estimates import price_of
@@ -174,6 +175,30 @@ def _customer_named(customers: Iterable[Customer], name: str) -> Customer | None
     return next((c for c in customers if name in customer_names(c)), None)
 
 
+def billed_on(customer: Customer, lifecycle: BuyerLifecycle, hour: datetime) -> tuple[str | None, str | None]:
+    """The agreement whose invoice an hour of the buyer's was billed on, or why it cannot be told.
+
+    A renewal is a new agreement of the same licence (``intent: RENEW``), starting when it is created (in AWS's example
+    the event's ``time``, ``startTime`` and ``acceptanceTime`` are one moment): the hour is the agreement's that held
+    the licence in it, the newest to have started before the hour ended (an hour before every start: the first's).
+    AWS does not document which invoice a renewed licence's hour goes on; this is the hour's agreement, and the
+    reading that the record's sending time decides differs only for an hour sent after a renewal that began later
+    (docs/operations.md, "Refunds")."""
+    starts = dict(lifecycle.starts)
+    if customer.agreement_id is not None:
+        starts.setdefault(customer.agreement_id, None)
+    if len(starts) <= 1:
+        return next(iter(starts), None), None
+    if unheard := sorted(a for a, start in starts.items() if start is None):
+        return None, (
+            f"which of its agreements ({', '.join(sorted(starts))}) billed it cannot be told: no Purchase Agreement "
+            f"Created heard for {', '.join(unheard)}"
+        )
+    in_order = sorted((start, a) for a, start in starts.items() if start is not None)
+    started = [a for start, a in in_order if start < hour + HOUR]
+    return (started[-1] if started else in_order[0][1]), None
+
+
 def proposals(
     deps: OperationsDeps,
     hours: list[OverBilled],
@@ -215,9 +240,14 @@ def _grouped(
     now = deps.clock.now()
     kept_from = now - timedelta(days=deps.settings.audit_retention_days) + HOUR
     grouped: dict[tuple[str | None, int, int, str | None], Proposal] = {}
+    lifecycles: dict[str, BuyerLifecycle] = {}
     for hour in hours:
         customer = _customer_named(known, hour.customer)
-        agreement = customer.agreement_id if customer is not None else None
+        agreement, unknown = None, None
+        if customer is not None:
+            if customer.ref.key not in lifecycles:
+                lifecycles[customer.ref.key] = deps.customers.lifecycle(customer)
+            agreement, unknown = billed_on(customer, lifecycles[customer.ref.key], hour.hour)
         priced = price_of(deps.settings, hour.product_code, hour.dimension)
         problem = None
         if hour.hour < kept_from:
@@ -234,6 +264,8 @@ def _grouped(
             )
         elif (token := before.get(refund_key(hour))) is not None:
             problem = f"refunded before (client token {token})"
+        elif unknown is not None:
+            problem = unknown
         elif agreement is None:
             problem = "no agreement known for this customer"
         elif priced is None:

@@ -10,6 +10,7 @@ from typing import Protocol
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef
 from functions.customers.notices import AgreementNotice
+from functions.customers.subjects import BuyerLifecycle
 from functions.flush.aggregate import aggregate
 from functions.flush.audit import CarryReader, TrailReader, UnreadableSink
 from functions.flush.records import MeteringEntry
@@ -38,6 +39,8 @@ class CustomerLister(Protocol):
 
 
 class CustomerDirectory(CustomerLister, Protocol):
+    def lifecycle(self, customer: Customer) -> BuyerLifecycle: ...
+
     def of_tenant(self, tenant_id: str) -> list[Customer]: ...
 
     def set_tenant(self, ref: CustomerRef, tenant_id: str, *, replace: bool = False) -> bool:

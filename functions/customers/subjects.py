@@ -65,6 +65,8 @@ class BuyerLifecycle:
     times: LifecycleTimes  # the buyer's, derived (see functions.customers.subscription.buyer_times)
     agreements: frozenset[str]  # every agreement linked to the buyer
     free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's word on a free trial
+    # each linked agreement and its first activation (its Purchase Agreement Created), None where none was heard
+    starts: tuple[tuple[str, datetime | None], ...] = ()
 
 
 def _licence_key(customer: Customer) -> str | None:
@@ -126,7 +128,10 @@ def _lifecycle(customer: Customer, agreements: set[str], records: Mapping[str, S
     )
     # only the legacy subject carries it: SNS messages name the buyer by product code and customer identifier
     free_trial = records.get(legacy_key, empty).free_trial if legacy_key else None
-    return BuyerLifecycle(times, frozenset(agreements), free_trial)
+    starts = tuple(
+        (a, min(records.get(agreement_subject(a), empty).times.activations, default=None)) for a in sorted(agreements)
+    )
+    return BuyerLifecycle(times, frozenset(agreements), free_trial, starts)
 
 
 class LifecycleStore(Protocol):
