@@ -73,10 +73,10 @@ unit: .venv/.installed
 
 # The deterministic simulation of the money path (docs/simulation.md), over every core with a progress bar:
 # make sim SEEDS=100000; one seed replayed with its trace: make sim SEED=12 [KEEP=3,5,8]; MUTANT=name: a broken variant;
-# REFUNDS=1: some worlds also see an outsider over-bill the buyers and the operator refund it (cli adjust)
+# NO_REFUNDS=1: no world sees an outsider over-bill the buyers and the operator refund it (cli adjust; three in ten do)
 SEEDS ?= 10000
 sim: .venv/.installed
-	$(PY) -m sim $(if $(SEED),--seed $(SEED) $(if $(KEEP),--keep $(KEEP)),--seeds $(SEEDS)) $(if $(MUTANT),--mutant $(MUTANT)) $(if $(REFUNDS),--refunds)
+	$(PY) -m sim $(if $(SEED),--seed $(SEED) $(if $(KEEP),--keep $(KEEP)),--seeds $(SEEDS)) $(if $(MUTANT),--mutant $(MUTANT)) $(if $(NO_REFUNDS),--no-refunds)
 
 # REGIONS="eu-west-1 ...": also a metering stack of each (as cdk.json `regions` deploys them)
 REGIONS ?=

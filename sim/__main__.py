@@ -3,6 +3,7 @@
     python -m sim --seeds 100000            # seeds 0..99999; each failure's seed and first broken invariant
     python -m sim --seed 1234 --keep 3,8,21 # one world, only those actions of its plan, with its whole trace
     python -m sim --mutant per-hour-dedup   # the same against a deliberately broken variant (sim/mutants.py)
+    python -m sim --no-refunds              # no outsider over-billing, no refunds: worlds as drawn before 2026-12-06
 
 A failing run is shrunk (fewer actions, fewer actors) and printed with its trace and the command that replays it.
 Runs are deterministic: the world's seed decides every interleaving and fault (string hashing is pinned too).
@@ -48,16 +49,17 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--mutant", choices=sorted(MUTANTS), help="run against a deliberately broken variant")
     parse.add_argument("--no-shrink", action="store_true", help="report a failure without shrinking it")
     parse.add_argument(
-        "--refunds",
+        "--no-refunds",
         action="store_true",
-        help="some worlds draw an outsider over-billing the buyers and the operator refunding it (cli adjust)",
+        help="draw no outsider over-billing the buyers and no operator refunding it (cli adjust): the worlds as "
+        "seeds drew them before refunds were simulated",
     )
     parse.add_argument("--refund-worlds-only", action="store_true", help="only the worlds that draw refunds")
     return parse
 
 
-def replay_command(seed: int, keep: Sequence[int] | None, mutant: str | None, refunds: bool = False) -> str:
-    command = f"make sim SEED={seed}" + (" REFUNDS=1" if refunds else "")
+def replay_command(seed: int, keep: Sequence[int] | None, mutant: str | None, refunds: bool = True) -> str:
+    command = f"make sim SEED={seed}" + ("" if refunds else " NO_REFUNDS=1")
     if keep is not None:
         command += f" KEEP={','.join(map(str, keep))}"
     if mutant:
@@ -66,7 +68,7 @@ def replay_command(seed: int, keep: Sequence[int] | None, mutant: str | None, re
 
 
 def report(
-    result: Result, keep: Sequence[int] | None, mutant: str | None, *, out: list[str], refunds: bool = False
+    result: Result, keep: Sequence[int] | None, mutant: str | None, *, out: list[str], refunds: bool = True
 ) -> None:
     plan = draw(result.seed, refunds=refunds)
     kept = set(keep) if keep is not None else None
@@ -105,7 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.keep is not None and args.seed is None:
         parser().error("--keep goes with --seed")
-    refunds = args.refunds or args.refund_worlds_only or args.mutant in REFUND_MUTANTS
+    if args.no_refunds and (args.refund_worlds_only or args.mutant in REFUND_MUTANTS):
+        parser().error("--no-refunds: the refund worlds (--refund-worlds-only, a refund mutant) need refunds")
+    refunds = not args.no_refunds
     if args.seed is not None:
         result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant, refunds=refunds)
         lines: list[str] = []

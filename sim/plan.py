@@ -147,8 +147,8 @@ class _Draw:
 
 
 def draw(seed: int, *, refunds: bool = False) -> Plan:
-    """``refunds``: some worlds (``REFUND_WORLDS``) draw an outsider's over-billing and the operator's refunds (opt in:
-    ``python -m sim --refunds``, until the product bugs they found are fixed, docs/simulation.md)."""
+    """``refunds``: some worlds (``REFUND_WORLDS``) draw an outsider's over-billing and the operator's refunds
+    (``python -m sim`` draws them unless ``--no-refunds``; False here: each seed of an earlier bug as it was found)."""
     rng = random.Random(seed)
     d = _Draw(rng, seed, shared_ids=rng.random() < 0.5)
     start = rng.choice(_STARTS) + timedelta(minutes=rng.randrange(0, 6 * 60))
