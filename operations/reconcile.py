@@ -154,8 +154,8 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
     # records of an hour are sent after it closes (up to 24 hours later, a redrive later still): read up to now
     trail_results = list(trail(unreadable.append).metering_results(selection.since)) if checked else []
     products = tuple(p.code for p in deps.settings.products)
-    known = {c.ref.key for c in deps.customers.list_all()}
-    ours = ours_by(products, lambda ref: ref.key in known)
+    product_of = {c.ref.key: c.ref.product_code for c in deps.customers.list_all()}
+    ours = ours_by(products, lambda ref: ref.key in product_of)
     in_range = once_each(t for t in trail_results if selection.since <= t.hour <= selection.until and ours(t))
     by_customer = _trail_index(in_range)
     matched: set[int] = set()
@@ -189,7 +189,8 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
             continue
         if selection.dimension is not None and result.dimension != selection.dimension:
             continue
-        if selection.products is not None and result.product_code not in (None, *selection.products):
+        # CloudTrail names no product for a licence's record: it is its customer's product's
+        if selection.products is not None and (ref is None or product_of[ref.key] not in selection.products):
             continue
         rows.append(_unknown(result))
     region = deps.settings.region
