@@ -49,6 +49,8 @@ class OverBilled:
     # units the hour's record was due to bill: what our usage API accepted in it, with what an hour over one record's
     # maximum carried into it, less what it carried on (``Reconciliation``'s own rule)
     due: Decimal
+    # another metering Region's hour (cdk.json ``regions``), billed there on its own; "" for the main Region's
+    region: str = ""
 
     @property
     def excess(self) -> Decimal:
@@ -56,8 +58,10 @@ class OverBilled:
 
 
 def refund_key(hour: OverBilled) -> str:
-    """What one refund covers once: a customer's dimension in one hour (Marketplace bills it one record)."""
-    return f"{hour.product_code}#{hour.customer}#{hour.dimension}#{hour.hour:%Y-%m-%dT%H}"
+    """What one refund covers once: a customer's dimension in one hour (Marketplace bills it one record), in one
+    Region (each bills its own; the main Region's key names none, as before other Regions were refunded)."""
+    key = f"{hour.product_code}#{hour.customer}#{hour.dimension}#{hour.hour:%Y-%m-%dT%H}"
+    return f"{key}@{hour.region}" if hour.region else key
 
 
 def former_key(hour: OverBilled) -> str | None:
@@ -95,6 +99,11 @@ def hours_named(keys: Iterable[str]) -> int:
     return len({key.partition("#")[2] for key in keys})
 
 
+def _in(hour: OverBilled, before: str = "/") -> str:
+    """The hour's Region where it is another than the main one's (a refund's description and token name it)."""
+    return f"{before}{hour.region}" if hour.region else ""
+
+
 @dataclass
 class Proposal:
     """One refund to propose: an invoice's over-billed hours, or why there is none."""
@@ -115,7 +124,9 @@ class Proposal:
 
     @property
     def client_token(self) -> str:
-        hours = ",".join(sorted(f"{h.hour:%Y%m%dT%H}/{h.customer}/{h.dimension}/{h.excess}" for h in self.hours))
+        hours = ",".join(
+            sorted(f"{h.hour:%Y%m%dT%H}/{h.customer}/{h.dimension}/{h.excess}{_in(h)}" for h in self.hours)
+        )
         asked = f"{self.agreement_id}\0{self.invoice.invoice_id if self.invoice else ''}\0{self.amount}\0{hours}"
         if self.after:
             asked += "\0after " + ",".join(sorted(self.after))
@@ -123,7 +134,7 @@ class Proposal:
 
     @property
     def description(self) -> str:
-        units = ", ".join(f"{h.hour:%Y-%m-%dT%H}Z {h.dimension} {h.excess}" for h in self.hours)
+        units = ", ".join(f"{h.hour:%Y-%m-%dT%H}Z{_in(h, ' ')} {h.dimension} {h.excess}" for h in self.hours)
         text = f"Over-billed units refunded ({len(self.hours)} hours): {units}"
         return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 3] + "..."
 
@@ -141,7 +152,9 @@ class Proposal:
         )
 
 
-def over_billed(reconciliation: Reconciliation, customers: Iterable[Customer]) -> list[OverBilled]:
+def over_billed(
+    reconciliation: Reconciliation, customers: Iterable[Customer], main_region: str = ""
+) -> list[OverBilled]:
     """The hours AWS billed more units than were due (a unit billed twice, one nobody used); usage carried into an
     hour (its own was over one record's maximum, or a leaving buyer's placed there) is due there, billed once.
 
@@ -166,6 +179,7 @@ def over_billed(reconciliation: Reconciliation, customers: Iterable[Customer]) -
                     row.dimension,
                     row.cloudtrail,
                     due,
+                    row.region if row.region != main_region else "",
                 )
             )
     return found

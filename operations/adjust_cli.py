@@ -28,7 +28,7 @@ from operations.adjust import (
 )
 from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import OperationsDeps, Selection
-from operations.reconcile import reconcile
+from operations.reconcile import reconcile_regions
 from operations.refund_claims import AskedRefund
 from operations.target import Target, TargetError
 
@@ -85,6 +85,7 @@ def row(proposal: Proposal) -> dict[str, Any]:
         "over_billed": [
             {
                 "hour": h.hour.strftime("%Y-%m-%dT%H:00Z"),
+                "region": h.region or None,
                 "customer": h.customer,
                 "dimension": h.dimension,
                 "billed": quantity_text(h.billed),
@@ -147,11 +148,14 @@ def _failed_adjustments(deps: OperationsDeps) -> set[str]:
 def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, out: TextIO, table: Any) -> int:
     if target.trail is None or target.billing is None or target.refund_claims is None:
         raise TargetError(f"{target.name} has no CloudTrail or Agreement Service to refund against")
-    # the main Region's: the Agreement Service invoices what was billed there (--customer: the selection's)
-    reconciliation = reconcile(target.deps, target.trail, selection)
+    # every metering Region's, as `cli reconcile` reads them: each bills on the same agreements' invoices
+    try:
+        reconciliation = reconcile_regions(target.regions(), selection)
+    except ValueError as error:
+        raise TargetError(f"{target.name}: {error}") from None
     book = target.billing()
     claims = target.refund_claims()
-    hours = over_billed(reconciliation, target.deps.customers.list_all())
+    hours = over_billed(reconciliation, target.deps.customers.list_all(), target.deps.settings.region)
     products = (p.code for p in target.deps.settings.products)
     earlier = claims.earlier(
         [refund_key(h) for h in hours], _failed_adjustments(target.deps), former_keys(hours), claim_aliases(products)

@@ -65,23 +65,23 @@ class TwoRegions:
         )
         self.book = Book()
         self.claims = InMemoryRefundClaims()
-        home_trail = Trail(*([outsiders(home, "m-home")] if home else []))
-        away_trail = Trail(*([outsiders(away, "m-away")] if away else [])) if away_trail else None
+        self.home_trail = home_trail = Trail(*([outsiders(home, "m-home")] if home else []))
+        away_reader = Trail(*([outsiders(away, "m-away")] if away else [])) if away_trail else None
         self.target = Target(
             name="two Regions",
             deps=self.home,
             run_flush=lambda progress: {},
             contacts=cast(Any, None),
             trail=home_trail,
-            other_regions=lambda: [MeteringRegion(self.away, away_trail)],
+            other_regions=lambda: [MeteringRegion(self.away, away_reader)],
             billing=lambda: cast(Any, self.book),
             refund_claims=lambda: cast(Any, self.claims),
         )
 
-    def adjust(self) -> tuple[int, list[dict[str, Any]]]:
+    def adjust(self, until: datetime = HOUR) -> tuple[int, list[dict[str, Any]]]:
         out = io.StringIO()
         code = run_adjust(
-            argparse.Namespace(send=True, json=True), self.target, Selection(HOUR, HOUR), out, lambda rows, c: ""
+            argparse.Namespace(send=True, json=True), self.target, Selection(HOUR, until), out, lambda rows, c: ""
         )
         return code, json.loads(out.getvalue())["refunds"]
 
@@ -89,14 +89,25 @@ class TwoRegions:
 def test_an_hour_over_billed_in_another_region_is_refunded_on_the_agreements_invoice_once() -> None:
     world = TwoRegions(home=None, away=300)
     code, rows = world.adjust()
-    assert code == 0
+    assert code == 0, rows
     assert [(e.agreement_id, e.amount) for e in world.book.refunded] == [(AGREEMENT, Decimal("3.00"))]
     assert [r["over_billed"][0]["region"] for r in rows] == [AWAY]
     assert AWAY in world.book.refunded[0].description
-    # run again: the hour is claimed, nothing is sent twice
-    code, rows = world.adjust()
-    assert len(world.book.refunded) == 1
-    assert all("refunded before" in r["outcome"] for r in rows), rows
+    # run again: the same refund (its client token: AWS takes it once), never a second one of the hour
+    world.adjust()
+    assert {e.client_token for e in world.book.refunded} == {world.book.refunded[0].client_token}
+
+
+def test_a_wider_window_with_one_more_hour_leaves_the_other_regions_refunded_hour_out() -> None:
+    world = TwoRegions(home=None, away=300)
+    world.adjust()
+    later = outsiders(150, "m-later")
+    world.home_trail.results.append(TrailResult(**{**later.__dict__, "hour": HOUR + timedelta(hours=1)}))
+    _, rows = world.adjust(until=HOUR + timedelta(hours=1))
+    first, second = world.book.refunded
+    # the eu-west-1 hour is named refunded before (its token); the new hour alone is refunded: 3.00 + 1.50 for 4.50
+    assert (first.amount, second.amount) == (Decimal("3.00"), Decimal("1.50"))
+    assert any(r["outcome"] == f"cannot refund: refunded before (client token {first.client_token})" for r in rows)
 
 
 def test_one_hour_over_billed_in_both_regions_is_two_hours_refunded_in_one_refund() -> None:
@@ -105,7 +116,7 @@ def test_one_hour_over_billed_in_both_regions_is_two_hours_refunded_in_one_refun
     (refund,) = world.book.refunded
     assert (refund.agreement_id, refund.amount) == (AGREEMENT, Decimal("5.00"))
     world.adjust()
-    assert len(world.book.refunded) == 1
+    assert {e.client_token for e in world.book.refunded} == {refund.client_token}
 
 
 def test_the_main_regions_hour_keeps_its_key_so_an_earlier_versions_claim_still_holds() -> None:
