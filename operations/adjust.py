@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
 from functions.customers.model import Customer
-from functions.customers.subjects import BuyerLifecycle
+from functions.customers.subjects import AgreementSpan, BuyerLifecycle
 from functions.usage.model import HOUR
 from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
 from operations.estimates import price_of
@@ -192,25 +192,43 @@ def _customer_named(customers: Iterable[Customer], name: str) -> Customer | None
 def billed_on(customer: Customer, lifecycle: BuyerLifecycle, hour: datetime) -> tuple[str | None, str | None]:
     """The agreement whose invoice an hour of the buyer's was billed on, or why it cannot be told.
 
-    A renewal is a new agreement of the same licence (``intent: RENEW``), starting when it is created (in AWS's example
-    the event's ``time``, ``startTime`` and ``acceptanceTime`` are one moment): the hour is the agreement's that held
-    the licence in it, the newest to have started before the hour ended (an hour before every start: the first's).
-    AWS does not document which invoice a renewed licence's hour goes on; this is the hour's agreement, and the
-    reading that the record's sending time decides differs only for an hour sent after a renewal that began later
-    (docs/operations.md, "Refunds")."""
-    starts = dict(lifecycle.starts)
+    A renewal is a new agreement of the same licence (``intent: RENEW``): the hour is the agreement's that held the
+    licence in it, the newest of the buyer's to have started before the hour ended. An agreement starts at its
+    Purchase Agreement Created's ``agreement.startTime`` (a future-dated one starts after it is created; where the
+    event has none, at the event: in AWS's examples they are one moment) and holds the licence until its Purchase
+    Agreement Ended's final hour is over. One a renewal replaced, its own start never heard (it predates the
+    deployment), started before every other. Not told: an hour no agreement of theirs had started by, one after
+    the agreement it would be on had ended (its successor not heard yet), or where more than one agreement's start
+    is unknown. AWS does not document which invoice a renewed licence's hour goes on; the reading that the record's
+    sending time decides (our emulator's) differs only for an hour sent after a renewal that began later, where the
+    refund goes on the agreement that held the licence in it (docs/operations.md, ``adjust``)."""
+    spans = {span.agreement_id: span for span in lifecycle.spans}
     if customer.agreement_id is not None:
-        starts.setdefault(customer.agreement_id, None)
-    if len(starts) <= 1:
-        return next(iter(starts), None), None
-    if unheard := sorted(a for a, start in starts.items() if start is None):
+        spans.setdefault(customer.agreement_id, AgreementSpan(customer.agreement_id, None, None))
+    if not spans:
+        return None, None
+    unheard = sorted(a for a, span in spans.items() if span.start is None)
+    if len(spans) > 1 and (len(unheard) > 1 or (unheard and not spans[unheard[0]].replaced)):
         return None, (
-            f"which of its agreements ({', '.join(sorted(starts))}) billed it cannot be told: no Purchase Agreement "
+            f"which of its agreements ({', '.join(sorted(spans))}) billed it cannot be told: no Purchase Agreement "
             f"Created heard for {', '.join(unheard)}"
         )
-    in_order = sorted((start, a) for a, start in starts.items() if start is not None)
-    started = [a for start, a in in_order if start < hour + HOUR]
-    return (started[-1] if started else in_order[0][1]), None
+    started = sorted((span for span in spans.values() if span.start is None or span.start < hour + HOUR), key=_begun)
+    if not started:
+        first = min(spans.values(), key=_begun)
+        began = f"{_begun(first):%Y-%m-%dT%H:%MZ}"
+        return None, f"no agreement of this customer's had started: the first, {first.agreement_id}, at {began}"
+    chosen = started[-1]
+    if chosen.end is not None and hour >= chosen.end + HOUR:  # its final hour over before this one began
+        return None, (
+            f"{chosen.agreement_id} ended at {chosen.end:%Y-%m-%dT%H:%MZ}, before this hour: the agreement that billed "
+            "it is not heard yet"
+        )
+    return chosen.agreement_id, None
+
+
+def _begun(span: AgreementSpan) -> datetime:
+    return span.start or datetime.min.replace(tzinfo=UTC)
 
 
 def proposals(

@@ -63,6 +63,11 @@ class InMemoryLifecycleStore:
     def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
         return {s: self.records[s] for s in subjects if s in self.records}
 
+    def record_start(self, subject: str, at: datetime) -> None:
+        current = self.records.get(subject, SubjectRecord(LifecycleTimes()))
+        if current.start is None:
+            self.records[subject] = replace(current, start=at)
+
     def record_free_trial_term(self, subject: str, word: FreeTrialWord) -> bool:
         current = self.records.get(subject, SubjectRecord(LifecycleTimes()))
         if current.free_trial is not None and current.free_trial.at >= word.at:

@@ -4,7 +4,9 @@ Layout: ``pk = <subject>`` (``AGMT#<agreement id>``, ``LIC#<l-...>``, ``LEGACY#<
 ``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen (and
 ``lc_activations``, a string set of every activation's time: when each subscription started), and
 ``agreements``, a string set of agreement ids the subject leads to: a licence's agreements (License events name
-both), an agreement's renewals (Purchase Agreement Created, intent RENEW, names its previous agreement). Each event
+both), an agreement's renewals (Purchase Agreement Created, intent RENEW, names its previous agreement); an
+agreement's ``agreement_start``, its Created's ``agreement.startTime`` (a future-dated agreement starts after it is
+created). Each event
 is one conditional ``SET lc_<kind> = :t`` (only if absent or older) and links are ``ADD`` to a set: atomic,
 commutative and idempotent, so duplicates and every arrival order converge. A buyer's state is derived when the
 customer is read (``functions.customers.subjects.buyer_lifecycle``): an event that arrives before the buyer
@@ -72,7 +74,8 @@ def record_of_item(item: dict[str, Any]) -> SubjectRecord:
         free_trial = FreeTrialWord(
             bool(item.get("free_trial_term", {}).get("BOOL", False)), parse_time(item["free_trial_term_at"]["S"])
         )
-    return SubjectRecord(times, frozenset(item.get("agreements", {}).get("SS", ())), free_trial)
+    start = parse_time(item["agreement_start"]["S"]) if "agreement_start" in item else None
+    return SubjectRecord(times, frozenset(item.get("agreements", {}).get("SS", ())), free_trial, start)
 
 
 class DynamoLifecycleStore:
@@ -118,6 +121,18 @@ class DynamoLifecycleStore:
                 Key={"pk": {"S": subject}, "sk": {"S": LIFECYCLE_SK}},
                 UpdateExpression="ADD agreements :a",
                 ExpressionAttributeValues={":a": {"SS": [agreement_id]}},
+            )
+        except ClientError as error:
+            raise storage_error(error) from error
+
+    def record_start(self, subject: str, at: datetime) -> None:
+        # one Created per agreement (its duplicates say the same): the first kept stays
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": subject}, "sk": {"S": LIFECYCLE_SK}},
+                UpdateExpression="SET agreement_start = if_not_exists(agreement_start, :t)",
+                ExpressionAttributeValues={":t": {"S": time_text(at)}},
             )
         except ClientError as error:
             raise storage_error(error) from error

@@ -56,6 +56,20 @@ class SubjectRecord:
     times: LifecycleTimes
     agreements: frozenset[str] = frozenset()  # agreement ids this subject leads to
     free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's isFreeTrialTermPresent
+    # an agreement's start as its Purchase Agreement Created said (``agreement.startTime``): a future-dated agreement
+    # is created when it is accepted and starts later
+    start: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AgreementSpan:
+    """When one of a buyer's agreements held their licence, as far as its events tell: from its start (its Created's
+    ``startTime``, else the Created's own time) to its end (its Purchase Agreement Ended); None where none was heard."""
+
+    agreement_id: str
+    start: datetime | None
+    end: datetime | None
+    replaced: bool = False  # a renewal names it as the agreement it replaces: it started before that one
 
 
 @dataclass(frozen=True)
@@ -65,8 +79,7 @@ class BuyerLifecycle:
     times: LifecycleTimes  # the buyer's, derived (see functions.customers.subscription.buyer_times)
     agreements: frozenset[str]  # every agreement linked to the buyer
     free_trial: FreeTrialWord | None = None  # the newest legacy subscribe-success's word on a free trial
-    # each linked agreement and its first activation (its Purchase Agreement Created), None where none was heard
-    starts: tuple[tuple[str, datetime | None], ...] = ()
+    spans: tuple[AgreementSpan, ...] = ()  # each linked agreement's, by id
 
 
 def _licence_key(customer: Customer) -> str | None:
@@ -128,10 +141,15 @@ def _lifecycle(customer: Customer, agreements: set[str], records: Mapping[str, S
     )
     # only the legacy subject carries it: SNS messages name the buyer by product code and customer identifier
     free_trial = records.get(legacy_key, empty).free_trial if legacy_key else None
-    starts = tuple(
-        (a, min(records.get(agreement_subject(a), empty).times.activations, default=None)) for a in sorted(agreements)
+    return BuyerLifecycle(
+        times, frozenset(agreements), free_trial, tuple(_span(a, records) for a in sorted(agreements))
     )
-    return BuyerLifecycle(times, frozenset(agreements), free_trial, starts)
+
+
+def _span(agreement_id: str, records: Mapping[str, SubjectRecord]) -> AgreementSpan:
+    record = records.get(agreement_subject(agreement_id), SubjectRecord(LifecycleTimes()))
+    start = record.start or min(record.times.activations, default=None)
+    return AgreementSpan(agreement_id, start, record.times.ending, replaced=bool(record.agreements))
 
 
 class LifecycleStore(Protocol):
@@ -149,6 +167,10 @@ class LifecycleStore(Protocol):
 
     def record_free_trial_term(self, subject: str, word: FreeTrialWord) -> bool:
         """Keep what a subscribe-success said about a free trial unless a newer one was kept; False if one was."""
+        ...
+
+    def record_start(self, subject: str, at: datetime) -> None:
+        """Keep an agreement's start (its Purchase Agreement Created's ``startTime``) unless one was kept."""
         ...
 
     def record_notice(self, notice: AgreementNotice) -> bool:

@@ -77,7 +77,7 @@ AGREEMENT_DETAIL_TYPES = (
 SELLER_PARTIES = ("Proposer", "Manufacturer")  # the seller's roles; an event's type ends in " - <role>"
 ACCEPTOR = "Acceptor"  # the buyer's role: sent to the seller's account only for what that account bought
 LICENSE_DETAIL_TYPES = (f"{LICENSE_UPDATED} - Manufacturer", f"{LICENSE_DEPROVISIONED} - Manufacturer")
-RENEWAL = "RENEW"
+REPLACING_INTENTS = ("RENEW", "REPLACE")
 
 _AGREEMENT_KINDS: dict[str, LifecycleKind | None] = {
     AGREEMENT_CREATED: LifecycleKind.ACTIVATED,
@@ -128,6 +128,8 @@ class LifecycleEvent:
     agreement_id: str | None = None
     licence_id: str | None = None
     previous_agreement_id: str | None = None  # a renewal names the agreement it replaces
+    # Purchase Agreement Created's agreement.startTime: a future-dated agreement is created when accepted, starts later
+    agreement_starts_at: datetime | None = None
     customer_identifier: str | None = None
     entitlements_changed: bool = False
     known: bool = True  # False: a detail-type or action we do not handle (logged, acknowledged)
@@ -161,6 +163,7 @@ class _Agreement(TypedDict):
     id: Annotated[str, Field(min_length=1, max_length=_TEXT)]
     intent: Annotated[str | None, Field(default=None, max_length=64)]
     previousAgreementId: Annotated[str | None, Field(default=None, min_length=1, max_length=_TEXT)]  # AWS's names
+    startTime: Annotated[str | None, Field(default=None, max_length=64)]
     endTime: Annotated[str | None, Field(default=None, max_length=64)]
     daysBeforeEndTime: Annotated[int | None, Field(default=None, ge=0, le=100_000)]
     autoRenewalEnabled: Annotated[bool | None, Field(default=None)]
@@ -379,7 +382,9 @@ def _from_eventbridge(document: dict[str, Any]) -> LifecycleEvent:
     parsed = _validated(_AgreementDetail, detail, "detail.")
     kind = _AGREEMENT_KINDS.get(name)
     agreement = parsed["agreement"]
-    renewal = name == AGREEMENT_CREATED and agreement["intent"] == RENEWAL
+    # AWS's renewal example says RENEW; the Agreement Service's model knows NEW, AMEND and REPLACE: either takes the
+    # place of the agreement it names
+    renewal = name == AGREEMENT_CREATED and agreement["intent"] in REPLACING_INTENTS
     return LifecycleEvent(
         event_id=envelope["id"],
         name=envelope["detail_type"],
@@ -390,10 +395,23 @@ def _from_eventbridge(document: dict[str, Any]) -> LifecycleEvent:
         account_id=parsed["acceptor"]["accountId"],
         agreement_id=agreement["id"],
         previous_agreement_id=agreement["previousAgreementId"] if renewal else None,
+        agreement_starts_at=_instant(agreement["startTime"]) if name == AGREEMENT_CREATED else None,
         # for contract products an amendment changes what the buyer bought (the service decides by product pricing)
         entitlements_changed=name == AGREEMENT_AMENDED,
         notice=_agreement_notice(name, parsed, occurred_at),
     )
+
+
+def _instant(text: str | None) -> datetime | None:
+    """An ISO 8601 time of AWS's (``2024-08-30T21:36:03Z``) in UTC; None where there is none, or one we cannot read
+    (then the event's own time stands for it: a start is no reason to refuse the event that activates a buyer)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
 
 
 def _request_event(name: str) -> bool:

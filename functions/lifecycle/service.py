@@ -154,6 +154,8 @@ class Lifecycle:
                 word = FreeTrialWord(event.free_trial_term, event.occurred_at)
                 if self.events.record_free_trial_term(event.subject, word) and word.free_trial:
                     metrics.add_metric(name="FreeTrialsConfirmedByLegacyNotification", unit="Count", value=1)
+        if event.agreement_starts_at is not None and event.agreement_id is not None:
+            self.events.record_start(agreement_subject(event.agreement_id), event.agreement_starts_at)
         self._link(event)
         named = self._customers_named(event, product)
         if not named and event.names_agreement_only and event.kind is not None and self._look_up_licence(event):

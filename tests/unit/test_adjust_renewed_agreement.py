@@ -22,7 +22,9 @@ RENEWAL = "agmt-renewal"
 RENEWED_AT = HOUR.replace(hour=4, minute=30)  # 2026-11-26T04:30Z
 
 
-def renewed(*, registered: str = AGREEMENT, started: bool = True, now: datetime = SETTLED) -> OperationsDeps:
+def renewed(
+    *, registered: str = AGREEMENT, started: bool = True, first_heard: bool = True, now: datetime = SETTLED
+) -> OperationsDeps:
     """The buyer of tests.unit.test_adjust, registered with ``registered``, whose licence ``AGREEMENT`` held until
     ``RENEWAL`` replaced it at RENEWED_AT (its Purchase Agreement Created heard unless ``started`` is False)."""
     found = deps(now)
@@ -37,7 +39,8 @@ def renewed(*, registered: str = AGREEMENT, started: bool = True, now: datetime 
         )
     )
     events = customers.lifecycle_store  # type: ignore[attr-defined]
-    events.record(agreement_subject(AGREEMENT), LifecycleKind.ACTIVATED, HOUR - timedelta(days=40))
+    if first_heard:
+        events.record(agreement_subject(AGREEMENT), LifecycleKind.ACTIVATED, HOUR - timedelta(days=40))
     events.link(licence_subject("l-a"), AGREEMENT)
     events.link(licence_subject("l-a"), RENEWAL)
     events.link(agreement_subject(AGREEMENT), RENEWAL)
@@ -82,3 +85,11 @@ def test_an_agreement_whose_start_was_never_heard_leaves_the_hour_unrefunded_and
     assert (proposal.amount, book.asked) == (None, [])
     assert RENEWAL in str(proposal.problem)
     assert "no Purchase Agreement Created heard" in str(proposal.problem)
+
+
+def test_an_agreement_never_heard_to_start_that_a_renewal_replaced_held_the_hours_before_the_renewal() -> None:
+    """A buyer whose first agreement predates the deployment (its Created never heard): the renewal names it as the
+    agreement it replaces, so it started before the renewal (review 30 noticed every hour was left unrefunded)."""
+    found = proposals(renewed(first_heard=False), [over(3), over(9)], Book(), asked={})
+    assert {p.agreement_id: [h.hour.hour for h in p.hours] for p in found} == {AGREEMENT: [3], RENEWAL: [9]}
+    assert all(p.problem is None for p in found)

@@ -180,6 +180,25 @@ def test_a_renewal_names_the_agreement_it_replaces() -> None:
     assert parse(eventbridge_example("created_proposer_new.json")).previous_agreement_id is None
 
 
+def test_a_replacement_names_the_agreement_it_replaces_as_a_renewal_does() -> None:
+    """The Agreement Service's model knows intents NEW, AMEND and REPLACE; AWS's event example of a renewal says
+    RENEW. Both readings: an agreement created to take another's place, naming it, is linked to it, so the buyer
+    holding the replaced one is not ended when it ends."""
+    event = eventbridge_example("created_proposer_renew.json")
+    event["detail"]["agreement"]["intent"] = "REPLACE"
+    assert parse(event).previous_agreement_id == EXAMPLE_AGREEMENT
+
+
+def test_a_future_dated_agreement_starts_at_its_start_time_and_an_unreadable_one_at_the_event() -> None:
+    event = eventbridge_example("created_proposer_renew.json")
+    assert parse(event).agreement_starts_at == datetime(2024, 8, 30, 21, 36, 3, tzinfo=UTC)  # the example's
+    event["detail"]["agreement"]["startTime"] = "2024-09-30T00:00:00Z"
+    assert parse(event).agreement_starts_at == datetime(2024, 9, 30, tzinfo=UTC)
+    event["detail"]["agreement"]["startTime"] = "next month"
+    assert parse(event).agreement_starts_at is None
+    assert parse(eventbridge_example("amended_proposer.json")).agreement_starts_at is None  # only a Created starts one
+
+
 @pytest.mark.parametrize("raw_delivery", [False, True], ids=["sns-envelope", "raw-message-delivery"])
 @pytest.mark.parametrize("example", sorted(SNS_MEANING))
 def test_each_sns_example_is_read_as_published_typos_and_all(example: str, raw_delivery: bool) -> None:
