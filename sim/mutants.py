@@ -20,6 +20,7 @@ from functions.flush.sender import Sender
 from functions.lifecycle.service import Lifecycle
 from functions.usage import model
 from functions.usage.model import UsageEvent, hour_key
+from operations import adjust
 from operations.refund_claims import AskedRefund, EarlierRefunds
 from sim.ports import SimLedger
 from tests import fakes
@@ -218,6 +219,26 @@ def refunds_unclaimed() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def refund_on_registered_agreement() -> Iterator[None]:
+    """``cli adjust`` refunds every hour on the agreement the buyer registered with (before 9234c41): a renewed
+    buyer's later hours are looked for on the old agreement's invoices."""
+
+    def billed_on(customer: Any, lifecycle: Any, hour: datetime) -> tuple[str | None, str | None]:
+        return customer.agreement_id, None
+
+    with _patched(adjust, "billed_on", billed_on):
+        yield
+
+
+@contextlib.contextmanager
+def renewal_starts_when_created() -> Iterator[None]:
+    """An agreement starts when its Purchase Agreement Created is sent (before review 30): a future-dated renewal's
+    hours before its start, still the old agreement's, are refunded on the renewal's invoice."""
+    with _patched(fakes.InMemoryLifecycleStore, "record_start", lambda self, subject, at: None):
+        yield
+
+
 MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "per-hour-dedup": per_hour_dedup,
     "rewrite-sealed-total": rewrite_sealed_total,
@@ -231,11 +252,13 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "cutoff-at-midnight": cutoff_at_midnight,
     "allocations-misattributed": allocations_misattributed,
     "refunds-unclaimed": refunds_unclaimed,
+    "refund-on-registered-agreement": refund_on_registered_agreement,
+    "renewal-starts-when-created": renewal_starts_when_created,
 }
 
 
 # mutants of cli adjust: caught only in worlds that draw refunds (``draw(refunds=True)``)
-REFUND_MUTANTS = frozenset({"refunds-unclaimed"})
+REFUND_MUTANTS = frozenset({"refunds-unclaimed", "refund-on-registered-agreement", "renewal-starts-when-created"})
 
 
 @contextlib.contextmanager

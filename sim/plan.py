@@ -42,6 +42,9 @@ class Buyer:
     ended_first: bool = True  # the seller guide's order (Ended, then Deprovisioned an hour later); else AWS's 2026 one
     renews: datetime | None = None
     renewal_agreement_id: str | None = None
+    # a future-dated renewal: accepted at ``renews`` (its Purchase Agreement Created then), holding the licence from
+    # this start on (refund worlds only); None: it starts when accepted
+    renewal_starts: datetime | None = None
     # a legacy product's buyer: named by this identifier (reused when they subscribe again), notified over SNS
     identifier: str | None = None
 
@@ -78,7 +81,9 @@ class Event:
 class Action:
     id: int
     at: datetime
-    kind: str  # subscribe | register | renew | amend | leave | batch | resend | flush | overbill | adjust
+    kind: (
+        str  # subscribe | register | renew | renewal-start | amend | leave | batch | resend | flush | overbill | adjust
+    )
     buyer: int | None = None
     events: tuple[Event, ...] = ()
     # batch: how a retry resends (identical | restamp); resend: identical | restamp | changed; adjust: plain | lost
@@ -218,6 +223,7 @@ def draw(seed: int, *, refunds: bool = False) -> Plan:
     if refunds:
         product = _priced(refunding, product)
         _refunds(d, refunding, product, buyers, start, activity_end, end)
+        buyers = _future_dated(d, buyers, activity_end)
     actions = sorted(d.actions, key=lambda a: (a.at, a.id))
     return Plan(
         seed=seed,
@@ -238,6 +244,24 @@ def draw(seed: int, *, refunds: bool = False) -> Plan:
 
 
 REFUND_WORLDS = 0.3
+
+
+def _future_dated(d: _Draw, buyers: list[Buyer], activity_end: datetime) -> list[Buyer]:
+    """Half the renewals of a refund world are future-dated: created when accepted, holding the licence from a start
+    30 minutes to 5 hours later (its ``renewal-start``), so which agreement held an hour is told by the start, not by
+    the Created (a stream of its own per buyer: the rest of the world is drawn as before)."""
+    dated = []
+    for buyer in buyers:
+        rng = random.Random(f"{d.seed}/future-dated/{buyer.n}")
+        if buyer.renews is not None and rng.random() < 0.5:
+            starts = buyer.renews + timedelta(minutes=rng.uniform(30, 300))
+            if starts < (buyer.leaves or activity_end) - 10 * MINUTE:
+                buyer = replace(buyer, renewal_starts=starts)
+                d.add(starts, "renewal-start", buyer=buyer.n)
+        dated.append(buyer)
+    return dated
+
+
 _PRICES = ("0.01", "0.001", "0.25", "2", "0.0035")
 
 

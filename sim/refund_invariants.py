@@ -82,6 +82,12 @@ def check(world: World) -> None:
         worth = Decimal(0)
         for key, told in hours:
             refunds_of[key].append(token)
+            if (held_by := world.marketplace.agreement_at(key[0], key[2])) != entry.agreement_id:
+                world.violation(
+                    "a refund goes on the invoice of the agreement that billed its hours",
+                    f"{token[-10:]}: {key[0][-12:]} {key[1]} {key[2]:%Y-%m-%dT%H} refunded on "
+                    f"{entry.agreement_id[-8:]}, billed on {str(held_by)[-8:]}",
+                )
             units[key] += told if told is not None else truth.get(key, Decimal(0))
             priced = price_of(world.settings, product, key[1])
             worth += truth.get(key, Decimal(0)) * (priced[0] if priced else Decimal(0))

@@ -201,6 +201,7 @@ class World:
         self._metrics: dict[Actor, Counter[str]] = {}
         self.ledger.on_reconciled = self._reconciled
         self.agreement: dict[int, str] = {b.n: b.agreement_id for b in plan.buyers}
+        self.accepted_renewal: dict[int, str] = {}  # a future-dated renewal accepted, not started yet
         # cli adjust's world: the Agreement Service, and the operator's command with its refund claims
         self.agreements = SimAgreements(self.scheduler, self.marketplace, self._list_price)
         self.operator = Operator(
@@ -257,13 +258,16 @@ class World:
         def perform() -> None:
             buyer = self.buyers.get(action.buyer or 0)
             subscribed = buyer is not None and buyer.customer in self.marketplace.licences
-            if action.kind in ("renew", "amend", "leave") and not subscribed:
+            if action.kind in ("renew", "renewal-start", "amend", "leave") and not subscribed:
                 return  # Marketplace has no such subscription to change (a plan shrunk without it)
+            if action.kind == "renewal-start" and (action.buyer or 0) not in self.accepted_renewal:
+                return  # no renewal was accepted (a plan shrunk without it)
             self.log(f"plan {action.describe()}")
             {
                 "subscribe": self._subscribe,
                 "register": self._register,
                 "renew": self._renew,
+                "renewal-start": self._renewal_start,
                 "amend": self._amend,
                 "leave": self._leave,
                 "batch": self._batch,
@@ -289,9 +293,20 @@ class World:
     def _renew(self, action: Action) -> None:
         buyer = self.buyers[action.buyer or 0]
         old, new = self.agreement[buyer.n], buyer.renewal_agreement_id or ""
+        self._notify("created_proposer_renew.json", buyer, agreement=old, renewal=new, starts=buyer.renewal_starts)
+        if buyer.renewal_starts is not None:  # future-dated: the old agreement holds the licence until it starts
+            self.accepted_renewal[buyer.n] = new
+            return
+        self._hand_over(buyer, old, new)
+
+    def _renewal_start(self, action: Action) -> None:
+        buyer = self.buyers[action.buyer or 0]
+        self._hand_over(buyer, self.agreement[buyer.n], self.accepted_renewal.pop(buyer.n))
+
+    def _hand_over(self, buyer: Buyer, old: str, new: str) -> None:
+        """The renewal holds the licence from now on: the agreement it replaced ends."""
         self.agreement[buyer.n] = new
         self.marketplace.agree(buyer.customer, new)
-        self._notify("created_proposer_renew.json", buyer, agreement=old, renewal=new)
         self._notify("ended_proposer.json", buyer, agreement=old)
         self._notify("license_updated.json", buyer, agreement=new)
 
@@ -318,8 +333,16 @@ class World:
             self._notify("ended_proposer.json", buyer, agreement=agreement, later=self.rng.uniform(0, 300))
 
     def _notify(
-        self, example: str, buyer: Buyer, *, agreement: str, renewal: str | None = None, later: float = 0.0
+        self,
+        example: str,
+        buyer: Buyer,
+        *,
+        agreement: str,
+        renewal: str | None = None,
+        later: float = 0.0,
+        starts: datetime | None = None,
     ) -> None:
+        """``starts``: a future-dated agreement's ``startTime`` (else the event's time, as AWS's examples give it)."""
         at = self.scheduler.now + timedelta(seconds=later)
         parties = Parties(
             seller_account=SELLER_ACCOUNT,
@@ -337,6 +360,8 @@ class World:
         for moment in ("acceptanceTime", "startTime"):
             if moment in details:
                 details[moment] = event["time"]
+        if starts is not None and "startTime" in details:
+            details["startTime"] = starts.strftime("%Y-%m-%dT%H:%M:%SZ")
         body = json.dumps(event)
         delay = later + self.rng.uniform(0, self.plan.notification_delay_seconds)
         self.send_message(body, delay, f"{example} for {buyer.name}")
