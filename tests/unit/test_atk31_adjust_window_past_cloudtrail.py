@@ -23,6 +23,8 @@ from tests.unit.test_adjust_other_regions import TwoRegions
 def test_a_window_reaching_past_cloudtrails_history_still_refunds_or_names_its_recent_over_billed_hours() -> None:
     world = TwoRegions(home=200, away=300)
     out = io.StringIO()
+    refused: TargetError | None = None
+    code = None
     try:
         code = run_adjust(
             argparse.Namespace(send=True, json=True),
@@ -32,8 +34,9 @@ def test_a_window_reaching_past_cloudtrails_history_still_refunds_or_names_its_r
             lambda rows, columns: "",
         )
     except TargetError as error:  # refusing the window is fine too, if it names the option
-        assert "--from" in str(error)
-        assert world.book.refunded == []
+        refused = error
+    if refused is not None:
+        assert ("--from" in str(refused), world.book.refunded) == (True, [])
         return
     rows = json.loads(out.getvalue())["refunds"]
     refunded = sum((e.amount for e in world.book.refunded), Decimal(0))
