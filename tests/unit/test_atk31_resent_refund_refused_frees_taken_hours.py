@@ -52,3 +52,30 @@ def test_an_error_answering_a_resent_refund_never_frees_the_hours_aws_refunded()
     # AWS over-billed 3.00 (eu-west-1, 09:00) + 1.50 (us-east-1, 10:00): never more refunded than that
     refunded = sum((e.amount for e in agreements.refunded), Decimal(0))
     assert refunded <= Decimal("4.50"), ([(e.amount, e.description) for e in agreements.refunded], rows)
+
+
+@dataclass
+class LostAnswer(Agreements):
+    """Takes the refunds it is sent but its answer to the next call never comes (a timeout after AWS took it)."""
+
+    lose_next: bool = False
+
+    def refund(self, entries: list[RefundEntry]) -> list[RefundOutcome]:
+        answers = super().refund(entries)
+        if self.lose_next:
+            self.lose_next = False
+            return []
+        return answers
+
+
+def test_an_error_answering_the_resend_of_an_unanswered_refund_never_frees_its_hours() -> None:
+    world = TwoRegions(home=None, away=300)
+    world.book = agreements = LostAnswer(lose_next=True)
+    world.adjust()  # AWS takes the eu-west-1 hour's refund (3.00); its answer is lost
+    agreements.fail_next = True
+    world.adjust()  # sent again as it was: its entry answered INTERNAL_FAILURE (whether AWS took the first: unknown)
+    later = outsiders(150, "m-later")
+    world.home_trail.results.append(TrailResult(**{**later.__dict__, "hour": HOUR + timedelta(hours=1)}))
+    _, rows = world.adjust(until=HOUR + timedelta(hours=1))
+    refunded = sum((e.amount for e in agreements.refunded), Decimal(0))
+    assert refunded <= Decimal("4.50"), ([(e.amount, e.description) for e in agreements.refunded], rows)
