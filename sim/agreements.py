@@ -8,8 +8,9 @@ keeps and cites (local/marketplace/README.md, "ListAgreementInvoiceLineItems and
 - Each entry is taken or refused on its own: its ``clientToken`` again with the same entry answers the same
   adjustment and refunds nothing more, with another entry ``CONFLICT_EXCEPTION``; an unknown agreement or invoice
   ``RESOURCE_NOT_FOUND_EXCEPTION``; another currency, nothing, or more than ``maxAdjustmentAmount``
-  ``VALIDATION_EXCEPTION``. A taken refund is never failed afterwards (the emulator sends no Billing Adjustment
-  Failed either).
+  ``VALIDATION_EXCEPTION``. In some worlds AWS fails a refund it took, later (``fail``: the world sends its Purchase
+  Agreement Billing Adjustment Failed): it refunded nothing, its room is back on the invoice, and its token answers
+  the failed adjustment again (the emulator never fails one).
 - Faults (the scheduler's, ports ``agreement.*``): throttled or failing before the call, the answer lost after the
   refunds were taken; and an operator's run drawn to lose its refund's answer (``lose``).
 """
@@ -54,6 +55,8 @@ class SimAgreements:
     price: Callable[[str], Decimal | None]  # a dimension's list price
     adjustments: dict[str, Adjustment] = field(default_factory=dict)  # by client token
     lose: set[Actor] = field(default_factory=set)  # invocations whose refund's answer is lost
+    failed: set[str] = field(default_factory=set)  # the client tokens of refunds AWS failed after taking them
+    on_taken: Callable[[Adjustment], None] = lambda adjustment: None  # the world decides which fail
 
     # what the world reads (no port call)
     def amount(self, agreement_id: str, year: int, month: int) -> Decimal | None:
@@ -76,8 +79,8 @@ class SimAgreements:
         refunded = sum(
             (
                 a.entry.amount
-                for a in self.adjustments.values()
-                if (a.entry.agreement_id, a.entry.invoice_id) == (agreement_id, number)
+                for token, a in self.adjustments.items()
+                if (a.entry.agreement_id, a.entry.invoice_id) == (agreement_id, number) and token not in self.failed
             ),
             Decimal(0),
         )
@@ -140,7 +143,12 @@ class SimAgreements:
             return RefundOutcome(token, None, "VALIDATION_EXCEPTION", message)
         request_id = f"ba-{len(self.adjustments) + 1:06d}"
         self.adjustments[token] = Adjustment(request_id, entry, self.scheduler.now)
+        self.on_taken(self.adjustments[token])
         return RefundOutcome(token, request_id)
+
+    def fail(self, adjustment: Adjustment) -> None:
+        """AWS fails a refund it took: it refunds nothing, and what it took off the invoice's room is back."""
+        self.failed.add(adjustment.entry.client_token)
 
     def _invoices_now(self, agreement_id: str) -> list[Invoice]:
         months = {(h.year, h.month) for _, _, h in self.marketplace.billed}

@@ -56,6 +56,7 @@ class Operator:
             usage=usage,
             metering=SimMeteringView(ledger),
             clock=scheduler.clock,
+            notices=customers,  # AWS's Billing Adjustment Failed events, as the lifecycle kept them
         )
         self.target = Target(
             name="sim",

@@ -52,6 +52,8 @@ def refunded(world: World) -> dict[str, list[tuple[Key, Decimal | None]]]:
     """Each refund AWS took (by client token): the hours it covers, with their units where its description says."""
     covered: dict[str, list[tuple[Key, Decimal | None]]] = {}
     for token, adjustment in sorted(world.agreements.adjustments.items()):
+        if token in world.agreements.failed:  # AWS failed it after taking it: it refunded nothing
+            continue
         customer = world.marketplace.owner_of(adjustment.entry.agreement_id) or "?"
         described = _described(adjustment.entry.description)
         if described is not None:

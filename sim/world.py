@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import math
+import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ from functions.usage.model import hour_of
 from functions.usage.recorder import UsageRecorder
 from operations.agreement_billing import AgreementBillingUnavailable
 from operations.estimates import price_of
-from sim.agreements import SimAgreements
+from sim.agreements import Adjustment, SimAgreements
 from sim.faults import Faults
 from sim.marketplace import SimMarketplace
 from sim.operator import Operator
@@ -64,6 +65,7 @@ from tests.fakes import FakeAgreementTerms, InMemoryCustomers, InMemoryLifecycle
 
 API_TIMEOUT = 29.0  # API Gateway gives up on the usage API's answer after this
 LIFECYCLE_TIMEOUT = 120.0  # the lifecycle function's timeout (stacks/constructs/lifecycle.py)
+FOLLOW_UP = -1  # the action id of the operator's cli adjust answering a refund AWS failed (never shrunk: not planned)
 LIFECYCLE_RESERVE = 20.0  # its handler stops taking on work this long before it
 VISIBILITY_TIMEOUT = 6 * LIFECYCLE_TIMEOUT  # the lifecycle queue's, as the stack sets it
 MAX_RECEIVES = 5  # then the dead-letter queue; an operator redrives it within the hour (its alarm)
@@ -204,6 +206,11 @@ class World:
         self.accepted_renewal: dict[int, str] = {}  # a future-dated renewal accepted, not started yet
         # cli adjust's world: the Agreement Service, and the operator's command with its refund claims
         self.agreements = SimAgreements(self.scheduler, self.marketplace, self._list_price)
+        # some refund worlds' refunds are failed by AWS after it took them (a stream of its own: the rest as before)
+        self._failing = random.Random(f"{plan.seed}/refund-failures")
+        self._failure_rate = self._failing.choice((0.0, 0.0, 0.3, 1.0)) if plan.refunds else 0.0
+        self.agreements.on_taken = self._maybe_fail
+        self._follow_up_until: datetime | None = None  # the world runs on until the operator's answers are done
         self.operator = Operator(
             self.scheduler, self.settings, customers, self.usage, self.ledger, self.marketplace, self.agreements
         )
@@ -249,6 +256,8 @@ class World:
             self.faults.calm = True
             self.log("-- faults stop: the world heals --")
             self.scheduler.run(self.plan.end)
+            while self._follow_up_until is not None and self.scheduler.now < self._follow_up_until:
+                self.scheduler.run(self._follow_up_until)  # the operator's answer to a refund AWS failed late
             for actor in self.scheduler.unwind_the_dead():
                 self.violation("every invocation finishes", f"{actor.name} never finished")
         finally:
@@ -551,6 +560,42 @@ class World:
         )
         status = self.marketplace.meter_outside(record)
         self.log(f"[outsider] BatchMeterUsage {buyer.name} {event.dimension}={event.quantity} @{hour:%d %H}h: {status}")
+
+    def _maybe_fail(self, adjustment: Adjustment) -> None:
+        """AWS fails a refund it took, a minute to an hour on, and says so (Purchase Agreement Billing Adjustment
+        Failed): the next ``cli adjust`` over its hours asks for them again. The operator, alarmed
+        (BillingAdjustmentFailed), runs one over the world's whole span once the event is in; its refunds never
+        fail (the world ends)."""
+        actor = self.scheduler.current()
+        answering = actor is not None and (actor.root or actor).name == f"adjust#{FOLLOW_UP}"
+        if answering or self._failing.random() >= self._failure_rate:
+            return
+
+        def fail() -> None:
+            self.agreements.fail(adjustment)
+            self.log(f"[agreements] {adjustment.request_id} failed after it was taken")
+            entry = adjustment.entry
+            event = eventbridge_example("billing_adjustment_failed_proposer.json", at=self.scheduler.now)
+            self._events += 1
+            event["id"] = f"sim-event-{self._events}"
+            event["detail"]["agreement"]["id"] = entry.agreement_id
+            event["detail"]["billingAdjustmentRequest"].update(
+                id=adjustment.request_id,
+                adjustmentAmount=f"-{entry.amount}",
+                currencyCode=entry.currency,
+                adjustmentReasonCode=entry.reason_code,
+            )
+            event["detail"]["invoice"]["originalInvoiceId"] = entry.invoice_id
+            delay = self.rng.uniform(0, self.plan.notification_delay_seconds)
+            self.send_message(json.dumps(event), delay, f"billing adjustment {adjustment.request_id} failed")
+            span = (self.plan.start - timedelta(hours=1), self.plan.end)
+            answer = Action(FOLLOW_UP, self.scheduler.now, "adjust", window=span, style="final")
+            at = self.scheduler.now + timedelta(seconds=self.plan.notification_delay_seconds + 300)
+            self._follow_up_until = max(self._follow_up_until or at, at + timedelta(minutes=30))
+            self.scheduler.spawn(f"answer#{adjustment.request_id}", "world", self._performer(answer), at=at)
+
+        at = self.scheduler.now + timedelta(minutes=self._failing.uniform(1, 60))
+        self.scheduler.spawn(f"fail#{adjustment.request_id}", "world", fail, at=at)
 
     def _adjust(self, action: Action) -> None:
         assert action.window is not None

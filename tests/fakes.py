@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef, SingleUseExpired, SingleUseSpent, TenantConflict
-from functions.customers.notices import AgreementNotice
+from functions.customers.notices import AgreementNotice, latest
 from functions.customers.repository import with_lifecycle
 from functions.customers.subjects import BuyerLifecycle, FreeTrialWord, SubjectRecord, buyer_lifecycle
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
@@ -122,6 +122,14 @@ class InMemoryCustomers:
 
     def lifecycle(self, customer: Customer) -> BuyerLifecycle:
         return buyer_lifecycle(customer, self.lifecycle_store.read)
+
+    def notices(self) -> list[AgreementNotice]:
+        """``operations.queries.NoticeReader``: every agreement's newest notices, newest first."""
+        return latest(self.lifecycle_store.notices.values())
+
+    def with_notices(self) -> list[tuple[Customer, list[AgreementNotice]]]:
+        found = self.notices()
+        return [(c, [n for n in found if n.agreement_id in self.lifecycle(c).agreements]) for c in self.list_all()]
 
     def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool:
         stored = self.stored[ref.key].final_usage_cutoff
