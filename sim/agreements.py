@@ -57,6 +57,9 @@ class SimAgreements:
     lose: set[Actor] = field(default_factory=set)  # invocations whose refund's answer is lost
     failed: set[str] = field(default_factory=set)  # the client tokens of refunds AWS failed after taking them
     on_taken: Callable[[Adjustment], None] = lambda adjustment: None  # the world decides which fail
+    # whether our refund claims had kept AWS's answer to this token when it was sent (then it is sent again)
+    answered_before: Callable[[str], bool] = lambda token: False
+    resent_answered: list[str] = field(default_factory=list)
 
     # what the world reads (no port call)
     def amount(self, agreement_id: str, year: int, month: int) -> Decimal | None:
@@ -119,6 +122,8 @@ class SimAgreements:
 
     def _take(self, entry: RefundEntry) -> RefundOutcome:
         token = entry.client_token
+        if self.answered_before(token):
+            self.resent_answered.append(token)
         taken = self.adjustments.get(token)
         if taken is not None:
             if _fingerprint(taken.entry) != _fingerprint(entry):

@@ -20,7 +20,7 @@ from functions.flush.sender import Sender
 from functions.lifecycle.service import Lifecycle
 from functions.usage import model
 from functions.usage.model import UsageEvent, hour_key
-from operations import adjust
+from operations import adjust, adjust_cli
 from operations.refund_claims import AskedRefund, EarlierRefunds
 from sim.ports import SimLedger
 from tests import fakes
@@ -239,6 +239,32 @@ def renewal_starts_when_created() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def answered_refund_resent() -> Iterator[None]:
+    """``cli adjust`` proposes a refund again under its own token, answered or not (before attack 31): only AWS's
+    memory of the token keeps an hour from being refunded again."""
+
+    original = adjust.proposals
+
+    def proposals(deps: Any, hours: Any, book: Any, asked: Any = None, failed: Any = None, floors: Any = None) -> Any:
+        asked, before = asked or {}, dict[str, str]()
+        while True:
+            found = original(deps, hours, book, before, failed, floors)
+            again = {
+                key: asked[key]
+                for proposal in found
+                if proposal.problem is None
+                for key in map(adjust.refund_key, proposal.hours)
+                if asked.get(key, proposal.client_token) != proposal.client_token
+            }
+            if not again:
+                return found
+            before.update(again)
+
+    with _patched(adjust_cli, "proposals", proposals):
+        yield
+
+
 MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "per-hour-dedup": per_hour_dedup,
     "rewrite-sealed-total": rewrite_sealed_total,
@@ -254,11 +280,14 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "refunds-unclaimed": refunds_unclaimed,
     "refund-on-registered-agreement": refund_on_registered_agreement,
     "renewal-starts-when-created": renewal_starts_when_created,
+    "answered-refund-resent": answered_refund_resent,
 }
 
 
 # mutants of cli adjust: caught only in worlds that draw refunds (``draw(refunds=True)``)
-REFUND_MUTANTS = frozenset({"refunds-unclaimed", "refund-on-registered-agreement", "renewal-starts-when-created"})
+REFUND_MUTANTS = frozenset(
+    {"refunds-unclaimed", "refund-on-registered-agreement", "renewal-starts-when-created", "answered-refund-resent"}
+)
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from functions.flush.records import (
     Placement,
     ReconciledMark,
     RecordResult,
+    RetentionFloor,
     UnsentMark,
 )
 from functions.observability import metrics
@@ -170,6 +171,8 @@ class SimLedger:
         self._violation = violation
         self.hours: dict[datetime, list[_Chunk]] = defaultdict(list)
         self.cursor: datetime | None = None
+        # what the DynamoDB ledger's seals record of the retention (a world's never changes: the world sets it)
+        self.floor = RetentionFloor()
         self.mark = UnsentMark(None, 0)
         self.carries: dict[datetime, dict[str, MeteringRecord]] = defaultdict(dict)
         self.consumed: set[tuple[datetime, str]] = set()
@@ -371,6 +374,10 @@ class SimLedger:
                     f"{stored.key} of {hour:%Y-%m-%dT%H}: stored again, its outcome (Marketplace's answer) lost",
                 )
             self._where[(self._invocation(), hour, record.key)] = (chunk, index)  # as the writer's process knows it
+
+    def retention_floor(self) -> RetentionFloor:
+        self._port("get_cursor", "before")
+        return self.floor
 
     def seal(self, hour: datetime) -> bool:
         self._port("put_cursor", "before")

@@ -113,6 +113,8 @@ def check(world: World) -> None:
             )
         elif len(refunds_of[key]) > 1:
             world.violation("each over-billed hour is refunded once", f"{name}: by {len(refunds_of[key])} refunds")
+    for token in world.agreements.resent_answered:  # only AWS's memory of the token would keep it from refunding again
+        world.violation("a refund AWS answered is never sent again", f"{token[-10:]} sent again")
     for detail in excessive:
         world.violation("a refund never exceeds its hours' over-billed units at list price", detail)
     _all_refunded(world, truth, refunds_of)

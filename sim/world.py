@@ -33,7 +33,7 @@ from functions.customers.model import Customer, CustomerRef
 from functions.flush.aggregate import aggregate
 from functions.flush.audit import AuditDeps, Finding, TrailResult, audit_hour, unsealed
 from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
-from functions.flush.records import MeteringError, MeteringRecord
+from functions.flush.records import MeteringError, MeteringRecord, RetentionFloor
 from functions.flush.run import RunResult, flush_run
 from functions.flush.sender import Backoff, SharedTokenBucket
 from functions.flush.service import FlushDeps
@@ -153,6 +153,8 @@ class World:
         customers = Instrumented(self.customers_store, self.scheduler, "customers")
         clock = self.scheduler.clock
         self.settings = Settings(products=(plan.product,), metering_mode="live", lifecycle_queue_url="sim")
+        # and has sealed them with the retention it keeps
+        self.ledger.floor = RetentionFloor(self.ledger.cursor - timedelta(days=2), self.settings.audit_retention_days)
         self.flush_deps = FlushDeps(
             settings=self.settings,
             usage=self.usage,
@@ -211,6 +213,7 @@ class World:
         self._failure_rate = self._failing.choice((0.0, 0.0, 0.3, 1.0)) if plan.refunds else 0.0
         self.agreements.on_taken = self._maybe_fail
         self._follow_up_until: datetime | None = None  # the world runs on until the operator's answers are done
+        self.agreements.answered_before = self._answered
         self.operator = Operator(
             self.scheduler, self.settings, customers, self.usage, self.ledger, self.marketplace, self.agreements
         )
@@ -560,6 +563,10 @@ class World:
         )
         status = self.marketplace.meter_outside(record)
         self.log(f"[outsider] BatchMeterUsage {buyer.name} {event.dimension}={event.quantity} @{hour:%d %H}h: {status}")
+
+    def _answered(self, token: str) -> bool:
+        kept = self.operator.claims.asked.get(token)
+        return kept is not None and kept.request_id is not None
 
     def _maybe_fail(self, adjustment: Adjustment) -> None:
         """AWS fails a refund it took, a minute to an hour on, and says so (Purchase Agreement Billing Adjustment
