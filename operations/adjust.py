@@ -22,6 +22,7 @@ from typing import Protocol
 
 from functions.customers.model import Customer
 from functions.customers.subjects import AgreementSpan, BuyerLifecycle
+from functions.flush.records import RetentionFloor
 from functions.usage.model import HOUR
 from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
 from operations.estimates import price_of
@@ -237,25 +238,34 @@ def proposals(
     book: InvoiceBook,
     asked: Mapping[str, str] | None = None,
     failed: Mapping[str, str] | None = None,
+    floors: Mapping[str, RetentionFloor] | None = None,
 ) -> list[Proposal]:
-    """The refunds to propose, an invoice each; the hours no refund can be proposed for, grouped by why. ``asked``:
-    the client token of the refund that asked for an hour before (``refund_key``); such an hour is left out of any
-    other refund (its token is made from its hours, so one more hour beside it would make a second refund of it).
-    ``failed``: the billing adjustment AWS failed that asked for an hour before (refunding nothing)."""
-    asked, failed = asked or {}, failed or {}
-    before: dict[str, str] = {}
-    while True:  # each turn leaves out more hours: it ends
-        found = _grouped(deps, hours, book, before, failed)
-        again = {
-            key: asked[key]
-            for proposal in found
-            if proposal.problem is None
-            for key in map(refund_key, proposal.hours)
-            if asked.get(key, proposal.client_token) != proposal.client_token
-        }
-        if not again:
-            return found
-        before.update(again)
+    """The refunds to propose, an invoice each; the hours no refund can be proposed for, grouped by why. ``floors``:
+    each Region's record of how long its usage is surely kept (by ``OverBilled.region``; None: as the settings say,
+    for every hour). ``asked``:
+    the client token of the refund that asked for an hour before (``refund_key``); such an hour is left out of every
+    refund, its own included (one answered is never sent again: AWS documents no lifetime for a client token, and
+    one whose answer never came is sent again as it was, by ``cli adjust``, not proposed anew). ``failed``: the
+    billing adjustment AWS failed that asked for an hour before (refunding nothing)."""
+    return _grouped(deps, hours, book, asked or {}, failed or {}, floors)
+
+
+def _not_kept(hour: OverBilled, setting: int, floor: RetentionFloor | None, now: datetime) -> str | None:
+    """Why what was due in the hour may be gone, or None. An hour's usage events and record expire (their TTL)
+    ``audit_retention_days`` after it as set when they were written, CloudTrail's 90 days later: past it what AWS
+    billed looks over-billed in full (review 27b); a setting raised since leaves older hours kept less long (attack
+    31), so the fewest days the flush recorded count, and an hour before it recorded any cannot be told. An hour of
+    margin for events received early (stamped up to FUTURE_SKEW ahead) and a run that lasts."""
+    if floor is not None and (floor.since is None or hour.hour < floor.since):
+        recorded = f"from {floor.since:%Y-%m-%dT%H}:00Z" if floor.since else "for no hour yet"
+        return (
+            "how long its usage was kept is not on record (the flush records it as it seals each hour, "
+            f"{recorded}{' in ' + hour.region if hour.region else ''}): what was due cannot be told"
+        )
+    days = min(setting, floor.days) if floor is not None and floor.days is not None else setting
+    if hour.hour < now - timedelta(days=days) + HOUR:
+        return f"its usage is kept {days} days (audit_retention_days) and may have expired: what was due cannot be told"
+    return None
 
 
 def _grouped(
@@ -264,13 +274,10 @@ def _grouped(
     book: InvoiceBook,
     before: Mapping[str, str],
     failed: Mapping[str, str],
+    floors: Mapping[str, RetentionFloor] | None,
 ) -> list[Proposal]:
     known = list(deps.customers.list_all())
-    # an hour's usage events and record expire (their TTL) from ``audit_retention_days`` after it, CloudTrail's 90 days
-    # later: past it what AWS billed looks over-billed in full (review 27b); an hour of margin for events received
-    # early (stamped up to FUTURE_SKEW ahead) and a run that lasts
     now = deps.clock.now()
-    kept_from = now - timedelta(days=deps.settings.audit_retention_days) + HOUR
     grouped: dict[tuple[str | None, int, int, str | None], Proposal] = {}
     lifecycles: dict[str, BuyerLifecycle] = {}
     for hour in hours:
@@ -281,12 +288,10 @@ def _grouped(
                 lifecycles[customer.ref.key] = deps.customers.lifecycle(customer)
             agreement, unknown = billed_on(customer, lifecycles[customer.ref.key], hour.hour)
         priced = price_of(deps.settings, hour.product_code, hour.dimension)
-        problem = None
-        if hour.hour < kept_from:
-            problem = (
-                f"its usage is kept {deps.settings.audit_retention_days} days (audit_retention_days) and may have "
-                "expired: what was due cannot be told"
-            )
+        floor = floors.get(hour.region, RetentionFloor()) if floors is not None else None
+        problem = _not_kept(hour, deps.settings.audit_retention_days, floor, now)
+        if problem is not None:
+            pass
         elif now < (final := hour.hour + PLACED_FROM):
             # a leaving buyer's usage is placed in an hour of theirs Marketplace still takes, and an hour not sealed has
             # no record of ours yet: what AWS billed there is not over-billed until what was due is final (review 28)

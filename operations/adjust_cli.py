@@ -3,8 +3,10 @@
 A dry run is the default: it reads the reconciliation and the agreements' invoices and prints each refund it would
 send (its invoice, amount, the most AWS allows, its client token) and each over-billed hour it cannot refund, and
 why; it sends nothing. ``--send`` sends the refunds in one BatchCreateBillingAdjustmentRequest and shows each entry's
-outcome: its billing adjustment, or the error AWS gave it alone. Exit 1 when an entry was refused, or a refund sent
-before is held (its answer never came and another refund holds some of its hours).
+outcome: its billing adjustment, or the error AWS gave it alone. Exit 1 when an entry was refused, a refund sent
+before is held (its answer never came and another refund holds some of its hours), or CloudTrail logged results it
+could not read (not checked: what they over-billed is neither refunded nor known). A window starting past
+CloudTrail's 90 days is refused (``--from``): none of it could be checked.
 """
 
 from __future__ import annotations
@@ -28,9 +30,13 @@ from operations.adjust import (
 )
 from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import OperationsDeps, Selection
-from operations.reconcile import reconcile_regions
+from operations.reconcile import TRAIL_RETENTION, reconcile_regions
+from operations.reconcile_cli import unreadable_text
 from operations.refund_claims import AskedRefund
 from operations.target import Target, TargetError
+
+# an entry AWS refused outright, refunding nothing (the model's BillingAdjustmentErrorCode but INTERNAL_FAILURE)
+REFUSED = frozenset({"VALIDATION_EXCEPTION", "RESOURCE_NOT_FOUND_EXCEPTION", "CONFLICT_EXCEPTION"})
 
 COLUMNS = [
     ("MONTH", "month"),
@@ -148,11 +154,20 @@ def _failed_adjustments(deps: OperationsDeps) -> set[str]:
 def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, out: TextIO, table: Any) -> int:
     if target.trail is None or target.billing is None or target.refund_claims is None:
         raise TargetError(f"{target.name} has no CloudTrail or Agreement Service to refund against")
+    if target.deps.clock.now() - selection.since >= TRAIL_RETENTION:
+        # reconcile reads no CloudTrail for a window reaching past it: every hour of it would look unchecked
+        raise TargetError(
+            f"--from {selection.since:%Y-%m-%dT%H:%MZ}: CloudTrail keeps {TRAIL_RETENTION.days} days of event history, "
+            "which refunds are worked out from: start the window within it"
+        )
     # every metering Region's, as `cli reconcile` reads them: each bills on the same agreements' invoices
+    regions = target.regions()
     try:
-        reconciliation = reconcile_regions(target.regions(), selection)
+        reconciliation = reconcile_regions(regions, selection)
     except ValueError as error:
         raise TargetError(f"{target.name}: {error}") from None
+    # how long each Region's usage is surely kept (the main Region's hours name none)
+    floors = {("" if n == 0 else r.name): r.deps.metering.retention_floor() for n, r in enumerate(regions)}
     book = target.billing()
     claims = target.refund_claims()
     hours = over_billed(reconciliation, target.deps.customers.list_all(), target.deps.settings.region)
@@ -161,7 +176,7 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
         [refund_key(h) for h in hours], _failed_adjustments(target.deps), former_keys(hours), claim_aliases(products)
     )
     # hours an earlier refund asked for are left out of any other (a dry run shows it as the send would do)
-    proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried)
+    proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried, floors)
     rows = [row(p) for p in proposed]
     same = {p.client_token for p in proposed if p.problem is None}
     again = [a for a in earlier.unanswered if a.entry.client_token not in same]  # proposed again as it was: sent once
@@ -177,35 +192,40 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     ]
     refused = bool(held)
     if args.send:
-        ready: list[tuple[AskedRefund, dict[str, Any]]] = []
-        for asking, shown in [
-            *((_asked(p), r) for p, r in zip(proposed, rows, strict=True) if p.problem is None),
-            *zip(again, again_rows, strict=True),
+        ready: list[tuple[AskedRefund, dict[str, Any], bool]] = []
+        for asking, shown, resent in [
+            *((_asked(p), r, False) for p, r in zip(proposed, rows, strict=True) if p.problem is None),
+            *((a, r, True) for a, r in zip(again, again_rows, strict=True)),
         ]:
             # kept and claimed first: a refund whose answer is lost keeps its hours, never offered under another token
             if claims.claim(asking, target.deps.clock.now(), replacing=earlier.failed):
-                ready.append((asking, shown))
+                ready.append((asking, shown, resent))
             else:
                 shown["outcome"] = "not sent: another adjust asked for one of these hours meanwhile; run it again"
                 refused = True
-        outcomes = {o.client_token: o for o in book.refund([a.entry for a, _ in ready])} if ready else {}
-        for asking, shown in ready:
+        outcomes = {o.client_token: o for o in book.refund([a.entry for a, _, _ in ready])} if ready else {}
+        for asking, shown, resent in ready:
             token = asking.entry.client_token
             found = outcomes.get(token)
             shown["outcome"] = _outcome(found)
             refused = refused or found is None or found.request_id is None
             if found is not None and found.request_id is not None:
                 claims.answered(token, found.request_id)
-            elif found is not None:  # refused by AWS: nothing refunded, the hours free
-                claims.release(asking.keys, token)
+            elif found is not None and not resent and found.error_code in REFUSED:
+                claims.release(asking.keys, token)  # refused by AWS: nothing refunded, the hours free
+            elif found is not None:
+                # a resend's first send may have been taken; an INTERNAL_FAILURE may have been: kept, sent again as it
+                # was by the next run (its token: AWS takes it once)
+                shown["outcome"] += "; kept: the next adjust --send sends it again as it was"
     rows += again_rows + held
+    # what CloudTrail logged and we could not read was not checked: what it over-billed is neither refunded nor known
+    unchecked = unreadable_text(reconciliation.unreadable) if reconciliation.unreadable else None
     if args.json:
-        out.write(
-            json.dumps(
-                {"from": selection.since.isoformat(), "to": selection.until.isoformat(), "refunds": rows}, indent=2
-            )
-            + "\n"
-        )
+        shown = {"from": selection.since.isoformat(), "to": selection.until.isoformat(), "refunds": rows}
+        out.write(json.dumps(shown | ({"unreadable": unchecked} if unchecked else {}), indent=2) + "\n")
     else:
-        out.write((table(rows, COLUMNS) if rows else "nothing over-billed in these hours") + "\n")
-    return 1 if refused else 0
+        empty = "no over-billing found in what could be read" if unchecked else "nothing over-billed in these hours"
+        out.write((table(rows, COLUMNS) if rows else empty) + "\n")
+        if unchecked:
+            out.write(f"not checked: {unchecked}\n")
+    return 1 if refused or unchecked else 0

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from functions.flush.ledger import DynamoMeteringLedger
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RetentionFloor
 
 # what the flush writes once Marketplace (or the flush itself) has decided a record's fate
 PARKED_STATUSES = frozenset({"failed", "duplicate", "not_subscribed"})
@@ -25,6 +25,8 @@ class LedgerReads(Protocol):
 
     def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]: ...
 
+    def retention_floor(self) -> RetentionFloor: ...
+
 
 class LedgerView:
     """The ledger's hours as ``cli reconcile`` reads them: each sealed hour's records, and the carries between hours."""
@@ -34,6 +36,9 @@ class LedgerView:
 
     def next_hour_to_seal(self) -> datetime | None:
         return self._reads.next_hour_to_seal()
+
+    def retention_floor(self) -> RetentionFloor:
+        return self._reads.retention_floor()
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter(self._reads.entries_of_hour(hour))

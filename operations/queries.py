@@ -13,7 +13,7 @@ from functions.customers.notices import AgreementNotice
 from functions.customers.subjects import BuyerLifecycle
 from functions.flush.aggregate import aggregate
 from functions.flush.audit import CarryReader, TrailReader, UnreadableSink
-from functions.flush.records import MeteringEntry
+from functions.flush.records import MeteringEntry, RetentionFloor
 from functions.flush.service import UsageReader, closed
 from functions.settings import Settings
 from functions.usage.model import HOUR, hour_of
@@ -53,6 +53,10 @@ class MeteringView(CarryReader, Protocol):
     leaving buyer's placed in their earlier hours)."""
 
     def next_hour_to_seal(self) -> datetime | None: ...
+
+    def retention_floor(self) -> RetentionFloor:
+        """How long the hours' usage and records are surely kept, as the flush recorded it."""
+        ...
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]: ...
 

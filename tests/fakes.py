@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from functions.clock import Clock
@@ -32,6 +32,7 @@ from functions.flush.records import (
     ReconciledMark,
     RecordOutcome,
     RecordResult,
+    RetentionFloor,
     UnsentMark,
 )
 from functions.lifecycle.agreement_entitlements import AgreementEntitlement, AgreementEntitlementsUnavailable
@@ -41,6 +42,10 @@ from functions.usage.model import HOUR, IDENTITY_LIFETIME, WRITE_START_DEADLINE,
 from operations.refund_claims import Aliases, AskedRefund, EarlierRefunds, read_earlier
 
 T = TypeVar("T")
+
+
+# the flush recorded, long before any test's hours, that usage is kept the default 400 days (a stack running for years)
+LONG_KEPT = RetentionFloor(datetime(2000, 1, 1, tzinfo=UTC), 400)
 
 
 class InMemoryLifecycleStore:

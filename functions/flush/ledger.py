@@ -15,7 +15,8 @@ a fraction of one:
   DynamoDB caps a partition near 1,000 write units a second, and an hour sent at a raised quota of 160 calls/s writes
   about 2,000 (each chunk a put when sealed and an update per call, a few KB each). An hour is read a partition at a
   time, as its pages always were: no read of it was ever one snapshot.
-- ``pk = SEAL, sk = CURSOR``: the next hour to seal, moved by a conditional write (the seal marker).
+- ``pk = SEAL, sk = CURSOR``: the next hour to seal, moved by a conditional write (the seal marker), with how long
+  what was written since is kept (``since_r``, the first hour sealed so; ``min_r``, the fewest retention days since).
 - ``pk = SEAL, sk = UNSENT``: every record of an hour before ``hour`` has its outcome, so the flush looks for unsent
   records from there on (reads, a quarter of the price of the index writes they replace). ``v`` counts its moves: a
   flush moves it forward only from the version it read, a redrive moves it back.
@@ -57,6 +58,7 @@ from functions.flush.records import (
     Placement,
     ReconciledMark,
     RecordResult,
+    RetentionFloor,
     UnsentMark,
 )
 from functions.observability import logger, metrics
@@ -78,6 +80,12 @@ _NO_MARK_LOOKBACK = timedelta(hours=25)
 # partition keys an hour's chunks are dealt over: each takes an eighth of the hour's writes, so an hour's sending stays
 # under DynamoDB's per-partition cap up to about 600 calls/s (functions.settings.MAX_METERING_CALLS_PER_SECOND is less)
 SHARDS = 8
+
+
+def _floor_of(cursor: dict[str, Any] | None) -> RetentionFloor:
+    if cursor is None or "since_r" not in cursor or "min_r" not in cursor:
+        return RetentionFloor()
+    return RetentionFloor(parse_hour_key(cursor["since_r"]["S"]), int(cursor["min_r"]["N"]))
 
 
 def _hour_partition(hour: datetime, shard: int) -> str:
@@ -310,13 +318,19 @@ class DynamoMeteringLedger:
         # where the records this ledger handed out as unsent are stored, so their outcomes go straight there
         self._where: dict[tuple[datetime, str], _Where] = {}
         self._lock = threading.Lock()
+        self._floor: RetentionFloor | None = None  # what the cursor recorded, as last read
 
     def _expires_at(self, hour: datetime) -> int:
         return int((hour + self._retention).timestamp())
 
     def next_hour_to_seal(self) -> datetime | None:
         item = self._call("get_item", Key=_CURSOR, ConsistentRead=True).get("Item")
+        self._floor = _floor_of(item)
         return parse_hour_key(item["next"]["S"]) if item else None
+
+    def retention_floor(self) -> RetentionFloor:
+        """How long the hours' usage and records are surely kept (see ``seal``)."""
+        return _floor_of(self._call("get_item", Key=_CURSOR, ConsistentRead=True).get("Item"))
 
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         if not records:
@@ -427,16 +441,32 @@ class DynamoMeteringLedger:
         return [stored.entry for stored in self._entries(hour).values()]
 
     def seal(self, hour: datetime) -> bool:
+        """Move the cursor past ``hour``, and record how long what is written now is kept: the first hour sealed so
+        (``since_r``), and the fewest days any was since (``min_r``, lowered, never raised: ``cli adjust`` must not
+        take an hour's usage as kept once a shorter setting let it expire)."""
+        days = self._retention.days
+        if self._floor is None:  # not read yet by this ledger: min_r is only ever lowered
+            self._floor = self.retention_floor()
+        lower = self._floor.days is None or days < self._floor.days
+        values = {
+            ":hour": {"S": hour_key(hour)},
+            ":next": {"S": hour_key(hour + timedelta(hours=1))},
+            **({":days": {"N": str(days)}} if lower else {}),
+        }
         try:
             self._call(
-                "put_item",
-                Item={**_CURSOR, "next": {"S": hour_key(hour + timedelta(hours=1))}, "sealed": {"S": hour_key(hour)}},
+                "update_item",
+                Key=_CURSOR,
+                UpdateExpression="SET #next = :next, sealed = :hour, since_r = if_not_exists(since_r, :hour)"
+                + (", min_r = :days" if lower else ""),
                 ConditionExpression="attribute_not_exists(pk) OR #next = :hour",
                 ExpressionAttributeNames={"#next": "next"},
-                ExpressionAttributeValues={":hour": {"S": hour_key(hour)}},
+                ExpressionAttributeValues=values,
             )
         except ConditionFailed:
             return False
+        if lower:
+            self._floor = RetentionFloor(self._floor.since or hour, days)
         return True
 
     def unsent_mark(self) -> UnsentMark:

@@ -131,6 +131,17 @@ class UnsentMark:
     version: int
 
 
+@dataclass(frozen=True)
+class RetentionFloor:
+    """How long an hour's usage and records are surely kept, as the flush records it when it seals each hour (an
+    item expires by ``audit_retention_days`` as set when it was written: raised later, older hours are gone sooner
+    than the setting says): from the hour ``since`` on, none was written to be kept fewer than ``days`` days. None:
+    nothing recorded (a ledger an earlier version kept)."""
+
+    since: datetime | None = None
+    days: int | None = None
+
+
 class MeteringLedger(Protocol):
     def next_hour_to_seal(self) -> datetime | None: ...
 

@@ -13,7 +13,7 @@ import pytest
 
 from functions.customers.model import CustomerRef
 from functions.flush.ledger import SHARDS, DynamoMeteringLedger
-from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult
+from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult, RetentionFloor
 from functions.settings import Settings
 from functions.usage.model import Allocation
 from local.tables import FIXED_DATE_RETENTION
@@ -423,3 +423,26 @@ def test_a_record_both_of_whose_copies_were_parked_is_sent_again_when_redriven(
     assert unsent == [record], f"redriven, yet {ledger.entries_of_hour(HOUR)}: {record.quantity} units never sent"
     flush.write_results([RecordResult(record, "sent", "id-1")])
     assert flush.entries_of_hour(HOUR) == [MeteringEntry(record, "sent", "id-1")]
+
+
+def test_sealing_records_the_first_hour_sealed_and_the_fewest_retention_days_since(
+    settings: Settings, dynamodb: Any
+) -> None:
+    """What ``cli adjust`` reads to tell whether an hour's usage is still kept (attack 31): a setting raised later
+    never raises the floor; lowered, it lowers it; each ledger a deployment's flush, its retention as then set."""
+
+    def flush(days: int) -> DynamoMeteringLedger:
+        return DynamoMeteringLedger(dynamodb, settings.metering_table, retention=timedelta(days=days))
+
+    assert flush(30).retention_floor() == RetentionFloor()  # nothing sealed: nothing recorded
+    assert flush(30).seal(HOUR)  # a fresh ledger, as a cold flush seals (its cursor not read first)
+    first = flush(400)
+    assert first.next_hour_to_seal() == HOUR + timedelta(hours=1)
+    assert first.seal(HOUR + timedelta(hours=1))
+    assert flush(400).retention_floor() == RetentionFloor(HOUR, 30)  # raised: still 30
+    lowered = flush(7)
+    lowered.next_hour_to_seal()
+    assert lowered.seal(HOUR + timedelta(hours=2))
+    assert lowered.seal(HOUR + timedelta(hours=3))
+    assert flush(400).retention_floor() == RetentionFloor(HOUR, 7)
+    assert flush(400).next_hour_to_seal() == HOUR + timedelta(hours=4)

@@ -17,12 +17,12 @@ from typing import Any, cast
 import pytest
 
 from functions.flush.audit import TrailResult
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RetentionFloor
 from functions.settings import Settings
 from operations.adjust_cli import run_adjust
 from operations.queries import MeteringRegion, OperationsDeps, Selection
 from operations.target import Target, TargetError
-from tests.fakes import InMemoryRefundClaims, InMemoryUsage
+from tests.fakes import LONG_KEPT, InMemoryRefundClaims, InMemoryUsage
 from tests.unit.test_adjust import AGREEMENT, HOUR, LICENCE, PRODUCT, SETTLED, Book, deps
 from tests.unit.test_reconcile import Trail
 
@@ -30,7 +30,14 @@ AWAY = "eu-west-1"
 
 
 class NothingSealed:
-    """A Region's metering table with every hour sealed and no record of ours in it."""
+    """A Region's metering table with every hour sealed and no record of ours in it, sealed keeping usage as
+    ``floor`` says."""
+
+    def __init__(self, floor: RetentionFloor = LONG_KEPT) -> None:
+        self.floor = floor
+
+    def retention_floor(self) -> RetentionFloor:
+        return self.floor
 
     def next_hour_to_seal(self) -> datetime | None:
         return SETTLED

@@ -15,16 +15,19 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+from functions.flush.records import RetentionFloor
 from operations.adjust_cli import run_adjust
 from operations.queries import Selection
 from tests.unit.test_adjust import HOUR
-from tests.unit.test_adjust_other_regions import TwoRegions
+from tests.unit.test_adjust_other_regions import NothingSealed, TwoRegions
 
 
 def test_an_hour_whose_usage_expired_under_a_shorter_retention_is_never_refunded() -> None:
     # our flush billed a buyer's honest 100 units at 09:00 in eu-west-1 (CloudTrail keeps it 90 days); the stack kept
     # usage 30 days then, so the hour's usage events and record expired on day 30; it keeps 400 days now
     world = TwoRegions(home=None, away=100)
+    # as eu-west-1's flush recorded it when it sealed the hour: kept 30 days
+    world.away = replace(world.away, metering=NothingSealed(RetentionFloor(HOUR - timedelta(days=10), 30)))
     world.home.clock.set(HOUR + timedelta(days=40))  # type: ignore[attr-defined]
     world.home = replace(world.home, settings=replace(world.home.settings, audit_retention_days=400))
     world.target = replace(world.target, deps=world.home)
@@ -33,3 +36,14 @@ def test_an_hour_whose_usage_expired_under_a_shorter_retention_is_never_refunded
     rows = json.loads(out.getvalue())["refunds"]
     # what was due there can no longer be told: nothing is refunded (it may be named, with why)
     assert sum((e.amount for e in world.book.refunded), Decimal(0)) == Decimal(0), rows
+
+
+def test_an_hour_sealed_before_the_flush_recorded_its_retention_is_never_refunded_and_says_why() -> None:
+    # sealed by a version that recorded nothing: how long its usage was kept cannot be told
+    world = TwoRegions(home=None, away=100)
+    world.away = replace(world.away, metering=NothingSealed(RetentionFloor(HOUR + timedelta(hours=1), 400)))
+    out = io.StringIO()
+    run_adjust(argparse.Namespace(send=True, json=True), world.target, Selection(HOUR, HOUR), out, lambda r, c: "")
+    (row,) = json.loads(out.getvalue())["refunds"]
+    assert world.book.refunded == []
+    assert row["outcome"].startswith("cannot refund: how long its usage was kept is not on record"), row

@@ -15,7 +15,7 @@ import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RetentionFloor
 from functions.settings import Dimension, Product, Settings
 from operations.cli import CommandError, ProgressBar, main, moment, table
 from operations.flushing import FlushProgress, flush_deployed
@@ -29,7 +29,7 @@ from operations.target import (
     resolve_regional,
     resolve_stack,
 )
-from tests.fakes import InMemoryCustomers, InMemoryUsage
+from tests.fakes import LONG_KEPT, InMemoryCustomers, InMemoryUsage
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 HOUR = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
@@ -54,6 +54,9 @@ def entry(status: str, *, reason: str | None = None, record_id: str | None = Non
 
 class FakeMetering:
     """Sealed hours up to NOW's; requeue as the DynamoDB view does it: only a record still parked as seen."""
+
+    def retention_floor(self) -> RetentionFloor:
+        return LONG_KEPT
 
     def __init__(self, *entries: MeteringEntry) -> None:
         self.entries = {(e.record.hour, e.record.key): e for e in entries}

@@ -12,13 +12,13 @@ import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RetentionFloor
 from functions.settings import Dimension, InvalidField, Product, Settings, settings_environment, settings_from_env
 from operations.cli import main
 from operations.estimates import LABEL, monthly
 from operations.queries import OperationsDeps
 from operations.target import Target
-from tests.fakes import InMemoryCustomers, InMemoryUsage
+from tests.fakes import LONG_KEPT, InMemoryCustomers, InMemoryUsage
 
 NOW = datetime(2026, 12, 1, 3, 30, tzinfo=UTC)
 PRODUCT = Product(
@@ -102,6 +102,9 @@ def test_monthly_estimates_count_billed_and_pending_usage_at_list_price() -> Non
 
 
 class Ledger:
+    def retention_floor(self) -> RetentionFloor:
+        return LONG_KEPT
+
     def next_hour_to_seal(self) -> datetime | None:
         return NOW.replace(minute=0)
 

@@ -14,13 +14,13 @@ import pytest
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.audit import AuditDeps, TrailResult, Unreadable, UnreadableSink, audit_hour, settled_hour
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement
+from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RetentionFloor
 from functions.marketplace.cloudtrail import results_of
 from functions.settings import Dimension, Product, Settings
 from functions.usage.model import MAX_INTEGER_QUANTITY, UsageEvent
 from operations.queries import MeteringRegion, OperationsDeps, select
 from operations.reconcile import reconcile, reconcile_regions
-from tests.fakes import InMemoryCustomers, InMemoryUsage
+from tests.fakes import LONG_KEPT, InMemoryCustomers, InMemoryUsage
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 HOUR = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
@@ -44,6 +44,9 @@ def record(quantity: int) -> MeteringRecord:
 
 
 class Ledger:
+    def retention_floor(self) -> RetentionFloor:
+        return LONG_KEPT
+
     def __init__(self, *entries: MeteringEntry) -> None:
         self.entries = list(entries)
         self.next: datetime | None = HOUR + timedelta(hours=1)

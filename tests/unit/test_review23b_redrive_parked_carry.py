@@ -14,15 +14,19 @@ from datetime import datetime
 from decimal import Decimal
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord, Placement
+from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord, Placement, RetentionFloor
 from functions.flush.service import flush
 from operations.queries import OperationsDeps, select
 from operations.redrive import redrive
+from tests.fakes import LONG_KEPT
 from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
 
 
 class LedgerView:
     """``operations.queries.MeteringView`` over the unit tests' ledger, requeue as the DynamoDB ledger does it."""
+
+    def retention_floor(self) -> RetentionFloor:
+        return LONG_KEPT
 
     def __init__(self, world: World) -> None:
         self.ledger = world.ledger
