@@ -4,7 +4,9 @@ the app and the emulator. Shared by the CLI, reconcile and report tests."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Self
@@ -16,10 +18,30 @@ from functions.settings import Product, Settings
 from functions.usage.ingest import record_usage
 from functions.usage.store import DynamoUsageStore
 from local.marketplace.testing import EmulatorHandle
-from local.tables import FIXED_DATE_RETENTION
+from local.tables import FIXED_DATE_RETENTION, create_tables
 from operations.cli import main
 from operations.queries import TrailSource
 from operations.target import Target, local_target
+from stacks.schema import REGIONAL_TABLES
+
+
+@contextlib.contextmanager
+def regional_stack(main: Settings, region: str, dynamodb: Any) -> Iterator[Settings]:
+    """Another Region's metering stack beside ``main``'s, as ``make run REGIONS=...`` lays it out: its own usage and
+    metering tables on DynamoDB Local (the main stack's customers table standing for its replica); dropped after."""
+    regional = replace(
+        main,
+        region=region,
+        usage_table=f"{main.usage_table}-{region}",
+        metering_table=f"{main.metering_table}-{region}",
+        other_metering_regions=(),
+    )
+    create_tables(dynamodb, regional, REGIONAL_TABLES)
+    try:
+        yield regional
+    finally:
+        for table in (regional.usage_table, regional.metering_table):
+            dynamodb.delete_table(TableName=table)
 
 
 @dataclass

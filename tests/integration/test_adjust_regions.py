@@ -15,10 +15,9 @@ import pytest
 
 from functions.settings import Settings
 from local.marketplace.testing import EmulatorHandle, usage_record
-from local.tables import create_tables
 from operations.target import local_target
-from stacks.schema import REGIONAL_TABLES
 from tests.integration.test_adjust import START, Refunds, refunds
+from tests.operator_world import regional_stack
 
 OTHER = "eu-west-1"
 
@@ -26,20 +25,9 @@ OTHER = "eu-west-1"
 @pytest.fixture
 def world(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Iterator[Refunds]:
     found = refunds("0.01", replace(settings, other_metering_regions=(OTHER,)), marketplace, dynamodb)
-    regional = replace(
-        found.settings,
-        region=OTHER,
-        usage_table=f"{found.settings.usage_table}-{OTHER}",
-        metering_table=f"{found.settings.metering_table}-{OTHER}",
-        other_metering_regions=(),
-    )
-    create_tables(dynamodb, regional, REGIONAL_TABLES)
-    try:
+    with regional_stack(found.settings, OTHER, dynamodb) as regional:
         found.regions = (regional,)
         yield found
-    finally:
-        for table in (regional.usage_table, regional.metering_table):
-            dynamodb.delete_table(TableName=table)
 
 
 def test_an_hour_over_billed_in_another_region_is_refunded_once_on_the_agreements_invoice(world: Refunds) -> None:

@@ -18,10 +18,8 @@ import pytest
 
 from functions.settings import Dimension, Product, Settings
 from local.marketplace.testing import EmulatorHandle
-from local.tables import create_tables
 from operations.target import local_target
-from stacks.schema import REGIONAL_TABLES
-from tests.operator_world import OperatorWorld
+from tests.operator_world import OperatorWorld, regional_stack
 
 # the month's report reads every hour of the month up to now: a world at its start keeps it short
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -39,21 +37,10 @@ def world(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Ite
         marketplace_endpoint=marketplace.url,
         other_metering_regions=(OTHER,),
     )
-    regional = replace(
-        main,
-        region=OTHER,
-        usage_table=f"{main.usage_table}-{OTHER}",
-        metering_table=f"{main.metering_table}-{OTHER}",
-        other_metering_regions=(),
-    )
-    create_tables(dynamodb, regional, REGIONAL_TABLES)
-    try:
+    with regional_stack(main, OTHER, dynamodb) as regional:
         found = OperatorWorld.with_buyers(main, marketplace, dynamodb, PRODUCT, ACCOUNTS, START)
         found.regions = (regional,)
         yield found
-    finally:
-        for table in (regional.usage_table, regional.metering_table):
-            dynamodb.delete_table(TableName=table)
 
 
 def _flush_everywhere(world: OperatorWorld) -> None:
