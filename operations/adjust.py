@@ -23,6 +23,7 @@ from typing import Protocol
 from functions.customers.model import Customer
 from functions.customers.subjects import AgreementSpan, BuyerLifecycle
 from functions.flush.records import RetentionFloor
+from functions.settings import MIN_AUDIT_RETENTION_DAYS
 from functions.usage.model import HOUR
 from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
 from operations.estimates import price_of
@@ -239,6 +240,7 @@ def proposals(
     asked: Mapping[str, str] | None = None,
     failed: Mapping[str, str] | None = None,
     floors: Mapping[str, RetentionFloor] | None = None,
+    resent: Mapping[tuple[str, str], Decimal] | None = None,
 ) -> list[Proposal]:
     """The refunds to propose, an invoice each; the hours no refund can be proposed for, grouped by why. ``floors``:
     each Region's record of how long its usage is surely kept (by ``OverBilled.region``; None: as the settings say,
@@ -247,24 +249,36 @@ def proposals(
     refund, its own included (one answered is never sent again: AWS documents no lifetime for a client token, and
     one whose answer never came is sent again as it was, by ``cli adjust``, not proposed anew). ``failed``: the
     billing adjustment AWS failed that asked for an hour before (refunding nothing)."""
-    return _grouped(deps, hours, book, asked or {}, failed or {}, floors)
+    return _grouped(deps, hours, book, asked or {}, failed or {}, floors, resent or {})
 
 
-def _not_kept(hour: OverBilled, setting: int, floor: RetentionFloor | None, now: datetime) -> str | None:
-    """Why what was due in the hour may be gone, or None. An hour's usage events and record expire (their TTL)
-    ``audit_retention_days`` after it as set when they were written, CloudTrail's 90 days later: past it what AWS
-    billed looks over-billed in full (review 27b); a setting raised since leaves older hours kept less long (attack
-    31), so the fewest days the flush recorded count, and an hour before it recorded any cannot be told. An hour of
-    margin for events received early (stamped up to FUTURE_SKEW ahead) and a run that lasts."""
-    if floor is not None and (floor.since is None or hour.hour < floor.since):
-        recorded = f"from {floor.since:%Y-%m-%dT%H}:00Z" if floor.since else "for no hour yet"
-        return (
-            "how long its usage was kept is not on record (the flush records it as it seals each hour, "
-            f"{recorded}{' in ' + hour.region if hour.region else ''}): what was due cannot be told"
-        )
-    days = min(setting, floor.days) if floor is not None and floor.days is not None else setting
-    if hour.hour < now - timedelta(days=days) + HOUR:
+def _not_kept(
+    hour: datetime, region: str, setting: int, floors: Mapping[str, RetentionFloor] | None, now: datetime
+) -> str | None:
+    """Why what was due in the hour (of ``region``: "" the main one) may be gone, or None. An hour's usage events and
+    record expire (their TTL) ``audit_retention_days`` after it as set when they were written, CloudTrail's 90 days
+    later: past it what AWS billed looks over-billed in full (review 27b). A setting raised since leaves older hours
+    kept less long (attack 31), so the fewest days the Region's flush recorded as it sealed count (``floors``; None:
+    the setting); an hour it had not sealed by its second hour on record may have had its usage written by an
+    earlier deployment (attack 32), so it counts as kept only the fewest days any setting keeps. An hour of margin
+    for events received early (stamped up to FUTURE_SKEW ahead) and a run that lasts."""
+    days = setting
+    if floors is not None:
+        floor = floors.get(region, RetentionFloor())
+        on_record = floor.since is not None and hour >= floor.since + 2 * HOUR
+        days = min(days, floor.days) if on_record and floor.days is not None else MIN_AUDIT_RETENTION_DAYS
+    if hour < now - timedelta(days=days) + HOUR:
         return f"its usage is kept {days} days (audit_retention_days) and may have expired: what was due cannot be told"
+    return None
+
+
+def unkept(keys: Iterable[str], setting: int, floors: Mapping[str, RetentionFloor], now: datetime) -> str | None:
+    """Why what was due in one of a refund's hours (its claim keys, ``refund_key``) may be gone, or None."""
+    for key in keys:
+        stamp, _, region = key.rpartition("#")[2].partition("@")
+        why = _not_kept(datetime.strptime(stamp, "%Y-%m-%dT%H").replace(tzinfo=UTC), region, setting, floors, now)
+        if why is not None:
+            return f"{why} ({stamp}Z{' in ' + region if region else ''})"
     return None
 
 
@@ -275,6 +289,7 @@ def _grouped(
     before: Mapping[str, str],
     failed: Mapping[str, str],
     floors: Mapping[str, RetentionFloor] | None,
+    resent: Mapping[tuple[str, str], Decimal],
 ) -> list[Proposal]:
     known = list(deps.customers.list_all())
     now = deps.clock.now()
@@ -288,8 +303,7 @@ def _grouped(
                 lifecycles[customer.ref.key] = deps.customers.lifecycle(customer)
             agreement, unknown = billed_on(customer, lifecycles[customer.ref.key], hour.hour)
         priced = price_of(deps.settings, hour.product_code, hour.dimension)
-        floor = floors.get(hour.region, RetentionFloor()) if floors is not None else None
-        problem = _not_kept(hour, deps.settings.audit_retention_days, floor, now)
+        problem = _not_kept(hour.hour, hour.region, deps.settings.audit_retention_days, floors, now)
         if problem is not None:
             pass
         elif now < (final := hour.hour + PLACED_FROM):
@@ -318,24 +332,28 @@ def _grouped(
             proposal.currency = currency
     for proposal in grouped.values():
         if proposal.problem is None:
-            _price(proposal, book)
+            _price(proposal, book, resent)
     return sorted(grouped.values(), key=lambda p: (p.year, p.month, p.agreement_id or "", p.problem or ""))
 
 
-def _price(proposal: Proposal, book: InvoiceBook) -> None:
-    """The invoice the refund goes on, and its amount: never above what AWS says may still be refunded."""
+def _price(proposal: Proposal, book: InvoiceBook, resent: Mapping[tuple[str, str], Decimal]) -> None:
+    """The invoice the refund goes on, and its amount: never above what AWS says may still be refunded, less what
+    the refunds sent again beside it ask of the same invoice (``resent``, by agreement and invoice: AWS takes them in
+    the same call, and one refused for want of room would be sent again, refused, for ever; attack 32)."""
     assert proposal.agreement_id is not None
     if proposal.charge <= 0:
         proposal.problem = "nothing to refund at the list price"
         return
-    invoices = [i for i in book.invoices(proposal.agreement_id, proposal.year, proposal.month) if i.max_adjustment > 0]
+    listed = book.invoices(proposal.agreement_id, proposal.year, proposal.month)
+    room = {i.invoice_id: i.max_adjustment - resent.get((i.agreement_id, i.invoice_id), Decimal(0)) for i in listed}
+    invoices = [i for i in listed if room[i.invoice_id] > 0]
     if not invoices:
         proposal.problem = f"no invoice of {proposal.year}-{proposal.month:02d} with anything left to refund (yet)"
         return
-    invoice = max(invoices, key=lambda i: i.max_adjustment)
+    invoice = max(invoices, key=lambda i: room[i.invoice_id])
     if invoice.currency != proposal.currency:
         proposal.problem = f"the invoice is in {invoice.currency}, the list price in {proposal.currency}"
         return
     proposal.invoice = invoice
-    proposal.amount = min(proposal.charge, invoice.max_adjustment)
+    proposal.amount = min(proposal.charge, room[invoice.invoice_id])
     proposal.capped = proposal.amount < proposal.charge

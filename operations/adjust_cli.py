@@ -27,6 +27,7 @@ from operations.adjust import (
     over_billed,
     proposals,
     refund_key,
+    unkept,
 )
 from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import OperationsDeps, Selection
@@ -175,43 +176,52 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     earlier = claims.earlier(
         [refund_key(h) for h in hours], _failed_adjustments(target.deps), former_keys(hours), claim_aliases(products)
     )
-    # hours an earlier refund asked for are left out of any other (a dry run shows it as the send would do)
-    proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried, floors)
+    # a refund whose answer never came is sent again as it was, unless what was due in one of its hours can no longer
+    # be told (its usage may have expired since an earlier version worked it out: attack 32)
+    now, setting = target.deps.clock.now(), target.deps.settings.audit_retention_days
+    stale = {a.entry.client_token: why for a in earlier.unanswered if (why := unkept(a.keys, setting, floors, now))}
+    again = [a for a in earlier.unanswered if a.entry.client_token not in stale]
+    resent: dict[tuple[str, str], Decimal] = {}
+    for kept in again:  # sent again beside the new refunds: what they ask is not there to be refunded
+        where = (kept.entry.agreement_id, kept.entry.invoice_id)
+        resent[where] = resent.get(where, Decimal(0)) + kept.entry.amount
+    # hours an earlier refund asked for are left out of every other (a dry run shows it as the send would do)
+    proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried, floors, resent)
     rows = [row(p) for p in proposed]
-    same = {p.client_token for p in proposed if p.problem is None}
-    again = [a for a in earlier.unanswered if a.entry.client_token not in same]  # proposed again as it was: sent once
     again_rows = [_again_row(a, "dry run: sent before, no answer came; --send sends it again as it was") for a in again]
+    ask_aws = "not sent again: ask AWS (GetBillingAdjustmentRequest) whether it took it"
     # another refund holds one of its hours: it may have refunded them, and whether AWS took this one is not known
     held = [
-        _again_row(
-            a,
-            "held: sent before, no answer came, and another refund holds some of its hours; not sent again: "
-            "ask AWS (GetBillingAdjustmentRequest) whether it took it",
-        )
+        _again_row(a, f"held: sent before, no answer came, and another refund holds some of its hours; {ask_aws}")
         for a in earlier.overlapping
+    ]
+    held += [
+        _again_row(a, f"held: sent before, no answer came, and {stale[a.entry.client_token]}; {ask_aws}")
+        for a in earlier.unanswered
+        if a.entry.client_token in stale
     ]
     refused = bool(held)
     if args.send:
         ready: list[tuple[AskedRefund, dict[str, Any], bool]] = []
-        for asking, shown, resent in [
-            *((_asked(p), r, False) for p, r in zip(proposed, rows, strict=True) if p.problem is None),
+        for asking, shown, resending in [  # those sent again first: the room left was counted without them
             *((a, r, True) for a, r in zip(again, again_rows, strict=True)),
+            *((_asked(p), r, False) for p, r in zip(proposed, rows, strict=True) if p.problem is None),
         ]:
             # kept and claimed first: a refund whose answer is lost keeps its hours, never offered under another token
             if claims.claim(asking, target.deps.clock.now(), replacing=earlier.failed):
-                ready.append((asking, shown, resent))
+                ready.append((asking, shown, resending))
             else:
                 shown["outcome"] = "not sent: another adjust asked for one of these hours meanwhile; run it again"
                 refused = True
         outcomes = {o.client_token: o for o in book.refund([a.entry for a, _, _ in ready])} if ready else {}
-        for asking, shown, resent in ready:
+        for asking, shown, resending in ready:
             token = asking.entry.client_token
             found = outcomes.get(token)
             shown["outcome"] = _outcome(found)
             refused = refused or found is None or found.request_id is None
             if found is not None and found.request_id is not None:
                 claims.answered(token, found.request_id)
-            elif found is not None and not resent and found.error_code in REFUSED:
+            elif found is not None and not resending and found.error_code in REFUSED:
                 claims.release(asking.keys, token)  # refused by AWS: nothing refunded, the hours free
             elif found is not None:
                 # a resend's first send may have been taken; an INTERNAL_FAILURE may have been: kept, sent again as it

@@ -154,6 +154,10 @@ class ClaimReads(Protocol):
 
     def refunds(self, tokens: Iterable[str]) -> list[AskedRefund]: ...
 
+    def unanswered(self) -> list[AskedRefund]:
+        """Every refund kept whose answer never came, whatever hours it refunds."""
+        ...
+
 
 def read_earlier(
     store: ClaimReads,
@@ -170,6 +174,10 @@ def read_earlier(
     read = list(dict.fromkeys([*keys, *formerly]))
     claims = store.claims_of(read)
     kept = store.refunds(token for _, token in claims)
+    # and every one whose answer never came, its hours in the window or not: it is sent again or shown, never
+    # forgotten by a run over another window (attack 32)
+    seen = {r.entry.client_token for r in kept}
+    kept += [r for r in store.unanswered() if r.entry.client_token not in seen]
     known = set(read)
     wanted = [a for r in kept if r.request_id is None for k in r.keys for a in aliases(k) if a not in known]
     around = store.claims_of(list(dict.fromkeys(wanted)))
@@ -197,6 +205,25 @@ class DynamoRefundClaims:
     ) -> EarlierRefunds:
         """The refunds earlier runs asked for of these hours (``read_earlier``)."""
         return read_earlier(self, keys, failed_adjustments, formerly, aliases)
+
+    def unanswered(self) -> list[AskedRefund]:
+        found: list[AskedRefund] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :asked)",
+            "FilterExpression": "attribute_not_exists(request_id)",
+            "ExpressionAttributeValues": {":pk": {"S": _PK}, ":asked": {"S": _ASKED}},
+            "ConsistentRead": True,
+        }
+        while True:
+            try:
+                page = self._client.query(**request)
+            except ClientError as error:
+                raise storage_error(error) from error
+            found += [_asked(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return sorted(found, key=lambda a: a.entry.client_token)
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def claims_of(self, keys: Sequence[str]) -> list[tuple[str, str]]:
         """Each of these hours' claims, as (key, token)."""

@@ -629,6 +629,12 @@ class InMemoryRefundClaims:
     ) -> EarlierRefunds:
         return read_earlier(self, keys, failed_adjustments, formerly, aliases)
 
+    def unanswered(self) -> list[AskedRefund]:
+        def read() -> list[AskedRefund]:
+            return [a for t, a in sorted(self.asked.items()) if a.request_id is None and t not in self.answer_only]
+
+        return self._call("query", read)
+
     def claims_of(self, keys: Sequence[str]) -> list[tuple[str, str]]:
         if not keys:
             return []

@@ -55,7 +55,14 @@ def test_earlier_refunds_are_read_by_the_dynamo_rules_unanswered_sent_again_answ
     }
     assert [a.entry.client_token for a in earlier.unanswered] == ["t1"]
     failed = claims.earlier(["p#c#calls#2026-11-24T11"], {"ba-2"}, {}, ALIASES)
-    assert (failed.asked, failed.retried, failed.failed) == ({}, {"p#c#calls#2026-11-24T11": "ba-2"}, frozenset({"t2"}))
+    # t1, unanswered, is read though the window holds none of its hours (attack 32): sent again or shown, never lost
+    unanswered_t1 = {"p#c#calls#2026-11-24T09": "t1", "p#c#calls#2026-11-24T10": "t1"}
+    assert (failed.asked, failed.retried, failed.failed) == (
+        unanswered_t1,
+        {"p#c#calls#2026-11-24T11": "ba-2"},
+        frozenset({"t2"}),
+    )
+    assert [a.entry.client_token for a in failed.unanswered] == ["t1"]
 
 
 def test_each_items_read_and_write_is_a_step_the_simulator_may_fail_or_stop_at() -> None:
