@@ -17,19 +17,20 @@ from typing import Any, cast
 import pytest
 
 from functions.flush.audit import TrailResult
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RetentionFloor
+from functions.flush.records import MeteringEntry, RetentionFloor
 from functions.settings import Settings
 from operations.adjust_cli import run_adjust
 from operations.queries import MeteringRegion, OperationsDeps, Selection
 from operations.target import Target, TargetError
 from tests.fakes import LONG_KEPT, InMemoryRefundClaims, InMemoryUsage
 from tests.unit.test_adjust import AGREEMENT, HOUR, LICENCE, PRODUCT, SETTLED, Book, deps
+from tests.unit.test_estimates import Ledger
 from tests.unit.test_reconcile import Trail
 
 AWAY = "eu-west-1"
 
 
-class NothingSealed:
+class NothingSealed(Ledger):
     """A Region's metering table with every hour sealed and no record of ours in it, sealed keeping usage as
     ``floor`` says."""
 
@@ -44,18 +45,6 @@ class NothingSealed:
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter(())
-
-    def carried_into(self, hour: datetime) -> list[MeteringRecord]:
-        return []
-
-    def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]:
-        return []
-
-    def pending_count(self) -> int:
-        return 0
-
-    def requeue(self, entry: MeteringEntry) -> bool:
-        return False
 
 
 def outsiders(units: int, record_id: str) -> TrailResult:
