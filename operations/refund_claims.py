@@ -231,7 +231,8 @@ class DynamoRefundClaims:
         return [(item["sk"]["S"], item["token"]["S"]) for item in items]
 
     def claim(self, asked: AskedRefund, at: datetime, replacing: Iterable[str] = ()) -> bool:
-        """Keep the refund, then claim every hour of it; False (and nothing claimed) if another refund holds one.
+        """Keep the refund, then claim every hour of it; False (and nothing claimed) if another refund holds one, or
+        AWS's answer to this one is kept already (a run beside this one sent it: it is never sent again).
         ``replacing``: the tokens of refunds AWS failed, whose hours are free to claim again."""
         token = asked.entry.client_token
         holders = {":token": {"S": token}} | {f":failed{i}": {"S": t} for i, t in enumerate(sorted(set(replacing)))}
@@ -239,11 +240,13 @@ class DynamoRefundClaims:
             self._client.put_item(
                 TableName=self._table,
                 Item=_refund_item(asked, at),
-                ConditionExpression="attribute_not_exists(pk)",  # kept already: this is a retry of it
+                # kept already, unanswered: this is a retry of it (kept again as it was)
+                ConditionExpression="attribute_not_exists(pk) OR attribute_not_exists(request_id)",
             )
         except ClientError as error:
             if not condition_failed(error):
                 raise storage_error(error) from error
+            return False  # answered meanwhile: its hours are that refund's, as they are
         for key in dict.fromkeys(asked.keys):
             try:
                 self._client.put_item(

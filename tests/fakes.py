@@ -644,11 +644,15 @@ class InMemoryRefundClaims:
         token = asked.entry.client_token
         holders = {token, *replacing}
 
-        def keep() -> None:
-            if token not in self.answer_only:  # kept already (as a whole or not): this is a retry of it
-                self.asked.setdefault(token, asked)
+        def keep() -> bool:
+            kept = self.asked.get(token)
+            if token in self.answer_only or (kept is not None and kept.request_id is not None):
+                return False  # answered meanwhile (a run beside this one sent it): never sent again
+            self.asked.setdefault(token, asked)  # kept already, unanswered: a retry of it
+            return True
 
-        self._call("put_item", keep)
+        if not self._call("put_item", keep):
+            return False
         for key in dict.fromkeys(asked.keys):
 
             def put(key: str = key) -> bool:
