@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
 from functions.customers.notices import NoticeKind
 from functions.flush.audit import quantity_text
 from operations.adjust import (
+    InvoiceBook,
     Proposal,
     claim_aliases,
     claim_keys,
@@ -33,7 +36,7 @@ from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import OperationsDeps, Selection
 from operations.reconcile import TRAIL_RETENTION, reconcile_regions
 from operations.reconcile_cli import unreadable_text
-from operations.refund_claims import AskedRefund
+from operations.refund_claims import AskedRefund, DynamoRefundClaims
 from operations.target import Target, TargetError
 
 # an entry AWS refused outright, refunding nothing (the model's BillingAdjustmentErrorCode but INTERNAL_FAILURE)
@@ -152,6 +155,41 @@ def _failed_adjustments(deps: OperationsDeps) -> set[str]:
     }
 
 
+def _send(
+    sending: list[tuple[AskedRefund, dict[str, Any], bool]],
+    claims: DynamoRefundClaims,
+    book: InvoiceBook,
+    failed: Iterable[str],
+    now: datetime,
+) -> bool:
+    """Send the refunds (each with its row, and whether it is one sent again), each kept and claimed first, and show
+    each one's outcome in its row; True if any was not sent or not taken."""
+    refused = False
+    ready: list[tuple[AskedRefund, dict[str, Any], bool]] = []
+    for asking, shown, resending in sending:
+        # kept and claimed first: a refund whose answer is lost keeps its hours, never offered under another token
+        if claims.claim(asking, now, replacing=failed):
+            ready.append((asking, shown, resending))
+        else:
+            shown["outcome"] = "not sent: another adjust asked for one of these hours meanwhile; run it again"
+            refused = True
+    outcomes = {o.client_token: o for o in book.refund([a.entry for a, _, _ in ready])} if ready else {}
+    for asking, shown, resending in ready:
+        token = asking.entry.client_token
+        found = outcomes.get(token)
+        shown["outcome"] = _outcome(found)
+        refused = refused or found is None or found.request_id is None
+        if found is not None and found.request_id is not None:
+            claims.answered(token, found.request_id)
+        elif found is not None and not resending and found.error_code in REFUSED:
+            claims.release(asking.keys, token)  # refused by AWS: nothing refunded, the hours free
+        elif found is not None:
+            # a resend's first send may have been taken; an INTERNAL_FAILURE may have been: kept, sent again as it
+            # was by the next run (its token: AWS takes it once)
+            shown["outcome"] += "; kept: the next adjust --send sends it again as it was"
+    return refused
+
+
 def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, out: TextIO, table: Any) -> int:
     if target.trail is None or target.billing is None or target.refund_claims is None:
         raise TargetError(f"{target.name} has no CloudTrail or Agreement Service to refund against")
@@ -202,37 +240,16 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     ]
     refused = bool(held)
     if args.send:
-        ready: list[tuple[AskedRefund, dict[str, Any], bool]] = []
-        for asking, shown, resending in [  # those sent again first: the room left was counted without them
-            *((a, r, True) for a, r in zip(again, again_rows, strict=True)),
-            *((_asked(p), r, False) for p, r in zip(proposed, rows, strict=True) if p.problem is None),
-        ]:
-            # kept and claimed first: a refund whose answer is lost keeps its hours, never offered under another token
-            if claims.claim(asking, target.deps.clock.now(), replacing=earlier.failed):
-                ready.append((asking, shown, resending))
-            else:
-                shown["outcome"] = "not sent: another adjust asked for one of these hours meanwhile; run it again"
-                refused = True
-        outcomes = {o.client_token: o for o in book.refund([a.entry for a, _, _ in ready])} if ready else {}
-        for asking, shown, resending in ready:
-            token = asking.entry.client_token
-            found = outcomes.get(token)
-            shown["outcome"] = _outcome(found)
-            refused = refused or found is None or found.request_id is None
-            if found is not None and found.request_id is not None:
-                claims.answered(token, found.request_id)
-            elif found is not None and not resending and found.error_code in REFUSED:
-                claims.release(asking.keys, token)  # refused by AWS: nothing refunded, the hours free
-            elif found is not None:
-                # a resend's first send may have been taken; an INTERNAL_FAILURE may have been: kept, sent again as it
-                # was by the next run (its token: AWS takes it once)
-                shown["outcome"] += "; kept: the next adjust --send sends it again as it was"
+        # those sent again first: the room left was counted without them
+        sending = [(a, r, True) for a, r in zip(again, again_rows, strict=True)]
+        sending += [(_asked(p), r, False) for p, r in zip(proposed, rows, strict=True) if p.problem is None]
+        refused = _send(sending, claims, book, earlier.failed, target.deps.clock.now()) or refused
     rows += again_rows + held
     # what CloudTrail logged and we could not read was not checked: what it over-billed is neither refunded nor known
     unchecked = unreadable_text(reconciliation.unreadable) if reconciliation.unreadable else None
     if args.json:
-        shown = {"from": selection.since.isoformat(), "to": selection.until.isoformat(), "refunds": rows}
-        out.write(json.dumps(shown | ({"unreadable": unchecked} if unchecked else {}), indent=2) + "\n")
+        document = {"from": selection.since.isoformat(), "to": selection.until.isoformat(), "refunds": rows}
+        out.write(json.dumps(document | ({"unreadable": unchecked} if unchecked else {}), indent=2) + "\n")
     else:
         empty = "no over-billing found in what could be read" if unchecked else "nothing over-billed in these hours"
         out.write((table(rows, COLUMNS) if rows else empty) + "\n")
