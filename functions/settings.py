@@ -39,8 +39,6 @@ MAX_CONTACT_FIELD_LENGTH = 1000
 # be set up to what was granted (and no higher than this, a bound on the flush's threads)
 MAX_METERING_CALLS_PER_SECOND = 200
 METERING_MODES = ("live", "dry-run")
-# usage is kept at least this long whatever the setting (a usage event must outlive its identity: Settings)
-MIN_AUDIT_RETENTION_DAYS = 2
 
 
 class InvalidField(ValueError):
@@ -311,7 +309,7 @@ class Settings:
         # a usage event must outlive its identity (functions.usage.model.IDENTITY_LIFETIME, 32 hours after the hour
         # that bills it, at most 33 after the event was received): an identity whose event had expired took an
         # identical resend as a first send that never landed, and billed it again (review 27)
-        _whole("audit_retention_days", self.audit_retention_days, MIN_AUDIT_RETENTION_DAYS, 3650)
+        _whole("audit_retention_days", self.audit_retention_days, 2, 3650)
         _whole("usage_shards", self.usage_shards, 1, 256)
         _whole("completion_ttl_seconds", self.completion_ttl_seconds, 60)
         _whole("final_usage_delay_seconds", self.final_usage_delay_seconds, 0, 900)

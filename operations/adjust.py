@@ -23,7 +23,6 @@ from typing import Protocol
 from functions.customers.model import Customer
 from functions.customers.subjects import AgreementSpan, BuyerLifecycle
 from functions.flush.records import RetentionFloor
-from functions.settings import MIN_AUDIT_RETENTION_DAYS
 from functions.usage.model import HOUR
 from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
 from operations.estimates import price_of
@@ -240,7 +239,6 @@ def proposals(
     asked: Mapping[str, str] | None = None,
     failed: Mapping[str, str] | None = None,
     floors: Mapping[str, RetentionFloor] | None = None,
-    resent: Mapping[tuple[str, str], Decimal] | None = None,
 ) -> list[Proposal]:
     """The refunds to propose, an invoice each; the hours no refund can be proposed for, grouped by why. ``floors``:
     each Region's record of how long its usage is surely kept (by ``OverBilled.region``; None: as the settings say,
@@ -249,7 +247,7 @@ def proposals(
     refund, its own included (one answered is never sent again: AWS documents no lifetime for a client token, and
     one whose answer never came is sent again as it was, by ``cli adjust``, not proposed anew). ``failed``: the
     billing adjustment AWS failed that asked for an hour before (refunding nothing)."""
-    return _grouped(deps, hours, book, asked or {}, failed or {}, floors, resent or {})
+    return _grouped(deps, hours, book, asked or {}, failed or {}, floors)
 
 
 def _not_kept(
@@ -258,15 +256,20 @@ def _not_kept(
     """Why what was due in the hour (of ``region``: "" the main one) may be gone, or None. An hour's usage events and
     record expire (their TTL) ``audit_retention_days`` after it as set when they were written, CloudTrail's 90 days
     later: past it what AWS billed looks over-billed in full (review 27b). A setting raised since leaves older hours
-    kept less long (attack 31), so the fewest days the Region's flush recorded as it sealed count (``floors``; None:
-    the setting); an hour it had not sealed by its second hour on record may have had its usage written by an
-    earlier deployment (attack 32), so it counts as kept only the fewest days any setting keeps. An hour of margin
-    for events received early (stamped up to FUTURE_SKEW ahead) and a run that lasts."""
+    kept less long (attack 31), so the fewest days the Region's flush recorded count (``floors``; None: the setting).
+    An hour before its second on that record may have had its usage written by an earlier deployment (attacks 32
+    and 33), which may have kept it as little as a day: never told over-billed once final. An hour of margin for
+    events received early (stamped up to FUTURE_SKEW ahead) and a run that lasts."""
     days = setting
     if floors is not None:
         floor = floors.get(region, RetentionFloor())
-        on_record = floor.since is not None and hour >= floor.since + 2 * HOUR
-        days = min(days, floor.days) if on_record and floor.days is not None else MIN_AUDIT_RETENTION_DAYS
+        if floor.since is None or floor.days is None or hour < floor.since + 2 * HOUR:
+            recorded = f"from {floor.since:%Y-%m-%dT%H}:00Z" if floor.since else "not yet"
+            return (
+                "its usage may have been kept as little as an earlier version allowed (a day): how long is on record "
+                f"{recorded}{' in ' + region if region else ''}, so what was due cannot be told"
+            )
+        days = min(days, floor.days)
     if hour < now - timedelta(days=days) + HOUR:
         return f"its usage is kept {days} days (audit_retention_days) and may have expired: what was due cannot be told"
     return None
@@ -289,7 +292,6 @@ def _grouped(
     before: Mapping[str, str],
     failed: Mapping[str, str],
     floors: Mapping[str, RetentionFloor] | None,
-    resent: Mapping[tuple[str, str], Decimal],
 ) -> list[Proposal]:
     known = list(deps.customers.list_all())
     now = deps.clock.now()
@@ -332,28 +334,24 @@ def _grouped(
             proposal.currency = currency
     for proposal in grouped.values():
         if proposal.problem is None:
-            _price(proposal, book, resent)
+            _price(proposal, book)
     return sorted(grouped.values(), key=lambda p: (p.year, p.month, p.agreement_id or "", p.problem or ""))
 
 
-def _price(proposal: Proposal, book: InvoiceBook, resent: Mapping[tuple[str, str], Decimal]) -> None:
-    """The invoice the refund goes on, and its amount: never above what AWS says may still be refunded, less what
-    the refunds sent again beside it ask of the same invoice (``resent``, by agreement and invoice: AWS takes them in
-    the same call, and one refused for want of room would be sent again, refused, for ever; attack 32)."""
+def _price(proposal: Proposal, book: InvoiceBook) -> None:
+    """The invoice the refund goes on, and its amount: never above what AWS says may still be refunded."""
     assert proposal.agreement_id is not None
     if proposal.charge <= 0:
         proposal.problem = "nothing to refund at the list price"
         return
-    listed = book.invoices(proposal.agreement_id, proposal.year, proposal.month)
-    room = {i.invoice_id: i.max_adjustment - resent.get((i.agreement_id, i.invoice_id), Decimal(0)) for i in listed}
-    invoices = [i for i in listed if room[i.invoice_id] > 0]
+    invoices = [i for i in book.invoices(proposal.agreement_id, proposal.year, proposal.month) if i.max_adjustment > 0]
     if not invoices:
         proposal.problem = f"no invoice of {proposal.year}-{proposal.month:02d} with anything left to refund (yet)"
         return
-    invoice = max(invoices, key=lambda i: room[i.invoice_id])
+    invoice = max(invoices, key=lambda i: i.max_adjustment)
     if invoice.currency != proposal.currency:
         proposal.problem = f"the invoice is in {invoice.currency}, the list price in {proposal.currency}"
         return
     proposal.invoice = invoice
-    proposal.amount = min(proposal.charge, room[invoice.invoice_id])
+    proposal.amount = min(proposal.charge, invoice.max_adjustment)
     proposal.capped = proposal.amount < proposal.charge

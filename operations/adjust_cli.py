@@ -41,6 +41,9 @@ from operations.target import Target, TargetError
 
 # an entry AWS refused outright, refunding nothing (the model's BillingAdjustmentErrorCode but INTERNAL_FAILURE)
 REFUSED = frozenset({"VALIDATION_EXCEPTION", "RESOURCE_NOT_FOUND_EXCEPTION", "CONFLICT_EXCEPTION"})
+# the same, of a refund sent again: had AWS taken its first send, it would answer that adjustment again (its token's
+# idempotency), so a validation or not-found refusal says it took nothing; a conflict says it knows the token
+REFUSED_AGAIN = frozenset({"VALIDATION_EXCEPTION", "RESOURCE_NOT_FOUND_EXCEPTION"})
 
 COLUMNS = [
     ("MONTH", "month"),
@@ -181,11 +184,11 @@ def _send(
         refused = refused or found is None or found.request_id is None
         if found is not None and found.request_id is not None:
             claims.answered(token, found.request_id)
-        elif found is not None and not resending and found.error_code in REFUSED:
+        elif found is not None and found.error_code in (REFUSED_AGAIN if resending else REFUSED):
             claims.release(asking.keys, token)  # refused by AWS: nothing refunded, the hours free
         elif found is not None:
-            # a resend's first send may have been taken; an INTERNAL_FAILURE may have been: kept, sent again as it
-            # was by the next run (its token: AWS takes it once)
+            # an INTERNAL_FAILURE may have been taken, and a resend's CONFLICT_EXCEPTION says AWS knows its token:
+            # kept, sent again as it was by the next run (its token: AWS takes it once)
             shown["outcome"] += "; kept: the next adjust --send sends it again as it was"
     return refused
 
@@ -216,15 +219,14 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     )
     # a refund whose answer never came is sent again as it was, unless what was due in one of its hours can no longer
     # be told (its usage may have expired since an earlier version worked it out: attack 32)
+    # (told as of when it was worked out: one worked out right is sent as it was, however old its hours are now)
     now, setting = target.deps.clock.now(), target.deps.settings.audit_retention_days
-    stale = {a.entry.client_token: why for a in earlier.unanswered if (why := unkept(a.keys, setting, floors, now))}
+    stale = {
+        a.entry.client_token: why for a in earlier.unanswered if (why := unkept(a.keys, setting, floors, a.at or now))
+    }
     again = [a for a in earlier.unanswered if a.entry.client_token not in stale]
-    resent: dict[tuple[str, str], Decimal] = {}
-    for kept in again:  # sent again beside the new refunds: what they ask is not there to be refunded
-        where = (kept.entry.agreement_id, kept.entry.invoice_id)
-        resent[where] = resent.get(where, Decimal(0)) + kept.entry.amount
     # hours an earlier refund asked for are left out of every other (a dry run shows it as the send would do)
-    proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried, floors, resent)
+    proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried, floors)
     rows = [row(p) for p in proposed]
     again_rows = [_again_row(a, "dry run: sent before, no answer came; --send sends it again as it was") for a in again]
     ask_aws = "not sent again: ask AWS (GetBillingAdjustmentRequest) whether it took it"

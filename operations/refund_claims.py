@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from functions.storage.dynamodb import batch_get, condition_failed, storage_error
-from functions.storage.times import time_text
+from functions.storage.times import parse_time, time_text
 from operations.agreement_billing import RefundEntry
 
 _PK = "REFUND"
@@ -45,6 +45,7 @@ class AskedRefund:
     month: str
     units: str
     request_id: str | None = None  # the billing adjustment AWS made of it (None: no answer came)
+    at: datetime | None = None  # when it was worked out and first kept (None: not kept yet)
 
 
 def _refund_item(asked: AskedRefund, at: datetime) -> dict[str, Any]:
@@ -77,7 +78,8 @@ def _asked(item: dict[str, Any]) -> AskedRefund:
     )
     keys = tuple(k["S"] for k in item["hours"]["L"])
     request_id = item["request_id"]["S"] if "request_id" in item else None
-    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id)
+    at = parse_time(item["at"]["S"]) if "at" in item else None
+    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id, at)
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ class DynamoRefundClaims:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=_refund_item(asked, at),
+                Item=_refund_item(asked, asked.at or at),  # a retry keeps when it was first worked out
                 # kept already, unanswered: this is a retry of it (kept again as it was)
                 ConditionExpression="attribute_not_exists(pk) OR attribute_not_exists(request_id)",
             )

@@ -106,7 +106,7 @@ def local_target(
         settings=settings,
         usage=_usage_store(settings, dynamodb),
         ledger=DynamoMeteringLedger(
-            dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
+            dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days), clock=moment
         ),
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
         gateway=metering_gateway(

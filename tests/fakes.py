@@ -648,7 +648,7 @@ class InMemoryRefundClaims:
             kept = self.asked.get(token)
             if token in self.answer_only or (kept is not None and kept.request_id is not None):
                 return False  # answered meanwhile (a run beside this one sent it): never sent again
-            self.asked.setdefault(token, asked)  # kept already, unanswered: a retry of it
+            self.asked.setdefault(token, replace(asked, at=asked.at or at))  # kept already, unanswered: a retry of it
             return True
 
         if not self._call("put_item", keep):

@@ -16,7 +16,8 @@ a fraction of one:
   about 2,000 (each chunk a put when sealed and an update per call, a few KB each). An hour is read a partition at a
   time, as its pages always were: no read of it was ever one snapshot.
 - ``pk = SEAL, sk = CURSOR``: the next hour to seal, moved by a conditional write (the seal marker), with how long
-  what was written since is kept (``since_r``, the first hour sealed so; ``min_r``, the fewest retention days since).
+  what was written since is kept (``since_r``, the hour, by the clock, it was first recorded; ``min_r``, the fewest
+  retention days since).
 - ``pk = SEAL, sk = UNSENT``: every record of an hour before ``hour`` has its outcome, so the flush looks for unsent
   records from there on (reads, a quarter of the price of the index writes they replace). ``v`` counts its moves: a
   flush moves it forward only from the version it read, a redrive moves it back.
@@ -49,6 +50,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from functions.clock import Clock
 from functions.customers.model import CustomerRef
 from functions.flush.aggregate import record_key
 from functions.flush.calls import CallPacker
@@ -64,7 +66,7 @@ from functions.flush.records import (
 from functions.observability import logger, metrics
 from functions.storage.dynamodb import condition_failed, storage_error
 from functions.storage.errors import ConditionFailed, StorageError
-from functions.usage.model import HOUR, Allocation, hour_key, parse_hour_key
+from functions.usage.model import HOUR, Allocation, hour_key, hour_of, parse_hour_key
 
 _BATCH = 25
 _CURSOR = {"pk": {"S": "SEAL"}, "sk": {"S": "CURSOR"}}
@@ -311,26 +313,33 @@ def _under_item_size(call: list[MeteringRecord]) -> Iterator[list[MeteringRecord
 
 
 class DynamoMeteringLedger:
-    def __init__(self, client: Any, table_name: str, *, retention: timedelta) -> None:
+    def __init__(self, client: Any, table_name: str, *, retention: timedelta, clock: Clock | None = None) -> None:
         self._client = client
         self._table = table_name
         self._retention = retention
+        # when a seal first records the retention (without a clock, as in some tests: the hour it seals)
+        self._clock = clock
         # where the records this ledger handed out as unsent are stored, so their outcomes go straight there
         self._where: dict[tuple[datetime, str], _Where] = {}
         self._lock = threading.Lock()
         self._floor: RetentionFloor | None = None  # what the cursor recorded, as last read
+        self._upgraded = False  # the cursor, as last read, was sealed by an earlier version (no since_r)
 
     def _expires_at(self, hour: datetime) -> int:
         return int((hour + self._retention).timestamp())
 
     def next_hour_to_seal(self) -> datetime | None:
-        item = self._call("get_item", Key=_CURSOR, ConsistentRead=True).get("Item")
-        self._floor = _floor_of(item)
+        item = self._read_cursor()
         return parse_hour_key(item["next"]["S"]) if item else None
 
     def retention_floor(self) -> RetentionFloor:
         """How long the hours' usage and records are surely kept (see ``seal``)."""
-        return _floor_of(self._call("get_item", Key=_CURSOR, ConsistentRead=True).get("Item"))
+        return _floor_of(self._read_cursor())
+
+    def _read_cursor(self) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._call("get_item", Key=_CURSOR, ConsistentRead=True).get("Item")
+        self._floor, self._upgraded = _floor_of(item), item is not None and "since_r" not in item
+        return item
 
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         if not records:
@@ -441,15 +450,22 @@ class DynamoMeteringLedger:
         return [stored.entry for stored in self._entries(hour).values()]
 
     def seal(self, hour: datetime) -> bool:
-        """Move the cursor past ``hour``, and record how long what is written now is kept: the first hour sealed so
-        (``since_r``), and the fewest days any was since (``min_r``, lowered, never raised: ``cli adjust`` must not
-        take an hour's usage as kept once a shorter setting let it expire)."""
+        """Move the cursor past ``hour``, and record how long what is written now is kept: from which hour it was
+        first recorded (``since_r``: the first hour sealed, or on a table an earlier version sealed the hour by the
+        clock, as a backlog sealed first had its usage written by that version), and the fewest days any was since
+        (``min_r``, lowered, never raised: ``cli adjust`` must not take an hour's usage as kept once a shorter setting
+        let it expire)."""
         days = self._retention.days
         if self._floor is None:  # not read yet by this ledger: min_r is only ever lowered
-            self._floor = self.retention_floor()
+            self._read_cursor()
+        assert self._floor is not None
         lower = self._floor.days is None or days < self._floor.days
+        # a table an earlier version sealed: the hours before now may have had their usage written by it (a backlog
+        # sealed first above all); a stack's first seal: nothing was written before this deployment
+        first = hour_of(self._clock.now()) if self._upgraded and self._clock is not None else hour
         values = {
             ":hour": {"S": hour_key(hour)},
+            ":first": {"S": hour_key(first)},
             ":next": {"S": hour_key(hour + timedelta(hours=1))},
             **({":days": {"N": str(days)}} if lower else {}),
         }
@@ -457,7 +473,7 @@ class DynamoMeteringLedger:
             self._call(
                 "update_item",
                 Key=_CURSOR,
-                UpdateExpression="SET #next = :next, sealed = :hour, since_r = if_not_exists(since_r, :hour)"
+                UpdateExpression="SET #next = :next, sealed = :hour, since_r = if_not_exists(since_r, :first)"
                 + (", min_r = :days" if lower else ""),
                 ConditionExpression="attribute_not_exists(pk) OR #next = :hour",
                 ExpressionAttributeNames={"#next": "next"},
@@ -466,7 +482,7 @@ class DynamoMeteringLedger:
         except ConditionFailed:
             return False
         if lower:
-            self._floor = RetentionFloor(self._floor.since or hour, days)
+            self._floor = RetentionFloor(self._floor.since or first, days)
         return True
 
     def unsent_mark(self) -> UnsentMark:

@@ -36,7 +36,7 @@ def build(settings: Settings, clock: Clock | None = None) -> FlushDeps:
         settings=settings,
         usage=usage_store(settings),
         ledger=DynamoMeteringLedger(
-            dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days)
+            dynamodb, settings.metering_table, retention=timedelta(days=settings.audit_retention_days), clock=moment
         ),
         customers=DynamoCustomerRepository(dynamodb, settings.customers_table),
         gateway=metering_gateway(settings, moment),

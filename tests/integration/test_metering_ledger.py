@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from functions.clock import ManualClock
 from functions.customers.model import CustomerRef
 from functions.flush.ledger import SHARDS, DynamoMeteringLedger
 from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult, RetentionFloor
@@ -446,3 +447,18 @@ def test_sealing_records_the_first_hour_sealed_and_the_fewest_retention_days_sin
     assert lowered.seal(HOUR + timedelta(hours=3))
     assert flush(400).retention_floor() == RetentionFloor(HOUR, 7)
     assert flush(400).next_hour_to_seal() == HOUR + timedelta(hours=4)
+
+
+def test_on_a_table_an_earlier_version_sealed_the_record_starts_at_the_hour_of_the_first_seal_by_the_clock(
+    settings: Settings, dynamodb: Any
+) -> None:
+    """Attack 33: an earlier version's flush left a backlog (it stopped at 04:00); the upgraded one seals it from 04:00
+    at 15:10. Those hours' usage was written by the earlier version (kept as it kept it): the record starts at 15:00."""
+    cursor = {"pk": {"S": "SEAL"}, "sk": {"S": "CURSOR"}, "next": {"S": "2026-11-26T04"}, "sealed": {"S": "x"}}
+    dynamodb.put_item(TableName=settings.metering_table, Item=cursor)  # as an earlier version's put_item left it
+    clock = ManualClock(HOUR.replace(hour=15, minute=10))
+    upgraded = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=timedelta(days=400), clock=clock)
+    assert upgraded.next_hour_to_seal() == HOUR.replace(hour=4)
+    assert upgraded.seal(HOUR.replace(hour=4))
+    assert upgraded.seal(HOUR.replace(hour=5))
+    assert upgraded.retention_floor() == RetentionFloor(HOUR.replace(hour=15), 400)

@@ -5,7 +5,10 @@ after it, though its usage is surely still kept then: no ``audit_retention_days`
 (``functions.settings``), so an hour between 25 hours and 2 days old has it whatever the setting was. Every upgrade
 loses what outsiders over-billed in the day before it, in each Region as its stack is upgraded.
 Invariant 4 (an hour that can be refunded eventually is); at stake: all of it, here 3.00 over-billed in eu-west-1
-at 09:00, an hour before the upgraded flush first sealed."""
+at 09:00, an hour before the upgraded flush first sealed.
+
+Attack 33 showed the premise does not hold for an upgrade from before review 27 (a setting of 1 day was allowed), so
+such an hour cannot be told over-billed; what this test now holds is that every run says why (invariant 5)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ import io
 import json
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from functions.flush.records import RetentionFloor
@@ -47,5 +49,7 @@ def test_an_hour_over_billed_the_day_before_an_upgrade_is_refunded_once_final() 
     for age in (26, 36, 46):  # final from 25 hours on; kept 2 days at the least, whatever the setting
         clock.set(HOUR + age * ONE_HOUR)
         rows += _adjust(world)
-    refunded = sum((e.amount for e in world.book.refunded), Decimal(0))
-    assert refunded == Decimal("3.00"), [r["outcome"] for r in rows]
+    # attack 33: the version an upgrade replaces may predate review 27, which allowed 1 day: the hour's usage may be
+    # gone before it is final, so it is never told over-billed; each run names why (it was silent before 3030f07)
+    assert world.book.refunded == []
+    assert all("as little as an earlier version allowed (a day)" in r["outcome"] for r in rows), rows

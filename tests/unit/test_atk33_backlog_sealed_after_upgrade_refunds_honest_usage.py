@@ -31,7 +31,8 @@ def test_an_hour_of_the_backlog_the_upgraded_flush_sealed_first_is_not_taken_as_
     # 15:00 and its flush seals the backlog from 04:00 on: a buyer's honest 100 units at 09:00, billed by our flush,
     # were written by the earlier deployment and expired on day 30
     world = TwoRegions(home=None, away=100)
-    world.away = replace(world.away, metering=NothingSealed(RetentionFloor(HOUR - timedelta(hours=5), 400)))
+    # (the upgraded flush first recorded its retention at 15:00 by its clock, as it sealed 04:00)
+    world.away = replace(world.away, metering=NothingSealed(RetentionFloor(HOUR + timedelta(hours=6), 400)))
     world.home.clock.set(HOUR + timedelta(days=40))  # type: ignore[attr-defined]
     world.home = replace(world.home, settings=replace(world.home.settings, audit_retention_days=400))
     world.target = replace(world.target, deps=world.home)
