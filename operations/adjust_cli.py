@@ -39,11 +39,11 @@ from operations.reconcile_cli import unreadable_text
 from operations.refund_claims import AskedRefund, DynamoRefundClaims
 from operations.target import Target, TargetError
 
-# an entry AWS refused outright, refunding nothing (the model's BillingAdjustmentErrorCode but INTERNAL_FAILURE)
-REFUSED = frozenset({"VALIDATION_EXCEPTION", "RESOURCE_NOT_FOUND_EXCEPTION", "CONFLICT_EXCEPTION"})
-# the same, of a refund sent again: had AWS taken its first send, it would answer that adjustment again (its token's
-# idempotency), so a validation or not-found refusal says it took nothing; a conflict says it knows the token
-REFUSED_AGAIN = frozenset({"VALIDATION_EXCEPTION", "RESOURCE_NOT_FOUND_EXCEPTION"})
+# an entry AWS refused outright the first time it was sent, refunding nothing (of the model's
+# BillingAdjustmentErrorCode: not INTERNAL_FAILURE, which may have been taken, nor CONFLICT_EXCEPTION, which says AWS
+# knows the token: another run's send of the same refund, attack 34)
+REFUSED = frozenset({"VALIDATION_EXCEPTION", "RESOURCE_NOT_FOUND_EXCEPTION"})
+
 
 COLUMNS = [
     ("MONTH", "month"),
@@ -184,12 +184,17 @@ def _send(
         refused = refused or found is None or found.request_id is None
         if found is not None and found.request_id is not None:
             claims.answered(token, found.request_id)
-        elif found is not None and found.error_code in (REFUSED_AGAIN if resending else REFUSED):
+        elif found is not None and not resending and found.error_code in REFUSED:
             claims.release(asking.keys, token)  # refused by AWS: nothing refunded, the hours free
         elif found is not None:
-            # an INTERNAL_FAILURE may have been taken, and a resend's CONFLICT_EXCEPTION says AWS knows its token:
-            # kept, sent again as it was by the next run (its token: AWS takes it once)
-            shown["outcome"] += "; kept: the next adjust --send sends it again as it was"
+            # an INTERNAL_FAILURE may have been taken, and a resend's first send may have been (AWS documents neither
+            # how long it keeps a token nor whether it looks at it before the room left: attack 34): kept, sent again
+            # as it was by the next run, and the run exits 1 until AWS takes it or the operator learns its fate
+            shown["outcome"] += (
+                "; kept: whether AWS took its first send is not known (ask AWS: GetBillingAdjustmentRequest); "
+                if resending
+                else "; kept: "
+            ) + "the next adjust --send sends it again as it was"
     return refused
 
 

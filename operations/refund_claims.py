@@ -278,16 +278,21 @@ class DynamoRefundClaims:
             raise storage_error(error) from error
 
     def release(self, keys: Sequence[str], token: str) -> None:
-        """Remove the refund ``token`` and its claims of these hours (AWS refused it: nothing was refunded)."""
-        for key in (*keys, _ASKED + token):
+        """Remove the refund ``token`` and its claims of these hours (AWS refused it: nothing was refunded), unless
+        AWS's answer to it is kept: another run sent the same refund and AWS took it (attack 34), so its hours are
+        that refund's. The refund goes first: a run stopped midway leaves its hours held, never free."""
+        for key in (_ASKED + token, *keys):
+            answered = " AND attribute_not_exists(request_id)" if key.startswith(_ASKED) else ""
             try:
                 self._client.delete_item(
                     TableName=self._table,
                     Key=_key(key),
-                    ConditionExpression="#token = :token",
+                    ConditionExpression="#token = :token" + answered,
                     ExpressionAttributeNames={"#token": "token"},
                     ExpressionAttributeValues={":token": {"S": token}},
                 )
             except ClientError as error:
                 if not condition_failed(error):
                     raise storage_error(error) from error
+                if answered and self.refunds([token]):
+                    return  # answered: kept, with its hours

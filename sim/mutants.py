@@ -241,8 +241,8 @@ def renewal_starts_when_created() -> Iterator[None]:
 
 @contextlib.contextmanager
 def answered_refund_resent() -> Iterator[None]:
-    """``cli adjust`` proposes a refund again under its own token, answered or not (before attack 31): only AWS's
-    memory of the token keeps an hour from being refunded again."""
+    """``cli adjust`` proposes a refund again under its own token, answered or not, and claims it as a retry of itself
+    (before attack 31 and c1bc76e): only AWS's memory of the token keeps an hour from being refunded again."""
 
     original = adjust.proposals
 
@@ -261,7 +261,18 @@ def answered_refund_resent() -> Iterator[None]:
                 return found
             before.update(again)
 
-    with _patched(adjust_cli, "proposals", proposals):
+    def claim(self: fakes.InMemoryRefundClaims, asked: AskedRefund, at: datetime, replacing: Any = ()) -> bool:
+        token = asked.entry.client_token
+        if (kept := self.asked.get(token)) is not None and kept.request_id is not None:
+            self.asked[token] = replace(kept, request_id=None)  # answered or not, a retry of it (before c1bc76e)
+            try:
+                return original_claim(self, asked, at, replacing)
+            finally:
+                self.asked[token] = kept
+        return original_claim(self, asked, at, replacing)
+
+    original_claim = fakes.InMemoryRefundClaims.claim
+    with _patched(adjust_cli, "proposals", proposals), _patched(fakes.InMemoryRefundClaims, "claim", claim):
         yield
 
 

@@ -677,12 +677,16 @@ class InMemoryRefundClaims:
         self._call("update_item", update)
 
     def release(self, keys: Sequence[str], token: str) -> None:
-        def delete(key: str) -> None:
+        def delete(key: str) -> bool:
             if key.startswith("ASKED#"):
-                if key.removeprefix("ASKED#") == token:
-                    self.asked.pop(token, None)
+                kept = self.asked.get(token)
+                if token in self.answer_only or (kept is not None and kept.request_id is not None):
+                    return False  # answered (another run sent it and AWS took it): kept, with its hours
+                self.asked.pop(token, None)
             elif self.claims.get(key, ("",))[0] == token:
                 del self.claims[key]
+            return True
 
-        for key in (*keys, "ASKED#" + token):
-            self._call("delete_item", functools.partial(delete, key))
+        for key in ("ASKED#" + token, *keys):
+            if not self._call("delete_item", functools.partial(delete, key)):
+                return
