@@ -305,9 +305,9 @@ def _grouped(
                 lifecycles[customer.ref.key] = deps.customers.lifecycle(customer)
             agreement, unknown = billed_on(customer, lifecycles[customer.ref.key], hour.hour)
         priced = price_of(deps.settings, hour.product_code, hour.dimension)
-        problem = _not_kept(hour.hour, hour.region, deps.settings.audit_retention_days, floors, now)
-        if problem is not None:
-            pass
+        problem = None
+        if (expired := _not_kept(hour.hour, hour.region, deps.settings.audit_retention_days, floors, now)) is not None:
+            problem = expired
         elif now < (final := hour.hour + PLACED_FROM):
             # a leaving buyer's usage is placed in an hour of theirs Marketplace still takes, and an hour not sealed has
             # no record of ours yet: what AWS billed there is not over-billed until what was due is final (review 28)

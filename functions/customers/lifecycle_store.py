@@ -4,12 +4,11 @@ Layout: ``pk = <subject>`` (``AGMT#<agreement id>``, ``LIC#<l-...>``, ``LEGACY#<
 ``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen (and
 ``lc_activations``, a string set of every activation's time: when each subscription started), and
 ``agreements``, a string set of agreement ids the subject leads to: a licence's agreements (License events name
-both), an agreement's renewals (Purchase Agreement Created, intent RENEW, names its previous agreement); an
-agreement's ``agreement_start``, its Created's ``agreement.startTime`` (a future-dated agreement starts after it is
-created). Each event
-is one conditional ``SET lc_<kind> = :t`` (only if absent or older) and links are ``ADD`` to a set: atomic,
-commutative and idempotent, so duplicates and every arrival order converge. A buyer's state is derived when the
-customer is read (``functions.customers.subjects.buyer_lifecycle``): an event that arrives before the buyer
+both), an agreement's renewals (Purchase Agreement Created, intent RENEW or REPLACE, names its previous agreement);
+an agreement's ``agreement_start``, its Created's ``agreement.startTime`` (a future-dated agreement starts after it
+is created). Each event is one conditional ``SET lc_<kind> = :t`` (only if absent or older) and links are ``ADD`` to
+a set: atomic, commutative and idempotent, so duplicates and every arrival order converge. A buyer's state is derived
+when the customer is read (``functions.customers.subjects.buyer_lifecycle``): an event that arrives before the buyer
 registered, or before anything links its agreement to them, needs no special path: it is simply there once the
 customer is read. A legacy subscribe-success keeps its ``isFreeTrialTermPresent`` the same way: ``free_trial_term``
 with its time ``free_trial_term_at``, replaced only by a newer one (a reused customer identifier's later subscription

@@ -16,8 +16,8 @@ a fraction of one:
   about 2,000 (each chunk a put when sealed and an update per call, a few KB each). An hour is read a partition at a
   time, as its pages always were: no read of it was ever one snapshot.
 - ``pk = SEAL, sk = CURSOR``: the next hour to seal, moved by a conditional write (the seal marker), with how long
-  what was written since is kept (``since_r``, the hour, by the clock, it was first recorded; ``min_r``, the fewest
-  retention days since).
+  what was written since is kept (``since_r``, the hour it was first recorded from; ``min_r``, the fewest retention
+  days since: ``seal``).
 - ``pk = SEAL, sk = UNSENT``: every record of an hour before ``hour`` has its outcome, so the flush looks for unsent
   records from there on (reads, a quarter of the price of the index writes they replace). ``v`` counts its moves: a
   flush moves it forward only from the version it read, a redrive moves it back.
