@@ -227,6 +227,14 @@ class DynamoRefundClaims:
                 return sorted(found, key=lambda a: a.entry.client_token)
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def _kept_item(self, token: str) -> dict[str, Any]:
+        """The refund ``token`` as kept (an answer kept alone included: it holds no refund to read); {} if none."""
+        try:
+            answer = self._client.get_item(TableName=self._table, Key=_key(_ASKED + token), ConsistentRead=True)
+        except ClientError as error:
+            raise storage_error(error) from error
+        return dict(answer.get("Item", {}))
+
     def claims_of(self, keys: Sequence[str]) -> list[tuple[str, str]]:
         """Each of these hours' claims, as (key, token)."""
         items = batch_get(self._client, self._table, [_key(k) for k in keys]) if keys else []
@@ -294,5 +302,5 @@ class DynamoRefundClaims:
             except ClientError as error:
                 if not condition_failed(error):
                     raise storage_error(error) from error
-                if answered and self.refunds([token]):
+                if answered and "request_id" in self._kept_item(token):
                     return  # answered: kept, with its hours

@@ -20,3 +20,7 @@ def test_a_refund_answered_meanwhile_is_never_claimed_to_be_sent_again(settings:
     assert claims.claims_of(["p#c#calls#2026-11-24T09"]) == [("p#c#calls#2026-11-24T09", "t1")]
     assert [r.request_id for r in claims.refunds(["t1"])] == ["ba-1"]
     assert claims.unanswered() == []
+    # another run's release of the same refund (refused to it) deletes nothing AWS's answer is kept for (attack 34)
+    claims.release(("p#c#calls#2026-11-24T09",), "t1")
+    assert claims.claims_of(["p#c#calls#2026-11-24T09"]) == [("p#c#calls#2026-11-24T09", "t1")]
+    assert [r.request_id for r in claims.refunds(["t1"])] == ["ba-1"]
