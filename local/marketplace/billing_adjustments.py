@@ -5,20 +5,33 @@ Each entry is answered on its own: an item (``ba-<hex>``) for each one taken, an
 answers the same item and refunds nothing more; the token with another entry is a ``CONFLICT_EXCEPTION``. No entry
 may refund more than its invoice's ``maxAdjustmentAmount`` (``invoices``) still allows. A taken entry is processed at
 once: its ``Purchase Agreement Billing Adjustment Completed - Proposer`` event is sent in the shape of the seller
-guide's example. README.md ("BatchCreateBillingAdjustmentRequest") gives the sources and the emulator's choices.
+guide's example. GetBillingAdjustmentRequest and ListBillingAdjustmentRequests read them back (what a seller asks
+when an answer was lost). README.md ("BatchCreateBillingAdjustmentRequest") gives the sources and the emulator's
+choices.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
 
-from .clock import iso
+from .agreement_terms import sellers_agreement
+from .clock import iso, parse_iso, timestamp_param
+from .errors import ApiError
 from .invoices import invoice_of
 from .operation import AGREEMENT, Answer, Operation, Request
 from .world import World
+
+# what a listed adjustment's agreement is: the API reference's examples of the filters ("e.g., PurchaseAgreement",
+# "e.g., AWSMarketplace"); every agreement the emulator makes is a Marketplace purchase agreement
+AGREEMENT_TYPE = "PurchaseAgreement"
+CATALOG = "AWSMarketplace"
+MAX_PAGE_SIZE = 50  # maxResults' largest value in the model
 
 
 def _fingerprint(entry: dict[str, Any]) -> str:
@@ -56,19 +69,22 @@ def take(world: World, entry: dict[str, Any], now_iso: str) -> tuple[dict[str, A
     if amount > Decimal(money["maxAdjustmentAmount"]):
         message = f"adjustmentAmount {amount} exceeds the invoice's maxAdjustmentAmount {money['maxAdjustmentAmount']}"
         return None, _error(entry, "VALIDATION_EXCEPTION", message)
+    request_id = "ba-" + uuid.uuid4().hex[:20]
     adjustment = {
-        "billingAdjustmentRequestId": "ba-" + uuid.uuid4().hex[:20],
+        "billingAdjustmentRequestId": request_id,
         "clientToken": token,
         "agreementId": agreement_id,
         "originalInvoiceId": str(entry["originalInvoiceId"]),
         "adjustmentAmount": str(entry["adjustmentAmount"]),
         "currencyCode": str(entry["currencyCode"]),
         "adjustmentReasonCode": str(entry["adjustmentReasonCode"]),
+        "description": entry.get("description"),
         "status": "COMPLETED",
         "createdAt": now_iso,
+        "updatedAt": now_iso,
         "fingerprint": _fingerprint(entry),
     }
-    world.billing_adjustments[adjustment["billingAdjustmentRequestId"]] = adjustment
+    world.billing_adjustments[request_id] = adjustment
     return {**adjustment, "new": True}, None
 
 
@@ -103,4 +119,140 @@ BATCH_CREATE_BILLING_ADJUSTMENT_REQUEST = Operation(
         ),
         "InternalServerException": "a random server fault (faults `internal_error_rate`)",
     },
+)
+
+
+def _shown(adjustment: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The adjustment as the API answers it: kept as text in the state file, its times answered as timestamps."""
+    shown = {key: adjustment[key] for key in keys if adjustment.get(key) is not None}
+    created = parse_iso(str(adjustment["createdAt"]))
+    # an adjustment kept before updatedAt was: processed at once, so updated when it was made
+    updated = parse_iso(str(adjustment["updatedAt"])) if adjustment.get("updatedAt") else created
+    return {**shown, "createdAt": created, "updatedAt": updated}
+
+
+_DETAIL = (
+    "billingAdjustmentRequestId",
+    "agreementId",
+    "adjustmentReasonCode",
+    "description",
+    "originalInvoiceId",
+    "adjustmentAmount",
+    "currencyCode",
+    "status",
+    "statusMessage",
+)
+_SUMMARY = (
+    "billingAdjustmentRequestId",
+    "originalInvoiceId",
+    "adjustmentAmount",
+    "currencyCode",
+    "status",
+    "agreementId",
+)
+
+
+def _get(request: Request) -> Answer:
+    agreement_id = str(request.params["agreementId"])
+    sellers_agreement(request.world, agreement_id, role="the proposer of")
+    request_id = str(request.params["billingAdjustmentRequestId"])
+    adjustment = request.world.billing_adjustments.get(request_id)
+    if adjustment is None or adjustment["agreementId"] != agreement_id:
+        raise ApiError(
+            "ResourceNotFoundException",
+            f"Billing adjustment request {request_id} not found for agreement {agreement_id}",
+            fields={"resourceId": request_id, "resourceType": "BillingAdjustmentRequest"},
+        )
+    return _shown(adjustment, _DETAIL), {"agreement_id": agreement_id, "status": adjustment["status"]}
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    reason = "INVALID_NEXT_TOKEN" if field == "nextToken" else "OTHER"
+    return ApiError(
+        "ValidationException", message, fields={"reason": reason, "fields": [{"name": field, "message": message}]}
+    )
+
+
+def _query_key(params: dict[str, Any]) -> str:
+    """What a page token belongs to: the filters it was handed out with (another query's token is refused)."""
+    filters = ("agreementId", "status", "createdAfter", "createdBefore", "catalog", "agreementType")
+    return hashlib.sha256(json.dumps([str(params.get(f)) for f in filters]).encode()).hexdigest()[:16]
+
+
+def _offset(params: dict[str, Any]) -> int:
+    token = params.get("nextToken")
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(str(token).encode()))
+        offset, owner = int(data["o"]), str(data["q"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise _invalid("nextToken", "nextToken is not valid") from None
+    if owner != _query_key(params) or offset < 0:
+        raise _invalid("nextToken", "nextToken does not belong to this query")
+    return offset
+
+
+def _matches(adjustment: dict[str, Any], params: dict[str, Any]) -> bool:
+    created = parse_iso(str(adjustment["createdAt"]))
+    after, before = params.get("createdAfter"), params.get("createdBefore")
+    return (
+        params.get("agreementId") in (None, adjustment["agreementId"])
+        and params.get("status") in (None, adjustment["status"])
+        and params.get("catalog") in (None, CATALOG)
+        and params.get("agreementType") in (None, AGREEMENT_TYPE)
+        and (after is None or created >= timestamp_param(after))
+        and (before is None or created < timestamp_param(before))
+    )
+
+
+def _list(request: Request) -> Answer:
+    params = request.params
+    if params.get("agreementId"):
+        sellers_agreement(request.world, str(params["agreementId"]), role="the proposer of")
+    seller = str(request.world.config["seller_account_id"])
+    mine = [
+        a
+        for a in request.world.billing_adjustments.values()
+        if (sub := request.world.subscriptions.get(a["agreementId"])) is not None
+        and sub.proposer_account_id in (None, seller)
+    ]
+    found = sorted(
+        (a for a in mine if _matches(a, params)), key=lambda a: (a["createdAt"], a["billingAdjustmentRequestId"])
+    )
+    offset = _offset(params)
+    size = int(params.get("maxResults") or MAX_PAGE_SIZE)
+    page = found[offset : offset + size]
+    items = [_shown(a, _SUMMARY) | {"agreementType": AGREEMENT_TYPE, "catalog": CATALOG} for a in page]
+    answer: dict[str, Any] = {"items": items}
+    if offset + size < len(found):
+        token = json.dumps({"o": offset + size, "q": _query_key(params)})
+        answer["nextToken"] = base64.urlsafe_b64encode(token.encode()).decode()
+    return answer, {"items": len(items)}
+
+
+_READ_ERRORS = {
+    "ValidationException": (
+        "a model violation (with the model's `reason` and `fields`), or a nextToken of another query"
+    ),
+    "AccessDeniedException": "a channel partner's agreement (`proposer_account_id` on subscribe): not the proposer",
+    "ThrottlingException": "over config `operation_quotas.<operation>` (unlimited by default); HTTP 429",
+    "InternalServerException": "a random server fault (faults `internal_error_rate`)",
+}
+
+GET_BILLING_ADJUSTMENT_REQUEST = Operation(
+    AGREEMENT,
+    "GetBillingAdjustmentRequest",
+    _get,
+    {
+        **_READ_ERRORS,
+        "ResourceNotFoundException": "no such agreement, or no such adjustment of it (`resourceType` "
+        "`BillingAdjustmentRequest`)",
+    },
+)
+LIST_BILLING_ADJUSTMENT_REQUESTS = Operation(
+    AGREEMENT,
+    "ListBillingAdjustmentRequests",
+    _list,
+    {**_READ_ERRORS, "ResourceNotFoundException": "no such agreement (`agreementId`)"},
 )

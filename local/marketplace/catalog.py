@@ -39,6 +39,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         cancellations.SEND_AGREEMENT_CANCELLATION_REQUEST,
         invoices.LIST_AGREEMENT_INVOICE_LINE_ITEMS,
         billing_adjustments.BATCH_CREATE_BILLING_ADJUSTMENT_REQUEST,
+        billing_adjustments.GET_BILLING_ADJUSTMENT_REQUEST,
+        billing_adjustments.LIST_BILLING_ADJUSTMENT_REQUESTS,
         cloudtrail.LOOKUP_EVENTS,
     )
 }
@@ -48,10 +50,11 @@ NOT_SERVED = {
     AGREEMENT: (
         "a SaaS seller's registration and metering read an agreement's terms (GetAgreementTerms) and its licence "
         "(GetAgreementEntitlements), and its operator refunds over-billing (ListAgreementInvoiceLineItems, "
-        "BatchCreateBillingAdjustmentRequest) and "
+        "BatchCreateBillingAdjustmentRequest, and reading them back where an answer was lost: "
+        "GetBillingAdjustmentRequest, ListBillingAdjustmentRequests) and "
         "asks for a test agreement's cancellation (SendAgreementCancellationRequest; the buyer's answer is the admin "
         "API's); its other operations (searching and describing agreements, approvals, the buyer's side of "
-        "cancellations, payment requests, reading billing adjustments back, purchase orders) are not emulated yet"
+        "cancellations, payment requests, purchase orders) are not emulated yet"
     ),
     CLOUDTRAIL: "only the event history of the metering calls received is emulated (LookupEvents)",
 }

@@ -10,6 +10,7 @@ import math
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 # How far a moved clock may be from real time: far enough for any test or demo, near enough that datetime arithmetic
 # everywhere (the app's too) stays in range.
@@ -38,6 +39,15 @@ def parse_iso(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def timestamp_param(value: Any) -> datetime:
+    """A request's timestamp member as the protocol decoded it: a datetime, epoch seconds, or ISO text."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, UTC)
+    return parse_iso(str(value))
 
 
 def iso(value: datetime) -> str:

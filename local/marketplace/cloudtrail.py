@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .clock import iso
+from .clock import iso, timestamp_param
 from .errors import ApiError
 from .model_validation import Violation
 from .operation import CLOUDTRAIL, Answer, Operation, Request
@@ -156,10 +156,6 @@ def validation_error(violations: list[Violation]) -> ApiError:
     return ApiError("InvalidLookupAttributesException", first.render())
 
 
-def _moment(value: Any) -> datetime:
-    return value.astimezone(UTC) if isinstance(value, datetime) else datetime.fromtimestamp(float(value), UTC)
-
-
 def _fingerprint(params: dict[str, Any]) -> str:
     asked = {k: v for k, v in params.items() if k not in ("NextToken", "MaxResults")}
     return hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -191,8 +187,8 @@ def lookup_events(world: World, now: datetime, region: str, params: dict[str, An
     attributes = params.get("LookupAttributes") or []
     if len(attributes) > 1:
         raise ApiError("InvalidLookupAttributesException", "You can specify only one lookup attribute.")
-    start = _moment(params["StartTime"]) if params.get("StartTime") is not None else None
-    end = _moment(params["EndTime"]) if params.get("EndTime") is not None else None
+    start = timestamp_param(params["StartTime"]) if params.get("StartTime") is not None else None
+    end = timestamp_param(params["EndTime"]) if params.get("EndTime") is not None else None
     if start is not None and end is not None and start > end:
         raise ApiError("InvalidTimeRangeException", "Start time must not be after end time.")
     after = _after_token(params)

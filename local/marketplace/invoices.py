@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from .agreement_terms import CURRENCY, PRICE_PER_UNIT, sellers_agreement
-from .clock import parse_iso
+from .clock import parse_iso, timestamp_param
 from .errors import ApiError
 from .operation import AGREEMENT, Answer, Operation, Request
 from .world import World
@@ -90,15 +90,9 @@ def _matching(found: Iterable[dict[str, Any]], params: dict[str, Any]) -> list[d
             or (period["month"], period["year"])
             == (i["invoiceBillingPeriod"]["month"], i["invoiceBillingPeriod"]["year"])
         )
-        and (after is None or i["issuedTime"] >= _moment(after))
-        and (before is None or i["issuedTime"] < _moment(before))
+        and (after is None or i["issuedTime"] >= timestamp_param(after))
+        and (before is None or i["issuedTime"] < timestamp_param(before))
     ]
-
-
-def _moment(value: Any) -> datetime:
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, UTC)
-    return parse_iso(str(value))
 
 
 def list_agreement_invoice_line_items(world: World, params: dict[str, Any]) -> dict[str, Any]:

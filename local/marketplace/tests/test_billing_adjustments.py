@@ -104,3 +104,54 @@ def test_a_refund_is_taken_once_per_token_and_never_above_what_may_still_be_refu
     assert event["detail-type"] == "Purchase Agreement Billing Adjustment Completed - Proposer"
     assert event["detail"]["billingAdjustmentRequest"]["adjustmentAmount"] == "-3.00"
     assert event["detail"]["invoice"]["originalInvoiceId"] == number
+
+
+def test_a_refund_reads_back_in_the_models_shape_by_id_and_by_agreement(env: Any) -> None:
+    """What a seller asks when BatchCreateBillingAdjustmentRequest's answer was lost: the adjustment, read by its id
+    (with its description) or listed among the agreement's (filtered by time, paged), each answer in the model's
+    shape."""
+    sub = metered(env, 500)
+    agreement, number = sub["agreement_id"], invoice(env, sub["agreement_id"])["invoiceId"]
+    client, raw = env.agreement(), []
+    client.meta.events.register("after-call.*", lambda http_response, **_: raw.append(http_response.content))
+    made = []
+    for n, amount in enumerate(["1.00", "0.50", "0.25"]):
+        env.admin.set_clock(f"2026-11-26T1{n}:30:00Z")
+        taken = client.batch_create_billing_adjustment_request(
+            billingAdjustmentRequestEntries=[{**entry(agreement, number, amount, f"t-{n}"), "description": f"d{n}"}]
+        )
+        made.append(taken["items"][0]["billingAdjustmentRequestId"])
+    got = client.get_billing_adjustment_request(agreementId=agreement, billingAdjustmentRequestId=made[1])
+    assert output_violations(SERVICE, "GetBillingAdjustmentRequest", json.loads(raw[-1])) == []
+    assert {k: got[k] for k in ("originalInvoiceId", "adjustmentAmount", "description", "status")} == {
+        "originalInvoiceId": number,
+        "adjustmentAmount": "0.50",
+        "description": "d1",
+        "status": "COMPLETED",
+    }
+    assert got["createdAt"] == got["updatedAt"]  # processed at once
+    assert got["createdAt"].replace(microsecond=0) == datetime(2026, 11, 26, 11, 30, tzinfo=UTC)  # the clock runs on
+    # the last two, from 11:30, a page of one at a time
+    pages = client.get_paginator("list_billing_adjustment_requests").paginate(
+        agreementId=agreement, createdAfter=datetime(2026, 11, 26, 11, 30, tzinfo=UTC), maxResults=1
+    )
+    listed = [item for page in pages for item in page["items"]]
+    assert output_violations(SERVICE, "ListBillingAdjustmentRequests", json.loads(raw[-1])) == []
+    assert [(i["billingAdjustmentRequestId"], i["adjustmentAmount"]) for i in listed] == [
+        (made[1], "0.50"),
+        (made[2], "0.25"),
+    ]
+    assert {(i["agreementType"], i["catalog"], i["originalInvoiceId"]) for i in listed} == {
+        ("PurchaseAgreement", "AWSMarketplace", number)
+    }
+    # another agreement's id, and an id nobody made: not found
+    other = env.admin.subscribe(PRODUCT, "444455556666", start_time="2026-11-25T00:00:00Z")["agreement_id"]
+    for agreement_id, request_id in ((other, made[0]), (agreement, "ba-nothing")):
+        with pytest.raises(client.exceptions.ResourceNotFoundException) as error:
+            client.get_billing_adjustment_request(agreementId=agreement_id, billingAdjustmentRequestId=request_id)
+        assert error.value.response["resourceType"] == "BillingAdjustmentRequest"
+    assert client.list_billing_adjustment_requests(agreementId=other)["items"] == []
+    # a page token of another query
+    first = client.list_billing_adjustment_requests(agreementId=agreement, maxResults=1)
+    with pytest.raises(client.exceptions.ValidationException):
+        client.list_billing_adjustment_requests(agreementId=agreement, status="PENDING", nextToken=first["nextToken"])
