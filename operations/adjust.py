@@ -135,9 +135,14 @@ class Proposal:
 
     @property
     def description(self) -> str:
+        """What it refunds, and its client token, which no other refund's description names: AWS's adjustment says
+        its description back (GetBillingAdjustmentRequest), so a refund whose answer was lost is told by it
+        (``operations.refund_settlement``)."""
         units = ", ".join(f"{h.hour:%Y-%m-%dT%H}Z{_in(h, ' ')} {h.dimension} {h.excess}" for h in self.hours)
         text = f"Over-billed units refunded ({len(self.hours)} hours): {units}"
-        return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 3] + "..."
+        reference = f" (ref {self.client_token})"
+        room = DESCRIPTION_LIMIT - len(reference)
+        return (text if len(text) <= room else text[: room - 3] + "...") + reference
 
     def entry(self) -> RefundEntry:
         if self.invoice is None or self.amount is None or self.currency is None:

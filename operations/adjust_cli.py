@@ -7,6 +7,10 @@ outcome: its billing adjustment, or the error AWS gave it alone. Exit 1 when an 
 before is held (its answer never came and another refund holds some of its hours), or CloudTrail logged results it
 could not read (not checked: what they over-billed is neither refunded nor known). A window starting past
 CloudTrail's 90 days is refused (``--from``): none of it could be checked.
+
+``cli adjust --settle [--send]`` asks AWS what became of every refund kept without its answer
+(``operations.refund_settlement``) and, with ``--send``, keeps what it learns: the adjustment AWS made of one, or that
+AWS never took one held (its hours freed). It sends no refund. Exit 1 while one's fate is still not known.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, TextIO
 
 from functions.customers.notices import NoticeKind
 from functions.flush.audit import quantity_text
+from functions.flush.records import RetentionFloor
 from operations.adjust import (
     InvoiceBook,
     Proposal,
@@ -33,10 +38,11 @@ from operations.adjust import (
     unkept,
 )
 from operations.agreement_billing import RefundOutcome, amount_text
-from operations.queries import OperationsDeps, Selection
+from operations.queries import MeteringRegion, OperationsDeps, Selection
 from operations.reconcile import TRAIL_RETENTION, reconcile_regions
 from operations.reconcile_cli import unreadable_text
-from operations.refund_claims import AskedRefund, DynamoRefundClaims
+from operations.refund_claims import AskedRefund, DynamoRefundClaims, EarlierRefunds
+from operations.refund_settlement import Settlement, Verdict, settle
 from operations.target import Target, TargetError
 
 # an entry AWS refused outright the first time it was sent, refunding nothing (of the model's
@@ -80,6 +86,11 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     sent.add_argument("--dry-run", dest="send", action="store_false", help="say what would be sent (the default)")
     sent.add_argument("--send", dest="send", action="store_true", help="send the refunds")
     command.set_defaults(send=False)  # store_false's own default would be True: a dry run that sends
+    command.add_argument(
+        "--settle",
+        action="store_true",
+        help="ask AWS what became of every refund sent without an answer (held ones too); --send keeps what it says",
+    )
 
 
 def row(proposal: Proposal) -> dict[str, Any]:
@@ -191,7 +202,7 @@ def _send(
             # how long it keeps a token nor whether it looks at it before the room left: attack 34): kept, sent again
             # as it was by the next run, and the run exits 1 until AWS takes it or the operator learns its fate
             shown["outcome"] += (
-                "; kept: whether AWS took its first send is not known (ask AWS: GetBillingAdjustmentRequest); "
+                "; kept: whether AWS took its first send is not known (`cli adjust --settle` asks AWS); "
                 if resending
                 else "; kept: "
             ) + "the next adjust --send sends it again as it was"
@@ -213,8 +224,7 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
         reconciliation = reconcile_regions(regions, selection)
     except ValueError as error:
         raise TargetError(f"{target.name}: {error}") from None
-    # how long each Region's usage is surely kept (the main Region's hours name none)
-    floors = {("" if n == 0 else r.name): r.deps.metering.retention_floor() for n, r in enumerate(regions)}
+    floors = _floors(regions)
     book = target.billing()
     claims = target.refund_claims()
     hours = over_billed(reconciliation, target.deps.customers.list_all(), target.deps.settings.region)
@@ -222,19 +232,13 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     earlier = claims.earlier(
         [refund_key(h) for h in hours], _failed_adjustments(target.deps), former_keys(hours), claim_aliases(products)
     )
-    # a refund whose answer never came is sent again as it was, unless what was due in one of its hours can no longer
-    # be told (its usage may have expired since an earlier version worked it out: attack 32)
-    # (told as of when it was worked out: one worked out right is sent as it was, however old its hours are now)
-    now, setting = target.deps.clock.now(), target.deps.settings.audit_retention_days
-    stale = {
-        a.entry.client_token: why for a in earlier.unanswered if (why := unkept(a.keys, setting, floors, a.at or now))
-    }
+    stale = _stale(earlier, target, floors)
     again = [a for a in earlier.unanswered if a.entry.client_token not in stale]
     # hours an earlier refund asked for are left out of every other (a dry run shows it as the send would do)
     proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried, floors)
     rows = [row(p) for p in proposed]
     again_rows = [_again_row(a, "dry run: sent before, no answer came; --send sends it again as it was") for a in again]
-    ask_aws = "not sent again: ask AWS (GetBillingAdjustmentRequest) whether it took it"
+    ask_aws = "not sent again: `cli adjust --settle` asks AWS whether it took it"
     # another refund holds one of its hours: it may have refunded them, and whether AWS took this one is not known
     held = [
         _again_row(a, f"held: sent before, no answer came, and another refund holds some of its hours; {ask_aws}")
@@ -263,3 +267,81 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
         if unchecked:
             out.write(f"not checked: {unchecked}\n")
     return 1 if refused or unchecked else 0
+
+
+def _floors(regions: list[MeteringRegion]) -> dict[str, RetentionFloor]:
+    """How long each Region's usage is surely kept (the main Region's hours name none)."""
+    return {("" if n == 0 else r.name): r.deps.metering.retention_floor() for n, r in enumerate(regions)}
+
+
+def _stale(earlier: EarlierRefunds, target: Target, floors: dict[str, RetentionFloor]) -> dict[str, str]:
+    """The unanswered refunds never sent again, by token, with why: what was due in one of its hours could not be told
+    when it was worked out (its usage may have expired since an earlier version worked it out: attack 32). One worked
+    out right is sent as it was, however old its hours are now."""
+    now, setting = target.deps.clock.now(), target.deps.settings.audit_retention_days
+    return {
+        a.entry.client_token: why for a in earlier.unanswered if (why := unkept(a.keys, setting, floors, a.at or now))
+    }
+
+
+SETTLE_COLUMNS = [
+    ("AGREEMENT", "agreement"),
+    ("INVOICE", "invoice"),
+    ("HOURS", "hours"),
+    ("REFUND", "amount"),
+    ("CLIENT TOKEN", "client_token"),
+    ("OUTCOME", "outcome"),
+]
+
+
+def run_settle(args: argparse.Namespace, target: Target, out: TextIO, table: Any) -> int:
+    """``cli adjust --settle``: every refund kept without an answer, whatever its hours, as AWS knows it."""
+    if target.billing is None or target.refund_claims is None:
+        raise TargetError(f"{target.name} has no Agreement Service to ask")
+    lookup, claims = target.billing(), target.refund_claims()
+    products = (p.code for p in target.deps.settings.products)
+    # no hour of a window: every refund kept without an answer, and what holds its hours
+    earlier = claims.earlier([], _failed_adjustments(target.deps), {}, claim_aliases(products))
+    stale = _stale(earlier, target, _floors(target.regions()))
+    refunds = [(a, a.entry.client_token in stale) for a in earlier.unanswered] + [
+        (a, True) for a in earlier.overlapping
+    ]
+    settled = settle(refunds, lookup, target.deps.clock.now())
+    rows = [_settled_row(s, keep=args.send) for s in settled]
+    if args.send:
+        for s in settled:
+            token = s.refund.entry.client_token
+            if s.verdict is Verdict.TAKEN and s.adjustment is not None:
+                claims.answered(token, s.adjustment.request_id)
+            elif s.verdict is Verdict.NEVER_TAKEN and s.held:
+                claims.release(s.refund.keys, token)
+    if args.json:
+        out.write(json.dumps({"refunds": rows}, indent=2) + "\n")
+    else:
+        out.write((table(rows, SETTLE_COLUMNS) if rows else "no refund is waiting for AWS's answer") + "\n")
+    return 1 if any(s.verdict is Verdict.UNSURE for s in settled) else 0
+
+
+def _settled_row(settled: Settlement, *, keep: bool) -> dict[str, Any]:
+    entry = settled.refund.entry
+    then = "kept" if keep else "dry run: --send keeps it"
+    if settled.verdict is Verdict.TAKEN and settled.adjustment is not None:
+        adjustment = settled.adjustment
+        failed = " (VALIDATION_FAILED: it refunded nothing)" if adjustment.status == "VALIDATION_FAILED" else ""
+        outcome = f"AWS took it: {adjustment.request_id}, {adjustment.status}{failed}; {then}: never sent again"
+    elif settled.verdict is Verdict.NEVER_TAKEN and settled.held:
+        outcome = f"AWS never took it; {then}: its hours are freed, for the next adjust to refund"
+    elif settled.verdict is Verdict.NEVER_TAKEN:
+        outcome = "AWS never took it: the next adjust --send sends it again as it was"
+    else:
+        outcome = f"not known: {settled.why}"
+    return {
+        "agreement": entry.agreement_id,
+        "invoice": entry.invoice_id,
+        "hours": hours_named(settled.refund.keys),
+        "amount": amount_text(entry.amount),
+        "currency": entry.currency,
+        "client_token": entry.client_token,
+        "held": settled.held,
+        "outcome": outcome,
+    }

@@ -1,5 +1,6 @@
 """ListAgreementInvoiceLineItems and BatchCreateBillingAdjustmentRequest (AWS Marketplace Agreement Service), for
-``cli adjust``: an agreement's invoices, and refunds of parts of them.
+``cli adjust``: an agreement's invoices, and refunds of parts of them; ListBillingAdjustmentRequests and
+GetBillingAdjustmentRequest, for ``cli adjust --settle``: the refunds AWS made, read back.
 
 Only the operator asks these, with their own credentials: no function of the stack does, so they live here and not in
 ``functions/`` (whose modules are each one a handler imports). Botocore's standard retries are kept: every refund
@@ -9,12 +10,14 @@ entry carries its own client token, so a resend after a lost answer is the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 MAX_INVOICE_PAGES = 20  # an agreement has an invoice a month: a service that kept paging would loop for ever
+MAX_ADJUSTMENT_PAGES = 100  # 50 a page: more refunds of one agreement than anyone asks for
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,19 @@ class RefundOutcome:
     request_id: str | None  # the billing adjustment's id (ba-...) when taken
     error_code: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class BillingAdjustment:
+    """A refund AWS made (GetBillingAdjustmentRequest)."""
+
+    request_id: str
+    invoice_id: str
+    amount: Decimal
+    currency: str
+    status: str  # PENDING, VALIDATION_FAILED (it refunded nothing) or COMPLETED
+    description: str | None
+    created_at: datetime
 
 
 class AgreementBillingUnavailable(RuntimeError):
@@ -132,3 +148,39 @@ class MarketplaceAgreementBilling:
             RefundOutcome(str(e["clientToken"]), None, str(e["code"]), str(e["message"])) for e in answer["errors"]
         ]
         return outcomes
+
+    def adjustments_like(self, entry: RefundEntry, since: datetime | None) -> list[BillingAdjustment]:
+        """The billing adjustments of the entry's agreement created from ``since`` on (None: ever) on its invoice, of
+        its amount and currency, each read whole: only GetBillingAdjustmentRequest says its description."""
+        request: dict[str, Any] = {"agreementId": entry.agreement_id, "maxResults": 50}
+        if since is not None:
+            request["createdAfter"] = since
+        alike: list[str] = []
+        for _ in range(MAX_ADJUSTMENT_PAGES):
+            page = self._call("list_billing_adjustment_requests", **request)
+            alike += [
+                str(item["billingAdjustmentRequestId"])
+                for item in page.get("items") or []
+                if item.get("originalInvoiceId") == entry.invoice_id
+                and _decimal(item.get("adjustmentAmount", "0")) == entry.amount
+                and item.get("currencyCode") == entry.currency
+            ]
+            token = page.get("nextToken")
+            if not token:
+                return [self._adjustment(entry.agreement_id, request_id) for request_id in alike]
+            request["nextToken"] = token
+        raise AgreementBillingUnavailable(f"still paging after {MAX_ADJUSTMENT_PAGES} pages")
+
+    def _adjustment(self, agreement_id: str, request_id: str) -> BillingAdjustment:
+        found = self._call(
+            "get_billing_adjustment_request", agreementId=agreement_id, billingAdjustmentRequestId=request_id
+        )
+        return BillingAdjustment(
+            request_id=request_id,
+            invoice_id=str(found["originalInvoiceId"]),
+            amount=_decimal(found["adjustmentAmount"]),
+            currency=str(found["currencyCode"]),
+            status=str(found["status"]),
+            description=found.get("description"),
+            created_at=found["createdAt"],
+        )

@@ -28,7 +28,7 @@ from functions.settings import METERING_MODES, InvalidField, Settings, SettingsE
 from functions.storage.errors import StorageError
 from operations import arguments, estimates
 from operations.adjust_cli import add_parser as add_adjust_parser
-from operations.adjust_cli import run_adjust
+from operations.adjust_cli import run_adjust, run_settle
 from operations.agreement_billing import AgreementBillingUnavailable
 from operations.arguments import CommandError, OneLineParser, moment, one_line, within_records
 from operations.cancel_cli import add_parser as add_cancel_parser
@@ -392,6 +392,8 @@ def run(args: argparse.Namespace, target: Target, out: TextIO, err: TextIO) -> i
         return run_report(target, args.month, arguments.new_file(args.html, "--html"), out)
     elif args.command == "cancel-agreement":
         return run_cancel(args, target, out)
+    elif args.command == "adjust" and args.settle:
+        return run_settle(args, target, out, table)
     elif args.command == "adjust":
         return run_adjust(args, target, _selection(args, target), out, table)
     elif args.command == "flush":

@@ -26,13 +26,13 @@ from tests.integration.test_review28_adjust_claims_of_earlier_versions import as
 PRICE = Decimal("0.01")
 
 
-def _refunded(world: Any) -> Decimal:
+def refunded(world: Any) -> Decimal:
     return sum((Decimal(r["adjustmentAmount"]) for r in world.refunds_sent()), Decimal(0))
 
 
-def test_a_held_refund_is_not_sent_again_by_a_window_without_its_doubly_claimed_hour(
-    settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
-) -> None:
+def a_held_refund(settings: Settings, marketplace: EmulatorHandle, dynamodb: Any) -> Any:
+    """10:00 and 11:00 over-billed (17.00), 11:00 refunded (7.00) and kept under its former key, and a refund of both
+    kept under their keys now, never answered: held, as a run over both hours shows."""
     world = refunds(str(PRICE), settings, marketplace, dynamodb)
     world.bill_two_unused_hours()  # 10:00 and 11:00: 1,000 and 700 units nobody used (17.00 over-billed)
 
@@ -46,7 +46,7 @@ def test_a_held_refund_is_not_sent_again_by_a_window_without_its_doubly_claimed_
     done = world.adjust_send("2026-11-26T11:00Z", "2026-11-26T11:00Z")
     assert [r["units"] for r in done["refunds"]] == ["700"]
     as_the_earlier_version_kept_them(world)
-    assert _refunded(world) == Decimal("7.00")
+    assert refunded(world) == Decimal("7.00")
 
     # the earlier version's second refund of 10:00 and 11:00, under their keys now: claimed, sent, no answer came
     product, licence = world.settings.products[0].code, world.subscriptions[0]["license_arn"]
@@ -67,9 +67,15 @@ def test_a_held_refund_is_not_sent_again_by_a_window_without_its_doubly_claimed_
     status, out, err = world.cli("adjust", "--from", "2026-11-26T10:00Z", "--to", "2026-11-26T11:00Z", "--send")
     assert status == 1, err + out
     assert "held" in out
-    assert _refunded(world) == Decimal("7.00")
+    assert refunded(world) == Decimal("7.00")
+    return world
 
+
+def test_a_held_refund_is_not_sent_again_by_a_window_without_its_doubly_claimed_hour(
+    settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
+) -> None:
+    world = a_held_refund(settings, marketplace, dynamodb)
     # a run over 10:00 alone (another invoice's hours, --to 10:00): never reads 11:00's claims
     world.cli("adjust", "--from", "2026-11-26T10:00Z", "--to", "2026-11-26T10:00Z", "--send")
     # 17.00 billed over what was due; not 24.00 (11:00's 700 units refunded twice)
-    assert _refunded(world) <= Decimal("17.00"), f"{_refunded(world)} refunded for 17.00 over-billed"
+    assert refunded(world) <= Decimal("17.00"), f"{refunded(world)} refunded for 17.00 over-billed"

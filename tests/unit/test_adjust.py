@@ -80,6 +80,16 @@ def test_an_invoices_over_billed_hours_are_one_refund_of_their_excess_at_list_pr
         REASON,
     )
     assert "2026-11-26T09Z api_calls 1000" in entry.description
+    # it names its token, which AWS says back, so a refund whose answer was lost is told by it (adjust --settle)
+    assert entry.description.endswith(f" (ref {entry.client_token})")
+
+
+def test_a_long_refunds_description_keeps_its_token_within_the_models_500_characters() -> None:
+    hours = [billed(1200, 200, hour=h) for h in range(24)]
+    (proposal,) = proposals(deps(), hours, Book())
+    description = proposal.entry().description
+    assert len(description) <= 500
+    assert description.endswith(f"... (ref {proposal.client_token})")
 
 
 def test_a_refund_is_never_more_than_the_invoices_max_adjustment_amount() -> None:
