@@ -327,8 +327,11 @@ def _settled_row(settled: Settlement, *, keep: bool) -> dict[str, Any]:
     then = "kept" if keep else "dry run: --send keeps it"
     if settled.verdict is Verdict.TAKEN and settled.adjustment is not None:
         adjustment = settled.adjustment
-        failed = " (VALIDATION_FAILED: it refunded nothing)" if adjustment.status == "VALIDATION_FAILED" else ""
-        outcome = f"AWS took it: {adjustment.request_id}, {adjustment.status}{failed}; {then}: never sent again"
+        outcome = f"AWS took it: {adjustment.request_id}, {adjustment.status}; {then}: never sent again"
+        if adjustment.status == "VALIDATION_FAILED":  # its hours are asked for again once AWS's event of it is kept
+            outcome += (
+                " (it refunded nothing: the next adjust asks for its hours again once AWS's Failed event is kept)"
+            )
     elif settled.verdict is Verdict.NEVER_TAKEN and settled.held:
         outcome = f"AWS never took it; {then}: its hours are freed, for the next adjust to refund"
     elif settled.verdict is Verdict.NEVER_TAKEN:

@@ -12,7 +12,10 @@ keeps and cites (local/marketplace/README.md, "ListAgreementInvoiceLineItems and
   Agreement Billing Adjustment Failed): it refunded nothing, its room is back on the invoice, and its token answers
   the failed adjustment again (the emulator never fails one).
 - Faults (the scheduler's, ports ``agreement.*``): throttled or failing before the call, the answer lost after the
-  refunds were taken; and an operator's run drawn to lose its refund's answer (``lose``).
+  refunds were taken; and an operator's run drawn to lose its refund's answer (``lose``), or never to reach AWS
+  (``unreachable``: its refunds kept, none taken).
+- ``cli adjust --settle`` reads the adjustments back (``adjustments_like``): every one taken, whenever it was (its
+  status ``VALIDATION_FAILED`` once failed), with the description it was sent with.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from operations.agreement_billing import AgreementBillingUnavailable, Invoice, RefundEntry, RefundOutcome
+from operations.agreement_billing import (
+    AgreementBillingUnavailable,
+    BillingAdjustment,
+    Invoice,
+    RefundEntry,
+    RefundOutcome,
+)
 from sim.marketplace import SimMarketplace
 from sim.scheduler import Actor, Scheduler
 
@@ -58,6 +67,7 @@ class SimAgreements:
     price: Callable[[str], Decimal | None]  # a dimension's list price
     adjustments: dict[str, Adjustment] = field(default_factory=dict)  # by client token
     lose: set[Actor] = field(default_factory=set)  # invocations whose refund's answer is lost
+    unreachable: set[Actor] = field(default_factory=set)  # invocations whose refunds never reach AWS
     failed: set[str] = field(default_factory=set)  # the client tokens of refunds AWS failed after taking them
     on_taken: Callable[[Adjustment], None] = lambda adjustment: None  # the world decides which fail
     # whether our refund claims had kept AWS's answer to this token when it was sent (then it is sent again)
@@ -106,8 +116,32 @@ class SimAgreements:
         self.scheduler.port("agreement.ListAgreementInvoiceLineItems", "after")
         return found
 
+    def adjustments_like(self, entry: RefundEntry, since: datetime | None) -> list[BillingAdjustment]:
+        """ListBillingAdjustmentRequests, then GetBillingAdjustmentRequest of each like the entry."""
+        self.scheduler.port("agreement.ListBillingAdjustmentRequests", "before")
+        alike = (entry.agreement_id, entry.invoice_id, entry.amount, entry.currency)
+        found = [
+            BillingAdjustment(
+                a.request_id,
+                a.entry.invoice_id,
+                a.entry.amount,
+                a.entry.currency,
+                "VALIDATION_FAILED" if token in self.failed else "COMPLETED",
+                a.entry.description,
+                a.at,
+            )
+            for token, a in self.adjustments.items()
+            if (a.entry.agreement_id, a.entry.invoice_id, a.entry.amount, a.entry.currency) == alike
+            and (since is None or a.at >= since)
+        ]
+        self.scheduler.port("agreement.ListBillingAdjustmentRequests", "after")
+        return found
+
     def refund(self, entries: list[RefundEntry]) -> list[RefundOutcome]:
         self.scheduler.port("agreement.BatchCreateBillingAdjustmentRequest", "before")
+        actor = self.scheduler.current()
+        if actor is not None and actor.invocation in self.unreachable:
+            raise AgreementBillingUnavailable("ConnectTimeout: no connection (simulated): nothing was taken")
         outcomes = [self._take(entry) for entry in entries]
         if self.scheduler.log is not None:
             self.scheduler.log(

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from functions.customers import subscription
@@ -20,8 +21,10 @@ from functions.flush.sender import Sender
 from functions.lifecycle.service import Lifecycle
 from functions.usage import model
 from functions.usage.model import UsageEvent, hour_key
-from operations import adjust, adjust_cli
+from operations import adjust, adjust_cli, refund_settlement
+from operations.agreement_billing import BillingAdjustment
 from operations.refund_claims import AskedRefund, EarlierRefunds
+from operations.refund_settlement import Settlement, Verdict
 from sim.ports import SimLedger
 from tests import fakes
 
@@ -276,6 +279,21 @@ def answered_refund_resent() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def unfound_refund_settled() -> Iterator[None]:
+    """``cli adjust --settle`` keeps a refund AWS lists no adjustment of as answered, as if its answer were only late:
+    a refund never sent (its run killed or refused before the call) keeps its hours "refunded before" for ever."""
+    original = refund_settlement.settle
+
+    def settle(refunds: Any, lookup: Any, now: datetime) -> list[Settlement]:
+        found = original(refunds, lookup, now)
+        unfound = BillingAdjustment("ba-unfound", "", Decimal(0), "USD", "COMPLETED", None, now)
+        return [replace(s, verdict=Verdict.TAKEN, adjustment=unfound) if s.adjustment is None else s for s in found]
+
+    with _patched(adjust_cli, "settle", settle):
+        yield
+
+
 MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "per-hour-dedup": per_hour_dedup,
     "rewrite-sealed-total": rewrite_sealed_total,
@@ -292,12 +310,19 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "refund-on-registered-agreement": refund_on_registered_agreement,
     "renewal-starts-when-created": renewal_starts_when_created,
     "answered-refund-resent": answered_refund_resent,
+    "unfound-refund-settled": unfound_refund_settled,
 }
 
 
 # mutants of cli adjust: caught only in worlds that draw refunds (``draw(refunds=True)``)
 REFUND_MUTANTS = frozenset(
-    {"refunds-unclaimed", "refund-on-registered-agreement", "renewal-starts-when-created", "answered-refund-resent"}
+    {
+        "refunds-unclaimed",
+        "refund-on-registered-agreement",
+        "renewal-starts-when-created",
+        "answered-refund-resent",
+        "unfound-refund-settled",
+    }
 )
 
 

@@ -1,7 +1,8 @@
-"""The operator at their terminal: ``cli adjust --send`` (``operations.adjust_cli.run_adjust``, our real code) against
-the world, over the window an action of the plan names. It reads what the CLI reads (the reconciliation of our
-tables against CloudTrail, the agreements' invoices) and keeps its refund claims in an in-memory store of
-``DynamoRefundClaims``'s contract (``tests.fakes.InMemoryRefundClaims``), each item's read and write a port call."""
+"""The operator at their terminal: ``cli adjust --send`` (``operations.adjust_cli.run_adjust``, our real code)
+and ``cli adjust --settle --send`` (``run_settle``) against the world, ``adjust`` over the window an action of the plan
+names. It reads what the CLI reads (the reconciliation of our tables against CloudTrail, the agreements' invoices and
+adjustments) and keeps its refund claims in an in-memory store of ``DynamoRefundClaims``'s contract
+(``tests.fakes.InMemoryRefundClaims``), each item's read and write a port call."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, cast
 from functions.flush.records import MeteringEntry
 from functions.settings import Settings
 from functions.usage.model import hour_of
-from operations.adjust_cli import run_adjust
+from operations.adjust_cli import run_adjust, run_settle
 from operations.metering_view import LedgerView
 from operations.queries import OperationsDeps, Selection
 from operations.target import Target
@@ -73,4 +74,10 @@ class Operator:
         out = io.StringIO()
         selection = Selection(hour_of(since), hour_of(until))
         code = run_adjust(argparse.Namespace(send=True, json=True), self.target, selection, out, lambda rows, c: "")
+        return code, out.getvalue()
+
+    def settle(self) -> tuple[int, str]:
+        """``cli adjust --settle --send --json``: its exit code and what it printed."""
+        out = io.StringIO()
+        code = run_settle(argparse.Namespace(send=True, json=True), self.target, out, lambda rows, c: "")
         return code, out.getvalue()

@@ -83,11 +83,13 @@ class Action:
     at: datetime
     kind: (
         str  # subscribe | register | renew | renewal-start | amend | leave | batch | resend | flush | overbill | adjust
+        # | settle
     )
     buyer: int | None = None
     events: tuple[Event, ...] = ()
     # batch: how a retry resends (identical | restamp); resend: identical | restamp | changed; adjust: plain | lost
-    # (its refund's answer lost) | killed (midway) | final (after the world healed, over its whole span)
+    # (its refund's answer lost) | unsent (its refunds never reach AWS) | killed (midway) | final (after the world
+    # healed, over its whole span); settle: plain | killed
     style: str = "identical"
     made: datetime | None = None  # resend: when its events were made (their first batch)
     scheduled: bool = False  # the flush's hourly schedule: infrastructure, never shrunk away
@@ -224,6 +226,7 @@ def draw(seed: int, *, refunds: bool = False) -> Plan:
         product = _priced(refunding, product)
         _refunds(d, refunding, product, buyers, start, activity_end, end)
         buyers = _future_dated(d, buyers, activity_end)
+        _settles(d, random.Random(f"{seed}/settle"), start, end)
     actions = sorted(d.actions, key=lambda a: (a.at, a.id))
     return Plan(
         seed=seed,
@@ -310,6 +313,24 @@ def _refunds(
             again = at + (timedelta(seconds=rng.uniform(0, 3)) if rng.random() < 0.5 else d.minutes(5, 180))
             d.add(again, "adjust", window=(since, until), style=rng.choice(("plain", "plain", "lost", "killed")))
     d.add(end - 20 * MINUTE, "adjust", window=(start - HOUR, end), style="final", scheduled=True)
+
+
+def _settles(d: _Draw, rng: random.Random, start: datetime, end: datetime) -> None:
+    """The operator's ``cli adjust --settle --send`` runs (a stream of its own: the worlds drawn before stay so): at
+    random times, some beside a ``cli adjust`` run of the plan (two terminals), some killed midway; and in half the
+    worlds a run over the whole span late in the world losing its refunds' answers, never reaching AWS, or killed
+    midway, settled a little later, before the final run."""
+    if rng.random() < 0.5:
+        lost = end - timedelta(hours=rng.uniform(3, 8))
+        d.add(lost, "adjust", window=(start - HOUR, end), style=rng.choice(("lost", "unsent", "killed")))
+        d.add(lost + timedelta(minutes=rng.uniform(1, 120)), "settle", style="plain")
+    adjusts = [a.at for a in d.actions if a.kind == "adjust"]
+    for _ in range(rng.choice((0, 1, 1, 2, 3))):
+        if adjusts and rng.random() < 0.4:
+            at = rng.choice(adjusts) + timedelta(seconds=rng.uniform(0, 3))
+        else:
+            at = start + timedelta(seconds=rng.uniform(3600, (end - start).total_seconds() - 1800))
+        d.add(at, "settle", style=rng.choices(("plain", "killed"), (0.8, 0.2))[0])
 
 
 def _product(rng: random.Random) -> Product:

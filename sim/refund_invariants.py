@@ -38,11 +38,13 @@ def over_billed(world: World) -> dict[Key, Decimal]:
 
 
 def _described(description: str) -> list[tuple[datetime, str, Decimal]] | None:
-    """The hours a refund's description names (``operations.adjust.Proposal.description``); None if it was cut."""
-    if description.endswith("...") or ": " not in description:
+    """The hours a refund's description names (``operations.adjust.Proposal.description``, before its token's
+    reference); None if it was cut."""
+    text = description.rsplit(" (ref ", 1)[0]
+    if text.endswith("...") or ": " not in text:
         return None
     found = []
-    for item in description.split(": ", 1)[1].split(", "):
+    for item in text.split(": ", 1)[1].split(", "):
         stamp, dimension, units = item.split(" ")
         found.append((datetime.fromisoformat(stamp.removesuffix("Z") + ":00+00:00"), dimension, Decimal(units)))
     return found

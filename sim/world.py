@@ -287,6 +287,7 @@ class World:
                 "flush": self._flush,
                 "overbill": self._overbill,
                 "adjust": self._adjust,
+                "settle": self._settle,
             }[action.kind](action)
 
         return perform
@@ -614,11 +615,27 @@ class World:
                 self._watchdog(invocation, self.scheduler.now + timedelta(seconds=self.rng.uniform(0.01, 2.0)))
             elif action.style == "lost":
                 self.agreements.lose.add(invocation)
+            elif action.style == "unsent":
+                self.agreements.unreachable.add(invocation)
             code, out = self.operator.adjust(since, until)
             refunds = json.loads(out)["refunds"]
             self.log(f"[{name}] exit {code}: " + "; ".join(_refund_text(r) for r in refunds))
             if action.style == "final":
                 self.adjusted_at = self.scheduler.now
+
+        invocation = self._invocation(
+            name, "operator", body, self.scheduler.now, expected=(StorageError, AgreementBillingUnavailable)
+        )
+
+    def _settle(self, action: Action) -> None:
+        name = f"settle#{action.id}"
+
+        def body() -> None:
+            if action.style == "killed":
+                self._watchdog(invocation, self.scheduler.now + timedelta(seconds=self.rng.uniform(0.01, 2.0)))
+            code, out = self.operator.settle()
+            rows = json.loads(out)["refunds"]
+            self.log(f"[{name}] exit {code}: " + "; ".join(f"{r['client_token'][-8:]}: {r['outcome']}" for r in rows))
 
         invocation = self._invocation(
             name, "operator", body, self.scheduler.now, expected=(StorageError, AgreementBillingUnavailable)
