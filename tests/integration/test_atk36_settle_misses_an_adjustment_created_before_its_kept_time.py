@@ -35,7 +35,8 @@ def test_a_held_refund_aws_took_while_its_clock_read_20_minutes_behind_ours_is_n
 ) -> None:
     world = a_held_refund(settings, marketplace, dynamodb)
     (held,) = DynamoRefundClaims(world.dynamodb, world.settings.metering_table).unanswered()
-    assert held.at is not None and held.entry.amount == Decimal("17.00")
+    assert held.at is not None
+    assert held.entry.amount == Decimal("17.00")
 
     # it was sent just after it was kept; AWS's clock read 20 minutes behind ours; AWS took it, its answer was lost
     world.marketplace.admin.set_clock((held.at - SKEW).isoformat().replace("+00:00", "Z"))
