@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
@@ -229,13 +229,14 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
     claims = target.refund_claims()
     hours = over_billed(reconciliation, target.deps.customers.list_all(), target.deps.settings.region)
     products = (p.code for p in target.deps.settings.products)
-    earlier = claims.earlier(
-        [refund_key(h) for h in hours], _failed_adjustments(target.deps), former_keys(hours), claim_aliases(products)
-    )
+    failed = _failed_adjustments(target.deps)
+    earlier = claims.earlier([refund_key(h) for h in hours], failed, former_keys(hours), claim_aliases(products))
     stale = _stale(earlier, target, floors)
     again = [a for a in earlier.unanswered if a.entry.client_token not in stale]
     # hours an earlier refund asked for are left out of every other (a dry run shows it as the send would do)
-    proposed = proposals(target.deps, hours, book, earlier.asked, earlier.retried, floors)
+    proposed = _proposed(
+        lambda retried: proposals(target.deps, hours, book, earlier.asked, retried, floors), earlier, claims, failed
+    )
     rows = [row(p) for p in proposed]
     again_rows = [_again_row(a, "dry run: sent before, no answer came; --send sends it again as it was") for a in again]
     ask_aws = "not sent again: `cli adjust --settle` asks AWS whether it took it"
@@ -267,6 +268,39 @@ def run_adjust(args: argparse.Namespace, target: Target, selection: Selection, o
         if unchecked:
             out.write(f"not checked: {unchecked}\n")
     return 1 if refused or unchecked else 0
+
+
+# a refund asked for after a failed one, which failed too, and so on: more than AWS failing each in turn would do
+MAX_FAILED_IN_TURN = 10
+
+
+def _proposed(
+    propose: Callable[[Mapping[str, str]], list[Proposal]],
+    earlier: EarlierRefunds,
+    claims: DynamoRefundClaims,
+    failed: set[str],
+) -> list[Proposal]:
+    """The refunds to propose (``propose``, given the failed adjustment each hour's refund is asked for after). One
+    whose token is a refund AWS took and failed is proposed after that failed adjustment, under a token of its own, as
+    a refund of hours still claimed by a failed one is: no claim names that refund any more (a refund of them asked for
+    after it was refused at once, or forgotten by ``--settle``, had its claims removed: attack 36), and its token
+    again would be refused as answered, on every run."""
+    retried = dict(earlier.retried)
+    proposed = propose(retried)
+    for _ in range(MAX_FAILED_IN_TURN):
+        tokens = [p.client_token for p in proposed if p.problem is None]
+        kept = {a.entry.client_token: a for a in claims.refunds(tokens)} if tokens else {}
+        after = {
+            refund_key(hour): str(refund.request_id)
+            for p in proposed
+            if p.problem is None and (refund := kept.get(p.client_token)) is not None and refund.request_id in failed
+            for hour in p.hours
+        }
+        if not after:
+            break
+        retried |= after
+        proposed = propose(retried)
+    return proposed
 
 
 def _floors(regions: list[MeteringRegion]) -> dict[str, RetentionFloor]:
@@ -306,15 +340,14 @@ def run_settle(args: argparse.Namespace, target: Target, out: TextIO, table: Any
     refunds = [(a, a.entry.client_token in stale) for a in earlier.unanswered] + [
         (a, True) for a in earlier.overlapping
     ]
-    settled = settle(refunds, lookup, target.deps.clock.now())
+    settled = settle(refunds, lookup, claims.answers(), target.deps.clock.now())
     rows = [_settled_row(s, keep=args.send) for s in settled]
     if args.send:
-        for s in settled:
-            token = s.refund.entry.client_token
+        for s, shown in zip(settled, rows, strict=True):
             if s.verdict is Verdict.TAKEN and s.adjustment is not None:
-                claims.answered(token, s.adjustment.request_id)
-            elif s.verdict is Verdict.NEVER_TAKEN and s.held:
-                claims.release(s.refund.keys, token)
+                claims.answered(s.refund.entry.client_token, s.adjustment.request_id)
+            elif s.verdict is Verdict.NEVER_TAKEN and not claims.forget(s.refund):
+                shown["outcome"] = "AWS never took it, but a run sent it again meanwhile (or AWS's answer came): kept"
     if args.json:
         out.write(json.dumps({"refunds": rows}, indent=2) + "\n")
     else:
@@ -332,10 +365,8 @@ def _settled_row(settled: Settlement, *, keep: bool) -> dict[str, Any]:
             outcome += (
                 " (it refunded nothing: the next adjust asks for its hours again once AWS's Failed event is kept)"
             )
-    elif settled.verdict is Verdict.NEVER_TAKEN and settled.held:
-        outcome = f"AWS never took it; {then}: its hours are freed, for the next adjust to refund"
     elif settled.verdict is Verdict.NEVER_TAKEN:
-        outcome = "AWS never took it: the next adjust --send sends it again as it was"
+        outcome = f"AWS never took it; {then}: forgotten, its hours freed for the next adjust to refund"
     else:
         outcome = f"not known: {settled.why}"
     return {

@@ -149,12 +149,10 @@ class MarketplaceAgreementBilling:
         ]
         return outcomes
 
-    def adjustments_like(self, entry: RefundEntry, since: datetime | None) -> list[BillingAdjustment]:
-        """The billing adjustments of the entry's agreement created from ``since`` on (None: ever) on its invoice, of
-        its amount and currency, each read whole: only GetBillingAdjustmentRequest says its description."""
+    def adjustments_like(self, entry: RefundEntry) -> list[BillingAdjustment]:
+        """The billing adjustments of the entry's agreement on its invoice, of its amount and currency, whenever made,
+        each read whole: only GetBillingAdjustmentRequest says its description."""
         request: dict[str, Any] = {"agreementId": entry.agreement_id, "maxResults": 50}
-        if since is not None:
-            request["createdAfter"] = since
         alike: list[str] = []
         for _ in range(MAX_ADJUSTMENT_PAGES):
             page = self._call("list_billing_adjustment_requests", **request)

@@ -46,14 +46,18 @@ class AskedRefund:
     units: str
     request_id: str | None = None  # the billing adjustment AWS made of it (None: no answer came)
     at: datetime | None = None  # when it was worked out and first kept (None: not kept yet)
+    # when it was last claimed to be sent (None: kept by a version before 6a17b09's successor kept it): a refund AWS
+    # lists nothing of a day after this was never taken (operations.refund_settlement)
+    sent: datetime | None = None
 
 
-def _refund_item(asked: AskedRefund, at: datetime) -> dict[str, Any]:
+def _refund_item(asked: AskedRefund, at: datetime, sent: datetime) -> dict[str, Any]:
     entry = asked.entry
     return {
         **_key(_ASKED + entry.client_token),
         "token": {"S": entry.client_token},
         "at": {"S": time_text(at)},
+        "sent": {"S": time_text(sent)},
         "agreement": {"S": entry.agreement_id},
         "invoice": {"S": entry.invoice_id},
         "amount": {"S": str(entry.amount)},
@@ -79,7 +83,8 @@ def _asked(item: dict[str, Any]) -> AskedRefund:
     keys = tuple(k["S"] for k in item["hours"]["L"])
     request_id = item["request_id"]["S"] if "request_id" in item else None
     at = parse_time(item["at"]["S"]) if "at" in item else None
-    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id, at)
+    sent = parse_time(item["sent"]["S"]) if "sent" in item else None
+    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id, at, sent)
 
 
 @dataclass(frozen=True)
@@ -194,9 +199,10 @@ class DynamoRefundClaims:
         self._table = table_name
 
     def refunds(self, tokens: Iterable[str]) -> list[AskedRefund]:
-        """The refunds of these tokens as they were sent (kept since review 27b), by token."""
+        """The refunds of these tokens as they were sent (kept since review 27b), by token (an answer kept alone, its
+        refund removed meanwhile, holds none to read)."""
         items = batch_get(self._client, self._table, [_key(_ASKED + t) for t in sorted(set(tokens))])
-        return sorted((_asked(i) for i in items), key=lambda a: a.entry.client_token)
+        return sorted((_asked(i) for i in items if "agreement" in i), key=lambda a: a.entry.client_token)
 
     def earlier(
         self,
@@ -249,7 +255,7 @@ class DynamoRefundClaims:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=_refund_item(asked, asked.at or at),  # a retry keeps when it was first worked out
+                Item=_refund_item(asked, asked.at or at, at),  # a retry keeps when it was first worked out
                 # kept already, unanswered: this is a retry of it (kept again as it was)
                 ConditionExpression="attribute_not_exists(pk) OR attribute_not_exists(request_id)",
             )
@@ -284,6 +290,65 @@ class DynamoRefundClaims:
             )
         except ClientError as error:
             raise storage_error(error) from error
+
+    def answers(self) -> dict[str, str]:
+        """Every billing adjustment kept as a refund's answer, with that refund's token."""
+        found: dict[str, str] = {}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :asked)",
+            "FilterExpression": "attribute_exists(request_id)",
+            "ProjectionExpression": "sk, request_id",
+            "ExpressionAttributeValues": {":pk": {"S": _PK}, ":asked": {"S": _ASKED}},
+            "ConsistentRead": True,
+        }
+        while True:
+            try:
+                page = self._client.query(**request)
+            except ClientError as error:
+                raise storage_error(error) from error
+            found |= {i["request_id"]["S"]: i["sk"]["S"].removeprefix(_ASKED) for i in page.get("Items", [])}
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def forget(self, asked: AskedRefund) -> bool:
+        """Remove a refund AWS never took (``operations.refund_settlement``) and its claims, unless a run claimed it
+        again since ``asked`` was read (its ``sent`` moved on: a claim that run wrote is newer, and kept) or AWS's
+        answer to it is kept; True if it was removed. Its claims go first: a run stopped midway leaves the refund kept
+        without an answer, which the next settle forgets again (the refund first would leave claims no refund names,
+        its hours "refunded before" for ever: attack 36)."""
+        token = asked.entry.client_token
+        values = {":token": {"S": token}}
+        since = " AND #at <= :sent" if asked.sent is not None else ""
+        if asked.sent is not None:
+            values[":sent"] = {"S": time_text(asked.sent)}
+        for key in dict.fromkeys(asked.keys):
+            self._delete_if(
+                key, "#token = :token" + since, {"#token": "token", **({"#at": "at"} if since else {})}, values
+            )
+        sent = "#sent = :sent" if asked.sent is not None else "attribute_not_exists(#sent)"
+        return self._delete_if(
+            _ASKED + token,
+            f"#token = :token AND attribute_not_exists(request_id) AND {sent}",
+            {"#token": "token", "#sent": "sent"},
+            values,
+        )
+
+    def _delete_if(self, key: str, condition: str, names: dict[str, str], values: dict[str, Any]) -> bool:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=_key(key),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+            return False
+        return True
 
     def release(self, keys: Sequence[str], token: str) -> None:
         """Remove the refund ``token`` and its claims of these hours (AWS refused it: nothing was refunded), unless

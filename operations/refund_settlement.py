@@ -6,18 +6,23 @@ exited 1.
 
 A refund is known by what it asked: its agreement, invoice, amount and currency, and its description, which since
 this change names its client token (``operations.adjust.Proposal.description``), so that no other refund reads the
-same; an earlier version's description names its hours and units only.
+same; an earlier version's description names its hours and units only. Every adjustment of the agreement is read,
+whenever AWS made it (AWS's clock and ours may differ by any amount: a window from when we kept it would miss one;
+attack 36), less those kept as another refund's answer (an earlier version's refund asked for again under another
+token, its description the same, is not this one's answer; attack 36).
 
 - AWS lists exactly one adjustment like it: AWS took it, and that is its answer (kept: it is never sent again).
-- AWS lists none a day after it was first kept (``SETTLE_AFTER``): AWS never took it. A held refund then frees its
-  hours (nothing of them was refunded by it); one not held is left to the next ``adjust --send``, which sends it again
-  as it was: freeing it here could race that send.
+- AWS lists none a day after it was last claimed to be sent (``SETTLE_AFTER``; for one kept before this version kept
+  that, a day after it was first kept): AWS never took it, and it is forgotten with its claims, so its hours are
+  refunded afresh by the next ``adjust --send`` (one AWS now refuses when sent again as it was, the invoice's room
+  since taken by another refund, would otherwise be sent for ever; attack 36). A run that claimed it again meanwhile
+  keeps it (``DynamoRefundClaims.forget``).
 - Otherwise (listed twice, or too recent for none to mean never) nothing is decided, and it is said why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -26,27 +31,25 @@ from typing import Protocol
 from operations.agreement_billing import BillingAdjustment, RefundEntry
 from operations.refund_claims import AskedRefund
 
-# how long after a refund was first kept AWS surely lists it, had it taken it (AWS states no delay; its list is read
+# how long after a refund was last sent AWS surely lists it, had it taken it (AWS states no delay; its list is read
 # long after): a refund AWS lists none of by then was never taken
 SETTLE_AFTER = timedelta(days=1)
-# our clock and AWS's may differ: AWS's createdAt of a refund may read a little before we kept it
-CLOCK_SKEW = timedelta(minutes=15)
 
 
 class RefundLookup(Protocol):
-    def adjustments_like(self, entry: RefundEntry, since: datetime | None) -> list[BillingAdjustment]: ...
+    def adjustments_like(self, entry: RefundEntry) -> list[BillingAdjustment]: ...
 
 
 class Verdict(Enum):
     TAKEN = "taken"  # AWS made this adjustment of it
-    NEVER_TAKEN = "never taken"  # AWS lists none a day after it was kept
+    NEVER_TAKEN = "never taken"  # AWS lists none a day after it was sent
     UNSURE = "unsure"
 
 
 @dataclass(frozen=True)
 class Settlement:
     refund: AskedRefund
-    held: bool  # never sent again by adjust --send: only this frees its hours
+    held: bool  # never sent again by adjust --send
     verdict: Verdict
     adjustment: BillingAdjustment | None = None  # AWS's, where taken
     why: str = ""  # where unsure
@@ -56,22 +59,30 @@ def _of(adjustment: BillingAdjustment, entry: RefundEntry) -> bool:
     return adjustment.description == entry.description
 
 
-def settle(refunds: Iterable[tuple[AskedRefund, bool]], lookup: RefundLookup, now: datetime) -> list[Settlement]:
-    """Each unanswered refund (with whether it is held) as AWS knows it."""
+def settle(
+    refunds: Iterable[tuple[AskedRefund, bool]], lookup: RefundLookup, answers: Mapping[str, str], now: datetime
+) -> list[Settlement]:
+    """Each unanswered refund (with whether it is held) as AWS knows it; ``answers``: every adjustment kept as a
+    refund's answer, with that refund's token."""
     settled: list[Settlement] = []
     for refund, held in refunds:
-        since = refund.at - CLOCK_SKEW if refund.at is not None else None
-        found = [a for a in lookup.adjustments_like(refund.entry, since) if _of(a, refund.entry)]
+        token = refund.entry.client_token
+        found = [
+            a
+            for a in lookup.adjustments_like(refund.entry)
+            if _of(a, refund.entry) and answers.get(a.request_id, token) == token
+        ]
+        last = refund.sent or refund.at
         if len(found) == 1:
             settled.append(Settlement(refund, held, Verdict.TAKEN, found[0]))
         elif found:
             ids = ", ".join(a.request_id for a in found)
             why = f"AWS lists {len(found)} adjustments like it ({ids}): which one it made is not known"
             settled.append(Settlement(refund, held, Verdict.UNSURE, why=why))
-        elif refund.at is not None and now - refund.at >= SETTLE_AFTER:
+        elif last is not None and now - last >= SETTLE_AFTER:
             settled.append(Settlement(refund, held, Verdict.NEVER_TAKEN))
         else:
-            when = f"since {refund.at:%Y-%m-%dT%H:%MZ}" if refund.at else "(when it was kept is not known)"
-            why = f"AWS lists no adjustment like it {when}; a day after it was kept, none means it never took it"
+            when = f"sent {last:%Y-%m-%dT%H:%MZ}" if last else "when it was sent is not known"
+            why = f"AWS lists no adjustment like it ({when}); a day after it was sent, none means it never took it"
             settled.append(Settlement(refund, held, Verdict.UNSURE, why=why))
     return settled

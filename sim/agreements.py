@@ -116,7 +116,7 @@ class SimAgreements:
         self.scheduler.port("agreement.ListAgreementInvoiceLineItems", "after")
         return found
 
-    def adjustments_like(self, entry: RefundEntry, since: datetime | None) -> list[BillingAdjustment]:
+    def adjustments_like(self, entry: RefundEntry) -> list[BillingAdjustment]:
         """ListBillingAdjustmentRequests, then GetBillingAdjustmentRequest of each like the entry."""
         self.scheduler.port("agreement.ListBillingAdjustmentRequests", "before")
         alike = (entry.agreement_id, entry.invoice_id, entry.amount, entry.currency)
@@ -132,7 +132,6 @@ class SimAgreements:
             )
             for token, a in self.adjustments.items()
             if (a.entry.agreement_id, a.entry.invoice_id, a.entry.amount, a.entry.currency) == alike
-            and (since is None or a.at >= since)
         ]
         self.scheduler.port("agreement.ListBillingAdjustmentRequests", "after")
         return found

@@ -614,9 +614,7 @@ class InMemoryRefundClaims:
         wanted = sorted(set(tokens))
 
         def read() -> list[AskedRefund]:
-            if any(t in self.answer_only for t in wanted):
-                raise KeyError("agreement")  # DynamoRefundClaims reads an item holding request_id alone so
-            return [self.asked[t] for t in wanted if t in self.asked]
+            return [self.asked[t] for t in wanted if t in self.asked and t not in self.answer_only]
 
         return self._call("batch_get_item", read)
 
@@ -648,7 +646,8 @@ class InMemoryRefundClaims:
             kept = self.asked.get(token)
             if token in self.answer_only or (kept is not None and kept.request_id is not None):
                 return False  # answered meanwhile (a run beside this one sent it): never sent again
-            self.asked.setdefault(token, replace(asked, at=asked.at or at))  # kept already, unanswered: a retry of it
+            # kept already, unanswered: a retry of it, sent now
+            self.asked[token] = replace(kept or asked, at=(kept or asked).at or at, sent=at)
             return True
 
         if not self._call("put_item", keep):
@@ -675,6 +674,32 @@ class InMemoryRefundClaims:
                 self.answer_only[token] = request_id
 
         self._call("update_item", update)
+
+    def answers(self) -> dict[str, str]:
+        def read() -> dict[str, str]:
+            kept = {a.request_id: t for t, a in self.asked.items() if a.request_id is not None}
+            return kept | {request_id: t for t, request_id in self.answer_only.items()}
+
+        return self._call("query", read)
+
+    def forget(self, asked: AskedRefund) -> bool:
+        token = asked.entry.client_token
+
+        def delete_claim(key: str) -> None:
+            holder = self.claims.get(key)
+            if holder is not None and holder[0] == token and (asked.sent is None or holder[1] <= asked.sent):
+                del self.claims[key]
+
+        def delete_refund() -> bool:
+            kept = self.asked.get(token)
+            if kept is None or kept.request_id is not None or token in self.answer_only or kept.sent != asked.sent:
+                return False
+            del self.asked[token]
+            return True
+
+        for key in dict.fromkeys(asked.keys):
+            self._call("delete_item", functools.partial(delete_claim, key))
+        return self._call("delete_item", delete_refund)
 
     def release(self, keys: Sequence[str], token: str) -> None:
         def delete(key: str) -> bool:

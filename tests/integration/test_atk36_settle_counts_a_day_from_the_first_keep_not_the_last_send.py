@@ -41,9 +41,9 @@ class ListedLate:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    def adjustments_like(self, entry: RefundEntry, since: datetime | None) -> list[BillingAdjustment]:
+    def adjustments_like(self, entry: RefundEntry) -> list[BillingAdjustment]:
         now = self.world.clock.now()
-        return [a for a in self.real.adjustments_like(entry, since) if a.created_at <= now - LISTED_AFTER]
+        return [a for a in self.real.adjustments_like(entry) if a.created_at <= now - LISTED_AFTER]
 
 
 def test_a_held_refund_sent_again_a_minute_before_settle_is_not_freed(

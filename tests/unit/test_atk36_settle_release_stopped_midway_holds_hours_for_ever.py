@@ -35,7 +35,7 @@ KEPT = HOUR + timedelta(hours=26)  # when the held refund was kept: both hours f
 class NothingTaken(Book):
     """The invoice, and AWS's adjustments of it: none like the held refund (AWS never took it)."""
 
-    def adjustments_like(self, entry: RefundEntry, since: Any) -> list[BillingAdjustment]:
+    def adjustments_like(self, entry: RefundEntry) -> list[BillingAdjustment]:
         return []
 
 

@@ -1,10 +1,11 @@
 """What ``cli adjust --settle`` makes of AWS's adjustments (``operations.refund_settlement``), on an in-memory list of
 them: one adjustment like a refund (its invoice, amount, currency and description) is its answer; another refund's
-on the same invoice and amount is not; two alike, or none yet, decide nothing; none a day after it was kept means
-AWS never took it."""
+on the same invoice and amount is not, nor one kept as another refund's answer; two alike, or none yet, decide
+nothing; none a day after it was last sent means AWS never took it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -25,15 +26,12 @@ class Adjustments:
 
     def __init__(self, *made: BillingAdjustment) -> None:
         self.made = list(made)
-        self.asked: list[datetime | None] = []
 
-    def adjustments_like(self, entry: RefundEntry, since: datetime | None) -> list[BillingAdjustment]:
-        self.asked.append(since)
+    def adjustments_like(self, entry: RefundEntry) -> list[BillingAdjustment]:
         return [
             a
             for a in self.made
             if (a.invoice_id, a.amount, a.currency) == (entry.invoice_id, entry.amount, entry.currency)
-            and (since is None or a.created_at >= since)
         ]
 
 
@@ -44,20 +42,25 @@ def made(request_id: str, description: str, status: str = "COMPLETED") -> Billin
 def test_the_one_adjustment_with_its_description_is_its_answer_not_another_refunds_alike() -> None:
     ours, other = refund("adjust-aa10", "3 units (ref adjust-aa10)"), refund("adjust-bb11", "3 units (ref adjust-bb11)")
     aws = Adjustments(made("ba-other", other.entry.description), made("ba-ours", ours.entry.description))
-    (settled,) = settle([(ours, False)], aws, KEPT + timedelta(minutes=5))
+    (settled,) = settle([(ours, False)], aws, {}, KEPT + timedelta(minutes=5))
     assert (settled.verdict, settled.adjustment and settled.adjustment.request_id) == (Verdict.TAKEN, "ba-ours")
-    assert aws.asked == [KEPT - timedelta(minutes=15)]  # from a little before it was kept: clocks differ
 
 
 def test_two_alike_decide_nothing_and_none_means_never_only_a_day_after_it_was_kept() -> None:
     # an earlier version's description names no token: two refunds of the same hours may read the same
     ours = refund("adjust-aa10", "Over-billed units refunded (1 hours): 2026-11-26T10Z api_calls 300")
     aws = Adjustments(made("ba-1", ours.entry.description), made("ba-2", ours.entry.description))
-    (unsure,) = settle([(ours, True)], aws, KEPT + SETTLE_AFTER)
+    (unsure,) = settle([(ours, True)], aws, {}, KEPT + SETTLE_AFTER)
     assert unsure.verdict is Verdict.UNSURE
     assert "ba-1, ba-2" in unsure.why
+    # one of them the answer of another refund of ours (an earlier version's, asked for again): the other is its own
+    (taken,) = settle([(ours, True)], aws, {"ba-1": "adjust-other"}, KEPT + SETTLE_AFTER)
+    assert (taken.verdict, taken.adjustment and taken.adjustment.request_id) == (Verdict.TAKEN, "ba-2")
     nothing = Adjustments()
-    (soon,) = settle([(ours, True)], nothing, KEPT + SETTLE_AFTER - timedelta(seconds=1))
-    (later,) = settle([(ours, True)], nothing, KEPT + SETTLE_AFTER)
+    (soon,) = settle([(ours, True)], nothing, {}, KEPT + SETTLE_AFTER - timedelta(seconds=1))
+    (later,) = settle([(ours, True)], nothing, {}, KEPT + SETTLE_AFTER)
     assert (soon.verdict, later.verdict) == (Verdict.UNSURE, Verdict.NEVER_TAKEN)
-    assert later.held
+    # a day from when it was last sent, not when it was first kept
+    resent = replace(ours, sent=KEPT + timedelta(hours=20))
+    (recent,) = settle([(resent, True)], nothing, {}, KEPT + SETTLE_AFTER)
+    assert recent.verdict is Verdict.UNSURE
