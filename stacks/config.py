@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from functions.settings import REGION_NAME, STACK_SETTINGS, InvalidField, Settings
 from functions.usage.model import IN_FLIGHT_MARGIN
+from stacks.schedule import MAX_FLUSH_GAP, longest_gap
 
 PRODUCTION_STAGE = "prod"
 # how often another metering Region looks for the main Region's final-usage requests (stacks/constructs/flush.py)
 FINAL_USAGE_REQUESTS_EVERY_MINUTES = 5
+# what a leaving buyer's final-usage step needs of their final hour to send it, its retries included, once it runs
+FINAL_SEND_SECONDS = 300
 
 
 class ConfigError(ValueError):
@@ -57,6 +60,41 @@ class AppConfig(BaseModel):
             settings.setdefault("metering_mode", "dry-run")
         return {**{k: v for k, v in context.items() if k not in STACK_SETTINGS}, "settings": settings}
 
+    @field_validator("flush_schedule")
+    @classmethod
+    def _flush_schedule_within_the_metering_window(cls, schedule: str) -> str:
+        try:
+            gap = longest_gap(schedule)
+        except ValueError as error:
+            raise ValueError(f"flush_schedule {schedule}: {error}") from None
+        if gap > MAX_FLUSH_GAP:
+            hours = MAX_FLUSH_GAP.total_seconds() / 3600
+            raise ValueError(
+                f"flush_schedule {schedule} leaves {gap} between runs: at most {hours:g} hours, so every hour reaches "
+                "Marketplace within its 24 hours even when runs fail (stacks/schedule.py)"
+            )
+        return schedule
+
+    @model_validator(mode="after")
+    def _final_usage_within_the_final_hour(self) -> AppConfig:
+        """A leaving buyer's usage is taken until the cutoff, asked for after the delay and sent by their final-usage
+        step: all of it within their final hour, or Marketplace refuses it (attack 35: each setting alone was checked,
+        and the usage of a final hour that a valid pair ran past was lost)."""
+        settings = self.settings
+        margin = int(IN_FLIGHT_MARGIN.total_seconds())
+        if settings.final_usage_delay_seconds < margin:
+            raise ValueError(
+                f"final_usage_delay_seconds: at least {margin} (a usage write accepted just before the cutoff may land "
+                f"up to {margin} s after it, and the final-usage step must find it)"
+            )
+        finish = settings.final_usage_cutoff_seconds + settings.final_usage_delay_seconds + FINAL_SEND_SECONDS
+        if finish >= 3600:
+            raise ValueError(
+                f"final_usage_cutoff_seconds + final_usage_delay_seconds + {FINAL_SEND_SECONDS} s (sending it) is "
+                f"{finish} s: it must be under 3600, the final hour"
+            )
+        return self
+
     @model_validator(mode="after")
     def _regions_beside_the_main_one(self) -> AppConfig:
         if not self.regions:
@@ -71,17 +109,12 @@ class AppConfig(BaseModel):
         # the cutoff, plus the delay for writes in flight), and once its own writes in flight have landed: all of
         # it must fit in the final hour, or Marketplace refuses that usage
         settings = self.settings
-        finish = (
-            settings.final_usage_cutoff_seconds
-            + settings.final_usage_delay_seconds
-            + FINAL_USAGE_REQUESTS_EVERY_MINUTES * 60
-            + int(IN_FLIGHT_MARGIN.total_seconds())
-        )
+        elsewhere = FINAL_USAGE_REQUESTS_EVERY_MINUTES * 60 + int(IN_FLIGHT_MARGIN.total_seconds()) + FINAL_SEND_SECONDS
+        finish = settings.final_usage_cutoff_seconds + settings.final_usage_delay_seconds + elsewhere
         if finish >= 3600:
             raise ValueError(
-                f"regions: final_usage_cutoff_seconds + final_usage_delay_seconds + "
-                f"{FINAL_USAGE_REQUESTS_EVERY_MINUTES * 60 + int(IN_FLIGHT_MARGIN.total_seconds())} s (the other "
-                f"Regions' schedule and writes in flight) is {finish} s: it must be under 3600, the final hour"
+                f"regions: final_usage_cutoff_seconds + final_usage_delay_seconds + {elsewhere} s (the other "
+                f"Regions' schedule, writes in flight and sending) is {finish} s: it must be under 3600, the final hour"
             )
         return self
 
