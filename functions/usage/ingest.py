@@ -259,6 +259,10 @@ def _validate_event(
     if errors or customer is None or quantity is None:
         return errors, None
     late_hour = late_billing_hour(hour_of(timestamp), now, grace)
+    if customer.final_usage_sent is not None:
+        # an earlier leave's final usage sent their hours up to it early: a buyer back since, leaving again or not, is
+        # billed after it (one leaving again was billed in an hour already sent, never billed: attack 35)
+        late_hour = after_final_usage(late_hour, hour_of(timestamp), customer.final_usage_sent)
     if customer.state is SubscriptionState.ENDING:
         cutoff = _cutoff(customer, settings)
         if (late_hour or hour_of(timestamp)) > hour_of(cutoff):
@@ -266,8 +270,6 @@ def _validate_event(
             return [
                 FieldError(f"{path}.timestamp", f"is after this subscription's final hour ({cutoff.isoformat()})")
             ], None
-    elif customer.final_usage_sent is not None:
-        late_hour = after_final_usage(late_hour, hour_of(timestamp), customer.final_usage_sent)
     return [], UsageEvent(
         event_id=raw.event_id,
         product_code=product.code,

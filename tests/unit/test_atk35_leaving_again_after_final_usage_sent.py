@@ -1,0 +1,58 @@
+"""Attack 35: a buyer whose final usage was sent, who is subscribed again and then leaves again within the hour,
+has the usage accepted after that second leave billed nowhere.
+
+A leaving buyer's final-usage step sends every hour of theirs up to their cutoff's hour early and marks
+``final_usage_sent`` first; usage accepted later (they are subscribed again) must go to the hour after it
+(``functions/usage/ingest.py`` ``after_final_usage``): a second record for an hour already sent would be refused. But
+ingest applies that only to a buyer who is not ``ending``: once the buyer leaves again (a second unsubscribe-pending,
+or a renewal's agreement ended), the ``ending`` branch checks the new cutoff alone, and usage stamped in the hour
+whose record was sent is stored in that hour. The flush later finds the buyer's record of it stored (and sent) and
+keeps it (``SealedTotalMismatch``; the reconciliation's "accepted, not in its sealed total"): the usage, answered
+200, is never billed.
+
+Found by the simulator (seed 80490, with ``final_usage_cutoff_seconds`` 300, ``final_usage_delay_seconds`` 60,
+``flush_grace_seconds`` 1800, all valid): a buyer's renewal announced after their old agreement's Ended (its final
+usage sent at 10:36), then the buyer leaving at 10:55; 3 calls and 22 seats accepted at 10:56 were never billed. Here
+with the default settings and a legacy buyer who leaves, comes back and leaves again.
+"""
+
+from __future__ import annotations
+
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
+
+
+def test_usage_accepted_after_leaving_a_second_time_within_the_hour_is_billed() -> None:
+    world = World(product=LEGACY)
+    ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
+    world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
+    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
+    # Given a buyer who leaves at 10:00 (cutoff 10:45) having used 4 calls at 10:20
+    world.at(hour(10))
+    legacy_sns(world, "subscription_unsubscribe-pending.txt")
+    world.at(hour(10, 20))
+    assert world.record(legacy_usage(world, "u-1020", 4)).accepted == ("u-1020",)
+    # whose final usage goes out at 10:46:30 (hour 10 sent for them early), who is gone at 10:48
+    world.at(hour(10, 48))
+    assert (leaving := world.customers.get(ref)) is not None
+    assert leaving.final_usage_sent == hour(10, 45)
+    legacy_sns(world, "subscription_unsubscribe-success.txt")
+    # subscribes again at 10:50 and uses 5 calls at 10:51 (billed in the hour after, 11:00)
+    world.at(hour(10, 50))
+    legacy_sns(world, "subscription_subscribe-success.txt")
+    world.at(hour(10, 51))
+    assert world.record(legacy_usage(world, "u-1051", 5)).accepted == ("u-1051",)
+    # and leaves again at 10:53, using 6 calls at 10:54, before this leave's cutoff (11:38): answered 200
+    world.at(hour(10, 53))
+    legacy_sns(world, "subscription_unsubscribe-pending.txt")
+    assert (again := world.customers.get(ref)) is not None
+    assert again.state is SubscriptionState.ENDING
+    world.at(hour(10, 54))
+    assert world.record(legacy_usage(world, "u-1054", 6)).accepted == ("u-1054",)
+
+    # When their final usage goes out again and the hours settle
+    world.at(hour(14, 10))
+
+    # Then the 15 calls accepted are billed
+    billed = world.billed_hours()
+    assert sum(billed.values()) == 15, f"billed {billed}: {15 - sum(billed.values())} of 15 accepted calls not billed"
