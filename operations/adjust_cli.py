@@ -198,6 +198,8 @@ def _send(
         elif found is not None and not resending and found.error_code in REFUSED:
             claims.release(asking.keys, token)  # refused by AWS: nothing refunded, the hours free
         elif found is not None:
+            if resending and found.error_code in REFUSED:
+                claims.unsent(asking, now)  # this send took nothing: it was last sent as before
             # an INTERNAL_FAILURE may have been taken, and a resend's first send may have been (AWS documents neither
             # how long it keeps a token nor whether it looks at it before the room left: attack 34): kept, sent again
             # as it was by the next run, and the run exits 1 until AWS takes it or the operator learns its fate
@@ -340,13 +342,16 @@ def run_settle(args: argparse.Namespace, target: Target, out: TextIO, table: Any
     refunds = [(a, a.entry.client_token in stale) for a in earlier.unanswered] + [
         (a, True) for a in earlier.overlapping
     ]
-    settled = settle(refunds, lookup, claims.answers(), target.deps.clock.now())
+    # an earlier version kept no `sent`: it claimed a refund's hours again each time it sent it
+    claimed = {a.entry.client_token: t for a, _ in refunds if a.sent is None and (t := claims.claimed_at(a))}
+    now = target.deps.clock.now()
+    settled = settle(refunds, lookup, claims.answers(), now, claimed)
     rows = [_settled_row(s, keep=args.send) for s in settled]
     if args.send:
         for s, shown in zip(settled, rows, strict=True):
             if s.verdict is Verdict.TAKEN and s.adjustment is not None:
                 claims.answered(s.refund.entry.client_token, s.adjustment.request_id)
-            elif s.verdict is Verdict.NEVER_TAKEN and not claims.forget(s.refund):
+            elif s.verdict is Verdict.NEVER_TAKEN and not claims.void(s.refund, now):
                 shown["outcome"] = "AWS never took it, but a run sent it again meanwhile (or AWS's answer came): kept"
     if args.json:
         out.write(json.dumps({"refunds": rows}, indent=2) + "\n")
@@ -366,7 +371,7 @@ def _settled_row(settled: Settlement, *, keep: bool) -> dict[str, Any]:
                 " (it refunded nothing: the next adjust asks for its hours again once AWS's Failed event is kept)"
             )
     elif settled.verdict is Verdict.NEVER_TAKEN:
-        outcome = f"AWS never took it; {then}: forgotten, its hours freed for the next adjust to refund"
+        outcome = f"AWS never took it; {then}: void, never sent again, its hours free for the next adjust to refund"
     else:
         outcome = f"not known: {settled.why}"
     return {

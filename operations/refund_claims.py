@@ -46,9 +46,11 @@ class AskedRefund:
     units: str
     request_id: str | None = None  # the billing adjustment AWS made of it (None: no answer came)
     at: datetime | None = None  # when it was worked out and first kept (None: not kept yet)
-    # when it was last claimed to be sent (None: kept by a version before 6a17b09's successor kept it): a refund AWS
-    # lists nothing of a day after this was never taken (operations.refund_settlement)
+    # when it was last claimed to be sent, unless that send was refused outright (None: kept by a version before this
+    # was kept): a refund AWS lists nothing of a day after this was never taken (operations.refund_settlement)
     sent: datetime | None = None
+    # when ``cli adjust --settle`` found AWS never took it: never sent again, its hours free as a failed one's are
+    void: datetime | None = None
 
 
 def _refund_item(asked: AskedRefund, at: datetime, sent: datetime) -> dict[str, Any]:
@@ -84,7 +86,8 @@ def _asked(item: dict[str, Any]) -> AskedRefund:
     request_id = item["request_id"]["S"] if "request_id" in item else None
     at = parse_time(item["at"]["S"]) if "at" in item else None
     sent = parse_time(item["sent"]["S"]) if "sent" in item else None
-    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id, at, sent)
+    void = parse_time(item["voided"]["S"]) if "voided" in item else None
+    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id, at, sent, void)
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,9 @@ def earlier_refunds(
     for key, token in claims:
         holders.setdefault(formerly.get(key, key), set()).add(token)
     refunds = {r.entry.client_token: r for r in kept}
-    failed = {token: r for token, r in refunds.items() if r.request_id in failed_adjustments}
-    unanswered = [r for r in refunds.values() if r.request_id is None]
+    # a refund AWS failed, or never took (voided by cli adjust --settle), refunded nothing
+    failed = {token: r for token, r in refunds.items() if r.request_id in failed_adjustments or r.void is not None}
+    unanswered = [r for r in refunds.values() if r.request_id is None and r.void is None]
     for refund in unanswered:
         for key in refund.keys:
             holders.setdefault(formerly.get(key, key), set()).add(refund.entry.client_token)
@@ -137,7 +141,7 @@ def earlier_refunds(
     asked = {key: ", ".join(tokens) for key, tokens in live.items() if tokens}
     alone = [r for r in unanswered if all(asked[formerly.get(k, k)] == r.entry.client_token for k in r.keys)]
     retried = {
-        key: min(str(failed[t].request_id) for t in tokens if t in failed)
+        key: min(_refunded_nothing(failed[t]) for t in tokens if t in failed)
         for key, tokens in holders.items()
         if key not in asked and any(t in failed for t in tokens)
     }
@@ -145,7 +149,9 @@ def earlier_refunds(
     by_key: dict[str, set[str]] = {}
     for key, token in [*claims, *around]:
         by_key.setdefault(key, set()).add(token)
-    gone = set(failed) | {r.entry.client_token for r in around_kept if r.request_id in failed_adjustments}
+    gone = set(failed) | {
+        r.entry.client_token for r in around_kept if r.request_id in failed_adjustments or r.void is not None
+    }
 
     def shared(refund: AskedRefund) -> bool:
         token = refund.entry.client_token
@@ -154,6 +160,12 @@ def earlier_refunds(
     alone = [r for r in alone if not shared(r)]
     overlapping = [r for r in unanswered if r not in alone]
     return EarlierRefunds(asked, retried, alone, frozenset(failed), overlapping)
+
+
+def _refunded_nothing(refund: AskedRefund) -> str:
+    """What a refund that refunded nothing is known by, which a refund of its hours asked for after it names (its token
+    is made of it): the adjustment AWS failed, or, for one AWS never took, its own token."""
+    return str(refund.request_id) if refund.request_id is not None else f"void {refund.entry.client_token}"
 
 
 class ClaimReads(Protocol):
@@ -219,7 +231,7 @@ class DynamoRefundClaims:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :asked)",
-            "FilterExpression": "attribute_not_exists(request_id)",
+            "FilterExpression": "attribute_not_exists(request_id) AND attribute_not_exists(voided)",
             "ExpressionAttributeValues": {":pk": {"S": _PK}, ":asked": {"S": _ASKED}},
             "ConsistentRead": True,
         }
@@ -257,7 +269,9 @@ class DynamoRefundClaims:
                 TableName=self._table,
                 Item=_refund_item(asked, asked.at or at, at),  # a retry keeps when it was first worked out
                 # kept already, unanswered: this is a retry of it (kept again as it was)
-                ConditionExpression="attribute_not_exists(pk) OR attribute_not_exists(request_id)",
+                # kept, unanswered and not void: a retry of it (one --settle voided is never sent again)
+                ConditionExpression="attribute_not_exists(pk) OR (attribute_not_exists(request_id) AND "
+                "attribute_not_exists(voided))",
             )
         except ClientError as error:
             if not condition_failed(error):
@@ -312,36 +326,24 @@ class DynamoRefundClaims:
                 return found
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def forget(self, asked: AskedRefund) -> bool:
-        """Remove a refund AWS never took (``operations.refund_settlement``) and its claims, unless a run claimed it
-        again since ``asked`` was read (its ``sent`` moved on: a claim that run wrote is newer, and kept) or AWS's
-        answer to it is kept; True if it was removed. Its claims go first: a run stopped midway leaves the refund kept
-        without an answer, which the next settle forgets again (the refund first would leave claims no refund names,
-        its hours "refunded before" for ever: attack 36)."""
-        token = asked.entry.client_token
-        values = {":token": {"S": token}}
-        since = " AND #at <= :sent" if asked.sent is not None else ""
+    def void(self, asked: AskedRefund, at: datetime) -> bool:
+        """Keep that AWS never took the refund (``operations.refund_settlement``): it is never sent again, and its
+        hours are free, as a failed refund's are (its claims stay: one write, so nothing a run stopped midway leaves
+        half done; attacks 36 and 37). Only where no run sent it since ``asked`` was read (its ``sent`` as read) and
+        no answer is kept; True if kept."""
+        values: dict[str, Any] = {":token": {"S": asked.entry.client_token}, ":void": {"S": time_text(at)}}
+        sent = "attribute_not_exists(#sent)"
         if asked.sent is not None:
-            values[":sent"] = {"S": time_text(asked.sent)}
-        for key in dict.fromkeys(asked.keys):
-            self._delete_if(
-                key, "#token = :token" + since, {"#token": "token", **({"#at": "at"} if since else {})}, values
-            )
-        sent = "#sent = :sent" if asked.sent is not None else "attribute_not_exists(#sent)"
-        return self._delete_if(
-            _ASKED + token,
-            f"#token = :token AND attribute_not_exists(request_id) AND {sent}",
-            {"#token": "token", "#sent": "sent"},
-            values,
-        )
-
-    def _delete_if(self, key: str, condition: str, names: dict[str, str], values: dict[str, Any]) -> bool:
+            sent, values[":sent"] = "#sent = :sent", {"S": time_text(asked.sent)}
         try:
-            self._client.delete_item(
+            self._client.update_item(
                 TableName=self._table,
-                Key=_key(key),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
+                Key=_key(_ASKED + asked.entry.client_token),
+                UpdateExpression="SET voided = :void",
+                ConditionExpression=(
+                    f"#token = :token AND attribute_not_exists(request_id) AND attribute_not_exists(voided) AND {sent}"
+                ),
+                ExpressionAttributeNames={"#token": "token", "#sent": "sent"},
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
@@ -349,6 +351,33 @@ class DynamoRefundClaims:
                 raise storage_error(error) from error
             return False
         return True
+
+    def unsent(self, asked: AskedRefund, sent: datetime) -> None:
+        """AWS refused the refund ``asked`` outright when it was sent again at ``sent``: that send took nothing, so
+        when it was last sent is as before (a refund sent again and refused every day would otherwise never be a
+        day from its last send: attack 37). Unless another run sent it since; kept as it is where it had no ``sent``
+        before (when an earlier version sent it last is not known)."""
+        if asked.sent is None:
+            return
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(_ASKED + asked.entry.client_token),
+                UpdateExpression="SET #sent = :before",
+                ConditionExpression="#sent = :mine AND attribute_not_exists(request_id)",
+                ExpressionAttributeNames={"#sent": "sent"},
+                ExpressionAttributeValues={":before": {"S": time_text(asked.sent)}, ":mine": {"S": time_text(sent)}},
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise storage_error(error) from error
+
+    def claimed_at(self, asked: AskedRefund) -> datetime | None:
+        """When the refund's hours were last claimed by it: an earlier version, which kept no ``sent``, claimed them
+        again each time it sent it (attack 37)."""
+        items = batch_get(self._client, self._table, [_key(k) for k in dict.fromkeys(asked.keys)])
+        times = [parse_time(i["at"]["S"]) for i in items if i.get("token", {}).get("S") == asked.entry.client_token]
+        return max(times, default=None)
 
     def release(self, keys: Sequence[str], token: str) -> None:
         """Remove the refund ``token`` and its claims of these hours (AWS refused it: nothing was refunded), unless

@@ -12,11 +12,12 @@ attack 36), less those kept as another refund's answer (an earlier version's ref
 token, its description the same, is not this one's answer; attack 36).
 
 - AWS lists exactly one adjustment like it: AWS took it, and that is its answer (kept: it is never sent again).
-- AWS lists none a day after it was last claimed to be sent (``SETTLE_AFTER``; for one kept before this version kept
-  that, a day after it was first kept): AWS never took it, and it is forgotten with its claims, so its hours are
-  refunded afresh by the next ``adjust --send`` (one AWS now refuses when sent again as it was, the invoice's room
-  since taken by another refund, would otherwise be sent for ever; attack 36). A run that claimed it again meanwhile
-  keeps it (``DynamoRefundClaims.forget``).
+- AWS lists none a day after it was last sent (``SETTLE_AFTER``; a send AWS refused outright does not count; for one
+  an earlier version kept, a day after it last claimed its hours): AWS never took it, and it is kept void
+  (``DynamoRefundClaims.void``: one conditional write, never where a run sent it since), never sent again, its hours
+  free as a failed refund's are, so the next ``adjust --send`` refunds them afresh under a token of their own (one AWS
+  now refuses when sent again as it was, the invoice's room since taken by another refund, would otherwise be sent for
+  ever; attacks 36 and 37).
 - Otherwise (listed twice, or too recent for none to mean never) nothing is decided, and it is said why.
 """
 
@@ -42,7 +43,7 @@ class RefundLookup(Protocol):
 
 class Verdict(Enum):
     TAKEN = "taken"  # AWS made this adjustment of it
-    NEVER_TAKEN = "never taken"  # AWS lists none a day after it was sent
+    NEVER_TAKEN = "never taken"  # AWS lists none a day after it was last sent
     UNSURE = "unsure"
 
 
@@ -60,10 +61,16 @@ def _of(adjustment: BillingAdjustment, entry: RefundEntry) -> bool:
 
 
 def settle(
-    refunds: Iterable[tuple[AskedRefund, bool]], lookup: RefundLookup, answers: Mapping[str, str], now: datetime
+    refunds: Iterable[tuple[AskedRefund, bool]],
+    lookup: RefundLookup,
+    answers: Mapping[str, str],
+    now: datetime,
+    claimed: Mapping[str, datetime] | None = None,
 ) -> list[Settlement]:
     """Each unanswered refund (with whether it is held) as AWS knows it; ``answers``: every adjustment kept as a
-    refund's answer, with that refund's token."""
+    refund's answer, with that refund's token; ``claimed``: when its hours were last claimed, by token, for a refund
+    an earlier version kept (no ``sent``: that version claimed them again each time it sent it; attack 37)."""
+    claimed = claimed or {}
     settled: list[Settlement] = []
     for refund, held in refunds:
         token = refund.entry.client_token
@@ -72,7 +79,7 @@ def settle(
             for a in lookup.adjustments_like(refund.entry)
             if _of(a, refund.entry) and answers.get(a.request_id, token) == token
         ]
-        last = refund.sent or refund.at
+        last = refund.sent or max(filter(None, (refund.at, claimed.get(token))), default=None)
         if len(found) == 1:
             settled.append(Settlement(refund, held, Verdict.TAKEN, found[0]))
         elif found:

@@ -629,7 +629,11 @@ class InMemoryRefundClaims:
 
     def unanswered(self) -> list[AskedRefund]:
         def read() -> list[AskedRefund]:
-            return [a for t, a in sorted(self.asked.items()) if a.request_id is None and t not in self.answer_only]
+            return [
+                a
+                for t, a in sorted(self.asked.items())
+                if a.request_id is None and a.void is None and t not in self.answer_only
+            ]
 
         return self._call("query", read)
 
@@ -644,8 +648,8 @@ class InMemoryRefundClaims:
 
         def keep() -> bool:
             kept = self.asked.get(token)
-            if token in self.answer_only or (kept is not None and kept.request_id is not None):
-                return False  # answered meanwhile (a run beside this one sent it): never sent again
+            if token in self.answer_only or (kept is not None and (kept.request_id or kept.void) is not None):
+                return False  # answered meanwhile (a run beside this one sent it), or void: never sent again
             # kept already, unanswered: a retry of it, sent now
             self.asked[token] = replace(kept or asked, at=(kept or asked).at or at, sent=at)
             return True
@@ -682,24 +686,38 @@ class InMemoryRefundClaims:
 
         return self._call("query", read)
 
-    def forget(self, asked: AskedRefund) -> bool:
+    def void(self, asked: AskedRefund, at: datetime) -> bool:
         token = asked.entry.client_token
 
-        def delete_claim(key: str) -> None:
-            holder = self.claims.get(key)
-            if holder is not None and holder[0] == token and (asked.sent is None or holder[1] <= asked.sent):
-                del self.claims[key]
-
-        def delete_refund() -> bool:
+        def update() -> bool:
             kept = self.asked.get(token)
-            if kept is None or kept.request_id is not None or token in self.answer_only or kept.sent != asked.sent:
+            if kept is None or token in self.answer_only or kept.request_id is not None or kept.void is not None:
                 return False
-            del self.asked[token]
+            if kept.sent != asked.sent:
+                return False
+            self.asked[token] = replace(kept, void=at)
             return True
 
-        for key in dict.fromkeys(asked.keys):
-            self._call("delete_item", functools.partial(delete_claim, key))
-        return self._call("delete_item", delete_refund)
+        return self._call("update_item", update)
+
+    def unsent(self, asked: AskedRefund, sent: datetime) -> None:
+        token = asked.entry.client_token
+
+        def update() -> None:
+            kept = self.asked.get(token)
+            if asked.sent is not None and kept is not None and kept.sent == sent and kept.request_id is None:
+                self.asked[token] = replace(kept, sent=asked.sent)
+
+        self._call("update_item", update)
+
+    def claimed_at(self, asked: AskedRefund) -> datetime | None:
+        token = asked.entry.client_token
+
+        def read() -> datetime | None:
+            times = [self.claims[k][1] for k in dict.fromkeys(asked.keys) if self.claims.get(k, ("",))[0] == token]
+            return max(times, default=None)
+
+        return self._call("batch_get_item", read)
 
     def release(self, keys: Sequence[str], token: str) -> None:
         def delete(key: str) -> bool:

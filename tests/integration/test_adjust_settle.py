@@ -66,7 +66,8 @@ def test_a_held_refund_aws_never_took_frees_its_hours_a_day_after_and_each_unit_
     world.move_to(world.clock.now() + SETTLE_AFTER + timedelta(minutes=1))
     status, rows = _settle(world, "--send")
     assert status == 0
-    assert rows[0]["outcome"] == "AWS never took it; kept: forgotten, its hours freed for the next adjust to refund"
+    outcome = "AWS never took it; kept: void, never sent again, its hours free for the next adjust to refund"
+    assert rows[0]["outcome"] == outcome
     assert _settle(world) == (0, [])
 
     # 10:00 is refunded now, and 11:00 stays refunded once: 17.00 over-billed, 17.00 refunded

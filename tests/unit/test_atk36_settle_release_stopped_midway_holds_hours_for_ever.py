@@ -61,9 +61,11 @@ def test_a_settle_stopped_between_the_refund_and_its_claims_never_leaves_an_hour
     stop: dict[str, int] = {"deletes": 0}
 
     def step(operation: str, phase: str) -> None:
-        if operation == "delete_item" and phase == "before" and stop["deletes"] >= 0:
+        # since attack 37's fix settle keeps a refund AWS never took void in one write, its claims left as they are:
+        # stopped at that write (or at any delete, were there one), nothing is left half done
+        if operation in ("delete_item", "update_item") and phase == "before" and stop["deletes"] >= 0:
             stop["deletes"] += 1
-            if stop["deletes"] == 2:  # the refund removed, its first claim not yet
+            if stop["deletes"] == 1:
                 raise StorageError("throttled", code="ProvisionedThroughputExceededException", retryable=True)
 
     world.claims = claims = InMemoryRefundClaims(step)
