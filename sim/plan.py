@@ -13,6 +13,7 @@ from decimal import Decimal
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
 from functions.settings import Dimension, Product
 from operations.reconcile import PLACED_FROM
+from operations.refund_settlement import SETTLE_AFTER
 from sim.faults import FaultProfile
 
 SELLER_ACCOUNT = "123456789012"
@@ -226,7 +227,7 @@ def draw(seed: int, *, refunds: bool = False) -> Plan:
         product = _priced(refunding, product)
         _refunds(d, refunding, product, buyers, start, activity_end, end)
         buyers = _future_dated(d, buyers, activity_end)
-        _settles(d, random.Random(f"{seed}/settle"), start, end)
+        end = _settles(d, random.Random(f"{seed}/settle"), start, end)
     actions = sorted(d.actions, key=lambda a: (a.at, a.id))
     return Plan(
         seed=seed,
@@ -315,15 +316,25 @@ def _refunds(
     d.add(end - 20 * MINUTE, "adjust", window=(start - HOUR, end), style="final", scheduled=True)
 
 
-def _settles(d: _Draw, rng: random.Random, start: datetime, end: datetime) -> None:
+def _settles(d: _Draw, rng: random.Random, start: datetime, end: datetime) -> datetime:
     """The operator's ``cli adjust --settle --send`` runs (a stream of its own: the worlds drawn before stay so): at
-    random times, some beside a ``cli adjust`` run of the plan (two terminals), some killed midway; and in half the
-    worlds a run over the whole span late in the world losing its refunds' answers, never reaching AWS, or killed
-    midway, settled a little later, before the final run."""
+    random times, some beside a ``cli adjust`` run of the plan (two terminals), some killed midway; in half the worlds
+    a run over the whole span late in the world losing its refunds' answers, never reaching AWS, or killed midway,
+    settled a little later, before the final run; and in a quarter the final run's refunds never reach AWS, a settle a
+    day later finds AWS never took them (void), and another final run refunds their hours. The world's end (later in
+    those)."""
     if rng.random() < 0.5:
         lost = end - timedelta(hours=rng.uniform(3, 8))
         d.add(lost, "adjust", window=(start - HOUR, end), style=rng.choice(("lost", "unsent", "killed")))
         d.add(lost + timedelta(minutes=rng.uniform(1, 120)), "settle", style="plain")
+    if rng.random() < 0.25:
+        final = next(a for a in d.actions if a.kind == "adjust" and a.style == "final")
+        d.actions[d.actions.index(final)] = replace(final, style="unsent")
+        settle = final.at + SETTLE_AFTER + timedelta(minutes=rng.uniform(1, 60))
+        d.add(settle, "settle", style="plain", scheduled=True)
+        before, end = end, settle + 2 * HOUR
+        d.add(end - 20 * MINUTE, "adjust", window=final.window, style="final", scheduled=True)
+        _schedule_on(d, before, end)
     adjusts = [a.at for a in d.actions if a.kind == "adjust"]
     for _ in range(rng.choice((0, 1, 1, 2, 3))):
         if adjusts and rng.random() < 0.4:
@@ -331,6 +342,7 @@ def _settles(d: _Draw, rng: random.Random, start: datetime, end: datetime) -> No
         else:
             at = start + timedelta(seconds=rng.uniform(3600, (end - start).total_seconds() - 1800))
         d.add(at, "settle", style=rng.choices(("plain", "killed"), (0.8, 0.2))[0])
+    return end
 
 
 def _product(rng: random.Random) -> Product:
@@ -487,6 +499,20 @@ def _allocated(rng: random.Random, event: Event) -> Event:
             for team, part in zip(teams, parts, strict=True)
         ),
     )
+
+
+def _schedule_on(d: _Draw, before: datetime, end: datetime) -> None:
+    """The flush's schedule on from a world's ``before`` end to its later ``end`` (no draw): hourly after its last run,
+    and every 10 minutes on a 1st until the month-end cutoff."""
+    tick = max(a.at for a in d.actions if a.kind == "flush" and a.scheduled) + HOUR
+    while tick < end - FLUSH_TIMEOUT:
+        d.add(tick, "flush", scheduled=True)
+        tick += HOUR
+    first = end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    tick = max(first, before)
+    while first > before - MONTH_END_CUTOFF and tick < min(first + MONTH_END_CUTOFF, end - FLUSH_TIMEOUT):
+        d.add(tick, "flush", scheduled=True)
+        tick += MONTH_END_RUNS_EVERY
 
 
 def _flushes(
