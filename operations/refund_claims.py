@@ -227,22 +227,27 @@ class DynamoRefundClaims:
         return read_earlier(self, keys, failed_adjustments, formerly, aliases)
 
     def unanswered(self) -> list[AskedRefund]:
-        found: list[AskedRefund] = []
+        items = self._kept_refunds("attribute_not_exists(request_id) AND attribute_not_exists(voided)")
+        return sorted((_asked(item) for item in items), key=lambda a: a.entry.client_token)
+
+    def _kept_refunds(self, condition: str, projection: str | None = None) -> list[dict[str, Any]]:
+        """Every refund kept (``ASKED#``) whose item meets ``condition``, read whole or ``projection``."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :asked)",
-            "FilterExpression": "attribute_not_exists(request_id) AND attribute_not_exists(voided)",
+            "FilterExpression": condition,
             "ExpressionAttributeValues": {":pk": {"S": _PK}, ":asked": {"S": _ASKED}},
             "ConsistentRead": True,
-        }
+        } | ({"ProjectionExpression": projection} if projection else {})
+        found: list[dict[str, Any]] = []
         while True:
             try:
                 page = self._client.query(**request)
             except ClientError as error:
                 raise storage_error(error) from error
-            found += [_asked(item) for item in page.get("Items", [])]
+            found += page.get("Items", [])
             if "LastEvaluatedKey" not in page:
-                return sorted(found, key=lambda a: a.entry.client_token)
+                return found
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _kept_item(self, token: str) -> dict[str, Any]:
@@ -307,24 +312,8 @@ class DynamoRefundClaims:
 
     def answers(self) -> dict[str, str]:
         """Every billing adjustment kept as a refund's answer, with that refund's token."""
-        found: dict[str, str] = {}
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :asked)",
-            "FilterExpression": "attribute_exists(request_id)",
-            "ProjectionExpression": "sk, request_id",
-            "ExpressionAttributeValues": {":pk": {"S": _PK}, ":asked": {"S": _ASKED}},
-            "ConsistentRead": True,
-        }
-        while True:
-            try:
-                page = self._client.query(**request)
-            except ClientError as error:
-                raise storage_error(error) from error
-            found |= {i["request_id"]["S"]: i["sk"]["S"].removeprefix(_ASKED) for i in page.get("Items", [])}
-            if "LastEvaluatedKey" not in page:
-                return found
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = self._kept_refunds("attribute_exists(request_id)", "sk, request_id")
+        return {i["request_id"]["S"]: i["sk"]["S"].removeprefix(_ASKED) for i in items}
 
     def void(self, asked: AskedRefund, at: datetime) -> bool:
         """Keep that AWS never took the refund (``operations.refund_settlement``): it is never sent again, and its
