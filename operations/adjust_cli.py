@@ -41,7 +41,7 @@ from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import MeteringRegion, OperationsDeps, Selection
 from operations.reconcile import TRAIL_RETENTION, reconcile_regions
 from operations.reconcile_cli import unreadable_text
-from operations.refund_claims import AskedRefund, DynamoRefundClaims, EarlierRefunds
+from operations.refund_claims import AskedRefund, DynamoRefundClaims, EarlierRefunds, refunded_nothing
 from operations.refund_settlement import Settlement, Verdict, settle
 from operations.target import Target, TargetError
 
@@ -199,7 +199,7 @@ def _send(
             claims.release(asking.keys, token)  # refused by AWS: nothing refunded, the hours free
         elif found is not None:
             if resending and found.error_code in REFUSED:
-                claims.unsent(asking, now)  # this send took nothing: it was last sent as before
+                claims.refused(token, now)  # never sent again: --settle tells whether an earlier send was taken
             # an INTERNAL_FAILURE may have been taken, and a resend's first send may have been (AWS documents neither
             # how long it keeps a token nor whether it looks at it before the room left: attack 34): kept, sent again
             # as it was by the next run, and the run exits 1 until AWS takes it or the operator learns its fate
@@ -293,9 +293,11 @@ def _proposed(
         tokens = [p.client_token for p in proposed if p.problem is None]
         kept = {a.entry.client_token: a for a in claims.refunds(tokens)} if tokens else {}
         after = {
-            refund_key(hour): str(refund.request_id)
+            refund_key(hour): refunded_nothing(refund)
             for p in proposed
-            if p.problem is None and (refund := kept.get(p.client_token)) is not None and refund.request_id in failed
+            if p.problem is None
+            and (refund := kept.get(p.client_token)) is not None
+            and (refund.request_id in failed or refund.void is not None)
             for hour in p.hours
         }
         if not after:
@@ -311,11 +313,17 @@ def _floors(regions: list[MeteringRegion]) -> dict[str, RetentionFloor]:
 
 
 def _stale(earlier: EarlierRefunds, target: Target, floors: dict[str, RetentionFloor]) -> dict[str, str]:
-    """The unanswered refunds never sent again, by token, with why: what was due in one of its hours could not be told
-    when it was worked out (its usage may have expired since an earlier version worked it out: attack 32). One worked
-    out right is sent as it was, however old its hours are now."""
+    """The unanswered refunds never sent again, by token, with why: AWS refused it outright when it was sent again
+    (whether an earlier send was taken is for ``--settle`` to tell: attacks 37 and 38), or what was due in one of its
+    hours could not be told when it was worked out (its usage may have expired since an earlier version worked it
+    out: attack 32). One worked out right is sent as it was, however old its hours are now."""
     now, setting = target.deps.clock.now(), target.deps.settings.audit_retention_days
-    return {
+    refused = {
+        a.entry.client_token: f"AWS refused it outright when it was sent again ({a.refused:%Y-%m-%dT%H:%MZ})"
+        for a in earlier.unanswered
+        if a.refused is not None
+    }
+    return refused | {
         a.entry.client_token: why for a in earlier.unanswered if (why := unkept(a.keys, setting, floors, a.at or now))
     }
 

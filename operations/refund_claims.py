@@ -51,6 +51,9 @@ class AskedRefund:
     sent: datetime | None = None
     # when ``cli adjust --settle`` found AWS never took it: never sent again, its hours free as a failed one's are
     void: datetime | None = None
+    # when AWS refused it outright as it was sent again: never sent again, left to ``cli adjust --settle`` (a refund
+    # AWS refuses as it is would be sent, and its last send moved on, every run: attack 37)
+    refused: datetime | None = None
 
 
 def _refund_item(asked: AskedRefund, at: datetime, sent: datetime) -> dict[str, Any]:
@@ -87,7 +90,8 @@ def _asked(item: dict[str, Any]) -> AskedRefund:
     at = parse_time(item["at"]["S"]) if "at" in item else None
     sent = parse_time(item["sent"]["S"]) if "sent" in item else None
     void = parse_time(item["voided"]["S"]) if "voided" in item else None
-    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id, at, sent, void)
+    refused = parse_time(item["refused"]["S"]) if "refused" in item else None
+    return AskedRefund(entry, keys, item["month"]["S"], item["units"]["S"], request_id, at, sent, void, refused)
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ def earlier_refunds(
     asked = {key: ", ".join(tokens) for key, tokens in live.items() if tokens}
     alone = [r for r in unanswered if all(asked[formerly.get(k, k)] == r.entry.client_token for k in r.keys)]
     retried = {
-        key: min(_refunded_nothing(failed[t]) for t in tokens if t in failed)
+        key: min(refunded_nothing(failed[t]) for t in tokens if t in failed)
         for key, tokens in holders.items()
         if key not in asked and any(t in failed for t in tokens)
     }
@@ -162,7 +166,7 @@ def earlier_refunds(
     return EarlierRefunds(asked, retried, alone, frozenset(failed), overlapping)
 
 
-def _refunded_nothing(refund: AskedRefund) -> str:
+def refunded_nothing(refund: AskedRefund) -> str:
     """What a refund that refunded nothing is known by, which a refund of its hours asked for after it names (its token
     is made of it): the adjustment AWS failed, or, for one AWS never took, its own token."""
     return str(refund.request_id) if refund.request_id is not None else f"void {refund.entry.client_token}"
@@ -341,21 +345,18 @@ class DynamoRefundClaims:
             return False
         return True
 
-    def unsent(self, asked: AskedRefund, sent: datetime) -> None:
-        """AWS refused the refund ``asked`` outright when it was sent again at ``sent``: that send took nothing, so
-        when it was last sent is as before (a refund sent again and refused every day would otherwise never be a
-        day from its last send: attack 37). Unless another run sent it since; kept as it is where it had no ``sent``
-        before (when an earlier version sent it last is not known)."""
-        if asked.sent is None:
-            return
+    def refused(self, token: str, at: datetime) -> None:
+        """AWS refused the refund ``token`` outright as it was sent again: it is never sent again, and ``cli adjust
+        --settle`` tells what became of it (the refusal may answer a retry of a send AWS took: botocore retries a call
+        whose answer was lost, and AWS may look at the room left before the token; attack 38). Its last send stays
+        when it was (attack 37)."""
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=_key(_ASKED + asked.entry.client_token),
-                UpdateExpression="SET #sent = :before",
-                ConditionExpression="#sent = :mine AND attribute_not_exists(request_id)",
-                ExpressionAttributeNames={"#sent": "sent"},
-                ExpressionAttributeValues={":before": {"S": time_text(asked.sent)}, ":mine": {"S": time_text(sent)}},
+                Key=_key(_ASKED + token),
+                UpdateExpression="SET refused = :at",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(request_id)",
+                ExpressionAttributeValues={":at": {"S": time_text(at)}},
             )
         except ClientError as error:
             if not condition_failed(error):

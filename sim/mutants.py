@@ -285,8 +285,8 @@ def unfound_refund_settled() -> Iterator[None]:
     a refund never sent (its run killed or refused before the call) keeps its hours "refunded before" for ever."""
     original = refund_settlement.settle
 
-    def settle(refunds: Any, lookup: Any, answers: Any, now: datetime) -> list[Settlement]:
-        found = original(refunds, lookup, answers, now)
+    def settle(refunds: Any, lookup: Any, answers: Any, now: datetime, claimed: Any = None) -> list[Settlement]:
+        found = original(refunds, lookup, answers, now, claimed)
         unfound = BillingAdjustment("ba-unfound", "", Decimal(0), "USD", "COMPLETED", None, now)
         return [replace(s, verdict=Verdict.TAKEN, adjustment=unfound) if s.adjustment is None else s for s in found]
 

@@ -700,13 +700,11 @@ class InMemoryRefundClaims:
 
         return self._call("update_item", update)
 
-    def unsent(self, asked: AskedRefund, sent: datetime) -> None:
-        token = asked.entry.client_token
-
+    def refused(self, token: str, at: datetime) -> None:
         def update() -> None:
             kept = self.asked.get(token)
-            if asked.sent is not None and kept is not None and kept.sent == sent and kept.request_id is None:
-                self.asked[token] = replace(kept, sent=asked.sent)
+            if kept is not None and kept.request_id is None and token not in self.answer_only:
+                self.asked[token] = replace(kept, refused=at)
 
         self._call("update_item", update)
 

@@ -36,8 +36,9 @@ def test_a_resend_refused_for_want_of_room_does_not_keep_the_room_left_from_ever
         _, rows = world.adjust(until=HOUR + timedelta(hours=1))
     refunded = sum((e.amount for e in invoice.refunded), Decimal(0))
     # the new hour's 1.00 is refunded: the refund sent again keeps no room from it. That one (3.00) is refused again
-    # and kept, never freed: had AWS taken its first send, freeing it would refund its hour twice (attack 34), so each
-    # run names it and asks the operator to learn its fate from AWS
+    # and kept, never freed: had AWS taken its first send, freeing it would refund its hour twice (attack 34); since
+    # attack 38 it is held after that refusal, never sent again, each run naming it for `cli adjust --settle`
     assert refunded == Decimal("1.00"), ([(e.amount, e.description) for e in invoice.refunded], rows)
-    (kept,) = [r for r in rows if "VALIDATION_EXCEPTION" in r["outcome"]]
-    assert "whether AWS took its first send is not known" in kept["outcome"]
+    (kept,) = [r for r in rows if "refused it outright" in r["outcome"]]
+    assert kept["outcome"].startswith("held:")
+    assert "`cli adjust --settle` asks AWS" in kept["outcome"]
