@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
@@ -196,7 +197,10 @@ def _send(
         if found is not None and found.request_id is not None:
             claims.answered(token, found.request_id)
         elif found is not None and not resending and found.error_code in REFUSED:
-            claims.release(asking.keys, token)  # refused by AWS: nothing refunded, the hours free
+            # refused by AWS the first time it was sent (once: no retry, target._REFUNDS): nothing refunded, kept void,
+            # its hours free in one write (a release's deletes, stopped midway or beside a run sending it again, left an
+            # hour claimed by no refund: attacks 38 and 39); an answer another run keeps for it undoes that
+            claims.void(replace(asking, sent=now), now)
         elif found is not None:
             if resending and found.error_code in REFUSED:
                 claims.refused(token, now)  # never sent again: --settle tells whether an earlier send was taken

@@ -303,12 +303,13 @@ class DynamoRefundClaims:
         return True
 
     def answered(self, token: str, request_id: str) -> None:
-        """AWS took the refund ``token``: it is never sent again."""
+        """AWS took the refund ``token``: it is never sent again (and void no longer, where a run beside the one that
+        sent it kept it void, AWS having refused that run's send of it)."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=_key(_ASKED + token),
-                UpdateExpression="SET request_id = :id",
+                UpdateExpression="SET request_id = :id REMOVE voided",
                 ExpressionAttributeValues={":id": {"S": request_id}},
             )
         except ClientError as error:

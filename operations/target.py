@@ -40,6 +40,10 @@ AGREEMENT_REGION = "us-east-1"
 FLUSH_FUNCTION_LOGICAL_ID = "FlushFunction"  # stacks/constructs/flush.py: Flush(stack, "Flush") / "Function"
 # a deployed flush may run for its whole 15-minute timeout before it answers
 _INVOKE = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=960)
+# refunds are sent once a call: an answer lost is the next run's to send again (its token the same refund). botocore's
+# retry of a call whose answer was lost could be refused (AWS may look at the room left before the token) as if the
+# refund had never been taken, and its hours freed for a second one (attack 39)
+_REFUNDS = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 class TargetError(RuntimeError):
@@ -133,7 +137,10 @@ def local_target(
         ),
         billing=lambda: MarketplaceAgreementBilling(
             session.client(
-                "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
+                "marketplace-agreement",
+                region_name=AGREEMENT_REGION,
+                endpoint_url=settings.marketplace_endpoint,
+                config=_REFUNDS,
             )
         ),
         refund_claims=lambda: DynamoRefundClaims(dynamodb, settings.metering_table),
@@ -330,7 +337,7 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
             session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
         ),
         billing=lambda: MarketplaceAgreementBilling(
-            session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+            session.client("marketplace-agreement", region_name=AGREEMENT_REGION, config=_REFUNDS)
         ),
         refund_claims=lambda: DynamoRefundClaims(dynamodb, stack.settings.metering_table),
         agreement_entitlements=lambda: MarketplaceAgreementEntitlements(

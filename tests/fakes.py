@@ -650,8 +650,8 @@ class InMemoryRefundClaims:
             kept = self.asked.get(token)
             if token in self.answer_only or (kept is not None and (kept.request_id or kept.void) is not None):
                 return False  # answered meanwhile (a run beside this one sent it), or void: never sent again
-            # kept already, unanswered: a retry of it, sent now
-            self.asked[token] = replace(kept or asked, at=(kept or asked).at or at, sent=at)
+            # kept already, unanswered: a retry of it, sent now (the whole item written again: no refused mark)
+            self.asked[token] = replace(kept or asked, at=(kept or asked).at or at, sent=at, refused=None)
             return True
 
         if not self._call("put_item", keep):
@@ -673,7 +673,7 @@ class InMemoryRefundClaims:
     def answered(self, token: str, request_id: str) -> None:
         def update() -> None:
             if token in self.asked:
-                self.asked[token] = replace(self.asked[token], request_id=request_id)
+                self.asked[token] = replace(self.asked[token], request_id=request_id, void=None)
             else:
                 self.answer_only[token] = request_id
 

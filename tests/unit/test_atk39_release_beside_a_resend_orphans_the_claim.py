@@ -15,12 +15,13 @@ nothing is ever refunded."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
+from operations.refund_claims import AskedRefund
 from tests.fakes import InMemoryRefundClaims
 from tests.unit.test_adjust import HOUR, SETTLED
 from tests.unit.test_adjust_other_regions import TwoRegions
@@ -54,27 +55,29 @@ class HandRefunded:
 
 
 class ReleasedBeside(InMemoryRefundClaims):
-    """Our claims as the first run uses them: as it releases its refund, the other run (``world.adjust``) sends it
-    again, its refund kept again just before the release and its claim of 09:00 written just after."""
+    """Our claims as the first run uses them: as it frees its refund (a release until the fix, keeping it void since),
+    the other run (``world.adjust``) sends it again, its refund kept again just before the first run's write and its
+    claim of 09:00 written just after."""
 
     def __init__(self) -> None:
         super().__init__(step=self._step)
         self.other_run: Callable[[], None] | None = None
-        self.release_now: tuple[Sequence[str], str] | None = None
+        self.void_now: tuple[AskedRefund, datetime] | None = None
+        self.voided: list[bool] = []
 
     def _step(self, operation: str, phase: str) -> None:
-        if self.release_now is not None and operation == "put_item" and phase == "after":
-            keys, token = self.release_now
-            self.release_now = None
-            super().release(keys, token)  # the first run's release, between the resend's two writes
+        if self.void_now is not None and operation == "put_item" and phase == "after":
+            asked, at = self.void_now
+            self.void_now = None
+            self.voided.append(super().void(asked, at))  # the first run's write, between the resend's two writes
 
-    def release(self, keys: Sequence[str], token: str) -> None:
+    def void(self, asked: AskedRefund, at: datetime) -> bool:
         run, self.other_run = self.other_run, None
         if run is None:
-            super().release(keys, token)
-            return
-        self.release_now = (keys, token)
+            return super().void(asked, at)
+        self.void_now = (asked, at)
         run()
+        return self.voided[-1]
 
 
 def test_a_refused_first_send_released_beside_a_resend_leaves_its_hour_refundable() -> None:
