@@ -312,6 +312,8 @@ def _refunds(
         d.add(at, "adjust", window=(since, until), style=style)
         if rng.random() < 0.3:  # run again: at once (two terminals), or later
             again = at + (timedelta(seconds=rng.uniform(0, 3)) if rng.random() < 0.5 else d.minutes(5, 180))
+            # before the final run, and with time to finish before the world ends (seed 143093 drew one at its end)
+            again = min(again, end - 30 * MINUTE)
             d.add(again, "adjust", window=(since, until), style=rng.choice(("plain", "plain", "lost", "killed")))
     d.add(end - 20 * MINUTE, "adjust", window=(start - HOUR, end), style="final", scheduled=True)
 
