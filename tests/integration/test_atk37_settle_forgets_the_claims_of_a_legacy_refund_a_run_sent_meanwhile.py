@@ -21,7 +21,7 @@ from typing import Any, cast
 from functions.settings import Settings
 from local.marketplace.testing import EmulatorHandle
 from operations.agreement_billing import BillingAdjustment, RefundEntry
-from operations.refund_claims import DynamoRefundClaims
+from operations.refund_claims import AskedRefund, DynamoRefundClaims
 from operations.refund_settlement import SETTLE_AFTER
 from tests.integration.test_adjust import BATCH, refunds
 from tests.integration.test_review29_held_refund_sent_from_a_narrower_window import refunded
@@ -47,18 +47,23 @@ class SentMeanwhile:
         return listed
 
 
+def a_refund_of_ten_never_sent(world: Any) -> AskedRefund:
+    """10:00 and 11:00 billed by nobody (1,000 and 700 units: 17.00), and the refund of 10:00 kept, its call never
+    reaching AWS."""
+    world.bill_two_unused_hours()
+    world.marketplace.admin.queue_errors({"operation": BATCH, "code": "ThrottlingException", "count": 20})
+    world.cli("adjust", *TEN, "--send")
+    world.marketplace.admin.queue_errors()
+    (kept,) = DynamoRefundClaims(world.dynamodb, world.settings.metering_table).unanswered()
+    return kept
+
+
 def test_a_legacy_refund_sent_again_while_settle_runs_is_refunded_once(
     settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
 ) -> None:
     world = refunds("0.01", settings, marketplace, dynamodb)
-    world.bill_two_unused_hours()  # 10:00 and 11:00: 1,000 and 700 units nobody used (17.00)
-
-    # the refund of 10:00, kept; its call never reaches AWS
-    world.marketplace.admin.queue_errors({"operation": BATCH, "code": "ThrottlingException", "count": 20})
-    world.cli("adjust", *TEN, "--send")
-    world.marketplace.admin.queue_errors()
+    kept = a_refund_of_ten_never_sent(world)
     claims = DynamoRefundClaims(world.dynamodb, world.settings.metering_table)
-    (kept,) = claims.unanswered()
     assert kept.entry.amount == Decimal(10)
     assert refunded(world) == 0
     # as a version before 937d5a4 kept it: no ``sent``

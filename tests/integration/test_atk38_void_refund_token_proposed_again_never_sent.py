@@ -21,7 +21,10 @@ from functions.settings import Settings
 from local.marketplace.testing import EmulatorHandle
 from operations.refund_claims import DynamoRefundClaims
 from operations.refund_settlement import SETTLE_AFTER
-from tests.integration.test_adjust import BATCH, refunds
+from tests.integration.test_adjust import refunds
+from tests.integration.test_atk37_settle_forgets_the_claims_of_a_legacy_refund_a_run_sent_meanwhile import (
+    a_refund_of_ten_never_sent,
+)
 from tests.integration.test_review29_held_refund_sent_from_a_narrower_window import refunded
 
 TEN = ("--from", "2026-11-26T10:00Z", "--to", "2026-11-26T10:00Z")
@@ -50,14 +53,8 @@ def test_a_void_refund_whose_hours_no_claim_names_any_more_is_refunded_after_all
     settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
 ) -> None:
     world = refunds("0.01", settings, marketplace, dynamodb)
-    world.bill_two_unused_hours()  # 10:00 and 11:00: 1,000 and 700 units nobody used (17.00)
-
-    # the refund of 10:00, kept; its call never reaches AWS; a day after, settle keeps it void
-    world.marketplace.admin.queue_errors({"operation": BATCH, "code": "ThrottlingException", "count": 20})
-    world.cli("adjust", *TEN, "--send")
-    world.marketplace.admin.queue_errors()
-    claims = DynamoRefundClaims(world.dynamodb, world.settings.metering_table)
-    (void,) = claims.unanswered()
+    # the refund of 10:00, kept, its call never reaching AWS; a day after, settle keeps it void
+    void = a_refund_of_ten_never_sent(world)
     assert void.at is not None
     world.move_to(void.at + SETTLE_AFTER + timedelta(minutes=1))
     status, out, err = world.cli("adjust", "--settle", "--send")
