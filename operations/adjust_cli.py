@@ -10,7 +10,8 @@ CloudTrail's 90 days is refused (``--from``): none of it could be checked.
 
 ``cli adjust --settle [--send]`` asks AWS what became of every refund kept without its answer
 (``operations.refund_settlement``) and, with ``--send``, keeps what it learns: the adjustment AWS made of one, or that
-AWS never took one held (its hours freed). It sends no refund. Exit 1 while one's fate is still not known.
+AWS never took one (kept void: never sent again, its hours free). It sends no refund. Exit 1 while one's fate is
+still not known.
 """
 
 from __future__ import annotations
@@ -286,11 +287,10 @@ def _proposed(
     claims: DynamoRefundClaims,
     failed: set[str],
 ) -> list[Proposal]:
-    """The refunds to propose (``propose``, given the failed adjustment each hour's refund is asked for after). One
-    whose token is a refund AWS took and failed is proposed after that failed adjustment, under a token of its own, as
-    a refund of hours still claimed by a failed one is: no claim names that refund any more (a refund of them asked for
-    after it was refused at once, or forgotten by ``--settle``, had its claims removed: attack 36), and its token
-    again would be refused as answered, on every run."""
+    """The refunds to propose (``propose``, given what each hour's refund is asked for after). One whose token is a
+    refund that refunded nothing (AWS failed it, or it is void) is proposed after it, under a token of its own, as a
+    refund of hours still claimed by one is: no claim names that refund any more (a refund of them asked for after it
+    lost its claims: attacks 36 and 38), and its token again would be refused, on every run."""
     retried = dict(earlier.retried)
     proposed = propose(retried)
     for _ in range(MAX_FAILED_IN_TURN):
