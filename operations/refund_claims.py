@@ -46,8 +46,8 @@ class AskedRefund:
     units: str
     request_id: str | None = None  # the billing adjustment AWS made of it (None: no answer came)
     at: datetime | None = None  # when it was worked out and first kept (None: not kept yet)
-    # when it was last claimed to be sent, unless that send was refused outright (None: kept by a version before this
-    # was kept): a refund AWS lists nothing of a day after this was never taken (operations.refund_settlement)
+    # when it was last claimed to be sent (None: kept by a version before this was kept): a refund AWS lists nothing
+    # of a day after this was never taken (operations.refund_settlement)
     sent: datetime | None = None
     # when ``cli adjust --settle`` found AWS never took it: never sent again, its hours free as a failed one's are
     void: datetime | None = None
@@ -349,8 +349,8 @@ class DynamoRefundClaims:
     def refused(self, token: str, at: datetime) -> None:
         """AWS refused the refund ``token`` outright as it was sent again: it is never sent again, and ``cli adjust
         --settle`` tells what became of it (the refusal may answer a retry of a send AWS took: botocore retries a call
-        whose answer was lost, and AWS may look at the room left before the token; attack 38). Its last send stays
-        when it was (attack 37)."""
+        whose answer was lost, and AWS may look at the room left before the token; attack 38). Sent no more, it is a
+        day from its last send, this one, once (a refund sent again and refused every day never was: attack 37)."""
         try:
             self._client.update_item(
                 TableName=self._table,
