@@ -87,11 +87,17 @@ class AppConfig(BaseModel):
                 f"final_usage_delay_seconds: at least {margin} (a usage write accepted just before the cutoff may land "
                 f"up to {margin} s after it, and the final-usage step must find it)"
             )
-        finish = settings.final_usage_cutoff_seconds + settings.final_usage_delay_seconds + FINAL_SEND_SECONDS
+        # with other Regions, each sends a leaving buyer's usage up to its schedule's period after the main Region asks
+        # (at the cutoff, plus the delay), once its own writes in flight have landed
+        sending, what, where = FINAL_SEND_SECONDS, "sending it", ""
+        if self.regions:
+            sending += FINAL_USAGE_REQUESTS_EVERY_MINUTES * 60 + margin
+            what, where = "the other Regions' schedule, writes in flight and sending", "regions: "
+        finish = settings.final_usage_cutoff_seconds + settings.final_usage_delay_seconds + sending
         if finish >= 3600:
             raise ValueError(
-                f"final_usage_cutoff_seconds + final_usage_delay_seconds + {FINAL_SEND_SECONDS} s (sending it) is "
-                f"{finish} s: it must be under 3600, the final hour"
+                f"{where}final_usage_cutoff_seconds + final_usage_delay_seconds + {sending} s ({what}) is {finish} s: "
+                "it must be under 3600, the final hour"
             )
         return self
 
@@ -105,18 +111,7 @@ class AppConfig(BaseModel):
             raise ValueError(f"regions: {self.region} is the main stack's region, which meters already")
         if len(set(self.regions)) != len(self.regions):
             raise ValueError("regions: each Region once")
-        # another Region sends a leaving buyer's usage up to its schedule's period after the main Region asks (at
-        # the cutoff, plus the delay for writes in flight), and once its own writes in flight have landed: all of
-        # it must fit in the final hour, or Marketplace refuses that usage
-        settings = self.settings
-        elsewhere = FINAL_USAGE_REQUESTS_EVERY_MINUTES * 60 + int(IN_FLIGHT_MARGIN.total_seconds()) + FINAL_SEND_SECONDS
-        finish = settings.final_usage_cutoff_seconds + settings.final_usage_delay_seconds + elsewhere
-        if finish >= 3600:
-            raise ValueError(
-                f"regions: final_usage_cutoff_seconds + final_usage_delay_seconds + {elsewhere} s (the other "
-                f"Regions' schedule, writes in flight and sending) is {finish} s: it must be under 3600, the final hour"
-            )
-        return self
+        return self  # their share of the final hour: _final_usage_within_the_final_hour
 
     @property
     def deployed_name(self) -> str:
