@@ -122,28 +122,30 @@ def accepted_terms(sub: Subscription, product: Product) -> list[dict[str, Any]]:
     return terms
 
 
-def _agreement_key(agreement_id: str) -> str:
-    return hashlib.sha256(agreement_id.encode()).hexdigest()[:16]
+def _owner_key(owner: str) -> str:
+    return hashlib.sha256(owner.encode()).hexdigest()[:16]
 
 
-def _encode_token(offset: int, agreement_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset, "a": _agreement_key(agreement_id)}).encode()).decode()
+def page_token(offset: int, owner: str) -> str:
+    """A ``nextToken`` for the page from ``offset`` of what ``owner`` names (an agreement, a query's filters)."""
+    return base64.urlsafe_b64encode(json.dumps({"o": offset, "a": _owner_key(owner)}).encode()).decode()
 
 
-def _invalid(reason: str, field: str, message: str) -> ApiError:
+def invalid(reason: str, field: str, message: str) -> ApiError:
     return ApiError(
         "ValidationException", message, fields={"reason": reason, "fields": [{"name": field, "message": message}]}
     )
 
 
-def _decode_token(token: str, agreement_id: str) -> int:
+def page_offset(token: str, owner: str, whose: str) -> int:
+    """Where ``token`` (``page_token``'s) starts; ValidationException if it is not one, or another ``owner``'s."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset, owner = int(data["o"]), str(data["a"])
+        offset, owned_by = int(data["o"]), str(data["a"])
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise _invalid("INVALID_NEXT_TOKEN", "nextToken", "nextToken is not valid") from None
-    if owner != _agreement_key(agreement_id) or offset < 0:
-        raise _invalid("INVALID_NEXT_TOKEN", "nextToken", "nextToken does not belong to this agreement")
+        raise invalid("INVALID_NEXT_TOKEN", "nextToken", "nextToken is not valid") from None
+    if owned_by != _owner_key(owner) or offset < 0:
+        raise invalid("INVALID_NEXT_TOKEN", "nextToken", f"nextToken does not belong to {whose}")
     return offset
 
 
@@ -187,14 +189,14 @@ def get_agreement_terms(world: World, params: dict[str, Any]) -> dict[str, Any]:
     agreement_id = str(params["agreementId"])
     sub = sellers_agreement(world, agreement_id)
     terms = accepted_terms(sub, world.products[sub.product_code])
-    offset = _decode_token(str(params["nextToken"]), agreement_id) if params.get("nextToken") else 0
+    offset = page_offset(str(params["nextToken"]), agreement_id, "this agreement") if params.get("nextToken") else 0
     size = int(params.get("maxResults") or MAX_PAGE_SIZE)
     cap = int(world.config.get("agreement_terms_page_size") or 0)
     if cap:
         size = min(size, cap)
     result: dict[str, Any] = {"acceptedTerms": terms[offset : offset + size]}
     if offset + size < len(terms):
-        result["nextToken"] = _encode_token(offset + size, agreement_id)
+        result["nextToken"] = page_token(offset + size, agreement_id)
     return result
 
 
