@@ -67,6 +67,14 @@ def single_region_settings() -> Settings | None:
     return None
 
 
+def deployed(world: World, settings: Settings) -> None:
+    """The world running under ``settings`` as synth built them (its own products kept)."""
+    world.settings = replace(settings, products=world.settings.products)
+    world.deps = replace(world.deps, settings=world.settings)
+    world.timers = Timers(send_usage=final_usage_sender(world.deps))
+    world.lifecycle = replace(world.lifecycle, settings=world.settings, final_usage=world.timers)
+
+
 def test_every_unit_accepted_in_a_leaving_buyers_final_hour_is_billed_with_a_valid_configuration() -> None:
     settings = single_region_settings()
     if settings is None:
@@ -74,10 +82,7 @@ def test_every_unit_accepted_in_a_leaving_buyers_final_hour_is_billed_with_a_val
     world = World(marketplace=LeavingMarketplace)
     marketplace = world.marketplace
     assert isinstance(marketplace, LeavingMarketplace)
-    world.settings = replace(settings, products=world.settings.products)
-    world.deps = replace(world.deps, settings=world.settings)
-    world.timers = Timers(send_usage=final_usage_sender(world.deps))
-    world.lifecycle = replace(world.lifecycle, settings=world.settings, final_usage=world.timers)
+    deployed(world, settings)
 
     # Given a buyer subscribed at 08:00 who used 3 calls at 09:10
     world.subscribe()

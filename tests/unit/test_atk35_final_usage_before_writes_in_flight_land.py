@@ -17,18 +17,16 @@ Correct: synth refuses a delay under the in-flight margin (naming it), or every 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import timedelta
 
 from functions.clock import ManualClock
 from functions.customers.model import FINAL_USAGE_WINDOW
-from functions.flush.customer import final_usage_sender
 from functions.settings import Settings
 from functions.usage.model import UsageEvent
 from stacks.config import ConfigError, load_config
-from tests.fakes import InMemoryUsage, Timers
+from tests.fakes import InMemoryUsage
 from tests.unit.review23_world import LICENCE_ARN, PRODUCT, World, hour
-from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace
+from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace, deployed
 
 WRITE_TAKES = timedelta(seconds=5)  # a statement throttled once and retried: it lands 5 s after it started
 
@@ -70,10 +68,7 @@ def test_usage_accepted_just_before_the_cutoff_is_billed_with_a_delay_synth_acce
     usage, marketplace = world.usage, world.marketplace
     assert isinstance(usage, SlowWrites)
     assert isinstance(marketplace, LeavingMarketplace)
-    world.settings = replace(settings, products=world.settings.products)
-    world.deps = replace(world.deps, settings=world.settings)
-    world.timers = Timers(send_usage=final_usage_sender(world.deps))
-    world.lifecycle = replace(world.lifecycle, settings=world.settings, final_usage=world.timers)
+    deployed(world, settings)
 
     # Given a buyer subscribed at 08:00 who used 3 calls at 09:10, whose agreement ends at 10:00 (cutoff 10:45)
     world.subscribe()
