@@ -125,7 +125,7 @@ def ingest(
     errors = [problem for index, (problems, _) in enumerate(checked) if index not in before for problem in problems]
     stored_earlier = [batch.events[i].event_id for i in sorted(before)]
     if errors:
-        raise UsageRejected(errors, duplicates=stored_earlier)
+        raise UsageRejected(errors, duplicates=_with_valid_stored_before(batch, refused, before, store, now))
     # an event counts once per customer and id (its identity), whatever its timestamp; a repeat inside one batch is a
     # duplicate, or a conflict when its content differs
     unique: dict[tuple[str, str], tuple[int, UsageEvent]] = {}
@@ -141,12 +141,23 @@ def ingest(
         else:
             repeats.append(event.event_id)
     if conflicts:  # within the batch: nothing was claimed
-        raise UsageRejected([_conflict(c) for c in conflicts], kind="conflict", duplicates=stored_earlier)
+        duplicates = _with_valid_stored_before(batch, refused, before, store, now)
+        raise UsageRejected([_conflict(c) for c in conflicts], kind="conflict", duplicates=duplicates)
     stored = store_once(list(unique.values()), store, request=uuid.uuid4().hex, now=now)
     if stored.conflicts:  # with what was stored before: nothing of this batch was stored
         earlier = [*stored_earlier, *stored.duplicates]
         raise UsageRejected([_conflict(c) for c in stored.conflicts], kind="conflict", duplicates=earlier)
     return IngestResult(accepted=stored.accepted, duplicates=(*stored.duplicates, *repeats, *stored_earlier))
+
+
+def _with_valid_stored_before(
+    batch: UsageBatchIn, refused: set[int], before: set[int], store: UsageStore, now: datetime
+) -> list[str]:
+    """The events of a refused batch an earlier request stored as they are: the refused ones found (``before``), and
+    the valid ones, which a refusal would otherwise leave their producer to think unstored."""
+    valid = [(i, event) for i, event in enumerate(batch.events) if i not in refused]
+    found = before | (stored_before(valid, store, now) if valid else set())
+    return list(dict.fromkeys(batch.events[i].event_id for i in sorted(found)))
 
 
 def stored_before(raws: Sequence[tuple[int, UsageEventIn]], store: UsageStore, now: datetime) -> set[int]:

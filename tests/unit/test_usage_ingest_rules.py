@@ -102,3 +102,28 @@ def test_a_leaving_buyers_usage_is_taken_until_their_cutoff_and_refused_after() 
     assert record([event()], leaving)[0].accepted == ("e0",)
     ((field, message),) = refused([event()], customers(SubscriptionState.ENDING, since=NOW - timedelta(minutes=50)))
     assert (field, "final usage was taken until" in message) == ("events[0].license_arn", True)
+
+
+def test_a_refused_batch_names_every_event_an_earlier_request_stored_as_it_is() -> None:
+    """Simulator seed 176525: a resend whose other event is refused said only "refused" of an event stored an hour
+    before, so its producer took it for unstored though it was billed. The valid ones are named too."""
+    store, fake = InMemoryUsage(), customers()
+
+    def send(events: list[dict[str, Any]]) -> None:
+        record_usage(events, settings=SETTINGS, customers=fake, store=store, clock=ManualClock(NOW))
+
+    send([event(0), event(1, quantity=4)])
+    before = dict(store.events)
+    bad = event(2, dimension="nope")
+    with pytest.raises(UsageRejected) as error:  # refused for e2, whatever e0 and e1 are
+        send([event(0), event(1, quantity=4), bad])
+    assert error.value.duplicates == ("e0", "e1")
+    assert [e.field for e in error.value.errors] == ["events[2].dimension"]
+    with pytest.raises(UsageRejected) as changed:  # e1 sent with another quantity is not stored as it is
+        send([event(0), event(1, quantity=5), bad])
+    assert changed.value.duplicates == ("e0",)
+    with pytest.raises(UsageRejected) as repeated:  # refused for a repeat within the batch: e0 is still stored
+        send([event(0), event(3), event(3, quantity=9)])
+    assert (repeated.value.kind, repeated.value.duplicates) == ("conflict", ("e0",))
+    assert store.events == before  # nothing more stored, and 7 units as first sent
+    assert sum(e.quantity for e in store.events.values()) == Decimal(7)
