@@ -91,7 +91,7 @@ class Observed:
     metrics: Counter[str] = field(default_factory=Counter)
     crashes: list[str] = field(default_factory=list)
     dead_letters: int = 0
-    # a leaving buyer's timer that failed (a fault: throttled, killed) before Marketplace closed their final hour
+    # a leaving buyer's timer, or the message saying they leave, that failed (a fault: throttled, killed)
     timer_failures: Counter[str] = field(default_factory=Counter)
     # each hour the flush's reconciliation moved past: when, and what it finds there
     reconciled: list[tuple[datetime, datetime, list[Finding]]] = field(default_factory=list)
@@ -201,6 +201,7 @@ class World:
             completion_ttl_seconds=3600,
         )
         self._messages = 0
+        self._leaving: dict[str, str] = {}  # message id -> the customer key of a buyer it says is leaving
         self._events = 0
         self._metrics: dict[Actor, Counter[str]] = {}
         self.ledger.on_reconciled = self._reconciled
@@ -334,15 +335,15 @@ class World:
         buyer = self.buyers[action.buyer or 0]
         self.marketplace.unsubscribe(buyer.customer)
         if buyer.identifier:  # unsubscribe-pending: about an hour left; unsubscribe-success once it is over
-            self._sns("subscription_unsubscribe-pending.txt", buyer)
+            self._sns("subscription_unsubscribe-pending.txt", buyer, opens_final_hour=True)
             self._sns("subscription_unsubscribe-success.txt", buyer, later=3600)
             return
         agreement = self.agreement[buyer.n]
         if buyer.ended_first:  # the seller guide: Ended opens the final hour, Deprovisioned closes it
-            self._notify("ended_proposer.json", buyer, agreement=agreement)
+            self._notify("ended_proposer.json", buyer, agreement=agreement, opens_final_hour=True)
             self._notify("license_deprovisioned.json", buyer, agreement=agreement, later=3600)
         else:  # AWS's 2026 guidance: Deprovisioned opens it, Ended marks the agreement inactive
-            self._notify("license_deprovisioned.json", buyer, agreement=agreement)
+            self._notify("license_deprovisioned.json", buyer, agreement=agreement, opens_final_hour=True)
             self._notify("ended_proposer.json", buyer, agreement=agreement, later=self.rng.uniform(0, 300))
 
     def _notify(
@@ -354,8 +355,10 @@ class World:
         renewal: str | None = None,
         later: float = 0.0,
         starts: datetime | None = None,
+        opens_final_hour: bool = False,
     ) -> None:
-        """``starts``: a future-dated agreement's ``startTime`` (else the event's time, as AWS's examples give it)."""
+        """``starts``: a future-dated agreement's ``startTime`` (else the event's time, as AWS's examples give it);
+        ``opens_final_hour``: the message that tells us the buyer is leaving."""
         at = self.scheduler.now + timedelta(seconds=later)
         parties = Parties(
             seller_account=SELLER_ACCOUNT,
@@ -376,12 +379,23 @@ class World:
         if starts is not None and "startTime" in details:
             details["startTime"] = starts.strftime("%Y-%m-%dT%H:%M:%SZ")
         body = json.dumps(event)
-        delay = later + self.rng.uniform(0, self.plan.notification_delay_seconds)
-        self.send_message(body, delay, f"{example} for {buyer.name}")
-        if self.rng.random() < self.plan.duplicate_rate:
-            self.send_message(body, delay + self.rng.uniform(0, 3 * self.plan.notification_delay_seconds + 60), "again")
+        self._send_notification(body, later, example, buyer, opens_final_hour)
 
-    def _sns(self, example: str, buyer: Buyer, *, later: float = 0.0) -> None:
+    def _send_notification(self, body: str, later: float, example: str, buyer: Buyer, opens_final_hour: bool) -> None:
+        leaving = self._customer_key(buyer) if opens_final_hour else None
+        delay = later + self.rng.uniform(0, self.plan.notification_delay_seconds)
+        self.send_message(body, delay, f"{example} for {buyer.name}", leaving=leaving)
+        if self.rng.random() < self.plan.duplicate_rate:
+            again = delay + self.rng.uniform(0, 3 * self.plan.notification_delay_seconds + 60)
+            self.send_message(body, again, "again", leaving=leaving)
+
+    def _customer_key(self, buyer: Buyer) -> str:
+        code = self.plan.product.code
+        if buyer.identifier:
+            return CustomerRef(code, customer_identifier=buyer.identifier).key
+        return CustomerRef(code, license_arn=buyer.license_arn).key
+
+    def _sns(self, example: str, buyer: Buyer, *, later: float = 0.0, opens_final_hour: bool = False) -> None:
         """A legacy message, as SNS delivers it to the subscribed queue (raw delivery off: the envelope)."""
         assert buyer.identifier is not None
         at = self.scheduler.now + timedelta(seconds=later)
@@ -389,18 +403,17 @@ class World:
         envelope = sns_envelope(message, sns_topic(example, self.plan.product.code), at=at)
         self._events += 1
         envelope["MessageId"] = f"sim-sns-{self._events}"
-        body = json.dumps(envelope)
-        delay = later + self.rng.uniform(0, self.plan.notification_delay_seconds)
-        self.send_message(body, delay, f"{example} for {buyer.name}")
-        if self.rng.random() < self.plan.duplicate_rate:
-            self.send_message(body, delay + self.rng.uniform(0, 3 * self.plan.notification_delay_seconds + 60), "again")
+        self._send_notification(json.dumps(envelope), later, example, buyer, opens_final_hour)
 
     # the lifecycle queue
-    def send_message(self, body: str, delay: float, what: str) -> None:
+    def send_message(self, body: str, delay: float, what: str, *, leaving: str | None = None) -> None:
+        """``leaving``: the customer key of a buyer this message tells us is leaving."""
         self._messages += 1
         message_id = f"m{self._messages}"
         sent_at = self.scheduler.now
         self.log(f"queue {message_id} {what}, in {delay:.0f}s")
+        if leaving is not None:
+            self._leaving[message_id] = leaving
         self._deliver(message_id, body, sent_at, self.scheduler.now + timedelta(seconds=delay), 1)
 
     def _deliver(self, message_id: str, body: str, sent_at: datetime, at: datetime, receive: int) -> None:
@@ -416,8 +429,11 @@ class World:
             self.log(f"[{invocation.name}] handled: {status}")
 
         def redeliver() -> None:
+            # a failed timer, or a failed message telling us the buyer leaves: either delays their final usage
             if (ref := requested_final_usage(body)) is not None:
                 self.observed.timer_failures[ref.key] += 1
+            elif (leaving := self._leaving.get(message_id)) is not None:
+                self.observed.timer_failures[leaving] += 1
             if receive >= MAX_RECEIVES:
                 self.observed.dead_letters += 1
                 self.log(f"queue {message_id} dead-lettered; redriven in an hour")
