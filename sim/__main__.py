@@ -4,6 +4,7 @@
     python -m sim --seed 1234 --keep 3,8,21 # one world, only those actions of its plan, with its whole trace
     python -m sim --mutant per-hour-dedup   # the same against a deliberately broken variant (sim/mutants.py)
     python -m sim --no-refunds              # no outsider over-billing, no refunds: worlds as drawn before 2026-12-06
+    python -m sim --random-settings         # the stack's settings drawn per seed among those synth accepts
 
 A failing run is shrunk (fewer actions, fewer actors) and printed with its trace and the command that replays it.
 Runs are deterministic: the world's seed decides every interleaving and fault (string hashing is pinned too).
@@ -55,11 +56,21 @@ def parser() -> argparse.ArgumentParser:
         "seeds drew them before refunds were simulated",
     )
     parse.add_argument("--refund-worlds-only", action="store_true", help="only the worlds that draw refunds")
+    parse.add_argument(
+        "--random-settings",
+        action="store_true",
+        help="draw the stack's settings per seed (flush schedule and grace, metering rate, retention, a leaving "
+        "buyer's cutoff and delay) among those cdk synth accepts, instead of its defaults",
+    )
     return parse
 
 
-def replay_command(seed: int, keep: Sequence[int] | None, mutant: str | None, refunds: bool = True) -> str:
-    command = f"make sim SEED={seed}" + ("" if refunds else " NO_REFUNDS=1")
+def replay_command(
+    seed: int, keep: Sequence[int] | None, mutant: str | None, refunds: bool = True, settings: bool = False
+) -> str:
+    command = (
+        f"make sim SEED={seed}" + ("" if refunds else " NO_REFUNDS=1") + (" RANDOM_SETTINGS=1" if settings else "")
+    )
     if keep is not None:
         command += f" KEEP={','.join(map(str, keep))}"
     if mutant:
@@ -68,9 +79,15 @@ def replay_command(seed: int, keep: Sequence[int] | None, mutant: str | None, re
 
 
 def report(
-    result: Result, keep: Sequence[int] | None, mutant: str | None, *, out: list[str], refunds: bool = True
+    result: Result,
+    keep: Sequence[int] | None,
+    mutant: str | None,
+    *,
+    out: list[str],
+    refunds: bool = True,
+    settings: bool = False,
 ) -> None:
-    plan = draw(result.seed, refunds=refunds)
+    plan = draw(result.seed, refunds=refunds, settings=settings)
     kept = set(keep) if keep is not None else None
     first = result.first
     if first is None:
@@ -88,12 +105,19 @@ def report(
         + (f", flush outage {plan.outage[0]:%H:%M}-{plan.outage[1]:%d %H:%M}" if plan.outage else "")
         + (f", Marketplace down {plan.incident[0]:%H:%M}-{plan.incident[1]:%H:%M}" if plan.incident else "")
     )
+    if settings:
+        drawn = plan.settings
+        out.append(
+            f"settings: flush every {plan.flush_every}, grace {drawn.flush_grace_seconds}s, "
+            f"{drawn.metering_calls_per_second} calls/s, retention {drawn.audit_retention_days} days, final usage "
+            f"cutoff {drawn.final_usage_cutoff_seconds}s + delay {drawn.final_usage_delay_seconds}s"
+        )
     out.append("actions:")
     out.extend(f"  {a.describe()}" for a in plan.actions if kept is None or a.id in kept or a.scheduled)
     if result.trace:
         out.append(f"trace ({len(result.trace)} lines):")
         out.extend(f"  {line}" for line in result.trace)
-    out.append(f"replay: {replay_command(result.seed, keep, mutant, refunds)}")
+    out.append(f"replay: {replay_command(result.seed, keep, mutant, refunds, settings)}")
 
 
 def _pin_hashing() -> None:
@@ -109,11 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--keep goes with --seed")
     if args.no_refunds and (args.refund_worlds_only or args.mutant in REFUND_MUTANTS):
         parser().error("--no-refunds: the refund worlds (--refund-worlds-only, a refund mutant) need refunds")
-    refunds = not args.no_refunds
+    refunds, settings = not args.no_refunds, args.random_settings
     if args.seed is not None:
-        result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant, refunds=refunds)
+        result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant, refunds=refunds, settings=settings)
         lines: list[str] = []
-        report(result, sorted(args.keep) if args.keep is not None else None, args.mutant, out=lines, refunds=refunds)
+        kept = sorted(args.keep) if args.keep is not None else None
+        report(result, kept, args.mutant, out=lines, refunds=refunds, settings=settings)
         print("\n".join(lines))
         return 1 if result.violations else 0
     progress = Progress(args.seeds, enabled=True)
@@ -126,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mutant=args.mutant,
         refunds=refunds,
         refund_worlds_only=args.refund_worlds_only,
+        settings=settings,
     )
     for result in worlds:
         progress.add(result)
@@ -141,17 +167,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         assert first.first is not None
         lines = []
         if args.no_shrink:
-            result = simulate(first.seed, trace=True, mutant=args.mutant, refunds=refunds)
-            report(result, None, args.mutant, out=lines, refunds=refunds)
+            result = simulate(first.seed, trace=True, mutant=args.mutant, refunds=refunds, settings=settings)
+            report(result, None, args.mutant, out=lines, refunds=refunds, settings=settings)
         else:
-            shrunk = shrink(first.seed, first.first[0], mutant=args.mutant, refunds=refunds)
-            kept = shrunk.keep
+            shrunk = shrink(first.seed, first.first[0], mutant=args.mutant, refunds=refunds, settings=settings)
+            shrunk_to = shrunk.keep
             lines.append(
-                f"\nseed {first.seed} shrunk from {shrunk.actions} actions to {len(kept)} and the flush's schedule "
-                f"({shrunk.runs} runs):"
+                f"\nseed {first.seed} shrunk from {shrunk.actions} actions to {len(shrunk_to)} and the flush's "
+                f"schedule ({shrunk.runs} runs):"
             )
-            result = simulate(first.seed, keep=set(kept), trace=True, mutant=args.mutant, refunds=refunds)
-            report(result, kept, args.mutant, out=lines, refunds=refunds)
+            result = simulate(
+                first.seed, keep=set(shrunk_to), trace=True, mutant=args.mutant, refunds=refunds, settings=settings
+            )
+            report(result, shrunk_to, args.mutant, out=lines, refunds=refunds, settings=settings)
         print("\n".join(lines))
     return 1 if failed else 0
 

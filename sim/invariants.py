@@ -32,6 +32,7 @@ from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, OUT_OF_WINDOW, window_missed
 from functions.usage.model import HOUR, MAX_INTEGER_QUANTITY, Allocation, UsageEvent, hour_of
 from sim.marketplace import FINAL_HOUR, Billed
+from sim.plan import FLUSH_TIMEOUT
 from sim.world import World
 
 PARKED_STATUSES = frozenset({"failed", "not_subscribed", "duplicate"})
@@ -291,7 +292,12 @@ def _reconciled(world: World) -> None:
         done[hour].append(findings)
     stored = list(world.ledger.stored())
     grace = timedelta(seconds=world.settings.flush_grace_seconds)
-    last = hour_of(world.plan.end - SETTLED_AFTER - grace) - 2 * HOUR
+    # as far as the schedule's last runs reach: an hour is reconciled by the run after the one that sent it, which a
+    # schedule slower than hourly leaves further from the world's end
+    scheduled = [a.at for a in world.plan.actions if a.kind == "flush" and a.scheduled]
+    slower = max(timedelta(0), world.plan.flush_every - HOUR)
+    reach = min(world.plan.end, max(scheduled, default=world.plan.end) + HOUR + FLUSH_TIMEOUT - slower)
+    last = hour_of(reach - SETTLED_AFTER - grace) - 2 * HOUR
     explained = {(e.record.customer, e.record.dimension, e.record.hour) for e in stored if _explained(world, e)}
     # a reconciliation that has never run starts with the hours Marketplace may still bill (RECONCILE_FIRST)
     started = world.ledger.first_reconciling

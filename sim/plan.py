@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
-from functions.settings import Dimension, Product
+from functions.settings import Dimension, Product, Settings
 from operations.reconcile import PLACED_FROM
 from operations.refund_settlement import SETTLE_AFTER
 from sim.faults import FaultProfile
+from stacks.config import FINAL_SEND_SECONDS, AppConfig
+from stacks.schedule import longest_gap
 
 SELLER_ACCOUNT = "123456789012"
 MINUTE = timedelta(minutes=1)
@@ -128,6 +130,9 @@ class Plan:
     quiet_from: datetime  # faults stop (the world heals)
     # an outsider bills the buyers too, and the operator refunds what was over-billed (cli adjust)
     refunds: bool = False
+    # the stack's settings: synth's defaults, or drawn per seed among those synth accepts (``draw(settings=True)``)
+    settings: Settings = field(default_factory=lambda: Settings())
+    flush_every: timedelta = HOUR  # the flush's schedule: rate(...)
 
     def keeping(self, ids: set[int]) -> Plan:
         return replace(self, actions=tuple(a for a in self.actions if a.id in ids or a.scheduled))
@@ -154,10 +159,13 @@ class _Draw:
         return timedelta(minutes=self.rng.uniform(low, high))
 
 
-def draw(seed: int, *, refunds: bool = False) -> Plan:
+def draw(seed: int, *, refunds: bool = False, settings: bool = False) -> Plan:
     """``refunds``: some worlds (``REFUND_WORLDS``) draw an outsider's over-billing and the operator's refunds
-    (``python -m sim`` draws them unless ``--no-refunds``; False here: each seed of an earlier bug as it was found)."""
+    (``python -m sim`` draws them unless ``--no-refunds``; False here: each seed of an earlier bug as it was found).
+    ``settings``: the stack's settings drawn too (``--random-settings``), else its defaults."""
     rng = random.Random(seed)
+    configured = _settings(random.Random(f"{seed}/settings")) if settings else AppConfig(settings=Settings())
+    flush_every = longest_gap(configured.flush_schedule)
     d = _Draw(rng, seed, shared_ids=rng.random() < 0.5)
     start = rng.choice(_STARTS) + timedelta(minutes=rng.randrange(0, 6 * 60))
     product = _product(rng)
@@ -221,13 +229,15 @@ def draw(seed: int, *, refunds: bool = False) -> Plan:
     refunds = refunds and refunding.random() < REFUND_WORLDS
     # an hour is refunded once what was due in it is final (operations.adjust, 25 hours after it): a world with refunds
     # runs on until every hour of its activity is
-    end = quiet_from + (PLACED_FROM + 2 * HOUR if refunds else timedelta(hours=6))
-    _flushes(d, start, end, outage, activity_end)
+    # and a slower schedule's longer waits: two more runs, as an hourly one has in its last hours (one may be skipped,
+    # and the next reconciles what it sent)
+    end = quiet_from + (PLACED_FROM + 2 * HOUR if refunds else timedelta(hours=6)) + 2 * (max(HOUR, flush_every) - HOUR)
+    _flushes(d, start, end, outage, activity_end, flush_every)
     if refunds:
         product = _priced(refunding, product)
         _refunds(d, refunding, product, buyers, start, activity_end, end)
         buyers = _future_dated(d, buyers, activity_end)
-        end = _settles(d, random.Random(f"{seed}/settle"), start, end)
+        end = _settles(d, random.Random(f"{seed}/settle"), start, end, flush_every)
     actions = sorted(d.actions, key=lambda a: (a.at, a.id))
     return Plan(
         seed=seed,
@@ -244,6 +254,26 @@ def draw(seed: int, *, refunds: bool = False) -> Plan:
         end=end,
         quiet_from=quiet_from,
         refunds=refunds,
+        settings=replace(configured.settings, products=(product,), metering_mode="live", lifecycle_queue_url="sim"),
+        flush_every=flush_every,
+    )
+
+
+def _settings(rng: random.Random) -> AppConfig:
+    """Settings a seller may deploy, drawn: each checked by synth's own validation (``stacks/config.py``), so a world
+    runs only what ``cdk synth`` accepts."""
+    delay = rng.randint(60, 900)
+    return AppConfig(
+        flush_schedule=rng.choice(
+            ("rate(10 minutes)", "rate(30 minutes)", "rate(1 hour)", "rate(3 hours)", "rate(6 hours)")
+        ),
+        settings=Settings(
+            flush_grace_seconds=rng.choice((0, 30, 120, 300, 900, 1800, 3600)),
+            metering_calls_per_second=Decimal(rng.choice(("1", "2.5", "10", "40"))),
+            audit_retention_days=rng.choice((2, 3, 30, 400)),
+            final_usage_delay_seconds=delay,
+            final_usage_cutoff_seconds=rng.randint(0, 3600 - FINAL_SEND_SECONDS - delay - 1),
+        ),
     )
 
 
@@ -318,7 +348,7 @@ def _refunds(
     d.add(end - 20 * MINUTE, "adjust", window=(start - HOUR, end), style="final", scheduled=True)
 
 
-def _settles(d: _Draw, rng: random.Random, start: datetime, end: datetime) -> datetime:
+def _settles(d: _Draw, rng: random.Random, start: datetime, end: datetime, flush_every: timedelta) -> datetime:
     """The operator's ``cli adjust --settle --send`` runs (a stream of its own: the worlds drawn before stay so): at
     random times, some beside a ``cli adjust`` run of the plan (two terminals), some killed midway; in half the worlds
     a run over the whole span late in the world losing its refunds' answers, never reaching AWS, or killed midway,
@@ -336,7 +366,7 @@ def _settles(d: _Draw, rng: random.Random, start: datetime, end: datetime) -> da
         d.add(settle, "settle", style="plain", scheduled=True)
         before, end = end, settle + 2 * HOUR
         d.add(end - 20 * MINUTE, "adjust", window=final.window, style="final", scheduled=True)
-        _schedule_on(d, before, end)
+        _schedule_on(d, before, end, flush_every)
     adjusts = [a.at for a in d.actions if a.kind == "adjust"]
     for _ in range(rng.choice((0, 1, 1, 2, 3))):
         if adjusts and rng.random() < 0.4:
@@ -503,13 +533,13 @@ def _allocated(rng: random.Random, event: Event) -> Event:
     )
 
 
-def _schedule_on(d: _Draw, before: datetime, end: datetime) -> None:
-    """The flush's schedule on from a world's ``before`` end to its later ``end`` (no draw): hourly after its last run,
-    and every 10 minutes on a 1st until the month-end cutoff."""
-    tick = max(a.at for a in d.actions if a.kind == "flush" and a.scheduled) + HOUR
+def _schedule_on(d: _Draw, before: datetime, end: datetime, every: timedelta) -> None:
+    """The flush's schedule on from a world's ``before`` end to its later ``end`` (no draw): ``every`` after its last
+    run, and every 10 minutes on a 1st until the month-end cutoff."""
+    tick = max(a.at for a in d.actions if a.kind == "flush" and a.scheduled) + every
     while tick < end - FLUSH_TIMEOUT:
         d.add(tick, "flush", scheduled=True)
-        tick += HOUR
+        tick += every
     first = end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     tick = max(first, before)
     while first > before - MONTH_END_CUTOFF and tick < min(first + MONTH_END_CUTOFF, end - FLUSH_TIMEOUT):
@@ -518,7 +548,12 @@ def _schedule_on(d: _Draw, before: datetime, end: datetime) -> None:
 
 
 def _flushes(
-    d: _Draw, start: datetime, end: datetime, outage: tuple[datetime, datetime] | None, activity_end: datetime
+    d: _Draw,
+    start: datetime,
+    end: datetime,
+    outage: tuple[datetime, datetime] | None,
+    activity_end: datetime,
+    every: timedelta,
 ) -> None:
     rng = d.rng
 
@@ -526,10 +561,10 @@ def _flushes(
         if outage is None or not outage[0] <= tick < outage[1]:  # the flush is out: its schedule invokes nothing
             d.add(tick, "flush", scheduled=True)
 
-    tick = start + d.minutes(0, 60)  # the schedule's rate(1 hour), from whenever it was created
+    tick = start + d.minutes(0, 60) * (every / HOUR)  # the schedule's rate, from whenever it was created
     while tick < end - FLUSH_TIMEOUT:  # each run has its time to finish before the world ends
         scheduled(tick)
-        tick += HOUR
+        tick += every
     # and the stack's month-end schedule: every 10 minutes on the 1st until the cutoff (no draw: worlds stay as drawn)
     for first in sorted({moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0) for moment in (start, end)}):
         tick = first

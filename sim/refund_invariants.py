@@ -15,10 +15,11 @@ the refund claimed (its ``ASKED#`` item) are read instead.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from functions.flush.records import PARKED_CARRY
+from functions.usage.model import HOUR
 from operations.estimates import price_of
 from operations.reconcile import PLACED_FROM
 from sim.world import World
@@ -138,6 +139,10 @@ def _all_refunded(world: World, truth: dict[Key, Decimal], refunds_of: dict[Key,
         if excess == 0 or refunds_of.get(key) or customer not in agreements:
             continue
         if hour + PLACED_FROM > world.adjusted_at:  # what was due there was not final yet: refunded later
+            continue
+        # kept no longer than the seller's audit_retention_days by the final adjust (a short one drawn with
+        # --random-settings, and a first refund AWS never took, voided a day later): adjust says it cannot tell
+        if hour < world.adjusted_at - timedelta(days=world.settings.audit_retention_days) + HOUR:
             continue
         agreement = world.marketplace.agreement_at(customer, hour)
         if agreement is None or world.agreements.room(agreement, hour.year, hour.month) <= 0:

@@ -30,9 +30,15 @@ class Result:
 
 
 def simulate(
-    seed: int, *, keep: set[int] | None = None, trace: bool = False, mutant: str | None = None, refunds: bool = False
+    seed: int,
+    *,
+    keep: set[int] | None = None,
+    trace: bool = False,
+    mutant: str | None = None,
+    refunds: bool = False,
+    settings: bool = False,
 ) -> Result:
-    plan = draw(seed, refunds=refunds)
+    plan = draw(seed, refunds=refunds, settings=settings)
     if keep is not None:
         plan = plan.keeping(keep)
     with quiet(), mutants.applied(mutant):
@@ -58,11 +64,13 @@ def _buyer_hours(plan: Plan) -> float:
     return hours
 
 
-def _run_range(args: tuple[int, int, str | None, bool, bool]) -> list[Result]:
-    first, count, mutant, refunds, only = args
+def _run_range(args: tuple[int, int, str | None, bool, bool, bool]) -> list[Result]:
+    first, count, mutant, refunds, only, settings = args
     seeds = range(first, first + count)
     return [
-        simulate(seed, mutant=mutant, refunds=refunds) for seed in seeds if not only or draw(seed, refunds=True).refunds
+        simulate(seed, mutant=mutant, refunds=refunds, settings=settings)
+        for seed in seeds
+        if not only or draw(seed, refunds=True).refunds
     ]
 
 
@@ -76,13 +84,14 @@ def many(
     stop_at_first: bool = False,
     refunds: bool = False,
     refund_worlds_only: bool = False,
+    settings: bool = False,
 ) -> Iterator[Result]:
     """Seeds ``first`` .. ``first + count - 1`` over ``jobs`` processes (every core by default), in chunks;
     ``refunds``: some worlds draw an outsider's over-billing and the operator's refunds; ``refund_worlds_only``: only
-    those run."""
+    those run; ``settings``: the stack's settings drawn per seed."""
     jobs = jobs or os.cpu_count() or 1
     chunks = [
-        (start, min(chunk, first + count - start), mutant, refunds or refund_worlds_only, refund_worlds_only)
+        (start, min(chunk, first + count - start), mutant, refunds or refund_worlds_only, refund_worlds_only, settings)
         for start in range(first, first + count, chunk)
     ]
     if jobs == 1:

@@ -22,17 +22,25 @@ def breaks(result: Result, invariant: str) -> bool:
     return any(v[0] == invariant for v in result.violations)
 
 
-def shrink(seed: int, invariant: str, *, mutant: str | None = None, budget: int = 400, refunds: bool = False) -> Shrunk:
+def shrink(
+    seed: int,
+    invariant: str,
+    *,
+    mutant: str | None = None,
+    budget: int = 400,
+    refunds: bool = False,
+    settings: bool = False,
+) -> Shrunk:
     """The fewest actions (as found within ``budget`` runs) whose world still breaks ``invariant``."""
-    ids = draw(seed, refunds=refunds).removable
+    ids = draw(seed, refunds=refunds, settings=settings).removable
     total = len(ids)
-    best = simulate(seed, keep=set(ids), mutant=mutant, refunds=refunds)
+    best = simulate(seed, keep=set(ids), mutant=mutant, refunds=refunds, settings=settings)
     runs, parts = 1, 2
     while len(ids) > 1 and runs < budget:
         size = math.ceil(len(ids) / parts)
         for start in range(0, len(ids), size):
             candidate = ids[:start] + ids[start + size :]
-            result = simulate(seed, keep=set(candidate), mutant=mutant, refunds=refunds)
+            result = simulate(seed, keep=set(candidate), mutant=mutant, refunds=refunds, settings=settings)
             runs += 1
             if breaks(result, invariant):
                 ids, best = candidate, result

@@ -45,7 +45,6 @@ from functions.observability import logger, metrics
 from functions.registration.resolution import InvalidToken, ResolvedCustomer
 from functions.registration.service import Registrations
 from functions.seller_events import RecordingPublisher
-from functions.settings import Settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import UsageRejected, parse_batch
 from functions.usage.model import hour_of
@@ -152,7 +151,7 @@ class World:
         self.customers_store = InMemoryCustomers(InMemoryLifecycleStore())
         customers = Instrumented(self.customers_store, self.scheduler, "customers")
         clock = self.scheduler.clock
-        self.settings = Settings(products=(plan.product,), metering_mode="live", lifecycle_queue_url="sim")
+        self.settings = plan.settings
         # and has sealed them with the retention it keeps
         self.ledger.floor = RetentionFloor(self.ledger.cursor - timedelta(days=2), self.settings.audit_retention_days)
         self.flush_deps = FlushDeps(

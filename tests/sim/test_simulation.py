@@ -8,14 +8,18 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
+from functions.settings import Settings
 from sim.mutants import MUTANTS
 from sim.plan import Buyer, draw
 from sim.run import many, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_LAYER_SEEDS = 1000
+DRAWN_SETTINGS_SEEDS = 300
 # Seeds that found a bug (the commit fixing it names each), kept as regression tests: each world runs clean, drawn as
 # it was when it found the bug (before refunds were simulated by default: make sim SEED=.. NO_REFUNDS=1)
 FOUND_BUGS: tuple[int, ...] = (
@@ -72,6 +76,24 @@ def test_a_thousand_seeded_worlds_hold_every_invariant() -> None:
     # and about three in ten saw an outsider over-bill and the operator refund it
     assert sum(draw(r.seed, refunds=True).refunds for r in results) > FAST_LAYER_SEEDS // 5
     print(f"{FAST_LAYER_SEEDS} seeds in {time.monotonic() - started:.1f} s")
+
+
+def test_worlds_under_settings_drawn_among_those_synth_accepts_hold_every_invariant() -> None:
+    """``--random-settings``: each world under settings drawn from its seed (a schedule up to six hours apart, no
+    grace at all, a two-day retention, a leaving buyer's cutoff at the very start of their final hour...), each
+    accepted by synth's own checks as it is drawn."""
+    results = list(many(0, DRAWN_SETTINGS_SEEDS, jobs=os.cpu_count() or 1, refunds=True, settings=True))
+    failed = [(r.seed, r.first, _replay_command(r.seed) + " RANDOM_SETTINGS=1") for r in results if r.violations]
+    assert failed == [], failed[:3]
+    assert sum(r.buyer_hours for r in results) > 10 * DRAWN_SETTINGS_SEEDS
+    drawn = [draw(r.seed, refunds=True, settings=True) for r in results]
+    assert {p.flush_every for p in drawn} == {timedelta(minutes=m) for m in (10, 30, 60, 180, 360)}
+    assert {p.settings.flush_grace_seconds for p in drawn} >= {0, 3600}
+    assert min(p.settings.audit_retention_days for p in drawn) == 2
+    assert min(p.settings.final_usage_delay_seconds for p in drawn) < 120
+    assert draw(7, refunds=True).settings == replace(  # and without the flag, synth's defaults
+        Settings(), products=(draw(7, refunds=True).product,), lifecycle_queue_url="sim"
+    )
 
 
 def test_the_seeds_that_found_the_reviews_bugs_stay_fixed() -> None:
