@@ -16,16 +16,19 @@ from typing import Any
 import pytest
 
 from functions.usage.ingest import UsageRejected
-from tests.integration.test_usage_ingest import _event, ingest  # noqa: F401 (the fixture)
+from tests.integration.test_usage_ingest import LICENSE, NOW, PRODUCT, ingest  # noqa: F401 (the fixture)
 
 WIDE = "\U0001f600" * 255  # 255 characters, 1,020 bytes in UTF-8
 
 
+def _event(event_id: str, **naming: str) -> dict[str, Any]:
+    return {"event_id": event_id, "dimension": "api_calls", "quantity": 3, "timestamp": NOW.isoformat(), **naming}
+
+
 def test_an_unknown_product_with_a_long_naming_is_refused_naming_it(ingest: Any) -> None:  # noqa: F811
-    typo = _event(
-        event_id="x" * 128, product_code=WIDE, license_arn=None, customer_aws_account_id=None, customer_identifier=WIDE
-    )
+    good = _event("e1", product_code=PRODUCT.code, license_arn=LICENSE, customer_aws_account_id="210987654321")
+    typo = _event("x" * 128, product_code=WIDE, customer_identifier=WIDE)
     with pytest.raises(UsageRejected) as refused:
-        ingest([_event(), typo])
+        ingest([good, typo])
     assert [e.field for e in refused.value.errors] == ["events[1].product_code"]
     assert ingest.stored() == []
