@@ -17,13 +17,14 @@ from functions.settings import Settings
 from functions.usage.model import (
     HOUR,
     IDENTITY_LIFETIME,
+    IN_FLIGHT_MARGIN,
     Allocation,
     UsageEvent,
     hour_of,
     late_billing_hour,
     resent_differently,
 )
-from functions.usage.once import Conflict, UsageStore, store_once
+from functions.usage.once import Conflict, FirstSendInFlight, UsageStore, store_once
 from functions.usage.schema import UsageBatchIn, UsageEventIn
 
 # How far ahead of our clock an event may be stamped (producers' clocks drift), and how far back Marketplace
@@ -125,43 +126,50 @@ def ingest(
     errors = [problem for index, (problems, _) in enumerate(checked) if index not in before for problem in problems]
     stored_earlier = [batch.events[i].event_id for i in sorted(before)]
     if errors:
-        raise UsageRejected(errors, duplicates=_with_valid_stored_before(batch, refused, before, store, now))
+        raise UsageRejected(errors, duplicates=_refusal_duplicates(batch, refused, before, store, now))
     # an event counts once per customer and id (its identity), whatever its timestamp; a repeat inside one batch is a
     # duplicate, or a conflict when its content differs
     unique: dict[tuple[str, str], tuple[int, UsageEvent]] = {}
     repeats: list[str] = []
-    conflicts: list[Conflict] = []
+    twice: list[FieldError] = []
     for index, (_, event) in enumerate(checked):
         if event is None:
             continue
         if (first := unique.get(event.identity)) is None:
             unique[event.identity] = (index, event)
         elif (field := resent_differently(first[1], event)) is not None:
-            conflicts.append(Conflict(index, field, event.event_id, first[1]))
+            twice.append(_twice_in_batch(index, field, event.event_id, first[0]))
         else:
             repeats.append(event.event_id)
-    if conflicts:  # within the batch: nothing was claimed
-        duplicates = _with_valid_stored_before(batch, refused, before, store, now)
-        raise UsageRejected([_conflict(c) for c in conflicts], kind="conflict", duplicates=duplicates)
+    if twice:  # within the batch: nothing was claimed
+        duplicates = _refusal_duplicates(batch, refused, before, store, now)
+        raise UsageRejected(twice, kind="conflict", duplicates=duplicates)
     stored = store_once(list(unique.values()), store, request=uuid.uuid4().hex, now=now)
     if stored.conflicts:  # with what was stored before: nothing of this batch was stored
-        earlier = [*stored_earlier, *stored.duplicates]
-        raise UsageRejected([_conflict(c) for c in stored.conflicts], kind="conflict", duplicates=earlier)
+        duplicates = _refusal_duplicates(batch, refused, before, store, now)
+        raise UsageRejected([_conflict(c) for c in stored.conflicts], kind="conflict", duplicates=duplicates)
     return IngestResult(accepted=stored.accepted, duplicates=(*stored.duplicates, *repeats, *stored_earlier))
 
 
-def _with_valid_stored_before(
+def _refusal_duplicates(
     batch: UsageBatchIn, refused: set[int], before: set[int], store: UsageStore, now: datetime
 ) -> list[str]:
-    """The events of a refused batch an earlier request stored as they are: the refused ones found (``before``), and
-    the valid ones, which a refusal would otherwise leave their producer to think unstored."""
+    """The ids a refusal lists as stored: of the events an earlier request stored as they are (the refused ones found,
+    ``before``, and the valid ones, which a refusal would otherwise leave their producer to think unstored), each id
+    whose every event in the batch is one of them. A producer knows its events by id alone: an id that two buyers'
+    events share, one of them not stored, is not listed (attack 40)."""
     valid = [(i, event) for i, event in enumerate(batch.events) if i not in refused]
     found = before | (stored_before(valid, store, now) if valid else set())
-    return list(dict.fromkeys(batch.events[i].event_id for i in sorted(found)))
+    unstored = {event.event_id for i, event in enumerate(batch.events) if i not in found}
+    return list(
+        dict.fromkeys(batch.events[i].event_id for i in sorted(found) if batch.events[i].event_id not in unstored)
+    )
 
 
 def stored_before(raws: Sequence[tuple[int, UsageEventIn]], store: UsageStore, now: datetime) -> set[int]:
-    """Indexes of the events an earlier request stored exactly as they are sent now (and still counts once)."""
+    """Indexes of the events an earlier request stored exactly as they are sent now (and still counts once).
+    FirstSendInFlight where such an event's first send may still be being written: whether it is stored is not known
+    for another minute (attack 40: a refusal said nothing of it, and the write then landed and was billed)."""
     named: dict[tuple[str, str], list[tuple[int, UsageEventIn]]] = {}
     for index, raw in raws:
         try:
@@ -175,8 +183,12 @@ def stored_before(raws: Sequence[tuple[int, UsageEventIn]], store: UsageStore, n
     found = set()
     for identity, first in kept.items():
         same = [index for index, raw in named[identity] if _sent_as(raw, first)]
-        if same and first.billing_hour + IDENTITY_LIFETIME >= now and store.is_stored(first):
+        if not same or first.billing_hour + IDENTITY_LIFETIME < now:
+            continue
+        if store.is_stored(first):
             found.update(same)
+        elif now - first.received_at < IN_FLIGHT_MARGIN:
+            raise FirstSendInFlight(first.event_id)
     return found
 
 
@@ -186,11 +198,24 @@ def _sent_as(raw: UsageEventIn, first: UsageEvent) -> bool:
     except ArithmeticError:
         return False
     allocations = sorted((tuple(sorted(a.tags.items())), Decimal(a.quantity)) for a in raw.allocations or ())
+    # a licence's identity holds no product code, and its account is the buyer's: both compared (attack 40: a resend
+    # naming an unknown product or another account was answered "duplicate", its errors dropped)
+    account = raw.customer_aws_account_id
     return (
-        raw.dimension == first.dimension
+        raw.product_code == first.product_code
+        and (account is None or account == first.customer_aws_account_id)
+        and raw.dimension == first.dimension
         and quantity == first.quantity
         and hour_of(raw.timestamp) == first.hour
         and allocations == sorted((a.tags, a.quantity) for a in first.allocations)
+    )
+
+
+def _twice_in_batch(index: int, field: str, event_id: str, first: int) -> FieldError:
+    return FieldError(
+        f"events[{index}].{field}",
+        f"event {event_id} is in this batch twice, with another {field} at events[{first}]: an event id counts once, "
+        "and nothing of this batch was stored; send each event once, new usage under a new id",
     )
 
 

@@ -55,6 +55,7 @@ _WRITERS = 16
 T = TypeVar("T")
 W = TypeVar("W")
 _STATEMENTS = 25  # BatchExecuteStatement's most statements per request
+MAX_PARTITION_KEY_BYTES = 2048  # DynamoDB's longest partition key value (its service quotas: attributes, key lengths)
 # a statement's own error that trying it again may cure (BatchStatementError codes); any other is final
 _RETRYABLE_STATEMENT = {
     "ProvisionedThroughputExceeded",
@@ -268,6 +269,9 @@ class DynamoUsageStore:
 
     def kept(self, identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
         keys = [{"pk": {"S": f"ID#{customer}#{event_id}"}, "sk": {"S": event_id}} for customer, event_id in identities]
+        # a key DynamoDB could never have stored is not kept (and reading it fails the whole batch: attack 40, an
+        # unknown product's 255-character code and identifier answered 500)
+        keys = [key for key in keys if len(key["pk"]["S"].encode()) <= MAX_PARTITION_KEY_BYTES]
         return {
             (event.customer_key, event.event_id): event
             for event in map(_from_item, batch_get(self._client, self._table, keys))
