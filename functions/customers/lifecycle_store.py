@@ -2,7 +2,8 @@
 
 Layout: ``pk = <subject>`` (``AGMT#<agreement id>``, ``LIC#<l-...>``, ``LEGACY#<product code>#<identifier>``),
 ``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen (and
-``lc_activations``, a string set of every activation's time: when each subscription started), and
+``lc_activations``, a string set of every activation's time: when each subscription started; ``lc_ends``, of every
+end's, ending or ended: when each ended), and
 ``agreements``, a string set of agreement ids the subject leads to: a licence's agreements (License events name
 both), an agreement's renewals (Purchase Agreement Created, intent RENEW or REPLACE, names its previous agreement);
 an agreement's ``agreement_start``, its Created's ``agreement.startTime`` (a future-dated agreement starts after it
@@ -22,6 +23,7 @@ as text, so one conditional write keeps the newest: the same convergence as the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +67,8 @@ def record_of_item(item: dict[str, Any]) -> SubjectRecord:
     times = LifecycleTimes()
     for activation in item.get("lc_activations", {}).get("SS", ()):
         times = times.merge(LifecycleKind.ACTIVATED, parse_time(activation))
+    for end in item.get("lc_ends", {}).get("SS", ()):  # as ended: merged as a time only, never newer than the latest
+        times = replace(times, ends=times.ends | {parse_time(end)})
     for kind in LifecycleKind:
         if f"lc_{kind.value}" in item:
             times = times.merge(kind, parse_time(item[f"lc_{kind.value}"]["S"]))
@@ -84,7 +88,9 @@ class DynamoLifecycleStore:
 
     def record(self, subject: str, kind: LifecycleKind, at: datetime) -> bool:
         if kind is LifecycleKind.ACTIVATED:
-            self._record_activation(subject, at)
+            self._add_time(subject, "lc_activations", at)
+        if kind in (LifecycleKind.ENDING, LifecycleKind.ENDED):
+            self._add_time(subject, "lc_ends", at)
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -100,14 +106,14 @@ class DynamoLifecycleStore:
             raise storage_error(error) from error
         return True
 
-    def _record_activation(self, subject: str, at: datetime) -> None:
-        """Every activation's time, in a set (``ADD``: every order of events ends the same): a re-subscription's start
-        is told from its earlier one's (``functions.customers.subscription.buyer_times``)."""
+    def _add_time(self, subject: str, attribute: str, at: datetime) -> None:
+        """Every activation's (or end's) time, in a set (``ADD``: every order of events ends the same): a
+        re-subscription's start is told from its earlier one's (``functions.customers.subscription.buyer_times``)."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": subject}, "sk": {"S": LIFECYCLE_SK}},
-                UpdateExpression="ADD lc_activations :t",
+                UpdateExpression=f"ADD {attribute} :t",
                 ExpressionAttributeValues={":t": {"SS": [time_text(at)]}},
             )
         except ClientError as error:

@@ -35,6 +35,9 @@ class LifecycleTimes:
     failed: datetime | None = None
     # every activation seen (kept as a set: merged by union, so every order ends the same)
     activations: frozenset[datetime] = frozenset()
+    # every end seen (ending or ended, a set as activations are): a reused legacy identifier's earlier leaves, which
+    # the latest times alone lose once the buyer leaves again
+    ends: frozenset[datetime] = frozenset()
     # a buyer's, derived (buyer_times): when their current subscription started (usage before it is not theirs)
     started: datetime | None = None
 
@@ -42,6 +45,8 @@ class LifecycleTimes:
         merged = self
         if kind is LifecycleKind.ACTIVATED and at not in self.activations:
             merged = replace(merged, activations=self.activations | {at})
+        if kind in (LifecycleKind.ENDING, LifecycleKind.ENDED) and at not in self.ends:
+            merged = replace(merged, ends=self.ends | {at})
         current: datetime | None = getattr(self, kind.value)
         if current is not None and current >= at:
             return merged
@@ -117,7 +122,7 @@ def buyer_times(
         ending=min(opened, default=None),
         ended=min(closed, default=None),
         failed=legacy.failed,
-        started=_started(subjects, (licence.ending, licence.ended, legacy.ending, legacy.ended, agreements_end), view),
+        started=_started(subjects, (licence.ending, licence.ended, *legacy.ends, agreements_end), view),
     )
 
 
@@ -139,7 +144,9 @@ def _started(
     subjects: list[LifecycleTimes], ends: tuple[datetime | None, ...], view: LifecycleTimes
 ) -> datetime | None:
     """When the current subscription started: its first activation after the buyer's last end before it (a legacy
-    customer identifier is reused when the buyer subscribes again; a renewal's agreement ending is no end)."""
+    customer identifier is reused when the buyer subscribes again: each of its ends counts, not only the latest, or a
+    buyer leaving a second time would seem to have subscribed when they first did (simulator seed 189228); a
+    renewal's agreement ending is no end)."""
     previous = max((e for e in ends if e and view.activated and e < view.activated), default=None)
     activations = [a for t in subjects for a in t.activations if previous is None or a > previous]
     return min(activations, default=None)

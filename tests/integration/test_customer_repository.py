@@ -5,7 +5,7 @@ from typing import Any
 from functions.customers.lifecycle_store import DynamoLifecycleStore
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.repository import DynamoCustomerRepository
-from functions.customers.subjects import agreement_subject, licence_subject
+from functions.customers.subjects import agreement_subject, legacy_subject, licence_subject
 from functions.customers.subscription import LifecycleKind
 from functions.settings import Settings
 
@@ -69,3 +69,27 @@ def test_many_customers_read_together_are_each_what_reading_them_alone_gives(dyn
     assert together == alone
     states = Counter(c.state for c in together.values() if c is not None)
     assert states == {SubscriptionState.PENDING: 51, SubscriptionState.ACTIVE: 100}  # refs[0] twice: other_product
+
+
+def test_a_legacy_buyer_back_and_leaving_again_keeps_their_second_subscriptions_start(
+    dynamodb: Any, settings: Settings
+) -> None:
+    # Given a legacy buyer subscribed at 09, gone at 10, back at 12 before that leave's unsubscribe-success (13), and
+    # leaving again at 14 (simulator seed 189228), their events kept by DynamoDB Local
+    repository = DynamoCustomerRepository(dynamodb, settings.customers_table)
+    lifecycle = DynamoLifecycleStore(dynamodb, settings.customers_table)
+    ref = CustomerRef("prod1", customer_identifier="back-twice")
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    repository.put(Customer(ref, "123456789012", SubscriptionState.PENDING, at, registered_at=at))
+    for kind, hour in (
+        (LifecycleKind.ACTIVATED, 9),
+        (LifecycleKind.ENDING, 10),
+        (LifecycleKind.ACTIVATED, 12),
+        (LifecycleKind.ENDED, 13),
+        (LifecycleKind.ENDING, 14),
+    ):
+        lifecycle.record(legacy_subject("prod1", "back-twice"), kind, at + timedelta(hours=hour))
+    # Then their subscription started at 12, not 09: usage of 10-12 is not theirs
+    customer = repository.get(ref)
+    assert customer is not None
+    assert (customer.subscribed_at, customer.state) == (at + timedelta(hours=12), SubscriptionState.ENDING)

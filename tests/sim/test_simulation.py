@@ -57,6 +57,9 @@ FOUND_BUGS += (42951,)
 # not counted as the faults' doing (176047); a batch refused for one event that said "refused" of another stored an
 # hour before, and billed (176525)
 FOUND_BUGS_WITH_REFUNDS: tuple[int, ...] = (143093, 176047, 176525)
+# a legacy buyer back before their first leave's unsubscribe-success, leaving again: their subscription seemed to
+# start at their first, and their last hour's carry went into the month before, past its cutoff (189228)
+FOUND_BUGS_WITH_REFUNDS += (189228,)
 
 
 def _replay_command(seed: int, *, refunds: bool = True) -> str:

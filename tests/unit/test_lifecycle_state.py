@@ -84,3 +84,21 @@ def test_a_subscription_starts_at_its_first_activation_after_the_buyers_last_end
 
 def _at(hour: int) -> datetime:
     return datetime(2026, 11, 26, hour, tzinfo=UTC)
+
+
+def test_a_legacy_buyer_leaving_a_second_time_keeps_their_second_subscriptions_start() -> None:
+    """Simulator seed 189228: a legacy buyer subscribed at 09, left at 10, subscribed again at 12 before that leave's
+    unsubscribe-success (stamped 13), and left again at 14. The latest ending (14) and ended (13) left no end before
+    12: the subscription seemed to start at 09, usage of 10-12 was theirs, and their last hour's carry was placed in
+    the first subscription's hours (one in the month before, refused past its cutoff)."""
+    legacy = LifecycleTimes()
+    for kind, hour in (
+        (LifecycleKind.ACTIVATED, 9),
+        (LifecycleKind.ENDING, 10),
+        (LifecycleKind.ACTIVATED, 12),
+        (LifecycleKind.ENDED, 13),  # the first subscription's unsubscribe-success, after the second began
+        (LifecycleKind.ENDING, 14),
+    ):
+        legacy = legacy.merge(kind, _at(hour))
+    times = buyer_times(None, {}, legacy)
+    assert (times.started, times.state) == (_at(12), SubscriptionState.ENDING)
