@@ -2,8 +2,8 @@
 
 Layout: ``pk = <subject>`` (``AGMT#<agreement id>``, ``LIC#<l-...>``, ``LEGACY#<product code>#<identifier>``),
 ``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen (and
-``lc_activations``, a string set of every activation's time: when each subscription started; ``lc_ends``, of every
-end's, ending or ended: when each ended), and
+``lc_activations``, a string set of every activation's time: when each subscription started; ``lc_ending_times`` and
+``lc_ended_times``, of every ending's and ended's: when each was left), and
 ``agreements``, a string set of agreement ids the subject leads to: a licence's agreements (License events name
 both), an agreement's renewals (Purchase Agreement Created, intent RENEW or REPLACE, names its previous agreement);
 an agreement's ``agreement_start``, its Created's ``agreement.startTime`` (a future-dated agreement starts after it
@@ -67,8 +67,9 @@ def record_of_item(item: dict[str, Any]) -> SubjectRecord:
     times = LifecycleTimes()
     for activation in item.get("lc_activations", {}).get("SS", ()):
         times = times.merge(LifecycleKind.ACTIVATED, parse_time(activation))
-    for end in item.get("lc_ends", {}).get("SS", ()):  # as ended: merged as a time only, never newer than the latest
-        times = replace(times, ends=times.ends | {parse_time(end)})
+    for name in ("ending_times", "ended_times"):  # sets only: the latest of each kind is its own attribute
+        kept = frozenset(parse_time(t) for t in item.get(f"lc_{name}", {}).get("SS", ()))
+        times = replace(times, **{name: getattr(times, name) | kept})
     for kind in LifecycleKind:
         if f"lc_{kind.value}" in item:
             times = times.merge(kind, parse_time(item[f"lc_{kind.value}"]["S"]))
@@ -88,9 +89,9 @@ class DynamoLifecycleStore:
 
     def record(self, subject: str, kind: LifecycleKind, at: datetime) -> bool:
         if kind is LifecycleKind.ACTIVATED:
-            self._add_time(subject, "lc_activations", at)
+            self._record_activation(subject, at)
         if kind in (LifecycleKind.ENDING, LifecycleKind.ENDED):
-            self._add_time(subject, "lc_ends", at)
+            self._keep_every_end(subject, kind, at)
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -106,14 +107,44 @@ class DynamoLifecycleStore:
             raise storage_error(error) from error
         return True
 
-    def _add_time(self, subject: str, attribute: str, at: datetime) -> None:
-        """Every activation's (or end's) time, in a set (``ADD``: every order of events ends the same): a
-        re-subscription's start is told from its earlier one's (``functions.customers.subscription.buyer_times``)."""
+    def _keep_every_end(self, subject: str, kind: LifecycleKind, at: datetime) -> None:
+        """``at`` into its kind's set; then the latest ending and ended as they stood, where the sets lack them: an
+        item written before the sets were kept holds its earlier leave only there, and the SET that follows may
+        overwrite it (attack 41). Whoever overwrites one saw it first (the first update answers the item as it was), so
+        none is lost; ADD is idempotent, so retries and races are too."""
+        old = self._add_times(subject, {f"lc_{kind.value}_times": {time_text(at)}})
+        missing: dict[str, set[str]] = {}
+        for each in (LifecycleKind.ENDING, LifecycleKind.ENDED):
+            latest = old.get(f"lc_{each.value}", {}).get("S")
+            if latest is not None and latest not in old.get(f"lc_{each.value}_times", {}).get("SS", ()):
+                missing[f"lc_{each.value}_times"] = {latest}
+        if missing:
+            self._add_times(subject, missing)
+
+    def _add_times(self, subject: str, times: dict[str, set[str]]) -> dict[str, Any]:
+        """ADD each set's times; the item as it was before."""
+        names = sorted(times)
+        try:
+            return dict(
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": subject}, "sk": {"S": LIFECYCLE_SK}},
+                    UpdateExpression="ADD " + ", ".join(f"{name} :{name}" for name in names),
+                    ExpressionAttributeValues={f":{name}": {"SS": sorted(times[name])} for name in names},
+                    ReturnValues="ALL_OLD",
+                ).get("Attributes", {})
+            )
+        except ClientError as error:
+            raise storage_error(error) from error
+
+    def _record_activation(self, subject: str, at: datetime) -> None:
+        """Every activation's time, in a set (``ADD``: every order of events ends the same): a re-subscription's start
+        is told from its earlier one's (``functions.customers.subscription.buyer_times``)."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": subject}, "sk": {"S": LIFECYCLE_SK}},
-                UpdateExpression=f"ADD {attribute} :t",
+                UpdateExpression="ADD lc_activations :t",
                 ExpressionAttributeValues={":t": {"SS": [time_text(at)]}},
             )
         except ClientError as error:

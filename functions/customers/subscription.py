@@ -35,9 +35,10 @@ class LifecycleTimes:
     failed: datetime | None = None
     # every activation seen (kept as a set: merged by union, so every order ends the same)
     activations: frozenset[datetime] = frozenset()
-    # every end seen (ending or ended, a set as activations are): a reused legacy identifier's earlier leaves, which
+    # every ending and every ended seen (sets, as activations are): a reused legacy identifier's earlier leaves, which
     # the latest times alone lose once the buyer leaves again
-    ends: frozenset[datetime] = frozenset()
+    ending_times: frozenset[datetime] = frozenset()
+    ended_times: frozenset[datetime] = frozenset()
     # a buyer's, derived (buyer_times): when their current subscription started (usage before it is not theirs)
     started: datetime | None = None
 
@@ -45,8 +46,10 @@ class LifecycleTimes:
         merged = self
         if kind is LifecycleKind.ACTIVATED and at not in self.activations:
             merged = replace(merged, activations=self.activations | {at})
-        if kind in (LifecycleKind.ENDING, LifecycleKind.ENDED) and at not in self.ends:
-            merged = replace(merged, ends=self.ends | {at})
+        if kind is LifecycleKind.ENDING and at not in self.ending_times:
+            merged = replace(merged, ending_times=self.ending_times | {at})
+        if kind is LifecycleKind.ENDED and at not in self.ended_times:
+            merged = replace(merged, ended_times=self.ended_times | {at})
         current: datetime | None = getattr(self, kind.value)
         if current is not None and current >= at:
             return merged
@@ -122,8 +125,17 @@ def buyer_times(
         ending=min(opened, default=None),
         ended=min(closed, default=None),
         failed=legacy.failed,
-        started=_started(subjects, (licence.ending, licence.ended, *legacy.ends, agreements_end), view),
+        started=_started(subjects, (licence.ending, licence.ended, *_legacy_leaves(legacy), agreements_end), view),
     )
+
+
+def _legacy_leaves(legacy: LifecycleTimes) -> set[datetime]:
+    """When each of a legacy identifier's subscriptions was left: its unsubscribe-pending. An unsubscribe-success is
+    that leave's close, about an hour on, and may come after the buyer is back (attack 41: a later activation then took
+    it for an end of the subscription they came back to); it is a leave of its own only with no pending before it
+    (a pending lost)."""
+    pendings = legacy.ending_times
+    return set(pendings) | {ended for ended in legacy.ended_times if not any(p <= ended for p in pendings)}
 
 
 def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes) -> datetime | None:
