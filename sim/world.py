@@ -46,7 +46,7 @@ from functions.registration.resolution import InvalidToken, ResolvedCustomer
 from functions.registration.service import Registrations
 from functions.seller_events import RecordingPublisher
 from functions.storage.errors import StorageError
-from functions.usage.ingest import UsageRejected, parse_batch
+from functions.usage.ingest import UsageRejected
 from functions.usage.model import hour_of
 from functions.usage.recorder import UsageRecorder
 from operations.agreement_billing import AgreementBillingUnavailable
@@ -737,7 +737,7 @@ class World:
 
         def request() -> None:
             try:
-                result = self.recorder.ingest(parse_batch({"events": events}))
+                result = self.recorder.ingest_body({"events": events})
             except UsageRejected as rejection:
                 self.log(
                     f"[api] {rejection.kind}: {rejection}"

@@ -17,7 +17,7 @@ from functions.handlers import imported
 from functions.observability import for_stage, logger, metrics, tracer
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
-from functions.usage.ingest import FieldError, UsageRejected, parse_batch
+from functions.usage.ingest import FieldError, UsageRejected
 from functions.wiring import usage as usage_wiring
 
 snapstart.register(usage_wiring.build.cache_clear)  # before the snapshot: see functions.snapstart
@@ -68,7 +68,7 @@ def post_usage() -> Response[dict[str, Any]]:
     body = _json_body()
     if not isinstance(body, dict):
         raise RequestRejected(HTTPStatus.BAD_REQUEST, "body", 'must be a JSON object {"events": [...]}')
-    result = usage_wiring.build(get_settings()).ingest(parse_batch(body))
+    result = usage_wiring.build(get_settings()).ingest_body(body)
     metrics.add_metric(name="UsageEventsAccepted", unit="Count", value=len(result.accepted))
     metrics.add_metric(name="UsageEventsDuplicate", unit="Count", value=len(result.duplicates))
     return Response(status_code=HTTPStatus.OK, content_type=JSON_CONTENT_TYPE, body=result.to_dict())

@@ -25,7 +25,7 @@ from functions.usage.model import (
     resent_differently,
 )
 from functions.usage.once import Conflict, FirstSendInFlight, UsageStore, store_once
-from functions.usage.schema import UsageBatchIn, UsageEventIn
+from functions.usage.schema import MAX_EVENTS, UsageBatchIn, UsageEventIn
 
 # How far ahead of our clock an event may be stamped (producers' clocks drift), and how far back Marketplace
 # still accepts a record (its 24-hour window).
@@ -51,11 +51,19 @@ class UsageRejected(Exception):
     ``duplicates``: events of it that an earlier request stored as they are (a resend after a lost answer): they count
     once, as stored, whatever this request was refused for."""
 
-    def __init__(self, errors: Sequence[FieldError], kind: Refusal = "invalid", duplicates: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        errors: Sequence[FieldError],
+        kind: Refusal = "invalid",
+        duplicates: Sequence[str] = (),
+        alone: Sequence[tuple[UsageEventIn | None, str | None]] = (),
+    ) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = tuple(errors)
         self.kind = kind
         self.duplicates = tuple(duplicates)
+        # a batch the schema refused: each of its events as it parses alone (None where it does not), with its id
+        self.alone = tuple(alone)
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,23 @@ def parse_batch(body: Mapping[str, Any]) -> UsageBatchIn:
             if not (items_invalid and e["type"] == "too_short" and e["loc"] == ("events",))
         ]
         untimed = any(e["type"] == "missing" and e["loc"][-1:] == ("timestamp",) for e in error.errors())
-        raise UsageRejected(errors, kind="malformed" if untimed else "invalid") from None
+        raise UsageRejected(errors, kind="malformed" if untimed else "invalid", alone=_alone(body)) from None
+
+
+def _alone(body: Mapping[str, Any]) -> list[tuple[UsageEventIn | None, str | None]]:
+    """Each event of a batch the schema refused, as it parses alone, and the id it was sent with."""
+    events = body.get("events")
+    if not isinstance(events, list) or len(events) > MAX_EVENTS:
+        return []
+    alone: list[tuple[UsageEventIn | None, str | None]] = []
+    for raw in events:
+        sent_id = raw.get("event_id") if isinstance(raw, dict) else None
+        try:
+            parsed: UsageEventIn | None = UsageEventIn.model_validate(raw)
+        except ValidationError:
+            parsed = None
+        alone.append((parsed, sent_id if isinstance(sent_id, str) else None))
+    return alone
 
 
 def _is_union_branch(part: int | str) -> bool:
@@ -110,7 +134,24 @@ def record_usage(
     clock: Clock,
 ) -> IngestResult:
     """Validate then store ``events``; raises UsageRejected (storing nothing) if any event is invalid."""
-    batch = parse_batch({"events": [e.model_dump() if isinstance(e, UsageEventIn) else e for e in events]})
+    body = {"events": [e.model_dump() if isinstance(e, UsageEventIn) else e for e in events]}
+    return ingest_body(body, settings=settings, customers=customers, store=store, clock=clock)
+
+
+def ingest_body(
+    body: Mapping[str, Any], *, settings: Settings, customers: CustomerRepository, store: UsageStore, clock: Clock
+) -> IngestResult:
+    """``POST /usage``'s body parsed, then ingested. A body the schema refuses lists, as any refusal does, the events
+    of it an earlier request stored as sent (attack 41: a resend beside a negative quantity hid them)."""
+    try:
+        batch = parse_batch(body)
+    except UsageRejected as refusal:
+        parsed = [(i, event) for i, (event, _) in enumerate(refusal.alone) if event is not None]
+        if not parsed:
+            raise
+        found = stored_before(parsed, store, clock.now())
+        duplicates = _listed([sent_id for _, sent_id in refusal.alone], found)
+        raise UsageRejected(refusal.errors, kind=refusal.kind, duplicates=duplicates) from None
     return ingest(batch, settings=settings, customers=customers, store=store, clock=clock)
 
 
@@ -160,10 +201,14 @@ def _refusal_duplicates(
     events share, one of them not stored, is not listed (attack 40)."""
     valid = [(i, event) for i, event in enumerate(batch.events) if i not in refused]
     found = before | (stored_before(valid, store, now) if valid else set())
-    unstored = {event.event_id for i, event in enumerate(batch.events) if i not in found}
-    return list(
-        dict.fromkeys(batch.events[i].event_id for i in sorted(found) if batch.events[i].event_id not in unstored)
-    )
+    return _listed([event.event_id for event in batch.events], found)
+
+
+def _listed(ids: Sequence[str | None], found: set[int]) -> list[str]:
+    """The ids of the ``found`` events (by index) whose every event in the batch is found."""
+    unstored = {event_id for i, event_id in enumerate(ids) if i not in found}
+    listed = (ids[i] for i in sorted(found))
+    return list(dict.fromkeys(event_id for event_id in listed if event_id is not None and event_id not in unstored))
 
 
 def stored_before(raws: Sequence[tuple[int, UsageEventIn]], store: UsageStore, now: datetime) -> set[int]:

@@ -9,9 +9,9 @@ from typing import Any
 from functions.clock import Clock
 from functions.customers.model import CustomerRepository
 from functions.settings import Settings
-from functions.usage.ingest import IngestResult, ingest, record_usage
+from functions.usage.ingest import IngestResult, ingest_body, record_usage
 from functions.usage.once import UsageStore
-from functions.usage.schema import UsageBatchIn, UsageEventIn
+from functions.usage.schema import UsageEventIn
 
 
 @dataclass(frozen=True)
@@ -28,5 +28,6 @@ class UsageRecorder:
             events, settings=self.settings, customers=self.customers, store=self.store, clock=self.clock
         )
 
-    def ingest(self, batch: UsageBatchIn) -> IngestResult:
-        return ingest(batch, settings=self.settings, customers=self.customers, store=self.store, clock=self.clock)
+    def ingest_body(self, body: dict[str, Any]) -> IngestResult:
+        """``POST /usage``'s JSON object, parsed and ingested (``functions.usage.ingest.ingest_body``)."""
+        return ingest_body(body, settings=self.settings, customers=self.customers, store=self.store, clock=self.clock)
