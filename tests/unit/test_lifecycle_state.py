@@ -102,3 +102,12 @@ def test_a_legacy_buyer_leaving_a_second_time_keeps_their_second_subscriptions_s
         legacy = legacy.merge(kind, _at(hour))
     times = buyer_times(None, {}, legacy)
     assert (times.started, times.state) == (_at(12), SubscriptionState.ENDING)
+
+
+@given(events=events_strategy, data=st.data())
+def test_a_legacy_buyers_subscription_start_is_the_same_for_every_ordering_and_duplication(events, data) -> None:
+    # Given a legacy identifier's events (reused when the buyer comes back), When they arrive shuffled and some twice
+    shuffled = data.draw(st.permutations(events))
+    duplicated = shuffled + data.draw(st.lists(st.sampled_from(events), max_size=4)) if events else shuffled
+    # Then the start of their subscription is the one of the events in order (attack 41: the sets of ends)
+    assert buyer_times(None, {}, replay(duplicated)).started == buyer_times(None, {}, replay(events)).started
