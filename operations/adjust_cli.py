@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from functions.customers.notices import NoticeKind
+from functions.customers.notices import AgreementNotice, NoticeKind, notice_key
 from functions.flush.audit import quantity_text
 from functions.flush.records import RetentionFloor
 from operations.adjust import (
@@ -39,12 +39,12 @@ from operations.adjust import (
     refund_key,
     unkept,
 )
-from operations.agreement_billing import RefundOutcome, amount_text
+from operations.agreement_billing import BillingAdjustment, RefundOutcome, amount_text
 from operations.queries import MeteringRegion, OperationsDeps, Selection
 from operations.reconcile import TRAIL_RETENTION, reconcile_regions
 from operations.reconcile_cli import unreadable_text
 from operations.refund_claims import AskedRefund, DynamoRefundClaims, EarlierRefunds, refunded_nothing
-from operations.refund_settlement import Settlement, Verdict, settle
+from operations.refund_settlement import Settlement, Verdict, failed_unheard, settle
 from operations.target import Target, TargetError
 
 # an entry AWS refused outright the first time it was sent, refunding nothing (of the model's
@@ -163,11 +163,16 @@ def _again_row(asked: AskedRefund, outcome: str) -> dict[str, Any]:
 
 def _failed_adjustments(deps: OperationsDeps) -> set[str]:
     """The billing adjustments AWS failed (``Purchase Agreement Billing Adjustment Failed``): they refunded nothing."""
+    return _adjustments_heard(deps, ("FAILED",))
+
+
+def _adjustments_heard(deps: OperationsDeps, statuses: tuple[str, ...] = ("COMPLETED", "FAILED")) -> set[str]:
+    """The billing adjustments whose outcome event (Completed, Failed) was kept, of these statuses."""
     notices = deps.notices.notices() if deps.notices is not None else []
     return {
         n.details["request_id"]
         for n in notices
-        if n.kind is NoticeKind.BILLING_ADJUSTMENT and n.status == "FAILED" and "request_id" in n.details
+        if n.kind is NoticeKind.BILLING_ADJUSTMENT and n.status in statuses and "request_id" in n.details
     }
 
 
@@ -365,11 +370,48 @@ def run_settle(args: argparse.Namespace, target: Target, out: TextIO, table: Any
                 claims.answered(s.refund.entry.client_token, s.adjustment.request_id)
             elif s.verdict is Verdict.NEVER_TAKEN and not claims.void(s.refund, now):
                 shown["outcome"] = "AWS never took it, but a run sent it again meanwhile (or AWS's answer came): kept"
+    # and refunds AWS answered, then failed, whose Failed event was never kept (answers read again: those just kept)
+    unheard = failed_unheard(claims.refunds(claims.answers().values()), _adjustments_heard(target.deps), lookup)
+    for refund, adjustment in unheard:
+        rows.append(_unheard_row(refund, adjustment, keep=args.send))
+        if args.send:
+            if target.keep_notice is None:
+                raise TargetError(f"{target.name} cannot keep what AWS says of an agreement")
+            target.keep_notice(_failed_notice(refund, adjustment, now))
     if args.json:
         out.write(json.dumps({"refunds": rows}, indent=2) + "\n")
     else:
         out.write((table(rows, SETTLE_COLUMNS) if rows else "no refund is waiting for AWS's answer") + "\n")
     return 1 if any(s.verdict is Verdict.UNSURE for s in settled) else 0
+
+
+def _failed_notice(refund: AskedRefund, adjustment: BillingAdjustment, now: datetime) -> AgreementNotice:
+    """What AWS's Purchase Agreement Billing Adjustment Failed would have kept (``functions.lifecycle.notifications``):
+    the next ``adjust`` asks for its hours again."""
+    entry, kind = refund.entry, NoticeKind.BILLING_ADJUSTMENT
+    details = {
+        "request_id": adjustment.request_id,
+        "amount": f"-{amount_text(entry.amount)}",
+        "currency": entry.currency,
+        "reason_code": entry.reason_code,
+        "invoice_id": entry.invoice_id,
+    }
+    return AgreementNotice(entry.agreement_id, kind, notice_key(kind, adjustment.request_id), "FAILED", now, details)
+
+
+def _unheard_row(refund: AskedRefund, adjustment: BillingAdjustment, *, keep: bool) -> dict[str, Any]:
+    entry = refund.entry
+    then = "kept as failed: the next adjust asks for its hours again" if keep else "dry run: --send keeps it failed"
+    return {
+        "agreement": entry.agreement_id,
+        "invoice": entry.invoice_id,
+        "hours": hours_named(refund.keys),
+        "amount": amount_text(entry.amount),
+        "currency": entry.currency,
+        "client_token": entry.client_token,
+        "held": False,
+        "outcome": f"AWS failed it: {adjustment.request_id}, VALIDATION_FAILED, no Failed event of it kept; {then}",
+    }
 
 
 def _settled_row(settled: Settlement, *, keep: bool) -> dict[str, Any]:

@@ -165,11 +165,12 @@ class MarketplaceAgreementBilling:
             ]
             token = page.get("nextToken")
             if not token:
-                return [self._adjustment(entry.agreement_id, request_id) for request_id in alike]
+                return [self.adjustment(entry.agreement_id, request_id) for request_id in alike]
             request["nextToken"] = token
         raise AgreementBillingUnavailable(f"still paging after {MAX_ADJUSTMENT_PAGES} pages")
 
-    def _adjustment(self, agreement_id: str, request_id: str) -> BillingAdjustment:
+    def adjustment(self, agreement_id: str, request_id: str) -> BillingAdjustment:
+        """GetBillingAdjustmentRequest: the adjustment as AWS holds it now."""
         found = self._call(
             "get_billing_adjustment_request", agreementId=agreement_id, billingAdjustmentRequestId=request_id
         )

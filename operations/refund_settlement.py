@@ -23,7 +23,7 @@ token, its description the same, is not this one's answer; attack 36).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -39,6 +39,10 @@ SETTLE_AFTER = timedelta(days=1)
 
 class RefundLookup(Protocol):
     def adjustments_like(self, entry: RefundEntry) -> list[BillingAdjustment]: ...
+
+
+class AdjustmentLookup(Protocol):
+    def adjustment(self, agreement_id: str, request_id: str) -> BillingAdjustment: ...
 
 
 class Verdict(Enum):
@@ -93,3 +97,20 @@ def settle(
             why = f"AWS lists no adjustment like it ({when}); a day after it was sent, none means it never took it"
             settled.append(Settlement(refund, held, Verdict.UNSURE, why=why))
     return settled
+
+
+def failed_unheard(
+    answered: Iterable[AskedRefund], heard: Collection[str], lookup: AdjustmentLookup
+) -> list[tuple[AskedRefund, BillingAdjustment]]:
+    """The answered refunds of which no outcome event was kept (``heard``: the request ids of the Billing Adjustment
+    Completed and Failed events kept) that AWS says it failed (``VALIDATION_FAILED``): a Failed event never kept (lost
+    past the queue's retention, sent before the stack listened) held their hours for ever, the next adjust taking
+    them as refunded. One GetBillingAdjustmentRequest each; the rest (pending, completed) wait for their event."""
+    failed = []
+    for refund in answered:
+        if refund.request_id is None or refund.request_id in heard:
+            continue
+        adjustment = lookup.adjustment(refund.entry.agreement_id, refund.request_id)
+        if adjustment.status == "VALIDATION_FAILED":
+            failed.append((refund, adjustment))
+    return failed

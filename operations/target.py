@@ -16,6 +16,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.clock import Clock, SystemClock, app_clock
+from functions.customers.lifecycle_store import DynamoLifecycleStore
+from functions.customers.notices import AgreementNotice
 from functions.customers.repository import DynamoCustomerRepository
 from functions.flush.ledger import DynamoMeteringLedger
 from functions.flush.service import FlushDeps
@@ -67,6 +69,9 @@ class Target:
     # the agreements' invoices and refunds, likewise (``cli adjust``), and the hours refunds asked for (once each)
     billing: Callable[[], MarketplaceAgreementBilling] | None = None
     refund_claims: Callable[[], DynamoRefundClaims] | None = None
+    # keeps what AWS says of an agreement as the lifecycle keeps its events' notices (``cli adjust --settle``: a
+    # refund AWS failed whose Failed event never came)
+    keep_notice: Callable[[AgreementNotice], bool] | None = None
 
     def regions(self) -> list[MeteringRegion]:
         """Every Region that meters, this stack's first: what ``usage`` and ``reconcile`` read."""
@@ -144,6 +149,7 @@ def local_target(
             )
         ),
         refund_claims=lambda: DynamoRefundClaims(dynamodb, settings.metering_table),
+        keep_notice=DynamoLifecycleStore(dynamodb, settings.customers_table).record_notice,
         agreement_entitlements=lambda: MarketplaceAgreementEntitlements(
             session.client(
                 "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
@@ -340,6 +346,7 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
             session.client("marketplace-agreement", region_name=AGREEMENT_REGION, config=_REFUNDS)
         ),
         refund_claims=lambda: DynamoRefundClaims(dynamodb, stack.settings.metering_table),
+        keep_notice=DynamoLifecycleStore(dynamodb, stack.settings.customers_table).record_notice,
         agreement_entitlements=lambda: MarketplaceAgreementEntitlements(
             session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
         ),

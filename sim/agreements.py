@@ -136,6 +136,22 @@ class SimAgreements:
         self.scheduler.port("agreement.ListBillingAdjustmentRequests", "after")
         return found
 
+    def adjustment(self, agreement_id: str, request_id: str) -> BillingAdjustment:
+        """GetBillingAdjustmentRequest: the adjustment as AWS holds it now."""
+        self.scheduler.port("agreement.GetBillingAdjustmentRequest", "before")
+        token, taken = next((t, a) for t, a in self.adjustments.items() if a.request_id == request_id)
+        found = BillingAdjustment(
+            taken.request_id,
+            taken.entry.invoice_id,
+            taken.entry.amount,
+            taken.entry.currency,
+            "VALIDATION_FAILED" if token in self.failed else "COMPLETED",
+            taken.entry.description,
+            taken.at,
+        )
+        self.scheduler.port("agreement.GetBillingAdjustmentRequest", "after")
+        return found
+
     def refund(self, entries: list[RefundEntry]) -> list[RefundOutcome]:
         self.scheduler.port("agreement.BatchCreateBillingAdjustmentRequest", "before")
         actor = self.scheduler.current()

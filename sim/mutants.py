@@ -294,6 +294,14 @@ def unfound_refund_settled() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def failed_refund_unheard() -> Iterator[None]:
+    """``cli adjust --settle`` asks AWS nothing of answered refunds: a refund AWS failed whose Failed event was lost
+    keeps its hours "refunded before" for ever."""
+    with _patched(adjust_cli, "failed_unheard", lambda answered, heard, lookup: []):
+        yield
+
+
 MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "per-hour-dedup": per_hour_dedup,
     "rewrite-sealed-total": rewrite_sealed_total,
@@ -311,6 +319,7 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "renewal-starts-when-created": renewal_starts_when_created,
     "answered-refund-resent": answered_refund_resent,
     "unfound-refund-settled": unfound_refund_settled,
+    "failed-refund-unheard": failed_refund_unheard,
 }
 
 
@@ -322,6 +331,7 @@ REFUND_MUTANTS = frozenset(
         "renewal-starts-when-created",
         "answered-refund-resent",
         "unfound-refund-settled",
+        "failed-refund-unheard",
     }
 )
 

@@ -20,7 +20,7 @@ from operations.queries import OperationsDeps, Selection
 from operations.target import Target
 from sim.agreements import SimAgreements
 from sim.marketplace import SimMarketplace
-from sim.ports import SimLedger
+from sim.ports import Instrumented, SimLedger
 from sim.scheduler import Scheduler
 from tests.fakes import InMemoryRefundClaims
 
@@ -67,6 +67,8 @@ class Operator:
             trail=lambda unreadable: marketplace,
             billing=lambda: cast(Any, agreements),
             refund_claims=lambda: cast(Any, self.claims),
+            # cli adjust --settle keeps a Failed event AWS's answer tells of, as the lifecycle keeps the event
+            keep_notice=Instrumented(customers.lifecycle_store, scheduler, "lifecycle_store").record_notice,
         )
 
     def adjust(self, since: datetime, until: datetime) -> tuple[int, str]:

@@ -55,7 +55,7 @@ from sim.agreements import Adjustment, SimAgreements
 from sim.faults import Faults
 from sim.marketplace import SimMarketplace
 from sim.operator import Operator
-from sim.plan import SELLER_ACCOUNT, Action, Buyer, Event, Plan
+from sim.plan import MINUTE, SELLER_ACCOUNT, Action, Buyer, Event, Plan
 from sim.ports import Instrumented, SimLedger, SimUsage
 from sim.quota import SimQuotaSlots
 from sim.scheduler import Actor, Killed, Scheduler, SimExecutor
@@ -211,6 +211,8 @@ class World:
         # some refund worlds' refunds are failed by AWS after it took them (a stream of its own: the rest as before)
         self._failing = random.Random(f"{plan.seed}/refund-failures")
         self._failure_rate = self._failing.choice((0.0, 0.0, 0.3, 1.0)) if plan.refunds else 0.0
+        # of the refunds AWS fails, three in ten have their Failed event lost (a stream of its own: worlds as before)
+        self._losing_events = random.Random(f"{plan.seed}/lost-failed-events")
         self.agreements.on_taken = self._maybe_fail
         self._follow_up_until: datetime | None = None  # the world runs on until the operator's answers are done
         self.agreements.answered_before = self._answered
@@ -596,6 +598,9 @@ class World:
 
         def fail() -> None:
             self.agreements.fail(adjustment)
+            if self._losing_events.random() < 0.3:
+                lost()
+                return
             self.log(f"[agreements] {adjustment.request_id} failed after it was taken")
             entry = adjustment.entry
             event = eventbridge_example("billing_adjustment_failed_proposer.json", at=self.scheduler.now)
@@ -616,6 +621,19 @@ class World:
             at = self.scheduler.now + timedelta(seconds=self.plan.notification_delay_seconds + 300)
             self._follow_up_until = max(self._follow_up_until or at, at + timedelta(minutes=30))
             self.scheduler.spawn(f"answer#{adjustment.request_id}", "world", self._performer(answer), at=at)
+
+        def lost() -> None:
+            """No Failed event, no alarm: the operator's daily ``cli adjust --settle --send`` (once the world has
+            healed) finds it, and an adjust over the world's span refunds its hours again."""
+            self.log(f"[agreements] {adjustment.request_id} failed after it was taken; its Failed event is lost")
+            now = self.scheduler.now
+            at = max(now + timedelta(minutes=self._losing_events.uniform(5, 30)), self.plan.quiet_from + 5 * MINUTE)
+            settle = Action(FOLLOW_UP, at, "settle", style="plain")
+            self.scheduler.spawn(f"settle#{adjustment.request_id}", "world", self._performer(settle), at=at)
+            span = (self.plan.start - timedelta(hours=1), self.plan.end)
+            answer = Action(FOLLOW_UP, at + 10 * MINUTE, "adjust", window=span, style="final")
+            self.scheduler.spawn(f"answer#{adjustment.request_id}", "world", self._performer(answer), at=answer.at)
+            self._follow_up_until = max(self._follow_up_until or answer.at, answer.at + timedelta(minutes=30))
 
         at = self.scheduler.now + timedelta(minutes=self._failing.uniform(1, 60))
         self.scheduler.spawn(f"fail#{adjustment.request_id}", "world", fail, at=at)

@@ -12,7 +12,7 @@ from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.settings import Dimension, Product, Settings
 from operations.adjust import REASON, OverBilled, proposals
-from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome, amount_text
+from operations.agreement_billing import BillingAdjustment, Invoice, RefundEntry, RefundOutcome, amount_text
 from operations.queries import OperationsDeps
 from tests.fakes import InMemoryCustomers, InMemoryUsage
 from tests.unit.test_estimates import Ledger
@@ -43,6 +43,10 @@ class Book:
     def refund(self, entries: list[RefundEntry]) -> list[RefundOutcome]:
         self.refunded += entries
         return [RefundOutcome(e.client_token, f"ba-{i}") for i, e in enumerate(entries)]
+
+    def adjustment(self, agreement_id: str, request_id: str) -> BillingAdjustment:
+        """GetBillingAdjustmentRequest: this AWS fails no refund it took."""
+        return BillingAdjustment(request_id, "2028746221", Decimal(0), "USD", "COMPLETED", None, SETTLED)
 
 
 def deps(now: datetime = SETTLED) -> OperationsDeps:

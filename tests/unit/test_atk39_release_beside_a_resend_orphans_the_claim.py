@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from operations.agreement_billing import Invoice, RefundEntry, RefundOutcome
+from operations.agreement_billing import BillingAdjustment, Invoice, RefundEntry, RefundOutcome
 from operations.refund_claims import AskedRefund
 from tests.fakes import InMemoryRefundClaims
 from tests.unit.test_adjust import HOUR, SETTLED
@@ -52,6 +52,10 @@ class HandRefunded:
                 self.refunded.append(e)
                 answers.append(RefundOutcome(e.client_token, f"ba-{len(self.refunded)}"))
         return answers
+
+    def adjustment(self, agreement_id: str, request_id: str) -> BillingAdjustment:
+        """GetBillingAdjustmentRequest: this AWS fails no refund it took."""
+        return BillingAdjustment(request_id, "2028746221", Decimal(0), "USD", "COMPLETED", None, SETTLED)
 
 
 class ReleasedBeside(InMemoryRefundClaims):
