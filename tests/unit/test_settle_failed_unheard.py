@@ -16,6 +16,7 @@ from typing import Any
 
 from operations.adjust_cli import run_settle
 from operations.agreement_billing import BillingAdjustment, RefundEntry, RefundOutcome
+from tests.fakes import InMemoryCustomers
 from tests.unit.test_adjust import SETTLED, Book
 from tests.unit.test_adjust_other_regions import TwoRegions
 
@@ -48,6 +49,7 @@ def settle(world: TwoRegions, *, send: bool = True) -> tuple[int, list[dict[str,
 def test_a_refund_aws_failed_without_its_event_is_kept_failed_and_its_hours_refunded_again() -> None:
     world = TwoRegions(home=300, away=None)
     customers = world.home.customers
+    assert isinstance(customers, InMemoryCustomers)
     world.home = replace(world.home, notices=customers)  # the Failed events the lifecycle kept
     world.target = replace(world.target, deps=world.home, keep_notice=customers.lifecycle_store.record_notice)
     world.book = aws = FailsQuietly()
