@@ -180,7 +180,8 @@ class SimLedger:
         self.sealed_before: dict[tuple[datetime, str], datetime | None] = {}  # the seal cursor as each was placed
         self.lease: tuple[str, datetime] | None = None
         self.reconciled: datetime | None = None
-        self.first_reconciling: datetime | None = None  # when a flush first read where the reconciliation stood
+        # when a flush first read where the reconciliation stood (unless its write of where it starts then failed)
+        self.first_reconciling: datetime | None = None
         self.reconciled_version = 0
         self.reopened: set[datetime] = set()  # hours reconciled before a leaving buyer's carry was placed in them
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
@@ -428,7 +429,12 @@ class SimLedger:
         return ReconciledMark(self.reconciled, self.reconciled_version)
 
     def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
-        self._port("put_reconciled", "before")
+        try:
+            self._port("put_reconciled", "before")
+        except BaseException:
+            if self.reconciled is None:  # a first run whose write of where it starts failed started nothing (seed
+                self.first_reconciling = None  # 213260): the first to write it looks back RECONCILE_FIRST from then
+            raise
         if ReconciledMark(self.reconciled, self.reconciled_version) != seen:
             return False
         self.reconciled, self.reconciled_version = to, seen.version + 1
