@@ -12,10 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from functions.customers.model import SubscriptionState
+
+# A leave's close (unsubscribe-success, about an hour after its pending; our final-usage step's end, an hour after the
+# final hour opened) comes within this after the leave it closes; one later is a leave of its own (its opening lost,
+# or recorded on another subject).
+CLOSES_WITHIN = timedelta(hours=2)
+# An unsubscribe-success closes the leave whose pending came at least this long before it (about an hour, AWS's SaaS
+# guide): one sooner after the latest pending is an earlier leave's, come after the buyer left again (attack 42).
+CLOSED_AFTER = timedelta(minutes=30)
 
 
 class LifecycleKind(StrEnum):
@@ -125,17 +133,19 @@ def buyer_times(
         ending=min(opened, default=None),
         ended=min(closed, default=None),
         failed=legacy.failed,
-        started=_started(subjects, (licence.ending, licence.ended, *_legacy_leaves(legacy), agreements_end), view),
+        started=_started(subjects, (*_leaves(licence), *_leaves(legacy), agreements_end), view),
     )
 
 
-def _legacy_leaves(legacy: LifecycleTimes) -> set[datetime]:
-    """When each of a legacy identifier's subscriptions was left: its unsubscribe-pending. An unsubscribe-success is
-    that leave's close, about an hour on, and may come after the buyer is back (attack 41: a later activation then took
-    it for an end of the subscription they came back to); it is a leave of its own only with no pending before it
-    (a pending lost)."""
-    pendings = legacy.ending_times
-    return set(pendings) | {ended for ended in legacy.ended_times if not any(p <= ended for p in pendings)}
+def _leaves(times: LifecycleTimes) -> set[datetime]:
+    """When each subscription of a subject (a legacy identifier, a licence: both reused by a buyer back) was left: each
+    ending (unsubscribe-pending, License Deprovisioned). An ended is that leave's close and may come after the buyer is
+    back (attack 41: a later activation then took it for an end of the subscription they came back to); it is a leave
+    of its own only with no ending ``CLOSES_WITHIN`` before it (attack 42: one much later, its leave recorded only by
+    the final-usage step's end)."""
+    endings = times.ending_times
+    own = {ended for ended in times.ended_times if not any(ended - CLOSES_WITHIN <= p <= ended for p in endings)}
+    return set(endings) | own
 
 
 def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes) -> datetime | None:
@@ -147,9 +157,17 @@ def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes) -> datetime | None
         return legacy.ended
     if legacy.ended < legacy.ending:
         return None
+    if _closed_by(legacy.ended, legacy.ending_times) != legacy.ending:
+        return None  # an earlier leave's, come after the buyer left again (attack 42)
     if view.activated and legacy.ending < view.activated <= legacy.ended:
         return None
     return legacy.ended
+
+
+def _closed_by(success: datetime, pendings: frozenset[datetime]) -> datetime | None:
+    """The pending an unsubscribe-success closes: the latest ``CLOSED_AFTER`` or more before it, else the latest."""
+    before = [p for p in pendings if p <= success]
+    return max((p for p in before if p <= success - CLOSED_AFTER), default=max(before, default=None))
 
 
 def _started(
