@@ -146,6 +146,16 @@ class AdminClient:
     def put_entitlements(self, agreement_id: str, entitlements: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(self._call("PUT", f"subscriptions/{agreement_id}/entitlements", {"entitlements": entitlements}))
 
+    def fail_billing_adjustment(
+        self, request_id: str, *, notify: bool = True, status_message: str | None = None
+    ) -> dict[str, Any]:
+        """AWS fails the billing adjustment it took (``ba-...``): VALIDATION_FAILED, its amount back on the invoice,
+        and its Failed event sent unless ``notify`` is false (a lost event). 404 unknown, 409 failed already."""
+        body: dict[str, Any] = {"notify": notify}
+        if status_message is not None:
+            body["status_message"] = status_message
+        return dict(self._call("POST", f"billing-adjustments/{request_id}/fail", body))
+
     # -- observations ----------------------------------------------------------------------------------
 
     def ledger(self, **filters: str) -> list[dict[str, Any]]:

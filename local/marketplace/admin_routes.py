@@ -90,6 +90,8 @@ def _route(
             return 200, mp.lifecycle(rest[0], rest[1], body)
         if len(rest) == 2 and method == "PUT" and rest[1] == "entitlements":
             return 200, mp.lifecycle(rest[0], "entitlements", body)
+    if key == ("POST", "billing-adjustments", 2) and rest[1] == "fail":
+        return 200, mp.fail_billing_adjustment(rest[0], body)
     if key == ("GET", "ledger", 0):
         return 200, {"records": mp.ledger(query)}
     if key == ("GET", "calls", 0):

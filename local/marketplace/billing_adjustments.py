@@ -5,9 +5,10 @@ Each entry is answered on its own: an item (``ba-<hex>``) for each one taken, an
 answers the same item and refunds nothing more; the token with another entry is a ``CONFLICT_EXCEPTION``. No entry
 may refund more than its invoice's ``maxAdjustmentAmount`` (``invoices``) still allows. A taken entry is processed at
 once: its ``Purchase Agreement Billing Adjustment Completed - Proposer`` event is sent in the shape of the seller
-guide's example. GetBillingAdjustmentRequest and ListBillingAdjustmentRequests read them back (what a seller asks
-when an answer was lost). README.md ("BatchCreateBillingAdjustmentRequest") gives the sources and the emulator's
-choices.
+guide's example. AWS may yet fail one it took (:func:`fail`, the admin API's): it is then ``VALIDATION_FAILED``,
+refunds nothing, and its ``Failed - Proposer`` event is sent. GetBillingAdjustmentRequest and
+ListBillingAdjustmentRequests read them back (what a seller asks when an answer was lost). README.md
+("BatchCreateBillingAdjustmentRequest") gives the sources and the emulator's choices.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 
 from .agreement_terms import page_offset, page_token, sellers_agreement
 from .clock import iso, parse_iso, timestamp_param
-from .errors import ApiError
-from .invoices import invoice_of
+from .errors import AdminError, ApiError
+from .invoices import FAILED, invoice_of
 from .operation import AGREEMENT, Answer, Operation, Request
 from .world import World
 
@@ -30,6 +31,11 @@ from .world import World
 AGREEMENT_TYPE = "PurchaseAgreement"
 CATALOG = "AWSMarketplace"
 MAX_PAGE_SIZE = 50  # maxResults' largest value in the model
+COMPLETED = "COMPLETED"
+# GetBillingAdjustmentRequest's statusMessage of a failed adjustment ("populated only when the status is
+# VALIDATION_FAILED", the model says); AWS documents none of its texts, so the emulator's unless the admin gives one
+FAILED_MESSAGE = "The billing adjustment request failed validation."
+STATUS_MESSAGE_MAX = 500  # BillingAdjustmentStatusMessage's max length in the model
 
 
 def _fingerprint(entry: dict[str, Any]) -> str:
@@ -77,13 +83,25 @@ def take(world: World, entry: dict[str, Any], now_iso: str) -> tuple[dict[str, A
         "currencyCode": str(entry["currencyCode"]),
         "adjustmentReasonCode": str(entry["adjustmentReasonCode"]),
         "description": entry.get("description"),
-        "status": "COMPLETED",
+        "status": COMPLETED,
         "createdAt": now_iso,
         "updatedAt": now_iso,
         "fingerprint": _fingerprint(entry),
     }
     world.billing_adjustments[request_id] = adjustment
     return {**adjustment, "new": True}, None
+
+
+def fail(world: World, request_id: str, now_iso: str, message: str) -> dict[str, Any]:
+    """AWS fails an adjustment it took: ``VALIDATION_FAILED`` with ``message``, updated now. It refunds nothing, so
+    the invoice's ``maxAdjustmentAmount`` (``invoices``) has its amount back. Unknown: 404; failed already: 409."""
+    adjustment = world.billing_adjustments.get(request_id)
+    if adjustment is None:
+        raise AdminError(f"no billing adjustment request {request_id}", 404)
+    if adjustment["status"] == FAILED:
+        raise AdminError(f"billing adjustment request {request_id} is {FAILED} already", 409)
+    adjustment.update(status=FAILED, statusMessage=message, updatedAt=now_iso)
+    return adjustment
 
 
 def _batch(request: Request) -> Answer:

@@ -32,6 +32,8 @@ CANCELLATION_STATUS_WORDS = {
     "CANCELLED": "Cancelled",
     "VALIDATION_FAILED": "Validation Failed",
 }
+# A billing adjustment's outcome as its event's detail-type spells it (AWS sends no event of a PENDING one)
+ADJUSTMENT_OUTCOME_WORDS = {"COMPLETED": "Completed", "VALIDATION_FAILED": "Failed"}
 # Pay-as-you-go agreements have no natural end; contracts run a year unless renewed.
 CONTRACT_TERM = timedelta(days=365)
 OPEN_ENDED_TERM = timedelta(days=365 * 100)
@@ -162,8 +164,10 @@ class EventFactory:
         return event
 
     def billing_adjustment(self, sub: Subscription, adjustment: dict[str, Any]) -> dict[str, Any]:
-        """``billing_adjustment_completed_proposer.json``: the seller's refund, processed. The example names no buyer,
-        lists no resources, and writes the amount as a credit: negative, where the request's was positive."""
+        """``billing_adjustment_completed_proposer.json``: the seller's refund, processed; one AWS failed,
+        ``billing_adjustment_failed_proposer.json``, with the same fields. The examples name no buyer, list no
+        resources, and write the amount as a credit: negative, where the request's was positive."""
+        outcome = ADJUSTMENT_OUTCOME_WORDS[str(adjustment["status"])]
         detail = {
             "requestId": str(uuid.uuid4()),
             "catalog": CATALOG,
@@ -177,7 +181,7 @@ class EventFactory:
             },
             "invoice": {"originalInvoiceId": adjustment["originalInvoiceId"]},
         }
-        event = self._event(f"Purchase Agreement Billing Adjustment Completed - {PROPOSER}", sub.agreement_id, detail)
+        event = self._event(f"Purchase Agreement Billing Adjustment {outcome} - {PROPOSER}", sub.agreement_id, detail)
         event["resources"] = []
         return event
 

@@ -4,8 +4,8 @@
 
 The emulator invoices an agreement's metered usage per calendar month (UTC) at the price its GetAgreementTerms lists
 (``agreement_terms.PRICE_PER_UNIT``), free-trial records at nothing; the refunds asked so far
-(``billing_adjustments``) come off what may still be refunded. README.md ("ListAgreementInvoiceLineItems") says
-where AWS gives no values and what the emulator chose.
+(``billing_adjustments``) come off what may still be refunded, but for those AWS failed. README.md
+("ListAgreementInvoiceLineItems") says where AWS gives no values and what the emulator chose.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from .operation import AGREEMENT, Answer, Operation, Request
 from .world import World
 
 CENT = Decimal("0.01")
+# the model's BillingAdjustmentStatus of an adjustment AWS took and then failed (``billing_adjustments.fail``)
+FAILED = "VALIDATION_FAILED"
 
 
 def invoice_id(agreement_id: str, year: int, month: int) -> str:
@@ -33,6 +35,11 @@ def invoice_id(agreement_id: str, year: int, month: int) -> str:
 
 def amount_text(value: Decimal) -> str:
     return format(value.quantize(CENT), "f")
+
+
+def refunds(adjustment: dict[str, Any]) -> bool:
+    """Whether an adjustment takes its amount off its invoice: every one AWS took but one it failed."""
+    return str(adjustment["status"]) != FAILED
 
 
 def invoices(world: World, agreement_id: str) -> list[dict[str, Any]]:
@@ -51,7 +58,7 @@ def invoices(world: World, agreement_id: str) -> list[dict[str, Any]]:
             (
                 Decimal(str(a["adjustmentAmount"]))
                 for a in world.billing_adjustments.values()
-                if a["agreementId"] == agreement_id and a["originalInvoiceId"] == number
+                if a["agreementId"] == agreement_id and a["originalInvoiceId"] == number and refunds(a)
             ),
             Decimal(0),
         )

@@ -1,5 +1,6 @@
 """What happens to an agreement after it is made: confirm, fail, unsubscribe, finalize, renew, advance notice of its
-end, changed entitlements, fresh registration tokens, and what the passage of emulator time implies (``tick``).
+end, changed entitlements, fresh registration tokens, AWS failing a refund it took, and what the passage of emulator
+time implies (``tick``).
 
 Each step changes the subscription record and emits the notifications AWS sends for it (``notifications``) under the
 world lock; the notifications are delivered after the lock is released. Subscription statuses are those of
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import agreements, cancellations, entitlement
+from . import agreements, billing_adjustments, cancellations, entitlement
 from .clock import iso, parse_iso
 from .errors import AdminError
 from .queries import describe_subscription, find_subscription
@@ -56,6 +57,27 @@ def step(mp: EmulatorState, agreement_id: str, action: str, body: dict[str, Any]
         mp.persist()
         result = describe_subscription(mp.world, sub)
         result.update(extra)
+    mp.flush_notifications()
+    return result
+
+
+def fail_billing_adjustment(mp: EmulatorState, request_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """AWS fails a billing adjustment it took (``billing_adjustments.fail``) and, unless ``notify`` is false (an event
+    lost on its way, for a test of the seller's recovery), sends its Failed event. Answers the adjustment as kept."""
+    body = body or {}
+    notify, message = body.get("notify", True), body.get("status_message", billing_adjustments.FAILED_MESSAGE)
+    if not isinstance(notify, bool):
+        raise AdminError("notify must be true or false")
+    if not isinstance(message, str) or len(message) > billing_adjustments.STATUS_MESSAGE_MAX:
+        raise AdminError(f"status_message must be text of at most {billing_adjustments.STATUS_MESSAGE_MAX} characters")
+    with mp.lock:
+        now = mp.now()
+        adjustment = billing_adjustments.fail(mp.world, request_id, iso(now), message)
+        if notify:
+            sub = mp.world.subscriptions[str(adjustment["agreementId"])]
+            mp.hub.emit(mp.world, "billing_adjustment", sub, now, adjustment=adjustment)
+        mp.persist()
+        result = {k: v for k, v in adjustment.items() if k != "fingerprint"}
     mp.flush_notifications()
     return result
 

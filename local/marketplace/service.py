@@ -5,7 +5,8 @@ lock discipline is written down):
 
 - ``aws_pipeline``: every AWS call (faults, quota, validation, dispatch, call log, lost responses);
 - ``world_admin``: products, buyers, subscriptions, config, clock, faults, webhooks, reset;
-- ``lifecycle``: confirm, fail, unsubscribe, finalize, renew, ending, entitlements, tokens, and ``tick``;
+- ``lifecycle``: confirm, fail, unsubscribe, finalize, renew, ending, entitlements, tokens, a failed refund, and
+  ``tick``;
 - ``queries``: read-only views (ledger, calls, notifications, listings);
 - ``persistence``: the state file and its background writer.
 """
@@ -76,6 +77,9 @@ class Marketplace(EmulatorState):
 
     def lifecycle(self, agreement_id: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return lifecycle.step(self, agreement_id, action, body)
+
+    def fail_billing_adjustment(self, request_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return lifecycle.fail_billing_adjustment(self, request_id, body)
 
     # -- reads ---------------------------------------------------------------------------------------------------
 

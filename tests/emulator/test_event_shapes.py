@@ -56,6 +56,7 @@ def _corpus_name(event: dict[str, Any]) -> str | None:
         "Agreement Cancellation Request Approved - Proposer": "cancellation_approved_proposer.json",
         "Agreement Cancellation Request Rejected - Proposer": "cancellation_rejected_proposer.json",
         "Purchase Agreement Billing Adjustment Completed - Proposer": "billing_adjustment_completed_proposer.json",
+        "Purchase Agreement Billing Adjustment Failed - Proposer": "billing_adjustment_failed_proposer.json",
     }
     return kinds.get(detail_type)
 
@@ -69,7 +70,6 @@ NOT_EMITTED = {
     "renewal_upcoming_proposer.json": "the renewal decision deadline is not emulated",
     "cancellation_cancelled_proposer.json": "CancelAgreementCancellationRequest is not served",
     "cancellation_validation_failed_proposer.json": "AWS's validation of a cancellation request is not emulated",
-    "billing_adjustment_failed_proposer.json": "a refund the emulator takes is processed at once: none fails later",
 }
 
 
@@ -129,7 +129,8 @@ def _cancellations(env) -> None:
 
 
 def _refund(env) -> None:
-    """billing_adjustment_completed_proposer: the seller refunds part of a month's invoice."""
+    """billing_adjustment_completed_proposer: the seller refunds part of a month's invoice;
+    billing_adjustment_failed_proposer: AWS fails a second refund it took (the admin API's)."""
     sub = env.admin.subscribe("contract-product", "565656565656", resale_authorization_id=RESALE)
     record = {"Timestamp": NOW, "Dimension": "seats", "Quantity": 100, "CustomerAWSAccountId": "565656565656"}
     record["LicenseArn"] = sub["license_arn"]
@@ -147,6 +148,9 @@ def _refund(env) -> None:
         "clientToken": "shape-refund-1",
     }
     assert agreement.batch_create_billing_adjustment_request(billingAdjustmentRequestEntries=[entry])["errors"] == []
+    second = {**entry, "adjustmentAmount": "0.25", "clientToken": "shape-refund-2"}
+    (taken,) = agreement.batch_create_billing_adjustment_request(billingAdjustmentRequestEntries=[second])["items"]
+    env.admin.fail_billing_adjustment(taken["billingAdjustmentRequestId"])
 
 
 SCENARIOS = (_refund, _direct_lifecycle, _direct_renewal, _partner_lifecycle, _failed_subscription, _cancellations)
