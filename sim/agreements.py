@@ -10,7 +10,7 @@ keeps and cites (local/marketplace/README.md, "ListAgreementInvoiceLineItems and
   ``RESOURCE_NOT_FOUND_EXCEPTION``; another currency, nothing, or more than ``maxAdjustmentAmount``
   ``VALIDATION_EXCEPTION``. In some worlds AWS fails a refund it took, later (``fail``: the world sends its Purchase
   Agreement Billing Adjustment Failed): it refunded nothing, its room is back on the invoice, and its token answers
-  the failed adjustment again (the emulator never fails one).
+  the failed adjustment again (the emulator fails one only when its admin says so).
 - Faults (the scheduler's, ports ``agreement.*``): throttled or failing before the call, the answer lost after the
   refunds were taken; and an operator's run drawn to lose its refund's answer (``lose``), or never to reach AWS
   (``unreachable``: its refunds kept, none taken).

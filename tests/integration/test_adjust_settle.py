@@ -75,3 +75,37 @@ def test_a_held_refund_aws_never_took_frees_its_hours_a_day_after_and_each_unit_
     assert refunded(world) == Decimal("17.00")
     world.adjust_send("2026-11-26T10:00Z", "2026-11-26T11:00Z")
     assert refunded(world) == Decimal("17.00")
+
+
+def test_a_refund_aws_failed_whose_failed_event_was_lost_is_refunded_again_after_settle(
+    settings: Settings, marketplace: EmulatorHandle, dynamodb: Any
+) -> None:
+    # Given a refund of 10.00 AWS took, then failed, its Failed event lost (the emulator's admin, notify off)
+    world = refunds("0.01", settings, marketplace, dynamodb)
+    world.over_bill(1000)  # 10.00 over-billed
+    window = ("--from", "2026-11-26T09:00Z", "--to", "2026-11-26T10:00Z")
+    status, out, err = world.cli("adjust", *window, "--send")
+    assert status == 0, err + out
+    (taken,) = world.refunds_sent()
+    assert _settle(world) == (0, [])  # COMPLETED: nothing to say
+    world.marketplace.admin.fail_billing_adjustment(taken["billingAdjustmentRequestId"], notify=False)
+    status, out, err = world.cli("adjust", *window, "--send")
+    assert status == 0, err + out
+    assert "refunded before" in out  # its hours held: nothing refunded
+    assert len(world.refunds_sent()) == 1
+
+    # When settle asks AWS (GetBillingAdjustmentRequest) and keeps it failed, as its event would have been
+    status, rows = _settle(world, "--send")
+    assert status == 0
+    (row,) = rows
+    assert row["outcome"].startswith(f"AWS failed it: {taken['billingAdjustmentRequestId']}, VALIDATION_FAILED")
+
+    # Then the next adjust refunds 10.00 again under a token of its own, once
+    status, out, err = world.cli("adjust", *window, "--send")
+    assert status == 0, err + out
+    again = [r for r in world.refunds_sent() if r["billingAdjustmentRequestId"] != taken["billingAdjustmentRequestId"]]
+    assert [(Decimal(r["adjustmentAmount"]), r["status"]) for r in again] == [(Decimal(10), "COMPLETED")]
+    assert again[0]["clientToken"] != taken["clientToken"]
+    world.cli("adjust", *window, "--send")
+    assert len(world.refunds_sent()) == 2
+    assert _settle(world, "--send")[1] == []  # kept failed: nothing more to say
