@@ -39,12 +39,12 @@ from operations.adjust import (
     refund_key,
     unkept,
 )
-from operations.agreement_billing import BillingAdjustment, RefundOutcome, amount_text
+from operations.agreement_billing import RefundOutcome, amount_text
 from operations.queries import MeteringRegion, OperationsDeps, Selection
 from operations.reconcile import TRAIL_RETENTION, reconcile_regions
 from operations.reconcile_cli import unreadable_text
 from operations.refund_claims import AskedRefund, DynamoRefundClaims, EarlierRefunds, refunded_nothing
-from operations.refund_settlement import Settlement, Verdict, failed_unheard, settle
+from operations.refund_settlement import Outcome, Settlement, Verdict, outcomes_unheard, settle
 from operations.target import Target, TargetError
 
 # an entry AWS refused outright the first time it was sent, refunding nothing (of the model's
@@ -362,7 +362,8 @@ def run_settle(args: argparse.Namespace, target: Target, out: TextIO, table: Any
     # an earlier version kept no `sent`: it claimed a refund's hours again each time it sent it
     claimed = {a.entry.client_token: t for a, _ in refunds if a.sent is None and (t := claims.claimed_at(a))}
     now = target.deps.clock.now()
-    settled = settle(refunds, lookup, claims.answers(), now, claimed)
+    answers = claims.answers()
+    settled = settle(refunds, lookup, answers, now, claimed)
     rows = [_settled_row(s, keep=args.send) for s in settled]
     if args.send:
         for s, shown in zip(settled, rows, strict=True):
@@ -370,25 +371,41 @@ def run_settle(args: argparse.Namespace, target: Target, out: TextIO, table: Any
                 claims.answered(s.refund.entry.client_token, s.adjustment.request_id)
             elif s.verdict is Verdict.NEVER_TAKEN and not claims.void(s.refund, now):
                 shown["outcome"] = "AWS never took it, but a run sent it again meanwhile (or AWS's answer came): kept"
-    # and refunds AWS answered, then failed, whose Failed event was never kept (answers read again: those just kept)
-    unheard = failed_unheard(claims.refunds(claims.answers().values()), _adjustments_heard(target.deps), lookup)
-    for refund, adjustment in unheard:
-        rows.append(_unheard_row(refund, adjustment, keep=args.send))
-        if args.send:
-            if target.keep_notice is None:
-                raise TargetError(f"{target.name} cannot keep what AWS says of an agreement")
-            target.keep_notice(_failed_notice(refund, adjustment, now))
+    # every answered refund no outcome event was kept of, as AWS has it: those this run found with AWS's adjustment in
+    # hand, the others asked (attack 43: a dry run shows what --send keeps)
+    heard = _adjustments_heard(target.deps)
+    found = [
+        Outcome(replace(s.refund, request_id=s.adjustment.request_id), s.adjustment)
+        for s in settled
+        if s.verdict is Verdict.TAKEN and s.adjustment is not None and s.adjustment.request_id not in heard
+    ]
+    answered = claims.refunds(answers.values())
+    outcomes = [*found, *outcomes_unheard(answered, heard, lookup)]
+    rows += [row for o in outcomes if (row := _outcome_row(o, keep=args.send)) is not None]
+    if args.send:
+        for outcome in outcomes:
+            if (notice := _outcome_notice(outcome, now)) is not None:
+                if target.keep_notice is None:
+                    raise TargetError(f"{target.name} cannot keep what AWS says of an agreement")
+                target.keep_notice(notice)
     if args.json:
         out.write(json.dumps({"refunds": rows}, indent=2) + "\n")
     else:
         out.write((table(rows, SETTLE_COLUMNS) if rows else "no refund is waiting for AWS's answer") + "\n")
-    return 1 if any(s.verdict is Verdict.UNSURE for s in settled) else 0
+    unknown = any(s.verdict is Verdict.UNSURE for s in settled) or any(o.error for o in outcomes)
+    return 1 if unknown else 0
 
 
-def _failed_notice(refund: AskedRefund, adjustment: BillingAdjustment, now: datetime) -> AgreementNotice:
-    """What AWS's Purchase Agreement Billing Adjustment Failed would have kept (``functions.lifecycle.notifications``):
-    the next ``adjust`` asks for its hours again."""
-    entry, kind = refund.entry, NoticeKind.BILLING_ADJUSTMENT
+def _outcome_notice(outcome: Outcome, now: datetime) -> AgreementNotice | None:
+    """What AWS's Purchase Agreement Billing Adjustment Completed or Failed would have kept
+    (``functions.lifecycle.notifications``), for an outcome AWS has decided: a failed refund's hours are asked for again
+    by the next adjust, and a refund AWS completed (its model: PENDING, then VALIDATION_FAILED or COMPLETED) is not
+    asked of again (attack 43)."""
+    adjustment = outcome.adjustment
+    if adjustment is None or adjustment.status not in ("VALIDATION_FAILED", "COMPLETED"):
+        return None
+    entry, kind = outcome.refund.entry, NoticeKind.BILLING_ADJUSTMENT
+    status = "FAILED" if adjustment.status == "VALIDATION_FAILED" else "COMPLETED"
     details = {
         "request_id": adjustment.request_id,
         "amount": f"-{amount_text(entry.amount)}",
@@ -396,21 +413,28 @@ def _failed_notice(refund: AskedRefund, adjustment: BillingAdjustment, now: date
         "reason_code": entry.reason_code,
         "invoice_id": entry.invoice_id,
     }
-    return AgreementNotice(entry.agreement_id, kind, notice_key(kind, adjustment.request_id), "FAILED", now, details)
+    return AgreementNotice(entry.agreement_id, kind, notice_key(kind, adjustment.request_id), status, now, details)
 
 
-def _unheard_row(refund: AskedRefund, adjustment: BillingAdjustment, *, keep: bool) -> dict[str, Any]:
-    entry = refund.entry
-    then = "kept as failed: the next adjust asks for its hours again" if keep else "dry run: --send keeps it failed"
+def _outcome_row(outcome: Outcome, *, keep: bool) -> dict[str, Any] | None:
+    """A row for a refund AWS failed, or could not be asked of; None for one pending or completed (nothing to do)."""
+    if outcome.error:
+        said = f"not known: AWS was asked what became of it and answered {outcome.error}"
+    elif outcome.adjustment is not None and outcome.adjustment.status == "VALIDATION_FAILED":
+        then = "kept as failed: the next adjust asks for its hours again" if keep else "dry run: --send keeps it failed"
+        said = f"AWS failed it: {outcome.adjustment.request_id}, VALIDATION_FAILED, no Failed event of it kept; {then}"
+    else:
+        return None
+    entry = outcome.refund.entry
     return {
         "agreement": entry.agreement_id,
         "invoice": entry.invoice_id,
-        "hours": hours_named(refund.keys),
+        "hours": hours_named(outcome.refund.keys),
         "amount": amount_text(entry.amount),
         "currency": entry.currency,
         "client_token": entry.client_token,
         "held": False,
-        "outcome": f"AWS failed it: {adjustment.request_id}, VALIDATION_FAILED, no Failed event of it kept; {then}",
+        "outcome": said,
     }
 
 
@@ -420,10 +444,8 @@ def _settled_row(settled: Settlement, *, keep: bool) -> dict[str, Any]:
     if settled.verdict is Verdict.TAKEN and settled.adjustment is not None:
         adjustment = settled.adjustment
         outcome = f"AWS took it: {adjustment.request_id}, {adjustment.status}; {then}: never sent again"
-        if adjustment.status == "VALIDATION_FAILED":  # its hours are asked for again once AWS's event of it is kept
-            outcome += (
-                " (it refunded nothing: the next adjust asks for its hours again once AWS's Failed event is kept)"
-            )
+        if adjustment.status == "VALIDATION_FAILED":  # kept failed too, below, unless its Failed event was kept
+            outcome += " (it refunded nothing)"
     elif settled.verdict is Verdict.NEVER_TAKEN:
         outcome = f"AWS never took it; {then}: void, never sent again, its hours free for the next adjust to refund"
     else:

@@ -80,12 +80,16 @@ def _decimal(text: object) -> Decimal:
 
 
 class MarketplaceAgreementBilling:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, sender: Any | None = None) -> None:
+        """``client`` reads (botocore's retries); ``sender`` sends refunds, once a call (``operations.target``: a retry
+        of a send whose answer was lost could be refused as if never taken; attack 39). Reads are retried: one
+        throttled Get stopped a whole ``--settle`` (attack 43)."""
         self._client = client
+        self._sender = sender or client
 
-    def _call(self, operation: str, **request: Any) -> dict[str, Any]:
+    def _call(self, operation: str, *, via: Any = None, **request: Any) -> dict[str, Any]:
         try:
-            answer: dict[str, Any] = getattr(self._client, operation)(**request)
+            answer: dict[str, Any] = getattr(via or self._client, operation)(**request)
         except ClientError as error:
             details = error.response.get("Error", {})
             raise AgreementBillingUnavailable(
@@ -130,6 +134,7 @@ class MarketplaceAgreementBilling:
         """Each entry's outcome: its billing adjustment's id, or the error AWS gave it alone."""
         answer = self._call(
             "batch_create_billing_adjustment_request",
+            via=self._sender,
             billingAdjustmentRequestEntries=[
                 {
                     "agreementId": e.agreement_id,

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
-from operations.agreement_billing import BillingAdjustment, RefundEntry
+from operations.agreement_billing import AgreementBillingUnavailable, BillingAdjustment, RefundEntry
 from operations.refund_claims import AskedRefund
 
 # how long after a refund was last sent AWS surely lists it, had it taken it (AWS states no delay; its list is read
@@ -99,18 +99,29 @@ def settle(
     return settled
 
 
-def failed_unheard(
+@dataclass(frozen=True)
+class Outcome:
+    """What AWS says of an answered refund no outcome event was kept of: its adjustment now, or why it could not."""
+
+    refund: AskedRefund
+    adjustment: BillingAdjustment | None = None
+    error: str = ""
+
+
+def outcomes_unheard(
     answered: Iterable[AskedRefund], heard: Collection[str], lookup: AdjustmentLookup
-) -> list[tuple[AskedRefund, BillingAdjustment]]:
-    """The answered refunds of which no outcome event was kept (``heard``: the request ids of the Billing Adjustment
-    Completed and Failed events kept) that AWS says it failed (``VALIDATION_FAILED``): a Failed event never kept (lost
-    past the queue's retention, sent before the stack listened) held their hours for ever, the next adjust taking
-    them as refunded. One GetBillingAdjustmentRequest each; the rest (pending, completed) wait for their event."""
-    failed = []
+) -> list[Outcome]:
+    """AWS's word on each answered refund of which no outcome event was kept (``heard``: the request ids of the Billing
+    Adjustment Completed and Failed events kept): a Failed event never kept (lost past the queue's retention, sent
+    before the stack listened) held its hours for ever, the next adjust taking them as refunded. One
+    GetBillingAdjustmentRequest each, each on its own: one AWS refuses (an adjustment it no longer knows, a throttle
+    past retries) says why and stops none of the others (attack 43)."""
+    outcomes = []
     for refund in answered:
         if refund.request_id is None or refund.request_id in heard:
             continue
-        adjustment = lookup.adjustment(refund.entry.agreement_id, refund.request_id)
-        if adjustment.status == "VALIDATION_FAILED":
-            failed.append((refund, adjustment))
-    return failed
+        try:
+            outcomes.append(Outcome(refund, lookup.adjustment(refund.entry.agreement_id, refund.request_id)))
+        except AgreementBillingUnavailable as error:
+            outcomes.append(Outcome(refund, error=str(error)))
+    return outcomes

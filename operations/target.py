@@ -142,11 +142,14 @@ def local_target(
         ),
         billing=lambda: MarketplaceAgreementBilling(
             session.client(
+                "marketplace-agreement", region_name=AGREEMENT_REGION, endpoint_url=settings.marketplace_endpoint
+            ),
+            sender=session.client(
                 "marketplace-agreement",
                 region_name=AGREEMENT_REGION,
                 endpoint_url=settings.marketplace_endpoint,
                 config=_REFUNDS,
-            )
+            ),
         ),
         refund_claims=lambda: DynamoRefundClaims(dynamodb, settings.metering_table),
         keep_notice=DynamoLifecycleStore(dynamodb, settings.customers_table).record_notice,
@@ -343,7 +346,8 @@ def deployed_target(stack_name: str, *, profile: str | None, region: str | None)
             session.client("marketplace-agreement", region_name=AGREEMENT_REGION)
         ),
         billing=lambda: MarketplaceAgreementBilling(
-            session.client("marketplace-agreement", region_name=AGREEMENT_REGION, config=_REFUNDS)
+            session.client("marketplace-agreement", region_name=AGREEMENT_REGION),
+            sender=session.client("marketplace-agreement", region_name=AGREEMENT_REGION, config=_REFUNDS),
         ),
         refund_claims=lambda: DynamoRefundClaims(dynamodb, stack.settings.metering_table),
         keep_notice=DynamoLifecycleStore(dynamodb, stack.settings.customers_table).record_notice,

@@ -15,7 +15,7 @@ keeps and cites (local/marketplace/README.md, "ListAgreementInvoiceLineItems and
   refunds were taken; and an operator's run drawn to lose its refund's answer (``lose``), or never to reach AWS
   (``unreachable``: its refunds kept, none taken).
 - ``cli adjust --settle`` reads the adjustments back (``adjustments_like``): every one taken, whenever it was (its
-  status ``VALIDATION_FAILED`` once failed), with the description it was sent with.
+  status ``PENDING`` while it is to fail, ``VALIDATION_FAILED`` once failed), with the description it was sent with.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ class SimAgreements:
     lose: set[Actor] = field(default_factory=set)  # invocations whose refund's answer is lost
     unreachable: set[Actor] = field(default_factory=set)  # invocations whose refunds never reach AWS
     failed: set[str] = field(default_factory=set)  # the client tokens of refunds AWS failed after taking them
+    # those it will fail: PENDING until then, as its model has it (PENDING, then VALIDATION_FAILED or COMPLETED)
+    failing: set[str] = field(default_factory=set)
     on_taken: Callable[[Adjustment], None] = lambda adjustment: None  # the world decides which fail
     # whether our refund claims had kept AWS's answer to this token when it was sent (then it is sent again)
     answered_before: Callable[[str], bool] = lambda token: False
@@ -126,7 +128,7 @@ class SimAgreements:
                 a.entry.invoice_id,
                 a.entry.amount,
                 a.entry.currency,
-                "VALIDATION_FAILED" if token in self.failed else "COMPLETED",
+                self.status(token),
                 a.entry.description,
                 a.at,
             )
@@ -145,7 +147,7 @@ class SimAgreements:
             taken.entry.invoice_id,
             taken.entry.amount,
             taken.entry.currency,
-            "VALIDATION_FAILED" if token in self.failed else "COMPLETED",
+            self.status(token),
             taken.entry.description,
             taken.at,
         )
@@ -203,8 +205,14 @@ class SimAgreements:
         self.on_taken(self.adjustments[token])
         return RefundOutcome(token, request_id)
 
+    def status(self, token: str) -> str:
+        if token in self.failed:
+            return "VALIDATION_FAILED"
+        return "PENDING" if token in self.failing else "COMPLETED"
+
     def fail(self, adjustment: Adjustment) -> None:
         """AWS fails a refund it took: it refunds nothing, and what it took off the invoice's room is back."""
+        self.failing.discard(adjustment.entry.client_token)
         self.failed.add(adjustment.entry.client_token)
 
     def _invoices_now(self, agreement_id: str) -> list[Invoice]:

@@ -298,7 +298,7 @@ def unfound_refund_settled() -> Iterator[None]:
 def failed_refund_unheard() -> Iterator[None]:
     """``cli adjust --settle`` asks AWS nothing of answered refunds: a refund AWS failed whose Failed event was lost
     keeps its hours "refunded before" for ever."""
-    with _patched(adjust_cli, "failed_unheard", lambda answered, heard, lookup: []):
+    with _patched(adjust_cli, "outcomes_unheard", lambda answered, heard, lookup: []):
         yield
 
 

@@ -636,6 +636,7 @@ class World:
             self._follow_up_until = max(self._follow_up_until or answer.at, answer.at + timedelta(minutes=30))
 
         at = self.scheduler.now + timedelta(minutes=self._failing.uniform(1, 60))
+        self.agreements.failing.add(adjustment.entry.client_token)
         self.scheduler.spawn(f"fail#{adjustment.request_id}", "world", fail, at=at)
 
     def _adjust(self, action: Action) -> None:

@@ -72,6 +72,7 @@ class TwoRegions:
             other_regions=lambda: [MeteringRegion(self.away, away_reader)],
             billing=lambda: cast(Any, self.book),
             refund_claims=lambda: cast(Any, self.claims),
+            keep_notice=base.customers.lifecycle_store.record_notice,  # type: ignore[attr-defined]
         )
 
     def adjust(self, until: datetime = HOUR) -> tuple[int, list[dict[str, Any]]]:

@@ -14,18 +14,18 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.unit.test_atk43_settle_one_unknown_adjustment_blocks_every_failed_refund import (
-    _settle,
-    _two_answered_refunds,
-    _world,
+    settle_run,
+    two_answered_refunds,
+    world_of_two_hours,
 )
 
 
 def test_a_refund_aws_completed_is_asked_of_once_not_on_every_settle_run() -> None:
-    world, aws = _world()
-    refunds = _two_answered_refunds(world, aws)  # AWS completes both; their events never come
+    world, aws = world_of_two_hours()
+    refunds = two_answered_refunds(world, aws)  # AWS completes both; their events never come
 
     for _ in range(5):  # settle as the operator runs it, daily
-        code, rows, stopped = _settle(world)
+        code, rows, stopped = settle_run(world)
         assert (code, rows, stopped) == (0, [], "")  # nothing to tell: both refunded what they asked
 
     # each completed refund asked of once: its outcome is final once AWS says it

@@ -18,17 +18,17 @@ from operations.adjust_cli import run_settle
 from operations.agreement_billing import BillingAdjustment, RefundEntry, RefundOutcome
 from tests.unit.test_adjust import SETTLED
 from tests.unit.test_adjust_other_regions import TwoRegions
-from tests.unit.test_atk43_settle_one_unknown_adjustment_blocks_every_failed_refund import _world
+from tests.unit.test_atk43_settle_one_unknown_adjustment_blocks_every_failed_refund import world_of_two_hours
 
 
-def _settle(world: TwoRegions, *, send: bool) -> list[dict[str, Any]]:
+def settle_run(world: TwoRegions, *, send: bool) -> list[dict[str, Any]]:
     out = io.StringIO()
     assert run_settle(argparse.Namespace(send=send, json=True), world.target, out, lambda rows, columns: "") == 0
     return list(json.loads(out.getvalue())["refunds"])
 
 
 def test_the_dry_run_says_what_send_keeps_of_a_lost_answer_aws_failed() -> None:
-    world, aws = _world()
+    world, aws = world_of_two_hours()
     taken: list[RefundEntry] = []
 
     def lost(entries: list[RefundEntry]) -> list[RefundOutcome]:
@@ -47,8 +47,8 @@ def test_the_dry_run_says_what_send_keeps_of_a_lost_answer_aws_failed() -> None:
     world.adjust()
     aws.failed.add("ba-0")  # AWS failed it; its Failed event is lost
 
-    previewed = _settle(world, send=False)
-    sent = _settle(world, send=True)
+    previewed = settle_run(world, send=False)
+    sent = settle_run(world, send=True)
     assert any("kept as failed" in r["outcome"] for r in sent)  # --send frees its hours in this run
 
     # the dry run says so too, as every dry run says what --send keeps

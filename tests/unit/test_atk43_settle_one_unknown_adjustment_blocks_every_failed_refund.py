@@ -47,7 +47,7 @@ class ForgetsSome(FailsQuietly):
         return super().adjustment(agreement_id, request_id)
 
 
-def _world() -> tuple[TwoRegions, ForgetsSome]:
+def world_of_two_hours() -> tuple[TwoRegions, ForgetsSome]:
     world = TwoRegions(home=300, away=None)
     customers = world.home.customers
     assert isinstance(customers, InMemoryCustomers)
@@ -57,7 +57,7 @@ def _world() -> tuple[TwoRegions, ForgetsSome]:
     return world, aws
 
 
-def _two_answered_refunds(world: TwoRegions, aws: ForgetsSome) -> dict[str, RefundEntry]:
+def two_answered_refunds(world: TwoRegions, aws: ForgetsSome) -> dict[str, RefundEntry]:
     """09:00 refunded (3.00), then 10:00 (1.50) by a refund of its own: by request id."""
     assert world.adjust()[0] == 0
     later = outsiders(150, "m-later")
@@ -68,7 +68,7 @@ def _two_answered_refunds(world: TwoRegions, aws: ForgetsSome) -> dict[str, Refu
     return {"ba-0": first, "ba-1": second}
 
 
-def _settle(world: TwoRegions) -> tuple[int | None, list[dict[str, Any]], str]:
+def settle_run(world: TwoRegions) -> tuple[int | None, list[dict[str, Any]], str]:
     """cli adjust --settle --send: its exit, its rows, and the error it stopped on (as cli.main shows it)."""
     out = io.StringIO()
     try:
@@ -79,15 +79,15 @@ def _settle(world: TwoRegions) -> tuple[int | None, list[dict[str, Any]], str]:
 
 
 def test_an_adjustment_aws_no_longer_knows_never_stops_settle_finding_another_refund_aws_failed() -> None:
-    world, aws = _world()
-    refunds = _two_answered_refunds(world, aws)
+    world, aws = world_of_two_hours()
+    refunds = two_answered_refunds(world, aws)
     # AWS fails both without an event; the one settle asks first (token order) it no longer knows
     first_asked = min(refunds, key=lambda request_id: refunds[request_id].client_token)
     other = next(request_id for request_id in refunds if request_id != first_asked)
     aws.failed |= set(refunds)
     aws.gone.add(first_asked)
 
-    stops = [_settle(world)[2] for _ in range(3)]  # settle, as the operator runs it, three days running
+    stops = [settle_run(world)[2] for _ in range(3)]  # settle, as the operator runs it, three days running
     world.adjust(until=TEN)
 
     # the other refund refunded nothing: its hour is asked for again, under a token of its own, once
@@ -100,8 +100,8 @@ def test_an_adjustment_aws_no_longer_knows_never_stops_settle_finding_another_re
 
 
 def test_what_settle_kept_before_a_get_aws_refused_is_shown() -> None:
-    world, aws = _world()
-    refunds = _two_answered_refunds(world, aws)
+    world, aws = world_of_two_hours()
+    refunds = two_answered_refunds(world, aws)
     aws.gone |= set(refunds)  # AWS no longer knows the adjustments of either (or throttles the Get)
 
     # a third refund (11:00, 0.75) whose answer was lost: AWS took it; settle finds it by its description
@@ -126,7 +126,7 @@ def test_what_settle_kept_before_a_get_aws_refused_is_shown() -> None:
         ]
 
     aws.adjustments_like = listed  # type: ignore[attr-defined]
-    _, rows, stopped = _settle(world)
+    _, rows, stopped = settle_run(world)
     kept = world.claims.answers()
     assert kept.get("ba-2") == lost_one.client_token  # settle kept AWS's answer to it
     # ...and says so: the operator sees what this run decided (the next run lists it no more)
