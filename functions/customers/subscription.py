@@ -15,15 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from functions.customers.model import SubscriptionState
+from functions.customers.model import FINAL_USAGE_WINDOW, SubscriptionState
 
 # A leave's close (unsubscribe-success, about an hour after its pending; our final-usage step's end, an hour after the
 # final hour opened) comes within this after the leave it closes; one later is a leave of its own (its opening lost,
 # or recorded on another subject).
 CLOSES_WITHIN = timedelta(hours=2)
-# An unsubscribe-success closes the leave whose pending came at least this long before it (about an hour, AWS's SaaS
-# guide): one sooner after the latest pending is an earlier leave's, come after the buyer left again (attack 42).
-CLOSED_AFTER = timedelta(minutes=30)
 
 
 class LifecycleKind(StrEnum):
@@ -105,7 +102,8 @@ def buyer_times(
     registration's, those License events name, renewals of them) and, for a legacy product, their identifier.
 
     - Any activation activates: subscribe-success, Purchase Agreement Created, License Updated.
-    - The final hour opens at the first of: License Deprovisioned; the Purchase Agreement Ended of the last live
+    - The final hour opens at the first of: License Deprovisioned (unless it closes a left agreement's hour while the
+      buyer is back on another: ``_closes_a_left_agreement``); the Purchase Agreement Ended of the last live
       agreement (a renewal's replaced agreement ends while its successor lives on: not an end); unsubscribe-pending.
       AWS's sources disagree on which of Ended and Deprovisioned comes first: whichever does opens it.
     - It closes (``ended``) at unsubscribe-success (this subscription's: ``_legacy_end``), at a License Deprovisioned
@@ -119,7 +117,8 @@ def buyer_times(
     agreements_end = max((a.ending for a in agreements.values() if a.ending), default=None) if all_ended else None
     licence = licence or LifecycleTimes()
     legacy = legacy or LifecycleTimes()
-    opened = [at for at in (licence.ending, agreements_end, legacy.ending) if at and view.current(at)]
+    deprovisioned = None if _closes_a_left_agreement(licence.ending, agreements) else licence.ending
+    opened = [at for at in (deprovisioned, agreements_end, legacy.ending) if at and view.current(at)]
     closed = [at for at in (licence.ended, _legacy_end(legacy, view)) if at and view.current(at)]
     if (
         view.current(agreements_end)
@@ -137,6 +136,18 @@ def buyer_times(
     )
 
 
+def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping[str, LifecycleTimes]) -> bool:
+    """A License Deprovisioned that comes within ``CLOSES_WITHIN`` after an agreement's Ended, with another agreement
+    on the licence taken out since that Ended and still live, is the left agreement's close (the seller guide's order):
+    not a leave of the buyer, back on the licence within that final hour (attack 44). Were it the live agreement's
+    own leave in the other order (Deprovisioned first), that agreement's Ended, when it comes, opens the hour."""
+    if deprovisioned is None:
+        return False
+    left = [a.ending for a in agreements.values() if a.ending and a.ending < deprovisioned <= a.ending + CLOSES_WITHIN]
+    live = [a.activated for a in agreements.values() if a.ending is None and a.activated]
+    return any(ended < taken <= deprovisioned for ended in left for taken in live)
+
+
 def _leaves(times: LifecycleTimes) -> set[datetime]:
     """When each subscription of a subject (a legacy identifier, a licence: both reused by a buyer back) was left: each
     ending (unsubscribe-pending, License Deprovisioned). An ended is that leave's close and may come after the buyer is
@@ -149,25 +160,38 @@ def _leaves(times: LifecycleTimes) -> set[datetime]:
 
 
 def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes) -> datetime | None:
-    """A legacy unsubscribe-success ends the subscription whose unsubscribe-pending it follows (about an hour later,
-    AWS's SaaS guide). So it is not this subscription's end when it came before the latest pending (that pending is
-    a later leave, its own success still to come), nor when the latest pending is before this subscription began
-    (the identifier reused: both are the earlier subscription's)."""
+    """A legacy unsubscribe-success ends the subscription whose unsubscribe-pending it closes (``_closes``). So the
+    latest pending's close is this subscription's end, unless the buyer came back between the two (the identifier
+    reused: both are the earlier subscription's); with that pending not yet closed, only a success closing no pending
+    at all (its own pending lost) ends them."""
     if legacy.ended is None or legacy.ending is None:
         return legacy.ended
-    if legacy.ended < legacy.ending:
+    closes = _closes(legacy.ending_times, legacy.ended_times)
+    close = closes.get(legacy.ending)
+    if close is None:
+        paired = set(closes.values())
+        return min((e for e in legacy.ended_times if e > legacy.ending and e not in paired), default=None)
+    if view.activated and legacy.ending < view.activated <= close:
         return None
-    if _closed_by(legacy.ended, legacy.ending_times) != legacy.ending:
-        return None  # an earlier leave's, come after the buyer left again (attack 42)
-    if view.activated and legacy.ending < view.activated <= legacy.ended:
-        return None
-    return legacy.ended
+    return close
 
 
-def _closed_by(success: datetime, pendings: frozenset[datetime]) -> datetime | None:
-    """The pending an unsubscribe-success closes: the latest ``CLOSED_AFTER`` or more before it, else the latest."""
-    before = [p for p in pendings if p <= success]
-    return max((p for p in before if p <= success - CLOSED_AFTER), default=max(before, default=None))
+def _closes(pendings: frozenset[datetime], successes: frozenset[datetime]) -> dict[datetime, datetime]:
+    """Which success closes which pending. Each leave sends its pending and then, about an hour later (AWS's SaaS
+    guide promises nothing tighter), its success, so successes close pendings in the order both came: each the earliest
+    pending still open ``CLOSES_WITHIN`` before it. A success exactly ``FINAL_USAGE_WINDOW`` after a pending closes
+    that one first: the final-usage step stamps its end so, for the pending it waited on, and an earlier leave's lost
+    success must not leave that pending open for ever. Nearness alone paired wrongly both ways (attacks 42 and 44: a
+    buyer back and leaving again within the first final hour, a success 25 minutes after its pending)."""
+    closes: dict[datetime, datetime] = {}
+    for success in sorted(successes):
+        if success - FINAL_USAGE_WINDOW in pendings and success - FINAL_USAGE_WINDOW not in closes:
+            closes[success - FINAL_USAGE_WINDOW] = success
+    for success in sorted(set(successes) - set(closes.values())):
+        open_before = [p for p in pendings if p not in closes and success - CLOSES_WITHIN <= p <= success]
+        if open_before:
+            closes[min(open_before)] = success
+    return closes
 
 
 def _started(
