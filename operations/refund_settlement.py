@@ -18,7 +18,9 @@ token, its description the same, is not this one's answer; attack 36).
   free as a failed refund's are, so the next ``adjust --send`` refunds them afresh under a token of their own (one AWS
   now refuses when sent again as it was, the invoice's room since taken by another refund, would otherwise be sent for
   ever; attacks 36 and 37).
-- Otherwise (listed twice, or too recent for none to mean never) nothing is decided, and it is said why.
+- Otherwise (listed twice, too recent for none to mean never, or AWS would not list or read its adjustments: a
+  throttle past retries, one it no longer knows) nothing is decided, and it is said why; the other refunds are settled
+  all the same (attack 44).
 """
 
 from __future__ import annotations
@@ -78,11 +80,16 @@ def settle(
     settled: list[Settlement] = []
     for refund, held in refunds:
         token = refund.entry.client_token
-        found = [
-            a
-            for a in lookup.adjustments_like(refund.entry)
-            if _of(a, refund.entry) and answers.get(a.request_id, token) == token
-        ]
+        try:
+            listed = lookup.adjustments_like(refund.entry)
+        except AgreementBillingUnavailable as error:
+            # each refund on its own, as the answered ones are (``outcomes_unheard``): raised, one AWS will not say
+            # of would stop every other refund being settled, and every answered one being asked of, on every run
+            # while it stays unanswered (attack 44)
+            why = f"AWS was asked for its adjustments like it and answered {error}"
+            settled.append(Settlement(refund, held, Verdict.UNSURE, why=why))
+            continue
+        found = [a for a in listed if _of(a, refund.entry) and answers.get(a.request_id, token) == token]
         last = refund.sent or max(filter(None, (refund.at, claimed.get(token))), default=None)
         if len(found) == 1:
             settled.append(Settlement(refund, held, Verdict.TAKEN, found[0]))

@@ -17,7 +17,8 @@ is the current one; a late old message is not).
 
 Notices (``functions.customers.notices``) are kept beside the agreement's lifecycle item, ``pk = AGMT#<agreement id>``,
 ``sk = NOTICE#<key>``: ``kind``, ``status``, ``at``, ``details`` (a map of text) and ``notice_order`` (its time and step
-as text, so one conditional write keeps the newest: the same convergence as the event times).
+as text, after ``final#`` for a notice nothing of its key follows, so one conditional write keeps the one that stands,
+``AgreementNotice.order``: the same convergence as the event times).
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ def is_notice_item(item: dict[str, Any]) -> bool:
 
 
 def _notice_order(notice: AgreementNotice) -> str:
-    at, step = notice.order
-    return f"{time_text(at)}#{step}"
+    final, at, step = notice.order
+    # a final notice's order starts with a letter, after every time's digits: it outranks any other of its key,
+    # one kept before final notices were (a bare time) as well
+    return f"{'final#' if final else ''}{time_text(at)}#{step}"
 
 
 def notice_of_item(item: dict[str, Any]) -> AgreementNotice:
@@ -190,7 +193,8 @@ class DynamoLifecycleStore:
         return True
 
     def record_notice(self, notice: AgreementNotice) -> bool:
-        """Keep the notice unless a newer one of its key was kept; False if one was (a duplicate, a late old one)."""
+        """Keep the notice unless one of its key that stands over it was kept; False if one was (a duplicate, a late old
+        one, a completion of a refund kept failed)."""
         order = _notice_order(notice)
         try:
             self._client.update_item(

@@ -4,9 +4,10 @@ requests and billing adjustments (refunds), and the entitlement GetAgreementEnti
 
 Each is kept under its agreement (``AGMT#<agreement id>``) as a notice of its own (``key``): a newer one replaces an
 older one of the same key, never the other way round, so duplicates and every arrival order end the same (as the
-lifecycle's times do, ``functions.customers.subscription``). Only values AWS's events carry and that are no buyer's
-personal data are kept: ids, codes, statuses, amounts and times. A buyer's own words (a rejected cancellation's
-``statusMessage``) may be personal data, and are not kept; AWS's own message on a failed validation is.
+lifecycle's times do, ``functions.customers.subscription``); a final one (a refund AWS failed) replaces any other of
+its key, whatever the times. Only values AWS's events carry and that are no buyer's personal data are kept: ids,
+codes, statuses, amounts and times. A buyer's own words (a rejected cancellation's ``statusMessage``) may be personal
+data, and are not kept; AWS's own message on a failed validation is.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ _LATER_STEPS = {
     "VALIDATION_FAILED": 1,
 }
 
+# Notices nothing of their key follows: kept over any other of it, whatever the times. A refund AWS failed refunded
+# nothing (its model: PENDING, then VALIDATION_FAILED or COMPLETED; AWS may send Completed when it takes one and Failed
+# when it then fails it), so its Failed event must outrank a COMPLETED of it stamped at or after it: AWS's Completed in
+# the same second, or ``adjust --settle``'s, kept at the run's clock when it read it completed (sub-second, and our
+# clock, not AWS's). Dropped, the failure read completed for ever and its hours were never refunded (attack 44).
+_FINAL = {(NoticeKind.BILLING_ADJUSTMENT, "FAILED")}
+
 
 @dataclass(frozen=True)
 class AgreementNotice:
@@ -50,9 +58,15 @@ class AgreementNotice:
     details: Mapping[str, str] = field(default_factory=dict)
 
     @property
-    def order(self) -> tuple[datetime, int]:
-        """Which of two notices of one key is newer: by time, then by step (a request's outcome after its start)."""
-        return self.at, _LATER_STEPS.get(self.status, 0)
+    def final(self) -> bool:
+        """Nothing of its key follows it (``_FINAL``)."""
+        return (self.kind, self.status) in _FINAL
+
+    @property
+    def order(self) -> tuple[bool, datetime, int]:
+        """Which of two notices of one key stands: a final one, then the newer by time, then by step (a request's
+        outcome after its start)."""
+        return self.final, self.at, _LATER_STEPS.get(self.status, 0)
 
     def summary(self) -> str:
         """One line for the operator: the kind, its status and what matters most about it."""
@@ -80,10 +94,10 @@ def notice_key(kind: NoticeKind, request_id: str | None = None) -> str:
 
 
 def latest(notices: Iterable[AgreementNotice]) -> list[AgreementNotice]:
-    """The newest notice of each key, newest first."""
+    """The notice that stands of each key (``AgreementNotice.order``), newest first."""
     newest: dict[tuple[str, str], AgreementNotice] = {}
     for notice in notices:
         key = (notice.agreement_id, notice.key)
         if key not in newest or newest[key].order < notice.order:
             newest[key] = notice
-    return sorted(newest.values(), key=lambda n: n.order, reverse=True)
+    return sorted(newest.values(), key=lambda n: (n.at, n.order), reverse=True)

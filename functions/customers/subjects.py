@@ -174,5 +174,6 @@ class LifecycleStore(Protocol):
         ...
 
     def record_notice(self, notice: AgreementNotice) -> bool:
-        """Keep an agreement's notice unless a newer one of its key was kept; False if one was."""
+        """Keep an agreement's notice unless one of its key that stands over it was kept (``AgreementNotice.order``);
+        False if one was."""
         ...
