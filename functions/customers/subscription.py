@@ -137,15 +137,16 @@ def buyer_times(
 
 
 def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping[str, LifecycleTimes]) -> bool:
-    """A License Deprovisioned that comes within ``CLOSES_WITHIN`` after an agreement's Ended, with another agreement
-    on the licence taken out since that Ended and still live, is the left agreement's close (the seller guide's order):
-    not a leave of the buyer, back on the licence within that final hour (attack 44). Were it the live agreement's
-    own leave in the other order (Deprovisioned first), that agreement's Ended, when it comes, opens the hour."""
+    """A License Deprovisioned that comes within ``CLOSES_WITHIN`` after an agreement's Ended, with an agreement on the
+    licence taken out between the two, is the left agreement's close (the seller guide's order): not a leave of the
+    buyer, back on the licence within that final hour (attack 44), now or once they leave that agreement too (attack
+    45). Were it the new agreement's own leave in the other order (Deprovisioned first), that agreement's Ended, when
+    it comes, opens the hour."""
     if deprovisioned is None:
         return False
     left = [a.ending for a in agreements.values() if a.ending and a.ending < deprovisioned <= a.ending + CLOSES_WITHIN]
-    live = [a.activated for a in agreements.values() if a.ending is None and a.activated]
-    return any(ended < taken <= deprovisioned for ended in left for taken in live)
+    taken = [at for a in agreements.values() for at in a.activations]
+    return any(ended < at <= deprovisioned for ended in left for at in taken)
 
 
 def _leaves(times: LifecycleTimes) -> set[datetime]:
@@ -160,20 +161,18 @@ def _leaves(times: LifecycleTimes) -> set[datetime]:
 
 
 def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes) -> datetime | None:
-    """A legacy unsubscribe-success ends the subscription whose unsubscribe-pending it closes (``_closes``). So the
-    latest pending's close is this subscription's end, unless the buyer came back between the two (the identifier
-    reused: both are the earlier subscription's); with that pending not yet closed, only a success closing no pending
-    at all (its own pending lost) ends them."""
-    if legacy.ended is None or legacy.ending is None:
-        return legacy.ended
+    """A legacy unsubscribe-success ends the subscription whose unsubscribe-pending it closes (``_closes``): the close
+    of this subscription's latest pending (one from before the buyer came back is the earlier subscription's, and so
+    is its close, late or not). With that pending not yet closed, or no pending of this subscription at all, an end
+    closing no pending does: a success whose pending was lost, the final-usage step's end of a leave told on another
+    subject (attack 45: the identifier's history hid both)."""
     closes = _closes(legacy.ending_times, legacy.ended_times)
-    close = closes.get(legacy.ending)
-    if close is None:
-        paired = set(closes.values())
-        return min((e for e in legacy.ended_times if e > legacy.ending and e not in paired), default=None)
-    if view.activated and legacy.ending < view.activated <= close:
-        return None
-    return close
+    pending = legacy.ending if view.current(legacy.ending) else None
+    if pending is not None and pending in closes:
+        return closes[pending]
+    since = pending or view.activated
+    paired = set(closes.values())
+    return min((e for e in legacy.ended_times if e not in paired and (since is None or e >= since)), default=None)
 
 
 def _closes(pendings: frozenset[datetime], successes: frozenset[datetime]) -> dict[datetime, datetime]:
