@@ -48,6 +48,7 @@ from functions.seller_events import (
     identified,
 )
 from functions.settings import Product, Settings
+from functions.usage.model import FUTURE_SKEW
 
 __all__ = [
     "CUSTOMER_ACTIVATED",
@@ -317,13 +318,14 @@ class Lifecycle:
     def _set_cutoff(self, customer: Customer, times: LifecycleTimes, now: datetime) -> datetime:
         """The leaving buyer's cutoff: ``final_usage_cutoff_seconds`` into the final hour, or now where
         Marketplace closed the hour first (a License Deprovisioned after the Ended that opened it). Never set in the
-        past (usage accepted until now may still be in flight: the final usage is sent once it has landed), and
-        only ever moved earlier for one ending."""
+        past (usage accepted until now may still be in flight: the final usage is sent once it has landed), nor,
+        while Marketplace still takes their records, before what usage accepted until now may be stamped; and only
+        ever moved earlier for one ending."""
         ending_since = times.ending or times.ended or now
         planned = ending_since + timedelta(seconds=self.settings.final_usage_cutoff_seconds)
-        if times.state is SubscriptionState.ENDED:
-            planned = min(planned, now)
-        cutoff = max(planned, now)
+        # Marketplace closed the hour: now; else usage accepted until now may be stamped up to FUTURE_SKEW ahead, and
+        # its hour is sent too (simulator seed 31209)
+        cutoff = now if times.state is SubscriptionState.ENDED else max(planned, now + FUTURE_SKEW)
         stored = customer.final_usage_cutoff
         if stored is not None and ending_since <= stored <= cutoff:
             return stored

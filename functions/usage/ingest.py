@@ -15,6 +15,7 @@ from functions.clock import Clock
 from functions.customers.model import Customer, CustomerRef, CustomerRepository, SubscriptionState, final_usage_cutoff
 from functions.settings import Settings
 from functions.usage.model import (
+    FUTURE_SKEW,
     HOUR,
     IDENTITY_LIFETIME,
     IN_FLIGHT_MARGIN,
@@ -27,9 +28,7 @@ from functions.usage.model import (
 from functions.usage.once import Conflict, FirstSendInFlight, UsageStore, store_once
 from functions.usage.schema import UsageBatchIn, UsageEventIn
 
-# How far ahead of our clock an event may be stamped (producers' clocks drift), and how far back Marketplace
-# still accepts a record (its 24-hour window).
-FUTURE_SKEW = timedelta(minutes=5)
+# How far back Marketplace still accepts a record (its 24-hour window).
 METERING_WINDOW = timedelta(hours=24)
 
 

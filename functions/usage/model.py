@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 HOUR = timedelta(hours=1)
+# How far ahead of our clock an event may be stamped (producers' clocks drift): usage accepted by now may be stamped
+# up to this much later, so a leaving buyer's cutoff is never set before it (functions.lifecycle.service).
+FUTURE_SKEW = timedelta(minutes=5)
 # BatchMeterUsage's own quantity rules (QuantityAsDecimal's pattern, Quantity's maximum)
 DECIMAL_QUANTITY = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,6})?$")
 MAX_INTEGER_QUANTITY = 2_147_483_647

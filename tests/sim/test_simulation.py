@@ -63,6 +63,9 @@ FOUND_BUGS_WITH_REFUNDS += (189228,)
 # the simulator's: a first reconciliation whose write of where it starts failed, then a flush outage of a day, was
 # held to a start from before it (213260)
 FOUND_BUGS_WITH_REFUNDS += (213260,)
+# found with settings drawn (--random-settings): usage stamped a minute into the next hour, accepted just before the
+# buyer left with a 51-second cutoff, was kept out of their final usage (the cutoff's hour) and parked (31209)
+FOUND_BUGS_WITH_DRAWN_SETTINGS: tuple[int, ...] = (31209,)
 
 
 def _replay_command(seed: int, *, refunds: bool = True) -> str:
@@ -109,6 +112,9 @@ def test_the_seeds_that_found_the_reviews_bugs_stay_fixed() -> None:
     for seed in FOUND_BUGS_WITH_REFUNDS:
         result = simulate(seed, refunds=True)
         assert result.violations == (), (seed, result.first, _replay_command(seed))
+    for seed in FOUND_BUGS_WITH_DRAWN_SETTINGS:
+        result = simulate(seed, refunds=True, settings=True)
+        assert result.violations == (), (seed, result.first, _replay_command(seed) + " RANDOM_SETTINGS=1")
 
 
 def test_a_legacy_identifier_is_never_subscribed_twice_at_once() -> None:
