@@ -120,16 +120,16 @@ def buyer_times(
     deprovisioned = None if _closes_a_left_agreement(licence.ending, agreements) else licence.ending
     opened = [at for at in (deprovisioned, agreements_end, legacy.ending) if at and view.current(at)]
     closed = [at for at in (licence.ended, _legacy_end(legacy, view)) if at and view.current(at)]
-    if (
-        view.current(agreements_end)
-        and licence.ending is not None
-        and agreements_end
-        and licence.ending > agreements_end
-    ):
-        closed.append(licence.ending)
+    if view.current(agreements_end) and deprovisioned and agreements_end and deprovisioned > agreements_end:
+        closed.append(deprovisioned)  # not a left agreement's close: that one closes nothing of theirs (attack 46)
+    ending = min(opened, default=None)
+    # the final hour is over an hour after it opened, as the final-usage step records it: an end stamped so ends them
+    # whatever else its subject saw (no buyer stays ending for ever)
+    if ending and ending + FINAL_USAGE_WINDOW in licence.ended_times | legacy.ended_times:
+        closed.append(ending + FINAL_USAGE_WINDOW)
     return replace(
         view,
-        ending=min(opened, default=None),
+        ending=ending,
         ended=min(closed, default=None),
         failed=legacy.failed,
         started=_started(subjects, (*_leaves(licence), *_leaves(legacy), agreements_end), view),
@@ -155,24 +155,27 @@ def _leaves(times: LifecycleTimes) -> set[datetime]:
     back (attack 41: a later activation then took it for an end of the subscription they came back to); it is a leave
     of its own only with no ending ``CLOSES_WITHIN`` before it (attack 42: one much later, its leave recorded only by
     the final-usage step's end)."""
-    endings = times.ending_times
-    own = {ended for ended in times.ended_times if not any(ended - CLOSES_WITHIN <= p <= ended for p in endings)}
-    return set(endings) | own
+    return set(times.ending_times) | _own_ends(times)
+
+
+def _own_ends(times: LifecycleTimes) -> set[datetime]:
+    """Ends that close no leave: no ending ``CLOSES_WITHIN`` before them (an end within it, even one another end of
+    that leave was paired with first, is that leave's: attack 46's late success after the final-usage step's end)."""
+    return {e for e in times.ended_times if not any(e - CLOSES_WITHIN <= p <= e for p in times.ending_times)}
 
 
 def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes) -> datetime | None:
     """A legacy unsubscribe-success ends the subscription whose unsubscribe-pending it closes (``_closes``): the close
     of this subscription's latest pending (one from before the buyer came back is the earlier subscription's, and so
     is its close, late or not). With that pending not yet closed, or no pending of this subscription at all, an end
-    closing no pending does: a success whose pending was lost, the final-usage step's end of a leave told on another
-    subject (attack 45: the identifier's history hid both)."""
+    closing no leave does (``_own_ends``): a success whose pending was lost, the final-usage step's end of a leave told
+    on another subject (attack 45: the identifier's history hid both)."""
     closes = _closes(legacy.ending_times, legacy.ended_times)
     pending = legacy.ending if view.current(legacy.ending) else None
     if pending is not None and pending in closes:
         return closes[pending]
     since = pending or view.activated
-    paired = set(closes.values())
-    return min((e for e in legacy.ended_times if e not in paired and (since is None or e >= since)), default=None)
+    return min((e for e in _own_ends(legacy) if since is None or e >= since), default=None)
 
 
 def _closes(pendings: frozenset[datetime], successes: frozenset[datetime]) -> dict[datetime, datetime]:

@@ -1,0 +1,40 @@
+"""No buyer stays ``ending`` for ever: the final-usage step records the end of their final hour an hour after it
+opened, and an end stamped so ends them whatever else their subject saw. Here a legacy buyer left over SNS at 10:00,
+came back at 10:10 and left again at 10:20 by their licence (a listing that moved to EventBridge); the step's end at
+11:20 falls within two hours of the earlier leave's pending, so as an end of no leave of its own it was ignored and
+the buyer read ``ending`` for ever (the step finding them still ending each time it ran)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from functions.customers.model import SubscriptionState
+from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
+
+
+def _at(hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
+
+
+def _times(*events: tuple[LifecycleKind, datetime]) -> LifecycleTimes:
+    times = LifecycleTimes()
+    for kind, at in events:
+        times = times.merge(kind, at)
+    return times
+
+
+LEGACY = (
+    (LifecycleKind.ACTIVATED, _at(9)),  # subscribe-success
+    (LifecycleKind.ENDING, _at(10)),  # unsubscribe-pending
+    (LifecycleKind.ACTIVATED, _at(10, 10)),  # subscribe-success: back
+    (LifecycleKind.ENDED, _at(11)),  # unsubscribe-success of the leave at 10:00
+)
+STEPS_END = (LifecycleKind.ENDED, _at(11, 20))  # the final-usage step: the final hour opened at 10:20 is over
+
+
+def test_the_final_usage_steps_end_ends_a_buyer_back_and_gone_again_by_their_licence() -> None:
+    licence = _times((LifecycleKind.ACTIVATED, _at(10, 10)), (LifecycleKind.ENDING, _at(10, 20)))  # Deprovisioned
+    leaving = buyer_times(licence, {}, _times(*LEGACY))
+    assert (leaving.state, leaving.changed_at) == (SubscriptionState.ENDING, _at(10, 20))
+    ended = buyer_times(licence, {}, _times(*LEGACY, STEPS_END))
+    assert (ended.state, ended.changed_at) == (SubscriptionState.ENDED, _at(11, 20))
