@@ -10,7 +10,6 @@ the same: the latest ended was that success too; the rule, not the set, is what 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -18,43 +17,33 @@ import pytest
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.subjects import legacy_subject, licence_subject
-from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
+from functions.customers.subscription import LifecycleKind, buyer_times
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import UsageRejected, record_usage
 from tests.fakes import InMemoryCustomers, InMemoryUsage
-
-
-def _at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
-
-
-def _times(*events: tuple[LifecycleKind, datetime]) -> LifecycleTimes:
-    times = LifecycleTimes()
-    for kind, at in events:
-        times = times.merge(kind, at)
-    return times
+from tests.unit.lifecycle_events import at, times_of
 
 
 def test_a_late_unsubscribe_success_of_an_earlier_leave_does_not_move_the_start_past_an_upgrade() -> None:
     # Given a legacy buyer subscribed at 09, leaving at 10, back at 10:30, within their first leave's final hour
-    legacy = _times(
-        (LifecycleKind.ACTIVATED, _at(9)),  # subscribe-success
-        (LifecycleKind.ENDING, _at(10)),  # unsubscribe-pending
-        (LifecycleKind.ACTIVATED, _at(10, 30)),  # subscribe-success: back
-        (LifecycleKind.ENDED, _at(11)),  # unsubscribe-success of the leave at 10, an hour after its pending
+    legacy = times_of(
+        (LifecycleKind.ACTIVATED, at(9)),  # subscribe-success
+        (LifecycleKind.ENDING, at(10)),  # unsubscribe-pending
+        (LifecycleKind.ACTIVATED, at(10, 30)),  # subscribe-success: back
+        (LifecycleKind.ENDED, at(11)),  # unsubscribe-success of the leave at 10, an hour after its pending
     )
-    licence = _times(
-        (LifecycleKind.ACTIVATED, _at(9)),  # License Updated as they subscribed
-        (LifecycleKind.ENDING, _at(10)),  # License Deprovisioned as they left
-        (LifecycleKind.ACTIVATED, _at(10, 30)),  # License Updated as they came back
+    licence = times_of(
+        (LifecycleKind.ACTIVATED, at(9)),  # License Updated as they subscribed
+        (LifecycleKind.ENDING, at(10)),  # License Deprovisioned as they left
+        (LifecycleKind.ACTIVATED, at(10, 30)),  # License Updated as they came back
     )
-    assert buyer_times(licence, {}, legacy).started == _at(10, 30)  # right so far
+    assert buyer_times(licence, {}, legacy).started == at(10, 30)  # right so far
     # When their licence is updated at 15 (they upgrade)
-    upgraded = licence.merge(LifecycleKind.ACTIVATED, _at(15))
+    upgraded = licence.merge(LifecycleKind.ACTIVATED, at(15))
     # Then they are still subscribed since 10:30, not since the upgrade
     times = buyer_times(upgraded, {}, legacy)
     assert times.state is SubscriptionState.ACTIVE
-    assert times.started == _at(10, 30), "the earlier leave's late success counted as an end of this subscription"
+    assert times.started == at(10, 30), "the earlier leave's late success counted as an end of this subscription"
 
 
 def test_their_usage_since_they_came_back_is_taken_after_the_upgrade() -> None:
@@ -64,15 +53,15 @@ def test_their_usage_since_they_came_back_is_taken_after_the_upgrade() -> None:
     licence_arn = "arn:aws:license-manager::294406891311:license:l-0001"
     fake = InMemoryCustomers()
     ref = CustomerRef("p", customer_identifier="back-within-the-hour")
-    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, _at(9), legacy_license_arn=licence_arn))
+    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, at(9), legacy_license_arn=licence_arn))
     events = fake.lifecycle_store
-    for kind, at in ((LifecycleKind.ACTIVATED, _at(9)), (LifecycleKind.ENDING, _at(10))):
-        events.record(legacy_subject("p", "back-within-the-hour"), kind, at)
-        events.record(licence_subject("l-0001"), kind, at)
-    events.record(legacy_subject("p", "back-within-the-hour"), LifecycleKind.ACTIVATED, _at(10, 30))
-    events.record(licence_subject("l-0001"), LifecycleKind.ACTIVATED, _at(10, 30))
-    events.record(legacy_subject("p", "back-within-the-hour"), LifecycleKind.ENDED, _at(11))
-    events.record(licence_subject("l-0001"), LifecycleKind.ACTIVATED, _at(15))  # the upgrade
+    for kind, moment in ((LifecycleKind.ACTIVATED, at(9)), (LifecycleKind.ENDING, at(10))):
+        events.record(legacy_subject("p", "back-within-the-hour"), kind, moment)
+        events.record(licence_subject("l-0001"), kind, moment)
+    events.record(legacy_subject("p", "back-within-the-hour"), LifecycleKind.ACTIVATED, at(10, 30))
+    events.record(licence_subject("l-0001"), LifecycleKind.ACTIVATED, at(10, 30))
+    events.record(legacy_subject("p", "back-within-the-hour"), LifecycleKind.ENDED, at(11))
+    events.record(licence_subject("l-0001"), LifecycleKind.ACTIVATED, at(15))  # the upgrade
     # When they send their usage of 14:00, at 15:30 (within Marketplace's window, their subscription live)
     usage = {
         "event_id": "u14",
@@ -80,11 +69,11 @@ def test_their_usage_since_they_came_back_is_taken_after_the_upgrade() -> None:
         "customer_identifier": "back-within-the-hour",
         "dimension": "calls",
         "quantity": 5,
-        "timestamp": _at(14).isoformat(),
+        "timestamp": at(14).isoformat(),
     }
     store = InMemoryUsage()
     try:
-        result = record_usage([usage], settings=settings, customers=fake, store=store, clock=ManualClock(_at(15, 30)))
+        result = record_usage([usage], settings=settings, customers=fake, store=store, clock=ManualClock(at(15, 30)))
     except UsageRejected as refusal:
         pytest.fail(f"usage of their live subscription refused: {refusal}")
     # Then it is accepted, 5 units to bill

@@ -12,7 +12,7 @@ accepted and billed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -24,35 +24,25 @@ from functions.customers.subscription import LifecycleKind, LifecycleTimes, buye
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import UsageRejected, record_usage
 from tests.fakes import InMemoryCustomers, InMemoryUsage
+from tests.unit.lifecycle_events import at, times_of
 
 PRODUCT = Product(code="p", name="P", dimensions=(Dimension("calls"),), customer_mode="legacy", legacy_sns=False)
 LICENCE_ARN = "arn:aws:license-manager::294406891311:license:l-0001"
 IDENTIFIER = "back-within-the-hour"
 
 
-def _at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
-
-
-def _times(*events: tuple[LifecycleKind, datetime]) -> LifecycleTimes:
-    times = LifecycleTimes()
-    for kind, at in events:
-        times = times.merge(kind, at)
-    return times
-
-
 def test_a_second_licence_leave_keeps_the_subscription_they_came_back_to() -> None:
-    licence = _times(
-        (LifecycleKind.ACTIVATED, _at(9)),  # License Updated as they subscribe
-        (LifecycleKind.ENDING, _at(10)),  # License Deprovisioned: they leave
-        (LifecycleKind.ACTIVATED, _at(10, 30)),  # License Updated: back, within that leave's final hour
+    licence = times_of(
+        (LifecycleKind.ACTIVATED, at(9)),  # License Updated as they subscribe
+        (LifecycleKind.ENDING, at(10)),  # License Deprovisioned: they leave
+        (LifecycleKind.ACTIVATED, at(10, 30)),  # License Updated: back, within that leave's final hour
     )
-    assert buyer_times(licence, {}, LifecycleTimes()).started == _at(10, 30)  # right while they are back
+    assert buyer_times(licence, {}, LifecycleTimes()).started == at(10, 30)  # right while they are back
     # When they leave again at 12
-    times = buyer_times(licence.merge(LifecycleKind.ENDING, _at(12)), {}, LifecycleTimes())
+    times = buyer_times(licence.merge(LifecycleKind.ENDING, at(12)), {}, LifecycleTimes())
     # Then they are leaving the subscription that started at 10:30, not the one of 09:00
     assert times.state is SubscriptionState.ENDING
-    assert times.started == _at(10, 30), "the first leave, overwritten as the licence's latest ending, was forgotten"
+    assert times.started == at(10, 30), "the first leave, overwritten as the licence's latest ending, was forgotten"
 
 
 def _usage(event_id: str, at: datetime) -> dict[str, object]:
@@ -70,30 +60,30 @@ def test_usage_between_their_two_subscriptions_stays_refused_once_they_leave_aga
     # Given a legacy-mode buyer whose listing notifies over EventBridge only: their licence and agreements
     fake = InMemoryCustomers()
     ref = CustomerRef("p", customer_identifier=IDENTIFIER)
-    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, _at(9), legacy_license_arn=LICENCE_ARN))
+    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, at(9), legacy_license_arn=LICENCE_ARN))
     events = fake.lifecycle_store
     lic = licence_subject("l-0001")
     events.link(lic, "agmt-1")
-    events.record(agreement_subject("agmt-1"), LifecycleKind.ACTIVATED, _at(9))  # Purchase Agreement Created
-    events.record(lic, LifecycleKind.ACTIVATED, _at(9))  # License Updated
-    events.record(agreement_subject("agmt-1"), LifecycleKind.ENDING, _at(10))  # Purchase Agreement Ended
-    events.record(lic, LifecycleKind.ENDING, _at(10))  # License Deprovisioned
+    events.record(agreement_subject("agmt-1"), LifecycleKind.ACTIVATED, at(9))  # Purchase Agreement Created
+    events.record(lic, LifecycleKind.ACTIVATED, at(9))  # License Updated
+    events.record(agreement_subject("agmt-1"), LifecycleKind.ENDING, at(10))  # Purchase Agreement Ended
+    events.record(lic, LifecycleKind.ENDING, at(10))  # License Deprovisioned
     # back at 10:30 on the same licence (a new agreement), before the final-usage step found the hour over
     events.link(lic, "agmt-2")
-    events.record(agreement_subject("agmt-2"), LifecycleKind.ACTIVATED, _at(10, 30))
-    events.record(lic, LifecycleKind.ACTIVATED, _at(10, 30))
+    events.record(agreement_subject("agmt-2"), LifecycleKind.ACTIVATED, at(10, 30))
+    events.record(lic, LifecycleKind.ACTIVATED, at(10, 30))
     settings = Settings(products=(PRODUCT,))
-    between = _usage("between", _at(10, 10))  # stamped while they had no subscription
+    between = _usage("between", at(10, 10))  # stamped while they had no subscription
     with pytest.raises(UsageRejected, match="before this buyer's subscription started"):
-        record_usage([between], settings=settings, customers=fake, store=InMemoryUsage(), clock=ManualClock(_at(11)))
+        record_usage([between], settings=settings, customers=fake, store=InMemoryUsage(), clock=ManualClock(at(11)))
     # When they leave again at 12
-    events.record(agreement_subject("agmt-2"), LifecycleKind.ENDING, _at(12))
-    events.record(lic, LifecycleKind.ENDING, _at(12))
+    events.record(agreement_subject("agmt-2"), LifecycleKind.ENDING, at(12))
+    events.record(lic, LifecycleKind.ENDING, at(12))
     # Then that usage is still not theirs: refused, nothing of it stored to bill
     store = InMemoryUsage()
     refused = False
     try:
-        record_usage([between], settings=settings, customers=fake, store=store, clock=ManualClock(_at(12, 5)))
+        record_usage([between], settings=settings, customers=fake, store=store, clock=ManualClock(at(12, 5)))
     except UsageRejected as refusal:
         refused = "before this buyer's subscription started" in str(refusal)
     billed = sum((e.quantity for e in store.events.values()), Decimal(0))

@@ -11,7 +11,6 @@ agreement it closes (License events carry ``agreement.id``): the one that ended 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -19,36 +18,26 @@ import pytest
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.subjects import agreement_subject, licence_subject
-from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
+from functions.customers.subscription import LifecycleKind, buyer_times
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import UsageRejected, record_usage
 from tests.fakes import InMemoryCustomers, InMemoryUsage
+from tests.unit.lifecycle_events import at, times_of
 
 LICENCE_ARN = "arn:aws:license-manager::294406891311:license:l-0001"
 
 
-def _at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
-
-
-def _times(*events: tuple[LifecycleKind, datetime]) -> LifecycleTimes:
-    times = LifecycleTimes()
-    for kind, at in events:
-        times = times.merge(kind, at)
-    return times
-
-
 def test_the_first_leaves_deprovisioned_does_not_end_the_agreement_they_came_back_on() -> None:
-    licence = _times(
-        (LifecycleKind.ACTIVATED, _at(9)),  # License Updated as they subscribe (agmt-1)
-        (LifecycleKind.ACTIVATED, _at(10, 30)),  # License Updated: back, on agmt-2
-        (LifecycleKind.ENDING, _at(11)),  # License Deprovisioned: agmt-1's final hour over
+    licence = times_of(
+        (LifecycleKind.ACTIVATED, at(9)),  # License Updated as they subscribe (agmt-1)
+        (LifecycleKind.ACTIVATED, at(10, 30)),  # License Updated: back, on agmt-2
+        (LifecycleKind.ENDING, at(11)),  # License Deprovisioned: agmt-1's final hour over
     )
-    first = _times((LifecycleKind.ACTIVATED, _at(9)), (LifecycleKind.ENDING, _at(10)))  # Created, Ended
-    second = _times((LifecycleKind.ACTIVATED, _at(10, 30)))  # Created: live
+    first = times_of((LifecycleKind.ACTIVATED, at(9)), (LifecycleKind.ENDING, at(10)))  # Created, Ended
+    second = times_of((LifecycleKind.ACTIVATED, at(10, 30)))  # Created: live
     times = buyer_times(licence, {"agmt-1": first, "agmt-2": second}, None)
     assert times.state is SubscriptionState.ACTIVE, f"{times.state} since {times.changed_at}"
-    assert times.changed_at == _at(10, 30)
+    assert times.changed_at == at(10, 30)
 
 
 def test_their_usage_on_the_live_agreement_is_taken_after_the_first_leaves_close() -> None:
@@ -56,16 +45,16 @@ def test_their_usage_on_the_live_agreement_is_taken_after_the_first_leaves_close
     settings = Settings(products=(product,))
     fake = InMemoryCustomers()
     ref = CustomerRef("p", license_arn=LICENCE_ARN)
-    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, _at(9), agreement_id="agmt-1"))
+    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, at(9), agreement_id="agmt-1"))
     events, lic = fake.lifecycle_store, licence_subject("l-0001")
     events.link(lic, "agmt-1")
-    events.record(agreement_subject("agmt-1"), LifecycleKind.ACTIVATED, _at(9))  # Purchase Agreement Created
-    events.record(lic, LifecycleKind.ACTIVATED, _at(9))  # License Updated
-    events.record(agreement_subject("agmt-1"), LifecycleKind.ENDING, _at(10))  # Purchase Agreement Ended: leaving
+    events.record(agreement_subject("agmt-1"), LifecycleKind.ACTIVATED, at(9))  # Purchase Agreement Created
+    events.record(lic, LifecycleKind.ACTIVATED, at(9))  # License Updated
+    events.record(agreement_subject("agmt-1"), LifecycleKind.ENDING, at(10))  # Purchase Agreement Ended: leaving
     events.link(lic, "agmt-2")  # back at 10:30 on the same licence
-    events.record(agreement_subject("agmt-2"), LifecycleKind.ACTIVATED, _at(10, 30))
-    events.record(lic, LifecycleKind.ACTIVATED, _at(10, 30))
-    events.record(lic, LifecycleKind.ENDING, _at(11))  # License Deprovisioned (agmt-1's): its final hour over
+    events.record(agreement_subject("agmt-2"), LifecycleKind.ACTIVATED, at(10, 30))
+    events.record(lic, LifecycleKind.ACTIVATED, at(10, 30))
+    events.record(lic, LifecycleKind.ENDING, at(11))  # License Deprovisioned (agmt-1's): its final hour over
     usage = {
         "event_id": "on-agmt-2",
         "product_code": "p",
@@ -73,11 +62,11 @@ def test_their_usage_on_the_live_agreement_is_taken_after_the_first_leaves_close
         "customer_aws_account_id": "111122223333",
         "dimension": "calls",
         "quantity": 5,
-        "timestamp": _at(12).isoformat(),
+        "timestamp": at(12).isoformat(),
     }
     store = InMemoryUsage()
     try:
-        result = record_usage([usage], settings=settings, customers=fake, store=store, clock=ManualClock(_at(12, 5)))
+        result = record_usage([usage], settings=settings, customers=fake, store=store, clock=ManualClock(at(12, 5)))
     except UsageRejected as refusal:
         pytest.fail(f"usage of their live agreement refused: {refusal}")
     assert result.accepted == ("on-agmt-2",)

@@ -22,23 +22,17 @@ import pytest
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.subjects import agreement_subject, licence_subject
-from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
+from functions.customers.subscription import LifecycleKind, buyer_times
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import UsageRejected, record_usage
 from tests.fakes import InMemoryCustomers, InMemoryUsage
+from tests.unit.lifecycle_events import times_of
 
 LICENCE_ARN = "arn:aws:license-manager::294406891311:license:l-0001"
 
 
 def _at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
-
-
-def _times(*events: tuple[LifecycleKind, datetime]) -> LifecycleTimes:
-    times = LifecycleTimes()
-    for kind, at in events:
-        times = times.merge(kind, at)
-    return times
 
 
 LICENCE = (
@@ -51,7 +45,7 @@ SECOND = ((LifecycleKind.ACTIVATED, _at(26, 10, 30)), (LifecycleKind.ENDING, _at
 
 
 def test_the_first_leaves_close_does_not_open_the_second_leave() -> None:
-    times = buyer_times(_times(*LICENCE), {"agmt-1": _times(*FIRST), "agmt-2": _times(*SECOND)}, None)
+    times = buyer_times(times_of(*LICENCE), {"agmt-1": times_of(*FIRST), "agmt-2": times_of(*SECOND)}, None)
     # leaving since agmt-2's Ended, its Deprovisioned (about 10:00) still to come
     assert times.state is SubscriptionState.ENDING, f"{times.state} since {times.changed_at}"
     assert times.changed_at == _at(28, 9), f"their final hour read as opened at {times.changed_at}"

@@ -12,7 +12,6 @@ step, told they ended, sets the cutoff to now and sends at once. agmt-2's Deprov
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -20,39 +19,29 @@ import pytest
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.customers.subjects import agreement_subject, licence_subject
-from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
+from functions.customers.subscription import LifecycleKind, buyer_times
 from functions.settings import Dimension, Product, Settings
 from functions.usage.ingest import UsageRejected, record_usage
 from tests.fakes import InMemoryCustomers, InMemoryUsage
+from tests.unit.lifecycle_events import at, times_of
 
 LICENCE_ARN = "arn:aws:license-manager::294406891311:license:l-0001"
 
 
-def _at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
-
-
-def _times(*events: tuple[LifecycleKind, datetime]) -> LifecycleTimes:
-    times = LifecycleTimes()
-    for kind, at in events:
-        times = times.merge(kind, at)
-    return times
-
-
 LICENCE = (
-    (LifecycleKind.ACTIVATED, _at(9)),  # License Updated as they subscribe (agmt-1)
-    (LifecycleKind.ACTIVATED, _at(10, 30)),  # License Updated: back, on agmt-2
-    (LifecycleKind.ENDING, _at(11)),  # License Deprovisioned naming agmt-1: agmt-1's final hour over
+    (LifecycleKind.ACTIVATED, at(9)),  # License Updated as they subscribe (agmt-1)
+    (LifecycleKind.ACTIVATED, at(10, 30)),  # License Updated: back, on agmt-2
+    (LifecycleKind.ENDING, at(11)),  # License Deprovisioned naming agmt-1: agmt-1's final hour over
 )
-FIRST = ((LifecycleKind.ACTIVATED, _at(9)), (LifecycleKind.ENDING, _at(10)))  # Created, Ended
-SECOND = ((LifecycleKind.ACTIVATED, _at(10, 30)), (LifecycleKind.ENDING, _at(10, 50)))  # Created, Ended: leaving
+FIRST = ((LifecycleKind.ACTIVATED, at(9)), (LifecycleKind.ENDING, at(10)))  # Created, Ended
+SECOND = ((LifecycleKind.ACTIVATED, at(10, 30)), (LifecycleKind.ENDING, at(10, 50)))  # Created, Ended: leaving
 
 
 def test_the_left_agreements_close_does_not_close_the_next_leave() -> None:
-    times = buyer_times(_times(*LICENCE), {"agmt-1": _times(*FIRST), "agmt-2": _times(*SECOND)}, None)
+    times = buyer_times(times_of(*LICENCE), {"agmt-1": times_of(*FIRST), "agmt-2": times_of(*SECOND)}, None)
     # leaving since agmt-2's Ended; agmt-2's own Deprovisioned (about 11:50) still to come
     assert times.state is SubscriptionState.ENDING, f"{times.state} since {times.changed_at}"
-    assert times.changed_at == _at(10, 50)
+    assert times.changed_at == at(10, 50)
 
 
 def test_their_final_hour_usage_before_their_cutoff_is_taken() -> None:
@@ -61,16 +50,16 @@ def test_their_final_hour_usage_before_their_cutoff_is_taken() -> None:
     assert settings.final_usage_cutoff_seconds == 2700  # their cutoff: 10:50 + 45 minutes
     fake = InMemoryCustomers()
     ref = CustomerRef("p", license_arn=LICENCE_ARN)
-    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, _at(9), agreement_id="agmt-1"))
+    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, at(9), agreement_id="agmt-1"))
     events, lic = fake.lifecycle_store, licence_subject("l-0001")
     events.link(lic, "agmt-1")
     events.link(lic, "agmt-2")
-    for kind, at in LICENCE:
-        events.record(lic, kind, at)
-    for kind, at in FIRST:
-        events.record(agreement_subject("agmt-1"), kind, at)
-    for kind, at in SECOND:
-        events.record(agreement_subject("agmt-2"), kind, at)
+    for kind, moment in LICENCE:
+        events.record(lic, kind, moment)
+    for kind, moment in FIRST:
+        events.record(agreement_subject("agmt-1"), kind, moment)
+    for kind, moment in SECOND:
+        events.record(agreement_subject("agmt-2"), kind, moment)
     usage = {
         "event_id": "final-hour",
         "product_code": "p",
@@ -78,11 +67,11 @@ def test_their_final_hour_usage_before_their_cutoff_is_taken() -> None:
         "customer_aws_account_id": "111122223333",
         "dimension": "calls",
         "quantity": 7,
-        "timestamp": _at(11, 5).isoformat(),
+        "timestamp": at(11, 5).isoformat(),
     }
     store = InMemoryUsage()
     try:
-        result = record_usage([usage], settings=settings, customers=fake, store=store, clock=ManualClock(_at(11, 6)))
+        result = record_usage([usage], settings=settings, customers=fake, store=store, clock=ManualClock(at(11, 6)))
     except UsageRejected as refusal:
         pytest.fail(f"usage of their final hour, before their cutoff, refused: {refusal}")
     assert result.accepted == ("final-hour",)

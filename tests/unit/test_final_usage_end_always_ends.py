@@ -6,35 +6,22 @@ the buyer read ``ending`` for ever (the step finding them still ending each time
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from functions.customers.model import SubscriptionState
-from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
-
-
-def _at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
-
-
-def _times(*events: tuple[LifecycleKind, datetime]) -> LifecycleTimes:
-    times = LifecycleTimes()
-    for kind, at in events:
-        times = times.merge(kind, at)
-    return times
-
+from functions.customers.subscription import LifecycleKind, buyer_times
+from tests.unit.lifecycle_events import at, times_of
 
 LEGACY = (
-    (LifecycleKind.ACTIVATED, _at(9)),  # subscribe-success
-    (LifecycleKind.ENDING, _at(10)),  # unsubscribe-pending
-    (LifecycleKind.ACTIVATED, _at(10, 10)),  # subscribe-success: back
-    (LifecycleKind.ENDED, _at(11)),  # unsubscribe-success of the leave at 10:00
+    (LifecycleKind.ACTIVATED, at(9)),  # subscribe-success
+    (LifecycleKind.ENDING, at(10)),  # unsubscribe-pending
+    (LifecycleKind.ACTIVATED, at(10, 10)),  # subscribe-success: back
+    (LifecycleKind.ENDED, at(11)),  # unsubscribe-success of the leave at 10:00
 )
-STEPS_END = (LifecycleKind.ENDED, _at(11, 20))  # the final-usage step: the final hour opened at 10:20 is over
+STEPS_END = (LifecycleKind.ENDED, at(11, 20))  # the final-usage step: the final hour opened at 10:20 is over
 
 
 def test_the_final_usage_steps_end_ends_a_buyer_back_and_gone_again_by_their_licence() -> None:
-    licence = _times((LifecycleKind.ACTIVATED, _at(10, 10)), (LifecycleKind.ENDING, _at(10, 20)))  # Deprovisioned
-    leaving = buyer_times(licence, {}, _times(*LEGACY))
-    assert (leaving.state, leaving.changed_at) == (SubscriptionState.ENDING, _at(10, 20))
-    ended = buyer_times(licence, {}, _times(*LEGACY, STEPS_END))
-    assert (ended.state, ended.changed_at) == (SubscriptionState.ENDED, _at(11, 20))
+    licence = times_of((LifecycleKind.ACTIVATED, at(10, 10)), (LifecycleKind.ENDING, at(10, 20)))  # Deprovisioned
+    leaving = buyer_times(licence, {}, times_of(*LEGACY))
+    assert (leaving.state, leaving.changed_at) == (SubscriptionState.ENDING, at(10, 20))
+    ended = buyer_times(licence, {}, times_of(*LEGACY, STEPS_END))
+    assert (ended.state, ended.changed_at) == (SubscriptionState.ENDED, at(11, 20))
