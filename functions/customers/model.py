@@ -23,6 +23,8 @@ METERABLE_STATES = frozenset({SubscriptionState.ACTIVE, SubscriptionState.ENDING
 LEAVING_STATES = frozenset({SubscriptionState.ENDING, SubscriptionState.ENDED})
 # After a buyer's subscription ends AWS Marketplace takes their final usage for about an hour.
 FINAL_USAGE_WINDOW = timedelta(hours=1)
+# What a leaving buyer's final-usage step needs of their final hour to send it, its retries included, once it runs.
+FINAL_SEND = timedelta(seconds=300)
 
 
 def final_usage_cutoff(ending_since: datetime, stored: datetime | None, after: timedelta) -> datetime:

@@ -23,7 +23,14 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from functions.clock import Clock
-from functions.customers.model import FINAL_USAGE_WINDOW, LEAVING_STATES, Customer, CustomerRef, SubscriptionState
+from functions.customers.model import (
+    FINAL_SEND,
+    FINAL_USAGE_WINDOW,
+    LEAVING_STATES,
+    Customer,
+    CustomerRef,
+    SubscriptionState,
+)
 from functions.customers.notices import AgreementNotice, NoticeKind, notice_key
 from functions.customers.subjects import (
     BuyerLifecycle,
@@ -323,9 +330,13 @@ class Lifecycle:
         ever moved earlier for one ending."""
         ending_since = times.ending or times.ended or now
         planned = ending_since + timedelta(seconds=self.settings.final_usage_cutoff_seconds)
-        # Marketplace closed the hour: now; else usage accepted until now may be stamped up to FUTURE_SKEW ahead, and
-        # its hour is sent too (simulator seed 31209)
-        cutoff = now if times.state is SubscriptionState.ENDED else max(planned, now + FUTURE_SKEW)
+        # Marketplace closed the hour: now. Else usage accepted until now may be stamped up to FUTURE_SKEW ahead, and
+        # its hour is sent too (simulator seed 31209), as long as the final usage is still sent within the final hour
+        # (attack 47: a leave heard late had it pushed past the hour's end)
+        delay = timedelta(seconds=self.settings.final_usage_delay_seconds)
+        last_in_time = ending_since + FINAL_USAGE_WINDOW - FINAL_SEND - delay
+        ahead = max(now, min(now + FUTURE_SKEW, last_in_time))
+        cutoff = now if times.state is SubscriptionState.ENDED else max(planned, ahead)
         stored = customer.final_usage_cutoff
         if stored is not None and ending_since <= stored <= cutoff:
             return stored
