@@ -29,6 +29,8 @@ _PRODUCT_CODE = re.compile(r"^[-a-zA-Z0-9/=:_.@]+$")
 _STAGE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 # an AWS Region's name (eu-west-1): cdk.json's `region` and `regions`, and the local stacks, check it too
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+# how often another metering Region looks for the main Region's final-usage requests (stacks/constructs/flush.py)
+FINAL_USAGE_REQUESTS_EVERY_MINUTES = 5
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # the onboarding form's own hidden field

@@ -54,8 +54,8 @@ from functions.seller_events import (
     EventPublisher,
     identified,
 )
-from functions.settings import Product, Settings
-from functions.usage.model import FUTURE_SKEW
+from functions.settings import FINAL_USAGE_REQUESTS_EVERY_MINUTES, Product, Settings
+from functions.usage.model import FUTURE_SKEW, IN_FLIGHT_MARGIN
 
 __all__ = [
     "CUSTOMER_ACTIVATED",
@@ -245,7 +245,7 @@ class Lifecycle:
         times = lifecycle.times
         now = self.clock.now()
         cutoff = self._set_cutoff(customer, times, now)
-        due = cutoff + timedelta(seconds=self.settings.final_usage_delay_seconds)
+        due = self._final_usage_due(cutoff, times, now)
         if now < due:
             self.final_usage.schedule(ref, (due - now).total_seconds())
             return Outcome("waiting", (ref.key,))
@@ -333,15 +333,29 @@ class Lifecycle:
         # Marketplace closed the hour: now. Else usage accepted until now may be stamped up to FUTURE_SKEW ahead, and
         # its hour is sent too (simulator seed 31209), as long as the final usage is still sent within the final hour
         # (attack 47: a leave heard late had it pushed past the hour's end)
-        delay = timedelta(seconds=self.settings.final_usage_delay_seconds)
-        last_in_time = ending_since + FINAL_USAGE_WINDOW - FINAL_SEND - delay
-        ahead = max(now, min(now + FUTURE_SKEW, last_in_time))
+        ahead = max(now, min(now + FUTURE_SKEW, self._last_send(ending_since) - IN_FLIGHT_MARGIN))
         cutoff = now if times.state is SubscriptionState.ENDED else max(planned, ahead)
         stored = customer.final_usage_cutoff
         if stored is not None and ending_since <= stored <= cutoff:
             return stored
         self.customers.set_final_usage_cutoff(customer.ref, cutoff, ending_since)
         return cutoff
+
+    def _final_usage_due(self, cutoff: datetime, times: LifecycleTimes, now: datetime) -> datetime:
+        """When the final usage is sent: the delay after the cutoff, but no later than it can still be sent within
+        the final hour (a leave heard late, a long delay: attack 48), and never before writes accepted up to the cutoff
+        have landed."""
+        delayed = cutoff + timedelta(seconds=self.settings.final_usage_delay_seconds)
+        in_time = self._last_send(times.ending or times.ended or now)
+        return max(cutoff + IN_FLIGHT_MARGIN, min(delayed, in_time))
+
+    def _last_send(self, ending_since: datetime) -> datetime:
+        """The last moment the final usage may be asked for and still be sent within the final hour: sending takes
+        FINAL_SEND; other Regions also wait for their schedule and their writes in flight (synth's own budget)."""
+        budget = FINAL_SEND
+        if self.other_regions is not None:
+            budget += timedelta(minutes=FINAL_USAGE_REQUESTS_EVERY_MINUTES) + IN_FLIGHT_MARGIN
+        return ending_since + FINAL_USAGE_WINDOW - budget
 
     def _announce_end(self, customer: Customer, times: LifecycleTimes) -> None:
         if times.state is SubscriptionState.ENDED:

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from functions.flush.customer import FINAL_USAGE_REQUESTS
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY
-from stacks.config import FINAL_USAGE_REQUESTS_EVERY_MINUTES
+from functions.settings import FINAL_USAGE_REQUESTS_EVERY_MINUTES
 from stacks.constructs.lambda_code import FunctionBase, acknowledge, invocation_target, python_function
 
 HANDLER = "functions.handlers.flush.handler"
