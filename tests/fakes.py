@@ -136,9 +136,9 @@ class InMemoryCustomers:
         found = self.notices()
         return [(c, [n for n in found if n.agreement_id in self.lifecycle(c).agreements]) for c in self.list_all()]
 
-    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool:
+    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, own_from: datetime) -> bool:
         stored = self.stored[ref.key].final_usage_cutoff
-        if stored is not None and ending_since <= stored <= cutoff:
+        if stored is not None and own_from <= stored <= cutoff:
             return False
         self.stored[ref.key] = replace(self.stored[ref.key], final_usage_cutoff=cutoff)
         return True

@@ -432,15 +432,16 @@ class DynamoCustomerRepository:
             {":trial": {"BOOL": free_trial}, ":at": {"S": time_text(at)}},
         )
 
-    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool:
+    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, own_from: datetime) -> bool:
         """Record when the leaving buyer's usage stops being taken. Only ever moved earlier for the same ending; a
-        cutoff older than the ending's start belonged to an earlier one and is replaced. False if unchanged."""
+        cutoff stored before ``own_from``, the earliest one of this ending can be, belonged to an earlier one and is
+        replaced. False if unchanged."""
         return self._conditional_set(
             ref,
             "final_usage_cutoff = :cutoff",
             "attribute_exists(pk) AND (attribute_not_exists(final_usage_cutoff) OR final_usage_cutoff < :since"
             " OR final_usage_cutoff > :cutoff)",
-            {":cutoff": {"S": time_text(cutoff)}, ":since": {"S": time_text(ending_since)}},
+            {":cutoff": {"S": time_text(cutoff)}, ":since": {"S": time_text(own_from)}},
         )
 
     def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool:

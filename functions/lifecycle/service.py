@@ -82,7 +82,7 @@ class LifecycleCustomers(Protocol):
 
     def lifecycle(self, customer: Customer) -> BuyerLifecycle: ...
 
-    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, ending_since: datetime) -> bool: ...
+    def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, own_from: datetime) -> bool: ...
 
     def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool: ...
 
@@ -335,10 +335,13 @@ class Lifecycle:
         # (attack 47: a leave heard late had it pushed past the hour's end)
         ahead = max(now, min(now + FUTURE_SKEW, self._last_send(ending_since) - IN_FLIGHT_MARGIN))
         cutoff = now if times.state is SubscriptionState.ENDED else max(planned, ahead)
+        # a cutoff of this ending is never before its plan but where Marketplace closed the hour: one stored before
+        # that is an earlier subscription's (the buyer back and leaving again: attack 49), not kept
+        own_from = ending_since if times.state is SubscriptionState.ENDED else planned
         stored = customer.final_usage_cutoff
-        if stored is not None and ending_since <= stored <= cutoff:
+        if stored is not None and own_from <= stored <= cutoff:
             return stored
-        self.customers.set_final_usage_cutoff(customer.ref, cutoff, ending_since)
+        self.customers.set_final_usage_cutoff(customer.ref, cutoff, own_from)
         return cutoff
 
     def _final_usage_due(self, cutoff: datetime, times: LifecycleTimes, now: datetime) -> datetime:
