@@ -336,9 +336,12 @@ class Lifecycle:
         ahead = max(now, min(now + FUTURE_SKEW, self._last_send(ending_since) - IN_FLIGHT_MARGIN))
         cutoff = now if times.state is SubscriptionState.ENDED else max(planned, ahead)
         # a cutoff of this ending is never before its plan but where Marketplace closed the hour: one stored before
-        # that is an earlier subscription's (the buyer back and leaving again: attack 49), not kept
-        own_from = ending_since if times.state is SubscriptionState.ENDED else planned
+        # that is an earlier subscription's (the buyer back and leaving again: attack 49), not kept; unless the final
+        # usage was sent with it: a cutoff used is never moved later (attack 50: a late event turned an ended buyer
+        # back to ending, and usage taken after the used cutoff went to an hour Marketplace had closed)
         stored = customer.final_usage_cutoff
+        used = stored is not None and customer.final_usage_sent is not None and customer.final_usage_sent >= stored
+        own_from = ending_since if times.state is SubscriptionState.ENDED or used else planned
         if stored is not None and own_from <= stored <= cutoff:
             return stored
         self.customers.set_final_usage_cutoff(customer.ref, cutoff, own_from)
