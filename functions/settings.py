@@ -281,7 +281,7 @@ class Settings:
     signing_secret_arn: str | None = None
     completion_ttl_seconds: int = 3600
     # lifecycle: the queue the final-usage step is scheduled on, and how long after the cutoff it runs (must cover
-    # usage writes still in flight, i.e. at least functions.usage.model.IN_FLIGHT_MARGIN, in AWS)
+    # usage writes still in flight, i.e. at least functions.customers.model.IN_FLIGHT_MARGIN, in AWS)
     lifecycle_queue_url: str | None = None
     final_usage_delay_seconds: int = field(default=90, metadata=_env(stack=True))
     # how long into a leaving buyer's final hour their usage is still taken: the rest of the hour is for sending it

@@ -12,9 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from functions.customers.model import FINAL_SEND
+from functions.customers.model import FINAL_SEND, IN_FLIGHT_MARGIN
 from functions.settings import FINAL_USAGE_REQUESTS_EVERY_MINUTES, REGION_NAME, STACK_SETTINGS, InvalidField, Settings
-from functions.usage.model import IN_FLIGHT_MARGIN
 from stacks.schedule import MAX_FLUSH_GAP, longest_gap
 
 PRODUCTION_STAGE = "prod"

@@ -25,6 +25,13 @@ LEAVING_STATES = frozenset({SubscriptionState.ENDING, SubscriptionState.ENDED})
 FINAL_USAGE_WINDOW = timedelta(hours=1)
 # What a leaving buyer's final-usage step needs of their final hour to send it, its retries included, once it runs.
 FINAL_SEND = timedelta(seconds=300)
+# How far ahead of our clock a usage event may be stamped (producers' clocks drift): usage accepted by now may be
+# stamped up to this much later, so a leaving buyer's cutoff is never set before it (functions.lifecycle.service).
+FUTURE_SKEW = timedelta(minutes=5)
+# Longest a usage write may still be in flight after its request was accepted (API Gateway gives up at 29 s): the
+# final usage is sent no sooner after the cutoff. Both kept here, beside the final hour's, as the lifecycle needs them
+# without importing the usage model (its cold start).
+IN_FLIGHT_MARGIN = timedelta(seconds=60)
 
 
 def final_usage_cutoff(ending_since: datetime, stored: datetime | None, after: timedelta) -> datetime:

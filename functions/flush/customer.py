@@ -21,7 +21,7 @@ from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.customers.model import LEAVING_STATES, Customer, FinalUsageRequest
+from functions.customers.model import IN_FLIGHT_MARGIN, LEAVING_STATES, Customer, FinalUsageRequest
 from functions.flush.aggregate import aggregate, spill
 from functions.flush.calls import batches
 from functions.flush.records import MeteringRecord, Placement, RecordResult, placed_records
@@ -29,7 +29,7 @@ from functions.flush.run import publish_failed
 from functions.flush.sender import Sender, SendTally
 from functions.flush.service import METERING_WINDOW, FlushDeps, answered, cannot_send, rate_limiter
 from functions.observability import logger, metrics
-from functions.usage.model import HOUR, IN_FLIGHT_MARGIN, MAX_DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY, hour_of
+from functions.usage.model import HOUR, MAX_DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY, hour_of
 
 
 class CustomerUsageIncomplete(RuntimeError):

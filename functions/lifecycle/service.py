@@ -26,6 +26,8 @@ from functions.clock import Clock
 from functions.customers.model import (
     FINAL_SEND,
     FINAL_USAGE_WINDOW,
+    FUTURE_SKEW,
+    IN_FLIGHT_MARGIN,
     LEAVING_STATES,
     Customer,
     CustomerRef,
@@ -55,7 +57,6 @@ from functions.seller_events import (
     identified,
 )
 from functions.settings import FINAL_USAGE_REQUESTS_EVERY_MINUTES, Product, Settings
-from functions.usage.model import FUTURE_SKEW, IN_FLIGHT_MARGIN
 
 __all__ = [
     "CUSTOMER_ACTIVATED",

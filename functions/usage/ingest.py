@@ -12,13 +12,19 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from functions.clock import Clock
-from functions.customers.model import Customer, CustomerRef, CustomerRepository, SubscriptionState, final_usage_cutoff
+from functions.customers.model import (
+    FUTURE_SKEW,
+    IN_FLIGHT_MARGIN,
+    Customer,
+    CustomerRef,
+    CustomerRepository,
+    SubscriptionState,
+    final_usage_cutoff,
+)
 from functions.settings import Settings
 from functions.usage.model import (
-    FUTURE_SKEW,
     HOUR,
     IDENTITY_LIFETIME,
-    IN_FLIGHT_MARGIN,
     Allocation,
     UsageEvent,
     hour_of,

@@ -8,16 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from functions.customers.model import IN_FLIGHT_MARGIN
+
 HOUR = timedelta(hours=1)
-# How far ahead of our clock an event may be stamped (producers' clocks drift): usage accepted by now may be stamped
-# up to this much later, so a leaving buyer's cutoff is never set before it (functions.lifecycle.service).
-FUTURE_SKEW = timedelta(minutes=5)
 # BatchMeterUsage's own quantity rules (QuantityAsDecimal's pattern, Quantity's maximum)
 DECIMAL_QUANTITY = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,6})?$")
 MAX_INTEGER_QUANTITY = 2_147_483_647
 MAX_DECIMAL_QUANTITY = Decimal("9999999999.999999")
-# Longest a write may still be in flight after its request was accepted (API Gateway gives up at 29 s).
-IN_FLIGHT_MARGIN = timedelta(seconds=60)
 # A write not started within this of its acceptance is not made: the DynamoDB client's timeouts then bound a started
 # write to about 40 s (functions.wiring.aws_clients), so a write started in time lands within the margin.
 WRITE_START_DEADLINE = IN_FLIGHT_MARGIN / 4

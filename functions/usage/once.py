@@ -22,8 +22,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from functions.customers.model import IN_FLIGHT_MARGIN
 from functions.storage.errors import StorageError
-from functions.usage.model import IN_FLIGHT_MARGIN, UsageEvent, resent_differently
+from functions.usage.model import UsageEvent, resent_differently
 
 
 class UsageStore(Protocol):

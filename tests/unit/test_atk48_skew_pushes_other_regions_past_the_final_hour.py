@@ -19,10 +19,9 @@ import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from functions.customers.model import FINAL_SEND, FINAL_USAGE_WINDOW, CustomerRef
+from functions.customers.model import FINAL_SEND, FINAL_USAGE_WINDOW, IN_FLIGHT_MARGIN, CustomerRef
 from functions.lifecycle.notifications import parse_notification
 from functions.settings import FINAL_USAGE_REQUESTS_EVERY_MINUTES
-from functions.usage.model import IN_FLIGHT_MARGIN
 from stacks.config import load_config
 from tests.aws_corpus import eventbridge_example
 from tests.unit.review23_world import PRODUCT, World, hour

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from functions.customers.model import FINAL_USAGE_WINDOW
-from functions.usage.model import FUTURE_SKEW
+from functions.customers.model import FINAL_USAGE_WINDOW, FUTURE_SKEW
 from stacks.config import load_config
 from tests.unit.review23_world import LICENCE_ARN, PRODUCT, World, hour
 from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace, deployed

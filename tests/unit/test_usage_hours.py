@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
+from functions.customers.model import IN_FLIGHT_MARGIN
 from functions.flush.aggregate import aggregate
 from functions.settings import Dimension, Product
-from functions.usage.model import IN_FLIGHT_MARGIN, Allocation, UsageEvent, late_billing_hour
+from functions.usage.model import Allocation, UsageEvent, late_billing_hour
 
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
 GRACE = timedelta(minutes=5)
