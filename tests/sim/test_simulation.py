@@ -63,6 +63,10 @@ FOUND_BUGS_WITH_REFUNDS += (189228,)
 # the simulator's: a first reconciliation whose write of where it starts failed, then a flush outage of a day, was
 # held to a start from before it (213260)
 FOUND_BUGS_WITH_REFUNDS += (213260,)
+# the simulator's: a reconciliation observed as the ledger stood when its mark moved counted a record a concurrent
+# final usage wrote after the run had read the hour (and which moved the mark back for the hour's next run), so the
+# differences outnumbered ReconciliationMismatches (265464)
+FOUND_BUGS_WITH_REFUNDS += (265464,)
 # found with settings drawn (--random-settings): usage stamped a minute into the next hour, accepted just before the
 # buyer left with a 51-second cutoff, was kept out of their final usage (the cutoff's hour) and parked (31209)
 FOUND_BUGS_WITH_DRAWN_SETTINGS: tuple[int, ...] = (31209,)
