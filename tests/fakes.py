@@ -68,6 +68,11 @@ class InMemoryLifecycleStore:
     def read(self, subjects: Sequence[str]) -> dict[str, SubjectRecord]:
         return {s: self.records[s] for s in subjects if s in self.records}
 
+    def record_deprovision(self, subject: str, at: datetime) -> None:
+        current = self.records.get(subject, SubjectRecord(LifecycleTimes()))
+        times = replace(current.times, deprovisioned_times=current.times.deprovisioned_times | {at})
+        self.records[subject] = replace(current, times=times)
+
     def record_start(self, subject: str, at: datetime) -> None:
         current = self.records.get(subject, SubjectRecord(LifecycleTimes()))
         if current.start is None:

@@ -3,7 +3,8 @@
 Layout: ``pk = <subject>`` (``AGMT#<agreement id>``, ``LIC#<l-...>``, ``LEGACY#<product code>#<identifier>``),
 ``sk = "LIFECYCLE"``, one attribute per kind (``lc_activated``, ...) holding the latest event time seen (and
 ``lc_activations``, a string set of every activation's time: when each subscription started; ``lc_ending_times`` and
-``lc_ended_times``, of every ending's and ended's: when each was left), and
+``lc_ended_times``, of every ending's and ended's: when each was left; an agreement's ``lc_deprovisioned_times``, of
+every License Deprovisioned that named it), and
 ``agreements``, a string set of agreement ids the subject leads to: a licence's agreements (License events name
 both), an agreement's renewals (Purchase Agreement Created, intent RENEW or REPLACE, names its previous agreement);
 an agreement's ``agreement_start``, its Created's ``agreement.startTime`` (a future-dated agreement starts after it
@@ -81,6 +82,9 @@ def record_of_item(item: dict[str, Any]) -> SubjectRecord:
         free_trial = FreeTrialWord(
             bool(item.get("free_trial_term", {}).get("BOOL", False)), parse_time(item["free_trial_term_at"]["S"])
         )
+    deprovisioned = frozenset(parse_time(t) for t in item.get("lc_deprovisioned_times", {}).get("SS", ()))
+    if deprovisioned:
+        times = replace(times, deprovisioned_times=deprovisioned)
     start = parse_time(item["agreement_start"]["S"]) if "agreement_start" in item else None
     return SubjectRecord(times, frozenset(item.get("agreements", {}).get("SS", ())), free_trial, start)
 
@@ -163,6 +167,9 @@ class DynamoLifecycleStore:
             )
         except ClientError as error:
             raise storage_error(error) from error
+
+    def record_deprovision(self, subject: str, at: datetime) -> None:
+        self._add_times(subject, {"lc_deprovisioned_times": {time_text(at)}})
 
     def record_start(self, subject: str, at: datetime) -> None:
         # one Created per agreement (its duplicates say the same): the first kept stays

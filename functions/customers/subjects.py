@@ -169,6 +169,10 @@ class LifecycleStore(Protocol):
         """Keep what a subscribe-success said about a free trial unless a newer one was kept; False if one was."""
         ...
 
+    def record_deprovision(self, subject: str, at: datetime) -> None:
+        """Keep that a License Deprovisioned at ``at`` named this agreement (its ``agreement.id``): idempotent."""
+        ...
+
     def record_start(self, subject: str, at: datetime) -> None:
         """Keep an agreement's start (its Purchase Agreement Created's ``startTime``) unless one was kept."""
         ...

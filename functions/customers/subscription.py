@@ -46,6 +46,9 @@ class LifecycleTimes:
     ended_times: frozenset[datetime] = frozenset()
     # a buyer's, derived (buyer_times): when their current subscription started (usage before it is not theirs)
     started: datetime | None = None
+    # an agreement's: when a License Deprovisioned named it (``agreement.id``), so its licence's ending at that time is
+    # known to close this agreement (``_closes_a_left_agreement``)
+    deprovisioned_times: frozenset[datetime] = frozenset()
 
     def merge(self, kind: LifecycleKind, at: datetime) -> LifecycleTimes:
         merged = self
@@ -137,15 +140,21 @@ def buyer_times(
 
 
 def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping[str, LifecycleTimes]) -> bool:
-    """A License Deprovisioned that comes within ``CLOSES_WITHIN`` after an agreement's Ended, with an agreement on the
-    licence taken out between the two, is the left agreement's close (the seller guide's order): not a leave of the
-    buyer, back on the licence within that final hour (attack 44), now or once they leave that agreement too (attack
-    45). Were it the new agreement's own leave in the other order (Deprovisioned first), that agreement's Ended, when
-    it comes, opens the hour."""
+    """A License Deprovisioned that names an agreement the buyer took another after closes that agreement, not the
+    buyer's subscription: they are back on the licence under the newer one (attack 44), now or once they leave it too
+    (attack 45). One naming the newest agreement is the buyer's leave, in either of AWS's orders.
+
+    A Deprovisioned kept before the agreement it names was (or naming one we know no start of) is told by its time:
+    within ``CLOSES_WITHIN`` after an agreement's Ended, with an agreement on the licence taken out between the two, it
+    is the left agreement's close (the seller guide's order); were it the new agreement's own leave in the other order
+    (Deprovisioned first), it reads as a close until that agreement's Ended, when it comes, opens the hour."""
     if deprovisioned is None:
         return False
-    left = [a.ending for a in agreements.values() if a.ending and a.ending < deprovisioned <= a.ending + CLOSES_WITHIN]
+    named = [a for a in agreements.values() if deprovisioned in a.deprovisioned_times and a.activations]
     taken = [at for a in agreements.values() for at in a.activations]
+    if named:
+        return all(any(at > max(a.activations) for at in taken) for a in named)
+    left = [a.ending for a in agreements.values() if a.ending and a.ending < deprovisioned <= a.ending + CLOSES_WITHIN]
     return any(ended < at <= deprovisioned for ended in left for at in taken)
 
 

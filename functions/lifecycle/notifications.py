@@ -140,6 +140,12 @@ class LifecycleEvent:
     unfamiliar: bool = False
 
     @property
+    def deprovisions_agreement(self) -> bool:
+        """A License Deprovisioned: it names the agreement whose licence it takes away."""
+        named = self.licence_id is not None and self.agreement_id is not None
+        return named and self.name.rpartition(" - ")[0] == LICENSE_DEPROVISIONED
+
+    @property
     def names_agreement_only(self) -> bool:
         """An agreement event: linked to buyers by agreement id and account, not by product."""
         return self.licence_id is None and self.customer_identifier is None

@@ -156,6 +156,10 @@ class Lifecycle:
             )
             metrics.add_metric(name="LifecycleNotificationsIgnored", unit="Count", value=1)
             return Outcome("ignored")
+        if event.deprovisions_agreement:
+            # before the licence's ending, which reads by it: a retry after a crash in between records both
+            assert event.agreement_id is not None
+            self.events.record_deprovision(agreement_subject(event.agreement_id), event.occurred_at)
         if event.kind is not None and event.subject is not None:
             self.events.record(event.subject, event.kind, event.occurred_at)
             if _says_free_trial(event) and event.free_trial_term is not None:

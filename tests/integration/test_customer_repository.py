@@ -93,3 +93,17 @@ def test_a_legacy_buyer_back_and_leaving_again_keeps_their_second_subscriptions_
     customer = repository.get(ref)
     assert customer is not None
     assert (customer.subscribed_at, customer.state) == (at + timedelta(hours=12), SubscriptionState.ENDING)
+
+
+def test_an_agreements_deprovisionings_are_kept_each_once_beside_its_times(dynamodb: Any, settings: Settings) -> None:
+    lifecycle = DynamoLifecycleStore(dynamodb, settings.customers_table)
+    subject = agreement_subject("agmt-deprovisioned-1")
+    created, first, second = (datetime(2026, 11, 26, hour, tzinfo=UTC) for hour in (9, 11, 12))
+    lifecycle.record(subject, LifecycleKind.ACTIVATED, created)
+    for at in (second, first, second):  # out of order, and once again
+        lifecycle.record_deprovision(subject, at)
+    times = lifecycle.read([subject])[subject].times
+    assert times.deprovisioned_times == {first, second}
+    assert times.activated == created
+    assert times.ending is None  # the licence's ending, not the agreement's
+    assert lifecycle.read([agreement_subject("agmt-other")]) == {}

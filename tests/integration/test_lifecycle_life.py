@@ -161,6 +161,35 @@ def test_a_deprovisioning_after_the_ended_sends_the_final_usage_at_once(world: L
     assert "subscription ended" in buyer.refused("u-2")
 
 
+def test_a_deprovisioning_is_read_by_the_agreement_it_names(world: LifecycleWorld) -> None:
+    """A buyer leaves, comes back on the same licence under a new agreement within the hour, and leaves that one too
+    in AWS's 2026 order (Deprovisioned first). Each License Deprovisioned names its agreement (``agreement.id``): the
+    first closes the agreement they left, the second is their leave. Told by times alone, the second, within two hours
+    of the first agreement's Ended with an agreement taken between, read as the old one's close: active until the new
+    agreement's Ended came."""
+    buyer = subscribed(world)
+    first, second = buyer.parties.agreement_id, "agmt-back" + buyer.parties.agreement_id[-16:]
+    buyer.send("ended_proposer.json")  # the seller guide's order: the Ended opens their final hour
+    assert buyer.state() is SubscriptionState.ENDING
+    world.pass_time(20 * MINUTE)
+    buyer.send("created_proposer_new.json", agreement_id=second)  # back, under a new agreement on the licence
+    buyer.send("license_updated.json", agreement_id=second)
+    assert buyer.state() is SubscriptionState.ACTIVE
+    world.pass_time(20 * MINUTE)
+    buyer.send("license_deprovisioned.json", agreement_id=first)  # the first agreement's close
+    assert buyer.state() is SubscriptionState.ACTIVE
+    buyer.use(5, "u-1")
+    world.pass_time(10 * MINUTE)
+    buyer.send("license_deprovisioned.json", agreement_id=second)  # their leave of the new one, its Ended to come
+    assert buyer.state() is SubscriptionState.ENDING
+    world.pass_time(5 * MINUTE)
+    buyer.send("ended_proposer.json", agreement_id=second)
+    world.pass_time(2 * 60 * MINUTE)
+    assert buyer.state() is SubscriptionState.ENDED
+    assert buyer.billed == 5
+    assert world.failures == []
+
+
 def test_an_agreement_that_ends_with_no_licence_event_ends_the_buyer_after_the_final_hour(
     world: LifecycleWorld,
 ) -> None:

@@ -4,17 +4,20 @@ announced once, a leaving buyer's cutoff and timer, their end after the final ho
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.subscription import LifecycleKind, buyer_times
 from functions.lifecycle.notifications import parse_notification
 from functions.lifecycle.service import CUSTOMER_ACTIVATED, CUSTOMER_ENDED, Lifecycle
 from functions.seller_events import RecordingPublisher
 from functions.settings import Dimension, Product, Settings
 from tests.aws_corpus import Parties, eventbridge_example
 from tests.fakes import FakeAgreementEntitlements, InMemoryCustomers, InMemoryLifecycleStore, Timers
+from tests.unit.lifecycle_events import times_of
 
 T0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
 PRODUCT = Product(code="prod-code-1", name="P", dimensions=(Dimension("calls"),))
@@ -175,3 +178,47 @@ def test_events_before_registration_apply_once_the_buyer_registers() -> None:
     assert world.customers.get(buyer.ref) is None
     world.register(buyer)
     assert world.state(buyer) is SubscriptionState.ACTIVE
+
+
+def test_a_deprovisioning_closes_the_agreement_it_names_and_is_the_leave_of_the_newest() -> None:
+    world, buyer = World(), Buyer()
+    subscribed(world, buyer)
+    first, second = buyer.parties.agreement_id, "agmt-0000000000000000000000002"
+    world.send(buyer, "ended_proposer.json")  # the seller guide's order: the Ended opens the final hour
+    world.pass_time(20)
+    world.send(buyer, "created_proposer_new.json", agreement_id=second)  # back on the licence, a new agreement
+    world.send(buyer, "license_updated.json", agreement_id=second)
+    world.pass_time(20)
+    world.send(buyer, "license_deprovisioned.json", agreement_id=first)  # the left agreement's close
+    assert world.state(buyer) is SubscriptionState.ACTIVE
+    world.pass_time(10)
+    world.send(buyer, "license_deprovisioned.json", agreement_id=second)  # AWS's 2026 order: their leave comes first
+    assert world.state(buyer) is SubscriptionState.ENDING
+    customer = world.customers.get(buyer.ref)
+    assert customer is not None
+    assert customer.state_changed_at == world.clock.now()  # their final hour opened at this leave
+
+
+def test_a_deprovisioning_kept_without_its_agreement_is_told_by_its_time() -> None:
+    """Kept before deprovisionings were recorded with their agreement: the seller guide's order read by times."""
+    hour = timedelta(hours=1)
+    licence = times_of((LifecycleKind.ACTIVATED, T0), (LifecycleKind.ACTIVATED, T0 + 1.5 * hour))
+    licence = licence.merge(LifecycleKind.ENDING, T0 + 2 * hour)  # the first agreement's Deprovisioned
+    first = times_of((LifecycleKind.ACTIVATED, T0), (LifecycleKind.ENDING, T0 + hour))
+    second = times_of((LifecycleKind.ACTIVATED, T0 + 1.5 * hour))
+    assert buyer_times(licence, {"a1": first, "a2": second}, None).state is SubscriptionState.ACTIVE
+    # the same Deprovisioned, recorded as naming the newest agreement: the buyer's leave
+    named = replace(second, deprovisioned_times=frozenset({T0 + 2 * hour}))
+    assert buyer_times(licence, {"a1": first, "a2": named}, None).state is SubscriptionState.ENDING
+    # naming the agreement they left: its close, as the times said
+    named_first = replace(first, deprovisioned_times=frozenset({T0 + 2 * hour}))
+    assert buyer_times(licence, {"a1": named_first, "a2": second}, None).state is SubscriptionState.ACTIVE
+
+
+def test_only_a_license_deprovisioned_deprovisions_an_agreement() -> None:
+    buyer = Buyer()
+    kinds = {}
+    for example in ("license_deprovisioned.json", "license_updated.json", "ended_proposer.json"):
+        event = eventbridge_example(example, buyer.parties, at=T0)
+        kinds[example] = parse_notification(json.dumps(event), message_id="m", sent_at=T0).deprovisions_agreement
+    assert kinds == {"license_deprovisioned.json": True, "license_updated.json": False, "ended_proposer.json": False}
