@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -136,7 +136,7 @@ def _lifecycle(customer: Customer, agreements: set[str], records: Mapping[str, S
     empty = SubjectRecord(LifecycleTimes())
     times = buyer_times(
         records.get(licence_key or "", empty).times if licence_key else None,
-        {a: records.get(agreement_subject(a), empty).times for a in agreements},
+        {a: _agreement_times(records.get(agreement_subject(a), empty)) for a in agreements},
         records.get(legacy_key or "", empty).times if legacy_key else None,
     )
     # only the legacy subject carries it: SNS messages name the buyer by product code and customer identifier
@@ -144,6 +144,10 @@ def _lifecycle(customer: Customer, agreements: set[str], records: Mapping[str, S
     return BuyerLifecycle(
         times, frozenset(agreements), free_trial, tuple(_span(a, records) for a in sorted(agreements))
     )
+
+
+def _agreement_times(record: SubjectRecord) -> LifecycleTimes:
+    return replace(record.times, starts_at=record.start) if record.start else record.times
 
 
 def _span(agreement_id: str, records: Mapping[str, SubjectRecord]) -> AgreementSpan:

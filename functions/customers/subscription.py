@@ -49,6 +49,9 @@ class LifecycleTimes:
     # an agreement's: when a License Deprovisioned named it (``agreement.id``), so its licence's ending at that time is
     # known to close this agreement (``_closes_a_left_agreement``)
     deprovisioned_times: frozenset[datetime] = frozenset()
+    # an agreement's: its start as its Purchase Agreement Created said (``agreement.startTime``; a future-dated one is
+    # created when accepted and holds the licence from then)
+    starts_at: datetime | None = None
 
     def merge(self, kind: LifecycleKind, at: datetime) -> LifecycleTimes:
         merged = self
@@ -120,16 +123,27 @@ def buyer_times(
     agreements_end = max((a.ending for a in agreements.values() if a.ending), default=None) if all_ended else None
     licence = licence or LifecycleTimes()
     legacy = legacy or LifecycleTimes()
-    deprovisioned = None if _closes_a_left_agreement(licence.ending, agreements) else licence.ending
+    # each Deprovisioned of this subscription, not only the licence's latest: a left agreement's close coming after the
+    # buyer's leave of the new one must not hide that leave (attack 51)
+    deprovisioned = min(
+        (
+            at
+            for at in licence.ending_times | ({licence.ending} if licence.ending else set())
+            if view.current(at) and not _closes_a_left_agreement(at, agreements)
+        ),
+        default=None,
+    )
     opened = [at for at in (deprovisioned, agreements_end, legacy.ending) if at and view.current(at)]
-    closed = [at for at in (licence.ended, _legacy_end(legacy, view)) if at and view.current(at)]
+    closed = [at for at in (_legacy_end(legacy, view),) if at and view.current(at)]
     if view.current(agreements_end) and deprovisioned and agreements_end and deprovisioned > agreements_end:
         closed.append(deprovisioned)  # not a left agreement's close: that one closes nothing of theirs (attack 46)
     ending = min(opened, default=None)
-    # the final hour is over an hour after it opened, as the final-usage step records it: an end stamped so ends them
-    # whatever else its subject saw (no buyer stays ending for ever)
-    if ending and ending + FINAL_USAGE_WINDOW in licence.ended_times | legacy.ended_times:
-        closed.append(ending + FINAL_USAGE_WINDOW)
+    # the final hour is over an hour after it opened, as the final-usage step records it (a licence's only ends): an
+    # end stamped so after a leave of this subscription ends them whatever else its subject saw (no buyer stays ending
+    # for ever); one stamped after a leave read otherwise since (a left agreement's close, a leave before the buyer came
+    # back within its hour) ends nothing (simulator seed 248)
+    stamps = licence.ended_times | legacy.ended_times
+    closed += [at + FINAL_USAGE_WINDOW for at in opened if at + FINAL_USAGE_WINDOW in stamps]
     return replace(
         view,
         ending=ending,
@@ -153,9 +167,17 @@ def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping
     named = [a for a in agreements.values() if deprovisioned in a.deprovisioned_times and a.activations]
     taken = [at for a in agreements.values() for at in a.activations]
     if named:
-        return all(any(at > max(a.activations) for at in taken) for a in named)
+        held = [at for a in agreements.values() for at in _holds_licence_from(a)]
+        return all(any(max(a.activations) < at <= deprovisioned for at in held) for a in named)
     left = [a.ending for a in agreements.values() if a.ending and a.ending < deprovisioned <= a.ending + CLOSES_WITHIN]
     return any(ended < at <= deprovisioned for ended in left for at in taken)
+
+
+def _holds_licence_from(agreement: LifecycleTimes) -> set[datetime]:
+    """When an agreement took the licence: each activation (its Created, a License Updated naming it), none before its
+    start (a future-dated renewal, accepted now, holds it only from then: attack 51)."""
+    start = agreement.starts_at
+    return {at if start is None else max(at, start) for at in agreement.activations}
 
 
 def _leaves(times: LifecycleTimes) -> set[datetime]:

@@ -160,6 +160,10 @@ class Lifecycle:
             # before the licence's ending, which reads by it: a retry after a crash in between records both
             assert event.agreement_id is not None
             self.events.record_deprovision(agreement_subject(event.agreement_id), event.occurred_at)
+        if event.licence_id is not None and event.agreement_id is not None and event.kind is LifecycleKind.ACTIVATED:
+            # the licence held this agreement from then: a buyer back on their licence under a new agreement is seen
+            # to have taken it after the one they left though its Purchase Agreement Created comes later (or never)
+            self.events.record(agreement_subject(event.agreement_id), LifecycleKind.ACTIVATED, event.occurred_at)
         if event.kind is not None and event.subject is not None:
             self.events.record(event.subject, event.kind, event.occurred_at)
             if _says_free_trial(event) and event.free_trial_term is not None:

@@ -67,6 +67,10 @@ FOUND_BUGS_WITH_REFUNDS += (213260,)
 # final usage wrote after the run had read the hour (and which moved the mark back for the hour's next run), so the
 # differences outnumbered ReconciliationMismatches (265464)
 FOUND_BUGS_WITH_REFUNDS += (265464,)
+# buyers back on their licence under a new agreement (drawn since): the final-usage step's end of the agreement they
+# left, stamped after their return, ended them for ever (248); the left agreement's Deprovisioned, heard before the
+# new agreement's Created, read as a leave and ended them (1318)
+FOUND_BUGS_WITH_REFUNDS += (248, 1318)
 # found with settings drawn (--random-settings): usage stamped a minute into the next hour, accepted just before the
 # buyer left with a 51-second cutoff, was kept out of their final usage (the cutoff's hour) and parked (31209)
 FOUND_BUGS_WITH_DRAWN_SETTINGS: tuple[int, ...] = (31209,)

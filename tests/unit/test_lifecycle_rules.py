@@ -75,8 +75,9 @@ class World:
             Customer(buyer.ref, ACCOUNT, SubscriptionState.PENDING, T0, agreement_id=buyer.parties.agreement_id)
         )
 
-    def send(self, buyer: Buyer, example: str, **names: Any) -> None:
-        event = eventbridge_example(example, buyer.parties.with_(**names), at=self.clock.now())
+    def send(self, buyer: Buyer, example: str, *, at: datetime | None = None, **names: Any) -> None:
+        """AWS's example about ``buyer``, heard now; ``at``: the time it says (a late delivery), else now."""
+        event = eventbridge_example(example, buyer.parties.with_(**names), at=at or self.clock.now())
         self.lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=self.clock.now()))
 
     def pass_time(self, minutes: int) -> None:
@@ -222,3 +223,20 @@ def test_only_a_license_deprovisioned_deprovisions_an_agreement() -> None:
         event = eventbridge_example(example, buyer.parties, at=T0)
         kinds[example] = parse_notification(json.dumps(event), message_id="m", sent_at=T0).deprovisions_agreement
     assert kinds == {"license_deprovisioned.json": True, "license_updated.json": False, "ended_proposer.json": False}
+
+
+def test_the_end_stamped_for_a_left_agreement_does_not_end_the_buyer_back_on_their_licence() -> None:
+    """Simulator seed 248: back on their licence 58 minutes into the final hour of the agreement they left, the
+    return's License Updated heard only after the final-usage step had stamped that hour's end."""
+    world, buyer = World(), Buyer()
+    subscribed(world, buyer)
+    left = world.clock.now()
+    world.send(buyer, "ended_proposer.json")
+    world.pass_time(61)  # the step finds the hour over: ENDED, stamped an hour after the leave
+    assert world.state(buyer) is SubscriptionState.ENDED
+    back = left + timedelta(minutes=58)
+    world.send(buyer, "license_updated.json", at=back, agreement_id="agmt-0000000000000000000000002")
+    assert world.state(buyer) is SubscriptionState.ACTIVE
+    world.send(buyer, "created_proposer_new.json", at=back, agreement_id="agmt-0000000000000000000000002")
+    world.pass_time(120)
+    assert world.state(buyer) is SubscriptionState.ACTIVE
