@@ -71,6 +71,9 @@ FOUND_BUGS_WITH_REFUNDS += (265464,)
 # left, stamped after their return, ended them for ever (248); the left agreement's Deprovisioned, heard before the
 # new agreement's Created, read as a leave and ended them (1318)
 FOUND_BUGS_WITH_REFUNDS += (248, 1318)
+# a leaving buyer's carry parked in the hour after their final hour was counted as due in their licence's own record
+# of that hour, the buyer back on it: an outsider's over-billing of that record was never refunded (1545)
+FOUND_BUGS_WITH_REFUNDS += (1545,)
 # found with settings drawn (--random-settings): usage stamped a minute into the next hour, accepted just before the
 # buyer left with a 51-second cutoff, was kept out of their final usage (the cutoff's hour) and parked (31209)
 FOUND_BUGS_WITH_DRAWN_SETTINGS: tuple[int, ...] = (31209,)

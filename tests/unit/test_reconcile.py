@@ -14,10 +14,11 @@ import pytest
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.audit import AuditDeps, TrailResult, Unreadable, UnreadableSink, audit_hour, settled_hour
-from functions.flush.records import MeteringEntry, MeteringRecord, Placement, RetentionFloor
+from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord, Placement, RetentionFloor
 from functions.marketplace.cloudtrail import results_of
 from functions.settings import Dimension, Product, Settings
 from functions.usage.model import MAX_INTEGER_QUANTITY, UsageEvent
+from operations.adjust import over_billed
 from operations.queries import MeteringRegion, OperationsDeps, select
 from operations.reconcile import reconcile, reconcile_regions
 from tests.fakes import LONG_KEPT, InMemoryCustomers, InMemoryUsage
@@ -221,7 +222,10 @@ def test_a_leaving_buyers_carry_placed_in_an_earlier_hour_or_parked_is_shown_as_
         [most, 9],
         MeteringEntry(record(most), "sent", "m-11"),
         MeteringEntry(replace(record(5), hour=earlier, events=0), "sent", "m-10"),
-        MeteringEntry(replace(record(4), hour=later, events=0), "failed", None, "CarriedPastEnd"),
+        # parked under a key of its own, as placed_records parks it
+        MeteringEntry(
+            replace(record(4), key=record(4).key + PARKED_CARRY, hour=later, events=0), "failed", None, "CarriedPastEnd"
+        ),
         now=later + timedelta(hours=1, minutes=30),
     )
     ledger = ops.metering
@@ -415,3 +419,33 @@ def test_the_hourly_audit_leaves_out_what_the_seller_bills_outside_this_stack() 
     ours = AuditDeps(lambda hour: entries, Trail(trail_result(7), other), ours=lambda r: r.customer == LICENCE)
     # Then it is not ours to reconcile: nothing to report, and the alarm stays quiet
     assert audit_hour(ours, HOUR) == []
+
+
+def test_a_parked_carry_is_not_due_in_the_record_of_a_buyer_back_on_the_licence() -> None:
+    # Given a leaving buyer's final hour (11:00) over the maximum by 1,000, all parked in 12:00 (no hour of theirs
+    # left), and the buyer back on their licence, billed 357 units in 12:00 by a record that was not ours
+    most = int(MAX_INTEGER_QUANTITY)
+    later = HOUR + timedelta(hours=1)
+    parked = replace(record(1000), key=record(1000).key + PARKED_CARRY, hour=later, events=0)
+    ops = deps(
+        [most, 1000],
+        MeteringEntry(record(most), "sent", "m-11"),
+        MeteringEntry(parked, "failed", None, "CarriedPastEnd"),
+        now=later + timedelta(hours=1, minutes=30),
+    )
+    ledger = ops.metering
+    assert isinstance(ledger, Ledger)
+    ledger.next = later + timedelta(hours=1)
+    ledger.carries[later] = [(replace(record(1000), hour=later, events=0), [(None, Decimal(1000))])]
+    trail = Trail(trail_result(most, record_id="m-11"), replace(trail_result(357, record_id="m-12"), hour=later))
+    # When the operator reconciles and looks for over-billing
+    result = reconcile(ops, trail, select(ops, since=HOUR, until=later))
+    # Then the parked units are the parked record's, and the 357 units billed in 12:00 are over-billed, all of them
+    # (seed 1545: counted as due in the licence's own record, they hid it)
+    rows = {(r.hour, r.customer, r.dimension, r.sealed): r for r in result.rows}
+    own = [r for r in result.rows if r.hour == later and r.cloudtrail == 357]
+    assert len(own) == 1
+    assert own[0].carried_in == 0
+    assert [r.carried_in for r in rows.values() if r.sealed == 1000] == [1000]
+    [over] = [h for h in over_billed(result, ops.customers.list_all()) if h.hour == later]
+    assert over.billed - over.due == 357
