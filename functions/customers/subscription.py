@@ -10,7 +10,7 @@ old event never undoes a newer one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -119,8 +119,12 @@ def buyer_times(
     """
     subjects = [t for t in (licence, *agreements.values(), legacy) if t is not None]
     view = LifecycleTimes(activated=max((t.activated for t in subjects if t.activated), default=None))
-    all_ended = bool(agreements) and all(a.ending is not None for a in agreements.values())
-    agreements_end = max((a.ending for a in agreements.values() if a.ending), default=None) if all_ended else None
+    # the buyer's agreements still holding the licence when the last Ended came: one another took it from by then is
+    # left (a renewal's replaced agreement; one left before the buyer came back, its own Ended still to come: attack 52)
+    last_ended = max((a.ending for a in agreements.values() if a.ending), default=None)
+    live = [a for a in agreements.values() if not _taken_from(a, agreements.values(), last_ended)]
+    all_ended = bool(live) and all(a.ending is not None for a in live)
+    agreements_end = max((a.ending for a in live if a.ending), default=None) if all_ended else None
     licence = licence or LifecycleTimes()
     legacy = legacy or LifecycleTimes()
     # each Deprovisioned of this subscription, not only the licence's latest: a left agreement's close coming after the
@@ -134,7 +138,10 @@ def buyer_times(
         default=None,
     )
     opened = [at for at in (deprovisioned, agreements_end, legacy.ending) if at and view.current(at)]
-    closed = [at for at in (_legacy_end(legacy, view),) if at and view.current(at)]
+    # the final-usage step's end of a leave before the buyer came back is that leave's close (attack 52)
+    left_before = {at for t in subjects for at in (*t.ending_times, t.ending) if at and not view.current(at)}
+    closed = [at for at in (_legacy_end(legacy, view, {a + FINAL_USAGE_WINDOW for a in left_before}),) if at]
+    closed = [at for at in closed if view.current(at)]
     if view.current(agreements_end) and deprovisioned and agreements_end and deprovisioned > agreements_end:
         closed.append(deprovisioned)  # not a left agreement's close: that one closes nothing of theirs (attack 46)
     ending = min(opened, default=None)
@@ -167,10 +174,17 @@ def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping
     named = [a for a in agreements.values() if deprovisioned in a.deprovisioned_times and a.activations]
     taken = [at for a in agreements.values() for at in a.activations]
     if named:
-        held = [at for a in agreements.values() for at in _holds_licence_from(a)]
-        return all(any(max(a.activations) < at <= deprovisioned for at in held) for a in named)
+        return all(_taken_from(a, agreements.values(), deprovisioned) for a in named)
     left = [a.ending for a in agreements.values() if a.ending and a.ending < deprovisioned <= a.ending + CLOSES_WITHIN]
     return any(ended < at <= deprovisioned for ended in left for at in taken)
+
+
+def _taken_from(agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], by: datetime | None) -> bool:
+    """Another of the buyer's agreements took the licence after this one did, no later than ``by``."""
+    took = max(_holds_licence_from(agreement), default=None)
+    if took is None or by is None:
+        return False
+    return any(took < at <= by for other in agreements if other is not agreement for at in _holds_licence_from(other))
 
 
 def _holds_licence_from(agreement: LifecycleTimes) -> set[datetime]:
@@ -195,18 +209,19 @@ def _own_ends(times: LifecycleTimes) -> set[datetime]:
     return {e for e in times.ended_times if not any(e - CLOSES_WITHIN <= p <= e for p in times.ending_times)}
 
 
-def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes) -> datetime | None:
+def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes, stale: set[datetime]) -> datetime | None:
     """A legacy unsubscribe-success ends the subscription whose unsubscribe-pending it closes (``_closes``): the close
     of this subscription's latest pending (one from before the buyer came back is the earlier subscription's, and so
     is its close, late or not). With that pending not yet closed, or no pending of this subscription at all, an end
     closing no leave does (``_own_ends``): a success whose pending was lost, the final-usage step's end of a leave told
-    on another subject (attack 45: the identifier's history hid both)."""
+    on another subject (attack 45: the identifier's history hid both); not one ``stale``, the step's end of a leave
+    before the buyer came back (attack 52)."""
     closes = _closes(legacy.ending_times, legacy.ended_times)
     pending = legacy.ending if view.current(legacy.ending) else None
     if pending is not None and pending in closes:
         return closes[pending]
     since = pending or view.activated
-    return min((e for e in _own_ends(legacy) if since is None or e >= since), default=None)
+    return min((e for e in _own_ends(legacy) - stale if since is None or e >= since), default=None)
 
 
 def _closes(pendings: frozenset[datetime], successes: frozenset[datetime]) -> dict[datetime, datetime]:

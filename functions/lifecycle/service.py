@@ -326,8 +326,9 @@ class Lifecycle:
     def _begin_ending(self, customer: Customer, times: LifecycleTimes, event: LifecycleEvent) -> None:
         now = self.clock.now()
         changed = customer.final_usage_cutoff != self._set_cutoff(customer, times, now)
-        # an ending event seen again (a retry after a failure) schedules again: the timer's step is idempotent
-        if changed or event.kind in (LifecycleKind.ENDING, LifecycleKind.ENDED):
+        # an ending event seen again (a retry after a failure) schedules again: the timer's step is idempotent; so does
+        # an activation that leaves them leaving (a return heard late moves their final hour: attack 52)
+        if changed or event.kind is not None:
             self.final_usage.schedule(customer.ref, 0)
             metrics.add_metric(name="FinalUsageScheduled", unit="Count", value=1)
 
