@@ -189,9 +189,11 @@ def _taken_from(agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes],
 
 def _holds_licence_from(agreement: LifecycleTimes) -> set[datetime]:
     """When an agreement took the licence: each activation (its Created, a License Updated naming it), none before its
-    start (a future-dated renewal, accepted now, holds it only from then: attack 51)."""
-    start = agreement.starts_at
-    return {at if start is None else max(at, start) for at in agreement.activations}
+    start (a future-dated renewal, accepted now, holds it only from then: attack 51), and none after its Ended (one
+    cancelled before it started never held it: attack 53)."""
+    start, ended = agreement.starts_at, agreement.ending
+    holds = {at if start is None else max(at, start) for at in agreement.activations}
+    return {at for at in holds if ended is None or at <= ended}
 
 
 def _leaves(times: LifecycleTimes) -> set[datetime]:

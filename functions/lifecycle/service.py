@@ -265,6 +265,8 @@ class Lifecycle:
         # sent up to the final hour, the cutoff's: nothing later is theirs (what it carries on goes to earlier hours)
         self.final_usage.send(replace(customer, final_usage_cutoff=cutoff), out_of_time)
         if times.state is SubscriptionState.ENDED:
+            # a retry of a step whose announcement failed after its end was stamped announces it now (attack 53)
+            self._announce_end(customer, times)
             return Outcome("ended", (ref.key,))
         over = (times.ending or now) + FINAL_USAGE_WINDOW
         if now < over:
