@@ -122,7 +122,7 @@ def buyer_times(
     # the buyer's agreements still holding the licence when the last Ended came: one another took it from by then is
     # left (a renewal's replaced agreement; one left before the buyer came back, its own Ended still to come: attack 52)
     last_ended = max((a.ending for a in agreements.values() if a.ending), default=None)
-    live = [a for a in agreements.values() if not _taken_from(a, agreements.values(), last_ended)]
+    live = [a for a in agreements.values() if _holds_at(a, agreements.values(), last_ended)]
     all_ended = bool(live) and all(a.ending is not None for a in live)
     agreements_end = max((a.ending for a in live if a.ending), default=None) if all_ended else None
     licence = licence or LifecycleTimes()
@@ -177,6 +177,16 @@ def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping
         return all(_taken_from(a, agreements.values(), deprovisioned) for a in named)
     left = [a.ending for a in agreements.values() if a.ending and a.ending < deprovisioned <= a.ending + CLOSES_WITHIN]
     return any(ended < at <= deprovisioned for ended in left for at in taken)
+
+
+def _holds_at(agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], at: datetime | None) -> bool:
+    """The agreement holds the licence at ``at``: it took it by then (a future-dated renewal not started yet holds
+    nothing, and its lack of an Ended keeps no leave from opening the hour: attack 54) and no other took it from it
+    since. One with no activation heard holds it (its start unknown)."""
+    if at is None:
+        return True
+    took = not agreement.activations or any(hold <= at for hold in _holds_licence_from(agreement))
+    return took and not _taken_from(agreement, agreements, at)
 
 
 def _taken_from(agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], by: datetime | None) -> bool:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -236,12 +235,6 @@ def test_a_buyers_state_is_the_truth_whatever_the_delivery_order(case: tuple[Sto
     _check(case)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack 54, filed as test_atk54_pending_future_renewal_holds_back_the_ended_leave: a future-dated "
-    "renewal not started counts as live, so the Ended of the agreement left opens nothing and the Deprovisioned "
-    "reopens the hour",
-)
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(heard(leaves_before_a_renewal_starts=True))
 def test_a_buyer_leaving_before_their_renewal_starts_too(case: tuple[Story, list, bool]) -> None:
