@@ -189,8 +189,13 @@ def _on_time(story: Story) -> list[tuple[int, Said]]:
     return [(said.minute, said) for said in story.said]
 
 
+# a story, when each of its events is heard (minutes; some twice), and whether AWS's entitlements answer names the
+# licence
+Heard = tuple[Story, list[tuple[int, Said]], bool]
+
+
 @st.composite
-def heard(draw: st.DrawFn, *, leaves_before_a_renewal_starts: bool = False) -> tuple[Story, list, bool]:
+def heard(draw: st.DrawFn, *, leaves_before_a_renewal_starts: bool = False) -> Heard:
     story = draw(stories(leaves_before_a_renewal_starts=leaves_before_a_renewal_starts))
     late = st.one_of(st.just(0), st.just(0), st.integers(0, 180), st.sampled_from([1, 30, 59, 61, 65, 121]))
     deliveries = []
@@ -207,7 +212,7 @@ def _told(story: Story, deliveries: list[tuple[int, Said]]) -> str:
     return f"story (true minutes):\n{said}\nheard:\n{order}"
 
 
-def _check(case: tuple[Story, list, bool]) -> None:
+def _check(case: Heard) -> None:
     story, deliveries, looked_up = case
     expected = SubscriptionState.ENDED if story.ends_with_a_leave else SubscriptionState.ACTIVE
     in_order, in_order_at, _ = live(story, _on_time(story), looked_up=looked_up)
@@ -231,13 +236,13 @@ def _check(case: tuple[Story, list, bool]) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(heard())
-def test_a_buyers_state_is_the_truth_whatever_the_delivery_order(case: tuple[Story, list, bool]) -> None:
+def test_a_buyers_state_is_the_truth_whatever_the_delivery_order(case: Heard) -> None:
     _check(case)
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(heard(leaves_before_a_renewal_starts=True))
-def test_a_buyer_leaving_before_their_renewal_starts_too(case: tuple[Story, list, bool]) -> None:
+def test_a_buyer_leaving_before_their_renewal_starts_too(case: Heard) -> None:
     """The same, the buyer leaving (in either order) while a future-dated renewal waits: cancelled with it, or
     starting later (the buyer back on it)."""
     _check(case)
