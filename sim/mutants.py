@@ -85,7 +85,7 @@ def chunk_parked_carry() -> Iterator[None]:
 def legacy_success_ends_any() -> Iterator[None]:
     """A legacy unsubscribe-success ends whatever subscription the identifier has now (the code before review 23): a
     buyer back under the same identifier is ended by their earlier subscription's success."""
-    with _patched(subscription, "_legacy_end", lambda legacy, view: legacy.ended):
+    with _patched(subscription, "_legacy_end", lambda legacy, view, stale: legacy.ended):
         yield
 
 
