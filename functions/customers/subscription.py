@@ -108,14 +108,15 @@ def buyer_times(
     registration's, those License events name, renewals of them) and, for a legacy product, their identifier.
 
     - Any activation activates: subscribe-success, Purchase Agreement Created, License Updated.
-    - The final hour opens at the first of: License Deprovisioned (unless it closes a left agreement's hour while the
-      buyer is back on another: ``_closes_a_left_agreement``); the Purchase Agreement Ended of the last live
-      agreement (a renewal's replaced agreement ends while its successor lives on: not an end); unsubscribe-pending.
-      AWS's sources disagree on which of Ended and Deprovisioned comes first: whichever does opens it.
+    - The final hour opens at the first of: a License Deprovisioned of this subscription (unless it closes a left
+      agreement while the buyer is back on another: ``_closes_a_left_agreement``); the Purchase Agreement Ended of
+      the agreements holding the licence (``_holds_at``: a renewal's replaced agreement ends while its successor
+      lives on, and a future-dated one not started holds nothing); unsubscribe-pending. AWS's sources disagree on
+      which of Ended and Deprovisioned comes first: whichever does opens it.
     - It closes (``ended``) at unsubscribe-success (this subscription's: ``_legacy_end``), at a License Deprovisioned
       that follows the Ended which opened it (the seller guide's order), or when the final-usage step records that the
-      final hour has passed (EventBridge sends nothing after a Deprovisioned that came first): so no buyer stays
-      ``ending`` for ever.
+      final hour of a leave still read so has passed (EventBridge sends nothing after a Deprovisioned that came
+      first): so no buyer stays ``ending`` for ever.
     """
     subjects = [t for t in (licence, *agreements.values(), legacy) if t is not None]
     view = LifecycleTimes(activated=max((t.activated for t in subjects if t.activated), default=None))
@@ -140,8 +141,8 @@ def buyer_times(
     opened = [at for at in (deprovisioned, agreements_end, legacy.ending) if at and view.current(at)]
     # the final-usage step's end of a leave before the buyer came back is that leave's close (attack 52)
     left_before = {at for t in subjects for at in (*t.ending_times, t.ending) if at and not view.current(at)}
-    closed = [at for at in (_legacy_end(legacy, view, {a + FINAL_USAGE_WINDOW for a in left_before}),) if at]
-    closed = [at for at in closed if view.current(at)]
+    legacy_end = _legacy_end(legacy, view, {at + FINAL_USAGE_WINDOW for at in left_before})
+    closed = [legacy_end] if legacy_end and view.current(legacy_end) else []
     if view.current(agreements_end) and deprovisioned and agreements_end and deprovisioned > agreements_end:
         closed.append(deprovisioned)  # not a left agreement's close: that one closes nothing of theirs (attack 46)
     ending = min(opened, default=None)
@@ -161,9 +162,10 @@ def buyer_times(
 
 
 def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping[str, LifecycleTimes]) -> bool:
-    """A License Deprovisioned that names an agreement the buyer took another after closes that agreement, not the
-    buyer's subscription: they are back on the licence under the newer one (attack 44), now or once they leave it too
-    (attack 45). One naming the newest agreement is the buyer's leave, in either of AWS's orders.
+    """A License Deprovisioned that names an agreement another of the buyer's took the licence from by then closes
+    that agreement, not the buyer's subscription: they are back on the licence under the newer one (attack 44), now or
+    once they leave it too (attack 45). One naming the agreement holding the licence is the buyer's leave, in either
+    of AWS's orders.
 
     A Deprovisioned kept before the agreement it names was (or naming one we know no start of) is told by its time:
     within ``CLOSES_WITHIN`` after an agreement's Ended, with an agreement on the licence taken out between the two, it
@@ -172,9 +174,9 @@ def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping
     if deprovisioned is None:
         return False
     named = [a for a in agreements.values() if deprovisioned in a.deprovisioned_times and a.activations]
-    taken = [at for a in agreements.values() for at in a.activations]
     if named:
         return all(_taken_from(a, agreements.values(), deprovisioned) for a in named)
+    taken = [at for a in agreements.values() for at in a.activations]
     left = [a.ending for a in agreements.values() if a.ending and a.ending < deprovisioned <= a.ending + CLOSES_WITHIN]
     return any(ended < at <= deprovisioned for ended in left for at in taken)
 
