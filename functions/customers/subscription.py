@@ -129,18 +129,14 @@ def buyer_times(
     licence = licence or LifecycleTimes()
     legacy = legacy or LifecycleTimes()
     # each Deprovisioned of this subscription, not only the licence's latest: a left agreement's close coming after the
-    # buyer's leave of the new one must not hide that leave (attack 51)
+    # buyer's leave of the new one must not hide that leave (attack 51). ``ending_times`` holds the latest too (merge)
     deprovisioned = min(
-        (
-            at
-            for at in licence.ending_times | ({licence.ending} if licence.ending else set())
-            if view.current(at) and not _closes_a_left_agreement(at, agreements)
-        ),
+        (at for at in licence.ending_times if view.current(at) and not _closes_a_left_agreement(at, agreements)),
         default=None,
     )
     opened = [at for at in (deprovisioned, agreements_end, legacy.ending) if at and view.current(at)]
     # the final-usage step's end of a leave before the buyer came back is that leave's close (attack 52)
-    left_before = {at for t in subjects for at in (*t.ending_times, t.ending) if at and not view.current(at)}
+    left_before = {at for t in subjects for at in t.ending_times if not view.current(at)}
     legacy_end = _legacy_end(legacy, view, {at + FINAL_USAGE_WINDOW for at in left_before})
     closed = [legacy_end] if legacy_end and view.current(legacy_end) else []
     if view.current(agreements_end) and deprovisioned and agreements_end and deprovisioned > agreements_end:

@@ -124,6 +124,11 @@ def _says_free_trial(event: LifecycleEvent) -> bool:
     return event.kind is LifecycleKind.ACTIVATED and event.customer_identifier is not None
 
 
+def _final_hour_opened(times: LifecycleTimes, now: datetime) -> datetime:
+    """When a leaving buyer's final hour opened, as their cutoff and their final usage's timing both read it."""
+    return times.ending or times.ended or now
+
+
 @dataclass
 class Lifecycle:
     """The lifecycle's rules: a notification applied to the buyers it names, and a leaving buyer's final usage."""
@@ -340,7 +345,7 @@ class Lifecycle:
         past (usage accepted until now may still be in flight: the final usage is sent once it has landed), nor,
         while Marketplace still takes their records, before what usage accepted until now may be stamped; and only
         ever moved earlier for one ending."""
-        ending_since = times.ending or times.ended or now
+        ending_since = _final_hour_opened(times, now)
         planned = ending_since + timedelta(seconds=self.settings.final_usage_cutoff_seconds)
         # Marketplace closed the hour: now. Else usage accepted until now may be stamped up to FUTURE_SKEW ahead, and
         # its hour is sent too (simulator seed 31209), as long as the final usage is still sent within the final hour
@@ -364,7 +369,7 @@ class Lifecycle:
         the final hour (a leave heard late, a long delay: attack 48), and never before writes accepted up to the cutoff
         have landed."""
         delay = timedelta(seconds=self.settings.final_usage_delay_seconds)
-        in_time = self._last_send(times.ending or times.ended or now)
+        in_time = self._last_send(_final_hour_opened(times, now))
         # the in-flight margin, or a shorter delay where one is set (loopback stand-ins: synth refuses it in AWS)
         return max(cutoff + min(delay, IN_FLIGHT_MARGIN), min(cutoff + delay, in_time))
 
