@@ -360,9 +360,13 @@ class InMemoryLedger:
         self.lease: tuple[str, datetime] | None = None
         self.reconciled: datetime | None = None
         self.reconciled_version = 0
+        self.floor = RetentionFloor()  # as the DynamoDB ledger records it: since its first seal (days: unset here)
 
     def reconciled_until(self) -> ReconciledMark:
         return ReconciledMark(self.reconciled, self.reconciled_version)
+
+    def retention_floor(self) -> RetentionFloor:
+        return self.floor
 
     def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
         if ReconciledMark(self.reconciled, self.reconciled_version) != seen:
@@ -409,6 +413,7 @@ class InMemoryLedger:
         if self.next_hour is not None and self.next_hour != hour:
             return False
         self.next_hour = hour + HOUR
+        self.floor = RetentionFloor(self.floor.since or hour, self.floor.days)
         return True
 
     def unsent_mark(self) -> UnsentMark:

@@ -23,6 +23,7 @@ from functions.flush.records import (
     Placement,
     ReconciledMark,
     RecordResult,
+    RetentionFloor,
 )
 from functions.usage.model import HOUR, hour_of
 
@@ -31,8 +32,10 @@ from functions.usage.model import HOUR, hour_of
 # minutes) to show it
 SETTLED_AFTER = timedelta(hours=3)
 CLOUDTRAIL_DELIVERY = timedelta(minutes=20)
-# where a reconciliation that has never run starts: every hour whose records Marketplace may still take
+# where a reconciliation that has never run starts: every hour whose records Marketplace may still take, and every
+# hour the ledger kept records of since its first seal (``_first_hour``), as far back as CloudTrail's event history
 RECONCILE_FIRST = timedelta(hours=24)
+CLOUDTRAIL_HISTORY = timedelta(days=90)
 MARKETPLACE_ANSWER = {"sent": "Success", "duplicate": "DuplicateRecord", "not_subscribed": "CustomerNotSubscribed"}
 # the reasons a record is a mismatch
 QUANTITY_DIFFERS = "quantity differs"
@@ -218,6 +221,8 @@ class ReconciliationMark(CarryReader, Protocol):
 
     def next_hour_to_seal(self) -> datetime | None: ...
 
+    def retention_floor(self) -> RetentionFloor: ...
+
     def write_results(self, results: Sequence[RecordResult]) -> None: ...
 
 
@@ -271,10 +276,10 @@ def reconcile_due(
     assert deps.mark is not None
     mark = deps.mark.reconciled_until()
     last = settled_hour(now)
-    # a first run starts with every hour Marketplace may still bill (a new stack's first hours among them), and keeps
+    # a first run starts with every hour Marketplace may still bill and every hour sealed (``_first_hour``), and keeps
     # that start before it reads anything: a first run that fails (CloudTrail unreadable) leaves it to the next, which
     # may come more than a day later, instead of letting the start move with it past hours billed meanwhile
-    hour = mark.hour or hour_of(now - RECONCILE_FIRST)
+    hour = mark.hour or _first_hour(deps.mark, now)
     if mark.hour is None:
         if not deps.mark.move_reconciled(mark, hour):
             return Reconciled([], max(0, int((last - hour) / HOUR) + 1), "another run is reconciling")
@@ -311,6 +316,20 @@ def reconcile_due(
         hour += HOUR
         mark = ReconciledMark(hour, mark.version + 1)
     return Reconciled(done, max(0, int((last - hour) / HOUR) + 1), waiting)
+
+
+def _first_hour(ledger: ReconciliationMark, now: datetime) -> datetime:
+    """Where a reconciliation that has never run starts: every hour Marketplace may still bill (``RECONCILE_FIRST``)
+    and, on a stack whose flush recorded its first sealed hour, every hour from that one on. A new stack whose flushes
+    all failed for longer than a day had records sent (their answers lost) and then parked as too old though billed:
+    only reconciling their hours against CloudTrail finds them billed. No further back than CloudTrail's history or the
+    ledger's retention keeps them (an hour whose records expired would read as CloudTrail's alone)."""
+    start = hour_of(now - RECONCILE_FIRST)
+    floor = ledger.retention_floor()
+    if floor.since is None or floor.since >= start:
+        return start
+    kept = CLOUDTRAIL_HISTORY if floor.days is None else min(CLOUDTRAIL_HISTORY, timedelta(days=floor.days))
+    return max(floor.since, hour_of(now - kept) + HOUR)
 
 
 def _corrected(
