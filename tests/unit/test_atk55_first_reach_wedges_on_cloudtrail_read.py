@@ -70,6 +70,7 @@ def test_a_first_reconciliation_30_days_back_gives_up_before_the_lambda_is_kille
 
     spent = clock.now - NOW
     assert spent <= LAMBDA_TIMEOUT, (
-        f"read {trail.events_read} CloudTrail events for {spent.total_seconds():.0f} s from {trail.starts[0]:%m-%d %H:%M} "
+        f"read {trail.events_read} CloudTrail events for {spent.total_seconds():.0f} s "
+        f"from {trail.starts[0]:%m-%d %H:%M} "
         f"(Lambda timeout 900 s), reconciling {len(done.hours)} hours"
     )

@@ -86,7 +86,9 @@ def stack(floor: RetentionFloor, hours: list[datetime]) -> tuple[InMemoryLedger,
         answered = hour + timedelta(hours=1, minutes=5)
         ledger.write_hour(hour, [sent])
         ledger.write_results([RecordResult(sent, "sent", f"mr-{number}", None, answered)])
-        billed.append(TrailResult(LICENCE, "111122223333", "calls", hour, sent.quantity, "Success", f"mr-{number}", answered))
+        billed.append(
+            TrailResult(LICENCE, "111122223333", "calls", hour, sent.quantity, "Success", f"mr-{number}", answered)
+        )
     return ledger, billed
 
 
