@@ -222,14 +222,21 @@ class SimMarketplace:
         )
 
     # TrailReader (CloudTrail's event history)
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
         self.scheduler.port("cloudtrail.LookupEvents", "before")
-        return self.shown(start)
+        return self.shown(start, end)
 
-    def shown(self, start: datetime) -> Iterator[TrailResult]:
-        """What CloudTrail shows now of the calls from ``start`` on."""
+    def shown(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
+        """What CloudTrail shows now of the calls from ``start`` on (until ``end``)."""
         now = self.scheduler.now
-        return iter([r for call in self.calls if call.at >= start and call.delivered_at <= now for r in call.results])
+        return iter(
+            [
+                r
+                for call in self.calls
+                if call.at >= start and (end is None or call.at < end) and call.delivered_at <= now
+                for r in call.results
+            ]
+        )
 
 
 def _allocations_of(record: MeteringRecord) -> tuple[tuple[tuple[tuple[str, str], ...], Decimal], ...]:

@@ -799,8 +799,8 @@ class PeekTrail:
     def __init__(self, marketplace: SimMarketplace) -> None:
         self._marketplace = marketplace
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
-        return self._marketplace.shown(start)
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
+        return self._marketplace.shown(start, end)
 
 
 class PeekLedger:

@@ -36,6 +36,13 @@ CLOUDTRAIL_DELIVERY = timedelta(minutes=20)
 # hour the ledger kept records of since its first seal (``_first_hour``), as far back as CloudTrail's event history
 RECONCILE_FIRST = timedelta(hours=24)
 CLOUDTRAIL_HISTORY = timedelta(days=90)
+# CloudTrail is read for this many hours at a time (LookupEvents pages 50 events, at 2 lookups a second: a first run
+# reaching weeks back must not read them all before it reconciles an hour), and as long after them as an hour's
+# records may be billed (Marketplace takes a record up to 24 hours after its hour: marketplace-api.md), an hour spare
+TRAIL_WINDOW = timedelta(hours=24)
+TRAIL_LOOKAHEAD = timedelta(hours=26)
+# how many results are read between two looks at the clock
+TRAIL_RESULTS_BETWEEN_CHECKS = 500
 MARKETPLACE_ANSWER = {"sent": "Success", "duplicate": "DuplicateRecord", "not_subscribed": "CustomerNotSubscribed"}
 # the reasons a record is a mismatch
 QUANTITY_DIFFERS = "quantity differs"
@@ -106,8 +113,9 @@ class TrailUnavailable(Exception):
 
 
 class TrailReader(Protocol):
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
-        """Every record result of the BatchMeterUsage calls CloudTrail logged from ``start`` until now."""
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
+        """Every record result of the BatchMeterUsage calls CloudTrail logged from ``start`` until ``end`` (None:
+        until now)."""
         ...
 
 
@@ -276,10 +284,14 @@ def reconcile_due(
     assert deps.mark is not None
     mark = deps.mark.reconciled_until()
     last = settled_hour(now)
+    floor = deps.mark.retention_floor()
     # a first run starts with every hour Marketplace may still bill and every hour sealed (``_first_hour``), and keeps
     # that start before it reads anything: a first run that fails (CloudTrail unreadable) leaves it to the next, which
-    # may come more than a day later, instead of letting the start move with it past hours billed meanwhile
-    hour = mark.hour or _first_hour(deps.mark, now)
+    # may come more than a day later, instead of letting the start move with it past hours billed meanwhile. Every
+    # run starts no earlier than the oldest hour still checkable: one whose records expired, or whose calls CloudTrail
+    # no longer holds, would only read as differences (a first run's start at that edge reaches it within the hour)
+    oldest = _oldest_checkable(floor, now)
+    hour = max(mark.hour or _first_hour(floor, now), oldest)
     if mark.hour is None:
         if not deps.mark.move_reconciled(mark, hour):
             return Reconciled([], max(0, int((last - hour) / HOUR) + 1), "another run is reconciling")
@@ -287,7 +299,8 @@ def reconcile_due(
     sealed = deps.mark.next_hour_to_seal()
     done: list[HourReconciled] = []
     waiting = None
-    trail: list[TrailResult] | None = None  # read once a run, from the first hour it reconciles
+    trail: list[TrailResult] = []  # CloudTrail's results of the hours before ``read_until``, read a window at a time
+    read_until = hour
     while hour <= last:
         if out_of_time():
             waiting = "out of time"
@@ -303,8 +316,14 @@ def reconcile_due(
         if answered is not None and now - answered < CLOUDTRAIL_DELIVERY:
             waiting = f"hour {hour.isoformat()} was sent {now - answered} ago: CloudTrail may not show it yet"
             break
-        if trail is None:
-            trail = list(deps.trail.metering_results(hour))
+        if hour >= read_until:
+            read_until = hour + TRAIL_WINDOW
+            end = read_until + TRAIL_LOOKAHEAD
+            window = _read_trail(deps.trail, hour, end if end < now else None, out_of_time)
+            if window is None:
+                waiting = "out of time"
+                break
+            trail = [r for r in window if hour <= r.hour < read_until]
         entries = _corrected(deps.mark, entries, [r for r in trail if r.hour == hour])
         findings = audit_hour(deps, hour, entries, trail) + unsealed(deps, hour, entries, deps.mark)
         reconciled = HourReconciled(hour, findings)
@@ -318,18 +337,31 @@ def reconcile_due(
     return Reconciled(done, max(0, int((last - hour) / HOUR) + 1), waiting)
 
 
-def _first_hour(ledger: ReconciliationMark, now: datetime) -> datetime:
+def _first_hour(floor: RetentionFloor, now: datetime) -> datetime:
     """Where a reconciliation that has never run starts: every hour Marketplace may still bill (``RECONCILE_FIRST``)
     and, on a stack whose flush recorded its first sealed hour, every hour from that one on. A new stack whose flushes
     all failed for longer than a day had records sent (their answers lost) and then parked as too old though billed:
-    only reconciling their hours against CloudTrail finds them billed. No further back than CloudTrail's history or the
-    ledger's retention keeps them (an hour whose records expired would read as CloudTrail's alone)."""
+    only reconciling their hours against CloudTrail finds them billed."""
     start = hour_of(now - RECONCILE_FIRST)
-    floor = ledger.retention_floor()
-    if floor.since is None or floor.since >= start:
-        return start
+    return start if floor.since is None else min(floor.since, start)
+
+
+def _oldest_checkable(floor: RetentionFloor, now: datetime) -> datetime:
+    """The oldest hour whose calls CloudTrail still holds and whose records the ledger still keeps."""
     kept = CLOUDTRAIL_HISTORY if floor.days is None else min(CLOUDTRAIL_HISTORY, timedelta(days=floor.days))
-    return max(floor.since, hour_of(now - kept) + HOUR)
+    return hour_of(now - kept) + HOUR
+
+
+def _read_trail(
+    trail: TrailReader, start: datetime, end: datetime | None, out_of_time: Callable[[], bool]
+) -> list[TrailResult] | None:
+    """CloudTrail's results from ``start`` until ``end``; None if the run ran out of time reading them."""
+    results = []
+    for count, result in enumerate(trail.metering_results(start, end), start=1):
+        if count % TRAIL_RESULTS_BETWEEN_CHECKS == 0 and out_of_time():
+            return None
+        results.append(result)
+    return results
 
 
 def _corrected(

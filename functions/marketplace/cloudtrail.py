@@ -108,10 +108,12 @@ class CloudTrailReader:
         self._client = client
         self._unreadable = unreadable
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
-        # no EndTime: up to CloudTrail's own now, whatever this machine's clock says
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
+        # without an end, no EndTime: up to CloudTrail's own now, whatever this machine's clock says
         pages = self._client.get_paginator("lookup_events").paginate(
-            LookupAttributes=[{"AttributeKey": "EventSource", "AttributeValue": EVENT_SOURCE}], StartTime=start
+            LookupAttributes=[{"AttributeKey": "EventSource", "AttributeValue": EVENT_SOURCE}],
+            StartTime=start,
+            **({} if end is None else {"EndTime": end}),
         )
         try:
             for page in pages:

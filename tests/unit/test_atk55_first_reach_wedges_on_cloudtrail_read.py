@@ -42,10 +42,10 @@ class PagedTrail:
         self.starts: list[datetime] = []
         self.events_read = 0
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
         self.starts.append(start)
         hour = start
-        while hour < hour_of(self.clock.now):
+        while hour < hour_of(self.clock.now) and (end is None or hour + HOUR < end):
             call = TrailResult(
                 "other-customer", None, "requests", hour, Decimal(1), "Success", "mr-x", hour + HOUR, "other-product"
             )
@@ -74,3 +74,6 @@ def test_a_first_reconciliation_30_days_back_gives_up_before_the_lambda_is_kille
         f"from {trail.starts[0]:%m-%d %H:%M} "
         f"(Lambda timeout 900 s), reconciling {len(done.hours)} hours"
     )
+    # and it got somewhere: the next run starts where this one stopped, not from the same mark
+    assert len(done.hours) >= 24, f"reconciled {len(done.hours)} hours"
+    assert ledger.reconciled == done.hours[-1].hour + HOUR

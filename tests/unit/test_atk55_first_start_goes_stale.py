@@ -64,14 +64,16 @@ class Trail:
         self.now = now
         self.starts: list[datetime] = []
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
         self.starts.append(start)
         kept_from = self.now() - CLOUDTRAIL_HISTORY
-        return iter([r for r in self.results if r.event_time >= max(start, kept_from)])
+        return iter(
+            [r for r in self.results if r.event_time >= max(start, kept_from) and (end is None or r.event_time <= end)]
+        )
 
 
 class Unreadable:
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
         raise TrailUnavailable("cloudtrail:LookupEvents: throttled")
 
 

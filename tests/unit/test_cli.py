@@ -321,7 +321,7 @@ def test_the_cli_runs_a_command_on_the_target_it_is_given() -> None:
 class FakeTrail:
     """CloudTrail with nothing in it."""
 
-    def metering_results(self, start: datetime) -> Iterator[Any]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[Any]:
         return iter(())
 
 

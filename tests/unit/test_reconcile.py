@@ -86,7 +86,7 @@ class Trail:
         self.report = report
         return self
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
         self.asked.append(start)
         for gap in self.unreadable:
             self.report(gap)

@@ -24,7 +24,7 @@ class MarketplaceTrail:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
         results = {r.metering_record_id: r.at for r in self.world.ledger.results.values() if r.at is not None}
         for (customer, dimension, at), (record, record_id) in self.world.marketplace.billed.items():
             if at >= start:

@@ -40,8 +40,8 @@ class Trail:
     def __init__(self) -> None:
         self.results: list[TrailResult] = []
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
-        return iter([r for r in self.results if r.hour >= start])
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
+        return iter([r for r in self.results if r.hour >= start and (end is None or r.event_time < end)])
 
 
 def test_a_carry_placed_in_the_hour_being_reconciled_is_reconciled() -> None:

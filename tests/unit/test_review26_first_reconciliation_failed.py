@@ -35,12 +35,12 @@ class Trail:
     def __init__(self, results: list[TrailResult]) -> None:
         self.results = results
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
-        return iter([r for r in self.results if r.hour >= start])
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
+        return iter([r for r in self.results if r.hour >= start and (end is None or r.event_time < end)])
 
 
 class Unreadable:
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
         raise TrailUnavailable("cloudtrail:LookupEvents: throttled")
 
 

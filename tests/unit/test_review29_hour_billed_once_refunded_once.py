@@ -42,7 +42,7 @@ class Trail:
     def __call__(self, report: UnreadableSink) -> Trail:
         return self
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
         return iter(self.results)
 
 

@@ -35,9 +35,9 @@ class Trail:
         self.results = results
         self.starts: list[datetime] = []
 
-    def metering_results(self, start: datetime) -> Iterator[TrailResult]:
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
         self.starts.append(start)
-        return iter([r for r in self.results if r.event_time >= start])
+        return iter([r for r in self.results if start <= r.event_time and (end is None or r.event_time < end)])
 
 
 def test_a_record_parked_as_too_old_though_billed_before_the_first_reconciliation_is_found_billed() -> None:
