@@ -23,7 +23,6 @@ from functions.flush.audit import (
     ACCEPTED_NOT_SEALED,
     FAILED,
     PARKED,
-    RECONCILE_FIRST,
     SETTLED_AFTER,
     UNKNOWN_TO_LEDGER,
     Finding,
@@ -299,18 +298,8 @@ def _reconciled(world: World) -> None:
     reach = min(world.plan.end, max(scheduled, default=world.plan.end) + HOUR + FLUSH_TIMEOUT - slower)
     last = hour_of(reach - SETTLED_AFTER - grace) - 2 * HOUR
     explained = {(e.record.customer, e.record.dimension, e.record.hour) for e in stored if _explained(world, e)}
-    # a reconciliation that has never run starts with the hours Marketplace may still bill (RECONCILE_FIRST) and every
-    # hour from the ledger's first seal on whose records are still kept (a world is far shorter than CloudTrail's 90
-    # days)
-    started = world.ledger.first_reconciling
-    first = last + HOUR
-    if started:
-        first = hour_of(started - RECONCILE_FIRST)
-        floor = world.ledger.floor
-        if floor.since is not None and floor.since < first:
-            kept = hour_of(started - timedelta(days=floor.days)) + HOUR if floor.days else floor.since
-            first = max(floor.since, kept)
-    for hour in sorted({e.record.hour for e in stored if first <= e.record.hour <= last}):
+    # the live flush starts the reconciliation where it starts sending, before it sends: every hour with records
+    for hour in sorted({e.record.hour for e in stored if e.record.hour <= last}):
         runs = done[hour]
         if len(runs) != 1 and not (len(runs) > 1 and hour in world.ledger.reopened):
             world.violation(

@@ -180,8 +180,6 @@ class SimLedger:
         self.sealed_before: dict[tuple[datetime, str], datetime | None] = {}  # the seal cursor as each was placed
         self.lease: tuple[str, datetime] | None = None
         self.reconciled: datetime | None = None
-        # when a flush first read where the reconciliation stood (unless its write of where it starts then failed)
-        self.first_reconciling: datetime | None = None
         self.reconciled_version = 0
         self.reopened: set[datetime] = set()  # hours reconciled before a leaving buyer's carry was placed in them
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
@@ -424,17 +422,10 @@ class SimLedger:
 
     def reconciled_until(self) -> ReconciledMark:
         self._port("get_reconciled", "before")
-        if self.first_reconciling is None:
-            self.first_reconciling = self._scheduler.now
         return ReconciledMark(self.reconciled, self.reconciled_version)
 
     def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
-        try:
-            self._port("put_reconciled", "before")
-        except BaseException:
-            if self.reconciled is None:  # a first run whose write of where it starts failed started nothing (seed
-                self.first_reconciling = None  # 213260): the first to write it looks back RECONCILE_FIRST from then
-            raise
+        self._port("put_reconciled", "before")
         if ReconciledMark(self.reconciled, self.reconciled_version) != seen:
             return False
         self.reconciled, self.reconciled_version = to, seen.version + 1

@@ -32,8 +32,8 @@ from functions.usage.model import HOUR, hour_of
 # minutes) to show it
 SETTLED_AFTER = timedelta(hours=3)
 CLOUDTRAIL_DELIVERY = timedelta(minutes=20)
-# where a reconciliation that has never run starts: every hour whose records Marketplace may still take, and every
-# hour the ledger kept records of since its first seal (``_first_hour``), as far back as CloudTrail's event history
+# where a reconciliation starts that live metering never started (``begin_reconciliation``: a stack whose live flush
+# ran before it did): every hour whose records Marketplace may still take
 RECONCILE_FIRST = timedelta(hours=24)
 CLOUDTRAIL_HISTORY = timedelta(days=90)
 # CloudTrail is read for this many hours at a time (LookupEvents pages 50 events, at 2 lookups a second: a first run
@@ -284,14 +284,14 @@ def reconcile_due(
     assert deps.mark is not None
     mark = deps.mark.reconciled_until()
     last = settled_hour(now)
-    floor = deps.mark.retention_floor()
-    # a first run starts with every hour Marketplace may still bill and every hour sealed (``_first_hour``), and keeps
-    # that start before it reads anything: a first run that fails (CloudTrail unreadable) leaves it to the next, which
-    # may come more than a day later, instead of letting the start move with it past hours billed meanwhile. Every
-    # run starts no earlier than the oldest hour still checkable: one whose records expired, or whose calls CloudTrail
-    # no longer holds, would only read as differences (a first run's start at that edge reaches it within the hour)
-    oldest = _oldest_checkable(floor, now)
-    hour = max(mark.hour or _first_hour(floor, now), oldest)
+    # the live flush starts the reconciliation where it starts sending (``begin_reconciliation``); one it did not
+    # starts with every hour Marketplace may still bill, and keeps that start before it reads anything: a first run
+    # that fails (CloudTrail unreadable) leaves it to the next, which may come more than a day later, instead of
+    # letting the start move with it past hours billed meanwhile. Every run starts no earlier than the oldest hour
+    # still checkable: one whose records expired, or whose calls CloudTrail no longer holds, would only read as
+    # differences
+    oldest = _oldest_checkable(deps.mark.retention_floor(), now)
+    hour = max(mark.hour or hour_of(now - RECONCILE_FIRST), oldest)
     if mark.hour is None:
         if not deps.mark.move_reconciled(mark, hour):
             return Reconciled([], max(0, int((last - hour) / HOUR) + 1), "another run is reconciling")
@@ -337,13 +337,22 @@ def reconcile_due(
     return Reconciled(done, max(0, int((last - hour) / HOUR) + 1), waiting)
 
 
-def _first_hour(floor: RetentionFloor, now: datetime) -> datetime:
-    """Where a reconciliation that has never run starts: every hour Marketplace may still bill (``RECONCILE_FIRST``)
-    and, on a stack whose flush recorded its first sealed hour, every hour from that one on. A new stack whose flushes
-    all failed for longer than a day had records sent (their answers lost) and then parked as too old though billed:
-    only reconciling their hours against CloudTrail finds them billed."""
-    start = hour_of(now - RECONCILE_FIRST)
-    return start if floor.since is None else min(floor.since, start)
+class ReconciliationStart(Protocol):
+    def reconciled_until(self) -> ReconciledMark: ...
+
+    def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool: ...
+
+
+def begin_reconciliation(mark: ReconciliationStart, first: datetime) -> None:
+    """Live metering is about to send from the hour ``first`` on: a reconciliation never started starts there,
+    written before anything is sent. So every hour sent live is reconciled, however long the first flushes failed
+    before one reconciled (a new stack whose flushes died for a day had records sent, their answers lost, then parked
+    as too old though billed: only reconciling their hours finds them billed; simulator seed 43633), and no hour sealed
+    in a dry-run rehearsal is (nothing of it was billed; another integration billing beside the rehearsal is not
+    ours to report)."""
+    seen = mark.reconciled_until()
+    if seen.hour is None:
+        mark.move_reconciled(seen, first)  # or another flush just did
 
 
 def _oldest_checkable(floor: RetentionFloor, now: datetime) -> datetime:

@@ -16,6 +16,7 @@ from typing import Protocol
 from functions.clock import Clock
 from functions.customers.model import CustomerRepository
 from functions.flush.aggregate import aggregate, spill, zero_records
+from functions.flush.audit import begin_reconciliation
 from functions.flush.calls import CallPacker
 from functions.flush.records import (
     PARKED_CARRY,
@@ -179,6 +180,9 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
         # unsent records are of sealed hours, all older than any hour sealed now (a run killed between storing an
         # hour's records and sealing it left them pending too: sealing them again yields the same, queued once)
         mark = deps.ledger.unsent_mark()
+        if deps.settings.metering_mode == "live":
+            first_to_seal = deps.ledger.next_hour_to_seal() or hour_of(now - METERING_WINDOW)
+            begin_reconciliation(deps.ledger, min(mark.hour or first_to_seal, first_to_seal))
         queue(list(deps.ledger.pending(mark)))
         report.hours_sealed, sealing_left, first_unsealed = _seal_closed_hours(deps, now, out_of_time, queue)
         for future in batcher.finish():

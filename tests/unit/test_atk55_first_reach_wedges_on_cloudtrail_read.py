@@ -59,7 +59,8 @@ class PagedTrail:
 
 def test_a_first_reconciliation_30_days_back_gives_up_before_the_lambda_is_killed() -> None:
     ledger = InMemoryLedger()
-    ledger.floor = RetentionFloor(hour_of(NOW - timedelta(days=30)), 400)  # first sealed in dry run, 30 days ago
+    ledger.floor = RetentionFloor(hour_of(NOW - timedelta(days=30)), 400)
+    ledger.reconciled = hour_of(NOW - timedelta(days=30))  # the live flush began it 30 days ago; none finished since
     ledger.next_hour = hour_of(NOW)
     clock = Clock()
     trail = PagedTrail(clock)

@@ -1,90 +1,119 @@
-"""Simulator seed 43633 (drawn settings): a new stack whose flushes all died for a day. A run sent hour 19:00 and was
-killed before writing Marketplace's answer; the next, a day later, parked the record as too old
-(TimestampOutOfBounds) though Marketplace had billed it, and the first reconciliation, which started 24 hours before
-itself, never read that hour: the ledger reported billed units as lost. A first reconciliation now starts at the
-ledger's first sealed hour too, no further back than CloudTrail's 90 days or the retention."""
+"""Simulator seed 43633 (drawn settings): a stack whose flushes all died for a day before one ever reconciled. A run
+sent hour 08:00 and was killed before writing Marketplace's answer; the next that could send, a day later, parked the
+record as too old (TimestampOutOfBounds) though Marketplace had billed it, and the first reconciliation, which
+started 24 hours before itself, never read that hour: the ledger reported billed units as lost. The live flush now
+starts the reconciliation where it starts sending, before it sends (``begin_reconciliation``); a dry-run flush
+starts nothing (what it sealed was never billed), and every run starts no earlier than the oldest hour still
+checkable (CloudTrail's 90 days, the retention)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
-from functions.flush.records import MeteringRecord, RecordResult, RetentionFloor
-from tests.fakes import InMemoryLedger
+import pytest
 
-LICENCE = "arn:aws:license-manager::1:license:l-abc"
-DAY = datetime(2026, 11, 30, tzinfo=UTC)
-RECORD = MeteringRecord(
-    key=f"p#LICENSE#{LICENCE}#calls",
-    hour=DAY + timedelta(hours=19),
-    product_code="p",
-    customer_key=f"LICENSE#{LICENCE}",
-    customer_aws_account_id="111122223333",
-    dimension="calls",
-    quantity=Decimal(40),
-    integer=True,
-    license_arn=LICENCE,
-)
-BILLED = DAY + timedelta(days=1, hours=1, minutes=31)  # Marketplace's answer lost with the run
+from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.records import BatchOutcome, MeteringRecord, RetentionFloor
+from functions.flush.service import flush
+from tests.fakes import FakeMarketplace, InMemoryLedger
+from tests.unit.review23_world import T0, World, hour
+
+
+class Killed(BaseException):
+    """The flush's process killed (a timeout, an out-of-memory) right after Marketplace billed its call."""
+
+
+class AnswersLost(FakeMarketplace):
+    """Marketplace billing every call; while ``killing``, the process dies before it reads the answer."""
+
+    killing = False
+
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        outcome = super().batch_meter_usage(records)
+        if self.killing:
+            raise Killed
+        return outcome
 
 
 class Trail:
-    def __init__(self, results: list[TrailResult]) -> None:
-        self.results = results
-        self.starts: list[datetime] = []
+    """CloudTrail: a Success result for every record Marketplace billed, logged when its call came."""
+
+    def __init__(self, marketplace: FakeMarketplace, called_at: datetime) -> None:
+        self.marketplace = marketplace
+        self.called_at = called_at
 
     def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
-        self.starts.append(start)
-        return iter([r for r in self.results if start <= r.event_time and (end is None or r.event_time < end)])
+        if start <= self.called_at and (end is None or self.called_at <= end):
+            for (customer, dimension, at), (record, record_id) in self.marketplace.billed.items():
+                yield TrailResult(customer, None, dimension, at, record.quantity, "Success", record_id, self.called_at)
 
 
-def test_a_record_parked_as_too_old_though_billed_before_the_first_reconciliation_is_found_billed() -> None:
-    ledger = InMemoryLedger()
-    ledger.seal(RECORD.hour)  # the new stack's first seal
-    ledger.write_hour(RECORD.hour, [RECORD])
-    # the schedule back a day later: every hour since sealed, the record parked as too old to send
-    parked_at = DAY + timedelta(days=2, hours=2, minutes=36)
-    for hour in range(20, 24 + 26):
-        ledger.seal(DAY + timedelta(hours=hour))
-    ledger.write_results([RecordResult(RECORD, "failed", None, "TimestampOutOfBoundsException", parked_at)])
-    trail = Trail(
-        [TrailResult(LICENCE, "111122223333", "calls", RECORD.hour, RECORD.quantity, "Success", "mr-1", BILLED)]
-    )
+def test_a_record_parked_as_too_old_though_billed_before_any_reconciliation_is_found_billed() -> None:
+    marketplace = AnswersLost()
+    world = World(marketplace=lambda clock: marketplace)
+    world.subscribe()
+    world.at(hour(8, 10))
+    assert world.record(world.usage_event("u1", 40)).accepted == ("u1",)
+    world.at(hour(9, 5))
+    marketplace.killing = True
+    with pytest.raises(Killed):
+        world.at(hour(9, 7))  # the 09:06 flush sends hour 08:00, billed, and dies
+    marketplace.killing = False
+    world.clock.set(hour(10) + timedelta(days=1))  # no flush for a day (the schedule out, or each one dying)
+    world.at(hour(10, 7) + timedelta(days=1))  # the 10:06 flush: hour 08:00 is past Marketplace's 24 hours
+    (parked,) = world.ledger.entries_of_hour(hour(8))
+    assert (parked.status, parked.record.quantity) == ("failed", Decimal(40))
+    assert world.billed_hours() == {hour(8): 40}
 
     reported: list[HourReconciled] = []
-    next_run = parked_at + timedelta(hours=1)
-    reconcile_due(AuditDeps(ledger.entries_of_hour, trail, mark=ledger), next_run, lambda: False, reported.append)
+    now = hour(12) + timedelta(days=1)
+    deps = AuditDeps(world.ledger.entries_of_hour, Trail(marketplace, hour(9, 6)), mark=world.ledger)
+    reconcile_due(deps, now, lambda: False, reported.append)
 
-    assert reported[0].hour == RECORD.hour, f"the first reconciliation started at {reported[0].hour}"
-    assert [r.findings for r in reported if r.hour == RECORD.hour] == [[]]
-    (entry,) = ledger.entries_of_hour(RECORD.hour)
-    assert (entry.status, entry.metering_record_id, entry.record.quantity) == ("sent", "mr-1", Decimal(40))
+    assert reported[0].hour == T0, f"the first reconciliation started at {reported[0].hour}"
+    assert [r.findings for r in reported if r.hour == hour(8)] == [[]]
+    (entry,) = world.ledger.entries_of_hour(hour(8))
+    billed_id = next(iter(marketplace.billed.values()))[1]
+    assert (entry.status, entry.metering_record_id, entry.record.quantity) == ("sent", billed_id, Decimal(40))
 
 
-def first_hour_reconciled(floor: RetentionFloor, now: datetime) -> datetime:
+def test_a_dry_run_starts_no_reconciliation_and_going_live_starts_it_where_it_sends() -> None:
+    world = World()
+    world.deps = replace(world.deps, settings=replace(world.settings, metering_mode="dry-run"))
+    world.at(T0 + timedelta(hours=6, minutes=10))  # a rehearsal, every hour sealed in dry run
+    assert world.ledger.reconciled is None
+    world.deps = replace(world.deps, settings=world.settings)  # live
+    first_live = world.ledger.next_hour
+    flush(world.deps, remaining_ms=lambda: 900_000)
+    assert world.ledger.reconciled == first_live == T0 + timedelta(hours=6)  # 13:00 sealed at 14:06
+
+
+def first_hour_reconciled(floor: RetentionFloor, mark: datetime | None, now: datetime) -> datetime:
     ledger = InMemoryLedger()
     ledger.floor = floor
+    ledger.reconciled = mark
     ledger.next_hour = now.replace(minute=0)
+    trail = Trail(FakeMarketplace(), now)
     reported: list[HourReconciled] = []
-    reconcile_due(AuditDeps(ledger.entries_of_hour, Trail([]), mark=ledger), now, lambda: False, reported.append)
+    reconcile_due(AuditDeps(ledger.entries_of_hour, trail, mark=ledger), now, lambda: False, reported.append)
     return reported[0].hour
 
 
 NOW = datetime(2026, 12, 6, 21, 12, tzinfo=UTC)
 
 
-def test_a_first_reconciliation_reaches_back_no_further_than_cloudtrail_history() -> None:
-    assert first_hour_reconciled(RetentionFloor(NOW - timedelta(days=200)), NOW) == datetime(2026, 9, 7, 22, tzinfo=UTC)
+def test_a_reconciliation_reaches_back_no_further_than_cloudtrail_history() -> None:
+    reached = first_hour_reconciled(RetentionFloor(NOW - timedelta(days=300), 400), NOW - timedelta(days=200), NOW)
+    assert reached == datetime(2026, 9, 7, 22, tzinfo=UTC)
 
 
-def test_a_first_reconciliation_reaches_back_no_further_than_the_retention() -> None:
-    assert first_hour_reconciled(RetentionFloor(NOW - timedelta(days=60), 30), NOW) == datetime(
-        2026, 11, 6, 22, tzinfo=UTC
-    )
+def test_a_reconciliation_reaches_back_no_further_than_the_retention() -> None:
+    reached = first_hour_reconciled(RetentionFloor(NOW - timedelta(days=60), 30), NOW - timedelta(days=60), NOW)
+    assert reached == datetime(2026, 11, 6, 22, tzinfo=UTC)
 
 
-def test_a_first_reconciliation_of_a_stack_sealing_since_today_starts_a_day_back() -> None:
-    assert first_hour_reconciled(RetentionFloor(NOW - timedelta(hours=5)), NOW) == datetime(2026, 12, 5, 21, tzinfo=UTC)
-    assert first_hour_reconciled(RetentionFloor(), NOW) == datetime(2026, 12, 5, 21, tzinfo=UTC)
+def test_a_reconciliation_live_metering_never_started_starts_a_day_back() -> None:
+    assert first_hour_reconciled(RetentionFloor(), None, NOW) == datetime(2026, 12, 5, 21, tzinfo=UTC)
