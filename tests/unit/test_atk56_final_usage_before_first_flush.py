@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
