@@ -32,14 +32,13 @@ from functions.usage.model import HOUR, hour_of
 # minutes) to show it
 SETTLED_AFTER = timedelta(hours=3)
 CLOUDTRAIL_DELIVERY = timedelta(minutes=20)
-# where a reconciliation starts that live metering never started (``begin_reconciliation``: a stack whose live flush
-# ran before it did): every hour whose records Marketplace may still take
+# how far back a reconciliation starts from when it begins: every hour whose records Marketplace may still take
 RECONCILE_FIRST = timedelta(hours=24)
 CLOUDTRAIL_HISTORY = timedelta(days=90)
-# CloudTrail is read for this many hours at a time (LookupEvents pages 50 events, at 2 lookups a second: a first run
-# reaching weeks back must not read them all before it reconciles an hour), and as long after them as an hour's
+# CloudTrail is read for this many hours at a time (LookupEvents pages 50 events, at 2 lookups a second: a run far
+# behind must not read them all before it reconciles an hour), and as long after them as an hour's
 # records may be billed (Marketplace takes a record up to 24 hours after its hour: marketplace-api.md), an hour spare
-TRAIL_WINDOW = timedelta(hours=24)
+TRAIL_WINDOW = timedelta(hours=6)
 TRAIL_LOOKAHEAD = timedelta(hours=26)
 # how many results are read between two looks at the clock
 TRAIL_RESULTS_BETWEEN_CHECKS = 500
@@ -284,7 +283,7 @@ def reconcile_due(
     assert deps.mark is not None
     mark = deps.mark.reconciled_until()
     last = settled_hour(now)
-    # the live flush starts the reconciliation where it starts sending (``begin_reconciliation``); one it did not
+    # live metering starts the reconciliation before it sends (``begin_reconciliation``); one it did not start
     # starts with every hour Marketplace may still bill, and keeps that start before it reads anything: a first run
     # that fails (CloudTrail unreadable) leaves it to the next, which may come more than a day later, instead of
     # letting the start move with it past hours billed meanwhile. Every run starts no earlier than the oldest hour
@@ -324,8 +323,13 @@ def reconcile_due(
                 waiting = "out of time"
                 break
             trail = [r for r in window if hour <= r.hour < read_until]
-        entries = _corrected(deps.mark, entries, [r for r in trail if r.hour == hour])
-        findings = audit_hour(deps, hour, entries, trail) + unsealed(deps, hour, entries, deps.mark)
+        if entries and all(e.status == "dry_run" for e in entries):
+            # sealed in dry run (a rehearsal, or an emergency stop): nothing of it was ours to bill, and what another
+            # integration billed beside it is not ours to report
+            findings: list[Finding] = []
+        else:
+            entries = _corrected(deps.mark, entries, [r for r in trail if r.hour == hour])
+            findings = audit_hour(deps, hour, entries, trail) + unsealed(deps, hour, entries, deps.mark)
         reconciled = HourReconciled(hour, findings)
         report(reconciled)
         if not deps.mark.move_reconciled(mark, hour + HOUR):
@@ -343,16 +347,16 @@ class ReconciliationStart(Protocol):
     def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool: ...
 
 
-def begin_reconciliation(mark: ReconciliationStart, first: datetime) -> None:
-    """Live metering is about to send from the hour ``first`` on: a reconciliation never started starts there,
-    written before anything is sent. So every hour sent live is reconciled, however long the first flushes failed
-    before one reconciled (a new stack whose flushes died for a day had records sent, their answers lost, then parked
-    as too old though billed: only reconciling their hours finds them billed; simulator seed 43633), and no hour sealed
-    in a dry-run rehearsal is (nothing of it was billed; another integration billing beside the rehearsal is not
-    ours to report)."""
+def begin_reconciliation(mark: ReconciliationStart, first: datetime, now: datetime) -> None:
+    """Live metering is about to send from the hour ``first`` on (the flush, or a leaving buyer's final usage): a
+    reconciliation never started starts there, or 24 hours back if earlier (every hour Marketplace may still have
+    billed: a stack upgraded from a version that never reconciled), written before anything is sent. So every hour
+    sent live is reconciled, however long the first flushes failed (a new stack whose flushes died for a day had
+    records sent, their answers lost, then parked as too old though billed: only reconciling their hours finds them
+    billed; simulator seed 43633). Hours sealed only in dry run are passed over by the reconciliation itself."""
     seen = mark.reconciled_until()
     if seen.hour is None:
-        mark.move_reconciled(seen, first)  # or another flush just did
+        mark.move_reconciled(seen, min(first, hour_of(now - RECONCILE_FIRST)))  # or another sender just did
 
 
 def _oldest_checkable(floor: RetentionFloor, now: datetime) -> datetime:

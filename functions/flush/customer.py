@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.customers.model import IN_FLIGHT_MARGIN, LEAVING_STATES, Customer, FinalUsageRequest
 from functions.flush.aggregate import aggregate, spill
+from functions.flush.audit import begin_reconciliation
 from functions.flush.calls import batches
 from functions.flush.records import MeteringRecord, Placement, RecordResult, placed_records
 from functions.flush.run import publish_failed
@@ -133,6 +134,8 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     records += placed_carries(carried, records, deps, now, (since, final_hour))
     if not records:
         return CustomerUsageReport()
+    if deps.settings.metering_mode == "live":  # sent before any flush (its schedule out on a new stack), reconciled too
+        begin_reconciliation(deps.ledger, min(r.hour for r in records), now)
     # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes
     records = deps.ledger.write_pending(records)
     # a carry no hour of theirs could take is parked (cannot_send: CarriedPastEnd), as is any record Marketplace

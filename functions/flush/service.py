@@ -182,7 +182,7 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
         mark = deps.ledger.unsent_mark()
         if deps.settings.metering_mode == "live":
             first_to_seal = deps.ledger.next_hour_to_seal() or hour_of(now - METERING_WINDOW)
-            begin_reconciliation(deps.ledger, min(mark.hour or first_to_seal, first_to_seal))
+            begin_reconciliation(deps.ledger, min(mark.hour or first_to_seal, first_to_seal), now)
         queue(list(deps.ledger.pending(mark)))
         report.hours_sealed, sealing_left, first_unsealed = _seal_closed_hours(deps, now, out_of_time, queue)
         for future in batcher.finish():

@@ -32,7 +32,7 @@ class Marketplace(FakeMarketplace):
     killing = False
     ended = False
 
-    def __init__(self, clock) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, clock) -> None:
         super().__init__()
         self.clock = clock
         self.logged: list[TrailResult] = []

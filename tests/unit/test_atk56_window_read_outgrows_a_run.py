@@ -67,6 +67,10 @@ def test_a_reconciliation_two_days_behind_progresses_when_a_run_could_read_an_ho
         start = NOW + run * HOUR
         clock.now = start
         deadline = start + timedelta(seconds=RUN_SECONDS)
-        result = reconcile_due(deps, start, lambda deadline=deadline: clock.now >= deadline, done.append)
+
+        def out_of_time(deadline: datetime = deadline) -> bool:
+            return clock.now >= deadline
+
+        result = reconcile_due(deps, start, out_of_time, done.append)
         behind.append((result.behind, result.waiting))
     assert len(done) >= 3, f"no progress in three runs: (hours behind, why) {behind}"

@@ -16,10 +16,11 @@ from decimal import Decimal
 import pytest
 
 from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import BatchOutcome, MeteringRecord, RetentionFloor
 from functions.flush.service import flush
 from tests.fakes import FakeMarketplace, InMemoryLedger
-from tests.unit.review23_world import T0, World, hour
+from tests.unit.review23_world import LICENCE_ARN, T0, World, hour
 
 
 class Killed(BaseException):
@@ -73,22 +74,48 @@ def test_a_record_parked_as_too_old_though_billed_before_any_reconciliation_is_f
     deps = AuditDeps(world.ledger.entries_of_hour, Trail(marketplace, hour(9, 6)), mark=world.ledger)
     reconcile_due(deps, now, lambda: False, reported.append)
 
-    assert reported[0].hour == T0, f"the first reconciliation started at {reported[0].hour}"
+    assert reported[0].hour == T0 - timedelta(hours=24), f"the first reconciliation started at {reported[0].hour}"
     assert [r.findings for r in reported if r.hour == hour(8)] == [[]]
     (entry,) = world.ledger.entries_of_hour(hour(8))
     billed_id = next(iter(marketplace.billed.values()))[1]
     assert (entry.status, entry.metering_record_id, entry.record.quantity) == ("sent", billed_id, Decimal(40))
 
 
-def test_a_dry_run_starts_no_reconciliation_and_going_live_starts_it_where_it_sends() -> None:
+def test_a_dry_run_starts_no_reconciliation_and_its_hours_are_passed_over_once_live() -> None:
     world = World()
-    world.deps = replace(world.deps, settings=replace(world.settings, metering_mode="dry-run"))
-    world.at(T0 + timedelta(hours=6, minutes=10))  # a rehearsal, every hour sealed in dry run
+    world.subscribe()
+    world.deps = replace(
+        world.deps,
+        settings=replace(world.settings, metering_mode="dry-run"),
+        gateway=DryRunMeteringGateway(world.clock),
+    )
+    for h in range(8, 14):  # a rehearsal: usage every hour, each sealed in dry run
+        world.at(hour(h, 10))
+        assert world.record(world.usage_event(f"u{h}", h)).accepted == (f"u{h}",)
+    world.at(hour(14, 10))
     assert world.ledger.reconciled is None
-    world.deps = replace(world.deps, settings=world.settings)  # live
-    first_live = world.ledger.next_hour
+    world.deps = replace(world.deps, settings=world.settings, gateway=world.marketplace)  # live
     flush(world.deps, remaining_ms=lambda: 900_000)
-    assert world.ledger.reconciled == first_live == T0 + timedelta(hours=6)  # 13:00 sealed at 14:06
+    assert world.ledger.reconciled == hour(14) - timedelta(hours=24)  # begun a day back
+    # another integration billed the buyer beside the rehearsal: not ours to report
+    billed_by_another = TrailResult(
+        LICENCE_ARN, None, "calls", hour(9), Decimal(7), "Success", "another-1", hour(10, 1)
+    )
+    reported: list[HourReconciled] = []
+    now = hour(18, 30)
+    world.ledger.next_hour = hour(18)
+    deps = AuditDeps(world.ledger.entries_of_hour, Listed([billed_by_another]), mark=world.ledger)
+    reconcile_due(deps, now, lambda: False, reported.append)
+    assert {r.hour for r in reported} >= {hour(h) for h in range(8, 14)}
+    assert [f for r in reported for f in r.findings] == []
+
+
+class Listed:
+    def __init__(self, results: list[TrailResult]) -> None:
+        self.results = results
+
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
+        return iter([r for r in self.results if start <= r.event_time and (end is None or r.event_time <= end)])
 
 
 def first_hour_reconciled(floor: RetentionFloor, mark: datetime | None, now: datetime) -> datetime:
