@@ -22,6 +22,7 @@ from functions.customers.notices import AgreementNotice, latest
 from functions.customers.repository import with_lifecycle
 from functions.customers.subjects import BuyerLifecycle, FreeTrialWord, SubjectRecord, buyer_lifecycle
 from functions.customers.subscription import LifecycleKind, LifecycleTimes
+from functions.flush.audit import TrailResult
 from functions.flush.records import (
     BatchOutcome,
     BatchRejected,
@@ -541,6 +542,30 @@ class FakeMarketplace:
 
     def units(self, customer: str) -> int:
         return int(sum(r.quantity for (c, _, _), (r, _) in self.billed.items() if c == customer))
+
+
+class LoggedMarketplace(FakeMarketplace):
+    """``FakeMarketplace`` with CloudTrail (``functions.flush.audit.TrailReader``): each result of each call logged
+    when the call came, by ``clock``."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.logged: list[TrailResult] = []
+
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        outcome = super().batch_meter_usage(records)
+        for o in outcome.outcomes:
+            r = o.record
+            self.logged.append(
+                TrailResult(
+                    r.customer, None, r.dimension, r.hour, r.quantity, o.status, o.metering_record_id, self.clock.now()
+                )
+            )
+        return outcome
+
+    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
+        return iter([r for r in self.logged if r.event_time >= start and (end is None or r.event_time <= end)])
 
 
 class FakeResolver:

@@ -8,42 +8,17 @@ a mark that was never written, and the unsent mark has no hour either, so ``firs
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from functions.customers.model import SubscriptionState
-from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
 from functions.flush.customer import send_customer_usage
-from functions.flush.records import BatchOutcome, MeteringRecord
 from functions.flush.service import flush
-from tests.fakes import FakeMarketplace
+from tests.fakes import LoggedMarketplace
 from tests.unit.review23_world import World, hour
 
 DAY = timedelta(days=1)
-
-
-class LoggedMarketplace(FakeMarketplace):
-    """Marketplace billing every call, and CloudTrail logging each call when it came."""
-
-    def __init__(self, clock) -> None:
-        super().__init__()
-        self.clock = clock
-        self.logged: list[TrailResult] = []
-
-    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
-        outcome = super().batch_meter_usage(records)
-        for o in outcome.outcomes:
-            r = o.record
-            self.logged.append(
-                TrailResult(
-                    r.customer, None, r.dimension, r.hour, r.quantity, o.status, o.metering_record_id, self.clock.now()
-                )
-            )
-        return outcome
-
-    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
-        return iter([r for r in self.logged if r.event_time >= start and (end is None or r.event_time <= end)])
 
 
 def test_hours_a_leaving_buyers_final_usage_sent_before_the_first_flush_are_reconciled() -> None:

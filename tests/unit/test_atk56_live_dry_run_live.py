@@ -8,39 +8,13 @@ Invariant: no hour sealed only in dry run is reconciled; no live hour is skipped
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
 from decimal import Decimal
 
 from functions.flush.audit import UNKNOWN_TO_LEDGER, AuditDeps, HourReconciled, TrailResult, reconcile_due
 from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import BatchOutcome, MeteringRecord
-from tests.fakes import FakeMarketplace
+from tests.fakes import LoggedMarketplace
 from tests.unit.review23_world import LICENCE_ARN, World, hour
-
-
-class LoggedMarketplace(FakeMarketplace):
-    """Marketplace billing every call, and CloudTrail logging each call when it came."""
-
-    def __init__(self, clock) -> None:
-        super().__init__()
-        self.clock = clock
-        self.logged: list[TrailResult] = []
-
-    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
-        outcome = super().batch_meter_usage(records)
-        for o in outcome.outcomes:
-            r = o.record
-            self.logged.append(
-                TrailResult(
-                    r.customer, None, r.dimension, r.hour, r.quantity, o.status, o.metering_record_id, self.clock.now()
-                )
-            )
-        return outcome
-
-    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
-        return iter([r for r in self.logged if r.event_time >= start and (end is None or r.event_time <= end)])
 
 
 def test_hours_sealed_in_an_emergency_dry_run_are_not_reconciled_when_live_again() -> None:

@@ -9,15 +9,15 @@ units the ledger reports as never billed (the "billed after all" correction neve
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
-from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
 from functions.flush.records import BatchOutcome, MeteringRecord, RecordOutcome
-from tests.fakes import FakeMarketplace
+from tests.fakes import LoggedMarketplace
 from tests.unit.review23_world import World, hour
 
 
@@ -25,35 +25,20 @@ class Killed(BaseException):
     """The flush's process killed right after Marketplace billed its call."""
 
 
-class Marketplace(FakeMarketplace):
+class Marketplace(LoggedMarketplace):
     """Marketplace, CloudTrail logging each billed result when its call came; ``killing``: the flush dies before it
     reads the answer; ``ended``: the buyer's subscription ended (every record answered CustomerNotSubscribed)."""
 
     killing = False
     ended = False
 
-    def __init__(self, clock) -> None:
-        super().__init__()
-        self.clock = clock
-        self.logged: list[TrailResult] = []
-
     def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
         if self.ended:
             return BatchOutcome(tuple(RecordOutcome(r, "CustomerNotSubscribed", None) for r in records), ())
         outcome = super().batch_meter_usage(records)
-        for o in outcome.outcomes:
-            r = o.record
-            self.logged.append(
-                TrailResult(
-                    r.customer, None, r.dimension, r.hour, r.quantity, o.status, o.metering_record_id, self.clock.now()
-                )
-            )
         if self.killing:
             raise Killed
         return outcome
-
-    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
-        return iter([r for r in self.logged if r.event_time >= start and (end is None or r.event_time <= end)])
 
 
 def test_an_upgraded_stacks_first_reconciliation_reaches_the_day_the_old_version_billed() -> None:

@@ -19,7 +19,7 @@ from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconc
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import BatchOutcome, MeteringRecord, RetentionFloor
 from functions.flush.service import flush
-from tests.fakes import FakeMarketplace, InMemoryLedger
+from tests.fakes import InMemoryLedger, LoggedMarketplace
 from tests.unit.review23_world import LICENCE_ARN, T0, World, hour
 
 
@@ -27,8 +27,9 @@ class Killed(BaseException):
     """The flush's process killed (a timeout, an out-of-memory) right after Marketplace billed its call."""
 
 
-class AnswersLost(FakeMarketplace):
-    """Marketplace billing every call; while ``killing``, the process dies before it reads the answer."""
+class AnswersLost(LoggedMarketplace):
+    """Marketplace billing (and CloudTrail logging) every call; while ``killing``, the process dies before it reads
+    the answer."""
 
     killing = False
 
@@ -39,22 +40,10 @@ class AnswersLost(FakeMarketplace):
         return outcome
 
 
-class Trail:
-    """CloudTrail: a Success result for every record Marketplace billed, logged when its call came."""
-
-    def __init__(self, marketplace: FakeMarketplace, called_at: datetime) -> None:
-        self.marketplace = marketplace
-        self.called_at = called_at
-
-    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
-        if start <= self.called_at and (end is None or self.called_at <= end):
-            for (customer, dimension, at), (record, record_id) in self.marketplace.billed.items():
-                yield TrailResult(customer, None, dimension, at, record.quantity, "Success", record_id, self.called_at)
-
-
 def test_a_record_parked_as_too_old_though_billed_before_any_reconciliation_is_found_billed() -> None:
-    marketplace = AnswersLost()
-    world = World(marketplace=lambda clock: marketplace)
+    world = World(marketplace=AnswersLost)
+    marketplace = world.marketplace
+    assert isinstance(marketplace, AnswersLost)
     world.subscribe()
     world.at(hour(8, 10))
     assert world.record(world.usage_event("u1", 40)).accepted == ("u1",)
@@ -71,7 +60,7 @@ def test_a_record_parked_as_too_old_though_billed_before_any_reconciliation_is_f
 
     reported: list[HourReconciled] = []
     now = hour(12) + timedelta(days=1)
-    deps = AuditDeps(world.ledger.entries_of_hour, Trail(marketplace, hour(9, 6)), mark=world.ledger)
+    deps = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
     reconcile_due(deps, now, lambda: False, reported.append)
 
     assert reported[0].hour == T0 - timedelta(hours=24), f"the first reconciliation started at {reported[0].hour}"
@@ -123,7 +112,7 @@ def first_hour_reconciled(floor: RetentionFloor, mark: datetime | None, now: dat
     ledger.floor = floor
     ledger.reconciled = mark
     ledger.next_hour = now.replace(minute=0)
-    trail = Trail(FakeMarketplace(), now)
+    trail = Listed([])
     reported: list[HourReconciled] = []
     reconcile_due(AuditDeps(ledger.entries_of_hour, trail, mark=ledger), now, lambda: False, reported.append)
     return reported[0].hour
