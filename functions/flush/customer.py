@@ -28,7 +28,14 @@ from functions.flush.calls import batches
 from functions.flush.records import MeteringRecord, Placement, RecordResult, placed_records
 from functions.flush.run import publish_failed
 from functions.flush.sender import Sender, SendTally
-from functions.flush.service import METERING_WINDOW, FlushDeps, answered, cannot_send, rate_limiter
+from functions.flush.service import (
+    METERING_WINDOW,
+    FlushDeps,
+    answered,
+    cannot_send,
+    first_hour_to_send,
+    rate_limiter,
+)
 from functions.observability import logger, metrics
 from functions.usage.model import HOUR, MAX_DECIMAL_QUANTITY, MAX_INTEGER_QUANTITY, hour_of
 
@@ -135,7 +142,9 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     if not records:
         return CustomerUsageReport()
     if deps.settings.metering_mode == "live":  # sent before any flush (its schedule out on a new stack), reconciled too
-        begin_reconciliation(deps.ledger, min(r.hour for r in records), now)
+        # from where the flush would begin it (other buyers' records left unsent), or this buyer's, whichever is older
+        first = first_hour_to_send(deps.ledger, deps.ledger.unsent_mark(), now)
+        begin_reconciliation(deps.ledger, min(first, *(r.hour for r in records)), now)
     # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes
     records = deps.ledger.write_pending(records)
     # a carry no hour of theirs could take is parked (cannot_send: CarriedPastEnd), as is any record Marketplace

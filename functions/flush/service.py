@@ -24,6 +24,7 @@ from functions.flush.records import (
     MeteringLedger,
     MeteringRecord,
     RecordResult,
+    UnsentMark,
     placed_records,
 )
 from functions.flush.sender import Backoff, RateLimiter, Sender, SendTally, TokenBucket
@@ -181,8 +182,7 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
         # hour's records and sealing it left them pending too: sealing them again yields the same, queued once)
         mark = deps.ledger.unsent_mark()
         if deps.settings.metering_mode == "live":
-            first_to_seal = deps.ledger.next_hour_to_seal() or hour_of(now - METERING_WINDOW)
-            begin_reconciliation(deps.ledger, min(mark.hour or first_to_seal, first_to_seal), now)
+            begin_reconciliation(deps.ledger, first_hour_to_send(deps.ledger, mark, now), now)
         queue(list(deps.ledger.pending(mark)))
         report.hours_sealed, sealing_left, first_unsealed = _seal_closed_hours(deps, now, out_of_time, queue)
         for future in batcher.finish():
@@ -193,6 +193,12 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
     if mark.hour is None or oldest_unsent > mark.hour:
         deps.ledger.move_unsent_mark(mark, oldest_unsent)
     return report
+
+
+def first_hour_to_send(ledger: MeteringLedger, mark: UnsentMark, now: datetime) -> datetime:
+    """The oldest hour a flush may send now: records left unsent from ``mark`` on, then the hours it seals."""
+    first_to_seal = ledger.next_hour_to_seal() or hour_of(now - METERING_WINDOW)
+    return min(mark.hour or first_to_seal, first_to_seal)
 
 
 def answered(results: list[RecordResult], clock: Clock) -> list[RecordResult]:

@@ -14,7 +14,7 @@ Invariant 1: every hour with records sent live is reconciled, whatever sender co
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,10 +22,10 @@ from decimal import Decimal
 import pytest
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
 from functions.flush.customer import send_customer_usage
 from functions.flush.records import BatchOutcome, MeteringRecord
-from tests.fakes import FakeMarketplace
+from tests.fakes import LoggedMarketplace
 from tests.unit.review23_world import World, hour
 
 
@@ -33,32 +33,17 @@ class Killed(BaseException):
     """The flush's process killed right after Marketplace billed its call."""
 
 
-class Marketplace(FakeMarketplace):
+class Marketplace(LoggedMarketplace):
     """Marketplace, CloudTrail logging each billed result when its call came; ``killing``: the sender dies before it
     reads the answer."""
 
     killing = False
 
-    def __init__(self, clock) -> None:
-        super().__init__()
-        self.clock = clock
-        self.logged: list[TrailResult] = []
-
     def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
         outcome = super().batch_meter_usage(records)
-        for o in outcome.outcomes:
-            r = o.record
-            self.logged.append(
-                TrailResult(
-                    r.customer, None, r.dimension, r.hour, r.quantity, o.status, o.metering_record_id, self.clock.now()
-                )
-            )
         if self.killing:
             raise Killed
         return outcome
-
-    def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
-        return iter([r for r in self.logged if r.event_time >= start and (end is None or r.event_time <= end)])
 
 
 def at(h: int, minutes: float = 0) -> datetime:
@@ -98,7 +83,9 @@ def test_a_final_usage_sent_before_the_upgraded_flush_begins_after_the_old_versi
     world.customers.put(Customer(other, OTHER_ACCOUNT, SubscriptionState.ACTIVE, at(33), subscribed_at=at(33)))
     event = world.usage_event("o1", 3) | {"license_arn": OTHER_ARN, "customer_aws_account_id": OTHER_ACCOUNT}
     assert world.record(event).accepted == ("o1",)
-    leaving = replace(world.customers.get(other), state=SubscriptionState.ENDING, final_usage_cutoff=at(33, 40))
+    stored = world.customers.get(other)
+    assert stored is not None
+    leaving = replace(stored, state=SubscriptionState.ENDING, final_usage_cutoff=at(33, 40))
     world.customers.put(leaving)
     world.clock.set(at(33, 50))
     report = send_customer_usage(leaving, world.deps, out_of_time=lambda: False)  # its final usage, sent live
