@@ -688,18 +688,22 @@ class DynamoMeteringLedger:
         return ReconciledMark(parse_hour_key(item["next"]["S"]), int(item.get("v", {}).get("N", "0")))
 
     def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
-        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        # an update, never a put: a leaving buyer's final-usage step begins the reconciliation too, and its role
+        # may update the metering table's items, not replace them
+        values = {":to": {"S": hour_key(to)}, ":version": {"N": str(seen.version + 1)}}
+        condition = "attribute_not_exists(pk)"
         if seen.hour is not None:
-            version = "v = :v" if seen.version else "attribute_not_exists(v)"
-            condition = {
-                "ConditionExpression": f"#next = :seen AND {version}",
-                "ExpressionAttributeNames": {"#next": "next"},
-                "ExpressionAttributeValues": {":seen": {"S": hour_key(seen.hour)}}
-                | ({":v": {"N": str(seen.version)}} if seen.version else {}),
-            }
-        item = {**_RECONCILED, "next": {"S": hour_key(to)}, "v": {"N": str(seen.version + 1)}}
+            condition = "#next = :seen AND " + ("v = :v" if seen.version else "attribute_not_exists(v)")
+            values |= {":seen": {"S": hour_key(seen.hour)}} | ({":v": {"N": str(seen.version)}} if seen.version else {})
         try:
-            self._call("put_item", Item=item, **condition)
+            self._call(
+                "update_item",
+                Key=_RECONCILED,
+                UpdateExpression="SET #next = :to, v = :version",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#next": "next"},
+                ExpressionAttributeValues=values,
+            )
         except ConditionFailed:
             return False
         return True
