@@ -298,7 +298,8 @@ def _reconciled(world: World) -> None:
     reach = min(world.plan.end, max(scheduled, default=world.plan.end) + HOUR + FLUSH_TIMEOUT - slower)
     last = hour_of(reach - SETTLED_AFTER - grace) - 2 * HOUR
     explained = {(e.record.customer, e.record.dimension, e.record.hour) for e in stored if _explained(world, e)}
-    # the live flush starts the reconciliation where it starts sending, before it sends: every hour with records
+    # live metering (the flush, or a leaving buyer's final-usage step) begins the reconciliation before it sends, at
+    # its oldest hour or a day back: every hour with records
     for hour in sorted({e.record.hour for e in stored if e.record.hour <= last}):
         runs = done[hour]
         if len(runs) != 1 and not (len(runs) > 1 and hour in world.ledger.reopened):
