@@ -544,9 +544,15 @@ class FakeMarketplace:
         return int(sum(r.quantity for (c, _, _), (r, _) in self.billed.items() if c == customer))
 
 
+class Killed(BaseException):
+    """The sender's process killed (a timeout, an out-of-memory) right after Marketplace billed its call."""
+
+
 class LoggedMarketplace(FakeMarketplace):
     """``FakeMarketplace`` with CloudTrail (``functions.flush.audit.TrailReader``): each result of each call logged
-    when the call came, by ``clock``."""
+    when the call came, by ``clock``. While ``killing``, the sender dies (``Killed``) before it reads the answer."""
+
+    killing = False
 
     def __init__(self, clock: Clock) -> None:
         super().__init__()
@@ -562,6 +568,8 @@ class LoggedMarketplace(FakeMarketplace):
                     r.customer, None, r.dimension, r.hour, r.quantity, o.status, o.metering_record_id, self.clock.now()
                 )
             )
+        if self.killing:
+            raise Killed
         return outcome
 
     def metering_results(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:

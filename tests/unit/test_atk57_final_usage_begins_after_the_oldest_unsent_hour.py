@@ -14,7 +14,6 @@ Invariant 1: every hour with records sent live is reconciled, whatever sender co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,26 +23,8 @@ import pytest
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
 from functions.flush.customer import send_customer_usage
-from functions.flush.records import BatchOutcome, MeteringRecord
-from tests.fakes import LoggedMarketplace
+from tests.fakes import Killed, LoggedMarketplace
 from tests.unit.review23_world import World, hour
-
-
-class Killed(BaseException):
-    """The flush's process killed right after Marketplace billed its call."""
-
-
-class Marketplace(LoggedMarketplace):
-    """Marketplace, CloudTrail logging each billed result when its call came; ``killing``: the sender dies before it
-    reads the answer."""
-
-    killing = False
-
-    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
-        outcome = super().batch_meter_usage(records)
-        if self.killing:
-            raise Killed
-        return outcome
 
 
 def at(h: int, minutes: float = 0) -> datetime:
@@ -56,9 +37,9 @@ OTHER_ACCOUNT = "111122223333"
 
 
 def test_a_final_usage_sent_before_the_upgraded_flush_begins_after_the_old_versions_unsent_hour() -> None:
-    world = World(marketplace=lambda clock: Marketplace(clock))
+    world = World(marketplace=LoggedMarketplace)
     marketplace = world.marketplace
-    assert isinstance(marketplace, Marketplace)
+    assert isinstance(marketplace, LoggedMarketplace)
 
     def old_version(moment: datetime) -> None:
         try:

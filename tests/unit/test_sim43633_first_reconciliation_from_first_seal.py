@@ -8,7 +8,7 @@ checkable (CloudTrail's 90 days, the retention)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,33 +17,16 @@ import pytest
 
 from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
 from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import BatchOutcome, MeteringRecord, RetentionFloor
+from functions.flush.records import RetentionFloor
 from functions.flush.service import flush
-from tests.fakes import InMemoryLedger, LoggedMarketplace
+from tests.fakes import InMemoryLedger, Killed, LoggedMarketplace
 from tests.unit.review23_world import LICENCE_ARN, T0, World, hour
 
 
-class Killed(BaseException):
-    """The flush's process killed (a timeout, an out-of-memory) right after Marketplace billed its call."""
-
-
-class AnswersLost(LoggedMarketplace):
-    """Marketplace billing (and CloudTrail logging) every call; while ``killing``, the process dies before it reads
-    the answer."""
-
-    killing = False
-
-    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
-        outcome = super().batch_meter_usage(records)
-        if self.killing:
-            raise Killed
-        return outcome
-
-
 def test_a_record_parked_as_too_old_though_billed_before_any_reconciliation_is_found_billed() -> None:
-    world = World(marketplace=AnswersLost)
+    world = World(marketplace=LoggedMarketplace)
     marketplace = world.marketplace
-    assert isinstance(marketplace, AnswersLost)
+    assert isinstance(marketplace, LoggedMarketplace)
     world.subscribe()
     world.at(hour(8, 10))
     assert world.record(world.usage_event("u1", 40)).accepted == ("u1",)
