@@ -227,13 +227,13 @@ class SimMarketplace:
         return self.shown(start, end)
 
     def shown(self, start: datetime, end: datetime | None = None) -> Iterator[TrailResult]:
-        """What CloudTrail shows now of the calls from ``start`` on (until ``end``)."""
+        """What CloudTrail shows now of the calls from ``start`` on (until ``end``, inclusive as LookupEvents')."""
         now = self.scheduler.now
         return iter(
             [
                 r
                 for call in self.calls
-                if call.at >= start and (end is None or call.at < end) and call.delivered_at <= now
+                if call.at >= start and (end is None or call.at <= end) and call.delivered_at <= now
                 for r in call.results
             ]
         )

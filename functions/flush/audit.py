@@ -218,13 +218,17 @@ class CarryReader(Protocol):
     def placements_into(self, hour: datetime) -> list[tuple[MeteringRecord, Placement]]: ...
 
 
-class ReconciliationMark(CarryReader, Protocol):
-    """Where the reconciliation is (the metering ledger keeps it), which hours are sealed, and the outcomes it
-    corrects (a record billed after all)."""
+class ReconciliationStart(Protocol):
+    """Where the reconciliation is (the metering ledger keeps it)."""
 
     def reconciled_until(self) -> ReconciledMark: ...
 
     def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool: ...
+
+
+class ReconciliationMark(CarryReader, ReconciliationStart, Protocol):
+    """Where the reconciliation is, which hours are sealed, and the outcomes it corrects (a record billed after
+    all)."""
 
     def next_hour_to_seal(self) -> datetime | None: ...
 
@@ -339,12 +343,6 @@ def reconcile_due(
         hour += HOUR
         mark = ReconciledMark(hour, mark.version + 1)
     return Reconciled(done, max(0, int((last - hour) / HOUR) + 1), waiting)
-
-
-class ReconciliationStart(Protocol):
-    def reconciled_until(self) -> ReconciledMark: ...
-
-    def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool: ...
 
 
 def begin_reconciliation(mark: ReconciliationStart, first: datetime, now: datetime) -> None:

@@ -23,7 +23,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.customers.model import IN_FLIGHT_MARGIN, LEAVING_STATES, Customer, FinalUsageRequest
 from functions.flush.aggregate import aggregate, spill
-from functions.flush.audit import begin_reconciliation
 from functions.flush.calls import batches
 from functions.flush.records import MeteringRecord, Placement, RecordResult, placed_records
 from functions.flush.run import publish_failed
@@ -32,8 +31,8 @@ from functions.flush.service import (
     METERING_WINDOW,
     FlushDeps,
     answered,
+    begin_live_reconciliation,
     cannot_send,
-    first_hour_to_send,
     rate_limiter,
 )
 from functions.observability import logger, metrics
@@ -141,10 +140,8 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     records += placed_carries(carried, records, deps, now, (since, final_hour))
     if not records:
         return CustomerUsageReport()
-    if deps.settings.metering_mode == "live":  # sent before any flush (its schedule out on a new stack), reconciled too
-        # from where the flush would begin it (other buyers' records left unsent), or this buyer's, whichever is older
-        first = first_hour_to_send(deps.ledger, deps.ledger.unsent_mark(), now)
-        begin_reconciliation(deps.ledger, min(first, *(r.hour for r in records)), now)
+    # sent before any flush (its schedule out on a new stack), reconciled too
+    begin_live_reconciliation(deps, None, now, *(r.hour for r in records))
     # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes
     records = deps.ledger.write_pending(records)
     # a carry no hour of theirs could take is parked (cannot_send: CarriedPastEnd), as is any record Marketplace

@@ -181,8 +181,7 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
         # unsent records are of sealed hours, all older than any hour sealed now (a run killed between storing an
         # hour's records and sealing it left them pending too: sealing them again yields the same, queued once)
         mark = deps.ledger.unsent_mark()
-        if deps.settings.metering_mode == "live":
-            begin_reconciliation(deps.ledger, first_hour_to_send(deps.ledger, mark, now), now)
+        begin_live_reconciliation(deps, mark, now)
         queue(list(deps.ledger.pending(mark)))
         report.hours_sealed, sealing_left, first_unsealed = _seal_closed_hours(deps, now, out_of_time, queue)
         for future in batcher.finish():
@@ -195,10 +194,17 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
     return report
 
 
-def first_hour_to_send(ledger: MeteringLedger, mark: UnsentMark, now: datetime) -> datetime:
-    """The oldest hour a flush may send now: records left unsent from ``mark`` on, then the hours it seals."""
-    first_to_seal = ledger.next_hour_to_seal() or hour_of(now - METERING_WINDOW)
-    return min(mark.hour or first_to_seal, first_to_seal)
+def begin_live_reconciliation(deps: FlushDeps, mark: UnsentMark | None, now: datetime, *sending: datetime) -> None:
+    """Before live metering sends (the flush, or a leaving buyer's final usage, whichever comes first): the
+    reconciliation begins where the flush may send from (records left unsent from ``mark`` on, read if not given,
+    then the hours it seals), or at the hours ``sending`` if older (``begin_reconciliation``). A dry run begins
+    nothing."""
+    if deps.settings.metering_mode != "live":
+        return
+    if mark is None:
+        mark = deps.ledger.unsent_mark()
+    first_to_seal = deps.ledger.next_hour_to_seal() or hour_of(now - METERING_WINDOW)
+    begin_reconciliation(deps.ledger, min(mark.hour or first_to_seal, first_to_seal, *sending), now)
 
 
 def answered(results: list[RecordResult], clock: Clock) -> list[RecordResult]:
