@@ -180,10 +180,16 @@ def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping
 def _holds_at(agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], at: datetime | None) -> bool:
     """The agreement holds the licence at ``at``: it took it by then (a future-dated renewal not started yet holds
     nothing, and its lack of an Ended keeps no leave from opening the hour: attack 54) and no other took it from it
-    since. One with no activation heard holds it (its start unknown)."""
+    since. One with no activation heard holds it (its start unknown) if anything of it was heard (its Ended, a
+    Deprovisioned naming it); one only a registration linked, nothing heard of it yet, holds nothing: a buyer back on
+    their licence who registers before the new agreement's events come has not left it for ever, and is not back on it
+    either until those events say so (simulator seed 73501: their earlier leave read as open again, and usage from the
+    gap between the two subscriptions taken as the old one's final usage)."""
     if at is None:
         return True
-    took = not agreement.activations or any(hold <= at for hold in _holds_licence_from(agreement))
+    if not agreement.activations:
+        return bool(agreement.ending_times or agreement.deprovisioned_times)
+    took = any(hold <= at for hold in _holds_licence_from(agreement))
     return took and not _taken_from(agreement, agreements, at)
 
 

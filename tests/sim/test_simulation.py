@@ -74,6 +74,10 @@ FOUND_BUGS_WITH_REFUNDS += (248, 1318)
 # a leaving buyer's carry parked in the hour after their final hour was counted as due in their licence's own record
 # of that hour, the buyer back on it: an outsider's over-billing of that record was never refunded (1545)
 FOUND_BUGS_WITH_REFUNDS += (1545,)
+# a buyer back on their licence registered before the new agreement's events came: that agreement, nothing heard of it,
+# read as holding the licence, reopened their earlier leave, and usage stamped between the two subscriptions was taken
+# as the old one's final usage (73501)
+FOUND_BUGS_WITH_REFUNDS += (73501,)
 # found with settings drawn (--random-settings): usage stamped a minute into the next hour, accepted just before the
 # buyer left with a 51-second cutoff, was kept out of their final usage (the cutoff's hour) and parked (31209)
 FOUND_BUGS_WITH_DRAWN_SETTINGS: tuple[int, ...] = (31209,)
