@@ -138,9 +138,9 @@ class BilledLedger(InMemoryLedger):
         self.units += self.SMALL_ITEM
         super().release_lease(owner)
 
-    def seal(self, hour: datetime) -> bool:
+    def seal(self, hour: datetime, *, dry_run: bool = False) -> bool:
         self.units += self.SMALL_ITEM
-        return super().seal(hour)
+        return super().seal(hour, dry_run=dry_run)
 
     def move_unsent_mark(self, mark: UnsentMark, hour: datetime) -> bool:
         self.units += self.SMALL_ITEM

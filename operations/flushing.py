@@ -95,8 +95,8 @@ class _WatchedLedger:
     def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
         return self._ledger.move_reconciled(seen, to)
 
-    def seal(self, hour: datetime) -> bool:
-        sealed = self._ledger.seal(hour)
+    def seal(self, hour: datetime, *, dry_run: bool = False) -> bool:
+        sealed = self._ledger.seal(hour, dry_run=dry_run)
         if sealed:
             self._add(hours_sealed=1)
         return sealed

@@ -181,6 +181,7 @@ class SimLedger:
         self.lease: tuple[str, datetime] | None = None
         self.reconciled: datetime | None = None
         self.reconciled_version = 0
+        self.dry_run_hours: set[datetime] = set()  # sealed in dry run (kept with the cursor's move)
         self.reopened: set[datetime] = set()  # hours reconciled before a leaving buyer's carry was placed in them
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
         self.totals: dict[tuple[datetime, str], Decimal] = {}  # the first total stored per record
@@ -378,11 +379,17 @@ class SimLedger:
         self._port("get_cursor", "before")
         return self.floor
 
-    def seal(self, hour: datetime) -> bool:
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        self._port("get_dry_run", "before")
+        return hour in self.dry_run_hours
+
+    def seal(self, hour: datetime, *, dry_run: bool = False) -> bool:
         self._port("put_cursor", "before")
         if self.cursor is not None and self.cursor != hour:
             return False
         self.cursor = hour + HOUR
+        if dry_run:
+            self.dry_run_hours.add(hour)
         self._port("put_cursor", "after")
         return True
 

@@ -362,12 +362,16 @@ class InMemoryLedger:
         self.reconciled: datetime | None = None
         self.reconciled_version = 0
         self.floor = RetentionFloor()  # as the DynamoDB ledger records it: since its first seal (days: unset here)
+        self.dry_run_hours: set[datetime] = set()
 
     def reconciled_until(self) -> ReconciledMark:
         return ReconciledMark(self.reconciled, self.reconciled_version)
 
     def retention_floor(self) -> RetentionFloor:
         return self.floor
+
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        return hour in self.dry_run_hours
 
     def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
         if ReconciledMark(self.reconciled, self.reconciled_version) != seen:
@@ -410,10 +414,12 @@ class InMemoryLedger:
         ]
         return unsent + stale
 
-    def seal(self, hour: datetime) -> bool:
+    def seal(self, hour: datetime, *, dry_run: bool = False) -> bool:
         if self.next_hour is not None and self.next_hour != hour:
             return False
         self.next_hour = hour + HOUR
+        if dry_run:
+            self.dry_run_hours.add(hour)
         self.floor = RetentionFloor(self.floor.since or hour, self.floor.days)
         return True
 

@@ -236,6 +236,10 @@ class ReconciliationMark(CarryReader, ReconciliationStart, Protocol):
 
     def write_results(self, results: Sequence[RecordResult]) -> None: ...
 
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        """The hour was sealed in dry run (``MeteringLedger.seal``)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AuditDeps:
@@ -327,9 +331,7 @@ def reconcile_due(
                 waiting = "out of time"
                 break
             trail = [r for r in window if hour <= r.hour < read_until]
-        if entries and all(e.status == "dry_run" for e in entries):
-            # sealed in dry run (a rehearsal, or an emergency stop): nothing of it was ours to bill, and what another
-            # integration billed beside it is not ours to report
+        if _sealed_in_dry_run(deps.mark, hour, entries):
             findings: list[Finding] = []
         else:
             entries = _corrected(deps.mark, entries, [r for r in trail if r.hour == hour])
@@ -343,6 +345,16 @@ def reconcile_due(
         hour += HOUR
         mark = ReconciledMark(hour, mark.version + 1)
     return Reconciled(done, max(0, int((last - hour) / HOUR) + 1), waiting)
+
+
+def _sealed_in_dry_run(mark: ReconciliationMark, hour: datetime, entries: list[MeteringEntry]) -> bool:
+    """Sealed in dry run (a rehearsal, or an emergency stop): nothing of it was ours to bill, what another integration
+    billed beside it is not ours to report, nor are the records the dry run parked (out of the window, a carry with no
+    hour left: attack 57). One holding a record billed live (a leaving buyer's final usage, sent early before the mode
+    changed) is reconciled as live. An hour an earlier version sealed in dry run is told by its records alone."""
+    if entries and all(e.status == "dry_run" for e in entries):
+        return True
+    return mark.sealed_in_dry_run(hour) and not any(e.status == "sent" for e in entries)
 
 
 def begin_reconciliation(mark: ReconciliationStart, first: datetime, now: datetime) -> None:

@@ -26,6 +26,9 @@ a fraction of one:
   final usage billed it in earlier hours of theirs: each conditional on the other's absence, so one of them bills it.
 - ``pk = SEAL, sk = RECONCILED``: the oldest hour the reconciliation has not finished (``next``), moved by a
   conditional write: each hour is reconciled once, oldest first.
+- ``pk = SEAL, sk = DRY#<hour>``: the hour was sealed in dry run (written with the cursor's move, in one
+  transaction): nothing of it was ours to bill, so the reconciliation passes it over, whatever its records' statuses
+  (a dry run parks records too) and whatever another integration billed in it. Expires with the hour's records.
 - ``pk = LEASE, sk = FLUSH``: keeps a second flush from doing the same work.
 
 Items of the earlier layout (one per record: its fields and ``s``, its status) are read as chunks of one record and
@@ -88,6 +91,10 @@ def _floor_of(cursor: dict[str, Any] | None) -> RetentionFloor:
     if cursor is None or "since_r" not in cursor or "min_r" not in cursor:
         return RetentionFloor()
     return RetentionFloor(parse_hour_key(cursor["since_r"]["S"]), int(cursor["min_r"]["N"]))
+
+
+def _dry_run_key(hour: datetime) -> dict[str, Any]:
+    return {"pk": {"S": "SEAL"}, "sk": {"S": f"DRY#{hour_key(hour)}"}}
 
 
 def _hour_partition(hour: datetime, shard: int) -> str:
@@ -449,12 +456,13 @@ class DynamoMeteringLedger:
     def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]:
         return [stored.entry for stored in self._entries(hour).values()]
 
-    def seal(self, hour: datetime) -> bool:
+    def seal(self, hour: datetime, *, dry_run: bool = False) -> bool:
         """Move the cursor past ``hour``, and record how long what is written now is kept: from which hour it was
         first recorded (``since_r``: the first hour sealed, or on a table an earlier version sealed the hour by the
         clock, as a backlog sealed first had its usage written by that version), and the fewest days any was since
         (``min_r``, lowered, never raised: ``cli adjust`` must not take an hour's usage as kept once a shorter setting
-        let it expire)."""
+        let it expire). ``dry_run``: the hour is sealed in dry run, kept in the same transaction as the move (a run
+        dying between the two would leave a dry-run hour read as live, or a live one passed over)."""
         days = self._retention.days
         if self._floor is None:  # not read yet by this ledger: min_r is only ever lowered
             self._read_cursor()
@@ -469,21 +477,44 @@ class DynamoMeteringLedger:
             ":next": {"S": hour_key(hour + timedelta(hours=1))},
             **({":days": {"N": str(days)}} if lower else {}),
         }
+        move = {
+            "Key": _CURSOR,
+            "UpdateExpression": "SET #next = :next, sealed = :hour, since_r = if_not_exists(since_r, :first)"
+            + (", min_r = :days" if lower else ""),
+            "ConditionExpression": "attribute_not_exists(pk) OR #next = :hour",
+            "ExpressionAttributeNames": {"#next": "next"},
+            "ExpressionAttributeValues": values,
+        }
         try:
-            self._call(
-                "update_item",
-                Key=_CURSOR,
-                UpdateExpression="SET #next = :next, sealed = :hour, since_r = if_not_exists(since_r, :first)"
-                + (", min_r = :days" if lower else ""),
-                ConditionExpression="attribute_not_exists(pk) OR #next = :hour",
-                ExpressionAttributeNames={"#next": "next"},
-                ExpressionAttributeValues=values,
-            )
+            if dry_run:
+                self._seal_in_dry_run(hour, move)
+            else:
+                self._call("update_item", **move)
         except ConditionFailed:
             return False
         if lower:
             self._floor = RetentionFloor(self._floor.since or first, days)
         return True
+
+    def _seal_in_dry_run(self, hour: datetime, move: dict[str, Any]) -> None:
+        marker = {**_dry_run_key(hour), "expires_at": {"N": str(self._expires_at(hour))}}
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Update": {"TableName": self._table, **move}},
+                    {"Put": {"TableName": self._table, "Item": marker}},
+                ]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise storage_error(error) from error
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if reasons[:1] != ["ConditionalCheckFailed"]:
+                raise storage_error(error) from error  # a conflict or throttling: the next run seals it
+            raise ConditionFailed(str(error), code="ConditionalCheckFailed", retryable=False) from error
+
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        return "Item" in self._call("get_item", Key=_dry_run_key(hour), ConsistentRead=True)
 
     def unsent_mark(self) -> UnsentMark:
         item = self._call("get_item", Key=_UNSENT, ConsistentRead=True).get("Item")

@@ -159,8 +159,9 @@ class MeteringLedger(Protocol):
         hour before (by a run that died before sealing it) and still pending, whether or not among ``records``."""
         ...
 
-    def seal(self, hour: datetime) -> bool:
-        """Move the cursor past ``hour``; False if another flush already did."""
+    def seal(self, hour: datetime, *, dry_run: bool = False) -> bool:
+        """Move the cursor past ``hour``; False if another flush already did. ``dry_run``: the hour is sealed in dry
+        run, and that is kept with the move (``ReconciliationMark.sealed_in_dry_run``)."""
         ...
 
     def entries_of_hour(self, hour: datetime) -> list[MeteringEntry]:

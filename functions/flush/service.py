@@ -268,7 +268,7 @@ def _seal_closed_hours(
         if carry:
             deps.ledger.write_carry(carry)
         unsent += finish_placements(deps, hour)
-        if not deps.ledger.seal(hour):
+        if not deps.ledger.seal(hour, dry_run=deps.settings.metering_mode != "live"):
             break  # another flush sealed it (same records): it is sending them
         sealed_records(unsent)
         sealed += 1

@@ -400,10 +400,10 @@ class _KilledBeforeSeal:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def seal(self, hour: datetime) -> bool:
+    def seal(self, hour: datetime, *, dry_run: bool = False) -> bool:
         if hour == START:
             raise SystemExit("flush process killed")
-        return bool(self.inner.seal(hour))
+        return bool(self.inner.seal(hour, dry_run=dry_run))
 
 
 def test_final_usage_after_a_flush_killed_before_moving_the_cursor_sends_each_record_once(world: World) -> None:

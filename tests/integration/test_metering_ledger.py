@@ -462,3 +462,20 @@ def test_on_a_table_an_earlier_version_sealed_the_record_starts_at_the_hour_of_t
     assert upgraded.seal(HOUR.replace(hour=4))
     assert upgraded.seal(HOUR.replace(hour=5))
     assert upgraded.retention_floor() == RetentionFloor(HOUR.replace(hour=15), 400)
+
+
+def test_an_hour_sealed_in_dry_run_is_kept_so_with_the_cursors_move_and_expires_with_its_records(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    later = HOUR + timedelta(hours=1)
+    assert ledger.seal(HOUR)  # live
+    assert ledger.seal(later, dry_run=True)
+    # a second sealer of the same hour (the cursor moved already): refused, nothing written for an hour it did not seal
+    assert not ledger.seal(later, dry_run=True)
+    assert not ledger.seal(later + timedelta(hours=2), dry_run=True)
+    assert ledger.next_hour_to_seal() == later + timedelta(hours=1)
+    assert [ledger.sealed_in_dry_run(h) for h in (HOUR, later, later + timedelta(hours=2))] == [False, True, False]
+    marker = dynamodb.get_item(
+        TableName=settings.metering_table, Key={"pk": {"S": "SEAL"}, "sk": {"S": f"DRY#{later:%Y-%m-%dT%H}"}}
+    )["Item"]
+    assert int(marker["expires_at"]["N"]) == int((later + FIXED_DATE_RETENTION).timestamp())

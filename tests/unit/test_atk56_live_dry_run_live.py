@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from functions.flush.audit import UNKNOWN_TO_LEDGER, AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
 from functions.flush.dry_run import DryRunMeteringGateway
 from tests.fakes import LoggedMarketplace
 from tests.unit.review23_world import LICENCE_ARN, World, hour
@@ -61,7 +61,7 @@ def test_hours_sealed_in_an_emergency_dry_run_are_not_reconciled_when_live_again
     # every live hour settled by 22:07 (up to 19:00) reconciled once
     assert sorted(h for h in reconciled if sealed_in[h] == "live") == [8, 9, 14, 15, 16, 17, 18, 19]
     findings = [(f.hour.hour, f.kind) for r in reported for f in r.findings]
-    # (fixed: an hour whose records were all sealed in dry run is passed over, its differences unreported: 10-12.
-    # Left, and documented in docs/metering.md: an hour sealed in dry run with no record at all cannot be told from a
-    # live one, so the old integration's billing of our buyer at 13:00 reads as not in our ledger, which it is not.)
-    assert findings == [(13, UNKNOWN_TO_LEDGER)]
+    # every hour sealed in dry run is passed over, its differences unreported: 10-12 with their dry-run records, and
+    # 13:00 with none, where the old integration's billing of our buyer would read as not in our ledger (left by the
+    # first fix; the ledger now keeps the mode each hour was sealed in: attack 57)
+    assert findings == []
