@@ -123,11 +123,13 @@ def buyer_times(
     # the buyer's agreements still holding the licence when the last Ended came: one another took it from by then is
     # left (a renewal's replaced agreement; one left before the buyer came back, its own Ended still to come: attack 52)
     last_ended = max((a.ending for a in agreements.values() if a.ending), default=None)
-    live = [a for a in agreements.values() if _holds_at(a, agreements.values(), last_ended)]
-    all_ended = bool(live) and all(a.ending is not None for a in live)
-    agreements_end = max((a.ending for a in live if a.ending), default=None) if all_ended else None
     licence = licence or LifecycleTimes()
     legacy = legacy or LifecycleTimes()
+    stamps = licence.ended_times | legacy.ended_times
+    closed_leave = last_ended is not None and _leave_closed(last_ended, agreements, stamps)
+    live = [a for a in agreements.values() if _holds_at(a, agreements.values(), last_ended, closed_leave)]
+    all_ended = bool(live) and all(a.ending is not None for a in live)
+    agreements_end = max((a.ending for a in live if a.ending), default=None) if all_ended else None
     # each Deprovisioned of this subscription, not only the licence's latest: a left agreement's close coming after the
     # buyer's leave of the new one must not hide that leave (attack 51). ``ending_times`` holds the latest too (merge)
     deprovisioned = min(
@@ -146,14 +148,13 @@ def buyer_times(
     # end stamped so after a leave of this subscription ends them whatever else its subject saw (no buyer stays ending
     # for ever); one stamped after a leave read otherwise since (a left agreement's close, a leave before the buyer came
     # back within its hour) ends nothing (simulator seed 248)
-    stamps = licence.ended_times | legacy.ended_times
     closed += [at + FINAL_USAGE_WINDOW for at in opened if at + FINAL_USAGE_WINDOW in stamps]
     return replace(
         view,
         ending=ending,
         ended=min(closed, default=None),
         failed=legacy.failed,
-        started=_started(subjects, (*_leaves(licence), *_leaves(legacy), agreements_end), view),
+        started=_started(subjects, (*_own_leaves(licence, agreements), *_leaves(legacy), agreements_end), view),
     )
 
 
@@ -177,20 +178,33 @@ def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping
     return any(ended < at <= deprovisioned for ended in left for at in taken)
 
 
-def _holds_at(agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], at: datetime | None) -> bool:
+def _holds_at(
+    agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], at: datetime | None, closed_leave: bool = False
+) -> bool:
     """The agreement holds the licence at ``at``: it took it by then (a future-dated renewal not started yet holds
     nothing, and its lack of an Ended keeps no leave from opening the hour: attack 54) and no other took it from it
-    since. One with no activation heard holds it (its start unknown) if anything of it was heard (its Ended, a
-    Deprovisioned naming it); one only a registration linked, nothing heard of it yet, holds nothing: a buyer back on
-    their licence who registers before the new agreement's events come has not left it for ever, and is not back on it
-    either until those events say so (simulator seed 73501: their earlier leave read as open again, and usage from the
+    since. One with no activation heard (its start unknown) holds it from the first thing heard of it (its Ended, a
+    Deprovisioned naming it): one heard of only after ``at`` keeps no earlier leave from reading as one (attack 58: the
+    new agreement's Deprovisioned heard before its activation reopened the leave before it). One nothing was heard of
+    (a registration linked it: the buyer's agreement now) holds it, a renewal whose events are late, unless the leave
+    ``at`` opened is closed already (``closed_leave``): then the buyer left and is back under it, and is back on the
+    licence only when its events say so (simulator seed 73501: the closed leave read as open again, and usage from the
     gap between the two subscriptions taken as the old one's final usage)."""
     if at is None:
         return True
     if not agreement.activations:
-        return bool(agreement.ending_times or agreement.deprovisioned_times)
+        heard = agreement.ending_times | agreement.deprovisioned_times
+        return min(heard) <= at if heard else not closed_leave
     took = any(hold <= at for hold in _holds_licence_from(agreement))
     return took and not _taken_from(agreement, agreements, at)
+
+
+def _leave_closed(ended: datetime, agreements: Mapping[str, LifecycleTimes], stamps: frozenset[datetime]) -> bool:
+    """The leave an agreement's Ended at ``ended`` opened is closed: a License Deprovisioned named that agreement since
+    (a renewal never deprovisions the licence), or the final-usage step recorded the final hour over."""
+    if ended + FINAL_USAGE_WINDOW in stamps:
+        return True
+    return any(a.ending == ended and any(d >= ended for d in a.deprovisioned_times) for a in agreements.values())
 
 
 def _taken_from(agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], by: datetime | None) -> bool:
@@ -217,6 +231,13 @@ def _leaves(times: LifecycleTimes) -> set[datetime]:
     of its own only with no ending ``CLOSES_WITHIN`` before it (attack 42: one much later, its leave recorded only by
     the final-usage step's end)."""
     return set(times.ending_times) | _own_ends(times)
+
+
+def _own_leaves(licence: LifecycleTimes, agreements: Mapping[str, LifecycleTimes]) -> set[datetime]:
+    """The licence's leaves (``_leaves``) but a left agreement's close, which ends nothing of the buyer's: counted, it
+    moved a buyer back on their licence to start at their next activation, refusing their subscription's late usage
+    from before it (attack 58)."""
+    return {at for at in _leaves(licence) if not _closes_a_left_agreement(at, agreements)}
 
 
 def _own_ends(times: LifecycleTimes) -> set[datetime]:
