@@ -40,7 +40,12 @@ from functions.customers.model import (
 )
 from functions.customers.notices import AgreementNotice, latest
 from functions.customers.subjects import BuyerLifecycle, SubjectRecord, buyer_lifecycle, buyer_lifecycles
-from functions.storage.dynamodb import batch_get, condition_failed, storage_error
+from functions.storage.dynamodb import (
+    batch_get,
+    condition_failed,
+    raise_unless_first_condition_failed,
+    storage_error,
+)
 from functions.storage.errors import ConditionFailed
 from functions.storage.times import parse_time, time_text
 
@@ -564,11 +569,7 @@ class DynamoCustomerRepository:
                 ]
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise storage_error(error) from error
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if reasons[:1] != ["ConditionalCheckFailed"]:
-                raise storage_error(error) from error  # a conflict or throttling: the caller may try again
+            raise_unless_first_condition_failed(error)
             if self.get(ref) is None:
                 raise ConditionFailed(
                     f"no customer {ref.key}", code="ConditionalCheckFailed", retryable=False

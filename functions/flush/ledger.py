@@ -67,7 +67,7 @@ from functions.flush.records import (
     UnsentMark,
 )
 from functions.observability import logger, metrics
-from functions.storage.dynamodb import condition_failed, storage_error
+from functions.storage.dynamodb import condition_failed, raise_unless_first_condition_failed, storage_error
 from functions.storage.errors import ConditionFailed, StorageError
 from functions.usage.model import HOUR, Allocation, hour_key, hour_of, parse_hour_key
 
@@ -506,11 +506,7 @@ class DynamoMeteringLedger:
                 ]
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise storage_error(error) from error
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if reasons[:1] != ["ConditionalCheckFailed"]:
-                raise storage_error(error) from error  # a conflict or throttling: the next run seals it
+            raise_unless_first_condition_failed(error)  # else: another flush moved the cursor past the hour
             raise ConditionFailed(str(error), code="ConditionalCheckFailed", retryable=False) from error
 
     def sealed_in_dry_run(self, hour: datetime) -> bool:

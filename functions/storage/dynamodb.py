@@ -25,6 +25,17 @@ def condition_failed(error: ClientError) -> bool:
     return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
+def raise_unless_first_condition_failed(error: ClientError) -> None:
+    """Returns if a transaction was cancelled because its first item's condition failed (an answer about that item);
+    raises any other failure (another condition, a conflict, throttling) as our storage error: the caller may try
+    again."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        raise storage_error(error) from error
+    reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+    if reasons[:1] != ["ConditionalCheckFailed"]:
+        raise storage_error(error) from error
+
+
 def batch_get(client: Any, table: str, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The items of ``keys`` that exist (strongly consistent), in requests of 100, unprocessed keys asked again."""
     items: list[dict[str, Any]] = []

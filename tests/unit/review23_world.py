@@ -12,6 +12,7 @@ from typing import Any
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
+from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import MeteringError
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, flush
@@ -117,6 +118,14 @@ class World:
             for ref, d in self.timers.scheduled
         ]
         self.clock.set(moment)
+
+    def dry_run_deps(self) -> FlushDeps:
+        """The flush's dependencies as a stack deployed with ``metering_mode`` dry-run builds them."""
+        return replace(
+            self.deps,
+            settings=replace(self.settings, metering_mode="dry-run"),
+            gateway=DryRunMeteringGateway(self.clock),
+        )
 
     def subscribe(self) -> None:
         self.customers.put(

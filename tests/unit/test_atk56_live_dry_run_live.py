@@ -8,11 +8,9 @@ Invariant: no hour sealed only in dry run is reconciled; no live hour is skipped
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
-from functions.flush.dry_run import DryRunMeteringGateway
 from tests.fakes import LoggedMarketplace
 from tests.unit.review23_world import LICENCE_ARN, World, hour
 
@@ -21,14 +19,7 @@ def test_hours_sealed_in_an_emergency_dry_run_are_not_reconciled_when_live_again
     world = World(marketplace=lambda clock: LoggedMarketplace(clock))
     marketplace = world.marketplace
     assert isinstance(marketplace, LoggedMarketplace)
-    live, dry = (
-        world.deps,
-        replace(
-            world.deps,
-            settings=replace(world.settings, metering_mode="dry-run"),
-            gateway=DryRunMeteringGateway(world.clock),
-        ),
-    )
+    live, dry = world.deps, world.dry_run_deps()
     world.subscribe()
     audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
     reported: list[HourReconciled] = []

@@ -17,12 +17,10 @@ Invariant 2: no hour whose records were all sealed in dry run reports difference
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
-from functions.flush.dry_run import DryRunMeteringGateway
 from tests.fakes import LoggedMarketplace
 from tests.unit.review23_world import LICENCE_ARN, World, hour
 
@@ -36,12 +34,7 @@ def test_an_hour_sealed_in_dry_run_with_a_parked_record_is_not_reconciled_as_liv
     world = World(marketplace=lambda clock: LoggedMarketplace(clock))
     marketplace = world.marketplace
     assert isinstance(marketplace, LoggedMarketplace)
-    live = world.deps
-    dry = replace(
-        world.deps,
-        settings=replace(world.settings, metering_mode="dry-run"),
-        gateway=DryRunMeteringGateway(world.clock),
-    )
+    live, dry = world.deps, world.dry_run_deps()
     world.subscribe()
     audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
     reported: list[HourReconciled] = []
