@@ -27,6 +27,8 @@ class LedgerReads(Protocol):
 
     def retention_floor(self) -> RetentionFloor: ...
 
+    def sealed_in_dry_run(self, hour: datetime) -> bool: ...
+
 
 class LedgerView:
     """The ledger's hours as ``cli reconcile`` reads them: each sealed hour's records, and the carries between hours."""
@@ -42,6 +44,9 @@ class LedgerView:
 
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter(self._reads.entries_of_hour(hour))
+
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        return self._reads.sealed_in_dry_run(hour)
 
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         return self._reads.carried_into(hour)

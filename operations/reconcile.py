@@ -28,6 +28,7 @@ from functions.flush.audit import (
     once_each,
     ours_by,
     quantity_text,
+    sealed_in_dry_run,
     sealed_mismatch,
     trail_of,
 )
@@ -36,6 +37,7 @@ from functions.flush.service import METERING_WINDOW, closed
 from functions.usage.model import HOUR, hour_of
 from operations.queries import MeteringRegion, MeteringView, OperationsDeps, Selection, TrailSource
 
+SEALED_IN_DRY_RUN = "sealed in dry run: not ours to bill, nor what another integration billed in it"
 # CloudTrail keeps 90 days of event history; an hour older than this cannot be checked there
 TRAIL_RETENTION = timedelta(days=90)
 # a leaving buyer's carry is placed in their hours Marketplace still takes (24 hours back from their final hour): the
@@ -173,6 +175,10 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
             sealed = {(e.record.product_code, e.record.key): e for e in deps.metering.records_of_hour(hour)}
         hour_closed = closed(hour, now, grace)
         hour_sealed = next_to_seal is not None and hour < next_to_seal
+        # as the flush's reconciliation passes it over: nothing of it was ours to bill (attack 60)
+        dry_run = hour_sealed and sealed_in_dry_run(deps.metering.sealed_in_dry_run, hour, list(sealed.values()))
+        if dry_run:
+            matched.update(id(t) for t in in_range if t.hour == hour)
         for key in sorted(set(accepted) | set(sealed)):
             entry = sealed.get(key)
             record = entry.record if entry is not None else accepted[key]
@@ -183,7 +189,8 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
             seen = [] if parked_carry else by_customer.get((record.customer, record.dimension, hour), [])
             matched.update(id(t) for t in seen)
             carried = tuple(carries.get((hour, record.key), ()))
-            rows.append(_row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked, carried))
+            row = _row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked, carried)
+            rows.append(replace(row, mismatch=None, detail=SEALED_IN_DRY_RUN) if dry_run else row)
     for result in in_range:
         if id(result) in matched or result.status != "Success":
             continue

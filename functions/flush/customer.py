@@ -33,6 +33,7 @@ from functions.flush.service import (
     answered,
     begin_live_reconciliation,
     cannot_send,
+    in_their_hours_mode,
     rate_limiter,
 )
 from functions.observability import logger, metrics
@@ -113,6 +114,8 @@ def placed_carries(
     # late), and the hour keeps one record per key: the first written, the other lost
     unsealed = deps.ledger.next_hour_to_seal()
     latest = min(latest, unsealed - HOUR) if unsealed else earliest - HOUR
+    # and only hours sealed in the mode in force: a record is sent in its hour's mode (``in_their_hours_mode``)
+    dry_run = deps.settings.metering_mode != "live"
     placed: list[MeteringRecord] = []
     for carry in carried:
         taken = {r.hour for r in records if r.key == carry.key}
@@ -120,7 +123,11 @@ def placed_carries(
         plan: Placement = []
         cap = Decimal(MAX_INTEGER_QUANTITY) if carry.integer else MAX_DECIMAL_QUANTITY
         while left > 0 and hour >= earliest:
-            if hour not in taken and all(e.record.key != carry.key for e in deps.ledger.entries_of_hour(hour)):
+            if (
+                hour not in taken
+                and all(e.record.key != carry.key for e in deps.ledger.entries_of_hour(hour))
+                and deps.ledger.sealed_in_dry_run(hour) == dry_run
+            ):
                 plan.append((hour, min(left, cap)))
                 left -= min(left, cap)
             hour -= HOUR
@@ -142,8 +149,12 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
         return CustomerUsageReport()
     # sent before any flush (its schedule out on a new stack), reconciled too
     begin_live_reconciliation(deps, None, now, *(r.hour for r in records))
-    # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes
-    records = deps.ledger.write_pending(records)
+    # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes, and
+    # are sent in the mode they were sealed in: one sealed live held through a dry run, for the flush to send live
+    in_mode = in_their_hours_mode(deps, deps.ledger.write_pending(records))
+    if in_mode.answered_dry_run:
+        deps.ledger.write_results(answered(in_mode.answered_dry_run, deps.clock))
+    records = in_mode.send
     # a carry no hour of theirs could take is parked (cannot_send: CarriedPastEnd), as is any record Marketplace
     # would refuse now
     parked = [RecordResult(r, "failed", None, reason) for r in records if (reason := cannot_send(r, now))]
@@ -163,9 +174,9 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
         raise CustomerUsageIncomplete(f"{len(tally.left_pending)} records of {customer_key} left pending")
     failed = Counter(r.reason or r.status for r in [*parked, *results] if r.status not in ("sent", "dry_run"))
     return CustomerUsageReport(
-        records=len(records),
+        records=len(records) + len(in_mode.answered_dry_run),
         sent=sum(r.status == "sent" for r in results),
-        dry_run=sum(r.status == "dry_run" for r in results),
+        dry_run=sum(r.status == "dry_run" for r in [*results, *in_mode.answered_dry_run]),
         failed=sum(failed.values()),
         reasons=tuple(sorted(failed.items())),
     )

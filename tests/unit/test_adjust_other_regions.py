@@ -46,6 +46,9 @@ class NothingSealed(Ledger):
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter(())
 
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        return False
+
 
 def outsiders(units: int, record_id: str) -> TrailResult:
     """A record someone else sent for our buyer's hour, billed: no usage of ours in it."""

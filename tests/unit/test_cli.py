@@ -67,6 +67,9 @@ class FakeMetering:
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter([e for (h, _), e in self.entries.items() if h == hour])
 
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        return False
+
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         return []
 

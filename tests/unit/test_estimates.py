@@ -111,6 +111,9 @@ class Ledger:
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter([e for e in ENTRIES if e.record.hour == hour])
 
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        return False
+
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         return []
 

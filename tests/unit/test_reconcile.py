@@ -66,6 +66,9 @@ class Ledger:
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter([e for e in self.entries if e.record.hour == hour])
 
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        return False
+
     def pending_count(self) -> int:
         return 0
 
@@ -165,7 +168,7 @@ def test_all_sides_agree() -> None:
         ([7], MeteringEntry(record(7), "pending"), [], "not yet sent", "waiting for the flush"),
         ([7], MeteringEntry(record(7), "failed", None, "TimestampOutOfBounds"), [], "failed", "TimestampOutOfBounds"),
         ([7], MeteringEntry(record(7), "not_subscribed"), [], "parked", "CustomerNotSubscribed"),
-        ([7], MeteringEntry(record(7), "dry_run"), [], None, None),
+        ([7], MeteringEntry(record(7), "dry_run"), [], None, "sealed in dry run"),
     ],
 )
 def test_each_disagreement_is_named(

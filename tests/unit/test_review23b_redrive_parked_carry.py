@@ -37,6 +37,9 @@ class LedgerView:
     def records_of_hour(self, hour: datetime) -> Iterator[MeteringEntry]:
         return iter(self.ledger.entries_of_hour(hour))
 
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        return self.ledger.sealed_in_dry_run(hour)
+
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         return self.ledger.carried_into(hour)
 
