@@ -25,10 +25,10 @@ from functions.flush.audit import (
     TrailResult,
     Unreadable,
     customer_of,
+    live_in_hour,
     once_each,
     ours_by,
     quantity_text,
-    sealed_in_dry_run,
     sealed_mismatch,
     trail_of,
 )
@@ -175,10 +175,10 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
             sealed = {(e.record.product_code, e.record.key): e for e in deps.metering.records_of_hour(hour)}
         hour_closed = closed(hour, now, grace)
         hour_sealed = next_to_seal is not None and hour < next_to_seal
-        # as the flush's reconciliation passes it over: nothing of it was ours to bill (attack 60)
-        dry_run = hour_sealed and sealed_in_dry_run(deps.metering.sealed_in_dry_run, hour, list(sealed.values()))
-        if dry_run:
-            matched.update(id(t) for t in in_range if t.hour == hour)
+        # as the flush's reconciliation reads an hour sealed in dry run: only what Marketplace answered (attack 60)
+        live = live_in_hour(deps.metering.sealed_in_dry_run, hour, list(sealed.values())) if hour_sealed else None
+        if live is not None:
+            matched.update(id(t) for t in in_range if t.hour == hour and (t.customer, t.dimension) not in live)
         for key in sorted(set(accepted) | set(sealed)):
             entry = sealed.get(key)
             record = entry.record if entry is not None else accepted[key]
@@ -190,6 +190,7 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
             matched.update(id(t) for t in seen)
             carried = tuple(carries.get((hour, record.key), ()))
             row = _row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked, carried)
+            dry_run = live is not None and (record.customer, record.dimension) not in live
             rows.append(replace(row, mismatch=None, detail=SEALED_IN_DRY_RUN) if dry_run else row)
     for result in in_range:
         if id(result) in matched or result.status != "Success":

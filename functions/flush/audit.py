@@ -331,13 +331,16 @@ def reconcile_due(
                 waiting = "out of time"
                 break
             trail = [r for r in window if hour <= r.hour < read_until]
-        if sealed_in_dry_run(deps.mark.sealed_in_dry_run, hour, entries):
-            findings: list[Finding] = []
-        elif deps.mark.sealed_in_dry_run(hour):
-            findings = _sent_live_in_dry_run_hour(deps, hour, entries, trail)
+        ours = live_in_hour(deps.mark.sealed_in_dry_run, hour, entries)
+        if ours is not None:  # sealed in dry run: only what Marketplace answered of it is reconciled
+            entries = [e for e in entries if (e.record.customer, e.record.dimension) in ours]
+            trail_of_hour = [r for r in trail if r.hour == hour and (r.customer, r.dimension) in ours]
         else:
-            entries = _corrected(deps.mark, entries, [r for r in trail if r.hour == hour])
-            findings = audit_hour(deps, hour, entries, trail) + unsealed(deps, hour, entries, deps.mark)
+            trail_of_hour = [r for r in trail if r.hour == hour]
+        entries = _corrected(deps.mark, entries, trail_of_hour)
+        findings = audit_hour(deps, hour, entries, trail_of_hour) + unsealed(deps, hour, entries, deps.mark)
+        if ours is not None:
+            findings = [f for f in findings if (f.customer, f.dimension) in ours]
         reconciled = HourReconciled(hour, findings)
         report(reconciled)
         if not deps.mark.move_reconciled(mark, hour + HOUR):
@@ -353,29 +356,20 @@ def reconcile_due(
 MARKETPLACE_ANSWERS = frozenset({"sent", "not_subscribed", "duplicate"})
 
 
-def sealed_in_dry_run(marked: Callable[[datetime], bool], hour: datetime, entries: list[MeteringEntry]) -> bool:
-    """Sealed in dry run (a rehearsal, or an emergency stop): nothing of it was ours to bill, what another integration
-    billed beside it is not ours to report, nor are the records the dry run parked (out of the window, a carry with no
-    hour left: attack 57). One holding a record Marketplace answered (a leaving buyer's final usage, sent live before
-    the mode changed: billed, or refused after a first send whose answer was lost, attack 60) is reconciled as live.
-    An hour an earlier version sealed in dry run is told by its records alone."""
+def live_in_hour(
+    marked: Callable[[datetime], bool], hour: datetime, entries: list[MeteringEntry]
+) -> set[tuple[str, str]] | None:
+    """What of the hour is reconciled: all of it (None), or, sealed in dry run, only the customers and dimensions of
+    its records Marketplace answered (a leaving buyer's final usage, sent live into the open hour before the mode
+    changed: billed, or refused after a first send whose answer was lost, attack 60). Of an hour sealed in dry run (a
+    rehearsal, an emergency stop) nothing else was ours to bill: what another integration billed beside it is not ours
+    to report, nor are the records the dry run parked (out of the window, a carry with no hour left: attack 57). An
+    hour an earlier version sealed in dry run is told by its records alone (all ``dry_run``)."""
     if entries and all(e.status == "dry_run" for e in entries):
-        return True
-    return marked(hour) and not any(e.status in MARKETPLACE_ANSWERS for e in entries)
-
-
-def _sent_live_in_dry_run_hour(
-    deps: AuditDeps, hour: datetime, entries: list[MeteringEntry], trail: list[TrailResult]
-) -> list[Finding]:
-    """An hour sealed in dry run holding records Marketplace answered (a leaving buyer's final usage, sent live before
-    the mode changed): those records are reconciled, against CloudTrail's results for their own customer and
-    dimension; the rest of the hour is the dry run's (its parked records never ours to send, another integration's
-    billing of other buyers not ours to report: attack 60)."""
-    assert deps.mark is not None
-    live = [e for e in entries if e.status in MARKETPLACE_ANSWERS]
-    theirs = {(e.record.customer, e.record.dimension) for e in live}
-    results = [r for r in trail if r.hour == hour and (r.customer, r.dimension) in theirs]
-    return audit_hour(deps, hour, _corrected(deps.mark, live, results), results)
+        return set()
+    if not marked(hour):
+        return None
+    return {(e.record.customer, e.record.dimension) for e in entries if e.status in MARKETPLACE_ANSWERS}
 
 
 def begin_reconciliation(mark: ReconciliationStart, first: datetime, now: datetime) -> None:

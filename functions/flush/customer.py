@@ -33,7 +33,6 @@ from functions.flush.service import (
     answered,
     begin_live_reconciliation,
     cannot_send,
-    in_their_hours_mode,
     rate_limiter,
 )
 from functions.observability import logger, metrics
@@ -114,8 +113,6 @@ def placed_carries(
     # late), and the hour keeps one record per key: the first written, the other lost
     unsealed = deps.ledger.next_hour_to_seal()
     latest = min(latest, unsealed - HOUR) if unsealed else earliest - HOUR
-    # and only hours sealed in the mode in force: a record is sent in its hour's mode (``in_their_hours_mode``)
-    dry_run = deps.settings.metering_mode != "live"
     placed: list[MeteringRecord] = []
     for carry in carried:
         taken = {r.hour for r in records if r.key == carry.key}
@@ -123,11 +120,7 @@ def placed_carries(
         plan: Placement = []
         cap = Decimal(MAX_INTEGER_QUANTITY) if carry.integer else MAX_DECIMAL_QUANTITY
         while left > 0 and hour >= earliest:
-            if (
-                hour not in taken
-                and all(e.record.key != carry.key for e in deps.ledger.entries_of_hour(hour))
-                and deps.ledger.sealed_in_dry_run(hour) == dry_run
-            ):
+            if hour not in taken and all(e.record.key != carry.key for e in deps.ledger.entries_of_hour(hour)):
                 plan.append((hour, min(left, cap)))
                 left -= min(left, cap)
             hour -= HOUR
@@ -149,12 +142,8 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
         return CustomerUsageReport()
     # sent before any flush (its schedule out on a new stack), reconciled too
     begin_live_reconciliation(deps, None, now, *(r.hour for r in records))
-    # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes, and
-    # are sent in the mode they were sealed in: one sealed live held through a dry run, for the flush to send live
-    in_mode = in_their_hours_mode(deps, deps.ledger.write_pending(records))
-    if in_mode.answered_dry_run:
-        deps.ledger.write_results(answered(in_mode.answered_dry_run, deps.clock))
-    records = in_mode.send
+    # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes
+    records = deps.ledger.write_pending(records)
     # a carry no hour of theirs could take is parked (cannot_send: CarriedPastEnd), as is any record Marketplace
     # would refuse now
     parked = [RecordResult(r, "failed", None, reason) for r in records if (reason := cannot_send(r, now))]
@@ -174,9 +163,9 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
         raise CustomerUsageIncomplete(f"{len(tally.left_pending)} records of {customer_key} left pending")
     failed = Counter(r.reason or r.status for r in [*parked, *results] if r.status not in ("sent", "dry_run"))
     return CustomerUsageReport(
-        records=len(records) + len(in_mode.answered_dry_run),
+        records=len(records),
         sent=sum(r.status == "sent" for r in results),
-        dry_run=sum(r.status == "dry_run" for r in [*results, *in_mode.answered_dry_run]),
+        dry_run=sum(r.status == "dry_run" for r in results),
         failed=sum(failed.values()),
         reasons=tuple(sorted(failed.items())),
     )

@@ -182,18 +182,13 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
         # hour's records and sealing it left them pending too: sealing them again yields the same, queued once)
         mark = deps.ledger.unsent_mark()
         begin_live_reconciliation(deps, mark, now)
-        left = in_their_hours_mode(deps, list(deps.ledger.pending(mark)))
-        if left.answered_dry_run:
-            deps.ledger.write_results(answered(left.answered_dry_run, deps.clock))
-            tally.results.extend(left.answered_dry_run)
-        queue(left.send)
+        queue(list(deps.ledger.pending(mark)))
         report.hours_sealed, sealing_left, first_unsealed = _seal_closed_hours(deps, now, out_of_time, queue)
         for future in batcher.finish():
             future.result()
     _tally(report, tally, parked, now, sealing_left)
-    # every record of an hour before this has its outcome now (or is held till live metering resumes): later runs need
-    # not look before it
-    oldest_unsent = min((r.hour for r in [*tally.left_pending, *left.held]), default=first_unsealed)
+    # every record of an hour before this has its outcome now: later runs need not look there
+    oldest_unsent = min((r.hour for r in tally.left_pending), default=first_unsealed)
     if mark.hour is None or oldest_unsent > mark.hour:
         deps.ledger.move_unsent_mark(mark, oldest_unsent)
     return report
@@ -210,36 +205,6 @@ def begin_live_reconciliation(deps: FlushDeps, mark: UnsentMark | None, now: dat
         mark = deps.ledger.unsent_mark()
     first_to_seal = deps.ledger.next_hour_to_seal() or hour_of(now - METERING_WINDOW)
     begin_reconciliation(deps.ledger, min(mark.hour or first_to_seal, first_to_seal, *sending), now)
-
-
-@dataclass(frozen=True)
-class InTheirHoursMode:
-    """Records of sealed hours, each as its hour was sealed: those to send now; those of hours sealed in dry run while
-    this stack meters live, answered ``dry_run`` unsent; those of hours sealed live while it is in dry run, held."""
-
-    send: list[MeteringRecord]
-    answered_dry_run: list[RecordResult]
-    held: list[MeteringRecord]
-
-
-def in_their_hours_mode(deps: FlushDeps, records: list[MeteringRecord]) -> InTheirHoursMode:
-    """A record is sent in the mode its hour was sealed in (attack 60): one left pending in an hour sealed in dry run
-    (a dry-run flush that died before sending) is never billed once live metering resumes (another integration billed
-    that hour), and one left pending in an hour sealed live (sent, its answer lost) is held through a dry run, an
-    emergency stop sending nothing, and sent live when it ends: to the dry run's gateway it would read as never billed.
-    Records of hours not sealed yet (a leaving buyer's, sent early) go in the mode in force."""
-    unsealed = deps.ledger.next_hour_to_seal()
-    live = deps.settings.metering_mode == "live"
-    dry_hours = {
-        hour
-        for hour in {r.hour for r in records if unsealed is not None and r.hour < unsealed}
-        if deps.ledger.sealed_in_dry_run(hour)
-    }
-    sealed_live = [r for r in records if unsealed is not None and r.hour < unsealed and r.hour not in dry_hours]
-    if live:
-        answered_dry_run = [RecordResult(r, "dry_run") for r in records if r.hour in dry_hours]
-        return InTheirHoursMode([r for r in records if r.hour not in dry_hours], answered_dry_run, [])
-    return InTheirHoursMode([r for r in records if r not in sealed_live], [], sealed_live)
 
 
 def answered(results: list[RecordResult], clock: Clock) -> list[RecordResult]:
