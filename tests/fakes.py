@@ -109,6 +109,8 @@ class InMemoryCustomers:
     exchanged: dict[str, str] = field(default_factory=dict)  # the sign-up value exchanged (a retry answers it again)
     exchange_keys: dict[str, str | None] = field(default_factory=dict)  # the first exchange's Idempotency-Key
     linked: dict[str, str] = field(default_factory=dict)  # the tenant link used (a retry of it is done already)
+    # when a registration first linked each (customer, agreement)
+    agreements_linked: dict[tuple[str, str | None], datetime | None] = field(default_factory=dict)
 
     def put(self, customer: Customer) -> None:
         self.stored[customer.ref.key] = customer
@@ -170,8 +172,13 @@ class InMemoryCustomers:
     def upsert_registration(self, registration: Customer, completion_nonce: str) -> Customer:
         self.nonces[registration.ref.key] = completion_nonce
         stored = self.stored.setdefault(registration.ref.key, registration)
+        # as the DynamoDB repository keeps it: when a registration first linked each agreement
+        linked = self.agreements_linked.setdefault(
+            (registration.ref.key, registration.agreement_id), registration.agreement_linked_at
+        )
         kept = replace(
             registration,
+            agreement_linked_at=linked,
             state=stored.state,
             state_changed_at=stored.state_changed_at,
             registered_at=stored.registered_at,

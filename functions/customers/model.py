@@ -114,6 +114,8 @@ class Customer:
     state_changed_at: datetime
     registered_at: datetime | None = None
     agreement_id: str | None = None
+    # when a registration first linked ``agreement_id`` to the buyer (None: not known, stored by an earlier version)
+    agreement_linked_at: datetime | None = None
     # confirmed by AWS Marketplace (the agreement's terms, or a legacy subscribe-success): what the seller may act on
     free_trial: bool = False
     # when Marketplace last said whether it is a free trial (None: it has not said, and ``free_trial`` is False)

@@ -119,7 +119,15 @@ def _to_item(customer: Customer) -> dict[str, Any]:
         "announced_end": customer.announced_end,
     }
     item.update({name: {"S": time_text(value)} for name, value in moments.items() if value is not None})
+    if customer.agreement_id and customer.agreement_linked_at:
+        item[_linked(customer.agreement_id)] = {"S": time_text(customer.agreement_linked_at)}
     return item
+
+
+def _linked(agreement_id: str) -> str:
+    """When a registration first linked the agreement to the buyer: one attribute per agreement they registered with,
+    each kept from its first registration (a buyer registers again with a renewal's token, or back on their licence)."""
+    return f"linked#{agreement_id}"
 
 
 def _from_item(item: dict[str, Any]) -> Customer:
@@ -134,6 +142,7 @@ def _from_item(item: dict[str, Any]) -> Customer:
         return bool(item.get(name, {}).get("BOOL", False))
 
     registered_at = text("registered_at")
+    agreement_id = text("agreement_id")
     legacy = item["pk"]["S"].startswith("LEGACY#")
     if FREE_TRIAL_CLAIMED in item:
         free_trial, claimed = flag(FREE_TRIAL_CONFIRMED), flag(FREE_TRIAL_CLAIMED)
@@ -149,7 +158,8 @@ def _from_item(item: dict[str, Any]) -> Customer:
         state=SubscriptionState(item["state"]["S"]),
         state_changed_at=datetime.fromisoformat(item["state_changed_at"]["S"]),
         registered_at=datetime.fromisoformat(registered_at) if registered_at else None,
-        agreement_id=text("agreement_id"),
+        agreement_id=agreement_id,
+        agreement_linked_at=moment(_linked(agreement_id)) if agreement_id else None,
         free_trial=free_trial,
         free_trial_known_at=moment(FREE_TRIAL_KNOWN_AT) if FREE_TRIAL_CLAIMED in item else None,
         free_trial_claimed=claimed,
@@ -499,6 +509,8 @@ class DynamoCustomerRepository:
         stored stays."""
         item = {**_to_item(registration), "completion_nonce": {"S": completion_nonce}}
         kept = {"state", "state_changed_at", "registered_at"}
+        if registration.agreement_id:
+            kept.add(_linked(registration.agreement_id))
         if registration.free_trial_known_at is None:
             kept.add(FREE_TRIAL_CONFIRMED)
         updated = {name: value for name, value in item.items() if name not in {"pk", "sk", "contact"}}

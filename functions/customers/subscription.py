@@ -102,7 +102,10 @@ class LifecycleTimes:
 
 
 def buyer_times(
-    licence: LifecycleTimes | None, agreements: Mapping[str, LifecycleTimes], legacy: LifecycleTimes | None
+    licence: LifecycleTimes | None,
+    agreements: Mapping[str, LifecycleTimes],
+    legacy: LifecycleTimes | None,
+    linked: Mapping[str, datetime] | None = None,
 ) -> LifecycleTimes:
     """One buyer's lifecycle from the subjects naming them: their licence, every agreement linked to it (the
     registration's, those License events name, renewals of them) and, for a legacy product, their identifier.
@@ -126,14 +129,22 @@ def buyer_times(
     licence = licence or LifecycleTimes()
     legacy = legacy or LifecycleTimes()
     stamps = licence.ended_times | legacy.ended_times
-    closed_leave = last_ended is not None and _leave_closed(last_ended, agreements, stamps)
-    live = [a for a in agreements.values() if _holds_at(a, agreements.values(), last_ended, closed_leave)]
+    close = _leave_close(last_ended, agreements, stamps) if last_ended else None
+    holding = {i for i, a in agreements.items() if _holds(a, agreements, last_ended, close, (linked or {}).get(i))}
+    live = [agreements[i] for i in holding]
+    # which agreement took the licence when: one nothing was heard of yet, holding it, took it when the buyer registered
+    # with it (back within the final hour of the one they left, whose close then closes nothing of theirs: attack 59)
+    takes = {
+        i: replace(a, activations=frozenset({at})) if i in holding and _nothing_heard(a) and at else a
+        for i, a in agreements.items()
+        for at in [(linked or {}).get(i)]
+    }
     all_ended = bool(live) and all(a.ending is not None for a in live)
     agreements_end = max((a.ending for a in live if a.ending), default=None) if all_ended else None
     # each Deprovisioned of this subscription, not only the licence's latest: a left agreement's close coming after the
     # buyer's leave of the new one must not hide that leave (attack 51). ``ending_times`` holds the latest too (merge)
     deprovisioned = min(
-        (at for at in licence.ending_times if view.current(at) and not _closes_a_left_agreement(at, agreements)),
+        (at for at in licence.ending_times if view.current(at) and not _closes_a_left_agreement(at, takes)),
         default=None,
     )
     opened = [at for at in (deprovisioned, agreements_end, legacy.ending) if at and view.current(at)]
@@ -154,7 +165,7 @@ def buyer_times(
         ending=ending,
         ended=min(closed, default=None),
         failed=legacy.failed,
-        started=_started(subjects, (*_own_leaves(licence, agreements), *_leaves(legacy), agreements_end), view),
+        started=_started(subjects, (*_own_leaves(licence, takes), *_leaves(legacy), agreements_end), view),
     )
 
 
@@ -178,33 +189,49 @@ def _closes_a_left_agreement(deprovisioned: datetime | None, agreements: Mapping
     return any(ended < at <= deprovisioned for ended in left for at in taken)
 
 
-def _holds_at(
-    agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], at: datetime | None, closed_leave: bool = False
+def _holds(
+    agreement: LifecycleTimes,
+    agreements: Mapping[str, LifecycleTimes],
+    at: datetime | None,
+    close: datetime | None,
+    linked_at: datetime | None,
 ) -> bool:
+    """The agreement holds the licence when the last Ended came (``_holds_at``). One nothing was heard of (only a
+    registration linked it: the buyer's agreement now) holds it, a renewal whose events are late, unless the buyer
+    registered with it only after the leave that Ended opened was closed (``close``): then they left and came back
+    under it, and are back on the licence when its events say so (simulator seed 73501: the closed leave read as open
+    again, and usage from the gap between the two subscriptions taken as the old one's final usage). Registered before
+    the close, they came back within the final hour (attack 59); when that registration came is not known (stored by
+    an earlier version), it holds."""
+    if _nothing_heard(agreement):
+        return close is None or linked_at is None or linked_at < close
+    return _holds_at(agreement, agreements.values(), at)
+
+
+def _nothing_heard(agreement: LifecycleTimes) -> bool:
+    return not (agreement.activations or agreement.ending_times or agreement.deprovisioned_times)
+
+
+def _holds_at(agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], at: datetime | None) -> bool:
     """The agreement holds the licence at ``at``: it took it by then (a future-dated renewal not started yet holds
     nothing, and its lack of an Ended keeps no leave from opening the hour: attack 54) and no other took it from it
-    since. One with no activation heard (its start unknown) holds it from the first thing heard of it (its Ended, a
-    Deprovisioned naming it): one heard of only after ``at`` keeps no earlier leave from reading as one (attack 58: the
-    new agreement's Deprovisioned heard before its activation reopened the leave before it). One nothing was heard of
-    (a registration linked it: the buyer's agreement now) holds it, a renewal whose events are late, unless the leave
-    ``at`` opened is closed already (``closed_leave``): then the buyer left and is back under it, and is back on the
-    licence only when its events say so (simulator seed 73501: the closed leave read as open again, and usage from the
-    gap between the two subscriptions taken as the old one's final usage)."""
+    since. One with no activation heard holds it (its start unknown; attack 59: holding it only from the first thing
+    heard of it ended a renewal left soon after, its events late, at the replaced agreement's Ended)."""
     if at is None:
         return True
-    if not agreement.activations:
-        heard = agreement.ending_times | agreement.deprovisioned_times
-        return min(heard) <= at if heard else not closed_leave
-    took = any(hold <= at for hold in _holds_licence_from(agreement))
+    took = not agreement.activations or any(hold <= at for hold in _holds_licence_from(agreement))
     return took and not _taken_from(agreement, agreements, at)
 
 
-def _leave_closed(ended: datetime, agreements: Mapping[str, LifecycleTimes], stamps: frozenset[datetime]) -> bool:
-    """The leave an agreement's Ended at ``ended`` opened is closed: a License Deprovisioned named that agreement since
-    (a renewal never deprovisions the licence), or the final-usage step recorded the final hour over."""
+def _leave_close(
+    ended: datetime, agreements: Mapping[str, LifecycleTimes], stamps: frozenset[datetime]
+) -> datetime | None:
+    """When the leave an agreement's Ended at ``ended`` opened was closed: a License Deprovisioned naming that agreement
+    since (a renewal never deprovisions the licence), or the final-usage step's end of its final hour; None if not."""
+    closes = [d for a in agreements.values() if a.ending == ended for d in a.deprovisioned_times if d >= ended]
     if ended + FINAL_USAGE_WINDOW in stamps:
-        return True
-    return any(a.ending == ended and any(d >= ended for d in a.deprovisioned_times) for a in agreements.values())
+        closes.append(ended + FINAL_USAGE_WINDOW)
+    return min(closes, default=None)
 
 
 def _taken_from(agreement: LifecycleTimes, agreements: Iterable[LifecycleTimes], by: datetime | None) -> bool:

@@ -241,6 +241,7 @@ class Registrations:
                 state_changed_at=now,
                 registered_at=now,
                 agreement_id=resolved.agreement_id,
+                agreement_linked_at=now if resolved.agreement_id else None,
                 free_trial=bool(free_trial),
                 free_trial_known_at=now if free_trial is not None else None,
                 free_trial_claimed=claimed,

@@ -107,3 +107,31 @@ def test_an_agreements_deprovisionings_are_kept_each_once_beside_its_times(dynam
     assert times.activated == created
     assert times.ending is None  # the licence's ending, not the agreement's
     assert lifecycle.read([agreement_subject("agmt-other")]) == {}
+
+
+def test_each_agreement_keeps_when_a_registration_first_linked_it(dynamodb: Any, settings: Settings) -> None:
+    # Given a buyer registered with agmt-1 at 10:00, again with it at 10:30, then with agmt-2 at 11:00 and 11:30
+    repository = DynamoCustomerRepository(dynamodb, settings.customers_table)
+    ref = CustomerRef("prod1", license_arn="arn:aws:license-manager::123456789012:license:l-linked")
+    at = datetime(2026, 11, 26, 10, tzinfo=UTC)
+
+    def register(agreement_id: str, minutes: int) -> Customer:
+        now = at + timedelta(minutes=minutes)
+        registration = Customer(
+            ref, "123456789012", SubscriptionState.PENDING, now, now, agreement_id=agreement_id, agreement_linked_at=now
+        )
+        return repository.upsert_registration(registration, f"n{minutes}")
+
+    # Then each registration reads the first time its agreement was linked, and the registration time stays the first
+    assert register("agmt-1", 0).agreement_linked_at == at
+    assert register("agmt-1", 30).agreement_linked_at == at
+    assert register("agmt-2", 60).agreement_linked_at == at + timedelta(minutes=60)
+    again = register("agmt-2", 90)
+    assert (again.agreement_id, again.agreement_linked_at, again.registered_at) == (
+        "agmt-2",
+        at + timedelta(minutes=60),
+        at,
+    )
+    stored = repository.get(ref)
+    assert stored is not None
+    assert stored.agreement_linked_at == at + timedelta(minutes=60)

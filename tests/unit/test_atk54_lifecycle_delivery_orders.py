@@ -63,11 +63,11 @@ class Story:
     ended_at: int | None = None  # when the last leave's final hour closed (minutes after T0)
 
 
-def _agreement(n: int) -> str:
+def agreement_named(n: int) -> str:
     return f"agmt-{n:025d}"
 
 
-def _leave(draw: st.DrawFn, story: Story, agreement: str, at: int, most_apart: int = 65) -> int:
+def leave_at(draw: st.DrawFn, story: Story, agreement: str, at: int, most_apart: int = 65) -> int:
     """The buyer leaves ``agreement`` at ``at``: its Deprovisioned and its Ended, in either order (when the second
     is, returned)."""
     # minutes apart (AWS's 2026 order), or about the hour the seller guide has between the two
@@ -90,7 +90,7 @@ def stories(draw: st.DrawFn, *, leaves_before_a_renewal_starts: bool) -> Story:
     for s in range(subscriptions):
         last = s == subscriptions - 1
         made += 1
-        current = _agreement(made)
+        current = agreement_named(made)
         story.agreements.append(current)
         lag = draw(st.integers(-3, 3))  # License Updated before or after the Created, by minutes
         story.said.append(Said(now, "created_proposer_new.json", current, starts=now))
@@ -100,13 +100,13 @@ def stories(draw: st.DrawFn, *, leaves_before_a_renewal_starts: bool) -> Story:
         if made < 4 and draw(st.booleans()):  # a renewal, maybe future-dated
             now += draw(st.integers(1, 600))
             made += 1
-            renewal = _agreement(made)
+            renewal = agreement_named(made)
             story.agreements.append(renewal)
             starts = now + draw(st.sampled_from([0, 0, 30, 90, 300]))
             story.said.append(Said(now, "created_proposer_renew.json", current, renewal=renewal, starts=starts))
             if starts - now >= 30 and leaves_before_a_renewal_starts:
                 # the buyer leaves the agreement they are on before the renewal starts (attack 51's cancellation)
-                second = _leave(draw, story, current, now + 10, most_apart=starts - now - 20)
+                second = leave_at(draw, story, current, now + 10, most_apart=starts - now - 20)
                 if draw(st.booleans()):  # the renewal cancelled too: they are gone
                     story.said.append(Said(second + draw(st.integers(0, 5)), "ended_proposer.json", renewal))
                     story.ends_with_a_leave = last
@@ -124,7 +124,7 @@ def stories(draw: st.DrawFn, *, leaves_before_a_renewal_starts: bool) -> Story:
         if not left:
             if not last or draw(st.booleans()):
                 now += draw(st.integers(1, 600))
-                _leave(draw, story, current, now)
+                leave_at(draw, story, current, now)
                 story.ends_with_a_leave = last
             else:
                 break
@@ -134,7 +134,7 @@ def stories(draw: st.DrawFn, *, leaves_before_a_renewal_starts: bool) -> Story:
     return story
 
 
-def _event(buyer: Buyer, said: Said) -> dict[str, Any]:
+def event_of(buyer: Buyer, said: Said) -> dict[str, Any]:
     parties = buyer.parties.with_(agreement_id=said.agreement, renewal_agreement_id=said.renewal or "agmt-unused")
     at = T0 + said.minute * MINUTE
     event = eventbridge_example(said.example, parties, at=at)
@@ -174,7 +174,7 @@ def live(story: Story, deliveries: list[tuple[int, Said]], *, looked_up: bool) -
         assert steps < 2000, "timers never stop"
         world.clock.set(max(at, world.clock.now()))
         if kind == "event":
-            event = _event(buyer, payload)
+            event = event_of(buyer, payload)
             world.lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=world.clock.now()))
         else:
             world.lifecycle.continue_ending(payload, lambda: False)
@@ -185,7 +185,7 @@ def live(story: Story, deliveries: list[tuple[int, Said]], *, looked_up: bool) -
     return customer.state, customer.state_changed_at, world
 
 
-def _on_time(story: Story) -> list[tuple[int, Said]]:
+def on_time(story: Story) -> list[tuple[int, Said]]:
     return [(said.minute, said) for said in story.said]
 
 
@@ -206,19 +206,19 @@ def heard(draw: st.DrawFn, *, leaves_before_a_renewal_starts: bool = False) -> H
     return story, deliveries, draw(st.booleans())
 
 
-def _told(story: Story, deliveries: list[tuple[int, Said]]) -> str:
+def deliveries_text(story: Story, deliveries: list[tuple[int, Said]]) -> str:
     said = "\n".join(str(s) for s in story.said)
     order = "\n".join(f"{m:>5} <- {s}" for m, s in sorted(deliveries, key=lambda d: d[0]))
     return f"story (true minutes):\n{said}\nheard:\n{order}"
 
 
-def _check(case: Heard) -> None:
+def check_heard(case: Heard) -> None:
     story, deliveries, looked_up = case
     expected = SubscriptionState.ENDED if story.ends_with_a_leave else SubscriptionState.ACTIVE
-    in_order, in_order_at, _ = live(story, _on_time(story), looked_up=looked_up)
+    in_order, in_order_at, _ = live(story, on_time(story), looked_up=looked_up)
     truth = (expected, T0 + story.ended_at * MINUTE if story.ends_with_a_leave and story.ended_at else in_order_at)
     assert (in_order, in_order_at) == truth, (
-        f"in order, on time: {in_order} since {in_order_at}, not {truth}\n{_told(story, _on_time(story))}"
+        f"in order, on time: {in_order} since {in_order_at}, not {truth}\n{deliveries_text(story, on_time(story))}"
     )
     state, at, _ = live(story, deliveries, looked_up=looked_up)
     # every event heard before the end came: the same end; one heard after it may move the end by up to the time
@@ -229,7 +229,9 @@ def _check(case: Heard) -> None:
     all_heard = T0 + max(first_heard.values()) * MINUTE
     slack = timedelta(0) if in_order_at is None or all_heard <= in_order_at else 65 * MINUTE
     near = at is not None and in_order_at is not None and abs(at - in_order_at) <= slack
-    told = f"heard late: {state} since {at}; in order: {in_order} since {in_order_at}\n{_told(story, deliveries)}"
+    told = f"heard late: {state} since {at}; in order: {in_order} since {in_order_at}\n" + deliveries_text(
+        story, deliveries
+    )
     assert state is in_order, told
     assert near, told
 
@@ -237,7 +239,7 @@ def _check(case: Heard) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(heard())
 def test_a_buyers_state_is_the_truth_whatever_the_delivery_order(case: Heard) -> None:
-    _check(case)
+    check_heard(case)
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -245,4 +247,4 @@ def test_a_buyers_state_is_the_truth_whatever_the_delivery_order(case: Heard) ->
 def test_a_buyer_leaving_before_their_renewal_starts_too(case: Heard) -> None:
     """The same, the buyer leaving (in either order) while a future-dated renewal waits: cancelled with it, or
     starting later (the buyer back on it)."""
-    _check(case)
+    check_heard(case)

@@ -52,7 +52,15 @@ def _story(*, registers_again: bool) -> tuple[list[str], dict[datetime, int], in
     world.at(hour(10, 2))
     if registers_again:  # the new token resolves to agmt-2, the agreement they are on now
         world.customers.upsert_registration(
-            Customer(world.ref, ACCOUNT, SubscriptionState.PENDING, world.clock.now(), agreement_id=SECOND), "n2"
+            Customer(
+                world.ref,
+                ACCOUNT,
+                SubscriptionState.PENDING,
+                world.clock.now(),
+                agreement_id=SECOND,
+                agreement_linked_at=world.clock.now(),
+            ),
+            "n2",
         )
     world.at(hour(10, 5))
     _send_stamped(world, "ended_proposer.json", hour(10), agreement_id=first)  # agmt-1 replaced
@@ -105,7 +113,15 @@ def test_the_wrongful_end_leaves_the_renewed_buyers_start_moved_for_ever() -> No
     first = world.parties.agreement_id
     world.at(hour(10, 2))
     world.customers.upsert_registration(
-        Customer(world.ref, ACCOUNT, SubscriptionState.PENDING, world.clock.now(), agreement_id=SECOND), "n2"
+        Customer(
+            world.ref,
+            ACCOUNT,
+            SubscriptionState.PENDING,
+            world.clock.now(),
+            agreement_id=SECOND,
+            agreement_linked_at=world.clock.now(),
+        ),
+        "n2",
     )
     world.at(hour(10, 5))
     _send_stamped(world, "ended_proposer.json", hour(10), agreement_id=first)

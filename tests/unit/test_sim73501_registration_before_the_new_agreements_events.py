@@ -30,7 +30,15 @@ def test_usage_from_between_two_subscriptions_is_never_billed() -> None:
     back = world.clock.now()
     world.at(hour(11, 25))
     world.customers.upsert_registration(
-        Customer(world.ref, ACCOUNT, SubscriptionState.PENDING, world.clock.now(), agreement_id=SECOND), "nonce"
+        Customer(
+            world.ref,
+            ACCOUNT,
+            SubscriptionState.PENDING,
+            world.clock.now(),
+            agreement_id=SECOND,
+            agreement_linked_at=world.clock.now(),
+        ),
+        "nonce",
     )
     assert world.customer().state is SubscriptionState.ENDED, "a registration alone reopened the leave"
 
