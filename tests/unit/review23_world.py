@@ -21,7 +21,7 @@ from functions.lifecycle.service import Lifecycle
 from functions.seller_events import RecordingPublisher
 from functions.settings import Dimension, Product, Settings
 from functions.storage.errors import StorageError
-from functions.usage.ingest import IngestResult, record_usage
+from functions.usage.ingest import IngestResult, UsageRejected, record_usage
 from tests.aws_corpus import Parties, eventbridge_example, sns_envelope, sns_message, sns_topic
 from tests.fakes import (
     FakeAgreementEntitlements,
@@ -30,6 +30,7 @@ from tests.fakes import (
     InMemoryLedger,
     InMemoryLifecycleStore,
     InMemoryUsage,
+    LoggedMarketplace,
     Timers,
 )
 
@@ -127,6 +128,19 @@ class World:
             gateway=DryRunMeteringGateway(self.clock),
         )
 
+    def register_with(self, agreement_id: str) -> None:
+        """The buyer registers again, the token naming ``agreement_id`` (as the registration stores it)."""
+        now = self.clock.now()
+        registration = Customer(
+            self.ref, ACCOUNT, SubscriptionState.PENDING, now, now, agreement_id=agreement_id, agreement_linked_at=now
+        )
+        self.customers.upsert_registration(registration, f"nonce-{now.isoformat()}")
+
+    def send_stamped(self, example: str, at: datetime, **names: Any) -> None:
+        """AWS's example, stamped ``at`` (its true time), heard now (delivered late)."""
+        event = eventbridge_example(example, self.parties.with_(**names), at=at)
+        self.lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=self.clock.now()))
+
     def subscribe(self) -> None:
         self.customers.put(
             Customer(
@@ -156,6 +170,13 @@ class World:
         return record_usage(
             list(events), settings=self.settings, customers=self.customers, store=self.usage, clock=self.clock
         )
+
+    def units_taken(self, event_id: str, quantity: int, stamp: datetime | None = None) -> int:
+        """Usage recorded now: the units answered 200 (0 if refused)."""
+        try:
+            return quantity * len(self.record(self.usage_event(event_id, quantity, stamp)).accepted)
+        except UsageRejected:
+            return 0
 
     def customer(self) -> Customer:
         customer = self.customers.get(self.ref)
@@ -192,3 +213,10 @@ def legacy_usage(world: World, event_id: str, quantity: int) -> dict[str, object
         "quantity": quantity,
         "timestamp": world.clock.now().isoformat(),
     }
+
+
+def logged_world() -> tuple[World, LoggedMarketplace]:
+    """A world whose Marketplace CloudTrail logs (``tests.fakes.LoggedMarketplace``)."""
+    world = World(marketplace=lambda clock: LoggedMarketplace(clock))
+    assert isinstance(world.marketplace, LoggedMarketplace)
+    return world, world.marketplace

@@ -11,14 +11,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
-from tests.fakes import LoggedMarketplace
-from tests.unit.review23_world import LICENCE_ARN, World, hour
+from tests.unit.review23_world import LICENCE_ARN, hour, logged_world
 
 
 def test_hours_sealed_in_an_emergency_dry_run_are_not_reconciled_when_live_again() -> None:
-    world = World(marketplace=lambda clock: LoggedMarketplace(clock))
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LoggedMarketplace)
+    world, marketplace = logged_world()
     live, dry = world.deps, world.dry_run_deps()
     world.subscribe()
     audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)

@@ -21,8 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
-from tests.fakes import LoggedMarketplace
-from tests.unit.review23_world import LICENCE_ARN, World, hour
+from tests.unit.review23_world import LICENCE_ARN, hour, logged_world
 
 
 def at(h: int, minutes: float = 0) -> datetime:
@@ -31,9 +30,7 @@ def at(h: int, minutes: float = 0) -> datetime:
 
 
 def test_an_hour_sealed_in_dry_run_with_a_parked_record_is_not_reconciled_as_live() -> None:
-    world = World(marketplace=lambda clock: LoggedMarketplace(clock))
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LoggedMarketplace)
+    world, marketplace = logged_world()
     live, dry = world.deps, world.dry_run_deps()
     world.subscribe()
     audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)

@@ -19,30 +19,14 @@ units), unbilled for ever.
 from __future__ import annotations
 
 import contextlib
-import json
 from datetime import datetime
 
-from functions.customers.model import Customer, SubscriptionState
-from functions.lifecycle.notifications import parse_notification
+from functions.customers.model import SubscriptionState
 from functions.lifecycle.service import CUSTOMER_ENDED
 from functions.usage.ingest import UsageRejected
-from tests.aws_corpus import eventbridge_example
-from tests.unit.review23_world import ACCOUNT, World, hour
+from tests.unit.review23_world import World, hour
 
 SECOND = "agmt-0000000000000000000000002"
-
-
-def _send_stamped(world: World, example: str, at: datetime, **names: str) -> None:
-    """AWS's example, stamped ``at`` (its true time), heard now."""
-    event = eventbridge_example(example, world.parties.with_(**names), at=at)
-    world.lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=world.clock.now()))
-
-
-def _accepted(world: World, event_id: str, quantity: int) -> int:
-    try:
-        return quantity * len(world.record(world.usage_event(event_id, quantity)).accepted)
-    except UsageRejected:
-        return 0
 
 
 def _story(*, registers_again: bool) -> tuple[list[str], dict[datetime, int], int, list[SubscriptionState]]:
@@ -51,33 +35,23 @@ def _story(*, registers_again: bool) -> tuple[list[str], dict[datetime, int], in
     first = world.parties.agreement_id
     world.at(hour(10, 2))
     if registers_again:  # the new token resolves to agmt-2, the agreement they are on now
-        world.customers.upsert_registration(
-            Customer(
-                world.ref,
-                ACCOUNT,
-                SubscriptionState.PENDING,
-                world.clock.now(),
-                agreement_id=SECOND,
-                agreement_linked_at=world.clock.now(),
-            ),
-            "n2",
-        )
+        world.register_with(SECOND)
     world.at(hour(10, 5))
-    _send_stamped(world, "ended_proposer.json", hour(10), agreement_id=first)  # agmt-1 replaced
+    world.send_stamped("ended_proposer.json", hour(10), agreement_id=first)  # agmt-1 replaced
     states = [world.customer().state]
     world.at(hour(10, 30))
-    used = _accepted(world, "a", 4)
+    used = world.units_taken("a", 4)
     world.at(hour(10, 55))
-    used += _accepted(world, "b", 5)
+    used += world.units_taken("b", 5)
     world.at(hour(11, 10))
-    used += _accepted(world, "c", 6)
+    used += world.units_taken("c", 6)
     states.append(world.customer().state)
     world.at(hour(11, 30))  # agmt-2's events, stamped 10:00, delivered late
-    _send_stamped(world, "created_proposer_renew.json", hour(10), agreement_id=first, renewal_agreement_id=SECOND)
-    _send_stamped(world, "license_updated.json", hour(10), agreement_id=SECOND)
+    world.send_stamped("created_proposer_renew.json", hour(10), agreement_id=first, renewal_agreement_id=SECOND)
+    world.send_stamped("license_updated.json", hour(10), agreement_id=SECOND)
     states.append(world.customer().state)
     world.at(hour(11, 40))
-    used += _accepted(world, "d", 7)
+    used += world.units_taken("d", 7)
     world.at(hour(14, 10))
     announced = [e.detail_type for e in world.lifecycle.publisher.events]  # type: ignore[attr-defined]
     return announced, world.billed_hours(), used, states
@@ -112,22 +86,12 @@ def test_the_wrongful_end_leaves_the_renewed_buyers_start_moved_for_ever() -> No
     world.subscribe()  # agmt-1, 08:00
     first = world.parties.agreement_id
     world.at(hour(10, 2))
-    world.customers.upsert_registration(
-        Customer(
-            world.ref,
-            ACCOUNT,
-            SubscriptionState.PENDING,
-            world.clock.now(),
-            agreement_id=SECOND,
-            agreement_linked_at=world.clock.now(),
-        ),
-        "n2",
-    )
+    world.register_with(SECOND)
     world.at(hour(10, 5))
-    _send_stamped(world, "ended_proposer.json", hour(10), agreement_id=first)
+    world.send_stamped("ended_proposer.json", hour(10), agreement_id=first)
     world.at(hour(11, 30))
-    _send_stamped(world, "created_proposer_renew.json", hour(10), agreement_id=first, renewal_agreement_id=SECOND)
-    _send_stamped(world, "license_updated.json", hour(10), agreement_id=SECOND)
+    world.send_stamped("created_proposer_renew.json", hour(10), agreement_id=first, renewal_agreement_id=SECOND)
+    world.send_stamped("license_updated.json", hour(10), agreement_id=SECOND)
     assert world.customer().state is SubscriptionState.ACTIVE
     world.at(hour(12))
     world.send("license_updated.json", agreement_id=SECOND)

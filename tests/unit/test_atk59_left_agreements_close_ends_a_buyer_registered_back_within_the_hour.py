@@ -19,29 +19,13 @@ Ended; ea24097 is the first to turn a buyer it read ACTIVE into ENDED on the lef
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
-from functions.customers.model import Customer, SubscriptionState
-from functions.lifecycle.notifications import parse_notification
+from functions.customers.model import SubscriptionState
 from functions.lifecycle.service import CUSTOMER_ENDED
-from functions.usage.ingest import UsageRejected
-from tests.aws_corpus import eventbridge_example
-from tests.unit.review23_world import ACCOUNT, World, hour
+from tests.unit.review23_world import World, hour
 
 SECOND = "agmt-0000000000000000000000002"
-
-
-def _send_stamped(world: World, example: str, at: datetime, **names: str) -> None:
-    event = eventbridge_example(example, world.parties.with_(**names), at=at)
-    world.lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=world.clock.now()))
-
-
-def _accepted(world: World, event_id: str, quantity: int, stamp: datetime) -> int:
-    try:
-        return quantity * len(world.record(world.usage_event(event_id, quantity, stamp=stamp)).accepted)
-    except UsageRejected:
-        return 0
 
 
 def _story(*, back_late: bool) -> tuple[int, list[SubscriptionState], list[str], dict[datetime, int]]:
@@ -55,30 +39,20 @@ def _story(*, back_late: bool) -> tuple[int, list[SubscriptionState], list[str],
         world.send("license_updated.json", agreement_id=SECOND)
         world.send("created_proposer_new.json", agreement_id=SECOND)
     world.at(hour(10, 22))
-    world.customers.upsert_registration(
-        Customer(
-            world.ref,
-            ACCOUNT,
-            world.customer().state,
-            world.clock.now(),
-            agreement_id=SECOND,
-            agreement_linked_at=world.clock.now(),
-        ),
-        "n2",
-    )
+    world.register_with(SECOND)
     states = [world.customer().state]
     world.at(hour(11))
     world.send("license_deprovisioned.json", agreement_id=first)  # agmt-1's close
     states.append(world.customer().state)
     world.at(hour(11, 30))
-    used = _accepted(world, "a", 7, hour(11, 30))
+    used = world.units_taken("a", 7, hour(11, 30))
     world.at(hour(12))
     if back_late:
-        _send_stamped(world, "license_updated.json", hour(10, 20), agreement_id=SECOND)
-        _send_stamped(world, "created_proposer_new.json", hour(10, 20), agreement_id=SECOND)
+        world.send_stamped("license_updated.json", hour(10, 20), agreement_id=SECOND)
+        world.send_stamped("created_proposer_new.json", hour(10, 20), agreement_id=SECOND)
     states.append(world.customer().state)
     world.at(hour(12, 30))
-    used += _accepted(world, "b", 3, hour(12, 30))
+    used += world.units_taken("b", 3, hour(12, 30))
     world.at(hour(15, 10))
     announced = [e.detail_type for e in world.lifecycle.publisher.events]  # type: ignore[attr-defined]
     return used, states, announced, world.billed_hours()

@@ -20,28 +20,12 @@ late events do not bring it back. Money: the whole final hour's usage (here 11 u
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
-from functions.customers.model import Customer, SubscriptionState
-from functions.lifecycle.notifications import parse_notification
-from functions.usage.ingest import UsageRejected
-from tests.aws_corpus import eventbridge_example
-from tests.unit.review23_world import ACCOUNT, World, hour
+from functions.customers.model import SubscriptionState
+from tests.unit.review23_world import World, hour
 
 SECOND = "agmt-0000000000000000000000002"
-
-
-def _send_stamped(world: World, example: str, at: datetime, **names: str) -> None:
-    event = eventbridge_example(example, world.parties.with_(**names), at=at)
-    world.lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=world.clock.now()))
-
-
-def _accepted(world: World, event_id: str, quantity: int, stamp: datetime) -> int:
-    try:
-        return quantity * len(world.record(world.usage_event(event_id, quantity, stamp=stamp)).accepted)
-    except UsageRejected:
-        return 0
 
 
 def _story(*, renewal_late: bool, registers: bool = True) -> tuple[int, dict[datetime, int], list[SubscriptionState]]:
@@ -50,37 +34,27 @@ def _story(*, renewal_late: bool, registers: bool = True) -> tuple[int, dict[dat
     first = world.parties.agreement_id
     world.at(hour(10, 2))
     if registers:
-        world.customers.upsert_registration(
-            Customer(
-                world.ref,
-                ACCOUNT,
-                world.customer().state,
-                world.clock.now(),
-                agreement_id=SECOND,
-                agreement_linked_at=world.clock.now(),
-            ),
-            "n2",
-        )
+        world.register_with(SECOND)
     if not renewal_late:
-        _send_stamped(world, "created_proposer_renew.json", hour(10), agreement_id=first, renewal_agreement_id=SECOND)
-        _send_stamped(world, "license_updated.json", hour(10), agreement_id=SECOND)
+        world.send_stamped("created_proposer_renew.json", hour(10), agreement_id=first, renewal_agreement_id=SECOND)
+        world.send_stamped("license_updated.json", hour(10), agreement_id=SECOND)
     world.at(hour(10, 5))
-    _send_stamped(world, "ended_proposer.json", hour(10), agreement_id=first)  # agmt-1 replaced
+    world.send_stamped("ended_proposer.json", hour(10), agreement_id=first)  # agmt-1 replaced
     world.at(hour(10, 30))
-    used = _accepted(world, "a", 2, hour(10, 30))
+    used = world.units_taken("a", 2, hour(10, 30))
     world.at(hour(11))
     world.send("license_deprovisioned.json", agreement_id=SECOND)  # they leave agmt-2
     states = [world.customer().state]
     world.at(hour(11, 10))
-    used += _accepted(world, "b", 5, hour(11, 10))
+    used += world.units_taken("b", 5, hour(11, 10))
     world.at(hour(11, 20))
-    _send_stamped(world, "ended_proposer.json", hour(11), agreement_id=SECOND)
+    world.send_stamped("ended_proposer.json", hour(11), agreement_id=SECOND)
     world.at(hour(11, 30))
     if renewal_late:
-        _send_stamped(world, "created_proposer_renew.json", hour(10), agreement_id=first, renewal_agreement_id=SECOND)
-        _send_stamped(world, "license_updated.json", hour(10), agreement_id=SECOND)
+        world.send_stamped("created_proposer_renew.json", hour(10), agreement_id=first, renewal_agreement_id=SECOND)
+        world.send_stamped("license_updated.json", hour(10), agreement_id=SECOND)
     world.at(hour(11, 40))
-    used += _accepted(world, "c", 6, hour(11, 40))
+    used += world.units_taken("c", 6, hour(11, 40))
     states.append(world.customer().state)
     world.at(hour(14, 10))
     states.append(world.customer().state)

@@ -16,31 +16,22 @@ after all" (or redriving "failed") acts on another integration's billing."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 from functions.flush.audit import TrailResult
-from functions.flush.dry_run import DryRunMeteringGateway
 from operations.queries import OperationsDeps, select
 from operations.reconcile import reconcile
-from tests.fakes import LoggedMarketplace
-from tests.unit.review23_world import LICENCE_ARN, World, hour
+from tests.unit.review23_world import LICENCE_ARN, hour, logged_world
 from tests.unit.test_review23b_redrive_parked_carry import LedgerView
 
 DAY = timedelta(days=1)
 
 
 def test_cli_reconcile_reports_no_differences_in_hours_sealed_in_dry_run() -> None:
-    world = World(marketplace=lambda clock: LoggedMarketplace(clock))
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LoggedMarketplace)
+    world, marketplace = logged_world()
     live = world.deps
-    dry = replace(
-        world.deps,
-        settings=replace(world.settings, metering_mode="dry-run"),
-        gateway=DryRunMeteringGateway(world.clock),
-    )
+    dry = world.dry_run_deps()
     world.subscribe()
     for h in (8, 9):
         world.at(hour(h, 10))

@@ -25,7 +25,6 @@ import pytest
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
 from functions.flush.customer import send_customer_usage
-from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import BatchOutcome, MeteringRecord, RecordOutcome
 from tests.fakes import Killed, LoggedMarketplace
 from tests.unit.review23_world import World, hour
@@ -47,11 +46,7 @@ def test_a_final_usage_record_billed_after_all_in_an_hour_sealed_in_dry_run_is_c
     marketplace = world.marketplace
     assert isinstance(marketplace, Marketplace)
     live = world.deps
-    dry = replace(
-        world.deps,
-        settings=replace(world.settings, metering_mode="dry-run"),
-        gateway=DryRunMeteringGateway(world.clock),
-    )
+    dry = world.dry_run_deps()
     world.subscribe()
     world.at(hour(10, 10))
     assert world.record(world.usage_event("u10", 10)).accepted == ("u10",)

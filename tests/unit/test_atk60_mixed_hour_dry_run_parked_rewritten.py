@@ -23,24 +23,16 @@ from decimal import Decimal
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
 from functions.flush.customer import send_customer_usage
-from functions.flush.dry_run import DryRunMeteringGateway
-from tests.fakes import LoggedMarketplace
-from tests.unit.review23_world import ACCOUNT, PRODUCT, World, hour
+from tests.unit.review23_world import ACCOUNT, PRODUCT, hour, logged_world
 
 DAY = timedelta(days=1)
 B_ARN = "arn:aws:license-manager::294406891311:license:l-0000000000000000000000000000b0b0"
 
 
 def test_a_dry_run_parked_record_in_an_hour_with_a_live_final_usage_is_not_rewritten_as_ours() -> None:
-    world = World(marketplace=lambda clock: LoggedMarketplace(clock))
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LoggedMarketplace)
+    world, marketplace = logged_world()
     live = world.deps
-    dry = replace(
-        world.deps,
-        settings=replace(world.settings, metering_mode="dry-run"),
-        gateway=DryRunMeteringGateway(world.clock),
-    )
+    dry = world.dry_run_deps()
     world.subscribe()
     b = CustomerRef(PRODUCT.code, license_arn=B_ARN)
     world.customers.put(Customer(b, "111122223333", SubscriptionState.ACTIVE, hour(8)))

@@ -25,17 +25,14 @@ from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconc
 from functions.flush.customer import send_customer_usage
 from operations.queries import OperationsDeps, select
 from operations.reconcile import reconcile
-from tests.fakes import LoggedMarketplace
-from tests.unit.review23_world import World, hour
+from tests.unit.review23_world import hour, logged_world
 from tests.unit.test_review23b_redrive_parked_carry import LedgerView
 
 B_LICENCE = "arn:aws:license-manager::294406891311:license:l-0000000000000000000000000000bbbb"
 
 
 def test_cli_reconcile_agrees_with_the_reconciliation_over_a_dry_run_hour_with_a_live_record() -> None:
-    world = World(marketplace=lambda clock: LoggedMarketplace(clock))
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LoggedMarketplace)
+    world, marketplace = logged_world()
     live = world.deps
     world.subscribe()
     b = CustomerRef(world.product.code, license_arn=B_LICENCE)

@@ -22,14 +22,11 @@ from functions.flush.aggregate import aggregate
 from functions.flush.audit import ACCEPTED_NOT_SEALED, AuditDeps, HourReconciled, reconcile_due
 from functions.flush.customer import send_customer_usage
 from functions.flush.records import MeteringRecord
-from tests.fakes import LoggedMarketplace
-from tests.unit.review23_world import World, hour
+from tests.unit.review23_world import hour, logged_world
 
 
 def test_late_usage_of_a_buyer_billed_live_in_an_hour_sealed_in_dry_run_is_reported() -> None:
-    world = World(marketplace=lambda clock: LoggedMarketplace(clock))
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LoggedMarketplace)
+    world, marketplace = logged_world()
     live = world.deps
     world.subscribe()
     world.at(hour(10, 10))

@@ -16,7 +16,6 @@ from decimal import Decimal
 import pytest
 
 from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
-from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import RetentionFloor
 from functions.flush.service import flush
 from tests.fakes import InMemoryLedger, Killed, LoggedMarketplace
@@ -56,11 +55,7 @@ def test_a_record_parked_as_too_old_though_billed_before_any_reconciliation_is_f
 def test_a_dry_run_starts_no_reconciliation_and_its_hours_are_passed_over_once_live() -> None:
     world = World()
     world.subscribe()
-    world.deps = replace(
-        world.deps,
-        settings=replace(world.settings, metering_mode="dry-run"),
-        gateway=DryRunMeteringGateway(world.clock),
-    )
+    world.deps = world.dry_run_deps()
     for h in range(8, 14):  # a rehearsal: usage every hour, each sealed in dry run
         world.at(hour(h, 10))
         assert world.record(world.usage_event(f"u{h}", h)).accepted == (f"u{h}",)

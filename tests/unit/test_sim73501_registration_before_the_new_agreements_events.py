@@ -8,9 +8,9 @@ subscription's final usage and billed to them."""
 
 from __future__ import annotations
 
-from functions.customers.model import Customer, SubscriptionState
+from functions.customers.model import SubscriptionState
 from functions.usage.ingest import UsageRejected
-from tests.unit.review23_world import ACCOUNT, World, hour
+from tests.unit.review23_world import World, hour
 
 SECOND = "agmt-0000000000000000000000002"
 
@@ -29,17 +29,7 @@ def test_usage_from_between_two_subscriptions_is_never_billed() -> None:
     world.at(hour(11, 20))  # back on the licence under agmt-2 (its events still to come)
     back = world.clock.now()
     world.at(hour(11, 25))
-    world.customers.upsert_registration(
-        Customer(
-            world.ref,
-            ACCOUNT,
-            SubscriptionState.PENDING,
-            world.clock.now(),
-            agreement_id=SECOND,
-            agreement_linked_at=world.clock.now(),
-        ),
-        "nonce",
-    )
+    world.register_with(SECOND)
     assert world.customer().state is SubscriptionState.ENDED, "a registration alone reopened the leave"
 
     world.at(hour(11, 28))
