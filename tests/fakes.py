@@ -173,9 +173,8 @@ class InMemoryCustomers:
         self.nonces[registration.ref.key] = completion_nonce
         stored = self.stored.setdefault(registration.ref.key, registration)
         # as the DynamoDB repository keeps it: when a registration first linked each agreement
-        linked = self.agreements_linked.setdefault(
-            (registration.ref.key, registration.agreement_id), registration.agreement_linked_at
-        )
+        key = (registration.ref.key, registration.agreement_id)
+        linked = self.agreements_linked[key] = self.agreements_linked.get(key) or registration.agreement_linked_at
         kept = replace(
             registration,
             agreement_linked_at=linked,

@@ -130,21 +130,13 @@ def buyer_times(
     legacy = legacy or LifecycleTimes()
     stamps = licence.ended_times | legacy.ended_times
     close = _leave_close(last_ended, agreements, stamps) if last_ended else None
-    holding = {i for i, a in agreements.items() if _holds(a, agreements, last_ended, close, (linked or {}).get(i))}
-    live = [agreements[i] for i in holding]
-    # which agreement took the licence when: one nothing was heard of yet, holding it, took it when the buyer registered
-    # with it (back within the final hour of the one they left, whose close then closes nothing of theirs: attack 59)
-    takes = {
-        i: replace(a, activations=frozenset({at})) if i in holding and _nothing_heard(a) and at else a
-        for i, a in agreements.items()
-        for at in [(linked or {}).get(i)]
-    }
+    live = [a for i, a in agreements.items() if _holds(a, agreements, last_ended, close, (linked or {}).get(i))]
     all_ended = bool(live) and all(a.ending is not None for a in live)
     agreements_end = max((a.ending for a in live if a.ending), default=None) if all_ended else None
     # each Deprovisioned of this subscription, not only the licence's latest: a left agreement's close coming after the
     # buyer's leave of the new one must not hide that leave (attack 51). ``ending_times`` holds the latest too (merge)
     deprovisioned = min(
-        (at for at in licence.ending_times if view.current(at) and not _closes_a_left_agreement(at, takes)),
+        (at for at in licence.ending_times if view.current(at) and not _closes_a_left_agreement(at, agreements)),
         default=None,
     )
     opened = [at for at in (deprovisioned, agreements_end, legacy.ending) if at and view.current(at)]
@@ -165,7 +157,7 @@ def buyer_times(
         ending=ending,
         ended=min(closed, default=None),
         failed=legacy.failed,
-        started=_started(subjects, (*_own_leaves(licence, takes), *_leaves(legacy), agreements_end), view),
+        started=_started(subjects, (*_own_leaves(licence, agreements), *_leaves(legacy), agreements_end), view),
     )
 
 
@@ -201,8 +193,11 @@ def _holds(
     registered with it only after the leave that Ended opened was closed (``close``): then they left and came back
     under it, and are back on the licence when its events say so (simulator seed 73501: the closed leave read as open
     again, and usage from the gap between the two subscriptions taken as the old one's final usage). Registered before
-    the close, they came back within the final hour (attack 59); when that registration came is not known (stored by
-    an earlier version), it holds."""
+    the close, they came back within the final hour (attack 59), or renewed; when that registration came is not known
+    (stored by an earlier version), it holds. It never counts as having taken the licence from the one they left: the
+    registration says nothing of when the agreement starts, or whether it is cancelled before its events come (attack
+    63: a cancelled or future-dated renewal registered with kept a leaving buyer meterable), so the left agreement's
+    close reads as their leave until those events say otherwise."""
     if _nothing_heard(agreement):
         return close is None or linked_at is None or linked_at < close
     return _holds_at(agreement, agreements.values(), at)

@@ -113,6 +113,9 @@ def placed_carries(
     # late), and the hour keeps one record per key: the first written, the other lost
     unsealed = deps.ledger.next_hour_to_seal()
     latest = min(latest, unsealed - HOUR) if unsealed else earliest - HOUR
+    # and only hours sealed in the mode in force: live, an hour sealed in dry run was another integration's to bill (a
+    # record of ours there is reconciled by its Marketplace answer alone, and a parked one never: attack 62)
+    dry_run = deps.settings.metering_mode != "live"
     placed: list[MeteringRecord] = []
     for carry in carried:
         taken = {r.hour for r in records if r.key == carry.key}
@@ -120,7 +123,11 @@ def placed_carries(
         plan: Placement = []
         cap = Decimal(MAX_INTEGER_QUANTITY) if carry.integer else MAX_DECIMAL_QUANTITY
         while left > 0 and hour >= earliest:
-            if hour not in taken and all(e.record.key != carry.key for e in deps.ledger.entries_of_hour(hour)):
+            if (
+                hour not in taken
+                and all(e.record.key != carry.key for e in deps.ledger.entries_of_hour(hour))
+                and deps.ledger.sealed_in_dry_run(hour) == dry_run
+            ):
                 plan.append((hour, min(left, cap)))
                 left -= min(left, cap)
             hour -= HOUR

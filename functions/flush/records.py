@@ -168,6 +168,10 @@ class MeteringLedger(Protocol):
         """The hour's records as stored, with their outcomes."""
         ...
 
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        """The hour was sealed in dry run (``seal``)."""
+        ...
+
     def unsent_mark(self) -> UnsentMark: ...
 
     def pending(self, mark: UnsentMark) -> Iterator[MeteringRecord]:
