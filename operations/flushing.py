@@ -61,6 +61,9 @@ class _WatchedLedger:
     def next_hour_to_seal(self) -> datetime | None:
         return self._ledger.next_hour_to_seal()
 
+    def sealed_in_dry_run(self, hour: datetime) -> bool:
+        return self._ledger.sealed_in_dry_run(hour)
+
     def write_pending(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         unsent = self._ledger.write_pending(records)
         self._add(records_known=len(unsent))
