@@ -96,6 +96,11 @@ def heard(draw: st.DrawFn) -> Heard:
         if said.example.startswith("created_proposer") and draw(st.booleans()):
             accepted = said.renewal or said.agreement
             registrations.append(Said(said.minute + draw(st.integers(0, 10)), REGISTER, accepted))
+    return delivered(draw, story, registrations)
+
+
+def delivered(draw: st.DrawFn, story: Story, registrations: list[Said]) -> Heard:
+    """The story's events each delivered late or not (some twice), its registrations when made."""
     late = st.one_of(st.just(0), st.just(0), st.integers(0, 180), st.sampled_from([1, 30, 59, 61, 65, 121]))
     deliveries = []
     for said in story.said:

@@ -38,15 +38,7 @@ def heard(draw: st.DrawFn) -> atk59.Heard:
         old = draw(st.sampled_from(accepted_so_far[:-1]))
         last = max(s.minute for s in story.said)
         registrations.append(Said(draw(st.integers(0, last + 60)), atk59.REGISTER, old))
-    late = st.one_of(st.just(0), st.just(0), st.integers(0, 180), st.sampled_from([1, 30, 59, 61, 65, 121]))
-    deliveries = []
-    for said in story.said:
-        deliveries.append((said.minute + draw(late), said))
-        if draw(st.integers(0, 5)) == 0:
-            deliveries.append((said.minute + draw(late), said))
-    deliveries += [(said.minute, said) for said in registrations]
-    story.said = sorted(story.said + registrations, key=lambda said: said.minute)
-    return story, deliveries, draw(st.booleans())
+    return atk59.delivered(draw, story, registrations)
 
 
 def test_property_wider_registrations(monkeypatch: Any) -> None:
