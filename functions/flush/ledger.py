@@ -28,7 +28,8 @@ a fraction of one:
   conditional write: each hour is reconciled once, oldest first.
 - ``pk = SEAL, sk = DRY#<hour>``: the hour was sealed in dry run (written with the cursor's move, in one
   transaction): nothing of it was ours to bill, so the reconciliation passes it over, whatever its records' statuses
-  (a dry run parks records too) and whatever another integration billed in it. Expires with the hour's records.
+  (a dry run parks records too) and whatever another integration billed in it, but for the records Marketplace
+  answered (``functions.flush.audit.live_in_hour``). Expires with the hour's records.
 - ``pk = LEASE, sk = FLUSH``: keeps a second flush from doing the same work.
 
 Items of the earlier layout (one per record: its fields and ``s``, its status) are read as chunks of one record and
