@@ -30,11 +30,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.customers.model import SubscriptionState
+from functions.customers.model import Customer, SubscriptionState
 from functions.lifecycle.agreement_entitlements import AgreementEntitlement
 from functions.lifecycle.notifications import parse_notification
 from tests.aws_corpus import eventbridge_example
-from tests.unit.test_lifecycle_rules import T0, Buyer, World
+from tests.unit.test_lifecycle_rules import ACCOUNT, T0, Buyer, World
 
 MINUTE = timedelta(minutes=1)
 
@@ -144,8 +144,14 @@ def event_of(buyer: Buyer, said: Said) -> dict[str, Any]:
     return event
 
 
+# a registration (the buyer at the fulfillment URL with ``Said.agreement``'s token), among the events: it is
+# synchronous, so a story's registrations are delivered at their own time (attacks 59, 63)
+REGISTER = "register"
+
+
 def live(story: Story, deliveries: list[tuple[int, Said]], *, looked_up: bool) -> tuple[SubscriptionState, Any, World]:
-    """The story heard as ``deliveries`` (minute heard, event), timers delivered when due; the state 3 hours after."""
+    """The story heard as ``deliveries`` (minute heard, event or registration), timers delivered when due; the state 3
+    hours after."""
     world, buyer = World(), Buyer()
     world.register(buyer)
     if looked_up:  # GetAgreementEntitlements answers each agreement's licence
@@ -173,7 +179,18 @@ def live(story: Story, deliveries: list[tuple[int, Said]], *, looked_up: bool) -
         steps += 1
         assert steps < 2000, "timers never stop"
         world.clock.set(max(at, world.clock.now()))
-        if kind == "event":
+        if kind == "event" and payload.example == REGISTER:
+            now = world.clock.now()
+            registration = Customer(
+                buyer.ref,
+                ACCOUNT,
+                SubscriptionState.PENDING,
+                now,
+                agreement_id=payload.agreement,
+                agreement_linked_at=now,
+            )
+            world.customers.upsert_registration(registration, f"n{seq}")
+        elif kind == "event":
             event = event_of(buyer, payload)
             world.lifecycle.handle(parse_notification(json.dumps(event), message_id="m", sent_at=world.clock.now()))
         else:

@@ -6,7 +6,6 @@ final state is checked (``check_heard``): the breaks attack 63 found are in the 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,21 +28,19 @@ def heard(draw: st.DrawFn) -> atk59.Heard:
             accepted_so_far.append(accepted)
             if draw(st.booleans()):
                 delay = draw(st.one_of(st.integers(0, 10), st.integers(0, 150)))
-                registrations.append(Said(said.minute + delay, atk59.REGISTER, accepted))
+                registrations.append(Said(said.minute + delay, atk54.REGISTER, accepted))
                 if draw(st.integers(0, 3)) == 0:  # again, later
                     registrations.append(
-                        Said(said.minute + delay + draw(st.integers(1, 240)), atk59.REGISTER, accepted)
+                        Said(said.minute + delay + draw(st.integers(1, 240)), atk54.REGISTER, accepted)
                     )
     if len(accepted_so_far) > 1 and draw(st.integers(0, 3)) == 0:  # an old agreement's token, late
         old = draw(st.sampled_from(accepted_so_far[:-1]))
         last = max(s.minute for s in story.said)
-        registrations.append(Said(draw(st.integers(0, last + 60)), atk59.REGISTER, old))
+        registrations.append(Said(draw(st.integers(0, last + 60)), atk54.REGISTER, old))
     return atk59.delivered(draw, story, registrations)
 
 
-def test_property_wider_registrations(monkeypatch: Any) -> None:
-    monkeypatch.setattr(atk54, "live", atk59.live)
-
+def test_property_wider_registrations() -> None:
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(heard())
     def check(case: atk59.Heard) -> None:
