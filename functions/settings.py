@@ -336,6 +336,11 @@ class Settings:
     def product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
 
+    @property
+    def bills(self) -> bool:
+        """Metering live (BatchMeterUsage billed); in dry run nothing is billed."""
+        return self.metering_mode == "live"
+
 
 class SettingsError(RuntimeError):
     """The environment does not describe a valid configuration; the message names the variable."""

@@ -50,7 +50,7 @@ class RegionalMeteringStack(Stack):
             },
             log_retention=log_retention(config.log_retention_days),
             snap_start=frozenset(config.snap_start) & {"usage", "flush"},
-            bills=config.settings.metering_mode == "live",
+            bills=config.settings.bills,
         )
         self.api = Api(self, "Api", log_retention_days=config.log_retention_days)
         self.usage_api = UsageApi(

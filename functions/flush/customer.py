@@ -115,7 +115,7 @@ def placed_carries(
     latest = min(latest, unsealed - HOUR) if unsealed else earliest - HOUR
     # and only hours sealed in the mode in force: live, an hour sealed in dry run was another integration's to bill (a
     # record of ours there is reconciled by its Marketplace answer alone, and a parked one never: attack 62)
-    dry_run = deps.settings.metering_mode != "live"
+    dry_run = not deps.settings.bills
     placed: list[MeteringRecord] = []
     for carry in carried:
         taken = {r.hour for r in records if r.key == carry.key}

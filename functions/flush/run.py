@@ -65,7 +65,7 @@ def flush_run(
     report = flush_and_continue(deps, remaining_ms=remaining_ms, continue_later=continue_later)
     publish(report)
     # a run that left work for a continuation has spent its time; where nothing is billed there is nothing to check
-    if report.skipped or report.continued or deps.settings.metering_mode != "live":
+    if report.skipped or report.continued or not deps.settings.bills:
         return RunResult(report)
     return RunResult(report, reconcile(audit(), deps.clock.now(), lambda: remaining_ms() < RECONCILE_RESERVE_MS))
 

@@ -199,7 +199,7 @@ def begin_live_reconciliation(deps: FlushDeps, mark: UnsentMark | None, now: dat
     reconciliation begins where the flush may send from (records left unsent from ``mark`` on, read if not given,
     then the hours it seals), or at the hours ``sending`` if older (``begin_reconciliation``). A dry run begins
     nothing."""
-    if deps.settings.metering_mode != "live":
+    if not deps.settings.bills:
         return
     if mark is None:
         mark = deps.ledger.unsent_mark()
@@ -268,7 +268,7 @@ def _seal_closed_hours(
         if carry:
             deps.ledger.write_carry(carry)
         unsent += finish_placements(deps, hour)
-        if not deps.ledger.seal(hour, dry_run=deps.settings.metering_mode != "live"):
+        if not deps.ledger.seal(hour, dry_run=not deps.settings.bills):
             break  # another flush sealed it (same records): it is sending them
         sealed_records(unsent)
         sealed += 1

@@ -89,7 +89,7 @@ def final_usage_requests(settings: Settings) -> DynamoFinalUsageRequests:
 def metering_gateway(settings: Settings, clock: Clock, client: Callable[[], Any] | None = None) -> MeteringGateway:
     """BatchMeterUsage (through ``client``, the app's own by default) when live; in dry-run, a gateway that checks
     each call and bills nothing (and the stack grants no BatchMeterUsage at all)."""
-    if settings.metering_mode == "dry-run":
+    if not settings.bills:
         return DryRunMeteringGateway(clock)
     return Boto3MeteringGateway(client() if client else metering_client(settings))
 
