@@ -134,12 +134,12 @@ def buyer_lifecycles(
 def _lifecycle(customer: Customer, agreements: set[str], records: Mapping[str, SubjectRecord]) -> BuyerLifecycle:
     licence_key, legacy_key = _licence_key(customer), _legacy_key(customer)
     empty = SubjectRecord(LifecycleTimes())
-    linked = {customer.agreement_id: customer.agreement_linked_at} if customer.agreement_id else {}
+    agreement, linked_at = customer.agreement_id, customer.agreement_linked_at
     times = buyer_times(
         records.get(licence_key or "", empty).times if licence_key else None,
         {a: _agreement_times(records.get(agreement_subject(a), empty)) for a in agreements},
         records.get(legacy_key or "", empty).times if legacy_key else None,
-        linked={a: at for a, at in linked.items() if at is not None},
+        linked={agreement: linked_at} if agreement and linked_at else {},
     )
     # only the legacy subject carries it: SNS messages name the buyer by product code and customer identifier
     free_trial = records.get(legacy_key, empty).free_trial if legacy_key else None
