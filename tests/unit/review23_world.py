@@ -11,6 +11,7 @@ from typing import Any
 
 from functions.clock import ManualClock
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.flush.audit import AuditDeps, HourReconciled, Reconciled, reconcile_due
 from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import MeteringError
@@ -177,6 +178,14 @@ class World:
             return quantity * len(self.record(self.usage_event(event_id, quantity, stamp)).accepted)
         except UsageRejected:
             return 0
+
+    def reconcile(
+        self, now: datetime, out_of_time: Callable[[], bool], report: Callable[[HourReconciled], None]
+    ) -> Reconciled:
+        """The flush's reconciliation (run.py), CloudTrail being the world's Marketplace's log (``logged_world``)."""
+        assert isinstance(self.marketplace, LoggedMarketplace)
+        audit = AuditDeps(self.ledger.entries_of_hour, self.marketplace, mark=self.ledger)
+        return reconcile_due(audit, now, out_of_time, report)
 
     def customer(self) -> Customer:
         customer = self.customers.get(self.ref)

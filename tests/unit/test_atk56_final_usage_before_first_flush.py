@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from functions.customers.model import SubscriptionState
-from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
+from functions.flush.audit import HourReconciled
 from functions.flush.customer import send_customer_usage
 from functions.flush.service import flush
 from tests.fakes import LoggedMarketplace
@@ -45,10 +45,9 @@ def test_hours_a_leaving_buyers_final_usage_sent_before_the_first_flush_are_reco
     assert world.ledger.reconciled == hour(12) - DAY
 
     reported: list[HourReconciled] = []
-    deps = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
     for later in (hour(15) + DAY, hour(18) + DAY):
         world.clock.set(later)
-        reconcile_due(deps, later, lambda: False, reported.append)
+        world.reconcile(later, lambda: False, reported.append)
     reconciled = [r.hour for r in reported]
     sent_live = {
         e.record.hour for h in (9, 10, 11, 12) for e in world.ledger.entries_of_hour(hour(h)) if e.status == "sent"

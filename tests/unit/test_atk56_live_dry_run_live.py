@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.audit import HourReconciled, TrailResult
 from tests.unit.review23_world import LICENCE_ARN, hour, logged_world
 
 
@@ -18,7 +18,6 @@ def test_hours_sealed_in_an_emergency_dry_run_are_not_reconciled_when_live_again
     world, marketplace = logged_world()
     live, dry = world.deps, world.dry_run_deps()
     world.subscribe()
-    audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
     reported: list[HourReconciled] = []
     mode = {}
     for h in range(8, 23):
@@ -34,7 +33,7 @@ def test_hours_sealed_in_an_emergency_dry_run_are_not_reconciled_when_live_again
                 TrailResult(LICENCE_ARN, None, "calls", hour(13), Decimal(5), "Success", "old-1", hour(13, 20))
             )
         if world.deps.settings.metering_mode == "live":  # run.py reconciles after a live flush only
-            reconcile_due(audit, hour(h, 7), lambda: False, reported.append)
+            world.reconcile(hour(h, 7), lambda: False, reported.append)
         world.clock.set(hour(h, 10))
         if h == 13:
             continue  # its producer pointed at the old integration meanwhile: no usage of 13:00 reaches this stack

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 
-from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
+from functions.flush.audit import HourReconciled
 from functions.flush.records import BatchOutcome, MeteringRecord, RecordOutcome
 from tests.fakes import Killed, LoggedMarketplace
 from tests.unit.review23_world import World, hour
@@ -58,11 +58,10 @@ def test_an_upgraded_stacks_first_reconciliation_reaches_the_day_the_old_version
     assert world.ledger.reconciled is None
 
     # 10:30: the upgrade. Its flushes begin the reconciliation; run.py reconciles after each live flush
-    audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
     reported: list[HourReconciled] = []
     for h in range(11, 17):
         world.at(hour(h, 7))
-        reconcile_due(audit, hour(h, 7), lambda: False, reported.append)
+        world.reconcile(hour(h, 7), lambda: False, reported.append)
 
     reconciled = [r.hour for r in reported]
     # a start 24 hours before the first reconciliation (11:07): hour 08:00, the old version's, is among them

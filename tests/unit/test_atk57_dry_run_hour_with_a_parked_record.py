@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.audit import HourReconciled, TrailResult
 from tests.unit.review23_world import LICENCE_ARN, hour, logged_world
 
 
@@ -33,14 +33,13 @@ def test_an_hour_sealed_in_dry_run_with_a_parked_record_is_not_reconciled_as_liv
     world, marketplace = logged_world()
     live, dry = world.deps, world.dry_run_deps()
     world.subscribe()
-    audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
     reported: list[HourReconciled] = []
 
     for h in (8, 9):  # live: usage at 08:10 and 09:10, each hour sealed and sent by the next :06 flush
         world.at(at(h, 10))
         assert world.record(world.usage_event(f"u{h}", h)).accepted == (f"u{h}",)
     world.at(at(10, 7))
-    reconcile_due(audit, at(10, 7), lambda: False, reported.append)  # run.py: after the live flush
+    world.reconcile(at(10, 7), lambda: False, reported.append)  # run.py: after the live flush
 
     world.deps = dry  # 10:30: the emergency stop; the old integration bills again, and the flush is down
     for h in (10, 11):
@@ -55,7 +54,7 @@ def test_an_hour_sealed_in_dry_run_with_a_parked_record_is_not_reconciled_as_liv
 
     world.deps = live  # 12:00 the next day: live again
     world.at(at(36, 7))
-    reconcile_due(audit, at(36, 7), lambda: False, reported.append)
+    world.reconcile(at(36, 7), lambda: False, reported.append)
 
     reconciled = [r.hour for r in reported]
     assert {at(8), at(9)} <= set(reconciled)  # the live hours, reconciled

@@ -21,7 +21,7 @@ from decimal import Decimal
 import pytest
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
+from functions.flush.audit import HourReconciled
 from functions.flush.customer import send_customer_usage
 from tests.fakes import Killed, LoggedMarketplace
 from tests.unit.review23_world import World, hour
@@ -72,11 +72,10 @@ def test_a_final_usage_sent_before_the_upgraded_flush_begins_after_the_old_versi
     report = send_customer_usage(leaving, world.deps, out_of_time=lambda: False)  # its final usage, sent live
     assert report.sent == 1
 
-    audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
     reported: list[HourReconciled] = []
     for h in range(34, 38):  # the upgraded stack's flushes, each reconciling after it (run.py)
         world.at(at(h, 7))
-        reconcile_due(audit, at(h, 7), lambda: False, reported.append)
+        world.reconcile(at(h, 7), lambda: False, reported.append)
 
     (entry,) = world.ledger.entries_of_hour(at(8))
     reconciled = [r.hour for r in reported]

@@ -23,7 +23,7 @@ from dataclasses import replace
 import pytest
 
 from functions.customers.model import SubscriptionState
-from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
+from functions.flush.audit import HourReconciled
 from functions.flush.customer import send_customer_usage
 from functions.flush.records import BatchOutcome, MeteringRecord, RecordOutcome
 from tests.fakes import Killed, LoggedMarketplace
@@ -72,8 +72,7 @@ def test_a_final_usage_record_billed_after_all_in_an_hour_sealed_in_dry_run_is_c
     world.deps = live  # live again at 14:00
     world.at(hour(14, 7))
     reported: list[HourReconciled] = []
-    audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
-    reconcile_due(audit, hour(14, 7), lambda: False, reported.append)
+    world.reconcile(hour(14, 7), lambda: False, reported.append)
     assert hour(10) in [r.hour for r in reported]
 
     (entry,) = world.ledger.entries_of_hour(hour(10))

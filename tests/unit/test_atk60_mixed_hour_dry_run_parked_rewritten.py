@@ -21,7 +21,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.audit import HourReconciled, TrailResult
 from functions.flush.customer import send_customer_usage
 from tests.unit.review23_world import ACCOUNT, PRODUCT, hour, logged_world
 
@@ -58,8 +58,7 @@ def test_a_dry_run_parked_record_in_an_hour_with_a_live_final_usage_is_not_rewri
     world.deps = live  # live again at 12:00 the next day
     world.at(hour(12, 7) + DAY)
     reported: list[HourReconciled] = []
-    audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
-    reconcile_due(audit, hour(12, 7) + DAY, lambda: False, reported.append)
+    world.reconcile(hour(12, 7) + DAY, lambda: False, reported.append)
     assert hour(10) in [r.hour for r in reported]
 
     (b_entry,) = [e for e in world.ledger.entries_of_hour(hour(10)) if e.record.customer == B_ARN]

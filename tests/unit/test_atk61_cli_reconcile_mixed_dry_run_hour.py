@@ -21,7 +21,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.flush.audit import AuditDeps, HourReconciled, TrailResult, reconcile_due
+from functions.flush.audit import HourReconciled, TrailResult
 from functions.flush.customer import send_customer_usage
 from operations.queries import OperationsDeps, select
 from operations.reconcile import reconcile
@@ -56,8 +56,7 @@ def test_cli_reconcile_agrees_with_the_reconciliation_over_a_dry_run_hour_with_a
     world.at(hour(14, 7))
 
     reported: list[HourReconciled] = []
-    audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
-    reconcile_due(audit, hour(14, 7), lambda: False, reported.append)
+    world.reconcile(hour(14, 7), lambda: False, reported.append)
     findings = [(f.customer, f.kind) for r in reported if r.hour == hour(10) for f in r.findings]
     assert hour(10) in [r.hour for r in reported]
     assert findings == []  # the reconciliation: nothing to report

@@ -24,7 +24,7 @@ from datetime import timedelta
 import pytest
 
 from functions.customers.model import SubscriptionState
-from functions.flush.audit import AuditDeps, HourReconciled, reconcile_due
+from functions.flush.audit import HourReconciled
 from functions.flush.customer import send_customer_usage
 from functions.flush.records import PARKED_CARRY
 from tests.fakes import Killed
@@ -61,8 +61,7 @@ def test_a_live_placed_carry_billed_then_parked_out_of_the_window_in_a_dry_run_h
     world.at(hour(10, 7) + DAY)
     world.at(hour(15, 7) + DAY)
     reported: list[HourReconciled] = []
-    audit = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
-    reconcile_due(audit, world.clock.now(), lambda: False, reported.append)
+    world.reconcile(world.clock.now(), lambda: False, reported.append)
     assert {hour(9), hour(10)} <= {r.hour for r in reported}
     (final,) = [e for e in world.ledger.entries_of_hour(hour(10)) if not e.record.key.endswith(PARKED_CARRY)]
     assert final.status == "sent"  # the lost answer: billed after all, corrected

@@ -42,8 +42,7 @@ def test_a_record_parked_as_too_old_though_billed_before_any_reconciliation_is_f
 
     reported: list[HourReconciled] = []
     now = hour(12) + timedelta(days=1)
-    deps = AuditDeps(world.ledger.entries_of_hour, marketplace, mark=world.ledger)
-    reconcile_due(deps, now, lambda: False, reported.append)
+    world.reconcile(now, lambda: False, reported.append)
 
     assert reported[0].hour == T0 - timedelta(hours=24), f"the first reconciliation started at {reported[0].hour}"
     assert [r.findings for r in reported if r.hour == hour(8)] == [[]]
