@@ -32,7 +32,8 @@ from functions.flush.service import (
     FlushDeps,
     answered,
     begin_live_reconciliation,
-    cannot_send,
+    park_dry_run_hours,
+    park_unsendable,
     rate_limiter,
 )
 from functions.observability import logger, metrics
@@ -152,12 +153,9 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     # hours the flush sealed meanwhile (or this step, retried, stored already) keep their records and outcomes
     records = deps.ledger.write_pending(records)
     # a carry no hour of theirs could take is parked (cannot_send: CarriedPastEnd), as is any record Marketplace
-    # would refuse now
-    parked = [RecordResult(r, "failed", None, reason) for r in records if (reason := cannot_send(r, now))]
-    if parked:
-        deps.ledger.write_results(parked)
-    parked_keys = {(p.record.hour, p.record.key) for p in parked}
-    sendable = [r for r in records if (r.hour, r.key) not in parked_keys]
+    # would refuse now, and, live, a record of an hour sealed in dry run is answered as that run would have
+    parked: list[RecordResult] = []
+    sendable = park_dry_run_hours(deps, park_unsendable(deps, records, now, parked), parked)
     sender = Sender(deps.gateway, rate_limiter(deps), deps.backoff, out_of_time)
     tally = SendTally()
     results: list[RecordResult] = []
@@ -172,7 +170,7 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     return CustomerUsageReport(
         records=len(records),
         sent=sum(r.status == "sent" for r in results),
-        dry_run=sum(r.status == "dry_run" for r in results),
+        dry_run=sum(r.status == "dry_run" for r in [*parked, *results]),
         failed=sum(failed.values()),
         reasons=tuple(sorted(failed.items())),
     )

@@ -171,18 +171,14 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
                 (r for r in records if (r.hour, r.key) not in queued), key=lambda r: (r.hour, r.product_code, r.key)
             )
             queued.update((r.hour, r.key) for r in fresh)
-            hopeless = [RecordResult(r, "failed", None, reason) for r in fresh if (reason := cannot_send(r, now))]
-            if hopeless:
-                deps.ledger.write_results(hopeless)
-                parked.extend(hopeless)
-            hopeless_keys = {(p.record.hour, p.record.key) for p in hopeless}
-            batcher.add(r for r in fresh if (r.hour, r.key) not in hopeless_keys)
+            batcher.add(park_unsendable(deps, fresh, now, parked))
 
         # unsent records are of sealed hours, all older than any hour sealed now (a run killed between storing an
         # hour's records and sealing it left them pending too: sealing them again yields the same, queued once)
         mark = deps.ledger.unsent_mark()
         begin_live_reconciliation(deps, mark, now)
-        queue(list(deps.ledger.pending(mark)))
+        unsent = park_unsendable(deps, list(deps.ledger.pending(mark)), now, parked)
+        queue(park_dry_run_hours(deps, unsent, parked))
         report.hours_sealed, sealing_left, first_unsealed = _seal_closed_hours(deps, now, out_of_time, queue)
         for future in batcher.finish():
             future.result()
@@ -222,6 +218,37 @@ def cannot_send(record: MeteringRecord, now: datetime) -> str | None:
     if window_missed(record.hour, now):
         return OUT_OF_WINDOW
     return unsendable(record)
+
+
+def park_unsendable(
+    deps: FlushDeps, records: list[MeteringRecord], now: datetime, parked: list[RecordResult]
+) -> list[MeteringRecord]:
+    """The records to send; those that cannot be sent (``cannot_send``) are parked, written and added to ``parked``."""
+    hopeless = [RecordResult(r, "failed", None, reason) for r in records if (reason := cannot_send(r, now))]
+    if hopeless:
+        deps.ledger.write_results(hopeless)
+        parked.extend(hopeless)
+    hopeless_keys = {(p.record.hour, p.record.key) for p in hopeless}
+    return [r for r in records if (r.hour, r.key) not in hopeless_keys]
+
+
+def park_dry_run_hours(
+    deps: FlushDeps, records: list[MeteringRecord], parked: list[RecordResult]
+) -> list[MeteringRecord]:
+    """The records to send; live, those of hours sealed in dry run are answered ``dry_run`` instead, as that run
+    would have answered them, written and added to ``parked``. A dry-run flush that dies between its seal and its
+    answers leaves them pending, and nothing of such an hour is this stack's to bill (``MeteringLedger.seal``):
+    sent live once live metering resumes, a rehearsal's usage, or usage another integration billed, would be billed
+    by this stack. A dry run answers every record so already. One read per hour of the records already sealed."""
+    if not records or not deps.settings.bills or (sealed_before := deps.ledger.next_hour_to_seal()) is None:
+        return records
+    hours = {r.hour for r in records if r.hour < sealed_before}
+    dry_hours = {h for h in hours if deps.ledger.sealed_in_dry_run(h)}
+    answers = [RecordResult(r, "dry_run") for r in records if r.hour in dry_hours]
+    if answers:
+        deps.ledger.write_results(answers)
+        parked.extend(answers)
+    return [r for r in records if r.hour not in dry_hours]
 
 
 def hour_records(deps: FlushDeps, hour: datetime) -> tuple[list[MeteringRecord], list[MeteringRecord]]:
