@@ -29,6 +29,8 @@ class LedgerReads(Protocol):
 
     def sealed_in_dry_run(self, hour: datetime) -> bool: ...
 
+    def modes_kept_since(self) -> datetime | None: ...
+
 
 class LedgerView:
     """The ledger's hours as ``cli reconcile`` reads them: each sealed hour's records, and the carries between hours."""
@@ -47,6 +49,9 @@ class LedgerView:
 
     def sealed_in_dry_run(self, hour: datetime) -> bool:
         return self._reads.sealed_in_dry_run(hour)
+
+    def modes_kept_since(self) -> datetime | None:
+        return self._reads.modes_kept_since()
 
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         return self._reads.carried_into(hour)

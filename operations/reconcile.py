@@ -25,6 +25,7 @@ from functions.flush.audit import (
     TrailResult,
     Unreadable,
     customer_of,
+    known_sealed_live,
     live_in_hour,
     once_each,
     ours_by,
@@ -154,6 +155,7 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
     now = deps.clock.now()
     grace = timedelta(seconds=deps.settings.flush_grace_seconds)
     next_to_seal = deps.metering.next_hour_to_seal()
+    modes_since = deps.metering.modes_kept_since()
     checked = now - selection.since < TRAIL_RETENTION
     unreadable: list[Unreadable] = []
     # records of an hour are sent after it closes (up to 24 hours later, a redrive later still): read up to now
@@ -171,12 +173,16 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
             break
         accepted = _accepted(deps, hour)
         sealed: dict[tuple[str, str], MeteringEntry] = {}
-        if next_to_seal is not None and hour < next_to_seal:
-            sealed = {(e.record.product_code, e.record.key): e for e in deps.metering.records_of_hour(hour)}
-        hour_closed = closed(hour, now, grace)
         hour_sealed = next_to_seal is not None and hour < next_to_seal
+        if hour_sealed:
+            sealed = {(e.record.product_code, e.record.key): e for e in deps.metering.records_of_hour(hour)}
         # as the flush's reconciliation reads an hour sealed in dry run: only what Marketplace answered (attack 60)
-        live = live_in_hour(deps.metering.sealed_in_dry_run, hour, list(sealed.values())) if hour_sealed else None
+        live = (
+            live_in_hour(deps.metering.sealed_in_dry_run, hour, list(sealed.values()), modes_since)
+            if hour_sealed
+            else None
+        )
+        state = _HourState(closed(hour, now, grace), hour_sealed, live is None and known_sealed_live(hour, modes_since))
         if live is not None:
             matched.update(id(t) for t in in_range if t.hour == hour and (t.customer, t.dimension) not in live)
         for key in sorted(set(accepted) | set(sealed)):
@@ -189,7 +195,7 @@ def reconcile(deps: OperationsDeps, trail: TrailSource, selection: Selection) ->
             seen = [] if parked_carry else by_customer.get((record.customer, record.dimension, hour), [])
             matched.update(id(t) for t in seen)
             carried = tuple(carries.get((hour, record.key), ()))
-            row = _row(record, accepted.get(key), entry, seen, hour_closed, hour_sealed, checked, carried)
+            row = _row(record, accepted.get(key), entry, seen, state, checked, carried)
             dry_run = live is not None and (record.customer, record.dimension) not in live
             rows.append(replace(row, mismatch=None, detail=SEALED_IN_DRY_RUN) if dry_run else row)
     for result in in_range:
@@ -229,19 +235,27 @@ def reconcile_regions(regions: Sequence[MeteringRegion], selection: Selection) -
     )
 
 
+@dataclass(frozen=True)
+class _HourState:
+    """Where a row's hour is: closed (takes no more usage), sealed, known sealed live (``known_sealed_live``)."""
+
+    closed: bool
+    sealed: bool
+    sealed_live: bool
+
+
 def _row(
     record: MeteringRecord,
     accepted: MeteringRecord | None,
     entry: MeteringEntry | None,
     seen: list[TrailResult],
-    hour_closed: bool,
-    hour_sealed: bool,
+    hour: _HourState,
     checked: bool,
     carried: tuple[Carried, ...],
 ) -> ReconciledRow:
     billed, own = trail_of(entry, seen) if entry is not None else ([t for t in seen if t.status == "Success"], [])
     shown = next(iter(own or billed or seen), None)
-    status = entry.status if entry is not None else ("unsealed" if hour_closed else "open")
+    status = entry.status if entry is not None else ("unsealed" if hour.closed else "open")
     row = ReconciledRow(
         hour=record.hour,
         product_code=record.product_code,
@@ -258,7 +272,7 @@ def _row(
         cloudtrail_status=shown.status if shown is not None else None,
         carried=carried,
     )
-    mismatch, detail = _why(row, entry, billed, own, hour_sealed, checked)
+    mismatch, detail = _why(row, entry, billed, own, hour, checked)
     return replace(row, mismatch=mismatch, detail=detail)
 
 
@@ -267,7 +281,7 @@ def _why(
     entry: MeteringEntry | None,
     billed: list[TrailResult],
     own: list[TrailResult],
-    hour_sealed: bool,
+    hour: _HourState,
     checked: bool,
 ) -> tuple[str | None, str | None]:
     accepted = row.accepted if row.accepted is not None else Decimal(0)
@@ -278,7 +292,7 @@ def _why(
     moved = ""
     if row.carried:
         moved = f", {quantity_text(row.carried_in)} carried in, {quantity_text(row.carried_out)} carried on"
-    if entry is None and hour_sealed:
+    if entry is None and hour.sealed:
         # usage stored after its hour was sealed (the flush counts it as SealedTotalMismatch): never billed
         return (
             QUANTITY_DIFFERS,
@@ -289,7 +303,7 @@ def _why(
     sealed = entry.record.quantity
     if sealed != due:
         return QUANTITY_DIFFERS, f"accepted {quantity_text(accepted)} units{moved}, sealed {quantity_text(sealed)}"
-    return sealed_mismatch(entry, billed, own, checked)
+    return sealed_mismatch(entry, billed, own, checked, sealed_live=hour.sealed_live)
 
 
 def _unknown(result: TrailResult) -> ReconciledRow:

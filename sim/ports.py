@@ -182,6 +182,7 @@ class SimLedger:
         self.reconciled: datetime | None = None
         self.reconciled_version = 0
         self.dry_run_hours: set[datetime] = set()  # sealed in dry run (kept with the cursor's move)
+        self.modes_since: datetime | None = None  # the first hour it sealed (each hour's mode kept from there)
         self.reopened: set[datetime] = set()  # hours reconciled before a leaving buyer's carry was placed in them
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
         self.totals: dict[tuple[datetime, str], Decimal] = {}  # the first total stored per record
@@ -383,6 +384,10 @@ class SimLedger:
         self._port("get_dry_run", "before")
         return hour in self.dry_run_hours
 
+    def modes_kept_since(self) -> datetime | None:
+        self._port("get_cursor", "before")
+        return self.modes_since
+
     def seal(self, hour: datetime, *, dry_run: bool = False) -> bool:
         self._port("put_cursor", "before")
         if self.cursor is not None and self.cursor != hour:
@@ -390,6 +395,7 @@ class SimLedger:
         self.cursor = hour + HOUR
         if dry_run:
             self.dry_run_hours.add(hour)
+        self.modes_since = self.modes_since or hour
         self._port("put_cursor", "after")
         return True
 

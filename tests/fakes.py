@@ -369,6 +369,7 @@ class InMemoryLedger:
         self.reconciled_version = 0
         self.floor = RetentionFloor()  # as the DynamoDB ledger records it: since its first seal (days: unset here)
         self.dry_run_hours: set[datetime] = set()
+        self.modes_since: datetime | None = None  # the first hour it sealed (each hour's mode kept from there)
 
     def reconciled_until(self) -> ReconciledMark:
         return ReconciledMark(self.reconciled, self.reconciled_version)
@@ -378,6 +379,9 @@ class InMemoryLedger:
 
     def sealed_in_dry_run(self, hour: datetime) -> bool:
         return hour in self.dry_run_hours
+
+    def modes_kept_since(self) -> datetime | None:
+        return self.modes_since
 
     def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
         if ReconciledMark(self.reconciled, self.reconciled_version) != seen:
@@ -426,6 +430,7 @@ class InMemoryLedger:
         self.next_hour = hour + HOUR
         if dry_run:
             self.dry_run_hours.add(hour)
+        self.modes_since = self.modes_since or hour
         self.floor = RetentionFloor(self.floor.since or hour, self.floor.days)
         return True
 

@@ -52,6 +52,7 @@ ABSENT_FROM_CLOUDTRAIL = "sent but absent from CloudTrail"
 ACCEPTED_NOT_SEALED = "accepted, not in its sealed total"
 BILLED_AFTER_ALL = "billed after all"
 UNKNOWN_TO_LEDGER = "in CloudTrail but not in our ledger"
+ANSWERED_IN_DRY_RUN = "answered in dry run, its hour sealed live"
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,11 @@ def trail_of(entry: MeteringEntry, results: Iterable[TrailResult]) -> tuple[list
 
 
 def sealed_mismatch(
-    entry: MeteringEntry, billed: list[TrailResult], own: list[TrailResult], checked: bool
+    entry: MeteringEntry, billed: list[TrailResult], own: list[TrailResult], checked: bool, *, sealed_live: bool = False
 ) -> tuple[str | None, str | None]:
     """Why a sealed record disagrees with Marketplace or CloudTrail (the reason kind and its words), or (None, None).
-    ``checked``: CloudTrail was read for its hour."""
+    ``checked``: CloudTrail was read for its hour; ``sealed_live``: its hour is known to be sealed live
+    (``known_sealed_live``)."""
     sealed = entry.record.quantity
     if entry.status == "pending":
         return NOT_YET_SENT, "sealed, waiting for the flush to send it"
@@ -177,6 +179,8 @@ def sealed_mismatch(
     if entry.status in ("duplicate", "not_subscribed"):
         answer = MARKETPLACE_ANSWER[entry.status]
         return PARKED, f"Marketplace answered {answer}" + (f" ({entry.reason})" if entry.reason else "")
+    if entry.status == "dry_run" and sealed_live and checked:
+        return ANSWERED_IN_DRY_RUN, answered_in_dry_run(billed)
     if entry.status != "sent" or not checked:
         return None, None  # dry_run: stored, never billed, by design (metering_mode dry-run)
     if not billed:
@@ -191,6 +195,20 @@ def sealed_mismatch(
             f"sealed {quantity_text(sealed)} units, CloudTrail shows {quantity_text(shown.quantity)}",
         )
     return None, None
+
+
+def answered_in_dry_run(billed: list[TrailResult]) -> str:
+    """A record of an hour sealed live that a dry run answered (the stack switched to dry run, an emergency stop,
+    before it was sent, or after a send whose answer was lost). Reported, never rewritten: CloudTrail does not tell
+    this stack's call from another integration's billing the same hour."""
+    if not billed:
+        return "answered DryRun after its hour was sealed live: never billed by this stack"
+    shown = billed[0]
+    return (
+        f"answered DryRun after its hour was sealed live, but CloudTrail shows {quantity_text(shown.quantity)} units "
+        f"billed ({shown.metering_record_id}): this stack's send before the switch, its answer lost, or another "
+        "integration's"
+    )
 
 
 def billed_after_all(entry: MeteringEntry, billed: list[TrailResult]) -> TrailResult | None:
@@ -238,6 +256,11 @@ class ReconciliationMark(CarryReader, ReconciliationStart, Protocol):
 
     def sealed_in_dry_run(self, hour: datetime) -> bool:
         """The hour was sealed in dry run (``MeteringLedger.seal``)."""
+        ...
+
+    def modes_kept_since(self) -> datetime | None:
+        """The first hour sealed by a version that keeps each hour's mode (``MeteringLedger.seal``): from it on, an
+        hour not sealed in dry run was sealed live. None: no hour sealed so yet."""
         ...
 
 
@@ -304,6 +327,7 @@ def reconcile_due(
             return Reconciled([], max(0, int((last - hour) / HOUR) + 1), "another run is reconciling")
         mark = ReconciledMark(hour, mark.version + 1)
     sealed = deps.mark.next_hour_to_seal()
+    modes_since = deps.mark.modes_kept_since()
     done: list[HourReconciled] = []
     waiting = None
     trail: list[TrailResult] = []  # CloudTrail's results of the hours before ``read_until``, read a window at a time
@@ -331,14 +355,16 @@ def reconcile_due(
                 waiting = "out of time"
                 break
             trail = [r for r in window if hour <= r.hour < read_until]
-        ours = live_in_hour(deps.mark.sealed_in_dry_run, hour, entries)
+        ours = live_in_hour(deps.mark.sealed_in_dry_run, hour, entries, modes_since)
         if ours is not None:  # sealed in dry run: only what Marketplace answered of it is reconciled
             entries = [e for e in entries if (e.record.customer, e.record.dimension) in ours]
             trail_of_hour = [r for r in trail if r.hour == hour and (r.customer, r.dimension) in ours]
         else:
             trail_of_hour = [r for r in trail if r.hour == hour]
         entries = _corrected(deps.mark, entries, trail_of_hour)
-        findings = audit_hour(deps, hour, entries, trail_of_hour) + unsealed(deps, hour, entries, deps.mark)
+        live = ours is None and known_sealed_live(hour, modes_since)
+        findings = audit_hour(deps, hour, entries, trail_of_hour, sealed_live=live)
+        findings += unsealed(deps, hour, entries, deps.mark)
         if ours is not None:
             findings = [f for f in findings if (f.customer, f.dimension) in ours]
         reconciled = HourReconciled(hour, findings)
@@ -356,20 +382,28 @@ def reconcile_due(
 MARKETPLACE_ANSWERS = frozenset({"sent", "not_subscribed", "duplicate"})
 
 
+def known_sealed_live(hour: datetime, modes_since: datetime | None) -> bool:
+    """The hour, not sealed in dry run, is known to be sealed live: a version that keeps each hour's mode sealed it
+    (``ReconciliationMark.modes_kept_since``)."""
+    return modes_since is not None and hour >= modes_since
+
+
 def live_in_hour(
-    marked: Callable[[datetime], bool], hour: datetime, entries: list[MeteringEntry]
+    marked: Callable[[datetime], bool], hour: datetime, entries: list[MeteringEntry], modes_since: datetime | None
 ) -> set[tuple[str, str]] | None:
     """What of the hour is reconciled: all of it (None), or, sealed in dry run, only the customers and dimensions of
     its records Marketplace answered (a leaving buyer's final usage, sent live into the open hour before the mode
     changed: billed, or refused after a first send whose answer was lost, attack 60). Of an hour sealed in dry run (a
     rehearsal, an emergency stop) nothing else was ours to bill: what another integration billed beside it is not ours
     to report, nor are the records the dry run parked (out of the window, a carry with no hour left: attack 57). An
-    hour an earlier version sealed in dry run is told by its records alone (all ``dry_run``)."""
-    if entries and all(e.status == "dry_run" for e in entries):
+    hour an earlier version sealed, before each hour's mode was kept (``modes_since``), is told by its records alone
+    (all ``dry_run``: sealed in dry run); one sealed live since is reconciled whole, though a dry run answered all its
+    records (an emergency stop before they were sent: attack 60)."""
+    if marked(hour):
+        return {(e.record.customer, e.record.dimension) for e in entries if e.status in MARKETPLACE_ANSWERS}
+    if not known_sealed_live(hour, modes_since) and entries and all(e.status == "dry_run" for e in entries):
         return set()
-    if not marked(hour):
-        return None
-    return {(e.record.customer, e.record.dimension) for e in entries if e.status in MARKETPLACE_ANSWERS}
+    return None
 
 
 def begin_reconciliation(mark: ReconciliationStart, first: datetime, now: datetime) -> None:
@@ -451,10 +485,13 @@ def audit_hour(
     hour: datetime,
     entries: Iterable[MeteringEntry] | None = None,
     trail: Iterable[TrailResult] | None = None,
+    *,
+    sealed_live: bool = False,
 ) -> list[Finding]:
     """Every sealed record of ``hour`` against CloudTrail, and every result CloudTrail shows AWS billed for that hour
     that no record of ours accounts for. (Usage accepted after its hour was sealed is counted by the flush itself,
-    ``SealedTotalMismatch``.) ``entries``, ``trail``: as already read."""
+    ``SealedTotalMismatch``.) ``entries``, ``trail``: as already read; ``sealed_live``: the hour is known sealed
+    live."""
     entries = list(deps.entries_of_hour(hour) if entries is None else entries)
     results = once_each(r for r in (deps.trail.metering_results(hour) if trail is None else trail) if r.hour == hour)
     findings: list[Finding] = []
@@ -462,7 +499,7 @@ def audit_hour(
     for entry in sorted(entries, key=lambda e: e.record.key):
         billed, own = trail_of(entry, results)
         accounted.update(id(r) for r in billed)
-        kind, detail = sealed_mismatch(entry, billed, own, checked=True)
+        kind, detail = sealed_mismatch(entry, billed, own, checked=True, sealed_live=sealed_live)
         if kind is not None:
             findings.append(Finding(hour, entry.record.customer, entry.record.dimension, kind, detail or ""))
     for result in results:

@@ -17,7 +17,8 @@ a fraction of one:
   time, as its pages always were: no read of it was ever one snapshot.
 - ``pk = SEAL, sk = CURSOR``: the next hour to seal, moved by a conditional write (the seal marker), with how long
   what was written since is kept (``since_r``, the hour it was first recorded from; ``min_r``, the fewest retention
-  days since: ``seal``).
+  days since: ``seal``), and the first hour sealed by a version that keeps each hour's mode (``modes_since``: from it
+  on, an hour with no ``DRY#`` marker was sealed live).
 - ``pk = SEAL, sk = UNSENT``: every record of an hour before ``hour`` has its outcome, so the flush looks for unsent
   records from there on (reads, a quarter of the price of the index writes they replace). ``v`` counts its moves: a
   flush moves it forward only from the version it read, a redrive moves it back.
@@ -463,7 +464,8 @@ class DynamoMeteringLedger:
         clock, as a backlog sealed first had its usage written by that version), and the fewest days any was since
         (``min_r``, lowered, never raised: ``cli adjust`` must not take an hour's usage as kept once a shorter setting
         let it expire). ``dry_run``: the hour is sealed in dry run, kept in the same transaction as the move (a run
-        dying between the two would leave a dry-run hour read as live, or a live one passed over)."""
+        dying between the two would leave a dry-run hour read as live, or a live one passed over); from the first hour
+        sealed so (``modes_since``), an hour with no marker was sealed live."""
         days = self._retention.days
         if self._floor is None:  # not read yet by this ledger: min_r is only ever lowered
             self._read_cursor()
@@ -480,8 +482,8 @@ class DynamoMeteringLedger:
         }
         move = {
             "Key": _CURSOR,
-            "UpdateExpression": "SET #next = :next, sealed = :hour, since_r = if_not_exists(since_r, :first)"
-            + (", min_r = :days" if lower else ""),
+            "UpdateExpression": "SET #next = :next, sealed = :hour, since_r = if_not_exists(since_r, :first), "
+            "modes_since = if_not_exists(modes_since, :hour)" + (", min_r = :days" if lower else ""),
             "ConditionExpression": "attribute_not_exists(pk) OR #next = :hour",
             "ExpressionAttributeNames": {"#next": "next"},
             "ExpressionAttributeValues": values,
@@ -512,6 +514,10 @@ class DynamoMeteringLedger:
 
     def sealed_in_dry_run(self, hour: datetime) -> bool:
         return "Item" in self._call("get_item", Key=_dry_run_key(hour), ConsistentRead=True)
+
+    def modes_kept_since(self) -> datetime | None:
+        item = self._read_cursor()
+        return parse_hour_key(item["modes_since"]["S"]) if item and "modes_since" in item else None
 
     def unsent_mark(self) -> UnsentMark:
         item = self._call("get_item", Key=_UNSENT, ConsistentRead=True).get("Item")

@@ -479,3 +479,20 @@ def test_an_hour_sealed_in_dry_run_is_kept_so_with_the_cursors_move_and_expires_
         TableName=settings.metering_table, Key={"pk": {"S": "SEAL"}, "sk": {"S": f"DRY#{later:%Y-%m-%dT%H}"}}
     )["Item"]
     assert int(marker["expires_at"]["N"]) == int((later + FIXED_DATE_RETENTION).timestamp())
+
+
+@pytest.mark.parametrize("first_in_dry_run", [False, True])
+def test_the_first_hour_sealed_keeping_each_hours_mode_is_kept_and_never_moved(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any, first_in_dry_run: bool
+) -> None:
+    """From it on, an hour with no dry-run marker was sealed live (attack 60); a table whose cursor an earlier version
+    moved (stop 40's: markers, but no such hour) has it from this version's first seal."""
+    cursor = {"pk": {"S": "SEAL"}, "sk": {"S": "CURSOR"}, "next": {"S": "2026-11-26T04"}, "sealed": {"S": "x"}}
+    dynamodb.put_item(TableName=settings.metering_table, Item=cursor)
+    assert ledger.modes_kept_since() is None
+    first = HOUR.replace(hour=4)
+    assert ledger.seal(first, dry_run=first_in_dry_run)
+    assert ledger.seal(first + timedelta(hours=1), dry_run=not first_in_dry_run)
+    assert not ledger.seal(first, dry_run=False)  # refused: the cursor is past it, nothing moves
+    again = DynamoMeteringLedger(dynamodb, settings.metering_table, retention=FIXED_DATE_RETENTION)
+    assert again.modes_kept_since() == first

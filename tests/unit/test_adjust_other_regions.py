@@ -49,6 +49,9 @@ class NothingSealed(Ledger):
     def sealed_in_dry_run(self, hour: datetime) -> bool:
         return False
 
+    def modes_kept_since(self) -> datetime | None:
+        return None
+
 
 def outsiders(units: int, record_id: str) -> TrailResult:
     """A record someone else sent for our buyer's hour, billed: no usage of ours in it."""

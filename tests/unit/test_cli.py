@@ -70,6 +70,9 @@ class FakeMetering:
     def sealed_in_dry_run(self, hour: datetime) -> bool:
         return False
 
+    def modes_kept_since(self) -> datetime | None:
+        return None
+
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         return []
 

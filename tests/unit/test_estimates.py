@@ -114,6 +114,9 @@ class Ledger:
     def sealed_in_dry_run(self, hour: datetime) -> bool:
         return False
 
+    def modes_kept_since(self) -> datetime | None:
+        return None
+
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         return []
 

@@ -69,6 +69,9 @@ class Ledger:
     def sealed_in_dry_run(self, hour: datetime) -> bool:
         return False
 
+    def modes_kept_since(self) -> datetime | None:
+        return None
+
     def pending_count(self) -> int:
         return 0
 

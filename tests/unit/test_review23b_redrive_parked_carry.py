@@ -40,6 +40,9 @@ class LedgerView:
     def sealed_in_dry_run(self, hour: datetime) -> bool:
         return self.ledger.sealed_in_dry_run(hour)
 
+    def modes_kept_since(self) -> datetime | None:
+        return self.ledger.modes_kept_since()
+
     def carried_into(self, hour: datetime) -> list[MeteringRecord]:
         return self.ledger.carried_into(hour)
 
