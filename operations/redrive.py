@@ -45,6 +45,17 @@ def refusal(entry: MeteringEntry, now: datetime) -> str | None:
     return None
 
 
+def _sealed_in_dry_run(deps: OperationsDeps, entry: MeteringEntry) -> str | None:
+    """Live, a record of an hour sealed in dry run is never sent (``functions.flush.service.park_dry_run_hours``):
+    requeued, the next flush would answer it ``dry_run``."""
+    if not deps.settings.bills or not deps.metering.sealed_in_dry_run(entry.record.hour):
+        return None
+    return (
+        "its hour was sealed in dry run: nothing of it is this stack's to bill, and the next flush would answer it "
+        "dry_run; if the buyer owes it, bill it with `cli adjust`"
+    )
+
+
 @dataclass(frozen=True)
 class RedriveOutcome:
     entry: MeteringEntry
@@ -60,7 +71,7 @@ def redrive(deps: OperationsDeps, selection: Selection, *, dry_run: bool = False
     now = deps.clock.now()
     outcomes = []
     for entry in parked(deps, selection):
-        why = refusal(entry, now)
+        why = refusal(entry, now) or _sealed_in_dry_run(deps, entry)
         if why is not None:
             outcomes.append(RedriveOutcome(entry, "refused", why))
         elif dry_run:

@@ -198,14 +198,15 @@ def sealed_mismatch(
 
 
 def answered_in_dry_run(billed: list[TrailResult]) -> str:
-    """A record of an hour sealed live that a dry run answered (the stack switched to dry run, an emergency stop,
-    before it was sent, or after a send whose answer was lost). Reported, never rewritten: CloudTrail does not tell
-    this stack's call from another integration's billing the same hour."""
+    """A record of an hour sealed live that a dry run answered: the stack switched to dry run (an emergency stop)
+    before it was sent, or after a send whose answer was lost; or a leaving buyer's final usage answered in a
+    rehearsal, its hour then sealed live at go-live. Reported, never rewritten: CloudTrail does not tell this stack's
+    call from another integration's billing the same hour."""
     if not billed:
-        return "answered DryRun after its hour was sealed live: never billed by this stack"
+        return "answered DryRun in an hour sealed live: never billed by this stack"
     shown = billed[0]
     return (
-        f"answered DryRun after its hour was sealed live, but CloudTrail shows {quantity_text(shown.quantity)} units "
+        f"answered DryRun in an hour sealed live, but CloudTrail shows {quantity_text(shown.quantity)} units "
         f"billed ({shown.metering_record_id}): this stack's send before the switch, its answer lost, or another "
         "integration's"
     )

@@ -239,16 +239,37 @@ def park_dry_run_hours(
     would have answered them, written and added to ``parked``. A dry-run flush that dies between its seal and its
     answers leaves them pending, and nothing of such an hour is this stack's to bill (``MeteringLedger.seal``):
     sent live once live metering resumes, a rehearsal's usage, or usage another integration billed, would be billed
-    by this stack. A dry run answers every record so already. One read per hour of the records already sealed."""
+    by this stack. A dry run answers every record so already. But a leaving buyer's carry placed there (by a step in
+    dry run that died before its answers) is their final hour's usage, not the hour's: sent in the mode in force, as
+    that hour's own record is (attack 65). One read per hour of the records already sealed; where one is in an hour
+    sealed in dry run (rare), a read of the placements into each hour that may have placed it."""
     if not records or not deps.settings.bills or (sealed_before := deps.ledger.next_hour_to_seal()) is None:
         return records
     hours = {r.hour for r in records if r.hour < sealed_before}
     dry_hours = {h for h in hours if deps.ledger.sealed_in_dry_run(h)}
-    answers = [RecordResult(r, "dry_run") for r in records if r.hour in dry_hours]
+    in_dry_hours = [r for r in records if r.hour in dry_hours]
+    placed = _placed_carries(deps, in_dry_hours)
+    answers = [RecordResult(r, "dry_run") for r in in_dry_hours if (r.hour, r.key, r.quantity) not in placed]
     if answers:
         deps.ledger.write_results(answers)
         parked.extend(answers)
-    return [r for r in records if r.hour not in dry_hours]
+    answered = {(a.record.hour, a.record.key) for a in answers}
+    return [r for r in records if (r.hour, r.key) not in answered]
+
+
+def _placed_carries(deps: FlushDeps, records: list[MeteringRecord]) -> set[tuple[datetime, str, Decimal]]:
+    """Of ``records``, (hour, key, quantity) of those a leaving buyer's carry was placed as (``placed_carries``):
+    carries into the hours after theirs, as far as a placement reaches back (the metering window)."""
+    if not records:
+        return set()
+    first, last = min(r.hour for r in records) + HOUR, max(r.hour for r in records) + METERING_WINDOW + HOUR
+    placed: set[tuple[datetime, str, Decimal]] = set()
+    target = first
+    while target <= last:
+        for carry, placement in deps.ledger.placements_into(target):
+            placed.update((where, carry.key, quantity) for where, quantity in placement if where is not None)
+        target += HOUR
+    return placed
 
 
 def hour_records(deps: FlushDeps, hour: datetime) -> tuple[list[MeteringRecord], list[MeteringRecord]]:

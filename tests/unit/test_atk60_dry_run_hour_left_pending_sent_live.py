@@ -26,10 +26,13 @@ import pytest
 
 from functions.flush.customer import send_customer_usage
 from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import BatchOutcome, MeteringRecord
+from functions.flush.records import BatchOutcome, MeteringRecord, RecordResult
 from functions.flush.service import FlushDeps, flush
+from operations.queries import OperationsDeps, select
+from operations.redrive import redrive
 from tests.fakes import Killed, LoggedMarketplace
 from tests.unit.review23_world import World, hour
+from tests.unit.test_review23b_redrive_parked_carry import LedgerView
 
 
 class DyingDryRun(DryRunMeteringGateway):
@@ -97,3 +100,18 @@ def test_a_leaving_buyers_final_usage_after_go_live_leaves_a_dry_run_hours_recor
     assert (entry.status, entry.record.quantity) == ("dry_run", Decimal(10))
     assert world.billed_hours() == {hour(11): 4}, f"billed {world.billed_hours()}: only 11:00's 4 units were live"
     assert (report.records, report.sent, report.dry_run, report.failed) == (2, 1, 1, 0)
+
+
+def test_the_operator_cannot_requeue_a_parked_record_of_a_dry_run_hour_and_is_told_why() -> None:
+    """``cli redrive`` (attack 65): a record the dry run parked in an hour it sealed would be answered ``dry_run`` by
+    the next live flush, never sent; the operator is told so, and how to bill it, rather than "requeued"."""
+    world, _, live = _dry_run_hour_left_pending()
+    world.deps = live
+    (entry,) = world.ledger.entries_of_hour(hour(10))
+    world.ledger.write_results([RecordResult(entry.record, "failed", None, "InvalidCustomerIdentifier")])
+    world.clock.set(hour(11, 30))
+    operations = OperationsDeps(world.settings, world.customers, world.usage, LedgerView(world), world.clock)
+    (outcome,) = redrive(operations, select(operations, since=hour(10), until=hour(10)))
+    assert (outcome.outcome, outcome.entry.record.quantity) == ("refused", Decimal(10))
+    assert "sealed in dry run" in outcome.why
+    assert [e.status for e in world.ledger.entries_of_hour(hour(10))] == ["failed"]

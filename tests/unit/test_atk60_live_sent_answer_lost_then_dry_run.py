@@ -94,6 +94,6 @@ def test_a_live_sealed_hour_answered_by_the_dry_run_before_any_send_is_reported_
     reported: list[HourReconciled] = []
     world.reconcile(hour(14, 7), lambda: False, reported.append)
     findings = [(f.kind, f.detail) for r in reported if r.hour == hour(9) for f in r.findings]
-    never = "answered DryRun after its hour was sealed live: never billed by this stack"
+    never = "answered DryRun in an hour sealed live: never billed by this stack"
     assert findings == [(ANSWERED_IN_DRY_RUN, never)]
     assert world.billed_hours() == {}
