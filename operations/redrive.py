@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from functions.flush.records import MeteringEntry
-from functions.flush.service import window_missed
+from functions.flush.service import dry_run_records, window_missed
 from operations.queries import OperationsDeps, Selection, parked
 
 # our own reasons for a record that cannot be sent with its quantity (functions.flush.service.unsendable)
@@ -46,9 +46,12 @@ def refusal(entry: MeteringEntry, now: datetime) -> str | None:
 
 
 def _sealed_in_dry_run(deps: OperationsDeps, entry: MeteringEntry) -> str | None:
-    """Live, a record of an hour sealed in dry run is never sent (``functions.flush.service.park_dry_run_hours``):
-    requeued, the next flush would answer it ``dry_run``."""
-    if not deps.settings.bills or not deps.metering.sealed_in_dry_run(entry.record.hour):
+    """Live, a record of an hour sealed in dry run is never sent, but for a leaving buyer's carry from a live hour
+    (``functions.flush.service.dry_run_records``): requeued, the next flush would answer it ``dry_run``."""
+    sealed_before = deps.metering.next_hour_to_seal()
+    if not deps.settings.bills or sealed_before is None:
+        return None
+    if not dry_run_records(deps.metering, [entry.record], sealed_before):
         return None
     return (
         "its hour was sealed in dry run: nothing of it is this stack's to bill, and the next flush would answer it "

@@ -16,7 +16,7 @@ from typing import Protocol
 from functions.clock import Clock
 from functions.customers.model import CustomerRepository
 from functions.flush.aggregate import aggregate, spill, zero_records
-from functions.flush.audit import begin_reconciliation
+from functions.flush.audit import CarryReader, begin_reconciliation
 from functions.flush.calls import CallPacker
 from functions.flush.records import (
     PARKED_CARRY,
@@ -179,7 +179,9 @@ def _flush(deps: FlushDeps, now: datetime, out_of_time: Callable[[], bool]) -> F
         begin_live_reconciliation(deps, mark, now)
         unsent = park_unsendable(deps, list(deps.ledger.pending(mark)), now, parked)
         queue(park_dry_run_hours(deps, unsent, parked))
-        report.hours_sealed, sealing_left, first_unsealed = _seal_closed_hours(deps, now, out_of_time, queue)
+        report.hours_sealed, sealing_left, first_unsealed = _seal_closed_hours(
+            deps, now, out_of_time, queue, lambda placed: park_dry_run_hours(deps, placed, parked)
+        )
         for future in batcher.finish():
             future.result()
     _tally(report, tally, parked, now, sealing_left)
@@ -235,21 +237,16 @@ def park_unsendable(
 def park_dry_run_hours(
     deps: FlushDeps, records: list[MeteringRecord], parked: list[RecordResult]
 ) -> list[MeteringRecord]:
-    """The records to send; live, those of hours sealed in dry run are answered ``dry_run`` instead, as that run
-    would have answered them, written and added to ``parked``. A dry-run flush that dies between its seal and its
-    answers leaves them pending, and nothing of such an hour is this stack's to bill (``MeteringLedger.seal``):
-    sent live once live metering resumes, a rehearsal's usage, or usage another integration billed, would be billed
-    by this stack. A dry run answers every record so already. But a leaving buyer's carry placed there (by a step in
-    dry run that died before its answers) is their final hour's usage, not the hour's: sent in the mode in force, as
-    that hour's own record is (attack 65). One read per hour of the records already sealed; where one is in an hour
-    sealed in dry run (rare), a read of the placements into each hour that may have placed it."""
+    """The records to send; live, those of hours sealed in dry run (``dry_run_records``) are answered ``dry_run``
+    instead, as that run would have answered them, written and added to ``parked``. A dry-run flush that dies between
+    its seal and its answers leaves them pending, and nothing of such an hour is this stack's to bill
+    (``MeteringLedger.seal``): sent live once live metering resumes, a rehearsal's usage, or usage another integration
+    billed, would be billed by this stack. A dry run answers every record so already. Where there are records, a read
+    of the cursor and one per hour of theirs already sealed; where one is in an hour sealed in dry run (rare), a read
+    of the placements into each hour that may have placed it."""
     if not records or not deps.settings.bills or (sealed_before := deps.ledger.next_hour_to_seal()) is None:
         return records
-    hours = {r.hour for r in records if r.hour < sealed_before}
-    dry_hours = {h for h in hours if deps.ledger.sealed_in_dry_run(h)}
-    in_dry_hours = [r for r in records if r.hour in dry_hours]
-    placed = _placed_carries(deps, in_dry_hours)
-    answers = [RecordResult(r, "dry_run") for r in in_dry_hours if (r.hour, r.key, r.quantity) not in placed]
+    answers = [RecordResult(r, "dry_run") for r in dry_run_records(deps.ledger, records, sealed_before)]
     if answers:
         deps.ledger.write_results(answers)
         parked.extend(answers)
@@ -257,17 +254,43 @@ def park_dry_run_hours(
     return [r for r in records if (r.hour, r.key) not in answered]
 
 
-def _placed_carries(deps: FlushDeps, records: list[MeteringRecord]) -> set[tuple[datetime, str, Decimal]]:
-    """Of ``records``, (hour, key, quantity) of those a leaving buyer's carry was placed as (``placed_carries``):
-    carries into the hours after theirs, as far as a placement reaches back (the metering window)."""
+class HoursModes(CarryReader, Protocol):
+    """How each hour was sealed, and where leaving buyers' carries were placed (the metering ledger keeps both)."""
+
+    def sealed_in_dry_run(self, hour: datetime) -> bool: ...
+
+
+def dry_run_records(ledger: HoursModes, records: list[MeteringRecord], sealed_before: datetime) -> list[MeteringRecord]:
+    """Of ``records``, those live metering answers ``dry_run`` instead of sending them: those of hours sealed (before
+    ``sealed_before``) in dry run, nothing of which is this stack's to bill; but a leaving buyer's carry placed there
+    is their final hour's usage (the hour before the carry's), not the hour's, and goes as that hour's own record
+    does: sent, unless that hour was sealed in dry run too (attacks 65, 66)."""
+    modes: dict[datetime, bool] = {}
+
+    def dry(hour: datetime) -> bool:  # an hour not sealed yet is sealed in the mode in force: live
+        if hour not in modes:
+            modes[hour] = hour < sealed_before and ledger.sealed_in_dry_run(hour)
+        return modes[hour]
+
+    in_dry_hours = [r for r in records if dry(r.hour)]
+    final_hours = _placed_carries(ledger, in_dry_hours)
+    return [r for r in in_dry_hours if dry(final_hours.get((r.hour, r.key, r.quantity), r.hour))]
+
+
+def _placed_carries(
+    ledger: CarryReader, records: list[MeteringRecord]
+) -> dict[tuple[datetime, str, Decimal], datetime]:
+    """Of ``records``, (hour, key, quantity) of those a leaving buyer's carry was placed as (``placed_carries``), with
+    the final hour it was carried from: carries into the hours after theirs, as far as a placement reaches back (the
+    metering window)."""
     if not records:
-        return set()
+        return {}
     first, last = min(r.hour for r in records) + HOUR, max(r.hour for r in records) + METERING_WINDOW + HOUR
-    placed: set[tuple[datetime, str, Decimal]] = set()
+    placed: dict[tuple[datetime, str, Decimal], datetime] = {}
     target = first
     while target <= last:
-        for carry, placement in deps.ledger.placements_into(target):
-            placed.update((where, carry.key, quantity) for where, quantity in placement if where is not None)
+        for carry, placement in ledger.placements_into(target):
+            placed.update(((where, carry.key, quantity), target - HOUR) for where, quantity in placement if where)
         target += HOUR
     return placed
 
@@ -298,9 +321,11 @@ def _seal_closed_hours(
     now: datetime,
     out_of_time: Callable[[], bool],
     sealed_records: Callable[[list[MeteringRecord]], None],
+    placed_to_send: Callable[[list[MeteringRecord]], list[MeteringRecord]],
 ) -> tuple[int, bool, datetime]:
-    """Seal closed hours oldest first, handing each hour's records to ``sealed_records``; (hours sealed, stopped,
-    the first hour not sealed by this run)."""
+    """Seal closed hours oldest first, handing each hour's records to ``sealed_records``, with the records of carries
+    into it placed in earlier hours that ``placed_to_send`` keeps; (hours sealed, stopped, the first hour not sealed
+    by this run)."""
     grace = timedelta(seconds=deps.settings.flush_grace_seconds)
     products = deps.settings.products
     # nothing older than the metering window can have been accepted, so a first run starts there
@@ -315,7 +340,7 @@ def _seal_closed_hours(
         unsent = deps.ledger.write_hour(hour, records)
         if carry:
             deps.ledger.write_carry(carry)
-        unsent += finish_placements(deps, hour)
+        unsent += placed_to_send(finish_placements(deps, hour))
         if not deps.ledger.seal(hour, dry_run=not deps.settings.bills):
             break  # another flush sealed it (same records): it is sending them
         sealed_records(unsent)
