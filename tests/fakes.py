@@ -410,7 +410,11 @@ class InMemoryLedger:
 
     def _write(self, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         unsent = []
+        named = set()
         for record in records:
+            if (record.hour, record.key) in named:  # once, if named twice (as the DynamoDB ledger)
+                continue
+            named.add((record.hour, record.key))
             stored = self.records.setdefault((record.hour, record.key), (record, "pending"))
             if stored[1] == "pending":
                 unsent.append(stored[0])
