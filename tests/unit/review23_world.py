@@ -4,7 +4,7 @@ the unit tests' fakes, with one buyer whose life is driven by AWS's published ev
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +14,7 @@ from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.audit import AuditDeps, HourReconciled, Reconciled, reconcile_due
 from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
 from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import MeteringError
+from functions.flush.records import BatchOutcome, MeteringError, MeteringRecord
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, flush
 from functions.lifecycle.notifications import parse_notification
@@ -23,6 +23,7 @@ from functions.seller_events import RecordingPublisher
 from functions.settings import Dimension, Product, Settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import IngestResult, UsageRejected, record_usage
+from functions.usage.model import MAX_INTEGER_QUANTITY
 from tests.aws_corpus import Parties, eventbridge_example, sns_envelope, sns_message, sns_topic
 from tests.fakes import (
     FakeAgreementEntitlements,
@@ -31,6 +32,7 @@ from tests.fakes import (
     InMemoryLedger,
     InMemoryLifecycleStore,
     InMemoryUsage,
+    Killed,
     LoggedMarketplace,
     Timers,
 )
@@ -203,6 +205,21 @@ def hour(h: int, minutes: float = 0) -> datetime:
 # a legacy product's buyer (customer identifiers, SNS), who may subscribe again under the same identifier
 LEGACY = replace(PRODUCT, customer_mode="legacy", legacy_sns=True)
 IDENTIFIER = "cust-0001"
+# a buyer's hour over one record's maximum: the record takes the maximum, the rest carries on
+OVER_MAXIMUM = 4_000_000_000
+CARRIED = OVER_MAXIMUM - MAX_INTEGER_QUANTITY  # 1,852,516,353
+
+
+class DyingDryRun(DryRunMeteringGateway):
+    """The dry-run gateway whose caller is killed (``Killed``) on a call while ``dying``: a dry-run flush or final-usage
+    step dying between storing its records and answering them."""
+
+    dying = False
+
+    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
+        if self.dying:
+            raise Killed
+        return super().batch_meter_usage(records)
 
 
 def legacy_sns(world: World, example: str) -> None:

@@ -18,30 +18,19 @@ record of an hour sealed in dry run ``dry_run``, as the dead run would have, and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from functions.flush.customer import send_customer_usage
-from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import BatchOutcome, MeteringRecord, RecordResult
+from functions.flush.records import RecordResult
 from functions.flush.service import FlushDeps, flush
 from operations.queries import OperationsDeps, select
 from operations.redrive import redrive
 from tests.fakes import Killed, LoggedMarketplace
-from tests.unit.review23_world import World, hour
+from tests.unit.review23_world import DyingDryRun, World, hour
 from tests.unit.test_review23b_redrive_parked_carry import LedgerView
-
-
-class DyingDryRun(DryRunMeteringGateway):
-    dying = True
-
-    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
-        if self.dying:
-            raise Killed
-        return super().batch_meter_usage(records)
 
 
 def _dry_run_hour_left_pending() -> tuple[World, LoggedMarketplace, FlushDeps]:
@@ -52,6 +41,7 @@ def _dry_run_hour_left_pending() -> tuple[World, LoggedMarketplace, FlushDeps]:
     assert isinstance(marketplace, LoggedMarketplace)
     live = world.deps
     gateway = DyingDryRun(world.clock)
+    gateway.dying = True
     dry = replace(world.deps, settings=replace(world.settings, metering_mode="dry-run"), gateway=gateway)
     world.subscribe()
     world.at(hour(10, 30))

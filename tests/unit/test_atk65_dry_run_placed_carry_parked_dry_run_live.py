@@ -28,7 +28,6 @@ Fixed: ``park_dry_run_hours`` leaves a placed carry to be sent in the mode in fo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -37,24 +36,10 @@ import pytest
 from functions.customers.model import Customer, SubscriptionState
 from functions.flush.audit import HourReconciled
 from functions.flush.customer import send_customer_usage
-from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import BatchOutcome, MeteringRecord
 from functions.flush.service import FlushDeps
 from functions.usage.model import MAX_INTEGER_QUANTITY
 from tests.fakes import Killed, LoggedMarketplace
-from tests.unit.review23_world import World, hour
-
-UNITS = 4_000_000_000
-CARRIED = UNITS - MAX_INTEGER_QUANTITY  # 1,852,516,353
-
-
-class DyingDryRun(DryRunMeteringGateway):
-    dying = False
-
-    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
-        if self.dying:
-            raise Killed
-        return super().batch_meter_usage(records)
+from tests.unit.review23_world import CARRIED, OVER_MAXIMUM, DyingDryRun, World, hour
 
 
 def _step_killed_in_the_rehearsal() -> tuple[World, LoggedMarketplace, FlushDeps, Customer]:
@@ -104,8 +89,8 @@ def test_the_first_live_flush_answers_a_live_final_hours_carry_dry_run() -> None
     assert world.billed_hours().get(hour(10)) == MAX_INTEGER_QUANTITY  # the final hour: this stack's, billed live
     assert world.billed_hours() == {hour(9): CARRIED, hour(10): MAX_INTEGER_QUANTITY}
     shown = (world.billed_hours(), statuses, findings)
-    assert billed + parked == UNITS or findings, (
-        f"{UNITS - billed - parked} units of the final hour neither billed, parked nor reported: {shown}"
+    assert billed + parked == OVER_MAXIMUM or findings, (
+        f"{OVER_MAXIMUM - billed - parked} units of the final hour neither billed, parked nor reported: {shown}"
     )
 
 
@@ -118,6 +103,6 @@ def test_the_steps_live_retry_answers_it_dry_run_too() -> None:
     billed, parked, findings, statuses = _accounted(world)
     assert world.billed_hours() == {hour(9): CARRIED, hour(10): MAX_INTEGER_QUANTITY}
     shown = (world.billed_hours(), statuses, report, findings)
-    assert billed + parked == UNITS or findings, (
-        f"{UNITS - billed - parked} units of the final hour neither billed, parked nor reported: {shown}"
+    assert billed + parked == OVER_MAXIMUM or findings, (
+        f"{OVER_MAXIMUM - billed - parked} units of the final hour neither billed, parked nor reported: {shown}"
     )

@@ -24,33 +24,18 @@ Fixed: ``cli redrive`` asks what the flush would do (``dry_run_records``), and r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
 
 from functions.customers.model import SubscriptionState
 from functions.flush.customer import send_customer_usage
-from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import BatchOutcome, MeteringRecord
 from functions.usage.model import MAX_INTEGER_QUANTITY
 from operations.queries import OperationsDeps, select
 from operations.redrive import redrive
 from tests.fakes import Killed
-from tests.unit.review23_world import LICENCE_ARN, hour, logged_world
+from tests.unit.review23_world import CARRIED, LICENCE_ARN, OVER_MAXIMUM, DyingDryRun, hour, logged_world
 from tests.unit.test_review23b_redrive_parked_carry import LedgerView
-
-UNITS = 4_000_000_000
-CARRIED = UNITS - MAX_INTEGER_QUANTITY  # 1,852,516,353
-
-
-class DyingDryRun(DryRunMeteringGateway):
-    dying = False
-
-    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
-        if self.dying:
-            raise Killed
-        return super().batch_meter_usage(records)
 
 
 def test_redrive_refuses_a_live_final_hours_carry_placed_in_a_dry_run_hour() -> None:
@@ -85,6 +70,6 @@ def test_redrive_refuses_a_live_final_hours_carry_placed_in_a_dry_run_hour() -> 
 
     assert world.billed_hours().get(hour(10)) == MAX_INTEGER_QUANTITY  # the final hour, requeued and billed
     assert world.billed_hours() == {hour(9): CARRIED, hour(10): MAX_INTEGER_QUANTITY}, (
-        f"{UNITS - sum(world.billed_hours().values())} units of a final hour billed live never billed: redrive "
+        f"{OVER_MAXIMUM - sum(world.billed_hours().values())} units of a final hour billed live never billed: redrive "
         f"answered {outcomes}"
     )

@@ -44,24 +44,11 @@ import pytest
 from functions.customers.model import Customer, SubscriptionState
 from functions.flush.audit import HourReconciled
 from functions.flush.customer import send_customer_usage
-from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import BatchOutcome, MeteringRecord
+from functions.flush.records import MeteringRecord
 from functions.flush.service import FlushDeps
 from functions.usage.model import MAX_INTEGER_QUANTITY
 from tests.fakes import InMemoryLedger, Killed
-from tests.unit.review23_world import World, hour, logged_world
-
-UNITS = 4_000_000_000
-CARRIED = UNITS - MAX_INTEGER_QUANTITY  # 1,852,516,353
-
-
-class DyingDryRun(DryRunMeteringGateway):
-    dying = False
-
-    def batch_meter_usage(self, records: Sequence[MeteringRecord]) -> BatchOutcome:
-        if self.dying:
-            raise Killed
-        return super().batch_meter_usage(records)
+from tests.unit.review23_world import CARRIED, DyingDryRun, World, hour, logged_world
 
 
 class DyingLedger(InMemoryLedger):
