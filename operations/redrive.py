@@ -51,7 +51,7 @@ def _sealed_in_dry_run(deps: OperationsDeps, entry: MeteringEntry) -> str | None
     sealed_before = deps.metering.next_hour_to_seal()
     if not deps.settings.bills or sealed_before is None:
         return None
-    if not dry_run_records(deps.metering, [entry.record], sealed_before):
+    if not dry_run_records(deps.metering, [entry.record], sealed_before, deps.metering.records_of_hour):
         return None
     return (
         "its hour was sealed in dry run: nothing of it is this stack's to bill, and the next flush would answer it "

@@ -20,6 +20,7 @@ from functions.flush.audit import CarryReader, begin_reconciliation
 from functions.flush.calls import CallPacker
 from functions.flush.records import (
     PARKED_CARRY,
+    MeteringEntry,
     MeteringGateway,
     MeteringLedger,
     MeteringRecord,
@@ -246,7 +247,8 @@ def park_dry_run_hours(
     of the placements into each hour that may have placed it."""
     if not records or not deps.settings.bills or (sealed_before := deps.ledger.next_hour_to_seal()) is None:
         return records
-    answers = [RecordResult(r, "dry_run") for r in dry_run_records(deps.ledger, records, sealed_before)]
+    dry = dry_run_records(deps.ledger, records, sealed_before, deps.ledger.entries_of_hour)
+    answers = [RecordResult(r, "dry_run") for r in dry]
     if answers:
         deps.ledger.write_results(answers)
         parked.extend(answers)
@@ -260,11 +262,17 @@ class HoursModes(CarryReader, Protocol):
     def sealed_in_dry_run(self, hour: datetime) -> bool: ...
 
 
-def dry_run_records(ledger: HoursModes, records: list[MeteringRecord], sealed_before: datetime) -> list[MeteringRecord]:
+def dry_run_records(
+    ledger: HoursModes,
+    records: list[MeteringRecord],
+    sealed_before: datetime,
+    entries_of_hour: Callable[[datetime], Iterable[MeteringEntry]],
+) -> list[MeteringRecord]:
     """Of ``records``, those live metering answers ``dry_run`` instead of sending them: those of hours sealed (before
     ``sealed_before``) in dry run, nothing of which is this stack's to bill; but a leaving buyer's carry placed there
     is their final hour's usage (the hour before the carry's), not the hour's, and goes as that hour's own record
-    does: sent, unless that hour was sealed in dry run too (attacks 65, 66)."""
+    does: answered ``dry_run`` if that record was (a final-usage step in dry run, killed or out of time before the
+    carry's answer: attack 67); else, that record unanswered, as that hour is sealed (attacks 65, 66)."""
     modes: dict[datetime, bool] = {}
 
     def dry(hour: datetime) -> bool:  # an hour not sealed yet is sealed in the mode in force: live
@@ -272,9 +280,16 @@ def dry_run_records(ledger: HoursModes, records: list[MeteringRecord], sealed_be
             modes[hour] = hour < sealed_before and ledger.sealed_in_dry_run(hour)
         return modes[hour]
 
+    def goes_dry(record: MeteringRecord) -> bool:
+        final_hour = final_hours.get((record.hour, record.key, record.quantity))
+        if final_hour is None:
+            return True
+        own = [e.status for e in entries_of_hour(final_hour) if e.record.key == record.key and e.status != "pending"]
+        return own[0] == "dry_run" if own else dry(final_hour)
+
     in_dry_hours = [r for r in records if dry(r.hour)]
     final_hours = _placed_carries(ledger, in_dry_hours)
-    return [r for r in in_dry_hours if dry(final_hours.get((r.hour, r.key, r.quantity), r.hour))]
+    return [r for r in in_dry_hours if goes_dry(r)]
 
 
 def _placed_carries(
