@@ -159,6 +159,10 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     sender = Sender(deps.gateway, rate_limiter(deps), deps.backoff, out_of_time)
     tally = SendTally()
     results: list[RecordResult] = []
+    # the latest hours first, so their answers are written first: a carry placed in an earlier hour follows its final
+    # hour's record, and must never be answered while that record is not (a step killed between the two answers, then
+    # the other mode: attack 68)
+    sendable.sort(key=lambda r: r.hour, reverse=True)
     for batch in batches(sendable):
         batch_results = answered(sender.deliver(batch, tally), deps.clock)
         if batch_results:
