@@ -168,6 +168,7 @@ def cursor_before_records() -> Iterator[None]:
         now: datetime,
         out_of_time: Callable[[], bool],
         sealed_records: Callable[[list[MeteringRecord]], None],
+        placed_to_send: Callable[[list[MeteringRecord]], list[MeteringRecord]],
     ) -> tuple[int, bool, datetime]:
         grace = timedelta(seconds=deps.settings.flush_grace_seconds)
         hour = deps.ledger.next_hour_to_seal() or model.hour_of(now - service.METERING_WINDOW)
@@ -181,6 +182,7 @@ def cursor_before_records() -> Iterator[None]:
             unsent = deps.ledger.write_hour(hour, records)  # ...then the records
             if carry:
                 deps.ledger.write_carry(carry)
+            unsent += placed_to_send(service.finish_placements(deps, hour))
             sealed_records(unsent)
             sealed += 1
             hour += model.HOUR
