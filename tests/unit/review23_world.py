@@ -14,7 +14,7 @@ from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.flush.audit import AuditDeps, HourReconciled, Reconciled, reconcile_due
 from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
 from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import BatchOutcome, MeteringError, MeteringRecord
+from functions.flush.records import BatchOutcome, MeteringError, MeteringRecord, RecordResult
 from functions.flush.sender import Backoff
 from functions.flush.service import FlushDeps, flush
 from functions.lifecycle.notifications import parse_notification
@@ -123,6 +123,13 @@ class World:
         ]
         self.clock.set(moment)
 
+    def use_ledger(self, ledger: InMemoryLedger) -> None:
+        """The flush's ledger replaced by ``ledger`` (a fake failing where a test says), as the world's stands: every
+        hour before T0 sealed."""
+        ledger.next_hour = self.ledger.next_hour
+        self.ledger = ledger
+        self.deps = replace(self.deps, ledger=ledger)
+
     def dry_run_deps(self) -> FlushDeps:
         """The flush's dependencies as a stack deployed with ``metering_mode`` dry-run builds them."""
         return replace(
@@ -208,6 +215,22 @@ IDENTIFIER = "cust-0001"
 # a buyer's hour over one record's maximum: the record takes the maximum, the rest carries on
 OVER_MAXIMUM = 4_000_000_000
 CARRIED = OVER_MAXIMUM - MAX_INTEGER_QUANTITY  # 1,852,516,353
+
+
+class AnswersKilledLedger(InMemoryLedger):
+    """Writes a call's outcomes one hour's item at a time, in the call's order, as the DynamoDB ledger does; while
+    ``dying``, its writer is killed (``Killed``) after the first item."""
+
+    dying = False
+
+    def write_results(self, results: Sequence[RecordResult]) -> None:
+        if not self.dying:
+            return super().write_results(results)
+        first = results[0].record.hour
+        super().write_results([r for r in results if r.record.hour == first])
+        if any(r.record.hour != first for r in results):
+            raise Killed
+        return None
 
 
 class DyingDryRun(DryRunMeteringGateway):

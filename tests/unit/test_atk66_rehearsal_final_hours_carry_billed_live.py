@@ -63,9 +63,7 @@ class DyingLedger(InMemoryLedger):
 def _rehearsal_leaver_step_killed(*, before_writing: bool = False) -> tuple[World, FlushDeps, Customer]:
     world, _ = logged_world()
     ledger = DyingLedger()
-    ledger.next_hour = world.ledger.next_hour
-    world.ledger = ledger
-    world.deps = replace(world.deps, ledger=ledger)
+    world.use_ledger(ledger)
     live = world.deps
     gateway = DyingDryRun(world.clock)
     world.deps = replace(world.dry_run_deps(), gateway=gateway)  # the rehearsal

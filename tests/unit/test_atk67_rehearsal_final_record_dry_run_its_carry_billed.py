@@ -52,38 +52,17 @@ from functions.customers.model import Customer, SubscriptionState
 from functions.flush.audit import HourReconciled
 from functions.flush.customer import CustomerUsageIncomplete, send_customer_usage
 from functions.flush.dry_run import DryRunMeteringGateway
-from functions.flush.records import BatchOutcome, MeteringRecord, RecordResult
+from functions.flush.records import BatchOutcome, MeteringRecord
 from functions.settings import Dimension
 from functions.usage.model import MAX_INTEGER_QUANTITY
-from tests.fakes import InMemoryLedger, Killed, LoggedMarketplace
-from tests.unit.review23_world import PRODUCT, World, hour, logged_world
-
-UNITS = 4_000_000_000
-CARRIED = UNITS - MAX_INTEGER_QUANTITY  # 1,852,516,353
-
-
-class DyingLedger(InMemoryLedger):
-    """Writes outcomes one hour's item at a time, in the call's order, as the DynamoDB ledger does; while ``dying``,
-    killed after the first item."""
-
-    dying = False
-
-    def write_results(self, results: Sequence[RecordResult]) -> None:
-        if not self.dying:
-            return super().write_results(results)
-        first = results[0].record.hour
-        super().write_results([r for r in results if r.record.hour == first])
-        if any(r.record.hour != first for r in results):
-            raise Killed
-        return None
+from tests.fakes import Killed, LoggedMarketplace
+from tests.unit.review23_world import CARRIED, PRODUCT, AnswersKilledLedger, World, hour, logged_world
 
 
 def _rehearsal_leaver_step_killed_between_its_answers() -> tuple[World, Customer]:
     world, _ = logged_world()
-    ledger = DyingLedger()
-    ledger.next_hour = world.ledger.next_hour
-    world.ledger = ledger
-    world.deps = replace(world.deps, ledger=ledger)
+    ledger = AnswersKilledLedger()
+    world.use_ledger(ledger)
     live = world.deps
     world.deps = world.dry_run_deps()  # the rehearsal
     world.subscribe()  # 08:00

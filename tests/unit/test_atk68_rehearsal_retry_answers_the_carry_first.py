@@ -40,7 +40,6 @@ nothing billed, the final hour reported."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -48,34 +47,15 @@ import pytest
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import ANSWERED_IN_DRY_RUN, HourReconciled
 from functions.flush.customer import send_customer_usage
-from functions.flush.records import RecordResult
 from functions.usage.model import MAX_INTEGER_QUANTITY
-from tests.fakes import InMemoryLedger, Killed
-from tests.unit.review23_world import CARRIED, DyingDryRun, World, hour, logged_world
-
-
-class DyingLedger(InMemoryLedger):
-    """Writes outcomes one hour's item at a time, in the call's order, as the DynamoDB ledger does; while ``dying``,
-    killed after the first item."""
-
-    dying = False
-
-    def write_results(self, results: Sequence[RecordResult]) -> None:
-        if not self.dying:
-            return super().write_results(results)
-        first = results[0].record.hour
-        super().write_results([r for r in results if r.record.hour == first])
-        if any(r.record.hour != first for r in results):
-            raise Killed
-        return None
+from tests.fakes import Killed
+from tests.unit.review23_world import CARRIED, AnswersKilledLedger, DyingDryRun, World, hour, logged_world
 
 
 def _rehearsal_leaver_retry_killed_between_its_answers() -> World:
     world, _ = logged_world()
-    ledger = DyingLedger()
-    ledger.next_hour = world.ledger.next_hour
-    world.ledger = ledger
-    world.deps = replace(world.deps, ledger=ledger)
+    ledger = AnswersKilledLedger()
+    world.use_ledger(ledger)
     live = world.deps
     gateway = DyingDryRun(world.clock)
     world.deps = replace(world.dry_run_deps(), gateway=gateway)  # the rehearsal

@@ -68,9 +68,7 @@ def test_a_step_that_died_before_parking_what_it_wrote_leaves_no_carry_to_send()
 def test_a_flush_that_died_before_parking_what_it_wrote_leaves_no_carry_to_send() -> None:
     world = World()
     ledger = ThrottledOnce()
-    ledger.next_hour = world.ledger.next_hour
-    world.ledger = ledger
-    world.deps = replace(world.deps, ledger=ledger)
+    world.use_ledger(ledger)
     _, parked = _placed_carry(world)  # the step died right after placing
     world.at(hour(11, 5))
     ledger.throttle = True
