@@ -145,7 +145,8 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     customer_key, since = customer.ref.key, customer.subscribed_at
     final_hour = hour_of(customer.final_usage_cutoff) if customer.final_usage_cutoff else None
     records, carried = customer_records(customer_key, deps, now, final_hour)
-    records += placed_carries(carried, records, deps, now, (since, final_hour))
+    placed = placed_carries(carried, records, deps, now, (since, final_hour))
+    records += placed
     if not records:
         return CustomerUsageReport()
     # sent before any flush (its schedule out on a new stack), reconciled too
@@ -159,10 +160,11 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     sender = Sender(deps.gateway, rate_limiter(deps), deps.backoff, out_of_time)
     tally = SendTally()
     results: list[RecordResult] = []
-    # the latest hours first, so their answers are written first: a carry placed in an earlier hour follows its final
-    # hour's record, and must never be answered while that record is not (a step killed between the two answers, then
-    # the other mode: attack 68)
-    sendable.sort(key=lambda r: r.hour, reverse=True)
+    # oldest hours first (nearest Marketplace's window and month-end cutoff), but a carry placed in an earlier hour
+    # last: it follows its final hour's record, and must never be answered while that record is not (a step killed
+    # between the two answers, then the other mode: attack 68)
+    carries = {(r.hour, r.key) for r in placed}
+    sendable.sort(key=lambda r: (r.hour, r.key) in carries)
     for batch in batches(sendable):
         batch_results = answered(sender.deliver(batch, tally), deps.clock)
         if batch_results:
