@@ -45,10 +45,10 @@ def refusal(entry: MeteringEntry, now: datetime) -> str | None:
     return None
 
 
-def _sealed_in_dry_run(deps: OperationsDeps, entry: MeteringEntry) -> str | None:
-    """Live, a record of an hour sealed in dry run is never sent, but for a leaving buyer's carry from a live hour
-    (``functions.flush.service.dry_run_records``): requeued, the next flush would answer it ``dry_run``."""
-    sealed_before = deps.metering.next_hour_to_seal()
+def _sealed_in_dry_run(deps: OperationsDeps, entry: MeteringEntry, sealed_before: datetime | None) -> str | None:
+    """Live, a record of an hour sealed (before ``sealed_before``) in dry run is never sent, but for a leaving buyer's
+    carry from a live hour (``functions.flush.service.dry_run_records``): requeued, the next flush would answer it
+    ``dry_run``."""
     if not deps.settings.bills or sealed_before is None:
         return None
     if not dry_run_records(deps.metering, [entry.record], sealed_before, deps.metering.records_of_hour):
@@ -72,9 +72,10 @@ def redrive(deps: OperationsDeps, selection: Selection, *, dry_run: bool = False
     The next flush sends the requeued records, oldest hour first, as it sends any pending record.
     """
     now = deps.clock.now()
+    sealed_before = deps.metering.next_hour_to_seal()
     outcomes = []
     for entry in parked(deps, selection):
-        why = refusal(entry, now) or _sealed_in_dry_run(deps, entry)
+        why = refusal(entry, now) or _sealed_in_dry_run(deps, entry, sealed_before)
         if why is not None:
             outcomes.append(RedriveOutcome(entry, "refused", why))
         elif dry_run:

@@ -274,6 +274,7 @@ def dry_run_records(
     does: answered ``dry_run`` if that record was (a final-usage step in dry run, killed or out of time before the
     carry's answer: attack 67); else, that record unanswered, as that hour is sealed (attacks 65, 66)."""
     modes: dict[datetime, bool] = {}
+    answers_of: dict[datetime, dict[str, str]] = {}  # each final hour's answered records, read once
 
     def dry(hour: datetime) -> bool:  # an hour not sealed yet is sealed in the mode in force: live
         if hour not in modes:
@@ -284,8 +285,11 @@ def dry_run_records(
         final_hour = final_hours.get((record.hour, record.key, record.quantity))
         if final_hour is None:
             return True
-        own = [e.status for e in entries_of_hour(final_hour) if e.record.key == record.key and e.status != "pending"]
-        return own[0] == "dry_run" if own else dry(final_hour)
+        if final_hour not in answers_of:
+            answered = (e for e in entries_of_hour(final_hour) if e.status != "pending")
+            answers_of[final_hour] = {e.record.key: e.status for e in answered}
+        own = answers_of[final_hour].get(record.key)
+        return own == "dry_run" if own else dry(final_hour)
 
     in_dry_hours = [r for r in records if dry(r.hour)]
     final_hours = _placed_carries(ledger, in_dry_hours)
