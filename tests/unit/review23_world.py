@@ -130,6 +130,19 @@ class World:
         self.ledger = ledger
         self.deps = replace(self.deps, ledger=ledger)
 
+    def rehearse_a_leaver_over_the_maximum(self) -> tuple[FlushDeps, DyingDryRun, Customer]:
+        """The rehearsal (dry run, through a ``DyingDryRun``) from 08:00: 08:00 and 09:00 sealed in dry run, the buyer's
+        ``OVER_MAXIMUM`` units used at 10:10. The live dependencies (for go-live), the gateway, and the buyer leaving
+        with the cutoff 10:30."""
+        live = self.deps
+        gateway = DyingDryRun(self.clock)
+        self.deps = replace(self.dry_run_deps(), gateway=gateway)
+        self.subscribe()  # 08:00
+        self.at(hour(10, 10))
+        assert self.record(self.usage_event("big-1", 2_000_000_000), self.usage_event("big-2", 2_000_000_000)).accepted
+        leaving = replace(self.customer(), state=SubscriptionState.ENDING, final_usage_cutoff=hour(10, 30))
+        return live, gateway, leaving
+
     def dry_run_deps(self) -> FlushDeps:
         """The flush's dependencies as a stack deployed with ``metering_mode`` dry-run builds them."""
         return replace(

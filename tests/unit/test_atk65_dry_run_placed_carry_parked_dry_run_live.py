@@ -28,18 +28,17 @@ Fixed: ``park_dry_run_hours`` leaves a placed carry to be sent in the mode in fo
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
-from functions.customers.model import Customer, SubscriptionState
+from functions.customers.model import Customer
 from functions.flush.audit import HourReconciled
 from functions.flush.customer import send_customer_usage
 from functions.flush.service import FlushDeps
 from functions.usage.model import MAX_INTEGER_QUANTITY
 from tests.fakes import Killed, LoggedMarketplace
-from tests.unit.review23_world import CARRIED, OVER_MAXIMUM, DyingDryRun, World, hour
+from tests.unit.review23_world import CARRIED, OVER_MAXIMUM, World, hour
 
 
 def _step_killed_in_the_rehearsal() -> tuple[World, LoggedMarketplace, FlushDeps, Customer]:
@@ -47,16 +46,10 @@ def _step_killed_in_the_rehearsal() -> tuple[World, LoggedMarketplace, FlushDeps
     world = World(marketplace=lambda clock: LoggedMarketplace(clock))
     marketplace = world.marketplace
     assert isinstance(marketplace, LoggedMarketplace)
-    live = world.deps
-    gateway = DyingDryRun(world.clock)
-    world.deps = replace(world.dry_run_deps(), gateway=gateway)  # the rehearsal
-    world.subscribe()  # 08:00
-    world.at(hour(10, 10))  # 08:00 and 09:00 sealed in dry run
+    live, gateway, leaving = world.rehearse_a_leaver_over_the_maximum()
     assert world.ledger.sealed_in_dry_run(hour(9))
-    assert world.record(world.usage_event("big-1", 2_000_000_000), world.usage_event("big-2", 2_000_000_000)).accepted
 
     world.clock.set(hour(10, 40))  # the final-usage step, in dry run: places the carry, writes, dies sending
-    leaving = replace(world.customer(), state=SubscriptionState.ENDING, final_usage_cutoff=hour(10, 30))
     gateway.dying = True
     with pytest.raises(Killed):
         send_customer_usage(leaving, world.deps, out_of_time=lambda: False)

@@ -24,30 +24,21 @@ Fixed: ``cli redrive`` asks what the flush would do (``dry_run_records``), and r
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from functions.customers.model import SubscriptionState
 from functions.flush.customer import send_customer_usage
 from functions.usage.model import MAX_INTEGER_QUANTITY
 from operations.queries import OperationsDeps, select
 from operations.redrive import redrive
 from tests.fakes import Killed
-from tests.unit.review23_world import CARRIED, LICENCE_ARN, OVER_MAXIMUM, DyingDryRun, hour, logged_world
+from tests.unit.review23_world import CARRIED, LICENCE_ARN, OVER_MAXIMUM, hour, logged_world
 from tests.unit.test_review23b_redrive_parked_carry import LedgerView
 
 
 def test_redrive_refuses_a_live_final_hours_carry_placed_in_a_dry_run_hour() -> None:
     world, marketplace = logged_world()
-    live = world.deps
-    gateway = DyingDryRun(world.clock)
-    world.deps = replace(world.dry_run_deps(), gateway=gateway)  # the rehearsal
-    world.subscribe()  # 08:00
-    world.at(hour(10, 10))  # 08:00 and 09:00 sealed in dry run
-    assert world.record(world.usage_event("big-1", 2_000_000_000), world.usage_event("big-2", 2_000_000_000)).accepted
+    live, gateway, leaving = world.rehearse_a_leaver_over_the_maximum()
     world.clock.set(hour(10, 40))  # the dry-run step places the carry in 09:00, writes, is killed sending
-    leaving = replace(world.customer(), state=SubscriptionState.ENDING, final_usage_cutoff=hour(10, 30))
     gateway.dying = True
     with pytest.raises(Killed):
         send_customer_usage(leaving, world.deps, out_of_time=lambda: False)

@@ -37,18 +37,17 @@ flush finishing the placement)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import pytest
 
-from functions.customers.model import Customer, SubscriptionState
+from functions.customers.model import Customer
 from functions.flush.audit import HourReconciled
 from functions.flush.customer import send_customer_usage
 from functions.flush.records import MeteringRecord
 from functions.flush.service import FlushDeps
 from functions.usage.model import MAX_INTEGER_QUANTITY
 from tests.fakes import InMemoryLedger, Killed
-from tests.unit.review23_world import CARRIED, DyingDryRun, World, hour, logged_world
+from tests.unit.review23_world import CARRIED, World, hour, logged_world
 
 
 class DyingLedger(InMemoryLedger):
@@ -64,13 +63,7 @@ def _rehearsal_leaver_step_killed(*, before_writing: bool = False) -> tuple[Worl
     world, _ = logged_world()
     ledger = DyingLedger()
     world.use_ledger(ledger)
-    live = world.deps
-    gateway = DyingDryRun(world.clock)
-    world.deps = replace(world.dry_run_deps(), gateway=gateway)  # the rehearsal
-    world.subscribe()  # 08:00
-    world.at(hour(10, 10))  # 08:00 and 09:00 sealed in dry run
-    assert world.record(world.usage_event("big-1", 2_000_000_000), world.usage_event("big-2", 2_000_000_000)).accepted
-    leaving = replace(world.customer(), state=SubscriptionState.ENDING, final_usage_cutoff=hour(10, 30))
+    live, gateway, leaving = world.rehearse_a_leaver_over_the_maximum()
 
     world.at(hour(11, 10))  # the 11:06 dry-run flush seals 10:00 in dry run and answers its record dry_run
     assert world.ledger.sealed_in_dry_run(hour(10))

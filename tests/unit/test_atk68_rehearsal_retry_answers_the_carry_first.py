@@ -40,30 +40,21 @@ nothing billed, the final hour reported."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from functions.customers.model import SubscriptionState
 from functions.flush.audit import ANSWERED_IN_DRY_RUN, HourReconciled
 from functions.flush.customer import send_customer_usage
 from functions.usage.model import MAX_INTEGER_QUANTITY
 from tests.fakes import Killed
-from tests.unit.review23_world import CARRIED, AnswersKilledLedger, DyingDryRun, World, hour, logged_world
+from tests.unit.review23_world import CARRIED, AnswersKilledLedger, World, hour, logged_world
 
 
 def _rehearsal_leaver_retry_killed_between_its_answers() -> World:
     world, _ = logged_world()
     ledger = AnswersKilledLedger()
     world.use_ledger(ledger)
-    live = world.deps
-    gateway = DyingDryRun(world.clock)
-    world.deps = replace(world.dry_run_deps(), gateway=gateway)  # the rehearsal
-    world.subscribe()  # 08:00
-    world.at(hour(10, 10))  # 08:00 and 09:00 sealed in dry run
+    live, gateway, leaving = world.rehearse_a_leaver_over_the_maximum()
     assert ledger.sealed_in_dry_run(hour(9))
-    assert world.record(world.usage_event("big-1", 2_000_000_000), world.usage_event("big-2", 2_000_000_000)).accepted
-    leaving = replace(world.customer(), state=SubscriptionState.ENDING, final_usage_cutoff=hour(10, 30))
 
     world.clock.set(hour(10, 40))  # the step, in dry run: places the carry in 09:00, writes, killed in its call
     gateway.dying = True
