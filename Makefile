@@ -8,6 +8,9 @@ export JSII_NODE := $(TOOLCHAIN)/.bin/node
 CDK := PATH="$(TOOLCHAIN)/.bin:$$PATH" CDK_DISABLE_CLI_TELEMETRY=true $(TOOLCHAIN)/.bin/cdk --no-notices
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
+# `make test`'s workers: one per core of the machine CI runs on (two). A file's tests stay on one worker, so a
+# module's fixtures (a launched stack, a built wheel) start once.
+TEST_WORKERS ?= 2
 
 .PHONY: test unit sim run lint fmt synth diff deploy cdk bench cli docs layer toolchain dynamodb-local chromium clean
 
@@ -65,7 +68,7 @@ $(TOOLCHAIN)/.installed: tools/cdk/package.json tools/cdk/package-lock.json
 toolchain: $(TOOLCHAIN)/.installed
 
 test: .venv/.installed layer toolchain dynamodb-local chromium tests/js/node_modules/.installed lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The fast layer alone: our rules on in-memory fakes of our own ports (tests/fakes.py); no Java, browser or network.
 unit: .venv/.installed
