@@ -104,6 +104,7 @@ def report(
         f"{plan.flush_timeout_seconds:.0f}s, notifications late by up to {plan.notification_delay_seconds:.0f}s"
         + (f", flush outage {plan.outage[0]:%H:%M}-{plan.outage[1]:%d %H:%M}" if plan.outage else "")
         + (f", Marketplace down {plan.incident[0]:%H:%M}-{plan.incident[1]:%H:%M}" if plan.incident else "")
+        + (f", rehearsal (dry-run) until going live at {plan.go_live:%m-%d %H:%M:%S}" if plan.go_live else "")
     )
     if settings:
         drawn = plan.settings

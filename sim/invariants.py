@@ -21,7 +21,9 @@ from decimal import Decimal
 from functions.customers.model import SubscriptionState
 from functions.flush.audit import (
     ACCEPTED_NOT_SEALED,
+    ANSWERED_IN_DRY_RUN,
     FAILED,
+    MARKETPLACE_ANSWERS,
     PARKED,
     SETTLED_AFTER,
     UNKNOWN_TO_LEDGER,
@@ -40,6 +42,7 @@ PARKED_STATUSES = frozenset({"failed", "not_subscribed", "duplicate"})
 def check(world: World) -> None:
     """Add every broken end-of-world invariant to ``world.violations``."""
     stored = world.usage.inner.stored()
+    _modes(world)
     _units(world, stored)
     _answers(world, stored)
     _windows(world, stored)
@@ -100,10 +103,12 @@ def _no_hour_left(world: World, entry: MeteringEntry) -> bool:
     taken = {e.record.hour for e in world.ledger.stored() if e.record.key == key}
     # the subscription it ends: the last to start before it (a legacy identifier is reused by a buyer back)
     hour = hour_of(max(start for start, _ in licence.windows if hour_of(start) < record.hour))
-    # only hours sealed as it was placed could take it
+    # only hours sealed as it was placed could take it, in the mode of its own hour (a carry of a live hour is never
+    # placed in the rehearsal's hours, nor a rehearsal's in live ones)
     sealed_before = world.ledger.sealed_before.get((record.hour, key)) or hour
+    rehearsed = world.ledger.dry_run_hours
     while hour < min(record.hour, sealed_before):
-        if hour not in taken:
+        if hour not in taken and (hour in rehearsed) == (record.hour in rehearsed):
             return False
         hour += HOUR
     return True
@@ -119,9 +124,18 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
     parked: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     unsent = 0
     parked_records = 0
+    rehearsal = rehearsal_hours(world)
+    for (customer, dimension, hour), first in ours_billed(world):
+        if hour in rehearsal:
+            world.violation(
+                "nothing of an hour the rehearsal sealed is billed by this stack",
+                f"{customer[-12:]} {dimension} of {hour:%Y-%m-%dT%H}: billed {first.quantity}",
+            )
     for entry in world.ledger.stored():
         record = entry.record
-        if entry.status in PARKED_STATUSES:
+        if entry.status == "dry_run":  # the rehearsal's: the seller's old integration bills it
+            parked[(record.customer, record.dimension)] += record.quantity
+        elif entry.status in PARKED_STATUSES:
             parked[(record.customer, record.dimension)] += record.quantity
             parked_records += 1
             if not _explained(world, entry):
@@ -156,6 +170,24 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
             world.violation(
                 "every accepted unit is billed exactly once, or parked",
                 f"{key[0][-12:]} {key[1]}: accepted {truth[key]}, billed {billed[key]}, parked {parked[key]}",
+            )
+
+
+def rehearsal_hours(world: World) -> set[datetime]:
+    """The hours a rehearsal's invocation sealed (metering_mode dry-run): the seller's old integration bills them."""
+    return {hour for hour, invocation in world.ledger.sealed_by.items() if world.rehearsed(invocation)}
+
+
+def _modes(world: World) -> None:
+    """Every hour is kept as sealed in the mode of the invocation that sealed it (what the reconciliation, the flush
+    and ``cli redrive`` go by)."""
+    rehearsal = rehearsal_hours(world)
+    for hour in sorted(world.ledger.sealed_by):
+        if (hour in rehearsal) != (hour in world.ledger.dry_run_hours):
+            world.violation(
+                "an hour is kept as sealed in its sealer's mode",
+                f"hour {hour:%Y-%m-%dT%H} sealed {'in the rehearsal' if hour in rehearsal else 'live'}, kept as "
+                + ("sealed in dry run" if hour in world.ledger.dry_run_hours else "sealed live"),
             )
 
 
@@ -210,7 +242,7 @@ def _units_per_tag_set(
     for (customer, dimension, _), first in ours_billed(world):
         _by_tag_set(accounted, customer, dimension, first.quantity, (Allocation(t, q) for t, q in first.allocations))
     for entry in world.ledger.stored():
-        if entry.status in PARKED_STATUSES:
+        if entry.status in PARKED_STATUSES or entry.status == "dry_run":
             record = entry.record
             _by_tag_set(accounted, record.customer, record.dimension, record.quantity, record.allocations)
     for customer, dimension, tags in sorted(set(accepted) | set(accounted)):
@@ -313,6 +345,7 @@ def _reconciled(world: World) -> None:
             f
             for f in runs[-1]
             if not (f.kind == ACCEPTED_NOT_SEALED and late_writes)
+            and not (f.kind == ANSWERED_IN_DRY_RUN and _answered_in_rehearsal(world, stored, f))
             and not (f.kind == UNKNOWN_TO_LEDGER and (f.customer, f.dimension, f.hour) in world.marketplace.outsider)
             and (f.kind not in (FAILED, PARKED) or (f.customer, f.dimension, f.hour) not in explained)
         ]
@@ -321,8 +354,13 @@ def _reconciled(world: World) -> None:
                 "reconciliation finds no unexplained difference",
                 f"hour {hour:%Y-%m-%dT%H}: " + "; ".join(f"{f.kind}: {f.detail}" for f in unexplained),
             )
+        # of an hour sealed in dry run, only what Marketplace answered is ours to report (the dry run's parked
+        # records are the other integration's to bill: functions.flush.audit.live_in_hour)
+        rehearsed = hour in world.ledger.dry_run_hours
         for entry in stored:
             parked = entry.record.hour == hour and entry.status in PARKED_STATUSES
+            if rehearsed and entry.status not in MARKETPLACE_ANSWERS:
+                continue
             if parked and (entry.record.customer, entry.record.dimension) not in found:
                 world.violation(
                     "a parked record is counted by a metric",
@@ -340,6 +378,18 @@ def _reconciled(world: World) -> None:
             f"the reconciliation found {differences} differences, ReconciliationMismatches counted "
             f"{world.observed.metrics['ReconciliationMismatches']}",
         )
+
+
+def _answered_in_rehearsal(world: World, stored: list[MeteringEntry], finding: Finding) -> bool:
+    """A record of an hour sealed live answered ``dry_run`` by the rehearsal (a leaving buyer's final usage sent
+    before the stack went live, and before the flush sealed its hour): reported by design, never billed by this
+    stack."""
+    return any(
+        (e.record.customer, e.record.dimension, e.record.hour) == (finding.customer, finding.dimension, finding.hour)
+        and e.status == "dry_run"
+        and world.rehearsed(world.ledger.answered_by.get((e.record.hour, e.record.key)))
+        for e in stored
+    )
 
 
 def _nobody_ending(world: World) -> None:

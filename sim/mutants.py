@@ -304,6 +304,32 @@ def failed_refund_unheard() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def seal_ignores_mode() -> Iterator[None]:
+    """The ledger keeps every hour as sealed live (the ledger before the mode of each hour was kept): the rehearsal's
+    hours are taken for live ones."""
+    seal = SimLedger.seal
+
+    def sealed_live(self: SimLedger, hour: datetime, *, dry_run: bool = False) -> bool:
+        return seal(self, hour)
+
+    with _patched(SimLedger, "seal", sealed_live):
+        yield
+
+
+@contextlib.contextmanager
+def forget_modes() -> Iterator[None]:
+    """The ledger answers every hour as sealed live when asked (the marker written, never read): a leaving buyer's
+    carry after going live is placed in the rehearsal's hours, and billed there."""
+
+    def never(self: SimLedger, hour: datetime) -> bool:
+        self._port("get_dry_run", "before")
+        return False
+
+    with _patched(SimLedger, "sealed_in_dry_run", never):
+        yield
+
+
 MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "per-hour-dedup": per_hour_dedup,
     "rewrite-sealed-total": rewrite_sealed_total,
@@ -322,6 +348,8 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "answered-refund-resent": answered_refund_resent,
     "unfound-refund-settled": unfound_refund_settled,
     "failed-refund-unheard": failed_refund_unheard,
+    "seal-ignores-mode": seal_ignores_mode,
+    "forget-modes": forget_modes,
 }
 
 

@@ -133,6 +133,8 @@ class Plan:
     # the stack's settings: synth's defaults, or drawn per seed among those synth accepts (``draw(settings=True)``)
     settings: Settings = field(default_factory=lambda: Settings())
     flush_every: timedelta = HOUR  # the flush's schedule: rate(...)
+    # the stack rehearses (metering_mode dry-run: the seller's old integration bills) until it goes live then
+    go_live: datetime | None = None
 
     def keeping(self, ids: set[int]) -> Plan:
         return replace(self, actions=tuple(a for a in self.actions if a.id in ids or a.scheduled))
@@ -237,6 +239,12 @@ def draw(seed: int, *, refunds: bool = False, settings: bool = False) -> Plan:
     # worlds drawn before stay so, but for the prices their dimensions list)
     refunding = random.Random(f"{seed}/refunds")
     refunds = refunds and refunding.random() < REFUND_WORLDS
+    # some worlds without refunds begin in the rehearsal every seller starts with (docs/go-live.md) and go live while
+    # buyers use the product (a stream of its own: the worlds drawn before stay so)
+    going = random.Random(f"{seed}/go-live")
+    go_live = None
+    if not refunds and going.random() < GO_LIVE_WORLDS:
+        go_live = start + timedelta(minutes=going.uniform(20, (activity_end - start).total_seconds() / 60))
     # an hour is refunded once what was due in it is final (operations.adjust, 25 hours after it): a world with refunds
     # runs on until every hour of its activity is
     # and a slower schedule's longer waits: two more runs, as an hourly one has in its last hours (one may be skipped,
@@ -266,6 +274,7 @@ def draw(seed: int, *, refunds: bool = False, settings: bool = False) -> Plan:
         refunds=refunds,
         settings=replace(configured.settings, products=(product,), metering_mode="live", lifecycle_queue_url="sim"),
         flush_every=flush_every,
+        go_live=go_live,
     )
 
 
@@ -288,6 +297,7 @@ def _settings(rng: random.Random) -> AppConfig:
 
 
 REFUND_WORLDS = 0.3
+GO_LIVE_WORLDS = 0.2
 
 
 def _future_dated(d: _Draw, buyers: list[Buyer], activity_end: datetime) -> list[Buyer]:

@@ -182,11 +182,13 @@ class SimLedger:
         self.reconciled: datetime | None = None
         self.reconciled_version = 0
         self.dry_run_hours: set[datetime] = set()  # sealed in dry run (kept with the cursor's move)
+        self.sealed_by: dict[datetime, Actor | None] = {}  # the invocation whose seal moved the cursor past each hour
         self.modes_since: datetime | None = None  # the first hour it sealed (each hour's mode kept from there)
         self.reopened: set[datetime] = set()  # hours reconciled before a leaving buyer's carry was placed in them
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
         self.totals: dict[tuple[datetime, str], Decimal] = {}  # the first total stored per record
         self.answered: set[tuple[datetime, str]] = set()  # records with an outcome written
+        self.answered_by: dict[tuple[datetime, str], Actor | None] = {}  # the invocation that wrote each one's last
         # when each record was first stored, and first parked (a failed outcome): what explains a record out of bounds
         self.stored_at: dict[tuple[datetime, str], datetime] = {}
         self.parked_at: dict[tuple[datetime, str], datetime] = {}
@@ -393,6 +395,7 @@ class SimLedger:
         if self.cursor is not None and self.cursor != hour:
             return False
         self.cursor = hour + HOUR
+        self.sealed_by[hour] = self._invocation()
         if dry_run:
             self.dry_run_hours.add(hour)
         self.modes_since = self.modes_since or hour
@@ -423,6 +426,7 @@ class SimLedger:
             for index, result in outcomes:
                 chunk.outcomes[index] = result
                 self.answered.add((result.record.hour, result.record.key))
+                self.answered_by[(result.record.hour, result.record.key)] = self._invocation()
                 if result.status == "failed":
                     self.parked_at.setdefault((result.record.hour, result.record.key), self._scheduler.now)
             self._port("update_outcomes", "after")

@@ -22,7 +22,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,8 +31,17 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from functions.customers.model import Customer, CustomerRef
 from functions.flush.aggregate import aggregate
-from functions.flush.audit import AuditDeps, Finding, TrailResult, audit_hour, unsealed
+from functions.flush.audit import (
+    AuditDeps,
+    Finding,
+    TrailResult,
+    audit_hour,
+    known_sealed_live,
+    live_in_hour,
+    unsealed,
+)
 from functions.flush.customer import CustomerUsageIncomplete, final_usage_sender
+from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import MeteringError, MeteringRecord, RetentionFloor
 from functions.flush.run import RunResult, flush_run
 from functions.flush.sender import Backoff, SharedTokenBucket
@@ -169,6 +178,13 @@ class World:
                 sleep=self.scheduler.sleep,
             ),
             executor=lambda max_workers: SimExecutor(self.scheduler, max_workers),
+        )
+        self._rehearsing: dict[Actor | None, bool] = {}  # each invocation's mode, as it first asked
+        # the rehearsal's: the same stack deployed with metering_mode dry-run (functions/wiring/flush.py's gateway)
+        self.rehearsal_deps = replace(
+            self.flush_deps,
+            settings=replace(self.settings, metering_mode="dry-run"),
+            gateway=DryRunMeteringGateway(clock),
         )
         self.audit = AuditDeps(
             entries_of_hour=self.ledger.entries_of_hour,
@@ -499,7 +515,18 @@ class World:
             accepted=lambda at: self._accepted(at, self.usage.inner),
         )
         entries = self.ledger.peek(hour)
-        findings = audit_hour(peek, hour, entries) + unsealed(peek, hour, entries, PeekLedger(self.ledger))
+        trail = [r for r in peek.trail.metering_results(hour) if r.hour == hour]
+        # as the reconciliation reads an hour sealed in dry run: only what Marketplace answered of it is ours
+        modes_since = self.ledger.modes_since
+        ours = live_in_hour(lambda h: h in self.ledger.dry_run_hours, hour, entries, modes_since)
+        if ours is not None:
+            entries = [e for e in entries if (e.record.customer, e.record.dimension) in ours]
+            trail = [r for r in trail if (r.customer, r.dimension) in ours]
+        live = ours is None and known_sealed_live(hour, modes_since)
+        findings = audit_hour(peek, hour, entries, trail, sealed_live=live)
+        findings += unsealed(peek, hour, entries, PeekLedger(self.ledger))
+        if ours is not None:
+            findings = [f for f in findings if (f.customer, f.dimension) in ours]
         self.observed.reconciled.append((hour, self.scheduler.now, findings))
 
     def _crash(self, name: str, error: BaseException) -> None:
@@ -522,6 +549,19 @@ class World:
         self.scheduler.spawn(f"timeout:{invocation.name}", "world", watch, at=deadline)
 
     # the flush
+    def deps_now(self) -> FlushDeps:
+        """The flush's collaborators as deployed: the rehearsal's until the plan goes live. An invocation keeps the
+        configuration it first used, as a Lambda invocation keeps its own across a deployment."""
+        actor = self.scheduler.current()
+        invocation = actor.invocation if actor else None
+        if invocation not in self._rehearsing:
+            self._rehearsing[invocation] = self.plan.go_live is not None and self.scheduler.now < self.plan.go_live
+        return self.rehearsal_deps if self._rehearsing[invocation] else self.flush_deps
+
+    def rehearsed(self, invocation: Actor | None) -> bool:
+        """The invocation ran as the rehearsal (metering_mode dry-run)."""
+        return self._rehearsing.get(invocation, False)
+
     def _flush(self, action: Action, run: int = 0, attempt: int = 0) -> None:
         name = f"flush#{action.id}" + (f".c{run}" if run else "") + (f".r{attempt}" if attempt else "")
         continued: list[bool] = []
@@ -530,7 +570,7 @@ class World:
             deadline = self.scheduler.now + timedelta(seconds=self.plan.flush_timeout_seconds)
             self._watchdog(invocation, deadline)
             result = flush_run(
-                self.flush_deps,
+                self.deps_now(),
                 lambda: self.audit,
                 run=run,
                 remaining_ms=lambda: int((deadline - self.scheduler.now).total_seconds() * 1000),
@@ -817,7 +857,9 @@ class Timers:
 
     def __init__(self, world: World) -> None:
         self._world = world
-        self.send = final_usage_sender(world.flush_deps)
+
+    def send(self, customer: Customer, out_of_time: Callable[[], bool]) -> None:
+        final_usage_sender(self._world.deps_now())(customer, out_of_time)
 
     def schedule(self, ref: CustomerRef, delay_seconds: float) -> None:
         world = self._world
