@@ -62,14 +62,27 @@ def parser() -> argparse.ArgumentParser:
         help="draw the stack's settings per seed (flush schedule and grace, metering rate, retention, a leaving "
         "buyer's cutoff and delay) among those cdk synth accepts, instead of its defaults",
     )
+    parse.add_argument(
+        "--emergency-stops",
+        action="store_true",
+        help="some worlds (neither refunding nor going live) draw an emergency stop: live, dry-run, then live again",
+    )
     return parse
 
 
 def replay_command(
-    seed: int, keep: Sequence[int] | None, mutant: str | None, refunds: bool = True, settings: bool = False
+    seed: int,
+    keep: Sequence[int] | None,
+    mutant: str | None,
+    refunds: bool = True,
+    settings: bool = False,
+    stops: bool = False,
 ) -> str:
     command = (
-        f"make sim SEED={seed}" + ("" if refunds else " NO_REFUNDS=1") + (" RANDOM_SETTINGS=1" if settings else "")
+        f"make sim SEED={seed}"
+        + ("" if refunds else " NO_REFUNDS=1")
+        + (" RANDOM_SETTINGS=1" if settings else "")
+        + (" EMERGENCY_STOPS=1" if stops else "")
     )
     if keep is not None:
         command += f" KEEP={','.join(map(str, keep))}"
@@ -86,8 +99,9 @@ def report(
     out: list[str],
     refunds: bool = True,
     settings: bool = False,
+    stops: bool = False,
 ) -> None:
-    plan = draw(result.seed, refunds=refunds, settings=settings)
+    plan = draw(result.seed, refunds=refunds, settings=settings, stops=stops)
     kept = set(keep) if keep is not None else None
     first = result.first
     if first is None:
@@ -105,6 +119,11 @@ def report(
         + (f", flush outage {plan.outage[0]:%H:%M}-{plan.outage[1]:%d %H:%M}" if plan.outage else "")
         + (f", Marketplace down {plan.incident[0]:%H:%M}-{plan.incident[1]:%H:%M}" if plan.incident else "")
         + (f", rehearsal (dry-run) until going live at {plan.go_live:%m-%d %H:%M:%S}" if plan.go_live else "")
+        + (
+            f", emergency stop (dry-run) {plan.emergency[0]:%m-%d %H:%M:%S}-{plan.emergency[1]:%m-%d %H:%M:%S}"
+            if plan.emergency
+            else ""
+        )
     )
     if settings:
         drawn = plan.settings
@@ -118,7 +137,7 @@ def report(
     if result.trace:
         out.append(f"trace ({len(result.trace)} lines):")
         out.extend(f"  {line}" for line in result.trace)
-    out.append(f"replay: {replay_command(result.seed, keep, mutant, refunds, settings)}")
+    out.append(f"replay: {replay_command(result.seed, keep, mutant, refunds, settings, stops)}")
 
 
 def _pin_hashing() -> None:
@@ -134,12 +153,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--keep goes with --seed")
     if args.no_refunds and (args.refund_worlds_only or args.mutant in REFUND_MUTANTS):
         parser().error("--no-refunds: the refund worlds (--refund-worlds-only, a refund mutant) need refunds")
-    refunds, settings = not args.no_refunds, args.random_settings
+    refunds, settings, stops = not args.no_refunds, args.random_settings, args.emergency_stops
+    drawn = {"refunds": refunds, "settings": settings, "stops": stops}
     if args.seed is not None:
-        result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant, refunds=refunds, settings=settings)
+        result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant, **drawn)
         lines: list[str] = []
         kept = sorted(args.keep) if args.keep is not None else None
-        report(result, kept, args.mutant, out=lines, refunds=refunds, settings=settings)
+        report(result, kept, args.mutant, out=lines, **drawn)
         print("\n".join(lines))
         return 1 if result.violations else 0
     progress = Progress(args.seeds, enabled=True)
@@ -153,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         refunds=refunds,
         refund_worlds_only=args.refund_worlds_only,
         settings=settings,
+        stops=stops,
     )
     for result in worlds:
         progress.add(result)
@@ -168,19 +189,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         assert first.first is not None
         lines = []
         if args.no_shrink:
-            result = simulate(first.seed, trace=True, mutant=args.mutant, refunds=refunds, settings=settings)
-            report(result, None, args.mutant, out=lines, refunds=refunds, settings=settings)
+            result = simulate(first.seed, trace=True, mutant=args.mutant, **drawn)
+            report(result, None, args.mutant, out=lines, **drawn)
         else:
-            shrunk = shrink(first.seed, first.first[0], mutant=args.mutant, refunds=refunds, settings=settings)
+            shrunk = shrink(first.seed, first.first[0], mutant=args.mutant, **drawn)
             shrunk_to = shrunk.keep
             lines.append(
                 f"\nseed {first.seed} shrunk from {shrunk.actions} actions to {len(shrunk_to)} and the flush's "
                 f"schedule ({shrunk.runs} runs):"
             )
-            result = simulate(
-                first.seed, keep=set(shrunk_to), trace=True, mutant=args.mutant, refunds=refunds, settings=settings
-            )
-            report(result, shrunk_to, args.mutant, out=lines, refunds=refunds, settings=settings)
+            result = simulate(first.seed, keep=set(shrunk_to), trace=True, mutant=args.mutant, **drawn)
+            report(result, shrunk_to, args.mutant, out=lines, **drawn)
         print("\n".join(lines))
     return 1 if failed else 0
 

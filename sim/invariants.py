@@ -104,11 +104,11 @@ def _no_hour_left(world: World, entry: MeteringEntry) -> bool:
     # the subscription it ends: the last to start before it (a legacy identifier is reused by a buyer back)
     hour = hour_of(max(start for start, _ in licence.windows if hour_of(start) < record.hour))
     # only hours sealed as it was placed could take it, in the mode of its own hour (a carry of a live hour is never
-    # placed in the rehearsal's hours, nor a rehearsal's in live ones)
+    # placed in hours sealed in dry run, nor a dry run's in live ones)
     sealed_before = world.ledger.sealed_before.get((record.hour, key)) or hour
-    rehearsed = world.ledger.dry_run_hours
+    dry = world.ledger.dry_run_hours
     while hour < min(record.hour, sealed_before):
-        if hour not in taken and (hour in rehearsed) == (record.hour in rehearsed):
+        if hour not in taken and (hour in dry) == (record.hour in dry):
             return False
         hour += HOUR
     return True
@@ -124,16 +124,21 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
     parked: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     unsent = 0
     parked_records = 0
-    rehearsal = rehearsal_hours(world)
-    for (customer, dimension, hour), first in ours_billed(world):
-        if hour in rehearsal:
+    dry_hours = dry_run_hours(world)
+    placed_live = _placed_from_live_hours(world, dry_hours)
+    for where, first in ours_billed(world):
+        customer, dimension, hour = where
+        live_sender = not world.in_dry_run(world.marketplace.billed_by.get(where))
+        # billed there by live metering before a dry run sealed the hour (a leaving buyer's final usage sent early,
+        # then an emergency stop), or a live final hour's carry a dry run placed there (attack 65): by design
+        if hour in dry_hours and not (live_sender and (where in placed_live or _sent_before_sealed(world, where))):
             world.violation(
-                "nothing of an hour the rehearsal sealed is billed by this stack",
+                "nothing of an hour a dry run sealed is billed by this stack",
                 f"{customer[-12:]} {dimension} of {hour:%Y-%m-%dT%H}: billed {first.quantity}",
             )
     for entry in world.ledger.stored():
         record = entry.record
-        if entry.status == "dry_run":  # the rehearsal's: the seller's old integration bills it
+        if entry.status == "dry_run":  # the dry run's: the seller's old integration bills it
             parked[(record.customer, record.dimension)] += record.quantity
         elif entry.status in PARKED_STATUSES:
             parked[(record.customer, record.dimension)] += record.quantity
@@ -173,20 +178,40 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
             )
 
 
-def rehearsal_hours(world: World) -> set[datetime]:
-    """The hours a rehearsal's invocation sealed (metering_mode dry-run): the seller's old integration bills them."""
-    return {hour for hour, invocation in world.ledger.sealed_by.items() if world.rehearsed(invocation)}
+def dry_run_hours(world: World) -> set[datetime]:
+    """The hours an invocation in dry run sealed (a rehearsal, an emergency stop): the seller's old integration bills
+    them."""
+    return {hour for hour, invocation in world.ledger.sealed_by.items() if world.in_dry_run(invocation)}
+
+
+def _placed_from_live_hours(world: World, dry_hours: set[datetime]) -> set[tuple[str, str, datetime]]:
+    """The records of leaving buyers' carries a dry run placed in hours sealed in dry run, whose final hour (the hour
+    before the carry's) was sealed live: that hour's usage, billed as that hour is (attack 65). Live metering never
+    places one in an hour sealed in dry run."""
+    placed = set()
+    for (carry_hour, key), plan in world.ledger.placed.items():
+        carry = world.ledger.carries[carry_hour][key]
+        by_dry_run = world.in_dry_run(world.ledger.placed_by.get((carry_hour, key)))
+        if by_dry_run and carry_hour - HOUR not in dry_hours:
+            placed |= {(carry.customer, carry.dimension, hour) for hour, _ in plan if hour is not None}
+    return placed
+
+
+def _sent_before_sealed(world: World, key: tuple[str, str, datetime]) -> bool:
+    """Marketplace billed the record before its hour was sealed (a leaving buyer's final usage, sent early)."""
+    sealed = world.ledger.sealed_at.get(key[2])
+    return sealed is not None and world.marketplace.billed[key].at < sealed
 
 
 def _modes(world: World) -> None:
     """Every hour is kept as sealed in the mode of the invocation that sealed it (what the reconciliation, the flush
     and ``cli redrive`` go by)."""
-    rehearsal = rehearsal_hours(world)
+    dry_hours = dry_run_hours(world)
     for hour in sorted(world.ledger.sealed_by):
-        if (hour in rehearsal) != (hour in world.ledger.dry_run_hours):
+        if (hour in dry_hours) != (hour in world.ledger.dry_run_hours):
             world.violation(
                 "an hour is kept as sealed in its sealer's mode",
-                f"hour {hour:%Y-%m-%dT%H} sealed {'in the rehearsal' if hour in rehearsal else 'live'}, kept as "
+                f"hour {hour:%Y-%m-%dT%H} sealed {'in dry run' if hour in dry_hours else 'live'}, kept as "
                 + ("sealed in dry run" if hour in world.ledger.dry_run_hours else "sealed live"),
             )
 
@@ -332,8 +357,14 @@ def _reconciled(world: World) -> None:
     explained = {(e.record.customer, e.record.dimension, e.record.hour) for e in stored if _explained(world, e)}
     # live metering (the flush, or a leaving buyer's final-usage step) begins the reconciliation before it sends, at
     # its oldest hour or a day back: every hour with records
+    # an hour a dry run sealed holding nothing Marketplace answered has nothing of ours to reconcile: the
+    # reconciliation may begin after it (a dry run begins none: seed 2817, attack 70)
+    answered = {e.record.hour for e in stored if e.status in MARKETPLACE_ANSWERS}
+    dry_hours = world.ledger.dry_run_hours
     for hour in sorted({e.record.hour for e in stored if e.record.hour <= last}):
         runs = done[hour]
+        if not runs and hour in dry_hours and hour not in answered:
+            continue
         if len(runs) != 1 and not (len(runs) > 1 and hour in world.ledger.reopened):
             world.violation(
                 "every closed hour is reconciled, once", f"hour {hour:%Y-%m-%dT%H} was reconciled {len(runs)} times"
@@ -345,7 +376,7 @@ def _reconciled(world: World) -> None:
             f
             for f in runs[-1]
             if not (f.kind == ACCEPTED_NOT_SEALED and late_writes)
-            and not (f.kind == ANSWERED_IN_DRY_RUN and _answered_in_rehearsal(world, stored, f))
+            and not (f.kind == ANSWERED_IN_DRY_RUN and _answered_in_dry_run(world, stored, f))
             and not (f.kind == UNKNOWN_TO_LEDGER and (f.customer, f.dimension, f.hour) in world.marketplace.outsider)
             and (f.kind not in (FAILED, PARKED) or (f.customer, f.dimension, f.hour) not in explained)
         ]
@@ -380,14 +411,14 @@ def _reconciled(world: World) -> None:
         )
 
 
-def _answered_in_rehearsal(world: World, stored: list[MeteringEntry], finding: Finding) -> bool:
-    """A record of an hour sealed live answered ``dry_run`` by the rehearsal (a leaving buyer's final usage sent
-    before the stack went live, and before the flush sealed its hour): reported by design, never billed by this
+def _answered_in_dry_run(world: World, stored: list[MeteringEntry], finding: Finding) -> bool:
+    """A record of an hour sealed live answered ``dry_run`` by a dry run (a leaving buyer's final usage sent in the
+    rehearsal, before the stack went live and the flush sealed its hour): reported by design, never billed by this
     stack."""
     return any(
         (e.record.customer, e.record.dimension, e.record.hour) == (finding.customer, finding.dimension, finding.hour)
         and e.status == "dry_run"
-        and world.rehearsed(world.ledger.answered_by.get((e.record.hour, e.record.key)))
+        and world.in_dry_run(world.ledger.answered_by.get((e.record.hour, e.record.key)))
         for e in stored
     )
 

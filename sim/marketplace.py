@@ -30,7 +30,7 @@ from functions.flush.audit import TrailResult
 from functions.flush.records import BatchOutcome, BatchRejected, MeteringRecord, RecordOutcome
 from functions.flush.service import window_missed
 from functions.usage.model import hour_of
-from sim.scheduler import Scheduler
+from sim.scheduler import Actor, Scheduler
 
 # After a buyer unsubscribes, Marketplace takes their usage for about an hour (marketplace-api.md)
 FINAL_HOUR = timedelta(hours=1)
@@ -77,6 +77,7 @@ class SimMarketplace:
     violation: Callable[[str, str], None]
     licences: dict[str, Licence] = field(default_factory=dict)
     billed: dict[tuple[str, str, datetime], Billed] = field(default_factory=dict)
+    billed_by: dict[tuple[str, str, datetime], Actor | None] = field(default_factory=dict)  # our invocation that did
     calls: list[TrailCall] = field(default_factory=list)
     refused: list[tuple[MeteringRecord, str]] = field(default_factory=list)  # whole calls refused, per record
     not_subscribed: list[MeteringRecord] = field(default_factory=list)
@@ -193,6 +194,10 @@ class SimMarketplace:
         if first is None:
             self._ids += 1
             self.billed[key] = Billed(record.quantity, f"mr-{self._ids:06d}", now, allocations)
+            actor = self.scheduler.current()
+            self.billed_by[key] = actor.invocation if actor else None
+            actor = self.scheduler.current()
+            self.billed_by[key] = actor.invocation if actor else None
             return RecordOutcome(record, "Success", self.billed[key].metering_record_id)
         if (first.quantity, first.allocations) == (record.quantity, allocations):
             return RecordOutcome(record, "Success", first.metering_record_id)

@@ -15,9 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 from functions.customers import subscription
-from functions.flush import aggregate, ledger, service
+from functions.flush import aggregate, customer, ledger, service
+from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import BatchOutcome, MeteringGateway, MeteringRecord
 from functions.flush.sender import Sender
+from functions.flush.service import FlushDeps
 from functions.lifecycle.service import Lifecycle
 from functions.usage import model
 from functions.usage.model import UsageEvent, hour_key
@@ -330,6 +332,43 @@ def forget_modes() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def first_live_hour_dry() -> Iterator[None]:
+    """Live metering answers ``dry_run`` the records of the first hour sealed live too (an off-by-one at the mode's
+    boundary): records left pending there, and a leaving buyer's, are billed by nobody (attack 70)."""
+    original = service.dry_run_records
+
+    def one_more(
+        ledger: Any, records: list[MeteringRecord], sealed_before: datetime, entries_of_hour: Any
+    ) -> list[MeteringRecord]:
+        dry = original(ledger, records, sealed_before, entries_of_hour)
+        keys = {(r.hour, r.key) for r in dry}
+        return dry + [
+            r
+            for r in records
+            if (r.hour, r.key) not in keys
+            and r.hour < sealed_before
+            and not ledger.sealed_in_dry_run(r.hour)
+            and ledger.sealed_in_dry_run(r.hour - timedelta(hours=1))
+        ]
+
+    with _patched(service, "dry_run_records", one_more):
+        yield
+
+
+@contextlib.contextmanager
+def step_stays_dry() -> Iterator[None]:
+    """A leaving buyer's final-usage step after going live answers its records ``dry_run`` (the lifecycle function's
+    gateway left in dry run by the deployment): their last usage billed by nobody (attack 70)."""
+    original = customer.send_customer_usage
+
+    def dry(buyer: Any, deps: FlushDeps, *, out_of_time: Callable[[], bool]) -> Any:
+        return original(buyer, replace(deps, gateway=DryRunMeteringGateway(deps.clock)), out_of_time=out_of_time)
+
+    with _patched(customer, "send_customer_usage", dry):
+        yield
+
+
 MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "per-hour-dedup": per_hour_dedup,
     "rewrite-sealed-total": rewrite_sealed_total,
@@ -350,6 +389,8 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "failed-refund-unheard": failed_refund_unheard,
     "seal-ignores-mode": seal_ignores_mode,
     "forget-modes": forget_modes,
+    "first-live-hour-dry": first_live_hour_dry,
+    "step-stays-dry": step_stays_dry,
 }
 
 

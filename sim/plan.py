@@ -135,6 +135,13 @@ class Plan:
     flush_every: timedelta = HOUR  # the flush's schedule: rate(...)
     # the stack rehearses (metering_mode dry-run: the seller's old integration bills) until it goes live then
     go_live: datetime | None = None
+    # an emergency stop: the operator deploys dry-run (the old integration bills again) and goes live again later
+    emergency: tuple[datetime, datetime] | None = None
+
+    def dry_run_at(self, at: datetime) -> bool:
+        """The stack is deployed in dry run at ``at``: rehearsing, or stopped."""
+        rehearsing = self.go_live is not None and at < self.go_live
+        return rehearsing or (self.emergency is not None and self.emergency[0] <= at < self.emergency[1])
 
     def keeping(self, ids: set[int]) -> Plan:
         return replace(self, actions=tuple(a for a in self.actions if a.id in ids or a.scheduled))
@@ -161,10 +168,11 @@ class _Draw:
         return timedelta(minutes=self.rng.uniform(low, high))
 
 
-def draw(seed: int, *, refunds: bool = False, settings: bool = False) -> Plan:
+def draw(seed: int, *, refunds: bool = False, settings: bool = False, stops: bool = False) -> Plan:
     """``refunds``: some worlds (``REFUND_WORLDS``) draw an outsider's over-billing and the operator's refunds
     (``python -m sim`` draws them unless ``--no-refunds``; False here: each seed of an earlier bug as it was found).
-    ``settings``: the stack's settings drawn too (``--random-settings``), else its defaults."""
+    ``settings``: the stack's settings drawn too (``--random-settings``), else its defaults. ``stops``: some worlds
+    that neither refund nor go live draw an emergency stop (``--emergency-stops``)."""
     rng = random.Random(seed)
     configured = _settings(random.Random(f"{seed}/settings")) if settings else AppConfig(settings=Settings())
     flush_every = longest_gap(configured.flush_schedule)
@@ -245,6 +253,12 @@ def draw(seed: int, *, refunds: bool = False, settings: bool = False) -> Plan:
     go_live = None
     if not refunds and going.random() < GO_LIVE_WORLDS:
         go_live = start + timedelta(minutes=going.uniform(20, (activity_end - start).total_seconds() / 60))
+    emergency = None
+    stopping = random.Random(f"{seed}/emergency-stop")
+    if stops and not refunds and go_live is None and stopping.random() < STOP_WORLDS:
+        begins = start + timedelta(minutes=stopping.uniform(20, (activity_end - start).total_seconds() / 60))
+        emergency = (begins, begins + timedelta(minutes=stopping.uniform(20, 6 * 60)))
+        quiet_from = max(quiet_from, emergency[1])  # live again before the world heals: its runs catch up
     # an hour is refunded once what was due in it is final (operations.adjust, 25 hours after it): a world with refunds
     # runs on until every hour of its activity is
     # and a slower schedule's longer waits: two more runs, as an hourly one has in its last hours (one may be skipped,
@@ -275,6 +289,7 @@ def draw(seed: int, *, refunds: bool = False, settings: bool = False) -> Plan:
         settings=replace(configured.settings, products=(product,), metering_mode="live", lifecycle_queue_url="sim"),
         flush_every=flush_every,
         go_live=go_live,
+        emergency=emergency,
     )
 
 
@@ -298,6 +313,7 @@ def _settings(rng: random.Random) -> AppConfig:
 
 REFUND_WORLDS = 0.3
 GO_LIVE_WORLDS = 0.2
+STOP_WORLDS = 0.3
 
 
 def _future_dated(d: _Draw, buyers: list[Buyer], activity_end: datetime) -> list[Buyer]:

@@ -183,6 +183,8 @@ class SimLedger:
         self.reconciled_version = 0
         self.dry_run_hours: set[datetime] = set()  # sealed in dry run (kept with the cursor's move)
         self.sealed_by: dict[datetime, Actor | None] = {}  # the invocation whose seal moved the cursor past each hour
+        self.sealed_at: dict[datetime, datetime] = {}  # and when
+        self.placed_by: dict[tuple[datetime, str], Actor | None] = {}  # the invocation whose placement was kept
         self.modes_since: datetime | None = None  # the first hour it sealed (each hour's mode kept from there)
         self.reopened: set[datetime] = set()  # hours reconciled before a leaving buyer's carry was placed in them
         self.on_reconciled: Callable[[datetime], None] = lambda hour: None
@@ -276,6 +278,7 @@ class SimLedger:
         self.carries[record.hour].setdefault(record.key, record)
         kept = self.placed.setdefault(key, list(placement))
         self.sealed_before.setdefault(key, self.cursor)  # the invariants: only sealed hours could take it
+        self.placed_by.setdefault(key, self._invocation())  # and only in the placer's mode
         self._port("update_carry", "after")
         return kept
 
@@ -396,6 +399,7 @@ class SimLedger:
             return False
         self.cursor = hour + HOUR
         self.sealed_by[hour] = self._invocation()
+        self.sealed_at[hour] = self._scheduler.now
         if dry_run:
             self.dry_run_hours.add(hour)
         self.modes_since = self.modes_since or hour

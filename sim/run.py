@@ -37,8 +37,9 @@ def simulate(
     mutant: str | None = None,
     refunds: bool = False,
     settings: bool = False,
+    stops: bool = False,
 ) -> Result:
-    plan = draw(seed, refunds=refunds, settings=settings)
+    plan = draw(seed, refunds=refunds, settings=settings, stops=stops)
     if keep is not None:
         plan = plan.keeping(keep)
     with quiet(), mutants.applied(mutant):
@@ -64,11 +65,11 @@ def _buyer_hours(plan: Plan) -> float:
     return hours
 
 
-def _run_range(args: tuple[int, int, str | None, bool, bool, bool]) -> list[Result]:
-    first, count, mutant, refunds, only, settings = args
+def _run_range(args: tuple[int, int, str | None, bool, bool, bool, bool]) -> list[Result]:
+    first, count, mutant, refunds, only, settings, stops = args
     seeds = range(first, first + count)
     return [
-        simulate(seed, mutant=mutant, refunds=refunds, settings=settings)
+        simulate(seed, mutant=mutant, refunds=refunds, settings=settings, stops=stops)
         for seed in seeds
         if not only or draw(seed, refunds=True).refunds
     ]
@@ -85,13 +86,22 @@ def many(
     refunds: bool = False,
     refund_worlds_only: bool = False,
     settings: bool = False,
+    stops: bool = False,
 ) -> Iterator[Result]:
     """Seeds ``first`` .. ``first + count - 1`` over ``jobs`` processes (every core by default), in chunks;
     ``refunds``: some worlds draw an outsider's over-billing and the operator's refunds; ``refund_worlds_only``: only
-    those run; ``settings``: the stack's settings drawn per seed."""
+    those run; ``settings``: the stack's settings drawn per seed; ``stops``: emergency stops drawn."""
     jobs = jobs or os.cpu_count() or 1
     chunks = [
-        (start, min(chunk, first + count - start), mutant, refunds or refund_worlds_only, refund_worlds_only, settings)
+        (
+            start,
+            min(chunk, first + count - start),
+            mutant,
+            refunds or refund_worlds_only,
+            refund_worlds_only,
+            settings,
+            stops,
+        )
         for start in range(first, first + count, chunk)
     ]
     if jobs == 1:

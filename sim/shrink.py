@@ -30,17 +30,18 @@ def shrink(
     budget: int = 400,
     refunds: bool = False,
     settings: bool = False,
+    stops: bool = False,
 ) -> Shrunk:
     """The fewest actions (as found within ``budget`` runs) whose world still breaks ``invariant``."""
-    ids = draw(seed, refunds=refunds, settings=settings).removable
+    ids = draw(seed, refunds=refunds, settings=settings, stops=stops).removable
     total = len(ids)
-    best = simulate(seed, keep=set(ids), mutant=mutant, refunds=refunds, settings=settings)
+    best = simulate(seed, keep=set(ids), mutant=mutant, refunds=refunds, settings=settings, stops=stops)
     runs, parts = 1, 2
     while len(ids) > 1 and runs < budget:
         size = math.ceil(len(ids) / parts)
         for start in range(0, len(ids), size):
             candidate = ids[:start] + ids[start + size :]
-            result = simulate(seed, keep=set(candidate), mutant=mutant, refunds=refunds, settings=settings)
+            result = simulate(seed, keep=set(candidate), mutant=mutant, refunds=refunds, settings=settings, stops=stops)
             runs += 1
             if breaks(result, invariant):
                 ids, best = candidate, result

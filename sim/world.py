@@ -179,9 +179,9 @@ class World:
             ),
             executor=lambda max_workers: SimExecutor(self.scheduler, max_workers),
         )
-        self._rehearsing: dict[Actor | None, bool] = {}  # each invocation's mode, as it first asked
-        # the rehearsal's: the same stack deployed with metering_mode dry-run (functions/wiring/flush.py's gateway)
-        self.rehearsal_deps = replace(
+        self._dry_run: dict[Actor | None, bool] = {}  # each invocation's mode, as it first asked
+        # the same stack deployed with metering_mode dry-run (functions/wiring/flush.py's gateway)
+        self.dry_run_deps = replace(
             self.flush_deps,
             settings=replace(self.settings, metering_mode="dry-run"),
             gateway=DryRunMeteringGateway(clock),
@@ -550,17 +550,17 @@ class World:
 
     # the flush
     def deps_now(self) -> FlushDeps:
-        """The flush's collaborators as deployed: the rehearsal's until the plan goes live. An invocation keeps the
-        configuration it first used, as a Lambda invocation keeps its own across a deployment."""
+        """The flush's collaborators as deployed: in dry run while the plan rehearses or is stopped, else live. An
+        invocation keeps the configuration it first used, as a Lambda invocation keeps its own across a deployment."""
         actor = self.scheduler.current()
         invocation = actor.invocation if actor else None
-        if invocation not in self._rehearsing:
-            self._rehearsing[invocation] = self.plan.go_live is not None and self.scheduler.now < self.plan.go_live
-        return self.rehearsal_deps if self._rehearsing[invocation] else self.flush_deps
+        if invocation not in self._dry_run:
+            self._dry_run[invocation] = self.plan.dry_run_at(self.scheduler.now)
+        return self.dry_run_deps if self._dry_run[invocation] else self.flush_deps
 
-    def rehearsed(self, invocation: Actor | None) -> bool:
-        """The invocation ran as the rehearsal (metering_mode dry-run)."""
-        return self._rehearsing.get(invocation, False)
+    def in_dry_run(self, invocation: Actor | None) -> bool:
+        """The invocation ran in dry run (metering_mode dry-run: a rehearsal, an emergency stop)."""
+        return self._dry_run.get(invocation, False)
 
     def _flush(self, action: Action, run: int = 0, attempt: int = 0) -> None:
         name = f"flush#{action.id}" + (f".c{run}" if run else "") + (f".r{attempt}" if attempt else "")

@@ -13,9 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from functions.settings import Settings
+from sim import invariants
+from sim.__main__ import replay_command
 from sim.mutants import MUTANTS
 from sim.plan import Buyer, draw
 from sim.run import many, simulate
+from sim.world import World, quiet
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_LAYER_SEEDS = 1000
@@ -67,6 +70,9 @@ FOUND_BUGS_WITH_REFUNDS += (213260,)
 # final usage wrote after the run had read the hour (and which moved the mark back for the hour's next run), so the
 # differences outnumbered ReconciliationMismatches (265464)
 FOUND_BUGS_WITH_REFUNDS += (265464,)
+# the simulator's, in a world that goes live: an hour the rehearsal sealed before a flush outage, holding nothing
+# Marketplace answered, was required to be reconciled, though the reconciliation began after it (2817, attack 70)
+FOUND_BUGS_WITH_REFUNDS += (2817,)
 # buyers back on their licence under a new agreement (drawn since): the final-usage step's end of the agreement they
 # left, stamped after their return, ended them for ever (248); the left agreement's Deprovisioned, heard before the
 # new agreement's Created, read as a leave and ended them (1318)
@@ -233,3 +239,45 @@ def test_a_world_with_refunds_refunds_the_outsiders_over_billing_once_and_replay
     assert taken, "no refund was taken"
     assert draw(32, refunds=True).refunds
     assert not draw(32).refunds
+
+
+def test_a_world_that_goes_live_leaves_the_rehearsals_hours_unbilled_and_bills_those_it_seals_live() -> None:
+    """Seed 18 rehearses until 01:47:59 (metering_mode dry-run), then goes live; a buyer leaves during the rehearsal
+    and their final usage is answered in dry run before the first live flush seals their final hour: the
+    reconciliation reports it (the finding the docs name), and every invariant holds."""
+    plan = draw(18, refunds=True)
+    assert plan.go_live is not None
+    with quiet():
+        world = World(plan)
+        world.run()
+        invariants.check(world)
+    assert world.violations == [], world.violations[:1]
+    rehearsal = invariants.dry_run_hours(world)
+    live = set(world.ledger.sealed_by) - rehearsal
+    assert rehearsal, "the rehearsal sealed hours"
+    assert live, "live metering sealed hours"
+    assert all(hour < plan.go_live for hour in rehearsal)
+    assert rehearsal == world.ledger.dry_run_hours
+    billed = {hour for (_, _, hour), _ in invariants.ours_billed(world)}
+    assert billed
+    assert billed <= live
+    dry = [e for e in world.ledger.stored() if e.status == "dry_run"]
+    assert sum(e.record.quantity for e in dry) > 0
+    reported = [
+        f
+        for _, _, found in world.observed.reconciled
+        for f in found
+        if f.kind == "answered in dry run, its hour sealed live"
+    ]
+    assert reported, "the rehearsal's answer in an hour sealed live is reported"
+
+
+def test_emergency_stops_are_drawn_only_when_asked_and_replayed_with_their_flag() -> None:
+    stopped = [seed for seed in range(60) if draw(seed, stops=True).emergency is not None]
+    assert stopped
+    assert all(draw(seed).emergency is None for seed in stopped)
+    # a stop world ends once its runs after the stop have reconciled every hour sealed live before it
+    result = simulate(1, stops=True)
+    assert draw(1, stops=True).emergency is not None
+    assert result.violations == (), result.first
+    assert replay_command(1, None, None, refunds=False, stops=True) == "make sim SEED=1 NO_REFUNDS=1 EMERGENCY_STOPS=1"
