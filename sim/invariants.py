@@ -126,6 +126,7 @@ def _units(world: World, stored: list[UsageEvent]) -> None:
     parked_records = 0
     dry_hours = dry_run_hours(world)
     placed_live = _placed_from_live_hours(world, dry_hours)
+    _live_carries_answered_dry_run(world, dry_hours)
     for where, first in ours_billed(world):
         customer, dimension, hour = where
         live_sender = not world.in_dry_run(world.marketplace.billed_by.get(where))
@@ -192,9 +193,37 @@ def _placed_from_live_hours(world: World, dry_hours: set[datetime]) -> set[tuple
     for (carry_hour, key), plan in world.ledger.placed.items():
         carry = world.ledger.carries[carry_hour][key]
         by_dry_run = world.in_dry_run(world.ledger.placed_by.get((carry_hour, key)))
-        if by_dry_run and carry_hour - HOUR not in dry_hours:
+        # and only where that hour's own record was not answered ``dry_run`` (a dry-run step's answer, then go-live:
+        # the carry goes as its record went, never billed by this stack; attack 67, hidden here before attack 71)
+        if by_dry_run and carry_hour - HOUR not in dry_hours and not _final_answered_dry_run(world, carry_hour, key):
             placed |= {(carry.customer, carry.dimension, hour) for hour, _ in plan if hour is not None}
     return placed
+
+
+def _final_answered_dry_run(world: World, carry_hour: datetime, key: str) -> bool:
+    """The carry's final hour's own record (the hour before the carry's) is stored ``dry_run``."""
+    return any(e.record.key == key and e.status == "dry_run" for e in world.ledger.peek(carry_hour - HOUR))
+
+
+def _live_carries_answered_dry_run(world: World, dry_hours: set[datetime]) -> None:
+    """A carry a dry run placed in its hours whose final hour was sealed live and its own record billed (not answered
+    ``dry_run``) is that live hour's usage: billed as that hour is, never answered ``dry_run`` (attack 65). Counting
+    every ``dry_run`` answer as the old integration's hid it (attack 71)."""
+    for (carry_hour, key), plan in world.ledger.placed.items():
+        final = carry_hour - HOUR
+        if final in dry_hours or not world.in_dry_run(world.ledger.placed_by.get((carry_hour, key))):
+            continue
+        own = [e.status for e in world.ledger.peek(final) if e.record.key == key]
+        if not own or "dry_run" in own:
+            continue
+        for hour, _ in plan:
+            for entry in world.ledger.peek(hour) if hour is not None else []:
+                if entry.record.key == key and entry.status == "dry_run":
+                    world.violation(
+                        "a live final hour's carry is billed as its hour",
+                        f"{key} carried from {final:%Y-%m-%dT%H} ({own[0]}) into {hour:%Y-%m-%dT%H}: answered "
+                        f"dry_run ({entry.record.quantity})",
+                    )
 
 
 def _sent_before_sealed(world: World, key: tuple[str, str, datetime]) -> bool:
