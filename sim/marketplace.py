@@ -196,8 +196,6 @@ class SimMarketplace:
             self.billed[key] = Billed(record.quantity, f"mr-{self._ids:06d}", now, allocations)
             actor = self.scheduler.current()
             self.billed_by[key] = actor.invocation if actor else None
-            actor = self.scheduler.current()
-            self.billed_by[key] = actor.invocation if actor else None
             return RecordOutcome(record, "Success", self.billed[key].metering_record_id)
         if (first.quantity, first.allocations) == (record.quantity, allocations):
             return RecordOutcome(record, "Success", first.metering_record_id)

@@ -168,11 +168,14 @@ class _Draw:
         return timedelta(minutes=self.rng.uniform(low, high))
 
 
-def draw(seed: int, *, refunds: bool = False, settings: bool = False, stops: bool = False) -> Plan:
+def draw(
+    seed: int, *, refunds: bool = False, settings: bool = False, stops: bool = False, rehearsals: bool = True
+) -> Plan:
     """``refunds``: some worlds (``REFUND_WORLDS``) draw an outsider's over-billing and the operator's refunds
     (``python -m sim`` draws them unless ``--no-refunds``; False here: each seed of an earlier bug as it was found).
     ``settings``: the stack's settings drawn too (``--random-settings``), else its defaults. ``stops``: some worlds
-    that neither refund nor go live draw an emergency stop (``--emergency-stops``)."""
+    that neither refund nor go live draw an emergency stop (``--emergency-stops``). ``rehearsals=False``: no world
+    goes live (each seed as drawn before they were: the seeds of earlier bugs)."""
     rng = random.Random(seed)
     configured = _settings(random.Random(f"{seed}/settings")) if settings else AppConfig(settings=Settings())
     flush_every = longest_gap(configured.flush_schedule)
@@ -251,7 +254,7 @@ def draw(seed: int, *, refunds: bool = False, settings: bool = False, stops: boo
     # buyers use the product (a stream of its own: the worlds drawn before stay so)
     going = random.Random(f"{seed}/go-live")
     go_live = None
-    if not refunds and going.random() < GO_LIVE_WORLDS:
+    if rehearsals and not refunds and going.random() < GO_LIVE_WORLDS:
         go_live = start + timedelta(minutes=going.uniform(20, (activity_end - start).total_seconds() / 60))
     emergency = None
     stopping = random.Random(f"{seed}/emergency-stop")

@@ -38,8 +38,9 @@ def simulate(
     refunds: bool = False,
     settings: bool = False,
     stops: bool = False,
+    rehearsals: bool = True,
 ) -> Result:
-    plan = draw(seed, refunds=refunds, settings=settings, stops=stops)
+    plan = draw(seed, refunds=refunds, settings=settings, stops=stops, rehearsals=rehearsals)
     if keep is not None:
         plan = plan.keeping(keep)
     with quiet(), mutants.applied(mutant):
