@@ -14,7 +14,7 @@ And our code never crashes, and every invocation finishes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -29,7 +29,7 @@ from functions.flush.audit import (
     UNKNOWN_TO_LEDGER,
     Finding,
 )
-from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord
+from functions.flush.records import PARKED_CARRY, MeteringEntry, MeteringRecord, Placement
 from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, OUT_OF_WINDOW, window_missed
 from functions.usage.model import HOUR, MAX_INTEGER_QUANTITY, Allocation, UsageEvent, hour_of
 from sim.marketplace import FINAL_HOUR, Billed
@@ -185,44 +185,45 @@ def dry_run_hours(world: World) -> set[datetime]:
     return {hour for hour, invocation in world.ledger.sealed_by.items() if world.in_dry_run(invocation)}
 
 
-def _placed_from_live_hours(world: World, dry_hours: set[datetime]) -> set[tuple[str, str, datetime]]:
-    """The records of leaving buyers' carries a dry run placed in hours sealed in dry run, whose final hour (the hour
-    before the carry's) was sealed live: that hour's usage, billed as that hour is (attack 65). Live metering never
+def _dry_run_carries_of_live_hours(
+    world: World, dry_hours: set[datetime]
+) -> Iterator[tuple[MeteringRecord, Placement, list[str]]]:
+    """Each leaving buyer's carry a dry run placed in earlier hours whose final hour (the hour before the carry's) was
+    sealed live: the carry, its placement, and the statuses of that final hour's own record. Live metering never
     places one in an hour sealed in dry run."""
-    placed = set()
-    for (carry_hour, key), plan in world.ledger.placed.items():
-        carry = world.ledger.carries[carry_hour][key]
-        by_dry_run = world.in_dry_run(world.ledger.placed_by.get((carry_hour, key)))
-        # and only where that hour's own record was not answered ``dry_run`` (a dry-run step's answer, then go-live:
-        # the carry goes as its record went, never billed by this stack; attack 67, hidden here before attack 71)
-        if by_dry_run and carry_hour - HOUR not in dry_hours and not _final_answered_dry_run(world, carry_hour, key):
-            placed |= {(carry.customer, carry.dimension, hour) for hour, _ in plan if hour is not None}
-    return placed
-
-
-def _final_answered_dry_run(world: World, carry_hour: datetime, key: str) -> bool:
-    """The carry's final hour's own record (the hour before the carry's) is stored ``dry_run``."""
-    return any(e.record.key == key and e.status == "dry_run" for e in world.ledger.peek(carry_hour - HOUR))
-
-
-def _live_carries_answered_dry_run(world: World, dry_hours: set[datetime]) -> None:
-    """A carry a dry run placed in its hours whose final hour was sealed live and its own record billed (not answered
-    ``dry_run``) is that live hour's usage: billed as that hour is, never answered ``dry_run`` (attack 65). Counting
-    every ``dry_run`` answer as the old integration's hid it (attack 71)."""
     for (carry_hour, key), plan in world.ledger.placed.items():
         final = carry_hour - HOUR
         if final in dry_hours or not world.in_dry_run(world.ledger.placed_by.get((carry_hour, key))):
             continue
         own = [e.status for e in world.ledger.peek(final) if e.record.key == key]
+        yield world.ledger.carries[carry_hour][key], plan, own
+
+
+def _placed_from_live_hours(world: World, dry_hours: set[datetime]) -> set[tuple[str, str, datetime]]:
+    """Where such carries go as their final hour went (attack 65): billed, unless that hour's own record was answered
+    ``dry_run`` (a dry-run step's answer, then go-live: never billed by this stack; attack 67, hidden here before
+    attack 71)."""
+    placed = set()
+    for carry, plan, own in _dry_run_carries_of_live_hours(world, dry_hours):
+        if "dry_run" not in own:
+            placed |= {(carry.customer, carry.dimension, hour) for hour, _ in plan if hour is not None}
+    return placed
+
+
+def _live_carries_answered_dry_run(world: World, dry_hours: set[datetime]) -> None:
+    """Such a carry whose final hour's own record was billed (not answered ``dry_run``) is that live hour's usage:
+    billed as that hour is, never answered ``dry_run`` (attack 65). Counting every ``dry_run`` answer as the old
+    integration's hid it (attack 71)."""
+    for carry, plan, own in _dry_run_carries_of_live_hours(world, dry_hours):
         if not own or "dry_run" in own:
             continue
         for hour, _ in plan:
             for entry in world.ledger.peek(hour) if hour is not None else []:
-                if entry.record.key == key and entry.status == "dry_run":
+                if entry.record.key == carry.key and entry.status == "dry_run":
                     world.violation(
                         "a live final hour's carry is billed as its hour",
-                        f"{key} carried from {final:%Y-%m-%dT%H} ({own[0]}) into {hour:%Y-%m-%dT%H}: answered "
-                        f"dry_run ({entry.record.quantity})",
+                        f"{carry.key} carried from {carry.hour - HOUR:%Y-%m-%dT%H} ({own[0]}) into "
+                        f"{hour:%Y-%m-%dT%H}: answered dry_run ({entry.record.quantity})",
                     )
 
 
@@ -416,10 +417,9 @@ def _reconciled(world: World) -> None:
             )
         # of an hour sealed in dry run, only what Marketplace answered is ours to report (the dry run's parked
         # records are the other integration's to bill: functions.flush.audit.live_in_hour)
-        rehearsed = hour in world.ledger.dry_run_hours
         for entry in stored:
             parked = entry.record.hour == hour and entry.status in PARKED_STATUSES
-            if rehearsed and entry.status not in MARKETPLACE_ANSWERS:
+            if hour in dry_hours and entry.status not in MARKETPLACE_ANSWERS:
                 continue
             if parked and (entry.record.customer, entry.record.dimension) not in found:
                 world.violation(
