@@ -1,6 +1,12 @@
 """Cold start: import time of each Lambda handler module, as a ratio to a bare ``import boto3`` measured in the
-same run, each in a fresh isolated interpreter holding only the deployed code asset and the pinned layer (built
-for this host: build/layer-host); plus the size of what is deployed.
+same run, each in a fresh isolated interpreter holding only the deployed code asset and the pinned layer; plus the
+size of what is deployed.
+
+The rounds import as Lambda does: with an interpreter of the runtime's version (stacks/bytecode.py), the runtime's
+bytecode as deployed, the pinned requirements installed for that version (build/layer-runtime, from PyPI on first
+use), and nothing written (Lambda's folders are read-only). Without such an interpreter they fall back to this host's
+Python and build/layer-host, letting each interpreter keep the bytecode it compiles, and say so: another version's
+imports cost differently (Python 3.13 builds a dataclass's methods in one compile, 3.11 in several).
 
 Targets: the registration handler's (the buyer waits on it) <= 1.5 x ``import boto3``; every handler within 0.25 of
 its library floor (the same libraries, set up as ours, no code of ours), measured in the same rounds. A handler
@@ -8,11 +14,9 @@ module pauses garbage collection while it is imported (functions.handlers); each
 second reference, ``import boto3`` paused alike: the registration line is judged against the stricter of the two
 (the pause speeds boto3's own import up too).
 
-Those rounds let each interpreter keep the bytecode it compiles, which Lambda (read-only folders) never does. So a
-second part, with an interpreter of the runtime's version (stacks/bytecode.py), imports each handler and boto3 as
-Lambda does, writing nothing: once from sources alone (what the deployment shipped before it carried bytecode: every
-cold start compiles) and once with the runtime's bytecode as now deployed, paired per round; it prints both and their
-ratio. It installs the pinned requirements for this host and that version in build/layer-runtime (PyPI) on first use.
+A second part, with the runtime's interpreter, imports each handler and boto3 writing nothing: once from sources
+alone (what the deployment shipped before it carried bytecode: every cold start compiles) and once with the
+runtime's bytecode as now deployed, paired per round; it prints both and their ratio.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,23 +153,17 @@ def _import_seconds(
     return float(output)
 
 
-def _paired_rounds(modules: list[str], code_dir: Path) -> dict[str, list[float]]:
+def _paired_rounds(modules: list[str], importer: Callable[[str], float]) -> dict[str, list[float]]:
     """Each round imports the reference and every module once, back to back, so a slow moment of a shared machine
     weighs on a module and its reference alike; ratios are taken within a round."""
     samples: dict[str, list[float]] = {module: [] for module in ["boto3", *modules]}
     for _ in range(REPEATS):
         for module in samples:
-            samples[module].append(_import_seconds(module, code_dir))
+            samples[module].append(importer(module))
     return samples
 
 
-def _as_lambda_imports(handlers: list[str]) -> dict[str, Any]:
-    """Each handler and boto3 imported as Lambda does (nothing written), from sources alone and with the runtime's
-    bytecode, paired in each round."""
-    interpreter = runtime_python()
-    if interpreter is None:
-        print("  as Lambda imports: no interpreter of the runtime's version here; not measured")
-        return {}
+def _install_runtime_layer(interpreter: str) -> None:
     if not RUNTIME_LAYER.is_dir():
         subprocess.run(
             [
@@ -179,6 +179,11 @@ def _as_lambda_imports(handlers: list[str]) -> dict[str, Any]:
             ],
             check=True,
         )
+
+
+def _as_lambda_imports(handlers: list[str], interpreter: str) -> dict[str, Any]:
+    """Each handler and boto3 imported as Lambda does (nothing written), from sources alone and with the runtime's
+    bytecode, paired in each round."""
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as scratch:
         trees = {}
@@ -230,11 +235,28 @@ def _zipped_size(folder: Path) -> int:
         return archive.stat().st_size
 
 
+def _importer(code_dir: Path, interpreter: str | None) -> tuple[Callable[[str], float], str]:
+    """How the rounds import a module from ``code_dir``, and its description: as Lambda does (the runtime's
+    interpreter and bytecode, the layer installed for it, nothing written) where such an interpreter is here, else
+    with this host's Python."""
+    if interpreter is None:
+        if not HOST_LAYER.is_dir():
+            raise SystemExit("build/layer-host is missing: run `make layer`")
+        version = ".".join(map(str, sys.version_info[:2]))
+        return partial(_import_seconds, code_dir=code_dir), f"this host's Python {version} (not the runtime's)"
+    _install_runtime_layer(interpreter)
+    layer = code_dir.parent / "layer"
+    shutil.copytree(RUNTIME_LAYER, layer)
+    for folder in (code_dir, layer):
+        compile_for_runtime(folder)
+    importer = partial(_import_seconds, code_dir=code_dir, interpreter=interpreter, layer=layer, writes=False)
+    return importer, f"as Lambda imports ({Path(interpreter).name}, its bytecode, nothing written)"
+
+
 def run() -> dict[str, Any]:
-    if not HOST_LAYER.is_dir():
-        raise SystemExit("build/layer-host is missing: run `make layer`")
+    interpreter = runtime_python()
     with tempfile.TemporaryDirectory() as scratch:
-        code_dir = Path(scratch)
+        code_dir = Path(scratch) / "code"
         shutil.copytree(ROOT / "functions", code_dir / "functions", ignore=shutil.ignore_patterns("__pycache__"))
         handlers = [m for m in HANDLERS if (code_dir / (m.replace(".", "/") + ".py")).exists()]
         with tempfile.TemporaryDirectory() as deployed:  # the asset as it ships: sources and the runtime's bytecode
@@ -244,17 +266,24 @@ def run() -> dict[str, Any]:
         floors = {_floor_module(h): FLOORS[h] for h in handlers} | {PAUSED_BOTO3: _as_a_handler("import boto3")}
         for floor, source in floors.items():
             (code_dir / f"{floor}.py").write_text(source)
-        # warm the OS file cache (and write the code's bytecode) once so the first round is not penalised
+        importer, how = _importer(code_dir, interpreter)
+        # warm the OS file cache (on this host's Python: write the code's bytecode) once so the first round is not
+        # penalised
         for module in ["boto3", *handlers, *floors]:
-            _import_seconds(module, code_dir)
-        samples = _paired_rounds([*handlers, *floors], code_dir)
+            importer(module)
+        samples = _paired_rounds([*handlers, *floors], importer)
         reference = statistics.median(samples["boto3"])
-        results: dict[str, Any] = {"import boto3 (reference) ms": round(reference * 1000, 1), "handlers": {}}
+        results: dict[str, Any] = {
+            "imported": how,
+            "import boto3 (reference) ms": round(reference * 1000, 1),
+            "handlers": {},
+        }
         paused_seconds, paused_ratio = _median_and_ratio(samples, PAUSED_BOTO3)
         results["import boto3 as a handler imports it (collection paused) ms"] = round(paused_seconds * 1000, 1)
         results["import boto3 as a handler imports it, ratio"] = round(paused_ratio, 2)
         print(
-            f"cold start: {REPEATS} rounds of fresh interpreters; reference `import boto3` {reference * 1000:.1f} ms "
+            f"cold start: {REPEATS} rounds of fresh interpreters, {how}; reference `import boto3` "
+            f"{reference * 1000:.1f} ms "
             f"(as a handler imports it, collection paused: {paused_seconds * 1000:.1f} ms, ratio {paused_ratio:.2f})"
         )
         for module in handlers:
@@ -288,7 +317,10 @@ def run() -> dict[str, Any]:
                 "above_floor": round(above, 2),
             }
         results["code asset zipped KiB"] = asset_kib
-        results["as Lambda imports"] = _as_lambda_imports(handlers)
+        if interpreter is None:
+            print("  as Lambda imports: no interpreter of the runtime's version here; not measured")
+        else:
+            results["as Lambda imports"] = _as_lambda_imports(handlers, interpreter)
     if DEPLOYED_LAYER.is_dir():
         results["layer zipped MiB"] = round(_zipped_size(DEPLOYED_LAYER) / 2**20, 1)
     layer = results.get("layer zipped MiB")
