@@ -59,7 +59,6 @@ def use_loopback_credentials() -> None:
             "AWS_SECRET_ACCESS_KEY": "bench-secret-key",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
-            "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }

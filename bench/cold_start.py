@@ -55,10 +55,9 @@ TARGET_RATIO = 1.5
 # ours. A handler's own cost is its distance from its floor.
 _OBSERVABILITY = """
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="floor")
-tracer = Tracer(service="floor", patch_modules=("botocore",))
 metrics = Metrics(namespace="Floor", service="floor")
 """
 _API = """
@@ -123,7 +122,7 @@ print(time.perf_counter() - start)
 
 
 def _lambda_environment(code_dir: Path, module: str) -> dict[str, str]:
-    """What the Lambda runtime sets and libraries look at on import (the X-Ray SDK picks its Lambda mode by it)."""
+    """What the Lambda runtime sets and libraries look at on import."""
     return {
         "AWS_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_NAME": "bench",

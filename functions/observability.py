@@ -1,14 +1,18 @@
-"""The one place Logger, Tracer and Metrics are configured; every module imports them from here."""
+"""The one place Logger and Metrics are configured; every module imports them from here.
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+No Powertools Tracer: it is built on the AWS X-Ray SDK, in maintenance mode since 25 February 2026 and out of
+support from 25 February 2027 (AWS recommends OpenTelemetry instead), and its import and botocore patching were
+about a tenth of every cold start, the buyer's first page included (bench/cold_start.py). Lambda's active tracing
+and API Gateway's (stacks/) still record each request and invocation in X-Ray without it; docs/operations.md says how
+to add OpenTelemetry's spans of each AWS call.
+"""
+
+from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "marketplace-metering"
 METRICS_NAMESPACE = "MarketplaceMetering"
 
 logger = Logger(service=SERVICE)
-# Only the AWS SDK: our calls all go through it, and the X-Ray SDK's other patches (http.client, database drivers)
-# would cost import time and, for http.client, trace each AWS call twice.
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 

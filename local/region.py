@@ -118,7 +118,6 @@ def running(
                 **{name: shared[name] for name in _SHARED if name in shared},
                 "AWS_DEFAULT_REGION": region,
                 "AWS_EC2_METADATA_DISABLED": "true",
-                "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_NAMESPACE": "MarketplaceMetering",
                 **settings_environment(settings),
             }

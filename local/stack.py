@@ -110,7 +110,6 @@ def local_environment(
         "AWS_ACCESS_KEY_ID": "AKIALOCALSTACKSELLER",
         "AWS_SECRET_ACCESS_KEY": "local-only",
         "AWS_EC2_METADATA_DISABLED": "true",
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "MarketplaceMetering",
         **settings_environment(local),
     }

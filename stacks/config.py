@@ -17,6 +17,8 @@ from functions.settings import FINAL_USAGE_REQUESTS_EVERY_MINUTES, REGION_NAME, 
 from stacks.schedule import MAX_FLUSH_GAP, longest_gap
 
 PRODUCTION_STAGE = "prod"
+# a Lambda layer version's ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<version>; other partitions too)
+LAYER_VERSION_ARN = r"^arn:aws[a-z-]*:lambda:([a-z]{2}(-[a-z]+)+-[0-9]):[0-9]{12}:layer:[A-Za-z0-9_-]{1,140}:[0-9]+$"
 FINAL_SEND_SECONDS = int(FINAL_SEND.total_seconds())
 
 
@@ -42,6 +44,12 @@ class AppConfig(BaseModel):
     oldest_unsent_alarm_hours: float = Field(default=6, gt=0, lt=24)
     # functions restored from a snapshot instead of started cold (Lambda SnapStart; see README "Cold starts")
     snap_start: frozenset[Literal["registration", "usage", "flush", "lifecycle"]] = frozenset()
+    # OpenTelemetry per Region, off by default: the ARN of the AWS Distro for OpenTelemetry layer for Python on arm64
+    # (AWSOpenTelemetryDistroPython) in that Region; every function there gets it and runs under its wrapper, which
+    # traces each AWS call into X-Ray (docs/operations.md, "Tracing"). Needs `region`.
+    open_telemetry_layers: dict[
+        Annotated[str, Field(pattern=REGION_NAME.pattern)], Annotated[str, Field(pattern=LAYER_VERSION_ARN)]
+    ] = Field(default_factory=dict)
     # the functions' settings, from the keys of the same names
     settings: Settings
 
@@ -109,6 +117,23 @@ class AppConfig(BaseModel):
         if len(set(self.regions)) != len(self.regions):
             raise ValueError("regions: each Region once")
         return self  # their share of the final hour: _final_usage_within_the_final_hour
+
+    @model_validator(mode="after")
+    def _open_telemetry_where_functions_run(self) -> AppConfig:
+        if not self.open_telemetry_layers:
+            return self
+        if self.region is None:
+            raise ValueError("open_telemetry_layers: set `region` too (a layer is used only in its own Region)")
+        deployed = {self.region, *self.regions}
+        for region, arn in self.open_telemetry_layers.items():
+            if region not in deployed:
+                raise ValueError(
+                    f"open_telemetry_layers: {region} runs none of this app's functions (they run in "
+                    f"{', '.join(sorted(deployed))})"
+                )
+            if arn.split(":")[3] != region:
+                raise ValueError(f"open_telemetry_layers.{region}: the layer is in {arn.split(':')[3]}, not {region}")
+        return self
 
     @property
     def deployed_name(self) -> str:

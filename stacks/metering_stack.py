@@ -35,6 +35,7 @@ class MeteringStack(Stack):
             log_retention=log_retention(config.log_retention_days),
             snap_start=frozenset(config.snap_start),
             bills=config.settings.bills,
+            open_telemetry_layer=config.open_telemetry_layers.get(config.region) if config.region else None,
         )
         self.api = Api(self, "Api", log_retention_days=config.log_retention_days)
         self.usage_api = UsageApi(

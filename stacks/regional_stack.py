@@ -51,6 +51,7 @@ class RegionalMeteringStack(Stack):
             log_retention=log_retention(config.log_retention_days),
             snap_start=frozenset(config.snap_start) & {"usage", "flush"},
             bills=config.settings.bills,
+            open_telemetry_layer=config.open_telemetry_layers.get(self.region),
         )
         self.api = Api(self, "Api", log_retention_days=config.log_retention_days)
         self.usage_api = UsageApi(

@@ -16,7 +16,7 @@ from functions import snapstart
 from functions.flush import customer
 from functions.flush.run import flush_run
 from functions.handlers import imported
-from functions.observability import for_stage, logger, metrics, tracer
+from functions.observability import for_stage, logger, metrics
 from functions.settings import Settings, get_settings
 from functions.wiring import flush as flush_wiring
 
@@ -41,7 +41,6 @@ def answer_final_usage_requests(settings: Settings, context: LambdaContext) -> d
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()

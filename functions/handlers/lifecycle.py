@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
 from functions.handlers import imported
-from functions.observability import for_stage, logger, metrics, tracer
+from functions.observability import for_stage, logger, metrics
 from functions.settings import get_settings
 from functions.wiring import lifecycle as lifecycle_wiring
 
@@ -36,7 +36,6 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = get_settings()

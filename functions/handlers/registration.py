@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
 from functions.handlers import imported
-from functions.observability import for_stage, logger, metrics, tracer
+from functions.observability import for_stage, logger, metrics
 from functions.registration import pages, signing
 from functions.registration.claims import UnknownCustomer
 from functions.registration.resolution import (
@@ -377,7 +377,6 @@ app.exception_handler(Exception)(failed)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import snapstart
 from functions.handlers import imported
-from functions.observability import for_stage, logger, metrics, tracer
+from functions.observability import for_stage, logger, metrics
 from functions.settings import get_settings
 from functions.storage.errors import StorageError
 from functions.usage.ingest import FieldError, UsageRejected
@@ -128,7 +128,6 @@ app.exception_handler(StorageError)(storage_failed)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for_stage(get_settings().stage)

@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYER_DIR = ROOT / "build" / "layer"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
+# how AWS Distro for OpenTelemetry's layers (AWSOpenTelemetryDistro*) instrument a function: the runtime starts it
+# through this wrapper (CDK's AdotInstrumentationConfig serves only the older layers with a collector of their own)
+OPEN_TELEMETRY_WRAPPER = ("AWS_LAMBDA_EXEC_WRAPPER", "/opt/otel-instrument")
 
 # The asset is functions/ at its root, so handlers are imported as "functions.handlers.x", exactly as the tests do;
 # the bundling below copies it there, our sources only, with the runtime's bytecode (stacks/bytecode.py)
@@ -84,6 +87,8 @@ class FunctionBase:
     log_retention: logs.RetentionDays
     snap_start: frozenset[str] = frozenset()  # the functions (by handler module name) restored from snapshots
     bills: bool = True  # metering_mode live: BatchMeterUsage is granted; in dry-run no role may call it
+    # the AWS Distro for OpenTelemetry layer's ARN in this stack's Region (cdk.json `open_telemetry_layers`), or none
+    open_telemetry_layer: str | None = None
 
     def snap_starts(self, handler: str) -> bool:
         return handler.split(".")[2] in self.snap_start  # "functions.handlers.<name>.handler"
@@ -110,6 +115,11 @@ def python_function(
     role.add_to_policy(
         iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
     )
+    layers: list[lambda_.ILayerVersion] = [base.layer]
+    tracing: dict[str, str] = {}
+    if arn := base.open_telemetry_layer:
+        layers.append(lambda_.LayerVersion.from_layer_version_arn(scope, f"{construct_id}OpenTelemetry", arn))
+        tracing = dict([OPEN_TELEMETRY_WRAPPER])
     function = lambda_.Function(
         scope,
         construct_id,
@@ -117,9 +127,9 @@ def python_function(
         architecture=ARCHITECTURE,
         handler=handler,
         code=base.code,
-        layers=[base.layer],
+        layers=layers,
         role=role,
-        environment={**RUNTIME_ENVIRONMENT, **base.environment, **(environment or {})},
+        environment={**RUNTIME_ENVIRONMENT, **base.environment, **(environment or {}), **tracing},
         timeout=Duration.seconds(timeout_seconds),
         memory_size=memory_size,
         reserved_concurrent_executions=reserved_concurrent_executions,

@@ -116,9 +116,7 @@ import gc, json, sys
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 seen = []
 CODE = (".py", ".pyc", ".so", ".pth", ".typed")
-# What the X-Ray SDK itself does on import in Lambda (its marker file, bundled rule files, an unconnected UDP
-# socket for its emitter) and urllib3's IPv6 probe (bind to ::1 port 0): no request leaves the process.
-THIRD_PARTY = ("/aws_xray_sdk/", "/tmp/.aws-xray/")
+# urllib3's IPv6 probe (bind to ::1 port 0) is no request: nothing leaves the process.
 REQUESTS = ("socket.connect", "socket.getaddrinfo", "socket.sendto", "socket.sendmsg", "http.client.connect")
 
 def hook(event, args):
@@ -126,7 +124,7 @@ def hook(event, args):
         seen.append([event, repr(args)[:200]])
     elif event == "open" and isinstance(args[0], str):
         path = args[0]
-        if not path.endswith(CODE) and not any(p in path for p in THIRD_PARTY) and not path.endswith(".zip"):
+        if not path.endswith((*CODE, ".zip")):
             seen.append([event, path])
 
 sys.addaudithook(hook)

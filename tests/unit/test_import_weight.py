@@ -40,6 +40,17 @@ def test_the_handler_does_not_import_pydantic(handler: str) -> None:
     assert "pydantic" not in top_level
 
 
+@pytest.mark.parametrize(
+    "handler", [f"functions.handlers.{name}" for name in ("registration", "usage", "flush", "lifecycle")]
+)
+def test_the_handler_does_not_import_the_x_ray_sdk(handler: str) -> None:
+    # out of support from February 2027, and a tenth of each cold start: Lambda's active tracing needs none of it
+    # (functions/observability.py)
+    top_level = set(json.loads(_printed(_PROBE, handler)))
+    assert "functions" in top_level
+    assert not {"aws_xray_sdk", "wrapt"} & top_level
+
+
 @pytest.mark.parametrize("module", ["local.stack", "local.region"])
 def test_the_local_stack_runs_no_cdk(module: str) -> None:
     # the CDK's jsii runtime keeps a Node.js process and threads of its own: make run reads the synthesized templates
