@@ -21,6 +21,9 @@ from functions.customers.model import FINAL_USAGE_WINDOW, SubscriptionState
 # final hour opened) comes within this after the leave it closes; one later is a leave of its own (its opening lost,
 # or recorded on another subject).
 CLOSES_WITHIN = timedelta(hours=2)
+# AWS publishes a leave's unsubscribe-success about an hour after its unsubscribe-pending (marketplace-api.md), each
+# stamped to the millisecond: a success this near a pending's hour is that pending's close (``_closes``)
+ABOUT_AN_HOUR = timedelta(minutes=10)
 
 
 class LifecycleKind(StrEnum):
@@ -287,17 +290,22 @@ def _closes(
     pendings: frozenset[datetime], successes: frozenset[datetime], activations: frozenset[datetime]
 ) -> dict[datetime, datetime]:
     """Which success closes which pending. Each leave sends its pending and then, about an hour later (AWS's SaaS
-    guide promises nothing tighter), its success, so successes close pendings in the order both came: each the earliest
-    pending still open ``CLOSES_WITHIN`` before it, but not one the buyer came back from before the success
-    (``_came_back_between``). A success exactly ``FINAL_USAGE_WINDOW`` after a pending closes that one first: the
-    final-usage step stamps its end so, for the pending it waited on (an earlier leave's lost success must not leave
-    that pending open for ever), and AWS's on-time success of a leave the buyer came back from is that leave's. Nearness
-    alone paired wrongly both ways (attacks 42 and 44: a buyer back and leaving again within the first final hour, a
-    success 25 minutes after its pending)."""
+    guide promises nothing tighter), its success. So first each success within ``ABOUT_AN_HOUR`` of a pending's hour
+    closes that pending, the nearest pairs first (the final-usage step stamps its end exactly an hour after the pending
+    it waited on; AWS's own success, published apart from its pending, is a moment or minutes off it: attack 72).
+    Then each success left closes the earliest pending still open ``CLOSES_WITHIN`` before it, but not one the buyer
+    came back from before the success (``_came_back_between``). Nearness alone paired wrongly both ways (attacks 42
+    and 44: a buyer back and leaving again within the first final hour, a success 25 minutes after its pending)."""
     closes: dict[datetime, datetime] = {}
-    for success in sorted(successes):
-        if success - FINAL_USAGE_WINDOW in pendings and success - FINAL_USAGE_WINDOW not in closes:
-            closes[success - FINAL_USAGE_WINDOW] = success
+    near = sorted(
+        (abs(success - pending - FINAL_USAGE_WINDOW), success, pending)
+        for success in successes
+        for pending in pendings
+        if abs(success - pending - FINAL_USAGE_WINDOW) <= ABOUT_AN_HOUR
+    )
+    for _, success, pending in near:
+        if pending not in closes and success not in closes.values():
+            closes[pending] = success
     for success in sorted(set(successes) - set(closes.values())):
         open_before = [
             p
@@ -312,11 +320,12 @@ def _closes(
 
 
 def _came_back_between(pending: datetime, success: datetime, activations: frozenset[datetime]) -> bool:
-    """The buyer subscribed again after the pending and by the success. Such a success, not exactly an hour after that
-    pending, is one of the subscription they came back to, left since: its quick close (attack 45: taken for the earlier
-    leave's, whose own success was lost, it left the latest pending open and the buyer meterable after Marketplace
-    stopped taking their records: usage answered 200 and never billed). So the earlier leave's success, late or early
-    by minutes, ends the later leave at once: its usage is refused, not taken unbilled (docs/metering.md rule 5)."""
+    """The buyer subscribed again after the pending and by the success. Such a success, far from that pending's hour
+    (``ABOUT_AN_HOUR``), is one of the subscription they came back to, left since: its quick close (attack 45: taken
+    for the earlier leave's, whose own success was lost, it left the latest pending open and the buyer meterable after
+    Marketplace stopped taking their records: usage answered 200 and never billed). So the earlier leave's success,
+    later than that, ends the later leave at once: its usage is refused, not taken unbilled (docs/metering.md
+    rule 5)."""
     return any(pending < at <= success for at in activations)
 
 
