@@ -21,6 +21,9 @@ from functions.customers.model import FINAL_USAGE_WINDOW, SubscriptionState
 # final hour opened) comes within this after the leave it closes; one later is a leave of its own (its opening lost,
 # or recorded on another subject).
 CLOSES_WITHIN = timedelta(hours=2)
+# AWS publishes a leave's unsubscribe-success about an hour after its unsubscribe-pending (marketplace-api.md), each
+# stamped to the millisecond: a success this near a pending's hour is that pending's close (``_closes``)
+ABOUT_AN_HOUR = timedelta(minutes=10)
 
 
 class LifecycleKind(StrEnum):
@@ -275,7 +278,7 @@ def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes, stale: set[datetim
     closing no leave does (``_own_ends``): a success whose pending was lost, the final-usage step's end of a leave told
     on another subject (attack 45: the identifier's history hid both); not one ``stale``, the step's end of a leave
     before the buyer came back (attack 52)."""
-    closes = _closes(legacy.ending_times, legacy.ended_times)
+    closes = _closes(legacy.ending_times, legacy.ended_times, legacy.activations)
     pending = legacy.ending if view.current(legacy.ending) else None
     if pending is not None and pending in closes:
         return closes[pending]
@@ -283,22 +286,47 @@ def _legacy_end(legacy: LifecycleTimes, view: LifecycleTimes, stale: set[datetim
     return min((e for e in _own_ends(legacy) - stale if since is None or e >= since), default=None)
 
 
-def _closes(pendings: frozenset[datetime], successes: frozenset[datetime]) -> dict[datetime, datetime]:
+def _closes(
+    pendings: frozenset[datetime], successes: frozenset[datetime], activations: frozenset[datetime]
+) -> dict[datetime, datetime]:
     """Which success closes which pending. Each leave sends its pending and then, about an hour later (AWS's SaaS
-    guide promises nothing tighter), its success, so successes close pendings in the order both came: each the earliest
-    pending still open ``CLOSES_WITHIN`` before it. A success exactly ``FINAL_USAGE_WINDOW`` after a pending closes
-    that one first: the final-usage step stamps its end so, for the pending it waited on, and an earlier leave's lost
-    success must not leave that pending open for ever. Nearness alone paired wrongly both ways (attacks 42 and 44: a
-    buyer back and leaving again within the first final hour, a success 25 minutes after its pending)."""
+    guide promises nothing tighter), its success. So first each success within ``ABOUT_AN_HOUR`` of a pending's hour
+    closes that pending, the nearest pairs first (the final-usage step stamps its end exactly an hour after the pending
+    it waited on; AWS's own success, published apart from its pending, is a moment or minutes off it: attack 72).
+    Then each success left closes the earliest pending still open ``CLOSES_WITHIN`` before it, but not one the buyer
+    came back from before the success (``_came_back_between``). Nearness alone paired wrongly both ways (attacks 42
+    and 44: a buyer back and leaving again within the first final hour, a success 25 minutes after its pending)."""
     closes: dict[datetime, datetime] = {}
-    for success in sorted(successes):
-        if success - FINAL_USAGE_WINDOW in pendings and success - FINAL_USAGE_WINDOW not in closes:
-            closes[success - FINAL_USAGE_WINDOW] = success
+    near = sorted(
+        (abs(success - pending - FINAL_USAGE_WINDOW), success, pending)
+        for success in successes
+        for pending in pendings
+        if abs(success - pending - FINAL_USAGE_WINDOW) <= ABOUT_AN_HOUR
+    )
+    for _, success, pending in near:
+        if pending not in closes and success not in closes.values():
+            closes[pending] = success
     for success in sorted(set(successes) - set(closes.values())):
-        open_before = [p for p in pendings if p not in closes and success - CLOSES_WITHIN <= p <= success]
+        open_before = [
+            p
+            for p in pendings
+            if p not in closes
+            and success - CLOSES_WITHIN <= p <= success
+            and not _came_back_between(p, success, activations)
+        ]
         if open_before:
             closes[min(open_before)] = success
     return closes
+
+
+def _came_back_between(pending: datetime, success: datetime, activations: frozenset[datetime]) -> bool:
+    """The buyer subscribed again after the pending and by the success. Such a success, far from that pending's hour
+    (``ABOUT_AN_HOUR``), is one of the subscription they came back to, left since: its quick close (attack 45: taken
+    for the earlier leave's, whose own success was lost, it left the latest pending open and the buyer meterable after
+    Marketplace stopped taking their records: usage answered 200 and never billed). So the earlier leave's success,
+    later than that, ends the later leave at once: its usage is refused, not taken unbilled (docs/metering.md
+    rule 5)."""
+    return any(pending < at <= success for at in activations)
 
 
 def _started(

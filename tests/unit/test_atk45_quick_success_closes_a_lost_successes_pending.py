@@ -1,0 +1,80 @@
+"""Attack 45 (on f0fea20, ``_closes``: "each [success closes] the earliest pending still open within two hours before
+it"; f0fea20 says a quick success now "ends a buyer whatever the identifier's history"). A pending stays open for ever
+when its unsubscribe-success is lost (SNS loses messages) and the buyer came back within its final hour (the final-usage
+step then finds them active and records no end for it). A legacy buyer leaves at 10:00, is back at 10:10 (that leave's
+success lost), and leaves again at 11:00; their unsubscribe-success comes 25 minutes later (attack 44's quick success:
+AWS promises "about an hour", nothing tighter), at 11:25. It closes the earliest pending open in the two hours before
+it: 10:00, the earlier leave's. Their own pending (11:00) stays open: they read ENDING until the final-usage step ends
+them at 12:00, so usage they send between 11:25 and their cutoff (11:45) is answered 200, stored and sent after
+Marketplace stopped taking their records: accepted, never billed. The same three messages end a buyer without that
+earlier leave at 11:25."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from functions.clock import ManualClock
+from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.subjects import legacy_subject
+from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
+from functions.settings import Dimension, Product, Settings
+from functions.usage.ingest import UsageRejected, record_usage
+from tests.fakes import InMemoryCustomers, InMemoryUsage
+
+IDENTIFIER = "back-and-quick-to-go"
+EARLIER = (
+    (LifecycleKind.ACTIVATED, (9, 0)),  # subscribe-success
+    (LifecycleKind.ENDING, (10, 0)),  # unsubscribe-pending (its unsubscribe-success lost)
+)
+THIS = (
+    (LifecycleKind.ACTIVATED, (10, 10)),  # subscribe-success: back within that leave's final hour
+    (LifecycleKind.ENDING, (11, 0)),  # unsubscribe-pending
+    (LifecycleKind.ENDED, (11, 25)),  # unsubscribe-success, 25 minutes on: no more records accepted
+)
+
+
+def _at(hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
+
+
+def _times(*events: tuple[LifecycleKind, tuple[int, int]]) -> LifecycleTimes:
+    times = LifecycleTimes()
+    for kind, (hour, minute) in events:
+        times = times.merge(kind, _at(hour, minute))
+    return times
+
+
+def test_their_quick_success_ends_them_after_an_earlier_leaves_success_was_lost() -> None:
+    assert buyer_times(None, {}, _times(*THIS)).state is SubscriptionState.ENDED  # without the earlier leave
+    derived = buyer_times(None, {}, _times(*EARLIER, *THIS))
+    assert derived.started == _at(10, 10)
+    assert derived.state is SubscriptionState.ENDED, f"{derived.state} since {derived.changed_at}: success ignored"
+    assert derived.changed_at == _at(11, 25)
+
+
+def test_usage_sent_after_their_unsubscribe_success_is_refused() -> None:
+    product = Product(code="p", name="P", dimensions=(Dimension("calls"),), customer_mode="legacy", legacy_sns=True)
+    settings = Settings(products=(product,))
+    fake = InMemoryCustomers()
+    ref = CustomerRef("p", customer_identifier=IDENTIFIER)
+    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, _at(10, 10)))
+    for kind, (hour, minute) in (*EARLIER, *THIS):
+        fake.lifecycle_store.record(legacy_subject("p", IDENTIFIER), kind, _at(hour, minute))
+    usage = {
+        "event_id": "after-the-end",
+        "product_code": "p",
+        "customer_identifier": IDENTIFIER,
+        "dimension": "calls",
+        "quantity": 5,
+        "timestamp": _at(11, 30).isoformat(),
+    }
+    store = InMemoryUsage()
+    refusal = ""
+    try:
+        record_usage([usage], settings=settings, customers=fake, store=store, clock=ManualClock(_at(11, 32)))
+    except UsageRejected as refused:
+        refusal = str(refused)
+    stored = sum((e.quantity for e in store.events.values()), Decimal(0))
+    assert stored == Decimal(0), f"{stored} units accepted after Marketplace stopped taking their records"
+    assert "ended" in refusal
