@@ -32,6 +32,7 @@ from functions.customers.model import (
     Customer,
     CustomerRef,
     SubscriptionState,
+    first_hour_after_final_usage,
 )
 from functions.customers.notices import AgreementNotice, NoticeKind, notice_key
 from functions.customers.subjects import (
@@ -343,15 +344,17 @@ class Lifecycle:
         """The leaving buyer's cutoff: ``final_usage_cutoff_seconds`` into the final hour, or now where
         Marketplace closed the hour first (a License Deprovisioned after the Ended that opened it). Never set in the
         past (usage accepted until now may still be in flight: the final usage is sent once it has landed), nor,
-        while Marketplace still takes their records, before what usage accepted until now may be stamped; and only
-        ever moved earlier for one ending."""
+        while Marketplace still takes their records, before what usage accepted until now may be stamped or the hour
+        it was billed in (``_moved_to``); and only ever moved earlier for one ending."""
         ending_since = _final_hour_opened(times, now)
         planned = ending_since + timedelta(seconds=self.settings.final_usage_cutoff_seconds)
         # Marketplace closed the hour: now. Else usage accepted until now may be stamped up to FUTURE_SKEW ahead, and
         # its hour is sent too (simulator seed 31209), as long as the final usage is still sent within the final hour
         # (attack 47: a leave heard late had it pushed past the hour's end)
-        ahead = max(now, min(now + FUTURE_SKEW, self._last_send(ending_since) - IN_FLIGHT_MARGIN))
-        cutoff = now if times.state is SubscriptionState.ENDED else max(planned, ahead)
+        latest = self._last_send(ending_since) - IN_FLIGHT_MARGIN
+        ahead = max(now, min(now + FUTURE_SKEW, latest))
+        moved = self._moved_to(customer, latest) or planned
+        cutoff = now if times.state is SubscriptionState.ENDED else max(planned, ahead, moved)
         # a cutoff of this ending is never before its plan but where Marketplace closed the hour: one stored before
         # that is an earlier subscription's (the buyer back and leaving again: attack 49), not kept; unless the final
         # usage was sent with it: a cutoff used is never moved later (attack 50: a late event turned an ended buyer
@@ -363,6 +366,19 @@ class Lifecycle:
             return stored
         self.customers.set_final_usage_cutoff(customer.ref, cutoff, own_from)
         return cutoff
+
+    @staticmethod
+    def _moved_to(customer: Customer, latest: datetime) -> datetime | None:
+        """The earliest cutoff whose final hour holds the usage accepted while the buyer was back after an earlier
+        leave's final usage: ingest bills it in the first hour that leave did not send early. A leave in the hour sent
+        would have its final hour before it, and that usage would go out after Marketplace stopped taking theirs
+        (attack 35): their final hour is the next one, if their final usage still fits in the hour after the leave
+        (``latest``, as for usage stamped ahead). None where nothing was sent, or it does not fit (that usage, accepted
+        before the leave was heard, is then parked CustomerNotSubscribed)."""
+        if customer.final_usage_sent is None:
+            return None
+        moved = first_hour_after_final_usage(customer.final_usage_sent)
+        return moved if moved <= latest else None
 
     def _final_usage_due(self, cutoff: datetime, times: LifecycleTimes, now: datetime) -> datetime:
         """When the final usage is sent: the delay after the cutoff, but no later than it can still be sent within

@@ -20,10 +20,10 @@ from functions.customers.model import (
     CustomerRepository,
     SubscriptionState,
     final_usage_cutoff,
+    first_hour_after_final_usage,
 )
 from functions.settings import Settings
 from functions.usage.model import (
-    HOUR,
     IDENTITY_LIFETIME,
     Allocation,
     UsageEvent,
@@ -383,12 +383,12 @@ def after_final_usage(late_hour: datetime | None, event_hour: datetime, cutoff: 
 
     The hours up to the cutoff's may have been sent early for this customer, and a second record for one of them
     would be a DuplicateRecord: usage arriving later is billed in the hour after the cutoff's, or later if it is
-    late anyway.
+    late anyway. (A later leave's final hour reaches that hour where it can: ``Lifecycle._set_cutoff``.)
     """
-    billing = late_hour or event_hour
-    if billing > hour_of(cutoff):
+    first_unsent = first_hour_after_final_usage(cutoff)
+    if (late_hour or event_hour) >= first_unsent:
         return late_hour
-    return hour_of(cutoff) + HOUR
+    return first_unsent
 
 
 def _quantity(value: int | str, integer: bool, path: str, errors: list[FieldError]) -> Decimal | None:
