@@ -13,13 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from functions.clock import ManualClock
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.customers.subjects import legacy_subject
+from functions.customers.model import SubscriptionState
 from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
-from functions.settings import Dimension, Product, Settings
-from functions.usage.ingest import UsageRejected, record_usage
-from tests.fakes import InMemoryCustomers, InMemoryUsage
+from tests.unit.lifecycle_events import legacy_usage_answer
 
 IDENTIFIER = "second-time-round"
 EARLIER = (
@@ -55,27 +51,7 @@ def test_a_quick_success_ends_the_buyer_whatever_their_identifiers_history() -> 
 
 
 def test_usage_sent_after_their_unsubscribe_success_is_refused() -> None:
-    product = Product(code="p", name="P", dimensions=(Dimension("calls"),), customer_mode="legacy", legacy_sns=True)
-    settings = Settings(products=(product,))
-    fake = InMemoryCustomers()
-    ref = CustomerRef("p", customer_identifier=IDENTIFIER)
-    fake.put(Customer(ref, "111122223333", SubscriptionState.ACTIVE, _at(5)))
-    for kind, (hour, minute) in (*EARLIER, *THIS):
-        fake.lifecycle_store.record(legacy_subject("p", IDENTIFIER), kind, _at(hour, minute))
-    usage = {
-        "event_id": "after-the-end",
-        "product_code": "p",
-        "customer_identifier": IDENTIFIER,
-        "dimension": "calls",
-        "quantity": 8,
-        "timestamp": _at(10, 28).isoformat(),
-    }
-    store = InMemoryUsage()
-    refusal = ""
-    try:
-        record_usage([usage], settings=settings, customers=fake, store=store, clock=ManualClock(_at(10, 30)))
-    except UsageRejected as refused:
-        refusal = str(refused)
-    stored = sum((e.quantity for e in store.events.values()), Decimal(0))
+    events = [(kind, _at(hour, minute)) for kind, (hour, minute) in (*EARLIER, *THIS)]
+    stored, refusal = legacy_usage_answer(IDENTIFIER, events, used_at=_at(10, 28), sent_at=_at(10, 30))
     assert stored == Decimal(0), f"{stored} units accepted after Marketplace stopped taking their records"
     assert "ended" in refusal
