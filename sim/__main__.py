@@ -124,6 +124,12 @@ def report(
             if plan.emergency
             else ""
         )
+        + (
+            ", closing messages off the hour: "
+            + ", ".join(f"buyer{n} {offset:+.0f}s" for n, offset in plan.closing)
+            if plan.closing
+            else ""
+        )
     )
     if settings:
         drawn = plan.settings

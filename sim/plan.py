@@ -22,6 +22,7 @@ SELLER_ACCOUNT = "123456789012"
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 FLUSH_TIMEOUT = timedelta(seconds=900)  # the longest a flush run may take (its Lambda timeout)
+FINAL_HOUR_SECONDS = 3600.0  # a leave's closing message comes "about one hour" after its opening one
 
 # where worlds start: an ordinary day, the last hours of a month (Marketplace's month-end cutoff), of a year
 _STARTS = (
@@ -137,6 +138,14 @@ class Plan:
     go_live: datetime | None = None
     # an emergency stop: the operator deploys dry-run (the old integration bills again) and goes live again later
     emergency: tuple[datetime, datetime] | None = None
+    # how far off the hour after a leave AWS stamps the message closing it (a legacy unsubscribe-success; a License
+    # Deprovisioned after the Ended that opened the hour), in seconds, per leaving buyer's ``n``: AWS promises "about
+    # one hour", stamped to the millisecond (``_closing``); a buyer not named: exactly the hour, as worlds drew before
+    closing: tuple[tuple[int, float], ...] = ()
+
+    def closes_after(self, buyer: int) -> float:
+        """Seconds from a buyer's leave to the stamp of the message closing their final hour."""
+        return FINAL_HOUR_SECONDS + dict(self.closing).get(buyer, 0.0)
 
     def dry_run_at(self, at: datetime) -> bool:
         """The stack is deployed in dry run at ``at``: rehearsing, or stopped."""
@@ -293,6 +302,7 @@ def draw(
         flush_every=flush_every,
         go_live=go_live,
         emergency=emergency,
+        closing=_closing(random.Random(f"{seed}/closing"), buyers),
     )
 
 
@@ -317,6 +327,24 @@ def _settings(rng: random.Random) -> AppConfig:
 REFUND_WORLDS = 0.3
 GO_LIVE_WORLDS = 0.2
 STOP_WORLDS = 0.3
+CLOSING_WORLDS = 0.5
+
+
+def _closing(rng: random.Random, buyers: list[Buyer]) -> tuple[tuple[int, float], ...]:
+    """In half the worlds (``CLOSING_WORLDS``), each leave's closing message is stamped off the hour after its opening
+    one: AWS promises "about one hour" (marketplace-api.md: unsubscribe-pending "about one hour left to send final
+    records"), stamped to the millisecond, never exactly 3,600 s on. Mostly within five minutes either side, one in five
+    5 to 20 minutes late (beyond ``ABOUT_AN_HOUR``, the product's pairing of a success to a pending's hour). A stream of
+    its own, so the worlds drawn before stay so; the other half close exactly on the hour, as every world did before."""
+    if rng.random() >= CLOSING_WORLDS:
+        return ()
+    offsets = []
+    for buyer in sorted(buyers, key=lambda b: b.n):
+        if buyer.leaves is None:
+            continue
+        late = rng.random() < 0.2
+        offsets.append((buyer.n, round(rng.uniform(300, 1200) if late else rng.uniform(-300, 300), 3)))
+    return tuple(offsets)
 
 
 def _future_dated(d: _Draw, buyers: list[Buyer], activity_end: datetime) -> list[Buyer]:
