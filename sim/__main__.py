@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from sim.mutants import MUTANTS, REFUND_MUTANTS
+from sim.mutants import MUTANTS, QUICK_RETURN_MUTANTS, REFUND_MUTANTS
 from sim.plan import draw
 from sim.run import Progress, Result, many, simulate
 from sim.shrink import shrink
@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_refunds and (args.refund_worlds_only or args.mutant in REFUND_MUTANTS):
         parser().error("--no-refunds: the refund worlds (--refund-worlds-only, a refund mutant) need refunds")
     refunds, settings, stops = not args.no_refunds, args.random_settings, args.emergency_stops
-    returns = args.quick_returns
+    returns = args.quick_returns or args.mutant in QUICK_RETURN_MUTANTS
     drawn = {"refunds": refunds, "settings": settings, "stops": stops, "returns": returns}
     if args.seed is not None:
         result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant, **drawn)
