@@ -307,11 +307,10 @@ def test_quick_returns_are_drawn_only_when_asked_and_replayed_with_their_flag() 
     assert quick
     for seed in quick:
         plan = draw(seed, returns=True)
-        back = [b for b in plan.buyers if b.n > 10 and b.leaves is not None]
+        leaves = {b.n: b.leaves for b in plan.buyers if b.leaves is not None}
         assert any(
-            before.leaves is not None and before.leaves < b.subscribes < b.leaves < before.leaves + timedelta(hours=1)
-            for b in back
-            for before in plan.buyers
-            if before.n == b.n - 10
+            leaves[b.n - 10] < b.subscribes < leaves[b.n] < leaves[b.n - 10] + timedelta(hours=1)
+            for b in plan.buyers
+            if b.n in leaves and b.n - 10 in leaves
         )
     assert replay_command(36, None, None, returns=True) == "make sim SEED=36 QUICK_RETURNS=1"
