@@ -369,14 +369,15 @@ def _before_subscription(customer: Customer, timestamp: datetime) -> str | None:
     """Why usage stamped ``timestamp`` is not the buyer's to pay, or None. BatchMeterUsage refuses usage outside the
     licence's activation period (InvalidLicenseException); in a later, open hour (a late event) it would be billed.
     Where no activation has been heard yet (a leave heard before its Created: simulator seed 162), their registration
-    bounds when the subscription began: they registered after subscribing."""
+    bounds when the subscription began: they registered after subscribing; less a producer's clock running behind by
+    as much as one may run ahead (``FUTURE_SKEW``: attack 74, a first call stamped a minute before it)."""
     if customer.subscribed_at is not None:
         if timestamp < customer.subscribed_at:
             return (
                 f"is before this buyer's subscription started ({customer.subscribed_at.isoformat()}): it is not theirs"
             )
         return None
-    if customer.registered_at is not None and timestamp < customer.registered_at:
+    if customer.registered_at is not None and timestamp < customer.registered_at - FUTURE_SKEW:
         return (
             f"is before this buyer registered ({customer.registered_at.isoformat()}), and AWS Marketplace has not yet "
             "said when their subscription started: it cannot be told theirs"
