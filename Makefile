@@ -79,9 +79,10 @@ unit: .venv/.installed
 # NO_REFUNDS=1: no world sees an outsider over-bill the buyers and the operator refund it (cli adjust; three in ten do)
 # RANDOM_SETTINGS=1: each world runs settings drawn from its seed (schedule, grace, rate, retention, the final hour)
 # EMERGENCY_STOPS=1: some worlds see the operator stop live metering (dry-run) for a while (docs/simulation.md)
+# QUICK_RETURNS=1: half the buyers back come back and leave again within the final hour they left (docs/simulation.md)
 SEEDS ?= 10000
 sim: .venv/.installed
-	$(PY) -m sim $(if $(SEED),--seed $(SEED) $(if $(KEEP),--keep $(KEEP)),--seeds $(SEEDS)) $(if $(MUTANT),--mutant $(MUTANT)) $(if $(NO_REFUNDS),--no-refunds) $(if $(RANDOM_SETTINGS),--random-settings) $(if $(EMERGENCY_STOPS),--emergency-stops)
+	$(PY) -m sim $(if $(SEED),--seed $(SEED) $(if $(KEEP),--keep $(KEEP)),--seeds $(SEEDS)) $(if $(MUTANT),--mutant $(MUTANT)) $(if $(NO_REFUNDS),--no-refunds) $(if $(RANDOM_SETTINGS),--random-settings) $(if $(EMERGENCY_STOPS),--emergency-stops) $(if $(QUICK_RETURNS),--quick-returns)
 
 # REGIONS="eu-west-1 ...": also a metering stack of each (as cdk.json `regions` deploys them)
 REGIONS ?=

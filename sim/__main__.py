@@ -5,6 +5,7 @@
     python -m sim --mutant per-hour-dedup   # the same against a deliberately broken variant (sim/mutants.py)
     python -m sim --no-refunds              # no outsider over-billing, no refunds: worlds as drawn before 2026-12-06
     python -m sim --random-settings         # the stack's settings drawn per seed among those synth accepts
+    python -m sim --quick-returns           # half the buyers back come back and leave again within their final hour
 
 A failing run is shrunk (fewer actions, fewer actors) and printed with its trace and the command that replays it.
 Runs are deterministic: the world's seed decides every interleaving and fault (string hashing is pinned too).
@@ -17,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from sim.mutants import MUTANTS, REFUND_MUTANTS
+from sim.mutants import MUTANTS, QUICK_RETURN_MUTANTS, REFUND_MUTANTS
 from sim.plan import draw
 from sim.run import Progress, Result, many, simulate
 from sim.shrink import shrink
@@ -67,6 +68,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="some worlds (neither refunding nor going live) draw an emergency stop: live, dry-run, then live again",
     )
+    parse.add_argument(
+        "--quick-returns",
+        action="store_true",
+        help="half the buyers back come back and leave again within the final hour they left",
+    )
     return parse
 
 
@@ -77,12 +83,14 @@ def replay_command(
     refunds: bool = True,
     settings: bool = False,
     stops: bool = False,
+    returns: bool = False,
 ) -> str:
     command = (
         f"make sim SEED={seed}"
         + ("" if refunds else " NO_REFUNDS=1")
         + (" RANDOM_SETTINGS=1" if settings else "")
         + (" EMERGENCY_STOPS=1" if stops else "")
+        + (" QUICK_RETURNS=1" if returns else "")
     )
     if keep is not None:
         command += f" KEEP={','.join(map(str, keep))}"
@@ -100,8 +108,9 @@ def report(
     refunds: bool = True,
     settings: bool = False,
     stops: bool = False,
+    returns: bool = False,
 ) -> None:
-    plan = draw(result.seed, refunds=refunds, settings=settings, stops=stops)
+    plan = draw(result.seed, refunds=refunds, settings=settings, stops=stops, returns=returns)
     kept = set(keep) if keep is not None else None
     first = result.first
     if first is None:
@@ -124,6 +133,11 @@ def report(
             if plan.emergency
             else ""
         )
+        + (
+            ", closing messages off the hour: " + ", ".join(f"buyer{n} {offset:+.0f}s" for n, offset in plan.closing)
+            if plan.closing
+            else ""
+        )
     )
     if settings:
         drawn = plan.settings
@@ -137,7 +151,7 @@ def report(
     if result.trace:
         out.append(f"trace ({len(result.trace)} lines):")
         out.extend(f"  {line}" for line in result.trace)
-    out.append(f"replay: {replay_command(result.seed, keep, mutant, refunds, settings, stops)}")
+    out.append(f"replay: {replay_command(result.seed, keep, mutant, refunds, settings, stops, returns)}")
 
 
 def _pin_hashing() -> None:
@@ -154,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_refunds and (args.refund_worlds_only or args.mutant in REFUND_MUTANTS):
         parser().error("--no-refunds: the refund worlds (--refund-worlds-only, a refund mutant) need refunds")
     refunds, settings, stops = not args.no_refunds, args.random_settings, args.emergency_stops
-    drawn = {"refunds": refunds, "settings": settings, "stops": stops}
+    returns = args.quick_returns or args.mutant in QUICK_RETURN_MUTANTS
+    drawn = {"refunds": refunds, "settings": settings, "stops": stops, "returns": returns}
     if args.seed is not None:
         result = simulate(args.seed, keep=args.keep, trace=True, mutant=args.mutant, **drawn)
         lines: list[str] = []
@@ -174,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         refund_worlds_only=args.refund_worlds_only,
         settings=settings,
         stops=stops,
+        returns=returns,
     )
     for result in worlds:
         progress.add(result)

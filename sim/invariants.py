@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from functions.customers.model import SubscriptionState
+from functions.customers.subscription import ABOUT_AN_HOUR
 from functions.flush.audit import (
     ACCEPTED_NOT_SEALED,
     ANSWERED_IN_DRY_RUN,
@@ -37,6 +38,7 @@ from sim.plan import FLUSH_TIMEOUT
 from sim.world import World
 
 PARKED_STATUSES = frozenset({"failed", "not_subscribed", "duplicate"})
+STAMPED_TO = timedelta(seconds=1)  # an EventBridge event's time is to the second (an SNS message's to the millisecond)
 
 
 def check(world: World) -> None:
@@ -474,8 +476,36 @@ def _state_as_marketplace_holds_it(world: World) -> None:
             )
         elif closes is not None and customer.state is SubscriptionState.ENDED:
             left = closes - FINAL_HOUR
-            if customer.state_changed_at is not None and customer.state_changed_at < left:
+            ended = customer.state_changed_at
+            if ended is not None and ended < left:
                 world.violation(
                     "a buyer's state is Marketplace's",
-                    f"{name} ended at {customer.state_changed_at:%H:%M:%S}, before they left ({left:%H:%M:%S})",
+                    f"{name} ended at {ended:%H:%M:%S}, before they left ({left:%H:%M:%S})",
                 )
+            elif ended is not None and (close := _own_close(world, licence.license_arn, left, ended)) is not None:
+                world.violation(
+                    "a buyer's state is Marketplace's",
+                    f"{name} ended at {ended:%H:%M:%S.%f}"[:-3] + f", before their leave's close ({close:%H:%M:%S})",
+                )
+
+
+def _own_close(world: World, customer: str, left: datetime, ended: datetime) -> datetime | None:
+    """The close of a buyer's leave at ``left`` (its own closing message, or the final hour's end that the final-usage
+    step stamps, whichever is first) when they read ended before it; None when not. An earlier leave's success more
+    than ``ABOUT_AN_HOUR`` off its hour, coming after this leave, ends them by design (docs/metering.md rule 5: read as
+    this leave's quick success, the earlier one's lost)."""
+    plan = world.plan
+    leaving = [b for b in plan.buyers if b.customer == customer and b.leaves is not None]
+    own = [b for b in leaving if b.leaves == left]
+    if not own:
+        return None
+    close = left + timedelta(seconds=min(plan.closes_after(own[0].n), FINAL_HOUR.total_seconds()))
+    if ended >= close - STAMPED_TO:
+        return None
+    for earlier in leaving:
+        assert earlier.leaves is not None
+        off = timedelta(seconds=plan.closes_after(earlier.n)) - FINAL_HOUR
+        stamp = earlier.leaves + FINAL_HOUR + off
+        if earlier.leaves < left and abs(off) > ABOUT_AN_HOUR and abs(ended - stamp) <= STAMPED_TO:
+            return None
+    return close

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from functions.customers import subscription
+from functions.customers.model import FINAL_USAGE_WINDOW
 from functions.flush import aggregate, customer, ledger, service
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import BatchOutcome, MeteringGateway, MeteringRecord
@@ -88,6 +89,37 @@ def legacy_success_ends_any() -> Iterator[None]:
     """A legacy unsubscribe-success ends whatever subscription the identifier has now (the code before review 23): a
     buyer back under the same identifier is ended by their earlier subscription's success."""
     with _patched(subscription, "_legacy_end", lambda legacy, view, stale: legacy.ended):
+        yield
+
+
+@contextlib.contextmanager
+def success_paired_on_the_exact_hour() -> Iterator[None]:
+    """Which legacy unsubscribe-success closes which pending, as attack 72's first version (6eaaccc) read it: only a
+    success exactly an hour after a pending closes that one first; every other, however near a pending's hour, closes
+    the earliest pending still open within two hours before it that the buyer did not come back from. AWS stamps its
+    success about an hour on, to the millisecond: the first leave's success a moment off its hour, after the buyer came
+    back and left again, ends their second leave at once."""
+
+    def closes(
+        pendings: frozenset[datetime], successes: frozenset[datetime], activations: frozenset[datetime]
+    ) -> dict[datetime, datetime]:
+        paired: dict[datetime, datetime] = {}
+        for success in sorted(successes):
+            if success - FINAL_USAGE_WINDOW in pendings and success - FINAL_USAGE_WINDOW not in paired:
+                paired[success - FINAL_USAGE_WINDOW] = success
+        for success in sorted(set(successes) - set(paired.values())):
+            open_before = [
+                p
+                for p in pendings
+                if p not in paired
+                and success - subscription.CLOSES_WITHIN <= p <= success
+                and not any(p < at <= success for at in activations)  # the buyer came back between
+            ]
+            if open_before:
+                paired[min(open_before)] = success
+        return paired
+
+    with _patched(subscription, "_closes", closes):
         yield
 
 
@@ -378,6 +410,7 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "strand-final-usage": strand_final_usage,
     "read-one-partition": read_one_partition,
     "legacy-success-ends-any": legacy_success_ends_any,
+    "success-paired-on-the-exact-hour": success_paired_on_the_exact_hour,
     "chunk-parked-carry": chunk_parked_carry,
     "cutoff-at-midnight": cutoff_at_midnight,
     "allocations-misattributed": allocations_misattributed,
@@ -405,6 +438,11 @@ REFUND_MUTANTS = frozenset(
         "failed-refund-unheard",
     }
 )
+
+
+# mutants of the pairing of a leave's messages when a buyer comes back within the final hour they left and leaves again:
+# caught only in worlds that draw quick returns (``draw(returns=True)``, ``--quick-returns``)
+QUICK_RETURN_MUTANTS = frozenset({"success-paired-on-the-exact-hour"})
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ SELLER_ACCOUNT = "123456789012"
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 FLUSH_TIMEOUT = timedelta(seconds=900)  # the longest a flush run may take (its Lambda timeout)
+FINAL_HOUR_SECONDS = 3600.0  # a leave's closing message comes "about one hour" after its opening one
 
 # where worlds start: an ordinary day, the last hours of a month (Marketplace's month-end cutoff), of a year
 _STARTS = (
@@ -137,6 +138,14 @@ class Plan:
     go_live: datetime | None = None
     # an emergency stop: the operator deploys dry-run (the old integration bills again) and goes live again later
     emergency: tuple[datetime, datetime] | None = None
+    # how far off the hour after a leave AWS stamps the message closing it (a legacy unsubscribe-success; a License
+    # Deprovisioned after the Ended that opened the hour), in seconds, per leaving buyer's ``n``: AWS promises "about
+    # one hour", stamped to the millisecond (``_closing``); a buyer not named: exactly the hour, as worlds drew before
+    closing: tuple[tuple[int, float], ...] = ()
+
+    def closes_after(self, buyer: int) -> float:
+        """Seconds from a buyer's leave to the stamp of the message closing their final hour."""
+        return FINAL_HOUR_SECONDS + dict(self.closing).get(buyer, 0.0)
 
     def dry_run_at(self, at: datetime) -> bool:
         """The stack is deployed in dry run at ``at``: rehearsing, or stopped."""
@@ -169,13 +178,20 @@ class _Draw:
 
 
 def draw(
-    seed: int, *, refunds: bool = False, settings: bool = False, stops: bool = False, rehearsals: bool = True
+    seed: int,
+    *,
+    refunds: bool = False,
+    settings: bool = False,
+    stops: bool = False,
+    rehearsals: bool = True,
+    returns: bool = False,
 ) -> Plan:
     """``refunds``: some worlds (``REFUND_WORLDS``) draw an outsider's over-billing and the operator's refunds
     (``python -m sim`` draws them unless ``--no-refunds``; False here: each seed of an earlier bug as it was found).
     ``settings``: the stack's settings drawn too (``--random-settings``), else its defaults. ``stops``: some worlds
     that neither refund nor go live draw an emergency stop (``--emergency-stops``). ``rehearsals=False``: no world
-    goes live (each seed as drawn before they were: the seeds of earlier bugs)."""
+    goes live (each seed as drawn before they were: the seeds of earlier bugs). ``returns``: half the buyers back come
+    back and leave again within the final hour they left (``--quick-returns``, ``_quick_returns``)."""
     rng = random.Random(seed)
     configured = _settings(random.Random(f"{seed}/settings")) if settings else AppConfig(settings=Settings())
     flush_every = longest_gap(configured.flush_schedule)
@@ -188,6 +204,8 @@ def draw(
         product = replace(product, customer_mode="legacy", legacy_sns=True)
     activity_end = start + timedelta(hours=rng.uniform(5, 8))
     buyers = _buyers(d, start, activity_end)
+    if returns:
+        buyers = _quick_returns(random.Random(f"{seed}/quick-return"), buyers, activity_end)
     if product.customer_mode == "legacy":
         # one identifier per account (reused by a buyer who subscribes again), subscribed once at a time: a buyer back
         # only after their last subscription was left; no concurrent licences, no agreements
@@ -293,6 +311,7 @@ def draw(
         flush_every=flush_every,
         go_live=go_live,
         emergency=emergency,
+        closing=_closing(random.Random(f"{seed}/closing"), buyers),
     )
 
 
@@ -317,6 +336,24 @@ def _settings(rng: random.Random) -> AppConfig:
 REFUND_WORLDS = 0.3
 GO_LIVE_WORLDS = 0.2
 STOP_WORLDS = 0.3
+CLOSING_WORLDS = 0.5
+
+
+def _closing(rng: random.Random, buyers: list[Buyer]) -> tuple[tuple[int, float], ...]:
+    """In half the worlds (``CLOSING_WORLDS``), each leave's closing message is stamped off the hour after its opening
+    one: AWS promises "about one hour" (marketplace-api.md: unsubscribe-pending "about one hour left to send final
+    records"), stamped to the millisecond, never exactly 3,600 s on. Mostly within five minutes either side, one in five
+    5 to 20 minutes late (beyond ``ABOUT_AN_HOUR``, the product's pairing of a success to a pending's hour). A stream of
+    its own, so the worlds drawn before stay so; the other half close exactly on the hour, as every world did before."""
+    if rng.random() >= CLOSING_WORLDS:
+        return ()
+    offsets = []
+    for buyer in sorted(buyers, key=lambda b: b.n):
+        if buyer.leaves is None:
+            continue
+        late = rng.random() < 0.2
+        offsets.append((buyer.n, round(rng.uniform(300, 1200) if late else rng.uniform(-300, 300), 3)))
+    return tuple(offsets)
 
 
 def _future_dated(d: _Draw, buyers: list[Buyer], activity_end: datetime) -> list[Buyer]:
@@ -454,6 +491,37 @@ def _buyers(d: _Draw, start: datetime, activity_end: datetime) -> list[Buyer]:
             if also < activity_end - HOUR:
                 buyers.append(_buyer(d, n + 20, account, also, activity_end))
     return buyers
+
+
+QUICK_RETURNS = 0.5
+
+
+def _quick_returns(rng: random.Random, buyers: list[Buyer], activity_end: datetime) -> list[Buyer]:
+    """Half the buyers back (``BACK``) come back within the final hour of the leave before (2 to 25 minutes after it)
+    and leave again within it (by 58 minutes after it), before that leave's closing message: the order in which a legacy
+    identifier's two pendings and two successes cross (attacks 44, 45, 72), which buyers back 5 to 90 minutes later for
+    40 minutes or more almost never drew (2 worlds in 20,000). A stream of its own; a world drawing one draws the rest
+    of its actions anew (its producers' events follow the new times), the others stay as drawn."""
+    first = {b.n: b for b in buyers}
+    quick = []
+    for buyer in buyers:
+        before = first.get(buyer.n - BACK) if BACK < buyer.n < 2 * BACK else None
+        if before is not None and before.leaves is not None and rng.random() < QUICK_RETURNS:
+            back = rng.uniform(2, 25)
+            subscribes = before.leaves + timedelta(minutes=back)
+            leaves = before.leaves + timedelta(minutes=rng.uniform(back + 5, 58))
+            if leaves < activity_end - HOUR:
+                registers = subscribes + min(buyer.registers - buyer.subscribes, (leaves - subscribes) / 2)
+                buyer = replace(
+                    buyer,
+                    subscribes=subscribes,
+                    registers=registers,
+                    leaves=leaves,
+                    renews=None,
+                    renewal_agreement_id=None,
+                )
+        quick.append(buyer)
+    return quick
 
 
 def _buyer(d: _Draw, n: int, account: str, subscribes: datetime, activity_end: datetime) -> Buyer:

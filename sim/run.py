@@ -39,8 +39,9 @@ def simulate(
     settings: bool = False,
     stops: bool = False,
     rehearsals: bool = True,
+    returns: bool = False,
 ) -> Result:
-    plan = draw(seed, refunds=refunds, settings=settings, stops=stops, rehearsals=rehearsals)
+    plan = draw(seed, refunds=refunds, settings=settings, stops=stops, rehearsals=rehearsals, returns=returns)
     if keep is not None:
         plan = plan.keeping(keep)
     with quiet(), mutants.applied(mutant):
@@ -66,11 +67,11 @@ def _buyer_hours(plan: Plan) -> float:
     return hours
 
 
-def _run_range(args: tuple[int, int, str | None, bool, bool, bool, bool]) -> list[Result]:
-    first, count, mutant, refunds, only, settings, stops = args
+def _run_range(args: tuple[int, int, str | None, bool, bool, bool, bool, bool]) -> list[Result]:
+    first, count, mutant, refunds, only, settings, stops, returns = args
     seeds = range(first, first + count)
     return [
-        simulate(seed, mutant=mutant, refunds=refunds, settings=settings, stops=stops)
+        simulate(seed, mutant=mutant, refunds=refunds, settings=settings, stops=stops, returns=returns)
         for seed in seeds
         if not only or draw(seed, refunds=True).refunds
     ]
@@ -88,10 +89,12 @@ def many(
     refund_worlds_only: bool = False,
     settings: bool = False,
     stops: bool = False,
+    returns: bool = False,
 ) -> Iterator[Result]:
     """Seeds ``first`` .. ``first + count - 1`` over ``jobs`` processes (every core by default), in chunks;
     ``refunds``: some worlds draw an outsider's over-billing and the operator's refunds; ``refund_worlds_only``: only
-    those run; ``settings``: the stack's settings drawn per seed; ``stops``: emergency stops drawn."""
+    those run; ``settings``: the stack's settings drawn per seed; ``stops``: emergency stops drawn; ``returns``: quick
+    returns drawn."""
     jobs = jobs or os.cpu_count() or 1
     chunks = [
         (
@@ -102,6 +105,7 @@ def many(
             refund_worlds_only,
             settings,
             stops,
+            returns,
         )
         for start in range(first, first + count, chunk)
     ]

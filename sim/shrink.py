@@ -31,17 +31,19 @@ def shrink(
     refunds: bool = False,
     settings: bool = False,
     stops: bool = False,
+    returns: bool = False,
 ) -> Shrunk:
     """The fewest actions (as found within ``budget`` runs) whose world still breaks ``invariant``."""
-    ids = draw(seed, refunds=refunds, settings=settings, stops=stops).removable
+    drawn = {"refunds": refunds, "settings": settings, "stops": stops, "returns": returns}
+    ids = draw(seed, **drawn).removable
     total = len(ids)
-    best = simulate(seed, keep=set(ids), mutant=mutant, refunds=refunds, settings=settings, stops=stops)
+    best = simulate(seed, keep=set(ids), mutant=mutant, **drawn)
     runs, parts = 1, 2
     while len(ids) > 1 and runs < budget:
         size = math.ceil(len(ids) / parts)
         for start in range(0, len(ids), size):
             candidate = ids[:start] + ids[start + size :]
-            result = simulate(seed, keep=set(candidate), mutant=mutant, refunds=refunds, settings=settings, stops=stops)
+            result = simulate(seed, keep=set(candidate), mutant=mutant, **drawn)
             runs += 1
             if breaks(result, invariant):
                 ids, best = candidate, result

@@ -353,12 +353,14 @@ class World:
         self.marketplace.unsubscribe(buyer.customer)
         if buyer.identifier:  # unsubscribe-pending: about an hour left; unsubscribe-success once it is over
             self._sns("subscription_unsubscribe-pending.txt", buyer, opens_final_hour=True)
-            self._sns("subscription_unsubscribe-success.txt", buyer, later=3600)
+            self._sns("subscription_unsubscribe-success.txt", buyer, later=self.plan.closes_after(buyer.n))
             return
         agreement = self.agreement[buyer.n]
         if buyer.ended_first:  # the seller guide: Ended opens the final hour, Deprovisioned closes it
             self._notify("ended_proposer.json", buyer, agreement=agreement, opens_final_hour=True)
-            self._notify("license_deprovisioned.json", buyer, agreement=agreement, later=3600)
+            self._notify(
+                "license_deprovisioned.json", buyer, agreement=agreement, later=self.plan.closes_after(buyer.n)
+            )
         else:  # AWS's 2026 guidance: Deprovisioned opens it, Ended marks the agreement inactive
             self._notify("license_deprovisioned.json", buyer, agreement=agreement, opens_final_hour=True)
             self._notify("ended_proposer.json", buyer, agreement=agreement, later=self.rng.uniform(0, 300))

@@ -333,15 +333,8 @@ def _validate_event(
     elif timestamp < now - METERING_WINDOW:
         errors.append(FieldError(f"{path}.timestamp", "is older than the 24-hour metering window"))
     customer = _customer(raw, product.customer_mode, path, customers, found, errors, now, settings)
-    if customer is not None and customer.subscribed_at is not None and timestamp < customer.subscribed_at:
-        # BatchMeterUsage refuses usage outside the licence's activation period (InvalidLicenseException); in a later,
-        # open hour (a late event) it would be billed: either way not the buyer's to pay
-        errors.append(
-            FieldError(
-                f"{path}.timestamp",
-                f"is before this buyer's subscription started ({customer.subscribed_at.isoformat()}): it is not theirs",
-            )
-        )
+    if customer is not None and (problem := _before_subscription(customer, timestamp)):
+        errors.append(FieldError(f"{path}.timestamp", problem))
     if errors or customer is None or quantity is None:
         return errors, None
     late_hour = late_billing_hour(hour_of(timestamp), now, grace)
@@ -370,6 +363,26 @@ def _validate_event(
         allocations=allocations,
         late_billing_hour=late_hour,
     )
+
+
+def _before_subscription(customer: Customer, timestamp: datetime) -> str | None:
+    """Why usage stamped ``timestamp`` is not the buyer's to pay, or None. BatchMeterUsage refuses usage outside the
+    licence's activation period (InvalidLicenseException); in a later, open hour (a late event) it would be billed.
+    Where no activation has been heard yet (a leave heard before its Created: simulator seed 162), their registration
+    bounds when the subscription began: they registered after subscribing; less a producer's clock running behind by
+    as much as one may run ahead (``FUTURE_SKEW``: attack 74, a first call stamped a minute before it)."""
+    if customer.subscribed_at is not None:
+        if timestamp < customer.subscribed_at:
+            return (
+                f"is before this buyer's subscription started ({customer.subscribed_at.isoformat()}): it is not theirs"
+            )
+        return None
+    if customer.registered_at is not None and timestamp < customer.registered_at - FUTURE_SKEW:
+        return (
+            f"is before this buyer registered ({customer.registered_at.isoformat()}), and AWS Marketplace has not yet "
+            "said when their subscription started: it cannot be told theirs"
+        )
+    return None
 
 
 def _cutoff(customer: Customer, settings: Settings) -> datetime:

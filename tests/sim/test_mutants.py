@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from sim.mutants import MUTANTS, REFUND_MUTANTS
+from sim.mutants import MUTANTS, QUICK_RETURN_MUTANTS, REFUND_MUTANTS
 from sim.run import many
 
 WITHIN = 1000
@@ -26,6 +26,7 @@ def test_the_simulator_catches_the_mutant_within_a_thousand_seeds(mutant: str) -
                 chunk=8,
                 stop_at_first=True,
                 refunds=mutant in REFUND_MUTANTS,
+                returns=mutant in QUICK_RETURN_MUTANTS,
             )
             if r.violations
         ),

@@ -286,3 +286,31 @@ def test_emergency_stops_are_drawn_only_when_asked_and_replayed_with_their_flag(
     assert draw(1, stops=True).emergency is not None
     assert result.violations == (), result.first
     assert replay_command(1, None, None, refunds=False, stops=True) == "make sim SEED=1 NO_REFUNDS=1 EMERGENCY_STOPS=1"
+
+
+def test_half_the_worlds_stamp_each_leaves_closing_message_off_the_hour_and_a_plan_keeps_it() -> None:
+    plans = [draw(seed, refunds=True) for seed in range(200)]
+    off = [plan for plan in plans if plan.closing]
+    assert 60 < len(off) < 140
+    for plan in off:
+        assert {n for n, _ in plan.closing} == {b.n for b in plan.buyers if b.leaves is not None}
+        assert all(-300 <= offset <= 1200 for _, offset in plan.closing)
+    assert any(offset > 600 for plan in off for _, offset in plan.closing)  # beyond ABOUT_AN_HOUR
+    assert all(plan.closes_after(b.n) == 3600 for plan in plans if not plan.closing for b in plan.buyers)
+    # drawn with the plan: the same seed, the same stamps; a shrunk plan keeps them
+    assert draw(9, refunds=True) == draw(9, refunds=True)
+    assert draw(9, refunds=True).keeping(set()).closing == draw(9, refunds=True).closing
+
+
+def test_quick_returns_are_drawn_only_when_asked_and_replayed_with_their_flag() -> None:
+    quick = [seed for seed in range(200) if draw(seed, returns=True).buyers != draw(seed).buyers]
+    assert quick
+    for seed in quick:
+        plan = draw(seed, returns=True)
+        leaves = {b.n: b.leaves for b in plan.buyers if b.leaves is not None}
+        assert any(
+            leaves[b.n - 10] < b.subscribes < leaves[b.n] < leaves[b.n - 10] + timedelta(hours=1)
+            for b in plan.buyers
+            if b.n in leaves and b.n - 10 in leaves
+        )
+    assert replay_command(36, None, None, returns=True) == "make sim SEED=36 QUICK_RETURNS=1"
