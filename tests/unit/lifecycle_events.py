@@ -63,3 +63,8 @@ def legacy_usage_answer(
     except UsageRejected as refused:
         refusal = str(refused)
     return sum((e.quantity for e in store.events.values()), Decimal(0)), refusal
+
+
+def times_at(*events: tuple[LifecycleKind, tuple[int, int]]) -> LifecycleTimes:
+    """``times_of`` of events given as (kind, (hour, minute))."""
+    return times_of(*((kind, at(*moment)) for kind, moment in events))

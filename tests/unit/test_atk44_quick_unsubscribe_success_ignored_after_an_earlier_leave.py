@@ -10,12 +10,11 @@ events end one buyer and not another, by history that has nothing to do with thi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from functions.customers.model import SubscriptionState
-from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
-from tests.unit.lifecycle_events import legacy_usage_answer
+from functions.customers.subscription import LifecycleKind, buyer_times
+from tests.unit.lifecycle_events import at, legacy_usage_answer, times_at
 
 IDENTIFIER = "second-time-round"
 EARLIER = (
@@ -30,28 +29,17 @@ THIS = (
 )
 
 
-def _at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
-
-
-def _times(*events: tuple[LifecycleKind, tuple[int, int]]) -> LifecycleTimes:
-    times = LifecycleTimes()
-    for kind, (hour, minute) in events:
-        times = times.merge(kind, _at(hour, minute))
-    return times
-
-
 def test_a_quick_success_ends_the_buyer_whatever_their_identifiers_history() -> None:
-    first_time = buyer_times(None, {}, _times(*THIS))
+    first_time = buyer_times(None, {}, times_at(*THIS))
     assert first_time.state is SubscriptionState.ENDED  # ended by it
-    again = buyer_times(None, {}, _times(*EARLIER, *THIS))
-    assert again.started == _at(5)
+    again = buyer_times(None, {}, times_at(*EARLIER, *THIS))
+    assert again.started == at(5)
     assert again.state is SubscriptionState.ENDED, f"{again.state} since {again.changed_at}: the success was ignored"
-    assert again.changed_at == _at(10, 25)
+    assert again.changed_at == at(10, 25)
 
 
 def test_usage_sent_after_their_unsubscribe_success_is_refused() -> None:
-    events = [(kind, _at(hour, minute)) for kind, (hour, minute) in (*EARLIER, *THIS)]
-    stored, refusal = legacy_usage_answer(IDENTIFIER, events, used_at=_at(10, 28), sent_at=_at(10, 30))
+    events = [(kind, at(hour, minute)) for kind, (hour, minute) in (*EARLIER, *THIS)]
+    stored, refusal = legacy_usage_answer(IDENTIFIER, events, used_at=at(10, 28), sent_at=at(10, 30))
     assert stored == Decimal(0), f"{stored} units accepted after Marketplace stopped taking their records"
     assert "ended" in refusal

@@ -9,12 +9,11 @@ and their own success, when it comes, reopens nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from functions.customers.model import SubscriptionState
-from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
-from tests.unit.lifecycle_events import legacy_usage_answer
+from functions.customers.subscription import LifecycleKind, buyer_times
+from tests.unit.lifecycle_events import at, legacy_usage_answer, times_at
 
 IDENTIFIER = "back-and-gone-off-the-hour"
 LEAVES = (
@@ -27,37 +26,26 @@ NEAR = (LifecycleKind.ENDED, (11, 2))  # the leave at 10:00's success, 62 minute
 FAR = (LifecycleKind.ENDED, (11, 15))  # 75 minutes on: beyond it
 
 
-def _at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
-
-
-def _times(*events: tuple[LifecycleKind, tuple[int, int]]) -> LifecycleTimes:
-    times = LifecycleTimes()
-    for kind, (hour, minute) in events:
-        times = times.merge(kind, _at(hour, minute))
-    return times
-
-
 def test_a_success_near_the_first_leaves_hour_is_its_close_and_they_stay_ending_until_their_own() -> None:
-    derived = buyer_times(None, {}, _times(*LEAVES, NEAR))
-    assert derived.started == _at(10, 10)
-    assert (derived.state, derived.changed_at) == (SubscriptionState.ENDING, _at(10, 40))
+    derived = buyer_times(None, {}, times_at(*LEAVES, NEAR))
+    assert derived.started == at(10, 10)
+    assert (derived.state, derived.changed_at) == (SubscriptionState.ENDING, at(10, 40))
     for own in ((11, 40), (11, 46)):  # their own success, an hour after their pending or not
-        both = buyer_times(None, {}, _times(*LEAVES, NEAR, (LifecycleKind.ENDED, own)))
-        assert (both.state, both.changed_at) == (SubscriptionState.ENDED, _at(*own))
+        both = buyer_times(None, {}, times_at(*LEAVES, NEAR, (LifecycleKind.ENDED, own)))
+        assert (both.state, both.changed_at) == (SubscriptionState.ENDED, at(*own))
 
 
 def test_a_success_far_from_it_ends_them_and_their_own_reopens_nothing() -> None:
-    derived = buyer_times(None, {}, _times(*LEAVES, FAR))
-    assert derived.started == _at(10, 10)
-    assert (derived.state, derived.changed_at) == (SubscriptionState.ENDED, _at(11, 15))
+    derived = buyer_times(None, {}, times_at(*LEAVES, FAR))
+    assert derived.started == at(10, 10)
+    assert (derived.state, derived.changed_at) == (SubscriptionState.ENDED, at(11, 15))
     for own in ((11, 40), (11, 46)):
-        both = buyer_times(None, {}, _times(*LEAVES, FAR, (LifecycleKind.ENDED, own)))
+        both = buyer_times(None, {}, times_at(*LEAVES, FAR, (LifecycleKind.ENDED, own)))
         assert both.state is SubscriptionState.ENDED, f"{both.state} since {both.changed_at} once {own} came"
 
 
 def test_their_usage_after_the_far_success_is_refused_not_taken_unbilled() -> None:
-    events = [(kind, _at(hour, minute)) for kind, (hour, minute) in (*LEAVES, FAR)]
-    stored, refusal = legacy_usage_answer(IDENTIFIER, events, used_at=_at(11, 16), sent_at=_at(11, 17))
+    events = [(kind, at(hour, minute)) for kind, (hour, minute) in (*LEAVES, FAR)]
+    stored, refusal = legacy_usage_answer(IDENTIFIER, events, used_at=at(11, 16), sent_at=at(11, 17))
     assert stored == Decimal(0), f"{stored} units accepted after Marketplace stopped taking their records"
     assert "ended" in refusal

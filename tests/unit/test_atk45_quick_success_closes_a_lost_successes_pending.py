@@ -11,12 +11,11 @@ earlier leave at 11:25."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from functions.customers.model import SubscriptionState
-from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
-from tests.unit.lifecycle_events import legacy_usage_answer
+from functions.customers.subscription import LifecycleKind, buyer_times
+from tests.unit.lifecycle_events import at, legacy_usage_answer, times_at
 
 IDENTIFIER = "back-and-quick-to-go"
 EARLIER = (
@@ -30,27 +29,16 @@ THIS = (
 )
 
 
-def _at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC)
-
-
-def _times(*events: tuple[LifecycleKind, tuple[int, int]]) -> LifecycleTimes:
-    times = LifecycleTimes()
-    for kind, (hour, minute) in events:
-        times = times.merge(kind, _at(hour, minute))
-    return times
-
-
 def test_their_quick_success_ends_them_after_an_earlier_leaves_success_was_lost() -> None:
-    assert buyer_times(None, {}, _times(*THIS)).state is SubscriptionState.ENDED  # without the earlier leave
-    derived = buyer_times(None, {}, _times(*EARLIER, *THIS))
-    assert derived.started == _at(10, 10)
+    assert buyer_times(None, {}, times_at(*THIS)).state is SubscriptionState.ENDED  # without the earlier leave
+    derived = buyer_times(None, {}, times_at(*EARLIER, *THIS))
+    assert derived.started == at(10, 10)
     assert derived.state is SubscriptionState.ENDED, f"{derived.state} since {derived.changed_at}: success ignored"
-    assert derived.changed_at == _at(11, 25)
+    assert derived.changed_at == at(11, 25)
 
 
 def test_usage_sent_after_their_unsubscribe_success_is_refused() -> None:
-    events = [(kind, _at(hour, minute)) for kind, (hour, minute) in (*EARLIER, *THIS)]
-    stored, refusal = legacy_usage_answer(IDENTIFIER, events, used_at=_at(11, 30), sent_at=_at(11, 32))
+    events = [(kind, at(hour, minute)) for kind, (hour, minute) in (*EARLIER, *THIS)]
+    stored, refusal = legacy_usage_answer(IDENTIFIER, events, used_at=at(11, 30), sent_at=at(11, 32))
     assert stored == Decimal(0), f"{stored} units accepted after Marketplace stopped taking their records"
     assert "ended" in refusal
