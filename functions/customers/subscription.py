@@ -291,21 +291,19 @@ def _closes(
 ) -> dict[datetime, datetime]:
     """Which success closes which pending. Each leave sends its pending and then, about an hour later (AWS's SaaS
     guide promises nothing tighter), its success. So first each success within ``ABOUT_AN_HOUR`` of a pending's hour
-    closes that pending, a success after its hour first, then the nearest (the final-usage step stamps its end exactly
-    an hour after the pending it waited on; AWS's own success, published apart from its pending, is a moment or
-    minutes off it: attack 72; simulator seed 701627).
+    closes that pending, the nearest pairs first (the final-usage step stamps its end exactly an hour after the pending
+    it waited on; AWS's own success, published apart from its pending, is a moment or minutes off it: attack 72).
     Then each success left closes the earliest pending still open ``CLOSES_WITHIN`` before it, but not one the buyer
     came back from before the success (``_came_back_between``). Nearness alone paired wrongly both ways (attacks 42
     and 44: a buyer back and leaving again within the first final hour, a success 25 minutes after its pending)."""
     closes: dict[datetime, datetime] = {}
-    # a success before a pending's hour is over would close it early: one after the hour of another comes first
     near = sorted(
-        (success < pending + FINAL_USAGE_WINDOW, abs(success - pending - FINAL_USAGE_WINDOW), success, pending)
+        (abs(success - pending - FINAL_USAGE_WINDOW), success, pending)
         for success in successes
         for pending in pendings
         if abs(success - pending - FINAL_USAGE_WINDOW) <= ABOUT_AN_HOUR
     )
-    for _, _, success, pending in near:
+    for _, success, pending in near:
         if pending not in closes and success not in closes.values():
             closes[pending] = success
     for success in sorted(set(successes) - set(closes.values())):
