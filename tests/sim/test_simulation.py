@@ -91,6 +91,9 @@ FOUND_BUGS_WITH_DRAWN_SETTINGS: tuple[int, ...] = (31209,)
 # a stack whose flushes all died for a day: records sent with their answers lost, parked as too old though billed,
 # never reconciled by a first reconciliation that started 24 hours back (43633)
 FOUND_BUGS_WITH_DRAWN_SETTINGS += (43633,)
+# found with quick returns (--quick-returns), as (seed, settings drawn): a licence buyer leaving minutes after
+# subscribing, the Ended heard before the Created, had usage from hours before the licence taken (162)
+FOUND_BUGS_WITH_QUICK_RETURNS: tuple[tuple[int, bool], ...] = ((162, False),)
 
 
 def _replay_command(seed: int, *, refunds: bool = True) -> str:
@@ -144,6 +147,9 @@ def test_the_seeds_that_found_the_reviews_bugs_stay_fixed() -> None:
     for seed in FOUND_BUGS_WITH_DRAWN_SETTINGS:
         result = simulate(seed, refunds=True, settings=True)
         assert result.violations == (), (seed, result.first, _replay_command(seed) + " RANDOM_SETTINGS=1")
+    for seed, settings in FOUND_BUGS_WITH_QUICK_RETURNS:
+        result = simulate(seed, refunds=True, settings=settings, returns=True)
+        assert result.violations == (), (seed, result.first, _replay_command(seed) + " QUICK_RETURNS=1")
 
 
 def test_a_legacy_identifier_is_never_subscribed_twice_at_once() -> None:
