@@ -131,8 +131,8 @@ class AppConfig(BaseModel):
                     f"open_telemetry_layers: {region} runs none of this app's functions (they run in "
                     f"{', '.join(sorted(deployed))})"
                 )
-            if arn.split(":")[3] != region:
-                raise ValueError(f"open_telemetry_layers.{region}: the layer is in {arn.split(':')[3]}, not {region}")
+            if (layer_region := arn.split(":")[3]) != region:
+                raise ValueError(f"open_telemetry_layers.{region}: the layer is in {layer_region}, not {region}")
         return self
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -42,13 +42,6 @@ def final_usage_cutoff(ending_since: datetime, stored: datetime | None, after: t
     if stored is not None and stored >= ending_since:
         return min(stored, planned)
     return planned
-
-
-def first_hour_after_final_usage(sent: datetime) -> datetime:
-    """The first hour not sent early for a buyer whose final usage was sent with the cutoff ``sent`` (their hours up
-    to its hour may have been): usage of theirs accepted later (back, subscribed again) is billed in it or after it
-    (``functions.usage.ingest.after_final_usage``), so a later leave's final hour must reach it to send that usage."""
-    return sent.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
 TENANT_ID_MAX_LENGTH = 128

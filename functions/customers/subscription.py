@@ -298,10 +298,10 @@ def _closes(
     and 44: a buyer back and leaving again within the first final hour, a success 25 minutes after its pending)."""
     closes: dict[datetime, datetime] = {}
     near = sorted(
-        (abs(success - pending - FINAL_USAGE_WINDOW), success, pending)
+        (off, success, pending)
         for success in successes
         for pending in pendings
-        if abs(success - pending - FINAL_USAGE_WINDOW) <= ABOUT_AN_HOUR
+        if (off := abs(success - pending - FINAL_USAGE_WINDOW)) <= ABOUT_AN_HOUR
     )
     for _, success, pending in near:
         if pending not in closes and success not in closes.values():

@@ -8,10 +8,9 @@ calls ``imported``: what is alive then is frozen (``gc.freeze``: no later collec
 too) and collection goes on. About a tenth of every cold start, boto3's own import included (bench/cold_start.py).
 
 What it costs: the little cyclic garbage the import makes is frozen with the rest, never freed (about 330 objects,
-90 KiB, in Lambda's environment). A
-handler module imported for anything else (the CLI, the local stack, tests) pauses and resumes the same way, but only
-the first in a process pauses; and one whose import fails leaves collection off in a process that goes on (in Lambda
-a failed init ends the process).
+90 KiB, in Lambda's environment). A handler module imported for anything else (the CLI, the local stack, tests)
+pauses and resumes the same way, but only the first in a process pauses; and one whose import fails leaves collection
+off in a process that goes on (in Lambda a failed init ends the process).
 """
 
 import gc

@@ -32,7 +32,6 @@ from functions.customers.model import (
     Customer,
     CustomerRef,
     SubscriptionState,
-    first_hour_after_final_usage,
 )
 from functions.customers.notices import AgreementNotice, NoticeKind, notice_key
 from functions.customers.subjects import (
@@ -58,6 +57,7 @@ from functions.seller_events import (
     identified,
 )
 from functions.settings import FINAL_USAGE_REQUESTS_EVERY_MINUTES, Product, Settings
+from functions.usage.model import first_hour_after_final_usage
 
 __all__ = [
     "CUSTOMER_ACTIVATED",

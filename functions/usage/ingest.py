@@ -20,13 +20,13 @@ from functions.customers.model import (
     CustomerRepository,
     SubscriptionState,
     final_usage_cutoff,
-    first_hour_after_final_usage,
 )
 from functions.settings import Settings
 from functions.usage.model import (
     IDENTITY_LIFETIME,
     Allocation,
     UsageEvent,
+    first_hour_after_final_usage,
     hour_of,
     late_billing_hour,
     resent_differently,

@@ -27,6 +27,13 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def first_hour_after_final_usage(sent: datetime) -> datetime:
+    """The first hour not sent early for a buyer whose final usage was sent with the cutoff ``sent`` (their hours up
+    to its hour may have been): usage of theirs accepted later (back, subscribed again) is billed in it or after it
+    (``functions.usage.ingest.after_final_usage``), so a later leave's final hour must reach it to send that usage."""
+    return hour_of(sent) + HOUR
+
+
 def hour_key(hour: datetime) -> str:
     return hour.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
