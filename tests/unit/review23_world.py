@@ -282,3 +282,25 @@ def logged_world() -> tuple[World, LoggedMarketplace]:
     world = World(marketplace=lambda clock: LoggedMarketplace(clock))
     assert isinstance(world.marketplace, LoggedMarketplace)
     return world, world.marketplace
+
+
+def legacy_subscribed(world: World) -> CustomerRef:
+    """The legacy buyer known from their registration (pending), their subscribe-success delivered now: their ref."""
+    ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
+    world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
+    legacy_sns(world, "subscription_subscribe-success.txt")
+    return ref
+
+
+def back_and_leaving_again(world: World) -> CustomerRef:
+    """Attack 44's legacy buyer: subscribed at 08:00, leaving at 10:00, back at 10:10 within that leave's final hour,
+    and leaving again at 10:25 (their cutoff 11:10); the world's clock left at 10:25."""
+    ref = legacy_subscribed(world)
+    for moment, example in (
+        (hour(10), "subscription_unsubscribe-pending.txt"),
+        (hour(10, 10), "subscription_subscribe-success.txt"),
+        (hour(10, 25), "subscription_unsubscribe-pending.txt"),
+    ):
+        world.at(moment)
+        legacy_sns(world, example)
+    return ref

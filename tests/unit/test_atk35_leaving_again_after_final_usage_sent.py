@@ -23,9 +23,16 @@ Correct: each unit answered 200 is billed; a unit that cannot be is refused at t
 
 from __future__ import annotations
 
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.model import SubscriptionState
 from functions.usage.ingest import UsageRejected
-from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
+from tests.unit.review23_world import (
+    LEGACY,
+    World,
+    hour,
+    legacy_sns,
+    legacy_subscribed,
+    legacy_usage,
+)
 from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace
 
 
@@ -41,9 +48,7 @@ def answered_200(world: World, event: dict[str, object]) -> int:
 
 def test_usage_accepted_after_leaving_a_second_time_within_the_hour_is_billed() -> None:
     world = World(product=LEGACY)
-    ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
-    world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
+    ref = legacy_subscribed(world)  # 08:00
     # Given a buyer who leaves at 10:00 (cutoff 10:45) having used 4 calls at 10:20
     world.at(hour(10))
     legacy_sns(world, "subscription_unsubscribe-pending.txt")
@@ -84,9 +89,7 @@ def test_usage_moved_past_the_hour_sent_early_is_billed_when_the_buyer_leaves_ag
     world = World(product=LEGACY, marketplace=LeavingMarketplace)
     marketplace = world.marketplace
     assert isinstance(marketplace, LeavingMarketplace)
-    ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
-    world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
+    ref = legacy_subscribed(world)  # 08:00
     # Given a buyer who used 3 calls at 09:10 and leaves at 09:20 (cutoff 10:05: their hour 10 is sent early, 10:06:30)
     world.at(hour(9, 10))
     assert world.record(legacy_usage(world, "u-0910", 3)).accepted == ("u-0910",)

@@ -22,11 +22,19 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.model import SubscriptionState
 from functions.lifecycle.notifications import parse_notification
 from functions.usage.ingest import UsageRejected
 from tests.aws_corpus import sns_envelope, sns_message, sns_topic
-from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
+from tests.unit.review23_world import (
+    IDENTIFIER,
+    LEGACY,
+    World,
+    hour,
+    legacy_sns,
+    legacy_subscribed,
+    legacy_usage,
+)
 from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace
 
 
@@ -42,9 +50,7 @@ def test_a_late_earlier_pending_never_moves_a_used_cutoff_later() -> None:
     world = World(product=LEGACY, marketplace=LeavingMarketplace)
     marketplace = world.marketplace
     assert isinstance(marketplace, LeavingMarketplace)
-    ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
-    world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
+    ref = legacy_subscribed(world)  # 08:00
 
     # leaves at 10:00 (not heard yet), back at 10:20, leaves again at 10:30
     world.at(hour(10, 20))

@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
 from functions.usage.ingest import UsageRejected
-from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
+from tests.unit.review23_world import (
+    LEGACY,
+    World,
+    back_and_leaving_again,
+    hour,
+    legacy_sns,
+    legacy_usage,
+)
 from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace
 
 
@@ -23,15 +29,7 @@ def test_usage_answered_200_before_the_early_end_is_billed() -> None:
     world = World(product=LEGACY, marketplace=LeavingMarketplace)
     marketplace = world.marketplace
     assert isinstance(marketplace, LeavingMarketplace)
-    ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
-    world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
-    world.at(hour(10))
-    legacy_sns(world, "subscription_unsubscribe-pending.txt")
-    world.at(hour(10, 10))
-    legacy_sns(world, "subscription_subscribe-success.txt")  # back within that leave's final hour
-    world.at(hour(10, 25))
-    legacy_sns(world, "subscription_unsubscribe-pending.txt")  # leaving again: cutoff 11:10
+    ref = back_and_leaving_again(world)  # 08:00; leaves 10:00, back 10:10, leaves again 10:25
 
     world.at(hour(10, 57))
     ahead = {**legacy_usage(world, "stamped-ahead", 8), "timestamp": (hour(11, 1)).isoformat()}

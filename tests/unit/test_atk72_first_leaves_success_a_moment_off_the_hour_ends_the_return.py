@@ -15,12 +15,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.model import SubscriptionState
 from functions.customers.subscription import LifecycleKind, LifecycleTimes, buyer_times
 from functions.lifecycle.service import CUSTOMER_ENDED
 from functions.seller_events import RecordingPublisher
 from functions.usage.ingest import UsageRejected
-from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
+from tests.unit.review23_world import (
+    LEGACY,
+    World,
+    back_and_leaving_again,
+    hour,
+    legacy_sns,
+    legacy_usage,
+)
 from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace
 
 JITTER = timedelta(milliseconds=250)  # how far an AWS message an hour after another lands off the exact hour
@@ -47,15 +54,7 @@ def test_their_final_hour_is_taken_and_billed_and_no_early_end_is_published() ->
     assert isinstance(marketplace, LeavingMarketplace)
     publisher = world.lifecycle.publisher
     assert isinstance(publisher, RecordingPublisher)
-    ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
-    world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
-    world.at(hour(10))
-    legacy_sns(world, "subscription_unsubscribe-pending.txt")
-    world.at(hour(10, 10))
-    legacy_sns(world, "subscription_subscribe-success.txt")  # back within that leave's final hour
-    world.at(hour(10, 25))
-    legacy_sns(world, "subscription_unsubscribe-pending.txt")  # leaving again: cutoff 11:10
+    back_and_leaving_again(world)  # 08:00; leaves 10:00, back 10:10, leaves again 10:25
     world.at(hour(11) + JITTER)
     legacy_sns(world, "subscription_unsubscribe-success.txt")  # the 10:00 leave's, on time
     ended_early = [e.detail["state_changed_at"] for e in publisher.events if e.detail_type == CUSTOMER_ENDED]

@@ -13,12 +13,18 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from functions.customers.model import Customer, CustomerRef, SubscriptionState
+from functions.customers.model import SubscriptionState
 from functions.lifecycle.notifications import parse_notification
 from functions.lifecycle.service import CUSTOMER_ENDED
 from functions.seller_events import RecordingPublisher
 from tests.aws_corpus import sns_envelope, sns_message, sns_topic
-from tests.unit.review23_world import IDENTIFIER, LEGACY, World, hour, legacy_sns
+from tests.unit.review23_world import (
+    IDENTIFIER,
+    LEGACY,
+    World,
+    back_and_leaving_again,
+    hour,
+)
 
 
 def stamped(world: World, example: str, at: datetime) -> None:
@@ -32,15 +38,7 @@ def test_no_customer_ended_for_a_buyer_who_came_back() -> None:
     world = World(product=LEGACY)
     publisher = world.lifecycle.publisher
     assert isinstance(publisher, RecordingPublisher)
-    ref = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
-    world.customers.put(Customer(ref, "845735284135", SubscriptionState.PENDING, world.clock.now()))
-    legacy_sns(world, "subscription_subscribe-success.txt")  # 08:00
-    world.at(hour(10))
-    legacy_sns(world, "subscription_unsubscribe-pending.txt")
-    world.at(hour(10, 10))
-    legacy_sns(world, "subscription_subscribe-success.txt")
-    world.at(hour(10, 25))
-    legacy_sns(world, "subscription_unsubscribe-pending.txt")
+    ref = back_and_leaving_again(world)  # 08:00; leaves 10:00, back 10:10, leaves again 10:25
     world.at(hour(11) + timedelta(milliseconds=400))
     stamped(world, "subscription_unsubscribe-success.txt", hour(11) + timedelta(milliseconds=250))  # the 10:00 leave's
     world.at(hour(11) + timedelta(seconds=5))
