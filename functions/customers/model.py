@@ -137,10 +137,39 @@ class Customer:
     tenant_id: str | None = None
     # when the subscription started (its earliest activation event; None: not known): no usage before it is theirs
     subscribed_at: datetime | None = None
+    # where that start is unheard though the buyer left this subscription (a legacy buyer back, their subscribe-success
+    # still on its way when their next unsubscribe-pending came: attack 74): it came after ``subscribed_after`` (their
+    # leave of the subscription before) and by ``subscribed_by`` (their leave of this one). Derived, never stored.
+    subscribed_after: datetime | None = None
+    subscribed_by: datetime | None = None
 
     @property
     def meterable(self) -> bool:
         return self.state in METERABLE_STATES
+
+    @property
+    def usage_from(self) -> datetime | None:
+        """The earliest stamp of usage that is the buyer's (None: no bound known): their subscription's start; while AWS
+        has not said it, the first moment seen in it (``first_seen_subscribed``) less a producer's clock running behind
+        by as much as one may run ahead (``FUTURE_SKEW``: attack 74), never before they left the subscription before."""
+        if self.subscribed_at is not None:
+            return self.subscribed_at
+        seen = self.first_seen_subscribed
+        if seen is None:
+            return None
+        return max(seen - FUTURE_SKEW, self.subscribed_after or seen - FUTURE_SKEW)
+
+    @property
+    def first_seen_subscribed(self) -> datetime | None:
+        """While AWS has not said when the current subscription started, the first moment known to fall in it: the
+        registration (they register after subscribing: simulator seed 162), unless it came before they left the
+        subscription before, or their leave of it (``subscribed_by``). None: nothing known, or the start is."""
+        if self.subscribed_at is not None:
+            return None
+        registered, after = self.registered_at, self.subscribed_after
+        if registered is not None and after is not None and registered <= after:
+            registered = None  # a registration of the subscription before
+        return min((at for at in (registered, self.subscribed_by) if at is not None), default=None)
 
     @property
     def activation_announced(self) -> bool:

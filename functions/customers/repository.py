@@ -181,8 +181,10 @@ def with_lifecycle(customer: Customer, lifecycle: BuyerLifecycle) -> Customer:
     if word is not None and (known_at is None or word.at > known_at):
         customer = replace(customer, free_trial=word.free_trial, free_trial_known_at=word.at)
     times = lifecycle.times
-    if times.started is not None:
-        customer = replace(customer, subscribed_at=times.started)
+    if times.started is not None or times.started_by is not None:
+        customer = replace(
+            customer, subscribed_at=times.started, subscribed_after=times.started_after, subscribed_by=times.started_by
+        )
     if times.changed_at is None:
         return customer
     return replace(customer, state=times.state, state_changed_at=times.changed_at)

@@ -49,6 +49,10 @@ class LifecycleTimes:
     ended_times: frozenset[datetime] = frozenset()
     # a buyer's, derived (buyer_times): when their current subscription started (usage before it is not theirs)
     started: datetime | None = None
+    # a buyer's, derived, where that start is unheard though they left that subscription (``_unheard_start``): it came
+    # after ``started_after`` (their leave of the subscription before) and by ``started_by`` (their leave of this one)
+    started_after: datetime | None = None
+    started_by: datetime | None = None
     # an agreement's: when a License Deprovisioned named it (``agreement.id``), so its licence's ending at that time is
     # known to close this agreement (``_closes_a_left_agreement``)
     deprovisioned_times: frozenset[datetime] = frozenset()
@@ -155,12 +159,16 @@ def buyer_times(
     # for ever); one stamped after a leave read otherwise since (a left agreement's close, a leave before the buyer came
     # back within its hour) ends nothing (simulator seed 248)
     closed += [at + FINAL_USAGE_WINDOW for at in opened if at + FINAL_USAGE_WINDOW in stamps]
+    unheard = _unheard_start(legacy, view)
+    ends = (*_own_leaves(licence, agreements), *_leaves(legacy), agreements_end)
     return replace(
         view,
         ending=ending,
         ended=min(closed, default=None),
         failed=legacy.failed,
-        started=_started(subjects, (*_own_leaves(licence, agreements), *_leaves(legacy), agreements_end), view),
+        started=None if unheard else _started(subjects, ends, view),
+        started_after=unheard[0] if unheard else None,
+        started_by=unheard[1] if unheard else None,
     )
 
 
@@ -327,6 +335,18 @@ def _came_back_between(pending: datetime, success: datetime, activations: frozen
     later than that, ends the later leave at once: its usage is refused, not taken unbilled (docs/metering.md
     rule 5)."""
     return any(pending < at <= success for at in activations)
+
+
+def _unheard_start(legacy: LifecycleTimes, view: LifecycleTimes) -> tuple[datetime, datetime] | None:
+    """Where a legacy identifier's latest leave is not one of the subscription of the latest activation heard, the
+    start of the subscription it leaves is unheard: (after, by) it, else None. A subscription sends one
+    unsubscribe-pending, so two since that activation (or with none heard) are two subscriptions' leaves: the buyer
+    came back between them, that subscribe-success still on its way (SNS does not order messages). The subscription
+    started after the pending before (the boundary ``_started`` reads once the activation comes) and by its own. Read
+    as the earlier activation's, the gap between the two was theirs, its usage billed (attack 74). Pendings only: an
+    end closing no pending may be a late close of a leave before that activation (simulator seed 189228)."""
+    pendings = sorted(at for at in legacy.ending_times if view.current(at))
+    return (pendings[-2], pendings[-1]) if len(pendings) > 1 else None
 
 
 def _started(

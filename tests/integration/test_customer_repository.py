@@ -95,6 +95,37 @@ def test_a_legacy_buyer_back_and_leaving_again_keeps_their_second_subscriptions_
     assert (customer.subscribed_at, customer.state) == (at + timedelta(hours=12), SubscriptionState.ENDING)
 
 
+def test_a_legacy_buyers_unheard_return_is_read_from_their_events_and_never_stored(
+    dynamodb: Any, settings: Settings
+) -> None:
+    # Given a legacy buyer subscribed at 08, gone at 09 (ended at 10), back at 12 with that subscribe-success still on
+    # its way, and leaving again at 13 (attack 74), their events kept by DynamoDB Local
+    repository = DynamoCustomerRepository(dynamodb, settings.customers_table)
+    lifecycle = DynamoLifecycleStore(dynamodb, settings.customers_table)
+    ref = CustomerRef("prod1", customer_identifier="back-unheard")
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    repository.put(Customer(ref, "123456789012", SubscriptionState.PENDING, at, registered_at=at + timedelta(hours=8)))
+    subject = legacy_subject("prod1", "back-unheard")
+    for kind, hour in ((LifecycleKind.ACTIVATED, 8), (LifecycleKind.ENDING, 9), (LifecycleKind.ENDED, 10)):
+        lifecycle.record(subject, kind, at + timedelta(hours=hour))
+    lifecycle.record(subject, LifecycleKind.ENDING, at + timedelta(hours=13))
+    # Then every read (one, several, a scan) has the start unheard, after 09 and by 13
+    read = repository.get(ref)
+    assert read is not None
+    bounds = (read.subscribed_at, read.subscribed_after, read.subscribed_by)
+    assert bounds == (None, at + timedelta(hours=9), at + timedelta(hours=13))
+    assert repository.get_many([ref])[ref] == read
+    assert [c for c in repository.list_all() if c.ref == ref] == [read]
+    # and what is derived is not stored: the customer written back as read reads the same, and once the
+    # subscribe-success of 12 comes, their start is its time
+    repository.put(read)
+    assert repository.get(ref) == read
+    lifecycle.record(subject, LifecycleKind.ACTIVATED, at + timedelta(hours=12))
+    later = repository.get(ref)
+    assert later is not None
+    assert (later.subscribed_at, later.subscribed_after, later.subscribed_by) == (at + timedelta(hours=12), None, None)
+
+
 def test_an_agreements_deprovisionings_are_kept_each_once_beside_its_times(dynamodb: Any, settings: Settings) -> None:
     lifecycle = DynamoLifecycleStore(dynamodb, settings.customers_table)
     subject = agreement_subject("agmt-deprovisioned-1")

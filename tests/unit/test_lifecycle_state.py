@@ -111,3 +111,46 @@ def test_a_legacy_buyers_subscription_start_is_the_same_for_every_ordering_and_d
     duplicated = shuffled + data.draw(st.lists(st.sampled_from(events), max_size=4)) if events else shuffled
     # Then the start of their subscription is the one of the events in order (attack 41: the sets of ends)
     assert buyer_times(None, {}, replay(duplicated)).started == buyer_times(None, {}, replay(events)).started
+
+
+def test_a_legacy_leave_after_the_leave_of_the_latest_activations_subscription_has_an_unheard_start() -> None:
+    """Attack 74: subscribed at 08, left at 09 (ended at 10), back at 12 with the subscribe-success still on its way,
+    leaving again at 13. The leave of 13 is a later subscription's: it started after 09 and by 13, not at 08."""
+    legacy = LifecycleTimes()
+    for kind, hour in (
+        (LifecycleKind.ACTIVATED, 8),
+        (LifecycleKind.ENDING, 9),
+        (LifecycleKind.ENDED, 10),
+        (LifecycleKind.ENDING, 13),
+    ):
+        legacy = legacy.merge(kind, _at(hour))
+    times = buyer_times(None, {}, legacy)
+    assert (times.state, times.started, times.started_after, times.started_by) == (
+        SubscriptionState.ENDING,
+        None,
+        _at(9),
+        _at(13),
+    )
+    # the subscribe-success of 12 comes: the start is known
+    times = buyer_times(None, {}, legacy.merge(LifecycleKind.ACTIVATED, _at(12)))
+    assert (times.started, times.started_after, times.started_by) == (_at(12), None, None)
+
+
+def test_a_licence_leaves_ended_and_deprovisioned_are_one_leave() -> None:
+    # a licence buyer's leave comes twice (the agreement's Ended, the licence's Deprovisioned): one subscription's
+    licence = LifecycleTimes().merge(LifecycleKind.ACTIVATED, _at(8)).merge(LifecycleKind.ENDING, _at(10))
+    agreement = LifecycleTimes().merge(LifecycleKind.ACTIVATED, _at(8)).merge(LifecycleKind.ENDING, _at(9))
+    times = buyer_times(licence, {"agmt": agreement}, None)
+    assert (times.started, times.started_after, times.started_by) == (_at(8), None, None)
+
+
+@given(events=events_strategy, data=st.data())
+def test_a_legacy_buyers_unheard_start_is_the_same_for_every_ordering_and_duplication(events, data) -> None:
+    shuffled = data.draw(st.permutations(events))
+    duplicated = shuffled + data.draw(st.lists(st.sampled_from(events), max_size=4)) if events else shuffled
+
+    def bounds(times: LifecycleTimes) -> tuple[datetime | None, ...]:
+        derived = buyer_times(None, {}, times)
+        return derived.started, derived.started_after, derived.started_by
+
+    assert bounds(replay(duplicated)) == bounds(replay(events))
