@@ -142,7 +142,9 @@ def send_customer_usage(customer: Customer, deps: FlushDeps, *, out_of_time: Cal
     """Send every unsent record of a leaving customer now, up to their final hour (the caller decides when: once their
     usage is final); what that hour would carry on is billed in earlier hours of theirs instead."""
     now = deps.clock.now()
-    customer_key, since = customer.ref.key, customer.subscribed_at
+    # hours of their current subscription only: from its start, or, where AWS has not said it, from the first usage
+    # ingest takes as theirs (attack 74)
+    customer_key, since = customer.ref.key, customer.usage_from
     final_hour = hour_of(customer.final_usage_cutoff) if customer.final_usage_cutoff else None
     records, carried = customer_records(customer_key, deps, now, final_hour)
     placed = placed_carries(carried, records, deps, now, (since, final_hour))

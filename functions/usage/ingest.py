@@ -366,23 +366,42 @@ def _validate_event(
 
 
 def _before_subscription(customer: Customer, timestamp: datetime) -> str | None:
-    """Why usage stamped ``timestamp`` is not the buyer's to pay, or None. BatchMeterUsage refuses usage outside the
-    licence's activation period (InvalidLicenseException); in a later, open hour (a late event) it would be billed.
-    Where no activation has been heard yet (a leave heard before its Created: simulator seed 162), their registration
-    bounds when the subscription began: they registered after subscribing; less a producer's clock running behind by
-    as much as one may run ahead (``FUTURE_SKEW``: attack 74, a first call stamped a minute before it)."""
-    if customer.subscribed_at is not None:
-        if timestamp < customer.subscribed_at:
-            return (
-                f"is before this buyer's subscription started ({customer.subscribed_at.isoformat()}): it is not theirs"
-            )
+    """Why usage stamped ``timestamp`` is not the buyer's to pay, or None (the bound: ``Customer.usage_from``).
+    BatchMeterUsage refuses usage outside the licence's activation period (InvalidLicenseException); in a later, open
+    hour (a late event) it would be billed. Where AWS has not yet said when the subscription started (a leave heard
+    before its Created: simulator seed 162; a legacy buyer back and leaving again before their subscribe-success comes:
+    attack 74), usage before the first moment seen in it cannot be told theirs: refused until AWS says, then judged by
+    the start it says; usage before they left the subscription before is not theirs at all."""
+    usage_from = customer.usage_from
+    if usage_from is None or timestamp >= usage_from:
         return None
-    if customer.registered_at is not None and timestamp < customer.registered_at - FUTURE_SKEW:
+    started = customer.subscribed_at
+    if started is not None:
+        return f"is before this buyer's subscription started ({started.isoformat()}): it is not theirs"
+    return _before_an_unheard_start(customer, timestamp, usage_from)
+
+
+def _before_an_unheard_start(customer: Customer, timestamp: datetime, usage_from: datetime) -> str:
+    """Why usage stamped before ``usage_from`` is refused where AWS has not said when the subscription started: not
+    theirs at all (before they left the subscription before this one), or not to be told theirs yet (before
+    the first moment seen in this one, less a producer's clock drift)."""
+    after = customer.subscribed_after
+    if after is not None and timestamp < after:
         return (
-            f"is before this buyer registered ({customer.registered_at.isoformat()}), and AWS Marketplace has not yet "
-            "said when their subscription started: it cannot be told theirs"
+            f"is before this buyer's subscription started (after {after.isoformat()}, when they left the one before): "
+            "it is not theirs"
         )
-    return None
+    seen = customer.first_seen_subscribed or usage_from
+    if after is not None and seen == customer.subscribed_by:
+        return (
+            f"is before this buyer left ({seen.isoformat()}) the subscription they came back to after "
+            f"{after.isoformat()}, and AWS Marketplace has not yet said when it started: it cannot be told theirs "
+            "until it does"
+        )
+    return (
+        f"is before this buyer registered ({seen.isoformat()}), and AWS Marketplace has not yet "
+        "said when their subscription started: it cannot be told theirs"
+    )
 
 
 def _cutoff(customer: Customer, settings: Settings) -> datetime:
