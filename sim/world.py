@@ -800,11 +800,15 @@ class World:
 
     def _judge_refusals(self, buyer: Buyer, events: list[dict[str, Any]], problems: list[tuple[int, str]]) -> None:
         """Invariant 8 (sim/refusals.py), once the product has heard every notification published about the buyer."""
-        now = self.scheduler.now
-        if any(at <= now for at in self._unheard.get(self._customer_key(buyer), {}).values()):
+        now, key = self.scheduler.now, self._customer_key(buyer)
+        if any(at <= now for at in self._unheard.get(key, {}).values()):
             return
         licence = self.marketplace.licences.get(buyer.customer)
+        # an event stored before (a changed resend of usage already taken) loses nothing when refused again
+        stored = {e.event_id for e in self.usage.inner.stored() if e.customer_key == key} if problems else set()
         for i, problem in problems:
+            if events[i]["event_id"] in stored:
+                continue
             sent = events[i].get("timestamp")
             stamp = datetime.fromisoformat(sent) if sent else now
             if (detail := refused_billable(self.plan, licence, stamp, now, problem)) is not None:
