@@ -35,10 +35,10 @@ from functions.flush.service import MONTH_END_CUTOFF, MONTH_END_RUNS_EVERY, OUT_
 from functions.usage.model import HOUR, MAX_INTEGER_QUANTITY, Allocation, UsageEvent, hour_of
 from sim.marketplace import FINAL_HOUR, Billed
 from sim.plan import FLUSH_TIMEOUT
+from sim.refusals import STAMPED_TO
 from sim.world import World
 
 PARKED_STATUSES = frozenset({"failed", "not_subscribed", "duplicate"})
-STAMPED_TO = timedelta(seconds=1)  # an EventBridge event's time is to the second (an SNS message's to the millisecond)
 
 
 def check(world: World) -> None:

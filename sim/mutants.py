@@ -15,14 +15,15 @@ from decimal import Decimal
 from typing import Any
 
 from functions.customers import subscription
-from functions.customers.model import FINAL_USAGE_WINDOW
+from functions.customers.model import FINAL_USAGE_WINDOW, Customer
 from functions.flush import aggregate, customer, ledger, service
 from functions.flush.dry_run import DryRunMeteringGateway
 from functions.flush.records import BatchOutcome, MeteringGateway, MeteringRecord
 from functions.flush.sender import Sender
 from functions.flush.service import FlushDeps
 from functions.lifecycle.service import Lifecycle
-from functions.usage import model
+from functions.settings import Settings
+from functions.usage import ingest, model
 from functions.usage.model import UsageEvent, hour_key
 from operations import adjust, adjust_cli, refund_settlement
 from operations.agreement_billing import BillingAdjustment
@@ -190,6 +191,19 @@ def skip_final_usage() -> Iterator[None]:
             self.final_usage = timers
 
     with _patched(Lifecycle, "continue_ending", continue_ending):
+        yield
+
+
+@contextlib.contextmanager
+def final_hour_refused() -> Iterator[None]:
+    """A leaving buyer's usage is refused from their leave on (ingest's cutoff at the leave, not
+    ``final_usage_cutoff_seconds`` into the final hour): nothing accepted is lost, the revenue of the final hour is."""
+
+    def cutoff_at_the_leave(customer: Customer, settings: Settings) -> datetime:
+        assert customer.state_changed_at is not None
+        return customer.state_changed_at
+
+    with _patched(ingest, "_cutoff", cutoff_at_the_leave):
         yield
 
 
@@ -406,6 +420,7 @@ MUTANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "rewrite-sealed-total": rewrite_sealed_total,
     "resend-changed-record": resend_changed_record,
     "skip-final-usage": skip_final_usage,
+    "final-hour-refused": final_hour_refused,
     "cursor-before-records": cursor_before_records,
     "strand-final-usage": strand_final_usage,
     "read-one-partition": read_one_partition,

@@ -67,6 +67,7 @@ from sim.operator import Operator
 from sim.plan import MINUTE, SELLER_ACCOUNT, Action, Buyer, Event, Plan
 from sim.ports import Instrumented, SimLedger, SimUsage
 from sim.quota import SimQuotaSlots
+from sim.refusals import refused_billable
 from sim.scheduler import Actor, Killed, Scheduler, SimExecutor
 from tests.aws_corpus import Parties, eventbridge_example, sns_envelope, sns_message, sns_topic
 from tests.fakes import FakeAgreementTerms, InMemoryCustomers, InMemoryLifecycleStore
@@ -217,6 +218,8 @@ class World:
         )
         self._messages = 0
         self._leaving: dict[str, str] = {}  # message id -> the customer key of a buyer it says is leaving
+        # customer key -> the notifications about them not yet handled (any copy), each with when AWS published it
+        self._unheard: dict[str, dict[str, datetime]] = {}
         self._events = 0
         self._metrics: dict[Actor, Counter[str]] = {}
         self.ledger.on_reconciled = self._reconciled
@@ -403,6 +406,8 @@ class World:
     def _send_notification(self, body: str, later: float, example: str, buyer: Buyer, opens_final_hour: bool) -> None:
         leaving = self._customer_key(buyer) if opens_final_hour else None
         delay = later + self.rng.uniform(0, self.plan.notification_delay_seconds)
+        published = self.scheduler.now + timedelta(seconds=later)
+        self._unheard.setdefault(self._customer_key(buyer), {})[body] = published
         self.send_message(body, delay, f"{example} for {buyer.name}", leaving=leaving)
         if self.rng.random() < self.plan.duplicate_rate:
             again = delay + self.rng.uniform(0, 3 * self.plan.notification_delay_seconds + 60)
@@ -446,6 +451,8 @@ class World:
                 out_of_time=lambda: (deadline - self.scheduler.now).total_seconds() < LIFECYCLE_RESERVE,
             )
             self.log(f"[{invocation.name}] handled: {status}")
+            for unheard in self._unheard.values():
+                unheard.pop(body, None)
 
         def redeliver() -> None:
             # a failed timer, or a failed message telling us the buyer leaves: either delays their final usage
@@ -746,7 +753,8 @@ class World:
         for attempt in range(8):
             if attempt and action.style == "restamp":
                 events = [self._body(buyer, e, self.scheduler.now) for e in action.events]
-            answers, retry_after = self._post(events)
+            answers, retry_after, problems = self._post(events)
+            self._judge_refusals(buyer, events, problems)
             for event, status in zip(events, answers, strict=True):
                 answer = Answer(
                     (event["dimension"], str(event["quantity"]), event.get("timestamp")), status, self.scheduler.now
@@ -790,11 +798,29 @@ class World:
             body["allocations"] = parts
         return body
 
-    def _post(self, events: list[dict[str, Any]]) -> tuple[list[str], float]:
+    def _judge_refusals(self, buyer: Buyer, events: list[dict[str, Any]], problems: list[tuple[int, str]]) -> None:
+        """Invariant 8 (sim/refusals.py), once the product has heard every notification published about the buyer."""
+        now, key = self.scheduler.now, self._customer_key(buyer)
+        if any(at <= now for at in self._unheard.get(key, {}).values()):
+            return
+        licence = self.marketplace.licences.get(buyer.customer)
+        # an event stored before (a changed resend of usage already taken) loses nothing when refused again
+        stored = {e.event_id for e in self.usage.inner.stored() if e.customer_key == key} if problems else set()
+        for i, problem in problems:
+            if events[i]["event_id"] in stored:
+                continue
+            sent = events[i].get("timestamp")
+            stamp = datetime.fromisoformat(sent) if sent else now
+            if (detail := refused_billable(self.plan, licence, stamp, now, problem)) is not None:
+                self.violation("no billable usage refused", f"{buyer.name} {events[i]['event_id']}: {detail}")
+
+    def _post(self, events: list[dict[str, Any]]) -> tuple[list[str], float, list[tuple[int, str]]]:
         """POST /usage as the handler answers it: per event, accepted | duplicate; the whole batch refused (4xx),
-        503 (retry), 500 (error); lost: no answer within API Gateway's timeout (or the invocation died)."""
+        503 (retry), 500 (error); lost: no answer within API Gateway's timeout (or the invocation died). And what a
+        refusal said of each event it named: (its index, the problem)."""
         answer: list[list[str]] = []
         retry_after: list[float] = []
+        problems: list[tuple[int, str]] = []
 
         def request() -> None:
             try:
@@ -804,11 +830,12 @@ class World:
                     f"[api] {rejection.kind}: {rejection}"
                     + (f"; stored before: {rejection.duplicates}" if rejection.duplicates else "")
                 )
-                named = {
-                    int(e.field.split("]")[0].removeprefix("events["))
+                problems.extend(
+                    (int(e.field.split("]")[0].removeprefix("events[")), e.message)
                     for e in rejection.errors
                     if e.field.startswith("events[")
-                }
+                )
+                named = {i for i, _ in problems}
                 conflicts = {events[i]["event_id"] for i in named} if rejection.kind == "conflict" else set()
                 answer.append(
                     [
@@ -832,7 +859,7 @@ class World:
 
         actor = self._invocation("api:usage", "api", request, self.scheduler.now)
         self.scheduler.join(actor, timeout=API_TIMEOUT)
-        return (answer[0] if answer else ["lost"] * len(events)), (retry_after[0] if retry_after else 0.0)
+        return (answer[0] if answer else ["lost"] * len(events)), (retry_after[0] if retry_after else 0.0), problems
 
 
 class PeekTrail:
