@@ -142,6 +142,9 @@ class Customer:
     # leave of the subscription before) and by ``subscribed_by`` (their leave of this one). Derived, never stored.
     subscribed_after: datetime | None = None
     subscribed_by: datetime | None = None
+    # their subscriptions before this one (a buyer back on the same licence or identifier), each (start, an hour after
+    # its leave): usage stamped in one is theirs, billed late. Derived, never stored.
+    earlier_terms: tuple[tuple[datetime, datetime], ...] = ()
 
     @property
     def meterable(self) -> bool:
@@ -158,6 +161,10 @@ class Customer:
         if seen is None:
             return None
         return max(seen - FUTURE_SKEW, self.subscribed_after or seen - FUTURE_SKEW)
+
+    def subscribed_earlier_at(self, moment: datetime) -> bool:
+        """Whether ``moment`` falls in one of their earlier subscriptions (their final hour included)."""
+        return any(start <= moment < close for start, close in self.earlier_terms)
 
     @property
     def first_seen_subscribed(self) -> datetime | None:

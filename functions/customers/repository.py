@@ -183,7 +183,11 @@ def with_lifecycle(customer: Customer, lifecycle: BuyerLifecycle) -> Customer:
     times = lifecycle.times
     if times.started is not None or times.started_by is not None:
         customer = replace(
-            customer, subscribed_at=times.started, subscribed_after=times.started_after, subscribed_by=times.started_by
+            customer,
+            subscribed_at=times.started,
+            subscribed_after=times.started_after,
+            subscribed_by=times.started_by,
+            earlier_terms=times.earlier_terms,
         )
     if times.changed_at is None:
         return customer

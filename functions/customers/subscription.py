@@ -53,6 +53,9 @@ class LifecycleTimes:
     # after ``started_after`` (their leave of the subscription before) and by ``started_by`` (their leave of this one)
     started_after: datetime | None = None
     started_by: datetime | None = None
+    # a buyer's, derived (``_earlier_terms``): each subscription of theirs before the current one, from its start to an
+    # hour after its leave: usage stamped in one is theirs, billed late (a buyer back on the same licence or identifier)
+    earlier_terms: tuple[tuple[datetime, datetime], ...] = ()
     # an agreement's: when a License Deprovisioned named it (``agreement.id``), so its licence's ending at that time is
     # known to close this agreement (``_closes_a_left_agreement``)
     deprovisioned_times: frozenset[datetime] = frozenset()
@@ -161,14 +164,16 @@ def buyer_times(
     closed += [at + FINAL_USAGE_WINDOW for at in opened if at + FINAL_USAGE_WINDOW in stamps]
     unheard = _unheard_start(legacy, view)
     ends = (*_own_leaves(licence, agreements), *_leaves(legacy), agreements_end)
+    started = None if unheard else _started(subjects, ends, view)
     return replace(
         view,
         ending=ending,
         ended=min(closed, default=None),
         failed=legacy.failed,
-        started=None if unheard else _started(subjects, ends, view),
+        started=started,
         started_after=unheard[0] if unheard else None,
         started_by=unheard[1] if unheard else None,
+        earlier_terms=_earlier_terms(subjects, ends, unheard[1] if unheard else started),
     )
 
 
@@ -347,6 +352,27 @@ def _unheard_start(legacy: LifecycleTimes, view: LifecycleTimes) -> tuple[dateti
     end closing no pending may be a late close of a leave before that activation (simulator seed 189228)."""
     pendings = sorted(at for at in legacy.ending_times if view.current(at))
     return (pendings[-2], pendings[-1]) if len(pendings) > 1 else None
+
+
+def _earlier_terms(
+    subjects: list[LifecycleTimes], ends: tuple[datetime | None, ...], current: datetime | None
+) -> tuple[tuple[datetime, datetime], ...]:
+    """The buyer's subscriptions before the one started at (or, its start unheard, left at) ``current``: each from its
+    first activation after the leave before it to an hour after its own leave, as long as Marketplace took its records
+    (the leaves ``_started`` reads; a second leave of one subscription, a close heard as a leave, starts nothing). A
+    buyer back on their licence or identifier owes their earlier subscription's late usage (simulator invariant 8:
+    refused as before the subscription they came back to, it was revenue lost)."""
+    if current is None:
+        return ()
+    activations = sorted({at for t in subjects for at in t.activations})
+    terms: list[tuple[datetime, datetime]] = []
+    previous: datetime | None = None
+    for leave in sorted({at for at in ends if at is not None and at < current}):
+        start = next((at for at in activations if (previous is None or at > previous) and at <= leave), None)
+        if start is not None:
+            terms.append((start, leave + FINAL_USAGE_WINDOW))
+        previous = leave
+    return tuple(terms)
 
 
 def _started(

@@ -371,9 +371,10 @@ def _before_subscription(customer: Customer, timestamp: datetime) -> str | None:
     hour (a late event) it would be billed. Where AWS has not yet said when the subscription started (a leave heard
     before its Created: simulator seed 162; a legacy buyer back and leaving again before their subscribe-success comes:
     attack 74), usage before the first moment seen in it cannot be told theirs: refused until AWS says, then judged by
-    the start it says; usage before they left the subscription before is not theirs at all."""
+    the start it says. Usage stamped in an earlier subscription of theirs (a buyer back on their licence or identifier)
+    is theirs, billed late; usage between their subscriptions, or before their first, is not (simulator invariant 8)."""
     usage_from = customer.usage_from
-    if usage_from is None or timestamp >= usage_from:
+    if usage_from is None or timestamp >= usage_from or customer.subscribed_earlier_at(timestamp):
         return None
     started = customer.subscribed_at
     if started is not None:

@@ -114,6 +114,8 @@ def test_a_legacy_buyers_unheard_return_is_read_from_their_events_and_never_stor
     assert read is not None
     bounds = (read.subscribed_at, read.subscribed_after, read.subscribed_by)
     assert bounds == (None, at + timedelta(hours=9), at + timedelta(hours=13))
+    # their subscription before: from 08 to an hour after its leave at 09
+    assert read.earlier_terms == ((at + timedelta(hours=8), at + timedelta(hours=10)),)
     assert repository.get_many([ref])[ref] == read
     assert [c for c in repository.list_all() if c.ref == ref] == [read]
     # and what is derived is not stored: the customer written back as read reads the same, and once the
@@ -124,6 +126,7 @@ def test_a_legacy_buyers_unheard_return_is_read_from_their_events_and_never_stor
     later = repository.get(ref)
     assert later is not None
     assert (later.subscribed_at, later.subscribed_after, later.subscribed_by) == (at + timedelta(hours=12), None, None)
+    assert later.earlier_terms == read.earlier_terms
 
 
 def test_an_agreements_deprovisionings_are_kept_each_once_beside_its_times(dynamodb: Any, settings: Settings) -> None:

@@ -56,7 +56,10 @@ def _usage(event_id: str, at: datetime) -> dict[str, object]:
     }
 
 
-def test_usage_between_their_two_subscriptions_stays_refused_once_they_leave_again() -> None:
+def test_usage_before_their_first_subscription_stays_refused_once_they_leave_again() -> None:
+    """Usage stamped at 10:10, in the final hour of the subscription they left at 10:00, is theirs (Marketplace takes
+    that subscription's records until 11:00: simulator invariant 8) and taken both times; usage from before their
+    first subscription is refused both times, the second leave forgetting nothing of the first."""
     # Given a legacy-mode buyer whose listing notifies over EventBridge only: their licence and agreements
     fake = InMemoryCustomers()
     ref = CustomerRef("p", customer_identifier=IDENTIFIER)
@@ -73,19 +76,22 @@ def test_usage_between_their_two_subscriptions_stays_refused_once_they_leave_aga
     events.record(agreement_subject("agmt-2"), LifecycleKind.ACTIVATED, at(10, 30))
     events.record(lic, LifecycleKind.ACTIVATED, at(10, 30))
     settings = Settings(products=(PRODUCT,))
-    between = _usage("between", at(10, 10))  # stamped while they had no subscription
+    before = _usage("before", at(8, 50))  # stamped before they first subscribed
+    store = InMemoryUsage()
     with pytest.raises(UsageRejected, match="before this buyer's subscription started"):
-        record_usage([between], settings=settings, customers=fake, store=InMemoryUsage(), clock=ManualClock(at(11)))
+        record_usage([before], settings=settings, customers=fake, store=store, clock=ManualClock(at(11)))
+    final_hour = record_usage(
+        [_usage("final-hour", at(10, 10))], settings=settings, customers=fake, store=store, clock=ManualClock(at(11))
+    )
     # When they leave again at 12
     events.record(agreement_subject("agmt-2"), LifecycleKind.ENDING, at(12))
     events.record(lic, LifecycleKind.ENDING, at(12))
-    # Then that usage is still not theirs: refused, nothing of it stored to bill
-    store = InMemoryUsage()
+    # Then usage before their first subscription is still not theirs: refused, nothing of it stored to bill
     refused = False
     try:
-        record_usage([between], settings=settings, customers=fake, store=store, clock=ManualClock(at(12, 5)))
+        record_usage([before], settings=settings, customers=fake, store=store, clock=ManualClock(at(12, 5)))
     except UsageRejected as refusal:
         refused = "before this buyer's subscription started" in str(refusal)
-    billed = sum((e.quantity for e in store.events.values()), Decimal(0))
-    assert billed == Decimal(0), f"{billed} units stamped between their two subscriptions stored to bill"
     assert refused
+    assert final_hour.accepted == ("final-hour",)
+    assert sum((e.quantity for e in store.events.values()), Decimal(0)) == Decimal(7), "only the final hour's 7 units"

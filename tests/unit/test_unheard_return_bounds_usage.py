@@ -1,8 +1,9 @@
 """Attack 74's rule at its edges: a legacy buyer back under their customer identifier whose subscribe-success is still
 on its way when their next unsubscribe-pending is heard. Their new subscription started after their leave of the one
-before and by this leave (``Customer.subscribed_after`` / ``subscribed_by``): usage stamped before the first is not
-theirs, usage before the second (less a producer's clock drift) cannot be told theirs until AWS says when they came
-back, and usage after it is theirs. A licence buyer's own leave (its Ended and Deprovisioned) is unaffected.
+before and by this leave (``Customer.subscribed_after`` / ``subscribed_by``): usage stamped in their subscription
+before (up to an hour after its leave: ``Customer.earlier_terms``) is theirs, billed late, and before their first is
+not; usage between the two (less a producer's clock drift) cannot be told theirs until AWS says when they came back,
+and usage after this leave is theirs. A licence buyer's own leave (its Ended and Deprovisioned) is unaffected.
 
 The buyer: subscribed at 08:00, left at 09:00, ended at 10:00 (unsubscribe-success); back at 12:00, the
 subscribe-success delivered late; leaving again at ``leave``, its unsubscribe-pending heard four minutes later."""
@@ -83,13 +84,22 @@ def test_the_unheard_start_is_bounded_by_the_two_leaves() -> None:
     assert (customer.subscribed_at, customer.subscribed_after, customer.subscribed_by) == (hour(12), None, None)
 
 
-def test_usage_before_the_leave_of_the_subscription_before_is_not_theirs() -> None:
+def test_usage_before_their_first_subscription_is_not_theirs() -> None:
     world = back_and_leaving_unheard(leave=hour(12, 6))
-    message = refusal(world, "first-subscription", hour(8, 30))
+    message = refusal(world, "before-any", hour(7, 30))
     assert "before this buyer's subscription started (after 2026-11-26T09:00:00+00:00" in message
     assert message.endswith("it is not theirs")
     world.at(hour(15))
     assert world.billed_hours() == {}
+
+
+def test_usage_stamped_in_the_subscription_before_is_theirs_and_billed_late() -> None:
+    # their first subscription ran from 08:00 to an hour after its leave at 09:00 (simulator invariant 8)
+    world = back_and_leaving_unheard(leave=hour(12, 6))
+    taken = [world.record(event(f"first-{m}", 3, hour(8 + m // 60, m % 60))).accepted for m in (30, 90)]
+    assert taken == [("first-30",), ("first-90",)]
+    world.at(hour(15))  # billed in the hour open when they came, their final hour
+    assert world.billed_hours() == {hour(12): 6}
 
 
 def test_usage_between_the_two_subscriptions_cannot_be_told_theirs_while_the_return_is_unheard() -> None:
