@@ -5,6 +5,8 @@ takes usage stamped in one, billed in an hour still open. Simulator invariant 8 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from functions.customers.subscription import LifecycleKind, buyer_times
 from tests.unit.lifecycle_events import at, legacy_usage_answer, times_at, times_of
 
@@ -45,7 +47,7 @@ def test_a_buyer_never_gone_has_no_earlier_term() -> None:
 
 def test_late_usage_of_the_earlier_subscription_is_taken_and_gap_usage_refused() -> None:
     events = ((A, at(8)), (P, at(9)), (S, at(10)), (A, at(12)))
-    assert legacy_usage_answer("back", events, used_at=at(9, 45), sent_at=at(12, 30)) == (5, "")
+    assert legacy_usage_answer("back", events, used_at=at(9, 45), sent_at=at(12, 30)) == (Decimal(5), "")
     for stamp in (at(10, 30), at(7, 59)):  # between the two; before the first
         stored, refusal = legacy_usage_answer("back", events, used_at=stamp, sent_at=at(12, 30))
-        assert (stored, "before this buyer's subscription started" in refusal) == (0, True), stamp
+        assert (stored, "before this buyer's subscription started" in refusal) == (Decimal(0), True), stamp
