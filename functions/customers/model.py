@@ -44,10 +44,17 @@ def final_usage_cutoff(ending_since: datetime, stored: datetime | None, after: t
     return ending_since + after
 
 
-def usage_taken_until(ending_since: datetime, stored: datetime | None, after: timedelta) -> datetime:
+def usage_taken_until(
+    ending_since: datetime, stored: datetime | None, sent: datetime | None, after: timedelta
+) -> datetime:
     """When a leaving buyer's usage stops being taken: ``after`` into their final hour, or the earlier cutoff their
-    final usage is sent with."""
-    return min(ending_since + after, final_usage_cutoff(ending_since, stored, after))
+    final usage is sent with; and never after a final usage already sent within this final hour: Marketplace may have
+    closed the hour then (attack 50: a late event turned an ended buyer back to ending), and usage taken after it,
+    billed in the hour after the one sent, would reach a Marketplace that takes no more."""
+    taken = min(ending_since + after, final_usage_cutoff(ending_since, stored, after))
+    if sent is not None and sent >= ending_since:
+        return min(taken, sent)
+    return taken
 
 
 TENANT_ID_MAX_LENGTH = 128

@@ -354,18 +354,30 @@ class Lifecycle:
         latest = self._last_send(ending_since) - IN_FLIGHT_MARGIN
         ahead = max(now, min(now + FUTURE_SKEW, latest))
         moved = self._moved_to(customer, latest) or planned
-        cutoff = now if times.state is SubscriptionState.ENDED else max(planned, ahead, moved)
-        # a cutoff of this ending is never before its plan but where Marketplace closed the hour: one stored before
-        # that is an earlier subscription's (the buyer back and leaving again: attack 49), not kept; unless the final
-        # usage was sent with it: a cutoff used is never moved later (attack 50: a late event turned an ended buyer
-        # back to ending, and usage taken after the used cutoff went to an hour Marketplace had closed)
+        if times.state is SubscriptionState.ENDED:  # Marketplace closed the hour: any cutoff since it opened is its own
+            cutoff, own_from = now, ending_since
+        else:
+            cutoff, own_from = max(planned, ahead, moved), self._earliest_kept(customer, planned, moved)
         stored = customer.final_usage_cutoff
-        used = stored is not None and customer.final_usage_sent is not None and customer.final_usage_sent >= stored
-        own_from = ending_since if times.state is SubscriptionState.ENDED or used else planned
         if stored is not None and own_from <= stored <= cutoff:
             return stored
         self.customers.set_final_usage_cutoff(customer.ref, cutoff, own_from)
         return cutoff
+
+    @staticmethod
+    def _earliest_kept(customer: Customer, planned: datetime, moved: datetime) -> datetime:
+        """The earliest a stored cutoff of this ending can be; one before it is replaced. Never before its plan: one
+        stored before is an earlier subscription's (attack 49), or one Marketplace's close set before a late event
+        reopened the hour (attack 50: ingest takes nothing after a final usage already sent in this final hour), or one
+        of an earlier leave the final usage was sent with, the next leave stamped before it (attack 73). Nor before the
+        hour usage taken after an earlier leave's final usage was billed in (``_moved_to``), where it fits: a cutoff of
+        a leave in between is not this one's (attack 73); unless the final usage was sent with it, as this leave's own
+        (nothing of it was taken after, into that hour; one an earlier leave's was sent with, after this leave's plan,
+        is taken for it: docs/metering.md)."""
+        sent, stored = customer.final_usage_sent, customer.final_usage_cutoff
+        if sent is not None and stored is not None and sent >= stored:
+            return planned
+        return max(planned, moved)
 
     @staticmethod
     def _moved_to(customer: Customer, latest: datetime) -> datetime | None:

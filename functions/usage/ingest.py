@@ -389,7 +389,7 @@ def _before_subscription(customer: Customer, timestamp: datetime) -> str | None:
 def _cutoff(customer: Customer, settings: Settings) -> datetime:
     """When a leaving buyer's usage stops being taken."""
     after = timedelta(seconds=settings.final_usage_cutoff_seconds)
-    return usage_taken_until(customer.state_changed_at, customer.final_usage_cutoff, after)
+    return usage_taken_until(customer.state_changed_at, customer.final_usage_cutoff, customer.final_usage_sent, after)
 
 
 def _final_usage_cutoff(customer: Customer, settings: Settings) -> datetime:
