@@ -366,14 +366,14 @@ class Lifecycle:
 
     @staticmethod
     def _earliest_kept(customer: Customer, planned: datetime, moved: datetime) -> datetime:
-        """The earliest a stored cutoff of this ending can be; one before it is replaced. Never before its plan: one
-        stored before is an earlier subscription's (attack 49), or one Marketplace's close set before a late event
-        reopened the hour (attack 50: ingest takes nothing after a final usage already sent in this final hour), or one
-        of an earlier leave the final usage was sent with, the next leave stamped before it (attack 73). Nor before the
-        hour usage taken after an earlier leave's final usage was billed in (``_moved_to``), where it fits: a cutoff of
-        a leave in between is not this one's (attack 73); unless the final usage was sent with it, as this leave's own
-        (nothing of it was taken after, into that hour; one an earlier leave's was sent with, after this leave's plan,
-        is taken for it: docs/metering.md)."""
+        """The earliest a stored cutoff may be and still be this leave's (one before is replaced): its plan and, where
+        it fits, the hour usage taken after an earlier leave's final usage was billed in (``_moved_to``: a leave in
+        between may have stored one before that hour, attack 73). One the final usage was sent with is kept from the
+        plan on, as this leave's own (nothing taken after it went into that hour; an earlier leave's, at or after this
+        plan, is taken for it too: open, docs/metering.md). One before the plan is an earlier subscription's (attack
+        49), an earlier leave's used one, this leave stamped before it (attack 73), or where Marketplace closed the
+        hour before a late event reopened it (attack 50: ingest takes nothing after a final usage sent in this final
+        hour)."""
         sent, stored = customer.final_usage_sent, customer.final_usage_cutoff
         if sent is not None and stored is not None and sent >= stored:
             return planned
