@@ -35,13 +35,26 @@ IN_FLIGHT_MARGIN = timedelta(seconds=60)
 
 
 def final_usage_cutoff(ending_since: datetime, stored: datetime | None, after: timedelta) -> datetime:
-    """When a leaving buyer's usage stops being taken: ``after`` into their final hour, or earlier where the
-    lifecycle moved it (Marketplace closed the hour early). A stored cutoff older than this ending belonged to an
-    earlier one (a renewal that came late) and does not count."""
-    planned = ending_since + after
+    """The cutoff a leaving buyer's final usage is sent with, so its hour is the last one sent: the one the lifecycle
+    stored, which may be later than the plan (usage stamped ahead, or moved to the hour after an earlier final usage)
+    or earlier (Marketplace closed the hour). A stored cutoff older than this ending belonged to an earlier one (a
+    renewal that came late) and does not count: the plan, ``after`` into their final hour, until it is replaced."""
     if stored is not None and stored >= ending_since:
-        return min(stored, planned)
-    return planned
+        return stored
+    return ending_since + after
+
+
+def usage_taken_until(
+    ending_since: datetime, stored: datetime | None, sent: datetime | None, after: timedelta
+) -> datetime:
+    """When a leaving buyer's usage stops being taken: ``after`` into their final hour, or the earlier cutoff their
+    final usage is sent with; and never after a final usage already sent within this final hour: Marketplace may have
+    closed the hour then (attack 50: a late event turned an ended buyer back to ending), and usage taken after it,
+    billed in the hour after the one sent, would reach a Marketplace that takes no more."""
+    taken = min(ending_since + after, final_usage_cutoff(ending_since, stored, after))
+    if sent is not None and sent >= ending_since:
+        return min(taken, sent)
+    return taken
 
 
 TENANT_ID_MAX_LENGTH = 128

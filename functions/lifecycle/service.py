@@ -354,18 +354,30 @@ class Lifecycle:
         latest = self._last_send(ending_since) - IN_FLIGHT_MARGIN
         ahead = max(now, min(now + FUTURE_SKEW, latest))
         moved = self._moved_to(customer, latest) or planned
-        cutoff = now if times.state is SubscriptionState.ENDED else max(planned, ahead, moved)
-        # a cutoff of this ending is never before its plan but where Marketplace closed the hour: one stored before
-        # that is an earlier subscription's (the buyer back and leaving again: attack 49), not kept; unless the final
-        # usage was sent with it: a cutoff used is never moved later (attack 50: a late event turned an ended buyer
-        # back to ending, and usage taken after the used cutoff went to an hour Marketplace had closed)
+        if times.state is SubscriptionState.ENDED:  # Marketplace closed the hour: any cutoff since it opened is its own
+            cutoff, own_from = now, ending_since
+        else:
+            cutoff, own_from = max(planned, ahead, moved), self._earliest_kept(customer, planned, moved)
         stored = customer.final_usage_cutoff
-        used = stored is not None and customer.final_usage_sent is not None and customer.final_usage_sent >= stored
-        own_from = ending_since if times.state is SubscriptionState.ENDED or used else planned
         if stored is not None and own_from <= stored <= cutoff:
             return stored
         self.customers.set_final_usage_cutoff(customer.ref, cutoff, own_from)
         return cutoff
+
+    @staticmethod
+    def _earliest_kept(customer: Customer, planned: datetime, moved: datetime) -> datetime:
+        """The earliest a stored cutoff may be and still be this leave's (one before is replaced): its plan and, where
+        it fits, the hour usage taken after an earlier leave's final usage was billed in (``_moved_to``: a leave in
+        between may have stored one before that hour, attack 73). One the final usage was sent with is kept from the
+        plan on, as this leave's own (nothing taken after it went into that hour; an earlier leave's, at or after this
+        plan, is taken for it too: open, docs/metering.md). One before the plan is an earlier subscription's (attack
+        49), an earlier leave's used one, this leave stamped before it (attack 73), or where Marketplace closed the
+        hour before a late event reopened it (attack 50: ingest takes nothing after a final usage sent in this final
+        hour)."""
+        sent, stored = customer.final_usage_sent, customer.final_usage_cutoff
+        if sent is not None and stored is not None and sent >= stored:
+            return planned
+        return max(planned, moved)
 
     @staticmethod
     def _moved_to(customer: Customer, latest: datetime) -> datetime | None:
