@@ -93,7 +93,7 @@ FOUND_BUGS_WITH_DRAWN_SETTINGS: tuple[int, ...] = (31209,)
 FOUND_BUGS_WITH_DRAWN_SETTINGS += (43633,)
 # found with quick returns (--quick-returns), as (seed, settings drawn): a licence buyer leaving minutes after
 # subscribing, the Ended heard before the Created, had usage from hours before the licence taken (162)
-FOUND_BUGS_WITH_QUICK_RETURNS: tuple[tuple[int, bool], ...] = ((162, False),)
+FOUND_BUGS_WITH_QUICK_RETURNS: tuple[tuple[int, bool], ...] = ((162, False), (701627, True))
 
 
 def _replay_command(seed: int, *, refunds: bool = True) -> str:
