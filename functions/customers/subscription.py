@@ -303,22 +303,27 @@ def _closes(
     pendings: frozenset[datetime], successes: frozenset[datetime], activations: frozenset[datetime]
 ) -> dict[datetime, datetime]:
     """Which success closes which pending. Each leave sends its pending and then, about an hour later (AWS's SaaS
-    guide promises nothing tighter), its success. So first each success within ``ABOUT_AN_HOUR`` of a pending's hour
-    closes that pending, the nearest pairs first (the final-usage step stamps its end exactly an hour after the pending
-    it waited on; AWS's own success, published apart from its pending, is a moment or minutes off it: attack 72).
+    guide promises nothing tighter), its success, so leaves close in the order they were left. First the successes, in
+    time order, each close the earliest pending still open whose hour they are within ``ABOUT_AN_HOUR`` of: as many
+    pendings as can be are closed, the earliest first, so one left open is a later one, its success to come. So a
+    success between two leaves' hours, near both, closes the earlier (simulator seed 701627: taken for the nearer,
+    later leave's, it ended the buyer before their own leave's close); were it the later leave's, early, the earlier's
+    lost or late, that leave stays open until its own success or, at the latest, the final-usage step's end at its
+    hour. Then each pending so closed takes the nearest of the successes near its hour that no other took: the
+    final-usage step's stamp, exactly on the hour, before AWS's own, a moment or minutes off it (attack 72); its own
+    success before an earlier leave's more than ``ABOUT_AN_HOUR`` late that came first.
     Then each success left closes the earliest pending still open ``CLOSES_WITHIN`` before it, but not one the buyer
     came back from before the success (``_came_back_between``). Nearness alone paired wrongly both ways (attacks 42
     and 44: a buyer back and leaving again within the first final hour, a success 25 minutes after its pending)."""
     closes: dict[datetime, datetime] = {}
-    near = sorted(
-        (off, success, pending)
-        for success in successes
-        for pending in pendings
-        if (off := abs(success - pending - FINAL_USAGE_WINDOW)) <= ABOUT_AN_HOUR
-    )
-    for _, success, pending in near:
-        if pending not in closes and success not in closes.values():
-            closes[pending] = success
+    for success in sorted(successes):
+        near = [p for p in pendings if p not in closes and _off_its_hour(success, p) <= ABOUT_AN_HOUR]
+        if near:
+            closes[min(near)] = success
+    for pending in sorted(closes):
+        taken = set(closes.values()) - {closes[pending]}
+        spare = [s for s in successes if s not in taken and _off_its_hour(s, pending) <= ABOUT_AN_HOUR]
+        closes[pending] = min(spare, key=lambda s: _off_its_hour(s, pending))
     for success in sorted(set(successes) - set(closes.values())):
         open_before = [
             p
@@ -330,6 +335,10 @@ def _closes(
         if open_before:
             closes[min(open_before)] = success
     return closes
+
+
+def _off_its_hour(success: datetime, pending: datetime) -> timedelta:
+    return abs(success - pending - FINAL_USAGE_WINDOW)
 
 
 def _came_back_between(pending: datetime, success: datetime, activations: frozenset[datetime]) -> bool:

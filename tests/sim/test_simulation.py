@@ -92,8 +92,9 @@ FOUND_BUGS_WITH_DRAWN_SETTINGS: tuple[int, ...] = (31209,)
 # never reconciled by a first reconciliation that started 24 hours back (43633)
 FOUND_BUGS_WITH_DRAWN_SETTINGS += (43633,)
 # found with quick returns (--quick-returns), as (seed, settings drawn): a licence buyer leaving minutes after
-# subscribing, the Ended heard before the Created, had usage from hours before the licence taken (162)
-FOUND_BUGS_WITH_QUICK_RETURNS: tuple[tuple[int, bool], ...] = ((162, False),)
+# subscribing, the Ended heard before the Created, had usage from hours before the licence taken (162); a legacy buyer
+# back and leaving again, ended by their first leave's late success taken for the second's early one (701627)
+FOUND_BUGS_WITH_QUICK_RETURNS: tuple[tuple[int, bool], ...] = ((162, False), (701627, True))
 
 
 def _replay_command(seed: int, *, refunds: bool = True) -> str:
