@@ -258,22 +258,23 @@ class DyingDryRun(DryRunMeteringGateway):
         return super().batch_meter_usage(records)
 
 
-def legacy_sns(world: World, example: str) -> None:
-    """AWS's example SNS message ``example`` for the legacy buyer, delivered now."""
+def legacy_sns(world: World, example: str, at: datetime | None = None) -> None:
+    """AWS's example SNS message ``example`` for the legacy buyer, sent at ``at`` (default: now), delivered now."""
+    sent = at or world.clock.now()
     message = sns_message(example, customer_identifier=IDENTIFIER, product_code=LEGACY.code)
-    body = json.dumps(sns_envelope(message, sns_topic(example, LEGACY.code), at=world.clock.now()))
-    world.lifecycle.handle(parse_notification(body, message_id="m", sent_at=world.clock.now()))
+    body = json.dumps(sns_envelope(message, sns_topic(example, LEGACY.code), at=sent))
+    world.lifecycle.handle(parse_notification(body, message_id=f"m-{sent.isoformat()}" if at else "m", sent_at=sent))
 
 
-def legacy_usage(world: World, event_id: str, quantity: int) -> dict[str, object]:
-    """A usage event of the legacy buyer's, stamped now."""
+def legacy_usage(world: World, event_id: str, quantity: int, stamp: datetime | None = None) -> dict[str, object]:
+    """A usage event of the legacy buyer's, stamped ``stamp`` (default: now)."""
     return {
         "event_id": event_id,
         "product_code": LEGACY.code,
         "customer_identifier": IDENTIFIER,
         "dimension": "calls",
         "quantity": quantity,
-        "timestamp": world.clock.now().isoformat(),
+        "timestamp": (stamp or world.clock.now()).isoformat(),
     }
 
 

@@ -16,23 +16,13 @@ billed; the fix of seed 162 covers a buyer whose only start is unheard, not one 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.lifecycle.notifications import parse_notification
 from functions.usage.ingest import UsageRejected
-from tests.aws_corpus import sns_envelope, sns_message, sns_topic
 from tests.unit.review23_world import ACCOUNT, IDENTIFIER, LEGACY, World, hour, legacy_sns
 
 REF = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
-
-
-def sns_stamped(world: World, example: str, at: datetime) -> None:
-    """AWS's SNS message ``example`` for the legacy buyer, sent at ``at``, delivered now."""
-    message = sns_message(example, customer_identifier=IDENTIFIER, product_code=LEGACY.code)
-    body = json.dumps(sns_envelope(message, sns_topic(example, LEGACY.code), at=at))
-    world.lifecycle.handle(parse_notification(body, message_id=f"m-{at.isoformat()}", sent_at=at))
 
 
 def taken(world: World, stamp: datetime) -> int:
@@ -65,10 +55,10 @@ def test_usage_between_two_subscriptions_is_not_billed_while_the_return_is_unhea
 
     # back at 12:00 (its subscribe-success late), leaves at 12:06: the pending heard first, at 12:10
     world.at(hour(12, 10))
-    sns_stamped(world, "subscription_unsubscribe-pending.txt", hour(12, 6))
+    legacy_sns(world, "subscription_unsubscribe-pending.txt", at=hour(12, 6))
     gap = taken(world, hour(10, 30))  # usage stamped 10:30: subscribed to nothing then
     world.at(hour(12, 15))
-    sns_stamped(world, "subscription_subscribe-success.txt", hour(12))
+    legacy_sns(world, "subscription_subscribe-success.txt", at=hour(12))
     customer = world.customers.get(REF)
     assert customer is not None
 

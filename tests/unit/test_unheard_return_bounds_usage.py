@@ -10,26 +10,16 @@ subscribe-success delivered late; leaving again at ``leave``, its unsubscribe-pe
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pytest
 
 from functions.customers.model import Customer, CustomerRef, SubscriptionState
-from functions.lifecycle.notifications import parse_notification
 from functions.usage.ingest import UsageRejected
 from functions.usage.model import MAX_INTEGER_QUANTITY
-from tests.aws_corpus import sns_envelope, sns_message, sns_topic
-from tests.unit.review23_world import ACCOUNT, CARRIED, IDENTIFIER, LEGACY, World, hour, legacy_sns
+from tests.unit.review23_world import ACCOUNT, CARRIED, IDENTIFIER, LEGACY, World, hour, legacy_sns, legacy_usage
 
 REF = CustomerRef(LEGACY.code, customer_identifier=IDENTIFIER)
-
-
-def sns_stamped(world: World, example: str, at: datetime) -> None:
-    """AWS's SNS message ``example`` for the legacy buyer, sent at ``at``, delivered now."""
-    message = sns_message(example, customer_identifier=IDENTIFIER, product_code=LEGACY.code)
-    body = json.dumps(sns_envelope(message, sns_topic(example, LEGACY.code), at=at))
-    world.lifecycle.handle(parse_notification(body, message_id=f"m-{at.isoformat()}", sent_at=at))
 
 
 def back_and_leaving_unheard(leave: datetime) -> World:
@@ -45,28 +35,17 @@ def back_and_leaving_unheard(leave: datetime) -> World:
     world.at(hour(10))
     legacy_sns(world, "subscription_unsubscribe-success.txt")
     world.at(leave.replace(second=0) + (hour(0, 4) - hour(0)))
-    sns_stamped(world, "subscription_unsubscribe-pending.txt", leave)
+    legacy_sns(world, "subscription_unsubscribe-pending.txt", at=leave)
     return world
 
 
 def the_return_heard(world: World) -> None:
-    sns_stamped(world, "subscription_subscribe-success.txt", hour(12))
-
-
-def event(event_id: str, quantity: int, stamp: datetime) -> dict[str, object]:
-    return {
-        "event_id": event_id,
-        "product_code": LEGACY.code,
-        "customer_identifier": IDENTIFIER,
-        "dimension": "calls",
-        "quantity": quantity,
-        "timestamp": stamp.isoformat(),
-    }
+    legacy_sns(world, "subscription_subscribe-success.txt", at=hour(12))
 
 
 def refusal(world: World, event_id: str, stamp: datetime) -> str:
     with pytest.raises(UsageRejected) as refused:
-        world.record(event(event_id, 7, stamp))
+        world.record(legacy_usage(world, event_id, 7, stamp))
     [error] = refused.value.errors
     assert error.field == "events[0].timestamp"
     return error.message
@@ -96,7 +75,7 @@ def test_usage_before_their_first_subscription_is_not_theirs() -> None:
 def test_usage_stamped_in_the_subscription_before_is_theirs_and_billed_late() -> None:
     # their first subscription ran from 08:00 to an hour after its leave at 09:00 (simulator invariant 8)
     world = back_and_leaving_unheard(leave=hour(12, 6))
-    taken = [world.record(event(f"first-{m}", 3, hour(8 + m // 60, m % 60))).accepted for m in (30, 90)]
+    taken = [world.record(legacy_usage(world, f"first-{m}", 3, hour(8 + m // 60, m % 60))).accepted for m in (30, 90)]
     assert taken == [("first-30",), ("first-90",)]
     world.at(hour(15))  # billed in the hour open when they came, their final hour
     assert world.billed_hours() == {hour(12): 6}
@@ -114,8 +93,9 @@ def test_usage_between_the_two_subscriptions_cannot_be_told_theirs_while_the_ret
 def test_usage_from_the_leave_is_theirs_and_billed_in_their_final_hour() -> None:
     world = back_and_leaving_unheard(leave=hour(12, 6))
     world.at(hour(12, 11))
-    after_the_leave = world.record(event("after-the-leave", 7, hour(12, 8)))
-    slow_clock = world.record(event("slow-clock", 5, hour(12, 2)))  # within a producer's drift of the leave
+    after_the_leave = world.record(legacy_usage(world, "after-the-leave", 7, hour(12, 8)))
+    # within a producer's drift of the leave
+    slow_clock = world.record(legacy_usage(world, "slow-clock", 5, hour(12, 2)))
     assert (len(after_the_leave.accepted), len(slow_clock.accepted)) == (1, 1)
     world.at(hour(15))  # the final-usage step sends hour 12
     assert world.billed_hours() == {hour(12): 12}
@@ -131,7 +111,7 @@ def test_once_the_return_is_heard_the_same_usage_is_judged_by_its_start() -> Non
     assert "before this buyer's subscription started (2026-11-26T12:00:00+00:00)" in refusal(
         world, "in-the-gap", hour(11, 30)
     )
-    assert len(world.record(event("back-already", 7, hour(12, 10))).accepted) == 1
+    assert len(world.record(legacy_usage(world, "back-already", 7, hour(12, 10))).accepted) == 1
     world.at(hour(15))
     assert world.billed_hours() == {hour(12): 7}
 
@@ -139,7 +119,7 @@ def test_once_the_return_is_heard_the_same_usage_is_judged_by_its_start() -> Non
 def test_a_leaving_buyers_carry_is_not_placed_in_the_gap_while_the_return_is_unheard() -> None:
     world = back_and_leaving_unheard(leave=hour(12, 6))
     world.at(hour(12, 11))
-    over = [event(f"big-{n}", 2_000_000_000, hour(12, 8)) for n in (1, 2)]
+    over = [legacy_usage(world, f"big-{n}", 2_000_000_000, hour(12, 8)) for n in (1, 2)]
     assert len(world.record(*over).accepted) == 2
     world.at(hour(15))  # the final-usage step: its hour 12 carries CARRIED units on
     # the hours of 10:00 and 11:00, sealed without a record of theirs, were not theirs: with no hour of theirs left
