@@ -173,7 +173,7 @@ def buyer_times(
         started=started,
         started_after=unheard[0] if unheard else None,
         started_by=unheard[1] if unheard else None,
-        earlier_terms=_earlier_terms(subjects, ends, unheard[1] if unheard else started),
+        earlier_terms=_earlier_terms(subjects, _as_opened(ends, agreements), unheard[1] if unheard else started),
     )
 
 
@@ -364,13 +364,14 @@ def _unheard_start(legacy: LifecycleTimes, view: LifecycleTimes) -> tuple[dateti
 
 
 def _earlier_terms(
-    subjects: list[LifecycleTimes], ends: tuple[datetime | None, ...], current: datetime | None
+    subjects: list[LifecycleTimes], ends: Iterable[datetime | None], current: datetime | None
 ) -> tuple[tuple[datetime, datetime], ...]:
     """The buyer's subscriptions before the one started at (or, its start unheard, left at) ``current``: each from its
     first activation after the leave before it to an hour after its own leave, as long as Marketplace took its records
-    (the leaves ``_started`` reads; a second leave of one subscription, a close heard as a leave, starts nothing). A
-    buyer back on their licence or identifier owes their earlier subscription's late usage (simulator invariant 8:
-    refused as before the subscription they came back to, it was revenue lost)."""
+    (the leaves ``_started`` reads, each as it opened its final hour: ``_as_opened``; a second leave of one
+    subscription, a close heard as a leave, starts nothing). A buyer back on their licence or identifier owes their
+    earlier subscription's late usage (simulator invariant 8: refused as before the subscription they came back to, it
+    was revenue lost)."""
     if current is None:
         return ()
     activations = sorted({at for t in subjects for at in t.activations})
@@ -382,6 +383,18 @@ def _earlier_terms(
             terms.append((start, leave + FINAL_USAGE_WINDOW))
         previous = leave
     return tuple(terms)
+
+
+def _as_opened(leaves: Iterable[datetime | None], agreements: Mapping[str, LifecycleTimes]) -> set[datetime]:
+    """Each leave as it opened its final hour: a License Deprovisioned naming an agreement that Ended before it closes
+    the hour that Ended opened (the seller guide's order), so that Ended is the leave; read as the leave itself, it
+    stretched an earlier subscription an hour past Marketplace's close (attack 76: gap usage billed)."""
+    opened = set()
+    for at in leaves:
+        if at is not None:
+            named = [a.ending for a in agreements.values() if at in a.deprovisioned_times and a.ending]
+            opened.add(min((ended for ended in named if ended <= at), default=at))
+    return opened
 
 
 def _started(
