@@ -12,23 +12,27 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from functions.customers.subscription import ABOUT_AN_HOUR
+from functions.usage.model import hour_of
 from sim.marketplace import FINAL_HOUR, Licence
 from sim.plan import Plan
 
 # functions/usage/ingest.py's refusals that are about the buyer's lifecycle, not about the event
-LIFECYCLE_PROBLEMS = ("subscription ", "is after this subscription's final hour", "is before this buyer")
+AFTER_THE_FINAL_HOUR = "is after this subscription's final hour"
+LIFECYCLE_PROBLEMS = ("subscription ", AFTER_THE_FINAL_HOUR, "is before this buyer")
 # the 24-hour metering window, less a minute of the product's own clock: older usage is refused for its timestamp
 OLDEST = timedelta(hours=24) - timedelta(minutes=1)
 STAMPED_TO = timedelta(seconds=1)  # an EventBridge event's time is to the second (an SNS message's to the millisecond)
 
 
 def refused_billable(
-    plan: Plan, licence: Licence | None, stamp: datetime, received: datetime, problem: str
+    plan: Plan, licence: Licence | None, stamp: datetime, received: datetime, problem: str, sent_early: datetime | None
 ) -> str | None:
     """Why refusing usage stamped ``stamp`` at ``received`` for ``problem`` lost revenue, or None where it did not:
     Marketplace held the buyer subscribed at ``stamp`` (in any of their subscriptions), and holds them subscribed at
     ``received``, or leaving with the product's own final hour not over (``final_usage_cutoff_seconds`` into the hour
-    after the leave, and not past the leave's closing message)."""
+    after the leave, and not past the leave's closing message). A buyer back after an earlier leave's final usage
+    was sent, leaving again, has the usage of the hours it sent refused by design: billed in the next, it would reach
+    Marketplace too close to its close (attack 77)."""
     if not problem.startswith(LIFECYCLE_PROBLEMS) or licence is None or not received - OLDEST <= stamp <= received:
         return None
     if not any(start <= stamp and (ends is None or stamp < ends) for start, ends in licence.windows):
@@ -43,6 +47,8 @@ def refused_billable(
         return None
     if _closed_by_an_earlier_leave(plan, licence.license_arn, left, received):
         return None
+    if problem.startswith(AFTER_THE_FINAL_HOUR) and sent_early is not None and hour_of(stamp) <= hour_of(sent_early):
+        return None  # by design: its hour went with an earlier leave's final usage (docs/metering.md, step 3)
     return (
         f"{problem!r}: stamped {stamp:%H:%M:%S}, refused at {received:%H:%M:%S}, subscribed since {start:%H:%M:%S}, "
         f"left at {left:%H:%M:%S}: their final usage is taken until {cutoff:%H:%M:%S}"

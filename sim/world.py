@@ -414,10 +414,13 @@ class World:
             self.send_message(body, again, "again", leaving=leaving)
 
     def _customer_key(self, buyer: Buyer) -> str:
+        return self._customer_ref(buyer).key
+
+    def _customer_ref(self, buyer: Buyer) -> CustomerRef:
         code = self.plan.product.code
         if buyer.identifier:
-            return CustomerRef(code, customer_identifier=buyer.identifier).key
-        return CustomerRef(code, license_arn=buyer.license_arn).key
+            return CustomerRef(code, customer_identifier=buyer.identifier)
+        return CustomerRef(code, license_arn=buyer.license_arn)
 
     def _sns(self, example: str, buyer: Buyer, *, later: float = 0.0, opens_final_hour: bool = False) -> None:
         """A legacy message, as SNS delivers it to the subscribed queue (raw delivery off: the envelope)."""
@@ -804,6 +807,8 @@ class World:
         if any(at <= now for at in self._unheard.get(key, {}).values()):
             return
         licence = self.marketplace.licences.get(buyer.customer)
+        customer = self.customers_store.get(self._customer_ref(buyer))
+        sent_early = customer.final_usage_sent if customer else None
         # an event stored before (a changed resend of usage already taken) loses nothing when refused again
         stored = {e.event_id for e in self.usage.inner.stored() if e.customer_key == key} if problems else set()
         for i, problem in problems:
@@ -811,7 +816,7 @@ class World:
                 continue
             sent = events[i].get("timestamp")
             stamp = datetime.fromisoformat(sent) if sent else now
-            if (detail := refused_billable(self.plan, licence, stamp, now, problem)) is not None:
+            if (detail := refused_billable(self.plan, licence, stamp, now, problem, sent_early)) is not None:
                 self.violation("no billable usage refused", f"{buyer.name} {events[i]['event_id']}: {detail}")
 
     def _post(self, events: list[dict[str, Any]]) -> tuple[list[str], float, list[tuple[int, str]]]:
