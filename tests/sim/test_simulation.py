@@ -85,6 +85,10 @@ FOUND_BUGS_WITH_REFUNDS += (1545,)
 # read as holding the licence, reopened their earlier leave, and usage stamped between the two subscriptions was taken
 # as the old one's final usage (73501)
 FOUND_BUGS_WITH_REFUNDS += (73501,)
+# invariant 8's fix (a buyer's earlier subscription is theirs) read a licence leave in the seller guide's order at its
+# Deprovisioned, a close 142 s late: the earlier subscription ran an hour past Marketplace's close, and usage stamped in
+# the gap was billed (735263, attack 76)
+FOUND_BUGS_WITH_REFUNDS += (735263,)
 # found with settings drawn (--random-settings): usage stamped a minute into the next hour, accepted just before the
 # buyer left with a 51-second cutoff, was kept out of their final usage (the cutoff's hour) and parked (31209)
 FOUND_BUGS_WITH_DRAWN_SETTINGS: tuple[int, ...] = (31209,)
