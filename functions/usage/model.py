@@ -110,16 +110,10 @@ def late_billing_hour(event_hour: datetime, now: datetime, grace: timedelta) -> 
     """The hour that bills an event of ``event_hour`` received ``now``, if its own hour no longer takes usage.
 
     The flush seals hour H at H end + ``grace``. Ingest stops adding to H ``IN_FLIGHT_MARGIN`` earlier, so a write
-    accepted before the cutoff lands before the seal; later events go to the earliest hour that still takes usage by
-    the same rule, the present one (or, in its last ``IN_FLIGHT_MARGIN - grace``, the next), never to a sealed one.
-    Decided by time alone: no read of a seal marker to race. Sent to the next hour in the present one's last minute,
-    a leaving buyer's late event received just before their cutoff there was refused as after their final hour
-    (attack 76, simulator seed 763164)."""
-    if now < _takes_usage_until(event_hour, grace):
+    accepted before the cutoff lands before the seal; later events go to the hour that is still open when the
+    write lands (``now + margin``), never to a sealed one. Decided by time alone: no read of a seal marker to race.
+    """
+    cutoff = event_hour + HOUR + grace - IN_FLIGHT_MARGIN
+    if now < cutoff:
         return None
-    present = hour_of(now)
-    return present if now < _takes_usage_until(present, grace) else hour_of(now + IN_FLIGHT_MARGIN)
-
-
-def _takes_usage_until(hour: datetime, grace: timedelta) -> datetime:
-    return hour + HOUR + grace - IN_FLIGHT_MARGIN
+    return hour_of(now + IN_FLIGHT_MARGIN)
