@@ -35,7 +35,8 @@ def refused_billable(
     Marketplace too close to its close (attack 77)."""
     if not problem.startswith(LIFECYCLE_PROBLEMS) or licence is None or not received - OLDEST <= stamp <= received:
         return None
-    if not any(start <= stamp and (ends is None or stamp < ends) for start, ends in licence.windows):
+    # Marketplace's windows start to the second; the product hears an SNS stamp to the millisecond
+    if not any(start + STAMPED_TO <= stamp and (ends is None or stamp < ends) for start, ends in licence.windows):
         return None
     # billed in an hour of the subscription they hold now (a late event's is a later one), or in their final hour
     start, closes = licence.windows[-1]

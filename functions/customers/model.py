@@ -182,12 +182,14 @@ class Customer:
     @property
     def first_seen_subscribed(self) -> datetime | None:
         """While AWS has not said when the current subscription started, the first moment known to fall in it: the
-        registration (they register after subscribing: simulator seed 162), unless it came before they left the
-        subscription before, or their leave of it (``subscribed_by``). None: nothing known, or the start is."""
+        registration (they register after subscribing: simulator seed 162), unless it came before Marketplace closed
+        the subscription before (a registration of that one, even in its final hour: attack 76 found one after its
+        leave opening the whole gap), or their leave of it (``subscribed_by``). None: nothing known, or the start is."""
         if self.subscribed_at is not None:
             return None
         registered, after = self.registered_at, self.subscribed_after
-        if registered is not None and after is not None and registered <= after:
+        closed = max((close for _, close in self.earlier_terms), default=after)
+        if registered is not None and closed is not None and registered <= closed:
             registered = None  # a registration of the subscription before
         return min((at for at in (registered, self.subscribed_by) if at is not None), default=None)
 

@@ -165,6 +165,7 @@ def buyer_times(
     unheard = _unheard_start(legacy, view)
     ends = (*_own_leaves(licence, agreements), *_leaves(legacy), agreements_end)
     started = None if unheard else _started(subjects, ends, view)
+    closes = _closes_of(ends, agreements, _own_ends(licence) | _own_ends(legacy))
     return replace(
         view,
         ending=ending,
@@ -173,7 +174,7 @@ def buyer_times(
         started=started,
         started_after=unheard[0] if unheard else None,
         started_by=unheard[1] if unheard else None,
-        earlier_terms=_earlier_terms(subjects, _as_opened(ends, agreements), unheard[1] if unheard else started),
+        earlier_terms=_earlier_terms(subjects, closes, unheard[1] if unheard else started),
     )
 
 
@@ -364,37 +365,43 @@ def _unheard_start(legacy: LifecycleTimes, view: LifecycleTimes) -> tuple[dateti
 
 
 def _earlier_terms(
-    subjects: list[LifecycleTimes], ends: Iterable[datetime | None], current: datetime | None
+    subjects: list[LifecycleTimes], closes: Mapping[datetime, datetime], current: datetime | None
 ) -> tuple[tuple[datetime, datetime], ...]:
     """The buyer's subscriptions before the one started at (or, its start unheard, left at) ``current``: each from its
-    first activation after the leave before it to an hour after its own leave, as long as Marketplace took its records
-    (the leaves ``_started`` reads, each as it opened its final hour: ``_as_opened``; a second leave of one
-    subscription, a close heard as a leave, starts nothing). A buyer back on their licence or identifier owes their
-    earlier subscription's late usage (simulator invariant 8: refused as before the subscription they came back to, it
-    was revenue lost)."""
+    first activation after the leave before it to when Marketplace stopped taking its records (``closes``: each leave
+    as it opened its final hour, with that close; a second leave of one subscription, a close heard as a leave, starts
+    nothing). A buyer back on their licence or identifier owes their earlier subscription's late usage (simulator
+    invariant 8: refused as before the subscription they came back to, it was revenue lost)."""
     if current is None:
         return ()
     activations = sorted({at for t in subjects for at in t.activations})
     terms: list[tuple[datetime, datetime]] = []
     previous: datetime | None = None
-    for leave in sorted({at for at in ends if at is not None and at < current}):
+    for leave in sorted(at for at in closes if at < current):
         start = next((at for at in activations if (previous is None or at > previous) and at <= leave), None)
         if start is not None:
-            terms.append((start, leave + FINAL_USAGE_WINDOW))
+            terms.append((start, closes[leave]))
         previous = leave
     return tuple(terms)
 
 
-def _as_opened(leaves: Iterable[datetime | None], agreements: Mapping[str, LifecycleTimes]) -> set[datetime]:
-    """Each leave as it opened its final hour: a License Deprovisioned naming an agreement that Ended before it closes
-    the hour that Ended opened (the seller guide's order), so that Ended is the leave; read as the leave itself, it
-    stretched an earlier subscription an hour past Marketplace's close (attack 76: gap usage billed)."""
-    opened = set()
+def _closes_of(
+    leaves: Iterable[datetime | None], agreements: Mapping[str, LifecycleTimes], own_ends: set[datetime]
+) -> dict[datetime, datetime]:
+    """Each leave (the leaves ``_started`` reads) as it opened its final hour, with when Marketplace stopped taking its
+    records: an hour on. A License Deprovisioned naming an agreement that Ended before it closes the hour that Ended
+    opened (the seller guide's order), so that Ended is the leave (read as the leave itself, it stretched an earlier
+    subscription an hour past Marketplace's close: attack 76); an end closing no leave (a success whose pending was
+    never recorded) is the close itself, not a leave an hour before one (attack 76)."""
+    closes: dict[datetime, datetime] = {}
     for at in leaves:
-        if at is not None:
-            named = [a.ending for a in agreements.values() if at in a.deprovisioned_times and a.ending]
-            opened.add(min((ended for ended in named if ended <= at), default=at))
-    return opened
+        if at is None:
+            continue
+        named = [a.ending for a in agreements.values() if at in a.deprovisioned_times and a.ending]
+        opened = min((ended for ended in named if ended <= at), default=at)
+        close = at if at in own_ends else opened + FINAL_USAGE_WINDOW
+        closes[opened] = min(close, closes.get(opened, close))
+    return closes
 
 
 def _started(
