@@ -392,14 +392,17 @@ def _closes_of(
     records: an hour on. A License Deprovisioned naming an agreement that Ended before it closes the hour that Ended
     opened (the seller guide's order), so that Ended is the leave (read as the leave itself, it stretched an earlier
     subscription an hour past Marketplace's close: attack 76); an end closing no leave (a success whose pending was
-    never recorded) is the close itself, not a leave an hour before one (attack 76)."""
+    never recorded) is the close itself of a leave about an hour before it (attack 76: read as a leave, it ran the
+    subscription an hour past it)."""
     closes: dict[datetime, datetime] = {}
     for at in leaves:
         if at is None:
             continue
         named = [a.ending for a in agreements.values() if at in a.deprovisioned_times and a.ending]
         opened = min((ended for ended in named if ended <= at), default=at)
-        close = at if at in own_ends else opened + FINAL_USAGE_WINDOW
+        # a lone end closes the leave about an hour before it: read at that leave, a return within its hour (before
+        # the end) starts the next subscription (attack 80: read at the end, that subscription was dropped)
+        opened, close = (at - FINAL_USAGE_WINDOW, at) if at in own_ends else (opened, opened + FINAL_USAGE_WINDOW)
         closes[opened] = min(close, closes.get(opened, close))
     return closes
 
