@@ -1,9 +1,9 @@
 """Attack 76: a licence buyer who left in the seller guide's order (Purchase Agreement Ended opens the final hour, the
 License Deprovisioned closes it an hour later) and came back on their licence under a new agreement. Their earlier
 subscription is an earlier term (``Customer.earlier_terms``) from its start to an hour after its leave, and the leave is
-read from ``ends`` in ``buyer_times``: the licence's Deprovisioned times and only the Ended of the agreements holding the
-licence at the *latest* Ended (``agreements_end``). While the new agreement has no Ended the left agreement's Ended is
-that latest one and the term is right, 08:00-10:00. As soon as any later agreement of the licence has an Ended (the
+read from ``ends`` in ``buyer_times``: the licence's Deprovisioned times and only the Ended of the agreements holding
+the licence at the *latest* Ended (``agreements_end``). While the new agreement has no Ended the left agreement's Ended
+is that latest one and the term is right, 08:00-10:00. As soon as any later agreement of the licence has an Ended (the
 buyer leaving again; or merely a renewal replacing the new agreement, whose Ended is no leave at all), the left
 agreement's Ended drops out of ``ends``, its Deprovisioned at 10:00 is read as the leave, and the term becomes
 08:00-11:00: usage stamped 10:00-11:00, when Marketplace held the buyer subscribed to nothing (they came back at 12:00),

@@ -71,7 +71,7 @@ def _use_and_settle(world: World, marketplace: LeavingMarketplace) -> tuple[int,
 
 
 def test_control_one_failed_try_of_an_ordinary_final_usage_is_retried_in_time() -> None:
-    world, customers, marketplace, ref = _world()
+    world, customers, marketplace, _ = _world()
     world.at(hour(10, 10))
     legacy_sns(world, "subscription_unsubscribe-pending.txt")  # cutoff 10:55
     marketplace.closes = hour(11, 10)
