@@ -36,8 +36,10 @@ def test_the_subscription_after_a_quick_return_is_an_earlier_term() -> None:
 def test_usage_in_the_subscription_after_a_quick_return_is_taken() -> None:
     seen = [(kind, at(*moment)) for kind, moment in EVENTS]
     stored = sum(
-        (legacy_usage_answer("quick-return", seen, used_at=at(h, m), sent_at=at(14, 30))[0] for h, m in
-         ((9, 40), (10, 10), (10, 40), (11, 30))),
+        (
+            legacy_usage_answer("quick-return", seen, used_at=at(h, m), sent_at=at(14, 30))[0]
+            for h, m in ((9, 40), (10, 10), (10, 40), (11, 30))
+        ),
         Decimal(0),
     )
     # on f4c80a2: 0 (each refused as before the subscription started at 14:00); on bb8a4a7 10 (09:40, 10:10)
