@@ -155,8 +155,8 @@ class Customer:
     # leave of the subscription before) and by ``subscribed_by`` (their leave of this one). Derived, never stored.
     subscribed_after: datetime | None = None
     subscribed_by: datetime | None = None
-    # their subscriptions before this one (a buyer back on the same licence or identifier), each (start, an hour after
-    # its leave): usage stamped in one is theirs, billed late. Derived, never stored.
+    # their subscriptions before this one (a buyer back on the same licence or identifier), each (start, when
+    # Marketplace stopped taking its records): usage stamped in one is theirs, billed late. Derived, never stored.
     earlier_terms: tuple[tuple[datetime, datetime], ...] = ()
 
     @property
