@@ -53,8 +53,9 @@ class LifecycleTimes:
     # after ``started_after`` (their leave of the subscription before) and by ``started_by`` (their leave of this one)
     started_after: datetime | None = None
     started_by: datetime | None = None
-    # a buyer's, derived (``_earlier_terms``): each subscription of theirs before the current one, from its start to an
-    # hour after its leave: usage stamped in one is theirs, billed late (a buyer back on the same licence or identifier)
+    # a buyer's, derived (``_earlier_terms``): each subscription of theirs before the current one, from its start to
+    # when Marketplace stopped taking its records: usage stamped in one is theirs, billed late (a buyer back on the same
+    # licence or identifier)
     earlier_terms: tuple[tuple[datetime, datetime], ...] = ()
     # an agreement's: when a License Deprovisioned named it (``agreement.id``), so its licence's ending at that time is
     # known to close this agreement (``_closes_a_left_agreement``)
@@ -401,11 +402,14 @@ def _closes_of(
     for at in leaves:
         if at is None:
             continue
-        named = [a.ending for a in agreements.values() if at in a.deprovisioned_times and a.ending]
-        opened = min((ended for ended in named if ended <= at), default=at)
-        # a lone end closes the leave about an hour before it: read at that leave, a return within its hour (before
-        # the end) starts the next subscription (attack 80: read at the end, that subscription was dropped)
-        opened, close = (at - FINAL_USAGE_WINDOW, at) if at in own_ends else (opened, opened + FINAL_USAGE_WINDOW)
+        if at in own_ends:
+            # a lone end closes the leave about an hour before it: read at that leave, a return within its hour
+            # (before the end) starts the next subscription (attack 80: read at the end, that subscription was dropped)
+            opened, close = at - FINAL_USAGE_WINDOW, at
+        else:
+            named = [a.ending for a in agreements.values() if at in a.deprovisioned_times and a.ending]
+            opened = min((ended for ended in named if ended <= at), default=at)
+            close = opened + FINAL_USAGE_WINDOW
         closes[opened] = min(close, closes.get(opened, close))
     return closes
 
