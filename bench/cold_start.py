@@ -17,6 +17,16 @@ second reference, ``import boto3`` paused alike: the registration line is judged
 A second part, with the runtime's interpreter, imports each handler and boto3 writing nothing: once from sources
 alone (what the deployment shipped before it carried bytecode: every cold start compiles) and once with the
 runtime's bytecode as now deployed, paired per round; it prints both and their ratio.
+
+Each round imports from a different depth of the Python stack, the rounds spread over one of the interpreter's
+data-stack chunks. On the Python 3.13 here (3.13.0), a call that crosses a chunk's end allocates and frees the next
+chunk every time (CPython gh-142183, fixed on the 3.13 branch by gh-146123, 2026-03-18): call-heavy code running at
+that depth is 2 to 13 times slower (regular expressions compiled at import, boto3's among them). At one fixed depth,
+each module paid whatever its own import chain's depth happened to hit: registration's chain put urllib3's regular
+expressions on a chunk's end and its libraries cost 14 ms more than its floor's (+0.09 of its +0.27 then), which
+importing boto3 from the handler's first line removed. Lambda's runtime imports a handler from a depth of its own,
+so no one depth is the true one; the median over the spread is a typical one, and an interpreter with the fix gives
+the same at every depth.
 """
 
 from __future__ import annotations
@@ -91,8 +101,8 @@ def _as_a_handler(libraries: str) -> str:
 # ``import boto3`` as a handler imports it: how much of a handler's gain is the pause's, shown beside the reference
 PAUSED_BOTO3 = "_boto3_paused"
 FLOORS = {
+    # routed by hand (functions.handlers.registration): no event_handler
     "functions.handlers.registration": _OBSERVABILITY
-    + _API
     + _IDEMPOTENCY
     + "from aws_lambda_powertools.utilities import parameters\n",
     "functions.handlers.usage": _OBSERVABILITY + _API + _PYDANTIC,
@@ -112,13 +122,30 @@ def _floor_module(handler: str) -> str:
     return "_floor_" + handler.rpartition(".")[2]
 
 
+# frames of the probe's own recursion in one data-stack chunk on Python 3.13.0 (measured: the slow depths recur every
+# 145-146 frames); the rounds' starting depths spread over it
+CHUNK_FRAMES = 146
+
 _PROBE = """
 import sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
-start = time.perf_counter()
-__import__(sys.argv[3])
-print(time.perf_counter() - start)
+
+
+def imported_at(depth):
+    if depth:
+        return imported_at(depth - 1)
+    start = time.perf_counter()
+    __import__(sys.argv[3])
+    return time.perf_counter() - start
+
+
+print(imported_at(int(sys.argv[4])))
 """
+
+
+def _depth(round_index: int, rounds: int) -> int:
+    """Round ``round_index``'s starting depth: the rounds spread evenly over one data-stack chunk."""
+    return round_index * CHUNK_FRAMES // rounds
 
 
 def _lambda_environment(code_dir: Path, module: str) -> dict[str, str]:
@@ -138,12 +165,19 @@ def _lambda_environment(code_dir: Path, module: str) -> dict[str, str]:
 
 
 def _import_seconds(
-    module: str, code_dir: Path, *, interpreter: str = sys.executable, layer: Path = HOST_LAYER, writes: bool = True
+    module: str,
+    code_dir: Path,
+    *,
+    depth: int = 0,
+    interpreter: str = sys.executable,
+    layer: Path = HOST_LAYER,
+    writes: bool = True,
 ) -> float:
-    """One import of ``module`` in a fresh isolated interpreter; ``writes=False``: as Lambda, no bytecode kept."""
+    """One import of ``module`` in a fresh isolated interpreter, from ``depth`` frames down; ``writes=False``: as
+    Lambda, no bytecode kept."""
     flags = ["-I", "-S"] if writes else ["-I", "-S", "-B"]
     output = subprocess.run(
-        [interpreter, *flags, "-c", _PROBE, str(code_dir), str(layer), module],
+        [interpreter, *flags, "-c", _PROBE, str(code_dir), str(layer), module, str(depth)],
         capture_output=True,
         text=True,
         check=True,
@@ -152,13 +186,14 @@ def _import_seconds(
     return float(output)
 
 
-def _paired_rounds(modules: list[str], importer: Callable[[str], float]) -> dict[str, list[float]]:
-    """Each round imports the reference and every module once, back to back, so a slow moment of a shared machine
-    weighs on a module and its reference alike; ratios are taken within a round."""
+def _paired_rounds(modules: list[str], importer: Callable[..., float]) -> dict[str, list[float]]:
+    """Each round imports the reference and every module once, back to back and from the round's depth, so a slow
+    moment of a shared machine, or a chunk's end, weighs on a module and its reference alike; ratios are taken within
+    a round."""
     samples: dict[str, list[float]] = {module: [] for module in ["boto3", *modules]}
-    for _ in range(REPEATS):
+    for round_index in range(REPEATS):
         for module in samples:
-            samples[module].append(importer(module))
+            samples[module].append(importer(module, depth=_depth(round_index, REPEATS)))
     return samples
 
 
@@ -199,10 +234,17 @@ def _as_lambda_imports(handlers: list[str], interpreter: str) -> dict[str, Any]:
         print(f"  as Lambda imports (nothing written; {BYTECODE_REPEATS} rounds, {Path(interpreter).name}):")
         for module in ["boto3", *handlers]:
             samples: dict[str, list[float]] = {"sources": [], "bytecode": []}
-            for _ in range(BYTECODE_REPEATS):
+            for round_index in range(BYTECODE_REPEATS):
                 for variant, tree in trees.items():
                     samples[variant].append(
-                        _import_seconds(module, tree, interpreter=interpreter, layer=tree / "layer", writes=False)
+                        _import_seconds(
+                            module,
+                            tree,
+                            depth=_depth(round_index, BYTECODE_REPEATS),
+                            interpreter=interpreter,
+                            layer=tree / "layer",
+                            writes=False,
+                        )
                     )
             sources, bytecode = (statistics.median(samples[v]) for v in ("sources", "bytecode"))
             ratio = statistics.median(b / s for b, s in zip(samples["bytecode"], samples["sources"], strict=True))
@@ -234,7 +276,7 @@ def _zipped_size(folder: Path) -> int:
         return archive.stat().st_size
 
 
-def _importer(code_dir: Path, interpreter: str | None) -> tuple[Callable[[str], float], str]:
+def _importer(code_dir: Path, interpreter: str | None) -> tuple[Callable[..., float], str]:
     """How the rounds import a module from ``code_dir``, and its description: as Lambda does (the runtime's
     interpreter and bytecode, the layer installed for it, nothing written) where such an interpreter is here, else
     with this host's Python."""
@@ -274,6 +316,7 @@ def run() -> dict[str, Any]:
         reference = statistics.median(samples["boto3"])
         results: dict[str, Any] = {
             "imported": how,
+            "starting depths (frames)": f"0-{_depth(REPEATS - 1, REPEATS)}, {REPEATS} rounds",
             "import boto3 (reference) ms": round(reference * 1000, 1),
             "handlers": {},
         }
@@ -281,7 +324,8 @@ def run() -> dict[str, Any]:
         results["import boto3 as a handler imports it (collection paused) ms"] = round(paused_seconds * 1000, 1)
         results["import boto3 as a handler imports it, ratio"] = round(paused_ratio, 2)
         print(
-            f"cold start: {REPEATS} rounds of fresh interpreters, {how}; reference `import boto3` "
+            f"cold start: {REPEATS} rounds of fresh interpreters, each from its own stack depth (0 to {CHUNK_FRAMES} "
+            f"frames: one data-stack chunk), {how}; reference `import boto3` "
             f"{reference * 1000:.1f} ms "
             f"(as a handler imports it, collection paused: {paused_seconds * 1000:.1f} ms, ratio {paused_ratio:.2f})"
         )

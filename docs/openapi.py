@@ -363,21 +363,17 @@ def _registration_paths() -> dict[str, Any]:
             {"200": _page("linked (or by this very link already: a retry); another link of one exchange is 409")},
         ),
     }
-    # every route the registration handler serves (its resolver's table): one not described above is a form post
-    # described by its function's docstring, so a new route is in the document as soon as `make docs` runs
+    # every route the registration handler serves (its route table; a GET of each is explained): one not described
+    # above is a form post described by its function's docstring, so a new route is in the document as soon as
+    # `make docs` runs
     paths: dict[str, Any] = {}
-    app = registration_handler.app
-    for route in sorted((*app._static_routes, *app._dynamic_routes), key=lambda r: (r.path, r.method)):
-        name = "".join(part.capitalize() for part in route.path.split("/"))
-        method = route.method.lower()
-        if method == "get":
-            operation = _explained(f"get{name}")
-        else:
-            summary = (route.func.__doc__ or route.path).strip().splitlines()[0]
-            operation = described.get(route.path) or _form_post(
-                f"post{name}", summary, "Form", {"200": _page("the page saying it is done")}
-            )
-        paths.setdefault(route.path, {})[method] = operation
+    for path, function in sorted(registration_handler.ROUTES.items()):
+        name = "".join(part.capitalize() for part in path.split("/"))
+        summary = (function.__doc__ or path).strip().splitlines()[0]
+        post = described.get(path) or _form_post(
+            f"post{name}", summary, "Form", {"200": _page("the page saying it is done")}
+        )
+        paths[path] = {"get": _explained(f"get{name}"), "post": post}
     return paths
 
 

@@ -14,9 +14,9 @@ import binascii
 import json
 import re
 import urllib.parse
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -67,13 +67,38 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY_BYTES = 16 * 1024
 MAX_FIELDS = 20
 
-# debug=False explicitly: Powertools' debug mode (POWERTOOLS_DEV) prints whole events, the token with them.
-app = APIGatewayRestResolver(debug=False)
-
 _START_AGAIN = (
     "Go back to AWS Marketplace, open Your Marketplace Software (Manage subscriptions), "
     'and click "Set up your account" on this product again.'
 )
+
+
+class Request(NamedTuple):
+    """What the handler reads of API Gateway's proxy event: the method, the route (the resource the stack defines,
+    whatever the stage or base path), the headers by lower-case name, and the body as sent."""
+
+    method: str
+    route: str
+    headers: dict[str, str]
+    body: str
+    base64_encoded: bool
+
+
+class Page(NamedTuple):
+    """An answer: its status, body and headers, as API Gateway's proxy integration takes it (``proxied``)."""
+
+    status_code: int
+    body: str
+    headers: dict[str, str]
+
+    def proxied(self) -> dict[str, Any]:
+        headers = {name: [value] for name, value in self.headers.items()}
+        return {
+            "statusCode": self.status_code,
+            "multiValueHeaders": headers,
+            "body": self.body,
+            "isBase64Encoded": False,
+        }
 
 
 class RequestRejected(Exception):
@@ -138,25 +163,16 @@ SIGNUP_EXCHANGE_ROUTE = "/register/signup"
 SAY_WHY = (TenantLinkInvalid, TenantLinkUsed)
 
 
-def _page(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type="text/html; charset=utf-8",
-        body=html,
-        headers={**pages.SECURITY_HEADERS, **(headers or {})},
-    )
+def _page(status: int, html: str, headers: dict[str, str] | None = None) -> Page:
+    return Page(status, html, {"Content-Type": "text/html; charset=utf-8", **pages.SECURITY_HEADERS, **(headers or {})})
 
 
-def _json(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=json.dumps(body),
-        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
-    )
+def _json(status: int, body: dict[str, Any]) -> Page:
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return Page(status, json.dumps(body), headers)
 
 
-def exchange_error_response(error: Exception) -> Response[str]:
+def exchange_error_response(error: Exception) -> Page:
     """A refusal of the sign-up exchange, as JSON naming the field; never "try again" for what a retry cannot fix."""
     if isinstance(error, RequestRejected):
         return _json(error.status, {"message": str(error), "field": "body"})
@@ -172,7 +188,7 @@ def exchange_error_response(error: Exception) -> Response[str]:
     return _json(status, {"message": message, "field": field} if field else {"message": message})
 
 
-def error_response(error: Exception) -> Response[str]:
+def error_response(error: Exception) -> Page:
     if isinstance(error, StorageError) and not error.retryable:  # ours to fix: trying again would not help
         return _page(500, pages.message("Something went wrong", "Please contact the seller."))
     status, title, advice = next(
@@ -184,14 +200,13 @@ def error_response(error: Exception) -> Response[str]:
     return _page(status, pages.message(title, advice))
 
 
-def _form_fields() -> dict[str, list[str]]:
-    event = app.current_event
-    content_type = event.headers.get("content-type") or ""
+def _form_fields(request: Request) -> dict[str, list[str]]:
+    content_type = request.headers.get("content-type") or ""
     if content_type.split(";")[0].strip().lower() != FORM_CONTENT_TYPE:
         raise RequestRejected(415, f"This address accepts only {FORM_CONTENT_TYPE} form posts.")
-    raw = event.body or ""
+    raw = request.body
     try:
-        body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+        body = base64.b64decode(raw, validate=True) if request.base64_encoded else raw.encode()
     except (binascii.Error, ValueError):
         raise RequestRejected(400, "The request body could not be decoded.") from None
     if not body:
@@ -235,9 +250,8 @@ def _single(fields: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-@app.post("/register")
-def register() -> Response[str]:
-    fields = _form_fields()
+def register(request: Request) -> Page:
+    fields = _form_fields(request)
     token = _single(fields, TOKEN_FIELD)
     offer_type = _single(fields, OFFER_TYPE_FIELD)
     if offer_type is not None and not _OFFER_TYPE.fullmatch(offer_type):
@@ -263,7 +277,7 @@ def register() -> Response[str]:
     return _page(200, html)
 
 
-def _refuse_cross_site() -> None:
+def _refuse_cross_site(request: Request) -> None:
     """Our onboarding form posts to itself only: a post another page made the buyer's browser send (a forged form
     bound to someone else's subscription, from another site or a sibling host of ours) is refused. Our own form's post
     is same-origin: ``Sec-Fetch-Site``, where the browser sends it, is ``same-origin`` (or ``none``, typed by the user),
@@ -271,7 +285,7 @@ def _refuse_cross_site() -> None:
     opaque ``Origin: null`` (a sandboxed frame, a no-referrer form elsewhere) is never ours. ``POST /register`` is
     exempt: AWS Marketplace's page posts it cross-site by design, and its token is Marketplace's, resolved once, never
     bound by us to a browser."""
-    headers = app.current_event.headers
+    headers = request.headers
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
         raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
@@ -283,10 +297,9 @@ def _refuse_cross_site() -> None:
             raise RequestRejected(403, "This form is accepted only from its own page. " + _START_AGAIN)
 
 
-@app.post("/register/complete")
-def complete() -> Response[str]:
-    _refuse_cross_site()
-    fields = _form_fields()
+def complete(request: Request) -> Page:
+    _refuse_cross_site(request)
+    fields = _form_fields(request)
     completed = registration_wiring.build(get_settings()).registrations.complete(
         _single(fields, COMPLETION_FIELD), fields
     )
@@ -296,33 +309,27 @@ def complete() -> Response[str]:
     return _page(200, html)
 
 
-@app.post(SIGNUP_EXCHANGE_ROUTE)
-def exchange_signup() -> Response[str]:
+def exchange_signup(request: Request) -> Page:
     """The seller's back end, server to server: the sign-up value its page was sent, exchanged once for the buyer's
     claims (see signing.signup_exchange)."""
-    fields = _form_fields()
+    fields = _form_fields(request)
     claims = registration_wiring.build(get_settings()).signups.exchange(
         _single(fields, signing.SIGNUP_PARAMETER),
         _single(fields, signing.SIGNATURE_FIELD),
-        app.current_event.headers.get(IDEMPOTENCY_KEY_HEADER.lower()),
+        request.headers.get(IDEMPOTENCY_KEY_HEADER.lower()),
     )
     return _json(200, {"customer": claims})
 
 
-@app.post("/register/tenant")
-def link_tenant() -> Response[str]:
+def link_tenant(request: Request) -> Page:
     """The seller's sign-up page links the buyer's new account to their subscription (see signing.tenant_link)."""
-    fields = _form_fields()
+    fields = _form_fields(request)
     registration_wiring.build(get_settings()).signups.link_tenant(_single(fields, signing.TENANT_LINK_FIELD))
     html = pages.message("Account linked", "Your AWS Marketplace subscription is linked to your account.")
     return _page(200, html)
 
 
-@app.get("/register")
-@app.get("/register/complete")
-@app.get(SIGNUP_EXCHANGE_ROUTE)
-@app.get("/register/tenant")
-def explain() -> Response[str]:
+def explain() -> Page:
     html = pages.message(
         "AWS Marketplace registration",
         "This is the seller's fulfillment address: AWS Marketplace sends your browser here, with a form post, "
@@ -332,7 +339,7 @@ def explain() -> Response[str]:
     return _page(405, html, {"Allow": "POST"})
 
 
-def form_invalid(error: FormInvalid) -> Response[str]:
+def form_invalid(error: FormInvalid) -> Page:
     html = pages.onboarding(
         product_name=error.product_name,
         completion_value=error.completion_value,
@@ -344,17 +351,13 @@ def form_invalid(error: FormInvalid) -> Response[str]:
     return _page(422, html)
 
 
-def _exchanging() -> bool:
-    return app.current_event.resource == SIGNUP_EXCHANGE_ROUTE and app.current_event.http_method == "POST"
-
-
-def request_rejected(error: RequestRejected) -> Response[str]:
-    if _exchanging():
+def request_rejected(error: RequestRejected, request: Request) -> Page:
+    if request.route == SIGNUP_EXCHANGE_ROUTE:
         return exchange_error_response(error)
     return _page(error.status, pages.message("Request not accepted", str(error)))
 
 
-def failed(error: Exception) -> Response[str]:
+def failed(error: Exception, request: Request) -> Page:
     if not any(isinstance(error, kind) for kind in (*ERROR_PAGES, *EXCHANGE_ERRORS)):
         logger.exception("registration failed")
     elif isinstance(error, AnswerLost):
@@ -362,18 +365,51 @@ def failed(error: Exception) -> Response[str]:
     else:
         logger.info("registration refused", extra={"reason": type(error).__name__})
     metrics.add_metric(name=f"Registration{type(error).__name__}", unit="Count", value=1)
-    return exchange_error_response(error) if _exchanging() else error_response(error)
+    return exchange_error_response(error) if request.route == SIGNUP_EXCHANGE_ROUTE else error_response(error)
 
 
-@app.not_found
-def not_found(_: Exception) -> Response[str]:
+def not_found() -> Page:
     return _page(404, pages.message("Not found", "There is nothing at this address."))
 
 
-# registered by call: Powertools' exception_handler decorator is untyped
-app.exception_handler(FormInvalid)(form_invalid)
-app.exception_handler(RequestRejected)(request_rejected)
-app.exception_handler(Exception)(failed)
+# each route takes a form post; a GET on one is explained (405). Routed by hand, not by Powertools' resolver: the
+# buyer waits on this function's cold start, and importing Powertools' event_handler package (its AppSync, Bedrock and
+# other resolvers with it, asyncio among their imports) cost about 30 ms of it, more than all our own code (README:
+# cold start). The usage API, called by machines, keeps the resolver.
+ROUTES: dict[str, Callable[[Request], Page]] = {
+    "/register": register,
+    "/register/complete": complete,
+    SIGNUP_EXCHANGE_ROUTE: exchange_signup,
+    "/register/tenant": link_tenant,
+}
+
+
+def _request(event: dict[str, Any]) -> Request:
+    headers = event.get("headers") or {}  # API Gateway sends null for none
+    return Request(
+        method=str(event.get("httpMethod") or ""),
+        route=str(event.get("resource") or ""),
+        headers={str(name).lower(): str(value) for name, value in headers.items()},
+        body=event.get("body") or "",
+        base64_encoded=bool(event.get("isBase64Encoded")),
+    )
+
+
+def answer(request: Request) -> Page:
+    """The route's page, or the page of what went wrong: never an exception out of here."""
+    route = ROUTES.get(request.route)
+    if route is None:
+        return not_found()
+    if request.method != "POST":
+        return explain()
+    try:
+        return route(request)
+    except FormInvalid as error:
+        return form_invalid(error)
+    except RequestRejected as error:
+        return request_rejected(error, request)
+    except Exception as error:  # every failure answers a page: the buyer is told what to do next
+        return failed(error, request)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
@@ -384,7 +420,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     wiring = registration_wiring.build(settings)
     wiring.idempotency.register_lambda_context(context)
     wiring.deadline.start(context)
-    return app.resolve(event, context)
+    return answer(_request(event)).proxied()
 
 
 imported()  # last: see functions.handlers
