@@ -51,6 +51,22 @@ def test_the_handler_does_not_import_the_x_ray_sdk(handler: str) -> None:
     assert not {"aws_xray_sdk", "wrapt"} & top_level
 
 
+_FULL = r"""
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_registration_does_not_import_powertools_event_handler() -> None:
+    # the package imports every resolver it has (AppSync and asyncio among them): about 30 ms of the cold start the
+    # buyer waits on, for routes the handler's ROUTES table dispatches itself (README, cold start)
+    loaded = set(json.loads(_printed(_FULL, "functions.handlers.registration")))
+    assert "functions.handlers.registration" in loaded
+    assert not {m for m in loaded if m.startswith("aws_lambda_powertools.event_handler")}
+    assert "asyncio" not in loaded
+
+
 @pytest.mark.parametrize("module", ["local.stack", "local.region"])
 def test_the_local_stack_runs_no_cdk(module: str) -> None:
     # the CDK's jsii runtime keeps a Node.js process and threads of its own: make run reads the synthesized templates
