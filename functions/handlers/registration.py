@@ -102,11 +102,14 @@ class Page(NamedTuple):
 
 
 class RequestRejected(Exception):
-    """The HTTP request itself is unusable (content type, size, encoding); the message is shown to the buyer."""
+    """The HTTP request itself is unusable (content type, size, encoding, a form field sent twice or not text); the
+    message is shown to the buyer, and ``field`` names the form field at fault to the sign-up exchange's caller (the
+    body where no one field is)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str = "body") -> None:
         super().__init__(message)
         self.status = status
+        self.field = field
 
 
 # exception -> (status, page title, what the buyer should do); the message never includes request data
@@ -175,7 +178,7 @@ def _json(status: int, body: dict[str, Any]) -> Page:
 def exchange_error_response(error: Exception) -> Page:
     """A refusal of the sign-up exchange, as JSON naming the field; never "try again" for what a retry cannot fix."""
     if isinstance(error, RequestRejected):
-        return _json(error.status, {"message": str(error), "field": "body"})
+        return _json(error.status, {"message": str(error), "field": error.field})
     if isinstance(error, StorageError):
         if error.retryable:
             return _json(503, {"message": "storage is busy: send the same request again"})
@@ -229,8 +232,9 @@ def _form_fields(request: Request) -> dict[str, list[str]]:
             raise RequestRejected(400, "A form field's name is not UTF-8 text.")
         if not all(_utf8(value) for value in values):
             # a field of ours is named; any other name is the request's own text, never shown on our page
-            named = f"The form field {name}" if name in _known_fields() else "A form field"
-            raise RequestRejected(400, f"{named} is not UTF-8 text.")
+            if name in _known_fields():
+                raise RequestRejected(400, f"The form field {name} is not UTF-8 text.", field=name)
+            raise RequestRejected(400, "A form field is not UTF-8 text.")
     return fields
 
 
@@ -246,7 +250,7 @@ def _utf8(text: str) -> bool:
 def _single(fields: dict[str, list[str]], name: str) -> str | None:
     values = fields.get(name, [])
     if len(values) > 1:
-        raise RequestRejected(400, f"The form field {name} was sent more than once.")
+        raise RequestRejected(400, f"The form field {name} was sent more than once.", field=name)
     return values[0] if values else None
 
 
@@ -255,7 +259,7 @@ def register(request: Request) -> Page:
     token = _single(fields, TOKEN_FIELD)
     offer_type = _single(fields, OFFER_TYPE_FIELD)
     if offer_type is not None and not _OFFER_TYPE.fullmatch(offer_type):
-        raise RequestRejected(400, f"The form field {OFFER_TYPE_FIELD} is not an offer type.")
+        raise RequestRejected(400, f"The form field {OFFER_TYPE_FIELD} is not an offer type.", field=OFFER_TYPE_FIELD)
     # the browser's word: registration checks it against the agreement's terms before anything relies on it
     claims_free_trial = offer_type == "free-trial"
     registered = registration_wiring.build(get_settings()).registrations.register(
@@ -385,14 +389,25 @@ ROUTES: dict[str, Callable[[Request], Page]] = {
 
 
 def _request(event: dict[str, Any]) -> Request:
-    headers = event.get("headers") or {}  # API Gateway sends null for none
+    """The request of API Gateway's proxy event, read as Powertools' resolver read it: the method in capitals, the
+    resource (else the path, in an event made by hand), headers by lower-case name."""
     return Request(
-        method=str(event.get("httpMethod") or ""),
-        route=str(event.get("resource") or ""),
-        headers={str(name).lower(): str(value) for name, value in headers.items()},
+        method=str(event.get("httpMethod") or "").upper(),
+        route=str(event.get("resource") or event.get("path") or ""),
+        headers=_headers(event.get("headers")),
         body=event.get("body") or "",
         base64_encoded=bool(event.get("isBase64Encoded")),
     )
+
+
+def _headers(raw: object) -> dict[str, str]:
+    """Headers by lower-case name: a null value is no header (never the text "None", which a check could take for a
+    host), and what is neither a mapping nor name/value pairs no headers at all (every form post then refused)."""
+    try:
+        sent = dict(raw or {})  # type: ignore[call-overload]  # a mapping or pairs, as the resolver read them
+    except (TypeError, ValueError):
+        return {}
+    return {str(name).lower(): str(value) for name, value in sent.items() if value is not None}
 
 
 def answer(request: Request) -> Page:
