@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from functions.handlers import registration
+from functions.wiring import registration as registration_wiring
 from local.apigateway import LambdaContext
 
 FORM = "application/x-www-form-urlencoded"
@@ -53,7 +54,7 @@ def domain(monkeypatch: pytest.MonkeyPatch) -> Recording:
         idempotency=SimpleNamespace(register_lambda_context=lambda context: None),
         deadline=SimpleNamespace(start=lambda context: None),
     )
-    monkeypatch.setattr(registration.registration_wiring, "build", lambda settings: wiring)
+    monkeypatch.setattr(registration_wiring, "build", lambda settings: wiring)
     return recording
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from functions.handlers import registration
 from functions.registration import signing
+from functions.wiring import registration as registration_wiring
 from local.apigateway import LambdaContext, proxy_event
 
 FORM = "application/x-www-form-urlencoded"
@@ -22,13 +23,18 @@ FORM = "application/x-www-form-urlencoded"
 @pytest.fixture
 def exchanged(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     calls: list[tuple[Any, ...]] = []
+
+    def exchange(*args: Any) -> dict[str, str]:
+        calls.append(args)
+        return {"product_code": "p"}
+
     wiring = SimpleNamespace(
         registrations=SimpleNamespace(),
-        signups=SimpleNamespace(exchange=lambda *args: calls.append(args) or {"product_code": "p"}),
+        signups=SimpleNamespace(exchange=exchange),
         idempotency=SimpleNamespace(register_lambda_context=lambda context: None),
         deadline=SimpleNamespace(start=lambda context: None),
     )
-    monkeypatch.setattr(registration.registration_wiring, "build", lambda settings: wiring)
+    monkeypatch.setattr(registration_wiring, "build", lambda settings: wiring)
     return calls
 
 
