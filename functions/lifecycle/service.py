@@ -86,7 +86,7 @@ class LifecycleCustomers(Protocol):
 
     def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, own_from: datetime) -> bool: ...
 
-    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool: ...
+    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime, final_hour: datetime) -> bool: ...
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
 
@@ -267,7 +267,7 @@ class Lifecycle:
         if self.other_regions is not None:  # asked first: a failure sending here delays none of theirs
             self.other_regions.ask(ref, now)
         # marked first: usage accepted after it (should they be subscribed again) must not go into the hours it sends
-        self.customers.mark_final_usage_sent(ref, cutoff)
+        self.customers.mark_final_usage_sent(ref, cutoff, _final_hour_opened(times, now))
         # sent up to the final hour, the cutoff's: nothing later is theirs (what it carries on goes to earlier hours)
         self.final_usage.send(replace(customer, final_usage_cutoff=cutoff), out_of_time)
         if times.state is SubscriptionState.ENDED:
@@ -357,7 +357,7 @@ class Lifecycle:
         if times.state is SubscriptionState.ENDED:  # Marketplace closed the hour: any cutoff since it opened is its own
             cutoff, own_from = now, ending_since
         else:
-            cutoff, own_from = max(planned, ahead, moved), self._earliest_kept(customer, planned, moved)
+            cutoff, own_from = max(planned, ahead, moved), self._earliest_kept(customer, planned, moved, ending_since)
         stored = customer.final_usage_cutoff
         if stored is not None and own_from <= stored <= cutoff:
             return stored
@@ -365,17 +365,18 @@ class Lifecycle:
         return cutoff
 
     @staticmethod
-    def _earliest_kept(customer: Customer, planned: datetime, moved: datetime) -> datetime:
+    def _earliest_kept(customer: Customer, planned: datetime, moved: datetime, final_hour: datetime) -> datetime:
         """The earliest a stored cutoff may be and still be this leave's (one before is replaced): its plan and, where
         it fits, the hour usage taken after an earlier leave's final usage was billed in (``_moved_to``: a leave in
-        between may have stored one before that hour, attack 73). One the final usage was sent with is kept from the
-        plan on, as this leave's own (nothing taken after it went into that hour; an earlier leave's, at or after this
-        plan, is taken for it too: open, docs/metering.md). One before the plan is an earlier subscription's (attack
-        49), an earlier leave's used one, this leave stamped before it (attack 73), or where Marketplace closed the
-        hour before a late event reopened it (attack 50: ingest takes nothing after a final usage sent in this final
-        hour)."""
+        between may have stored one before that hour, attack 73). One the final usage was sent with, for this final
+        hour (``final_hour``), is kept from the plan on, as this leave's own (nothing taken after it went into that
+        hour); one sent for another final hour is an earlier leave's, even at or after this plan (fix73-left). One
+        before the plan is an earlier subscription's (attack 49), an earlier leave's used one, this leave stamped
+        before it (attack 73), or where Marketplace closed the hour before a late event reopened it (attack 50: ingest
+        takes nothing after a final usage sent in this final hour)."""
         sent, stored = customer.final_usage_sent, customer.final_usage_cutoff
-        if sent is not None and stored is not None and sent >= stored:
+        this_hours = customer.final_usage_sent_for in (None, final_hour)  # None: marked before it was kept
+        if sent is not None and stored is not None and sent >= stored and this_hours:
             return planned
         return max(planned, moved)
 
