@@ -107,6 +107,7 @@ def _to_item(customer: Customer) -> dict[str, Any]:
         "agreement_id": customer.agreement_id,
         "registered_at": customer.registered_at.isoformat() if customer.registered_at else None,
         TENANT_ID: customer.tenant_id,
+        "final_usage_sent_for": customer.final_usage_sent_for,
     }
     item.update({name: {"S": value} for name, value in optional.items() if value is not None})
     if customer.entitlements:
@@ -115,7 +116,6 @@ def _to_item(customer: Customer) -> dict[str, Any]:
         FREE_TRIAL_KNOWN_AT: customer.free_trial_known_at,
         "final_usage_cutoff": customer.final_usage_cutoff,
         "final_usage_sent": customer.final_usage_sent,
-        "final_usage_sent_for": customer.final_usage_sent_for,
         "announced_activation": customer.announced_activation,
         "announced_end": customer.announced_end,
     }
@@ -168,7 +168,7 @@ def _from_item(item: dict[str, Any]) -> Customer:
         legacy_license_arn=text("license_arn") if legacy else None,
         final_usage_cutoff=moment("final_usage_cutoff"),
         final_usage_sent=moment("final_usage_sent"),
-        final_usage_sent_for=moment("final_usage_sent_for"),
+        final_usage_sent_for=text("final_usage_sent_for"),
         announced_activation=moment("announced_activation"),
         announced_end=moment("announced_end"),
         tenant_id=text(TENANT_ID),
@@ -467,14 +467,14 @@ class DynamoCustomerRepository:
             {":cutoff": {"S": time_text(cutoff)}, ":since": {"S": time_text(own_from)}},
         )
 
-    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime, final_hour: datetime) -> bool:
-        """Remember that the leaving buyer's final usage for ``cutoff``, in the final hour opened at ``final_hour``, is
-        being sent (before it is)."""
+    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime, leave: str) -> bool:
+        """Remember that the leaving buyer's final usage for ``cutoff``, of the leave ``leave`` names, is being sent
+        (before it is)."""
         return self._conditional_set(
             ref,
-            "final_usage_sent = :cutoff, final_usage_sent_for = :hour",
+            "final_usage_sent = :cutoff, final_usage_sent_for = :leave",
             "attribute_exists(pk)",
-            {":cutoff": {"S": time_text(cutoff)}, ":hour": {"S": time_text(final_hour)}},
+            {":cutoff": {"S": time_text(cutoff)}, ":leave": {"S": leave}},
         )
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:
