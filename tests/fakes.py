@@ -151,8 +151,8 @@ class InMemoryCustomers:
         self.stored[ref.key] = replace(self.stored[ref.key], final_usage_cutoff=cutoff)
         return True
 
-    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime, leave: str) -> bool:
-        self.stored[ref.key] = replace(self.stored[ref.key], final_usage_sent=cutoff, final_usage_sent_for=leave)
+    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool:
+        self.stored[ref.key] = replace(self.stored[ref.key], final_usage_sent=cutoff)
         return True
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:

@@ -143,9 +143,6 @@ class Customer:
     # the cutoff whose final usage was sent (or may have been: marked first): the hours up to its hour are sent early
     # for this buyer, so usage of theirs accepted later (a renewal announced late) goes to the hour after
     final_usage_sent: datetime | None = None
-    # the leave that final usage was sent for ("agreement:<id>" or "opened:<time>": ``functions.lifecycle.service``'s
-    # ``_leave_of``): a later leave's cutoff is not that one's (None: marked before this was kept)
-    final_usage_sent_for: str | None = None
     # lifecycle times already announced to the seller's systems ("Customer Activated" / "Customer Ended")
     announced_activation: datetime | None = None
     announced_end: datetime | None = None

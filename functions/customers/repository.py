@@ -107,7 +107,6 @@ def _to_item(customer: Customer) -> dict[str, Any]:
         "agreement_id": customer.agreement_id,
         "registered_at": customer.registered_at.isoformat() if customer.registered_at else None,
         TENANT_ID: customer.tenant_id,
-        "final_usage_sent_for": customer.final_usage_sent_for,
     }
     item.update({name: {"S": value} for name, value in optional.items() if value is not None})
     if customer.entitlements:
@@ -168,7 +167,6 @@ def _from_item(item: dict[str, Any]) -> Customer:
         legacy_license_arn=text("license_arn") if legacy else None,
         final_usage_cutoff=moment("final_usage_cutoff"),
         final_usage_sent=moment("final_usage_sent"),
-        final_usage_sent_for=text("final_usage_sent_for"),
         announced_activation=moment("announced_activation"),
         announced_end=moment("announced_end"),
         tenant_id=text(TENANT_ID),
@@ -467,14 +465,10 @@ class DynamoCustomerRepository:
             {":cutoff": {"S": time_text(cutoff)}, ":since": {"S": time_text(own_from)}},
         )
 
-    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime, leave: str) -> bool:
-        """Remember that the leaving buyer's final usage for ``cutoff``, of the leave ``leave`` names, is being sent
-        (before it is)."""
+    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool:
+        """Remember that the leaving buyer's final usage for ``cutoff`` is being sent (before it is)."""
         return self._conditional_set(
-            ref,
-            "final_usage_sent = :cutoff, final_usage_sent_for = :leave",
-            "attribute_exists(pk)",
-            {":cutoff": {"S": time_text(cutoff)}, ":leave": {"S": leave}},
+            ref, "final_usage_sent = :cutoff", "attribute_exists(pk)", {":cutoff": {"S": time_text(cutoff)}}
         )
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool:

@@ -86,7 +86,7 @@ class LifecycleCustomers(Protocol):
 
     def set_final_usage_cutoff(self, ref: CustomerRef, cutoff: datetime, own_from: datetime) -> bool: ...
 
-    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime, leave: str) -> bool: ...
+    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool: ...
 
     def mark_announced(self, ref: CustomerRef, attribute: str, at: datetime) -> bool: ...
 
@@ -123,27 +123,6 @@ def _says_free_trial(event: LifecycleEvent) -> bool:
     subscription. A "false" undoes a confirmation only when it is newer (a later, paid subscription), never when an
     older message arrives late: SNS delivers out of order."""
     return event.kind is LifecycleKind.ACTIVATED and event.customer_identifier is not None
-
-
-def _leave_of(lifecycle: BuyerLifecycle, final_hour: datetime) -> str:
-    """What names a buyer's leave, as their final usage is marked sent for it: the agreement that held their licence
-    last (the latest started of their agreements), whose final hour a late event may still open earlier (a License
-    Deprovisioned stamped before its Ended: attack 82); else, a legacy buyer's (an unsubscribe-pending opens it once),
-    when its final hour opened."""
-    started = [span for span in lifecycle.spans if span.start is not None]
-    if started:
-        return "agreement:" + max(started, key=lambda span: (span.start, span.agreement_id)).agreement_id
-    return "opened:" + final_hour.isoformat()
-
-
-def _another_leave(customer: Customer, leave: str) -> bool:
-    """The final usage marked sent was another leave's than ``leave``: both named alike (agreements, or final hours)
-    and differently. Named otherwise (an agreement's start heard only since), or marked before leaves were named, it
-    is taken for this one's, as it always was."""
-    sent_for = customer.final_usage_sent_for
-    if sent_for is None:
-        return False
-    return sent_for.partition(":")[0] == leave.partition(":")[0] and sent_for != leave
 
 
 def _final_hour_opened(times: LifecycleTimes, now: datetime) -> datetime:
@@ -280,7 +259,7 @@ class Lifecycle:
             return Outcome("reactivated")  # subscribed again meanwhile (a renewal): nothing ends
         times = lifecycle.times
         now = self.clock.now()
-        cutoff = self._set_cutoff(customer, lifecycle, now)
+        cutoff = self._set_cutoff(customer, times, now)
         due = self._final_usage_due(cutoff, times, now)
         if now < due:
             self.final_usage.schedule(ref, (due - now).total_seconds())
@@ -288,7 +267,7 @@ class Lifecycle:
         if self.other_regions is not None:  # asked first: a failure sending here delays none of theirs
             self.other_regions.ask(ref, now)
         # marked first: usage accepted after it (should they be subscribed again) must not go into the hours it sends
-        self.customers.mark_final_usage_sent(ref, cutoff, _leave_of(lifecycle, _final_hour_opened(times, now)))
+        self.customers.mark_final_usage_sent(ref, cutoff)
         # sent up to the final hour, the cutoff's: nothing later is theirs (what it carries on goes to earlier hours)
         self.final_usage.send(replace(customer, final_usage_cutoff=cutoff), out_of_time)
         if times.state is SubscriptionState.ENDED:
@@ -342,7 +321,7 @@ class Lifecycle:
         times = lifecycle.times
         state = times.state if times.changed_at else customer.state
         if state in LEAVING_STATES:
-            self._begin_ending(customer, lifecycle, event)
+            self._begin_ending(customer, times, event)
         if state is SubscriptionState.ACTIVE and not customer.activation_announced:
             self._announce(customer, CUSTOMER_ACTIVATED, "announced_activation", customer.announced_activation, times)
         if state is SubscriptionState.ENDED:
@@ -352,22 +331,21 @@ class Lifecycle:
         if event.entitlements_changed and (event.name == ENTITLEMENT_UPDATED or contract):
             self.customers.set_entitlements(customer.ref, self.entitlements.current(customer))
 
-    def _begin_ending(self, customer: Customer, lifecycle: BuyerLifecycle, event: LifecycleEvent) -> None:
+    def _begin_ending(self, customer: Customer, times: LifecycleTimes, event: LifecycleEvent) -> None:
         now = self.clock.now()
-        changed = customer.final_usage_cutoff != self._set_cutoff(customer, lifecycle, now)
+        changed = customer.final_usage_cutoff != self._set_cutoff(customer, times, now)
         # an ending event seen again (a retry after a failure) schedules again: the timer's step is idempotent; so does
         # an activation that leaves them leaving (a return heard late moves their final hour: attack 52)
         if changed or event.kind is not None:
             self.final_usage.schedule(customer.ref, 0)
             metrics.add_metric(name="FinalUsageScheduled", unit="Count", value=1)
 
-    def _set_cutoff(self, customer: Customer, lifecycle: BuyerLifecycle, now: datetime) -> datetime:
+    def _set_cutoff(self, customer: Customer, times: LifecycleTimes, now: datetime) -> datetime:
         """The leaving buyer's cutoff: ``final_usage_cutoff_seconds`` into the final hour, or now where
         Marketplace closed the hour first (a License Deprovisioned after the Ended that opened it). Never set in the
         past (usage accepted until now may still be in flight: the final usage is sent once it has landed), nor,
         while Marketplace still takes their records, before what usage accepted until now may be stamped or the hour
         it was billed in (``_moved_to``); and only ever moved earlier for one ending."""
-        times = lifecycle.times
         ending_since = _final_hour_opened(times, now)
         planned = ending_since + timedelta(seconds=self.settings.final_usage_cutoff_seconds)
         # Marketplace closed the hour: now. Else usage accepted until now may be stamped up to FUTURE_SKEW ahead, and
@@ -379,8 +357,7 @@ class Lifecycle:
         if times.state is SubscriptionState.ENDED:  # Marketplace closed the hour: any cutoff since it opened is its own
             cutoff, own_from = now, ending_since
         else:
-            leave = _leave_of(lifecycle, ending_since)
-            cutoff, own_from = max(planned, ahead, moved), self._earliest_kept(customer, planned, moved, leave)
+            cutoff, own_from = max(planned, ahead, moved), self._earliest_kept(customer, planned, moved)
         stored = customer.final_usage_cutoff
         if stored is not None and own_from <= stored <= cutoff:
             return stored
@@ -388,17 +365,17 @@ class Lifecycle:
         return cutoff
 
     @staticmethod
-    def _earliest_kept(customer: Customer, planned: datetime, moved: datetime, leave: str) -> datetime:
+    def _earliest_kept(customer: Customer, planned: datetime, moved: datetime) -> datetime:
         """The earliest a stored cutoff may be and still be this leave's (one before is replaced): its plan and, where
         it fits, the hour usage taken after an earlier leave's final usage was billed in (``_moved_to``: a leave in
-        between may have stored one before that hour, attack 73). One the final usage was sent with, for this leave
-        (``leave``), is kept from the plan on, as its own (nothing taken after it went into that hour); one sent for
-        another leave is an earlier leave's, even at or after this plan (fix73-left). One
-        before the plan is an earlier subscription's (attack 49), an earlier leave's used one, this leave stamped
-        before it (attack 73), or where Marketplace closed the hour before a late event reopened it (attack 50: ingest
-        takes nothing after a final usage sent in this final hour)."""
+        between may have stored one before that hour, attack 73). One the final usage was sent with is kept from the
+        plan on, as this leave's own (nothing taken after it went into that hour; an earlier leave's, at or after this
+        plan, is taken for it too: open, docs/metering.md). One before the plan is an earlier subscription's (attack
+        49), an earlier leave's used one, this leave stamped before it (attack 73), or where Marketplace closed the
+        hour before a late event reopened it (attack 50: ingest takes nothing after a final usage sent in this final
+        hour)."""
         sent, stored = customer.final_usage_sent, customer.final_usage_cutoff
-        if sent is not None and stored is not None and sent >= stored and not _another_leave(customer, leave):
+        if sent is not None and stored is not None and sent >= stored:
             return planned
         return max(planned, moved)
 

@@ -169,32 +169,3 @@ def test_each_agreement_keeps_when_a_registration_first_linked_it(dynamodb: Any,
     stored = repository.get(ref)
     assert stored is not None
     assert stored.agreement_linked_at == at + timedelta(minutes=60)
-
-
-def test_a_final_usage_marked_sent_keeps_its_cutoff_and_the_leave_it_was_sent_for(
-    dynamodb: Any, settings: Settings
-) -> None:
-    # a later leave tells its own sent cutoff from an earlier leave's by this (docs/metering.md, step 3)
-    repository = DynamoCustomerRepository(dynamodb, settings.customers_table)
-    opened = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
-    customer = Customer(
-        ref=CustomerRef("prod1", license_arn="arn:aws:license-manager::123456789012:license:l-9"),
-        customer_aws_account_id="123456789012",
-        state=SubscriptionState.ACTIVE,
-        state_changed_at=opened - timedelta(hours=2),
-        registered_at=opened - timedelta(hours=2),
-    )
-    repository.put(customer)
-    assert repository.mark_final_usage_sent(customer.ref, opened + timedelta(minutes=50), "agreement:agmt-1")
-    stored = repository.get(customer.ref)
-    assert stored is not None
-    assert (stored.final_usage_sent, stored.final_usage_sent_for) == (
-        opened + timedelta(minutes=50),
-        "agreement:agmt-1",
-    )
-    # a later leave's send replaces both
-    later = opened + timedelta(minutes=3)
-    assert repository.mark_final_usage_sent(customer.ref, later + timedelta(minutes=55), "agreement:agmt-2")
-    again = repository.get(customer.ref)
-    assert again is not None
-    assert (again.final_usage_sent, again.final_usage_sent_for) == (later + timedelta(minutes=55), "agreement:agmt-2")

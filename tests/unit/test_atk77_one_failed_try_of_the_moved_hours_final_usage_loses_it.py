@@ -38,11 +38,11 @@ class OneThrottledMark(InMemoryCustomers):
 
     throttled_from: datetime | None = None
 
-    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime, leave: str) -> bool:
+    def mark_final_usage_sent(self, ref: CustomerRef, cutoff: datetime) -> bool:
         if self.throttled_from is not None and cutoff >= self.throttled_from:
             self.throttled_from = None
             raise StorageError("throttled", code="ProvisionedThroughputExceededException", retryable=True)
-        return super().mark_final_usage_sent(ref, cutoff, leave)
+        return super().mark_final_usage_sent(ref, cutoff)
 
 
 def _world() -> tuple[World, OneThrottledMark, LeavingMarketplace, CustomerRef]:
