@@ -305,3 +305,13 @@ def back_and_leaving_again(world: World) -> CustomerRef:
         world.at(moment)
         legacy_sns(world, example)
     return ref
+
+
+def assert_every_answered_unit_billed(world: World, answered: int) -> None:
+    """Every unit answered 200 is billed; the failure says what Marketplace refused (a ``LeavingMarketplace``'s
+    CustomerNotSubscribed, sent after it stopped taking the buyer's records)."""
+    refused = sum(int(record.quantity) for record in getattr(world.marketplace, "refused", ()))
+    billed = world.billed_hours()
+    assert sum(billed.values()) == answered, (
+        f"billed {billed} of {answered} units answered 200; {refused} answered CustomerNotSubscribed"
+    )

@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from functions.customers.model import SubscriptionState
-from tests.unit.review23_world import World, hour
+from tests.unit.review23_world import World, assert_every_answered_unit_billed, hour
 from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace
 
 SECOND = "agmt-0000000000000000000000002"
@@ -74,9 +74,5 @@ def test_a_late_deprovisioned_moving_the_final_hour_earlier_does_not_resend_into
     world.at(hour(14, 10))
 
     # Then every call answered 200 is billed
-    refused = sum(int(r.quantity) for r in marketplace.refused)
     assert accepted == 8
-    assert sum(world.billed_hours().values()) == accepted, (
-        f"billed {world.billed_hours()} of {accepted} calls answered 200; {refused} answered CustomerNotSubscribed "
-        f"(final_usage_sent {world.customer().final_usage_sent})"
-    )
+    assert_every_answered_unit_billed(world, accepted)

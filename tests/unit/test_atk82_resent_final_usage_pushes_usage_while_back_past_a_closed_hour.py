@@ -28,7 +28,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from functions.customers.model import SubscriptionState
-from tests.unit.review23_world import World, hour
+from tests.unit.review23_world import World, assert_every_answered_unit_billed, hour
 from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace, deployed
 
 SECOND = "agmt-0000000000000000000000002"
@@ -71,12 +71,8 @@ def test_a_late_deprovisioned_opening_the_hour_earlier_does_not_push_usage_while
     world.at(hour(14, 10))
 
     # Then every call answered 200 is billed
-    refused = sum(int(r.quantity) for r in marketplace.refused)
     assert accepted == 8
-    assert sum(world.billed_hours().values()) == accepted, (
-        f"billed {world.billed_hours()} of {accepted} calls answered 200; {refused} answered CustomerNotSubscribed "
-        f"(final_usage_sent {world.customer().final_usage_sent})"
-    )
+    assert_every_answered_unit_billed(world, accepted)
 
 
 def test_with_the_default_settings_the_same_loss_needs_the_late_deprovisioned_in_the_hours_last_minutes() -> None:
@@ -111,9 +107,5 @@ def test_with_the_default_settings_the_same_loss_needs_the_late_deprovisioned_in
 
     world.at(hour(14, 10))
 
-    refused = sum(int(r.quantity) for r in marketplace.refused)
     assert accepted == 8
-    assert sum(world.billed_hours().values()) == accepted, (
-        f"billed {world.billed_hours()} of {accepted} calls answered 200; {refused} answered CustomerNotSubscribed "
-        f"(final_usage_sent {world.customer().final_usage_sent})"
-    )
+    assert_every_answered_unit_billed(world, accepted)
