@@ -220,6 +220,8 @@ class World:
         self._leaving: dict[str, str] = {}  # message id -> the customer key of a buyer it says is leaving
         # customer key -> the notifications about them not yet handled (any copy), each with when AWS published it
         self._unheard: dict[str, dict[str, datetime]] = {}
+        # when the product last heard a notification about each buyer (customer key)
+        self._last_heard: dict[str, datetime] = {}
         self._events = 0
         self._metrics: dict[Actor, Counter[str]] = {}
         self.ledger.on_reconciled = self._reconciled
@@ -454,8 +456,9 @@ class World:
                 out_of_time=lambda: (deadline - self.scheduler.now).total_seconds() < LIFECYCLE_RESERVE,
             )
             self.log(f"[{invocation.name}] handled: {status}")
-            for unheard in self._unheard.values():
-                unheard.pop(body, None)
+            for key, unheard in self._unheard.items():
+                if unheard.pop(body, None) is not None:
+                    self._last_heard[key] = self.scheduler.now
 
         def redeliver() -> None:
             # a failed timer, or a failed message telling us the buyer leaves: either delays their final usage
@@ -756,8 +759,9 @@ class World:
         for attempt in range(8):
             if attempt and action.style == "restamp":
                 events = [self._body(buyer, e, self.scheduler.now) for e in action.events]
+            asked = self.scheduler.now
             answers, retry_after, problems = self._post(events)
-            self._judge_refusals(buyer, events, problems)
+            self._judge_refusals(buyer, events, problems, asked)
             for event, status in zip(events, answers, strict=True):
                 answer = Answer(
                     (event["dimension"], str(event["quantity"]), event.get("timestamp")), status, self.scheduler.now
@@ -801,10 +805,16 @@ class World:
             body["allocations"] = parts
         return body
 
-    def _judge_refusals(self, buyer: Buyer, events: list[dict[str, Any]], problems: list[tuple[int, str]]) -> None:
-        """Invariant 8 (sim/refusals.py), once the product has heard every notification published about the buyer."""
+    def _judge_refusals(
+        self, buyer: Buyer, events: list[dict[str, Any]], problems: list[tuple[int, str]], asked: datetime
+    ) -> None:
+        """Invariant 8 (sim/refusals.py), once the product has heard every notification published about the buyer, and
+        heard none while the request was in flight (it read the buyer when the request came: seed 423903, a
+        subscribe-success applied 15 s before the answer of a request that had read the buyer pending)."""
         now, key = self.scheduler.now, self._customer_key(buyer)
         if any(at <= now for at in self._unheard.get(key, {}).values()):
+            return
+        if (heard := self._last_heard.get(key)) is not None and heard > asked:
             return
         licence = self.marketplace.licences.get(buyer.customer)
         customer = self.customers_store.get(self._customer_ref(buyer))
