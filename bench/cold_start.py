@@ -334,8 +334,8 @@ def run() -> dict[str, Any]:
         results["import boto3 as a handler imports it (collection paused) ms"] = round(paused_seconds * 1000, 1)
         results["import boto3 as a handler imports it, ratio"] = round(paused_ratio, 2)
         print(
-            f"cold start: {REPEATS} rounds of fresh interpreters, each from its own stack depth (0 to {CHUNK_FRAMES} "
-            f"frames: one data-stack chunk), {how}; reference `import boto3` "
+            f"cold start: {REPEATS} rounds of fresh interpreters, each from its own stack depth (0 to "
+            f"{_depth(REPEATS - 1, REPEATS)} frames, over one data-stack chunk), {how}; reference `import boto3` "
             f"{reference * 1000:.1f} ms "
             f"(as a handler imports it, collection paused: {paused_seconds * 1000:.1f} ms, ratio {paused_ratio:.2f})"
         )
@@ -345,7 +345,7 @@ def run() -> dict[str, Any]:
             own_seconds, above = _median_and_ratio(samples, _after_floor(module))
             apart = ratio - floor_ratio
             verdicts = [
-                f"its code after its libraries {own_seconds * 1000:.1f} ms, +{above:.2f} "
+                f"its code after its libraries {own_seconds * 1000:.1f} ms, {above:+.2f} "
                 f"({'ok' if above <= TARGET_ABOVE_FLOOR else 'OVER'} <= {TARGET_ABOVE_FLOOR}; imported apart "
                 f"{apart:+.2f})"
             ]

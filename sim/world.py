@@ -812,7 +812,7 @@ class World:
         heard none while the request was in flight (it read the buyer when the request came: seed 423903, a
         subscribe-success applied 15 s before the answer of a request that had read the buyer pending)."""
         now, key = self.scheduler.now, self._customer_key(buyer)
-        if any(at <= now for at in self._unheard.get(key, {}).values()):
+        if not problems or any(at <= now for at in self._unheard.get(key, {}).values()):
             return
         if (heard := self._last_heard.get(key)) is not None and heard > asked:
             return
@@ -820,7 +820,7 @@ class World:
         customer = self.customers_store.get(self._customer_ref(buyer))
         sent_early = customer.final_usage_sent if customer else None
         # an event stored before (a changed resend of usage already taken) loses nothing when refused again
-        stored = {e.event_id for e in self.usage.inner.stored() if e.customer_key == key} if problems else set()
+        stored = {e.event_id for e in self.usage.inner.stored() if e.customer_key == key}
         for i, problem in problems:
             if events[i]["event_id"] in stored:
                 continue
