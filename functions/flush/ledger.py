@@ -128,18 +128,33 @@ class _Stored:
     where: _Where
 
 
-def _encode(record: MeteringRecord) -> list[Any]:
-    allocations = [[list(map(list, a.tags)), str(a.quantity)] for a in record.allocations] or None
-    return [
+# A chunk keeps each total and event count in the same room however large it is (up to Marketplace's largest quantity
+# and ten billion events), so what an hour's records cost to keep follows the records, never how much usage they
+# total (issue 25: their digits grew by one per tenfold usage, and 25 like records crossed a kilobyte, a write unit,
+# together). A quantity's whole part is zero-padded; an event count is followed by JSON's insignificant whitespace,
+# which every version's decoder reads as the same number.
+_WIDTH = 10
+
+
+def _fixed(quantity: Decimal) -> str:
+    whole, point, fraction = format(quantity, "f").partition(".")
+    return whole.zfill(_WIDTH) + point + fraction
+
+
+def _encoded(record: MeteringRecord) -> str:
+    """The record as its chunk keeps it: a JSON array, its fields by position."""
+    allocations = [[list(map(list, a.tags)), _fixed(a.quantity)] for a in record.allocations] or None
+    fields = [
         record.customer_aws_account_id,
         record.dimension,
-        str(record.quantity),
+        _fixed(record.quantity),
         record.integer,
         record.license_arn,
         record.customer_identifier,
         allocations,
-        record.events,
     ]
+    text = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+    return f"{text[:-1]},{record.events:<{_WIDTH}d}]"
 
 
 def _decode(fields: list[Any], product_code: str, hour: datetime) -> MeteringRecord:
@@ -174,7 +189,7 @@ def read_back(record: MeteringRecord) -> MeteringRecord:
     loses what the table would."""
     if _keyed_apart(record):
         return record_from_item(_record_item(record, 0))
-    return _decode(_encode(record), record.product_code, record.hour)
+    return _decode(json.loads(_encoded(record)), record.product_code, record.hour)
 
 
 def _chunk_item(records: Sequence[MeteringRecord], shard: int, expires_at: int) -> dict[str, Any]:
@@ -183,7 +198,7 @@ def _chunk_item(records: Sequence[MeteringRecord], shard: int, expires_at: int) 
         "pk": {"S": _hour_partition(first.hour, shard)},
         "sk": {"S": f"{first.key}~{uuid.uuid4().hex[:12]}"},
         "p": {"S": first.product_code},
-        "rs": {"S": json.dumps([_encode(r) for r in records], separators=(",", ":"), ensure_ascii=False)},
+        "rs": {"S": f"[{','.join(map(_encoded, records))}]"},
         "o": {"M": {}},
         "expires_at": {"N": str(expires_at)},
     }
@@ -311,7 +326,7 @@ def _under_item_size(call: list[MeteringRecord]) -> Iterator[list[MeteringRecord
     chunk: list[MeteringRecord] = []
     size = 0
     for record in call:
-        length = len(json.dumps(_encode(record), ensure_ascii=False).encode())
+        length = len(_encoded(record).encode()) + 1  # and its comma
         if chunk and size + length > _CHUNK_BYTES:
             yield chunk
             chunk, size = [], 0

@@ -105,6 +105,51 @@ def test_an_hour_is_stored_as_one_item_per_call_and_read_back_as_written(
     assert len(_items(settings, dynamodb)) == 4
 
 
+def test_a_chunk_takes_the_same_room_whatever_its_records_total_and_reads_back_exact(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given the same 25 buyers' records in two hours: one of a unit from one event each, one of Marketplace's largest
+    # quantity from ten billion events less one; and a decimal dimension's smallest and largest totals beside them
+    later = HOUR + timedelta(hours=1)
+    tagged = (Allocation((("team", "a"),), Decimal(1)), Allocation((), Decimal(0)))
+    least = [replace(_record(n), quantity=Decimal(1), events=1) for n in range(24)]
+    least.append(replace(_record(24), quantity=Decimal(1), allocations=tagged, events=1))
+    most = [replace(r, hour=later, quantity=Decimal(2_147_483_647), events=9_999_999_999) for r in least[:24]]
+    tagged_most = (Allocation((("team", "a"),), Decimal(2_147_483_647)), Allocation((), Decimal(0)))
+    most.append(replace(least[24], hour=later, quantity=Decimal(2_147_483_647), allocations=tagged_most, events=1))
+    smallest = replace(_record(30), quantity=Decimal("0.000001"), integer=False, events=0)
+    largest = replace(smallest, hour=later, quantity=Decimal("9999999999.999999"), events=12_345)
+    # When each hour is stored and its outcomes written
+    for records in ([*least, smallest], [*most, largest]):
+        ledger.write_results([RecordResult(r, "sent", f"{n:036d}") for n, r in enumerate(ledger.write_pending(records))])
+    # Then each hour's items take the same bytes, which DynamoDB bills by (issue 25: totals' digits grew the items by a
+    # write unit as usage grew tenfold), and each record reads back as written
+    assert sorted(map(_item_bytes, _items(settings, dynamodb))) == sorted(map(_item_bytes, _items(settings, dynamodb, later)))
+    assert {e.record for e in ledger.entries_of_hour(HOUR)} == {*least, smallest}
+    assert {e.record for e in ledger.entries_of_hour(later)} == {*most, largest}
+    assert {str(e.record.quantity) for e in ledger.entries_of_hour(later)} == {"2147483647", "9999999999.999999"}
+
+
+def test_a_chunk_the_previous_version_encoded_reads_back_as_written(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Given an hour stored, and its chunk's records rewritten as the previous version wrote them: totals and event
+    # counts as short as they are, in an array without spaces
+    records = [_record(n) for n in range(3)] + [replace(_record(3), quantity=Decimal("12.5"), integer=False)]
+    ledger.write_pending(records)
+    [item] = _items(settings, dynamodb)
+    previous = [[*fields[:2], str(Decimal(fields[2])), *fields[3:]] for fields in json.loads(item["rs"]["S"])]
+    item["rs"] = {"S": json.dumps(previous, separators=(",", ":"))}
+    assert '"1",true' in item["rs"]["S"] and ',2]' in item["rs"]["S"]
+    dynamodb.put_item(TableName=settings.metering_table, Item=item)
+    # When the hour is read
+    entries = ledger.entries_of_hour(HOUR)
+    # Then every record is the one stored, pending
+    assert sorted(entries, key=lambda e: e.record.key) == sorted(
+        (MeteringEntry(r, "pending") for r in records), key=lambda e: e.record.key
+    )
+
+
 def test_an_hours_calls_are_dealt_over_eight_partitions_in_the_order_they_are_sent(
     ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
 ) -> None:
