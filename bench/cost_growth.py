@@ -23,11 +23,11 @@ How each figure is measured, all in the same run:
   ledger (``functions/flush/ledger.py``) for the same calls, by DynamoDB's rules (``bench._local.write_units``: a unit
   per KB of the item, never less than one): the chunk items it puts when the hour is sealed, built by the ledger's
   own ``_chunks`` and ``_chunk_item``; one UpdateItem per chunk for its outcomes (``_outcome``), billed at the larger
-  of the item's size before and after; the lease put and its delete, the seal cursor's put and the unsent mark's put,
-  each an item well under 1 KB, one unit. Computing them is simpler than running the DynamoDB ledger against a
-  stand-in of boto3's client (which our rules forbid), and the reference checks it is as exact: one point
-  (``REFERENCE``) is flushed again with the DynamoDB ledger on DynamoDB Local in the same run, and the write units
-  DynamoDB Local reports for it (``bench._local.CapacityMeter``) are printed beside the count.
+  of the item's size before and after; the lease put and its delete, the seal cursor's put, the unsent mark's put and
+  the reconciliation mark's update, each an item well under 1 KB, one unit. Computing them is simpler than running
+  the DynamoDB ledger against a stand-in of boto3's client (which our rules forbid), and the reference checks it is
+  as exact: one point (``REFERENCE``) is flushed again with the DynamoDB ledger on DynamoDB Local in the same run,
+  and the write units DynamoDB Local reports for it (``bench._local.CapacityMeter``) are printed beside the count.
 - Peak memory: ``tracemalloc`` over the flush, in a round of its own (tracing slows Python several times); it counts
   the in-memory ledger's and gateway's keeping (stand-ins of DynamoDB and Marketplace), which grow with records too.
 - Times: the median of ``ROUNDS`` untraced rounds, each on a fresh ledger and gateway over the same stored events,
@@ -66,6 +66,7 @@ from functions.flush.records import (
     BatchOutcome,
     MeteringLedger,
     MeteringRecord,
+    ReconciledMark,
     RecordOutcome,
     RecordResult,
     UnsentMark,
@@ -145,6 +146,10 @@ class BilledLedger(InMemoryLedger):
     def move_unsent_mark(self, mark: UnsentMark, hour: datetime) -> bool:
         self.units += self.SMALL_ITEM
         return super().move_unsent_mark(mark, hour)
+
+    def move_reconciled(self, seen: ReconciledMark, to: datetime) -> bool:
+        self.units += self.SMALL_ITEM  # the reconciliation's mark: begun, or moved past an hour reconciled
+        return super().move_reconciled(seen, to)
 
     def write_hour(self, hour: datetime, records: Sequence[MeteringRecord]) -> list[MeteringRecord]:
         if self.first_store is None:

@@ -121,10 +121,12 @@ def test_a_chunk_takes_the_same_room_whatever_its_records_total_and_reads_back_e
     largest = replace(smallest, hour=later, quantity=Decimal("9999999999.999999"), events=12_345)
     # When each hour is stored and its outcomes written
     for records in ([*least, smallest], [*most, largest]):
-        ledger.write_results([RecordResult(r, "sent", f"{n:036d}") for n, r in enumerate(ledger.write_pending(records))])
+        unsent = ledger.write_pending(records)
+        ledger.write_results([RecordResult(r, "sent", f"{n:036d}") for n, r in enumerate(unsent)])
     # Then each hour's items take the same bytes, which DynamoDB bills by (issue 25: totals' digits grew the items by a
     # write unit as usage grew tenfold), and each record reads back as written
-    assert sorted(map(_item_bytes, _items(settings, dynamodb))) == sorted(map(_item_bytes, _items(settings, dynamodb, later)))
+    sizes = [sorted(map(_item_bytes, _items(settings, dynamodb, hour))) for hour in (HOUR, later)]
+    assert sizes[0] == sizes[1]
     assert {e.record for e in ledger.entries_of_hour(HOUR)} == {*least, smallest}
     assert {e.record for e in ledger.entries_of_hour(later)} == {*most, largest}
     assert {str(e.record.quantity) for e in ledger.entries_of_hour(later)} == {"2147483647", "9999999999.999999"}
@@ -140,7 +142,8 @@ def test_a_chunk_the_previous_version_encoded_reads_back_as_written(
     [item] = _items(settings, dynamodb)
     previous = [[*fields[:2], str(Decimal(fields[2])), *fields[3:]] for fields in json.loads(item["rs"]["S"])]
     item["rs"] = {"S": json.dumps(previous, separators=(",", ":"))}
-    assert '"1",true' in item["rs"]["S"] and ',2]' in item["rs"]["S"]
+    assert '"1",true' in item["rs"]["S"]
+    assert ",2]" in item["rs"]["S"]
     dynamodb.put_item(TableName=settings.metering_table, Item=item)
     # When the hour is read
     entries = ledger.entries_of_hour(HOUR)
