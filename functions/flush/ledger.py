@@ -131,30 +131,34 @@ class _Stored:
 # A chunk keeps each total and event count in the same room however large it is (up to Marketplace's largest quantity
 # and ten billion events), so what an hour's records cost to keep follows the records, never how much usage they
 # total (issue 25: their digits grew by one per tenfold usage, and 25 like records crossed a kilobyte, a write unit,
-# together). A quantity's whole part is zero-padded; an event count is followed by JSON's insignificant whitespace,
-# which every version's decoder reads as the same number.
-_WIDTH = 10
+# together). A quantity's whole part is zero-padded, a decimal one's fraction too (to Marketplace's six decimals; it
+# is sent normalized); an event count is followed by JSON's insignificant whitespace, which every version's decoder
+# reads as the same number.
+_WHOLE_DIGITS = 10
+_DECIMALS = 6
 
 
-def _fixed(quantity: Decimal) -> str:
-    whole, point, fraction = format(quantity, "f").partition(".")
-    return whole.zfill(_WIDTH) + point + fraction
+def _fixed(quantity: Decimal, integer: bool) -> str:
+    whole, _, fraction = format(quantity, "f").partition(".")
+    if integer and not fraction.strip("0"):
+        return whole.zfill(_WHOLE_DIGITS)
+    return f"{whole.zfill(_WHOLE_DIGITS)}.{fraction.ljust(_DECIMALS, '0')}"
 
 
 def _encoded(record: MeteringRecord) -> str:
     """The record as its chunk keeps it: a JSON array, its fields by position."""
-    allocations = [[list(map(list, a.tags)), _fixed(a.quantity)] for a in record.allocations] or None
+    allocations = [[list(map(list, a.tags)), _fixed(a.quantity, record.integer)] for a in record.allocations] or None
     fields = [
         record.customer_aws_account_id,
         record.dimension,
-        _fixed(record.quantity),
+        _fixed(record.quantity, record.integer),
         record.integer,
         record.license_arn,
         record.customer_identifier,
         allocations,
     ]
     text = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
-    return f"{text[:-1]},{record.events:<{_WIDTH}d}]"
+    return f"{text[:-1]},{record.events:<{_WHOLE_DIGITS}d}]"
 
 
 def _decode(fields: list[Any], product_code: str, hour: datetime) -> MeteringRecord:
