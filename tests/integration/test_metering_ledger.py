@@ -13,6 +13,7 @@ import pytest
 
 from functions.clock import ManualClock
 from functions.customers.model import CustomerRef
+from functions.flush.calls import usage_record
 from functions.flush.ledger import SHARDS, DynamoMeteringLedger
 from functions.flush.records import MeteringEntry, MeteringRecord, RecordResult, RetentionFloor
 from functions.settings import Settings
@@ -130,6 +131,41 @@ def test_a_chunk_takes_the_same_room_whatever_its_records_total_and_reads_back_e
     assert {e.record for e in ledger.entries_of_hour(HOUR)} == {*least, smallest}
     assert {e.record for e in ledger.entries_of_hour(later)} == {*most, largest}
     assert {str(e.record.quantity) for e in ledger.entries_of_hour(later)} == {"2147483647", "9999999999.999999"}
+
+
+def test_a_decimal_dimensions_chunk_takes_the_same_room_whatever_fraction_its_totals_have(
+    ledger: DynamoMeteringLedger, settings: Settings, dynamodb: Any
+) -> None:
+    # Attack 84: only a quantity's whole part was fixed; a decimal total kept the fraction digits its events had
+    # Given the same 25 buyers of a decimal dimension (a 49-character name) in two hours: 12.5 units each in one,
+    # 12.500001 (a millionth more, the dimension's own precision) in the next
+    dimension = "object_storage_gigabyte_hours_standard_class_eu_1"
+
+    def decimal_record(n: int, quantity: str, hour: datetime) -> MeteringRecord:
+        record = _record(n, hour=hour)
+        return replace(
+            record,
+            key=record.key.replace("api_calls", dimension),
+            dimension=dimension,
+            quantity=Decimal(quantity),
+            integer=False,
+            events=4,
+        )
+
+    later = HOUR + timedelta(hours=1)
+    coarse = [decimal_record(n, "12.5", HOUR) for n in range(25)]
+    fine = [decimal_record(n, "12.500001", later) for n in range(25)]
+    # When each hour is stored (one call, one chunk each)
+    ledger.write_pending(coarse)
+    ledger.write_pending(fine)
+    # Then both items take the same bytes (they were 5,057 and 5,182: 5 and 6 write units), every record reads back as
+    # written and is sent as before
+    [coarse_item] = _items(settings, dynamodb)
+    [fine_item] = _items(settings, dynamodb, later)
+    assert _item_bytes(coarse_item) == _item_bytes(fine_item)
+    assert {e.record for e in ledger.entries_of_hour(HOUR)} == set(coarse)
+    assert [usage_record(e.record)["QuantityAsDecimal"] for e in ledger.entries_of_hour(HOUR)] == ["12.5"] * 25
+    assert [usage_record(e.record)["QuantityAsDecimal"] for e in ledger.entries_of_hour(later)] == ["12.500001"] * 25
 
 
 def test_a_chunk_the_previous_version_encoded_reads_back_as_written(
