@@ -72,7 +72,7 @@ class SimAgreements:
     # those it will fail: PENDING until then, as its model has it (PENDING, then VALIDATION_FAILED or COMPLETED)
     failing: set[str] = field(default_factory=set)
     on_taken: Callable[[Adjustment], None] = lambda adjustment: None  # the world decides which fail
-    # whether our refund claims had kept AWS's answer to this token when it was sent (then it is sent again)
+    # whether our refund claims had kept AWS's answer to this token when the run sending it decided to (its claim)
     answered_before: Callable[[str], bool] = lambda token: False
     resent_answered: list[str] = field(default_factory=list)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,11 +18,12 @@ from functions.usage.model import hour_of
 from operations.adjust_cli import run_adjust, run_settle
 from operations.metering_view import LedgerView
 from operations.queries import OperationsDeps, Selection
+from operations.refund_claims import AskedRefund
 from operations.target import Target
 from sim.agreements import SimAgreements
 from sim.marketplace import SimMarketplace
 from sim.ports import Instrumented, SimLedger
-from sim.scheduler import Scheduler
+from sim.scheduler import Actor, Scheduler
 from tests.fakes import InMemoryRefundClaims
 
 
@@ -33,6 +35,27 @@ class SimMeteringView(LedgerView):
 
     def requeue(self, entry: MeteringEntry) -> bool:
         raise NotImplementedError("cli adjust requeues nothing")
+
+
+class ClaimsSeen(InMemoryRefundClaims):
+    """The refund claims, and which run each refund was last claimed by. A claim succeeds only while no answer to the
+    refund is kept, so the run that claimed it sends it without knowing of an answer another run (``--settle``) kept
+    after its claim: that send is decided as every resend of a refund whose answer was lost is (seed 824007)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        super().__init__(step=lambda operation, phase: scheduler.port(f"refund_claims.{operation}", phase))
+        self._scheduler = scheduler
+        self.claimed_by: dict[str, Actor] = {}
+
+    def claim(self, asked: AskedRefund, at: datetime, replacing: Iterable[str] = ()) -> bool:
+        token = asked.entry.client_token
+        # as the claim began: a claim that succeeds though an answer was kept (a mutant's) is not one made unknowing
+        answered = (kept := self.asked.get(token)) is not None and kept.request_id is not None
+        claimed = super().claim(asked, at, replacing)
+        actor = self._scheduler.current()
+        if claimed and not answered and actor is not None:
+            self.claimed_by[token] = actor.invocation
+        return claimed
 
 
 class Operator:
@@ -48,9 +71,7 @@ class Operator:
         marketplace: SimMarketplace,
         agreements: SimAgreements,
     ) -> None:
-        self.claims = InMemoryRefundClaims(
-            step=lambda operation, phase: scheduler.port(f"refund_claims.{operation}", phase)
-        )
+        self.claims = ClaimsSeen(scheduler)
         deps = OperationsDeps(
             settings=settings,
             customers=customers,

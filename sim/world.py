@@ -638,7 +638,12 @@ class World:
         self.log(f"[outsider] BatchMeterUsage {buyer.name} {event.dimension}={event.quantity} @{hour:%d %H}h: {status}")
 
     def _answered(self, token: str) -> bool:
+        """Whether AWS's answer to the refund was kept when the run sending it decided to: its claim, which succeeds
+        only while none is kept, or, for a run that did not claim it, now."""
         kept = self.operator.claims.asked.get(token)
+        actor = self.scheduler.current()
+        if actor is not None and self.operator.claims.claimed_by.get(token) is actor.invocation:
+            return False
         return kept is not None and kept.request_id is not None
 
     def _maybe_fail(self, adjustment: Adjustment) -> None:
