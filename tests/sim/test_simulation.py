@@ -99,6 +99,10 @@ FOUND_BUGS_WITH_DRAWN_SETTINGS += (43633,)
 # subscribing, the Ended heard before the Created, had usage from hours before the licence taken (162); a legacy buyer
 # back and leaving again, ended by their first leave's late success taken for the second's early one (701627)
 FOUND_BUGS_WITH_QUICK_RETURNS: tuple[tuple[int, bool], ...] = ((162, False), (701627, True))
+# the simulator's, with settings drawn: a refund whose answer an adjust had lost, claimed and resent by the next adjust
+# while `adjust --settle` beside it kept AWS's answer between that claim and the send, was judged by the answer kept at
+# the send (824007, attack 82's run)
+FOUND_BUGS_WITH_QUICK_RETURNS += ((824007, True),)
 
 
 def _replay_command(seed: int, *, refunds: bool = True) -> str:
