@@ -12,9 +12,13 @@ not share an interpreter lock with it) at a quota of 160 calls/s with 50-150 ms 
 Three rounds, fresh tables and emulator world each; the median round's figures.
 
 Figures: records/s while calling (first call to last) against the 4,000 ceiling, target >= 0.9, and over the whole
-flush (reading and sealing the hour included) beside it; the busiest partition's write units in any one second, target
-under 1,000, beside the same run's writes of the hour's partitions taken together, which is what one partition took
-before they were dealt (the reference). DynamoDB Local's reported units, and DynamoDB's item-size rules for batches.
+flush (reading and sealing the hour included) beside it; the reference for it, in the same round and world: a bare
+sender (``_bare_sender``) making the next hour's 640 calls of the same customers from as many threads as the flush,
+paced at the quota, each answer kept with one UpdateItem, so that what the machine itself allows (the emulator and
+DynamoDB Local share its cores with the flush) is printed beside what the flush did; the busiest partition's write
+units in any one second, target under 1,000, beside the same run's writes of the hour's partitions taken together,
+which is what one partition took before they were dealt (the reference). DynamoDB Local's reported units, and
+DynamoDB's item-size rules for batches.
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from bench._local import PartitionMeter, dynamodb_client, licence_usage, use_loopback_credentials
 from bench.flush_throughput import seed
@@ -38,7 +45,7 @@ from functions.clock import ManualClock
 from functions.flush.calls import MAX_RECORDS_PER_CALL
 from functions.flush.ledger import SHARDS
 from functions.flush.records import BatchOutcome, MeteringGateway, MeteringRecord
-from functions.flush.service import flush
+from functions.flush.service import flush, workers_for
 from functions.settings import Dimension, Product
 from functions.usage.store import DynamoUsageStore
 from functions.wiring import aws_clients
@@ -97,6 +104,54 @@ class _CallLog:
         return self.inner.batch_meter_usage(records)
 
 
+def _bare_sender(settings: Any, subscriptions: Sequence[dict[str, Any]]) -> tuple[float, int]:
+    """The same number of calls as the flush makes, for the hour after (nothing of it billed yet), by a bare sender:
+    the calls built beforehand, sent from ``workers_for`` threads at their slots of the quota, each answer kept with
+    one UpdateItem of its outcomes (what any sender must keep). Records/s from the first call to the last, and the
+    calls that were not answered with every record a Success."""
+    metering = aws_clients.metering_client(settings)
+    dynamodb = aws_clients.dynamodb_client(settings)
+    hour = HOUR + timedelta(hours=1)
+    records: list[dict[str, Any]] = []
+    for n, sub in enumerate(subscriptions):
+        buyer = {"Timestamp": hour, "CustomerAWSAccountId": sub["account_id"], "LicenseArn": sub["license_arn"]}
+        records.append(buyer | {"Dimension": "api_calls", "Quantity": 1 + n % 97})
+        records.append(buyer | {"Dimension": "storage_gb", "QuantityAsDecimal": f"{n % 13}.25"})
+    calls = [records[i : i + MAX_RECORDS_PER_CALL] for i in range(0, len(records), MAX_RECORDS_PER_CALL)]
+    started: list[float] = []
+    failed = 0
+    lock = threading.Lock()
+    begin = time.perf_counter() + 0.1
+
+    def send(number: int, call: list[dict[str, Any]]) -> None:
+        nonlocal failed
+        time.sleep(max(0.0, begin + number / CALLS_PER_SECOND - time.perf_counter()))
+        with lock:
+            started.append(time.perf_counter())
+        try:
+            results = metering.batch_meter_usage(UsageRecords=call)["Results"]
+        except ClientError:
+            with lock:
+                failed += 1
+            return
+        outcomes = {
+            str(i): {"M": {"s": {"S": r["Status"]}, "m": {"S": r["MeteringRecordId"]}}} for i, r in enumerate(results)
+        }
+        dynamodb.update_item(
+            TableName=settings.metering_table,
+            Key={"pk": {"S": f"BARE#{hour:%Y-%m-%dT%H}"}, "sk": {"S": f"{number:04d}"}},
+            UpdateExpression="SET o = :o",
+            ExpressionAttributeValues={":o": {"M": outcomes}},
+        )
+        if len(results) != len(call) or any(r["Status"] != "Success" for r in results):
+            with lock:
+                failed += 1
+
+    with ThreadPoolExecutor(max_workers=workers_for(Decimal(CALLS_PER_SECOND))) as pool:
+        list(pool.map(send, range(len(calls)), calls))
+    return (len(started) - 1) * MAX_RECORDS_PER_CALL / (max(started) - min(started)), failed
+
+
 def _hour_of(partition: str) -> str:
     """``REC#<hour>#<shard>`` -> ``REC#<hour>``: the one partition an hour's chunks were all written to before."""
     return "#".join(partition.split("#")[:2])
@@ -142,6 +197,7 @@ def _round(endpoint: str, url: str) -> dict[str, Any]:
     calling = max(log.started) - min(log.started)
     # n calls at the quota take (n - 1) intervals from the first to the last
     while_calling = (len(log.started) - 1) * MAX_RECORDS_PER_CALL / calling
+    bare, bare_failed = _bare_sender(settings, subscriptions)
     records = [w for w in meter.writes if w[1].startswith("REC#")]
     busiest, busiest_rate = PartitionMeter(meter.table, records).busiest()
     _, hour_rate = PartitionMeter(meter.table, records).busiest(_hour_of)
@@ -154,6 +210,10 @@ def _round(endpoint: str, url: str) -> dict[str, Any]:
         "first_to_last_call_seconds": round(calling, 2),
         "records_per_second_while_calling": round(while_calling, 1),
         "fraction_of_ceiling_while_calling": round(while_calling / ceiling, 3),
+        "reference_records_per_second_while_calling": round(bare, 1),
+        "reference_fraction_of_ceiling": round(bare / ceiling, 3),
+        "reference_calls_not_all_success": bare_failed,
+        "ratio_to_reference": round(while_calling / bare, 3),
         "flush_seconds": round(seconds, 1),
         "fraction_of_ceiling_over_the_flush": round(report.succeeded / seconds / ceiling, 3),
         "partitions_of_the_hour": len({w[1] for w in records}),
@@ -180,12 +240,17 @@ def run() -> dict[str, Any]:
             f"the ceiling ({r['flush_seconds']:.1f} s = {r['fraction_of_ceiling_over_the_flush']:.3f} over the whole "
             f"flush, reading and sealing the hour included); busiest partition {r['busiest_partition']}: "
             f"{r['busiest_partition_write_units_per_second']} write units in its busiest second, the hour's partitions "
-            f"together {r['hour_in_one_partition_write_units_per_second']}"
+            f"together {r['hour_in_one_partition_write_units_per_second']}; reference, a bare sender in the same "
+            f"world: {r['reference_records_per_second_while_calling']:.0f} records/s = "
+            f"{r['reference_fraction_of_ceiling']:.3f} of the ceiling ({r['reference_calls_not_all_success']} calls "
+            f"not all Success), the flush {r['ratio_to_reference']:.3f} of it"
         )
     median = sorted(rounds, key=lambda r: r["fraction_of_ceiling_while_calling"])[ROUNDS // 2]
     busiest = statistics.median(r["busiest_partition_write_units_per_second"] for r in rounds)
     together = statistics.median(r["hour_in_one_partition_write_units_per_second"] for r in rounds)
     fraction = median["fraction_of_ceiling_while_calling"]
+    to_reference = statistics.median(r["ratio_to_reference"] for r in rounds)
+    reference = statistics.median(r["reference_fraction_of_ceiling"] for r in rounds)
     every_round_clean = all(r["throttled_calls"] == 0 and r["billed_in_emulator"] == r["records"] for r in rounds)
     ok = fraction >= TARGET and every_round_clean and busiest < PARTITION_CAP
     print(
@@ -193,12 +258,15 @@ def run() -> dict[str, Any]:
         f"(target >= {TARGET}); busiest partition {busiest:.0f} write units a second "
         f"(of {median['partitions_of_the_hour']}, SHARDS = {SHARDS}; cap about {PARTITION_CAP}), reference the hour's "
         f"partitions together (one partition before they were dealt) {together:.0f}, ratio {busiest / together:.2f}; "
-        f"every round 0 throttled and every record billed: {every_round_clean} -> {'ok' if ok else 'NOT MET'}"
+        f"every round 0 throttled and every record billed: {every_round_clean} -> {'ok' if ok else 'NOT MET'}; the "
+        f"bare sender on this machine {reference:.3f} of the ceiling, the flush {to_reference:.3f} of it (medians)"
     )
     return median | {
         "calls_per_second": CALLS_PER_SECOND,
         "rounds": ROUNDS,
         "fraction_of_ceiling_while_calling_by_round": [r["fraction_of_ceiling_while_calling"] for r in rounds],
+        "reference_fraction_of_ceiling_median": reference,
+        "ratio_to_reference_median": to_reference,
         "busiest_partition_write_units_per_second": busiest,
         "hour_in_one_partition_write_units_per_second": together,
         "target_fraction": TARGET,
