@@ -348,9 +348,10 @@ def _validate_event(
             # its hour is sent after the buyer's final usage, when Marketplace takes no more; or in an hour the final
             # usage sends only where its cutoff moved there (attack 73), too close to Marketplace's close for a leave
             # heard late, a retried step or an early end to spare (attack 77: taken, it was lost)
-            return [
-                FieldError(f"{path}.timestamp", f"is after this subscription's final hour ({cutoff.isoformat()})")
-            ], None
+            problem = f"is after this subscription's final hour ({cutoff.isoformat()})"
+            if late_hour is not None:  # stamped in an hour already closed: the hour that would bill it is the one after
+                problem += f": it came after its own hour closed, and would be billed in {late_hour.isoformat()}"
+            return [FieldError(f"{path}.timestamp", problem)], None
     return [], UsageEvent(
         event_id=raw.event_id,
         product_code=product.code,
