@@ -349,7 +349,7 @@ def _validate_event(
             # usage sends only where its cutoff moved there (attack 73), too close to Marketplace's close for a leave
             # heard late, a retried step or an early end to spare (attack 77: taken, it was lost)
             problem = f"is after this subscription's final hour ({cutoff.isoformat()})"
-            if late_hour is not None:  # stamped in an hour already closed: the hour that would bill it is the one after
+            if late_hour is not None:  # stamped in an hour already closed: its timestamp is not what is too late
                 problem += f": it came after its own hour closed, and would be billed in {late_hour.isoformat()}"
             return [FieldError(f"{path}.timestamp", problem)], None
     return [], UsageEvent(
