@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from functions.clock import ManualClock
-from functions.customers.model import FINAL_USAGE_WINDOW
+from functions.customers.model import FINAL_USAGE_WINDOW, SubscriptionState
 from functions.flush.customer import final_usage_sender
 from functions.flush.records import BatchOutcome, MeteringRecord, RecordOutcome
 from functions.settings import Settings
@@ -50,6 +51,39 @@ class LeavingMarketplace(FakeMarketplace):
         self.calls.append(list(records))
         self.refused.extend(records)
         return BatchOutcome(tuple(RecordOutcome(r, "CustomerNotSubscribed", None) for r in records), ())
+
+
+def leaving_world(**settings: Any) -> tuple[World, LeavingMarketplace, int]:
+    """A licence buyer subscribed under agmt-1 at 08:00 who used 3 calls at 09:30, in a world whose Marketplace stops
+    taking their records when told (``closes``), deployed with ``settings`` changed: the world, its Marketplace, and
+    the units answered 200."""
+    world = World(marketplace=LeavingMarketplace)
+    if settings:
+        deployed(world, replace(world.settings, **settings))
+    marketplace = world.marketplace
+    assert isinstance(marketplace, LeavingMarketplace)
+    world.subscribe()
+    world.at(hour(9, 30))
+    return world, marketplace, world.units_taken("u-0930", 3)
+
+
+def back_on_licence(world: World, agreement_id: str, at: datetime) -> None:
+    """The buyer back on their licence under ``agreement_id`` at ``at``: its Created and License Updated, heard then."""
+    world.at(at)
+    world.send_stamped("created_proposer_new.json", at, agreement_id=agreement_id)
+    world.send_stamped("license_updated.json", at, agreement_id=agreement_id)
+    assert world.customer().state is SubscriptionState.ACTIVE
+
+
+def leaves(world: World, marketplace: LeavingMarketplace, agreement_id: str, ended: datetime, closed: datetime) -> None:
+    """The buyer leaving ``agreement_id``: its Ended at ``ended``, its Deprovisioned at ``closed`` (the seller guide's
+    order: it closes the hour), each heard then; Marketplace takes their records for an hour from ``ended``."""
+    world.at(ended)
+    world.send_stamped("ended_proposer.json", ended, agreement_id=agreement_id)
+    world.at(closed)
+    world.send_stamped("license_deprovisioned.json", closed, agreement_id=agreement_id)
+    assert world.customer().state is SubscriptionState.ENDED
+    marketplace.closes = ended + FINAL_USAGE_WINDOW
 
 
 def single_region_settings() -> Settings | None:

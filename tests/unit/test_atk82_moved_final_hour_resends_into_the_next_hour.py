@@ -27,20 +27,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from functions.customers.model import SubscriptionState
-from tests.unit.review23_world import World, assert_every_answered_unit_billed, hour
-from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace
+from tests.unit.review23_world import assert_every_answered_unit_billed, hour
+from tests.unit.test_atk35_final_usage_after_the_final_hour import back_on_licence, leaving_world
 
 SECOND = "agmt-0000000000000000000000002"
 
 
 def test_a_late_deprovisioned_moving_the_final_hour_earlier_does_not_resend_into_the_next_hour() -> None:
-    world = World(marketplace=LeavingMarketplace)
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LeavingMarketplace)
-    world.subscribe()  # agmt-1, 08:00
+    world, marketplace, accepted = leaving_world()  # agmt-1 from 08:00, 3 calls at 09:30
     first = world.parties.agreement_id
-    world.at(hour(9, 30))
-    accepted = world.units_taken("u-0930", 3)
     # Given agmt-1's Ended at 10:10, heard on time: final usage out at 10:56:30 with the cutoff 10:55
     world.at(hour(10, 10))
     world.send_stamped("ended_proposer.json", hour(10, 10), agreement_id=first)
@@ -51,18 +46,9 @@ def test_a_late_deprovisioned_moving_the_final_hour_earlier_does_not_resend_into
     assert world.customer().state is SubscriptionState.ENDING
     marketplace.closes = hour(10, 8) + timedelta(hours=1)
     # and the buyer back on their licence under agmt-2 at 11:04, using 5 calls at 11:04:30
-    world.at(hour(11, 4))
-    world.send_stamped("created_proposer_new.json", hour(11, 4), agreement_id=SECOND)
-    world.send_stamped("license_updated.json", hour(11, 4), agreement_id=SECOND)
-    assert world.customer().state is SubscriptionState.ACTIVE
+    back_on_licence(world, SECOND, hour(11, 4))
     marketplace.closes = None
-    world.at(
-        hour(
-            11,
-            4,
-        )
-        + timedelta(seconds=30)
-    )
+    world.at(hour(11, 4) + timedelta(seconds=30))
     accepted += world.units_taken("u-1104", 5)
     # and leaving agmt-2 at 11:05: Marketplace takes their records until 12:05
     world.at(hour(11, 5))

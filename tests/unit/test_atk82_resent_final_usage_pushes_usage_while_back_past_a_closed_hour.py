@@ -24,25 +24,16 @@ a few minutes earlier; nothing moves into an hour not needed).
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import timedelta
-
 from functions.customers.model import SubscriptionState
-from tests.unit.review23_world import World, assert_every_answered_unit_billed, hour
-from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace, deployed
+from tests.unit.review23_world import assert_every_answered_unit_billed, hour
+from tests.unit.test_atk35_final_usage_after_the_final_hour import back_on_licence, leaves, leaving_world
 
 SECOND = "agmt-0000000000000000000000002"
 
 
 def test_a_late_deprovisioned_opening_the_hour_earlier_does_not_push_usage_while_back_past_the_next_leave() -> None:
-    world = World(marketplace=LeavingMarketplace)
-    deployed(world, replace(world.settings, final_usage_cutoff_seconds=300, final_usage_delay_seconds=60))
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LeavingMarketplace)
-    world.subscribe()  # agmt-1, 08:00
-    first = world.parties.agreement_id
-    world.at(hour(9, 30))
-    accepted = world.units_taken("u-0930", 3)
+    world, marketplace, accepted = leaving_world(final_usage_cutoff_seconds=300, final_usage_delay_seconds=60)
+    first = world.parties.agreement_id  # agmt-1 from 08:00, 3 calls at 09:30
     # Given agmt-1's Ended at 10:30, heard on time: final usage out at 10:36 with the cutoff 10:35
     world.at(hour(10, 30))
     world.send_stamped("ended_proposer.json", hour(10, 30), agreement_id=first)
@@ -53,19 +44,11 @@ def test_a_late_deprovisioned_opening_the_hour_earlier_does_not_push_usage_while
     world.send_stamped("license_deprovisioned.json", hour(10, 20), agreement_id=first)
     assert world.customer().state is SubscriptionState.ENDING
     # and the buyer back on their licence under agmt-2 at 11:15, using 5 calls at 11:20
-    world.at(hour(11, 15))
-    world.send_stamped("created_proposer_new.json", hour(11, 15), agreement_id=SECOND)
-    world.send_stamped("license_updated.json", hour(11, 15), agreement_id=SECOND)
-    assert world.customer().state is SubscriptionState.ACTIVE
+    back_on_licence(world, SECOND, hour(11, 15))
     world.at(hour(11, 20))
     accepted += world.units_taken("u-1120", 5)
     # and leaving agmt-2: its Ended at 11:30, its Deprovisioned at 11:40 (the seller guide's order: it closes the hour)
-    world.at(hour(11, 30))
-    world.send_stamped("ended_proposer.json", hour(11, 30), agreement_id=SECOND)
-    world.at(hour(11, 40))
-    world.send_stamped("license_deprovisioned.json", hour(11, 40), agreement_id=SECOND)
-    assert world.customer().state is SubscriptionState.ENDED
-    marketplace.closes = hour(11, 30) + timedelta(hours=1)
+    leaves(world, marketplace, SECOND, hour(11, 30), hour(11, 40))
 
     # When the hours settle
     world.at(hour(14, 10))
@@ -80,30 +63,17 @@ def test_with_the_default_settings_the_same_loss_needs_the_late_deprovisioned_in
     its Deprovisioned stamped 10:08 heard at 10:58 (cutoff replaced by 11:02, sent again at 11:03: hour 11 sent early);
     back under agmt-2 at 11:15, 5 calls at 11:20 (billed in 12:00), agmt-2's Ended at 11:30 and Deprovisioned at 11:40
     (``ended``, hours up to 11 sent): the 5 calls go out at 13:06, refused. d773659 bills them in 11:00."""
-    world = World(marketplace=LeavingMarketplace)
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LeavingMarketplace)
-    world.subscribe()
+    world, marketplace, accepted = leaving_world()
     first = world.parties.agreement_id
-    world.at(hour(9, 30))
-    accepted = world.units_taken("u-0930", 3)
     world.at(hour(10, 10))
     world.send_stamped("ended_proposer.json", hour(10, 10), agreement_id=first)
     world.at(hour(10, 58))
     assert world.customer().final_usage_sent == hour(10, 55)
     world.send_stamped("license_deprovisioned.json", hour(10, 8), agreement_id=first)
-    world.at(hour(11, 15))
-    world.send_stamped("created_proposer_new.json", hour(11, 15), agreement_id=SECOND)
-    world.send_stamped("license_updated.json", hour(11, 15), agreement_id=SECOND)
-    assert world.customer().state is SubscriptionState.ACTIVE
+    back_on_licence(world, SECOND, hour(11, 15))
     world.at(hour(11, 20))
     accepted += world.units_taken("u-1120", 5)
-    world.at(hour(11, 30))
-    world.send_stamped("ended_proposer.json", hour(11, 30), agreement_id=SECOND)
-    world.at(hour(11, 40))
-    world.send_stamped("license_deprovisioned.json", hour(11, 40), agreement_id=SECOND)
-    assert world.customer().state is SubscriptionState.ENDED
-    marketplace.closes = hour(11, 30) + timedelta(hours=1)
+    leaves(world, marketplace, SECOND, hour(11, 30), hour(11, 40))
 
     world.at(hour(14, 10))
 

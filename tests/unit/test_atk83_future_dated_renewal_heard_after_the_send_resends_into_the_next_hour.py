@@ -33,7 +33,7 @@ from functions.customers.model import SubscriptionState
 from functions.lifecycle.notifications import parse_notification
 from tests.aws_corpus import eventbridge_example
 from tests.unit.review23_world import World, assert_every_answered_unit_billed, hour
-from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace
+from tests.unit.test_atk35_final_usage_after_the_final_hour import leaves, leaving_world
 
 SECOND = "agmt-0000000000000000000000002"
 
@@ -46,13 +46,8 @@ def created_starting(world: World, example: str, at: datetime, starts: datetime,
 
 
 def test_a_future_dated_renewal_heard_after_the_send_does_not_resend_into_the_next_hour() -> None:
-    world = World(marketplace=LeavingMarketplace)
-    marketplace = world.marketplace
-    assert isinstance(marketplace, LeavingMarketplace)
-    world.subscribe()  # agmt-1, 08:00
+    world, marketplace, accepted = leaving_world()  # agmt-1 from 08:00, 3 calls at 09:30
     first = world.parties.agreement_id
-    world.at(hour(9, 30))
-    accepted = world.units_taken("u-0930", 3)
     # Given agmt-1's Ended at 10:10, heard on time: final usage out at 10:56:30 with the cutoff 10:55
     world.at(hour(10, 10))
     world.send_stamped("ended_proposer.json", hour(10, 10), agreement_id=first)
@@ -72,12 +67,7 @@ def test_a_future_dated_renewal_heard_after_the_send_does_not_resend_into_the_ne
     world.at(hour(11, 20))
     accepted += world.units_taken("u-1120", 5)
     # and leaving agmt-2: its Ended at 11:30, its Deprovisioned at 11:40 (Marketplace takes their records until 12:30)
-    world.at(hour(11, 30))
-    world.send_stamped("ended_proposer.json", hour(11, 30), agreement_id=SECOND)
-    world.at(hour(11, 40))
-    world.send_stamped("license_deprovisioned.json", hour(11, 40), agreement_id=SECOND)
-    assert world.customer().state is SubscriptionState.ENDED
-    marketplace.closes = hour(11, 30) + timedelta(hours=1)
+    leaves(world, marketplace, SECOND, hour(11, 30), hour(11, 40))
 
     # When the hours settle
     world.at(hour(14, 10))

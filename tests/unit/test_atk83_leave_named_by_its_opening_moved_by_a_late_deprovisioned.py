@@ -40,7 +40,7 @@ from tests.unit.review23_world import (
     legacy_sns,
     legacy_usage,
 )
-from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace
+from tests.unit.test_atk35_final_usage_after_the_final_hour import LeavingMarketplace, back_on_licence
 
 SECOND = "agmt-0000000000000000000000002"
 
@@ -114,10 +114,7 @@ def test_a_licence_buyer_with_no_agreement_start_heard_is_not_resent_into_the_ne
     assert world.customer().state is SubscriptionState.ENDING
     marketplace.closes = hour(10, 8) + timedelta(hours=1)
     # and the buyer back on their licence under agmt-2 at 11:04, using 5 calls at 11:04:30
-    world.at(hour(11, 4))
-    world.send_stamped("created_proposer_new.json", hour(11, 4), agreement_id=SECOND)
-    world.send_stamped("license_updated.json", hour(11, 4), agreement_id=SECOND)
-    assert world.customer().state is SubscriptionState.ACTIVE
+    back_on_licence(world, SECOND, hour(11, 4))
     marketplace.closes = None
     world.at(hour(11, 4) + timedelta(seconds=30))
     accepted = world.units_taken("u-1104", 5)
