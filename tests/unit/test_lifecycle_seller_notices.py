@@ -6,7 +6,6 @@ event type AWS adds later is counted, and an agreement event before registration
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -19,13 +18,6 @@ from functions.lifecycle.service import CUSTOMER_ACTIVATED, CUSTOMER_ADVISORY_IS
 from functions.observability import metrics
 from tests.aws_corpus import eventbridge_example
 from tests.unit.test_lifecycle_rules import ACCOUNT, T0, Buyer, World, subscribed
-
-
-@pytest.fixture(autouse=True)
-def counted() -> Iterator[None]:
-    metrics.clear_metrics()
-    yield
-    metrics.clear_metrics()
 
 
 def count(name: str) -> float:
