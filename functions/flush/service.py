@@ -40,9 +40,12 @@ MONTH_END_CUTOFF = timedelta(hours=6)  # last month's records are accepted until
 # On the 1st, until the cutoff, the flush also runs this often (the stack's month-end schedule): last month's records a
 # Marketplace outage kept from the hourly run before the cutoff still go out
 MONTH_END_RUNS_EVERY = timedelta(minutes=10)
-# A call holds a worker for Marketplace's answer (50-150 ms typically) and the write of its outcomes: with a worker
-# per this many seconds of the rate, calls in flight never hold the flush under its rate limit
-CALL_SECONDS = 0.4
+# A call holds a worker for Marketplace's answer (50-150 ms typically) and the write of its outcomes, and a worker
+# waits for its slot of the schedule: with a worker per this many seconds of the rate, slow answers (or, on a loaded
+# machine, the wait for the interpreter) still leave one free at every slot. A slot that comes while every worker is
+# busy is left unused (sender.SharedTokenBucket): at 0.4 s, a loaded two-core run of bench/sharded_hour.py left 132-279
+# of 640 slots unused (rounds 0.75-0.91 of the rate); at 0.8 s, none (0.99-1.00).
+CALL_SECONDS = 0.8
 MIN_WORKERS = 4
 
 

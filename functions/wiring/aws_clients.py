@@ -10,11 +10,14 @@ from botocore.config import Config
 
 from functions.settings import Settings
 
+# a pooled connection for each flush worker at the highest rate allowed (functions.flush.service.workers_for: 160),
+# plus room; a connection is opened only when needed. A literal: registration's cold start must not import the flush.
+FLUSH_CONNECTIONS = 176
+
 # Retries of our own (jittered backoff, never a changed quantity) are made by the callers that need them;
 # botocore's standard mode covers the rest.
 STANDARD_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
-# The usage store writes with 16 threads and the flush's workers write outcomes (80 at the highest rate allowed,
-# functions.flush.service.workers_for): one pooled connection each, plus room.
+# The usage store writes with 16 threads and the flush's workers write outcomes: one pooled connection each.
 # Tight timeouts bound how late a usage write can land: 3 tries x (2 s + 10 s) plus backoff stays well inside
 # what functions.usage.model.WRITE_START_DEADLINE leaves of the 60 s in-flight margin.
 # DynamoDB validates every request itself (a bad one is a ValidationException all the same); botocore's own check
@@ -23,13 +26,16 @@ DYNAMODB_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=10,
-    max_pool_connections=96,
+    max_pool_connections=FLUSH_CONNECTIONS,
     parameter_validation=False,
 )
 # botocore reads retries["max_attempts"] as retries after the first try; total_max_attempts=1 is truly one try.
-# A pooled connection per flush worker (functions.flush.service.workers_for: 80 at the highest rate allowed).
+# A pooled connection per flush worker.
 NO_RETRY_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20, max_pool_connections=96
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=5,
+    read_timeout=20,
+    max_pool_connections=FLUSH_CONNECTIONS,
 )
 # ResolveCustomer runs while the buyer waits (29 s at most): short timeouts, and the resolver's own retries, bounded by
 # the invocation's remaining time (functions.marketplace.customers)

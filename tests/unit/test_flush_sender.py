@@ -8,6 +8,9 @@ from decimal import Decimal
 
 from functions.flush.records import MeteringRecord
 from functions.flush.sender import Backoff, Sender, SendTally, SharedTokenBucket, TokenBucket
+from functions.flush.service import workers_for
+from functions.settings import MAX_METERING_CALLS_PER_SECOND
+from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from tests.fakes import FakeMarketplace, InMemoryQuotaSlots
 
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
@@ -185,3 +188,11 @@ def test_many_workers_make_one_reservation_per_block_not_one_per_call() -> None:
     assert sum(slots.blocks) >= 400
     assert len(slots.blocks) <= 12
     assert slots.blocks[:6] == [1, 1, 2, 4, 8, 16]
+
+
+def test_the_flush_has_a_pooled_connection_for_each_of_its_workers_at_the_highest_rate_allowed() -> None:
+    # a worker without one opens and throws away a connection per call (urllib3: "Connection pool is full")
+    workers = workers_for(Decimal(MAX_METERING_CALLS_PER_SECOND))
+    assert workers == 160  # a worker per 0.8 s of the rate: a slot is never missed for want of a free worker
+    for config in (DYNAMODB_CONFIG, NO_RETRY_CONFIG):
+        assert config.max_pool_connections >= workers
