@@ -123,7 +123,7 @@ class SharedTokenBucket:
             pass
 
     def _spent_in_time(self, taken: tuple[float, bool]) -> bool:
-        """Sleep until the slot; False if it is then more than one interval past (left unused: take another)."""
+        """Sleep until the slot; False if it is then more late than its room allows (left unused: take another)."""
         slot, already_due = taken
         if already_due:
             return True
