@@ -220,20 +220,35 @@ def test_a_leaving_buyers_usage_is_taken_until_the_cutoff_only(
     assert dynamodb.scan(TableName=test_settings.usage_table)["Items"] == []
 
 
-def test_a_leaving_buyers_usage_stamped_after_the_final_hour_is_refused(settings: Settings, dynamodb: Any) -> None:
-    # Given a buyer whose final usage is taken until 10:58 (ending since 10:13), with usage stamped ahead of our clock
+def _refused_for_a_leaving_buyer(
+    settings: Settings, dynamodb: Any, *, ending_since: datetime, at: datetime, stamped: datetime
+) -> tuple[UsageRejected, list[Any]]:
+    """One event stamped ``stamped`` of a buyer ending since ``ending_since``, arriving ``at`` and refused; what was
+    stored after it."""
     test_settings = replace(settings, products=(PRODUCT,))
     customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
     ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
-    customers.put(Customer(ref, "210987654321", SubscriptionState.ENDING, NOW - timedelta(minutes=17)))
+    customers.put(Customer(ref, "210987654321", SubscriptionState.ENDING, ending_since))
     store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION)
-    clock = ManualClock(NOW.replace(minute=57))
-    event = _event(timestamp=NOW.replace(hour=NOW.hour + 1, minute=1).isoformat())  # within the 5-minute skew
-    # When it arrives, Then it is refused on its timestamp: its hour would be sent after the buyer's final usage
+    event = _event(timestamp=stamped.isoformat())
     with pytest.raises(UsageRejected) as refused:
-        record_usage([event], settings=test_settings, customers=customers, store=store, clock=clock)
-    assert refused.value.errors[0].field == "events[0].timestamp"
-    assert "after this subscription's final hour" in refused.value.errors[0].message
+        record_usage([event], settings=test_settings, customers=customers, store=store, clock=ManualClock(at))
+    return refused.value, dynamodb.scan(TableName=test_settings.usage_table)["Items"]
+
+
+def test_a_leaving_buyers_usage_stamped_after_the_final_hour_is_refused(settings: Settings, dynamodb: Any) -> None:
+    # Given a buyer whose final usage is taken until 10:58 (ending since 10:13), with usage stamped ahead of our clock
+    # (10:01 of the next hour, within the 5-minute skew)
+    # When it arrives, Then it is refused on its timestamp: its hour would be sent after the buyer's final usage
+    refused, _ = _refused_for_a_leaving_buyer(
+        settings,
+        dynamodb,
+        ending_since=NOW - timedelta(minutes=17),
+        at=NOW.replace(minute=57),
+        stamped=NOW.replace(hour=NOW.hour + 1, minute=1),
+    )
+    assert refused.errors[0].field == "events[0].timestamp"
+    assert "after this subscription's final hour" in refused.errors[0].message
 
 
 def test_a_leaving_buyers_late_usage_refused_in_the_last_minute_says_which_hour_would_bill_it(
@@ -241,23 +256,21 @@ def test_a_leaving_buyers_late_usage_refused_in_the_last_minute_says_which_hour_
 ) -> None:
     # Given a buyer whose final usage is taken until 10:59:30 (ending since 10:14:30), and usage stamped at 08:40, whose
     # hour closed long ago, arriving at 10:59:10: usage of a closed hour is billed in the hour open when its write lands
-    test_settings = replace(settings, products=(PRODUCT,))
-    customers = DynamoCustomerRepository(dynamodb, test_settings.customers_table)
-    ref = CustomerRef(PRODUCT.code, license_arn=LICENSE)
-    customers.put(Customer(ref, "210987654321", SubscriptionState.ENDING, NOW.replace(minute=14, second=30)))
-    store = DynamoUsageStore(dynamodb, test_settings.usage_table, shards=4, retention=FIXED_DATE_RETENTION)
-    clock = ManualClock(NOW.replace(minute=59, second=10))
-    event = _event(timestamp=NOW.replace(hour=8, minute=40).isoformat())
     # When it arrives, Then it is refused on its timestamp, saying why a timestamp hours before the cutoff is refused:
     # the hour that would bill it, 11:00, is after the final hour; and nothing is stored
-    with pytest.raises(UsageRejected) as refused:
-        record_usage([event], settings=test_settings, customers=customers, store=store, clock=clock)
-    assert refused.value.errors[0].field == "events[0].timestamp"
-    assert refused.value.errors[0].message == (
+    refused, stored = _refused_for_a_leaving_buyer(
+        settings,
+        dynamodb,
+        ending_since=NOW.replace(minute=14, second=30),
+        at=NOW.replace(minute=59, second=10),
+        stamped=NOW.replace(hour=8, minute=40),
+    )
+    assert refused.errors[0].field == "events[0].timestamp"
+    assert refused.errors[0].message == (
         "is after this subscription's final hour (2026-11-26T10:59:30+00:00): it came after its own hour closed, and "
         "would be billed in 2026-11-26T11:00:00+00:00"
     )
-    assert dynamodb.scan(TableName=test_settings.usage_table)["Items"] == []
+    assert stored == []
 
 
 # --- an event id counts once per customer, whatever hour a resend's timestamp names (issue 23) ----------------------
