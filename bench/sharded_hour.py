@@ -106,6 +106,11 @@ class _CallLog:
         return self.inner.batch_meter_usage(records)
 
 
+def _records_per_second_while_calling(started: Sequence[float]) -> float:
+    """Full calls' records a second from the first call to the last: n calls at the quota take (n - 1) intervals."""
+    return (len(started) - 1) * MAX_RECORDS_PER_CALL / (max(started) - min(started))
+
+
 def _bare_sender(settings: Any, subscriptions: Sequence[dict[str, Any]]) -> tuple[float, int]:
     """The same number of calls as the flush makes, for the hour after (nothing of it billed yet), by a bare sender:
     the calls built beforehand, sent from ``workers_for`` threads at their slots of the quota, each answer kept with
@@ -151,7 +156,7 @@ def _bare_sender(settings: Any, subscriptions: Sequence[dict[str, Any]]) -> tupl
 
     with ThreadPoolExecutor(max_workers=workers_for(Decimal(CALLS_PER_SECOND))) as pool:
         list(pool.map(send, range(len(calls)), calls))
-    return (len(started) - 1) * MAX_RECORDS_PER_CALL / (max(started) - min(started)), failed
+    return _records_per_second_while_calling(started), failed
 
 
 def _hour_of(partition: str) -> str:
@@ -197,8 +202,7 @@ def _round(endpoint: str, url: str) -> dict[str, Any]:
     billed = len(marketplace.admin.ledger(product_code=PRODUCT.code))
     ceiling = CALLS_PER_SECOND * MAX_RECORDS_PER_CALL
     calling = max(log.started) - min(log.started)
-    # n calls at the quota take (n - 1) intervals from the first to the last
-    while_calling = (len(log.started) - 1) * MAX_RECORDS_PER_CALL / calling
+    while_calling = _records_per_second_while_calling(log.started)
     bare, bare_failed = _bare_sender(settings, subscriptions)
     records = [w for w in meter.writes if w[1].startswith("REC#")]
     busiest, busiest_rate = PartitionMeter(meter.table, records).busiest()
