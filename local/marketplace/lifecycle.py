@@ -18,7 +18,7 @@ from .clock import iso, parse_iso
 from .errors import AdminError
 from .queries import describe_subscription, find_subscription
 from .state import EmulatorState
-from .world import Subscription, Token, World, new_registration_token
+from .world import UNSUBSCRIBING, Subscription, Token, World, new_registration_token
 
 if TYPE_CHECKING:
     # A step answers with the agreement to describe (a renewal's is the new one) and extra fields for the answer.
@@ -35,13 +35,17 @@ def tick(mp: EmulatorState) -> None:
     with mp.lock:
         now = mp.now()
         grace = timedelta(seconds=float(mp.world.config["unsubscribe_grace_seconds"]))
-        changed = False
-        for sub in mp.world.subscriptions.values():
-            pending = sub.status == "unsubscribe_pending" and sub.unsubscribed_at
-            if pending and now >= parse_iso(str(sub.unsubscribed_at)) + grace:
-                finalize(mp, sub, now)
-                changed = True
-        if changed:
+        world = mp.world
+        world.unsubscribing = {a for a in world.unsubscribing if world.subscriptions[a].status == UNSUBSCRIBING}
+        due = [
+            sub
+            for sub in (world.subscriptions[a] for a in world.unsubscribing)
+            if sub.unsubscribed_at and now >= parse_iso(str(sub.unsubscribed_at)) + grace
+        ]
+        order = {agreement: n for n, agreement in enumerate(world.subscriptions)} if len(due) > 1 else {}
+        for sub in sorted(due, key=lambda sub: order.get(sub.agreement_id, 0)):  # in the order they were made
+            finalize(mp, sub, now)
+        if due:
             mp.persist()
 
 
@@ -112,8 +116,9 @@ def _require(sub: Subscription, status: str) -> None:
 
 
 def _unsubscribe(mp: EmulatorState, sub: Subscription, now: datetime) -> None:
-    sub.status = "unsubscribe_pending"
+    sub.status = UNSUBSCRIBING
     sub.unsubscribed_at = iso(now)
+    mp.world.unsubscribing.add(sub.agreement_id)
     mp.hub.emit(mp.world, "unsubscribe", sub, now)
 
 

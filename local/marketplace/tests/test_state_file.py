@@ -111,3 +111,37 @@ def test_a_renewed_licence_is_metered_as_before_after_a_restart(tmp_path):
         ]
     finally:
         server.stop()
+
+
+def test_an_agreement_unsubscribed_before_a_restart_is_finalized_when_its_grace_runs_out_after_it(tmp_path):
+    # The agreements still to finalize are an index rebuilt on load (not a scan of every subscription on every call).
+    state = tmp_path / "marketplace.json"
+    server = start_emulator(state_file=str(state))
+    try:
+        admin = AdminClient(server.url)
+        admin.set_clock(iso(NOW))
+        admin.put_config(unsubscribe_grace_seconds=600)
+        admin.create_product("p1", ["api_calls"])
+        staying = admin.subscribe("p1", "444455556666", start_time=iso(NOW - timedelta(hours=2)))
+        leaving = admin.subscribe("p1", "111122223333", start_time=iso(NOW - timedelta(hours=2)))
+        admin.unsubscribe(leaving["agreement_id"])
+    finally:
+        server.stop()
+
+    server = start_emulator(state_file=str(state))
+    try:
+        admin = AdminClient(server.url)
+        client = aws_client("meteringmarketplace", server.url, max_attempts=1)
+        admin.advance_clock(599)
+        assert admin.get_subscription(leaving["agreement_id"])["status"] == "unsubscribe_pending"
+        admin.advance_clock(2)
+        now = NOW + timedelta(seconds=601)
+        results = client.batch_meter_usage(
+            UsageRecords=[usage_record(leaving, "api_calls", 4, now), usage_record(staying, "api_calls", 3, now)]
+        )["Results"]
+        assert [r["Status"] for r in results] == ["CustomerNotSubscribed", "Success"]
+        assert admin.get_subscription(leaving["agreement_id"])["status"] == "ended"
+        assert admin.get_subscription(staying["agreement_id"])["status"] == "active"
+        assert [(r["agreement_id"], r["quantity"]) for r in admin.ledger()] == [(staying["agreement_id"], "3")]
+    finally:
+        server.stop()
