@@ -5,19 +5,25 @@ botocore's ``ParamValidationError`` is a ``BotoCoreError``, which the gateway re
 unknown": the flush retried the whole batch until its attempts ran out and left it pending, and every run did the
 same, so the good records beside the bad one were never billed. As a refused batch (``BatchRejected``) it is halved
 until the bad record stands alone, failed with its reason, and the others are billed. Unmodified boto3 against the
-emulator: the request never reaches it."""
+emulator: the request never reaches it. The app's own client leaves that check to Marketplace, which refuses the batch
+(a ValidationException): the same halving, the same records billed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from functions.clock import ManualClock
 from functions.flush.records import BatchRejected, MeteringRecord
 from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
 from functions.marketplace.metering import Boto3MeteringGateway
+from functions.settings import Settings
+from functions.wiring import aws_clients
+from functions.wiring.flush import metering_gateway
 from local.marketplace.testing import EmulatorHandle
 
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
@@ -83,3 +89,38 @@ def test_the_records_beside_one_botocore_refuses_are_billed_and_it_alone_fails(
     }
     billed = {r["dimension"]: Decimal(r["quantity"]) for r in marketplace.admin.state()["ledger"]}
     assert billed == {"api_calls": Decimal(5), "storage": Decimal(7)}  # the units beside it, billed once
+
+
+def test_through_the_apps_own_client_marketplace_refuses_the_record_and_only_it_fails(
+    marketplace: EmulatorHandle, buyer: dict[str, Any], settings: Settings
+) -> None:
+    # The app's metering client leaves the check to Marketplace (functions.wiring.aws_clients): the call is made, the
+    # service refuses the batch, and the same halving bills the records beside the refused one.
+    live = replace(settings, marketplace_endpoint=marketplace.url)
+    aws_clients.clear_clients()
+    sleeps: list[float] = []
+    sender = Sender(
+        metering_gateway(live, ManualClock(HOUR)),
+        TokenBucket(1000, sleep=sleeps.append),
+        Backoff(sleep=sleeps.append),
+        lambda: False,
+    )
+    tally = SendTally()
+    good = [_record(buyer, "api_calls", 5), _record(buyer, "storage", 7)]
+    refused = _record(buyer, "errors", 3, account="")
+    try:
+        results = sender.deliver([good[0], refused, good[1]], tally)
+    finally:
+        aws_clients.clear_clients()
+
+    assert tally.left_pending == []
+    assert {r.record.dimension: (r.status, r.reason) for r in results} == {
+        "api_calls": ("sent", None),
+        "storage": ("sent", None),
+        "errors": ("failed", "ValidationException"),
+    }
+    refusals = [c for c in marketplace.admin.calls(operation="BatchMeterUsage") if c["http_status"] != 200]
+    # the batch of three, then the half holding the refused record, then that record alone
+    assert [c["error_code"] for c in refusals] == ["ValidationException"] * 3
+    billed = {r["dimension"]: Decimal(r["quantity"]) for r in marketplace.admin.state()["ledger"]}
+    assert billed == {"api_calls": Decimal(5), "storage": Decimal(7)}
