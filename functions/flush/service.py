@@ -47,10 +47,15 @@ MONTH_END_RUNS_EVERY = timedelta(minutes=10)
 # of 640 slots unused (rounds 0.75-0.91 of the rate); at 0.8 s, none (0.99-1.00).
 CALL_SECONDS = 0.8
 MIN_WORKERS = 4
+# Each worker sleeps until the slot it took, so the workers together hold up to workers / rate seconds of the
+# schedule: kept within a third of the reserve a run stops with (``flush``'s reserve_ms, 60 s), so that a run at a low
+# rate still makes the calls it took slots for before its deadline (4 workers at 0.05 calls/s held 80 s).
+HELD_SECONDS = 20
 
 
 def workers_for(calls_per_second: Decimal) -> int:
-    return max(MIN_WORKERS, math.ceil(calls_per_second * Decimal(str(CALL_SECONDS))))
+    wanted = max(MIN_WORKERS, math.ceil(calls_per_second * Decimal(str(CALL_SECONDS))))
+    return max(1, min(wanted, math.floor(calls_per_second * HELD_SECONDS)))
 
 
 class UsageReader(Protocol):

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from functions.flush.records import MeteringRecord
 from functions.flush.sender import Backoff, Sender, SendTally, SharedTokenBucket, TokenBucket
-from functions.flush.service import workers_for
+from functions.flush.service import HELD_SECONDS, workers_for
 from functions.settings import MAX_METERING_CALLS_PER_SECOND
 from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG, epoch_seconds_in_utc
 from tests.fakes import FakeMarketplace, InMemoryQuotaSlots
@@ -203,3 +203,13 @@ def test_marketplace_timestamps_are_read_as_the_same_instant_in_utc() -> None:
     assert epoch_seconds_in_utc(1795690800) == datetime(2026, 11, 26, 11, tzinfo=UTC)
     assert epoch_seconds_in_utc(1795690800.5) == datetime(2026, 11, 26, 11, 0, 0, 500000, tzinfo=UTC)
     assert epoch_seconds_in_utc("2026-11-26T11:00:00Z") == datetime(2026, 11, 26, 11, tzinfo=UTC)
+
+
+def test_at_a_low_rate_the_workers_hold_no_more_of_the_schedule_than_a_run_can_spend_before_its_deadline() -> None:
+    # each worker sleeps until the slot it took: together they hold workers / rate seconds of the schedule, which must
+    # end well inside the 60 s a run keeps in reserve (4 workers at 0.05 calls/s held 80 s)
+    assert [workers_for(Decimal(rate)) for rate in ("0.01", "0.05", "0.1", "0.2", "1", "10", "160")] == [
+        1, 1, 2, 4, 4, 8, 128,
+    ]  # fmt: skip
+    for rate in (Decimal("0.05"), Decimal("0.1"), Decimal("0.15"), Decimal("0.2"), Decimal("0.5"), Decimal(1)):
+        assert workers_for(rate) / rate <= HELD_SECONDS
