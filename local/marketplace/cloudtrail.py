@@ -5,7 +5,8 @@ signature and routing checks), whatever it answered, as the ``CloudTrailEvent`` 
 operations (README.md "CloudTrail" cites the sources): ``requestParameters`` and ``responseElements`` are the
 request and answer with lowerCamel member names, timestamps written ``Apr 19, 2018 4:32:50 PM``; a refused call has
 ``errorCode``/``errorMessage`` and no ``responseElements``. A call whose response was lost was still received and
-applied, so it is recorded with the answer it would have had. Nothing else is invented: no call, no event.
+applied, so it is recorded with the answer it would have had. Nothing else is invented: no call, no event. The
+record is kept as received and answered, and written out (``_rendered``) when it is looked up.
 
 LookupEvents answers the way the CloudTrail API reference describes: events of the caller's Region from the last 90
 days, newest first, at most one lookup attribute, ``StartTime``/``EndTime`` inclusive, ``MaxResults`` 1-50 (50 by
@@ -87,6 +88,7 @@ def record_call(
         return
     account = str(world.config["seller_account_id"])
     user_name = "emulated-seller"
+    at = iso(now)
     record: dict[str, Any] = {
         "eventVersion": "1.05",
         "userIdentity": {
@@ -97,20 +99,20 @@ def record_call(
             "accessKeyId": caller.access_key_id,
             "userName": user_name,
         },
-        "eventTime": iso(now),
+        "eventTime": at,
         "eventSource": EVENT_SOURCE,
         "eventName": operation,
         "awsRegion": caller.region,
         "sourceIPAddress": getattr(caller, "source_ip", "") or "127.0.0.1",
         "userAgent": getattr(caller, "user_agent", "") or "",
-        "requestParameters": _logged(params) if isinstance(params, dict) else None,
+        "requestParameters": params if isinstance(params, dict) else None,
     }
     if error is not None:
         record["errorCode"] = error.code
         record["errorMessage"] = error.message
         record["responseElements"] = None
     else:
-        record["responseElements"] = _logged(body)
+        record["responseElements"] = body
     record.update(
         {
             "requestID": request_id,
@@ -128,7 +130,7 @@ def record_call(
             "EventName": operation,
             "ReadOnly": "false",
             "AccessKeyId": caller.access_key_id,
-            "EventTime": iso(now),
+            "EventTime": at,
             # sorts and compares exactly (ISO text with and without fractions does not)
             "Epoch": now.timestamp(),
             # delivery is decided when the call is made: a later change of the delay does not move it
@@ -136,9 +138,23 @@ def record_call(
             "EventSource": EVENT_SOURCE,
             "Username": user_name,
             "Region": caller.region,
-            "CloudTrailEvent": json.dumps(record, separators=(",", ":")),
+            # written as CloudTrail shows it when looked up (``_rendered``), not on every call
+            "CloudTrailEvent": record,
         }
     )
+
+
+def _rendered(event: Any) -> str:
+    """The ``CloudTrailEvent`` text of a kept record: its request and answer as CloudTrail logs them (``_logged``). A
+    state file of an earlier emulator kept the text itself."""
+    if isinstance(event, str):
+        return event
+    logged = {
+        **event,
+        "requestParameters": _logged(event["requestParameters"]),
+        "responseElements": _logged(event["responseElements"]),
+    }
+    return json.dumps(logged, separators=(",", ":"))
 
 
 # -- LookupEvents ------------------------------------------------------------------------------------------------
@@ -234,7 +250,7 @@ def _shown(event: dict[str, Any]) -> dict[str, Any]:
         "EventSource": event["EventSource"],
         "Username": event["Username"],
         "Resources": [],
-        "CloudTrailEvent": event["CloudTrailEvent"],
+        "CloudTrailEvent": _rendered(event["CloudTrailEvent"]),
     }
 
 

@@ -145,3 +145,37 @@ def test_an_agreement_unsubscribed_before_a_restart_is_finalized_when_its_grace_
         assert [(r["agreement_id"], r["quantity"]) for r in admin.ledger()] == [(staying["agreement_id"], "3")]
     finally:
         server.stop()
+
+
+def test_cloudtrail_events_read_the_same_after_a_restart_and_from_an_earlier_emulators_file(tmp_path):
+    # The event text is written when looked up, not when the call is made: a restart must not change it, and a state
+    # file of an earlier emulator (which kept the text itself) must still be read.
+    state = tmp_path / "marketplace.json"
+    server = start_emulator(state_file=str(state))
+    try:
+        admin = AdminClient(server.url)
+        admin.set_clock(iso(NOW))
+        admin.create_product("p1", ["api_calls"])
+        sub = admin.subscribe("p1", "111122223333", start_time=iso(NOW - timedelta(days=1)))
+        client = aws_client("meteringmarketplace", server.url, max_attempts=1)
+        client.batch_meter_usage(UsageRecords=[usage_record(sub, "api_calls", 3, NOW)])
+        before = aws_client("cloudtrail", server.url).lookup_events()["Events"]
+    finally:
+        server.stop()
+    assert len(before) == 1
+    assert json.loads(before[0]["CloudTrailEvent"])["requestParameters"]["usageRecords"][0]["quantity"] == 3
+
+    server = start_emulator(state_file=str(state))
+    try:
+        assert aws_client("cloudtrail", server.url).lookup_events()["Events"] == before
+    finally:
+        server.stop()
+
+    earlier = json.loads(state.read_text())
+    earlier["trail"][0]["CloudTrailEvent"] = before[0]["CloudTrailEvent"]  # as an earlier emulator kept it
+    state.write_text(json.dumps(earlier))
+    server = start_emulator(state_file=str(state))
+    try:
+        assert aws_client("cloudtrail", server.url).lookup_events()["Events"] == before
+    finally:
+        server.stop()
