@@ -50,7 +50,7 @@ import threading
 import time
 import tracemalloc
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -202,8 +202,8 @@ class SuccessGateway:
 class Unmetered:
     """``RateLimiter`` that never waits: the quota's pace is the flush-throughput benchmark's, not this one's."""
 
-    def acquire(self) -> None:
-        return None
+    def acquire(self, stop: Callable[[], bool] = lambda: False) -> bool:
+        return True
 
 
 def _product(dimensions: int) -> Product:

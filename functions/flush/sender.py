@@ -22,10 +22,33 @@ _STATUS = {
 }
 
 
+# how often a wait for a slot looks at whether the run must stop (a slot can be minutes away: a low rate, or other
+# senders holding the schedule)
+STOP_CHECK_SECONDS = 1.0
+
+
+def _never() -> bool:
+    return False
+
+
 class RateLimiter(Protocol):
-    def acquire(self) -> None:
-        """Wait until one more BatchMeterUsage call may be made."""
+    def acquire(self, stop: Callable[[], bool] = _never) -> bool:
+        """Wait until one more BatchMeterUsage call may be made: True; False if ``stop`` turned true first (the run
+        reached the time it keeps for itself), the slot left unused (an unused slot never breaches the quota)."""
         ...
+
+
+def _sleep_until(
+    moment: float, clock: Callable[[], float], sleep: Callable[[float], None], stop: Callable[[], bool]
+) -> bool:
+    """Sleep until ``moment`` of ``clock``, looking at ``stop`` every ``STOP_CHECK_SECONDS``: False if it turns true."""
+    while (wait := moment - clock()) > STOP_CHECK_SECONDS:
+        sleep(STOP_CHECK_SECONDS)
+        if stop():
+            return False
+    if wait > 0:
+        sleep(wait)
+    return True
 
 
 class TokenBucket:
@@ -44,13 +67,12 @@ class TokenBucket:
         self._next = monotonic()
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def acquire(self, stop: Callable[[], bool] = _never) -> bool:
         with self._lock:
             now = self._monotonic()
             slot = max(now, self._next)
             self._next = slot + self._interval
-        if slot > now:
-            self._sleep(slot - now)
+        return _sleep_until(slot, self._monotonic, self._sleep, stop)
 
 
 class QuotaSlots(Protocol):
@@ -115,22 +137,19 @@ class SharedTokenBucket:
             self._block = min(2 * self._block, self._max_block)
         return block
 
-    def acquire(self) -> None:
+    def acquire(self, stop: Callable[[], bool] = _never) -> bool:
         # a slot is judged when it is spent, not only when it is taken: a worker holds its slot while it sleeps until
         # it, and a process that stalls meanwhile (a Lambda's CPU share used up, a full garbage collection) must not
-        # spend every slot its workers held at the instant it resumes (attack 87)
-        while not self._spent_in_time(self._take()):
-            pass
-
-    def _spent_in_time(self, taken: tuple[float, bool]) -> bool:
-        """Sleep until the slot; False if it is then more late than its room allows (left unused: take another)."""
-        slot, already_due = taken
-        if already_due:
-            return True
-        wait = slot - self._clock()
-        if wait > 0:
-            self._sleep(wait)
-        return self._clock() - slot <= self._late
+        # spend every slot its workers held at the instant it resumes (attack 87); one more late than its room
+        # allows is left unused, and another taken
+        while True:
+            slot, already_due = self._take()
+            if already_due:
+                return True
+            if not _sleep_until(slot, self._clock, self._sleep, stop):
+                return False
+            if self._clock() - slot <= self._late:
+                return True
 
     def _take(self) -> tuple[float, bool]:
         """A slot of this sender's, and whether it is the first of a block this worker reserved that was due by the time
@@ -223,15 +242,11 @@ class Sender:
         pending = list(records)
         retry = 0
         while pending:
-            if self._out_of_time() or retry > self._backoff.attempts:
+            if retry > self._backoff.attempts or not self._turn(retry, len(pending), tally):
                 with tally.lock:
                     tally.left_pending.extend(pending)
                     tally.exhausted += len(pending) if retry > self._backoff.attempts else 0
                 break
-            if retry:
-                self._backoff.wait(retry)
-                tally.add(retried=len(pending))
-            self._limiter.acquire()
             tally.add(sent=len(pending))
             try:
                 outcome = self._gateway.batch_meter_usage(pending)
@@ -248,6 +263,16 @@ class Sender:
             pending = list(outcome.unprocessed)
             retry = retry + 1 if pending else 0
         return results
+
+    def _turn(self, retry: int, records: int, tally: SendTally) -> bool:
+        """Wait for the call's turn: its backoff if a retry, then its slot of the quota; False if the run must stop
+        first (before the wait, or while waiting for a slot: a slot can be minutes away, past the run's deadline)."""
+        if self._out_of_time():
+            return False
+        if retry:
+            self._backoff.wait(retry)
+            tally.add(retried=records)
+        return self._limiter.acquire(self._out_of_time)
 
     def _isolate(self, records: list[MeteringRecord], rejection: BatchRejected, tally: SendTally) -> list[RecordResult]:
         # One bad record rejects its whole batch: halve until it stands alone, so every good record is billed.

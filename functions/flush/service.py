@@ -49,7 +49,8 @@ CALL_SECONDS = 0.8
 MIN_WORKERS = 4
 # Each worker sleeps until the slot it took, so the workers together hold up to workers / rate seconds of the
 # schedule: kept within a third of the reserve a run stops with (``flush``'s reserve_ms, 60 s), so that a run at a low
-# rate still makes the calls it took slots for before its deadline (4 workers at 0.05 calls/s held 80 s).
+# rate makes the calls it took slots for before it stops (4 workers at 0.05 calls/s held 80 s). A wait that reaches
+# the reserve all the same (a slot other senders pushed minutes away) is given up (``sender.Sender``).
 HELD_SECONDS = 20
 
 

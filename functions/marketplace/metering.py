@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.validate import validate_parameters
 
 from functions.flush.calls import MAX_RECORDS_PER_CALL, usage_record
 from functions.flush.records import BatchOutcome, BatchRejected, MeteringRecord, MeteringUnavailable, RecordOutcome
@@ -35,8 +36,27 @@ class Boto3MeteringGateway:
             raise BatchRejected(code, message) from error
         except ParamValidationError as error:  # botocore's own check of the request: never sent, and never will be
             raise BatchRejected(type(error).__name__, str(error)) from error
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            # the app's client leaves the model check to Marketplace, so a value botocore cannot write at all (of a
+            # type the model does not take) fails while the request is built, never sent: the check names it then
+            refusal = self._refusal_of(request)
+            if refusal is None:
+                raise
+            raise refusal from error
         except BotoCoreError as error:  # no connection, timeout, response cut off: the outcome is unknown
             raise MeteringUnavailable(type(error).__name__, str(error)) from error
+        return self._outcome(records, response)
+
+    def _refusal_of(self, request: dict[str, Any]) -> BatchRejected | None:
+        """The model check's refusal of ``request`` (what botocore's own check raises), or None if it passes."""
+        try:
+            validate_parameters(request, self._client.meta.service_model.operation_model("BatchMeterUsage").input_shape)
+        except ParamValidationError as error:
+            return BatchRejected(type(error).__name__, str(error))
+        return None
+
+    @staticmethod
+    def _outcome(records: Sequence[MeteringRecord], response: dict[str, Any]) -> BatchOutcome:
         # Marketplace's own identity of a record: customer, dimension, hour (one batch may span hours)
         by_identity = {(r.customer, r.dimension, r.hour): r for r in records}
 

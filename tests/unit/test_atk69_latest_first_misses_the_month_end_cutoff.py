@@ -30,7 +30,7 @@ Fixed (caf6802): the step sends oldest first again, only the carries it placed l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -55,8 +55,8 @@ UNITS = 1_000
 class Unpaced:
     """The rate limiter, never waiting (the calls' pacing is not what this test is about)."""
 
-    def acquire(self) -> None:
-        return None
+    def acquire(self, stop: Callable[[], bool] = lambda: False) -> bool:
+        return True
 
 
 class DownUntil(FakeMarketplace):
