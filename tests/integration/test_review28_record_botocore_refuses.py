@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from functions.clock import ManualClock
-from functions.flush.records import BatchRejected, MeteringRecord
+from functions.flush.records import BatchRejected, MeteringGateway, MeteringRecord
 from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
 from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Settings
@@ -46,6 +46,18 @@ def _record(sub: dict[str, Any], dimension: str, units: int, *, account: str | N
     )
 
 
+def _one_refused_between_two_good(gateway: MeteringGateway, buyer: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """Send 5 api_calls, 3 errors with an empty CustomerAWSAccountId (the model's minimum is 1) and 7 storage as one
+    batch; each dimension's (status, reason), once nothing is left pending."""
+    sleeps: list[float] = []
+    sender = Sender(gateway, TokenBucket(1000, sleep=sleeps.append), Backoff(sleep=sleeps.append), lambda: False)
+    tally = SendTally()
+    sent = [_record(buyer, "api_calls", 5), _record(buyer, "errors", 3, account=""), _record(buyer, "storage", 7)]
+    results = sender.deliver(sent, tally)
+    assert tally.left_pending == []
+    return {r.record.dimension: (r.status, r.reason) for r in results}
+
+
 @pytest.fixture
 def buyer(marketplace: EmulatorHandle) -> dict[str, Any]:
     marketplace.admin.create_product(PRODUCT, ["api_calls", "storage", "errors"], customer_mode="license")
@@ -69,20 +81,9 @@ def test_a_batch_botocore_refuses_is_rejected_naming_the_field_and_never_sent(
 def test_the_records_beside_one_botocore_refuses_are_billed_and_it_alone_fails(
     marketplace: EmulatorHandle, buyer: dict[str, Any]
 ) -> None:
-    sleeps: list[float] = []
-    sender = Sender(
-        Boto3MeteringGateway(marketplace.metering(max_attempts=1)),
-        TokenBucket(1000, sleep=sleeps.append),
-        Backoff(sleep=sleeps.append),
-        lambda: False,
-    )
-    tally = SendTally()
-    good = [_record(buyer, "api_calls", 5), _record(buyer, "storage", 7)]
-    refused = _record(buyer, "errors", 3, account="")
-    results = sender.deliver([good[0], refused, good[1]], tally)
+    outcomes = _one_refused_between_two_good(Boto3MeteringGateway(marketplace.metering(max_attempts=1)), buyer)
 
-    assert tally.left_pending == []
-    assert {r.record.dimension: (r.status, r.reason) for r in results} == {
+    assert outcomes == {
         "api_calls": ("sent", None),
         "storage": ("sent", None),
         "errors": ("failed", "ParamValidationError"),
@@ -98,23 +99,12 @@ def test_through_the_apps_own_client_marketplace_refuses_the_record_and_only_it_
     # service refuses the batch, and the same halving bills the records beside the refused one.
     live = replace(settings, marketplace_endpoint=marketplace.url)
     aws_clients.clear_clients()
-    sleeps: list[float] = []
-    sender = Sender(
-        metering_gateway(live, ManualClock(HOUR)),
-        TokenBucket(1000, sleep=sleeps.append),
-        Backoff(sleep=sleeps.append),
-        lambda: False,
-    )
-    tally = SendTally()
-    good = [_record(buyer, "api_calls", 5), _record(buyer, "storage", 7)]
-    refused = _record(buyer, "errors", 3, account="")
     try:
-        results = sender.deliver([good[0], refused, good[1]], tally)
+        outcomes = _one_refused_between_two_good(metering_gateway(live, ManualClock(HOUR)), buyer)
     finally:
         aws_clients.clear_clients()
 
-    assert tally.left_pending == []
-    assert {r.record.dimension: (r.status, r.reason) for r in results} == {
+    assert outcomes == {
         "api_calls": ("sent", None),
         "storage": ("sent", None),
         "errors": ("failed", "ValidationException"),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from ..admin_client import AdminClient
 from ..testing import aws_client, start_emulator, usage_record
@@ -113,25 +116,29 @@ def test_a_renewed_licence_is_metered_as_before_after_a_restart(tmp_path):
         server.stop()
 
 
+@contextmanager
+def _emulator(state: Path) -> Iterator[tuple[AdminClient, str]]:
+    """An emulator keeping its world in ``state``: its admin client and URL, stopped after."""
+    server = start_emulator(state_file=str(state))
+    try:
+        yield AdminClient(server.url), server.url
+    finally:
+        server.stop()
+
+
 def test_an_agreement_unsubscribed_before_a_restart_is_finalized_when_its_grace_runs_out_after_it(tmp_path):
     # The agreements still to finalize are an index rebuilt on load (not a scan of every subscription on every call).
     state = tmp_path / "marketplace.json"
-    server = start_emulator(state_file=str(state))
-    try:
-        admin = AdminClient(server.url)
+    with _emulator(state) as (admin, url):
         admin.set_clock(iso(NOW))
         admin.put_config(unsubscribe_grace_seconds=600)
         admin.create_product("p1", ["api_calls"])
         staying = admin.subscribe("p1", "444455556666", start_time=iso(NOW - timedelta(hours=2)))
         leaving = admin.subscribe("p1", "111122223333", start_time=iso(NOW - timedelta(hours=2)))
         admin.unsubscribe(leaving["agreement_id"])
-    finally:
-        server.stop()
 
-    server = start_emulator(state_file=str(state))
-    try:
-        admin = AdminClient(server.url)
-        client = aws_client("meteringmarketplace", server.url, max_attempts=1)
+    with _emulator(state) as (admin, url):
+        client = aws_client("meteringmarketplace", url, max_attempts=1)
         admin.advance_clock(599)
         assert admin.get_subscription(leaving["agreement_id"])["status"] == "unsubscribe_pending"
         admin.advance_clock(2)
@@ -143,39 +150,27 @@ def test_an_agreement_unsubscribed_before_a_restart_is_finalized_when_its_grace_
         assert admin.get_subscription(leaving["agreement_id"])["status"] == "ended"
         assert admin.get_subscription(staying["agreement_id"])["status"] == "active"
         assert [(r["agreement_id"], r["quantity"]) for r in admin.ledger()] == [(staying["agreement_id"], "3")]
-    finally:
-        server.stop()
 
 
 def test_cloudtrail_events_read_the_same_after_a_restart_and_from_an_earlier_emulators_file(tmp_path):
     # The event text is written when looked up, not when the call is made: a restart must not change it, and a state
     # file of an earlier emulator (which kept the text itself) must still be read.
     state = tmp_path / "marketplace.json"
-    server = start_emulator(state_file=str(state))
-    try:
-        admin = AdminClient(server.url)
+    with _emulator(state) as (admin, url):
         admin.set_clock(iso(NOW))
         admin.create_product("p1", ["api_calls"])
         sub = admin.subscribe("p1", "111122223333", start_time=iso(NOW - timedelta(days=1)))
-        client = aws_client("meteringmarketplace", server.url, max_attempts=1)
+        client = aws_client("meteringmarketplace", url, max_attempts=1)
         client.batch_meter_usage(UsageRecords=[usage_record(sub, "api_calls", 3, NOW)])
-        before = aws_client("cloudtrail", server.url).lookup_events()["Events"]
-    finally:
-        server.stop()
+        before = aws_client("cloudtrail", url).lookup_events()["Events"]
     assert len(before) == 1
     assert json.loads(before[0]["CloudTrailEvent"])["requestParameters"]["usageRecords"][0]["quantity"] == 3
 
-    server = start_emulator(state_file=str(state))
-    try:
-        assert aws_client("cloudtrail", server.url).lookup_events()["Events"] == before
-    finally:
-        server.stop()
+    with _emulator(state) as (admin, url):
+        assert aws_client("cloudtrail", url).lookup_events()["Events"] == before
 
     earlier = json.loads(state.read_text())
     earlier["trail"][0]["CloudTrailEvent"] = before[0]["CloudTrailEvent"]  # as an earlier emulator kept it
     state.write_text(json.dumps(earlier))
-    server = start_emulator(state_file=str(state))
-    try:
-        assert aws_client("cloudtrail", server.url).lookup_events()["Events"] == before
-    finally:
-        server.stop()
+    with _emulator(state) as (admin, url):
+        assert aws_client("cloudtrail", url).lookup_events()["Events"] == before
