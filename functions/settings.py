@@ -40,6 +40,9 @@ MAX_CONTACT_FIELD_LENGTH = 1000
 # BatchMeterUsage's quota is 10 calls/s per account and Region; AWS raises it on request, so the client-side rate may
 # be set up to what was granted (and no higher than this, a bound on the flush's threads)
 MAX_METERING_CALLS_PER_SECOND = 200
+# one call a minute: a flush run waits at most its last minute for a slot (functions.flush.sender.Sender), and a slower
+# rate had every run give its slot up and continue into the next, the schedule running ahead of the clock (attack 89)
+MIN_METERING_CALLS_PER_MINUTE = 1
 METERING_MODES = ("live", "dry-run")
 
 
@@ -299,10 +302,16 @@ class Settings:
         if not isinstance(rate, Decimal) and isinstance(rate, int | float) and not isinstance(rate, bool):
             rate = Decimal(str(rate))  # a JSON number from cdk.json: exact from here on
             object.__setattr__(self, "metering_calls_per_second", rate)
-        if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 < rate <= MAX_METERING_CALLS_PER_SECOND:
+        if (
+            not isinstance(rate, Decimal)
+            or not rate.is_finite()
+            or not rate * 60 >= MIN_METERING_CALLS_PER_MINUTE
+            or rate > MAX_METERING_CALLS_PER_SECOND
+        ):
             raise InvalidField(
                 "metering_calls_per_second",
-                f"must be a number above 0 and at most {MAX_METERING_CALLS_PER_SECOND} (the quota AWS granted you; "
+                "must be a number of at least one call a minute (0.0167 or more) and at most "
+                f"{MAX_METERING_CALLS_PER_SECOND} (the quota AWS granted you; "
                 "10 unless raised)",
             )
         if self.stage is not None and not _STAGE.fullmatch(str(self.stage)):

@@ -260,7 +260,10 @@ class Sender:
                 RecordResult(o.record, _STATUS.get(o.status, "failed"), o.metering_record_id, _reason(o.status))
                 for o in outcome.outcomes
             )
-            pending = list(outcome.unprocessed)
+            # the records not answered: those left unprocessed, and any the answer names nowhere (an answer cut off on
+            # its way back reads as naming none: attack 89), of unknown outcome both, sent again as they are
+            answered = {(o.record.hour, o.record.key) for o in outcome.outcomes}
+            pending = [r for r in pending if (r.hour, r.key) not in answered]
             retry = retry + 1 if pending else 0
         return results
 
@@ -271,8 +274,10 @@ class Sender:
             return False
         if retry:
             self._backoff.wait(retry)
-            tally.add(retried=records)
-        return self._limiter.acquire(self._out_of_time)
+        if not self._limiter.acquire(self._out_of_time):
+            return False
+        tally.add(retried=records if retry else 0)
+        return True
 
     def _isolate(self, records: list[MeteringRecord], rejection: BatchRejected, tally: SendTally) -> list[RecordResult]:
         # One bad record rejects its whole batch: halve until it stands alone, so every good record is billed.

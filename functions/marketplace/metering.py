@@ -36,12 +36,14 @@ class Boto3MeteringGateway:
             raise BatchRejected(code, message) from error
         except ParamValidationError as error:  # botocore's own check of the request: never sent, and never will be
             raise BatchRejected(type(error).__name__, str(error)) from error
-        except (TypeError, ValueError, KeyError, AttributeError) as error:
-            # the app's client leaves the model check to Marketplace, so a value botocore cannot write at all (of a
-            # type the model does not take) fails while the request is built, never sent: the check names it then
+        except (TypeError, ValueError, LookupError, AttributeError, ArithmeticError, RuntimeError) as error:
+            # The app's client leaves the model check to Marketplace, so a value botocore cannot write at all (of a
+            # type the model does not take) fails while the request is built, never sent: the check names it then.
+            # A request the model takes failed elsewhere: its answer could not be read (not JSON, a timestamp out of
+            # range), and whether Marketplace billed it is unknown: sent again as it is (attack 89).
             refusal = self._refusal_of(request)
             if refusal is None:
-                raise
+                raise MeteringUnavailable(type(error).__name__, str(error)) from error
             raise refusal from error
         except BotoCoreError as error:  # no connection, timeout, response cut off: the outcome is unknown
             raise MeteringUnavailable(type(error).__name__, str(error)) from error

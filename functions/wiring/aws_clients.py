@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import boto3
-import botocore.session
 from botocore.config import Config
-from botocore.utils import parse_timestamp
 
 from functions.settings import Settings
 
@@ -35,7 +32,7 @@ DYNAMODB_CONFIG = Config(
 # botocore reads retries["max_attempts"] as retries after the first try; total_max_attempts=1 is truly one try.
 # A pooled connection per flush worker. Marketplace validates every request itself (a record it refuses is a
 # ValidationException, and its batch is halved until that record stands alone, as botocore's refusal was); botocore's
-# own check of a call's 25 records against the model was a tenth of the flush's CPU per call at 160 calls/s.
+# own check of a call's 25 records against the model took 0.2 ms of each call, about 5% of the flush's CPU.
 NO_RETRY_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 1},
     connect_timeout=5,
@@ -58,22 +55,10 @@ def dynamodb_client(settings: Settings) -> Any:
     )
 
 
-def epoch_seconds_in_utc(value: Any) -> datetime:
-    """A timestamp of a Marketplace answer: epoch seconds (its JSON protocol), read straight into UTC; botocore's own
-    parser reads them through dateutil's local zone, half of the response parsing of each BatchMeterUsage call."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    parsed: datetime = parse_timestamp(value)
-    return parsed
-
-
 @cache
 def metering_client(settings: Settings) -> Any:
-    """Marketplace Metering without botocore retries: the metering code decides what is safe to resend. A botocore
-    session of its own, so that its timestamp parser is this client's only."""
-    session = botocore.session.get_session()
-    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=epoch_seconds_in_utc)
-    return boto3.Session(botocore_session=session).client(
+    """Marketplace Metering without botocore retries: the metering code decides what is safe to resend."""
+    return boto3.client(
         "meteringmarketplace",
         region_name=settings.region,
         endpoint_url=settings.marketplace_endpoint,

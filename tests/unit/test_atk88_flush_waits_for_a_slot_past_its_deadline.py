@@ -33,7 +33,7 @@ import pytest
 from functions.clock import ManualClock
 from functions.flush.sender import Backoff, SharedTokenBucket
 from functions.flush.service import HELD_SECONDS, FlushDeps, flush
-from functions.settings import Dimension, Product, Settings
+from functions.settings import Dimension, InvalidField, Product, Settings
 from functions.usage.model import UsageEvent
 from tests.fakes import FakeMarketplace, InMemoryCustomers, InMemoryLedger, InMemoryQuotaSlots, InMemoryUsage
 
@@ -111,12 +111,21 @@ def _run(
 
 
 @pytest.mark.parametrize("rate", ["0.01", "0.005"])
+def test_a_rate_below_one_call_a_minute_is_refused_naming_the_field(rate: str) -> None:
+    # attack 89: at such a rate every run gave its slot up and continued into the next (the schedule ran ahead)
+    with pytest.raises(InvalidField) as refusal:
+        Settings(products=(PRODUCT,), metering_calls_per_second=Decimal(rate))
+    assert refusal.value.field == "metering_calls_per_second"
+    assert "one call a minute" in str(refusal.value)
+
+
+@pytest.mark.parametrize("rate", ["0.0167", "0.05"])
 def test_at_a_low_allowed_rate_the_flush_never_sleeps_past_its_deadline(rate: str) -> None:
     # Given a backlog of 40 calls (1,000 buyers' hour) and a rate Settings accepts (0 < rate <= 200)
     time, marketplace = _run(Decimal(rate), customers=1000)
     # Then the run makes every call it took a slot for while the 60 s it keeps for itself less HELD_SECONDS (the
-    # change's own bound) are still left, time for the call (up to 25 s of timeouts) and its outcome's write; at
-    # 0.01 calls/s the last slot is at the very deadline, at 0.005 it is 100 s past it (killed while asleep)
+    # change's own bound) are still left, time for the call (up to 25 s of timeouts) and its outcome's write; on
+    # 95f9abe, at 0.01 calls/s the last slot was at the very deadline, at 0.005 100 s past it (killed while asleep)
     overrun = time.latest_wake - (time.deadline - (RESERVE_SECONDS - HELD_SECONDS))
     assert overrun <= 0, f"{len(marketplace.calls)} calls, then asleep {overrun:.0f} s past the last moment to call"
 

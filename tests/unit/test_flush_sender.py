@@ -10,7 +10,7 @@ from functions.flush.records import MeteringRecord
 from functions.flush.sender import Backoff, Sender, SendTally, SharedTokenBucket, TokenBucket
 from functions.flush.service import HELD_SECONDS, workers_for
 from functions.settings import MAX_METERING_CALLS_PER_SECOND
-from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG, epoch_seconds_in_utc
+from functions.wiring.aws_clients import DYNAMODB_CONFIG, NO_RETRY_CONFIG
 from tests.fakes import FakeMarketplace, InMemoryQuotaSlots
 
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
@@ -196,13 +196,6 @@ def test_the_flush_has_a_pooled_connection_for_each_of_its_workers_at_the_highes
     assert workers == 160  # a worker per 0.8 s of the rate: a slot is never missed for want of a free worker
     for config in (DYNAMODB_CONFIG, NO_RETRY_CONFIG):
         assert config.max_pool_connections >= workers
-
-
-def test_marketplace_timestamps_are_read_as_the_same_instant_in_utc() -> None:
-    # the metering client's own timestamp parser (epoch seconds, its JSON protocol; text as botocore reads it)
-    assert epoch_seconds_in_utc(1795690800) == datetime(2026, 11, 26, 11, tzinfo=UTC)
-    assert epoch_seconds_in_utc(1795690800.5) == datetime(2026, 11, 26, 11, 0, 0, 500000, tzinfo=UTC)
-    assert epoch_seconds_in_utc("2026-11-26T11:00:00Z") == datetime(2026, 11, 26, 11, tzinfo=UTC)
 
 
 def test_at_a_low_rate_the_workers_hold_no_more_of_the_schedule_than_a_run_can_spend_before_its_deadline() -> None:
