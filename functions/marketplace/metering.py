@@ -47,7 +47,10 @@ class Boto3MeteringGateway:
             raise refusal from error
         except BotoCoreError as error:  # no connection, timeout, response cut off: the outcome is unknown
             raise MeteringUnavailable(type(error).__name__, str(error)) from error
-        return self._outcome(records, response)
+        try:
+            return self._outcome(records, response)
+        except (TypeError, ValueError, LookupError, AttributeError) as error:  # a 200 of another shape: no answer
+            raise MeteringUnavailable(type(error).__name__, str(error)) from error
 
     def _refusal_of(self, request: dict[str, Any]) -> BatchRejected | None:
         """The model check's refusal of ``request`` (what botocore's own check raises), or None if it passes."""
@@ -59,17 +62,19 @@ class Boto3MeteringGateway:
 
     @staticmethod
     def _outcome(records: Sequence[MeteringRecord], response: dict[str, Any]) -> BatchOutcome:
+        """The answer's outcome of each record of the call it names, once; an entry naming no record of the call (or
+        without a status) answers none, and the records it leaves unanswered are sent again (``Sender.deliver``):
+        attack 90, where one such entry threw away the outcomes of the call's other records and failed the run."""
         # Marketplace's own identity of a record: customer, dimension, hour (one batch may span hours)
         by_identity = {(r.customer, r.dimension, r.hour): r for r in records}
 
-        def record_of(usage: dict[str, Any]) -> MeteringRecord:
-            customer = usage.get("LicenseArn") or usage.get("CustomerIdentifier") or ""
-            return by_identity[(customer, usage["Dimension"], hour_of(usage["Timestamp"]))]
+        def record_of(usage: dict[str, Any]) -> MeteringRecord | None:
+            customer = str(usage.get("LicenseArn") or usage.get("CustomerIdentifier") or "")
+            return by_identity.pop((customer, str(usage.get("Dimension")), hour_of(usage["Timestamp"])), None)
 
-        return BatchOutcome(
-            outcomes=tuple(
-                RecordOutcome(record_of(r["UsageRecord"]), r["Status"], r.get("MeteringRecordId"))
-                for r in response.get("Results", [])
-            ),
-            unprocessed=tuple(record_of(u) for u in response.get("UnprocessedRecords", [])),
-        )
+        outcomes = []
+        for result in response.get("Results", []):
+            if result.get("Status") and (record := record_of(result["UsageRecord"])):
+                outcomes.append(RecordOutcome(record, result["Status"], result.get("MeteringRecordId")))
+        unprocessed = (record_of(u) for u in response.get("UnprocessedRecords", []))
+        return BatchOutcome(outcomes=tuple(outcomes), unprocessed=tuple(r for r in unprocessed if r))
