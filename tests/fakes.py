@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TypeVar
 
 from functions.clock import Clock
@@ -795,3 +796,26 @@ class InMemoryRefundClaims:
         for key in ("ASKED#" + token, *keys):
             if not self._call("delete_item", functools.partial(delete, key)):
                 return
+
+
+# the licence of buyer n in ``licence_buyers_usage``
+BUYER_LICENCE = "arn:aws:license-manager::294406891311:license:l-{:04d}"
+
+
+def licence_buyers_usage(buyers: int, at: datetime, quantity: int = 1) -> list[UsageEvent]:
+    """One event (``e<n>``) of ``quantity`` calls of product ``p`` at ``at`` for each of ``buyers`` licence buyers
+    (``BUYER_LICENCE``), received when stamped."""
+    return [
+        UsageEvent(
+            event_id=f"e{n}",
+            product_code="p",
+            customer_key=f"LICENSE#{BUYER_LICENCE.format(n)}",
+            customer_aws_account_id="111122223333",
+            dimension="calls",
+            quantity=Decimal(quantity),
+            timestamp=at,
+            received_at=at,
+            license_arn=BUYER_LICENCE.format(n),
+        )
+        for n in range(buyers)
+    ]

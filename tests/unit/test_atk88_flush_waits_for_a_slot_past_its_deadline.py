@@ -34,8 +34,14 @@ from functions.clock import ManualClock
 from functions.flush.sender import Backoff, SharedTokenBucket
 from functions.flush.service import HELD_SECONDS, FlushDeps, flush
 from functions.settings import Dimension, InvalidField, Product, Settings
-from functions.usage.model import UsageEvent
-from tests.fakes import FakeMarketplace, InMemoryCustomers, InMemoryLedger, InMemoryQuotaSlots, InMemoryUsage
+from tests.fakes import (
+    FakeMarketplace,
+    InMemoryCustomers,
+    InMemoryLedger,
+    InMemoryQuotaSlots,
+    InMemoryUsage,
+    licence_buyers_usage,
+)
 
 START = datetime(2026, 11, 26, 9, tzinfo=UTC)
 NOW = START + timedelta(hours=1, minutes=6)
@@ -66,24 +72,6 @@ class Time:
         return int((self.deadline - self.t) * 1000)
 
 
-def _events(customers: int) -> list[UsageEvent]:
-    moment = START + timedelta(minutes=10)
-    return [
-        UsageEvent(
-            event_id=f"e{n}",
-            product_code="p",
-            customer_key=f"LICENSE#{LICENCE.format(n)}",
-            customer_aws_account_id="111122223333",
-            dimension="calls",
-            quantity=Decimal(1),
-            timestamp=moment,
-            received_at=moment,
-            license_arn=LICENCE.format(n),
-        )
-        for n in range(customers)
-    ]
-
-
 def _run(
     rate: Decimal, customers: int, *, seconds_left: float = TIMEOUT, others_hold_seconds: float = 0.0
 ) -> tuple[Time, FakeMarketplace]:
@@ -93,7 +81,7 @@ def _run(
     if others_hold_seconds:  # other senders of the account (leaving buyers' final usage) took the next slots
         slots.next = time.t + others_hold_seconds
     store = InMemoryUsage()
-    store.add(_events(customers))
+    store.add(licence_buyers_usage(customers, START + timedelta(minutes=10)))
     marketplace = FakeMarketplace()
     deps = FlushDeps(
         settings=Settings(products=(PRODUCT,), metering_calls_per_second=rate),

@@ -46,9 +46,8 @@ from functions.flush.sender import Backoff, Sender, SendTally, TokenBucket
 from functions.flush.service import FlushDeps, flush
 from functions.marketplace.metering import Boto3MeteringGateway
 from functions.settings import Dimension, Product, Settings
-from functions.usage.model import UsageEvent
 from functions.wiring import aws_clients
-from tests.fakes import FakeMarketplace, InMemoryCustomers, InMemoryLedger, InMemoryUsage
+from tests.fakes import FakeMarketplace, InMemoryCustomers, InMemoryLedger, InMemoryUsage, licence_buyers_usage
 
 HOUR = datetime(2026, 11, 26, 9, tzinfo=UTC)
 LICENCE = "arn:aws:license-manager::294406891311:license:l-{:04d}"
@@ -140,22 +139,7 @@ class FirstAnswerCutOff(FakeMarketplace):
 def test_a_call_whose_answer_was_cut_off_is_sent_again() -> None:
     # Given an hour of 30 buyers (two calls) and a first call whose answer is cut off
     usage = InMemoryUsage()
-    usage.add(
-        [
-            UsageEvent(
-                event_id=f"e{n}",
-                product_code="p",
-                customer_key=f"LICENSE#{LICENCE.format(n)}",
-                customer_aws_account_id="111122223333",
-                dimension="calls",
-                quantity=Decimal(3),
-                timestamp=HOUR + timedelta(minutes=10),
-                received_at=HOUR + timedelta(minutes=10),
-                license_arn=LICENCE.format(n),
-            )
-            for n in range(30)
-        ]
-    )
+    usage.add(licence_buyers_usage(30, HOUR + timedelta(minutes=10), 3))
     marketplace = FirstAnswerCutOff()
     clock = ManualClock(HOUR + timedelta(hours=1, minutes=6))
     deps = FlushDeps(

@@ -30,8 +30,14 @@ from functions.clock import ManualClock
 from functions.flush.sender import Backoff, SharedTokenBucket
 from functions.flush.service import FlushDeps, flush_and_continue
 from functions.settings import Dimension, Product, Settings
-from functions.usage.model import UsageEvent
-from tests.fakes import FakeMarketplace, InMemoryCustomers, InMemoryLedger, InMemoryQuotaSlots, InMemoryUsage
+from tests.fakes import (
+    FakeMarketplace,
+    InMemoryCustomers,
+    InMemoryLedger,
+    InMemoryQuotaSlots,
+    InMemoryUsage,
+    licence_buyers_usage,
+)
 
 START = datetime(2026, 11, 26, 9, tzinfo=UTC)
 NOW = START + timedelta(hours=1, minutes=6)
@@ -57,30 +63,12 @@ class Time:
         return int((self.deadline - self.t) * 1000)
 
 
-def _events(customers: int) -> list[UsageEvent]:
-    moment = START + timedelta(minutes=10)
-    return [
-        UsageEvent(
-            event_id=f"e{n}",
-            product_code="p",
-            customer_key=f"LICENSE#{LICENCE.format(n)}",
-            customer_aws_account_id="111122223333",
-            dimension="calls",
-            quantity=Decimal(1),
-            timestamp=moment,
-            received_at=moment,
-            license_arn=LICENCE.format(n),
-        )
-        for n in range(customers)
-    ]
-
-
 def test_a_chain_of_continuations_at_the_lowest_allowed_rate_makes_its_calls() -> None:
     # Given the lowest rate Settings accepts (one call a minute; 0.001 is refused now) and 100 buyers' hour: 4 calls
     rate = Decimal("0.0167")
     time = Time()
     store = InMemoryUsage()
-    store.add(_events(100))
+    store.add(licence_buyers_usage(100, START + timedelta(minutes=10)))
     marketplace = FakeMarketplace()
     deps = FlushDeps(
         settings=Settings(products=(PRODUCT,), metering_calls_per_second=rate),

@@ -124,26 +124,10 @@ def test_one_odd_echo_neither_fails_the_run_nor_loses_the_calls_outcomes() -> No
     from functions.clock import ManualClock
     from functions.flush.service import FlushDeps, flush
     from functions.settings import Dimension, Product, Settings
-    from functions.usage.model import UsageEvent
-    from tests.fakes import InMemoryCustomers, InMemoryLedger, InMemoryUsage
+    from tests.fakes import InMemoryCustomers, InMemoryLedger, InMemoryUsage, licence_buyers_usage
 
     usage = InMemoryUsage()
-    usage.add(
-        [
-            UsageEvent(
-                event_id=f"e{n}",
-                product_code="p",
-                customer_key=f"LICENSE#{LICENCE.format(n)}",
-                customer_aws_account_id="111122223333",
-                dimension="calls",
-                quantity=Decimal(3),
-                timestamp=HOUR + timedelta(minutes=10),
-                received_at=HOUR + timedelta(minutes=10),
-                license_arn=LICENCE.format(n),
-            )
-            for n in range(30)
-        ]
-    )
+    usage.add(licence_buyers_usage(30, HOUR + timedelta(minutes=10), 3))
     marketplace = _EchoingMarketplace()
     deps = FlushDeps(
         settings=Settings(products=(Product(code="p", name="P", dimensions=(Dimension("calls"),)),)),
