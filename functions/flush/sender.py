@@ -276,7 +276,8 @@ class Sender:
             self._backoff.wait(retry)
         if not self._limiter.acquire(self._out_of_time):
             return False
-        tally.add(retried=records if retry else 0)
+        if retry:  # counted once the call is made; a first try takes no shared lock for it
+            tally.add(retried=records)
         return True
 
     def _isolate(self, records: list[MeteringRecord], rejection: BatchRejected, tally: SendTally) -> list[RecordResult]:

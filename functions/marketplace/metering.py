@@ -13,6 +13,8 @@ from functions.flush.records import BatchOutcome, BatchRejected, MeteringRecord,
 from functions.usage.model import hour_of
 
 RETRYABLE_CODES = frozenset({"ThrottlingException", "InternalServiceErrorException"})
+# what botocore raises, besides its own errors, for a value it cannot write or an answer it cannot read
+_UNWRITABLE_OR_UNREADABLE = (TypeError, ValueError, LookupError, AttributeError, ArithmeticError, RuntimeError)
 
 
 class Boto3MeteringGateway:
@@ -36,7 +38,7 @@ class Boto3MeteringGateway:
             raise BatchRejected(code, message) from error
         except ParamValidationError as error:  # botocore's own check of the request: never sent, and never will be
             raise BatchRejected(type(error).__name__, str(error)) from error
-        except (TypeError, ValueError, LookupError, AttributeError, ArithmeticError, RuntimeError) as error:
+        except _UNWRITABLE_OR_UNREADABLE as error:
             # The app's client leaves the model check to Marketplace, so a value botocore cannot write at all (of a
             # type the model does not take) fails while the request is built, never sent: the check names it then.
             # A request the model takes failed elsewhere: its answer could not be read (not JSON, a timestamp out of
@@ -49,7 +51,7 @@ class Boto3MeteringGateway:
             raise MeteringUnavailable(type(error).__name__, str(error)) from error
         try:
             return self._outcome(records, response)
-        except (TypeError, ValueError, LookupError, AttributeError) as error:  # a 200 of another shape: no answer
+        except _UNWRITABLE_OR_UNREADABLE as error:  # a 200 of another shape: no answer
             raise MeteringUnavailable(type(error).__name__, str(error)) from error
 
     def _refusal_of(self, request: dict[str, Any]) -> BatchRejected | None:
